@@ -1,0 +1,3 @@
+"""harborkit: preflight audits and air-gap bundles for Harbor installs."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from harborkit.cli import main
+
+main()

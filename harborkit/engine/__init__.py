@@ -1,0 +1,1 @@
+"""The check engine: check model, plugin discovery, profile, waivers, run."""

@@ -1,0 +1,281 @@
+"""What a check is and what it returns.
+
+A check is a small class with a stable ``id``, a ``title``, a ``group``, a
+``severity`` and a ``remediation`` hint; its docstring is its user
+documentation. ``run(ctx)`` returns an :class:`Outcome`. A check may also
+raise :class:`SkipCheck` (not applicable) or
+:class:`harborkit.host.NotAvailable` (the host cannot tell); any other
+exception makes the check ``error`` while the run goes on.
+"""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar
+
+from harborkit.host.interface import Host, NotAvailable
+
+T = TypeVar("T")
+
+
+class Status(enum.Enum):
+    """The result of one check or one finding, best to worst."""
+
+    PASS = "pass"
+    SKIP = "skip"  # not applicable, with the reason
+    WAIVED = "waived"  # a failure or warning covered by a valid waiver
+    WARN = "warn"
+    FAIL = "fail"
+    ERROR = "error"  # the check itself broke
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+    @classmethod
+    def worst(cls, statuses: Iterable[Status]) -> Status:
+        """The most severe status; PASS for none. SKIP only if all skipped."""
+        items = list(statuses)
+        if not items:
+            return cls.PASS
+        if all(s is cls.SKIP for s in items):
+            return cls.SKIP
+        return max((s for s in items if s is not cls.SKIP), key=lambda s: s.rank)
+
+
+_RANK = {
+    Status.SKIP: 0,
+    Status.PASS: 1,
+    Status.WAIVED: 2,
+    Status.WARN: 3,
+    Status.FAIL: 4,
+    Status.ERROR: 5,
+}
+
+
+class Severity(enum.Enum):
+    """How much a failure of the check matters for a Harbor install."""
+
+    CRITICAL = "critical"  # the install or Harbor will not work
+    HIGH = "high"  # Harbor works badly or the guide's setting is lost
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One observed fact inside a check: a sysctl key, a limits line, a port."""
+
+    status: Status
+    subject: str
+    message: str
+    expected: str | None = None
+    actual: str | None = None
+    location: str | None = None  # "file:line[:col]" when the fact comes from a file
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a check's ``run`` returns."""
+
+    status: Status
+    message: str
+    findings: tuple[Finding, ...] = ()
+
+    @classmethod
+    def from_findings(
+        cls, findings: Iterable[Finding], *, ok: str = "all as expected", summary: str | None = None
+    ) -> Outcome:
+        """Status is the worst finding's; the message counts the bad ones."""
+        items = tuple(findings)
+        status = Status.worst(f.status for f in items)
+        if summary is not None:
+            message = summary
+        elif status in (Status.PASS, Status.SKIP):
+            message = ok if status is Status.PASS else "; ".join(f.message for f in items)
+        else:
+            bad = [f for f in items if f.status is status]
+            if len(bad) == 1:
+                message = f"{bad[0].subject}: {bad[0].message}"
+            else:
+                message = f"{len(bad)} of {len(items)} {status.value}: " + ", ".join(
+                    b.subject for b in bad
+                )
+        return cls(status, message, items)
+
+
+def passed(message: str, findings: Iterable[Finding] = ()) -> Outcome:
+    return Outcome(Status.PASS, message, tuple(findings))
+
+
+def failed(message: str, findings: Iterable[Finding] = ()) -> Outcome:
+    return Outcome(Status.FAIL, message, tuple(findings))
+
+
+def warned(message: str, findings: Iterable[Finding] = ()) -> Outcome:
+    return Outcome(Status.WARN, message, tuple(findings))
+
+
+def skipped(reason: str) -> Outcome:
+    return Outcome(Status.SKIP, reason)
+
+
+class SkipCheck(Exception):  # noqa: N818
+    """Raised by a check that does not apply here; the message is the reason."""
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    """Run-wide inputs from the command line."""
+
+    harbor_config: str | None = None  # path on the audited host
+    install_dir: str | None = None
+
+
+@dataclass
+class CheckContext:
+    """Everything a check may use: the host, its profile section, options,
+    and a memo shared by all checks of one run (parse a file once)."""
+
+    host: Host
+    profile: Mapping[str, Any]
+    options: CheckOptions = field(default_factory=CheckOptions)
+    _memo: dict[str, Any] = field(default_factory=dict)
+
+    def section(self, name: str) -> Any:
+        """The profile's settings for an area (``sysctl``, ``limits`` ...)."""
+        try:
+            return self.profile[name]
+        except KeyError:
+            raise SkipCheck(f"the profile has no '{name}' section") from None
+
+    def memo(self, key: str, compute: Callable[[], T]) -> T:
+        """Compute once per run; an exception is remembered and raised again."""
+        if key not in self._memo:
+            try:
+                self._memo[key] = (True, compute())
+            except Exception as e:  # noqa: BLE001 - re-raised for every caller
+                self._memo[key] = (False, e)
+        ok, value = self._memo[key]
+        if not ok:
+            raise value
+        return value  # type: ignore[no-any-return]
+
+    def require_live(self, what: str) -> None:
+        if not self.host.live:
+            raise NotAvailable(f"{what} needs a running system; auditing a sysroot")
+
+
+class Check(ABC):
+    """Base class of every check, built-in or plugin."""
+
+    id: ClassVar[str]
+    title: ClassVar[str]
+    group: ClassVar[str]
+    severity: ClassVar[Severity] = Severity.HIGH
+    remediation: ClassVar[str] = ""
+    #: ids of checks that must not fail/error/skip for this one to make sense
+    requires: ClassVar[tuple[str, ...]] = ()
+
+    @abstractmethod
+    def run(self, ctx: CheckContext) -> Outcome:
+        """Inspect the host and return an outcome."""
+
+    @classmethod
+    def doc(cls) -> str:
+        return (cls.__doc__ or "").strip()
+
+
+@dataclass(frozen=True)
+class CheckInfo:
+    """A check's identity, as reports show it."""
+
+    id: str
+    title: str
+    group: str
+    severity: Severity
+    remediation: str
+    source: str  # the distribution that provided it: "harborkit" or a plugin's name
+
+    @classmethod
+    def of(cls, check: type[Check], source: str) -> CheckInfo:
+        return cls(check.id, check.title, check.group, check.severity, check.remediation, source)
+
+
+@dataclass(frozen=True)
+class WaiverUse:
+    """A waiver that matched a check, applied or expired."""
+
+    reason: str
+    expires: str | None
+    expired: bool
+    location: str
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One check's result in a report."""
+
+    check: CheckInfo
+    status: Status
+    message: str
+    findings: tuple[Finding, ...]
+    duration: float
+    waiver: WaiverUse | None = None
+    original_status: Status | None = None  # before a waiver changed it
+
+    @property
+    def counts_as_failure(self) -> bool:
+        return self.status in (Status.FAIL, Status.ERROR)
+
+
+@dataclass(frozen=True)
+class Report:
+    """A run of checks on one host."""
+
+    host: str
+    live: bool
+    profile: str
+    profile_path: str
+    harborkit_version: str
+    started: str  # ISO 8601 UTC
+    duration: float
+    results: tuple[CheckResult, ...]
+    notes: tuple[str, ...] = ()
+
+    def counts(self) -> dict[str, int]:
+        """How many results of each status (every status present, maybe 0)."""
+        c = {s.value: 0 for s in Status}
+        for r in self.results:
+            c[r.status.value] += 1
+        return c
+
+    def exit_code(self, *, strict: bool = False) -> int:
+        """0 when nothing failed; 1 on a failure or a broken check; with
+        ``strict`` a warning counts as a failure too."""
+        bad = {Status.FAIL, Status.ERROR} | ({Status.WARN} if strict else set())
+        return 1 if any(r.status in bad for r in self.results) else 0
+
+
+__all__ = [
+    "Check",
+    "CheckContext",
+    "CheckInfo",
+    "CheckOptions",
+    "CheckResult",
+    "Finding",
+    "NotAvailable",
+    "Outcome",
+    "Report",
+    "Severity",
+    "SkipCheck",
+    "Status",
+    "WaiverUse",
+    "failed",
+    "passed",
+    "skipped",
+    "warned",
+]

@@ -1,0 +1,53 @@
+"""Baseline profiles: YAML data validated by ``schemas/profile.schema.json``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harborkit.errors import InputError
+from harborkit.resources import default_profile
+from harborkit.yamlfile import Located, load_yaml, validate
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    path: str
+    data: Mapping[str, Any]
+    doc: Located
+
+    @property
+    def select(self) -> tuple[str, ...]:
+        return tuple(self.data.get("select", ["all"]))
+
+    @property
+    def skip(self) -> tuple[str, ...]:
+        return tuple(self.data.get("skip", []))
+
+
+def load_profile(path: str | Path | None = None) -> Profile:
+    """Load and validate a profile (the built-in Harbor v1.8.0 one by default)."""
+    p = Path(path) if path is not None else default_profile()
+    doc = load_yaml(p)
+    if not isinstance(doc.data, dict):
+        raise InputError(f"{doc.where()}: a profile is a mapping of settings")
+    validate(doc, "profile.schema.json")
+    return Profile(doc.data["name"], str(p), doc.data, doc)
+
+
+def with_nodes(profile: Profile, nodes: Sequence[str]) -> Profile:
+    """Add ``NAME=ADDRESS`` nodes from the command line to the profile's list."""
+    extra = []
+    for spec in nodes:
+        name, sep, address = spec.partition("=")
+        if not sep or not name or not address:
+            raise InputError(f"--node {spec!r}: expected NAME=ADDRESS, e.g. server58=192.168.3.58")
+        extra.append({"name": name, "address": address})
+    if not extra:
+        return profile
+    data = dict(profile.data)
+    data["nodes"] = [*data.get("nodes", []), *extra]
+    return Profile(profile.name, profile.path, data, profile.doc)

@@ -1,0 +1,172 @@
+"""Running a selection of checks on one host and collecting a report."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import traceback
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+
+from harborkit import __version__
+from harborkit.engine.interface import (
+    Check,
+    CheckContext,
+    CheckInfo,
+    CheckResult,
+    Outcome,
+    Report,
+    Severity,
+    SkipCheck,
+    Status,
+    WaiverUse,
+)
+from harborkit.engine.registry import LoadedCheck, PluginFailure
+from harborkit.engine.waivers import Waiver
+from harborkit.errors import InputError
+from harborkit.host.interface import NotAvailable
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which checks run: profile select/skip, then --only/--skip."""
+
+    select: tuple[str, ...] = ("all",)
+    skip: tuple[str, ...] = ()
+    only: tuple[str, ...] = ()
+    cli_skip: tuple[str, ...] = ()
+
+    def picks(self, cls: type[Check]) -> bool:
+        def hit(names: Iterable[str]) -> bool:
+            return any(n in ("all", cls.id, cls.group) for n in names)
+
+        if not hit(self.select) or hit(self.skip) or hit(self.cli_skip):
+            return False
+        return not self.only or hit(self.only)
+
+    def validate_names(self, checks: Sequence[type[Check]]) -> None:
+        """An --only/--skip name that matches nothing is a typo: say so."""
+        known = {"all"} | {c.id for c in checks} | {c.group for c in checks}
+        for opt, names in (("--only", self.only), ("--skip", self.cli_skip)):
+            for n in names:
+                if n not in known:
+                    raise InputError(
+                        f"{opt} {n}: no check or group of that name (see 'harborkit check --list')"
+                    )
+
+
+def _order(checks: list[type[Check]]) -> list[type[Check]]:
+    """Declared order, but every check after the checks it requires."""
+    by_id = {c.id: c for c in checks}
+    done: list[type[Check]] = []
+    placed: set[str] = set()
+
+    def place(c: type[Check], stack: tuple[str, ...]) -> None:
+        if c.id in placed or c.id in stack:
+            return
+        for r in c.requires:
+            if r in by_id:
+                place(by_id[r], (*stack, c.id))
+        placed.add(c.id)
+        done.append(c)
+
+    for c in checks:
+        place(c, ())
+    return done
+
+
+def _run_one(cls: type[Check], ctx: CheckContext) -> Outcome:
+    try:
+        outcome = cls().run(ctx)
+        if not isinstance(outcome, Outcome):
+            raise TypeError(f"run() returned {type(outcome).__name__}, not Outcome")
+        return outcome
+    except SkipCheck as e:
+        return Outcome(Status.SKIP, str(e))
+    except NotAvailable as e:
+        return Outcome(Status.SKIP, e.reason)
+    except Exception as e:  # noqa: BLE001 - one broken check never stops the run
+        tb = traceback.extract_tb(e.__traceback__)
+        where = f" (at {tb[-1].filename.rsplit('/', 1)[-1]}:{tb[-1].lineno})" if tb else ""
+        return Outcome(Status.ERROR, f"check raised {type(e).__name__}: {e}{where}")
+
+
+def _apply_waiver(result: CheckResult, waivers: Sequence[Waiver], today: dt.date) -> CheckResult:
+    matching = [w for w in waivers if w.id == result.check.id]
+    if not matching:
+        return result
+    w = matching[0]
+    use = WaiverUse(
+        w.reason, w.expires.isoformat() if w.expires else None, w.expired(today), w.location
+    )
+    if use.expired:
+        return replace(result, waiver=use)
+    if result.status in (Status.FAIL, Status.WARN):
+        return replace(result, status=Status.WAIVED, original_status=result.status, waiver=use)
+    return replace(result, waiver=use)
+
+
+def run_checks(
+    loaded: Sequence[LoadedCheck],
+    ctx: CheckContext,
+    *,
+    profile_name: str,
+    profile_path: str,
+    selection: Selection,
+    waivers: Sequence[Waiver] = (),
+    plugin_failures: Sequence[PluginFailure] = (),
+    today: dt.date | None = None,
+) -> Report:
+    """Run the selected checks in dependency order and build the report."""
+    today = today or dt.date.today()
+    started = dt.datetime.now(dt.UTC)
+    t0 = time.perf_counter()
+    source = {lc.cls.id: lc.source for lc in loaded}
+    chosen = _order([lc.cls for lc in loaded if selection.picks(lc.cls)])
+    results: list[CheckResult] = []
+    status_of: dict[str, Status] = {}
+
+    for pf in plugin_failures:
+        info = CheckInfo(
+            f"plugin:{pf.source}",
+            f"load checks from {pf.entry_point}",
+            "plugins",
+            Severity.HIGH,
+            "fix or uninstall the plugin",
+            pf.source,
+        )
+        results.append(CheckResult(info, Status.ERROR, pf.error, (), 0.0))
+
+    for cls in chosen:
+        info = CheckInfo.of(cls, source[cls.id])
+        blocked = [r for r in cls.requires if status_of.get(r) in (Status.FAIL, Status.ERROR, Status.SKIP)]
+        t = time.perf_counter()
+        if blocked:
+            r = blocked[0]
+            outcome = Outcome(Status.SKIP, f"requires {r}, which did not pass ({status_of[r].value})")
+        else:
+            outcome = _run_one(cls, ctx)
+        result = CheckResult(
+            info, outcome.status, outcome.message, outcome.findings, time.perf_counter() - t
+        )
+        result = _apply_waiver(result, waivers, today)
+        status_of[cls.id] = result.status
+        results.append(result)
+
+    notes = []
+    for w in waivers:
+        if w.expired(today):
+            notes.append(f"waiver for {w.id} expired on {w.expires} ({w.location}); it no longer applies")
+        if w.id not in source:
+            notes.append(f"waiver for {w.id} ({w.location}) names no installed check")
+    return Report(
+        host=ctx.host.name,
+        live=ctx.host.live,
+        profile=profile_name,
+        profile_path=profile_path,
+        harborkit_version=__version__,
+        started=started.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        duration=time.perf_counter() - t0,
+        results=tuple(results),
+        notes=tuple(notes),
+    )

@@ -1,0 +1,101 @@
+"""The Host contract that every check goes through."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from harborkit.errors import HarborkitError
+
+if TYPE_CHECKING:
+    import docker
+
+
+class HostError(HarborkitError):
+    """The host could not be read at all (exit 3)."""
+
+    exit_code = 3
+
+
+class NotAvailable(Exception):  # noqa: N818 - reads better at the raise site
+    """A fact that this host cannot provide (for example: a sysroot has no
+    running processes). The engine turns it into a ``skip`` with the reason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """Outcome of one command run on a host."""
+
+    argv: tuple[str, ...]
+    rc: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.rc == 0
+
+
+@dataclass(frozen=True)
+class ProcessInfo:
+    """A running process, as much as checks need of it."""
+
+    pid: int
+    name: str
+    exe: str
+    cmdline: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Listener:
+    """A socket listening for connections."""
+
+    proto: str  # "tcp" or "tcp6"
+    address: str
+    port: int
+    pid: int | None
+    process: str | None
+
+
+@runtime_checkable
+class Host(Protocol):
+    """What a check may ask of a machine.
+
+    Paths are absolute paths *on the audited host* ("/etc/hosts"), whatever
+    the backend. File methods raise ``FileNotFoundError``/``PermissionError``
+    like the built-ins do. Methods that a backend cannot answer raise
+    :class:`NotAvailable`.
+    """
+
+    @property
+    def name(self) -> str:
+        """The host's name, as reports show it."""
+        ...
+
+    @property
+    def live(self) -> bool:
+        """True when this is a running system (processes, sockets, daemons)."""
+        ...
+
+    def read_text(self, path: str) -> str: ...
+    def exists(self, path: str) -> bool: ...
+    def is_dir(self, path: str) -> bool: ...
+    def listdir(self, path: str) -> list[str]: ...
+    def glob(self, pattern: str) -> list[str]: ...
+    def which(self, program: str) -> str | None: ...
+    def run(self, argv: Sequence[str], *, timeout: float = 10.0) -> CommandResult: ...
+
+    # system facts
+    def hostname(self) -> str: ...
+    def resolve(self, name: str) -> list[str]: ...
+    def cpu_count(self) -> int: ...
+    def memory_bytes(self) -> int: ...
+    def disk_free(self, path: str) -> tuple[str, int]: ...
+    def processes(self, name: str) -> list[ProcessInfo]: ...
+    def listeners(self) -> list[Listener]: ...
+    def docker_client(self) -> docker.DockerClient: ...

@@ -1,0 +1,241 @@
+"""The live machine (:class:`LocalHost`) and a sysroot folder (:class:`SysrootHost`).
+
+This module is the only place in harborkit that starts subprocesses for checks.
+"""
+
+from __future__ import annotations
+
+import glob as _glob
+import os
+import shutil
+import socket
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from harborkit.host.interface import CommandResult, Listener, NotAvailable, ProcessInfo
+
+if TYPE_CHECKING:
+    import docker
+
+_BIN_DIRS = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
+
+
+class _FileHost:
+    """File access below a root folder ("/" for the live machine)."""
+
+    def __init__(self, root: str | os.PathLike[str] = "/") -> None:
+        self.root = Path(root)
+
+    def _p(self, path: str) -> Path:
+        if not path.startswith("/"):
+            raise ValueError(f"host paths are absolute: {path!r}")
+        return self.root / path.lstrip("/")
+
+    def read_text(self, path: str) -> str:
+        return self._p(path).read_text(encoding="utf-8", errors="replace")
+
+    def exists(self, path: str) -> bool:
+        return self._p(path).exists()
+
+    def is_dir(self, path: str) -> bool:
+        return self._p(path).is_dir()
+
+    def listdir(self, path: str) -> list[str]:
+        return sorted(os.listdir(self._p(path)))
+
+    def glob(self, pattern: str) -> list[str]:
+        found = _glob.glob(str(self._p(pattern)))
+        return sorted("/" + str(Path(f).relative_to(self.root)) for f in found)
+
+    def which(self, program: str) -> str | None:
+        for d in _BIN_DIRS:
+            candidate = f"{d}/{program}"
+            p = self._p(candidate)
+            if p.is_file() and os.access(p, os.X_OK):
+                return candidate
+        return None
+
+    def _nearest_existing(self, path: str) -> str:
+        p = path
+        while p != "/" and not self.exists(p):
+            p = os.path.dirname(p) or "/"
+        return p
+
+
+class LocalHost(_FileHost):
+    """The machine harborkit runs on."""
+
+    def __init__(self) -> None:
+        super().__init__("/")
+
+    @property
+    def name(self) -> str:
+        return socket.gethostname()
+
+    @property
+    def live(self) -> bool:
+        return True
+
+    def glob(self, pattern: str) -> list[str]:
+        return sorted(_glob.glob(pattern))
+
+    def which(self, program: str) -> str | None:
+        return shutil.which(program) or super().which(program)
+
+    def run(self, argv: Sequence[str], *, timeout: float = 10.0) -> CommandResult:
+        args = tuple(argv)
+        try:
+            proc = subprocess.run(  # noqa: S603 - argv list, never a shell
+                args,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
+                env={**os.environ, "LC_ALL": "C"},
+            )
+        except FileNotFoundError:
+            return CommandResult(args, 127, "", f"{args[0]}: command not found")
+        except subprocess.TimeoutExpired:
+            return CommandResult(args, 124, "", f"{args[0]}: timed out after {timeout:g}s")
+        return CommandResult(args, proc.returncode, proc.stdout, proc.stderr)
+
+    def hostname(self) -> str:
+        return socket.gethostname()
+
+    def resolve(self, name: str) -> list[str]:
+        try:
+            infos = socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)
+        except socket.gaierror:
+            return []
+        seen: list[str] = []
+        for info in infos:
+            addr = str(info[4][0])
+            if addr not in seen:
+                seen.append(addr)
+        return seen
+
+    def cpu_count(self) -> int:
+        try:
+            return len(os.sched_getaffinity(0))
+        except AttributeError:  # pragma: no cover - non-Linux
+            return os.cpu_count() or 1
+
+    def memory_bytes(self) -> int:
+        import psutil
+
+        return int(psutil.virtual_memory().total)
+
+    def disk_free(self, path: str) -> tuple[str, int]:
+        existing = self._nearest_existing(path)
+        return existing, shutil.disk_usage(existing).free
+
+    def processes(self, name: str) -> list[ProcessInfo]:
+        import psutil
+
+        found = []
+        for proc in psutil.process_iter(["pid", "name", "exe", "cmdline"]):
+            info = proc.info
+            if info["name"] == name:
+                found.append(
+                    ProcessInfo(
+                        pid=info["pid"],
+                        name=info["name"],
+                        exe=info["exe"] or "",
+                        cmdline=tuple(info["cmdline"] or ()),
+                    )
+                )
+        return found
+
+    def listeners(self) -> list[Listener]:
+        import psutil
+
+        out: list[Listener] = []
+        try:
+            conns = psutil.net_connections(kind="tcp")
+        except psutil.AccessDenied as e:  # pragma: no cover - we run as root
+            raise NotAvailable("listening sockets need root to read") from e
+        names: dict[int, str] = {}
+        for c in conns:
+            if c.status != psutil.CONN_LISTEN or not c.laddr:
+                continue
+            pname = None
+            if c.pid:
+                if c.pid not in names:
+                    try:
+                        names[c.pid] = psutil.Process(c.pid).name()
+                    except psutil.Error:
+                        names[c.pid] = "?"
+                pname = names[c.pid]
+            proto = "tcp6" if c.family == socket.AF_INET6 else "tcp"
+            out.append(Listener(proto, c.laddr.ip, c.laddr.port, c.pid, pname))
+        return out
+
+    def docker_client(self) -> docker.DockerClient:
+        import docker
+
+        return docker.from_env(timeout=10)
+
+
+class SysrootHost(_FileHost):
+    """A folder holding a machine's files: ``etc/``, ``proc/sys/``, ``usr/bin`` ...
+
+    Files are read below the folder; nothing runs, so the facts of a running
+    system raise :class:`NotAvailable` and the checks that need them skip.
+    """
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        super().__init__(root)
+        if not self.root.is_dir():
+            from harborkit.errors import InputError
+
+            raise InputError(f"--root {root}: not a directory")
+
+    @property
+    def name(self) -> str:
+        try:
+            return self.read_text("/etc/hostname").strip() or str(self.root)
+        except OSError:
+            return str(self.root)
+
+    @property
+    def live(self) -> bool:
+        return False
+
+    def _why(self) -> str:
+        return f"auditing the sysroot {self.root}, not a running system"
+
+    def run(self, argv: Sequence[str], *, timeout: float = 10.0) -> CommandResult:
+        raise NotAvailable(f"cannot run {argv[0]}: {self._why()}")
+
+    def hostname(self) -> str:
+        return self.name
+
+    def resolve(self, name: str) -> list[str]:
+        """Resolution from the sysroot's /etc/hosts only (no DNS)."""
+        from harborkit.checks._parse import parse_hosts
+
+        try:
+            text = self.read_text("/etc/hosts")
+        except OSError:
+            return []
+        return [addr for addr, names in parse_hosts(text) if name in names]
+
+    def cpu_count(self) -> int:
+        raise NotAvailable(f"CPU count: {self._why()}")
+
+    def memory_bytes(self) -> int:
+        raise NotAvailable(f"memory size: {self._why()}")
+
+    def disk_free(self, path: str) -> tuple[str, int]:
+        raise NotAvailable(f"free disk space: {self._why()}")
+
+    def processes(self, name: str) -> list[ProcessInfo]:
+        raise NotAvailable(f"processes: {self._why()}")
+
+    def listeners(self) -> list[Listener]:
+        raise NotAvailable(f"listening sockets: {self._why()}")
+
+    def docker_client(self) -> docker.DockerClient:
+        raise NotAvailable(f"Docker daemon: {self._why()}")
