@@ -1,0 +1,91 @@
+"""The human report: a table of checks with the findings that need attention."""
+
+from __future__ import annotations
+
+import io
+
+from harborkit.engine.interface import CheckResult, Report, Status
+
+_STYLE = {
+    Status.PASS: "green",
+    Status.SKIP: "dim",
+    Status.WAIVED: "cyan",
+    Status.WARN: "yellow",
+    Status.FAIL: "bold red",
+    Status.ERROR: "bold magenta",
+}
+_LABEL = {s: s.value.upper() for s in Status}
+
+
+def _finding_lines(r: CheckResult, verbose: bool) -> list[tuple[Status, str]]:
+    lines = []
+    for f in r.findings:
+        if not verbose and f.status in (Status.PASS,):
+            continue
+        text = f"{f.subject}: {f.message}"
+        if f.expected is not None or f.actual is not None:
+            text += f" (expected {f.expected}, found {f.actual})"
+        if f.location:
+            text += f" [{f.location}]"
+        lines.append((f.status, text))
+    return lines
+
+
+def summary_line(report: Report, strict: bool = False) -> str:
+    c = report.counts()
+    parts = [f"{c[s.value]} {s.value}" for s in Status if c[s.value]]
+    verdict = "FAILED" if report.exit_code(strict=strict) else "OK"
+    return f"{verdict}: {len(report.results)} checks on {report.host}: " + ", ".join(parts)
+
+
+def render_table(
+    report: Report, *, strict: bool = False, color: bool = False, width: int = 120, verbose: bool = False
+) -> str:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    buf = io.StringIO()
+    console = Console(
+        file=buf,
+        force_terminal=color,
+        no_color=not color,
+        color_system="standard" if color else None,
+        width=width,
+        highlight=False,
+        soft_wrap=False,
+    )
+    where = "live host" if report.live else "sysroot"
+    console.print(
+        Text(f"harborkit check: {report.host} ({where}), profile {report.profile}", style="bold")
+    )
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False, expand=False)
+    table.add_column("STATUS", no_wrap=True)
+    table.add_column("CHECK", no_wrap=True)
+    table.add_column("SEVERITY", no_wrap=True)
+    table.add_column("RESULT", overflow="fold")
+    for r in report.results:
+        msg = Text(r.message)
+        if r.status is Status.WAIVED and r.waiver:
+            msg.append(f"  [waived: {r.waiver.reason}]", style="cyan")
+        elif r.waiver and r.waiver.expired:
+            msg.append(f"  [waiver expired {r.waiver.expires}]", style="yellow")
+        for st, line in _finding_lines(r, verbose):
+            msg.append("\n  ")
+            msg.append(_LABEL[st].lower(), style=_STYLE[st])
+            msg.append(f" {line}")
+        if r.status in (Status.FAIL, Status.WARN, Status.ERROR) and r.check.remediation:
+            msg.append("\n  fix: ", style="bold")
+            msg.append(r.check.remediation)
+        table.add_row(
+            Text(_LABEL[r.status], style=_STYLE[r.status]),
+            Text(r.check.id),
+            Text(r.check.severity.value),
+            msg,
+        )
+    console.print(table)
+    for note in report.notes:
+        console.print(Text(f"note: {note}", style="yellow"))
+    verdict = summary_line(report, strict)
+    console.print(Text(verdict, style="bold red" if report.exit_code(strict=strict) else "bold green"))
+    return buf.getvalue()

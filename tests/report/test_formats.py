@@ -1,0 +1,138 @@
+"""Every report format, validated against its schema."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import jsonschema
+import pytest
+import xmlschema
+
+from harborkit.engine.interface import CheckContext, Report, Status
+from harborkit.engine.registry import LoadedCheck
+from harborkit.engine.runner import Selection, run_checks
+from harborkit.engine.waivers import Waiver
+from harborkit.host import SysrootHost
+from harborkit.report import OutputFormat, renderer
+from harborkit.report.json import report_to_dict
+from harborkit.report.table import render_table
+from harborkit.resources import schema_path
+from tests.engine.test_runner import ALL
+
+JUNIT_XSD = Path(__file__).resolve().parents[2].parent / "shared" / "junit" / "jenkins-junit-10.xsd"
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> Report:
+    root = tmp_path_factory.mktemp("root")
+    ctx = CheckContext(host=SysrootHost(root), profile={})
+    waivers = [Waiver("t.warn", "accepted by ops <&>", dt.date(2027, 1, 31), "w.yaml:2")]
+    return run_checks(
+        [LoadedCheck(c, "harborkit") for c in ALL],
+        ctx,
+        profile_name="harbor-v1.8.0",
+        profile_path="checks/harbor-v1.8.0.yaml",
+        selection=Selection(),
+        waivers=waivers,
+        today=dt.date(2026, 11, 26),
+    )
+
+
+def test_every_format_has_a_renderer(report: Report) -> None:
+    for fmt in OutputFormat:
+        text = renderer(fmt)(report, strict=False, color=False)
+        assert isinstance(text, str) and text.endswith("\n")
+
+
+def test_json_validates_and_is_exact(report: Report) -> None:
+    data = json.loads(renderer(OutputFormat.json)(report))
+    schema = json.loads(schema_path("report.schema.json").read_text())
+    jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker()).validate(data)
+    assert data["summary"] == {
+        "pass": 0, "skip": 3, "waived": 1, "warn": 0, "fail": 1, "error": 1, "total": 6,
+    }
+    assert data["exit_code"] == 1
+    by_id = {r["id"]: r for r in data["results"]}
+    assert by_id["t.warn"]["status"] == "waived"
+    assert by_id["t.warn"]["original_status"] == "warn"
+    assert by_id["t.warn"]["waiver"] == {
+        "reason": "accepted by ops <&>", "expires": "2027-01-31", "expired": False, "location": "w.yaml:2",
+    }
+    assert by_id["t.marker"]["severity"] == "critical"
+    assert by_id["t.marker"]["remediation"] == "touch /etc/marker"
+
+
+def test_json_schema_rejects_a_wrong_shape(report: Report) -> None:
+    data = report_to_dict(report)
+    data["results"][0]["status"] = "ok"
+    schema = json.loads(schema_path("report.schema.json").read_text())
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(data, schema)
+
+
+def test_junit_is_valid_for_jenkins_and_maps_statuses(report: Report) -> None:
+    text = renderer(OutputFormat.junit)(report, strict=False)
+    xmlschema.XMLSchema(str(JUNIT_XSD)).validate(text)
+    root = ET.fromstring(text)
+    (suite,) = root.findall("testsuite")
+    assert suite.get("tests") == "6"
+    assert suite.get("failures") == "1"
+    assert suite.get("errors") == "1"
+    assert suite.get("skipped") == "4"
+    assert suite.get("hostname") == report.host
+    cases = {c.get("name"): c for c in suite.findall("testcase")}
+    assert set(cases) == {
+        "t.marker: marker", "t.needs: needs marker", "t.boom: raises", "t.live: live only",
+        "t.na: not applicable", "t.warn: warns",
+    }
+    marker = cases["t.marker: marker"]
+    assert marker.get("classname") == "harborkit.tgroup"
+    assert marker.find("failure").get("message") == "missing"
+    assert cases["t.boom: raises"].find("error") is not None
+    assert cases["t.na: not applicable"].find("skipped").get("message") == (
+        "does not apply on this distribution"
+    )
+    waived = cases["t.warn: warns"].find("skipped")
+    assert waived.get("type") == "waived"
+    assert waived.get("message") == "waived (warn): accepted by ops <&> (until 2027-01-31)"
+    props = {p.get("name"): p.get("value") for p in suite.find("properties")}
+    assert props["t.marker.severity"] == "critical"
+    assert props["t.marker.remediation"] == "touch /etc/marker"
+    assert props["profile"] == "harbor-v1.8.0"
+
+
+def test_junit_strict_turns_warnings_into_failures(tmp_path: Path) -> None:
+    ctx = CheckContext(host=SysrootHost(tmp_path), profile={})
+    rep = run_checks(
+        [LoadedCheck(c, "harborkit") for c in ALL],
+        ctx,
+        profile_name="p",
+        profile_path="p",
+        selection=Selection(only=("t.warn",)),
+    )
+    root = ET.fromstring(renderer(OutputFormat.junit)(rep, strict=True))
+    case = root.find("testsuite/testcase")
+    assert case.find("failure").get("type") == "warn"
+    root = ET.fromstring(renderer(OutputFormat.junit)(rep, strict=False))
+    assert root.find("testsuite/testcase/failure") is None
+
+
+def test_table_shows_findings_remediation_and_verdict(report: Report) -> None:
+    text = render_table(report, width=200)
+    lines = text.splitlines()
+    assert lines[0] == f"harborkit check: {report.host} (sysroot), profile harbor-v1.8.0"
+    assert any(line.startswith("FAIL") and "t.marker" in line and "missing" in line for line in lines)
+    assert "  fix: touch /etc/marker" in text
+    assert "[waived: accepted by ops <&>]" in text
+    assert lines[-1] == f"FAILED: 6 checks on {report.host}: 3 skip, 1 waived, 1 fail, 1 error"
+    assert "\x1b[" not in text
+    assert "\x1b[" in render_table(report, color=True)
+
+
+def test_status_worst_order() -> None:
+    assert Status.worst([Status.PASS, Status.WARN, Status.SKIP]) is Status.WARN
+    assert Status.worst([Status.WAIVED, Status.PASS]) is Status.WAIVED
+    assert Status.worst([Status.ERROR, Status.FAIL]) is Status.ERROR
