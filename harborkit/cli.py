@@ -120,7 +120,7 @@ def check(
     prof = with_nodes(load_profile(profile), node or [])
     waiver_list = load_waivers(waivers) if waivers else []
     selection = Selection(prof.select, prof.skip, _split(only), _split(skip))
-    selection.validate_names([lc.cls for lc in loaded])
+    selection.validate_names([lc.cls for lc in loaded], failures)
     host: Host = SysrootHost(root) if root else LocalHost()
     ctx = CheckContext(
         host=host,

@@ -27,6 +27,14 @@ from harborkit.errors import InputError
 from harborkit.host.interface import NotAvailable
 
 
+PLUGIN_GROUP = "plugins"
+
+
+def plugin_id(failure: PluginFailure) -> str:
+    """The id under which a plugin that failed to load is reported."""
+    return f"plugin:{failure.source}"
+
+
 @dataclass(frozen=True)
 class Selection:
     """Which checks run: profile select/skip, then --only/--skip."""
@@ -37,16 +45,23 @@ class Selection:
     cli_skip: tuple[str, ...] = ()
 
     def picks(self, cls: type[Check]) -> bool:
+        return self.picks_name(cls.id, cls.group)
+
+    def picks_name(self, check_id: str, group: str) -> bool:
         def hit(names: Iterable[str]) -> bool:
-            return any(n in ("all", cls.id, cls.group) for n in names)
+            return any(n in ("all", check_id, group) for n in names)
 
         if not hit(self.select) or hit(self.skip) or hit(self.cli_skip):
             return False
         return not self.only or hit(self.only)
 
-    def validate_names(self, checks: Sequence[type[Check]]) -> None:
+    def validate_names(
+        self, checks: Sequence[type[Check]], failures: Sequence[PluginFailure] = ()
+    ) -> None:
         """An --only/--skip name that matches nothing is a typo: say so."""
         known = {"all"} | {c.id for c in checks} | {c.group for c in checks}
+        if failures:
+            known |= {PLUGIN_GROUP} | {plugin_id(f) for f in failures}
         for opt, names in (("--only", self.only), ("--skip", self.cli_skip)):
             for n in names:
                 if n not in known:
@@ -127,10 +142,12 @@ def run_checks(
     status_of: dict[str, Status] = {}
 
     for pf in plugin_failures:
+        if not selection.picks_name(plugin_id(pf), PLUGIN_GROUP):
+            continue
         info = CheckInfo(
-            f"plugin:{pf.source}",
+            plugin_id(pf),
             f"load checks from {pf.entry_point}",
-            "plugins",
+            PLUGIN_GROUP,
             Severity.HIGH,
             "fix or uninstall the plugin",
             pf.source,

@@ -184,7 +184,11 @@ def test_waiver_for_unknown_check_is_noted(tmp_path: Path) -> None:
 
 def test_broken_plugin_is_an_error_result_and_run_goes_on(tmp_path: Path) -> None:
     pf = PluginFailure("x = x.y:Z", "harborkit-x", "ModuleNotFoundError: No module named 'x'")
+    report = _run(tmp_path, Selection(only=("t.warn", "plugins")), failures=[pf])
+    assert statuses(report) == {"plugin:harborkit-x": "error", "t.warn": "warn"}
     report = _run(tmp_path, Selection(only=("t.warn",)), failures=[pf])
+    assert statuses(report) == {"t.warn": "warn"}
+    report = _run(tmp_path, Selection(only=("t.warn", "plugins")), failures=[pf])
     assert statuses(report) == {"plugin:harborkit-x": "error", "t.warn": "warn"}
     assert report.exit_code() == 1
 
