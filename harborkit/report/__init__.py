@@ -5,8 +5,6 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 
-from harborkit.engine.interface import Report
-
 
 class OutputFormat(str, enum.Enum):
     """The ``--format`` choices of ``harborkit check``."""
@@ -33,4 +31,4 @@ def renderer(fmt: OutputFormat) -> Callable[..., str]:
     raise ValueError(fmt)  # pragma: no cover - the enum is closed; a test covers every member
 
 
-__all__ = ["OutputFormat", "Report", "renderer"]
+__all__ = ["OutputFormat", "renderer"]
