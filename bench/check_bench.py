@@ -25,7 +25,9 @@ def _median_seconds(argv: list[str], runs: int = RUNS) -> float:
     env = {**os.environ, "NO_COLOR": "1"}
     for _ in range(runs):
         t = time.perf_counter()
-        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False)
+        subprocess.run(
+            argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False
+        )
         times.append(time.perf_counter() - t)
     return statistics.median(times)
 
@@ -39,8 +41,14 @@ def run() -> list[tuple[str, str]]:
     check_t = _median_seconds([*script, "check", "-f", "json"])
     return [
         ("python -c pass (baseline)", f"{bare:.3f} s"),
-        ("harborkit --help", f"{help_t:.3f} s ({help_t / bare:.1f}x bare python; target < {TARGET_HELP} s: {'ok' if help_t < TARGET_HELP else 'MISSED'})"),
-        ("harborkit check (full, this host)", f"{check_t:.3f} s ({check_t / bare:.1f}x bare python; target < {TARGET_CHECK} s: {'ok' if check_t < TARGET_CHECK else 'MISSED'})"),
+        (
+            "harborkit --help",
+            f"{help_t:.3f} s ({help_t / bare:.1f}x bare python; target < {TARGET_HELP} s: {'ok' if help_t < TARGET_HELP else 'MISSED'})",
+        ),
+        (
+            "harborkit check (full, this host)",
+            f"{check_t:.3f} s ({check_t / bare:.1f}x bare python; target < {TARGET_CHECK} s: {'ok' if check_t < TARGET_CHECK else 'MISSED'})",
+        ),
     ]
 
 

@@ -64,36 +64,65 @@ def _host_path(path: str | None, root: str | None) -> str | None:
 @app.command()
 def check(
     profile: Annotated[
-        Path | None, typer.Option("--profile", "-p", help="Baseline profile (YAML); default: the built-in Harbor v1.8.0 baseline.")
+        Path | None,
+        typer.Option(
+            "--profile",
+            "-p",
+            help="Baseline profile (YAML); default: the built-in Harbor v1.8.0 baseline.",
+        ),
     ] = None,
     root: Annotated[
-        str | None, typer.Option("--root", help="Audit a sysroot folder (etc/, proc/sys/ ...) instead of this machine.")
+        str | None,
+        typer.Option(
+            "--root", help="Audit a sysroot folder (etc/, proc/sys/ ...) instead of this machine."
+        ),
     ] = None,
     harbor_config: Annotated[
-        str | None, typer.Option("--harbor-config", help="harbor.yml to check (a path on the audited host).")
+        str | None,
+        typer.Option("--harbor-config", help="harbor.yml to check (a path on the audited host)."),
     ] = None,
     install_dir: Annotated[
-        str | None, typer.Option("--install-dir", help="Harbor installer folder holding harbor.yml.")
+        str | None,
+        typer.Option("--install-dir", help="Harbor installer folder holding harbor.yml."),
     ] = None,
     node: Annotated[
-        list[str] | None, typer.Option("--node", help="Cluster node NAME=ADDRESS that must resolve (repeatable).")
+        list[str] | None,
+        typer.Option("--node", help="Cluster node NAME=ADDRESS that must resolve (repeatable)."),
     ] = None,
-    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Report format.")] = OutputFormat.table,
+    fmt: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="Report format.")
+    ] = OutputFormat.table,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write the report to FILE (atomically) instead of stdout.")
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Write the report to FILE (atomically) instead of stdout."
+        ),
     ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Count warnings as failures.")] = False,
     waivers: Annotated[
-        Path | None, typer.Option("--waivers", help="YAML file of accepted failures: id, reason, optional expires.")
+        Path | None,
+        typer.Option(
+            "--waivers", help="YAML file of accepted failures: id, reason, optional expires."
+        ),
     ] = None,
     only: Annotated[
-        list[str] | None, typer.Option("--only", help="Run only these check ids or groups (repeatable, comma-separated).")
+        list[str] | None,
+        typer.Option(
+            "--only", help="Run only these check ids or groups (repeatable, comma-separated)."
+        ),
     ] = None,
     skip: Annotated[
-        list[str] | None, typer.Option("--skip", help="Skip these check ids or groups (repeatable, comma-separated).")
+        list[str] | None,
+        typer.Option(
+            "--skip", help="Skip these check ids or groups (repeatable, comma-separated)."
+        ),
     ] = None,
-    list_checks: Annotated[bool, typer.Option("--list", help="List the installed checks and exit.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Table: show passing findings too.")] = False,
+    list_checks: Annotated[
+        bool, typer.Option("--list", help="List the installed checks and exit.")
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Table: show passing findings too.")
+    ] = False,
     no_color: Annotated[bool, typer.Option("--no-color", help="No colours in the table.")] = False,
 ) -> None:
     """Audit a host against the Harbor baseline.
@@ -112,7 +141,9 @@ def check(
     loaded, failures = discover()
     if list_checks:
         for lc in loaded:
-            print(f"{lc.cls.id:24} {lc.cls.group:10} {lc.cls.severity.value:8} {lc.cls.title}  [{lc.source}]")
+            print(
+                f"{lc.cls.id:24} {lc.cls.group:10} {lc.cls.severity.value:8} {lc.cls.title}  [{lc.source}]"
+            )
         for pf in failures:
             print(f"(broken plugin {pf.source}: {pf.error})")
         return
@@ -139,7 +170,10 @@ def check(
 
     render = __import__("harborkit.report", fromlist=["renderer"]).renderer(fmt)
     to_terminal = output is None and sys.stdout.isatty()
-    kwargs: dict[str, object] = {"strict": strict, "color": to_terminal and not no_color and "NO_COLOR" not in os.environ}
+    kwargs: dict[str, object] = {
+        "strict": strict,
+        "color": to_terminal and not no_color and "NO_COLOR" not in os.environ,
+    }
     if fmt is OutputFormat.table:
         import shutil
 

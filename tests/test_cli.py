@@ -15,7 +15,9 @@ REPO = Path(__file__).resolve().parents[1]
 PLUGIN_SRC = REPO / "tests" / "plugins" / "harborkit-example-plugin"
 
 
-def hk(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def hk(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "harborkit", *args],
         capture_output=True,
@@ -42,8 +44,18 @@ def plugin_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(PLUGIN_SRC, src)
     target = work / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-         "--target", str(target), str(src)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(src),
+        ],
         check=True,
         capture_output=True,
     )
@@ -97,7 +109,20 @@ def test_plugin_checks_run_and_broken_plugin_is_reported(
     assert "site.motd" in r.stdout and "[harborkit-example-plugin]" in r.stdout
 
     out = tmp_path / "report.json"
-    r = hk("check", "--root", str(motd_root), "--only", "site", "--only", "plugins", "-f", "json", "-o", str(out), env=env)
+    r = hk(
+        "check",
+        "--root",
+        str(motd_root),
+        "--only",
+        "site",
+        "--only",
+        "plugins",
+        "-f",
+        "json",
+        "-o",
+        str(out),
+        env=env,
+    )
     data = json.loads(out.read_text())
     ids = {x["id"]: x for x in data["results"]}
     assert set(ids) == {"plugin:harborkit-example-plugin", "site.motd"}
@@ -105,7 +130,10 @@ def test_plugin_checks_run_and_broken_plugin_is_reported(
     assert ids["site.motd"]["message"] == "/etc/motd does not exist"
     assert ids["site.motd"]["source"] == "harborkit-example-plugin"
     assert ids["plugin:harborkit-example-plugin"]["status"] == "error"
-    assert "No module named 'harborkit_example_plugin.missing'" in ids["plugin:harborkit-example-plugin"]["message"]
+    assert (
+        "No module named 'harborkit_example_plugin.missing'"
+        in ids["plugin:harborkit-example-plugin"]["message"]
+    )
     assert r.returncode == 1
     assert r.stdout == ""
     assert r.stderr.startswith("FAILED: 2 checks on harbor01:")
@@ -117,7 +145,9 @@ def test_plugin_checks_run_and_broken_plugin_is_reported(
     assert "plugin:" not in r.stdout
 
 
-def test_waivers_turn_a_failure_into_waived(plugin_path: Path, motd_root: Path, tmp_path: Path) -> None:
+def test_waivers_turn_a_failure_into_waived(
+    plugin_path: Path, motd_root: Path, tmp_path: Path
+) -> None:
     w = tmp_path / "waivers.yaml"
     w.write_text(
         "waivers:\n"
@@ -125,7 +155,18 @@ def test_waivers_turn_a_failure_into_waived(plugin_path: Path, motd_root: Path, 
         "  - id: plugin:harborkit-example-plugin\n    reason: known broken entry point\n"
     )
     env = {"PYTHONPATH": str(plugin_path)}
-    r = hk("check", "--root", str(motd_root), "--only", "site,plugins", "--waivers", str(w), "-f", "json", env=env)
+    r = hk(
+        "check",
+        "--root",
+        str(motd_root),
+        "--only",
+        "site,plugins",
+        "--waivers",
+        str(w),
+        "-f",
+        "json",
+        env=env,
+    )
     data = json.loads(r.stdout)
     statuses = {x["id"]: x["status"] for x in data["results"]}
     # a waiver covers failures and warnings; a broken check (error) stays an error
@@ -134,7 +175,15 @@ def test_waivers_turn_a_failure_into_waived(plugin_path: Path, motd_root: Path, 
 
 
 def test_output_to_unwritable_place_is_environment_error(motd_root: Path, tmp_path: Path) -> None:
-    r = hk("check", "--root", str(motd_root), "--only", "selinux", "-o", str(tmp_path / "no/such/dir/r.txt"))
+    r = hk(
+        "check",
+        "--root",
+        str(motd_root),
+        "--only",
+        "selinux",
+        "-o",
+        str(tmp_path / "no/such/dir/r.txt"),
+    )
     assert r.returncode == 3
     assert r.stderr.startswith(f"harborkit: error: cannot write {tmp_path / 'no/such/dir/r.txt'}:")
 

@@ -48,7 +48,8 @@ def _as_checks(obj: object) -> list[type[Check]]:
 def discover() -> tuple[list[LoadedCheck], list[PluginFailure]]:
     """All installed checks, built-ins first, then plugins by name."""
     eps = sorted(
-        entry_points(group=GROUP), key=lambda e: (_dist_name(e) != "harborkit", _dist_name(e), e.name)
+        entry_points(group=GROUP),
+        key=lambda e: (_dist_name(e) != "harborkit", _dist_name(e), e.name),
     )
     checks: list[LoadedCheck] = []
     failures: list[PluginFailure] = []
@@ -58,7 +59,9 @@ def discover() -> tuple[list[LoadedCheck], list[PluginFailure]]:
         try:
             classes = _as_checks(ep.load())
         except Exception as e:  # noqa: BLE001 - a broken plugin must not stop the run
-            failures.append(PluginFailure(f"{ep.name} = {ep.value}", source, f"{type(e).__name__}: {e}"))
+            failures.append(
+                PluginFailure(f"{ep.name} = {ep.value}", source, f"{type(e).__name__}: {e}")
+            )
             continue
         for cls in classes:
             missing = [a for a in ("id", "title", "group") if not getattr(cls, a, None)]

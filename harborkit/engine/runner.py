@@ -26,7 +26,6 @@ from harborkit.engine.waivers import Waiver
 from harborkit.errors import InputError
 from harborkit.host.interface import NotAvailable
 
-
 PLUGIN_GROUP = "plugins"
 
 
@@ -156,11 +155,15 @@ def run_checks(
 
     for cls in chosen:
         info = CheckInfo.of(cls, source[cls.id])
-        blocked = [r for r in cls.requires if status_of.get(r) in (Status.FAIL, Status.ERROR, Status.SKIP)]
+        blocked = [
+            r for r in cls.requires if status_of.get(r) in (Status.FAIL, Status.ERROR, Status.SKIP)
+        ]
         t = time.perf_counter()
         if blocked:
             r = blocked[0]
-            outcome = Outcome(Status.SKIP, f"requires {r}, which did not pass ({status_of[r].value})")
+            outcome = Outcome(
+                Status.SKIP, f"requires {r}, which did not pass ({status_of[r].value})"
+            )
         else:
             outcome = _run_one(cls, ctx)
         result = CheckResult(
@@ -173,7 +176,9 @@ def run_checks(
     notes = []
     for w in waivers:
         if w.expired(today):
-            notes.append(f"waiver for {w.id} expired on {w.expires} ({w.location}); it no longer applies")
+            notes.append(
+                f"waiver for {w.id} expired on {w.expires} ({w.location}); it no longer applies"
+            )
         if w.id not in source:
             notes.append(f"waiver for {w.id} ({w.location}) names no installed check")
     return Report(

@@ -6,7 +6,7 @@ import enum
 from collections.abc import Callable
 
 
-class OutputFormat(str, enum.Enum):
+class OutputFormat(enum.StrEnum):
     """The ``--format`` choices of ``harborkit check``."""
 
     table = "table"

@@ -35,7 +35,9 @@ def _detail(r: CheckResult) -> str:
     return "\n".join(lines)
 
 
-def _suite(parent: ET.Element, report: Report, index: int, strict: bool) -> tuple[int, int, int, int]:
+def _suite(
+    parent: ET.Element, report: Report, index: int, strict: bool
+) -> tuple[int, int, int, int]:
     results = report.results
     bad_fail = {Status.FAIL} | ({Status.WARN} if strict else set())
     failures = sum(r.status in bad_fail for r in results)
@@ -66,13 +68,21 @@ def _suite(parent: ET.Element, report: Report, index: int, strict: bool) -> tupl
     ):
         ET.SubElement(props, "property", {"name": name, "value": value})
     for r in results:
-        ET.SubElement(props, "property", {"name": f"{r.check.id}.severity", "value": r.check.severity.value})
-        ET.SubElement(props, "property", {"name": f"{r.check.id}.remediation", "value": r.check.remediation})
+        ET.SubElement(
+            props, "property", {"name": f"{r.check.id}.severity", "value": r.check.severity.value}
+        )
+        ET.SubElement(
+            props, "property", {"name": f"{r.check.id}.remediation", "value": r.check.remediation}
+        )
     for r in results:
         case = ET.SubElement(
             suite,
             "testcase",
-            {"name": f"{r.check.id}: {r.check.title}", "classname": f"harborkit.{r.check.group}", "time": _time(r.duration)},
+            {
+                "name": f"{r.check.id}: {r.check.title}",
+                "classname": f"harborkit.{r.check.group}",
+                "time": _time(r.duration),
+            },
         )
         if r.status in bad_fail:
             el = ET.SubElement(case, "failure", {"type": r.status.value, "message": r.message})
@@ -96,7 +106,9 @@ def _suite(parent: ET.Element, report: Report, index: int, strict: bool) -> tupl
     return len(results), failures, errors, skipped
 
 
-def render_junit(report: Report | Sequence[Report], *, strict: bool = False, color: bool = False) -> str:
+def render_junit(
+    report: Report | Sequence[Report], *, strict: bool = False, color: bool = False
+) -> str:
     reports = [report] if isinstance(report, Report) else list(report)
     root = ET.Element("testsuites", {"name": "harborkit check"})
     totals = [0, 0, 0, 0]

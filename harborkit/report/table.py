@@ -39,7 +39,12 @@ def summary_line(report: Report, strict: bool = False) -> str:
 
 
 def render_table(
-    report: Report, *, strict: bool = False, color: bool = False, width: int = 120, verbose: bool = False
+    report: Report,
+    *,
+    strict: bool = False,
+    color: bool = False,
+    width: int = 120,
+    verbose: bool = False,
 ) -> str:
     from rich.console import Console
     from rich.table import Table
@@ -87,5 +92,7 @@ def render_table(
     for note in report.notes:
         console.print(Text(f"note: {note}", style="yellow"))
     verdict = summary_line(report, strict)
-    console.print(Text(verdict, style="bold red" if report.exit_code(strict=strict) else "bold green"))
+    console.print(
+        Text(verdict, style="bold red" if report.exit_code(strict=strict) else "bold green")
+    )
     return buf.getvalue()

@@ -125,7 +125,7 @@ def test_waiver_without_reason_is_rejected(tmp_path: Path) -> None:
 def test_json_error_position_names_curly_quotes() -> None:
     import json
 
-    text = '{\n  \u201cinsecure-registries\u201d: []\n}\n'
+    text = "{\n  \u201cinsecure-registries\u201d: []\n}\n"
     with pytest.raises(json.JSONDecodeError) as e:
         json.loads(text)
     assert json_error_position(text, e.value) == (

@@ -91,7 +91,7 @@ class Warns(Check):
 ALL = [NeedsMarker, FileExists, Boom, LiveOnly, NotHere, Warns]
 
 
-def _run(root: Path, selection: Selection = Selection(), waivers=(), today=None, failures=()):
+def _run(root: Path, selection: Selection | None = None, waivers=(), today=None, failures=()):
     ctx = CheckContext(host=SysrootHost(root), profile={})
     loaded = [LoadedCheck(c, "harborkit") for c in ALL]
     return run_checks(
@@ -99,7 +99,7 @@ def _run(root: Path, selection: Selection = Selection(), waivers=(), today=None,
         ctx,
         profile_name="p",
         profile_path="p.yaml",
-        selection=selection,
+        selection=selection or Selection(),
         waivers=waivers,
         plugin_failures=failures,
         today=today or dt.date(2026, 11, 26),
@@ -115,7 +115,12 @@ def test_every_outcome_kind_and_dependency_order(tmp_path: Path) -> None:
     report = _run(tmp_path)
     # FileExists runs before NeedsMarker although declared after it
     assert [r.check.id for r in report.results] == [
-        "t.marker", "t.needs", "t.boom", "t.live", "t.na", "t.warn",
+        "t.marker",
+        "t.needs",
+        "t.boom",
+        "t.live",
+        "t.na",
+        "t.warn",
     ]
     assert statuses(report) == {
         "t.marker": "fail",
@@ -127,8 +132,13 @@ def test_every_outcome_kind_and_dependency_order(tmp_path: Path) -> None:
     }
     by_id = {r.check.id: r for r in report.results}
     assert by_id["t.needs"].message == "requires t.marker, which did not pass (fail)"
-    assert by_id["t.boom"].message.startswith("check raised RuntimeError: kaput (at test_runner.py:")
-    assert by_id["t.live"].message == f"CPU count: auditing the sysroot {tmp_path}, not a running system"
+    assert by_id["t.boom"].message.startswith(
+        "check raised RuntimeError: kaput (at test_runner.py:"
+    )
+    assert (
+        by_id["t.live"].message
+        == f"CPU count: auditing the sysroot {tmp_path}, not a running system"
+    )
     assert by_id["t.na"].message == "does not apply on this distribution"
     assert report.exit_code() == 1
     assert report.counts() == {"pass": 0, "skip": 3, "waived": 0, "warn": 1, "fail": 1, "error": 1}
@@ -158,7 +168,9 @@ def test_unknown_selection_name_is_an_input_error() -> None:
 
 
 def test_waiver_applies_until_it_expires(tmp_path: Path) -> None:
-    waivers = [Waiver("t.marker", "marker comes with the golden image", dt.date(2026, 12, 31), "w.yaml:2")]
+    waivers = [
+        Waiver("t.marker", "marker comes with the golden image", dt.date(2026, 12, 31), "w.yaml:2")
+    ]
     report = _run(tmp_path, Selection(only=("t.marker",)), waivers=waivers)
     (r,) = report.results
     assert r.status is Status.WAIVED
@@ -167,7 +179,9 @@ def test_waiver_applies_until_it_expires(tmp_path: Path) -> None:
     assert report.exit_code() == 0
     assert report.notes == ()
 
-    report = _run(tmp_path, Selection(only=("t.marker",)), waivers=waivers, today=dt.date(2027, 1, 1))
+    report = _run(
+        tmp_path, Selection(only=("t.marker",)), waivers=waivers, today=dt.date(2027, 1, 1)
+    )
     (r,) = report.results
     assert r.status is Status.FAIL
     assert r.waiver is not None and r.waiver.expired

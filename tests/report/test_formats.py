@@ -50,16 +50,27 @@ def test_every_format_has_a_renderer(report: Report) -> None:
 def test_json_validates_and_is_exact(report: Report) -> None:
     data = json.loads(renderer(OutputFormat.json)(report))
     schema = json.loads(schema_path("report.schema.json").read_text())
-    jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker()).validate(data)
+    jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker()).validate(
+        data
+    )
     assert data["summary"] == {
-        "pass": 0, "skip": 3, "waived": 1, "warn": 0, "fail": 1, "error": 1, "total": 6,
+        "pass": 0,
+        "skip": 3,
+        "waived": 1,
+        "warn": 0,
+        "fail": 1,
+        "error": 1,
+        "total": 6,
     }
     assert data["exit_code"] == 1
     by_id = {r["id"]: r for r in data["results"]}
     assert by_id["t.warn"]["status"] == "waived"
     assert by_id["t.warn"]["original_status"] == "warn"
     assert by_id["t.warn"]["waiver"] == {
-        "reason": "accepted by ops <&>", "expires": "2027-01-31", "expired": False, "location": "w.yaml:2",
+        "reason": "accepted by ops <&>",
+        "expires": "2027-01-31",
+        "expired": False,
+        "location": "w.yaml:2",
     }
     assert by_id["t.marker"]["severity"] == "critical"
     assert by_id["t.marker"]["remediation"] == "touch /etc/marker"
@@ -85,8 +96,12 @@ def test_junit_is_valid_for_jenkins_and_maps_statuses(report: Report) -> None:
     assert suite.get("hostname") == report.host
     cases = {c.get("name"): c for c in suite.findall("testcase")}
     assert set(cases) == {
-        "t.marker: marker", "t.needs: needs marker", "t.boom: raises", "t.live: live only",
-        "t.na: not applicable", "t.warn: warns",
+        "t.marker: marker",
+        "t.needs: needs marker",
+        "t.boom: raises",
+        "t.live: live only",
+        "t.na: not applicable",
+        "t.warn: warns",
     }
     marker = cases["t.marker: marker"]
     assert marker.get("classname") == "harborkit.tgroup"
@@ -124,7 +139,9 @@ def test_table_shows_findings_remediation_and_verdict(report: Report) -> None:
     text = render_table(report, width=200)
     lines = text.splitlines()
     assert lines[0] == f"harborkit check: {report.host} (sysroot), profile harbor-v1.8.0"
-    assert any(line.startswith("FAIL") and "t.marker" in line and "missing" in line for line in lines)
+    assert any(
+        line.startswith("FAIL") and "t.marker" in line and "missing" in line for line in lines
+    )
     assert "  fix: touch /etc/marker" in text
     assert "[waived: accepted by ops <&>]" in text
     assert lines[-1] == f"FAILED: 6 checks on {report.host}: 3 skip, 1 waived, 1 fail, 1 error"
