@@ -1,0 +1,1 @@
+"""Air-gap bundles: build, verify, inspect, load."""

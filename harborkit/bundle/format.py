@@ -1,0 +1,203 @@
+"""The bundle's layout and metadata: names, dataclasses and the one JSON shape.
+
+A bundle is one uncompressed tar::
+
+    installer/<installer file>
+    images/blobs/sha256/<digest>   layer (gzip, digest of the stored bytes) or image config
+    images/manifest.json           legacy ``docker load`` manifest
+    harbor-bundle.json             :class:`BundleMetadata`
+    SHA256SUMS                     last member; coreutils format over every other member
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harborkit.bundle.errors import MetadataError
+
+FORMAT_VERSION = 1
+METADATA_NAME = "harbor-bundle.json"
+SUMS_NAME = "SHA256SUMS"
+IMAGES_DIR = "images"
+IMAGES_MANIFEST = "images/manifest.json"
+BLOB_DIR = "images/blobs/sha256"
+INSTALLER_DIR = "installer"
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCHEMA_DIR = REPO_ROOT / "schemas"
+METADATA_SCHEMA = SCHEMA_DIR / "bundle-metadata.schema.json"
+
+
+def blob_member(digest: str) -> str:
+    """Outer-tar member name of the blob with ``digest`` (``sha256:<hex>``)."""
+    return f"{BLOB_DIR}/{digest.split(':', 1)[1]}"
+
+
+def blob_path_in_images(digest: str) -> str:
+    """Path of the blob relative to ``images/`` (as ``images/manifest.json`` names it)."""
+    return "blobs/sha256/" + digest.split(":", 1)[1]
+
+
+def installer_member(name: str) -> str:
+    """Outer-tar member name of the installer file ``name``."""
+    return f"{INSTALLER_DIR}/{name}"
+
+
+@dataclass(frozen=True)
+class LayerRecord:
+    """A layer blob stored once in the bundle."""
+
+    digest: str  # sha256 of the stored (gzip) bytes: the blob name
+    diff_id: str  # sha256 of the uncompressed tar, as in the image config
+    size: int  # stored (compressed) bytes
+    uncompressed_size: int
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """An image in the bundle, by reference."""
+
+    reference: str
+    image_id: str  # sha256 of the config; also the config blob's digest
+    size: int  # size the daemon reported (uncompressed, all layers)
+    layers: tuple[str, ...]  # layer digests, bottom first
+
+
+@dataclass(frozen=True)
+class InstallerRecord:
+    """The Harbor installer archive carried in the bundle."""
+
+    name: str
+    size: int
+    sha256: str
+    source: str  # URL or local path it was taken from
+
+
+@dataclass(frozen=True)
+class BundleMetadata:
+    """Contents of ``harbor-bundle.json``."""
+
+    format_version: int
+    harbor_version: str
+    created: str  # UTC ISO 8601
+    harborkit_version: str
+    images: tuple[ImageRecord, ...]
+    layers: tuple[LayerRecord, ...]
+    installer: InstallerRecord
+
+    def layer(self, digest: str) -> LayerRecord:
+        """The layer record with ``digest``."""
+        for rec in self.layers:
+            if rec.digest == digest:
+                return rec
+        raise KeyError(digest)
+
+    def shared_layers(self) -> dict[str, list[str]]:
+        """Layers used by more than one image: digest -> references using it."""
+        users: dict[str, list[str]] = {}
+        for img in self.images:
+            for digest in dict.fromkeys(img.layers):
+                users.setdefault(digest, []).append(img.reference)
+        return {d: refs for d, refs in users.items() if len(refs) > 1}
+
+
+def metadata_to_dict(meta: BundleMetadata) -> dict[str, Any]:
+    """The JSON shape of ``harbor-bundle.json`` (the only place it is written)."""
+    return {
+        "format_version": meta.format_version,
+        "harbor_version": meta.harbor_version,
+        "created": meta.created,
+        "harborkit_version": meta.harborkit_version,
+        "images": [
+            {
+                "reference": i.reference,
+                "image_id": i.image_id,
+                "size": i.size,
+                "layers": list(i.layers),
+            }
+            for i in meta.images
+        ],
+        "layers": [
+            {
+                "digest": lr.digest,
+                "diff_id": lr.diff_id,
+                "size": lr.size,
+                "uncompressed_size": lr.uncompressed_size,
+            }
+            for lr in meta.layers
+        ],
+        "installer": {
+            "name": meta.installer.name,
+            "size": meta.installer.size,
+            "sha256": meta.installer.sha256,
+            "source": meta.installer.source,
+        },
+    }
+
+
+def metadata_to_json(meta: BundleMetadata) -> bytes:
+    """Serialised ``harbor-bundle.json``."""
+    return (json.dumps(metadata_to_dict(meta), indent=2) + "\n").encode()
+
+
+def validate_metadata_dict(data: Any, where: str = METADATA_NAME) -> None:
+    """Validate ``data`` against ``schemas/bundle-metadata.schema.json``."""
+    import jsonschema
+
+    schema = json.loads(METADATA_SCHEMA.read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        e = errors[0]
+        path = "/".join(str(p) for p in e.absolute_path) or "(top)"
+        raise MetadataError(f"{where} fails its schema at {path}: {e.message}")
+
+
+def metadata_from_json(raw: bytes, where: str = METADATA_NAME) -> BundleMetadata:
+    """Parse and validate ``harbor-bundle.json``; :class:`MetadataError` if it is bad."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise MetadataError(f"{where} is not valid JSON: {e}") from e
+    validate_metadata_dict(data, where)
+    inst = data["installer"]
+    return BundleMetadata(
+        format_version=data["format_version"],
+        harbor_version=data["harbor_version"],
+        created=data["created"],
+        harborkit_version=data["harborkit_version"],
+        images=tuple(
+            ImageRecord(i["reference"], i["image_id"], i["size"], tuple(i["layers"]))
+            for i in data["images"]
+        ),
+        layers=tuple(
+            LayerRecord(x["digest"], x["diff_id"], x["size"], x["uncompressed_size"])
+            for x in data["layers"]
+        ),
+        installer=InstallerRecord(inst["name"], inst["size"], inst["sha256"], inst["source"]),
+    )
+
+
+def format_sums(entries: list[tuple[str, str]]) -> bytes:
+    """``SHA256SUMS`` text (coreutils format) from ``(member, hex digest)`` pairs."""
+    return "".join(f"{hexdigest}  {name}\n" for name, hexdigest in entries).encode()
+
+
+def parse_sums(raw: bytes) -> dict[str, str]:
+    """Parse ``SHA256SUMS``: member -> hex digest. ``ValueError`` names the bad line."""
+    out: dict[str, str] = {}
+    for n, line in enumerate(raw.decode("utf-8", "replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        hexdigest, sep, name = line.partition("  ")
+        if not sep:
+            hexdigest, sep, name = line.partition(" *")
+        if not sep or len(hexdigest) != 64 or not all(c in "0123456789abcdef" for c in hexdigest):
+            raise ValueError(f"line {n} is not '<sha256>  <name>'")
+        if name in out:
+            raise ValueError(f"line {n} repeats {name}")
+        out[name] = hexdigest
+    return out

@@ -1,0 +1,189 @@
+"""``harborkit bundle load``: verify, load the missing images, confirm, unpack the installer.
+
+Nothing is loaded unless the whole bundle verifies and the installer archive is
+safe. Only images not already in the daemon (same id) are sent; their blobs are
+streamed straight from the bundle into the daemon's load endpoint as a tar, with
+no extraction to disk. Afterwards every reference must resolve to its image id.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import posixpath
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harborkit.bundle.daemon import connect, short_reason
+from harborkit.bundle.errors import BundleCorrupt, LoadFailed
+from harborkit.bundle.format import IMAGES_DIR, IMAGES_MANIFEST, installer_member
+from harborkit.bundle.progress import NullProgress, Progress, Task
+from harborkit.bundle.tarsafe import (
+    BLOCK,
+    Member,
+    SectionReader,
+    check_install_target,
+    check_installer,
+    extract_installer,
+    tar_header,
+)
+from harborkit.bundle.verify import VerifyResult, verify_bundle
+
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What a load did."""
+
+    loaded: tuple[str, ...]  # references sent to the daemon
+    skipped: tuple[str, ...]  # references already present with the right id
+    installer_paths: tuple[Path, ...]
+
+
+def _split_ref(ref: str) -> tuple[str, str]:
+    repo, _, tag = ref.rpartition(":")
+    if not repo or "/" in tag:
+        return ref, "latest"
+    return repo, tag
+
+
+def _image_id(client: Any, ref: str) -> str | None:
+    import docker.errors
+
+    try:
+        return str(client.api.inspect_image(ref)["Id"])
+    except docker.errors.ImageNotFound:
+        return None
+
+
+def _tar_stream(
+    path: Path, members: dict[str, Member], entries: list[dict[str, Any]], task: Task
+) -> Iterator[bytes]:
+    """A ``docker load`` tar of ``entries``: their configs and layers, then manifest.json."""
+    names = list(dict.fromkeys(n for e in entries for n in [e["Config"], *e["Layers"]]))
+    with open(path, "rb") as f:
+        for rel in names:
+            m = members[f"{IMAGES_DIR}/{rel}"]
+            yield tar_header(rel, m.size, 0o644, 0)
+            f.seek(m.offset)
+            left = m.size
+            while left:
+                chunk = f.read(min(CHUNK, left))
+                if not chunk:
+                    raise BundleCorrupt(f"bundle {path}: member {m.name} ended early")
+                left -= len(chunk)
+                task.advance(len(chunk))
+                yield chunk
+            if m.size % BLOCK:
+                yield bytes(BLOCK - m.size % BLOCK)
+    manifest = json.dumps(entries).encode()
+    yield tar_header("manifest.json", len(manifest), 0o644, 0)
+    yield manifest + bytes(-len(manifest) % BLOCK)
+    yield bytes(2 * BLOCK)
+
+
+def _send(
+    client: Any,
+    path: Path,
+    verified: VerifyResult,
+    entries: list[dict[str, Any]],
+    progress: Progress,
+) -> None:
+    members = dict(verified.members)
+    total = sum(
+        members[f"{IMAGES_DIR}/{n}"].size
+        for n in dict.fromkeys(n for e in entries for n in [e["Config"], *e["Layers"]])
+    )
+    task = progress.task("load", total)
+    try:
+        for event in client.api.load_image(data=_tar_stream(path, members, entries, task)):
+            if isinstance(event, dict) and event.get("error"):
+                raise LoadFailed(f"the daemon refused the images from {path}: {event['error']}")
+    except LoadFailed:
+        raise
+    except BundleCorrupt:
+        raise
+    except Exception as e:
+        raise LoadFailed(f"loading images from {path} failed: {short_reason(e)}") from e
+    finally:
+        task.done()
+
+
+def load_bundle(
+    path: Path, *, install_dir: Path | None = None, progress: Progress | None = None
+) -> LoadResult:
+    """Verify ``path``, load its images into the daemon and unpack the installer."""
+    progress = progress or NullProgress()
+    verified = verify_bundle(path, progress=progress)
+    meta = verified.metadata
+    inst = verified.members[installer_member(meta.installer.name)]
+    where = f"{path}: {inst.name}"
+    with open(path, "rb") as f:
+        inst_members = check_installer(SectionReader(f, inst.offset, inst.size), where)  # type: ignore[arg-type]
+    if install_dir is not None:
+        check_install_target(inst_members, install_dir, where)
+
+    client = connect()
+    try:
+        skipped: list[str] = []
+        needed: list[str] = []
+        for img in meta.images:
+            current = _image_id(client, img.reference)
+            if current == img.image_id:
+                skipped.append(img.reference)
+            elif _image_id(client, img.image_id) == img.image_id:
+                repo, tag = _split_ref(img.reference)
+                client.api.tag(img.image_id, repo, tag, force=True)
+                skipped.append(img.reference)
+            else:
+                needed.append(img.reference)
+        if needed:
+            with open(path, "rb") as f:
+                m = verified.members[IMAGES_MANIFEST]
+                f.seek(m.offset)
+                bundle_manifest: list[dict[str, Any]] = json.loads(f.read(m.size))
+            needed_ids = {i.image_id for i in meta.images if i.reference in needed}
+            entries = [
+                e
+                for e in bundle_manifest
+                if "sha256:" + posixpath.basename(e["Config"]) in needed_ids
+            ]
+            try:
+                _send(client, path, verified, entries, progress)
+                _confirm(client, meta.images)
+            except BaseException:
+                _roll_back(client, meta.images, needed)
+                raise
+        else:
+            _confirm(client, meta.images)
+    finally:
+        with contextlib.suppress(Exception):
+            client.close()
+
+    paths: list[Path] = []
+    if install_dir is not None:
+        with open(path, "rb") as f:
+            paths = extract_installer(SectionReader(f, inst.offset, inst.size), install_dir, where)  # type: ignore[arg-type]
+    return LoadResult(tuple(needed), tuple(skipped), tuple(paths))
+
+
+def _confirm(client: Any, images: Any) -> None:
+    for img in images:
+        current = _image_id(client, img.reference)
+        if current is None:
+            raise LoadFailed(f"image {img.reference} is not in the daemon after the load")
+        if current != img.image_id:
+            raise LoadFailed(
+                f"image {img.reference} has id {current} after the load, expected {img.image_id}"
+            )
+
+
+def _roll_back(client: Any, images: Any, needed: list[str]) -> None:
+    """Remove the references this load added, so a failed load leaves the daemon as it was."""
+    for img in images:
+        if img.reference in needed and _image_id(client, img.reference) == img.image_id:
+            with contextlib.suppress(Exception):
+                client.api.remove_image(img.reference)

@@ -1,0 +1,310 @@
+"""Tar handling that never trusts its input, and the bundle's tar writer.
+
+* :class:`OuterTarWriter` writes the bundle: small members from bytes, large ones
+  streamed with their header patched in place afterwards (nothing held in memory).
+* :func:`scan_tar` lists a bundle's members (headers only) and rejects unsafe ones.
+* :func:`check_installer` / :func:`extract_installer` check and unpack the
+  installer ``.tgz``: regular files and directories only, no absolute paths, no
+  ``..``, nothing outside the destination.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tarfile
+import time
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO
+
+from harborkit.bundle.errors import BundleCorrupt, BundleHostile, InstallTargetExists
+
+BLOCK = 512
+_ZERO_BLOCK = bytes(BLOCK)
+
+_TYPE_NAMES = {
+    tarfile.SYMTYPE: "a symlink",
+    tarfile.LNKTYPE: "a hard link",
+    tarfile.CHRTYPE: "a character device",
+    tarfile.BLKTYPE: "a block device",
+    tarfile.FIFOTYPE: "a fifo",
+    tarfile.CONTTYPE: "a contiguous file",
+}
+
+
+def unsafe_name_reason(name: str) -> str | None:
+    """Why ``name`` may not be extracted, or ``None`` if it is a safe relative path."""
+    if not name or "\x00" in name:
+        return "empty or NUL in name"
+    if name.startswith("/") or PurePosixPath(name).is_absolute():
+        return "absolute path"
+    if ".." in PurePosixPath(name).parts:
+        return "'..' in path"
+    return None
+
+
+def unsafe_member_reason(ti: tarfile.TarInfo, *, allow_dirs: bool = True) -> str | None:
+    """Why member ``ti`` is unsafe (bad name, link, device...), or ``None``."""
+    reason = unsafe_name_reason(ti.name)
+    if reason:
+        return reason
+    if ti.isreg():
+        return None
+    if ti.isdir() and allow_dirs:
+        return None
+    return "is " + _TYPE_NAMES.get(ti.type, f"of tar type {ti.type!r}")
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def tar_header(name: str, size: int, mode: int, mtime: int) -> bytes:
+    """Header block(s) of a regular file member (GNU format)."""
+    ti = tarfile.TarInfo(name)
+    ti.size = size
+    ti.mode = mode
+    ti.mtime = mtime
+    ti.type = tarfile.REGTYPE
+    # GNU format: long names get a LongLink block, huge sizes use base-256 in the
+    # same header, so a header's length depends on the name only (patchable).
+    return ti.tobuf(tarfile.GNU_FORMAT, "utf-8", "surrogateescape")
+
+
+class OuterTarWriter:
+    """Write a bundle tar to a seekable binary file, collecting ``SHA256SUMS`` entries."""
+
+    def __init__(self, f: BinaryIO, *, mtime: int | None = None) -> None:
+        self._f = f
+        self._mtime = int(time.time()) if mtime is None else mtime
+        self.sums: list[tuple[str, str]] = []
+        self._open_at: int | None = None
+        self._open_header_len = 0
+
+    def add_bytes(self, name: str, data: bytes, hexdigest: str) -> None:
+        """Add a member from memory (``hexdigest`` is its sha256)."""
+        self._f.write(tar_header(name, len(data), 0o644, self._mtime))
+        self._f.write(data)
+        self._pad(len(data))
+        self.sums.append((name, hexdigest))
+
+    def begin(self, name_template: str) -> None:
+        """Start a streamed member; its name must have ``name_template``'s length."""
+        if self._open_at is not None:
+            raise RuntimeError("a streamed member is already open")
+        self._open_at = self._f.tell()
+        self._open_header_len = len(tar_header(name_template, 0, 0o644, self._mtime))
+        self._f.write(bytes(self._open_header_len))
+
+    def write(self, data: bytes | memoryview) -> None:
+        """Append data to the open streamed member."""
+        self._f.write(data)
+
+    def end(self, name: str, size: int, hexdigest: str) -> None:
+        """Close the streamed member: patch its header with the final name and size."""
+        if self._open_at is None:
+            raise RuntimeError("no streamed member is open")
+        header = tar_header(name, size, 0o644, self._mtime)
+        if len(header) != self._open_header_len:
+            raise RuntimeError(f"header length changed for {name}")
+        end = self._f.tell()
+        self._f.seek(self._open_at)
+        self._f.write(header)
+        self._f.seek(end)
+        self._pad(size)
+        self._open_at = None
+        self.sums.append((name, hexdigest))
+
+    def abort(self) -> None:
+        """Drop the open streamed member (it must be the last thing written)."""
+        if self._open_at is None:
+            raise RuntimeError("no streamed member is open")
+        self._f.seek(self._open_at)
+        self._f.truncate()
+        self._open_at = None
+
+    def close(self) -> None:
+        """Write the end-of-archive marker (two zero blocks)."""
+        self._f.write(_ZERO_BLOCK * 2)
+
+    def _pad(self, size: int) -> None:
+        rem = size % BLOCK
+        if rem:
+            self._f.write(bytes(BLOCK - rem))
+
+
+# --------------------------------------------------------------------------- reading
+
+
+@dataclass(frozen=True)
+class Member:
+    """A regular file inside a bundle: where its data lies in the file."""
+
+    name: str
+    offset: int
+    size: int
+
+    @property
+    def end(self) -> int:
+        """Offset just past the data."""
+        return self.offset + self.size
+
+
+@dataclass(frozen=True)
+class TarScan:
+    """Headers of a bundle, in order; ``truncated`` is the member cut short, if any."""
+
+    members: tuple[Member, ...]
+    file_size: int
+    truncated: str | None
+
+
+def scan_tar(path: Path) -> TarScan:
+    """Read only the headers of the tar at ``path`` (seeking past data).
+
+    Raises :class:`BundleHostile` for unsafe or duplicate members and
+    :class:`BundleCorrupt` when the file is not a tar at all.
+    """
+    file_size = path.stat().st_size
+    members: list[Member] = []
+    seen: set[str] = set()
+    truncated: str | None = None
+    with open(path, "rb") as f:
+        try:
+            tf = tarfile.open(fileobj=f, mode="r:")  # noqa: SIM115 - f is closed by the with
+        except tarfile.TarError as e:
+            raise BundleCorrupt(f"{path} is not a tar archive: {e}") from e
+        while True:
+            try:
+                ti = tf.next()
+            except tarfile.TarError as e:
+                last = members[-1].name if members else "the first member"
+                if members and members[-1].end > file_size:
+                    truncated = members[-1].name
+                else:
+                    truncated = f"(header after {last})"
+                if not members:
+                    raise BundleCorrupt(f"{path} is not a tar archive: {e}") from e
+                break
+            if ti is None:
+                break
+            reason = unsafe_member_reason(ti)
+            if reason:
+                raise BundleHostile(f"{path}: unsafe member {ti.name!r}: {reason}")
+            if ti.name in seen:
+                raise BundleHostile(f"{path}: duplicate member {ti.name!r}")
+            seen.add(ti.name)
+            if ti.isdir():
+                continue
+            m = Member(ti.name, ti.offset_data, ti.size)
+            members.append(m)
+            if m.end > file_size:
+                truncated = m.name
+                break
+    return TarScan(tuple(members), file_size, truncated)
+
+
+class SectionReader:
+    """A read-only file object over ``[offset, offset+size)`` of another file."""
+
+    def __init__(self, f: BinaryIO, offset: int, size: int) -> None:
+        self._f = f
+        self._start = offset
+        self._size = size
+        self._pos = 0
+
+    def read(self, n: int = -1) -> bytes:
+        """Read up to ``n`` bytes (all remaining when ``n < 0``)."""
+        remaining = self._size - self._pos
+        n = remaining if n < 0 else min(n, remaining)
+        if n <= 0:
+            return b""
+        self._f.seek(self._start + self._pos)
+        data = self._f.read(n)
+        self._pos += len(data)
+        return data
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        """Seek within the section."""
+        base = {0: 0, 1: self._pos, 2: self._size}[whence]
+        self._pos = max(0, base + pos)
+        return self._pos
+
+    def tell(self) -> int:
+        """Position within the section."""
+        return self._pos
+
+    def seekable(self) -> bool:
+        """Always seekable."""
+        return True
+
+    def readable(self) -> bool:
+        """Always readable."""
+        return True
+
+
+def check_installer(fileobj: BinaryIO, where: str) -> list[tarfile.TarInfo]:
+    """Read every header of the installer archive; :class:`BundleHostile` if any is unsafe."""
+    try:
+        with tarfile.open(fileobj=fileobj, mode="r:*") as tf:
+            members = tf.getmembers()
+    except (tarfile.TarError, OSError, EOFError) as e:
+        raise BundleCorrupt(f"{where} is not a readable tar archive: {e}") from e
+    seen: set[str] = set()
+    for ti in members:
+        reason = unsafe_member_reason(ti)
+        if reason:
+            raise BundleHostile(f"{where}: unsafe member {ti.name!r}: {reason}")
+        norm = os.path.normpath(ti.name)
+        if norm in seen and not ti.isdir():
+            raise BundleHostile(f"{where}: duplicate member {ti.name!r}")
+        seen.add(norm)
+    return members
+
+
+def check_install_target(members: list[tarfile.TarInfo], dest: Path, where: str) -> None:
+    """Refuse members that would land outside ``dest`` or overwrite an existing file."""
+    root = dest.resolve()
+    for ti in members:
+        target = (root / ti.name).resolve()
+        if target != root and root not in target.parents:
+            raise BundleHostile(f"{where}: member {ti.name!r} escapes {dest}")
+        if ti.isreg() and (target.exists() or target.is_symlink()):
+            raise InstallTargetExists(f"{target} already exists; not overwriting it")
+
+
+def extract_installer(fileobj: BinaryIO, dest: Path, where: str) -> list[Path]:
+    """Check, then extract the installer archive into ``dest``; returns top-level paths.
+
+    Only regular files and directories are created; permission bits are kept
+    (without setuid/setgid/sticky) so ``install.sh`` and ``prepare`` stay
+    executable. Existing files are never overwritten.
+    """
+    members = check_installer(fileobj, where)
+    dest.mkdir(parents=True, exist_ok=True)
+    check_install_target(members, dest, where)
+    root = dest.resolve()
+    fileobj.seek(0)
+    tops: dict[str, Path] = {}
+    with tarfile.open(fileobj=fileobj, mode="r:*") as tf:
+        for ti in tf:
+            if ti.name in (".", "./"):
+                continue
+            target = root / ti.name
+            top = PurePosixPath(ti.name).parts[0]
+            tops.setdefault(top, root / top)
+            mode = stat.S_IMODE(ti.mode) & 0o777
+            if ti.isdir():
+                target.mkdir(parents=True, exist_ok=True)
+                os.chmod(target, mode | 0o700)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            src = tf.extractfile(ti)
+            assert src is not None
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+            fd = os.open(target, flags, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                while chunk := src.read(1 << 20):
+                    out.write(chunk)
+            os.chmod(target, mode)
+    return list(tops.values())

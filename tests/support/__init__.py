@@ -1,0 +1,1 @@
+"""Shared test helpers: private Docker daemons and image archives made in Python."""

@@ -1,0 +1,156 @@
+"""Start and stop private ``dockerd`` instances for tests and benchmarks.
+
+Each daemon gets its own data root, exec root, pid file and unix socket under a
+short temporary directory, no iptables and no bridge, so several can run side by
+side without touching the host's Docker. Storage is overlay2 when the kernel
+allows it, vfs otherwise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+DOCKERD = shutil.which("dockerd") or "/usr/sbin/dockerd"
+
+
+class DaemonStartError(RuntimeError):
+    """The private daemon did not answer ``/_ping`` in time."""
+
+
+@dataclass(frozen=True)
+class Daemon:
+    """A running private daemon."""
+
+    root: Path
+    socket_path: Path
+    pid: int
+    storage_driver: str
+
+    @property
+    def url(self) -> str:
+        """``DOCKER_HOST`` value for this daemon."""
+        return f"unix://{self.socket_path}"
+
+    def env(self) -> dict[str, str]:
+        """A copy of ``os.environ`` with ``DOCKER_HOST`` set to this daemon."""
+        env = dict(os.environ)
+        env["DOCKER_HOST"] = self.url
+        return env
+
+    def client(self):  # noqa: ANN201 - docker.DockerClient, imported lazily
+        """A Docker SDK client for this daemon."""
+        import docker
+
+        return docker.DockerClient(base_url=self.url, timeout=600)
+
+
+class _UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path: str) -> None:
+        super().__init__("localhost", timeout=2)
+        self._path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(2)
+        sock.connect(self._path)
+        self.sock = sock
+
+
+def ping(socket_path: Path) -> bool:
+    """True when the daemon at ``socket_path`` answers ``GET /_ping`` with OK."""
+    try:
+        conn = _UnixHTTPConnection(str(socket_path))
+        conn.request("GET", "/_ping")
+        ok = conn.getresponse().status == 200
+        conn.close()
+        return ok
+    except OSError:
+        return False
+
+
+def _spawn(root: Path, driver: str) -> tuple[subprocess.Popen[bytes], Path]:
+    sock = root / "d.sock"
+    log = open(root / f"dockerd-{driver}.log", "wb")  # noqa: SIM115 - owned by the process
+    argv = [
+        DOCKERD,
+        "--iptables=false",
+        "--ip6tables=false",
+        "--bridge=none",
+        "--data-root",
+        str(root / "data"),
+        "--exec-root",
+        str(root / "exec"),
+        "--pidfile",
+        str(root / "d.pid"),
+        "-H",
+        f"unix://{sock}",
+        "--storage-driver",
+        driver,
+    ]
+    try:
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    finally:
+        log.close()
+    return proc, sock
+
+
+def _stop(proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+def _remove_tree(root: Path) -> None:
+    # overlay2 may leave mounts behind if the daemon died; unmount what we own.
+    with contextlib.suppress(OSError), open("/proc/self/mounts") as f:
+        mounts = [line.split()[1] for line in f]
+    for m in sorted((m for m in mounts if m.startswith(str(root) + "/")), reverse=True):
+        subprocess.run(["umount", "-l", m], check=False, capture_output=True)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def start_dockerd(parent: Path | None = None, *, timeout: float = 60) -> Iterator[Daemon]:
+    """Run a private dockerd for the duration of the ``with`` block.
+
+    ``parent`` is where the short-named state directory goes (default ``/tmp``);
+    the unix socket path must stay under ~108 characters. The daemon is stopped
+    with SIGTERM and its directory removed on exit.
+    """
+    root = Path(tempfile.mkdtemp(prefix="hk-", dir=str(parent) if parent else "/tmp"))
+    proc: subprocess.Popen[bytes] | None = None
+    try:
+        for driver in ("overlay2", "vfs"):
+            proc, sock = _spawn(root, driver)
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and proc.poll() is None:
+                if ping(sock):
+                    break
+                time.sleep(0.1)
+            if proc.poll() is None and ping(sock):
+                yield Daemon(root=root, socket_path=sock, pid=proc.pid, storage_driver=driver)
+                return
+            _stop(proc)
+            proc = None
+            shutil.rmtree(root / "data", ignore_errors=True)
+        raise DaemonStartError(f"dockerd did not start; logs in {root}")
+    finally:
+        if proc is not None:
+            _stop(proc)
+        _remove_tree(root)
