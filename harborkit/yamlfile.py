@@ -104,7 +104,7 @@ def json_error_position(text: str, e: json.JSONDecodeError) -> str:
     bad = text[e.pos : e.pos + 1]
     hint = ""
     if bad in "\u201c\u201d\u2018\u2019":
-        hint = f" (typographic quote {bad!r} U+{ord(bad):04X}; JSON needs a plain \")"
+        hint = f' (typographic quote {bad!r} U+{ord(bad):04X}; JSON needs a plain ")'
     return f"{e.lineno}:{e.colno}: {e.msg}{hint}"
 
 
@@ -133,3 +133,24 @@ def _short(error: Any) -> str:
     if len(msg) > 160:
         msg = msg[:157] + "..."
     return msg
+
+
+def schema_errors(doc: Located, schema_name: str) -> list[tuple[Key, str]]:
+    """Every error of ``doc`` against ``schemas/<schema_name>``, in file order.
+
+    Each is ``(key, message)``; for a missing required key the key names the
+    missing entry itself (``log.location``), whose line is its parent's.
+    """
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(load_schema(schema_name))
+    found: list[tuple[Key, str]] = []
+    for error in validator.iter_errors(doc.data):
+        key: Key = tuple(error.absolute_path)
+        if error.validator == "required":
+            missing = [k for k in error.validator_value if repr(k) in error.message]
+            if missing:
+                key = (*key, missing[0])
+        found.append((key, _short(error)))
+    found.sort(key=lambda e: (doc.line_of(e[0]) or 0, dotted(e[0])))
+    return found
