@@ -1,0 +1,318 @@
+"""Benchmark ``harborkit bundle`` against plain ``docker save`` / ``docker load`` / ``sha256sum -c``.
+
+Images: 15 images tagged with the Harbor v1.8.0 names, ~1.5 GB uncompressed, made
+of real files: a debootstrap'ed Debian bookworm root shared by all, a second
+layer shared by eight, and one layer of host files (``/usr/lib``, ``/usr/share``)
+per image. Layer tars are cached under ``.work/bench/`` so reruns are quick.
+
+Measured in one run, on private daemons (one build host, fresh empty targets):
+build vs ``docker save -o``, bundle size vs save size, verify vs ``sha256sum -c``
+on the extracted tree, load vs ``docker load -i``, and peak RSS of harborkit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.support.dockerd import Daemon, start_dockerd  # noqa: E402
+from tests.support.images import HARBOR_V180_IMAGES  # noqa: E402
+
+WORK = REPO / ".work" / "bench"
+ROOTFS = WORK / "rootfs"
+LAYERS = WORK / "layers"
+MIRROR = "http://deb.debian.org/debian"
+UNIQUE_BYTES = 72 << 20
+SHARED_BYTES = 120 << 20
+DOCKER = shutil.which("docker") or "docker"
+TIME = "/usr/bin/time"
+
+
+@dataclass(frozen=True)
+class LayerFile:
+    """A cached layer tar and its diff id."""
+
+    path: Path
+    diff_id: str
+    size: int
+
+
+def _log(msg: str) -> None:
+    print(f"[bundle-bench] {msg}", file=sys.stderr, flush=True)
+
+
+def ensure_rootfs() -> Path:
+    """Debootstrap a minimal bookworm root once (cached)."""
+    if (ROOTFS / "etc" / "debian_version").exists():
+        return ROOTFS
+    tmp = WORK / "rootfs.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    WORK.mkdir(parents=True, exist_ok=True)
+    _log("debootstrap --variant=minbase bookworm (once)")
+    subprocess.run(["debootstrap", "--variant=minbase", "bookworm", str(tmp), MIRROR], check=True)
+    tmp.rename(ROOTFS)
+    return ROOTFS
+
+
+def _host_files() -> list[Path]:
+    files: list[Path] = []
+    for top in ("/usr/lib", "/usr/share"):
+        for dirpath, dirnames, filenames in os.walk(top):
+            dirnames.sort()
+            for name in sorted(filenames):
+                p = Path(dirpath, name)
+                if p.is_file() and not p.is_symlink() and os.access(p, os.R_OK):
+                    files.append(p)
+    return files
+
+
+def _write_layer(path: Path, add: list[tuple[Path, str]]) -> LayerFile:
+    tmp = path.with_suffix(".tmp")
+    with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tf:
+        for src, arc in add:
+            tf.add(src, arcname=arc, recursive=src.is_dir())
+    h = hashlib.sha256()
+    with open(tmp, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    tmp.rename(path)
+    return LayerFile(path, "sha256:" + h.hexdigest(), path.stat().st_size)
+
+
+def ensure_layers() -> dict[str, list[LayerFile]]:
+    """Layer tars per image (cached in .work/bench/layers with an index)."""
+    index = LAYERS / "index.json"
+    if index.exists():
+        data = json.loads(index.read_text())
+        return {ref: [LayerFile(Path(x[0]), x[1], x[2]) for x in v] for ref, v in data.items()}
+    shutil.rmtree(LAYERS, ignore_errors=True)
+    LAYERS.mkdir(parents=True)
+    rootfs = ensure_rootfs()
+    _log("writing the base layer (debootstrap root)")
+    base = _write_layer(LAYERS / "base.tar", [(rootfs, ".")])
+    files = _host_files()
+    chunks: list[list[Path]] = []
+    current: list[Path] = []
+    size = 0
+    budgets = [SHARED_BYTES] + [UNIQUE_BYTES] * len(HARBOR_V180_IMAGES)
+    it = iter(files)
+    for budget in budgets:
+        current, size = [], 0
+        for p in it:
+            sz = p.stat().st_size
+            if sz > 32 << 20:
+                continue
+            current.append(p)
+            size += sz
+            if size >= budget:
+                break
+        chunks.append(current)
+    _log("writing the shared and per-image layers from host files")
+    shared = _write_layer(LAYERS / "shared.tar", [(p, "opt/shared" + str(p)) for p in chunks[0]])
+    out: dict[str, list[LayerFile]] = {}
+    for i, ref in enumerate(HARBOR_V180_IMAGES):
+        own = _write_layer(
+            LAYERS / f"image{i:02d}.tar", [(p, "opt/app" + str(p)) for p in chunks[i + 1]]
+        )
+        out[ref] = [base, shared, own] if i % 2 == 0 else [base, own]
+    index.write_text(
+        json.dumps({r: [[str(x.path), x.diff_id, x.size] for x in v] for r, v in out.items()})
+    )
+    return out
+
+
+def load_into(daemon: Daemon, layers: dict[str, list[LayerFile]]) -> None:
+    """Stream a legacy docker-save archive of the images into ``docker load``."""
+    proc = subprocess.Popen(
+        [DOCKER, "-H", daemon.url, "load", "-q"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL
+    )
+    assert proc.stdin is not None
+    manifest = []
+    configs: dict[str, bytes] = {}
+    for n, (ref, lf) in enumerate(layers.items()):
+        cfg = json.dumps(
+            {
+                "architecture": "amd64",
+                "os": "linux",
+                "created": "2019-05-21T00:00:00Z",
+                "config": {"Cmd": ["/bin/sh"], "Labels": {"n": str(n)}},
+                "rootfs": {"type": "layers", "diff_ids": [x.diff_id for x in lf]},
+                "history": [{"created_by": f"layer {i}"} for i in range(len(lf))],
+            },
+            sort_keys=True,
+        ).encode()
+        name = hashlib.sha256(cfg).hexdigest() + ".json"
+        configs[name] = cfg
+        manifest.append(
+            {
+                "Config": name,
+                "RepoTags": [ref],
+                "Layers": [x.diff_id[7:] + "/layer.tar" for x in lf],
+            }
+        )
+    with tarfile.open(fileobj=proc.stdin, mode="w|", format=tarfile.PAX_FORMAT) as tf:
+        done: set[str] = set()
+        for lf in layers.values():
+            for x in lf:
+                if x.diff_id not in done:
+                    done.add(x.diff_id)
+                    tf.add(x.path, arcname=x.diff_id[7:] + "/layer.tar")
+        import io
+
+        for name, data in [*configs.items(), ("manifest.json", json.dumps(manifest).encode())]:
+            ti = tarfile.TarInfo(name)
+            ti.size = len(data)
+            tf.addfile(ti, io.BytesIO(data))
+    proc.stdin.close()
+    if proc.wait() != 0:
+        raise RuntimeError("docker load of the benchmark images failed")
+
+
+def _timed(
+    argv: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None, stdin=None
+) -> tuple[float, int]:  # noqa: ANN001
+    """Run ``argv`` under /usr/bin/time -v; (seconds, peak RSS bytes)."""
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
+        t0 = time.perf_counter()
+        subprocess.run(
+            [TIME, "-v", "-o", tf.name, *argv],
+            env=env,
+            cwd=cwd,
+            stdin=stdin,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        elapsed = time.perf_counter() - t0
+        m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", tf.read())
+    return elapsed, int(m.group(1)) * 1024 if m else 0
+
+
+def _drop_write_cache() -> None:
+    os.sync()
+
+
+def run_bundle_bench() -> dict[str, float]:
+    """Run the whole comparison; returns the figures (also printed)."""
+    layers = ensure_layers()
+    refs = list(layers)
+    hk = [sys.executable, "-m", "harborkit", "bundle"]
+    results: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="hkb-", dir=str(WORK)) as tmp_s:
+        tmp = Path(tmp_s)
+        installer = tmp / "harbor-online-installer-v1.8.0.tgz"
+        subprocess.run(["tar", "-czf", str(installer), "-C", str(REPO), "README.md"], check=True)
+        with start_dockerd(WORK) as build:
+            _log(f"loading {len(refs)} images into the build daemon ({build.storage_driver})")
+            load_into(build, layers)
+            save_tar, bundle = tmp / "save.tar", tmp / "harbor.bundle.tar"
+            # warm-up: a first save pulls layer data into the page cache for both runs
+            subprocess.run(
+                [DOCKER, "-H", build.url, "save", "-o", str(save_tar), *refs], check=True
+            )
+            save_tar.unlink()
+            _drop_write_cache()
+            _log("docker save -o")
+            t_save, _ = _timed([DOCKER, "-H", build.url, "save", "-o", str(save_tar), *refs])
+            _drop_write_cache()
+            _log("harborkit bundle build")
+            t_build, rss_build = _timed(
+                [
+                    *hk,
+                    "build",
+                    "--quiet",
+                    "--no-pull",
+                    "--installer",
+                    str(installer),
+                    "-o",
+                    str(bundle),
+                ],
+                env=build.env(),
+                cwd=REPO,
+            )
+            _drop_write_cache()
+        results.update(
+            save_s=t_save,
+            build_s=t_build,
+            build_ratio=t_build / t_save,
+            save_bytes=save_tar.stat().st_size,
+            bundle_bytes=bundle.stat().st_size,
+        )
+        results["size_ratio"] = results["bundle_bytes"] / results["save_bytes"]
+
+        _log("harborkit bundle verify")
+        t_verify, rss_verify = _timed([*hk, "verify", "--quiet", str(bundle)], cwd=REPO)
+        tree = tmp / "tree"
+        tree.mkdir()
+        subprocess.run(["tar", "-xf", str(bundle), "-C", str(tree)], check=True)
+        _log("sha256sum -c SHA256SUMS")
+        t_sha, _ = _timed(["sha256sum", "--quiet", "-c", "SHA256SUMS"], cwd=tree)
+        shutil.rmtree(tree)
+        results.update(
+            verify_s=t_verify,
+            sha256sum_s=t_sha,
+            verify_speedup=t_sha / t_verify,
+            verify_mb_s=results["bundle_bytes"] / t_verify / 1e6,
+        )
+
+        with start_dockerd(WORK) as target:
+            _log("harborkit bundle load (empty target)")
+            t_load, rss_load = _timed(
+                [*hk, "load", "--quiet", str(bundle)], env=target.env(), cwd=REPO
+            )
+        with start_dockerd(WORK) as target:
+            _log("docker load -i save.tar (empty target)")
+            t_dload, _ = _timed([DOCKER, "-H", target.url, "load", "-q", "-i", str(save_tar)])
+        results.update(load_s=t_load, docker_load_s=t_dload, load_ratio=t_load / t_dload)
+        results["peak_rss_mb"] = max(rss_build, rss_verify, rss_load) / 1e6
+        results.update(
+            rss_build_mb=rss_build / 1e6, rss_verify_mb=rss_verify / 1e6, rss_load_mb=rss_load / 1e6
+        )
+    return results
+
+
+def report(r: dict[str, float]) -> str:
+    """Human summary with the targets."""
+
+    def ok(cond: bool) -> str:
+        return "ok " if cond else "MISS"
+
+    return "\n".join(
+        [
+            "harborkit bundle benchmark (15 images, private dockerd)",
+            f"  docker save size {r['save_bytes'] / 1e9:.2f} GB, bundle {r['bundle_bytes'] / 1e9:.2f} GB",
+            f"  [{ok(r['build_ratio'] <= 1.3)}] build {r['build_s']:.1f}s / docker save {r['save_s']:.1f}s"
+            f" = {r['build_ratio']:.2f}x (target <= 1.3x)",
+            f"  [{ok(r['size_ratio'] <= 0.5)}] bundle size / save size = {r['size_ratio']:.2f}x (target <= 0.5x)",
+            f"  [{ok(r['verify_speedup'] >= 3)}] verify {r['verify_s']:.2f}s ({r['verify_mb_s']:.0f} MB/s)"
+            f" vs sha256sum -c {r['sha256sum_s']:.2f}s = {r['verify_speedup']:.2f}x faster (target >= 3x)",
+            f"  [{ok(r['load_ratio'] <= 1.3)}] load {r['load_s']:.1f}s / docker load -i {r['docker_load_s']:.1f}s"
+            f" = {r['load_ratio']:.2f}x (target <= 1.3x)",
+            f"  [{ok(r['peak_rss_mb'] < 200)}] peak RSS {r['peak_rss_mb']:.0f} MB (build {r['rss_build_mb']:.0f},"
+            f" verify {r['rss_verify_mb']:.0f}, load {r['rss_load_mb']:.0f}; target < 200 MB)",
+        ]
+    )
+
+
+def main() -> int:
+    """Run and print; exit 0 (figures are reported, not enforced)."""
+    r = run_bundle_bench()
+    print(report(r))
+    (WORK / "bundle-bench.json").write_text(json.dumps(r, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

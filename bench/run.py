@@ -1,0 +1,47 @@
+"""``make bench``: run every benchmark in turn and print its figures.
+
+Each entry of :data:`BENCHES` is ``(name, function)``; a function returns a
+printable summary. Add new benchmarks (e.g. ``harborkit check``) to the list.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def bench_bundle() -> str:
+    """The ``harborkit bundle`` build/verify/load comparison."""
+    from bench.bundle_bench import report, run_bundle_bench
+
+    return report(run_bundle_bench())
+
+
+BENCHES: list[tuple[str, Callable[[], str]]] = [
+    ("bundle", bench_bundle),
+]
+
+
+def main(argv: list[str]) -> int:
+    """Run the benchmarks named in ``argv`` (all when empty)."""
+    wanted = set(argv)
+    failed = 0
+    for name, fn in BENCHES:
+        if wanted and name not in wanted:
+            continue
+        t0 = time.perf_counter()
+        try:
+            print(fn())
+        except Exception as e:  # keep going: one broken bench must not hide the others
+            failed += 1
+            print(f"bench {name}: FAILED: {e}", file=sys.stderr)
+        print(f"(bench {name}: {time.perf_counter() - t0:.0f}s)\n")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
