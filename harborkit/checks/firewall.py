@@ -1,5 +1,185 @@
-"""Checks: firewall (in progress)."""
+"""Host firewall services stopped and disabled (guide: firewalld and iptables; ufw on Debian)."""
 
-from harborkit.engine.interface import Check
+from __future__ import annotations
 
-CHECKS: list[type[Check]] = []
+import re
+
+from harborkit.checks import _services
+from harborkit.engine.interface import (
+    Check,
+    CheckContext,
+    Finding,
+    Outcome,
+    Severity,
+    SkipCheck,
+    Status,
+)
+
+UFW_CONF = "/etc/ufw/ufw.conf"
+
+
+def _stopped(name: str, fact: _services.Fact) -> Finding:
+    subject = f"{name} stopped"
+    if fact.value is None:
+        return Finding(Status.SKIP, subject, fact.detail)
+    if fact.value:
+        return Finding(Status.FAIL, subject, f"running ({fact.detail})", expected="stopped")
+    return Finding(Status.PASS, subject, f"not running ({fact.detail})")
+
+
+def _disabled(name: str, fact: _services.Fact) -> Finding:
+    subject = f"{name} disabled"
+    if fact.value:
+        return Finding(
+            Status.FAIL,
+            subject,
+            f"starts at boot ({fact.detail})",
+            expected="disabled",
+            location=fact.location,
+        )
+    return Finding(Status.PASS, subject, f"does not start at boot ({fact.detail})")
+
+
+class _ServiceOff(Check):
+    """Base: one RHEL-family firewall service must be stopped and disabled."""
+
+    unit: str = ""
+    processes: tuple[str, ...] = ()
+    group = "firewall"
+    severity = Severity.HIGH
+
+    def run(self, ctx: CheckContext) -> Outcome:
+        svc = _services.service(ctx.host, self.unit, self.processes)
+        if not svc.installed:
+            f = Finding(Status.PASS, self.unit, "not installed (no unit file or init script)")
+            return Outcome.from_findings([f], ok=f"{self.unit} is not installed")
+        findings = [_stopped(self.unit, svc.active), _disabled(self.unit, svc.enabled)]
+        return Outcome.from_findings(findings, ok=f"{self.unit} is stopped and disabled")
+
+
+class FirewalldOff(_ServiceOff):
+    """firewalld is stopped and disabled.
+
+    The guide stops and disables firewalld on every host (Harbor publishes its
+    ports through Docker, and firewalld reloads can drop Docker's rules).
+    "Stopped" (running now) and "disabled" (started at boot) are two facts,
+    reported on their own; running is known only on a running system.
+    Not installed passes.
+    """
+
+    id = "firewall.firewalld"
+    title = "firewalld stopped and disabled"
+    remediation = "systemctl stop firewalld && systemctl disable firewalld"
+    unit = "firewalld"
+    processes = ("firewalld",)
+
+    def run(self, ctx: CheckContext) -> Outcome:
+        out = super().run(ctx)
+        if (
+            ctx.host.live
+            and ctx.host.which("firewall-cmd")
+            and not _services.systemd_booted(ctx.host)
+        ):
+            # without systemd as init, firewall-cmd --state is the truth
+            r = ctx.host.run(["firewall-cmd", "--state"])
+            running = r.stdout.strip() == "running"
+            fact = _services.Fact(running, f"firewall-cmd --state: {r.stdout.strip() or r.rc}")
+            findings = [
+                _stopped(self.unit, fact) if f.subject == f"{self.unit} stopped" else f
+                for f in out.findings
+            ]
+            return Outcome.from_findings(findings, ok=f"{self.unit} is stopped and disabled")
+        return out
+
+
+class IptablesOff(_ServiceOff):
+    """The iptables service (iptables-services) is stopped and disabled.
+
+    On the RHEL family the ``iptables`` service loads
+    ``/etc/sysconfig/iptables`` at boot, which can block Harbor's ports; the
+    guide stops and disables it. Not installed passes (the ``iptables``
+    command itself is needed by Docker and stays). Stopped and disabled are
+    two findings.
+    """
+
+    id = "firewall.iptables"
+    title = "iptables service stopped and disabled"
+    remediation = "systemctl stop iptables && systemctl disable iptables"
+    unit = "iptables"
+
+
+class UfwOff(Check):
+    """ufw (the Debian/Ubuntu firewall) is stopped and disabled.
+
+    The Debian-family equivalent of the guide's firewalld/iptables step. ufw
+    loads its rules at boot only when ``/etc/ufw/ufw.conf`` says
+    ``ENABLED=yes`` (``ufw.service`` itself is enabled on every install and
+    does nothing otherwise), so "disabled" is judged from that line; "stopped"
+    from ``ufw status`` (or ``systemctl is-active ufw``) on a running system.
+    Skipped on other OS families; not installed passes.
+    """
+
+    id = "firewall.ufw"
+    title = "ufw stopped and disabled"
+    group = "firewall"
+    severity = Severity.HIGH
+    remediation = "ufw disable (sets ENABLED=no in /etc/ufw/ufw.conf and unloads the rules)"
+
+    def run(self, ctx: CheckContext) -> Outcome:
+        if _services.os_family(ctx) != "debian":
+            raise SkipCheck(
+                f"ufw is the Debian/Ubuntu firewall; this host is {_services.os_name(ctx)}"
+            )
+        host = ctx.host
+        try:
+            text = host.read_text(UFW_CONF)
+        except OSError:
+            text = None
+        if text is None and not _services.unit_file(host, "ufw") and not host.which("ufw"):
+            f = Finding(Status.PASS, "ufw", "not installed")
+            return Outcome.from_findings([f], ok="ufw is not installed")
+        findings = [self._stopped(ctx), self._disabled(text)]
+        return Outcome.from_findings(findings, ok="ufw is stopped and disabled")
+
+    @staticmethod
+    def _disabled(text: str | None) -> Finding:
+        subject = "ufw disabled"
+        if text is None:
+            return Finding(Status.PASS, subject, f"no {UFW_CONF}: ufw loads no rules at boot")
+        value, line = "no", None
+        for n, raw in enumerate(text.splitlines(), 1):
+            m = re.match(r"\s*ENABLED\s*=\s*(\S*)", raw)
+            if m:
+                value, line = m.group(1).strip("\"'").lower(), n
+        where = f"{UFW_CONF}:{line}" if line else UFW_CONF
+        if value == "yes":
+            return Finding(
+                Status.FAIL,
+                subject,
+                "ENABLED=yes: ufw loads its rules at boot",
+                expected="ENABLED=no",
+                actual="ENABLED=yes",
+                location=where,
+            )
+        return Finding(
+            Status.PASS,
+            subject,
+            f"ENABLED={value}: ufw loads no rules at boot",
+            actual=f"ENABLED={value}",
+            location=where,
+        )
+
+    @staticmethod
+    def _stopped(ctx: CheckContext) -> Finding:
+        host = ctx.host
+        if host.live and host.which("ufw"):
+            r = host.run(["ufw", "status"])
+            m = re.search(r"^Status:\s*(\w+)", r.stdout, re.M)
+            if m:
+                state = m.group(1)
+                fact = _services.Fact(state == "active", f"ufw status: {state}")
+                return _stopped("ufw", fact)
+        return _stopped("ufw", _services.active(host, "ufw"))
+
+
+CHECKS: list[type[Check]] = [FirewalldOff, IptablesOff, UfwOff]

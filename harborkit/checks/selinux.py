@@ -1,5 +1,138 @@
-"""Checks: selinux (in progress)."""
+"""SELinux mode, in config and at runtime."""
 
-from harborkit.engine.interface import Check
+from __future__ import annotations
 
-CHECKS: list[type[Check]] = []
+import re
+
+from harborkit.engine.interface import Check, CheckContext, Finding, Outcome, Severity, Status
+
+CONFIG = "/etc/selinux/config"
+ENFORCE = "/sys/fs/selinux/enforce"
+_RANK = {"disabled": 0, "permissive": 1, "enforcing": 2}
+
+
+def _judge(mode: str, allowed: str) -> Status:
+    if _RANK.get(mode, 2) <= _RANK.get(allowed, 0):
+        return Status.PASS
+    return Status.FAIL if mode == "enforcing" else Status.WARN
+
+
+class SelinuxMode(Check):
+    """SELinux is disabled in ``/etc/selinux/config`` and not enforcing now.
+
+    The guide sets ``SELINUX=disabled``, which takes effect only after a
+    reboot, so the config and the running kernel (``/sys/fs/selinux/enforce``:
+    1 enforcing, 0 permissive, absent: off) are judged apart. Enforcing fails:
+    Harbor v1.8.0's prepare container cannot write ``/config`` (goharbor/harbor
+    issue 8129); permissive is a warning when the profile asks for disabled.
+    "Disabled in config, enforcing until reboot" is said as such. A host
+    without SELinux at all (Debian) passes.
+    """
+
+    id = "selinux.mode"
+    title = "SELinux disabled"
+    group = "selinux"
+    severity = Severity.CRITICAL
+    remediation = (
+        "Set SELINUX=disabled in /etc/selinux/config and reboot (setenforce 0 makes it "
+        "permissive until then); enforcing breaks Harbor's prepare on /config (goharbor issue 8129)"
+    )
+
+    def run(self, ctx: CheckContext) -> Outcome:
+        allowed = str(ctx.profile.get("selinux", {}).get("mode", "disabled"))
+        host = ctx.host
+        config, line = None, None
+        try:
+            text = host.read_text(CONFIG)
+        except OSError:
+            text = None
+        if text is not None:
+            for n, raw in enumerate(text.splitlines(), 1):
+                m = re.match(r"\s*SELINUX\s*=\s*(\S*)", raw)
+                if m:
+                    config, line = m.group(1).strip("\"'").lower(), n
+        runtime: str | None
+        runtime_known = host.live or host.is_dir("/sys/fs")
+        try:
+            runtime = {"1": "enforcing", "0": "permissive"}.get(
+                host.read_text(ENFORCE).strip(), "enforcing"
+            )
+        except FileNotFoundError:
+            runtime = "disabled" if runtime_known else None
+        if text is None and runtime in (None, "disabled"):
+            f = Finding(Status.PASS, "SELinux", f"SELinux not present (no {CONFIG})")
+            return Outcome.from_findings([f], ok="SELinux not present")
+
+        findings = []
+        if text is None:
+            findings.append(Finding(Status.WARN, "config", f"no {CONFIG}", expected=allowed))
+        elif config is None:
+            findings.append(
+                Finding(
+                    Status.WARN,
+                    "config",
+                    f"no SELINUX= line in {CONFIG}",
+                    expected=f"SELINUX={allowed}",
+                    location=CONFIG,
+                )
+            )
+        elif config not in _RANK:
+            findings.append(
+                Finding(
+                    Status.FAIL,
+                    "config",
+                    f"SELINUX={config} is not a mode (enforcing, permissive, disabled)",
+                    expected=f"SELINUX={allowed}",
+                    actual=f"SELINUX={config}",
+                    location=f"{CONFIG}:{line}",
+                )
+            )
+        else:
+            findings.append(
+                Finding(
+                    _judge(config, allowed),
+                    "config",
+                    f"SELINUX={config}",
+                    expected=f"SELINUX={allowed}",
+                    actual=f"SELINUX={config}",
+                    location=f"{CONFIG}:{line}",
+                )
+            )
+        summary = None
+        if runtime is None:
+            findings.append(
+                Finding(
+                    Status.SKIP,
+                    "runtime",
+                    f"the runtime mode needs a running system; no {ENFORCE} in the sysroot",
+                )
+            )
+        else:
+            status = _judge(runtime, allowed)
+            msg = {
+                "disabled": "off (no /sys/fs/selinux/enforce)",
+                "permissive": "permissive (enforce = 0)",
+                "enforcing": "enforcing (enforce = 1)",
+            }[runtime]
+            if config in _RANK and _RANK[config] < _RANK[runtime]:
+                msg = f"{runtime} until reboot ({config} in config)"
+                if status is not Status.PASS:
+                    summary = f"{config} in config, {runtime} until reboot"
+            findings.append(
+                Finding(
+                    status,
+                    "runtime",
+                    msg,
+                    expected=allowed,
+                    actual=runtime,
+                    location=ENFORCE if runtime != "disabled" else None,
+                )
+            )
+        return Outcome.from_findings(
+            findings,
+            ok=f"SELinux {config or 'absent'} in config, {runtime or 'unknown'} at runtime",
+            summary=summary,
+        )
+
+
+CHECKS: list[type[Check]] = [SelinuxMode]

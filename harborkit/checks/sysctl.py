@@ -1,5 +1,212 @@
-"""Checks: sysctl (in progress)."""
+"""Kernel parameters: the value in effect (/proc/sys) and the persisted one (sysctl.d)."""
 
-from harborkit.engine.interface import Check
+from __future__ import annotations
 
-CHECKS: list[type[Check]] = []
+from dataclasses import dataclass
+from typing import Any
+
+from harborkit.checks._compare import describe, satisfies
+from harborkit.engine.interface import (
+    Check,
+    CheckContext,
+    Finding,
+    NotAvailable,
+    Outcome,
+    Severity,
+    Status,
+)
+
+#: systemd-sysctl's directories, highest precedence first for same-named files
+SYSCTL_DIRS = (
+    "/etc/sysctl.d",
+    "/run/sysctl.d",
+    "/usr/local/lib/sysctl.d",
+    "/usr/lib/sysctl.d",
+    "/lib/sysctl.d",
+)
+SYSCTL_CONF = "/etc/sysctl.conf"
+
+
+def proc_path(key: str) -> str:
+    """``net.ipv4.tcp_tw_reuse`` -> ``/proc/sys/net/ipv4/tcp_tw_reuse``."""
+    return "/proc/sys/" + key.replace(".", "/")
+
+
+def normalize_key(key: str) -> str:
+    """sysctl.d(5): when the first separator is ``/``, slashes separate and
+    dots are literal; we key everything by the dotted form."""
+    key = key.strip()
+    if "/" in key and (key.find("/") < key.find(".") or "." not in key):
+        return key.strip("/").replace("/", ".")
+    return key
+
+
+def _norm_value(value: str) -> str:
+    return " ".join(value.split())
+
+
+def read_runtime(ctx: CheckContext, key: str) -> str | None:
+    """The kernel's current value (whitespace-normalised), None when the
+    kernel has no such key."""
+    try:
+        return _norm_value(ctx.host.read_text(proc_path(key)))
+    except FileNotFoundError:
+        return None
+
+
+def has_proc_sys(ctx: CheckContext) -> bool:
+    return ctx.memo("sysctl-proc", lambda: ctx.host.is_dir("/proc/sys/kernel"))
+
+
+@dataclass(frozen=True)
+class Assignment:
+    key: str
+    value: str
+    location: str  # file:line
+
+
+def sysctl_files(ctx: CheckContext) -> list[str]:
+    """Files in the order systemd-sysctl and ``sysctl --system`` apply them:
+    ``*.conf`` of all directories sorted by file name, a name in /etc hiding
+    the same name in /run and /usr/lib, then /etc/sysctl.conf last."""
+    chosen: dict[str, str] = {}
+    for d in SYSCTL_DIRS:
+        for path in ctx.host.glob(f"{d}/*.conf"):
+            chosen.setdefault(path.rsplit("/", 1)[-1], path)
+    files = [chosen[name] for name in sorted(chosen)]
+    if ctx.host.exists(SYSCTL_CONF):
+        files.append(SYSCTL_CONF)
+    return files
+
+
+def persisted(ctx: CheckContext) -> dict[str, Assignment]:
+    """The last assignment of every key across the sysctl files."""
+
+    def parse() -> dict[str, Assignment]:
+        out: dict[str, Assignment] = {}
+        for path in sysctl_files(ctx):
+            try:
+                text = ctx.host.read_text(path)
+            except OSError:
+                continue
+            for n, line in enumerate(text.splitlines(), 1):
+                s = line.strip()
+                if not s or s[0] in "#;" or "=" not in s:
+                    continue
+                key, _, value = s.partition("=")
+                key = normalize_key(key.lstrip("-"))
+                out[key] = Assignment(key, _norm_value(value), f"{path}:{n}")
+        return out
+
+    return ctx.memo("sysctl-persisted", parse)
+
+
+def _settings(ctx: CheckContext) -> dict[str, dict[str, Any]]:
+    return dict(ctx.section("sysctl"))
+
+
+def _na(key: str, spec: dict[str, Any]) -> str:
+    note = spec.get("note")
+    return f"not applicable: this kernel has no {key}" + (f" ({note})" if note else "")
+
+
+def _judge(key: str, spec: dict[str, Any], actual: str, location: str | None) -> Finding:
+    op, value = spec["op"], spec.get("value")
+    want = describe(op, value)
+    ok = satisfies(op, value, actual)
+    return Finding(
+        Status.PASS if ok else Status.FAIL,
+        key,
+        f"{actual} (expected {want})" if ok else f"{actual}, expected {want}",
+        expected=want,
+        actual=actual,
+        location=location,
+    )
+
+
+class SysctlRuntime(Check):
+    """Every kernel parameter of the profile has the expected value now.
+
+    Values are read from ``/proc/sys/<key with dots as slashes>`` and judged
+    with the key's operator (``eq``, ``ge``, ``le``, ``in``; ``kernel.sem`` is
+    four numbers, each judged). A key this kernel lacks is not applicable
+    (``net.ipv4.tcp_tw_recycle`` was removed in Linux 4.12); ``op: ignore``
+    keys are skipped with the profile's note (``vm.drop_caches`` is a
+    one-shot trigger, not a setting).
+    """
+
+    id = "sysctl.runtime"
+    title = "Kernel parameters in effect"
+    group = "kernel"
+    severity = Severity.HIGH
+    remediation = "Set the keys in /etc/sysctl.d/90-harbor.conf and run 'sysctl --system'"
+
+    def run(self, ctx: CheckContext) -> Outcome:
+        settings = _settings(ctx)
+        if not has_proc_sys(ctx):
+            raise NotAvailable("kernel parameters need /proc/sys; the sysroot has none")
+        findings = []
+        for key, spec in settings.items():
+            if spec["op"] == "ignore":
+                findings.append(Finding(Status.SKIP, key, str(spec.get("note") or "ignored")))
+                continue
+            actual = read_runtime(ctx, key)
+            if actual is None:
+                findings.append(Finding(Status.SKIP, key, _na(key, spec)))
+                continue
+            findings.append(_judge(key, spec, actual, proc_path(key)))
+        judged = sum(1 for f in findings if f.status is not Status.SKIP)
+        return Outcome.from_findings(findings, ok=f"{judged} keys as expected")
+
+
+class SysctlPersisted(Check):
+    """Every kernel parameter of the profile is persisted with the expected value.
+
+    The guide writes ``/etc/sysctl.conf`` and runs ``sysctl -p``; what
+    survives a reboot is what systemd-sysctl (and ``sysctl --system``) apply:
+    ``*.conf`` from /etc/sysctl.d, /run/sysctl.d, /usr/local/lib/sysctl.d and
+    /usr/lib/sysctl.d sorted by file name (a name in /etc hides the same name
+    elsewhere), then /etc/sysctl.conf; the last assignment wins. The finding
+    names the file and line of the value used. A key never persisted fails
+    (lost at reboot); a key this kernel lacks is not applicable.
+    """
+
+    id = "sysctl.persisted"
+    title = "Kernel parameters persisted for the next boot"
+    group = "kernel"
+    severity = Severity.MEDIUM
+    remediation = "Write the keys to /etc/sysctl.d/90-harbor.conf (one 'key = value' per line)"
+
+    def run(self, ctx: CheckContext) -> Outcome:
+        settings = _settings(ctx)
+        saved = persisted(ctx)
+        know_kernel = has_proc_sys(ctx)
+        findings = []
+        for key, spec in settings.items():
+            a = saved.get(key)
+            where = a.location if a else None
+            if spec["op"] == "ignore":
+                note = str(spec.get("note") or "ignored")
+                if a:
+                    note += f" (persisted as {a.value})"
+                findings.append(Finding(Status.SKIP, key, note, location=where))
+                continue
+            if know_kernel and read_runtime(ctx, key) is None:
+                findings.append(Finding(Status.SKIP, key, _na(key, spec), location=where))
+                continue
+            if a is None:
+                findings.append(
+                    Finding(
+                        Status.FAIL,
+                        key,
+                        "not persisted (lost at reboot)",
+                        expected=describe(spec["op"], spec.get("value")),
+                    )
+                )
+                continue
+            findings.append(_judge(key, spec, a.value, a.location))
+        judged = sum(1 for f in findings if f.status is not Status.SKIP)
+        return Outcome.from_findings(findings, ok=f"{judged} keys persisted as expected")
+
+
+CHECKS: list[type[Check]] = [SysctlRuntime, SysctlPersisted]
