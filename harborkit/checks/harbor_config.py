@@ -76,7 +76,8 @@ class HarborConfigCheck(Check):
     severity = Severity.CRITICAL
     remediation = (
         "Edit harbor.yml: set hostname to this host's address, fix the keys named, "
-        "and point https.certificate/private_key at existing files (or remove https)"
+        "point https.certificate/private_key at existing files (or remove https), and "
+        "change harbor_admin_password and database.password from the shipped defaults"
     )
 
     def run(self, ctx: CheckContext) -> Outcome:
