@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harborkit.checks import _harbor
-from harborkit.checks.docker import DaemonUnreachable, connect
+from harborkit.checks.docker import DaemonUnreachable, connect, docker_address
 from harborkit.engine.interface import (
     Check,
     CheckContext,
@@ -310,8 +310,12 @@ class DaemonRuntime(Check):
             client = connect(ctx.host)
         except DaemonUnreachable as e:
             return Outcome(Status.FAIL, str(e))
+        import docker
+
         try:
             info = client.info()
+        except docker.errors.DockerException as e:
+            return Outcome(Status.FAIL, f"docker info failed at {docker_address()}: {e}")
         finally:
             client.close()
         registry = info.get("RegistryConfig") or {}

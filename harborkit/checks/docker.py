@@ -104,8 +104,13 @@ class DockerDaemon(Check):
             client = connect(ctx.host)
         except DaemonUnreachable as e:
             return Outcome(Status.FAIL, str(e), (Finding(Status.FAIL, docker_address(), str(e)),))
+        import docker
+
         try:
             info = client.version()
+        except docker.errors.DockerException as e:
+            message = f"the Docker daemon at {docker_address()} did not report its version: {e}"
+            return Outcome(Status.FAIL, message, (Finding(Status.FAIL, docker_address(), message),))
         finally:
             client.close()
         version = str(info.get("Version", "?"))

@@ -58,7 +58,7 @@ class HarborPorts(Check):
                     Finding(
                         Status.PASS,
                         subject,
-                        f"held by Harbor itself: {holder}",
+                        f"held by {holder}: counted as Harbor itself (ports.harbor_processes)",
                         actual=holder,
                     )
                 )

@@ -70,7 +70,11 @@ def test_port_held_by_harbor_itself_passes(tmp_path: Path, listener: socket.sock
     out = _run_one(HarborPorts, ctx(data, harbor_config=harbor_on(tmp_path, port)))
     assert out.status is Status.PASS
     assert [(f.subject, f.message) for f in out.findings] == [
-        (f"port {port}", f"held by Harbor itself: {me} (pid {os.getpid()}) on 127.0.0.1")
+        (
+            f"port {port}",
+            f"held by {me} (pid {os.getpid()}) on 127.0.0.1: counted as Harbor itself "
+            "(ports.harbor_processes)",
+        )
     ]
 
 
