@@ -121,9 +121,9 @@ def load_bundle(
     meta = verified.metadata
     inst = verified.members[installer_member(meta.installer.name)]
     where = f"{path}: {inst.name}"
-    with open(path, "rb") as f:
-        inst_members = check_installer(SectionReader(f, inst.offset, inst.size), where)  # type: ignore[arg-type]
     if install_dir is not None:
+        with open(path, "rb") as f:
+            inst_members = check_installer(SectionReader(f, inst.offset, inst.size), where)  # type: ignore[arg-type]
         check_install_target(inst_members, install_dir, where)
 
     client = connect()

@@ -25,7 +25,7 @@ from harborkit.bundle.format import (
     parse_sums,
 )
 from harborkit.bundle.progress import NullProgress, Progress, Task
-from harborkit.bundle.tarsafe import Member, scan_tar
+from harborkit.bundle.tarsafe import Member, SectionReader, check_installer, scan_tar
 
 READ_SIZE = 8 << 20
 _MAX_NAMED = 6
@@ -137,6 +137,9 @@ def verify_bundle(path: Path, *, progress: Progress | None = None) -> VerifyResu
         raise BundleCorrupt(f"bundle {path} is corrupt: missing member {METADATA_NAME}")
     meta = metadata_from_json(_read_member(path, meta_member), f"{path}: {METADATA_NAME}")
     _check_consistency(path, meta, members, sums)
+    inst = members[installer_member(meta.installer.name)]
+    with open(path, "rb") as f:
+        check_installer(SectionReader(f, inst.offset, inst.size), f"{path}: {inst.name}")  # type: ignore[arg-type]
     return VerifyResult(path, meta, members, total)
 
 

@@ -120,7 +120,7 @@ def build_host() -> Iterator[BuildHost]:
     images = harbor_test_images()
     random_image = make_image(
         [RANDOM_IMAGE],
-        [busybox_layer(), make_layer([("data/random.bin", os.urandom(1 << 20), 0o644)])],
+        [busybox_layer(), make_layer([("data/random.bin", os.urandom(8 << 20), 0o644)])],
     )
     with start_dockerd() as daemon:
         client = daemon.client()

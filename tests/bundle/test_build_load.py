@@ -1,0 +1,177 @@
+"""Build on a private daemon, verify, load on another, and the plain-tools path."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from harborkit.bundle.format import (
+    BLOB_DIR,
+    IMAGES_MANIFEST,
+    METADATA_NAME,
+    SUMS_NAME,
+    metadata_from_json,
+    parse_sums,
+)
+from tests.bundle.conftest import INSTALLER_NAME, BuildHost, image_list, run_cli
+from tests.support.dockerd import Daemon
+from tests.support.images import HARBOR_V180_IMAGES
+
+
+def _members(bundle: Path) -> dict[str, bytes]:
+    with tarfile.open(bundle) as tf:
+        return {ti.name: tf.extractfile(ti).read() for ti in tf if ti.isreg()}  # type: ignore[union-attr]
+
+
+def test_layout_sums_last_and_every_member_summed(built_bundle: Path) -> None:
+    with tarfile.open(built_bundle) as tf:
+        names = tf.getnames()
+    assert names[-1] == SUMS_NAME
+    assert names[-2] == METADATA_NAME
+    assert names[0] == f"installer/{INSTALLER_NAME}"
+    assert IMAGES_MANIFEST in names
+    data = _members(built_bundle)
+    sums = parse_sums(data[SUMS_NAME])
+    assert set(sums) == set(names) - {SUMS_NAME}
+    for name, digest in sums.items():
+        assert hashlib.sha256(data[name]).hexdigest() == digest, name
+
+
+def test_metadata_names_every_image_with_its_build_id(
+    built_bundle: Path, build_host: BuildHost
+) -> None:
+    meta = metadata_from_json(_members(built_bundle)[METADATA_NAME])
+    assert meta.harbor_version == "v1.8.0"
+    assert [i.reference for i in meta.images] == list(HARBOR_V180_IMAGES)
+    expected = {img.tags[0]: img.id for img in build_host.images}
+    assert {i.reference: i.image_id for i in meta.images} == expected
+    by_id = {img.id: img for img in build_host.images}
+    for rec in meta.images:
+        diff_ids = [meta.layer(d).diff_id for d in rec.layers]
+        assert diff_ids == [layer.diff_id for layer in by_id[rec.image_id].layers]
+    assert meta.installer.name == INSTALLER_NAME
+    assert meta.created.endswith("Z")
+
+
+def test_each_layer_stored_once(built_bundle: Path, build_host: BuildHost) -> None:
+    data = _members(built_bundle)
+    blobs = [n for n in data if n.startswith(BLOB_DIR + "/")]
+    unique_layers = {layer.diff_id for img in build_host.images for layer in img.layers}
+    assert len(blobs) == len(unique_layers) + len(build_host.images)
+    meta = metadata_from_json(data[METADATA_NAME])
+    assert len(meta.layers) == len(unique_layers) == 17
+    shared = meta.shared_layers()
+    assert sorted(len(v) for v in shared.values()) == [14, 15]
+    manifest = json.loads(data[IMAGES_MANIFEST])
+    assert len(manifest) == 15
+    # layers really are gzip
+    for lr in meta.layers:
+        assert data[f"{BLOB_DIR}/{lr.digest[7:]}"][:2] == b"\x1f\x8b"
+
+
+def test_verify_ok(built_bundle: Path) -> None:
+    r = run_cli("bundle", "verify", str(built_bundle))
+    assert r.returncode == 0, r.stderr
+    assert "OK" in r.stdout
+
+
+def test_inspect_json_and_table(built_bundle: Path) -> None:
+    r = run_cli("bundle", "inspect", "--format", "json", str(built_bundle))
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert len(doc["metadata"]["images"]) == 15
+    assert sorted(len(s["images"]) for s in doc["shared_layers"]) == [14, 15]
+    assert doc["metadata"]["installer"]["name"] == INSTALLER_NAME
+    r = run_cli("bundle", "inspect", str(built_bundle))
+    assert r.returncode == 0, r.stderr
+    for ref in HARBOR_V180_IMAGES:
+        assert ref in r.stdout
+    assert "2 layers used by more than one image" in r.stdout
+
+
+def test_load_matches_build_host_then_skips(
+    built_bundle: Path, build_host: BuildHost, fresh_daemon: Daemon, tmp_path: Path
+) -> None:
+    install = tmp_path / "opt"
+    r = run_cli(
+        "bundle", "load", str(built_bundle), "--install-dir", str(install), env=fresh_daemon.env()
+    )
+    assert r.returncode == 0, r.stderr
+    assert "loaded 15 images, 0 already present" in r.stdout
+    source = {t: i for t, i in image_list(build_host.daemon).items() if t in HARBOR_V180_IMAGES}
+    assert image_list(fresh_daemon) == source
+    assert len(source) == 15
+    harbor = install / "harbor"
+    assert sorted(p.name for p in harbor.iterdir()) == [
+        "LICENSE",
+        "harbor.yml",
+        "install.sh",
+        "prepare",
+    ]
+    for exe in ("install.sh", "prepare"):
+        assert os.stat(harbor / exe).st_mode & stat.S_IXUSR
+    assert not os.stat(harbor / "harbor.yml").st_mode & stat.S_IXUSR
+    out = subprocess.run([str(harbor / "install.sh")], capture_output=True, text=True, check=True)
+    assert out.stdout == "installing harbor\n"
+
+    r = run_cli("bundle", "load", str(built_bundle), env=fresh_daemon.env())
+    assert r.returncode == 0, r.stderr
+    assert "loaded 0 images, 15 already present" in r.stdout
+
+    # an image removed from the target is the only one sent again
+    client = fresh_daemon.client()
+    client.images.remove("goharbor/harbor-db:v1.8.0")
+    client.close()
+    r = run_cli("bundle", "load", str(built_bundle), env=fresh_daemon.env())
+    assert r.returncode == 0, r.stderr
+    assert "loaded 1 images, 14 already present" in r.stdout
+    assert image_list(fresh_daemon) == source
+
+
+def test_plain_tools_path(
+    built_bundle: Path, build_host: BuildHost, fresh_daemon: Daemon, tmp_path: Path
+) -> None:
+    """The README's commands: tar -x, sha256sum -c, tar -cC images . | docker load."""
+    hb = tmp_path / "hb"
+    hb.mkdir()
+    subprocess.run(["tar", "-xf", str(built_bundle), "-C", str(hb)], check=True)
+    check = subprocess.run(
+        ["sha256sum", "-c", "SHA256SUMS"], cwd=hb, capture_output=True, text=True
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert check.stdout.count(": OK") == len(parse_sums((hb / SUMS_NAME).read_bytes()))
+    tar = subprocess.Popen(["tar", "-cC", "images", "."], cwd=hb, stdout=subprocess.PIPE)
+    load = subprocess.run(
+        ["docker", "-H", fresh_daemon.url, "load"], stdin=tar.stdout, capture_output=True, text=True
+    )
+    assert tar.wait() == 0
+    assert load.returncode == 0, load.stderr
+    source = {t: i for t, i in image_list(build_host.daemon).items() if t in HARBOR_V180_IMAGES}
+    assert image_list(fresh_daemon) == source
+    opt = tmp_path / "opt"
+    opt.mkdir()
+    subprocess.run(
+        ["tar", "-xzf", str(hb / "installer" / INSTALLER_NAME), "-C", str(opt)], check=True
+    )
+    assert os.access(opt / "harbor" / "install.sh", os.X_OK)
+
+
+@pytest.mark.parametrize("fmt", ["table", "json"])
+def test_inspect_reads_no_layer_data(built_bundle: Path, tmp_path: Path, fmt: str) -> None:
+    """Inspect works on a bundle whose layer bytes are zeroed: it never reads them."""
+    raw = bytearray(built_bundle.read_bytes())
+    with tarfile.open(built_bundle) as tf:
+        for ti in tf:
+            if ti.name.startswith(BLOB_DIR) and ti.size > 10000:
+                raw[ti.offset_data : ti.offset_data + ti.size] = bytes(ti.size)
+    damaged = tmp_path / "zeroed.tar"
+    damaged.write_bytes(bytes(raw))
+    assert run_cli("bundle", "inspect", "--format", fmt, str(damaged)).returncode == 0
+    assert run_cli("bundle", "verify", str(damaged)).returncode == 4
