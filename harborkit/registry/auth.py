@@ -1,0 +1,126 @@
+"""Credentials (options or the Docker config file) and ``WWW-Authenticate`` parsing."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from harborkit.errors import InputError
+from harborkit.registry.reference import is_docker_hub
+
+#: the key ``docker login`` uses for Docker Hub in ``auths``
+HUB_CONFIG_KEY = "https://index.docker.io/v1/"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A user name and password (or token) for one registry."""
+
+    username: str
+    password: str
+    source: str = "options"  # where they came from, for error messages
+
+    def __repr__(self) -> str:  # never print the password
+        return f"Credentials(username={self.username!r}, source={self.source!r})"
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """One parsed ``WWW-Authenticate`` challenge."""
+
+    scheme: str  # lower case: "basic" or "bearer"
+    params: dict[str, str]
+
+
+_PARAM = re.compile(r'\s*([A-Za-z0-9_-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))\s*,?')
+
+
+def parse_challenges(header: str) -> list[Challenge]:
+    """Parse a ``WWW-Authenticate`` value such as ``Bearer realm="...",service="..."``."""
+    out: list[Challenge] = []
+    pos = 0
+    header = header.strip()
+    while pos < len(header):
+        m = re.match(r"\s*([A-Za-z][A-Za-z0-9_-]*)\s*", header[pos:])
+        if not m:
+            break
+        scheme = m.group(1).lower()
+        pos += m.end()
+        params: dict[str, str] = {}
+        while pos < len(header):
+            pm = _PARAM.match(header, pos)
+            if not pm:
+                break
+            # a bare word followed by '=' is a parameter; a new scheme has no '='
+            params[pm.group(1).lower()] = (
+                re.sub(r"\\(.)", r"\1", pm.group(2)) if pm.group(2) is not None else pm.group(3)
+            )
+            pos = pm.end()
+        out.append(Challenge(scheme, params))
+    return out
+
+
+def docker_config_path() -> Path:
+    """``$DOCKER_CONFIG/config.json`` or ``~/.docker/config.json``."""
+    base = os.environ.get("DOCKER_CONFIG")
+    return Path(base) / "config.json" if base else Path.home() / ".docker" / "config.json"
+
+
+def _config_keys(host: str) -> list[str]:
+    if is_docker_hub(host):
+        return [HUB_CONFIG_KEY, "index.docker.io", "docker.io", "registry-1.docker.io"]
+    return [host, f"https://{host}", f"http://{host}", f"https://{host}/v1/", f"https://{host}/v2/"]
+
+
+def credentials_from_docker_config(host: str, path: Path | None = None) -> Credentials | None:
+    """Credentials for ``host`` from the Docker config file, as ``docker login`` writes them.
+
+    Reads ``auths.<host>.auth`` (base64 ``user:password``) or ``username``/``password``.
+    Returns ``None`` when the file or the entry is absent. Credential helpers
+    (``credsStore``/``credHelpers``) are not consulted.
+    """
+    path = path or docker_config_path()
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as e:
+        raise InputError(f"cannot read Docker config {path}: {e}") from e
+    auths = data.get("auths") if isinstance(data, dict) else None
+    if not isinstance(auths, dict):
+        return None
+    for key in _config_keys(host):
+        entry = auths.get(key)
+        if not isinstance(entry, dict):
+            continue
+        where = f"{path} ({key})"
+        if entry.get("auth"):
+            try:
+                user, sep, password = base64.b64decode(entry["auth"]).decode().partition(":")
+            except (binascii.Error, UnicodeDecodeError, ValueError) as e:
+                raise InputError(f"Docker config {where} has a malformed 'auth' value") from e
+            if not sep:
+                raise InputError(f"Docker config {where}: 'auth' is not base64 of user:password")
+            return Credentials(user, password, where)
+        if entry.get("username") and entry.get("password"):
+            return Credentials(entry["username"], entry["password"], where)
+    return None
+
+
+def resolve_credentials(
+    host: str,
+    username: str | None = None,
+    password: str | None = None,
+    config: Path | None = None,
+) -> Credentials | None:
+    """Explicit ``username``/``password`` win; else the Docker config file; else anonymous."""
+    if username is not None or password is not None:
+        if not username or password is None:
+            raise InputError("give both --username and --password, or neither")
+        return Credentials(username, password, "options")
+    return credentials_from_docker_config(host, config)

@@ -1,0 +1,92 @@
+"""Image references: ``[registry/]repository[:tag][@digest]`` with Docker's defaults."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from harborkit.errors import InputError
+
+DOCKER_HUB = "registry-1.docker.io"
+_HUB_ALIASES = {"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"}
+_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
+_TAG = re.compile(r"^[\w][\w.-]{0,127}$")
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class ImageReference:
+    """A parsed reference; ``tag`` or ``digest`` (or both) is set."""
+
+    registry: str  # host[:port]; Docker Hub is ``registry-1.docker.io``
+    repository: str  # e.g. ``goharbor/harbor-core``, ``library/busybox``
+    tag: str | None = None
+    digest: str | None = None
+
+    @property
+    def ref(self) -> str:
+        """What to ask the manifest endpoint for: the digest if pinned, else the tag."""
+        return self.digest or self.tag or "latest"
+
+    def __str__(self) -> str:
+        out = f"{self.registry}/{self.repository}"
+        if self.tag:
+            out += f":{self.tag}"
+        if self.digest:
+            out += f"@{self.digest}"
+        return out
+
+    def short(self) -> str:
+        """``repository:tag`` without the registry (the name an image has in a bundle)."""
+        return f"{self.repository}:{self.tag or 'latest'}"
+
+
+def is_docker_hub(host: str) -> bool:
+    """True for any of Docker Hub's names."""
+    return host in _HUB_ALIASES
+
+
+def normalize_registry(host: str) -> str:
+    """Docker Hub's aliases -> ``registry-1.docker.io``; others unchanged (lower-cased)."""
+    host = host.strip().lower().rstrip("/")
+    return DOCKER_HUB if is_docker_hub(host) else host
+
+
+def _looks_like_host(part: str) -> bool:
+    return "." in part or ":" in part or part == "localhost"
+
+
+def parse_reference(text: str, *, default_registry: str = DOCKER_HUB) -> ImageReference:
+    """Parse ``text`` the way ``docker pull`` does.
+
+    The first path component is a registry when it contains ``.`` or ``:`` or is
+    ``localhost``; otherwise the image lives on ``default_registry``. On Docker
+    Hub a single-component name gets the ``library/`` prefix. No tag and no
+    digest means ``latest``.
+    """
+    original = text
+    text = text.strip()
+    digest: str | None = None
+    if "@" in text:
+        text, digest = text.split("@", 1)
+        if not _DIGEST.match(digest):
+            raise InputError(f"image reference {original!r} has a malformed digest")
+    first, sep, rest = text.partition("/")
+    if sep and _looks_like_host(first):
+        registry, path = normalize_registry(first), rest
+    else:
+        registry, path = normalize_registry(default_registry), text
+    tag: str | None = None
+    last_slash = path.rfind("/")
+    colon = path.rfind(":")
+    if colon > last_slash:
+        path, tag = path[:colon], path[colon + 1 :]
+        if not _TAG.match(tag):
+            raise InputError(f"image reference {original!r} has a malformed tag")
+    if not path or not all(_COMPONENT.match(c) for c in path.split("/")):
+        raise InputError(f"image reference {original!r} has a malformed repository name")
+    if is_docker_hub(registry) and "/" not in path:
+        path = f"library/{path}"
+    if tag is None and digest is None:
+        tag = "latest"
+    return ImageReference(registry=registry, repository=path, tag=tag, digest=digest)
