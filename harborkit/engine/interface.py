@@ -101,9 +101,9 @@ class Outcome:
             if len(bad) == 1:
                 message = f"{bad[0].subject}: {bad[0].message}"
             else:
-                message = f"{len(bad)} of {len(items)} {status.value}: " + ", ".join(
-                    b.subject for b in bad
-                )
+                names = ", ".join(b.subject for b in bad[:3])
+                more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
+                message = f"{len(bad)} of {len(items)} {status.value}: {names}{more}"
         return cls(status, message, items)
 
 

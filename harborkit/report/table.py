@@ -23,8 +23,16 @@ def _finding_lines(r: CheckResult, verbose: bool) -> list[tuple[Status, str]]:
         if not verbose and f.status in (Status.PASS,):
             continue
         text = f"{f.subject}: {f.message}"
-        if f.expected is not None or f.actual is not None:
-            text += f" (expected {f.expected}, found {f.actual})"
+        if text == r.message and not f.location:
+            continue  # the summary already says it
+        # expected/found are shown unless the message already quotes them
+        shown = [
+            f"{label} {value}"
+            for label, value in (("expected", f.expected), ("found", f.actual))
+            if value is not None and value not in f.message
+        ]
+        if shown:
+            text += f" ({', '.join(shown)})"
         if f.location:
             text += f" [{f.location}]"
         lines.append((f.status, text))
