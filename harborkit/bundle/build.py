@@ -78,7 +78,9 @@ class BuildResult:
 
 
 @dataclass(frozen=True)
-class _DaemonImage:
+class DaemonImage:
+    """An image as the daemon describes it, before the save."""
+
     reference: str
     image_id: str
     size: int
@@ -141,12 +143,12 @@ def _pull(client: Any, ref: str, progress: Progress) -> None:
 
 def resolve_images(
     client: Any, refs: tuple[str, ...], *, pull: bool, progress: Progress
-) -> list[_DaemonImage]:
+) -> list[DaemonImage]:
     """Find every image in the daemon (pulling missing ones unless ``pull`` is False)."""
     import docker.errors
 
     missing: list[str] = []
-    found: list[_DaemonImage] = []
+    found: list[DaemonImage] = []
     for ref in refs:
         try:
             attrs = client.api.inspect_image(ref)
@@ -162,7 +164,7 @@ def resolve_images(
         except docker.errors.APIError as e:
             raise ImageMissing(f"cannot inspect image {ref}: {short_reason(e)}") from e
         found.append(
-            _DaemonImage(
+            DaemonImage(
                 ref,
                 attrs["Id"],
                 int(attrs.get("Size") or 0),
@@ -501,24 +503,28 @@ def _compress_small(data: bytes, level: int) -> tuple[bytes, str]:
     return out, hashlib.sha256(out).hexdigest()
 
 
-def _write_images(
-    client: Any,
-    images: list[_DaemonImage],
+def write_images(
+    save_stream: Any,
+    images: list[DaemonImage],
     writer: OuterTarWriter,
     progress: Progress,
     level: int,
 ) -> tuple[list[ImageRecord], list[LayerRecord]]:
-    """Stream ``docker save`` of ``images`` into ``writer``; return the metadata records."""
+    """Turn a ``docker save`` tar stream of ``images`` into bundle members; return the records.
+
+    ``save_stream`` has ``read(n)``; both save formats are understood: dockerd
+    < 25 (``<id>/layer.tar``, ``<id>.json``) and >= 25 (OCI ``blobs/sha256/*``),
+    through the legacy ``manifest.json`` that both write.
+    """
     unique_ids = list(dict.fromkeys(i.image_id for i in images))
     estimate = sum(dict(e for i in images for e in i.layer_estimate).values())
     task = progress.task("save + compress", estimate or None)
     buffered: dict[str, bytes] = {}
     links: dict[str, str] = {}
     streamed: set[str] = set()
-    res = _save_stream(client, [i.reference for i in images])
     pipeline = _Pipeline(writer, level)
     try:
-        stream = _TarStream(res.raw)
+        stream = _TarStream(save_stream)
         for ti in stream.members():
             if ti.issym() or ti.islnk():
                 target = (
@@ -544,7 +550,6 @@ def _write_images(
         raise SaveFailed(f"reading the image export failed: {short_reason(e)}") from e
     finally:
         pipeline.close()
-        res.close()
         task.done()
     pipeline.check()
 
@@ -621,6 +626,15 @@ def _write_images(
 # --------------------------------------------------------------------------- build
 
 
+def write_tail(writer: OuterTarWriter, meta: BundleMetadata) -> None:
+    """Finish a bundle: ``harbor-bundle.json``, then ``SHA256SUMS`` over all members, then EOF."""
+    meta_bytes = metadata_to_json(meta)
+    writer.add_bytes(METADATA_NAME, meta_bytes, hashlib.sha256(meta_bytes).hexdigest())
+    sums = format_sums(writer.sums)
+    writer.add_bytes(SUMS_NAME, sums, hashlib.sha256(sums).hexdigest())
+    writer.close()
+
+
 def _check_space(directory: Path, needed: int) -> None:
     try:
         free = shutil.disk_usage(directory).free
@@ -667,7 +681,11 @@ def build_bundle(
             with f:
                 writer = OuterTarWriter(f)
                 inst = _add_installer(writer, source, inst_name, expected, progress)
-                records, layers = _write_images(client, images, writer, progress, level)
+                res = _save_stream(client, [i.reference for i in images])
+                try:
+                    records, layers = write_images(res.raw, images, writer, progress, level)
+                finally:
+                    res.close()
                 meta = BundleMetadata(
                     format_version=FORMAT_VERSION,
                     harbor_version=manifest.harbor_version,
@@ -680,11 +698,7 @@ def build_bundle(
                     layers=tuple(layers),
                     installer=inst,
                 )
-                meta_bytes = metadata_to_json(meta)
-                writer.add_bytes(METADATA_NAME, meta_bytes, hashlib.sha256(meta_bytes).hexdigest())
-                sums = format_sums(writer.sums)
-                writer.add_bytes(SUMS_NAME, sums, hashlib.sha256(sums).hexdigest())
-                writer.close()
+                write_tail(writer, meta)
                 f.flush()
                 os.fsync(f.fileno())
                 size = f.tell()

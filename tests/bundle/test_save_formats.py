@@ -1,0 +1,213 @@
+"""The save-stream reader on both ``docker save`` layouts, and format/schema units.
+
+dockerd 20.10 (used by the other tests) writes the legacy layout. dockerd >= 25
+writes an OCI layout (``blobs/sha256/<digest>`` + ``index.json``) with the same
+legacy ``manifest.json``; it is made here in Python, turned into a bundle, and
+loaded into a real daemon.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tarfile
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from harborkit.bundle.build import DaemonImage, write_images, write_tail
+from harborkit.bundle.format import (
+    METADATA_SCHEMA,
+    SCHEMA_DIR,
+    BundleMetadata,
+    InstallerRecord,
+    installer_member,
+    metadata_from_json,
+    metadata_to_dict,
+    metadata_to_json,
+    parse_sums,
+)
+from harborkit.bundle.manifest import load_manifest
+from harborkit.bundle.progress import NullProgress
+from harborkit.bundle.tarsafe import OuterTarWriter
+from harborkit.bundle.verify import verify_bundle
+from tests.bundle.conftest import image_list, run_cli
+from tests.support.dockerd import Daemon
+from tests.support.images import (
+    Image,
+    harbor_test_images,
+    make_image,
+    make_layer,
+    write_docker_archive,
+)
+
+
+def oci_save_archive(images: list[Image]) -> bytes:
+    """What dockerd >= 25 streams for ``docker save``: OCI layout plus legacy manifest.json."""
+    blobs: dict[str, bytes] = {}
+    index = []
+    legacy = []
+    for img in images:
+        for layer in img.layers:
+            blobs[layer.diff_id[7:]] = layer.data
+        blobs[img.id[7:]] = img.config
+        manifest = json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": {
+                    "mediaType": "application/vnd.oci.image.config.v1+json",
+                    "digest": img.id,
+                },
+                "layers": [
+                    {"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": x.diff_id}
+                    for x in img.layers
+                ],
+            }
+        ).encode()
+        mdigest = hashlib.sha256(manifest).hexdigest()
+        blobs[mdigest] = manifest
+        index.append(
+            {
+                "digest": f"sha256:{mdigest}",
+                "annotations": {"io.containerd.image.name": img.tags[0]},
+            }
+        )
+        legacy.append(
+            {
+                "Config": f"blobs/sha256/{img.id[7:]}",
+                "RepoTags": list(img.tags),
+                "Layers": [f"blobs/sha256/{x.diff_id[7:]}" for x in img.layers],
+            }
+        )
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+
+        def add(name: str, data: bytes) -> None:
+            ti = tarfile.TarInfo(name)
+            ti.size = len(data)
+            tf.addfile(ti, io.BytesIO(data))
+
+        for d, data in blobs.items():
+            add(f"blobs/sha256/{d}", data)
+        add("index.json", json.dumps({"schemaVersion": 2, "manifests": index}).encode())
+        add("manifest.json", json.dumps(legacy).encode())
+        add("oci-layout", b'{"imageLayoutVersion": "1.0.0"}')
+    return buf.getvalue()
+
+
+def _bundle_from_save(
+    save: bytes, images: list[Image], out: Path, installer: bytes
+) -> BundleMetadata:
+    daemon_images = [
+        DaemonImage(img.tags[0], img.id, sum(len(x.data) for x in img.layers), ()) for img in images
+    ]
+    with open(out, "w+b") as f:
+        writer = OuterTarWriter(f)
+        name = "harbor-online-installer-v1.8.0.tgz"
+        writer.add_bytes(installer_member(name), installer, hashlib.sha256(installer).hexdigest())
+        records, layers = write_images(io.BytesIO(save), daemon_images, writer, NullProgress(), 1)
+        meta = BundleMetadata(
+            1,
+            "v1.8.0",
+            "2026-01-01T00:00:00Z",
+            "test",
+            tuple(records),
+            tuple(layers),
+            InstallerRecord(name, len(installer), hashlib.sha256(installer).hexdigest(), "test"),
+        )
+        write_tail(writer, meta)
+    return meta
+
+
+@pytest.fixture(scope="module")
+def oci_images() -> list[Image]:
+    # one layer above the in-memory buffering limit, to take the streaming path
+    big = make_layer([("data/big.bin", os.urandom(9 << 20), 0o644)])
+    return [
+        *harbor_test_images()[:3],
+        make_image(["hk-test/oci-big:1"], [harbor_test_images()[0].layers[0], big]),
+    ]
+
+
+@pytest.mark.parametrize("layout", ["oci", "legacy"])
+def test_both_save_layouts_make_loadable_bundles(
+    tmp_path: Path,
+    oci_images: list[Image],
+    fresh_daemon: Daemon,
+    installer_bytes: bytes,
+    layout: str,
+) -> None:
+    if layout == "oci":
+        save = oci_save_archive(oci_images)
+    else:
+        buf = io.BytesIO()
+        write_docker_archive(oci_images, buf)
+        save = buf.getvalue()
+    out = tmp_path / "b.tar"
+    meta = _bundle_from_save(save, oci_images, out, installer_bytes)
+    assert {i.reference: i.image_id for i in meta.images} == {
+        img.tags[0]: img.id for img in oci_images
+    }
+    assert len(meta.layers) == len({x.diff_id for img in oci_images for x in img.layers}) == 6
+    verify_bundle(out)
+    r = run_cli("bundle", "load", str(out), env=fresh_daemon.env())
+    assert r.returncode == 0, r.stderr
+    assert image_list(fresh_daemon) == {img.tags[0]: img.id for img in oci_images}
+
+
+def test_metadata_round_trip_and_schema(
+    tmp_path: Path, oci_images: list[Image], installer_bytes: bytes
+) -> None:
+    buf = io.BytesIO()
+    write_docker_archive(oci_images, buf)
+    meta = _bundle_from_save(buf.getvalue(), oci_images, tmp_path / "b.tar", installer_bytes)
+    assert metadata_from_json(metadata_to_json(meta)) == meta
+    schema = json.loads(METADATA_SCHEMA.read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    jsonschema.validate(metadata_to_dict(meta), schema)
+
+
+def test_schemas_are_valid_and_default_manifest_loads() -> None:
+    for p in SCHEMA_DIR.glob("bundle-*.schema.json"):
+        jsonschema.Draft202012Validator.check_schema(json.loads(p.read_text()))
+    m = load_manifest()
+    assert len(m.images) == 15 and "goharbor/prepare:v1.8.0" in m.images
+    assert m.installer.name == "harbor-online-installer-v1.8.0.tgz"
+    assert m.installer.sha256 is None
+
+
+def test_parse_sums_rejects_garbage() -> None:
+    assert parse_sums(b"%s  a/b\n" % (b"a" * 64)) == {"a/b": "a" * 64}
+    with pytest.raises(ValueError, match="line 1"):
+        parse_sums(b"nothex  a\n")
+    with pytest.raises(ValueError, match="repeats"):
+        parse_sums(b"%s  a\n%s  a\n" % (b"a" * 64, b"b" * 64))
+
+
+def test_writer_patches_long_names_and_sizes(tmp_path: Path) -> None:
+    """Streamed members get their final name and size in place; long names work too."""
+    p = tmp_path / "t.tar"
+    long_name = "installer/" + "x" * 150 + ".tgz"
+    with open(p, "w+b") as f:
+        w = OuterTarWriter(f)
+        w.begin(long_name)
+        w.write(b"hello")
+        w.end(long_name, 5, "0" * 64)
+        w.begin("images/blobs/sha256/" + "0" * 64)
+        w.write(b"abc")
+        w.abort()
+        w.add_bytes("small", b"12345678", "1" * 64)
+        w.close()
+    with tarfile.open(p) as tf:
+        assert [(ti.name, ti.size) for ti in tf] == [(long_name, 5), ("small", 8)]
+        assert tf.extractfile(long_name).read() == b"hello"  # type: ignore[union-attr]
+
+
+def test_inspect_format_enum_maps_every_member() -> None:
+    from harborkit.bundle.cli import InspectFormat
+
+    assert {f.value for f in InspectFormat} == {"table", "json"}
