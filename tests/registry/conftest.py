@@ -1,0 +1,66 @@
+"""Fixtures: real ``docker-registry`` processes on loopback, one per mode, per session."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import shutil
+from collections.abc import Iterator
+
+import pytest
+
+from harborkit.registry.auth import Credentials
+from harborkit.registry.client import RegistryClient
+from tests.support.registry import (
+    MODES,
+    PASSWORD,
+    USER,
+    Registry,
+    TestImage,
+    start_registry,
+)
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("docker-registry") is None, reason="needs Debian's docker-registry"
+)
+
+
+@pytest.fixture(scope="session")
+def registries() -> Iterator[dict[str, Registry]]:
+    """All four modes, started once."""
+    with contextlib.ExitStack() as stack:
+        yield {m: stack.enter_context(start_registry(m)) for m in MODES}
+
+
+@pytest.fixture(params=MODES)
+def registry(request: pytest.FixtureRequest, registries: dict[str, Registry]) -> Registry:
+    """Each mode in turn."""
+    return registries[request.param]
+
+
+def client_for(reg: Registry, *, creds: Credentials | None | bool = True) -> RegistryClient:
+    """A client with the right TLS settings and (by default) the right credentials."""
+    if creds is True:
+        creds = Credentials(USER, PASSWORD) if reg.needs_auth else None
+    elif creds is False:
+        creds = None
+    return RegistryClient(reg.host, insecure=reg.insecure, ca_file=reg.ca_file, credentials=creds)
+
+
+def push_image(client: RegistryClient, image: TestImage, media_type: str | None = None) -> str:
+    """Push ``image`` (blobs then manifest bytes); return the manifest digest."""
+    import json
+
+    from harborkit.registry.client import Manifest
+
+    for digest, data in image.blobs.items():
+        client.push_blob(
+            image.repository,
+            digest,
+            len(data),
+            lambda data=data: contextlib.nullcontext(io.BytesIO(data)),
+        )
+    mt = media_type or json.loads(image.manifest)["mediaType"]
+    return client.put_manifest(
+        image.repository, image.tag, Manifest(image.digest, mt, image.manifest)
+    )

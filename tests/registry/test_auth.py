@@ -1,0 +1,71 @@
+"""Credentials from the Docker config file and challenge parsing."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+
+from harborkit.errors import InputError
+from harborkit.registry.auth import (
+    credentials_from_docker_config,
+    parse_challenges,
+    resolve_credentials,
+)
+
+
+def _config(tmp_path: Path, auths: dict[str, object]) -> Path:
+    p = tmp_path / "config.json"
+    p.write_text(json.dumps({"auths": auths}))
+    return p
+
+
+def test_docker_login_entry(tmp_path: Path) -> None:
+    auth = base64.b64encode(b"alice:pa:ss").decode()
+    cfg = _config(tmp_path, {"127.0.0.1:5000": {"auth": auth}})
+    c = credentials_from_docker_config("127.0.0.1:5000", cfg)
+    assert c is not None and (c.username, c.password) == ("alice", "pa:ss")
+    assert "pa:ss" not in repr(c)
+
+
+def test_hub_key_and_scheme_prefixed_keys(tmp_path: Path) -> None:
+    auth = base64.b64encode(b"bob:pw").decode()
+    cfg = _config(
+        tmp_path,
+        {"https://index.docker.io/v1/": {"auth": auth}, "https://reg.example:8443": {"auth": auth}},
+    )
+    assert credentials_from_docker_config("registry-1.docker.io", cfg) is not None
+    assert credentials_from_docker_config("reg.example:8443", cfg) is not None
+    assert credentials_from_docker_config("other:1", cfg) is None
+
+
+def test_env_docker_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _config(tmp_path, {"h:1": {"username": "u", "password": "p"}})
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    c = resolve_credentials("h:1")
+    assert c is not None and c.username == "u"
+    assert resolve_credentials("h:1", "x", "y").username == "x"  # type: ignore[union-attr]
+
+
+def test_malformed_auth(tmp_path: Path) -> None:
+    cfg = _config(tmp_path, {"h:1": {"auth": base64.b64encode(b"nocolon").decode()}})
+    with pytest.raises(InputError, match="user:password"):
+        credentials_from_docker_config("h:1", cfg)
+
+
+def test_half_credentials() -> None:
+    with pytest.raises(InputError):
+        resolve_credentials("h:1", "user", None)
+
+
+def test_parse_challenges() -> None:
+    (c,) = parse_challenges(
+        'Bearer realm="https://auth.docker.io/token",service="registry.docker.io",'
+        'scope="repository:library/busybox:pull"'
+    )
+    assert c.scheme == "bearer"
+    assert c.params["scope"] == "repository:library/busybox:pull"
+    (b,) = parse_challenges('Basic realm="hk realm"')
+    assert b.scheme == "basic" and b.params["realm"] == "hk realm"

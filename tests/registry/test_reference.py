@@ -1,0 +1,38 @@
+"""Reference parsing follows ``docker pull``'s rules."""
+
+from __future__ import annotations
+
+import pytest
+
+from harborkit.errors import InputError
+from harborkit.registry.reference import DOCKER_HUB, parse_reference
+
+
+@pytest.mark.parametrize(
+    ("text", "registry", "repo", "tag", "digest"),
+    [
+        ("goharbor/harbor-core:v1.8.0", DOCKER_HUB, "goharbor/harbor-core", "v1.8.0", None),
+        ("busybox", DOCKER_HUB, "library/busybox", "latest", None),
+        ("docker.io/busybox:1", DOCKER_HUB, "library/busybox", "1", None),
+        ("index.docker.io/a/b", DOCKER_HUB, "a/b", "latest", None),
+        ("127.0.0.1:5000/x/y:2", "127.0.0.1:5000", "x/y", "2", None),
+        ("localhost/x", "localhost", "x", "latest", None),
+        ("reg.example.com/p/a/b:t", "reg.example.com", "p/a/b", "t", None),
+        ("x/y@sha256:" + "a" * 64, DOCKER_HUB, "x/y", None, "sha256:" + "a" * 64),
+    ],
+)
+def test_parse(text: str, registry: str, repo: str, tag: str | None, digest: str | None) -> None:
+    ref = parse_reference(text)
+    assert (ref.registry, ref.repository, ref.tag, ref.digest) == (registry, repo, tag, digest)
+
+
+def test_default_registry_has_no_library_rule() -> None:
+    ref = parse_reference("busybox:1", default_registry="127.0.0.1:5000")
+    assert (ref.registry, ref.repository) == ("127.0.0.1:5000", "busybox")
+    assert ref.short() == "busybox:1"
+
+
+@pytest.mark.parametrize("bad", ["UPPER/case", "x@sha256:abc", "a//b", "x:bad tag", ""])
+def test_malformed(bad: str) -> None:
+    with pytest.raises(InputError):
+        parse_reference(bad)
