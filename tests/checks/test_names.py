@@ -1,0 +1,124 @@
+"""network.hostname and network.nodes on the fixture sysroots and live."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+from pathlib import Path
+
+from harborkit.checks.names import HostnameResolves, NodesResolve
+from harborkit.engine.interface import CheckContext, Finding, Status
+from harborkit.engine.profile import load_profile, with_nodes
+from harborkit.engine.runner import _run_one
+from harborkit.host.local import LocalHost, SysrootHost
+
+SYSROOTS = Path(__file__).resolve().parents[1] / "fixtures" / "sysroots"
+GUIDE_NODES = ["server58=192.168.3.58", "server59=192.168.3.59"]
+
+
+def ctx(root: Path | None, nodes: list[str] | None = None) -> CheckContext:
+    host = LocalHost() if root is None else SysrootHost(root)
+    return CheckContext(host=host, profile=with_nodes(load_profile(), nodes or []).data)
+
+
+def rows(findings: tuple[Finding, ...]) -> list[tuple[str, str, str, str | None]]:
+    return [(f.status.value, f.subject, f.message, f.location) for f in findings]
+
+
+def test_hostname_resolves_on_centos() -> None:
+    out = _run_one(HostnameResolves, ctx(SYSROOTS / "centos7-compliant"))
+    assert (out.status, out.message) == (Status.PASS, "server58: resolves to 192.168.3.58")
+    assert rows(out.findings) == [
+        ("pass", "server58", "resolves to 192.168.3.58", "/etc/hosts:3"),
+    ]
+
+
+def test_hostname_loopback_only_on_debian() -> None:
+    out = _run_one(HostnameResolves, ctx(SYSROOTS / "debian12"))
+    assert out.status is Status.WARN
+    assert rows(out.findings) == [
+        (
+            "warn",
+            "harbor01",
+            "resolves only to loopback 127.0.1.1: other nodes cannot use this name",
+            "/etc/hosts:2",
+        )
+    ]
+
+
+def test_hostname_does_not_resolve(tmp_path: Path) -> None:
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc/hostname").write_text("lonely\n")
+    (tmp_path / "etc/hosts").write_text("127.0.0.1 localhost\n# 10.0.0.5 lonely\n")
+    out = _run_one(HostnameResolves, ctx(tmp_path))
+    assert rows(out.findings) == [("fail", "lonely", "does not resolve", None)]
+    assert out.status is Status.FAIL
+
+
+def test_nodes_skip_without_nodes() -> None:
+    out = _run_one(NodesResolve, ctx(SYSROOTS / "centos7-compliant"))
+    assert (out.status, out.message) == (
+        Status.SKIP,
+        "no cluster nodes in the profile (add with --node NAME=ADDRESS)",
+    )
+
+
+def test_nodes_resolve_in_guide_hosts() -> None:
+    out = _run_one(NodesResolve, ctx(SYSROOTS / "guide-as-written", GUIDE_NODES))
+    assert (out.status, out.message) == (Status.PASS, "2 nodes resolve")
+    assert rows(out.findings) == [
+        ("pass", "server58", "resolves to 192.168.3.58", "/etc/hosts:3"),
+        ("pass", "server59", "resolves to 192.168.3.59", "/etc/hosts:4"),
+    ]
+
+
+def test_nodes_wrong_address_and_unresolvable_differ() -> None:
+    nodes = [*GUIDE_NODES, "server60=192.168.3.60"]
+    out = _run_one(NodesResolve, ctx(SYSROOTS / "debian12", nodes))
+    assert out.status is Status.FAIL
+    assert out.message == "2 of 3 fail: server59, server60"
+    assert rows(out.findings) == [
+        ("pass", "server58", "resolves to 192.168.3.58", "/etc/hosts:9"),
+        ("fail", "server59", "resolves to 192.168.3.60, not 192.168.3.59", "/etc/hosts:10"),
+        (
+            "fail",
+            "server60",
+            "does not resolve (add '192.168.3.60 server60' to /etc/hosts)",
+            None,
+        ),
+    ]
+
+
+def _getent(name: str) -> list[str]:
+    r = subprocess.run(["getent", "ahosts", name], capture_output=True, text=True, check=False)
+    seen: list[str] = []
+    for line in r.stdout.splitlines():
+        addr = line.split()[0]
+        if addr not in seen:
+            seen.append(addr)
+    return seen
+
+
+def test_live_hostname_matches_getent() -> None:
+    name = socket.gethostname()
+    out = _run_one(HostnameResolves, ctx(None))
+    (f,) = out.findings
+    assert f.subject == name
+    real = _getent(name)
+    if not real:
+        assert f.status is Status.FAIL
+    else:
+        assert sorted((f.actual or "").split(", ")) == sorted(real)
+
+
+def test_live_nodes_match_getent() -> None:
+    name = socket.gethostname()
+    real = _getent(name)
+    nodes = [f"{name}={real[0] if real else '192.0.2.1'}", "no-such-node.invalid=192.0.2.7"]
+    out = _run_one(NodesResolve, ctx(None, nodes))
+    first, second = out.findings
+    assert first.status is (Status.PASS if real else Status.FAIL)
+    assert (second.status, second.message) == (
+        Status.FAIL,
+        "does not resolve (add '192.0.2.7 no-such-node.invalid' to /etc/hosts)",
+    )
