@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import stat
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -175,3 +177,56 @@ def test_inspect_reads_no_layer_data(built_bundle: Path, tmp_path: Path, fmt: st
     damaged.write_bytes(bytes(raw))
     assert run_cli("bundle", "inspect", "--format", fmt, str(damaged)).returncode == 0
     assert run_cli("bundle", "verify", str(damaged)).returncode == 4
+
+
+def test_missing_image_is_pulled(
+    build_host: BuildHost, fresh_daemon: Daemon, http_server, tmp_path: Path
+) -> None:
+    """Without --no-pull a missing image is pulled (from a loopback registry) and bundled."""
+    from tests.support.registry import start_registry
+
+    src = build_host.images[1]
+    with start_registry() as reg:
+        ref = f"{reg.host}/goharbor/harbor-core:v1.8.0"
+        client = build_host.daemon.client()
+        client.api.tag(src.id, f"{reg.host}/goharbor/harbor-core", "v1.8.0")
+        for event in client.api.push(
+            f"{reg.host}/goharbor/harbor-core", tag="v1.8.0", stream=True, decode=True
+        ):
+            assert "error" not in event, event
+        client.api.remove_image(ref)
+        client.close()
+        manifest = tmp_path / "m.yaml"
+        manifest.write_text(
+            f"harbor_version: v1.8.0\nimages: [{ref}]\n"
+            f"installer: {{name: {INSTALLER_NAME}, url: '{http_server.url}/{INSTALLER_NAME}'}}\n"
+        )
+        out = tmp_path / "pulled.tar"
+        assert image_list(fresh_daemon) == {}
+        r = run_cli("bundle", "build", "-m", str(manifest), "-o", str(out), env=fresh_daemon.env())
+        assert r.returncode == 0, r.stderr
+    assert image_list(fresh_daemon) == {ref: src.id}
+    r = run_cli("bundle", "inspect", "--format", "json", str(out))
+    assert json.loads(r.stdout)["metadata"]["images"][0]["image_id"] == src.id
+
+
+def test_progress_bars_only_on_a_terminal(built_bundle: Path) -> None:
+    plain = run_cli("bundle", "verify", str(built_bundle))
+    assert plain.returncode == 0
+    assert "\x1b[" not in plain.stdout + plain.stderr
+    if shutil.which("script") is None:
+        pytest.skip("util-linux script(1) is not installed")
+    cmd = f"{sys.executable} -m harborkit bundle verify {built_bundle}"
+    tty = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, text=True)
+    assert tty.returncode == 0
+    assert (
+        "verify" in tty.stdout
+        and "━" in tty.stdout
+        and "GB/s" in tty.stdout
+        or "MB/s" in tty.stdout
+    )
+    quiet = subprocess.run(
+        ["script", "-qec", cmd + " --quiet", "/dev/null"], capture_output=True, text=True
+    )
+    assert quiet.returncode == 0
+    assert "━" not in quiet.stdout and "OK" not in quiet.stdout
