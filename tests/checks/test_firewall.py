@@ -1,0 +1,160 @@
+"""firewall.firewalld, firewall.iptables and firewall.ufw on fixtures, small sysroots and live."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from harborkit.checks.firewall import FirewalldOff, IptablesOff, UfwOff
+from harborkit.engine.interface import CheckContext, Finding, Status
+from harborkit.engine.profile import load_profile
+from harborkit.engine.runner import _run_one
+from harborkit.host.local import LocalHost, SysrootHost
+
+SYSROOTS = Path(__file__).resolve().parents[1] / "fixtures" / "sysroots"
+PROFILE = load_profile().data
+SYSROOT_ACTIVE = "whether it runs needs a running system; auditing a sysroot"
+
+
+def ctx(root: Path | None) -> CheckContext:
+    return CheckContext(host=LocalHost() if root is None else SysrootHost(root), profile=PROFILE)
+
+
+def rows(findings: tuple[Finding, ...]) -> list[tuple[str, str, str, str | None]]:
+    return [(f.status.value, f.subject, f.message, f.location) for f in findings]
+
+
+def test_centos_firewalld_installed_but_disabled() -> None:
+    out = _run_one(FirewalldOff, ctx(SYSROOTS / "guide-as-written"))
+    assert (out.status, out.message) == (Status.PASS, "firewalld is stopped and disabled")
+    assert rows(out.findings) == [
+        ("skip", "firewalld stopped", SYSROOT_ACTIVE, None),
+        (
+            "pass",
+            "firewalld disabled",
+            "does not start at boot (no link to firewalld.service under "
+            "/etc/systemd/system/*.wants or rc?.d)",
+            None,
+        ),
+    ]
+
+
+def test_iptables_not_installed_passes() -> None:
+    out = _run_one(IptablesOff, ctx(SYSROOTS / "centos7-compliant"))
+    assert (out.status, out.message) == (Status.PASS, "iptables is not installed")
+    assert rows(out.findings) == [
+        ("pass", "iptables", "not installed (no unit file or init script)", None)
+    ]
+
+
+def test_enabled_by_wants_link_and_by_sysv_link(tmp_path: Path) -> None:
+    unit = tmp_path / "usr/lib/systemd/system/firewalld.service"
+    unit.parent.mkdir(parents=True)
+    unit.write_text("[Service]\nExecStart=/usr/sbin/firewalld\n")
+    wants = tmp_path / "etc/systemd/system/multi-user.target.wants"
+    wants.mkdir(parents=True)
+    # an absolute link, dangling outside the real root, as systemctl enable makes it
+    os.symlink("/usr/lib/systemd/system/firewalld.service", wants / "firewalld.service")
+    init = tmp_path / "etc/rc.d/init.d/iptables"
+    init.parent.mkdir(parents=True)
+    init.write_text("#!/bin/sh\n")
+    rc3 = tmp_path / "etc/rc.d/rc3.d"
+    rc3.mkdir(parents=True)
+    os.symlink("../init.d/iptables", rc3 / "S08iptables")
+
+    out = _run_one(FirewalldOff, ctx(tmp_path))
+    link = "/etc/systemd/system/multi-user.target.wants/firewalld.service"
+    assert (out.status, out.message) == (
+        Status.FAIL,
+        f"firewalld disabled: starts at boot (enabled: {link})",
+    )
+    assert rows(out.findings)[1] == (
+        "fail",
+        "firewalld disabled",
+        f"starts at boot (enabled: {link})",
+        link,
+    )
+    out = _run_one(IptablesOff, ctx(tmp_path))
+    assert rows(out.findings)[1] == (
+        "fail",
+        "iptables disabled",
+        "starts at boot (enabled (SysV): /etc/rc.d/rc3.d/S08iptables)",
+        "/etc/rc.d/rc3.d/S08iptables",
+    )
+
+
+def test_ufw_enabled_on_debian() -> None:
+    out = _run_one(UfwOff, ctx(SYSROOTS / "debian12"))
+    assert (out.status, out.message) == (
+        Status.FAIL,
+        "ufw disabled: ENABLED=yes: ufw loads its rules at boot",
+    )
+    assert rows(out.findings) == [
+        ("skip", "ufw stopped", SYSROOT_ACTIVE, None),
+        ("fail", "ufw disabled", "ENABLED=yes: ufw loads its rules at boot", "/etc/ufw/ufw.conf:6"),
+    ]
+
+
+def test_ufw_skips_off_debian_and_rhel_services_absent_on_debian() -> None:
+    out = _run_one(UfwOff, ctx(SYSROOTS / "centos7-compliant"))
+    assert (out.status, out.message) == (
+        Status.SKIP,
+        "ufw is the Debian/Ubuntu firewall; this host is CentOS Linux 7 (Core)",
+    )
+    for check in (FirewalldOff, IptablesOff):
+        out = _run_one(check, ctx(SYSROOTS / "debian12"))
+        assert out.status is Status.PASS
+        assert out.message.endswith("is not installed")
+
+
+def test_ufw_disabled_in_conf(tmp_path: Path) -> None:
+    (tmp_path / "etc/ufw").mkdir(parents=True)
+    (tmp_path / "etc/ufw/ufw.conf").write_text("# ufw\nENABLED=no\nLOGLEVEL=low\n")
+    (tmp_path / "etc/os-release").write_text('ID=ubuntu\nID_LIKE=debian\nPRETTY_NAME="Ubuntu"\n')
+    out = _run_one(UfwOff, ctx(tmp_path))
+    assert out.status is Status.PASS
+    assert rows(out.findings)[1] == (
+        "pass",
+        "ufw disabled",
+        "ENABLED=no: ufw loads no rules at boot",
+        "/etc/ufw/ufw.conf:2",
+    )
+
+
+def _unit_exists(name: str) -> bool:
+    return (
+        any(
+            Path(d, f"{name}.service").exists()
+            for d in ("/etc/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system")
+        )
+        or Path("/etc/init.d", name).exists()
+    )
+
+
+def test_live_agrees_with_systemctl() -> None:
+    for check, name in ((FirewalldOff, "firewalld"), (IptablesOff, "iptables")):
+        out = _run_one(check, ctx(None))
+        if not _unit_exists(name):
+            assert out.message == f"{name} is not installed"
+            continue
+        real = subprocess.run(
+            ["systemctl", "is-enabled", f"{name}.service"], capture_output=True, text=True
+        ).stdout.strip()
+        disabled = {f.subject: f for f in out.findings}[f"{name} disabled"]
+        assert disabled.status is (Status.FAIL if real == "enabled" else Status.PASS)
+
+
+def test_live_ufw_agrees_with_ufw_status() -> None:
+    out = _run_one(UfwOff, ctx(None))
+    release = Path("/etc/os-release").read_text()
+    if "debian" not in release.lower() and "ubuntu" not in release.lower():
+        assert out.status is Status.SKIP
+        return
+    if not shutil.which("ufw") and not Path("/etc/ufw/ufw.conf").exists():
+        assert (out.status, out.message) == (Status.PASS, "ufw is not installed")
+        return
+    real = subprocess.run(["ufw", "status"], capture_output=True, text=True).stdout
+    stopped = {f.subject: f for f in out.findings}["ufw stopped"]
+    assert stopped.status is (Status.FAIL if "Status: active" in real else Status.PASS)
