@@ -211,3 +211,47 @@ def test_inspect_format_enum_maps_every_member() -> None:
     from harborkit.bundle.cli import InspectFormat
 
     assert {f.value for f in InspectFormat} == {"table", "json"}
+
+
+def test_repeated_layer_saved_as_symlink_is_stored_once(
+    tmp_path: Path, fresh_daemon: Daemon, installer_bytes: bytes
+) -> None:
+    """dockerd 20.10 saves a layer that repeats inside one image as a symlink; follow it."""
+    from tests.bundle.conftest import run_cli as cli
+    from tests.support.dockerd import start_dockerd
+    from tests.support.images import busybox_layer, load_images
+
+    empty = make_layer([])
+    own = make_layer([("etc/marker", b"repeat\n", 0o644)])
+    img = make_image(["goharbor/prepare:v1.8.0"], [busybox_layer(), empty, own, empty])
+    client = fresh_daemon.client()
+    load_images(client, [img])
+    client.close()
+    inst = tmp_path / "harbor-online-installer-v1.8.0.tgz"
+    inst.write_bytes(installer_bytes)
+    manifest = tmp_path / "m.yaml"
+    manifest.write_text(
+        "harbor_version: v1.8.0\nimages: [goharbor/prepare:v1.8.0]\n"
+        "installer: {name: harbor-online-installer-v1.8.0.tgz, url: 'http://127.0.0.1:1/x.tgz'}\n"
+    )
+    out = tmp_path / "b.tar"
+    r = cli(
+        "bundle",
+        "build",
+        "--no-pull",
+        "-m",
+        str(manifest),
+        "--installer",
+        str(inst),
+        "-o",
+        str(out),
+        env=fresh_daemon.env(),
+    )
+    assert r.returncode == 0, r.stderr
+    meta = verify_bundle(out).metadata
+    assert len(meta.images[0].layers) == 4 and len(meta.layers) == 3
+    assert meta.images[0].layers[1] == meta.images[0].layers[3]
+    with start_dockerd() as target:
+        r = cli("bundle", "load", str(out), env=target.env())
+        assert r.returncode == 0, r.stderr
+        assert image_list(target) == {"goharbor/prepare:v1.8.0": img.id}
