@@ -118,7 +118,7 @@ def active(host: Host, name: str, processes: tuple[str, ...] = ()) -> Fact:
         if found:
             return Fact(True, f"process {proc} running (pid {found[0].pid})")
     if processes:
-        return Fact(False, f"no {' or '.join(processes)} process (systemd is not the init)")
+        return Fact(False, f"no {' or '.join(processes)} process; systemd is not the init")
     return Fact(None, f"systemd is not the init here, so the state of {unit} is unknown")
 
 
