@@ -67,6 +67,8 @@ class HostnameResolves(Check):
     remediation = "Add '<this host's IP> <hostname>' to /etc/hosts on every node"
 
     def run(self, ctx: CheckContext) -> Outcome:
+        if not ctx.host.live and not ctx.host.exists("/etc/hostname"):
+            raise SkipCheck("the sysroot has no /etc/hostname: its host name is unknown")
         name = ctx.host.hostname()
         addrs = ctx.host.resolve(name)
         where = _hosts_line(ctx, name)

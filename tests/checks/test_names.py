@@ -122,3 +122,13 @@ def test_live_nodes_match_getent() -> None:
         Status.FAIL,
         "does not resolve (add '192.0.2.7 no-such-node.invalid' to /etc/hosts)",
     )
+
+
+def test_sysroot_without_hostname_skips(tmp_path: Path) -> None:
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc/hosts").write_text("127.0.0.1 localhost\n")
+    out = _run_one(HostnameResolves, ctx(tmp_path))
+    assert (out.status, out.message) == (
+        Status.SKIP,
+        "the sysroot has no /etc/hostname: its host name is unknown",
+    )
