@@ -150,7 +150,18 @@ class SysctlRuntime(Check):
             if spec["op"] == "ignore":
                 findings.append(Finding(Status.SKIP, key, str(spec.get("note") or "ignored")))
                 continue
-            actual = read_runtime(ctx, key)
+            try:
+                actual = read_runtime(ctx, key)
+            except PermissionError:
+                findings.append(
+                    Finding(
+                        Status.WARN,
+                        key,
+                        f"cannot read {proc_path(key)}: permission denied (run as root)",
+                        location=proc_path(key),
+                    )
+                )
+                continue
             if actual is None:
                 findings.append(Finding(Status.SKIP, key, _na(key, spec)))
                 continue
