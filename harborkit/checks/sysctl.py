@@ -202,7 +202,7 @@ class SysctlPersisted(Check):
                     note += f" (persisted as {a.value})"
                 findings.append(Finding(Status.SKIP, key, note, location=where))
                 continue
-            if know_kernel and read_runtime(ctx, key) is None:
+            if know_kernel and not ctx.host.exists(proc_path(key)):
                 findings.append(Finding(Status.SKIP, key, _na(key, spec), location=where))
                 continue
             if a is None:
