@@ -16,6 +16,7 @@ from pathlib import Path
 
 from harborkit.bundle.errors import BundleCorrupt, BundleUnreadable
 from harborkit.bundle.format import (
+    BLOB_DIR,
     METADATA_NAME,
     SUMS_NAME,
     BundleMetadata,
@@ -117,6 +118,13 @@ def verify_bundle(path: Path, *, progress: Progress | None = None) -> VerifyResu
         task.done()
 
     altered = [n for n, d in digests.items() if n in sums and sums[n] != d]
+    # blobs are content-addressed: the name must be the digest of the bytes
+    misnamed = [
+        n
+        for n, d in digests.items()
+        if n.startswith(BLOB_DIR + "/") and n[len(BLOB_DIR) + 1 :] != d
+    ]
+    altered += [n for n in misnamed if n not in altered]
     missing = [n for n in sums if n not in members]
     extra = [n for n in members if n not in sums and n != SUMS_NAME]
     truncated_listed = scan.truncated

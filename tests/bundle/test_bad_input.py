@@ -448,3 +448,54 @@ def test_not_a_bundle(tmp_path: Path) -> None:
     r = run_cli("bundle", "verify", str(junk))
     assert r.returncode == ExitCode.BUNDLE_CORRUPT
     assert "junk.tar" in _one_line_error(r.stderr)
+
+
+def test_blob_not_matching_its_name_is_altered(tmp_path: Path, built_bundle: Path) -> None:
+    """Even with SHA256SUMS recomputed, a blob whose bytes differ from its digest name is caught."""
+    victim = max(_blob_members(built_bundle), key=lambda ti: ti.size).name
+    bad = tmp_path / "renamed.tar"
+    rewrite_bundle(built_bundle, bad, replace={victim: b"\x1f\x8b not the layer"})
+    r = run_cli("bundle", "verify", str(bad))
+    assert r.returncode == ExitCode.BUNDLE_CORRUPT
+    assert f"altered member {victim}" in _one_line_error(r.stderr)
+
+
+def test_daemon_refusal_is_load_failed_and_rolled_back(
+    tmp_path: Path, built_bundle: Path, fresh_daemon: Daemon
+) -> None:
+    """A config whose diff ids do not match its layers passes verify but docker load refuses it.
+
+    The images the daemon accepted before the refusal are removed again.
+    """
+    import hashlib
+    import json
+
+    from harborkit.bundle.format import IMAGES_MANIFEST, blob_member
+
+    with tarfile.open(built_bundle) as tf:
+        data = {ti.name: tf.extractfile(ti).read() for ti in tf if ti.isreg()}  # type: ignore[union-attr]
+    meta = json.loads(data[METADATA_NAME])
+    last = meta["images"][-1]
+    config = json.loads(data[blob_member(last["image_id"])])
+    config["rootfs"]["diff_ids"][-1] = "sha256:" + "1" * 64
+    new_config = json.dumps(config).encode()
+    new_id = "sha256:" + hashlib.sha256(new_config).hexdigest()
+    manifest = json.loads(data[IMAGES_MANIFEST])
+    manifest[-1]["Config"] = "blobs/sha256/" + new_id[7:]
+
+    def edit(m: dict) -> None:
+        m["images"][-1]["image_id"] = new_id
+
+    bad = tmp_path / "refused.tar"
+    rewrite_bundle(
+        built_bundle,
+        bad,
+        replace={IMAGES_MANIFEST: json.dumps(manifest).encode()},
+        edit_metadata=edit,
+        extra=[(member_info(blob_member(new_id)), new_config)],
+    )
+    assert run_cli("bundle", "verify", str(bad)).returncode == 0
+    r = run_cli("bundle", "load", str(bad), env=fresh_daemon.env())
+    assert r.returncode == ExitCode.LOAD_FAILED, r.stderr
+    assert str(bad) in _one_line_error(r.stderr)
+    assert image_list(fresh_daemon) == {}
