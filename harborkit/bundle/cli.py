@@ -46,8 +46,30 @@ def build_cmd(
         bool, typer.Option("--no-pull", help="Fail instead of pulling missing images.")
     ] = False,
     quiet: QuietOpt = False,
+    from_: _reg.FromOpt = None,
+    cache: _reg.CacheOpt = None,
+    insecure: _reg.InsecureOpt = False,
+    ca: _reg.CaOpt = None,
+    username: _reg.UserOpt = None,
+    password: _reg.PasswordOpt = None,
+    workers: _reg.WorkersOpt = 6,
 ) -> None:
     """Save the manifest's images from the Docker daemon (DOCKER_HOST) and the installer into one file."""
+    if from_ is not None:  # issue 4: straight from a registry, no daemon
+        _reg.run_registry_build(
+            output=output,
+            manifest=manifest,
+            installer=installer,
+            source=from_,
+            cache=cache,
+            insecure=insecure,
+            ca=ca,
+            username=username,
+            password=password,
+            workers=workers,
+            quiet=quiet,
+        )
+        return
     from harborkit.bundle.build import build_bundle
     from harborkit.bundle.manifest import load_manifest
     from harborkit.bundle.progress import make_progress
@@ -118,3 +140,6 @@ def inspect_cmd(
 
     report = inspect_bundle(bundle)
     typer.echo(render_json(report) if fmt is InspectFormat.json else render_table(report))
+
+
+from harborkit.bundle import registry_cli as _reg  # noqa: E402 - registers `bundle push`

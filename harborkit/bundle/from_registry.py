@@ -1,0 +1,464 @@
+"""``harborkit bundle build --from registry[://HOST[:PORT]]``: a bundle without a daemon.
+
+Manifests are resolved (a list/index picks linux/amd64, its bytes kept too);
+every distinct blob is fetched once, in parallel, into a digest-named cache
+(``--cache DIR``), hashed as it streams. Complete cached blobs are never
+fetched again (they are re-hashed before use); a partial one is continued with
+a ``Range`` request. As blobs complete they are copied into the bundle
+(``copy_file_range``, no user-space copy), which has the same layout as the
+daemon path: gzip layers and configs under ``images/blobs/sha256/``, a legacy
+``images/manifest.json`` for ``docker load``, ``harbor-bundle.json`` and
+``SHA256SUMS`` last. The source manifests' exact bytes are stored as blobs too
+and listed in ``images/source-manifests.json`` so ``bundle push`` re-creates
+the same manifest digests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import json
+import os
+import shutil
+import struct
+import threading
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from harborkit import __version__
+from harborkit.bundle.errors import NoSpace, OutputError
+from harborkit.bundle.format import (
+    FORMAT_VERSION,
+    IMAGES_MANIFEST,
+    METADATA_NAME,
+    SUMS_NAME,
+    BundleMetadata,
+    ImageRecord,
+    LayerRecord,
+    blob_member,
+    blob_path_in_images,
+    format_sums,
+    metadata_to_json,
+)
+from harborkit.bundle.manifest import BundleManifest
+from harborkit.bundle.progress import NullProgress, Progress
+from harborkit.bundle.tarsafe import OuterTarWriter
+from harborkit.registry.endpoint import Endpoint
+from harborkit.registry.errors import RegistryError, UnsupportedManifest
+from harborkit.registry.reference import parse_reference
+
+#: member listing each image's source manifest (and index) digest and media type
+SOURCE_MANIFESTS = "images/source-manifests.json"
+SOURCE_MANIFESTS_VERSION = 1
+DEFAULT_WORKERS = 6
+_BLOB_TEMPLATE = blob_member("sha256:" + "0" * 64)
+_GZIP_LAYER_TYPES = (
+    "application/vnd.docker.image.rootfs.diff.tar.gzip",
+    "application/vnd.oci.image.layer.v1.tar+gzip",
+    "application/vnd.oci.image.layer.v1.tar",
+    "application/vnd.docker.image.rootfs.diff.tar",
+)
+
+
+def default_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/harborkit/blobs`` or ``~/.cache/harborkit/blobs``."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "harborkit" / "blobs"
+
+
+@dataclass(frozen=True)
+class SourceImage:
+    """One image of the bundle as found in the registry."""
+
+    reference: str  # as named by the bundle manifest (the docker-load RepoTag)
+    repository: str  # repository path in the source registry
+    manifest_digest: str
+    manifest_media_type: str
+    index_digest: str | None
+    index_media_type: str | None
+    config: str
+    layers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FetchStats:
+    """What the build had to transfer."""
+
+    blobs: int  # distinct blobs in the bundle
+    fetched: int  # blobs downloaded (fully or the rest of a partial)
+    cached: int  # blobs taken from the cache without a download
+    resumed: int  # partial downloads continued
+    bytes_fetched: int
+
+
+@dataclass(frozen=True)
+class RegistryBuildResult:
+    """What a registry build produced."""
+
+    path: Path
+    size: int
+    metadata: BundleMetadata
+    images: tuple[SourceImage, ...]
+    stats: FetchStats
+
+
+@dataclass(frozen=True)
+class _Blob:
+    digest: str
+    size: int
+    media_type: str
+    host: str
+    repository: str  # one repository that has it
+
+
+@dataclass(frozen=True)
+class _Ready:
+    digest: str
+    path: Path
+    fetched: bool
+    resumed: bool
+    downloaded: int
+
+
+class _Cancelled(Exception):
+    """Another transfer failed or the user interrupted: stop this one (its partial file stays)."""
+
+
+# --------------------------------------------------------------------------- cache
+
+
+def _cache_path(cache: Path, digest: str) -> Path:
+    return cache / "sha256" / digest.split(":", 1)[1]
+
+
+def _hash_file(path: Path, stop: threading.Event) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb", buffering=0) as f:
+        while chunk := f.read(8 << 20):
+            if stop.is_set():
+                raise _Cancelled
+            h.update(chunk)
+    return "sha256:" + h.hexdigest()
+
+
+def _gzip_isize(path: Path, size: int) -> int:
+    """Uncompressed size from the gzip trailer (exact for one gzip member under 4 GiB)."""
+    if size < 18:
+        return 0
+    with open(path, "rb") as f:
+        head = f.read(2)
+        if head != b"\x1f\x8b":
+            return size  # an uncompressed tar layer
+        f.seek(size - 4)
+        return int(struct.unpack("<I", f.read(4))[0])
+
+
+# --------------------------------------------------------------------------- build
+
+
+def _resolve_all(
+    spec: BundleManifest, source: Endpoint, clients: dict[str, Any], workers: int
+) -> tuple[list[SourceImage], dict[str, _Blob], dict[str, bytes]]:
+    """Resolve every image; return images, distinct blobs and manifest/index bytes by digest."""
+    refs = [parse_reference(r, default_registry=source.host) for r in spec.images]
+    for ref in refs:
+        if ref.registry not in clients:
+            clients[ref.registry] = source.client(ref.registry)
+    with ThreadPoolExecutor(max_workers=min(workers, len(refs)) or 1) as ex:
+        resolved = list(ex.map(lambda r: clients[r.registry].resolve(r), refs))
+    images: list[SourceImage] = []
+    blobs: dict[str, _Blob] = {}
+    raw: dict[str, bytes] = {}
+    for name, ref, res in zip(spec.images, refs, resolved, strict=True):
+        for layer in res.layers:
+            if layer.media_type and layer.media_type not in _GZIP_LAYER_TYPES:
+                raise UnsupportedManifest(
+                    f"{ref.registry}: {ref.repository}:{ref.ref} has a {layer.media_type} layer "
+                    f"({layer.digest}); docker load on the target reads gzip layers only"
+                )
+        for b in res.blobs:
+            blobs.setdefault(
+                b.digest, _Blob(b.digest, b.size, b.media_type, ref.registry, ref.repository)
+            )
+        raw[res.manifest.digest] = res.manifest.raw
+        if res.index is not None:
+            raw[res.index.digest] = res.index.raw
+        images.append(
+            SourceImage(
+                reference=name,
+                repository=ref.repository,
+                manifest_digest=res.manifest.digest,
+                manifest_media_type=res.manifest.media_type,
+                index_digest=res.index.digest if res.index else None,
+                index_media_type=res.index.media_type if res.index else None,
+                config=res.config.digest,
+                layers=tuple(x.digest for x in res.layers),
+            )
+        )
+    return images, blobs, raw
+
+
+def _ensure_blob(
+    blob: _Blob,
+    cache: Path,
+    client: Any,
+    stop: threading.Event,
+    advance: Callable[[int], None],
+) -> _Ready:
+    """The blob's complete, verified cache file: re-hashed if cached, fetched otherwise."""
+    path = _cache_path(cache, blob.digest)
+    if path.exists():
+        if path.stat().st_size == blob.size and _hash_file(path, stop) == blob.digest:
+            advance(blob.size)
+            return _Ready(blob.digest, path, False, False, 0)
+        path.unlink()  # a damaged cache entry is fetched again
+
+    def progress(n: int) -> None:
+        if stop.is_set():
+            raise _Cancelled
+        advance(n)
+
+    out = client.fetch_blob(blob.repository, blob.digest, path, size=blob.size, progress=progress)
+    if out.size != blob.size:
+        path.unlink()
+        raise RegistryError(
+            f"{blob.host}: blob {blob.digest} of {blob.repository} has {out.size} bytes, "
+            f"the manifest says {blob.size}"
+        )
+    return _Ready(blob.digest, path, not out.cached, out.resumed, out.downloaded)
+
+
+def _copy_into(writer: OuterTarWriter, out_fd: int, src: Path, digest: str, size: int) -> None:
+    """Append cache file ``src`` as the bundle member of ``digest`` (kernel-side copy)."""
+    writer.begin(_BLOB_TEMPLATE)
+    with open(src, "rb", buffering=0) as f:
+        left = size
+        use_cfr = hasattr(os, "copy_file_range")
+        while left:
+            n = 0
+            if use_cfr:
+                try:
+                    n = os.copy_file_range(f.fileno(), out_fd, min(left, 1 << 30))
+                except OSError as e:
+                    if e.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+                        raise
+                    use_cfr = False
+                    continue
+            else:
+                chunk = memoryview(f.read(min(left, 8 << 20)))
+                n = len(chunk)
+                while chunk:
+                    chunk = chunk[os.write(out_fd, chunk) :]
+            if n <= 0:
+                raise OutputError(f"cache file {src} ended early")
+            left -= n
+    writer.end(blob_member(digest), size, digest.split(":", 1)[1])
+
+
+def _check_space(directory: Path, needed: int) -> None:
+    try:
+        free = shutil.disk_usage(directory).free
+    except OSError as e:
+        raise OutputError(f"cannot use directory {directory}: {e.strerror or e}") from e
+    if free < needed:
+        raise NoSpace(
+            f"not enough free space in {directory}: about {needed / 1e6:.1f} MB needed, "
+            f"{free / 1e6:.1f} MB free"
+        )
+
+
+def source_manifests_json(host: str, images: list[SourceImage]) -> bytes:
+    """The ``images/source-manifests.json`` member (the only place its shape is written)."""
+    doc = {
+        "version": SOURCE_MANIFESTS_VERSION,
+        "registry": host,
+        "images": [
+            {
+                "reference": i.reference,
+                "repository": i.repository,
+                "manifest": {"digest": i.manifest_digest, "media_type": i.manifest_media_type},
+                "index": {"digest": i.index_digest, "media_type": i.index_media_type}
+                if i.index_digest
+                else None,
+            }
+            for i in images
+        ],
+    }
+    return (json.dumps(doc, indent=1) + "\n").encode()
+
+
+def build_from_registry(
+    spec: BundleManifest,
+    output: Path,
+    *,
+    source: Endpoint,
+    cache_dir: Path | None = None,
+    installer: str | None = None,
+    progress: Progress | None = None,
+    workers: int = DEFAULT_WORKERS,
+) -> RegistryBuildResult:
+    """Build the bundle of ``spec`` at ``output`` (atomically) from the registry ``source``."""
+    from harborkit.bundle.build import _add_installer, _installer_source
+
+    progress = progress or NullProgress()
+    output = output.absolute()
+    directory = output.parent
+    if not directory.is_dir():
+        raise OutputError(f"output directory {directory} does not exist")
+    cache = (cache_dir or default_cache_dir()).absolute()
+    try:
+        (cache / "sha256").mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"cannot create cache directory {cache}: {e.strerror or e}") from e
+
+    clients: dict[str, Any] = {}
+    stop = threading.Event()
+    tmp = directory / f".{output.name}.partial-{os.getpid()}"
+    try:
+        clients[source.host] = source.client(pool_size=max(workers, 4))
+        images, blobs, raw_manifests = _resolve_all(spec, source, clients, workers)
+        todo = sorted(blobs.values(), key=lambda b: b.size, reverse=True)
+        total = sum(b.size for b in todo)
+        missing = sum(b.size for b in todo if not _cache_path(cache, b.digest).exists())
+        src_name, inst_name, expected = _installer_source(spec, installer)
+        inst_size = (
+            Path(src_name).stat().st_size
+            if "://" not in src_name and Path(src_name).is_file()
+            else 0
+        )
+        _check_space(directory, total + inst_size + (1 << 20))
+        _check_space(cache, missing)
+
+        try:
+            f = open(tmp, "w+b", buffering=0)  # noqa: SIM115 - closed below
+        except OSError as e:
+            raise OutputError(f"cannot create {tmp}: {e.strerror or e}") from e
+        with f:
+            writer = OuterTarWriter(f)  # type: ignore[arg-type]
+            inst = _add_installer(writer, src_name, inst_name, expected, progress)
+            fetch_task = progress.task("fetch blobs", total)
+            lock = threading.Lock()
+
+            def advance(n: int) -> None:
+                with lock:
+                    fetch_task.advance(n)
+
+            ready: list[_Ready] = []
+            ex = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="hk-fetch")
+            try:
+                futures: set[Future[_Ready]] = {
+                    ex.submit(_ensure_blob, b, cache, clients[b.host], stop, advance) for b in todo
+                }
+                while futures:
+                    done, futures = wait(futures, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        r = fut.result()  # the first failure stops the build
+                        _copy_into(writer, f.fileno(), r.path, r.digest, blobs[r.digest].size)
+                        ready.append(r)
+            except BaseException:
+                stop.set()
+                ex.shutdown(wait=True, cancel_futures=True)
+                raise
+            finally:
+                fetch_task.done()
+            ex.shutdown(wait=True)
+
+            for digest, data in raw_manifests.items():
+                if digest not in blobs:
+                    writer.add_bytes(blob_member(digest), data, digest.split(":", 1)[1])
+            meta, docker_manifest = _metadata(spec, images, blobs, cache, inst)
+            writer.add_bytes(
+                IMAGES_MANIFEST, docker_manifest, hashlib.sha256(docker_manifest).hexdigest()
+            )
+            src_doc = source_manifests_json(source.host, images)
+            writer.add_bytes(SOURCE_MANIFESTS, src_doc, hashlib.sha256(src_doc).hexdigest())
+            meta_bytes = metadata_to_json(meta)
+            writer.add_bytes(METADATA_NAME, meta_bytes, hashlib.sha256(meta_bytes).hexdigest())
+            sums = format_sums(writer.sums)
+            writer.add_bytes(SUMS_NAME, sums, hashlib.sha256(sums).hexdigest())
+            writer.close()
+            os.fsync(f.fileno())
+            size = f.tell()
+        os.replace(tmp, output)
+    except OSError as e:
+        _unlink(tmp)
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise NoSpace(f"no space left while writing {output.name}") from e
+        raise OutputError(f"cannot write {output}: {e.strerror or e}") from e
+    except BaseException:
+        _unlink(tmp)
+        raise
+    finally:
+        stop.set()
+        for c in clients.values():
+            c.close()
+    stats = FetchStats(
+        blobs=len(blobs),
+        fetched=sum(1 for r in ready if r.fetched),
+        cached=sum(1 for r in ready if not r.fetched),
+        resumed=sum(1 for r in ready if r.resumed),
+        bytes_fetched=sum(r.downloaded for r in ready),
+    )
+    return RegistryBuildResult(output, size, meta, tuple(images), stats)
+
+
+def _metadata(
+    spec: BundleManifest,
+    images: list[SourceImage],
+    blobs: dict[str, _Blob],
+    cache: Path,
+    inst: Any,
+) -> tuple[BundleMetadata, bytes]:
+    """Metadata records and the legacy ``docker load`` manifest."""
+    layer_records: dict[str, LayerRecord] = {}
+    records: list[ImageRecord] = []
+    entries: dict[tuple[str, tuple[str, ...]], dict[str, Any]] = {}
+    for img in images:
+        config = json.loads(_cache_path(cache, img.config).read_bytes())
+        diff_ids = list((config.get("rootfs") or {}).get("diff_ids") or [])
+        if len(diff_ids) != len(img.layers):
+            raise RegistryError(
+                f"image {img.reference}: its config lists {len(diff_ids)} diff ids for "
+                f"{len(img.layers)} layers"
+            )
+        usize = 0
+        for digest, diff_id in zip(img.layers, diff_ids, strict=True):
+            rec = layer_records.get(digest)
+            if rec is None:
+                size = blobs[digest].size
+                rec = LayerRecord(
+                    digest, diff_id, size, _gzip_isize(_cache_path(cache, digest), size)
+                )
+                layer_records[digest] = rec
+            usize += rec.uncompressed_size
+        records.append(ImageRecord(img.reference, img.config, usize, img.layers))
+        key = (img.config, img.layers)
+        entry = entries.setdefault(
+            key,
+            {
+                "Config": blob_path_in_images(img.config),
+                "RepoTags": [],
+                "Layers": [blob_path_in_images(d) for d in img.layers],
+            },
+        )
+        entry["RepoTags"].append(img.reference)
+    meta = BundleMetadata(
+        format_version=FORMAT_VERSION,
+        harbor_version=spec.harbor_version,
+        created=datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+        harborkit_version=__version__,
+        images=tuple(records),
+        layers=tuple(layer_records.values()),
+        installer=inst,
+    )
+    return meta, (json.dumps(list(entries.values()), indent=1) + "\n").encode()
+
+
+def _unlink(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()

@@ -1,0 +1,358 @@
+"""Bundles built straight from a registry and pushed into another (real registries, loopback)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harborkit.bundle.from_registry import SOURCE_MANIFESTS, build_from_registry
+from harborkit.bundle.manifest import manifest_from_dict
+from harborkit.bundle.push import push_bundle
+from harborkit.errors import ExitCode
+from harborkit.registry.client import DOCKER_LIST, Manifest
+from harborkit.registry.endpoint import Endpoint
+from harborkit.registry.errors import RegistryError
+from tests.registry.conftest import client_for, push_image
+from tests.support.registry import (
+    PASSWORD,
+    USER,
+    Registry,
+    TestImage,
+    make_image,
+    make_layer,
+    skopeo_digest,
+    start_registry,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+INSTALLER = "harbor-online-installer-v1.8.0.tgz"
+
+
+def _installer(tmp: Path) -> Path:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        data = b"#!/bin/sh\necho install\n"
+        ti = tarfile.TarInfo("harbor/install.sh")
+        ti.size, ti.mode = len(data), 0o755
+        tf.addfile(ti, io.BytesIO(data))
+    p = tmp / INSTALLER
+    p.write_bytes(buf.getvalue())
+    return p
+
+
+def _manifest_yaml(tmp: Path, refs: list[str], name: str = "m.yaml") -> Path:
+    import yaml
+
+    p = tmp / name
+    p.write_text(
+        yaml.safe_dump(
+            {
+                "harbor_version": "v1.8.0",
+                "images": refs,
+                "installer": {"name": INSTALLER, "url": f"https://example.invalid/{INSTALLER}"},
+            }
+        )
+    )
+    return p
+
+
+def _spec(refs: list[str]):  # noqa: ANN202 - BundleManifest
+    return manifest_from_dict(
+        {
+            "harbor_version": "v1.8.0",
+            "images": refs,
+            "installer": {"name": INSTALLER, "url": f"https://example.invalid/{INSTALLER}"},
+        },
+        Path("test"),
+    )
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``python -m harborkit ...`` as a process."""
+    return subprocess.run(
+        [sys.executable, "-m", "harborkit", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env or dict(os.environ),
+        timeout=300,
+    )
+
+
+def _image_set(version: str, *, top_seed: int) -> list[TestImage]:
+    """Three images sharing a base layer; one OCI; top layers change with ``top_seed``."""
+    base = (
+        make_layer({"etc/os-release": b"ID=hk\n" * 500, "bin/x": os.urandom(0) + b"x" * 70_000}),
+    )
+    return [
+        make_image("goharbor/harbor-core", version, seed=top_seed + 1, base=base),
+        make_image(
+            "goharbor/harbor-db", version, seed=top_seed + 2, base=base, layer_sizes=(90_000,)
+        ),
+        make_image("goharbor/prepare", version, seed=top_seed + 3, base=base, oci=True),
+    ]
+
+
+def _push_set(reg: Registry, images: list[TestImage]) -> None:
+    with client_for(reg) as c:
+        for img in images:
+            push_image(c, img)
+
+
+@pytest.fixture(scope="module")
+def source() -> Iterator[Registry]:
+    with start_registry("plain") as reg:
+        _push_set(reg, _image_set("v1.8.0", top_seed=100))
+        yield reg
+
+
+def test_build_verify_push_roundtrip(source: Registry, tmp_path: Path) -> None:
+    refs = [f"goharbor/{n}:v1.8.0" for n in ("harbor-core", "harbor-db", "prepare")]
+    out = tmp_path / "bundle.tar"
+    r = run_cli(
+        "bundle", "build", "--from", f"registry://{source.host}", "--insecure",
+        "-m", str(_manifest_yaml(tmp_path, refs)), "--installer", str(_installer(tmp_path)),
+        "--cache", str(tmp_path / "cache"), "-o", str(out),
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "3 images" in r.stdout and "fetched" in r.stdout
+    assert run_cli("bundle", "verify", str(out)).returncode == 0
+
+    # the plain-tools path: tar + sha256sum -c
+    x = tmp_path / "x"
+    x.mkdir()
+    subprocess.run(["tar", "-xf", str(out), "-C", str(x)], check=True)
+    subprocess.run(["sha256sum", "--quiet", "-c", "SHA256SUMS"], cwd=x, check=True)
+    src_doc = json.loads((x / SOURCE_MANIFESTS).read_text())
+    meta = json.loads((x / "harbor-bundle.json").read_text())
+    load = json.loads((x / "images/manifest.json").read_text())
+    assert [e["RepoTags"] for e in load] == [[ref] for ref in refs]
+    for e in load:  # every file docker load needs is there
+        for rel in (e["Config"], *e["Layers"]):
+            assert (x / "images" / rel).is_file()
+    shared = [d for d, n in _layer_use(meta).items() if n == 3]
+    assert len(shared) == 1  # the base layer is stored once, used by all three
+    for entry in src_doc["images"]:
+        digest = entry["manifest"]["digest"]
+        raw = (x / "images/blobs/sha256" / digest.split(":")[1]).read_bytes()
+        assert "sha256:" + hashlib.sha256(raw).hexdigest() == digest
+        assert skopeo_digest(source, f"{entry['repository']}:v1.8.0") == digest
+
+    # push into a token-auth registry, credentials from the docker config file
+    with start_registry("token") as target:
+        cfg = tmp_path / "dockercfg"
+        cfg.mkdir()
+        auth = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+        (cfg / "config.json").write_text(json.dumps({"auths": {target.host: {"auth": auth}}}))
+        env = {**os.environ, "DOCKER_CONFIG": str(cfg)}
+        r = run_cli("bundle", "push", str(out), "--registry", target.host, "--insecure", env=env)
+        assert r.returncode == 0, r.stderr
+        assert "0 already there" in r.stdout and "mounted" in r.stdout
+        for entry in src_doc["images"]:
+            name = f"{entry['repository']}:v1.8.0"
+            assert skopeo_digest(target, name) == skopeo_digest(source, name)
+        again = run_cli(
+            "bundle", "push", str(out), "--registry", target.host, "--insecure", env=env
+        )
+        assert again.returncode == 0 and " 0 blobs uploaded" in again.stdout, again.stdout
+        # into a Harbor-style project
+        r = run_cli(
+            "bundle", "push", str(out), "--registry", target.host, "--insecure",
+            "--project", "library", "-q", env=env,
+        )  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        assert skopeo_digest(target, "library/harbor-db:v1.8.0") == skopeo_digest(
+            source, "goharbor/harbor-db:v1.8.0"
+        )
+
+
+def _layer_use(meta: dict) -> dict[str, int]:  # type: ignore[type-arg]
+    use: dict[str, int] = {}
+    for img in meta["images"]:
+        for d in set(img["layers"]):
+            use[d] = use.get(d, 0) + 1
+    return use
+
+
+def test_incremental_build_fetches_only_changed_blobs(source: Registry, tmp_path: Path) -> None:
+    refs18 = [f"goharbor/{n}:v1.8.0" for n in ("harbor-core", "harbor-db", "prepare")]
+    new = _image_set("v1.8.1", top_seed=200)
+    _push_set(source, new)
+    cache = tmp_path / "cache"
+    inst = str(_installer(tmp_path))
+    ep = Endpoint(source.host, insecure=True)
+    first = build_from_registry(
+        _spec(refs18), tmp_path / "a.tar", source=ep, cache_dir=cache, installer=inst
+    )
+    assert first.stats.cached == 0 and first.stats.fetched == first.stats.blobs
+    again = build_from_registry(
+        _spec(refs18), tmp_path / "b.tar", source=ep, cache_dir=cache, installer=inst
+    )
+    assert again.stats.fetched == 0 and again.stats.cached == again.stats.blobs
+    refs181 = [r.replace("v1.8.0", "v1.8.1") for r in refs18]
+    nxt = build_from_registry(
+        _spec(refs181), tmp_path / "c.tar", source=ep, cache_dir=cache, installer=inst
+    )
+    changed = {d for img in new for d in img.blobs} - {
+        d for img in _image_set("v1.8.0", top_seed=100) for d in img.blobs
+    }
+    assert nxt.stats.fetched == len(changed)  # new configs and top layers only
+    assert nxt.stats.cached == nxt.stats.blobs - len(changed) > 0
+
+
+def test_manifest_list_source_keeps_index_and_platform_manifest(tmp_path: Path) -> None:
+    with start_registry("tls") as reg:
+        amd = make_image("goharbor/harbor-log", "v1.8.0", seed=300)
+        with client_for(reg) as c:
+            push_image(c, amd)
+            index = json.dumps(
+                {
+                    "schemaVersion": 2,
+                    "mediaType": DOCKER_LIST,
+                    "manifests": [
+                        {
+                            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                            "size": len(amd.manifest),
+                            "digest": amd.digest,
+                            "platform": {"architecture": "amd64", "os": "linux"},
+                        }
+                    ],
+                }
+            ).encode()
+            idx = Manifest("sha256:" + hashlib.sha256(index).hexdigest(), DOCKER_LIST, index)
+            c.put_manifest("goharbor/harbor-log", "v1.8.0", idx)
+        ep = Endpoint(reg.host, ca_file=reg.ca_file)
+        res = build_from_registry(
+            _spec(["goharbor/harbor-log:v1.8.0"]), tmp_path / "b.tar", source=ep,
+            cache_dir=tmp_path / "c", installer=str(_installer(tmp_path)),
+        )  # fmt: skip
+    (img,) = res.images
+    assert img.manifest_digest == amd.digest and img.index_digest == idx.digest
+
+
+def test_wrong_credentials_and_unknown_image_exit_10(tmp_path: Path) -> None:
+    with start_registry("htpasswd") as reg:
+        m = _manifest_yaml(tmp_path, ["goharbor/nothing:v1.8.0"])
+        common = [
+            "bundle", "build", "--from", f"registry://{reg.host}", "--insecure", "-m", str(m),
+            "--installer", str(_installer(tmp_path)), "--cache", str(tmp_path / "c"),
+            "-o", str(tmp_path / "out.tar"),
+        ]  # fmt: skip
+        bad = run_cli(*common, "--username", USER, "--password", "nope")
+        assert bad.returncode == ExitCode.REGISTRY
+        assert "rejected the credentials" in bad.stderr and "nope" not in bad.stderr
+        unknown = run_cli(*common, "--username", USER, "--password", PASSWORD)
+        assert unknown.returncode == ExitCode.REGISTRY
+        assert "goharbor/nothing:v1.8.0" in unknown.stderr and "not found" in unknown.stderr
+        assert len(unknown.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out.tar").exists()
+
+
+class _KillingProgress:
+    """A Progress whose blob-fetch bar SIGKILLs the registry once ``after`` bytes arrived."""
+
+    def __init__(self, reg: Registry, after: int) -> None:
+        self.reg, self.after, self.seen, self.killed = reg, after, 0, False
+
+    def task(self, description: str, total: int | None = None):  # noqa: ANN201
+        outer = self
+
+        class T:
+            def advance(self, n: int) -> None:
+                if description == "fetch blobs":
+                    outer.seen += n
+                    if outer.seen >= outer.after and not outer.killed:
+                        outer.killed = True
+                        outer.reg.kill()
+
+            def set_total(self, total: int | None) -> None:
+                pass
+
+            def done(self) -> None:
+                pass
+
+        return T()
+
+
+def test_registry_dies_mid_build_then_resume(tmp_path: Path) -> None:
+    with start_registry("plain") as reg:
+        images = [
+            make_image("goharbor/harbor-core", "v1.8.0", seed=400, layer_sizes=(6 << 20, 6 << 20)),
+            make_image(
+                "goharbor/harbor-portal", "v1.8.0", seed=401, layer_sizes=(6 << 20, 5 << 20)
+            ),
+        ]
+        _push_set(reg, images)
+        total = sum(len(b) for i in images for b in i.blobs.values())
+        refs = ["goharbor/harbor-core:v1.8.0", "goharbor/harbor-portal:v1.8.0"]
+        ep = Endpoint(reg.host, insecure=True)
+        out = tmp_path / "out.tar"
+        cache = tmp_path / "cache"
+        inst = str(_installer(tmp_path))
+        kp = _KillingProgress(reg, total // 2)
+        with pytest.raises(RegistryError) as ei:
+            build_from_registry(
+                _spec(refs), out, source=ep, cache_dir=cache, installer=inst, progress=kp, workers=2
+            )
+        assert kp.killed and reg.host in ei.value.message
+        assert ei.value.exit_code == ExitCode.REGISTRY
+        assert not out.exists() and [p.name for p in tmp_path.iterdir() if "out" in p.name] == []
+        left = list((cache / "sha256").iterdir())
+        assert left, "the blobs fetched before the failure stay in the cache"
+        reg.start()
+        res = build_from_registry(_spec(refs), out, source=ep, cache_dir=cache, installer=inst)
+        assert res.stats.cached + res.stats.resumed > 0
+        assert res.stats.bytes_fetched < total
+        assert out.is_file()
+    assert run_cli("bundle", "verify", str(out)).returncode == 0
+
+
+def test_push_refuses_a_corrupt_bundle(source: Registry, tmp_path: Path) -> None:
+    refs = ["goharbor/harbor-db:v1.8.0"]
+    out = tmp_path / "b.tar"
+    build_from_registry(
+        _spec(refs), out, source=Endpoint(source.host, insecure=True),
+        cache_dir=tmp_path / "c", installer=str(_installer(tmp_path)),
+    )  # fmt: skip
+    data = bytearray(out.read_bytes())
+    data[len(data) // 3] ^= 0x01
+    out.write_bytes(bytes(data))
+    with start_registry("plain") as target:
+        r = run_cli("bundle", "push", str(out), "--registry", target.host, "--insecure")
+        assert r.returncode == ExitCode.BUNDLE_CORRUPT, r.stderr
+        with client_for(target) as c, pytest.raises(RegistryError):
+            c.get_manifest("goharbor/harbor-db", "v1.8.0")
+
+
+def test_push_then_docker_pull(source: Registry, tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs root for dockerd")
+    from tests.support.dockerd import start_dockerd
+
+    refs = ["goharbor/harbor-core:v1.8.0", "goharbor/prepare:v1.8.0"]
+    out = tmp_path / "b.tar"
+    build_from_registry(
+        _spec(refs), out, source=Endpoint(source.host, insecure=True),
+        cache_dir=tmp_path / "c", installer=str(_installer(tmp_path)),
+    )  # fmt: skip
+    with start_registry("plain") as target, start_dockerd() as daemon:
+        res = push_bundle(out, Endpoint(target.host, insecure=True))
+        client = daemon.client()
+        try:
+            for img in res.images:
+                repo, tag = img.target.rsplit(":", 1)
+                pulled = client.images.pull(repo, tag=tag)
+                assert f"{repo}@{img.digest}" in pulled.attrs["RepoDigests"]
+                assert img.digest == skopeo_digest(source, img.reference)
+        finally:
+            client.close()
