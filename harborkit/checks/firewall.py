@@ -27,6 +27,14 @@ def _stopped(name: str, fact: _services.Fact) -> Finding:
     return Finding(Status.PASS, subject, f"not running ({fact.detail})")
 
 
+def _ok_message(name: str, findings: list[Finding]) -> str:
+    """Claim only what was judged: "stopped" needs a running system."""
+    unjudged = [f.subject.removeprefix(f"{name} ") for f in findings if f.status is Status.SKIP]
+    if unjudged:
+        return f"{name} is disabled; {', '.join(unjudged)} not judged ({findings[0].message})"
+    return f"{name} is stopped and disabled"
+
+
 def _disabled(name: str, fact: _services.Fact) -> Finding:
     subject = f"{name} disabled"
     if fact.value:
@@ -54,7 +62,7 @@ class _ServiceOff(Check):
             f = Finding(Status.PASS, self.unit, "not installed (no unit file or init script)")
             return Outcome.from_findings([f], ok=f"{self.unit} is not installed")
         findings = [_stopped(self.unit, svc.active), _disabled(self.unit, svc.enabled)]
-        return Outcome.from_findings(findings, ok=f"{self.unit} is stopped and disabled")
+        return Outcome.from_findings(findings, ok=_ok_message(self.unit, findings))
 
 
 class FirewalldOff(_ServiceOff):
@@ -88,7 +96,7 @@ class FirewalldOff(_ServiceOff):
                 _stopped(self.unit, fact) if f.subject == f"{self.unit} stopped" else f
                 for f in out.findings
             ]
-            return Outcome.from_findings(findings, ok=f"{self.unit} is stopped and disabled")
+            return Outcome.from_findings(findings, ok=_ok_message(self.unit, findings))
         return out
 
 
@@ -139,7 +147,7 @@ class UfwOff(Check):
             f = Finding(Status.PASS, "ufw", "not installed")
             return Outcome.from_findings([f], ok="ufw is not installed")
         findings = [self._stopped(ctx), self._disabled(text)]
-        return Outcome.from_findings(findings, ok="ufw is stopped and disabled")
+        return Outcome.from_findings(findings, ok=_ok_message("ufw", findings))
 
     @staticmethod
     def _disabled(text: str | None) -> Finding:

@@ -18,12 +18,15 @@ _LABEL = {s: s.value.upper() for s in Status}
 
 
 def _finding_lines(r: CheckResult, verbose: bool) -> list[tuple[Status, str]]:
+    """The findings worth a line: those that need attention (all with verbose)."""
     lines = []
     for f in r.findings:
-        if not verbose and f.status in (Status.PASS,):
+        if not verbose and f.status in (Status.PASS, Status.SKIP):
             continue
         text = f"{f.subject}: {f.message}"
-        if text == r.message and not f.location:
+        if text == r.message or f.message == r.message:
+            if f.location:
+                lines.append((f.status, f"at {f.location}"))
             continue  # the summary already says it
         # expected/found are shown unless the message already quotes them
         shown = [
