@@ -330,9 +330,14 @@ class RegistryClient:
                 )
             except requests.RequestException as e:
                 raise self._connection_error(e, what) from e
-            if r.status_code != 401 or attempt == 1:
+            if r.status_code != 401:
                 break
             challenges = parse_challenges(r.headers.get("WWW-Authenticate", ""))
+            if attempt == 1:
+                if any(c.params.get("error") == "insufficient_scope" for c in challenges):
+                    r.close()
+                    raise self._auth_failure(403, what)  # authenticated, but not allowed
+                break
             r.close()
             bearer = next((c for c in challenges if c.scheme == "bearer"), None)
             if bearer is not None:

@@ -346,9 +346,15 @@ def test_push_then_docker_pull(source: Registry, tmp_path: Path) -> None:
         cache_dir=tmp_path / "c", installer=str(_installer(tmp_path)),
     )  # fmt: skip
     with start_registry("plain") as target, start_dockerd() as daemon:
+        # the registry-built bundle loads with the daemon path's `bundle load`
+        r = run_cli("bundle", "load", "-q", str(out), env=daemon.env())
+        assert r.returncode == 0, r.stderr
         res = push_bundle(out, Endpoint(target.host, insecure=True))
         client = daemon.client()
         try:
+            meta = {i.reference: i.image_id for i in res_meta(out)}
+            for ref, image_id in meta.items():
+                assert client.images.get(ref).id == image_id
             for img in res.images:
                 repo, tag = img.target.rsplit(":", 1)
                 pulled = client.images.pull(repo, tag=tag)
@@ -356,3 +362,10 @@ def test_push_then_docker_pull(source: Registry, tmp_path: Path) -> None:
                 assert img.digest == skopeo_digest(source, img.reference)
         finally:
             client.close()
+
+
+def res_meta(bundle: Path):  # noqa: ANN201 - tuple[ImageRecord, ...]
+    """The image records of a verified bundle."""
+    from harborkit.bundle.verify import verify_bundle
+
+    return verify_bundle(bundle).metadata.images

@@ -234,3 +234,17 @@ def _bio(b: bytes):  # noqa: ANN202
     import io
 
     return io.BytesIO(b)
+
+
+def test_token_without_push_right_is_access_denied(registries: dict[str, Registry]) -> None:
+    from harborkit.registry.errors import AccessDenied
+    from tests.support.registry import PASSWORD, READER
+
+    reg = registries["token"]
+    img = make_image("ro/x", "v1", seed=21)
+    with client_for(reg, creds=Credentials(READER, PASSWORD)) as c:
+        with pytest.raises(AccessDenied) as ei:
+            push_image(c, img)
+        assert READER in ei.value.message and "not allowed to" in ei.value.message
+        with pytest.raises(NotFound):  # reading is allowed: the image is simply not there
+            c.get_manifest("ro/x", "v1")

@@ -47,6 +47,7 @@ REGISTRY_BIN = shutil.which("docker-registry") or "/usr/bin/docker-registry"
 MODES = ("plain", "htpasswd", "tls", "token")
 USER = "hkuser"
 PASSWORD = "hk-secret-pw"
+READER = "hkreader"  # token mode: may pull, may not push
 SERVICE = "hk-test-registry"
 ISSUER = "hk-test-issuer"
 
@@ -184,9 +185,12 @@ def sign_jwt(pki: Pki, claims: dict[str, Any]) -> str:
 class TokenIssuer:
     """A loopback token service: basic auth in, a JWT granting the asked scope out."""
 
-    def __init__(self, pki: Pki, users: dict[str, str]) -> None:
+    def __init__(
+        self, pki: Pki, users: dict[str, str], read_only: frozenset[str] = frozenset()
+    ) -> None:
         self.pki = pki
         self.users = users
+        self.read_only = read_only  # users granted "pull" only
         self.requests = 0
         issuer = self
 
@@ -213,7 +217,10 @@ class TokenIssuer:
                     for item in scope.split():
                         typ, _, rest = item.partition(":")
                         name, _, actions = rest.rpartition(":")
-                        access.append({"type": typ, "name": name, "actions": actions.split(",")})
+                        granted = actions.split(",")
+                        if user in issuer.read_only:
+                            granted = [a for a in granted if a == "pull"]
+                        access.append({"type": typ, "name": name, "actions": granted})
                 now = int(time.time())
                 token = sign_jwt(
                     issuer.pki,
@@ -413,7 +420,7 @@ def start_registry(mode: str = "plain", parent: Path | None = None) -> Iterator[
         pki = make_pki(root / "pki") if mode in ("tls", "token") else None
         if mode == "token":
             assert pki is not None
-            issuer = TokenIssuer(pki, {USER: PASSWORD})
+            issuer = TokenIssuer(pki, {USER: PASSWORD, READER: PASSWORD}, frozenset({READER}))
         reg = Registry(mode, root, free_port(), root / "storage", pki, issuer)
         reg.storage.mkdir()
         reg.start()
