@@ -8,7 +8,9 @@ then every member's bytes are hashed once, members spread over all cores
 from __future__ import annotations
 
 import hashlib
+import importlib
 import os
+import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -101,12 +103,14 @@ def verify_bundle(path: Path, *, progress: Progress | None = None) -> VerifyResu
     except ValueError as e:
         raise BundleCorrupt(f"bundle {path} is corrupt: {SUMS_NAME} {e}") from e
 
+    # the schema check needs jsonschema (~40 ms to import): import it while hashing
+    threading.Thread(target=importlib.import_module, args=("jsonschema",), daemon=True).start()
     to_hash = [m for m in scan.members if m.name != SUMS_NAME and m.end <= scan.file_size]
     to_hash.sort(key=lambda m: m.size, reverse=True)
     total = sum(m.size for m in to_hash)
     task = progress.task("verify", total)
     try:
-        with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as ex:
+        with ThreadPoolExecutor(max_workers=(os.cpu_count() or 1) + 1) as ex:
             digests = dict(
                 zip(
                     (m.name for m in to_hash),
