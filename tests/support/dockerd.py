@@ -17,7 +17,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,7 +79,9 @@ def ping(socket_path: Path) -> bool:
         return False
 
 
-def _spawn(root: Path, driver: str) -> tuple[subprocess.Popen[bytes], Path]:
+def _spawn(
+    root: Path, driver: str, extra_args: Sequence[str]
+) -> tuple[subprocess.Popen[bytes], Path]:
     sock = root / "d.sock"
     log = open(root / f"dockerd-{driver}.log", "wb")  # noqa: SIM115 - owned by the process
     argv = [
@@ -97,6 +99,7 @@ def _spawn(root: Path, driver: str) -> tuple[subprocess.Popen[bytes], Path]:
         f"unix://{sock}",
         "--storage-driver",
         driver,
+        *extra_args,
     ]
     try:
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -126,18 +129,21 @@ def _remove_tree(root: Path) -> None:
 
 
 @contextlib.contextmanager
-def start_dockerd(parent: Path | None = None, *, timeout: float = 60) -> Iterator[Daemon]:
+def start_dockerd(
+    parent: Path | None = None, *, timeout: float = 60, extra_args: Sequence[str] = ()
+) -> Iterator[Daemon]:
     """Run a private dockerd for the duration of the ``with`` block.
 
     ``parent`` is where the short-named state directory goes (default ``/tmp``);
-    the unix socket path must stay under ~108 characters. The daemon is stopped
+    the unix socket path must stay under ~108 characters. ``extra_args`` are
+    added to the dockerd command line (e.g. ``["--insecure-registry", "127.0.0.1:5000"]``). The daemon is stopped
     with SIGTERM and its directory removed on exit.
     """
     root = Path(tempfile.mkdtemp(prefix="hk-", dir=str(parent) if parent else "/tmp"))
     proc: subprocess.Popen[bytes] | None = None
     try:
         for driver in ("overlay2", "vfs"):
-            proc, sock = _spawn(root, driver)
+            proc, sock = _spawn(root, driver, extra_args)
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline and proc.poll() is None:
                 if ping(sock):
@@ -149,7 +155,8 @@ def start_dockerd(parent: Path | None = None, *, timeout: float = 60) -> Iterato
             _stop(proc)
             proc = None
             shutil.rmtree(root / "data", ignore_errors=True)
-        raise DaemonStartError(f"dockerd did not start; logs in {root}")
+        logs = b"".join(p.read_bytes()[-2000:] for p in sorted(root.glob("dockerd-*.log")))
+        raise DaemonStartError(f"dockerd did not start: {logs.decode(errors='replace')}")
     finally:
         if proc is not None:
             _stop(proc)
