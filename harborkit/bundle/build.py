@@ -59,7 +59,9 @@ from harborkit.bundle.progress import NullProgress, Progress, Task
 from harborkit.bundle.tarsafe import BLOCK, OuterTarWriter
 
 CHUNK = 1 << 20
-#: gzip level for layers (ISA-L levels 0-3); 1 is the best speed/size trade-off measured.
+#: gzip level for layers (ISA-L levels 0-3). Measured on Debian layers here: level 0
+#: ~550-900 MB/s at ratio 0.48/0.23, level 1 about as fast at 0.43/0.22, level 2
+#: slightly slower for 1 % less, level 3 half the speed for 2-3 % less.
 COMPRESS_LEVEL = 1
 #: members of the save stream up to this size (and not named */layer.tar) are kept in memory.
 BUFFER_LIMIT = 8 << 20
