@@ -331,8 +331,11 @@ def build_from_registry(
             if "://" not in src_name and Path(src_name).is_file()
             else 0
         )
-        _check_space(directory, total + inst_size + (1 << 20))
-        _check_space(cache, missing)
+        if os.stat(directory).st_dev == os.stat(cache).st_dev:
+            _check_space(directory, total + inst_size + missing + (1 << 20))
+        else:
+            _check_space(directory, total + inst_size + (1 << 20))
+            _check_space(cache, missing)
 
         try:
             f = open(tmp, "w+b", buffering=0)  # noqa: SIM115 - closed below

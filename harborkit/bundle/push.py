@@ -28,6 +28,7 @@ from harborkit.bundle.from_registry import SOURCE_MANIFESTS
 from harborkit.bundle.progress import NullProgress, Progress
 from harborkit.bundle.tarsafe import Member
 from harborkit.registry.endpoint import Endpoint
+from harborkit.registry.errors import NotFound
 from harborkit.registry.reference import parse_reference
 
 DEFAULT_WORKERS = 6
@@ -267,6 +268,10 @@ def push_bundle(
             first = _parallel(upload, list(first_repo), workers, stop)
             second = _parallel(mount, mounts, workers, stop)
             pushed = _parallel(put, plans, workers, stop)
+        except NotFound as e:
+            if project:  # Harbor answers 404 for a project that does not exist
+                raise NotFound(f"{e.message} (does project {project!r} exist?)") from e
+            raise
         finally:
             task.done()
     finally:

@@ -511,6 +511,8 @@ class RegistryClient:
         with open(fd, "r+b", buffering=0) as f:
             fcntl.flock(f.fileno(), fcntl.LOCK_EX)
             if dest.exists():  # another process finished it while we waited
+                if os.fstat(f.fileno()).st_size == 0:
+                    _unlink(partial)  # the empty partial file we just created
                 return FetchResult(digest, dest, dest.stat().st_size, 0, True, False)
             h = hashlib.sha256()
             offset = 0
@@ -636,9 +638,14 @@ class RegistryClient:
         if chunk_size:
             with open_body() as src:
                 done = 0
+                base = src.tell()
                 while done < size:
                     n = min(chunk_size, size - done)
-                    body = _SectionBody(src, n, progress)
+
+                    def chunk_body(at: int = base + done, n: int = n) -> _SectionBody:
+                        src.seek(at)  # re-sent from the start after an auth challenge
+                        return _SectionBody(src, n, progress)
+
                     r = self.request(
                         "PATCH",
                         location,
@@ -649,7 +656,7 @@ class RegistryClient:
                             "Content-Type": "application/octet-stream",
                             "Content-Range": f"{done}-{done + n - 1}",
                         },
-                        body=lambda b=body: b,  # type: ignore[misc]
+                        body=chunk_body,
                     )
                     r.close()
                     location = _location(r, what, self.host)
