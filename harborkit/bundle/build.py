@@ -375,8 +375,8 @@ class _Pipeline:
     def __init__(self, writer: OuterTarWriter, level: int) -> None:
         self._writer = writer
         self._level = level
-        self._q_hash: queue.Queue[tuple[Any, ...]] = queue.Queue(maxsize=32)
-        self._q_write: queue.Queue[tuple[Any, ...]] = queue.Queue(maxsize=32)
+        self._q_hash: queue.Queue[tuple[Any, ...]] = queue.Queue(maxsize=16)
+        self._q_write: queue.Queue[tuple[Any, ...]] = queue.Queue(maxsize=16)
         self.error: BaseException | None = None
         self.diff: dict[str, tuple[str, int]] = {}
         self.compressed: dict[str, tuple[str, int] | str] = {}  # str: duplicate of a digest
@@ -446,8 +446,6 @@ class _Pipeline:
                         w.end(blob_member(digest), size, h.hexdigest())
                         self.written_digests.add(digest)
                         self.compressed[msg[1]] = (digest, size)
-                elif kind == "call":
-                    msg[1]()
             except BaseException as e:  # noqa: BLE001 - handed to the reader thread
                 self.error = e
 
