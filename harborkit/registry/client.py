@@ -345,10 +345,10 @@ class RegistryClient:
             elif any(c.scheme == "basic" for c in challenges):
                 if not self._credentials:
                     raise self._auth_failure(401, what)
+                if hdrs.get("Authorization", "").startswith("Basic "):
+                    raise self._auth_failure(401, what)  # sent and refused: wrong credentials
                 with self._lock:
-                    if self._basic:  # basic was already sent: the credentials are wrong
-                        raise self._auth_failure(401, what)
-                    self._basic = True
+                    self._basic = True  # (another thread may have set it meanwhile)
             else:
                 raise self._auth_failure(401, what)
         if r.status_code in ok or r.status_code in allow:

@@ -369,3 +369,49 @@ def res_meta(bundle: Path):  # noqa: ANN201 - tuple[ImageRecord, ...]
     from harborkit.bundle.verify import verify_bundle
 
     return verify_bundle(bundle).metadata.images
+
+
+def test_daemon_built_bundle_pushes_and_pulls_with_docker_cli(tmp_path: Path) -> None:
+    """A bundle from the daemon path has no source manifests: push writes schema 2 ones."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root for dockerd")
+    from tests.support.dockerd import start_dockerd
+    from tests.support.images import HARBOR_V180_IMAGES, harbor_test_images, load_images
+
+    names = list(HARBOR_V180_IMAGES[:3])
+    images = harbor_test_images(names)
+    out = tmp_path / "daemon.tar"
+    with start_dockerd() as build:
+        client = build.client()
+        try:
+            load_images(client, images)
+        finally:
+            client.close()
+        r = run_cli(
+            "bundle", "build", "--no-pull", "-q", "-m", str(_manifest_yaml(tmp_path, names)),
+            "--installer", str(_installer(tmp_path)), "-o", str(out), env=build.env(),
+        )  # fmt: skip
+        assert r.returncode == 0, r.stderr
+    with start_registry("htpasswd") as target, start_dockerd() as puller:
+        r = run_cli(
+            "bundle", "push", str(out), "--registry", target.host, "--insecure",
+            "--username", USER, "--password", PASSWORD,
+        )  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        env = {**puller.env(), "DOCKER_CONFIG": str(tmp_path / "docker-cli")}
+        docker = ["docker", "-H", puller.url]
+
+        def sh(*args: str, stdin: str | None = None) -> str:
+            p = subprocess.run(
+                [*docker, *args], env=env, input=stdin, capture_output=True, text=True, timeout=120
+            )
+            assert p.returncode == 0, p.stderr
+            return p.stdout.strip()
+
+        sh("login", target.host, "-u", USER, "--password-stdin", stdin=PASSWORD)
+        for img in images:
+            ref = f"{target.host}/{img.tags[0]}"
+            sh("pull", "-q", ref)
+            assert sh("image", "inspect", "--format", "{{.Id}}", ref) == img.id
+            digest = sh("image", "inspect", "--format", "{{index .RepoDigests 0}}", ref)
+            assert digest.split("@")[1] == skopeo_digest(target, img.tags[0])

@@ -248,3 +248,20 @@ def test_token_without_push_right_is_access_denied(registries: dict[str, Registr
         assert READER in ei.value.message and "not allowed to" in ei.value.message
         with pytest.raises(NotFound):  # reading is allowed: the image is simply not there
             c.get_manifest("ro/x", "v1")
+
+
+@pytest.mark.parametrize("mode", ["htpasswd", "token"])
+def test_first_challenge_answered_by_many_threads_at_once(
+    mode: str, registries: dict[str, Registry]
+) -> None:
+    """Parallel requests of a fresh client all meet the 401 challenge; none may fail."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    reg = registries[mode]
+    img = make_image(f"par/{mode}", "v1", seed=22)
+    with client_for(reg) as c:
+        push_image(c, img)
+    for _ in range(3):
+        with client_for(reg) as c, ThreadPoolExecutor(16) as ex:
+            sizes = list(ex.map(lambda d: c.blob_size(img.repository, d), list(img.blobs) * 8))
+        assert sizes == [len(img.blobs[d]) for d in list(img.blobs) * 8]
