@@ -415,3 +415,29 @@ def test_daemon_built_bundle_pushes_and_pulls_with_docker_cli(tmp_path: Path) ->
             assert sh("image", "inspect", "--format", "{{.Id}}", ref) == img.id
             digest = sh("image", "inspect", "--format", "{{index .RepoDigests 0}}", ref)
             assert digest.split("@")[1] == skopeo_digest(target, img.tags[0])
+
+
+def test_damaged_cache_entry_is_fetched_again_and_inspect_works(
+    source: Registry, tmp_path: Path
+) -> None:
+    refs = ["goharbor/harbor-core:v1.8.0", "goharbor/harbor-db:v1.8.0"]
+    cache = tmp_path / "cache"
+    inst = str(_installer(tmp_path))
+    ep = Endpoint(source.host, insecure=True)
+    first = build_from_registry(
+        _spec(refs), tmp_path / "a.tar", source=ep, cache_dir=cache, installer=inst
+    )
+    victim = next(iter((cache / "sha256").iterdir()))
+    data = bytearray(victim.read_bytes())
+    data[0] ^= 0xFF
+    victim.write_bytes(bytes(data))
+    again = build_from_registry(
+        _spec(refs), tmp_path / "b.tar", source=ep, cache_dir=cache, installer=inst
+    )
+    assert again.stats.fetched == 1 and again.stats.cached == first.stats.blobs - 1
+    r = run_cli("bundle", "inspect", "--format", "json", str(tmp_path / "b.tar"))
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert sorted(i["reference"] for i in report["metadata"]["images"]) == sorted(refs)
+    assert len(report["shared_layers"]) == 1  # the base layer
+    assert run_cli("bundle", "inspect", str(tmp_path / "b.tar")).returncode == 0
