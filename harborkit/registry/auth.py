@@ -124,3 +124,24 @@ def resolve_credentials(
             raise InputError("give both --username and --password, or neither")
         return Credentials(username, password, "options")
     return credentials_from_docker_config(host, config)
+
+
+def credential_helper(host: str, path: Path | None = None) -> str | None:
+    """The ``docker-credential-*`` helper the Docker config names for ``host``, if any.
+
+    harborkit does not run credential helpers; this only lets an auth error say why
+    a ``docker login`` made with a helper gave no credentials.
+    """
+    path = path or docker_config_path()
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    helpers = data.get("credHelpers") or {}
+    for key in _config_keys(host):
+        if isinstance(helpers, dict) and isinstance(helpers.get(key), str):
+            return f"docker-credential-{helpers[key]}"
+    store = data.get("credsStore")
+    return f"docker-credential-{store}" if isinstance(store, str) and store else None

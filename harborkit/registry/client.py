@@ -171,6 +171,7 @@ class RegistryClient:
         credentials: Credentials | None = None,
         timeout: float = 60.0,
         pool_size: int = 16,
+        auth_hint: str | None = None,
     ) -> None:
         self.host = host
         self.insecure = insecure
@@ -179,6 +180,7 @@ class RegistryClient:
         self._credentials = credentials
         self._timeout = timeout
         self._pool_size = pool_size
+        self._auth_hint = auth_hint  # appended when credentials are needed and none were given
         self._local = threading.local()
         self._sessions: list[requests.Session] = []
         self._lock = threading.Lock()
@@ -291,9 +293,10 @@ class RegistryClient:
                 f"{self.host}: the registry rejected the credentials of {self._who()} "
                 f"for {what}{via} (401: wrong user name or password?)"
             )
+        hint = f"; {self._auth_hint}" if self._auth_hint else ""
         return AuthenticationFailed(
             f"{self.host}: {what} needs credentials{via} (401); give --username/--password "
-            "or run docker login"
+            f"or run docker login{hint}"
         )
 
     def request(

@@ -42,12 +42,22 @@ class Endpoint:
             self.password if mine else None,
             self.docker_config,
         )
+        hint = None
+        if creds is None:
+            from harborkit.registry.auth import credential_helper
+
+            helper = credential_helper(host, self.docker_config)
+            if helper:
+                hint = (
+                    f"the Docker config keeps credentials in {helper}, which harborkit does not run"
+                )
         return RegistryClient(
             host,
             insecure=self.insecure and mine,
             ca_file=self.ca_file if mine else None,
             credentials=creds,
             pool_size=pool_size,
+            auth_hint=hint,
         )
 
 

@@ -69,3 +69,13 @@ def test_parse_challenges() -> None:
     assert c.params["scope"] == "repository:library/busybox:pull"
     (b,) = parse_challenges('Basic realm="hk realm"')
     assert b.scheme == "basic" and b.params["realm"] == "hk realm"
+
+
+def test_credential_helper_is_named(tmp_path: Path) -> None:
+    from harborkit.registry.auth import credential_helper
+
+    p = tmp_path / "config.json"
+    p.write_text(json.dumps({"credsStore": "desktop", "credHelpers": {"gcr.io": "gcloud"}}))
+    assert credential_helper("gcr.io", p) == "docker-credential-gcloud"
+    assert credential_helper("127.0.0.1:5000", p) == "docker-credential-desktop"
+    assert credentials_from_docker_config("127.0.0.1:5000", p) is None

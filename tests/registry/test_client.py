@@ -265,3 +265,16 @@ def test_first_challenge_answered_by_many_threads_at_once(
         with client_for(reg) as c, ThreadPoolExecutor(16) as ex:
             sizes = list(ex.map(lambda d: c.blob_size(img.repository, d), list(img.blobs) * 8))
         assert sizes == [len(img.blobs[d]) for d in list(img.blobs) * 8]
+
+
+def test_missing_credentials_names_the_credential_helper(
+    registries: dict[str, Registry], tmp_path: Path
+) -> None:
+    from harborkit.registry.endpoint import Endpoint
+
+    reg = registries["htpasswd"]
+    (tmp_path / "config.json").write_text(json.dumps({"credsStore": "secretservice"}))
+    ep = Endpoint(reg.host, insecure=True, docker_config=tmp_path / "config.json")
+    with ep.client() as c, pytest.raises(AuthenticationFailed) as ei:
+        c.get_manifest("x/y", "v1")
+    assert "docker-credential-secretservice" in ei.value.message
