@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -38,7 +37,9 @@ MIRROR = "http://deb.debian.org/debian"
 UNIQUE_BYTES = 72 << 20
 SHARED_BYTES = 120 << 20
 DOCKER = shutil.which("docker") or "docker"
-TIME = "/usr/bin/time"
+#: rounds of the cheap measurements; the best round counts (the machine may be shared)
+ROUNDS = 2
+LAST_CPU = [0.0]
 
 
 @dataclass(frozen=True)
@@ -182,22 +183,21 @@ def load_into(daemon: Daemon, layers: dict[str, list[LayerFile]]) -> None:
 
 
 def _timed(
-    argv: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None, stdin=None
-) -> tuple[float, int]:  # noqa: ANN001
-    """Run ``argv`` under /usr/bin/time -v; (seconds, peak RSS bytes)."""
-    with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
-        t0 = time.perf_counter()
-        subprocess.run(
-            [TIME, "-v", "-o", tf.name, *argv],
-            env=env,
-            cwd=cwd,
-            stdin=stdin,
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-        elapsed = time.perf_counter() - t0
-        m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", tf.read())
-    return elapsed, int(m.group(1)) * 1024 if m else 0
+    argv: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> tuple[float, int]:
+    """Run ``argv``; (wall seconds, peak RSS bytes of that process, from wait4).
+
+    The CPU seconds (user + system) of the process are added to ``CPU[argv[...]]``.
+    """
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise subprocess.CalledProcessError(proc.returncode, argv)
+    LAST_CPU[0] = usage.ru_utime + usage.ru_stime
+    return elapsed, usage.ru_maxrss * 1024
 
 
 def _drop_write_cache() -> None:
@@ -224,36 +224,39 @@ def run_bundle_bench() -> dict[str, float]:
             )
             save_tar.unlink()
             _drop_write_cache()
-            _log("docker save -o")
-            t_save, _ = _timed([DOCKER, "-H", build.url, "save", "-o", str(save_tar), *refs])
-            _drop_write_cache()
-            _log("harborkit bundle build")
-            t_build, rss_build = _timed(
-                [
-                    *hk,
-                    "build",
-                    "--quiet",
-                    "--no-pull",
-                    "--installer",
-                    str(installer),
-                    "-o",
-                    str(bundle),
-                ],
-                env=build.env(),
-                cwd=REPO,
-            )
-            _drop_write_cache()
+            build_argv = [*hk, "build", "--quiet", "--no-pull", "--installer", str(installer)]
+            saves, builds, rss_build, cpu_build = [], [], 0, 0.0
+            for n in range(ROUNDS):
+                _log(f"docker save -o (round {n + 1})")
+                save_tar.unlink(missing_ok=True)
+                saves.append(
+                    _timed([DOCKER, "-H", build.url, "save", "-o", str(save_tar), *refs])[0]
+                )
+                _drop_write_cache()
+                _log(f"harborkit bundle build (round {n + 1})")
+                bundle.unlink(missing_ok=True)
+                t, rss = _timed([*build_argv, "-o", str(bundle)], env=build.env(), cwd=REPO)
+                builds.append(t)
+                rss_build, cpu_build = max(rss_build, rss), LAST_CPU[0]
+                _drop_write_cache()
+        t_save, t_build = min(saves), min(builds)
         results.update(
             save_s=t_save,
             build_s=t_build,
+            build_cpu_s=cpu_build,
             build_ratio=t_build / t_save,
             save_bytes=save_tar.stat().st_size,
             bundle_bytes=bundle.stat().st_size,
         )
         results["size_ratio"] = results["bundle_bytes"] / results["save_bytes"]
 
-        _log("harborkit bundle verify")
-        t_verify, rss_verify = _timed([*hk, "verify", "--quiet", str(bundle)], cwd=REPO)
+        verifies, rss_verify = [], 0
+        for n in range(ROUNDS + 1):
+            _log(f"harborkit bundle verify (round {n + 1})")
+            t, rss = _timed([*hk, "verify", "--quiet", str(bundle)], cwd=REPO)
+            verifies.append(t)
+            rss_verify = max(rss_verify, rss)
+        t_verify = min(verifies)
         # fixed cost of starting the CLI (interpreter, typer, imports), for context
         results["cli_start_s"] = min(
             _timed([*hk, "verify", "--help"], cwd=REPO)[0] for _ in range(3)
@@ -261,8 +264,11 @@ def run_bundle_bench() -> dict[str, float]:
         tree = tmp / "tree"
         tree.mkdir()
         subprocess.run(["tar", "-xf", str(bundle), "-C", str(tree)], check=True)
-        _log("sha256sum -c SHA256SUMS")
-        t_sha, _ = _timed(["sha256sum", "--quiet", "-c", "SHA256SUMS"], cwd=tree)
+        shas = []
+        for n in range(ROUNDS + 1):
+            _log(f"sha256sum -c SHA256SUMS (round {n + 1})")
+            shas.append(_timed(["sha256sum", "--quiet", "-c", "SHA256SUMS"], cwd=tree)[0])
+        t_sha = min(shas)
         shutil.rmtree(tree)
         results.update(
             verify_s=t_verify,
@@ -295,10 +301,11 @@ def report(r: dict[str, float]) -> str:
 
     return "\n".join(
         [
-            "harborkit bundle benchmark (15 images, private dockerd)",
+            f"harborkit bundle benchmark (15 images, private dockerd; best of {ROUNDS} rounds"
+            f" for save/build, {ROUNDS + 1} for verify/sha256sum, 1 for load)",
             f"  docker save size {r['save_bytes'] / 1e9:.2f} GB, bundle {r['bundle_bytes'] / 1e9:.2f} GB",
             f"  [{ok(r['build_ratio'] <= 1.3)}] build {r['build_s']:.1f}s / docker save {r['save_s']:.1f}s"
-            f" = {r['build_ratio']:.2f}x (target <= 1.3x)",
+            f" = {r['build_ratio']:.2f}x (target <= 1.3x; build used {r['build_cpu_s']:.1f}s CPU)",
             f"  [{ok(r['size_ratio'] <= 0.5)}] bundle size / save size = {r['size_ratio']:.2f}x (target <= 0.5x)",
             f"  [{ok(r['verify_speedup'] >= 3)}] verify {r['verify_s']:.2f}s ({r['verify_mb_s']:.0f} MB/s)"
             f" vs sha256sum -c {r['sha256sum_s']:.2f}s = {r['verify_speedup']:.2f}x faster (target >= 3x;"
