@@ -364,7 +364,9 @@ def build_from_registry(
                         _copy_into(writer, f.fileno(), r.path, r.digest, blobs[r.digest].size)
                         ready.append(r)
             except BaseException:
-                stop.set()
+                stop.set()  # running fetches stop at their next chunk ...
+                for c in clients.values():
+                    c.abort()  # ... or now, if blocked on a stalled registry
                 ex.shutdown(wait=True, cancel_futures=True)
                 raise
             finally:

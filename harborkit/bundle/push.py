@@ -170,7 +170,13 @@ def _parallel(
         return []
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(items)))) as ex:
         futures = [ex.submit(fn, i) for i in items]
-        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        try:
+            done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        except BaseException:  # interrupted: running uploads stop at their next chunk
+            stop.set()
+            for f in futures:
+                f.cancel()
+            raise
         failed = next((f for f in done if f.exception() is not None), None)
         if failed is not None:
             stop.set()

@@ -183,6 +183,7 @@ class RegistryClient:
         self._auth_hint = auth_hint  # appended when credentials are needed and none were given
         self._local = threading.local()
         self._sessions: list[requests.Session] = []
+        self._streams: set[requests.Response] = set()  # blob downloads in progress
         self._lock = threading.Lock()
         self._tokens: dict[str, tuple[str, float]] = {}
         self._basic = False
@@ -197,6 +198,24 @@ class RegistryClient:
             for s in self._sessions:
                 s.close()
             self._sessions.clear()
+
+    def abort(self) -> None:
+        """Break every blob download in progress (other threads get a connection error).
+
+        Used when a transfer is cancelled: a thread blocked reading from a stalled
+        registry would otherwise wait for its read timeout.
+        """
+        import socket
+
+        with self._lock:
+            streams = list(self._streams)
+        for r in streams:
+            sock = getattr(getattr(r.raw, "_connection", None), "sock", None)
+            if sock is None:
+                sock = getattr(getattr(r.raw, "connection", None), "sock", None)
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
 
     def __enter__(self) -> RegistryClient:
         return self
@@ -567,6 +586,25 @@ class RegistryClient:
             ok=(200, 206),
             allow=(416,) if offset else (),
         )
+        with self._lock:
+            self._streams.add(r)
+        try:
+            return self._read_body(r, repository, digest, f, h, offset, size, progress)
+        finally:
+            with self._lock:
+                self._streams.discard(r)
+
+    def _read_body(
+        self,
+        r: requests.Response,
+        repository: str,
+        digest: str,
+        f: BinaryIO,
+        h: Any,
+        offset: int,
+        size: int | None,
+        progress: Callable[[int], None] | None,
+    ) -> int:
         with contextlib.closing(r):
             if r.status_code == 416:
                 return 0  # the partial file is already complete: let the digest decide

@@ -441,3 +441,66 @@ def test_damaged_cache_entry_is_fetched_again_and_inspect_works(
     assert sorted(i["reference"] for i in report["metadata"]["images"]) == sorted(refs)
     assert len(report["shared_layers"]) == 1  # the base layer
     assert run_cli("bundle", "inspect", str(tmp_path / "b.tar")).returncode == 0
+
+
+class _FreezingProgress(_KillingProgress):
+    """Once ``after`` bytes arrived: SIGSTOP the registry, then SIGINT this process."""
+
+    def task(self, description: str, total: int | None = None):  # noqa: ANN201
+        outer = self
+
+        class T:
+            def advance(self, n: int) -> None:
+                if description != "fetch blobs":
+                    return
+                outer.seen += n
+                if outer.seen >= outer.after and not outer.killed:
+                    import signal
+                    import threading
+
+                    outer.killed = True
+                    assert outer.reg.proc is not None
+                    outer.reg.proc.send_signal(signal.SIGSTOP)
+                    threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
+
+            def set_total(self, total: int | None) -> None:
+                pass
+
+            def done(self) -> None:
+                pass
+
+        return T()
+
+
+def test_interrupt_while_the_registry_stalls_is_prompt_and_resumable(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    with start_registry("plain") as reg:
+        images = [
+            make_image("goharbor/harbor-core", "v1.8.0", seed=500, layer_sizes=(12 << 20,)),
+            make_image("goharbor/harbor-db", "v1.8.0", seed=501, layer_sizes=(12 << 20,)),
+        ]
+        _push_set(reg, images)
+        total = sum(len(b) for i in images for b in i.blobs.values())
+        refs = ["goharbor/harbor-core:v1.8.0", "goharbor/harbor-db:v1.8.0"]
+        ep = Endpoint(reg.host, insecure=True)
+        out, cache, inst = tmp_path / "out.tar", tmp_path / "cache", str(_installer(tmp_path))
+        fp = _FreezingProgress(reg, total // 4)
+        t0 = time.monotonic()
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                build_from_registry(
+                    _spec(refs), out, source=ep, cache_dir=cache, installer=inst,
+                    progress=fp, workers=2,
+                )  # fmt: skip
+            elapsed = time.monotonic() - t0
+        finally:
+            assert reg.proc is not None
+            reg.proc.send_signal(signal.SIGCONT)
+        assert fp.killed and elapsed < 10  # not the 60 s read timeout
+        assert not out.exists() and not [p for p in tmp_path.iterdir() if ".partial" in p.name]
+        assert [p for p in (cache / "sha256").iterdir() if p.name.endswith(".partial")]
+        res = build_from_registry(_spec(refs), out, source=ep, cache_dir=cache, installer=inst)
+        assert res.stats.resumed >= 1 and res.stats.bytes_fetched < total
+    assert run_cli("bundle", "verify", str(out)).returncode == 0
