@@ -27,7 +27,11 @@ from tests.support.images import (
     make_layer,
 )
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for dockerd")
+
+def _need_root() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("a private dockerd needs root")
+
 
 REPO = Path(__file__).resolve().parents[2]
 INSTALLER_NAME = "harbor-online-installer-v1.8.0.tgz"
@@ -122,6 +126,7 @@ def build_host() -> Iterator[BuildHost]:
         [RANDOM_IMAGE],
         [busybox_layer(), make_layer([("data/random.bin", os.urandom(8 << 20), 0o644)])],
     )
+    _need_root()
     with start_dockerd() as daemon:
         client = daemon.client()
         load_images(client, [*images, random_image])
@@ -131,12 +136,14 @@ def build_host() -> Iterator[BuildHost]:
 
 @pytest.fixture(scope="session")
 def target_daemon() -> Iterator[Daemon]:
+    _need_root()
     with start_dockerd() as daemon:
         yield daemon
 
 
 @pytest.fixture
 def fresh_daemon() -> Iterator[Daemon]:
+    _need_root()
     with start_dockerd() as daemon:
         yield daemon
 

@@ -42,6 +42,11 @@ class Daemon:
         """``DOCKER_HOST`` value for this daemon."""
         return f"unix://{self.socket_path}"
 
+    @property
+    def socket_url(self) -> str:
+        """Alias of :attr:`url`."""
+        return self.url
+
     def env(self) -> dict[str, str]:
         """A copy of ``os.environ`` with ``DOCKER_HOST`` set to this daemon."""
         env = dict(os.environ)
