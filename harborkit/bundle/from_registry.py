@@ -211,6 +211,8 @@ def _ensure_blob(
     advance: Callable[[int], None],
 ) -> _Ready:
     """The blob's complete, verified cache file: re-hashed if cached, fetched otherwise."""
+    if stop.is_set():
+        raise _Cancelled
     path = _cache_path(cache, blob.digest)
     if path.exists():
         if path.stat().st_size == blob.size and _hash_file(path, stop) == blob.digest:
@@ -292,6 +294,24 @@ def source_manifests_json(host: str, images: list[SourceImage]) -> bytes:
     return (json.dumps(doc, indent=1) + "\n").encode()
 
 
+def validate_source_manifests(data: Any, where: str) -> None:
+    """Validate ``images/source-manifests.json`` against its schema; :class:`BundleCorrupt` if bad."""
+    import jsonschema
+
+    from harborkit.bundle.errors import BundleCorrupt
+    from harborkit.bundle.format import SCHEMA_DIR
+
+    schema = json.loads((SCHEMA_DIR / "bundle-source-manifests.schema.json").read_text())
+    errors = sorted(
+        jsonschema.Draft202012Validator(schema).iter_errors(data),
+        key=lambda e: list(e.absolute_path),
+    )
+    if errors:
+        e = errors[0]
+        at = "/".join(str(p) for p in e.absolute_path) or "(top)"
+        raise BundleCorrupt(f"{where}: {SOURCE_MANIFESTS} fails its schema at {at}: {e.message}")
+
+
 def build_from_registry(
     spec: BundleManifest,
     output: Path,
@@ -365,9 +385,13 @@ def build_from_registry(
                         ready.append(r)
             except BaseException:
                 stop.set()  # running fetches stop at their next chunk ...
-                for c in clients.values():
-                    c.abort()  # ... or now, if blocked on a stalled registry
-                ex.shutdown(wait=True, cancel_futures=True)
+                for fut in futures:
+                    fut.cancel()
+                while futures:  # ... or now, if blocked on a stalled registry
+                    for c in clients.values():
+                        c.abort()
+                    _, futures = wait(futures, timeout=0.2)
+                ex.shutdown(wait=True)
                 raise
             finally:
                 fetch_task.done()

@@ -24,7 +24,7 @@ from typing import Any, BinaryIO, TypeVar
 
 from harborkit.bundle.errors import BundleCorrupt
 from harborkit.bundle.format import blob_member
-from harborkit.bundle.from_registry import SOURCE_MANIFESTS
+from harborkit.bundle.from_registry import SOURCE_MANIFESTS, validate_source_manifests
 from harborkit.bundle.progress import NullProgress, Progress
 from harborkit.bundle.tarsafe import Member
 from harborkit.registry.endpoint import Endpoint
@@ -96,9 +96,10 @@ def _plans(path: Path, verified: Any, target_host: str, project: str | None) -> 
     if SOURCE_MANIFESTS in members:
         try:
             doc = json.loads(_read(path, members[SOURCE_MANIFESTS]))
-            source = {e["reference"]: e for e in doc["images"]}
-        except (ValueError, KeyError, TypeError) as e:
-            raise BundleCorrupt(f"bundle {path}: {SOURCE_MANIFESTS} is malformed") from e
+        except ValueError as e:
+            raise BundleCorrupt(f"bundle {path}: {SOURCE_MANIFESTS} is not JSON") from e
+        validate_source_manifests(doc, f"bundle {path}")
+        source = {e["reference"]: e for e in doc["images"]}
     plans: list[_Plan] = []
     for img in meta.images:
         ref = parse_reference(img.reference, default_registry=target_host)

@@ -118,7 +118,10 @@ def push_cmd(
         result = push_bundle(bundle, endpoint, project=project, workers=workers, progress=progress)
     if not quiet:
         for img in result.images:
-            typer.echo(f"{img.target}@{img.digest}")
+            note = (
+                "" if img.from_source else "  (new manifest: the bundle records no source digest)"
+            )
+            typer.echo(f"{img.target}@{img.digest}{note}")
         typer.echo(
             f"pushed {len(result.images)} images to {endpoint.host}: {result.uploaded} blobs "
             f"uploaded ({_mb(result.bytes_uploaded)}), {result.mounted} mounted, "

@@ -28,6 +28,7 @@ import os
 import re
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -183,7 +184,7 @@ class RegistryClient:
         self._auth_hint = auth_hint  # appended when credentials are needed and none were given
         self._local = threading.local()
         self._sessions: list[requests.Session] = []
-        self._streams: set[requests.Response] = set()  # blob downloads in progress
+        self._conns: weakref.WeakSet[Any] = weakref.WeakSet()  # every connection handed out
         self._lock = threading.Lock()
         self._tokens: dict[str, tuple[str, float]] = {}
         self._basic = False
@@ -200,22 +201,24 @@ class RegistryClient:
             self._sessions.clear()
 
     def abort(self) -> None:
-        """Break every blob download in progress (other threads get a connection error).
+        """Break every connection of this client (threads using one get a connection error).
 
-        Used when a transfer is cancelled: a thread blocked reading from a stalled
-        registry would otherwise wait for its read timeout.
+        Used when a transfer is cancelled: a thread blocked on a stalled registry
+        (waiting for headers or body bytes) would otherwise wait for its read timeout.
         """
         import socket
 
         with self._lock:
-            streams = list(self._streams)
-        for r in streams:
-            sock = getattr(getattr(r.raw, "_connection", None), "sock", None)
-            if sock is None:
-                sock = getattr(getattr(r.raw, "connection", None), "sock", None)
+            conns = list(self._conns)
+        for conn in conns:
+            sock = getattr(conn, "sock", None)
             if sock is not None:
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
+
+    def _track(self, conn: Any) -> None:
+        with self._lock:
+            self._conns.add(conn)
 
     def __enter__(self) -> RegistryClient:
         return self
@@ -227,8 +230,8 @@ class RegistryClient:
         s: requests.Session | None = getattr(self._local, "session", None)
         if s is None:
             s = requests.Session()
-            adapter = requests.adapters.HTTPAdapter(
-                pool_connections=2, pool_maxsize=self._pool_size, max_retries=0
+            adapter = _TrackingAdapter(
+                self._track, pool_connections=2, pool_maxsize=self._pool_size, max_retries=0
             )
             s.mount("http://", adapter)
             s.mount("https://", adapter)
@@ -586,13 +589,7 @@ class RegistryClient:
             ok=(200, 206),
             allow=(416,) if offset else (),
         )
-        with self._lock:
-            self._streams.add(r)
-        try:
-            return self._read_body(r, repository, digest, f, h, offset, size, progress)
-        finally:
-            with self._lock:
-                self._streams.discard(r)
+        return self._read_body(r, repository, digest, f, h, offset, size, progress)
 
     def _read_body(
         self,
@@ -732,6 +729,29 @@ class RegistryClient:
         if served and served != digest:
             raise DigestMismatch(f"{self.host}: {what}: the registry stored {served}")
         return "uploaded"
+
+
+class _TrackingAdapter(requests.adapters.HTTPAdapter):
+    """An adapter that reports each connection it hands out (so they can be aborted)."""
+
+    def __init__(self, track: Callable[[Any], None], **kwargs: Any) -> None:
+        self._hk_track = track
+        super().__init__(**kwargs)
+
+    def get_connection_with_tls_context(self, *args: Any, **kwargs: Any) -> Any:
+        pool: Any = super().get_connection_with_tls_context(*args, **kwargs)
+        if not getattr(pool, "_hk_tracked", False):
+            get_conn = pool._get_conn
+            track = self._hk_track
+
+            def _get_conn(timeout: float | None = None) -> Any:
+                conn = get_conn(timeout=timeout)
+                track(conn)
+                return conn
+
+            pool._get_conn = _get_conn
+            pool._hk_tracked = True
+        return pool
 
 
 class _Restart(Exception):

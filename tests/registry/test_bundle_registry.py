@@ -15,7 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from harborkit.bundle.from_registry import SOURCE_MANIFESTS, build_from_registry
+from harborkit.bundle.from_registry import (
+    SOURCE_MANIFESTS,
+    build_from_registry,
+    validate_source_manifests,
+)
 from harborkit.bundle.manifest import manifest_from_dict
 from harborkit.bundle.push import push_bundle
 from harborkit.errors import ExitCode
@@ -142,6 +146,7 @@ def test_build_verify_push_roundtrip(source: Registry, tmp_path: Path) -> None:
             assert (x / "images" / rel).is_file()
     shared = [d for d, n in _layer_use(meta).items() if n == 3]
     assert len(shared) == 1  # the base layer is stored once, used by all three
+    validate_source_manifests(src_doc, "test")  # the shape written is the schema's
     for entry in src_doc["images"]:
         digest = entry["manifest"]["digest"]
         raw = (x / "images/blobs/sha256" / digest.split(":")[1]).read_bytes()
@@ -504,3 +509,25 @@ def test_interrupt_while_the_registry_stalls_is_prompt_and_resumable(tmp_path: P
         res = build_from_registry(_spec(refs), out, source=ep, cache_dir=cache, installer=inst)
         assert res.stats.resumed >= 1 and res.stats.bytes_fetched < total
     assert run_cli("bundle", "verify", str(out)).returncode == 0
+
+
+def test_source_manifests_schema_rejects_bad_shapes() -> None:
+    from harborkit.bundle.errors import BundleCorrupt
+
+    good = {
+        "version": 1,
+        "registry": "h:1",
+        "images": [
+            {
+                "reference": "a/b:1",
+                "repository": "a/b",
+                "manifest": {"digest": "sha256:" + "0" * 64, "media_type": "x"},
+                "index": None,
+            }
+        ],
+    }
+    validate_source_manifests(good, "t")
+    bad = json.loads(json.dumps(good))
+    bad["images"][0]["manifest"]["digest"] = "md5:1"
+    with pytest.raises(BundleCorrupt, match="images/0/manifest/digest"):
+        validate_source_manifests(bad, "t")
