@@ -157,6 +157,7 @@ class TarScan:
     members: tuple[Member, ...]
     file_size: int
     truncated: str | None
+    damaged_header_after: str | None = None  # a header that does not parse, after this member
 
 
 def scan_tar(path: Path) -> TarScan:
@@ -169,6 +170,7 @@ def scan_tar(path: Path) -> TarScan:
     members: list[Member] = []
     seen: set[str] = set()
     truncated: str | None = None
+    damaged: str | None = None
     with open(path, "rb") as f:
         try:
             tf = tarfile.open(fileobj=f, mode="r:")  # noqa: SIM115 - f is closed by the with
@@ -187,6 +189,11 @@ def scan_tar(path: Path) -> TarScan:
                     raise BundleCorrupt(f"{path} is not a tar archive: {e}") from e
                 break
             if ti is None:
+                # tarfile stops quietly at a bad header; end-of-archive is all zeros
+                f.seek(tf.offset)
+                block = f.read(BLOCK)
+                if block.strip(b"\0"):
+                    damaged = members[-1].name if members else "(start)"
                 break
             reason = unsafe_member_reason(ti)
             if reason:
@@ -201,7 +208,7 @@ def scan_tar(path: Path) -> TarScan:
             if m.end > file_size:
                 truncated = m.name
                 break
-    return TarScan(tuple(members), file_size, truncated)
+    return TarScan(tuple(members), file_size, truncated, damaged)
 
 
 class SectionReader:

@@ -93,6 +93,8 @@ def verify_bundle(path: Path, *, progress: Progress | None = None) -> VerifyResu
     problems: list[str] = []
     if scan.truncated:
         problems.append(f"truncated member {scan.truncated}")
+    if scan.damaged_header_after:
+        problems.append(f"unreadable tar header after member {scan.damaged_header_after}")
     sums_member = members.get(SUMS_NAME)
     if sums_member is None or sums_member.end > scan.file_size:
         if not problems:

@@ -499,3 +499,16 @@ def test_daemon_refusal_is_load_failed_and_rolled_back(
     assert r.returncode == ExitCode.LOAD_FAILED, r.stderr
     assert str(bad) in _one_line_error(r.stderr)
     assert image_list(fresh_daemon) == {}
+
+
+def test_damaged_tar_header(tmp_path: Path, built_bundle: Path) -> None:
+    """A flipped byte in a member header is reported, naming the member before it."""
+    with tarfile.open(built_bundle) as tf:
+        victim = tf.getmember(METADATA_NAME)
+    raw = bytearray(built_bundle.read_bytes())
+    raw[victim.offset + 3] ^= 0x20  # inside the name field; the header checksum no longer matches
+    bad = tmp_path / "header.tar"
+    bad.write_bytes(bytes(raw))
+    r = run_cli("bundle", "verify", str(bad))
+    assert r.returncode == ExitCode.BUNDLE_CORRUPT
+    assert "unreadable tar header after member images/manifest.json" in _one_line_error(r.stderr)
