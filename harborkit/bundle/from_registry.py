@@ -262,6 +262,18 @@ def _copy_into(writer: OuterTarWriter, out_fd: int, src: Path, digest: str, size
     writer.end(blob_member(digest), size, digest.split(":", 1)[1])
 
 
+def _start_writeback(fd: int, offset: int, length: int) -> None:
+    """Start writing ``length`` bytes at ``offset`` to disk now (asynchronously).
+
+    Spreads the bundle's disk writes over the transfer instead of leaving them all
+    to the final ``fsync``. On Linux ``POSIX_FADV_DONTNEED`` starts writeback of the
+    range's dirty pages without waiting for it.
+    """
+    if hasattr(os, "posix_fadvise") and length > 0:
+        with contextlib.suppress(OSError):
+            os.posix_fadvise(fd, offset, length, os.POSIX_FADV_DONTNEED)
+
+
 def _check_space(directory: Path, needed: int) -> None:
     try:
         free = shutil.disk_usage(directory).free
@@ -381,7 +393,9 @@ def build_from_registry(
                     done, futures = wait(futures, return_when=FIRST_COMPLETED)
                     for fut in done:
                         r = fut.result()  # the first failure stops the build
+                        start = f.tell()
                         _copy_into(writer, f.fileno(), r.path, r.digest, blobs[r.digest].size)
+                        _start_writeback(f.fileno(), start, f.tell() - start)
                         ready.append(r)
             except BaseException:
                 stop.set()  # running fetches stop at their next chunk ...
