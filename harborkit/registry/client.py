@@ -237,7 +237,10 @@ class RegistryClient:
             s.mount("https://", adapter)
             s.headers["User-Agent"] = USER_AGENT
             s.verify = self._verify
-            s.trust_env = False  # no proxies from the environment for a registry transfer
+            # no ~/.netrc (it would replace our Authorization header); proxies from the
+            # environment as Go's ProxyFromEnvironment reads them: never for loopback
+            s.trust_env = False
+            s.proxies = _environ_proxies(self.host)
             self._local.session = s
             with self._lock:
                 self._sessions.append(s)
@@ -759,6 +762,19 @@ class _Restart(Exception):
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _environ_proxies(host: str) -> dict[str, str]:
+    """``HTTP(S)_PROXY`` / ``NO_PROXY`` for ``host``; loopback and localhost never use a proxy."""
+    import ipaddress
+
+    name = host.rsplit(":", 1)[0].strip("[]") if host.count(":") <= 1 or "]" in host else host
+    if name == "localhost" or name.endswith(".localhost"):
+        return {}
+    with contextlib.suppress(ValueError):
+        if ipaddress.ip_address(name).is_loopback:
+            return {}
+    return dict(requests.utils.get_environ_proxies(f"https://{host}"))
 
 
 def _basic(c: Credentials | None) -> str:

@@ -278,3 +278,15 @@ def test_missing_credentials_names_the_credential_helper(
     with ep.client() as c, pytest.raises(AuthenticationFailed) as ei:
         c.get_manifest("x/y", "v1")
     assert "docker-credential-secretservice" in ei.value.message
+
+
+def test_proxies_from_environment_never_for_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    from harborkit.registry.client import _environ_proxies
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+    monkeypatch.setenv("NO_PROXY", "internal.example")
+    assert _environ_proxies("127.0.0.1:5000") == {}
+    assert _environ_proxies("localhost:5000") == {}
+    assert _environ_proxies("[::1]:5000") == {}
+    assert _environ_proxies("reg.internal.example") == {}
+    assert _environ_proxies("registry-1.docker.io")["https"] == "http://proxy.invalid:3128"
