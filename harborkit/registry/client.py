@@ -410,8 +410,13 @@ class RegistryClient:
             scope=f"repository:{repository}:pull",
             what=what,
             headers={"Accept": ACCEPT},
+            stream=True,
         )
-        raw = r.content
+        with contextlib.closing(r):
+            try:
+                raw = r.raw.read(MAX_MANIFEST + 1, decode_content=True)
+            except (urllib3.exceptions.HTTPError, OSError) as e:
+                raise RegistryUnreachable(f"{self.host}: {what}: {_reason(e)}") from e
         if len(raw) > MAX_MANIFEST:
             raise ProtocolError(f"{self.host}: manifest {repository}:{ref} is larger than 4 MiB")
         digest = sha256_digest(raw)
