@@ -531,3 +531,28 @@ def test_source_manifests_schema_rejects_bad_shapes() -> None:
     bad["images"][0]["manifest"]["digest"] = "md5:1"
     with pytest.raises(BundleCorrupt, match="images/0/manifest/digest"):
         validate_source_manifests(bad, "t")
+
+
+@pytest.mark.parametrize("mode", ["tls", "token"])
+def test_cli_build_with_ca_or_credentials_options(mode: str, tmp_path: Path) -> None:
+    with start_registry(mode) as reg:
+        img = make_image("goharbor/harbor-jobservice", "v1.8.0", seed=600)
+        _push_set(reg, [img])
+        args = [
+            "bundle", "build", "--from", f"registry://{reg.host}",
+            "-m", str(_manifest_yaml(tmp_path, ["goharbor/harbor-jobservice:v1.8.0"])),
+            "--installer", str(_installer(tmp_path)), "--cache", str(tmp_path / "c"),
+            "-o", str(tmp_path / "b.tar"), "-q",
+        ]  # fmt: skip
+        if mode == "tls":
+            no_ca = run_cli(*args)
+            assert no_ca.returncode == ExitCode.REGISTRY and "--ca" in no_ca.stderr
+            r = run_cli(*args, "--ca", str(reg.ca_file))
+        else:
+            env = {**os.environ, "HARBORKIT_REGISTRY_PASSWORD": PASSWORD}
+            r = run_cli(*args, "--insecure", "--username", USER, env=env)
+        assert r.returncode == 0, r.stderr
+    res = json.loads(
+        run_cli("bundle", "inspect", "--format", "json", str(tmp_path / "b.tar")).stdout
+    )
+    assert res["metadata"]["images"][0]["image_id"] == img.config_digest
