@@ -556,3 +556,28 @@ def test_cli_build_with_ca_or_credentials_options(mode: str, tmp_path: Path) -> 
         run_cli("bundle", "inspect", "--format", "json", str(tmp_path / "b.tar")).stdout
     )
     assert res["metadata"]["images"][0]["image_id"] == img.config_digest
+
+
+def test_zstd_layers_are_refused_before_anything_is_fetched(
+    source: Registry, tmp_path: Path
+) -> None:
+    from harborkit.registry.errors import UnsupportedManifest
+
+    img = make_image("goharbor/harbor-redis", "zstd", seed=700, oci=True)
+    doc = json.loads(img.manifest)
+    doc["layers"][-1]["mediaType"] = "application/vnd.oci.image.layer.v1.tar+zstd"
+    raw = json.dumps(doc).encode()
+    with client_for(source) as c:
+        push_image(c, img)
+        c.put_manifest(
+            img.repository,
+            "zstd",
+            Manifest("sha256:" + hashlib.sha256(raw).hexdigest(), doc["mediaType"], raw),
+        )
+    with pytest.raises(UnsupportedManifest, match="zstd"):
+        build_from_registry(
+            _spec(["goharbor/harbor-redis:zstd"]), tmp_path / "b.tar",
+            source=Endpoint(source.host, insecure=True), cache_dir=tmp_path / "c",
+            installer=str(_installer(tmp_path)),
+        )  # fmt: skip
+    assert not (tmp_path / "b.tar").exists() and not list((tmp_path / "c" / "sha256").iterdir())
