@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
-import shutil
-import signal
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +18,6 @@ from harborkit.engine.interface import CheckContext, CheckOptions, Finding, Stat
 from harborkit.engine.profile import load_profile
 from harborkit.engine.runner import _run_one
 from harborkit.host.local import LocalHost, SysrootHost
-from tests.support.dockerd import ping
 
 SYSROOTS = Path(__file__).resolve().parents[1] / "fixtures" / "sysroots"
 YML = "/opt/harbor/harbor.yml"
@@ -219,53 +215,13 @@ class ConfiguredDaemon:
 @pytest.fixture(scope="module")
 def configured_dockerd() -> Iterator[ConfiguredDaemon]:
     """A private dockerd started with ``--config-file`` (its own daemon.json)."""
-    dockerd = shutil.which("dockerd")
-    if dockerd is None:
-        pytest.fail("dockerd is not installed: make test installs docker.io")
-    root = Path(tempfile.mkdtemp(prefix="hkdj-", dir="/tmp"))
-    config = root / "daemon.json"
-    config.write_text(json.dumps({"insecure-registries": ["10.11.12.13:5999"]}))
-    sock = root / "d.sock"
-    log = open(root / "dockerd.log", "wb")  # noqa: SIM115 - closed after start
-    proc = subprocess.Popen(
-        [
-            dockerd,
-            "--config-file",
-            str(config),
-            "--iptables=false",
-            "--ip6tables=false",
-            "--bridge=none",
-            "--data-root",
-            str(root / "data"),
-            "--exec-root",
-            str(root / "exec"),
-            "--pidfile",
-            str(root / "d.pid"),
-            "-H",
-            f"unix://{sock}",
-            "--storage-driver",
-            "vfs",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    log.close()
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and proc.poll() is None and not ping(sock):
-            time.sleep(0.1)
-        if not ping(sock):
-            pytest.fail(f"private dockerd did not start: {(root / 'dockerd.log').read_text()}")
-        yield ConfiguredDaemon(f"unix://{sock}", config)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        shutil.rmtree(root, ignore_errors=True)
+    from tests.support.dockerd import start_dockerd
+
+    with tempfile.TemporaryDirectory(prefix="hkdj-", dir="/tmp") as tmp:
+        config = Path(tmp) / "daemon.json"
+        config.write_text(json.dumps({"insecure-registries": ["10.11.12.13:5999"]}))
+        with start_dockerd(extra_args=["--config-file", str(config)]) as daemon:
+            yield ConfiguredDaemon(daemon.url, config)
 
 
 def _docker_info_registries(url: str) -> dict[str, Any]:
