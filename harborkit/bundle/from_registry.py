@@ -385,10 +385,10 @@ def build_from_registry(
 
             ready: list[_Ready] = []
             ex = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="hk-fetch")
+            futures: set[Future[_Ready]] = set()
             try:
-                futures: set[Future[_Ready]] = {
-                    ex.submit(_ensure_blob, b, cache, clients[b.host], stop, advance) for b in todo
-                }
+                for b in todo:
+                    futures.add(ex.submit(_ensure_blob, b, cache, clients[b.host], stop, advance))
                 while futures:
                     done, futures = wait(futures, return_when=FIRST_COMPLETED)
                     for fut in done:

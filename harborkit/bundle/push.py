@@ -163,9 +163,17 @@ def _synthesize(members: Mapping[str, Member], img: Any) -> Any:
 
 
 def _parallel(
-    fn: Callable[[T], Any], items: Iterable[T], workers: int, stop: threading.Event
+    fn: Callable[[T], Any],
+    items: Iterable[T],
+    workers: int,
+    stop: threading.Event,
+    abort: Callable[[], None],
 ) -> list[Any]:
-    """Run ``fn`` over ``items`` on ``workers`` threads; the first error stops the rest."""
+    """Run ``fn`` over ``items`` on ``workers`` threads; the first error stops the rest.
+
+    On an error or an interrupt, ``stop`` is set (uploads end at their next chunk)
+    and ``abort`` breaks the connections of uploads blocked on a stalled registry.
+    """
     items = list(items)
     if not items:
         return []
@@ -173,23 +181,29 @@ def _parallel(
         futures = [ex.submit(fn, i) for i in items]
         try:
             done, pending = wait(futures, return_when=FIRST_EXCEPTION)
-        except BaseException:  # interrupted: running uploads stop at their next chunk
-            stop.set()
-            for f in futures:
-                f.cancel()
+            failed = next((f for f in done if f.exception() is not None), None)
+        except BaseException:  # interrupted
+            _stop_all(futures, stop, abort)
             raise
-        failed = next((f for f in done if f.exception() is not None), None)
         if failed is not None:
-            stop.set()
-            for f in pending:
-                f.cancel()
-            wait(pending)
+            _stop_all(futures, stop, abort)
             errors = [f.exception() for f in futures if f.done() and not f.cancelled()]
             first = next(
                 (e for e in errors if e is not None and not isinstance(e, _Cancelled)), None
             )
             raise first or failed.exception()  # type: ignore[misc]
         return [f.result() for f in futures]
+
+
+def _stop_all(futures: list[Any], stop: threading.Event, abort: Callable[[], None]) -> None:
+    stop.set()
+    for f in futures:
+        f.cancel()
+    pending = [f for f in futures if not f.done()]
+    while pending:
+        abort()
+        _, not_done = wait(pending, timeout=0.2)
+        pending = list(not_done)
 
 
 def push_bundle(
@@ -272,9 +286,9 @@ def push_bundle(
             )
 
         try:
-            first = _parallel(upload, list(first_repo), workers, stop)
-            second = _parallel(mount, mounts, workers, stop)
-            pushed = _parallel(put, plans, workers, stop)
+            first = _parallel(upload, list(first_repo), workers, stop, client.abort)
+            second = _parallel(mount, mounts, workers, stop, client.abort)
+            pushed = _parallel(put, plans, workers, stop, client.abort)
         except NotFound as e:
             if project:  # Harbor answers 404 for a project that does not exist
                 raise NotFound(f"{e.message} (does project {project!r} exist?)") from e

@@ -581,3 +581,39 @@ def test_zstd_layers_are_refused_before_anything_is_fetched(
             installer=str(_installer(tmp_path)),
         )  # fmt: skip
     assert not (tmp_path / "b.tar").exists() and not list((tmp_path / "c" / "sha256").iterdir())
+
+
+def test_interrupted_push_to_a_stalled_registry_is_prompt_and_rerunnable(
+    source: Registry, tmp_path: Path
+) -> None:
+    import signal
+    import time
+
+    big = make_image("goharbor/harbor-migrator", "v1.8.0", seed=800, layer_sizes=(24 << 20,))
+    _push_set(source, [big])
+    out = tmp_path / "b.tar"
+    build_from_registry(
+        _spec(["goharbor/harbor-migrator:v1.8.0"]), out, source=Endpoint(source.host, insecure=True),
+        cache_dir=tmp_path / "c", installer=str(_installer(tmp_path)),
+    )  # fmt: skip
+    with start_registry("plain") as target:
+        fp = _FreezingProgress(target, 4 << 20)
+        fp_task = fp.task
+
+        def task(description: str, total: int | None = None):  # noqa: ANN202
+            return fp_task("fetch blobs" if description == "push" else "-", total)
+
+        fp.task = task  # type: ignore[method-assign]
+        t0 = time.monotonic()
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                push_bundle(out, Endpoint(target.host, insecure=True), progress=fp)
+            elapsed = time.monotonic() - t0
+        finally:
+            assert target.proc is not None
+            target.proc.send_signal(signal.SIGCONT)
+        assert fp.killed and elapsed < 10
+        res = push_bundle(out, Endpoint(target.host, insecure=True))
+        assert (
+            res.images[0].digest == big.digest == skopeo_digest(target, big.repository + ":v1.8.0")
+        )
