@@ -21,8 +21,16 @@ def bench_bundle() -> str:
     return report(run_bundle_bench())
 
 
+def bench_registry() -> str:
+    """Registry build/push (issue 4) against skopeo copy; reuses the bundle bench's layers."""
+    from bench.registry_bench import report, run_registry_bench
+
+    return report(run_registry_bench())
+
+
 BENCHES: list[tuple[str, Callable[[], str]]] = [
     ("bundle", bench_bundle),
+    ("registry", bench_registry),
 ]
 
 
