@@ -376,7 +376,8 @@ def res_meta(bundle: Path):  # noqa: ANN201 - tuple[ImageRecord, ...]
     return verify_bundle(bundle).metadata.images
 
 
-def test_daemon_built_bundle_pushes_and_pulls_with_docker_cli(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["htpasswd", "token"])
+def test_daemon_built_bundle_pushes_and_pulls_with_docker_cli(mode: str, tmp_path: Path) -> None:
     """A bundle from the daemon path has no source manifests: push writes schema 2 ones."""
     if os.geteuid() != 0:
         pytest.skip("needs root for dockerd")
@@ -397,7 +398,7 @@ def test_daemon_built_bundle_pushes_and_pulls_with_docker_cli(tmp_path: Path) ->
             "--installer", str(_installer(tmp_path)), "-o", str(out), env=build.env(),
         )  # fmt: skip
         assert r.returncode == 0, r.stderr
-    with start_registry("htpasswd") as target, start_dockerd() as puller:
+    with start_registry(mode) as target, start_dockerd() as puller:
         r = run_cli(
             "bundle", "push", str(out), "--registry", target.host, "--insecure",
             "--username", USER, "--password", PASSWORD,
