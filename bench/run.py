@@ -14,6 +14,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
+def bench_check() -> str:
+    """``harborkit --help`` and a full ``harborkit check`` on this host, as processes."""
+    from bench.check_bench import run
+
+    return "\n".join(f"{label:40} {figure}" for label, figure in run())
+
+
 def bench_bundle() -> str:
     """The ``harborkit bundle`` build/verify/load comparison."""
     from bench.bundle_bench import report, run_bundle_bench
@@ -29,6 +36,7 @@ def bench_registry() -> str:
 
 
 BENCHES: list[tuple[str, Callable[[], str]]] = [
+    ("check", bench_check),
     ("bundle", bench_bundle),
     ("registry", bench_registry),
 ]
