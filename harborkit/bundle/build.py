@@ -662,7 +662,8 @@ def write_tail(writer: OuterTarWriter, meta: BundleMetadata) -> None:
     writer.close()
 
 
-def _check_space(directory: Path, needed: int) -> None:
+def check_space(directory: Path, needed: int) -> None:
+    """Raise NoSpace unless ``directory`` has ``needed`` bytes free."""
     try:
         free = shutil.disk_usage(directory).free
     except OSError as e:
@@ -697,7 +698,7 @@ def build_bundle(
         inst_size = (
             Path(source).stat().st_size if "://" not in source and Path(source).is_file() else 0
         )
-        _check_space(directory, int(estimate * SPACE_FACTOR) + inst_size + (1 << 20))
+        check_space(directory, int(estimate * SPACE_FACTOR) + inst_size + (1 << 20))
 
         tmp = directory / f".{output.name}.partial-{os.getpid()}"
         try:

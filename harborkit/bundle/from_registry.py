@@ -20,7 +20,6 @@ import errno
 import hashlib
 import json
 import os
-import shutil
 import struct
 import threading
 from collections.abc import Callable
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from harborkit import __version__
+from harborkit.bundle.build import check_space
 from harborkit.bundle.errors import NoSpace, OutputError
 from harborkit.bundle.format import (
     FORMAT_VERSION,
@@ -274,18 +274,6 @@ def _start_writeback(fd: int, offset: int, length: int) -> None:
             os.posix_fadvise(fd, offset, length, os.POSIX_FADV_DONTNEED)
 
 
-def _check_space(directory: Path, needed: int) -> None:
-    try:
-        free = shutil.disk_usage(directory).free
-    except OSError as e:
-        raise OutputError(f"cannot use directory {directory}: {e.strerror or e}") from e
-    if free < needed:
-        raise NoSpace(
-            f"not enough free space in {directory}: about {needed / 1e6:.1f} MB needed, "
-            f"{free / 1e6:.1f} MB free"
-        )
-
-
 def source_manifests_json(host: str, images: list[SourceImage]) -> bytes:
     """The ``images/source-manifests.json`` member (the only place its shape is written)."""
     doc = {
@@ -364,10 +352,10 @@ def build_from_registry(
             else 0
         )
         if os.stat(directory).st_dev == os.stat(cache).st_dev:
-            _check_space(directory, total + inst_size + missing + (1 << 20))
+            check_space(directory, total + inst_size + missing + (1 << 20))
         else:
-            _check_space(directory, total + inst_size + (1 << 20))
-            _check_space(cache, missing)
+            check_space(directory, total + inst_size + (1 << 20))
+            check_space(cache, missing)
 
         try:
             f = open(tmp, "w+b", buffering=0)  # noqa: SIM115 - closed below
