@@ -15,11 +15,13 @@ import typer
 
 from harborkit import __version__
 from harborkit.bundle.cli import bundle_app
+from harborkit.clihelp import HelpGroup
 from harborkit.errors import ExitCode, HarborkitError
 from harborkit.report import OutputFormat
 
 app = typer.Typer(
     name="harborkit",
+    cls=HelpGroup,
     help="Preflight audits and air-gap bundles for Harbor container registry installs.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -196,7 +198,7 @@ def check(
 def main() -> None:
     """Console-script entry point."""
     try:
-        app()
+        app(prog_name="harborkit")
     except HarborkitError as e:
         print(f"harborkit: error: {e.message}", file=sys.stderr)
         sys.exit(e.exit_code)

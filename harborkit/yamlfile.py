@@ -15,7 +15,8 @@ from typing import Any
 
 import yaml
 
-from harborkit.errors import InputError
+from harborkit.errors import HarborkitError, InputError
+from harborkit.resources import load_schema
 
 Key = tuple[str | int, ...]
 
@@ -41,9 +42,11 @@ class Located:
         line = self.line_of(key)
         return f"{self.path}:{line}" if line else self.path
 
-    def error(self, key: Sequence[str | int], message: str) -> InputError:
-        """An :class:`InputError` worded ``file:line: key: message``."""
-        return InputError(f"{self.where(key)}: {dotted(key)}: {message}")
+    def error(
+        self, key: Sequence[str | int], message: str, kind: type[HarborkitError] = InputError
+    ) -> HarborkitError:
+        """An error (:class:`InputError` unless ``kind``) worded ``file:line: key: message``."""
+        return kind(f"{self.where(key)}: {dotted(key)}: {message}")
 
 
 def dotted(key: Iterable[str | int]) -> str:
@@ -108,15 +111,12 @@ def json_error_position(text: str, e: json.JSONDecodeError) -> str:
     return f"{e.lineno}:{e.colno}: {e.msg}{hint}"
 
 
-def load_schema(name: str) -> dict[str, Any]:
-    from harborkit.resources import schema_path
+def validate(doc: Located, schema_name: str, kind: type[HarborkitError] = InputError) -> None:
+    """Validate against ``schemas/<schema_name>``; the first error as one ``kind`` line.
 
-    with open(schema_path(name), encoding="utf-8") as f:
-        return json.load(f)  # type: ignore[no-any-return]
-
-
-def validate(doc: Located, schema_name: str) -> None:
-    """Validate against ``schemas/<schema_name>``; the first error as one line."""
+    This is the one way harborkit checks a document against a schema: the
+    error names the file, the line and the key (``file:line: key: problem``).
+    """
     import jsonschema
 
     schema = load_schema(schema_name)
@@ -125,7 +125,7 @@ def validate(doc: Located, schema_name: str) -> None:
     if error is None:
         return
     key = tuple(error.absolute_path)
-    raise doc.error(key, _short(error))
+    raise doc.error(key, _short(error), kind)
 
 
 def _short(error: Any) -> str:
