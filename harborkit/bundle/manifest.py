@@ -52,7 +52,7 @@ def load_manifest(path: Path | None = None) -> BundleManifest:
     """Read a manifest (default: ``bundles/harbor-v1.8.0.yaml``); :class:`ManifestError` if bad."""
     path = path or default_manifest()
     try:
-        doc = load_yaml(path)
+        doc = load_yaml(path, "bundle manifest")
     except InputError as e:
         raise ManifestError(e.message) from e
     return manifest_from_dict(doc.data, path, doc)
