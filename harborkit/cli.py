@@ -186,10 +186,9 @@ def check(
         from harborkit.fsutil import atomic_write_text
 
         atomic_write_text(output, text)
-        if fmt is not OutputFormat.table:
-            from harborkit.report.table import summary_line
+        from harborkit.report.table import summary_line
 
-            print(summary_line(report, strict), file=sys.stderr)
+        print(summary_line(report, strict), file=sys.stderr)  # every format, as the README says
     else:
         sys.stdout.write(text)
     raise typer.Exit(report.exit_code(strict=strict))
