@@ -8,16 +8,21 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from harborkit import __version__
 from harborkit.bundle.cli import bundle_app
 from harborkit.clihelp import HelpGroup
-from harborkit.errors import ExitCode, HarborkitError
+from harborkit.errors import ExitCode, HarborkitError, InputError
 from harborkit.report import OutputFormat
+
+if TYPE_CHECKING:
+    from harborkit.engine.interface import CheckOptions
+    from harborkit.host.interface import Host
 
 app = typer.Typer(
     name="harborkit",
@@ -63,6 +68,29 @@ def _host_path(path: str | None, root: str | None) -> str | None:
     return path if path.startswith("/") else "/" + path
 
 
+def _check_options(
+    host: Host,
+    profile: Mapping[str, Any],
+    harbor_config: str | None,
+    install_dir: str | None,
+    root: str | None,
+) -> CheckOptions:
+    """--harbor-config and --install-dir as paths on the audited host; one that
+    names nothing there is a usage error, not a failed check."""
+    from harborkit.checks._harbor import find_install_dir
+    from harborkit.engine.interface import CheckOptions
+
+    where = f" in the sysroot {root}" if root else ""
+    config = _host_path(harbor_config, root)
+    if config is not None and not host.exists(config):
+        raise InputError(f"--harbor-config {config}: no such file{where}")
+    inst = _host_path(install_dir, root)
+    if inst is not None:
+        names = list((profile.get("harbor") or {}).get("config_names") or ["harbor.yml"])
+        inst = find_install_dir(host, inst, names)
+    return CheckOptions(config, inst)
+
+
 @app.command()
 def check(
     profile: Annotated[
@@ -85,7 +113,11 @@ def check(
     ] = None,
     install_dir: Annotated[
         str | None,
-        typer.Option("--install-dir", help="Harbor installer folder holding harbor.yml."),
+        typer.Option(
+            "--install-dir",
+            help="Harbor folder holding harbor.yml, or the folder 'bundle load --install-dir' "
+            "unpacked into (its harbor/ is used).",
+        ),
     ] = None,
     node: Annotated[
         list[str] | None,
@@ -132,13 +164,12 @@ def check(
     Exit codes: 0 no failures, 1 failures (or warnings with --strict),
     2 usage or bad input file, 3 environment error.
     """
-    from harborkit.engine.interface import CheckContext, CheckOptions
+    from harborkit.engine.interface import CheckContext
     from harborkit.engine.profile import load_profile, with_nodes
     from harborkit.engine.registry import discover
     from harborkit.engine.runner import Selection, run_checks
     from harborkit.engine.waivers import load_waivers
     from harborkit.host import LocalHost, SysrootHost
-    from harborkit.host.interface import Host
 
     loaded, failures = discover()
     if list_checks:
@@ -158,7 +189,7 @@ def check(
     ctx = CheckContext(
         host=host,
         profile=prof.data,
-        options=CheckOptions(_host_path(harbor_config, root), _host_path(install_dir, root)),
+        options=_check_options(host, prof.data, harbor_config, install_dir, root),
     )
     report = run_checks(
         loaded,
