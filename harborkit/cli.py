@@ -165,8 +165,8 @@ def check(
     2 usage or bad input file, 3 environment error.
     """
     from harborkit.engine.interface import CheckContext
+    from harborkit.engine.plugins import discover
     from harborkit.engine.profile import load_profile, with_nodes
-    from harborkit.engine.registry import discover
     from harborkit.engine.runner import Selection, run_checks
     from harborkit.engine.waivers import load_waivers
     from harborkit.host import LocalHost, SysrootHost
