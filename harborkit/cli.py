@@ -225,10 +225,32 @@ def check(
     raise typer.Exit(report.exit_code(strict=strict))
 
 
+def _usage_line(e: Exception) -> str:
+    """A command-line mistake as one line of ours, click's wording as the detail."""
+    text = " ".join(str(getattr(e, "format_message", lambda: e)()).split())
+    text = text.replace("Value error, ", "")  # typer's conversion prefix
+    ctx = getattr(e, "ctx", None)
+    path = getattr(ctx, "command_path", None) or "harborkit"
+    return f"harborkit: error: {text} (see '{path} -h')"
+
+
 def main() -> None:
     """Console-script entry point."""
     try:
-        app(prog_name="harborkit")
+        from typer._click.exceptions import NoArgsIsHelpError, UsageError
+    except ImportError:  # pragma: no cover - typer versions that use click itself
+        from click.exceptions import NoArgsIsHelpError, UsageError  # type: ignore[no-redef]
+    try:
+        code = app(prog_name="harborkit", standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
+    except NoArgsIsHelpError:
+        sys.exit(ExitCode.USAGE)  # the help was shown
+    except UsageError as e:
+        print(_usage_line(e), file=sys.stderr)
+        sys.exit(ExitCode.USAGE)
+    except typer.Abort:
+        print("harborkit: interrupted", file=sys.stderr)
+        sys.exit(ExitCode.INTERRUPTED)
     except HarborkitError as e:
         print(f"harborkit: error: {e.message}", file=sys.stderr)
         sys.exit(e.exit_code)
