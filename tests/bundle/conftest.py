@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import subprocess
@@ -61,7 +62,8 @@ def make_installer_tgz() -> bytes:
 
 @dataclass(frozen=True)
 class HttpServer:
-    """The loopback server: ``files`` by path; ``/slow/<name>`` trickles them out."""
+    """The loopback server: ``files`` by path; ``/slow/<name>`` trickles them out;
+    ``/stall/<anything>`` sends headers and two bytes, then nothing for 30 s."""
 
     url: str
     files: dict[str, bytes]
@@ -78,6 +80,15 @@ def http_server(installer_bytes: bytes) -> Iterator[HttpServer]:
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - http.server API
+            if self.path.startswith("/stall/"):  # headers, a few bytes, then nothing
+                self.send_response(200)
+                self.send_header("Content-Length", str(1 << 20))
+                self.end_headers()
+                with contextlib.suppress(OSError):
+                    self.wfile.write(b"\x1f\x8b")
+                    self.wfile.flush()
+                    time.sleep(30)
+                return
             slow = self.path.startswith("/slow/")
             data = files.get(self.path[5:] if slow else self.path)
             if data is None:
