@@ -173,7 +173,7 @@ def load_bundle(
         _check_install(verified, install_dir)
     undo = _Undo()
     paths: list[Path] = []
-    with dockerapi.session() as client:
+    with dockerapi.session() as client, dockerapi.daemon_errors(f"loading {path}"):
         present, retag, needed = _plan(client, meta.images, undo)
         try:
             if needed:
