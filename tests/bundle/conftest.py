@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import subprocess
 import sys
-import tarfile
 import threading
 import time
 from collections.abc import Iterator
@@ -41,23 +39,16 @@ RANDOM_IMAGE = "hk-test/random:1"
 
 def make_installer_tgz() -> bytes:
     """A small stand-in for Harbor's online installer."""
-    files = [
-        ("harbor/install.sh", b"#!/bin/sh\necho installing harbor\n", 0o755),
-        ("harbor/prepare", b"#!/bin/sh\necho preparing\n", 0o755),
-        ("harbor/harbor.yml", b"hostname: reg.mydomain.com\nhttp:\n  port: 80\n", 0o644),
-        ("harbor/LICENSE", b"Apache License 2.0\n", 0o644),
-    ]
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
-        ti = tarfile.TarInfo("harbor")
-        ti.type = tarfile.DIRTYPE
-        ti.mode = 0o755
-        tf.addfile(ti)
-        for name, data, mode in files:
-            ti = tarfile.TarInfo(name)
-            ti.size, ti.mode = len(data), mode
-            tf.addfile(ti, io.BytesIO(data))
-    return buf.getvalue()
+    from tests.bundle.craft import installer_tgz
+
+    return installer_tgz(
+        [
+            ("harbor/install.sh", b"#!/bin/sh\necho installing harbor\n", 0o755),
+            ("harbor/prepare", b"#!/bin/sh\necho preparing\n", 0o755),
+            ("harbor/harbor.yml", b"hostname: reg.mydomain.com\nhttp:\n  port: 80\n", 0o644),
+            ("harbor/LICENSE", b"Apache License 2.0\n", 0o644),
+        ]
+    )
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from tests.bundle.craft import (
     write_members,
 )
 from tests.bundle.helpers import hostile_tgz, member_info, rewrite_bundle
-from tests.bundle.test_hostile_bundles import HOSTILE_MEMBERS
+from tests.bundle.test_hostile_bundles import HOSTILE_MEMBERS, SCHEMA_EDITS
 from tests.support.dockerd import Daemon
 from tests.support.images import busybox_layer, harbor_test_images, load_images, make_image
 
@@ -373,15 +373,7 @@ def test_install_dir_never_overwrites(
     assert image_list(fresh_daemon) == {}
 
 
-@pytest.mark.parametrize(
-    "edit",
-    [
-        lambda m: m.update(format_version=99),
-        lambda m: m.pop("images"),
-        lambda m: m["images"][0].update(image_id="not-a-digest"),
-    ],
-    ids=["version", "no-images", "bad-id"],
-)
+@SCHEMA_EDITS
 def test_metadata_fails_schema(
     tmp_path: Path, built_bundle: Path, target_daemon: Daemon, edit
 ) -> None:

@@ -317,7 +317,8 @@ def test_installer_name_must_be_a_gzip_tar(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.parametrize(
+#: edits of harbor-bundle.json that its schema refuses
+SCHEMA_EDITS = pytest.mark.parametrize(
     "edit",
     [
         lambda m: m.update(format_version=99),
@@ -326,6 +327,9 @@ def test_installer_name_must_be_a_gzip_tar(tmp_path: Path) -> None:
     ],
     ids=["version", "no-images", "bad-id"],
 )
+
+
+@SCHEMA_EDITS
 def test_metadata_fails_schema(
     good: Crafted, tmp_path: Path, edit: Callable[[dict], object]
 ) -> None:
