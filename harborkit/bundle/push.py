@@ -16,26 +16,30 @@ import contextlib
 import hashlib
 import json
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar
+from typing import TYPE_CHECKING, BinaryIO
 
 from harborkit.bundle.errors import BundleCorrupt
-from harborkit.bundle.format import blob_member
+from harborkit.bundle.format import ImageRecord, blob_member
 from harborkit.bundle.from_registry import SOURCE_MANIFESTS, validate_source_manifests
 from harborkit.bundle.progress import NullProgress, Progress
 from harborkit.bundle.tarsafe import Member
 from harborkit.registry.endpoint import Endpoint
 from harborkit.registry.errors import NotFound
 from harborkit.registry.reference import parse_reference
+from harborkit.transfer import Cancelled, run_all
+
+if TYPE_CHECKING:
+    from harborkit.bundle.verify import VerifyResult
+    from harborkit.registry.blobs import PushOutcome
+    from harborkit.registry.manifests import Manifest
 
 DEFAULT_WORKERS = 6
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
 DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -64,13 +68,9 @@ class _Plan:
     reference: str
     repository: str
     tag: str
-    manifest: Any  # harborkit.registry.client.Manifest
+    manifest: Manifest
     from_source: bool
     blobs: tuple[str, ...]  # config first, then layers
-
-
-class _Cancelled(Exception):
-    """Another upload failed: stop this one."""
 
 
 def target_repository(repository: str, project: str | None) -> str:
@@ -87,12 +87,14 @@ def _read(path: Path, m: Member) -> bytes:
         return f.read(m.size)
 
 
-def _plans(path: Path, verified: Any, target_host: str, project: str | None) -> list[_Plan]:
-    from harborkit.registry.client import Manifest
+def _plans(
+    path: Path, verified: VerifyResult, target_host: str, project: str | None
+) -> list[_Plan]:
+    from harborkit.registry.manifests import Manifest
 
     meta = verified.metadata
     members: Mapping[str, Member] = verified.members
-    source: dict[str, dict[str, Any]] = {}
+    source: dict[str, dict[str, dict[str, str]]] = {}
     if SOURCE_MANIFESTS in members:
         try:
             doc = json.loads(_read(path, members[SOURCE_MANIFESTS]))
@@ -118,9 +120,7 @@ def _plans(path: Path, verified: Any, target_host: str, project: str | None) -> 
                     f"bundle {path}: manifest {digest} of {img.reference} is altered"
                 )
             manifest = Manifest(digest, entry["manifest"]["media_type"], raw)
-            data = manifest.parsed()
-            named = [data["config"]["digest"], *(x["digest"] for x in data["layers"])]
-            if named != [img.image_id, *img.layers]:
+            if _named_blobs(manifest) != [img.image_id, *img.layers]:
                 raise BundleCorrupt(
                     f"bundle {path}: manifest {digest} of {img.reference} does not match its metadata"
                 )
@@ -141,9 +141,24 @@ def _plans(path: Path, verified: Any, target_host: str, project: str | None) -> 
     return plans
 
 
-def _synthesize(members: Mapping[str, Member], img: Any) -> Any:
+def _named_blobs(manifest: Manifest) -> list[str] | None:
+    """Config and layer digests a stored source manifest names (``None`` if it is malformed)."""
+    from harborkit.registry.errors import ProtocolError
+    from harborkit.registry.manifests import blob_ref
+
+    try:
+        data = manifest.parsed()
+        layers = data.get("layers")
+        if not isinstance(layers, list):
+            return None
+        return [blob_ref(x, "blob").digest for x in [data.get("config"), *layers]]
+    except ProtocolError:
+        return None
+
+
+def _synthesize(members: Mapping[str, Member], img: ImageRecord) -> Manifest:
     """A Docker schema 2 manifest for a daemon-built image (no source manifest recorded)."""
-    from harborkit.registry.client import Manifest
+    from harborkit.registry.manifests import Manifest
 
     doc = {
         "schemaVersion": 2,
@@ -162,50 +177,6 @@ def _synthesize(members: Mapping[str, Member], img: Any) -> Any:
     return Manifest("sha256:" + hashlib.sha256(raw).hexdigest(), DOCKER_MANIFEST, raw)
 
 
-def _parallel(
-    fn: Callable[[T], Any],
-    items: Iterable[T],
-    workers: int,
-    stop: threading.Event,
-    abort: Callable[[], None],
-) -> list[Any]:
-    """Run ``fn`` over ``items`` on ``workers`` threads; the first error stops the rest.
-
-    On an error or an interrupt, ``stop`` is set (uploads end at their next chunk)
-    and ``abort`` breaks the connections of uploads blocked on a stalled registry.
-    """
-    items = list(items)
-    if not items:
-        return []
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(items)))) as ex:
-        futures = [ex.submit(fn, i) for i in items]
-        try:
-            done, pending = wait(futures, return_when=FIRST_EXCEPTION)
-            failed = next((f for f in done if f.exception() is not None), None)
-        except BaseException:  # interrupted
-            _stop_all(futures, stop, abort)
-            raise
-        if failed is not None:
-            _stop_all(futures, stop, abort)
-            errors = [f.exception() for f in futures if f.done() and not f.cancelled()]
-            first = next(
-                (e for e in errors if e is not None and not isinstance(e, _Cancelled)), None
-            )
-            raise first or failed.exception()  # type: ignore[misc]
-        return [f.result() for f in futures]
-
-
-def _stop_all(futures: list[Any], stop: threading.Event, abort: Callable[[], None]) -> None:
-    stop.set()
-    for f in futures:
-        f.cancel()
-    pending = [f for f in futures if not f.done()]
-    while pending:
-        abort()
-        _, not_done = wait(pending, timeout=0.2)
-        pending = list(not_done)
-
-
 def push_bundle(
     bundle: Path,
     target: Endpoint,
@@ -217,6 +188,7 @@ def push_bundle(
 ) -> PushResult:
     """Verify ``bundle`` and push all of its images to ``target``."""
     from harborkit.bundle.verify import verify_bundle
+    from harborkit.registry.blobs import PushOutcome
 
     progress = progress or NullProgress()
     verified = verify_bundle(bundle, progress=progress)
@@ -239,7 +211,7 @@ def push_bundle(
 
     def advance(n: int) -> None:
         if stop.is_set():
-            raise _Cancelled
+            raise Cancelled
         with lock:
             task.advance(n)
 
@@ -253,8 +225,8 @@ def push_bundle(
     client = target.client(pool_size=max(workers, 4))
     try:
 
-        def upload(digest: str) -> str:
-            how: str = client.push_blob(
+        def upload(digest: str) -> PushOutcome:
+            how = client.push_blob(
                 first_repo[digest],
                 digest,
                 sizes[digest],
@@ -262,13 +234,13 @@ def push_bundle(
                 chunk_size=chunk_size,
                 progress=advance,
             )
-            if how != "uploaded":
+            if how is not PushOutcome.UPLOADED:
                 advance(sizes[digest])
             return how
 
-        def mount(pair: tuple[str, str]) -> str:
+        def mount(pair: tuple[str, str]) -> PushOutcome:
             repo, digest = pair
-            how: str = client.push_blob(
+            return client.push_blob(
                 repo,
                 digest,
                 sizes[digest],
@@ -277,7 +249,6 @@ def push_bundle(
                 chunk_size=chunk_size,
                 progress=None,
             )
-            return how
 
         def put(p: _Plan) -> PushedImage:
             digest = client.put_manifest(p.repository, p.tag, p.manifest)
@@ -286,9 +257,9 @@ def push_bundle(
             )
 
         try:
-            first = _parallel(upload, list(first_repo), workers, stop, client.abort)
-            second = _parallel(mount, mounts, workers, stop, client.abort)
-            pushed = _parallel(put, plans, workers, stop, client.abort)
+            first = run_all(upload, list(first_repo), workers, client.abort, stop=stop)
+            second = run_all(mount, mounts, workers, client.abort, stop=stop)
+            pushed = run_all(put, plans, workers, client.abort, stop=stop)
         except NotFound as e:
             if project:  # Harbor answers 404 for a project that does not exist
                 raise NotFound(f"{e.message} (does project {project!r} exist?)") from e
@@ -300,10 +271,12 @@ def push_bundle(
     outcomes = first + second
     return PushResult(
         images=tuple(pushed),
-        uploaded=outcomes.count("uploaded"),
-        mounted=outcomes.count("mounted"),
-        existing=outcomes.count("exists"),
+        uploaded=outcomes.count(PushOutcome.UPLOADED),
+        mounted=outcomes.count(PushOutcome.MOUNTED),
+        existing=outcomes.count(PushOutcome.EXISTS),
         bytes_uploaded=sum(
-            sizes[d] for d, how in zip(first_repo, first, strict=True) if how == "uploaded"
+            sizes[d]
+            for d, how in zip(first_repo, first, strict=True)
+            if how is PushOutcome.UPLOADED
         ),
     )
