@@ -23,15 +23,15 @@ import os
 import struct
 import threading
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harborkit import __version__
 from harborkit.bundle.build import check_space
-from harborkit.bundle.errors import NoSpace, OutputError
+from harborkit.bundle.errors import MetadataError, NoSpace, OutputError
 from harborkit.bundle.format import (
     FORMAT_VERSION,
     IMAGES_MANIFEST,
@@ -39,18 +39,26 @@ from harborkit.bundle.format import (
     SUMS_NAME,
     BundleMetadata,
     ImageRecord,
+    InstallerRecord,
     LayerRecord,
     blob_member,
     blob_path_in_images,
     format_sums,
+    metadata_to_dict,
     metadata_to_json,
+    validate_metadata_dict,
 )
 from harborkit.bundle.manifest import BundleManifest
 from harborkit.bundle.progress import NullProgress, Progress
 from harborkit.bundle.tarsafe import OuterTarWriter
+from harborkit.registry.digest import blob_file, file_digests
 from harborkit.registry.endpoint import Endpoint
-from harborkit.registry.errors import RegistryError, UnsupportedManifest
+from harborkit.registry.errors import ProtocolError, UnsupportedManifest
 from harborkit.registry.reference import parse_reference
+from harborkit.transfer import Transfers
+
+if TYPE_CHECKING:
+    from harborkit.registry.client import RegistryClient
 
 #: member listing each image's source manifest (and index) digest and media type
 SOURCE_MANIFESTS = "images/source-manifests.json"
@@ -123,27 +131,15 @@ class _Ready:
     fetched: bool
     resumed: bool
     downloaded: int
-
-
-class _Cancelled(Exception):
-    """Another transfer failed or the user interrupted: stop this one (its partial file stays)."""
+    diff_id: str | None  # layers: the digest of the content ungzipped
 
 
 # --------------------------------------------------------------------------- cache
 
 
 def _cache_path(cache: Path, digest: str) -> Path:
-    return cache / "sha256" / digest.split(":", 1)[1]
-
-
-def _hash_file(path: Path, stop: threading.Event) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb", buffering=0) as f:
-        while chunk := f.read(8 << 20):
-            if stop.is_set():
-                raise _Cancelled
-            h.update(chunk)
-    return "sha256:" + h.hexdigest()
+    """The cache file of ``digest``: only a valid digest, only inside ``cache``."""
+    return blob_file(cache, digest)
 
 
 def _gzip_isize(path: Path, size: int) -> int:
@@ -162,7 +158,7 @@ def _gzip_isize(path: Path, size: int) -> int:
 
 
 def _resolve_all(
-    spec: BundleManifest, source: Endpoint, clients: dict[str, Any], workers: int
+    spec: BundleManifest, source: Endpoint, clients: dict[str, RegistryClient], workers: int
 ) -> tuple[list[SourceImage], dict[str, _Blob], dict[str, bytes]]:
     """Resolve every image; return images, distinct blobs and manifest/index bytes by digest."""
     refs = [parse_reference(r, default_registry=source.host) for r in spec.images]
@@ -206,33 +202,52 @@ def _resolve_all(
 def _ensure_blob(
     blob: _Blob,
     cache: Path,
-    client: Any,
-    stop: threading.Event,
+    client: RegistryClient,
+    transfers: Transfers[_Ready],
     advance: Callable[[int], None],
+    is_layer: bool,
 ) -> _Ready:
-    """The blob's complete, verified cache file: re-hashed if cached, fetched otherwise."""
-    if stop.is_set():
-        raise _Cancelled
+    """The blob's complete, verified cache file (re-hashed if cached, fetched otherwise).
+
+    A layer's diff id is computed on the way (the config's ``diff_ids`` must match it).
+    """
+    transfers.checkpoint()
     path = _cache_path(cache, blob.digest)
     if path.exists():
-        if path.stat().st_size == blob.size and _hash_file(path, stop) == blob.digest:
-            advance(blob.size)
-            return _Ready(blob.digest, path, False, False, 0)
+        if path.stat().st_size == blob.size:
+            digest, diff_id = _digests(blob, path, is_layer, transfers, compressed=True)
+            if digest == blob.digest:
+                advance(blob.size)
+                return _Ready(blob.digest, path, False, False, 0, diff_id)
         path.unlink()  # a damaged cache entry is fetched again
 
     def progress(n: int) -> None:
-        if stop.is_set():
-            raise _Cancelled
+        transfers.checkpoint()
         advance(n)
 
     out = client.fetch_blob(blob.repository, blob.digest, path, size=blob.size, progress=progress)
     if out.size != blob.size:
         path.unlink()
-        raise RegistryError(
+        raise ProtocolError(
             f"{blob.host}: blob {blob.digest} of {blob.repository} has {out.size} bytes, "
             f"the manifest says {blob.size}"
         )
-    return _Ready(blob.digest, path, not out.cached, out.resumed, out.downloaded)
+    _, diff_id = _digests(blob, path, is_layer, transfers, compressed=False)
+    return _Ready(blob.digest, path, not out.cached, out.resumed, out.downloaded, diff_id)
+
+
+def _digests(
+    blob: _Blob, path: Path, is_layer: bool, transfers: Transfers[_Ready], *, compressed: bool
+) -> tuple[str | None, str | None]:
+    """The cache file's digest (if ``compressed``) and, for a layer, its diff id."""
+    if not compressed and not is_layer:
+        return None, None
+    try:
+        return file_digests(
+            path, compressed=compressed, uncompressed=is_layer, checkpoint=transfers.checkpoint
+        )
+    except ProtocolError as e:
+        raise ProtocolError(f"{blob.host}: {blob.repository}: layer {e.message}") from e
 
 
 def _copy_into(writer: OuterTarWriter, out_fd: int, src: Path, digest: str, size: int) -> None:
@@ -336,8 +351,7 @@ def build_from_registry(
     except OSError as e:
         raise OutputError(f"cannot create cache directory {cache}: {e.strerror or e}") from e
 
-    clients: dict[str, Any] = {}
-    stop = threading.Event()
+    clients: dict[str, RegistryClient] = {}
     tmp = directory / f".{output.name}.partial-{os.getpid()}"
     try:
         clients[source.host] = source.client(pool_size=max(workers, 4))
@@ -362,7 +376,7 @@ def build_from_registry(
         except OSError as e:
             raise OutputError(f"cannot create {tmp}: {e.strerror or e}") from e
         with f:
-            writer = OuterTarWriter(f)  # type: ignore[arg-type]
+            writer = OuterTarWriter(f)
             inst = _add_installer(writer, src_name, inst_name, expected, progress)
             fetch_task = progress.task("fetch blobs", total)
             lock = threading.Lock()
@@ -372,37 +386,33 @@ def build_from_registry(
                     fetch_task.advance(n)
 
             ready: list[_Ready] = []
-            ex = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="hk-fetch")
-            futures: set[Future[_Ready]] = set()
+            layers = {d for img in images for d in img.layers}
+
+            def abort() -> None:
+                for c in clients.values():
+                    c.abort()
+
             try:
-                for b in todo:
-                    futures.add(ex.submit(_ensure_blob, b, cache, clients[b.host], stop, advance))
-                while futures:
-                    done, futures = wait(futures, return_when=FIRST_COMPLETED)
-                    for fut in done:
+                with Transfers[_Ready](workers, abort, name="hk-fetch") as transfers:
+                    for b in todo:
+                        transfers.submit(
+                            _ensure_blob, b, cache, clients[b.host], transfers, advance,
+                            b.digest in layers,
+                        )  # fmt: skip
+                    for fut in transfers.as_completed():
                         r = fut.result()  # the first failure stops the build
                         start = f.tell()
                         _copy_into(writer, f.fileno(), r.path, r.digest, blobs[r.digest].size)
                         _start_writeback(f.fileno(), start, f.tell() - start)
                         ready.append(r)
-            except BaseException:
-                stop.set()  # running fetches stop at their next chunk ...
-                for fut in futures:
-                    fut.cancel()
-                while futures:  # ... or now, if blocked on a stalled registry
-                    for c in clients.values():
-                        c.abort()
-                    _, futures = wait(futures, timeout=0.2)
-                ex.shutdown(wait=True)
-                raise
             finally:
                 fetch_task.done()
-            ex.shutdown(wait=True)
 
             for digest, data in raw_manifests.items():
                 if digest not in blobs:
                     writer.add_bytes(blob_member(digest), data, digest.split(":", 1)[1])
-            meta, docker_manifest = _metadata(spec, images, blobs, cache, inst)
+            diff_ids = {r.digest: r.diff_id for r in ready if r.diff_id}
+            meta, docker_manifest = _metadata(spec, images, blobs, cache, inst, diff_ids)
             writer.add_bytes(
                 IMAGES_MANIFEST, docker_manifest, hashlib.sha256(docker_manifest).hexdigest()
             )
@@ -425,7 +435,6 @@ def build_from_registry(
         _unlink(tmp)
         raise
     finally:
-        stop.set()
         for c in clients.values():
             c.close()
     stats = FetchStats(
@@ -443,20 +452,15 @@ def _metadata(
     images: list[SourceImage],
     blobs: dict[str, _Blob],
     cache: Path,
-    inst: Any,
+    inst: InstallerRecord,
+    computed: dict[str, str],
 ) -> tuple[BundleMetadata, bytes]:
-    """Metadata records and the legacy ``docker load`` manifest."""
+    """Metadata records and the legacy ``docker load`` manifest (checked against the schema)."""
     layer_records: dict[str, LayerRecord] = {}
     records: list[ImageRecord] = []
     entries: dict[tuple[str, tuple[str, ...]], dict[str, Any]] = {}
     for img in images:
-        config = json.loads(_cache_path(cache, img.config).read_bytes())
-        diff_ids = list((config.get("rootfs") or {}).get("diff_ids") or [])
-        if len(diff_ids) != len(img.layers):
-            raise RegistryError(
-                f"image {img.reference}: its config lists {len(diff_ids)} diff ids for "
-                f"{len(img.layers)} layers"
-            )
+        diff_ids = _checked_diff_ids(img, blobs[img.config].host, cache, computed)
         usize = 0
         for digest, diff_id in zip(img.layers, diff_ids, strict=True):
             rec = layer_records.get(digest)
@@ -487,7 +491,30 @@ def _metadata(
         layers=tuple(layer_records.values()),
         installer=inst,
     )
+    try:
+        validate_metadata_dict(metadata_to_dict(meta), "the bundle metadata")
+    except MetadataError as e:
+        raise ProtocolError(f"{blobs[images[0].config].host}: {e.message}") from e
     return meta, (json.dumps(list(entries.values()), indent=1) + "\n").encode()
+
+
+def _checked_diff_ids(
+    img: SourceImage, host: str, cache: Path, computed: dict[str, str]
+) -> tuple[str, ...]:
+    """The config's ``diff_ids``: valid digests, one per layer, each that layer's ungzipped digest."""
+    from harborkit.registry.manifests import config_diff_ids
+
+    where = f"{host}: {img.repository} ({img.reference}): config {img.config}"
+    diff_ids = config_diff_ids(_cache_path(cache, img.config).read_bytes(), where)
+    if len(diff_ids) != len(img.layers):
+        raise ProtocolError(f"{where} lists {len(diff_ids)} diff_ids for {len(img.layers)} layers")
+    for i, (layer, diff_id) in enumerate(zip(img.layers, diff_ids, strict=True)):
+        if computed.get(layer) != diff_id:
+            raise ProtocolError(
+                f"{where}: diff_ids[{i}] is {diff_id}, but layer {layer} ungzips to "
+                f"{computed.get(layer)} (docker load would refuse the image)"
+            )
+    return diff_ids
 
 
 def _unlink(path: Path) -> None:
