@@ -32,8 +32,10 @@ from harborkit.registry.reference import parse_reference
 from harborkit.transfer import Cancelled, run_all
 
 if TYPE_CHECKING:
+    from harborkit.bundle.progress import Task
     from harborkit.bundle.verify import VerifyResult
     from harborkit.registry.blobs import PushOutcome
+    from harborkit.registry.client import RegistryClient
     from harborkit.registry.manifests import Manifest
 
 DEFAULT_WORKERS = 6
@@ -177,6 +179,109 @@ def _synthesize(members: Mapping[str, Member], img: ImageRecord) -> Manifest:
     return Manifest("sha256:" + hashlib.sha256(raw).hexdigest(), DOCKER_MANIFEST, raw)
 
 
+class _Pusher:
+    """The uploads of one push: each blob once, then mounts, then manifests."""
+
+    def __init__(
+        self,
+        bundle: Path,
+        members: Mapping[str, Member],
+        plans: list[_Plan],
+        client: RegistryClient,
+        chunk_size: int | None,
+    ) -> None:
+        self.bundle, self.members, self.client, self.chunk_size = (
+            bundle,
+            members,
+            client,
+            chunk_size,
+        )
+        self.first_repo: dict[str, str] = {}  # blob -> the repository it is uploaded to
+        for p in plans:
+            for d in p.blobs:
+                self.first_repo.setdefault(d, p.repository)
+        self.mounts = list(
+            dict.fromkeys(
+                (p.repository, d)
+                for p in plans
+                for d in p.blobs
+                if self.first_repo[d] != p.repository
+            )
+        )
+        self.sizes = {d: members[blob_member(d)].size for d in self.first_repo}
+        self.stop = threading.Event()
+        self._lock = threading.Lock()
+        self._task: Task | None = None
+
+    def advance(self, n: int) -> None:
+        if self.stop.is_set():
+            raise Cancelled
+        with self._lock:
+            if self._task is not None:
+                self._task.advance(n)
+
+    @contextlib.contextmanager
+    def _open(self, digest: str) -> Iterator[BinaryIO]:
+        m = self.members[blob_member(digest)]
+        with open(self.bundle, "rb", buffering=0) as f:
+            f.seek(m.offset)
+            yield f
+
+    def upload(self, digest: str) -> PushOutcome:
+        from harborkit.registry.blobs import PushOutcome
+
+        how = self.client.push_blob(
+            self.first_repo[digest],
+            digest,
+            self.sizes[digest],
+            lambda: self._open(digest),
+            chunk_size=self.chunk_size,
+            progress=self.advance,
+        )
+        if how is not PushOutcome.UPLOADED:
+            self.advance(self.sizes[digest])
+        return how
+
+    def mount(self, pair: tuple[str, str]) -> PushOutcome:
+        repo, digest = pair
+        return self.client.push_blob(
+            repo,
+            digest,
+            self.sizes[digest],
+            lambda: self._open(digest),
+            mount_from=self.first_repo[digest],
+            chunk_size=self.chunk_size,
+        )
+
+    def put(self, p: _Plan) -> PushedImage:
+        digest = self.client.put_manifest(p.repository, p.tag, p.manifest)
+        target = f"{self.client.host}/{p.repository}:{p.tag}"
+        return PushedImage(p.reference, target, digest, p.from_source)
+
+    def run(self, plans: list[_Plan], workers: int, progress: Progress) -> PushResult:
+        from harborkit.registry.blobs import PushOutcome
+
+        self._task = progress.task("push", sum(self.sizes.values()))
+        abort = self.client.abort
+        try:
+            first = run_all(self.upload, list(self.first_repo), workers, abort, stop=self.stop)
+            second = run_all(self.mount, self.mounts, workers, abort, stop=self.stop)
+            pushed = run_all(self.put, plans, workers, abort, stop=self.stop)
+        finally:
+            self._task.done()
+        outcomes = first + second
+        uploaded = [
+            d for d, how in zip(self.first_repo, first, strict=True) if how is PushOutcome.UPLOADED
+        ]
+        return PushResult(
+            images=tuple(pushed),
+            uploaded=outcomes.count(PushOutcome.UPLOADED),
+            mounted=outcomes.count(PushOutcome.MOUNTED),
+            existing=outcomes.count(PushOutcome.EXISTS),
+            bytes_uploaded=sum(self.sizes[d] for d in uploaded),
+        )
+
+
 def push_bundle(
     bundle: Path,
     target: Endpoint,
@@ -188,95 +293,18 @@ def push_bundle(
 ) -> PushResult:
     """Verify ``bundle`` and push all of its images to ``target``."""
     from harborkit.bundle.verify import verify_bundle
-    from harborkit.registry.blobs import PushOutcome
 
     progress = progress or NullProgress()
     verified = verify_bundle(bundle, progress=progress)
     plans = _plans(bundle, verified, target.host, project)
-    members: Mapping[str, Member] = verified.members
-
-    first_repo: dict[str, str] = {}
-    for p in plans:
-        for d in p.blobs:
-            first_repo.setdefault(d, p.repository)
-    mounts = list(
-        dict.fromkeys(
-            (p.repository, d) for p in plans for d in p.blobs if first_repo[d] != p.repository
-        )
-    )
-    sizes = {d: members[blob_member(d)].size for d in first_repo}
-    task = progress.task("push", sum(sizes.values()))
-    lock = threading.Lock()
-    stop = threading.Event()
-
-    def advance(n: int) -> None:
-        if stop.is_set():
-            raise Cancelled
-        with lock:
-            task.advance(n)
-
-    @contextlib.contextmanager
-    def open_member(digest: str) -> Iterator[BinaryIO]:
-        m = members[blob_member(digest)]
-        with open(bundle, "rb", buffering=0) as f:
-            f.seek(m.offset)
-            yield f
-
     client = target.client(pool_size=max(workers, 4))
     try:
-
-        def upload(digest: str) -> PushOutcome:
-            how = client.push_blob(
-                first_repo[digest],
-                digest,
-                sizes[digest],
-                lambda: open_member(digest),
-                chunk_size=chunk_size,
-                progress=advance,
-            )
-            if how is not PushOutcome.UPLOADED:
-                advance(sizes[digest])
-            return how
-
-        def mount(pair: tuple[str, str]) -> PushOutcome:
-            repo, digest = pair
-            return client.push_blob(
-                repo,
-                digest,
-                sizes[digest],
-                lambda: open_member(digest),
-                mount_from=first_repo[digest],
-                chunk_size=chunk_size,
-                progress=None,
-            )
-
-        def put(p: _Plan) -> PushedImage:
-            digest = client.put_manifest(p.repository, p.tag, p.manifest)
-            return PushedImage(
-                p.reference, f"{target.host}/{p.repository}:{p.tag}", digest, p.from_source
-            )
-
-        try:
-            first = run_all(upload, list(first_repo), workers, client.abort, stop=stop)
-            second = run_all(mount, mounts, workers, client.abort, stop=stop)
-            pushed = run_all(put, plans, workers, client.abort, stop=stop)
-        except NotFound as e:
-            if project:  # Harbor answers 404 for a project that does not exist
-                raise NotFound(f"{e.message} (does project {project!r} exist?)") from e
-            raise
-        finally:
-            task.done()
+        return _Pusher(bundle, verified.members, plans, client, chunk_size).run(
+            plans, workers, progress
+        )
+    except NotFound as e:
+        if project:  # Harbor answers 404 for a project that does not exist
+            raise NotFound(f"{e.message} (does project {project!r} exist?)") from e
+        raise
     finally:
         client.close()
-    outcomes = first + second
-    return PushResult(
-        images=tuple(pushed),
-        uploaded=outcomes.count(PushOutcome.UPLOADED),
-        mounted=outcomes.count(PushOutcome.MOUNTED),
-        existing=outcomes.count(PushOutcome.EXISTS),
-        bytes_uploaded=sum(
-            sizes[d]
-            for d, how in zip(first_repo, first, strict=True)
-            if how is PushOutcome.UPLOADED
-        ),
-    )

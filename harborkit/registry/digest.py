@@ -36,6 +36,8 @@ def show(value: object, limit: int = 80) -> str:
 
 def check_digest(value: object, where: str) -> str:
     """``value`` if it is a valid digest, else :class:`ProtocolError` naming ``where``."""
+    if value is None:
+        raise ProtocolError(f"{where} is missing")
     if not is_digest(value):
         raise ProtocolError(
             f"{where} {show(value)} is not sha256: followed by 64 lowercase hex digits"

@@ -207,7 +207,7 @@ class Transport:
         with self._lock:
             self._realms.add(Origin.of(realm))
         headers = {"Authorization": _basic(self._credentials)} if self._credentials else {}
-        service = f"token service {_clip(realm)}"
+        service = f"token service {_clip(realm)} (to {what})"
         try:
             r = self.session().get(
                 url, headers=headers, timeout=self.timeout, stream=True, allow_redirects=False
@@ -220,9 +220,7 @@ class Transport:
             if r.status_code in (401, 403):
                 raise self.auth_failure(r.status_code, what, token_service=realm)
             if r.status_code != 200:
-                raise ProtocolError(
-                    f"{self.host}: {service} answered HTTP {r.status_code} for {what}"
-                )
+                raise ProtocolError(f"{self.host}: {service} answered HTTP {r.status_code}")
             body = read_limited(r, MAX_SMALL_BODY, f"{self.host}: {service}: the token response")
         token, expires = _parse_token(body, f"{self.host}: {service}")
         with self._lock:
