@@ -60,7 +60,9 @@ from harborkit.bundle.format import (
     blob_path_in_images,
     format_sums,
     installer_member,
+    metadata_to_dict,
     metadata_to_json,
+    validate_metadata_dict,
 )
 from harborkit.bundle.installer import InstallerSource, fetch_installer
 from harborkit.bundle.progress import Progress
@@ -367,7 +369,11 @@ class BundleWriter:
         *,
         after_sums: Sequence[TailMember] = (),
     ) -> BuildResult:
-        """Write ``images/manifest.json``, the metadata, ``SHA256SUMS`` (and ``after_sums``), commit."""
+        """Write ``images/manifest.json``, the metadata, ``SHA256SUMS`` (and ``after_sums``), commit.
+
+        The metadata is checked against its schema first (:class:`MetadataError`), as
+        ``verify`` will check it.
+        """
         if self.installer is None:
             raise RuntimeError("finish() before add_installer()")
         meta = BundleMetadata(
@@ -379,6 +385,7 @@ class BundleWriter:
             layers=tuple(layers),
             installer=self.installer,
         )
+        validate_metadata_dict(metadata_to_dict(meta), "the bundle metadata")  # as verify will
         self.add_bytes(IMAGES_MANIFEST, docker_load_manifest(images))
         self.add_bytes(METADATA_NAME, metadata_to_json(meta))
         sums = format_sums(self.tar.sums)
