@@ -137,26 +137,7 @@ def verify_bundle(path: Path, *, progress: Progress | None = None) -> VerifyResu
     finally:
         task.done()
 
-    altered = [n for n, d in digests.items() if n in sums and sums[n] != d]
-    # blobs are content-addressed: the name must be the digest of the bytes
-    misnamed = [
-        n
-        for n, d in digests.items()
-        if n.startswith(BLOB_DIR + "/") and n[len(BLOB_DIR) + 1 :] != d
-    ]
-    altered += [n for n in misnamed if n not in altered]
-    missing = [n for n in sums if n not in members]
-    extra = [n for n in members if n not in sums and n != SUMS_NAME]
-    truncated_listed = scan.truncated
-    missing = [n for n in missing if n != truncated_listed]
-    extra = [n for n in extra if n != truncated_listed]
-    for label, names in (
-        ("altered member", altered),
-        ("missing member", missing),
-        ("extra member", extra),
-    ):
-        if names:
-            problems.append(_names(label, sorted(names)))
+    problems += _member_problems(digests, members, sums, scan.truncated)
     if problems:
         raise BundleCorrupt(f"bundle {path} is corrupt: " + "; ".join(problems))
 
@@ -171,6 +152,34 @@ def verify_bundle(path: Path, *, progress: Progress | None = None) -> VerifyResu
         where = f"{path}: {inst.name}"
         checked = check_installer(SectionReader(f, inst.offset, inst.size), where, size=inst.size)  # type: ignore[arg-type]
     return VerifyResult(path, meta, members, total, entries, checked)
+
+
+def _member_problems(
+    digests: Mapping[str, str],
+    members: Mapping[str, Member],
+    sums: Mapping[str, str],
+    truncated: str | None,
+) -> list[str]:
+    """Members altered (or not matching their blob name), missing or extra against ``SHA256SUMS``."""
+    altered = [n for n, d in digests.items() if n in sums and sums[n] != d]
+    # blobs are content-addressed: the name must be the digest of the bytes
+    misnamed = [
+        n
+        for n, d in digests.items()
+        if n.startswith(BLOB_DIR + "/") and n[len(BLOB_DIR) + 1 :] != d
+    ]
+    altered += [n for n in misnamed if n not in altered]
+    missing = [n for n in sums if n not in members and n != truncated]
+    extra = [n for n in members if n not in sums and n not in (SUMS_NAME, truncated)]
+    return [
+        _names(label, sorted(names))
+        for label, names in (
+            ("altered member", altered),
+            ("missing member", missing),
+            ("extra member", extra),
+        )
+        if names
+    ]
 
 
 def _check_consistency(
