@@ -149,7 +149,12 @@ class FileSink:
 
     def open(self) -> BinaryIO:
         self.stale_removed = remove_stale_partials(self.output.parent, self.output.name)
-        fd = os.open(self.temp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+        try:
+            fd = os.open(self.temp, flags, 0o644)
+        except FileExistsError:  # left by an earlier process that had our pid (pids repeat)
+            os.unlink(self.temp)
+            fd = os.open(self.temp, flags, 0o644)
         self._f = os.fdopen(fd, "w+b", buffering=self._buffering)
         return self._f
 

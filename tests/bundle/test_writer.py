@@ -130,3 +130,15 @@ def test_installer_refused_before_a_byte_is_written(tmp_path: Path) -> None:
 def test_missing_output_directory(tmp_path: Path) -> None:
     with pytest.raises(OutputError, match="does not exist"):
         BundleWriter(tmp_path / "nope" / "b.tar")
+
+
+def test_a_partial_with_our_own_pid_is_from_an_earlier_process(tmp_path: Path) -> None:
+    """pids repeat (containers, reboots): a leftover with this pid is not a live build."""
+    old = tmp_path / f".b.tar.partial-{os.getpid()}"
+    old.write_bytes(b"left before a reboot")
+    with BundleWriter(tmp_path / "b.tar") as w:
+        w.add_installer(_installer(tmp_path), NullProgress())
+        images, layers = _one_image(w, tmp_path)
+        w.finish("v1.8.0", images, layers)
+    assert not old.exists()
+    assert verify_bundle(tmp_path / "b.tar").metadata.images == tuple(images)
