@@ -234,3 +234,12 @@ def _roll_back(client: Any, images: Sequence[ImageRecord], undo: _Undo) -> None:
             else:
                 client.api.remove_image(ref)
                 cleanup.note_removed(f"image {ref}")
+    # an image this load added that is left with no tag (its reference went back) goes too
+    there_before = {i for i in undo.before.values() if i}
+    for image_id in dict.fromkeys(ids[r] for r in undo.tags if r in ids):
+        if image_id in there_before:
+            continue
+        with contextlib.suppress(Exception):
+            if not client.api.inspect_image(image_id).get("RepoTags"):
+                client.api.remove_image(image_id)
+                cleanup.note_removed(f"image {image_id[:19]}")

@@ -581,3 +581,60 @@ def test_disk_full_while_unpacking_rolls_back_images_and_files(
     assert "image goharbor/prepare:v1.8.0" in msg or "more" in msg
     assert image_list(fresh_daemon) == {}
     assert _leftovers(d) == []
+
+
+class _InterruptAfterLoad:
+    """Progress whose "load" bar raises KeyboardInterrupt when it ends: Ctrl-C right after
+    the daemon took the images, before they are confirmed and the installer unpacked."""
+
+    def task(self, description: str, total: int | None = None) -> object:
+        from harborkit.bundle.progress import NullProgress
+
+        inner = NullProgress().task(description, total)
+        if description != "load":
+            return inner
+
+        class _Task:
+            def advance(self, n: int) -> None:
+                pass
+
+            def set_total(self, total: int | None) -> None:
+                pass
+
+            def done(self) -> None:
+                raise KeyboardInterrupt
+
+        return _Task()
+
+
+def test_interrupted_load_rolls_back_what_it_loaded_and_moved(
+    tmp_path: Path, fresh_daemon: Daemon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reference that named another image gets it back; images the load added go."""
+    from harborkit.bundle import cleanup
+    from harborkit.bundle.load import load_bundle
+
+    other = make_image(["goharbor/prepare:v1.8.0"], [busybox_layer()])
+    client = fresh_daemon.client()
+    load_images(client, [other])
+    client.close()
+    before = image_list(fresh_daemon)
+    bundle = _crafted_with_images(tmp_path)
+    monkeypatch.setenv("DOCKER_HOST", fresh_daemon.env()["DOCKER_HOST"])
+    cleanup.reset()
+    with pytest.raises(KeyboardInterrupt):
+        load_bundle(bundle, install_dir=tmp_path / "opt", progress=_InterruptAfterLoad())  # type: ignore[arg-type]
+    assert image_list(fresh_daemon) == before == {"goharbor/prepare:v1.8.0": other.id}
+    ours = harbor_test_images(CRAFTED_REFS)[0].id  # the bundle's prepare image
+    assert cleanup.removed() == [
+        f"tag goharbor/prepare:v1.8.0 (back on {other.id[:19]})",
+        "image goharbor/harbor-core:v1.8.0",
+        "image goharbor/nginx-photon:v1.8.0",
+        f"image {ours[:19]}",
+    ]
+    client = fresh_daemon.client()
+    try:
+        assert {img.id for img in client.images.list(all=True)} == {other.id}
+    finally:
+        client.close()
+    assert not (tmp_path / "opt").exists()
