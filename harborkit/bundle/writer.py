@@ -84,7 +84,13 @@ class BuildResult:
 
 
 class Sink(Protocol):
-    """Where a bundle's bytes go. The tar writer needs a seekable binary file."""
+    """Where a bundle's bytes go.
+
+    :meth:`open` returns the file the tar is written to. It must be seekable:
+    a streamed member's header is written as a placeholder and patched in place
+    once its size and digest are known (a sink of split parts maps offsets to its
+    parts). Everything else is appended at the end.
+    """
 
     def open(self) -> BinaryIO:
         """Create the temporary output; the file the tar is written to."""
