@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import json
 import os
 import subprocess
 import sys
-import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,7 +24,9 @@ from harborkit.errors import ExitCode
 from harborkit.registry.client import DOCKER_LIST, Manifest
 from harborkit.registry.endpoint import Endpoint
 from harborkit.registry.errors import RegistryError
-from tests.registry.conftest import client_for, push_image
+from tests.registry.conftest import INSTALLER, REPO, client_for, push_image
+from tests.registry.conftest import write_installer as _installer
+from tests.registry.conftest import write_manifest as _manifest_yaml
 from tests.support.registry import (
     PASSWORD,
     USER,
@@ -37,37 +37,6 @@ from tests.support.registry import (
     skopeo_digest,
     start_registry,
 )
-
-REPO = Path(__file__).resolve().parents[2]
-INSTALLER = "harbor-online-installer-v1.8.0.tgz"
-
-
-def _installer(tmp: Path) -> Path:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
-        data = b"#!/bin/sh\necho install\n"
-        ti = tarfile.TarInfo("harbor/install.sh")
-        ti.size, ti.mode = len(data), 0o755
-        tf.addfile(ti, io.BytesIO(data))
-    p = tmp / INSTALLER
-    p.write_bytes(buf.getvalue())
-    return p
-
-
-def _manifest_yaml(tmp: Path, refs: list[str], name: str = "m.yaml") -> Path:
-    import yaml
-
-    p = tmp / name
-    p.write_text(
-        yaml.safe_dump(
-            {
-                "harbor_version": "v1.8.0",
-                "images": refs,
-                "installer": {"name": INSTALLER, "url": f"https://example.invalid/{INSTALLER}"},
-            }
-        )
-    )
-    return p
 
 
 def _spec(refs: list[str]):  # noqa: ANN202 - BundleManifest
