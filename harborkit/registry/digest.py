@@ -94,21 +94,30 @@ def file_digests(
 
 
 _BLOCK = 4 << 20
+_OUT = 1 << 20
 
 
 def _inflate(d: Decompress, data: bytes, h: hashlib._Hash, path: Path) -> Decompress:
-    """Feed ``data`` (gzip members, possibly several) to ``d``; the decompressor to go on with."""
+    """Feed ``data`` (gzip members, possibly several) to ``d``; the decompressor to go on with.
+
+    Output is taken 1 MiB at a time, so that a block of zeros (or a gzip bomb)
+    never expands in memory.
+    """
     from isal import isal_zlib
 
     broken = cast("type[Exception]", isal_zlib.error)  # its stub declares an instance
     try:
-        while data:
-            h.update(d.decompress(data))
-            if not d.eof:
-                break
-            data = d.unused_data  # another gzip member follows
-            if data:
+        while True:
+            out = d.decompress(data, _OUT)
+            h.update(out)
+            if d.eof:
+                data = d.unused_data  # another gzip member may follow
+                if not data:
+                    return d
                 d = isal_zlib.decompressobj(31)
+                continue
+            data = d.unconsumed_tail
+            if not data and len(out) < _OUT:
+                return d  # needs the next block
     except broken as e:
         raise ProtocolError(f"{path.name}: the layer is not a valid gzip stream ({e})") from e
-    return d

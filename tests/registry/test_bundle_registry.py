@@ -402,7 +402,7 @@ def test_damaged_cache_entry_is_fetched_again_and_inspect_works(
     first = build_from_registry(
         _spec(refs), tmp_path / "a.tar", source=ep, cache_dir=cache, installer=inst
     )
-    victim = next(iter((cache / "sha256").iterdir()))
+    victim = next(p for p in (cache / "sha256").iterdir() if "." not in p.name)
     data = bytearray(victim.read_bytes())
     data[0] ^= 0xFF
     victim.write_bytes(bytes(data))
@@ -410,6 +410,14 @@ def test_damaged_cache_entry_is_fetched_again_and_inspect_works(
         _spec(refs), tmp_path / "b.tar", source=ep, cache_dir=cache, installer=inst
     )
     assert again.stats.fetched == 1 and again.stats.cached == first.stats.blobs - 1
+    # a kept diff id that is not a digest (or a wrong one) is recomputed, never trusted blindly
+    sidecars = sorted((cache / "sha256").glob("*.diffid"))
+    sidecars[0].write_text("sha256:../../x")
+    sidecars[1].write_text("sha256:" + "0" * 64)
+    third = build_from_registry(
+        _spec(refs), tmp_path / "c.tar", source=ep, cache_dir=cache, installer=inst
+    )
+    assert third.stats.cached == first.stats.blobs
     r = run_cli("bundle", "inspect", "--format", "json", str(tmp_path / "b.tar"))
     assert r.returncode == 0, r.stderr
     report = json.loads(r.stdout)
@@ -477,7 +485,7 @@ def test_interrupt_while_the_registry_stalls_is_prompt_and_resumable(tmp_path: P
         assert not out.exists() and not [p for p in tmp_path.iterdir() if ".partial" in p.name]
         entries = list((cache / "sha256").iterdir())
         partial = [p.stat().st_size for p in entries if p.name.endswith(".partial")]
-        complete = [p.stat().st_size for p in entries if not p.name.endswith(".partial")]
+        complete = [p.stat().st_size for p in entries if "." not in p.name]  # no .diffid
         assert sum(partial) + sum(complete) >= total // 4  # what arrived before the freeze stays
         res = build_from_registry(_spec(refs), out, source=ep, cache_dir=cache, installer=inst)
         assert res.stats.resumed == sum(1 for n in partial if n > 0)
