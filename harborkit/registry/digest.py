@@ -84,7 +84,9 @@ def file_digests(
                 d = isal_zlib.decompressobj(31) if chunk[:2] == b"\x1f\x8b" else None
             first = False
             if d is not None:
-                d = _inflate(d, chunk, inner, path)
+                view = memoryview(chunk)
+                for at in range(0, len(view), _PIECE):
+                    d = _inflate(d, view[at : at + _PIECE], inner, path)
             elif uncompressed:
                 inner.update(chunk)
     if d is not None and not d.eof:
@@ -93,15 +95,17 @@ def file_digests(
     return out, ("sha256:" + inner.hexdigest() if uncompressed else None)
 
 
-_BLOCK = 4 << 20
-_OUT = 1 << 20
+_BLOCK = 1 << 20  # read from the file at a time
+_PIECE = 64 << 10  # handed to the inflater at a time (what it keeps back is copied)
+_OUT = 2 << 20  # taken from the inflater at a time
 
 
-def _inflate(d: Decompress, data: bytes, h: hashlib._Hash, path: Path) -> Decompress:
+def _inflate(d: Decompress, data: bytes | memoryview, h: hashlib._Hash, path: Path) -> Decompress:
     """Feed ``data`` (gzip members, possibly several) to ``d``; the decompressor to go on with.
 
-    Output is taken 1 MiB at a time, so that a block of zeros (or a gzip bomb)
-    never expands in memory.
+    Output is taken 2 MiB at a time, so that a run of zeros (or a gzip bomb)
+    never expands in memory; input goes in small pieces, so that what the
+    inflater keeps back (and copies on each call) stays small.
     """
     from isal import isal_zlib
 
