@@ -270,7 +270,10 @@ def test_a_blob_past_its_declared_size_is_cut_and_removed(site: Site) -> None:
         "declares; the download was removed",
     )
     assert site.cache_bytes() <= declared, sorted(site.cache.rglob("*"))
-    assert list(site.cache.rglob("*.partial")) == []
+    layer = reg.image.layer_digests[0].split(":", 1)[1]
+    assert not (
+        site.cache / "sha256" / f"{layer}.partial"
+    ).exists()  # (a cancelled config's may stay)
 
 
 def test_a_resumed_partial_that_does_not_match_restarts_in_the_same_run(site: Site) -> None:
