@@ -14,11 +14,7 @@ from typing import Annotated
 
 import typer
 
-bundle_app = typer.Typer(
-    help="Build, verify, inspect and load air-gap bundles.", no_args_is_help=True
-)
-
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars and no summary.")]
+from harborkit.bundle.cli_base import QuietOpt, _mb, bundle_app, interruptible
 
 
 class InspectFormat(enum.StrEnum):
@@ -28,11 +24,8 @@ class InspectFormat(enum.StrEnum):
     json = "json"
 
 
-def _mb(n: int) -> str:
-    return f"{n / 1e6:,.1f} MB"
-
-
 @bundle_app.command("build")
+@interruptible
 def build_cmd(
     output: Annotated[Path, typer.Option("--output", "-o", help="Bundle file to write.")],
     manifest: Annotated[
@@ -88,6 +81,7 @@ def build_cmd(
 
 
 @bundle_app.command("verify")
+@interruptible
 def verify_cmd(
     bundle: Annotated[Path, typer.Argument(help="Bundle file.")],
     quiet: QuietOpt = False,
@@ -106,6 +100,7 @@ def verify_cmd(
 
 
 @bundle_app.command("load")
+@interruptible
 def load_cmd(
     bundle: Annotated[Path, typer.Argument(help="Bundle file.")],
     install_dir: Annotated[
@@ -129,6 +124,7 @@ def load_cmd(
 
 
 @bundle_app.command("inspect")
+@interruptible
 def inspect_cmd(
     bundle: Annotated[Path, typer.Argument(help="Bundle file.")],
     fmt: Annotated[
@@ -142,4 +138,5 @@ def inspect_cmd(
     typer.echo(render_json(report) if fmt is InspectFormat.json else render_table(report))
 
 
-from harborkit.bundle import registry_cli as _reg  # noqa: E402 - registers `bundle push`
+# after the commands above, so `push` is listed last; registry_cli imports only cli_base
+from harborkit.bundle import registry_cli as _reg  # noqa: E402

@@ -11,9 +11,11 @@
 from __future__ import annotations
 
 import os
+import posixpath
 import stat
 import tarfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
@@ -42,6 +44,11 @@ def unsafe_name_reason(name: str) -> str | None:
     if ".." in PurePosixPath(name).parts:
         return "'..' in path"
     return None
+
+
+def normalize_name(name: str) -> str:
+    """The path a member name denotes: ``./a//b/`` and ``a/./b`` are both ``a/b``."""
+    return posixpath.normpath(name.strip("/")).removeprefix("./") if name else name
 
 
 def unsafe_member_reason(ti: tarfile.TarInfo, *, allow_dirs: bool = True) -> str | None:
@@ -123,6 +130,14 @@ class OuterTarWriter:
         self._f.truncate()
         self._open_at = None
 
+    def position(self) -> int:
+        """Where the next byte goes."""
+        return self._f.tell()
+
+    def after_external_write(self) -> None:
+        """Data was appended through the file's descriptor (``copy_file_range``): go to its end."""
+        self._f.seek(0, os.SEEK_END)
+
     def close(self) -> None:
         """Write the end-of-archive marker (two zero blocks)."""
         self._f.write(_ZERO_BLOCK * 2)
@@ -168,7 +183,7 @@ def scan_tar(path: Path) -> TarScan:
     """
     file_size = path.stat().st_size
     members: list[Member] = []
-    seen: set[str] = set()
+    seen: dict[str, str] = {}  # normalised name -> name as written
     truncated: str | None = None
     damaged: str | None = None
     with open(path, "rb") as f:
@@ -198,9 +213,11 @@ def scan_tar(path: Path) -> TarScan:
             reason = unsafe_member_reason(ti)
             if reason:
                 raise BundleHostile(f"{path}: unsafe member {ti.name!r}: {reason}")
-            if ti.name in seen:
-                raise BundleHostile(f"{path}: duplicate member {ti.name!r}")
-            seen.add(ti.name)
+            norm = normalize_name(ti.name)
+            if norm in seen:
+                same = "" if seen[norm] == ti.name else f" (the same path as {seen[norm]!r})"
+                raise BundleHostile(f"{path}: duplicate member {ti.name!r}{same}")
+            seen[norm] = ti.name
             if ti.isdir():
                 continue
             m = Member(ti.name, ti.offset_data, ti.size)
@@ -250,27 +267,114 @@ class SectionReader:
         return True
 
 
-def check_installer(fileobj: BinaryIO, where: str) -> list[tarfile.TarInfo]:
-    """Read every header of the installer archive; :class:`BundleHostile` if any is unsafe."""
+#: an installer may unpack to at most this many times its size (a gzip bomb reaches ~1000x)
+MAX_INSTALLER_RATIO = 50
+#: ... but small archives may always unpack to this much
+_RATIO_FLOOR = 64 << 20
+_GZIP_SUFFIXES = (".tgz", ".tar.gz")
+
+
+@dataclass(frozen=True)
+class InstallerCheck:
+    """A checked installer archive: its headers and the bytes it unpacks to."""
+
+    members: tuple[tarfile.TarInfo, ...]
+    unpacked_size: int  # the whole decompressed tar
+    files_size: int  # the regular files in it
+
+
+def installer_name_reason(name: str) -> str | None:
+    """Why ``name`` is no installer file name (a plain ``*.tgz``/``*.tar.gz``), or ``None``."""
+    if not name or "/" in name or "\\" in name or name.startswith(".") or "\x00" in name:
+        return "is not a plain file name"
+    if not name.endswith(_GZIP_SUFFIXES):
+        return "is not a gzip tar (.tgz or .tar.gz)"
+    return None
+
+
+def gzip_size(fileobj: BinaryIO, where: str, *, limit: int | None = None) -> int:
+    """Decompressed size of a complete gzip stream (members concatenated are allowed).
+
+    :class:`BundleCorrupt` if it is not gzip, cut short or followed by anything but
+    zero padding; :class:`BundleHostile` once it unpacks to more than ``limit`` bytes.
+    Output is produced 1 MiB at a time, so a bomb never sits in memory.
+    """
+    import zlib
+
+    total = 0
+    d = zlib.decompressobj(31)
+    started = padding = False
+
+    def count(out: bytes) -> None:
+        nonlocal total
+        total += len(out)
+        if limit is not None and total > limit:
+            raise BundleHostile(
+                f"{where} unpacks to more than {limit / 1e6:,.0f} MB "
+                f"(over {MAX_INSTALLER_RATIO} times its size)"
+            )
+
+    while chunk := fileobj.read(1 << 20):
+        data = chunk
+        while data:
+            if padding:
+                if data.strip(b"\0"):
+                    raise BundleCorrupt(f"{where} has data after its gzip stream")
+                break
+            if d.eof:
+                if data[:1] != b"\x1f":
+                    padding = True
+                    continue
+                d = zlib.decompressobj(31)  # the next gzip member
+            try:
+                count(d.decompress(data, 1 << 20))
+                while not d.eof and not d.unconsumed_tail and (out := d.decompress(b"", 1 << 20)):
+                    count(out)
+            except zlib.error as e:
+                raise BundleCorrupt(f"{where} is not a complete gzip stream: {e}") from e
+            started = True
+            data = d.unused_data if d.eof else d.unconsumed_tail
+    if not started or not d.eof:
+        raise BundleCorrupt(f"{where} is not a complete gzip stream: it ends early")
+    return total
+
+
+def check_installer(fileobj: BinaryIO, where: str, *, size: int | None = None) -> InstallerCheck:
+    """Check the installer archive completely; raise unless it is a safe, complete gzip tar.
+
+    The gzip stream must be complete and unpack to at most :data:`MAX_INSTALLER_RATIO`
+    times ``size``; every tar header must be a safe relative regular file or directory,
+    no two the same path.
+    """
+    limit = None if size is None else max(size * MAX_INSTALLER_RATIO, _RATIO_FLOOR)
+    fileobj.seek(0)
+    unpacked = gzip_size(fileobj, where, limit=limit)
+    fileobj.seek(0)
     try:
-        with tarfile.open(fileobj=fileobj, mode="r:*") as tf:
+        with tarfile.open(fileobj=fileobj, mode="r:gz") as tf:
             members = tf.getmembers()
     except (tarfile.TarError, OSError, EOFError) as e:
         raise BundleCorrupt(f"{where} is not a readable tar archive: {e}") from e
-    seen: set[str] = set()
+    seen: dict[str, bool] = {}  # normalised path -> is a directory
     for ti in members:
         reason = unsafe_member_reason(ti)
         if reason:
             raise BundleHostile(f"{where}: unsafe member {ti.name!r}: {reason}")
-        norm = os.path.normpath(ti.name)
-        if norm in seen and not ti.isdir():
+        norm = normalize_name(ti.name)
+        if norm in seen and not (seen[norm] and ti.isdir()):
             raise BundleHostile(f"{where}: duplicate member {ti.name!r}")
-        seen.add(norm)
-    return members
+        seen[norm] = ti.isdir()
+        parent = posixpath.dirname(norm)
+        while parent and parent != ".":
+            if seen.get(parent) is False:  # a file where a folder must go
+                raise BundleHostile(f"{where}: member {ti.name!r} is inside file {parent!r}")
+            parent = posixpath.dirname(parent)
+    files = sum(ti.size for ti in members if ti.isreg())
+    return InstallerCheck(tuple(members), unpacked, files)
 
 
-def check_install_target(members: list[tarfile.TarInfo], dest: Path, where: str) -> None:
-    """Refuse members that would land outside ``dest`` or overwrite an existing file."""
+def check_install_target(members: Sequence[tarfile.TarInfo], dest: Path, where: str) -> None:
+    """Refuse members that would land outside ``dest``, overwrite a file, or need a folder where a file is."""
     root = dest.resolve()
     for ti in members:
         target = (root / ti.name).resolve()
@@ -278,38 +382,95 @@ def check_install_target(members: list[tarfile.TarInfo], dest: Path, where: str)
             raise BundleHostile(f"{where}: member {ti.name!r} escapes {dest}")
         if ti.isreg() and (target.exists() or target.is_symlink()):
             raise InstallTargetExists(f"{target} already exists; not overwriting it")
+        folder = target if ti.isdir() else target.parent
+        for d in (folder, *folder.parents):
+            if d == root or root not in d.parents:
+                break
+            if (d.exists() or d.is_symlink()) and not d.is_dir():
+                raise InstallTargetExists(
+                    f"{d} is a file where the installer needs a folder; not replacing it"
+                )
 
 
-def extract_installer(fileobj: BinaryIO, dest: Path, where: str) -> list[Path]:
+def check_install_space(check: InstallerCheck, dest: Path) -> None:
+    """:class:`NoSpace` unless the folder ``dest`` is in has room for the unpacked installer."""
+    import shutil
+
+    from harborkit.bundle.errors import NoSpace
+
+    existing = dest
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    needed = check.files_size + 4096 * len(check.members) + (1 << 20)
+    free = shutil.disk_usage(existing).free
+    if free < needed:
+        raise NoSpace(
+            f"not enough free space in {existing} for the installer: about "
+            f"{needed / 1e6:.1f} MB needed, {free / 1e6:.1f} MB free"
+        )
+
+
+def _make_dirs(path: Path, created: list[Path]) -> None:
+    missing: list[Path] = []
+    while not path.exists() and not path.is_symlink():
+        missing.append(path)
+        path = path.parent
+    for d in reversed(missing):
+        d.mkdir()
+        created.append(d)
+
+
+def remove_created(created: list[Path]) -> list[Path]:
+    """Undo an extraction: remove the files and (then empty) folders it created, newest first."""
+    removed: list[Path] = []
+    for p in reversed(created):
+        try:
+            if p.is_dir() and not p.is_symlink():
+                p.rmdir()
+            else:
+                p.unlink()
+        except OSError:
+            continue
+        removed.append(p)
+    created.clear()
+    return removed
+
+
+def extract_installer(
+    fileobj: BinaryIO, dest: Path, where: str, created: list[Path] | None = None
+) -> list[Path]:
     """Check, then extract the installer archive into ``dest``; returns top-level paths.
 
     Only regular files and directories are created; permission bits are kept
     (without setuid/setgid/sticky) so ``install.sh`` and ``prepare`` stay
-    executable. Existing files are never overwritten.
+    executable. Existing files are never overwritten. Everything created is
+    appended to ``created`` as it is made, so a failure can be undone with
+    :func:`remove_created`.
     """
-    members = check_installer(fileobj, where)
-    dest.mkdir(parents=True, exist_ok=True)
+    created = [] if created is None else created
+    members = list(check_installer(fileobj, where).members)
     check_install_target(members, dest, where)
+    _make_dirs(dest, created)
     root = dest.resolve()
     fileobj.seek(0)
     tops: dict[str, Path] = {}
-    with tarfile.open(fileobj=fileobj, mode="r:*") as tf:
+    with tarfile.open(fileobj=fileobj, mode="r:gz") as tf:
         for ti in tf:
-            if ti.name in (".", "./"):
+            if normalize_name(ti.name) == ".":
                 continue
             target = root / ti.name
-            top = PurePosixPath(ti.name).parts[0]
-            tops.setdefault(top, root / top)
+            tops.setdefault(PurePosixPath(ti.name).parts[0], root / PurePosixPath(ti.name).parts[0])
             mode = stat.S_IMODE(ti.mode) & 0o777
             if ti.isdir():
-                target.mkdir(parents=True, exist_ok=True)
+                _make_dirs(target, created)
                 os.chmod(target, mode | 0o700)
                 continue
-            target.parent.mkdir(parents=True, exist_ok=True)
+            _make_dirs(target.parent, created)
             src = tf.extractfile(ti)
             assert src is not None
             flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
             fd = os.open(target, flags, 0o600)
+            created.append(target)
             with os.fdopen(fd, "wb") as out:
                 while chunk := src.read(1 << 20):
                     out.write(chunk)

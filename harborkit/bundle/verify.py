@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import json
 import os
 import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from harborkit.bundle.errors import BundleCorrupt, BundleUnreadable
+from harborkit.bundle.errors import BundleCorrupt, BundleHostile, BundleUnreadable
 from harborkit.bundle.format import (
     BLOB_DIR,
+    IMAGES_DIR,
+    IMAGES_MANIFEST,
     METADATA_NAME,
     SUMS_NAME,
     BundleMetadata,
@@ -28,7 +32,15 @@ from harborkit.bundle.format import (
     parse_sums,
 )
 from harborkit.bundle.progress import NullProgress, Progress, Task
-from harborkit.bundle.tarsafe import Member, SectionReader, check_installer, scan_tar
+from harborkit.bundle.tarsafe import (
+    InstallerCheck,
+    Member,
+    SectionReader,
+    check_installer,
+    installer_name_reason,
+    scan_tar,
+    unsafe_name_reason,
+)
 
 READ_SIZE = 8 << 20
 _MAX_NAMED = 6
@@ -42,6 +54,8 @@ class VerifyResult:
     metadata: BundleMetadata
     members: Mapping[str, Member]
     bytes_hashed: int
+    load_manifest: tuple[dict[str, Any], ...]  # images/manifest.json, checked against the metadata
+    installer: InstallerCheck
 
 
 def _hash_member(path: Path, member: Member, task: Task) -> str:
@@ -123,26 +137,7 @@ def verify_bundle(path: Path, *, progress: Progress | None = None) -> VerifyResu
     finally:
         task.done()
 
-    altered = [n for n, d in digests.items() if n in sums and sums[n] != d]
-    # blobs are content-addressed: the name must be the digest of the bytes
-    misnamed = [
-        n
-        for n, d in digests.items()
-        if n.startswith(BLOB_DIR + "/") and n[len(BLOB_DIR) + 1 :] != d
-    ]
-    altered += [n for n in misnamed if n not in altered]
-    missing = [n for n in sums if n not in members]
-    extra = [n for n in members if n not in sums and n != SUMS_NAME]
-    truncated_listed = scan.truncated
-    missing = [n for n in missing if n != truncated_listed]
-    extra = [n for n in extra if n != truncated_listed]
-    for label, names in (
-        ("altered member", altered),
-        ("missing member", missing),
-        ("extra member", extra),
-    ):
-        if names:
-            problems.append(_names(label, sorted(names)))
+    problems += _member_problems(digests, members, sums, scan.truncated)
     if problems:
         raise BundleCorrupt(f"bundle {path} is corrupt: " + "; ".join(problems))
 
@@ -151,10 +146,40 @@ def verify_bundle(path: Path, *, progress: Progress | None = None) -> VerifyResu
         raise BundleCorrupt(f"bundle {path} is corrupt: missing member {METADATA_NAME}")
     meta = metadata_from_json(_read_member(path, meta_member), f"{path}: {METADATA_NAME}")
     _check_consistency(path, meta, members, sums)
+    entries = check_load_manifest(path, meta, members, sums)
     inst = members[installer_member(meta.installer.name)]
     with open(path, "rb") as f:
-        check_installer(SectionReader(f, inst.offset, inst.size), f"{path}: {inst.name}")  # type: ignore[arg-type]
-    return VerifyResult(path, meta, members, total)
+        where = f"{path}: {inst.name}"
+        checked = check_installer(SectionReader(f, inst.offset, inst.size), where, size=inst.size)  # type: ignore[arg-type]
+    return VerifyResult(path, meta, members, total, entries, checked)
+
+
+def _member_problems(
+    digests: Mapping[str, str],
+    members: Mapping[str, Member],
+    sums: Mapping[str, str],
+    truncated: str | None,
+) -> list[str]:
+    """Members altered (or not matching their blob name), missing or extra against ``SHA256SUMS``."""
+    altered = [n for n, d in digests.items() if n in sums and sums[n] != d]
+    # blobs are content-addressed: the name must be the digest of the bytes
+    misnamed = [
+        n
+        for n, d in digests.items()
+        if n.startswith(BLOB_DIR + "/") and n[len(BLOB_DIR) + 1 :] != d
+    ]
+    altered += [n for n in misnamed if n not in altered]
+    missing = [n for n in sums if n not in members and n != truncated]
+    extra = [n for n in members if n not in sums and n not in (SUMS_NAME, truncated)]
+    return [
+        _names(label, sorted(names))
+        for label, names in (
+            ("altered member", altered),
+            ("missing member", missing),
+            ("extra member", extra),
+        )
+        if names
+    ]
 
 
 def _check_consistency(
@@ -176,7 +201,10 @@ def _check_consistency(
             f"{img.reference} uses unknown layer {d}" for d in img.layers if d not in known
         ]
     inst = installer_member(meta.installer.name)
-    if inst not in members:
+    reason = installer_name_reason(meta.installer.name)
+    if reason:
+        problems.append(f"installer name {meta.installer.name!r} {reason}")
+    elif inst not in members:
         problems.append(f"installer {inst} is not in the bundle")
     elif sums.get(inst) != meta.installer.sha256:
         problems.append(f"installer {inst} sha256 differs from the metadata")
@@ -184,3 +212,78 @@ def _check_consistency(
         raise BundleCorrupt(
             f"bundle {path} is inconsistent with {METADATA_NAME}: " + "; ".join(problems[:4])
         )
+
+
+def _entry_shape(entry: Any) -> tuple[str, list[str], list[str]] | None:
+    """``(Config, RepoTags, Layers)`` of a ``docker load`` manifest entry, or ``None`` if malformed."""
+    if not isinstance(entry, dict):
+        return None
+    config, tags, layers = entry.get("Config"), entry.get("RepoTags"), entry.get("Layers")
+    if not isinstance(config, str) or not isinstance(tags, list) or not isinstance(layers, list):
+        return None
+    if not all(isinstance(x, str) for x in [*tags, *layers]):
+        return None
+    return config, tags, layers
+
+
+def _read_load_manifest(path: Path, members: Mapping[str, Member]) -> list[Any]:
+    where = f"bundle {path}: {IMAGES_MANIFEST}"
+    member = members.get(IMAGES_MANIFEST)
+    if member is None:
+        raise BundleCorrupt(f"bundle {path} is corrupt: missing member {IMAGES_MANIFEST}")
+    try:
+        doc = json.loads(_read_member(path, member))
+    except (ValueError, UnicodeDecodeError) as e:
+        raise BundleCorrupt(f"{where} is not valid JSON: {e}") from e
+    if not isinstance(doc, list) or any(_entry_shape(e) is None for e in doc):
+        raise BundleCorrupt(
+            f"{where} is not a docker load manifest (a list of Config/RepoTags/Layers entries)"
+        )
+    return doc
+
+
+def check_load_manifest(
+    path: Path, meta: BundleMetadata, members: Mapping[str, Member], sums: Mapping[str, str]
+) -> tuple[dict[str, Any], ...]:
+    """``images/manifest.json`` must agree with ``harbor-bundle.json``: what ``docker load`` reads.
+
+    Every path it names is a checksummed blob of the bundle; its ``RepoTags`` are
+    exactly the metadata's references, each on the config and layers the metadata
+    gives it. A tag the metadata does not declare would retag an image on the target:
+    :class:`BundleHostile`. Anything else that disagrees: :class:`BundleCorrupt`.
+    """
+    where = f"bundle {path}: {IMAGES_MANIFEST}"
+    doc = _read_load_manifest(path, members)
+    declared = {img.reference: img for img in meta.images}
+    seen: list[str] = []
+    problems: list[str] = []
+    for entry in doc:
+        config, tags, layers = entry["Config"], entry["RepoTags"], entry["Layers"]
+        for rel in [config, *layers]:
+            reason = unsafe_name_reason(rel)
+            if reason:
+                raise BundleHostile(f"{where}: unsafe path {rel!r}: {reason}")
+            name = f"{IMAGES_DIR}/{rel}"
+            if name not in members or name not in sums:
+                problems.append(f"names {rel}, which is not a checksummed member")
+        undeclared = [t for t in tags if t not in declared]
+        if undeclared:
+            raise BundleHostile(
+                f"{where} tags {', '.join(undeclared)}, which {METADATA_NAME} does not declare "
+                "(loading it would retag images on the target)"
+            )
+        for tag in tags:
+            img = declared[tag]
+            want = ["blobs/sha256/" + d.split(":", 1)[1] for d in img.layers]
+            if config != "blobs/sha256/" + img.image_id.split(":", 1)[1] or layers != want:
+                problems.append(f"gives {tag} another config or layers than {METADATA_NAME}")
+        seen += tags
+    missing = [r for r in declared if r not in seen]
+    if missing:
+        problems.append(f"does not tag {', '.join(missing)}")
+    repeated = sorted({t for t in seen if seen.count(t) > 1})
+    if repeated:
+        problems.append(f"tags {', '.join(repeated)} more than once")
+    if problems:
+        raise BundleCorrupt(f"{where} disagrees with {METADATA_NAME}: " + "; ".join(problems[:4]))
+    return tuple(doc)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Any
 
 from harborkit.checks._compare import version_at_least
+from harborkit.dockerapi import DaemonUnreachable, docker_error
+from harborkit.dockerapi import daemon_address as docker_address
 from harborkit.engine.interface import (
     Check,
     CheckContext,
@@ -17,8 +18,6 @@ from harborkit.engine.interface import (
     Status,
 )
 from harborkit.host.interface import Host
-
-DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 
 #: where the docker CLI looks for plugins (docker/cli: cli-plugins/manager)
 PLUGIN_DIRS = (
@@ -32,52 +31,6 @@ PLUGIN_DIRS = (
 _VERSION = re.compile(r"v?(\d+\.\d+(?:\.\d+)?)")
 
 
-def docker_address() -> str:
-    """The daemon address the Docker SDK uses (``DOCKER_HOST`` or the default socket)."""
-    return os.environ.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST
-
-
-def docker_error(e: BaseException) -> str:
-    """The cause of a Docker SDK error in a few words of ours, the daemon's own
-    explanation (or the library's first line) after it.
-
-    The SDK wraps requests, which wraps urllib3, which wraps the OS error:
-    ``('Connection aborted.', FileNotFoundError(2, ...))`` means no socket.
-    """
-    seen: set[int] = set()
-    stack: list[BaseException] = [e]
-    status: int | None = None
-    explanation = ""
-    while stack:
-        x = stack.pop()
-        if id(x) in seen:
-            continue
-        seen.add(id(x))
-        if isinstance(x, FileNotFoundError):
-            return "no Docker socket there (is dockerd running?)"
-        if isinstance(x, ConnectionRefusedError):
-            return "connection refused (is dockerd running and listening there?)"
-        if isinstance(x, PermissionError):
-            return "permission denied on the socket (run as root or in the docker group)"
-        if isinstance(x, TimeoutError) or type(x).__name__ in ("ReadTimeout", "ConnectTimeout"):
-            return "no answer in time (the daemon is busy or hung)"
-        code = getattr(getattr(x, "response", None), "status_code", None)
-        if status is None and isinstance(code, int):
-            status = code
-            text = getattr(x, "explanation", None) or getattr(x.response, "text", "")  # type: ignore[attr-defined]
-            explanation = (str(text or "").strip().splitlines() or [""])[0][:200]
-        stack.extend(a for a in x.args if isinstance(a, BaseException))
-        stack.extend(c for c in (x.__cause__, x.__context__) if c is not None)
-        reason = getattr(x, "reason", None)
-        if isinstance(reason, BaseException):
-            stack.append(reason)
-    if status is not None:
-        return f"the daemon answered HTTP {status}" + (f": {explanation}" if explanation else "")
-    first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-    first = re.sub(r"\s*for url: \S+", "", first)
-    return f"{type(e).__name__}: {first[:200]}"
-
-
 def connect(host: Host) -> Any:
     """A Docker SDK client, or :class:`DaemonUnreachable` naming the address and the cause."""
     import docker
@@ -88,10 +41,6 @@ def connect(host: Host) -> Any:
         raise DaemonUnreachable(
             f"cannot reach the Docker daemon at {docker_address()}: {docker_error(e)}"
         ) from e
-
-
-class DaemonUnreachable(Exception):
-    """The Docker daemon did not answer."""
 
 
 class DockerEngine(Check):
