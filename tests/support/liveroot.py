@@ -5,8 +5,9 @@ space under /data) must not judge whatever this machine happens to have. A
 :class:`LiveRoot` runs a command as a *live* host inside ``unshare --mount
 --pid``: a fresh root where every top-level folder of this machine is a
 copy-on-write overlay (so the test can add and delete files without touching
-the machine), ``/run`` and ``/tmp`` are empty, ``/proc`` shows only the
+the machine), the host name and network are private (loopback only), ``/run`` and ``/tmp`` are empty, ``/proc`` shows only the
 processes the test started, and ``/data`` exists only if the test mounts it.
+The new root itself is a 300 GiB tmpfs, so free space there is known too.
 Everything vanishes with the namespace. Needs root (as the private dockerd does).
 """
 
@@ -32,7 +33,7 @@ _SCRIPT = r"""
 set -eu
 W=$1; R=$W/root
 mkdir -p "$R"
-mount -t tmpfs -o mode=0755 hk-root "$R"
+mount -t tmpfs -o mode=0755,size=300g hk-root "$R"
 for e in /*; do
   n=${e#/}
   if [ -L "$e" ]; then ln -s "$(readlink "$e")" "$R/$n"; continue; fi
@@ -49,6 +50,9 @@ mkdir -p "$R/run" "$R/tmp" "$R/proc"
 mount -t tmpfs hk-run "$R/run"
 mount -t tmpfs hk-tmp "$R/tmp"
 mount -t proc proc "$R/proc"
+if [ -n "$HOSTNAME_SET" ]; then echo "$HOSTNAME_SET" > /proc/sys/kernel/hostname; fi
+ip link set lo up 2>/dev/null || true
+for t in $TMPFS; do mount -t tmpfs hk-tmpfs "$R$t"; done
 if [ -n "$DATA_SIZE" ]; then mkdir -p "$R/data"; mount -t tmpfs -o "size=$DATA_SIZE" hk-data "$R/data"; fi
 while IFS= read -r p; do [ -z "$p" ] || rm -rf "$R$p"; done < "$W/remove"
 cp -a "$W/files/." "$R/"
@@ -68,7 +72,10 @@ class LiveRoot:
     target. ``daemons``: paths of stand-in daemon binaries (a copy of
     ``sleep``) started before the command, so the process list shows them by
     name. ``data_size``: mount an empty tmpfs of that size (``100g``) at /data;
-    ``None``: no /data at all.
+    ``None``: no /data at all. ``tmpfs``: existing folders hidden under an
+    empty tmpfs (``/sys/fs``, so that the test decides what SELinux says).
+    ``hostname``: the host's name (a private UTS namespace). The network is a
+    private namespace too: only loopback, no listeners but the test's.
     """
 
     files: dict[str, str | None] = field(default_factory=dict)
@@ -76,6 +83,8 @@ class LiveRoot:
     symlinks: dict[str, str] = field(default_factory=dict)
     daemons: Sequence[str] = ()
     data_size: str | None = None
+    tmpfs: Sequence[str] = ()
+    hostname: str = "harbor01"
 
     def run(self, argv: Sequence[str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
         """Run ``argv`` (an absolute program path) in the private live host."""
@@ -108,11 +117,13 @@ class LiveRoot:
                 "FRESH": " ".join(_FRESH),
                 "BIND": " ".join(_BIND),
                 "DATA_SIZE": self.data_size or "",
+                "TMPFS": " ".join(self.tmpfs),
+                "HOSTNAME_SET": self.hostname,
                 # a mutation run marks the mutant under test in the environment
                 "MUTANT": os.environ.get("MUTANT_UNDER_TEST", ""),
             }
             return subprocess.run(
-                ["unshare", "--mount", "--pid", "--fork", "--propagation", "private", "sh", "-c",
+                ["unshare", "--mount", "--pid", "--uts", "--net", "--fork", "--propagation", "private", "sh", "-c",
                  _SCRIPT, "liveroot", str(work), *argv],
                 capture_output=True,
                 text=True,
