@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from harborkit.errors import ExitCode
+from tests.support.cli import run_harborkit
 
 REPO = Path(__file__).resolve().parents[1]
 PLUGIN_SRC = REPO / "tests" / "plugins" / "harborkit-example-plugin"
@@ -20,14 +21,7 @@ PLUGIN_SRC = REPO / "tests" / "plugins" / "harborkit-example-plugin"
 def hk(
     *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "harborkit", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        cwd=cwd,
-        timeout=120,
-    )
+    return run_harborkit(args, env={**os.environ, **(env or {})}, cwd=cwd, timeout=120)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import io
 import json
 import os
 import subprocess
-import sys
 import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ from harborkit.bundle.tarsafe import (
 )
 from harborkit.bundle.verify import verify_bundle
 from harborkit.errors import ExitCode
+from tests.support.cli import run_harborkit
 from tests.support.images import make_image, make_layer
 
 INSTALLER = "harbor-online-installer-v1.8.0.tgz"
@@ -153,13 +153,7 @@ def make_parts(installer: bytes | None = None) -> Parts:
 
 
 def hk(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "harborkit", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "NO_COLOR": "1"},
-        timeout=120,
-    )
+    return run_harborkit(args, env={**os.environ, "NO_COLOR": "1"}, timeout=120)
 
 
 def refused(path: Path, code: int, message: str) -> None:

@@ -379,3 +379,96 @@ def test_port_held_by_nginx_and_a_foreign_process_fails(
     out = _run_one(HarborPorts, ctx(None, profile, harbor_config=str(cfg)))
     assert out.status is Status.PASS
     assert out.findings[0].message.endswith(": counted as Harbor itself (ports.harbor_processes)")
+
+
+# --- limits.dockerd: a process named dockerd started under prlimit ------------------
+
+
+@pytest.fixture
+def standin_dockerd(tmp_path: Path) -> Iterator[int]:
+    """A process named ``dockerd`` (a copy of sleep) with nofile 1024:4096 and
+    nproc 1000:2000, as a docker.service without LimitNOFILE= may get."""
+    exe = tmp_path / "dockerd"
+    shutil.copy2(shutil.which("sleep") or "/bin/sleep", exe)
+    proc = subprocess.Popen(
+        ["prlimit", "--nofile=1024:4096", "--nproc=1000:2000", "--", str(exe), "600"]
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while psutil.Process(proc.pid).name() != "dockerd":
+            assert time.monotonic() < deadline, "prlimit did not exec the stand-in"
+            time.sleep(0.02)
+        yield proc.pid
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def _mine(out_findings: tuple[Finding, ...], pid: int) -> list[tuple[str, str, str, str | None]]:
+    return [
+        (f.status.value, f.subject, f.message, f.actual)
+        for f in out_findings
+        if f.subject.startswith(f"dockerd[{pid}]")
+    ]
+
+
+def test_dockerd_limits_of_a_running_dockerd(standin_dockerd: int) -> None:
+    from harborkit.checks.limits import DockerdLimits
+
+    pid = standin_dockerd
+    profile = copy.deepcopy(dict(PROFILE))
+    profile["limits"] = {
+        "dockerd": {
+            "nofile": {"op": "ge", "value": 2048},
+            "nproc": {"op": "le", "value": 1500},
+            "bogus": {"op": "ge", "value": 1},
+            "stack": {"op": "ge", "value": 1},
+        }
+    }
+    out = _run_one(DockerdLimits, ctx(None, profile))
+    assert out.status is Status.FAIL
+    assert _mine(out.findings, pid) == [
+        (
+            "fail",
+            f"dockerd[{pid}] soft nofile",
+            "1024, expected >= 2048: set LimitNOFILE= in a docker.service drop-in",
+            "1024",
+        ),
+        ("pass", f"dockerd[{pid}] hard nofile", "4096 (expected >= 2048)", "4096"),
+        ("pass", f"dockerd[{pid}] soft nproc", "1000 (expected <= 1500)", "1000"),
+        (
+            "fail",
+            f"dockerd[{pid}] hard nproc",
+            "2000, expected <= 1500: set LimitNPROC= in a docker.service drop-in",
+            "2000",
+        ),
+        ("warn", f"dockerd[{pid}] bogus", f"no 'bogus' limit known in /proc/{pid}/limits", None),
+        ("pass", f"dockerd[{pid}] soft stack", mine_stack(pid, 0), mine_stack(pid, 0).split()[0]),
+        ("pass", f"dockerd[{pid}] hard stack", mine_stack(pid, 1), mine_stack(pid, 1).split()[0]),
+    ]
+    locations = {
+        f.location
+        for f in out.findings
+        if f.subject.startswith(f"dockerd[{pid}] ") and f.status is not Status.WARN
+    }
+    assert locations == {f"/proc/{pid}/limits"}
+
+
+def mine_stack(pid: int, column: int) -> str:
+    """The stand-in's stack limit as /proc shows it, as the check words a pass."""
+    from harborkit.checks._compare import parse_scalar
+
+    for line in Path(f"/proc/{pid}/limits").read_text().splitlines():
+        if line.startswith("Max stack size"):
+            value = parse_scalar(line.split()[3 + column])
+            return f"{show(value)} (expected >= 1)"
+    raise AssertionError("no stack row")
+
+
+def test_dockerd_limits_skip_without_settings() -> None:
+    from harborkit.checks.limits import DockerdLimits
+
+    profile = copy.deepcopy(dict(PROFILE))
+    profile["limits"] = {"expected": []}
+    out = _run_one(DockerdLimits, ctx(None, profile))
+    assert (out.status, out.message) == (Status.SKIP, "the profile sets no limits.dockerd items")

@@ -8,7 +8,6 @@ import datetime as dt
 import json
 import os
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from dataclasses import replace
 from pathlib import Path
@@ -24,6 +23,7 @@ from harborkit.report.json import report_to_dict
 from harborkit.report.junit import render_junit
 from harborkit.report.table import summary_line
 from tests.engine.test_runner import ALL
+from tests.support.cli import run_harborkit
 
 
 def _report(root: Path, only: tuple[str, ...], host: str | None = None) -> Report:
@@ -101,13 +101,7 @@ def test_json_exit_code_and_summary_follow_strict(tmp_path: Path) -> None:
 
 
 def _hk(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "harborkit", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "NO_COLOR": "1"},
-        timeout=120,
-    )
+    return run_harborkit(args, env={**os.environ, "NO_COLOR": "1"}, timeout=120)
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.cli import MAIN, PRELUDE, merge_hits
 
 #: top-level folders bound as they are (kernel file systems)
 _BIND = ("dev", "sys")
@@ -56,10 +56,11 @@ for t in $TMPFS; do mount -t tmpfs hk-tmpfs "$R$t"; done
 if [ -n "$DATA_SIZE" ]; then mkdir -p "$R/data"; mount -t tmpfs -o "size=$DATA_SIZE" hk-data "$R/data"; fi
 while IFS= read -r p; do [ -z "$p" ] || rm -rf "$R$p"; done < "$W/remove"
 cp -a "$W/files/." "$R/"
+mkdir -p "$R/hk-out"; mount --bind "$W/out" "$R/hk-out"
 while IFS= read -r d; do [ -z "$d" ] || chroot "$R" $d >/dev/null 2>&1 & done < "$W/daemons"
 shift
 exec chroot "$R" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-  LC_ALL=C.UTF-8 NO_COLOR=1 HOME=/root MUTANT_UNDER_TEST="$MUTANT" "$@"
+  LC_ALL=C.UTF-8 NO_COLOR=1 HOME=/root MUTANT_UNDER_TEST="$MUTANT" HK_MUTMUT_HITS=/hk-out/hits "$@"
 """
 
 
@@ -94,6 +95,7 @@ class LiveRoot:
         try:
             files = work / "files"
             files.mkdir()
+            (work / "out").mkdir()
             for path, text in self.files.items():
                 p = files / path.lstrip("/")
                 if text is None:
@@ -122,7 +124,7 @@ class LiveRoot:
                 # a mutation run marks the mutant under test in the environment
                 "MUTANT": os.environ.get("MUTANT_UNDER_TEST", ""),
             }
-            return subprocess.run(
+            r = subprocess.run(
                 ["unshare", "--mount", "--pid", "--uts", "--net", "--fork", "--propagation", "private", "sh", "-c",
                  _SCRIPT, "liveroot", str(work), *argv],
                 capture_output=True,
@@ -130,18 +132,11 @@ class LiveRoot:
                 env=env,
                 timeout=timeout,
             )  # fmt: skip
+            merge_hits(work / "out" / "hits")
+            return r
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
-    def python(self, code: str) -> subprocess.CompletedProcess[str]:
-        """Run Python ``code`` (this interpreter, this checkout) in the live host."""
-        return self.run(
-            [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(REPO)!r})\n{code}"]
-        )
-
     def harborkit(self, *args: str) -> subprocess.CompletedProcess[str]:
-        """Run ``python -m harborkit ARGS`` in the live host."""
-        code = "from harborkit.cli import main; sys.argv = ['harborkit', *sys.argv[1:]]; main()"
-        return self.run(
-            [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(REPO)!r})\n{code}", *args]
-        )
+        """Run ``harborkit ARGS`` (this interpreter, this checkout) in the live host."""
+        return self.run([sys.executable, "-c", PRELUDE + MAIN, *args])
