@@ -23,7 +23,11 @@ REPO = Path(__file__).resolve().parents[2]
 PRELUDE = f"""
 import os, sys
 sys.path.insert(0, {str(REPO)!r})
-if os.environ.get("MUTANT_UNDER_TEST") == "stats" and os.environ.get("HK_MUTMUT_HITS"):
+if (
+    os.environ.get("MUTANT_UNDER_TEST") == "stats"
+    and os.environ.get("HK_MUTMUT_HITS")
+    and os.path.isdir({str(REPO)!r})
+):
     import atexit
     os.chdir({str(REPO)!r})  # mutmut reads its configuration from the working directory
 
