@@ -153,3 +153,268 @@ def test_parse_os_release_keeps_values_and_skips_junk() -> None:
         "VERSION_ID": "",
         "X": "y",
     }
+
+
+# --- ufw.conf ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("conf", "finding"),
+    [
+        (
+            "# ufw\nENABLED='YES'\n",
+            (
+                "fail",
+                "ENABLED=yes: ufw loads its rules at boot",
+                "ENABLED=yes",
+                "/etc/ufw/ufw.conf:2",
+            ),
+        ),
+        (
+            'ENABLED=yes\n  ENABLED = "no"\n',
+            ("pass", "ENABLED=no: ufw loads no rules at boot", "ENABLED=no", "/etc/ufw/ufw.conf:2"),
+        ),
+        (
+            "LOGLEVEL=low\n",
+            ("pass", "ENABLED=no: ufw loads no rules at boot", "ENABLED=no", "/etc/ufw/ufw.conf"),
+        ),
+        (
+            None,
+            ("pass", "no /etc/ufw/ufw.conf: ufw loads no rules at boot", None, None),
+        ),
+    ],
+    ids=["quoted-yes", "last-wins", "no-line", "no-file"],
+)
+def test_ufw_enabled_line(
+    tmp_path: Path, conf: str | None, finding: tuple[str, str, str | None, str | None]
+) -> None:
+    from harborkit.checks.firewall import UfwOff
+
+    files = {"etc/os-release": "ID=debian\n", "usr/lib/systemd/system/ufw.service": "[Unit]\n"}
+    if conf is not None:
+        files["etc/ufw/ufw.conf"] = conf
+    out = _run_one(UfwOff, CheckContext(SysrootHost(write(tmp_path, files)), {}))
+    stopped, disabled = out.findings
+    assert (stopped.status, stopped.subject, stopped.message) == (
+        Status.SKIP,
+        "ufw stopped",
+        "whether it runs needs a running system; auditing a sysroot",
+    )
+    assert (disabled.status.value, disabled.message, disabled.actual, disabled.location) == finding
+    assert disabled.subject == "ufw disabled"
+    if finding[0] == "fail":
+        assert (out.status, out.message, disabled.expected) == (
+            Status.FAIL,
+            "ufw disabled: ENABLED=yes: ufw loads its rules at boot",
+            "ENABLED=no",
+        )
+    else:
+        assert (out.status, out.message) == (
+            Status.PASS,
+            "ufw is disabled; stopped not judged (whether it runs needs a running system; "
+            "auditing a sysroot)",
+        )
+
+
+# --- selinux: config, runtime and the profile's mode -----------------------------
+
+SELINUX_CASES = [
+    (
+        "SELINUX=permissive\n",
+        "0\n",
+        "disabled",
+        "warn",
+        "2 of 2 warn: config, runtime",
+        [
+            (
+                "warn",
+                "config",
+                "SELINUX=permissive",
+                "SELINUX=disabled",
+                "SELINUX=permissive",
+                "/etc/selinux/config:1",
+            ),
+            (
+                "warn",
+                "runtime",
+                "permissive (enforce = 0)",
+                "disabled",
+                "permissive",
+                "/sys/fs/selinux/enforce",
+            ),
+        ],
+    ),
+    (
+        "SELINUX=permissive\n",
+        "0\n",
+        "permissive",
+        "pass",
+        "SELinux permissive in config, permissive at runtime",
+        [
+            (
+                "pass",
+                "config",
+                "SELINUX=permissive",
+                "SELINUX=permissive",
+                "SELINUX=permissive",
+                "/etc/selinux/config:1",
+            ),
+            (
+                "pass",
+                "runtime",
+                "permissive (enforce = 0)",
+                "permissive",
+                "permissive",
+                "/sys/fs/selinux/enforce",
+            ),
+        ],
+    ),
+    (
+        "SELINUX=enforcing\n",
+        "1\n",
+        "permissive",
+        "fail",
+        "2 of 2 fail: config, runtime",
+        [
+            (
+                "fail",
+                "config",
+                "SELINUX=enforcing",
+                "SELINUX=permissive",
+                "SELINUX=enforcing",
+                "/etc/selinux/config:1",
+            ),
+            (
+                "fail",
+                "runtime",
+                "enforcing (enforce = 1)",
+                "permissive",
+                "enforcing",
+                "/sys/fs/selinux/enforce",
+            ),
+        ],
+    ),
+    (
+        "SELINUXTYPE=targeted\n",
+        None,
+        "disabled",
+        "warn",
+        "config: no SELINUX= line in /etc/selinux/config",
+        [
+            (
+                "warn",
+                "config",
+                "no SELINUX= line in /etc/selinux/config",
+                "SELINUX=disabled",
+                None,
+                "/etc/selinux/config",
+            ),
+            ("pass", "runtime", "off (no /sys/fs/selinux/enforce)", "disabled", "disabled", None),
+        ],
+    ),
+    (
+        None,
+        "1\n",
+        "disabled",
+        "fail",
+        "runtime: enforcing (enforce = 1)",
+        [
+            ("warn", "config", "no /etc/selinux/config", "disabled", None, None),
+            (
+                "fail",
+                "runtime",
+                "enforcing (enforce = 1)",
+                "disabled",
+                "enforcing",
+                "/sys/fs/selinux/enforce",
+            ),
+        ],
+    ),
+    (
+        None,
+        "",
+        "disabled",
+        "pass",
+        "SELinux not present",
+        [("pass", "SELinux", "SELinux not present (no /etc/selinux/config)", None, None, None)],
+    ),
+    (
+        "SELINUX=disabled\n",
+        "garbage\n",
+        "disabled",
+        "fail",
+        "disabled in config, enforcing until reboot",
+        [
+            (
+                "pass",
+                "config",
+                "SELINUX=disabled",
+                "SELINUX=disabled",
+                "SELINUX=disabled",
+                "/etc/selinux/config:1",
+            ),
+            (
+                "fail",
+                "runtime",
+                "enforcing until reboot (disabled in config)",
+                "disabled",
+                "enforcing",
+                "/sys/fs/selinux/enforce",
+            ),
+        ],
+    ),
+    (
+        "SELINUX=disabled\n",
+        "0\n",
+        "disabled",
+        "warn",
+        "disabled in config, permissive until reboot",
+        [
+            (
+                "pass",
+                "config",
+                "SELINUX=disabled",
+                "SELINUX=disabled",
+                "SELINUX=disabled",
+                "/etc/selinux/config:1",
+            ),
+            (
+                "warn",
+                "runtime",
+                "permissive until reboot (disabled in config)",
+                "disabled",
+                "permissive",
+                "/sys/fs/selinux/enforce",
+            ),
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("conf", "enforce", "mode", "status", "message", "findings"), SELINUX_CASES
+)
+def test_selinux_config_runtime_and_mode(
+    tmp_path: Path,
+    conf: str | None,
+    enforce: str | None,
+    mode: str,
+    status: str,
+    message: str,
+    findings: list[tuple[str, str, str, str | None, str | None, str | None]],
+) -> None:
+    from harborkit.checks.selinux import SelinuxMode
+
+    (tmp_path / "sys/fs").mkdir(parents=True)
+    files = {}
+    if conf is not None:
+        files["etc/selinux/config"] = conf
+    if enforce:
+        files["sys/fs/selinux/enforce"] = enforce
+    root = write(tmp_path, files)
+    out = _run_one(SelinuxMode, CheckContext(SysrootHost(root), {"selinux": {"mode": mode}}))
+    assert (out.status.value, out.message) == (status, message)
+    assert [
+        (f.status.value, f.subject, f.message, f.expected, f.actual, f.location)
+        for f in out.findings
+    ] == findings
