@@ -500,3 +500,96 @@ def test_metadata_round_trip_and_shared_layers() -> None:
     assert blob_member("sha256:abc") == "images/blobs/sha256/abc"
     assert blob_path_in_images("sha256:abc") == "blobs/sha256/abc"
     assert installer_member("x.tgz") == "installer/x.tgz"
+
+
+def test_extract_handles_dot_entries_missing_and_late_folders(tmp_path: Path) -> None:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+
+        def add(name: str, data: bytes | None, mode: int) -> None:
+            ti = tarfile.TarInfo(name)
+            ti.mode = mode
+            if data is None:
+                ti.type = tarfile.DIRTYPE
+                tf.addfile(ti)
+            else:
+                ti.size = len(data)
+                tf.addfile(ti, io.BytesIO(data))
+
+        add("./", None, 0o755)
+        add("./harbor/common/config/nginx.conf", b"events {}\n", 0o640)  # no folder entries
+        add("./harbor/install.sh", b"#!/bin/sh\n", 0o755)
+        add("./harbor/common", None, 0o500)  # the folder entry after its files
+        add("extra.txt", b"x", 0o600)
+    dest = tmp_path / "a" / "b" / "opt"  # parents do not exist yet
+    tops = extract_installer(io.BytesIO(buf.getvalue()), dest, "inst.tgz")  # type: ignore[arg-type]
+    root = dest.resolve()
+    assert tops == ([root / "harbor", root / "extra.txt"])
+    assert (dest / "harbor/common/config/nginx.conf").read_bytes() == b"events {}\n"
+    assert (dest / "harbor/common/config/nginx.conf").stat().st_mode & 0o777 == 0o640
+    assert (dest / "harbor/common").stat().st_mode & 0o777 == 0o700  # owner keeps access
+    assert (dest / "extra.txt").read_bytes() == b"x"
+
+
+def test_extract_refuses_a_hostile_member_naming_the_archive(tmp_path: Path) -> None:
+    inst = tgz([("harbor/../../evil", b"x", 0o644)])
+    with pytest.raises(BundleHostile) as e:
+        extract_installer(io.BytesIO(inst), tmp_path / "opt", "bundle.tar: installer/x.tgz")  # type: ignore[arg-type]
+    assert e.value.message == (
+        "bundle.tar: installer/x.tgz: unsafe member 'harbor/../../evil': '..' in path"
+    )
+    assert not (tmp_path / "opt").exists()
+
+
+# --- load: what can be judged before a daemon answers ---------------------------------
+
+
+def test_load_stream_is_a_docker_load_tar_of_the_needed_images(tmp_path: Path) -> None:
+    from harborkit.bundle.load import _split_ref, _tar_stream
+    from harborkit.bundle.progress import NullProgress
+
+    parts = make_parts()
+    path = parts.write(tmp_path / "b.tar")
+    res = verify_bundle(path)
+    entries = json.loads(parts.get(MANIFEST))[1:]  # harbor-db only
+    task = NullProgress().task("load", None)
+    data = b"".join(_tar_stream(path, dict(res.members), entries, task))
+    assert len(data) % 512 == 0 and data.endswith(bytes(1024))
+    with tarfile.open(fileobj=io.BytesIO(data)) as tf:
+        got = {ti.name: tf.extractfile(ti).read() for ti in tf}  # type: ignore[union-attr]
+    want = [entries[0]["Config"], *entries[0]["Layers"], "manifest.json"]
+    assert list(got) == want
+    for name in want[:-1]:
+        assert got[name] == parts.get(f"images/{name}")
+    assert json.loads(got["manifest.json"]) == entries
+    assert _split_ref("goharbor/harbor-db:v1.8.0") == ("goharbor/harbor-db", "v1.8.0")
+    assert _split_ref("127.0.0.1:5000/hk/db") == ("127.0.0.1:5000/hk/db", "latest")
+    assert _split_ref("busybox") == ("busybox", "latest")
+
+
+def test_load_without_a_daemon_loads_and_unpacks_nothing(tmp_path: Path) -> None:
+    path = make_parts().write(tmp_path / "b.tar")
+    install = tmp_path / "opt"
+    env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/none.sock"}
+    r = run_harborkit(["bundle", "load", str(path), "--install-dir", str(install)], env=env)
+    assert r.returncode == ExitCode.ENVIRONMENT
+    assert r.stderr.startswith(
+        f"harborkit: error: cannot reach the Docker daemon at unix://{tmp_path}/none.sock: "
+    )
+    assert r.stderr.count("\n") == 1
+    assert not install.exists()
+
+
+def test_load_refuses_an_existing_installer_file_before_the_daemon(tmp_path: Path) -> None:
+    path = make_parts().write(tmp_path / "b.tar")
+    install = tmp_path / "opt"
+    (install / "harbor").mkdir(parents=True)
+    (install / "harbor/prepare").write_text("mine\n")
+    env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/none.sock"}
+    r = run_harborkit(["bundle", "load", str(path), "--install-dir", str(install)], env=env)
+    assert (r.returncode, r.stderr) == (
+        ExitCode.USAGE,
+        f"harborkit: error: {(install / 'harbor/prepare').resolve()} already exists; "
+        "not overwriting it\n",
+    )
+    assert (install / "harbor/prepare").read_text() == "mine\n"
