@@ -8,6 +8,9 @@ killed/total per module and every survivor that is not listed as equivalent
 in ``tests/mutation-equivalent.md``.
 
 Usage: ``python tests/mutation.py [MUTANT-GLOB ...]`` (no glob: every module).
+``MUTATION_SUBPROCESS=1`` also maps the CLI and live-namespace tests (which run
+harborkit as a subprocess) to the functions they exercise: more mutants are
+judged, at many times the cost. ``MUTATION_JOBS`` sets the worker count.
 ``python tests/mutation.py --report`` prints the score of the last run only.
 """
 

@@ -5,7 +5,8 @@ pytest process; a command run as a subprocess is invisible to it, so every
 mutant only a CLI test could catch would be reported as "no tests". When
 mutmut is collecting that map (``MUTANT_UNDER_TEST=stats``), the child
 process writes the functions it called to a file and the test process adds
-them to mutmut's map. Outside a mutation run this is a plain subprocess.
+them to mutmut's map (with ``MUTATION_SUBPROCESS=1``: thorough, slow).
+Outside a mutation run this is a plain subprocess.
 """
 
 from __future__ import annotations
@@ -43,8 +44,15 @@ MAIN = "from harborkit.cli import main\nsys.argv = ['harborkit', *sys.argv[1:]]\
 
 
 def collecting() -> bool:
-    """True while mutmut maps tests to functions in this process."""
-    return os.environ.get("MUTANT_UNDER_TEST") == "stats" and "mutmut" in sys.modules
+    """True while mutmut maps tests to functions in this process, and the
+    thorough mode is asked for (``MUTATION_SUBPROCESS=1``): mapping the CLI and
+    namespace tests makes every mutant of the functions they touch run them
+    too, which costs hours on a 2-core machine."""
+    return (
+        os.environ.get("MUTANT_UNDER_TEST") == "stats"
+        and os.environ.get("MUTATION_SUBPROCESS") == "1"
+        and "mutmut" in sys.modules
+    )
 
 
 def merge_hits(path: Path) -> None:
