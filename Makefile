@@ -8,7 +8,7 @@ PY      = $(VENV)/bin/python
 # uses it to unpack gzip layers), xmllint, debootstrap for the benchmark images.
 DEBS    = docker.io docker-registry skopeo busybox-static pigz libxml2-utils debootstrap iproute2 procps ca-certificates
 
-.PHONY: setup system-deps run test smoke lint bench clean
+.PHONY: setup system-deps run test smoke lint bench clean mutation
 
 # pip's and setuptools' chatter goes to $(VENV)/setup.log, shown only on failure.
 $(VENV)/.installed: pyproject.toml setup.py
@@ -54,4 +54,12 @@ bench: setup system-deps
 	$(PY) bench/run.py
 
 clean:
-	rm -rf $(VENV) .work build dist *.egg-info
+	rm -rf $(VENV) .work build dist *.egg-info mutants
+
+# Mutation testing (not part of `make test`: it takes a long while). mutmut 3
+# mutates checks, engine, report and bundle/{verify,tarsafe,load,format} and
+# runs the fast tests (-m "not daemon") against every mutant; the score and
+# the survivors are printed at the end (see tests/mutation-equivalent.md).
+mutation: setup
+	$(PY) -m pip install -q -e '.[test,mutation]'
+	$(PY) tests/mutation.py

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from harborkit.errors import ExitCode
+from tests.support.cli import run_harborkit
 
 REPO = Path(__file__).resolve().parents[1]
 PLUGIN_SRC = REPO / "tests" / "plugins" / "harborkit-example-plugin"
@@ -20,14 +21,7 @@ PLUGIN_SRC = REPO / "tests" / "plugins" / "harborkit-example-plugin"
 def hk(
     *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "harborkit", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        cwd=cwd,
-        timeout=120,
-    )
+    return run_harborkit(args, env={**os.environ, **(env or {})}, cwd=cwd, timeout=120)
 
 
 @pytest.fixture
@@ -66,21 +60,21 @@ def plugin_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_help_and_version() -> None:
     r = hk("--help")
-    assert r.returncode == 0
+    assert r.returncode == ExitCode.OK
     assert "check" in r.stdout and "bundle" in r.stdout
     r = hk("--version")
-    assert r.returncode == 0 and r.stdout.strip() == "harborkit 0.1.0"
+    assert r.returncode == ExitCode.OK and r.stdout.strip() == "harborkit 0.1.0"
 
 
 def test_console_script_is_installed() -> None:
     exe = Path(sys.executable).parent / "harborkit"
     r = subprocess.run([str(exe), "--version"], capture_output=True, text=True)
-    assert r.returncode == 0 and r.stdout.startswith("harborkit ")
+    assert r.returncode == ExitCode.OK and r.stdout.startswith("harborkit ")
 
 
 def test_unknown_only_name_is_usage_error(motd_root: Path) -> None:
     r = hk("check", "--root", str(motd_root), "--only", "nosuch.check")
-    assert r.returncode == 2
+    assert r.returncode == ExitCode.USAGE
     assert r.stderr == (
         "harborkit: error: --only nosuch.check: no check or group of that name "
         "(see 'harborkit check --list')\n"
@@ -91,14 +85,14 @@ def test_bad_profile_is_one_line_exit_2(tmp_path: Path, motd_root: Path) -> None
     bad = tmp_path / "bad.yaml"
     bad.write_text("apiVersion: harborkit/v1\nkind: Profile\nname: x\nselinux:\n  mode: disable\n")
     r = hk("check", "--root", str(motd_root), "--profile", str(bad))
-    assert r.returncode == 2
+    assert r.returncode == ExitCode.USAGE
     assert r.stderr.count("\n") == 1
     assert r.stderr.startswith(f"harborkit: error: {bad}:5: selinux.mode: 'disable' is not one of")
 
 
 def test_missing_root_is_usage_error(tmp_path: Path) -> None:
     r = hk("check", "--root", str(tmp_path / "nope"))
-    assert r.returncode == 2
+    assert r.returncode == ExitCode.USAGE
     assert r.stderr == f"harborkit: error: --root {tmp_path / 'nope'}: not a directory\n"
 
 
@@ -107,7 +101,7 @@ def test_plugin_checks_run_and_broken_plugin_is_reported(
 ) -> None:
     env = {"PYTHONPATH": str(plugin_path)}
     r = hk("check", "--list", env=env)
-    assert r.returncode == 0
+    assert r.returncode == ExitCode.OK
     assert "site.motd" in r.stdout and "[harborkit-example-plugin]" in r.stdout
 
     out = tmp_path / "report.json"
@@ -136,13 +130,13 @@ def test_plugin_checks_run_and_broken_plugin_is_reported(
         "No module named 'harborkit_example_plugin.missing'"
         in ids["plugin:harborkit-example-plugin"]["message"]
     )
-    assert r.returncode == 1
+    assert r.returncode == ExitCode.FAILED
     assert r.stdout == ""
     assert r.stderr.startswith("FAILED: 2 checks on harbor01:")
 
     (motd_root / "etc/motd").write_text("Welcome to the Harbor registry host\n")
     r = hk("check", "--root", str(motd_root), "--only", "site", "--skip", "plugins", env=env)
-    assert r.returncode == 0
+    assert r.returncode == ExitCode.OK
     assert "PASS" in r.stdout and "/etc/motd mentions Harbor" in r.stdout
     assert "plugin:" not in r.stdout
 
@@ -173,7 +167,7 @@ def test_waivers_turn_a_failure_into_waived(
     statuses = {x["id"]: x["status"] for x in data["results"]}
     # a waiver covers failures and warnings; a broken check (error) stays an error
     assert statuses == {"plugin:harborkit-example-plugin": "error", "site.motd": "waived"}
-    assert r.returncode == 1
+    assert r.returncode == ExitCode.FAILED
 
 
 def test_output_to_unwritable_place_is_environment_error(motd_root: Path, tmp_path: Path) -> None:
@@ -186,14 +180,16 @@ def test_output_to_unwritable_place_is_environment_error(motd_root: Path, tmp_pa
         "-o",
         str(tmp_path / "no/such/dir/r.txt"),
     )
-    assert r.returncode == 3
+    assert r.returncode == ExitCode.ENVIRONMENT
     assert r.stderr.startswith(f"harborkit: error: cannot write {tmp_path / 'no/such/dir/r.txt'}:")
 
 
 def test_output_file_is_replaced_atomically(motd_root: Path, tmp_path: Path) -> None:
     out = tmp_path / "r.xml"
     out.write_text("old")
-    hk("check", "--root", str(motd_root), "--only", "selinux", "-f", "junit", "-o", str(out))
+    r = hk("check", "--root", str(motd_root), "--only", "selinux", "-f", "junit", "-o", str(out))
+    assert (r.returncode, r.stdout) == (ExitCode.OK, "")
+    assert r.stderr == "OK: 1 checks on harbor01: 1 pass\n"
     assert out.read_text().startswith('<?xml version="1.0" encoding="UTF-8"?>\n<testsuites')
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".r.xml")] == []
 

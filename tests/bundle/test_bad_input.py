@@ -40,10 +40,11 @@ from tests.support.images import busybox_layer, harbor_test_images, load_images,
 
 
 def _one_line_error(stderr: str) -> str:
+    """The message of the one ``harborkit: error: ...`` line on stderr."""
     lines = stderr.strip().splitlines()
     assert len(lines) == 1, stderr
     assert lines[0].startswith("harborkit: error: "), stderr
-    return lines[0]
+    return lines[0].removeprefix("harborkit: error: ")
 
 
 def _manifest(tmp_path: Path, images: list[str], url: str, sha256: str | None = None) -> Path:
@@ -68,11 +69,12 @@ def test_daemon_unreachable(tmp_path: Path, built_bundle: Path) -> None:
     out = tmp_path / "b.tar"
     r = run_cli("bundle", "build", "--no-pull", "-o", str(out), env=env)
     assert r.returncode == ExitCode.ENVIRONMENT
-    assert "unix:///tmp/hk-nowhere/d.sock" in _one_line_error(r.stderr)
+    unreachable = "cannot reach the Docker daemon at unix:///tmp/hk-nowhere/d.sock: "
+    assert _one_line_error(r.stderr).startswith(unreachable)
     assert not out.exists()
     r = run_cli("bundle", "load", str(built_bundle), env=env)
     assert r.returncode == ExitCode.ENVIRONMENT
-    assert "unix:///tmp/hk-nowhere/d.sock" in _one_line_error(r.stderr)
+    assert _one_line_error(r.stderr).startswith(unreachable)
 
 
 def test_no_pull_names_missing_images(
@@ -290,11 +292,11 @@ def test_flipped_byte_names_member_and_loads_nothing(
     bad.write_bytes(bytes(raw))
     r = run_cli("bundle", "verify", str(bad))
     assert r.returncode == ExitCode.BUNDLE_CORRUPT
-    msg = _one_line_error(r.stderr)
-    assert f"altered member {victim.name}" in msg
+    corrupt = f"bundle {bad} is corrupt: altered member {victim.name}"
+    assert _one_line_error(r.stderr) == corrupt
     r = run_cli("bundle", "load", str(bad), env=target_daemon.env())
     assert r.returncode == ExitCode.BUNDLE_CORRUPT
-    assert victim.name in _one_line_error(r.stderr)
+    assert _one_line_error(r.stderr) == corrupt
     assert image_list(target_daemon) == before
 
 
@@ -305,9 +307,11 @@ def test_truncated_bundle(tmp_path: Path, built_bundle: Path, target_daemon: Dae
     bad.write_bytes(built_bundle.read_bytes()[: victim.offset_data + victim.size // 2])
     r = run_cli("bundle", "verify", str(bad))
     assert r.returncode == ExitCode.BUNDLE_CORRUPT
-    assert f"truncated member {victim.name}" in _one_line_error(r.stderr)
+    truncated = f"bundle {bad} is corrupt: truncated member {victim.name}"
+    assert _one_line_error(r.stderr) == truncated
     r = run_cli("bundle", "load", str(bad), env=target_daemon.env())
     assert r.returncode == ExitCode.BUNDLE_CORRUPT
+    assert _one_line_error(r.stderr) == truncated
     assert image_list(target_daemon) == before
 
 
@@ -321,11 +325,13 @@ def test_hostile_outer_member(
     rewrite_bundle(built_bundle, bad, extra=[(ti, data)])
     r = run_cli("bundle", "verify", str(bad))
     assert r.returncode == ExitCode.BUNDLE_HOSTILE, r.stderr
-    assert repr(ti.name) in _one_line_error(r.stderr)
+    hostile = _one_line_error(r.stderr)
+    assert hostile.startswith(f"{bad}: unsafe member {ti.name!r}: ")
     r = run_cli(
         "bundle", "load", str(bad), "--install-dir", str(tmp_path / "opt"), env=target_daemon.env()
     )
     assert r.returncode == ExitCode.BUNDLE_HOSTILE
+    assert _one_line_error(r.stderr) == hostile
     assert image_list(target_daemon) == before
     assert not (tmp_path / "opt").exists()
 
@@ -349,10 +355,12 @@ def test_hostile_installer(
     _with_installer(built_bundle, bad, hostile_tgz(kind))
     r = run_cli("bundle", "verify", str(bad))
     assert r.returncode == ExitCode.BUNDLE_HOSTILE, r.stderr
-    assert installer_member(INSTALLER_NAME) in _one_line_error(r.stderr)
+    hostile = _one_line_error(r.stderr)
+    assert hostile.startswith(f"{bad}: {installer_member(INSTALLER_NAME)}: unsafe member ")
     install = tmp_path / "opt"
     r = run_cli("bundle", "load", str(bad), "--install-dir", str(install), env=target_daemon.env())
     assert r.returncode == ExitCode.BUNDLE_HOSTILE
+    assert _one_line_error(r.stderr) == hostile
     assert image_list(target_daemon) == before
     assert not install.exists()
     assert not (tmp_path / "x").exists()
@@ -368,7 +376,9 @@ def test_install_dir_never_overwrites(
         "bundle", "load", str(built_bundle), "--install-dir", str(install), env=fresh_daemon.env()
     )
     assert r.returncode == ExitCode.USAGE
-    assert "harbor.yml" in _one_line_error(r.stderr)
+    assert _one_line_error(r.stderr) == (
+        f"{(install / 'harbor' / 'harbor.yml').resolve()} already exists; not overwriting it"
+    )
     assert (install / "harbor" / "harbor.yml").read_text() == "hostname: mine\n"
     assert image_list(fresh_daemon) == {}
 
@@ -383,9 +393,12 @@ def test_metadata_fails_schema(
     r = run_cli("bundle", "verify", str(bad))
     assert r.returncode == ExitCode.USAGE, r.stderr
     msg = _one_line_error(r.stderr)
-    assert METADATA_NAME in msg and "schema" in msg
-    assert run_cli("bundle", "load", str(bad), env=target_daemon.env()).returncode == ExitCode.USAGE
-    assert run_cli("bundle", "inspect", str(bad)).returncode == ExitCode.USAGE
+    assert msg.startswith(f"{bad}: {METADATA_NAME} fails its schema at ")
+    r = run_cli("bundle", "load", str(bad), env=target_daemon.env())
+    assert (r.returncode, _one_line_error(r.stderr)) == (ExitCode.USAGE, msg)
+    r = run_cli("bundle", "inspect", str(bad))
+    assert r.returncode == ExitCode.USAGE
+    assert f"{METADATA_NAME} fails its schema at " in _one_line_error(r.stderr)
     assert image_list(target_daemon) == before
 
 

@@ -22,6 +22,7 @@ from harborkit.bundle.format import (
     metadata_from_json,
     parse_sums,
 )
+from harborkit.errors import ExitCode
 from tests.bundle.conftest import INSTALLER_NAME, BuildHost, image_list, run_cli
 from tests.support.dockerd import Daemon
 from tests.support.images import HARBOR_V180_IMAGES
@@ -175,8 +176,12 @@ def test_inspect_reads_no_layer_data(built_bundle: Path, tmp_path: Path, fmt: st
                 raw[ti.offset_data : ti.offset_data + ti.size] = bytes(ti.size)
     damaged = tmp_path / "zeroed.tar"
     damaged.write_bytes(bytes(raw))
-    assert run_cli("bundle", "inspect", "--format", fmt, str(damaged)).returncode == 0
-    assert run_cli("bundle", "verify", str(damaged)).returncode == 4
+    r = run_cli("bundle", "inspect", "--format", fmt, str(damaged))
+    assert (r.returncode, r.stderr) == (ExitCode.OK, "")
+    r = run_cli("bundle", "verify", str(damaged))
+    assert r.returncode == ExitCode.BUNDLE_CORRUPT
+    assert r.stderr.startswith(f"harborkit: error: bundle {damaged} is corrupt: altered member ")
+    assert r.stderr.count("\n") == 1
 
 
 def test_missing_image_is_pulled(
@@ -214,17 +219,12 @@ def test_progress_bars_only_on_a_terminal(built_bundle: Path) -> None:
     plain = run_cli("bundle", "verify", str(built_bundle))
     assert plain.returncode == 0
     assert "\x1b[" not in plain.stdout + plain.stderr
-    if shutil.which("script") is None:
-        pytest.skip("util-linux script(1) is not installed")
+    assert shutil.which("script"), "script(1) (bsdutils, essential on Debian) is missing"
     cmd = f"{sys.executable} -m harborkit bundle verify {built_bundle}"
     tty = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, text=True)
     assert tty.returncode == 0
-    assert (
-        "verify" in tty.stdout
-        and "━" in tty.stdout
-        and "GB/s" in tty.stdout
-        or "MB/s" in tty.stdout
-    )
+    assert "verify" in tty.stdout and "━" in tty.stdout
+    assert "GB/s" in tty.stdout or "MB/s" in tty.stdout
     quiet = subprocess.run(
         ["script", "-qec", cmd + " --quiet", "/dev/null"], capture_output=True, text=True
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harborkit.errors import InputError
+from harborkit.errors import ExitCode, InputError
 from harborkit.registry.auth import (
     credentials_from_docker_config,
     parse_challenges,
@@ -26,7 +26,8 @@ def test_docker_login_entry(tmp_path: Path) -> None:
     auth = base64.b64encode(b"alice:pa:ss").decode()
     cfg = _config(tmp_path, {"127.0.0.1:5000": {"auth": auth}})
     c = credentials_from_docker_config("127.0.0.1:5000", cfg)
-    assert c is not None and (c.username, c.password) == ("alice", "pa:ss")
+    assert c is not None
+    assert (c.username, c.password, c.source) == ("alice", "pa:ss", f"{cfg} (127.0.0.1:5000)")
     assert "pa:ss" not in repr(c)
 
 
@@ -36,8 +37,20 @@ def test_hub_key_and_scheme_prefixed_keys(tmp_path: Path) -> None:
         tmp_path,
         {"https://index.docker.io/v1/": {"auth": auth}, "https://reg.example:8443": {"auth": auth}},
     )
-    assert credentials_from_docker_config("registry-1.docker.io", cfg) is not None
-    assert credentials_from_docker_config("reg.example:8443", cfg) is not None
+    hub = credentials_from_docker_config("registry-1.docker.io", cfg)
+    assert hub is not None
+    assert (hub.username, hub.password, hub.source) == (
+        "bob",
+        "pw",
+        f"{cfg} (https://index.docker.io/v1/)",
+    )
+    other = credentials_from_docker_config("reg.example:8443", cfg)
+    assert other is not None
+    assert (other.username, other.password, other.source) == (
+        "bob",
+        "pw",
+        f"{cfg} (https://reg.example:8443)",
+    )
     assert credentials_from_docker_config("other:1", cfg) is None
 
 
@@ -45,19 +58,26 @@ def test_env_docker_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     _config(tmp_path, {"h:1": {"username": "u", "password": "p"}})
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
     c = resolve_credentials("h:1")
-    assert c is not None and c.username == "u"
-    assert resolve_credentials("h:1", "x", "y").username == "x"  # type: ignore[union-attr]
+    assert c is not None
+    assert (c.username, c.password, c.source) == ("u", "p", f"{tmp_path / 'config.json'} (h:1)")
+    c = resolve_credentials("h:1", "x", "y")
+    assert c is not None
+    assert (c.username, c.password, c.source) == ("x", "y", "options")
 
 
 def test_malformed_auth(tmp_path: Path) -> None:
     cfg = _config(tmp_path, {"h:1": {"auth": base64.b64encode(b"nocolon").decode()}})
-    with pytest.raises(InputError, match="user:password"):
+    with pytest.raises(InputError) as e:
         credentials_from_docker_config("h:1", cfg)
+    assert e.value.message == f"Docker config {cfg} (h:1): 'auth' is not base64 of user:password"
+    assert e.value.exit_code == ExitCode.USAGE
 
 
 def test_half_credentials() -> None:
-    with pytest.raises(InputError):
+    with pytest.raises(InputError) as e:
         resolve_credentials("h:1", "user", None)
+    assert e.value.message == "give both --username and --password, or neither"
+    assert e.value.exit_code == ExitCode.USAGE
 
 
 def test_parse_challenges() -> None:

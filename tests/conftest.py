@@ -1,0 +1,47 @@
+"""Suite-wide test selection: the ``daemon`` marker.
+
+A test that starts a private dockerd or registry (itself or through any
+fixture it uses) is marked ``daemon`` here, so that ``-m "not daemon"``
+selects the fast tests (the set ``make mutation`` runs for every mutant)
+without every test file having to remember a decorator.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+#: calls that start a daemon; a test or fixture whose source names one needs daemons
+_STARTERS = ("start_dockerd(", "start_registry(", "dockerd_with_limits(")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "daemon: starts a private dockerd or registry (set automatically; "
+        "deselect with -m 'not daemon' for the fast tests)",
+    )
+
+
+@functools.cache
+def _starts_daemon(func: Callable[..., Any]) -> bool:
+    try:
+        source = inspect.getsource(func)
+    except (OSError, TypeError):
+        return False
+    return any(s in source for s in _STARTERS)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if not isinstance(item, pytest.Function):
+            continue
+        funcs: list[Callable[..., Any]] = [item.function]
+        for defs in item._fixtureinfo.name2fixturedefs.values():
+            funcs += [d.func for d in defs]
+        if any(_starts_daemon(f) for f in funcs):
+            item.add_marker(pytest.mark.daemon)
