@@ -389,7 +389,7 @@ def test_installer_with_a_repeated_member_is_hostile(tmp_path: Path) -> None:
 
 def test_repeated_directory_in_installer_is_fine() -> None:
     inst = tgz(INSTALLER_FILES, dirs=("harbor", "harbor/"))
-    names = [ti.name for ti in check_installer(io.BytesIO(inst), "i.tgz")]  # type: ignore[arg-type]
+    names = [ti.name for ti in check_installer(io.BytesIO(inst), "i.tgz").members]  # type: ignore[arg-type]
     assert names[:2] == ["harbor", "harbor"]
 
 
@@ -399,7 +399,7 @@ def test_installer_that_is_not_an_archive(tmp_path: Path) -> None:
     r = hk("bundle", "verify", "-q", str(path))
     assert r.returncode == ExitCode.BUNDLE_CORRUPT
     assert r.stderr.startswith(
-        f"harborkit: error: {path}: {installer_member(INSTALLER)} is not a readable tar archive: "
+        f"harborkit: error: {path}: {installer_member(INSTALLER)} is not a complete gzip stream: "
     )
 
 
@@ -545,7 +545,8 @@ def test_extract_refuses_a_hostile_member_naming_the_archive(tmp_path: Path) -> 
 
 
 def test_load_stream_is_a_docker_load_tar_of_the_needed_images(tmp_path: Path) -> None:
-    from harborkit.bundle.load import _split_ref, _tar_stream
+    from harborkit.bundle.load import _tar_stream
+    from harborkit.dockerapi import repo_and_tag
     from harborkit.bundle.progress import NullProgress
 
     parts = make_parts()
@@ -562,9 +563,9 @@ def test_load_stream_is_a_docker_load_tar_of_the_needed_images(tmp_path: Path) -
     for name in want[:-1]:
         assert got[name] == parts.get(f"images/{name}")
     assert json.loads(got["manifest.json"]) == entries
-    assert _split_ref("goharbor/harbor-db:v1.8.0") == ("goharbor/harbor-db", "v1.8.0")
-    assert _split_ref("127.0.0.1:5000/hk/db") == ("127.0.0.1:5000/hk/db", "latest")
-    assert _split_ref("busybox") == ("busybox", "latest")
+    assert repo_and_tag("goharbor/harbor-db:v1.8.0") == ("goharbor/harbor-db", "v1.8.0")
+    assert repo_and_tag("127.0.0.1:5000/hk/db") == ("127.0.0.1:5000/hk/db", "latest")
+    assert repo_and_tag("busybox") == ("busybox", "latest")
 
 
 def test_load_without_a_daemon_loads_and_unpacks_nothing(tmp_path: Path) -> None:
