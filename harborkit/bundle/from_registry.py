@@ -420,8 +420,12 @@ def build_from_registry(
             ready: list[_Ready] = []
             layers = {d for img in images for d in img.layers}
 
+            def abort() -> None:
+                for c in clients.values():
+                    c.abort()
+
             try:
-                with Transfers[_Ready](workers, _aborter(clients), name="hk-fetch") as transfers:
+                with Transfers[_Ready](workers, abort, name="hk-fetch") as transfers:
                     for b in todo:
                         transfers.submit(
                             _ensure_blob, b, cache, clients[b.host], transfers, advance,
