@@ -20,7 +20,6 @@ import os
 import struct
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,7 +34,7 @@ from harborkit.registry.digest import blob_file, file_digests
 from harborkit.registry.endpoint import Endpoint
 from harborkit.registry.errors import ProtocolError, UnsupportedManifest
 from harborkit.registry.reference import parse_reference
-from harborkit.transfer import Transfers
+from harborkit.transfer import Transfers, run_all
 
 if TYPE_CHECKING:
     from harborkit.registry.client import RegistryClient
@@ -144,8 +143,7 @@ def _resolve_all(
     for ref in refs:
         if ref.registry not in clients:
             clients[ref.registry] = source.client(ref.registry)
-    with ThreadPoolExecutor(max_workers=min(workers, len(refs)) or 1) as ex:
-        resolved = list(ex.map(lambda r: clients[r.registry].resolve(r), refs))
+    resolved = run_all(lambda r: clients[r.registry].resolve(r), refs, workers, _aborter(clients))
     images: list[SourceImage] = []
     blobs: dict[str, _Blob] = {}
     raw: dict[str, bytes] = {}
@@ -176,6 +174,16 @@ def _resolve_all(
             )
         )
     return images, blobs, raw
+
+
+def _aborter(clients: dict[str, RegistryClient]) -> Callable[[], None]:
+    """Breaks every connection of ``clients`` (a cancel stops transfers stalled on a registry)."""
+
+    def abort() -> None:
+        for c in clients.values():
+            c.abort()
+
+    return abort
 
 
 def _ensure_blob(
@@ -273,7 +281,7 @@ def source_manifests_json(host: str, images: list[SourceImage]) -> bytes:
     return (json.dumps(doc, indent=1) + "\n").encode()
 
 
-def validate_source_manifests(data: Any, where: str) -> None:
+def validate_source_manifests(data: object, where: str) -> None:
     """Validate ``images/source-manifests.json`` against its schema; :class:`BundleCorrupt` if bad."""
     import jsonschema
 

@@ -338,12 +338,17 @@ def test_an_upload_location_elsewhere_gets_no_credentials(
     assert PASSWORD not in run.stderr and TOKEN not in run.stderr
 
 
-def test_credentials_in_the_registry_url_are_refused(site: Site) -> None:
-    run = run_measured(
-        site,
-        "bundle", "build", "--from", f"registry://{USER}:{PASSWORD}@127.0.0.1:5000",
-        "-m", str(site.manifest), "-o", str(site.root / "out.tar"),
-    )  # fmt: skip
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["bundle", "build", "--from", f"registry://{USER}:{PASSWORD}@127.0.0.1:5000", "-o", "x"],
+        ["bundle", "build", "--from", f"registry://{USER}:{PASSWORD}@127.0.0.1:5000/v2", "-o", "x"],
+        ["bundle", "push", "x.tar", "--registry", f"{USER}:{PASSWORD}@127.0.0.1:5000"],
+    ],
+    ids=["build", "build-with-path", "push"],
+)
+def test_credentials_in_the_registry_address_are_refused(command: list[str], site: Site) -> None:
+    run = run_measured(site, *command)
     assert run.rc == ExitCode.USAGE
     assert run.stderr == (
         "harborkit: error: registry '127.0.0.1:5000': credentials in the registry address are "
