@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
@@ -17,6 +17,10 @@ from harborkit import __version__
 from harborkit.bundle.cli import bundle_app
 from harborkit.errors import ExitCode, HarborkitError
 from harborkit.report import OutputFormat
+
+if TYPE_CHECKING:
+    from harborkit.engine.cluster import ClusterReport
+    from harborkit.engine.interface import Report
 
 app = typer.Typer(
     name="harborkit",
@@ -71,10 +75,12 @@ def check(
             help="Baseline profile (YAML); default: the built-in Harbor v1.8.0 baseline.",
         ),
     ] = None,
-    root: Annotated[
-        str | None,
+    roots: Annotated[
+        list[str] | None,
         typer.Option(
-            "--root", help="Audit a sysroot folder (etc/, proc/sys/ ...) instead of this machine."
+            "--root",
+            help="Audit a sysroot folder (etc/, proc/sys/ ...) instead of this machine; "
+            "repeat to audit several as one cluster.",
         ),
     ] = None,
     harbor_config: Annotated[
@@ -148,15 +154,33 @@ def check(
             print(f"(broken plugin {pf.source}: {pf.error})")
         return
 
+    root = roots[0] if roots else None
     prof = with_nodes(load_profile(profile), node or [])
     waiver_list = load_waivers(waivers) if waivers else []
     selection = Selection(prof.select, prof.skip, _split(only), _split(skip))
-    selection.validate_names([lc.cls for lc in loaded], failures)
+    from harborkit.engine.cluster import builtin_cluster_checks
+
+    cross = builtin_cluster_checks()
+    selection.validate_names([*(lc.cls for lc in loaded), *cross], failures)  # type: ignore[list-item]
+    options = CheckOptions(_host_path(harbor_config, root), _host_path(install_dir, root))
+    if roots and len(roots) > 1:
+        from harborkit.engine.cluster import run_cluster
+
+        cluster = run_cluster(
+            [SysrootHost(r) for r in roots],
+            loaded,
+            prof,
+            selection=selection,
+            waivers=waiver_list,
+            plugin_failures=failures,
+            options=options,
+        )
+        _emit(cluster, fmt, output, strict=strict, verbose=verbose, no_color=no_color)
     host: Host = SysrootHost(root) if root else LocalHost()
     ctx = CheckContext(
         host=host,
         profile=prof.data,
-        options=CheckOptions(_host_path(harbor_config, root), _host_path(install_dir, root)),
+        options=options,
     )
     report = run_checks(
         loaded,
@@ -166,7 +190,22 @@ def check(
         selection=selection,
         waivers=waiver_list,
         plugin_failures=failures,
+        also_known=[c.id for c in cross],
     )
+    _emit(report, fmt, output, strict=strict, verbose=verbose, no_color=no_color)
+
+
+def _emit(
+    report: Report | ClusterReport,
+    fmt: OutputFormat,
+    output: Path | None,
+    *,
+    strict: bool,
+    verbose: bool,
+    no_color: bool,
+) -> NoReturn:
+    """Render a host's or a cluster's report to stdout or FILE, and exit with its code."""
+    from harborkit.report import summary
 
     render = __import__("harborkit.report", fromlist=["renderer"]).renderer(fmt)
     to_terminal = output is None and sys.stdout.isatty()
@@ -185,9 +224,7 @@ def check(
 
         atomic_write_text(output, text)
         if fmt is not OutputFormat.table:
-            from harborkit.report.table import summary_line
-
-            print(summary_line(report, strict), file=sys.stderr)
+            print(summary(report, strict), file=sys.stderr)
     else:
         sys.stdout.write(text)
     raise typer.Exit(report.exit_code(strict=strict))

@@ -99,6 +99,15 @@ def _summary(findings: Sequence[Finding], ok: str) -> Outcome:
     )
 
 
+def _not_judged(why: str, findings: Sequence[Finding]) -> Outcome:
+    """Skip, keeping each host's reason as a finding; the message quotes the first."""
+    reasons = [f for f in findings if f.status is Status.SKIP]
+    if reasons:
+        more = f"; and {len(reasons) - 1} more" if len(reasons) > 1 else ""
+        why += f" ({reasons[0].subject}: {reasons[0].message}{more})"
+    return Outcome(Status.SKIP, why, tuple(findings))
+
+
 class NamesAgree(ClusterCheck):
     """Every node resolves every node's name to the same address.
 
@@ -275,9 +284,7 @@ class HostnamesUnique(ClusterCheck):
             expected = None if status is Status.PASS else "a name of its own"
             findings.append(Finding(status, host, message, expected=expected, actual=name))
         if len(named) < 2:
-            raise SkipCheck(
-                f"fewer than two hostnames are known ({'; '.join(f.message for f in findings)})"
-            )
+            return _not_judged("fewer than two hostnames are known", findings)
         return _summary(findings, ok=f"{_plural(len(named), 'hostname')}, all different")
 
 
@@ -322,8 +329,7 @@ class ClocksAgree(ClusterCheck):
                     (c.host.name, _Clock(sample.offset, sample.uncertainty, sample.host_time))
                 )
         if len(clocks) < 2:
-            reasons = "; ".join(f"{f.subject}: {f.message}" for f in findings)
-            raise SkipCheck(f"fewer than two clocks could be read ({reasons})")
+            return _not_judged("fewer than two clocks could be read", findings)
         offsets = [k.offset for _, k in clocks]
         median = statistics.median(offsets)
         spread = max(offsets) - min(offsets)
@@ -528,8 +534,7 @@ def _compare_versions(
         else:
             versions.append((c.host.name, value))
     if len(versions) < 2:
-        reasons = "; ".join(f"{f.subject}: {f.message}" for f in findings)
-        raise SkipCheck(f"fewer than two nodes report a {what} version ({reasons})")
+        return _not_judged(f"fewer than two nodes report a {what} version", findings)
     distinct = {v for _, v in versions}
     common = _majority(v for _, v in versions)
     for host, v in versions:

@@ -277,6 +277,7 @@ def test_clocks_of_this_machine_agree_and_one_clock_is_not_judged(tmp_path: Path
         "fewer than two clocks could be read (harbor01: the clock: auditing the sysroot "
         f"{root}, not a running system)"
     )
+    assert [(f.subject, f.status) for f in out.findings] == [("harbor01", Status.SKIP)]
 
 
 # -- cluster.ntp ---------------------------------------------------------------
@@ -410,9 +411,11 @@ def test_docker_and_compose_versions(guide_cluster: list[Path]) -> None:
     # a plain sysroot runs nothing: the versions are not judged
     out = judge(DockerVersionsMatch, [SysrootHost(p) for p in guide_cluster])
     assert out.status is Status.SKIP
-    assert out.message.startswith(
-        "fewer than two nodes report a Docker version (server58: version unknown: cannot run docker"
+    assert out.message == (
+        "fewer than two nodes report a Docker version (server58: version unknown: cannot run "
+        f"docker: auditing the sysroot {s58}, not a running system; and 2 more)"
     )
+    assert [f.subject for f in out.findings] == ["server58", "server59", "harbor01"]
 
 
 def test_every_cross_node_check_needs_two_hosts(guide_cluster: list[Path]) -> None:
