@@ -156,6 +156,8 @@ def render_cluster_table(
 
     out = io.StringIO()
     for rep in report.hosts:
+        if not rep.results and not rep.notes:
+            continue  # nothing selected ran on it (--only cluster): its matrix column says so
         out.write(render_table(rep, strict=strict, color=color, width=width, verbose=verbose))
         out.write("\n")
     out.write(
