@@ -40,11 +40,11 @@ def _fact(ctx: CheckContext, key: str, compute: Callable[[], T]) -> T | NotAvail
 
 
 def _hostname(ctx: CheckContext) -> str | NotAvailable:
-    return _fact(ctx, "hostname", ctx.host.hostname)
+    return _fact(ctx, "cluster:hostname", ctx.host.hostname)
 
 
 def _resolve(ctx: CheckContext, name: str) -> list[str]:
-    value = _fact(ctx, f"resolve:{name}", lambda: ctx.host.resolve(name))
+    value = _fact(ctx, f"cluster:resolve:{name}", lambda: ctx.host.resolve(name))
     return [] if isinstance(value, NotAvailable) else value
 
 
@@ -321,7 +321,7 @@ class ClocksAgree(ClusterCheck):
         clocks: list[tuple[str, _Clock]] = []
         findings: list[Finding] = []
         for c in ctx.contexts:
-            sample = _fact(c, "clock", c.host.clock)
+            sample = _fact(c, "cluster:clock", c.host.clock)
             if isinstance(sample, NotAvailable):
                 findings.append(Finding(Status.SKIP, c.host.name, sample.reason))
             else:
@@ -568,35 +568,37 @@ def _compare_versions(
 
 
 def docker_version(c: CheckContext) -> str | None:
-    """The Docker engine's version: ``docker version`` as JSON (server, else
-    the client's), then the Docker SDK on a live host. None: not installed."""
-    host = c.host
-    r = host.run(["docker", "version", "--format", "{{json .}}"])
-    if r.stdout.strip().startswith("{"):
-        try:
-            doc = json.loads(r.stdout)
-        except ValueError:
-            doc = {}
-        server = (doc.get("Server") or {}).get("Version")
-        if server:
-            return str(server)
-    if host.live:
-        import docker
+    """The Docker engine's version, as ``docker.daemon`` reads it (the Docker
+    SDK, which a snapshot or SSH backend answers from its collected ``docker
+    version``), else ``docker version --format '{{json .Server}}'``.
+    None: the docker CLI is not installed."""
+    import docker
 
+    host = c.host
+    why = ""
+    try:
+        client = host.docker_client()
         try:
-            client = host.docker_client()
-            try:
-                return str(client.version().get("Version"))
-            finally:
-                client.close()
-        except docker.errors.DockerException:
-            pass
+            return str(client.version()["Version"])
+        finally:
+            client.close()
+    except (docker.errors.DockerException, KeyError) as e:
+        why = str(e)
+    except NotAvailable:
+        pass
+    r = host.run(["docker", "version", "--format", "{{json .Server}}"])
+    text = r.stdout.strip()
+    if r.ok and text.startswith("{"):
+        try:
+            version = json.loads(text).get("Version")
+        except ValueError:
+            version = None
+        if version:
+            return str(version)
     if r.rc == 127:
         return None
-    raise NotAvailable(
-        "the Docker daemon did not report its version: "
-        + ((r.stderr.strip().splitlines() or ["no answer"])[-1])
-    )
+    stderr = (r.stderr.strip().splitlines() or [why or f"docker exited with {r.rc}"])[-1]
+    raise NotAvailable(f"the Docker daemon did not report its version: {stderr}")
 
 
 def compose_version(c: CheckContext) -> str | None:

@@ -42,9 +42,9 @@ def write_program(root: Path, path: str, script: str) -> None:
     p.chmod(0o755)
 
 
-def docker_cli(root: Path, server: str | None, client: str = "18.09.9") -> None:
-    """A docker CLI that answers ``docker version --format '{{json .}}'``;
-    ``server`` None: the daemon does not answer (rc 1, Server null)."""
+def docker_cli(root: Path, server: str | None) -> None:
+    """A docker CLI that answers ``docker version --format '{{json .Server}}'``
+    as the real one does; ``server`` None: the daemon does not answer (null, rc 1)."""
     server_json = (
         "null" if server is None else json.dumps({"Version": server, "ApiVersion": "1.39"})
     )
@@ -52,7 +52,8 @@ def docker_cli(root: Path, server: str | None, client: str = "18.09.9") -> None:
     write_program(
         root,
         "/usr/bin/docker",
-        f"""echo '{{"Client":{{"Version":"{client}"}},"Server":{server_json}}}'
+        f"""[ "$*" = "version --format {{{{json .Server}}}}" ] || exit 2
+echo '{server_json}'
 [ {rc} = 0 ] || echo 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock.' >&2
 exit {rc}
 """,
