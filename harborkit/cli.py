@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -130,12 +131,65 @@ def check(
         bool, typer.Option("--verbose", "-v", help="Table: show passing findings too.")
     ] = False,
     no_color: Annotated[bool, typer.Option("--no-color", help="No colours in the table.")] = False,
+    hosts: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--host",
+            help="Audit [ssh://][USER@]HOST[:PORT] over SSH (repeatable, comma-separated).",
+        ),
+    ] = None,
+    snapshot: Annotated[
+        list[str] | None,
+        typer.Option("--snapshot", help="Judge a snapshot FILE, or a DIR of *.hksnap files."),
+    ] = None,
+    inventory: Annotated[
+        str | None,
+        typer.Option(
+            "--inventory", "-i", help="Audit the hosts of an Ansible inventory (INI/YAML)."
+        ),
+    ] = None,
+    limit: Annotated[
+        str | None,
+        typer.Option("--limit", "-l", help="Inventory hosts or groups to audit (Ansible pattern)."),
+    ] = None,
+    forks: Annotated[int, typer.Option("--forks", help="Hosts audited in parallel.")] = 10,
+    ssh_config: Annotated[
+        str | None, typer.Option("--ssh-config", help="ssh_config file (ssh -F).")
+    ] = None,
+    become: Annotated[
+        bool, typer.Option("--become", help="Collect as root through sudo -n.")
+    ] = False,
+    connect_timeout: Annotated[
+        float, typer.Option("--connect-timeout", help="SSH connect timeout in seconds.")
+    ] = 10.0,
+    accept_new_host_keys: Annotated[
+        bool,
+        typer.Option(
+            "--accept-new-host-keys",
+            help="Add unknown host keys to known_hosts (never changed ones).",
+        ),
+    ] = False,
 ) -> None:
     """Audit a host against the Harbor baseline.
 
     Exit codes: 0 no failures, 1 failures (or warnings with --strict),
-    2 usage or bad input file, 3 environment error.
+    2 usage or bad input file, 3 environment error, 4 a snapshot is truncated or
+    edited, 11 a host could not be audited (the others are still reported).
     """
+    from harborkit.remote_cli import RemoteOptions, validate
+
+    remote = RemoteOptions(
+        hosts=tuple(hosts or ()),
+        snapshots=tuple(snapshot or ()),
+        inventory=inventory,
+        limit=limit,
+        forks=forks,
+        ssh_config=ssh_config,
+        become=become,
+        connect_timeout=connect_timeout,
+        accept_new_host_keys=accept_new_host_keys,
+    )
+    validate(remote, roots[0] if roots else None)
     from harborkit.engine.interface import CheckContext, CheckOptions
     from harborkit.engine.profile import load_profile, with_nodes
     from harborkit.engine.registry import discover
@@ -162,6 +216,28 @@ def check(
 
     cross = builtin_cluster_checks()
     selection.validate_names([*(lc.cls for lc in loaded), *cross], failures)  # type: ignore[list-item]
+    if remote.used:
+        from harborkit.remote_cli import print_failures, run_remote
+
+        run = run_remote(
+            remote,
+            loaded=loaded,
+            profile=prof,
+            selection=selection,
+            waivers=waiver_list,
+            plugin_failures=failures,
+            options=CheckOptions(_host_path(harbor_config, "/"), _host_path(install_dir, "/")),
+        )
+        _emit(
+            run.report,
+            fmt,
+            output,
+            strict=strict,
+            verbose=verbose,
+            no_color=no_color,
+            then=lambda: print_failures(run),
+            exit_code=run.failure_exit or None,
+        )
     options = CheckOptions(_host_path(harbor_config, root), _host_path(install_dir, root))
     if roots and len(roots) > 1:
         from harborkit.engine.cluster import run_cluster
@@ -203,8 +279,11 @@ def _emit(
     strict: bool,
     verbose: bool,
     no_color: bool,
+    then: Callable[[], None] | None = None,
+    exit_code: int | None = None,
 ) -> NoReturn:
-    """Render a host's or a cluster's report to stdout or FILE, and exit with its code."""
+    """Render a host's or a cluster's report to stdout or FILE, call ``then``
+    (error lines after the report), and exit with ``exit_code`` or the report's."""
     from harborkit.report import summary
 
     render = __import__("harborkit.report", fromlist=["renderer"]).renderer(fmt)
@@ -227,7 +306,41 @@ def _emit(
             print(summary(report, strict), file=sys.stderr)
     else:
         sys.stdout.write(text)
-    raise typer.Exit(report.exit_code(strict=strict))
+    if then is not None:
+        then()
+    raise typer.Exit(exit_code if exit_code is not None else report.exit_code(strict=strict))
+
+
+@app.command()
+def collect(
+    script_: Annotated[
+        bool,
+        typer.Option("--script", help="Print the collector (POSIX sh) to run on a host."),
+    ] = False,
+    profile: Annotated[
+        Path | None,
+        typer.Option("--profile", "-p", help="Profile whose facts to gather (default: built-in)."),
+    ] = None,
+    harbor_config: Annotated[
+        str | None, typer.Option("--harbor-config", help="harbor.yml path on the host.")
+    ] = None,
+    install_dir: Annotated[
+        str | None, typer.Option("--install-dir", help="Harbor installer folder on the host.")
+    ] = None,
+) -> None:
+    """Print the snapshot collector: sh collect.sh > HOST.hksnap on the target,
+    then harborkit check --snapshot HOST.hksnap here."""
+    from harborkit.collect import script, wants_for
+    from harborkit.engine.interface import CheckOptions
+    from harborkit.engine.profile import load_profile
+    from harborkit.engine.registry import discover
+
+    if not script_:
+        raise typer.BadParameter("say what to print: --script")
+    prof = load_profile(profile)
+    loaded, _ = discover()
+    options = CheckOptions(_host_path(harbor_config, "/"), _host_path(install_dir, "/"))
+    sys.stdout.write(script(wants_for(prof.data, options, [lc.cls for lc in loaded])))
 
 
 def main() -> None:

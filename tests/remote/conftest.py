@@ -1,0 +1,89 @@
+"""Real sshd test hosts for the remote tests, shared by the whole session.
+
+One private dockerd; the cached debootstrap image; one client key pair and
+known_hosts. Hosts (each its own container, hostname and loopback address):
+
+- ``guide``: the guide applied word for word (``server58``, fixture
+  guide-as-written copied in), reached as root;
+- ``compliant``: the compliant CentOS 7 fixture's files (``server59``);
+- ``sudo``: the debian12 fixture's files (``harbor01``), reached as ``admin``
+  with passwordless sudo, and as ``clerk`` whose sudo wants a password;
+- ``rekeyed``: a host whose key differs from the one known_hosts holds;
+- ``down``: a free loopback address where nothing listens.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.support.dockerd import Daemon, start_dockerd
+from tests.support.sshhost import (
+    Client,
+    SshHost,
+    free_loopback,
+    import_image,
+    make_client,
+    start_host,
+)
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sysroots"
+
+
+@dataclass
+class Lab:
+    daemon: Daemon
+    image: str
+    client: Client
+    guide: SshHost
+    compliant: SshHost
+    sudo: SshHost
+    rekeyed: SshHost
+    down_address: str
+
+    @property
+    def env(self) -> dict[str, str]:
+        return self.daemon.env()
+
+
+def _need() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("the sshd test hosts need root (a private dockerd)")
+    for tool in ("ssh", "debootstrap", "docker"):
+        if shutil.which(tool) is None:
+            pytest.fail(f"{tool} is not installed (make test installs it)")
+
+
+@pytest.fixture(scope="session")
+def lab() -> Iterator[Lab]:
+    _need()
+    with start_dockerd() as daemon, make_client() as client:
+        env = daemon.env()
+        image = import_image(env)
+        started: list[SshHost] = []
+        try:
+            key = client.public_key
+            guide = start_host(image, env, "server58", key)
+            started.append(guide)
+            guide.put_tree(FIXTURES / "guide-as-written")
+            compliant = start_host(image, env, "server59", key)
+            started.append(compliant)
+            compliant.put_tree(FIXTURES / "centos7-compliant")
+            sudo = start_host(image, env, "harbor01", key)
+            started.append(sudo)
+            sudo.put_tree(FIXTURES / "debian12")
+            rekeyed = start_host(image, env, "server60", key)
+            started.append(rekeyed)
+            client.trust([guide, compliant, sudo])
+            # known_hosts holds another host's key for this address: "changed"
+            with open(client.known_hosts, "a") as f:
+                f.write(f"{rekeyed.address} {guide.host_key}\n")
+            yield Lab(daemon, image, client, guide, compliant, sudo, rekeyed, free_loopback())
+        finally:
+            for h in started:
+                h.stop()
