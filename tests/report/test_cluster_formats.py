@@ -233,3 +233,18 @@ def test_cli_audits_several_roots_as_one_cluster(roots: list[Path], tmp_path: Pa
     # a single --root keeps the single-host report
     r = hk("check", "--root", str(roots[1]), "--only", "selinux", "-f", "json")
     assert json.loads(r.stdout)["schema"] == "harborkit/report/v1"
+
+
+def test_list_shows_the_cross_node_checks() -> None:
+    r = hk("check", "--list")
+    assert r.returncode == 0
+    lines = [ln.split() for ln in r.stdout.splitlines()]
+    cluster = [ln[:3] for ln in lines if ln and ln[0].startswith("cluster.")]
+    assert cluster == [
+        ["cluster.names", "cluster", "high"],
+        ["cluster.hostnames", "cluster", "high"],
+        ["cluster.clock", "cluster", "high"],
+        ["cluster.ntp", "cluster", "high"],
+        ["cluster.docker_version", "cluster", "medium"],
+        ["cluster.compose_version", "cluster", "medium"],
+    ]
