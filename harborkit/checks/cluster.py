@@ -597,6 +597,9 @@ def docker_version(c: CheckContext) -> str | None:
             return str(version)
     if r.rc == 127:
         return None
+    if r.ok:
+        said = text.splitlines()[0][:100] if text else "nothing"
+        raise NotAvailable(f"'docker version' gave no server version (it said: {said})")
     stderr = (r.stderr.strip().splitlines() or [why or f"docker exited with {r.rc}"])[-1]
     raise NotAvailable(f"the Docker daemon did not report its version: {stderr}")
 

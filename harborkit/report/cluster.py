@@ -158,7 +158,11 @@ def render_cluster_table(
     for rep in report.hosts:
         if not rep.results and not rep.notes:
             continue  # nothing selected ran on it (--only cluster): its matrix column says so
-        out.write(render_table(rep, strict=strict, color=color, width=width, verbose=verbose))
+        text = render_table(rep, strict=strict, color=color, width=width, verbose=verbose)
+        if not report.is_reachable(rep.host):
+            header = f"harborkit check: {rep.host} (unreachable), profile {rep.profile}"
+            text = _with_header(text, header, color)
+        out.write(text)
         out.write("\n")
     out.write(
         _cross_section(
@@ -223,9 +227,16 @@ def _cross_section(
     from harborkit.report.table import render_table
 
     text = render_table(cluster, strict=strict, color=color, width=width, verbose=verbose)
-    lines = text.splitlines(keepends=True)
-    # the single-host header names a host; say what this section is instead
-    header = f"harborkit check: cross-node checks over {reachable} reachable hosts, profile {cluster.profile}\n"
+    header = (
+        f"harborkit check: cross-node checks over {reachable} reachable hosts, "
+        f"profile {cluster.profile}"
+    )
+    return _with_header(text, header, color)
+
+
+def _with_header(text: str, header: str, color: bool) -> str:
+    """A single-host table whose first line (which names a host and whether it
+    is live) says ``header`` instead."""
     if color:
-        header = f"\x1b[1m{header.rstrip()}\x1b[0m\n"
-    return header + "".join(lines[1:])
+        header = f"\x1b[1m{header}\x1b[0m"
+    return header + "\n" + text.split("\n", 1)[1]
