@@ -149,7 +149,6 @@ def render_cluster_table(
     """One section per host (its single-host table), the cross-node checks,
     then the host x check matrix and the overall verdict."""
     from rich.console import Console
-    from rich.table import Table
     from rich.text import Text
 
     from harborkit.report.table import render_table
@@ -189,17 +188,47 @@ def render_cluster_table(
     console.print(
         Text(f"harborkit check: {len(m.hosts)} hosts x {len(m.rows)} checks", style="bold")
     )
+    for n, block in enumerate(_host_blocks(m, width)):
+        if n:
+            console.print()
+        console.print(_matrix_table(m, block))
+    line = cluster_summary_line(report, strict)
+    console.print(Text(line, style="bold red" if report.exit_code(strict=strict) else "bold green"))
+    return out.getvalue()
+
+
+def _host_blocks(m: Matrix, width: int) -> list[range]:
+    """Host columns split into blocks that fit ``width`` (each block repeats
+    the CHECK column), so a wide fleet stays readable instead of truncated."""
+    first = max([len("host verdict"), *(len(r.check_id) for r in m.rows)]) + 2
+    widths = [max(len(h), len("UNREACHABLE")) + 2 for h in m.hosts]
+    blocks: list[range] = []
+    start, used = 0, first
+    for i, w in enumerate(widths):
+        if used + w > width and i > start:
+            blocks.append(range(start, i))
+            start, used = i, first
+        used += w
+    blocks.append(range(start, len(m.hosts)))
+    return blocks
+
+
+def _matrix_table(m: Matrix, hosts: range) -> Any:
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False, expand=False)
     table.add_column("CHECK", no_wrap=True)
-    for host in m.hosts:
-        table.add_column(Text(host), no_wrap=True)
+    for i in hosts:
+        table.add_column(Text(m.hosts[i]), no_wrap=True)
     cross_started = False
     for row in m.rows:
         if row.cross and not cross_started:
             cross_started = True
             table.add_section()
         cells = []
-        for st in row.cells:
+        for i in hosts:
+            st = row.cells[i]
             label, style = _LABEL[st] if st is not None else ("-", "dim")
             cells.append(Text(label, style=style))
         table.add_row(Text(row.check_id), *cells)
@@ -208,16 +237,13 @@ def render_cluster_table(
         Text("host verdict", style="bold"),
         *[
             Text(
-                ("FAILED" if code else "OK") if ok else "UNREACHABLE",
-                style="bold red" if code or not ok else "bold green",
+                ("FAILED" if m.verdicts[i] else "OK") if m.reachable[i] else "UNREACHABLE",
+                style="bold red" if m.verdicts[i] or not m.reachable[i] else "bold green",
             )
-            for ok, code in zip(m.reachable, m.verdicts, strict=True)
+            for i in hosts
         ],
     )
-    console.print(table)
-    line = cluster_summary_line(report, strict)
-    console.print(Text(line, style="bold red" if report.exit_code(strict=strict) else "bold green"))
-    return out.getvalue()
+    return table
 
 
 def _cross_section(

@@ -250,3 +250,13 @@ def test_list_shows_the_cross_node_checks() -> None:
         ["cluster.docker_version", "cluster", "medium"],
         ["cluster.compose_version", "cluster", "medium"],
     ]
+
+
+def test_a_wide_matrix_is_split_into_blocks_of_hosts(cluster: ClusterReport) -> None:
+    text = renderer(OutputFormat.table)(cluster, strict=False, color=False, width=60)
+    lines = text.splitlines()
+    heads = [ln.split() for ln in lines if ln.startswith("CHECK ") and "server" in ln]
+    # "cluster.compose_version" + 2 hosts of 13 columns each fit in 60
+    assert heads == [["CHECK", "server58", "server59"], ["CHECK", "server60", "harbor01"]]
+    verdicts = [ln.split()[2:] for ln in lines if ln.startswith("host verdict")]
+    assert verdicts == [["FAILED", "OK"], ["UNREACHABLE", "FAILED"]]
