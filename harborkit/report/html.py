@@ -44,6 +44,8 @@ thead th { background: #f6f8fa; position: sticky; top: 0; }
 table.matrix td { text-align: center; font-weight: 600; white-space: nowrap; }
 table.matrix td a { color: inherit; text-decoration: none; display: block; }
 table.matrix tr.cross th { font-style: italic; }
+table.matrix th[scope=row] { position: sticky; left: 0; background: #fff; }
+.scroll { overflow-x: auto; max-width: 100%; }
 table.results { width: 100%; }
 table.results td.msg { width: 70%; }
 .st-pass { color: var(--pass); } .st-fail { color: var(--fail); } .st-error { color: var(--error); }
@@ -206,10 +208,11 @@ def _matrix(report: ClusterReport, strict: bool) -> str:
         '<section id="matrix"><h2>Hosts × checks</h2>'
         '<p class="meta">A cell links to the host\'s result; cross-node checks (italic) show '
         "what they found about each host.</p>"
+        '<div class="scroll">'
         f'<table class="matrix"><thead><tr><th scope="col">check</th>{head}</tr></thead><tbody>'
         + "".join(rows)
         + f'<tr class="verdicts"><th scope="row">host verdict</th>{verdicts}</tr>'
-        + "</tbody></table></section>"
+        + "</tbody></table></div></section>"
     )
 
 

@@ -260,3 +260,16 @@ def test_a_wide_matrix_is_split_into_blocks_of_hosts(cluster: ClusterReport) -> 
     assert heads == [["CHECK", "server58", "server59"], ["CHECK", "server60", "harbor01"]]
     verdicts = [ln.split()[2:] for ln in lines if ln.startswith("host verdict")]
     assert verdicts == [["FAILED", "OK"], ["UNREACHABLE", "FAILED"]]
+
+
+def test_html_of_one_host(cluster: ClusterReport) -> None:
+    from harborkit.report.html import CSP
+
+    one = cluster.hosts[0]
+    text = renderer(OutputFormat.html)(one, strict=False)
+    assert text.startswith("<!DOCTYPE html>\n")
+    assert f'<meta http-equiv="Content-Security-Policy" content="{CSP}">' in text
+    assert "<h1>harborkit check: server58</h1>" in text
+    assert 'id="matrix"' not in text  # one host: no matrix
+    assert text.count('<tr id="h0-c') == len(one.results)
+    assert '<p class="fix"><strong>fix:</strong> Set SELINUX=disabled' in text
