@@ -73,6 +73,7 @@ from harborkit.engine.interface import (
     SkipCheck,
     Status,
 )
+from harborkit.engine.profile import Profile
 from harborkit.engine.registry import LoadedCheck, PluginFailure
 from harborkit.engine.runner import Selection, _apply_waiver, run_checks
 from harborkit.engine.waivers import Waiver
@@ -239,7 +240,7 @@ def _one_line(e: BaseException) -> str:
 def run_cluster(
     targets: Sequence[Target],
     loaded: Sequence[LoadedCheck],
-    profile: Any,
+    profile: Profile,
     *,
     selection: Selection,
     waivers: Sequence[Waiver] = (),
@@ -251,8 +252,7 @@ def run_cluster(
     today: dt.date | None = None,
 ) -> ClusterReport:
     """Audit every target (``forks`` at a time), then run the cross-node
-    checks over the reachable ones. ``profile`` is a loaded
-    :class:`~harborkit.engine.profile.Profile` (name, path, data)."""
+    checks over the reachable ones."""
     if forks < 1:
         raise ValueError("forks must be at least 1")
     options = options or CheckOptions()
