@@ -60,6 +60,11 @@ ul.findings li { margin: 2px 0; }
 .note { color: var(--warn); }
 details > summary { cursor: pointer; color: #57606a; }
 .unreachable { color: var(--error); font-weight: 600; }
+@media print {
+  thead th, table.matrix th[scope=row] { position: static; }
+  .scroll { overflow: visible; }
+  section.host { break-before: page; }
+}
 """
 
 
@@ -179,6 +184,16 @@ def _matrix(report: ClusterReport, strict: bool) -> str:
         for i, rep in enumerate(report.hosts)
     ]
     cross_anchor = {r.check.id: f"x-c{j}" for j, r in enumerate(report.cluster.results)}
+    # what a cell stands for, shown on hover: the host's result message, or
+    # what a cross-node check found about that host
+    said: list[dict[str, str]] = [
+        {r.check.id: r.message for r in rep.results} for rep in report.hosts
+    ]
+    cross_said = {
+        (r.check.id, h): "; ".join(f.message for f in r.findings if f.subject == h)
+        for r in report.cluster.results
+        for h in m.hosts
+    }
     head = "".join(
         f'<th scope="col" class="host-col"><a href="#host-{i}">{_t(h)}</a></th>'
         for i, h in enumerate(m.hosts)
@@ -193,7 +208,10 @@ def _matrix(report: ClusterReport, strict: bool) -> str:
                 if st is None or target is None
                 else (f'<a href="#{target}">{_badge(st)}</a>')
             )
-            cells.append(f'<td class="st-{_status(st)}" data-host="{_t(m.hosts[i])}">{inner}</td>')
+            host = m.hosts[i]
+            tip = cross_said.get((row.check_id, host)) if row.cross else said[i].get(row.check_id)
+            title = f' title="{_t(tip)}"' if tip else ""
+            cells.append(f'<td class="st-{_status(st)}" data-host="{_t(host)}"{title}>{inner}</td>')
         kind = ' class="cross"' if row.cross else ""
         rows.append(
             f'<tr{kind} data-check="{_t(row.check_id)}"><th scope="row" title="{_t(row.title)}">'

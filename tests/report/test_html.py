@@ -304,6 +304,13 @@ def test_matrix_links_every_cell_to_the_hosts_result(
     assert [td.text for td in rows["host.reachable"].find_all("td")] == ["–", "–", "ERROR", "–"]
     assert [td.text for td in rows["cluster.ntp"].find_all("td")] == ["PASS", "PASS", "–", "FAIL"]
     assert rows["cluster.ntp"].attrs.get("class") == "cross"
+    # hovering a cell says what it stands for
+    ntp_cells = rows["cluster.ntp"].find_all("td")
+    assert ntp_cells[1].attrs["title"] == "ntpd uses the master 192.168.3.58"
+    assert rows["selinux.mode"].find_all("td")[0].attrs["title"] == (
+        "disabled in config, enforcing until reboot"
+    )
+    assert "title" not in rows["selinux.mode"].find_all("td")[2].attrs  # not run there
     verdicts = matrix.find("tr", class_="verdicts")
     assert [td.text for td in verdicts.find_all("td")] == [
         "FAILED",
