@@ -16,6 +16,7 @@ import typer
 
 from harborkit import __version__
 from harborkit.bundle.cli import bundle_app
+from harborkit.clihelp import HelpGroup
 from harborkit.errors import ExitCode, HarborkitError
 from harborkit.report import OutputFormat
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     name="harborkit",
+    cls=HelpGroup,
     help="Preflight audits and air-gap bundles for Harbor container registry installs.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -350,7 +352,7 @@ def collect(
 def main() -> None:
     """Console-script entry point."""
     try:
-        app()
+        app(prog_name="harborkit")
     except HarborkitError as e:
         print(f"harborkit: error: {e.message}", file=sys.stderr)
         sys.exit(e.exit_code)

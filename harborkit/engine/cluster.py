@@ -67,6 +67,7 @@ from harborkit.engine.interface import (
     CheckInfo,
     CheckOptions,
     CheckResult,
+    Finding,
     Outcome,
     Report,
     Severity,
@@ -78,7 +79,7 @@ from harborkit.engine.registry import LoadedCheck, PluginFailure
 from harborkit.engine.runner import Selection, _apply_waiver, run_checks
 from harborkit.engine.waivers import Waiver
 from harborkit.errors import HarborkitError
-from harborkit.host.interface import Host, NotAvailable
+from harborkit.host.interface import Host, NotAvailable, UnreadableFile
 
 #: the id under which an unreachable host's error is reported
 REACHABLE_ID = "host.reachable"
@@ -334,6 +335,10 @@ def _run_one(cls: type[ClusterCheck], ctx: ClusterContext) -> Outcome:
         return Outcome(Status.SKIP, str(e))
     except NotAvailable as e:
         return Outcome(Status.SKIP, e.reason)
+    except UnreadableFile as e:  # as in a single-host run: a fail at the file
+        return Outcome(
+            Status.FAIL, str(e), (Finding(Status.FAIL, "file", e.reason, location=e.path),)
+        )
     except Exception as e:  # noqa: BLE001 - one broken check never stops the run
         return Outcome(Status.ERROR, f"check raised {type(e).__name__}: {e}")
 

@@ -426,3 +426,16 @@ def test_every_cross_node_check_needs_two_hosts(guide_cluster: list[Path]) -> No
             "needs at least 2 reachable hosts, 1 was audited",
         )
         assert check.group == "cluster" and check.doc()
+
+
+def test_a_hosts_file_harborkit_will_not_read_fails_at_that_file(guide_cluster: list[Path]) -> None:
+    import os
+
+    s58, s59, _ = guide_cluster
+    (s59 / "etc/hosts").unlink()
+    os.mkfifo(s59 / "etc/hosts")  # reading it would block forever
+    out = judge(NamesAgree, [SysrootHost(s58), SysrootHost(s59)])
+    assert out.status is Status.FAIL
+    (f,) = out.findings
+    assert (f.subject, f.location) == ("file", "/etc/hosts")
+    assert out.message.startswith("/etc/hosts: ")
