@@ -297,3 +297,23 @@ def test_cli_install_dir_is_checked_in_every_root_before_anything_runs(
     assert r.stderr.startswith("harborkit: error: --install-dir /opt/harbor")
     assert str(bare) in r.stderr
     assert not out.exists()
+
+
+def test_host_names_with_terminal_escapes_are_shown_not_obeyed(tmp_path: Path) -> None:
+    evil = copy_fixture(tmp_path, "centos7-compliant", "evil")
+    (evil / "etc/hostname").write_text("evil\x1b[2J\u202e\n")
+    prof = load_profile()
+    rep = run_cluster(
+        [SysrootHost(evil), Unreachable("down\x1b]0;owned\x07", "gone")],
+        [],
+        prof,
+        selection=Selection(),
+    )
+    text = renderer(OutputFormat.table)(rep, strict=False, color=False, width=200)
+    assert "\x1b" not in text and "\u202e" not in text and "\x07" not in text
+    header = [ln.split() for ln in text.splitlines() if ln.startswith("CHECK ") and "evil" in ln]
+    assert header == [["CHECK", "evil\\x1b[2J\\u202e", "down\\x1b]0;owned\\x07"]]
+    assert text.splitlines()[-1].endswith("failing: down\\x1b]0;owned\\x07")
+    page = renderer(OutputFormat.html)(rep, strict=False)
+    assert "\x1b" not in page and "\u202e" not in page
+    assert "evil\\x1b[2J\\u202e" in page
