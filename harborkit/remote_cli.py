@@ -51,6 +51,7 @@ class RemoteRun:
     failure_exit: int
     failure_lines: list[str]
     round_trips: dict[str, int]
+    fetched: dict[str, list[str]]  # facts each host was asked for after its snapshot
 
 
 def run_remote(
@@ -111,6 +112,7 @@ def run_remote(
             on_host_done=on_host_done,
         )
         trips = {c.target.label: c.round_trips for c in conns}
+        fetched = {c.target.label: list(c.fetched) for c in conns}
     lines = [
         f"{name}: {msg}" if not msg.startswith(name) else msg
         for name, (_, msg) in failures.items.items()
@@ -124,7 +126,7 @@ def run_remote(
         from harborkit.host.ssh import UNREACHABLE_EXIT
 
         code = max(code, UNREACHABLE_EXIT)
-    return RemoteRun(report, code, lines, trips)
+    return RemoteRun(report, code, lines, trips, fetched)
 
 
 def print_failures(run: RemoteRun) -> None:
@@ -149,4 +151,6 @@ def render_cluster(
     from harborkit.report.table import summary_line
 
     summary = "; ".join(summary_line(r, strict) for r in report.reports)
+    if fmt is OutputFormat.json:
+        return "[\n" + ",\n".join(p.rstrip() for p in parts) + "\n]\n", summary
     return "".join(parts), summary

@@ -20,10 +20,18 @@ PATH="$PATH:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 export PATH
 HK_VERSION=@HK_VERSION@
 umask 077
-# over SSH harborkit asks for the clock first, to compare it with its own
-if [ "${1:-}" = clock ]; then
-    printf 'HKCLOCK %s\n' "$(date +%s.%N 2>/dev/null || date +%s)" >&2
-fi
+# options: -o FILE writes the snapshot to FILE (complete or not at all) instead
+# of stdout; "clock" reports the clock on stderr first (harborkit over SSH
+# compares it with its own)
+hk_dest=
+while [ $# -gt 0 ]; do
+    case "$1" in
+    clock) printf 'HKCLOCK %s\n' "$(date +%s.%N 2>/dev/null || date +%s)" >&2 ;;
+    -o) hk_dest=$2; shift ;;
+    *) echo "harborkit collector: unknown option $1 (use: sh collect.sh [-o FILE])" >&2; exit 2 ;;
+    esac
+    shift
+done
 
 hk_tmpdir=$(mktemp -d "${TMPDIR:-/tmp}/hksnap.XXXXXX" 2>/dev/null) || {
     hk_tmpdir="${TMPDIR:-/tmp}/hksnap.$$"
@@ -64,6 +72,7 @@ kind() {
 }
 
 seen=" "
+hk_resolved=" "
 # path PATH [nocontent]: its type, and its content when it is a regular file
 path() {
     case "$seen" in *" $1 "*) return 0 ;; esac
@@ -217,6 +226,29 @@ want_df() {
     fi
 }
 
+# want_harbor HARBOR.YML: the file, and for the folders it names (data_volume,
+# log location): their type up to the nearest existing parent, whether that is
+# writable, and its free space
+want_harbor() {
+    path "$1"
+    [ -f "$1" ] || return 0
+    for v in $(sed -n -e 's/^data_volume:[[:space:]]*//p' \
+        -e 's/^[[:space:]][[:space:]]*location:[[:space:]]*//p' "$1" 2>/dev/null |
+        sed -e 's/[[:space:]]*#.*//' -e "s/[\"']//g"); do
+        case "$v" in /*) ;; *) continue ;; esac
+        want_df "$v"
+        q=$v
+        while :; do
+            path "$q" 1
+            [ -e "$q" ] && break
+            q=${q%/*}
+            [ -z "$q" ] && q=/
+        done
+        want_cmd "test -w $q"
+    done
+    return 0
+}
+
 # sockets: which process holds which socket inode
 want_sockets() {
     ls -l /proc/[0-9]*/fd 2>/dev/null | grep -e '^/proc/' -e 'socket:' > "$t"
@@ -242,11 +274,31 @@ while read -r kind arg; do
     h)
         n=$arg
         [ "$n" = - ] && read -r n < /proc/sys/kernel/hostname
-        case "$n" in ''|*[!A-Za-z0-9._-]*) ;; *) want_cmd "getent ahosts $n" ;; esac
+        case "$n" in ''|*[!A-Za-z0-9._-]*) ;; *)
+            case "$hk_resolved" in *" $n "*) ;; *)
+                hk_resolved="$hk_resolved$n "
+                want_cmd "getent ahosts $n" ;;
+            esac ;;
+        esac
         ;;
     w) want_which "$arg" ;;
     p) want_proc "$arg" ;;
     s) want_df "$arg" ;;
+    y) want_harbor "$arg" ;;
+    H)
+        # every name in the hosts file: the names other nodes are known by
+        [ -r /etc/hosts ] || continue
+        while read -r a names; do
+            case "$a" in ''|\#*) continue ;; esac
+            for n in $names; do
+                case "$n" in \#*) break ;; localhost*|ip6-*) continue ;; esac
+                case "$n" in *[!A-Za-z0-9._-]*) continue ;; esac
+                case "$hk_resolved" in *" $n "*) continue ;; esac
+                hk_resolved="$hk_resolved$n "
+                want_cmd "getent ahosts $n"
+            done
+        done < /etc/hosts
+        ;;
     k) want_sockets ;;
     P) want_procs ;;
     esac
@@ -264,5 +316,13 @@ else
     echo "harborkit collector: neither sha256sum nor openssl is installed" >&2
     exit 3
 fi
-cat "$out" || exit 3
-printf 'HKSNAP-END %s\n' "${sum%% *}"
+printf 'HKSNAP-END %s\n' "${sum%% *}" >> "$out"
+if [ -n "$hk_dest" ]; then
+    cat "$out" > "$hk_dest.part" && mv -f "$hk_dest.part" "$hk_dest" || {
+        rm -f "$hk_dest.part"
+        echo "harborkit collector: cannot write $hk_dest" >&2
+        exit 3
+    }
+else
+    cat "$out" || exit 3
+fi

@@ -74,11 +74,27 @@ class Snapshot:
         self.facts.update(other.facts)
 
 
+def _unwrap(data: bytes) -> bytes:
+    """A snapshot stored base64-encoded (the Ansible playbook does, so that every
+    byte survives Ansible's text output) is decoded; anything else is returned."""
+    head = data[:16].strip()
+    if head.startswith(b"SEtTTkFQI"):  # base64 of "HKSNAP "
+        import base64
+        import binascii
+
+        try:
+            return base64.b64decode(b"".join(data.split()), validate=True)
+        except (binascii.Error, ValueError):
+            return data
+    return data
+
+
 def verify(data: bytes, source: str) -> bytes:
     """The records of a snapshot whose header and checksum are good.
 
     Raises :class:`SnapshotCorrupt` or :class:`SnapshotTooNew` naming ``source``.
     """
+    data = _unwrap(data)
     if not data.startswith(MAGIC):
         what = "empty" if not data else "not a harborkit snapshot (no HKSNAP header)"
         raise SnapshotCorrupt(f"{source}: {what}")
@@ -116,6 +132,7 @@ def verify(data: bytes, source: str) -> bytes:
 def parse(data: bytes, source: str) -> Snapshot:
     """Verify and parse a whole snapshot."""
     body = verify(data, source)
+    data = _unwrap(data)
     header = data[: data.find(b"\n")].decode("ascii", "replace").split()
     snap = Snapshot(source=source, format=int(header[1]), collector=header[2])
     pos = 0

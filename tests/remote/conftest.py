@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,3 +89,30 @@ def lab() -> Iterator[Lab]:
         finally:
             for h in started:
                 h.stop()
+
+
+HK = [sys.executable, "-m", "harborkit"]
+
+
+def hk(
+    *args: str, config: Path | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """``harborkit check`` with the lab's ssh_config (or ``config``)."""
+    argv = [*HK, *args]
+    if config is not None:
+        argv[len(HK) + 1 : len(HK) + 1] = ["--ssh-config", str(config)]
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
+    env.pop("NO_COLOR", None)
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def verdicts(report_json: str) -> dict[str, dict[str, str]]:
+    """host -> check id -> status, from a -f json report (one host or a cluster)."""
+    import json
+
+    doc = json.loads(report_json)
+    reports = doc.get("hosts") if isinstance(doc, dict) and "hosts" in doc else [doc]
+    if isinstance(doc, list):
+        reports = doc
+    return {r["host"]: {x["id"]: x["status"] for x in r["results"]} for r in reports}
