@@ -113,10 +113,7 @@ def run_remote(
         )
         trips = {c.target.label: c.round_trips for c in conns}
         fetched = {c.target.label: list(c.fetched) for c in conns}
-    lines = [
-        f"{name}: {msg}" if not msg.startswith(name) else msg
-        for name, (_, msg) in failures.items.items()
-    ]
+    lines = [msg for _, msg in failures.items.values()]  # each names its host or file
     # hosts that failed in ways the backends did not classify (cluster's own Unreachable)
     known = set(failures.items)
     extra = [u for u in report.unreachable if u.name not in known]

@@ -102,6 +102,7 @@ _PROGRAMS = (
     "firewall-cmd",
     "ufw",
     "getenforce",
+    "getent",
 )
 _COMMANDS: tuple[tuple[str, ...], ...] = (
     ("docker", "version", "--format", "{{json .Server}}"),

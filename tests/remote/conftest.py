@@ -21,6 +21,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -116,3 +117,16 @@ def verdicts(report_json: str) -> dict[str, dict[str, str]]:
     if isinstance(doc, list):
         reports = doc
     return {r["host"]: {x["id"]: x["status"] for x in r["results"]} for r in reports}
+
+
+def host_results(report_json: str, host: str | None = None) -> list[dict[str, Any]]:
+    """The result objects of one host (the only one when ``host`` is None)."""
+    import json
+
+    doc = json.loads(report_json)
+    reports = doc if isinstance(doc, list) else doc.get("hosts", [doc])
+    reports = [r for r in reports if r.get("host") != "cluster"]
+    if host is None:
+        assert len(reports) == 1, [r["host"] for r in reports]
+        return list(reports[0]["results"])
+    return next(list(r["results"]) for r in reports if r["host"] == host)

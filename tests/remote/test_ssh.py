@@ -7,7 +7,7 @@ from pathlib import Path
 
 from harborkit.errors import ExitCode
 from harborkit.host.ssh import UNREACHABLE_EXIT
-from tests.remote.conftest import FIXTURES, Lab, hk, verdicts
+from tests.remote.conftest import FIXTURES, Lab, hk, host_results, verdicts
 from tests.support.sshhost import ADMIN, CLERK
 
 #: checks judged from files alone: a sysroot, a snapshot and SSH must agree on them
@@ -220,9 +220,7 @@ def test_permission_denied_file_reads_as_it_would_locally(lab: Lab) -> None:
     finally:
         host.exec("chmod 644 /etc/docker/daemon.json")
     assert r.returncode == ExitCode.FAILED, r.stderr
-    import json
-
-    result = json.loads(r.stdout)[0]["results"][0]
+    result = host_results(r.stdout)[0]
     assert "Permission denied" in result["message"] + str(result["findings"])
     assert f"collector ran as {ADMIN}" in r.stdout
 
