@@ -250,3 +250,26 @@ def test_snapshot_folder_keeps_the_good_ones(lab: Lab, tmp_path: Path) -> None:
     assert set(v) >= {"server58", "server59", "server60"}
     assert v["server60"] == {"host.reachable": "error"}
     assert v["server58"]["limits.pam"] == "fail"
+
+
+def test_plugin_declared_reads_are_collected(tmp_path: Path) -> None:
+    from harborkit.engine.interface import Check, CheckContext, Outcome, passed
+
+    (tmp_path / "motd.d").mkdir()
+    (tmp_path / "motd.d" / "10-harbor").write_text("Harbor lives here\n")
+
+    class Motd(Check):
+        id, title, group = "site.motd", "motd", "site"
+        reads = (f"{tmp_path}/motd.d/*",)
+        commands = (("uname", "-s"),)
+
+        def run(self, ctx: CheckContext) -> Outcome:
+            return passed("")
+
+    wants = wants_for(load_profile(None).data, checks=[Motd])
+    assert f"g {tmp_path}/motd.d/*" in wants
+    assert "c uname -s" in wants and "w uname" in wants
+    host = SnapshotHost(parse(collect_with(["dash"], script(wants)), "plugin"))
+    assert host.glob(f"{tmp_path}/motd.d/*") == [f"{tmp_path}/motd.d/10-harbor"]
+    assert host.read_text(f"{tmp_path}/motd.d/10-harbor") == "Harbor lives here\n"
+    assert host.run(["uname", "-s"]).stdout == "Linux\n"
