@@ -6,16 +6,20 @@ PY      = $(VENV)/bin/python
 # Debian packages the tests use: a real Docker engine, a real registry, skopeo
 # as an independent cross-check, busybox for tiny image rootfs, pigz (dockerd
 # uses it to unpack gzip layers), xmllint, debootstrap for the benchmark images
-# and the sshd test hosts, the OpenSSH client for check --host.
-DEBS    = docker.io docker-registry skopeo busybox-static pigz libxml2-utils debootstrap iproute2 procps ca-certificates openssh-client
+# and the sshd test hosts, the OpenSSH client for check --host,
+# chromium to open the HTML report headless.
+DEBS    = docker.io docker-registry skopeo busybox-static pigz libxml2-utils debootstrap iproute2 procps ca-certificates chromium openssh-client
 
-.PHONY: setup system-deps run test lint bench clean
+.PHONY: setup system-deps run test smoke lint bench clean
 
-$(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
-	touch $@
+# pip's and setuptools' chatter goes to $(VENV)/setup.log, shown only on failure.
+$(VENV)/.installed: pyproject.toml setup.py
+	@echo "setting up $(VENV) (log: $(VENV)/setup.log)"
+	@$(PYTHON) -m venv $(VENV)
+	@{ $(PY) -m pip install --upgrade pip && $(PY) -m pip install -e '.[test]'; } \
+	  >$(VENV)/setup.log 2>&1 || { tail -n 40 $(VENV)/setup.log; \
+	  echo "make setup failed (full log: $(VENV)/setup.log)"; exit 1; }
+	@touch $@
 
 setup: $(VENV)/.installed
 
@@ -26,19 +30,30 @@ system-deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
+# The report, then what its exit status means. A host that fails checks is a
+# finished audit, not a failed make: exit 0 and 1 both end `make run` cleanly.
 run: setup
-	$(VENV)/bin/harborkit check
+	@$(VENV)/bin/harborkit check; rc=$$?; case $$rc in \
+	  0) echo "exit status 0: this host passes every check.";; \
+	  1) echo "exit status 1: this host fails the checks marked FAIL above; fix them and run $(VENV)/bin/harborkit check again.";; \
+	  *) exit $$rc;; \
+	esac
+
+# Build the sdist and wheel, install the wheel into a clean venv and run every
+# command from there (nothing read from this checkout).
+smoke: setup system-deps
+	$(PY) .ci/wheel_smoke.py --python $(PY)
 
 test: setup system-deps
 	$(PY) -m pytest
 
 lint: setup
-	$(VENV)/bin/ruff check harborkit tests bench
-	$(VENV)/bin/ruff format --check harborkit tests bench
+	$(VENV)/bin/ruff check harborkit tests bench setup.py .ci/wheel_smoke.py
+	$(VENV)/bin/ruff format --check harborkit tests bench setup.py .ci/wheel_smoke.py
 	$(VENV)/bin/mypy
 
 bench: setup system-deps
 	$(PY) bench/run.py
 
 clean:
-	rm -rf $(VENV) .work build *.egg-info
+	rm -rf $(VENV) .work build dist *.egg-info

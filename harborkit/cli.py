@@ -8,18 +8,25 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from harborkit import __version__
 from harborkit.bundle.cli import bundle_app
+from harborkit.clihelp import HelpGroup
 from harborkit.errors import ExitCode, HarborkitError
 from harborkit.report import OutputFormat
 
+if TYPE_CHECKING:
+    from harborkit.engine.cluster import ClusterReport
+    from harborkit.engine.interface import Report
+
 app = typer.Typer(
     name="harborkit",
+    cls=HelpGroup,
     help="Preflight audits and air-gap bundles for Harbor container registry installs.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -71,10 +78,12 @@ def check(
             help="Baseline profile (YAML); default: the built-in Harbor v1.8.0 baseline.",
         ),
     ] = None,
-    root: Annotated[
-        str | None,
+    roots: Annotated[
+        list[str] | None,
         typer.Option(
-            "--root", help="Audit a sysroot folder (etc/, proc/sys/ ...) instead of this machine."
+            "--root",
+            help="Audit a sysroot folder (etc/, proc/sys/ ...) instead of this machine; "
+            "repeat to audit several as one cluster.",
         ),
     ] = None,
     harbor_config: Annotated[
@@ -182,7 +191,7 @@ def check(
         connect_timeout=connect_timeout,
         accept_new_host_keys=accept_new_host_keys,
     )
-    validate(remote, root)
+    validate(remote, roots[0] if roots else None)
     from harborkit.engine.interface import CheckContext, CheckOptions
     from harborkit.engine.profile import load_profile, with_nodes
     from harborkit.engine.registry import discover
@@ -197,34 +206,63 @@ def check(
             print(
                 f"{lc.cls.id:24} {lc.cls.group:10} {lc.cls.severity.value:8} {lc.cls.title}  [{lc.source}]"
             )
+        from harborkit.engine.cluster import builtin_cluster_checks
+
+        for cc in builtin_cluster_checks():  # judged across nodes when several hosts are audited
+            print(f"{cc.id:24} {cc.group:10} {cc.severity.value:8} {cc.title}  [harborkit]")
         for pf in failures:
             print(f"(broken plugin {pf.source}: {pf.error})")
         return
 
+    root = roots[0] if roots else None
     prof = with_nodes(load_profile(profile), node or [])
     waiver_list = load_waivers(waivers) if waivers else []
     selection = Selection(prof.select, prof.skip, _split(only), _split(skip))
-    selection.validate_names([lc.cls for lc in loaded], failures)
+    from harborkit.engine.cluster import builtin_cluster_checks
+
+    cross = builtin_cluster_checks()
+    selection.validate_names([*(lc.cls for lc in loaded), *cross], failures)  # type: ignore[list-item]
     if remote.used:
-        _check_remote(
+        from harborkit.remote_cli import print_failures, run_remote
+
+        run = run_remote(
             remote,
             loaded=loaded,
-            prof=prof,
+            profile=prof,
             selection=selection,
             waivers=waiver_list,
-            failures=failures,
+            plugin_failures=failures,
             options=CheckOptions(_host_path(harbor_config, "/"), _host_path(install_dir, "/")),
-            fmt=fmt,
-            output=output,
+        )
+        _emit(
+            run.report,
+            fmt,
+            output,
             strict=strict,
             verbose=verbose,
             no_color=no_color,
+            then=lambda: print_failures(run),
+            exit_code=run.failure_exit or None,
         )
+    options = CheckOptions(_host_path(harbor_config, root), _host_path(install_dir, root))
+    if roots and len(roots) > 1:
+        from harborkit.engine.cluster import run_cluster
+
+        cluster = run_cluster(
+            [SysrootHost(r) for r in roots],
+            loaded,
+            prof,
+            selection=selection,
+            waivers=waiver_list,
+            plugin_failures=failures,
+            options=options,
+        )
+        _emit(cluster, fmt, output, strict=strict, verbose=verbose, no_color=no_color)
     host: Host = SysrootHost(root) if root else LocalHost()
     ctx = CheckContext(
         host=host,
         profile=prof.data,
-        options=CheckOptions(_host_path(harbor_config, root), _host_path(install_dir, root)),
+        options=options,
     )
     report = run_checks(
         loaded,
@@ -234,7 +272,25 @@ def check(
         selection=selection,
         waivers=waiver_list,
         plugin_failures=failures,
+        also_known=[c.id for c in cross],
     )
+    _emit(report, fmt, output, strict=strict, verbose=verbose, no_color=no_color)
+
+
+def _emit(
+    report: Report | ClusterReport,
+    fmt: OutputFormat,
+    output: Path | None,
+    *,
+    strict: bool,
+    verbose: bool,
+    no_color: bool,
+    then: Callable[[], None] | None = None,
+    exit_code: int | None = None,
+) -> NoReturn:
+    """Render a host's or a cluster's report to stdout or FILE, call ``then``
+    (error lines after the report), and exit with ``exit_code`` or the report's."""
+    from harborkit.report import summary
 
     render = __import__("harborkit.report", fromlist=["renderer"]).renderer(fmt)
     to_terminal = output is None and sys.stdout.isatty()
@@ -253,59 +309,12 @@ def check(
 
         atomic_write_text(output, text)
         if fmt is not OutputFormat.table:
-            from harborkit.report.table import summary_line
-
-            print(summary_line(report, strict), file=sys.stderr)
+            print(summary(report, strict), file=sys.stderr)
     else:
         sys.stdout.write(text)
-    raise typer.Exit(report.exit_code(strict=strict))
-
-
-def _check_remote(
-    remote: object,
-    *,
-    loaded: list,  # type: ignore[type-arg]
-    prof: object,
-    selection: object,
-    waivers: list,  # type: ignore[type-arg]
-    failures: list,  # type: ignore[type-arg]
-    options: object,
-    fmt: OutputFormat,
-    output: Path | None,
-    strict: bool,
-    verbose: bool,
-    no_color: bool,
-) -> None:
-    """``check --host/--snapshot/--inventory``: many hosts, one report."""
-    from harborkit.remote_cli import RemoteOptions, print_failures, render_cluster, run_remote
-
-    assert isinstance(remote, RemoteOptions)
-    run = run_remote(
-        remote,
-        loaded=loaded,
-        profile=prof,
-        selection=selection,
-        waivers=waivers,
-        plugin_failures=failures,
-        options=options,
-    )
-    to_terminal = output is None and sys.stdout.isatty()
-    color = to_terminal and not no_color and "NO_COLOR" not in os.environ
-    import shutil
-
-    width = shutil.get_terminal_size((120, 24)).columns if to_terminal else 120
-    text, summary = render_cluster(
-        run.report, fmt, strict=strict, color=color, width=width, verbose=verbose
-    )
-    if output is not None:
-        from harborkit.fsutil import atomic_write_text
-
-        atomic_write_text(output, text)
-        print(summary, file=sys.stderr)
-    else:
-        sys.stdout.write(text)
-    print_failures(run)
-    raise typer.Exit(run.failure_exit or run.report.exit_code(strict=strict))
+    if then is not None:
+        then()
+    raise typer.Exit(exit_code if exit_code is not None else report.exit_code(strict=strict))
 
 
 @app.command()
@@ -347,7 +356,7 @@ def collect(
 def main() -> None:
     """Console-script entry point."""
     try:
-        app()
+        app(prog_name="harborkit")
     except HarborkitError as e:
         print(f"harborkit: error: {e.message}", file=sys.stderr)
         sys.exit(e.exit_code)

@@ -129,25 +129,3 @@ def run_remote(
 def print_failures(run: RemoteRun) -> None:
     for line in run.failure_lines:
         print(f"harborkit: error: {line}", file=sys.stderr)
-
-
-def render_cluster(
-    report: Any, fmt: Any, *, strict: bool, color: bool, width: int, verbose: bool
-) -> tuple[str, str]:
-    """The cluster report as text in ``fmt``, and a one-line summary."""
-    from harborkit.report import OutputFormat, renderer
-
-    render = renderer(fmt)
-    parts = []
-    for rep in report.reports:
-        kwargs: dict[str, object] = {"strict": strict, "color": color}
-        if fmt is OutputFormat.table:
-            kwargs["width"] = width
-            kwargs["verbose"] = verbose
-        parts.append(render(rep, **kwargs))
-    from harborkit.report.table import summary_line
-
-    summary = "; ".join(summary_line(r, strict) for r in report.reports)
-    if fmt is OutputFormat.json:
-        return "[\n" + ",\n".join(p.rstrip() for p in parts) + "\n]\n", summary
-    return "".join(parts), summary

@@ -8,6 +8,7 @@ and the key, whatever layer found the problem.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,8 @@ from typing import Any
 
 import yaml
 
-from harborkit.errors import InputError
+from harborkit.errors import HarborkitError, InputError
+from harborkit.resources import load_schema
 
 Key = tuple[str | int, ...]
 
@@ -41,9 +43,11 @@ class Located:
         line = self.line_of(key)
         return f"{self.path}:{line}" if line else self.path
 
-    def error(self, key: Sequence[str | int], message: str) -> InputError:
-        """An :class:`InputError` worded ``file:line: key: message``."""
-        return InputError(f"{self.where(key)}: {dotted(key)}: {message}")
+    def error(
+        self, key: Sequence[str | int], message: str, kind: type[HarborkitError] = InputError
+    ) -> HarborkitError:
+        """An error (:class:`InputError` unless ``kind``) worded ``file:line: key: message``."""
+        return kind(f"{self.where(key)}: {dotted(key)}: {message}")
 
 
 def dotted(key: Iterable[str | int]) -> str:
@@ -52,51 +56,286 @@ def dotted(key: Iterable[str | int]) -> str:
     return text or "(top level)"
 
 
-def _positions(node: yaml.Node, key: Key, out: dict[Key, int]) -> None:
+#: Input files (profiles, waivers, manifests, harbor.yml) are read up to this size.
+MAX_INPUT_BYTES = 4 << 20
+#: Values a document may hold once its aliases are expanded (a "billion laughs"
+#: document holds 10**9 from a few hundred bytes).
+MAX_VALUES = 100_000
+#: Digits of an integer (Python refuses to convert more than 4300).
+MAX_INT_DIGITS = 1000
+
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_Problem = yaml.constructor.ConstructorError
+
+
+def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+    digits = sum(c.isdigit() for c in str(node.value))
+    if digits > MAX_INT_DIGITS:
+        raise _Problem(None, None, f"integer of {digits} digits is too large", node.start_mark)
+    return yaml.constructor.SafeConstructor.construct_yaml_int(loader, node)
+
+
+def _construct_str(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+    value = yaml.constructor.SafeConstructor.construct_yaml_str(loader, node)
+    if isinstance(value, str) and any("\ud800" <= c <= "\udfff" for c in value):
+        raise _Problem(
+            None, None, "lone surrogate escape: not a Unicode character", node.start_mark
+        )
+    return value
+
+
+def _construct_timestamp(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+    """An explicit ``!!timestamp``: a date that does not exist is an error with its line."""
+    try:
+        return yaml.constructor.SafeConstructor.construct_yaml_timestamp(loader, node)
+    except ValueError as e:
+        raise _Problem(None, None, f"invalid date {node.value!r}: {e}", node.start_mark) from e
+
+
+_Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built with it
+
+
+class _Loader(_Base):  # type: ignore[misc, valid-type]
+    """Safe YAML with no implicit dates (YAML 1.2 has none: ``2027-02-30`` is a
+    string that the reader judges, not a crash), bounded integers, no lone
+    surrogates."""
+
+    yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag != _TIMESTAMP]
+        for first, resolvers in _Base.yaml_implicit_resolvers.items()
+    }
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+_Loader.add_constructor("tag:yaml.org,2002:str", _construct_str)
+_Loader.add_constructor(_TIMESTAMP, _construct_timestamp)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
     if isinstance(node, yaml.MappingNode):
-        for knode, vnode in node.value:
-            k: Key = (*key, str(knode.value))
-            out[k] = knode.start_mark.line + 1
-            _positions(vnode, k, out)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            k = (*key, i)
-            out[k] = item.start_mark.line + 1
-            _positions(item, k, out)
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _check_nodes(root: yaml.Node) -> None:
+    """Refuse what would make construction or any later walk unbounded, or
+    silently lose data: more than :data:`MAX_VALUES` values once aliases are
+    expanded, a recursive alias, a duplicate key. Iterative (no recursion
+    limit) and linear in the file (each node's expanded size is memoised)."""
+    size: dict[int, int] = {}
+    open_: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, closing = stack.pop()
+        if closing:
+            open_.discard(id(node))
+            size[id(node)] = 1 + sum(size[id(c)] for c in _children(node))
+            if size[id(node)] > MAX_VALUES:
+                raise _Problem(
+                    None,
+                    None,
+                    f"more than {MAX_VALUES} values (each use of an alias counts): "
+                    "too large for an input file",
+                    node.start_mark,
+                )
+            continue
+        if id(node) in size:
+            continue
+        if id(node) in open_:
+            raise _Problem(None, None, "an alias refers to its own anchor", node.start_mark)
+        open_.add(id(node))
+        stack.append((node, True))
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[object, int] = {}
+            for knode, _ in node.value:
+                if not isinstance(knode, yaml.ScalarNode) or knode.value == "<<":
+                    continue
+                first = seen.setdefault((knode.tag, knode.value), knode.start_mark.line + 1)
+                if first != knode.start_mark.line + 1:
+                    raise _Problem(
+                        None,
+                        None,
+                        f"duplicate key {knode.value!r} (first on line {first})",
+                        knode.start_mark,
+                    )
+        stack.extend((c, False) for c in _children(node) if id(c) not in size)
+
+
+def _positions(root: yaml.Node) -> dict[Key, int]:
+    """The line of every key and list item (aliases expanded: bounded by :func:`_check_nodes`)."""
+    out: dict[Key, int] = {(): root.start_mark.line + 1}
+    stack: list[tuple[yaml.Node, Key]] = [(root, ())]
+    while stack:
+        node, key = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            for knode, vnode in node.value:
+                k: Key = (*key, str(knode.value))
+                out.setdefault(k, knode.start_mark.line + 1)
+                stack.append((vnode, k))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                k = (*key, i)
+                out.setdefault(k, item.start_mark.line + 1)
+                stack.append((item, k))
+    return out
+
+
+def _reader_problem(text: str, e: yaml.reader.ReaderError) -> _Problem:
+    """A ReaderError (control character, ...) as an error with a line and column."""
+    pos = max(0, min(e.position, len(text)))
+    line = text.count("\n", 0, pos)
+    column = pos - (text.rfind("\n", 0, pos) + 1)
+    char = e.character
+    what = f"U+{char:04X}" if isinstance(char, int) else repr(char)
+    mark = yaml.error.Mark("<input>", pos, line, column, None, 0)  # type: ignore[arg-type]
+    return _Problem(None, None, f"control character {what} is not allowed in YAML", mark)
 
 
 def parse_yaml(text: str, path: str) -> Located:
-    """Parse YAML text; a syntax error becomes ``file:line:col: problem``."""
-    loader = yaml.SafeLoader(text)
+    """Parse YAML text; any problem becomes one line ``file:line:col: invalid YAML: problem``.
+
+    Bounded in time and memory (see :data:`MAX_VALUES`), whatever the text.
+    """
     try:
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
+        try:
+            loader = _Loader(text)
+        except yaml.reader.ReaderError as e:
+            raise _reader_problem(text, e) from e
+        try:
+            node = loader.get_single_node()
+            if node is not None:
+                _check_nodes(node)
+            data = loader.construct_document(node) if node is not None else None
+        except yaml.reader.ReaderError as e:
+            raise _reader_problem(text, e) from e
+        finally:
+            loader.dispose()
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else path
-        raise InputError(f"{where}: invalid YAML: {e.problem or e.context}") from e
-    except yaml.YAMLError as e:
-        raise InputError(f"{path}: invalid YAML: {e}") from e
-    finally:
-        loader.dispose()
-    lines: dict[Key, int] = {}
-    if node is not None:
-        lines[()] = node.start_mark.line + 1
-        _positions(node, (), lines)
-    return Located(data, path, lines)
+        problem = " ".join(str(e.problem or e.context).split())
+        raise InputError(f"{where}: invalid YAML: {problem}") from e
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError, RecursionError) as e:
+        first = (str(e).splitlines() or [type(e).__name__])[0]
+        raise InputError(f"{path}: invalid YAML: {first}") from e
+    return Located(data, path, _positions(node) if node is not None else {})
 
 
-def load_yaml(path: str | Path) -> Located:
+def read_input(path: str | Path, what: str = "file") -> str:
+    """A user-given input file as text: at most :data:`MAX_INPUT_BYTES`, UTF-8."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        with open(p, "rb") as f:
+            raw = f.read(MAX_INPUT_BYTES + 1)
     except FileNotFoundError:
         raise InputError(f"{p}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{p}: is a directory, not a {what}") from None
     except OSError as e:
         raise InputError(f"{p}: cannot read: {e.strerror}") from e
+    if len(raw) > MAX_INPUT_BYTES:
+        raise InputError(f"{p}: larger than {MAX_INPUT_BYTES >> 20} MiB: not a {what}")
+    try:
+        return raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise InputError(f"{p}: not UTF-8 text (byte {e.start})") from e
-    return parse_yaml(text, str(p))
+
+
+def load_yaml(path: str | Path, what: str = "YAML file") -> Located:
+    """Read and parse a user-given YAML file (see :func:`read_input`, :func:`parse_yaml`)."""
+    return parse_yaml(read_input(path, what), str(path))
+
+
+class JsonRefused(json.JSONDecodeError):
+    """JSON that parses but that harborkit refuses: a duplicate key, a number out
+    of range, ``NaN``/``Infinity``, a lone surrogate, nesting too deep. Has the
+    ``lineno``/``colno`` of a syntax error."""
+
+
+class _Refuse(Exception):  # noqa: N818 - internal signal, carries what to search for
+    def __init__(self, message: str, needle: str, nth: int = 1) -> None:
+        super().__init__(message)
+        self.needle, self.nth = needle, nth
+
+
+def _nth(text: str, needle: str, nth: int) -> int:
+    pos = -1
+    for _ in range(nth):
+        pos = text.find(needle, pos + 1)
+        if pos < 0:
+            return 0
+    return pos
+
+
+def _json_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise _Refuse(f"duplicate key {json.dumps(k)}", json.dumps(k), 2)
+        out[k] = v
+    return out
+
+
+def _json_int(s: str) -> int:
+    if len(s) > MAX_INT_DIGITS:
+        raise _Refuse(f"integer of {len(s.lstrip('-'))} digits is out of range", s)
+    return int(s)
+
+
+def _json_float(s: str) -> float:
+    f = float(s)
+    if f in (float("inf"), float("-inf")):
+        raise _Refuse(f"number {s[:20]}{'...' if len(s) > 20 else ''} is out of range", s)
+    return f
+
+
+def _json_constant(s: str) -> Any:
+    raise _Refuse(f"{s} is not a JSON value", s)
+
+
+_LONE_SURROGATE = re.compile(
+    r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])|(?<![89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
+
+
+def _has_surrogate(data: Any) -> bool:
+    stack = [data]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            if any("\ud800" <= c <= "\udfff" for c in v):
+                return True
+        elif isinstance(v, dict):
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return False
+
+
+def parse_json(text: str) -> Any:
+    """Strict JSON: :class:`json.JSONDecodeError` for a syntax error,
+    :class:`JsonRefused` for what parses but is not sound data."""
+    try:
+        data = json.loads(
+            text,
+            object_pairs_hook=_json_pairs,
+            parse_int=_json_int,
+            parse_float=_json_float,
+            parse_constant=_json_constant,
+        )
+    except _Refuse as e:
+        raise JsonRefused(str(e), text, _nth(text, e.needle, e.nth)) from None
+    except RecursionError:
+        raise JsonRefused("nested too deeply", text, 0) from None
+    if _has_surrogate(data):
+        m = _LONE_SURROGATE.search(text)
+        raise JsonRefused(
+            "lone surrogate escape: not a Unicode character", text, m.start() if m else 0
+        )
+    return data
 
 
 def json_error_position(text: str, e: json.JSONDecodeError) -> str:
@@ -108,15 +347,12 @@ def json_error_position(text: str, e: json.JSONDecodeError) -> str:
     return f"{e.lineno}:{e.colno}: {e.msg}{hint}"
 
 
-def load_schema(name: str) -> dict[str, Any]:
-    from harborkit.resources import schema_path
+def validate(doc: Located, schema_name: str, kind: type[HarborkitError] = InputError) -> None:
+    """Validate against ``schemas/<schema_name>``; the first error as one ``kind`` line.
 
-    with open(schema_path(name), encoding="utf-8") as f:
-        return json.load(f)  # type: ignore[no-any-return]
-
-
-def validate(doc: Located, schema_name: str) -> None:
-    """Validate against ``schemas/<schema_name>``; the first error as one line."""
+    This is the one way harborkit checks a document against a schema: the
+    error names the file, the line and the key (``file:line: key: problem``).
+    """
     import jsonschema
 
     schema = load_schema(schema_name)
@@ -125,7 +361,7 @@ def validate(doc: Located, schema_name: str) -> None:
     if error is None:
         return
     key = tuple(error.absolute_path)
-    raise doc.error(key, _short(error))
+    raise doc.error(key, _short(error), kind)
 
 
 def _short(error: Any) -> str:

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from harborkit.bundle.errors import MetadataError
+from harborkit.resources import data_dir
 
 FORMAT_VERSION = 1
 METADATA_NAME = "harbor-bundle.json"
@@ -26,8 +26,7 @@ IMAGES_MANIFEST = "images/manifest.json"
 BLOB_DIR = "images/blobs/sha256"
 INSTALLER_DIR = "installer"
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SCHEMA_DIR = REPO_ROOT / "schemas"
+SCHEMA_DIR = data_dir("schemas")
 METADATA_SCHEMA = SCHEMA_DIR / "bundle-metadata.schema.json"
 
 

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from harborkit.bundle.errors import ManifestError
-from harborkit.bundle.format import REPO_ROOT, SCHEMA_DIR
+from harborkit.errors import InputError
+from harborkit.resources import default_manifest
+from harborkit.yamlfile import Located, load_yaml, validate
 
-BUNDLES_DIR = REPO_ROOT / "bundles"
-DEFAULT_MANIFEST = BUNDLES_DIR / "harbor-v1.8.0.yaml"
-MANIFEST_SCHEMA = SCHEMA_DIR / "bundle-manifest.schema.json"
+MANIFEST_SCHEMA = "bundle-manifest.schema.json"
 
 
 @dataclass(frozen=True)
@@ -34,19 +33,12 @@ class BundleManifest:
     source: Path
 
 
-def manifest_from_dict(data: Any, source: Path) -> BundleManifest:
-    """Validate ``data`` against the manifest schema and build a :class:`BundleManifest`."""
-    import jsonschema
+def manifest_from_dict(data: Any, source: Path, doc: Located | None = None) -> BundleManifest:
+    """Validate ``data`` against the manifest schema and build a :class:`BundleManifest`.
 
-    schema = json.loads(MANIFEST_SCHEMA.read_text())
-    errors = sorted(
-        jsonschema.Draft202012Validator(schema).iter_errors(data),
-        key=lambda e: list(e.absolute_path),
-    )
-    if errors:
-        e = errors[0]
-        where = "/".join(str(p) for p in e.absolute_path) or "(top)"
-        raise ManifestError(f"manifest {source} fails its schema at {where}: {e.message}")
+    ``doc`` (the parsed file) lets the error name the file's line.
+    """
+    validate(doc or Located(data, str(source), {}), MANIFEST_SCHEMA, ManifestError)
     inst = data["installer"]
     return BundleManifest(
         harbor_version=data["harbor_version"],
@@ -58,15 +50,9 @@ def manifest_from_dict(data: Any, source: Path) -> BundleManifest:
 
 def load_manifest(path: Path | None = None) -> BundleManifest:
     """Read a manifest (default: ``bundles/harbor-v1.8.0.yaml``); :class:`ManifestError` if bad."""
-    import yaml
-
-    path = path or DEFAULT_MANIFEST
+    path = path or default_manifest()
     try:
-        text = path.read_text()
-    except OSError as e:
-        raise ManifestError(f"cannot read manifest {path}: {e.strerror or e}") from e
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise ManifestError(f"manifest {path} is not valid YAML: {e}".splitlines()[0]) from e
-    return manifest_from_dict(data, path)
+        doc = load_yaml(path, "bundle manifest")
+    except InputError as e:
+        raise ManifestError(e.message) from e
+    return manifest_from_dict(doc.data, path, doc)

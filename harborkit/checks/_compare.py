@@ -8,6 +8,7 @@ ulimit spell it) or lists of those compared element by element
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,10 +27,9 @@ def parse_scalar(text: Any) -> Number | str:
     s = str(text).strip()
     if s.lower() in ("unlimited", "infinity"):
         return math.inf
-    try:
+    if re.fullmatch(r"-?[0-9]{1,1000}", s, re.ASCII):  # not int()'s "６５", "1_0", "+5"
         return int(s)
-    except ValueError:
-        return s
+    return s
 
 
 def parse_value(text: Any) -> Value:

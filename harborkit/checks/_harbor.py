@@ -16,7 +16,7 @@ import yaml
 
 from harborkit.engine.interface import CheckContext, SkipCheck
 from harborkit.errors import InputError
-from harborkit.host.interface import Host
+from harborkit.host.interface import Host, UnreadableFile
 from harborkit.yamlfile import Located, parse_yaml
 
 NO_CONFIG = "no harbor.yml given (--harbor-config or --install-dir)"
@@ -145,8 +145,8 @@ def read(host: Host, path: str) -> HarborConfig:
         text = host.read_text(path)
     except FileNotFoundError:
         raise HarborConfigError(f"{path}: no such file", path) from None
-    except IsADirectoryError:
-        raise HarborConfigError(f"{path}: is a directory, not a file", path) from None
+    except UnreadableFile as e:
+        raise HarborConfigError(str(e), path) from None
     except OSError as e:
         raise HarborConfigError(f"{path}: cannot read: {e.strerror}", path) from e
     try:

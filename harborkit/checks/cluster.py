@@ -40,11 +40,11 @@ def _fact(ctx: CheckContext, key: str, compute: Callable[[], T]) -> T | NotAvail
 
 
 def _hostname(ctx: CheckContext) -> str | NotAvailable:
-    return _fact(ctx, "hostname", ctx.host.hostname)
+    return _fact(ctx, "cluster:hostname", ctx.host.hostname)
 
 
 def _resolve(ctx: CheckContext, name: str) -> list[str]:
-    value = _fact(ctx, f"resolve:{name}", lambda: ctx.host.resolve(name))
+    value = _fact(ctx, f"cluster:resolve:{name}", lambda: ctx.host.resolve(name))
     return [] if isinstance(value, NotAvailable) else value
 
 
@@ -97,6 +97,15 @@ def _summary(findings: Sequence[Finding], ok: str) -> Outcome:
         f"{_plural(len(bad), 'problem')} on {', '.join(hosts)}; first: {first}",
         tuple(findings),
     )
+
+
+def _not_judged(why: str, findings: Sequence[Finding]) -> Outcome:
+    """Skip, keeping each host's reason as a finding; the message quotes the first."""
+    reasons = [f for f in findings if f.status is Status.SKIP]
+    if reasons:
+        more = f"; and {len(reasons) - 1} more" if len(reasons) > 1 else ""
+        why += f" ({reasons[0].subject}: {reasons[0].message}{more})"
+    return Outcome(Status.SKIP, why, tuple(findings))
 
 
 class NamesAgree(ClusterCheck):
@@ -242,7 +251,7 @@ class HostnamesUnique(ClusterCheck):
     remediation = "Give each node its own name: hostnamectl set-hostname <name>"
 
     def run(self, ctx: ClusterContext) -> Outcome:
-        names: dict[str, str] = {}
+        named: list[tuple[str, str]] = []  # (host as reports name it, its hostname)
         findings: list[Finding] = []
         for c in ctx.contexts:
             own = _hostname(c)
@@ -251,53 +260,32 @@ class HostnamesUnique(ClusterCheck):
                     Finding(Status.SKIP, c.host.name, f"hostname unknown: {own.reason}")
                 )
             else:
-                names[c.host.name] = own
-        full = Counter(n.lower() for n in names.values())
-        short = Counter(n.lower().split(".", 1)[0] for n in names.values())
-        for host, name in names.items():
-            key = name.lower()
-            same = [h for h, n in names.items() if n.lower() == key and h != host]
-            if key in GENERIC_NAMES:
-                findings.append(
-                    Finding(
-                        Status.FAIL,
-                        host,
-                        f"hostname {name} is every machine's name",
-                        expected="a name of its own",
-                        actual=name,
-                    )
+                named.append((c.host.name, own))
+
+        def short(name: str) -> str:
+            return name.lower().split(".", 1)[0]
+
+        for i, (host, name) in enumerate(named):
+            others = [(h, n) for j, (h, n) in enumerate(named) if j != i]
+            same = [n for _, n in others if n.lower() == name.lower()]
+            twins = [n for _, n in others if short(n) == short(name)]
+            if name.lower() in GENERIC_NAMES:
+                status, message = Status.FAIL, f"hostname {name} is every machine's name"
+            elif same:
+                status, message = (
+                    Status.FAIL,
+                    f"hostname {name} is also the name of {_plural(len(same), 'other node')}",
                 )
-            elif full[key] > 1:
-                findings.append(
-                    Finding(
-                        Status.FAIL,
-                        host,
-                        f"hostname {name} is also the name of {', '.join(same)}",
-                        expected="a name of its own",
-                        actual=name,
-                    )
-                )
-            elif short[key.split(".", 1)[0]] > 1:
-                twins = [
-                    h
-                    for h, n in names.items()
-                    if h != host and n.lower().split(".", 1)[0] == key.split(".", 1)[0]
-                ]
-                findings.append(
-                    Finding(
-                        Status.WARN,
-                        host,
-                        f"short name {key.split('.', 1)[0]} is shared with {', '.join(twins)}",
-                        actual=name,
-                    )
-                )
+            elif twins:
+                status = Status.WARN
+                message = f"short name {short(name)} is shared with {', '.join(twins)}"
             else:
-                findings.append(Finding(Status.PASS, host, f"hostname {name}", actual=name))
-        if len(names) < 2:
-            raise SkipCheck(
-                f"fewer than two hostnames are known ({'; '.join(f.message for f in findings)})"
-            )
-        return _summary(findings, ok=f"{_plural(len(names), 'hostname')}, all different")
+                status, message = Status.PASS, f"hostname {name}"
+            expected = None if status is Status.PASS else "a name of its own"
+            findings.append(Finding(status, host, message, expected=expected, actual=name))
+        if len(named) < 2:
+            return _not_judged("fewer than two hostnames are known", findings)
+        return _summary(findings, ok=f"{_plural(len(named), 'hostname')}, all different")
 
 
 @dataclass(frozen=True)
@@ -330,23 +318,24 @@ class ClocksAgree(ClusterCheck):
 
     def run(self, ctx: ClusterContext) -> Outcome:
         tolerance = float((ctx.profile.get("time") or {}).get("max_offset_seconds", 1.0))
-        clocks: dict[str, _Clock] = {}
+        clocks: list[tuple[str, _Clock]] = []
         findings: list[Finding] = []
         for c in ctx.contexts:
-            sample = _fact(c, "clock", c.host.clock)
+            sample = _fact(c, "cluster:clock", c.host.clock)
             if isinstance(sample, NotAvailable):
                 findings.append(Finding(Status.SKIP, c.host.name, sample.reason))
             else:
-                clocks[c.host.name] = _Clock(sample.offset, sample.uncertainty, sample.host_time)
+                clocks.append(
+                    (c.host.name, _Clock(sample.offset, sample.uncertainty, sample.host_time))
+                )
         if len(clocks) < 2:
-            reasons = "; ".join(f"{f.subject}: {f.message}" for f in findings)
-            raise SkipCheck(f"fewer than two clocks could be read ({reasons})")
-        median = statistics.median(k.offset for k in clocks.values())
-        offsets = [k.offset for k in clocks.values()]
+            return _not_judged("fewer than two clocks could be read", findings)
+        offsets = [k.offset for _, k in clocks]
+        median = statistics.median(offsets)
         spread = max(offsets) - min(offsets)
-        worst_doubt = sum(sorted((k.uncertainty for k in clocks.values()), reverse=True)[:2])
+        worst_doubt = sum(sorted((k.uncertainty for _, k in clocks), reverse=True)[:2])
         in_tolerance = spread - worst_doubt <= tolerance
-        for host, k in clocks.items():
+        for host, k in clocks:
             delta = k.offset - median
             off = abs(delta) - k.uncertainty > tolerance / 2 and not in_tolerance
             when = dt.datetime.fromtimestamp(k.host_time, dt.UTC).isoformat(timespec="milliseconds")
@@ -534,7 +523,7 @@ class NtpMaster(ClusterCheck):
 def _compare_versions(
     ctx: ClusterContext, what: str, read: Callable[[CheckContext], str | None]
 ) -> Outcome:
-    versions: dict[str, str] = {}
+    versions: list[tuple[str, str]] = []
     findings: list[Finding] = []
     for c in ctx.contexts:
         value = _fact(c, f"cluster-version:{what}", partial(read, c))
@@ -543,67 +532,76 @@ def _compare_versions(
         elif value is None:
             findings.append(Finding(Status.SKIP, c.host.name, f"{what} not found"))
         else:
-            versions[c.host.name] = value
+            versions.append((c.host.name, value))
     if len(versions) < 2:
-        reasons = "; ".join(f"{f.subject}: {f.message}" for f in findings)
-        raise SkipCheck(f"fewer than two nodes report a {what} version ({reasons})")
-    common = _majority(versions.values())
-    for host, v in versions.items():
-        if len(set(versions.values())) == 1 or v == common:
+        return _not_judged(f"fewer than two nodes report a {what} version", findings)
+    distinct = {v for _, v in versions}
+    common = _majority(v for _, v in versions)
+    for host, v in versions:
+        if len(distinct) == 1 or v == common:
             findings.append(Finding(Status.PASS, host, f"{what} {v}", actual=v))
         else:
-            others = sorted({f"{o} on {h}" for h, o in versions.items() if o != v})
+            by_other: dict[str, list[str]] = {}
+            for h, o in versions:
+                if o != v:
+                    by_other.setdefault(o, []).append(h)
+            others = [f"{o} on {', '.join(hs)}" for o, hs in by_other.items()]
             findings.append(
                 Finding(
                     Status.FAIL,
                     host,
-                    f"{what} {v}, other nodes run {', '.join(others)}",
+                    f"{what} {v}, other nodes run {'; '.join(others)}",
                     expected=common,
                     actual=v,
                 )
             )
-    if len(set(versions.values())) == 1:
-        v = next(iter(versions.values()))
+    if len(distinct) == 1:
+        v = versions[0][1]
         return Outcome.from_findings(
             findings, ok=f"{_plural(len(versions), 'node')} run {what} {v}"
         )
     by_version: dict[str, list[str]] = {}
-    for h, v in versions.items():
+    for h, v in versions:
         by_version.setdefault(v, []).append(h)
     listing = "; ".join(f"{v} on {', '.join(hs)}" for v, hs in by_version.items())
     return Outcome(Status.FAIL, f"{what} versions differ: {listing}", tuple(findings))
 
 
 def docker_version(c: CheckContext) -> str | None:
-    """The Docker engine's version: ``docker version`` as JSON (server, else
-    the client's), then the Docker SDK on a live host. None: not installed."""
-    host = c.host
-    r = host.run(["docker", "version", "--format", "{{json .}}"])
-    if r.stdout.strip().startswith("{"):
-        try:
-            doc = json.loads(r.stdout)
-        except ValueError:
-            doc = {}
-        server = (doc.get("Server") or {}).get("Version")
-        if server:
-            return str(server)
-    if host.live:
-        import docker
+    """The Docker engine's version, as ``docker.daemon`` reads it (the Docker
+    SDK, which a snapshot or SSH backend answers from its collected ``docker
+    version``), else ``docker version --format '{{json .Server}}'``.
+    None: the docker CLI is not installed."""
+    import docker
 
+    host = c.host
+    why = ""
+    try:
+        client = host.docker_client()
         try:
-            client = host.docker_client()
-            try:
-                return str(client.version().get("Version"))
-            finally:
-                client.close()
-        except docker.errors.DockerException:
-            pass
+            return str(client.version()["Version"])
+        finally:
+            client.close()
+    except (docker.errors.DockerException, KeyError) as e:
+        why = str(e)
+    except NotAvailable:
+        pass
+    r = host.run(["docker", "version", "--format", "{{json .Server}}"])
+    text = r.stdout.strip()
+    if r.ok and text.startswith("{"):
+        try:
+            version = json.loads(text).get("Version")
+        except ValueError:
+            version = None
+        if version:
+            return str(version)
     if r.rc == 127:
         return None
-    raise NotAvailable(
-        "the Docker daemon did not report its version: "
-        + ((r.stderr.strip().splitlines() or ["no answer"])[-1])
-    )
+    if r.ok:
+        said = text.splitlines()[0][:100] if text else "nothing"
+        raise NotAvailable(f"'docker version' gave no server version (it said: {said})")
+    stderr = (r.stderr.strip().splitlines() or [why or f"docker exited with {r.rc}"])[-1]
+    raise NotAvailable(f"the Docker daemon did not report its version: {stderr}")
 
 
 def compose_version(c: CheckContext) -> str | None:

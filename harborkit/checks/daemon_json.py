@@ -20,6 +20,7 @@ from harborkit.engine.interface import (
     Status,
 )
 from harborkit.host.interface import Host
+from harborkit.yamlfile import JsonRefused, parse_json
 
 DEFAULT_PATH = "/etc/docker/daemon.json"
 TYPOGRAPHIC_QUOTES = "\u201c\u201d\u2018\u2019"
@@ -78,7 +79,18 @@ def _read(host: Host, path: str) -> DaemonJson:
             path, True, error=Finding(Status.FAIL, "daemon.json", f"cannot read: {e.strerror}")
         )
     try:
-        data = json.loads(text)
+        data = parse_json(text)
+    except JsonRefused as e:
+        return DaemonJson(
+            path,
+            True,
+            error=Finding(
+                Status.FAIL,
+                "daemon.json",
+                f"line {e.lineno} column {e.colno}: {e.msg}",
+                location=f"{path}:{e.lineno}:{e.colno}",
+            ),
+        )
     except json.JSONDecodeError as e:
         message, location = json_problem(text, e, path)
         return DaemonJson(

@@ -9,6 +9,7 @@ from typing import Any
 
 from harborkit.checks import _services
 from harborkit.checks._compare import describe, parse_scalar, satisfies, show
+from harborkit.checks._parse import ULLONG_MAX, strtol, strtoul
 from harborkit.engine.interface import (
     Check,
     CheckContext,
@@ -74,8 +75,7 @@ def limits_files(ctx: CheckContext) -> list[str]:
     return files + sorted(found, key=lambda p: p.rsplit("/", 1)[-1].encode())
 
 
-_RANGE = re.compile(r"^[@%]?(\d*):(\d*)$")
-_ULONG = re.compile(r"^\s*[+-]?(\d+)")
+_RANGE = re.compile(r"^[@%]?([0-9]*):([0-9]*)$")
 
 
 def _value(item: str, value: str) -> tuple[Any, str | None, bool]:
@@ -86,12 +86,16 @@ def _value(item: str, value: str) -> tuple[Any, str | None, bool]:
         return value, None, False
     if item not in ("nice", "priority") and value in INFINITE:
         return math.inf, None, False
-    m = _ULONG.match(value)
-    if not m:
+    parsed = strtol(value) if item in INT_ITEMS else strtoul(value)
+    if parsed is None:
         return None, f"bad value '{value}': not a number or unlimited", True
-    number = int(m.group(0))
-    if m.end() != len(value):
+    number, rest = parsed
+    if item not in INT_ITEMS and number == ULLONG_MAX:
+        return math.inf, f"value '{value}' is beyond 2^64-1: read as unlimited", False
+    if rest:
         return number, f"value '{value}' is read as {number} (the rest is ignored)", False
+    if item not in INT_ITEMS and value.startswith("-"):
+        return number, f"value '{value}' is read as {number} (a negative number wraps)", False
     return number, None, False
 
 

@@ -13,6 +13,7 @@ from harborkit.engine.interface import (
     SkipCheck,
     Status,
 )
+from harborkit.host.etc_hosts import parse_hosts
 
 HOSTS = "/etc/hosts"
 
@@ -25,12 +26,7 @@ def hosts_entries(ctx: CheckContext) -> list[tuple[int, str, list[str]]]:
             text = ctx.host.read_text(HOSTS)
         except OSError:
             return []
-        out = []
-        for n, line in enumerate(text.splitlines(), 1):
-            fields = line.split("#", 1)[0].split()
-            if len(fields) >= 2:
-                out.append((n, fields[0], fields[1:]))
-        return out
+        return [(e.line, e.address, list(e.names)) for e in parse_hosts(text)]
 
     return ctx.memo("etc-hosts", parse)
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harborkit.checks._compare import describe, satisfies
+from harborkit.checks._parse import kernel_numbers
 from harborkit.engine.interface import (
     Check,
     CheckContext,
@@ -110,10 +111,28 @@ def _na(key: str, spec: dict[str, Any]) -> str:
     return f"not applicable: this kernel has no {key}" + (f" ({note})" if note else "")
 
 
+def _numeric(value: Any) -> bool:
+    items = value if isinstance(value, list) else [value]
+    return bool(items) and all(isinstance(v, int) and not isinstance(v, bool) for v in items)
+
+
 def _judge(key: str, spec: dict[str, Any], actual: str, location: str | None) -> Finding:
     op, value = spec["op"], spec.get("value")
     want = describe(op, value)
-    ok = satisfies(op, value, actual)
+    if _numeric(value) or (op == "in" and all(_numeric(v) for v in value or [])):
+        numbers = kernel_numbers(actual)
+        if numbers is None:
+            return Finding(
+                Status.FAIL,
+                key,
+                f"{actual!r} is not a number the kernel reads (the write fails), expected {want}",
+                expected=want,
+                actual=actual,
+                location=location,
+            )
+        ok = satisfies(op, value, " ".join(str(n) for n in numbers))
+    else:
+        ok = satisfies(op, value, actual)
     return Finding(
         Status.PASS if ok else Status.FAIL,
         key,

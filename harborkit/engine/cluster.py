@@ -67,17 +67,19 @@ from harborkit.engine.interface import (
     CheckInfo,
     CheckOptions,
     CheckResult,
+    Finding,
     Outcome,
     Report,
     Severity,
     SkipCheck,
     Status,
 )
+from harborkit.engine.profile import Profile
 from harborkit.engine.registry import LoadedCheck, PluginFailure
 from harborkit.engine.runner import Selection, _apply_waiver, run_checks
 from harborkit.engine.waivers import Waiver
 from harborkit.errors import HarborkitError
-from harborkit.host.interface import Host, NotAvailable
+from harborkit.host.interface import Host, NotAvailable, UnreadableFile
 
 #: the id under which an unreachable host's error is reported
 REACHABLE_ID = "host.reachable"
@@ -239,7 +241,7 @@ def _one_line(e: BaseException) -> str:
 def run_cluster(
     targets: Sequence[Target],
     loaded: Sequence[LoadedCheck],
-    profile: Any,
+    profile: Profile,
     *,
     selection: Selection,
     waivers: Sequence[Waiver] = (),
@@ -251,8 +253,7 @@ def run_cluster(
     today: dt.date | None = None,
 ) -> ClusterReport:
     """Audit every target (``forks`` at a time), then run the cross-node
-    checks over the reachable ones. ``profile`` is a loaded
-    :class:`~harborkit.engine.profile.Profile` (name, path, data)."""
+    checks over the reachable ones."""
     if forks < 1:
         raise ValueError("forks must be at least 1")
     options = options or CheckOptions()
@@ -334,6 +335,10 @@ def _run_one(cls: type[ClusterCheck], ctx: ClusterContext) -> Outcome:
         return Outcome(Status.SKIP, str(e))
     except NotAvailable as e:
         return Outcome(Status.SKIP, e.reason)
+    except UnreadableFile as e:  # as in a single-host run: a fail at the file
+        return Outcome(
+            Status.FAIL, str(e), (Finding(Status.FAIL, "file", e.reason, location=e.path),)
+        )
     except Exception as e:  # noqa: BLE001 - one broken check never stops the run
         return Outcome(Status.ERROR, f"check raised {type(e).__name__}: {e}")
 

@@ -31,7 +31,7 @@ class Profile:
 def load_profile(path: str | Path | None = None) -> Profile:
     """Load and validate a profile (the built-in Harbor v1.8.0 one by default)."""
     p = Path(path) if path is not None else default_profile()
-    doc = load_yaml(p)
+    doc = load_yaml(p, "profile")
     if not isinstance(doc.data, dict):
         raise InputError(f"{doc.where()}: a profile is a mapping of settings")
     validate(doc, "profile.schema.json")

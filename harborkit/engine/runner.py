@@ -14,6 +14,7 @@ from harborkit.engine.interface import (
     CheckContext,
     CheckInfo,
     CheckResult,
+    Finding,
     Outcome,
     Report,
     Severity,
@@ -24,7 +25,7 @@ from harborkit.engine.interface import (
 from harborkit.engine.registry import LoadedCheck, PluginFailure
 from harborkit.engine.waivers import Waiver
 from harborkit.errors import InputError
-from harborkit.host.interface import NotAvailable
+from harborkit.host.interface import NotAvailable, UnreadableFile
 
 PLUGIN_GROUP = "plugins"
 
@@ -99,6 +100,9 @@ def _run_one(cls: type[Check], ctx: CheckContext) -> Outcome:
         return Outcome(Status.SKIP, str(e))
     except NotAvailable as e:
         return Outcome(Status.SKIP, e.reason)
+    except UnreadableFile as e:
+        finding = Finding(Status.FAIL, "file", e.reason, location=e.path)
+        return Outcome(Status.FAIL, str(e), (finding,))
     except Exception as e:  # noqa: BLE001 - one broken check never stops the run
         tb = traceback.extract_tb(e.__traceback__)
         where = f" (at {tb[-1].filename.rsplit('/', 1)[-1]}:{tb[-1].lineno})" if tb else ""

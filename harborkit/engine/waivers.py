@@ -29,7 +29,7 @@ class Waiver:
 
 
 def load_waivers(path: str | Path) -> list[Waiver]:
-    doc = load_yaml(path)
+    doc = load_yaml(path, "waivers file")
     items = doc.data.get("waivers") if isinstance(doc.data, dict) else None
     for item in items if isinstance(items, list) else []:
         # YAML reads an unquoted 2027-03-31 as a date; the schema speaks of strings.

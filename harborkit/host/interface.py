@@ -27,6 +27,25 @@ class NotAvailable(Exception):  # noqa: N818 - reads better at the raise site
         self.reason = reason
 
 
+class UnreadableFile(Exception):  # noqa: N818 - reads better at the raise site
+    """A file a check asked for that harborkit will not read: a FIFO, a device,
+    a socket or a folder where a file should be, or a file past the size limit.
+
+    Deliberately not an :class:`OSError`: a check that treats "cannot read" as
+    "absent" must not hide it. The engine reports it as a ``fail`` finding at
+    ``path``.
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+#: Files are read up to this size; a larger one is :class:`UnreadableFile`.
+MAX_FILE_BYTES = 4 << 20
+
+
 @dataclass(frozen=True)
 class CommandResult:
     """Outcome of one command run on a host."""
@@ -86,9 +105,12 @@ class Host(Protocol):
     """What a check may ask of a machine.
 
     Paths are absolute paths *on the audited host* ("/etc/hosts"), whatever
-    the backend. File methods raise ``FileNotFoundError``/``PermissionError``
-    like the built-ins do. Methods that a backend cannot answer raise
-    :class:`NotAvailable`.
+    the backend; symbolic links resolve on that host (a sysroot's links
+    resolve inside the sysroot, as under ``chroot``). File methods raise
+    ``FileNotFoundError``/``PermissionError`` like the built-ins do;
+    ``read_text`` raises :class:`UnreadableFile` for anything but a regular
+    file of at most :data:`MAX_FILE_BYTES`. Methods that a backend cannot
+    answer raise :class:`NotAvailable`.
     """
 
     @property

@@ -5,22 +5,29 @@ This module is the only place in harborkit that starts subprocesses for checks.
 
 from __future__ import annotations
 
+import errno
+import fnmatch
 import glob as _glob
 import os
+import posixpath
 import shutil
 import socket
+import stat
 import subprocess
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from harborkit.host.etc_hosts import addresses_of
 from harborkit.host.interface import (
+    MAX_FILE_BYTES,
     ClockSample,
     CommandResult,
     Listener,
     NotAvailable,
     ProcessInfo,
+    UnreadableFile,
 )
 
 if TYPE_CHECKING:
@@ -29,37 +36,173 @@ if TYPE_CHECKING:
 _BIN_DIRS = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 
 
+_MAX_LINKS = 40  # as the kernel's ELOOP limit
+
+
+def resolve_in_root(root: str, path: str) -> Path:
+    """``path`` of a machine whose ``/`` is the folder ``root``, as ``chroot`` sees it.
+
+    Every component is looked up below ``root``: an absolute link target
+    restarts at ``root``, ``..`` never climbs above it, so no link (at any
+    depth, absolute or relative) leads out of the folder. The result names no
+    symbolic link. Raises ``FileNotFoundError``/``NotADirectoryError`` for a
+    missing component and ``OSError(ELOOP)`` past 40 links, as the kernel would.
+    """
+    todo = [c for c in reversed(path.split("/")) if c]
+    done: list[str] = []
+    links = 0
+    while todo:
+        name = todo.pop()
+        if name == ".":
+            continue
+        if name == "..":
+            if done:
+                done.pop()
+            continue
+        candidate = os.path.join(root, *done, name)
+        st = os.lstat(candidate)  # FileNotFoundError / NotADirectoryError as the kernel says
+        if stat.S_ISLNK(st.st_mode):
+            links += 1
+            if links > _MAX_LINKS:
+                raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), path)
+            target = os.readlink(candidate)
+            if target.startswith("/"):
+                done = []
+            todo.extend(c for c in reversed(target.split("/")) if c)
+            continue
+        if todo and not stat.S_ISDIR(st.st_mode):
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), path)
+        done.append(name)
+    return Path(root, *done)
+
+
+def _not_a_file(mode: int) -> str | None:
+    """What a non-regular file is, in words; None for a regular file."""
+    for test, what in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return what
+    return None if stat.S_ISREG(mode) else "not a regular file"
+
+
+def read_limited(real: Path, shown: str, *, follow: bool = True) -> bytes:
+    """The bytes of the regular file ``real`` (named ``shown`` in errors), at most
+    :data:`MAX_FILE_BYTES`. Anything else is :class:`UnreadableFile`, decided from
+    its metadata: a FIFO or a device is never opened for reading."""
+    st = os.stat(real) if follow else os.lstat(real)
+    what = _not_a_file(st.st_mode)
+    if what:
+        raise UnreadableFile(shown, f"is {what}, not a regular file: not read")
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow else os.O_NOFOLLOW)
+    fd = os.open(real, flags)
+    try:
+        st = os.fstat(fd)  # the file opened is the one judged (no swap in between)
+        what = _not_a_file(st.st_mode)
+        if what:
+            raise UnreadableFile(shown, f"is {what}, not a regular file: not read")
+        chunks = []
+        left = MAX_FILE_BYTES + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    if len(data) > MAX_FILE_BYTES:
+        raise UnreadableFile(
+            shown,
+            f"is larger than {MAX_FILE_BYTES >> 20} MiB, too large for a config file: not read",
+        )
+    return data
+
+
 class _FileHost:
     """File access below a root folder ("/" for the live machine)."""
 
     def __init__(self, root: str | os.PathLike[str] = "/") -> None:
         self.root = Path(root)
+        self._real_root = os.path.realpath(root)
+        self._confined = self._real_root != "/"
 
     def _p(self, path: str) -> Path:
+        """Where ``path`` of the audited host is on this machine (links resolved inside the root)."""
         if not path.startswith("/"):
             raise ValueError(f"host paths are absolute: {path!r}")
-        return self.root / path.lstrip("/")
+        if not self._confined:
+            return Path(path)
+        return resolve_in_root(self._real_root, path)
 
     def read_text(self, path: str) -> str:
-        return self._p(path).read_text(encoding="utf-8", errors="replace")
+        data = read_limited(self._p(path), path, follow=not self._confined)
+        return data.decode("utf-8", errors="replace")
 
     def exists(self, path: str) -> bool:
-        return self._p(path).exists()
+        try:
+            return self._p(path).exists()
+        except (OSError, ValueError):
+            return False
 
     def is_dir(self, path: str) -> bool:
-        return self._p(path).is_dir()
+        try:
+            return self._p(path).is_dir()
+        except (OSError, ValueError):
+            return False
 
     def listdir(self, path: str) -> list[str]:
         return sorted(os.listdir(self._p(path)))
 
     def glob(self, pattern: str) -> list[str]:
-        found = _glob.glob(str(self._p(pattern)))
-        return sorted("/" + str(Path(f).relative_to(self.root)) for f in found)
+        """Paths of the audited host matching ``pattern`` (``*``, ``?``, ``[...]``
+        within one component), each component looked up inside the root; like
+        :func:`glob.glob`, a link matches whether or not its target exists."""
+        if not pattern.startswith("/"):
+            raise ValueError(f"host paths are absolute: {pattern!r}")
+        found = ["/"]
+        for part in (c for c in pattern.split("/") if c):
+            nxt: list[str] = []
+            for base in found:
+                if not _glob.has_magic(part):
+                    nxt.append(posixpath.join(base, part))
+                    continue
+                try:
+                    names = self.listdir(base)
+                except (OSError, ValueError):
+                    continue
+                hidden_ok = part.startswith(".")
+                nxt.extend(
+                    posixpath.join(base, n)
+                    for n in fnmatch.filter(names, part)
+                    if hidden_ok or not n.startswith(".")
+                )
+            found = nxt
+        return sorted(f for f in found if self._lexists(f))
+
+    def _lexists(self, path: str) -> bool:
+        """The directory entry exists (a link counts, wherever it points), as ``glob`` has it."""
+        parent, name = posixpath.split(path)
+        if not name:
+            return True
+        try:
+            os.lstat(self._p(parent) / name)
+        except (OSError, ValueError):
+            return False
+        return True
 
     def which(self, program: str) -> str | None:
         for d in _BIN_DIRS:
             candidate = f"{d}/{program}"
-            p = self._p(candidate)
+            try:
+                p = self._p(candidate)
+            except (OSError, ValueError):
+                continue
             if p.is_file() and os.access(p, os.X_OK):
                 return candidate
         return None
@@ -208,7 +351,7 @@ class SysrootHost(_FileHost):
     def name(self) -> str:
         try:
             return self.read_text("/etc/hostname").strip() or str(self.root)
-        except OSError:
+        except (OSError, UnreadableFile):
             return str(self.root)
 
     @property
@@ -226,13 +369,11 @@ class SysrootHost(_FileHost):
 
     def resolve(self, name: str) -> list[str]:
         """Resolution from the sysroot's /etc/hosts only (no DNS)."""
-        from harborkit.checks._parse import parse_hosts
-
         try:
             text = self.read_text("/etc/hosts")
-        except OSError:
+        except (OSError, UnreadableFile):
             return []
-        return [addr for addr, names in parse_hosts(text) if name in names]
+        return addresses_of(text, name)
 
     def cpu_count(self) -> int:
         raise NotAvailable(f"CPU count: {self._why()}")

@@ -277,13 +277,13 @@ class SnapshotHost:
         no_getent = self.snapshot.which.get("getent", None) == ""
         r = None if no_getent else self._ask(lambda: self._lookup(name))
         if r is None or r.rc == 127:  # no getent (BusyBox): the hosts file alone
-            from harborkit.checks._parse import parse_hosts
+            from harborkit.host.etc_hosts import addresses_of
 
             try:
                 text = self.read_text("/etc/hosts")
             except OSError:
                 return []
-            return [addr for addr, names in parse_hosts(text) if name in names]
+            return addresses_of(text, name)
         seen: list[str] = []
         for line in r.stdout.splitlines():
             fields = line.split()

@@ -122,9 +122,8 @@ def test_hosts_are_audited_like_a_single_run_and_unreachable_ones_are_errors(
 
 def test_forks_audit_hosts_at_the_same_time(tmp_path: Path, profile: Profile) -> None:
     """Two hosts whose opening waits for the other: only parallel runs get past."""
-    barrier = threading.Barrier(2, timeout=5)
 
-    def opener(name: str) -> Deferred:
+    def opener(name: str, barrier: threading.Barrier) -> Deferred:
         def open_() -> Host:
             try:
                 barrier.wait()
@@ -134,10 +133,15 @@ def test_forks_audit_hosts_at_the_same_time(tmp_path: Path, profile: Profile) ->
 
         return Deferred(name, open_)
 
-    report = run_cluster([opener("a1"), opener("a2")], [], profile, selection=Selection(), forks=2)
+    both = threading.Barrier(2, timeout=60)  # generous: they meet at once in parallel
+    report = run_cluster(
+        [opener("a1", both), opener("a2", both)], [], profile, selection=Selection(), forks=2
+    )
     assert report.unreachable == ()
-    barrier.reset()
-    report = run_cluster([opener("b1"), opener("b2")], [], profile, selection=Selection(), forks=1)
+    alone = threading.Barrier(2, timeout=0.3)
+    report = run_cluster(
+        [opener("b1", alone), opener("b2", alone)], [], profile, selection=Selection(), forks=1
+    )
     assert [u.reason for u in report.unreachable] == ["b1: opened alone", "b2: opened alone"]
 
 

@@ -108,24 +108,32 @@ def hk(
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env)
 
 
-def verdicts(report_json: str) -> dict[str, dict[str, str]]:
-    """host -> check id -> status, from a -f json report (one host or a cluster)."""
+def _reports(report_json: str) -> list[dict[str, Any]]:
+    """Every host's report (and the cluster checks' as host "cluster") of a -f json
+    document: one host's report or a cluster report."""
     import json
 
     doc = json.loads(report_json)
-    reports = doc.get("hosts") if isinstance(doc, dict) and "hosts" in doc else [doc]
-    if isinstance(doc, list):
-        reports = doc
-    return {r["host"]: {x["id"]: x["status"] for x in r["results"]} for r in reports}
+    if "hosts" not in doc:
+        return [doc]
+    out = []
+    for h in doc["hosts"]:
+        rep = dict(h["report"])
+        rep["host"] = h["name"]
+        out.append(rep)
+    cluster = dict(doc["cluster"])
+    cluster["host"] = "cluster"
+    return [*out, cluster]
+
+
+def verdicts(report_json: str) -> dict[str, dict[str, str]]:
+    """host -> check id -> status, from a -f json report (one host or a cluster)."""
+    return {r["host"]: {x["id"]: x["status"] for x in r["results"]} for r in _reports(report_json)}
 
 
 def host_results(report_json: str, host: str | None = None) -> list[dict[str, Any]]:
     """The result objects of one host (the only one when ``host`` is None)."""
-    import json
-
-    doc = json.loads(report_json)
-    reports = doc if isinstance(doc, list) else doc.get("hosts", [doc])
-    reports = [r for r in reports if r.get("host") != "cluster"]
+    reports = [r for r in _reports(report_json) if r["host"] != "cluster"]
     if host is None:
         assert len(reports) == 1, [r["host"] for r in reports]
         return list(reports[0]["results"])

@@ -22,7 +22,7 @@ from harborkit.report.table import render_table
 from harborkit.resources import schema_path
 from tests.engine.test_runner import ALL
 
-JUNIT_XSD = Path(__file__).resolve().parents[2].parent / "shared" / "junit" / "jenkins-junit-10.xsd"
+JUNIT_XSD = Path(__file__).resolve().parent / "junit" / "jenkins-junit-10.xsd"
 
 
 @pytest.fixture(scope="module")

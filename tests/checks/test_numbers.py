@@ -1,0 +1,166 @@
+"""Numbers as the kernel and pam_limits read them: ASCII digits only, C's rules.
+
+A value only Python's int() would read (fullwidth digits, underscores, a plus
+sign for the kernel) is judged as rejected, never passed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harborkit.checks._compare import parse_scalar
+from harborkit.checks._parse import ULLONG_MAX, kernel_number, strtol, strtoul
+from harborkit.checks.limits import PamLimitsCheck
+from harborkit.checks.sysctl import SysctlPersisted
+from harborkit.engine.interface import CheckContext, Status
+from harborkit.engine.profile import load_profile
+from harborkit.engine.runner import _run_one
+from harborkit.host.local import SysrootHost
+
+
+@pytest.mark.parametrize(
+    ("token", "value"),
+    [
+        ("65535", 65535),
+        ("-1", -1),
+        ("0x1F", 31),
+        ("017", 15),
+        ("0", 0),
+        ("18446744073709551615", ULLONG_MAX),
+        ("18446744073709551616", None),  # ERANGE
+        ("６５５３５", None),  # fullwidth digits: int() takes them, the kernel does not
+        ("٣", None),  # Arabic-Indic digit
+        ("1_000", None),
+        ("+5", None),
+        ("08", None),  # octal has no 8
+        ("10k", None),
+        ("", None),
+    ],
+)
+def test_kernel_number(token: str, value: int | None) -> None:
+    assert kernel_number(token) == value
+
+
+@pytest.mark.parametrize(
+    ("text", "result"),
+    [
+        ("655350", (655350, "")),
+        ("655350k", (655350, "k")),
+        ("+5", (5, "")),
+        ("-2", (ULLONG_MAX - 1, "")),
+        ("99999999999999999999999", (ULLONG_MAX, "")),
+        ("６５５３５０", None),
+        ("1_000", (1, "_000")),
+        ("x", None),
+    ],
+)
+def test_strtoul_like_pam_limits(text: str, result: tuple[int, str] | None) -> None:
+    assert strtoul(text) == result
+
+
+def test_strtol() -> None:
+    assert strtol("-20") == (-20, "")
+    assert strtol("-99999999999999999999999") == (-(2**63), "")
+    assert strtol("７") is None
+
+
+def test_profile_comparison_takes_ascii_digits_only() -> None:
+    assert parse_scalar("655350") == 655350
+    assert parse_scalar("６５５３５０") == "６５５３５０"
+    assert parse_scalar("1_000") == "1_000"
+    assert parse_scalar("9" * 5000) == "9" * 5000  # no int() digit-limit crash
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    (tmp_path / "etc/security").mkdir(parents=True)
+    (tmp_path / "etc/sysctl.d").mkdir(parents=True)
+    return tmp_path
+
+
+def _ctx(root: Path) -> CheckContext:
+    return CheckContext(SysrootHost(root), load_profile().data)
+
+
+def test_limits_lines_read_as_pam_limits_reads_them(root: Path) -> None:
+    (root / "etc/security/limits.conf").write_text(
+        "* soft nofile ６５５３５０\n"
+        "* hard nofile 655350k\n"
+        "* soft nproc -5\n"
+        "* hard nproc 99999999999999999999999\n"
+        "* soft stack unlimited\n"
+        "* hard stack unlimited\n"
+    )
+    out = _run_one(PamLimitsCheck, _ctx(root))
+    assert (out.status, out.message) == (
+        Status.FAIL,
+        "2 of 11 fail: * soft nofile, root soft nproc",
+    )
+    conf = "/etc/security/limits.conf"
+    assert [(f.status.value, f.subject, f.message, f.location) for f in out.findings[:7]] == [
+        (
+            "warn",
+            "* soft nofile ６５５３５０",
+            "bad value '６５５３５０': not a number or unlimited: pam_limits ignores this line",
+            f"{conf}:1",
+        ),
+        (
+            "warn",
+            "* hard nofile 655350k",
+            "value '655350k' is read as 655350 (the rest is ignored)",
+            f"{conf}:2",
+        ),
+        (
+            "warn",
+            "* soft nproc -5",
+            "value '-5' is read as 18446744073709551611 (a negative number wraps)",
+            f"{conf}:3",
+        ),
+        (
+            "warn",
+            "* hard nproc 99999999999999999999999",
+            "value '99999999999999999999999' is beyond 2^64-1: read as unlimited",
+            f"{conf}:4",
+        ),
+        (
+            "fail",
+            "* soft nofile",
+            "not set by any line pam_limits accepts (the inherited default applies)",
+            None,
+        ),
+        ("pass", "* hard nofile", "655350 (expected >= 655350)", f"{conf}:2"),
+        ("pass", "* soft nproc", "18446744073709551611 (expected >= 655350)", f"{conf}:3"),
+    ]
+
+
+def test_sysctl_values_read_as_the_kernel_reads_them(root: Path) -> None:
+    (root / "etc/sysctl.d/90-harbor.conf").write_text(
+        "fs.file-max = ６８１５７４４\n"
+        "fs.aio-max-nr = 0x100000\n"
+        "kernel.shmmni = 4_096\n"
+        "net.core.somaxconn = +2048\n"
+        "kernel.sem = 250 32000 100 0200\n"
+    )
+    out = _run_one(SysctlPersisted, _ctx(root))
+    conf = "/etc/sysctl.d/90-harbor.conf"
+    got = {f.subject: (f.status.value, f.message, f.location) for f in out.findings if f.location}
+    assert got == {
+        "fs.aio-max-nr": ("pass", "0x100000 (expected >= 1048576)", f"{conf}:2"),
+        "fs.file-max": (
+            "fail",
+            "'６８１５７４４' is not a number the kernel reads (the write fails), expected >= 6815744",
+            f"{conf}:1",
+        ),
+        "kernel.shmmni": (
+            "fail",
+            "'4_096' is not a number the kernel reads (the write fails), expected >= 4096",
+            f"{conf}:3",
+        ),
+        "kernel.sem": ("pass", "250 32000 100 0200 (expected >= 250 32000 100 128)", f"{conf}:5"),
+        "net.core.somaxconn": (
+            "fail",
+            "'+2048' is not a number the kernel reads (the write fails), expected >= 2048",
+            f"{conf}:4",
+        ),
+    }

@@ -1,0 +1,76 @@
+"""What an installed harborkit needs: its data through harborkit.resources, help in plain words.
+
+The installed-wheel run of every command is `make smoke` (.ci/wheel_smoke.py),
+which CI runs before `make test`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer.main
+
+from harborkit.cli import app
+from harborkit.resources import KINDS, data_dir, default_manifest, default_profile, load_schema
+from tests.test_cli import hk
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _command_paths() -> list[list[str]]:
+    out: list[list[str]] = []
+
+    def walk(cmd: object, path: list[str]) -> None:
+        out.append(path)
+        for name, sub in sorted(getattr(cmd, "commands", {}).items()):
+            walk(sub, [*path, name])
+
+    walk(typer.main.get_command(app), [])
+    return out
+
+
+def test_checkout_reads_the_top_level_data_folders() -> None:
+    for kind in KINDS:
+        assert data_dir(kind) == REPO / kind
+    assert default_profile() == REPO / "checks" / "harbor-v1.8.0.yaml"
+    assert default_manifest() == REPO / "bundles" / "harbor-v1.8.0.yaml"
+    assert load_schema("report.schema.json") == json.loads(
+        (REPO / "schemas" / "report.schema.json").read_text()
+    )
+
+
+def test_every_command_help_has_no_type_placeholders() -> None:
+    paths = _command_paths()
+    assert ["bundle", "verify"] in paths and ["check"] in paths
+    for path in paths:
+        r = hk(*path, "--help", env={"COLUMNS": "200"})
+        assert r.returncode == 0, (path, r.stderr)
+        assert "<bool>" not in r.stdout, path
+        assert "{" not in r.stdout, path
+    r = hk("bundle", "verify", "--help", env={"COLUMNS": "200"})
+    assert "Usage: harborkit bundle verify [OPTIONS] BUNDLE" in r.stdout
+
+
+def test_bundle_manifest_error_names_file_and_line(tmp_path: Path) -> None:
+    bad = tmp_path / "site.yaml"
+    bad.write_text(
+        "harbor_version: v1.8.0\n"
+        "installer:\n"
+        "  name: harbor-online-installer-v1.8.0.tgz\n"
+        "  url: https://example.invalid/x.tgz\n"
+        "images: nope\n"
+    )
+    r = hk("bundle", "build", "-m", str(bad), "-o", str(tmp_path / "out.tar"))
+    assert r.returncode == 2
+    assert r.stderr == f"harborkit: error: {bad}:5: images: 'nope' is not of type 'array'\n"
+    assert not (tmp_path / "out.tar").exists()
+
+
+def test_bundle_manifest_yaml_error_names_file_line_column(tmp_path: Path) -> None:
+    bad = tmp_path / "site.yaml"
+    bad.write_text("harbor_version: v1.8.0\nimages: [a,\n")
+    r = hk("bundle", "build", "-m", str(bad), "-o", str(tmp_path / "out.tar"))
+    assert r.returncode == 2
+    assert r.stderr.startswith(f"harborkit: error: {bad}:3:1: invalid YAML: ")
+    assert r.stderr.count("\n") == 1
