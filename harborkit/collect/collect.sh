@@ -73,19 +73,63 @@ kind() {
 
 seen=" "
 hk_resolved=" "
-# path PATH [nocontent]: its type, and its content when it is a regular file
+NL='
+'
+hk_files=
+hk_sys=
+hk_n=0
+# copy FILE: its content now (files that change under us: /proc, /sys)
+copy() {
+    if cat "$1" > "$t" 2> "$e"; then rec F "$1" "$t"; else rec E "$1" "$e"; fi
+}
+
+# path PATH [nocontent]: its type, and its content when it is a regular file.
+# Ordinary files are read at the end, all with one wc and one cat.
 path() {
     case "$seen" in *" $1 "*) return 0 ;; esac
     seen="$seen$1 "
     kind "$1"
     recs T "$1" "$k"
-    if [ "$k" = f ] && [ -z "$2" ]; then
-        if cat "$1" > "$t" 2> "$e"; then
-            rec F "$1" "$t"
+    [ "$k" = f ] && [ -z "$2" ] || return 0
+    case "$1" in
+    /proc/sys/*) hk_sys="$hk_sys$1$NL" ;;
+    /proc/* | /sys/*) copy "$1" ;;
+    *$NL*) ;;
+    *)
+        if [ -r "$1" ]; then
+            hk_files="$hk_files$1$NL"
         else
-            rec E "$1" "$e"
+            recs E "$1" "Permission denied"
         fi
-    fi
+        ;;
+    esac
+}
+
+# batch FILES...: an index (wc -c output) and the files' bytes in that order
+# (one wc and one cat for any number of files)
+batch() {
+    [ $# -gt 0 ] || return 0
+    wc -c -- "$@" > "$hk_tmpdir/i" 2> /dev/null
+    cat -- "$@" > "$t" 2> /dev/null
+    rec I "$#" "$hk_tmpdir/i"
+    rec B "-" "$t"
+}
+
+# the batched files: sysctl values, then ordinary files and command outputs
+read_files() {
+    oldifs=$IFS
+    IFS=$NL
+    set -f
+    set -- $hk_sys
+    set +f
+    IFS=$oldifs
+    batch "$@"
+    IFS=$NL
+    set -f
+    set -- $hk_files
+    set +f
+    IFS=$oldifs
+    batch "$@"
 }
 
 listed=" "
@@ -99,13 +143,13 @@ list() {
         recs E "$1" "Permission denied"
         return 0
     fi
-    : > "$hk_tmpdir/l"
+    l=
     for x in "$1"/* "$1"/.*; do
         b=${x##*/}
         case "$b" in .|..) continue ;; esac
-        if [ -e "$x" ] || [ -L "$x" ]; then printf '%s\n' "$b" >> "$hk_tmpdir/l"; fi
+        if [ -e "$x" ] || [ -L "$x" ]; then l="$l$b$NL"; fi
     done
-    rec D "$1" "$hk_tmpdir/l"
+    recs D "$1" "$l"
 }
 
 # walk PREFIX REST: gather what a glob of PREFIX/REST needs
@@ -161,15 +205,18 @@ want_cmd() {
     cmd=$1
     eval "set -- $1"
     if ! command -v "$1" > /dev/null 2>&1; then
-        : > "$t"
-        rec O "$cmd" "$t"
+        recs O "$cmd" ""
         recs X "$cmd" "$1: command not found"
         recs R "$cmd" 127
         return 0
     fi
-    if $hk_to "$@" > "$t" 2> "$e" < /dev/null; then rc=0; else rc=$?; fi
-    rec O "$cmd" "$t"
-    rec X "$cmd" "$e"
+    hk_n=$((hk_n + 1))
+    o="$hk_tmpdir/c$hk_n.o"
+    x="$hk_tmpdir/c$hk_n.x"
+    if $hk_to "$@" > "$o" 2> "$x" < /dev/null; then rc=0; else rc=$?; fi
+    # non-empty outputs are read with the batched files: A names what they are
+    if [ -s "$o" ]; then recs A "$o" "O $cmd"; hk_files="$hk_files$o$NL"; else recs O "$cmd" ""; fi
+    if [ -s "$x" ]; then recs A "$x" "X $cmd"; hk_files="$hk_files$x$NL"; else recs X "$cmd" ""; fi
     recs R "$cmd" "$rc"
 }
 
@@ -305,6 +352,8 @@ while read -r kind arg; do
 done <<'HK_WANTS_END'
 @HK_WANTS@
 HK_WANTS_END
+
+read_files
 
 # the checksum covers every byte before the last line, the header included
 if command -v sha256sum > /dev/null 2>&1; then
