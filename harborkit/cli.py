@@ -380,17 +380,21 @@ def collect(
     install_dir: Annotated[
         str | None, typer.Option("--install-dir", help="Harbor installer folder on the host.")
     ] = None,
+    node: Annotated[
+        list[str] | None,
+        typer.Option("--node", help="Cluster node NAME=ADDRESS whose name to resolve."),
+    ] = None,
 ) -> None:
     """Print the snapshot collector: sh collect.sh > HOST.hksnap on the target,
     then harborkit check --snapshot HOST.hksnap here."""
     from harborkit.collect import script, wants_for
     from harborkit.engine.interface import CheckOptions
     from harborkit.engine.plugins import discover
-    from harborkit.engine.profile import load_profile
+    from harborkit.engine.profile import load_profile, with_nodes
 
     if not script_:
         raise typer.BadParameter("say what to print: --script")
-    prof = load_profile(profile)
+    prof = with_nodes(load_profile(profile), node or [])
     loaded, _ = discover()
     options = CheckOptions(_host_path(harbor_config, "/"), _host_path(install_dir, "/"))
     sys.stdout.write(script(wants_for(prof.data, options, [lc.cls for lc in loaded])))

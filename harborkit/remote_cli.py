@@ -51,6 +51,7 @@ class RemoteRun:
     failure_exit: int
     failure_lines: list[str]
     round_trips: dict[str, int]
+    fetched: dict[str, list[str]]  # facts each host was asked for after its snapshot
 
 
 def run_remote(
@@ -111,10 +112,8 @@ def run_remote(
             on_host_done=on_host_done,
         )
         trips = {c.target.label: c.round_trips for c in conns}
-    lines = [
-        f"{name}: {msg}" if not msg.startswith(name) else msg
-        for name, (_, msg) in failures.items.items()
-    ]
+        fetched = {c.target.label: list(c.fetched) for c in conns}
+    lines = [msg for _, msg in failures.items.values()]  # each names its host or file
     # hosts that failed in ways the backends did not classify (cluster's own Unreachable)
     known = set(failures.items)
     extra = [u for u in report.unreachable if u.name not in known]
@@ -124,7 +123,7 @@ def run_remote(
         from harborkit.host.ssh import UNREACHABLE_EXIT
 
         code = max(code, UNREACHABLE_EXIT)
-    return RemoteRun(report, code, lines, trips)
+    return RemoteRun(report, code, lines, trips, fetched)
 
 
 def print_failures(run: RemoteRun) -> None:

@@ -100,8 +100,10 @@ _PROGRAMS = (
     "ntpstat",
     "ntpq",
     "firewall-cmd",
+    "iptables",  # firewall.iptables says whether the command exists beside the service
     "ufw",
     "getenforce",
+    "getent",
 )
 _COMMANDS: tuple[tuple[str, ...], ...] = (
     ("docker", "version", "--format", "{{json .Server}}"),
@@ -174,12 +176,14 @@ def wants_for(
             out.append("c " + shlex.join([path, "version", "--short"]))
             out.append("c " + shlex.join([path, "--version"]))
     # harbor.yml and the places it names
-    for given in (options.harbor_config, options.install_dir):
-        if given:
-            out.append(f"f {given}")
+    if options.harbor_config:
+        out.append(f"y {options.harbor_config}")
     if options.install_dir:
+        out.append(f"f {options.install_dir}")
         for name in (profile.get("harbor") or {}).get("config_names") or ["harbor.yml"]:
-            out.append(f"f {posixpath.join(options.install_dir, str(name))}")
+            out.append(f"y {posixpath.join(options.install_dir, str(name))}")
+        # ports.harbor reads the ports ./prepare's compose file publishes
+        out.append(f"f {posixpath.join(options.install_dir, 'docker-compose.yml')}")
     out += ["s /data", "s /var/log/harbor"]
     for node in profile.get("nodes") or []:
         node_name = node.get("name") if isinstance(node, Mapping) else None
@@ -187,6 +191,7 @@ def wants_for(
             out.append(f"h {node_name}")
     # the host's own name is asked for by name; the collector resolves it too
     out.append("h -")
+    out.append("H -")
     for check in checks:
         out += declared_wants(check)
     return list(dict.fromkeys(w for w in out if "\n" not in w))

@@ -20,10 +20,18 @@ PATH="$PATH:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 export PATH
 HK_VERSION=@HK_VERSION@
 umask 077
-# over SSH harborkit asks for the clock first, to compare it with its own
-if [ "${1:-}" = clock ]; then
-    printf 'HKCLOCK %s\n' "$(date +%s.%N 2>/dev/null || date +%s)" >&2
-fi
+# options: -o FILE writes the snapshot to FILE (complete or not at all) instead
+# of stdout; "clock" reports the clock on stderr first (harborkit over SSH
+# compares it with its own)
+hk_dest=
+while [ $# -gt 0 ]; do
+    case "$1" in
+    clock) printf 'HKCLOCK %s\n' "$(date +%s.%N 2>/dev/null || date +%s)" >&2 ;;
+    -o) hk_dest=$2; shift ;;
+    *) echo "harborkit collector: unknown option $1 (use: sh collect.sh [-o FILE])" >&2; exit 2 ;;
+    esac
+    shift
+done
 
 hk_tmpdir=$(mktemp -d "${TMPDIR:-/tmp}/hksnap.XXXXXX" 2>/dev/null) || {
     hk_tmpdir="${TMPDIR:-/tmp}/hksnap.$$"
@@ -64,19 +72,64 @@ kind() {
 }
 
 seen=" "
-# path PATH [nocontent]: its type, and its content when it is a regular file
+hk_resolved=" "
+NL='
+'
+hk_files=
+hk_sys=
+hk_n=0
+# copy FILE: its content now (files that change under us: /proc, /sys)
+copy() {
+    if cat "$1" > "$t" 2> "$e"; then rec F "$1" "$t"; else rec E "$1" "$e"; fi
+}
+
+# path PATH [nocontent]: its type, and its content when it is a regular file.
+# Ordinary files are read at the end, all with one wc and one cat.
 path() {
     case "$seen" in *" $1 "*) return 0 ;; esac
     seen="$seen$1 "
     kind "$1"
     recs T "$1" "$k"
-    if [ "$k" = f ] && [ -z "$2" ]; then
-        if cat "$1" > "$t" 2> "$e"; then
-            rec F "$1" "$t"
+    [ "$k" = f ] && [ -z "$2" ] || return 0
+    case "$1" in
+    /proc/sys/*) hk_sys="$hk_sys$1$NL" ;;
+    /proc/* | /sys/*) copy "$1" ;;
+    *$NL*) ;;
+    *)
+        if [ -r "$1" ]; then
+            hk_files="$hk_files$1$NL"
         else
-            rec E "$1" "$e"
+            recs E "$1" "Permission denied"
         fi
-    fi
+        ;;
+    esac
+}
+
+# batch FILES...: an index (wc -c output) and the files' bytes in that order
+# (one wc and one cat for any number of files)
+batch() {
+    [ $# -gt 0 ] || return 0
+    wc -c -- "$@" > "$hk_tmpdir/i" 2> /dev/null
+    cat -- "$@" > "$t" 2> /dev/null
+    rec I "$#" "$hk_tmpdir/i"
+    rec B "-" "$t"
+}
+
+# the batched files: sysctl values, then ordinary files and command outputs
+read_files() {
+    oldifs=$IFS
+    IFS=$NL
+    set -f
+    set -- $hk_sys
+    set +f
+    IFS=$oldifs
+    batch "$@"
+    IFS=$NL
+    set -f
+    set -- $hk_files
+    set +f
+    IFS=$oldifs
+    batch "$@"
 }
 
 listed=" "
@@ -90,13 +143,13 @@ list() {
         recs E "$1" "Permission denied"
         return 0
     fi
-    : > "$hk_tmpdir/l"
+    l=
     for x in "$1"/* "$1"/.*; do
         b=${x##*/}
         case "$b" in .|..) continue ;; esac
-        if [ -e "$x" ] || [ -L "$x" ]; then printf '%s\n' "$b" >> "$hk_tmpdir/l"; fi
+        if [ -e "$x" ] || [ -L "$x" ]; then l="$l$b$NL"; fi
     done
-    rec D "$1" "$hk_tmpdir/l"
+    recs D "$1" "$l"
 }
 
 # walk PREFIX REST: gather what a glob of PREFIX/REST needs
@@ -152,15 +205,18 @@ want_cmd() {
     cmd=$1
     eval "set -- $1"
     if ! command -v "$1" > /dev/null 2>&1; then
-        : > "$t"
-        rec O "$cmd" "$t"
+        recs O "$cmd" ""
         recs X "$cmd" "$1: command not found"
         recs R "$cmd" 127
         return 0
     fi
-    if $hk_to "$@" > "$t" 2> "$e" < /dev/null; then rc=0; else rc=$?; fi
-    rec O "$cmd" "$t"
-    rec X "$cmd" "$e"
+    hk_n=$((hk_n + 1))
+    o="$hk_tmpdir/c$hk_n.o"
+    x="$hk_tmpdir/c$hk_n.x"
+    if $hk_to "$@" > "$o" 2> "$x" < /dev/null; then rc=0; else rc=$?; fi
+    # non-empty outputs are read with the batched files: A names what they are
+    if [ -s "$o" ]; then recs A "$o" "O $cmd"; hk_files="$hk_files$o$NL"; else recs O "$cmd" ""; fi
+    if [ -s "$x" ]; then recs A "$x" "X $cmd"; hk_files="$hk_files$x$NL"; else recs X "$cmd" ""; fi
     recs R "$cmd" "$rc"
 }
 
@@ -217,6 +273,29 @@ want_df() {
     fi
 }
 
+# want_harbor HARBOR.YML: the file, and for the folders it names (data_volume,
+# log location): their type up to the nearest existing parent, whether that is
+# writable, and its free space
+want_harbor() {
+    path "$1"
+    [ -f "$1" ] || return 0
+    for v in $(sed -n -e 's/^data_volume:[[:space:]]*//p' \
+        -e 's/^[[:space:]][[:space:]]*location:[[:space:]]*//p' "$1" 2>/dev/null |
+        sed -e 's/[[:space:]]*#.*//' -e "s/[\"']//g"); do
+        case "$v" in /*) ;; *) continue ;; esac
+        want_df "$v"
+        q=$v
+        while :; do
+            path "$q" 1
+            [ -e "$q" ] && break
+            q=${q%/*}
+            [ -z "$q" ] && q=/
+        done
+        want_cmd "test -w $q"
+    done
+    return 0
+}
+
 # sockets: which process holds which socket inode
 want_sockets() {
     ls -l /proc/[0-9]*/fd 2>/dev/null | grep -e '^/proc/' -e 'socket:' > "$t"
@@ -242,17 +321,39 @@ while read -r kind arg; do
     h)
         n=$arg
         [ "$n" = - ] && read -r n < /proc/sys/kernel/hostname
-        case "$n" in ''|*[!A-Za-z0-9._-]*) ;; *) want_cmd "getent ahosts $n" ;; esac
+        case "$n" in ''|*[!A-Za-z0-9._-]*) ;; *)
+            case "$hk_resolved" in *" $n "*) ;; *)
+                hk_resolved="$hk_resolved$n "
+                want_cmd "getent ahosts $n" ;;
+            esac ;;
+        esac
         ;;
     w) want_which "$arg" ;;
     p) want_proc "$arg" ;;
     s) want_df "$arg" ;;
+    y) want_harbor "$arg" ;;
+    H)
+        # every name in the hosts file: the names other nodes are known by
+        [ -r /etc/hosts ] || continue
+        while read -r a names; do
+            case "$a" in ''|\#*) continue ;; esac
+            for n in $names; do
+                case "$n" in \#*) break ;; localhost*|ip6-*) continue ;; esac
+                case "$n" in *[!A-Za-z0-9._-]*) continue ;; esac
+                case "$hk_resolved" in *" $n "*) continue ;; esac
+                hk_resolved="$hk_resolved$n "
+                want_cmd "getent ahosts $n"
+            done
+        done < /etc/hosts
+        ;;
     k) want_sockets ;;
     P) want_procs ;;
     esac
 done <<'HK_WANTS_END'
 @HK_WANTS@
 HK_WANTS_END
+
+read_files
 
 # the checksum covers every byte before the last line, the header included
 if command -v sha256sum > /dev/null 2>&1; then
@@ -264,5 +365,13 @@ else
     echo "harborkit collector: neither sha256sum nor openssl is installed" >&2
     exit 3
 fi
-cat "$out" || exit 3
-printf 'HKSNAP-END %s\n' "${sum%% *}"
+printf 'HKSNAP-END %s\n' "${sum%% *}" >> "$out"
+if [ -n "$hk_dest" ]; then
+    cat "$out" > "$hk_dest.part" && mv -f "$hk_dest.part" "$hk_dest" || {
+        rm -f "$hk_dest.part"
+        echo "harborkit collector: cannot write $hk_dest" >&2
+        exit 3
+    }
+else
+    cat "$out" || exit 3
+fi

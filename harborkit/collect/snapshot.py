@@ -74,11 +74,27 @@ class Snapshot:
         self.facts.update(other.facts)
 
 
+def _unwrap(data: bytes) -> bytes:
+    """A snapshot stored base64-encoded (the Ansible playbook does, so that every
+    byte survives Ansible's text output) is decoded; anything else is returned."""
+    head = data[:16].strip()
+    if head.startswith(b"SEtTTkFQI"):  # base64 of "HKSNAP "
+        import base64
+        import binascii
+
+        try:
+            return base64.b64decode(b"".join(data.split()), validate=True)
+        except (binascii.Error, ValueError):
+            return data
+    return data
+
+
 def verify(data: bytes, source: str) -> bytes:
     """The records of a snapshot whose header and checksum are good.
 
     Raises :class:`SnapshotCorrupt` or :class:`SnapshotTooNew` naming ``source``.
     """
+    data = _unwrap(data)
     if not data.startswith(MAGIC):
         what = "empty" if not data else "not a harborkit snapshot (no HKSNAP header)"
         raise SnapshotCorrupt(f"{source}: {what}")
@@ -116,9 +132,12 @@ def verify(data: bytes, source: str) -> bytes:
 def parse(data: bytes, source: str) -> Snapshot:
     """Verify and parse a whole snapshot."""
     body = verify(data, source)
+    data = _unwrap(data)
     header = data[: data.find(b"\n")].decode("ascii", "replace").split()
     snap = Snapshot(source=source, format=int(header[1]), collector=header[2])
     pos = 0
+    index: list[tuple[str, int]] = []
+    aliases: dict[str, tuple[str, str]] = {}  # temp file -> (record type, name)
     while pos < len(body):
         nl = body.find(b"\n", pos)
         if nl < 0:
@@ -135,8 +154,50 @@ def parse(data: bytes, source: str) -> Snapshot:
         if len(content) != size or body[start + size : start + size + 1] != b"\n":
             raise SnapshotCorrupt(f"{source}: record {name!r} runs past the end")
         pos = start + size + 1
-        _add(snap, kind, name, content)
+        if kind == "I":
+            index = _index(content, name)
+        elif kind == "B":
+            _split(snap, index, content, aliases)
+            index = []
+        elif kind == "A":
+            what, _, key = content.decode("utf-8", "surrogateescape").partition(" ")
+            aliases[name] = (what, key)
+        else:
+            _add(snap, kind, name, content)
     return snap
+
+
+def _index(content: bytes, count: str) -> list[tuple[str, int]]:
+    """``wc -c`` output: (path, size) per file, without the total line."""
+    rows: list[tuple[str, int]] = []
+    for line in content.decode("utf-8", "surrogateescape").splitlines():
+        n, _, path = line.strip().partition(" ")
+        if n.isdigit() and path:
+            rows.append((path, int(n)))
+    if count.isdigit() and int(count) > 1 and rows and rows[-1][0] == "total":
+        rows.pop()
+    return rows
+
+
+def _split(
+    snap: Snapshot,
+    index: list[tuple[str, int]],
+    blob: bytes,
+    aliases: dict[str, tuple[str, str]],
+) -> None:
+    """Give each indexed file its bytes (a command's output where an alias says
+    so); a file that changed size between the count and the read makes the
+    batch unusable (its files stay unread: a miss, never wrong bytes)."""
+    if sum(n for _, n in index) != len(blob):
+        return
+    pos = 0
+    for path, n in index:
+        data = blob[pos : pos + n]
+        pos += n
+        if path in aliases:
+            _add(snap, *aliases[path], data)
+        else:
+            _add(snap, "F", path, data)
 
 
 def _text(b: bytes) -> str:

@@ -311,7 +311,13 @@ def select(inv: Inventory, pattern: str | None) -> list[SshTarget]:
     names = list(inv.hosts)
     if pattern:
         chosen: set[str] = set()
-        terms = [t.strip() for t in re.split(r"[,:]", pattern) if t.strip()]
+        if "," in pattern:
+            parts = pattern.split(",")
+        elif pattern.lstrip("!&") in inv.hosts:  # an IPv6 address is one name
+            parts = [pattern]
+        else:
+            parts = pattern.split(":")
+        terms = [t.strip() for t in parts if t.strip()]
         plain = [t for t in terms if not t.startswith(("!", "&"))]
         if plain:
             for t in plain:

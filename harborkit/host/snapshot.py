@@ -274,8 +274,9 @@ class SnapshotHost:
         """``getent ahosts`` on the host (its resolver), else its /etc/hosts."""
         if not _SAFE_NAME.fullmatch(name):
             return []
-        r = self._ask(lambda: self._lookup(name))
-        if r.rc == 127:  # no getent (BusyBox): the hosts file alone
+        no_getent = self.snapshot.which.get("getent", None) == ""
+        r = None if no_getent else self._ask(lambda: self._lookup(name))
+        if r is None or r.rc == 127:  # no getent (BusyBox): the hosts file alone
             from harborkit.host.etc_hosts import addresses_of
 
             try:

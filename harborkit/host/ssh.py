@@ -142,6 +142,7 @@ class SshConnection:
         self.options = options
         self.control = control
         self.round_trips = 0
+        self.fetched: list[str] = []  # facts asked for after the collector's pass
         self.become = options.become if target.become is None else target.become
 
     def base_argv(self) -> list[str]:
@@ -246,9 +247,15 @@ class SshConnection:
             th.join()
         stderr = b"".join(err_lines).decode("utf-8", "replace")
         if proc.returncode == 255:
-            reason = _classify(stderr, self.target, self.options)
-            if out:
-                reason += f" (after {len(out)} bytes of the snapshot: collection incomplete)"
+            if clock or out:  # the collector had started: the connection broke under it
+                got = f", {len(out)} bytes received" if out else ""
+                last = (stderr.strip().splitlines() or ["closed"])[-1].strip()
+                reason = (
+                    f"connection to {self.target.destination} dropped while collecting "
+                    f"(no complete snapshot{got}): {last}"
+                )
+            else:
+                reason = _classify(stderr, self.target, self.options)
             raise SshError(f"{self.target.label}: {reason}")
         if self.become and "a password is required" in stderr:
             raise SshError(
@@ -286,6 +293,7 @@ class SshHost(SnapshotHost):
         self._clock = clock
 
     def _fetch(self, wants: list[str]) -> None:
+        self.conn.fetched += wants
         data, _ = self.conn.run_script(script(wants))
         try:
             more: Snapshot = parse(data, self.conn.target.label)

@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -87,3 +90,51 @@ def lab() -> Iterator[Lab]:
         finally:
             for h in started:
                 h.stop()
+
+
+HK = [sys.executable, "-m", "harborkit"]
+
+
+def hk(
+    *args: str, config: Path | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """``harborkit check`` with the lab's ssh_config (or ``config``)."""
+    argv = [*HK, *args]
+    if config is not None:
+        argv[len(HK) + 1 : len(HK) + 1] = ["--ssh-config", str(config)]
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
+    env.pop("NO_COLOR", None)
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def _reports(report_json: str) -> list[dict[str, Any]]:
+    """Every host's report (and the cluster checks' as host "cluster") of a -f json
+    document: one host's report or a cluster report."""
+    import json
+
+    doc = json.loads(report_json)
+    if "hosts" not in doc:
+        return [doc]
+    out = []
+    for h in doc["hosts"]:
+        rep = dict(h["report"])
+        rep["host"] = h["name"]
+        out.append(rep)
+    cluster = dict(doc["cluster"])
+    cluster["host"] = "cluster"
+    return [*out, cluster]
+
+
+def verdicts(report_json: str) -> dict[str, dict[str, str]]:
+    """host -> check id -> status, from a -f json report (one host or a cluster)."""
+    return {r["host"]: {x["id"]: x["status"] for x in r["results"]} for r in _reports(report_json)}
+
+
+def host_results(report_json: str, host: str | None = None) -> list[dict[str, Any]]:
+    """The result objects of one host (the only one when ``host`` is None)."""
+    reports = [r for r in _reports(report_json) if r["host"] != "cluster"]
+    if host is None:
+        assert len(reports) == 1, [r["host"] for r in reports]
+        return list(reports[0]["results"])
+    return next(list(r["results"]) for r in reports if r["host"] == host)

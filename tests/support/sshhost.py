@@ -26,6 +26,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 CACHE = Path(os.environ.get("HARBORKIT_TEST_CACHE", "/var/cache/harborkit-tests"))
 MIRROR = "http://deb.debian.org/debian"
@@ -148,8 +149,10 @@ class SshHost:
     def target(self) -> str:
         return self.address if self.port == 22 else f"{self.address}:{self.port}"
 
-    def exec(self, script: str, *, input: bytes | None = None, check: bool = True) -> str:
-        """Run ``sh -c script`` as root in the container; its stdout."""
+    def exec(
+        self, script: str, *, input: bytes | None = None, check: bool = True, raw: bool = False
+    ) -> Any:
+        """Run ``sh -c script`` as root in the container; its stdout (bytes with ``raw``)."""
         r = subprocess.run(
             ["docker", "exec", "-i", self.container, "/bin/sh", "-c", script],
             env=self.docker_env,
@@ -159,7 +162,7 @@ class SshHost:
         )
         if check and r.returncode != 0:
             raise RuntimeError(f"{self.name}: {script!r} failed: {r.stderr.decode()}")
-        return r.stdout.decode()
+        return r.stdout if raw else r.stdout.decode()
 
     def put_tree(self, src: Path) -> None:
         """Copy the files below ``src`` (a fixture sysroot) into the container's /,
