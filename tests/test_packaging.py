@@ -100,3 +100,43 @@ def test_no_arguments_shows_the_help() -> None:
     r = hk()
     assert r.returncode == 2
     assert "Usage: harborkit [OPTIONS] COMMAND [ARGS]..." in r.stdout
+
+
+def test_installed_layout_reads_harborkit_data(tmp_path: Path) -> None:
+    """The package copied as a wheel installs it (no checkout beside it): the data
+    comes from harborkit/data; without it, one line and exit 3."""
+    import shutil
+    import subprocess
+    import sys
+
+    site = tmp_path / "site"
+    shutil.copytree(
+        REPO / "harborkit", site / "harborkit", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    for kind in KINDS:
+        shutil.copytree(REPO / kind, site / "harborkit" / "data" / kind)
+    code = (
+        "import harborkit.resources as r; print(r.data_dir('schemas')); print(r.default_profile())"
+    )
+    env = {"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"}
+    r = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == [
+        str(site / "harborkit/data/schemas"),
+        str(site / "harborkit/data/checks/harbor-v1.8.0.yaml"),
+    ]
+    shutil.rmtree(site / "harborkit" / "data")
+    r = subprocess.run(
+        [sys.executable, "-m", "harborkit", "check", "--root", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert (r.returncode, r.stdout) == (3, "")
+    assert r.stderr == (
+        "harborkit: error: harborkit's built-in checks/ folder is missing from this installation "
+        f"(looked in {site / 'harborkit/data/checks'}); reinstall harborkit from a wheel or sdist\n"
+    )

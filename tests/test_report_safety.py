@@ -178,3 +178,44 @@ def test_stderr_summary_for_every_format(hostile_root: Path, tmp_path: Path, fmt
     assert r.stdout == ""  # type: ignore[attr-defined]
     host = terminal_text(f"srv{HOSTILE}58")
     assert r.stderr == f"FAILED: 1 checks on {host}: 1 fail\n"  # type: ignore[attr-defined]
+
+
+def test_every_format_survives_a_plugin_message_with_any_characters(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from harborkit.engine.interface import Check, CheckContext, Finding, Outcome, Severity, Status
+    from harborkit.engine.plugins import LoadedCheck
+    from harborkit.engine.runner import Selection, run_checks
+    from harborkit.host.local import SysrootHost
+    from harborkit.report import OutputFormat, renderer
+
+    nasty = "lone \ud800 surrogate, \x1b[2J escape, \x00 nul, \ufffe nonchar, \u202e bidi"
+
+    class Nasty(Check):
+        id, title, group = "site.nasty", "nasty text", "site"
+        severity, remediation = Severity.LOW, f"fix {nasty}"
+
+        def run(self, ctx: CheckContext) -> Outcome:
+            f = Finding(Status.FAIL, nasty, nasty, expected=nasty, actual=nasty, location=nasty)
+            return Outcome(Status.FAIL, nasty, (f,))
+
+    report = run_checks(
+        [LoadedCheck(Nasty, "site-plugin")],
+        CheckContext(SysrootHost(tmp_path), {}),
+        profile_name="p",
+        profile_path="p.yaml",
+        selection=Selection(),
+        today=dt.date(2026, 11, 28),
+    )
+    for fmt in OutputFormat:
+        kwargs: dict[str, object] = {"strict": False, "color": fmt is OutputFormat.table}
+        text = renderer(fmt)(report, **kwargs)
+        text.encode("utf-8")  # writable as UTF-8 whatever the format
+        if fmt is OutputFormat.json:
+            assert json.loads(text)["results"][0]["message"] == nasty  # exact text kept
+        elif fmt is OutputFormat.junit:
+            ET.fromstring(text.encode())
+            xmlschema.XMLSchema(str(JUNIT_XSD)).validate(text)
+        else:
+            assert not (UNSAFE_CHARS | {"\ud800", "\x00"}) & set(text.replace("\x1b[", "")), text
+            assert "\\x1b[2J" in text and "\x1b[2J" not in text  # rich's own colours only

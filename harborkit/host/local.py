@@ -141,8 +141,11 @@ class _FileHost:
         return resolve_in_root(self._real_root, path)
 
     def read_text(self, path: str) -> str:
-        data = read_limited(self._p(path), path, follow=not self._confined)
-        return data.decode("utf-8", errors="replace")
+        return self.read_bytes(path).decode("utf-8", errors="replace")
+
+    def read_bytes(self, path: str) -> bytes:
+        """The exact bytes of a regular file (see :func:`read_limited`)."""
+        return read_limited(self._p(path), path, follow=not self._confined)
 
     def exists(self, path: str) -> bool:
         try:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from harborkit.engine.interface import CheckResult, Finding, Report
@@ -63,5 +64,11 @@ def report_to_dict(report: Report, *, strict: bool = False) -> dict[str, Any]:
     }
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def render_json(report: Report, *, strict: bool = False, color: bool = False) -> str:
-    return json.dumps(report_to_dict(report, strict=strict), indent=2, ensure_ascii=False) + "\n"
+    text = json.dumps(report_to_dict(report, strict=strict), indent=2, ensure_ascii=False)
+    # a lone surrogate (from a plugin's text) cannot be written as UTF-8: keep it
+    # as the JSON escape it would be with ensure_ascii, the rest stays readable
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text) + "\n"

@@ -224,3 +224,17 @@ def test_runner_reports_unreadable_file_as_fail_finding(world: tuple[Path, Path]
     assert out.status is Status.FAIL
     assert out.message == "/etc/hosts: is a directory, not a regular file: not read"
     assert [(f.status, f.location) for f in out.findings] == [(Status.FAIL, "/etc/hosts")]
+
+
+def test_read_bytes_is_confined_and_limited_like_read_text(world: tuple[Path, Path]) -> None:
+    root, outside = world
+    (root / "etc/hosts").symlink_to(outside / "hosts")
+    host = SysrootHost(root)
+    with pytest.raises(FileNotFoundError):
+        host.read_bytes("/etc/hosts")
+    (root / "etc/motd").write_bytes(b"caf\xe9\n")
+    assert host.read_bytes("/etc/motd") == b"caf\xe9\n"
+    assert host.read_text("/etc/motd") == "caf\ufffd\n"
+    os.mkfifo(root / "etc/fifo")
+    with pytest.raises(UnreadableFile):
+        host.read_bytes("/etc/fifo")
