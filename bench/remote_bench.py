@@ -87,8 +87,8 @@ def _collector_seconds(host: SshHost, script: str) -> float:
 
 def _round_trips(inv: Path, config: Path) -> dict[str, int]:
     from harborkit.engine.interface import CheckOptions
+    from harborkit.engine.plugins import discover
     from harborkit.engine.profile import load_profile
-    from harborkit.engine.registry import discover
     from harborkit.engine.runner import Selection
     from harborkit.remote_cli import RemoteOptions, run_remote
 

@@ -8,21 +8,22 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
 from harborkit import __version__
 from harborkit.bundle.cli import bundle_app
 from harborkit.clihelp import HelpGroup
-from harborkit.errors import ExitCode, HarborkitError
+from harborkit.errors import ExitCode, HarborkitError, InputError
 from harborkit.report import OutputFormat
 
 if TYPE_CHECKING:
     from harborkit.engine.cluster import ClusterReport
-    from harborkit.engine.interface import Report
+    from harborkit.engine.interface import CheckOptions, Report
+    from harborkit.host.interface import Host
 
 app = typer.Typer(
     name="harborkit",
@@ -68,6 +69,45 @@ def _host_path(path: str | None, root: str | None) -> str | None:
     return path if path.startswith("/") else "/" + path
 
 
+def _check_options(
+    host: Host,
+    profile: Mapping[str, Any],
+    harbor_config: str | None,
+    install_dir: str | None,
+    root: str | None,
+) -> CheckOptions:
+    """--harbor-config and --install-dir as paths on the audited host; one that
+    names nothing there is a usage error, not a failed check."""
+    from harborkit.checks._harbor import find_install_dir
+    from harborkit.engine.interface import CheckOptions
+
+    where = f" in the sysroot {root}" if root else ""
+    config = _host_path(harbor_config, root)
+    if config is not None and not host.exists(config):
+        raise InputError(f"--harbor-config {config}: no such file{where}")
+    inst = _host_path(install_dir, root)
+    if inst is not None:
+        names = list((profile.get("harbor") or {}).get("config_names") or ["harbor.yml"])
+        inst = find_install_dir(host, inst, names)
+    return CheckOptions(config, inst)
+
+
+def _root_options(
+    host: Host,
+    profile: Mapping[str, Any],
+    harbor_config: str | None,
+    install_dir: str | None,
+    root: str,
+) -> CheckOptions:
+    """:func:`_check_options` for one of several sysroots: the error names it."""
+    try:
+        return _check_options(host, profile, harbor_config, install_dir, root)
+    except InputError as e:
+        if root in e.message:
+            raise
+        raise InputError(f"{e.message} (in the sysroot {root})") from e
+
+
 @app.command()
 def check(
     profile: Annotated[
@@ -92,7 +132,11 @@ def check(
     ] = None,
     install_dir: Annotated[
         str | None,
-        typer.Option("--install-dir", help="Harbor installer folder holding harbor.yml."),
+        typer.Option(
+            "--install-dir",
+            help="Harbor folder holding harbor.yml, or the folder 'bundle load --install-dir' "
+            "unpacked into (its harbor/ is used).",
+        ),
     ] = None,
     node: Annotated[
         list[str] | None,
@@ -193,12 +237,11 @@ def check(
     )
     validate(remote, roots[0] if roots else None)
     from harborkit.engine.interface import CheckContext, CheckOptions
+    from harborkit.engine.plugins import discover
     from harborkit.engine.profile import load_profile, with_nodes
-    from harborkit.engine.registry import discover
     from harborkit.engine.runner import Selection, run_checks
     from harborkit.engine.waivers import load_waivers
     from harborkit.host import LocalHost, SysrootHost
-    from harborkit.host.interface import Host
 
     loaded, failures = discover()
     if list_checks:
@@ -244,25 +287,30 @@ def check(
             then=lambda: print_failures(run),
             exit_code=run.failure_exit or None,
         )
-    options = CheckOptions(_host_path(harbor_config, root), _host_path(install_dir, root))
     if roots and len(roots) > 1:
         from harborkit.engine.cluster import run_cluster
 
+        sysroots = [SysrootHost(r) for r in roots]
+        # each sysroot's own --harbor-config/--install-dir, checked before anything runs
+        per_root = {
+            id(h): _root_options(h, prof.data, harbor_config, install_dir, r)
+            for h, r in zip(sysroots, roots, strict=True)
+        }
         cluster = run_cluster(
-            [SysrootHost(r) for r in roots],
+            sysroots,
             loaded,
             prof,
             selection=selection,
             waivers=waiver_list,
             plugin_failures=failures,
-            options=options,
+            options=lambda h: per_root[id(h)],
         )
         _emit(cluster, fmt, output, strict=strict, verbose=verbose, no_color=no_color)
     host: Host = SysrootHost(root) if root else LocalHost()
     ctx = CheckContext(
         host=host,
         profile=prof.data,
-        options=options,
+        options=_check_options(host, prof.data, harbor_config, install_dir, root),
     )
     report = run_checks(
         loaded,
@@ -308,8 +356,7 @@ def _emit(
         from harborkit.fsutil import atomic_write_text
 
         atomic_write_text(output, text)
-        if fmt is not OutputFormat.table:
-            print(summary(report, strict), file=sys.stderr)
+        print(summary(report, strict), file=sys.stderr)  # every format, as the README says
     else:
         sys.stdout.write(text)
     if then is not None:
@@ -342,8 +389,8 @@ def collect(
     then harborkit check --snapshot HOST.hksnap here."""
     from harborkit.collect import script, wants_for
     from harborkit.engine.interface import CheckOptions
+    from harborkit.engine.plugins import discover
     from harborkit.engine.profile import load_profile, with_nodes
-    from harborkit.engine.registry import discover
 
     if not script_:
         from harborkit.errors import InputError
@@ -355,10 +402,32 @@ def collect(
     sys.stdout.write(script(wants_for(prof.data, options, [lc.cls for lc in loaded])))
 
 
+def _usage_line(e: Exception) -> str:
+    """A command-line mistake as one line of ours, click's wording as the detail."""
+    text = " ".join(str(getattr(e, "format_message", lambda: e)()).split())
+    text = text.replace("Value error, ", "")  # typer's conversion prefix
+    ctx = getattr(e, "ctx", None)
+    path = getattr(ctx, "command_path", None) or "harborkit"
+    return f"harborkit: error: {text} (see '{path} -h')"
+
+
 def main() -> None:
     """Console-script entry point."""
     try:
-        app(prog_name="harborkit")
+        from typer._click.exceptions import NoArgsIsHelpError, UsageError
+    except ImportError:  # pragma: no cover - typer versions that use click itself
+        from click.exceptions import NoArgsIsHelpError, UsageError  # type: ignore[no-redef]
+    try:
+        code = app(prog_name="harborkit", standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
+    except NoArgsIsHelpError:
+        sys.exit(ExitCode.USAGE)  # the help was shown
+    except UsageError as e:
+        print(_usage_line(e), file=sys.stderr)
+        sys.exit(ExitCode.USAGE)
+    except typer.Abort:
+        print("harborkit: interrupted", file=sys.stderr)
+        sys.exit(ExitCode.INTERRUPTED)
     except HarborkitError as e:
         print(f"harborkit: error: {e.message}", file=sys.stderr)
         sys.exit(e.exit_code)

@@ -1,8 +1,12 @@
-"""YAML and JSON input files that remember where each key came from.
+"""YAML and JSON documents that remember where each key came from.
 
-Every user-written file (profile, waivers, harbor.yml, bundle manifest) is
-read here, so that a bad file gets one error line naming the file, the line
-and the key, whatever layer found the problem.
+User-given files (profile, waivers, bundle manifest) are read with
+:func:`load_yaml`; files of the audited host are read through its Host and
+parsed here (:func:`parse_yaml` for harbor.yml and docker-compose.yml,
+:func:`parse_json` for daemon.json). Every document is checked against its
+schema with :func:`validate`. So a bad file gets one error line naming the
+file, the line and the key, whatever layer found the problem, and parsing is
+bounded in time and memory whatever the bytes.
 """
 
 from __future__ import annotations

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from harborkit.errors import ExitCode
+
 REPO = Path(__file__).resolve().parents[1]
 PLUGIN_SRC = REPO / "tests" / "plugins" / "harborkit-example-plugin"
 
@@ -194,3 +196,122 @@ def test_output_file_is_replaced_atomically(motd_root: Path, tmp_path: Path) -> 
     hk("check", "--root", str(motd_root), "--only", "selinux", "-f", "junit", "-o", str(out))
     assert out.read_text().startswith('<?xml version="1.0" encoding="UTF-8"?>\n<testsuites')
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".r.xml")] == []
+
+
+# --- one meaning per option ---------------------------------------------------
+
+
+@pytest.fixture
+def unpacked(tmp_path: Path) -> Path:
+    """What 'bundle load --install-dir DIR' leaves: DIR/harbor/harbor.yml."""
+    root = tmp_path / "root"
+    (root / "opt/harbor").mkdir(parents=True)
+    (root / "etc").mkdir()
+    (root / "opt/harbor/harbor.yml").write_text("hostname: 192.168.3.60\nhttp:\n  port: 8888\n")
+    return root
+
+
+@pytest.mark.parametrize("given", ["/opt", "/opt/harbor", "opt/", "/opt/harbor/"])
+def test_install_dir_is_the_harbor_folder_or_its_parent(unpacked: Path, given: str) -> None:
+    r = hk(
+        "check",
+        "--root",
+        str(unpacked),
+        "--install-dir",
+        given,
+        "--only",
+        "harbor.config",
+        "-f",
+        "json",
+    )
+    assert r.returncode == 1, r.stderr
+    (res,) = json.loads(r.stdout)["results"]
+    assert {f["location"].split(":")[0] for f in res["findings"] if f["location"]} == {
+        "/opt/harbor/harbor.yml"
+    }
+
+
+def test_install_dir_without_harbor_yml_is_a_usage_error(unpacked: Path) -> None:
+    (unpacked / "srv").mkdir()
+    r = hk("check", "--root", str(unpacked), "--install-dir", "/srv")
+    assert (r.returncode, r.stdout) == (ExitCode.USAGE, "")
+    assert r.stderr == (
+        "harborkit: error: --install-dir /srv: no harbor.yml found (looked for /srv/harbor.yml "
+        "or /srv/harbor/harbor.yml); give the folder holding harbor.yml or the one bundle load "
+        "unpacked into\n"
+    )
+    r = hk("check", "--root", str(unpacked), "--install-dir", "/nope")
+    assert (r.returncode, r.stderr) == (
+        2,
+        "harborkit: error: --install-dir /nope: no such folder\n",
+    )
+    r = hk("check", "--root", str(unpacked), "--install-dir", "/opt/harbor/harbor.yml")
+    assert (r.returncode, r.stderr) == (
+        2,
+        "harborkit: error: --install-dir /opt/harbor/harbor.yml: not a folder\n",
+    )
+
+
+def test_install_dir_on_the_live_host_relative_to_cwd(tmp_path: Path) -> None:
+    (tmp_path / "harbor").mkdir()
+    (tmp_path / "harbor/harbor.yml").write_text("hostname: 192.168.3.60\n")
+    r = hk("check", "--install-dir", ".", "--only", "harbor.config", "-f", "json", cwd=tmp_path)
+    assert r.returncode == 1, r.stderr
+    (res,) = json.loads(r.stdout)["results"]
+    assert res["findings"][0]["location"].startswith(f"{tmp_path}/harbor/harbor.yml")
+
+
+@pytest.mark.parametrize(
+    ("spec", "error"),
+    [
+        (
+            "server58=not-an-ip",
+            "'not-an-ip' is not an IP address (nodes resolve to addresses, e.g. 192.168.3.58)",
+        ),
+        (
+            "server58=192.168.3.300",
+            "'192.168.3.300' is not an IP address (nodes resolve to addresses, e.g. 192.168.3.58)",
+        ),
+        ("bad_name=192.168.3.58", "'bad_name' is not a host name"),
+        ("server58", "expected NAME=ADDRESS, e.g. server58=192.168.3.58"),
+    ],
+)
+def test_node_address_is_validated(motd_root: Path, spec: str, error: str) -> None:
+    r = hk("check", "--root", str(motd_root), "--node", spec)
+    assert (r.returncode, r.stdout) == (ExitCode.USAGE, "")
+    assert r.stderr == f"harborkit: error: --node {spec!r}: {error}\n"
+
+
+def test_node_ipv6_is_accepted(motd_root: Path) -> None:
+    r = hk(
+        "check",
+        "--root",
+        str(motd_root),
+        "--node",
+        "server59=fd00::59",
+        "--only",
+        "network.nodes",
+        "-f",
+        "json",
+    )
+    assert r.returncode == 1, r.stderr
+    (res,) = json.loads(r.stdout)["results"]
+    assert res["message"] == "server59: does not resolve (add 'fd00::59 server59' to /etc/hosts)"
+
+
+def test_profile_node_address_is_validated(motd_root: Path, tmp_path: Path) -> None:
+    from harborkit.resources import default_profile
+
+    prof = tmp_path / "site.yaml"
+    text = default_profile().read_text()
+    assert "\nnodes: []\n" in text
+    prof.write_text(
+        text.replace("\nnodes: []\n", "\nnodes:\n  - {name: server58, address: server58}\n")
+    )
+    line = prof.read_text().splitlines().index("  - {name: server58, address: server58}") + 1
+    r = hk("check", "--root", str(motd_root), "--profile", str(prof))
+    assert r.returncode == 2
+    assert r.stderr == (
+        f"harborkit: error: {prof}:{line}: nodes[0].address: 'server58' is not an IP address "
+        "(nodes resolve to addresses, e.g. 192.168.3.58)\n"
+    )

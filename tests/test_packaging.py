@@ -74,3 +74,29 @@ def test_bundle_manifest_yaml_error_names_file_line_column(tmp_path: Path) -> No
     assert r.returncode == 2
     assert r.stderr.startswith(f"harborkit: error: {bad}:3:1: invalid YAML: ")
     assert r.stderr.count("\n") == 1
+
+
+def test_command_line_mistakes_are_one_line_exit_2() -> None:
+    for args, line in (
+        (
+            ("check", "--format", "xml"),
+            "harborkit: error: Invalid value for '--format' / '-f': 'xml' is not one of "
+            "'table', 'json', 'junit', 'html'. (see 'harborkit check -h')",
+        ),
+        (
+            ("bundle", "verify"),
+            "harborkit: error: Missing argument 'bundle'. (see 'harborkit bundle verify -h')",
+        ),
+        (
+            ("bundle", "frobnicate"),
+            "harborkit: error: No such command 'frobnicate'. (see 'harborkit bundle -h')",
+        ),
+    ):
+        r = hk(*args)
+        assert (r.returncode, r.stdout, r.stderr) == (2, "", line + "\n"), args
+
+
+def test_no_arguments_shows_the_help() -> None:
+    r = hk()
+    assert r.returncode == 2
+    assert "Usage: harborkit [OPTIONS] COMMAND [ARGS]..." in r.stdout

@@ -115,6 +115,25 @@ def config_path(ctx: CheckContext) -> str | None:
     return None
 
 
+def find_install_dir(host: Host, path: str, names: list[str] | None = None) -> str:
+    """The Harbor folder that ``--install-dir path`` means: ``path`` itself when it
+    holds harbor.yml, else ``path/harbor`` (``bundle load --install-dir`` unpacks
+    there). :class:`InputError` (exit 2) naming what was looked for otherwise."""
+    names = names or ["harbor.yml"]
+    if not host.is_dir(path):
+        what = "no such folder" if not host.exists(path) else "not a folder"
+        raise InputError(f"--install-dir {path}: {what}")
+    candidates = [path, posixpath.join(path, "harbor")]
+    for folder in candidates:
+        if any(host.exists(posixpath.join(folder, n)) for n in names):
+            return folder
+    looked = " or ".join(posixpath.join(f, n) for f in candidates for n in names)
+    raise InputError(
+        f"--install-dir {path}: no {' or '.join(names)} found (looked for {looked}); "
+        "give the folder holding harbor.yml or the one bundle load unpacked into"
+    )
+
+
 def _absolute(host: Host, path: str) -> str:
     if path.startswith("/") or not host.live:
         return path if path.startswith("/") else "/" + path

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harborkit.checks import _harbor
-from harborkit.checks.docker import DaemonUnreachable, connect, docker_address
+from harborkit.checks.docker import DaemonUnreachable, connect, docker_address, docker_error
 from harborkit.engine.interface import (
     Check,
     CheckContext,
@@ -327,7 +327,9 @@ class DaemonRuntime(Check):
         try:
             info = client.info()
         except docker.errors.DockerException as e:
-            return Outcome(Status.FAIL, f"docker info failed at {docker_address()}: {e}")
+            return Outcome(
+                Status.FAIL, f"docker info failed at {docker_address()}: {docker_error(e)}"
+            )
         finally:
             client.close()
         registry = info.get("RegistryConfig") or {}

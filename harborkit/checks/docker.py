@@ -37,14 +37,57 @@ def docker_address() -> str:
     return os.environ.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST
 
 
+def docker_error(e: BaseException) -> str:
+    """The cause of a Docker SDK error in a few words of ours, the daemon's own
+    explanation (or the library's first line) after it.
+
+    The SDK wraps requests, which wraps urllib3, which wraps the OS error:
+    ``('Connection aborted.', FileNotFoundError(2, ...))`` means no socket.
+    """
+    seen: set[int] = set()
+    stack: list[BaseException] = [e]
+    status: int | None = None
+    explanation = ""
+    while stack:
+        x = stack.pop()
+        if id(x) in seen:
+            continue
+        seen.add(id(x))
+        if isinstance(x, FileNotFoundError):
+            return "no Docker socket there (is dockerd running?)"
+        if isinstance(x, ConnectionRefusedError):
+            return "connection refused (is dockerd running and listening there?)"
+        if isinstance(x, PermissionError):
+            return "permission denied on the socket (run as root or in the docker group)"
+        if isinstance(x, TimeoutError) or type(x).__name__ in ("ReadTimeout", "ConnectTimeout"):
+            return "no answer in time (the daemon is busy or hung)"
+        code = getattr(getattr(x, "response", None), "status_code", None)
+        if status is None and isinstance(code, int):
+            status = code
+            text = getattr(x, "explanation", None) or getattr(x.response, "text", "")  # type: ignore[attr-defined]
+            explanation = (str(text or "").strip().splitlines() or [""])[0][:200]
+        stack.extend(a for a in x.args if isinstance(a, BaseException))
+        stack.extend(c for c in (x.__cause__, x.__context__) if c is not None)
+        reason = getattr(x, "reason", None)
+        if isinstance(reason, BaseException):
+            stack.append(reason)
+    if status is not None:
+        return f"the daemon answered HTTP {status}" + (f": {explanation}" if explanation else "")
+    first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    first = re.sub(r"\s*for url: \S+", "", first)
+    return f"{type(e).__name__}: {first[:200]}"
+
+
 def connect(host: Host) -> Any:
-    """A Docker SDK client, or :class:`DaemonUnreachable` naming the address and the error."""
+    """A Docker SDK client, or :class:`DaemonUnreachable` naming the address and the cause."""
     import docker
 
     try:
         return host.docker_client()
     except docker.errors.DockerException as e:
-        raise DaemonUnreachable(f"cannot reach the Docker daemon at {docker_address()}: {e}") from e
+        raise DaemonUnreachable(
+            f"cannot reach the Docker daemon at {docker_address()}: {docker_error(e)}"
+        ) from e
 
 
 class DaemonUnreachable(Exception):
@@ -109,7 +152,10 @@ class DockerDaemon(Check):
         try:
             info = client.version()
         except docker.errors.DockerException as e:
-            message = f"the Docker daemon at {docker_address()} did not report its version: {e}"
+            message = (
+                f"the Docker daemon at {docker_address()} did not report its version: "
+                f"{docker_error(e)}"
+            )
             return Outcome(Status.FAIL, message, (Finding(Status.FAIL, docker_address(), message),))
         finally:
             client.close()

@@ -52,17 +52,24 @@ class _ServiceOff(Check):
     """Base: one RHEL-family firewall service must be stopped and disabled."""
 
     unit: str = ""
+    service_name: str = ""  # how messages name it, when the unit name alone misleads
     processes: tuple[str, ...] = ()
     group = "firewall"
     severity = Severity.HIGH
 
     def run(self, ctx: CheckContext) -> Outcome:
         svc = _services.service(ctx.host, self.unit, self.processes)
+        what = self.service_name or self.unit
         if not svc.installed:
-            f = Finding(Status.PASS, self.unit, "not installed (no unit file or init script)")
-            return Outcome.from_findings([f], ok=f"{self.unit} is not installed")
+            detail = f"no {self.unit}.service unit or init script"
+            command = ctx.host.which(self.unit)
+            if command:  # say what is judged: the service, not the command
+                detail += f"; the {self.unit} command ({command}) is not a service, not judged"
+            f = Finding(Status.PASS, self.unit, f"not installed ({detail})")
+            return Outcome.from_findings([f], ok=f"{what} is not installed ({detail})")
         findings = [_stopped(self.unit, svc.active), _disabled(self.unit, svc.enabled)]
-        return Outcome.from_findings(findings, ok=_ok_message(self.unit, findings))
+        ok = _ok_message(self.unit, findings)
+        return Outcome.from_findings(findings, ok=ok.replace(self.unit, what, 1))
 
 
 class FirewalldOff(_ServiceOff):
@@ -114,6 +121,7 @@ class IptablesOff(_ServiceOff):
     title = "iptables service stopped and disabled"
     remediation = "systemctl stop iptables && systemctl disable iptables"
     unit = "iptables"
+    service_name = "the iptables service"
 
 
 class UfwOff(Check):

@@ -100,6 +100,7 @@ _PROGRAMS = (
     "ntpstat",
     "ntpq",
     "firewall-cmd",
+    "iptables",  # firewall.iptables says whether the command exists beside the service
     "ufw",
     "getenforce",
     "getent",
@@ -181,6 +182,8 @@ def wants_for(
         out.append(f"f {options.install_dir}")
         for name in (profile.get("harbor") or {}).get("config_names") or ["harbor.yml"]:
             out.append(f"y {posixpath.join(options.install_dir, str(name))}")
+        # ports.harbor reads the ports ./prepare's compose file publishes
+        out.append(f"f {posixpath.join(options.install_dir, 'docker-compose.yml')}")
     out += ["s /data", "s /var/log/harbor"]
     for node in profile.get("nodes") or []:
         node_name = node.get("name") if isinstance(node, Mapping) else None

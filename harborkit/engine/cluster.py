@@ -32,7 +32,9 @@ A *target* is one of:
   that check's ``error``, as in a single-host run.
 
 ``forks`` is the size of the thread pool (hosts are I/O bound: SSH round
-trips, file reads). Per-host results keep the targets' order whatever order
+trips, file reads). ``options`` (``--harbor-config``/``--install-dir``) are
+the same for every host, or a callable giving each host its own. Per-host
+results keep the targets' order whatever order
 they finish in. ``on_host_done(report)`` is called (from the worker threads)
 as each host finishes, for progress output.
 
@@ -58,7 +60,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from harborkit import __version__
@@ -74,8 +76,8 @@ from harborkit.engine.interface import (
     SkipCheck,
     Status,
 )
+from harborkit.engine.plugins import LoadedCheck, PluginFailure
 from harborkit.engine.profile import Profile
-from harborkit.engine.registry import LoadedCheck, PluginFailure
 from harborkit.engine.runner import Selection, _apply_waiver, run_checks
 from harborkit.engine.waivers import Waiver
 from harborkit.errors import HarborkitError
@@ -119,11 +121,10 @@ Target = Host | Unreachable | Deferred
 @dataclass
 class ClusterContext:
     """What a cross-node check may use: every reachable host (each with the
-    per-host context its checks used), the profile and the options."""
+    per-host context its checks used, options included) and the profile."""
 
     contexts: Sequence[CheckContext]
     profile: Mapping[str, Any]
-    options: CheckOptions = field(default_factory=CheckOptions)
 
     @property
     def hosts(self) -> list[Host]:
@@ -246,7 +247,7 @@ def run_cluster(
     selection: Selection,
     waivers: Sequence[Waiver] = (),
     plugin_failures: Sequence[PluginFailure] = (),
-    options: CheckOptions | None = None,
+    options: CheckOptions | Callable[[Host], CheckOptions] | None = None,
     forks: int = 10,
     cluster_checks: Sequence[type[ClusterCheck]] | None = None,
     on_host_done: Callable[[Report], None] | None = None,
@@ -256,7 +257,12 @@ def run_cluster(
     checks over the reachable ones."""
     if forks < 1:
         raise ValueError("forks must be at least 1")
-    options = options or CheckOptions()
+
+    def options_for(host: Host) -> CheckOptions:
+        if options is None:
+            return CheckOptions()
+        return options if isinstance(options, CheckOptions) else options(host)
+
     cross = builtin_cluster_checks() if cluster_checks is None else list(cluster_checks)
     cross_ids = [c.id for c in cross]
     started = _now()
@@ -268,7 +274,7 @@ def run_cluster(
             return unreachable_report(target, profile.name, profile.path), None, target
         try:
             host = target.open() if isinstance(target, Deferred) else target
-            ctx = CheckContext(host=host, profile=profile.data, options=options)
+            ctx = CheckContext(host=host, profile=profile.data, options=options_for(host))
             report = run_checks(
                 loaded,
                 ctx,
@@ -300,7 +306,7 @@ def run_cluster(
     contexts = [ctx for _, ctx, _ in done if ctx is not None]
     cluster = run_cluster_checks(
         cross,
-        ClusterContext(contexts, profile.data, options),
+        ClusterContext(contexts, profile.data),
         profile_name=profile.name,
         profile_path=profile.path,
         selection=selection,

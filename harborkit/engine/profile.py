@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +37,23 @@ def load_profile(path: str | Path | None = None) -> Profile:
     if not isinstance(doc.data, dict):
         raise InputError(f"{doc.where()}: a profile is a mapping of settings")
     validate(doc, "profile.schema.json")
+    for i, node in enumerate(doc.data.get("nodes") or []):
+        problem = _address_problem(str(node["address"]))
+        if problem:
+            raise doc.error(("nodes", i, "address"), problem)
     return Profile(doc.data["name"], str(p), doc.data, doc)
+
+
+_NODE_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?", re.ASCII)
+
+
+def _address_problem(address: str) -> str | None:
+    """Why ``address`` is not a node address (an IPv4 or IPv6 address), or None."""
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        return f"{address!r} is not an IP address (nodes resolve to addresses, e.g. 192.168.3.58)"
+    return None
 
 
 def with_nodes(profile: Profile, nodes: Sequence[str]) -> Profile:
@@ -45,6 +63,11 @@ def with_nodes(profile: Profile, nodes: Sequence[str]) -> Profile:
         name, sep, address = spec.partition("=")
         if not sep or not name or not address:
             raise InputError(f"--node {spec!r}: expected NAME=ADDRESS, e.g. server58=192.168.3.58")
+        if not _NODE_NAME.fullmatch(name):
+            raise InputError(f"--node {spec!r}: {name!r} is not a host name")
+        problem = _address_problem(address)
+        if problem:
+            raise InputError(f"--node {spec!r}: {problem}")
         extra.append({"name": name, "address": address})
     if not extra:
         return profile

@@ -1,81 +1,10 @@
-"""Finding checks: the ``harborkit.checks`` entry-point group.
+"""Deprecated name of :mod:`harborkit.engine.plugins` (plugin discovery).
 
-Built-in checks register through the same group as third-party plugins (see
-``pyproject.toml``), so there is one discovery path. An entry point may name a
-:class:`Check` subclass or an iterable of them. A plugin that fails to load
-does not stop the run: it becomes a broken-plugin result.
+"registry" now means the container registry client only (``harborkit.registry``).
+This alias lets code written against the old name keep importing while it is
+updated; nothing in harborkit imports it. Remove it once no caller is left.
 """
 
-from __future__ import annotations
+from harborkit.engine.plugins import GROUP, LoadedCheck, PluginFailure, discover
 
-from collections.abc import Iterable
-from dataclasses import dataclass
-from importlib.metadata import EntryPoint, entry_points
-
-from harborkit.engine.interface import Check
-
-GROUP = "harborkit.checks"
-
-
-@dataclass(frozen=True)
-class LoadedCheck:
-    cls: type[Check]
-    source: str  # distribution name that provided it
-
-
-@dataclass(frozen=True)
-class PluginFailure:
-    entry_point: str
-    source: str
-    error: str
-
-
-def _dist_name(ep: EntryPoint) -> str:
-    dist = getattr(ep, "dist", None)
-    return dist.name if dist is not None else ep.module
-
-
-def _as_checks(obj: object) -> list[type[Check]]:
-    if isinstance(obj, type) and issubclass(obj, Check):
-        return [obj]
-    if isinstance(obj, Iterable) and not isinstance(obj, (str, bytes)):
-        items = list(obj)
-        if all(isinstance(i, type) and issubclass(i, Check) for i in items):
-            return items
-    raise TypeError(f"expected a Check subclass or a list of them, got {type(obj).__name__}")
-
-
-def discover() -> tuple[list[LoadedCheck], list[PluginFailure]]:
-    """All installed checks, built-ins first, then plugins by name."""
-    eps = sorted(
-        entry_points(group=GROUP),
-        key=lambda e: (_dist_name(e) != "harborkit", _dist_name(e), e.name),
-    )
-    checks: list[LoadedCheck] = []
-    failures: list[PluginFailure] = []
-    seen: dict[str, str] = {}
-    for ep in eps:
-        source = _dist_name(ep)
-        try:
-            classes = _as_checks(ep.load())
-        except Exception as e:  # noqa: BLE001 - a broken plugin must not stop the run
-            failures.append(
-                PluginFailure(f"{ep.name} = {ep.value}", source, f"{type(e).__name__}: {e}")
-            )
-            continue
-        for cls in classes:
-            missing = [a for a in ("id", "title", "group") if not getattr(cls, a, None)]
-            if missing:
-                failures.append(
-                    PluginFailure(ep.value, source, f"{cls.__name__} lacks {', '.join(missing)}")
-                )
-            elif cls.id in seen:
-                failures.append(
-                    PluginFailure(
-                        ep.value, source, f"check id {cls.id} is already provided by {seen[cls.id]}"
-                    )
-                )
-            else:
-                seen[cls.id] = source
-                checks.append(LoadedCheck(cls, source))
-    return checks, failures
+__all__ = ["GROUP", "LoadedCheck", "PluginFailure", "discover"]

@@ -22,7 +22,7 @@ from harborkit.engine.interface import (
     Status,
     WaiverUse,
 )
-from harborkit.engine.registry import LoadedCheck, PluginFailure
+from harborkit.engine.plugins import LoadedCheck, PluginFailure
 from harborkit.engine.waivers import Waiver
 from harborkit.errors import InputError
 from harborkit.host.interface import NotAvailable, UnreadableFile

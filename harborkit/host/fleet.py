@@ -19,7 +19,7 @@ from harborkit.collect import wants_for
 from harborkit.collect.snapshot import SnapshotError, parse
 from harborkit.engine.cluster import Deferred, Target, Unreachable
 from harborkit.engine.interface import CheckContext, CheckOptions
-from harborkit.engine.registry import LoadedCheck
+from harborkit.engine.plugins import LoadedCheck
 from harborkit.engine.runner import Selection, run_checks
 from harborkit.errors import HarborkitError, InputError
 from harborkit.host.snapshot import SnapshotHost

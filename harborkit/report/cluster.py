@@ -13,6 +13,7 @@ from typing import Any
 
 from harborkit.engine.cluster import ClusterReport
 from harborkit.engine.interface import CheckResult, Report, Status
+from harborkit.report.safe import TABLE_VALUE_LIMIT, terminal_text
 
 CLUSTER_SCHEMA_ID = "harborkit/cluster-report/v1"
 
@@ -79,7 +80,7 @@ def cluster_summary_line(report: ClusterReport, strict: bool = False) -> str:
         f"{verdict}: {n} host{'s' if n != 1 else ''}{down}, {report.total()} checks: "
         + ", ".join(parts)
     )
-    failing = [r.host for r in report.reports if r.exit_code(strict=strict)]
+    failing = [_v(r.host) for r in report.reports if r.exit_code(strict=strict)]
     if failing:
         line += "; failing: " + ", ".join(failing)
     return line
@@ -159,7 +160,7 @@ def render_cluster_table(
             continue  # nothing selected ran on it (--only cluster): its matrix column says so
         text = render_table(rep, strict=strict, color=color, width=width, verbose=verbose)
         if not report.is_reachable(rep.host):
-            header = f"harborkit check: {rep.host} (unreachable), profile {rep.profile}"
+            header = f"harborkit check: {_v(rep.host)} (unreachable), profile {_v(rep.profile)}"
             text = _with_header(text, header, color)
         out.write(text)
         out.write("\n")
@@ -197,11 +198,16 @@ def render_cluster_table(
     return out.getvalue()
 
 
+def _v(text: str) -> str:
+    """A name from an audited host, safe to print (as the single-host table does)."""
+    return terminal_text(text, TABLE_VALUE_LIMIT)
+
+
 def _host_blocks(m: Matrix, width: int) -> list[range]:
     """Host columns split into blocks that fit ``width`` (each block repeats
     the CHECK column), so a wide fleet stays readable instead of truncated."""
     first = max([len("host verdict"), *(len(r.check_id) for r in m.rows)]) + 2
-    widths = [max(len(h), len("UNREACHABLE")) + 2 for h in m.hosts]
+    widths = [max(len(_v(h)), len("UNREACHABLE")) + 2 for h in m.hosts]
     blocks: list[range] = []
     start, used = 0, first
     for i, w in enumerate(widths):
@@ -220,7 +226,7 @@ def _matrix_table(m: Matrix, hosts: range) -> Any:
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False, expand=False)
     table.add_column("CHECK", no_wrap=True)
     for i in hosts:
-        table.add_column(Text(m.hosts[i]), no_wrap=True)
+        table.add_column(Text(_v(m.hosts[i])), no_wrap=True)
     cross_started = False
     for row in m.rows:
         if row.cross and not cross_started:
@@ -231,7 +237,7 @@ def _matrix_table(m: Matrix, hosts: range) -> Any:
             st = row.cells[i]
             label, style = _LABEL[st] if st is not None else ("-", "dim")
             cells.append(Text(label, style=style))
-        table.add_row(Text(row.check_id), *cells)
+        table.add_row(Text(_v(row.check_id)), *cells)
     table.add_section()
     table.add_row(
         Text("host verdict", style="bold"),
@@ -255,7 +261,7 @@ def _cross_section(
     text = render_table(cluster, strict=strict, color=color, width=width, verbose=verbose)
     header = (
         f"harborkit check: cross-node checks over {reachable} reachable hosts, "
-        f"profile {cluster.profile}"
+        f"profile {_v(cluster.profile)}"
     )
     return _with_header(text, header, color)
 

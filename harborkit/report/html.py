@@ -5,24 +5,23 @@ Usable offline at the site: the CSS is inline, there is no script, no font,
 no image and no link to anything outside the page, and a Content Security
 Policy forbids the browser to fetch anything at all (``default-src 'none'``,
 inline styles only). Every text from a report (messages, paths, plugin
-output, host names) is escaped; control characters are shown as ``\\xNN``.
+output, host names) is escaped; control and bidirectional-override
+characters are shown as ``\\xNN``/``\\uNNNN``.
 """
 
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Iterable, Sequence
 
 from harborkit.engine.cluster import ClusterReport
 from harborkit.engine.interface import CheckResult, Finding, Report, Status
+from harborkit.report.safe import terminal_text
 
 CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; font-src 'none'; "
     "script-src 'none'; connect-src 'none'; base-uri 'none'; form-action 'none'"
 )
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 _CSS = """
 :root { color-scheme: light; --fail:#b3261e; --error:#7b1fa2; --warn:#9a6700; --pass:#1a7f37;
@@ -69,9 +68,9 @@ details > summary { cursor: pointer; color: #57606a; }
 
 
 def _t(text: object) -> str:
-    """Text for HTML: escaped, control characters made visible."""
-    s = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
-    return html.escape(s, quote=True)
+    """Text for HTML: escaped; control, bidirectional-override and separator
+    characters made visible (as the table shows them)."""
+    return html.escape(terminal_text(str(text)), quote=True)
 
 
 def _status(st: Status | None) -> str:

@@ -14,6 +14,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
 from harborkit.engine.interface import CheckResult, Report, Status
+from harborkit.report.safe import xml_text
 
 
 def _time(seconds: float) -> str:
@@ -106,6 +107,15 @@ def _suite(
     return len(results), failures, errors, skipped
 
 
+def _xml_safe(root: ET.Element) -> None:
+    """Whatever bytes a finding holds, the document stays well-formed XML 1.0."""
+    for el in root.iter():
+        for k, v in el.attrib.items():
+            el.set(k, xml_text(v))
+        if el.text:
+            el.text = xml_text(el.text)
+
+
 def render_junit(
     report: Report | Sequence[Report], *, strict: bool = False, color: bool = False
 ) -> str:
@@ -119,5 +129,6 @@ def render_junit(
     root.set("failures", str(totals[1]))
     root.set("errors", str(totals[2]))
     root.set("time", _time(sum(r.duration for r in reports)))
+    _xml_safe(root)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 from harborkit.engine.interface import CheckResult, Report, Status
+from harborkit.report.safe import TABLE_VALUE_LIMIT, terminal_text
 
 _STYLE = {
     Status.PASS: "green",
@@ -23,30 +24,36 @@ def _finding_lines(r: CheckResult, verbose: bool) -> list[tuple[Status, str]]:
     for f in r.findings:
         if not verbose and f.status in (Status.PASS, Status.SKIP):
             continue
-        text = f"{f.subject}: {f.message}"
-        if text == r.message or f.message == r.message:
+        text = f"{_v(f.subject)}: {_v(f.message)}"
+        if f"{f.subject}: {f.message}" == r.message or f.message == r.message:
             if f.location:
-                lines.append((f.status, f"at {f.location}"))
+                lines.append((f.status, f"at {_v(f.location)}"))
             continue  # the summary already says it
         # expected/found are shown unless the message already quotes them
         shown = [
-            f"{label} {value}"
+            f"{label} {_v(value)}"
             for label, value in (("expected", f.expected), ("found", f.actual))
             if value is not None and value not in f.message
         ]
         if shown:
             text += f" ({', '.join(shown)})"
         if f.location:
-            text += f" [{f.location}]"
+            text += f" [{_v(f.location)}]"
         lines.append((f.status, text))
     return lines
+
+
+def _v(text: str) -> str:
+    """A value from the audited host, safe to print: escapes shown, long text abridged."""
+    return terminal_text(text, TABLE_VALUE_LIMIT)
 
 
 def summary_line(report: Report, strict: bool = False) -> str:
     c = report.counts()
     parts = [f"{c[s.value]} {s.value}" for s in Status if c[s.value]]
     verdict = "FAILED" if report.exit_code(strict=strict) else "OK"
-    return f"{verdict}: {len(report.results)} checks on {report.host}: " + ", ".join(parts)
+    host = terminal_text(report.host, TABLE_VALUE_LIMIT)
+    return f"{verdict}: {len(report.results)} checks on {host}: " + ", ".join(parts)
 
 
 def render_table(
@@ -73,7 +80,10 @@ def render_table(
     )
     where = "live host" if report.live else "sysroot"
     console.print(
-        Text(f"harborkit check: {report.host} ({where}), profile {report.profile}", style="bold")
+        Text(
+            f"harborkit check: {_v(report.host)} ({where}), profile {_v(report.profile)}",
+            style="bold",
+        )
     )
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False, expand=False)
     table.add_column("STATUS", no_wrap=True)
@@ -81,9 +91,9 @@ def render_table(
     table.add_column("SEVERITY", no_wrap=True)
     table.add_column("RESULT", overflow="fold")
     for r in report.results:
-        msg = Text(r.message)
+        msg = Text(_v(r.message))
         if r.status is Status.WAIVED and r.waiver:
-            msg.append(f"  [waived: {r.waiver.reason}]", style="cyan")
+            msg.append(f"  [waived: {_v(r.waiver.reason)}]", style="cyan")
         elif r.waiver and r.waiver.expired:
             msg.append(f"  [waiver expired {r.waiver.expires}]", style="yellow")
         for st, line in _finding_lines(r, verbose):
@@ -92,16 +102,16 @@ def render_table(
             msg.append(f" {line}")
         if r.status in (Status.FAIL, Status.WARN, Status.ERROR) and r.check.remediation:
             msg.append("\n  fix: ", style="bold")
-            msg.append(r.check.remediation)
+            msg.append(terminal_text(r.check.remediation))
         table.add_row(
             Text(_LABEL[r.status], style=_STYLE[r.status]),
-            Text(r.check.id),
+            Text(_v(r.check.id)),
             Text(r.check.severity.value),
             msg,
         )
     console.print(table)
     for note in report.notes:
-        console.print(Text(f"note: {note}", style="yellow"))
+        console.print(Text(f"note: {_v(note)}", style="yellow"))
     verdict = summary_line(report, strict)
     console.print(
         Text(verdict, style="bold red" if report.exit_code(strict=strict) else "bold green")

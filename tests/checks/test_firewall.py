@@ -47,10 +47,30 @@ def test_centos_firewalld_installed_but_disabled() -> None:
 
 def test_iptables_not_installed_passes() -> None:
     out = _run_one(IptablesOff, ctx(SYSROOTS / "centos7-compliant"))
-    assert (out.status, out.message) == (Status.PASS, "iptables is not installed")
+    assert (out.status, out.message) == (
+        Status.PASS,
+        "the iptables service is not installed (no iptables.service unit or init script)",
+    )
     assert rows(out.findings) == [
-        ("pass", "iptables", "not installed (no unit file or init script)", None)
+        ("pass", "iptables", "not installed (no iptables.service unit or init script)", None)
     ]
+
+
+def test_iptables_command_without_the_service_says_what_is_judged(tmp_path: Path) -> None:
+    binary = tmp_path / "usr/sbin/iptables"
+    binary.parent.mkdir(parents=True)
+    binary.write_text("#!/bin/sh\n")
+    binary.chmod(0o755)
+    out = _run_one(IptablesOff, ctx(tmp_path))
+    detail = (
+        "no iptables.service unit or init script; the iptables command (/usr/sbin/iptables) "
+        "is not a service, not judged"
+    )
+    assert (out.status, out.message) == (
+        Status.PASS,
+        f"the iptables service is not installed ({detail})",
+    )
+    assert rows(out.findings) == [("pass", "iptables", f"not installed ({detail})", None)]
 
 
 def test_enabled_by_wants_link_and_by_sysv_link(tmp_path: Path) -> None:
@@ -110,7 +130,7 @@ def test_ufw_skips_off_debian_and_rhel_services_absent_on_debian() -> None:
     for check in (FirewalldOff, IptablesOff):
         out = _run_one(check, ctx(SYSROOTS / "debian12"))
         assert out.status is Status.PASS
-        assert out.message.endswith("is not installed")
+        assert " is not installed (no " in out.message
 
 
 def test_ufw_disabled_in_conf(tmp_path: Path) -> None:
@@ -141,7 +161,8 @@ def test_live_agrees_with_systemctl() -> None:
     for check, name in ((FirewalldOff, "firewalld"), (IptablesOff, "iptables")):
         out = _run_one(check, ctx(None))
         if not _unit_exists(name):
-            assert out.message == f"{name} is not installed"
+            what = "the iptables service" if name == "iptables" else name
+            assert out.message.startswith(f"{what} is not installed (no {name}.service unit")
             continue
         real = subprocess.run(
             ["systemctl", "is-enabled", f"{name}.service"], capture_output=True, text=True

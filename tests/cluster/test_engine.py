@@ -18,8 +18,8 @@ from harborkit.engine.cluster import (
     run_cluster,
 )
 from harborkit.engine.interface import CheckContext, CheckResult, Outcome, Report, Status, passed
+from harborkit.engine.plugins import LoadedCheck, discover
 from harborkit.engine.profile import Profile, load_profile
-from harborkit.engine.registry import LoadedCheck, discover
 from harborkit.engine.runner import Selection, run_checks
 from harborkit.engine.waivers import Waiver
 from harborkit.host import SysrootHost

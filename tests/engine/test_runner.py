@@ -19,7 +19,7 @@ from harborkit.engine.interface import (
     passed,
     warned,
 )
-from harborkit.engine.registry import LoadedCheck, PluginFailure
+from harborkit.engine.plugins import LoadedCheck, PluginFailure
 from harborkit.engine.runner import Selection, run_checks
 from harborkit.engine.waivers import Waiver
 from harborkit.errors import InputError

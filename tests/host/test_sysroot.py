@@ -119,22 +119,31 @@ def test_cli_harbor_config_and_install_dir_stay_inside(world: tuple[Path, Path])
     root, outside = world
     (root / "opt/harbor").symlink_to(outside / "harbor")  # absolute link to the secret
     (root / "etc/hosts").symlink_to("../../../outside/hosts")
+    r = hk("check", "--root", str(root), "--harbor-config", "/opt/harbor/harbor.yml")
+    assert (r.returncode, r.stdout) == (2, "")
+    assert r.stderr == (
+        f"harborkit: error: --harbor-config /opt/harbor/harbor.yml: no such file in the "
+        f"sysroot {root}\n"
+    )
+    r = hk("check", "--root", str(root), "--install-dir", "/opt/harbor")
+    assert (r.returncode, r.stderr) == (
+        2,
+        "harborkit: error: --install-dir /opt/harbor: no such folder\n",
+    )
+    # the same absolute link, meaningful inside the sysroot, is followed there
+    inside = root / str(outside).lstrip("/") / "harbor"
+    inside.mkdir(parents=True)
+    (inside / "harbor.yml").write_text("hostname: 192.168.3.60\n")
     for option in (["--harbor-config", "/opt/harbor/harbor.yml"], ["--install-dir", "/opt/harbor"]):
         r = hk(
-            "check",
-            "--root",
-            str(root),
-            *option,
-            "--only",
-            "harbor.config,network",
-            "-f",
-            "json",
+            "check", "--root", str(root), *option, "--only", "harbor.config,network", "-f", "json"
         )
         assert r.returncode == 1, r.stderr
         assert "leaked" not in r.stdout and "leaked" not in r.stderr
         results = {x["id"]: x for x in json.loads(r.stdout)["results"]}
-        assert results["harbor.config"]["status"] == "fail"
-        assert results["harbor.config"]["message"] == "/opt/harbor/harbor.yml: no such file"
+        assert results["harbor.config"]["findings"][0]["location"].startswith(
+            "/opt/harbor/harbor.yml"
+        )
         assert results["network.hostname"]["message"] == "server58: does not resolve"
 
 

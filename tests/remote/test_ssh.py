@@ -54,8 +54,8 @@ def test_same_verdicts_over_ssh_by_snapshot_and_by_root(lab: Lab, tmp_path: Path
 
 def test_one_round_trip_in_the_common_case(lab: Lab) -> None:
     from harborkit.engine.interface import CheckOptions
+    from harborkit.engine.plugins import discover
     from harborkit.engine.profile import load_profile
-    from harborkit.engine.registry import discover
     from harborkit.engine.runner import Selection
     from harborkit.remote_cli import RemoteOptions, run_remote
 

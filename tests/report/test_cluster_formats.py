@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -14,8 +15,8 @@ import pytest
 import xmlschema
 
 from harborkit.engine.cluster import ClusterReport, Unreachable, run_cluster
+from harborkit.engine.plugins import discover
 from harborkit.engine.profile import load_profile
-from harborkit.engine.registry import discover
 from harborkit.engine.runner import Selection
 from harborkit.host import SysrootHost
 from harborkit.report import OutputFormat, renderer, summary
@@ -273,3 +274,46 @@ def test_html_of_one_host(cluster: ClusterReport) -> None:
     assert 'id="matrix"' not in text  # one host: no matrix
     assert text.count('<tr id="h0-c') == len(one.results)
     assert '<p class="fix"><strong>fix:</strong> Set SELINUX=disabled' in text
+
+
+def test_cli_install_dir_is_checked_in_every_root_before_anything_runs(
+    roots: list[Path], tmp_path: Path
+) -> None:
+    r = hk(
+        "check", "--root", str(roots[0]), "--root", str(roots[2]), "--install-dir", "/opt/harbor"
+    )
+    assert r.returncode == 1, r.stderr
+    assert "harbor.config" in r.stdout
+    bare = copy_fixture(tmp_path, "centos7-compliant", "server59")
+    shutil.rmtree(bare / "opt")
+    out = tmp_path / "r.html"
+    r = hk(
+        "check",
+        *("--root", str(roots[0]), "--root", str(bare)),
+        *("--install-dir", "/opt/harbor", "-f", "html", "-o", str(out)),
+    )
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1
+    assert r.stderr.startswith("harborkit: error: --install-dir /opt/harbor")
+    assert str(bare) in r.stderr
+    assert not out.exists()
+
+
+def test_host_names_with_terminal_escapes_are_shown_not_obeyed(tmp_path: Path) -> None:
+    evil = copy_fixture(tmp_path, "centos7-compliant", "evil")
+    (evil / "etc/hostname").write_text("evil\x1b[2J\u202e\n")
+    prof = load_profile()
+    rep = run_cluster(
+        [SysrootHost(evil), Unreachable("down\x1b]0;owned\x07", "gone")],
+        [],
+        prof,
+        selection=Selection(),
+    )
+    text = renderer(OutputFormat.table)(rep, strict=False, color=False, width=200)
+    assert "\x1b" not in text and "\u202e" not in text and "\x07" not in text
+    header = [ln.split() for ln in text.splitlines() if ln.startswith("CHECK ") and "evil" in ln]
+    assert header == [["CHECK", "evil\\x1b[2J\\u202e", "down\\x1b]0;owned\\x07"]]
+    assert text.splitlines()[-1].endswith("failing: down\\x1b]0;owned\\x07")
+    page = renderer(OutputFormat.html)(rep, strict=False)
+    assert "\x1b" not in page and "\u202e" not in page
+    assert "evil\\x1b[2J\\u202e" in page

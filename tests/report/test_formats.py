@@ -12,7 +12,7 @@ import pytest
 import xmlschema
 
 from harborkit.engine.interface import CheckContext, Report, Status
-from harborkit.engine.registry import LoadedCheck
+from harborkit.engine.plugins import LoadedCheck
 from harborkit.engine.runner import Selection, run_checks
 from harborkit.engine.waivers import Waiver
 from harborkit.host import SysrootHost

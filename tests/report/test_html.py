@@ -32,8 +32,8 @@ from harborkit.engine.interface import (
     Severity,
     Status,
 )
+from harborkit.engine.plugins import LoadedCheck, discover
 from harborkit.engine.profile import load_profile
-from harborkit.engine.registry import LoadedCheck, discover
 from harborkit.engine.runner import Selection
 from harborkit.host import SysrootHost
 from harborkit.report import OutputFormat, renderer

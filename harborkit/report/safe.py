@@ -1,0 +1,43 @@
+"""Text that came from an audited host, made safe for a terminal and for XML.
+
+Findings quote host files (a hostname, a limits.conf line, a harbor.yml value),
+so a hostile file could put terminal escape sequences into the table or bytes
+XML 1.0 forbids into the JUnit report. Both renderers pass every string through
+here; the JSON report keeps the exact text (JSON escapes everything itself).
+"""
+
+from __future__ import annotations
+
+import re
+
+#: a value longer than this is abridged in the table (JSON and JUnit keep it whole)
+TABLE_VALUE_LIMIT = 300
+
+# C0 controls but newline, DEL, C1 controls (0x9b is a one-byte CSI), line and
+# paragraph separators, bidirectional overrides and isolates ("Trojan Source"),
+# and lone surrogates.
+_TERMINAL_UNSAFE = re.compile(
+    "[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+    "\ud800-\udfff]"
+)
+# everything XML 1.0 does not allow (its Char production), plus the noncharacters
+# U+FFFE/U+FFFF it also excludes
+_XML_UNSAFE = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _visible(m: re.Match[str]) -> str:
+    c = ord(m.group(0))
+    return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
+
+
+def terminal_text(text: str, limit: int | None = None) -> str:
+    """``text`` with every control, bidi and separator character shown as ``\\xNN``
+    / ``\\uNNNN`` (newlines kept), abridged past ``limit`` characters."""
+    if limit is not None and len(text) > limit:
+        text = f"{text[:limit]}... ({len(text) - limit} more characters)"
+    return _TERMINAL_UNSAFE.sub(_visible, text)
+
+
+def xml_text(text: str) -> str:
+    """``text`` with the characters XML 1.0 cannot carry shown as ``\\xNN``/``\\uNNNN``."""
+    return _XML_UNSAFE.sub(_visible, text)
