@@ -393,7 +393,9 @@ def collect(
     from harborkit.engine.profile import load_profile, with_nodes
 
     if not script_:
-        raise typer.BadParameter("say what to print: --script")
+        from harborkit.errors import InputError
+
+        raise InputError("collect: say what to print: --script (see harborkit collect --help)")
     prof = with_nodes(load_profile(profile), node or [])
     loaded, _ = discover()
     options = CheckOptions(_host_path(harbor_config, "/"), _host_path(install_dir, "/"))

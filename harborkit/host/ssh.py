@@ -34,7 +34,7 @@ from harborkit.host.interface import ClockSample, NotAvailable
 from harborkit.host.snapshot import SnapshotHost
 
 #: exit code of a run in which some host could not be audited
-UNREACHABLE_EXIT = 11
+UNREACHABLE_EXIT = ExitCode.UNREACHABLE
 
 
 class SshError(HarborkitError):

@@ -238,3 +238,70 @@ def test_root_and_host_together_is_refused(lab: Lab) -> None:
 
 
 _ = subprocess
+
+
+def test_ssh_config_alias_and_proxyjump(lab: Lab, tmp_path: Path) -> None:
+    # the operator's ssh_config decides: an alias with HostName/User, reached
+    # through another host with ProxyJump
+    config = tmp_path / "ssh_config"
+    config.write_text(
+        "Host harbor-via-jump\n"
+        f"  HostName {lab.compliant.address}\n"
+        f"  ProxyJump root@{lab.guide.address}\n" + lab.client.config.read_text()
+    )
+    r = hk(
+        "check", "--host", "harbor-via-jump", "--only", "limits.pam", "-f", "json", config=config
+    )
+    assert r.returncode == ExitCode.OK, r.stderr
+    assert verdicts(r.stdout)["server59"]["limits.pam"] == "pass"
+
+
+def test_bad_numbers_are_usage_errors() -> None:
+    r = hk("check", "--host", "h1", "--forks", "0")
+    assert (r.returncode, r.stderr.strip()) == (
+        ExitCode.USAGE,
+        "harborkit: error: --forks 0: must be at least 1",
+    )
+    r = hk("check", "--host", "h1", "--connect-timeout", "0")
+    assert (r.returncode, r.stderr.strip()) == (
+        ExitCode.USAGE,
+        "harborkit: error: --connect-timeout 0: must be more than 0",
+    )
+    r = hk("check", "--host", "h1:99999")
+    assert (r.returncode, r.stderr.strip()) == (
+        ExitCode.USAGE,
+        "harborkit: error: --host h1:99999: port 99999 is out of range",
+    )
+
+
+def test_host_whose_sh_is_busybox(lab: Lab) -> None:
+    # /bin/sh is BusyBox's ash on this host for the duration of the test
+    host = lab.compliant
+    busybox = Path("/usr/bin/busybox").read_bytes()
+    host.exec("cat > /bin/busybox && chmod 755 /bin/busybox", input=busybox)
+    host.exec("ln -sf /bin/busybox /bin/sh")
+    try:
+        assert "BusyBox" in host.exec("/bin/sh --help 2>&1 || true")
+        r = hk(
+            "check",
+            "--host",
+            host.target,
+            "--only",
+            "kernel,limits.pam",
+            "-f",
+            "json",
+            config=lab.client.config,
+        )
+    finally:
+        host.exec("ln -sf dash /bin/sh")  # runs under busybox: the link is replaced whole
+    assert r.returncode == ExitCode.FAILED, r.stderr  # sysctl.runtime: the machine's kernel
+    v = verdicts(r.stdout)["server59"]
+    assert v["limits.pam"] == "pass" and v["sysctl.persisted"] == "pass"
+
+
+def test_collect_needs_script() -> None:
+    r = hk("collect")
+    assert (r.returncode, r.stderr.strip()) == (
+        ExitCode.USAGE,
+        "harborkit: error: collect: say what to print: --script (see harborkit collect --help)",
+    )
