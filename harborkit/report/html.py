@@ -149,7 +149,9 @@ def _host_section(
     code = report.exit_code(strict=strict)
     verdict = "UNREACHABLE" if reason is not None else ("FAILED" if code else "OK")
     cls = "fail" if code else "pass"
-    where = "live host" if report.live else "sysroot or snapshot"
+    where = "live host, " if report.live else "sysroot or snapshot, "
+    if anchor_prefix is not None:  # the cross-node checks: no host of their own
+        where = ""
     out = [
         f'<section class="host" id="{section_id or f"host-{index}"}" data-host="{_t(report.host)}">',
         f'<h2>{title} <span class="verdict st-{cls}">{verdict}</span></h2>',
@@ -158,7 +160,7 @@ def _host_section(
         out.append(f'<p class="unreachable">not audited: {_t(reason)}</p>')
     else:
         out.append(
-            f'<p class="meta">{_t(where)}, {len(report.results)} checks: {_t(_counts(report))}; '
+            f'<p class="meta">{_t(where)}{len(report.results)} checks: {_t(_counts(report))}; '
             f"started {_t(report.started)}, {report.duration:.2f} s</p>"
         )
     out.append(
