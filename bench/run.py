@@ -35,10 +35,18 @@ def bench_registry() -> str:
     return report(run_registry_bench())
 
 
+def bench_remote() -> str:
+    """check --inventory on 10 and 30 sshd hosts against ansible -m setup and one-by-one."""
+    from bench.remote_bench import report, run_remote_bench
+
+    return report(run_remote_bench())
+
+
 BENCHES: list[tuple[str, Callable[[], str]]] = [
     ("check", bench_check),
     ("bundle", bench_bundle),
     ("registry", bench_registry),
+    ("remote", bench_remote),
 ]
 
 

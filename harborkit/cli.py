@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -21,7 +21,8 @@ from harborkit.errors import ExitCode, HarborkitError, InputError
 from harborkit.report import OutputFormat
 
 if TYPE_CHECKING:
-    from harborkit.engine.interface import CheckOptions
+    from harborkit.engine.cluster import ClusterReport
+    from harborkit.engine.interface import CheckOptions, Report
     from harborkit.host.interface import Host
 
 app = typer.Typer(
@@ -91,6 +92,22 @@ def _check_options(
     return CheckOptions(config, inst)
 
 
+def _root_options(
+    host: Host,
+    profile: Mapping[str, Any],
+    harbor_config: str | None,
+    install_dir: str | None,
+    root: str,
+) -> CheckOptions:
+    """:func:`_check_options` for one of several sysroots: the error names it."""
+    try:
+        return _check_options(host, profile, harbor_config, install_dir, root)
+    except InputError as e:
+        if root in e.message:
+            raise
+        raise InputError(f"{e.message} (in the sysroot {root})") from e
+
+
 @app.command()
 def check(
     profile: Annotated[
@@ -101,10 +118,12 @@ def check(
             help="Baseline profile (YAML); default: the built-in Harbor v1.8.0 baseline.",
         ),
     ] = None,
-    root: Annotated[
-        str | None,
+    roots: Annotated[
+        list[str] | None,
         typer.Option(
-            "--root", help="Audit a sysroot folder (etc/, proc/sys/ ...) instead of this machine."
+            "--root",
+            help="Audit a sysroot folder (etc/, proc/sys/ ...) instead of this machine; "
+            "repeat to audit several as one cluster.",
         ),
     ] = None,
     harbor_config: Annotated[
@@ -158,13 +177,66 @@ def check(
         bool, typer.Option("--verbose", "-v", help="Table: show passing findings too.")
     ] = False,
     no_color: Annotated[bool, typer.Option("--no-color", help="No colours in the table.")] = False,
+    hosts: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--host",
+            help="Audit [ssh://][USER@]HOST[:PORT] over SSH (repeatable, comma-separated).",
+        ),
+    ] = None,
+    snapshot: Annotated[
+        list[str] | None,
+        typer.Option("--snapshot", help="Judge a snapshot FILE, or a DIR of *.hksnap files."),
+    ] = None,
+    inventory: Annotated[
+        str | None,
+        typer.Option(
+            "--inventory", "-i", help="Audit the hosts of an Ansible inventory (INI/YAML)."
+        ),
+    ] = None,
+    limit: Annotated[
+        str | None,
+        typer.Option("--limit", "-l", help="Inventory hosts or groups to audit (Ansible pattern)."),
+    ] = None,
+    forks: Annotated[int, typer.Option("--forks", help="Hosts audited in parallel.")] = 10,
+    ssh_config: Annotated[
+        str | None, typer.Option("--ssh-config", help="ssh_config file (ssh -F).")
+    ] = None,
+    become: Annotated[
+        bool, typer.Option("--become", help="Collect as root through sudo -n.")
+    ] = False,
+    connect_timeout: Annotated[
+        float, typer.Option("--connect-timeout", help="SSH connect timeout in seconds.")
+    ] = 10.0,
+    accept_new_host_keys: Annotated[
+        bool,
+        typer.Option(
+            "--accept-new-host-keys",
+            help="Add unknown host keys to known_hosts (never changed ones).",
+        ),
+    ] = False,
 ) -> None:
     """Audit a host against the Harbor baseline.
 
     Exit codes: 0 no failures, 1 failures (or warnings with --strict),
-    2 usage or bad input file, 3 environment error.
+    2 usage or bad input file, 3 environment error, 4 a snapshot is truncated or
+    edited, 11 a host could not be audited (the others are still reported).
     """
-    from harborkit.engine.interface import CheckContext
+    from harborkit.remote_cli import RemoteOptions, validate
+
+    remote = RemoteOptions(
+        hosts=tuple(hosts or ()),
+        snapshots=tuple(snapshot or ()),
+        inventory=inventory,
+        limit=limit,
+        forks=forks,
+        ssh_config=ssh_config,
+        become=become,
+        connect_timeout=connect_timeout,
+        accept_new_host_keys=accept_new_host_keys,
+    )
+    validate(remote, roots[0] if roots else None)
+    from harborkit.engine.interface import CheckContext, CheckOptions
     from harborkit.engine.plugins import discover
     from harborkit.engine.profile import load_profile, with_nodes
     from harborkit.engine.runner import Selection, run_checks
@@ -177,14 +249,63 @@ def check(
             print(
                 f"{lc.cls.id:24} {lc.cls.group:10} {lc.cls.severity.value:8} {lc.cls.title}  [{lc.source}]"
             )
+        from harborkit.engine.cluster import builtin_cluster_checks
+
+        for cc in builtin_cluster_checks():  # judged across nodes when several hosts are audited
+            print(f"{cc.id:24} {cc.group:10} {cc.severity.value:8} {cc.title}  [harborkit]")
         for pf in failures:
             print(f"(broken plugin {pf.source}: {pf.error})")
         return
 
+    root = roots[0] if roots else None
     prof = with_nodes(load_profile(profile), node or [])
     waiver_list = load_waivers(waivers) if waivers else []
     selection = Selection(prof.select, prof.skip, _split(only), _split(skip))
-    selection.validate_names([lc.cls for lc in loaded], failures)
+    from harborkit.engine.cluster import builtin_cluster_checks
+
+    cross = builtin_cluster_checks()
+    selection.validate_names([*(lc.cls for lc in loaded), *cross], failures)  # type: ignore[list-item]
+    if remote.used:
+        from harborkit.remote_cli import print_failures, run_remote
+
+        run = run_remote(
+            remote,
+            loaded=loaded,
+            profile=prof,
+            selection=selection,
+            waivers=waiver_list,
+            plugin_failures=failures,
+            options=CheckOptions(_host_path(harbor_config, "/"), _host_path(install_dir, "/")),
+        )
+        _emit(
+            run.report,
+            fmt,
+            output,
+            strict=strict,
+            verbose=verbose,
+            no_color=no_color,
+            then=lambda: print_failures(run),
+            exit_code=run.failure_exit or None,
+        )
+    if roots and len(roots) > 1:
+        from harborkit.engine.cluster import run_cluster
+
+        sysroots = [SysrootHost(r) for r in roots]
+        # each sysroot's own --harbor-config/--install-dir, checked before anything runs
+        per_root = {
+            id(h): _root_options(h, prof.data, harbor_config, install_dir, r)
+            for h, r in zip(sysroots, roots, strict=True)
+        }
+        cluster = run_cluster(
+            sysroots,
+            loaded,
+            prof,
+            selection=selection,
+            waivers=waiver_list,
+            plugin_failures=failures,
+            options=lambda h: per_root[id(h)],
+        )
+        _emit(cluster, fmt, output, strict=strict, verbose=verbose, no_color=no_color)
     host: Host = SysrootHost(root) if root else LocalHost()
     ctx = CheckContext(
         host=host,
@@ -199,7 +320,25 @@ def check(
         selection=selection,
         waivers=waiver_list,
         plugin_failures=failures,
+        also_known=[c.id for c in cross],
     )
+    _emit(report, fmt, output, strict=strict, verbose=verbose, no_color=no_color)
+
+
+def _emit(
+    report: Report | ClusterReport,
+    fmt: OutputFormat,
+    output: Path | None,
+    *,
+    strict: bool,
+    verbose: bool,
+    no_color: bool,
+    then: Callable[[], None] | None = None,
+    exit_code: int | None = None,
+) -> NoReturn:
+    """Render a host's or a cluster's report to stdout or FILE, call ``then``
+    (error lines after the report), and exit with ``exit_code`` or the report's."""
+    from harborkit.report import summary
 
     render = __import__("harborkit.report", fromlist=["renderer"]).renderer(fmt)
     to_terminal = output is None and sys.stdout.isatty()
@@ -217,12 +356,50 @@ def check(
         from harborkit.fsutil import atomic_write_text
 
         atomic_write_text(output, text)
-        from harborkit.report.table import summary_line
-
-        print(summary_line(report, strict), file=sys.stderr)  # every format, as the README says
+        print(summary(report, strict), file=sys.stderr)  # every format, as the README says
     else:
         sys.stdout.write(text)
-    raise typer.Exit(report.exit_code(strict=strict))
+    if then is not None:
+        then()
+    raise typer.Exit(exit_code if exit_code is not None else report.exit_code(strict=strict))
+
+
+@app.command()
+def collect(
+    script_: Annotated[
+        bool,
+        typer.Option("--script", help="Print the collector (POSIX sh) to run on a host."),
+    ] = False,
+    profile: Annotated[
+        Path | None,
+        typer.Option("--profile", "-p", help="Profile whose facts to gather (default: built-in)."),
+    ] = None,
+    harbor_config: Annotated[
+        str | None, typer.Option("--harbor-config", help="harbor.yml path on the host.")
+    ] = None,
+    install_dir: Annotated[
+        str | None, typer.Option("--install-dir", help="Harbor installer folder on the host.")
+    ] = None,
+    node: Annotated[
+        list[str] | None,
+        typer.Option("--node", help="Cluster node NAME=ADDRESS whose name to resolve."),
+    ] = None,
+) -> None:
+    """Print the snapshot collector: sh collect.sh > HOST.hksnap on the target,
+    then harborkit check --snapshot HOST.hksnap here."""
+    from harborkit.collect import script, wants_for
+    from harborkit.engine.interface import CheckOptions
+    from harborkit.engine.plugins import discover
+    from harborkit.engine.profile import load_profile, with_nodes
+
+    if not script_:
+        from harborkit.errors import InputError
+
+        raise InputError("collect: say what to print: --script (see harborkit collect --help)")
+    prof = with_nodes(load_profile(profile), node or [])
+    loaded, _ = discover()
+    options = CheckOptions(_host_path(harbor_config, "/"), _host_path(install_dir, "/"))
+    sys.stdout.write(script(wants_for(prof.data, options, [lc.cls for lc in loaded])))
 
 
 def _usage_line(e: Exception) -> str:

@@ -23,6 +23,7 @@ class ExitCode:
     NO_SPACE = 8  # not enough free space for the output
     LOAD_FAILED = 9  # the daemon refused an image or ids do not match after load
     REGISTRY = 10  # registry protocol / auth failure
+    UNREACHABLE = 11  # check: a host could not be audited (the others are reported)
     INTERRUPTED = 130
 
 

@@ -81,7 +81,7 @@ def test_command_line_mistakes_are_one_line_exit_2() -> None:
         (
             ("check", "--format", "xml"),
             "harborkit: error: Invalid value for '--format' / '-f': 'xml' is not one of "
-            "'table', 'json', 'junit'. (see 'harborkit check -h')",
+            "'table', 'json', 'junit', 'html'. (see 'harborkit check -h')",
         ),
         (
             ("bundle", "verify"),

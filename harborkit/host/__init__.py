@@ -4,11 +4,13 @@ Checks never touch the machine directly. They go through a :class:`Host`,
 which has one narrow contract: read a file, list a folder, run an argv
 command, and answer a handful of system facts. :class:`LocalHost` is the live
 machine; :class:`SysrootHost` is a folder holding copies of ``/etc`` and
-``/proc/sys`` (a mounted disk image or a test fixture). An SSH host would be
-one more implementation of the same protocol.
+``/proc/sys`` (a mounted disk image or a test fixture). :class:`~harborkit.host.snapshot.SnapshotHost`
+answers from a collector snapshot, and :class:`~harborkit.host.ssh.SshHost` is
+a snapshot taken over SSH that fetches what it lacks.
 """
 
 from harborkit.host.interface import (
+    ClockSample,
     CommandResult,
     Host,
     HostError,
@@ -19,6 +21,7 @@ from harborkit.host.interface import (
 from harborkit.host.local import LocalHost, SysrootHost
 
 __all__ = [
+    "ClockSample",
     "CommandResult",
     "Host",
     "HostError",

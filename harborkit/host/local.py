@@ -14,6 +14,7 @@ import shutil
 import socket
 import stat
 import subprocess
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING
 from harborkit.host.etc_hosts import addresses_of
 from harborkit.host.interface import (
     MAX_FILE_BYTES,
+    ClockSample,
     CommandResult,
     Listener,
     NotAvailable,
@@ -328,6 +330,11 @@ class LocalHost(_FileHost):
 
         return open_client(timeout=10)
 
+    def clock(self) -> ClockSample:
+        """This machine is the reference: its offset is 0 by definition."""
+        now = time.time()
+        return ClockSample(now, now, 0.0)
+
 
 class SysrootHost(_FileHost):
     """A folder holding a machine's files: ``etc/``, ``proc/sys/``, ``usr/bin`` ...
@@ -388,3 +395,6 @@ class SysrootHost(_FileHost):
 
     def docker_client(self) -> docker.DockerClient:
         raise NotAvailable(f"Docker daemon: {self._why()}")
+
+    def clock(self) -> ClockSample:
+        raise NotAvailable(f"the clock: {self._why()}")

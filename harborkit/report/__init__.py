@@ -1,9 +1,11 @@
-"""Report formats: pure functions from a :class:`Report` to text."""
+"""Report formats: pure functions from a :class:`Report` (one host) or a
+:class:`~harborkit.engine.cluster.ClusterReport` (several) to text."""
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Callable
+from typing import Any
 
 
 class OutputFormat(enum.StrEnum):
@@ -12,23 +14,55 @@ class OutputFormat(enum.StrEnum):
     table = "table"
     json = "json"
     junit = "junit"
+    html = "html"
+
+
+def _either(single: Callable[..., str], cluster: Callable[..., str]) -> Callable[..., str]:
+    """Render a single-host report with ``single``, a cluster report with ``cluster``."""
+
+    def render(report: Any, **kwargs: Any) -> str:
+        from harborkit.engine.cluster import ClusterReport
+
+        return (cluster if isinstance(report, ClusterReport) else single)(report, **kwargs)
+
+    return render
 
 
 def renderer(fmt: OutputFormat) -> Callable[..., str]:
-    """The render function of a format (imported lazily: only the one used)."""
+    """The render function of a format (imported lazily: only the one used).
+    It takes a single-host ``Report`` or a ``ClusterReport``."""
     if fmt is OutputFormat.table:
+        from harborkit.report.cluster import render_cluster_table
         from harborkit.report.table import render_table
 
-        return render_table
+        return _either(render_table, render_cluster_table)
     if fmt is OutputFormat.json:
+        from harborkit.report.cluster import render_cluster_json
         from harborkit.report.json import render_json
 
-        return render_json
+        return _either(render_json, render_cluster_json)
     if fmt is OutputFormat.junit:
         from harborkit.report.junit import render_junit
 
-        return render_junit
+        return _either(render_junit, lambda r, **kw: render_junit(r.reports, **kw))
+    if fmt is OutputFormat.html:
+        from harborkit.report.html import render_html
+
+        return render_html
     raise ValueError(fmt)  # pragma: no cover - the enum is closed; a test covers every member
 
 
-__all__ = ["OutputFormat", "renderer"]
+def summary(report: Any, strict: bool = False) -> str:
+    """The one-line verdict of either kind of report (stderr when -o is used)."""
+    from harborkit.engine.cluster import ClusterReport
+
+    if isinstance(report, ClusterReport):
+        from harborkit.report.cluster import cluster_summary_line
+
+        return cluster_summary_line(report, strict)
+    from harborkit.report.table import summary_line
+
+    return summary_line(report, strict)
+
+
+__all__ = ["OutputFormat", "renderer", "summary"]
