@@ -36,6 +36,9 @@ class _FileHost:
     def read_text(self, path: str) -> str:
         return self._p(path).read_text(encoding="utf-8", errors="replace")
 
+    def read_bytes(self, path: str) -> bytes:
+        return self._p(path).read_bytes()
+
     def exists(self, path: str) -> bool:
         return self._p(path).exists()
 

@@ -92,7 +92,7 @@ def render_table(
             msg.append(f" {line}")
         if r.status in (Status.FAIL, Status.WARN, Status.ERROR) and r.check.remediation:
             msg.append("\n  fix: ", style="bold")
-            msg.append(r.check.remediation)
+            msg.append(r.check.remediation.replace("\n", "\n       "))
         table.add_row(
             Text(_LABEL[r.status], style=_STYLE[r.status]),
             Text(r.check.id),
