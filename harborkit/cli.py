@@ -16,6 +16,7 @@ import typer
 from harborkit import __version__
 from harborkit.bundle.cli import bundle_app
 from harborkit.errors import ExitCode, HarborkitError
+from harborkit.fix.cli import fix_command
 from harborkit.report import OutputFormat
 
 app = typer.Typer(
@@ -27,6 +28,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(bundle_app, name="bundle")
+app.command(name="fix")(fix_command)
 
 
 def _version(value: bool) -> None:
@@ -42,23 +44,6 @@ def _root(
     ] = False,
 ) -> None:
     """Preflight audits and air-gap bundles for Harbor container registry installs."""
-
-
-def _split(values: list[str] | None) -> tuple[str, ...]:
-    out: list[str] = []
-    for v in values or []:
-        out.extend(p.strip() for p in v.split(",") if p.strip())
-    return tuple(out)
-
-
-def _host_path(path: str | None, root: str | None) -> str | None:
-    """Paths of files on the audited host: absolute; relative ones are taken
-    from the current directory on a live host, from the sysroot's / otherwise."""
-    if path is None:
-        return None
-    if root is None:
-        return os.path.abspath(path)
-    return path if path.startswith("/") else "/" + path
 
 
 @app.command()
@@ -130,13 +115,9 @@ def check(
     Exit codes: 0 no failures, 1 failures (or warnings with --strict),
     2 usage or bad input file, 3 environment error.
     """
-    from harborkit.engine.interface import CheckContext, CheckOptions
-    from harborkit.engine.profile import load_profile, with_nodes
     from harborkit.engine.registry import discover
-    from harborkit.engine.runner import Selection, run_checks
+    from harborkit.engine.session import prepare
     from harborkit.engine.waivers import load_waivers
-    from harborkit.host import LocalHost, SysrootHost
-    from harborkit.host.interface import Host
 
     loaded, failures = discover()
     if list_checks:
@@ -148,25 +129,19 @@ def check(
             print(f"(broken plugin {pf.source}: {pf.error})")
         return
 
-    prof = with_nodes(load_profile(profile), node or [])
+    session = prepare(
+        profile=profile,
+        root=root,
+        harbor_config=harbor_config,
+        install_dir=install_dir,
+        node=node,
+        only=only,
+        skip=skip,
+        loaded=loaded,
+        failures=failures,
+    )
     waiver_list = load_waivers(waivers) if waivers else []
-    selection = Selection(prof.select, prof.skip, _split(only), _split(skip))
-    selection.validate_names([lc.cls for lc in loaded], failures)
-    host: Host = SysrootHost(root) if root else LocalHost()
-    ctx = CheckContext(
-        host=host,
-        profile=prof.data,
-        options=CheckOptions(_host_path(harbor_config, root), _host_path(install_dir, root)),
-    )
-    report = run_checks(
-        loaded,
-        ctx,
-        profile_name=prof.name,
-        profile_path=prof.path,
-        selection=selection,
-        waivers=waiver_list,
-        plugin_failures=failures,
-    )
+    report = session.run(waiver_list)
 
     render = __import__("harborkit.report", fromlist=["renderer"]).renderer(fmt)
     to_terminal = output is None and sys.stdout.isatty()

@@ -23,6 +23,7 @@ class ExitCode:
     NO_SPACE = 8  # not enough free space for the output
     LOAD_FAILED = 9  # the daemon refused an image or ids do not match after load
     REGISTRY = 10  # registry protocol / auth failure
+    FIX_REFUSED = 11  # fix: a file changed since the plan, or a restart needs --restart-docker
     INTERRUPTED = 130
 
 
