@@ -35,8 +35,16 @@ def bench_registry() -> str:
     return report(run_registry_bench())
 
 
+def bench_fix() -> str:
+    """``harborkit fix`` plan, and apply + re-check, on the guide-as-written sysroot."""
+    from bench.fix_bench import run
+
+    return "\n".join(f"{label:42} {figure}" for label, figure in run())
+
+
 BENCHES: list[tuple[str, Callable[[], str]]] = [
     ("check", bench_check),
+    ("fix", bench_fix),
     ("bundle", bench_bundle),
     ("registry", bench_registry),
 ]

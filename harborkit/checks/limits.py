@@ -393,6 +393,11 @@ def _why_unset(pam: PamLimits, domain: str, ltype: str, item: str, *, root_wild:
     return msg
 
 
+def _systemd_value(spec: dict[str, Any]) -> str:
+    value = str(spec["value"])
+    return "infinity" if value in INFINITE else value
+
+
 def _limit_value(exp: dict[str, Any]) -> str:
     value = str(exp["value"])
     return "unlimited" if value in INFINITE else value
@@ -496,6 +501,34 @@ class DockerdLimits(Check):
                         )
                     )
         return Outcome.from_findings(findings, ok="dockerd limits as expected")
+
+    def plan(self, ctx: CheckContext, outcome: Outcome) -> Sequence[Change]:
+        """A docker.service drop-in setting the failing limits, then a restart of docker."""
+        from harborkit.checks.daemon_json import docker_restart
+        from harborkit.fix.plan import file_change
+
+        wanted = ctx.section("limits").get("dockerd") or {}
+        items = sorted(
+            {f.subject.split()[-1] for f in outcome.findings if f.status is Status.FAIL}
+            & set(wanted)
+            & set(SYSTEMD_DIRECTIVE)
+        )
+        if not items:
+            return ()
+        lines = [
+            "# Limits for dockerd and its containers (written by harborkit fix)",
+            "[Service]",
+            *(f"{SYSTEMD_DIRECTIVE[i]}={_systemd_value(wanted[i])}" for i in items),
+        ]
+        c = file_change(
+            self.id,
+            ctx.host,
+            DOCKER_LIMITS_DROPIN,
+            "\n".join(lines) + "\n",
+            "containers inherit dockerd's limits from its unit, not from limits.conf",
+            owned=True,
+        )
+        return [c, *docker_restart(self.id, reload=True)] if c is not None else []
 
 
 CHECKS: list[type[Check]] = [PamLimitsCheck, DockerdLimits]
