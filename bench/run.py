@@ -42,11 +42,19 @@ def bench_fix() -> str:
     return "\n".join(f"{label:42} {figure}" for label, figure in run())
 
 
+def bench_remote() -> str:
+    """check --inventory on 10 and 30 sshd hosts against ansible -m setup and one-by-one."""
+    from bench.remote_bench import report, run_remote_bench
+
+    return report(run_remote_bench())
+
+
 BENCHES: list[tuple[str, Callable[[], str]]] = [
     ("check", bench_check),
     ("fix", bench_fix),
     ("bundle", bench_bundle),
     ("registry", bench_registry),
+    ("remote", bench_remote),
 ]
 
 

@@ -182,6 +182,10 @@ class Check(ABC):
     remediation: ClassVar[str] = ""
     #: ids of checks that must not fail/error/skip for this one to make sense
     requires: ClassVar[tuple[str, ...]] = ()
+    #: absolute paths (globs allowed) and argv commands this check reads beyond
+    #: the built-in checks' facts, so the snapshot collector gathers them too
+    reads: ClassVar[tuple[str, ...]] = ()
+    commands: ClassVar[tuple[tuple[str, ...], ...]] = ()
 
     @abstractmethod
     def run(self, ctx: CheckContext) -> Outcome:

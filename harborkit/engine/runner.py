@@ -155,8 +155,12 @@ def run_checks(
     waivers: Sequence[Waiver] = (),
     plugin_failures: Sequence[PluginFailure] = (),
     today: dt.date | None = None,
+    also_known: Iterable[str] = (),
 ) -> Report:
-    """Run the selected checks in dependency order and build the report."""
+    """Run the selected checks in dependency order and build the report.
+
+    ``also_known``: ids of checks run elsewhere (the cross-node checks of a
+    cluster run) that a waiver may name without being "no installed check"."""
     today = today or dt.date.today()
     started = dt.datetime.now(dt.UTC)
     t0 = time.perf_counter()
@@ -206,12 +210,13 @@ def run_checks(
         results.append(result)
 
     notes = []
+    known_elsewhere = set(also_known)
     for w in waivers:
         if w.expired(today):
             notes.append(
                 f"waiver for {w.id} expired on {w.expires} ({w.location}); it no longer applies"
             )
-        if w.id not in source:
+        if w.id not in source and w.id not in known_elsewhere:
             notes.append(f"waiver for {w.id} ({w.location}) names no installed check")
     return Report(
         host=ctx.host.name,

@@ -9,6 +9,7 @@ one more implementation of the same protocol.
 """
 
 from harborkit.host.interface import (
+    ClockSample,
     CommandResult,
     Host,
     HostError,
@@ -19,6 +20,7 @@ from harborkit.host.interface import (
 from harborkit.host.local import LocalHost, SysrootHost
 
 __all__ = [
+    "ClockSample",
     "CommandResult",
     "Host",
     "HostError",

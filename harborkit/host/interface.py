@@ -62,6 +62,25 @@ class Listener:
     process: str | None
 
 
+@dataclass(frozen=True)
+class ClockSample:
+    """A host's clock read once, against the auditing machine's own clock.
+
+    Clocks of several hosts can only be compared through a common reference:
+    ``offset`` is how far the host's clock is ahead of the auditing machine's
+    at the moment it was read. ``uncertainty`` bounds how wrong that offset
+    may be (half the round trip of the read, over SSH; 0 for this machine).
+    """
+
+    host_time: float  # the host's clock, seconds since the epoch
+    local_time: float  # the auditing machine's clock at the same moment
+    uncertainty: float = 0.0  # seconds, either way
+
+    @property
+    def offset(self) -> float:
+        return self.host_time - self.local_time
+
+
 @runtime_checkable
 class Host(Protocol):
     """What a check may ask of a machine.
@@ -99,3 +118,7 @@ class Host(Protocol):
     def processes(self, name: str) -> list[ProcessInfo]: ...
     def listeners(self) -> list[Listener]: ...
     def docker_client(self) -> docker.DockerClient: ...
+    def clock(self) -> ClockSample:
+        """The host's clock now, with the auditing machine's clock as reference
+        (:class:`NotAvailable` when the host has no clock to read now)."""
+        ...

@@ -10,11 +10,18 @@ import os
 import shutil
 import socket
 import subprocess
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harborkit.host.interface import CommandResult, Listener, NotAvailable, ProcessInfo
+from harborkit.host.interface import (
+    ClockSample,
+    CommandResult,
+    Listener,
+    NotAvailable,
+    ProcessInfo,
+)
 
 if TYPE_CHECKING:
     import docker
@@ -180,6 +187,11 @@ class LocalHost(_FileHost):
 
         return docker.from_env(timeout=10)
 
+    def clock(self) -> ClockSample:
+        """This machine is the reference: its offset is 0 by definition."""
+        now = time.time()
+        return ClockSample(now, now, 0.0)
+
 
 class SysrootHost(_FileHost):
     """A folder holding a machine's files: ``etc/``, ``proc/sys/``, ``usr/bin`` ...
@@ -242,3 +254,6 @@ class SysrootHost(_FileHost):
 
     def docker_client(self) -> docker.DockerClient:
         raise NotAvailable(f"Docker daemon: {self._why()}")
+
+    def clock(self) -> ClockSample:
+        raise NotAvailable(f"the clock: {self._why()}")

@@ -1,0 +1,403 @@
+"""Auditing several hosts in one run: per-host checks in parallel, then the
+checks that only make sense across nodes, once, over every reachable host.
+
+The API (what a caller such as the CLI, an SSH or snapshot backend uses)::
+
+    from harborkit.engine.cluster import Unreachable, Deferred, run_cluster
+
+    targets = [
+        SysrootHost("/mnt/server58"),                       # any Host: local, sysroot, SSH, snapshot
+        Unreachable("server60", "ssh: connect to host 10.0.0.60 port 22: Connection refused"),
+        Deferred("server59", lambda: connect("server59")),  # opened inside the pool
+    ]
+    report = run_cluster(
+        targets, loaded, profile,                # discover()'s checks, a loaded Profile
+        selection=selection, waivers=waivers, plugin_failures=failures,
+        options=CheckOptions(...), forks=10,
+    )
+    report.exit_code(strict=False)               # 0 / 1, like Report.exit_code
+
+A *target* is one of:
+
+- a :class:`~harborkit.host.interface.Host`: audited with the selected
+  checks exactly as ``run_checks`` audits one host (the same ``Report``);
+- an :class:`Unreachable` record (name, one-line reason): the report shows
+  that host with one ``error`` result, ``host.reachable``, carrying the
+  reason, and the other hosts are still audited;
+- a :class:`Deferred` (name, ``open`` callable returning a Host): ``open`` runs
+  in the worker pool, so slow connections overlap; a
+  :class:`~harborkit.errors.HarborkitError` or ``OSError`` it raises makes the
+  host unreachable with that message. So does such an error raised by the
+  host outside any check (its ``name``, say); one raised inside a check is
+  that check's ``error``, as in a single-host run.
+
+``forks`` is the size of the thread pool (hosts are I/O bound: SSH round
+trips, file reads). Per-host results keep the targets' order whatever order
+they finish in. ``on_host_done(report)`` is called (from the worker threads)
+as each host finishes, for progress output.
+
+The cross-node checks (:class:`ClusterCheck`, group ``cluster``) run after
+every host finished, over the reachable hosts only, each through the Host
+protocol alone (so they work over SSH and on snapshots). They see each host
+through the same :class:`CheckContext` its per-host checks used, so facts
+parsed once are shared. Their results form one more ``Report`` whose host is
+``cluster``; selection (``--only``/``--skip``, profile select/skip) and
+waivers apply to them by id and group like to any check.
+
+:class:`ClusterReport` is frozen: ``hosts`` (one ``Report`` per target, in
+target order), ``cluster`` (the cross-node ``Report``), ``unreachable``
+(the :class:`Unreachable` records, including hosts that failed during the
+run), ``counts()`` and ``exit_code(strict)``: 1 when any host or the cluster
+checks failed or errored (an unreachable host is an error), else 0.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from harborkit import __version__
+from harborkit.engine.interface import (
+    CheckContext,
+    CheckInfo,
+    CheckOptions,
+    CheckResult,
+    Outcome,
+    Report,
+    Severity,
+    SkipCheck,
+    Status,
+)
+from harborkit.engine.registry import LoadedCheck, PluginFailure
+from harborkit.engine.runner import Selection, _apply_waiver, run_checks
+from harborkit.engine.waivers import Waiver
+from harborkit.errors import HarborkitError
+from harborkit.host.interface import Host, NotAvailable
+
+#: the id under which an unreachable host's error is reported
+REACHABLE_ID = "host.reachable"
+#: the host name of the cross-node results
+CLUSTER_HOST = "cluster"
+
+REACHABLE_INFO = CheckInfo(
+    REACHABLE_ID,
+    "Host reachable",
+    "host",
+    Severity.CRITICAL,
+    "Make the host reachable (address, SSH access, host key, credentials) or leave it out",
+    "harborkit",
+)
+
+
+@dataclass(frozen=True)
+class Unreachable:
+    """A host that could not be audited, and why (one line)."""
+
+    name: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """A host opened inside the worker pool: ``open()`` returns the Host or
+    raises (a HarborkitError or OSError makes it unreachable)."""
+
+    name: str
+    open: Callable[[], Host]
+
+
+Target = Host | Unreachable | Deferred
+
+
+@dataclass
+class ClusterContext:
+    """What a cross-node check may use: every reachable host (each with the
+    per-host context its checks used), the profile and the options."""
+
+    contexts: Sequence[CheckContext]
+    profile: Mapping[str, Any]
+    options: CheckOptions = field(default_factory=CheckOptions)
+
+    @property
+    def hosts(self) -> list[Host]:
+        return [c.host for c in self.contexts]
+
+    def section(self, name: str) -> Any:
+        try:
+            return self.profile[name]
+        except KeyError:
+            raise SkipCheck(f"the profile has no '{name}' section") from None
+
+
+class ClusterCheck(ABC):
+    """Base class of a check judged once over all reachable hosts.
+
+    Same identity as :class:`~harborkit.engine.interface.Check` (stable
+    ``id``, ``title``, ``group``, ``severity``, ``remediation``; the
+    docstring is the documentation). ``run`` returns an Outcome whose
+    findings name the host they are about in ``subject`` (the host's name as
+    reports show it), so reports can place them in the host x check matrix.
+    Fewer than ``min_hosts`` reachable hosts: skipped with the reason.
+    """
+
+    id: ClassVar[str]
+    title: ClassVar[str]
+    group: ClassVar[str] = "cluster"
+    severity: ClassVar[Severity] = Severity.HIGH
+    remediation: ClassVar[str] = ""
+    requires: ClassVar[tuple[str, ...]] = ()
+    min_hosts: ClassVar[int] = 2
+
+    @abstractmethod
+    def run(self, ctx: ClusterContext) -> Outcome:
+        """Judge the hosts together and return an outcome."""
+
+    @classmethod
+    def doc(cls) -> str:
+        return (cls.__doc__ or "").strip()
+
+
+def builtin_cluster_checks() -> list[type[ClusterCheck]]:
+    from harborkit.checks.cluster import CHECKS
+
+    return list(CHECKS)
+
+
+@dataclass(frozen=True)
+class ClusterReport:
+    """A run of checks on several hosts, plus the cross-node checks."""
+
+    hosts: tuple[Report, ...]
+    cluster: Report
+    unreachable: tuple[Unreachable, ...]
+    profile: str
+    profile_path: str
+    harborkit_version: str
+    started: str  # ISO 8601 UTC
+    duration: float
+
+    @property
+    def reports(self) -> tuple[Report, ...]:
+        """Every host's report, then the cluster checks' (JUnit suites, totals)."""
+        return (*self.hosts, self.cluster)
+
+    def counts(self) -> dict[str, int]:
+        """Results of each status over every host and the cluster checks."""
+        c = {s.value: 0 for s in Status}
+        for rep in self.reports:
+            for k, v in rep.counts().items():
+                c[k] += v
+        return c
+
+    def total(self) -> int:
+        return sum(len(r.results) for r in self.reports)
+
+    def is_reachable(self, host: str) -> bool:
+        return all(u.name != host for u in self.unreachable)
+
+    def exit_code(self, *, strict: bool = False) -> int:
+        return max(r.exit_code(strict=strict) for r in self.reports)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def unreachable_report(u: Unreachable, profile_name: str, profile_path: str) -> Report:
+    """The report of a host that could not be audited: one error with the reason."""
+    return Report(
+        host=u.name,
+        live=False,
+        profile=profile_name,
+        profile_path=profile_path,
+        harborkit_version=__version__,
+        started=_now(),
+        duration=0.0,
+        results=(CheckResult(REACHABLE_INFO, Status.ERROR, u.reason, (), 0.0),),
+    )
+
+
+def _target_name(t: Target) -> str:
+    if isinstance(t, Unreachable | Deferred):
+        return t.name
+    try:
+        return t.name
+    except (HarborkitError, OSError) as e:  # a backend may connect to learn it
+        return f"<{type(t).__name__}: {e}>"
+
+
+def _one_line(e: BaseException) -> str:
+    text = e.message if isinstance(e, HarborkitError) else str(e) or type(e).__name__
+    return " ".join(text.split())
+
+
+def run_cluster(
+    targets: Sequence[Target],
+    loaded: Sequence[LoadedCheck],
+    profile: Any,
+    *,
+    selection: Selection,
+    waivers: Sequence[Waiver] = (),
+    plugin_failures: Sequence[PluginFailure] = (),
+    options: CheckOptions | None = None,
+    forks: int = 10,
+    cluster_checks: Sequence[type[ClusterCheck]] | None = None,
+    on_host_done: Callable[[Report], None] | None = None,
+    today: dt.date | None = None,
+) -> ClusterReport:
+    """Audit every target (``forks`` at a time), then run the cross-node
+    checks over the reachable ones. ``profile`` is a loaded
+    :class:`~harborkit.engine.profile.Profile` (name, path, data)."""
+    if forks < 1:
+        raise ValueError("forks must be at least 1")
+    options = options or CheckOptions()
+    cross = builtin_cluster_checks() if cluster_checks is None else list(cluster_checks)
+    cross_ids = [c.id for c in cross]
+    started = _now()
+    t0 = time.perf_counter()
+
+    def audit(target: Target) -> tuple[Report, CheckContext | None, Unreachable | None]:
+        name = _target_name(target)
+        if isinstance(target, Unreachable):
+            return unreachable_report(target, profile.name, profile.path), None, target
+        try:
+            host = target.open() if isinstance(target, Deferred) else target
+            ctx = CheckContext(host=host, profile=profile.data, options=options)
+            report = run_checks(
+                loaded,
+                ctx,
+                profile_name=profile.name,
+                profile_path=profile.path,
+                selection=selection,
+                waivers=waivers,
+                plugin_failures=plugin_failures,
+                today=today,
+                also_known=cross_ids,
+            )
+        except (HarborkitError, OSError, NotAvailable) as e:
+            u = Unreachable(name, _one_line(e))
+            return unreachable_report(u, profile.name, profile.path), None, u
+        return report, ctx, None
+
+    def audit_and_tell(target: Target) -> tuple[Report, CheckContext | None, Unreachable | None]:
+        out = audit(target)
+        if on_host_done is not None:
+            on_host_done(out[0])
+        return out
+
+    if forks == 1 or len(targets) <= 1:
+        done = [audit_and_tell(t) for t in targets]
+    else:
+        with ThreadPoolExecutor(max_workers=min(forks, len(targets))) as pool:
+            done = list(pool.map(audit_and_tell, targets))
+
+    contexts = [ctx for _, ctx, _ in done if ctx is not None]
+    cluster = run_cluster_checks(
+        cross,
+        ClusterContext(contexts, profile.data, options),
+        profile_name=profile.name,
+        profile_path=profile.path,
+        selection=selection,
+        waivers=waivers,
+        today=today,
+    )
+    return ClusterReport(
+        hosts=tuple(r for r, _, _ in done),
+        cluster=cluster,
+        unreachable=tuple(u for _, _, u in done if u is not None),
+        profile=profile.name,
+        profile_path=profile.path,
+        harborkit_version=__version__,
+        started=started,
+        duration=time.perf_counter() - t0,
+    )
+
+
+def _run_one(cls: type[ClusterCheck], ctx: ClusterContext) -> Outcome:
+    if len(ctx.contexts) < cls.min_hosts:
+        n = len(ctx.contexts)
+        return Outcome(
+            Status.SKIP,
+            f"needs at least {cls.min_hosts} reachable hosts, {n} {'was' if n == 1 else 'were'} audited",
+        )
+    try:
+        outcome = cls().run(ctx)
+        if not isinstance(outcome, Outcome):
+            raise TypeError(f"run() returned {type(outcome).__name__}, not Outcome")
+        return outcome
+    except SkipCheck as e:
+        return Outcome(Status.SKIP, str(e))
+    except NotAvailable as e:
+        return Outcome(Status.SKIP, e.reason)
+    except Exception as e:  # noqa: BLE001 - one broken check never stops the run
+        return Outcome(Status.ERROR, f"check raised {type(e).__name__}: {e}")
+
+
+def run_cluster_checks(
+    checks: Sequence[type[ClusterCheck]],
+    ctx: ClusterContext,
+    *,
+    profile_name: str,
+    profile_path: str,
+    selection: Selection,
+    waivers: Sequence[Waiver] = (),
+    today: dt.date | None = None,
+) -> Report:
+    """Run the selected cross-node checks (in order, ``requires`` honoured)."""
+    today = today or dt.date.today()
+    started = _now()
+    t0 = time.perf_counter()
+    results: list[CheckResult] = []
+    status_of: dict[str, Status] = {}
+    for cls in checks:
+        if not selection.picks_name(cls.id, cls.group):
+            continue
+        info = CheckInfo(cls.id, cls.title, cls.group, cls.severity, cls.remediation, "harborkit")
+        blocked = [
+            r for r in cls.requires if status_of.get(r) in (Status.FAIL, Status.ERROR, Status.SKIP)
+        ]
+        t = time.perf_counter()
+        if blocked:
+            outcome = Outcome(
+                Status.SKIP,
+                f"requires {blocked[0]}, which did not pass ({status_of[blocked[0]].value})",
+            )
+        else:
+            outcome = _run_one(cls, ctx)
+        result = CheckResult(
+            info, outcome.status, outcome.message, outcome.findings, time.perf_counter() - t
+        )
+        result = _apply_waiver(result, waivers, today)
+        status_of[cls.id] = result.status
+        results.append(result)
+    return Report(
+        host=CLUSTER_HOST,
+        live=any(c.host.live for c in ctx.contexts),
+        profile=profile_name,
+        profile_path=profile_path,
+        harborkit_version=__version__,
+        started=started,
+        duration=time.perf_counter() - t0,
+        results=tuple(results),
+    )
+
+
+__all__ = [
+    "CLUSTER_HOST",
+    "REACHABLE_ID",
+    "ClusterCheck",
+    "ClusterContext",
+    "ClusterReport",
+    "Deferred",
+    "Target",
+    "Unreachable",
+    "builtin_cluster_checks",
+    "run_cluster",
+    "run_cluster_checks",
+    "unreachable_report",
+]

@@ -1,0 +1,166 @@
+"""The hosts of one ``check`` run: SSH targets, carried snapshots, inventories.
+
+Turns the command line (``--host``, ``--snapshot``, ``--inventory``) into the
+targets that :func:`harborkit.engine.cluster.run_cluster` audits: a Host, a
+Deferred one (an SSH host is connected inside the worker pool) or an
+Unreachable record with the reason. Each failure remembers its exit code so the
+CLI can say why the run was incomplete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harborkit.collect import wants_for
+from harborkit.collect.snapshot import SnapshotError, parse
+from harborkit.engine.cluster import Deferred, Target, Unreachable
+from harborkit.engine.interface import CheckContext, CheckOptions
+from harborkit.engine.registry import LoadedCheck
+from harborkit.engine.runner import Selection, run_checks
+from harborkit.errors import HarborkitError, InputError
+from harborkit.host.snapshot import SnapshotHost
+from harborkit.host.ssh import (
+    ControlDir,
+    SshConnection,
+    SshError,
+    SshHost,
+    SshOptions,
+    SshTarget,
+)
+
+#: the suffix ``collect`` and the Ansible playbook give snapshots
+SUFFIX = ".hksnap"
+#: dry runs that gather what the checks asked for, before the real run
+PRIME_PASSES = 3
+
+
+@dataclass
+class Failures:
+    """Targets that could not be audited: name -> (exit code, one-line reason)."""
+
+    items: dict[str, tuple[int, str]] = field(default_factory=dict)
+
+    def add(self, name: str, error: HarborkitError) -> Unreachable:
+        self.items[name] = (error.exit_code, error.message)
+        return Unreachable(name, error.message)
+
+    @property
+    def exit_code(self) -> int:
+        return max((code for code, _ in self.items.values()), default=0)
+
+
+def load_snapshot(path: Path) -> SnapshotHost:
+    """A carried snapshot file as a host (its name: the hostname it recorded)."""
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise InputError(f"--snapshot {path}: {e.strerror or e}") from e
+    return SnapshotHost(parse(data, str(path)))
+
+
+def snapshot_files(paths: Sequence[str]) -> list[Path]:
+    """Each FILE, and the ``*.hksnap`` files of each DIR (sorted)."""
+    out: list[Path] = []
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            found = sorted(f for f in path.iterdir() if f.name.endswith(SUFFIX) and f.is_file())
+            if not found:
+                raise InputError(f"--snapshot {p}: no *{SUFFIX} files in this folder")
+            out += found
+        elif path.exists():
+            out.append(path)
+        else:
+            raise InputError(f"--snapshot {p}: no such file or folder")
+    return out
+
+
+def snapshot_targets(paths: Sequence[str], failures: Failures) -> list[Target]:
+    targets: list[Target] = []
+    for path in snapshot_files(paths):
+        try:
+            targets.append(load_snapshot(path))
+        except SnapshotError as e:
+            name = path.name[: -len(SUFFIX)] if path.name.endswith(SUFFIX) else path.name
+            targets.append(failures.add(name, e))
+    return targets
+
+
+def prime(
+    host: SshHost,
+    loaded: Sequence[LoadedCheck],
+    profile: Any,
+    selection: Selection,
+    options: CheckOptions,
+) -> None:
+    """Dry-run the checks on the snapshot and gather every fact they missed in
+    one more round trip (repeated while new misses appear, at most a few times)."""
+    for _ in range(PRIME_PASSES):
+        host.record_misses = True
+        host.misses = []
+        try:
+            run_checks(
+                loaded,
+                CheckContext(host=host, profile=profile.data, options=options),
+                profile_name=profile.name,
+                profile_path=profile.path,
+                selection=selection,
+            )
+        finally:
+            host.record_misses = False
+        if not host.misses:
+            return
+        host.fetch_all(list(host.misses))
+
+
+def ssh_targets(
+    targets: Sequence[SshTarget],
+    ssh: SshOptions,
+    control: ControlDir,
+    *,
+    loaded: Sequence[LoadedCheck],
+    profile: Any,
+    selection: Selection,
+    options: CheckOptions,
+    connections: list[SshConnection],
+    failures: Failures,
+) -> list[Target]:
+    """Deferred SSH hosts: connected, collected and primed inside the pool."""
+    names = [t.label for t in targets]
+    wants = wants_for(profile.data, options, [lc.cls for lc in loaded])
+    wants += [f"h {n}" for n in names if n.replace("-", "").replace(".", "").isalnum()]
+    out: list[Target] = []
+    for t in targets:
+        conn = SshConnection(t, ssh, control)
+        connections.append(conn)
+
+        def open_host(conn: SshConnection = conn) -> SshHost:
+            try:
+                host = SshHost(conn, wants)
+                prime(host, loaded, profile, selection, options)
+            except SshError as e:
+                failures.add(conn.target.label, e)
+                raise
+            return host
+
+        out.append(Deferred(t.label, open_host))
+    return out
+
+
+@contextlib.contextmanager
+def ssh_session() -> Iterator[tuple[ControlDir, list[SshConnection]]]:
+    """A control folder and the connections opened in it, all closed at the end."""
+    control = ControlDir()
+    conns: list[SshConnection] = []
+    try:
+        yield control, conns
+    finally:
+        for c in conns:
+            if c.round_trips:
+                with contextlib.suppress(Exception):
+                    c.close()
+        control.cleanup()

@@ -1,0 +1,219 @@
+"""run_cluster: many targets, unreachable hosts, parallelism, cross-node checks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+from harborkit.engine.cluster import (
+    REACHABLE_ID,
+    ClusterCheck,
+    ClusterContext,
+    Deferred,
+    Unreachable,
+    run_cluster,
+)
+from harborkit.engine.interface import CheckContext, CheckResult, Outcome, Report, Status, passed
+from harborkit.engine.profile import Profile, load_profile
+from harborkit.engine.registry import LoadedCheck, discover
+from harborkit.engine.runner import Selection, run_checks
+from harborkit.engine.waivers import Waiver
+from harborkit.host import SysrootHost
+from harborkit.host.interface import Host, HostError
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sysroots"
+
+
+def sysroot(tmp: Path, fixture: str, hostname: str | None = None) -> SysrootHost:
+    """A writable copy of a fixture sysroot, optionally renamed."""
+    dest = tmp / (hostname or fixture)
+    shutil.copytree(FIXTURES / fixture, dest, symlinks=True)
+    if hostname:
+        (dest / "etc/hostname").write_text(hostname + "\n")
+    return SysrootHost(dest)
+
+
+@pytest.fixture(scope="module")
+def checks() -> list[LoadedCheck]:
+    loaded, failures = discover()
+    assert not failures
+    return loaded
+
+
+@pytest.fixture(scope="module")
+def profile() -> Profile:
+    return load_profile()
+
+
+def _verdicts(report: Report) -> list[tuple[str, Status, str, tuple[object, ...]]]:
+    return [(r.check.id, r.status, r.message, r.findings) for r in report.results]
+
+
+def test_hosts_are_audited_like_a_single_run_and_unreachable_ones_are_errors(
+    tmp_path: Path, checks: list[LoadedCheck], profile: Profile
+) -> None:
+    guide = sysroot(tmp_path, "guide-as-written")
+    compliant = sysroot(tmp_path, "centos7-compliant", "server59")
+    selection = Selection(profile.select, profile.skip)
+
+    def refuse() -> Host:
+        raise HostError("ssh: connect to host 127.0.0.61 port 22: Connection refused")
+
+    report = run_cluster(
+        [
+            guide,
+            Unreachable("server60", "host key for 127.0.0.60 changed"),
+            compliant,
+            Deferred("server61", refuse),
+            Deferred("server62", lambda: sysroot(tmp_path, "debian12", "server62")),
+        ],
+        checks,
+        profile,
+        selection=selection,
+        forks=3,
+    )
+    assert [r.host for r in report.hosts] == [
+        "server58",
+        "server60",
+        "server59",
+        "server61",
+        "server62",
+    ]
+    assert report.unreachable == (
+        Unreachable("server60", "host key for 127.0.0.60 changed"),
+        Unreachable("server61", "ssh: connect to host 127.0.0.61 port 22: Connection refused"),
+    )
+    (err,) = report.hosts[1].results
+    assert (err.check.id, err.status, err.message) == (
+        REACHABLE_ID,
+        Status.ERROR,
+        "host key for 127.0.0.60 changed",
+    )
+    assert not report.is_reachable("server61") and report.is_reachable("server59")
+    # every reachable host's verdicts equal a single-host run's
+    for host, rep in ((guide, report.hosts[0]), (compliant, report.hosts[2])):
+        alone = run_checks(
+            checks,
+            CheckContext(host=host, profile=profile.data),
+            profile_name=profile.name,
+            profile_path=profile.path,
+            selection=selection,
+        )
+        assert _verdicts(rep) == _verdicts(alone)
+    assert report.hosts[2].exit_code() == 0
+    assert report.exit_code() == 1
+    assert [r.check.id for r in report.cluster.results] == [
+        "cluster.names",
+        "cluster.hostnames",
+        "cluster.clock",
+        "cluster.ntp",
+        "cluster.docker_version",
+        "cluster.compose_version",
+    ]
+    assert report.cluster.host == "cluster"
+    counts = report.counts()
+    assert counts["error"] == 2
+    assert report.total() == sum(len(r.results) for r in (*report.hosts, report.cluster))
+
+
+def test_forks_audit_hosts_at_the_same_time(tmp_path: Path, profile: Profile) -> None:
+    """Two hosts whose opening waits for the other: only parallel runs get past."""
+    barrier = threading.Barrier(2, timeout=5)
+
+    def opener(name: str) -> Deferred:
+        def open_() -> Host:
+            try:
+                barrier.wait()
+            except threading.BrokenBarrierError as e:
+                raise HostError(f"{name}: opened alone") from e
+            return sysroot(tmp_path, "centos7-compliant", name)
+
+        return Deferred(name, open_)
+
+    report = run_cluster([opener("a1"), opener("a2")], [], profile, selection=Selection(), forks=2)
+    assert report.unreachable == ()
+    barrier.reset()
+    report = run_cluster([opener("b1"), opener("b2")], [], profile, selection=Selection(), forks=1)
+    assert [u.reason for u in report.unreachable] == ["b1: opened alone", "b2: opened alone"]
+
+
+class CountHosts(ClusterCheck):
+    id = "t.count"
+    title = "count"
+    group = "tcluster"
+    min_hosts = 1
+
+    def run(self, ctx: ClusterContext) -> Outcome:
+        return passed(", ".join(h.name for h in ctx.hosts))
+
+
+class AlwaysWarns(ClusterCheck):
+    id = "t.warns"
+    title = "warns"
+    group = "tcluster"
+    remediation = "none"
+
+    def run(self, ctx: ClusterContext) -> Outcome:
+        return Outcome(Status.WARN, "hmm")
+
+
+class Breaks(ClusterCheck):
+    id = "t.breaks"
+    title = "breaks"
+    group = "tcluster"
+
+    def run(self, ctx: ClusterContext) -> Outcome:
+        raise RuntimeError("kaput")
+
+
+def test_cross_checks_see_reachable_hosts_only_and_follow_selection_and_waivers(
+    tmp_path: Path, profile: Profile
+) -> None:
+    targets = [
+        sysroot(tmp_path, "centos7-compliant", "n1"),
+        Unreachable("n2", "down"),
+        sysroot(tmp_path, "centos7-compliant", "n3"),
+    ]
+    waiver = Waiver("t.warns", "known", None, "w.yaml:3")
+    report = run_cluster(
+        targets,
+        [],
+        profile,
+        selection=Selection(),
+        waivers=[waiver],
+        cluster_checks=[CountHosts, AlwaysWarns, Breaks],
+        today=dt.date(2026, 11, 28),
+    )
+    by_id = {r.check.id: r for r in report.cluster.results}
+    assert by_id["t.count"].message == "n1, n3"
+    assert (by_id["t.warns"].status, by_id["t.warns"].original_status) == (
+        Status.WAIVED,
+        Status.WARN,
+    )
+    assert by_id["t.breaks"].status is Status.ERROR
+    assert by_id["t.breaks"].message == "check raised RuntimeError: kaput"
+    # the waiver names a cross-node check: no "names no installed check" note per host
+    assert all(not r.notes for r in report.hosts)
+
+    only = run_cluster(
+        targets[:1],
+        [],
+        profile,
+        selection=Selection(only=("tcluster",), cli_skip=("t.breaks",)),
+        cluster_checks=[CountHosts, AlwaysWarns, Breaks],
+    )
+    results: tuple[CheckResult, ...] = only.cluster.results
+    assert [(r.check.id, r.status) for r in results] == [
+        ("t.count", Status.PASS),
+        ("t.warns", Status.SKIP),
+    ]
+    assert results[1].message == "needs at least 2 reachable hosts, 1 was audited"
+    assert only.exit_code() == 0
+    warns = run_cluster(
+        [targets[0], targets[2]], [], profile, selection=Selection(), cluster_checks=[AlwaysWarns]
+    )
+    assert (warns.exit_code(), warns.exit_code(strict=True)) == (0, 1)
