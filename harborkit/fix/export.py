@@ -216,11 +216,23 @@ def render_ansible(plan: Plan, *, host: str, profile: str, plan_id: str) -> str:
             "        fail_msg: the plan restarts docker while containers run; set hk_restart_docker=true",
             '      when: hk_root == "" and hk_systemd.stat.exists',
         ]
-    for cmd in plan.commands:
+    for n, cmd in enumerate(plan.commands):
         regs = sorted({v for i in cmd.check_ids for v in reg_of.get(i, [])})
         when = ['hk_root == ""']
         if cmd.argv[0] == "systemctl":
             when.append("hk_systemd.stat.exists")
+        else:
+            lines += [
+                f"    - name: {_yaml_str(f'is {cmd.argv[0]} installed')}",
+                "      ansible.builtin.command:",
+                f"        argv: [sh, -c, {_yaml_str('command -v ' + shlex.quote(cmd.argv[0]))}]",
+                f"      register: hk_has_{n}",
+                "      changed_when: false",
+                "      failed_when: false",
+                "      check_mode: false",
+                '      when: hk_root == ""',
+            ]
+            when.append(f"hk_has_{n}.rc == 0")
         if regs:
             when.append("(" + " or ".join(f"{r} is changed" for r in regs) + ")")
         name = _yaml_str(f"{', '.join(cmd.check_ids)}: {cmd.reason}")
