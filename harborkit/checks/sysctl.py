@@ -153,8 +153,9 @@ def plan_persist(ctx: CheckContext) -> dict[str, tuple[str, str]]:
     A key whose winning assignment sits in a file applied after the drop-in
     (or in /etc/sysctl.conf, applied last) is changed on that line, so that
     the drop-in is not overridden; every other key that is not persisted as
-    expected goes to /etc/sysctl.d/90-harbor.conf. Keys this kernel lacks and
-    ``op: ignore`` keys (vm.drop_caches) are never written.
+    expected goes to /etc/sysctl.d/90-harbor.conf. Keys this kernel lacks are
+    left out with a comment saying so; ``op: ignore`` keys (vm.drop_caches)
+    are never written.
     """
 
     def compute() -> dict[str, tuple[str, str]]:
@@ -170,10 +171,20 @@ def plan_persist(ctx: CheckContext) -> dict[str, tuple[str, str]]:
         }
         line_edits: dict[str, dict[int, str | None]] = {}
         append: list[str] = []
+        absent: list[str] = []
+        absent_edits: dict[int, str | None] = {}
         for key, spec in _settings(ctx).items():
             if spec["op"] == "ignore":
                 continue
             if know_kernel and not ctx.host.exists(proc_path(key)):
+                a = saved.get(key)
+                path, _, n = a.location.rpartition(":") if a else ("", "", "")
+                if path == DROPIN:
+                    raw = (read_bytes(ctx.host, DROPIN) or b"").decode("utf-8", "replace")
+                    line = raw.splitlines()[int(n) - 1].strip()
+                    absent_edits[int(n)] = f"# {line}  # harborkit: this kernel has no such key"
+                else:
+                    absent.append(f"# {key} left out: this kernel has no such key")
                 continue
             a = saved.get(key)
             if a is not None and satisfies(spec["op"], spec.get("value"), a.value):
@@ -200,8 +211,9 @@ def plan_persist(ctx: CheckContext) -> dict[str, tuple[str, str]]:
                 if old is not None
                 else ("# Kernel parameters for Harbor (written by harborkit fix)\n")
             )
-            edits = line_edits.get(DROPIN, {})
-            new = edit_lines(text, edits, append)
+            edits = {**absent_edits, **line_edits.get(DROPIN, {})}
+            said = [n for n in absent if n not in text.splitlines()]
+            new = edit_lines(text, edits, [*said, *append])
             out[DROPIN] = (new, "sysctl --system and every boot apply it")
         return out
 

@@ -86,7 +86,9 @@ def test_guide_as_written_hints_are_the_exact_changes() -> None:
 def test_debian12_hints_are_the_exact_changes() -> None:
     h = hints(report("debian12"))
     assert h["sysctl.persisted"] == (
-        "in /etc/sysctl.d/90-harbor.conf, add at the end:\n"
+        "in /etc/sysctl.d/90-harbor.conf, line 17: change 'net.ipv4.tcp_tw_recycle = 1' to "
+        "'# net.ipv4.tcp_tw_recycle = 1  # harborkit: this kernel has no such key'; "
+        "add at the end:\n"
         "    vm.max_map_count = 655360\n"
         "  (sysctl --system and every boot apply it)"
     )

@@ -59,6 +59,9 @@ def test_dry_run_shows_diffs_commands_and_manual_steps_and_changes_nothing(guide
 
 
 def test_apply_makes_fixable_checks_pass_rollback_restores_every_byte(guide: Path) -> None:
+    profile = guide / "etc/profile"
+    os.chown(profile, 1234, 2345)
+    profile.chmod(0o640)
     original = tree_hashes(guide)
     failed_before = failing(statuses(guide))
     assert failed_before == {"selinux.mode", "limits.pam", "docker.daemon_json"}
@@ -89,6 +92,11 @@ def test_apply_makes_fixable_checks_pass_rollback_restores_every_byte(guide: Pat
         "insecure-registries": ["192.168.3.60:8888"]
     }
 
+    # written atomically, its mode and owner kept
+    st = profile.stat()
+    assert (st.st_mode & 0o7777, st.st_uid, st.st_gid) == (0o640, 1234, 2345)
+    assert "# ulimit -n 655350  # harborkit: services never see this" in profile.read_text()
+
     changed = tree_hashes(guide)
     r2 = hk("fix", "--root", str(guide), *OPTS, "--apply")
     assert r2.returncode == ExitCode.FAILED
@@ -110,6 +118,8 @@ def test_apply_makes_fixable_checks_pass_rollback_restores_every_byte(guide: Pat
     assert "removed: /etc/security/limits.d/90-harbor.conf (the fix created it)" in rb.stdout
     assert "restored: /etc/docker/daemon.json" in rb.stdout
     assert tree_hashes(guide) == original
+    st = profile.stat()
+    assert (st.st_mode & 0o7777, st.st_uid, st.st_gid) == (0o640, 1234, 2345)
     assert not (guide / "etc/systemd/system/docker.service.d").exists()  # its folder too
     again = hk("fix", "--root", str(guide), "--rollback", jid)
     assert again.returncode == ExitCode.USAGE
@@ -124,6 +134,10 @@ def test_journal_dir_outside_the_sysroot(guide: Path, tmp_path: Path) -> None:
     (journal,) = list(jd.glob("*/journal.json"))
     doc = json.loads(journal.read_text())
     assert doc["state"] == "applied" and len(doc["entries"]) == 6
+    import jsonschema
+
+    schema = json.loads((REPO / "schemas/fix-journal.schema.json").read_text())
+    jsonschema.validate(doc, schema)
     assert hk("fix", "--root", str(guide), "--journal-dir", str(jd), "--rollback").returncode == 0
     assert tree_hashes(guide) == tree_hashes(SYSROOTS / "guide-as-written")
 
