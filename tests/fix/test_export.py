@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 import pytest
 
 from harborkit.errors import ExitCode
-from tests.fix.helpers import SYSROOTS, copy_sysroot, failing, hk, statuses, tree_hashes
+from tests.fix.helpers import copy_sysroot, failing, hk, statuses, tree_hashes
 
 OPTS = ("--install-dir", "/opt/harbor")
 BUSYBOX = Path("/usr/bin/busybox")
@@ -141,17 +140,13 @@ def playbook(book: Path, root: Path, *extra: str) -> subprocess.CompletedProcess
     )
 
 
-def recap(out: str) -> dict[str, int]:
-    m = re.search(r"^localhost\s*:\s*(.*)$", out, re.M)
-    assert m, out
-    return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(1))}
-
-
-def test_ansible_playbook_check_diff_then_apply_then_unchanged(guide: Path, tmp_path: Path) -> None:
-    book = export(guide, "ansible", tmp_path / "fix.yml")
-    text = book.read_text()
-    modules = set(re.findall(r"^\s+(\w+\.\w+\.\w+):", text, re.M))
-    assert modules <= {
+def test_ansible_refuses_a_file_that_differs_from_the_plan(tmp_path: Path) -> None:
+    planned = copy_sysroot("guide-as-written", tmp_path / "planned")
+    book = export(planned, "ansible", tmp_path / "fix.yml")
+    # ansible.builtin modules only (the full run, --check --diff, then changed=0,
+    # is tests/remote/test_fix_ansible.py on a real SSH host)
+    modules = set(re.findall(r"^\s+(\w+\.\w+\.\w+):", book.read_text(), re.M))
+    assert modules == {
         "ansible.builtin.stat",
         "ansible.builtin.assert",
         "ansible.builtin.copy",
@@ -160,33 +155,9 @@ def test_ansible_playbook_check_diff_then_apply_then_unchanged(guide: Path, tmp_
         "ansible.builtin.systemd_service",
         "ansible.builtin.debug",
     }, modules
-    before = tree_hashes(guide)
-
-    dry = playbook(book, guide, "--check", "--diff")
-    assert dry.returncode == 0, dry.stdout + dry.stderr
-    assert recap(dry.stdout)["changed"] == 7  # 6 files and one new folder
-    assert '-  \u201cinsecure-registries": [\u201c192.168.3.60:8888\u201d]' in dry.stdout
-    assert tree_hashes(guide) == before
-
-    real = playbook(book, guide)
-    assert real.returncode == 0, real.stdout + real.stderr
-    assert recap(real.stdout)["changed"] == 7
-    assert failing(statuses(guide)) == {"selinux.mode"}
-
-    again = playbook(book, guide)
-    assert again.returncode == 0
-    assert recap(again.stdout)["changed"] == 0
-    assert recap(again.stdout)["failed"] == 0
-
-
-def test_ansible_refuses_a_file_that_differs_from_the_plan(tmp_path: Path) -> None:
-    planned = copy_sysroot("guide-as-written", tmp_path / "planned")
-    book = export(planned, "ansible", tmp_path / "fix.yml")
     other = copy_sysroot("guide-as-written", tmp_path / "other")
     (other / "etc/security/limits.conf").write_text("# site limits\n")
     r = playbook(book, other)
     assert r.returncode != 0
     assert "/etc/security/limits.conf differs from the planned original" in r.stdout
     assert (other / "etc/security/limits.conf").read_text() == "# site limits\n"
-    assert shutil.which("sh")  # the shell tests above need it too
-    assert SYSROOTS.is_dir()
