@@ -35,6 +35,13 @@ def bench_registry() -> str:
     return report(run_registry_bench())
 
 
+def bench_fix() -> str:
+    """``harborkit fix`` plan, and apply + re-check, on the guide-as-written sysroot."""
+    from bench.fix_bench import run
+
+    return "\n".join(f"{label:42} {figure}" for label, figure in run())
+
+
 def bench_remote() -> str:
     """check --inventory on 10 and 30 sshd hosts against ansible -m setup and one-by-one."""
     from bench.remote_bench import report, run_remote_bench
@@ -44,6 +51,7 @@ def bench_remote() -> str:
 
 BENCHES: list[tuple[str, Callable[[], str]]] = [
     ("check", bench_check),
+    ("fix", bench_fix),
     ("bundle", bench_bundle),
     ("registry", bench_registry),
     ("remote", bench_remote),

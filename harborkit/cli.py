@@ -8,21 +8,22 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from harborkit import __version__
 from harborkit.bundle.cli import bundle_app
 from harborkit.clihelp import HelpGroup
-from harborkit.errors import ExitCode, HarborkitError, InputError
+from harborkit.errors import ExitCode, HarborkitError
+from harborkit.fix.cli import fix_command
 from harborkit.report import OutputFormat
 
 if TYPE_CHECKING:
     from harborkit.engine.cluster import ClusterReport
-    from harborkit.engine.interface import CheckOptions, Report
+    from harborkit.engine.interface import Report
     from harborkit.host.interface import Host
 
 app = typer.Typer(
@@ -35,6 +36,8 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(bundle_app, name="bundle")
+app.command(name="fix")(fix_command)
+app.command(name="fix")(fix_command)
 
 
 def _version(value: bool) -> None:
@@ -50,62 +53,6 @@ def _root(
     ] = False,
 ) -> None:
     """Preflight audits and air-gap bundles for Harbor container registry installs."""
-
-
-def _split(values: list[str] | None) -> tuple[str, ...]:
-    out: list[str] = []
-    for v in values or []:
-        out.extend(p.strip() for p in v.split(",") if p.strip())
-    return tuple(out)
-
-
-def _host_path(path: str | None, root: str | None) -> str | None:
-    """Paths of files on the audited host: absolute; relative ones are taken
-    from the current directory on a live host, from the sysroot's / otherwise."""
-    if path is None:
-        return None
-    if root is None:
-        return os.path.abspath(path)
-    return path if path.startswith("/") else "/" + path
-
-
-def _check_options(
-    host: Host,
-    profile: Mapping[str, Any],
-    harbor_config: str | None,
-    install_dir: str | None,
-    root: str | None,
-) -> CheckOptions:
-    """--harbor-config and --install-dir as paths on the audited host; one that
-    names nothing there is a usage error, not a failed check."""
-    from harborkit.checks._harbor import find_install_dir
-    from harborkit.engine.interface import CheckOptions
-
-    where = f" in the sysroot {root}" if root else ""
-    config = _host_path(harbor_config, root)
-    if config is not None and not host.exists(config):
-        raise InputError(f"--harbor-config {config}: no such file{where}")
-    inst = _host_path(install_dir, root)
-    if inst is not None:
-        names = list((profile.get("harbor") or {}).get("config_names") or ["harbor.yml"])
-        inst = find_install_dir(host, inst, names)
-    return CheckOptions(config, inst)
-
-
-def _root_options(
-    host: Host,
-    profile: Mapping[str, Any],
-    harbor_config: str | None,
-    install_dir: str | None,
-    root: str,
-) -> CheckOptions:
-    """:func:`_check_options` for one of several sysroots: the error names it."""
-    try:
-        return _check_options(host, profile, harbor_config, install_dir, root)
-    except InputError as e:
-        if root in e.message:
-            raise
-        raise InputError(f"{e.message} (in the sysroot {root})") from e
 
 
 @app.command()
@@ -240,6 +187,7 @@ def check(
     from harborkit.engine.plugins import discover
     from harborkit.engine.profile import load_profile, with_nodes
     from harborkit.engine.runner import Selection, run_checks
+    from harborkit.engine.session import check_options, host_path, root_options, split_names
     from harborkit.engine.waivers import load_waivers
     from harborkit.host import LocalHost, SysrootHost
 
@@ -260,7 +208,7 @@ def check(
     root = roots[0] if roots else None
     prof = with_nodes(load_profile(profile), node or [])
     waiver_list = load_waivers(waivers) if waivers else []
-    selection = Selection(prof.select, prof.skip, _split(only), _split(skip))
+    selection = Selection(prof.select, prof.skip, split_names(only), split_names(skip))
     from harborkit.engine.cluster import builtin_cluster_checks
 
     cross = builtin_cluster_checks()
@@ -275,7 +223,7 @@ def check(
             selection=selection,
             waivers=waiver_list,
             plugin_failures=failures,
-            options=CheckOptions(_host_path(harbor_config, "/"), _host_path(install_dir, "/")),
+            options=CheckOptions(host_path(harbor_config, "/"), host_path(install_dir, "/")),
         )
         _emit(
             run.report,
@@ -293,7 +241,7 @@ def check(
         sysroots = [SysrootHost(r) for r in roots]
         # each sysroot's own --harbor-config/--install-dir, checked before anything runs
         per_root = {
-            id(h): _root_options(h, prof.data, harbor_config, install_dir, r)
+            id(h): root_options(h, prof.data, harbor_config, install_dir, r)
             for h, r in zip(sysroots, roots, strict=True)
         }
         cluster = run_cluster(
@@ -310,7 +258,7 @@ def check(
     ctx = CheckContext(
         host=host,
         profile=prof.data,
-        options=_check_options(host, prof.data, harbor_config, install_dir, root),
+        options=check_options(host, prof.data, harbor_config, install_dir, root),
     )
     report = run_checks(
         loaded,
@@ -398,7 +346,9 @@ def collect(
         raise InputError("collect: say what to print: --script (see harborkit collect --help)")
     prof = with_nodes(load_profile(profile), node or [])
     loaded, _ = discover()
-    options = CheckOptions(_host_path(harbor_config, "/"), _host_path(install_dir, "/"))
+    from harborkit.engine.session import host_path
+
+    options = CheckOptions(host_path(harbor_config, "/"), host_path(install_dir, "/"))
     sys.stdout.write(script(wants_for(prof.data, options, [lc.cls for lc in loaded])))
 
 

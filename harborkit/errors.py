@@ -24,6 +24,7 @@ class ExitCode:
     LOAD_FAILED = 9  # the daemon refused an image or ids do not match after load
     REGISTRY = 10  # registry protocol / auth failure
     UNREACHABLE = 11  # check: a host could not be audited (the others are reported)
+    FIX_REFUSED = 12  # fix: a file changed since the plan, or a restart needs --restart-docker
     INTERRUPTED = 130
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harborkit.checks import _harbor
 from harborkit.checks.docker import DaemonUnreachable, connect, docker_address, docker_error
@@ -22,7 +23,12 @@ from harborkit.engine.interface import (
 from harborkit.host.interface import Host
 from harborkit.yamlfile import JsonRefused, parse_json
 
+if TYPE_CHECKING:
+    from harborkit.fix.plan import Change
+
 DEFAULT_PATH = "/etc/docker/daemon.json"
+#: the drop-in that clears daemon.json from docker.service's EnvironmentFile= list
+ENVFILE_DROPIN = "/etc/systemd/system/docker.service.d/90-harbor-environmentfile.conf"
 TYPOGRAPHIC_QUOTES = "\u201c\u201d\u2018\u2019"
 
 #: docker.service and its drop-ins, where the guide adds its EnvironmentFile line
@@ -177,9 +183,9 @@ class DaemonJsonCheck(Check):
     group = "docker"
     severity = Severity.HIGH
     remediation = (
-        'Write /etc/docker/daemon.json with plain quotes: {"insecure-registries": '
-        '["<harbor host>:<port>"]}, remove EnvironmentFile=-/etc/docker/daemon.json from '
-        "docker.service, then systemctl daemon-reload && systemctl restart docker"
+        "Write /etc/docker/daemon.json as valid JSON with plain quotes, listing Harbor's "
+        '"<hostname>:<port>" in "insecure-registries" when Harbor serves HTTP, then '
+        "systemctl restart docker"
     )
 
     def run(self, ctx: CheckContext) -> Outcome:
@@ -197,6 +203,20 @@ class DaemonJsonCheck(Check):
             findings.append(self._registries(dj, cfg, why_no_cfg))
         findings += environment_file_lines(ctx.host, dj.path)
         return Outcome.from_findings(findings, ok=findings[0].message)
+
+    def plan(self, ctx: CheckContext, outcome: Outcome) -> Sequence[Change]:
+        from harborkit.fix.plan import FileChange
+
+        json_bad = any(
+            f.status is Status.FAIL and f.subject != "EnvironmentFile" for f in outcome.findings
+        )
+        changes = plan_daemon_json(ctx, self.id) if json_bad else []
+        changes += plan_environment_file(ctx, self.id)
+        files = [c for c in changes if isinstance(c, FileChange)]
+        if files:
+            reload = any(c.path.startswith("/etc/systemd/") for c in files)
+            changes += docker_restart(self.id, reload=reload)
+        return changes
 
     @staticmethod
     def _absent(path: str, cfg: _harbor.HarborConfig | None, why: str) -> Finding:
@@ -261,34 +281,223 @@ class DaemonJsonCheck(Check):
         )
 
 
-def environment_file_lines(host: Host, path: str) -> list[Finding]:
-    """A WARN for each docker unit line that loads daemon.json as an EnvironmentFile."""
-    units: list[tuple[str, str]] = []
-    for pattern in UNIT_GLOBS:
-        for unit in host.glob(pattern):
-            try:
-                text = host.read_text(unit)
-            except OSError:
-                continue
-            if any(t == text and u.endswith(unit.rsplit("/", 1)[1]) for u, t in units):
-                continue  # /lib and /usr/lib are one folder on merged-/usr systems
-            units.append((unit, text))
-    found = []
-    for unit, text in units:
+def _unit_files(host: Host) -> list[str]:
+    """docker.service and its drop-ins in systemd's order: the unit file
+    (/etc hides /usr/lib), then drop-ins sorted by name (a name in /etc hides
+    the same name in /run and /usr/lib)."""
+    main = None
+    for d in (
+        "/etc/systemd/system",
+        "/run/systemd/system",
+        "/usr/lib/systemd/system",
+        "/lib/systemd/system",
+    ):
+        if host.glob(f"{d}/docker.service"):
+            main = f"{d}/docker.service"
+            break
+    dropins: dict[str, str] = {}
+    for d in (
+        "/etc/systemd/system",
+        "/run/systemd/system",
+        "/usr/lib/systemd/system",
+        "/lib/systemd/system",
+    ):
+        for p in host.glob(f"{d}/docker.service.d/*.conf"):
+            dropins.setdefault(p.rsplit("/", 1)[-1], p)
+    return ([main] if main else []) + [dropins[n] for n in sorted(dropins)]
+
+
+@dataclass(frozen=True)
+class EnvFileLine:
+    unit: str
+    line: int
+    text: str
+    target: str  # "" for a reset line
+
+
+def environment_files(host: Host) -> list[EnvFileLine]:
+    """The ``EnvironmentFile=`` lines in effect: an empty assignment in a
+    later file (or line) clears the ones before it, as systemd does."""
+    effective: list[EnvFileLine] = []
+    for unit in _unit_files(host):
+        try:
+            text = host.read_text(unit)
+        except OSError:
+            continue
         for n, line in enumerate(text.splitlines(), 1):
-            m = _ENV_FILE.match(line)
-            if m and (m.group(1) == path or m.group(1).endswith("/daemon.json")):
-                found.append(
-                    Finding(
-                        Status.WARN,
-                        "EnvironmentFile",
-                        f"{unit} loads {m.group(1)}: daemon.json is not an environment file "
-                        "(dockerd reads it by itself); remove the line",
-                        actual=line.strip(),
-                        location=f"{unit}:{n}",
-                    )
+            m = re.match(r"^\s*EnvironmentFile\s*=\s*(.*?)\s*$", line)
+            if not m:
+                continue
+            if not m.group(1):
+                effective = []
+                continue
+            effective.append(EnvFileLine(unit, n, line.strip(), m.group(1).lstrip("-").strip()))
+    return effective
+
+
+def _loads_daemon_json(e: EnvFileLine, path: str) -> bool:
+    return e.target == path or e.target.endswith("/daemon.json")
+
+
+def environment_file_lines(host: Host, path: str) -> list[Finding]:
+    """A WARN for each docker unit line in effect that loads daemon.json as an EnvironmentFile."""
+    found = []
+    for e in environment_files(host):
+        if _loads_daemon_json(e, path):
+            found.append(
+                Finding(
+                    Status.WARN,
+                    "EnvironmentFile",
+                    f"{e.unit} loads {e.target}: daemon.json is not an environment file "
+                    "(dockerd reads it by itself); remove the line",
+                    actual=e.text,
+                    location=f"{e.unit}:{e.line}",
                 )
+            )
     return found
+
+
+def plan_environment_file(ctx: CheckContext, check_id: str) -> list[Change]:
+    """Neutralise ``EnvironmentFile=`` lines that load daemon.json: a line in a
+    drop-in under /etc is commented out there; a line in a vendor unit (never
+    edited) is cleared by a drop-in that resets the list and names the other
+    environment files again."""
+    from harborkit.fix.plan import edit_lines, file_change, read_bytes
+
+    path = daemon_json_path(ctx)
+    lines = environment_files(ctx.host)
+    bad = [e for e in lines if _loads_daemon_json(e, path)]
+    if not bad:
+        return []
+    changes: list[Change] = []
+    edits: dict[str, dict[int, str | None]] = {}
+    vendor = False
+    for e in bad:
+        if e.unit.startswith("/etc/systemd/system/docker.service.d/") and e.unit != ENVFILE_DROPIN:
+            edits.setdefault(e.unit, {})[e.line] = (
+                f"# {e.text}  # harborkit: daemon.json is not an environment file"
+            )
+        else:
+            vendor = True
+    for unit, ed in edits.items():
+        text = (read_bytes(ctx.host, unit) or b"").decode("utf-8", "replace")
+        c = file_change(
+            check_id, ctx.host, unit, edit_lines(text, ed), "dockerd reads daemon.json by itself"
+        )
+        if c is not None:
+            changes.append(c)
+    if vendor:
+        keep = [e.text for e in lines if not _loads_daemon_json(e, path)]
+        body = "\n".join(
+            [
+                "# written by harborkit fix: daemon.json is not an environment file",
+                "[Service]",
+                "EnvironmentFile=",
+                *keep,
+            ]
+        )
+        c = file_change(
+            check_id,
+            ctx.host,
+            ENVFILE_DROPIN,
+            body + "\n",
+            f"clears the EnvironmentFile= list of {bad[0].unit} without editing it",
+            owned=True,
+        )
+        if c is not None:
+            changes.append(c)
+    return changes
+
+
+def repaired_json(ctx: CheckContext) -> tuple[dict[str, Any] | None, str]:
+    """daemon.json as it should be: parsed (typographic quotes made plain),
+    with Harbor's address merged into insecure-registries when Harbor serves
+    HTTP. (None, why) when the file cannot be repaired safely."""
+    dj = read_daemon_json(ctx)
+    if not dj.exists:
+        data: Any = {}
+    elif dj.data is not None:
+        data = dj.data
+    else:
+        try:
+            text = ctx.host.read_text(dj.path)
+        except OSError as e:
+            return None, f"{dj.path}: cannot read: {e.strerror}"
+        plain = re.sub("[\u201c\u201d]", '"', re.sub("[\u2018\u2019]", "'", text))
+        try:
+            data = json.loads(plain)
+        except json.JSONDecodeError as e:
+            where = f"line {e.lineno} column {e.colno}: {e.msg}"
+            return None, (
+                f"{dj.path} is not JSON even with plain quotes ({where}): "
+                "rewrite it by hand, keeping the keys it should have"
+            )
+    if not isinstance(data, dict):
+        return (
+            None,
+            f"{dj.path} holds a JSON {type(data).__name__}, not an object: rewrite it by hand",
+        )
+    data = dict(data)
+    cfg, _ = _harbor.load_optional(ctx)
+    if cfg is not None and cfg.https is None and cfg.hostname is not None:
+        entries = data.get("insecure-registries", [])
+        if isinstance(entries, str):
+            entries = [entries]
+        if not isinstance(entries, list) or not all(isinstance(v, str) for v in entries):
+            return None, (
+                f"{dj.path}: insecure-registries is {json.dumps(entries)}, not a list of "
+                "strings: rewrite it by hand"
+            )
+        if not any(covers(e, cfg.hostname, cfg.http_port) for e in entries):
+            entries = [*entries, f"{cfg.hostname}:{cfg.http_port}"]
+        data["insecure-registries"] = entries
+    return data, ""
+
+
+def plan_daemon_json(ctx: CheckContext, check_id: str) -> list[Change]:
+    """daemon.json rewritten as valid JSON keeping every other key, then a restart of docker."""
+    from harborkit.fix.plan import ManualStep, file_change, read_bytes
+
+    dj = read_daemon_json(ctx)
+    data, why = repaired_json(ctx)
+    if data is None:
+        return [ManualStep((check_id,), why)]
+    changes: list[Change] = []
+    if dj.exists or data:
+        old = read_bytes(ctx.host, dj.path)
+        if old is not None and dj.data is not None and json.loads(old) == data:
+            pass  # same content: keep the file's own formatting
+        else:
+            new = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+            c = file_change(
+                check_id, ctx.host, dj.path, new, "valid JSON, every other key kept", whole=True
+            )
+            if c is not None:
+                changes.append(c)
+    return changes
+
+
+def docker_restart(check_id: str, *, reload: bool) -> list[Change]:
+    from harborkit.fix.plan import Command
+
+    out: list[Change] = []
+    if reload:
+        out.append(
+            Command(
+                (check_id,),
+                ("systemctl", "daemon-reload"),
+                "read the changed docker.service drop-ins",
+            )
+        )
+    out.append(
+        Command(
+            (check_id,),
+            ("systemctl", "restart", "docker"),
+            "dockerd reads daemon.json and its unit only at start",
+            restarts_docker=True,
+        )
+    )
+    return out
 
 
 class DaemonRuntime(Check):
@@ -309,6 +518,11 @@ class DaemonRuntime(Check):
     severity = Severity.HIGH
     remediation = "systemctl restart docker (after fixing daemon.json)"
     requires = ("docker.daemon",)
+
+    def plan(self, ctx: CheckContext, outcome: Outcome) -> Sequence[Change]:
+        if not any(f.status is Status.FAIL for f in outcome.findings):
+            return ()
+        return docker_restart(self.id, reload=False)
 
     def run(self, ctx: CheckContext) -> Outcome:
         ctx.require_live("the running Docker daemon")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from harborkit.checks import _services
 from harborkit.engine.interface import (
@@ -15,7 +17,36 @@ from harborkit.engine.interface import (
     Status,
 )
 
+if TYPE_CHECKING:
+    from harborkit.fix.plan import Change
+
 UFW_CONF = "/etc/ufw/ufw.conf"
+
+
+def _plan_service_off(check_id: str, unit: str, outcome: Outcome) -> list[Change]:
+    from harborkit.fix.plan import Command
+
+    bad = {f.subject for f in outcome.findings if f.status is Status.FAIL}
+    out: list[Change] = []
+    if f"{unit} stopped" in bad:
+        out.append(
+            Command(
+                (check_id,),
+                ("systemctl", "stop", unit),
+                f"{unit} runs now",
+                irreversible=f"{unit} stays stopped (systemctl start {unit} to undo)",
+            )
+        )
+    if f"{unit} disabled" in bad:
+        out.append(
+            Command(
+                (check_id,),
+                ("systemctl", "disable", unit),
+                f"{unit} starts at boot",
+                irreversible=f"{unit} stays disabled (systemctl enable {unit} to undo)",
+            )
+        )
+    return out
 
 
 def _stopped(name: str, fact: _services.Fact) -> Finding:
@@ -70,6 +101,9 @@ class _ServiceOff(Check):
         findings = [_stopped(self.unit, svc.active), _disabled(self.unit, svc.enabled)]
         ok = _ok_message(self.unit, findings)
         return Outcome.from_findings(findings, ok=ok.replace(self.unit, what, 1))
+
+    def plan(self, ctx: CheckContext, outcome: Outcome) -> Sequence[Change]:
+        return _plan_service_off(self.id, self.unit, outcome)
 
 
 class FirewalldOff(_ServiceOff):
@@ -156,6 +190,33 @@ class UfwOff(Check):
             return Outcome.from_findings([f], ok="ufw is not installed")
         findings = [self._stopped(ctx), self._disabled(text)]
         return Outcome.from_findings(findings, ok=_ok_message("ufw", findings))
+
+    def plan(self, ctx: CheckContext, outcome: Outcome) -> Sequence[Change]:
+        """ENABLED=no in ufw.conf (what ``ufw disable`` writes), and ``ufw
+        disable`` to unload the rules where ufw runs now."""
+        from harborkit.fix.plan import Command, edit_lines, file_change, read_bytes
+
+        by = {f.subject: f for f in outcome.findings}
+        out: list[Change] = []
+        dis = by.get("ufw disabled")
+        if dis is not None and dis.status is Status.FAIL and dis.location:
+            text = (read_bytes(ctx.host, UFW_CONF) or b"").decode("utf-8", "replace")
+            n = dis.location.rpartition(":")[2]
+            new = edit_lines(text, {int(n): "ENABLED=no"}) if n.isdigit() else text
+            c = file_change(self.id, ctx.host, UFW_CONF, new, "ufw loads no rules at boot")
+            if c is not None:
+                out.append(c)
+        stop = by.get("ufw stopped")
+        if stop is not None and stop.status is Status.FAIL:
+            out.append(
+                Command(
+                    (self.id,),
+                    ("ufw", "disable"),
+                    "unload ufw's rules now",
+                    irreversible="ufw's rules stay unloaded (ufw enable to undo)",
+                )
+            )
+        return out
 
     @staticmethod
     def _disabled(text: str | None) -> Finding:

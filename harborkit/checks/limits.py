@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harborkit.checks import _services
 from harborkit.checks._compare import describe, parse_scalar, satisfies, show
@@ -20,7 +22,12 @@ from harborkit.engine.interface import (
     Status,
 )
 
+if TYPE_CHECKING:
+    from harborkit.fix.plan import Change
+
 LIMITS_CONF = "/etc/security/limits.conf"
+LIMITS_DROPIN = "/etc/security/limits.d/90-harbor.conf"
+DOCKER_LIMITS_DROPIN = "/etc/systemd/system/docker.service.d/90-harbor-limits.conf"
 LIMITS_D = "/etc/security/limits.d"
 PROFILE_FILES = ("/etc/profile", "/etc/profile.d/*.sh", "/etc/bashrc", "/etc/bash.bashrc")
 
@@ -217,8 +224,8 @@ class PamLimitsCheck(Check):
     group = "limits"
     severity = Severity.MEDIUM
     remediation = (
-        "Fix the reported lines in /etc/security/limits.conf or limits.d (e.g. 'stact' -> "
-        "'stack'); set service limits in systemd units, not /etc/profile"
+        "Fix the reported lines in /etc/security/limits.conf or limits.d; set service "
+        "limits in systemd units, not /etc/profile"
     )
 
     def run(self, ctx: CheckContext) -> Outcome:
@@ -242,6 +249,71 @@ class PamLimitsCheck(Check):
         findings += self._profile_ulimits(ctx)
         judged = len(expected)
         return Outcome.from_findings(findings, ok=f"{judged} limits as expected")
+
+    def plan(self, ctx: CheckContext, outcome: Outcome) -> Sequence[Change]:
+        """Lines pam_limits drops are commented out with the reason (a likely
+        typo named); every expected limit not met gets a line in
+        limits.d/90-harbor.conf (read after the other files, so it wins among
+        lines of its rank); ``ulimit`` lines of shell profiles are commented
+        out, since limits.d now gives login sessions the limits."""
+        from harborkit.fix.plan import edit_lines, file_change, read_bytes
+
+        pam = parse_limits(ctx)
+        edits: dict[str, dict[int, str | None]] = {}
+        texts: dict[str, str] = {}
+
+        def text_of(path: str) -> str:
+            if path not in texts:
+                texts[path] = (read_bytes(ctx.host, path) or b"").decode("utf-8", "replace")
+            return texts[path]
+
+        for d in pam.dropped:
+            if d.status is Status.FAIL or "read as" in d.reason or ":" not in d.location:
+                continue
+            path, _, n = d.location.rpartition(":")
+            raw = text_of(path).splitlines()[int(n) - 1]
+            why = d.reason
+            m = re.match(r"unknown item '(\S+)'", why)
+            if m:
+                close = difflib.get_close_matches(m.group(1), sorted(ITEMS), n=1, cutoff=0.75)
+                if close:
+                    why += f" (a typo of '{close[0]}'?)"
+            edits.setdefault(path, {})[int(n)] = f"# {raw.strip()}  # harborkit: {why}"
+        for f in outcome.findings:
+            if f.status is Status.WARN and f.location and "only login shells" in f.message:
+                path, _, n = f.location.rpartition(":")
+                raw = text_of(path).splitlines()[int(n) - 1]
+                edits.setdefault(path, {})[int(n)] = (
+                    f"# {raw.strip()}  # harborkit: services never see this; see {LIMITS_DROPIN}"
+                )
+        wanted: list[str] = []
+        failed = {f.subject for f in outcome.findings if f.status is Status.FAIL}
+        for exp in ctx.section("limits").get("expected") or []:
+            types = ("soft", "hard") if exp["type"] == "-" else (exp["type"],)
+            for t in types:
+                if f"{exp['domain']} {t} {exp['item']}" in failed:
+                    wanted.append(f"{exp['domain']} {t} {exp['item']} {_limit_value(exp)}")
+        changes: list[Change] = []
+        paths = list(edits)
+        if wanted and LIMITS_DROPIN not in paths:
+            paths.append(LIMITS_DROPIN)
+        for path in paths:
+            if path == LIMITS_DROPIN:
+                old = read_bytes(ctx.host, path)
+                base = (
+                    old.decode("utf-8", "replace")
+                    if old is not None
+                    else "# Login limits for Harbor (written by harborkit fix)\n"
+                )
+                new = edit_lines(base, edits.get(path, {}), wanted)
+                reason = "pam_limits reads it after limits.conf and the files sorted before it"
+            else:
+                new = edit_lines(text_of(path), edits[path])
+                reason = "the lines pam_limits or services ignore are marked"
+            c = file_change(self.id, ctx.host, path, new, reason, owned=path == LIMITS_DROPIN)
+            if c is not None:
+                changes.append(c)
+        return changes
 
     @staticmethod
     def _judge(pam: PamLimits, exp: dict[str, Any], *, root_wild: bool) -> list[Finding]:
@@ -323,6 +395,16 @@ def _why_unset(pam: PamLimits, domain: str, ltype: str, item: str, *, root_wild:
                 f"(limits.conf(5)), so {star.location} does not count"
             )
     return msg
+
+
+def _systemd_value(spec: dict[str, Any]) -> str:
+    value = str(spec["value"])
+    return "infinity" if value in INFINITE else value
+
+
+def _limit_value(exp: dict[str, Any]) -> str:
+    value = str(exp["value"])
+    return "unlimited" if value in INFINITE else value
 
 
 #: limits.conf item -> /proc/<pid>/limits row
@@ -423,6 +505,34 @@ class DockerdLimits(Check):
                         )
                     )
         return Outcome.from_findings(findings, ok="dockerd limits as expected")
+
+    def plan(self, ctx: CheckContext, outcome: Outcome) -> Sequence[Change]:
+        """A docker.service drop-in setting the failing limits, then a restart of docker."""
+        from harborkit.checks.daemon_json import docker_restart
+        from harborkit.fix.plan import file_change
+
+        wanted = ctx.section("limits").get("dockerd") or {}
+        items = sorted(
+            {f.subject.split()[-1] for f in outcome.findings if f.status is Status.FAIL}
+            & set(wanted)
+            & set(SYSTEMD_DIRECTIVE)
+        )
+        if not items:
+            return ()
+        lines = [
+            "# Limits for dockerd and its containers (written by harborkit fix)",
+            "[Service]",
+            *(f"{SYSTEMD_DIRECTIVE[i]}={_systemd_value(wanted[i])}" for i in items),
+        ]
+        c = file_change(
+            self.id,
+            ctx.host,
+            DOCKER_LIMITS_DROPIN,
+            "\n".join(lines) + "\n",
+            "containers inherit dockerd's limits from its unit, not from limits.conf",
+            owned=True,
+        )
+        return [c, *docker_restart(self.id, reload=True)] if c is not None else []
 
 
 CHECKS: list[type[Check]] = [PamLimitsCheck, DockerdLimits]

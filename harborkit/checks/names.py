@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from harborkit.engine.interface import (
     Check,
@@ -15,7 +17,62 @@ from harborkit.engine.interface import (
 )
 from harborkit.host.etc_hosts import parse_hosts
 
+if TYPE_CHECKING:
+    from harborkit.fix.plan import Change
+
 HOSTS = "/etc/hosts"
+
+
+def hosts_wanted(ctx: CheckContext) -> dict[str, str]:
+    """Names /etc/hosts must give an address: every profile node that does not
+    resolve to its address, and this host's own name when it resolves to
+    loopback only (or not at all) and the nodes say its address."""
+
+    def compute() -> dict[str, str]:
+        nodes = {str(n["name"]): str(n["address"]) for n in ctx.profile.get("nodes") or []}
+        wanted = {n: a for n, a in nodes.items() if a not in ctx.host.resolve(n)}
+        if ctx.host.live or ctx.host.exists("/etc/hostname"):
+            name = ctx.host.hostname()
+            address = nodes.get(name) or nodes.get(name.split(".", 1)[0])
+            addrs = ctx.host.resolve(name)
+            if address and (not addrs or all(_is_loopback(a) for a in addrs)):
+                wanted[name] = address
+        return wanted
+
+    return ctx.memo("hosts-wanted", compute)
+
+
+def plan_hosts(ctx: CheckContext, check_id: str) -> list[Change]:
+    """/etc/hosts giving each name of :func:`hosts_wanted` its address: the
+    name is taken off lines that give it another address (a line left with no
+    name is commented out), and ``address name`` lines are added."""
+    from harborkit.fix.plan import edit_lines, file_change, read_bytes
+
+    wanted = hosts_wanted(ctx)
+    if not wanted:
+        return []
+    reason = "the addresses of the profile's nodes"
+
+    text = (read_bytes(ctx.host, HOSTS) or b"").decode("utf-8", "replace")
+    lines = text.splitlines()
+    edits: dict[int, str | None] = {}
+    ok: set[str] = set()
+    for n, addr, names in hosts_entries(ctx):
+        drop = [x for x in names if x in wanted and wanted[x] != addr]
+        ok.update(x for x in names if wanted.get(x) == addr and x not in ok)
+        if not drop:
+            continue
+        keep = [x for x in names if x not in drop]
+        comment = lines[n - 1].split("#", 1)[1] if "#" in lines[n - 1] else ""
+        if keep:
+            edits[n] = f"{addr}\t{' '.join(keep)}" + (f"  #{comment}" if comment else "")
+        else:
+            edits[n] = f"# {lines[n - 1].strip()}  # harborkit: {', '.join(drop)} moved below"
+    # a name already on a right line before any wrong one resolves already
+    add = [f"{a}\t{name}" for name, a in wanted.items() if name not in ok]
+    new = edit_lines(text, edits, add)
+    c = file_change(check_id, ctx.host, HOSTS, new, reason)
+    return [c] if c is not None else []
 
 
 def hosts_entries(ctx: CheckContext) -> list[tuple[int, str, list[str]]]:
@@ -88,6 +145,21 @@ class HostnameResolves(Check):
             )
         return Outcome.from_findings([f], ok=f"{name}: {f.message}")
 
+    def plan(self, ctx: CheckContext, outcome: Outcome) -> Sequence[Change]:
+        from harborkit.fix.plan import ManualStep
+
+        name = ctx.host.hostname()
+        if name not in hosts_wanted(ctx):
+            short = name.split(".", 1)[0]
+            return [
+                ManualStep(
+                    (self.id,),
+                    f"give {name} this host's cluster address in {HOSTS} (name it in the "
+                    f"profile's nodes, or --node {short}=ADDRESS, and harborkit fix writes it)",
+                )
+            ]
+        return plan_hosts(ctx, self.id)
+
 
 class NodesResolve(Check):
     """Every cluster node of the profile resolves to its address.
@@ -146,6 +218,9 @@ class NodesResolve(Check):
                 )
         n = len(findings)
         return Outcome.from_findings(findings, ok=f"{n} node{'s' if n != 1 else ''} resolve")
+
+    def plan(self, ctx: CheckContext, outcome: Outcome) -> Sequence[Change]:
+        return plan_hosts(ctx, self.id)
 
 
 CHECKS: list[type[Check]] = [HostnameResolves, NodesResolve]

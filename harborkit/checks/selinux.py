@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from harborkit.engine.interface import Check, CheckContext, Finding, Outcome, Severity, Status
+
+if TYPE_CHECKING:
+    from harborkit.fix.plan import Change
 
 CONFIG = "/etc/selinux/config"
 ENFORCE = "/sys/fs/selinux/enforce"
@@ -133,6 +138,46 @@ class SelinuxMode(Check):
             ok=f"SELinux {config or 'absent'} in config, {runtime or 'unknown'} at runtime",
             summary=summary,
         )
+
+    def plan(self, ctx: CheckContext, outcome: Outcome) -> Sequence[Change]:
+        """SELINUX= set in the config; a runtime mode stricter than allowed
+        is relaxed with setenforce 0 where the profile allows permissive or
+        less, and a reboot is left as a manual step."""
+        from harborkit.fix.plan import Command, ManualStep, edit_lines, file_change, read_bytes
+
+        allowed = str(ctx.profile.get("selinux", {}).get("mode", "disabled"))
+        by = {f.subject: f for f in outcome.findings}
+        changes: list[Change] = []
+        cfg = by.get("config")
+        if cfg is not None and cfg.status is not Status.PASS:
+            text = (read_bytes(ctx.host, CONFIG) or b"").decode("utf-8", "replace")
+            line = f"SELINUX={allowed}"
+            n = int(cfg.location.rpartition(":")[2]) if cfg.location and ":" in cfg.location else 0
+            new = edit_lines(text, {n: line}) if n else edit_lines(text, {}, [line])
+            c = file_change(self.id, ctx.host, CONFIG, new, "the mode from the next boot on")
+            if c is not None:
+                changes.append(c)
+        rt = by.get("runtime")
+        if rt is not None and rt.status is not Status.PASS:
+            if rt.actual == "enforcing" and _RANK[allowed] <= _RANK["permissive"]:
+                changes.append(
+                    Command(
+                        (self.id,),
+                        ("setenforce", "0"),
+                        "permissive until the reboot",
+                        irreversible="setenforce 0 is not undone: the mode stays permissive "
+                        "until reboot (run setenforce 1 to go back)",
+                    )
+                )
+            if allowed != "permissive":
+                changes.append(
+                    ManualStep(
+                        (self.id,),
+                        f"reboot to make SELINUX={allowed} take effect (the running kernel "
+                        f"is {rt.actual})",
+                    )
+                )
+        return changes
 
 
 CHECKS: list[type[Check]] = [SelinuxMode]

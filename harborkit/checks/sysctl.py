@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harborkit.checks._compare import describe, satisfies
 from harborkit.checks._parse import kernel_numbers
@@ -26,6 +27,10 @@ SYSCTL_DIRS = (
     "/lib/sysctl.d",
 )
 SYSCTL_CONF = "/etc/sysctl.conf"
+DROPIN = "/etc/sysctl.d/90-harbor.conf"
+
+if TYPE_CHECKING:
+    from harborkit.fix.plan import Change
 
 
 def proc_path(key: str) -> str:
@@ -143,6 +148,108 @@ def _judge(key: str, spec: dict[str, Any], actual: str, location: str | None) ->
     )
 
 
+def _wanted_value(spec: dict[str, Any], current: str | None) -> str:
+    """The value to persist: the profile's, or the current one where it is
+    already better than a minimum (ge) or maximum (le)."""
+    op, value = spec["op"], spec.get("value")
+    if op == "in" and isinstance(value, list):
+        value = value[0]
+    if current is not None and op in ("ge", "le") and satisfies(op, value, current):
+        return current
+    if isinstance(value, list):
+        if current is not None and op in ("ge", "le"):
+            cur = current.split()
+            if len(cur) == len(value) and all(c.lstrip("-").isdigit() for c in cur):
+                pick = max if op == "ge" else min
+                return " ".join(str(pick(int(c), int(v))) for c, v in zip(cur, value, strict=True))
+        return " ".join(str(v) for v in value)
+    return str(value)
+
+
+def plan_persist(ctx: CheckContext) -> dict[str, tuple[str, str]]:
+    """What to persist, shared by both sysctl checks: {path: (new text, reason)}.
+
+    A key whose winning assignment sits in a file applied after the drop-in
+    (or in /etc/sysctl.conf, applied last) is changed on that line, so that
+    the drop-in is not overridden; every other key that is not persisted as
+    expected goes to /etc/sysctl.d/90-harbor.conf. Keys this kernel lacks are
+    left out with a comment saying so; ``op: ignore`` keys (vm.drop_caches)
+    are never written.
+    """
+
+    def compute() -> dict[str, tuple[str, str]]:
+        from harborkit.fix.plan import edit_lines, read_bytes
+
+        saved = persisted(ctx)
+        know_kernel = has_proc_sys(ctx)
+        order = sysctl_files(ctx)
+        after_dropin = {
+            p
+            for p in order
+            if p == SYSCTL_CONF or (p != DROPIN and p.rsplit("/", 1)[-1] > "90-harbor.conf")
+        }
+        line_edits: dict[str, dict[int, str | None]] = {}
+        append: list[str] = []
+        absent: list[str] = []
+        absent_edits: dict[int, str | None] = {}
+        for key, spec in _settings(ctx).items():
+            if spec["op"] == "ignore":
+                continue
+            if know_kernel and not ctx.host.exists(proc_path(key)):
+                a = saved.get(key)
+                path, _, n = a.location.rpartition(":") if a else ("", "", "")
+                if path == DROPIN:
+                    raw = (read_bytes(ctx.host, DROPIN) or b"").decode("utf-8", "replace")
+                    line = raw.splitlines()[int(n) - 1].strip()
+                    absent_edits[int(n)] = f"# {line}  # harborkit: this kernel has no such key"
+                else:
+                    absent.append(f"# {key} left out: this kernel has no such key")
+                continue
+            a = saved.get(key)
+            if a is not None and satisfies(spec["op"], spec.get("value"), a.value):
+                continue
+            try:
+                current = read_runtime(ctx, key) if know_kernel else None
+            except OSError:
+                current = None
+            line = f"{key} = {_wanted_value(spec, current)}"
+            if a is not None:
+                path, _, n = a.location.rpartition(":")
+                if path in after_dropin or path == DROPIN:
+                    line_edits.setdefault(path, {})[int(n)] = line
+                    continue
+            append.append(line)
+        out: dict[str, tuple[str, str]] = {}
+        for path, edits in line_edits.items():
+            text = (read_bytes(ctx.host, path) or b"").decode("utf-8", "replace")
+            out[path] = (edit_lines(text, edits), f"{path} is applied after {DROPIN}")
+        if append:
+            old = read_bytes(ctx.host, DROPIN)
+            text = (
+                old.decode("utf-8", "replace")
+                if old is not None
+                else ("# Kernel parameters for Harbor (written by harborkit fix)\n")
+            )
+            edits = {**absent_edits, **line_edits.get(DROPIN, {})}
+            said = [n for n in absent if n not in text.splitlines()]
+            new = edit_lines(text, edits, [*said, *append])
+            out[DROPIN] = (new, "sysctl --system and every boot apply it")
+        return out
+
+    return ctx.memo("sysctl-plan", compute)
+
+
+def _plan_files(ctx: CheckContext, check_id: str) -> list[Change]:
+    from harborkit.fix.plan import file_change
+
+    out: list[Change] = []
+    for path, (text, reason) in plan_persist(ctx).items():
+        c = file_change(check_id, ctx.host, path, text, reason, owned=path == DROPIN)
+        if c is not None:
+            out.append(c)
+    return out
+
+
 class SysctlRuntime(Check):
     """Every kernel parameter of the profile has the expected value now.
 
@@ -187,6 +294,21 @@ class SysctlRuntime(Check):
             findings.append(_judge(key, spec, actual, proc_path(key)))
         judged = sum(1 for f in findings if f.status is not Status.SKIP)
         return Outcome.from_findings(findings, ok=f"{judged} keys as expected")
+
+    def plan(self, ctx: CheckContext, outcome: Outcome) -> Sequence[Change]:
+        from harborkit.fix.plan import Command
+
+        if not any(f.status is Status.FAIL for f in outcome.findings):
+            return ()
+        return [
+            *_plan_files(ctx, self.id),
+            Command(
+                (self.id,),
+                ("sysctl", "--system"),
+                "apply the persisted values now",
+                irreversible="the kernel values set by sysctl --system stay until reboot",
+            ),
+        ]
 
 
 class SysctlPersisted(Check):
@@ -237,6 +359,9 @@ class SysctlPersisted(Check):
             findings.append(_judge(key, spec, a.value, a.location))
         judged = sum(1 for f in findings if f.status is not Status.SKIP)
         return Outcome.from_findings(findings, ok=f"{judged} keys persisted as expected")
+
+    def plan(self, ctx: CheckContext, outcome: Outcome) -> Sequence[Change]:
+        return _plan_files(ctx, self.id)
 
 
 CHECKS: list[type[Check]] = [SysctlRuntime, SysctlPersisted]

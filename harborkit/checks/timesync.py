@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from harborkit.checks import _services
 from harborkit.engine.interface import Check, CheckContext, Finding, Outcome, Severity, Status
+
+if TYPE_CHECKING:
+    from harborkit.fix.plan import Change
 
 #: profile service name -> (unit names, process names, binaries)
 DAEMONS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
@@ -29,6 +34,13 @@ TIMESYNCD_DROPINS = (
     "/etc/systemd/timesyncd.conf.d",
 )
 LOCAL_CLOCK = re.compile(r"^127\.127\.1\.\d+$")
+TIMESYNCD_DROPIN = "/etc/systemd/timesyncd.conf.d/90-harbor.conf"
+BUILTIN_FALLBACK = "the distribution's built-in fallback servers"
+#: public time services an air-gapped site has no route to
+PUBLIC_NTP = re.compile(
+    r"(^|\.)(pool\.ntp\.org|ntp\.ubuntu\.com|time\.google\.com|time\.cloudflare\.com|"
+    r"time\.windows\.com|time\.apple\.com|time\.nist\.gov)$"
+)
 
 
 @dataclass
@@ -38,6 +50,11 @@ class TimeConfig:
     sources: list[tuple[str, str]] = field(default_factory=list)  # (source, file:line)
     files: list[str] = field(default_factory=list)
     note: str = ""  # how the sources were found, when not from a line
+    #: sources that are local clocks (the guide's time master)
+    local: set[str] = field(default_factory=set)
+    #: sources only used as a fallback, or pools (directive ``pool``)
+    fallback: set[str] = field(default_factory=set)
+    pools: set[str] = field(default_factory=set)
 
     @property
     def location(self) -> str | None:
@@ -80,6 +97,9 @@ def ntp_config(ctx: CheckContext) -> TimeConfig:
                         i = fl.index("stratum")
                         stratum = f", fudge stratum {fl[i + 1]}" if i + 1 < len(fl) else ""
                     src = f"local clock {f[1]}{stratum}"
+                    cfg.local.add(src)
+                if f[0] == "pool":
+                    cfg.pools.add(src)
                 cfg.sources.append((src, f"{path}:{n}"))
         break
     return cfg
@@ -98,8 +118,12 @@ def chrony_config(ctx: CheckContext) -> TimeConfig:
         for n, f in lines:
             if f[0] in ("server", "pool", "peer") and len(f) > 1:
                 cfg.sources.append((f[1], f"{path}:{n}"))
+                if f[0] == "pool":
+                    cfg.pools.add(f[1])
             elif f[0] == "local":
-                cfg.sources.append(("local clock (" + " ".join(f[1:]) + ")", f"{path}:{n}"))
+                src = "local clock (" + " ".join(f[1:]) + ")"
+                cfg.local.add(src)
+                cfg.sources.append((src, f"{path}:{n}"))
             elif f[0] == "confdir" and len(f) > 1:
                 extra += [p for d in f[1:] for p in ctx.host.glob(f"{d}/*.conf")]
             elif f[0] == "sourcedir" and len(f) > 1:
@@ -108,6 +132,8 @@ def chrony_config(ctx: CheckContext) -> TimeConfig:
             for n, f in _lines(ctx, p) or []:
                 if f[0] in ("server", "pool", "peer") and len(f) > 1:
                     cfg.sources.append((f[1], f"{p}:{n}"))
+                    if f[0] == "pool":
+                        cfg.pools.add(f[1])
         break
     return cfg
 
@@ -138,11 +164,14 @@ def timesyncd_config(ctx: CheckContext) -> TimeConfig:
     for key in ("NTP", "FallbackNTP"):
         servers, where = values.get(key, ([], ""))
         cfg.sources += [(s, where) for s in servers]
+        if key == "FallbackNTP":
+            cfg.fallback.update(servers)
         if cfg.sources:
             break
     if not cfg.sources and "FallbackNTP" not in values:
         where = cfg.files[0] if cfg.files else TIMESYNCD_CONF
-        cfg.sources.append(("the distribution's built-in fallback servers", where))
+        cfg.sources.append((BUILTIN_FALLBACK, where))
+        cfg.fallback.add(BUILTIN_FALLBACK)
         cfg.note = "no NTP= or FallbackNTP= set: systemd-timesyncd uses"
     return cfg
 
@@ -153,6 +182,7 @@ READERS = {"ntpd": ntp_config, "chronyd": chrony_config, "systemd-timesyncd": ti
 @dataclass
 class Daemon:
     name: str
+    unit: str
     installed: bool
     config: TimeConfig
     enabled: _services.Fact
@@ -175,7 +205,7 @@ def _daemon(ctx: CheckContext, name: str) -> Daemon:
         if enabled.value:
             break
         enabled = _services.enabled(host, other)
-    return Daemon(name, installed, cfg, enabled, _services.active(host, unit, procs))
+    return Daemon(name, unit, installed, cfg, enabled, _services.active(host, unit, procs))
 
 
 def _synchronised(ctx: CheckContext, daemon: str) -> tuple[bool | None, str]:
@@ -213,6 +243,45 @@ def _synchronised(ctx: CheckContext, daemon: str) -> tuple[bool | None, str]:
     return None, "; ".join(tried) or "no tool to ask (timedatectl, chronyc, ntpstat, ntpq)"
 
 
+@dataclass(frozen=True)
+class Expectation:
+    """What the profile asks of this host's time sources."""
+
+    role: str  # "master", "client" (of time.master), "servers" (time.servers) or "any"
+    servers: tuple[str, ...]  # the sources it must use (client: the master)
+    air_gapped: bool
+    why: str  # where the expectation comes from, as said in messages
+
+
+def expectation(ctx: CheckContext) -> Expectation:
+    """The guide's roles: the time master (``time.master``) serves its local
+    clock, every other node syncs from it; else the profile's ``time.servers``;
+    else any server the site can reach."""
+    section: dict[str, Any] = dict(ctx.profile.get("time") or {})
+    air = bool(section.get("air_gapped", True))
+    master = str(section.get("master") or "")
+    if master:
+        me = {ctx.host.hostname()}
+        me.update(ctx.host.resolve(ctx.host.hostname()))
+        them = {master, *ctx.host.resolve(master)}
+        if me & them:
+            return Expectation("master", (), air, f"this host is the time master ({master})")
+        return Expectation("client", (master,), air, f"the time master {master}")
+    servers = tuple(str(x) for x in section.get("servers") or ())
+    if servers:
+        return Expectation("servers", servers, air, "the profile's time.servers")
+    return Expectation("any", (), air, "")
+
+
+def _unreachable(cfg: TimeConfig, src: str) -> str | None:
+    """Why an air-gapped site cannot use ``src``, None when it may."""
+    if src == BUILTIN_FALLBACK:
+        return "built-in fallback"
+    if PUBLIC_NTP.search(src.lower().rstrip(".")):
+        return "public pool" if "pool" in src.lower() else "public server"
+    return None
+
+
 class TimeSync(Check):
     """A time daemon is configured with a server, enabled, running and synchronised.
 
@@ -224,8 +293,14 @@ class TimeSync(Check):
       commented out (the guide's time master ``server 127.127.1.0`` with
       ``fudge 127.127.1.0 stratum 11`` is a valid source: the local clock);
       chrony.conf ``server``/``pool``/``peer`` or ``local stratum``;
-      timesyncd.conf ``NTP=``/``FallbackNTP=``, or the distribution's built-in
-      fallback servers when neither is set. No source: fail.
+      timesyncd.conf ``NTP=``/``FallbackNTP=``. No source: fail.
+    - Reachable from an air-gapped site (profile ``time.air_gapped``, on by
+      default): timesyncd's built-in fallback servers (no ``NTP=`` and no
+      ``FallbackNTP=``) and public names such as ``*.pool.ntp.org`` do not
+      count; only those: fail.
+    - The guide's roles: with ``time.master`` (a name or address), the master
+      must serve its local clock and every other host must use the master;
+      with ``time.servers``, one of them must be a source.
     - Enabled at boot: a warning when not.
     - Running and synchronised need a running system (``timedatectl show -p
       NTPSynchronized``, ``chronyc tracking``, ``ntpstat`` or ``ntpq -p``);
@@ -239,8 +314,7 @@ class TimeSync(Check):
     group = "time"
     severity = Severity.HIGH
     remediation = (
-        "Configure a server in /etc/ntp.conf (or /etc/chrony.conf), then "
-        "'systemctl enable --now ntpd' (or chronyd / systemd-timesyncd)"
+        "Configure the site's time server in the time service in use, then enable and restart it"
     )
 
     def run(self, ctx: CheckContext) -> Outcome:
@@ -256,7 +330,7 @@ class TimeSync(Check):
             or next((d for d in present if d.config.sources), None)
             or present[0]
         )
-        findings = [self._configured(chosen)]
+        findings = [self._configured(chosen, expectation(ctx))]
         name = chosen.name
         if chosen.enabled.value:
             findings.append(
@@ -303,7 +377,7 @@ class TimeSync(Check):
         return Outcome.from_findings(findings, ok=f"{name}: {findings[0].message}")
 
     @staticmethod
-    def _configured(d: Daemon) -> Finding:
+    def _configured(d: Daemon, exp: Expectation) -> Finding:
         cfg = d.config
         subject = f"{d.name} configured"
         if not cfg.sources:
@@ -312,12 +386,132 @@ class TimeSync(Check):
                 Status.FAIL,
                 subject,
                 f"no server configured ({where})",
-                expected="a server",
+                expected=", ".join(exp.servers) or "a server",
                 location=cfg.files[0] if cfg.files else None,
             )
         names = ", ".join(s for s, _ in cfg.sources)
         msg = f"{cfg.note} {names}" if cfg.note else f"time source {names}"
+        sources = [s for s, _ in cfg.sources]
+        bad = None
+        if exp.role == "master" and not cfg.local:
+            bad = f"{exp.why} but serves no local clock ({names})"
+        elif exp.role in ("client", "servers") and not set(exp.servers) & set(sources):
+            which = " or ".join(exp.servers)
+            bad = f"does not use {which} ({exp.why}); sources: {names}"
+        elif exp.air_gapped:
+            usable = [s for s in sources if _unreachable(cfg, s) is None]
+            if not usable:
+                shown = ", ".join(
+                    s if s == BUILTIN_FALLBACK else f"{s} ({_unreachable(cfg, s)})" for s in sources
+                )
+                said = f"{cfg.note} {shown}" if cfg.note else f"time source {shown}"
+                bad = f"{said}, which an air-gapped site cannot reach: not configured"
+        if bad:
+            return Finding(
+                Status.FAIL,
+                subject,
+                bad,
+                expected=", ".join(exp.servers)
+                or ("local clock" if exp.role == "master" else "a server the site can reach"),
+                actual=names,
+                location=cfg.location or None,
+            )
         return Finding(Status.PASS, subject, msg, actual=names, location=cfg.location or None)
+
+    def plan(self, ctx: CheckContext, outcome: Outcome) -> Sequence[Change]:
+        return plan_time(ctx, self.id, outcome)
+
+
+def plan_time(ctx: CheckContext, check_id: str, outcome: Outcome) -> list[Change]:
+    """Point the time service in use at the expected servers (or make it the
+    master), enable it and restart it."""
+    from harborkit.fix.plan import Command, ManualStep, edit_lines, file_change, read_bytes
+
+    wanted = [s for s in ctx.section("time").get("services", list(DAEMONS)) if s in DAEMONS]
+    present = [d for d in (_daemon(ctx, s) for s in wanted) if d.installed]
+    if not present:
+        return [
+            ManualStep(
+                (check_id,),
+                f"install one of {', '.join(wanted)} (chrony or ntp from the site's package "
+                "mirror), then run harborkit fix again",
+            )
+        ]
+    name = outcome.findings[0].subject.split()[0] if outcome.findings else present[0].name
+    d = next((x for x in present if x.name == name), present[0])
+    bad = {f.subject for f in outcome.findings if f.status in (Status.FAIL, Status.WARN)}
+    exp = expectation(ctx)
+    changes: list[Change] = []
+    if f"{d.name} configured" in bad:
+        if exp.role == "any":
+            what = {
+                "ntpd": "add 'server <site NTP server> iburst' to /etc/ntp.conf",
+                "chronyd": "add 'server <site NTP server> iburst' to /etc/chrony.conf",
+                "systemd-timesyncd": f"set NTP=<site NTP server> in {TIMESYNCD_DROPIN}",
+            }[d.name]
+            return [
+                ManualStep(
+                    (check_id,),
+                    f"{d.name} is the time service here: {what}; name the server in the "
+                    "profile (time.servers, or time.master for the guide's roles) and "
+                    "harborkit fix writes it",
+                )
+            ]
+        if d.name == "systemd-timesyncd":
+            if exp.role == "master":
+                return [
+                    ManualStep(
+                        (check_id,),
+                        "systemd-timesyncd cannot serve time to the other nodes: install "
+                        "chrony or ntp on the time master",
+                    )
+                ]
+            body = (
+                "# Time servers for Harbor (written by harborkit fix)\n[Time]\n"
+                f"NTP={' '.join(exp.servers)}\n"
+            )
+            c = file_change(check_id, ctx.host, TIMESYNCD_DROPIN, body, exp.why, owned=True)
+        else:
+            path = (
+                d.config.files[0]
+                if d.config.files
+                else (NTP_CONFS[0] if d.name == "ntpd" else CHRONY_CONFS[0])
+            )
+            text = (read_bytes(ctx.host, path) or b"").decode("utf-8", "replace")
+            edits: dict[int, str | None] = {}
+            for src, where in d.config.sources:
+                p, _, n = where.rpartition(":")
+                if p == path and n.isdigit() and _unreachable(d.config, src):
+                    raw = text.splitlines()[int(n) - 1]
+                    edits[int(n)] = (
+                        f"# {raw.strip()}  # harborkit: unreachable from an air-gapped site"
+                    )
+            have = {s for s, _ in d.config.sources}
+            if exp.role == "master":
+                add = (
+                    ["server 127.127.1.0", "fudge 127.127.1.0 stratum 10"]
+                    if d.name == "ntpd"
+                    else ["local stratum 10", "allow"]
+                )
+                add = [] if d.config.local else add
+            else:
+                add = [f"server {s} iburst" for s in exp.servers if s not in have]
+            c = file_change(check_id, ctx.host, path, edit_lines(text, edits, add), exp.why)
+        if c is not None:
+            changes.append(c)
+    if f"{d.name} enabled" in bad:
+        changes.append(
+            Command((check_id,), ("systemctl", "enable", d.unit), f"start {d.name} at boot")
+        )
+    if changes or f"{d.name} running" in bad:
+        changes.append(
+            Command(
+                (check_id,),
+                ("systemctl", "restart", d.unit),
+                f"{d.name} reads its configuration at start",
+            )
+        )
+    return changes
 
 
 CHECKS: list[type[Check]] = [TimeSync]

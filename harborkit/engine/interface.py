@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import enum
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from harborkit.host.interface import Host, NotAvailable
+
+if TYPE_CHECKING:
+    from harborkit.fix.plan import Change
 
 T = TypeVar("T")
 
@@ -188,6 +191,21 @@ class Check(ABC):
     def run(self, ctx: CheckContext) -> Outcome:
         """Inspect the host and return an outcome."""
 
+    def plan(self, ctx: CheckContext, outcome: Outcome) -> Sequence[Change]:
+        """The changes that would make this check pass, from its outcome.
+
+        Called after ``run`` when the check failed or warned. The changes
+        (:mod:`harborkit.fix.plan`) become the report's remediation text and
+        what ``harborkit fix`` applies. Return nothing when the check cannot
+        say; its static ``remediation`` is shown then.
+        """
+        return ()
+
+    @classmethod
+    def plans(cls) -> bool:
+        """True when the check overrides :meth:`plan`."""
+        return cls.plan is not Check.plan
+
     @classmethod
     def doc(cls) -> str:
         return (cls.__doc__ or "").strip()
@@ -230,6 +248,8 @@ class CheckResult:
     duration: float
     waiver: WaiverUse | None = None
     original_status: Status | None = None  # before a waiver changed it
+    #: the planned changes that would make it pass (see ``Check.plan``)
+    changes: tuple[Change, ...] = ()
 
     @property
     def counts_as_failure(self) -> bool:

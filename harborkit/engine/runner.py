@@ -7,6 +7,7 @@ import time
 import traceback
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from harborkit import __version__
 from harborkit.engine.interface import (
@@ -26,6 +27,9 @@ from harborkit.engine.plugins import LoadedCheck, PluginFailure
 from harborkit.engine.waivers import Waiver
 from harborkit.errors import InputError
 from harborkit.host.interface import NotAvailable, UnreadableFile
+
+if TYPE_CHECKING:
+    from harborkit.fix.plan import Change
 
 PLUGIN_GROUP = "plugins"
 
@@ -109,6 +113,27 @@ def _run_one(cls: type[Check], ctx: CheckContext) -> Outcome:
         return Outcome(Status.ERROR, f"check raised {type(e).__name__}: {e}{where}")
 
 
+def _plan_one(cls: type[Check], ctx: CheckContext, outcome: Outcome) -> tuple[Change, ...] | None:
+    """The check's planned changes; None when it has no planner or it broke."""
+    if not cls.plans() or outcome.status not in (Status.FAIL, Status.WARN):
+        return None
+    try:
+        return tuple(cls().plan(ctx, outcome))
+    except Exception:  # noqa: BLE001 - a broken planner leaves the static hint
+        return None
+
+
+def _remediation(cls: type[Check], outcome: Outcome, changes: tuple[Change, ...] | None) -> str:
+    """Speak about this host: the planned changes, or nothing where nothing is wrong."""
+    if changes:
+        from harborkit.fix.plan import hint
+
+        return hint(changes)
+    if cls.plans() and outcome.status not in (Status.FAIL, Status.WARN, Status.ERROR):
+        return ""
+    return cls.remediation
+
+
 def _apply_waiver(result: CheckResult, waivers: Sequence[Waiver], today: dt.date) -> CheckResult:
     matching = [w for w in waivers if w.id == result.check.id]
     if not matching:
@@ -174,8 +199,15 @@ def run_checks(
             )
         else:
             outcome = _run_one(cls, ctx)
+        changes = _plan_one(cls, ctx, outcome)
+        info = replace(info, remediation=_remediation(cls, outcome, changes))
         result = CheckResult(
-            info, outcome.status, outcome.message, outcome.findings, time.perf_counter() - t
+            info,
+            outcome.status,
+            outcome.message,
+            outcome.findings,
+            time.perf_counter() - t,
+            changes=changes or (),
         )
         result = _apply_waiver(result, waivers, today)
         status_of[cls.id] = result.status

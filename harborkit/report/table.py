@@ -102,7 +102,7 @@ def render_table(
             msg.append(f" {line}")
         if r.status in (Status.FAIL, Status.WARN, Status.ERROR) and r.check.remediation:
             msg.append("\n  fix: ", style="bold")
-            msg.append(terminal_text(r.check.remediation))
+            msg.append(terminal_text(r.check.remediation).replace("\n", "\n       "))
         table.add_row(
             Text(_LABEL[r.status], style=_STYLE[r.status]),
             Text(_v(r.check.id)),

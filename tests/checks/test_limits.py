@@ -354,6 +354,20 @@ def test_dockerd_low_limits_fail_like_prlimit_says() -> None:
             ("fail", f"dockerd[{pid}] soft nproc", f"1000, {nproc}", where),
             ("fail", f"dockerd[{pid}] hard nproc", f"2000, {nproc}", where),
         ]
+        # the fix hint: a docker.service drop-in with exactly the failing limits
+        from harborkit.fix.plan import hint
+
+        c = ctx(None)
+        assert hint(DockerdLimits().plan(c, _run_one(DockerdLimits, c))) == (
+            "create /etc/systemd/system/docker.service.d/90-harbor-limits.conf as:\n"
+            "    # Limits for dockerd and its containers (written by harborkit fix)\n"
+            "    [Service]\n"
+            "    LimitNOFILE=655350\n"
+            "    LimitNPROC=655350\n"
+            "  (containers inherit dockerd's limits from its unit, not from limits.conf)\n"
+            "run: systemctl daemon-reload\n"
+            "run: systemctl restart docker"
+        )
 
 
 def test_dockerd_limits_pass_like_prlimit_says() -> None:

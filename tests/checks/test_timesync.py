@@ -56,16 +56,16 @@ def test_ntp_local_clock_master_of_the_guide() -> None:
     )
 
 
-def test_timesyncd_distribution_defaults() -> None:
+def test_timesyncd_distribution_defaults_are_not_configured_for_an_air_gap() -> None:
     out = _run_one(TimeSync, ctx(SYSROOTS / "debian12"))
-    assert out.status is Status.PASS
+    assert out.status is Status.FAIL
     link = "/etc/systemd/system/sysinit.target.wants/systemd-timesyncd.service"
     assert rows(out.findings) == [
         (
-            "pass",
+            "fail",
             "systemd-timesyncd configured",
             "no NTP= or FallbackNTP= set: systemd-timesyncd uses the distribution's "
-            "built-in fallback servers",
+            "built-in fallback servers, which an air-gapped site cannot reach: not configured",
             "/etc/systemd/timesyncd.conf",
         ),
         ("pass", "systemd-timesyncd enabled", f"enabled: {link}", link),

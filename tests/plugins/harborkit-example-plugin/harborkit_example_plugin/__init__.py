@@ -20,3 +20,18 @@ class MotdMentionsHarbor(Check):
         if "harbor" in text.lower():
             return passed("/etc/motd mentions Harbor")
         return failed("/etc/motd does not mention Harbor")
+
+    def plan(self, ctx: CheckContext, outcome: Outcome):  # noqa: ANN201 - Sequence[Change]
+        """The fix, as planned changes: the same hint, diff, apply and rollback
+        as the built-in checks get."""
+        from harborkit.fix.plan import file_change, read_bytes
+
+        text = (read_bytes(ctx.host, "/etc/motd") or b"").decode()
+        change = file_change(
+            self.id,
+            ctx.host,
+            "/etc/motd",
+            text + "This host runs Harbor.\n",
+            "the banner names Harbor",
+        )
+        return [change] if change else []

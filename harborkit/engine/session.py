@@ -1,0 +1,146 @@
+"""What ``check`` and ``fix`` share: from command-line options to a run of checks.
+
+Options are gathered once into a :class:`Session` (the installed checks, the
+profile, the selection and the check context) and passed down.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harborkit.engine.interface import CheckContext, CheckOptions, Report
+from harborkit.engine.plugins import LoadedCheck, PluginFailure
+from harborkit.engine.profile import Profile
+from harborkit.engine.runner import Selection
+from harborkit.engine.waivers import Waiver
+from harborkit.errors import InputError
+
+if TYPE_CHECKING:
+    from harborkit.host.interface import Host
+
+
+def split_names(values: Sequence[str] | None) -> tuple[str, ...]:
+    """``--only a,b --only c`` -> ``("a", "b", "c")``."""
+    out: list[str] = []
+    for v in values or []:
+        out.extend(p.strip() for p in v.split(",") if p.strip())
+    return tuple(out)
+
+
+def host_path(path: str | None, root: str | None) -> str | None:
+    """Paths of files on the audited host: absolute; relative ones are taken
+    from the current directory on a live host, from the sysroot's / otherwise."""
+    if path is None:
+        return None
+    if root is None:
+        return os.path.abspath(path)
+    return path if path.startswith("/") else "/" + path
+
+
+def check_options(
+    host: Host,
+    profile: Mapping[str, Any],
+    harbor_config: str | None,
+    install_dir: str | None,
+    root: str | None,
+) -> CheckOptions:
+    """--harbor-config and --install-dir as paths on the audited host; one that
+    names nothing there is a usage error, not a failed check."""
+    from harborkit.checks._harbor import find_install_dir
+    from harborkit.engine.interface import CheckOptions
+
+    where = f" in the sysroot {root}" if root else ""
+    config = host_path(harbor_config, root)
+    if config is not None and not host.exists(config):
+        raise InputError(f"--harbor-config {config}: no such file{where}")
+    inst = host_path(install_dir, root)
+    if inst is not None:
+        names = list((profile.get("harbor") or {}).get("config_names") or ["harbor.yml"])
+        inst = find_install_dir(host, inst, names)
+    return CheckOptions(config, inst)
+
+
+def root_options(
+    host: Host,
+    profile: Mapping[str, Any],
+    harbor_config: str | None,
+    install_dir: str | None,
+    root: str,
+) -> CheckOptions:
+    """:func:`check_options` for one of several sysroots: the error names it."""
+    try:
+        return check_options(host, profile, harbor_config, install_dir, root)
+    except InputError as e:
+        if root in e.message:
+            raise
+        raise InputError(f"{e.message} (in the sysroot {root})") from e
+
+
+@dataclass(frozen=True)
+class Session:
+    """Everything needed to run the selected checks on one host."""
+
+    loaded: tuple[LoadedCheck, ...]
+    failures: tuple[PluginFailure, ...]
+    profile: Profile
+    selection: Selection
+    root: str | None
+    options: CheckOptions
+
+    def context(self) -> CheckContext:
+        """A fresh context (nothing remembered from an earlier run)."""
+        from harborkit.host import LocalHost, SysrootHost
+
+        host: Host = SysrootHost(self.root) if self.root else LocalHost()
+        return CheckContext(host=host, profile=self.profile.data, options=self.options)
+
+    def run(self, waivers: Sequence[Waiver] = (), *, only: Sequence[str] = ()) -> Report:
+        """Run the selection (narrowed to the check ids ``only`` when given)."""
+        from harborkit.engine.runner import run_checks
+
+        selection = self.selection
+        if only:
+            from dataclasses import replace
+
+            selection = replace(selection, only=tuple(only))
+        return run_checks(
+            self.loaded,
+            self.context(),
+            profile_name=self.profile.name,
+            profile_path=self.profile.path,
+            selection=selection,
+            waivers=waivers,
+            plugin_failures=self.failures,
+        )
+
+
+def prepare(
+    *,
+    profile: Path | None,
+    root: str | None,
+    harbor_config: str | None,
+    install_dir: str | None,
+    node: Sequence[str] | None,
+    only: Sequence[str] | None,
+    skip: Sequence[str] | None,
+    loaded: Sequence[LoadedCheck] | None = None,
+    failures: Sequence[PluginFailure] = (),
+) -> Session:
+    """Load the profile, validate --only/--skip against the installed checks."""
+    from harborkit.engine.plugins import discover
+    from harborkit.engine.profile import load_profile, with_nodes
+
+    if loaded is None:
+        loaded, failures = discover()
+    prof = with_nodes(load_profile(profile), node or [])
+    selection = Selection(prof.select, prof.skip, split_names(only), split_names(skip))
+    selection.validate_names([lc.cls for lc in loaded], failures)
+    from harborkit.host import LocalHost, SysrootHost
+
+    host: Host = SysrootHost(root) if root else LocalHost()
+    options = check_options(host, prof.data, harbor_config, install_dir, root)
+    return Session(tuple(loaded), tuple(failures), prof, selection, root, options)

@@ -1,0 +1,1 @@
+"""harborkit fix: turn failed checks into planned changes, apply and roll them back."""

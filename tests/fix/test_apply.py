@@ -1,0 +1,291 @@
+"""harborkit fix on a copy of the guide-as-written sysroot: plan, apply, check, rollback."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from harborkit.errors import ExitCode
+from tests.fix.helpers import (
+    JOURNAL,
+    REPO,
+    SYSROOTS,
+    copy_sysroot,
+    failing,
+    hk,
+    statuses,
+    tree_hashes,
+)
+
+OPTS = ("--install-dir", "/opt/harbor")
+
+
+@pytest.fixture
+def guide(tmp_path: Path) -> Path:
+    return copy_sysroot("guide-as-written", tmp_path / "root")
+
+
+def plan_line(root: Path) -> tuple[str, str]:
+    r = hk("fix", "--root", str(root), *OPTS)
+    assert r.returncode == ExitCode.OK, r.stderr
+    m = re.match(r"harborkit fix: server58 \(sysroot\), plan ([0-9a-f]{12}): (.*)\n", r.stdout)
+    assert m, r.stdout
+    return m.group(1), r.stdout
+
+
+def test_dry_run_shows_diffs_commands_and_manual_steps_and_changes_nothing(guide: Path) -> None:
+    before = tree_hashes(guide)
+    pid, out = plan_line(guide)
+    assert out.startswith(
+        f"harborkit fix: server58 (sysroot), plan {pid}: 6 file(s), 3 command(s), 1 manual step(s)\n"
+    )
+    assert "--- a/etc/security/limits.conf\n+++ b/etc/security/limits.conf\n" in out
+    assert "-* soft stact unlimited\n+# * soft stact unlimited  # harborkit: unknown item" in out
+    assert "--- /dev/null\n+++ b/etc/security/limits.d/90-harbor.conf\n" in out
+    assert '-  \u201cinsecure-registries": [\u201c192.168.3.60:8888\u201d]\n' in out
+    assert "systemctl restart docker    # docker.daemon_json: " in out
+    assert "- selinux.mode: reboot to make SELINUX=disabled take effect" in out
+    assert out.endswith(f"apply with: harborkit fix --apply --plan {pid} (same options)\n")
+    assert tree_hashes(guide) == before
+    assert not (guide / JOURNAL).exists()
+
+
+def test_apply_makes_fixable_checks_pass_rollback_restores_every_byte(guide: Path) -> None:
+    profile = guide / "etc/profile"
+    os.chown(profile, 1234, 2345)
+    profile.chmod(0o640)
+    original = tree_hashes(guide)
+    failed_before = failing(statuses(guide))
+    assert failed_before == {"selinux.mode", "limits.pam", "docker.daemon_json"}
+    pid, _ = plan_line(guide)
+
+    r = hk("fix", "--root", str(guide), *OPTS, "--apply", "--plan", pid)
+    # selinux's runtime mode needs a reboot (a manual step): still failing
+    assert r.returncode == ExitCode.FAILED, r.stderr
+    m = re.match(
+        rf"harborkit fix: server58 \(sysroot\): applied plan {pid} as journal (\S+): "
+        r"6 file\(s\) written, 0 command\(s\) run\n",
+        r.stdout,
+    )
+    assert m, r.stdout
+    jid = m.group(1)
+    assert "not run (a sysroot has no running system): systemctl restart docker\n" in r.stdout
+    assert "limits.pam               fail    pass\n" in r.stdout
+    assert "docker.daemon_json       fail    pass\n" in r.stdout
+    assert "selinux.mode             fail    fail\n" in r.stdout
+    # every check fixable by files now passes; a plain check agrees
+    assert failing(statuses(guide)) == {"selinux.mode"}
+    # the vendor unit is never edited; the drop-in neutralises its EnvironmentFile line
+    assert (
+        "EnvironmentFile=-/etc/docker/daemon.json"
+        in (guide / "usr/lib/systemd/system/docker.service").read_text()
+    )
+    assert json.loads((guide / "etc/docker/daemon.json").read_text()) == {
+        "insecure-registries": ["192.168.3.60:8888"]
+    }
+
+    # written atomically, its mode and owner kept
+    st = profile.stat()
+    assert (st.st_mode & 0o7777, st.st_uid, st.st_gid) == (0o640, 1234, 2345)
+    assert "# ulimit -n 655350  # harborkit: services never see this" in profile.read_text()
+
+    changed = tree_hashes(guide)
+    r2 = hk("fix", "--root", str(guide), *OPTS, "--apply")
+    assert r2.returncode == ExitCode.FAILED
+    assert r2.stdout.startswith("harborkit fix: server58 (sysroot): nothing to change\n")
+    assert tree_hashes(guide) == changed
+
+    listing = hk("fix", "--root", str(guide), "--list")
+    assert listing.returncode == ExitCode.OK
+    rows = listing.stdout.splitlines()
+    assert rows[0].split() == ["ID", "CREATED", "STATE", "FILES", "CHECKS"]
+    assert len(rows) == 2 and rows[1].split()[:2] == [jid, rows[1].split()[1]]
+    assert rows[1].split()[2:4] == ["applied", "6"]
+
+    rb = hk("fix", "--root", str(guide), "--rollback")
+    assert rb.returncode == ExitCode.OK, rb.stderr
+    assert rb.stdout.splitlines()[0] == (
+        f"harborkit fix: rolled back journal {jid}: 6 file(s) restored"
+    )
+    assert "removed: /etc/security/limits.d/90-harbor.conf (the fix created it)" in rb.stdout
+    assert "restored: /etc/docker/daemon.json" in rb.stdout
+    assert tree_hashes(guide) == original
+    st = profile.stat()
+    assert (st.st_mode & 0o7777, st.st_uid, st.st_gid) == (0o640, 1234, 2345)
+    assert not (guide / "etc/systemd/system/docker.service.d").exists()  # its folder too
+    again = hk("fix", "--root", str(guide), "--rollback", jid)
+    assert again.returncode == ExitCode.USAGE
+    assert again.stderr.startswith(f"harborkit: error: --rollback {jid}: already rolled back (")
+
+
+def test_journal_dir_outside_the_sysroot(guide: Path, tmp_path: Path) -> None:
+    jd = tmp_path / "journal"
+    r = hk("fix", "--root", str(guide), *OPTS, "--apply", "--journal-dir", str(jd))
+    assert r.returncode == ExitCode.FAILED, r.stderr
+    assert not (guide / JOURNAL).exists()
+    (journal,) = list(jd.glob("*/journal.json"))
+    doc = json.loads(journal.read_text())
+    assert doc["state"] == "applied" and len(doc["entries"]) == 6
+    import jsonschema
+
+    schema = json.loads((REPO / "schemas/fix-journal.schema.json").read_text())
+    jsonschema.validate(doc, schema)
+    assert hk("fix", "--root", str(guide), "--journal-dir", str(jd), "--rollback").returncode == 0
+    assert tree_hashes(guide) == tree_hashes(SYSROOTS / "guide-as-written")
+
+
+def test_file_edited_between_plan_and_apply_is_refused(guide: Path) -> None:
+    pid, _ = plan_line(guide)
+    with open(guide / "etc/security/limits.conf", "a") as f:
+        f.write("* hard core 0\n")
+    edited = tree_hashes(guide)
+    r = hk("fix", "--root", str(guide), *OPTS, "--apply", "--plan", pid)
+    assert r.returncode == ExitCode.FIX_REFUSED
+    new_pid = re.search(r"the plan is now ([0-9a-f]{12})", r.stderr)
+    assert new_pid and new_pid.group(1) != pid
+    assert r.stderr == (
+        f"harborkit: error: the plan is now {new_pid.group(1)}, not {pid}: the host changed "
+        "since you reviewed it; review the new plan with 'harborkit fix' (nothing was changed)\n"
+    )
+    assert tree_hashes(guide) == edited
+    assert not (guide / JOURNAL).exists()
+
+
+def test_file_edited_after_planning_inside_one_run_is_refused(guide: Path) -> None:
+    from harborkit.engine.session import prepare
+    from harborkit.fix.apply import FixRefused, Target, apply_plan
+    from harborkit.fix.build import plan_from_report
+
+    session = prepare(
+        profile=None,
+        root=str(guide),
+        harbor_config=None,
+        install_dir="/opt/harbor",
+        node=None,
+        only=None,
+        skip=None,
+    )
+    plan = plan_from_report(session.run())
+    (guide / "etc/docker/daemon.json").write_text('{"debug": true}\n')
+    edited = tree_hashes(guide)
+    with pytest.raises(FixRefused) as e:
+        apply_plan(plan, Target.of(str(guide)), host_name="server58", plan_id="x")
+    assert re.fullmatch(
+        r"/etc/docker/daemon.json changed since the plan \(sha256 [0-9a-f]{12}, planned from "
+        r"sha256 [0-9a-f]{12}\): review the new plan with 'harborkit fix' \(nothing was changed\)",
+        e.value.message,
+    )
+    assert e.value.exit_code == ExitCode.FIX_REFUSED
+    assert tree_hashes(guide) == edited
+
+
+def test_read_only_file_system_is_refused_before_any_change(tmp_path: Path) -> None:
+    mnt = tmp_path / "ro"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mnt)], check=True)
+    try:
+        root = copy_sysroot("guide-as-written", mnt / "root")
+        subprocess.run(["mount", "-o", "remount,ro", str(mnt)], check=True)
+        before = tree_hashes(root)
+        r = hk("fix", "--root", str(root), *OPTS, "--apply")
+        assert r.returncode == ExitCode.ENVIRONMENT
+        assert r.stderr == (
+            f"harborkit: error: cannot write {root}: read-only file system (nothing was changed)\n"
+        )
+        assert tree_hashes(root) == before
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+NOT_JSON = "<<< this is not JSON, not even close >>>\n"
+
+
+def test_daemon_json_nowhere_near_json_is_left_alone_as_a_manual_step(guide: Path) -> None:
+    (guide / "etc/docker/daemon.json").write_text(NOT_JSON)
+    step = (
+        "docker.daemon_json: /etc/docker/daemon.json is not JSON even with plain quotes "
+        "(line 1 column 1: Expecting value): rewrite it by hand, keeping the keys it should have"
+    )
+    _, out = plan_line(guide)
+    assert f"- {step}\n" in out
+    r = hk("fix", "--root", str(guide), *OPTS, "--apply")
+    assert r.returncode == ExitCode.FAILED
+    assert f"manual step ({step.replace(': ', '): ', 1)}\n" in r.stdout
+    assert (guide / "etc/docker/daemon.json").read_text() == NOT_JSON
+    assert "docker.daemon_json       fail    fail\n" in r.stdout
+    assert "limits.pam               fail    pass\n" in r.stdout
+
+
+def _journal(root: Path) -> dict:
+    found = list((root / JOURNAL).glob("*/journal.json"))
+    return json.loads(found[0].read_text()) if found else {}
+
+
+def test_kill_9_in_the_middle_then_rollback_restores(guide: Path) -> None:
+    original = tree_hashes(guide)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harborkit", "fix", "--root", str(guide), *OPTS, "--apply"],
+        env={**os.environ, "HARBORKIT_FIX_TEST_STALL": "3:120"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=REPO,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(_journal(guide).get("entries", ())) < 3:
+            assert proc.poll() is None, "apply ended before it was killed"
+            time.sleep(0.05)
+        time.sleep(0.2)  # the third file is written right after its journal entry
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    j = _journal(guide)
+    assert j["state"] == "applying" and len(j["entries"]) == 3
+    assert tree_hashes(guide) != original
+
+    r = hk("fix", "--root", str(guide), *OPTS, "--apply")
+    assert r.returncode == ExitCode.FIX_REFUSED
+    assert r.stderr == (
+        f"harborkit: error: the apply of journal {j['id']} was interrupted: run 'harborkit fix "
+        f"--rollback {j['id']}' first (nothing was changed)\n"
+    )
+    rb = hk("fix", "--root", str(guide), "--rollback", j["id"])
+    assert rb.returncode == ExitCode.OK, rb.stderr
+    assert tree_hashes(guide) == original
+
+
+def test_not_root_on_the_live_host_is_refused() -> None:
+    r = hk(
+        "fix",
+        "--apply",
+        prefix=("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"),
+        env={"HOME": "/tmp"},
+    )
+    assert r.returncode == ExitCode.ENVIRONMENT, r.stderr
+    assert r.stderr == (
+        "harborkit: error: harborkit fix --apply changes system files and services: run it "
+        "as root (nothing was changed)\n"
+    )
+
+
+def test_unknown_journal_and_bad_option_mix(guide: Path) -> None:
+    r = hk("fix", "--root", str(guide), "--rollback", "nosuch")
+    assert r.returncode == ExitCode.USAGE
+    assert r.stderr == (
+        f"harborkit: error: --rollback nosuch: no such journal in {guide}/{JOURNAL}\n"
+    )
+    r = hk("fix", "--root", str(guide), "--apply", "--list")
+    assert (r.returncode, r.stderr) == (
+        ExitCode.USAGE,
+        "harborkit: error: --apply, --rollback and --list exclude each other\n",
+    )
+    r = hk("fix", "--root", str(guide), "--list")
+    assert (r.returncode, r.stdout) == (ExitCode.OK, f"no fixes journaled in {guide}/{JOURNAL}\n")
