@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from harborkit.bundle.errors import MetadataError, OutputError
 from harborkit.bundle.format import BundleMetadata, ImageRecord, LayerRecord

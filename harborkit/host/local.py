@@ -147,9 +147,6 @@ class _FileHost:
         """The exact bytes of a regular file (see :func:`read_limited`)."""
         return read_limited(self._p(path), path, follow=not self._confined)
 
-    def read_bytes(self, path: str) -> bytes:
-        return self._p(path).read_bytes()
-
     def exists(self, path: str) -> bool:
         try:
             return self._p(path).exists()

@@ -546,8 +546,8 @@ def test_extract_refuses_a_hostile_member_naming_the_archive(tmp_path: Path) -> 
 
 def test_load_stream_is_a_docker_load_tar_of_the_needed_images(tmp_path: Path) -> None:
     from harborkit.bundle.load import _tar_stream
-    from harborkit.dockerapi import repo_and_tag
     from harborkit.bundle.progress import NullProgress
+    from harborkit.dockerapi import repo_and_tag
 
     parts = make_parts()
     path = parts.write(tmp_path / "b.tar")
