@@ -69,7 +69,6 @@ from harborkit.engine.interface import (
     CheckInfo,
     CheckOptions,
     CheckResult,
-    Finding,
     Outcome,
     Report,
     Severity,
@@ -78,10 +77,10 @@ from harborkit.engine.interface import (
 )
 from harborkit.engine.plugins import LoadedCheck, PluginFailure
 from harborkit.engine.profile import Profile
-from harborkit.engine.runner import Selection, _apply_waiver, run_checks
+from harborkit.engine.runner import Selection, _apply_waiver, guarded, run_checks
 from harborkit.engine.waivers import Waiver
 from harborkit.errors import HarborkitError
-from harborkit.host.interface import Host, NotAvailable, UnreadableFile
+from harborkit.host.interface import Host, NotAvailable
 
 #: the id under which an unreachable host's error is reported
 REACHABLE_ID = "host.reachable"
@@ -332,21 +331,7 @@ def _run_one(cls: type[ClusterCheck], ctx: ClusterContext) -> Outcome:
             Status.SKIP,
             f"needs at least {cls.min_hosts} reachable hosts, {n} {'was' if n == 1 else 'were'} audited",
         )
-    try:
-        outcome = cls().run(ctx)
-        if not isinstance(outcome, Outcome):
-            raise TypeError(f"run() returned {type(outcome).__name__}, not Outcome")
-        return outcome
-    except SkipCheck as e:
-        return Outcome(Status.SKIP, str(e))
-    except NotAvailable as e:
-        return Outcome(Status.SKIP, e.reason)
-    except UnreadableFile as e:  # as in a single-host run: a fail at the file
-        return Outcome(
-            Status.FAIL, str(e), (Finding(Status.FAIL, "file", e.reason, location=e.path),)
-        )
-    except Exception as e:  # noqa: BLE001 - one broken check never stops the run
-        return Outcome(Status.ERROR, f"check raised {type(e).__name__}: {e}")
+    return guarded(lambda: cls().run(ctx))
 
 
 def run_cluster_checks(

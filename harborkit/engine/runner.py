@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 import traceback
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -95,8 +95,15 @@ def _order(checks: list[type[Check]]) -> list[type[Check]]:
 
 
 def _run_one(cls: type[Check], ctx: CheckContext) -> Outcome:
+    return guarded(lambda: cls().run(ctx))
+
+
+def guarded(run: Callable[[], Outcome]) -> Outcome:
+    """The outcome of one check's ``run``: a skip, a missing fact or an unreadable
+    file become skip/fail outcomes, anything else it raises an ``error`` (one
+    broken check never stops the run). Single-host and cross-node runs share it."""
     try:
-        outcome = cls().run(ctx)
+        outcome = run()
         if not isinstance(outcome, Outcome):
             raise TypeError(f"run() returned {type(outcome).__name__}, not Outcome")
         return outcome

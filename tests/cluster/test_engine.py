@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import shutil
 import threading
 from pathlib import Path
@@ -199,7 +200,10 @@ def test_cross_checks_see_reachable_hosts_only_and_follow_selection_and_waivers(
         Status.WARN,
     )
     assert by_id["t.breaks"].status is Status.ERROR
-    assert by_id["t.breaks"].message == "check raised RuntimeError: kaput"
+    line = inspect.getsourcelines(Breaks.run)[1] + 1  # the raise
+    assert by_id["t.breaks"].message == (
+        f"check raised RuntimeError: kaput (at test_engine.py:{line})"
+    )
     # the waiver names a cross-node check: no "names no installed check" note per host
     assert all(not r.notes for r in report.hosts)
 
