@@ -43,6 +43,8 @@ def _run(names: list[str]) -> int:
         return original(src, dst, symlinks, *args, **kwargs)
 
     shutil.copytree = copytree
+    # a second run copies tests/ again: links already there would collide
+    shutil.rmtree(REPO / "mutants" / "tests", ignore_errors=True)
     from mutmut.__main__ import cli
 
     children = os.environ.get("MUTATION_JOBS") or str(os.cpu_count() or 1)
