@@ -55,7 +55,8 @@ td.st-pass { background: #dafbe1; } td.st-waived { background: #ddf4ff; }
 ul.findings { margin: 4px 0 0; padding-left: 18px; }
 ul.findings li { margin: 2px 0; }
 .loc { background: #f6f8fa; border: 1px solid var(--line); border-radius: 4px; padding: 0 4px; }
-.fix { margin: 6px 0 0; padding: 6px 8px; background: #f6f8fa; border-left: 3px solid var(--waived); }
+.fix { margin: 6px 0 0; padding: 6px 8px; background: #f6f8fa; border-left: 3px solid var(--waived);
+  white-space: pre-line; }
 .note { color: var(--warn); }
 details > summary { cursor: pointer; color: #57606a; }
 .unreachable { color: var(--error); font-weight: 600; }

@@ -371,8 +371,20 @@ def test_port_held_by_nginx_and_a_foreign_process_fails(
     assert out.status is Status.FAIL
     assert out.message.startswith(f"port {port}: in use by ")
     assert out.message.removeprefix(f"port {port}: in use by ") in holders
-    (f,) = out.findings
-    assert (f.status, f.expected) == (Status.FAIL, "free, or held by docker-proxy, nginx")
+    f, log = out.findings
+    assert (f.status, f.subject, f.expected, f.location) == (
+        Status.FAIL,
+        f"port {port}",
+        "free, or held by docker-proxy, nginx",
+        f"{cfg}:10",
+    )
+    # harbor-log's syslog port (profile ports.always) is judged too
+    assert (log.status, log.subject, log.message, log.actual) == (
+        Status.PASS,
+        "127.0.0.1:1514",
+        "free",
+        "free",
+    )
     # nginx alone is Harbor itself
     profile = copy.deepcopy(dict(PROFILE))
     profile["ports"] = {**profile["ports"], "harbor_processes": ["nginx", me]}

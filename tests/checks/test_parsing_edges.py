@@ -99,13 +99,18 @@ def test_unreadable_limits_file_fails(tmp_path: Path) -> None:
     (root / "etc/security/limits.d/x.conf").mkdir()  # a folder where a file should be
     out = _run_one(PamLimitsCheck, CheckContext(SysrootHost(root), {"limits": {"expected": []}}))
     assert out.status is Status.FAIL
+    # the host refuses a non-regular file (UnreadableFile); the engine makes
+    # it one fail finding at the file, so the check cannot read it as absent
+    assert out.message == (
+        "/etc/security/limits.d/x.conf: is a directory, not a regular file: not read"
+    )
     (f,) = out.findings
     assert (f.status, f.subject, f.location) == (
         Status.FAIL,
-        "/etc/security/limits.d/x.conf",
+        "file",
         "/etc/security/limits.d/x.conf",
     )
-    assert f.message == "cannot read: Is a directory: pam_limits ignores this line"
+    assert f.message == "is a directory, not a regular file: not read"
 
 
 @pytest.mark.parametrize(

@@ -115,10 +115,10 @@ def test_builtins_first_then_plugins_with_each_failure_named(plugin_dir: Path) -
 def test_nodes_from_the_command_line() -> None:
     prof = load_profile()
     assert with_nodes(prof, []) is prof
-    extended = with_nodes(prof, ["server58=192.168.3.58", "b=10.0.0.2=x"])
+    extended = with_nodes(prof, ["server58=192.168.3.58", "b=fd00::2"])
     assert extended.data["nodes"][-2:] == [
         {"name": "server58", "address": "192.168.3.58"},
-        {"name": "b", "address": "10.0.0.2=x"},
+        {"name": "b", "address": "fd00::2"},
     ]
     assert (extended.name, extended.path) == (prof.name, prof.path)
     assert "nodes" not in prof.data or prof.data["nodes"] != extended.data["nodes"]
@@ -128,4 +128,14 @@ def test_nodes_from_the_command_line() -> None:
         assert (e.value.exit_code, e.value.message) == (
             ExitCode.USAGE,
             f"--node {bad!r}: expected NAME=ADDRESS, e.g. server58=192.168.3.58",
+        )
+    # the name ends at the first '='; the rest must be an IP address, so a
+    # second '=' is a typo caught here, not a node that never resolves
+    for bad, address in (("b=10.0.0.2=x", "10.0.0.2=x"), ("b=harbor.example", "harbor.example")):
+        with pytest.raises(InputError) as e:
+            with_nodes(prof, ["server58=192.168.3.58", bad])
+        assert (e.value.exit_code, e.value.message) == (
+            ExitCode.USAGE,
+            f"--node {bad!r}: {address!r} is not an IP address "
+            "(nodes resolve to addresses, e.g. 192.168.3.58)",
         )
