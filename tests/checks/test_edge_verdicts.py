@@ -361,7 +361,11 @@ def test_port_held_by_nginx_and_a_foreign_process_fails(
     port, nginx_pid = nginx_and_me
     cfg = tmp_path / "harbor.yml"
     cfg.write_text(COMPLIANT_YML.replace("port: 8888", f"port: {port}"))
-    out = _run_one(HarborPorts, ctx(None, harbor_config=str(cfg)))
+    # only the test's own port: what else this machine listens on (1514 ...) is not
+    # the test's to judge (the default ports are judged in tests/checks/test_live_state.py)
+    mine = copy.deepcopy(dict(PROFILE))
+    mine["ports"] = {**mine["ports"], "always": []}
+    out = _run_one(HarborPorts, ctx(None, mine, harbor_config=str(cfg)))
     me = psutil.Process().name()
     holder = f"nginx (pid {nginx_pid}) on 127.0.0.1; {me} (pid {os.getpid()}) on 127.0.0.2"
     holders = {
@@ -371,22 +375,15 @@ def test_port_held_by_nginx_and_a_foreign_process_fails(
     assert out.status is Status.FAIL
     assert out.message.startswith(f"port {port}: in use by ")
     assert out.message.removeprefix(f"port {port}: in use by ") in holders
-    f, log = out.findings
+    (f,) = out.findings
     assert (f.status, f.subject, f.expected, f.location) == (
         Status.FAIL,
         f"port {port}",
         "free, or held by docker-proxy, nginx",
         f"{cfg}:10",
     )
-    # harbor-log's syslog port (profile ports.always) is judged too
-    assert (log.status, log.subject, log.message, log.actual) == (
-        Status.PASS,
-        "127.0.0.1:1514",
-        "free",
-        "free",
-    )
     # nginx alone is Harbor itself
-    profile = copy.deepcopy(dict(PROFILE))
+    profile = copy.deepcopy(mine)
     profile["ports"] = {**profile["ports"], "harbor_processes": ["nginx", me]}
     out = _run_one(HarborPorts, ctx(None, profile, harbor_config=str(cfg)))
     assert out.status is Status.PASS
