@@ -5,8 +5,9 @@ PYTHON ?= python3
 PY      = $(VENV)/bin/python
 # Debian packages the tests use: a real Docker engine, a real registry, skopeo
 # as an independent cross-check, busybox for tiny image rootfs, pigz (dockerd
-# uses it to unpack gzip layers), xmllint, debootstrap for the benchmark images.
-DEBS    = docker.io docker-registry skopeo busybox-static pigz libxml2-utils debootstrap iproute2 procps ca-certificates
+# uses it to unpack gzip layers), xmllint, debootstrap for the benchmark images,
+# minisign to check bundle signatures the way a target would.
+DEBS    = docker.io docker-registry skopeo busybox-static pigz libxml2-utils debootstrap minisign iproute2 procps ca-certificates
 
 .PHONY: setup system-deps run test lint bench clean
 

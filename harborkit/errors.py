@@ -23,6 +23,8 @@ class ExitCode:
     NO_SPACE = 8  # not enough free space for the output
     LOAD_FAILED = 9  # the daemon refused an image or ids do not match after load
     REGISTRY = 10  # registry protocol / auth failure
+    SIGNATURE = 11  # bundle unsigned, signed by another key, or its signature does not match
+    DELTA_BASE = 12  # a delta bundle's base images are not on the target
     INTERRUPTED = 130
 
 
