@@ -9,6 +9,7 @@ from typing import Any
 
 from harborkit.bundle.errors import ManifestError
 from harborkit.bundle.format import REPO_ROOT, SCHEMA_DIR
+from harborkit.bundle.tools import FileSpec
 
 BUNDLES_DIR = REPO_ROOT / "bundles"
 DEFAULT_MANIFEST = BUNDLES_DIR / "harbor-v1.8.0.yaml"
@@ -32,6 +33,7 @@ class BundleManifest:
     images: tuple[str, ...]
     installer: InstallerSpec
     source: Path
+    files: tuple[FileSpec, ...] = ()
 
 
 def manifest_from_dict(data: Any, source: Path) -> BundleManifest:
@@ -48,11 +50,26 @@ def manifest_from_dict(data: Any, source: Path) -> BundleManifest:
         where = "/".join(str(p) for p in e.absolute_path) or "(top)"
         raise ManifestError(f"manifest {source} fails its schema at {where}: {e.message}")
     inst = data["installer"]
+    names = [f["name"] for f in data.get("files", [])]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ManifestError(f"manifest {source}: file {dupes[0]} is listed twice")
     return BundleManifest(
         harbor_version=data["harbor_version"],
         images=tuple(data["images"]),
         installer=InstallerSpec(inst["name"], inst["url"], inst.get("sha256")),
         source=source,
+        files=tuple(
+            FileSpec(
+                name=f["name"],
+                url=f["url"],
+                install_path=f["install_path"],
+                mode=int(f["mode"], 8),
+                sha256=f.get("sha256"),
+                sha256_url=f.get("sha256_url"),
+            )
+            for f in data.get("files", [])
+        ),
     )
 
 

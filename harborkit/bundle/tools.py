@@ -23,9 +23,9 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from harborkit.bundle.errors import DownloadError, InstallTargetExists, OutputError
+from harborkit.bundle.format import FileRecord
 from harborkit.errors import InputError
 
-FILES_DIR = "files"
 CHUNK = 1 << 20
 _MAX_SUMS = 1 << 20
 _HEX = re.compile(r"^[0-9a-fA-F]{64}$")
@@ -41,35 +41,6 @@ class FileSpec:
     mode: int
     sha256: str | None = None
     sha256_url: str | None = None
-
-
-@dataclass(frozen=True)
-class FileRecord:
-    """An extra file stored in a bundle (``harbor-bundle.json`` ``files``)."""
-
-    name: str
-    size: int
-    sha256: str
-    source: str
-    install_path: str
-    mode: int
-
-    @property
-    def member(self) -> str:
-        """Its member name in the bundle."""
-        return file_member(self.name)
-
-
-def file_member(name: str) -> str:
-    """``files/<name>``."""
-    return f"{FILES_DIR}/{name}"
-
-
-def parse_mode(text: str | int) -> int:
-    """``"0755"`` -> 0o755 (a YAML integer is refused: YAML 1.1 reads 0755 as octal, 755 not)."""
-    if isinstance(text, int) or not re.fullmatch(r"0?[0-7]{3}", text):
-        raise InputError(f"file mode {text!r}: write it as a quoted octal string such as '0755'")
-    return int(text, 8)
 
 
 def parse_file_option(values: list[str]) -> dict[str, str]:
