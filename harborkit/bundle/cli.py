@@ -143,3 +143,4 @@ def inspect_cmd(
 
 
 from harborkit.bundle import registry_cli as _reg  # noqa: E402 - registers `bundle push`
+from harborkit.bundle import trust_cli as _trust  # noqa: E402 - registers `bundle keygen`

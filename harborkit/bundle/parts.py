@@ -340,6 +340,19 @@ class PartsReader:
             offset += len(chunk)
         return b"".join(out)
 
+    def preadinto(self, view: memoryview, offset: int) -> int:
+        """Fill ``view`` from ``offset`` up to the end of the part holding it; bytes read."""
+        if offset >= self.size:
+            return 0
+        i = self.parts.index(self.part_at(offset))
+        within = offset - self.starts[i]
+        n = min(len(view), self.sizes[i] - within)
+        return os.preadv(self._fds[i], [view[:n]], within)
+
+    def where(self, start: int, end: int) -> str:
+        """`` (in NAME.part-NNN)`` for the bytes ``[start, end)``."""
+        return " (in " + ", ".join(p.name for p in self.parts_between(start, end)) + ")"
+
     def read(self, n: int = -1) -> bytes:
         """Read from the current position."""
         if n < 0:
@@ -384,6 +397,86 @@ class PartsReader:
             a, b = swapped[0]
             return f"parts {a} and {b} are swapped or copied over each other (each holds the other's bytes)"
         return "damaged part " + ", ".join(bad) + f" (its sha256 differs from {list_name_of(self)})"
+
+
+class PlainFile:
+    """A whole bundle file with the same reading interface as :class:`PartsReader`."""
+
+    def __init__(self, path: Path) -> None:
+        self.display = path
+        self.parts = [path]
+        self._fd = os.open(path, os.O_RDONLY)
+        self.size = os.fstat(self._fd).st_size
+        self._pos = 0
+
+    def close(self) -> None:
+        """Close the file."""
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __enter__(self) -> PlainFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def pread(self, n: int, offset: int) -> bytes:
+        """Up to ``n`` bytes at ``offset``."""
+        return os.pread(self._fd, n, offset)
+
+    def preadinto(self, view: memoryview, offset: int) -> int:
+        """Fill ``view`` from ``offset``; bytes read."""
+        return os.preadv(self._fd, [view], offset)
+
+    def where(self, start: int, end: int) -> str:
+        """Nothing to add for a whole file."""
+        return ""
+
+    def damage(self) -> str | None:
+        """A whole file has no parts list."""
+        return None
+
+    def read(self, n: int = -1) -> bytes:
+        """Read from the current position."""
+        if n < 0:
+            n = self.size - self._pos
+        data = os.pread(self._fd, n, self._pos)
+        self._pos += len(data)
+        return data
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        """Move within the file."""
+        base = {0: 0, 1: self._pos, 2: self.size}[whence]
+        self._pos = max(0, base + pos)
+        return self._pos
+
+    def tell(self) -> int:
+        """Current position."""
+        return self._pos
+
+    def readable(self) -> bool:
+        """Readable."""
+        return True
+
+    def seekable(self) -> bool:
+        """Seekable."""
+        return True
+
+
+BundleFile = PlainFile | PartsReader
+
+
+def open_bundle_file(path: Path) -> BundleFile:
+    """A whole bundle, or the parts a part or parts list names; :class:`BundleUnreadable` if none."""
+    if is_parts_path(path):
+        return open_parts(path)
+    if not path.is_file():
+        raise BundleUnreadable(f"bundle {path} does not exist or is not a file")
+    try:
+        return PlainFile(path)
+    except PermissionError as e:
+        raise BundleUnreadable(f"cannot read bundle {path}: {e.strerror}") from e
 
 
 def list_name_of(reader: PartsReader) -> str:

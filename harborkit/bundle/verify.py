@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from harborkit.bundle.errors import BundleCorrupt, BundleUnreadable
+from harborkit.bundle.errors import BundleCorrupt
 from harborkit.bundle.format import (
     BLOB_DIR,
     METADATA_NAME,
@@ -27,8 +27,12 @@ from harborkit.bundle.format import (
     metadata_from_json,
     parse_sums,
 )
+from harborkit.bundle.parts import BundleFile, open_bundle_file
 from harborkit.bundle.progress import NullProgress, Progress, Task
-from harborkit.bundle.tarsafe import Member, SectionReader, check_installer, scan_tar
+from harborkit.bundle.sbom import SBOM_NAME, validate_sbom
+from harborkit.bundle.sign import SIGNATURE_NAME, PublicKey, SignatureError, signature_key_id
+from harborkit.bundle.sign import verify as verify_signature
+from harborkit.bundle.tarsafe import Member, SectionReader, check_installer, scan_tar_file
 
 READ_SIZE = 8 << 20
 _MAX_NAMED = 6
@@ -42,31 +46,28 @@ class VerifyResult:
     metadata: BundleMetadata
     members: Mapping[str, Member]
     bytes_hashed: int
+    signed_by: str | None = None  # key id of the signature member (checked only with a key)
+    signature_checked: bool = False
+    parts: tuple[Path, ...] = ()  # the part files read, for a bundle in parts
 
 
-def _hash_member(path: Path, member: Member, task: Task) -> str:
+def _hash_member(source: BundleFile, member: Member, task: Task) -> str:
     h = hashlib.sha256()
     buf = bytearray(min(READ_SIZE, max(member.size, 1)))
     view = memoryview(buf)
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        pos, end = member.offset, member.end
-        while pos < end:
-            n = os.preadv(fd, [view[: min(len(buf), end - pos)]], pos)
-            if n <= 0:
-                raise BundleCorrupt(f"{path}: member {member.name} is truncated")
-            h.update(view[:n])
-            pos += n
-            task.advance(n)
-    finally:
-        os.close(fd)
+    pos, end = member.offset, member.end
+    while pos < end:
+        n = source.preadinto(view[: min(len(buf), end - pos)], pos)
+        if n <= 0:
+            raise BundleCorrupt(f"{source.display}: member {member.name} is truncated")
+        h.update(view[:n])
+        pos += n
+        task.advance(n)
     return h.hexdigest()
 
 
-def _read_member(path: Path, member: Member) -> bytes:
-    with open(path, "rb") as f:
-        f.seek(member.offset)
-        return f.read(member.size)
+def _read_member(source: BundleFile, member: Member) -> bytes:
+    return source.pread(member.size, member.offset)
 
 
 def _names(label: str, names: list[str]) -> str:
@@ -75,39 +76,72 @@ def _names(label: str, names: list[str]) -> str:
     return f"{label} {shown}{more}"
 
 
-def verify_bundle(path: Path, *, progress: Progress | None = None) -> VerifyResult:
-    """Check ``path`` completely; raise a :class:`BundleError` naming what is wrong.
+def verify_bundle(
+    path: Path, *, progress: Progress | None = None, key: PublicKey | None = None
+) -> VerifyResult:
+    """Check ``path`` (a bundle, its first part or its parts list) completely.
 
     :class:`BundleHostile` for unsafe members, :class:`BundleCorrupt` for missing,
-    extra, altered or truncated ones, :class:`MetadataError` when
-    ``harbor-bundle.json`` fails its schema.
+    extra, altered or truncated ones (naming the part they lie in),
+    :class:`MetadataError` when ``harbor-bundle.json`` fails its schema,
+    :class:`SignatureError` when ``key`` is given and ``SHA256SUMS`` carries no
+    valid signature by it.
     """
     progress = progress or NullProgress()
-    if not path.is_file():
-        raise BundleUnreadable(f"bundle {path} does not exist or is not a file")
-    try:
-        scan = scan_tar(path)
-    except PermissionError as e:
-        raise BundleUnreadable(f"cannot read bundle {path}: {e.strerror}") from e
+    with open_bundle_file(path) as source:
+        return _verify(path, source, progress, key)
+
+
+def _verify(
+    path: Path, source: BundleFile, progress: Progress, key: PublicKey | None
+) -> VerifyResult:
+    scan = scan_tar_file(source, source.size, path)  # type: ignore[arg-type]
     members = {m.name: m for m in scan.members}
     problems: list[str] = []
     if scan.truncated:
-        problems.append(f"truncated member {scan.truncated}")
+        m = members.get(scan.truncated)
+        where = source.where(m.offset, m.end) if m else source.where(source.size - 1, source.size)
+        problems.append(f"truncated member {scan.truncated}{where}")
     if scan.damaged_header_after:
         problems.append(f"unreadable tar header after member {scan.damaged_header_after}")
     sums_member = members.get(SUMS_NAME)
     if sums_member is None or sums_member.end > scan.file_size:
+        damage = source.damage()
+        if damage:
+            problems.insert(0, damage)
         if not problems:
             problems.append(f"missing member {SUMS_NAME}")
         raise BundleCorrupt(f"bundle {path} is corrupt: " + "; ".join(problems))
+    sums_raw = _read_member(source, sums_member)
     try:
-        sums = parse_sums(_read_member(path, sums_member))
+        sums = parse_sums(sums_raw)
     except ValueError as e:
         raise BundleCorrupt(f"bundle {path} is corrupt: {SUMS_NAME} {e}") from e
+    sig_member = members.get(SIGNATURE_NAME)
+    signed_by: str | None = None
+    if sig_member is not None:
+        if sig_member.offset < sums_member.offset:
+            raise BundleCorrupt(
+                f"bundle {path} is corrupt: {SIGNATURE_NAME} comes before {SUMS_NAME}"
+            )
+        sig_raw = _read_member(source, sig_member)
+        try:
+            signed_by = signature_key_id(sig_raw, f"{path}: {SIGNATURE_NAME}")
+        except SignatureError:
+            if key is not None:
+                raise
+    if key is not None:
+        if sig_member is None:
+            raise SignatureError(
+                f"bundle {path} is not signed (no {SIGNATURE_NAME}); "
+                f"it cannot be checked against key {key.id_hex}"
+            )
+        verify_signature(key, sums_raw, sig_raw, f"bundle {path}: {SIGNATURE_NAME}")
 
     # the schema check needs jsonschema (~40 ms to import): import it while hashing
     threading.Thread(target=importlib.import_module, args=("jsonschema",), daemon=True).start()
-    to_hash = [m for m in scan.members if m.name != SUMS_NAME and m.end <= scan.file_size]
+    unsummed = {SUMS_NAME, SIGNATURE_NAME}
+    to_hash = [m for m in scan.members if m.name not in unsummed and m.end <= scan.file_size]
     to_hash.sort(key=lambda m: m.size, reverse=True)
     total = sum(m.size for m in to_hash)
     task = progress.task("verify", total)
@@ -116,7 +150,7 @@ def verify_bundle(path: Path, *, progress: Progress | None = None) -> VerifyResu
             digests = dict(
                 zip(
                     (m.name for m in to_hash),
-                    ex.map(lambda m: _hash_member(path, m, task), to_hash),
+                    ex.map(lambda m: _hash_member(source, m, task), to_hash),
                     strict=True,
                 )
             )
@@ -132,10 +166,11 @@ def verify_bundle(path: Path, *, progress: Progress | None = None) -> VerifyResu
     ]
     altered += [n for n in misnamed if n not in altered]
     missing = [n for n in sums if n not in members]
-    extra = [n for n in members if n not in sums and n != SUMS_NAME]
+    extra = [n for n in members if n not in sums and n not in unsummed]
     truncated_listed = scan.truncated
     missing = [n for n in missing if n != truncated_listed]
     extra = [n for n in extra if n != truncated_listed]
+    altered = [n + source.where(members[n].offset, members[n].end) for n in altered]
     for label, names in (
         ("altered member", altered),
         ("missing member", missing),
@@ -144,17 +179,30 @@ def verify_bundle(path: Path, *, progress: Progress | None = None) -> VerifyResu
         if names:
             problems.append(_names(label, sorted(names)))
     if problems:
+        damage = source.damage()
+        if damage:
+            problems.insert(0, damage)
         raise BundleCorrupt(f"bundle {path} is corrupt: " + "; ".join(problems))
 
     meta_member = members.get(METADATA_NAME)
     if meta_member is None:
         raise BundleCorrupt(f"bundle {path} is corrupt: missing member {METADATA_NAME}")
-    meta = metadata_from_json(_read_member(path, meta_member), f"{path}: {METADATA_NAME}")
+    meta = metadata_from_json(_read_member(source, meta_member), f"{path}: {METADATA_NAME}")
     _check_consistency(path, meta, members, sums)
+    sbom_member = members.get(SBOM_NAME)
+    if sbom_member is not None:
+        validate_sbom(_read_member(source, sbom_member), f"{path}: {SBOM_NAME}")
     inst = members[installer_member(meta.installer.name)]
-    with open(path, "rb") as f:
-        check_installer(SectionReader(f, inst.offset, inst.size), f"{path}: {inst.name}")  # type: ignore[arg-type]
-    return VerifyResult(path, meta, members, total)
+    check_installer(SectionReader(source, inst.offset, inst.size), f"{path}: {inst.name}")  # type: ignore[arg-type]
+    return VerifyResult(
+        path,
+        meta,
+        members,
+        total,
+        signed_by=signed_by,
+        signature_checked=key is not None,
+        parts=tuple(source.parts) if source.parts != [path] else (),
+    )
 
 
 def _check_consistency(
@@ -162,8 +210,11 @@ def _check_consistency(
 ) -> None:
     """Everything the metadata names must be in the bundle, with matching sizes and digests."""
     problems: list[str] = []
+    in_base = set(meta.base.layers) if meta.base is not None else set()
     for layer in meta.layers:
         m = members.get(blob_member(layer.digest))
+        if m is None and layer.digest in in_base:
+            continue
         if m is None:
             problems.append(f"layer {layer.digest} is not in the bundle")
         elif m.size != layer.size:
@@ -180,6 +231,11 @@ def _check_consistency(
         problems.append(f"installer {inst} is not in the bundle")
     elif sums.get(inst) != meta.installer.sha256:
         problems.append(f"installer {inst} sha256 differs from the metadata")
+    for f in meta.files:
+        if f.member not in members:
+            problems.append(f"file {f.member} is not in the bundle")
+        elif sums.get(f.member) != f.sha256:
+            problems.append(f"file {f.member} sha256 differs from the metadata")
     if problems:
         raise BundleCorrupt(
             f"bundle {path} is inconsistent with {METADATA_NAME}: " + "; ".join(problems[:4])
