@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+# the Docker daemon does not answer / stops answering (exit 3): one class, shared with the checks
+from harborkit.dockerapi import DaemonTimeout as DaemonTimeout
+from harborkit.dockerapi import DaemonUnreachable as DaemonUnreachable
 from harborkit.errors import ExitCode, HarborkitError
 
 
@@ -21,12 +24,6 @@ class MetadataError(BundleError):
     """``harbor-bundle.json`` inside a bundle fails its schema (exit 2)."""
 
     exit_code = ExitCode.USAGE
-
-
-class DaemonUnreachable(BundleError):
-    """The Docker daemon does not answer (exit 3)."""
-
-    exit_code = ExitCode.ENVIRONMENT
 
 
 class BundleCorrupt(BundleError):
@@ -85,5 +82,11 @@ class OutputError(BundleError):
 
 class BundleUnreadable(BundleError):
     """The bundle file does not exist or cannot be opened (exit 2)."""
+
+    exit_code = ExitCode.USAGE
+
+
+class InstallerInvalid(BundleError):
+    """The installer given to ``build`` is no safe, complete gzip tar (exit 2)."""
 
     exit_code = ExitCode.USAGE

@@ -15,8 +15,6 @@ the same manifest digests.
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import hashlib
 import json
 import os
@@ -25,29 +23,15 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harborkit import __version__
-from harborkit.bundle.build import check_space
-from harborkit.bundle.errors import NoSpace, OutputError
-from harborkit.bundle.format import (
-    FORMAT_VERSION,
-    IMAGES_MANIFEST,
-    METADATA_NAME,
-    SUMS_NAME,
-    BundleMetadata,
-    ImageRecord,
-    LayerRecord,
-    blob_member,
-    blob_path_in_images,
-    format_sums,
-    metadata_to_json,
-)
+from harborkit.bundle.errors import OutputError
+from harborkit.bundle.format import BundleMetadata, ImageRecord, LayerRecord
+from harborkit.bundle.installer import installer_source
 from harborkit.bundle.manifest import BundleManifest
 from harborkit.bundle.progress import NullProgress, Progress
-from harborkit.bundle.tarsafe import OuterTarWriter
+from harborkit.bundle.writer import BundleWriter
 from harborkit.registry.endpoint import Endpoint
 from harborkit.registry.errors import RegistryError, UnsupportedManifest
 from harborkit.registry.reference import parse_reference
@@ -56,7 +40,6 @@ from harborkit.registry.reference import parse_reference
 SOURCE_MANIFESTS = "images/source-manifests.json"
 SOURCE_MANIFESTS_VERSION = 1
 DEFAULT_WORKERS = 6
-_BLOB_TEMPLATE = blob_member("sha256:" + "0" * 64)
 _GZIP_LAYER_TYPES = (
     "application/vnd.docker.image.rootfs.diff.tar.gzip",
     "application/vnd.oci.image.layer.v1.tar+gzip",
@@ -235,45 +218,6 @@ def _ensure_blob(
     return _Ready(blob.digest, path, not out.cached, out.resumed, out.downloaded)
 
 
-def _copy_into(writer: OuterTarWriter, out_fd: int, src: Path, digest: str, size: int) -> None:
-    """Append cache file ``src`` as the bundle member of ``digest`` (kernel-side copy)."""
-    writer.begin(_BLOB_TEMPLATE)
-    with open(src, "rb", buffering=0) as f:
-        left = size
-        use_cfr = hasattr(os, "copy_file_range")
-        while left:
-            n = 0
-            if use_cfr:
-                try:
-                    n = os.copy_file_range(f.fileno(), out_fd, min(left, 1 << 30))
-                except OSError as e:
-                    if e.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
-                        raise
-                    use_cfr = False
-                    continue
-            else:
-                chunk = memoryview(f.read(min(left, 8 << 20)))
-                n = len(chunk)
-                while chunk:
-                    chunk = chunk[os.write(out_fd, chunk) :]
-            if n <= 0:
-                raise OutputError(f"cache file {src} ended early")
-            left -= n
-    writer.end(blob_member(digest), size, digest.split(":", 1)[1])
-
-
-def _start_writeback(fd: int, offset: int, length: int) -> None:
-    """Start writing ``length`` bytes at ``offset`` to disk now (asynchronously).
-
-    Spreads the bundle's disk writes over the transfer instead of leaving them all
-    to the final ``fsync``. On Linux ``POSIX_FADV_DONTNEED`` starts writeback of the
-    range's dirty pages without waiting for it.
-    """
-    if hasattr(os, "posix_fadvise") and length > 0:
-        with contextlib.suppress(OSError):
-            os.posix_fadvise(fd, offset, length, os.POSIX_FADV_DONTNEED)
-
-
 def source_manifests_json(host: str, images: list[SourceImage]) -> bytes:
     """The ``images/source-manifests.json`` member (the only place its shape is written)."""
     doc = {
@@ -312,6 +256,60 @@ def validate_source_manifests(data: Any, where: str) -> None:
         raise BundleCorrupt(f"{where}: {SOURCE_MANIFESTS} fails its schema at {at}: {e.message}")
 
 
+def _open_cache(cache_dir: Path | None) -> Path:
+    cache = (cache_dir or default_cache_dir()).absolute()
+    try:
+        (cache / "sha256").mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"cannot create cache directory {cache}: {e.strerror or e}") from e
+    return cache
+
+
+def _fetch_into(
+    writer: BundleWriter,
+    blobs: dict[str, _Blob],
+    cache: Path,
+    clients: dict[str, Any],
+    stop: threading.Event,
+    progress: Progress,
+    workers: int,
+) -> list[_Ready]:
+    """Fetch every blob into the cache in parallel; each goes into the bundle as it completes."""
+    todo = sorted(blobs.values(), key=lambda b: b.size, reverse=True)
+    fetch_task = progress.task("fetch blobs", sum(b.size for b in todo))
+    lock = threading.Lock()
+
+    def advance(n: int) -> None:
+        with lock:
+            fetch_task.advance(n)
+
+    ready: list[_Ready] = []
+    ex = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="hk-fetch")
+    futures: set[Future[_Ready]] = set()
+    try:
+        for b in todo:
+            futures.add(ex.submit(_ensure_blob, b, cache, clients[b.host], stop, advance))
+        while futures:
+            done, futures = wait(futures, return_when=FIRST_COMPLETED)
+            for fut in done:
+                r = fut.result()  # the first failure stops the build
+                writer.add_blob_file(r.digest, r.path, blobs[r.digest].size)
+                ready.append(r)
+    except BaseException:
+        stop.set()  # running fetches stop at their next chunk ...
+        for fut in futures:
+            fut.cancel()
+        while futures:  # ... or now, if blocked on a stalled registry
+            for c in clients.values():
+                c.abort()
+            _, futures = wait(futures, timeout=0.2)
+        raise
+    finally:
+        ex.shutdown(wait=True)
+        fetch_task.done()
+    return ready
+
+
 def build_from_registry(
     spec: BundleManifest,
     output: Path,
@@ -323,107 +321,26 @@ def build_from_registry(
     workers: int = DEFAULT_WORKERS,
 ) -> RegistryBuildResult:
     """Build the bundle of ``spec`` at ``output`` (atomically) from the registry ``source``."""
-    from harborkit.bundle.build import _add_installer, _installer_source
-
     progress = progress or NullProgress()
-    output = output.absolute()
-    directory = output.parent
-    if not directory.is_dir():
-        raise OutputError(f"output directory {directory} does not exist")
-    cache = (cache_dir or default_cache_dir()).absolute()
-    try:
-        (cache / "sha256").mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise OutputError(f"cannot create cache directory {cache}: {e.strerror or e}") from e
-
+    writer = BundleWriter(output)
+    cache = _open_cache(cache_dir)
     clients: dict[str, Any] = {}
     stop = threading.Event()
-    tmp = directory / f".{output.name}.partial-{os.getpid()}"
     try:
         clients[source.host] = source.client(pool_size=max(workers, 4))
         images, blobs, raw_manifests = _resolve_all(spec, source, clients, workers)
-        todo = sorted(blobs.values(), key=lambda b: b.size, reverse=True)
-        total = sum(b.size for b in todo)
-        missing = sum(b.size for b in todo if not _cache_path(cache, b.digest).exists())
-        src_name, inst_name, expected = _installer_source(spec, installer)
-        inst_size = (
-            Path(src_name).stat().st_size
-            if "://" not in src_name and Path(src_name).is_file()
-            else 0
-        )
-        if os.stat(directory).st_dev == os.stat(cache).st_dev:
-            check_space(directory, total + inst_size + missing + (1 << 20))
-        else:
-            check_space(directory, total + inst_size + (1 << 20))
-            check_space(cache, missing)
-
-        try:
-            f = open(tmp, "w+b", buffering=0)  # noqa: SIM115 - closed below
-        except OSError as e:
-            raise OutputError(f"cannot create {tmp}: {e.strerror or e}") from e
-        with f:
-            writer = OuterTarWriter(f)  # type: ignore[arg-type]
-            inst = _add_installer(writer, src_name, inst_name, expected, progress)
-            fetch_task = progress.task("fetch blobs", total)
-            lock = threading.Lock()
-
-            def advance(n: int) -> None:
-                with lock:
-                    fetch_task.advance(n)
-
-            ready: list[_Ready] = []
-            ex = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="hk-fetch")
-            futures: set[Future[_Ready]] = set()
-            try:
-                for b in todo:
-                    futures.add(ex.submit(_ensure_blob, b, cache, clients[b.host], stop, advance))
-                while futures:
-                    done, futures = wait(futures, return_when=FIRST_COMPLETED)
-                    for fut in done:
-                        r = fut.result()  # the first failure stops the build
-                        start = f.tell()
-                        _copy_into(writer, f.fileno(), r.path, r.digest, blobs[r.digest].size)
-                        _start_writeback(f.fileno(), start, f.tell() - start)
-                        ready.append(r)
-            except BaseException:
-                stop.set()  # running fetches stop at their next chunk ...
-                for fut in futures:
-                    fut.cancel()
-                while futures:  # ... or now, if blocked on a stalled registry
-                    for c in clients.values():
-                        c.abort()
-                    _, futures = wait(futures, timeout=0.2)
-                ex.shutdown(wait=True)
-                raise
-            finally:
-                fetch_task.done()
-            ex.shutdown(wait=True)
-
+        inst = installer_source(spec, installer)
+        total = sum(b.size for b in blobs.values())
+        missing = sum(b.size for b in blobs.values() if not _cache_path(cache, b.digest).exists())
+        writer.check_space(total + inst.local_size + (1 << 20), cache=(cache, missing))
+        with writer:
+            writer.add_installer(inst, progress)
+            ready = _fetch_into(writer, blobs, cache, clients, stop, progress, workers)
             for digest, data in raw_manifests.items():
-                if digest not in blobs:
-                    writer.add_bytes(blob_member(digest), data, digest.split(":", 1)[1])
-            meta, docker_manifest = _metadata(spec, images, blobs, cache, inst)
-            writer.add_bytes(
-                IMAGES_MANIFEST, docker_manifest, hashlib.sha256(docker_manifest).hexdigest()
-            )
-            src_doc = source_manifests_json(source.host, images)
-            writer.add_bytes(SOURCE_MANIFESTS, src_doc, hashlib.sha256(src_doc).hexdigest())
-            meta_bytes = metadata_to_json(meta)
-            writer.add_bytes(METADATA_NAME, meta_bytes, hashlib.sha256(meta_bytes).hexdigest())
-            sums = format_sums(writer.sums)
-            writer.add_bytes(SUMS_NAME, sums, hashlib.sha256(sums).hexdigest())
-            writer.close()
-            os.fsync(f.fileno())
-            size = f.tell()
-        os.replace(tmp, output)
-    except OSError as e:
-        _unlink(tmp)
-        if e.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise NoSpace(f"no space left while writing {output.name}") from e
-        raise OutputError(f"cannot write {output}: {e.strerror or e}") from e
-    except BaseException:
-        _unlink(tmp)
-        raise
+                writer.add_blob(digest, data)
+            records, layers = _records(images, blobs, cache)
+            writer.add_bytes(SOURCE_MANIFESTS, source_manifests_json(source.host, images))
+            built = writer.finish(spec.harbor_version, records, layers)
     finally:
         stop.set()
         for c in clients.values():
@@ -435,20 +352,15 @@ def build_from_registry(
         resumed=sum(1 for r in ready if r.resumed),
         bytes_fetched=sum(r.downloaded for r in ready),
     )
-    return RegistryBuildResult(output, size, meta, tuple(images), stats)
+    return RegistryBuildResult(built.path, built.size, built.metadata, tuple(images), stats)
 
 
-def _metadata(
-    spec: BundleManifest,
-    images: list[SourceImage],
-    blobs: dict[str, _Blob],
-    cache: Path,
-    inst: Any,
-) -> tuple[BundleMetadata, bytes]:
-    """Metadata records and the legacy ``docker load`` manifest."""
+def _records(
+    images: list[SourceImage], blobs: dict[str, _Blob], cache: Path
+) -> tuple[list[ImageRecord], list[LayerRecord]]:
+    """Image and layer records (diff ids from the configs, sizes from the blobs)."""
     layer_records: dict[str, LayerRecord] = {}
     records: list[ImageRecord] = []
-    entries: dict[tuple[str, tuple[str, ...]], dict[str, Any]] = {}
     for img in images:
         config = json.loads(_cache_path(cache, img.config).read_bytes())
         diff_ids = list((config.get("rootfs") or {}).get("diff_ids") or [])
@@ -468,28 +380,4 @@ def _metadata(
                 layer_records[digest] = rec
             usize += rec.uncompressed_size
         records.append(ImageRecord(img.reference, img.config, usize, img.layers))
-        key = (img.config, img.layers)
-        entry = entries.setdefault(
-            key,
-            {
-                "Config": blob_path_in_images(img.config),
-                "RepoTags": [],
-                "Layers": [blob_path_in_images(d) for d in img.layers],
-            },
-        )
-        entry["RepoTags"].append(img.reference)
-    meta = BundleMetadata(
-        format_version=FORMAT_VERSION,
-        harbor_version=spec.harbor_version,
-        created=datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
-        harborkit_version=__version__,
-        images=tuple(records),
-        layers=tuple(layer_records.values()),
-        installer=inst,
-    )
-    return meta, (json.dumps(list(entries.values()), indent=1) + "\n").encode()
-
-
-def _unlink(path: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
+    return records, list(layer_records.values())

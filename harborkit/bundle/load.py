@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harborkit.bundle.daemon import connect, short_reason
 from harborkit.bundle.errors import BundleCorrupt, LoadFailed
 from harborkit.bundle.format import IMAGES_DIR, IMAGES_MANIFEST, installer_member
 from harborkit.bundle.progress import NullProgress, Progress, Task
@@ -30,6 +29,7 @@ from harborkit.bundle.tarsafe import (
     tar_header,
 )
 from harborkit.bundle.verify import VerifyResult, verify_bundle
+from harborkit.dockerapi import connect, repo_and_tag, short_reason
 
 CHUNK = 1 << 20
 
@@ -41,13 +41,6 @@ class LoadResult:
     loaded: tuple[str, ...]  # references sent to the daemon
     skipped: tuple[str, ...]  # references already present with the right id
     installer_paths: tuple[Path, ...]
-
-
-def _split_ref(ref: str) -> tuple[str, str]:
-    repo, _, tag = ref.rpartition(":")
-    if not repo or "/" in tag:
-        return ref, "latest"
-    return repo, tag
 
 
 def _image_id(client: Any, ref: str) -> str | None:
@@ -123,7 +116,7 @@ def load_bundle(
     where = f"{path}: {inst.name}"
     if install_dir is not None:
         with open(path, "rb") as f:
-            inst_members = check_installer(SectionReader(f, inst.offset, inst.size), where)  # type: ignore[arg-type]
+            inst_members = check_installer(SectionReader(f, inst.offset, inst.size), where).members  # type: ignore[arg-type]
         check_install_target(inst_members, install_dir, where)
 
     client = connect()
@@ -135,7 +128,7 @@ def load_bundle(
             if current == img.image_id:
                 skipped.append(img.reference)
             elif _image_id(client, img.image_id) == img.image_id:
-                repo, tag = _split_ref(img.reference)
+                repo, tag = repo_and_tag(img.reference)
                 client.api.tag(img.image_id, repo, tag, force=True)
                 skipped.append(img.reference)
             else:

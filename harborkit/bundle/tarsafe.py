@@ -14,6 +14,7 @@ import os
 import stat
 import tarfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
@@ -122,6 +123,14 @@ class OuterTarWriter:
         self._f.seek(self._open_at)
         self._f.truncate()
         self._open_at = None
+
+    def position(self) -> int:
+        """Where the next byte goes."""
+        return self._f.tell()
+
+    def after_external_write(self) -> None:
+        """Data was appended through the file's descriptor (``copy_file_range``): go to its end."""
+        self._f.seek(0, os.SEEK_END)
 
     def close(self) -> None:
         """Write the end-of-archive marker (two zero blocks)."""
@@ -254,10 +263,91 @@ class SectionReader:
         return True
 
 
-def check_installer(fileobj: BinaryIO, where: str) -> list[tarfile.TarInfo]:
-    """Read every header of the installer archive; :class:`BundleHostile` if any is unsafe."""
+#: an installer may unpack to at most this many times its size (a gzip bomb reaches ~1000x)
+MAX_INSTALLER_RATIO = 50
+#: ... but small archives may always unpack to this much
+_RATIO_FLOOR = 64 << 20
+_GZIP_SUFFIXES = (".tgz", ".tar.gz")
+
+
+@dataclass(frozen=True)
+class InstallerCheck:
+    """A checked installer archive: its headers and the bytes it unpacks to."""
+
+    members: tuple[tarfile.TarInfo, ...]
+    unpacked_size: int  # the whole decompressed tar
+    files_size: int  # the regular files in it
+
+
+def installer_name_reason(name: str) -> str | None:
+    """Why ``name`` is no installer file name (a plain ``*.tgz``/``*.tar.gz``), or ``None``."""
+    if not name or "/" in name or "\\" in name or name.startswith(".") or "\x00" in name:
+        return "is not a plain file name"
+    if not name.endswith(_GZIP_SUFFIXES):
+        return "is not a gzip tar (.tgz or .tar.gz)"
+    return None
+
+
+def gzip_size(fileobj: BinaryIO, where: str, *, limit: int | None = None) -> int:
+    """Decompressed size of a complete gzip stream (members concatenated are allowed).
+
+    :class:`BundleCorrupt` if it is not gzip, cut short or followed by anything but
+    zero padding; :class:`BundleHostile` once it unpacks to more than ``limit`` bytes.
+    Output is produced 1 MiB at a time, so a bomb never sits in memory.
+    """
+    import zlib
+
+    total = 0
+    d = zlib.decompressobj(31)
+    started = padding = False
+
+    def count(out: bytes) -> None:
+        nonlocal total
+        total += len(out)
+        if limit is not None and total > limit:
+            raise BundleHostile(
+                f"{where} unpacks to more than {limit / 1e6:,.0f} MB "
+                f"(over {MAX_INSTALLER_RATIO} times its size)"
+            )
+
+    while chunk := fileobj.read(1 << 20):
+        data = chunk
+        while data:
+            if padding:
+                if data.strip(b"\0"):
+                    raise BundleCorrupt(f"{where} has data after its gzip stream")
+                break
+            if d.eof:
+                if data[:1] != b"\x1f":
+                    padding = True
+                    continue
+                d = zlib.decompressobj(31)  # the next gzip member
+            try:
+                count(d.decompress(data, 1 << 20))
+                while not d.eof and not d.unconsumed_tail and (out := d.decompress(b"", 1 << 20)):
+                    count(out)
+            except zlib.error as e:
+                raise BundleCorrupt(f"{where} is not a complete gzip stream: {e}") from e
+            started = True
+            data = d.unused_data if d.eof else d.unconsumed_tail
+    if not started or not d.eof:
+        raise BundleCorrupt(f"{where} is not a complete gzip stream: it ends early")
+    return total
+
+
+def check_installer(fileobj: BinaryIO, where: str, *, size: int | None = None) -> InstallerCheck:
+    """Check the installer archive completely; raise unless it is a safe, complete gzip tar.
+
+    The gzip stream must be complete and unpack to at most :data:`MAX_INSTALLER_RATIO`
+    times ``size``; every tar header must be a safe relative regular file or directory,
+    no two the same path.
+    """
+    limit = None if size is None else max(size * MAX_INSTALLER_RATIO, _RATIO_FLOOR)
+    fileobj.seek(0)
+    unpacked = gzip_size(fileobj, where, limit=limit)
+    fileobj.seek(0)
     try:
-        with tarfile.open(fileobj=fileobj, mode="r:*") as tf:
+        with tarfile.open(fileobj=fileobj, mode="r:gz") as tf:
             members = tf.getmembers()
     except (tarfile.TarError, OSError, EOFError) as e:
         raise BundleCorrupt(f"{where} is not a readable tar archive: {e}") from e
@@ -270,10 +360,11 @@ def check_installer(fileobj: BinaryIO, where: str) -> list[tarfile.TarInfo]:
         if norm in seen and not ti.isdir():
             raise BundleHostile(f"{where}: duplicate member {ti.name!r}")
         seen.add(norm)
-    return members
+    files = sum(ti.size for ti in members if ti.isreg())
+    return InstallerCheck(tuple(members), unpacked, files)
 
 
-def check_install_target(members: list[tarfile.TarInfo], dest: Path, where: str) -> None:
+def check_install_target(members: Sequence[tarfile.TarInfo], dest: Path, where: str) -> None:
     """Refuse members that would land outside ``dest`` or overwrite an existing file."""
     root = dest.resolve()
     for ti in members:
@@ -291,7 +382,7 @@ def extract_installer(fileobj: BinaryIO, dest: Path, where: str) -> list[Path]:
     (without setuid/setgid/sticky) so ``install.sh`` and ``prepare`` stay
     executable. Existing files are never overwritten.
     """
-    members = check_installer(fileobj, where)
+    members = list(check_installer(fileobj, where).members)
     dest.mkdir(parents=True, exist_ok=True)
     check_install_target(members, dest, where)
     root = dest.resolve()

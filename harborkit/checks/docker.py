@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Any
 
 from harborkit.checks._compare import version_at_least
+from harborkit.dockerapi import DaemonUnreachable
+from harborkit.dockerapi import daemon_address as docker_address
 from harborkit.engine.interface import (
     Check,
     CheckContext,
@@ -17,8 +18,6 @@ from harborkit.engine.interface import (
     Status,
 )
 from harborkit.host.interface import Host
-
-DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 
 #: where the docker CLI looks for plugins (docker/cli: cli-plugins/manager)
 PLUGIN_DIRS = (
@@ -32,11 +31,6 @@ PLUGIN_DIRS = (
 _VERSION = re.compile(r"v?(\d+\.\d+(?:\.\d+)?)")
 
 
-def docker_address() -> str:
-    """The daemon address the Docker SDK uses (``DOCKER_HOST`` or the default socket)."""
-    return os.environ.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST
-
-
 def connect(host: Host) -> Any:
     """A Docker SDK client, or :class:`DaemonUnreachable` naming the address and the error."""
     import docker
@@ -45,10 +39,6 @@ def connect(host: Host) -> Any:
         return host.docker_client()
     except docker.errors.DockerException as e:
         raise DaemonUnreachable(f"cannot reach the Docker daemon at {docker_address()}: {e}") from e
-
-
-class DaemonUnreachable(Exception):
-    """The Docker daemon did not answer."""
 
 
 class DockerEngine(Check):

@@ -173,9 +173,9 @@ class LocalHost(_FileHost):
         return out
 
     def docker_client(self) -> docker.DockerClient:
-        import docker
+        from harborkit.dockerapi import open_client
 
-        return docker.from_env(timeout=10)
+        return open_client(timeout=10)
 
 
 class SysrootHost(_FileHost):

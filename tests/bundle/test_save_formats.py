@@ -18,22 +18,22 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from harborkit.bundle.build import DaemonImage, write_images, write_tail
+from harborkit.bundle.build import DaemonImage, write_images
 from harborkit.bundle.format import (
     METADATA_SCHEMA,
     SCHEMA_DIR,
     BundleMetadata,
-    InstallerRecord,
-    installer_member,
     metadata_from_json,
     metadata_to_dict,
     metadata_to_json,
     parse_sums,
 )
+from harborkit.bundle.installer import InstallerSource
 from harborkit.bundle.manifest import load_manifest
 from harborkit.bundle.progress import NullProgress
 from harborkit.bundle.tarsafe import OuterTarWriter
 from harborkit.bundle.verify import verify_bundle
+from harborkit.bundle.writer import BundleWriter
 from tests.bundle.conftest import image_list, run_cli
 from tests.support.dockerd import Daemon
 from tests.support.images import (
@@ -105,22 +105,13 @@ def _bundle_from_save(
     daemon_images = [
         DaemonImage(img.tags[0], img.id, sum(len(x.data) for x in img.layers), ()) for img in images
     ]
-    with open(out, "w+b") as f:
-        writer = OuterTarWriter(f)
-        name = "harbor-online-installer-v1.8.0.tgz"
-        writer.add_bytes(installer_member(name), installer, hashlib.sha256(installer).hexdigest())
+    inst = out.parent / "harbor-online-installer-v1.8.0.tgz"
+    inst.write_bytes(installer)
+    source = InstallerSource(str(inst), inst.name, None)
+    with BundleWriter(out) as writer:
+        writer.add_installer(source, NullProgress())
         records, layers = write_images(io.BytesIO(save), daemon_images, writer, NullProgress(), 1)
-        meta = BundleMetadata(
-            1,
-            "v1.8.0",
-            "2026-01-01T00:00:00Z",
-            "test",
-            tuple(records),
-            tuple(layers),
-            InstallerRecord(name, len(installer), hashlib.sha256(installer).hexdigest(), "test"),
-        )
-        write_tail(writer, meta)
-    return meta
+        return writer.finish("v1.8.0", records, layers).metadata
 
 
 @pytest.fixture(scope="module")

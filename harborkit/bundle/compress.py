@@ -1,0 +1,184 @@
+"""Layer compression: a reader thread feeds a diff-id hasher and a gzip compressor.
+
+Layer tars are handed, in 1 MiB chunks, to two worker threads: one computes the
+diff id (sha256 of the raw tar), the other gzip-compresses with ISA-L (blocks
+on several threads, pigz-style), hashes the gzip bytes and writes them into the
+bundle as a blob. Both release the GIL, so reading, hashing and compressing
+overlap on all cores, and memory stays bounded by the queues.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from harborkit.bundle.progress import Task
+
+CHUNK = 1 << 20
+#: gzip level for layers (ISA-L levels 0-3). Measured on Debian layers here: level 0
+#: ~550-900 MB/s at ratio 0.48/0.23, level 1 about as fast at 0.43/0.22, level 2
+#: slightly slower for 1 % less, level 3 half the speed for 2-3 % less.
+COMPRESS_LEVEL = 1
+#: threads compressing one layer's blocks in parallel (pigz-style)
+COMPRESS_THREADS = max(1, os.cpu_count() or 1)
+
+
+class BlobSink(Protocol):
+    """Where compressed layers go: one streamed blob at a time (the bundle writer)."""
+
+    def begin_blob(self) -> None:
+        """Open a blob member whose digest is not known yet."""
+
+    def write(self, data: bytes | memoryview) -> None:
+        """Append to the open blob."""
+
+    def end_blob(self, digest: str, size: int) -> bool:
+        """Close the open blob as ``digest``; ``False`` if that blob was stored already."""
+        ...
+
+
+@dataclass(frozen=True)
+class LayerOut:
+    """A compressed layer: stored digest and size, diff id and raw size."""
+
+    digest: str
+    size: int  # -1: the same blob was stored before (take its size from there)
+    diff_id: str
+    uncompressed_size: int
+
+
+class _HashingSink:
+    """File-like end of the compressor: hashes, counts and appends to the open blob."""
+
+    def __init__(self, out: BlobSink) -> None:
+        self._out = out
+        self.hash = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.hash.update(data)
+        self._out.write(data)
+        self.size += len(data)
+        return len(data)
+
+    def flush(self) -> None:
+        """Nothing buffered here."""
+
+
+def compress_bytes(data: bytes, level: int = COMPRESS_LEVEL) -> tuple[bytes, str]:
+    """``(gzip bytes, their sha256 hex)`` of a small layer held in memory."""
+    from isal import isal_zlib
+
+    comp = isal_zlib.compressobj(level, isal_zlib.DEFLATED, 31)
+    out = comp.compress(data) + comp.flush()
+    return out, hashlib.sha256(out).hexdigest()
+
+
+class LayerPipeline:
+    """Reader -> (diff-id hasher, compressor/writer) threads over bounded queues."""
+
+    _STOP = ("stop",)
+
+    def __init__(self, out: BlobSink, level: int = COMPRESS_LEVEL) -> None:
+        self._out = out
+        self._level = level
+        self._q_hash: queue.Queue[tuple[Any, ...]] = queue.Queue(maxsize=16)
+        self._q_write: queue.Queue[tuple[Any, ...]] = queue.Queue(maxsize=16)
+        self.error: BaseException | None = None
+        self._diff: dict[str, tuple[str, int]] = {}
+        self._compressed: dict[str, tuple[str, int]] = {}
+        self._threads = [
+            threading.Thread(target=self._hash_loop, name="hk-hash", daemon=True),
+            threading.Thread(target=self._write_loop, name="hk-write", daemon=True),
+        ]
+        for t in self._threads:
+            t.start()
+
+    def _hash_loop(self) -> None:
+        h = hashlib.sha256()
+        size = 0
+        while (msg := self._q_hash.get())[0] != "stop":
+            if self.error is not None:
+                continue
+            try:
+                if msg[0] == "begin":
+                    h, size = hashlib.sha256(), 0
+                elif msg[0] == "data":
+                    h.update(msg[1])
+                    size += len(msg[1])
+                elif msg[0] == "end":
+                    self._diff[msg[1]] = ("sha256:" + h.hexdigest(), size)
+            except BaseException as e:  # noqa: BLE001 - handed to the reader thread
+                self.error = e
+
+    def _write_loop(self) -> None:
+        from isal import igzip_threaded
+
+        gz: Any = None
+        sink: _HashingSink | None = None
+        while (msg := self._q_write.get())[0] != "stop":
+            if self.error is not None:
+                continue
+            try:
+                if msg[0] == "data":
+                    gz.write(msg[1])
+                elif msg[0] == "begin":
+                    self._out.begin_blob()
+                    sink = _HashingSink(self._out)
+                    # pigz-style: blocks compressed on several threads, each primed with
+                    # the previous 32 KiB, one gzip member, written in order
+                    gz = igzip_threaded.open(
+                        sink,
+                        "wb",
+                        compresslevel=self._level,
+                        threads=COMPRESS_THREADS,
+                        block_size=CHUNK,
+                    )
+                elif msg[0] == "end":
+                    assert sink is not None
+                    gz.close()
+                    gz = None
+                    digest = "sha256:" + sink.hash.hexdigest()
+                    new = self._out.end_blob(digest, sink.size)
+                    self._compressed[msg[1]] = (digest, sink.size if new else -1)
+            except BaseException as e:  # noqa: BLE001 - handed to the reader thread
+                self.error = e
+        if gz is not None:
+            with contextlib.suppress(Exception):
+                gz.close()
+
+    def check(self) -> None:
+        """Re-raise a worker's error in the calling thread."""
+        if self.error is not None:
+            raise self.error
+
+    def layer(self, key: str, read: Callable[[int], bytes], task: Task) -> None:
+        """Feed one layer (read with ``read``) through both workers."""
+        self._q_hash.put(("begin",))
+        self._q_write.put(("begin",))
+        while chunk := read(CHUNK):
+            self.check()
+            self._q_hash.put(("data", chunk))
+            self._q_write.put(("data", chunk))
+            task.advance(len(chunk))
+        self._q_hash.put(("end", key))
+        self._q_write.put(("end", key))
+
+    def close(self) -> None:
+        """Stop the workers and wait for them."""
+        for q in (self._q_hash, self._q_write):
+            q.put(self._STOP)
+        for t in self._threads:
+            t.join()
+
+    def result(self, key: str) -> LayerOut:
+        """Digest/size of a streamed layer (after :meth:`close`)."""
+        diff_id, usize = self._diff[key]
+        digest, size = self._compressed[key]
+        return LayerOut(digest, size, diff_id, usize)

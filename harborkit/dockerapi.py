@@ -1,0 +1,275 @@
+"""The one way harborkit talks to a Docker daemon (checks and bundles alike).
+
+* :func:`connect` opens an SDK client from the environment (``DOCKER_HOST``) and
+  pings it; every short call it makes has :data:`CALL_TIMEOUT`.
+* :func:`stream` makes a streaming call (pull, save, load) through the SDK's
+  public session methods: the daemon must answer within :data:`CALL_TIMEOUT`,
+  and a stream that moves no byte for :data:`STALL_TIMEOUT` seconds or runs past
+  its deadline fails with :class:`DaemonTimeout` naming the address and the step.
+
+The SDK is imported lazily (it costs ~100 ms). Timeouts can be lowered for slow
+CI or tests through ``HARBORKIT_DOCKER_TIMEOUT``/``HARBORKIT_DOCKER_STALL``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from harborkit.errors import EnvironmentProblem
+from harborkit.watch import StreamWatch
+
+if TYPE_CHECKING:  # pragma: no cover
+    import docker
+    import requests
+
+DEFAULT_HOST = "unix:///var/run/docker.sock"
+
+
+def _seconds(env: str, default: float) -> float:
+    raw = os.environ.get(env, "")
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+#: a short call (ping, inspect, tag, remove, version, info) must be answered within this
+CALL_TIMEOUT = _seconds("HARBORKIT_DOCKER_TIMEOUT", 60.0)
+#: a streaming call fails when no byte moves for this long
+STALL_TIMEOUT = _seconds("HARBORKIT_DOCKER_STALL", 300.0)
+#: a streaming call (pull, save, load of the whole Harbor image set) ends by this deadline
+STREAM_DEADLINE = _seconds("HARBORKIT_DOCKER_DEADLINE", 4 * 3600.0)
+
+
+class DaemonUnreachable(EnvironmentProblem):
+    """The Docker daemon does not answer (exit 3)."""
+
+
+class DaemonTimeout(EnvironmentProblem):
+    """The Docker daemon stopped answering in the middle of a call (exit 3)."""
+
+
+class DaemonRefused(Exception):
+    """The daemon answered a streaming call with an error status (callers pick the exit code)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def daemon_address() -> str:
+    """The daemon address the SDK will use (``DOCKER_HOST`` or the default socket)."""
+    return os.environ.get("DOCKER_HOST") or DEFAULT_HOST
+
+
+def short_reason(e: BaseException) -> str:
+    """First line of an exception's text, without the SDK's long URL prefixes."""
+    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return text[:300]
+
+
+def is_timeout(e: BaseException) -> bool:
+    """True for the timeouts of sockets, urllib3 and requests (wrapped or not)."""
+    seen = 0
+    cur: BaseException | None = e
+    while cur is not None and seen < 6:
+        if isinstance(cur, TimeoutError | socket.timeout):
+            return True
+        if type(cur).__name__ in {
+            "ReadTimeoutError",
+            "ConnectTimeoutError",
+            "ReadTimeout",
+            "Timeout",
+        }:
+            return True
+        cur = (
+            cur.__cause__
+            or cur.__context__
+            or (cur.args[0] if cur.args and isinstance(cur.args[0], BaseException) else None)
+        )
+        seen += 1
+    return False
+
+
+def open_client(timeout: float | None = None) -> docker.DockerClient:
+    """An SDK client from the environment, not yet pinged (the SDK's own errors propagate)."""
+    import docker
+
+    return docker.from_env(timeout=int(timeout or CALL_TIMEOUT))
+
+
+def connect(timeout: float | None = None) -> docker.DockerClient:
+    """A pinged SDK client; :class:`DaemonUnreachable` naming the address if it does not answer."""
+    address = daemon_address()
+    try:
+        client = open_client(timeout)
+        client.ping()
+    except Exception as e:  # the SDK raises DockerException, requests' and OS errors
+        why = (
+            f"no answer within {timeout or CALL_TIMEOUT:g} s" if is_timeout(e) else short_reason(e)
+        )
+        raise DaemonUnreachable(f"cannot reach the Docker daemon at {address}: {why}") from e
+    return client
+
+
+@contextlib.contextmanager
+def session(timeout: float | None = None) -> Iterator[docker.DockerClient]:
+    """:func:`connect`, closed afterwards."""
+    client = connect(timeout)
+    try:
+        yield client
+    finally:
+        with contextlib.suppress(Exception):
+            client.close()
+
+
+def _url(client: docker.DockerClient, path: str) -> str:
+    api = client.api
+    return f"{api.base_url}/v{api.api_version}{path}"
+
+
+def stream(
+    client: docker.DockerClient,
+    method: str,
+    path: str,
+    *,
+    what: str,
+    params: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+    data: Any = None,
+) -> requests.Response:
+    """A streaming request, answered within :data:`CALL_TIMEOUT`, stalling at most :data:`STALL_TIMEOUT`.
+
+    ``what`` names the step for errors ("exporting the images"). A status >= 400
+    raises :class:`DaemonRefused` with the daemon's message.
+    """
+    try:
+        resp = client.api.request(
+            method,
+            _url(client, path),
+            params=params,
+            headers=headers,
+            data=data,
+            stream=True,
+            timeout=(CALL_TIMEOUT, STALL_TIMEOUT),
+        )
+    except Exception as e:
+        raise _transport_error(e, what) from e
+    if resp.status_code >= 400:
+        try:
+            body = resp.content[:4096]
+            message = str(json.loads(body).get("message") or body.decode("utf-8", "replace"))
+        except (ValueError, AttributeError):
+            message = resp.reason or f"HTTP {resp.status_code}"
+        finally:
+            resp.close()
+        raise DaemonRefused(
+            resp.status_code,
+            message.strip().splitlines()[0] if message.strip() else f"HTTP {resp.status_code}",
+        )
+    return resp
+
+
+def _transport_error(e: BaseException, what: str) -> EnvironmentProblem:
+    address = daemon_address()
+    if is_timeout(e):
+        return DaemonTimeout(
+            f"the Docker daemon at {address} sent nothing for {STALL_TIMEOUT:g} s while {what}"
+        )
+    return DaemonUnreachable(
+        f"the Docker daemon at {address} failed while {what}: {short_reason(e)}"
+    )
+
+
+class StreamReader:
+    """``read(n)`` over a streaming response, with the stall timeout and a deadline."""
+
+    def __init__(self, resp: requests.Response, what: str) -> None:
+        self._raw = resp.raw
+        self._what = what
+        self._watch = StreamWatch(
+            window=STALL_TIMEOUT,
+            deadline=STREAM_DEADLINE,
+            min_bytes=1,
+            fail=lambda why: DaemonTimeout(
+                f"the Docker daemon at {daemon_address()} {why} while {what}"
+            ),
+        )
+
+    def read(self, n: int) -> bytes:
+        """Up to ``n`` bytes."""
+        self._watch.tick(0)
+        try:
+            data = bytes(self._raw.read(n))
+        except Exception as e:
+            raise _transport_error(e, self._what) from e
+        self._watch.tick(len(data))
+        return data
+
+
+def json_events(resp: requests.Response, what: str) -> Iterator[dict[str, Any]]:
+    """The JSON messages of a progress stream (pull, load), one per line."""
+    reader = StreamReader(resp, what)
+    buf = b""
+    while True:
+        chunk = reader.read(1 << 16)
+        if not chunk:
+            break
+        buf += chunk
+        *lines, buf = buf.split(b"\n")
+        for line in lines:
+            if line.strip():
+                yield _decode(line)
+    if buf.strip():
+        yield _decode(buf)
+
+
+def _decode(line: bytes) -> dict[str, Any]:
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return {"error": f"unreadable message from the daemon: {line[:200]!r}"}
+    return event if isinstance(event, dict) else {"stream": str(event)}
+
+
+def repo_and_tag(reference: str) -> tuple[str, str]:
+    """``(repository, tag or digest)`` as the daemon's pull and tag endpoints take them.
+
+    Parsed by the one image-reference parser (:func:`harborkit.registry.reference.parse_reference`):
+    Docker Hub names lose the registry (and ``library/``), others keep ``host[:port]/``.
+    """
+    from harborkit.registry.reference import is_docker_hub, parse_reference
+
+    ref = parse_reference(reference)
+    if is_docker_hub(ref.registry):
+        repo = ref.repository.removeprefix("library/")
+    else:
+        repo = f"{ref.registry}/{ref.repository}"
+    return repo, ref.digest or ref.tag or "latest"
+
+
+def pull(client: docker.DockerClient, reference: str) -> Iterator[dict[str, Any]]:
+    """Pull ``reference`` (credentials from the Docker config file); the daemon's progress events."""
+    import docker.auth
+
+    repo, tag = repo_and_tag(reference)
+    headers: dict[str, str] = {}
+    header = docker.auth.get_config_header(client.api, docker.auth.resolve_repository_name(repo)[0])
+    if header:
+        headers["X-Registry-Auth"] = header
+    resp = stream(
+        client,
+        "POST",
+        "/images/create",
+        what=f"pulling {reference}",
+        params={"fromImage": repo, "tag": tag},
+        headers=headers,
+    )
+    with resp:
+        yield from json_events(resp, f"pulling {reference}")
