@@ -35,10 +35,18 @@ def bench_registry() -> str:
     return report(run_registry_bench())
 
 
+def bench_trust() -> str:
+    """Signed + split build against a plain build; verify with and without --key (issue 11)."""
+    from bench.trust_bench import report, run_trust_bench
+
+    return report(run_trust_bench())
+
+
 BENCHES: list[tuple[str, Callable[[], str]]] = [
     ("check", bench_check),
     ("bundle", bench_bundle),
     ("registry", bench_registry),
+    ("trust", bench_trust),
 ]
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from harborkit.bundle.errors import OutputError
+from harborkit.bundle.extras import BuildExtras
 from harborkit.bundle.format import BundleMetadata, ImageRecord, LayerRecord
 from harborkit.bundle.installer import installer_source
 from harborkit.bundle.manifest import BundleManifest
@@ -319,10 +320,11 @@ def build_from_registry(
     installer: str | None = None,
     progress: Progress | None = None,
     workers: int = DEFAULT_WORKERS,
+    extras: BuildExtras | None = None,
 ) -> RegistryBuildResult:
     """Build the bundle of ``spec`` at ``output`` (atomically) from the registry ``source``."""
     progress = progress or NullProgress()
-    writer = BundleWriter(output)
+    writer = BundleWriter(output, extras=extras)
     cache = _open_cache(cache_dir)
     clients: dict[str, Any] = {}
     stop = threading.Event()
@@ -340,7 +342,12 @@ def build_from_registry(
                 writer.add_blob(digest, data)
             records, layers = _records(images, blobs, cache)
             writer.add_bytes(SOURCE_MANIFESTS, source_manifests_json(source.host, images))
-            built = writer.finish(spec.harbor_version, records, layers)
+            built = writer.finish(
+                spec.harbor_version,
+                records,
+                layers,
+                manifest_digests={i.reference: i.manifest_digest for i in images},
+            )
     finally:
         stop.set()
         for c in clients.values():

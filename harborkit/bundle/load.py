@@ -16,9 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harborkit.bundle.errors import BundleCorrupt, LoadFailed
-from harborkit.bundle.format import IMAGES_DIR, IMAGES_MANIFEST, installer_member
+from harborkit.bundle.delta import require_base
+from harborkit.bundle.errors import BundleCorrupt, InstallTargetExists, LoadFailed
+from harborkit.bundle.format import IMAGES_DIR, IMAGES_MANIFEST, FileRecord, installer_member
+from harborkit.bundle.parts import open_bundle_file
 from harborkit.bundle.progress import NullProgress, Progress, Task
+from harborkit.bundle.sign import PublicKey
 from harborkit.bundle.tarsafe import (
     BLOCK,
     Member,
@@ -28,6 +31,7 @@ from harborkit.bundle.tarsafe import (
     extract_installer,
     tar_header,
 )
+from harborkit.bundle.tools import Installed, install_one, plan_install
 from harborkit.bundle.verify import VerifyResult, verify_bundle
 from harborkit.dockerapi import connect, repo_and_tag, short_reason
 
@@ -41,6 +45,7 @@ class LoadResult:
     loaded: tuple[str, ...]  # references sent to the daemon
     skipped: tuple[str, ...]  # references already present with the right id
     installer_paths: tuple[Path, ...]
+    tools: tuple[Installed, ...] = ()  # extra files installed with --install-tools
 
 
 def _image_id(client: Any, ref: str) -> str | None:
@@ -55,19 +60,25 @@ def _image_id(client: Any, ref: str) -> str | None:
 def _tar_stream(
     path: Path, members: dict[str, Member], entries: list[dict[str, Any]], task: Task
 ) -> Iterator[bytes]:
-    """A ``docker load`` tar of ``entries``: their configs and layers, then manifest.json."""
+    """A ``docker load`` tar of ``entries``: their configs and layers, then manifest.json.
+
+    Layers a delta bundle leaves to its base are not in the bundle; dockerd finds
+    them by chain id (the base images are checked to be present first).
+    """
     names = list(dict.fromkeys(n for e in entries for n in [e["Config"], *e["Layers"]]))
-    with open(path, "rb") as f:
+    with open_bundle_file(path) as f:
         for rel in names:
-            m = members[f"{IMAGES_DIR}/{rel}"]
+            m = members.get(f"{IMAGES_DIR}/{rel}")
+            if m is None:
+                continue
             yield tar_header(rel, m.size, 0o644, 0)
-            f.seek(m.offset)
-            left = m.size
+            pos, left = m.offset, m.size
             while left:
-                chunk = f.read(min(CHUNK, left))
+                chunk = f.pread(min(CHUNK, left), pos)
                 if not chunk:
                     raise BundleCorrupt(f"bundle {path}: member {m.name} ended early")
                 left -= len(chunk)
+                pos += len(chunk)
                 task.advance(len(chunk))
                 yield chunk
             if m.size % BLOCK:
@@ -89,6 +100,7 @@ def _send(
     total = sum(
         members[f"{IMAGES_DIR}/{n}"].size
         for n in dict.fromkeys(n for e in entries for n in [e["Config"], *e["Layers"]])
+        if f"{IMAGES_DIR}/{n}" in members
     )
     task = progress.task("load", total)
     try:
@@ -106,21 +118,42 @@ def _send(
 
 
 def load_bundle(
-    path: Path, *, install_dir: Path | None = None, progress: Progress | None = None
+    path: Path,
+    *,
+    install_dir: Path | None = None,
+    progress: Progress | None = None,
+    key: PublicKey | None = None,
+    install_tools: bool = False,
+    prefix: Path = Path("/"),
+    force: bool = False,
 ) -> LoadResult:
-    """Verify ``path``, load its images into the daemon and unpack the installer."""
+    """Verify ``path``, load its images into the daemon, install its tools, unpack the installer.
+
+    Everything that can refuse does so before the first image is sent: the
+    signature (with ``key``), every member, the installer's target, the tools'
+    targets, a delta's base images.
+    """
     progress = progress or NullProgress()
-    verified = verify_bundle(path, progress=progress)
+    verified = verify_bundle(path, progress=progress, key=key)
     meta = verified.metadata
     inst = verified.members[installer_member(meta.installer.name)]
     where = f"{path}: {inst.name}"
     if install_dir is not None:
-        with open(path, "rb") as f:
+        with open_bundle_file(path) as f:
             inst_members = check_installer(SectionReader(f, inst.offset, inst.size), where).members  # type: ignore[arg-type]
-        check_install_target(inst_members, install_dir, where)
+        try:
+            check_install_target(list(inst_members), install_dir, where)
+        except InstallTargetExists as e:
+            raise InstallTargetExists(
+                f"{e.message}: the installer was unpacked into {install_dir} before; to load only "
+                f"the images (and tools), run harborkit bundle load {path} without --install-dir"
+            ) from e
+    plan = plan_install(list(meta.files), prefix, force=force) if install_tools else []
 
     client = connect()
     try:
+        if meta.base is not None:
+            require_base(client, meta.base, path)
         skipped: list[str] = []
         needed: list[str] = []
         for img in meta.images:
@@ -134,10 +167,9 @@ def load_bundle(
             else:
                 needed.append(img.reference)
         if needed:
-            with open(path, "rb") as f:
+            with open_bundle_file(path) as f:
                 m = verified.members[IMAGES_MANIFEST]
-                f.seek(m.offset)
-                bundle_manifest: list[dict[str, Any]] = json.loads(f.read(m.size))
+                bundle_manifest: list[dict[str, Any]] = json.loads(f.pread(m.size, m.offset))
             needed_ids = {i.image_id for i in meta.images if i.reference in needed}
             entries = [
                 e
@@ -156,11 +188,39 @@ def load_bundle(
         with contextlib.suppress(Exception):
             client.close()
 
+    tools = _install_tools(path, verified, plan)
     paths: list[Path] = []
     if install_dir is not None:
-        with open(path, "rb") as f:
+        with open_bundle_file(path) as f:
             paths = extract_installer(SectionReader(f, inst.offset, inst.size), install_dir, where)  # type: ignore[arg-type]
-    return LoadResult(tuple(needed), tuple(skipped), tuple(paths))
+    return LoadResult(tuple(needed), tuple(skipped), tuple(paths), tuple(tools))
+
+
+def _install_tools(
+    path: Path, verified: VerifyResult, plan: list[tuple[FileRecord, Path, bool]]
+) -> list[Installed]:
+    """Install the planned extra files from the bundle's verified bytes."""
+    done: list[Installed] = []
+    for rec, target, same in plan:
+        if same:
+            done.append(Installed(rec, target, replaced=False, unchanged=True))
+            continue
+        existed = target.exists()
+        m = verified.members[rec.member]
+
+        def chunks(m: Member = m) -> Iterator[bytes]:
+            with open_bundle_file(path) as f:
+                pos, end = m.offset, m.end
+                while pos < end:
+                    data = f.pread(min(CHUNK, end - pos), pos)
+                    if not data:
+                        raise BundleCorrupt(f"bundle {path}: member {m.name} ended early")
+                    pos += len(data)
+                    yield data
+
+        install_one(rec, target, chunks)
+        done.append(Installed(rec, target, replaced=existed, unchanged=False))
+    return done
 
 
 def _confirm(client: Any, images: Any) -> None:

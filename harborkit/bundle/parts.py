@@ -256,6 +256,11 @@ class PartWriter:
         """Bytes written so far (the whole bundle)."""
         return self._size
 
+    @property
+    def temp_paths(self) -> list[Path]:
+        """The temporary part files written so far."""
+        return list(self._tmp)
+
 
 # --------------------------------------------------------------------------- reading
 

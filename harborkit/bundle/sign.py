@@ -320,8 +320,8 @@ def sign(key: SecretKey, data: bytes, file_name: str, trusted_comment: str | Non
 
 
 def signature_key_id(sig_file: bytes, where: str) -> str:
-    """The key id a signature file names (for messages)."""
-    return _parse_signature(sig_file, where)[1].hex()
+    """The key id a signature file names, as minisign prints it (for messages)."""
+    return f"{struct.unpack('<Q', _parse_signature(sig_file, where)[1])[0]:016X}"
 
 
 def _parse_signature(sig_file: bytes, where: str) -> tuple[bytes, bytes, bytes, str, bytes]:

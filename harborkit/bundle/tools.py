@@ -20,10 +20,10 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from harborkit.bundle.errors import DownloadError, InstallTargetExists, OutputError
-from harborkit.bundle.format import FileRecord
+from harborkit.bundle.format import FileRecord, file_member
 from harborkit.errors import InputError
 
 CHUNK = 1 << 20
@@ -230,3 +230,30 @@ def install_one(rec: FileRecord, target: Path, read_member: Callable[[], Iterato
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+# --------------------------------------------------------------------------- building
+
+
+def add_file(writer: Any, spec: FileSpec, override: str | None, progress: Any) -> FileRecord:
+    """Stream ``spec`` (or the local copy ``override``) into ``writer`` as ``files/<name>``.
+
+    The bytes must match the manifest's sha256, or the one its upstream checksum
+    file gives; a mismatch fails the build (the partial bundle is removed).
+    """
+    source = override or spec.url
+    expected = expected_sha256(spec)
+    what = f"file {spec.name}"
+    with open_source(source, what) as (src, length):
+        task = progress.task(spec.name[:28], length)
+        try:
+            size, digest = writer.add_stream(file_member(spec.name), src, task=task)
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as e:
+            raise DownloadError(f"download of {what} from {source} failed: {e}") from e
+        finally:
+            task.done()
+    if length is not None and size != length:
+        raise DownloadError(f"{what} from {source} is truncated: got {size} of {length} bytes")
+    if expected and digest != expected:
+        raise DownloadError(f"{what} from {source} has sha256 {digest}, expected {expected}")
+    return FileRecord(spec.name, size, digest, source, spec.install_path, spec.mode)

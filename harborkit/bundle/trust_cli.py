@@ -7,11 +7,19 @@ uses the option types below); only ``typer`` is imported at module level.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from harborkit.bundle.cli import bundle_app
+
+if TYPE_CHECKING:
+    from harborkit.bundle.extras import BuildExtras
+    from harborkit.bundle.inspect import InspectReport
+    from harborkit.bundle.load import LoadResult
+    from harborkit.bundle.sign import PublicKey
+    from harborkit.bundle.verify import VerifyResult
+    from harborkit.bundle.writer import BuildResult
 
 SignOpt = Annotated[
     Path | None,
@@ -89,3 +97,106 @@ def keygen_cmd(
     typer.echo(f"public key {public} (key id {key.public.id_hex}); on the target:")
     typer.echo(f"  harborkit bundle verify BUNDLE --key {public.name}")
     typer.echo(f"  minisign -Vm SHA256SUMS -P {key.public.base64}")
+
+
+# --------------------------------------------------------------------------- helpers for cli.py
+
+
+def build_extras(
+    manifest: Path | None,
+    *,
+    sign: Path | None,
+    split_size: str | None,
+    files: list[str] | None,
+    no_tools: bool,
+    base: Path | None,
+) -> BuildExtras:
+    """Check and gather the build options beyond images and installer (before any work)."""
+    from harborkit.bundle import sign as signing
+    from harborkit.bundle.extras import make_extras, read_base
+    from harborkit.bundle.manifest import load_manifest
+    from harborkit.bundle.parts import parse_size
+    from harborkit.bundle.tools import parse_file_option
+
+    size = parse_size(split_size) if split_size is not None else None
+    sources = parse_file_option(files or [])
+    key = signing.load_secret_key(sign) if sign is not None else None
+    base_bundle = read_base(base) if base is not None else None
+    return make_extras(
+        load_manifest(manifest),
+        file_sources=sources,
+        no_tools=no_tools,
+        sign_key=key,
+        split_size=size,
+        base=base_bundle,
+    )
+
+
+def public_key(spec: str | None) -> PublicKey | None:
+    """``--key`` as a public key, or ``None``."""
+    if spec is None:
+        return None
+    from harborkit.bundle.sign import load_public_key
+
+    return load_public_key(spec)
+
+
+def signature_note(result: VerifyResult) -> str:
+    """``, signature by key X verified`` / ``, signed by key X (not checked: give --key)``."""
+    if result.signed_by is None:
+        return ", not signed"
+    key_id = result.signed_by
+    if result.signature_checked:
+        return f", signature by key {key_id} verified"
+    return f", signed by key {key_id} (not checked: give --key)"
+
+
+def echo_built(result: BuildResult, extras: BuildExtras) -> None:
+    """The build summary: file or parts, contents, signature."""
+    meta = result.metadata
+    what = f"{len(meta.images)} images, {len(meta.layers)} layers, installer {meta.installer.name}"
+    if meta.files:
+        what += ", files " + ", ".join(f.name for f in meta.files)
+    if meta.base is not None:
+        what += f"; a delta over {meta.base.name}: {len(meta.base.layers)} layers left to it"
+    if extras.split_size:
+        from harborkit.bundle.parts import list_name, part_name
+
+        n = -(-result.size // extras.split_size)
+        typer.echo(
+            f"wrote {n} parts {part_name(result.path, 0).name} ... {part_name(result.path, n - 1).name} "
+            f"and {list_name(result.path).name} ({result.size / 1e6:,.1f} MB): {what}"
+        )
+    else:
+        typer.echo(f"wrote {result.path} ({result.size / 1e6:,.1f} MB): {what}")
+    if extras.sign_key is not None:
+        typer.echo(f"signed SHA256SUMS with key {extras.sign_key.public.id_hex}")
+
+
+def echo_loaded(bundle: Path, result: LoadResult, install_dir: Path | None) -> None:
+    """What the load installed, and the real next steps."""
+    for t in result.tools:
+        state = "already in place" if t.unchanged else ("replaced" if t.replaced else "installed")
+        typer.echo(f"{t.record.name} {state}: {t.path} (mode {t.record.mode:04o})")
+    for p in result.installer_paths:
+        typer.echo(f"installer unpacked: {p}")
+    if result.installer_paths:
+        harbor = result.installer_paths[0]
+        typer.echo("next:")
+        typer.echo(f"  1. edit {harbor}/harbor.yml (hostname, https certificate, passwords)")
+        typer.echo(f"  2. harborkit check --install-dir {harbor}")
+        typer.echo(f"  3. cd {harbor} && ./install.sh")
+    elif install_dir is None:
+        typer.echo(
+            f"the installer was not unpacked: harborkit bundle load {bundle} --install-dir DIR "
+            "unpacks it (images already loaded are skipped)"
+        )
+
+
+def sbom_text(report: InspectReport) -> str:
+    """The bundle's CycloneDX SBOM, as stored."""
+    from harborkit.bundle.errors import MetadataError
+
+    if report.sbom is None:
+        raise MetadataError(f"bundle {report.path} carries no SBOM (made by an older harborkit)")
+    return report.sbom.decode()

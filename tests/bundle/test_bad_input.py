@@ -511,4 +511,5 @@ def test_damaged_tar_header(tmp_path: Path, built_bundle: Path) -> None:
     bad.write_bytes(bytes(raw))
     r = run_cli("bundle", "verify", str(bad))
     assert r.returncode == ExitCode.BUNDLE_CORRUPT
-    assert "unreadable tar header after member images/manifest.json" in _one_line_error(r.stderr)
+    # the SBOM is the member before the metadata
+    assert "unreadable tar header after member sbom.cdx.json" in _one_line_error(r.stderr)

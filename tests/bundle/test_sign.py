@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import stat
 import subprocess
 from pathlib import Path
 
@@ -133,3 +134,32 @@ def test_scrypt_parameters_match_libsodium() -> None:
     # minisign -G stores these limits; libsodium turns them into N=2^20, r=8, p=1
     assert sign._scrypt_params(*sign.SENSITIVE) == (1 << 20, 8, 1)
     assert sign._scrypt_params(*sign.INTERACTIVE) == (1 << 14, 8, 1)
+
+
+def test_keygen_with_a_password_from_the_environment(tmp_path: Path, data_file: Path) -> None:
+    """`bundle keygen` encrypts with minisign's own scrypt limits: minisign -S opens the key."""
+    import os
+    import sys
+
+    env = dict(os.environ, HARBORKIT_KEY_PASSWORD="correct horse")
+    r = subprocess.run(
+        [sys.executable, "-m", "harborkit", "bundle", "keygen", "-o", str(tmp_path / "k")],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0] == f"secret key {tmp_path / 'k'} (password-protected)"
+    assert stat.S_IMODE((tmp_path / "k").stat().st_mode) == 0o600
+    r = _minisign("-S", "-s", str(tmp_path / "k"), "-m", str(data_file), input="correct horse\n")
+    assert r.returncode == 0, r.stderr
+    assert _minisign("-Vm", str(data_file), "-p", str(tmp_path / "k.pub")).returncode == 0
+    # without the password and without a terminal: one line, exit 2
+    env.pop("HARBORKIT_KEY_PASSWORD")
+    r = subprocess.run(
+        [sys.executable, "-m", "harborkit", "bundle", "keygen", "-o", str(tmp_path / "k2")],
+        capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL, timeout=60,
+    )  # fmt: skip
+    assert r.returncode == ExitCode.USAGE
+    assert r.stderr.strip() == (
+        f"harborkit: error: secret key {tmp_path / 'k2'} needs a password: "
+        "set HARBORKIT_KEY_PASSWORD or run on a terminal"
+    )
