@@ -20,7 +20,7 @@ import socket
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from harborkit.errors import EnvironmentProblem
+from harborkit.errors import EnvironmentProblem, HarborkitError
 from harborkit.watch import StreamWatch
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -176,11 +176,30 @@ def stream(
     return resp
 
 
-def _transport_error(e: BaseException, what: str) -> EnvironmentProblem:
+@contextlib.contextmanager
+def daemon_errors(what: str) -> Iterator[None]:
+    """Short SDK calls inside: a timeout or a lost connection becomes one line naming ``what``.
+
+    The SDK's API errors (``ImageNotFound``, refusals) pass through for the caller to map.
+    """
+    try:
+        yield
+    except Exception as e:
+        import docker.errors
+
+        if isinstance(e, docker.errors.APIError | HarborkitError):
+            raise
+        raise _transport_error(e, what, CALL_TIMEOUT) from e
+
+
+def _transport_error(
+    e: BaseException, what: str, waited: float | None = None
+) -> EnvironmentProblem:
     address = daemon_address()
     if is_timeout(e):
         return DaemonTimeout(
-            f"the Docker daemon at {address} sent nothing for {STALL_TIMEOUT:g} s while {what}"
+            f"the Docker daemon at {address} sent nothing for {waited or STALL_TIMEOUT:g} s "
+            f"while {what}"
         )
     return DaemonUnreachable(
         f"the Docker daemon at {address} failed while {what}: {short_reason(e)}"

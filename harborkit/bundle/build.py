@@ -121,13 +121,6 @@ def resolve_images(
                 raise ImageMissing(f"image {ref} is still missing after pulling it") from e
         except docker.errors.APIError as e:
             raise ImageMissing(f"cannot inspect image {ref}: {dockerapi.short_reason(e)}") from e
-        except Exception as e:
-            if dockerapi.is_timeout(e):
-                raise dockerapi.DaemonTimeout(
-                    f"the Docker daemon at {dockerapi.daemon_address()} did not answer within "
-                    f"{dockerapi.CALL_TIMEOUT:g} s while inspecting {ref}"
-                ) from e
-            raise
         estimate = _estimate_layers(client.api, attrs["Id"], attrs)
         found.append(DaemonImage(ref, attrs["Id"], int(attrs.get("Size") or 0), estimate))
     if missing:
@@ -321,7 +314,7 @@ def build_bundle(
     extras = extras or BuildExtras()
     writer = BundleWriter(output, extras=extras)
     inst = installer_source(manifest, installer)
-    with dockerapi.session() as client:
+    with dockerapi.session() as client, dockerapi.daemon_errors("building the bundle"):
         images = resolve_images(client, manifest.images, pull=pull, progress=progress)
         delta = None
         if extras.base is not None:

@@ -14,11 +14,7 @@ from typing import Annotated
 
 import typer
 
-bundle_app = typer.Typer(
-    help="Build, verify, inspect and load air-gap bundles.", no_args_is_help=True
-)
-
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars and no summary.")]
+from harborkit.bundle.cli_base import QuietOpt, _mb, bundle_app, interruptible
 
 
 class InspectFormat(enum.StrEnum):
@@ -29,11 +25,8 @@ class InspectFormat(enum.StrEnum):
     cyclonedx = "cyclonedx"
 
 
-def _mb(n: int) -> str:
-    return f"{n / 1e6:,.1f} MB"
-
-
 @bundle_app.command("build")
+@interruptible
 def build_cmd(
     output: Annotated[Path, typer.Option("--output", "-o", help="Bundle file to write.")],
     manifest: Annotated[
@@ -103,6 +96,7 @@ def build_cmd(
 
 
 @bundle_app.command("verify")
+@interruptible
 def verify_cmd(
     bundle: Annotated[Path, typer.Argument(help="Bundle file, its first part or its parts list.")],
     key: _trust.KeyOpt = None,
@@ -123,6 +117,7 @@ def verify_cmd(
 
 
 @bundle_app.command("load")
+@interruptible
 def load_cmd(
     bundle: Annotated[Path, typer.Argument(help="Bundle file, its first part or its parts list.")],
     install_dir: Annotated[
@@ -158,6 +153,7 @@ def load_cmd(
 
 
 @bundle_app.command("inspect")
+@interruptible
 def inspect_cmd(
     bundle: Annotated[Path, typer.Argument(help="Bundle file, its first part or its parts list.")],
     fmt: Annotated[
@@ -174,5 +170,6 @@ def inspect_cmd(
         typer.echo(render_json(report) if fmt is InspectFormat.json else render_table(report))
 
 
-from harborkit.bundle import registry_cli as _reg  # noqa: E402 - registers `bundle push`
-from harborkit.bundle import trust_cli as _trust  # noqa: E402 - registers `bundle keygen`
+# after the commands above, so `push` and `keygen` are listed last; they import only cli_base
+from harborkit.bundle import registry_cli as _reg  # noqa: E402
+from harborkit.bundle import trust_cli as _trust  # noqa: E402

@@ -15,27 +15,31 @@ the same manifest digests.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import struct
 import threading
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from harborkit.bundle.errors import OutputError
+from harborkit.bundle.errors import MetadataError, OutputError
 from harborkit.bundle.extras import BuildExtras
 from harborkit.bundle.format import BundleMetadata, ImageRecord, LayerRecord
 from harborkit.bundle.installer import installer_source
 from harborkit.bundle.manifest import BundleManifest
 from harborkit.bundle.progress import NullProgress, Progress
 from harborkit.bundle.writer import BundleWriter
+from harborkit.registry.digest import blob_file, file_digests
 from harborkit.registry.endpoint import Endpoint
-from harborkit.registry.errors import RegistryError, UnsupportedManifest
+from harborkit.registry.errors import ProtocolError, UnsupportedManifest
 from harborkit.registry.reference import parse_reference
+from harborkit.transfer import Transfers
+
+if TYPE_CHECKING:
+    from harborkit.registry.client import RegistryClient
 
 #: member listing each image's source manifest (and index) digest and media type
 SOURCE_MANIFESTS = "images/source-manifests.json"
@@ -107,27 +111,15 @@ class _Ready:
     fetched: bool
     resumed: bool
     downloaded: int
-
-
-class _Cancelled(Exception):
-    """Another transfer failed or the user interrupted: stop this one (its partial file stays)."""
+    diff_id: str | None  # layers: the digest of the content ungzipped
 
 
 # --------------------------------------------------------------------------- cache
 
 
 def _cache_path(cache: Path, digest: str) -> Path:
-    return cache / "sha256" / digest.split(":", 1)[1]
-
-
-def _hash_file(path: Path, stop: threading.Event) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb", buffering=0) as f:
-        while chunk := f.read(8 << 20):
-            if stop.is_set():
-                raise _Cancelled
-            h.update(chunk)
-    return "sha256:" + h.hexdigest()
+    """The cache file of ``digest``: only a valid digest, only inside ``cache``."""
+    return blob_file(cache, digest)
 
 
 def _gzip_isize(path: Path, size: int) -> int:
@@ -146,7 +138,7 @@ def _gzip_isize(path: Path, size: int) -> int:
 
 
 def _resolve_all(
-    spec: BundleManifest, source: Endpoint, clients: dict[str, Any], workers: int
+    spec: BundleManifest, source: Endpoint, clients: dict[str, RegistryClient], workers: int
 ) -> tuple[list[SourceImage], dict[str, _Blob], dict[str, bytes]]:
     """Resolve every image; return images, distinct blobs and manifest/index bytes by digest."""
     refs = [parse_reference(r, default_registry=source.host) for r in spec.images]
@@ -190,33 +182,52 @@ def _resolve_all(
 def _ensure_blob(
     blob: _Blob,
     cache: Path,
-    client: Any,
-    stop: threading.Event,
+    client: RegistryClient,
+    transfers: Transfers[_Ready],
     advance: Callable[[int], None],
+    is_layer: bool,
 ) -> _Ready:
-    """The blob's complete, verified cache file: re-hashed if cached, fetched otherwise."""
-    if stop.is_set():
-        raise _Cancelled
+    """The blob's complete, verified cache file (re-hashed if cached, fetched otherwise).
+
+    A layer's diff id is computed on the way (the config's ``diff_ids`` must match it).
+    """
+    transfers.checkpoint()
     path = _cache_path(cache, blob.digest)
     if path.exists():
-        if path.stat().st_size == blob.size and _hash_file(path, stop) == blob.digest:
-            advance(blob.size)
-            return _Ready(blob.digest, path, False, False, 0)
+        if path.stat().st_size == blob.size:
+            digest, diff_id = _digests(blob, path, is_layer, transfers, compressed=True)
+            if digest == blob.digest:
+                advance(blob.size)
+                return _Ready(blob.digest, path, False, False, 0, diff_id)
         path.unlink()  # a damaged cache entry is fetched again
 
     def progress(n: int) -> None:
-        if stop.is_set():
-            raise _Cancelled
+        transfers.checkpoint()
         advance(n)
 
     out = client.fetch_blob(blob.repository, blob.digest, path, size=blob.size, progress=progress)
     if out.size != blob.size:
         path.unlink()
-        raise RegistryError(
+        raise ProtocolError(
             f"{blob.host}: blob {blob.digest} of {blob.repository} has {out.size} bytes, "
             f"the manifest says {blob.size}"
         )
-    return _Ready(blob.digest, path, not out.cached, out.resumed, out.downloaded)
+    _, diff_id = _digests(blob, path, is_layer, transfers, compressed=False)
+    return _Ready(blob.digest, path, not out.cached, out.resumed, out.downloaded, diff_id)
+
+
+def _digests(
+    blob: _Blob, path: Path, is_layer: bool, transfers: Transfers[_Ready], *, compressed: bool
+) -> tuple[str | None, str | None]:
+    """The cache file's digest (if ``compressed``) and, for a layer, its diff id."""
+    if not compressed and not is_layer:
+        return None, None
+    try:
+        return file_digests(
+            path, compressed=compressed, uncompressed=is_layer, checkpoint=transfers.checkpoint
+        )
+    except ProtocolError as e:
+        raise ProtocolError(f"{blob.host}: {blob.repository}: layer {e.message}") from e
 
 
 def source_manifests_json(host: str, images: list[SourceImage]) -> bytes:
@@ -268,10 +279,10 @@ def _open_cache(cache_dir: Path | None) -> Path:
 
 def _fetch_into(
     writer: BundleWriter,
+    images: list[SourceImage],
     blobs: dict[str, _Blob],
     cache: Path,
-    clients: dict[str, Any],
-    stop: threading.Event,
+    clients: dict[str, RegistryClient],
     progress: Progress,
     workers: int,
 ) -> list[_Ready]:
@@ -284,29 +295,24 @@ def _fetch_into(
         with lock:
             fetch_task.advance(n)
 
+    def abort() -> None:
+        for c in clients.values():
+            c.abort()
+
     ready: list[_Ready] = []
-    ex = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="hk-fetch")
-    futures: set[Future[_Ready]] = set()
+    layers = {d for img in images for d in img.layers}
     try:
-        for b in todo:
-            futures.add(ex.submit(_ensure_blob, b, cache, clients[b.host], stop, advance))
-        while futures:
-            done, futures = wait(futures, return_when=FIRST_COMPLETED)
-            for fut in done:
+        with Transfers[_Ready](workers, abort, name="hk-fetch") as transfers:
+            for b in todo:
+                transfers.submit(
+                    _ensure_blob, b, cache, clients[b.host], transfers, advance,
+                    b.digest in layers,
+                )  # fmt: skip
+            for fut in transfers.as_completed():
                 r = fut.result()  # the first failure stops the build
                 writer.add_blob_file(r.digest, r.path, blobs[r.digest].size)
                 ready.append(r)
-    except BaseException:
-        stop.set()  # running fetches stop at their next chunk ...
-        for fut in futures:
-            fut.cancel()
-        while futures:  # ... or now, if blocked on a stalled registry
-            for c in clients.values():
-                c.abort()
-            _, futures = wait(futures, timeout=0.2)
-        raise
     finally:
-        ex.shutdown(wait=True)
         fetch_task.done()
     return ready
 
@@ -326,8 +332,7 @@ def build_from_registry(
     progress = progress or NullProgress()
     writer = BundleWriter(output, extras=extras)
     cache = _open_cache(cache_dir)
-    clients: dict[str, Any] = {}
-    stop = threading.Event()
+    clients: dict[str, RegistryClient] = {}
     try:
         clients[source.host] = source.client(pool_size=max(workers, 4))
         images, blobs, raw_manifests = _resolve_all(spec, source, clients, workers)
@@ -337,19 +342,22 @@ def build_from_registry(
         writer.check_space(total + inst.local_size + (1 << 20), cache=(cache, missing))
         with writer:
             writer.add_installer(inst, progress)
-            ready = _fetch_into(writer, blobs, cache, clients, stop, progress, workers)
+            ready = _fetch_into(writer, images, blobs, cache, clients, progress, workers)
             for digest, data in raw_manifests.items():
                 writer.add_blob(digest, data)
-            records, layers = _records(images, blobs, cache)
+            diff_ids = {r.digest: r.diff_id for r in ready if r.diff_id}
+            records, layers = _records(images, blobs, cache, diff_ids)
             writer.add_bytes(SOURCE_MANIFESTS, source_manifests_json(source.host, images))
-            built = writer.finish(
-                spec.harbor_version,
-                records,
-                layers,
-                manifest_digests={i.reference: i.manifest_digest for i in images},
-            )
+            try:
+                built = writer.finish(
+                    spec.harbor_version,
+                    records,
+                    layers,
+                    manifest_digests={i.reference: i.manifest_digest for i in images},
+                )
+            except MetadataError as e:  # what the registry described fails the schema
+                raise ProtocolError(f"{blobs[images[0].config].host}: {e.message}") from e
     finally:
-        stop.set()
         for c in clients.values():
             c.close()
     stats = FetchStats(
@@ -363,19 +371,13 @@ def build_from_registry(
 
 
 def _records(
-    images: list[SourceImage], blobs: dict[str, _Blob], cache: Path
+    images: list[SourceImage], blobs: dict[str, _Blob], cache: Path, computed: dict[str, str]
 ) -> tuple[list[ImageRecord], list[LayerRecord]]:
-    """Image and layer records (diff ids from the configs, sizes from the blobs)."""
+    """Image and layer records (diff ids from the configs, checked against the layers)."""
     layer_records: dict[str, LayerRecord] = {}
     records: list[ImageRecord] = []
     for img in images:
-        config = json.loads(_cache_path(cache, img.config).read_bytes())
-        diff_ids = list((config.get("rootfs") or {}).get("diff_ids") or [])
-        if len(diff_ids) != len(img.layers):
-            raise RegistryError(
-                f"image {img.reference}: its config lists {len(diff_ids)} diff ids for "
-                f"{len(img.layers)} layers"
-            )
+        diff_ids = _checked_diff_ids(img, blobs[img.config].host, cache, computed)
         usize = 0
         for digest, diff_id in zip(img.layers, diff_ids, strict=True):
             rec = layer_records.get(digest)
@@ -388,3 +390,22 @@ def _records(
             usize += rec.uncompressed_size
         records.append(ImageRecord(img.reference, img.config, usize, img.layers))
     return records, list(layer_records.values())
+
+
+def _checked_diff_ids(
+    img: SourceImage, host: str, cache: Path, computed: dict[str, str]
+) -> tuple[str, ...]:
+    """The config's ``diff_ids``: valid digests, one per layer, each that layer's ungzipped digest."""
+    from harborkit.registry.manifests import config_diff_ids
+
+    where = f"{host}: {img.repository} ({img.reference}): config {img.config}"
+    diff_ids = config_diff_ids(_cache_path(cache, img.config).read_bytes(), where)
+    if len(diff_ids) != len(img.layers):
+        raise ProtocolError(f"{where} lists {len(diff_ids)} diff_ids for {len(img.layers)} layers")
+    for i, (layer, diff_id) in enumerate(zip(img.layers, diff_ids, strict=True)):
+        if computed.get(layer) != diff_id:
+            raise ProtocolError(
+                f"{where}: diff_ids[{i}] is {diff_id}, but layer {layer} ungzips to "
+                f"{computed.get(layer)} (docker load would refuse the image)"
+            )
+    return diff_ids

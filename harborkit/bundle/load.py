@@ -1,24 +1,40 @@
 """``harborkit bundle load``: verify, load the missing images, confirm, unpack the installer.
 
-Nothing is loaded unless the whole bundle verifies and the installer archive is
-safe. Only images not already in the daemon (same id) are sent; their blobs are
-streamed straight from the bundle into the daemon's load endpoint as a tar, with
-no extraction to disk. Afterwards every reference must resolve to its image id.
+Everything that can be known before an image is loaded is checked first: the
+whole bundle (``verify``, including ``images/manifest.json`` against the
+metadata and the installer as a complete gzip tar), the install folder (no
+file overwritten, no file where a folder must go, room for the unpacked
+installer) and the daemon. Only images not already in the daemon (same id)
+are sent; their blobs are streamed straight from the bundle into the daemon's
+load endpoint, with no extraction to disk. Afterwards every reference must
+resolve to its image id.
+
+A failure after the first image is sent (the daemon refuses or dies, the disk
+fills while unpacking) rolls back what this load did: tags it added are
+removed (images that were not there before go with them) and the files it
+unpacked are deleted; the one-line error says what was undone.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
-import posixpath
-from collections.abc import Iterator
-from dataclasses import dataclass
+import errno
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harborkit import dockerapi
+from harborkit.bundle import cleanup
 from harborkit.bundle.delta import require_base
-from harborkit.bundle.errors import BundleCorrupt, InstallTargetExists, LoadFailed
-from harborkit.bundle.format import IMAGES_DIR, IMAGES_MANIFEST, FileRecord, installer_member
+from harborkit.bundle.errors import (
+    BundleCorrupt,
+    InstallTargetExists,
+    LoadFailed,
+    NoSpace,
+    OutputError,
+)
+from harborkit.bundle.format import IMAGES_DIR, FileRecord, ImageRecord, installer_member
 from harborkit.bundle.parts import open_bundle_file
 from harborkit.bundle.progress import NullProgress, Progress, Task
 from harborkit.bundle.sign import PublicKey
@@ -26,14 +42,15 @@ from harborkit.bundle.tarsafe import (
     BLOCK,
     Member,
     SectionReader,
+    check_install_space,
     check_install_target,
-    check_installer,
     extract_installer,
+    remove_created,
     tar_header,
 )
 from harborkit.bundle.tools import Installed, install_one, plan_install
 from harborkit.bundle.verify import VerifyResult, verify_bundle
-from harborkit.dockerapi import connect, repo_and_tag, short_reason
+from harborkit.errors import HarborkitError
 
 CHUNK = 1 << 20
 
@@ -46,6 +63,15 @@ class LoadResult:
     skipped: tuple[str, ...]  # references already present with the right id
     installer_paths: tuple[Path, ...]
     tools: tuple[Installed, ...] = ()  # extra files installed with --install-tools
+
+
+@dataclass
+class _Undo:
+    """What this load changed, to be undone if it fails."""
+
+    tags: list[str] = field(default_factory=list)  # references this load made point at its images
+    before: dict[str, str | None] = field(default_factory=dict)  # reference -> its id before
+    files: list[Path] = field(default_factory=list)  # files and folders it unpacked
 
 
 def _image_id(client: Any, ref: str) -> str | None:
@@ -65,6 +91,8 @@ def _tar_stream(
     Layers a delta bundle leaves to its base are not in the bundle; dockerd finds
     them by chain id (the base images are checked to be present first).
     """
+    import json
+
     names = list(dict.fromkeys(n for e in entries for n in [e["Config"], *e["Layers"]]))
     with open_bundle_file(path) as f:
         for rel in names:
@@ -90,31 +118,77 @@ def _tar_stream(
 
 
 def _send(
-    client: Any,
-    path: Path,
-    verified: VerifyResult,
-    entries: list[dict[str, Any]],
-    progress: Progress,
+    client: Any, verified: VerifyResult, entries: list[dict[str, Any]], progress: Progress
 ) -> None:
-    members = dict(verified.members)
-    total = sum(
-        members[f"{IMAGES_DIR}/{n}"].size
-        for n in dict.fromkeys(n for e in entries for n in [e["Config"], *e["Layers"]])
-        if f"{IMAGES_DIR}/{n}" in members
+    path, members = verified.path, dict(verified.members)
+    names = dict.fromkeys(n for e in entries for n in [e["Config"], *e["Layers"]])
+    task = progress.task(
+        "load",
+        sum(members[f"{IMAGES_DIR}/{n}"].size for n in names if f"{IMAGES_DIR}/{n}" in members),
     )
-    task = progress.task("load", total)
+    what = f"loading images from {path}"
     try:
-        for event in client.api.load_image(data=_tar_stream(path, members, entries, task)):
-            if isinstance(event, dict) and event.get("error"):
-                raise LoadFailed(f"the daemon refused the images from {path}: {event['error']}")
-    except LoadFailed:
-        raise
-    except BundleCorrupt:
-        raise
-    except Exception as e:
-        raise LoadFailed(f"loading images from {path} failed: {short_reason(e)}") from e
+        data = _tar_stream(path, members, entries, task)
+        try:
+            resp = dockerapi.stream(client, "POST", "/images/load", what=what, data=data)
+        except dockerapi.DaemonRefused as e:
+            raise LoadFailed(f"the daemon refused the images from {path}: {e}") from e
+        with resp:
+            for event in dockerapi.json_events(resp, what):
+                if event.get("error"):
+                    raise LoadFailed(f"the daemon refused the images from {path}: {event['error']}")
     finally:
         task.done()
+
+
+def _plan(
+    client: Any, images: Sequence[ImageRecord], undo: _Undo
+) -> tuple[list[str], list[str], list[str]]:
+    """(present, to retag: image there under another name, to load) references."""
+    present: list[str] = []
+    retag: list[str] = []
+    needed: list[str] = []
+    for img in images:
+        undo.before[img.reference] = _image_id(client, img.reference)
+        if undo.before[img.reference] == img.image_id:
+            present.append(img.reference)
+        elif _image_id(client, img.image_id) == img.image_id:
+            retag.append(img.reference)
+        else:
+            needed.append(img.reference)
+    return present, retag, needed
+
+
+def _check_install(verified: VerifyResult, install_dir: Path) -> None:
+    """Everything about the install folder that can be known before loading."""
+    inst = verified.members[installer_member(verified.metadata.installer.name)]
+    try:
+        check_install_target(
+            verified.installer.members, install_dir, f"{verified.path}: {inst.name}"
+        )
+    except InstallTargetExists as e:
+        raise InstallTargetExists(
+            f"{e.message}: the installer was unpacked into {install_dir} before; to load only "
+            f"the images (and tools), run harborkit bundle load {verified.path} without "
+            "--install-dir"
+        ) from e
+    check_install_space(verified.installer, install_dir)
+
+
+def _extract(verified: VerifyResult, install_dir: Path, undo: _Undo) -> list[Path]:
+    inst = verified.members[installer_member(verified.metadata.installer.name)]
+    where = f"{verified.path}: {inst.name}"
+    try:
+        with open_bundle_file(verified.path) as f:
+            reader = SectionReader(f, inst.offset, inst.size)  # type: ignore[arg-type]
+            return extract_installer(reader, install_dir, where, undo.files)  # type: ignore[arg-type]
+    except OSError as e:
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise NoSpace(f"no space left in {install_dir} while unpacking the installer") from e
+        name = e.filename or install_dir
+        raise OutputError(
+            f"cannot unpack the installer into {install_dir}: {name}: {e.strerror}"
+        ) from e
 
 
 def load_bundle(
@@ -131,75 +205,55 @@ def load_bundle(
 
     Everything that can refuse does so before the first image is sent: the
     signature (with ``key``), every member, the installer's target, the tools'
-    targets, a delta's base images.
+    targets (with ``install_tools``, under ``prefix``), a delta's base images.
     """
     progress = progress or NullProgress()
     verified = verify_bundle(path, progress=progress, key=key)
     meta = verified.metadata
-    inst = verified.members[installer_member(meta.installer.name)]
-    where = f"{path}: {inst.name}"
     if install_dir is not None:
-        with open_bundle_file(path) as f:
-            inst_members = check_installer(SectionReader(f, inst.offset, inst.size), where).members  # type: ignore[arg-type]
-        try:
-            check_install_target(list(inst_members), install_dir, where)
-        except InstallTargetExists as e:
-            raise InstallTargetExists(
-                f"{e.message}: the installer was unpacked into {install_dir} before; to load only "
-                f"the images (and tools), run harborkit bundle load {path} without --install-dir"
-            ) from e
+        _check_install(verified, install_dir)
     plan = plan_install(list(meta.files), prefix, force=force) if install_tools else []
-
-    client = connect()
-    try:
+    undo = _Undo()
+    paths: list[Path] = []
+    tools: list[Installed] = []
+    with dockerapi.session() as client, dockerapi.daemon_errors(f"loading {path}"):
         if meta.base is not None:
             require_base(client, meta.base, path)
-        skipped: list[str] = []
-        needed: list[str] = []
-        for img in meta.images:
-            current = _image_id(client, img.reference)
-            if current == img.image_id:
-                skipped.append(img.reference)
-            elif _image_id(client, img.image_id) == img.image_id:
-                repo, tag = repo_and_tag(img.reference)
-                client.api.tag(img.image_id, repo, tag, force=True)
-                skipped.append(img.reference)
-            else:
-                needed.append(img.reference)
-        if needed:
-            with open_bundle_file(path) as f:
-                m = verified.members[IMAGES_MANIFEST]
-                bundle_manifest: list[dict[str, Any]] = json.loads(f.pread(m.size, m.offset))
-            needed_ids = {i.image_id for i in meta.images if i.reference in needed}
-            entries = [
-                e
-                for e in bundle_manifest
-                if "sha256:" + posixpath.basename(e["Config"]) in needed_ids
-            ]
-            try:
-                _send(client, path, verified, entries, progress)
-                _confirm(client, meta.images)
-            except BaseException:
-                _roll_back(client, meta.images, needed)
-                raise
-        else:
+        present, retag, needed = _plan(client, meta.images, undo)
+        try:
+            if needed:
+                ids = {i.image_id for i in meta.images if i.reference in needed}
+                entries = [
+                    dict(e)
+                    for e in verified.load_manifest
+                    if "sha256:" + e["Config"].rsplit("/", 1)[-1] in ids
+                ]
+                undo.tags += [t for e in entries for t in e["RepoTags"]]
+                _send(client, verified, entries, progress)
+            for ref in retag:
+                image_id = next(i.image_id for i in meta.images if i.reference == ref)
+                undo.tags.append(ref)
+                client.api.tag(image_id, *dockerapi.repo_and_tag(ref), force=True)
             _confirm(client, meta.images)
-    finally:
-        with contextlib.suppress(Exception):
-            client.close()
-
-    tools = _install_tools(path, verified, plan)
-    paths: list[Path] = []
-    if install_dir is not None:
-        with open_bundle_file(path) as f:
-            paths = extract_installer(SectionReader(f, inst.offset, inst.size), install_dir, where)  # type: ignore[arg-type]
-    return LoadResult(tuple(needed), tuple(skipped), tuple(paths), tuple(tools))
+            tools = _install_tools(verified, plan)
+            if install_dir is not None:
+                paths = _extract(verified, install_dir, undo)
+        except BaseException as e:
+            _roll_back(client, meta.images, undo)
+            if isinstance(e, HarborkitError) and cleanup.removed():
+                summary = f"{e.message}; rolled back: {cleanup.summary()}"
+                raise type(e)(summary, exit_code=e.exit_code) from e
+            if isinstance(e, HarborkitError | KeyboardInterrupt):
+                raise
+            raise LoadFailed(f"loading {path} failed: {dockerapi.short_reason(e)}") from e
+    return LoadResult(tuple(needed), tuple(present + retag), tuple(paths), tuple(tools))
 
 
 def _install_tools(
-    path: Path, verified: VerifyResult, plan: list[tuple[FileRecord, Path, bool]]
+    verified: VerifyResult, plan: list[tuple[FileRecord, Path, bool]]
 ) -> list[Installed]:
-    """Install the planned extra files from the bundle's verified bytes."""
+    """Install the planned extra files from the bundle's verified bytes (each atomically)."""
+    path = verified.path
     done: list[Installed] = []
     for rec, target, same in plan:
         if same:
@@ -223,7 +277,7 @@ def _install_tools(
     return done
 
 
-def _confirm(client: Any, images: Any) -> None:
+def _confirm(client: Any, images: Sequence[ImageRecord]) -> None:
     for img in images:
         current = _image_id(client, img.reference)
         if current is None:
@@ -234,9 +288,32 @@ def _confirm(client: Any, images: Any) -> None:
             )
 
 
-def _roll_back(client: Any, images: Any, needed: list[str]) -> None:
-    """Remove the references this load added, so a failed load leaves the daemon as it was."""
-    for img in images:
-        if img.reference in needed and _image_id(client, img.reference) == img.image_id:
-            with contextlib.suppress(Exception):
-                client.api.remove_image(img.reference)
+def _roll_back(client: Any, images: Sequence[ImageRecord], undo: _Undo) -> None:
+    """Undo this load: unpacked files, then the tags it moved.
+
+    A reference that named another image before points at it again; one that did
+    not exist is removed (the image it loaded goes with its last tag).
+    """
+    for p in remove_created(undo.files):
+        cleanup.note_removed(str(p))
+    ids = {i.reference: i.image_id for i in images}
+    for ref in undo.tags:
+        with contextlib.suppress(Exception):
+            if _image_id(client, ref) != ids.get(ref):
+                continue
+            previous = undo.before.get(ref)
+            if previous:
+                client.api.tag(previous, *dockerapi.repo_and_tag(ref), force=True)
+                cleanup.note_removed(f"tag {ref} (back on {previous[:19]})")
+            else:
+                client.api.remove_image(ref)
+                cleanup.note_removed(f"image {ref}")
+    # an image this load added that is left with no tag (its reference went back) goes too
+    there_before = {i for i in undo.before.values() if i}
+    for image_id in dict.fromkeys(ids[r] for r in undo.tags if r in ids):
+        if image_id in there_before:
+            continue
+        with contextlib.suppress(Exception):
+            if not client.api.inspect_image(image_id).get("RepoTags"):
+                client.api.remove_image(image_id)
+                cleanup.note_removed(f"image {image_id[:19]}")

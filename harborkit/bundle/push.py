@@ -16,26 +16,32 @@ import contextlib
 import hashlib
 import json
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar
+from typing import TYPE_CHECKING, BinaryIO
 
 from harborkit.bundle.errors import BundleCorrupt
-from harborkit.bundle.format import blob_member
+from harborkit.bundle.format import ImageRecord, blob_member
 from harborkit.bundle.from_registry import SOURCE_MANIFESTS, validate_source_manifests
 from harborkit.bundle.progress import NullProgress, Progress
 from harborkit.bundle.tarsafe import Member
 from harborkit.registry.endpoint import Endpoint
 from harborkit.registry.errors import NotFound
 from harborkit.registry.reference import parse_reference
+from harborkit.transfer import Cancelled, run_all
+
+if TYPE_CHECKING:
+    from harborkit.bundle.progress import Task
+    from harborkit.bundle.verify import VerifyResult
+    from harborkit.registry.blobs import PushOutcome
+    from harborkit.registry.client import RegistryClient
+    from harborkit.registry.manifests import Manifest
 
 DEFAULT_WORKERS = 6
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
 DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -64,13 +70,9 @@ class _Plan:
     reference: str
     repository: str
     tag: str
-    manifest: Any  # harborkit.registry.client.Manifest
+    manifest: Manifest
     from_source: bool
     blobs: tuple[str, ...]  # config first, then layers
-
-
-class _Cancelled(Exception):
-    """Another upload failed: stop this one."""
 
 
 def target_repository(repository: str, project: str | None) -> str:
@@ -87,12 +89,14 @@ def _read(path: Path, m: Member) -> bytes:
         return f.read(m.size)
 
 
-def _plans(path: Path, verified: Any, target_host: str, project: str | None) -> list[_Plan]:
-    from harborkit.registry.client import Manifest
+def _plans(
+    path: Path, verified: VerifyResult, target_host: str, project: str | None
+) -> list[_Plan]:
+    from harborkit.registry.manifests import Manifest
 
     meta = verified.metadata
     members: Mapping[str, Member] = verified.members
-    source: dict[str, dict[str, Any]] = {}
+    source: dict[str, dict[str, dict[str, str]]] = {}
     if SOURCE_MANIFESTS in members:
         try:
             doc = json.loads(_read(path, members[SOURCE_MANIFESTS]))
@@ -118,9 +122,7 @@ def _plans(path: Path, verified: Any, target_host: str, project: str | None) -> 
                     f"bundle {path}: manifest {digest} of {img.reference} is altered"
                 )
             manifest = Manifest(digest, entry["manifest"]["media_type"], raw)
-            data = manifest.parsed()
-            named = [data["config"]["digest"], *(x["digest"] for x in data["layers"])]
-            if named != [img.image_id, *img.layers]:
+            if _named_blobs(manifest) != [img.image_id, *img.layers]:
                 raise BundleCorrupt(
                     f"bundle {path}: manifest {digest} of {img.reference} does not match its metadata"
                 )
@@ -141,9 +143,24 @@ def _plans(path: Path, verified: Any, target_host: str, project: str | None) -> 
     return plans
 
 
-def _synthesize(members: Mapping[str, Member], img: Any) -> Any:
+def _named_blobs(manifest: Manifest) -> list[str] | None:
+    """Config and layer digests a stored source manifest names (``None`` if it is malformed)."""
+    from harborkit.registry.errors import ProtocolError
+    from harborkit.registry.manifests import blob_ref
+
+    try:
+        data = manifest.parsed()
+        layers = data.get("layers")
+        if not isinstance(layers, list):
+            return None
+        return [blob_ref(x, "blob").digest for x in [data.get("config"), *layers]]
+    except ProtocolError:
+        return None
+
+
+def _synthesize(members: Mapping[str, Member], img: ImageRecord) -> Manifest:
     """A Docker schema 2 manifest for a daemon-built image (no source manifest recorded)."""
-    from harborkit.registry.client import Manifest
+    from harborkit.registry.manifests import Manifest
 
     doc = {
         "schemaVersion": 2,
@@ -162,48 +179,107 @@ def _synthesize(members: Mapping[str, Member], img: Any) -> Any:
     return Manifest("sha256:" + hashlib.sha256(raw).hexdigest(), DOCKER_MANIFEST, raw)
 
 
-def _parallel(
-    fn: Callable[[T], Any],
-    items: Iterable[T],
-    workers: int,
-    stop: threading.Event,
-    abort: Callable[[], None],
-) -> list[Any]:
-    """Run ``fn`` over ``items`` on ``workers`` threads; the first error stops the rest.
+class _Pusher:
+    """The uploads of one push: each blob once, then mounts, then manifests."""
 
-    On an error or an interrupt, ``stop`` is set (uploads end at their next chunk)
-    and ``abort`` breaks the connections of uploads blocked on a stalled registry.
-    """
-    items = list(items)
-    if not items:
-        return []
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(items)))) as ex:
-        futures = [ex.submit(fn, i) for i in items]
-        try:
-            done, pending = wait(futures, return_when=FIRST_EXCEPTION)
-            failed = next((f for f in done if f.exception() is not None), None)
-        except BaseException:  # interrupted
-            _stop_all(futures, stop, abort)
-            raise
-        if failed is not None:
-            _stop_all(futures, stop, abort)
-            errors = [f.exception() for f in futures if f.done() and not f.cancelled()]
-            first = next(
-                (e for e in errors if e is not None and not isinstance(e, _Cancelled)), None
+    def __init__(
+        self,
+        bundle: Path,
+        members: Mapping[str, Member],
+        plans: list[_Plan],
+        client: RegistryClient,
+        chunk_size: int | None,
+    ) -> None:
+        self.bundle, self.members, self.client, self.chunk_size = (
+            bundle,
+            members,
+            client,
+            chunk_size,
+        )
+        self.first_repo: dict[str, str] = {}  # blob -> the repository it is uploaded to
+        for p in plans:
+            for d in p.blobs:
+                self.first_repo.setdefault(d, p.repository)
+        self.mounts = list(
+            dict.fromkeys(
+                (p.repository, d)
+                for p in plans
+                for d in p.blobs
+                if self.first_repo[d] != p.repository
             )
-            raise first or failed.exception()  # type: ignore[misc]
-        return [f.result() for f in futures]
+        )
+        self.sizes = {d: members[blob_member(d)].size for d in self.first_repo}
+        self.stop = threading.Event()
+        self._lock = threading.Lock()
+        self._task: Task | None = None
 
+    def advance(self, n: int) -> None:
+        if self.stop.is_set():
+            raise Cancelled
+        with self._lock:
+            if self._task is not None:
+                self._task.advance(n)
 
-def _stop_all(futures: list[Any], stop: threading.Event, abort: Callable[[], None]) -> None:
-    stop.set()
-    for f in futures:
-        f.cancel()
-    pending = [f for f in futures if not f.done()]
-    while pending:
-        abort()
-        _, not_done = wait(pending, timeout=0.2)
-        pending = list(not_done)
+    @contextlib.contextmanager
+    def _open(self, digest: str) -> Iterator[BinaryIO]:
+        m = self.members[blob_member(digest)]
+        with open(self.bundle, "rb", buffering=0) as f:
+            f.seek(m.offset)
+            yield f
+
+    def upload(self, digest: str) -> PushOutcome:
+        from harborkit.registry.blobs import PushOutcome
+
+        how = self.client.push_blob(
+            self.first_repo[digest],
+            digest,
+            self.sizes[digest],
+            lambda: self._open(digest),
+            chunk_size=self.chunk_size,
+            progress=self.advance,
+        )
+        if how is not PushOutcome.UPLOADED:
+            self.advance(self.sizes[digest])
+        return how
+
+    def mount(self, pair: tuple[str, str]) -> PushOutcome:
+        repo, digest = pair
+        return self.client.push_blob(
+            repo,
+            digest,
+            self.sizes[digest],
+            lambda: self._open(digest),
+            mount_from=self.first_repo[digest],
+            chunk_size=self.chunk_size,
+        )
+
+    def put(self, p: _Plan) -> PushedImage:
+        digest = self.client.put_manifest(p.repository, p.tag, p.manifest)
+        target = f"{self.client.host}/{p.repository}:{p.tag}"
+        return PushedImage(p.reference, target, digest, p.from_source)
+
+    def run(self, plans: list[_Plan], workers: int, progress: Progress) -> PushResult:
+        from harborkit.registry.blobs import PushOutcome
+
+        self._task = progress.task("push", sum(self.sizes.values()))
+        abort = self.client.abort
+        try:
+            first = run_all(self.upload, list(self.first_repo), workers, abort, stop=self.stop)
+            second = run_all(self.mount, self.mounts, workers, abort, stop=self.stop)
+            pushed = run_all(self.put, plans, workers, abort, stop=self.stop)
+        finally:
+            self._task.done()
+        outcomes = first + second
+        uploaded = [
+            d for d, how in zip(self.first_repo, first, strict=True) if how is PushOutcome.UPLOADED
+        ]
+        return PushResult(
+            images=tuple(pushed),
+            uploaded=outcomes.count(PushOutcome.UPLOADED),
+            mounted=outcomes.count(PushOutcome.MOUNTED),
+            existing=outcomes.count(PushOutcome.EXISTS),
+            bytes_uploaded=sum(self.sizes[d] for d in uploaded),
+        )
 
 
 def push_bundle(
@@ -221,89 +297,14 @@ def push_bundle(
     progress = progress or NullProgress()
     verified = verify_bundle(bundle, progress=progress)
     plans = _plans(bundle, verified, target.host, project)
-    members: Mapping[str, Member] = verified.members
-
-    first_repo: dict[str, str] = {}
-    for p in plans:
-        for d in p.blobs:
-            first_repo.setdefault(d, p.repository)
-    mounts = list(
-        dict.fromkeys(
-            (p.repository, d) for p in plans for d in p.blobs if first_repo[d] != p.repository
-        )
-    )
-    sizes = {d: members[blob_member(d)].size for d in first_repo}
-    task = progress.task("push", sum(sizes.values()))
-    lock = threading.Lock()
-    stop = threading.Event()
-
-    def advance(n: int) -> None:
-        if stop.is_set():
-            raise _Cancelled
-        with lock:
-            task.advance(n)
-
-    @contextlib.contextmanager
-    def open_member(digest: str) -> Iterator[BinaryIO]:
-        m = members[blob_member(digest)]
-        with open(bundle, "rb", buffering=0) as f:
-            f.seek(m.offset)
-            yield f
-
     client = target.client(pool_size=max(workers, 4))
     try:
-
-        def upload(digest: str) -> str:
-            how: str = client.push_blob(
-                first_repo[digest],
-                digest,
-                sizes[digest],
-                lambda: open_member(digest),
-                chunk_size=chunk_size,
-                progress=advance,
-            )
-            if how != "uploaded":
-                advance(sizes[digest])
-            return how
-
-        def mount(pair: tuple[str, str]) -> str:
-            repo, digest = pair
-            how: str = client.push_blob(
-                repo,
-                digest,
-                sizes[digest],
-                lambda: open_member(digest),
-                mount_from=first_repo[digest],
-                chunk_size=chunk_size,
-                progress=None,
-            )
-            return how
-
-        def put(p: _Plan) -> PushedImage:
-            digest = client.put_manifest(p.repository, p.tag, p.manifest)
-            return PushedImage(
-                p.reference, f"{target.host}/{p.repository}:{p.tag}", digest, p.from_source
-            )
-
-        try:
-            first = _parallel(upload, list(first_repo), workers, stop, client.abort)
-            second = _parallel(mount, mounts, workers, stop, client.abort)
-            pushed = _parallel(put, plans, workers, stop, client.abort)
-        except NotFound as e:
-            if project:  # Harbor answers 404 for a project that does not exist
-                raise NotFound(f"{e.message} (does project {project!r} exist?)") from e
-            raise
-        finally:
-            task.done()
+        return _Pusher(bundle, verified.members, plans, client, chunk_size).run(
+            plans, workers, progress
+        )
+    except NotFound as e:
+        if project:  # Harbor answers 404 for a project that does not exist
+            raise NotFound(f"{e.message} (does project {project!r} exist?)") from e
+        raise
     finally:
         client.close()
-    outcomes = first + second
-    return PushResult(
-        images=tuple(pushed),
-        uploaded=outcomes.count("uploaded"),
-        mounted=outcomes.count("mounted"),
-        existing=outcomes.count("exists"),
-        bytes_uploaded=sum(
-            sizes[d] for d, how in zip(first_repo, first, strict=True) if how == "uploaded"
-        ),
-    )

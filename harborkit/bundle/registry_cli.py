@@ -1,7 +1,8 @@
 """CLI glue for the registry paths: ``bundle build --from registry...`` and ``bundle push``.
 
 Kept apart from ``cli.py`` (which only forwards ``--from`` here and imports this
-module to register ``push``); only ``typer`` is imported at module level.
+module to register ``push``); both take the app and options from ``cli_base.py``,
+never from each other. Only ``typer`` is imported at module level.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from harborkit.bundle.cli import QuietOpt, _mb, bundle_app
+from harborkit.bundle.cli_base import QuietOpt, _mb, bundle_app, interruptible
 
 if TYPE_CHECKING:
     from harborkit.bundle.extras import BuildExtras
@@ -99,6 +100,7 @@ def run_registry_build(
 
 
 @bundle_app.command("push")
+@interruptible
 def push_cmd(
     bundle: Annotated[Path, typer.Argument(help="Bundle file.")],
     registry: Annotated[str, typer.Option("--registry", help="Target registry HOST[:PORT].")],

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import os
+import posixpath
 import stat
 import tarfile
 import time
@@ -43,6 +44,11 @@ def unsafe_name_reason(name: str) -> str | None:
     if ".." in PurePosixPath(name).parts:
         return "'..' in path"
     return None
+
+
+def normalize_name(name: str) -> str:
+    """The path a member name denotes: ``./a//b/`` and ``a/./b`` are both ``a/b``."""
+    return posixpath.normpath(name.strip("/")).removeprefix("./") if name else name
 
 
 def unsafe_member_reason(ti: tarfile.TarInfo, *, allow_dirs: bool = True) -> str | None:
@@ -182,7 +188,7 @@ def scan_tar(path: Path) -> TarScan:
 def scan_tar_file(f: BinaryIO, file_size: int, path: Path) -> TarScan:
     """:func:`scan_tar` over an open seekable file (a bundle in parts, say) named ``path``."""
     members: list[Member] = []
-    seen: set[str] = set()
+    seen: dict[str, str] = {}  # normalised name -> name as written
     truncated: str | None = None
     damaged: str | None = None
     try:
@@ -211,9 +217,11 @@ def scan_tar_file(f: BinaryIO, file_size: int, path: Path) -> TarScan:
         reason = unsafe_member_reason(ti)
         if reason:
             raise BundleHostile(f"{path}: unsafe member {ti.name!r}: {reason}")
-        if ti.name in seen:
-            raise BundleHostile(f"{path}: duplicate member {ti.name!r}")
-        seen.add(ti.name)
+        norm = normalize_name(ti.name)
+        if norm in seen:
+            same = "" if seen[norm] == ti.name else f" (the same path as {seen[norm]!r})"
+            raise BundleHostile(f"{path}: duplicate member {ti.name!r}{same}")
+        seen[norm] = ti.name
         if ti.isdir():
             continue
         m = Member(ti.name, ti.offset_data, ti.size)
@@ -351,21 +359,26 @@ def check_installer(fileobj: BinaryIO, where: str, *, size: int | None = None) -
             members = tf.getmembers()
     except (tarfile.TarError, OSError, EOFError) as e:
         raise BundleCorrupt(f"{where} is not a readable tar archive: {e}") from e
-    seen: set[str] = set()
+    seen: dict[str, bool] = {}  # normalised path -> is a directory
     for ti in members:
         reason = unsafe_member_reason(ti)
         if reason:
             raise BundleHostile(f"{where}: unsafe member {ti.name!r}: {reason}")
-        norm = os.path.normpath(ti.name)
-        if norm in seen and not ti.isdir():
+        norm = normalize_name(ti.name)
+        if norm in seen and not (seen[norm] and ti.isdir()):
             raise BundleHostile(f"{where}: duplicate member {ti.name!r}")
-        seen.add(norm)
+        seen[norm] = ti.isdir()
+        parent = posixpath.dirname(norm)
+        while parent and parent != ".":
+            if seen.get(parent) is False:  # a file where a folder must go
+                raise BundleHostile(f"{where}: member {ti.name!r} is inside file {parent!r}")
+            parent = posixpath.dirname(parent)
     files = sum(ti.size for ti in members if ti.isreg())
     return InstallerCheck(tuple(members), unpacked, files)
 
 
 def check_install_target(members: Sequence[tarfile.TarInfo], dest: Path, where: str) -> None:
-    """Refuse members that would land outside ``dest`` or overwrite an existing file."""
+    """Refuse members that would land outside ``dest``, overwrite a file, or need a folder where a file is."""
     root = dest.resolve()
     for ti in members:
         target = (root / ti.name).resolve()
@@ -373,38 +386,95 @@ def check_install_target(members: Sequence[tarfile.TarInfo], dest: Path, where: 
             raise BundleHostile(f"{where}: member {ti.name!r} escapes {dest}")
         if ti.isreg() and (target.exists() or target.is_symlink()):
             raise InstallTargetExists(f"{target} already exists; not overwriting it")
+        folder = target if ti.isdir() else target.parent
+        for d in (folder, *folder.parents):
+            if d == root or root not in d.parents:
+                break
+            if (d.exists() or d.is_symlink()) and not d.is_dir():
+                raise InstallTargetExists(
+                    f"{d} is a file where the installer needs a folder; not replacing it"
+                )
 
 
-def extract_installer(fileobj: BinaryIO, dest: Path, where: str) -> list[Path]:
+def check_install_space(check: InstallerCheck, dest: Path) -> None:
+    """:class:`NoSpace` unless the folder ``dest`` is in has room for the unpacked installer."""
+    import shutil
+
+    from harborkit.bundle.errors import NoSpace
+
+    existing = dest
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    needed = check.files_size + 4096 * len(check.members) + (1 << 20)
+    free = shutil.disk_usage(existing).free
+    if free < needed:
+        raise NoSpace(
+            f"not enough free space in {existing} for the installer: about "
+            f"{needed / 1e6:.1f} MB needed, {free / 1e6:.1f} MB free"
+        )
+
+
+def _make_dirs(path: Path, created: list[Path]) -> None:
+    missing: list[Path] = []
+    while not path.exists() and not path.is_symlink():
+        missing.append(path)
+        path = path.parent
+    for d in reversed(missing):
+        d.mkdir()
+        created.append(d)
+
+
+def remove_created(created: list[Path]) -> list[Path]:
+    """Undo an extraction: remove the files and (then empty) folders it created, newest first."""
+    removed: list[Path] = []
+    for p in reversed(created):
+        try:
+            if p.is_dir() and not p.is_symlink():
+                p.rmdir()
+            else:
+                p.unlink()
+        except OSError:
+            continue
+        removed.append(p)
+    created.clear()
+    return removed
+
+
+def extract_installer(
+    fileobj: BinaryIO, dest: Path, where: str, created: list[Path] | None = None
+) -> list[Path]:
     """Check, then extract the installer archive into ``dest``; returns top-level paths.
 
     Only regular files and directories are created; permission bits are kept
     (without setuid/setgid/sticky) so ``install.sh`` and ``prepare`` stay
-    executable. Existing files are never overwritten.
+    executable. Existing files are never overwritten. Everything created is
+    appended to ``created`` as it is made, so a failure can be undone with
+    :func:`remove_created`.
     """
+    created = [] if created is None else created
     members = list(check_installer(fileobj, where).members)
-    dest.mkdir(parents=True, exist_ok=True)
     check_install_target(members, dest, where)
+    _make_dirs(dest, created)
     root = dest.resolve()
     fileobj.seek(0)
     tops: dict[str, Path] = {}
-    with tarfile.open(fileobj=fileobj, mode="r:*") as tf:
+    with tarfile.open(fileobj=fileobj, mode="r:gz") as tf:
         for ti in tf:
-            if ti.name in (".", "./"):
+            if normalize_name(ti.name) == ".":
                 continue
             target = root / ti.name
-            top = PurePosixPath(ti.name).parts[0]
-            tops.setdefault(top, root / top)
+            tops.setdefault(PurePosixPath(ti.name).parts[0], root / PurePosixPath(ti.name).parts[0])
             mode = stat.S_IMODE(ti.mode) & 0o777
             if ti.isdir():
-                target.mkdir(parents=True, exist_ok=True)
+                _make_dirs(target, created)
                 os.chmod(target, mode | 0o700)
                 continue
-            target.parent.mkdir(parents=True, exist_ok=True)
+            _make_dirs(target.parent, created)
             src = tf.extractfile(ti)
             assert src is not None
             flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
             fd = os.open(target, flags, 0o600)
+            created.append(target)
             with os.fdopen(fd, "wb") as out:
                 while chunk := src.read(1 << 20):
                     out.write(chunk)

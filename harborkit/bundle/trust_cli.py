@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from harborkit.bundle.cli import bundle_app
+from harborkit.bundle.cli_base import bundle_app
 
 if TYPE_CHECKING:
     from harborkit.bundle.extras import BuildExtras

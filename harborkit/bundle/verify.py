@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import json
 import os
 import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from harborkit.bundle.errors import BundleCorrupt
+from harborkit.bundle.errors import BundleCorrupt, BundleHostile, BundleUnreadable
 from harborkit.bundle.format import (
     BLOB_DIR,
+    IMAGES_DIR,
+    IMAGES_MANIFEST,
     METADATA_NAME,
     SUMS_NAME,
     BundleMetadata,
@@ -32,7 +36,15 @@ from harborkit.bundle.progress import NullProgress, Progress, Task
 from harborkit.bundle.sbom import SBOM_NAME, validate_sbom
 from harborkit.bundle.sign import SIGNATURE_NAME, PublicKey, SignatureError, signature_key_id
 from harborkit.bundle.sign import verify as verify_signature
-from harborkit.bundle.tarsafe import Member, SectionReader, check_installer, scan_tar_file
+from harborkit.bundle.tarsafe import (
+    InstallerCheck,
+    Member,
+    SectionReader,
+    check_installer,
+    installer_name_reason,
+    scan_tar_file,
+    unsafe_name_reason,
+)
 
 READ_SIZE = 8 << 20
 _MAX_NAMED = 6
@@ -46,6 +58,8 @@ class VerifyResult:
     metadata: BundleMetadata
     members: Mapping[str, Member]
     bytes_hashed: int
+    load_manifest: tuple[dict[str, Any], ...]  # images/manifest.json, checked against the metadata
+    installer: InstallerCheck
     signed_by: str | None = None  # key id of the signature member (checked only with a key)
     signature_checked: bool = False
     parts: tuple[Path, ...] = ()  # the part files read, for a bundle in parts
@@ -85,7 +99,7 @@ def verify_bundle(
     extra, altered or truncated ones (naming the part they lie in),
     :class:`MetadataError` when ``harbor-bundle.json`` fails its schema,
     :class:`SignatureError` when ``key`` is given and ``SHA256SUMS`` carries no
-    valid signature by it.
+    valid signature by it (checked before anything is hashed).
     """
     progress = progress or NullProgress()
     with open_bundle_file(path) as source:
@@ -95,7 +109,10 @@ def verify_bundle(
 def _verify(
     path: Path, source: BundleFile, progress: Progress, key: PublicKey | None
 ) -> VerifyResult:
-    scan = scan_tar_file(source, source.size, path)  # type: ignore[arg-type]
+    try:
+        scan = scan_tar_file(source, source.size, path)  # type: ignore[arg-type]
+    except PermissionError as e:
+        raise BundleUnreadable(f"cannot read bundle {path}: {e.strerror}") from e
     members = {m.name: m for m in scan.members}
     problems: list[str] = []
     if scan.truncated:
@@ -117,30 +134,11 @@ def _verify(
         sums = parse_sums(sums_raw)
     except ValueError as e:
         raise BundleCorrupt(f"bundle {path} is corrupt: {SUMS_NAME} {e}") from e
-    sig_member = members.get(SIGNATURE_NAME)
-    signed_by: str | None = None
-    if sig_member is not None:
-        if sig_member.offset < sums_member.offset:
-            raise BundleCorrupt(
-                f"bundle {path} is corrupt: {SIGNATURE_NAME} comes before {SUMS_NAME}"
-            )
-        sig_raw = _read_member(source, sig_member)
-        try:
-            signed_by = signature_key_id(sig_raw, f"{path}: {SIGNATURE_NAME}")
-        except SignatureError:
-            if key is not None:
-                raise
-    if key is not None:
-        if sig_member is None:
-            raise SignatureError(
-                f"bundle {path} is not signed (no {SIGNATURE_NAME}); "
-                f"it cannot be checked against key {key.id_hex}"
-            )
-        verify_signature(key, sums_raw, sig_raw, f"bundle {path}: {SIGNATURE_NAME}")
+    signed_by = _check_signature(path, source, members, sums_member, sums_raw, key)
 
     # the schema check needs jsonschema (~40 ms to import): import it while hashing
     threading.Thread(target=importlib.import_module, args=("jsonschema",), daemon=True).start()
-    unsummed = {SUMS_NAME, SIGNATURE_NAME}
+    unsummed = (SUMS_NAME, SIGNATURE_NAME)
     to_hash = [m for m in scan.members if m.name not in unsummed and m.end <= scan.file_size]
     to_hash.sort(key=lambda m: m.size, reverse=True)
     total = sum(m.size for m in to_hash)
@@ -157,27 +155,7 @@ def _verify(
     finally:
         task.done()
 
-    altered = [n for n, d in digests.items() if n in sums and sums[n] != d]
-    # blobs are content-addressed: the name must be the digest of the bytes
-    misnamed = [
-        n
-        for n, d in digests.items()
-        if n.startswith(BLOB_DIR + "/") and n[len(BLOB_DIR) + 1 :] != d
-    ]
-    altered += [n for n in misnamed if n not in altered]
-    missing = [n for n in sums if n not in members]
-    extra = [n for n in members if n not in sums and n not in unsummed]
-    truncated_listed = scan.truncated
-    missing = [n for n in missing if n != truncated_listed]
-    extra = [n for n in extra if n != truncated_listed]
-    altered = [n + source.where(members[n].offset, members[n].end) for n in altered]
-    for label, names in (
-        ("altered member", altered),
-        ("missing member", missing),
-        ("extra member", extra),
-    ):
-        if names:
-            problems.append(_names(label, sorted(names)))
+    problems += _member_problems(digests, members, sums, scan.truncated, source)
     if problems:
         damage = source.damage()
         if damage:
@@ -189,20 +167,86 @@ def _verify(
         raise BundleCorrupt(f"bundle {path} is corrupt: missing member {METADATA_NAME}")
     meta = metadata_from_json(_read_member(source, meta_member), f"{path}: {METADATA_NAME}")
     _check_consistency(path, meta, members, sums)
+    entries = check_load_manifest(path, meta, members, sums, source)
     sbom_member = members.get(SBOM_NAME)
     if sbom_member is not None:
         validate_sbom(_read_member(source, sbom_member), f"{path}: {SBOM_NAME}")
     inst = members[installer_member(meta.installer.name)]
-    check_installer(SectionReader(source, inst.offset, inst.size), f"{path}: {inst.name}")  # type: ignore[arg-type]
+    where = f"{path}: {inst.name}"
+    checked = check_installer(SectionReader(source, inst.offset, inst.size), where, size=inst.size)  # type: ignore[arg-type]
     return VerifyResult(
         path,
         meta,
         members,
         total,
+        entries,
+        checked,
         signed_by=signed_by,
         signature_checked=key is not None,
         parts=tuple(source.parts) if source.parts != [path] else (),
     )
+
+
+def _check_signature(
+    path: Path,
+    source: BundleFile,
+    members: Mapping[str, Member],
+    sums_member: Member,
+    sums_raw: bytes,
+    key: PublicKey | None,
+) -> str | None:
+    """The key id of ``SHA256SUMS.minisig``; with ``key``, the signature must be valid by it."""
+    sig_member = members.get(SIGNATURE_NAME)
+    if sig_member is None:
+        if key is not None:
+            raise SignatureError(
+                f"bundle {path} is not signed (no {SIGNATURE_NAME}); "
+                f"it cannot be checked against key {key.id_hex}"
+            )
+        return None
+    if sig_member.offset < sums_member.offset:
+        raise BundleCorrupt(f"bundle {path} is corrupt: {SIGNATURE_NAME} comes before {SUMS_NAME}")
+    sig_raw = _read_member(source, sig_member)
+    where = f"bundle {path}: {SIGNATURE_NAME}"
+    if key is not None:
+        verify_signature(key, sums_raw, sig_raw, where)
+    try:
+        return signature_key_id(sig_raw, where)
+    except SignatureError:
+        return "(unreadable)"
+
+
+def _member_problems(
+    digests: Mapping[str, str],
+    members: Mapping[str, Member],
+    sums: Mapping[str, str],
+    truncated: str | None,
+    source: BundleFile | None = None,
+) -> list[str]:
+    """Members altered (or not matching their blob name), missing or extra against ``SHA256SUMS``."""
+    altered = [n for n, d in digests.items() if n in sums and sums[n] != d]
+    # blobs are content-addressed: the name must be the digest of the bytes
+    misnamed = [
+        n
+        for n, d in digests.items()
+        if n.startswith(BLOB_DIR + "/") and n[len(BLOB_DIR) + 1 :] != d
+    ]
+    altered += [n for n in misnamed if n not in altered]
+    missing = [n for n in sums if n not in members and n != truncated]
+    extra = [
+        n for n in members if n not in sums and n not in (SUMS_NAME, SIGNATURE_NAME, truncated)
+    ]
+    if source is not None:  # name the part an altered member lies in
+        altered = [n + source.where(members[n].offset, members[n].end) for n in altered]
+    return [
+        _names(label, sorted(names))
+        for label, names in (
+            ("altered member", altered),
+            ("missing member", missing),
+            ("extra member", extra),
+        )
+        if names
+    ]
 
 
 def _check_consistency(
@@ -214,7 +258,7 @@ def _check_consistency(
     for layer in meta.layers:
         m = members.get(blob_member(layer.digest))
         if m is None and layer.digest in in_base:
-            continue
+            continue  # a delta leaves it to its base bundle
         if m is None:
             problems.append(f"layer {layer.digest} is not in the bundle")
         elif m.size != layer.size:
@@ -227,7 +271,10 @@ def _check_consistency(
             f"{img.reference} uses unknown layer {d}" for d in img.layers if d not in known
         ]
     inst = installer_member(meta.installer.name)
-    if inst not in members:
+    reason = installer_name_reason(meta.installer.name)
+    if reason:
+        problems.append(f"installer name {meta.installer.name!r} {reason}")
+    elif inst not in members:
         problems.append(f"installer {inst} is not in the bundle")
     elif sums.get(inst) != meta.installer.sha256:
         problems.append(f"installer {inst} sha256 differs from the metadata")
@@ -240,3 +287,88 @@ def _check_consistency(
         raise BundleCorrupt(
             f"bundle {path} is inconsistent with {METADATA_NAME}: " + "; ".join(problems[:4])
         )
+
+
+def _entry_shape(entry: Any) -> tuple[str, list[str], list[str]] | None:
+    """``(Config, RepoTags, Layers)`` of a ``docker load`` manifest entry, or ``None`` if malformed."""
+    if not isinstance(entry, dict):
+        return None
+    config, tags, layers = entry.get("Config"), entry.get("RepoTags"), entry.get("Layers")
+    if not isinstance(config, str) or not isinstance(tags, list) or not isinstance(layers, list):
+        return None
+    if not all(isinstance(x, str) for x in [*tags, *layers]):
+        return None
+    return config, tags, layers
+
+
+def _read_load_manifest(path: Path, members: Mapping[str, Member], source: BundleFile) -> list[Any]:
+    where = f"bundle {path}: {IMAGES_MANIFEST}"
+    member = members.get(IMAGES_MANIFEST)
+    if member is None:
+        raise BundleCorrupt(f"bundle {path} is corrupt: missing member {IMAGES_MANIFEST}")
+    try:
+        doc = json.loads(_read_member(source, member))
+    except (ValueError, UnicodeDecodeError) as e:
+        raise BundleCorrupt(f"{where} is not valid JSON: {e}") from e
+    if not isinstance(doc, list) or any(_entry_shape(e) is None for e in doc):
+        raise BundleCorrupt(
+            f"{where} is not a docker load manifest (a list of Config/RepoTags/Layers entries)"
+        )
+    return doc
+
+
+def check_load_manifest(
+    path: Path,
+    meta: BundleMetadata,
+    members: Mapping[str, Member],
+    sums: Mapping[str, str],
+    source: BundleFile,
+) -> tuple[dict[str, Any], ...]:
+    """``images/manifest.json`` must agree with ``harbor-bundle.json``: what ``docker load`` reads.
+
+    Every path it names is a checksummed blob of the bundle; its ``RepoTags`` are
+    exactly the metadata's references, each on the config and layers the metadata
+    gives it. A tag the metadata does not declare would retag an image on the target:
+    :class:`BundleHostile`. Anything else that disagrees: :class:`BundleCorrupt`.
+    """
+    where = f"bundle {path}: {IMAGES_MANIFEST}"
+    doc = _read_load_manifest(path, members, source)
+    declared = {img.reference: img for img in meta.images}
+    # a delta's layers left to its base: named by the manifest, not in the bundle
+    in_base = {
+        "blobs/sha256/" + d.split(":", 1)[1] for d in (meta.base.layers if meta.base else ())
+    }
+    seen: list[str] = []
+    problems: list[str] = []
+    for entry in doc:
+        config, tags, layers = entry["Config"], entry["RepoTags"], entry["Layers"]
+        for rel in [config, *layers]:
+            reason = unsafe_name_reason(rel)
+            if reason:
+                raise BundleHostile(f"{where}: unsafe path {rel!r}: {reason}")
+            name = f"{IMAGES_DIR}/{rel}"
+            if rel in in_base and name not in members:
+                continue
+            if name not in members or name not in sums:
+                problems.append(f"names {rel}, which is not a checksummed member")
+        undeclared = [t for t in tags if t not in declared]
+        if undeclared:
+            raise BundleHostile(
+                f"{where} tags {', '.join(undeclared)}, which {METADATA_NAME} does not declare "
+                "(loading it would retag images on the target)"
+            )
+        for tag in tags:
+            img = declared[tag]
+            want = ["blobs/sha256/" + d.split(":", 1)[1] for d in img.layers]
+            if config != "blobs/sha256/" + img.image_id.split(":", 1)[1] or layers != want:
+                problems.append(f"gives {tag} another config or layers than {METADATA_NAME}")
+        seen += tags
+    missing = [r for r in declared if r not in seen]
+    if missing:
+        problems.append(f"does not tag {', '.join(missing)}")
+    repeated = sorted({t for t in seen if seen.count(t) > 1})
+    if repeated:
+        problems.append(f"tags {', '.join(repeated)} more than once")
+    if problems:
+        raise BundleCorrupt(f"{where} disagrees with {METADATA_NAME}: " + "; ".join(problems[:4]))
+    return tuple(doc)

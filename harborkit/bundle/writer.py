@@ -63,7 +63,9 @@ from harborkit.bundle.format import (
     blob_path_in_images,
     format_sums,
     installer_member,
+    metadata_to_dict,
     metadata_to_json,
+    validate_metadata_dict,
 )
 from harborkit.bundle.installer import InstallerSource, fetch_installer
 from harborkit.bundle.progress import Progress
@@ -89,7 +91,13 @@ class BuildResult:
 
 
 class Sink(Protocol):
-    """Where a bundle's bytes go. The tar writer needs a seekable binary file."""
+    """Where a bundle's bytes go.
+
+    :meth:`open` returns the file the tar is written to. It must be seekable:
+    a streamed member's header is written as a placeholder and patched in place
+    once its size and digest are known (a sink of split parts maps offsets to its
+    parts). Everything else is appended at the end.
+    """
 
     def open(self) -> BinaryIO:
         """Create the temporary output; the file the tar is written to."""
@@ -154,7 +162,12 @@ class FileSink:
 
     def open(self) -> BinaryIO:
         self.stale_removed = remove_stale_partials(self.output.parent, self.output.name)
-        fd = os.open(self.temp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+        try:
+            fd = os.open(self.temp, flags, 0o644)
+        except FileExistsError:  # left by an earlier process that had our pid (pids repeat)
+            os.unlink(self.temp)
+            fd = os.open(self.temp, flags, 0o644)
         self._f = os.fdopen(fd, "w+b", buffering=self._buffering)
         return self._f
 
@@ -403,7 +416,11 @@ class BundleWriter:
         manifest_digests: Mapping[str, str] | None = None,
     ) -> BuildResult:
         """Write ``images/manifest.json``, the SBOM, the metadata, ``SHA256SUMS`` (then its
-        signature with :attr:`extras` ``sign_key``, and ``after_sums``), commit."""
+        signature with :attr:`extras` ``sign_key``, and ``after_sums``), commit.
+
+        The metadata is checked against its schema first (:class:`MetadataError`), as
+        ``verify`` will check it.
+        """
         if self.installer is None:
             raise RuntimeError("finish() before add_installer()")
         meta = BundleMetadata(
@@ -417,6 +434,7 @@ class BundleWriter:
             files=tuple(self.files),
             base=base,
         )
+        validate_metadata_dict(metadata_to_dict(meta), "the bundle metadata")  # as verify will
         self.add_bytes(IMAGES_MANIFEST, docker_load_manifest(images))
         self.add_bytes(
             SBOM_NAME,

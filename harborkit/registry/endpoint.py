@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harborkit.errors import InputError
-from harborkit.registry.reference import DOCKER_HUB, normalize_registry
+from harborkit.registry.reference import DOCKER_HUB, check_host, normalize_registry
 
 if TYPE_CHECKING:
     from harborkit.registry.client import RegistryClient
@@ -66,14 +66,18 @@ def parse_from(value: str) -> str:
     if value == "registry":
         return DOCKER_HUB
     prefix = "registry://"
+    if "@" in value:
+        check_host(value.removeprefix(prefix).split("/", 1)[0])  # refused, without echoing it
     if value.startswith(prefix) and len(value) > len(prefix) and "/" not in value[len(prefix) :]:
-        return normalize_registry(value[len(prefix) :])
+        return check_host(normalize_registry(value[len(prefix) :]))
     raise InputError(f"--from must be 'registry' or 'registry://HOST[:PORT]', not {value!r}")
 
 
 def parse_host(value: str) -> str:
     """``HOST[:PORT]`` as given to ``--registry`` (a scheme or a path is refused)."""
     v = value.strip()
+    if "@" in v:
+        check_host(v)  # refuses credentials without echoing them
     if not v or "://" in v or "/" in v:
         raise InputError(f"--registry takes HOST[:PORT], not {value!r}")
-    return normalize_registry(v)
+    return check_host(normalize_registry(v))

@@ -12,6 +12,7 @@ _HUB_ALIASES = {"docker.io", "index.docker.io", "registry-1.docker.io", "registr
 _COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
 _TAG = re.compile(r"^[\w][\w.-]{0,127}$")
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_HOST = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?")
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,19 @@ class ImageReference:
     def short(self) -> str:
         """``repository:tag`` without the registry (the name an image has in a bundle)."""
         return f"{self.repository}:{self.tag or 'latest'}"
+
+
+def check_host(host: str) -> str:
+    """``host[:port]`` or refuse it (credentials, paths and schemes have no place in it)."""
+    if "@" in host:
+        raise InputError(
+            f"registry {host.rsplit('@', 1)[1]!r}: credentials in the registry address are "
+            "not accepted (they would be printed and stored); give --username and the password "
+            "in HARBORKIT_REGISTRY_PASSWORD (or --password)"
+        )
+    if not _HOST.fullmatch(host):
+        raise InputError(f"registry address {host!r} is not HOST[:PORT]")
+    return host
 
 
 def is_docker_hub(host: str) -> bool:

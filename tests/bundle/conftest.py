@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import io
+import contextlib
 import os
 import subprocess
 import sys
-import tarfile
 import threading
 import time
 from collections.abc import Iterator
@@ -40,28 +39,22 @@ RANDOM_IMAGE = "hk-test/random:1"
 
 def make_installer_tgz() -> bytes:
     """A small stand-in for Harbor's online installer."""
-    files = [
-        ("harbor/install.sh", b"#!/bin/sh\necho installing harbor\n", 0o755),
-        ("harbor/prepare", b"#!/bin/sh\necho preparing\n", 0o755),
-        ("harbor/harbor.yml", b"hostname: reg.mydomain.com\nhttp:\n  port: 80\n", 0o644),
-        ("harbor/LICENSE", b"Apache License 2.0\n", 0o644),
-    ]
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
-        ti = tarfile.TarInfo("harbor")
-        ti.type = tarfile.DIRTYPE
-        ti.mode = 0o755
-        tf.addfile(ti)
-        for name, data, mode in files:
-            ti = tarfile.TarInfo(name)
-            ti.size, ti.mode = len(data), mode
-            tf.addfile(ti, io.BytesIO(data))
-    return buf.getvalue()
+    from tests.bundle.craft import installer_tgz
+
+    return installer_tgz(
+        [
+            ("harbor/install.sh", b"#!/bin/sh\necho installing harbor\n", 0o755),
+            ("harbor/prepare", b"#!/bin/sh\necho preparing\n", 0o755),
+            ("harbor/harbor.yml", b"hostname: reg.mydomain.com\nhttp:\n  port: 80\n", 0o644),
+            ("harbor/LICENSE", b"Apache License 2.0\n", 0o644),
+        ]
+    )
 
 
 @dataclass(frozen=True)
 class HttpServer:
-    """The loopback server: ``files`` by path; ``/slow/<name>`` trickles them out."""
+    """The loopback server: ``files`` by path; ``/slow/<name>`` trickles them out;
+    ``/stall/<anything>`` sends headers and two bytes, then nothing for 30 s."""
 
     url: str
     files: dict[str, bytes]
@@ -78,6 +71,15 @@ def http_server(installer_bytes: bytes) -> Iterator[HttpServer]:
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - http.server API
+            if self.path.startswith("/stall/"):  # headers, a few bytes, then nothing
+                self.send_response(200)
+                self.send_header("Content-Length", str(1 << 20))
+                self.end_headers()
+                with contextlib.suppress(OSError):
+                    self.wfile.write(b"\x1f\x8b")
+                    self.wfile.flush()
+                    time.sleep(30)
+                return
             slow = self.path.startswith("/slow/")
             data = files.get(self.path[5:] if slow else self.path)
             if data is None:
@@ -151,7 +153,16 @@ def fresh_daemon() -> Iterator[Daemon]:
 def run_cli(
     *args: str, env: dict[str, str] | None = None, timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``harborkit`` as a user would, in a subprocess."""
+    """Run ``harborkit`` as a user would, in a subprocess.
+
+    A ``bundle build`` of the default manifest gets ``--no-tools``: its
+    docker-compose comes from GitHub, which tests cannot reach (the tests that
+    carry tools use their own manifest with a loopback stand-in).
+    """
+    if args[:2] == ("bundle", "build") and not {"-m", "--manifest", "--file", "--no-tools"} & set(
+        args
+    ):
+        args = (*args, "--no-tools")
     return subprocess.run(
         [sys.executable, "-m", "harborkit", *args],
         env=env if env is not None else dict(os.environ),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import os
 import signal
 import subprocess
@@ -13,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from harborkit.bundle.format import BLOB_DIR, METADATA_NAME, SUMS_NAME, installer_member
+from harborkit.bundle.format import BLOB_DIR, IMAGES_MANIFEST, METADATA_NAME, installer_member
 from harborkit.errors import ExitCode
 from tests.bundle.conftest import (
     INSTALLER_NAME,
@@ -24,8 +26,17 @@ from tests.bundle.conftest import (
     image_list,
     run_cli,
 )
+from tests.bundle.craft import (
+    CRAFTED_REFS,
+    bundle_members,
+    craft_bundle,
+    installer_tgz,
+    write_members,
+)
 from tests.bundle.helpers import hostile_tgz, member_info, rewrite_bundle
+from tests.bundle.test_hostile_bundles import HOSTILE_MEMBERS, SCHEMA_EDITS
 from tests.support.dockerd import Daemon
+from tests.support.images import busybox_layer, harbor_test_images, load_images, make_image
 
 
 def _one_line_error(stderr: str) -> str:
@@ -218,7 +229,7 @@ def test_full_disk_while_writing(
     assert _leftovers(d) == []
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
 def test_interrupted_build_leaves_nothing_at_final_path(
     tmp_path: Path, build_host: BuildHost, http_server: HttpServer, sig: signal.Signals
 ) -> None:
@@ -252,8 +263,9 @@ def test_interrupted_build_leaves_nothing_at_final_path(
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     assert not out.exists()
-    if sig == signal.SIGINT:
+    if sig != signal.SIGKILL:  # SIGTERM cleans up exactly like SIGINT
         assert proc.returncode == ExitCode.INTERRUPTED, err
+        assert err.decode().strip() == f"harborkit: interrupted; removed {partial[0]}"
         assert _leftovers(out_dir) == []
     else:
         assert proc.returncode == -signal.SIGKILL
@@ -299,44 +311,6 @@ def test_truncated_bundle(tmp_path: Path, built_bundle: Path, target_daemon: Dae
     assert image_list(target_daemon) == before
 
 
-def test_bundle_cut_before_sums(tmp_path: Path, built_bundle: Path) -> None:
-    with tarfile.open(built_bundle) as tf:
-        sums = tf.getmember(SUMS_NAME)
-    bad = tmp_path / "cut.tar"
-    bad.write_bytes(built_bundle.read_bytes()[: sums.offset])
-    r = run_cli("bundle", "verify", str(bad))
-    assert r.returncode == ExitCode.BUNDLE_CORRUPT
-    assert f"missing member {SUMS_NAME}" in _one_line_error(r.stderr)
-
-
-def test_missing_and_extra_members(tmp_path: Path, built_bundle: Path) -> None:
-    """Members added or dropped behind SHA256SUMS' back are each named."""
-    victim = min(_blob_members(built_bundle), key=lambda ti: ti.size).name
-    bad = tmp_path / "edited.tar"
-    with (
-        tarfile.open(built_bundle) as src,
-        tarfile.open(bad, "w", format=tarfile.GNU_FORMAT) as out,
-    ):
-        for ti in src:
-            if ti.name == victim:
-                continue
-            out.addfile(ti, src.extractfile(ti))
-        out.addfile(tarfile.TarInfo("images/blobs/sha256/extra"), None)
-    r = run_cli("bundle", "verify", str(bad))
-    assert r.returncode == ExitCode.BUNDLE_CORRUPT
-    msg = _one_line_error(r.stderr)
-    assert f"missing member {victim}" in msg and "extra member images/blobs/sha256/extra" in msg
-
-
-HOSTILE_MEMBERS = {
-    "dotdot": (member_info("../x"), b"x"),
-    "absolute": (member_info("/etc/x"), b"x"),
-    "symlink": (member_info("images/blobs/sha256/link", tarfile.SYMTYPE, "/etc/passwd"), b""),
-    "hardlink": (member_info("images/hard", tarfile.LNKTYPE, "etc/passwd"), b""),
-    "device": (member_info("images/null", tarfile.CHRTYPE), b""),
-}
-
-
 @pytest.mark.parametrize("kind", sorted(HOSTILE_MEMBERS))
 def test_hostile_outer_member(
     tmp_path: Path, built_bundle: Path, target_daemon: Daemon, kind: str
@@ -354,14 +328,6 @@ def test_hostile_outer_member(
     assert r.returncode == ExitCode.BUNDLE_HOSTILE
     assert image_list(target_daemon) == before
     assert not (tmp_path / "opt").exists()
-
-
-def test_duplicate_outer_member(tmp_path: Path, built_bundle: Path) -> None:
-    bad = tmp_path / "dup.tar"
-    rewrite_bundle(built_bundle, bad, extra=[(member_info(METADATA_NAME), b"{}")])
-    r = run_cli("bundle", "verify", str(bad))
-    assert r.returncode == ExitCode.BUNDLE_HOSTILE
-    assert "duplicate member" in _one_line_error(r.stderr)
 
 
 def _with_installer(src: Path, dst: Path, tgz: bytes) -> None:
@@ -407,15 +373,7 @@ def test_install_dir_never_overwrites(
     assert image_list(fresh_daemon) == {}
 
 
-@pytest.mark.parametrize(
-    "edit",
-    [
-        lambda m: m.update(format_version=99),
-        lambda m: m.pop("images"),
-        lambda m: m["images"][0].update(image_id="not-a-digest"),
-    ],
-    ids=["version", "no-images", "bad-id"],
-)
+@SCHEMA_EDITS
 def test_metadata_fails_schema(
     tmp_path: Path, built_bundle: Path, target_daemon: Daemon, edit
 ) -> None:
@@ -429,35 +387,6 @@ def test_metadata_fails_schema(
     assert run_cli("bundle", "load", str(bad), env=target_daemon.env()).returncode == ExitCode.USAGE
     assert run_cli("bundle", "inspect", str(bad)).returncode == ExitCode.USAGE
     assert image_list(target_daemon) == before
-
-
-def test_metadata_inconsistent_with_members(tmp_path: Path, built_bundle: Path) -> None:
-    bad = tmp_path / "meta.tar"
-    rewrite_bundle(built_bundle, bad, edit_metadata=lambda m: m["layers"][0].update(size=1))
-    r = run_cli("bundle", "verify", str(bad))
-    assert r.returncode == ExitCode.BUNDLE_CORRUPT
-    assert METADATA_NAME in _one_line_error(r.stderr)
-
-
-def test_not_a_bundle(tmp_path: Path) -> None:
-    r = run_cli("bundle", "verify", str(tmp_path / "nope.tar"))
-    assert r.returncode == ExitCode.USAGE
-    assert "nope.tar" in _one_line_error(r.stderr)
-    junk = tmp_path / "junk.tar"
-    junk.write_bytes(b"this is not a tar" * 100)
-    r = run_cli("bundle", "verify", str(junk))
-    assert r.returncode == ExitCode.BUNDLE_CORRUPT
-    assert "junk.tar" in _one_line_error(r.stderr)
-
-
-def test_blob_not_matching_its_name_is_altered(tmp_path: Path, built_bundle: Path) -> None:
-    """Even with SHA256SUMS recomputed, a blob whose bytes differ from its digest name is caught."""
-    victim = max(_blob_members(built_bundle), key=lambda ti: ti.size).name
-    bad = tmp_path / "renamed.tar"
-    rewrite_bundle(built_bundle, bad, replace={victim: b"\x1f\x8b not the layer"})
-    r = run_cli("bundle", "verify", str(bad))
-    assert r.returncode == ExitCode.BUNDLE_CORRUPT
-    assert f"altered member {victim}" in _one_line_error(r.stderr)
 
 
 def test_daemon_refusal_is_load_failed_and_rolled_back(
@@ -497,19 +426,215 @@ def test_daemon_refusal_is_load_failed_and_rolled_back(
     assert run_cli("bundle", "verify", str(bad)).returncode == 0
     r = run_cli("bundle", "load", str(bad), env=fresh_daemon.env())
     assert r.returncode == ExitCode.LOAD_FAILED, r.stderr
-    assert str(bad) in _one_line_error(r.stderr)
+    msg = _one_line_error(r.stderr)
+    assert str(bad) in msg and "; rolled back: removed image " in msg
     assert image_list(fresh_daemon) == {}
 
 
-def test_damaged_tar_header(tmp_path: Path, built_bundle: Path) -> None:
-    """A flipped byte in a member header is reported, naming the member before it."""
-    with tarfile.open(built_bundle) as tf:
-        victim = tf.getmember(METADATA_NAME)
-    raw = bytearray(built_bundle.read_bytes())
-    raw[victim.offset + 3] ^= 0x20  # inside the name field; the header checksum no longer matches
-    bad = tmp_path / "header.tar"
-    bad.write_bytes(bytes(raw))
-    r = run_cli("bundle", "verify", str(bad))
-    assert r.returncode == ExitCode.BUNDLE_CORRUPT
-    # the SBOM is the member before the metadata
-    assert "unreadable tar header after member sbom.cdx.json" in _one_line_error(r.stderr)
+# ------------------------------------------------------------------ issue 7 items 6-7
+
+
+def _build(
+    out: Path, installer: str, env: dict[str, str], *extra: str
+) -> subprocess.CompletedProcess[str]:
+    return run_cli(
+        "bundle", "build", "--no-pull", "--installer", installer, "-o", str(out), *extra, env=env
+    )
+
+
+def test_build_refuses_an_installer_verify_would_refuse(
+    tmp_path: Path, build_host: BuildHost
+) -> None:
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    plain = tmp_path / INSTALLER_NAME
+    plain.write_bytes(gzip.decompress(installer_tgz()))  # a tar, but not gzip
+    r = _build(out_dir / "b.tar", str(plain), build_host.daemon.env())
+    assert r.returncode == ExitCode.USAGE, r.stderr
+    msg = _one_line_error(r.stderr)
+    assert f"installer {plain} is not a complete gzip stream" in msg
+    assert "a bundle must carry a safe, complete gzip tar" in msg
+    hostile = tmp_path / "hostile" / INSTALLER_NAME
+    hostile.parent.mkdir()
+    hostile.write_bytes(hostile_tgz("symlink"))
+    r = _build(out_dir / "b.tar", str(hostile), build_host.daemon.env())
+    assert r.returncode == ExitCode.USAGE, r.stderr
+    assert "unsafe member 'harbor/link': is a symlink" in _one_line_error(r.stderr)
+    zipped = tmp_path / "harbor-online-installer-v1.8.0.zip"
+    zipped.write_bytes(installer_tgz())
+    r = _build(out_dir / "b.tar", str(zipped), build_host.daemon.env())
+    assert r.returncode == ExitCode.USAGE, r.stderr
+    assert "installer name 'harbor-online-installer-v1.8.0.zip' is not a gzip tar" in (
+        _one_line_error(r.stderr)
+    )
+    assert _leftovers(out_dir) == []
+
+
+def test_stalled_installer_download_has_a_deadline(
+    tmp_path: Path, build_host: BuildHost, http_server: HttpServer
+) -> None:
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    url = f"{http_server.url}/stall/{INSTALLER_NAME}"
+    env = dict(build_host.daemon.env(), HARBORKIT_DOWNLOAD_STALL="1")
+    started = time.monotonic()
+    r = _build(out_dir / "b.tar", url, env)
+    assert r.returncode == ExitCode.DOWNLOAD, r.stderr
+    assert f"download of installer {url} stalled" in _one_line_error(r.stderr)
+    assert time.monotonic() - started < 25  # the server would stall for 30 s
+    assert _leftovers(out_dir) == []
+
+
+def test_next_build_removes_a_dead_process_partial(
+    tmp_path: Path, build_host: BuildHost, installer_bytes: bytes
+) -> None:
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = out_dir / f".b.tar.partial-{dead.pid}"
+    stale.write_bytes(b"left by a build that was killed")
+    alive = out_dir / f".b.tar.partial-{os.getpid()}"  # a build still running: kept
+    alive.write_bytes(b"in progress")
+    inst = tmp_path / INSTALLER_NAME
+    inst.write_bytes(installer_bytes)
+    m = _manifest(tmp_path, ["goharbor/prepare:v1.8.0"], "http://127.0.0.1:1/x.tgz")
+    r = _build(out_dir / "b.tar", str(inst), build_host.daemon.env(), "-m", str(m))
+    assert r.returncode == 0, r.stderr
+    assert _leftovers(out_dir) == sorted(["b.tar", alive.name])
+
+
+def _crafted_with_images(tmp_path: Path, **kw: object) -> Path:
+    path = tmp_path / "crafted.tar"
+    craft_bundle(path, images=harbor_test_images(CRAFTED_REFS), **kw)  # type: ignore[arg-type]
+    return path
+
+
+def test_load_refuses_a_retag_of_an_undeclared_image(tmp_path: Path, fresh_daemon: Daemon) -> None:
+    """The target has busybox:latest; a bundle whose manifest.json would retag it loads nothing."""
+    images = harbor_test_images(CRAFTED_REFS)
+    victim = make_image(["busybox:latest"], [busybox_layer()])
+    client = fresh_daemon.client()
+    load_images(client, [victim])
+    client.close()
+    before = image_list(fresh_daemon)
+    members, _ = bundle_members(images, installer_tgz())
+    doc = json.loads(dict(members)[IMAGES_MANIFEST])
+    doc[0]["RepoTags"].append("busybox:latest")
+    bad = tmp_path / "retag.tar"
+    write_members(
+        bad, [(n, json.dumps(doc).encode() if n == IMAGES_MANIFEST else d) for n, d in members]
+    )
+    r = run_cli("bundle", "load", str(bad), env=fresh_daemon.env())
+    assert r.returncode == ExitCode.BUNDLE_HOSTILE, r.stderr
+    assert "tags busybox:latest, which harbor-bundle.json does not declare" in _one_line_error(
+        r.stderr
+    )
+    assert image_list(fresh_daemon) == before
+
+
+def test_load_finds_a_file_where_a_folder_must_go_before_loading(
+    tmp_path: Path, fresh_daemon: Daemon
+) -> None:
+    bundle = _crafted_with_images(tmp_path)
+    install = tmp_path / "opt"
+    install.mkdir()
+    (install / "harbor").write_text("a file, not the installer folder\n")
+    r = run_cli(
+        "bundle", "load", str(bundle), "--install-dir", str(install), env=fresh_daemon.env()
+    )
+    assert r.returncode == ExitCode.USAGE, r.stderr
+    assert f"{install / 'harbor'} is a file where the installer needs a folder" in (
+        _one_line_error(r.stderr)
+    )
+    assert image_list(fresh_daemon) == {}
+    assert _leftovers(install) == ["harbor"]
+
+
+def test_load_checks_the_installer_against_free_space_first(tmp_path: Path, tmpfs) -> None:
+    """Known before the daemon is even asked: the unpacked installer does not fit."""
+    big = installer_tgz([("harbor/blob.bin", os.urandom(3 << 20), 0o644)])
+    bundle = _crafted_with_images(tmp_path, installer=big)
+    d = tmpfs("1m")
+    env = dict(os.environ, DOCKER_HOST="unix:///tmp/hk-nowhere/d.sock")
+    r = run_cli("bundle", "load", str(bundle), "--install-dir", str(d / "opt"), env=env)
+    assert r.returncode == ExitCode.NO_SPACE, r.stderr
+    assert f"not enough free space in {d} for the installer" in _one_line_error(r.stderr)
+    assert _leftovers(d) == []
+
+
+def test_disk_full_while_unpacking_rolls_back_images_and_files(
+    tmp_path: Path, fresh_daemon: Daemon, tmpfs
+) -> None:
+    """Room for the bytes but not for the files (few inodes): ENOSPC mid-way, all undone."""
+    many = [(f"harbor/file{n:02d}", b"x" * 100, 0o644) for n in range(40)]
+    bundle = _crafted_with_images(tmp_path, installer=installer_tgz(many))
+    d = tmpfs("16m,nr_inodes=20")
+    r = run_cli(
+        "bundle", "load", str(bundle), "--install-dir", str(d / "opt"), env=fresh_daemon.env()
+    )
+    assert r.returncode == ExitCode.NO_SPACE, r.stderr
+    msg = _one_line_error(r.stderr)
+    assert (
+        f"no space left in {d / 'opt'} while unpacking the installer; rolled back: removed " in msg
+    )
+    assert "image goharbor/prepare:v1.8.0" in msg or "more" in msg
+    assert image_list(fresh_daemon) == {}
+    assert _leftovers(d) == []
+
+
+class _InterruptAfterLoad:
+    """Progress whose "load" bar raises KeyboardInterrupt when it ends: Ctrl-C right after
+    the daemon took the images, before they are confirmed and the installer unpacked."""
+
+    def task(self, description: str, total: int | None = None) -> object:
+        from harborkit.bundle.progress import NullProgress
+
+        inner = NullProgress().task(description, total)
+        if description != "load":
+            return inner
+
+        class _Task:
+            def advance(self, n: int) -> None:
+                pass
+
+            def set_total(self, total: int | None) -> None:
+                pass
+
+            def done(self) -> None:
+                raise KeyboardInterrupt
+
+        return _Task()
+
+
+def test_interrupted_load_rolls_back_what_it_loaded_and_moved(
+    tmp_path: Path, fresh_daemon: Daemon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reference that named another image gets it back; images the load added go."""
+    from harborkit.bundle import cleanup
+    from harborkit.bundle.load import load_bundle
+
+    other = make_image(["goharbor/prepare:v1.8.0"], [busybox_layer()])
+    client = fresh_daemon.client()
+    load_images(client, [other])
+    client.close()
+    before = image_list(fresh_daemon)
+    bundle = _crafted_with_images(tmp_path)
+    monkeypatch.setenv("DOCKER_HOST", fresh_daemon.env()["DOCKER_HOST"])
+    cleanup.reset()
+    with pytest.raises(KeyboardInterrupt):
+        load_bundle(bundle, install_dir=tmp_path / "opt", progress=_InterruptAfterLoad())  # type: ignore[arg-type]
+    assert image_list(fresh_daemon) == before == {"goharbor/prepare:v1.8.0": other.id}
+    ours = harbor_test_images(CRAFTED_REFS)[0].id  # the bundle's prepare image
+    assert cleanup.removed() == [
+        f"tag goharbor/prepare:v1.8.0 (back on {other.id[:19]})",
+        "image goharbor/harbor-core:v1.8.0",
+        "image goharbor/nginx-photon:v1.8.0",
+        f"image {ours[:19]}",
+    ]
+    client = fresh_daemon.client()
+    try:
+        assert {img.id for img in client.images.list(all=True)} == {other.id}
+    finally:
+        client.close()
+    assert not (tmp_path / "opt").exists()

@@ -1,0 +1,49 @@
+"""What every ``harborkit bundle`` command module shares: the app, options, interrupts.
+
+``cli.py`` (build, verify, load, inspect) and ``registry_cli.py`` (``--from
+registry``, push) both import from here and never from each other, so there
+is no import cycle between them.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Annotated, ParamSpec, TypeVar
+
+import typer
+
+from harborkit.errors import ExitCode
+
+bundle_app = typer.Typer(
+    help="Build, verify, inspect and load air-gap bundles.", no_args_is_help=True
+)
+
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars and no summary.")]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:,.1f} MB"
+
+
+def interruptible(fn: Callable[P, R]) -> Callable[P, R]:
+    """Run a command with SIGTERM handled like SIGINT; either prints one line of what was removed.
+
+    ``harborkit: interrupted; removed .b.tar.partial-123`` and exit 130.
+    """
+    from harborkit.bundle import cleanup
+
+    @functools.wraps(fn)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        cleanup.reset()
+        try:
+            with cleanup.sigterm_as_interrupt():
+                return fn(*args, **kwargs)
+        except KeyboardInterrupt:
+            typer.echo(f"harborkit: interrupted; {cleanup.summary()}", err=True)
+            raise typer.Exit(ExitCode.INTERRUPTED) from None
+
+    return run

@@ -1,0 +1,114 @@
+"""Digests at the boundary: every digest a registry (or the cache on disk) hands us is checked here.
+
+A digest names a URL path, a cache file and a bundle member, so one that is not
+exactly ``sha256:`` + 64 lowercase hex digits (the only algorithm harborkit
+verifies) is refused before it is used for any of them. The same pattern as
+``schemas/bundle-metadata.schema.json``'s ``digest``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+from harborkit.registry.errors import ProtocolError
+
+if TYPE_CHECKING:
+    from isal.isal_zlib import Decompress
+
+DIGEST_PATTERN = r"^sha256:[0-9a-f]{64}$"
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+def is_digest(value: object) -> bool:
+    """True for a string that is ``sha256:`` + 64 lowercase hex digits."""
+    return isinstance(value, str) and _DIGEST.fullmatch(value) is not None
+
+
+def show(value: object, limit: int = 80) -> str:
+    """``value`` for an error message: quoted, one line, cut at ``limit`` characters."""
+    text = repr(value) if isinstance(value, str) else type(value).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def check_digest(value: object, where: str) -> str:
+    """``value`` if it is a valid digest, else :class:`ProtocolError` naming ``where``."""
+    if value is None:
+        raise ProtocolError(f"{where} is missing")
+    if not is_digest(value):
+        raise ProtocolError(
+            f"{where} {show(value)} is not sha256: followed by 64 lowercase hex digits"
+        )
+    assert isinstance(value, str)
+    return value
+
+
+def sha256_digest(data: bytes) -> str:
+    """``sha256:<hex>`` of ``data``."""
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def blob_file(root: Path, digest: str) -> Path:
+    """``root/sha256/<hex>`` for a validated ``digest``, checked to stay inside ``root``."""
+    hex_ = check_digest(digest, "blob digest").split(":", 1)[1]
+    path = root / "sha256" / hex_
+    if not path.resolve().is_relative_to(root.resolve()):
+        raise ProtocolError(f"cache file for {digest} would be outside {root}")
+    return path
+
+
+def file_digests(
+    path: Path, *, compressed: bool, uncompressed: bool, checkpoint: Callable[[], None]
+) -> tuple[str | None, str | None]:
+    """In one read of ``path``: its digest, and the digest of its content ungzipped (a diff id).
+
+    Either is ``None`` when not asked for. A file that does not start with the gzip
+    magic is an uncompressed layer: its diff id is its own digest. ``checkpoint``
+    runs between blocks (it raises to stop). :class:`ProtocolError` if the gzip
+    stream is broken.
+    """
+    from isal import isal_zlib
+
+    whole, inner = hashlib.sha256(), hashlib.sha256()
+    d = None
+    with open(path, "rb", buffering=0) as f:
+        first = True
+        while chunk := f.read(_BLOCK):
+            checkpoint()
+            if compressed:
+                whole.update(chunk)
+            if first and uncompressed:
+                d = isal_zlib.decompressobj(31) if chunk[:2] == b"\x1f\x8b" else None
+            first = False
+            if d is not None:
+                d = _inflate(d, chunk, inner, path)
+            elif uncompressed:
+                inner.update(chunk)
+    if d is not None and not d.eof:
+        raise ProtocolError(f"{path.name}: the layer ends inside its gzip stream")
+    out = "sha256:" + whole.hexdigest() if compressed else None
+    return out, ("sha256:" + inner.hexdigest() if uncompressed else None)
+
+
+_BLOCK = 4 << 20
+
+
+def _inflate(d: Decompress, data: bytes, h: hashlib._Hash, path: Path) -> Decompress:
+    """Feed ``data`` (gzip members, possibly several) to ``d``; the decompressor to go on with."""
+    from isal import isal_zlib
+
+    broken = cast("type[Exception]", isal_zlib.error)  # its stub declares an instance
+    try:
+        while data:
+            h.update(d.decompress(data))
+            if not d.eof:
+                break
+            data = d.unused_data  # another gzip member follows
+            if data:
+                d = isal_zlib.decompressobj(31)
+    except broken as e:
+        raise ProtocolError(f"{path.name}: the layer is not a valid gzip stream ({e})") from e
+    return d

@@ -1,0 +1,219 @@
+"""Manifests: get (bytes exactly as served, bounded), resolve (an index to one platform), put.
+
+Every document a registry serves is checked here before any value of it is
+used: it must be a JSON object, every digest it names must be valid
+(:mod:`~harborkit.registry.digest`), sizes must be whole numbers, and a
+manifest asked for by digest (an index's child included) must hash to it.
+Anything else is one :class:`ProtocolError` line naming the registry, the image
+and what was wrong.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from dataclasses import dataclass
+
+from harborkit.registry.digest import check_digest, is_digest, sha256_digest, show
+from harborkit.registry.errors import DigestMismatch, ProtocolError, UnsupportedManifest
+from harborkit.registry.reference import ImageReference
+from harborkit.registry.transport import Transport, done, read_limited
+
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+SCHEMA1 = (
+    "application/vnd.docker.distribution.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v1+prettyjws",
+)
+IMAGE_MANIFESTS = (DOCKER_MANIFEST, OCI_MANIFEST)
+INDEXES = (DOCKER_LIST, OCI_INDEX)
+ACCEPT = ", ".join((DOCKER_MANIFEST, DOCKER_LIST, OCI_MANIFEST, OCI_INDEX))
+
+MAX_MANIFEST = 4 << 20
+#: an image config is read into memory: a larger one is refused before it is fetched
+MAX_CONFIG = 16 << 20
+
+#: a JSON object as parsed (values are checked where they are used)
+JsonObject = dict[str, object]
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A manifest exactly as served: its bytes, media type and digest (sha256 of the bytes)."""
+
+    digest: str
+    media_type: str
+    raw: bytes
+
+    def parsed(self) -> JsonObject:
+        """The manifest as a JSON object (:class:`ProtocolError` if it is not one)."""
+        return json_object(self.raw, f"manifest {self.digest}")
+
+
+@dataclass(frozen=True)
+class BlobRef:
+    """A blob named by a manifest (its digest validated)."""
+
+    digest: str
+    size: int
+    media_type: str
+
+
+@dataclass(frozen=True)
+class ResolvedImage:
+    """An image manifest for one platform, with the index it was picked from, if any."""
+
+    reference: ImageReference
+    manifest: Manifest
+    index: Manifest | None
+    config: BlobRef
+    layers: tuple[BlobRef, ...]
+
+    @property
+    def blobs(self) -> tuple[BlobRef, ...]:
+        """Config then layers."""
+        return (self.config, *self.layers)
+
+
+def json_object(raw: bytes, where: str) -> JsonObject:
+    """``raw`` parsed as a JSON object, else :class:`ProtocolError` naming ``where``."""
+    try:
+        doc = json.loads(raw)
+    except (ValueError, RecursionError) as e:
+        raise ProtocolError(f"{where} is not JSON") from e
+    if not isinstance(doc, dict):
+        raise ProtocolError(f"{where} is a JSON {type(doc).__name__}, not an object")
+    return doc
+
+
+def blob_ref(entry: object, where: str) -> BlobRef:
+    """A manifest's ``config`` or ``layers[i]`` entry, checked."""
+    if not isinstance(entry, dict):
+        raise ProtocolError(f"{where} is not an object")
+    digest = check_digest(entry.get("digest"), f"{where} digest")
+    size = entry.get("size")
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+        raise ProtocolError(f"{where} size {show(size)} is not a whole number of bytes")
+    media_type = entry.get("mediaType") or ""
+    if not isinstance(media_type, str):
+        raise ProtocolError(f"{where} mediaType is not a string")
+    return BlobRef(digest, size, media_type)
+
+
+def config_diff_ids(raw: bytes, where: str) -> tuple[str, ...]:
+    """The ``rootfs.diff_ids`` of an image config, every one a valid digest."""
+    config = json_object(raw, where)
+    rootfs = config.get("rootfs")
+    if not isinstance(rootfs, dict):
+        raise ProtocolError(f"{where}: rootfs is not an object")
+    diff_ids = rootfs.get("diff_ids")
+    if not isinstance(diff_ids, list):
+        raise ProtocolError(f"{where}: rootfs.diff_ids is not a list")
+    return tuple(check_digest(d, f"{where}: diff_ids[{i}]") for i, d in enumerate(diff_ids))
+
+
+def get_manifest(t: Transport, repository: str, ref: str) -> Manifest:
+    """The manifest ``repository:ref`` (tag or digest), its bytes exactly as served."""
+    pinned = ref.startswith("sha256:")
+    name = f"{repository}@{ref}" if pinned else f"{repository}:{ref}"
+    if pinned:
+        check_digest(ref, f"{t.host}: {name}: manifest digest")
+    what = f"get manifest {name}"
+    r = t.request(
+        "GET",
+        f"/v2/{repository}/manifests/{ref}",
+        scope=f"repository:{repository}:pull",
+        what=what,
+        headers={"Accept": ACCEPT},
+    )
+    with contextlib.closing(r):
+        raw = read_limited(r, MAX_MANIFEST, f"{t.host}: manifest {name}")
+    digest = sha256_digest(raw)
+    served = r.headers.get("Docker-Content-Digest")
+    if pinned and digest != ref:
+        raise DigestMismatch(f"{t.host}: manifest {name} does not match its digest (got {digest})")
+    if served is not None:
+        check_digest(served, f"{t.host}: manifest {name}: Docker-Content-Digest header")
+        if served != digest:
+            raise DigestMismatch(
+                f"{t.host}: manifest {name} hashes to {digest}, the registry says {served}"
+            )
+    media_type = json_object(raw, f"{t.host}: manifest {name}").get("mediaType") or ""
+    if not media_type:
+        media_type = r.headers.get("Content-Type", "").split(";")[0].strip()
+    if not isinstance(media_type, str):
+        raise ProtocolError(f"{t.host}: manifest {name}: mediaType is not a string")
+    return Manifest(digest=digest, media_type=media_type, raw=raw)
+
+
+def _pick(t: Transport, index: Manifest, name: str, os_name: str, arch: str) -> str:
+    """The digest of the ``os_name/arch`` entry of ``index``."""
+    entries = index.parsed().get("manifests")
+    if not isinstance(entries, list):
+        raise ProtocolError(f"{t.host}: {name}: the index's manifests is not a list")
+    for i, e in enumerate(entries):
+        where = f"{t.host}: {name}: index entry {i}"
+        if not isinstance(e, dict):
+            raise ProtocolError(f"{where} is not an object")
+        platform = e.get("platform") or {}
+        if not isinstance(platform, dict):
+            raise ProtocolError(f"{where}: platform is not an object")
+        if platform.get("os") == os_name and platform.get("architecture") == arch:
+            return check_digest(e.get("digest"), f"{where} digest")
+    raise UnsupportedManifest(f"{t.host}: {name} has no {os_name}/{arch} image")
+
+
+def resolve(
+    t: Transport, ref: ImageReference, *, os_name: str = "linux", arch: str = "amd64"
+) -> ResolvedImage:
+    """The image manifest of ``ref`` for one platform (a list/index is resolved by digest)."""
+    name = (
+        f"{ref.repository}:{ref.ref}" if not is_digest(ref.ref) else f"{ref.repository}@{ref.ref}"
+    )
+    top = get_manifest(t, ref.repository, ref.ref)
+    index: Manifest | None = None
+    manifest = top
+    if top.media_type in INDEXES:
+        index = top
+        manifest = get_manifest(t, ref.repository, _pick(t, top, name, os_name, arch))
+    if manifest.media_type in SCHEMA1:
+        raise UnsupportedManifest(f"{t.host}: {name} is a schema 1 manifest (not supported)")
+    if manifest.media_type not in IMAGE_MANIFESTS:
+        kind = "an index inside an index" if manifest.media_type in INDEXES else "manifest type"
+        raise UnsupportedManifest(
+            f"{t.host}: {name} has {kind} {show(manifest.media_type or 'unknown')}"
+        )
+    data = manifest.parsed()
+    where = f"{t.host}: {name}: manifest {manifest.digest}"
+    config = blob_ref(data.get("config"), f"{where}: config")
+    if config.size > MAX_CONFIG:
+        raise ProtocolError(f"{where}: config of {config.size} bytes is larger than 16 MiB")
+    layers = data.get("layers")
+    if not isinstance(layers, list):
+        raise ProtocolError(f"{where}: layers is not a list")
+    refs = tuple(blob_ref(x, f"{where}: layer {i}") for i, x in enumerate(layers))
+    return ResolvedImage(ref, manifest, index, config, refs)
+
+
+def put_manifest(t: Transport, repository: str, tag: str, manifest: Manifest) -> str:
+    """Push ``manifest``'s exact bytes as ``repository:tag``; its digest must not change."""
+    what = f"push manifest {repository}:{tag}"
+    r = t.request(
+        "PUT",
+        f"/v2/{repository}/manifests/{tag}",
+        scope=f"repository:{repository}:pull,push",
+        what=what,
+        ok=(200, 201),
+        headers={"Content-Type": manifest.media_type},
+        body=lambda: manifest.raw,
+    )
+    served = r.headers.get("Docker-Content-Digest")
+    done(r)
+    if served is not None and served != manifest.digest:
+        raise DigestMismatch(
+            f"{t.host}: {what}: the registry stored digest {show(served)}, "
+            f"expected {manifest.digest}"
+        )
+    return manifest.digest

@@ -1,0 +1,386 @@
+"""A registry that lies, in every way issue 13 lists: one line, exit 10, and nothing of the user's touched.
+
+Each case runs ``harborkit bundle build --from registry://...`` (or ``bundle
+push``) as a process against :mod:`tests.support.hostile_registry` with a
+temporary ``HOME`` (so the default cache is ``$HOME/.cache/harborkit/blobs``)
+holding a planted ``.bashrc`` that must survive. The process's own peak RSS is
+taken with ``wait4``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import subprocess
+import sys
+import tarfile
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from harborkit.errors import ExitCode
+from tests.support.hostile_registry import (
+    PASSWORD,
+    REPOSITORY,
+    TOKEN,
+    USER,
+    HostileRegistry,
+    hostile_registry,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+INSTALLER = "harbor-online-installer-v1.8.0.tgz"
+MAX_RSS_MB = 200
+PLANTED = "planted by the test: must survive\n"
+NOT_A_DIGEST = "is not sha256: followed by 64 lowercase hex digits"
+TRAVERSAL_SHOWN = "'sha256:../../../..//////////////////////////////////////////////.bashrc'"
+HEX = r"sha256:[0-9a-f]{64}"
+
+
+@dataclass(frozen=True)
+class Run:
+    """A finished harborkit process."""
+
+    rc: int
+    stdout: str
+    stderr: str
+    peak_rss_mb: float
+
+
+@dataclass(frozen=True)
+class Site:
+    """A user's machine in a temporary folder: HOME with a planted file, a manifest, an installer."""
+
+    root: Path
+    home: Path
+    manifest: Path
+    installer: Path
+
+    @property
+    def planted(self) -> Path:
+        return self.home / ".bashrc"
+
+    @property
+    def cache(self) -> Path:
+        return self.home / ".cache" / "harborkit" / "blobs"
+
+    def cache_bytes(self) -> int:
+        return sum(p.stat().st_size for p in self.cache.rglob("*") if p.is_file())
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Site:
+    import yaml
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".bashrc").write_text(PLANTED)
+    manifest = tmp_path / "m.yaml"
+    manifest.write_text(
+        yaml.safe_dump(
+            {
+                "harbor_version": "v1.8.0",
+                "images": [f"{REPOSITORY}:v1"],
+                "installer": {"name": INSTALLER, "url": f"https://example.invalid/{INSTALLER}"},
+            }
+        )
+    )
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        data = b"#!/bin/sh\necho install\n"
+        ti = tarfile.TarInfo("harbor/install.sh")
+        ti.size, ti.mode = len(data), 0o755
+        tf.addfile(ti, io.BytesIO(data))
+    installer = tmp_path / INSTALLER
+    installer.write_bytes(buf.getvalue())
+    return Site(tmp_path, home, manifest, installer)
+
+
+#: runs argv[2:], then writes its peak RSS (KiB) to argv[1]; a small parent, so that the
+#: fork+exec does not count pytest's own size as the child's (Linux keeps the old mm's peak)
+_WRAPPER = """
+import os, subprocess, sys
+p = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(p.pid, 0)
+open(sys.argv[1], "w").write(str(usage.ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def run_measured(site: Site, *args: str, password: bool = False) -> Run:
+    """``python -m harborkit ARGS`` with HOME in ``site``; exit code, output, own peak RSS."""
+    env = {k: v for k, v in os.environ.items() if k not in ("XDG_CACHE_HOME", "DOCKER_CONFIG")}
+    env["HOME"] = str(site.home)
+    if password:
+        env["HARBORKIT_REGISTRY_PASSWORD"] = PASSWORD
+    rss = site.root / "rss"
+    proc = subprocess.run(
+        [sys.executable, "-c", _WRAPPER, str(rss), sys.executable, "-m", "harborkit", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=180,
+    )
+    peak = int(rss.read_text()) / 1024
+    rss.unlink()
+    return Run(proc.returncode, proc.stdout, proc.stderr, peak)
+
+
+def build(site: Site, reg: HostileRegistry, *extra: str) -> Run:
+    auth = ["--username", USER] if reg.auth != "none" else []
+    return run_measured(
+        site,
+        "bundle", "build", "-q", "--from", f"registry://{reg.host}", "--insecure",
+        "-m", str(site.manifest), "--installer", str(site.installer),
+        "-o", str(site.root / "out.tar"), *auth, *extra,
+        password=bool(auth),
+    )  # fmt: skip
+
+
+def refused(run: Run, site: Site, line: str) -> None:
+    """Exit 10 with exactly ``line`` (a regex), nothing at the output, the planted file intact."""
+    assert run.stderr.count("\n") == 1, run.stderr  # one line, no traceback
+    assert re.fullmatch("harborkit: error: " + line + "\n", run.stderr), run.stderr
+    assert run.rc == ExitCode.REGISTRY, run.stderr
+    assert run.peak_rss_mb < MAX_RSS_MB
+    assert site.planted.read_text() == PLANTED
+    assert not (site.root / "out.tar").exists()
+    assert [p.name for p in site.root.iterdir() if "partial" in p.name] == []
+
+
+def _h(reg: HostileRegistry) -> str:
+    return re.escape(reg.host)
+
+
+# --------------------------------------------------------------------------- digests as paths
+
+
+@pytest.mark.parametrize(
+    ("mode", "line"),
+    [
+        (
+            "traversal-layer",
+            "{h}: hostile/app:v1: manifest {hex}: layer 0 digest {trav} {nd}",
+        ),
+        ("traversal-config", "{h}: hostile/app:v1: manifest {hex}: config digest {trav} {nd}"),
+        ("traversal-index", "{h}: hostile/app:v1: index entry 0 digest {trav} {nd}"),
+        (
+            "traversal-header",
+            "{h}: manifest hostile/app:v1: Docker-Content-Digest header {trav} {nd}",
+        ),
+        (
+            "diff-id-not-digest",
+            r"{h}: hostile/app \(hostile/app:v1\): config {hex}: diff_ids\[0\] {trav} {nd}",
+        ),
+    ],
+)
+def test_a_digest_that_climbs_out_of_the_cache_is_refused(mode: str, line: str, site: Site) -> None:
+    with hostile_registry(mode) as reg:
+        run = build(site, reg)
+    expected = line.format(
+        h=_h(reg), hex=HEX, trav=re.escape(TRAVERSAL_SHOWN), nd=re.escape(NOT_A_DIGEST)
+    )
+    refused(run, site, expected)
+    outside = [p for p in site.home.rglob("*") if p.is_file() and site.cache not in p.parents]
+    assert outside == [site.planted]  # nothing written beside it (no .bashrc.partial)
+
+
+def test_the_same_build_from_an_honest_registry_works(site: Site) -> None:
+    with hostile_registry("ok") as reg:
+        run = build(site, reg)
+    assert (run.rc, run.stderr) == (ExitCode.OK, "")
+    assert (site.root / "out.tar").is_file()
+    assert site.planted.read_text() == PLANTED
+
+
+# --------------------------------------------------------------------------- malformed documents
+
+
+@pytest.mark.parametrize(
+    ("mode", "line"),
+    [
+        ("manifest-list", "{h}: manifest hostile/app:v1 is a JSON list, not an object"),
+        ("index-no-digest", "{h}: hostile/app:v1: index entry 0 digest is missing"),
+        (
+            "index-child-mismatch",
+            "{h}: manifest hostile/app@{hex} does not match its digest \\(got {hex}\\)",
+        ),
+        ("config-not-json", r"{h}: hostile/app \(hostile/app:v1\): config {hex} is not JSON"),
+        (
+            "config-not-object",
+            r"{h}: hostile/app \(hostile/app:v1\): config {hex} is a JSON list, not an object",
+        ),
+        (
+            "rootfs-not-object",
+            r"{h}: hostile/app \(hostile/app:v1\): config {hex}: rootfs is not an object",
+        ),
+        (
+            "diff-id-count",
+            r"{h}: hostile/app \(hostile/app:v1\): config {hex} lists 0 diff_ids for 1 layers",
+        ),
+        (
+            "diff-id-wrong",
+            r"{h}: hostile/app \(hostile/app:v1\): config {hex}: diff_ids\[0\] is {hex}, "
+            r"but layer {hex} ungzips to {hex} \(docker load would refuse the image\)",
+        ),
+        (
+            "bad-size",
+            "{h}: hostile/app:v1: manifest {hex}: layer 0 size '60000' is not a whole number "
+            "of bytes",
+        ),
+        (
+            "config-too-big",
+            "{h}: hostile/app:v1: manifest {hex}: config of 1099511627776 bytes is larger "
+            "than 16 MiB",
+        ),
+    ],
+)
+def test_a_malformed_document_is_one_line_exit_10(mode: str, line: str, site: Site) -> None:
+    with hostile_registry(mode) as reg:
+        run = build(site, reg)
+    refused(run, site, line.format(h=_h(reg), hex=HEX))
+
+
+def test_token_expiry_that_is_not_a_number(site: Site) -> None:
+    with hostile_registry("token-expires-nan", auth="bearer") as reg:
+        run = build(site, reg)
+    refused(
+        run,
+        site,
+        rf"{_h(reg)}: token service http://{_h(reg)}/token \(to get manifest hostile/app:v1\): "
+        "the token response's expires_in is not a number",
+    )
+    assert TOKEN not in run.stderr
+
+
+# --------------------------------------------------------------------------- bounded reads
+
+
+def test_an_endless_token_response_is_cut(site: Site) -> None:
+    with hostile_registry("token-endless", auth="bearer") as reg:
+        run = build(site, reg)
+    refused(
+        run,
+        site,
+        rf"{_h(reg)}: token service http://{_h(reg)}/token \(to get manifest hostile/app:v1\): "
+        "the token response is larger than 256 KiB",
+    )
+
+
+def test_an_endless_error_body_is_cut(site: Site) -> None:
+    with hostile_registry("error-endless") as reg:
+        run = build(site, reg)
+    refused(
+        run, site, f"{_h(reg)}: get manifest hostile/app:v1 failed: HTTP 500 Internal Server Error"
+    )
+
+
+def test_a_blob_past_its_declared_size_is_cut_and_removed(site: Site) -> None:
+    with hostile_registry("blob-overflow") as reg:
+        declared = sum(len(b) for b in reg.image.blobs.values())
+        run = build(site, reg)
+    refused(
+        run,
+        site,
+        f"{_h(reg)}: blob {HEX} \\(hostile/app\\) goes on past the \\d+ bytes its manifest "
+        "declares; the download was removed",
+    )
+    assert site.cache_bytes() <= declared
+    assert list(site.cache.rglob("*.partial")) == []
+
+
+def test_a_resumed_partial_that_does_not_match_restarts_in_the_same_run(site: Site) -> None:
+    with hostile_registry("ok") as reg:
+        layer = reg.image.layer_digests[0]
+        partial = site.cache / "sha256" / (layer.split(":", 1)[1] + ".partial")
+        partial.parent.mkdir(parents=True)
+        partial.write_bytes(b"not the start of this layer" * 100)
+        run = build(site, reg)
+    assert (run.rc, run.stderr) == (ExitCode.OK, "")
+    assert (site.cache / "sha256" / layer.split(":", 1)[1]).read_bytes() == reg.image.blobs[layer]
+    assert not partial.exists()
+
+
+# --------------------------------------------------------------------------- credentials
+
+
+def test_a_redirect_elsewhere_gets_no_credentials(site: Site) -> None:
+    with hostile_registry("redirect-elsewhere", auth="basic") as reg:
+        run = build(site, reg)
+    assert (run.rc, run.stderr) == (ExitCode.OK, "")
+    assert reg.witness_seen, "the redirect was not followed"
+    assert [s.authorization for s in reg.witness_seen] == [None] * len(reg.witness_seen)
+    assert any(s.authorization for s in reg.seen)  # the registry itself did get them
+
+
+@pytest.fixture(scope="module")
+def bundle() -> Iterator[Path]:
+    """A bundle of the hostile image, built from the honest mode."""
+    import yaml
+
+    with tempfile.TemporaryDirectory() as d:
+        root = Path(d)
+        (root / "home").mkdir()
+        s = Site(root, root / "home", root / "m.yaml", root / INSTALLER)
+        s.manifest.write_text(
+            yaml.safe_dump(
+                {
+                    "harbor_version": "v1.8.0",
+                    "images": [f"{REPOSITORY}:v1"],
+                    "installer": {
+                        "name": INSTALLER,
+                        "url": f"https://example.invalid/{INSTALLER}",
+                    },
+                }
+            )
+        )
+        with tarfile.open(s.installer, "w:gz") as tf:
+            ti = tarfile.TarInfo("harbor/install.sh")
+            tf.addfile(ti, io.BytesIO(b""))
+        with hostile_registry("ok") as reg:
+            run = build(s, reg)
+        assert run.rc == ExitCode.OK, run.stderr
+        yield root / "out.tar"
+
+
+@pytest.mark.parametrize("auth", ["basic", "bearer"])
+def test_an_upload_location_elsewhere_gets_no_credentials(
+    auth: str, bundle: Path, site: Site
+) -> None:
+    with hostile_registry("location-elsewhere", auth=auth) as reg:
+        run = run_measured(
+            site,
+            "bundle", "push", "-q", str(bundle), "--registry", reg.host, "--insecure",
+            "--username", USER, "--workers", "1",
+            password=True,
+        )  # fmt: skip
+    refused(
+        run,
+        site,
+        rf"{_h(reg)}: push blob {HEX} to hostile/app: http://{re.escape(reg.witness_host)}"
+        rf"/upload/1 asked for credentials; harborkit sends them only to http://{_h(reg)} "
+        "and its token service",
+    )
+    assert reg.witness_seen, "the upload never reached the Location"
+    assert [s.authorization for s in reg.witness_seen] == [None] * len(reg.witness_seen)
+    assert PASSWORD not in run.stderr and TOKEN not in run.stderr
+
+
+def test_credentials_in_the_registry_url_are_refused(site: Site) -> None:
+    run = run_measured(
+        site,
+        "bundle", "build", "--from", f"registry://{USER}:{PASSWORD}@127.0.0.1:5000",
+        "-m", str(site.manifest), "-o", str(site.root / "out.tar"),
+    )  # fmt: skip
+    assert run.rc == ExitCode.USAGE
+    assert run.stderr == (
+        "harborkit: error: registry '127.0.0.1:5000': credentials in the registry address are "
+        "not accepted (they would be printed and stored); give --username and the password in "
+        "HARBORKIT_REGISTRY_PASSWORD (or --password)\n"
+    )
+    assert PASSWORD not in run.stderr + run.stdout

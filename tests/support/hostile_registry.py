@@ -1,0 +1,374 @@
+"""A registry that lies, for tests: a small threaded HTTP server on loopback, one mode per lie.
+
+It serves one image (``hostile/app:v1``, made in Python) through the registry
+API v2, with optional Basic or bearer auth, and a *witness* server on another
+loopback address and port that records every request it gets (the place a
+Location header or a redirect points at: no credentials may reach it). Both
+bind ``127.0.0.x`` with a random ``x`` and a port the kernel picks, and stop by
+themselves after ``lifetime`` seconds if a test forgets to.
+
+Modes (``MODES``) each change one answer; ``ok`` changes none.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import random
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from tests.support.registry import make_image
+
+USER = "hkuser"
+PASSWORD = "hk-hostile-pw"
+TOKEN = "hk-secret-token-0123456789"
+REPOSITORY = "hostile/app"
+TAG = "v1"
+#: 64 characters after ``sha256:`` that climb from ``<cache>/sha256/`` to ``$HOME/.bashrc``
+TRAVERSAL = "sha256:" + "../../../../" + "/" * 45 + ".bashrc"
+ENDLESS_CAP = 768 << 20  # an endless body stops here (enough to prove it was not read whole)
+
+MODES = (
+    "ok",
+    "traversal-layer",
+    "traversal-config",
+    "traversal-index",
+    "traversal-header",
+    "manifest-list",
+    "index-no-digest",
+    "index-child-mismatch",
+    "config-not-json",
+    "config-not-object",
+    "rootfs-not-object",
+    "diff-id-not-digest",
+    "diff-id-wrong",
+    "diff-id-count",
+    "bad-size",
+    "config-too-big",
+    "token-expires-nan",
+    "token-endless",
+    "error-endless",
+    "blob-overflow",
+    "redirect-elsewhere",
+    "location-elsewhere",
+)
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One request a server received."""
+
+    method: str
+    path: str
+    authorization: str | None
+
+
+@dataclass
+class _Image:
+    manifest: bytes
+    config_digest: str
+    layer_digests: tuple[str, ...]
+    blobs: dict[str, bytes]
+    index: bytes | None = None
+    by_digest: dict[str, bytes] = field(default_factory=dict)  # manifests served by digest
+
+
+def _digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _image(mode: str) -> _Image:
+    """The image as ``mode`` serves it."""
+    base = make_image(REPOSITORY, TAG, seed=7, layer_sizes=(60_000,))
+    blobs = dict(base.blobs)
+    manifest = json.loads(base.manifest)
+    config = json.loads(blobs[base.config_digest])
+    lies_in_config = {
+        "config-not-json": b"{not json",
+        "config-not-object": b"[1, 2, 3]",
+        "rootfs-not-object": json.dumps({**config, "rootfs": "layers"}).encode(),
+        "diff-id-not-digest": json.dumps(
+            {**config, "rootfs": {"type": "layers", "diff_ids": [TRAVERSAL]}}
+        ).encode(),
+        "diff-id-wrong": json.dumps(
+            {**config, "rootfs": {"type": "layers", "diff_ids": [_digest(b"other")]}}
+        ).encode(),
+        "diff-id-count": json.dumps(
+            {**config, "rootfs": {"type": "layers", "diff_ids": []}}
+        ).encode(),
+    }
+    if mode in lies_in_config:
+        raw = lies_in_config[mode]
+        del blobs[base.config_digest]
+        blobs[_digest(raw)] = raw
+        manifest["config"].update(digest=_digest(raw), size=len(raw))
+    if mode == "traversal-layer":
+        manifest["layers"][0]["digest"] = TRAVERSAL
+    if mode == "traversal-config":
+        manifest["config"]["digest"] = TRAVERSAL
+    if mode == "bad-size":
+        manifest["layers"][0]["size"] = "60000"
+    if mode == "config-too-big":
+        manifest["config"]["size"] = 1 << 40
+    raw_manifest = json.dumps(manifest, indent=2).encode()
+    if mode == "manifest-list":
+        raw_manifest = b'["schemaVersion", 2]'
+    img = _Image(
+        raw_manifest,
+        manifest["config"]["digest"],
+        tuple(x["digest"] for x in manifest["layers"]),
+        blobs,
+    )
+    img.by_digest[_digest(raw_manifest)] = raw_manifest
+    if mode in ("traversal-index", "index-no-digest", "index-child-mismatch"):
+        entry: dict[str, Any] = {
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "size": len(raw_manifest),
+            "digest": _digest(raw_manifest),
+            "platform": {"architecture": "amd64", "os": "linux"},
+        }
+        if mode == "traversal-index":
+            entry["digest"] = TRAVERSAL
+        if mode == "index-no-digest":
+            del entry["digest"]
+        if mode == "index-child-mismatch":  # other bytes under the digest the index names
+            img.by_digest[_digest(raw_manifest)] = raw_manifest + b"\n"
+        img.index = json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.docker.distribution.manifest.list.v2+json",
+                "manifests": [entry],
+            }
+        ).encode()
+    return img
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = False
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a client that hangs up on an endless body is the expected outcome
+
+
+class HostileRegistry:
+    """The lying registry of ``mode`` and its witness; ``auth`` is ``none``, ``basic`` or ``bearer``."""
+
+    def __init__(self, mode: str, *, auth: str = "none", lifetime: float = 180.0) -> None:
+        assert mode in MODES, mode
+        self.mode, self.auth = mode, auth
+        self.image = _image(mode)
+        self.seen: list[Seen] = []
+        self.witness_seen: list[Seen] = []
+        rng = random.Random()
+        a = rng.randrange(2, 250)
+        b = a + 1 + rng.randrange(0, 3)
+        self._server = _Server((f"127.0.0.{a}", 0), self._handler(witness=False))
+        self._witness = _Server((f"127.0.0.{b}", 0), self._handler(witness=True))
+        self._threads = [
+            threading.Thread(target=s.serve_forever, daemon=True)
+            for s in (self._server, self._witness)
+        ]
+        for t in self._threads:
+            t.start()
+        self._timer = threading.Timer(lifetime, self.stop)
+        self._timer.daemon = True
+        self._timer.start()
+
+    @property
+    def host(self) -> str:
+        """``127.0.0.x:port`` of the registry."""
+        addr, port = self._server.server_address[:2]
+        return f"{addr!s}:{port}"
+
+    @property
+    def witness_host(self) -> str:
+        """``127.0.0.y:port`` of the witness (another address and port)."""
+        addr, port = self._witness.server_address[:2]
+        return f"{addr!s}:{port}"
+
+    def stop(self) -> None:
+        """Stop both servers (idempotent)."""
+        self._timer.cancel()
+        for s in (self._server, self._witness):
+            s.shutdown()
+            s.server_close()
+
+    # ------------------------------------------------------------------ handler
+
+    def _handler(self, *, witness: bool) -> type[BaseHTTPRequestHandler]:
+        reg = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _record(self) -> None:
+                seen = Seen(self.command, self.path, self.headers.get("Authorization"))
+                (reg.witness_seen if witness else reg.seen).append(seen)
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server API
+                self._record()
+                reg._witness_answer(self) if witness else reg._answer(self)
+
+            do_HEAD = do_PUT = do_POST = do_PATCH = do_GET  # noqa: N815
+
+        return Handler
+
+    def _authorized(self, h: BaseHTTPRequestHandler) -> bool:
+        got = h.headers.get("Authorization")
+        basic = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+        if self.auth == "basic" and got != basic:
+            _send(h, 401, b"{}", {"WWW-Authenticate": 'Basic realm="hostile"'})
+            return False
+        if self.auth == "bearer" and got != f"Bearer {TOKEN}":
+            realm = f"http://{self.host}/token"
+            challenge = f'Bearer realm="{realm}",service="hostile"'
+            _send(h, 401, b"{}", {"WWW-Authenticate": challenge})
+            return False
+        return True
+
+    def _answer(self, h: BaseHTTPRequestHandler) -> None:
+        path = h.path.split("?", 1)[0]
+        if path == "/token":
+            return self._token(h)
+        if not self._authorized(h):
+            return None
+        if path in ("/v2/", "/v2"):
+            return _send(h, 200, b"{}")
+        prefix = f"/v2/{REPOSITORY}/"
+        if not path.startswith(prefix):
+            return _send(h, 404, b'{"errors": [{"code": "NAME_UNKNOWN"}]}')
+        rest = path[len(prefix) :]
+        if rest.startswith("manifests/"):
+            return self._manifest(h, rest.split("/", 1)[1])
+        if rest.startswith("blobs/uploads"):
+            return self._upload(h)
+        if rest.startswith("blobs/"):
+            return self._blob(h, rest.split("/", 1)[1])
+        return _send(h, 404, b"{}")
+
+    def _token(self, h: BaseHTTPRequestHandler) -> None:
+        if self.mode == "token-endless":
+            return _endless(h, 200)
+        expires: object = "soon" if self.mode == "token-expires-nan" else 300
+        _send(h, 200, json.dumps({"token": TOKEN, "expires_in": expires}).encode())
+
+    def _manifest(self, h: BaseHTTPRequestHandler, ref: str) -> None:
+        img = self.image
+        if h.command == "PUT":
+            length = int(h.headers.get("Content-Length") or 0)
+            data = h.rfile.read(length)
+            return _send(h, 201, b"", {"Docker-Content-Digest": _digest(data)})
+        if self.mode == "error-endless":
+            return _endless(h, 500)
+        if ref == TAG:
+            body = img.index if img.index is not None else img.manifest
+        elif ref in img.by_digest:
+            body = img.by_digest[ref]
+        else:
+            return _send(h, 404, b'{"errors": [{"code": "MANIFEST_UNKNOWN"}]}')
+        media = json.loads(body).get("mediaType") if body.startswith(b"{") else None
+        headers = {"Content-Type": media or "application/json"}
+        headers["Docker-Content-Digest"] = (
+            TRAVERSAL if self.mode == "traversal-header" else _digest(body)
+        )
+        _send(h, 200, body, headers)
+
+    def _blob(self, h: BaseHTTPRequestHandler, digest: str) -> None:
+        data = self.image.blobs.get(digest)
+        if data is None or self.mode == "location-elsewhere":  # a push target starts empty
+            return _send(h, 404, b'{"errors": [{"code": "BLOB_UNKNOWN"}]}')
+        if h.command == "HEAD":
+            return _send(h, 200, b"", {"Content-Length": str(len(data))}, head=True)
+        if self.mode == "blob-overflow" and digest in self.image.layer_digests:
+            return _endless(h, 200, data)
+        if self.mode == "redirect-elsewhere":
+            location = f"http://{self.witness_host}/blobs/{digest}"
+            return _send(h, 307, b"", {"Location": location})
+        start = 0
+        rng = h.headers.get("Range", "")
+        if rng.startswith("bytes=") and rng.endswith("-"):
+            start = int(rng[6:-1])
+            if start >= len(data):
+                return _send(h, 416, b"")
+            return _send(h, 206, data[start:])
+        _send(h, 200, data)
+
+    def _upload(self, h: BaseHTTPRequestHandler) -> None:
+        if h.command == "POST":
+            if self.mode == "location-elsewhere":
+                location = f"http://{self.witness_host}/upload/1"
+            else:
+                location = f"http://{self.host}/v2/{REPOSITORY}/blobs/uploads/1"
+            return _send(h, 202, b"", {"Location": location})
+        length = int(h.headers.get("Content-Length") or 0)
+        h.rfile.read(length)
+        query = h.path.split("?", 1)[1] if "?" in h.path else ""
+        digest = dict(p.split("=", 1) for p in query.split("&") if "=" in p).get("digest", "")
+        _send(h, 201, b"", {"Docker-Content-Digest": digest.replace("%3A", ":")})
+
+    def _witness_answer(self, h: BaseHTTPRequestHandler) -> None:
+        """A redirect target serves the blob; anything else asks for credentials (a lure)."""
+        if h.path.startswith("/blobs/"):
+            data = self.image.blobs.get(h.path.split("/", 2)[2])
+            if data is not None:
+                return _send(h, 200, data)
+        length = int(h.headers.get("Content-Length") or 0)
+        if length:
+            h.rfile.read(length)
+        _send(h, 401, b"{}", {"WWW-Authenticate": 'Basic realm="witness"'})
+
+
+def _send(
+    h: BaseHTTPRequestHandler,
+    status: int,
+    body: bytes,
+    headers: dict[str, str] | None = None,
+    *,
+    head: bool = False,
+) -> None:
+    h.send_response(status)
+    headers = dict(headers or {})
+    headers.setdefault("Content-Length", str(len(body)))
+    for k, v in headers.items():
+        h.send_header(k, v)
+    h.end_headers()
+    if not head and h.command != "HEAD":
+        h.wfile.write(body)
+
+
+def _endless(h: BaseHTTPRequestHandler, status: int, start: bytes = b"") -> None:
+    """A body that does not end (until the client hangs up or ENDLESS_CAP)."""
+    h.send_response(status)
+    h.send_header("Content-Type", "application/json")
+    h.send_header("Connection", "close")
+    h.end_headers()
+    block = b" " * (64 << 10)
+    sent = 0
+    try:
+        h.wfile.write(start)
+        while sent < ENDLESS_CAP:
+            h.wfile.write(block)
+            sent += len(block)
+    except OSError:
+        pass
+    h.close_connection = True
+
+
+@contextmanager
+def hostile_registry(mode: str, *, auth: str = "none") -> Iterator[HostileRegistry]:
+    """A :class:`HostileRegistry` for the ``with`` block."""
+    reg = HostileRegistry(mode, auth=auth)
+    try:
+        yield reg
+    finally:
+        reg.stop()
