@@ -274,7 +274,8 @@ def _parse_list(path: Path) -> list[tuple[str, str]]:
     try:
         text = path.read_text()
     except (OSError, UnicodeDecodeError) as e:
-        raise BundleUnreadable(f"cannot read parts list {path}: {e}") from e
+        reason = e.strerror if isinstance(e, OSError) else "not text"
+        raise BundleUnreadable(f"cannot read parts list {path}: {reason}") from e
     out: list[tuple[str, str]] = []
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
