@@ -219,15 +219,39 @@ def _ensure_blob(
 def _digests(
     blob: _Blob, path: Path, is_layer: bool, transfers: Transfers[_Ready], *, compressed: bool
 ) -> tuple[str | None, str | None]:
-    """The cache file's digest (if ``compressed``) and, for a layer, its diff id."""
-    if not compressed and not is_layer:
-        return None, None
+    """The cache file's digest (if ``compressed``) and, for a layer, its diff id.
+
+    A layer's diff id is kept beside it (``<hex>.diffid``): the blob's digest names
+    its content, so a later build that re-hashes the blob need not ungzip it again.
+    """
+    known = _known_diff_id(path) if is_layer else None
+    if not compressed and (known or not is_layer):
+        return None, known
     try:
-        return file_digests(
-            path, compressed=compressed, uncompressed=is_layer, checkpoint=transfers.checkpoint
+        digest, diff_id = file_digests(
+            path,
+            compressed=compressed,
+            uncompressed=is_layer and known is None,
+            checkpoint=transfers.checkpoint,
         )
     except ProtocolError as e:
         raise ProtocolError(f"{blob.host}: {blob.repository}: layer {e.message}") from e
+    if diff_id is not None and (not compressed or digest == blob.digest):
+        tmp = path.with_name(f"{path.name}.diffid.{os.getpid()}-{threading.get_ident()}")
+        tmp.write_text(diff_id)
+        os.replace(tmp, path.with_name(path.name + ".diffid"))
+    return digest, known or diff_id
+
+
+def _known_diff_id(path: Path) -> str | None:
+    """The diff id an earlier build kept beside the cache file, if it is a valid digest."""
+    from harborkit.registry.digest import is_digest
+
+    try:
+        text = path.with_name(path.name + ".diffid").read_text(errors="replace")[:100]
+    except OSError:
+        return None
+    return text if is_digest(text) else None
 
 
 def source_manifests_json(host: str, images: list[SourceImage]) -> bytes:
@@ -403,6 +427,13 @@ def _checked_diff_ids(
     if len(diff_ids) != len(img.layers):
         raise ProtocolError(f"{where} lists {len(diff_ids)} diff_ids for {len(img.layers)} layers")
     for i, (layer, diff_id) in enumerate(zip(img.layers, diff_ids, strict=True)):
+        if computed.get(layer) != diff_id:  # kept beside the cache file? work it out again
+            path = _cache_path(cache, layer)
+            _, fresh = file_digests(
+                path, compressed=False, uncompressed=True, checkpoint=lambda: None
+            )
+            computed[layer] = fresh or ""
+            path.with_name(path.name + ".diffid").unlink(missing_ok=True)
         if computed.get(layer) != diff_id:
             raise ProtocolError(
                 f"{where}: diff_ids[{i}] is {diff_id}, but layer {layer} ungzips to "

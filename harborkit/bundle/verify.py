@@ -249,6 +249,20 @@ def _member_problems(
     ]
 
 
+def _reference_problem(reference: str) -> str | None:
+    """Why ``reference`` cannot be a tag on the target (``docker load`` RepoTags), or ``None``."""
+    from harborkit.errors import InputError
+    from harborkit.registry.reference import parse_reference
+
+    try:
+        ref = parse_reference(reference)
+    except InputError as e:
+        return f"is not an image reference ({e.message.rsplit(' has ', 1)[-1]})"
+    if ref.digest or reference.strip() != reference:
+        return "is not a tag (repository:tag)"
+    return None
+
+
 def _check_consistency(
     path: Path, meta: BundleMetadata, members: Mapping[str, Member], sums: Mapping[str, str]
 ) -> None:
@@ -265,6 +279,9 @@ def _check_consistency(
             problems.append(f"layer {layer.digest} has {m.size} bytes, metadata says {layer.size}")
     known = {x.digest for x in meta.layers}
     for img in meta.images:
+        reason = _reference_problem(img.reference)
+        if reason:
+            problems.append(f"reference {img.reference!r} {reason}")
         if blob_member(img.image_id) not in members:
             problems.append(f"config of {img.reference} ({img.image_id}) is not in the bundle")
         problems += [

@@ -163,131 +163,143 @@ class _Download:
         return "sha256:" + self.h.hexdigest() == self.digest
 
 
-def fetch_blob(
-    t: Transport,
-    repository: str,
-    digest: str,
-    dest: Path,
-    *,
-    size: int | None = None,
-    progress: Progress | None = None,
-) -> FetchResult:
-    """Stream blob ``digest`` into ``dest``, hashing as it streams (see the module docstring).
-
-    A digest mismatch removes the partial file and raises :class:`DigestMismatch`;
-    a stream past ``size`` removes it and raises :class:`ProtocolError`; a broken
-    connection keeps it for the next run and raises :class:`RegistryUnreachable`.
-    """
-    check_digest(digest, f"{t.host}: {repository}: blob digest")
-    if dest.exists():
-        return FetchResult(digest, dest, dest.stat().st_size, 0, True, False)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    partial = dest.with_name(dest.name + ".partial")
-    fd = os.open(partial, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
-    with open(fd, "r+b", buffering=0) as f:
-        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
-        if dest.exists():  # another process finished it while we waited
-            if os.fstat(f.fileno()).st_size == 0:
-                _unlink(partial)  # the empty partial file we just created
-            return FetchResult(digest, dest, dest.stat().st_size, 0, True, False)
-        d = _Download(t, repository, digest, f)
-        d.hash_existing(size)
-        resumed = d.offset > 0
-        try:
-            d.run(size, progress)
-            if not d.matches() and resumed:  # the earlier partial file was not this blob's start
-                d.restart()
-                resumed = False
-                d.run(size, progress)
-        except ProtocolError:
-            _unlink(partial)
-            raise
-        total = f.tell()
-        if not d.matches():
-            _unlink(partial)
-            raise DigestMismatch(
-                f"{t.host}: blob {digest} of {repository} does not match its digest "
-                f"(received {total} bytes hashing to sha256:{d.h.hexdigest()}); "
-                "the download was removed"
-            )
-        os.replace(partial, dest)
-    return FetchResult(digest, dest, total, d.transferred, False, resumed and d.got < total)
-
-
-def blob_size(t: Transport, repository: str, digest: str) -> int | None:
-    """Size of the blob if ``repository`` has it (HEAD), else ``None``."""
-    r = t.request(
-        "HEAD",
-        f"/v2/{repository}/blobs/{digest}",
-        scope=f"repository:{repository}:pull",
-        what=f"check blob {digest} in {repository}",
-        allow=(404,),
-    )
-    done(r)
-    if r.status_code == 404:
-        return None
-    length = r.headers.get("Content-Length") or "0"
-    return int(length) if length.isdigit() else 0
-
-
 # --------------------------------------------------------------------------- push
 
 
-def push_blob(
-    t: Transport,
-    repository: str,
-    digest: str,
-    size: int,
-    open_body: OpenBody,
-    *,
-    mount_from: str | None = None,
-    chunk_size: int | None = None,
-    progress: Progress | None = None,
-) -> PushOutcome:
-    """Make blob ``digest`` exist in ``repository``.
+class BlobAPI:
+    """Blob operations of a registry (a part of :class:`~harborkit.registry.client.RegistryClient`)."""
 
-    HEAD first; then a cross-repository mount from ``mount_from`` when given;
-    else an upload: monolithic (POST + one PUT) or, with ``chunk_size``, PATCH
-    chunks then PUT. The upload ``Location`` may be on another origin: it then
-    gets no credentials (:mod:`~harborkit.registry.transport`).
-    """
-    if blob_size(t, repository, digest) is not None:
-        return PushOutcome.EXISTS
-    scope = f"repository:{repository}:pull,push"
-    what = f"push blob {digest} to {repository}"
-    params = ""
-    if mount_from and mount_from != repository:
-        scope += f" repository:{mount_from}:pull"
-        params = "?" + urlencode({"mount": digest, "from": mount_from})
-    r = t.request(
-        "POST", f"/v2/{repository}/blobs/uploads/{params}", scope=scope, what=what, ok=(201, 202)
-    )
-    done(r)
-    if r.status_code == 201:
-        return PushOutcome.MOUNTED
-    location = _location(r, what, t.host)
-    with open_body() as src:
-        body: Callable[[], _SectionBody] | None = None
-        if chunk_size:
-            location = _patch_chunks(t, location, src, size, chunk_size, scope, what, progress)
-        else:
-            body = _rewinding(src, src.tell(), size, progress)
+    transport: Transport
+
+    def fetch_blob(
+        self,
+        repository: str,
+        digest: str,
+        dest: Path,
+        *,
+        size: int | None = None,
+        progress: Progress | None = None,
+    ) -> FetchResult:
+        """Stream blob ``digest`` into ``dest``, hashing as it streams (see the module docstring).
+
+        A digest mismatch removes the partial file and raises :class:`DigestMismatch`;
+        a stream past ``size`` removes it and raises :class:`ProtocolError`; a broken
+        connection keeps it for the next run and raises :class:`RegistryUnreachable`.
+        """
+        t = self.transport
+        check_digest(digest, f"{t.host}: {repository}: blob digest")
+        if dest.exists():
+            return FetchResult(digest, dest, dest.stat().st_size, 0, True, False)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        partial = dest.with_name(dest.name + ".partial")
+        fd = os.open(partial, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        with open(fd, "r+b", buffering=0) as f:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+            if dest.exists():  # another process finished it while we waited
+                if os.fstat(f.fileno()).st_size == 0:
+                    _unlink(partial)  # the empty partial file we just created
+                return FetchResult(digest, dest, dest.stat().st_size, 0, True, False)
+            d = _Download(t, repository, digest, f)
+            d.hash_existing(size)
+            resumed = d.offset > 0
+            try:
+                d.run(size, progress)
+                if (
+                    not d.matches() and resumed
+                ):  # the earlier partial file was not this blob's start
+                    d.restart()
+                    resumed = False
+                    d.run(size, progress)
+            except ProtocolError:
+                _unlink(partial)
+                raise
+            total = f.tell()
+            if not d.matches():
+                _unlink(partial)
+                raise DigestMismatch(
+                    f"{t.host}: blob {digest} of {repository} does not match its digest "
+                    f"(received {total} bytes hashing to sha256:{d.h.hexdigest()}); "
+                    "the download was removed"
+                )
+            os.replace(partial, dest)
+        return FetchResult(digest, dest, total, d.transferred, False, resumed and d.got < total)
+
+    def blob_size(self, repository: str, digest: str) -> int | None:
+        """Size of the blob if ``repository`` has it (HEAD), else ``None``."""
+        t = self.transport
         r = t.request(
-            "PUT",
-            _add_query(location, {"digest": digest}),
+            "HEAD",
+            f"/v2/{repository}/blobs/{digest}",
+            scope=f"repository:{repository}:pull",
+            what=f"check blob {digest} in {repository}",
+            allow=(404,),
+        )
+        done(r)
+        if r.status_code == 404:
+            return None
+        length = r.headers.get("Content-Length") or "0"
+        return int(length) if length.isdigit() else 0
+
+    def push_blob(
+        self,
+        repository: str,
+        digest: str,
+        size: int,
+        open_body: OpenBody,
+        *,
+        mount_from: str | None = None,
+        chunk_size: int | None = None,
+        progress: Progress | None = None,
+    ) -> PushOutcome:
+        """Make blob ``digest`` exist in ``repository``.
+
+        HEAD first; then a cross-repository mount from ``mount_from`` when given;
+        else an upload: monolithic (POST + one PUT) or, with ``chunk_size``, PATCH
+        chunks then PUT. The upload ``Location`` may be on another origin: it then
+        gets no credentials (:mod:`~harborkit.registry.transport`).
+        """
+        t = self.transport
+        if self.blob_size(repository, digest) is not None:
+            return PushOutcome.EXISTS
+        scope = f"repository:{repository}:pull,push"
+        what = f"push blob {digest} to {repository}"
+        params = ""
+        if mount_from and mount_from != repository:
+            scope += f" repository:{mount_from}:pull"
+            params = "?" + urlencode({"mount": digest, "from": mount_from})
+        r = t.request(
+            "POST",
+            f"/v2/{repository}/blobs/uploads/{params}",
             scope=scope,
             what=what,
-            ok=(201,),
-            headers={"Content-Type": "application/octet-stream"}
-            if body
-            else {"Content-Length": "0"},
-            body=body,
+            ok=(201, 202),
         )
-    served = r.headers.get("Docker-Content-Digest")
-    done(r)
-    if served is not None and served != digest:
-        raise DigestMismatch(f"{t.host}: {what}: the registry stored {show(served)}")
-    return PushOutcome.UPLOADED
+        done(r)
+        if r.status_code == 201:
+            return PushOutcome.MOUNTED
+        location = _location(r, what, t.host)
+        with open_body() as src:
+            body: Callable[[], _SectionBody] | None = None
+            if chunk_size:
+                location = _patch_chunks(t, location, src, size, chunk_size, scope, what, progress)
+            else:
+                body = _rewinding(src, src.tell(), size, progress)
+            r = t.request(
+                "PUT",
+                _add_query(location, {"digest": digest}),
+                scope=scope,
+                what=what,
+                ok=(201,),
+                headers={"Content-Type": "application/octet-stream"}
+                if body
+                else {"Content-Length": "0"},
+                body=body,
+            )
+        served = r.headers.get("Docker-Content-Digest")
+        done(r)
+        if served is not None and served != digest:
+            raise DigestMismatch(f"{t.host}: {what}: the registry stored {show(served)}")
+        return PushOutcome.UPLOADED
 
 
 def _patch_chunks(

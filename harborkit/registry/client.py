@@ -5,9 +5,9 @@
 * :mod:`~harborkit.registry.manifests`: get, resolve, put (documents checked);
 * :mod:`~harborkit.registry.blobs`: fetch (bounded, resumable), push, mount.
 
-:class:`RegistryClient` only binds them to one registry, as
-go-containerregistry's ``remote`` package binds its fetcher and pusher to a
-transport.
+:class:`RegistryClient` only binds the manifest and blob operations to one
+:class:`~harborkit.registry.transport.Transport`, as go-containerregistry's
+``remote`` package binds its fetcher and pusher to a transport.
 
 Why not a library (evaluated for issue 4):
 
@@ -24,11 +24,9 @@ Why not a library (evaluated for issue 4):
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Unpack
 
-from harborkit.registry import blobs, manifests
-from harborkit.registry.auth import Credentials
-from harborkit.registry.blobs import FetchResult, OpenBody, Progress, PushOutcome
+from harborkit.registry.blobs import BlobAPI, FetchResult, PushOutcome
 from harborkit.registry.digest import sha256_digest
 from harborkit.registry.manifests import (
     ACCEPT,
@@ -41,10 +39,10 @@ from harborkit.registry.manifests import (
     SCHEMA1,
     BlobRef,
     Manifest,
+    ManifestAPI,
     ResolvedImage,
 )
-from harborkit.registry.reference import ImageReference
-from harborkit.registry.transport import Transport
+from harborkit.registry.transport import Transport, TransportOptions
 
 __all__ = [
     "ACCEPT",
@@ -65,31 +63,15 @@ __all__ = [
 ]
 
 
-class RegistryClient:
-    """One registry (``host[:port]``), shared by all threads of a transfer."""
+class RegistryClient(ManifestAPI, BlobAPI):
+    """One registry (``host[:port]``), shared by all threads of a transfer.
 
-    def __init__(
-        self,
-        host: str,
-        *,
-        insecure: bool = False,
-        ca_file: Path | None = None,
-        credentials: Credentials | None = None,
-        timeout: float = 60.0,
-        pool_size: int = 16,
-        auth_hint: str | None = None,
-    ) -> None:
-        self.transport = Transport(
-            host,
-            insecure=insecure,
-            ca_file=ca_file,
-            credentials=credentials,
-            timeout=timeout,
-            pool_size=pool_size,
-            auth_hint=auth_hint,
-        )
+    Options (TLS, credentials, timeout, pool size) are those of :class:`Transport`.
+    """
+
+    def __init__(self, host: str, **options: Unpack[TransportOptions]) -> None:
+        self.transport = Transport(host, **options)
         self.host = host
-        self.insecure = insecure
         self.base_url = self.transport.base_url
 
     def close(self) -> None:
@@ -105,62 +87,3 @@ class RegistryClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    # ------------------------------------------------------------------ manifests
-
-    def get_manifest(self, repository: str, ref: str) -> Manifest:
-        """The manifest ``repository:ref`` (tag or digest), its bytes exactly as served."""
-        return manifests.get_manifest(self.transport, repository, ref)
-
-    def resolve(
-        self, ref: ImageReference, *, os_name: str = "linux", arch: str = "amd64"
-    ) -> ResolvedImage:
-        """The image manifest of ``ref`` for one platform (a list/index is resolved)."""
-        return manifests.resolve(self.transport, ref, os_name=os_name, arch=arch)
-
-    def put_manifest(self, repository: str, tag: str, manifest: Manifest) -> str:
-        """Push ``manifest``'s exact bytes as ``repository:tag``; its digest must not change."""
-        return manifests.put_manifest(self.transport, repository, tag, manifest)
-
-    # ------------------------------------------------------------------ blobs
-
-    def blob_size(self, repository: str, digest: str) -> int | None:
-        """Size of the blob if ``repository`` has it (HEAD), else ``None``."""
-        return blobs.blob_size(self.transport, repository, digest)
-
-    def fetch_blob(
-        self,
-        repository: str,
-        digest: str,
-        dest: Path,
-        *,
-        size: int | None = None,
-        progress: Progress | None = None,
-    ) -> FetchResult:
-        """Stream blob ``digest`` into ``dest`` (see :func:`harborkit.registry.blobs.fetch_blob`)."""
-        return blobs.fetch_blob(
-            self.transport, repository, digest, dest, size=size, progress=progress
-        )
-
-    def push_blob(
-        self,
-        repository: str,
-        digest: str,
-        size: int,
-        open_body: OpenBody,
-        *,
-        mount_from: str | None = None,
-        chunk_size: int | None = None,
-        progress: Progress | None = None,
-    ) -> PushOutcome:
-        """Make blob ``digest`` exist in ``repository`` (see :func:`harborkit.registry.blobs.push_blob`)."""
-        return blobs.push_blob(
-            self.transport,
-            repository,
-            digest,
-            size,
-            open_body,
-            mount_from=mount_from,
-            chunk_size=chunk_size,
-            progress=progress,
-        )

@@ -84,7 +84,9 @@ def file_digests(
                 d = isal_zlib.decompressobj(31) if chunk[:2] == b"\x1f\x8b" else None
             first = False
             if d is not None:
-                d = _inflate(d, chunk, inner, path)
+                view = memoryview(chunk)
+                for at in range(0, len(view), _PIECE):
+                    d = _inflate(d, view[at : at + _PIECE], inner, path)
             elif uncompressed:
                 inner.update(chunk)
     if d is not None and not d.eof:
@@ -93,22 +95,33 @@ def file_digests(
     return out, ("sha256:" + inner.hexdigest() if uncompressed else None)
 
 
-_BLOCK = 4 << 20
+_BLOCK = 1 << 20  # read from the file at a time
+_PIECE = 64 << 10  # handed to the inflater at a time (what it keeps back is copied)
+_OUT = 2 << 20  # taken from the inflater at a time
 
 
-def _inflate(d: Decompress, data: bytes, h: hashlib._Hash, path: Path) -> Decompress:
-    """Feed ``data`` (gzip members, possibly several) to ``d``; the decompressor to go on with."""
+def _inflate(d: Decompress, data: bytes | memoryview, h: hashlib._Hash, path: Path) -> Decompress:
+    """Feed ``data`` (gzip members, possibly several) to ``d``; the decompressor to go on with.
+
+    Output is taken 2 MiB at a time, so that a run of zeros (or a gzip bomb)
+    never expands in memory; input goes in small pieces, so that what the
+    inflater keeps back (and copies on each call) stays small.
+    """
     from isal import isal_zlib
 
     broken = cast("type[Exception]", isal_zlib.error)  # its stub declares an instance
     try:
-        while data:
-            h.update(d.decompress(data))
-            if not d.eof:
-                break
-            data = d.unused_data  # another gzip member follows
-            if data:
+        while True:
+            out = d.decompress(data, _OUT)
+            h.update(out)
+            if d.eof:
+                data = d.unused_data  # another gzip member may follow
+                if not data:
+                    return d
                 d = isal_zlib.decompressobj(31)
+                continue
+            data = d.unconsumed_tail
+            if not data and len(out) < _OUT:
+                return d  # needs the next block
     except broken as e:
         raise ProtocolError(f"{path.name}: the layer is not a valid gzip stream ({e})") from e
-    return d

@@ -114,38 +114,102 @@ def config_diff_ids(raw: bytes, where: str) -> tuple[str, ...]:
     return tuple(check_digest(d, f"{where}: diff_ids[{i}]") for i, d in enumerate(diff_ids))
 
 
-def get_manifest(t: Transport, repository: str, ref: str) -> Manifest:
-    """The manifest ``repository:ref`` (tag or digest), its bytes exactly as served."""
-    pinned = ref.startswith("sha256:")
-    name = f"{repository}@{ref}" if pinned else f"{repository}:{ref}"
-    if pinned:
-        check_digest(ref, f"{t.host}: {name}: manifest digest")
-    what = f"get manifest {name}"
-    r = t.request(
-        "GET",
-        f"/v2/{repository}/manifests/{ref}",
-        scope=f"repository:{repository}:pull",
-        what=what,
-        headers={"Accept": ACCEPT},
-    )
-    with contextlib.closing(r):
-        raw = read_limited(r, MAX_MANIFEST, f"{t.host}: manifest {name}")
-    digest = sha256_digest(raw)
-    served = r.headers.get("Docker-Content-Digest")
-    if pinned and digest != ref:
-        raise DigestMismatch(f"{t.host}: manifest {name} does not match its digest (got {digest})")
-    if served is not None:
-        check_digest(served, f"{t.host}: manifest {name}: Docker-Content-Digest header")
-        if served != digest:
+class ManifestAPI:
+    """Manifest operations of a registry (a part of :class:`~harborkit.registry.client.RegistryClient`)."""
+
+    transport: Transport
+
+    def get_manifest(self, repository: str, ref: str) -> Manifest:
+        """The manifest ``repository:ref`` (tag or digest), its bytes exactly as served."""
+        t = self.transport
+        pinned = ref.startswith("sha256:")
+        name = f"{repository}@{ref}" if pinned else f"{repository}:{ref}"
+        if pinned:
+            check_digest(ref, f"{t.host}: {name}: manifest digest")
+        what = f"get manifest {name}"
+        r = t.request(
+            "GET",
+            f"/v2/{repository}/manifests/{ref}",
+            scope=f"repository:{repository}:pull",
+            what=what,
+            headers={"Accept": ACCEPT},
+        )
+        with contextlib.closing(r):
+            raw = read_limited(r, MAX_MANIFEST, f"{t.host}: manifest {name}")
+        digest = sha256_digest(raw)
+        served = r.headers.get("Docker-Content-Digest")
+        if pinned and digest != ref:
             raise DigestMismatch(
-                f"{t.host}: manifest {name} hashes to {digest}, the registry says {served}"
+                f"{t.host}: manifest {name} does not match its digest (got {digest})"
             )
-    media_type = json_object(raw, f"{t.host}: manifest {name}").get("mediaType") or ""
-    if not media_type:
-        media_type = r.headers.get("Content-Type", "").split(";")[0].strip()
-    if not isinstance(media_type, str):
-        raise ProtocolError(f"{t.host}: manifest {name}: mediaType is not a string")
-    return Manifest(digest=digest, media_type=media_type, raw=raw)
+        if served is not None:
+            check_digest(served, f"{t.host}: manifest {name}: Docker-Content-Digest header")
+            if served != digest:
+                raise DigestMismatch(
+                    f"{t.host}: manifest {name} hashes to {digest}, the registry says {served}"
+                )
+        media_type = json_object(raw, f"{t.host}: manifest {name}").get("mediaType") or ""
+        if not media_type:
+            media_type = r.headers.get("Content-Type", "").split(";")[0].strip()
+        if not isinstance(media_type, str):
+            raise ProtocolError(f"{t.host}: manifest {name}: mediaType is not a string")
+        return Manifest(digest=digest, media_type=media_type, raw=raw)
+
+    def resolve(
+        self, ref: ImageReference, *, os_name: str = "linux", arch: str = "amd64"
+    ) -> ResolvedImage:
+        """The image manifest of ``ref`` for one platform (a list/index is resolved by digest)."""
+        t = self.transport
+        name = (
+            f"{ref.repository}:{ref.ref}"
+            if not is_digest(ref.ref)
+            else f"{ref.repository}@{ref.ref}"
+        )
+        top = self.get_manifest(ref.repository, ref.ref)
+        index: Manifest | None = None
+        manifest = top
+        if top.media_type in INDEXES:
+            index = top
+            manifest = self.get_manifest(ref.repository, _pick(t, top, name, os_name, arch))
+        if manifest.media_type in SCHEMA1:
+            raise UnsupportedManifest(f"{t.host}: {name} is a schema 1 manifest (not supported)")
+        if manifest.media_type not in IMAGE_MANIFESTS:
+            kind = "an index inside an index" if manifest.media_type in INDEXES else "manifest type"
+            raise UnsupportedManifest(
+                f"{t.host}: {name} has {kind} {show(manifest.media_type or 'unknown')}"
+            )
+        data = manifest.parsed()
+        where = f"{t.host}: {name}: manifest {manifest.digest}"
+        config = blob_ref(data.get("config"), f"{where}: config")
+        if config.size > MAX_CONFIG:
+            raise ProtocolError(f"{where}: config of {config.size} bytes is larger than 16 MiB")
+        layers = data.get("layers")
+        if not isinstance(layers, list):
+            raise ProtocolError(f"{where}: layers is not a list")
+        refs = tuple(blob_ref(x, f"{where}: layer {i}") for i, x in enumerate(layers))
+        return ResolvedImage(ref, manifest, index, config, refs)
+
+    def put_manifest(self, repository: str, tag: str, manifest: Manifest) -> str:
+        """Push ``manifest``'s exact bytes as ``repository:tag``; its digest must not change."""
+        t = self.transport
+        what = f"push manifest {repository}:{tag}"
+        r = t.request(
+            "PUT",
+            f"/v2/{repository}/manifests/{tag}",
+            scope=f"repository:{repository}:pull,push",
+            what=what,
+            ok=(200, 201),
+            headers={"Content-Type": manifest.media_type},
+            body=lambda: manifest.raw,
+        )
+        served = r.headers.get("Docker-Content-Digest")
+        done(r)
+        if served is not None and served != manifest.digest:
+            raise DigestMismatch(
+                f"{t.host}: {what}: the registry stored digest {show(served)}, "
+                f"expected {manifest.digest}"
+            )
+        return manifest.digest
 
 
 def _pick(t: Transport, index: Manifest, name: str, os_name: str, arch: str) -> str:
@@ -163,57 +227,3 @@ def _pick(t: Transport, index: Manifest, name: str, os_name: str, arch: str) -> 
         if platform.get("os") == os_name and platform.get("architecture") == arch:
             return check_digest(e.get("digest"), f"{where} digest")
     raise UnsupportedManifest(f"{t.host}: {name} has no {os_name}/{arch} image")
-
-
-def resolve(
-    t: Transport, ref: ImageReference, *, os_name: str = "linux", arch: str = "amd64"
-) -> ResolvedImage:
-    """The image manifest of ``ref`` for one platform (a list/index is resolved by digest)."""
-    name = (
-        f"{ref.repository}:{ref.ref}" if not is_digest(ref.ref) else f"{ref.repository}@{ref.ref}"
-    )
-    top = get_manifest(t, ref.repository, ref.ref)
-    index: Manifest | None = None
-    manifest = top
-    if top.media_type in INDEXES:
-        index = top
-        manifest = get_manifest(t, ref.repository, _pick(t, top, name, os_name, arch))
-    if manifest.media_type in SCHEMA1:
-        raise UnsupportedManifest(f"{t.host}: {name} is a schema 1 manifest (not supported)")
-    if manifest.media_type not in IMAGE_MANIFESTS:
-        kind = "an index inside an index" if manifest.media_type in INDEXES else "manifest type"
-        raise UnsupportedManifest(
-            f"{t.host}: {name} has {kind} {show(manifest.media_type or 'unknown')}"
-        )
-    data = manifest.parsed()
-    where = f"{t.host}: {name}: manifest {manifest.digest}"
-    config = blob_ref(data.get("config"), f"{where}: config")
-    if config.size > MAX_CONFIG:
-        raise ProtocolError(f"{where}: config of {config.size} bytes is larger than 16 MiB")
-    layers = data.get("layers")
-    if not isinstance(layers, list):
-        raise ProtocolError(f"{where}: layers is not a list")
-    refs = tuple(blob_ref(x, f"{where}: layer {i}") for i, x in enumerate(layers))
-    return ResolvedImage(ref, manifest, index, config, refs)
-
-
-def put_manifest(t: Transport, repository: str, tag: str, manifest: Manifest) -> str:
-    """Push ``manifest``'s exact bytes as ``repository:tag``; its digest must not change."""
-    what = f"push manifest {repository}:{tag}"
-    r = t.request(
-        "PUT",
-        f"/v2/{repository}/manifests/{tag}",
-        scope=f"repository:{repository}:pull,push",
-        what=what,
-        ok=(200, 201),
-        headers={"Content-Type": manifest.media_type},
-        body=lambda: manifest.raw,
-    )
-    served = r.headers.get("Docker-Content-Digest")
-    done(r)
-    if served is not None and served != manifest.digest:
-        raise DigestMismatch(
-            f"{t.host}: {what}: the registry stored digest {show(served)}, "
-            f"expected {manifest.digest}"
-        )
-    return manifest.digest

@@ -29,7 +29,7 @@ import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypedDict
 from urllib.parse import urlencode, urljoin, urlsplit
 
 import requests
@@ -68,6 +68,17 @@ class BodySource(Protocol):
 
 #: a request body factory (called again when the request is re-sent after a challenge)
 BodyFactory = Callable[[], "bytes | BodySource"]
+
+
+class TransportOptions(TypedDict, total=False):
+    """How to reach a registry: the keyword arguments of :class:`Transport`."""
+
+    insecure: bool  # plain HTTP
+    ca_file: Path | None  # CA bundle for the registry's TLS
+    credentials: Credentials | None
+    timeout: float  # seconds per connect / read
+    pool_size: int  # connections kept per thread
+    auth_hint: str | None  # appended when credentials are needed and none were given
 
 
 @dataclass(frozen=True)

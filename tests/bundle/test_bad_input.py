@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from harborkit.bundle.format import BLOB_DIR, IMAGES_MANIFEST, METADATA_NAME, installer_member
-from harborkit.errors import ExitCode
+from harborkit.errors import ExitCode, HarborkitError
 from tests.bundle.conftest import (
     INSTALLER_NAME,
     RANDOM_IMAGE,
@@ -637,4 +637,47 @@ def test_interrupted_load_rolls_back_what_it_loaded_and_moved(
         assert {img.id for img in client.images.list(all=True)} == {other.id}
     finally:
         client.close()
+    assert not (tmp_path / "opt").exists()
+
+
+def test_a_daemon_that_dies_during_load_is_one_line_and_nothing_unpacked(
+    tmp_path: Path, fresh_daemon: Daemon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """dockerd is killed (SIGKILL) as the first layer bytes go out: exit 3 naming it."""
+    from harborkit.bundle.load import load_bundle
+    from harborkit.bundle.progress import NullProgress
+
+    class _KillOnFirstByte:
+        def task(self, description: str, total: int | None = None) -> object:
+            inner = NullProgress().task(description, total)
+            if description != "load":
+                return inner
+
+            class _Task:
+                killed = False
+
+                def advance(self, n: int) -> None:
+                    if not self.killed:
+                        self.killed = True
+                        os.kill(fresh_daemon.pid, signal.SIGKILL)
+                        time.sleep(0.5)
+
+                def set_total(self, total: int | None) -> None:
+                    pass
+
+                def done(self) -> None:
+                    pass
+
+            return _Task()
+
+    bundle = _crafted_with_images(tmp_path)
+    url = fresh_daemon.env()["DOCKER_HOST"]
+    monkeypatch.setenv("DOCKER_HOST", url)
+    with pytest.raises(HarborkitError) as err:
+        load_bundle(bundle, install_dir=tmp_path / "opt", progress=_KillOnFirstByte())  # type: ignore[arg-type]
+    assert err.value.exit_code == ExitCode.ENVIRONMENT
+    assert err.value.message.startswith(
+        f"the Docker daemon at {url} failed while loading images from {bundle}: "
+    )
+    assert "\n" not in err.value.message
     assert not (tmp_path / "opt").exists()

@@ -1,7 +1,9 @@
-"""Every wait on the Docker daemon has a deadline: a daemon that accepts and never answers.
+"""Every wait on the Docker daemon has a deadline: a daemon that accepts and never answers,
+a stream that goes quiet, a stream that trickles.
 
 The "daemon" here is a real unix socket that accepts connections and says
-nothing, the way a wedged dockerd does; no root is needed.
+nothing, the way a wedged dockerd does; the quiet stream is a real loopback
+HTTP server. No root is needed.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from harborkit.errors import ExitCode
-from tests.bundle.conftest import run_cli
+from tests.bundle.conftest import HttpServer, run_cli
 from tests.bundle.craft import craft_bundle
 from tests.bundle.test_hostile_bundles import one_line_error
 
@@ -72,3 +74,40 @@ def test_build_and_load_give_up_on_a_silent_daemon(tmp_path: Path, silent_daemon
     assert "no answer within 1 s" in one_line_error(r.stderr)
     assert not install.exists()
     assert time.monotonic() - started < 30
+
+
+def test_a_stream_that_stalls_is_named(
+    http_server: HttpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reader every pull/save/load goes through, on a real socket that goes quiet."""
+    import requests
+
+    from harborkit import dockerapi
+
+    monkeypatch.setattr(dockerapi, "STALL_TIMEOUT", 1.0)
+    resp = requests.get(f"{http_server.url}/stall/x", stream=True, timeout=(5, 1))
+    reader = dockerapi.StreamReader(resp, "exporting the images")
+    started = time.monotonic()
+    with pytest.raises(dockerapi.DaemonTimeout) as err:
+        while reader.read(1 << 16):
+            pass
+    assert err.value.message == (
+        f"the Docker daemon at {dockerapi.daemon_address()} sent nothing for 1 s "
+        "while exporting the images"
+    )
+    assert err.value.exit_code == ExitCode.ENVIRONMENT
+    assert time.monotonic() - started < 10
+
+
+def test_a_trickle_fails_the_speed_floor() -> None:
+    from harborkit.watch import StreamWatch
+
+    watch = StreamWatch(window=0.2, deadline=60, min_bytes=1024, fail=RuntimeError)
+    with pytest.raises(RuntimeError, match=r"stalled: less than 1 KiB in 0.2 s"):
+        for _ in range(100):
+            watch.tick(10)  # 10 bytes every 10 ms: alive, but far too slow
+            time.sleep(0.01)
+    fast = StreamWatch(window=0.2, deadline=0.1, fail=RuntimeError)
+    time.sleep(0.15)
+    with pytest.raises(RuntimeError, match="took longer than 0.1 s"):
+        fast.tick(1 << 20)

@@ -349,3 +349,19 @@ def test_metadata_inconsistent_with_members(good: Crafted, tmp_path: Path) -> No
     bad = tmp_path / "meta.tar"
     craft_bundle(bad, replace={METADATA_NAME: json.dumps(meta).encode()})
     verify_fails(bad, ExitCode.BUNDLE_CORRUPT, METADATA_NAME, "metadata says 1")
+
+
+@pytest.mark.parametrize(
+    ("reference", "why"),
+    [
+        ("goharbor/Bad:v1", "is not an image reference (a malformed repository name)"),
+        ("goharbor/x@sha256:" + "a" * 64, "is not a tag (repository:tag)"),
+    ],
+)
+def test_metadata_references_must_be_tags(tmp_path: Path, reference: str, why: str) -> None:
+    """Known before anything loads: a reference docker load could not tag."""
+    images = crafted_images()
+    images[0] = type(images[0])((reference,), images[0].config, images[0].layers)
+    bad = tmp_path / "ref.tar"
+    craft_bundle(bad, images=images)
+    verify_fails(bad, ExitCode.BUNDLE_CORRUPT, f"reference {reference!r} {why}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import shutil
+import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,40 @@ from tests.support.registry import (
     TestImage,
     start_registry,
 )
+
+REPO = Path(__file__).resolve().parents[2]
+INSTALLER = "harbor-online-installer-v1.8.0.tgz"
+
+
+def write_installer(tmp: Path) -> Path:
+    """A small online-installer tarball in ``tmp``."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        data = b"#!/bin/sh\necho install\n"
+        ti = tarfile.TarInfo("harbor/install.sh")
+        ti.size, ti.mode = len(data), 0o755
+        tf.addfile(ti, io.BytesIO(data))
+    p = tmp / INSTALLER
+    p.write_bytes(buf.getvalue())
+    return p
+
+
+def write_manifest(tmp: Path, refs: list[str], name: str = "m.yaml") -> Path:
+    """A bundle manifest naming ``refs`` in ``tmp``."""
+    import yaml
+
+    p = tmp / name
+    p.write_text(
+        yaml.safe_dump(
+            {
+                "harbor_version": "v1.8.0",
+                "images": refs,
+                "installer": {"name": INSTALLER, "url": f"https://example.invalid/{INSTALLER}"},
+            }
+        )
+    )
+    return p
+
 
 _HERE = Path(__file__).resolve().parent
 _NEED_REGISTRY = {"test_client.py", "test_bundle_registry.py"}

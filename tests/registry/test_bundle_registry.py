@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import json
 import os
 import subprocess
 import sys
-import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,7 +24,9 @@ from harborkit.errors import ExitCode
 from harborkit.registry.client import DOCKER_LIST, Manifest
 from harborkit.registry.endpoint import Endpoint
 from harborkit.registry.errors import RegistryError
-from tests.registry.conftest import client_for, push_image
+from tests.registry.conftest import INSTALLER, REPO, client_for, push_image
+from tests.registry.conftest import write_installer as _installer
+from tests.registry.conftest import write_manifest as _manifest_yaml
 from tests.support.registry import (
     PASSWORD,
     USER,
@@ -37,37 +37,6 @@ from tests.support.registry import (
     skopeo_digest,
     start_registry,
 )
-
-REPO = Path(__file__).resolve().parents[2]
-INSTALLER = "harbor-online-installer-v1.8.0.tgz"
-
-
-def _installer(tmp: Path) -> Path:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
-        data = b"#!/bin/sh\necho install\n"
-        ti = tarfile.TarInfo("harbor/install.sh")
-        ti.size, ti.mode = len(data), 0o755
-        tf.addfile(ti, io.BytesIO(data))
-    p = tmp / INSTALLER
-    p.write_bytes(buf.getvalue())
-    return p
-
-
-def _manifest_yaml(tmp: Path, refs: list[str], name: str = "m.yaml") -> Path:
-    import yaml
-
-    p = tmp / name
-    p.write_text(
-        yaml.safe_dump(
-            {
-                "harbor_version": "v1.8.0",
-                "images": refs,
-                "installer": {"name": INSTALLER, "url": f"https://example.invalid/{INSTALLER}"},
-            }
-        )
-    )
-    return p
 
 
 def _spec(refs: list[str]):  # noqa: ANN202 - BundleManifest
@@ -433,7 +402,7 @@ def test_damaged_cache_entry_is_fetched_again_and_inspect_works(
     first = build_from_registry(
         _spec(refs), tmp_path / "a.tar", source=ep, cache_dir=cache, installer=inst
     )
-    victim = next(iter((cache / "sha256").iterdir()))
+    victim = next(p for p in (cache / "sha256").iterdir() if "." not in p.name)
     data = bytearray(victim.read_bytes())
     data[0] ^= 0xFF
     victim.write_bytes(bytes(data))
@@ -441,6 +410,14 @@ def test_damaged_cache_entry_is_fetched_again_and_inspect_works(
         _spec(refs), tmp_path / "b.tar", source=ep, cache_dir=cache, installer=inst
     )
     assert again.stats.fetched == 1 and again.stats.cached == first.stats.blobs - 1
+    # a kept diff id that is not a digest (or a wrong one) is recomputed, never trusted blindly
+    sidecars = sorted((cache / "sha256").glob("*.diffid"))
+    sidecars[0].write_text("sha256:../../x")
+    sidecars[1].write_text("sha256:" + "0" * 64)
+    third = build_from_registry(
+        _spec(refs), tmp_path / "c.tar", source=ep, cache_dir=cache, installer=inst
+    )
+    assert third.stats.cached == first.stats.blobs
     r = run_cli("bundle", "inspect", "--format", "json", str(tmp_path / "b.tar"))
     assert r.returncode == 0, r.stderr
     report = json.loads(r.stdout)
@@ -508,7 +485,7 @@ def test_interrupt_while_the_registry_stalls_is_prompt_and_resumable(tmp_path: P
         assert not out.exists() and not [p for p in tmp_path.iterdir() if ".partial" in p.name]
         entries = list((cache / "sha256").iterdir())
         partial = [p.stat().st_size for p in entries if p.name.endswith(".partial")]
-        complete = [p.stat().st_size for p in entries if not p.name.endswith(".partial")]
+        complete = [p.stat().st_size for p in entries if "." not in p.name]  # no .diffid
         assert sum(partial) + sum(complete) >= total // 4  # what arrived before the freeze stays
         res = build_from_registry(_spec(refs), out, source=ep, cache_dir=cache, installer=inst)
         assert res.stats.resumed == sum(1 for n in partial if n > 0)
