@@ -58,19 +58,27 @@ def run_trust_bench() -> dict[str, float]:
                            check=True)  # fmt: skip
             (tmp / "warm.tar").unlink()
             plains, signed = [], []
-            for n in range(ROUNDS):
+
+            def build_plain() -> None:
                 _drop_write_cache()
-                _log(f"bundle build, plain (round {n + 1})")
                 plain.unlink(missing_ok=True)
                 plains.append(_timed([*base, "-o", str(plain)], env=build.env(), cwd=REPO)[0])
+
+            def build_signed() -> None:
                 _drop_write_cache()
-                _log(f"bundle build --sign --split-size {SPLIT} (round {n + 1})")
                 for p in split_dir.iterdir():
                     p.unlink()
                 argv = [*base, "--sign", str(key), "--split-size", SPLIT]
                 signed.append(
                     _timed([*argv, "-o", str(split_dir / "hb.tar")], env=build.env(), cwd=REPO)[0]
                 )
+
+            for n in range(ROUNDS):  # the order alternates: neither side always goes first
+                _log(f"bundle build plain / --sign --split-size {SPLIT} (round {n + 1})")
+                for fn in (
+                    (build_plain, build_signed) if n % 2 == 0 else (build_signed, build_plain)
+                ):
+                    fn()
             _log("bundle build --sign (one file, for verify)")
             signed_one = tmp / "signed.tar"
             _timed([*base, "--sign", str(key), "-o", str(signed_one)], env=build.env(), cwd=REPO)
@@ -85,10 +93,10 @@ def run_trust_bench() -> dict[str, float]:
         pub = str(key) + ".pub"
         for n in range(VERIFY_ROUNDS):
             _log(f"bundle verify without / with --key / parts (round {n + 1})")
-            without.append(_timed([*hk, "verify", "--quiet", str(signed_one)], cwd=REPO)[0])
-            with_key.append(
-                _timed([*hk, "verify", "--quiet", "--key", pub, str(signed_one)], cwd=REPO)[0]
-            )
+            plain_v = [*hk, "verify", "--quiet", str(signed_one)]
+            key_v = [*hk, "verify", "--quiet", "--key", pub, str(signed_one)]
+            for argv, out in ((plain_v, without), (key_v, with_key))[:: 1 if n % 2 else -1]:
+                out.append(_timed(argv, cwd=REPO)[0])
             parts.append(
                 _timed(
                     [*hk, "verify", "--quiet", "--key", pub, str(split_dir / "hb.tar.part-000")],

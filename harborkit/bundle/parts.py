@@ -19,6 +19,7 @@ import os
 import re
 import threading
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from harborkit.bundle.errors import BundleCorrupt, BundleUnreadable, OutputError
@@ -165,8 +166,8 @@ class PartWriter:
 
     # hashing ------------------------------------------------------------------
     def _hash_sealed(self) -> None:
-        """Queue parts the writer has moved two parts past (a later header patch marks them dirty)."""
-        sealed = self._size // self.part_size - 2
+        """Queue parts the writer has moved one part past (a later header patch marks them dirty)."""
+        sealed = self._size // self.part_size - 1
         with self._lock:
             new = [
                 i
@@ -208,8 +209,10 @@ class PartWriter:
             self._hasher.join()
         with self._lock:
             todo = [i for i in range(len(self._fds)) if i not in self._digests or i in self._dirty]
-        for i in todo:
-            self._digests[i] = self._hash_part(i)
+        # what is left (the last parts, any a header patch touched) on all cores
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as ex:
+            for i, digest in zip(todo, ex.map(self._hash_part, todo), strict=True):
+                self._digests[i] = digest
         return [self._digests[i] for i in range(len(self._fds))]
 
     # ends ----------------------------------------------------------------------
