@@ -6,9 +6,9 @@ PY      = $(VENV)/bin/python
 # Debian packages the tests use: a real Docker engine, a real registry, skopeo
 # as an independent cross-check, busybox for tiny image rootfs, pigz (dockerd
 # uses it to unpack gzip layers), xmllint, debootstrap for the benchmark images
-# and the sshd test hosts, the OpenSSH client for check --host,
-# chromium to open the HTML report headless.
-DEBS    = docker.io docker-registry skopeo busybox-static pigz libxml2-utils debootstrap iproute2 procps ca-certificates chromium openssh-client
+# and the sshd test hosts, the OpenSSH client for check --host, chromium to open
+# the HTML report headless, minisign to check bundle signatures as a target would.
+DEBS    = docker.io docker-registry skopeo busybox-static pigz libxml2-utils debootstrap iproute2 procps ca-certificates chromium openssh-client minisign
 
 .PHONY: setup system-deps run test smoke lint bench clean mutation
 

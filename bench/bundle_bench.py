@@ -227,7 +227,15 @@ def run_bundle_bench() -> dict[str, float]:
             )
             save_tar.unlink()
             _drop_write_cache()
-            build_argv = [*hk, "build", "--quiet", "--no-pull", "--installer", str(installer)]
+            build_argv = [
+                *hk,
+                "build",
+                "--quiet",
+                "--no-pull",
+                "--no-tools",
+                "--installer",
+                str(installer),
+            ]
             saves, builds, rss_build, cpu_build = [], [], 0, 0.0
             for n in range(ROUNDS):
                 _log(f"docker save -o (round {n + 1})")

@@ -49,12 +49,20 @@ def bench_remote() -> str:
     return report(run_remote_bench())
 
 
+def bench_trust() -> str:
+    """Signed + split build against a plain build; verify with and without --key (issue 11)."""
+    from bench.trust_bench import report, run_trust_bench
+
+    return report(run_trust_bench())
+
+
 BENCHES: list[tuple[str, Callable[[], str]]] = [
     ("check", bench_check),
     ("fix", bench_fix),
     ("bundle", bench_bundle),
     ("registry", bench_registry),
     ("remote", bench_remote),
+    ("trust", bench_trust),
 ]
 
 

@@ -25,6 +25,8 @@ class ExitCode:
     REGISTRY = 10  # registry protocol / auth failure
     UNREACHABLE = 11  # check: a host could not be audited (the others are reported)
     FIX_REFUSED = 12  # fix: a file changed since the plan, or a restart needs --restart-docker
+    SIGNATURE = 13  # bundle unsigned, signed by another key, or its signature does not match
+    DELTA_BASE = 14  # a delta bundle's base images are not on the target
     INTERRUPTED = 130
 
 

@@ -20,8 +20,16 @@ from pathlib import Path
 from typing import Any
 
 from harborkit import dockerapi
-from harborkit.bundle.compress import COMPRESS_LEVEL, LayerOut, LayerPipeline, compress_bytes
+from harborkit.bundle.compress import (
+    COMPRESS_LEVEL,
+    LEFT_OUT,
+    LayerOut,
+    LayerPipeline,
+    compress_bytes,
+)
+from harborkit.bundle.delta import DeltaPlan, plan_delta
 from harborkit.bundle.errors import ImageMissing, SaveFailed
+from harborkit.bundle.extras import BuildExtras
 from harborkit.bundle.format import ImageRecord, LayerRecord
 from harborkit.bundle.installer import installer_source
 from harborkit.bundle.manifest import BundleManifest
@@ -159,10 +167,15 @@ def _read_save(save_stream: Readable, pipeline: LayerPipeline, task: Task) -> _S
 
 
 def _stream_save(
-    save_stream: Readable, writer: BundleWriter, progress: Progress, level: int, estimate: int
+    save_stream: Readable,
+    writer: BundleWriter,
+    progress: Progress,
+    level: int,
+    estimate: int,
+    omit: frozenset[str] = frozenset(),
 ) -> tuple[_SaveContents, LayerPipeline]:
     task = progress.task("save + compress", estimate or None)
-    pipeline = LayerPipeline(writer, level)
+    pipeline = LayerPipeline(writer, level, skip=omit.__contains__ if omit else None)
     try:
         contents = _read_save(save_stream, pipeline, task)
         pipeline.check()
@@ -203,6 +216,7 @@ def _layer(
     pipeline: LayerPipeline,
     writer: BundleWriter,
     level: int,
+    omit: frozenset[str] = frozenset(),
 ) -> LayerOut:
     """The stored blob of save member ``path`` (streamed, or compressed from memory now)."""
     path = contents.resolve(path)
@@ -211,6 +225,9 @@ def _layer(
     raw = contents.buffered.get(path)
     if raw is None:
         raise SaveFailed(f"layer {path} of image {ref} is missing from the daemon's export")
+    diff_id = "sha256:" + hashlib.sha256(raw).hexdigest()
+    if diff_id in omit:
+        return LayerOut("", LEFT_OUT, diff_id, len(raw))
     gz, hexd = compress_bytes(raw, level)
     writer.add_blob("sha256:" + hexd, gz)
     return LayerOut(
@@ -224,10 +241,16 @@ def write_images(
     writer: BundleWriter,
     progress: Progress,
     level: int = COMPRESS_LEVEL,
+    delta: DeltaPlan | None = None,
 ) -> tuple[list[ImageRecord], list[LayerRecord]]:
-    """Turn a ``docker save`` tar stream of ``images`` into bundle blobs; return the records."""
+    """Turn a ``docker save`` tar stream of ``images`` into bundle blobs; return the records.
+
+    With ``delta``, layers it leaves out are not stored; their records (digest and
+    sizes) are the base bundle's.
+    """
     estimate = sum(dict(e for i in images for e in i.layer_estimate).values())
-    contents, pipeline = _stream_save(save_stream, writer, progress, level, estimate)
+    omit = delta.omit if delta else frozenset()
+    contents, pipeline = _stream_save(save_stream, writer, progress, level, estimate, omit)
     by_id = _configs_by_id(contents.buffered)
     layer_records: dict[str, LayerRecord] = {}
     image_layers: dict[str, tuple[str, ...]] = {}
@@ -239,9 +262,14 @@ def write_images(
         diff_ids = json.loads(config).get("rootfs", {}).get("diff_ids", [])
         digests: list[str] = []
         for n, path in enumerate(entry["Layers"]):
-            lo = _layer(path, ref, contents, pipeline, writer, level)
+            lo = _layer(path, ref, contents, pipeline, writer, level, omit)
             if n >= len(diff_ids) or diff_ids[n] != lo.diff_id:
                 raise SaveFailed(f"layer {path} of image {ref} does not match the image's diff ids")
+            if lo.size == LEFT_OUT and delta is not None:
+                base_rec = delta.base_layers[lo.diff_id]
+                layer_records.setdefault(base_rec.digest, base_rec)
+                digests.append(base_rec.digest)
+                continue
             size = writer.blob_size(lo.digest)
             layer_records.setdefault(
                 lo.digest, LayerRecord(lo.digest, lo.diff_id, size, lo.uncompressed_size)
@@ -276,13 +304,23 @@ def build_bundle(
     pull: bool = True,
     progress: Progress | None = None,
     level: int = COMPRESS_LEVEL,
+    extras: BuildExtras | None = None,
 ) -> BuildResult:
-    """Build the bundle described by ``manifest`` at ``output`` (atomically)."""
+    """Build the bundle described by ``manifest`` at ``output`` (atomically).
+
+    ``extras``: extra files, signature, parts, and the base of a delta.
+    """
     progress = progress or NullProgress()
-    writer = BundleWriter(output)
+    extras = extras or BuildExtras()
+    writer = BundleWriter(output, extras=extras)
     inst = installer_source(manifest, installer)
     with dockerapi.session() as client, dockerapi.daemon_errors("building the bundle"):
         images = resolve_images(client, manifest.images, pull=pull, progress=progress)
+        delta = None
+        if extras.base is not None:
+            delta = plan_delta(
+                extras.base, [(i.reference, [d for d, _ in i.layer_estimate]) for i in images]
+            )
         estimate = sum(dict(e for i in images for e in i.layer_estimate).values())
         writer.check_space(int(estimate * SPACE_FACTOR) + inst.local_size + (1 << 20))
         with writer:
@@ -290,6 +328,8 @@ def build_bundle(
             with _save_stream(client, [i.reference for i in images]) as res:
                 what = "exporting the images"
                 records, layers = write_images(
-                    dockerapi.StreamReader(res, what), images, writer, progress, level
+                    dockerapi.StreamReader(res, what), images, writer, progress, level, delta
                 )
-            return writer.finish(manifest.harbor_version, records, layers)
+            return writer.finish(
+                manifest.harbor_version, records, layers, base=delta.base if delta else None
+            )

@@ -22,6 +22,7 @@ class InspectFormat(enum.StrEnum):
 
     table = "table"
     json = "json"
+    cyclonedx = "cyclonedx"
 
 
 @bundle_app.command("build")
@@ -46,9 +47,21 @@ def build_cmd(
     username: _reg.UserOpt = None,
     password: _reg.PasswordOpt = None,
     workers: _reg.WorkersOpt = 6,
+    sign: _trust.SignOpt = None,
+    split_size: _trust.SplitOpt = None,
+    file: _trust.FileOpt = None,
+    no_tools: _trust.NoToolsOpt = False,
+    base: _trust.BaseOpt = None,
 ) -> None:
     """Save the manifest's images from the Docker daemon (DOCKER_HOST) and the installer into one file."""
+    extras = _trust.build_extras(
+        manifest, sign=sign, split_size=split_size, files=file, no_tools=no_tools, base=base
+    )
     if from_ is not None:  # issue 4: straight from a registry, no daemon
+        if base is not None:
+            from harborkit.errors import InputError
+
+            raise InputError("--base works with builds from the daemon only (not with --from)")
         _reg.run_registry_build(
             output=output,
             manifest=manifest,
@@ -61,6 +74,7 @@ def build_cmd(
             password=password,
             workers=workers,
             quiet=quiet,
+            extras=extras,
         )
         return
     from harborkit.bundle.build import build_bundle
@@ -70,63 +84,78 @@ def build_cmd(
     spec = load_manifest(manifest)
     with make_progress(quiet) as progress:
         result = build_bundle(
-            spec, output, installer=installer, pull=not no_pull, progress=progress
+            spec,
+            output,
+            installer=installer,
+            pull=not no_pull,
+            progress=progress,
+            extras=extras,
         )
     if not quiet:
-        meta = result.metadata
-        typer.echo(
-            f"wrote {result.path} ({_mb(result.size)}): {len(meta.images)} images, "
-            f"{len(meta.layers)} layers, installer {meta.installer.name}"
-        )
+        _trust.echo_built(result, extras)
 
 
 @bundle_app.command("verify")
 @interruptible
 def verify_cmd(
-    bundle: Annotated[Path, typer.Argument(help="Bundle file.")],
+    bundle: Annotated[Path, typer.Argument(help="Bundle file, its first part or its parts list.")],
+    key: _trust.KeyOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Check every member of the bundle against SHA256SUMS and the metadata against its schema."""
     from harborkit.bundle.progress import make_progress
     from harborkit.bundle.verify import verify_bundle
 
+    public = _trust.public_key(key)
     with make_progress(quiet) as progress:
-        result = verify_bundle(bundle, progress=progress)
+        result = verify_bundle(bundle, progress=progress, key=public)
     if not quiet:
         typer.echo(
             f"{bundle}: OK ({len(result.members)} members, {_mb(result.bytes_hashed)}, "
-            f"{len(result.metadata.images)} images)"
+            f"{len(result.metadata.images)} images{_trust.signature_note(result)})"
         )
 
 
 @bundle_app.command("load")
 @interruptible
 def load_cmd(
-    bundle: Annotated[Path, typer.Argument(help="Bundle file.")],
+    bundle: Annotated[Path, typer.Argument(help="Bundle file, its first part or its parts list.")],
     install_dir: Annotated[
         Path | None,
         typer.Option(
             "--install-dir", help="Unpack the installer here (nothing is unpacked without it)."
         ),
     ] = None,
+    key: _trust.KeyOpt = None,
+    install_tools: _trust.InstallToolsOpt = False,
+    prefix: _trust.PrefixOpt = Path("/"),
+    force: _trust.ForceOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Verify the bundle, load its images into the Docker daemon (DOCKER_HOST), unpack the installer."""
     from harborkit.bundle.load import load_bundle
     from harborkit.bundle.progress import make_progress
 
+    public = _trust.public_key(key)
     with make_progress(quiet) as progress:
-        result = load_bundle(bundle, install_dir=install_dir, progress=progress)
+        result = load_bundle(
+            bundle,
+            install_dir=install_dir,
+            progress=progress,
+            key=public,
+            install_tools=install_tools,
+            prefix=prefix,
+            force=force,
+        )
     if not quiet:
         typer.echo(f"loaded {len(result.loaded)} images, {len(result.skipped)} already present")
-        for p in result.installer_paths:
-            typer.echo(f"installer unpacked: {p} (next: cd {p} && ./install.sh)")
+        _trust.echo_loaded(bundle, result, install_dir)
 
 
 @bundle_app.command("inspect")
 @interruptible
 def inspect_cmd(
-    bundle: Annotated[Path, typer.Argument(help="Bundle file.")],
+    bundle: Annotated[Path, typer.Argument(help="Bundle file, its first part or its parts list.")],
     fmt: Annotated[
         InspectFormat, typer.Option("--format", "-f", help="Output format.")
     ] = InspectFormat.table,
@@ -135,8 +164,12 @@ def inspect_cmd(
     from harborkit.bundle.inspect import inspect_bundle, render_json, render_table
 
     report = inspect_bundle(bundle)
-    typer.echo(render_json(report) if fmt is InspectFormat.json else render_table(report))
+    if fmt is InspectFormat.cyclonedx:
+        typer.echo(_trust.sbom_text(report), nl=False)
+    else:
+        typer.echo(render_json(report) if fmt is InspectFormat.json else render_table(report))
 
 
-# after the commands above, so `push` is listed last; registry_cli imports only cli_base
+# after the commands above, so `push` and `keygen` are listed last; they import only cli_base
 from harborkit.bundle import registry_cli as _reg  # noqa: E402
+from harborkit.bundle import trust_cli as _trust  # noqa: E402

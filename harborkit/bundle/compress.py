@@ -42,6 +42,13 @@ class BlobSink(Protocol):
         """Close the open blob as ``digest``; ``False`` if that blob was stored already."""
         ...
 
+    def drop_blob(self) -> None:
+        """Drop the open blob (a delta leaves it to its base bundle)."""
+
+
+#: ``LayerOut.size`` of a layer a delta build left out
+LEFT_OUT = -2
+
 
 @dataclass(frozen=True)
 class LayerOut:
@@ -85,9 +92,19 @@ class LayerPipeline:
 
     _STOP = ("stop",)
 
-    def __init__(self, out: BlobSink, level: int = COMPRESS_LEVEL) -> None:
+    def __init__(
+        self,
+        out: BlobSink,
+        level: int = COMPRESS_LEVEL,
+        *,
+        skip: Callable[[str], bool] | None = None,
+    ) -> None:
         self._out = out
         self._level = level
+        # a delta build: layers whose diff id ``skip`` names are compressed but dropped
+        # (the diff id is known only once the whole layer is hashed)
+        self._skip = skip
+        self._diff_ready = threading.Condition()
         self._q_hash: queue.Queue[tuple[Any, ...]] = queue.Queue(maxsize=16)
         self._q_write: queue.Queue[tuple[Any, ...]] = queue.Queue(maxsize=16)
         self.error: BaseException | None = None
@@ -113,7 +130,9 @@ class LayerPipeline:
                     h.update(msg[1])
                     size += len(msg[1])
                 elif msg[0] == "end":
-                    self._diff[msg[1]] = ("sha256:" + h.hexdigest(), size)
+                    with self._diff_ready:
+                        self._diff[msg[1]] = ("sha256:" + h.hexdigest(), size)
+                        self._diff_ready.notify_all()
             except BaseException as e:  # noqa: BLE001 - handed to the reader thread
                 self.error = e
 
@@ -145,6 +164,10 @@ class LayerPipeline:
                     gz.close()
                     gz = None
                     digest = "sha256:" + sink.hash.hexdigest()
+                    if self._skip is not None and self._skip(self._wait_diff(msg[1])):
+                        self._out.drop_blob()
+                        self._compressed[msg[1]] = (digest, LEFT_OUT)
+                        continue
                     new = self._out.end_blob(digest, sink.size)
                     self._compressed[msg[1]] = (digest, sink.size if new else -1)
             except BaseException as e:  # noqa: BLE001 - handed to the reader thread
@@ -152,6 +175,14 @@ class LayerPipeline:
         if gz is not None:
             with contextlib.suppress(Exception):
                 gz.close()
+
+    def _wait_diff(self, key: str) -> str:
+        with self._diff_ready:
+            while key not in self._diff and self.error is None:
+                self._diff_ready.wait(1.0)
+            if key not in self._diff:
+                raise RuntimeError("the diff-id hasher stopped")
+            return self._diff[key][0]
 
     def check(self) -> None:
         """Re-raise a worker's error in the calling thread."""

@@ -25,6 +25,7 @@ IMAGES_DIR = "images"
 IMAGES_MANIFEST = "images/manifest.json"
 BLOB_DIR = "images/blobs/sha256"
 INSTALLER_DIR = "installer"
+FILES_DIR = "files"
 
 SCHEMA_DIR = data_dir("schemas")
 METADATA_SCHEMA = SCHEMA_DIR / "bundle-metadata.schema.json"
@@ -38,6 +39,11 @@ def blob_member(digest: str) -> str:
 def blob_path_in_images(digest: str) -> str:
     """Path of the blob relative to ``images/`` (as ``images/manifest.json`` names it)."""
     return "blobs/sha256/" + digest.split(":", 1)[1]
+
+
+def file_member(name: str) -> str:
+    """Outer-tar member name of the extra file ``name``."""
+    return f"{FILES_DIR}/{name}"
 
 
 def installer_member(name: str) -> str:
@@ -76,6 +82,41 @@ class InstallerRecord:
 
 
 @dataclass(frozen=True)
+class FileRecord:
+    """An extra file stored in a bundle as ``files/<name>`` (a tool such as docker-compose)."""
+
+    name: str
+    size: int
+    sha256: str
+    source: str  # URL or local path it was taken from
+    install_path: str  # absolute path on the target (under ``--prefix``)
+    mode: int
+
+    @property
+    def member(self) -> str:
+        """Its member name in the bundle."""
+        return file_member(self.name)
+
+
+@dataclass(frozen=True)
+class BaseImage:
+    """An image of a delta bundle's base that the target must hold."""
+
+    reference: str
+    image_id: str
+
+
+@dataclass(frozen=True)
+class BaseRecord:
+    """What a delta bundle leaves to its base bundle."""
+
+    name: str  # the base bundle's file name
+    sums_sha256: str  # sha256 of the base's SHA256SUMS
+    images: tuple[BaseImage, ...]  # base images whose layers this bundle relies on
+    layers: tuple[str, ...]  # layer digests not stored here
+
+
+@dataclass(frozen=True)
 class BundleMetadata:
     """Contents of ``harbor-bundle.json``."""
 
@@ -86,6 +127,8 @@ class BundleMetadata:
     images: tuple[ImageRecord, ...]
     layers: tuple[LayerRecord, ...]
     installer: InstallerRecord
+    files: tuple[FileRecord, ...] = ()
+    base: BaseRecord | None = None
 
     def layer(self, digest: str) -> LayerRecord:
         """The layer record with ``digest``."""
@@ -105,7 +148,7 @@ class BundleMetadata:
 
 def metadata_to_dict(meta: BundleMetadata) -> dict[str, Any]:
     """The JSON shape of ``harbor-bundle.json`` (the only place it is written)."""
-    return {
+    out: dict[str, Any] = {
         "format_version": meta.format_version,
         "harbor_version": meta.harbor_version,
         "created": meta.created,
@@ -134,7 +177,28 @@ def metadata_to_dict(meta: BundleMetadata) -> dict[str, Any]:
             "sha256": meta.installer.sha256,
             "source": meta.installer.source,
         },
+        "files": [
+            {
+                "name": f.name,
+                "size": f.size,
+                "sha256": f.sha256,
+                "source": f.source,
+                "install_path": f.install_path,
+                "mode": f.mode,
+            }
+            for f in meta.files
+        ],
     }
+    if meta.base is not None:
+        out["base"] = {
+            "name": meta.base.name,
+            "sums_sha256": meta.base.sums_sha256,
+            "images": [
+                {"reference": i.reference, "image_id": i.image_id} for i in meta.base.images
+            ],
+            "layers": list(meta.base.layers),
+        }
+    return out
 
 
 def metadata_to_json(meta: BundleMetadata) -> bytes:
@@ -177,6 +241,22 @@ def metadata_from_json(raw: bytes, where: str = METADATA_NAME) -> BundleMetadata
             for x in data["layers"]
         ),
         installer=InstallerRecord(inst["name"], inst["size"], inst["sha256"], inst["source"]),
+        files=tuple(
+            FileRecord(f["name"], f["size"], f["sha256"], f["source"], f["install_path"], f["mode"])
+            for f in data.get("files", [])
+        ),
+        base=_base_from_dict(data.get("base")),
+    )
+
+
+def _base_from_dict(data: Any) -> BaseRecord | None:
+    if data is None:
+        return None
+    return BaseRecord(
+        data["name"],
+        data["sums_sha256"],
+        tuple(BaseImage(i["reference"], i["image_id"]) for i in data["images"]),
+        tuple(data["layers"]),
     )
 
 

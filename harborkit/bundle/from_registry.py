@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harborkit.bundle.errors import MetadataError, OutputError
+from harborkit.bundle.extras import BuildExtras
 from harborkit.bundle.format import BundleMetadata, ImageRecord, LayerRecord
 from harborkit.bundle.installer import installer_source
 from harborkit.bundle.manifest import BundleManifest
@@ -357,10 +358,11 @@ def build_from_registry(
     installer: str | None = None,
     progress: Progress | None = None,
     workers: int = DEFAULT_WORKERS,
+    extras: BuildExtras | None = None,
 ) -> RegistryBuildResult:
     """Build the bundle of ``spec`` at ``output`` (atomically) from the registry ``source``."""
     progress = progress or NullProgress()
-    writer = BundleWriter(output)
+    writer = BundleWriter(output, extras=extras)
     cache = _open_cache(cache_dir)
     clients: dict[str, RegistryClient] = {}
     try:
@@ -379,7 +381,12 @@ def build_from_registry(
             records, layers = _records(images, blobs, cache, diff_ids)
             writer.add_bytes(SOURCE_MANIFESTS, source_manifests_json(source.host, images))
             try:
-                built = writer.finish(spec.harbor_version, records, layers)
+                built = writer.finish(
+                    spec.harbor_version,
+                    records,
+                    layers,
+                    manifest_digests={i.reference: i.manifest_digest for i in images},
+                )
             except MetadataError as e:  # what the registry described fails the schema
                 raise ProtocolError(f"{blobs[images[0].config].host}: {e.message}") from e
     finally:

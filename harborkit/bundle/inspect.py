@@ -7,14 +7,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harborkit.bundle.errors import BundleCorrupt, BundleUnreadable
+from harborkit.bundle.errors import BundleCorrupt
 from harborkit.bundle.format import (
     METADATA_NAME,
     BundleMetadata,
     metadata_from_json,
     metadata_to_dict,
 )
-from harborkit.bundle.tarsafe import scan_tar
+from harborkit.bundle.parts import open_bundle_file
+from harborkit.bundle.sbom import SBOM_NAME
+from harborkit.bundle.sign import SIGNATURE_NAME, SignatureError, signature_key_id
+from harborkit.bundle.tarsafe import scan_tar_file
 
 
 @dataclass(frozen=True)
@@ -25,21 +28,48 @@ class InspectReport:
     size: int
     member_count: int
     metadata: BundleMetadata
+    parts: tuple[Path, ...] = ()  # part files, for a bundle in parts
+    signed_by: str | None = None  # key id of SHA256SUMS.minisig (not checked here)
+    sbom: bytes | None = None  # the CycloneDX member
+
+    @property
+    def stored_layer_bytes(self) -> int:
+        """Layer bytes in this bundle (a delta leaves some to its base)."""
+        in_base = set(self.metadata.base.layers) if self.metadata.base else set()
+        return sum(x.size for x in self.metadata.layers if x.digest not in in_base)
+
+    @property
+    def base_layer_bytes(self) -> int:
+        """Layer bytes a delta leaves to its base bundle."""
+        in_base = set(self.metadata.base.layers) if self.metadata.base else set()
+        return sum(x.size for x in self.metadata.layers if x.digest in in_base)
 
 
 def inspect_bundle(path: Path) -> InspectReport:
-    """Read headers (seeking past data) and ``harbor-bundle.json``; no hashing, no extraction."""
-    if not path.is_file():
-        raise BundleUnreadable(f"bundle {path} does not exist or is not a file")
-    scan = scan_tar(path)
-    member = next((m for m in scan.members if m.name == METADATA_NAME), None)
-    if member is None or member.end > scan.file_size:
-        raise BundleCorrupt(f"bundle {path} is corrupt: missing member {METADATA_NAME}")
-    with open(path, "rb") as f:
-        f.seek(member.offset)
-        raw = f.read(member.size)
-    meta = metadata_from_json(raw, f"{path}: {METADATA_NAME}")
-    return InspectReport(path, scan.file_size, len(scan.members), meta)
+    """Read headers (seeking past data) and ``harbor-bundle.json``; no hashing, no extraction.
+
+    ``path`` may be a bundle, its first part or its parts list.
+    """
+    with open_bundle_file(path) as source:
+        scan = scan_tar_file(source, source.size, path)  # type: ignore[arg-type]
+        members = {m.name: m for m in scan.members if m.end <= scan.file_size}
+        member = members.get(METADATA_NAME)
+        if member is None:
+            raise BundleCorrupt(f"bundle {path} is corrupt: missing member {METADATA_NAME}")
+        meta = metadata_from_json(
+            source.pread(member.size, member.offset), f"{path}: {METADATA_NAME}"
+        )
+        signed_by = None
+        sig = members.get(SIGNATURE_NAME)
+        if sig is not None:
+            try:
+                signed_by = signature_key_id(source.pread(sig.size, sig.offset), SIGNATURE_NAME)
+            except SignatureError:
+                signed_by = "(unreadable signature)"
+        sbom_m = members.get(SBOM_NAME)
+        sbom = source.pread(sbom_m.size, sbom_m.offset) if sbom_m else None
+        parts = tuple(source.parts) if source.parts != [path] else ()
+    return InspectReport(path, scan.file_size, len(scan.members), meta, parts, signed_by, sbom)
 
 
 def report_to_dict(report: InspectReport) -> dict[str, Any]:
@@ -50,6 +80,10 @@ def report_to_dict(report: InspectReport) -> dict[str, Any]:
         "size": report.size,
         "members": report.member_count,
         "metadata": metadata_to_dict(meta),
+        "parts": [str(p) for p in report.parts],
+        "signed_by": report.signed_by,
+        "stored_layer_bytes": report.stored_layer_bytes,
+        "base_layer_bytes": report.base_layer_bytes,
         "shared_layers": [
             {"digest": d, "size": meta.layer(d).size, "images": refs}
             for d, refs in meta.shared_layers().items()
@@ -77,6 +111,28 @@ def render_table(report: InspectReport) -> str:
         f"by harborkit {meta.harborkit_version}",
         f"installer  {meta.installer.name} ({_mb(meta.installer.size)}) sha256 {meta.installer.sha256}",
         f"           from {meta.installer.source}",
+    ]
+    for f in meta.files:
+        lines.append(
+            f"file       {f.name} ({_mb(f.size)}) sha256 {f.sha256} -> {f.install_path} "
+            f"mode {f.mode:04o}"
+        )
+    if report.parts:
+        lines.append(
+            f"parts      {len(report.parts)}: {report.parts[0].name} ... {report.parts[-1].name}"
+        )
+    lines.append(
+        f"signature  {'key id ' + report.signed_by if report.signed_by else 'none'}"
+        + (" (check it with verify --key)" if report.signed_by else "")
+    )
+    if meta.base is not None:
+        lines.append(
+            f"delta      over {meta.base.name} (SHA256SUMS sha256 {meta.base.sums_sha256[:16]}...): "
+            f"{len(meta.base.layers)} layers ({_mb(report.base_layer_bytes)}) left to the base, "
+            f"{_mb(report.stored_layer_bytes)} of layers carried; needs "
+            + ", ".join(i.reference for i in meta.base.images)
+        )
+    lines += [
         "",
         f"{'IMAGE':<{width}}  {'ID':<19}  {'SIZE':>11}  LAYERS (shared)",
     ]
@@ -90,7 +146,8 @@ def render_table(report: InspectReport) -> str:
     raw = sum(x.uncompressed_size for x in meta.layers)
     lines += [
         "",
-        f"layers     {len(meta.layers)} stored once: {_mb(stored)} gzip, {_mb(raw)} uncompressed",
+        f"layers     {len(meta.layers)} stored once: {_mb(stored)} gzip, {_mb(raw)} uncompressed"
+        + (f" ({_mb(report.base_layer_bytes)} of them in the base bundle)" if meta.base else ""),
         f"shared     {len(shared)} layers used by more than one image:",
     ]
     for d, refs in shared.items():

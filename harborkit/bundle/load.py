@@ -26,9 +26,18 @@ from typing import Any
 
 from harborkit import dockerapi
 from harborkit.bundle import cleanup
-from harborkit.bundle.errors import BundleCorrupt, LoadFailed, NoSpace, OutputError
-from harborkit.bundle.format import IMAGES_DIR, ImageRecord, installer_member
+from harborkit.bundle.delta import require_base
+from harborkit.bundle.errors import (
+    BundleCorrupt,
+    InstallTargetExists,
+    LoadFailed,
+    NoSpace,
+    OutputError,
+)
+from harborkit.bundle.format import IMAGES_DIR, FileRecord, ImageRecord, installer_member
+from harborkit.bundle.parts import open_bundle_file
 from harborkit.bundle.progress import NullProgress, Progress, Task
+from harborkit.bundle.sign import PublicKey
 from harborkit.bundle.tarsafe import (
     BLOCK,
     Member,
@@ -39,6 +48,7 @@ from harborkit.bundle.tarsafe import (
     remove_created,
     tar_header,
 )
+from harborkit.bundle.tools import Installed, install_one, plan_install
 from harborkit.bundle.verify import VerifyResult, verify_bundle
 from harborkit.errors import HarborkitError
 
@@ -52,6 +62,7 @@ class LoadResult:
     loaded: tuple[str, ...]  # references sent to the daemon
     skipped: tuple[str, ...]  # references already present with the right id
     installer_paths: tuple[Path, ...]
+    tools: tuple[Installed, ...] = ()  # extra files installed with --install-tools
 
 
 @dataclass
@@ -75,21 +86,27 @@ def _image_id(client: Any, ref: str) -> str | None:
 def _tar_stream(
     path: Path, members: dict[str, Member], entries: list[dict[str, Any]], task: Task
 ) -> Iterator[bytes]:
-    """A ``docker load`` tar of ``entries``: their configs and layers, then manifest.json."""
+    """A ``docker load`` tar of ``entries``: their configs and layers, then manifest.json.
+
+    Layers a delta bundle leaves to its base are not in the bundle; dockerd finds
+    them by chain id (the base images are checked to be present first).
+    """
     import json
 
     names = list(dict.fromkeys(n for e in entries for n in [e["Config"], *e["Layers"]]))
-    with open(path, "rb") as f:
+    with open_bundle_file(path) as f:
         for rel in names:
-            m = members[f"{IMAGES_DIR}/{rel}"]
+            m = members.get(f"{IMAGES_DIR}/{rel}")
+            if m is None:
+                continue
             yield tar_header(rel, m.size, 0o644, 0)
-            f.seek(m.offset)
-            left = m.size
+            pos, left = m.offset, m.size
             while left:
-                chunk = f.read(min(CHUNK, left))
+                chunk = f.pread(min(CHUNK, left), pos)
                 if not chunk:
                     raise BundleCorrupt(f"bundle {path}: member {m.name} ended early")
                 left -= len(chunk)
+                pos += len(chunk)
                 task.advance(len(chunk))
                 yield chunk
             if m.size % BLOCK:
@@ -105,7 +122,10 @@ def _send(
 ) -> None:
     path, members = verified.path, dict(verified.members)
     names = dict.fromkeys(n for e in entries for n in [e["Config"], *e["Layers"]])
-    task = progress.task("load", sum(members[f"{IMAGES_DIR}/{n}"].size for n in names))
+    task = progress.task(
+        "load",
+        sum(members[f"{IMAGES_DIR}/{n}"].size for n in names if f"{IMAGES_DIR}/{n}" in members),
+    )
     what = f"loading images from {path}"
     try:
         data = _tar_stream(path, members, entries, task)
@@ -142,7 +162,16 @@ def _plan(
 def _check_install(verified: VerifyResult, install_dir: Path) -> None:
     """Everything about the install folder that can be known before loading."""
     inst = verified.members[installer_member(verified.metadata.installer.name)]
-    check_install_target(verified.installer.members, install_dir, f"{verified.path}: {inst.name}")
+    try:
+        check_install_target(
+            verified.installer.members, install_dir, f"{verified.path}: {inst.name}"
+        )
+    except InstallTargetExists as e:
+        raise InstallTargetExists(
+            f"{e.message}: the installer was unpacked into {install_dir} before; to load only "
+            f"the images (and tools), run harborkit bundle load {verified.path} without "
+            "--install-dir"
+        ) from e
     check_install_space(verified.installer, install_dir)
 
 
@@ -150,8 +179,8 @@ def _extract(verified: VerifyResult, install_dir: Path, undo: _Undo) -> list[Pat
     inst = verified.members[installer_member(verified.metadata.installer.name)]
     where = f"{verified.path}: {inst.name}"
     try:
-        with open(verified.path, "rb") as f:
-            reader = SectionReader(f, inst.offset, inst.size)
+        with open_bundle_file(verified.path) as f:
+            reader = SectionReader(f, inst.offset, inst.size)  # type: ignore[arg-type]
             return extract_installer(reader, install_dir, where, undo.files)  # type: ignore[arg-type]
     except OSError as e:
         if e.errno in (errno.ENOSPC, errno.EDQUOT):
@@ -163,17 +192,33 @@ def _extract(verified: VerifyResult, install_dir: Path, undo: _Undo) -> list[Pat
 
 
 def load_bundle(
-    path: Path, *, install_dir: Path | None = None, progress: Progress | None = None
+    path: Path,
+    *,
+    install_dir: Path | None = None,
+    progress: Progress | None = None,
+    key: PublicKey | None = None,
+    install_tools: bool = False,
+    prefix: Path = Path("/"),
+    force: bool = False,
 ) -> LoadResult:
-    """Verify ``path``, load its images into the daemon and unpack the installer."""
+    """Verify ``path``, load its images into the daemon, install its tools, unpack the installer.
+
+    Everything that can refuse does so before the first image is sent: the
+    signature (with ``key``), every member, the installer's target, the tools'
+    targets (with ``install_tools``, under ``prefix``), a delta's base images.
+    """
     progress = progress or NullProgress()
-    verified = verify_bundle(path, progress=progress)
+    verified = verify_bundle(path, progress=progress, key=key)
     meta = verified.metadata
     if install_dir is not None:
         _check_install(verified, install_dir)
+    plan = plan_install(list(meta.files), prefix, force=force) if install_tools else []
     undo = _Undo()
     paths: list[Path] = []
+    tools: list[Installed] = []
     with dockerapi.session() as client, dockerapi.daemon_errors(f"loading {path}"):
+        if meta.base is not None:
+            require_base(client, meta.base, path)
         present, retag, needed = _plan(client, meta.images, undo)
         try:
             if needed:
@@ -190,6 +235,7 @@ def load_bundle(
                 undo.tags.append(ref)
                 client.api.tag(image_id, *dockerapi.repo_and_tag(ref), force=True)
             _confirm(client, meta.images)
+            tools = _install_tools(verified, plan)
             if install_dir is not None:
                 paths = _extract(verified, install_dir, undo)
         except BaseException as e:
@@ -200,7 +246,35 @@ def load_bundle(
             if isinstance(e, HarborkitError | KeyboardInterrupt):
                 raise
             raise LoadFailed(f"loading {path} failed: {dockerapi.short_reason(e)}") from e
-    return LoadResult(tuple(needed), tuple(present + retag), tuple(paths))
+    return LoadResult(tuple(needed), tuple(present + retag), tuple(paths), tuple(tools))
+
+
+def _install_tools(
+    verified: VerifyResult, plan: list[tuple[FileRecord, Path, bool]]
+) -> list[Installed]:
+    """Install the planned extra files from the bundle's verified bytes (each atomically)."""
+    path = verified.path
+    done: list[Installed] = []
+    for rec, target, same in plan:
+        if same:
+            done.append(Installed(rec, target, replaced=False, unchanged=True))
+            continue
+        existed = target.exists()
+        m = verified.members[rec.member]
+
+        def chunks(m: Member = m) -> Iterator[bytes]:
+            with open_bundle_file(path) as f:
+                pos, end = m.offset, m.end
+                while pos < end:
+                    data = f.pread(min(CHUNK, end - pos), pos)
+                    if not data:
+                        raise BundleCorrupt(f"bundle {path}: member {m.name} ended early")
+                    pos += len(data)
+                    yield data
+
+        install_one(rec, target, chunks)
+        done.append(Installed(rec, target, replaced=existed, unchanged=False))
+    return done
 
 
 def _confirm(client: Any, images: Sequence[ImageRecord]) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from harborkit.bundle.errors import ManifestError
+from harborkit.bundle.tools import FileSpec
 from harborkit.errors import InputError
 from harborkit.resources import default_manifest
 from harborkit.yamlfile import Located, load_yaml, validate
@@ -31,6 +32,7 @@ class BundleManifest:
     images: tuple[str, ...]
     installer: InstallerSpec
     source: Path
+    files: tuple[FileSpec, ...] = ()
 
 
 def manifest_from_dict(data: Any, source: Path, doc: Located | None = None) -> BundleManifest:
@@ -40,11 +42,26 @@ def manifest_from_dict(data: Any, source: Path, doc: Located | None = None) -> B
     """
     validate(doc or Located(data, str(source), {}), MANIFEST_SCHEMA, ManifestError)
     inst = data["installer"]
+    names = [f["name"] for f in data.get("files", [])]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ManifestError(f"manifest {source}: file {dupes[0]} is listed twice")
     return BundleManifest(
         harbor_version=data["harbor_version"],
         images=tuple(data["images"]),
         installer=InstallerSpec(inst["name"], inst["url"], inst.get("sha256")),
         source=source,
+        files=tuple(
+            FileSpec(
+                name=f["name"],
+                url=f["url"],
+                install_path=f["install_path"],
+                mode=int(f["mode"], 8),
+                sha256=f.get("sha256"),
+                sha256_url=f.get("sha256_url"),
+            )
+            for f in data.get("files", [])
+        ),
     )
 
 

@@ -8,11 +8,14 @@ never from each other. Only ``typer`` is imported at module level.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from harborkit.bundle.cli_base import QuietOpt, _mb, bundle_app, interruptible
+
+if TYPE_CHECKING:
+    from harborkit.bundle.extras import BuildExtras
 
 FromOpt = Annotated[
     str | None,
@@ -42,6 +45,12 @@ PasswordOpt = Annotated[
         "--password", envvar="HARBORKIT_REGISTRY_PASSWORD", help="Registry password or token."
     ),
 ]
+#: said once under the pushed images whose manifest harborkit wrote itself
+NEW_MANIFEST_NOTE = (
+    "* new manifest: the bundle was built from a Docker daemon, which keeps no registry "
+    "manifest, so harborkit wrote one from the image's config and layers; the image id and "
+    "layers are the originals, the manifest digest differs from the source registry's"
+)
 WorkersOpt = Annotated[int, typer.Option("--workers", min=1, max=64, help="Parallel transfers.")]
 
 
@@ -58,6 +67,7 @@ def run_registry_build(
     password: str | None,
     workers: int,
     quiet: bool,
+    extras: BuildExtras | None = None,
 ) -> None:
     """``bundle build --from registry[://HOST[:PORT]]``."""
     from harborkit.bundle.from_registry import build_from_registry
@@ -78,6 +88,7 @@ def run_registry_build(
             installer=installer,
             progress=progress,
             workers=workers,
+            extras=extras,
         )
     if not quiet:
         s = result.stats
@@ -120,10 +131,9 @@ def push_cmd(
         result = push_bundle(bundle, endpoint, project=project, workers=workers, progress=progress)
     if not quiet:
         for img in result.images:
-            note = (
-                "" if img.from_source else "  (new manifest: the bundle records no source digest)"
-            )
-            typer.echo(f"{img.target}@{img.digest}{note}")
+            typer.echo(f"{img.target}@{img.digest}{'' if img.from_source else ' *'}")
+        if any(not img.from_source for img in result.images):
+            typer.echo(NEW_MANIFEST_NOTE)
         typer.echo(
             f"pushed {len(result.images)} images to {endpoint.host}: {result.uploaded} blobs "
             f"uploaded ({_mb(result.bytes_uploaded)}), {result.mounted} mounted, "

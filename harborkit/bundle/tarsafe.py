@@ -181,50 +181,54 @@ def scan_tar(path: Path) -> TarScan:
     Raises :class:`BundleHostile` for unsafe or duplicate members and
     :class:`BundleCorrupt` when the file is not a tar at all.
     """
-    file_size = path.stat().st_size
+    with open(path, "rb") as f:
+        return scan_tar_file(f, path.stat().st_size, path)
+
+
+def scan_tar_file(f: BinaryIO, file_size: int, path: Path) -> TarScan:
+    """:func:`scan_tar` over an open seekable file (a bundle in parts, say) named ``path``."""
     members: list[Member] = []
     seen: dict[str, str] = {}  # normalised name -> name as written
     truncated: str | None = None
     damaged: str | None = None
-    with open(path, "rb") as f:
+    try:
+        tf = tarfile.open(fileobj=f, mode="r:")  # noqa: SIM115 - the caller closes f
+    except tarfile.TarError as e:
+        raise BundleCorrupt(f"{path} is not a tar archive: {e}") from e
+    while True:
         try:
-            tf = tarfile.open(fileobj=f, mode="r:")  # noqa: SIM115 - f is closed by the with
+            ti = tf.next()
         except tarfile.TarError as e:
-            raise BundleCorrupt(f"{path} is not a tar archive: {e}") from e
-        while True:
-            try:
-                ti = tf.next()
-            except tarfile.TarError as e:
-                last = members[-1].name if members else "the first member"
-                if members and members[-1].end > file_size:
-                    truncated = members[-1].name
-                else:
-                    truncated = f"(header after {last})"
-                if not members:
-                    raise BundleCorrupt(f"{path} is not a tar archive: {e}") from e
-                break
-            if ti is None:
-                # tarfile stops quietly at a bad header; end-of-archive is all zeros
-                f.seek(tf.offset)
-                block = f.read(BLOCK)
-                if block.strip(b"\0"):
-                    damaged = members[-1].name if members else "(start)"
-                break
-            reason = unsafe_member_reason(ti)
-            if reason:
-                raise BundleHostile(f"{path}: unsafe member {ti.name!r}: {reason}")
-            norm = normalize_name(ti.name)
-            if norm in seen:
-                same = "" if seen[norm] == ti.name else f" (the same path as {seen[norm]!r})"
-                raise BundleHostile(f"{path}: duplicate member {ti.name!r}{same}")
-            seen[norm] = ti.name
-            if ti.isdir():
-                continue
-            m = Member(ti.name, ti.offset_data, ti.size)
-            members.append(m)
-            if m.end > file_size:
-                truncated = m.name
-                break
+            last = members[-1].name if members else "the first member"
+            if members and members[-1].end > file_size:
+                truncated = members[-1].name
+            else:
+                truncated = f"(header after {last})"
+            if not members:
+                raise BundleCorrupt(f"{path} is not a tar archive: {e}") from e
+            break
+        if ti is None:
+            # tarfile stops quietly at a bad header; end-of-archive is all zeros
+            f.seek(tf.offset)
+            block = f.read(BLOCK)
+            if block.strip(b"\0"):
+                damaged = members[-1].name if members else "(start)"
+            break
+        reason = unsafe_member_reason(ti)
+        if reason:
+            raise BundleHostile(f"{path}: unsafe member {ti.name!r}: {reason}")
+        norm = normalize_name(ti.name)
+        if norm in seen:
+            same = "" if seen[norm] == ti.name else f" (the same path as {seen[norm]!r})"
+            raise BundleHostile(f"{path}: duplicate member {ti.name!r}{same}")
+        seen[norm] = ti.name
+        if ti.isdir():
+            continue
+        m = Member(ti.name, ti.offset_data, ti.size)
+        members.append(m)
+        if m.end > file_size:
+            truncated = m.name
+            break
     return TarScan(tuple(members), file_size, truncated, damaged)
 
 

@@ -31,14 +31,18 @@ from harborkit.bundle.format import (
     metadata_from_json,
     parse_sums,
 )
+from harborkit.bundle.parts import BundleFile, open_bundle_file
 from harborkit.bundle.progress import NullProgress, Progress, Task
+from harborkit.bundle.sbom import SBOM_NAME, validate_sbom
+from harborkit.bundle.sign import SIGNATURE_NAME, PublicKey, SignatureError, signature_key_id
+from harborkit.bundle.sign import verify as verify_signature
 from harborkit.bundle.tarsafe import (
     InstallerCheck,
     Member,
     SectionReader,
     check_installer,
     installer_name_reason,
-    scan_tar,
+    scan_tar_file,
     unsafe_name_reason,
 )
 
@@ -56,31 +60,28 @@ class VerifyResult:
     bytes_hashed: int
     load_manifest: tuple[dict[str, Any], ...]  # images/manifest.json, checked against the metadata
     installer: InstallerCheck
+    signed_by: str | None = None  # key id of the signature member (checked only with a key)
+    signature_checked: bool = False
+    parts: tuple[Path, ...] = ()  # the part files read, for a bundle in parts
 
 
-def _hash_member(path: Path, member: Member, task: Task) -> str:
+def _hash_member(source: BundleFile, member: Member, task: Task) -> str:
     h = hashlib.sha256()
     buf = bytearray(min(READ_SIZE, max(member.size, 1)))
     view = memoryview(buf)
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        pos, end = member.offset, member.end
-        while pos < end:
-            n = os.preadv(fd, [view[: min(len(buf), end - pos)]], pos)
-            if n <= 0:
-                raise BundleCorrupt(f"{path}: member {member.name} is truncated")
-            h.update(view[:n])
-            pos += n
-            task.advance(n)
-    finally:
-        os.close(fd)
+    pos, end = member.offset, member.end
+    while pos < end:
+        n = source.preadinto(view[: min(len(buf), end - pos)], pos)
+        if n <= 0:
+            raise BundleCorrupt(f"{source.display}: member {member.name} is truncated")
+        h.update(view[:n])
+        pos += n
+        task.advance(n)
     return h.hexdigest()
 
 
-def _read_member(path: Path, member: Member) -> bytes:
-    with open(path, "rb") as f:
-        f.seek(member.offset)
-        return f.read(member.size)
+def _read_member(source: BundleFile, member: Member) -> bytes:
+    return source.pread(member.size, member.offset)
 
 
 def _names(label: str, names: list[str]) -> str:
@@ -89,39 +90,56 @@ def _names(label: str, names: list[str]) -> str:
     return f"{label} {shown}{more}"
 
 
-def verify_bundle(path: Path, *, progress: Progress | None = None) -> VerifyResult:
-    """Check ``path`` completely; raise a :class:`BundleError` naming what is wrong.
+def verify_bundle(
+    path: Path, *, progress: Progress | None = None, key: PublicKey | None = None
+) -> VerifyResult:
+    """Check ``path`` (a bundle, its first part or its parts list) completely.
 
     :class:`BundleHostile` for unsafe members, :class:`BundleCorrupt` for missing,
-    extra, altered or truncated ones, :class:`MetadataError` when
-    ``harbor-bundle.json`` fails its schema.
+    extra, altered or truncated ones (naming the part they lie in),
+    :class:`MetadataError` when ``harbor-bundle.json`` fails its schema,
+    :class:`SignatureError` when ``key`` is given and ``SHA256SUMS`` carries no
+    valid signature by it (checked before anything is hashed).
     """
     progress = progress or NullProgress()
-    if not path.is_file():
-        raise BundleUnreadable(f"bundle {path} does not exist or is not a file")
+    with open_bundle_file(path) as source:
+        return _verify(path, source, progress, key)
+
+
+def _verify(
+    path: Path, source: BundleFile, progress: Progress, key: PublicKey | None
+) -> VerifyResult:
     try:
-        scan = scan_tar(path)
+        scan = scan_tar_file(source, source.size, path)  # type: ignore[arg-type]
     except PermissionError as e:
         raise BundleUnreadable(f"cannot read bundle {path}: {e.strerror}") from e
     members = {m.name: m for m in scan.members}
     problems: list[str] = []
     if scan.truncated:
-        problems.append(f"truncated member {scan.truncated}")
+        m = members.get(scan.truncated)
+        where = source.where(m.offset, m.end) if m else source.where(source.size - 1, source.size)
+        problems.append(f"truncated member {scan.truncated}{where}")
     if scan.damaged_header_after:
         problems.append(f"unreadable tar header after member {scan.damaged_header_after}")
     sums_member = members.get(SUMS_NAME)
     if sums_member is None or sums_member.end > scan.file_size:
+        damage = source.damage()
+        if damage:
+            problems.insert(0, damage)
         if not problems:
             problems.append(f"missing member {SUMS_NAME}")
         raise BundleCorrupt(f"bundle {path} is corrupt: " + "; ".join(problems))
+    sums_raw = _read_member(source, sums_member)
     try:
-        sums = parse_sums(_read_member(path, sums_member))
+        sums = parse_sums(sums_raw)
     except ValueError as e:
         raise BundleCorrupt(f"bundle {path} is corrupt: {SUMS_NAME} {e}") from e
+    signed_by = _check_signature(path, source, members, sums_member, sums_raw, key)
 
     # the schema check needs jsonschema (~40 ms to import): import it while hashing
     threading.Thread(target=importlib.import_module, args=("jsonschema",), daemon=True).start()
-    to_hash = [m for m in scan.members if m.name != SUMS_NAME and m.end <= scan.file_size]
+    unsummed = (SUMS_NAME, SIGNATURE_NAME)
+    to_hash = [m for m in scan.members if m.name not in unsummed and m.end <= scan.file_size]
     to_hash.sort(key=lambda m: m.size, reverse=True)
     total = sum(m.size for m in to_hash)
     task = progress.task("verify", total)
@@ -130,28 +148,72 @@ def verify_bundle(path: Path, *, progress: Progress | None = None) -> VerifyResu
             digests = dict(
                 zip(
                     (m.name for m in to_hash),
-                    ex.map(lambda m: _hash_member(path, m, task), to_hash),
+                    ex.map(lambda m: _hash_member(source, m, task), to_hash),
                     strict=True,
                 )
             )
     finally:
         task.done()
 
-    problems += _member_problems(digests, members, sums, scan.truncated)
+    problems += _member_problems(digests, members, sums, scan.truncated, source)
     if problems:
+        damage = source.damage()
+        if damage:
+            problems.insert(0, damage)
         raise BundleCorrupt(f"bundle {path} is corrupt: " + "; ".join(problems))
 
     meta_member = members.get(METADATA_NAME)
     if meta_member is None:
         raise BundleCorrupt(f"bundle {path} is corrupt: missing member {METADATA_NAME}")
-    meta = metadata_from_json(_read_member(path, meta_member), f"{path}: {METADATA_NAME}")
+    meta = metadata_from_json(_read_member(source, meta_member), f"{path}: {METADATA_NAME}")
     _check_consistency(path, meta, members, sums)
-    entries = check_load_manifest(path, meta, members, sums)
+    entries = check_load_manifest(path, meta, members, sums, source)
+    sbom_member = members.get(SBOM_NAME)
+    if sbom_member is not None:
+        validate_sbom(_read_member(source, sbom_member), f"{path}: {SBOM_NAME}")
     inst = members[installer_member(meta.installer.name)]
-    with open(path, "rb") as f:
-        where = f"{path}: {inst.name}"
-        checked = check_installer(SectionReader(f, inst.offset, inst.size), where, size=inst.size)  # type: ignore[arg-type]
-    return VerifyResult(path, meta, members, total, entries, checked)
+    where = f"{path}: {inst.name}"
+    checked = check_installer(SectionReader(source, inst.offset, inst.size), where, size=inst.size)  # type: ignore[arg-type]
+    return VerifyResult(
+        path,
+        meta,
+        members,
+        total,
+        entries,
+        checked,
+        signed_by=signed_by,
+        signature_checked=key is not None,
+        parts=tuple(source.parts) if source.parts != [path] else (),
+    )
+
+
+def _check_signature(
+    path: Path,
+    source: BundleFile,
+    members: Mapping[str, Member],
+    sums_member: Member,
+    sums_raw: bytes,
+    key: PublicKey | None,
+) -> str | None:
+    """The key id of ``SHA256SUMS.minisig``; with ``key``, the signature must be valid by it."""
+    sig_member = members.get(SIGNATURE_NAME)
+    if sig_member is None:
+        if key is not None:
+            raise SignatureError(
+                f"bundle {path} is not signed (no {SIGNATURE_NAME}); "
+                f"it cannot be checked against key {key.id_hex}"
+            )
+        return None
+    if sig_member.offset < sums_member.offset:
+        raise BundleCorrupt(f"bundle {path} is corrupt: {SIGNATURE_NAME} comes before {SUMS_NAME}")
+    sig_raw = _read_member(source, sig_member)
+    where = f"bundle {path}: {SIGNATURE_NAME}"
+    if key is not None:
+        verify_signature(key, sums_raw, sig_raw, where)
+    try:
+        return signature_key_id(sig_raw, where)
+    except SignatureError:
+        return "(unreadable)"
 
 
 def _member_problems(
@@ -159,6 +221,7 @@ def _member_problems(
     members: Mapping[str, Member],
     sums: Mapping[str, str],
     truncated: str | None,
+    source: BundleFile | None = None,
 ) -> list[str]:
     """Members altered (or not matching their blob name), missing or extra against ``SHA256SUMS``."""
     altered = [n for n, d in digests.items() if n in sums and sums[n] != d]
@@ -170,7 +233,11 @@ def _member_problems(
     ]
     altered += [n for n in misnamed if n not in altered]
     missing = [n for n in sums if n not in members and n != truncated]
-    extra = [n for n in members if n not in sums and n not in (SUMS_NAME, truncated)]
+    extra = [
+        n for n in members if n not in sums and n not in (SUMS_NAME, SIGNATURE_NAME, truncated)
+    ]
+    if source is not None:  # name the part an altered member lies in
+        altered = [n + source.where(members[n].offset, members[n].end) for n in altered]
     return [
         _names(label, sorted(names))
         for label, names in (
@@ -201,8 +268,11 @@ def _check_consistency(
 ) -> None:
     """Everything the metadata names must be in the bundle, with matching sizes and digests."""
     problems: list[str] = []
+    in_base = set(meta.base.layers) if meta.base is not None else set()
     for layer in meta.layers:
         m = members.get(blob_member(layer.digest))
+        if m is None and layer.digest in in_base:
+            continue  # a delta leaves it to its base bundle
         if m is None:
             problems.append(f"layer {layer.digest} is not in the bundle")
         elif m.size != layer.size:
@@ -225,6 +295,11 @@ def _check_consistency(
         problems.append(f"installer {inst} is not in the bundle")
     elif sums.get(inst) != meta.installer.sha256:
         problems.append(f"installer {inst} sha256 differs from the metadata")
+    for f in meta.files:
+        if f.member not in members:
+            problems.append(f"file {f.member} is not in the bundle")
+        elif sums.get(f.member) != f.sha256:
+            problems.append(f"file {f.member} sha256 differs from the metadata")
     if problems:
         raise BundleCorrupt(
             f"bundle {path} is inconsistent with {METADATA_NAME}: " + "; ".join(problems[:4])
@@ -243,13 +318,13 @@ def _entry_shape(entry: Any) -> tuple[str, list[str], list[str]] | None:
     return config, tags, layers
 
 
-def _read_load_manifest(path: Path, members: Mapping[str, Member]) -> list[Any]:
+def _read_load_manifest(path: Path, members: Mapping[str, Member], source: BundleFile) -> list[Any]:
     where = f"bundle {path}: {IMAGES_MANIFEST}"
     member = members.get(IMAGES_MANIFEST)
     if member is None:
         raise BundleCorrupt(f"bundle {path} is corrupt: missing member {IMAGES_MANIFEST}")
     try:
-        doc = json.loads(_read_member(path, member))
+        doc = json.loads(_read_member(source, member))
     except (ValueError, UnicodeDecodeError) as e:
         raise BundleCorrupt(f"{where} is not valid JSON: {e}") from e
     if not isinstance(doc, list) or any(_entry_shape(e) is None for e in doc):
@@ -260,7 +335,11 @@ def _read_load_manifest(path: Path, members: Mapping[str, Member]) -> list[Any]:
 
 
 def check_load_manifest(
-    path: Path, meta: BundleMetadata, members: Mapping[str, Member], sums: Mapping[str, str]
+    path: Path,
+    meta: BundleMetadata,
+    members: Mapping[str, Member],
+    sums: Mapping[str, str],
+    source: BundleFile,
 ) -> tuple[dict[str, Any], ...]:
     """``images/manifest.json`` must agree with ``harbor-bundle.json``: what ``docker load`` reads.
 
@@ -270,8 +349,12 @@ def check_load_manifest(
     :class:`BundleHostile`. Anything else that disagrees: :class:`BundleCorrupt`.
     """
     where = f"bundle {path}: {IMAGES_MANIFEST}"
-    doc = _read_load_manifest(path, members)
+    doc = _read_load_manifest(path, members, source)
     declared = {img.reference: img for img in meta.images}
+    # a delta's layers left to its base: named by the manifest, not in the bundle
+    in_base = {
+        "blobs/sha256/" + d.split(":", 1)[1] for d in (meta.base.layers if meta.base else ())
+    }
     seen: list[str] = []
     problems: list[str] = []
     for entry in doc:
@@ -281,6 +364,8 @@ def check_load_manifest(
             if reason:
                 raise BundleHostile(f"{where}: unsafe path {rel!r}: {reason}")
             name = f"{IMAGES_DIR}/{rel}"
+            if rel in in_base and name not in members:
+                continue
             if name not in members or name not in sums:
                 problems.append(f"names {rel}, which is not a checksummed member")
         undeclared = [t for t in tags if t not in declared]

@@ -37,7 +37,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,12 +47,15 @@ from typing import Any, BinaryIO, Protocol
 from harborkit import __version__
 from harborkit.bundle import cleanup
 from harborkit.bundle.errors import DownloadError, NoSpace, OutputError
+from harborkit.bundle.extras import BuildExtras, PartSink
 from harborkit.bundle.format import (
     FORMAT_VERSION,
     IMAGES_MANIFEST,
     METADATA_NAME,
     SUMS_NAME,
+    BaseRecord,
     BundleMetadata,
+    FileRecord,
     ImageRecord,
     InstallerRecord,
     LayerRecord,
@@ -66,7 +69,11 @@ from harborkit.bundle.format import (
 )
 from harborkit.bundle.installer import InstallerSource, fetch_installer
 from harborkit.bundle.progress import Progress
+from harborkit.bundle.sbom import SBOM_NAME, SbomFile, build_sbom
+from harborkit.bundle.sign import SIGNATURE_NAME
+from harborkit.bundle.sign import sign as sign_data
 from harborkit.bundle.tarsafe import OuterTarWriter
+from harborkit.bundle.tools import add_file
 
 CHUNK = 1 << 20
 _BLOB_TEMPLATE = blob_member("sha256:" + "0" * 64)
@@ -228,12 +235,23 @@ def _now() -> str:
 class BundleWriter:
     """Writes one bundle: see the module documentation for the order of calls."""
 
-    def __init__(self, output: Path, *, sink: Sink | None = None, mtime: int | None = None) -> None:
+    def __init__(
+        self,
+        output: Path,
+        *,
+        sink: Sink | None = None,
+        mtime: int | None = None,
+        extras: BuildExtras | None = None,
+    ) -> None:
         self.output = output.absolute()
         self.directory = self.output.parent
         if not self.directory.is_dir():
             raise OutputError(f"output directory {self.directory} does not exist")
+        self.extras = extras or BuildExtras()
+        if sink is None and self.extras.split_size:
+            sink = PartSink(self.output, self.extras.split_size)
         self.sink: Sink = sink or FileSink(self.output)
+        self.files: list[FileRecord] = []
         self._mtime = int(time.time()) if mtime is None else mtime
         self._tar: OuterTarWriter | None = None
         self._blobs: dict[str, int] = {}  # digest -> stored size
@@ -318,6 +336,10 @@ class BundleWriter:
         self._blobs[digest] = size
         return True
 
+    def drop_blob(self) -> None:
+        """Drop the open streamed blob (a delta build leaves it to its base)."""
+        self.tar.abort()
+
     def add_blob_file(self, digest: str, path: Path, size: int) -> None:
         """Add blob ``digest`` from a verified file (kernel-side copy where the sink allows)."""
         if digest in self._blobs:
@@ -368,7 +390,18 @@ class BundleWriter:
         if (size, digest) != (fetched.size, fetched.sha256):
             raise DownloadError(f"installer {src.source} changed while it was being bundled")
         self.installer = InstallerRecord(src.name, size, digest, src.source)
+        self.add_files(progress)
         return self.installer
+
+    def add_files(self, progress: Progress) -> list[FileRecord]:
+        """Fetch, check and add the extra files (tools) of :attr:`extras`, once."""
+        if self.files:
+            return self.files
+        for spec in self.extras.files:
+            self.files.append(
+                add_file(self, spec, self.extras.file_sources.get(spec.name), progress)
+            )
+        return self.files
 
     # ---------------------------------------------------------------- the end
 
@@ -379,8 +412,11 @@ class BundleWriter:
         layers: Sequence[LayerRecord],
         *,
         after_sums: Sequence[TailMember] = (),
+        base: BaseRecord | None = None,
+        manifest_digests: Mapping[str, str] | None = None,
     ) -> BuildResult:
-        """Write ``images/manifest.json``, the metadata, ``SHA256SUMS`` (and ``after_sums``), commit.
+        """Write ``images/manifest.json``, the SBOM, the metadata, ``SHA256SUMS`` (then its
+        signature with :attr:`extras` ``sign_key``, and ``after_sums``), commit.
 
         The metadata is checked against its schema first (:class:`MetadataError`), as
         ``verify`` will check it.
@@ -395,12 +431,29 @@ class BundleWriter:
             images=tuple(images),
             layers=tuple(layers),
             installer=self.installer,
+            files=tuple(self.files),
+            base=base,
         )
         validate_metadata_dict(metadata_to_dict(meta), "the bundle metadata")  # as verify will
         self.add_bytes(IMAGES_MANIFEST, docker_load_manifest(images))
+        self.add_bytes(
+            SBOM_NAME,
+            build_sbom(
+                meta,
+                manifest_digests=manifest_digests,
+                files=[
+                    SbomFile(f.name, f.sha256, f.size, f.source, f.install_path) for f in self.files
+                ],
+                omitted_layers=base.layers if base else (),
+            ),
+        )
         self.add_bytes(METADATA_NAME, metadata_to_json(meta))
         sums = format_sums(self.tar.sums)
         self.tar.add_bytes(SUMS_NAME, sums, hashlib.sha256(sums).hexdigest())
+        key = self.extras.sign_key
+        if key is not None:
+            signature = sign_data(key, sums, SUMS_NAME)
+            self.tar.add_bytes(SIGNATURE_NAME, signature, hashlib.sha256(signature).hexdigest())
         for tail in after_sums:
             name, data = tail(sums)
             self.tar.add_bytes(name, data, hashlib.sha256(data).hexdigest())

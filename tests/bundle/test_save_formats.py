@@ -201,7 +201,7 @@ def test_writer_patches_long_names_and_sizes(tmp_path: Path) -> None:
 def test_inspect_format_enum_maps_every_member() -> None:
     from harborkit.bundle.cli import InspectFormat
 
-    assert {f.value for f in InspectFormat} == {"table", "json"}
+    assert {f.value for f in InspectFormat} == {"table", "json", "cyclonedx"}
 
 
 def test_repeated_layer_saved_as_symlink_is_stored_once(

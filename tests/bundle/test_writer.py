@@ -82,8 +82,9 @@ def test_any_sink_and_members_after_the_sums(tmp_path: Path) -> None:
     with tarfile.open(fileobj=io.BytesIO(sink.committed)) as tf:
         names = tf.getnames()
     assert names[0] == f"installer/{INSTALLER_NAME}"
-    assert names[-4:] == [
+    assert names[-5:] == [
         "images/manifest.json",
+        "sbom.cdx.json",  # the CycloneDX inventory every bundle carries
         "harbor-bundle.json",
         "SHA256SUMS",
         "SHA256SUMS.sig",

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import jsonschema
 
+from harborkit.errors import ExitCode
 from harborkit.resources import schema_path
 from tests.remote.conftest import Lab
 
@@ -36,7 +37,7 @@ def test_cluster_over_ssh_one_report(lab: Lab, tmp_path: Path) -> None:
     targets = ",".join(h.target for h in (lab.guide, lab.compliant, lab.sudo))
     out = tmp_path / "cluster.json"
     r = hk(lab, "--host", targets, "--host", lab.down_address, "-f", "json", "-o", str(out))
-    assert r.returncode == 11, r.stderr  # a host could not be audited
+    assert r.returncode == ExitCode.UNREACHABLE, r.stderr  # a host could not be audited
     lines = r.stderr.splitlines()
     assert lines[0].startswith("FAILED: 4 hosts, 1 unreachable, ")
     assert lines[1].startswith(f"harborkit: error: {lab.down_address}")
@@ -83,7 +84,7 @@ def test_cluster_over_ssh_one_report(lab: Lab, tmp_path: Path) -> None:
 
     page = tmp_path / "cluster.html"
     r = hk(lab, "--host", targets, "--host", lab.down_address, "-f", "html", "-o", str(page))
-    assert r.returncode == 11, r.stderr
+    assert r.returncode == ExitCode.UNREACHABLE, r.stderr
     html = page.read_text()
     assert html.startswith("<!DOCTYPE html>")
     assert "<h1>harborkit check: 4 hosts</h1>" in html

@@ -1,0 +1,190 @@
+"""The bundle's inventory: a CycloneDX 1.6 SBOM (JSON), made with ``cyclonedx-python-lib``.
+
+One ``container`` component per image (repository as name, tag as version,
+image id and manifest digest as hashes/properties, a purl when the manifest
+digest is known), its layers as nested ``file`` components with digest and
+sizes, the installer and every extra file as ``file`` components with their
+sha256. The library serialises and validates against the CycloneDX schema, so
+the document is what security tools expect.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from harborkit.bundle.errors import BundleError
+from harborkit.bundle.format import BundleMetadata
+from harborkit.errors import ExitCode
+
+#: the SBOM member in the bundle
+SBOM_NAME = "sbom.cdx.json"
+
+
+class SbomInvalid(BundleError):
+    """The SBOM fails the CycloneDX schema (exit 2)."""
+
+    exit_code = ExitCode.USAGE
+
+
+@dataclass(frozen=True)
+class SbomFile:
+    """An extra file in the bundle (a tool such as docker-compose)."""
+
+    name: str
+    sha256: str
+    size: int
+    source: str
+    install_path: str | None = None
+
+
+def _split_ref(ref: str) -> tuple[str, str]:
+    repo, sep, tag = ref.rpartition(":")
+    if not sep or "/" in tag:
+        return ref, "latest"
+    return repo, tag
+
+
+def _hex(digest: str) -> str:
+    return digest.split(":", 1)[1] if ":" in digest else digest
+
+
+def build_sbom(
+    meta: BundleMetadata,
+    *,
+    manifest_digests: Mapping[str, str] | None = None,
+    files: Iterable[SbomFile] = (),
+    omitted_layers: Iterable[str] = (),
+) -> bytes:
+    """The SBOM JSON for a bundle described by ``meta``.
+
+    ``manifest_digests`` maps an image reference to its registry manifest digest
+    (known for registry builds); ``omitted_layers`` are layer digests a delta
+    bundle leaves to its base.
+    """
+    from cyclonedx.model import HashAlgorithm, HashType, Property
+    from cyclonedx.model.bom import Bom, BomMetaData
+    from cyclonedx.model.component import Component, ComponentType
+    from cyclonedx.output import make_outputter
+    from cyclonedx.schema import OutputFormat, SchemaVersion
+    from packageurl import PackageURL
+
+    from harborkit import __version__
+
+    digests = dict(manifest_digests or {})
+    omitted = set(omitted_layers)
+    layers = {lr.digest: lr for lr in meta.layers}
+    components: list[Component] = []
+    for img in meta.images:
+        repo, tag = _split_ref(img.reference)
+        props = [
+            Property(name="harborkit:image_id", value=img.image_id),
+            Property(name="harborkit:reference", value=img.reference),
+            Property(name="harborkit:size", value=str(img.size)),
+        ]
+        manifest = digests.get(img.reference)
+        purl = None
+        if manifest:
+            props.append(Property(name="harborkit:manifest_digest", value=manifest))
+            purl = PackageURL(
+                type="oci",
+                name=repo.rsplit("/", 1)[-1],
+                version=manifest,
+                qualifiers={"repository_url": repo, "tag": tag},
+            )
+        children = []
+        for n, d in enumerate(img.layers):
+            lr = layers.get(d)
+            lprops = [Property(name="harborkit:layer_index", value=str(n))]
+            if lr is not None:
+                lprops += [
+                    Property(name="harborkit:diff_id", value=lr.diff_id),
+                    Property(name="harborkit:size", value=str(lr.size)),
+                    Property(name="harborkit:uncompressed_size", value=str(lr.uncompressed_size)),
+                ]
+            if d in omitted:
+                lprops.append(Property(name="harborkit:in_base_bundle", value="true"))
+            children.append(
+                Component(
+                    name=d,
+                    type=ComponentType.FILE,
+                    bom_ref=f"{img.reference}#layer-{n}",
+                    hashes=[HashType(alg=HashAlgorithm.SHA_256, content=_hex(d))],
+                    properties=lprops,
+                )
+            )
+        components.append(
+            Component(
+                name=repo,
+                version=tag,
+                type=ComponentType.CONTAINER,
+                bom_ref=img.reference,
+                hashes=[HashType(alg=HashAlgorithm.SHA_256, content=_hex(img.image_id))],
+                purl=purl,
+                properties=props,
+                components=children,
+            )
+        )
+    inst = meta.installer
+    components.append(
+        Component(
+            name=inst.name,
+            version=meta.harbor_version,
+            type=ComponentType.FILE,
+            bom_ref=f"installer/{inst.name}",
+            hashes=[HashType(alg=HashAlgorithm.SHA_256, content=inst.sha256)],
+            properties=[
+                Property(name="harborkit:size", value=str(inst.size)),
+                Property(name="harborkit:source", value=inst.source),
+            ],
+        )
+    )
+    for f in files:
+        fprops = [
+            Property(name="harborkit:size", value=str(f.size)),
+            Property(name="harborkit:source", value=f.source),
+        ]
+        if f.install_path:
+            fprops.append(Property(name="harborkit:install_path", value=f.install_path))
+        components.append(
+            Component(
+                name=f.name,
+                type=ComponentType.FILE,
+                bom_ref=f"files/{f.name}",
+                hashes=[HashType(alg=HashAlgorithm.SHA_256, content=f.sha256)],
+                properties=fprops,
+            )
+        )
+    top = Component(
+        name="harbor-bundle",
+        version=meta.harbor_version,
+        type=ComponentType.APPLICATION,
+        bom_ref="harbor-bundle",
+        description=f"Harbor {meta.harbor_version} air-gap bundle made by harborkit {__version__}",
+    )
+    bom = Bom(components=components, metadata=BomMetaData(component=top))
+    bom.register_dependency(top, components)
+    outputter = make_outputter(bom, OutputFormat.JSON, SchemaVersion.V1_6)
+    data = json.loads(outputter.output_as_string())
+    return (json.dumps(data, indent=2) + "\n").encode()
+
+
+def validate_sbom(raw: bytes, where: str = SBOM_NAME) -> dict[str, Any]:
+    """Check ``raw`` against the CycloneDX 1.6 JSON schema; :class:`SbomInvalid` if it fails."""
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.json import JsonStrictValidator
+
+    try:
+        text = raw.decode()
+        data = json.loads(text)
+    except (UnicodeDecodeError, ValueError) as e:
+        raise SbomInvalid(f"{where} is not valid JSON: {e}") from e
+    error = JsonStrictValidator(SchemaVersion.V1_6).validate_str(text)
+    if error is not None:
+        detail = getattr(error, "data", None)
+        msg = getattr(detail, "message", None) or str(error).splitlines()[0]
+        path = "/".join(str(p) for p in getattr(detail, "absolute_path", []) or []) or "(top)"
+        raise SbomInvalid(f"{where} fails the CycloneDX 1.6 schema at {path}: {msg}")
+    return data if isinstance(data, dict) else {}

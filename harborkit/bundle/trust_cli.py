@@ -1,0 +1,202 @@
+"""CLI glue for signatures, parts, SBOM, deltas and tools: ``bundle keygen`` and shared options.
+
+Kept apart from ``cli.py`` (which imports this module to register ``keygen`` and
+uses the option types below); only ``typer`` is imported at module level.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from harborkit.bundle.cli_base import bundle_app
+
+if TYPE_CHECKING:
+    from harborkit.bundle.extras import BuildExtras
+    from harborkit.bundle.inspect import InspectReport
+    from harborkit.bundle.load import LoadResult
+    from harborkit.bundle.sign import PublicKey
+    from harborkit.bundle.verify import VerifyResult
+    from harborkit.bundle.writer import BuildResult
+
+SignOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--sign",
+        help="Sign SHA256SUMS with this minisign secret key (password from "
+        "HARBORKIT_KEY_PASSWORD or a prompt).",
+    ),
+]
+SplitOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--split-size",
+        help="Write NAME.part-000 ... of at most SIZE bytes (4G = 4e9 fits FAT32, 4700M a DVD; "
+        "4GiB = 2^32) and NAME.parts.sha256.",
+    ),
+]
+FileOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--file",
+        help="A local copy (path or http(s) URL) of a manifest file, as NAME=PATH|URL (repeatable).",
+    ),
+]
+NoToolsOpt = Annotated[
+    bool, typer.Option("--no-tools", help="Carry none of the manifest's extra files.")
+]
+BaseOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--base",
+        help="Older bundle the target has loaded: leave out the layers its images hold (a delta).",
+    ),
+]
+KeyOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--key",
+        help="Require a valid signature by this minisign public key (file or base64 line).",
+    ),
+]
+InstallToolsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--install-tools", help="Install the bundle's extra files (docker-compose) with their mode."
+    ),
+]
+PrefixOpt = Annotated[
+    Path,
+    typer.Option("--prefix", help="Install the extra files under this folder (default: /)."),
+]
+ForceOpt = Annotated[
+    bool,
+    typer.Option("--force", help="With --install-tools: replace a different existing file."),
+]
+
+
+@bundle_app.command("keygen")
+def keygen_cmd(
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Secret key file; the public key is KEY.pub.")
+    ],
+    no_password: Annotated[
+        bool, typer.Option("--no-password", help="Store the secret key unencrypted.")
+    ] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace existing key files.")] = False,
+) -> None:
+    """Make an Ed25519 key pair in minisign's format for `bundle build --sign`."""
+    from harborkit.bundle import sign
+
+    password = None if no_password else sign.read_password(output, confirm=True)
+    key = sign.generate()
+    secret, public = sign.write_key_pair(output, key, password, force=force)
+    typer.echo(f"secret key {secret} ({'unencrypted' if no_password else 'password-protected'})")
+    typer.echo(f"public key {public} (key id {key.public.id_hex}); on the target:")
+    typer.echo(f"  harborkit bundle verify BUNDLE --key {public.name}")
+    typer.echo(f"  minisign -Vm SHA256SUMS -P {key.public.base64}")
+
+
+# --------------------------------------------------------------------------- helpers for cli.py
+
+
+def build_extras(
+    manifest: Path | None,
+    *,
+    sign: Path | None,
+    split_size: str | None,
+    files: list[str] | None,
+    no_tools: bool,
+    base: Path | None,
+) -> BuildExtras:
+    """Check and gather the build options beyond images and installer (before any work)."""
+    from harborkit.bundle import sign as signing
+    from harborkit.bundle.extras import make_extras, read_base
+    from harborkit.bundle.manifest import load_manifest
+    from harborkit.bundle.parts import parse_size
+    from harborkit.bundle.tools import parse_file_option
+
+    size = parse_size(split_size) if split_size is not None else None
+    sources = parse_file_option(files or [])
+    key = signing.load_secret_key(sign) if sign is not None else None
+    base_bundle = read_base(base) if base is not None else None
+    return make_extras(
+        load_manifest(manifest),
+        file_sources=sources,
+        no_tools=no_tools,
+        sign_key=key,
+        split_size=size,
+        base=base_bundle,
+    )
+
+
+def public_key(spec: str | None) -> PublicKey | None:
+    """``--key`` as a public key, or ``None``."""
+    if spec is None:
+        return None
+    from harborkit.bundle.sign import load_public_key
+
+    return load_public_key(spec)
+
+
+def signature_note(result: VerifyResult) -> str:
+    """``, signature by key X verified`` / ``, signed by key X (not checked: give --key)``."""
+    if result.signed_by is None:
+        return ", not signed"
+    key_id = result.signed_by
+    if result.signature_checked:
+        return f", signature by key {key_id} verified"
+    return f", signed by key {key_id} (not checked: give --key)"
+
+
+def echo_built(result: BuildResult, extras: BuildExtras) -> None:
+    """The build summary: file or parts, contents, signature."""
+    meta = result.metadata
+    what = f"{len(meta.images)} images, {len(meta.layers)} layers, installer {meta.installer.name}"
+    if meta.files:
+        what += ", files " + ", ".join(f.name for f in meta.files)
+    if meta.base is not None:
+        what += f"; a delta over {meta.base.name}: {len(meta.base.layers)} layers left to it"
+    if extras.split_size:
+        from harborkit.bundle.parts import list_name, part_name
+
+        n = -(-result.size // extras.split_size)
+        typer.echo(
+            f"wrote {n} parts {part_name(result.path, 0).name} ... {part_name(result.path, n - 1).name} "
+            f"and {list_name(result.path).name} ({result.size / 1e6:,.1f} MB): {what}"
+        )
+    else:
+        typer.echo(f"wrote {result.path} ({result.size / 1e6:,.1f} MB): {what}")
+    if extras.sign_key is not None:
+        typer.echo(f"signed SHA256SUMS with key {extras.sign_key.public.id_hex}")
+
+
+def echo_loaded(bundle: Path, result: LoadResult, install_dir: Path | None) -> None:
+    """What the load installed, and the real next steps."""
+    for t in result.tools:
+        state = "already in place" if t.unchanged else ("replaced" if t.replaced else "installed")
+        typer.echo(f"{t.record.name} {state}: {t.path} (mode {t.record.mode:04o})")
+    for p in result.installer_paths:
+        typer.echo(f"installer unpacked: {p}")
+    if result.installer_paths:
+        harbor = result.installer_paths[0]
+        typer.echo("next:")
+        typer.echo(f"  1. edit {harbor}/harbor.yml (hostname, https certificate, passwords)")
+        typer.echo(f"  2. harborkit check --install-dir {harbor}")
+        typer.echo(f"  3. cd {harbor} && ./install.sh")
+    elif install_dir is None:
+        typer.echo(
+            f"the installer was not unpacked: harborkit bundle load {bundle} --install-dir DIR "
+            "unpacks it (images already loaded are skipped)"
+        )
+
+
+def sbom_text(report: InspectReport) -> str:
+    """The bundle's CycloneDX SBOM, as stored."""
+    from harborkit.bundle.errors import MetadataError
+
+    if report.sbom is None:
+        raise MetadataError(f"bundle {report.path} carries no SBOM (made by an older harborkit)")
+    return report.sbom.decode()

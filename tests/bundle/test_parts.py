@@ -1,0 +1,132 @@
+"""Parts: written in one pass through the bundle's tar writer, read back across parts."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from harborkit.bundle.errors import BundleCorrupt
+from harborkit.bundle.parts import PartWriter, open_parts, parse_size
+from harborkit.bundle.tarsafe import OuterTarWriter
+from harborkit.errors import ExitCode, InputError
+
+PART = 8192
+
+
+def _write(final: Path, members: list[tuple[str, bytes]], part_size: int = PART) -> list[Path]:
+    """A tar written as the bundle writer does: streamed members, headers patched afterwards."""
+    sink = PartWriter(final, part_size)
+    w = OuterTarWriter(sink, mtime=0)  # type: ignore[arg-type]
+    for name, data in members:
+        w.begin(name)
+        for i in range(0, len(data), 3000):
+            w.write(data[i : i + 3000])
+        w.end(name, len(data), hashlib.sha256(data).hexdigest())
+    w.close()
+    return sink.commit()
+
+
+@pytest.fixture
+def split(tmp_path: Path) -> tuple[Path, list[tuple[str, bytes]], list[Path]]:
+    members = [(f"m{i:02d}", os.urandom(5000 + 7000 * i)) for i in range(6)]
+    final = tmp_path / "b.tar"
+    return final, members, _write(final, members)
+
+
+def test_parts_concatenate_to_the_bundle_and_check_with_sha256sum(split: tuple) -> None:
+    final, members, parts = split
+    assert [p.name for p in parts] == [f"b.tar.part-{i:03d}" for i in range(len(parts))]
+    assert len(parts) > 5
+    assert all(p.stat().st_size == PART for p in parts[:-1])
+    r = subprocess.run(
+        ["sha256sum", "-c", "b.tar.parts.sha256"], cwd=final.parent, capture_output=True, text=True
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    subprocess.run(f"cat {final}.part-* > {final}", shell=True, check=True)  # the README's command
+    with tarfile.open(final) as tf:
+        assert [(ti.name, tf.extractfile(ti).read()) for ti in tf] == members  # type: ignore[union-attr]
+    assert not list(final.parent.glob(".*partial*"))
+
+
+@pytest.mark.parametrize("start", ["part-000", "part-003", "parts.sha256"])
+def test_reader_reads_across_parts_from_any_part_or_the_list(split: tuple, start: str) -> None:
+    final, members, parts = split
+    with open_parts(final.with_name(f"b.tar.{start}")) as r:
+        assert r.size == sum(p.stat().st_size for p in parts)
+        with tarfile.open(fileobj=r, mode="r:") as tf:  # type: ignore[call-overload]
+            got = [(ti.name, tf.extractfile(ti).read()) for ti in tf]
+        assert got == members
+        assert r.damage() is None
+
+
+def test_missing_part_is_named(split: tuple) -> None:
+    final, _, parts = split
+    parts[2].unlink()
+    with pytest.raises(BundleCorrupt) as exc:
+        open_parts(parts[0])
+    assert exc.value.exit_code == ExitCode.BUNDLE_CORRUPT
+    assert exc.value.message == f"bundle {final}: missing part b.tar.part-002"
+    # without the list too: the gap is seen
+    final.with_name("b.tar.parts.sha256").unlink()
+    with pytest.raises(BundleCorrupt) as exc:
+        open_parts(parts[0])
+    assert exc.value.message == f"bundle {final}: missing part b.tar.part-002"
+
+
+def test_truncated_part_is_named(split: tuple) -> None:
+    final, _, parts = split
+    with open(parts[1], "r+b") as f:
+        f.truncate(PART - 100)
+    with pytest.raises(BundleCorrupt) as exc:
+        open_parts(parts[0])
+    assert exc.value.message == (
+        f"bundle {final}: truncated part b.tar.part-001 (the others have {PART} bytes)"
+    )
+
+
+def test_swapped_and_damaged_parts_are_named(split: tuple) -> None:
+    final, _, parts = split
+    a, b = parts[1].read_bytes(), parts[2].read_bytes()
+    parts[1].write_bytes(b)
+    parts[2].write_bytes(a)
+    with open_parts(parts[0]) as r:
+        assert r.damage() == (
+            "parts b.tar.part-001 and b.tar.part-002 are swapped or copied over each other "
+            "(each holds the other's bytes)"
+        )
+    parts[1].write_bytes(a)
+    parts[2].write_bytes(b)
+    data = bytearray(parts[4].read_bytes())
+    data[100] ^= 1
+    parts[4].write_bytes(bytes(data))
+    with open_parts(parts[0]) as r:
+        assert r.damage() == (
+            "damaged part b.tar.part-004 (its sha256 differs from b.tar.parts.sha256)"
+        )
+
+
+def test_aborted_write_leaves_nothing(tmp_path: Path) -> None:
+    sink = PartWriter(tmp_path / "b.tar", PART)
+    sink.write(os.urandom(PART * 3 + 5))
+    sink.abort()
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [("4G", 4_000_000_000), ("4700M", 4_700_000_000), ("4GiB", 4 << 30), ("64KiB", 65536)],
+)
+def test_sizes(text: str, size: int) -> None:
+    assert parse_size(text) == size
+
+
+@pytest.mark.parametrize("text", ["4X", "", "12", "MiB"])
+def test_bad_sizes(text: str) -> None:
+    with pytest.raises(InputError) as exc:
+        parse_size(text)
+    assert exc.value.message.startswith(f"--split-size {text!r}: ")

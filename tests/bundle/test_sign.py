@@ -1,0 +1,165 @@
+"""minisign-format keys and signatures: checked against the real ``minisign`` both ways."""
+
+from __future__ import annotations
+
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from harborkit.bundle import sign
+from harborkit.errors import ExitCode
+
+MINISIGN = shutil.which("minisign")
+pytestmark = pytest.mark.skipif(
+    MINISIGN is None, reason="minisign is not installed (make test installs it)"
+)
+
+DATA = b"0" * 64 + b"  images/manifest.json\n"
+
+
+def _minisign(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    assert MINISIGN is not None
+    return subprocess.run(
+        [MINISIGN, *args], capture_output=True, text=True, input=input, timeout=120
+    )
+
+
+@pytest.fixture
+def data_file(tmp_path: Path) -> Path:
+    p = tmp_path / "SHA256SUMS"
+    p.write_bytes(DATA)
+    return p
+
+
+def test_our_signature_verifies_with_minisign(tmp_path: Path, data_file: Path) -> None:
+    key = sign.generate()
+    sign.write_key_pair(tmp_path / "k", key, None)
+    (tmp_path / "SHA256SUMS.minisig").write_bytes(sign.sign(key, DATA, "SHA256SUMS"))
+    r = _minisign("-Vm", str(data_file), "-p", str(tmp_path / "k.pub"))
+    assert r.returncode == 0, r.stderr
+    assert "Signature and comment signature verified" in r.stdout
+    r = _minisign("-Vm", str(data_file), "-P", key.public.base64)
+    assert r.returncode == 0, r.stderr
+
+
+def test_minisign_signature_verifies_with_us(tmp_path: Path, data_file: Path) -> None:
+    r = _minisign("-G", "-W", "-p", str(tmp_path / "m.pub"), "-s", str(tmp_path / "m.key"))
+    assert r.returncode == 0, r.stderr
+    r = _minisign("-S", "-s", str(tmp_path / "m.key"), "-m", str(data_file))
+    assert r.returncode == 0, r.stderr
+    pub = sign.load_public_key(tmp_path / "m.pub")
+    got = sign.verify(pub, DATA, (tmp_path / "SHA256SUMS.minisig").read_bytes(), "sig")
+    assert got.trusted_comment.endswith("file:SHA256SUMS\thashed")
+    # and the unencrypted secret key minisign wrote signs here, verified by minisign
+    key = sign.load_secret_key(tmp_path / "m.key")
+    assert key.public == pub
+    (tmp_path / "SHA256SUMS.minisig").write_bytes(sign.sign(key, DATA, "SHA256SUMS"))
+    assert _minisign("-Vm", str(data_file), "-p", str(tmp_path / "m.pub")).returncode == 0
+
+
+def test_password_key_made_by_minisign_signs_here(tmp_path: Path, data_file: Path) -> None:
+    r = _minisign(
+        "-G", "-p", str(tmp_path / "m.pub"), "-s", str(tmp_path / "m.key"), input="s3cret\ns3cret\n"
+    )
+    assert r.returncode == 0, r.stderr
+    key = sign.load_secret_key(tmp_path / "m.key", "s3cret")
+    (tmp_path / "SHA256SUMS.minisig").write_bytes(sign.sign(key, DATA, "SHA256SUMS"))
+    r = _minisign("-Vm", str(data_file), "-p", str(tmp_path / "m.pub"))
+    assert r.returncode == 0, r.stderr
+
+
+def test_password_key_made_here_signs_with_minisign(tmp_path: Path, data_file: Path) -> None:
+    key = sign.generate()
+    (tmp_path / "h.key").write_text(sign.secret_key_to_text(key, "pw", limits=sign.INTERACTIVE))
+    (tmp_path / "h.pub").write_text(key.public.to_text())
+    r = _minisign("-S", "-s", str(tmp_path / "h.key"), "-m", str(data_file), input="pw\n")
+    assert r.returncode == 0, r.stderr
+    got = sign.verify(key.public, DATA, (tmp_path / "SHA256SUMS.minisig").read_bytes(), "sig")
+    assert "file:SHA256SUMS" in got.trusted_comment
+    assert sign.load_secret_key(tmp_path / "h.key", "pw") == key
+    with pytest.raises(sign.KeyFileError) as exc:
+        sign.load_secret_key(tmp_path / "h.key", "wrong")
+    assert exc.value.message == f"wrong password for secret key {tmp_path / 'h.key'}"
+    assert exc.value.exit_code == ExitCode.USAGE
+
+
+def test_tampered_data_with_a_valid_looking_signature_is_refused() -> None:
+    key = sign.generate()
+    sig = sign.sign(key, DATA, "SHA256SUMS")
+    tampered = DATA.replace(b"0" * 64, b"1" * 64)
+    with pytest.raises(sign.SignatureError) as exc:
+        sign.verify(key.public, tampered, sig, "b.tar: SHA256SUMS.minisig")
+    assert exc.value.exit_code == ExitCode.SIGNATURE
+    assert exc.value.message == (
+        "b.tar: SHA256SUMS.minisig does not match the signed data: it was altered after signing"
+    )
+
+
+def test_signature_by_another_key_is_refused() -> None:
+    signer, other = sign.generate(), sign.generate()
+    sig = sign.sign(signer, DATA, "SHA256SUMS")
+    with pytest.raises(sign.SignatureError) as exc:
+        sign.verify(other.public, DATA, sig, "sig")
+    assert exc.value.message == (
+        f"sig is signed by key {signer.public.id_hex}, not by the given key {other.public.id_hex}"
+    )
+
+
+def test_altered_trusted_comment_is_refused() -> None:
+    key = sign.generate()
+    lines = sign.sign(key, DATA, "SHA256SUMS").decode().splitlines()
+    lines[2] = "trusted comment: timestamp:0\tfile:other"
+    with pytest.raises(sign.SignatureError) as exc:
+        sign.verify(key.public, DATA, ("\n".join(lines) + "\n").encode(), "sig")
+    assert exc.value.message == "sig: the trusted comment was altered after signing"
+
+
+def test_malformed_files_get_one_line(tmp_path: Path) -> None:
+    (tmp_path / "bad.pub").write_text("hello\nworld\n")
+    with pytest.raises(sign.KeyFileError) as exc:
+        sign.load_public_key(tmp_path / "bad.pub")
+    assert (
+        exc.value.message
+        == f"{tmp_path / 'bad.pub'} is not a minisign public key (expected a comment line and a key)"
+    )
+    with pytest.raises(sign.SignatureError) as sexc:
+        sign.verify(sign.generate().public, DATA, b"not a signature\n", "sig")
+    assert sexc.value.message == "sig is not a minisign signature (expected 4 lines)"
+
+
+def test_scrypt_parameters_match_libsodium() -> None:
+    # minisign -G stores these limits; libsodium turns them into N=2^20, r=8, p=1
+    assert sign._scrypt_params(*sign.SENSITIVE) == (1 << 20, 8, 1)
+    assert sign._scrypt_params(*sign.INTERACTIVE) == (1 << 14, 8, 1)
+
+
+def test_keygen_with_a_password_from_the_environment(tmp_path: Path, data_file: Path) -> None:
+    """`bundle keygen` encrypts with minisign's own scrypt limits: minisign -S opens the key."""
+    import os
+    import sys
+
+    env = dict(os.environ, HARBORKIT_KEY_PASSWORD="correct horse")
+    r = subprocess.run(
+        [sys.executable, "-m", "harborkit", "bundle", "keygen", "-o", str(tmp_path / "k")],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0] == f"secret key {tmp_path / 'k'} (password-protected)"
+    assert stat.S_IMODE((tmp_path / "k").stat().st_mode) == 0o600
+    r = _minisign("-S", "-s", str(tmp_path / "k"), "-m", str(data_file), input="correct horse\n")
+    assert r.returncode == 0, r.stderr
+    assert _minisign("-Vm", str(data_file), "-p", str(tmp_path / "k.pub")).returncode == 0
+    # without the password and without a terminal: one line, exit 2
+    env.pop("HARBORKIT_KEY_PASSWORD")
+    r = subprocess.run(
+        [sys.executable, "-m", "harborkit", "bundle", "keygen", "-o", str(tmp_path / "k2")],
+        capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL, timeout=60,
+    )  # fmt: skip
+    assert r.returncode == ExitCode.USAGE
+    assert r.stderr.strip() == (
+        f"harborkit: error: secret key {tmp_path / 'k2'} needs a password: "
+        "set HARBORKIT_KEY_PASSWORD or run on a terminal"
+    )
