@@ -347,7 +347,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="harborkit-smoke-") as tmp:
         work = Path(tmp)
         try:
-            venv = build_and_install(args.python, work)
+            venv = build_and_install(os.path.abspath(args.python), work)  # runs in another cwd
             print(f"ok: built the sdist and wheel, installed into {venv}")
             smoke(venv, work)
         except SmokeFailure as e:

@@ -55,6 +55,7 @@ def schema_path(name: str) -> Path:
 
 
 @functools.cache
+@functools.cache
 def load_schema(name: str) -> dict[str, Any]:
     """The JSON schema ``schemas/<name>``, parsed once per process."""
     with open(schema_path(name), encoding="utf-8") as f:

@@ -368,6 +368,23 @@ def validate(doc: Located, schema_name: str, kind: type[HarborkitError] = InputE
     raise doc.error(key, _short(error), kind)
 
 
+def first_schema_error(data: Any, schema_name: str) -> tuple[str, str] | None:
+    """The first error (in document order) of ``data`` against ``schemas/<schema_name>``,
+    as ``("a/0/b", message)``, or ``None``. For documents with no lines to name
+    (JSON members inside a bundle); files on disk go through :func:`validate`."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(load_schema(schema_name))
+    errors = sorted(
+        validator.iter_errors(data),
+        key=lambda e: [(isinstance(p, str), p) for p in e.absolute_path],
+    )
+    if not errors:
+        return None
+    e = errors[0]
+    return "/".join(str(p) for p in e.absolute_path) or "(top)", e.message
+
+
 def _short(error: Any) -> str:
     msg: str = error.message
     if len(msg) > 160:

@@ -208,15 +208,11 @@ def metadata_to_json(meta: BundleMetadata) -> bytes:
 
 def validate_metadata_dict(data: Any, where: str = METADATA_NAME) -> None:
     """Validate ``data`` against ``schemas/bundle-metadata.schema.json``."""
-    import jsonschema
+    from harborkit.yamlfile import first_schema_error
 
-    schema = json.loads(METADATA_SCHEMA.read_text())
-    validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
-    if errors:
-        e = errors[0]
-        path = "/".join(str(p) for p in e.absolute_path) or "(top)"
-        raise MetadataError(f"{where} fails its schema at {path}: {e.message}")
+    error = first_schema_error(data, METADATA_SCHEMA.name)
+    if error is not None:
+        raise MetadataError(f"{where} fails its schema at {error[0]}: {error[1]}")
 
 
 def metadata_from_json(raw: bytes, where: str = METADATA_NAME) -> BundleMetadata:

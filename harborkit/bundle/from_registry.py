@@ -284,20 +284,13 @@ def source_manifests_json(host: str, images: list[SourceImage]) -> bytes:
 
 def validate_source_manifests(data: object, where: str) -> None:
     """Validate ``images/source-manifests.json`` against its schema; :class:`BundleCorrupt` if bad."""
-    import jsonschema
-
     from harborkit.bundle.errors import BundleCorrupt
-    from harborkit.bundle.format import SCHEMA_DIR
+    from harborkit.yamlfile import first_schema_error
 
-    schema = json.loads((SCHEMA_DIR / "bundle-source-manifests.schema.json").read_text())
-    errors = sorted(
-        jsonschema.Draft202012Validator(schema).iter_errors(data),
-        key=lambda e: list(e.absolute_path),
-    )
-    if errors:
-        e = errors[0]
-        at = "/".join(str(p) for p in e.absolute_path) or "(top)"
-        raise BundleCorrupt(f"{where}: {SOURCE_MANIFESTS} fails its schema at {at}: {e.message}")
+    error = first_schema_error(data, "bundle-source-manifests.schema.json")
+    if error is not None:
+        at, message = error
+        raise BundleCorrupt(f"{where}: {SOURCE_MANIFESTS} fails its schema at {at}: {message}")
 
 
 def _open_cache(cache_dir: Path | None) -> Path:
