@@ -377,7 +377,9 @@ def test_install_dir_never_overwrites(
     )
     assert r.returncode == ExitCode.USAGE
     assert _one_line_error(r.stderr) == (
-        f"{(install / 'harbor' / 'harbor.yml').resolve()} already exists; not overwriting it"
+        f"{(install / 'harbor' / 'harbor.yml').resolve()} already exists; not overwriting it: "
+        f"the installer was unpacked into {install} before; to load only the images (and "
+        f"tools), run harborkit bundle load {built_bundle} without --install-dir"
     )
     assert (install / "harbor" / "harbor.yml").read_text() == "hostname: mine\n"
     assert image_list(fresh_daemon) == {}

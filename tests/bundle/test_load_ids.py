@@ -27,7 +27,11 @@ def test_reference_with_a_different_id_is_reloaded_and_fixed(
 
     r = run_cli("bundle", "load", str(built_bundle), env=fresh_daemon.env())
     assert (r.returncode, r.stderr) == (ExitCode.OK, "")
-    assert r.stdout == "loaded 15 images, 0 already present\n"
+    assert r.stdout == (
+        "loaded 15 images, 0 already present\n"
+        f"the installer was not unpacked: harborkit bundle load {built_bundle} --install-dir "
+        "DIR unpacks it (images already loaded are skipped)\n"
+    )
     assert image_list(fresh_daemon) == source  # the impostor's tag now names the bundle's image
 
 
@@ -48,5 +52,9 @@ def test_right_image_under_another_name_is_only_retagged(
 
     r = run_cli("bundle", "load", str(built_bundle), env=fresh_daemon.env())
     assert (r.returncode, r.stderr) == (ExitCode.OK, "")
-    assert r.stdout == "loaded 0 images, 15 already present\n"
+    assert r.stdout == (
+        "loaded 0 images, 15 already present\n"
+        f"the installer was not unpacked: harborkit bundle load {built_bundle} --install-dir "
+        "DIR unpacks it (images already loaded are skipped)\n"
+    )
     assert image_list(fresh_daemon) == {**source, "keep/db:1": db}
