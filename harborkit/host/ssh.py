@@ -99,7 +99,12 @@ class SshOptions:
 class ControlDir:
     """A private folder for the ControlMaster sockets of one run."""
 
-    path: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="hk-ssh-"))
+    # a short folder: a unix socket path must stay under ~104 bytes, whatever TMPDIR is
+    path: str = field(
+        default_factory=lambda: tempfile.mkdtemp(
+            prefix="hk-ssh-", dir="/tmp" if os.path.isdir("/tmp") else None
+        )
+    )
 
     def cleanup(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
