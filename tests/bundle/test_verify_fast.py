@@ -179,7 +179,7 @@ def test_intact_bundle_verifies(tmp_path: Path) -> None:
     r = hk("bundle", "verify", str(path))
     assert (r.returncode, r.stderr) == (ExitCode.OK, "")
     assert r.stdout.startswith(f"{path}: OK ({len(parts.members) + 1} members, ")
-    assert r.stdout.endswith(", 2 images)\n")
+    assert r.stdout.endswith(", 2 images, not signed)\n")
 
 
 # --- altered members with a stale SHA256SUMS -----------------------------------------
@@ -591,6 +591,8 @@ def test_load_refuses_an_existing_installer_file_before_the_daemon(tmp_path: Pat
     assert (r.returncode, r.stderr) == (
         ExitCode.USAGE,
         f"harborkit: error: {(install / 'harbor/prepare').resolve()} already exists; "
-        "not overwriting it\n",
+        f"not overwriting it: the installer was unpacked into {install.resolve()} before; "
+        f"to load only the images (and tools), run harborkit bundle load {path} "
+        "without --install-dir\n",
     )
     assert (install / "harbor/prepare").read_text() == "mine\n"
