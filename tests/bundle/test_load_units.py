@@ -30,6 +30,9 @@ class Counted:
     def advance(self, n: int) -> None:
         self.advanced.append(n)
 
+    def set_total(self, total: int | None) -> None:
+        raise AssertionError("the stream does not change the total")
+
     def done(self) -> None:
         self.finished = True
 
