@@ -591,7 +591,8 @@ def test_load_refuses_an_existing_installer_file_before_the_daemon(tmp_path: Pat
     assert (r.returncode, r.stderr) == (
         ExitCode.USAGE,
         f"harborkit: error: {(install / 'harbor/prepare').resolve()} already exists; "
-        f"not overwriting it: the installer was unpacked into {install} before; to load only "
-        f"the images (and tools), run harborkit bundle load {path} without --install-dir\n",
+        f"not overwriting it: the installer was unpacked into {install.resolve()} before; "
+        f"to load only the images (and tools), run harborkit bundle load {path} "
+        "without --install-dir\n",
     )
     assert (install / "harbor/prepare").read_text() == "mine\n"

@@ -30,7 +30,13 @@ if (
     and os.path.isdir({str(REPO)!r})
 ):
     import atexit
-    os.chdir({str(REPO)!r})  # mutmut reads its configuration from the working directory
+    # mutmut reads its configuration from the working directory: load it from the
+    # checkout, then go back (a test may run harborkit in another folder)
+    _hk_cwd = os.getcwd()
+    os.chdir({str(REPO)!r})
+    from mutmut.configuration import config as _hk_config
+    _hk_config()
+    os.chdir(_hk_cwd)
 
     def _hk_dump_hits():
         from mutmut.state import state

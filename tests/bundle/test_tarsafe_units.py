@@ -1,0 +1,175 @@
+"""tarsafe's judging functions on archives built in memory: member names and
+types, installer file names, gzip streams (concatenated, padded, cut, bombs)
+and the installer's member list (repeated members, files where folders go)."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import tarfile
+
+import pytest
+
+from harborkit.bundle import tarsafe
+from harborkit.bundle.errors import BundleCorrupt, BundleHostile
+from harborkit.errors import ExitCode
+
+
+def member(name: str, kind: bytes = tarfile.REGTYPE, data: bytes = b"") -> tarfile.TarInfo:
+    ti = tarfile.TarInfo(name)
+    ti.type = kind
+    ti.size = len(data) if kind == tarfile.REGTYPE else 0
+    return ti
+
+
+def tgz(*members: tuple[str, bytes | None]) -> io.BytesIO:
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT) as tf:
+        for name, data in members:
+            if data is None:
+                tf.addfile(member(name, tarfile.DIRTYPE))
+            else:
+                tf.addfile(member(name, data=data), io.BytesIO(data))
+    return io.BytesIO(gzip.compress(raw.getvalue(), mtime=0))
+
+
+def test_normalize_name() -> None:
+    assert tarsafe.normalize_name("./a//b/") == "a/b"
+    assert tarsafe.normalize_name("a/./b") == "a/b"
+    assert tarsafe.normalize_name("/a/b/") == "a/b"
+    assert tarsafe.normalize_name("./") == "."
+    assert tarsafe.normalize_name("") == ""
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason"),
+    [
+        (tarfile.SYMTYPE, "is a symlink"),
+        (tarfile.LNKTYPE, "is a hard link"),
+        (tarfile.CHRTYPE, "is a character device"),
+        (tarfile.BLKTYPE, "is a block device"),
+        (tarfile.FIFOTYPE, "is a fifo"),
+        (b"Z", "is of tar type b'Z'"),
+    ],
+)
+def test_unsafe_member_types(kind: bytes, reason: str) -> None:
+    assert tarsafe.unsafe_member_reason(member("a", kind)) == reason
+
+
+def test_unsafe_member_regular_and_dirs() -> None:
+    assert tarsafe.unsafe_member_reason(member("a/b")) is None
+    # tarfile counts a contiguous file as a regular one
+    assert tarsafe.unsafe_member_reason(member("a", tarfile.CONTTYPE)) is None
+    assert tarsafe.unsafe_member_reason(member("a", tarfile.DIRTYPE)) is None
+    assert (
+        tarsafe.unsafe_member_reason(member("a", tarfile.DIRTYPE), allow_dirs=False)
+        == "is of tar type b'5'"
+    )
+    assert tarsafe.unsafe_member_reason(member("../a")) == "'..' in path"
+    assert tarsafe.unsafe_member_reason(member("/a", tarfile.SYMTYPE)) == "absolute path"
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("harbor-offline-installer-v1.8.0.tgz", None),
+        ("harbor.tar.gz", None),
+        ("", "is not a plain file name"),
+        ("a/b.tgz", "is not a plain file name"),
+        ("a\\b.tgz", "is not a plain file name"),
+        (".hidden.tgz", "is not a plain file name"),
+        ("a\x00.tgz", "is not a plain file name"),
+        ("harbor.tar", "is not a gzip tar (.tgz or .tar.gz)"),
+        ("harbor.gz", "is not a gzip tar (.tgz or .tar.gz)"),
+    ],
+)
+def test_installer_name_reason(name: str, reason: str | None) -> None:
+    assert tarsafe.installer_name_reason(name) == reason
+
+
+def test_gzip_size_concatenated_and_padded() -> None:
+    one, two = b"a" * 1000, b"b" * 3000
+    data = gzip.compress(one) + gzip.compress(two)
+    assert tarsafe.gzip_size(io.BytesIO(data), "x") == 4000
+    assert tarsafe.gzip_size(io.BytesIO(data + bytes(700)), "x") == 4000
+
+
+def test_gzip_size_large_stream_counts_every_chunk() -> None:
+    big = bytes(range(256)) * (5 << 12)  # 5 MiB
+    assert tarsafe.gzip_size(io.BytesIO(gzip.compress(big)), "x") == len(big)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (gzip.compress(b"abc") + b"\0\0junk", "x has data after its gzip stream"),
+        (gzip.compress(b"abc" * 100)[:-6], "x is not a complete gzip stream: it ends early"),
+        (b"", "x is not a complete gzip stream: it ends early"),
+    ],
+)
+def test_gzip_size_refuses(data: bytes, message: str) -> None:
+    with pytest.raises(BundleCorrupt) as e:
+        tarsafe.gzip_size(io.BytesIO(data), "x")
+    assert (e.value.message, e.value.exit_code) == (message, ExitCode.BUNDLE_CORRUPT)
+
+
+def test_gzip_size_not_gzip() -> None:
+    with pytest.raises(BundleCorrupt) as e:
+        tarsafe.gzip_size(io.BytesIO(b"this is not gzip at all"), "x")
+    assert e.value.message.startswith("x is not a complete gzip stream: Error -3 ")
+
+
+def test_gzip_size_bomb_limit() -> None:
+    data = gzip.compress(bytes(3_000_001))
+    assert tarsafe.gzip_size(io.BytesIO(data), "x", limit=3_000_001) == 3_000_001
+    with pytest.raises(BundleHostile) as e:
+        tarsafe.gzip_size(io.BytesIO(data), "x", limit=3_000_000)
+    assert (e.value.message, e.value.exit_code) == (
+        "x unpacks to more than 3 MB (over 50 times its size)",
+        ExitCode.BUNDLE_HOSTILE,
+    )
+
+
+def test_check_installer_counts_and_repeated_folders() -> None:
+    f = tgz(("harbor", None), ("harbor/a", b"12345"), ("./harbor/", None), ("harbor/b", b"xy"))
+    check = tarsafe.check_installer(f, "inst.tgz")
+    assert [m.name for m in check.members] == ["harbor", "harbor/a", "./harbor", "harbor/b"]
+    assert check.files_size == 7
+    assert check.unpacked_size == len(gzip.decompress(f.getvalue()))
+
+
+@pytest.mark.parametrize(
+    ("members", "message"),
+    [
+        ((("harbor/a", b"1"), ("harbor//a", b"2")), "inst.tgz: duplicate member 'harbor//a'"),
+        ((("harbor", None), ("harbor", b"2")), "inst.tgz: duplicate member 'harbor'"),
+        ((("harbor", b"1"), ("harbor", None)), "inst.tgz: duplicate member 'harbor'"),
+        (
+            (("harbor", b"1"), ("harbor/x/y", b"2")),
+            "inst.tgz: member 'harbor/x/y' is inside file 'harbor'",
+        ),
+        ((("../evil", b"1"),), "inst.tgz: unsafe member '../evil': '..' in path"),
+    ],
+)
+def test_check_installer_refuses(
+    members: tuple[tuple[str, bytes | None], ...], message: str
+) -> None:
+    with pytest.raises(BundleHostile) as e:
+        tarsafe.check_installer(tgz(*members), "inst.tgz")
+    assert e.value.message == message
+
+
+def test_check_installer_ratio_floor_and_limit() -> None:
+    f = tgz(("big", bytes(2_000_000)))
+    # a small archive may unpack to the 64 MiB floor whatever its size
+    assert tarsafe.check_installer(f, "i", size=1).files_size == 2_000_000
+    gz = io.BytesIO(gzip.compress(bytes((64 << 20) + 1)))
+    with pytest.raises(BundleHostile) as e:
+        tarsafe.check_installer(gz, "i", size=1)
+    assert e.value.message == "i unpacks to more than 67 MB (over 50 times its size)"
+
+
+def test_check_installer_gzip_of_no_tar() -> None:
+    with pytest.raises(BundleCorrupt) as e:
+        tarsafe.check_installer(io.BytesIO(gzip.compress(b"not a tar" * 100)), "i")
+    assert e.value.message.startswith("i is not a readable tar archive: ")
