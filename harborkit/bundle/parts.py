@@ -292,7 +292,43 @@ def _parse_list(path: Path) -> list[tuple[str, str]]:
     return out
 
 
-class PartsReader:
+class _Positioned:
+    """A read-only file object over ``pread``: the part ``tarfile`` and hashing use."""
+
+    size: int
+    _pos: int
+
+    def pread(self, n: int, offset: int) -> bytes:  # pragma: no cover - each reader has its own
+        raise NotImplementedError
+
+    def read(self, n: int = -1) -> bytes:
+        """Read from the current position."""
+        if n < 0:
+            n = self.size - self._pos
+        data = self.pread(n, self._pos)
+        self._pos += len(data)
+        return data
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        """Move within the whole bundle (all parts, or the one file)."""
+        base = {0: 0, 1: self._pos, 2: self.size}[whence]
+        self._pos = max(0, base + pos)
+        return self._pos
+
+    def tell(self) -> int:
+        """Current position."""
+        return self._pos
+
+    def readable(self) -> bool:
+        """Readable."""
+        return True
+
+    def seekable(self) -> bool:
+        """Seekable."""
+        return True
+
+
+class PartsReader(_Positioned):
     """A read-only seekable file over the parts of one bundle."""
 
     def __init__(self, display: Path, parts: list[Path], listed: dict[str, str] | None) -> None:
@@ -362,32 +398,6 @@ class PartsReader:
         """`` (in NAME.part-NNN)`` for the bytes ``[start, end)``."""
         return " (in " + ", ".join(p.name for p in self.parts_between(start, end)) + ")"
 
-    def read(self, n: int = -1) -> bytes:
-        """Read from the current position."""
-        if n < 0:
-            n = self.size - self._pos
-        data = self.pread(n, self._pos)
-        self._pos += len(data)
-        return data
-
-    def seek(self, pos: int, whence: int = 0) -> int:
-        """Move within the whole bundle."""
-        base = {0: 0, 1: self._pos, 2: self.size}[whence]
-        self._pos = max(0, base + pos)
-        return self._pos
-
-    def tell(self) -> int:
-        """Current position."""
-        return self._pos
-
-    def readable(self) -> bool:
-        """Readable."""
-        return True
-
-    def seekable(self) -> bool:
-        """Seekable."""
-        return True
-
     def damage(self) -> str | None:
         """Hash every part against the parts list; say which is damaged or swapped, if any."""
         if not self.listed:
@@ -408,7 +418,7 @@ class PartsReader:
         return "damaged part " + ", ".join(bad) + f" (its sha256 differs from {list_name_of(self)})"
 
 
-class PlainFile:
+class PlainFile(_Positioned):
     """A whole bundle file with the same reading interface as :class:`PartsReader`."""
 
     def __init__(self, path: Path) -> None:
@@ -445,32 +455,6 @@ class PlainFile:
     def damage(self) -> str | None:
         """A whole file has no parts list."""
         return None
-
-    def read(self, n: int = -1) -> bytes:
-        """Read from the current position."""
-        if n < 0:
-            n = self.size - self._pos
-        data = os.pread(self._fd, n, self._pos)
-        self._pos += len(data)
-        return data
-
-    def seek(self, pos: int, whence: int = 0) -> int:
-        """Move within the file."""
-        base = {0: 0, 1: self._pos, 2: self.size}[whence]
-        self._pos = max(0, base + pos)
-        return self._pos
-
-    def tell(self) -> int:
-        """Current position."""
-        return self._pos
-
-    def readable(self) -> bool:
-        """Readable."""
-        return True
-
-    def seekable(self) -> bool:
-        """Seekable."""
-        return True
 
 
 BundleFile = PlainFile | PartsReader
