@@ -36,6 +36,7 @@ from harborkit.engine.interface import CheckContext, CheckOptions, Finding, Stat
 from harborkit.engine.profile import load_profile
 from harborkit.engine.runner import _run_one
 from harborkit.host.local import LocalHost, SysrootHost
+from tests.support.sysroot import rows, write
 
 SYSROOTS = Path(__file__).resolve().parents[1] / "fixtures" / "sysroots"
 PROFILE = load_profile().data
@@ -45,18 +46,6 @@ COMPLIANT_YML = (SYSROOTS / "centos7-compliant" / "opt/harbor/harbor.yml").read_
 def ctx(root: Path | None, profile: Any = None, **options: str) -> CheckContext:
     host = LocalHost() if root is None else SysrootHost(root)
     return CheckContext(host=host, profile=profile or PROFILE, options=CheckOptions(**options))
-
-
-def rows(findings: tuple[Finding, ...]) -> list[tuple[str, str, str, str | None]]:
-    return [(f.status.value, f.subject, f.message, f.location) for f in findings]
-
-
-def write(root: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        p = root / rel.lstrip("/")
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text)
-    return root
 
 
 # --- _compare: list values (kernel.sem) ----------------------------------------

@@ -6,10 +6,11 @@ import os
 from pathlib import Path
 
 from harborkit.checks.firewall import FirewalldOff, IptablesOff, UfwOff
-from harborkit.engine.interface import CheckContext, Finding, Status
+from harborkit.engine.interface import CheckContext, Status
 from harborkit.engine.profile import load_profile
 from harborkit.engine.runner import _run_one
 from harborkit.host.local import LocalHost, SysrootHost
+from tests.support.sysroot import rows
 
 SYSROOTS = Path(__file__).resolve().parents[1] / "fixtures" / "sysroots"
 PROFILE = load_profile().data
@@ -18,10 +19,6 @@ SYSROOT_ACTIVE = "whether it runs needs a running system; auditing a sysroot"
 
 def ctx(root: Path | None) -> CheckContext:
     return CheckContext(host=LocalHost() if root is None else SysrootHost(root), profile=PROFILE)
-
-
-def rows(findings: tuple[Finding, ...]) -> list[tuple[str, str, str, str | None]]:
-    return [(f.status.value, f.subject, f.message, f.location) for f in findings]
 
 
 def test_centos_firewalld_installed_but_disabled() -> None:

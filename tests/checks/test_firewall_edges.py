@@ -15,6 +15,7 @@ from harborkit.engine.interface import CheckContext, Finding, Outcome, Status
 from harborkit.engine.profile import load_profile
 from harborkit.engine.runner import _run_one
 from harborkit.host.local import SysrootHost
+from tests.support.sysroot import write
 
 PROFILE = load_profile().data
 NOT_LIVE = "whether it runs needs a running system; auditing a sysroot"
@@ -30,14 +31,6 @@ def full(findings: tuple[Finding, ...] | list[Finding]) -> list[tuple[object, ..
     return [
         (f.status.value, f.subject, f.message, f.expected, f.actual, f.location) for f in findings
     ]
-
-
-def write(root: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        p = root / rel.lstrip("/")
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text)
-    return root
 
 
 def test_stopped_and_disabled_findings() -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from harborkit.checks.names import HostnameResolves, NodesResolve
-from harborkit.engine.interface import CheckContext, Finding, Status
+from harborkit.engine.interface import CheckContext, Status
 from harborkit.engine.profile import load_profile, with_nodes
 from harborkit.engine.runner import _run_one
 from harborkit.host.local import LocalHost, SysrootHost
+from tests.support.sysroot import rows
 
 SYSROOTS = Path(__file__).resolve().parents[1] / "fixtures" / "sysroots"
 GUIDE_NODES = ["server58=192.168.3.58", "server59=192.168.3.59"]
@@ -17,10 +18,6 @@ GUIDE_NODES = ["server58=192.168.3.58", "server59=192.168.3.59"]
 def ctx(root: Path | None, nodes: list[str] | None = None) -> CheckContext:
     host = LocalHost() if root is None else SysrootHost(root)
     return CheckContext(host=host, profile=with_nodes(load_profile(), nodes or []).data)
-
-
-def rows(findings: tuple[Finding, ...]) -> list[tuple[str, str, str, str | None]]:
-    return [(f.status.value, f.subject, f.message, f.location) for f in findings]
 
 
 def test_hostname_resolves_on_centos() -> None:

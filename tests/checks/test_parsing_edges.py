@@ -11,15 +11,7 @@ from harborkit.checks.limits import PamLimitsCheck, limits_files
 from harborkit.engine.interface import CheckContext, Status
 from harborkit.engine.runner import _run_one
 from harborkit.host.local import SysrootHost
-
-
-def write(root: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        p = root / rel.lstrip("/")
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text)
-    return root
-
+from tests.support.sysroot import write
 
 LIMITS = """# comment
 *  Soft  NOFILE  4096   # trailing comment

@@ -10,6 +10,7 @@ from harborkit.engine.interface import CheckContext, Finding, Status
 from harborkit.engine.profile import load_profile
 from harborkit.engine.runner import _run_one
 from harborkit.host.local import LocalHost, SysrootHost
+from tests.support.sysroot import write
 
 SYSROOTS = Path(__file__).resolve().parents[1] / "fixtures" / "sysroots"
 PROFILE = load_profile().data
@@ -27,14 +28,6 @@ def ctx(root: Path | str | None, profile: dict | None = None) -> CheckContext:
 
 def by_subject(findings: tuple[Finding, ...]) -> dict[str, Finding]:
     return {f.subject: f for f in findings}
-
-
-def write(root: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        p = root / rel.lstrip("/")
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text)
-    return root
 
 
 def test_compliant_runtime_and_persisted_pass() -> None:

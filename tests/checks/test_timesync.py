@@ -6,10 +6,11 @@ import os
 from pathlib import Path
 
 from harborkit.checks.timesync import TimeSync
-from harborkit.engine.interface import CheckContext, Finding, Status
+from harborkit.engine.interface import CheckContext, Status
 from harborkit.engine.profile import load_profile
 from harborkit.engine.runner import _run_one
 from harborkit.host.local import LocalHost, SysrootHost
+from tests.support.sysroot import rows, write
 
 SYSROOTS = Path(__file__).resolve().parents[1] / "fixtures" / "sysroots"
 PROFILE = load_profile().data
@@ -20,18 +21,6 @@ NTPD_LINK = "/etc/systemd/system/multi-user.target.wants/ntpd.service"
 
 def ctx(root: Path | None) -> CheckContext:
     return CheckContext(host=LocalHost() if root is None else SysrootHost(root), profile=PROFILE)
-
-
-def rows(findings: tuple[Finding, ...]) -> list[tuple[str, str, str, str | None]]:
-    return [(f.status.value, f.subject, f.message, f.location) for f in findings]
-
-
-def write(root: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        p = root / rel.lstrip("/")
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text)
-    return root
 
 
 def test_ntp_client_of_the_guide() -> None:

@@ -10,10 +10,11 @@ from typing import Any
 
 from harborkit.checks import timesync
 from harborkit.checks.timesync import BUILTIN_FALLBACK, TimeConfig, TimeSync
-from harborkit.engine.interface import CheckContext, Finding, Status
+from harborkit.engine.interface import CheckContext, Status
 from harborkit.engine.profile import load_profile
 from harborkit.engine.runner import _run_one
 from harborkit.host.local import SysrootHost
+from tests.support.sysroot import rows, write
 
 PROFILE = load_profile().data
 NTPD_UNIT = "/usr/lib/systemd/system/ntpd.service"
@@ -25,18 +26,6 @@ def ctx(root: Path, **time: Any) -> CheckContext:
     profile = copy.deepcopy(PROFILE)
     profile["time"].update(time)
     return CheckContext(host=SysrootHost(root), profile=profile)
-
-
-def rows(findings: tuple[Finding, ...]) -> list[tuple[str, str, str, str | None]]:
-    return [(f.status.value, f.subject, f.message, f.location) for f in findings]
-
-
-def write(root: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        p = root / rel.lstrip("/")
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text)
-    return root
 
 
 def enable(root: Path, unit: str, target: str = "multi-user.target") -> str:
