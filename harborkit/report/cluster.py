@@ -14,6 +14,7 @@ from typing import Any
 from harborkit.engine.cluster import ClusterReport
 from harborkit.engine.interface import CheckResult, Report, Status
 from harborkit.report.safe import TABLE_VALUE_LIMIT, terminal_text
+from harborkit.report.table import STATUS_STYLE
 
 CLUSTER_SCHEMA_ID = "harborkit/cluster-report/v1"
 
@@ -129,14 +130,9 @@ def render_cluster_json(report: ClusterReport, *, strict: bool = False, color: b
 
 # -- table ------------------------------------------------------------------------
 
-_LABEL = {
-    Status.PASS: ("PASS", "green"),
-    Status.SKIP: ("skip", "dim"),
-    Status.WAIVED: ("WAIVED", "cyan"),
-    Status.WARN: ("WARN", "yellow"),
-    Status.FAIL: ("FAIL", "bold red"),
-    Status.ERROR: ("ERROR", "bold magenta"),
-}
+# matrix cells: the single-host table's colours; "skip" in lower case so that
+# the cells that need attention stand out in a wide matrix
+_LABEL = {s: ("skip" if s is Status.SKIP else s.value.upper(), STATUS_STYLE[s]) for s in Status}
 
 
 def render_cluster_table(

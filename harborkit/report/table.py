@@ -7,7 +7,7 @@ import io
 from harborkit.engine.interface import CheckResult, Report, Status
 from harborkit.report.safe import TABLE_VALUE_LIMIT, terminal_text
 
-_STYLE = {
+STATUS_STYLE = {
     Status.PASS: "green",
     Status.SKIP: "dim",
     Status.WAIVED: "cyan",
@@ -98,13 +98,13 @@ def render_table(
             msg.append(f"  [waiver expired {r.waiver.expires}]", style="yellow")
         for st, line in _finding_lines(r, verbose):
             msg.append("\n  ")
-            msg.append(_LABEL[st].lower(), style=_STYLE[st])
+            msg.append(_LABEL[st].lower(), style=STATUS_STYLE[st])
             msg.append(f" {line}")
         if r.status in (Status.FAIL, Status.WARN, Status.ERROR) and r.check.remediation:
             msg.append("\n  fix: ", style="bold")
             msg.append(terminal_text(r.check.remediation).replace("\n", "\n       "))
         table.add_row(
-            Text(_LABEL[r.status], style=_STYLE[r.status]),
+            Text(_LABEL[r.status], style=STATUS_STYLE[r.status]),
             Text(_v(r.check.id)),
             Text(r.check.severity.value),
             msg,
