@@ -11,6 +11,9 @@ Usage: ``python tests/mutation.py [MUTANT-GLOB ...]`` (no glob: every module).
 ``MUTATION_SUBPROCESS=1`` also maps the CLI and live-namespace tests (which run
 harborkit as a subprocess) to the functions they exercise: more mutants are
 judged, at many times the cost. ``MUTATION_JOBS`` sets the worker count.
+``MUTATION_TESTS`` (space-separated pytest paths, e.g. ``tests/checks``) maps only
+those tests, for a quick re-measure of one area: a lower bound, since mutants
+that only other tests kill count as survivors.
 ``python tests/mutation.py --report`` prints the score of the last run only.
 """
 
@@ -46,6 +49,15 @@ def _run(names: list[str]) -> int:
     # a second run copies tests/ again: links already there would collide
     shutil.rmtree(REPO / "mutants" / "tests", ignore_errors=True)
     from mutmut.__main__ import cli
+
+    if os.environ.get("MUTATION_TESTS"):
+        from mutmut.configuration import config
+
+        config().pytest_add_cli_args_test_selection = [
+            *os.environ["MUTATION_TESTS"].split(),
+            "-m",
+            "not daemon",
+        ]
 
     children = os.environ.get("MUTATION_JOBS") or str(os.cpu_count() or 1)
     try:
