@@ -632,7 +632,10 @@ def sources(host: Host, profile: Mapping[str, Any] | None = None) -> tuple[str, 
 def test_time_sources_prefers_the_running_then_the_enabled_daemon() -> None:
     ntp_at = [("10.0.0.1", "/etc/ntp.conf:2")]
     chrony_at = [("2.debian.pool.ntp.org", "/etc/chrony.conf:1")]
-    both: dict[str, Any] = {"ntp": (NTP_CLIENT, "disabled", "inactive"), "chrony": (CHRONY, "enabled", "active")}
+    both: dict[str, Any] = {
+        "ntp": (NTP_CLIENT, "disabled", "inactive"),
+        "chrony": (CHRONY, "enabled", "active"),
+    }
     assert sources(time_node("n1", **both)) == ("chronyd", chrony_at)
     both = {"ntp": (NTP_CLIENT, "enabled", "inactive"), "chrony": (CHRONY, "enabled", "active")}
     assert sources(time_node("n1", **both)) == ("chronyd", chrony_at)
