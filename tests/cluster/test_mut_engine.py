@@ -20,6 +20,7 @@ from harborkit.engine.cluster import (
     ClusterContext,
     ClusterReport,
     Deferred,
+    Target,
     Unreachable,
     _now,
     _one_line,
@@ -297,7 +298,7 @@ def test_run_cluster_reports_each_target_in_order() -> None:
 
         return Deferred("never", open_)
 
-    targets = [
+    targets: list[Target] = [
         node("n1"),
         Unreachable("n2", "host key of 10.0.0.2 changed"),
         Deferred("n3", lambda: node("n3")),
