@@ -3,7 +3,9 @@ messages and boundaries of every branch (fast: no files, no programs)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,8 +22,10 @@ from harborkit.checks.cluster import (
 from harborkit.collect.snapshot import CommandOutput
 from harborkit.engine.cluster import ClusterCheck, ClusterContext, _run_one
 from harborkit.engine.interface import CheckContext, Finding, Outcome, SkipCheck, Status
+from harborkit.host import LocalHost
 from harborkit.host.interface import Host, NotAvailable
 from harborkit.host.snapshot import SnapshotHost
+from tests.cluster.hosts import RunnableSysroot, copy_fixture, write_program
 from tests.cluster.nodes import (
     DOCKER_VERSION,
     clocked,
@@ -979,3 +983,76 @@ def test_the_checks_identity() -> None:
 def test_a_check_run_directly_skips_without_names() -> None:
     with pytest.raises(SkipCheck):
         NamesAgree().run(contexts([node(None), node(None)], {}))
+
+
+def test_docker_version_of_a_silent_cli_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A docker CLI that fails without a word: the SDK's reason when it gave
+    one (this machine, no daemon at DOCKER_HOST), else the exit status."""
+    root = copy_fixture(tmp_path, "centos7-compliant", "n1")
+    write_program(root, "/usr/bin/docker", "exit 1\n")
+    with pytest.raises(NotAvailable) as e:
+        cl.docker_version(CheckContext(host=RunnableSysroot(root), profile={}))
+    assert e.value.reason == "the Docker daemon did not report its version: docker exited with 1"
+    monkeypatch.setenv("PATH", f"{root}/usr/bin:{os.environ['PATH']}")
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-daemon.sock")
+    with pytest.raises(NotAvailable) as e:
+        cl.docker_version(CheckContext(host=LocalHost(), profile={}))
+    assert e.value.reason.startswith(
+        "the Docker daemon did not report its version: Error while fetching server API version"
+    )
+
+
+def test_docker_version_of_a_failed_command_is_not_believed() -> None:
+    """A docker CLI that exits non-zero is not believed, even with a version
+    on its standard output (the daemon part of the answer failed)."""
+    out = docker_version("18.09.9", 1, "Error response from daemon: Bad Gateway\n")
+    with pytest.raises(NotAvailable) as e:
+        cl.docker_version(CheckContext(host=docker_node("n1", out), profile={}))
+    assert e.value.reason == (
+        "the Docker daemon did not report its version: Error response from daemon: Bad Gateway"
+    )
+
+
+def test_names_tie_lists_the_nodes_that_resolve_nothing() -> None:
+    a = node("n1", hosts=hosts_file("10.0.0.1 n1", "10.0.0.2 n2", "10.0.0.3 n3"))
+    b = node("n2", hosts=hosts_file("10.0.0.1 n1", "10.0.0.2 n2", "10.0.0.33 n3"))
+    c = node("n3", hosts=hosts_file("10.0.0.1 n1", "10.0.0.2 n2"))
+    out = judge(NamesAgree, [a, b, c])
+    tie = "n3 resolves to {}; the nodes disagree with no majority " + (
+        "(n1: 10.0.0.3; n2: 10.0.0.33; n3: nothing)"
+    )
+    assert [(r[1], r[2]) for r in full(out)] == [
+        ("n1", tie.format("10.0.0.3")),
+        ("n2", tie.format("10.0.0.33")),
+        ("n3", tie.format("nothing")),
+    ]
+
+
+def test_ntp_master_named_in_reports_otherwise_than_its_hostname() -> None:
+    """Over SSH a host is reported under its inventory name; its hostname may
+    differ, and either may name the master."""
+
+    def named(report_name: str, host: SnapshotHost) -> SnapshotHost:
+        return SnapshotHost(host.snapshot, name=report_name)
+
+    m = named("ntp-master", master("n1"))
+    c = named("ntp-client", client("n2", "n1"))
+    out = judge(NtpMaster, [m, c])
+    assert out.message == (
+        "master n1 (inferred: the only node serving its local clock); 1 client use it"
+    )
+    assert [(f.subject, f.status) for f in out.findings] == [
+        ("ntp-master", P),
+        ("ntp-client", P),
+    ]
+    # the profile names the master by its hostname, or by its report name
+    out = judge(NtpMaster, [m, c], {"time": {"master": "n1"}})
+    assert [f.message for f in out.findings] == [
+        f"the master: ntpd uses {LOCAL}",
+        "ntpd uses the master n1",
+    ]
+    out = judge(NtpMaster, [m, c], {"time": {"master": "ntp-master"}})
+    assert (out.status, out.message) == (P, "master ntp-master; 1 client use it")
+    assert out.findings[1].message == "ntpd uses the master n1"

@@ -457,3 +457,55 @@ def test_exit_code_of_warnings() -> None:
     warn = outcome_check("c.warn", Status.WARN)
     report = run_cluster([node("n1")], [], PROFILE, selection=Selection(), cluster_checks=[warn])
     assert (report.exit_code(), report.exit_code(strict=True)) == (0, 1)
+
+
+def test_forks_bound_how_many_hosts_open_at_once() -> None:
+    """Three hosts that each wait for all three to be opening: two forks never get there."""
+    import threading
+
+    meet = threading.Barrier(3, timeout=1.0)
+
+    def opener(name: str) -> Deferred:
+        def open_() -> Host:
+            try:
+                meet.wait()
+            except threading.BrokenBarrierError as e:
+                raise HostError(f"{name}: not all three at once") from e
+            return node(name)
+
+        return Deferred(name, open_)
+
+    report = run_cluster(
+        [opener("n1"), opener("n2"), opener("n3")],
+        [],
+        PROFILE,
+        selection=Selection(),
+        forks=2,
+        cluster_checks=[],
+    )
+    assert [u.reason for u in report.unreachable] == [
+        "n1: not all three at once",
+        "n2: not all three at once",
+        "n3: not all three at once",
+    ]
+
+
+def test_the_cluster_report_carries_the_profile_date_and_durations() -> None:
+    waivers = [Waiver("t.options", "old", LONG_AGO, "w.yaml:1")]
+    warns = outcome_check("t.options", Status.WARN)
+    report = run_cluster(
+        [node("n1"), node("n2")],
+        [],
+        PROFILE,
+        selection=Selection(),
+        waivers=waivers,
+        cluster_checks=[warns],
+        today=dt.date(1999, 1, 1),
+    )
+    cluster = report.cluster
+    assert (cluster.profile, cluster.profile_path) == ("site", "/etc/site.yaml")
+    assert cluster.results[0].status is Status.WAIVED
+    # durations are this run's (seconds), not clock readings
+    assert 0 <= report.duration < 60
+    assert 0 <= cluster.duration < 60
+    assert 0 <= cluster.results[0].duration < 60
