@@ -509,3 +509,26 @@ def test_the_cluster_report_carries_the_profile_date_and_durations() -> None:
     assert 0 <= report.duration < 60
     assert 0 <= cluster.duration < 60
     assert 0 <= cluster.results[0].duration < 60
+
+
+def test_ten_forks_by_default() -> None:
+    """Ten hosts open at once by default, an eleventh waits for a free fork."""
+    import threading
+
+    def run(n: int, meet: threading.Barrier) -> ClusterReport:
+        def opener(name: str) -> Deferred:
+            def open_() -> Host:
+                try:
+                    meet.wait()
+                except threading.BrokenBarrierError as e:
+                    raise HostError(f"{name}: not all at once") from e
+                return node(name)
+
+            return Deferred(name, open_)
+
+        targets: list[Target] = [opener(f"n{i}") for i in range(n)]
+        return run_cluster(targets, [], PROFILE, selection=Selection(), cluster_checks=[])
+
+    assert run(10, threading.Barrier(10, timeout=60)).unreachable == ()
+    eleven = run(11, threading.Barrier(11, timeout=1.0))
+    assert len(eleven.unreachable) == 11
