@@ -67,6 +67,7 @@ def full(out: Outcome) -> list[tuple[str, str, str, str | None, str | None, str 
         ("127.0.1.1", True),
         ("::1", True),
         ("127.0.0.1%lo", True),  # a scope suffix is not part of the address
+        ("127.0.0.1%lo%x", True),  # ... from the first % on
         ("10.0.0.1", False),
         ("fe80::1%eth0", False),
         ("server58", False),  # not an address at all
