@@ -2,8 +2,10 @@
 
 A :class:`~harborkit.host.snapshot.SnapshotHost` is what harborkit judges for a
 carried snapshot and, with a clock and a fetch, for an SSH host: these nodes
-are the same backend with the facts each test needs. Command output is the
-real tools' (captured from ``getent``, ``systemctl`` and ``docker`` on Debian 12).
+are the same backend with the facts each test needs. Command output has the
+real tools' form: ``getent ahosts`` as captured on Debian 12, systemd 252's
+``systemctl is-enabled``/``is-active`` words and messages, the fields of
+``docker version --format '{{json .Server}}'``.
 """
 
 from __future__ import annotations
