@@ -190,6 +190,12 @@ def test_daemon_version_judged(
     ]
 
 
+def test_daemon_reporting_no_version_is_an_error_naming_it() -> None:
+    out = _run_one(DockerDaemon, ctx(snapshot_host({VERSION: (0, server(Version=None), "")})))
+    assert out.status is Status.ERROR
+    assert out.message.startswith("check raised ValueError: no version number in '?' (at ")
+
+
 @pytest.mark.parametrize(
     ("answer", "why"),
     [

@@ -528,3 +528,21 @@ def test_ufw_plan_without_the_conf_writes_it() -> None:
         "ufw loads no rules at boot",
         owned=True,
     )
+
+
+@pytest.mark.parametrize(
+    ("line", "status", "actual"),
+    [
+        ("ENABLED=Xyes", "pass", "ENABLED=xyes"),
+        ("ENABLED=yesX", "pass", "ENABLED=yesx"),
+        ("ENABLED='Yes'", "fail", "ENABLED=yes"),
+    ],
+)
+def test_ufw_enabled_only_when_the_value_is_yes(line: str, status: str, actual: str) -> None:
+    host = ufw_host((0, "Status: inactive\n", ""), conf=UFW_CONF.replace("ENABLED=yes", line))
+    finding = _run_one(UfwOff, ctx(host)).findings[1]
+    assert (finding.status.value, finding.actual, finding.location) == (
+        status,
+        actual,
+        "/etc/ufw/ufw.conf:6",
+    )
