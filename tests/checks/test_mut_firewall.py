@@ -546,3 +546,18 @@ def test_ufw_enabled_only_when_the_value_is_yes(line: str, status: str, actual: 
         actual,
         "/etc/ufw/ufw.conf:6",
     )
+
+
+def test_iptables_state_unknown_without_systemd_names_the_service_once() -> None:
+    # the iptables service has no daemon process to look for
+    host = snapshot_host(
+        units={"/usr/lib/systemd/system": ["iptables.service"]},
+        which={"systemctl": ""},
+    )
+    out = _run_one(IptablesOff, ctx(host))
+    unknown = "systemd is not the init here, so the state of iptables.service is unknown"
+    assert (out.status, out.message) == (
+        Status.PASS,
+        f"the iptables service is disabled; stopped not judged ({unknown})",
+    )
+    assert full(out.findings)[0] == ("skip", "iptables stopped", unknown, None, None, None)
