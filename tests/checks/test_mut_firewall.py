@@ -561,3 +561,16 @@ def test_iptables_state_unknown_without_systemd_names_the_service_once() -> None
         f"the iptables service is disabled; stopped not judged ({unknown})",
     )
     assert full(out.findings)[0] == ("skip", "iptables stopped", unknown, None, None, None)
+
+
+def test_ufw_plan_on_a_conf_with_a_latin1_comment() -> None:
+    # an undecodable byte does not stop the fix; the diff shown before applying
+    # it shows that byte rewritten as U+FFFD
+    conf = UFW_CONF.replace("# /etc/ufw/ufw.conf", "# /etc/ufw/ufw.conf (r\xe9seau)")
+    host = ufw_host((0, "Status: inactive\n", ""))
+    host.snapshot.files["/etc/ufw/ufw.conf"] = conf.encode("latin-1")
+    out = _run_one(UfwOff, ctx(host))
+    (change,) = UfwOff().plan(ctx(host), out)
+    assert change.new == (  # type: ignore[union-attr]
+        conf.replace("\xe9", "\ufffd").replace("ENABLED=yes", "ENABLED=no").encode()
+    )
