@@ -14,6 +14,7 @@ The command output is real: firewalld 1.3.3 prints ``running`` on stdout (exit
 from __future__ import annotations
 
 import shlex
+from pathlib import Path
 
 import pytest
 
@@ -23,6 +24,7 @@ from harborkit.engine.interface import CheckContext, Finding, Outcome, Status
 from harborkit.engine.profile import load_profile
 from harborkit.engine.runner import _run_one
 from harborkit.fix.plan import Command, FileChange
+from harborkit.host.local import SysrootHost
 from harborkit.host.snapshot import SnapshotHost
 
 PROFILE = load_profile().data
@@ -102,7 +104,7 @@ def snapshot_host(
     return SnapshotHost(snap)
 
 
-def ctx(host: SnapshotHost) -> CheckContext:
+def ctx(host: SnapshotHost | SysrootHost) -> CheckContext:
     return CheckContext(host=host, profile=PROFILE)
 
 
@@ -563,14 +565,17 @@ def test_iptables_state_unknown_without_systemd_names_the_service_once() -> None
     assert full(out.findings)[0] == ("skip", "iptables stopped", unknown, None, None, None)
 
 
-def test_ufw_plan_on_a_conf_with_a_latin1_comment() -> None:
+def test_ufw_plan_on_a_conf_with_a_latin1_comment(tmp_path: Path) -> None:
     # an undecodable byte does not stop the fix; the diff shown before applying
-    # it shows that byte rewritten as U+FFFD
+    # it shows that byte rewritten as U+FFFD (a sysroot gives the file's bytes)
     conf = UFW_CONF.replace("# /etc/ufw/ufw.conf", "# /etc/ufw/ufw.conf (r\xe9seau)")
-    host = ufw_host((0, "Status: inactive\n", ""))
-    host.snapshot.files["/etc/ufw/ufw.conf"] = conf.encode("latin-1")
+    (tmp_path / "etc/ufw").mkdir(parents=True)
+    (tmp_path / "etc/ufw/ufw.conf").write_bytes(conf.encode("latin-1"))
+    (tmp_path / "etc/os-release").write_text(DEBIAN)
+    host = SysrootHost(tmp_path)
     out = _run_one(UfwOff, ctx(host))
     (change,) = UfwOff().plan(ctx(host), out)
-    assert change.new == (  # type: ignore[union-attr]
-        conf.replace("\xe9", "\ufffd").replace("ENABLED=yes", "ENABLED=no").encode()
+    assert (change.old, change.new) == (  # type: ignore[union-attr]
+        conf.encode("latin-1"),
+        conf.replace("\xe9", "\ufffd").replace("ENABLED=yes", "ENABLED=no").encode(),
     )
