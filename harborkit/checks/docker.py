@@ -180,7 +180,7 @@ class DockerCompose(Check):
         except NotAvailable as e:
             findings.append(Finding(Status.SKIP, "version", e.reason))
             return Outcome.from_findings(findings, ok=f"{binary} at {path}")
-        version = parse_compose_version(output) if output else None
+        version = parse_compose_version(output)
         if version is None:
             findings.append(
                 Finding(

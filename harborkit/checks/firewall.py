@@ -124,8 +124,10 @@ class FirewalldOff(_ServiceOff):
 
     def run(self, ctx: CheckContext) -> Outcome:
         out = super().run(ctx)
+        stopped = f"{self.unit} stopped"
         if (
-            ctx.host.live
+            any(f.subject == stopped for f in out.findings)  # installed
+            and ctx.host.live
             and ctx.host.which("firewall-cmd")
             and not _services.systemd_booted(ctx.host)
         ):
@@ -134,8 +136,7 @@ class FirewalldOff(_ServiceOff):
             running = r.stdout.strip() == "running"
             fact = _services.Fact(running, f"firewall-cmd --state: {r.stdout.strip() or r.rc}")
             findings = [
-                _stopped(self.unit, fact) if f.subject == f"{self.unit} stopped" else f
-                for f in out.findings
+                _stopped(self.unit, fact) if f.subject == stopped else f for f in out.findings
             ]
             return Outcome.from_findings(findings, ok=_ok_message(self.unit, findings))
         return out
