@@ -444,3 +444,80 @@ def test_default_width_is_120_columns() -> None:
     assert heads == [["CHECK", *names[:7]], ["CHECK", names[7]]]
     wide = render_cluster_table(rep, width=121).splitlines()
     assert [ln.split() for ln in wide if ln.startswith("CHECK")] == [["CHECK", *names]]
+
+
+# -- what the environment cannot change -------------------------------------------
+
+
+def test_colour_and_width_do_not_depend_on_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The caller chose colour and width: a dumb terminal (which rich would size
+    at 80 columns), NO_COLOR or FORCE_COLOR in the environment change nothing."""
+    plain = render_cluster_table(FLEET, width=130)
+    coloured = render_cluster_table(FLEET, color=True, width=130)
+    monkeypatch.setenv("TERM", "dumb")
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert render_cluster_table(FLEET, color=True, width=130) == coloured
+    monkeypatch.delenv("NO_COLOR")
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    assert render_cluster_table(FLEET, width=130) == plain
+
+
+# -- the cross-node section -------------------------------------------------------
+
+LONG = "the clocks of a1 and b2 differ by 2.5 s, more than the 1.0 s the profile allows; "
+
+
+def test_cross_section_takes_strict_width_and_verbose() -> None:
+    warn = CheckResult(
+        info("cluster.w", "W", "cluster"),
+        W,
+        LONG + "see the findings for each host",
+        (Finding(P, "a1", "in step"),),
+        0.0,
+    )
+    rep = fleet(D4, cross=(warn,))
+    cross = [
+        "harborkit check: cross-node checks over 1 reachable hosts, profile prof",
+        "STATUS  CHECK      SEVERITY  RESULT",
+        "WARN    cluster.w  high      the clocks of a1 and b2 differ by 2.5 s, more than the 1.0 s the profile "
+        "allows; see the findings for each host",
+        "                               fix: fix it",
+    ]
+    lines = _plain(render_cluster_table(rep, width=140)).splitlines()
+    assert lines[:5] == [*cross, "OK: 1 checks on cluster: 1 warn"]
+    lines = _plain(render_cluster_table(rep, strict=True, width=140, verbose=True)).splitlines()
+    assert lines[:6] == [
+        *cross[:3],
+        "                               pass a1: in step",
+        cross[3],
+        "FAILED: 1 checks on cluster: 1 warn",
+    ]
+
+
+def test_a_host_that_ran_nothing_does_not_hide_the_next() -> None:
+    heads = [
+        ln
+        for ln in render_cluster_table(fleet(D4, A1)).splitlines()
+        if ln.startswith("harborkit check:")
+    ]
+    assert heads == [
+        "harborkit check: a1 (sysroot), profile prof",
+        "harborkit check: cross-node checks over 2 reachable hosts, profile prof",
+        "harborkit check: 2 hosts x 2 checks",
+    ]
+
+
+def test_verbose_reaches_each_host_section() -> None:
+    ok = host(
+        "e5",
+        (CheckResult(info("chk.ok", "OK"), P, "fine", (Finding(P, "k", "good"),), 0.0),),
+    )
+    assert "  pass k: good" not in render_cluster_table(fleet(ok))
+    assert _plain(render_cluster_table(fleet(ok), verbose=True)).startswith(
+        "harborkit check: e5 (sysroot), profile prof\n"
+        "STATUS  CHECK   SEVERITY  RESULT\n"
+        "PASS    chk.ok  high      fine\n"
+        "                            pass k: good\n"
+    )

@@ -4,6 +4,8 @@ abridged long values, multi-line fixes, narrow terminals and the defaults."""
 
 from __future__ import annotations
 
+import pytest
+
 from harborkit.engine.interface import CheckResult, Finding, Status, WaiverUse
 from harborkit.report.table import render_table, summary_line
 from tests.report.fleet import host, info
@@ -141,3 +143,21 @@ def test_colour_of_a_passing_verdict() -> None:
     assert render_table(ok, color=True).splitlines()[-1] == (
         "\x1b[1;32mOK: 1 checks on h: 1 pass\x1b[0m"
     )
+
+
+def test_colour_and_width_do_not_depend_on_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The caller chose colour and width: a dumb terminal (which rich would size
+    at 80 columns), NO_COLOR or FORCE_COLOR in the environment change nothing."""
+    r = CheckResult(info("c.wide", "W"), Status.WARN, "x" * 100, (), 0.0)
+    wide = host("h", (r,))
+    plain = render_table(wide, width=140)
+    coloured = render_table(wide, color=True, width=140)
+    assert _lines(plain)[2] == "WARN    c.wide  high      " + "x" * 100
+    monkeypatch.setenv("TERM", "dumb")
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert render_table(wide, color=True, width=140) == coloured
+    monkeypatch.delenv("NO_COLOR")
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    assert render_table(wide, width=140) == plain
