@@ -521,3 +521,18 @@ def test_verbose_reaches_each_host_section() -> None:
         "PASS    chk.ok  high      fine\n"
         "                            pass k: good\n"
     )
+
+
+def test_a_matrix_narrower_than_one_host_cuts_cells_instead_of_wrapping() -> None:
+    text = _plain(render_cluster_table(fleet(A1), width=14))
+    assert "CHECK" + text.split("\nCHECK", 1)[1] == (
+        "CHECK      a1\n"
+        "chk.one    PA…\n"
+        "chk.two    FA…\n"
+        "host ver…  FA…\n"
+        "FAILED: 1\n"
+        "host, 2\n"
+        "checks: 1\n"
+        "pass, 1 fail;\n"
+        "failing: a1\n"
+    )
