@@ -350,8 +350,14 @@ def test_colours_of_headers_cells_and_verdicts() -> None:
         in lines
     )
     assert "\x1b[1;32mOK: 2 checks on b2: 1 skip, 1 warn\x1b[0m" in lines  # a section's own
+    # the cross-node section's own rows are coloured too
+    assert any(
+        ln.startswith("\x1b[1;31mFAIL  \x1b[0m  cluster.x  high      b2 differs") for ln in lines
+    )
     ok = render_cluster_table(fleet(B2), color=True).splitlines()
     assert ok[-1] == "\x1b[1;32mOK: 1 host, 2 checks: 1 skip, 1 warn\x1b[0m"
+    strict = render_cluster_table(fleet(B2), color=True, strict=True).splitlines()
+    assert strict[-1] == "\x1b[1;31mFAILED: 1 host, 2 checks: 1 skip, 1 warn; failing: b2\x1b[0m"
 
 
 def test_defaults_plain_not_strict_not_verbose() -> None:

@@ -143,6 +143,13 @@ def test_colour_of_a_passing_verdict() -> None:
     assert render_table(ok, color=True).splitlines()[-1] == (
         "\x1b[1;32mOK: 1 checks on h: 1 pass\x1b[0m"
     )
+    warn = host("h", (CheckResult(info("c.w", "W"), Status.WARN, "odd", (), 0.0),))
+    assert render_table(warn, color=True).splitlines()[-1] == (
+        "\x1b[1;32mOK: 1 checks on h: 1 warn\x1b[0m"
+    )
+    assert render_table(warn, color=True, strict=True).splitlines()[-1] == (
+        "\x1b[1;31mFAILED: 1 checks on h: 1 warn\x1b[0m"
+    )
 
 
 def test_colour_and_width_do_not_depend_on_the_environment(
