@@ -542,3 +542,12 @@ def test_a_matrix_narrower_than_one_host_cuts_cells_instead_of_wrapping() -> Non
         "pass, 1 fail;\n"
         "failing: a1\n"
     )
+
+
+def test_long_host_names_are_abridged_in_the_table() -> None:
+    name = "h" * 301
+    shown = "h" * 300 + "... (1 more characters)"
+    rep = fleet(host(name, (CheckResult(info("c", "C"), F, "no", (), 0.0),)))
+    assert cluster_summary_line(rep) == f"FAILED: 1 host, 1 checks: 1 fail; failing: {shown}"
+    lines = render_cluster_table(rep, width=400).splitlines()
+    assert f"CHECK         {shown}" in [ln.rstrip() for ln in lines]

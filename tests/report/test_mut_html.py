@@ -497,3 +497,13 @@ def test_cluster_page_escapes_host_names_everywhere() -> None:
     ) in body
     assert f'<section class="host" id="host-0" data-host="{shown}">\n<h2>{shown} <span' in body
     assert "\u202e" not in body and "<b>" not in body
+
+
+def test_cross_node_section_follows_strict() -> None:
+    from tests.report.test_mut_cluster import fleet
+
+    warn = CheckResult(info("cluster.w", "W", "cluster"), Status.WARN, "odd", (), 0.0)
+    rep = fleet(replace(B2, notes=()), cross=(warn,))
+    head = '<h2>Cross-node checks (1 reachable hosts) <span class="verdict st-{}">{}</span></h2>'
+    assert head.format("pass", "OK") in render_html(rep)
+    assert head.format("fail", "FAILED") in render_html(rep, strict=True)
