@@ -174,7 +174,7 @@ def render_cluster_table(
 
     console = Console(
         file=out,
-        force_terminal=color,
+        force_terminal=False,  # a buffer: rich would size a "dumb" TERM at 80 columns
         no_color=not color,
         color_system="standard" if color else None,
         width=width,

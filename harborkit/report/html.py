@@ -205,11 +205,8 @@ def _matrix(report: ClusterReport, strict: bool) -> str:
         cells = []
         for i, st in enumerate(row.cells):
             target = cross_anchor.get(row.check_id) if row.cross else anchors[i].get(row.check_id)
-            inner = (
-                _badge(st)
-                if st is None or target is None
-                else (f'<a href="#{target}">{_badge(st)}</a>')
-            )
+            # a status comes from a result, which always has its anchor
+            inner = _badge(None) if st is None else f'<a href="#{target}">{_badge(st)}</a>'
             host = m.hosts[i]
             tip = cross_said.get((row.check_id, host)) if row.cross else said[i].get(row.check_id)
             title = f' title="{_t(tip)}"' if tip else ""

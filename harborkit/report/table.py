@@ -71,7 +71,7 @@ def render_table(
     buf = io.StringIO()
     console = Console(
         file=buf,
-        force_terminal=color,
+        force_terminal=False,  # a buffer: rich would size a "dumb" TERM at 80 columns
         no_color=not color,
         color_system="standard" if color else None,
         width=width,
