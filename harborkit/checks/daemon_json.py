@@ -425,8 +425,8 @@ def repaired_json(ctx: CheckContext) -> tuple[dict[str, Any] | None, str]:
             return None, f"{dj.path}: cannot read: {e.strerror}"
         plain = re.sub("[\u201c\u201d]", '"', re.sub("[\u2018\u2019]", "'", text))
         try:
-            data = json.loads(plain)
-        except json.JSONDecodeError as e:
+            data = parse_json(plain, duplicates=True)
+        except json.JSONDecodeError as e:  # JsonRefused too: NaN, a number out of range
             where = f"line {e.lineno} column {e.colno}: {e.msg}"
             return None, (
                 f"{dj.path} is not JSON even with plain quotes ({where}): "

@@ -132,6 +132,36 @@ REPAIRS = [
         id="not-json-at-all",
     ),
     pytest.param(
+        {DJ: '{"debug": true, "x": NaN}'},
+        None,
+        (
+            None,
+            f"{DJ} is not JSON even with plain quotes (line 1 column 22: NaN is not a JSON "
+            "value): rewrite it by hand, keeping the keys it should have",
+        ),
+        id="nan-is-not-written-back",
+    ),
+    pytest.param(
+        {DJ: '{"x": 1e999}'},
+        None,
+        (
+            None,
+            f"{DJ} is not JSON even with plain quotes (line 1 column 7: number 1e999 is out "
+            "of range): rewrite it by hand, keeping the keys it should have",
+        ),
+        id="infinity-is-not-written-back",
+    ),
+    pytest.param(
+        {DJ: '{"x": 1' + "0" * 5000 + "}"},
+        None,
+        (
+            None,
+            f"{DJ} is not JSON even with plain quotes (line 1 column 7: integer of 5001 digits "
+            "is out of range): rewrite it by hand, keeping the keys it should have",
+        ),
+        id="an-integer-too-long-does-not-crash",
+    ),
+    pytest.param(
         {DJ: "[1]"},
         None,
         (None, f"{DJ} holds a JSON list, not an object: rewrite it by hand"),
