@@ -31,17 +31,6 @@ DEFAULT_PATH = "/etc/docker/daemon.json"
 ENVFILE_DROPIN = "/etc/systemd/system/docker.service.d/90-harbor-environmentfile.conf"
 TYPOGRAPHIC_QUOTES = "\u201c\u201d\u2018\u2019"
 
-#: docker.service and its drop-ins, where the guide adds its EnvironmentFile line
-UNIT_GLOBS = (
-    "/usr/lib/systemd/system/docker.service",
-    "/lib/systemd/system/docker.service",
-    "/etc/systemd/system/docker.service",
-    "/usr/lib/systemd/system/docker.service.d/*.conf",
-    "/etc/systemd/system/docker.service.d/*.conf",
-    "/run/systemd/system/docker.service.d/*.conf",
-)
-_ENV_FILE = re.compile(r"^\s*EnvironmentFile\s*=\s*-?\s*(\S+)")
-
 #: insecure ranges every dockerd has without being told
 DOCKER_DEFAULT_CIDRS = frozenset({"127.0.0.0/8", "::1/128"})
 
