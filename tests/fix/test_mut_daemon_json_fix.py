@@ -449,3 +449,24 @@ def test_a_line_after_the_dropin_is_left_to_the_operator(tmp_path: Path) -> None
     )
     assert [e.unit for e in daemon_json.environment_files(ctx.host)] == [late]
     assert plan_environment_file(ctx, ID) == []
+
+
+def test_a_dropin_that_is_not_utf8_is_still_edited(tmp_path: Path) -> None:
+    unit = f"{DROPIN_DIR}/env.conf"
+    ctx = make_ctx(tmp_path, {})
+    path = tmp_path / "root" / unit.lstrip("/")
+    path.parent.mkdir(parents=True)
+    old = b"[Service]\n# caf\xe9 (Latin-1)\nEnvironmentFile=/etc/docker/daemon.json\n"
+    path.write_bytes(old)
+    assert plan_environment_file(ctx, ID) == [
+        FileChange(
+            (ID,),
+            unit,
+            (
+                "[Service]\n# caf\ufffd (Latin-1)\n"
+                f"# EnvironmentFile=/etc/docker/daemon.json{NOT_ENV}\n"
+            ).encode(),
+            old,
+            "dockerd reads daemon.json by itself",
+        )
+    ]
