@@ -138,6 +138,14 @@ def _network(entry: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None
         return None
 
 
+def _registry_host(entry: str) -> str:
+    """The host of a ``host[:port]`` entry: an IPv6 address in brackets
+    (``[fd00::5]:5000``) or bare (``fd00::5``), a name or an IPv4 address."""
+    if entry.startswith("["):
+        return entry[1:].split("]", 1)[0]
+    return entry.rsplit(":", 1)[0] if entry.count(":") == 1 else entry
+
+
 def covers(entry: str, hostname: str, port: int) -> bool:
     """True when an insecure-registries entry makes docker talk HTTP to hostname:port."""
     e = _strip_scheme(entry)
@@ -557,7 +565,7 @@ class DaemonRuntime(Check):
         ok = any(_network(c) == net for c in cidrs) if net is not None else e in index
         if ok:
             return Finding(Status.PASS, entry, "in effect", actual=entry)
-        host = e.rsplit(":", 1)[0] if net is None else ""
+        host = _registry_host(e) if net is None else ""
         for c in cidrs:
             cn = _network(c)
             try:

@@ -256,7 +256,7 @@ def test_runtime_ipv6_loopback_is_a_default_range() -> None:
         (),
     )
     out = runtime(snapshot_ctx(dj_text(["[::1]:5000"]), with_info(add_v6, "defaults.json")))
-    assert full(out.findings) == [_not_running("[::1]:5000")]
+    assert full(out.findings) == [_through("[::1]:5000", "::1/128")]
 
 
 def test_runtime_index_entries_that_are_secure_or_incomplete() -> None:
@@ -443,3 +443,59 @@ def test_an_unreadable_unit_file_is_passed_over() -> None:
 )
 def test_covers_more(entry: str, host: str, port: int, ok: bool) -> None:
     assert covers(entry, host, port) is ok
+
+
+# --- IPv6: a daemon with an IPv6 range and a bracketed registry -----------------------
+
+
+def test_the_ipv6_recording() -> None:
+    reg = json.loads((INFO / "insecure-ipv6.json").read_text())["RegistryConfig"]
+    assert reg["InsecureRegistryCIDRs"] == ["10.20.0.0/16", "fd00::/8", "127.0.0.0/8"]
+    assert reg["IndexConfigs"]["[fd00::5]:5000"]["Secure"] is False
+
+
+@pytest.mark.parametrize(
+    ("entries", "findings"),
+    [
+        pytest.param(
+            ["10.20.0.0/16", "fd00::/8", "[fd00::5]:5000", "harbor.lan"],
+            [_in_effect(e) for e in ["10.20.0.0/16", "fd00::/8", "[fd00::5]:5000", "harbor.lan"]],
+            id="as-recorded",
+        ),
+        pytest.param(
+            ["10.20.0.0/16", "[fd00::7]:5000", "fd00::8", "fd00::9:5000", "harbor.lan"],
+            [
+                _in_effect("10.20.0.0/16"),
+                _through("[fd00::7]:5000", "fd00::/8"),
+                _through("fd00::8", "fd00::/8"),
+                _through("fd00::9:5000", "fd00::/8"),
+                _in_effect("harbor.lan"),
+                _extra("[fd00::5]:5000"),
+                _extra("fd00::/8"),
+            ],
+            id="ipv6-registries-inside-the-range",
+        ),
+        pytest.param(
+            ["fd00::1:0/112", "[fe80::1]:5000"],
+            [
+                _not_running("fd00::1:0/112"),
+                _not_running("[fe80::1]:5000"),
+                _extra("[fd00::5]:5000"),
+                _extra("harbor.lan"),
+                _extra("10.20.0.0/16"),
+                _extra("fd00::/8"),
+            ],
+            id="a-narrower-range-and-addresses-outside",
+        ),
+    ],
+)
+def test_runtime_ipv6(entries: list[str], findings: list[tuple[Any, ...]]) -> None:
+    out = runtime(snapshot_ctx(dj_text(entries), info_output("insecure-ipv6.json")))
+    assert full(out.findings) == findings
+
+
+def test_absent_file_with_an_https_harbor(tmp_path: Path) -> None:
+    out = _run_one(DaemonJsonCheck, sys_ctx(tmp_path, {YML: HARBOR_HTTPS}, harbor_config=YML))
+    assert full(out.findings) == [
+        ("pass", "daemon.json", f"{DJ} absent: not needed, Harbor serves HTTPS", None, None, None)
+    ]

@@ -403,6 +403,7 @@ def test_check_plan_for_a_unit_reloads_systemd(tmp_path: Path) -> None:
     )
     plan = _plan(ctx)
     assert [getattr(c, "path", None) for c in plan] == [unit, None, None]
+    assert plan[0].check_ids == (ID,)
     assert plan[1:] == [RELOAD, RESTART]
 
 
