@@ -279,3 +279,43 @@ def test_version_against_the_profile(
 ) -> None:
     out = _run_one(HarborConfigCheck, config_ctx(tmp_path, COMPLIANT, {"version": version}))
     assert [f for f in full(out.findings) if f[1] == "_version"] == found
+
+
+HTTPS = "https:\n  port: 443\n  certificate: /etc/harbor/tls\n  private_key: /etc/harbor/tls.key\n"
+
+
+def test_https_certificate_that_is_a_folder_fails(tmp_path: Path) -> None:
+    text = COMPLIANT.replace("# https:\n", HTTPS + "# https:\n", 1)
+    root = write(tmp_path, {YML: text, "/etc/harbor/tls/x": "", "/etc/harbor/tls.key": "k"})
+    ctx = CheckContext(
+        host=SysrootHost(root),
+        profile=copy.deepcopy(dict(load_profile().data)),
+        options=CheckOptions(harbor_config=YML),
+    )
+    out = _run_one(HarborConfigCheck, ctx)
+    assert [f for f in full(out.findings) if f[1].startswith("https")] == [
+        (
+            "fail",
+            "https.certificate",
+            "/etc/harbor/tls: no such file (prepare fails with HTTPS on)",
+            None,
+            None,
+            f"{YML}:15",
+        ),
+        ("pass", "https.private_key", "/etc/harbor/tls.key present", None, None, f"{YML}:16"),
+    ]
+
+
+def test_unusable_harbor_yml_is_one_located_failure(tmp_path: Path) -> None:
+    root = write(tmp_path, {YML: "hostname: [\n"})
+    ctx = CheckContext(
+        host=SysrootHost(root),
+        profile=copy.deepcopy(dict(load_profile().data)),
+        options=CheckOptions(harbor_config=YML),
+    )
+    out = _run_one(HarborConfigCheck, ctx)
+    assert out.status is Status.FAIL
+    assert [(f.status.value, f.subject, f.location) for f in out.findings] == [
+        ("fail", "harbor.yml", f"{YML}:2:1")
+    ]
+    assert out.message == out.findings[0].message
