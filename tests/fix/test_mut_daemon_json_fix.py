@@ -471,3 +471,26 @@ def test_a_dropin_that_is_not_utf8_is_still_edited(tmp_path: Path) -> None:
             "dockerd reads daemon.json by itself",
         )
     ]
+
+
+def test_the_profiles_own_path_is_the_one_cleared(tmp_path: Path) -> None:
+    unit = f"{DROPIN_DIR}/env.conf"
+    ctx = make_ctx(
+        tmp_path,
+        {
+            VENDOR: "[Service]\nEnvironmentFile=-/srv/dockerd.json\nEnvironmentFile=/etc/default/docker\n",
+            unit: "[Service]\nEnvironmentFile=/srv/dockerd.json\n",
+        },
+    )
+    ctx.profile["daemon_json"] = {"path": "/srv/dockerd.json"}
+    new, reason = _dropin(["EnvironmentFile=/etc/default/docker"])
+    assert plan_environment_file(ctx, ID) == [
+        FileChange(
+            (ID,),
+            unit,
+            f"[Service]\n# EnvironmentFile=/srv/dockerd.json{NOT_ENV}\n".encode(),
+            b"[Service]\nEnvironmentFile=/srv/dockerd.json\n",
+            "dockerd reads daemon.json by itself",
+        ),
+        FileChange((ID,), ENVFILE_DROPIN, new, None, reason, owned=True),
+    ]
