@@ -361,10 +361,26 @@ def test_default_path_when_the_profile_names_none() -> None:
 
 
 def test_the_file_is_read_once_per_run(tmp_path: Path) -> None:
-    ctx = sys_ctx(tmp_path, {DJ: "{}"})
+    ctx = sys_ctx(tmp_path, {DJ: "{}", "/srv/other.json": '{"debug": true}'})
     first = daemon_json.read_daemon_json(ctx)
     (tmp_path / "root" / DJ.lstrip("/")).write_text("[]")
     assert daemon_json.read_daemon_json(ctx) is first
+    # once per path: another path is read on its own
+    ctx.profile["daemon_json"] = {"path": "/srv/other.json"}
+    assert daemon_json.read_daemon_json(ctx).data == {"debug": True}
+
+
+def test_lines_after_a_reset_in_the_same_file_count() -> None:
+    snap = Snapshot(source="harbor01")
+    snap.kinds.update({d: "n" for d in ("/etc/systemd", "/run/systemd", "/lib/systemd")})
+    snap.listings["/usr/lib/systemd/system"] = ["docker.service"]
+    unit = "/usr/lib/systemd/system/docker.service"
+    snap.files[unit] = (
+        b"[Service]\nEnvironmentFile=/etc/a\nEnvironmentFile=\nEnvironmentFile=/etc/b\n"
+    )
+    assert daemon_json.environment_files(SnapshotHost(snap)) == [
+        daemon_json.EnvFileLine(unit, 4, "EnvironmentFile=/etc/b", "/etc/b")
+    ]
 
 
 def test_unreadable_file_in_a_snapshot() -> None:
@@ -439,6 +455,9 @@ def test_an_unreadable_unit_file_is_passed_over() -> None:
         ("harbor.lan:80", "harbor.lan", 8080, False),
         ("10.0.0.1/32", "10.0.0.1", 5000, True),
         ("harbor.lan/8", "harbor.lan", 80, False),
+        # only the first scheme is taken off; a trailing "X" is part of the name
+        ("http://x://harbor.lan:80", "harbor.lan", 80, False),
+        ("registryX", "registryX", 80, True),
     ],
 )
 def test_covers_more(entry: str, host: str, port: int, ok: bool) -> None:
