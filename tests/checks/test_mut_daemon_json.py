@@ -377,9 +377,12 @@ def test_lines_after_a_reset_in_the_same_file_count() -> None:
     unit = "/usr/lib/systemd/system/docker.service"
     snap.files[unit] = (
         b"[Service]\nEnvironmentFile=/etc/a\nEnvironmentFile=\nEnvironmentFile=/etc/b\n"
+        b"EnvironmentFile=-Xconf/env\n"
     )
     assert daemon_json.environment_files(SnapshotHost(snap)) == [
-        daemon_json.EnvFileLine(unit, 4, "EnvironmentFile=/etc/b", "/etc/b")
+        daemon_json.EnvFileLine(unit, 4, "EnvironmentFile=/etc/b", "/etc/b"),
+        # a relative path (systemd ignores it) is taken as written, only "-" dropped
+        daemon_json.EnvFileLine(unit, 5, "EnvironmentFile=-Xconf/env", "Xconf/env"),
     ]
 
 
