@@ -151,3 +151,13 @@ def test_read_permission_denied_in_a_snapshot() -> None:
         f"{YML}: cannot read: Permission denied",
         YML,
     )
+
+
+def test_config_error_prints_its_message() -> None:
+    e = _harbor.HarborConfigError("/opt/harbor/harbor.yml: no such file", "/opt/harbor/harbor.yml")
+    assert (str(e), e.message, e.location) == (
+        "/opt/harbor/harbor.yml: no such file",
+        "/opt/harbor/harbor.yml: no such file",
+        "/opt/harbor/harbor.yml",
+    )
+    assert _harbor.HarborConfigError("m").location is None
