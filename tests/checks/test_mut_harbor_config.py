@@ -319,3 +319,20 @@ def test_unusable_harbor_yml_is_one_located_failure(tmp_path: Path) -> None:
         ("fail", "harbor.yml", f"{YML}:2:1")
     ]
     assert out.message == out.findings[0].message
+
+
+def test_unknown_key_is_located_and_a_bad_hostname_judged_once(tmp_path: Path) -> None:
+    text = COMPLIANT.replace("hostname: 192.168.3.60", "hostname: [a]") + "\nhostnme: x\n"
+    out = _run_one(HarborConfigCheck, config_ctx(tmp_path, text, {}))
+    got = full(out.findings)
+    assert [f for f in got if f[1] == "hostnme"] == [
+        (
+            "warn",
+            "hostnme",
+            "not a Harbor v1.8.0 setting: prepare ignores it (a typo?)",
+            None,
+            None,
+            f"{YML}:99",
+        )
+    ]
+    assert [f[0] for f in got if f[1] == "hostname"] == ["fail"]
