@@ -319,13 +319,14 @@ def _has_surrogate(data: Any) -> bool:
     return False
 
 
-def parse_json(text: str) -> Any:
+def parse_json(text: str, *, duplicates: bool = False) -> Any:
     """Strict JSON: :class:`json.JSONDecodeError` for a syntax error,
-    :class:`JsonRefused` for what parses but is not sound data."""
+    :class:`JsonRefused` for what parses but is not sound data. With
+    ``duplicates`` a repeated key takes its last value (to repair a file)."""
     try:
         data = json.loads(
             text,
-            object_pairs_hook=_json_pairs,
+            object_pairs_hook=dict if duplicates else _json_pairs,
             parse_int=_json_int,
             parse_float=_json_float,
             parse_constant=_json_constant,

@@ -31,17 +31,6 @@ DEFAULT_PATH = "/etc/docker/daemon.json"
 ENVFILE_DROPIN = "/etc/systemd/system/docker.service.d/90-harbor-environmentfile.conf"
 TYPOGRAPHIC_QUOTES = "\u201c\u201d\u2018\u2019"
 
-#: docker.service and its drop-ins, where the guide adds its EnvironmentFile line
-UNIT_GLOBS = (
-    "/usr/lib/systemd/system/docker.service",
-    "/lib/systemd/system/docker.service",
-    "/etc/systemd/system/docker.service",
-    "/usr/lib/systemd/system/docker.service.d/*.conf",
-    "/etc/systemd/system/docker.service.d/*.conf",
-    "/run/systemd/system/docker.service.d/*.conf",
-)
-_ENV_FILE = re.compile(r"^\s*EnvironmentFile\s*=\s*-?\s*(\S+)")
-
 #: insecure ranges every dockerd has without being told
 DOCKER_DEFAULT_CIDRS = frozenset({"127.0.0.0/8", "::1/128"})
 
@@ -147,6 +136,14 @@ def _network(entry: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None
         return ipaddress.ip_network(entry, strict=False)
     except ValueError:
         return None
+
+
+def _registry_host(entry: str) -> str:
+    """The host of a ``host[:port]`` entry: an IPv6 address in brackets
+    (``[fd00::5]:5000``) or bare (``fd00::5``), a name or an IPv4 address."""
+    if entry.startswith("["):
+        return entry[1:].split("]", 1)[0]
+    return entry.rsplit(":", 1)[0] if entry.count(":") == 1 else entry
 
 
 def covers(entry: str, hostname: str, port: int) -> bool:
@@ -425,8 +422,8 @@ def repaired_json(ctx: CheckContext) -> tuple[dict[str, Any] | None, str]:
             return None, f"{dj.path}: cannot read: {e.strerror}"
         plain = re.sub("[\u201c\u201d]", '"', re.sub("[\u2018\u2019]", "'", text))
         try:
-            data = json.loads(plain)
-        except json.JSONDecodeError as e:
+            data = parse_json(plain, duplicates=True)
+        except json.JSONDecodeError as e:  # JsonRefused too: NaN, a number out of range
             where = f"line {e.lineno} column {e.colno}: {e.msg}"
             return None, (
                 f"{dj.path} is not JSON even with plain quotes ({where}): "
@@ -568,7 +565,7 @@ class DaemonRuntime(Check):
         ok = any(_network(c) == net for c in cidrs) if net is not None else e in index
         if ok:
             return Finding(Status.PASS, entry, "in effect", actual=entry)
-        host = e.rsplit(":", 1)[0] if net is None else ""
+        host = _registry_host(e) if net is None else ""
         for c in cidrs:
             cn = _network(c)
             try:
