@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ def ahosts(*addrs: str) -> CommandOutput:
     return CommandOutput(0 if addrs else 2, out.encode(), b"")
 
 
-def host(hostname: str, hosts: str | None, answers: dict[str, tuple[str, ...]]) -> SnapshotHost:
+def host(hostname: str, hosts: str | None, answers: Mapping[str, tuple[str, ...]]) -> SnapshotHost:
     snap = Snapshot(source="h1")
     snap.files["/proc/sys/kernel/hostname"] = f"{hostname}\n".encode()
     if hosts is None:
