@@ -87,9 +87,9 @@ def test_plan_edits_late_files_and_appends_the_rest(tmp_path: Path) -> None:
     # the same plan as changes of each check; only the drop-in is harborkit's own
     changes = SysctlPersisted().plan(c, _run_one(SysctlPersisted, c))
     assert [(ch.path, ch.owned, ch.check_ids) for ch in changes if isinstance(ch, FileChange)] == [
-        (DROPIN, True, ("sysctl.persisted",)),
         ("/etc/sysctl.conf", False, ("sysctl.persisted",)),
         (LATE, False, ("sysctl.persisted",)),
+        (DROPIN, True, ("sysctl.persisted",)),
     ]
     assert len(changes) == 3
 
@@ -99,9 +99,9 @@ def test_runtime_plan_adds_sysctl_system_only_when_a_value_fails(tmp_path: Path)
     out = _run_one(SysctlRuntime, c)
     changes = list(SysctlRuntime().plan(c, out))
     assert [ch.path for ch in changes[:-1] if isinstance(ch, FileChange)] == [
-        DROPIN,
         "/etc/sysctl.conf",
         LATE,
+        DROPIN,
     ]
     assert changes[-1] == Command(
         ("sysctl.runtime",),
@@ -361,3 +361,37 @@ def test_ok_messages_count_judged_keys_only(tmp_path: Path) -> None:
         actual="5",
         location="/etc/sysctl.conf:1",
     )
+
+
+def test_plan_keeps_bytes_that_are_not_utf8(tmp_path: Path) -> None:
+    # a Latin-1 comment (an old installer's) is read with replacement, not refused
+    write(tmp_path, {"proc/sys/kernel/ostype": "Linux\n", "proc/sys/vm/swappiness": "60\n"})
+    (tmp_path / "etc/sysctl.d").mkdir(parents=True)
+    (tmp_path / "etc/sysctl.d/90-harbor.conf").write_bytes(
+        b"# r\xe9glages\nnet.ipv4.tcp_tw_recycle = 0\nvm.swappiness = 60\n"
+    )
+    (tmp_path / "etc/sysctl.conf").write_bytes(b"# caf\xe9\nvm.max_map_count = 1\n")
+    write(tmp_path, {"proc/sys/vm/max_map_count": "65530\n"})
+    profile = {
+        "sysctl": {
+            "net.ipv4.tcp_tw_recycle": {"op": "eq", "value": 0},
+            "vm.swappiness": {"op": "le", "value": 10},
+            "vm.max_map_count": {"op": "ge", "value": 655360},
+            "fs.file-max": {"op": "ge", "value": 1000},
+        }
+    }
+    # only a line of the drop-in changes: it is still the drop-in's own plan
+    # (its notes kept, its own reason), not "applied after" itself
+    assert plan_persist(ctx(tmp_path, profile)) == {
+        "/etc/sysctl.conf": (
+            "# caf\ufffd\nvm.max_map_count = 655360\n",
+            "/etc/sysctl.conf is applied after /etc/sysctl.d/90-harbor.conf",
+        ),
+        DROPIN: (
+            "# r\ufffdglages\n"
+            "# net.ipv4.tcp_tw_recycle = 0  # harborkit: this kernel has no such key\n"
+            "vm.swappiness = 10\n"
+            "# fs.file-max left out: this kernel has no such key\n",
+            "sysctl --system and every boot apply it",
+        ),
+    }
