@@ -564,3 +564,28 @@ def test_dockerd_not_running_in_the_snapshot_skips() -> None:
     c = CheckContext(host=_dockerd_host({}), profile={"limits": {}})
     out = _run_one(DockerdLimits, c)
     assert (out.status, out.message) == (Status.SKIP, "the profile sets no limits.dockerd items")
+
+
+def test_dockerd_plan_rewrites_its_own_drop_in_or_leaves_it() -> None:
+    profile = {"limits": {"dockerd": {"nofile": {"op": "ge", "value": 655350}}}}
+    want = (
+        b"# Limits for dockerd and its containers (written by harborkit fix)\n"
+        b"[Service]\n"
+        b"LimitNOFILE=655350\n"
+    )
+    h = _dockerd_host({812: PROC_LIMITS})
+    h.snapshot.files[DOCKER_LIMITS_DROPIN] = b"[Service]\nLimitNOFILE=1024\n"
+    c = CheckContext(host=h, profile=profile)
+    changes = DockerdLimits().plan(c, _run_one(DockerdLimits, c))
+    assert changes[0] == FileChange(
+        ("limits.dockerd",),
+        DOCKER_LIMITS_DROPIN,
+        want,
+        b"[Service]\nLimitNOFILE=1024\n",
+        "containers inherit dockerd's limits from its unit, not from limits.conf",
+        owned=True,  # harborkit's own file: rewritten whole
+    )
+    assert len(changes) == 3
+    # the drop-in already says so (dockerd not restarted since): no change, no restart
+    h.snapshot.files[DOCKER_LIMITS_DROPIN] = want
+    assert DockerdLimits().plan(c, _run_one(DockerdLimits, c)) == []

@@ -244,3 +244,36 @@ def test_hosts_entries_and_lines(tmp_path: Path) -> None:
 )
 def test_is_loopback(addr: str, loopback: bool) -> None:
     assert _is_loopback(addr) is loopback
+
+
+def test_plan_keeps_the_other_names_and_whole_comments_of_a_line() -> None:
+    hosts = (
+        "127.0.0.1 localhost # loop\n"
+        "10.0.0.9 n3 other alias\n"  # after a commented line, itself without a comment
+        "10.0.0.8 n4 more # old # really\n"
+        "# caf\xe9\n"
+    )
+    answers = {"h": ("10.0.0.7",), "n3": ("10.0.0.9",), "n4": ("10.0.0.8",)}
+    snap_host = host("h", None, answers)
+    # a Latin-1 byte in a comment: read with replacement, not refused
+    snap_host.snapshot.files["/etc/hosts"] = hosts.encode("latin-1")
+    c = CheckContext(host=snap_host, profile=nodes(n3="10.0.0.3", n4="10.0.0.4"))
+    (change,) = plan_hosts(c, "network.nodes")
+    assert isinstance(change, FileChange)
+    assert change.new.decode() == (
+        "127.0.0.1 localhost # loop\n"
+        "10.0.0.9\tother alias\n"
+        "10.0.0.8\tmore  # old # really\n"
+        "# caf\ufffd\n"
+        "10.0.0.3\tn3\n"
+        "10.0.0.4\tn4\n"
+    )
+
+
+def test_plan_changes_nothing_when_the_file_already_says_it() -> None:
+    # the resolver answers from DNS first (nsswitch "dns files"): /etc/hosts is
+    # already right, there is nothing to write
+    hosts = "10.0.0.6 n5\n"
+    c = CheckContext(host=host("n5", hosts, {"n5": ("10.0.0.99",)}), profile=nodes(n5="10.0.0.6"))
+    assert hosts_wanted(c) == {"n5": "10.0.0.6"}
+    assert plan_hosts(c, "network.nodes") == []

@@ -55,6 +55,7 @@ def test_kernel_numbers(text: str, numbers: list[int] | None) -> None:
         ("-18446744073709551616", (ULLONG_MAX, "")),  # whatever the sign
         ("-18446744073709551615", (1, "")),  # wraps: -(2**64-1) mod 2**64
         ("9" * 41 + "z", (ULLONG_MAX, "z")),
+        ("9" * 5000, (ULLONG_MAX, "")),  # past int()'s digit limit: not converted
         ("", None),
         ("-", None),
     ],
@@ -71,6 +72,7 @@ def test_strtoul_limits(text: str, result: tuple[int, str] | None) -> None:
         ("-9223372036854775808", (-(2**63), "")),  # LONG_MIN itself
         ("-9223372036854775809", (-(2**63), "")),
         ("9" * 41, (2**63 - 1, "")),
+        ("9" * 5000, (2**63 - 1, "")),  # past int()'s digit limit: not converted
         ("-" + "9" * 41 + "x", (-(2**63), "x")),
         (" +5 rest", (5, " rest")),
         ("x5", None),
