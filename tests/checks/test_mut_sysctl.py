@@ -30,7 +30,7 @@ from harborkit.host.snapshot import SnapshotHost
 from tests.support.sysroot import rows, write
 
 HEADER = "# Kernel parameters for Harbor (written by harborkit fix)\n"
-LATE = "/etc/sysctl.d/99-late.conf"
+LATE = "/etc/sysctl.d/99-late:b.conf"  # a colon in the name, before the line number
 
 # every way a key can need persisting, on a kernel with /proc/sys
 PROFILE: dict[str, Any] = {
@@ -56,9 +56,9 @@ FILES = {
     "proc/sys/net/core/somaxconn": "4096\n",
     "proc/sys/net/ipv4/tcp_tw_reuse": "0\n",
     "proc/sys/vm/drop_caches": "0\n",
-    "etc/sysctl.d/10-early.conf": "fs.file-max = 50\nvm.overcommit_memory = 1\n",
+    "etc/sysctl.d/90-early.conf": "fs.file-max = 50\nvm.overcommit_memory = 1\n",
     "etc/sysctl.d/90-harbor.conf": "# mine\nnet.ipv4.tcp_tw_recycle = 0\nvm.swappiness = 30\n",
-    "etc/sysctl.d/99-late.conf": "# late\nnet.core.somaxconn = 128\n",
+    "etc/sysctl.d/99-late:b.conf": "# late\nnet.core.somaxconn = 128\n",
     "etc/sysctl.conf": "vm.max_map_count=1\n",
 }
 
@@ -110,7 +110,9 @@ def test_runtime_plan_adds_sysctl_system_only_when_a_value_fails(tmp_path: Path)
         irreversible="the kernel values set by sysctl --system stay until reboot",
     )
     profile = {"sysctl": {"vm.swappiness": {"op": "le", "value": 10}}}
-    c2 = ctx(write(tmp_path / "ok", {"proc/sys/vm/swappiness": "5\n"}), profile)
+    ok = {"proc/sys/kernel/ostype": "Linux\n", "proc/sys/vm/swappiness": "5\n"}
+    c2 = ctx(write(tmp_path / "ok", ok), profile)
+    assert _run_one(SysctlRuntime, c2).status is Status.PASS
     assert tuple(SysctlRuntime().plan(c2, _run_one(SysctlRuntime, c2))) == ()
 
 
@@ -184,6 +186,7 @@ def test_plan_without_proc_sys_persists_the_profile_values(tmp_path: Path) -> No
         ({"op": "in", "value": [1, 2]}, None, "1"),
         ({"op": "ge", "value": [250, 32000, 100, 128]}, "300 100 100 64", "300 32000 100 128"),
         ({"op": "le", "value": [10, 20]}, "5 30", "5 20"),
+        ({"op": "le", "value": [10, 20]}, "-1 30", "-1 20"),  # a negative field is kept
         ({"op": "ge", "value": [250, 32000]}, "-1 5", "250 32000"),  # negative read as a number
         ({"op": "ge", "value": [250, 32000]}, "1 2 3", "250 32000"),  # field count differs
         ({"op": "ge", "value": [250, 32000]}, "x 5", "250 32000"),  # not numbers
@@ -394,4 +397,14 @@ def test_plan_keeps_bytes_that_are_not_utf8(tmp_path: Path) -> None:
             "# fs.file-max left out: this kernel has no such key\n",
             "sysctl --system and every boot apply it",
         ),
+    }
+
+
+def test_plan_with_proc_sys_values_but_no_kernel_folder(tmp_path: Path) -> None:
+    # /proc/sys/kernel is what tells a sysroot's recorded /proc/sys apart: without
+    # it no runtime value is read, even one that is there
+    root = write(tmp_path, {"proc/sys/vm/swappiness": "5\n"})
+    profile = {"sysctl": {"vm.swappiness": {"op": "le", "value": 10}}}
+    assert plan_persist(ctx(root, profile)) == {
+        DROPIN: (HEADER + "vm.swappiness = 10\n", "sysctl --system and every boot apply it")
     }
