@@ -589,3 +589,24 @@ def test_dockerd_plan_rewrites_its_own_drop_in_or_leaves_it() -> None:
     # the drop-in already says so (dockerd not restarted since): no change, no restart
     h.snapshot.files[DOCKER_LIMITS_DROPIN] = want
     assert DockerdLimits().plan(c, _run_one(DockerdLimits, c)) == []
+
+
+def test_plan_of_files_with_colons_latin1_and_distant_typos(tmp_path: Path) -> None:
+    d = tmp_path / "etc/security/limits.d"
+    d.mkdir(parents=True)
+    # a colon in a file name comes before the line number in a location;
+    # a Latin-1 comment is read with replacement, not refused
+    (d / "a:b.conf").write_bytes(b"# r\xe9glages\n* soft msgq 1\n* soft corr 0\n")
+    write(tmp_path, {"etc/os-release": "ID=centos\n", "etc/profile.d/x:y.sh": "ulimit -n 9\n"})
+    c = ctx(tmp_path, expect())
+    changes = PamLimitsCheck().plan(c, _run_one(PamLimitsCheck, c))
+    assert [(ch.path, ch.new.decode()) for ch in changes if isinstance(ch, FileChange)] == [
+        (
+            "/etc/security/limits.d/a:b.conf",
+            "# r\ufffdglages\n"
+            # 'msgq' is too far from 'msgqueue' to name it (similarity 0.67 < 0.75)
+            "# * soft msgq 1  # harborkit: unknown item 'msgq'\n"
+            "# * soft corr 0  # harborkit: unknown item 'corr' (a typo of 'core'?)\n",
+        ),
+        ("/etc/profile.d/x:y.sh", f"# ulimit -n 9  {SEE}\n"),
+    ]

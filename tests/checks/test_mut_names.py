@@ -277,3 +277,22 @@ def test_plan_changes_nothing_when_the_file_already_says_it() -> None:
     c = CheckContext(host=host("n5", hosts, {"n5": ("10.0.0.99",)}), profile=nodes(n5="10.0.0.6"))
     assert hosts_wanted(c) == {"n5": "10.0.0.6"}
     assert plan_hosts(c, "network.nodes") == []
+
+
+def test_own_name_on_a_sysroot_with_etc_hostname(tmp_path: Path) -> None:
+    root = write(
+        tmp_path,
+        {
+            "etc/hostname": "h1.example.com\n",
+            "etc/hosts": "127.0.1.1 h1.example.com\n10.0.0.5 h1\n",
+        },
+    )
+    c = CheckContext(host=SysrootHost(root), profile=nodes(h1="10.0.0.5"))
+    assert hosts_wanted(c) == {"h1.example.com": "10.0.0.5"}
+
+
+def test_own_full_name_among_the_nodes_beats_its_short_name() -> None:
+    answers = {"h1": ("10.0.0.6",), "h1.example.com": ("127.0.1.1",)}
+    profile = nodes(**{"h1.example.com": "10.0.0.5", "h1": "10.0.0.6"})
+    c = CheckContext(host=host("h1.example.com", None, answers), profile=profile)
+    assert hosts_wanted(c) == {"h1.example.com": "10.0.0.5"}
