@@ -187,6 +187,7 @@ def test_plan_without_proc_sys_persists_the_profile_values(tmp_path: Path) -> No
         ({"op": "ge", "value": [250, 32000, 100, 128]}, "300 100 100 64", "300 32000 100 128"),
         ({"op": "le", "value": [10, 20]}, "5 30", "5 20"),
         ({"op": "le", "value": [10, 20]}, "-1 30", "-1 20"),  # a negative field is kept
+        ({"op": "le", "value": [10, 20]}, "X1 30", "10 20"),  # only a '-' is taken off
         ({"op": "ge", "value": [250, 32000]}, "-1 5", "250 32000"),  # negative read as a number
         ({"op": "ge", "value": [250, 32000]}, "1 2 3", "250 32000"),  # field count differs
         ({"op": "ge", "value": [250, 32000]}, "x 5", "250 32000"),  # not numbers
