@@ -610,3 +610,9 @@ def test_plan_of_files_with_colons_latin1_and_distant_typos(tmp_path: Path) -> N
         ),
         ("/etc/profile.d/x:y.sh", f"# ulimit -n 9  {SEE}\n"),
     ]
+
+
+def test_every_limit_read_from_proc_has_its_systemd_directive() -> None:
+    from harborkit.checks.limits import PROC_LIMIT_NAMES, SYSTEMD_DIRECTIVE
+
+    assert PROC_LIMIT_NAMES.keys() == SYSTEMD_DIRECTIVE.keys()
