@@ -616,3 +616,26 @@ def test_every_limit_read_from_proc_has_its_systemd_directive() -> None:
     from harborkit.checks.limits import PROC_LIMIT_NAMES, SYSTEMD_DIRECTIVE
 
     assert PROC_LIMIT_NAMES.keys() == SYSTEMD_DIRECTIVE.keys()
+
+
+def test_dockerd_unreadable_first_and_a_row_the_kernel_does_not_print() -> None:
+    # the first dockerd's limits cannot be read: the next one is still judged;
+    # a kernel without the "Max pending signals" row leaves that item unknown
+    text = "Limit  Soft Limit  Hard Limit  Units\nMax open files  1024  4096  files\n"
+    profile = {
+        "limits": {
+            "dockerd": {
+                "nofile": {"op": "ge", "value": 1024},
+                "sigpending": {"op": "ge", "value": 1},
+            }
+        }
+    }
+    c = CheckContext(host=_dockerd_host({700: None, 812: text}), profile=profile)
+    assert rows(_run_one(DockerdLimits, c).findings) == [
+        ("warn", "dockerd[700]",
+         "cannot read /proc/700/limits: [Errno 13] Permission denied: '/proc/700/limits'", None),
+        ("pass", "dockerd[812] soft nofile", "1024 (expected >= 1024)", "/proc/812/limits"),
+        ("pass", "dockerd[812] hard nofile", "4096 (expected >= 1024)", "/proc/812/limits"),
+        ("warn", "dockerd[812] sigpending", "no 'sigpending' limit known in /proc/812/limits",
+         None),
+    ]  # fmt: skip

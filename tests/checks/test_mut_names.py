@@ -236,6 +236,9 @@ def test_hosts_entries_and_lines(tmp_path: Path) -> None:
         ("127.0.1.1", True),
         ("::1", True),
         ("::1%lo", True),
+        ("127.0.0.1%lo", True),  # a zone suffix is cut before the address is read
+        ("127.0.0.1%a%b", True),  # at the first '%'
+        ("10.0.0.1%eth0", False),
         ("fe80::1%eth0", False),
         ("10.0.0.1", False),
         ("localhost", False),
