@@ -299,3 +299,16 @@ def test_own_full_name_among_the_nodes_beats_its_short_name() -> None:
     profile = nodes(**{"h1.example.com": "10.0.0.5", "h1": "10.0.0.6"})
     c = CheckContext(host=host("h1.example.com", None, answers), profile=profile)
     assert hosts_wanted(c) == {"h1.example.com": "10.0.0.5"}
+
+
+def test_plan_reads_a_latin1_hosts_file_byte_for_byte(tmp_path: Path) -> None:
+    # a sysroot gives the file's own bytes: a Latin-1 comment is read with replacement
+    write(tmp_path, {"etc/hostname": "n1\n"})
+    (tmp_path / "etc/hosts").write_bytes(b"# caf\xe9\n10.0.0.9 n1\n")
+    c = CheckContext(host=SysrootHost(tmp_path), profile=nodes(n1="10.0.0.1"))
+    (change,) = plan_hosts(c, "network.nodes")
+    assert isinstance(change, FileChange)
+    assert (
+        change.new
+        == "# caf\ufffd\n# 10.0.0.9 n1  # harborkit: n1 moved below\n10.0.0.1\tn1\n".encode()
+    )

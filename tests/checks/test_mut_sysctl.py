@@ -36,6 +36,7 @@ LATE = "/etc/sysctl.d/99-late:b.conf"  # a colon in the name, before the line nu
 PROFILE: dict[str, Any] = {
     "sysctl": {
         "vm.drop_caches": {"op": "ignore", "note": "trigger"},
+        "vm.overcommit_memory": {"op": "eq", "value": 1},  # persisted as wanted
         "net.ipv4.tcp_tw_recycle": {"op": "eq", "value": 0},  # absent, persisted in the drop-in
         "net.ipv4.tcp_timestamps": {"op": "eq", "value": 1},  # absent, never persisted
         "kernel.sem": {"op": "ge", "value": [250, 32000, 100, 128]},  # not persisted
@@ -44,7 +45,6 @@ PROFILE: dict[str, Any] = {
         "fs.file-max": {"op": "ge", "value": 1000},  # wrong in a file read before the drop-in
         "net.core.somaxconn": {"op": "ge", "value": 1024},  # wrong in a file read after it
         "net.ipv4.tcp_tw_reuse": {"op": "in", "value": [1, 2]},  # not persisted
-        "vm.overcommit_memory": {"op": "eq", "value": 1},  # persisted as wanted
     }
 }
 FILES = {
@@ -86,10 +86,12 @@ def test_plan_edits_late_files_and_appends_the_rest(tmp_path: Path) -> None:
     }
     # the same plan as changes of each check; only the drop-in is harborkit's own
     changes = SysctlPersisted().plan(c, _run_one(SysctlPersisted, c))
-    assert [(ch.path, ch.owned, ch.check_ids) for ch in changes if isinstance(ch, FileChange)] == [
-        ("/etc/sysctl.conf", False, ("sysctl.persisted",)),
-        (LATE, False, ("sysctl.persisted",)),
-        (DROPIN, True, ("sysctl.persisted",)),
+    assert [
+        (ch.path, ch.owned, ch.check_ids, ch.reason) for ch in changes if isinstance(ch, FileChange)
+    ] == [
+        ("/etc/sysctl.conf", False, ("sysctl.persisted",), "/etc/sysctl.conf" + applied_after),
+        (LATE, False, ("sysctl.persisted",), LATE + applied_after),
+        (DROPIN, True, ("sysctl.persisted",), "sysctl --system and every boot apply it"),
     ]
     assert len(changes) == 3
 
