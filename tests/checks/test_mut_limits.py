@@ -639,3 +639,19 @@ def test_dockerd_unreadable_first_and_a_row_the_kernel_does_not_print() -> None:
         ("warn", "dockerd[812] sigpending", "no 'sigpending' limit known in /proc/812/limits",
          None),
     ]  # fmt: skip
+
+
+def test_plan_appends_each_failing_type_once_to_a_latin1_drop_in(tmp_path: Path) -> None:
+    d = tmp_path / "etc/security/limits.d"
+    d.mkdir(parents=True)
+    (d / "90-harbor.conf").write_bytes(b"# r\xe9glages\n* soft nofile 1024\n")
+    write(tmp_path, {"etc/os-release": "ID=centos\n"})
+    profile = expect(("*", "soft", "nofile", "ge", 4096), ("*", "hard", "nofile", "ge", 8192))
+    c = ctx(tmp_path, profile)
+    changes = PamLimitsCheck().plan(c, _run_one(PamLimitsCheck, c))
+    assert [(ch.path, ch.new.decode()) for ch in changes if isinstance(ch, FileChange)] == [
+        (
+            LIMITS_DROPIN,
+            "# r\ufffdglages\n* soft nofile 1024\n* soft nofile 4096\n* hard nofile 8192\n",
+        )
+    ]
