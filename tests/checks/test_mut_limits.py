@@ -655,3 +655,17 @@ def test_plan_appends_each_failing_type_once_to_a_latin1_drop_in(tmp_path: Path)
             "# r\ufffdglages\n* soft nofile 1024\n* soft nofile 4096\n* hard nofile 8192\n",
         )
     ]
+
+
+def test_root_line_then_a_dash_wildcard_leaves_root_hard_unset(tmp_path: Path) -> None:
+    # pam_limits: the '*' '-' line loses on soft to root's own line and then sets
+    # neither type, so root's hard limit stays unset even where '*' covers root
+    root = write(
+        tmp_path,
+        {
+            "etc/os-release": "ID=centos\n",
+            "etc/security/limits.conf": "root soft nofile 1\n* - nofile 2\n",
+        },
+    )
+    out = _run_one(PamLimitsCheck, ctx(root, expect(("root", "hard", "nofile", "ge", 1))))
+    assert rows(out.findings) == [("fail", "root hard nofile", NOT_SET, None)]

@@ -312,3 +312,33 @@ def test_plan_reads_a_latin1_hosts_file_byte_for_byte(tmp_path: Path) -> None:
         change.new
         == "# caf\ufffd\n# 10.0.0.9 n1  # harborkit: n1 moved below\n10.0.0.1\tn1\n".encode()
     )
+
+
+def test_nodes_with_several_addresses() -> None:
+    hosts = "10.0.0.66 n6\n10.0.0.6 n6\n10.0.0.77 n7\n10.0.0.78 n7\n"
+    answers = {
+        "h": ("10.0.0.1",),
+        "n6": ("10.0.0.66", "10.0.0.6"),
+        "n7": ("10.0.0.77", "10.0.0.78"),
+    }
+    c = CheckContext(host=host("h", hosts, answers), profile=nodes(n6="10.0.0.6", n7="10.0.0.7"))
+    out = _run_one(NodesResolve, c)
+    assert out.findings == (
+        # the line giving the node's own address, not the first line naming it
+        Finding(
+            Status.PASS,
+            "n6",
+            "resolves to 10.0.0.6",
+            expected="10.0.0.6",
+            actual="10.0.0.66, 10.0.0.6",
+            location="/etc/hosts:2",
+        ),
+        Finding(
+            Status.FAIL,
+            "n7",
+            "resolves to 10.0.0.77, 10.0.0.78, not 10.0.0.7",
+            expected="10.0.0.7",
+            actual="10.0.0.77, 10.0.0.78",
+            location="/etc/hosts:3",
+        ),
+    )
