@@ -669,3 +669,22 @@ def test_root_line_then_a_dash_wildcard_leaves_root_hard_unset(tmp_path: Path) -
     )
     out = _run_one(PamLimitsCheck, ctx(root, expect(("root", "hard", "nofile", "ge", 1))))
     assert rows(out.findings) == [("fail", "root hard nofile", NOT_SET, None)]
+
+
+def test_files_sorted_by_whole_name_and_unreadable_profiles_passed_over(tmp_path: Path) -> None:
+    host = _snapshot(
+        {
+            "/etc/os-release": b"ID=centos\n",
+            "/etc/security/limits.d/a z.conf": b"* soft nofile 1\n",
+            "/etc/security/limits.d/b.conf": b"* soft nofile 2\n",
+            "/etc/profile.d/b.sh": b"ulimit -n 5 # a # b\n",
+        },
+        {"/etc/profile.d/a.sh": "cat: /etc/profile.d/a.sh: Permission denied"},
+    )
+    c = CheckContext(host=host, profile=expect(("*", "soft", "nofile", "eq", 2)))
+    out = _run_one(PamLimitsCheck, c)
+    assert rows(out.findings) == [
+        ("pass", "* soft nofile", "2 (expected = 2)", "/etc/security/limits.d/b.conf:1"),
+        # the first '#' starts the comment; the unreadable a.sh before it is passed over
+        ("warn", "ulimit -n 5", ULIMIT, "/etc/profile.d/b.sh:1"),
+    ]
