@@ -100,6 +100,7 @@ def test_runtime_plan_adds_sysctl_system_only_when_a_value_fails(tmp_path: Path)
     c = ctx(write(tmp_path, FILES))
     out = _run_one(SysctlRuntime, c)
     changes = list(SysctlRuntime().plan(c, out))
+    assert {ch.check_ids for ch in changes} == {("sysctl.runtime",)}
     assert [ch.path for ch in changes[:-1] if isinstance(ch, FileChange)] == [
         "/etc/sysctl.conf",
         LATE,
