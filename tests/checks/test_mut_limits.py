@@ -222,9 +222,12 @@ def test_unreadable_limits_file_fails_and_is_not_edited() -> None:
         {"/etc/os-release": b"ID=centos\n", X_CONF: b"* soft nofile 1\n"},
         {CONF: "cat: /etc/security/limits.conf: Permission denied"},
     )
-    c = CheckContext(host=host, profile=expect())
+    c = CheckContext(host=host, profile=expect(("*", "soft", "nofile", "eq", 1)))
     out = _run_one(PamLimitsCheck, c)
-    assert rows(out.findings) == [("fail", CONF, f"cannot read: Permission denied{IGNORED}", CONF)]
+    assert rows(out.findings) == [
+        ("fail", CONF, f"cannot read: Permission denied{IGNORED}", CONF),
+        ("pass", "* soft nofile", "1 (expected = 1)", f"{X_CONF}:1"),  # read on after it
+    ]
     assert PamLimitsCheck().plan(c, out) == []
     # an unreadable shell profile is passed over
     host = _snapshot(

@@ -94,3 +94,11 @@ def test_profile_digit_run_limit() -> None:
     assert show(-math.inf) == "unlimited"
     assert show((1, "a")) == "1 a"
     assert show(2.5) == "2.5"
+
+
+def test_a_one_element_list_against_a_scalar() -> None:
+    from harborkit.checks._compare import satisfies
+
+    assert satisfies("eq", [5], 5)
+    assert satisfies("ge", 5, [6])
+    assert not satisfies("le", [5], "6")

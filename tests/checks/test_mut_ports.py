@@ -118,3 +118,18 @@ def test_compose_ports_of_a_file() -> None:
 @pytest.mark.parametrize("text", ["[1, 2]\n", "services: [a]\n", "services:\n", "x: 1\n"])
 def test_compose_ports_of_odd_documents(text: str) -> None:
     assert _compose_ports(parse_yaml(text, "/c.yml")) == ([], [])
+
+
+@pytest.mark.parametrize(
+    ("spec", "published"),
+    [
+        ("127.0.0.1:1514", Published(1514, "127.0.0.1")),
+        ("[::1]:8080", Published(8080, "::1")),
+        ("8080", Published(8080, "")),
+        (443, Published(443, "")),
+    ],
+)
+def test_parse_address(spec: object, published: Published) -> None:
+    from harborkit.checks.ports import parse_address
+
+    assert parse_address(spec) == published  # type: ignore[arg-type]

@@ -211,6 +211,7 @@ def test_wanted_value(spec: dict[str, Any], current: str | None, wanted: str) ->
         ("/net/ipv4/conf/eth0.100/rp_filter", "net.ipv4.conf.eth0.100.rp_filter"),
         ("net.ipv4.conf.eth0/100.rp_filter", "net.ipv4.conf.eth0/100.rp_filter"),  # dot first
         ("kernel/", "kernel"),
+        ("vm/X", "vm.X"),
     ],
 )
 def test_normalize_key(raw: str, key: str) -> None:
@@ -236,6 +237,7 @@ def test_not_applicable_note() -> None:
         ({"op": "in", "value": [1, 2]}, "3", ("fail", "3, expected one of 1, 2")),
         ({"op": "in", "value": []}, "1", ("fail", "1, expected one of ")),
         ({"op": "eq", "value": "cubic"}, "cubic", ("pass", "cubic (expected = cubic)")),
+        ({"op": "in", "value": ["cubic", "bbr"]}, "bbr", ("pass", "bbr (expected one of cubic, bbr)")),
         ({"op": "eq", "value": True}, "1", ("pass", "1 (expected = True)")),  # not a number list
         ({"op": "eq", "value": []}, "1", ("fail", "1, expected = ")),
         ({"op": "ge", "value": 10}, "012", ("pass", "012 (expected >= 10)")),  # octal 10
@@ -260,14 +262,18 @@ def test_persisted_lines_the_parser_skips_or_reads(tmp_path: Path) -> None:
                 "  vm.d   =   1   2  \n"
                 "-vm.e=3\n"
                 "vm/f/g = 4\n"
+                "X.y = 5\n"  # a key is whatever stands before the first '='
+                "vm.h = a=b\n"
             )
         },
     )
     saved = persisted(ctx(root))
-    assert {k: (a.value, a.location) for k, a in saved.items()} == {
-        "vm.d": ("1 2", "/etc/sysctl.conf:6"),
-        "vm.e": ("3", "/etc/sysctl.conf:7"),
-        "vm.f.g": ("4", "/etc/sysctl.conf:8"),
+    assert {k: (a.key, a.value, a.location) for k, a in saved.items()} == {
+        "vm.d": ("vm.d", "1 2", "/etc/sysctl.conf:6"),
+        "vm.e": ("vm.e", "3", "/etc/sysctl.conf:7"),
+        "vm.f.g": ("vm.f.g", "4", "/etc/sysctl.conf:8"),
+        "X.y": ("X.y", "5", "/etc/sysctl.conf:9"),
+        "vm.h": ("vm.h", "a=b", "/etc/sysctl.conf:10"),
     }
 
 
