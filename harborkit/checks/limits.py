@@ -498,7 +498,7 @@ class DockerdLimits(Check):
                             f"{show(actual)} (expected {want})"
                             if ok
                             else f"{show(actual)}, expected {want}: set "
-                            f"{SYSTEMD_DIRECTIVE.get(item, 'Limit...')}= in a docker.service drop-in",
+                            f"{SYSTEMD_DIRECTIVE[item]}= in a docker.service drop-in",
                             expected=want,
                             actual=show(actual),
                             location=path,

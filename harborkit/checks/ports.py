@@ -102,7 +102,7 @@ def _compose_entry(entry: Any) -> tuple[list[int] | None, str, str]:
 
 def _port_range(text: str) -> list[int] | None:
     first, _, last = text.partition("-")
-    if not first.isascii() or not first.isdigit() or (last and not last.isdigit()):
+    if not (first + last).isascii() or not first.isdigit() or (last and not last.isdigit()):
         return None
     lo, hi = int(first), int(last or first)
     if not 0 < lo <= hi <= 65535 or hi - lo > 1000:

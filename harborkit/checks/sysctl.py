@@ -221,9 +221,11 @@ def plan_persist(ctx: CheckContext) -> dict[str, tuple[str, str]]:
             append.append(line)
         out: dict[str, tuple[str, str]] = {}
         for path, edits in line_edits.items():
+            if path == DROPIN:
+                continue  # with the drop-in's notes and appended lines below
             text = (read_bytes(ctx.host, path) or b"").decode("utf-8", "replace")
             out[path] = (edit_lines(text, edits), f"{path} is applied after {DROPIN}")
-        if append:
+        if append or DROPIN in line_edits:
             old = read_bytes(ctx.host, DROPIN)
             text = (
                 old.decode("utf-8", "replace")
