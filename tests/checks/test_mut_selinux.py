@@ -358,3 +358,15 @@ def test_plan_of_passing_findings_is_empty() -> None:
     )
     assert list(SelinuxMode().plan(ctx, ok)) == []
     assert list(SelinuxMode().plan(ctx, Outcome(Status.FAIL, "x"))) == []
+
+
+def test_a_mode_the_check_does_not_know_asks_for_disabled() -> None:
+    # profiles are validated against an enum; an in-process profile may say anything
+    ctx = live("SELINUX=permissive\n", None, selinux={"mode": "strict"})
+    out = _run_one(SelinuxMode, ctx)
+    assert (out.status, out.message) == (Status.WARN, "config: SELINUX=permissive")
+    out = _run_one(SelinuxMode, live("SELINUX=disabled\n", None, selinux={"mode": "strict"}))
+    assert (out.status, out.message) == (
+        Status.PASS,
+        "SELinux disabled in config, disabled at runtime",
+    )
