@@ -45,6 +45,15 @@ Empty = []
 Bare = _make("", "", "")
 NoGroup = _make("aa.nogroup", "t", "")
 Mixed = [Alpha, 3]
+
+
+class NoId(Check):
+    title, group = "no id at all", "g"
+
+    def run(self, ctx):
+        return passed("ok")
+
+
 Text = "aa.alpha"
 """
 
@@ -93,6 +102,7 @@ def plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         "m-pair = hkaa_plugin:Pair\n"
         "n-empty = hkaa_plugin:Empty\n"
         "o-bare = hkaa_plugin:Bare\n"
+        "o-noid = hkaa_plugin:NoId\n"
         "p-nogroup = hkaa_plugin:NoGroup\n"
         "q-mixed = hkaa_plugin:Mixed\n"
         "r-text = hkaa_plugin:Text\n",
@@ -126,6 +136,7 @@ def test_discovery_order_and_every_failure(plugins: Path) -> None:
     ]
     assert failures == [
         PluginFailure("hkaa_plugin:Bare", "aa-plugin", "C_ lacks id, title, group"),
+        PluginFailure("hkaa_plugin:NoId", "aa-plugin", "NoId lacks id"),
         PluginFailure("hkaa_plugin:NoGroup", "aa-plugin", "C_aa_nogroup lacks group"),
         PluginFailure(
             "q-mixed = hkaa_plugin:Mixed",
@@ -180,11 +191,22 @@ def test_as_checks_accepts(obj: object, expected: list[type[Check]]) -> None:
         (b"o.one", "bytes"),
         ([One, "x"], "list"),
         ([One, One()], "list"),
+        ([One, int], "list"),
         (Check.__subclasses__, "builtin_function_or_method"),
         (int, "type"),
         ({"a": One}, "dict"),
     ],
-    ids=["int", "str", "bytes", "list-with-str", "list-with-instance", "function", "class", "dict"],
+    ids=[
+        "int",
+        "str",
+        "bytes",
+        "list-with-str",
+        "list-with-instance",
+        "list-with-other-class",
+        "function",
+        "class",
+        "dict",
+    ],
 )
 def test_as_checks_refuses(obj: object, name: str) -> None:
     with pytest.raises(TypeError) as e:

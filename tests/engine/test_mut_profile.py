@@ -139,3 +139,59 @@ def test_bad_waivers(tmp_path: Path, text: str, message: str) -> None:
 def test_waivers_path_may_be_a_string(tmp_path: Path) -> None:
     p = _write(tmp_path, "waivers: []\n", "w.yaml")
     assert load_waivers(str(p)) == []
+
+
+def test_explicit_timestamp_dates_are_read_as_dates(tmp_path: Path) -> None:
+    # YAML 1.1 dates are plain strings to harborkit; an explicit !!timestamp is a date
+    p = _write(
+        tmp_path,
+        "waivers:\n"
+        "  - {id: a, reason: r, expires: !!timestamp 2027-03-31}\n"
+        "  - {id: b, reason: r, expires: '2027-04-01'}\n",
+        "w.yaml",
+    )
+    assert load_waivers(p) == [
+        Waiver("a", "r", dt.date(2027, 3, 31), f"{p}:2"),
+        Waiver("b", "r", dt.date(2027, 4, 1), f"{p}:3"),
+    ]
+    p = _write(
+        tmp_path, "waivers:\n  - {id: a, reason: r, expires: !!timestamp 2027-03-31 10:00:00}\n"
+    )
+    with pytest.raises(InputError) as e:
+        load_waivers(p)
+    assert e.value.message == (
+        f"{p}:2: waivers[0].expires: '2027-03-31T10:00:00' does not match "
+        "'^[0-9]{4}-[0-9]{2}-[0-9]{2}$'"
+    )
+
+
+def test_waivers_path_that_is_a_folder(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as e:
+        load_waivers(tmp_path)
+    assert e.value.message == f"{tmp_path}: is a directory, not a waivers file"
+    with pytest.raises(InputError) as e:
+        load_profile(tmp_path)
+    assert e.value.message == f"{tmp_path}: is a directory, not a profile"
+
+
+def test_with_nodes_on_a_profile_without_nodes_keeps_its_document() -> None:
+    base = load_profile()
+    prof = Profile("p", "p.yaml", {"name": "p", "select": ["all"]}, base.doc)
+    extended = with_nodes(prof, ["a=10.0.0.1", "b=10.0.0.2"])
+    assert extended == Profile(
+        "p",
+        "p.yaml",
+        {
+            "name": "p",
+            "select": ["all"],
+            "nodes": [{"name": "a", "address": "10.0.0.1"}, {"name": "b", "address": "10.0.0.2"}],
+        },
+        base.doc,
+    )
+    with_existing = Profile(
+        "p", "p.yaml", {"nodes": [{"name": "z", "address": "10.0.0.9"}]}, base.doc
+    )
+    assert with_nodes(with_existing, ["a=10.0.0.1"]).data["nodes"] == [
+        {"name": "z", "address": "10.0.0.9"},
+        {"name": "a", "address": "10.0.0.1"},
+    ]

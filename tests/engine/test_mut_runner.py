@@ -385,6 +385,10 @@ def test_a_broken_plugin_is_reported_as_an_error_check() -> None:
     ] == ["plugin:zz-plugin"]
     assert run([], failures=[pf], selection=Selection(cli_skip=("plugins",))).results == ()
     assert run([], failures=[pf], selection=Selection(skip=("plugin:zz-plugin",))).results == ()
+    # one failure left out does not end the others
+    other = PluginFailure("yy = yy:Y", "yy-plugin", "SyntaxError: bad")
+    report = run([], failures=[pf, other], selection=Selection(skip=("plugin:zz-plugin",)))
+    assert [r.check.id for r in report.results] == ["plugin:yy-plugin"]
 
 
 @pytest.mark.parametrize(
@@ -435,7 +439,7 @@ def test_validate_names_knows_all_ids_groups_and_failed_plugins() -> None:
     checks = [_check("a.one", passed(""), group="a")]
     pf = PluginFailure("zz = zz:X", "zz", "boom")
     Selection(only=("all", "a", "a.one"), cli_skip=("a.one",)).validate_names(checks)
-    Selection(only=("plugins", "plugin:zz")).validate_names(checks, [pf])
+    Selection(only=("plugins", "plugin:zz", "a", "a.one")).validate_names(checks, [pf])
     with pytest.raises(InputError):
         Selection(only=("plugin:other",)).validate_names(checks, [pf])
 
