@@ -372,3 +372,29 @@ def test_a_mode_the_check_does_not_know_asks_for_disabled() -> None:
         Status.PASS,
         "SELinux disabled in config, disabled at runtime",
     )
+
+
+@pytest.mark.parametrize("profile", [{}, {"selinux": {}}], ids=["no-section", "no-mode"])
+def test_plan_without_a_profile_mode_asks_for_disabled(profile: dict[str, Any]) -> None:
+    assert _plan(live(CENTOS7, "0\n", **profile)) == [
+        _edit(CENTOS7, CENTOS7.replace("SELINUX=enforcing", "SELINUX=disabled")),
+        ManualStep(("selinux.mode",), REBOOT.format(mode="disabled", now="permissive")),
+    ]
+
+
+def test_plan_keeps_a_config_that_is_not_utf8_editable(tmp_path: Path) -> None:
+    # a comment saved in Latin-1 ("géré" = g \xe9 r \xe9): the file is still
+    # edited; the bytes that are not UTF-8 become U+FFFD in the new content
+    root = tmp_path / "root"
+    (root / "etc/selinux").mkdir(parents=True)
+    old = b"# g\xe9r\xe9 par l'exploitation\nSELINUX=enforcing\n"
+    (root / "etc/selinux/config").write_bytes(old)
+    ctx = CheckContext(SysrootHost(root), DISABLED)
+    (change,) = _plan(ctx)
+    assert change == FileChange(
+        ("selinux.mode",),
+        CONFIG,
+        "# g\ufffdr\ufffd par l'exploitation\nSELINUX=disabled\n".encode(),
+        old,
+        "the mode from the next boot on",
+    )
