@@ -483,3 +483,34 @@ def test_a_slow_check_is_timed() -> None:
     report = run([Slow])
     assert 0.05 <= report.results[0].duration < 5
     assert report.results[0].duration <= report.duration < 5
+
+
+def test_a_planner_sees_the_context_and_the_outcome() -> None:
+    class Planner(Check):
+        id, title, group = "p.ctx", "plans from what it sees", "g"
+
+        def run(self, ctx: CheckContext) -> Outcome:
+            return Outcome(Status.FAIL, "2 CPUs", (Finding(Status.FAIL, "cpu", "2 CPUs"),))
+
+        def plan(self, ctx: CheckContext, outcome: Outcome) -> Sequence[ManualStep]:
+            return [ManualStep((self.id,), f"{ctx.host.name}: {outcome.findings[0].message}")]
+
+    (r,) = run([Planner]).results
+    assert r.changes == (ManualStep(("p.ctx",), "node-a: 2 CPUs"),)
+    assert r.check.remediation == "node-a: 2 CPUs"
+
+
+def test_findings_reach_the_result() -> None:
+    findings = (Finding(Status.FAIL, "file", "a FIFO, not a file", location="/etc/x"),)
+    report = run([_check("f.x", UnreadableFile("/etc/x", "a FIFO, not a file"))])
+    assert [(r.status, r.message, r.findings) for r in report.results] == [
+        (Status.FAIL, "/etc/x: a FIFO, not a file", findings)
+    ]
+
+
+def test_error_location_of_code_without_a_file_path() -> None:
+    # a check compiled from text (no file path) is still located by its name
+    ns: dict[str, object] = {}
+    exec(compile("def broken():\n    raise ValueError('bad')\n", "<plugin>", "exec"), ns)
+    out = guarded(ns["broken"])  # type: ignore[arg-type]
+    assert out == Outcome(Status.ERROR, "check raised ValueError: bad (at <plugin>:2)")
