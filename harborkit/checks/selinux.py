@@ -17,7 +17,8 @@ _RANK = {"disabled": 0, "permissive": 1, "enforcing": 2}
 
 
 def _judge(mode: str, allowed: str) -> Status:
-    if _RANK.get(mode, 2) <= _RANK.get(allowed, 0):
+    """``mode`` is a known mode; an ``allowed`` the table does not know asks for disabled."""
+    if _RANK[mode] <= _RANK.get(allowed, 0):
         return Status.PASS
     return Status.FAIL if mode == "enforcing" else Status.WARN
 
@@ -135,7 +136,7 @@ class SelinuxMode(Check):
             )
         return Outcome.from_findings(
             findings,
-            ok=f"SELinux {config or 'absent'} in config, {runtime or 'unknown'} at runtime",
+            ok=f"SELinux {config} in config, {runtime or 'unknown'} at runtime",
             summary=summary,
         )
 
@@ -158,7 +159,8 @@ class SelinuxMode(Check):
             if c is not None:
                 changes.append(c)
         rt = by.get("runtime")
-        if rt is not None and rt.status is not Status.PASS:
+        # a runtime mode not judged (a sysroot has no running kernel) needs no step
+        if rt is not None and rt.status in (Status.FAIL, Status.WARN):
             if rt.actual == "enforcing" and _RANK[allowed] <= _RANK["permissive"]:
                 changes.append(
                     Command(

@@ -115,8 +115,9 @@ def guarded(run: Callable[[], Outcome]) -> Outcome:
         finding = Finding(Status.FAIL, "file", e.reason, location=e.path)
         return Outcome(Status.FAIL, str(e), (finding,))
     except Exception as e:  # noqa: BLE001 - one broken check never stops the run
-        tb = traceback.extract_tb(e.__traceback__)
-        where = f" (at {tb[-1].filename.rsplit('/', 1)[-1]}:{tb[-1].lineno})" if tb else ""
+        # a caught exception's traceback holds this frame at least: never empty
+        last = traceback.extract_tb(e.__traceback__)[-1]
+        where = f" (at {last.filename.rsplit('/', 1)[-1]}:{last.lineno})"
         return Outcome(Status.ERROR, f"check raised {type(e).__name__}: {e}{where}")
 
 
