@@ -366,7 +366,7 @@ def main() -> None:
     try:
         from typer._click.exceptions import NoArgsIsHelpError, UsageError
     except ImportError:  # pragma: no cover - typer versions that use click itself
-        from click.exceptions import NoArgsIsHelpError, UsageError  # type: ignore[no-redef]
+        from click.exceptions import NoArgsIsHelpError, UsageError  # type: ignore[no-redef,assignment]
     try:
         code = app(prog_name="harborkit", standalone_mode=False)
         sys.exit(code if isinstance(code, int) else 0)
