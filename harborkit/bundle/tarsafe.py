@@ -381,19 +381,21 @@ def check_install_target(members: Sequence[tarfile.TarInfo], dest: Path, where: 
     """Refuse members that would land outside ``dest``, overwrite a file, or need a folder where a file is."""
     root = dest.resolve()
     for ti in members:
-        target = (root / ti.name).resolve()
+        path = root / ti.name  # what extraction opens: a link on the way is followed, not the last
+        target = path.resolve()
         if target != root and root not in target.parents:
             raise BundleHostile(f"{where}: member {ti.name!r} escapes {dest}")
-        if ti.isreg() and (target.exists() or target.is_symlink()):
-            raise InstallTargetExists(f"{target} already exists; not overwriting it")
-        folder = target if ti.isdir() else target.parent
-        for d in (folder, *folder.parents):
-            if d == root or root not in d.parents:
-                break
+        # a resolved path is never a link: a dangling link must be seen on the path itself
+        if ti.isreg() and (target.exists() or path.is_symlink()):
+            shown = path if path.is_symlink() else target
+            raise InstallTargetExists(f"{shown} already exists; not overwriting it")
+        d = path if ti.isdir() else path.parent
+        while d != root:
             if (d.exists() or d.is_symlink()) and not d.is_dir():
                 raise InstallTargetExists(
                     f"{d} is a file where the installer needs a folder; not replacing it"
                 )
+            d = d.parent
 
 
 def check_install_space(check: InstallerCheck, dest: Path) -> None:
