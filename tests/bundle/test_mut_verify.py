@@ -123,21 +123,51 @@ def test_empty_member_is_hashed(tmp_path: Path) -> None:
     assert verify_bundle(path).members["files/empty"].size == 0
 
 
-def test_parts_are_named_in_the_result(tmp_path: Path) -> None:
+def split(tmp_path: Path) -> list[Path]:
+    """The good bundle in two parts of 8 KiB and the rest (the metadata lies in the second)."""
     from harborkit.bundle.parts import PartWriter
     from harborkit.bundle.tarsafe import OuterTarWriter
 
     parts = make_parts()
-    final = tmp_path / "b.tar"
-    sink = PartWriter(final, 8192)
+    sink = PartWriter(tmp_path / "b.tar", 8192)
     w = OuterTarWriter(sink, mtime=0)  # type: ignore[arg-type]
     for name, data in [*parts.members, (SUMS_NAME, sums_of(parts))]:
         w.add_bytes(name, data, sha(data))
     w.close()
-    written = sink.commit()
+    return sink.commit()
+
+
+def test_parts_are_named_in_the_result(tmp_path: Path) -> None:
+    written = split(tmp_path)
     res = verify_bundle(written[0])
     assert res.parts == tuple(written)
-    assert len(written) > 1
+    assert [p.name for p in written] == ["b.tar.part-000", "b.tar.part-001"]
+
+
+def test_damaged_part_and_the_member_in_it_are_named(tmp_path: Path) -> None:
+    written = split(tmp_path)
+    meta = verify_bundle(written[0]).members[METADATA_NAME]
+    raw = bytearray(written[1].read_bytes())
+    raw[meta.offset - 8192 + 100] ^= 1
+    written[1].write_bytes(bytes(raw))
+    corrupt(
+        written[0],
+        f"bundle {written[0]} is corrupt: damaged part b.tar.part-001 (its sha256 differs from "
+        f"b.tar.parts.sha256); altered member {METADATA_NAME} (in b.tar.part-001)",
+    )
+
+
+@pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
+def test_verify_prints_nothing(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """Not even from the thread that imports the schema checker while hashing."""
+    import threading
+
+    path = make_parts().write(tmp_path / "b.tar")
+    verify_bundle(path)
+    for t in threading.enumerate():
+        if t is not threading.current_thread() and t.daemon:
+            t.join(5)
+    assert capfd.readouterr() == ("", "")
 
 
 # --- members against SHA256SUMS ------------------------------------------------------
