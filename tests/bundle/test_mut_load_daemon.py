@@ -15,10 +15,16 @@ import pytest
 
 from harborkit.bundle import cleanup, load
 from harborkit.bundle.errors import LoadFailed
-from harborkit.bundle.format import IMAGES_DIR
+from harborkit.bundle.format import IMAGES_DIR, METADATA_NAME
 from harborkit.bundle.verify import verify_bundle
 from harborkit.errors import ExitCode
-from tests.bundle.craft import craft_bundle, crafted_images
+from tests.bundle.craft import (
+    bundle_members,
+    craft_bundle,
+    crafted_images,
+    installer_tgz,
+    write_members,
+)
 from tests.support.dockerd import Daemon, start_dockerd
 from tests.support.images import Image, Layer, load_images, make_image, make_layer
 
@@ -167,4 +173,66 @@ def test_refused_new_reference_is_removed(docker: object, tmp_path: Path) -> Non
     with pytest.raises(LoadFailed) as e:
         load.load_bundle(path)
     assert e.value.message.endswith(f"; rolled back: removed image {REFS[0]}")
+    assert tags(docker) == {}
+
+
+def test_refusal_with_nothing_to_roll_back(docker: object, tmp_path: Path) -> None:
+    path = craft_bundle(tmp_path / "b.tar", images=[_bad_image(REFS[1])]).path
+    with pytest.raises(LoadFailed) as e:
+        load.load_bundle(path)
+    assert e.value.message.startswith(f"the daemon refused the images from {path}: ")
+    assert "rolled back" not in e.value.message
+    assert tags(docker) == {}
+
+
+def test_failure_after_the_load_rolls_back_loads_and_retags(docker: object, tmp_path: Path) -> None:
+    """The tools cannot be written (after every image is in): the new image goes, the
+    re-tagged one keeps only the name it had."""
+    from harborkit.bundle.errors import OutputError
+    from tests.bundle.test_mut_verify import _file
+
+    images = crafted_images(REFS)
+    tool = b"#!/bin/sh\n"
+    members, meta = bundle_members(images, installer_tgz())
+    members = [(n, tool_meta(d, meta, tool) if n == METADATA_NAME else d) for n, d in members]
+    path = tmp_path / "t.tar"
+    write_members(path, [*members, ("files/tool", tool)])
+    load_images(docker, images[:1])
+    docker.api.tag(images[0].id, "keep/one", "1")  # type: ignore[attr-defined]
+    docker.api.remove_image(REFS[0])  # type: ignore[attr-defined]
+    prefix = Path("/proc/hk-no-such-root")
+    with pytest.raises(OutputError) as e:
+        load.load_bundle(path, install_tools=True, prefix=prefix)
+    assert e.value.exit_code == ExitCode.ENVIRONMENT
+    assert e.value.message == (
+        f"cannot create {prefix}/usr/local/bin: No such file or directory; "
+        f"rolled back: removed image {REFS[1]}, image {REFS[0]}"
+    )
+    assert tags(docker) == {"keep/one:1": images[0].id}
+    assert _file  # the record shape shared with the verify tests
+
+
+def tool_meta(raw: bytes, meta: dict, tool: bytes) -> bytes:
+    import json
+
+    from tests.bundle.test_mut_verify import _file
+
+    return json.dumps({**meta, "files": [_file("tool", tool)]}).encode()
+
+
+def test_delta_without_its_base_is_refused_before_loading(docker: object, tmp_path: Path) -> None:
+    from harborkit.bundle.delta import DeltaBaseMissing
+    from tests.bundle.test_mut_verify import delta
+    from tests.bundle.test_verify_fast import make_parts
+
+    parts = make_parts()
+    delta(parts)
+    path = parts.write(tmp_path / "d.tar")
+    with pytest.raises(DeltaBaseMissing) as e:
+        load.load_bundle(path)
+    assert e.value.message == (
+        f"{path} is a delta over base.tar (SHA256SUMS sha256 {'0' * 16}...): the target lacks "
+        f"its base images goharbor/base:v1 (sha256:{'1' * 12}); load base.tar first"
+    )
+    assert e.value.exit_code == ExitCode.DELTA_BASE
     assert tags(docker) == {}

@@ -77,7 +77,7 @@ def corrupt(path: Path, message: str, cls: type[Exception] = BundleCorrupt) -> N
     want = {
         BundleCorrupt: ExitCode.BUNDLE_CORRUPT,
         BundleHostile: ExitCode.BUNDLE_HOSTILE,
-        SignatureError: ExitCode.BUNDLE_CORRUPT,
+        SignatureError: ExitCode.SIGNATURE,
     }.get(cls)
     if want is not None:
         assert e.value.exit_code == want  # type: ignore[attr-defined]
@@ -335,6 +335,7 @@ def test_unsigned_bundle_with_a_key(tmp_path: Path) -> None:
         f"bundle {path} is not signed (no {SIGNATURE_NAME}); "
         f"it cannot be checked against key {key.id_hex}"
     )
+    assert e.value.exit_code == ExitCode.SIGNATURE
 
 
 def test_signature_before_sums(tmp_path: Path) -> None:
