@@ -236,3 +236,36 @@ def test_delta_without_its_base_is_refused_before_loading(docker: object, tmp_pa
     )
     assert e.value.exit_code == ExitCode.DELTA_BASE
     assert tags(docker) == {}
+
+
+def test_failure_while_unpacking_rolls_back_files_then_images(
+    docker: object, tmp_path: Path
+) -> None:
+    """A file system out of inodes (room enough by bytes, so the space check passes):
+    unpacking stops at the third file; what was unpacked goes, then the images."""
+    import subprocess
+
+    from harborkit.bundle.errors import NoSpace
+
+    images = crafted_images(REFS)
+    path = craft_bundle(tmp_path / "b.tar", images=images).path
+    mnt = tmp_path / "fs"
+    mnt.mkdir()
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=8m,nr_inodes=4", "tmpfs", str(mnt)], check=True
+    )
+    try:
+        install = mnt / "opt"
+        with pytest.raises(NoSpace) as e:
+            load.load_bundle(path, install_dir=install)
+        root = install.resolve()
+        assert e.value.message == (
+            f"no space left in {install} while unpacking the installer; rolled back: removed "
+            f"{root}/harbor/install.sh, {root}/harbor, {install}, image {REFS[0]} and 1 more"
+        )
+        assert e.value.exit_code == ExitCode.NO_SPACE
+        assert cleanup.removed()[-1] == f"image {REFS[1]}"
+        assert os.listdir(mnt) == []
+    finally:
+        subprocess.run(["umount", str(mnt)], check=True)
+    assert tags(docker) == {}

@@ -6,8 +6,10 @@ installation from the verified bytes."""
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
 import subprocess
+import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -229,3 +231,88 @@ def test_extract_onto_a_full_file_system(tmp_path: Path, small_fs: Path) -> None
     assert e.value.message == (f"no space left in {small_fs / 'opt'} while unpacking the installer")
     assert undo.files[-1] == small_fs / "opt/harbor/big.bin"
     assert installer_member(INSTALLER) in verified.members
+
+
+def test_key_is_checked_before_the_daemon(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harborkit.bundle import sign
+
+    path = make_parts().write(tmp_path / "b.tar")
+    no_daemon(tmp_path, monkeypatch)
+    key = sign.generate().public
+    with pytest.raises(sign.SignatureError) as e:
+        load.load_bundle(path, key=key)
+    assert e.value.message.startswith(f"bundle {path} is not signed (no SHA256SUMS.minisig)")
+
+
+def test_install_folder_link_out_of_it_is_hostile(tmp_path: Path) -> None:
+    from harborkit.bundle.errors import BundleHostile
+
+    path = make_parts().write(tmp_path / "b.tar")
+    install = tmp_path / "opt"
+    install.mkdir()
+    (install / "harbor").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(BundleHostile) as e:
+        load._check_install(verify_bundle(path), install)
+    assert e.value.message == (
+        f"{path}: {installer_member(INSTALLER)}: member 'harbor' escapes {install}"
+    )
+
+
+def test_extract_names_the_installer_when_it_changed_after_verify(tmp_path: Path) -> None:
+    path = make_parts().write(tmp_path / "b.tar")
+    verified = verify_bundle(path)
+    inst = verified.members[installer_member(INSTALLER)]
+    with open(path, "r+b") as f:
+        f.truncate(inst.offset + inst.size // 2)
+    with pytest.raises(BundleCorrupt) as e:
+        load._extract(verified, tmp_path / "opt", load._Undo())
+    assert e.value.message == (f"{path}: {inst.name} is not a complete gzip stream: it ends early")
+
+
+def test_extract_names_the_path_that_failed(tmp_path: Path) -> None:
+    path = make_parts().write(tmp_path / "b.tar")
+    with pytest.raises(OutputError) as e:
+        load._extract(verify_bundle(path), Path("/proc"), load._Undo())
+    assert e.value.message == (
+        "cannot unpack the installer into /proc: /proc/harbor: No such file or directory"
+    )
+
+
+def test_install_tools_goes_on_after_one_in_place(tmp_path: Path) -> None:
+    parts = make_parts()
+    parts.members += [("files/a", b"a\n"), ("files/b", b"b\n")]
+    parts.edit_metadata(lambda m: m.update(files=[_file("a", b"a\n"), _file("b", b"b\n")]))
+    verified = verify_bundle(parts.write(tmp_path / "t.tar"))
+    prefix = tmp_path / "root"
+    (prefix / "usr/local/bin").mkdir(parents=True)
+    (prefix / "usr/local/bin/a").write_bytes(b"a\n")
+    plan = plan_install(list(verified.metadata.files), prefix, force=False)
+    got = load._install_tools(verified, plan)
+    assert [(i.path.name, i.replaced, i.unchanged) for i in got] == [
+        ("a", False, True),
+        ("b", False, False),
+    ]
+    assert (prefix / "usr/local/bin/b").read_bytes() == b"b\n"
+
+
+def aligned_image(ref: str) -> object:
+    """An image whose config is a whole number of tar blocks long."""
+    layer = make_layer([("f", b"x", 0o644)])
+    for n in range(BLOCK):
+        image = make_image([ref], [layer], cmd=("/bin/sh", "-c", "#" * n))
+        if len(image.config) % BLOCK == 0:
+            return image
+    raise AssertionError("no padding gives a whole block")
+
+
+def test_stream_of_a_block_sized_blob_and_a_missing_one_first(tmp_path: Path) -> None:
+    image = aligned_image("hk/aligned:1")
+    path = craft_bundle(tmp_path / "b.tar", images=[image]).path  # type: ignore[list-item]
+    verified = verify_bundle(path)
+    entry = dict(verified.load_manifest[0])
+    # a layer the base of a delta holds comes first: the rest is still sent
+    entry["Layers"] = ["blobs/sha256/" + "0" * 64, *entry["Layers"]]
+    got = b"".join(load._tar_stream(path, dict(verified.members), [entry], Counted()))
+    assert got == expected_stream(verified, [entry])
+    with tarfile.open(fileobj=io.BytesIO(got)) as tf:
+        assert tf.getnames() == [entry["Config"], *entry["Layers"][1:], "manifest.json"]
