@@ -130,8 +130,9 @@ def test_bad_metadata_messages_default_to_the_member_name() -> None:
 
 def test_layer_lookup_and_shared_layers() -> None:
     assert META.layer(D[2]) == META.layers[1]
-    with pytest.raises(KeyError):
+    with pytest.raises(KeyError) as e:
         META.layer(D[9])
+    assert e.value.args == (D[9],)
     # b names D[1] twice: one user; a and b share it
     assert META.shared_layers() == {D[1]: ["goharbor/a:v1", "goharbor/b:v1"]}
     one = BundleMetadata(**{**META.__dict__, "images": META.images[1:]})

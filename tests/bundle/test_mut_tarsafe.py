@@ -12,6 +12,7 @@ import shutil
 import tarfile
 import time
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -477,3 +478,103 @@ def test_remove_created_keeps_what_it_cannot_remove(tmp_path: Path) -> None:
     assert remove_created(created) == [link, f]
     assert sorted(os.listdir(tmp_path)) == ["d"]
     assert os.listdir(d) == ["theirs"]
+
+
+def test_tar_header_keeps_undecodable_name_bytes() -> None:
+    """A name from a non-UTF-8 file system (surrogate escapes) is written as its bytes."""
+    h = tar_header("images/\udcff", 1, 0o644, 0)
+    assert h[:8] == b"images/\xff"
+
+
+def test_a_new_member_may_begin_after_one_ends() -> None:
+    f = io.BytesIO()
+    w = OuterTarWriter(f, mtime=0)
+    w.begin("a")
+    w.end("b", 0, "0" * 64)
+    w.begin("c")
+    w.write(b"x")
+    w.end("d", 1, "1" * 64)
+    w.close()
+    assert [m[0] for m in read_tar(f.getvalue())] == ["b", "d"]
+
+
+@pytest.fixture
+def small_fs(tmp_path: Path) -> Iterator[Path]:
+    """A 1 MiB tmpfs: free space nobody else changes."""
+    import subprocess
+
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], check=True)
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", str(mnt)], check=True)
+
+
+def test_install_space_boundary(small_fs: Path) -> None:
+    free = shutil.disk_usage(small_fs).free
+    member = members_of([("a", b"1")])[0]
+    members = (member,) * 3
+    fits = free - 3 * 4096 - (1 << 20)  # negative: the 1 MiB margin is more than the fs
+    check_install_space(InstallerCheck(members, 0, fits), small_fs / "opt")
+    with pytest.raises(NoSpace) as e:
+        check_install_space(InstallerCheck(members, 0, fits + 1), small_fs / "opt")
+    assert e.value.message == (
+        f"not enough free space in {small_fs} for the installer: about "
+        f"{(free + 1) / 1e6:.1f} MB needed, {free / 1e6:.1f} MB free"
+    )
+    assert e.value.exit_code == ExitCode.NO_SPACE
+
+
+def test_install_space_counts_4096_bytes_a_member(small_fs: Path) -> None:
+    free = shutil.disk_usage(small_fs).free
+    members = (members_of([("a", b"1")])[0],) * 100_000
+    with pytest.raises(NoSpace) as e:
+        check_install_space(InstallerCheck(members, 0, 0), small_fs)
+    needed = 100_000 * 4096 + (1 << 20)
+    assert e.value.message == (
+        f"not enough free space in {small_fs} for the installer: about "
+        f"{needed / 1e6:.1f} MB needed, {free / 1e6:.1f} MB free"
+    )
+
+
+def test_install_target_names_the_file_it_would_overwrite(tmp_path: Path) -> None:
+    """Through a link to a folder inside the destination, the real file is named."""
+    dest = tmp_path / "dest"
+    (dest / "real").mkdir(parents=True)
+    (dest / "real/prepare").write_text("mine")
+    (dest / "harbor").symlink_to("real")
+    with pytest.raises(InstallTargetExists) as e:
+        check_install_target(members_of([("harbor/prepare", b"1")]), dest, "i")
+    assert e.value.message == f"{dest.resolve()}/real/prepare already exists; not overwriting it"
+
+
+def test_extract_names_the_archive_in_its_refusals(tmp_path: Path) -> None:
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    (dest / "harbor").symlink_to(tmp_path)
+    data = gzip.compress(tar_of([("harbor/x", b"1")]))
+    with pytest.raises(BundleHostile) as e:
+        extract_installer(io.BytesIO(data), dest, "b.tar: installer/i.tgz")  # type: ignore[arg-type]
+    assert e.value.message == f"b.tar: installer/i.tgz: member 'harbor/x' escapes {dest}"
+    bad = gzip.compress(tar_of([("../x", b"1")]))
+    with pytest.raises(BundleHostile) as e:
+        extract_installer(io.BytesIO(bad), dest, "b.tar: installer/i.tgz")  # type: ignore[arg-type]
+    assert e.value.message == "b.tar: installer/i.tgz: unsafe member '../x': '..' in path"
+
+
+def test_extract_folder_modes_keep_owner_access(tmp_path: Path) -> None:
+    data = gzip.compress(tar_of([("a", None), ("b", None)]))
+    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(data))) as tf:
+        infos = tf.getmembers()
+    infos[0].mode, infos[1].mode = 0o755, 0o500
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as tf:
+        for ti in infos:
+            tf.addfile(ti)
+    extract_installer(io.BytesIO(gzip.compress(raw.getvalue())), tmp_path / "o", "i")  # type: ignore[arg-type]
+    assert (tmp_path / "o/a").stat().st_mode & 0o7777 == 0o755
+    assert (tmp_path / "o/b").stat().st_mode & 0o7777 == 0o700
