@@ -595,3 +595,90 @@ def test_delta_manifest_names_base_layers(tmp_path: Path) -> None:
         f"gives {CORE} another config or layers than {METADATA_NAME}",
     )
     assert base  # the base layer itself is not named
+
+
+def test_truncated_member_names_every_part_it_spans(tmp_path: Path) -> None:
+    written = split(tmp_path)
+    written[1].write_bytes(written[1].read_bytes()[:60])  # inside images/manifest.json
+    corrupt(
+        written[0],
+        f"bundle {written[0]} is corrupt: damaged part b.tar.part-001 (its sha256 differs from "
+        f"b.tar.parts.sha256); truncated member {IMAGES_MANIFEST} "
+        "(in b.tar.part-000, b.tar.part-001)",
+    )
+
+
+def test_member_cut_while_hashing(tmp_path: Path) -> None:
+    """The file got shorter after its headers were read."""
+    from harborkit.bundle.parts import open_bundle_file
+    from harborkit.bundle.tarsafe import Member
+    from harborkit.bundle.verify import _hash_member
+
+    path = tmp_path / "f"
+    path.write_bytes(b"0123456789")
+    task = Recorded("verify", 100)
+    with open_bundle_file(path) as source:
+        assert _hash_member(source, Member("m", 2, 8), task) == sha(b"23456789")
+        with pytest.raises(BundleCorrupt) as e:
+            _hash_member(source, Member("m", 5, 100), task)
+    assert e.value.message == f"{path}: member m is truncated"
+    assert task.advanced == 8 + 5
+
+
+def test_duplicate_member_is_hostile(tmp_path: Path) -> None:
+    parts = make_parts()
+    parts.members.append(("./" + IMAGES_MANIFEST, b"[]"))
+    path = parts.write(tmp_path / "b.tar")
+    corrupt(
+        path,
+        f"{path}: duplicate member './{IMAGES_MANIFEST}' (the same path as '{IMAGES_MANIFEST}')",
+        BundleHostile,
+    )
+
+
+def test_reference_with_has_in_it(tmp_path: Path) -> None:
+    """The parser's reason is the text after the last ' has ', whatever the reference holds."""
+    parts = make_parts()
+    parts.edit_metadata(lambda m: m["images"][1].update(reference="goharbor/x has y:v1"))
+    path = parts.write(tmp_path / "b.tar")
+    corrupt(
+        path,
+        f"bundle {path} is inconsistent with {METADATA_NAME}: reference 'goharbor/x has y:v1' "
+        "is not an image reference (a malformed repository name)",
+    )
+
+
+def test_each_inconsistency_is_named(tmp_path: Path) -> None:
+    parts = make_parts()
+    meta = json.loads(parts.get(METADATA_NAME))
+    layer = meta["layers"][2]
+    inconsistent(
+        tmp_path,
+        lambda m: (
+            m["layers"][2].update(size=layer["size"] + 1),
+            m["images"][1].update(image_id="sha256:" + "ef" * 32),
+            m["installer"].update(name="other.tgz"),
+        ),
+        f"layer {layer['digest']} has {layer['size']} bytes, metadata says {layer['size'] + 1}",
+        f"config of {DB} (sha256:{'ef' * 32}) is not in the bundle",
+        "installer installer/other.tgz is not in the bundle",
+    )
+
+
+def test_delta_base_layer_first_then_a_wrong_size(tmp_path: Path) -> None:
+    parts = make_parts()
+    delta(parts)
+    meta = json.loads(parts.get(METADATA_NAME))
+    last = meta["layers"][-1]
+    parts.edit_metadata(lambda m: m["layers"][-1].update(size=1))
+    path = parts.write(tmp_path / "d.tar")
+    corrupt(
+        path,
+        f"bundle {path} is inconsistent with {METADATA_NAME}: "
+        f"layer {last['digest']} has {last['size']} bytes, metadata says 1",
+    )
+
+
+def test_manifest_repeats_two_tags(tmp_path: Path) -> None:
+    path = with_manifest(tmp_path, edited(lambda d: d.extend([dict(d[0]), dict(d[1])])))
+    disagrees(path, f"tags {CORE}, {DB} more than once")
