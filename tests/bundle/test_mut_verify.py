@@ -682,3 +682,39 @@ def test_delta_base_layer_first_then_a_wrong_size(tmp_path: Path) -> None:
 def test_manifest_repeats_two_tags(tmp_path: Path) -> None:
     path = with_manifest(tmp_path, edited(lambda d: d.extend([dict(d[0]), dict(d[1])])))
     disagrees(path, f"tags {CORE}, {DB} more than once")
+
+
+def test_cut_right_after_sums_still_judges_every_member(tmp_path: Path) -> None:
+    good = make_parts()
+    parts = make_parts()
+    parts.put(IMAGES_MANIFEST, parts.get(IMAGES_MANIFEST) + b" ")
+    whole = parts.write(tmp_path / "whole.tar", sums_from=good)
+    sums = scan_end(whole)
+    cut = tmp_path / "cut.tar"
+    cut.write_bytes(whole.read_bytes()[:sums])
+    corrupt(
+        cut,
+        f"bundle {cut} is corrupt: truncated member (header after {SUMS_NAME}); "
+        f"altered member {IMAGES_MANIFEST}",
+    )
+
+
+def scan_end(path: Path) -> int:
+    from harborkit.bundle.tarsafe import scan_tar
+
+    return next(m.end for m in scan_tar(path).members if m.name == SUMS_NAME)
+
+
+def test_cut_after_sums_in_the_last_part(tmp_path: Path) -> None:
+    written = split(tmp_path)
+    end = scan_end_parts(written[0])
+    written[1].write_bytes(written[1].read_bytes()[: end - 8192])
+    corrupt(
+        written[0],
+        f"bundle {written[0]} is corrupt: damaged part b.tar.part-001 (its sha256 differs from "
+        f"b.tar.parts.sha256); truncated member (header after {SUMS_NAME}) (in b.tar.part-001)",
+    )
+
+
+def scan_end_parts(first: Path) -> int:
+    return verify_bundle(first).members[SUMS_NAME].end
