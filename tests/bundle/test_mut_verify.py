@@ -718,3 +718,65 @@ def test_cut_after_sums_in_the_last_part(tmp_path: Path) -> None:
 
 def scan_end_parts(first: Path) -> int:
     return verify_bundle(first).members[SUMS_NAME].end
+
+
+def test_member_after_sums_cut_short_is_only_truncated(tmp_path: Path) -> None:
+    """SHA256SUMS need not be last: a member after it that is cut short is named once,
+    as truncated, not also as extra."""
+    parts = make_parts()
+    whole = write(
+        tmp_path / "w.tar", [*parts.members, (SUMS_NAME, sums_of(parts)), ("notes.txt", b"n" * 900)]
+    )
+    cut = tmp_path / "cut.tar"
+    with open(whole, "rb") as f:
+        notes = next(ti.offset_data for ti in tarfile.open(fileobj=f) if ti.name == "notes.txt")
+    cut.write_bytes(whole.read_bytes()[: notes + 100])
+    corrupt(cut, f"bundle {cut} is corrupt: truncated member notes.txt")
+
+
+def test_member_ending_at_the_end_of_the_file_is_hashed(tmp_path: Path) -> None:
+    parts = make_parts()
+    parts.members.append(("notes.txt", b"n" * 512))
+    sums = sums_of(parts)
+    parts.put("notes.txt", b"N" * 512)  # altered after SHA256SUMS was written
+    members = [m for m in parts.members if m[0] != "notes.txt"]
+    whole = write(tmp_path / "w.tar", [*members, (SUMS_NAME, sums), ("notes.txt", b"N" * 512)])
+    with open(whole, "rb") as f:
+        size = next(
+            ti.offset_data + ti.size for ti in tarfile.open(fileobj=f) if ti.name == "notes.txt"
+        )
+    cut = tmp_path / "cut.tar"
+    cut.write_bytes(whole.read_bytes()[:size])
+    # no end-of-archive blocks, but every member whole: only the altered one is named
+    corrupt(cut, f"bundle {cut} is corrupt: altered member notes.txt")
+
+
+def test_bad_metadata_is_named_with_the_bundle(tmp_path: Path) -> None:
+    from harborkit.bundle.errors import MetadataError
+
+    parts = make_parts()
+    parts.put(METADATA_NAME, b"{not json")
+    path = parts.write(tmp_path / "b.tar")
+    with pytest.raises(MetadataError) as e:
+        verify_bundle(path)
+    assert e.value.message.startswith(f"{path}: {METADATA_NAME} is not valid JSON: ")
+
+
+def test_bad_installer_is_named_with_the_bundle(tmp_path: Path) -> None:
+    path = make_parts(b"plain text, not gzip").write(tmp_path / "b.tar")
+    with pytest.raises(BundleCorrupt) as e:
+        verify_bundle(path)
+    assert e.value.message.startswith(f"{path}: {INST} is not a complete gzip stream: ")
+
+
+def test_installer_bomb_is_judged_by_its_stored_size(tmp_path: Path) -> None:
+    import zlib
+
+    c = zlib.compressobj(1, zlib.DEFLATED, 31)
+    bomb = b"".join([*(c.compress(bytes(1 << 20)) for _ in range(70)), c.flush()])
+    path = make_parts(bomb).write(tmp_path / "b.tar")
+    corrupt(
+        path,
+        f"{path}: {INST} unpacks to more than 67 MB (over 50 times its size)",
+        BundleHostile,
+    )
