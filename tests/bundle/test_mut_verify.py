@@ -728,9 +728,7 @@ def test_member_after_sums_cut_short_is_only_truncated(tmp_path: Path) -> None:
         tmp_path / "w.tar", [*parts.members, (SUMS_NAME, sums_of(parts)), ("notes.txt", b"n" * 900)]
     )
     cut = tmp_path / "cut.tar"
-    with open(whole, "rb") as f:
-        notes = next(ti.offset_data for ti in tarfile.open(fileobj=f) if ti.name == "notes.txt")
-    cut.write_bytes(whole.read_bytes()[: notes + 100])
+    cut.write_bytes(whole.read_bytes()[: info(whole, "notes.txt").offset_data + 100])
     corrupt(cut, f"bundle {cut} is corrupt: truncated member notes.txt")
 
 
@@ -741,10 +739,8 @@ def test_member_ending_at_the_end_of_the_file_is_hashed(tmp_path: Path) -> None:
     parts.put("notes.txt", b"N" * 512)  # altered after SHA256SUMS was written
     members = [m for m in parts.members if m[0] != "notes.txt"]
     whole = write(tmp_path / "w.tar", [*members, (SUMS_NAME, sums), ("notes.txt", b"N" * 512)])
-    with open(whole, "rb") as f:
-        size = next(
-            ti.offset_data + ti.size for ti in tarfile.open(fileobj=f) if ti.name == "notes.txt"
-        )
+    notes = info(whole, "notes.txt")
+    size = notes.offset_data + notes.size
     cut = tmp_path / "cut.tar"
     cut.write_bytes(whole.read_bytes()[:size])
     # no end-of-archive blocks, but every member whole: only the altered one is named
@@ -780,3 +776,8 @@ def test_installer_bomb_is_judged_by_its_stored_size(tmp_path: Path) -> None:
         f"{path}: {INST} unpacks to more than 67 MB (over 50 times its size)",
         BundleHostile,
     )
+
+
+def info(path: Path, name: str) -> tarfile.TarInfo:
+    with tarfile.open(path) as tf:
+        return tf.getmember(name)
