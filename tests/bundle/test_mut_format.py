@@ -153,6 +153,7 @@ def test_sums_lines() -> None:
     text = f"{'0' * 64}  a\n\n  \n{'1' * 64} *b c\n{'2' * 64}  d  e\n".encode()
     assert parse_sums(text) == {"a": "0" * 64, "b c": "1" * 64, "d  e": "2" * 64}
     assert parse_sums(b"") == {}
+    assert parse_sums(f"{'1' * 64} *a *b\n".encode()) == {"a *b": "1" * 64}
 
 
 @pytest.mark.parametrize(

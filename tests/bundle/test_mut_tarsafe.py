@@ -578,3 +578,55 @@ def test_extract_folder_modes_keep_owner_access(tmp_path: Path) -> None:
     extract_installer(io.BytesIO(gzip.compress(raw.getvalue())), tmp_path / "o", "i")  # type: ignore[arg-type]
     assert (tmp_path / "o/a").stat().st_mode & 0o7777 == 0o755
     assert (tmp_path / "o/b").stat().st_mode & 0o7777 == 0o700
+
+
+def test_scan_of_a_folder_then_a_broken_long_name(tmp_path: Path) -> None:
+    """Nothing but a folder before the first broken header: not a tar archive."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tf:
+        tf.addfile(folder("d"))
+        tf.addfile(reg("d/" + "x" * 150, 1), io.BytesIO(b"1"))
+    raw = bytearray(buf.getvalue())
+    raw[3 * 512 + 148 : 3 * 512 + 156] = b"00000000"  # the header after the long name
+    path = tmp_path / "b.tar"
+    path.write_bytes(bytes(raw))
+    from harborkit.bundle.errors import BundleCorrupt
+
+    with pytest.raises(BundleCorrupt) as e:
+        scan_tar(path)
+    assert e.value.message == f"{path} is not a tar archive: bad checksum"
+
+
+def test_scan_does_not_open_a_compressed_tar(tmp_path: Path) -> None:
+    from harborkit.bundle.errors import BundleCorrupt
+
+    path = tmp_path / "b.tar.gz"
+    path.write_bytes(gzip.compress(outer(tmp_path / "a.tar", [reg("a", 3)]).read_bytes()))
+    with pytest.raises(BundleCorrupt) as e:
+        scan_tar(path)
+    assert e.value.message.startswith(f"{path} is not a tar archive: ")
+
+
+def test_install_space_message_in_megabytes(tmp_path: Path) -> None:
+    """On a 100 GiB tmpfs (a limit, nothing reserved) the MB figures are exact to 0.1."""
+    import subprocess
+
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    mnt = tmp_path / "big"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=100g", "tmpfs", str(mnt)], check=True)
+    try:
+        free = shutil.disk_usage(mnt).free
+        member = members_of([("a", b"1")])[0]
+        with pytest.raises(NoSpace) as e:
+            check_install_space(InstallerCheck((member,), 0, 10**12), mnt)
+    finally:
+        subprocess.run(["umount", str(mnt)], check=True)
+    needed = 10**12 + 4096 + (1 << 20)
+    assert e.value.message == (
+        f"not enough free space in {mnt} for the installer: about "
+        f"{needed / 1e6:.1f} MB needed, {free / 1e6:.1f} MB free"
+    )
+    assert f"{needed / 1e6:.1f}" != f"{needed / 1000001:.1f}"
+    assert f"{free / 1e6:.1f}" != f"{free / 1000001:.1f}"
