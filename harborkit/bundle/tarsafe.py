@@ -199,13 +199,10 @@ def scan_tar_file(f: BinaryIO, file_size: int, path: Path) -> TarScan:
         try:
             ti = tf.next()
         except tarfile.TarError as e:
-            last = members[-1].name if members else "the first member"
-            if members and members[-1].end > file_size:
-                truncated = members[-1].name
-            else:
-                truncated = f"(header after {last})"
             if not members:
                 raise BundleCorrupt(f"{path} is not a tar archive: {e}") from e
+            # every member listed is whole (a cut one ends the loop below): a header is cut
+            truncated = f"(header after {members[-1].name})"
             break
         if ti is None:
             # tarfile stops quietly at a bad header; end-of-archive is all zeros

@@ -165,6 +165,7 @@ def test_sums_lines() -> None:
         (f"{'0' * 63}  a\n", "line 1 is not '<sha256>  <name>'"),
         (f"{'0' * 63}g  a\n", "line 1 is not '<sha256>  <name>'"),
         (f"{'0' * 63}F  a\n", "line 1 is not '<sha256>  <name>'"),
+        (f"{'X' * 64}  a\n", "line 1 is not '<sha256>  <name>'"),
         (f"\n\n{'0' * 64}  a\n{'1' * 64} *a\n", "line 4 repeats a"),
         (f"{'0' * 64}  a\nnope\n", "line 2 is not '<sha256>  <name>'"),
     ],

@@ -630,3 +630,15 @@ def test_install_space_message_in_megabytes(tmp_path: Path) -> None:
     )
     assert f"{needed / 1e6:.1f}" != f"{needed / 1000001:.1f}"
     assert f"{free / 1e6:.1f}" != f"{free / 1000001:.1f}"
+
+
+@pytest.mark.parametrize(
+    ("first", "damaged"), [(reg("a", 3), "a"), (folder("d"), "(start)")], ids=["file", "folder"]
+)
+def test_scan_names_a_damaged_header(tmp_path: Path, first: tarfile.TarInfo, damaged: str) -> None:
+    raw = outer(tmp_path / "a.tar", [first]).read_bytes()
+    end = 512 + (512 if first.isreg() else 0)
+    path = tmp_path / "b.tar"
+    path.write_bytes(raw[:end] + b"X" * 512 + bytes(1024))
+    scan = scan_tar(path)
+    assert (scan.damaged_header_after, scan.truncated) == (damaged, None)
