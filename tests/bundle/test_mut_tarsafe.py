@@ -642,3 +642,11 @@ def test_scan_names_a_damaged_header(tmp_path: Path, first: tarfile.TarInfo, dam
     path.write_bytes(raw[:end] + b"X" * 512 + bytes(1024))
     scan = scan_tar(path)
     assert (scan.damaged_header_after, scan.truncated) == (damaged, None)
+
+
+def test_gzip_size_refuses_a_zlib_stream() -> None:
+    from harborkit.bundle.errors import BundleCorrupt
+
+    with pytest.raises(BundleCorrupt) as e:
+        tarsafe.gzip_size(io.BytesIO(zlib.compress(b"abc" * 100)), "x")
+    assert e.value.message.startswith("x is not a complete gzip stream: Error -3 ")
