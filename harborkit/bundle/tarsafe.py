@@ -39,7 +39,7 @@ def unsafe_name_reason(name: str) -> str | None:
     """Why ``name`` may not be extracted, or ``None`` if it is a safe relative path."""
     if not name or "\x00" in name:
         return "empty or NUL in name"
-    if name.startswith("/") or PurePosixPath(name).is_absolute():
+    if PurePosixPath(name).is_absolute():
         return "absolute path"
     if ".." in PurePosixPath(name).parts:
         return "'..' in path"
@@ -48,7 +48,7 @@ def unsafe_name_reason(name: str) -> str | None:
 
 def normalize_name(name: str) -> str:
     """The path a member name denotes: ``./a//b/`` and ``a/./b`` are both ``a/b``."""
-    return posixpath.normpath(name.strip("/")).removeprefix("./") if name else name
+    return posixpath.normpath(name.strip("/")) if name else name
 
 
 def unsafe_member_reason(ti: tarfile.TarInfo, *, allow_dirs: bool = True) -> str | None:

@@ -650,3 +650,11 @@ def test_gzip_size_refuses_a_zlib_stream() -> None:
     with pytest.raises(BundleCorrupt) as e:
         tarsafe.gzip_size(io.BytesIO(zlib.compress(b"abc" * 100)), "x")
     assert e.value.message.startswith("x is not a complete gzip stream: Error -3 ")
+
+
+def test_names_keep_their_own_characters() -> None:
+    assert tarsafe.normalize_name("X./aX/") == "X./aX"
+    assert tarsafe.normalize_name("//a/./b//") == "a/b"
+    assert tarsafe.unsafe_name_reason("a\x00b") == "empty or NUL in name"
+    assert tarsafe.unsafe_name_reason("//etc/passwd") == "absolute path"
+    assert tarsafe.unsafe_name_reason("X/a") is None
