@@ -60,7 +60,8 @@ clean:
 
 # Mutation testing (not part of `make test`: it takes a long while). mutmut 3
 # mutates checks, engine, report and bundle/{verify,tarsafe,load,format} and
-# runs the fast tests (-m "not daemon") against every mutant; the score and
+# runs the fast tests (-m "not daemon or mutation": the load tests marked
+# mutation start one private dockerd) against every mutant; the score and
 # the survivors are printed at the end (see tests/mutation-equivalent.md).
 mutation: setup
 	$(PY) -m pip install -q -e '.[test,mutation]'

@@ -25,6 +25,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "daemon: starts a private dockerd or registry (set automatically; "
         "deselect with -m 'not daemon' for the fast tests)",
     )
+    config.addinivalue_line(
+        "markers",
+        "mutation: a daemon test that make mutation runs too (one daemon per pytest run, "
+        "a few seconds: -m 'not daemon or mutation')",
+    )
 
 
 @functools.cache

@@ -3,7 +3,8 @@
 mutmut 3 (configured in ``pyproject.toml``, ``[tool.mutmut]``) copies the
 package to ``mutants/``, mutates checks, engine, report and
 bundle/{verify,tarsafe,load,format}, and runs the fast tests (``-m "not
-daemon"``) that cover each mutated function. Afterwards this script prints
+daemon or mutation"``: the daemon tests marked ``mutation`` start one private
+dockerd per run, for load) that cover each mutated function. Afterwards this script prints
 killed/total per module and every survivor that is not listed as equivalent
 in ``tests/mutation-equivalent.md``.
 
@@ -56,7 +57,7 @@ def _run(names: list[str]) -> int:
         config().pytest_add_cli_args_test_selection = [
             *os.environ["MUTATION_TESTS"].split(),
             "-m",
-            "not daemon",
+            "not daemon or mutation",
         ]
 
     children = os.environ.get("MUTATION_JOBS") or str(os.cpu_count() or 1)

@@ -39,7 +39,7 @@ def unsafe_name_reason(name: str) -> str | None:
     """Why ``name`` may not be extracted, or ``None`` if it is a safe relative path."""
     if not name or "\x00" in name:
         return "empty or NUL in name"
-    if name.startswith("/") or PurePosixPath(name).is_absolute():
+    if PurePosixPath(name).is_absolute():
         return "absolute path"
     if ".." in PurePosixPath(name).parts:
         return "'..' in path"
@@ -48,7 +48,7 @@ def unsafe_name_reason(name: str) -> str | None:
 
 def normalize_name(name: str) -> str:
     """The path a member name denotes: ``./a//b/`` and ``a/./b`` are both ``a/b``."""
-    return posixpath.normpath(name.strip("/")).removeprefix("./") if name else name
+    return posixpath.normpath(name.strip("/")) if name else name
 
 
 def unsafe_member_reason(ti: tarfile.TarInfo, *, allow_dirs: bool = True) -> str | None:
@@ -199,13 +199,10 @@ def scan_tar_file(f: BinaryIO, file_size: int, path: Path) -> TarScan:
         try:
             ti = tf.next()
         except tarfile.TarError as e:
-            last = members[-1].name if members else "the first member"
-            if members and members[-1].end > file_size:
-                truncated = members[-1].name
-            else:
-                truncated = f"(header after {last})"
             if not members:
                 raise BundleCorrupt(f"{path} is not a tar archive: {e}") from e
+            # every member listed is whole (a cut one ends the loop below): a header is cut
+            truncated = f"(header after {members[-1].name})"
             break
         if ti is None:
             # tarfile stops quietly at a bad header; end-of-archive is all zeros
@@ -381,19 +378,21 @@ def check_install_target(members: Sequence[tarfile.TarInfo], dest: Path, where: 
     """Refuse members that would land outside ``dest``, overwrite a file, or need a folder where a file is."""
     root = dest.resolve()
     for ti in members:
-        target = (root / ti.name).resolve()
+        path = root / ti.name  # what extraction opens: a link on the way is followed, not the last
+        target = path.resolve()
         if target != root and root not in target.parents:
             raise BundleHostile(f"{where}: member {ti.name!r} escapes {dest}")
-        if ti.isreg() and (target.exists() or target.is_symlink()):
-            raise InstallTargetExists(f"{target} already exists; not overwriting it")
-        folder = target if ti.isdir() else target.parent
-        for d in (folder, *folder.parents):
-            if d == root or root not in d.parents:
-                break
+        # a resolved path is never a link: a dangling link must be seen on the path itself
+        if ti.isreg() and (target.exists() or path.is_symlink()):
+            shown = path if path.is_symlink() else target
+            raise InstallTargetExists(f"{shown} already exists; not overwriting it")
+        d = path if ti.isdir() else path.parent
+        while d != root:
             if (d.exists() or d.is_symlink()) and not d.is_dir():
                 raise InstallTargetExists(
                     f"{d} is a file where the installer needs a folder; not replacing it"
                 )
+            d = d.parent
 
 
 def check_install_space(check: InstallerCheck, dest: Path) -> None:

@@ -1,0 +1,271 @@
+"""bundle load in-process against one private dockerd: what it sends, skips,
+re-tags and confirms, and what it rolls back when the daemon refuses an image.
+
+Marked ``mutation`` as well as ``daemon``: ``make mutation`` runs these (the
+daemon starts once per pytest run, about two seconds), since most of load.py
+only runs against a daemon."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harborkit.bundle import cleanup, load
+from harborkit.bundle.errors import LoadFailed
+from harborkit.bundle.format import IMAGES_DIR, METADATA_NAME
+from harborkit.bundle.verify import verify_bundle
+from harborkit.errors import ExitCode
+from tests.bundle.craft import (
+    bundle_members,
+    craft_bundle,
+    crafted_images,
+    installer_tgz,
+    write_members,
+)
+from tests.support.dockerd import Daemon, start_dockerd
+from tests.support.images import Image, Layer, load_images, make_image, make_layer
+
+pytestmark = [pytest.mark.daemon, pytest.mark.mutation]
+
+REFS = ("hk-mut/one:1", "hk-mut/two:1")
+
+
+class Recorded:
+    """A progress task that records what it is told."""
+
+    def __init__(self, description: str, total: int | None) -> None:
+        self.description, self.total = description, total
+        self.advanced = 0
+        self.finished = False
+
+    def advance(self, n: int) -> None:
+        self.advanced += n
+
+    def set_total(self, total: int | None) -> None:
+        self.total = total
+
+    def done(self) -> None:
+        self.finished = True
+
+
+class Progress:
+    def __init__(self) -> None:
+        self.tasks: list[Recorded] = []
+
+    def task(self, description: str, total: int | None = None) -> Recorded:
+        self.tasks.append(Recorded(description, total))
+        return self.tasks[-1]
+
+
+@pytest.fixture(scope="module")
+def daemon() -> Iterator[Daemon]:
+    if os.geteuid() != 0:
+        pytest.skip("a private dockerd needs root")
+    with start_dockerd() as d:
+        yield d
+
+
+@pytest.fixture
+def docker(daemon: Daemon, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    """A client of the private daemon, which load_bundle reaches through DOCKER_HOST;
+    every image is removed afterwards."""
+    monkeypatch.setenv("DOCKER_HOST", daemon.url)
+    cleanup.reset()
+    client = daemon.client()
+    try:
+        yield client
+    finally:
+        for img in client.images.list(all=True):
+            client.api.remove_image(img.id, force=True)
+        client.close()
+        cleanup.reset()
+
+
+def tags(client: object) -> dict[str, str]:
+    return {t: img.id for img in client.images.list() for t in img.tags}  # type: ignore[attr-defined]
+
+
+def test_load_sends_then_skips_then_only_retags(docker: object, tmp_path: Path) -> None:
+    images = crafted_images(REFS)
+    path = craft_bundle(tmp_path / "b.tar", images=images).path
+    verified = verify_bundle(path)
+    blobs = {
+        n for e in verified.load_manifest for n in [e["Config"], *e["Layers"]]
+    }  # the shared base layer once
+    want_bytes = sum(verified.members[f"{IMAGES_DIR}/{n}"].size for n in blobs)
+
+    progress = Progress()
+    res = load.load_bundle(path, install_dir=tmp_path / "opt", progress=progress)  # type: ignore[arg-type]
+    assert res == load.LoadResult(REFS, (), ((tmp_path / "opt").resolve() / "harbor",), ())
+    assert tags(docker) == {img.tags[0]: img.id for img in images}
+    verify_task, load_task = progress.tasks
+    assert (load_task.description, load_task.total, load_task.advanced, load_task.finished) == (
+        "load",
+        want_bytes,
+        want_bytes,
+        True,
+    )
+    assert verify_task.description == "verify"
+    assert (tmp_path / "opt/harbor/install.sh").stat().st_mode & 0o777 == 0o755
+
+    assert load.load_bundle(path) == load.LoadResult((), REFS, (), ())
+
+    # the right image under another name only: re-tagged, nothing sent
+    docker.api.tag(images[0].id, "keep/one", "1")  # type: ignore[attr-defined]
+    docker.api.remove_image(REFS[0])  # type: ignore[attr-defined]
+    progress = Progress()
+    res = load.load_bundle(path, progress=progress)  # type: ignore[arg-type]
+    assert res == load.LoadResult((), (REFS[1], REFS[0]), (), ())
+    assert [t.description for t in progress.tasks] == ["verify"]
+    assert tags(docker) == {
+        REFS[0]: images[0].id,
+        REFS[1]: images[1].id,
+        "keep/one:1": images[0].id,
+    }
+    assert cleanup.removed() == []
+
+
+def test_only_missing_images_are_sent(docker: object, tmp_path: Path) -> None:
+    images = crafted_images(REFS)
+    path = craft_bundle(tmp_path / "b.tar", images=images).path
+    load_images(docker, images[:1])
+    progress = Progress()
+    res = load.load_bundle(path, progress=progress)  # type: ignore[arg-type]
+    assert res == load.LoadResult((REFS[1],), (REFS[0],), (), ())
+    verified = verify_bundle(path)
+    (entry,) = [e for e in verified.load_manifest if e["RepoTags"] == [REFS[1]]]
+    sent = sum(
+        verified.members[f"{IMAGES_DIR}/{n}"].size for n in [entry["Config"], *entry["Layers"]]
+    )
+    assert (progress.tasks[1].total, progress.tasks[1].advanced) == (sent, sent)
+    assert tags(docker) == {img.tags[0]: img.id for img in images}
+
+
+def _bad_image(ref: str) -> Image:
+    """An image whose layer is no tar: the daemon refuses it while loading."""
+    return make_image([ref], [Layer(b"this is not a tar archive\n" * 40)])
+
+
+def test_refused_image_rolls_back_tags_and_new_images(docker: object, tmp_path: Path) -> None:
+    old = make_image([REFS[0]], [make_layer([("old", b"old\n", 0o644)])])
+    load_images(docker, [old])
+    good = crafted_images(REFS[:1])[0]
+    path = craft_bundle(tmp_path / "b.tar", images=[good, _bad_image(REFS[1])]).path
+    install = tmp_path / "opt"
+    with pytest.raises(LoadFailed) as e:
+        load.load_bundle(path, install_dir=install)
+    assert e.value.exit_code is ExitCode.LOAD_FAILED
+    head, _, rolled = e.value.message.partition("; rolled back: ")
+    assert head.startswith(f"the daemon refused the images from {path}: ")
+    assert rolled == f"removed tag {REFS[0]} (back on {old.id[:19]}), image {good.id[:19]}"
+    # the reference names its old image again; the image loaded for it is gone
+    assert tags(docker) == {REFS[0]: old.id}
+    assert {i.id for i in docker.images.list(all=True)} == {old.id}  # type: ignore[attr-defined]
+    assert not install.exists()
+
+
+def test_refused_new_reference_is_removed(docker: object, tmp_path: Path) -> None:
+    good = crafted_images(REFS[:1])[0]
+    path = craft_bundle(tmp_path / "b.tar", images=[good, _bad_image(REFS[1])]).path
+    with pytest.raises(LoadFailed) as e:
+        load.load_bundle(path)
+    assert e.value.message.endswith(f"; rolled back: removed image {REFS[0]}")
+    assert tags(docker) == {}
+
+
+def test_refusal_with_nothing_to_roll_back(docker: object, tmp_path: Path) -> None:
+    path = craft_bundle(tmp_path / "b.tar", images=[_bad_image(REFS[1])]).path
+    with pytest.raises(LoadFailed) as e:
+        load.load_bundle(path)
+    assert e.value.message.startswith(f"the daemon refused the images from {path}: ")
+    assert "rolled back" not in e.value.message
+    assert tags(docker) == {}
+
+
+def test_failure_after_the_load_rolls_back_loads_and_retags(docker: object, tmp_path: Path) -> None:
+    """The tools cannot be written (after every image is in): the new image goes, the
+    re-tagged one keeps only the name it had."""
+    from harborkit.bundle.errors import OutputError
+    from tests.bundle.test_mut_verify import _file
+
+    images = crafted_images(REFS)
+    tool = b"#!/bin/sh\n"
+    members, meta = bundle_members(images, installer_tgz())
+    members = [(n, tool_meta(d, meta, tool) if n == METADATA_NAME else d) for n, d in members]
+    path = tmp_path / "t.tar"
+    write_members(path, [*members, ("files/tool", tool)])
+    load_images(docker, images[:1])
+    docker.api.tag(images[0].id, "keep/one", "1")  # type: ignore[attr-defined]
+    docker.api.remove_image(REFS[0])  # type: ignore[attr-defined]
+    prefix = Path("/proc/hk-no-such-root")
+    with pytest.raises(OutputError) as e:
+        load.load_bundle(path, install_tools=True, prefix=prefix)
+    assert e.value.exit_code == ExitCode.ENVIRONMENT
+    assert e.value.message == (
+        f"cannot create {prefix}/usr/local/bin: No such file or directory; "
+        f"rolled back: removed image {REFS[1]}, image {REFS[0]}"
+    )
+    assert tags(docker) == {"keep/one:1": images[0].id}
+    assert _file  # the record shape shared with the verify tests
+
+
+def tool_meta(raw: bytes, meta: dict, tool: bytes) -> bytes:
+    import json
+
+    from tests.bundle.test_mut_verify import _file
+
+    return json.dumps({**meta, "files": [_file("tool", tool)]}).encode()
+
+
+def test_delta_without_its_base_is_refused_before_loading(docker: object, tmp_path: Path) -> None:
+    from harborkit.bundle.delta import DeltaBaseMissing
+    from tests.bundle.test_mut_verify import delta
+    from tests.bundle.test_verify_fast import make_parts
+
+    parts = make_parts()
+    delta(parts)
+    path = parts.write(tmp_path / "d.tar")
+    with pytest.raises(DeltaBaseMissing) as e:
+        load.load_bundle(path)
+    assert e.value.message == (
+        f"{path} is a delta over base.tar (SHA256SUMS sha256 {'0' * 16}...): the target lacks "
+        f"its base images goharbor/base:v1 (sha256:{'1' * 12}); load base.tar first"
+    )
+    assert e.value.exit_code == ExitCode.DELTA_BASE
+    assert tags(docker) == {}
+
+
+def test_failure_while_unpacking_rolls_back_files_then_images(
+    docker: object, tmp_path: Path
+) -> None:
+    """A file system out of inodes (room enough by bytes, so the space check passes):
+    unpacking stops at the third file; what was unpacked goes, then the images."""
+    import subprocess
+
+    from harborkit.bundle.errors import NoSpace
+
+    images = crafted_images(REFS)
+    path = craft_bundle(tmp_path / "b.tar", images=images).path
+    mnt = tmp_path / "fs"
+    mnt.mkdir()
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=8m,nr_inodes=4", "tmpfs", str(mnt)], check=True
+    )
+    try:
+        install = mnt / "opt"
+        with pytest.raises(NoSpace) as e:
+            load.load_bundle(path, install_dir=install)
+        root = install.resolve()
+        assert e.value.message == (
+            f"no space left in {install} while unpacking the installer; rolled back: removed "
+            f"{root}/harbor/install.sh, {root}/harbor, {install}, image {REFS[0]} and 1 more"
+        )
+        assert e.value.exit_code == ExitCode.NO_SPACE
+        assert cleanup.removed()[-1] == f"image {REFS[1]}"
+        assert os.listdir(mnt) == []
+    finally:
+        subprocess.run(["umount", str(mnt)], check=True)
+    assert tags(docker) == {}
