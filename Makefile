@@ -10,7 +10,7 @@ PY      = $(VENV)/bin/python
 # the HTML report headless, minisign to check bundle signatures as a target would.
 DEBS    = docker.io docker-registry skopeo busybox-static pigz libxml2-utils debootstrap iproute2 procps ca-certificates chromium openssh-client minisign
 
-.PHONY: setup system-deps run test smoke lint bench clean mutation
+.PHONY: setup system-deps run test smoke lint bench clean mutation mutation-load
 
 # pip's and setuptools' chatter goes to $(VENV)/setup.log, shown only on failure.
 $(VENV)/.installed: pyproject.toml setup.py
@@ -60,9 +60,17 @@ clean:
 
 # Mutation testing (not part of `make test`: it takes a long while). mutmut 3
 # mutates checks, engine, report and bundle/{verify,tarsafe,load,format} and
-# runs the fast tests (-m "not daemon or mutation": the load tests marked
-# mutation start one private dockerd) against every mutant; the score and
+# runs the fast tests (-m "not daemon") against every mutant; the score and
 # the survivors are printed at the end (see tests/mutation-equivalent.md).
+# mutation-load judges bundle/load.py again with its daemon tests (marked
+# mutation: one private dockerd per pytest run), in a copy of the tree.
 mutation: setup
 	$(PY) -m pip install -q -e '.[test,mutation]'
 	$(PY) tests/mutation.py
+
+mutation-load: setup
+	$(PY) -m pip install -q -e '.[test,mutation]'
+	rm -rf .work/mutation-load && mkdir -p .work/mutation-load
+	tar -c --exclude=./.venv --exclude=./.work --exclude=./mutants --exclude=./.git . \
+		| tar -x -C .work/mutation-load
+	cd .work/mutation-load && MUTATION_DAEMON=1 $(abspath $(PY)) tests/mutation.py 'harborkit.bundle.load*'

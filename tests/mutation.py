@@ -3,8 +3,7 @@
 mutmut 3 (configured in ``pyproject.toml``, ``[tool.mutmut]``) copies the
 package to ``mutants/``, mutates checks, engine, report and
 bundle/{verify,tarsafe,load,format}, and runs the fast tests (``-m "not
-daemon or mutation"``: the daemon tests marked ``mutation`` start one private
-dockerd per run, for load) that cover each mutated function. Afterwards this script prints
+daemon"``) that cover each mutated function. Afterwards this script prints
 killed/total per module and every survivor that is not listed as equivalent
 in ``tests/mutation-equivalent.md``.
 
@@ -12,6 +11,9 @@ Usage: ``python tests/mutation.py [MUTANT-GLOB ...]`` (no glob: every module).
 ``MUTATION_SUBPROCESS=1`` also maps the CLI and live-namespace tests (which run
 harborkit as a subprocess) to the functions they exercise: more mutants are
 judged, at many times the cost. ``MUTATION_JOBS`` sets the worker count.
+``MUTATION_DAEMON=1`` also runs the daemon tests marked ``mutation`` (bundle
+load's; one private dockerd per pytest run, seconds per mutant): ``make
+mutation-load`` judges ``bundle/load.py`` that way, in its own copy of the tree.
 ``MUTATION_TESTS`` (space-separated pytest paths, e.g. ``tests/checks``) maps only
 those tests, for a quick re-measure of one area: a lower bound, since mutants
 that only other tests kill count as survivors.
@@ -51,13 +53,13 @@ def _run(names: list[str]) -> int:
     shutil.rmtree(REPO / "mutants" / "tests", ignore_errors=True)
     from mutmut.__main__ import cli
 
-    if os.environ.get("MUTATION_TESTS"):
+    if os.environ.get("MUTATION_TESTS") or os.environ.get("MUTATION_DAEMON") == "1":
         from mutmut.configuration import config
 
         config().pytest_add_cli_args_test_selection = [
-            *os.environ["MUTATION_TESTS"].split(),
+            *(os.environ.get("MUTATION_TESTS") or "tests").split(),
             "-m",
-            "not daemon or mutation",
+            "not daemon or mutation" if os.environ.get("MUTATION_DAEMON") == "1" else "not daemon",
         ]
 
     children = os.environ.get("MUTATION_JOBS") or str(os.cpu_count() or 1)
