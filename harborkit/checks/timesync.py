@@ -36,6 +36,8 @@ TIMESYNCD_DROPINS = (
 LOCAL_CLOCK = re.compile(r"^127\.127\.1\.\d+$")
 TIMESYNCD_DROPIN = "/etc/systemd/timesyncd.conf.d/90-harbor.conf"
 BUILTIN_FALLBACK = "the distribution's built-in fallback servers"
+#: the header of ``ntpq -p``'s peer table (ntp 4.2 and ntpsec)
+NTPQ_HEADER = re.compile(r"^\s*remote\s+refid\s", re.M)
 #: public time services an air-gapped site has no route to
 PUBLIC_NTP = re.compile(
     r"(^|\.)(pool\.ntp\.org|ntp\.ubuntu\.com|time\.google\.com|time\.cloudflare\.com|"
@@ -229,17 +231,20 @@ def _synchronised(ctx: CheckContext, daemon: str) -> tuple[bool | None, str]:
         if host.which("ntpstat"):
             r = host.run(["ntpstat"])
             if r.rc in (0, 1):
-                first = (r.stdout.strip().splitlines() or [""])[0]
+                first = (r.stdout.strip().splitlines() or [""])[0].strip()
                 return r.rc == 0, f"ntpstat: {first}"
             tried.append(f"ntpstat: rc {r.rc}")
         if host.which("ntpq"):
             r = host.run(["ntpq", "-pn"])
-            if r.ok:
+            # ntpq says "***Socket error; ..." with rc 0 when ntpd does not
+            # answer: only a peer table (under its header) is an answer
+            if r.ok and NTPQ_HEADER.search(r.stdout):
                 peer = [ln.split()[0][1:] for ln in r.stdout.splitlines() if ln.startswith("*")]
                 if peer:
                     return True, f"ntpq -p: system peer {peer[0]}"
                 return False, "ntpq -p: no system peer (no line marked '*')"
-            tried.append(f"ntpq -p: rc {r.rc}")
+            said = (r.stderr.strip() or r.stdout.strip().lstrip("*")).splitlines()
+            tried.append("ntpq -p: " + (said[-1] if said else f"rc {r.rc}"))
     return None, "; ".join(tried) or "no tool to ask (timedatectl, chronyc, ntpstat, ntpq)"
 
 
