@@ -170,3 +170,26 @@ def test_service_on_a_running_host() -> None:
         enabled=Fact(True, "systemctl is-enabled: enabled"),
         active=Fact(False, "systemctl is-active: inactive"),
     )
+
+
+def test_service_without_systemd_as_init_reads_its_processes() -> None:
+    host = recorded_host(
+        {"/lib/systemd/system/chrony.service": "[Service]\n"},
+        booted=False,
+        processes=[(812, "chronyd", "/usr/sbin/chronyd")],
+    )
+    assert _services.service(host, "chrony", ("chronyd",)).active == Fact(
+        True, "process chronyd running (pid 812)"
+    )
+
+
+def test_parse_os_release_comments_and_values_holding_equals() -> None:
+    text = (
+        "# see https://www.freedesktop.org/software/systemd/man/os-release.html?a=b\n"
+        'HOME_URL="https://example.org/?os=1"\n'
+        'NAME="XLinux\n'
+    )
+    assert _services.parse_os_release(text) == {
+        "HOME_URL": "https://example.org/?os=1",
+        "NAME": "XLinux",
+    }

@@ -18,6 +18,7 @@ Where the outputs come from:
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,9 +28,10 @@ from harborkit.checks.timesync import TimeSync, plan_time
 from harborkit.engine.interface import CheckContext, Finding, Outcome, Status
 from harborkit.engine.profile import load_profile
 from harborkit.fix.plan import Command, FileChange, ManualStep
+from harborkit.host.local import SysrootHost
 from harborkit.host.snapshot import SnapshotHost
 from tests.support.recorded_host import recorded_host
-from tests.support.sysroot import rows
+from tests.support.sysroot import rows, write
 
 PROFILE = load_profile().data
 TD = "timedatectl show -p NTPSynchronized --value"
@@ -683,4 +685,226 @@ def test_plan_from_a_given_outcome() -> None:
         Command(
             ("other.id",), ("systemctl", "restart", "ntpd"), "ntpd reads its configuration at start"
         )
+    ]
+
+
+# --- configuration readers, on recorded files ---------------------------------------
+
+#: /etc/chrony/chrony.conf as chrony 4.3 installs it on Debian 12
+DEBIAN12_CHRONY_CONF = (
+    "# Welcome to the chrony configuration file. See chrony.conf(5) for more\n"
+    "# information about usable directives.\n"
+    "\n"
+    "# Include configuration files found in /etc/chrony/conf.d.\n"
+    "confdir /etc/chrony/conf.d\n"
+    "\n"
+    "# Use Debian vendor zone.\n"
+    "pool 2.debian.pool.ntp.org iburst\n"
+    "\n"
+    "# Use time sources from DHCP.\n"
+    "sourcedir /run/chrony-dhcp\n"
+    "\n"
+    "# Use NTP sources found in /etc/chrony/sources.d.\n"
+    "sourcedir /etc/chrony/sources.d\n"
+    "\n"
+    "# This directive specify the location of the file containing ID/key pairs for\n"
+    "# NTP authentication.\n"
+    "keyfile /etc/chrony/chrony.keys\n"
+    "\n"
+    "# This directive specify the file into which chronyd will store the rate\n"
+    "# information.\n"
+    "driftfile /var/lib/chrony/chrony.drift\n"
+    "\n"
+    "# Save NTS keys and cookies.\n"
+    "ntsdumpdir /var/lib/chrony\n"
+    "\n"
+    "# Uncomment the following line to turn logging on.\n"
+    "#log tracking measurements statistics\n"
+    "\n"
+    "# Log files location.\n"
+    "logdir /var/log/chrony\n"
+    "\n"
+    "# Stop bad estimates upsetting machine clock.\n"
+    "maxupdateskew 100.0\n"
+    "\n"
+    "# This directive enables kernel synchronisation (every 11 minutes) of the\n"
+    "# real-time clock. Note that it can't be used along with the 'rtcfile' directive.\n"
+    "rtcsync\n"
+    "\n"
+    "# Step the system clock instead of slewing it if the adjustment is larger than\n"
+    "# one second, but only in the first three clock updates.\n"
+    "makestep 1 3\n"
+    "\n"
+    "# Get TAI-UTC offset and leap seconds from the system tz database.\n"
+    "# This directive must be commented out when using time sources serving\n"
+    "# leap-smeared time.\n"
+    "leapsectz right/UTC\n"
+)
+
+
+def test_chrony_debian12_configuration_and_its_folders() -> None:
+    host = recorded_host(
+        {
+            "/etc/chrony/chrony.conf": DEBIAN12_CHRONY_CONF,
+            "/etc/chrony/conf.d/site.conf": "server 10.0.0.1 iburst\n",
+            "/run/chrony-dhcp/eth0.sources": "server 10.0.0.2 iburst\n",
+            "/etc/chrony/sources.d/site.sources": "# the site\nserver 10.0.0.3\n",
+            "/etc/chrony/sources.d/old.sources.bak": "server 10.9.9.9\n",
+        }
+    )
+    cfg = timesync.chrony_config(ctx(host))
+    assert cfg.files == ["/etc/chrony/chrony.conf"]
+    assert cfg.sources == [
+        ("2.debian.pool.ntp.org", "/etc/chrony/chrony.conf:8"),
+        ("10.0.0.1", "/etc/chrony/conf.d/site.conf:1"),
+        ("10.0.0.2", "/run/chrony-dhcp/eth0.sources:1"),
+        ("10.0.0.3", "/etc/chrony/sources.d/site.sources:2"),
+    ]
+    assert cfg.pools == {"2.debian.pool.ntp.org"}
+
+
+def test_lines_drop_comments_and_blank_lines() -> None:
+    text = "server 10.0.0.1 iburst # the site # server\n#server x\n\n  \t\ndriftfile /x#y\n"
+    c = ctx(recorded_host({"/etc/ntp.conf": text}))
+    assert timesync._lines(c, "/etc/ntp.conf") == [
+        (1, ["server", "10.0.0.1", "iburst"]),
+        (5, ["driftfile", "/x"]),
+    ]
+    assert timesync._lines(c, "/etc/ntpsec/ntp.conf") is None
+
+
+def test_ntp_fudge_lines_without_a_stratum_keep_it() -> None:
+    text = (
+        "fudge\n"
+        "fudge 127.127.1.0 stratum 10\n"
+        "fudge 127.127.1.0 refid LOCL\n"
+        "server 127.127.1.0\n"
+        "server 127.127.1.1\n"
+        "fudge 127.127.1.1 stratum 8\n"
+        "fudge 127.127.1.1 stratum 9 refid X\n"
+    )
+    cfg = timesync.ntp_config(ctx(recorded_host({"/etc/ntp.conf": text})))
+    assert cfg.sources == [
+        ("local clock 127.127.1.0, fudge stratum 10", "/etc/ntp.conf:4"),
+        ("local clock 127.127.1.1, fudge stratum 9", "/etc/ntp.conf:5"),
+    ]
+
+
+TIMESYNCD_DIR = "/etc/systemd/timesyncd.conf.d"
+
+
+def test_timesyncd_dropins_without_the_main_file() -> None:
+    c = ctx(recorded_host({f"{TIMESYNCD_DIR}/10-a.conf": "[Time]\nPollIntervalMaxSec=2048\n"}))
+    cfg = timesync.timesyncd_config(c)
+    assert (cfg.files, cfg.sources) == (
+        [f"{TIMESYNCD_DIR}/10-a.conf"],
+        [(timesync.BUILTIN_FALLBACK, f"{TIMESYNCD_DIR}/10-a.conf")],
+    )
+    c = ctx(
+        recorded_host(
+            {
+                f"{TIMESYNCD_DIR}/10-a.conf": "[Time]\nPollIntervalMaxSec=2048\n",
+                f"{TIMESYNCD_DIR}/20-b.conf": "[Time]\nNTP=a.lan b=c.lan\n",
+            }
+        )
+    )
+    # systemd splits KEY=VALUE at the first "="
+    assert timesync.timesyncd_config(c).sources == [
+        ("a.lan", f"{TIMESYNCD_DIR}/20-b.conf:2"),
+        ("b=c.lan", f"{TIMESYNCD_DIR}/20-b.conf:2"),
+    ]
+
+
+def test_timesyncd_emptied_in_two_files_names_both() -> None:
+    host = live_host(
+        {
+            "/lib/systemd/system/systemd-timesyncd.service": "",
+            "/etc/systemd/timesyncd.conf": "[Time]\nNTP=\nFallbackNTP=\n",
+            f"{TIMESYNCD_DIR}/50-site.conf": "[Time]\nNTP=\n",
+        },
+        {"systemd-timesyncd.service": ("enabled", "active")},
+    )
+    assert rows(run(host).findings)[0] == (
+        "fail",
+        "systemd-timesyncd configured",
+        f"no server configured (/etc/systemd/timesyncd.conf, {TIMESYNCD_DIR}/50-site.conf)",
+        "/etc/systemd/timesyncd.conf",
+    )
+
+
+def test_profile_defaults_every_daemon_and_an_air_gap() -> None:
+    c = CheckContext(host=recorded_host(), profile={"time": {}})
+    assert timesync.expectation(c) == timesync.Expectation("any", (), True, "")
+    out = TimeSync().run(c)
+    assert out.message == "time service: none of ntpd, chronyd, systemd-timesyncd is installed"
+    assert TimeSync().plan(c, out) == [
+        ManualStep(
+            ID,
+            "install one of ntpd, chronyd, systemd-timesyncd (chrony or ntp from the site's "
+            "package mirror), then run harborkit fix again",
+        )
+    ]
+
+
+def test_plan_rewrites_a_dropin_of_its_own() -> None:
+    old = "# Time servers for Harbor (written by harborkit fix)\n[Time]\nNTP=10.9.9.9\n"
+    host = live_host(
+        {**TIMESYNCD, f"{TIMESYNCD_DIR}/90-harbor.conf": old},
+        {"systemd-timesyncd.service": ("enabled", "active")},
+    )
+    new = old.replace("10.9.9.9", "192.168.3.58")
+    assert plan(host, servers=["192.168.3.58"]) == [
+        FileChange(
+            ID,
+            f"{TIMESYNCD_DIR}/90-harbor.conf",
+            new.encode(),
+            old.encode(),
+            "the profile's time.servers",
+            owned=True,
+        ),
+        restart("systemd-timesyncd", "systemd-timesyncd"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("unit", "path", "text"),
+    [
+        (
+            "/lib/systemd/system/ntpsec.service",
+            "/etc/ntpsec/ntp.conf",
+            "pool 0.debian.pool.ntp.org iburst\n",
+        ),
+        ("/lib/systemd/system/chrony.service", "/etc/chrony/chrony.conf", DEBIAN12_CHRONY_CONF),
+    ],
+)
+def test_plan_edits_the_configuration_file_found(unit: str, path: str, text: str) -> None:
+    name = "ntpd" if "ntp" in path else "chronyd"
+    service = unit.rsplit("/", 1)[1]
+    host = live_host({unit: "", path: text}, {service: ("enabled", "active")})
+    changes = plan(host, servers=["10.0.0.1"])
+    assert [type(c) for c in changes] == [FileChange, Command]
+    assert changes[0].path == path
+    assert changes[0].old == text.encode()
+    assert changes[0].new.decode().splitlines()[-1] == "server 10.0.0.1 iburst"
+    assert f"# pool {'0' if name == 'ntpd' else '2'}.debian.pool.ntp.org iburst{UNREACHABLE}" in (
+        changes[0].new.decode().splitlines()
+    )
+    assert changes[1] == restart(service.removesuffix(".service"), name)
+
+
+def test_plan_reads_a_configuration_that_is_not_utf8(tmp_path: Path) -> None:
+    # a Latin-1 comment in ntp.conf: the file is still read and its server lines edited
+    write(
+        tmp_path,
+        {"usr/lib/systemd/system/ntpd.service": "", "etc/hostname": "node1\n"},
+    )
+    (tmp_path / "etc/ntp.conf").write_bytes(b"# Zeitserver f\xfcr Harbor\nserver 0.pool.ntp.org\n")
+    c = CheckContext(
+        host=SysrootHost(tmp_path), profile=ctx(recorded_host(), servers=["10.0.0.1"]).profile
+    )
+    change = TimeSync().plan(c, TimeSync().run(c))[0]
+    assert isinstance(change, FileChange)
+    assert change.new.splitlines()[1:] == [
+        f"# server 0.pool.ntp.org{UNREACHABLE}".encode(),
+        b"server 10.0.0.1 iburst",
     ]
