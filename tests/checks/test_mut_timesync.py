@@ -908,3 +908,18 @@ def test_plan_reads_a_configuration_that_is_not_utf8(tmp_path: Path) -> None:
         f"# server 0.pool.ntp.org{UNREACHABLE}".encode(),
         b"server 10.0.0.1 iburst",
     ]
+
+
+def test_chrony_confdir_after_a_sourcedir_adds_to_it() -> None:
+    conf = "sourcedir /etc/chrony/sources.d\nconfdir /etc/chrony/conf.d\n"
+    host = recorded_host(
+        {
+            "/etc/chrony.conf": conf,
+            "/etc/chrony/sources.d/a.sources": "server 10.0.0.3\n",
+            "/etc/chrony/conf.d/b.conf": "server 10.0.0.1\n",
+        }
+    )
+    assert timesync.chrony_config(ctx(host)).sources == [
+        ("10.0.0.3", "/etc/chrony/sources.d/a.sources:1"),
+        ("10.0.0.1", "/etc/chrony/conf.d/b.conf:1"),
+    ]
