@@ -36,6 +36,8 @@ TIMESYNCD_DROPINS = (
 LOCAL_CLOCK = re.compile(r"^127\.127\.1\.\d+$")
 TIMESYNCD_DROPIN = "/etc/systemd/timesyncd.conf.d/90-harbor.conf"
 BUILTIN_FALLBACK = "the distribution's built-in fallback servers"
+#: the header of ``ntpq -p``'s peer table (ntp 4.2 and ntpsec)
+NTPQ_HEADER = re.compile(r"^\s*remote\s+refid\s", re.M)
 #: public time services an air-gapped site has no route to
 PUBLIC_NTP = re.compile(
     r"(^|\.)(pool\.ntp\.org|ntp\.ubuntu\.com|time\.google\.com|time\.cloudflare\.com|"
@@ -86,14 +88,15 @@ def ntp_config(ctx: CheckContext) -> TimeConfig:
         if lines is None:
             continue
         cfg.files.append(path)
-        fudge = {f[1]: f for _, f in lines if f[0] == "fudge" and len(f) > 1}
+        # the last fudge line that sets a stratum (others, e.g. "refid", keep it)
+        fudge = {f[1]: f for _, f in lines if f[0] == "fudge" and "stratum" in f}
         for n, f in lines:
             if f[0] in ("server", "pool", "peer") and len(f) > 1:
                 src = f[1]
                 if LOCAL_CLOCK.match(src):
                     fl = fudge.get(src)
                     stratum = ""
-                    if fl and "stratum" in fl:
+                    if fl:
                         i = fl.index("stratum")
                         stratum = f", fudge stratum {fl[i + 1]}" if i + 1 < len(fl) else ""
                     src = f"local clock {f[1]}{stratum}"
@@ -229,17 +232,20 @@ def _synchronised(ctx: CheckContext, daemon: str) -> tuple[bool | None, str]:
         if host.which("ntpstat"):
             r = host.run(["ntpstat"])
             if r.rc in (0, 1):
-                first = (r.stdout.strip().splitlines() or [""])[0]
+                first = r.stdout.strip().partition("\n")[0].strip()
                 return r.rc == 0, f"ntpstat: {first}"
             tried.append(f"ntpstat: rc {r.rc}")
         if host.which("ntpq"):
             r = host.run(["ntpq", "-pn"])
-            if r.ok:
+            # ntpq says "***Socket error; ..." with rc 0 when ntpd does not
+            # answer: only a peer table (under its header) is an answer
+            if r.ok and NTPQ_HEADER.search(r.stdout):
                 peer = [ln.split()[0][1:] for ln in r.stdout.splitlines() if ln.startswith("*")]
                 if peer:
                     return True, f"ntpq -p: system peer {peer[0]}"
                 return False, "ntpq -p: no system peer (no line marked '*')"
-            tried.append(f"ntpq -p: rc {r.rc}")
+            said = (r.stderr.strip() or r.stdout.strip().removeprefix("***")).splitlines()
+            tried.append("ntpq -p: " + (said[-1] if said else f"rc {r.rc}"))
     return None, "; ".join(tried) or "no tool to ask (timedatectl, chronyc, ntpstat, ntpq)"
 
 
@@ -273,7 +279,7 @@ def expectation(ctx: CheckContext) -> Expectation:
     return Expectation("any", (), air, "")
 
 
-def _unreachable(cfg: TimeConfig, src: str) -> str | None:
+def _unreachable(src: str) -> str | None:
     """Why an air-gapped site cannot use ``src``, None when it may."""
     if src == BUILTIN_FALLBACK:
         return "built-in fallback"
@@ -399,10 +405,10 @@ class TimeSync(Check):
             which = " or ".join(exp.servers)
             bad = f"does not use {which} ({exp.why}); sources: {names}"
         elif exp.air_gapped:
-            usable = [s for s in sources if _unreachable(cfg, s) is None]
+            usable = [s for s in sources if _unreachable(s) is None]
             if not usable:
                 shown = ", ".join(
-                    s if s == BUILTIN_FALLBACK else f"{s} ({_unreachable(cfg, s)})" for s in sources
+                    s if s == BUILTIN_FALLBACK else f"{s} ({_unreachable(s)})" for s in sources
                 )
                 said = f"{cfg.note} {shown}" if cfg.note else f"time source {shown}"
                 bad = f"{said}, which an air-gapped site cannot reach: not configured"
@@ -481,7 +487,7 @@ def plan_time(ctx: CheckContext, check_id: str, outcome: Outcome) -> list[Change
             edits: dict[int, str | None] = {}
             for src, where in d.config.sources:
                 p, _, n = where.rpartition(":")
-                if p == path and n.isdigit() and _unreachable(d.config, src):
+                if p == path and n.isdigit() and _unreachable(src):
                     raw = text.splitlines()[int(n) - 1]
                     edits[int(n)] = (
                         f"# {raw.strip()}  # harborkit: unreachable from an air-gapped site"

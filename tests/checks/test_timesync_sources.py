@@ -269,17 +269,16 @@ def test_public_servers_and_pools_fail_an_air_gapped_site(tmp_path: Path) -> Non
 
 
 def test_unreachable_reasons() -> None:
-    cfg = TimeConfig()
-    assert timesync._unreachable(cfg, BUILTIN_FALLBACK) == "built-in fallback"
-    assert timesync._unreachable(cfg, "0.debian.pool.ntp.org") == "public pool"
-    assert timesync._unreachable(cfg, "ntp.ubuntu.com") == "public server"
-    assert timesync._unreachable(cfg, "TIME.Cloudflare.com.") == "public server"
-    assert timesync._unreachable(cfg, "time.windows.com") == "public server"
-    assert timesync._unreachable(cfg, "time.apple.com") == "public server"
-    assert timesync._unreachable(cfg, "time.nist.gov") == "public server"
-    assert timesync._unreachable(cfg, "mytime.google.com") is None
-    assert timesync._unreachable(cfg, "pool.ntp.org.lan") is None
-    assert timesync._unreachable(cfg, "10.0.0.1") is None
+    assert timesync._unreachable(BUILTIN_FALLBACK) == "built-in fallback"
+    assert timesync._unreachable("0.debian.pool.ntp.org") == "public pool"
+    assert timesync._unreachable("ntp.ubuntu.com") == "public server"
+    assert timesync._unreachable("TIME.Cloudflare.com.") == "public server"
+    assert timesync._unreachable("time.windows.com") == "public server"
+    assert timesync._unreachable("time.apple.com") == "public server"
+    assert timesync._unreachable("time.nist.gov") == "public server"
+    assert timesync._unreachable("mytime.google.com") is None
+    assert timesync._unreachable("pool.ntp.org.lan") is None
+    assert timesync._unreachable("10.0.0.1") is None
 
 
 # --- the guide's roles ------------------------------------------------------
