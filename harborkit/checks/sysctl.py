@@ -188,6 +188,10 @@ def plan_persist(ctx: CheckContext) -> dict[str, tuple[str, str]]:
             for p in order
             if p == SYSCTL_CONF or (p != DROPIN and p.rsplit("/", 1)[-1] > "90-harbor.conf")
         }
+        # a file of the drop-in's name in /run or /usr/lib is hidden by the drop-in once
+        # that exists: the drop-in then starts as its copy, so none of its lines is lost
+        vendor = next((p for p in order if p != DROPIN and p.endswith("/90-harbor.conf")), None)
+        own = {DROPIN, vendor} if vendor else {DROPIN}
         line_edits: dict[str, dict[int, str | None]] = {}
         append: list[str] = []
         absent: list[str] = []
@@ -198,8 +202,8 @@ def plan_persist(ctx: CheckContext) -> dict[str, tuple[str, str]]:
             if know_kernel and not ctx.host.exists(proc_path(key)):
                 a = saved.get(key)
                 path, _, n = a.location.rpartition(":") if a else ("", "", "")
-                if path == DROPIN:
-                    raw = (read_bytes(ctx.host, DROPIN) or b"").decode("utf-8", "replace")
+                if path in own:
+                    raw = (read_bytes(ctx.host, path) or b"").decode("utf-8", "replace")
                     line = raw.splitlines()[int(n) - 1].strip()
                     absent_edits[int(n)] = f"# {line}  # harborkit: this kernel has no such key"
                 else:
@@ -215,7 +219,10 @@ def plan_persist(ctx: CheckContext) -> dict[str, tuple[str, str]]:
             line = f"{key} = {_wanted_value(spec, current)}"
             if a is not None:
                 path, _, n = a.location.rpartition(":")
-                if path in after_dropin or path == DROPIN:
+                if path in own:
+                    line_edits.setdefault(DROPIN, {})[int(n)] = line
+                    continue
+                if path in after_dropin:
                     line_edits.setdefault(path, {})[int(n)] = line
                     continue
             append.append(line)
@@ -226,7 +233,7 @@ def plan_persist(ctx: CheckContext) -> dict[str, tuple[str, str]]:
             text = (read_bytes(ctx.host, path) or b"").decode("utf-8", "replace")
             out[path] = (edit_lines(text, edits), f"{path} is applied after {DROPIN}")
         if append or DROPIN in line_edits:
-            old = read_bytes(ctx.host, DROPIN)
+            old = read_bytes(ctx.host, vendor or DROPIN)
             text = (
                 old.decode("utf-8", "replace")
                 if old is not None
@@ -235,7 +242,10 @@ def plan_persist(ctx: CheckContext) -> dict[str, tuple[str, str]]:
             edits = {**absent_edits, **line_edits.get(DROPIN, {})}
             said = [n for n in absent if n not in text.splitlines()]
             new = edit_lines(text, edits, [*said, *append])
-            out[DROPIN] = (new, "sysctl --system and every boot apply it")
+            why = "sysctl --system and every boot apply it"
+            if vendor:
+                why += f"; it hides {vendor}, so it starts as a copy of that file"
+            out[DROPIN] = (new, why)
         return out
 
     return ctx.memo("sysctl-plan", compute)

@@ -418,3 +418,31 @@ def test_plan_with_proc_sys_values_but_no_kernel_folder(tmp_path: Path) -> None:
     assert plan_persist(ctx(root, profile)) == {
         DROPIN: (HEADER + "vm.swappiness = 10\n", "sysctl --system and every boot apply it")
     }
+
+
+def test_plan_copies_a_vendor_file_the_new_drop_in_would_hide(tmp_path: Path) -> None:
+    # /etc/sysctl.d/90-harbor.conf hides /usr/lib/sysctl.d/90-harbor.conf: written from
+    # scratch it would drop the vendor file's other settings, so it starts as its copy;
+    # the vendor file itself is never edited
+    vendor = "/usr/lib/sysctl.d/90-harbor.conf"
+    files = {
+        "proc/sys/kernel/ostype": "Linux\n",
+        "proc/sys/vm/swappiness": "60\n",
+        "proc/sys/kernel/pid_max": "65536\n",
+        vendor.lstrip("/"): "# vendor\nkernel.pid_max = 65536\nvm.swappiness = 60\n",
+    }
+    profile = {
+        "sysctl": {
+            "vm.swappiness": {"op": "le", "value": 10},
+            "net.ipv4.tcp_tw_recycle": {"op": "eq", "value": 0},
+        }
+    }
+    c = ctx(write(tmp_path, files), profile)
+    assert plan_persist(c) == {
+        DROPIN: (
+            "# vendor\nkernel.pid_max = 65536\nvm.swappiness = 10\n"
+            "# net.ipv4.tcp_tw_recycle left out: this kernel has no such key\n",
+            f"sysctl --system and every boot apply it; it hides {vendor}, so it starts "
+            "as a copy of that file",
+        )
+    }
