@@ -336,3 +336,76 @@ def test_unknown_key_is_located_and_a_bad_hostname_judged_once(tmp_path: Path) -
         )
     ]
     assert [f[0] for f in got if f[1] == "hostname"] == ["fail"]
+
+
+def test_hostname_is_located_on_its_own_line_not_the_first_key(tmp_path: Path) -> None:
+    # hostname is the first key of the guide's harbor.yml; moved last, its finding must
+    # still point at its own line (a lookup of another key falls back to the first key)
+    lines = [ln for ln in COMPLIANT.splitlines() if not ln.startswith("hostname:")]
+    text = "\n".join([*lines, "hostname: reg.example.com"]) + "\n"
+    out = _run_one(HarborConfigCheck, config_ctx(tmp_path, text, {}))
+    assert [f for f in full(out.findings) if f[1] == "hostname"] == [
+        ("pass", "hostname", "reg.example.com", None, "reg.example.com", f"{YML}:{len(lines) + 1}")
+    ]
+
+
+def https_ctx(tmp_path: Path, https: str, files: dict[str, str]) -> CheckContext:
+    text = COMPLIANT.replace("# https:\n", https + "# https:\n", 1)
+    return CheckContext(
+        host=SysrootHost(write(tmp_path, {YML: text, **files})),
+        profile=copy.deepcopy(dict(load_profile().data)),
+        options=CheckOptions(harbor_config=YML),
+    )
+
+
+def https_findings(out: Any) -> list[tuple[Any, ...]]:
+    return [f[:3] for f in full(out.findings) if f[1].startswith("https")]
+
+
+def test_https_private_key_judged_after_a_certificate_the_schema_refused(tmp_path: Path) -> None:
+    https = "https:\n  port: 443\n  certificate: [1]\n  private_key: /etc/harbor/tls.key\n"
+    out = _run_one(HarborConfigCheck, https_ctx(tmp_path, https, {}))
+    found = https_findings(out)
+    assert found[0][:2] == ("fail", "https.certificate")  # the schema's finding, judged once
+    assert found[1:] == [
+        (
+            "fail",
+            "https.private_key",
+            "/etc/harbor/tls.key: no such file (prepare fails with HTTPS on)",
+        )
+    ]
+
+
+def test_https_private_key_judged_when_the_certificate_is_not_set(tmp_path: Path) -> None:
+    https = "https:\n  port: 443\n  private_key: /etc/harbor/tls.key\n"
+    out = _run_one(HarborConfigCheck, https_ctx(tmp_path, https, {"/etc/harbor/tls.key": "k"}))
+    assert [f for f in https_findings(out) if f[1] == "https.private_key"] == [
+        ("pass", "https.private_key", "/etc/harbor/tls.key present")
+    ]
+
+
+def test_https_certificate_behind_a_folder_it_cannot_read_is_missing() -> None:
+    # run as an unprivileged user (root reads every folder): stat() under a 0700 folder
+    # raises PermissionError, and the certificate counts as not there
+    import os
+    import tempfile
+
+    https = "https:\n  port: 443\n  certificate: /etc/harbor/tls.crt\n  private_key: /k\n"
+    with tempfile.TemporaryDirectory() as d:
+        root = Path(d)
+        root.chmod(0o755)  # the rest of the sysroot stays readable to the user
+        ctx = https_ctx(root, https, {"/etc/harbor/tls.crt": "c", "/k": "k"})
+        (root / "etc" / "harbor").chmod(0o700)
+        os.seteuid(65534)
+        try:
+            out = _run_one(HarborConfigCheck, ctx)
+        finally:
+            os.seteuid(0)
+    assert https_findings(out) == [
+        (
+            "fail",
+            "https.certificate",
+            "/etc/harbor/tls.crt: no such file (prepare fails with HTTPS on)",
+        ),
+        ("pass", "https.private_key", "/k present"),
+    ]
