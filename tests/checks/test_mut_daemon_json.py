@@ -523,3 +523,21 @@ def test_absent_file_with_an_https_harbor(tmp_path: Path) -> None:
     assert full(out.findings) == [
         ("pass", "daemon.json", f"{DJ} absent: not needed, Harbor serves HTTPS", None, None, None)
     ]
+
+
+@pytest.mark.parametrize(
+    ("entry", "host"),
+    [
+        ("[fd00::5]:5000", "fd00::5"),
+        ("[fd00::5]", "fd00::5"),
+        ("fd00::5", "fd00::5"),  # bare IPv6: every colon belongs to the address
+        ("reg.example.com:5000", "reg.example.com"),
+        ("192.168.3.60", "192.168.3.60"),
+        # the address ends at the first "]", as URL parsers read a bracketed host
+        ("[fd00::5]:5000]", "fd00::5"),
+    ],
+)
+def test_registry_host(entry: str, host: str) -> None:
+    from harborkit.checks.daemon_json import _registry_host
+
+    assert _registry_host(entry) == host
