@@ -139,3 +139,29 @@ def test_unexpected_error_while_loading_is_one_line(docker: object, tmp_path: Pa
     assert e.value.message == f"loading {path} failed: progress display closed"
     assert e.value.exit_code == ExitCode.LOAD_FAILED
     assert tags(docker) == {}
+
+
+def test_daemon_silent_while_loading(
+    docker: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The daemon sends no answer within the stall window (0.1 ms here): one line
+    naming the address and the step. The daemon has the whole body and goes on
+    loading; the test waits for that (or for the rollback to have caught it)."""
+    import time
+
+    from harborkit import dockerapi
+
+    path = craft_bundle(tmp_path / "b.tar", images=crafted_images(REFS)).path
+    monkeypatch.setattr(dockerapi, "STALL_TIMEOUT", 0.0001)
+    with pytest.raises(dockerapi.DaemonTimeout) as e:
+        load.load_bundle(path)
+    head, _, _ = e.value.message.partition("; rolled back: ")
+    assert head == (
+        f"the Docker daemon at {dockerapi.daemon_address()} sent nothing for 0.0001 s "
+        f"while loading images from {path}"
+    )
+    assert e.value.exit_code == ExitCode.ENVIRONMENT
+    deadline = time.monotonic() + 20
+    while REFS[1] not in tags(docker) and f"image {REFS[1]}" not in cleanup.removed():
+        assert time.monotonic() < deadline, "the daemon never finished the load"
+        time.sleep(0.05)
