@@ -165,3 +165,27 @@ def test_daemon_silent_while_loading(
     while REFS[1] not in tags(docker) and f"image {REFS[1]}" not in cleanup.removed():
         assert time.monotonic() < deadline, "the daemon never finished the load"
         time.sleep(0.05)
+
+
+def test_load_past_its_deadline(
+    docker: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The daemon answers, but its answer runs past the stream deadline (1 µs here,
+    as HARBORKIT_DOCKER_DEADLINE would set it): one line naming the step."""
+    import time
+
+    from harborkit import dockerapi
+
+    path = craft_bundle(tmp_path / "b.tar", images=crafted_images(REFS)).path
+    monkeypatch.setattr(dockerapi, "STREAM_DEADLINE", 1e-6)
+    with pytest.raises(dockerapi.DaemonTimeout) as e:
+        load.load_bundle(path)
+    head, _, _ = e.value.message.partition("; rolled back: ")
+    assert head == (
+        f"the Docker daemon at {dockerapi.daemon_address()} took longer than 1e-06 s "
+        f"while loading images from {path}"
+    )
+    deadline = time.monotonic() + 20
+    while REFS[1] not in tags(docker) and f"image {REFS[1]}" not in cleanup.removed():
+        assert time.monotonic() < deadline, "the daemon never finished the load"
+        time.sleep(0.05)
