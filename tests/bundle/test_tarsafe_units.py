@@ -173,3 +173,29 @@ def test_check_installer_gzip_of_no_tar() -> None:
     with pytest.raises(BundleCorrupt) as e:
         tarsafe.check_installer(io.BytesIO(gzip.compress(b"not a tar" * 100)), "i")
     assert e.value.message.startswith("i is not a readable tar archive: ")
+
+
+def test_gzip_size_refuses_any_byte_but_zero_as_padding() -> None:
+    with pytest.raises(BundleCorrupt) as e:
+        tarsafe.gzip_size(io.BytesIO(gzip.compress(b"abc") + b"\0XX\0"), "x")
+    assert e.value.message == "x has data after its gzip stream"
+
+
+def test_gzip_size_refuses_a_bomb_without_holding_it_in_memory() -> None:
+    # 128 MiB of zeros in about 128 kB of gzip: unpacked 1 MiB at a time, the limit
+    # stops it after a few MiB; unpacked whole, the first read would allocate 128 MiB
+    import tracemalloc
+    import zlib
+
+    z = zlib.compressobj(9, zlib.DEFLATED, 31)
+    block = bytes(1 << 20)
+    bomb = b"".join(z.compress(block) for _ in range(128)) + z.flush()
+    tracemalloc.start()
+    try:
+        with pytest.raises(BundleHostile) as e:
+            tarsafe.gzip_size(io.BytesIO(bomb), "x", limit=5_500_000)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert e.value.message.startswith("x unpacks to more than 6 MB (over ")
+    assert peak < 16 << 20, f"peak {peak} bytes"
