@@ -409,3 +409,17 @@ def test_https_certificate_behind_a_folder_it_cannot_read_is_missing() -> None:
         ),
         ("pass", "https.private_key", "/k present"),
     ]
+
+
+def test_storage_judges_the_log_folder_after_a_data_volume_it_cannot_use() -> None:
+    kib = 79397624
+    ctx = storage_ctx(
+        yml=COMPLIANT.replace("data_volume: /data", "data_volume: data"),
+        facts={"df:/var/log/harbor": df("/", kib)},
+    )
+    out = _run_one(HarborStorage, ctx)
+    assert [(f.status.value, f.subject, f.message) for f in out.findings] == [
+        ("skip", "data_volume", "not set to an absolute path (see harbor.config)"),
+        ("pass", "log.location", "/var/log/harbor exists"),
+        ("pass", "log.location free space", "75.7 GiB free on /"),
+    ]
