@@ -95,3 +95,32 @@ def hostile_tgz(kind: str) -> bytes:
         ti.size = len(data) if ti.isreg() else 0
         tf.addfile(ti, io.BytesIO(data) if ti.isreg() else None)
     return buf.getvalue()
+
+
+class Recorded:
+    """A progress task that records what it is told."""
+
+    def __init__(self, description: str, total: int | None) -> None:
+        self.description, self.total = description, total
+        self.advanced = 0
+        self.finished = False
+
+    def advance(self, n: int) -> None:
+        self.advanced += n
+
+    def set_total(self, total: int | None) -> None:
+        self.total = total
+
+    def done(self) -> None:
+        self.finished = True
+
+
+class Progress:
+    """A progress display that keeps every task it hands out."""
+
+    def __init__(self) -> None:
+        self.tasks: list[Recorded] = []
+
+    def task(self, description: str, total: int | None = None) -> Recorded:
+        self.tasks.append(Recorded(description, total))
+        return self.tasks[-1]

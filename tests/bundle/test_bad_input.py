@@ -10,7 +10,6 @@ import subprocess
 import sys
 import tarfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -173,26 +172,6 @@ def test_bad_manifest_schema(tmp_path: Path, build_host: BuildHost) -> None:
     )
     assert r.returncode == ExitCode.USAGE
     assert str(m) in _one_line_error(r.stderr)
-
-
-@pytest.fixture
-def tmpfs(tmp_path: Path) -> Iterator[callable]:
-    mounted: list[Path] = []
-
-    def mount(size: str) -> Path:
-        d = tmp_path / f"tmpfs{len(mounted)}"
-        d.mkdir()
-        r = subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(d)], capture_output=True
-        )
-        if r.returncode != 0:
-            pytest.skip(f"cannot mount tmpfs: {r.stderr.decode().strip()}")
-        mounted.append(d)
-        return d
-
-    yield mount
-    for d in mounted:
-        subprocess.run(["umount", str(d)], check=False)
 
 
 def test_full_disk_before_writing(

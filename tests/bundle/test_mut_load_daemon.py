@@ -28,39 +28,13 @@ from tests.bundle.craft import (
     installer_tgz,
     write_members,
 )
+from tests.bundle.helpers import Progress, Recorded
 from tests.support.dockerd import Daemon, start_dockerd
 from tests.support.images import Image, Layer, load_images, make_image, make_layer
 
 pytestmark = [pytest.mark.daemon, pytest.mark.mutation]
 
 REFS = ("hk-mut/one:1", "hk-mut/two:1")
-
-
-class Recorded:
-    """A progress task that records what it is told."""
-
-    def __init__(self, description: str, total: int | None) -> None:
-        self.description, self.total = description, total
-        self.advanced = 0
-        self.finished = False
-
-    def advance(self, n: int) -> None:
-        self.advanced += n
-
-    def set_total(self, total: int | None) -> None:
-        self.total = total
-
-    def done(self) -> None:
-        self.finished = True
-
-
-class Progress:
-    def __init__(self) -> None:
-        self.tasks: list[Recorded] = []
-
-    def task(self, description: str, total: int | None = None) -> Recorded:
-        self.tasks.append(Recorded(description, total))
-        return self.tasks[-1]
 
 
 @pytest.fixture(scope="module")

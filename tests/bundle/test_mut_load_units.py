@@ -8,9 +8,8 @@ from __future__ import annotations
 import dataclasses
 import io
 import os
-import subprocess
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -207,17 +206,9 @@ def test_extract_into_an_unwritable_place(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def small_fs(tmp_path: Path) -> Iterator[Path]:
+def small_fs(tmpfs: Callable[[str], Path]) -> Path:
     """A 256 KiB tmpfs: a real file system that fills up."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    mnt = tmp_path / "small"
-    mnt.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)], check=True)
-    try:
-        yield mnt
-    finally:
-        subprocess.run(["umount", str(mnt)], check=True)
+    return tmpfs("256k")
 
 
 def test_extract_onto_a_full_file_system(tmp_path: Path, small_fs: Path) -> None:

@@ -26,35 +26,11 @@ from harborkit.bundle.sbom import SBOM_NAME, SbomInvalid
 from harborkit.bundle.sign import SIGNATURE_NAME, SignatureError
 from harborkit.bundle.verify import _member_problems, _names, verify_bundle
 from harborkit.errors import ExitCode
+from tests.bundle.helpers import Progress, Recorded
 from tests.bundle.test_verify_fast import INSTALLER, INSTALLER_FILES, Parts, make_parts, sha, tgz
 
 INST = installer_member(INSTALLER)
 CORE, DB = "goharbor/harbor-core:v1.8.0", "goharbor/harbor-db:v1.8.0"
-
-
-class Recorded:
-    def __init__(self, description: str, total: int | None) -> None:
-        self.description, self.total = description, total
-        self.advanced = 0
-        self.finished = False
-
-    def advance(self, n: int) -> None:
-        self.advanced += n
-
-    def set_total(self, total: int | None) -> None:
-        self.total = total
-
-    def done(self) -> None:
-        self.finished = True
-
-
-class Progress:
-    def __init__(self) -> None:
-        self.tasks: list[Recorded] = []
-
-    def task(self, description: str, total: int | None = None) -> Recorded:
-        self.tasks.append(Recorded(description, total))
-        return self.tasks[-1]
 
 
 def write(path: Path, members: list[tuple[str, bytes]]) -> Path:
