@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.support.cli import MAIN, PRELUDE, merge_hits
+from tests.support.cli import MAIN, PRELUDE, REPO, merge_hits
 
 #: top-level folders bound as they are (kernel file systems)
 _BIND = ("dev", "sys")
@@ -57,11 +57,26 @@ if [ -n "$DATA_SIZE" ]; then mkdir -p "$R/data"; mount -t tmpfs -o "size=$DATA_S
 while IFS= read -r p; do [ -z "$p" ] || rm -rf "$R$p"; done < "$W/remove"
 cp -a "$W/files/." "$R/"
 mkdir -p "$R/hk-out"; mount --bind "$W/out" "$R/hk-out"
+# the checkout and the interpreter, where they lie under a folder that starts empty
+while IFS= read -r k; do [ -z "$k" ] || { mkdir -p "$R$k"; mount --rbind "$k" "$R$k"; }; done < "$W/keep"
 while IFS= read -r d; do [ -z "$d" ] || chroot "$R" $d >/dev/null 2>&1 & done < "$W/daemons"
 shift
 exec chroot "$R" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
   LC_ALL=C.UTF-8 NO_COLOR=1 HOME=/root MUTANT_UNDER_TEST="$MUTANT" HK_MUTMUT_HITS=/hk-out/hits "$@"
 """
+
+
+def _kept_paths() -> list[str]:
+    """The checkout and the interpreter's folders that lie under a folder the live
+    root starts empty (a clone under ``/tmp``): bound in as they are, so that
+    harborkit runs there from wherever the checkout is."""
+    wanted = {REPO, Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent}
+    out = []
+    for path in sorted({Path(os.path.realpath(p)) for p in wanted}):
+        parts = path.parts
+        if len(parts) > 1 and parts[1] in _FRESH and "\n" not in str(path):
+            out.append(str(path))
+    return out
 
 
 @dataclass
@@ -114,6 +129,7 @@ class LiveRoot:
                 shutil.copy2(sleep, p)
             (work / "remove").write_text("".join(f"{p}\n" for p in self.remove))
             (work / "daemons").write_text("".join(f"{d} 600\n" for d in self.daemons))
+            (work / "keep").write_text("".join(f"{k}\n" for k in _kept_paths()))
             env = {
                 "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
                 "FRESH": " ".join(_FRESH),
