@@ -193,7 +193,7 @@ def _name_targets(report: Any, first: int, conns: Sequence[Any], dups: Sequence[
     for rep in hosts:
         counts[rep.host.lower()] = counts.get(rep.host.lower(), 0) + 1
     for i, (rep, conn) in enumerate(zip(ssh_reports, conns, strict=False)):
-        notes = [f"target: {_where(conn)} over SSH (given as {conn.target.label})"]
+        notes = [f"target: {_where(conn)} over SSH (given as {conn.target.destination})"]
         notes += [
             f"also given as {d}: the same target, audited once"
             for d, k in dups
