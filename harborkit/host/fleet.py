@@ -137,7 +137,7 @@ def ssh_targets(
     Targets that reach the same user, address and port once ssh_config is
     applied (an alias and its HostName, ``h`` and ``root@h:22``) are audited
     once: the first one given; each other is added to ``duplicates`` as
-    ``(its destination, the label audited)``. ``connections`` gets one connection per
+    ``(how it was given, the label audited)``. ``connections`` gets one connection per
     target audited, in order."""
     conns = [SshConnection(t, ssh, control) for t in targets]
     with ThreadPoolExecutor(max_workers=max(1, min(forks, len(conns)))) as pool:
@@ -149,7 +149,9 @@ def ssh_targets(
         key: object = conn.resolved or ("as given", conn.target.destination)
         if key in first:
             if duplicates is not None:
-                duplicates.append((conn.target.destination, first[key].target.label))
+                t = conn.target
+                given = f"{t.name} ({t.destination})" if t.name else t.destination
+                duplicates.append((given, first[key].target.label))
             continue
         first[key] = conn
         kept.append(conn)
