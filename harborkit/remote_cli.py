@@ -156,6 +156,7 @@ def run_remote(
             forks=opts.forks,
             on_host_done=on_host_done,
         )
+        report = _stopped_hosts(report, first_ssh, conns, failures)
         report = _name_targets(report, first_ssh, conns, duplicates)
         trips = {c.target.label: c.round_trips for c in conns}
         fetched = {c.target.label: list(c.fetched) for c in conns}
@@ -170,6 +171,27 @@ def run_remote(
 
         code = max(code, UNREACHABLE_EXIT)
     return RemoteRun(report, code, lines, trips, fetched)
+
+
+def _stopped_hosts(report: Any, first: int, conns: Sequence[Any], failures: Any) -> Any:
+    """A host whose later round trip (a fact fetched by a check) missed its
+    deadline or overflowed is one error line, as if its collector had."""
+    from dataclasses import replace
+
+    from harborkit.engine.cluster import Unreachable, unreachable_report
+    from harborkit.host.ssh import SshError
+
+    hosts = list(report.hosts)
+    lost = list(report.unreachable)
+    for i, conn in enumerate(conns):
+        rep = hosts[first + i]
+        if conn.failed is None or not report.is_reachable(rep.host):
+            continue
+        failures.add(conn.target.label, SshError(conn.failed))
+        u = Unreachable(conn.target.label, conn.failed)
+        hosts[first + i] = unreachable_report(u, report.profile, report.profile_path)
+        lost.append(u)
+    return replace(report, hosts=tuple(hosts), unreachable=tuple(lost))
 
 
 def _where(conn: Any) -> str:

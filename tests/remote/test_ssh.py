@@ -332,6 +332,10 @@ HOSTILE = {
     "hk-flood": "head -c 500000000 /dev/zero",
     "hk-flood-err": "head -c 500000000 /dev/zero >&2",
     "hk-flood-slow": "while :; do head -c 1000000 /dev/zero; done",
+    # the collector's first round trip completes; every later one hangs
+    "hk-second": "if mkdir /tmp/hk-second.once 2>/dev/null; then exec /bin/sh -s clock; "
+    "else cat >/dev/null; sleep 1000; fi",
+    "hk-escape": "cat >/dev/null; printf 'ok\\033]0;owned\\007\\033[2J\\r\\n\\033[31mbad\\n' >&2; exit 3",
 }
 #: a short --command-timeout for the hang tests
 DEADLINE = 3
@@ -727,4 +731,57 @@ def test_inventory_names_of_one_machine_are_audited_once(lab: Lab, tmp_path: Pat
     assert h["report"]["notes"][:2] == [  # type: ignore[index]
         f"target: root@{g.address} port 22 over SSH (given as {g.address})",
         f"also given as server58-again (root@{g.address}:22): the same target, audited once",
+    ]
+
+
+def test_a_later_round_trip_has_the_deadline_too(lab: Lab, hostile: SshHost) -> None:
+    from harborkit.collect import wants_for
+    from harborkit.engine.interface import CheckOptions
+    from harborkit.engine.plugins import discover
+    from harborkit.engine.profile import load_profile
+    from harborkit.host.ssh import (
+        ControlDir,
+        SshConnection,
+        SshError,
+        SshOptions,
+        parse_target,
+    )
+    from harborkit.host.ssh import (
+        SshHost as RemoteHost,
+    )
+
+    loaded, _ = discover()
+    wants = wants_for(load_profile(None).data, CheckOptions(), [lc.cls for lc in loaded])
+    control = ControlDir()
+    conn = SshConnection(
+        parse_target(f"hk-second@{hostile.target}"),
+        SshOptions(config_file=str(lab.client.config), command_timeout=2),
+        control,
+    )
+    try:
+        host = RemoteHost(conn, wants)  # the first round trip: a whole snapshot
+        assert host.name == "server58"
+        t0 = time.monotonic()
+        with pytest.raises(SshError) as e:
+            host.fetch_all(wants[:1])  # the second one hangs
+        assert time.monotonic() - t0 < 2 + 10
+        line = f"{hostile.address}: the collector did not finish within 2 s (--command-timeout)"
+        assert e.value.message == line
+        assert e.value.exit_code == UNREACHABLE_EXIT
+        t0 = time.monotonic()
+        with pytest.raises(SshError) as e:  # not asked again: the same error at once
+            host.fetch_all(wants[:1])
+        assert e.value.message == line and time.monotonic() - t0 < 1
+        assert conn.round_trips == 2
+    finally:
+        conn.close()
+        control.cleanup()
+
+
+def test_terminal_escapes_from_a_host_are_shown_not_sent(lab: Lab, hostile: SshHost) -> None:
+    r = hk("check", "--host", f"hk-escape@{hostile.target}", config=lab.client.config)
+    assert r.returncode == UNREACHABLE_EXIT, r.stderr
+    assert "\x1b" not in r.stderr and "\x07" not in r.stderr
+    assert _errors(r.stderr) == [
+        f"harborkit: error: {hostile.address}: the collector failed: \\x1b[31mbad"
     ]
