@@ -194,6 +194,24 @@ def _stopped_hosts(report: Any, first: int, conns: Sequence[Any], failures: Any)
     return replace(report, hosts=tuple(hosts), unreachable=tuple(lost))
 
 
+def _short(name: str) -> str:
+    return name.lower().split(".", 1)[0]
+
+
+def _meant_name(target: Any) -> str | None:
+    """The name a target was given by (inventory name, or a host name given
+    to --host), or None for an address."""
+    import ipaddress
+
+    if target.name:
+        return str(target.name)
+    try:
+        ipaddress.ip_address(target.host)
+    except ValueError:
+        return str(target.host)
+    return None
+
+
 def _where(conn: Any) -> str:
     """``user@address port N`` as ssh_config resolved the target (or as given)."""
     if conn.resolved is None:
@@ -222,9 +240,12 @@ def _name_targets(report: Any, first: int, conns: Sequence[Any], dups: Sequence[
             if k == conn.target.label
         ]
         name = rep.host
+        meant = _meant_name(conn.target)
         answered = conn.answered
-        if answered and answered.lower() != name.lower() and conn.target.name:
-            notes.append(f"the host at {_where(conn)} answers with the name {answered}, not {name}")
+        if answered and meant and _short(answered) != _short(meant):
+            notes.append(
+                f"the host at {_where(conn)} answers with the name {answered}, not {meant}"
+            )
         if counts.get(name.lower(), 0) > 1 and report.is_reachable(name):
             notes.append(f"another section has the name {name}: this one is {_where(conn)}")
             name = f"{name} ({_where(conn)})"

@@ -785,3 +785,37 @@ def test_terminal_escapes_from_a_host_are_shown_not_sent(lab: Lab, hostile: SshH
     assert _errors(r.stderr) == [
         f"harborkit: error: {hostile.address}: the collector failed: \\x1b[31mbad"
     ]
+
+
+def test_a_host_name_given_to_host_that_answers_as_another_says_so(
+    lab: Lab, hostile: SshHost, tmp_path: Path
+) -> None:
+    config = tmp_path / "ssh_config"
+    config.write_text(
+        f"Host server59.lan\n  HostName {hostile.address}\n"
+        f"Host server58.lan\n  HostName {lab.guide.address}\n" + lab.client.config.read_text()
+    )
+    r = hk(
+        "check",
+        "--host",
+        "server59.lan",
+        "--host",
+        "server58.lan",  # the short name matches: nothing to say
+        "--only",
+        "limits.pam",
+        "-f",
+        "json",
+        config=config,
+    )
+    assert r.returncode == ExitCode.FAILED, r.stderr
+    wrong, right = _hosts(r.stdout)
+    assert wrong["report"]["notes"][:3] == [  # type: ignore[index]
+        f"target: root@{hostile.address} port 22 over SSH (given as server59.lan)",
+        f"the host at root@{hostile.address} port 22 answers with the name server58, "
+        "not server59.lan",
+        f"another section has the name server58: this one is root@{hostile.address} port 22",
+    ]
+    assert right["report"]["notes"][:2] == [  # type: ignore[index]
+        f"target: root@{lab.guide.address} port 22 over SSH (given as server58.lan)",
+        f"another section has the name server58: this one is root@{lab.guide.address} port 22",
+    ]
