@@ -819,3 +819,33 @@ def test_a_host_name_given_to_host_that_answers_as_another_says_so(
         f"target: root@{lab.guide.address} port 22 over SSH (given as server58.lan)",
         f"another section has the name server58: this one is root@{lab.guide.address} port 22",
     ]
+
+
+def test_a_proxy_command_that_hangs_is_killed_at_the_deadline(lab: Lab, tmp_path: Path) -> None:
+    # no sshd involved: ConnectTimeout does not cover a ProxyCommand; the deadline does,
+    # and everything ssh started (its process group) goes with it
+    marker = f"{os.getpid() % 9000 + 987000}"
+    config = tmp_path / "ssh_config"
+    config.write_text(
+        f"Host stuck-proxy\n  ProxyCommand sleep {marker}\n" + lab.client.config.read_text()
+    )
+    r, elapsed, _ = hk_measured(
+        "check",
+        "--host",
+        f"stuck-proxy,{lab.guide.target}",
+        "--command-timeout",
+        "2",
+        "--only",
+        "limits.pam",
+        "-f",
+        "json",
+        config=config,
+    )
+    assert r.returncode == UNREACHABLE_EXIT, r.stderr
+    assert _errors(r.stderr) == [
+        "harborkit: error: stuck-proxy: the collector did not finish within 2 s (--command-timeout)"
+    ]
+    assert elapsed < 2 + 15
+    assert verdicts(r.stdout)["server58"] == {"limits.pam": "fail"}
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert [ln for ln in ps.splitlines() if ln == f"sleep {marker}"] == []
