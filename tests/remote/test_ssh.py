@@ -327,6 +327,7 @@ HOSTILE = {
     "hk-trickle-err": "while :; do printf x >&2; sleep 0.2; done",
     "hk-background": "cat >/dev/null; (sleep 1000 &); exit 0",
     "hk-closed-stdout": "exec 1>&-; sleep 1000",
+    "hk-closed-both": "exec 1>&- 2>&-; sleep 1000",
     "hk-prompt": "cat >/dev/null; printf '[sudo] password for root: ' >&2; sleep 1000",
     "hk-after-snapshot": "/bin/sh -s clock; sleep 1000",
     "hk-flood": "head -c 500000000 /dev/zero",
@@ -411,6 +412,7 @@ def _errors(stderr: str) -> list[str]:
         "hk-trickle-err",
         "hk-background",
         "hk-closed-stdout",
+        "hk-closed-both",
         "hk-after-snapshot",
     ],
 )
