@@ -155,6 +155,14 @@ def check(
     connect_timeout: Annotated[
         float, typer.Option("--connect-timeout", help="SSH connect timeout in seconds.")
     ] = 10.0,
+    command_timeout: Annotated[
+        float,
+        typer.Option(
+            "--command-timeout",
+            help="Deadline of each remote call in seconds, connecting included "
+            "(a host that misses it is an error, the others are still judged).",
+        ),
+    ] = 45.0,
     accept_new_host_keys: Annotated[
         bool,
         typer.Option(
@@ -181,6 +189,7 @@ def check(
         become=become,
         connect_timeout=connect_timeout,
         accept_new_host_keys=accept_new_host_keys,
+        command_timeout=command_timeout,
     )
     validate(remote, roots[0] if roots else None)
     from harborkit.engine.interface import CheckContext, CheckOptions
@@ -213,6 +222,9 @@ def check(
 
     cross = builtin_cluster_checks()
     selection.validate_names([*(lc.cls for lc in loaded), *cross], failures)  # type: ignore[list-item]
+    from harborkit.engine.session import require_some
+
+    require_some(selection, loaded, cross if remote.used or len(roots or ()) > 1 else [], failures)
     if remote.used:
         from harborkit.remote_cli import print_failures, run_remote
 

@@ -12,7 +12,9 @@ bounded in time and memory whatever the bytes.
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -231,7 +233,13 @@ def read_input(path: str | Path, what: str = "file") -> str:
     """A user-given input file as text: at most :data:`MAX_INPUT_BYTES`, UTF-8."""
     p = Path(path)
     try:
-        with open(p, "rb") as f:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; anything but a
+        # regular file (FIFO, device, socket) is refused before a byte is read
+        fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+        with open(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise InputError(f"{p}: not a regular file, not a {what}")
+            os.set_blocking(fd, True)
             raw = f.read(MAX_INPUT_BYTES + 1)
     except FileNotFoundError:
         raise InputError(f"{p}: no such file") from None

@@ -311,3 +311,65 @@ def test_profile_node_address_is_validated(motd_root: Path, tmp_path: Path) -> N
         f"harborkit: error: {prof}:{line}: nodes[0].address: 'server58' is not an IP address "
         "(nodes resolve to addresses, e.g. 192.168.3.58)\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["--only", "all", "--skip", "all"], "--only all --skip all"),
+        (["--only", "limits", "--skip", "limits"], "--only limits --skip limits"),
+        (["--only", "limits.pam", "--skip", "all"], "--only limits.pam --skip all"),
+        (["--only", "cluster"], "--only cluster"),  # cross-node checks: not on one host
+        (["--skip", "all"], "--skip all"),
+    ],
+)
+def test_a_selection_of_no_check_is_a_usage_error(
+    motd_root: Path, args: list[str], line: str
+) -> None:
+    r = hk("check", "--root", str(motd_root), *args)
+    assert (r.returncode, r.stdout) == (ExitCode.USAGE, "")
+    assert r.stderr == (
+        f"harborkit: error: {line}: selects no check, so nothing would be judged "
+        "(see 'harborkit check --list')\n"
+    )
+
+
+def test_a_profile_that_selects_no_check_is_a_usage_error(motd_root: Path, tmp_path: Path) -> None:
+    p = tmp_path / "p.yaml"
+    p.write_text("apiVersion: harborkit/v1\nkind: Profile\nname: none\nselect: []\n")
+    r = hk("check", "--root", str(motd_root), "--profile", str(p))
+    assert (r.returncode, r.stdout) == (ExitCode.USAGE, "")
+    assert r.stderr == (
+        "harborkit: error: the profile's select/skip: selects no check, so nothing would be "
+        "judged (see 'harborkit check --list')\n"
+    )
+
+
+def test_cluster_checks_count_when_several_roots_are_audited(motd_root: Path) -> None:
+    r = hk("check", "--root", str(motd_root), "--root", str(motd_root), "--only", "cluster")
+    assert r.returncode in (ExitCode.OK, ExitCode.FAILED), r.stderr
+
+
+@pytest.mark.parametrize("option", ["--profile", "--waivers"])
+def test_a_fifo_as_profile_or_waivers_is_refused_not_waited_on(
+    motd_root: Path, tmp_path: Path, option: str
+) -> None:
+    fifo = tmp_path / "input.yaml"
+    os.mkfifo(fifo)
+    what = "profile" if option == "--profile" else "waivers file"
+    r = hk("check", "--root", str(motd_root), option, str(fifo))
+    assert (r.returncode, r.stdout) == (ExitCode.USAGE, "")
+    assert r.stderr == f"harborkit: error: {fifo}: not a regular file, not a {what}\n"
+
+
+def test_duplicate_waivers_are_a_usage_error_naming_both_lines(
+    motd_root: Path, tmp_path: Path
+) -> None:
+    w = tmp_path / "w.yaml"
+    w.write_text("waivers:\n  - id: limits.pam\n    reason: a\n  - id: limits.pam\n    reason: b\n")
+    r = hk("check", "--root", str(motd_root), "--waivers", str(w))
+    assert (r.returncode, r.stdout) == (ExitCode.USAGE, "")
+    assert r.stderr == (
+        f"harborkit: error: {w}:4: waivers[1].id: a second waiver for limits.pam "
+        f"(the first is at {w}:2): keep one waiver per check\n"
+    )

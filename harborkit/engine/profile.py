@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from typing import Any
 
 from harborkit.errors import InputError
 from harborkit.resources import default_profile
-from harborkit.yamlfile import Located, load_yaml, validate
+from harborkit.yamlfile import Located, dotted, load_yaml, validate
 
 
 @dataclass(frozen=True)
@@ -36,12 +37,31 @@ def load_profile(path: str | Path | None = None) -> Profile:
     doc = load_yaml(p, "profile")
     if not isinstance(doc.data, dict):
         raise InputError(f"{doc.where()}: a profile is a mapping of settings")
+    _finite_numbers(doc)
     validate(doc, "profile.schema.json")
     for i, node in enumerate(doc.data.get("nodes") or []):
         problem = _address_problem(str(node["address"]))
         if problem:
             raise doc.error(("nodes", i, "address"), problem)
     return Profile(doc.data["name"], str(p), doc.data, doc)
+
+
+def _finite_numbers(doc: Located) -> None:
+    """``.nan`` and ``.inf`` are YAML floats that every comparison gets wrong
+    (a NaN passes ``minimum``): refused wherever they stand, with their line."""
+    stack: list[tuple[tuple[str | int, ...], Any]] = [((), doc.data)]
+    bad: list[tuple[tuple[str | int, ...], float]] = []
+    while stack:
+        key, value = stack.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            bad.append((key, value))
+        if isinstance(value, dict):
+            stack.extend(((*key, str(k)), v) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend(((*key, i), v) for i, v in enumerate(value))
+    if bad:  # the first in the file
+        key, value = min(bad, key=lambda b: (doc.line_of(b[0]) or 0, dotted(b[0])))
+        raise doc.error(key, f"{value} is not a finite number")
 
 
 _NODE_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?", re.ASCII)

@@ -31,6 +31,32 @@ def split_names(values: Sequence[str] | None) -> tuple[str, ...]:
     return tuple(out)
 
 
+def require_some(
+    selection: Selection,
+    loaded: Sequence[LoadedCheck],
+    cross: Sequence[Any] = (),
+    failures: Sequence[PluginFailure] = (),
+) -> None:
+    """A run that would judge nothing is a usage error, not "OK: 0 checks".
+
+    ``cross``: the cross-node checks (classes with ``id`` and ``group``) when
+    the run audits several hosts; broken plugins are reported as checks too."""
+    from harborkit.engine.runner import PLUGIN_GROUP, plugin_id
+
+    if any(selection.picks(lc.cls) for lc in loaded):
+        return
+    if any(selection.picks_name(c.id, c.group) for c in cross):
+        return
+    if any(selection.picks_name(plugin_id(f), PLUGIN_GROUP) for f in failures):
+        return
+    said = [f"--only {','.join(selection.only)}"] if selection.only else []
+    said += [f"--skip {','.join(selection.cli_skip)}"] if selection.cli_skip else []
+    by = " ".join(said) if said else "the profile's select/skip"
+    raise InputError(
+        f"{by}: selects no check, so nothing would be judged (see 'harborkit check --list')"
+    )
+
+
 def host_path(path: str | None, root: str | None) -> str | None:
     """Paths of files on the audited host: absolute; relative ones are taken
     from the current directory on a live host, from the sysroot's / otherwise."""

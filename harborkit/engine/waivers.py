@@ -37,7 +37,16 @@ def load_waivers(path: str | Path) -> list[Waiver]:
             item["expires"] = item["expires"].isoformat()
     validate(doc, "waivers.schema.json")
     out = []
+    first: dict[str, int] = {}  # check id -> index of its waiver
     for i, item in enumerate(doc.data["waivers"]):
+        if item["id"] in first:
+            earlier = doc.where(("waivers", first[item["id"]], "id"))
+            raise doc.error(
+                ("waivers", i, "id"),
+                f"a second waiver for {item['id']} (the first is at {earlier}): "
+                "keep one waiver per check",
+            )
+        first[item["id"]] = i
         expires = item.get("expires")
         if isinstance(expires, str):
             try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -128,14 +129,37 @@ def ssh_targets(
     options: CheckOptions,
     connections: list[SshConnection],
     failures: Failures,
+    duplicates: list[tuple[str, str]] | None = None,
+    forks: int = 10,
 ) -> list[Target]:
-    """Deferred SSH hosts: connected, collected and primed inside the pool."""
-    names = [t.label for t in targets]
+    """Deferred SSH hosts: connected, collected and primed inside the pool.
+
+    Targets that reach the same user, address and port once ssh_config is
+    applied (an alias and its HostName, ``h`` and ``root@h:22``) are audited
+    once: the first one given; each other is added to ``duplicates`` as
+    ``(how it was given, the label audited)``. ``connections`` gets one connection per
+    target audited, in order."""
+    conns = [SshConnection(t, ssh, control) for t in targets]
+    with ThreadPoolExecutor(max_workers=max(1, min(forks, len(conns)))) as pool:
+        for conn, where in zip(conns, pool.map(SshConnection.resolve, conns), strict=True):
+            conn.resolved = where
+    kept: list[SshConnection] = []
+    first: dict[object, SshConnection] = {}
+    for conn in conns:
+        key: object = conn.resolved or ("as given", conn.target.destination)
+        if key in first:
+            if duplicates is not None:
+                t = conn.target
+                given = f"{t.name} ({t.destination})" if t.name else t.destination
+                duplicates.append((given, first[key].target.label))
+            continue
+        first[key] = conn
+        kept.append(conn)
+    names = [c.target.label for c in kept]
     wants = wants_for(profile.data, options, [lc.cls for lc in loaded])
     wants += [f"h {n}" for n in names if n.replace("-", "").replace(".", "").isalnum()]
     out: list[Target] = []
-    for t in targets:
-        conn = SshConnection(t, ssh, control)
+    for conn in kept:
         connections.append(conn)
 
         def open_host(conn: SshConnection = conn) -> SshHost:
@@ -145,9 +169,10 @@ def ssh_targets(
             except SshError as e:
                 failures.add(conn.target.label, e)
                 raise
+            conn.answered = host.answered_name()
             return host
 
-        out.append(Deferred(t.label, open_host))
+        out.append(Deferred(conn.target.label, open_host))
     return out
 
 

@@ -17,24 +17,39 @@ gather costs one more round trip over the same connection, never a guess.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import selectors
 import shutil
+import signal
 import subprocess
 import tempfile
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import IO
 
 from harborkit.collect import script
 from harborkit.collect.snapshot import Snapshot, SnapshotError, parse
 from harborkit.errors import ExitCode, HarborkitError, InputError
 from harborkit.host.interface import ClockSample, NotAvailable
 from harborkit.host.snapshot import SnapshotHost
+from harborkit.report.safe import terminal_text
 
 #: exit code of a run in which some host could not be audited
 UNREACHABLE_EXIT = ExitCode.UNREACHABLE
+#: the collector's stdout (a whole snapshot) is read up to this size
+MAX_STDOUT = 64 << 20
+#: a remote call's stderr (ssh's messages, the clock line, a few warnings) up to this size
+MAX_STDERR = 1 << 20
+#: default overall deadline of one remote call, connecting included (--command-timeout)
+COMMAND_TIMEOUT = 45.0
+_CHUNK = 1 << 16
+#: how long stopping a ControlMaster (ssh -O exit) may take
+CLOSE_TIMEOUT = 5.0
+#: how long ``ssh -G`` (ssh_config applied, no connection) may take
+RESOLVE_TIMEOUT = 10.0
 
 
 class SshError(HarborkitError):
@@ -92,7 +107,7 @@ class SshOptions:
     become: bool = False
     connect_timeout: float = 10.0
     accept_new_host_keys: bool = False
-    command_timeout: float = 300.0
+    command_timeout: float = COMMAND_TIMEOUT
 
 
 @dataclass
@@ -113,7 +128,7 @@ class ControlDir:
 def _classify(stderr: str, target: SshTarget, options: SshOptions) -> str:
     """One line saying why ``ssh`` failed."""
     text = stderr.replace("\r", "")
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("@@@")]
+    lines = [_safe(ln) for ln in text.splitlines() if ln.strip() and not ln.startswith("@@@")]
     dest = target.destination
     if "IDENTIFICATION HAS CHANGED" in text:
         return (
@@ -139,6 +154,133 @@ def _classify(stderr: str, target: SshTarget, options: SshOptions) -> str:
     return f"ssh to {dest} failed: {lines[-1] if lines else 'no error message'}"
 
 
+class _Stopped(Exception):  # noqa: N818 - internal signal
+    """A remote call stopped before its end: its one-line reason."""
+
+    def __init__(self, why: str, stderr: bytes = b"") -> None:
+        super().__init__(why)
+        self.why = why
+        self.stderr = stderr
+
+
+class _Deadline(_Stopped):
+    def __init__(self, stderr: bytes) -> None:
+        super().__init__("deadline", stderr)
+
+
+def _safe(text: str, limit: int = 200) -> str:
+    """Remote text in a one-line error: controls shown escaped, abridged."""
+    return terminal_text(" ".join(text.split()), limit)
+
+
+def _last_line(stderr: str, default: str) -> str:
+    lines = [ln.strip() for ln in stderr.replace("\r", "\n").splitlines() if ln.strip()]
+    return _safe(lines[-1]) if lines else default
+
+
+def _prompt_hint(stderr: bytes) -> str:
+    """Say so when the host's last words look like a password prompt."""
+    tail = stderr.decode("utf-8", "replace").replace("\r", "\n").rstrip().rsplit("\n", 1)[-1]
+    if re.search(r"(?i)(password|passphrase|passcode|pin)[^\n]{0,40}:\s*$", tail + " "):
+        return f"; it stopped at a prompt: {_safe(tail, 80)!r}"
+    return ""
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """Kill ``ssh`` and everything it started (ProxyJump, ProxyCommand)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):
+        proc.kill()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=5)
+
+
+def _pump(
+    proc: subprocess.Popen[bytes], payload: bytes, out: IO[bytes], deadline: float, t0: float
+) -> tuple[int, bytes, ClockSample | None]:
+    """Write ``payload`` to the process and read its stdout (into ``out``) and
+    stderr at once, until both end: the size of stdout, stderr (without the
+    clock line) and the clock the collector reported first on stderr.
+
+    Raises :class:`_Deadline` at ``deadline`` (monotonic) and :class:`_Stopped`
+    when stdout passes :data:`MAX_STDOUT` or stderr :data:`MAX_STDERR`."""
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    sel = selectors.DefaultSelector()
+    todo = memoryview(payload)
+    for pipe in (proc.stdin, proc.stdout, proc.stderr):
+        os.set_blocking(pipe.fileno(), False)
+    if todo:
+        sel.register(proc.stdin, selectors.EVENT_WRITE, "in")
+    else:
+        proc.stdin.close()
+    sel.register(proc.stdout, selectors.EVENT_READ, "out")
+    sel.register(proc.stderr, selectors.EVENT_READ, "err")
+    size = 0
+    err = bytearray()
+    scanned = 0  # stderr before this offset has been searched for the clock line
+    clock: ClockSample | None = None
+    clock_line: tuple[int, int] | None = None
+    try:
+        while sel.get_map():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise _Deadline(bytes(err))
+            for key, _ in sel.select(min(left, 1.0)):
+                fd = key.fileobj
+                if key.data == "in":
+                    try:
+                        n = os.write(proc.stdin.fileno(), todo[:_CHUNK])
+                    except BlockingIOError:
+                        continue
+                    except OSError:  # the connection failed: stderr says why
+                        n = len(todo)
+                    todo = todo[n:]
+                    if not todo:
+                        sel.unregister(fd)
+                        with contextlib.suppress(OSError):
+                            proc.stdin.close()
+                    continue
+                try:
+                    chunk = os.read(key.fd, _CHUNK)
+                except BlockingIOError:
+                    continue
+                if not chunk:
+                    sel.unregister(fd)
+                    continue
+                if key.data == "out":
+                    size += len(chunk)
+                    if size > MAX_STDOUT:
+                        raise _Stopped(
+                            f"the collector sent more than {MAX_STDOUT >> 20} MiB: too large "
+                            "for a snapshot (stopped reading)"
+                        )
+                    out.write(chunk)
+                    continue
+                err += chunk
+                if len(err) > MAX_STDERR:
+                    raise _Stopped(
+                        f"the remote side wrote more than {MAX_STDERR >> 20} MiB on stderr "
+                        "(stopped reading)"
+                    )
+                while clock is None and (nl := err.find(b"\n", scanned)) >= 0:
+                    line = bytes(err[scanned:nl])
+                    m = re.match(rb"HKCLOCK (\d{1,12})(\.\d{1,12})?", line)
+                    if m:
+                        now = time.time()
+                        whole = m.group(2) is None
+                        host_time = float(m.group(1) + (m.group(2) or b""))
+                        spread = (now - t0) / 2 + (1.0 if whole else 0.0)
+                        clock = ClockSample(host_time, (t0 + now) / 2, spread)
+                        clock_line = (scanned, nl + 1)
+                    scanned = nl + 1
+    finally:
+        sel.close()
+    if clock_line is not None:
+        del err[clock_line[0] : clock_line[1]]
+    return size, bytes(err), clock
+
+
 class SshConnection:
     """``ssh`` invocations for one target, sharing one ControlMaster connection."""
 
@@ -149,6 +291,9 @@ class SshConnection:
         self.round_trips = 0
         self.fetched: list[str] = []  # facts asked for after the collector's pass
         self.become = options.become if target.become is None else target.become
+        self.failed: str | None = None  # why a call was stopped: later calls fail at once
+        self.resolved: tuple[str, str, int] | None = None  # (user, address, port): ssh -G
+        self.answered: str | None = None  # the hostname the host reported
 
     def base_argv(self) -> list[str]:
         o = self.options
@@ -184,14 +329,55 @@ class SshConnection:
         argv += list(t.ssh_args)
         return [*argv, "--", t.host]
 
+    def resolve(self) -> tuple[str, str, int] | None:
+        """(user, address, port) this target reaches once ssh_config is applied
+        (``ssh -G``: aliases, HostName, User, Port; no connection is made), or
+        None when ``ssh`` cannot say (the real call will tell why)."""
+        argv = ["ssh", "-G", *self.base_argv()[1:]]
+        try:
+            r = subprocess.run(  # noqa: S603
+                argv,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=RESOLVE_TIMEOUT,
+                check=False,
+                env={**os.environ, "LC_ALL": "C"},
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        if r.returncode != 0:
+            return None
+        seen: dict[str, str] = {}
+        for line in r.stdout.decode("utf-8", "replace").splitlines()[:10000]:
+            key, _, value = line.partition(" ")
+            if key in ("hostname", "user", "port") and key not in seen:
+                seen[key] = value.strip()
+        try:
+            port = int(seen.get("port", "22"))
+        except ValueError:
+            return None
+        if not seen.get("hostname"):
+            return None
+        return seen.get("user", ""), seen["hostname"].lower(), port
+
     def remote_shell(self) -> str:
         return "exec sudo -n /bin/sh -s clock" if self.become else "exec /bin/sh -s clock"
 
     def run_script(self, text: str) -> tuple[bytes, ClockSample | None]:
-        """Run ``text`` with the remote ``sh``; its stdout, and the clock it reported."""
+        """Run ``text`` with the remote ``sh``; its stdout, and the clock it reported.
+
+        The whole call (connecting included) ends within ``command_timeout``
+        seconds whatever the host does: stdout and stderr are read together,
+        without blocking, against one deadline (a trickle of bytes does not
+        extend it), and both are bounded while read. On expiry the ``ssh``
+        process group is killed and the host is one error line."""
+        if self.failed is not None:  # a call already timed out or overflowed
+            raise SshError(self.failed)
         argv = [*self.base_argv(), self.remote_shell()]
         self.round_trips += 1
+        limit = self.options.command_timeout
         t0 = time.time()
+        deadline = time.monotonic() + limit
         try:
             proc = subprocess.Popen(  # noqa: S603 - argv list, never a local shell
                 argv,
@@ -199,62 +385,50 @@ class SshConnection:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 env={**os.environ, "LC_ALL": "C"},
+                start_new_session=True,  # its own process group: killed whole on expiry
             )
         except FileNotFoundError as e:
             from harborkit.errors import EnvironmentProblem
 
             raise EnvironmentProblem("the OpenSSH client 'ssh' is not installed") from e
-        out = bytearray()
-        err_lines: list[bytes] = []
-        clock: list[ClockSample] = []
-
-        def feed() -> None:
-            assert proc.stdin is not None
+        problem: _Stopped | None = None
+        size, err, clock = 0, b"", None
+        with tempfile.TemporaryFile(prefix="hk-ssh-out-") as out:
             try:
-                proc.stdin.write(text.encode())
-                proc.stdin.close()
-            except OSError:
-                pass  # the connection failed: stderr says why
-
-        def drain() -> None:
-            assert proc.stdout is not None
-            while chunk := proc.stdout.read(65536):
-                out.extend(chunk)
-
-        threads = [threading.Thread(target=feed), threading.Thread(target=drain)]
-        for th in threads:
-            th.daemon = True
-            th.start()
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            if line.startswith(b"HKCLOCK ") and not clock:
-                now = time.time()
-                m = re.match(rb"HKCLOCK (\d+)(\.\d+)?", line)
-                if not m:
-                    continue
-                whole = m.group(2) is None
-                host_time = float(m.group(1) + (m.group(2) or b""))
-                clock.append(
-                    ClockSample(host_time, (t0 + now) / 2, (now - t0) / 2 + (1.0 if whole else 0.0))
-                )
-            else:
-                err_lines.append(line)
-        try:
-            proc.wait(timeout=self.options.command_timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            raise SshError(
-                f"{self.target.label}: the collector did not finish within "
-                f"{self.options.command_timeout:g}s"
-            ) from None
-        for th in threads:
-            th.join()
-        stderr = b"".join(err_lines).decode("utf-8", "replace")
+                size, err, clock = _pump(proc, text.encode(), out, deadline, t0)
+                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                problem = _Deadline(err)
+            except _Stopped as e:
+                problem = e
+            except BaseException:
+                _kill_group(proc)
+                raise
+            finally:
+                for pipe in (proc.stdin, proc.stdout, proc.stderr):
+                    if pipe is not None:
+                        with contextlib.suppress(OSError):
+                            pipe.close()
+            if problem is not None:
+                _kill_group(proc)
+                if isinstance(problem, _Deadline):
+                    why = (
+                        f"the collector did not finish within {limit:g} s (--command-timeout)"
+                        + _prompt_hint(problem.stderr)
+                    )
+                else:
+                    why = problem.why
+                reason = f"{self.target.label}: {why}"
+                self.failed = reason
+                self.close()  # its ControlMaster too: nothing of this host lingers
+                raise SshError(reason)
+            out.seek(0)
+            data = out.read() if size else b""
+        stderr = err.decode("utf-8", "replace")
         if proc.returncode == 255:
-            if clock or out:  # the collector had started: the connection broke under it
-                got = f", {len(out)} bytes received" if out else ""
-                last = (stderr.strip().splitlines() or ["closed"])[-1].strip()
+            if clock or size:  # the collector had started: the connection broke under it
+                got = f", {size} bytes received" if size else ""
+                last = _last_line(stderr, "closed")
                 reason = (
                     f"connection to {self.target.destination} dropped while collecting "
                     f"(no complete snapshot{got}): {last}"
@@ -269,18 +443,27 @@ class SshConnection:
                 "log in as root"
             )
         if proc.returncode != 0:
-            last = (stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
+            last = _last_line(stderr, f"exit status {proc.returncode}")
             raise SshError(f"{self.target.label}: the collector failed: {last}")
-        return bytes(out), (clock[0] if clock else None)
+        return data, clock
 
     def close(self) -> None:
-        """Stop this target's ControlMaster (if one runs)."""
-        subprocess.run(  # noqa: S603
-            [*self.base_argv()[:-2], "-O", "exit", "--", self.target.host],
-            capture_output=True,
-            check=False,
-            timeout=15,
-        )
+        """Stop this target's ControlMaster (if one runs); bounded, never raises."""
+        argv = [*self.base_argv()[:-2], "-O", "exit", "--", self.target.host]
+        try:
+            proc = subprocess.Popen(  # noqa: S603
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        except OSError:
+            return
+        try:
+            proc.wait(timeout=CLOSE_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
 
 
 class SshHost(SnapshotHost):
@@ -310,6 +493,10 @@ class SshHost(SnapshotHost):
         """Gather several missing facts in one round trip."""
         self._fetched.update(wants)
         self._fetch(wants)
+
+    def answered_name(self) -> str | None:
+        """The hostname the host itself reported (None when it did not say)."""
+        return self._hostname_or("") or None
 
     def clock(self) -> ClockSample:
         if self._clock is None:

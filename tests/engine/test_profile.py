@@ -139,3 +139,43 @@ def test_positions_of_nested_keys() -> None:
     assert doc.line_of(("a", "b", 1, "y")) == 4
     assert doc.line_of(("a", "b", 0)) == 3
     assert doc.where(("a", "zzz")) == "f.yaml:1"
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [(".nan", "nan"), (".NaN", "nan"), (".inf", "inf"), ("-.inf", "-inf"), ("+.Inf", "inf")],
+)
+@pytest.mark.parametrize(
+    ("where", "key", "line"),
+    [
+        ("time:\n  max_offset_seconds: {v}\n", "time.max_offset_seconds", 5),
+        ("hardware:\n  cpu: {{min: {v}}}\n", "hardware.cpu.min", 5),
+        (
+            "hardware:\n  memory_gib:\n    min: 4\n    preferred: {v}\n",
+            "hardware.memory_gib.preferred",
+            7,
+        ),
+    ],
+)
+def test_nan_and_inf_fail_the_profile_schema(
+    tmp_path: Path, value: str, shown: str, where: str, key: str, line: int
+) -> None:
+    head = "apiVersion: harborkit/v1\nkind: Profile\nname: t\n"
+    p = write(tmp_path, "p.yaml", head + where.format(v=value))
+    with pytest.raises(InputError) as e:
+        load_profile(p)
+    assert e.value.message == f"{p}:{line}: {key}: {shown} is not a finite number"
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_a_profile_that_is_not_a_regular_file_is_refused_at_once(tmp_path: Path, kind: str) -> None:
+    import os
+
+    if kind == "fifo":
+        p = tmp_path / "p.yaml"
+        os.mkfifo(p)  # nobody writes: opening it must not hang
+    else:
+        p = Path("/dev/zero")
+    with pytest.raises(InputError) as e:
+        load_profile(p)
+    assert e.value.message == f"{p}: not a regular file, not a profile"

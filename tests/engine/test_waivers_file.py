@@ -51,3 +51,57 @@ def test_bad_waivers_file_is_one_line_usage_error(tmp_path: Path, text: str, mes
     with pytest.raises(HarborkitError) as e:
         load_waivers(p)
     assert (e.value.exit_code, e.value.message) == (ExitCode.USAGE, message.format(p=p))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "waivers:\n  - id: a.b\n    reason: r\n  - id: c\n    reason: s\n"
+            "  - id: a.b\n    reason: t\n",
+            "{p}:6: waivers[2].id: a second waiver for a.b (the first is at {p}:2): "
+            "keep one waiver per check",
+        ),
+        (  # the same id, one expired and one not: still two waivers for one check
+            "waivers:\n  - id: x\n    reason: r\n    expires: 2020-01-01\n"
+            "  - id: x\n    reason: s\n",
+            "{p}:5: waivers[1].id: a second waiver for x (the first is at {p}:2): "
+            "keep one waiver per check",
+        ),
+        (  # flow style: both on one line, still named
+            "waivers: [{id: q, reason: r}, {id: q, reason: s}]\n",
+            "{p}:1: waivers[1].id: a second waiver for q (the first is at {p}:1): "
+            "keep one waiver per check",
+        ),
+    ],
+)
+def test_two_waivers_for_one_check_are_refused_naming_both_lines(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    p = tmp_path / "w.yaml"
+    p.write_text(text)
+    with pytest.raises(HarborkitError) as e:
+        load_waivers(p)
+    assert e.value.exit_code == ExitCode.USAGE
+    assert e.value.message == message.format(p=p)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "folder"])
+def test_a_waivers_file_that_is_not_a_regular_file_is_refused_at_once(
+    tmp_path: Path, kind: str
+) -> None:
+    import os
+
+    if kind == "fifo":
+        p = tmp_path / "w.yaml"
+        os.mkfifo(p)  # nobody writes: opening it must not wait
+        why = "not a regular file, not a waivers file"
+    elif kind == "device":
+        p = Path("/dev/zero")
+        why = "not a regular file, not a waivers file"
+    else:
+        p = tmp_path
+        why = "is a directory, not a waivers file"
+    with pytest.raises(HarborkitError) as e:
+        load_waivers(p)
+    assert (e.value.exit_code, e.value.message) == (ExitCode.USAGE, f"{p}: {why}")

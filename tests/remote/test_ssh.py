@@ -305,3 +305,549 @@ def test_collect_needs_script() -> None:
         ExitCode.USAGE,
         "harborkit: error: collect: say what to print: --script (see harborkit collect --help)",
     )
+
+
+# ---- hostile hosts: a forced command per login name (issue 18, classes 3 and 4)
+
+import json  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+
+import pytest  # noqa: E402
+
+from tests.support.sshhost import SshHost, start_host  # noqa: E402
+
+#: login name -> the command sshd forces on it (ForceCommand), whatever harborkit asks
+HOSTILE = {
+    "hk-sleep": "sleep 1000",
+    "hk-trickle": "while :; do printf x; sleep 0.2; done",
+    "hk-trickle-err": "while :; do printf x >&2; sleep 0.2; done",
+    "hk-background": "cat >/dev/null; (sleep 1000 &); exit 0",
+    "hk-closed-stdout": "exec 1>&-; sleep 1000",
+    "hk-closed-both": "exec 1>&- 2>&-; sleep 1000",
+    "hk-prompt": "cat >/dev/null; printf '[sudo] password for root: ' >&2; sleep 1000",
+    "hk-after-snapshot": "/bin/sh -s clock; sleep 1000",
+    "hk-flood": "head -c 500000000 /dev/zero",
+    "hk-flood-err": "head -c 500000000 /dev/zero >&2",
+    "hk-flood-slow": "while :; do head -c 1000000 /dev/zero; done",
+    # the collector's first round trip completes; every later one hangs
+    "hk-second": "if mkdir /tmp/hk-second.once 2>/dev/null; then exec /bin/sh -s clock; "
+    "else cat >/dev/null; sleep 1000; fi",
+    "hk-escape": "cat >/dev/null; printf 'ok\\033]0;owned\\007\\033[2J\\r\\n\\033[31mbad\\n' >&2; exit 3",
+}
+#: a short --command-timeout for the hang tests
+DEADLINE = 3
+
+
+@pytest.fixture(scope="module")
+def hostile(lab: Lab) -> Iterator[SshHost]:
+    """One more sshd host, named server58 like the guide host (a host that
+    answers with another host's name); each login name of HOSTILE gets its
+    forced command, root logs in normally."""
+    host = start_host(lab.image, lab.env, "server58", lab.client.public_key)
+    try:
+        blocks = []
+        for user, command in HOSTILE.items():
+            host.exec(
+                f"useradd -m -s /bin/sh {user} && mkdir -p /home/{user}/.ssh && "
+                f"cp /root/.ssh/authorized_keys /home/{user}/.ssh/ && "
+                f"chown -R {user} /home/{user}/.ssh && "
+                f"echo '{user} ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/{user}"
+            )
+            blocks.append(f"Match User {user}\n  ForceCommand {command}\n")
+        host.exec("cat >> /etc/ssh/sshd_config", input="".join(blocks).encode())
+        host.exec("/usr/sbin/sshd -t")  # the configuration is valid
+        host.exec("kill -HUP 1")  # sshd re-executes itself with the new configuration
+        time.sleep(0.5)
+        _wait_for_sshd(host)
+        lab.client.trust([host])
+        yield host
+    finally:
+        host.stop()
+
+
+def _wait_for_sshd(host: SshHost) -> None:
+    import socket
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            s.settimeout(1)
+            try:
+                s.connect((host.address, host.port))
+                if s.recv(64).startswith(b"SSH-"):
+                    return
+            except OSError:
+                pass
+        time.sleep(0.1)
+    raise RuntimeError(f"sshd on {host.address} did not come back")
+
+
+def hk_measured(*args: str, config: Path) -> tuple[subprocess.CompletedProcess[str], float, int]:
+    """``harborkit check --ssh-config config ARGS``: the process, its wall time
+    and its peak RSS in KiB (GNU time, this process alone)."""
+    with tempfile.NamedTemporaryFile(prefix="hk-rss-") as rss:
+        argv = ["/usr/bin/time", "-f", "%M", "-o", rss.name, sys.executable, "-m", "harborkit"]
+        argv += [args[0], "--ssh-config", str(config), *args[1:]]
+        env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+        t0 = time.monotonic()
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=300, env=env)
+        elapsed = time.monotonic() - t0
+        peak = int(Path(rss.name).read_text().split()[-1])
+    return r, elapsed, peak
+
+
+def _errors(stderr: str) -> list[str]:
+    return [ln for ln in stderr.splitlines() if ln.startswith("harborkit: error: ")]
+
+
+@pytest.mark.parametrize(
+    "user",
+    [
+        "hk-sleep",
+        "hk-trickle",
+        "hk-trickle-err",
+        "hk-background",
+        "hk-closed-stdout",
+        "hk-closed-both",
+        "hk-after-snapshot",
+    ],
+)
+def test_a_host_that_never_finishes_is_one_error_within_the_deadline(
+    lab: Lab, hostile: SshHost, user: str
+) -> None:
+    r, elapsed, _ = hk_measured(
+        "check",
+        "--host",
+        f"{user}@{hostile.target},{lab.guide.target}",
+        "--command-timeout",
+        str(DEADLINE),
+        "--only",
+        "limits.pam",
+        "-f",
+        "json",
+        config=lab.client.config,
+    )
+    assert r.returncode == UNREACHABLE_EXIT, r.stderr
+    assert _errors(r.stderr) == [
+        f"harborkit: error: {hostile.address}: the collector did not finish within "
+        f"{DEADLINE} s (--command-timeout)"
+    ], r.stderr
+    assert "Traceback" not in r.stderr
+    assert elapsed < DEADLINE + 15, elapsed
+    v = verdicts(r.stdout)
+    assert v[hostile.address] == {"host.reachable": "error"}
+    assert v["server58"] == {"limits.pam": "fail"}  # the healthy host is still judged
+
+
+def test_a_fake_sudo_prompt_is_one_error_within_the_deadline(lab: Lab, hostile: SshHost) -> None:
+    r, elapsed, _ = hk_measured(
+        "check",
+        "--host",
+        f"hk-prompt@{hostile.target},{lab.guide.target}",
+        "--become",
+        "--command-timeout",
+        str(DEADLINE),
+        "--only",
+        "limits.pam",
+        "-f",
+        "json",
+        config=lab.client.config,
+    )
+    assert r.returncode == UNREACHABLE_EXIT, r.stderr
+    assert _errors(r.stderr) == [
+        f"harborkit: error: {hostile.address}: the collector did not finish within "
+        f"{DEADLINE} s (--command-timeout); it stopped at a prompt: "
+        "'[sudo] password for root:'"
+    ], r.stderr
+    assert elapsed < DEADLINE + 15, elapsed
+    assert verdicts(r.stdout)["server58"] == {"limits.pam": "fail"}
+
+
+def test_the_deadline_holds_on_its_own_with_one_host(lab: Lab, hostile: SshHost) -> None:
+    r, elapsed, _ = hk_measured(
+        "check",
+        "--host",
+        f"hk-trickle@{hostile.target}",
+        "--command-timeout",
+        "2",
+        config=lab.client.config,
+    )
+    assert r.returncode == UNREACHABLE_EXIT, r.stderr
+    assert _errors(r.stderr) == [
+        f"harborkit: error: {hostile.address}: the collector did not finish within "
+        "2 s (--command-timeout)"
+    ]
+    assert elapsed < 2 + 15, elapsed
+
+
+@pytest.mark.parametrize(
+    ("user", "line"),
+    [
+        (
+            "hk-flood",
+            "the collector sent more than 64 MiB: too large for a snapshot (stopped reading)",
+        ),
+        (
+            "hk-flood-slow",
+            "the collector sent more than 64 MiB: too large for a snapshot (stopped reading)",
+        ),
+        ("hk-flood-err", "the remote side wrote more than 1 MiB on stderr (stopped reading)"),
+    ],
+)
+def test_500_mb_of_remote_output_is_one_error_in_bounded_memory(
+    lab: Lab, hostile: SshHost, user: str, line: str
+) -> None:
+    r, elapsed, peak_kib = hk_measured(
+        "check",
+        "--host",
+        f"{user}@{hostile.target},{lab.guide.target}",
+        "--only",
+        "limits.pam",
+        "-f",
+        "json",
+        config=lab.client.config,
+    )
+    assert r.returncode == UNREACHABLE_EXIT, r.stderr
+    assert _errors(r.stderr) == [f"harborkit: error: {hostile.address}: {line}"], r.stderr
+    assert peak_kib < 200 * 1024, f"peak RSS {peak_kib} KiB"
+    assert verdicts(r.stdout)["server58"] == {"limits.pam": "fail"}
+
+
+def test_a_stopped_host_is_not_asked_again(lab: Lab, hostile: SshHost) -> None:
+    # the run-level API: one round trip, then the host is an error; no second try
+    from harborkit.engine.interface import CheckOptions
+    from harborkit.engine.plugins import discover
+    from harborkit.engine.profile import load_profile
+    from harborkit.engine.runner import Selection
+    from harborkit.remote_cli import RemoteOptions, run_remote
+
+    loaded, failures = discover()
+    prof = load_profile(None)
+    run = run_remote(
+        RemoteOptions(
+            hosts=(f"hk-sleep@{hostile.target}",),
+            ssh_config=str(lab.client.config),
+            command_timeout=1,
+        ),
+        loaded=loaded,
+        profile=prof,
+        selection=Selection(prof.select, prof.skip),
+        waivers=[],
+        plugin_failures=failures,
+        options=CheckOptions(None, None),
+    )
+    assert run.round_trips == {hostile.address: 1}
+    assert run.failure_lines == [
+        f"{hostile.address}: the collector did not finish within 1 s (--command-timeout)"
+    ]
+    # nothing of that connection is left behind: neither the client nor its ControlMaster
+    deadline = time.monotonic() + 10
+    while True:
+        ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+        left = [ln for ln in ps.splitlines() if ln.startswith("ssh ") and "hk-sleep" in ln]
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert left == []
+
+
+# ---- which target each section came from (issue 18, "also settle")
+
+
+def _hosts(report_json: str) -> list[dict[str, object]]:
+    return list(json.loads(report_json)["hosts"])
+
+
+def test_duplicate_targets_are_audited_once(lab: Lab, tmp_path: Path) -> None:
+    config = tmp_path / "ssh_config"
+    config.write_text(
+        f"Host guide-alias\n  HostName {lab.guide.address}\n" + lab.client.config.read_text()
+    )
+    g = lab.guide
+    r = hk(
+        "check",
+        "--host",
+        f"{g.target},root@{g.address}:22,guide-alias",
+        "--host",
+        f"ssh://root@{g.address}",
+        "--only",
+        "limits.pam",
+        "-f",
+        "json",
+        config=config,
+    )
+    assert r.returncode == ExitCode.FAILED, r.stderr
+    hosts = _hosts(r.stdout)
+    assert [h["name"] for h in hosts] == ["server58"]
+    notes = hosts[0]["report"]["notes"]  # type: ignore[index]
+    assert notes[:4] == [
+        f"target: root@{g.address} port 22 over SSH (given as {g.address})",
+        f"also given as root@{g.address}:22: the same target, audited once",
+        "also given as guide-alias: the same target, audited once",
+        f"also given as root@{g.address}: the same target, audited once",
+    ]
+
+
+def test_other_users_and_ports_are_other_targets(lab: Lab) -> None:
+    # the same address as another user is another login: not folded into one
+    g = lab.guide
+    r = hk(
+        "check",
+        "--host",
+        f"{g.target},{ADMIN}@{g.address}",
+        "--only",
+        "limits.pam",
+        "-f",
+        "json",
+        config=lab.client.config,
+    )
+    assert r.returncode == ExitCode.FAILED, r.stderr
+    hosts = _hosts(r.stdout)
+    assert len(hosts) == 2
+
+
+def test_a_host_answering_with_another_hosts_name_is_named_by_its_target(
+    lab: Lab, hostile: SshHost
+) -> None:
+    r = hk(
+        "check",
+        "--host",
+        f"{lab.guide.target},{hostile.target}",
+        "--only",
+        "limits.pam",
+        "-f",
+        "json",
+        config=lab.client.config,
+    )
+    assert r.returncode == ExitCode.FAILED, r.stderr
+    hosts = _hosts(r.stdout)
+    names = [h["name"] for h in hosts]
+    assert names == [
+        f"server58 (root@{lab.guide.address} port 22)",
+        f"server58 (root@{hostile.address} port 22)",
+    ]
+    for h, addr in zip(hosts, (lab.guide.address, hostile.address), strict=True):
+        notes = h["report"]["notes"]  # type: ignore[index]
+        assert notes[0] == f"target: root@{addr} port 22 over SSH (given as {addr})"
+        assert notes[1] == f"another section has the name server58: this one is root@{addr} port 22"
+    table = hk(
+        "check",
+        "--host",
+        f"{lab.guide.target},{hostile.target}",
+        "--only",
+        "limits.pam",
+        config=lab.client.config,
+    )
+    assert f"harborkit check: server58 (root@{hostile.address} port 22)" in table.stdout
+    assert f"target: root@{hostile.address} port 22 over SSH" in table.stdout
+
+
+def test_an_inventory_host_answering_with_another_name_says_so(
+    lab: Lab, hostile: SshHost, tmp_path: Path
+) -> None:
+    inv = tmp_path / "hosts.ini"
+    inv.write_text(f"[harbor]\nserver59 ansible_host={hostile.address} ansible_user=root\n")
+    r = hk("check", "-i", str(inv), "--only", "limits.pam", "-f", "json", config=lab.client.config)
+    assert r.returncode in (ExitCode.OK, ExitCode.FAILED), r.stderr
+    (h,) = _hosts(r.stdout)
+    assert h["name"] == "server59"
+    assert h["report"]["notes"][:2] == [  # type: ignore[index]
+        f"target: root@{hostile.address} port 22 over SSH (given as root@{hostile.address})",
+        f"the host at root@{hostile.address} port 22 answers with the name server58, not server59",
+    ]
+
+
+# ---- option mistakes (issue 18, classes 13 and 14)
+
+
+@pytest.mark.parametrize(
+    ("value", "line"),
+    [
+        ("", "--host '': no host (expected [ssh://][USER@]HOST[:PORT])"),
+        (",", "--host ',': no host (expected [ssh://][USER@]HOST[:PORT])"),
+        (" ", "--host ' ': no host (expected [ssh://][USER@]HOST[:PORT])"),
+        (" , ,", "--host ' , ,': no host (expected [ssh://][USER@]HOST[:PORT])"),
+        (
+            "h1,,h2",
+            "--host 'h1,,h2': an empty host between commas (expected [ssh://][USER@]HOST[:PORT])",
+        ),
+        ("h1,", "--host 'h1,': an empty host between commas (expected [ssh://][USER@]HOST[:PORT])"),
+    ],
+)
+def test_an_empty_host_list_is_a_usage_error(value: str, line: str) -> None:
+    r = hk("check", "--host", value)
+    assert (r.returncode, r.stderr) == (ExitCode.USAGE, f"harborkit: error: {line}\n")
+    assert r.stdout == ""
+
+
+@pytest.mark.parametrize("option", ["--connect-timeout", "--command-timeout"])
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("nan", "nan: not a number of seconds"),
+        ("inf", "inf: not a number of seconds"),
+        ("-inf", "-inf: not a number of seconds"),
+        ("1e999", "inf: not a number of seconds"),
+        ("0", "0: must be more than 0"),
+        ("-5", "-5: must be more than 0"),
+        ("1e300", "1e+300: at most 86400 seconds"),
+    ],
+)
+def test_timeouts_must_be_finite_seconds(option: str, value: str, why: str) -> None:
+    r = hk("check", "--host", "h1", f"{option}={value}")
+    assert (r.returncode, r.stderr) == (ExitCode.USAGE, f"harborkit: error: {option} {why}\n")
+
+
+def test_ssh_config_must_be_a_regular_file(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for path, why in (
+        (str(fifo), "not a regular file"),
+        ("/dev/zero", "not a regular file"),
+        (str(tmp_path), "not a regular file"),
+        (str(tmp_path / "nope"), "No such file or directory"),
+    ):
+        r = hk("check", "--host", "h1", "--ssh-config", path, timeout=30)
+        assert (r.returncode, r.stderr) == (
+            ExitCode.USAGE,
+            f"harborkit: error: --ssh-config {path}: {why}\n",
+        )
+
+
+def test_inventory_names_of_one_machine_are_audited_once(lab: Lab, tmp_path: Path) -> None:
+    g = lab.guide
+    inv = tmp_path / "hosts.ini"
+    inv.write_text(
+        "[harbor]\n"
+        f"server58 ansible_host={g.address}\n"
+        f"server58-again ansible_host={g.address} ansible_port=22 ansible_user=root\n"
+    )
+    r = hk("check", "-i", str(inv), "--only", "limits.pam", "-f", "json", config=lab.client.config)
+    assert r.returncode == ExitCode.FAILED, r.stderr
+    (h,) = _hosts(r.stdout)
+    assert h["name"] == "server58"
+    assert h["report"]["notes"][:2] == [  # type: ignore[index]
+        f"target: root@{g.address} port 22 over SSH (given as {g.address})",
+        f"also given as server58-again (root@{g.address}:22): the same target, audited once",
+    ]
+
+
+def test_a_later_round_trip_has_the_deadline_too(lab: Lab, hostile: SshHost) -> None:
+    from harborkit.collect import wants_for
+    from harborkit.engine.interface import CheckOptions
+    from harborkit.engine.plugins import discover
+    from harborkit.engine.profile import load_profile
+    from harborkit.host.ssh import (
+        ControlDir,
+        SshConnection,
+        SshError,
+        SshOptions,
+        parse_target,
+    )
+    from harborkit.host.ssh import (
+        SshHost as RemoteHost,
+    )
+
+    loaded, _ = discover()
+    wants = wants_for(load_profile(None).data, CheckOptions(), [lc.cls for lc in loaded])
+    control = ControlDir()
+    conn = SshConnection(
+        parse_target(f"hk-second@{hostile.target}"),
+        SshOptions(config_file=str(lab.client.config), command_timeout=2),
+        control,
+    )
+    try:
+        host = RemoteHost(conn, wants)  # the first round trip: a whole snapshot
+        assert host.name == "server58"
+        t0 = time.monotonic()
+        with pytest.raises(SshError) as e:
+            host.fetch_all(wants[:1])  # the second one hangs
+        assert time.monotonic() - t0 < 2 + 10
+        line = f"{hostile.address}: the collector did not finish within 2 s (--command-timeout)"
+        assert e.value.message == line
+        assert e.value.exit_code == UNREACHABLE_EXIT
+        t0 = time.monotonic()
+        with pytest.raises(SshError) as e:  # not asked again: the same error at once
+            host.fetch_all(wants[:1])
+        assert e.value.message == line and time.monotonic() - t0 < 1
+        assert conn.round_trips == 2
+    finally:
+        conn.close()
+        control.cleanup()
+
+
+def test_terminal_escapes_from_a_host_are_shown_not_sent(lab: Lab, hostile: SshHost) -> None:
+    r = hk("check", "--host", f"hk-escape@{hostile.target}", config=lab.client.config)
+    assert r.returncode == UNREACHABLE_EXIT, r.stderr
+    assert "\x1b" not in r.stderr and "\x07" not in r.stderr
+    assert _errors(r.stderr) == [
+        f"harborkit: error: {hostile.address}: the collector failed: \\x1b[31mbad"
+    ]
+
+
+def test_a_host_name_given_to_host_that_answers_as_another_says_so(
+    lab: Lab, hostile: SshHost, tmp_path: Path
+) -> None:
+    config = tmp_path / "ssh_config"
+    config.write_text(
+        f"Host server59.lan\n  HostName {hostile.address}\n"
+        f"Host server58.lan\n  HostName {lab.guide.address}\n" + lab.client.config.read_text()
+    )
+    r = hk(
+        "check",
+        "--host",
+        "server59.lan",
+        "--host",
+        "server58.lan",  # the short name matches: nothing to say
+        "--only",
+        "limits.pam",
+        "-f",
+        "json",
+        config=config,
+    )
+    assert r.returncode == ExitCode.FAILED, r.stderr
+    wrong, right = _hosts(r.stdout)
+    assert wrong["report"]["notes"][:3] == [  # type: ignore[index]
+        f"target: root@{hostile.address} port 22 over SSH (given as server59.lan)",
+        f"the host at root@{hostile.address} port 22 answers with the name server58, "
+        "not server59.lan",
+        f"another section has the name server58: this one is root@{hostile.address} port 22",
+    ]
+    assert right["report"]["notes"][:2] == [  # type: ignore[index]
+        f"target: root@{lab.guide.address} port 22 over SSH (given as server58.lan)",
+        f"another section has the name server58: this one is root@{lab.guide.address} port 22",
+    ]
+
+
+def test_a_proxy_command_that_hangs_is_killed_at_the_deadline(lab: Lab, tmp_path: Path) -> None:
+    # no sshd involved: ConnectTimeout does not cover a ProxyCommand; the deadline does,
+    # and everything ssh started (its process group) goes with it
+    marker = f"{os.getpid() % 9000 + 987000}"
+    config = tmp_path / "ssh_config"
+    config.write_text(
+        f"Host stuck-proxy\n  ProxyCommand sleep {marker}\n" + lab.client.config.read_text()
+    )
+    r, elapsed, _ = hk_measured(
+        "check",
+        "--host",
+        f"stuck-proxy,{lab.guide.target}",
+        "--command-timeout",
+        "2",
+        "--only",
+        "limits.pam",
+        "-f",
+        "json",
+        config=config,
+    )
+    assert r.returncode == UNREACHABLE_EXIT, r.stderr
+    assert _errors(r.stderr) == [
+        "harborkit: error: stuck-proxy: the collector did not finish within 2 s (--command-timeout)"
+    ]
+    assert elapsed < 2 + 15
+    assert verdicts(r.stdout)["server58"] == {"limits.pam": "fail"}
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert [ln for ln in ps.splitlines() if ln == f"sleep {marker}"] == []
