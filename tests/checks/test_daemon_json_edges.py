@@ -144,7 +144,7 @@ def test_absent_without_harbor_yml(tmp_path: Path) -> None:
     out = _run_one(DaemonJsonCheck, ctx(root))
     assert full(out.findings) == [
         (
-            "pass",
+            "skip",
             "daemon.json",
             f"{DJ} absent; whether Harbor needs an insecure-registries entry is unknown "
             "(no harbor.yml given (--harbor-config or --install-dir))",
@@ -307,7 +307,7 @@ def test_an_empty_assignment_clears_the_lines_before_it(tmp_path: Path) -> None:
     out = _run_one(DaemonJsonCheck, ctx(root))
     assert full(out.findings) == [
         (
-            "pass",
+            "skip",
             "daemon.json",
             f"{DJ} absent; whether Harbor needs an insecure-registries entry is unknown "
             "(no harbor.yml given (--harbor-config or --install-dir))",
