@@ -326,7 +326,7 @@ class DaemonJsonCheck(Check):
 
     def run(self, ctx: CheckContext) -> Outcome:
         dj = read_daemon_json(ctx)
-        cfg, why_no_cfg = _harbor.load_optional(ctx)
+        cfg, why_no_cfg = _harbor.address_of(ctx)
         findings: list[Finding] = []
         if dj.error is not None:
             findings.append(dj.error)
@@ -391,7 +391,9 @@ class DaemonJsonCheck(Check):
         return changes
 
     @staticmethod
-    def _absent(path: str, cfg: _harbor.HarborConfig | None, why: str) -> Finding:
+    def _absent(
+        path: str, cfg: _harbor.HarborConfig | _harbor.HarborAddress | None, why: str
+    ) -> Finding:
         if cfg is None:
             return Finding(
                 Status.SKIP,
@@ -412,7 +414,9 @@ class DaemonJsonCheck(Check):
         )
 
     @staticmethod
-    def _registries(dj: DaemonJson, cfg: _harbor.HarborConfig | None, why: str) -> Finding:
+    def _registries(
+        dj: DaemonJson, cfg: _harbor.HarborConfig | _harbor.HarborAddress | None, why: str
+    ) -> Finding:
         entries = dj.insecure_registries
         if entries is None:
             return Finding(
@@ -630,7 +634,7 @@ def _repair(ctx: CheckContext) -> tuple[dict[str, Any] | None, str, list[tuple[s
         )
     data = dict(data)
     dropped = _drop_refused(data)
-    cfg, _ = _harbor.load_optional(ctx)
+    cfg, _ = _harbor.address_of(ctx)
     if cfg is not None and cfg.https is None and cfg.hostname is not None:
         entries = data.get("insecure-registries", [])
         if isinstance(entries, str):
@@ -666,7 +670,7 @@ def plan_daemon_json(ctx: CheckContext, check_id: str) -> list[Change]:
             )
         ]
     changes: list[Change] = []
-    cfg, _ = _harbor.load_optional(ctx)
+    cfg, _ = _harbor.address_of(ctx)
     harbor_known = cfg is not None and cfg.hostname is not None
     for key, entry, reason in dropped:
         shown = json.dumps(entry, ensure_ascii=False)
@@ -778,6 +782,9 @@ class DaemonRuntime(Check):
         cidrs = [str(c) for c in registry.get("InsecureRegistryCIDRs") or []]
         findings = [self._entry(e, index, cidrs) for e in entries]
         findings += self._extra(entries, index, cidrs)
+        harbor, _ = _harbor.address_of(ctx)
+        if harbor is not None and harbor.https is None and harbor.hostname is not None:
+            findings.append(self._harbor(harbor.hostname, harbor.http_port, index, cidrs))
         live = sorted(index) + [c for c in cidrs if c not in DOCKER_DEFAULT_CIDRS]
         return Outcome.from_findings(
             findings,
@@ -807,6 +814,23 @@ class DaemonRuntime(Check):
             f"daemon.json lists {entry} but the running daemon does not: restart docker",
             expected="insecure in docker info",
             actual="not listed",
+        )
+
+    @staticmethod
+    def _harbor(hostname: str, port: int, index: set[str], cidrs: list[str]) -> Finding:
+        """Whether the running daemon talks plain HTTP to Harbor (push and pull work)."""
+        address = f"{hostname}:{port}"
+        if any(covers(e, hostname, port) for e in (*index, *cidrs)):
+            return Finding(
+                Status.PASS, "Harbor", f"the running daemon treats {address} as insecure"
+            )
+        return Finding(
+            Status.FAIL,
+            "Harbor",
+            f"the running daemon does not treat Harbor's {address} as insecure: docker "
+            "login, push and pull to it fail (list it in daemon.json, restart docker)",
+            expected=address,
+            actual=", ".join(sorted(index)) or "(defaults only)",
         )
 
     @staticmethod

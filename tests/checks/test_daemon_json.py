@@ -111,12 +111,12 @@ def test_without_harbor_yml_the_entry_is_not_judged() -> None:
     assert (out.status, out.message) == (
         Status.SKIP,
         "/etc/docker/daemon.json is valid JSON; insecure-registries not judged: "
-        "no harbor.yml given (--harbor-config or --install-dir)",
+        "no harbor.yml given (--harbor-config or --install-dir) and no --harbor address",
     )
     assert rows(out.findings)[1] == (
         "skip",
         "insecure-registries",
-        "cannot judge: no harbor.yml given (--harbor-config or --install-dir)",
+        "cannot judge: no harbor.yml given (--harbor-config or --install-dir) and no --harbor address",
     )
 
 

@@ -262,3 +262,122 @@ def test_fix_of_the_guides_file_starts_dockerd(tmp_path: Path, harbor: bool) -> 
     assert started, why
     again = _judge(root, **({"harbor_config": YML} if harbor else {}))
     assert again.status is (Status.PASS if harbor else Status.SKIP), again.message
+
+
+# --- Harbor's address on a node without harbor.yml: --harbor / harbor.address --
+
+
+def _check(root: Path, *args: str) -> dict:  # type: ignore[type-arg]
+    r = hk("check", "--root", str(root), "--only", "docker.daemon_json", "-f", "json", *args)
+    assert r.returncode in (0, 1), r.stderr
+    return json.loads(r.stdout)["results"][0]  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(
+    ("harbor", "entries", "status", "message"),
+    [
+        ("192.168.3.60:8888", ["192.168.3.60:8888"], "pass", "lists 192.168.3.60:8888"),
+        (
+            "http://192.168.3.60:8888/",
+            ["10.0.0.0/8", "192.168.3.0/24"],
+            "pass",
+            "lists 192.168.3.60:8888",
+        ),
+        (
+            "192.168.3.60:8888",
+            ["192.168.3.60:80"],
+            "fail",
+            "does not list 192.168.3.60:8888, where Harbor serves plain HTTP (from --harbor)",
+        ),
+        ("harbor.lan", ["harbor.lan"], "pass", "lists harbor.lan:80"),
+        ("https://harbor.lan", [], "pass", "Harbor serves HTTPS: no entry needed"),
+    ],
+)
+def test_harbor_address_judges_a_client_node(
+    tmp_path: Path, harbor: str, entries: list[str], status: str, message: str
+) -> None:
+    root = _root(tmp_path, {DJ: json.dumps({"insecure-registries": entries})})
+    got = _check(root, "--harbor", harbor)
+    assert got["status"] == status
+    assert [f["message"] for f in got["findings"] if f["subject"] == "insecure-registries"] == [
+        message
+    ]
+
+
+def test_harbor_address_from_the_profile(tmp_path: Path) -> None:
+    import yaml
+
+    from harborkit.engine.profile import load_profile
+
+    data = dict(load_profile().data)
+    data["harbor"] = {**data["harbor"], "address": "192.168.3.60:8888"}
+    prof = tmp_path / "site.yaml"
+    prof.write_text(yaml.safe_dump(data))
+    root = _root(tmp_path, {DJ: "{}"})
+    got = _check(root, "--profile", str(prof))
+    assert (got["status"], got["findings"][1]["message"]) == (
+        "fail",
+        "does not list 192.168.3.60:8888, where Harbor serves plain HTTP (from --harbor)",
+    )
+    # harbor.yml, when given, is Harbor's own word and wins
+    root2 = _root(
+        tmp_path / "b", {DJ: '{"insecure-registries": ["192.168.3.60:8888"]}', YML: HARBOR_HTTP}
+    )
+    assert _check(root2, "--profile", str(prof), "--harbor-config", YML)["status"] == "pass"
+
+
+@pytest.mark.parametrize(
+    "bad", ["x y", "ftp://h", "h:0", "h:65536", "h:port", "http://u@h", "h/path", "", "-h"]
+)
+def test_a_bad_harbor_address_is_a_usage_error(tmp_path: Path, bad: str) -> None:
+    root = _root(tmp_path, {DJ: "{}"})
+    r = hk("check", "--root", str(root), "--harbor", bad)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert r.stderr.strip().splitlines() == [
+        f"harborkit: error: --harbor {bad!r}: not a Harbor address (http[s]://HOST[:PORT] or "
+        "HOST[:PORT])"
+    ]
+
+
+def test_fix_with_harbor_replaces_the_guides_placeholder(tmp_path: Path) -> None:
+    root = _root(tmp_path, {DJ: GUIDE})
+    r = hk(
+        "fix",
+        "--root",
+        str(root),
+        "--only",
+        "docker.daemon_json",
+        "--harbor",
+        "192.168.3.60:8888",
+        "--apply",
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert json.loads((root / DJ.lstrip("/")).read_text()) == {
+        "insecure-registries": ["192.168.3.60:8888"]
+    }
+    assert _check(root, "--harbor", "192.168.3.60:8888")["status"] == "pass"
+
+
+def test_runtime_names_harbor_the_running_daemon_does_not_treat_as_insecure() -> None:
+    from harborkit.checks.daemon_json import DaemonRuntime
+    from tests.checks.test_mut_daemon_json import snapshot_ctx
+
+    for address, status, message in [
+        (
+            "192.168.3.60:8888",
+            Status.PASS,
+            "the running daemon treats 192.168.3.60:8888 as insecure",
+        ),
+        ("10.20.3.4:5000", Status.PASS, "the running daemon treats 10.20.3.4:5000 as insecure"),
+        (
+            "192.168.3.61:8888",
+            Status.FAIL,
+            "the running daemon does not treat Harbor's 192.168.3.61:8888 as insecure: docker "
+            "login, push and pull to it fail (list it in daemon.json, restart docker)",
+        ),
+    ]:
+        ctx = snapshot_ctx(json.dumps({"insecure-registries": ["192.168.3.60:8888", "harbor.lan"]}))
+        ctx.profile = {**ctx.profile, "harbor": {**ctx.profile["harbor"], "address": address}}
+        out = _run_one(DaemonRuntime, ctx)
+        harbor = [f for f in out.findings if f.subject == "Harbor"]
+        assert [(f.status, f.message) for f in harbor] == [(status, message)]
