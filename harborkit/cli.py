@@ -89,6 +89,14 @@ def check(
         list[str] | None,
         typer.Option("--node", help="Cluster node NAME=ADDRESS that must resolve (repeatable)."),
     ] = None,
+    harbor: Annotated[
+        str | None,
+        typer.Option(
+            "--harbor",
+            help="Harbor's address (http[s]://HOST[:PORT] or HOST[:PORT]) for hosts without "
+            "its harbor.yml: judged against their daemon.json.",
+        ),
+    ] = None,
     fmt: Annotated[
         OutputFormat, typer.Option("--format", "-f", help="Report format.")
     ] = OutputFormat.table,
@@ -194,7 +202,7 @@ def check(
     validate(remote, roots[0] if roots else None)
     from harborkit.engine.interface import CheckContext, CheckOptions
     from harborkit.engine.plugins import discover
-    from harborkit.engine.profile import load_profile, with_nodes
+    from harborkit.engine.profile import load_profile, with_harbor, with_nodes
     from harborkit.engine.runner import Selection, run_checks
     from harborkit.engine.session import check_options, host_path, root_options, split_names
     from harborkit.engine.waivers import load_waivers
@@ -215,7 +223,7 @@ def check(
         return
 
     root = roots[0] if roots else None
-    prof = with_nodes(load_profile(profile), node or [])
+    prof = with_harbor(with_nodes(load_profile(profile), node or []), harbor)
     waiver_list = load_waivers(waivers) if waivers else []
     selection = Selection(prof.select, prof.skip, split_names(only), split_names(skip))
     from harborkit.engine.cluster import builtin_cluster_checks

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,8 @@ from harborkit.host.interface import Host, UnreadableFile
 from harborkit.yamlfile import Located, parse_yaml
 
 NO_CONFIG = "no harbor.yml given (--harbor-config or --install-dir)"
+#: why Harbor's address is unknown on a host without harbor.yml
+NO_ADDRESS = "no harbor.yml given (--harbor-config or --install-dir) and no --harbor address"
 DEFAULT_HTTP_PORT = 80
 DEFAULT_HTTPS_PORT = 443
 NOTARY_PORT = 4443
@@ -181,3 +184,64 @@ def read(host: Host, path: str) -> HarborConfig:
     if not isinstance(doc.data, dict):
         raise HarborConfigError(f"{path}: not a mapping of settings", doc.where())
     return HarborConfig(path, doc)
+
+
+@dataclass(frozen=True)
+class HarborAddress:
+    """Harbor's address where no harbor.yml is at hand (a Docker client node):
+    ``--harbor`` or the profile's ``harbor.address``. It answers what the
+    client-side checks ask of a harbor.yml: host, port, plain HTTP or not."""
+
+    hostname: str
+    port: int
+    secure: bool
+    path: str  # where it came from, as the findings name it
+
+    @property
+    def https(self) -> dict[str, Any] | None:
+        return {"port": self.port} if self.secure else None
+
+    @property
+    def http_port(self) -> int:
+        return DEFAULT_HTTP_PORT if self.secure else self.port
+
+    @property
+    def registry_address(self) -> str:
+        return f"{self.hostname}:{self.port}"
+
+
+_ADDRESS = re.compile(
+    r"(?:(?P<scheme>https?)://)?(?P<host>[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])"
+    r"(?::(?P<port>[0-9]{1,5}))?/?",
+    re.ASCII,
+)
+
+
+def parse_address(text: str, source: str = "--harbor") -> HarborAddress:
+    """``http[s]://HOST[:PORT]`` or ``HOST[:PORT]`` (plain HTTP, Harbor v1.8.0's
+    default); :class:`InputError` (exit 2) naming ``source`` otherwise."""
+    m = _ADDRESS.fullmatch(text.strip())
+    port = int(m.group("port")) if m and m.group("port") else None
+    if m is None or (port is not None and not 1 <= port <= 65535):
+        raise InputError(
+            f"{source} {text!r}: not a Harbor address (http[s]://HOST[:PORT] or HOST[:PORT])"
+        )
+    secure = m.group("scheme") == "https"
+    default = DEFAULT_HTTPS_PORT if secure else DEFAULT_HTTP_PORT
+    return HarborAddress(m.group("host"), port or default, secure, source)
+
+
+def address_of(ctx: CheckContext) -> tuple[HarborConfig | HarborAddress | None, str]:
+    """Harbor as a Docker client sees it: the run's harbor.yml when one is given,
+    else ``--harbor`` / the profile's ``harbor.address``; ``(None, why)`` when
+    neither is known."""
+    cfg, why = load_optional(ctx)
+    if cfg is not None or why != NO_CONFIG:
+        return cfg, why
+    given = (ctx.profile.get("harbor") or {}).get("address")
+    if not given:
+        return None, NO_ADDRESS
+    try:
+        return parse_address(str(given), "--harbor"), ""
+    except InputError as e:
+        return None, e.message

@@ -366,18 +366,24 @@ class ClocksAgree(ClusterCheck):
 
 def _time_sources(c: CheckContext) -> tuple[str, list[tuple[str, str]]]:
     """The time daemon a node uses (as time.sync picks it) and its sources."""
-    wanted = [s for s in (c.profile.get("time") or {}).get("services", timesync.DAEMONS)]
-    daemons = [timesync._daemon(c, s) for s in wanted if s in timesync.DAEMONS]
-    present = [d for d in daemons if d.installed]
-    if not present:
+    _, chosen = timesync.chosen_daemon(c)
+    if chosen is None:
         return "", []
-    chosen = (
-        next((d for d in present if d.active.value and d.config.sources), None)
-        or next((d for d in present if d.enabled.value and d.config.sources), None)
-        or next((d for d in present if d.config.sources), None)
-        or present[0]
-    )
     return chosen.name, list(chosen.config.sources)
+
+
+def _master_sources_refused(c: CheckContext, master: str, named: bool) -> Finding | None:
+    """time.sync's verdict on the master's sources when it refuses them (public
+    servers on an air-gapped site; no local clock where the profile names the
+    master): the master cannot pass here where time.sync fails it."""
+    _, chosen = timesync.chosen_daemon(c)
+    if chosen is None:
+        return None
+    air = bool((c.profile.get("time") or {}).get("air_gapped", True))
+    role = "master" if named else "any"
+    exp = timesync.Expectation(role, (), air, f"this host is the time master ({master})")
+    verdict = timesync.judge_sources(chosen, exp)
+    return verdict if verdict.status is Status.FAIL else None
 
 
 def _serves_local_clock(sources: Sequence[tuple[str, str]]) -> bool:
@@ -451,6 +457,21 @@ class NtpMaster(ClusterCheck):
             me = c.host.name
             daemon, srcs = sources[me]
             listed = ", ".join(s for s, _ in srcs)
+            refused = (
+                _master_sources_refused(c, master, not inferred) if c in masters and srcs else None
+            )
+            if refused is not None:
+                findings.append(
+                    Finding(
+                        Status.FAIL,
+                        me,
+                        f"the master{inferred}: {refused.message} (as time.sync judges it)",
+                        expected=refused.expected,
+                        actual=listed,
+                        location=refused.location or srcs[0][1],
+                    )
+                )
+                continue
             if c in masters:
                 if srcs:
                     findings.append(

@@ -33,6 +33,8 @@ TYPOGRAPHIC_QUOTES = "\u201c\u201d\u2018\u2019"
 
 #: insecure ranges every dockerd has without being told
 DOCKER_DEFAULT_CIDRS = frozenset({"127.0.0.0/8", "::1/128"})
+#: findings whose skip means Harbor's entry was not judged
+_JUDGED_SUBJECTS = ("daemon.json", "insecure-registries")
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,143 @@ def covers(entry: str, hostname: str, port: int) -> bool:
         return False
 
 
+# dockerd's own checks of its registry options at start (moby registry/config.go,
+# as in the docker.io 20.10 that the guide's hosts run): an entry it refuses stops
+# the daemon ("failed to start daemon: insecure registry x.x.x.x:port is not
+# valid: invalid host "x.x.x.x""). tests/checks/test_daemon_json_dockerd.py holds
+# every rule against a real dockerd started with the same file.
+_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_HOST_PORT = re.compile(rf"{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*(?::[0-9]+)?")
+_CIDR = re.compile(r"[0-9A-Fa-f:.]+/[0-9]+")
+_ASCII_DIGITS = re.compile(r"[0-9]+")
+
+
+def _go_ip(text: str) -> bool:
+    """Go's ``net.ParseIP``: a dotted IPv4 (no leading zeros) or an IPv6 address, no zone."""
+    if "%" in text or not text.isascii():
+        return False
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _go_split_host_port(text: str) -> tuple[str, str] | None:
+    """Go's ``net.SplitHostPort``: (host, port), or None where Go returns an error."""
+    i = text.rfind(":")
+    if i < 0:
+        return None
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0 or end + 1 != i or "[" in text[1:end] or "]" in text[end + 1 :]:
+            return None
+        return text[1:end], text[i + 1 :]
+    host = text[:i]
+    if ":" in host or "[" in host or "]" in host or "]" in text[i + 1 :]:
+        return None
+    return host, text[i + 1 :]
+
+
+def insecure_entry_refused(entry: str) -> str | None:
+    """Why dockerd refuses this ``insecure-registries`` entry at start, or None."""
+    if entry.startswith("-") or entry.endswith("-"):
+        return "cannot begin or end with a hyphen"
+    lower = entry.lower()
+    if lower.startswith("http://"):
+        entry = entry[7:]
+    elif lower.startswith("https://"):
+        entry = entry[8:]
+    elif "://" in entry:
+        return "should not contain '://'"
+    if _CIDR.fullmatch(entry):
+        address, bits = entry.split("/", 1)
+        if _go_ip(address):
+            limit = 32 if ":" not in address else 128
+            if len(bits) <= 3 and int(bits) <= limit:
+                return None
+    split = _go_split_host_port(entry)
+    host, port = split if split is not None else (entry, "")
+    if not _HOST_PORT.fullmatch(entry) and not _go_ip(host):
+        return f'invalid host "{host}"'
+    if port:
+        if not re.fullmatch(r"[+-]?[0-9]+", port):
+            return f'port "{port}" is not a number'
+        if not 0 <= int(port) <= 65535:
+            return f'invalid port "{port}"'
+    return None
+
+
+_HOST_CHARS = re.compile(r"[A-Za-z0-9\-_.~!$&'()*+,;=:\[\]<>\"%\x80-\U0010ffff]*")
+
+
+def mirror_refused(entry: str) -> str | None:
+    """Why dockerd refuses this ``registry-mirrors`` entry at start (Go's
+    ``url.Parse``, then http or https with nothing after the host), or None."""
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in entry):
+        return "not a valid URI"
+    m = re.match(r"([A-Za-z][A-Za-z0-9+.-]*):", entry)
+    if m is None or m.group(1).lower() not in ("http", "https"):
+        return "not an http:// or https:// URL"
+    rest = entry[m.end() :]
+    if not rest.startswith("/"):
+        # Go reads "https:host" as an opaque URL: no host, no path, accepted as it is
+        query_or_fragment = re.split(r"[?#]", rest, maxsplit=1)[1:]
+        return "path, query, or fragment at end of the URI" if any(query_or_fragment) else None
+    if not rest.startswith("//"):
+        return "path, query, or fragment at end of the URI"
+    authority = re.split(r"[/?#]", rest[2:], maxsplit=1)[0]
+    tail = rest[2 + len(authority) :]
+    userinfo, at, hostport = authority.rpartition("@")
+    if hostport.startswith("["):
+        close = hostport.find("]")
+        port = hostport[close + 1 :] if close > 0 else "x"
+    else:
+        colon = hostport.rfind(":")
+        port = hostport[colon:] if colon >= 0 else ""
+    if port and not (port.startswith(":") and (port == ":" or _ASCII_DIGITS.fullmatch(port[1:]))):
+        return f'invalid port "{port}"'
+    if not _HOST_CHARS.fullmatch(hostport):
+        return "not a valid URI (a character not allowed in a host name)"
+    path = re.split(r"[?#]", tail, maxsplit=1)[0]
+    after = tail[len(path) :]
+    query = after[1:].split("#", 1)[0] if after.startswith("?") else ""
+    fragment = after.split("#", 1)[1] if "#" in after else ""
+    if path not in ("", "/") or query or fragment:
+        return "path, query, or fragment at end of the URI"
+    if at:
+        return "username/password not allowed in URI"
+    return None
+
+
+def refused_entries(data: Any) -> list[tuple[str, str, str]]:
+    """(key, entry, why) for every registry entry dockerd would refuse at start."""
+    out: list[tuple[str, str, str]] = []
+    if not isinstance(data, dict):
+        return out
+    for key, judge in (
+        ("insecure-registries", insecure_entry_refused),
+        ("registry-mirrors", mirror_refused),
+    ):
+        values = data.get(key)
+        if not isinstance(values, list):
+            continue
+        for value in values:
+            if isinstance(value, str):
+                why = judge(value)
+                if why is not None:
+                    out.append((key, value, why))
+    return out
+
+
+def _entry_line(text: str, entry: str) -> int | None:
+    quoted = json.dumps(entry)
+    for number, line in enumerate(text.splitlines(), 1):
+        if quoted in line or quoted[1:-1] in line:
+            return number
+    return None
+
+
 class DaemonJsonCheck(Check):
     """/etc/docker/daemon.json is valid and lists Harbor as an insecure registry.
 
@@ -187,7 +326,7 @@ class DaemonJsonCheck(Check):
 
     def run(self, ctx: CheckContext) -> Outcome:
         dj = read_daemon_json(ctx)
-        cfg, why_no_cfg = _harbor.load_optional(ctx)
+        cfg, why_no_cfg = _harbor.address_of(ctx)
         findings: list[Finding] = []
         if dj.error is not None:
             findings.append(dj.error)
@@ -197,9 +336,45 @@ class DaemonJsonCheck(Check):
             findings.append(
                 Finding(Status.PASS, "daemon.json", f"{dj.path} is valid JSON", location=dj.path)
             )
+            findings += self._refused(ctx.host, dj)
             findings.append(self._registries(dj, cfg, why_no_cfg))
         findings += environment_file_lines(ctx.host, dj.path)
-        return Outcome.from_findings(findings, ok=findings[0].message)
+        outcome = Outcome.from_findings(findings, ok=findings[0].message)
+        unjudged = [
+            f for f in findings if f.status is Status.SKIP and f.subject in _JUDGED_SUBJECTS
+        ]
+        if outcome.status is Status.PASS and unjudged:
+            # "unknown" is never a pass: the title promises Harbor's entry
+            first = findings[0].message if findings[0].status is Status.PASS else ""
+            lead = f"{first}; " if first else ""
+            return Outcome(
+                Status.SKIP,
+                f"{lead}insecure-registries not judged: {unjudged[0].message.removeprefix('cannot judge: ')}",
+                tuple(findings),
+            )
+        return outcome
+
+    @staticmethod
+    def _refused(host: Host, dj: DaemonJson) -> list[Finding]:
+        """A fail for every registry entry dockerd refuses at start."""
+        try:
+            text = host.read_text(dj.path)
+        except OSError:
+            text = ""
+        out = []
+        for key, entry, why in refused_entries(dj.data):
+            line = _entry_line(text, entry)
+            out.append(
+                Finding(
+                    Status.FAIL,
+                    key,
+                    f"{json.dumps(entry, ensure_ascii=False)}: dockerd refuses it ({why}) "
+                    "and will not start with this file",
+                    actual=entry,
+                    location=f"{dj.path}:{line}" if line else dj.path,
+                )
+            )
+        return out
 
     def plan(self, ctx: CheckContext, outcome: Outcome) -> Sequence[Change]:
         from harborkit.fix.plan import FileChange
@@ -216,10 +391,12 @@ class DaemonJsonCheck(Check):
         return changes
 
     @staticmethod
-    def _absent(path: str, cfg: _harbor.HarborConfig | None, why: str) -> Finding:
+    def _absent(
+        path: str, cfg: _harbor.HarborConfig | _harbor.HarborAddress | None, why: str
+    ) -> Finding:
         if cfg is None:
             return Finding(
-                Status.PASS,
+                Status.SKIP,
                 "daemon.json",
                 f"{path} absent; whether Harbor needs an insecure-registries entry is "
                 f"unknown ({why})",
@@ -237,7 +414,9 @@ class DaemonJsonCheck(Check):
         )
 
     @staticmethod
-    def _registries(dj: DaemonJson, cfg: _harbor.HarborConfig | None, why: str) -> Finding:
+    def _registries(
+        dj: DaemonJson, cfg: _harbor.HarborConfig | _harbor.HarborAddress | None, why: str
+    ) -> Finding:
         entries = dj.insecure_registries
         if entries is None:
             return Finding(
@@ -260,7 +439,8 @@ class DaemonJsonCheck(Check):
         if cfg.hostname is None:
             return Finding(Status.SKIP, "insecure-registries", "harbor.yml has no hostname")
         address = f"{cfg.hostname}:{cfg.http_port}"
-        if any(covers(e, cfg.hostname, cfg.http_port) for e in entries):
+        usable = [e for e in entries if insecure_entry_refused(e) is None]
+        if any(covers(e, cfg.hostname, cfg.http_port) for e in usable):
             return Finding(
                 Status.PASS,
                 "insecure-registries",
@@ -408,8 +588,23 @@ def plan_environment_file(ctx: CheckContext, check_id: str) -> list[Change]:
 
 def repaired_json(ctx: CheckContext) -> tuple[dict[str, Any] | None, str]:
     """daemon.json as it should be: parsed (typographic quotes made plain),
+    without the registry entries dockerd refuses (the guide's ``x.x.x.x:port``),
     with Harbor's address merged into insecure-registries when Harbor serves
     HTTP. (None, why) when the file cannot be repaired safely."""
+    data, why, _ = _repair(ctx)
+    return data, why
+
+
+def _drop_refused(data: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """Remove, in place, every registry entry dockerd refuses; return them."""
+    dropped = refused_entries(data)
+    for key in {key for key, _, _ in dropped}:
+        gone = {entry for k, entry, _ in dropped if k == key}
+        data[key] = [v for v in data[key] if v not in gone]
+    return dropped
+
+
+def _repair(ctx: CheckContext) -> tuple[dict[str, Any] | None, str, list[tuple[str, str, str]]]:
     dj = read_daemon_json(ctx)
     if not dj.exists:
         data: Any = {}
@@ -419,36 +614,42 @@ def repaired_json(ctx: CheckContext) -> tuple[dict[str, Any] | None, str]:
         try:
             text = ctx.host.read_text(dj.path)
         except OSError as e:
-            return None, f"{dj.path}: cannot read: {e.strerror}"
+            return None, f"{dj.path}: cannot read: {e.strerror}", []
         plain = re.sub("[\u201c\u201d]", '"', re.sub("[\u2018\u2019]", "'", text))
         try:
             data = parse_json(plain, duplicates=True)
         except json.JSONDecodeError as e:  # JsonRefused too: NaN, a number out of range
             where = f"line {e.lineno} column {e.colno}: {e.msg}"
-            return None, (
+            return (
+                None,
                 f"{dj.path} is not JSON even with plain quotes ({where}): "
-                "rewrite it by hand, keeping the keys it should have"
+                "rewrite it by hand, keeping the keys it should have",
+                [],
             )
     if not isinstance(data, dict):
         return (
             None,
             f"{dj.path} holds a JSON {type(data).__name__}, not an object: rewrite it by hand",
+            [],
         )
     data = dict(data)
-    cfg, _ = _harbor.load_optional(ctx)
+    dropped = _drop_refused(data)
+    cfg, _ = _harbor.address_of(ctx)
     if cfg is not None and cfg.https is None and cfg.hostname is not None:
         entries = data.get("insecure-registries", [])
         if isinstance(entries, str):
             entries = [entries]
         if not isinstance(entries, list) or not all(isinstance(v, str) for v in entries):
-            return None, (
+            return (
+                None,
                 f"{dj.path}: insecure-registries is {json.dumps(entries)}, not a list of "
-                "strings: rewrite it by hand"
+                "strings: rewrite it by hand",
+                dropped,
             )
         if not any(covers(e, cfg.hostname, cfg.http_port) for e in entries):
             entries = [*entries, f"{cfg.hostname}:{cfg.http_port}"]
         data["insecure-registries"] = entries
-    return data, ""
+    return data, "", dropped
 
 
 def plan_daemon_json(ctx: CheckContext, check_id: str) -> list[Change]:
@@ -456,10 +657,39 @@ def plan_daemon_json(ctx: CheckContext, check_id: str) -> list[Change]:
     from harborkit.fix.plan import ManualStep, file_change, read_bytes
 
     dj = read_daemon_json(ctx)
-    data, why = repaired_json(ctx)
+    data, why, dropped = _repair(ctx)
     if data is None:
         return [ManualStep((check_id,), why)]
+    still = refused_entries(data)
+    if still:  # never restart docker with a file it refuses
+        key, entry, reason = still[0]
+        return [
+            ManualStep(
+                (check_id,),
+                f"{dj.path}: {key} entry {json.dumps(entry)} is refused by dockerd ({reason}): correct it by hand",
+            )
+        ]
     changes: list[Change] = []
+    cfg, _ = _harbor.address_of(ctx)
+    harbor_known = cfg is not None and cfg.hostname is not None
+    for key, entry, reason in dropped:
+        shown = json.dumps(entry, ensure_ascii=False)
+        if key == "insecure-registries" and harbor_known:
+            continue  # replaced by Harbor's own address (or Harbor serves HTTPS)
+        if key == "insecure-registries":
+            todo = (
+                'add Harbor\'s "<hostname>:<port>" to insecure-registries (harborkit does '
+                "not know it here: give --install-dir or --harbor-config)"
+            )
+        else:
+            todo = "add a valid mirror (http[s]://host[:port]) if this host needs one"
+        changes.append(
+            ManualStep(
+                (check_id,),
+                f"{dj.path} lists {key} {shown}, which dockerd refuses ({reason}): "
+                f"the fix removes it; {todo}",
+            )
+        )
     if dj.exists or data:
         old = read_bytes(ctx.host, dj.path)
         if old is not None and dj.data is not None and json.loads(old) == data:
@@ -552,6 +782,9 @@ class DaemonRuntime(Check):
         cidrs = [str(c) for c in registry.get("InsecureRegistryCIDRs") or []]
         findings = [self._entry(e, index, cidrs) for e in entries]
         findings += self._extra(entries, index, cidrs)
+        harbor, _ = _harbor.address_of(ctx)
+        if harbor is not None and harbor.https is None and harbor.hostname is not None:
+            findings.append(self._harbor(harbor.hostname, harbor.http_port, index, cidrs))
         live = sorted(index) + [c for c in cidrs if c not in DOCKER_DEFAULT_CIDRS]
         return Outcome.from_findings(
             findings,
@@ -581,6 +814,23 @@ class DaemonRuntime(Check):
             f"daemon.json lists {entry} but the running daemon does not: restart docker",
             expected="insecure in docker info",
             actual="not listed",
+        )
+
+    @staticmethod
+    def _harbor(hostname: str, port: int, index: set[str], cidrs: list[str]) -> Finding:
+        """Whether the running daemon talks plain HTTP to Harbor (push and pull work)."""
+        address = f"{hostname}:{port}"
+        if any(covers(e, hostname, port) for e in (*index, *cidrs)):
+            return Finding(
+                Status.PASS, "Harbor", f"the running daemon treats {address} as insecure"
+            )
+        return Finding(
+            Status.FAIL,
+            "Harbor",
+            f"the running daemon does not treat Harbor's {address} as insecure: docker "
+            "login, push and pull to it fail (list it in daemon.json, restart docker)",
+            expected=address,
+            actual=", ".join(sorted(index)) or "(defaults only)",
         )
 
     @staticmethod

@@ -270,6 +270,13 @@ def expectation(ctx: CheckContext) -> Expectation:
         me = {ctx.host.hostname()}
         me.update(ctx.host.resolve(ctx.host.hostname()))
         them = {master, *ctx.host.resolve(master)}
+        # the profile's nodes name the master as cluster.ntp reads them
+        for node in ctx.profile.get("nodes") or []:
+            if not isinstance(node, dict):
+                continue
+            name, address = str(node.get("name", "")), str(node.get("address", ""))
+            if master in (name, address):
+                them.update(x for x in (name, address) if x)
         if me & them:
             return Expectation("master", (), air, f"this host is the time master ({master})")
         return Expectation("client", (master,), air, f"the time master {master}")
@@ -324,19 +331,12 @@ class TimeSync(Check):
     )
 
     def run(self, ctx: CheckContext) -> Outcome:
-        wanted = [s for s in ctx.section("time").get("services", list(DAEMONS)) if s in DAEMONS]
-        daemons = [_daemon(ctx, s) for s in wanted]
-        present = [d for d in daemons if d.installed]
-        if not present:
+        ctx.section("time")  # a profile without one skips the check
+        wanted, chosen = chosen_daemon(ctx)
+        if chosen is None:
             f = Finding(Status.FAIL, "time service", f"none of {', '.join(wanted)} is installed")
             return Outcome.from_findings([f])
-        chosen = (
-            next((d for d in present if d.active.value and d.config.sources), None)
-            or next((d for d in present if d.enabled.value and d.config.sources), None)
-            or next((d for d in present if d.config.sources), None)
-            or present[0]
-        )
-        findings = [self._configured(chosen, expectation(ctx))]
+        findings = [judge_sources(chosen, expectation(ctx))]
         name = chosen.name
         if chosen.enabled.value:
             findings.append(
@@ -382,50 +382,70 @@ class TimeSync(Check):
                 )
         return Outcome.from_findings(findings, ok=f"{name}: {findings[0].message}")
 
-    @staticmethod
-    def _configured(d: Daemon, exp: Expectation) -> Finding:
-        cfg = d.config
-        subject = f"{d.name} configured"
-        if not cfg.sources:
-            where = ", ".join(cfg.files) or "no configuration file"
-            return Finding(
-                Status.FAIL,
-                subject,
-                f"no server configured ({where})",
-                expected=", ".join(exp.servers) or "a server",
-                location=cfg.files[0] if cfg.files else None,
-            )
-        names = ", ".join(s for s, _ in cfg.sources)
-        msg = f"{cfg.note} {names}" if cfg.note else f"time source {names}"
-        sources = [s for s, _ in cfg.sources]
-        bad = None
-        if exp.role == "master" and not cfg.local:
-            bad = f"{exp.why} but serves no local clock ({names})"
-        elif exp.role in ("client", "servers") and not set(exp.servers) & set(sources):
-            which = " or ".join(exp.servers)
-            bad = f"does not use {which} ({exp.why}); sources: {names}"
-        elif exp.air_gapped:
-            usable = [s for s in sources if _unreachable(s) is None]
-            if not usable:
-                shown = ", ".join(
-                    s if s == BUILTIN_FALLBACK else f"{s} ({_unreachable(s)})" for s in sources
-                )
-                said = f"{cfg.note} {shown}" if cfg.note else f"time source {shown}"
-                bad = f"{said}, which an air-gapped site cannot reach: not configured"
-        if bad:
-            return Finding(
-                Status.FAIL,
-                subject,
-                bad,
-                expected=", ".join(exp.servers)
-                or ("local clock" if exp.role == "master" else "a server the site can reach"),
-                actual=names,
-                location=cfg.location or None,
-            )
-        return Finding(Status.PASS, subject, msg, actual=names, location=cfg.location or None)
-
     def plan(self, ctx: CheckContext, outcome: Outcome) -> Sequence[Change]:
         return plan_time(ctx, self.id, outcome)
+
+
+def chosen_daemon(ctx: CheckContext) -> tuple[list[str], Daemon | None]:
+    """The profile's time services, and the one a host uses: running with a
+    source, else enabled with one, else the first configured or installed."""
+    section = ctx.profile.get("time") or {}
+    wanted = [s for s in section.get("services", list(DAEMONS)) if s in DAEMONS]
+    present = [d for d in (_daemon(ctx, s) for s in wanted) if d.installed]
+    if not present:
+        return wanted, None
+    chosen = (
+        next((d for d in present if d.active.value and d.config.sources), None)
+        or next((d for d in present if d.enabled.value and d.config.sources), None)
+        or next((d for d in present if d.config.sources), None)
+        or present[0]
+    )
+    return wanted, chosen
+
+
+def judge_sources(d: Daemon, exp: Expectation) -> Finding:
+    """Whether a daemon's sources are acceptable: the one rule that time.sync
+    and cluster.ntp both apply (a role the profile gives, reachability from an
+    air-gapped site)."""
+    cfg = d.config
+    subject = f"{d.name} configured"
+    if not cfg.sources:
+        where = ", ".join(cfg.files) or "no configuration file"
+        return Finding(
+            Status.FAIL,
+            subject,
+            f"no server configured ({where})",
+            expected=", ".join(exp.servers) or "a server",
+            location=cfg.files[0] if cfg.files else None,
+        )
+    names = ", ".join(s for s, _ in cfg.sources)
+    msg = f"{cfg.note} {names}" if cfg.note else f"time source {names}"
+    sources = [s for s, _ in cfg.sources]
+    bad = None
+    if exp.role == "master" and not cfg.local:
+        bad = f"{exp.why} but serves no local clock ({names})"
+    elif exp.role in ("client", "servers") and not set(exp.servers) & set(sources):
+        which = " or ".join(exp.servers)
+        bad = f"does not use {which} ({exp.why}); sources: {names}"
+    elif exp.air_gapped:
+        usable = [s for s in sources if _unreachable(s) is None]
+        if not usable:
+            shown = ", ".join(
+                s if s == BUILTIN_FALLBACK else f"{s} ({_unreachable(s)})" for s in sources
+            )
+            said = f"{cfg.note} {shown}" if cfg.note else f"time source {shown}"
+            bad = f"{said}, which an air-gapped site cannot reach: not configured"
+    if bad:
+        return Finding(
+            Status.FAIL,
+            subject,
+            bad,
+            expected=", ".join(exp.servers)
+            or ("local clock" if exp.role == "master" else "a server the site can reach"),
+            actual=names,
+            location=cfg.location or None,
+        )
+    return Finding(Status.PASS, subject, msg, actual=names, location=cfg.location or None)
 
 
 def plan_time(ctx: CheckContext, check_id: str, outcome: Outcome) -> list[Change]:
@@ -433,7 +453,8 @@ def plan_time(ctx: CheckContext, check_id: str, outcome: Outcome) -> list[Change
     master), enable it and restart it."""
     from harborkit.fix.plan import Command, ManualStep, edit_lines, file_change, read_bytes
 
-    wanted = [s for s in ctx.section("time").get("services", list(DAEMONS)) if s in DAEMONS]
+    section = ctx.profile.get("time") or {}
+    wanted = [s for s in section.get("services", list(DAEMONS)) if s in DAEMONS]
     present = [d for d in (_daemon(ctx, s) for s in wanted) if d.installed]
     if not present:
         return [

@@ -94,3 +94,16 @@ def with_nodes(profile: Profile, nodes: Sequence[str]) -> Profile:
     data = dict(profile.data)
     data["nodes"] = [*data.get("nodes", []), *extra]
     return Profile(profile.name, profile.path, data, profile.doc)
+
+
+def with_harbor(profile: Profile, address: str | None) -> Profile:
+    """``--harbor ADDRESS`` as the profile's ``harbor.address``: Harbor's address
+    for the client-side checks of hosts without its harbor.yml."""
+    if address is None:
+        return profile
+    from harborkit.checks._harbor import parse_address
+
+    parse_address(address)  # a usage error (exit 2) before anything runs
+    data = dict(profile.data)
+    data["harbor"] = {**(data.get("harbor") or {}), "address": address}
+    return Profile(profile.name, profile.path, data, profile.doc)

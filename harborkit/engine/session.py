@@ -155,14 +155,15 @@ def prepare(
     skip: Sequence[str] | None,
     loaded: Sequence[LoadedCheck] | None = None,
     failures: Sequence[PluginFailure] = (),
+    harbor: str | None = None,
 ) -> Session:
     """Load the profile, validate --only/--skip against the installed checks."""
     from harborkit.engine.plugins import discover
-    from harborkit.engine.profile import load_profile, with_nodes
+    from harborkit.engine.profile import load_profile, with_harbor, with_nodes
 
     if loaded is None:
         loaded, failures = discover()
-    prof = with_nodes(load_profile(profile), node or [])
+    prof = with_harbor(with_nodes(load_profile(profile), node or []), harbor)
     selection = Selection(prof.select, prof.skip, split_names(only), split_names(skip))
     selection.validate_names([lc.cls for lc in loaded], failures)
     from harborkit.host import LocalHost, SysrootHost

@@ -39,6 +39,14 @@ def fix_command(
         list[str] | None,
         typer.Option("--node", help="Cluster node NAME=ADDRESS for /etc/hosts (repeatable)."),
     ] = None,
+    harbor: Annotated[
+        str | None,
+        typer.Option(
+            "--harbor",
+            help="Harbor's address (http[s]://HOST[:PORT] or HOST[:PORT]) for hosts without "
+            "its harbor.yml: judged against their daemon.json.",
+        ),
+    ] = None,
     only: Annotated[
         list[str] | None,
         typer.Option("--only", help="Fix only these check ids or groups (comma-separated)."),
@@ -120,6 +128,7 @@ def fix_command(
         node=node,
         only=only,
         skip=skip,
+        harbor=harbor,
     )
     before = session.run()
     plan = plan_from_report(before)

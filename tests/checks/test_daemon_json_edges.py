@@ -144,10 +144,10 @@ def test_absent_without_harbor_yml(tmp_path: Path) -> None:
     out = _run_one(DaemonJsonCheck, ctx(root))
     assert full(out.findings) == [
         (
-            "pass",
+            "skip",
             "daemon.json",
             f"{DJ} absent; whether Harbor needs an insecure-registries entry is unknown "
-            "(no harbor.yml given (--harbor-config or --install-dir))",
+            "(no harbor.yml given (--harbor-config or --install-dir) and no --harbor address)",
             None,
             None,
             None,
@@ -206,7 +206,7 @@ def test_entries_shown_and_https(tmp_path: Path) -> None:
     assert full(out.findings)[1] == (
         "skip",
         "insecure-registries",
-        "cannot judge: no harbor.yml given (--harbor-config or --install-dir)",
+        "cannot judge: no harbor.yml given (--harbor-config or --install-dir) and no --harbor address",
         None,
         "10.0.0.0/8, 192.168.3.60:8888",
         None,
@@ -307,10 +307,10 @@ def test_an_empty_assignment_clears_the_lines_before_it(tmp_path: Path) -> None:
     out = _run_one(DaemonJsonCheck, ctx(root))
     assert full(out.findings) == [
         (
-            "pass",
+            "skip",
             "daemon.json",
             f"{DJ} absent; whether Harbor needs an insecure-registries entry is unknown "
-            "(no harbor.yml given (--harbor-config or --install-dir))",
+            "(no harbor.yml given (--harbor-config or --install-dir) and no --harbor address)",
             None,
             None,
             None,

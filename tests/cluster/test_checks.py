@@ -439,3 +439,54 @@ def test_a_hosts_file_harborkit_will_not_read_fails_at_that_file(guide_cluster: 
     (f,) = out.findings
     assert (f.subject, f.location) == ("file", "/etc/hosts")
     assert out.message.startswith("/etc/hosts: ")
+
+
+# --- one truth: cluster.ntp never passes a master whose sources time.sync refuses
+
+
+def _time_sync(host, profile):  # type: ignore[no-untyped-def]
+    """time.sync's verdict on a node's configured sources (its first finding)."""
+    from harborkit.checks import timesync
+
+    ctx = CheckContext(host=host, profile=profile)
+    _, chosen = timesync.chosen_daemon(ctx)
+    return timesync.judge_sources(chosen, timesync.expectation(ctx))
+
+
+@pytest.mark.parametrize(
+    ("master_conf", "profile", "why"),
+    [
+        (
+            # the master relies on public servers only; the site is air-gapped
+            "server 0.pool.ntp.org iburst\nserver time.google.com\n",
+            {"time": {"master": "n1", "air_gapped": True}},
+            "this host is the time master (n1) but serves no local clock (0.pool.ntp.org, "
+            "time.google.com)",
+        ),
+        (
+            # the profile names the master, which serves no local clock
+            "server 10.0.0.9 iburst\n",
+            {"time": {"master": "n1"}},
+            "this host is the time master (n1) but serves no local clock (10.0.0.9)",
+        ),
+    ],
+    ids=["public-only-air-gapped", "named-master-without-local-clock"],
+)
+def test_ntp_master_refused_by_time_sync_fails_cluster_ntp(
+    master_conf: str, profile: dict, why: str
+) -> None:
+    from tests.cluster.test_mut_checks import ON, client, judge, time_node
+
+    n1 = time_node("n1", ntp=(master_conf, *ON))
+    n2 = client("n2", "n1")
+    sync = _time_sync(n1, profile)
+    assert (sync.status, sync.message) == (Status.FAIL, why)
+    out = judge(NtpMaster, [n1, n2], profile)
+    assert out.status is Status.FAIL
+    first = out.findings[0]
+    assert (first.status, first.subject) == (Status.FAIL, "n1")
+    assert first.message == f"the master: {why} (as time.sync judges it)"
+    # the same node with the guide's local clock passes both
+    ok = time_node("n1", ntp=("server 127.127.1.0\nfudge 127.127.1.0 stratum 11\n", *ON))
+    assert _time_sync(ok, profile).status is Status.PASS
+    assert judge(NtpMaster, [ok, client("n2", "n1")], profile).status is Status.PASS

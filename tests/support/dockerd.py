@@ -166,3 +166,26 @@ def start_dockerd(
         if proc is not None:
             _stop(proc)
         _remove_tree(root)
+
+
+def dockerd_accepts_config(config: Path, *, timeout: float = 60) -> tuple[bool, str]:
+    """Start a private dockerd with ``--config-file config``: (True, "") when it
+    comes up and answers a ping, else (False, its "failed to start daemon" line).
+    The daemon is stopped at once either way."""
+    root = Path(tempfile.mkdtemp(prefix="hk-cfg-", dir="/tmp"))
+    proc: subprocess.Popen[bytes] | None = None
+    try:
+        proc, sock = _spawn(root, "vfs", ["--config-file", str(config)])
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and proc.poll() is None:
+            if ping(sock):
+                return True, ""
+            time.sleep(0.05)
+        _stop(proc)
+        log = (root / "dockerd-vfs.log").read_text(errors="replace").splitlines()
+        lines = [line for line in log if "failed to start daemon" in line] or log[-1:]
+        return False, lines[-1] if lines else "dockerd exited without a word"
+    finally:
+        if proc is not None:
+            _stop(proc)
+        _remove_tree(root)

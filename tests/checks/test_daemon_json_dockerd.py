@@ -1,0 +1,383 @@
+"""docker.daemon_json judges registry entries exactly as dockerd does at start.
+
+dockerd 20.10 (the guide's hosts, and this machine's docker.io) refuses to
+start when daemon.json lists an ``insecure-registries`` or ``registry-mirrors``
+entry it cannot read: the guide's own ``"x.x.x.x:port"`` placeholder is one.
+The tables below are what a real dockerd answered for each entry alone
+(``True``: it started); ``test_live_dockerd_agrees`` starts a private dockerd
+again with a file the check judges, for a sample of them and for what
+``fix`` writes, so the tables cannot drift from the real thing.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harborkit.checks.daemon_json import (
+    DaemonJsonCheck,
+    insecure_entry_refused,
+    mirror_refused,
+)
+from harborkit.engine.interface import CheckContext, CheckOptions, Status
+from harborkit.engine.profile import load_profile
+from harborkit.engine.runner import _run_one
+from harborkit.host.local import SysrootHost
+from tests.fix.helpers import hk
+from tests.support.dockerd import dockerd_accepts_config
+
+DJ = "/etc/docker/daemon.json"
+YML = "/opt/harbor/harbor.yml"
+HARBOR_HTTP = (
+    Path(__file__).resolve().parents[1]
+    / "fixtures/sysroots/centos7-compliant/opt/harbor/harbor.yml"
+).read_text()
+#: the guide's daemon.json, word for word (typographic quotes, placeholder)
+GUIDE = '{\n  \u201cinsecure-registries": [\u201cx.x.x.x:port\u201d]\n}\n'
+
+INSECURE = [
+    ("x.x.x.x:port", False),
+    ("192.168.3.60:8888", True),
+    ("192.168.3.60:", True),
+    ("[fd00::5]:5000", True),
+    ("fd00::5", True),
+    ("[fd00::5]", False),
+    ("harbor.local:8888", True),
+    ("http://192.168.3.60:8888", True),
+    ("ftp://x", False),
+    ("-bad", False),
+    ("bad-", False),
+    ("10.0.0.0/8", True),
+    ("10.0.0.0/255.0.0.0", False),
+    ("host:99999", False),
+    ("host:-1", False),
+    ("host:+80", False),
+    ("a_b:80", False),
+    ("a..b", False),
+    ("a.b.", False),
+    ("192.168.3.60:8888/", False),
+    ("10.0.0.0/33", False),
+    ("", False),
+    (" 192.168.3.60:8888", False),
+    ("192.168.3.60:8888 ", False),
+    ("a:b:c", False),
+    ("host:080", True),
+    ("fe80::1%eth0", False),
+    ("http://[fd00::5]:5000", True),
+    ("HTTP://1.2.3.4:80", True),
+    ("https://1.2.3.4:5000/", False),
+    ("http://-x", False),
+    ("1.2.3.4:0", True),
+    ("fd00::/8", True),
+    ("1.2.3.4/32", True),
+    ("1.2.3.4/032", True),
+    ("1.2.3.4/+8", False),
+    ("01.2.3.4:80", True),
+    ("[1.2.3.4]:80", True),
+    ("harbor:", False),
+    ("1.2.3.4:65536", False),
+    ("1.2.3.4:00080", True),
+    ("HARBOR.Local", True),
+    ("x.x.x.x", True),
+    ("harbor.local:port", False),
+    ("192.168.3.60:８８", False),
+    ("192.168.3.60：8888", False),
+    ("::1", True),
+    ("[::1]:", True),
+    ("host:99999999999999999999", False),
+    ("ex-ample.com", True),
+]
+MIRRORS = [
+    ("https://mirror.example:5000", True),
+    ("http://1.2.3.4:5000/", True),
+    ("mirror.example", False),
+    ("https://m/x", False),
+    ("https://u:p@m", False),
+    ("https://m?x", False),
+    ("ftp://m", False),
+    ("https://m#f", False),
+    ("x.x.x.x:port", False),
+    ("https://x.x.x.x:port", False),
+    ("https://", True),
+    ("HTTPS://m", True),
+    ("https://m:99999", True),
+    ("https://m//", False),
+    ("https://m:5000/?", True),
+    ("https://m:", True),
+    ("https://[fd00::5]:5000", True),
+    ("https://[fd00::5", False),
+    ("1.2.3.4:5000", False),
+    ("https://m a", False),
+    ("https://m/#", True),
+    ("https://m?", True),
+    ("https://m|x", False),
+    ("https://u@m", False),
+    ("https:m", True),
+]
+
+
+@pytest.mark.parametrize(("entry", "starts"), INSECURE, ids=[repr(e) for e, _ in INSECURE])
+def test_insecure_registry_entry_as_dockerd(entry: str, starts: bool) -> None:
+    assert (insecure_entry_refused(entry) is None) is starts
+
+
+@pytest.mark.parametrize(("entry", "starts"), MIRRORS, ids=[repr(e) for e, _ in MIRRORS])
+def test_registry_mirror_as_dockerd(entry: str, starts: bool) -> None:
+    assert (mirror_refused(entry) is None) is starts
+
+
+def _root(tmp_path: Path, files: dict[str, str]) -> Path:
+    root = tmp_path / "root"
+    for rel, text in files.items():
+        p = root / rel.lstrip("/")
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    root.mkdir(exist_ok=True)
+    return root
+
+
+def _judge(root: Path, **options: str):  # type: ignore[no-untyped-def]
+    ctx = CheckContext(
+        host=SysrootHost(root), profile=load_profile().data, options=CheckOptions(**options)
+    )
+    return _run_one(DaemonJsonCheck, ctx)
+
+
+def test_the_guides_placeholder_fails_with_its_line(tmp_path: Path) -> None:
+    root = _root(
+        tmp_path,
+        {
+            DJ: '{\n  "debug": false,\n  "insecure-registries": [\n    "x.x.x.x:port"\n  ]\n}\n',
+            YML: HARBOR_HTTP,
+        },
+    )
+    out = _judge(root, harbor_config=YML)
+    assert out.status is Status.FAIL
+    bad = [(f.status.value, f.subject, f.message, f.location) for f in out.findings][1:3]
+    assert bad == [
+        (
+            "fail",
+            "insecure-registries",
+            '"x.x.x.x:port": dockerd refuses it (invalid host "x.x.x.x") and will not start '
+            "with this file",
+            f"{DJ}:4",
+        ),
+        (
+            "fail",
+            "insecure-registries",
+            "does not list 192.168.3.60:8888, where Harbor serves plain HTTP (from "
+            "/opt/harbor/harbor.yml)",
+            DJ,
+        ),
+    ]
+
+
+def test_a_refused_entry_never_covers_harbor(tmp_path: Path) -> None:
+    # a trailing space: the address is Harbor's, but dockerd will not start
+    text = json.dumps({"insecure-registries": ["192.168.3.60:8888 "]})
+    out = _judge(_root(tmp_path, {DJ: text, YML: HARBOR_HTTP}), harbor_config=YML)
+    assert out.status is Status.FAIL
+    assert [f.status.value for f in out.findings[1:3]] == ["fail", "fail"]
+    assert out.findings[1].message == (
+        '"192.168.3.60:8888 ": dockerd refuses it (port "8888 " is not a number) and will not '
+        "start with this file"
+    )
+
+
+def test_a_refused_mirror_fails(tmp_path: Path) -> None:
+    text = json.dumps({"registry-mirrors": ["https://mirror.example/v2"]})
+    out = _judge(_root(tmp_path, {DJ: text}))
+    assert (out.status, out.message) == (
+        Status.FAIL,
+        'registry-mirrors: "https://mirror.example/v2": dockerd refuses it (path, query, or '
+        "fragment at end of the URI) and will not start with this file",
+    )
+
+
+#: a sample of both tables, started for real (one dockerd per refused entry,
+#: one for every accepted entry together)
+LIVE_ACCEPTED = {
+    "insecure-registries": [
+        "192.168.3.60:8888",
+        "[fd00::5]:5000",
+        "fd00::5",
+        "10.0.0.0/8",
+        "http://harbor.local:8888",
+        "192.168.3.60:",
+    ],
+    "registry-mirrors": ["https://mirror.example:5000", "http://1.2.3.4:5000/", "https:m"],
+}
+LIVE_REFUSED = [
+    ("insecure-registries", "x.x.x.x:port"),
+    ("insecure-registries", "[fd00::5]"),
+    ("insecure-registries", "host:99999"),
+    ("insecure-registries", "192.168.3.60:8888 "),
+    ("insecure-registries", "-bad"),
+    ("insecure-registries", "10.0.0.0/33"),
+    ("registry-mirrors", "mirror.example"),
+    ("registry-mirrors", "https://u:p@m"),
+    ("registry-mirrors", "https://x.x.x.x:port"),
+]
+
+
+def test_live_dockerd_agrees(tmp_path: Path) -> None:
+    """The check passes a file exactly when a real dockerd starts with it."""
+    cases = [LIVE_ACCEPTED] + [{key: [entry]} for key, entry in LIVE_REFUSED]
+    for n, data in enumerate(cases):
+        root = _root(tmp_path / str(n), {DJ: json.dumps(data)})
+        verdict = _judge(root)
+        entries_pass = not any(
+            f.status is Status.FAIL for f in verdict.findings if f.subject != "EnvironmentFile"
+        )
+        started, why = dockerd_accepts_config(root / DJ.lstrip("/"))
+        assert entries_pass is started, (data, verdict.message, why)
+        if not started:
+            assert "failed to start daemon" in why, why
+
+
+@pytest.mark.parametrize("harbor", [True, False], ids=["harbor-yml", "no-harbor-yml"])
+def test_fix_of_the_guides_file_starts_dockerd(tmp_path: Path, harbor: bool) -> None:
+    """The guide's host as written, fixed and checked again: dockerd starts."""
+    files = {DJ: GUIDE, "/etc/hostname": "server58\n"}
+    if harbor:
+        files[YML] = HARBOR_HTTP
+    root = _root(tmp_path, files)
+    options = ["--harbor-config", YML] if harbor else []
+    r = hk("fix", "--root", str(root), "--only", "docker.daemon_json", *options, "--apply")
+    assert r.returncode in (0, 1), r.stderr
+    written = json.loads((root / DJ.lstrip("/")).read_text())
+    if harbor:
+        assert written == {"insecure-registries": ["192.168.3.60:8888"]}
+        assert "which dockerd refuses" not in r.stdout  # replaced: nothing left to do by hand
+    else:
+        assert written == {"insecure-registries": []}
+        assert (
+            'lists insecure-registries "x.x.x.x:port", which dockerd refuses (invalid host '
+            '"x.x.x.x"): the fix removes it; add Harbor\'s "<hostname>:<port>" to '
+            "insecure-registries" in " ".join(r.stdout.split())
+        )
+    started, why = dockerd_accepts_config(root / DJ.lstrip("/"))
+    assert started, why
+    again = _judge(root, **({"harbor_config": YML} if harbor else {}))
+    assert again.status is (Status.PASS if harbor else Status.SKIP), again.message
+
+
+# --- Harbor's address on a node without harbor.yml: --harbor / harbor.address --
+
+
+def _check(root: Path, *args: str) -> dict:  # type: ignore[type-arg]
+    r = hk("check", "--root", str(root), "--only", "docker.daemon_json", "-f", "json", *args)
+    assert r.returncode in (0, 1), r.stderr
+    return json.loads(r.stdout)["results"][0]  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(
+    ("harbor", "entries", "status", "message"),
+    [
+        ("192.168.3.60:8888", ["192.168.3.60:8888"], "pass", "lists 192.168.3.60:8888"),
+        (
+            "http://192.168.3.60:8888/",
+            ["10.0.0.0/8", "192.168.3.0/24"],
+            "pass",
+            "lists 192.168.3.60:8888",
+        ),
+        (
+            "192.168.3.60:8888",
+            ["192.168.3.60:80"],
+            "fail",
+            "does not list 192.168.3.60:8888, where Harbor serves plain HTTP (from --harbor)",
+        ),
+        ("harbor.lan", ["harbor.lan"], "pass", "lists harbor.lan:80"),
+        ("https://harbor.lan", [], "pass", "Harbor serves HTTPS: no entry needed"),
+    ],
+)
+def test_harbor_address_judges_a_client_node(
+    tmp_path: Path, harbor: str, entries: list[str], status: str, message: str
+) -> None:
+    root = _root(tmp_path, {DJ: json.dumps({"insecure-registries": entries})})
+    got = _check(root, "--harbor", harbor)
+    assert got["status"] == status
+    assert [f["message"] for f in got["findings"] if f["subject"] == "insecure-registries"] == [
+        message
+    ]
+
+
+def test_harbor_address_from_the_profile(tmp_path: Path) -> None:
+    import yaml
+
+    from harborkit.engine.profile import load_profile
+
+    data = dict(load_profile().data)
+    data["harbor"] = {**data["harbor"], "address": "192.168.3.60:8888"}
+    prof = tmp_path / "site.yaml"
+    prof.write_text(yaml.safe_dump(data))
+    root = _root(tmp_path, {DJ: "{}"})
+    got = _check(root, "--profile", str(prof))
+    assert (got["status"], got["findings"][1]["message"]) == (
+        "fail",
+        "does not list 192.168.3.60:8888, where Harbor serves plain HTTP (from --harbor)",
+    )
+    # harbor.yml, when given, is Harbor's own word and wins
+    root2 = _root(
+        tmp_path / "b", {DJ: '{"insecure-registries": ["192.168.3.60:8888"]}', YML: HARBOR_HTTP}
+    )
+    assert _check(root2, "--profile", str(prof), "--harbor-config", YML)["status"] == "pass"
+
+
+@pytest.mark.parametrize(
+    "bad", ["x y", "ftp://h", "h:0", "h:65536", "h:port", "http://u@h", "h/path", "", "-h"]
+)
+def test_a_bad_harbor_address_is_a_usage_error(tmp_path: Path, bad: str) -> None:
+    root = _root(tmp_path, {DJ: "{}"})
+    r = hk("check", "--root", str(root), "--harbor", bad)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert r.stderr.strip().splitlines() == [
+        f"harborkit: error: --harbor {bad!r}: not a Harbor address (http[s]://HOST[:PORT] or "
+        "HOST[:PORT])"
+    ]
+
+
+def test_fix_with_harbor_replaces_the_guides_placeholder(tmp_path: Path) -> None:
+    root = _root(tmp_path, {DJ: GUIDE})
+    r = hk(
+        "fix",
+        "--root",
+        str(root),
+        "--only",
+        "docker.daemon_json",
+        "--harbor",
+        "192.168.3.60:8888",
+        "--apply",
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert json.loads((root / DJ.lstrip("/")).read_text()) == {
+        "insecure-registries": ["192.168.3.60:8888"]
+    }
+    assert _check(root, "--harbor", "192.168.3.60:8888")["status"] == "pass"
+
+
+def test_runtime_names_harbor_the_running_daemon_does_not_treat_as_insecure() -> None:
+    from harborkit.checks.daemon_json import DaemonRuntime
+    from tests.checks.test_mut_daemon_json import snapshot_ctx
+
+    for address, status, message in [
+        (
+            "192.168.3.60:8888",
+            Status.PASS,
+            "the running daemon treats 192.168.3.60:8888 as insecure",
+        ),
+        ("10.20.3.4:5000", Status.PASS, "the running daemon treats 10.20.3.4:5000 as insecure"),
+        (
+            "192.168.3.61:8888",
+            Status.FAIL,
+            "the running daemon does not treat Harbor's 192.168.3.61:8888 as insecure: docker "
+            "login, push and pull to it fail (list it in daemon.json, restart docker)",
+        ),
+    ]:
+        ctx = snapshot_ctx(json.dumps({"insecure-registries": ["192.168.3.60:8888", "harbor.lan"]}))
+        ctx.profile = {**ctx.profile, "harbor": {**ctx.profile["harbor"], "address": address}}
+        out = _run_one(DaemonRuntime, ctx)
+        harbor = [f for f in out.findings if f.subject == "Harbor"]
+        assert [(f.status, f.message) for f in harbor] == [(status, message)]
