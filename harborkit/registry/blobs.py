@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
-from urllib.parse import urlencode, urljoin
+from urllib.parse import urlencode
 
 import requests
 import urllib3
@@ -26,6 +26,7 @@ import urllib3
 from harborkit.registry.digest import check_digest, show
 from harborkit.registry.errors import DigestMismatch, ProtocolError, RegistryUnreachable
 from harborkit.registry.transport import Transport, done, reason
+from harborkit.registry.url import join_target
 
 CHUNK = 1 << 20
 Progress = Callable[[int], None]
@@ -351,10 +352,7 @@ def _location(r: requests.Response, what: str, host: str) -> str:
     loc = r.headers.get("Location")
     if not loc:
         raise ProtocolError(f"{host}: {what}: the registry sent no upload Location")
-    url = urljoin(r.url, loc)
-    if not url.startswith(("http://", "https://")):
-        raise ProtocolError(f"{host}: {what}: the upload Location {show(loc)} is not an HTTP URL")
-    return url
+    return join_target(r.url, loc, f"{host}: {what}: upload Location").url
 
 
 def _add_query(url: str, params: dict[str, str]) -> str:

@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypedDict
-from urllib.parse import urlencode, urljoin, urlsplit
+from urllib.parse import urlencode, urljoin
 
 import requests
 import urllib3
@@ -47,6 +47,7 @@ from harborkit.registry.errors import (
     RegistryUnreachable,
 )
 from harborkit.registry.reference import check_host
+from harborkit.registry.url import AmbiguousURL, join_target, parse_target, shown
 
 if TYPE_CHECKING:
     from urllib3._base_connection import BaseHTTPConnection as HTTPConnection
@@ -91,14 +92,16 @@ class Origin:
 
     @classmethod
     def of(cls, url: str) -> Origin:
-        """The origin of ``url`` (default ports filled in)."""
-        u = urlsplit(url)
-        scheme = u.scheme.lower()
+        """The origin of ``url`` (default ports filled in); an ambiguous URL has none.
+
+        Read by :func:`~harborkit.registry.url.parse_target`, the reading ``requests``
+        connects with: an ambiguous URL is never "mine" (and is refused where it enters).
+        """
         try:
-            port = u.port or (443 if scheme == "https" else 80)
-        except ValueError:
-            port = -1
-        return cls(scheme, (u.hostname or "").lower(), port)
+            t = parse_target(url, "")
+        except AmbiguousURL:
+            return cls("", "", -1)
+        return cls(t.scheme, t.host, t.port)
 
 
 class Transport:
@@ -164,7 +167,7 @@ class Transport:
         """This thread's session."""
         s: requests.Session | None = getattr(self._local, "session", None)
         if s is None:
-            s = requests.Session()
+            s = _Session()
             adapter = _TrackingAdapter(
                 self._track, pool_connections=2, pool_maxsize=self._pool_size, max_retries=0
             )
@@ -207,8 +210,15 @@ class Transport:
 
     def _fetch_token(self, challenge: Challenge, scope: str, what: str) -> None:
         realm = challenge.params.get("realm")
-        if not realm or Origin.of(realm).scheme not in ("http", "https"):
+        if not realm:
             raise ProtocolError(f"{self.host}: bearer challenge without a usable realm for {what}")
+        target = parse_target(realm, f"{self.host}: the token realm (to {what})")
+        if target.scheme == "http" and self.origin.scheme == "https":
+            raise ProtocolError(
+                f"{self.host}: the registry is served over https but names the plain-http "
+                f"token service {shown(realm)} (to {what}): credentials would travel in clear; "
+                "refused (use --insecure only for a plain-http registry)"
+            )
         query: list[tuple[str, str]] = []
         if challenge.params.get("service"):
             query.append(("service", challenge.params["service"]))
@@ -290,6 +300,8 @@ class Transport:
         Statuses in ``allow`` are returned to the caller instead of raising.
         """
         url = self.url(path)
+        if url is path:  # an absolute URL the registry sent (an upload Location)
+            url = parse_target(url, f"{self.host}: {what}").url
         mine = self.is_mine(url)
         for attempt in range(2):
             hdrs = dict(headers or {})
@@ -345,7 +357,7 @@ class Transport:
             if r.status_code not in _REDIRECTS or not location:
                 return r
             r.close()  # its body is not read
-            url = urljoin(url, location)
+            url = join_target(url, location, f"{self.host}: {what}: redirect").url
             if not self.is_mine(url):
                 headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
             if r.status_code == 303 or (r.status_code in (301, 302) and method == "POST"):
@@ -401,6 +413,18 @@ def done(r: requests.Response) -> None:
     """Finish with a response whose body is not needed (kept small: the connection is reused)."""
     with contextlib.closing(r), contextlib.suppress(RegistryError):
         read_limited(r, MAX_SMALL_BODY, "")
+
+
+class _Session(requests.Session):
+    """A session that never reads a ``Location`` itself (redirects are followed in ``_send``).
+
+    ``requests`` parses the ``Location`` of every redirect answer, even with
+    ``allow_redirects=False``, with ``urlparse``, which raises on some hostile
+    values (``http://[127.0.0.2]/``) before our own strict check could name them.
+    """
+
+    def get_redirect_target(self, resp: requests.Response) -> str | None:  # noqa: ARG002
+        return None
 
 
 class _TrackingAdapter(HTTPAdapter):

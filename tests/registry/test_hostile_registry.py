@@ -23,6 +23,7 @@ import pytest
 from harborkit.errors import ExitCode
 from tests.registry.conftest import REPO, write_installer, write_manifest
 from tests.support.hostile_registry import (
+    AMBIGUOUS_URLS,
     PASSWORD,
     REPOSITORY,
     TOKEN,
@@ -356,3 +357,79 @@ def test_credentials_in_the_registry_address_are_refused(command: list[str], sit
         "HARBORKIT_REGISTRY_PASSWORD (or --password)\n"
     )
     assert PASSWORD not in run.stderr + run.stdout
+
+
+# --------------------------------------------------------------------------- ambiguous URLs
+# issue 19, classes 13 and 14: a URL that urlsplit reads as the registry while urllib3 (which
+# requests connects with) reads it as the witness, or that a parser refuses outright, is one
+# line exit 10 wherever the registry sends it, and no request at all reaches the witness.
+
+_WHY = {
+    "backslash": "it holds a backslash",
+    "backslash-path": "it holds a backslash",
+    "bracket-ipv4": "its bracketed host is not an IPv6 address",
+    "bracket-name": "its bracketed host is not an IPv6 address",
+    "userinfo": "it holds user info (an '@' before the host)",
+    "percent-host": "its host is percent-encoded",
+    "space": "it holds whitespace, a control or a non-ASCII character",
+    "control": "it holds whitespace, a control or a non-ASCII character",
+}
+assert set(_WHY) == set(AMBIGUOUS_URLS)
+
+
+def _shown(url: str) -> str:
+    return re.escape(repr("".join(c if c.isprintable() else "?" for c in url)))
+
+
+def _nothing_reached_the_witness(reg: HostileRegistry, run: Run) -> None:
+    assert reg.witness_seen == [], reg.witness_seen
+    assert PASSWORD not in run.stderr and TOKEN not in run.stderr
+
+
+@pytest.mark.parametrize("variant", sorted(AMBIGUOUS_URLS))
+def test_an_ambiguous_blob_redirect_is_refused(variant: str, site: Site) -> None:
+    with hostile_registry(f"redirect-{variant}", auth="basic") as reg:
+        run = build(site, reg)
+        url = reg.ambiguous_url(variant, "/blobs/")
+    refused(
+        run,
+        site,
+        rf"{_h(reg)}: fetch blob {HEX} of hostile/app: redirect: the URL "
+        rf"{_shown(url)[:-1]}{HEX}' is refused: {re.escape(_WHY[variant])}",
+    )
+    _nothing_reached_the_witness(reg, run)
+
+
+@pytest.mark.parametrize("variant", sorted(AMBIGUOUS_URLS))
+def test_an_ambiguous_upload_location_is_refused(variant: str, bundle: Path, site: Site) -> None:
+    with hostile_registry(f"location-{variant}", auth="basic") as reg:
+        run = run_measured(
+            site,
+            "bundle", "push", "-q", str(bundle), "--registry", reg.host, "--insecure",
+            "--username", USER, "--workers", "1",
+            password=True,
+        )  # fmt: skip
+        url = reg.ambiguous_url(variant, "/upload/1")
+    refused(
+        run,
+        site,
+        rf"{_h(reg)}: push blob {HEX} to hostile/app: upload Location: the URL {_shown(url)} "
+        rf"is refused: {re.escape(_WHY[variant])}",
+    )
+    _nothing_reached_the_witness(reg, run)
+    assert not any("/manifests/" in s.path and s.method == "PUT" for s in reg.seen)
+
+
+@pytest.mark.parametrize("variant", sorted(AMBIGUOUS_URLS))
+def test_an_ambiguous_token_realm_is_refused(variant: str, site: Site) -> None:
+    with hostile_registry(f"realm-{variant}", auth="bearer") as reg:
+        run = build(site, reg)
+        url = reg.ambiguous_url(variant, "/token")
+    refused(
+        run,
+        site,
+        rf"{_h(reg)}: the token realm \(to get manifest hostile/app:v1\): the URL {_shown(url)} "
+        rf"is refused: {re.escape(_WHY[variant])}",
+    )
+    _nothing_reached_the_witness(reg, run)
+    assert [s.authorization for s in reg.seen] == [None]  # only the first, anonymous request

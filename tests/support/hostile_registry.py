@@ -16,11 +16,13 @@ import base64
 import hashlib
 import json
 import random
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from tests.support.registry import make_image
@@ -58,6 +60,37 @@ MODES = (
     "redirect-elsewhere",
     "location-elsewhere",
 )
+#: URLs that one parser reads as the registry and another as the witness, or that a parser
+#: refuses (issue 19, classes 13 and 14); each is sent as a blob redirect, an upload Location
+#: and a bearer realm. ``{w}`` is the witness's ``addr:port``, ``{wa}``/``{wp}`` its address and
+#: port, ``{r}`` the registry's ``addr:port``, ``{p}`` the path.
+AMBIGUOUS_URLS = {
+    "backslash": "http://{w}\\@{r}{p}",
+    "backslash-path": "http://{w}\\{p}",
+    "bracket-ipv4": "http://[{wa}]:{wp}{p}",
+    "bracket-name": "http://[localhost]:{wp}{p}",
+    "userinfo": "http://{r}@{w}{p}",
+    "percent-host": "http://%31{wa_tail}:{wp}{p}",
+    "space": "http://{w} @{r}{p}",
+    "control": "http://{w}\x01@{r}{p}",
+}
+#: where an ambiguous URL is sent
+URL_PLACES = ("redirect", "location", "realm")
+MODES = (
+    *MODES,
+    *(f"{place}-{v}" for place in URL_PLACES for v in AMBIGUOUS_URLS),
+    "token-nested",  # a token response of 200,000 nested '['
+    "token-nested-object",  # and of nested objects
+    "token-deep-valid",  # valid JSON, 100,000 deep
+    "error-nested",  # an error body of 200,000 nested '['
+    "realm-plain-http",  # an https registry naming a plain-http token service
+)
+NESTED_BODIES = {
+    "token-nested": b"[" * 200_000,
+    "token-nested-object": b'{"a":' * 50_000,
+    "token-deep-valid": b"[" * 100_000 + b"]" * 100_000,
+    "error-nested": b"[" * 200_000,
+}
 
 
 @dataclass(frozen=True)
@@ -160,7 +193,14 @@ class _Server(ThreadingHTTPServer):
 class HostileRegistry:
     """The lying registry of ``mode`` and its witness; ``auth`` is ``none``, ``basic`` or ``bearer``."""
 
-    def __init__(self, mode: str, *, auth: str = "none", lifetime: float = 180.0) -> None:
+    def __init__(
+        self,
+        mode: str,
+        *,
+        auth: str = "none",
+        lifetime: float = 180.0,
+        tls: tuple[Path, Path] | None = None,
+    ) -> None:
         assert mode in MODES, mode
         self.mode, self.auth = mode, auth
         self.image = _image(mode)
@@ -169,7 +209,13 @@ class HostileRegistry:
         rng = random.Random()
         a = rng.randrange(2, 250)
         b = a + 1 + rng.randrange(0, 3)
-        self._server = _Server((f"127.0.0.{a}", 0), self._handler(witness=False))
+        # with TLS (cert, key) the registry is on 127.0.0.1, the address its certificate names
+        self.scheme = "https" if tls else "http"
+        self._server = _Server((f"127.0.0.{1 if tls else a}", 0), self._handler(witness=False))
+        if tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(str(tls[0]), str(tls[1]))
+            self._server.socket = ctx.wrap_socket(self._server.socket, server_side=True)
         self._witness = _Server((f"127.0.0.{b}", 0), self._handler(witness=True))
         self._threads = [
             threading.Thread(target=s.serve_forever, daemon=True)
@@ -192,6 +238,20 @@ class HostileRegistry:
         """``127.0.0.y:port`` of the witness (another address and port)."""
         addr, port = self._witness.server_address[:2]
         return f"{addr!s}:{port}"
+
+    def ambiguous_url(self, variant: str, path: str) -> str:
+        """The URL ``variant`` of :data:`AMBIGUOUS_URLS` for ``path``."""
+        wa, wp = self.witness_host.rsplit(":", 1)
+        return AMBIGUOUS_URLS[variant].format(
+            w=self.witness_host, wa=wa, wp=wp, wa_tail=wa[1:], r=self.host, p=path
+        )
+
+    def _variant(self, place: str) -> str | None:
+        """The ambiguous URL variant this mode sends at ``place``, if any."""
+        prefix = f"{place}-"
+        if self.mode.startswith(prefix) and self.mode[len(prefix) :] in AMBIGUOUS_URLS:
+            return self.mode[len(prefix) :]
+        return None
 
     def stop(self) -> None:
         """Stop both servers (idempotent)."""
@@ -230,7 +290,12 @@ class HostileRegistry:
             _send(h, 401, b"{}", {"WWW-Authenticate": 'Basic realm="hostile"'})
             return False
         if self.auth == "bearer" and got != f"Bearer {TOKEN}":
-            realm = f"http://{self.host}/token"
+            realm = f"{self.scheme}://{self.host}/token"
+            if self._variant("realm"):
+                realm = self.ambiguous_url(self._variant("realm") or "", "/token")
+                realm = realm.replace("\\", "\\\\").replace('"', '\\"')  # a quoted-string
+            if self.mode == "realm-plain-http":
+                realm = f"http://{self.witness_host}/token"
             challenge = f'Bearer realm="{realm}",service="hostile"'
             _send(h, 401, b"{}", {"WWW-Authenticate": challenge})
             return False
@@ -259,6 +324,8 @@ class HostileRegistry:
     def _token(self, h: BaseHTTPRequestHandler) -> None:
         if self.mode == "token-endless":
             return _endless(h, 200)
+        if self.mode in NESTED_BODIES and self.mode.startswith("token-"):
+            return _send(h, 200, NESTED_BODIES[self.mode], {"Content-Type": "application/json"})
         expires: object = "soon" if self.mode == "token-expires-nan" else 300
         _send(h, 200, json.dumps({"token": TOKEN, "expires_in": expires}).encode())
 
@@ -270,6 +337,8 @@ class HostileRegistry:
             return _send(h, 201, b"", {"Docker-Content-Digest": _digest(data)})
         if self.mode == "error-endless":
             return _endless(h, 500)
+        if self.mode == "error-nested":
+            return _send(h, 500, NESTED_BODIES[self.mode], {"Content-Type": "application/json"})
         if ref == TAG:
             body = img.index if img.index is not None else img.manifest
         elif ref in img.by_digest:
@@ -285,7 +354,7 @@ class HostileRegistry:
 
     def _blob(self, h: BaseHTTPRequestHandler, digest: str) -> None:
         data = self.image.blobs.get(digest)
-        if data is None or self.mode == "location-elsewhere":  # a push target starts empty
+        if data is None or self.mode.startswith("location-"):  # a push target starts empty
             return _send(h, 404, b'{"errors": [{"code": "BLOB_UNKNOWN"}]}')
         if h.command == "HEAD":
             return _send(h, 200, b"", {"Content-Length": str(len(data))}, head=True)
@@ -293,6 +362,9 @@ class HostileRegistry:
             return _endless(h, 200, data)
         if self.mode == "redirect-elsewhere":
             location = f"http://{self.witness_host}/blobs/{digest}"
+            return _send(h, 307, b"", {"Location": location})
+        if self._variant("redirect"):
+            location = self.ambiguous_url(self._variant("redirect") or "", f"/blobs/{digest}")
             return _send(h, 307, b"", {"Location": location})
         start = 0
         rng = h.headers.get("Range", "")
@@ -307,6 +379,8 @@ class HostileRegistry:
         if h.command == "POST":
             if self.mode == "location-elsewhere":
                 location = f"http://{self.witness_host}/upload/1"
+            elif self._variant("location"):
+                location = self.ambiguous_url(self._variant("location") or "", "/upload/1")
             else:
                 location = f"http://{self.host}/v2/{REPOSITORY}/blobs/uploads/1"
             return _send(h, 202, b"", {"Location": location})
@@ -365,9 +439,11 @@ def _endless(h: BaseHTTPRequestHandler, status: int, start: bytes = b"") -> None
 
 
 @contextmanager
-def hostile_registry(mode: str, *, auth: str = "none") -> Iterator[HostileRegistry]:
+def hostile_registry(
+    mode: str, *, auth: str = "none", tls: tuple[Path, Path] | None = None
+) -> Iterator[HostileRegistry]:
     """A :class:`HostileRegistry` for the ``with`` block."""
-    reg = HostileRegistry(mode, auth=auth)
+    reg = HostileRegistry(mode, auth=auth, tls=tls)
     try:
         yield reg
     finally:
