@@ -468,10 +468,36 @@ class _TrackingAdapter(HTTPAdapter):
 # --------------------------------------------------------------------------- helpers
 
 
+#: a token response or an error body nested deeper than this is refused before parsing
+MAX_JSON_DEPTH = 64
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_JSON_NESTING = re.compile(rb"[\[\]{}]")
+
+
+class _TooDeep(ValueError):
+    pass
+
+
+def loads_small(raw: bytes) -> object:
+    """``raw`` (a bounded body) parsed as JSON; :class:`ValueError` if it is not JSON or is
+    nested deeper than :data:`MAX_JSON_DEPTH` (``json`` would recurse once per level)."""
+    depth = 0
+    for m in _JSON_NESTING.finditer(_JSON_STRING.sub(b"", raw)):
+        depth += 1 if m.group() in (b"[", b"{") else -1
+        if depth > MAX_JSON_DEPTH:
+            raise _TooDeep(f"nested deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        return json.loads(raw)
+    except RecursionError as e:  # (not reached after the depth check; kept as a guard)
+        raise _TooDeep(f"nested deeper than {MAX_JSON_DEPTH} levels") from e
+
+
 def _parse_token(body: bytes, where: str) -> tuple[str, float]:
     """Token text and lifetime from a token response (the token is never echoed)."""
     try:
-        doc = json.loads(body)
+        doc = loads_small(body)
+    except _TooDeep as e:
+        raise ProtocolError(f"{where}: the token response is {e}") from e
     except ValueError as e:
         raise ProtocolError(f"{where}: the token response is not JSON") from e
     if not isinstance(doc, dict):
@@ -512,7 +538,7 @@ def _basic(c: Credentials | None) -> str:
 def _error_detail(raw: bytes) -> tuple[str, str]:
     """Code and message of a registry error body (cleaned: one short line each)."""
     try:
-        doc = json.loads(raw)
+        doc = loads_small(raw)
     except ValueError:
         return "", ""
     errs = doc.get("errors") if isinstance(doc, dict) else None

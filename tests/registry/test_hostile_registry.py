@@ -433,3 +433,64 @@ def test_an_ambiguous_token_realm_is_refused(variant: str, site: Site) -> None:
     )
     _nothing_reached_the_witness(reg, run)
     assert [s.authorization for s in reg.seen] == [None]  # only the first, anonymous request
+
+
+# --------------------------------------------------------------------------- nested JSON
+
+
+@pytest.mark.parametrize(
+    ("mode", "what"),
+    [
+        ("token-nested", "the token response is nested deeper than 64 levels"),
+        ("token-nested-object", "the token response is nested deeper than 64 levels"),
+        ("token-deep-valid", "the token response is nested deeper than 64 levels"),
+    ],
+)
+def test_a_deeply_nested_token_response_is_one_line(mode: str, what: str, site: Site) -> None:
+    with hostile_registry(mode, auth="bearer") as reg:
+        run = build(site, reg)
+    refused(
+        run,
+        site,
+        rf"{_h(reg)}: token service http://{_h(reg)}/token \(to get manifest hostile/app:v1\): "
+        + re.escape(what),
+    )
+
+
+def test_a_deeply_nested_error_body_is_one_line(site: Site) -> None:
+    with hostile_registry("error-nested") as reg:
+        run = build(site, reg)
+    refused(
+        run, site, f"{_h(reg)}: get manifest hostile/app:v1 failed: HTTP 500 Internal Server Error"
+    )
+
+
+# --------------------------------------------------------------------------- plain-http token
+
+
+def test_an_https_registry_naming_a_plain_http_token_service_is_refused(
+    site: Site, tmp_path: Path
+) -> None:
+    from tests.support.registry import make_pki
+
+    pki = make_pki(tmp_path / "pki")
+    with hostile_registry(
+        "realm-plain-http", auth="bearer", tls=(pki.server_cert, pki.server_key)
+    ) as reg:
+        run = run_measured(
+            site,
+            "bundle", "build", "-q", "--from", f"registry://{reg.host}", "--ca", str(pki.ca_cert),
+            "-m", str(site.manifest), "--installer", str(site.installer),
+            "-o", str(site.root / "out.tar"), "--username", USER,
+            password=True,
+        )  # fmt: skip
+    refused(
+        run,
+        site,
+        rf"{_h(reg)}: the registry is served over https but names the plain-http token service "
+        rf"'http://{re.escape(reg.witness_host)}/token' \(to get manifest hostile/app:v1\): "
+        r"credentials would travel in clear; refused \(use --insecure only for a plain-http "
+        r"registry\)",
+    )
+    assert reg.witness_seen == []
+    assert [s.authorization for s in reg.seen] == [None]
