@@ -26,9 +26,10 @@ from harborkit.bundle.format import ImageRecord, blob_member
 from harborkit.bundle.from_registry import SOURCE_MANIFESTS, validate_source_manifests
 from harborkit.bundle.progress import NullProgress, Progress
 from harborkit.bundle.tarsafe import Member
+from harborkit.errors import InputError
 from harborkit.registry.endpoint import Endpoint
 from harborkit.registry.errors import NotFound
-from harborkit.registry.reference import parse_reference
+from harborkit.registry.reference import is_path_component, parse_reference
 from harborkit.transfer import Cancelled, run_all
 
 if TYPE_CHECKING:
@@ -75,12 +76,30 @@ class _Plan:
     blobs: tuple[str, ...]  # config first, then layers
 
 
+def check_project(project: str | None) -> str | None:
+    """``--project`` as given, if it is one repository path component; else :class:`InputError`.
+
+    A project is one component by the distribution grammar: ``advb/../x``,
+    ``advb%2f..%2fx``, ``ADVB`` or ``""`` would push into another namespace (or
+    none), so they are refused before anything is read or sent.
+    """
+    if project is None:
+        return None
+    if not is_path_component(project):
+        raise InputError(
+            f"--project {project!r} is not a registry project name: one path component of "
+            "lowercase letters and digits, separated by '.', '_', '__' or dashes"
+        )
+    return project
+
+
 def target_repository(repository: str, project: str | None) -> str:
     """``goharbor/harbor-core`` -> ``PROJECT/harbor-core`` (the project replaces the namespace)."""
-    if not project:
+    if project is None:
         return repository
+    check_project(project)
     name = repository.split("/", 1)[1] if "/" in repository else repository
-    return f"{project.strip('/')}/{name}"
+    return f"{project}/{name}"
 
 
 def _read(path: Path, m: Member) -> bytes:
@@ -294,6 +313,7 @@ def push_bundle(
     """Verify ``bundle`` and push all of its images to ``target``."""
     from harborkit.bundle.verify import verify_bundle
 
+    check_project(project)  # before anything is read or sent
     progress = progress or NullProgress()
     verified = verify_bundle(bundle, progress=progress)
     plans = _plans(bundle, verified, target.host, project)

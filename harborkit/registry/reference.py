@@ -55,6 +55,12 @@ def check_host(host: str) -> str:
     return host
 
 
+def is_path_component(text: str) -> bool:
+    """True for one component of a repository path by the distribution grammar
+    (``[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*``), e.g. a Harbor project name."""
+    return len(text) <= 255 and bool(_COMPONENT.fullmatch(text))
+
+
 def is_docker_hub(host: str) -> bool:
     """True for any of Docker Hub's names."""
     return host in _HUB_ALIASES

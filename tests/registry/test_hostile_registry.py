@@ -494,3 +494,47 @@ def test_an_https_registry_naming_a_plain_http_token_service_is_refused(
     )
     assert reg.witness_seen == []
     assert [s.authorization for s in reg.seen] == [None]
+
+
+# --------------------------------------------------------------------------- --project
+
+
+@pytest.mark.parametrize(
+    "project",
+    [
+        "advb/../x", "advb%2f..%2fx", "ADVB", "", "advb/x", "/advb", "advb/", "..", "-advb",
+        "advb-", "a..b", "a___b", " advb", "advb\n", "advb\\x", "adv\u00e9", "a" * 256,
+    ],
+)  # fmt: skip
+def test_a_project_that_is_not_one_path_component_is_refused(
+    project: str, bundle: Path, site: Site
+) -> None:
+    with hostile_registry("ok", auth="basic") as reg:
+        run = run_measured(
+            site,
+            "bundle", "push", "-q", str(bundle), "--registry", reg.host, "--insecure",
+            "--username", USER, "--project", project,
+            password=True,
+        )  # fmt: skip
+    assert run.rc == ExitCode.USAGE, run.stderr
+    assert run.stderr == (
+        f"harborkit: error: --project {project!r} is not a registry project name: one path "
+        "component of lowercase letters and digits, separated by '.', '_', '__' or dashes\n"
+    )
+    assert reg.seen == [] and reg.witness_seen == []  # nothing was sent at all
+
+
+@pytest.mark.parametrize("project", ["advb", "a.b", "a__b", "a--b", "a_b-c.d"])
+def test_a_valid_project_replaces_the_namespace(project: str, bundle: Path, site: Site) -> None:
+    with hostile_registry("ok", auth="basic") as reg:
+        run = run_measured(
+            site,
+            "bundle", "push", "-q", str(bundle), "--registry", reg.host, "--insecure",
+            "--username", USER, "--project", project,
+            password=True,
+        )  # fmt: skip
+    # the hostile registry serves only hostile/app: another namespace is a 404, named
+    assert run.rc == ExitCode.REGISTRY, run.stderr
+    assert f"(does project {project!r} exist?)" in run.stderr
+    paths = {s.path.split("?", 1)[0] for s in reg.seen}
+    assert paths and all(p.startswith(f"/v2/{project}/app/") for p in paths if p != "/v2/"), paths
