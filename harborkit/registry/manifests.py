@@ -35,6 +35,9 @@ MAX_MANIFEST = 4 << 20
 #: an image config is read into memory: a larger one is refused before it is fetched
 MAX_CONFIG = 16 << 20
 
+#: layers of one image: more is refused (Docker itself stacks at most 125 on overlay2)
+MAX_LAYERS = 1000
+
 #: a JSON object as parsed (values are checked where they are used)
 JsonObject = dict[str, object]
 
@@ -186,6 +189,10 @@ class ManifestAPI:
         layers = data.get("layers")
         if not isinstance(layers, list):
             raise ProtocolError(f"{where}: layers is not a list")
+        if len(layers) > MAX_LAYERS:
+            raise ProtocolError(
+                f"{where}: {len(layers)} layers, more than the {MAX_LAYERS} harborkit accepts"
+            )
         refs = tuple(blob_ref(x, f"{where}: layer {i}") for i, x in enumerate(layers))
         return ResolvedImage(ref, manifest, index, config, refs)
 

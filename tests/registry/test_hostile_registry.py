@@ -538,3 +538,52 @@ def test_a_valid_project_replaces_the_namespace(project: str, bundle: Path, site
     assert f"(does project {project!r} exist?)" in run.stderr
     paths = {s.path.split("?", 1)[0] for s in reg.seen}
     assert paths and all(p.startswith(f"/v2/{project}/app/") for p in paths if p != "/v2/"), paths
+
+
+# --------------------------------------------------------------------------- layers
+
+
+def test_a_gzip_bomb_layer_is_refused_as_it_inflates(site: Site) -> None:
+    with hostile_registry("layer-bomb") as reg:
+        layer = reg.image.layer_digests[0]
+        size = len(reg.image.blobs[layer])
+        run = build(site, reg)
+    limit = size * 100 + (64 << 20)
+    refused(
+        run,
+        site,
+        rf"{_h(reg)}: hostile/app: layer {layer.split(':')[1]}: the layer expands past {limit} "
+        rf"bytes from {size} \(more than 100 times its size: a gzip bomb\?\); refused",
+    )
+
+
+def test_the_uncompressed_size_counts_every_gzip_member(site: Site) -> None:
+    import json
+    import tarfile
+
+    with hostile_registry("layer-multi-member") as reg:
+        run = build(site, reg)
+        gz = reg.image.blobs[reg.image.layer_digests[0]]
+    assert (run.rc, run.stderr) == (ExitCode.OK, "")
+    with tarfile.open(site.root / "out.tar") as tf:
+        member = tf.extractfile("harbor-bundle.json")
+        assert member is not None
+        meta = json.loads(member.read())
+    import gzip
+
+    whole = len(gzip.decompress(gz))
+    last_trailer = int.from_bytes(gz[-4:], "little")
+    assert last_trailer != whole  # the trailer alone would lie
+    assert [x["uncompressed_size"] for x in meta["layers"]] == [whole]
+    assert meta["images"][0]["size"] == whole
+
+
+def test_a_manifest_with_too_many_layers_is_refused(site: Site) -> None:
+    with hostile_registry("too-many-layers") as reg:
+        run = build(site, reg)
+    refused(
+        run,
+        site,
+        rf"{_h(reg)}: hostile/app:v1: manifest {HEX}: 1001 layers, more than the 1000 "
+        "harborkit accepts",
+    )

@@ -13,7 +13,9 @@ Modes (``MODES``) each change one answer; ``ok`` changes none.
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
+import itertools
 import json
 import random
 import ssl
@@ -25,7 +27,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from tests.support.registry import make_image
+from tests.support.registry import make_image, make_layer
 
 USER = "hkuser"
 PASSWORD = "hk-hostile-pw"
@@ -84,7 +86,17 @@ MODES = (
     "token-deep-valid",  # valid JSON, 100,000 deep
     "error-nested",  # an error body of 200,000 nested '['
     "realm-plain-http",  # an https registry naming a plain-http token service
+    "layer-bomb",  # a gzip layer of 200 members of 1 MiB of zeros each (~0.2 MiB -> 200 MiB)
+    "layer-multi-member",  # a valid layer in three gzip members (the last trailer lies)
+    "too-many-layers",  # a manifest naming 1,001 layers
+    "trickle-headers",  # every answer's status line and headers at a byte per 0.2 s
+    "trickle-manifest",  # the manifest body at a byte per 0.2 s
+    "trickle-blob",  # the layer at a byte per 0.2 s
+    "stall-blob",  # the layer's first bytes, then silence
+    "push-forgets",  # a pushed manifest is answered 201, but is not there when read back
 )
+TRICKLE_DELAY = 0.2
+BOMB_MEMBERS = 200
 NESTED_BODIES = {
     "token-nested": b"[" * 200_000,
     "token-nested-object": b'{"a":' * 50_000,
@@ -118,7 +130,20 @@ def _digest(data: bytes) -> str:
 
 def _image(mode: str) -> _Image:
     """The image as ``mode`` serves it."""
-    base = make_image(REPOSITORY, TAG, seed=7, layer_sizes=(60_000,))
+    if mode == "layer-bomb":
+        member = gzip.compress(b"\0" * (1 << 20), compresslevel=9, mtime=0)
+        base = make_image(
+            REPOSITORY, TAG, seed=7, layer_sizes=(), base=((b"", member * BOMB_MEMBERS),)
+        )
+    elif mode == "layer-multi-member":
+        raw, _ = make_layer({"data/multi.bin": random.Random(3).randbytes(300_000)})
+        cuts = (0, 100_000, 250_000, len(raw))
+        gz = b"".join(
+            gzip.compress(raw[a:b], compresslevel=1, mtime=0) for a, b in itertools.pairwise(cuts)
+        )
+        base = make_image(REPOSITORY, TAG, seed=7, layer_sizes=(), base=((raw, gz),))
+    else:
+        base = make_image(REPOSITORY, TAG, seed=7, layer_sizes=(60_000,))
     blobs = dict(base.blobs)
     manifest = json.loads(base.manifest)
     config = json.loads(blobs[base.config_digest])
@@ -149,6 +174,8 @@ def _image(mode: str) -> _Image:
         manifest["layers"][0]["size"] = "60000"
     if mode == "config-too-big":
         manifest["config"]["size"] = 1 << 40
+    if mode == "too-many-layers":
+        manifest["layers"] = manifest["layers"] * 1001
     raw_manifest = json.dumps(manifest, indent=2).encode()
     if mode == "manifest-list":
         raw_manifest = b'["schemaVersion", 2]'
