@@ -21,12 +21,13 @@ import contextlib
 import ipaddress
 import json
 import math
+import os
 import re
 import socket
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypedDict
@@ -57,6 +58,82 @@ USER_AGENT = "harborkit-registry/1"
 MAX_SMALL_BODY = 256 << 10
 MAX_REDIRECTS = 10
 _REDIRECTS = (301, 302, 303, 307, 308)
+
+
+def _env_seconds(name: str, default: float) -> float:
+    try:
+        value = float(os.environ.get(name) or default)
+    except ValueError:
+        return default
+    return value if 0 < value < 1e9 else default
+
+
+#: one request (its answer and any small body: token, error, manifest) ends by this deadline
+DEADLINE_ENV = "HARBORKIT_REGISTRY_DEADLINE"
+#: one blob, fetched or uploaded, ends by this deadline
+BLOB_DEADLINE_ENV = "HARBORKIT_REGISTRY_BLOB_DEADLINE"
+#: a read that brings nothing for this long fails; a blob bringing less than 64 KiB in it too
+STALL_ENV = "HARBORKIT_REGISTRY_STALL"
+
+
+def request_deadline() -> float:
+    """Seconds one request may take in all (``HARBORKIT_REGISTRY_DEADLINE``, default 300)."""
+    return _env_seconds(DEADLINE_ENV, 300.0)
+
+
+def blob_deadline() -> float:
+    """Seconds one blob may take in all (``HARBORKIT_REGISTRY_BLOB_DEADLINE``, default 3600)."""
+    return _env_seconds(BLOB_DEADLINE_ENV, 3600.0)
+
+
+def stall_window() -> float:
+    """Seconds without progress that fail a read (``HARBORKIT_REGISTRY_STALL``, default 60)."""
+    return _env_seconds(STALL_ENV, 60.0)
+
+
+class Deadline:
+    """A deadline that holds against a trickle: when it passes, every connection the
+    thread used under it is shut down, so that any blocking read or write returns
+    at once (a socket timeout alone restarts with each byte)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.expired = False
+        self._conns: list[HTTPConnection] = []
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="hk-deadline", daemon=True)
+        self._thread.start()
+
+    def add(self, conn: HTTPConnection) -> None:
+        with self._lock:
+            self._conns.append(conn)
+            expired = self.expired
+        if expired:
+            _shutdown(conn)
+
+    def _watch(self) -> None:
+        if self._done.wait(self.seconds):
+            return
+        with self._lock:
+            self.expired = True
+        while True:  # again until the work ends (a connection may get its socket only now)
+            with self._lock:
+                conns = list(self._conns)
+            for conn in conns:
+                _shutdown(conn)
+            if self._done.wait(0.2):
+                return
+
+    def close(self) -> None:
+        self._done.set()
+
+
+def _shutdown(conn: HTTPConnection) -> None:
+    sock = getattr(conn, "sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 class BodySource(Protocol):
@@ -154,14 +231,32 @@ class Transport:
         with self._lock:
             conns = list(self._conns)
         for conn in conns:
-            sock = getattr(conn, "sock", None)
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
+            _shutdown(conn)
 
     def _track(self, conn: HTTPConnection) -> None:
         with self._lock:
             self._conns.add(conn)
+        for d in getattr(self._local, "deadlines", ()):
+            d.add(conn)
+
+    @contextlib.contextmanager
+    def deadline(self, seconds: float, env: str, what: str) -> Iterator[Deadline]:
+        """Everything this thread does inside ends within ``seconds`` (see :class:`Deadline`);
+        past it, whatever failed becomes one line naming ``what`` and ``env``."""
+        d = Deadline(seconds)
+        stack: list[Deadline] = self._local.__dict__.setdefault("deadlines", [])
+        stack.append(d)
+        try:
+            yield d
+        except Exception as e:
+            if d.expired:
+                raise RegistryUnreachable(
+                    f"{self.host}: {what}: no complete answer within {seconds:g} s ({env})"
+                ) from e
+            raise
+        finally:
+            d.close()
+            stack.remove(d)
 
     def session(self) -> requests.Session:
         """This thread's session."""
@@ -231,7 +326,11 @@ class Transport:
         service = f"token service {_clip(realm)} (to {what})"
         try:
             r = self.session().get(
-                url, headers=headers, timeout=self.timeout, stream=True, allow_redirects=False
+                url,
+                headers=headers,
+                timeout=(self.timeout, min(self.timeout, stall_window())),
+                stream=True,
+                allow_redirects=False,
             )
         except requests.RequestException as e:
             raise RegistryUnreachable(
@@ -302,6 +401,20 @@ class Transport:
         url = self.url(path)
         if url is path:  # an absolute URL the registry sent (an upload Location)
             url = parse_target(url, f"{self.host}: {what}").url
+        with self.deadline(request_deadline(), DEADLINE_ENV, what):
+            return self._request(method, url, scope, what, ok, headers, body, allow)
+
+    def _request(
+        self,
+        method: str,
+        url: str,
+        scope: str,
+        what: str,
+        ok: tuple[int, ...],
+        headers: Mapping[str, str] | None,
+        body: BodyFactory | None,
+        allow: tuple[int, ...],
+    ) -> requests.Response:
         mine = self.is_mine(url)
         for attempt in range(2):
             hdrs = dict(headers or {})
@@ -348,7 +461,7 @@ class Transport:
                     headers=headers,
                     data=body() if body else None,
                     stream=True,
-                    timeout=self.timeout,
+                    timeout=(self.timeout, min(self.timeout, stall_window())),
                     allow_redirects=False,
                 )
             except requests.RequestException as e:

@@ -587,3 +587,76 @@ def test_a_manifest_with_too_many_layers_is_refused(site: Site) -> None:
         rf"{_h(reg)}: hostile/app:v1: manifest {HEX}: 1001 layers, more than the 1000 "
         "harborkit accepts",
     )
+
+
+# --------------------------------------------------------------------------- deadlines
+
+
+def _timed_build(site: Site, reg: HostileRegistry, env: dict[str, str]) -> tuple[Run, float]:
+    import time
+
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        started = time.monotonic()
+        run = build(site, reg)
+        return run, time.monotonic() - started
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@pytest.mark.parametrize("mode", ["trickle-headers", "trickle-manifest"])
+def test_a_trickled_answer_does_not_beat_the_request_deadline(mode: str, site: Site) -> None:
+    with hostile_registry(mode) as reg:
+        run, took = _timed_build(site, reg, {"HARBORKIT_REGISTRY_DEADLINE": "2"})
+    refused(
+        run,
+        site,
+        rf"{_h(reg)}: get manifest hostile/app:v1: no complete answer within 2 s "
+        r"\(HARBORKIT_REGISTRY_DEADLINE\)",
+    )
+    assert took < 10, took  # a byte every 0.2 s: the whole answer would take minutes
+
+
+def test_a_trickled_blob_does_not_beat_the_blob_deadline(site: Site) -> None:
+    with hostile_registry("trickle-blob") as reg:
+        run, took = _timed_build(
+            site,
+            reg,
+            {"HARBORKIT_REGISTRY_BLOB_DEADLINE": "2", "HARBORKIT_REGISTRY_STALL": "60"},
+        )
+    refused(
+        run,
+        site,
+        rf"{_h(reg)}: fetch blob {HEX} of hostile/app: no complete answer within 2 s "
+        r"\(HARBORKIT_REGISTRY_BLOB_DEADLINE\)",
+    )
+    assert took < 10, took
+
+
+def test_a_trickled_blob_fails_the_speed_floor(site: Site) -> None:
+    with hostile_registry("trickle-blob") as reg:
+        run, took = _timed_build(site, reg, {"HARBORKIT_REGISTRY_STALL": "1"})
+    refused(
+        run,
+        site,
+        rf"{_h(reg)}: blob {HEX} \(hostile/app\) stalled: less than 64 KiB in 1 s after \d+ "
+        r"bytes \(HARBORKIT_REGISTRY_STALL\); rerun to resume",
+    )
+    assert took < 10, took
+
+
+def test_a_blob_that_goes_silent_fails_at_the_stall_window(site: Site) -> None:
+    with hostile_registry("stall-blob") as reg:
+        run, took = _timed_build(site, reg, {"HARBORKIT_REGISTRY_STALL": "1"})
+    refused(
+        run,
+        site,
+        rf"{_h(reg)}: connection lost after \d+ of \d+ bytes of blob {HEX} \(hostile/app\): "
+        r".*timed out.*; rerun to resume",
+    )
+    assert took < 10, took

@@ -20,6 +20,7 @@ import json
 import random
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -377,6 +378,8 @@ class HostileRegistry:
         headers["Docker-Content-Digest"] = (
             TRAVERSAL if self.mode == "traversal-header" else _digest(body)
         )
+        if self.mode in ("trickle-headers", "trickle-manifest"):
+            return _trickle(h, 200, body, headers, headers_too=self.mode == "trickle-headers")
         _send(h, 200, body, headers)
 
     def _blob(self, h: BaseHTTPRequestHandler, digest: str) -> None:
@@ -387,6 +390,10 @@ class HostileRegistry:
             return _send(h, 200, b"", {"Content-Length": str(len(data))}, head=True)
         if self.mode == "blob-overflow" and digest in self.image.layer_digests:
             return _endless(h, 200, data)
+        if self.mode == "trickle-blob" and digest in self.image.layer_digests:
+            return _trickle(h, 200, data, {}, headers_too=False)
+        if self.mode == "stall-blob" and digest in self.image.layer_digests:
+            return _trickle(h, 200, data, {}, headers_too=False, stall_after=100)
         if self.mode == "redirect-elsewhere":
             location = f"http://{self.witness_host}/blobs/{digest}"
             return _send(h, 307, b"", {"Location": location})
@@ -445,6 +452,37 @@ def _send(
     h.end_headers()
     if not head and h.command != "HEAD":
         h.wfile.write(body)
+
+
+def _trickle(
+    h: BaseHTTPRequestHandler,
+    status: int,
+    body: bytes,
+    headers: dict[str, str],
+    *,
+    headers_too: bool,
+    stall_after: int | None = None,
+) -> None:
+    """The answer a byte at a time (every TRICKLE_DELAY s): its body, or all of it;
+    with ``stall_after``, that many body bytes and then silence."""
+    head = [f"HTTP/1.1 {status} OK"]
+    head += [f"{k}: {v}" for k, v in {**headers, "Content-Length": str(len(body))}.items()]
+    raw_head = ("\r\n".join(head) + "\r\n\r\n").encode()
+    h.close_connection = True
+    try:
+        if not headers_too:
+            h.wfile.write(raw_head)
+            raw_head = b""
+        data = raw_head + body
+        if stall_after is not None:
+            h.wfile.write(data[:stall_after])
+            time.sleep(60)
+            return
+        for i in range(len(data)):
+            h.wfile.write(data[i : i + 1])
+            time.sleep(TRICKLE_DELAY)
+    except OSError:
+        pass  # the client gave up: what the test wants
 
 
 def _endless(h: BaseHTTPRequestHandler, status: int, start: bytes = b"") -> None:
