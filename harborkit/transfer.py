@@ -11,6 +11,7 @@ wait for their read timeout).
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from types import TracebackType
@@ -43,6 +44,9 @@ class Transfers(Generic[T]):
         self._abort = abort
         self._ex = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix=name)
         self._pending: set[Future[T]] = set()
+        self._lock = threading.Lock()
+        #: (stopping already, when, error) of every transfer that raised
+        self._failures: list[tuple[bool, float, BaseException]] = []
 
     def checkpoint(self) -> None:
         """Raise :class:`Cancelled` once the transfers are stopping."""
@@ -51,9 +55,26 @@ class Transfers(Generic[T]):
 
     def submit(self, fn: Callable[..., T], *args: object) -> Future[T]:
         """Start ``fn(*args)`` on the pool."""
-        fut = self._ex.submit(fn, *args)
+
+        def call() -> T:
+            try:
+                return fn(*args)
+            except BaseException as e:
+                with self._lock:
+                    self._failures.append((self.stop.is_set(), time.monotonic(), e))
+                raise
+
+        fut = self._ex.submit(call)
         self._pending.add(fut)
         return fut
+
+    def first_failure(self) -> BaseException | None:
+        """The error that stopped the transfers: the first in time that is not a consequence
+        of stopping (a :class:`Cancelled`, or a sibling whose connection was broken after)."""
+        with self._lock:
+            failures = sorted(self._failures, key=lambda f: (f[0], f[1]))
+        real = [e for _, _, e in failures if not isinstance(e, Cancelled)]
+        return real[0] if real else (failures[0][2] if failures else None)
 
     def as_completed(self) -> Iterator[Future[T]]:
         """Every submitted transfer as it completes (successfully or not)."""
@@ -95,8 +116,8 @@ def run_all(
 ) -> list[T]:
     """``fn`` over ``items`` on ``workers`` threads, results in order; the first error stops the rest.
 
-    The error raised is the first one that is not a :class:`Cancelled` (those are
-    the transfers it stopped). ``stop`` (set when they stop) lets ``fn`` check in.
+    The error raised is the first in time that is not a consequence of stopping
+    (:meth:`Transfers.first_failure`), not the first in ``items``' order. ``stop`` (set when they stop) lets ``fn`` check in.
     """
     items = list(items)
     if not items:
@@ -106,7 +127,5 @@ def run_all(
         for fut in tr.as_completed():
             if fut.exception() is not None:
                 tr.stop_all()
-                errors = [f.exception() for f in futures if f.done() and not f.cancelled()]
-                first = next((e for e in errors if e and not isinstance(e, Cancelled)), None)
-                raise first or fut.exception() or Cancelled()
+                raise tr.first_failure() or fut.exception() or Cancelled()
         return [f.result() for f in futures]

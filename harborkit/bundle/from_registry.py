@@ -337,7 +337,9 @@ def _fetch_into(
                     b.digest in layers,
                 )  # fmt: skip
             for fut in transfers.as_completed():
-                r = fut.result()  # the first failure stops the build
+                if fut.exception() is not None:  # the first failure (in time) stops the build
+                    raise transfers.first_failure() or fut.exception()  # type: ignore[misc]
+                r = fut.result()
                 writer.add_blob_file(r.digest, r.path, blobs[r.digest].size)
                 ready.append(r)
     finally:

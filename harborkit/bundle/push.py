@@ -8,6 +8,7 @@ manifest is pushed with the exact bytes the bundle recorded
 (``images/source-manifests.json``), so the registry stores the source's digest.
 A bundle built from a daemon has no source manifests: a Docker schema 2
 manifest is written from its config and layers (a new, deterministic digest).
+Last, every manifest is read back by digest: a registry's 201 is not taken on trust.
 """
 
 from __future__ import annotations
@@ -277,6 +278,22 @@ class _Pusher:
         target = f"{self.client.host}/{p.repository}:{p.tag}"
         return PushedImage(p.reference, target, digest, p.from_source)
 
+    def read_back(self, p: _Plan) -> None:
+        """The manifest as the registry now serves it by digest: exactly the bytes pushed
+        (a 201 or a HEAD answer is not taken on trust)."""
+        from harborkit.registry.errors import ProtocolError
+
+        where = f"{self.client.host}: {p.repository}:{p.tag}"
+        try:
+            got = self.client.get_manifest(p.repository, p.manifest.digest)
+        except NotFound as e:
+            raise ProtocolError(
+                f"{where}: the registry accepted manifest {p.manifest.digest} but does not "
+                "serve it when read back; the push is not complete"
+            ) from e
+        if got.raw != p.manifest.raw:  # (same digest, so not reached unless sha256 breaks)
+            raise ProtocolError(f"{where}: manifest {p.manifest.digest} reads back altered")
+
     def run(self, plans: list[_Plan], workers: int, progress: Progress) -> PushResult:
         from harborkit.registry.blobs import PushOutcome
 
@@ -286,6 +303,7 @@ class _Pusher:
             first = run_all(self.upload, list(self.first_repo), workers, abort, stop=self.stop)
             second = run_all(self.mount, self.mounts, workers, abort, stop=self.stop)
             pushed = run_all(self.put, plans, workers, abort, stop=self.stop)
+            run_all(self.read_back, plans, workers, abort, stop=self.stop)
         finally:
             self._task.done()
         outcomes = first + second

@@ -660,3 +660,55 @@ def test_a_blob_that_goes_silent_fails_at_the_stall_window(site: Site) -> None:
         r".*timed out.*; rerun to resume",
     )
     assert took < 10, took
+
+
+# --------------------------------------------------------------------------- push
+
+
+def _push(site: Site, bundle: Path, reg: HostileRegistry, *extra: str) -> Run:
+    return run_measured(
+        site,
+        "bundle", "push", "-q", str(bundle), "--registry", reg.host, "--insecure",
+        "--username", USER, *extra,
+        password=True,
+    )  # fmt: skip
+
+
+def test_a_push_reads_every_manifest_back(bundle: Path, site: Site) -> None:
+    with hostile_registry("ok", auth="basic") as reg:
+        run = _push(site, bundle, reg)
+    assert (run.rc, run.stderr) == (ExitCode.OK, "")
+    gets = [s.path for s in reg.seen if s.method == "GET" and "/manifests/sha256:" in s.path]
+    assert len(gets) == 1  # after the PUT
+    puts = [i for i, s in enumerate(reg.seen) if s.method == "PUT" and "/manifests/" in s.path]
+    assert puts and puts[-1] < max(i for i, s in enumerate(reg.seen) if s.path in gets)
+
+
+def test_a_manifest_the_registry_forgets_is_named(bundle: Path, site: Site) -> None:
+    with hostile_registry("push-forgets", auth="basic") as reg:
+        run = _push(site, bundle, reg)
+    refused(
+        run,
+        site,
+        rf"{_h(reg)}: hostile/app:v1: the registry accepted manifest {HEX} but does not serve "
+        "it when read back; the push is not complete",
+    )
+
+
+def test_a_parallel_failure_names_the_first_failure_not_an_aborted_sibling(
+    bundle: Path, site: Site
+) -> None:
+    import time
+
+    with hostile_registry("push-one-fails", auth="basic") as reg:
+        started = time.monotonic()
+        run = _push(site, bundle, reg, "--workers", "2")
+        took = time.monotonic() - started
+        layer = reg.image.layer_digests[0]
+    refused(
+        run,
+        site,
+        rf"{_h(reg)}: push blob {re.escape(layer)} to hostile/app failed: HTTP 500 "
+        "BLOB_UPLOAD_INVALID: disk on fire",
+    )
+    assert took < 30, took  # the hanging sibling was broken off, not waited for

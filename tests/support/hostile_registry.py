@@ -95,6 +95,7 @@ MODES = (
     "trickle-blob",  # the layer at a byte per 0.2 s
     "stall-blob",  # the layer's first bytes, then silence
     "push-forgets",  # a pushed manifest is answered 201, but is not there when read back
+    "push-one-fails",  # the layer's upload fails at once, the config's hangs
 )
 TRICKLE_DELAY = 0.2
 BOMB_MEMBERS = 200
@@ -369,7 +370,7 @@ class HostileRegistry:
             return _send(h, 500, NESTED_BODIES[self.mode], {"Content-Type": "application/json"})
         if ref == TAG:
             body = img.index if img.index is not None else img.manifest
-        elif ref in img.by_digest:
+        elif ref in img.by_digest and self.mode != "push-forgets":
             body = img.by_digest[ref]
         else:
             return _send(h, 404, b'{"errors": [{"code": "MANIFEST_UNKNOWN"}]}')
@@ -384,7 +385,8 @@ class HostileRegistry:
 
     def _blob(self, h: BaseHTTPRequestHandler, digest: str) -> None:
         data = self.image.blobs.get(digest)
-        if data is None or self.mode.startswith("location-"):  # a push target starts empty
+        if data is None or self.mode.startswith("location-") or self.mode == "push-one-fails":
+            # a push target that starts empty
             return _send(h, 404, b'{"errors": [{"code": "BLOB_UNKNOWN"}]}')
         if h.command == "HEAD":
             return _send(h, 200, b"", {"Content-Length": str(len(data))}, head=True)
@@ -422,6 +424,12 @@ class HostileRegistry:
         h.rfile.read(length)
         query = h.path.split("?", 1)[1] if "?" in h.path else ""
         digest = dict(p.split("=", 1) for p in query.split("&") if "=" in p).get("digest", "")
+        if self.mode == "push-one-fails":
+            if digest.replace("%3A", ":") == self.image.config_digest:
+                time.sleep(60)  # until the client hangs up
+                return None
+            error = b'{"errors": [{"code": "BLOB_UPLOAD_INVALID", "message": "disk on fire"}]}'
+            return _send(h, 500, error)
         _send(h, 201, b"", {"Docker-Content-Digest": digest.replace("%3A", ":")})
 
     def _witness_answer(self, h: BaseHTTPRequestHandler) -> None:
