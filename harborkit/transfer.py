@@ -1,4 +1,12 @@
-"""Parallel transfers that stop together: the stop/abort code, written once.
+"""Transfers: parallel ones that stop together, deadlines that hold, downloads that time out.
+
+* :class:`Transfers` / :func:`run_all`: parallel transfers that stop together;
+* :class:`Deadline`: a deadline that holds against a trickle (a socket timeout
+  restarts with every byte; this shuts the connections down when time is up);
+* :func:`open_url`: an http(s) download whose header wait and every read hold a
+  speed floor and an overall deadline.
+
+Parallel transfers that stop together: the stop/abort code, written once.
 
 Used wherever blobs move on several threads (registry fetches and uploads,
 layer saves): the first failure, or an interrupt, sets ``stop`` (transfers end
@@ -10,12 +18,18 @@ wait for their read timeout).
 
 from __future__ import annotations
 
+import contextlib
+import http.client
+import socket
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from types import TracebackType
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
+
+from harborkit.watch import StreamWatch
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -129,3 +143,175 @@ def run_all(
                 tr.stop_all()
                 raise tr.first_failure() or fut.exception() or Cancelled()
         return [f.result() for f in futures]
+
+
+# --------------------------------------------------------------------------- deadlines
+
+
+def shutdown_socket(conn: object) -> None:
+    """Shut down a socket, or the ``sock`` of a connection (a blocked read or write returns)."""
+    sock = conn if isinstance(conn, socket.socket) else getattr(conn, "sock", None)
+    if isinstance(sock, socket.socket):
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+class Deadline:
+    """A deadline that holds against a trickle.
+
+    When ``seconds`` pass before :meth:`close`, every connection (or socket) given
+    to :meth:`add` is shut down, again every 0.2 s until :meth:`close` (one may
+    get its socket only later), so any blocking read or write returns at once: a
+    socket timeout alone restarts with each byte, and a read of 1 MiB at a byte a
+    second never lets a watch between reads tick.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.expired = False
+        self._conns: list[object] = []
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="hk-deadline", daemon=True)
+        self._thread.start()
+
+    def add(self, conn: object) -> None:
+        """Watch ``conn`` (a socket or an object with a ``sock``) until :meth:`close`."""
+        with self._lock:
+            self._conns.append(conn)
+            expired = self.expired
+        if expired:
+            shutdown_socket(conn)
+
+    def _watch(self) -> None:
+        if self._done.wait(self.seconds):
+            return
+        with self._lock:
+            self.expired = True
+        while True:
+            with self._lock:
+                conns = list(self._conns)
+            for conn in conns:
+                shutdown_socket(conn)
+            if self._done.wait(0.2):
+                return
+
+    def close(self) -> None:
+        """The work ended: stop watching."""
+        self._done.set()
+
+
+# --------------------------------------------------------------------------- downloads
+
+_LOCAL = threading.local()
+
+
+def _register(conn: object) -> None:
+    for d in getattr(_LOCAL, "deadlines", ()):
+        d.add(conn)
+
+
+class _HTTPConnection(http.client.HTTPConnection):
+    def connect(self) -> None:
+        super().connect()
+        _register(self)
+
+
+class _HTTPSConnection(http.client.HTTPSConnection):
+    def connect(self) -> None:
+        super().connect()
+        _register(self)
+
+
+class _HTTPHandler(urllib.request.HTTPHandler):
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(_HTTPConnection, req)
+
+
+class _HTTPSHandler(urllib.request.HTTPSHandler):
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(_HTTPSConnection, req, context=self._context)  # type: ignore[attr-defined]
+
+
+#: read from the socket at a time (a trickle is seen after each recv, not after 1 MiB)
+_PIECE = 64 << 10
+
+
+class TimedResponse:
+    """An open download: ``read(n)`` as ``urlopen``'s (up to ``n`` bytes, fewer only at
+    the end), but every recv is watched: less than ``min_bytes`` in ``stall`` seconds
+    or a total past ``deadline`` raises ``fail(why)``."""
+
+    def __init__(
+        self,
+        resp: http.client.HTTPResponse,
+        deadline: Deadline,
+        watch: StreamWatch,
+        fail: Callable[[str], Exception],
+    ) -> None:
+        self._resp = resp
+        self._deadline = deadline
+        self._watch = watch
+        self._fail = fail
+        self.headers = resp.headers
+        self.status = resp.status
+
+    def read(self, n: int = -1) -> bytes:
+        """Up to ``n`` bytes (all that is left if ``n < 0``); fewer only at the end."""
+        out = bytearray()
+        while n < 0 or len(out) < n:
+            want = _PIECE if n < 0 else min(_PIECE, n - len(out))
+            self._watch.tick(0)
+            try:
+                piece = self._resp.read1(want)
+            except (OSError, http.client.HTTPException) as e:
+                if self._deadline.expired:
+                    raise self._fail(f"took longer than {self._deadline.seconds:g} s") from e
+                raise
+            if not piece:
+                break
+            self._watch.tick(len(piece))
+            out += piece
+        return bytes(out)
+
+    def close(self) -> None:
+        """Close the response and stop its deadline."""
+        self._deadline.close()
+        self._resp.close()
+
+    def __enter__(self) -> TimedResponse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_url(
+    url: str,
+    *,
+    timeout: float,
+    deadline: float,
+    fail: Callable[[str], Exception],
+    min_bytes: int = 64 << 10,
+    **kwargs: Any,
+) -> TimedResponse:
+    """``urllib.request.urlopen(url)`` (proxies from the environment, redirects followed)
+    whose answer and body must come within ``deadline`` seconds in all, and whose body
+    must bring ``min_bytes`` every ``timeout`` seconds; each socket read waits at most
+    ``timeout``. Errors before the answer are urlopen's (``HTTPError``, ``URLError``,
+    ``OSError``) except the deadline, which is ``fail("took longer than N s")``."""
+    opener = urllib.request.build_opener(_HTTPHandler, _HTTPSHandler)
+    d = Deadline(deadline)
+    stack: list[Deadline] = _LOCAL.__dict__.setdefault("deadlines", [])
+    stack.append(d)
+    try:
+        resp = opener.open(url, timeout=timeout, **kwargs)
+    except Exception as e:
+        d.close()
+        if d.expired:
+            raise fail(f"took longer than {deadline:g} s") from e
+        raise
+    finally:
+        stack.remove(d)
+    watch = StreamWatch(window=timeout, deadline=deadline, fail=fail, min_bytes=min_bytes)
+    return TimedResponse(resp, d, watch, fail)

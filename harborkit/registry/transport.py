@@ -23,7 +23,6 @@ import json
 import math
 import os
 import re
-import socket
 import threading
 import time
 import weakref
@@ -49,6 +48,7 @@ from harborkit.registry.errors import (
 )
 from harborkit.registry.reference import check_host
 from harborkit.registry.url import AmbiguousURL, join_target, parse_target, shown
+from harborkit.transfer import Deadline, shutdown_socket
 
 if TYPE_CHECKING:
     from urllib3._base_connection import BaseHTTPConnection as HTTPConnection
@@ -89,51 +89,6 @@ def blob_deadline() -> float:
 def stall_window() -> float:
     """Seconds without progress that fail a read (``HARBORKIT_REGISTRY_STALL``, default 60)."""
     return _env_seconds(STALL_ENV, 60.0)
-
-
-class Deadline:
-    """A deadline that holds against a trickle: when it passes, every connection the
-    thread used under it is shut down, so that any blocking read or write returns
-    at once (a socket timeout alone restarts with each byte)."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.expired = False
-        self._conns: list[HTTPConnection] = []
-        self._lock = threading.Lock()
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._watch, name="hk-deadline", daemon=True)
-        self._thread.start()
-
-    def add(self, conn: HTTPConnection) -> None:
-        with self._lock:
-            self._conns.append(conn)
-            expired = self.expired
-        if expired:
-            _shutdown(conn)
-
-    def _watch(self) -> None:
-        if self._done.wait(self.seconds):
-            return
-        with self._lock:
-            self.expired = True
-        while True:  # again until the work ends (a connection may get its socket only now)
-            with self._lock:
-                conns = list(self._conns)
-            for conn in conns:
-                _shutdown(conn)
-            if self._done.wait(0.2):
-                return
-
-    def close(self) -> None:
-        self._done.set()
-
-
-def _shutdown(conn: HTTPConnection) -> None:
-    sock = getattr(conn, "sock", None)
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
 
 
 class BodySource(Protocol):
@@ -231,7 +186,7 @@ class Transport:
         with self._lock:
             conns = list(self._conns)
         for conn in conns:
-            _shutdown(conn)
+            shutdown_socket(conn)
 
     def _track(self, conn: HTTPConnection) -> None:
         with self._lock:
