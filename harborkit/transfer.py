@@ -211,6 +211,42 @@ def _register(conn: object) -> None:
         d.add(conn)
 
 
+@contextlib.contextmanager
+def watching(seconds: float) -> Iterator[Deadline]:
+    """A :class:`Deadline` for what this thread does inside: every connection it opens or
+    takes from a pool hooked by :func:`watch_pools` (or :func:`open_url`) is watched."""
+    d = Deadline(seconds)
+    stack: list[Deadline] = _LOCAL.__dict__.setdefault("deadlines", [])
+    stack.append(d)
+    try:
+        yield d
+    finally:
+        stack.remove(d)
+        d.close()
+
+
+def watch_pools(adapter: Any) -> None:
+    """Hook a ``requests`` adapter: each connection its pools hand out is watched by the
+    thread's :func:`watching` deadlines."""
+    get_pool = adapter.get_connection_with_tls_context
+
+    def hooked(*args: Any, **kwargs: Any) -> Any:
+        pool = get_pool(*args, **kwargs)
+        if not getattr(pool, "_hk_watched", False):
+            get_conn = pool._get_conn
+
+            def _get_conn(*a: Any, **kw: Any) -> Any:
+                conn = get_conn(*a, **kw)
+                _register(conn)
+                return conn
+
+            pool._get_conn = _get_conn
+            pool._hk_watched = True
+        return pool
+
+    adapter.get_connection_with_tls_context = hooked
+
+
 class _HTTPConnection(http.client.HTTPConnection):
     def connect(self) -> None:
         super().connect()
@@ -237,24 +273,29 @@ class _HTTPSHandler(urllib.request.HTTPSHandler):
 _PIECE = 64 << 10
 
 
-class TimedResponse:
-    """An open download: ``read(n)`` as ``urlopen``'s (up to ``n`` bytes, fewer only at
-    the end), but every recv is watched: less than ``min_bytes`` in ``stall`` seconds
-    or a total past ``deadline`` raises ``fail(why)``."""
+class WatchedReader:
+    """A reader whose ``read(n)`` (up to ``n`` bytes, fewer only at the end) is watched
+    piece by piece: less than ``min_bytes`` in ``stall`` seconds, a total time past
+    ``deadline`` or more than ``max_bytes`` in all raises ``fail(why)``."""
 
     def __init__(
         self,
-        resp: http.client.HTTPResponse,
-        deadline: Deadline,
-        watch: StreamWatch,
+        src: Any,
+        *,
+        stall: float,
+        deadline: float,
         fail: Callable[[str], Exception],
+        max_bytes: int | None = None,
+        min_bytes: int = 64 << 10,
+        timer: Deadline | None = None,
     ) -> None:
-        self._resp = resp
-        self._deadline = deadline
-        self._watch = watch
+        self._src = src
+        self._read1 = getattr(src, "read1", src.read)
         self._fail = fail
-        self.headers = resp.headers
-        self.status = resp.status
+        self._max = max_bytes
+        self._timer = timer or Deadline(deadline)
+        self._watch = StreamWatch(window=stall, deadline=deadline, fail=fail, min_bytes=min_bytes)
+        self.got = 0
 
     def read(self, n: int = -1) -> bytes:
         """Up to ``n`` bytes (all that is left if ``n < 0``); fewer only at the end."""
@@ -263,27 +304,45 @@ class TimedResponse:
             want = _PIECE if n < 0 else min(_PIECE, n - len(out))
             self._watch.tick(0)
             try:
-                piece = self._resp.read1(want)
+                piece = self._read1(want)
             except (OSError, http.client.HTTPException) as e:
-                if self._deadline.expired:
-                    raise self._fail(f"took longer than {self._deadline.seconds:g} s") from e
+                if self._timer.expired:
+                    raise self._fail(f"took longer than {self._timer.seconds:g} s") from e
                 raise
             if not piece:
+                if self._timer.expired:  # cut off by the deadline, not the end
+                    raise self._fail(f"took longer than {self._timer.seconds:g} s")
                 break
+            self.got += len(piece)
+            if self._max is not None and self.got > self._max:
+                raise self._fail(f"is larger than {_size(self._max)}")
             self._watch.tick(len(piece))
             out += piece
         return bytes(out)
 
     def close(self) -> None:
-        """Close the response and stop its deadline."""
-        self._deadline.close()
-        self._resp.close()
+        """Close the source and stop its deadline."""
+        self._timer.close()
+        self._src.close()
 
-    def __enter__(self) -> TimedResponse:
+    def __enter__(self) -> WatchedReader:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _size(n: int) -> str:
+    return f"{n >> 20} MiB" if n >= 1 << 20 and not n % (1 << 20) else f"{n} bytes"
+
+
+class TimedResponse(WatchedReader):
+    """An open download (see :func:`open_url`): its ``headers`` and a watched ``read``."""
+
+    def __init__(self, resp: http.client.HTTPResponse, **kwargs: Any) -> None:
+        super().__init__(resp, **kwargs)
+        self.headers = resp.headers
+        self.status = resp.status
 
 
 def open_url(
@@ -293,15 +352,17 @@ def open_url(
     deadline: float,
     fail: Callable[[str], Exception],
     min_bytes: int = 64 << 10,
+    max_bytes: int | None = None,
     **kwargs: Any,
 ) -> TimedResponse:
     """``urllib.request.urlopen(url)`` (proxies from the environment, redirects followed)
     whose answer and body must come within ``deadline`` seconds in all, and whose body
     must bring ``min_bytes`` every ``timeout`` seconds; each socket read waits at most
     ``timeout``. Errors before the answer are urlopen's (``HTTPError``, ``URLError``,
-    ``OSError``) except the deadline, which is ``fail("took longer than N s")``."""
+    ``OSError``) except the deadline, which is ``fail("took longer than N s")``; a body
+    past ``max_bytes`` is ``fail("is larger than ...")``."""
     opener = urllib.request.build_opener(_HTTPHandler, _HTTPSHandler)
-    d = Deadline(deadline)
+    d = Deadline(deadline)  # lives on with the response (closed with it)
     stack: list[Deadline] = _LOCAL.__dict__.setdefault("deadlines", [])
     stack.append(d)
     try:
@@ -313,5 +374,11 @@ def open_url(
         raise
     finally:
         stack.remove(d)
-    watch = StreamWatch(window=timeout, deadline=deadline, fail=fail, min_bytes=min_bytes)
-    return TimedResponse(resp, d, watch, fail)
+    if d.expired:  # http.client takes headers cut off by the shutdown for an answer
+        resp.close()
+        d.close()
+        raise fail(f"took longer than {deadline:g} s")
+    return TimedResponse(
+        resp, stall=timeout, deadline=deadline, fail=fail, max_bytes=max_bytes,
+        min_bytes=min_bytes, timer=d,
+    )  # fmt: skip

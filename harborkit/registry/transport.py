@@ -201,17 +201,20 @@ class Transport:
         d = Deadline(seconds)
         stack: list[Deadline] = self._local.__dict__.setdefault("deadlines", [])
         stack.append(d)
+        late = RegistryUnreachable(
+            f"{self.host}: {what}: no complete answer within {seconds:g} s ({env})"
+        )
         try:
             yield d
         except Exception as e:
             if d.expired:
-                raise RegistryUnreachable(
-                    f"{self.host}: {what}: no complete answer within {seconds:g} s ({env})"
-                ) from e
+                raise late from e
             raise
         finally:
             d.close()
             stack.remove(d)
+        if d.expired:  # what was read may have been cut off by the shutdown
+            raise late
 
     def session(self) -> requests.Session:
         """This thread's session."""
