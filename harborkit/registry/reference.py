@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 
@@ -52,6 +53,13 @@ def check_host(host: str) -> str:
         )
     if not _HOST.fullmatch(host):
         raise InputError(f"registry address {host!r} is not HOST[:PORT]")
+    if host.startswith("["):  # only an IPv6 address goes in brackets ([127.0.0.1] is refused)
+        try:
+            ipaddress.IPv6Address(host[1 : host.index("]")])
+        except ValueError:
+            raise InputError(
+                f"registry address {host!r} is not HOST[:PORT] (brackets hold an IPv6 address)"
+            ) from None
     return host
 
 

@@ -243,7 +243,8 @@ class Transport:
 
     def is_mine(self, url: str) -> bool:
         """True when ``url`` is on the registry's own origin (credentials may go there)."""
-        return Origin.of(url) == self.origin
+        origin = Origin.of(url)
+        return origin.port > 0 and origin == self.origin
 
     # ------------------------------------------------------------------ auth
 

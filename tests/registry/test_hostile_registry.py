@@ -712,3 +712,20 @@ def test_a_parallel_failure_names_the_first_failure_not_an_aborted_sibling(
         "BLOB_UPLOAD_INVALID: disk on fire",
     )
     assert took < 30, took  # the hanging sibling was broken off, not waited for
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["bundle", "push", "x.tar", "--registry", "[127.0.0.2]:5000"],
+        ["bundle", "build", "--from", "registry://[127.0.0.2]:5000", "-o", "x"],
+    ],
+    ids=["push", "build"],
+)
+def test_a_bracketed_ipv4_registry_address_is_a_usage_error(command: list[str], site: Site) -> None:
+    run = run_measured(site, *command)
+    assert run.rc == ExitCode.USAGE, run.stderr
+    assert run.stderr == (
+        "harborkit: error: registry address '[127.0.0.2]:5000' is not HOST[:PORT] "
+        "(brackets hold an IPv6 address)\n"
+    )
