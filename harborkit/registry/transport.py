@@ -360,7 +360,11 @@ class Transport:
         url = self.url(path)
         if url is path:  # an absolute URL the registry sent (an upload Location)
             url = parse_target(url, f"{self.host}: {what}").url
-        with self.deadline(request_deadline(), DEADLINE_ENV, what):
+        # a request that sends a body (a blob upload) may take as long as a blob
+        seconds, env = (
+            (blob_deadline(), BLOB_DEADLINE_ENV) if body else (request_deadline(), DEADLINE_ENV)
+        )
+        with self.deadline(seconds, env, what):
             return self._request(method, url, scope, what, ok, headers, body, allow)
 
     def _request(

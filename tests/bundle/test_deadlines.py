@@ -184,7 +184,7 @@ def _build_from_registry(
 
     from tests.registry.conftest import INSTALLER, write_installer
 
-    manifest = {
+    manifest: dict[str, object] = {
         "harbor_version": "v1.8.0",
         "images": ["hostile/app:v1"],
         "installer": {"name": INSTALLER, "url": f"https://example.invalid/{INSTALLER}"},

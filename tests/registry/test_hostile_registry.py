@@ -729,3 +729,23 @@ def test_a_bracketed_ipv4_registry_address_is_a_usage_error(command: list[str], 
         "harborkit: error: registry address '[127.0.0.2]:5000' is not HOST[:PORT] "
         "(brackets hold an IPv6 address)\n"
     )
+
+
+def test_a_trickled_upload_answer_does_not_beat_the_blob_deadline(bundle: Path, site: Site) -> None:
+    import time
+
+    os.environ["HARBORKIT_REGISTRY_BLOB_DEADLINE"] = "2"
+    try:
+        with hostile_registry("trickle-upload-answer", auth="basic") as reg:
+            started = time.monotonic()
+            run = _push(site, bundle, reg, "--workers", "1")
+            took = time.monotonic() - started
+    finally:
+        del os.environ["HARBORKIT_REGISTRY_BLOB_DEADLINE"]
+    refused(
+        run,
+        site,
+        rf"{_h(reg)}: push blob {HEX} to hostile/app: no complete answer within 2 s "
+        r"\(HARBORKIT_REGISTRY_BLOB_DEADLINE\)",
+    )
+    assert took < 10, took

@@ -39,7 +39,7 @@ TAG = "v1"
 TRAVERSAL = "sha256:" + "../../../../" + "/" * 45 + ".bashrc"
 ENDLESS_CAP = 768 << 20  # an endless body stops here (enough to prove it was not read whole)
 
-MODES = (
+MODES: tuple[str, ...] = (
     "ok",
     "traversal-layer",
     "traversal-config",
@@ -96,6 +96,7 @@ MODES = (
     "stall-blob",  # the layer's first bytes, then silence
     "push-forgets",  # a pushed manifest is answered 201, but is not there when read back
     "push-one-fails",  # the layer's upload fails at once, the config's hangs
+    "trickle-upload-answer",  # the answer to an upload's PUT at a byte per 0.2 s
 )
 TRICKLE_DELAY = 0.2
 BOMB_MEMBERS = 200
@@ -385,7 +386,8 @@ class HostileRegistry:
 
     def _blob(self, h: BaseHTTPRequestHandler, digest: str) -> None:
         data = self.image.blobs.get(digest)
-        if data is None or self.mode.startswith("location-") or self.mode == "push-one-fails":
+        empty = ("push-one-fails", "trickle-upload-answer")
+        if data is None or self.mode.startswith("location-") or self.mode in empty:
             # a push target that starts empty
             return _send(h, 404, b'{"errors": [{"code": "BLOB_UNKNOWN"}]}')
         if h.command == "HEAD":
@@ -424,6 +426,9 @@ class HostileRegistry:
         h.rfile.read(length)
         query = h.path.split("?", 1)[1] if "?" in h.path else ""
         digest = dict(p.split("=", 1) for p in query.split("&") if "=" in p).get("digest", "")
+        if self.mode == "trickle-upload-answer":
+            served = {"Docker-Content-Digest": digest.replace("%3A", ":")}
+            return _trickle(h, 201, b"", served, headers_too=True)
         if self.mode == "push-one-fails":
             if digest.replace("%3A", ":") == self.image.config_digest:
                 time.sleep(60)  # until the client hangs up
