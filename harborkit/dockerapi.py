@@ -139,11 +139,54 @@ def is_timeout(e: BaseException) -> bool:
     return False
 
 
-def open_client(timeout: float | None = None) -> docker.DockerClient:
-    """An SDK client from the environment, not yet pinged (the SDK's own errors propagate)."""
-    import docker
+class CallDeadline(TimeoutError):
+    """A call to the daemon got no complete answer within its deadline (a trickle)."""
 
-    return docker.from_env(timeout=int(timeout or CALL_TIMEOUT))
+
+def open_client(timeout: float | None = None) -> docker.DockerClient:
+    """An SDK client from the environment, not yet pinged (the SDK's own errors propagate).
+
+    Every call has an overall deadline, not only a timeout per socket read (which a
+    daemon answering a byte every few seconds never trips): a short call must be
+    answered whole within ``timeout`` (:data:`CALL_TIMEOUT`); a streaming call's
+    request (a load sends its whole body) and answer within :data:`STREAM_DEADLINE`.
+    Past it, the connection is shut down and :class:`CallDeadline` raised.
+    """
+    import docker
+    from docker.constants import MINIMUM_DOCKER_API_VERSION
+
+    seconds = timeout or CALL_TIMEOUT
+    # the SDK asks the daemon's API version while it builds the client, before a call can
+    # be watched: build it with a fixed version, watch it, then ask (as "auto" would)
+    client = docker.from_env(timeout=max(1, int(seconds)), version=MINIMUM_DOCKER_API_VERSION)
+    _watch_calls(client, seconds)
+    client.api._version = client.api._retrieve_server_version()
+    return client
+
+
+def _watch_calls(client: docker.DockerClient, seconds: float) -> None:
+    from harborkit.transfer import watch_pools, watching
+
+    api = client.api
+    for adapter in api.adapters.values():
+        watch_pools(adapter)
+    send = api.send
+
+    def timed_send(request: Any, **kwargs: Any) -> Any:
+        limit = STREAM_DEADLINE if kwargs.get("stream") else seconds
+        with watching(limit) as d:
+            try:
+                resp = send(request, **kwargs)
+            except Exception as e:
+                if d.expired:
+                    raise CallDeadline(f"no complete answer within {limit:g} s") from e
+                raise
+            if d.expired:  # an answer cut off by the shutdown is no answer
+                resp.close()
+                raise CallDeadline(f"no complete answer within {limit:g} s")
+            return resp
+
+    api.send = timed_send
 
 
 def connect(timeout: float | None = None) -> docker.DockerClient:
@@ -204,10 +247,14 @@ def stream(
     except Exception as e:
         raise _transport_error(e, what) from e
     if resp.status_code >= 400:
+        from harborkit.transfer import watching
+
         try:
-            body = resp.content[:4096]
+            with watching(CALL_TIMEOUT) as d:  # the error body: bounded, and in time
+                d.add(getattr(resp.raw, "connection", None))
+                body = resp.raw.read(4096)
             message = str(json.loads(body).get("message") or body.decode("utf-8", "replace"))
-        except (ValueError, AttributeError):
+        except Exception:  # not JSON, too deep, cut off, too slow: the status says enough
             message = resp.reason or f"HTTP {resp.status_code}"
         finally:
             resp.close()
@@ -238,6 +285,9 @@ def _transport_error(
     e: BaseException, what: str, waited: float | None = None
 ) -> EnvironmentProblem:
     address = daemon_address()
+    deadline = _call_deadline(e)
+    if deadline is not None:
+        return DaemonTimeout(f"the Docker daemon at {address} gave {deadline} while {what}")
     if is_timeout(e):
         return DaemonTimeout(
             f"the Docker daemon at {address} sent nothing for {waited or STALL_TIMEOUT:g} s "
@@ -246,6 +296,18 @@ def _transport_error(
     return DaemonUnreachable(
         f"the Docker daemon at {address} failed while {what}: {short_reason(e)}"
     )
+
+
+def _call_deadline(e: BaseException) -> str | None:
+    """The text of a :class:`CallDeadline` in ``e``'s chain, if one is there."""
+    cur: BaseException | None = e
+    for _ in range(8):
+        if cur is None:
+            return None
+        if isinstance(cur, CallDeadline):
+            return str(cur)
+        cur = cur.__cause__ or cur.__context__
+    return None
 
 
 class StreamReader:
@@ -264,14 +326,24 @@ class StreamReader:
         )
 
     def read(self, n: int) -> bytes:
-        """Up to ``n`` bytes."""
-        self._watch.tick(0)
-        try:
-            data = bytes(self._raw.read(n))
-        except Exception as e:
-            raise _transport_error(e, self._what) from e
-        self._watch.tick(len(data))
-        return data
+        """Up to ``n`` bytes (fewer only at the end).
+
+        Read as each recv brings it (``read1``), the watch ticking on every piece: a
+        daemon trickling a byte every few seconds meets the deadline, where one
+        ``read(n)`` would wait for all ``n`` bytes, whatever their pace.
+        """
+        out = bytearray()
+        while len(out) < n:
+            self._watch.tick(0)
+            try:
+                piece = bytes(self._raw.read1(min(n - len(out), 1 << 16)))
+            except Exception as e:
+                raise _transport_error(e, self._what) from e
+            if not piece:
+                break
+            self._watch.tick(len(piece))
+            out += piece
+        return bytes(out)
 
 
 def json_events(resp: requests.Response, what: str) -> Iterator[dict[str, Any]]:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import struct
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from harborkit.bundle.installer import installer_source
 from harborkit.bundle.manifest import BundleManifest
 from harborkit.bundle.progress import NullProgress, Progress
 from harborkit.bundle.writer import BundleWriter
-from harborkit.registry.digest import blob_file, file_digests
+from harborkit.registry.digest import blob_file, layer_digests
 from harborkit.registry.endpoint import Endpoint
 from harborkit.registry.errors import ProtocolError, UnsupportedManifest
 from harborkit.registry.reference import parse_reference
@@ -111,6 +110,7 @@ class _Ready:
     resumed: bool
     downloaded: int
     diff_id: str | None  # layers: the digest of the content ungzipped
+    usize: int | None  # layers: the size of the content ungzipped (every gzip member)
 
 
 # --------------------------------------------------------------------------- cache
@@ -119,18 +119,6 @@ class _Ready:
 def _cache_path(cache: Path, digest: str) -> Path:
     """The cache file of ``digest``: only a valid digest, only inside ``cache``."""
     return blob_file(cache, digest)
-
-
-def _gzip_isize(path: Path, size: int) -> int:
-    """Uncompressed size from the gzip trailer (exact for one gzip member under 4 GiB)."""
-    if size < 18:
-        return 0
-    with open(path, "rb") as f:
-        head = f.read(2)
-        if head != b"\x1f\x8b":
-            return size  # an uncompressed tar layer
-        f.seek(size - 4)
-        return int(struct.unpack("<I", f.read(4))[0])
 
 
 # --------------------------------------------------------------------------- build
@@ -203,10 +191,10 @@ def _ensure_blob(
     path = _cache_path(cache, blob.digest)
     if path.exists():
         if path.stat().st_size == blob.size:
-            digest, diff_id = _digests(blob, path, is_layer, transfers, compressed=True)
+            digest, diff_id, usize = _digests(blob, path, is_layer, transfers, compressed=True)
             if digest == blob.digest:
                 advance(blob.size)
-                return _Ready(blob.digest, path, False, False, 0, diff_id)
+                return _Ready(blob.digest, path, False, False, 0, diff_id, usize)
         path.unlink()  # a damaged cache entry is fetched again
 
     def progress(n: int) -> None:
@@ -220,46 +208,61 @@ def _ensure_blob(
             f"{blob.host}: blob {blob.digest} of {blob.repository} has {out.size} bytes, "
             f"the manifest says {blob.size}"
         )
-    _, diff_id = _digests(blob, path, is_layer, transfers, compressed=False)
-    return _Ready(blob.digest, path, not out.cached, out.resumed, out.downloaded, diff_id)
+    _, diff_id, usize = _digests(blob, path, is_layer, transfers, compressed=False)
+    return _Ready(blob.digest, path, not out.cached, out.resumed, out.downloaded, diff_id, usize)
 
 
 def _digests(
     blob: _Blob, path: Path, is_layer: bool, transfers: Transfers[_Ready], *, compressed: bool
-) -> tuple[str | None, str | None]:
-    """The cache file's digest (if ``compressed``) and, for a layer, its diff id.
+) -> tuple[str | None, str | None, int | None]:
+    """The cache file's digest (if ``compressed``) and, for a layer, its diff id and size ungzipped.
 
-    A layer's diff id is kept beside it (``<hex>.diffid``): the blob's digest names
-    its content, so a later build that re-hashes the blob need not ungzip it again.
+    A layer's diff id and size are kept beside it (``<hex>.diffid``): the blob's digest
+    names its content, so a later build that re-hashes the blob need not ungzip it again.
     """
     known = _known_diff_id(path) if is_layer else None
     if not compressed and (known or not is_layer):
-        return None, known
+        return None, *(known or (None, None))
+    digest, diff_id, usize = _layer_digests(
+        blob, path, compressed=compressed, uncompressed=is_layer and known is None,
+        checkpoint=transfers.checkpoint,
+    )  # fmt: skip
+    if diff_id is not None and usize is not None and (not compressed or digest == blob.digest):
+        _keep_diff_id(path, diff_id, usize)
+    if known:
+        return digest, *known
+    return digest, diff_id, usize
+
+
+def _layer_digests(
+    blob: _Blob, path: Path, *, compressed: bool, uncompressed: bool, checkpoint: Callable[[], None]
+) -> tuple[str | None, str | None, int | None]:
     try:
-        digest, diff_id = file_digests(
-            path,
-            compressed=compressed,
-            uncompressed=is_layer and known is None,
-            checkpoint=transfers.checkpoint,
+        return layer_digests(
+            path, compressed=compressed, uncompressed=uncompressed, checkpoint=checkpoint
         )
     except ProtocolError as e:
         raise ProtocolError(f"{blob.host}: {blob.repository}: layer {e.message}") from e
-    if diff_id is not None and (not compressed or digest == blob.digest):
-        tmp = path.with_name(f"{path.name}.diffid.{os.getpid()}-{threading.get_ident()}")
-        tmp.write_text(diff_id)
-        os.replace(tmp, path.with_name(path.name + ".diffid"))
-    return digest, known or diff_id
 
 
-def _known_diff_id(path: Path) -> str | None:
-    """The diff id an earlier build kept beside the cache file, if it is a valid digest."""
+def _keep_diff_id(path: Path, diff_id: str, usize: int) -> None:
+    tmp = path.with_name(f"{path.name}.diffid.{os.getpid()}-{threading.get_ident()}")
+    tmp.write_text(f"{diff_id} {usize}")
+    os.replace(tmp, path.with_name(path.name + ".diffid"))
+
+
+def _known_diff_id(path: Path) -> tuple[str, int] | None:
+    """The diff id and uncompressed size an earlier build kept beside the cache file, if valid."""
     from harborkit.registry.digest import is_digest
 
     try:
         text = path.with_name(path.name + ".diffid").read_text(errors="replace")[:100]
     except OSError:
         return None
-    return text if is_digest(text) else None
+    diff_id, _, usize = text.partition(" ")
+    if not is_digest(diff_id) or not usize.isascii() or not usize.isdigit() or len(usize) > 18:
+        return None  # (an older build kept the diff id alone: worked out again)
+    return diff_id, int(usize)
 
 
 def source_manifests_json(host: str, images: list[SourceImage]) -> bytes:
@@ -334,7 +337,9 @@ def _fetch_into(
                     b.digest in layers,
                 )  # fmt: skip
             for fut in transfers.as_completed():
-                r = fut.result()  # the first failure stops the build
+                if fut.exception() is not None:  # the first failure (in time) stops the build
+                    raise transfers.first_failure() or fut.exception()  # type: ignore[misc]
+                r = fut.result()
                 writer.add_blob_file(r.digest, r.path, blobs[r.digest].size)
                 ready.append(r)
     finally:
@@ -370,7 +375,9 @@ def build_from_registry(
             ready = _fetch_into(writer, images, blobs, cache, clients, progress, workers)
             for digest, data in raw_manifests.items():
                 writer.add_blob(digest, data)
-            diff_ids = {r.digest: r.diff_id for r in ready if r.diff_id}
+            diff_ids = {
+                r.digest: (r.diff_id, r.usize) for r in ready if r.diff_id and r.usize is not None
+            }
             records, layers = _records(images, blobs, cache, diff_ids)
             writer.add_bytes(SOURCE_MANIFESTS, source_manifests_json(source.host, images))
             try:
@@ -396,21 +403,21 @@ def build_from_registry(
 
 
 def _records(
-    images: list[SourceImage], blobs: dict[str, _Blob], cache: Path, computed: dict[str, str]
+    images: list[SourceImage],
+    blobs: dict[str, _Blob],
+    cache: Path,
+    computed: dict[str, tuple[str, int]],
 ) -> tuple[list[ImageRecord], list[LayerRecord]]:
     """Image and layer records (diff ids from the configs, checked against the layers)."""
     layer_records: dict[str, LayerRecord] = {}
     records: list[ImageRecord] = []
     for img in images:
-        diff_ids = _checked_diff_ids(img, blobs[img.config].host, cache, computed)
+        diff_ids = _checked_diff_ids(img, blobs, cache, computed)
         usize = 0
         for digest, diff_id in zip(img.layers, diff_ids, strict=True):
             rec = layer_records.get(digest)
             if rec is None:
-                size = blobs[digest].size
-                rec = LayerRecord(
-                    digest, diff_id, size, _gzip_isize(_cache_path(cache, digest), size)
-                )
+                rec = LayerRecord(digest, diff_id, blobs[digest].size, computed[digest][1])
                 layer_records[digest] = rec
             usize += rec.uncompressed_size
         records.append(ImageRecord(img.reference, img.config, usize, img.layers))
@@ -418,26 +425,27 @@ def _records(
 
 
 def _checked_diff_ids(
-    img: SourceImage, host: str, cache: Path, computed: dict[str, str]
+    img: SourceImage, blobs: dict[str, _Blob], cache: Path, computed: dict[str, tuple[str, int]]
 ) -> tuple[str, ...]:
     """The config's ``diff_ids``: valid digests, one per layer, each that layer's ungzipped digest."""
     from harborkit.registry.manifests import config_diff_ids
 
+    host = blobs[img.config].host
     where = f"{host}: {img.repository} ({img.reference}): config {img.config}"
     diff_ids = config_diff_ids(_cache_path(cache, img.config).read_bytes(), where)
     if len(diff_ids) != len(img.layers):
         raise ProtocolError(f"{where} lists {len(diff_ids)} diff_ids for {len(img.layers)} layers")
     for i, (layer, diff_id) in enumerate(zip(img.layers, diff_ids, strict=True)):
-        if computed.get(layer) != diff_id:  # kept beside the cache file? work it out again
+        if computed.get(layer, ("", 0))[0] != diff_id:  # kept beside the cache file? again
             path = _cache_path(cache, layer)
-            _, fresh = file_digests(
-                path, compressed=False, uncompressed=True, checkpoint=lambda: None
-            )
-            computed[layer] = fresh or ""
             path.with_name(path.name + ".diffid").unlink(missing_ok=True)
-        if computed.get(layer) != diff_id:
+            _, fresh, usize = _layer_digests(
+                blobs[layer], path, compressed=False, uncompressed=True, checkpoint=lambda: None
+            )
+            computed[layer] = (fresh or "", usize or 0)
+        if computed[layer][0] != diff_id:
             raise ProtocolError(
                 f"{where}: diff_ids[{i}] is {diff_id}, but layer {layer} ungzips to "
-                f"{computed.get(layer)} (docker load would refuse the image)"
+                f"{computed[layer][0]} (docker load would refuse the image)"
             )
     return diff_ids

@@ -15,7 +15,6 @@ import os
 import posixpath
 import tempfile
 import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from harborkit.bundle.manifest import BundleManifest
 from harborkit.bundle.progress import Progress
 from harborkit.bundle.tarsafe import check_installer, installer_name_reason
 from harborkit.dockerapi import short_reason
+from harborkit.transfer import open_url
 from harborkit.watch import StreamWatch
 
 CHUNK = 1 << 20
@@ -132,7 +132,12 @@ def _open_url(source: str) -> Iterator[tuple[BinaryIO, int | None]]:
     if not source.startswith(("http://", "https://")):
         raise DownloadError(f"unsupported installer URL {source}: only http and https")
     try:
-        resp = urllib.request.urlopen(source, timeout=DOWNLOAD_STALL)  # noqa: S310 - http(s) only
+        resp = open_url(  # a trickle holds neither the answer nor a read past the deadline
+            source,
+            timeout=DOWNLOAD_STALL,
+            deadline=DOWNLOAD_DEADLINE,
+            fail=lambda why: DownloadError(f"download of installer {source} {why}"),
+        )
     except urllib.error.HTTPError as e:
         raise DownloadError(f"cannot download installer {source}: HTTP {e.code} {e.reason}") from e
     except (urllib.error.URLError, OSError) as e:
@@ -142,7 +147,7 @@ def _open_url(source: str) -> Iterator[tuple[BinaryIO, int | None]]:
         raise DownloadError(f"cannot download installer {source}: {reason}") from e
     with resp:
         length = resp.headers.get("Content-Length")
-        yield resp, int(length) if length and length.isdigit() else None
+        yield resp, int(length) if length and length.isdigit() else None  # type: ignore[misc]
 
 
 def fetch_installer(src: InstallerSource, progress: Progress, spool_dir: Path) -> FetchedInstaller:

@@ -8,6 +8,7 @@ manifest is pushed with the exact bytes the bundle recorded
 (``images/source-manifests.json``), so the registry stores the source's digest.
 A bundle built from a daemon has no source manifests: a Docker schema 2
 manifest is written from its config and layers (a new, deterministic digest).
+Last, every manifest is read back by digest: a registry's 201 is not taken on trust.
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ from harborkit.bundle.format import ImageRecord, blob_member
 from harborkit.bundle.from_registry import SOURCE_MANIFESTS, validate_source_manifests
 from harborkit.bundle.progress import NullProgress, Progress
 from harborkit.bundle.tarsafe import Member
+from harborkit.errors import InputError
 from harborkit.registry.endpoint import Endpoint
 from harborkit.registry.errors import NotFound
-from harborkit.registry.reference import parse_reference
+from harborkit.registry.reference import is_path_component, parse_reference
 from harborkit.transfer import Cancelled, run_all
 
 if TYPE_CHECKING:
@@ -75,12 +77,30 @@ class _Plan:
     blobs: tuple[str, ...]  # config first, then layers
 
 
+def check_project(project: str | None) -> str | None:
+    """``--project`` as given, if it is one repository path component; else :class:`InputError`.
+
+    A project is one component by the distribution grammar: ``advb/../x``,
+    ``advb%2f..%2fx``, ``ADVB`` or ``""`` would push into another namespace (or
+    none), so they are refused before anything is read or sent.
+    """
+    if project is None:
+        return None
+    if not is_path_component(project):
+        raise InputError(
+            f"--project {project!r} is not a registry project name: one path component of "
+            "lowercase letters and digits, separated by '.', '_', '__' or dashes"
+        )
+    return project
+
+
 def target_repository(repository: str, project: str | None) -> str:
     """``goharbor/harbor-core`` -> ``PROJECT/harbor-core`` (the project replaces the namespace)."""
-    if not project:
+    if project is None:
         return repository
+    check_project(project)
     name = repository.split("/", 1)[1] if "/" in repository else repository
-    return f"{project.strip('/')}/{name}"
+    return f"{project}/{name}"
 
 
 def _read(path: Path, m: Member) -> bytes:
@@ -258,6 +278,22 @@ class _Pusher:
         target = f"{self.client.host}/{p.repository}:{p.tag}"
         return PushedImage(p.reference, target, digest, p.from_source)
 
+    def read_back(self, p: _Plan) -> None:
+        """The manifest as the registry now serves it by digest: exactly the bytes pushed
+        (a 201 or a HEAD answer is not taken on trust)."""
+        from harborkit.registry.errors import ProtocolError
+
+        where = f"{self.client.host}: {p.repository}:{p.tag}"
+        try:
+            got = self.client.get_manifest(p.repository, p.manifest.digest)
+        except NotFound as e:
+            raise ProtocolError(
+                f"{where}: the registry accepted manifest {p.manifest.digest} but does not "
+                "serve it when read back; the push is not complete"
+            ) from e
+        if got.raw != p.manifest.raw:  # (same digest, so not reached unless sha256 breaks)
+            raise ProtocolError(f"{where}: manifest {p.manifest.digest} reads back altered")
+
     def run(self, plans: list[_Plan], workers: int, progress: Progress) -> PushResult:
         from harborkit.registry.blobs import PushOutcome
 
@@ -267,6 +303,7 @@ class _Pusher:
             first = run_all(self.upload, list(self.first_repo), workers, abort, stop=self.stop)
             second = run_all(self.mount, self.mounts, workers, abort, stop=self.stop)
             pushed = run_all(self.put, plans, workers, abort, stop=self.stop)
+            run_all(self.read_back, plans, workers, abort, stop=self.stop)
         finally:
             self._task.done()
         outcomes = first + second
@@ -294,6 +331,7 @@ def push_bundle(
     """Verify ``bundle`` and push all of its images to ``target``."""
     from harborkit.bundle.verify import verify_bundle
 
+    check_project(project)  # before anything is read or sent
     progress = progress or NullProgress()
     verified = verify_bundle(bundle, progress=progress)
     plans = _plans(bundle, verified, target.host, project)

@@ -15,8 +15,8 @@ import hashlib
 import os
 import posixpath
 import re
+import stat
 import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -25,9 +25,12 @@ from typing import Any, BinaryIO
 from harborkit.bundle.errors import DownloadError, InstallTargetExists, OutputError
 from harborkit.bundle.format import FileRecord, file_member
 from harborkit.errors import InputError
+from harborkit.transfer import WatchedReader, open_url
 
 CHUNK = 1 << 20
 _MAX_SUMS = 1 << 20
+#: a carried file (``--file NAME=PATH|URL`` or the manifest's URL) larger than this is refused
+MAX_FILE = 512 << 20
 _HEX = re.compile(r"^[0-9a-fA-F]{64}$")
 
 
@@ -62,9 +65,15 @@ def parse_file_option(values: list[str]) -> dict[str, str]:
 @contextlib.contextmanager
 def open_source(source: str, what: str) -> Iterator[tuple[BinaryIO, int | None]]:
     """A local path or http(s) URL as a stream and its length when known."""
+    from harborkit.bundle.installer import DOWNLOAD_DEADLINE, DOWNLOAD_STALL
+
+    def fail(why: str) -> DownloadError:
+        return DownloadError(f"download of {what} from {source} {why}")
+
     if source.startswith(("http://", "https://")):
-        try:
-            resp = urllib.request.urlopen(source, timeout=60)  # noqa: S310 - http(s) only
+        try:  # a trickle holds neither the answer nor a read past the deadline
+            resp = open_url(source, timeout=DOWNLOAD_STALL, deadline=DOWNLOAD_DEADLINE,
+                            max_bytes=MAX_FILE, fail=fail)  # fmt: skip
         except urllib.error.HTTPError as e:
             raise DownloadError(
                 f"cannot download {what} from {source}: HTTP {e.code} {e.reason}"
@@ -74,16 +83,25 @@ def open_source(source: str, what: str) -> Iterator[tuple[BinaryIO, int | None]]
             raise DownloadError(f"cannot download {what} from {source}: {reason}") from e
         with resp:
             length = resp.headers.get("Content-Length")
-            yield resp, int(length) if length and length.isdigit() else None
+            yield resp, int(length) if length and length.isdigit() else None  # type: ignore[misc]
         return
     if "://" in source:
         raise DownloadError(f"unsupported URL for {what}: {source} (only http and https)")
-    try:
-        f = open(source, "rb")  # noqa: SIM115 - closed below
+    try:  # O_NONBLOCK: a FIFO does not hang the open; only a regular file is read
+        f = os.fdopen(os.open(source, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC), "rb")
     except OSError as e:
         raise DownloadError(f"cannot read {what} {source}: {e.strerror or e}") from e
     with f:
-        yield f, os.fstat(f.fileno()).st_size
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise DownloadError(f"cannot read {what} {source}: not a regular file")
+        if st.st_size > MAX_FILE:
+            raise DownloadError(f"{what} {source} is larger than {MAX_FILE >> 20} MiB")
+        os.set_blocking(f.fileno(), True)
+        with WatchedReader(
+            f, stall=DOWNLOAD_STALL, deadline=DOWNLOAD_DEADLINE, max_bytes=MAX_FILE, fail=fail
+        ) as src:
+            yield src, st.st_size  # type: ignore[misc]
 
 
 def parse_checksum_file(text: str, file_name: str, where: str) -> str:

@@ -18,14 +18,26 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
-from urllib.parse import urlencode, urljoin
+from urllib.parse import urlencode
 
 import requests
 import urllib3
 
 from harborkit.registry.digest import check_digest, show
 from harborkit.registry.errors import DigestMismatch, ProtocolError, RegistryUnreachable
-from harborkit.registry.transport import Transport, done, reason
+from harborkit.registry.transport import (
+    BLOB_DEADLINE_ENV,
+    DEADLINE_ENV,
+    STALL_ENV,
+    Transport,
+    blob_deadline,
+    done,
+    reason,
+    request_deadline,
+    stall_window,
+)
+from harborkit.registry.url import join_target
+from harborkit.watch import StreamWatch
 
 CHUNK = 1 << 20
 Progress = Callable[[int], None]
@@ -130,18 +142,29 @@ class _Download:
             self._read(r, size, progress)
 
     def _read(self, r: requests.Response, size: int | None, progress: Progress | None) -> None:
-        chunks = r.raw.stream(CHUNK, decode_content=False)
+        # read1: each read returns what one recv brought, so the watch ticks on a trickle
+        # (a read of 1 MiB would wait for the whole MiB, whatever its pace)
+        window = stall_window()
+        watch = StreamWatch(
+            window=window,
+            deadline=1e9,  # the blob's deadline is the caller's (Transport.deadline)
+            fail=lambda why: RegistryUnreachable(
+                f"{self.t.host}: blob {self.digest} ({self.repository}) {why} after "
+                f"{self.offset + self.got} bytes ({STALL_ENV}); rerun to resume"
+            ),
+        )
         while True:
             try:
-                chunk = next(chunks, None)
+                chunk = r.raw.read1(CHUNK, decode_content=False)
             except (urllib3.exceptions.HTTPError, OSError) as e:
                 raise RegistryUnreachable(
                     f"{self.t.host}: connection lost after {self.offset + self.got} "
                     f"{'of ' + str(size) + ' ' if size else ''}bytes of blob {self.digest} "
                     f"({self.repository}): {reason(e)}; rerun to resume"
                 ) from e
-            if chunk is None:
+            if not chunk:
                 break
+            watch.tick(len(chunk))
             if size is not None and self.offset + self.got + len(chunk) > size:
                 raise ProtocolError(
                     f"{self.t.host}: blob {self.digest} ({self.repository}) goes on past the "
@@ -202,14 +225,16 @@ class BlobAPI:
             d = _Download(t, repository, digest, f)
             d.hash_existing(size)
             resumed = d.offset > 0
+            what = f"fetch blob {digest} of {repository}"
             try:
-                d.run(size, progress)
-                if (
-                    not d.matches() and resumed
-                ):  # the earlier partial file was not this blob's start
-                    d.restart()
-                    resumed = False
+                with t.deadline(blob_deadline(), BLOB_DEADLINE_ENV, what):
                     d.run(size, progress)
+                    if (
+                        not d.matches() and resumed
+                    ):  # the earlier partial file was not this blob's start
+                        d.restart()
+                        resumed = False
+                        d.run(size, progress)
             except ProtocolError:
                 _unlink(partial)
                 raise
@@ -227,14 +252,16 @@ class BlobAPI:
     def blob_size(self, repository: str, digest: str) -> int | None:
         """Size of the blob if ``repository`` has it (HEAD), else ``None``."""
         t = self.transport
-        r = t.request(
-            "HEAD",
-            f"/v2/{repository}/blobs/{digest}",
-            scope=f"repository:{repository}:pull",
-            what=f"check blob {digest} in {repository}",
-            allow=(404,),
-        )
-        done(r)
+        what = f"check blob {digest} in {repository}"
+        with t.deadline(request_deadline(), DEADLINE_ENV, what):
+            r = t.request(
+                "HEAD",
+                f"/v2/{repository}/blobs/{digest}",
+                scope=f"repository:{repository}:pull",
+                what=what,
+                allow=(404,),
+            )
+            done(r)
         if r.status_code == 404:
             return None
         length = r.headers.get("Content-Length") or "0"
@@ -256,8 +283,25 @@ class BlobAPI:
         HEAD first; then a cross-repository mount from ``mount_from`` when given;
         else an upload: monolithic (POST + one PUT) or, with ``chunk_size``, PATCH
         chunks then PUT. The upload ``Location`` may be on another origin: it then
-        gets no credentials (:mod:`~harborkit.registry.transport`).
+        gets no credentials (:mod:`~harborkit.registry.transport`). The whole push of
+        the blob ends within :func:`~harborkit.registry.transport.blob_deadline`.
         """
+        what = f"push blob {digest} to {repository}"
+        with self.transport.deadline(blob_deadline(), BLOB_DEADLINE_ENV, what):
+            return self._push_blob(
+                repository, digest, size, open_body, mount_from, chunk_size, progress
+            )
+
+    def _push_blob(
+        self,
+        repository: str,
+        digest: str,
+        size: int,
+        open_body: OpenBody,
+        mount_from: str | None,
+        chunk_size: int | None,
+        progress: Progress | None,
+    ) -> PushOutcome:
         t = self.transport
         if self.blob_size(repository, digest) is not None:
             return PushOutcome.EXISTS
@@ -351,10 +395,7 @@ def _location(r: requests.Response, what: str, host: str) -> str:
     loc = r.headers.get("Location")
     if not loc:
         raise ProtocolError(f"{host}: {what}: the registry sent no upload Location")
-    url = urljoin(r.url, loc)
-    if not url.startswith(("http://", "https://")):
-        raise ProtocolError(f"{host}: {what}: the upload Location {show(loc)} is not an HTTP URL")
-    return url
+    return join_target(r.url, loc, f"{host}: {what}: upload Location").url
 
 
 def _add_query(url: str, params: dict[str, str]) -> str:

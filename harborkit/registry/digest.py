@@ -9,6 +9,7 @@ verifies) is refused before it is used for any of them. The same pattern as
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -60,21 +61,46 @@ def blob_file(root: Path, digest: str) -> Path:
     return path
 
 
+#: a gzip layer may expand to at most this many times its size (plus MAX_EXPANSION_SLACK):
+#: real layers stay far below; a bomb (a run of zeros, ~1000x) is refused as it inflates
+MAX_EXPANSION = 100
+MAX_EXPANSION_SLACK = 64 << 20
+
+
 def file_digests(
     path: Path, *, compressed: bool, uncompressed: bool, checkpoint: Callable[[], None]
 ) -> tuple[str | None, str | None]:
     """In one read of ``path``: its digest, and the digest of its content ungzipped (a diff id).
 
-    Either is ``None`` when not asked for. A file that does not start with the gzip
-    magic is an uncompressed layer: its diff id is its own digest. ``checkpoint``
-    runs between blocks (it raises to stop). :class:`ProtocolError` if the gzip
-    stream is broken.
+    Either is ``None`` when not asked for (see :func:`layer_digests`).
+    """
+    digest, diff_id, _ = layer_digests(
+        path, compressed=compressed, uncompressed=uncompressed, checkpoint=checkpoint
+    )
+    return digest, diff_id
+
+
+def layer_digests(
+    path: Path, *, compressed: bool, uncompressed: bool, checkpoint: Callable[[], None]
+) -> tuple[str | None, str | None, int | None]:
+    """In one read of ``path``: its digest, its diff id and its uncompressed size.
+
+    The digest is ``None`` unless ``compressed``, the diff id and the size unless
+    ``uncompressed``. A file that does not start with the gzip magic is an
+    uncompressed layer: its diff id is its own digest. The size is counted by
+    inflating every gzip member (a trailer's ISIZE is only its own member's size,
+    modulo 4 GiB). ``checkpoint`` runs between blocks (it raises to stop).
+    :class:`ProtocolError` if the gzip stream is broken or expands past
+    :data:`MAX_EXPANSION` times the file's size.
     """
     from isal import isal_zlib
 
     whole, inner = hashlib.sha256(), hashlib.sha256()
     d = None
     with open(path, "rb", buffering=0) as f:
+        size = os.fstat(f.fileno()).st_size
+        out_limit = size * MAX_EXPANSION + MAX_EXPANSION_SLACK
+        inflated = _Counter(inner, out_limit, path, size)
         first = True
         while chunk := f.read(_BLOCK):
             checkpoint()
@@ -86,13 +112,31 @@ def file_digests(
             if d is not None:
                 view = memoryview(chunk)
                 for at in range(0, len(view), _PIECE):
-                    d = _inflate(d, view[at : at + _PIECE], inner, path)
+                    d = _inflate(d, view[at : at + _PIECE], inflated, path)
             elif uncompressed:
-                inner.update(chunk)
+                inflated.update(chunk)
     if d is not None and not d.eof:
         raise ProtocolError(f"{path.name}: the layer ends inside its gzip stream")
     out = "sha256:" + whole.hexdigest() if compressed else None
-    return out, ("sha256:" + inner.hexdigest() if uncompressed else None)
+    if not uncompressed:
+        return out, None, None
+    return out, "sha256:" + inner.hexdigest(), inflated.count
+
+
+class _Counter:
+    """A hash that counts what it is fed and refuses more than ``limit`` bytes."""
+
+    def __init__(self, h: hashlib._Hash, limit: int, path: Path, size: int) -> None:
+        self.h, self.limit, self.path, self.size, self.count = h, limit, path, size, 0
+
+    def update(self, data: bytes | memoryview) -> None:
+        self.count += len(data)
+        if self.count > self.limit:
+            raise ProtocolError(
+                f"{self.path.name}: the layer expands past {self.limit} bytes from "
+                f"{self.size} (more than {MAX_EXPANSION} times its size: a gzip bomb?); refused"
+            )
+        self.h.update(data)
 
 
 _BLOCK = 1 << 20  # read from the file at a time
@@ -100,7 +144,7 @@ _PIECE = 64 << 10  # handed to the inflater at a time (what it keeps back is cop
 _OUT = 2 << 20  # taken from the inflater at a time
 
 
-def _inflate(d: Decompress, data: bytes | memoryview, h: hashlib._Hash, path: Path) -> Decompress:
+def _inflate(d: Decompress, data: bytes | memoryview, h: _Counter, path: Path) -> Decompress:
     """Feed ``data`` (gzip members, possibly several) to ``d``; the decompressor to go on with.
 
     Output is taken 2 MiB at a time, so that a run of zeros (or a gzip bomb)

@@ -17,7 +17,13 @@ from dataclasses import dataclass
 from harborkit.registry.digest import check_digest, is_digest, sha256_digest, show
 from harborkit.registry.errors import DigestMismatch, ProtocolError, UnsupportedManifest
 from harborkit.registry.reference import ImageReference
-from harborkit.registry.transport import Transport, done, read_limited
+from harborkit.registry.transport import (
+    DEADLINE_ENV,
+    Transport,
+    done,
+    read_limited,
+    request_deadline,
+)
 
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
@@ -34,6 +40,9 @@ ACCEPT = ", ".join((DOCKER_MANIFEST, DOCKER_LIST, OCI_MANIFEST, OCI_INDEX))
 MAX_MANIFEST = 4 << 20
 #: an image config is read into memory: a larger one is refused before it is fetched
 MAX_CONFIG = 16 << 20
+
+#: layers of one image: more is refused (Docker itself stacks at most 125 on overlay2)
+MAX_LAYERS = 1000
 
 #: a JSON object as parsed (values are checked where they are used)
 JsonObject = dict[str, object]
@@ -127,15 +136,16 @@ class ManifestAPI:
         if pinned:
             check_digest(ref, f"{t.host}: {name}: manifest digest")
         what = f"get manifest {name}"
-        r = t.request(
-            "GET",
-            f"/v2/{repository}/manifests/{ref}",
-            scope=f"repository:{repository}:pull",
-            what=what,
-            headers={"Accept": ACCEPT},
-        )
-        with contextlib.closing(r):
-            raw = read_limited(r, MAX_MANIFEST, f"{t.host}: manifest {name}")
+        with t.deadline(request_deadline(), DEADLINE_ENV, what):
+            r = t.request(
+                "GET",
+                f"/v2/{repository}/manifests/{ref}",
+                scope=f"repository:{repository}:pull",
+                what=what,
+                headers={"Accept": ACCEPT},
+            )
+            with contextlib.closing(r):
+                raw = read_limited(r, MAX_MANIFEST, f"{t.host}: manifest {name}")
         digest = sha256_digest(raw)
         served = r.headers.get("Docker-Content-Digest")
         if pinned and digest != ref:
@@ -186,6 +196,10 @@ class ManifestAPI:
         layers = data.get("layers")
         if not isinstance(layers, list):
             raise ProtocolError(f"{where}: layers is not a list")
+        if len(layers) > MAX_LAYERS:
+            raise ProtocolError(
+                f"{where}: {len(layers)} layers, more than the {MAX_LAYERS} harborkit accepts"
+            )
         refs = tuple(blob_ref(x, f"{where}: layer {i}") for i, x in enumerate(layers))
         return ResolvedImage(ref, manifest, index, config, refs)
 
@@ -193,17 +207,18 @@ class ManifestAPI:
         """Push ``manifest``'s exact bytes as ``repository:tag``; its digest must not change."""
         t = self.transport
         what = f"push manifest {repository}:{tag}"
-        r = t.request(
-            "PUT",
-            f"/v2/{repository}/manifests/{tag}",
-            scope=f"repository:{repository}:pull,push",
-            what=what,
-            ok=(200, 201),
-            headers={"Content-Type": manifest.media_type},
-            body=lambda: manifest.raw,
-        )
-        served = r.headers.get("Docker-Content-Digest")
-        done(r)
+        with t.deadline(request_deadline(), DEADLINE_ENV, what):
+            r = t.request(
+                "PUT",
+                f"/v2/{repository}/manifests/{tag}",
+                scope=f"repository:{repository}:pull,push",
+                what=what,
+                ok=(200, 201),
+                headers={"Content-Type": manifest.media_type},
+                body=lambda: manifest.raw,
+            )
+            served = r.headers.get("Docker-Content-Digest")
+            done(r)
         if served is not None and served != manifest.digest:
             raise DigestMismatch(
                 f"{t.host}: {what}: the registry stored digest {show(served)}, "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 
@@ -52,7 +53,20 @@ def check_host(host: str) -> str:
         )
     if not _HOST.fullmatch(host):
         raise InputError(f"registry address {host!r} is not HOST[:PORT]")
+    if host.startswith("["):  # only an IPv6 address goes in brackets ([127.0.0.1] is refused)
+        try:
+            ipaddress.IPv6Address(host[1 : host.index("]")])
+        except ValueError:
+            raise InputError(
+                f"registry address {host!r} is not HOST[:PORT] (brackets hold an IPv6 address)"
+            ) from None
     return host
+
+
+def is_path_component(text: str) -> bool:
+    """True for one component of a repository path by the distribution grammar
+    (``[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*``), e.g. a Harbor project name."""
+    return len(text) <= 255 and bool(_COMPONENT.fullmatch(text))
 
 
 def is_docker_hub(host: str) -> bool:

@@ -21,16 +21,16 @@ import contextlib
 import ipaddress
 import json
 import math
+import os
 import re
-import socket
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypedDict
-from urllib.parse import urlencode, urljoin, urlsplit
+from urllib.parse import urlencode, urljoin
 
 import requests
 import urllib3
@@ -47,6 +47,8 @@ from harborkit.registry.errors import (
     RegistryUnreachable,
 )
 from harborkit.registry.reference import check_host
+from harborkit.registry.url import AmbiguousURL, join_target, parse_target, shown
+from harborkit.transfer import Deadline, shutdown_socket
 
 if TYPE_CHECKING:
     from urllib3._base_connection import BaseHTTPConnection as HTTPConnection
@@ -56,6 +58,37 @@ USER_AGENT = "harborkit-registry/1"
 MAX_SMALL_BODY = 256 << 10
 MAX_REDIRECTS = 10
 _REDIRECTS = (301, 302, 303, 307, 308)
+
+
+def _env_seconds(name: str, default: float) -> float:
+    try:
+        value = float(os.environ.get(name) or default)
+    except ValueError:
+        return default
+    return value if 0 < value < 1e9 else default
+
+
+#: one request (its answer and any small body: token, error, manifest) ends by this deadline
+DEADLINE_ENV = "HARBORKIT_REGISTRY_DEADLINE"
+#: one blob, fetched or uploaded, ends by this deadline
+BLOB_DEADLINE_ENV = "HARBORKIT_REGISTRY_BLOB_DEADLINE"
+#: a read that brings nothing for this long fails; a blob bringing less than 64 KiB in it too
+STALL_ENV = "HARBORKIT_REGISTRY_STALL"
+
+
+def request_deadline() -> float:
+    """Seconds one request may take in all (``HARBORKIT_REGISTRY_DEADLINE``, default 300)."""
+    return _env_seconds(DEADLINE_ENV, 300.0)
+
+
+def blob_deadline() -> float:
+    """Seconds one blob may take in all (``HARBORKIT_REGISTRY_BLOB_DEADLINE``, default 3600)."""
+    return _env_seconds(BLOB_DEADLINE_ENV, 3600.0)
+
+
+def stall_window() -> float:
+    """Seconds without progress that fail a read (``HARBORKIT_REGISTRY_STALL``, default 60)."""
+    return _env_seconds(STALL_ENV, 60.0)
 
 
 class BodySource(Protocol):
@@ -91,14 +124,16 @@ class Origin:
 
     @classmethod
     def of(cls, url: str) -> Origin:
-        """The origin of ``url`` (default ports filled in)."""
-        u = urlsplit(url)
-        scheme = u.scheme.lower()
+        """The origin of ``url`` (default ports filled in); an ambiguous URL has none.
+
+        Read by :func:`~harborkit.registry.url.parse_target`, the reading ``requests``
+        connects with: an ambiguous URL is never "mine" (and is refused where it enters).
+        """
         try:
-            port = u.port or (443 if scheme == "https" else 80)
-        except ValueError:
-            port = -1
-        return cls(scheme, (u.hostname or "").lower(), port)
+            t = parse_target(url, "")
+        except AmbiguousURL:
+            return cls("", "", -1)
+        return cls(t.scheme, t.host, t.port)
 
 
 class Transport:
@@ -151,20 +186,41 @@ class Transport:
         with self._lock:
             conns = list(self._conns)
         for conn in conns:
-            sock = getattr(conn, "sock", None)
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
+            shutdown_socket(conn)
 
     def _track(self, conn: HTTPConnection) -> None:
         with self._lock:
             self._conns.add(conn)
+        for d in getattr(self._local, "deadlines", ()):
+            d.add(conn)
+
+    @contextlib.contextmanager
+    def deadline(self, seconds: float, env: str, what: str) -> Iterator[Deadline]:
+        """Everything this thread does inside ends within ``seconds`` (see :class:`Deadline`);
+        past it, whatever failed becomes one line naming ``what`` and ``env``."""
+        d = Deadline(seconds)
+        stack: list[Deadline] = self._local.__dict__.setdefault("deadlines", [])
+        stack.append(d)
+        late = RegistryUnreachable(
+            f"{self.host}: {what}: no complete answer within {seconds:g} s ({env})"
+        )
+        try:
+            yield d
+        except Exception as e:
+            if d.expired:
+                raise late from e
+            raise
+        finally:
+            d.close()
+            stack.remove(d)
+        if d.expired:  # what was read may have been cut off by the shutdown
+            raise late
 
     def session(self) -> requests.Session:
         """This thread's session."""
         s: requests.Session | None = getattr(self._local, "session", None)
         if s is None:
-            s = requests.Session()
+            s = _Session()
             adapter = _TrackingAdapter(
                 self._track, pool_connections=2, pool_maxsize=self._pool_size, max_retries=0
             )
@@ -187,7 +243,8 @@ class Transport:
 
     def is_mine(self, url: str) -> bool:
         """True when ``url`` is on the registry's own origin (credentials may go there)."""
-        return Origin.of(url) == self.origin
+        origin = Origin.of(url)
+        return origin.port > 0 and origin == self.origin
 
     # ------------------------------------------------------------------ auth
 
@@ -207,8 +264,15 @@ class Transport:
 
     def _fetch_token(self, challenge: Challenge, scope: str, what: str) -> None:
         realm = challenge.params.get("realm")
-        if not realm or Origin.of(realm).scheme not in ("http", "https"):
+        if not realm:
             raise ProtocolError(f"{self.host}: bearer challenge without a usable realm for {what}")
+        target = parse_target(realm, f"{self.host}: the token realm (to {what})")
+        if target.scheme == "http" and self.origin.scheme == "https":
+            raise ProtocolError(
+                f"{self.host}: the registry is served over https but names the plain-http "
+                f"token service {shown(realm)} (to {what}): credentials would travel in clear; "
+                "refused (use --insecure only for a plain-http registry)"
+            )
         query: list[tuple[str, str]] = []
         if challenge.params.get("service"):
             query.append(("service", challenge.params["service"]))
@@ -221,7 +285,11 @@ class Transport:
         service = f"token service {_clip(realm)} (to {what})"
         try:
             r = self.session().get(
-                url, headers=headers, timeout=self.timeout, stream=True, allow_redirects=False
+                url,
+                headers=headers,
+                timeout=(self.timeout, min(self.timeout, stall_window())),
+                stream=True,
+                allow_redirects=False,
             )
         except requests.RequestException as e:
             raise RegistryUnreachable(
@@ -290,6 +358,26 @@ class Transport:
         Statuses in ``allow`` are returned to the caller instead of raising.
         """
         url = self.url(path)
+        if url is path:  # an absolute URL the registry sent (an upload Location)
+            url = parse_target(url, f"{self.host}: {what}").url
+        # a request that sends a body (a blob upload) may take as long as a blob
+        seconds, env = (
+            (blob_deadline(), BLOB_DEADLINE_ENV) if body else (request_deadline(), DEADLINE_ENV)
+        )
+        with self.deadline(seconds, env, what):
+            return self._request(method, url, scope, what, ok, headers, body, allow)
+
+    def _request(
+        self,
+        method: str,
+        url: str,
+        scope: str,
+        what: str,
+        ok: tuple[int, ...],
+        headers: Mapping[str, str] | None,
+        body: BodyFactory | None,
+        allow: tuple[int, ...],
+    ) -> requests.Response:
         mine = self.is_mine(url)
         for attempt in range(2):
             hdrs = dict(headers or {})
@@ -336,7 +424,7 @@ class Transport:
                     headers=headers,
                     data=body() if body else None,
                     stream=True,
-                    timeout=self.timeout,
+                    timeout=(self.timeout, min(self.timeout, stall_window())),
                     allow_redirects=False,
                 )
             except requests.RequestException as e:
@@ -345,7 +433,7 @@ class Transport:
             if r.status_code not in _REDIRECTS or not location:
                 return r
             r.close()  # its body is not read
-            url = urljoin(url, location)
+            url = join_target(url, location, f"{self.host}: {what}: redirect").url
             if not self.is_mine(url):
                 headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
             if r.status_code == 303 or (r.status_code in (301, 302) and method == "POST"):
@@ -403,6 +491,18 @@ def done(r: requests.Response) -> None:
         read_limited(r, MAX_SMALL_BODY, "")
 
 
+class _Session(requests.Session):
+    """A session that never reads a ``Location`` itself (redirects are followed in ``_send``).
+
+    ``requests`` parses the ``Location`` of every redirect answer, even with
+    ``allow_redirects=False``, with ``urlparse``, which raises on some hostile
+    values (``http://[127.0.0.2]/``) before our own strict check could name them.
+    """
+
+    def get_redirect_target(self, resp: requests.Response) -> str | None:  # noqa: ARG002
+        return None
+
+
 class _TrackingAdapter(HTTPAdapter):
     """An adapter that reports each connection it hands out (so they can be aborted)."""
 
@@ -444,10 +544,36 @@ class _TrackingAdapter(HTTPAdapter):
 # --------------------------------------------------------------------------- helpers
 
 
+#: a token response or an error body nested deeper than this is refused before parsing
+MAX_JSON_DEPTH = 64
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_JSON_NESTING = re.compile(rb"[\[\]{}]")
+
+
+class _TooDeep(ValueError):
+    pass
+
+
+def loads_small(raw: bytes) -> object:
+    """``raw`` (a bounded body) parsed as JSON; :class:`ValueError` if it is not JSON or is
+    nested deeper than :data:`MAX_JSON_DEPTH` (``json`` would recurse once per level)."""
+    depth = 0
+    for m in _JSON_NESTING.finditer(_JSON_STRING.sub(b"", raw)):
+        depth += 1 if m.group() in (b"[", b"{") else -1
+        if depth > MAX_JSON_DEPTH:
+            raise _TooDeep(f"nested deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        return json.loads(raw)
+    except RecursionError as e:  # (not reached after the depth check; kept as a guard)
+        raise _TooDeep(f"nested deeper than {MAX_JSON_DEPTH} levels") from e
+
+
 def _parse_token(body: bytes, where: str) -> tuple[str, float]:
     """Token text and lifetime from a token response (the token is never echoed)."""
     try:
-        doc = json.loads(body)
+        doc = loads_small(body)
+    except _TooDeep as e:
+        raise ProtocolError(f"{where}: the token response is {e}") from e
     except ValueError as e:
         raise ProtocolError(f"{where}: the token response is not JSON") from e
     if not isinstance(doc, dict):
@@ -488,7 +614,7 @@ def _basic(c: Credentials | None) -> str:
 def _error_detail(raw: bytes) -> tuple[str, str]:
     """Code and message of a registry error body (cleaned: one short line each)."""
     try:
-        doc = json.loads(raw)
+        doc = loads_small(raw)
     except ValueError:
         return "", ""
     errs = doc.get("errors") if isinstance(doc, dict) else None

@@ -23,6 +23,7 @@ import pytest
 from harborkit.errors import ExitCode
 from tests.registry.conftest import REPO, write_installer, write_manifest
 from tests.support.hostile_registry import (
+    AMBIGUOUS_URLS,
     PASSWORD,
     REPOSITORY,
     TOKEN,
@@ -356,3 +357,395 @@ def test_credentials_in_the_registry_address_are_refused(command: list[str], sit
         "HARBORKIT_REGISTRY_PASSWORD (or --password)\n"
     )
     assert PASSWORD not in run.stderr + run.stdout
+
+
+# --------------------------------------------------------------------------- ambiguous URLs
+# issue 19, classes 13 and 14: a URL that urlsplit reads as the registry while urllib3 (which
+# requests connects with) reads it as the witness, or that a parser refuses outright, is one
+# line exit 10 wherever the registry sends it, and no request at all reaches the witness.
+
+_WHY = {
+    "backslash": "it holds a backslash",
+    "backslash-path": "it holds a backslash",
+    "bracket-ipv4": "its bracketed host is not an IPv6 address",
+    "bracket-name": "its bracketed host is not an IPv6 address",
+    "userinfo": "it holds user info (an '@' before the host)",
+    "percent-host": "its host is percent-encoded",
+    "space": "it holds whitespace, a control or a non-ASCII character",
+    "control": "it holds whitespace, a control or a non-ASCII character",
+}
+assert set(_WHY) == set(AMBIGUOUS_URLS)
+
+
+def _shown(url: str) -> str:
+    return re.escape(repr("".join(c if c.isprintable() else "?" for c in url)))
+
+
+def _nothing_reached_the_witness(reg: HostileRegistry, run: Run) -> None:
+    assert reg.witness_seen == [], reg.witness_seen
+    assert PASSWORD not in run.stderr and TOKEN not in run.stderr
+
+
+@pytest.mark.parametrize("variant", sorted(AMBIGUOUS_URLS))
+def test_an_ambiguous_blob_redirect_is_refused(variant: str, site: Site) -> None:
+    with hostile_registry(f"redirect-{variant}", auth="basic") as reg:
+        run = build(site, reg)
+        url = reg.ambiguous_url(variant, "/blobs/")
+    refused(
+        run,
+        site,
+        rf"{_h(reg)}: fetch blob {HEX} of hostile/app: redirect: the URL "
+        rf"{_shown(url)[:-1]}{HEX}' is refused: {re.escape(_WHY[variant])}",
+    )
+    _nothing_reached_the_witness(reg, run)
+
+
+@pytest.mark.parametrize("variant", sorted(AMBIGUOUS_URLS))
+def test_an_ambiguous_upload_location_is_refused(variant: str, bundle: Path, site: Site) -> None:
+    with hostile_registry(f"location-{variant}", auth="basic") as reg:
+        run = run_measured(
+            site,
+            "bundle", "push", "-q", str(bundle), "--registry", reg.host, "--insecure",
+            "--username", USER, "--workers", "1",
+            password=True,
+        )  # fmt: skip
+        url = reg.ambiguous_url(variant, "/upload/1")
+    refused(
+        run,
+        site,
+        rf"{_h(reg)}: push blob {HEX} to hostile/app: upload Location: the URL {_shown(url)} "
+        rf"is refused: {re.escape(_WHY[variant])}",
+    )
+    _nothing_reached_the_witness(reg, run)
+    assert not any("/manifests/" in s.path and s.method == "PUT" for s in reg.seen)
+
+
+@pytest.mark.parametrize("variant", sorted(AMBIGUOUS_URLS))
+def test_an_ambiguous_token_realm_is_refused(variant: str, site: Site) -> None:
+    with hostile_registry(f"realm-{variant}", auth="bearer") as reg:
+        run = build(site, reg)
+        url = reg.ambiguous_url(variant, "/token")
+    refused(
+        run,
+        site,
+        rf"{_h(reg)}: the token realm \(to get manifest hostile/app:v1\): the URL {_shown(url)} "
+        rf"is refused: {re.escape(_WHY[variant])}",
+    )
+    _nothing_reached_the_witness(reg, run)
+    assert [s.authorization for s in reg.seen] == [None]  # only the first, anonymous request
+
+
+# --------------------------------------------------------------------------- nested JSON
+
+
+@pytest.mark.parametrize(
+    ("mode", "what"),
+    [
+        ("token-nested", "the token response is nested deeper than 64 levels"),
+        ("token-nested-object", "the token response is nested deeper than 64 levels"),
+        ("token-deep-valid", "the token response is nested deeper than 64 levels"),
+    ],
+)
+def test_a_deeply_nested_token_response_is_one_line(mode: str, what: str, site: Site) -> None:
+    with hostile_registry(mode, auth="bearer") as reg:
+        run = build(site, reg)
+    refused(
+        run,
+        site,
+        rf"{_h(reg)}: token service http://{_h(reg)}/token \(to get manifest hostile/app:v1\): "
+        + re.escape(what),
+    )
+
+
+def test_a_deeply_nested_error_body_is_one_line(site: Site) -> None:
+    with hostile_registry("error-nested") as reg:
+        run = build(site, reg)
+    refused(
+        run, site, f"{_h(reg)}: get manifest hostile/app:v1 failed: HTTP 500 Internal Server Error"
+    )
+
+
+# --------------------------------------------------------------------------- plain-http token
+
+
+def test_an_https_registry_naming_a_plain_http_token_service_is_refused(
+    site: Site, tmp_path: Path
+) -> None:
+    from tests.support.registry import make_pki
+
+    pki = make_pki(tmp_path / "pki")
+    with hostile_registry(
+        "realm-plain-http", auth="bearer", tls=(pki.server_cert, pki.server_key)
+    ) as reg:
+        run = run_measured(
+            site,
+            "bundle", "build", "-q", "--from", f"registry://{reg.host}", "--ca", str(pki.ca_cert),
+            "-m", str(site.manifest), "--installer", str(site.installer),
+            "-o", str(site.root / "out.tar"), "--username", USER,
+            password=True,
+        )  # fmt: skip
+    refused(
+        run,
+        site,
+        rf"{_h(reg)}: the registry is served over https but names the plain-http token service "
+        rf"'http://{re.escape(reg.witness_host)}/token' \(to get manifest hostile/app:v1\): "
+        r"credentials would travel in clear; refused \(use --insecure only for a plain-http "
+        r"registry\)",
+    )
+    assert reg.witness_seen == []
+    assert [s.authorization for s in reg.seen] == [None]
+
+
+# --------------------------------------------------------------------------- --project
+
+
+@pytest.mark.parametrize(
+    "project",
+    [
+        "advb/../x", "advb%2f..%2fx", "ADVB", "", "advb/x", "/advb", "advb/", "..", "-advb",
+        "advb-", "a..b", "a___b", " advb", "advb\n", "advb\\x", "adv\u00e9", "a" * 256,
+    ],
+)  # fmt: skip
+def test_a_project_that_is_not_one_path_component_is_refused(
+    project: str, bundle: Path, site: Site
+) -> None:
+    with hostile_registry("ok", auth="basic") as reg:
+        run = run_measured(
+            site,
+            "bundle", "push", "-q", str(bundle), "--registry", reg.host, "--insecure",
+            "--username", USER, "--project", project,
+            password=True,
+        )  # fmt: skip
+    assert run.rc == ExitCode.USAGE, run.stderr
+    assert run.stderr == (
+        f"harborkit: error: --project {project!r} is not a registry project name: one path "
+        "component of lowercase letters and digits, separated by '.', '_', '__' or dashes\n"
+    )
+    assert reg.seen == [] and reg.witness_seen == []  # nothing was sent at all
+
+
+@pytest.mark.parametrize("project", ["advb", "a.b", "a__b", "a--b", "a_b-c.d"])
+def test_a_valid_project_replaces_the_namespace(project: str, bundle: Path, site: Site) -> None:
+    with hostile_registry("ok", auth="basic") as reg:
+        run = run_measured(
+            site,
+            "bundle", "push", "-q", str(bundle), "--registry", reg.host, "--insecure",
+            "--username", USER, "--project", project,
+            password=True,
+        )  # fmt: skip
+    # the hostile registry serves only hostile/app: another namespace is a 404, named
+    assert run.rc == ExitCode.REGISTRY, run.stderr
+    assert f"(does project {project!r} exist?)" in run.stderr
+    paths = {s.path.split("?", 1)[0] for s in reg.seen}
+    assert paths and all(p.startswith(f"/v2/{project}/app/") for p in paths if p != "/v2/"), paths
+
+
+# --------------------------------------------------------------------------- layers
+
+
+def test_a_gzip_bomb_layer_is_refused_as_it_inflates(site: Site) -> None:
+    with hostile_registry("layer-bomb") as reg:
+        layer = reg.image.layer_digests[0]
+        size = len(reg.image.blobs[layer])
+        run = build(site, reg)
+    limit = size * 100 + (64 << 20)
+    refused(
+        run,
+        site,
+        rf"{_h(reg)}: hostile/app: layer {layer.split(':')[1]}: the layer expands past {limit} "
+        rf"bytes from {size} \(more than 100 times its size: a gzip bomb\?\); refused",
+    )
+
+
+def test_the_uncompressed_size_counts_every_gzip_member(site: Site) -> None:
+    import json
+    import tarfile
+
+    with hostile_registry("layer-multi-member") as reg:
+        run = build(site, reg)
+        gz = reg.image.blobs[reg.image.layer_digests[0]]
+    assert (run.rc, run.stderr) == (ExitCode.OK, "")
+    with tarfile.open(site.root / "out.tar") as tf:
+        member = tf.extractfile("harbor-bundle.json")
+        assert member is not None
+        meta = json.loads(member.read())
+    import gzip
+
+    whole = len(gzip.decompress(gz))
+    last_trailer = int.from_bytes(gz[-4:], "little")
+    assert last_trailer != whole  # the trailer alone would lie
+    assert [x["uncompressed_size"] for x in meta["layers"]] == [whole]
+    assert meta["images"][0]["size"] == whole
+
+
+def test_a_manifest_with_too_many_layers_is_refused(site: Site) -> None:
+    with hostile_registry("too-many-layers") as reg:
+        run = build(site, reg)
+    refused(
+        run,
+        site,
+        rf"{_h(reg)}: hostile/app:v1: manifest {HEX}: 1001 layers, more than the 1000 "
+        "harborkit accepts",
+    )
+
+
+# --------------------------------------------------------------------------- deadlines
+
+
+def _timed_build(site: Site, reg: HostileRegistry, env: dict[str, str]) -> tuple[Run, float]:
+    import time
+
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        started = time.monotonic()
+        run = build(site, reg)
+        return run, time.monotonic() - started
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@pytest.mark.parametrize("mode", ["trickle-headers", "trickle-manifest"])
+def test_a_trickled_answer_does_not_beat_the_request_deadline(mode: str, site: Site) -> None:
+    with hostile_registry(mode) as reg:
+        run, took = _timed_build(site, reg, {"HARBORKIT_REGISTRY_DEADLINE": "2"})
+    refused(
+        run,
+        site,
+        rf"{_h(reg)}: get manifest hostile/app:v1: no complete answer within 2 s "
+        r"\(HARBORKIT_REGISTRY_DEADLINE\)",
+    )
+    assert took < 10, took  # a byte every 0.2 s: the whole answer would take minutes
+
+
+def test_a_trickled_blob_does_not_beat_the_blob_deadline(site: Site) -> None:
+    with hostile_registry("trickle-blob") as reg:
+        run, took = _timed_build(
+            site,
+            reg,
+            {"HARBORKIT_REGISTRY_BLOB_DEADLINE": "2", "HARBORKIT_REGISTRY_STALL": "60"},
+        )
+    refused(
+        run,
+        site,
+        rf"{_h(reg)}: fetch blob {HEX} of hostile/app: no complete answer within 2 s "
+        r"\(HARBORKIT_REGISTRY_BLOB_DEADLINE\)",
+    )
+    assert took < 10, took
+
+
+def test_a_trickled_blob_fails_the_speed_floor(site: Site) -> None:
+    with hostile_registry("trickle-blob") as reg:
+        run, took = _timed_build(site, reg, {"HARBORKIT_REGISTRY_STALL": "1"})
+    refused(
+        run,
+        site,
+        rf"{_h(reg)}: blob {HEX} \(hostile/app\) stalled: less than 64 KiB in 1 s after \d+ "
+        r"bytes \(HARBORKIT_REGISTRY_STALL\); rerun to resume",
+    )
+    assert took < 10, took
+
+
+def test_a_blob_that_goes_silent_fails_at_the_stall_window(site: Site) -> None:
+    with hostile_registry("stall-blob") as reg:
+        run, took = _timed_build(site, reg, {"HARBORKIT_REGISTRY_STALL": "1"})
+    refused(
+        run,
+        site,
+        rf"{_h(reg)}: connection lost after \d+ of \d+ bytes of blob {HEX} \(hostile/app\): "
+        r".*timed out.*; rerun to resume",
+    )
+    assert took < 10, took
+
+
+# --------------------------------------------------------------------------- push
+
+
+def _push(site: Site, bundle: Path, reg: HostileRegistry, *extra: str) -> Run:
+    return run_measured(
+        site,
+        "bundle", "push", "-q", str(bundle), "--registry", reg.host, "--insecure",
+        "--username", USER, *extra,
+        password=True,
+    )  # fmt: skip
+
+
+def test_a_push_reads_every_manifest_back(bundle: Path, site: Site) -> None:
+    with hostile_registry("ok", auth="basic") as reg:
+        run = _push(site, bundle, reg)
+    assert (run.rc, run.stderr) == (ExitCode.OK, "")
+    gets = [s.path for s in reg.seen if s.method == "GET" and "/manifests/sha256:" in s.path]
+    assert len(gets) == 1  # after the PUT
+    puts = [i for i, s in enumerate(reg.seen) if s.method == "PUT" and "/manifests/" in s.path]
+    assert puts and puts[-1] < max(i for i, s in enumerate(reg.seen) if s.path in gets)
+
+
+def test_a_manifest_the_registry_forgets_is_named(bundle: Path, site: Site) -> None:
+    with hostile_registry("push-forgets", auth="basic") as reg:
+        run = _push(site, bundle, reg)
+    refused(
+        run,
+        site,
+        rf"{_h(reg)}: hostile/app:v1: the registry accepted manifest {HEX} but does not serve "
+        "it when read back; the push is not complete",
+    )
+
+
+def test_a_parallel_failure_names_the_first_failure_not_an_aborted_sibling(
+    bundle: Path, site: Site
+) -> None:
+    import time
+
+    with hostile_registry("push-one-fails", auth="basic") as reg:
+        started = time.monotonic()
+        run = _push(site, bundle, reg, "--workers", "2")
+        took = time.monotonic() - started
+        layer = reg.image.layer_digests[0]
+    refused(
+        run,
+        site,
+        rf"{_h(reg)}: push blob {re.escape(layer)} to hostile/app failed: HTTP 500 "
+        "BLOB_UPLOAD_INVALID: disk on fire",
+    )
+    assert took < 30, took  # the hanging sibling was broken off, not waited for
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["bundle", "push", "x.tar", "--registry", "[127.0.0.2]:5000"],
+        ["bundle", "build", "--from", "registry://[127.0.0.2]:5000", "-o", "x"],
+    ],
+    ids=["push", "build"],
+)
+def test_a_bracketed_ipv4_registry_address_is_a_usage_error(command: list[str], site: Site) -> None:
+    run = run_measured(site, *command)
+    assert run.rc == ExitCode.USAGE, run.stderr
+    assert run.stderr == (
+        "harborkit: error: registry address '[127.0.0.2]:5000' is not HOST[:PORT] "
+        "(brackets hold an IPv6 address)\n"
+    )
+
+
+def test_a_trickled_upload_answer_does_not_beat_the_blob_deadline(bundle: Path, site: Site) -> None:
+    import time
+
+    os.environ["HARBORKIT_REGISTRY_BLOB_DEADLINE"] = "2"
+    try:
+        with hostile_registry("trickle-upload-answer", auth="basic") as reg:
+            started = time.monotonic()
+            run = _push(site, bundle, reg, "--workers", "1")
+            took = time.monotonic() - started
+    finally:
+        del os.environ["HARBORKIT_REGISTRY_BLOB_DEADLINE"]
+    refused(
+        run,
+        site,
+        rf"{_h(reg)}: push blob {HEX} to hostile/app: no complete answer within 2 s "
+        r"\(HARBORKIT_REGISTRY_BLOB_DEADLINE\)",
+    )
+    assert took < 10, took

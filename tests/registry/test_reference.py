@@ -36,3 +36,20 @@ def test_default_registry_has_no_library_rule() -> None:
 def test_malformed(bad: str) -> None:
     with pytest.raises(InputError):
         parse_reference(bad)
+
+
+@pytest.mark.parametrize(
+    "host", ["[127.0.0.2]:5000", "[127.0.0.2]", "[localhost]:5000", "[::ffff:zz]:1", "[1.2.3.4.5]"]
+)
+def test_a_bracketed_registry_address_must_be_ipv6(host: str) -> None:
+    from harborkit.registry.reference import check_host
+
+    with pytest.raises(InputError, match=r"is not HOST\[:PORT\]"):
+        check_host(host)
+
+
+@pytest.mark.parametrize("host", ["[::1]:5000", "[::1]", "127.0.0.1:5000", "reg.example.com"])
+def test_a_plain_registry_address_is_kept(host: str) -> None:
+    from harborkit.registry.reference import check_host
+
+    assert check_host(host) == host

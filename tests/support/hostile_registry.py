@@ -13,17 +13,22 @@ Modes (``MODES``) each change one answer; ``ok`` changes none.
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
+import itertools
 import json
 import random
+import ssl
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
-from tests.support.registry import make_image
+from tests.support.registry import make_image, make_layer
 
 USER = "hkuser"
 PASSWORD = "hk-hostile-pw"
@@ -34,7 +39,7 @@ TAG = "v1"
 TRAVERSAL = "sha256:" + "../../../../" + "/" * 45 + ".bashrc"
 ENDLESS_CAP = 768 << 20  # an endless body stops here (enough to prove it was not read whole)
 
-MODES = (
+MODES: tuple[str, ...] = (
     "ok",
     "traversal-layer",
     "traversal-config",
@@ -58,6 +63,49 @@ MODES = (
     "redirect-elsewhere",
     "location-elsewhere",
 )
+#: URLs that one parser reads as the registry and another as the witness, or that a parser
+#: refuses (issue 19, classes 13 and 14); each is sent as a blob redirect, an upload Location
+#: and a bearer realm. ``{w}`` is the witness's ``addr:port``, ``{wa}``/``{wp}`` its address and
+#: port, ``{r}`` the registry's ``addr:port``, ``{p}`` the path.
+AMBIGUOUS_URLS = {
+    "backslash": "http://{w}\\@{r}{p}",
+    "backslash-path": "http://{w}\\{p}",
+    "bracket-ipv4": "http://[{wa}]:{wp}{p}",
+    "bracket-name": "http://[localhost]:{wp}{p}",
+    "userinfo": "http://{r}@{w}{p}",
+    "percent-host": "http://%31{wa_tail}:{wp}{p}",
+    "space": "http://{w} @{r}{p}",
+    "control": "http://{w}\x01@{r}{p}",
+}
+#: where an ambiguous URL is sent
+URL_PLACES = ("redirect", "location", "realm")
+MODES = (
+    *MODES,
+    *(f"{place}-{v}" for place in URL_PLACES for v in AMBIGUOUS_URLS),
+    "token-nested",  # a token response of 200,000 nested '['
+    "token-nested-object",  # and of nested objects
+    "token-deep-valid",  # valid JSON, 100,000 deep
+    "error-nested",  # an error body of 200,000 nested '['
+    "realm-plain-http",  # an https registry naming a plain-http token service
+    "layer-bomb",  # a gzip layer of 200 members of 1 MiB of zeros each (~0.2 MiB -> 200 MiB)
+    "layer-multi-member",  # a valid layer in three gzip members (the last trailer lies)
+    "too-many-layers",  # a manifest naming 1,001 layers
+    "trickle-headers",  # every answer's status line and headers at a byte per 0.2 s
+    "trickle-manifest",  # the manifest body at a byte per 0.2 s
+    "trickle-blob",  # the layer at a byte per 0.2 s
+    "stall-blob",  # the layer's first bytes, then silence
+    "push-forgets",  # a pushed manifest is answered 201, but is not there when read back
+    "push-one-fails",  # the layer's upload fails at once, the config's hangs
+    "trickle-upload-answer",  # the answer to an upload's PUT at a byte per 0.2 s
+)
+TRICKLE_DELAY = 0.2
+BOMB_MEMBERS = 200
+NESTED_BODIES = {
+    "token-nested": b"[" * 200_000,
+    "token-nested-object": b'{"a":' * 50_000,
+    "token-deep-valid": b"[" * 100_000 + b"]" * 100_000,
+    "error-nested": b"[" * 200_000,
+}
 
 
 @dataclass(frozen=True)
@@ -85,7 +133,20 @@ def _digest(data: bytes) -> str:
 
 def _image(mode: str) -> _Image:
     """The image as ``mode`` serves it."""
-    base = make_image(REPOSITORY, TAG, seed=7, layer_sizes=(60_000,))
+    if mode == "layer-bomb":
+        member = gzip.compress(b"\0" * (1 << 20), compresslevel=9, mtime=0)
+        base = make_image(
+            REPOSITORY, TAG, seed=7, layer_sizes=(), base=((b"", member * BOMB_MEMBERS),)
+        )
+    elif mode == "layer-multi-member":
+        raw, _ = make_layer({"data/multi.bin": random.Random(3).randbytes(300_000)})
+        cuts = (0, 100_000, 250_000, len(raw))
+        gz = b"".join(
+            gzip.compress(raw[a:b], compresslevel=1, mtime=0) for a, b in itertools.pairwise(cuts)
+        )
+        base = make_image(REPOSITORY, TAG, seed=7, layer_sizes=(), base=((raw, gz),))
+    else:
+        base = make_image(REPOSITORY, TAG, seed=7, layer_sizes=(60_000,))
     blobs = dict(base.blobs)
     manifest = json.loads(base.manifest)
     config = json.loads(blobs[base.config_digest])
@@ -116,6 +177,8 @@ def _image(mode: str) -> _Image:
         manifest["layers"][0]["size"] = "60000"
     if mode == "config-too-big":
         manifest["config"]["size"] = 1 << 40
+    if mode == "too-many-layers":
+        manifest["layers"] = manifest["layers"] * 1001
     raw_manifest = json.dumps(manifest, indent=2).encode()
     if mode == "manifest-list":
         raw_manifest = b'["schemaVersion", 2]'
@@ -160,7 +223,14 @@ class _Server(ThreadingHTTPServer):
 class HostileRegistry:
     """The lying registry of ``mode`` and its witness; ``auth`` is ``none``, ``basic`` or ``bearer``."""
 
-    def __init__(self, mode: str, *, auth: str = "none", lifetime: float = 180.0) -> None:
+    def __init__(
+        self,
+        mode: str,
+        *,
+        auth: str = "none",
+        lifetime: float = 180.0,
+        tls: tuple[Path, Path] | None = None,
+    ) -> None:
         assert mode in MODES, mode
         self.mode, self.auth = mode, auth
         self.image = _image(mode)
@@ -169,7 +239,13 @@ class HostileRegistry:
         rng = random.Random()
         a = rng.randrange(2, 250)
         b = a + 1 + rng.randrange(0, 3)
-        self._server = _Server((f"127.0.0.{a}", 0), self._handler(witness=False))
+        # with TLS (cert, key) the registry is on 127.0.0.1, the address its certificate names
+        self.scheme = "https" if tls else "http"
+        self._server = _Server((f"127.0.0.{1 if tls else a}", 0), self._handler(witness=False))
+        if tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(str(tls[0]), str(tls[1]))
+            self._server.socket = ctx.wrap_socket(self._server.socket, server_side=True)
         self._witness = _Server((f"127.0.0.{b}", 0), self._handler(witness=True))
         self._threads = [
             threading.Thread(target=s.serve_forever, daemon=True)
@@ -192,6 +268,20 @@ class HostileRegistry:
         """``127.0.0.y:port`` of the witness (another address and port)."""
         addr, port = self._witness.server_address[:2]
         return f"{addr!s}:{port}"
+
+    def ambiguous_url(self, variant: str, path: str) -> str:
+        """The URL ``variant`` of :data:`AMBIGUOUS_URLS` for ``path``."""
+        wa, wp = self.witness_host.rsplit(":", 1)
+        return AMBIGUOUS_URLS[variant].format(
+            w=self.witness_host, wa=wa, wp=wp, wa_tail=wa[1:], r=self.host, p=path
+        )
+
+    def _variant(self, place: str) -> str | None:
+        """The ambiguous URL variant this mode sends at ``place``, if any."""
+        prefix = f"{place}-"
+        if self.mode.startswith(prefix) and self.mode[len(prefix) :] in AMBIGUOUS_URLS:
+            return self.mode[len(prefix) :]
+        return None
 
     def stop(self) -> None:
         """Stop both servers (idempotent)."""
@@ -230,7 +320,12 @@ class HostileRegistry:
             _send(h, 401, b"{}", {"WWW-Authenticate": 'Basic realm="hostile"'})
             return False
         if self.auth == "bearer" and got != f"Bearer {TOKEN}":
-            realm = f"http://{self.host}/token"
+            realm = f"{self.scheme}://{self.host}/token"
+            if self._variant("realm"):
+                realm = self.ambiguous_url(self._variant("realm") or "", "/token")
+                realm = realm.replace("\\", "\\\\").replace('"', '\\"')  # a quoted-string
+            if self.mode == "realm-plain-http":
+                realm = f"http://{self.witness_host}/token"
             challenge = f'Bearer realm="{realm}",service="hostile"'
             _send(h, 401, b"{}", {"WWW-Authenticate": challenge})
             return False
@@ -259,6 +354,8 @@ class HostileRegistry:
     def _token(self, h: BaseHTTPRequestHandler) -> None:
         if self.mode == "token-endless":
             return _endless(h, 200)
+        if self.mode in NESTED_BODIES and self.mode.startswith("token-"):
+            return _send(h, 200, NESTED_BODIES[self.mode], {"Content-Type": "application/json"})
         expires: object = "soon" if self.mode == "token-expires-nan" else 300
         _send(h, 200, json.dumps({"token": TOKEN, "expires_in": expires}).encode())
 
@@ -270,9 +367,11 @@ class HostileRegistry:
             return _send(h, 201, b"", {"Docker-Content-Digest": _digest(data)})
         if self.mode == "error-endless":
             return _endless(h, 500)
+        if self.mode == "error-nested":
+            return _send(h, 500, NESTED_BODIES[self.mode], {"Content-Type": "application/json"})
         if ref == TAG:
             body = img.index if img.index is not None else img.manifest
-        elif ref in img.by_digest:
+        elif ref in img.by_digest and self.mode != "push-forgets":
             body = img.by_digest[ref]
         else:
             return _send(h, 404, b'{"errors": [{"code": "MANIFEST_UNKNOWN"}]}')
@@ -281,18 +380,29 @@ class HostileRegistry:
         headers["Docker-Content-Digest"] = (
             TRAVERSAL if self.mode == "traversal-header" else _digest(body)
         )
+        if self.mode in ("trickle-headers", "trickle-manifest"):
+            return _trickle(h, 200, body, headers, headers_too=self.mode == "trickle-headers")
         _send(h, 200, body, headers)
 
     def _blob(self, h: BaseHTTPRequestHandler, digest: str) -> None:
         data = self.image.blobs.get(digest)
-        if data is None or self.mode == "location-elsewhere":  # a push target starts empty
+        empty = ("push-one-fails", "trickle-upload-answer")
+        if data is None or self.mode.startswith("location-") or self.mode in empty:
+            # a push target that starts empty
             return _send(h, 404, b'{"errors": [{"code": "BLOB_UNKNOWN"}]}')
         if h.command == "HEAD":
             return _send(h, 200, b"", {"Content-Length": str(len(data))}, head=True)
         if self.mode == "blob-overflow" and digest in self.image.layer_digests:
             return _endless(h, 200, data)
+        if self.mode == "trickle-blob" and digest in self.image.layer_digests:
+            return _trickle(h, 200, data, {}, headers_too=False)
+        if self.mode == "stall-blob" and digest in self.image.layer_digests:
+            return _trickle(h, 200, data, {}, headers_too=False, stall_after=100)
         if self.mode == "redirect-elsewhere":
             location = f"http://{self.witness_host}/blobs/{digest}"
+            return _send(h, 307, b"", {"Location": location})
+        if self._variant("redirect"):
+            location = self.ambiguous_url(self._variant("redirect") or "", f"/blobs/{digest}")
             return _send(h, 307, b"", {"Location": location})
         start = 0
         rng = h.headers.get("Range", "")
@@ -307,6 +417,8 @@ class HostileRegistry:
         if h.command == "POST":
             if self.mode == "location-elsewhere":
                 location = f"http://{self.witness_host}/upload/1"
+            elif self._variant("location"):
+                location = self.ambiguous_url(self._variant("location") or "", "/upload/1")
             else:
                 location = f"http://{self.host}/v2/{REPOSITORY}/blobs/uploads/1"
             return _send(h, 202, b"", {"Location": location})
@@ -314,6 +426,15 @@ class HostileRegistry:
         h.rfile.read(length)
         query = h.path.split("?", 1)[1] if "?" in h.path else ""
         digest = dict(p.split("=", 1) for p in query.split("&") if "=" in p).get("digest", "")
+        if self.mode == "trickle-upload-answer":
+            served = {"Docker-Content-Digest": digest.replace("%3A", ":")}
+            return _trickle(h, 201, b"", served, headers_too=True)
+        if self.mode == "push-one-fails":
+            if digest.replace("%3A", ":") == self.image.config_digest:
+                time.sleep(60)  # until the client hangs up
+                return None
+            error = b'{"errors": [{"code": "BLOB_UPLOAD_INVALID", "message": "disk on fire"}]}'
+            return _send(h, 500, error)
         _send(h, 201, b"", {"Docker-Content-Digest": digest.replace("%3A", ":")})
 
     def _witness_answer(self, h: BaseHTTPRequestHandler) -> None:
@@ -346,6 +467,37 @@ def _send(
         h.wfile.write(body)
 
 
+def _trickle(
+    h: BaseHTTPRequestHandler,
+    status: int,
+    body: bytes,
+    headers: dict[str, str],
+    *,
+    headers_too: bool,
+    stall_after: int | None = None,
+) -> None:
+    """The answer a byte at a time (every TRICKLE_DELAY s): its body, or all of it;
+    with ``stall_after``, that many body bytes and then silence."""
+    head = [f"HTTP/1.1 {status} OK"]
+    head += [f"{k}: {v}" for k, v in {**headers, "Content-Length": str(len(body))}.items()]
+    raw_head = ("\r\n".join(head) + "\r\n\r\n").encode()
+    h.close_connection = True
+    try:
+        if not headers_too:
+            h.wfile.write(raw_head)
+            raw_head = b""
+        data = raw_head + body
+        if stall_after is not None:
+            h.wfile.write(data[:stall_after])
+            time.sleep(60)
+            return
+        for i in range(len(data)):
+            h.wfile.write(data[i : i + 1])
+            time.sleep(TRICKLE_DELAY)
+    except OSError:
+        pass  # the client gave up: what the test wants
+
+
 def _endless(h: BaseHTTPRequestHandler, status: int, start: bytes = b"") -> None:
     """A body that does not end (until the client hangs up or ENDLESS_CAP)."""
     h.send_response(status)
@@ -365,9 +517,11 @@ def _endless(h: BaseHTTPRequestHandler, status: int, start: bytes = b"") -> None
 
 
 @contextmanager
-def hostile_registry(mode: str, *, auth: str = "none") -> Iterator[HostileRegistry]:
+def hostile_registry(
+    mode: str, *, auth: str = "none", tls: tuple[Path, Path] | None = None
+) -> Iterator[HostileRegistry]:
     """A :class:`HostileRegistry` for the ``with`` block."""
-    reg = HostileRegistry(mode, auth=auth)
+    reg = HostileRegistry(mode, auth=auth, tls=tls)
     try:
         yield reg
     finally:
