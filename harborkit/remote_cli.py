@@ -127,5 +127,7 @@ def run_remote(
 
 
 def print_failures(run: RemoteRun) -> None:
-    for line in run.failure_lines:
-        print(f"harborkit: error: {line}", file=sys.stderr)
+    from harborkit.report.safe import terminal_line
+
+    for line in run.failure_lines:  # each names a host or a file: data, one line each
+        print(f"harborkit: error: {terminal_line(line)}", file=sys.stderr)
