@@ -312,7 +312,7 @@ def _same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
-def _u(text: str) -> Unsafe:
+def _u(text: str) -> Unsafe | str:
     """A value from the host for Ansible: tagged ``!unsafe``; a name that is
     not UTF-8 cannot be a module argument, so it is refused."""
     try:
@@ -322,15 +322,17 @@ def _u(text: str) -> Unsafe:
             f"{_ascii(text)}: not UTF-8 text; an Ansible playbook cannot carry it "
             "(use --format sh or --apply)"
         ) from None
-    return Unsafe(text)
+    return Unsafe(text) if text else ""
 
 
-def _name(text: str) -> Unsafe:
+def _name(text: str) -> Unsafe | str:
     """A task name: shown by ansible-playbook on a terminal, so escapes shown."""
-    return Unsafe(terminal_line(text))
+    return Unsafe(terminal_line(text)) if text else ""
 
 
 def _content(new: bytes) -> _Block | str:
+    if not new:
+        return ""  # ansible-core 2.19 reads an empty !unsafe "" as null: copy would refuse
     try:
         text = new.decode("utf-8")
     except UnicodeDecodeError:
