@@ -220,7 +220,8 @@ def render_sh(plan: Plan, *, host: str, profile: str, plan_id: str) -> str:
         out.append('if [ -z "$HK_ROOT" ]; then\n')
         if any(c.restarts_docker for c in plan.commands):
             out.append(
-                '    if [ "${HK_RESTART_DOCKER:-0}" != 1 ] && command -v docker >/dev/null 2>&1 '
+                '    if hk_systemd && [ "${HK_RESTART_DOCKER:-0}" != 1 ] '
+                "&& command -v docker >/dev/null 2>&1 "
                 '&& [ -n "$(docker ps -q 2>/dev/null)" ]; then\n'
                 '        echo "harborkit: error: the plan restarts docker while containers run: '
                 'set HK_RESTART_DOCKER=1 to allow it" >&2; exit 12\n    fi\n'
