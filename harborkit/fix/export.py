@@ -70,6 +70,25 @@ def _path_bytes(path: str) -> bytes:
     return path.encode("utf-8", "surrogateescape")
 
 
+def _plain(path: str) -> str:
+    """``path`` when it is absolute with no empty, ``.`` or ``..`` part (a plan
+    holds no other; one that does is refused rather than written out)."""
+    parts = path.split("/")
+    if parts[0] != "" or any(p in ("", ".", "..") for p in parts[1:]) or "\x00" in path:
+        raise ExportError(f"{_ascii(path)}: not a plain absolute path; the plan is not exported")
+    return path
+
+
+def _ways(paths: list[str]) -> list[str]:
+    """Every folder on the way to each path, and the path: none may be a link in a sysroot."""
+    out: dict[str, None] = {}
+    for path in paths:
+        parts = path.split("/")
+        for n in range(2, len(parts) + 1):
+            out.setdefault("/".join(parts[:n]), None)
+    return list(out)
+
+
 def _split(path: str) -> tuple[str, str]:
     folder, _, name = path.rpartition("/")
     return folder, name
@@ -98,11 +117,27 @@ hk_sha() {{ sha256sum < "$1" | cut -d ' ' -f 1; }}
 # hk_str FORMAT: hk_s is the text printf makes of FORMAT (a trailing newline kept)
 hk_str() {{ hk_s="$(printf "$1"; printf x)"; hk_s="${{hk_s%x}}"; }}
 
+# hk_inside PATH: no part of PATH below HK_ROOT is a symbolic link (so nothing
+# written for a sysroot lands outside it)
+hk_inside() {{
+    p="$HK_ROOT"; r="${{1#/}}"
+    while [ -n "$r" ]; do
+        case "$r" in */*) c="${{r%%/*}}"; r="${{r#*/}}";; *) c="$r"; r="";; esac
+        p="$p/$c"
+        if [ -h "$p" ]; then return 1; fi
+    done
+    return 0
+}}
+
 # hk_put FOLDER NAME MODE NEW_SHA OLD_SHA|- OWNED CHECKS COPY LABEL
 # FOLDER and NAME are printf formats; LABEL is the name for messages
 hk_put() {{
-    hk_str "$1"; d="$HK_ROOT$hk_s"
+    hk_str "$1"; hk_d="$hk_s"; d="$HK_ROOT$hk_s"
     hk_str "$2"; f="$d/$hk_s"; t="$d/.$hk_s.harborkit.$$"
+    if [ -n "$HK_ROOT" ] && ! hk_inside "$hk_d/$hk_s"; then
+        rm -f "$8"; printf 'refused: %s: a symbolic link in HK_ROOT is on its way\n' "$9" >&2
+        hk_refused=1; return 0
+    fi
     if [ -f "$f" ] && [ "$(hk_sha "$f")" = "$4" ]; then
         rm -f "$8"; printf 'unchanged: %s\n' "$9"; return 0
     fi
@@ -120,6 +155,7 @@ hk_put() {{
         fi
     fi
     mkdir -p "$d/"
+    rm -f "$t"
     if [ -f "$f" ]; then cp -p "$f" "$t"; cat "$8" > "$t"; else cp "$8" "$t"; chmod "$3" "$t"; fi
     mv -f "$t" "$f"
     rm -f "$8"
@@ -192,6 +228,7 @@ def render_sh(plan: Plan, *, host: str, profile: str, plan_id: str) -> str:
     out = [_SH_HEAD.format(host=_ascii(host), profile=_ascii(profile), plan_id=_ascii(plan_id))]
     file_checks: set[str] = set()
     for i, f in enumerate(plan.files):
+        _plain(f.path)
         file_checks.update(f.check_ids)
         copy = f'"$hk_tmp/{i}"'
         out.append(f"\n# {_ascii(', '.join(f.check_ids))}: {_ascii(f.reason)}\n")
@@ -355,6 +392,35 @@ def render_ansible(plan: Plan, *, host: str, profile: str, plan_id: str) -> str:
             "register": "hk_systemd",
         }
     ]
+    ways = _ways([_plain(f.path) for f in plan.files])
+    if ways:
+        # for a sysroot, nothing is written through a symbolic link inside it
+        play_vars["hk_ways"] = [_u(w) for w in ways]
+        tasks += [
+            {
+                "name": "the folders on the way to the planned files, in hk_root",
+                "ansible.builtin.stat": {
+                    "path": "{{ hk_root }}{{ hk_ways[item] }}",
+                    "get_checksum": False,
+                },
+                "loop": f"{{{{ range({len(ways)}) | list }}}}",
+                "register": "hk_ways_seen",
+                "when": 'hk_root != ""',
+            },
+            {
+                "name": "refuse a symbolic link in hk_root on the way to a planned file",
+                "ansible.builtin.assert": {
+                    "that": [
+                        "hk_ways_seen.results | selectattr('stat', 'defined') "
+                        "| map(attribute='stat') | selectattr('islnk', 'defined') "
+                        "| selectattr('islnk') | list | length == 0"
+                    ],
+                    "fail_msg": "a symbolic link in hk_root is on the way to a planned file",
+                    "quiet": True,
+                },
+                "when": 'hk_root != ""',
+            },
+        ]
     reg_of: dict[str, list[str]] = {}
     for i, f in enumerate(plan.files):
         checks = ", ".join(f.check_ids)

@@ -29,7 +29,8 @@ from tests.fix.helpers import REPO, copy_sysroot, hk, tree_hashes
 
 BUSYBOX = Path("/usr/bin/busybox")
 ANSIBLE = Path(sys.executable).parent / "ansible-playbook"
-SHELLS = {"dash": ["dash"], "busybox": [str(BUSYBOX), "sh"]}
+# dash (Debian's sh), busybox sh, and bash as sh (RHEL's)
+SHELLS = {"dash": ["dash"], "busybox": [str(BUSYBOX), "sh"], "bash": ["bash", "--posix"]}
 OPTS = ("--install-dir", "/opt/harbor")
 TYPO = b"* soft stact unlimited\n"  # a line limits.pam plans to comment out
 
@@ -489,3 +490,81 @@ def test_fix_apply_names_the_host_escaped(tmp_path: Path) -> None:
         "harborkit fix: srv\\x1b]0;owned\\x07\\x1b[2J58\\x9b (sysroot): applied plan "
     ), first
     assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", r.stdout + r.stderr)
+
+
+# -- a sysroot's links: nothing written through them (HK_ROOT / hk_root) ---------
+
+LINKED = {
+    # what becomes a link, and where it points ({out}: a folder outside the root)
+    "folder-absolute": ("etc/security/limits.d", "{out}/limits.d"),
+    "folder-relative": ("etc/security/limits.d", "../../../outside/limits.d"),
+    "parent-absolute": ("etc/security", "{out}"),
+    "file-absolute": ("etc/profile", "{out}/profile"),
+}
+
+
+def linked_root(tmp_path: Path, kind: str) -> tuple[Path, Path]:
+    """A copy of the planned sysroot whose file or folder is a link to the same
+    bytes outside it (so every checksum matches)."""
+    planned_root = tmp_path / "planned"
+    target = tmp_path / "target"
+    shutil.copytree(planned_root, target, symlinks=True)
+    out = tmp_path / "outside"
+    out.mkdir()
+    where, to = LINKED[kind]
+    moved = target / where
+    dest = out / ("profile" if kind == "file-absolute" else moved.name)
+    if kind == "parent-absolute":
+        shutil.rmtree(out)
+        dest = out
+    shutil.move(str(moved), str(dest))
+    moved.symlink_to(to.format(out=out))
+    return target, out
+
+
+@pytest.mark.parametrize("kind", sorted(LINKED))
+def test_sh_script_writes_nothing_through_a_link_in_the_sysroot(
+    kind: str, work: Path, tmp_path: Path
+) -> None:
+    planned_root = copy_sysroot("guide-as-written", tmp_path / "planned")
+    script = tmp_path / "fix.sh"
+    export(planned_root, "sh", script)
+    target, out = linked_root(tmp_path, kind)
+    outside = tree_hashes(out)
+    r = run_sh(SHELLS["dash"], script, target, work)
+    assert r.returncode == 1, r.stdout + r.stderr
+    refused = re.findall(
+        r"^refused: (.*): a symbolic link in HK_ROOT is on its way$", r.stderr, re.M
+    )
+    assert refused and len(refused) == len(r.stderr.splitlines()), r.stderr
+    assert tree_hashes(out) == outside  # nothing outside changed or appeared
+    assert sorted(p.name for p in out.rglob(".*harborkit*")) == []
+
+
+def test_playbook_writes_nothing_through_a_link_in_the_sysroot(work: Path, tmp_path: Path) -> None:
+    planned_root = copy_sysroot("guide-as-written", tmp_path / "planned")
+    book = tmp_path / "fix.yml"
+    export(planned_root, "ansible", book)
+    target, out = linked_root(tmp_path, "folder-absolute")
+    outside = tree_hashes(out)
+    before = tree_hashes(target)
+    r = playbook(book, target, work)
+    assert r.returncode == 2, r.stdout
+    assert "a symbolic link in hk_root is on the way to a planned file" in r.stdout
+    assert recap(r.stdout) == (0, 1)
+    assert tree_hashes(out) == outside
+    assert tree_hashes(target) == before
+
+
+@pytest.mark.parametrize("fmt", ["sh", "ansible"])
+@pytest.mark.parametrize(
+    "path", ["etc/x", "/etc/../../x", "/etc/./x", "/etc//x", "/etc/x/", "/", "/etc/x/.."]
+)
+def test_a_path_that_is_not_plain_is_not_exported(fmt: str, path: str) -> None:
+    from harborkit.fix.export import ExportError, render_ansible, render_sh
+
+    plan = Plan(files=(FileChange(("t",), path, b"x\n", None, "r"),))
+    render = render_sh if fmt == "sh" else render_ansible
+    with pytest.raises(ExportError) as e:
+        render(plan, host="h", profile="p", plan_id="0")
+    assert e.value.message == f"{path}: not a plain absolute path; the plan is not exported"
