@@ -138,6 +138,10 @@ hk_put() {{
         rm -f "$8"; printf 'refused: %s: a symbolic link in HK_ROOT is on its way\n' "$9" >&2
         hk_refused=1; return 0
     fi
+    if [ -d "$f" ]; then
+        rm -f "$8"; printf 'refused: %s is a folder here\n' "$9" >&2
+        hk_refused=1; return 0
+    fi
     if [ -f "$f" ] && [ "$(hk_sha "$f")" = "$4" ]; then
         rm -f "$8"; printf 'unchanged: %s\n' "$9"; return 0
     fi

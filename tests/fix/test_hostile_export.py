@@ -568,3 +568,16 @@ def test_a_path_that_is_not_plain_is_not_exported(fmt: str, path: str) -> None:
     with pytest.raises(ExportError) as e:
         render(plan, host="h", profile="p", plan_id="0")
     assert e.value.message == f"{path}: not a plain absolute path; the plan is not exported"
+
+
+def test_sh_script_refuses_a_folder_where_it_writes_a_file(work: Path, tmp_path: Path) -> None:
+    planned_root = copy_sysroot("guide-as-written", tmp_path / "planned")
+    script = tmp_path / "fix.sh"
+    export(planned_root, "sh", script)
+    target = tmp_path / "target"
+    shutil.copytree(planned_root, target, symlinks=True)
+    (target / "etc/security/limits.d/90-harbor.conf").mkdir()  # harborkit's own drop-in
+    r = run_sh(SHELLS["dash"], script, target, work)
+    assert r.returncode == 1
+    assert r.stderr == "refused: /etc/security/limits.d/90-harbor.conf is a folder here\n"
+    assert os.listdir(target / "etc/security/limits.d/90-harbor.conf") == []
