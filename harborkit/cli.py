@@ -387,19 +387,21 @@ def main() -> None:
         from typer._click.exceptions import NoArgsIsHelpError, UsageError
     except ImportError:  # pragma: no cover - typer versions that use click itself
         from click.exceptions import NoArgsIsHelpError, UsageError  # type: ignore[no-redef,assignment]
+    from harborkit.report.safe import terminal_line  # names in errors come from hosts and files
+
     try:
         code = app(prog_name="harborkit", standalone_mode=False)
         sys.exit(code if isinstance(code, int) else 0)
     except NoArgsIsHelpError:
         sys.exit(ExitCode.USAGE)  # the help was shown
     except UsageError as e:
-        print(_usage_line(e), file=sys.stderr)
+        print(terminal_line(_usage_line(e)), file=sys.stderr)
         sys.exit(ExitCode.USAGE)
     except typer.Abort:
         print("harborkit: interrupted", file=sys.stderr)
         sys.exit(ExitCode.INTERRUPTED)
     except HarborkitError as e:
-        print(f"harborkit: error: {e.message}", file=sys.stderr)
+        print(f"harborkit: error: {terminal_line(e.message)}", file=sys.stderr)
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
         print("harborkit: interrupted", file=sys.stderr)

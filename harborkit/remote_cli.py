@@ -254,7 +254,7 @@ def _name_targets(report: Any, first: int, conns: Sequence[Any], dups: Sequence[
 
 
 def print_failures(run: RemoteRun) -> None:
-    from harborkit.report.safe import terminal_text
+    from harborkit.report.safe import terminal_line
 
-    for line in run.failure_lines:  # one line each, whatever a host put into it
-        print(f"harborkit: error: {terminal_text(' '.join(line.split()))}", file=sys.stderr)
+    for line in run.failure_lines:  # each names a host or a file: data, one line each
+        print(f"harborkit: error: {terminal_line(line)}", file=sys.stderr)

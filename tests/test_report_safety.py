@@ -219,3 +219,85 @@ def test_every_format_survives_a_plugin_message_with_any_characters(tmp_path: Pa
         else:
             assert not (UNSAFE_CHARS | {"\ud800", "\x00"}) & set(text.replace("\x1b[", "")), text
             assert "\\x1b[2J" in text and "\x1b[2J" not in text  # rich's own colours only
+
+
+# -- issue 18 class 12: one-line places (error lines, names) and kept tabs ------
+
+
+def test_terminal_line_escapes_line_breaks_and_keeps_tabs() -> None:
+    from harborkit.report.safe import terminal_line
+
+    assert terminal_line(f"a\tb\nc{HOSTILE}") == (
+        "a\tb\\x0ac\\x1b[2J\\x1b]0;pwned\\x07\\x1b]8;;http://x\\x1b\\\\x00\\x0c\\x9b31m"
+        "\\u202eevil\\x0d"
+    )
+    assert terminal_text("a\tb\nc\x08\u2028", keep="\t\n") == "a\tb\nc\\x08\\u2028"
+    assert terminal_text("a\tb\nc", keep="") == "a\\x09b\\x0ac"
+
+
+SNAP_NAMES = {
+    "bad\x1b]0;pwned\x07\x1b[2J\rX\u009b\u202e.hksnap": (
+        "bad\\x1b]0;pwned\\x07\\x1b[2J\\x0dX\\x9b\\u202e.hksnap"
+    ),
+    "nl\nharborkit: error: forged.hksnap": "nl\\x0aharborkit: error: forged.hksnap",
+    "bs\x08\x08\x08tab\there.hksnap": "bs\\x08\\x08\\x08tab\there.hksnap",
+}
+
+
+@pytest.mark.parametrize("name", sorted(SNAP_NAMES))
+def test_check_error_line_shows_a_snapshot_name_escaped(tmp_path: Path, name: str) -> None:
+    snap = tmp_path / name
+    snap.write_text("not a snapshot\n")
+    r = hk("check", "--snapshot", str(snap))
+    assert r.returncode not in (0, 1), r.stderr
+    assert r.stderr.startswith(f"harborkit: error: {tmp_path}/{SNAP_NAMES[name]}: "), r.stderr
+    assert r.stderr.count("\n") == 1 and r.stderr.endswith("\n")
+    assert not UNSAFE_CHARS & set(r.stderr + r.stdout)
+
+
+def test_check_error_lines_of_a_snapshot_folder_are_one_per_file(tmp_path: Path) -> None:
+    folder = tmp_path / "snaps"
+    folder.mkdir()
+    for name in SNAP_NAMES:
+        (folder / name).write_text("not a snapshot\n")
+    r = hk("check", "--snapshot", str(folder))
+    assert r.returncode not in (0, 1), r.stderr
+    lines = r.stderr.splitlines()
+    assert len(lines) == len(SNAP_NAMES), r.stderr
+    for escaped in SNAP_NAMES.values():
+        assert sum(ln.startswith(f"harborkit: error: {folder}/{escaped}: ") for ln in lines) == 1
+    assert not UNSAFE_CHARS & set(r.stderr + r.stdout)
+
+
+def test_check_error_line_shows_a_host_option_escaped() -> None:
+    r = hk("check", "--host", "srv\x1b[31m\x07\nforged")
+    assert r.returncode == 2
+    assert r.stderr.startswith("harborkit: error: --host srv\\x1b[31m\\x07\\x0aforged"), r.stderr
+    assert r.stderr.count("\n") == 1
+
+
+def test_stderr_summary_names_a_host_on_one_line(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "etc/security").mkdir(parents=True)
+    (root / "etc/hostname").write_text("srv58\nOK: 0 checks on forged\x1b[2K\n")
+    (root / "etc/security/limits.conf").write_text("* soft nofile 1\n")
+    r = _report(root, tmp_path / "r.json", "-f", "json")
+    assert r.returncode == 1  # type: ignore[attr-defined]
+    assert r.stderr == (  # type: ignore[attr-defined]
+        "FAILED: 1 checks on srv58\\x0aOK: 0 checks on forged\\x1b[2K: 1 fail\n"
+    )
+
+
+def test_table_fix_hint_keeps_a_tab_and_escapes_the_rest(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "etc/security/limits.d").mkdir(parents=True)
+    (root / "etc/hostname").write_text("srv58\n")
+    (root / "etc/security/limits.conf").write_text("* soft nofile 655350\n")
+    (root / "etc/security/limits.d/t.conf").write_text("*\tsoft\tstact\t1\x1b[1m\x08\n")
+    r = hk("check", "--root", str(root), "--only", "limits.pam")
+    assert r.returncode == 1, r.stderr
+    flat = " ".join(r.stdout.split())
+    # the tab is the file's own: shown as whitespace, never as \x09
+    assert "change '* soft stact 1\\x1b[1m\\x08' to '# * soft stact 1\\x1b[1m\\x08" in flat
+    assert "\\x09" not in r.stdout
+    assert not UNSAFE_CHARS & set(r.stdout) and "\x08" not in r.stdout

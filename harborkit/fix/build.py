@@ -41,23 +41,44 @@ def plan_id(plan: Plan) -> str:
 
 
 def render_dry_run(plan: Plan, *, live: bool) -> str:
-    """Unified diffs, then the commands, then the manual steps."""
+    """Unified diffs, then the commands, then the manual steps; what came from
+    the host is shown with its terminal escapes and line breaks escaped (a tab
+    of a file stays a tab), so no file can move the cursor or forge a line."""
+    from harborkit.report.safe import terminal_line
+
     out: list[str] = []
     for f in plan.files:
-        out.append(f"# {', '.join(f.check_ids)}: {f.reason}\n")
-        out.append(f.diff())
+        out.append(terminal_line(f"# {', '.join(f.check_ids)}: {f.reason}") + "\n")
+        out.append(_shown_diff(f))
     if plan.commands:
         out.append(
             "\n# commands, in this order" + ("" if live else " (on the live host only)") + ":\n"
         )
         for c in plan.commands:
             flag = "  [restarts docker]" if c.restarts_docker else ""
-            out.append(f"{c.shell}    # {', '.join(c.check_ids)}: {c.reason}{flag}\n")
+            said = f"{c.shell}    # {', '.join(c.check_ids)}: {c.reason}{flag}"
+            out.append(terminal_line(said) + "\n")
     if plan.manual:
         out.append("\n# manual steps (no file or command can do these):\n")
         for m in plan.manual:
-            out.append(f"- {', '.join(m.check_ids)}: {m.reason}\n")
+            out.append(terminal_line(f"- {', '.join(m.check_ids)}: {m.reason}") + "\n")
     return "".join(out)
+
+
+def _shown_diff(f: FileChange) -> str:
+    """``f.diff()`` for a terminal: the file name in the two header lines shown
+    on one line each, every line of the diff with its escapes shown."""
+    from harborkit.report.safe import terminal_line
+
+    diff = f.diff()
+    head = ("--- /dev/null\n" if f.old is None else f"--- a{f.path}\n") + f"+++ b{f.path}\n"
+    shown = ""
+    if diff.startswith(head):
+        old = "/dev/null" if f.old is None else f"a{f.path}"
+        shown = f"--- {terminal_line(old)}\n+++ {terminal_line('b' + f.path)}\n"
+        diff = diff[len(head) :]
+    body = "\n".join(terminal_line(line) for line in diff.split("\n"))
+    return shown + body
 
 
 __all__ = ["Command", "FileChange", "plan_from_report", "plan_id", "render_dry_run"]

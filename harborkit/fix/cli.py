@@ -154,8 +154,9 @@ def fix_command(
         f"{len(plan.files)} file(s), {len(plan.commands)} command(s), "
         f"{len(plan.manual)} manual step(s)"
     )
+    host = _one(before.host)
     if not apply:
-        print(f"harborkit fix: {before.host} ({where}), plan {pid}: {summary}")
+        print(f"harborkit fix: {host} ({where}), plan {pid}: {summary}")
         sys.stdout.write(render_dry_run(plan, live=before.live))
         if plan.files or plan.commands:
             print(f"\napply with: harborkit fix --apply --plan {pid} (same options)")
@@ -179,21 +180,28 @@ def fix_command(
         restart_docker=restart_docker,
     )
     if done.journal is None:
-        print(f"harborkit fix: {before.host} ({where}): nothing to change")
+        print(f"harborkit fix: {host} ({where}): nothing to change")
     else:
         j = done.journal
         print(
-            f"harborkit fix: {before.host} ({where}): applied plan {pid} as journal {j.id}: "
+            f"harborkit fix: {host} ({where}): applied plan {pid} as journal {_one(j.id)}: "
             f"{len(j.entries)} file(s) written, {len(j.commands)} command(s) run"
         )
     for c in done.not_run:
-        print(f"not run (a sysroot has no running system): {c}")
+        print(f"not run (a sysroot has no running system): {_one(str(c))}")
     after = session.run(only=plan.check_ids) if plan.check_ids else None
     _before_after(before, after)
     for m in plan.manual:
-        print(f"manual step ({', '.join(m.check_ids)}): {m.reason}")
+        print(_one(f"manual step ({', '.join(m.check_ids)}): {m.reason}"))
     still = [r for r in (after.results if after else ()) if r.counts_as_failure]
     raise typer.Exit(1 if still else 0)
+
+
+def _one(text: str) -> str:
+    """A value from the host or its journal as one line for the terminal."""
+    from harborkit.report.safe import terminal_line
+
+    return terminal_line(text)
 
 
 def _running_containers(session: object) -> list[str]:
@@ -221,7 +229,7 @@ def _before_after(before: object, after: object) -> None:
     was = {r.check.id: r.status.value for r in before.results}
     print(f"{'CHECK':24} {'BEFORE':7} AFTER")
     for r in after.results:
-        print(f"{r.check.id:24} {was.get(r.check.id, '-'):7} {r.status.value}")
+        print(_one(f"{r.check.id:24} {was.get(r.check.id, '-'):7} {r.status.value}"))
 
 
 def _list(target: object) -> None:
@@ -230,11 +238,15 @@ def _list(target: object) -> None:
     assert isinstance(target, Target)
     js = journals(target)
     if not js:
-        print(f"no fixes journaled in {target.journal_dir}")
+        print(_one(f"no fixes journaled in {target.journal_dir}"))
         return
     print(f"{'ID':24} {'CREATED':21} {'STATE':16} {'FILES':5} CHECKS")
     for j in js:
-        print(f"{j.id:24} {j.created:21} {j.state:16} {len(j.entries):<5} {', '.join(j.checks)}")
+        # a journal is data from the audited disk: every field shown escaped
+        row = [_one(str(x)) for x in (j.id, j.created, j.state)]
+        print(
+            f"{row[0]:24} {row[1]:21} {row[2]:16} {len(j.entries):<5} {_one(', '.join(j.checks))}"
+        )
 
 
 def _rollback(target: object, jid: str | None) -> None:
@@ -243,12 +255,17 @@ def _rollback(target: object, jid: str | None) -> None:
     assert isinstance(target, Target)
     rb = rollback(target, jid)
     print(
-        f"harborkit fix: rolled back journal {rb.journal.id}: {len(rb.restored)} file(s) restored"
+        f"harborkit fix: rolled back journal {_one(rb.journal.id)}: "
+        f"{len(rb.restored)} file(s) restored"
     )
     existed = {e.path: e.existed for e in rb.journal.entries}
     for p in rb.restored:
-        print(f"restored: {p}" if existed.get(p) else f"removed: {p} (the fix created it)")
+        shown = _one(str(p))
+        print(f"restored: {shown}" if existed.get(p) else f"removed: {shown} (the fix created it)")
     for p in rb.changed_since:
-        print(f"note: {p} was edited after the fix; restored to its state before the fix anyway")
+        print(
+            f"note: {_one(str(p))} was edited after the fix; "
+            "restored to its state before the fix anyway"
+        )
     for c in rb.cannot_undo:
-        print(f"cannot undo: {c}")
+        print(f"cannot undo: {_one(str(c))}")

@@ -196,7 +196,7 @@ def render_cluster_table(
 
 def _v(text: str) -> str:
     """A name from an audited host, safe to print (as the single-host table does)."""
-    return terminal_text(text, TABLE_VALUE_LIMIT)
+    return terminal_text(text, TABLE_VALUE_LIMIT, keep="")  # one line: a newline escaped too
 
 
 def _host_blocks(m: Matrix, width: int) -> list[range]:

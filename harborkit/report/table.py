@@ -52,7 +52,7 @@ def summary_line(report: Report, strict: bool = False) -> str:
     c = report.counts()
     parts = [f"{c[s.value]} {s.value}" for s in Status if c[s.value]]
     verdict = "FAILED" if report.exit_code(strict=strict) else "OK"
-    host = terminal_text(report.host, TABLE_VALUE_LIMIT)
+    host = terminal_text(report.host, TABLE_VALUE_LIMIT, keep="")  # one line, even on stderr
     return f"{verdict}: {len(report.results)} checks on {host}: " + ", ".join(parts)
 
 
@@ -102,7 +102,8 @@ def render_table(
             msg.append(f" {line}")
         if r.status in (Status.FAIL, Status.WARN, Status.ERROR) and r.check.remediation:
             msg.append("\n  fix: ", style="bold")
-            msg.append(terminal_text(r.check.remediation).replace("\n", "\n       "))
+            hint = terminal_text(r.check.remediation, keep="\t\n")  # a file's tab stays a tab
+            msg.append(hint.replace("\n", "\n       "))
         table.add_row(
             Text(_LABEL[r.status], style=STATUS_STYLE[r.status]),
             Text(_v(r.check.id)),
