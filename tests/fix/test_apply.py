@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -289,3 +290,176 @@ def test_unknown_journal_and_bad_option_mix(guide: Path) -> None:
     )
     r = hk("fix", "--root", str(guide), "--list")
     assert (r.returncode, r.stdout) == (ExitCode.OK, f"no fixes journaled in {guide}/{JOURNAL}\n")
+
+
+# --- class 7: every write resolves inside the sysroot, exactly as the reads do ---
+
+
+def snapshot(top: Path) -> dict[str, tuple[str, str, int, int]]:
+    """Every name under ``top`` (links not followed): kind, bytes or link target, mode, mtime."""
+    out: dict[str, tuple[str, str, int, int]] = {}
+    for dirpath, dirnames, filenames in os.walk(top):
+        for n in [*dirnames, *filenames]:
+            p = Path(dirpath, n)
+            st = p.lstat()
+            if p.is_symlink():
+                what = ("link", os.readlink(p))
+            elif p.is_dir():
+                what = ("dir", "")
+            else:
+                what = ("file", p.read_bytes().hex())
+            out[str(p.relative_to(top))] = (*what, st.st_mode, st.st_mtime_ns)
+    return out
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    """A canary folder of this machine that links in the sysroot point at."""
+    out = tmp_path / "outside"
+    for rel, body in {
+        "limits.d/20-nproc.conf": b"* soft nproc 4096\n",
+        "system/keep.service": b"[Unit]\n",
+        "journal/keep": b"",
+        "canary.conf": b"canary\n",
+        "daemon.json": b'{"canary": true}\n',
+    }.items():
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        (out / rel).write_bytes(body)
+    old = time.time() - 3600
+    for p in out.rglob("*"):
+        os.utime(p, (old, old))
+    return out
+
+
+def _relink(p: Path, target: str) -> None:
+    if p.is_dir() and not p.is_symlink():
+        import shutil
+
+        shutil.rmtree(p)
+    elif p.exists() or p.is_symlink():
+        p.unlink()
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.symlink_to(target)
+
+
+UP = "../" * 12  # more '..' than the sysroot is deep: chroot stops at its '/'
+REFUSED_LIMITS = (
+    "harborkit: error: cannot write /etc/security/limits.d/90-harbor.conf: a link or a file on "
+    "its way leads to no folder of the sysroot (No such file or directory); nothing was changed\n"
+)
+REFUSED_DROPIN = REFUSED_LIMITS.replace(
+    "/etc/security/limits.d/90-harbor.conf",
+    "/etc/systemd/system/docker.service.d/90-harbor-environmentfile.conf",
+)
+REFUSED_JOURNAL = (
+    "harborkit: error: cannot use the journal folder {root}/var/lib/harborkit/fix: No such file "
+    "or directory (a folder of it is a link to nothing, or a file; nothing was changed)\n"
+)
+
+
+def _out_abs(outside: Path, rel: str) -> str:
+    return str(outside / rel)
+
+
+# name -> (how to build the sysroot, expected outcome: a refusal's stderr, or the
+# sysroot path (relative) where the written file must appear)
+LINKED: dict[str, tuple[Any, str]] = {
+    "limits.d absolute out": (
+        lambda r, o: _relink(r / "etc/security/limits.d", _out_abs(o, "limits.d")),
+        REFUSED_LIMITS,
+    ),
+    "limits.d relative ../ out": (
+        lambda r, o: _relink(r / "etc/security/limits.d", UP + _out_abs(o, "limits.d")[1:]),
+        REFUSED_LIMITS,
+    ),
+    "systemd/system absolute out": (
+        lambda r, o: _relink(r / "etc/systemd/system", _out_abs(o, "system")),
+        REFUSED_DROPIN,
+    ),
+    "final file absolute out": (
+        lambda r, o: _relink(
+            r / "etc/security/limits.d/90-harbor.conf", _out_abs(o, "canary.conf")
+        ),
+        REFUSED_LIMITS,
+    ),
+    "final file relative ../ out": (
+        lambda r, o: _relink(
+            r / "etc/security/limits.d/90-harbor.conf", UP + _out_abs(o, "canary.conf")[1:]
+        ),
+        REFUSED_LIMITS,
+    ),
+    "journal folder absolute out": (
+        lambda r, o: _relink(r / "var/lib/harborkit", _out_abs(o, "journal")),
+        REFUSED_JOURNAL,
+    ),
+    "systemd/system absolute, inside": (
+        lambda r, o: _relink(r / "etc/systemd/system", "/usr/lib/systemd/system"),
+        "usr/lib/systemd/system/docker.service.d/90-harbor-environmentfile.conf",
+    ),
+    "etc relative ../../.., inside": (
+        lambda r, o: (os.rename(r / "etc", r / "realetc"), _relink(r / "etc", UP + "realetc")),
+        "realetc/security/limits.d/90-harbor.conf",
+    ),
+    "security -> ../../.. (the root), in the middle": (
+        lambda r, o: (
+            os.rename(r / "etc/security", r / "sec"),
+            _relink(r / "etc/security", UP),
+            os.rename(r / "sec/limits.conf", r / "limits.conf"),
+        ),
+        "limits.d/90-harbor.conf",
+    ),
+    "final file absolute, inside": (
+        lambda r, o: (
+            os.rename(r / "etc/docker/daemon.json", r / "etc/docker/real.json"),
+            _relink(r / "etc/docker/daemon.json", "/etc/docker/real.json"),
+        ),
+        "etc/docker/real.json",
+    ),
+    "journal folder ../../.., inside": (
+        lambda r, o: (
+            (r / "srv/hk").mkdir(parents=True),
+            _relink(r / "var/lib/harborkit", UP + "srv/hk"),
+        ),
+        "srv/hk/fix",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(LINKED))
+def test_apply_writes_only_inside_the_sysroot_whatever_links_it_holds(
+    guide: Path, outside: Path, case: str
+) -> None:
+    build, expected = LINKED[case]
+    build(guide, outside)
+    before_out = snapshot(outside)
+    host_paths = [
+        Path("/usr/lib/systemd/system/docker.service.d/90-harbor-environmentfile.conf"),
+        Path("/etc/docker/real.json"),
+        Path("/realetc"),
+        Path("/srv/hk"),
+        Path("/limits.d"),
+    ]
+    assert not any(p.exists() for p in host_paths)
+    before_in = snapshot(guide)
+    r = hk("fix", "--root", str(guide), *OPTS, "--apply")
+    assert snapshot(outside) == before_out
+    assert not any(p.exists() for p in host_paths)
+    if expected.startswith("harborkit: error:"):
+        assert (r.returncode, r.stdout) == (ExitCode.FIX_REFUSED, ""), r.stderr
+        assert r.stderr == expected.format(root=guide)
+        after = {k: v for k, v in snapshot(guide).items() if not k.startswith("var")}
+        assert after == {k: v for k, v in before_in.items() if not k.startswith("var")}
+        return
+    assert r.returncode == ExitCode.FAILED, r.stderr  # selinux needs a reboot
+    assert (guide / expected).exists() and not (guide / expected).is_symlink()
+    # every link of the sysroot is still the link it was
+    links = {k: v for k, v in before_in.items() if v[0] == "link"}
+    assert {k: v[:2] for k, v in snapshot(guide).items() if k in links} == {
+        k: v[:2] for k, v in links.items()
+    }
+    jdir = "srv/hk/fix" if case.startswith("journal") else JOURNAL
+    rb = hk("fix", "--root", str(guide), "--rollback")
+    assert rb.returncode == ExitCode.OK, rb.stderr
+    assert snapshot(outside) == before_out
+    after = {k: v[:2] for k, v in snapshot(guide).items() if not k.startswith((jdir, "var"))}
+    assert after == {k: v[:2] for k, v in before_in.items() if not k.startswith((jdir, "var"))}
