@@ -856,8 +856,6 @@ def _verify(target: Target, jo: _Open, journal: Journal) -> dict[str, bytes]:
             )
         out[ent.backup] = b[0]
     for ent in journal.entries:
-        if not ent.created_dirs:
-            continue
         try:
             with _walk(target, ent.path) as w:
                 resolved = w.host_path()
@@ -939,8 +937,8 @@ def _opened(target: Target, jid: str) -> Iterator[_Open]:
             raise
     except OSError as e:
         raise JournalDamaged(
-            f"journal {jid} is damaged: its folder or files/ {e.strerror}; nothing was "
-            f"restored ({target.journal_dir}/{jid})"
+            f"journal {jid} is damaged: its files/ is no plain folder ({e.strerror}); nothing "
+            f"was restored ({target.journal_dir}/{jid})"
         ) from None
     finally:
         os.close(base)

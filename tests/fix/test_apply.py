@@ -306,8 +306,10 @@ def snapshot(top: Path) -> dict[str, tuple[str, str, int, int]]:
                 what = ("link", os.readlink(p))
             elif p.is_dir():
                 what = ("dir", "")
-            else:
+            elif p.is_file():
                 what = ("file", p.read_bytes().hex())
+            else:
+                what = ("other", "")
             out[str(p.relative_to(top))] = (*what, st.st_mode, st.st_mtime_ns)
     return out
 
