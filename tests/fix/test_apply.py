@@ -465,3 +465,111 @@ def test_apply_writes_only_inside_the_sysroot_whatever_links_it_holds(
     assert snapshot(outside) == before_out
     after = {k: v[:2] for k, v in snapshot(guide).items() if not k.startswith((jdir, "var"))}
     assert after == {k: v[:2] for k, v in before_in.items() if not k.startswith((jdir, "var"))}
+
+
+# --- class 11: only the lines the reviewed diff shows change, byte for byte ---
+
+STACT = b"* soft stact unlimited"
+STACT_FIXED = b"# * soft stact unlimited  # harborkit: unknown item 'stact' (a typo of 'stack'?)"
+ULIMIT_FIXED = (
+    b"# ulimit -n 655350  # harborkit: services never see this; see "
+    b"/etc/security/limits.d/90-harbor.conf"
+)
+
+# name -> (limits.conf bytes, profile bytes): every other line is hostile to a
+# text round trip (Latin-1, invalid UTF-8, CR LF, a NEL, no final newline)
+ENCODINGS: dict[str, tuple[bytes, bytes]] = {
+    "latin-1 on other lines": (
+        b"# Gr\xf6\xdfe der Limits f\xfcr Harbor\n* hard nofile 65536\n" + STACT + b"\n",
+        b"# \xe9t\xe9 2026\nexport LANG=fr_FR.ISO-8859-1 # caf\xe9\nulimit -n 655350\n",
+    ),
+    "invalid utf-8 and a lone continuation byte": (
+        b"# \xff\xfe\x80 not text\n" + STACT + b"\n# \xc3\x28 \xed\xa0\x80 end\n",
+        b"\x80\x81\nulimit -n 655350\n\xf8\x88\x80\x80\x80\n",
+    ),
+    "crlf line endings": (
+        b"# limits\r\n* hard nofile 65536\r\n" + STACT + b"\r\n# End of file\r\n",
+        b"export A=1\r\nulimit -n 655350\r\nexport B=2\r\n",
+    ),
+    "no final newline": (
+        b"# limits\n" + STACT + b"\n# End of file",
+        b"export A=1\nulimit -n 655350",
+    ),
+    "utf-8 in other lines": (
+        b"# \xe2\x80\x9cquoted\xe2\x80\x9d \xc3\xa9t\xc3\xa9\n" + STACT + b"\n",
+        b"echo \xe2\x9c\x93 x\nulimit -n 655350\n",
+    ),
+}
+
+
+def _expected(before: bytes, old: bytes, new: bytes) -> bytes:
+    """``before`` with the one line ``old`` (wherever it ends) changed to ``new``."""
+    assert before.count(old) == 1
+    return before.replace(old, new)
+
+
+@pytest.mark.parametrize("case", list(ENCODINGS))
+def test_apply_changes_only_the_lines_of_the_diff_byte_for_byte(guide: Path, case: str) -> None:
+    limits, profile = ENCODINGS[case]
+    (guide / "etc/security/limits.conf").write_bytes(limits)
+    (guide / "etc/profile").write_bytes(profile)
+    original = tree_hashes(guide)
+    pid, out = plan_line(guide)
+    r = hk("fix", "--root", str(guide), *OPTS, "--apply", "--plan", pid)
+    assert r.returncode == ExitCode.FAILED, r.stderr
+    assert (guide / "etc/security/limits.conf").read_bytes() == _expected(
+        limits, STACT, STACT_FIXED
+    )
+    assert (guide / "etc/profile").read_bytes() == _expected(
+        profile, b"ulimit -n 655350", ULIMIT_FIXED
+    )
+    # the reviewed diff shows those lines and no other line of either file
+    for name, before, line in (
+        ("etc/security/limits.conf", limits, STACT),
+        ("etc/profile", profile, b"ulimit -n 655350"),
+    ):
+        diff = out.split(f"--- a/{name}\n", 1)[1].split("\n--- ", 1)[0]
+        removed = [ln for ln in diff.splitlines() if ln.startswith("-") and ln != "-"]
+        assert removed == [f"-{line.decode()}"], diff
+        if not before.endswith(b"\n") and before.endswith(line):
+            assert "\n\\ No newline at end of file\n" in diff
+    rb = hk("fix", "--root", str(guide), "--rollback")
+    assert rb.returncode == ExitCode.OK, rb.stderr
+    assert tree_hashes(guide) == original
+
+
+def test_a_commented_out_line_keeps_its_own_bytes(guide: Path) -> None:
+    line = b"ulimit -n 655350 # r\xe9glage \xff"
+    (guide / "etc/profile").write_bytes(b"export A=1\r\n" + line + b"\r\nexport B=\xe9\r\n")
+    r = hk("fix", "--root", str(guide), *OPTS, "--apply")
+    assert r.returncode == ExitCode.FAILED, r.stderr
+    assert (guide / "etc/profile").read_bytes() == (
+        b"export A=1\r\n# "
+        + line
+        + b"  # harborkit: services never see this; see /etc/security/limits.d/90-harbor.conf"
+        + b"\r\nexport B=\xe9\r\n"
+    )
+
+
+EDITS = [
+    # (text bytes, edits, append, expected bytes)
+    (b"a\r\nb\r\nc\r\n", {2: "B"}, (), b"a\r\nB\r\nc\r\n"),
+    (b"a\nb", {2: "B"}, (), b"a\nB"),
+    (b"a\nb", {}, ("c",), b"a\nb\nc\n"),
+    (b"a\r\nb", {}, ("c",), b"a\r\nb\r\nc\r\n"),
+    (b"a\nb\n", {1: None}, (), b"b\n"),
+    (b"\xff\xfe\n\xe9t\xe9\nx\n", {3: "y"}, (), b"\xff\xfe\n\xe9t\xe9\ny\n"),
+    (b"", {}, ("a",), b"a\n"),
+    (b"", {}, (), b""),
+    (b"a\n\nb\n", {2: "c"}, (), b"a\nc\nb\n"),
+]
+
+
+@pytest.mark.parametrize(("text", "edits", "append", "expected"), EDITS)
+def test_edit_lines_keeps_every_other_byte(
+    text: bytes, edits: dict[int, str | None], append: tuple[str, ...], expected: bytes
+) -> None:
+    from harborkit.fix.plan import edit_lines, encode_exact
+
+    got = encode_exact(edit_lines(text.decode("utf-8", "surrogateescape"), edits, append))
+    assert got == expected
