@@ -473,11 +473,12 @@ def hold_lock(target: Target) -> None:
         os.close(base)
     import fcntl
 
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+        # a hard link would have this process write the pid into another file
         os.close(fd)
-        raise FixRefused(
-            f"the lock {target.journal_dir}/{LOCK} is not a regular file (nothing was changed)"
-        )
+        what = "a hard link" if stat.S_ISREG(st.st_mode) else "not a regular file"
+        raise FixRefused(f"the lock {target.journal_dir}/{LOCK} is {what} (nothing was changed)")
     try:
         wait = float(os.environ.get(LOCK_WAIT_ENV, "10"))
     except ValueError:
@@ -850,6 +851,8 @@ def _verify(target: Target, jo: _Open, journal: Journal) -> dict[str, bytes]:
             raise damaged(f"the saved copy of {ent.path} (files/{ent.backup}) {err}") from None
         if b is None:
             raise damaged(f"the saved copy of {ent.path} (files/{ent.backup}) is missing")
+        if b[1].st_nlink != 1:
+            raise damaged(f"the saved copy of {ent.path} (files/{ent.backup}) is a hard link")
         if _sha(b[0]) != ent.sha256:
             raise damaged(
                 f"the saved copy of {ent.path} (files/{ent.backup}) does not match its sha256"

@@ -254,6 +254,14 @@ BACKUPS: dict[str, tuple[Callable[[World], None], str]] = {
         lambda w: _relink_backup(w, str(w.outside / "canary.conf")),
         "(files/000) is a symbolic link",
     ),
+    "backup a hard link": (
+        lambda w: (
+            (w.outside / "linked").write_bytes(_backup(w, LIMITS).read_bytes()),
+            _backup(w, LIMITS).unlink(),
+            os.link(w.outside / "linked", _backup(w, LIMITS)),
+        ),
+        "(files/000) is a hard link",
+    ),
     "backup edited": (
         lambda w: _backup(w, LIMITS).write_bytes(b"* hard core unlimited\n"),
         "(files/000) does not match its sha256",
@@ -333,6 +341,28 @@ def test_a_journal_folder_that_is_a_link_is_damaged(world: World) -> None:
         f"link); nothing was restored ({world.root}/{JOURNAL}/{world.jid})\n"
     )
     assert (snapshot(world.outside), snapshot(world.root)) == before
+
+
+def test_a_lock_that_is_a_link_or_a_hard_link_is_never_written_through(world: World) -> None:
+    lock = world.root / JOURNAL / ".lock"
+    canary = world.outside / "canary.conf"
+    for make, what in (
+        (lambda: lock.symlink_to(canary), "Too many levels of symbolic links"),
+        (lambda: os.link(canary, lock), "is a hard link"),
+        (lambda: os.mkfifo(lock), "is not a regular file"),
+    ):
+        lock.unlink(missing_ok=True)
+        make()
+        before = snapshot(world.outside), snapshot(world.root)
+        r = hk("fix", "--root", str(world.root), "--rollback")
+        assert (r.returncode, r.stdout) == (ExitCode.FIX_REFUSED, "")
+        assert r.stderr.startswith(
+            f"harborkit: error: cannot open the lock {world.root}/{JOURNAL}/.lock: "
+            if "symbolic" in what
+            else f"harborkit: error: the lock {world.root}/{JOURNAL}/.lock "
+        ), r.stderr
+        assert what in r.stderr and r.stderr.endswith("(nothing was changed)\n")
+        assert (snapshot(world.outside), snapshot(world.root)) == before
 
 
 def test_rollback_id_is_a_name_not_a_path(world: World) -> None:
