@@ -237,6 +237,15 @@ def read_at(dir_fd: int, name: str, limit: int) -> tuple[bytes, os.stat_result] 
     through a link), None when there is none; ``ValueError`` naming what it is
     when it is no regular file or larger than ``limit``."""
     try:
+        # judged from its metadata first: a FIFO or a device is never opened
+        before = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+    if stat.S_ISLNK(before.st_mode):
+        raise ValueError("is a symbolic link")
+    if not stat.S_ISREG(before.st_mode):
+        raise ValueError("is not a regular file")
+    try:
         fd = os.open(
             name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd
         )
@@ -247,8 +256,11 @@ def read_at(dir_fd: int, name: str, limit: int) -> tuple[bytes, os.stat_result] 
             raise ValueError("is a symbolic link") from None
         raise
     try:
-        st = os.fstat(fd)  # the file opened is the one judged
-        if not stat.S_ISREG(st.st_mode):
+        st = os.fstat(fd)  # the file opened is the one judged (no swap in between)
+        if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) != (
+            before.st_dev,
+            before.st_ino,
+        ):
             raise ValueError("is not a regular file")
         chunks = []
         left = limit + 1

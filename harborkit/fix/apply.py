@@ -317,8 +317,9 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-class _Unsafe(Exception):
-    """A host path that cannot be written where the checks read it."""
+class _Unsafe(FixRefused):
+    """A host path that cannot be written where the checks read it (exit 12
+    should it ever reach the user unexplained)."""
 
 
 @contextlib.contextmanager
@@ -365,15 +366,6 @@ def _read_host(target: Target, path: str) -> tuple[bytes, os.stat_result] | None
             return read_at(w.parent_fd, w.name, MAX_FILE)
         except ValueError as e:
             raise _Unsafe(f"{path} {e}") from None
-
-
-def _fsync_dir(d: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(d, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def write_atomic(

@@ -529,7 +529,10 @@ def test_apply_changes_only_the_lines_of_the_diff_byte_for_byte(guide: Path, cas
         ("etc/profile", profile, b"ulimit -n 655350"),
     ):
         diff = out.split(f"--- a/{name}\n", 1)[1].split("\n--- ", 1)[0]
-        removed = [ln for ln in diff.splitlines() if ln.startswith("-") and ln != "-"]
+        # (a CR may be shown escaped, as \\r, where the output escapes control characters)
+        removed = [
+            ln.removesuffix("\\r") for ln in diff.splitlines() if ln.startswith("-") and ln != "-"
+        ]
         assert removed == [f"-{line.decode()}"], diff
         if not before.endswith(b"\n") and before.endswith(line):
             assert "\n\\ No newline at end of file\n" in diff
@@ -573,3 +576,44 @@ def test_edit_lines_keeps_every_other_byte(
 
     got = encode_exact(edit_lines(text.decode("utf-8", "surrogateescape"), edits, append))
     assert got == expected
+
+
+@pytest.mark.parametrize(
+    ("path", "make", "why"),
+    [
+        ("/etc/fifo", lambda p: os.mkfifo(p), "/etc/fifo is not a regular file"),
+        (
+            "/etc/null",
+            lambda p: os.mknod(p, 0o600 | 0o020000, os.makedev(1, 3)),
+            "/etc/null is not a regular file",
+        ),
+        ("/etc/dir", lambda p: p.mkdir(), "/etc/dir is not a regular file"),
+        ("/etc/x\x00y", None, 'path "/etc/x\\u0000y" holds a NUL byte'),
+        (
+            "/etc/../../x",
+            None,
+            "path \"/etc/../../x\" is not normalized (an empty, '.' or '..' component)",
+        ),
+        ("etc/x", None, 'path "etc/x" is not an absolute path of a file'),
+        ("/", None, 'path "/" is not an absolute path of a file'),
+    ],
+)
+def test_a_planned_path_that_is_no_file_is_refused_unopened(
+    tmp_path: Path, path: str, make: Any, why: str
+) -> None:
+    from harborkit.fix.apply import FixRefused, Target, apply_plan
+    from harborkit.fix.plan import FileChange, Plan
+
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    if make:
+        make(root / path.lstrip("/"))
+    before = snapshot(root)
+    plan = Plan(files=(FileChange(("x",), path, b"new\n", None, "r"),))
+    t0 = time.monotonic()
+    with pytest.raises(FixRefused) as e:
+        apply_plan(plan, Target.of(str(root)), host_name="h", plan_id="p")
+    assert time.monotonic() - t0 < 10  # a FIFO is never opened: nothing waits on it
+    assert e.value.message == f"cannot write {why}; nothing was changed"
+    after = {k: v for k, v in snapshot(root).items() if not k.startswith("var")}
+    assert after == before
