@@ -529,9 +529,11 @@ def test_apply_changes_only_the_lines_of_the_diff_byte_for_byte(guide: Path, cas
         ("etc/profile", profile, b"ulimit -n 655350"),
     ):
         diff = out.split(f"--- a/{name}\n", 1)[1].split("\n--- ", 1)[0]
-        # (a CR may be shown escaped, as \\r, where the output escapes control characters)
+        # (a CR may be shown escaped, \\x0d, where the output escapes control characters)
         removed = [
-            ln.removesuffix("\\r") for ln in diff.splitlines() if ln.startswith("-") and ln != "-"
+            re.sub(r"(\\x0d|\\r)$", "", ln)
+            for ln in diff.splitlines()
+            if ln.startswith("-") and ln != "-"
         ]
         assert removed == [f"-{line.decode()}"], diff
         if not before.endswith(b"\n") and before.endswith(line):
