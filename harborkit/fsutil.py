@@ -184,6 +184,8 @@ def walk_in_root(root: str, path: str, *, missing_ok: bool = False) -> Walk:
                 if links > MAX_LINKS:
                     raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), path)
                 target = os.readlink(name, dir_fd=fds[-1])
+                if not target:  # the kernel resolves an empty link to nothing
+                    raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
                 if target.startswith("/"):
                     done = []
                     for fd in fds[1:]:
