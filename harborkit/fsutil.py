@@ -81,3 +81,243 @@ def _replace(target: Path, text: str, mode: int) -> None:
         if isinstance(e, OSError):
             raise EnvironmentProblem(f"cannot write {target}: {e.strerror}") from e
         raise
+
+
+# --- paths of a machine whose "/" is a folder (a sysroot), for reads and writes ---
+
+MAX_LINKS = 40  # as the kernel's ELOOP limit
+_DIR_FLAGS = os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def open_dir(name: str, dir_fd: int | None = None) -> int:
+    """A descriptor of the folder ``name`` (never through a link as its last component)."""
+    try:
+        return os.open(name, _DIR_FLAGS | os.O_RDONLY, dir_fd=dir_fd)
+    except PermissionError:  # searchable but not readable: enough to walk through
+        return os.open(name, _DIR_FLAGS | os.O_PATH, dir_fd=dir_fd)
+
+
+class Walk:
+    """Where a path of the rooted machine is: the open folders leading to it.
+
+    ``done`` are the components below the root (no link among them), ``fds``
+    the open folders: ``fds[0]`` the root, ``fds[i]`` the folder ``done[:i]``.
+    When the path exists, ``done[-1]`` is its last component (not opened) and
+    ``missing`` is empty; otherwise (``missing_ok``) every name of ``done`` is a
+    folder and ``missing`` are the names still to create below it.
+    """
+
+    def __init__(self, fds: list[int], done: list[str], missing: list[str]) -> None:
+        self.fds = fds
+        self.done = done
+        self.missing = missing
+
+    @property
+    def exists(self) -> bool:
+        return not self.missing
+
+    @property
+    def parent_fd(self) -> int:
+        """The folder holding ``name``."""
+        return self.fds[-1]
+
+    @property
+    def name(self) -> str:
+        """The last component, in :attr:`parent_fd`."""
+        return self.missing[-1] if self.missing else self.done[-1]
+
+    def host_path(self) -> str:
+        """The resolved path on the rooted machine."""
+        return "/" + "/".join([*self.done, *self.missing])
+
+    def close(self) -> None:
+        for fd in self.fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self.fds = []
+
+    def __enter__(self) -> Walk:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def walk_in_root(root: str, path: str, *, missing_ok: bool = False) -> Walk:
+    """Look ``path`` up as ``chroot root`` would, one component at a time.
+
+    Every component is looked up below ``root`` through descriptors of the
+    folders already reached (each opened with ``O_NOFOLLOW``, so a folder
+    swapped for a link in between is an error, never a way out): an absolute
+    link target restarts at ``root``, ``..`` never climbs above it, so no link
+    (at any depth, absolute or relative) leads out of the folder. Raises
+    ``FileNotFoundError``/``NotADirectoryError`` for a missing component (with
+    ``missing_ok``: only a missing name reached through a link that is not the
+    last, as ``mkdir -p`` would fail there) and ``OSError(ELOOP)`` past 40
+    links, as the kernel would.
+    """
+    # each name with whether it came from a link's target
+    todo: list[tuple[str, bool]] = [(c, False) for c in reversed(path.split("/")) if c]
+    done: list[str] = []
+    fds = [open_dir(root)]
+    links = 0
+    try:
+        while todo:
+            name, from_link = todo.pop()
+            if name == ".":
+                continue
+            if name == "..":
+                if done:
+                    done.pop()
+                    if len(fds) > len(done) + 1:
+                        os.close(fds.pop())
+                continue
+            try:
+                st = os.stat(name, dir_fd=fds[-1], follow_symlinks=False)
+            except FileNotFoundError:
+                rest = [c for c, _ in reversed(todo)]
+                if not missing_ok or (from_link and rest) or any(c in (".", "..") for c in rest):
+                    raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path) from None
+                return Walk(fds, done, [name, *rest])
+            if stat.S_ISLNK(st.st_mode):
+                links += 1
+                if links > MAX_LINKS:
+                    raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), path)
+                target = os.readlink(name, dir_fd=fds[-1])
+                if not target:  # the kernel resolves an empty link to nothing
+                    raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
+                if target.startswith("/"):
+                    done = []
+                    for fd in fds[1:]:
+                        os.close(fd)
+                    del fds[1:]
+                todo.extend((c, True) for c in reversed(target.split("/")) if c)
+                continue
+            if todo:
+                if not stat.S_ISDIR(st.st_mode):
+                    raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), path)
+                fds.append(open_dir(name, fds[-1]))
+            done.append(name)
+        if done and len(fds) > len(done):  # the last name is a folder followed by '.'
+            os.close(fds.pop())
+        return Walk(fds, done, [])
+    except BaseException:
+        for fd in fds:
+            os.close(fd)
+        raise
+
+
+def locate_in_root(root: str, path: str, *, create_parents: bool = False) -> tuple[Walk, list[str]]:
+    """The folder that holds ``path`` (resolved as :func:`walk_in_root` does,
+    its last component too when it is a link) and the name in it, which is no
+    link. Missing folders are created (mode 0755) only with ``create_parents``,
+    and only below the root; their resolved paths are returned, outermost
+    first. ``FileNotFoundError`` for a missing folder otherwise,
+    ``IsADirectoryError`` for the root itself. The caller closes the walk.
+    """
+    w = walk_in_root(root, path, missing_ok=True)
+    created: list[str] = []
+    try:
+        if w.exists and not w.done:
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+        while len(w.missing) > 1:
+            if not create_parents:
+                raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
+            name = w.missing.pop(0)
+            os.mkdir(name, 0o755, dir_fd=w.fds[-1])
+            w.fds.append(open_dir(name, w.fds[-1]))
+            w.done.append(name)
+            created.append("/" + "/".join(w.done))
+    except BaseException:
+        w.close()
+        raise
+    return w, created
+
+
+def read_at(dir_fd: int, name: str, limit: int) -> tuple[bytes, os.stat_result] | None:
+    """The bytes and metadata of the regular file ``name`` in ``dir_fd`` (never
+    through a link), None when there is none; ``ValueError`` naming what it is
+    when it is no regular file or larger than ``limit``."""
+    try:
+        # judged from its metadata first: a FIFO or a device is never opened
+        before = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+    if stat.S_ISLNK(before.st_mode):
+        raise ValueError("is a symbolic link")
+    if not stat.S_ISREG(before.st_mode):
+        raise ValueError("is not a regular file")
+    try:
+        fd = os.open(
+            name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd
+        )
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise ValueError("is a symbolic link") from None
+        raise
+    try:
+        st = os.fstat(fd)  # the file opened is the one judged (no swap in between)
+        if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) != (
+            before.st_dev,
+            before.st_ino,
+        ):
+            raise ValueError("is not a regular file")
+        chunks = []
+        left = limit + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    if len(data) > limit:
+        raise ValueError(f"is larger than {limit} bytes")
+    return data, st
+
+
+def write_at(
+    dir_fd: int,
+    name: str,
+    data: bytes,
+    *,
+    mode: int,
+    uid: int | None = None,
+    gid: int | None = None,
+) -> None:
+    """Replace ``name`` in the folder ``dir_fd`` atomically: a temporary file
+    beside it (created exclusively, never through a link), fsync, mode and
+    owner, rename (which replaces the name itself, never a link's target),
+    fsync the folder."""
+    import secrets
+
+    tmp = f".{name[:200]}.{secrets.token_hex(4)}.harborkit"
+    fd = os.open(
+        tmp,
+        os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+        0o600,
+        dir_fd=dir_fd,
+    )
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fchmod(f.fileno(), mode & 0o7777)
+            if uid is not None and gid is not None:
+                try:
+                    os.fchown(f.fileno(), uid, gid)
+                except PermissionError:
+                    if (uid, gid) != (os.geteuid(), os.getegid()):
+                        raise
+            os.fsync(f.fileno())
+        os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp, dir_fd=dir_fd)
+        raise
+    with contextlib.suppress(OSError):
+        os.fsync(dir_fd)

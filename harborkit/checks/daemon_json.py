@@ -557,7 +557,7 @@ def plan_environment_file(ctx: CheckContext, check_id: str) -> list[Change]:
         else:
             vendor = True
     for unit, ed in edits.items():
-        text = (read_bytes(ctx.host, unit) or b"").decode("utf-8", "replace")
+        text = (read_bytes(ctx.host, unit) or b"").decode("utf-8", "surrogateescape")
         c = file_change(
             check_id, ctx.host, unit, edit_lines(text, ed), "dockerd reads daemon.json by itself"
         )

@@ -201,7 +201,7 @@ class UfwOff(Check):
         out: list[Change] = []
         dis = by.get("ufw disabled")
         if dis is not None and dis.status is Status.FAIL and dis.location:
-            text = (read_bytes(ctx.host, UFW_CONF) or b"").decode("utf-8", "replace")
+            text = (read_bytes(ctx.host, UFW_CONF) or b"").decode("utf-8", "surrogateescape")
             n = dis.location.rpartition(":")[2]
             new = edit_lines(text, {int(n): "ENABLED=no"}) if n.isdigit() else text
             c = file_change(self.id, ctx.host, UFW_CONF, new, "ufw loads no rules at boot")

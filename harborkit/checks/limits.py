@@ -264,7 +264,7 @@ class PamLimitsCheck(Check):
 
         def text_of(path: str) -> str:
             if path not in texts:
-                texts[path] = (read_bytes(ctx.host, path) or b"").decode("utf-8", "replace")
+                texts[path] = (read_bytes(ctx.host, path) or b"").decode("utf-8", "surrogateescape")
             return texts[path]
 
         for d in pam.dropped:
@@ -301,7 +301,7 @@ class PamLimitsCheck(Check):
             if path == LIMITS_DROPIN:
                 old = read_bytes(ctx.host, path)
                 base = (
-                    old.decode("utf-8", "replace")
+                    old.decode("utf-8", "surrogateescape")
                     if old is not None
                     else "# Login limits for Harbor (written by harborkit fix)\n"
                 )

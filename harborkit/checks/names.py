@@ -53,7 +53,7 @@ def plan_hosts(ctx: CheckContext, check_id: str) -> list[Change]:
         return []
     reason = "the addresses of the profile's nodes"
 
-    text = (read_bytes(ctx.host, HOSTS) or b"").decode("utf-8", "replace")
+    text = (read_bytes(ctx.host, HOSTS) or b"").decode("utf-8", "surrogateescape")
     lines = text.splitlines()
     edits: dict[int, str | None] = {}
     ok: set[str] = set()

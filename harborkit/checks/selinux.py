@@ -151,7 +151,7 @@ class SelinuxMode(Check):
         changes: list[Change] = []
         cfg = by.get("config")
         if cfg is not None and cfg.status is not Status.PASS:
-            text = (read_bytes(ctx.host, CONFIG) or b"").decode("utf-8", "replace")
+            text = (read_bytes(ctx.host, CONFIG) or b"").decode("utf-8", "surrogateescape")
             line = f"SELINUX={allowed}"
             n = int(cfg.location.rpartition(":")[2]) if cfg.location and ":" in cfg.location else 0
             new = edit_lines(text, {n: line}) if n else edit_lines(text, {}, [line])

@@ -203,7 +203,7 @@ def plan_persist(ctx: CheckContext) -> dict[str, tuple[str, str]]:
                 a = saved.get(key)
                 path, _, n = a.location.rpartition(":") if a else ("", "", "")
                 if path in own:
-                    raw = (read_bytes(ctx.host, path) or b"").decode("utf-8", "replace")
+                    raw = (read_bytes(ctx.host, path) or b"").decode("utf-8", "surrogateescape")
                     line = raw.splitlines()[int(n) - 1].strip()
                     absent_edits[int(n)] = f"# {line}  # harborkit: this kernel has no such key"
                 else:
@@ -230,12 +230,12 @@ def plan_persist(ctx: CheckContext) -> dict[str, tuple[str, str]]:
         for path, edits in line_edits.items():
             if path == DROPIN:
                 continue  # with the drop-in's notes and appended lines below
-            text = (read_bytes(ctx.host, path) or b"").decode("utf-8", "replace")
+            text = (read_bytes(ctx.host, path) or b"").decode("utf-8", "surrogateescape")
             out[path] = (edit_lines(text, edits), f"{path} is applied after {DROPIN}")
         if append or DROPIN in line_edits:
             old = read_bytes(ctx.host, vendor or DROPIN)
             text = (
-                old.decode("utf-8", "replace")
+                old.decode("utf-8", "surrogateescape")
                 if old is not None
                 else ("# Kernel parameters for Harbor (written by harborkit fix)\n")
             )

@@ -504,7 +504,7 @@ def plan_time(ctx: CheckContext, check_id: str, outcome: Outcome) -> list[Change
                 if d.config.files
                 else (NTP_CONFS[0] if d.name == "ntpd" else CHRONY_CONFS[0])
             )
-            text = (read_bytes(ctx.host, path) or b"").decode("utf-8", "replace")
+            text = (read_bytes(ctx.host, path) or b"").decode("utf-8", "surrogateescape")
             edits: dict[int, str | None] = {}
             for src, where in d.config.sources:
                 p, _, n = where.rpartition(":")

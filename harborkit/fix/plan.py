@@ -51,7 +51,11 @@ class FileChange:
         old = _lines(self.old or b"")
         new = _lines(self.new)
         a = "/dev/null" if self.old is None else f"a{self.path}"
-        return "".join(difflib.unified_diff(old, new, a, f"b{self.path}"))
+        # a last line without its newline is marked as diff(1) does
+        return "".join(
+            ln if ln.endswith("\n") else ln + "\n\\ No newline at end of file\n"
+            for ln in difflib.unified_diff(old, new, a, f"b{self.path}")
+        )
 
 
 @dataclass(frozen=True)
@@ -231,13 +235,37 @@ def read_bytes(host: object, path: str) -> bytes | None:
 
 
 def edit_lines(text: str, edits: dict[int, str | None], append: Sequence[str] = ()) -> str:
-    """``text`` with line N (1-based) replaced by ``edits[N]`` (None removes
-    it), then ``append`` added at the end; the final newline kept."""
-    lines = text.splitlines()
-    out = [edits.get(n, ln) for n, ln in enumerate(lines, 1)]
-    kept = [ln for ln in out if ln is not None]
-    kept += list(append)
-    return "\n".join(kept) + ("\n" if kept else "")
+    """``text`` with line N (1-based, numbered as the checks number them)
+    replaced by ``edits[N]`` (None removes it), then ``append`` added at the end.
+
+    Only those lines change: every other line keeps its exact characters and
+    line ending (``\\r\\n`` stays ``\\r\\n``; bytes that are not UTF-8, decoded
+    with ``surrogateescape``, encode back as they were), a changed line keeps
+    its own ending, and a last line without a newline stays without one unless
+    lines are appended after it (appended lines end as the file's first line does).
+    """
+    lines = text.splitlines(keepends=True)
+    nl = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
+    out: list[str] = []
+    for n, ln in enumerate(lines, 1):
+        if n not in edits:
+            out.append(ln)
+            continue
+        new = edits[n]
+        if new is not None:
+            body = ln.splitlines()[0] if ln.splitlines() else ""
+            out.append(new + ln[len(body) :])
+    if append:
+        if out and not out[-1].endswith("\n"):  # pam_limits, sysctl: lines end at \\n
+            out[-1] += nl
+        out += [a + nl for a in append]
+    return "".join(out)
+
+
+def encode_exact(text: str) -> bytes:
+    """The bytes of ``text`` decoded with ``utf-8``/``surrogateescape`` (the bytes
+    a planner read), exactly as they were."""
+    return text.encode("utf-8", "surrogateescape")
 
 
 def file_change(
@@ -253,7 +281,7 @@ def file_change(
 ) -> FileChange | None:
     """A FileChange from the file's current bytes to ``new_text``; None when equal."""
     old = read_bytes(host, path)
-    new = new_text.encode()
+    new = encode_exact(new_text)
     if old == new:
         return None
     return FileChange(

@@ -5,7 +5,6 @@ This module is the only place in harborkit that starts subprocesses for checks.
 
 from __future__ import annotations
 
-import errno
 import fnmatch
 import glob as _glob
 import os
@@ -19,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from harborkit.fsutil import walk_in_root
 from harborkit.host.etc_hosts import addresses_of
 from harborkit.host.interface import (
     MAX_FILE_BYTES,
@@ -36,9 +36,6 @@ if TYPE_CHECKING:
 _BIN_DIRS = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 
 
-_MAX_LINKS = 40  # as the kernel's ELOOP limit
-
-
 def resolve_in_root(root: str, path: str) -> Path:
     """``path`` of a machine whose ``/`` is the folder ``root``, as ``chroot`` sees it.
 
@@ -48,32 +45,8 @@ def resolve_in_root(root: str, path: str) -> Path:
     symbolic link. Raises ``FileNotFoundError``/``NotADirectoryError`` for a
     missing component and ``OSError(ELOOP)`` past 40 links, as the kernel would.
     """
-    todo = [c for c in reversed(path.split("/")) if c]
-    done: list[str] = []
-    links = 0
-    while todo:
-        name = todo.pop()
-        if name == ".":
-            continue
-        if name == "..":
-            if done:
-                done.pop()
-            continue
-        candidate = os.path.join(root, *done, name)
-        st = os.lstat(candidate)  # FileNotFoundError / NotADirectoryError as the kernel says
-        if stat.S_ISLNK(st.st_mode):
-            links += 1
-            if links > _MAX_LINKS:
-                raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), path)
-            target = os.readlink(candidate)
-            if target.startswith("/"):
-                done = []
-            todo.extend(c for c in reversed(target.split("/")) if c)
-            continue
-        if todo and not stat.S_ISDIR(st.st_mode):
-            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), path)
-        done.append(name)
-    return Path(root, *done)
+    with walk_in_root(root, path) as w:  # the one resolution: fix --apply writes through it
+        return Path(root, *w.done)
 
 
 def _not_a_file(mode: int) -> str | None:

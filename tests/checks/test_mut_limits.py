@@ -594,19 +594,24 @@ def test_dockerd_plan_rewrites_its_own_drop_in_or_leaves_it() -> None:
     assert DockerdLimits().plan(c, _run_one(DockerdLimits, c)) == []
 
 
+def _text(new: bytes) -> str:
+    """Planned bytes as text, a byte that is not UTF-8 as its surrogate escape."""
+    return new.decode("utf-8", "surrogateescape")
+
+
 def test_plan_of_files_with_colons_latin1_and_distant_typos(tmp_path: Path) -> None:
     d = tmp_path / "etc/security/limits.d"
     d.mkdir(parents=True)
     # a colon in a file name comes before the line number in a location;
-    # a Latin-1 comment is read with replacement, not refused
+    # a Latin-1 comment is kept byte for byte, not refused
     (d / "a:b.conf").write_bytes(b"# r\xe9glages\n* soft msgq 1\n* soft corr 0\n")
     write(tmp_path, {"etc/os-release": "ID=centos\n", "etc/profile.d/x:y.sh": "ulimit -n 9\n"})
     c = ctx(tmp_path, expect())
     changes = PamLimitsCheck().plan(c, _run_one(PamLimitsCheck, c))
-    assert [(ch.path, ch.new.decode()) for ch in changes if isinstance(ch, FileChange)] == [
+    assert [(ch.path, _text(ch.new)) for ch in changes if isinstance(ch, FileChange)] == [
         (
             "/etc/security/limits.d/a:b.conf",
-            "# r\ufffdglages\n"
+            "# r\udce9glages\n"
             # 'msgq' is too far from 'msgqueue' to name it (similarity 0.67 < 0.75)
             "# * soft msgq 1  # harborkit: unknown item 'msgq'\n"
             "# * soft corr 0  # harborkit: unknown item 'corr' (a typo of 'core'?)\n",
@@ -652,10 +657,10 @@ def test_plan_appends_each_failing_type_once_to_a_latin1_drop_in(tmp_path: Path)
     profile = expect(("*", "soft", "nofile", "ge", 4096), ("*", "hard", "nofile", "ge", 8192))
     c = ctx(tmp_path, profile)
     changes = PamLimitsCheck().plan(c, _run_one(PamLimitsCheck, c))
-    assert [(ch.path, ch.new.decode()) for ch in changes if isinstance(ch, FileChange)] == [
+    assert [(ch.path, _text(ch.new)) for ch in changes if isinstance(ch, FileChange)] == [
         (
             LIMITS_DROPIN,
-            "# r\ufffdglages\n* soft nofile 1024\n* soft nofile 4096\n* hard nofile 8192\n",
+            "# r\udce9glages\n* soft nofile 1024\n* soft nofile 4096\n* hard nofile 8192\n",
         )
     ]
 

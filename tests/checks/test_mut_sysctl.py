@@ -377,7 +377,8 @@ def test_ok_messages_count_judged_keys_only(tmp_path: Path) -> None:
 
 
 def test_plan_keeps_bytes_that_are_not_utf8(tmp_path: Path) -> None:
-    # a Latin-1 comment (an old installer's) is read with replacement, not refused
+    # a Latin-1 comment (an old installer's) is kept byte for byte (surrogate-escaped
+    # in the planned text, encoded back as it was), not refused nor replaced by U+FFFD
     write(tmp_path, {"proc/sys/kernel/ostype": "Linux\n", "proc/sys/vm/swappiness": "60\n"})
     (tmp_path / "etc/sysctl.d").mkdir(parents=True)
     (tmp_path / "etc/sysctl.d/90-harbor.conf").write_bytes(
@@ -397,11 +398,11 @@ def test_plan_keeps_bytes_that_are_not_utf8(tmp_path: Path) -> None:
     # (its notes kept, its own reason), not "applied after" itself
     assert plan_persist(ctx(tmp_path, profile)) == {
         "/etc/sysctl.conf": (
-            "# caf\ufffd\nvm.max_map_count = 655360\n",
+            "# caf\udce9\nvm.max_map_count = 655360\n",
             "/etc/sysctl.conf is applied after /etc/sysctl.d/90-harbor.conf",
         ),
         DROPIN: (
-            "# r\ufffdglages\n"
+            "# r\udce9glages\n"
             "# net.ipv4.tcp_tw_recycle = 0  # harborkit: this kernel has no such key\n"
             "vm.swappiness = 10\n"
             "# fs.file-max left out: this kernel has no such key\n",

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -289,3 +290,332 @@ def test_unknown_journal_and_bad_option_mix(guide: Path) -> None:
     )
     r = hk("fix", "--root", str(guide), "--list")
     assert (r.returncode, r.stdout) == (ExitCode.OK, f"no fixes journaled in {guide}/{JOURNAL}\n")
+
+
+# --- class 7: every write resolves inside the sysroot, exactly as the reads do ---
+
+
+def snapshot(top: Path) -> dict[str, tuple[str, str, int, int]]:
+    """Every name under ``top`` (links not followed): kind, bytes or link target, mode, mtime."""
+    out: dict[str, tuple[str, str, int, int]] = {}
+    for dirpath, dirnames, filenames in os.walk(top):
+        for n in [*dirnames, *filenames]:
+            p = Path(dirpath, n)
+            st = p.lstat()
+            if p.is_symlink():
+                what = ("link", os.readlink(p))
+            elif p.is_dir():
+                what = ("dir", "")
+            elif p.is_file():
+                what = ("file", p.read_bytes().hex())
+            else:
+                what = ("other", "")
+            out[str(p.relative_to(top))] = (*what, st.st_mode, st.st_mtime_ns)
+    return out
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    """A canary folder of this machine that links in the sysroot point at."""
+    out = tmp_path / "outside"
+    for rel, body in {
+        "limits.d/20-nproc.conf": b"* soft nproc 4096\n",
+        "system/keep.service": b"[Unit]\n",
+        "journal/keep": b"",
+        "canary.conf": b"canary\n",
+        "daemon.json": b'{"canary": true}\n',
+    }.items():
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        (out / rel).write_bytes(body)
+    old = time.time() - 3600
+    for p in out.rglob("*"):
+        os.utime(p, (old, old))
+    return out
+
+
+def _relink(p: Path, target: str) -> None:
+    if p.is_dir() and not p.is_symlink():
+        import shutil
+
+        shutil.rmtree(p)
+    elif p.exists() or p.is_symlink():
+        p.unlink()
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.symlink_to(target)
+
+
+UP = "../" * 12  # more '..' than the sysroot is deep: chroot stops at its '/'
+REFUSED_LIMITS = (
+    "harborkit: error: cannot write /etc/security/limits.d/90-harbor.conf: a link or a file on "
+    "its way leads to no folder of the sysroot (No such file or directory); nothing was changed\n"
+)
+REFUSED_DROPIN = REFUSED_LIMITS.replace(
+    "/etc/security/limits.d/90-harbor.conf",
+    "/etc/systemd/system/docker.service.d/90-harbor-environmentfile.conf",
+)
+REFUSED_JOURNAL = (
+    "harborkit: error: cannot use the journal folder {root}/var/lib/harborkit/fix: No such file "
+    "or directory (a folder of it is a link to nothing, or a file; nothing was changed)\n"
+)
+
+
+def _out_abs(outside: Path, rel: str) -> str:
+    return str(outside / rel)
+
+
+# name -> (how to build the sysroot, expected outcome: a refusal's stderr, or the
+# sysroot path (relative) where the written file must appear)
+LINKED: dict[str, tuple[Any, str]] = {
+    "limits.d absolute out": (
+        lambda r, o: _relink(r / "etc/security/limits.d", _out_abs(o, "limits.d")),
+        REFUSED_LIMITS,
+    ),
+    "limits.d relative ../ out": (
+        lambda r, o: _relink(r / "etc/security/limits.d", UP + _out_abs(o, "limits.d")[1:]),
+        REFUSED_LIMITS,
+    ),
+    "systemd/system absolute out": (
+        lambda r, o: _relink(r / "etc/systemd/system", _out_abs(o, "system")),
+        REFUSED_DROPIN,
+    ),
+    "final file absolute out": (
+        lambda r, o: _relink(
+            r / "etc/security/limits.d/90-harbor.conf", _out_abs(o, "canary.conf")
+        ),
+        REFUSED_LIMITS,
+    ),
+    "final file relative ../ out": (
+        lambda r, o: _relink(
+            r / "etc/security/limits.d/90-harbor.conf", UP + _out_abs(o, "canary.conf")[1:]
+        ),
+        REFUSED_LIMITS,
+    ),
+    "journal folder absolute out": (
+        lambda r, o: _relink(r / "var/lib/harborkit", _out_abs(o, "journal")),
+        REFUSED_JOURNAL,
+    ),
+    "systemd/system absolute, inside": (
+        lambda r, o: _relink(r / "etc/systemd/system", "/usr/lib/systemd/system"),
+        "usr/lib/systemd/system/docker.service.d/90-harbor-environmentfile.conf",
+    ),
+    "etc relative ../../.., inside": (
+        lambda r, o: (os.rename(r / "etc", r / "realetc"), _relink(r / "etc", UP + "realetc")),
+        "realetc/security/limits.d/90-harbor.conf",
+    ),
+    "security -> ../../.. (the root), in the middle": (
+        lambda r, o: (
+            os.rename(r / "etc/security", r / "sec"),
+            _relink(r / "etc/security", UP),
+            os.rename(r / "sec/limits.conf", r / "limits.conf"),
+        ),
+        "limits.d/90-harbor.conf",
+    ),
+    "final file absolute, inside": (
+        lambda r, o: (
+            os.rename(r / "etc/docker/daemon.json", r / "etc/docker/real.json"),
+            _relink(r / "etc/docker/daemon.json", "/etc/docker/real.json"),
+        ),
+        "etc/docker/real.json",
+    ),
+    "journal folder ../../.., inside": (
+        lambda r, o: (
+            (r / "srv/hk").mkdir(parents=True),
+            _relink(r / "var/lib/harborkit", UP + "srv/hk"),
+        ),
+        "srv/hk/fix",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(LINKED))
+def test_apply_writes_only_inside_the_sysroot_whatever_links_it_holds(
+    guide: Path, outside: Path, case: str
+) -> None:
+    build, expected = LINKED[case]
+    build(guide, outside)
+    before_out = snapshot(outside)
+    host_paths = [
+        Path("/usr/lib/systemd/system/docker.service.d/90-harbor-environmentfile.conf"),
+        Path("/etc/docker/real.json"),
+        Path("/realetc"),
+        Path("/srv/hk"),
+        Path("/limits.d"),
+    ]
+    assert not any(p.exists() for p in host_paths)
+    before_in = snapshot(guide)
+    r = hk("fix", "--root", str(guide), *OPTS, "--apply")
+    assert snapshot(outside) == before_out
+    assert not any(p.exists() for p in host_paths)
+    if expected.startswith("harborkit: error:"):
+        assert (r.returncode, r.stdout) == (ExitCode.FIX_REFUSED, ""), r.stderr
+        assert r.stderr == expected.format(root=guide)
+        after = {k: v for k, v in snapshot(guide).items() if not k.startswith("var")}
+        assert after == {k: v for k, v in before_in.items() if not k.startswith("var")}
+        return
+    assert r.returncode == ExitCode.FAILED, r.stderr  # selinux needs a reboot
+    assert (guide / expected).exists() and not (guide / expected).is_symlink()
+    # every link of the sysroot is still the link it was
+    links = {k: v for k, v in before_in.items() if v[0] == "link"}
+    assert {k: v[:2] for k, v in snapshot(guide).items() if k in links} == {
+        k: v[:2] for k, v in links.items()
+    }
+    jdir = "srv/hk/fix" if case.startswith("journal") else JOURNAL
+    rb = hk("fix", "--root", str(guide), "--rollback")
+    assert rb.returncode == ExitCode.OK, rb.stderr
+    assert snapshot(outside) == before_out
+    after = {k: v[:2] for k, v in snapshot(guide).items() if not k.startswith((jdir, "var"))}
+    assert after == {k: v[:2] for k, v in before_in.items() if not k.startswith((jdir, "var"))}
+
+
+# --- class 11: only the lines the reviewed diff shows change, byte for byte ---
+
+STACT = b"* soft stact unlimited"
+STACT_FIXED = b"# * soft stact unlimited  # harborkit: unknown item 'stact' (a typo of 'stack'?)"
+ULIMIT_FIXED = (
+    b"# ulimit -n 655350  # harborkit: services never see this; see "
+    b"/etc/security/limits.d/90-harbor.conf"
+)
+
+# name -> (limits.conf bytes, profile bytes): every other line is hostile to a
+# text round trip (Latin-1, invalid UTF-8, CR LF, a NEL, no final newline)
+ENCODINGS: dict[str, tuple[bytes, bytes]] = {
+    "latin-1 on other lines": (
+        b"# Gr\xf6\xdfe der Limits f\xfcr Harbor\n* hard nofile 65536\n" + STACT + b"\n",
+        b"# \xe9t\xe9 2026\nexport LANG=fr_FR.ISO-8859-1 # caf\xe9\nulimit -n 655350\n",
+    ),
+    "invalid utf-8 and a lone continuation byte": (
+        b"# \xff\xfe\x80 not text\n" + STACT + b"\n# \xc3\x28 \xed\xa0\x80 end\n",
+        b"\x80\x81\nulimit -n 655350\n\xf8\x88\x80\x80\x80\n",
+    ),
+    "crlf line endings": (
+        b"# limits\r\n* hard nofile 65536\r\n" + STACT + b"\r\n# End of file\r\n",
+        b"export A=1\r\nulimit -n 655350\r\nexport B=2\r\n",
+    ),
+    "no final newline": (
+        b"# limits\n" + STACT + b"\n# End of file",
+        b"export A=1\nulimit -n 655350",
+    ),
+    "utf-8 in other lines": (
+        b"# \xe2\x80\x9cquoted\xe2\x80\x9d \xc3\xa9t\xc3\xa9\n" + STACT + b"\n",
+        b"echo \xe2\x9c\x93 x\nulimit -n 655350\n",
+    ),
+}
+
+
+def _expected(before: bytes, old: bytes, new: bytes) -> bytes:
+    """``before`` with the one line ``old`` (wherever it ends) changed to ``new``."""
+    assert before.count(old) == 1
+    return before.replace(old, new)
+
+
+@pytest.mark.parametrize("case", list(ENCODINGS))
+def test_apply_changes_only_the_lines_of_the_diff_byte_for_byte(guide: Path, case: str) -> None:
+    limits, profile = ENCODINGS[case]
+    (guide / "etc/security/limits.conf").write_bytes(limits)
+    (guide / "etc/profile").write_bytes(profile)
+    original = tree_hashes(guide)
+    pid, out = plan_line(guide)
+    r = hk("fix", "--root", str(guide), *OPTS, "--apply", "--plan", pid)
+    assert r.returncode == ExitCode.FAILED, r.stderr
+    assert (guide / "etc/security/limits.conf").read_bytes() == _expected(
+        limits, STACT, STACT_FIXED
+    )
+    assert (guide / "etc/profile").read_bytes() == _expected(
+        profile, b"ulimit -n 655350", ULIMIT_FIXED
+    )
+    # the reviewed diff shows those lines and no other line of either file
+    for name, before, line in (
+        ("etc/security/limits.conf", limits, STACT),
+        ("etc/profile", profile, b"ulimit -n 655350"),
+    ):
+        diff = out.split(f"--- a/{name}\n", 1)[1].split("\n--- ", 1)[0]
+        # (a CR may be shown escaped, \\x0d, where the output escapes control characters)
+        removed = [
+            re.sub(r"(\\x0d|\\r)$", "", ln)
+            for ln in diff.splitlines()
+            if ln.startswith("-") and ln != "-"
+        ]
+        assert removed == [f"-{line.decode()}"], diff
+        if not before.endswith(b"\n") and before.endswith(line):
+            assert "\n\\ No newline at end of file\n" in diff
+    rb = hk("fix", "--root", str(guide), "--rollback")
+    assert rb.returncode == ExitCode.OK, rb.stderr
+    assert tree_hashes(guide) == original
+
+
+def test_a_commented_out_line_keeps_its_own_bytes(guide: Path) -> None:
+    line = b"ulimit -n 655350 # r\xe9glage \xff"
+    (guide / "etc/profile").write_bytes(b"export A=1\r\n" + line + b"\r\nexport B=\xe9\r\n")
+    r = hk("fix", "--root", str(guide), *OPTS, "--apply")
+    assert r.returncode == ExitCode.FAILED, r.stderr
+    assert (guide / "etc/profile").read_bytes() == (
+        b"export A=1\r\n# "
+        + line
+        + b"  # harborkit: services never see this; see /etc/security/limits.d/90-harbor.conf"
+        + b"\r\nexport B=\xe9\r\n"
+    )
+
+
+EDITS = [
+    # (text bytes, edits, append, expected bytes)
+    (b"a\r\nb\r\nc\r\n", {2: "B"}, (), b"a\r\nB\r\nc\r\n"),
+    (b"a\nb", {2: "B"}, (), b"a\nB"),
+    (b"a\nb", {}, ("c",), b"a\nb\nc\n"),
+    (b"a\r\nb", {}, ("c",), b"a\r\nb\r\nc\r\n"),
+    (b"a\nb\n", {1: None}, (), b"b\n"),
+    (b"\xff\xfe\n\xe9t\xe9\nx\n", {3: "y"}, (), b"\xff\xfe\n\xe9t\xe9\ny\n"),
+    (b"", {}, ("a",), b"a\n"),
+    (b"", {}, (), b""),
+    (b"a\n\nb\n", {2: "c"}, (), b"a\nc\nb\n"),
+]
+
+
+@pytest.mark.parametrize(("text", "edits", "append", "expected"), EDITS)
+def test_edit_lines_keeps_every_other_byte(
+    text: bytes, edits: dict[int, str | None], append: tuple[str, ...], expected: bytes
+) -> None:
+    from harborkit.fix.plan import edit_lines, encode_exact
+
+    got = encode_exact(edit_lines(text.decode("utf-8", "surrogateescape"), edits, append))
+    assert got == expected
+
+
+@pytest.mark.parametrize(
+    ("path", "make", "why"),
+    [
+        ("/etc/fifo", lambda p: os.mkfifo(p), "/etc/fifo is not a regular file"),
+        (
+            "/etc/null",
+            lambda p: os.mknod(p, 0o600 | 0o020000, os.makedev(1, 3)),
+            "/etc/null is not a regular file",
+        ),
+        ("/etc/dir", lambda p: p.mkdir(), "/etc/dir is not a regular file"),
+        ("/etc/x\x00y", None, 'path "/etc/x\\u0000y" holds a NUL byte'),
+        (
+            "/etc/../../x",
+            None,
+            "path \"/etc/../../x\" is not normalized (an empty, '.' or '..' component)",
+        ),
+        ("etc/x", None, 'path "etc/x" is not an absolute path of a file'),
+        ("/", None, 'path "/" is not an absolute path of a file'),
+    ],
+)
+def test_a_planned_path_that_is_no_file_is_refused_unopened(
+    tmp_path: Path, path: str, make: Any, why: str
+) -> None:
+    from harborkit.fix.apply import FixRefused, Target, apply_plan
+    from harborkit.fix.plan import FileChange, Plan
+
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    if make:
+        make(root / path.lstrip("/"))
+    before = snapshot(root)
+    plan = Plan(files=(FileChange(("x",), path, b"new\n", None, "r"),))
+    t0 = time.monotonic()
+    with pytest.raises(FixRefused) as e:
+        apply_plan(plan, Target.of(str(root)), host_name="h", plan_id="p")
+    assert time.monotonic() - t0 < 10  # a FIFO is never opened: nothing waits on it
+    assert e.value.message == f"cannot write {why}; nothing was changed"
+    after = {k: v for k, v in snapshot(root).items() if not k.startswith("var")}
+    assert after == before

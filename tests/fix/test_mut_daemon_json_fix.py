@@ -464,9 +464,9 @@ def test_a_dropin_that_is_not_utf8_is_still_edited(tmp_path: Path) -> None:
             (ID,),
             unit,
             (
-                "[Service]\n# caf\ufffd (Latin-1)\n"
+                "[Service]\n# caf\udce9 (Latin-1)\n"
                 f"# EnvironmentFile=/etc/docker/daemon.json{NOT_ENV}\n"
-            ).encode(),
+            ).encode("utf-8", "surrogateescape"),
             old,
             "dockerd reads daemon.json by itself",
         )
