@@ -122,6 +122,7 @@ class _SendState:
     """Shared by the thread sending the images and the main thread (which gets the signals)."""
 
     cancel: threading.Event = field(default_factory=threading.Event)
+    done: threading.Event = field(default_factory=threading.Event)  # the request is over
     committed: bool = False  # every image byte is out; the manifest.json goes next
     error: BaseException | None = None  # what stopped the stream (the HTTP layer wraps it)
 
@@ -222,18 +223,18 @@ def _signals_held() -> Iterator[threading.Event]:
             signal.signal(s, handler)
 
 
-def _wait_for_daemon(worker: threading.Thread, state: _SendState) -> None:
+def _wait_for_daemon(state: _SendState) -> None:
     """After an interrupt: a stream not yet complete is abandoned (dockerd loads nothing of
     it); a complete one is being loaded, so wait for the daemon's answer, bounded by the
     stall window; a second interrupt stops waiting."""
     deadline = time.monotonic() + dockerapi.STALL_TIMEOUT
     with _signals_held() as again:
-        while worker.is_alive() and not again.is_set():
+        while not state.done.is_set() and not again.is_set():
             left = deadline - time.monotonic()
             if left <= 0:
                 break
-            worker.join(min(0.1, left))
-    if worker.is_alive() and state.committed:
+            state.done.wait(min(0.1, left))
+    if not state.done.is_set() and state.committed:
         cleanup.note(
             "the daemon was still loading the images when harborkit stopped waiting; "
             "it may add them after this"
@@ -268,6 +269,8 @@ def _send(
                         )
         except BaseException as e:  # handed to the main thread
             outcome.append(e)
+        finally:
+            state.done.set()
 
     # the request runs in a thread: signals go to the main thread, which can then
     # stop the stream cleanly or wait for the daemon, never cut an HTTP exchange
@@ -275,11 +278,13 @@ def _send(
     try:
         worker.start()
         try:
-            while worker.is_alive():
-                worker.join(0.1)
+            # Event.wait, not Thread.join: a join cut by KeyboardInterrupt can leave the
+            # thread marked as finished while it still runs
+            while not state.done.wait(0.1):
+                pass
         except KeyboardInterrupt:
             state.cancel.set()
-            _wait_for_daemon(worker, state)
+            _wait_for_daemon(state)
             raise
         if state.error is not None and not isinstance(state.error, _Cancelled):
             raise state.error  # the stream's own failure (the HTTP layer wraps it)
