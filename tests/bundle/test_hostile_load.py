@@ -410,3 +410,393 @@ def test_second_interrupt_during_the_roll_back_does_not_cut_it(docker: Any) -> N
         load._roll_back(docker, [ImageRecord(i.tags[0], i.id, 0, ()) for i in images], undo)
     assert again.is_set()
     assert state(docker) == BEFORE
+
+
+# --------------------------------------------------------------------------- class 9: before sending
+
+
+@pytest.fixture
+def mount_tmpfs(tmp_path: Path) -> Iterator[Any]:
+    """Mount a small tmpfs (``ro`` for read-only); unmounted afterwards."""
+    mounted: list[Path] = []
+
+    def mount(name: str, options: str = "size=1m") -> Path:
+        d = tmp_path / name
+        d.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(d)], check=True)
+        mounted.append(d)
+        return d
+
+    yield mount
+    for d in reversed(mounted):
+        subprocess.run(["umount", str(d)], check=False)
+
+
+TOOL = b"#!/bin/sh\necho tool\n"
+
+
+def _tree(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*")) if root.exists() else []
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "install-dir-is-a-file",
+        "install-dir-below-a-file",
+        "install-dir-read-only",
+        "install-dir-installer-there",
+        "prefix-read-only",
+        "prefix-is-a-file",
+        "tool-folder-is-a-file",
+        "prefix-cannot-be-made",
+        "tool-there-differs",
+        "tool-is-a-folder-even-with-force",
+    ],
+)
+def test_install_targets_are_refused_before_any_image_is_sent(
+    docker: Any, daemon: Daemon, tmp_path: Path, mount_tmpfs: Any, case: str
+) -> None:
+    path = tmp_path / "b.tar"
+    write_bundle(path, files=[("tool", TOOL, "/usr/local/bin/tool")])
+    here = tmp_path / "here"
+    here.mkdir()
+    args: list[str] = []
+    if case == "install-dir-is-a-file":
+        (here / "opt").write_text("a file\n")
+        args = ["--install-dir", str(here / "opt")]
+        want = (
+            ExitCode.USAGE,
+            f"{here}/opt is not a folder; the installer needs a folder at {here}/opt",
+        )
+    elif case == "install-dir-below-a-file":
+        (here / "opt").write_text("a file\n")
+        args = ["--install-dir", str(here / "opt/x")]
+        want = (
+            ExitCode.USAGE,
+            f"{here}/opt is not a folder; the installer needs a folder at {here}/opt/x",
+        )
+    elif case == "install-dir-read-only":
+        ro = mount_tmpfs("here/ro", "size=1m,ro")
+        args = ["--install-dir", str(ro / "opt")]
+        want = (
+            ExitCode.ENVIRONMENT,
+            f"cannot write the installer into {ro}: Read-only file system",
+        )
+    elif case == "install-dir-installer-there":
+        (here / "opt/harbor").mkdir(parents=True)
+        (here / "opt/harbor/install.sh").write_text("mine\n")
+        args = ["--install-dir", str(here / "opt")]
+        want = (
+            ExitCode.USAGE,
+            f"{here}/opt/harbor/install.sh already exists; not overwriting it: the installer was "
+            f"unpacked into {here}/opt before; to load only the images (and tools), run "
+            f"harborkit bundle load {path} without --install-dir",
+        )
+    elif case == "prefix-read-only":
+        ro = mount_tmpfs("here/ro", "size=1m,ro")
+        args = ["--install-tools", "--prefix", str(ro)]
+        want = (ExitCode.ENVIRONMENT, f"cannot write tool into {ro}: Read-only file system")
+    elif case == "prefix-is-a-file":
+        (here / "root").write_text("a file\n")
+        args = ["--install-tools", "--prefix", str(here / "root")]
+        want = (
+            ExitCode.USAGE,
+            f"{here}/root is not a folder; tool needs a folder at {here}/root/usr/local/bin",
+        )
+    elif case == "tool-folder-is-a-file":
+        (here / "root/usr/local").mkdir(parents=True)
+        (here / "root/usr/local/bin").write_text("a file\n")
+        args = ["--install-tools", "--prefix", str(here / "root"), "--force"]
+        want = (
+            ExitCode.USAGE,
+            f"{here}/root/usr/local/bin is not a folder; tool needs a folder at "
+            f"{here}/root/usr/local/bin",
+        )
+    elif case == "prefix-cannot-be-made":
+        args = ["--install-tools", "--prefix", "/proc/hk-no-such-root"]
+        want = (ExitCode.ENVIRONMENT, "cannot write tool into /proc: No such file or directory")
+    elif case == "tool-there-differs":
+        (here / "root/usr/local/bin").mkdir(parents=True)
+        (here / "root/usr/local/bin/tool").write_text("mine\n")
+        args = ["--install-tools", "--prefix", str(here / "root")]
+        want = (
+            ExitCode.USAGE,
+            f"{here}/root/usr/local/bin/tool exists and differs from the bundle's tool; not "
+            "replacing it (--force replaces it)",
+        )
+    else:
+        (here / "root/usr/local/bin/tool").mkdir(parents=True)
+        args = ["--install-tools", "--prefix", str(here / "root"), "--force"]
+        want = (
+            ExitCode.USAGE,
+            f"{here}/root/usr/local/bin/tool is a folder; not replacing it with tool, even "
+            "with --force",
+        )
+    tree = _tree(here)
+    r = hk(daemon, "bundle", "load", str(path), *args)
+    assert (r.returncode, r.stderr) == (want[0], f"harborkit: error: {want[1]}\n")
+    assert state(docker) == BEFORE
+    assert _tree(here) == tree
+
+
+# --------------------------------------------------------------------------- class 10: deltas
+
+
+def test_bad_base_is_bad_input_before_the_daemon(tmp_path: Path) -> None:
+    """A --base whose images name layers it does not list: exit 2 naming it, before any
+    daemon is asked (none answers here)."""
+    base = tmp_path / "base.tar"
+
+    def lie(meta: dict, members: list) -> None:
+        meta["images"][1]["layers"].append("sha256:" + "e" * 64)
+
+    write_bundle(base, edit=lie)
+    env = dict(os.environ, DOCKER_HOST=f"unix://{tmp_path}/none.sock")
+    r = subprocess.run(
+        [sys.executable, "-m", "harborkit", "bundle", "build", "--no-tools", "--base", str(base),
+         "-o", str(tmp_path / "d.tar")],
+        env=env, capture_output=True, text=True, timeout=120, cwd=REPO,
+    )  # fmt: skip
+    assert r.stderr == (
+        f"harborkit: error: --base base.tar: its harbor-bundle.json gives {REFS[1]} layer "
+        f"sha256:{'e' * 64}, which it does not list; not a bundle a delta can build on\n"
+    )
+    assert r.returncode == ExitCode.USAGE
+    assert not (tmp_path / "d.tar").exists()
+
+
+BASE_REF = "hk-hostile/base:1"
+
+
+def _delta(path: Path, images: list[Image], edit: Any) -> str:
+    """A delta bundle of ``images`` leaving their shared bottom layer to a base; its digest."""
+    bottom = "sha256:" + sha(gzip.compress(images[0].layers[0].data, mtime=0))
+
+    def make(meta: dict, members: list) -> None:
+        meta["base"] = {
+            "name": "base.tar",
+            "sums_sha256": "0" * 64,
+            "images": [{"reference": BASE_REF, "image_id": BASE_IMAGE.id}],
+            "layers": [bottom],
+        }
+        members[:] = [(n, d) for n, d in members if n != f"images/blobs/sha256/{bottom[7:]}"]
+        edit(meta)
+
+    write_bundle(path, images, edit=make)
+    return bottom
+
+
+BASE_IMAGE = make_image([BASE_REF], [make_layer([("etc/os-release", b"NAME=other\n", 0o644)])])
+
+
+@pytest.mark.parametrize("case", ["base-lacks-the-layer", "foreign-layer", "no-base-image"])
+def test_delta_with_inconsistent_base_claims_is_exit_14_before_the_daemon_loads(
+    docker: Any, daemon: Daemon, tmp_path: Path, case: str
+) -> None:
+    """The base image is on the target, but does not hold what the delta leaves to it
+    (or the delta's record of its base contradicts itself): exit 14, nothing sent."""
+    load_images(docker, [BASE_IMAGE])
+    before = state(docker)
+    images = crafted_images(REFS)
+    foreign = "sha256:" + "f" * 64
+
+    def edit(meta: dict) -> None:
+        if case == "foreign-layer":
+            meta["base"]["layers"].append(foreign)
+        elif case == "no-base-image":
+            meta["base"]["images"] = []
+
+    path = tmp_path / "d.tar"
+    bottom = _delta(path, images, edit)
+    r = hk(daemon, "bundle", "load", str(path))
+    head = f"{path} is a delta over base.tar (SHA256SUMS sha256 {'0' * 16}...): its base claims are inconsistent: "
+    why = {
+        "base-lacks-the-layer": f"layer {bottom[:19]} of {REFS[0]} is left to the base, but none "
+        "of its base images on the target holds it there",
+        "foreign-layer": f"it leaves layer {foreign} to its base, which none of its images uses",
+        "no-base-image": "it leaves layers to its base but names no base image that holds them",
+    }[case]
+    assert (r.returncode, r.stderr) == (ExitCode.DELTA_BASE, f"harborkit: error: {head}{why}\n")
+    assert state(docker) == before
+
+
+def test_delta_whose_base_holds_its_layers_loads(
+    docker: Any, daemon: Daemon, tmp_path: Path
+) -> None:
+    """The check is not too strict: the base image holding the bottom layer is enough."""
+    images = crafted_images(REFS)
+    base = make_image([BASE_REF], [images[0].layers[0]])
+    load_images(docker, [base])
+    path = tmp_path / "d.tar"
+
+    def edit(meta: dict) -> None:
+        meta["base"]["images"] = [{"reference": BASE_REF, "image_id": base.id}]
+
+    _delta(path, images, edit)
+    r = hk(daemon, "bundle", "load", str(path), "-q")
+    assert (r.returncode, r.stderr) == (
+        0,
+        f"harborkit: moved tag {REFS[0]} from {OLD.id[:19]} to {images[0].id[:19]}\n",
+    )
+    assert state(docker)[0] == {
+        REFS[0]: images[0].id,
+        REFS[1]: images[1].id,
+        BASE_REF: base.id,
+        "keep/x:1": KEEP.id,
+    }
+
+
+# --------------------------------------------------------------------------- class 12
+
+
+def test_every_tag_moved_off_another_image_is_named(
+    docker: Any, daemon: Daemon, tmp_path: Path
+) -> None:
+    """A bundle declaring busybox:latest (metadata and manifest agree) moves the target's
+    tag: by loading, and by re-tagging an image already there; each move is one line on
+    stderr, even with -q, and the summary counts stay as they were."""
+    images = crafted_images(["busybox:latest", "hk-hostile/two:1", REFS[0]])
+    mine = make_image(["busybox:latest"], [make_layer([("bin/sh", b"mine\n", 0o755)])])
+    load_images(docker, [mine])
+    load_images(docker, [images[1]])
+    docker.api.tag(images[1].id, "keep/two", "1")  # only re-tagged: it is there already
+    docker.api.remove_image("hk-hostile/two:1")
+    docker.api.tag(mine.id, "hk-hostile/two", "1")  # and its tag names another image now
+    path = tmp_path / "b.tar"
+    write_bundle(path, images)
+    r = hk(daemon, "bundle", "load", str(path), "-q")
+    assert r.stderr == (
+        f"harborkit: moved tag busybox:latest from {mine.id[:19]} to {images[0].id[:19]}\n"
+        f"harborkit: moved tag hk-hostile/two:1 from {mine.id[:19]} to {images[1].id[:19]}\n"
+        f"harborkit: moved tag {REFS[0]} from {OLD.id[:19]} to {images[2].id[:19]}\n"
+    )
+    assert (r.returncode, r.stdout) == (0, "")
+    # a load that moves nothing says nothing
+    r = hk(daemon, "bundle", "load", str(path), "-q")
+    assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
+
+
+def _manifest_with(edit: Any) -> Any:
+    def change(meta: dict, members: list) -> None:
+        i = next(n for n, (name, _) in enumerate(members) if name == "images/manifest.json")
+        doc = json.loads(members[i][1])
+        extra = edit(doc, members)
+        members[i] = ("images/manifest.json", json.dumps(doc).encode())
+        members[i:i] = extra or []
+
+    return change
+
+
+def _layer_sources(doc: list, members: list) -> None:
+    digest = doc[0]["Layers"][0].rsplit("/", 1)[1]
+    doc[0]["LayerSources"] = {
+        "sha256:" + digest: {"mediaType": "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+                             "size": 1, "digest": "sha256:" + digest, "urls": ["http://127.0.0.1:9/x"]}
+    }  # fmt: skip
+
+
+def _untagged_undeclared(doc: list, members: list) -> list:
+    stow = make_image(["hk-hostile/stowaway:1"], [make_layer([("s", b"stowaway\n", 0o644)])])
+    gz = gzip.compress(stow.layers[0].data, mtime=0)
+    doc.append({"Config": f"blobs/sha256/{stow.id[7:]}", "RepoTags": [],
+                "Layers": [f"blobs/sha256/{sha(gz)}"]})  # fmt: skip
+    return [
+        (f"images/blobs/sha256/{sha(gz)}", gz),
+        (f"images/blobs/sha256/{stow.id[7:]}", stow.config),
+    ]
+
+
+def _untagged_duplicate(doc: list, members: list) -> None:
+    doc.append({**doc[1], "RepoTags": []})
+
+
+@pytest.mark.parametrize(
+    ("edit", "why"),
+    [
+        (_layer_sources, "entry 1 has LayerSources, which harbor-bundle.json does not account for "
+         "(docker load would act on it)"),
+        (_untagged_undeclared, "entry 3 (blobs/sha256/{config}) has no tag: docker load would add "
+         "an image harbor-bundle.json does not declare"),
+        (_untagged_duplicate, "entry 3 (blobs/sha256/{config}) has no tag: docker load would add "
+         "an image harbor-bundle.json does not declare"),
+    ],
+    ids=["LayerSources", "untagged-undeclared", "untagged-duplicate"],
+)  # fmt: skip
+def test_manifest_entries_beyond_the_metadata_are_refused(
+    docker: Any, daemon: Daemon, tmp_path: Path, edit: Any, why: str
+) -> None:
+    path = tmp_path / "b.tar"
+    members = write_bundle(path, edit=_manifest_with(edit))
+    doc = json.loads(dict(members)["images/manifest.json"])
+    r = hk(daemon, "bundle", "load", str(path))
+    config = doc[-1]["Config"].rsplit("/", 1)[1]
+    assert (r.returncode, r.stderr) == (
+        ExitCode.BUNDLE_HOSTILE,
+        f"harborkit: error: bundle {path}: images/manifest.json: {why.format(config=config)}\n",
+    )
+    assert state(docker) == BEFORE
+
+
+@pytest.mark.parametrize("where", ["/etc/cron.d/tool", "/usr/local/sbin/tool", "/tool"])
+def test_unchecked_bundle_installs_tools_only_in_the_tool_folders(
+    docker: Any, daemon: Daemon, tmp_path: Path, where: str
+) -> None:
+    key = sign.generate()
+    path = tmp_path / "b.tar"
+    write_bundle(path, files=[("tool", TOOL, where)], key=key)
+    root = tmp_path / "root"
+    root.mkdir()
+    r = hk(daemon, "bundle", "load", str(path), "--install-tools", "--prefix", str(root))
+    assert (r.returncode, r.stderr) == (
+        ExitCode.BUNDLE_HOSTILE,
+        f"harborkit: error: bundle {path}: tool would be installed as {where}, outside "
+        "/usr/local/bin; a bundle whose signature is not checked installs tools only there "
+        "(check it with --key, or pass --allow-install-path)\n",
+    )
+    assert state(docker) == BEFORE
+    assert _tree(root) == []
+    # its signature checked: the signer chose the path
+    r = hk(daemon, "bundle", "load", str(path), "--install-tools", "--prefix", str(root),
+           "--key", key.public.base64, "-q")  # fmt: skip
+    assert (r.returncode, r.stderr) == (
+        0,
+        f"harborkit: moved tag {REFS[0]} from {OLD.id[:19]} to {crafted_images(REFS)[0].id[:19]}\n",
+    )
+    assert (root / where.lstrip("/")).read_bytes() == TOOL
+
+
+def test_allow_install_path_lets_an_unsigned_bundle_choose(
+    docker: Any, daemon: Daemon, tmp_path: Path
+) -> None:
+    path = tmp_path / "b.tar"
+    write_bundle(path, files=[("tool", TOOL, "/opt/tools/tool")])
+    root = tmp_path / "root"
+    root.mkdir()
+    r = hk(daemon, "bundle", "load", str(path), "--install-tools", "--prefix", str(root),
+           "--allow-install-path", "-q")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert (root / "opt/tools/tool").read_bytes() == TOOL
+
+
+def test_signed_bundle_loaded_without_key_says_the_signature_was_not_checked(
+    docker: Any, daemon: Daemon, tmp_path: Path
+) -> None:
+    key = sign.generate()
+    path = tmp_path / "b.tar"
+    write_bundle(path, key=key)
+    moved = (
+        f"harborkit: moved tag {REFS[0]} from {OLD.id[:19]} to {crafted_images(REFS)[0].id[:19]}\n"
+    )
+    r = hk(daemon, "bundle", "load", str(path), "-q")
+    assert (r.returncode, r.stderr) == (
+        0,
+        moved
+        + f"harborkit: {path} is signed by key {key.public.id_hex}, not checked: pass --key\n",
+    )
+    # with --key nothing is said about it; an unsigned bundle says nothing either
+    r = hk(daemon, "bundle", "load", str(path), "-q", "--key", key.public.base64)
+    assert (r.returncode, r.stderr) == (0, "")
+    write_bundle(path)
+    r = hk(daemon, "bundle", "load", str(path), "-q")
+    assert (r.returncode, r.stderr) == (0, "")
