@@ -165,8 +165,9 @@ def require_base(
             f"{head}: the target lacks its base images {shown}{more}; load {base.name} first"
         )
     held: set[str] = set()
-    for img in base.images:
-        layers = (client.api.inspect_image(img.image_id).get("RootFS") or {}).get("Layers") or []
+    for held_image in base.images:
+        inspected = client.api.inspect_image(held_image.image_id)
+        layers = (inspected.get("RootFS") or {}).get("Layers") or []
         held.update(chain_ids([str(d) for d in layers]))
     left_out = set(base.layers) - (carried or frozenset())
     by_digest = {lr.digest: lr for lr in meta.layers}

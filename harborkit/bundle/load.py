@@ -424,7 +424,11 @@ def _spool_installer(verified: VerifyResult) -> IO[bytes]:
     """The installer's bytes, copied to a private unnamed file and checked there (one read)."""
     meta = verified.metadata.installer
     m = verified.members[installer_member(meta.name)]
-    spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed by the caller
+    try:
+        spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed by the caller
+    except OSError as e:
+        where = tempfile.gettempdir()
+        raise OutputError(f"cannot copy the installer into {where}: {e.strerror or e}") from e
     h = hashlib.sha256()
     try:
         with open_bundle_file(verified.path) as f:
@@ -444,6 +448,12 @@ def _spool_installer(verified: VerifyResult) -> IO[bytes]:
             )
         spool.seek(0)
         return spool
+    except OSError as e:
+        spool.close()
+        where = tempfile.gettempdir()
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise NoSpace(f"no space left in {where} for a private copy of the installer") from e
+        raise OutputError(f"cannot copy the installer into {where}: {e.strerror or e}") from e
     except BaseException:
         spool.close()
         raise
