@@ -75,8 +75,9 @@ def stream(*args, **kwargs):
             Path(marker).write_text("sending")
             state.cancel.wait(30)  # the signal reaches the main thread meanwhile
         first = False
-    if at == "sent":
+    if at == "sent":  # every byte is out: hold the end of the body until the signal is in
         Path(marker).write_text("sent")
+        state.cancel.wait(30)
 
 load.verify_bundle, load._tar_stream = verify, stream
 sys.argv = ["harborkit", *sys.argv[1:]]
