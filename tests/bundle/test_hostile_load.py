@@ -544,27 +544,46 @@ def test_install_targets_are_refused_before_any_image_is_sent(
 # --------------------------------------------------------------------------- class 10: deltas
 
 
-def test_bad_base_is_bad_input_before_the_daemon(tmp_path: Path) -> None:
-    """A --base whose images name layers it does not list: exit 2 naming it, before any
-    daemon is asked (none answers here)."""
+@pytest.mark.parametrize(
+    "case", ["unknown-layer", "not-a-tar", "folder", "no-metadata", "metadata-not-json"]
+)
+def test_bad_base_is_bad_input_before_the_daemon(tmp_path: Path, case: str) -> None:
+    """A --base that is no bundle a delta can build on: exit 2 naming it, one line, before
+    any daemon is asked (none answers here) and with nothing written."""
     base = tmp_path / "base.tar"
+    if case == "unknown-layer":  # its images name a layer it does not list (was a KeyError)
 
-    def lie(meta: dict, members: list) -> None:
-        meta["images"][1]["layers"].append("sha256:" + "e" * 64)
+        def lie(meta: dict, members: list) -> None:
+            meta["images"][1]["layers"].append("sha256:" + "e" * 64)
 
-    write_bundle(base, edit=lie)
+        write_bundle(base, edit=lie)
+        want = (
+            f"--base base.tar: its harbor-bundle.json gives {REFS[1]} layer sha256:{'e' * 64}, "
+            "which it does not list; not a bundle a delta can build on"
+        )
+    elif case == "not-a-tar":
+        base.write_bytes(b"\x01" * 5000)
+        want = f"--base {base}: {base} is not a tar archive: invalid header"
+    elif case == "folder":
+        base.mkdir()
+        want = f"bundle {base} does not exist or is not a file"
+    elif case == "no-metadata":
+        write_members(base, [("x", b"x\n")])
+        want = f"--base {base}: base bundle {base} is corrupt: missing member harbor-bundle.json"
+    else:
+        write_members(base, [("harbor-bundle.json", b"{not json")])
+        want = (
+            f"{base}: harbor-bundle.json is not valid JSON: Expecting property name enclosed in "
+            "double quotes: line 1 column 2 (char 1)"
+        )
     env = dict(os.environ, DOCKER_HOST=f"unix://{tmp_path}/none.sock")
     r = subprocess.run(
         [sys.executable, "-m", "harborkit", "bundle", "build", "--no-tools", "--base", str(base),
          "-o", str(tmp_path / "d.tar")],
         env=env, capture_output=True, text=True, timeout=120, cwd=REPO,
     )  # fmt: skip
-    assert r.stderr == (
-        f"harborkit: error: --base base.tar: its harbor-bundle.json gives {REFS[1]} layer "
-        f"sha256:{'e' * 64}, which it does not list; not a bundle a delta can build on\n"
-    )
-    assert r.returncode == ExitCode.USAGE
-    assert not (tmp_path / "d.tar").exists()
+    assert (r.returncode, r.stderr) == (ExitCode.USAGE, f"harborkit: error: {want}\n")
+    assert sorted(os.listdir(tmp_path)) == ["base.tar"]
 
 
 BASE_REF = "hk-hostile/base:1"
