@@ -276,8 +276,8 @@ def _send(
     # stop the stream cleanly or wait for the daemon, never cut an HTTP exchange
     worker = threading.Thread(target=work, name="harborkit-load", daemon=True)
     try:
-        worker.start()
         try:
+            worker.start()
             # Event.wait, not Thread.join: a join cut by KeyboardInterrupt can leave the
             # thread marked as finished while it still runs
             while not state.done.wait(0.1):
