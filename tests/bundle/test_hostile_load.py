@@ -63,6 +63,8 @@ def verify(*args, **kwargs):
         with open(path, "r+b") as f:
             f.seek(offset)
             f.write(bytes.fromhex(hexdata))
+    for src, dst in spec.get("replace", []):
+        os.replace(src, dst)
     return res
 
 def stream(*args, **kwargs):
@@ -242,6 +244,27 @@ def test_bundle_changed_after_verify_loads_nothing(
     assert r.stderr == (
         f"harborkit: error: bundle {path}: member {name} changed after it was verified "
         f"(sha256 now {sha(new)[:16]}...); not loaded\n"
+    )
+    assert r.returncode == ExitCode.BUNDLE_CORRUPT
+    assert state(docker) == BEFORE
+
+
+def test_bundle_swapped_for_another_after_verify_loads_nothing(
+    docker: Any, daemon: Daemon, tmp_path: Path
+) -> None:
+    """Another complete bundle renamed over the verified one: what is read at the
+    verified places is not what was verified, and nothing is loaded."""
+    images = crafted_images(REFS)
+    path, other = tmp_path / "b.tar", tmp_path / "other.tar"
+    write_bundle(path, images)
+    write_bundle(other, [make_image([r], [make_layer([("o", r.encode(), 0o644)])]) for r in REFS])
+    name = f"images/blobs/sha256/{images[0].id[7:]}"  # the first blob sent
+    offset, size = offsets(path)[name]
+    now = other.read_bytes()[offset : offset + size]
+    r = hk(daemon, "bundle", "load", str(path), hook={"replace": [[str(other), str(path)]]})
+    assert r.stderr == (
+        f"harborkit: error: bundle {path}: member {name} changed after it was verified "
+        f"(sha256 now {sha(now)[:16]}...); not loaded\n"
     )
     assert r.returncode == ExitCode.BUNDLE_CORRUPT
     assert state(docker) == BEFORE
