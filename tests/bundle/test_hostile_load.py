@@ -80,6 +80,9 @@ def stream(*args, **kwargs):
     if at == "sent":  # every byte is out: hold the end of the body until the signal is in
         Path(marker).write_text("sent")
         state.cancel.wait(30)
+    if at == "stuck":  # a daemon that does not answer: the body never ends
+        Path(marker).write_text("sent")
+        time.sleep(60)
 
 load.verify_bundle, load._tar_stream = verify, stream
 sys.argv = ["harborkit", *sys.argv[1:]]
@@ -418,6 +421,41 @@ def test_interrupted_load_leaves_the_daemon_as_it_was(
     assert (proc.returncode, out) == (ExitCode.INTERRUPTED, "")
     assert state(docker) == BEFORE
     time.sleep(1)  # and the daemon adds nothing afterwards
+    assert state(docker) == BEFORE
+
+
+def test_second_interrupt_stops_waiting_for_the_daemon_and_says_so(
+    docker: Any, daemon: Daemon, tmp_path: Path, big_bundle: tuple[Path, list[Image]]
+) -> None:
+    """The daemon has every image byte but gives no answer: the first SIGINT waits for
+    it, the second stops waiting; the one line says the daemon may still add images."""
+    path, _ = big_bundle
+    marker = tmp_path / "marker"
+    env = daemon.env()
+    env["HK_TEST_HOOK"] = json.dumps({"marker": str(marker), "at": "stuck"})
+    proc = subprocess.Popen(
+        [sys.executable, "-c", RUNNER, "bundle", "load", str(path)],
+        env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the load never reached the point"
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.5)
+    assert proc.poll() is None  # waiting for the daemon
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert time.monotonic() - t0 < 10
+    assert err == (
+        "harborkit: interrupted; the daemon was still loading the images when harborkit "
+        "stopped waiting; it may add them after this; nothing was left to remove\n"
+    )
+    assert (proc.returncode, out) == (ExitCode.INTERRUPTED, "")
+    # the stream never ended: the daemon loads nothing of it
+    time.sleep(1)
     assert state(docker) == BEFORE
 
 
