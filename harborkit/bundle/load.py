@@ -530,7 +530,7 @@ def load_bundle(
                 undo.tags.append(ref)
                 client.api.tag(image_id, *dockerapi.repo_and_tag(ref), force=True)
             _confirm(client, meta.images)
-            tools = _install_tools(verified, plan)
+            tools = _install_tools(verified, plan, undo)
             if spool is not None and install_dir is not None:
                 paths = _extract(verified, install_dir, undo, spool)
         except BaseException as e:
@@ -559,10 +559,23 @@ def load_bundle(
     )
 
 
+def _missing_folders(folder: Path) -> list[Path]:
+    """The folders ``folder.mkdir(parents=True)`` would make, outermost first."""
+    missing: list[Path] = []
+    while not (folder.exists() or folder.is_symlink()) and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing[::-1]
+
+
 def _install_tools(
-    verified: VerifyResult, plan: list[tuple[FileRecord, Path, bool]]
+    verified: VerifyResult, plan: list[tuple[FileRecord, Path, bool]], undo: _Undo | None = None
 ) -> list[Installed]:
-    """Install the planned extra files from the bundle's verified bytes (each atomically)."""
+    """Install the planned extra files from the bundle's verified bytes (each atomically).
+
+    The folders made and the files new on the target go to ``undo`` (a file that
+    replaced another with ``--force`` stays: the old one is gone).
+    """
     path = verified.path
     done: list[Installed] = []
     for rec, target, same in plan:
@@ -570,6 +583,8 @@ def _install_tools(
             done.append(Installed(rec, target, replaced=False, unchanged=True))
             continue
         existed = target.exists()
+        if undo is not None:
+            undo.files += _missing_folders(target.parent)
         m = verified.members[rec.member]
 
         def chunks(m: Member = m) -> Iterator[bytes]:
@@ -583,6 +598,8 @@ def _install_tools(
                     yield data
 
         install_one(rec, target, chunks)
+        if undo is not None and not existed:
+            undo.files.append(target)
         done.append(Installed(rec, target, replaced=existed, unchanged=False))
     return done
 

@@ -336,6 +336,33 @@ def test_installer_changed_after_verify_unpacks_and_loads_nothing(
     assert not opt.exists()
 
 
+def test_tool_changed_after_verify_is_not_installed_and_the_load_rolls_back(
+    docker: Any, daemon: Daemon, tmp_path: Path
+) -> None:
+    """A tool is written under a temporary name and checked before it is renamed into
+    place: changed after verify, it never lands, and the images loaded go again."""
+    images = crafted_images(REFS)
+    path = tmp_path / "b.tar"
+    tool = TOOL * 100
+    write_bundle(path, images, files=[("tool", tool, "/usr/local/bin/tool")])
+    offset, size = offsets(path)["files/tool"]
+    new = _edit_layer(tool)
+    root = tmp_path / "root"
+    root.mkdir()
+    r = hk(
+        daemon, "bundle", "load", str(path), "--install-tools", "--prefix", str(root),
+        hook={"write": [[str(path), offset, new.hex()]]},
+    )  # fmt: skip
+    assert r.stderr == (
+        f"harborkit: error: files/tool read back with sha256 {sha(new)}, expected {sha(tool)}; "
+        f"rolled back: removed {root}/usr/local/bin, {root}/usr/local, {root}/usr, "
+        f"tag {REFS[0]} (back on {OLD.id[:19]}) and 2 more\n"
+    )
+    assert r.returncode == ExitCode.BUNDLE_CORRUPT
+    assert state(docker) == BEFORE
+    assert _tree(root) == []  # the folders it made for the tool go too
+
+
 def test_roll_back_restores_every_tag_whatever_it_names_now(docker: Any) -> None:
     """The daemon loaded other images than the bundle's under its references (what a
     bundle changed on disk would give): each reference goes back to the image it named
@@ -881,3 +908,24 @@ def test_signed_bundle_loaded_without_key_says_the_signature_was_not_checked(
     write_bundle(path)
     r = hk(daemon, "bundle", "load", str(path), "-q")
     assert (r.returncode, r.stderr) == (0, "")
+
+
+def test_failure_after_the_tools_removes_the_tools_it_installed(
+    docker: Any, daemon: Daemon, tmp_path: Path, mount_tmpfs: Any
+) -> None:
+    """The installer does not fit by inodes (its space check counts bytes): the tool
+    installed before it goes again with the images; folders that were there stay."""
+    path = tmp_path / "b.tar"
+    write_bundle(path, files=[("tool", TOOL, "/usr/local/bin/tool")])
+    root = tmp_path / "root"
+    (root / "usr/local/bin").mkdir(parents=True)
+    fs = mount_tmpfs("fs", "size=8m,nr_inodes=4")
+    r = hk(daemon, "bundle", "load", str(path), "--install-tools", "--prefix", str(root),
+           "--install-dir", str(fs / "opt"))  # fmt: skip
+    head, _, rolled = r.stderr.partition("; rolled back: removed ")
+    assert head == f"harborkit: error: no space left in {fs}/opt while unpacking the installer"
+    assert r.returncode == ExitCode.NO_SPACE
+    assert f"{fs}/opt, {root}/usr/local/bin/tool and 3 more\n" in rolled  # then the images
+    assert state(docker) == BEFORE
+    assert _tree(root) == ["usr", "usr/local", "usr/local/bin"]
+    assert os.listdir(fs) == []
