@@ -493,8 +493,11 @@ def load_bundle(
     """Verify ``path``, load its images into the daemon, install its tools, unpack the installer.
 
     Everything that can refuse does so before the first image is sent: the
-    signature (with ``key``), every member, the installer's target, the tools'
-    targets (with ``install_tools``, under ``prefix``), a delta's base images.
+    signature (with ``key``), every member, ``images/manifest.json`` beyond the
+    metadata, the installer's target and its private copy, the tools' targets
+    (with ``install_tools``, under ``prefix``; outside :data:`TOOL_FOLDERS` only
+    with a checked signature or ``allow_install_path``), a delta's base images
+    and the layers it leaves to them.
     """
     progress = progress or NullProgress()
     verified = verify_bundle(path, progress=progress, key=key)
