@@ -14,6 +14,12 @@ from collections.abc import Iterator
 from types import FrameType
 
 _removed: list[str] = []
+_notes: list[str] = []
+
+
+def note(text: str) -> None:
+    """Record something the summary must say before what was removed (a load left running)."""
+    _notes.append(text)
 
 
 def note_removed(what: str) -> None:
@@ -29,15 +35,17 @@ def removed() -> list[str]:
 def reset() -> None:
     """Forget the record (a new command starts)."""
     _removed.clear()
+    _notes.clear()
 
 
 def summary(limit: int = 4) -> str:
-    """``removed a, b and 3 more`` or ``nothing was left to remove``."""
+    """``removed a, b and 3 more`` or ``nothing was left to remove`` (after any notes)."""
+    head = "".join(f"{n}; " for n in _notes)
     if not _removed:
-        return "nothing was left to remove"
+        return f"{head}nothing was left to remove"
     shown = ", ".join(_removed[:limit])
     more = f" and {len(_removed) - limit} more" if len(_removed) > limit else ""
-    return f"removed {shown}{more}"
+    return f"{head}removed {shown}{more}"
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:

@@ -130,6 +130,7 @@ def load_cmd(
     install_tools: _trust.InstallToolsOpt = False,
     prefix: _trust.PrefixOpt = Path("/"),
     force: _trust.ForceOpt = False,
+    allow_install_path: _trust.AllowInstallPathOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Verify the bundle, load its images into the Docker daemon (DOCKER_HOST), unpack the installer."""
@@ -146,7 +147,9 @@ def load_cmd(
             install_tools=install_tools,
             prefix=prefix,
             force=force,
+            allow_install_path=allow_install_path,
         )
+    _trust.warn_loaded(bundle, result)
     if not quiet:
         typer.echo(f"loaded {len(result.loaded)} images, {len(result.skipped)} already present")
         _trust.echo_loaded(bundle, result, install_dir)

@@ -23,7 +23,7 @@ from harborkit.bundle.format import (
     BundleMetadata,
     LayerRecord,
 )
-from harborkit.errors import ExitCode
+from harborkit.errors import ExitCode, InputError
 
 
 class DeltaBaseMissing(BundleError):
@@ -39,6 +39,17 @@ class BaseBundle:
     name: str
     sums_sha256: str
     metadata: BundleMetadata
+
+    def __post_init__(self) -> None:
+        """A base whose images name layers it does not list cannot be planned over (exit 2)."""
+        known = {lr.digest for lr in self.metadata.layers}
+        for img in self.metadata.images:
+            unknown = [d for d in img.layers if d not in known]
+            if unknown:
+                raise InputError(
+                    f"--base {self.name}: its harbor-bundle.json gives {img.reference} layer "
+                    f"{unknown[0]}, which it does not list; not a bundle a delta can build on"
+                )
 
 
 @dataclass(frozen=True)
@@ -117,13 +128,55 @@ def missing_base_images(client: Any, base: BaseRecord) -> list[BaseImage]:
     return missing
 
 
-def require_base(client: Any, base: BaseRecord, bundle: Path) -> None:
-    """Refuse (exit 14) unless every base image is on the target, naming the base bundle."""
+def _claims_problem(meta: BundleMetadata) -> str | None:
+    """Why the delta's own record of its base cannot be right, or ``None`` (no daemon needed)."""
+    base = meta.base
+    assert base is not None
+    known = {lr.digest for lr in meta.layers}
+    foreign = [d for d in base.layers if d not in known]
+    if foreign:
+        return f"it leaves layer {foreign[0]} to its base, which none of its images uses"
+    if base.layers and not base.images:
+        return "it leaves layers to its base but names no base image that holds them"
+    return None
+
+
+def require_base(
+    client: Any, meta: BundleMetadata, bundle: Path, carried: frozenset[str] | None = None
+) -> None:
+    """Refuse (exit 14) unless the target holds every layer the delta leaves to its base.
+
+    The base images must be there (by id), and each left-out layer (every layer
+    in ``meta.base.layers`` not in ``carried``, the layer digests the bundle
+    holds) must sit on a chain one of them holds, where ``docker load`` will look
+    for it; otherwise the daemon would fail half-way (exit 9).
+    """
+    base = meta.base
+    assert base is not None
+    head = f"{bundle} is a delta over {base.name} (SHA256SUMS sha256 {base.sums_sha256[:16]}...)"
+    problem = _claims_problem(meta)
+    if problem:
+        raise DeltaBaseMissing(f"{head}: its base claims are inconsistent: {problem}")
     missing = missing_base_images(client, base)
     if missing:
         shown = ", ".join(f"{m.reference} ({m.image_id[:19]})" for m in missing[:4])
         more = f" and {len(missing) - 4} more" if len(missing) > 4 else ""
         raise DeltaBaseMissing(
-            f"{bundle} is a delta over {base.name} (SHA256SUMS sha256 {base.sums_sha256[:16]}...): "
-            f"the target lacks its base images {shown}{more}; load {base.name} first"
+            f"{head}: the target lacks its base images {shown}{more}; load {base.name} first"
         )
+    held: set[str] = set()
+    for held_image in base.images:
+        inspected = client.api.inspect_image(held_image.image_id)
+        layers = (inspected.get("RootFS") or {}).get("Layers") or []
+        held.update(chain_ids([str(d) for d in layers]))
+    left_out = set(base.layers) - (carried or frozenset())
+    by_digest = {lr.digest: lr for lr in meta.layers}
+    for img in meta.images:
+        diff_ids = [by_digest[d].diff_id for d in img.layers]
+        for d, c in zip(img.layers, chain_ids(diff_ids), strict=True):
+            if d in left_out and c not in held:
+                raise DeltaBaseMissing(
+                    f"{head}: its base claims are inconsistent: layer {d[:19]} of "
+                    f"{img.reference} is left to the base, but none of its base images on the "
+                    "target holds it there"
+                )

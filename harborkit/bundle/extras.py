@@ -67,7 +67,21 @@ def make_extras(
 
 
 def read_base(path: Path) -> BaseBundle:
-    """The base of a delta: its metadata and the sha256 of its ``SHA256SUMS`` (headers only)."""
+    """The base of a delta: its metadata and the sha256 of its ``SHA256SUMS`` (headers only).
+
+    Whatever is wrong with it is bad input to ``build`` (exit 2), named as ``--base``.
+    """
+    from harborkit.errors import HarborkitError
+
+    try:
+        return _read_base(path)
+    except HarborkitError as e:
+        if e.exit_code == InputError.exit_code:
+            raise
+        raise InputError(f"--base {path}: {e.message}") from e
+
+
+def _read_base(path: Path) -> BaseBundle:
     with open_bundle_file(path) as source:
         scan = scan_tar_file(source, source.size, path)  # type: ignore[arg-type]
         members = {m.name: m for m in scan.members if m.end <= scan.file_size}

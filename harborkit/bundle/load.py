@@ -9,39 +9,69 @@ are sent; their blobs are streamed straight from the bundle into the daemon's
 load endpoint, with no extraction to disk. Afterwards every reference must
 resolve to its image id.
 
+What is sent is what was verified: every blob is hashed again as it is sent
+(it is named by its sha256) and the stream breaks off, before the member is
+complete and before the ``manifest.json`` that would make dockerd load
+anything, when the bytes differ (a bundle changed on disk after verify); the
+installer is copied to a private spool and checked there before it is
+unpacked. The ``docker load`` manifest is written from the verified metadata,
+so nothing else in ``images/manifest.json`` reaches the daemon.
+
 A failure after the first image is sent (the daemon refuses or dies, the disk
-fills while unpacking) rolls back what this load did: tags it added are
-removed (images that were not there before go with them) and the files it
-unpacked are deleted; the one-line error says what was undone.
+fills while unpacking) rolls back what this load did: every reference it
+touched goes back to the image it named before (or is removed), whatever it
+names now, images that were not there before go, and the files it unpacked are
+deleted; the one-line error says what was undone. An interrupt (SIGINT,
+SIGTERM) while the images go out abandons the stream; once the daemon has the
+whole stream it is loading it, so the load waits for its answer (at most
+``HARBORKIT_DOCKER_STALL``; a second interrupt stops waiting) and then rolls
+back what arrived.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
+import os
+import signal
+import tempfile
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import FrameType
+from typing import IO, Any
 
 from harborkit import dockerapi
 from harborkit.bundle import cleanup
 from harborkit.bundle.delta import require_base
 from harborkit.bundle.errors import (
     BundleCorrupt,
+    BundleHostile,
     InstallTargetExists,
     LoadFailed,
     NoSpace,
     OutputError,
 )
-from harborkit.bundle.format import IMAGES_DIR, FileRecord, ImageRecord, installer_member
+from harborkit.bundle.format import (
+    IMAGES_DIR,
+    IMAGES_MANIFEST,
+    METADATA_NAME,
+    BundleMetadata,
+    FileRecord,
+    ImageRecord,
+    blob_member,
+    blob_path_in_images,
+    installer_member,
+)
 from harborkit.bundle.parts import open_bundle_file
 from harborkit.bundle.progress import NullProgress, Progress, Task
 from harborkit.bundle.sign import PublicKey
 from harborkit.bundle.tarsafe import (
     BLOCK,
     Member,
-    SectionReader,
     check_install_space,
     check_install_target,
     extract_installer,
@@ -53,6 +83,11 @@ from harborkit.bundle.verify import VerifyResult, verify_bundle
 from harborkit.errors import HarborkitError
 
 CHUNK = 1 << 20
+#: folders an extra file may be installed into unless its bundle's signature was
+#: checked (``--key``) or ``--allow-install-path`` is given
+TOOL_FOLDERS = ("/usr/local/bin",)
+#: keys of a ``docker load`` manifest entry that the metadata accounts for
+_ENTRY_KEYS = frozenset({"Config", "RepoTags", "Layers"})
 
 
 @dataclass(frozen=True)
@@ -63,6 +98,9 @@ class LoadResult:
     skipped: tuple[str, ...]  # references already present with the right id
     installer_paths: tuple[Path, ...]
     tools: tuple[Installed, ...] = ()  # extra files installed with --install-tools
+    moved: tuple[tuple[str, str, str], ...] = ()  # (reference, id before, id now): tags moved
+    signed_by: str | None = None  # key id of the bundle's signature
+    signature_checked: bool = False
 
 
 @dataclass
@@ -72,6 +110,30 @@ class _Undo:
     tags: list[str] = field(default_factory=list)  # references this load made point at its images
     before: dict[str, str | None] = field(default_factory=dict)  # reference -> its id before
     files: list[Path] = field(default_factory=list)  # files and folders it unpacked
+    ids_before: set[str] = field(default_factory=set)  # every image id in the daemon before
+
+
+class _Cancelled(Exception):
+    """The stream was abandoned after an interrupt."""
+
+
+@dataclass
+class _SendState:
+    """Shared by the thread sending the images and the main thread (which gets the signals)."""
+
+    cancel: threading.Event = field(default_factory=threading.Event)
+    done: threading.Event = field(default_factory=threading.Event)  # the request is over
+    committed: bool = False  # every image byte is out; the manifest.json goes next
+    error: BaseException | None = None  # what stopped the stream (the HTTP layer wraps it)
+
+    def check(self) -> None:
+        if self.cancel.is_set():
+            raise self.fail(_Cancelled("interrupted"))
+
+    def fail(self, e: BaseException) -> BaseException:
+        if self.error is None:
+            self.error = e
+        return e
 
 
 def _image_id(client: Any, ref: str) -> str | None:
@@ -84,37 +146,99 @@ def _image_id(client: Any, ref: str) -> str | None:
 
 
 def _tar_stream(
-    path: Path, members: dict[str, Member], entries: list[dict[str, Any]], task: Task
+    path: Path,
+    members: dict[str, Member],
+    entries: list[dict[str, Any]],
+    task: Task,
+    state: _SendState | None = None,
 ) -> Iterator[bytes]:
     """A ``docker load`` tar of ``entries``: their configs and layers, then manifest.json.
 
     Layers a delta bundle leaves to its base are not in the bundle; dockerd finds
-    them by chain id (the base images are checked to be present first).
+    them by chain id (the base images are checked to be present first). Each blob
+    is hashed as it goes out and must be the sha256 it is named by: the last chunk
+    of a blob is held back until that is known, so a member changed since verify
+    never reaches the daemon whole, and the stream stops before ``manifest.json``.
     """
     import json
 
+    state = state or _SendState()
     names = list(dict.fromkeys(n for e in entries for n in [e["Config"], *e["Layers"]]))
     with open_bundle_file(path) as f:
         for rel in names:
             m = members.get(f"{IMAGES_DIR}/{rel}")
             if m is None:
                 continue
+            want = rel.rsplit("/", 1)[-1]
             yield tar_header(rel, m.size, 0o644, 0)
+            h = hashlib.sha256()
             pos, left = m.offset, m.size
+            held = b""
             while left:
+                state.check()
                 chunk = f.pread(min(CHUNK, left), pos)
                 if not chunk:
-                    raise BundleCorrupt(f"bundle {path}: member {m.name} ended early")
+                    raise state.fail(BundleCorrupt(f"bundle {path}: member {m.name} ended early"))
+                h.update(chunk)
                 left -= len(chunk)
                 pos += len(chunk)
-                task.advance(len(chunk))
-                yield chunk
-            if m.size % BLOCK:
-                yield bytes(BLOCK - m.size % BLOCK)
+                if held:
+                    task.advance(len(held))
+                    yield held
+                held = chunk
+            if h.hexdigest() != want:
+                raise state.fail(
+                    BundleCorrupt(
+                        f"bundle {path}: member {m.name}{f.where(m.offset, m.end)} changed after "
+                        f"it was verified (sha256 now {h.hexdigest()[:16]}...); not loaded"
+                    )
+                )
+            task.advance(len(held))
+            yield held + bytes(-m.size % BLOCK)
+    state.check()
+    state.committed = True
     manifest = json.dumps(entries).encode()
     yield tar_header("manifest.json", len(manifest), 0o644, 0)
     yield manifest + bytes(-len(manifest) % BLOCK)
     yield bytes(2 * BLOCK)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[threading.Event]:
+    """SIGINT and SIGTERM only set the event while inside (a roll-back is not cut short)."""
+    again = threading.Event()
+
+    def note(signum: int, frame: FrameType | None) -> None:
+        again.set()
+
+    try:
+        previous = {s: signal.signal(s, note) for s in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError:  # not the main thread
+        yield again
+        return
+    try:
+        yield again
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _wait_for_daemon(state: _SendState) -> None:
+    """After an interrupt: a stream not yet complete is abandoned (dockerd loads nothing of
+    it); a complete one is being loaded, so wait for the daemon's answer, bounded by the
+    stall window; a second interrupt stops waiting."""
+    deadline = time.monotonic() + dockerapi.STALL_TIMEOUT
+    with _signals_held() as again:
+        while not state.done.is_set() and not again.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            state.done.wait(min(0.1, left))
+    if not state.done.is_set() and state.committed:
+        cleanup.note(
+            "the daemon was still loading the images when harborkit stopped waiting; "
+            "it may add them after this"
+        )
 
 
 def _send(
@@ -127,18 +251,91 @@ def _send(
         sum(members[f"{IMAGES_DIR}/{n}"].size for n in names if f"{IMAGES_DIR}/{n}" in members),
     )
     what = f"loading images from {path}"
-    try:
-        data = _tar_stream(path, members, entries, task)
+    state = _SendState()
+    outcome: list[BaseException] = []
+
+    def work() -> None:
         try:
-            resp = dockerapi.stream(client, "POST", "/images/load", what=what, data=data)
-        except dockerapi.DaemonRefused as e:
-            raise LoadFailed(f"the daemon refused the images from {path}: {e}") from e
-        with resp:
-            for event in dockerapi.json_events(resp, what):
-                if event.get("error"):
-                    raise LoadFailed(f"the daemon refused the images from {path}: {event['error']}")
+            data = _tar_stream(path, members, entries, task, state)
+            try:
+                resp = dockerapi.stream(client, "POST", "/images/load", what=what, data=data)
+            except dockerapi.DaemonRefused as e:
+                raise LoadFailed(f"the daemon refused the images from {path}: {e}") from e
+            with resp:
+                for event in dockerapi.json_events(resp, what):
+                    if event.get("error"):
+                        raise LoadFailed(
+                            f"the daemon refused the images from {path}: {event['error']}"
+                        )
+        except BaseException as e:  # handed to the main thread
+            outcome.append(e)
+        finally:
+            state.done.set()
+
+    # the request runs in a thread: signals go to the main thread, which can then
+    # stop the stream cleanly or wait for the daemon, never cut an HTTP exchange
+    worker = threading.Thread(target=work, name="harborkit-load", daemon=True)
+    try:
+        try:
+            worker.start()
+            # Event.wait, not Thread.join: a join cut by KeyboardInterrupt can leave the
+            # thread marked as finished while it still runs
+            while not state.done.wait(0.1):
+                pass
+        except KeyboardInterrupt:
+            state.cancel.set()
+            _wait_for_daemon(state)
+            raise
+        if state.error is not None and not isinstance(state.error, _Cancelled):
+            raise state.error  # the stream's own failure (the HTTP layer wraps it)
+        if outcome:
+            raise outcome[0]
     finally:
         task.done()
+
+
+def _load_entries(meta: BundleMetadata, ids: set[str]) -> list[dict[str, Any]]:
+    """The ``docker load`` manifest for the images ``ids``, written from the verified metadata.
+
+    verify has checked ``images/manifest.json`` against the metadata; writing it
+    afresh means no key or entry the metadata does not account for reaches dockerd.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for img in meta.images:
+        if img.image_id not in ids:
+            continue
+        entry = out.setdefault(
+            img.image_id,
+            {
+                "Config": blob_path_in_images(img.image_id),
+                "RepoTags": [],
+                "Layers": [blob_path_in_images(d) for d in img.layers],
+            },
+        )
+        entry["RepoTags"].append(img.reference)
+    return list(out.values())
+
+
+def _check_load_manifest(verified: VerifyResult) -> None:
+    """Refuse (exit 5) what ``images/manifest.json`` carries beyond the metadata's images.
+
+    The plain-tools path (``tar -cC images . | docker load``) hands the whole file
+    to dockerd: an untagged extra entry loads an image nobody declared, and keys
+    such as ``LayerSources`` change how dockerd reads the layers.
+    """
+    where = f"bundle {verified.path}: {IMAGES_MANIFEST}"
+    for n, entry in enumerate(verified.load_manifest, 1):
+        extra = sorted(str(k) for k in entry if k not in _ENTRY_KEYS)
+        if extra:
+            raise BundleHostile(
+                f"{where}: entry {n} has {', '.join(extra[:4])}, which {METADATA_NAME} does not "
+                "account for (docker load would act on it)"
+            )
+        if not entry["RepoTags"]:
+            raise BundleHostile(
+                f"{where}: entry {n} ({entry['Config']}) has no tag: docker load would add an "
+                f"image {METADATA_NAME} does not declare"
+            )
 
 
 def _plan(
@@ -148,20 +345,43 @@ def _plan(
     present: list[str] = []
     retag: list[str] = []
     needed: list[str] = []
+    undo.ids_before = {str(i) for i in client.api.images(all=True, quiet=True)}
     for img in images:
         undo.before[img.reference] = _image_id(client, img.reference)
         if undo.before[img.reference] == img.image_id:
             present.append(img.reference)
-        elif _image_id(client, img.image_id) == img.image_id:
+        elif img.image_id in undo.ids_before or _image_id(client, img.image_id) == img.image_id:
             retag.append(img.reference)
         else:
             needed.append(img.reference)
     return present, retag, needed
 
 
+def _probe_writable(folder: Path, what: str) -> None:
+    """:class:`OutputError` unless a file can be created in ``folder`` (read-only, no permission)."""
+    try:
+        fd, name = tempfile.mkstemp(prefix=".harborkit-probe-", dir=folder)
+    except OSError as e:
+        raise OutputError(f"cannot write {what} into {folder}: {e.strerror or e}") from e
+    os.close(fd)
+    os.unlink(name)
+
+
+def _check_folder(dest: Path, what: str) -> None:
+    """``dest`` is, or can be made as, a folder harborkit can write into: every part of the
+    path that exists is a folder (exit 2 otherwise) and the deepest one is writable (exit 3)."""
+    d = dest
+    while not (d.exists() or d.is_symlink()) and d != d.parent:
+        d = d.parent
+    if not d.is_dir():
+        raise InstallTargetExists(f"{d} is not a folder; {what} needs a folder at {dest}")
+    _probe_writable(d, what)
+
+
 def _check_install(verified: VerifyResult, install_dir: Path) -> None:
     """Everything about the install folder that can be known before loading."""
     inst = verified.members[installer_member(verified.metadata.installer.name)]
+    _check_folder(install_dir, "the installer")
     try:
         check_install_target(
             verified.installer.members, install_dir, f"{verified.path}: {inst.name}"
@@ -175,13 +395,81 @@ def _check_install(verified: VerifyResult, install_dir: Path) -> None:
     check_install_space(verified.installer, install_dir)
 
 
-def _extract(verified: VerifyResult, install_dir: Path, undo: _Undo) -> list[Path]:
+def _check_tools(
+    verified: VerifyResult,
+    plan: list[tuple[FileRecord, Path, bool]],
+    prefix: Path,
+    allow_install_path: bool,
+) -> None:
+    """Before anything is sent: where the extra files go is allowed, and a folder that
+    exists or can be made under ``prefix`` (a file in the way: exit 2; read-only: exit 3)."""
+    for rec, target, same in plan:
+        folder = str(Path(rec.install_path).parent)
+        if not (verified.signature_checked or allow_install_path or folder in TOOL_FOLDERS):
+            raise BundleHostile(
+                f"bundle {verified.path}: {rec.name} would be installed as {rec.install_path}, "
+                f"outside {', '.join(TOOL_FOLDERS)}; a bundle whose signature is not checked "
+                "installs tools only there (check it with --key, or pass --allow-install-path)"
+            )
+        if same:
+            continue
+        if target.is_dir() and not target.is_symlink():
+            raise InstallTargetExists(
+                f"{target} is a folder; not replacing it with {rec.name}, even with --force"
+            )
+        _check_folder(target.parent, rec.name)
+
+
+def _spool_installer(verified: VerifyResult) -> IO[bytes]:
+    """The installer's bytes, copied to a private unnamed file and checked there (one read)."""
+    meta = verified.metadata.installer
+    m = verified.members[installer_member(meta.name)]
+    try:
+        spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed by the caller
+    except OSError as e:
+        where = tempfile.gettempdir()
+        raise OutputError(f"cannot copy the installer into {where}: {e.strerror or e}") from e
+    h = hashlib.sha256()
+    try:
+        with open_bundle_file(verified.path) as f:
+            pos, end = m.offset, m.end
+            while pos < end:
+                data = f.pread(min(CHUNK, end - pos), pos)
+                if not data:
+                    raise BundleCorrupt(f"bundle {verified.path}: member {m.name} ended early")
+                h.update(data)
+                spool.write(data)
+                pos += len(data)
+            where = f.where(m.offset, m.end)
+        if h.hexdigest() != meta.sha256:
+            raise BundleCorrupt(
+                f"bundle {verified.path}: member {m.name}{where} changed after it was verified "
+                f"(sha256 now {h.hexdigest()[:16]}...); not unpacked"
+            )
+        spool.seek(0)
+        return spool
+    except OSError as e:
+        spool.close()
+        where = tempfile.gettempdir()
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise NoSpace(f"no space left in {where} for a private copy of the installer") from e
+        raise OutputError(f"cannot copy the installer into {where}: {e.strerror or e}") from e
+    except BaseException:
+        spool.close()
+        raise
+
+
+def _extract(
+    verified: VerifyResult, install_dir: Path, undo: _Undo, spool: IO[bytes] | None = None
+) -> list[Path]:
+    """Unpack the installer from ``spool`` (its checked copy; made here when not given)."""
+    if spool is None:
+        with _spool_installer(verified) as own:
+            return _extract(verified, install_dir, undo, own)
     inst = verified.members[installer_member(verified.metadata.installer.name)]
     where = f"{verified.path}: {inst.name}"
     try:
-        with open_bundle_file(verified.path) as f:
-            reader = SectionReader(f, inst.offset, inst.size)  # type: ignore[arg-type]
-            return extract_installer(reader, install_dir, where, undo.files)  # type: ignore[arg-type]
+        return extract_installer(spool, install_dir, where, undo.files)  # type: ignore[arg-type]
     except OSError as e:
         if e.errno in (errno.ENOSPC, errno.EDQUOT):
             raise NoSpace(f"no space left in {install_dir} while unpacking the installer") from e
@@ -200,34 +488,44 @@ def load_bundle(
     install_tools: bool = False,
     prefix: Path = Path("/"),
     force: bool = False,
+    allow_install_path: bool = False,
 ) -> LoadResult:
     """Verify ``path``, load its images into the daemon, install its tools, unpack the installer.
 
     Everything that can refuse does so before the first image is sent: the
-    signature (with ``key``), every member, the installer's target, the tools'
-    targets (with ``install_tools``, under ``prefix``), a delta's base images.
+    signature (with ``key``), every member, ``images/manifest.json`` beyond the
+    metadata, the installer's target and its private copy, the tools' targets
+    (with ``install_tools``, under ``prefix``; outside :data:`TOOL_FOLDERS` only
+    with a checked signature or ``allow_install_path``), a delta's base images
+    and the layers it leaves to them.
     """
     progress = progress or NullProgress()
     verified = verify_bundle(path, progress=progress, key=key)
     meta = verified.metadata
+    _check_load_manifest(verified)
     if install_dir is not None:
         _check_install(verified, install_dir)
-    plan = plan_install(list(meta.files), prefix, force=force) if install_tools else []
+    plan: list[tuple[FileRecord, Path, bool]] = []
+    if install_tools:
+        plan = plan_install(list(meta.files), prefix, force=force)
+        _check_tools(verified, plan, prefix, allow_install_path)
     undo = _Undo()
     paths: list[Path] = []
     tools: list[Installed] = []
-    with dockerapi.session() as client, dockerapi.daemon_errors(f"loading {path}"):
+    with contextlib.ExitStack() as stack:
+        spool = stack.enter_context(_spool_installer(verified)) if install_dir else None
+        client = stack.enter_context(dockerapi.session())
+        stack.enter_context(dockerapi.daemon_errors(f"loading {path}"))
         if meta.base is not None:
-            require_base(client, meta.base, path)
+            carried = frozenset(
+                lr.digest for lr in meta.layers if blob_member(lr.digest) in verified.members
+            )
+            require_base(client, meta, path, carried)
         present, retag, needed = _plan(client, meta.images, undo)
         try:
             if needed:
                 ids = {i.image_id for i in meta.images if i.reference in needed}
-                entries = [
-                    dict(e)
-                    for e in verified.load_manifest
-                    if "sha256:" + e["Config"].rsplit("/", 1)[-1] in ids
-                ]
+                entries = _load_entries(meta, ids)
                 undo.tags += [t for e in entries for t in e["RepoTags"]]
                 _send(client, verified, entries, progress)
             for ref in retag:
@@ -235,24 +533,52 @@ def load_bundle(
                 undo.tags.append(ref)
                 client.api.tag(image_id, *dockerapi.repo_and_tag(ref), force=True)
             _confirm(client, meta.images)
-            tools = _install_tools(verified, plan)
-            if install_dir is not None:
-                paths = _extract(verified, install_dir, undo)
+            tools = _install_tools(verified, plan, undo)
+            if spool is not None and install_dir is not None:
+                paths = _extract(verified, install_dir, undo, spool)
         except BaseException as e:
-            _roll_back(client, meta.images, undo)
+            with _signals_held():
+                _roll_back(client, meta.images, undo)
             if isinstance(e, HarborkitError) and cleanup.removed():
                 summary = f"{e.message}; rolled back: {cleanup.summary()}"
                 raise type(e)(summary, exit_code=e.exit_code) from e
             if isinstance(e, HarborkitError | KeyboardInterrupt):
                 raise
             raise LoadFailed(f"loading {path} failed: {dockerapi.short_reason(e)}") from e
-    return LoadResult(tuple(needed), tuple(present + retag), tuple(paths), tuple(tools))
+    ids_now = {i.reference: i.image_id for i in meta.images}
+    moved = tuple(
+        (ref, old, ids_now[ref])
+        for ref, old in undo.before.items()
+        if old is not None and old != ids_now[ref]
+    )
+    return LoadResult(
+        tuple(needed),
+        tuple(present + retag),
+        tuple(paths),
+        tuple(tools),
+        moved,
+        verified.signed_by,
+        verified.signature_checked,
+    )
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """The folders ``folder.mkdir(parents=True)`` would make, outermost first."""
+    missing: list[Path] = []
+    while not (folder.exists() or folder.is_symlink()) and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing[::-1]
 
 
 def _install_tools(
-    verified: VerifyResult, plan: list[tuple[FileRecord, Path, bool]]
+    verified: VerifyResult, plan: list[tuple[FileRecord, Path, bool]], undo: _Undo | None = None
 ) -> list[Installed]:
-    """Install the planned extra files from the bundle's verified bytes (each atomically)."""
+    """Install the planned extra files from the bundle's verified bytes (each atomically).
+
+    The folders made and the files new on the target go to ``undo`` (a file that
+    replaced another with ``--force`` stays: the old one is gone).
+    """
     path = verified.path
     done: list[Installed] = []
     for rec, target, same in plan:
@@ -260,6 +586,8 @@ def _install_tools(
             done.append(Installed(rec, target, replaced=False, unchanged=True))
             continue
         existed = target.exists()
+        if undo is not None:
+            undo.files += _missing_folders(target.parent)
         m = verified.members[rec.member]
 
         def chunks(m: Member = m) -> Iterator[bytes]:
@@ -273,6 +601,8 @@ def _install_tools(
                     yield data
 
         install_one(rec, target, chunks)
+        if undo is not None and not existed:
+            undo.files.append(target)
         done.append(Installed(rec, target, replaced=existed, unchanged=False))
     return done
 
@@ -288,20 +618,30 @@ def _confirm(client: Any, images: Sequence[ImageRecord]) -> None:
             )
 
 
-def _roll_back(client: Any, images: Sequence[ImageRecord], undo: _Undo) -> None:
-    """Undo this load: unpacked files, then the tags it moved.
+def _untagged(client: Any, image_id: str) -> bool:
+    tags = client.api.inspect_image(image_id).get("RepoTags") or []
+    return not [t for t in tags if t != "<none>:<none>"]
 
-    A reference that named another image before points at it again; one that did
-    not exist is removed (the image it loaded goes with its last tag).
+
+def _roll_back(client: Any, images: Sequence[ImageRecord], undo: _Undo) -> None:
+    """Undo this load: unpacked files, then every reference it touched.
+
+    A reference that named another image before points at it again, one that did
+    not exist is removed, whatever image it names now (the daemon may have loaded
+    something else than was verified); then every image this load added that is
+    left with no tag goes.
     """
     for p in remove_created(undo.files):
         cleanup.note_removed(str(p))
-    ids = {i.reference: i.image_id for i in images}
-    for ref in undo.tags:
+    seen: list[str] = [i.image_id for i in images]
+    for ref in dict.fromkeys(undo.tags):
         with contextlib.suppress(Exception):
-            if _image_id(client, ref) != ids.get(ref):
-                continue
+            now = _image_id(client, ref)
             previous = undo.before.get(ref)
+            if now == previous:
+                continue
+            if now is not None:
+                seen.append(now)
             if previous:
                 client.api.tag(previous, *dockerapi.repo_and_tag(ref), force=True)
                 cleanup.note_removed(f"tag {ref} (back on {previous[:19]})")
@@ -309,11 +649,11 @@ def _roll_back(client: Any, images: Sequence[ImageRecord], undo: _Undo) -> None:
                 client.api.remove_image(ref)
                 cleanup.note_removed(f"image {ref}")
     # an image this load added that is left with no tag (its reference went back) goes too
-    there_before = {i for i in undo.before.values() if i}
-    for image_id in dict.fromkeys(ids[r] for r in undo.tags if r in ids):
+    there_before = undo.ids_before | {i for i in undo.before.values() if i}
+    for image_id in dict.fromkeys(seen):
         if image_id in there_before:
             continue
         with contextlib.suppress(Exception):
-            if not client.api.inspect_image(image_id).get("RepoTags"):
+            if _untagged(client, image_id):
                 client.api.remove_image(image_id)
                 cleanup.note_removed(f"image {image_id[:19]}")

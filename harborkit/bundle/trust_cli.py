@@ -76,6 +76,15 @@ ForceOpt = Annotated[
     typer.Option("--force", help="With --install-tools: replace a different existing file."),
 ]
 
+AllowInstallPathOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-install-path",
+        help="With --install-tools: install a bundle's tools where its metadata says, even "
+        "outside /usr/local/bin when its signature is not checked with --key.",
+    ),
+]
+
 
 @bundle_app.command("keygen")
 def keygen_cmd(
@@ -171,6 +180,17 @@ def echo_built(result: BuildResult, extras: BuildExtras) -> None:
         typer.echo(f"wrote {result.path} ({result.size / 1e6:,.1f} MB): {what}")
     if extras.sign_key is not None:
         typer.echo(f"signed SHA256SUMS with key {extras.sign_key.public.id_hex}")
+
+
+def warn_loaded(bundle: Path, result: LoadResult) -> None:
+    """On stderr, even with --quiet: each tag the load moved off another image, an unchecked signature."""
+    for ref, old, new in result.moved:
+        typer.echo(f"harborkit: moved tag {ref} from {old[:19]} to {new[:19]}", err=True)
+    if result.signed_by is not None and not result.signature_checked:
+        typer.echo(
+            f"harborkit: {bundle} is signed by key {result.signed_by}, not checked: pass --key",
+            err=True,
+        )
 
 
 def echo_loaded(bundle: Path, result: LoadResult, install_dir: Path | None) -> None:

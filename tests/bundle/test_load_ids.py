@@ -26,7 +26,13 @@ def test_reference_with_a_different_id_is_reloaded_and_fixed(
     assert source["goharbor/harbor-core:v1.8.0"] != impostor.id
 
     r = run_cli("bundle", "load", str(built_bundle), env=fresh_daemon.env())
-    assert (r.returncode, r.stderr) == (ExitCode.OK, "")
+    # the tag moved off the impostor is named (issue 19)
+    core = source["goharbor/harbor-core:v1.8.0"]
+    assert (r.returncode, r.stderr) == (
+        ExitCode.OK,
+        f"harborkit: moved tag goharbor/harbor-core:v1.8.0 from {impostor.id[:19]} to "
+        f"{core[:19]}\n",
+    )
     assert r.stdout == (
         "loaded 15 images, 0 already present\n"
         f"the installer was not unpacked: harborkit bundle load {built_bundle} --install-dir "

@@ -101,3 +101,49 @@ def test_load_refuses_an_existing_installer_file_in_process(
     )
     assert (install / "harbor/prepare").read_text() == "mine\n"
     assert sorted(os.listdir(install / "harbor")) == ["prepare"]
+
+
+def test_wait_for_the_daemon_is_bounded_and_says_what_it_left(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The daemon has the whole stream but does not answer within the stall window:
+    the interrupted load stops waiting and its one line says the daemon may go on."""
+    import time
+
+    from harborkit import dockerapi
+    from harborkit.bundle import cleanup
+
+    monkeypatch.setattr(dockerapi, "STALL_TIMEOUT", 0.2)
+    cleanup.reset()
+    state = load._SendState(committed=True)
+    t0 = time.monotonic()
+    load._wait_for_daemon(state)
+    assert 0.2 <= time.monotonic() - t0 < 2
+    assert cleanup.summary() == (
+        "the daemon was still loading the images when harborkit stopped waiting; it may add "
+        "them after this; nothing was left to remove"
+    )
+    # a stream cut before it was complete: nothing to wait for, nothing to say
+    cleanup.reset()
+    load._wait_for_daemon(load._SendState())
+    assert cleanup.summary() == "nothing was left to remove"
+    cleanup.reset()
+
+
+def test_installer_spool_in_a_full_tmpdir_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tmpfs: Any
+) -> None:
+    import tempfile
+
+    from harborkit.bundle.errors import NoSpace
+    from tests.bundle.craft import installer_tgz
+
+    big = installer_tgz([("harbor/big.bin", os.urandom(256 << 10), 0o644)])
+    path = make_parts(installer=big).write(tmp_path / "b.tar")
+    verified = verify_bundle(path)
+    small = tmpfs("64k")
+    monkeypatch.setattr(tempfile, "tempdir", str(small))
+    with pytest.raises(NoSpace) as e:
+        load._spool_installer(verified)
+    assert e.value.message == f"no space left in {small} for a private copy of the installer"
+    assert os.listdir(small) == []

@@ -163,13 +163,15 @@ def test_refusal_with_nothing_to_roll_back(docker: object, tmp_path: Path) -> No
 
 
 def test_failure_after_the_load_rolls_back_loads_and_retags(docker: object, tmp_path: Path) -> None:
-    """The tools cannot be written (after every image is in): the new image goes, the
-    re-tagged one keeps only the name it had."""
+    """The tool cannot be written (after every image is in: its folder passed every check,
+    then the disk fills): the new image goes, the re-tagged one keeps only the name it had."""
+    import subprocess
+
     from harborkit.bundle.errors import OutputError
     from tests.bundle.test_mut_verify import _file
 
     images = crafted_images(REFS)
-    tool = b"#!/bin/sh\n"
+    tool = b"#!/bin/sh\n" + bytes(256 << 10)
     members, meta = bundle_members(images, installer_tgz())
     members = [(n, tool_meta(d, meta, tool) if n == METADATA_NAME else d) for n, d in members]
     path = tmp_path / "t.tar"
@@ -177,14 +179,22 @@ def test_failure_after_the_load_rolls_back_loads_and_retags(docker: object, tmp_
     load_images(docker, images[:1])
     docker.api.tag(images[0].id, "keep/one", "1")  # type: ignore[attr-defined]
     docker.api.remove_image(REFS[0])  # type: ignore[attr-defined]
-    prefix = Path("/proc/hk-no-such-root")
-    with pytest.raises(OutputError) as e:
-        load.load_bundle(path, install_tools=True, prefix=prefix)
+    prefix = tmp_path / "small"
+    prefix.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(prefix)], check=True)
+    try:
+        with pytest.raises(OutputError) as e:
+            load.load_bundle(path, install_tools=True, prefix=prefix)
+        assert os.listdir(prefix) == []  # the folders made for the tool go too
+    finally:
+        subprocess.run(["umount", str(prefix)], check=True)
     assert e.value.exit_code == ExitCode.ENVIRONMENT
     assert e.value.message == (
-        f"cannot create {prefix}/usr/local/bin: No such file or directory; "
-        f"rolled back: removed image {REFS[1]}, image {REFS[0]}"
+        f"cannot install {prefix}/usr/local/bin/tool: No space left on device; "
+        f"rolled back: removed {prefix}/usr/local/bin, {prefix}/usr/local, {prefix}/usr, "
+        f"image {REFS[1]} and 1 more"
     )
+    assert cleanup.removed()[-1] == f"image {REFS[0]}"
     assert tags(docker) == {"keep/one:1": images[0].id}
     assert _file  # the record shape shared with the verify tests
 
