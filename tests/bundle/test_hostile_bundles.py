@@ -10,6 +10,8 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import shutil
+import subprocess
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
@@ -365,3 +367,243 @@ def test_metadata_references_must_be_tags(tmp_path: Path, reference: str, why: s
     bad = tmp_path / "ref.tar"
     craft_bundle(bad, images=images)
     verify_fails(bad, ExitCode.BUNDLE_CORRUPT, f"reference {reference!r} {why}")
+
+
+# ------------------------------------------------------------------ what plain tar reads (issue 19, class 2)
+
+TAR = shutil.which("tar")
+SHA256SUM = shutil.which("sha256sum")
+needs_tar = pytest.mark.skipif(TAR is None or SHA256SUM is None, reason="GNU tar and coreutils")
+HOLEY = "files/holey.bin"
+
+
+def plain_check(bundle: Path, where: Path) -> subprocess.CompletedProcess[str]:
+    """The documented plain path: ``tar -xf`` then ``sha256sum -c SHA256SUMS``."""
+    where.mkdir()
+    subprocess.run([TAR, "-xf", str(bundle), "-C", str(where)], check=True, capture_output=True)
+    return subprocess.run(
+        [SHA256SUM, "-c", "--quiet", SUMS_NAME], cwd=where, capture_output=True, text=True
+    )
+
+
+def _retar(src: Path, dst: Path, tmp: Path, *options: str, holes: bool = False) -> None:
+    """Extract ``src`` with GNU tar and tar it again (same member order) with ``options``."""
+    d = tmp / f"x-{dst.stem}"
+    d.mkdir()
+    subprocess.run([TAR, "-xf", str(src), "-C", str(d)], check=True)
+    if holes:  # the same bytes, stored with a hole, as a copied file may be
+        with open(d / HOLEY, "r+b") as f:
+            f.truncate(0)
+            f.write(b"x")
+            f.seek((1 << 20) + 1)
+            f.write(b"y")
+    with tarfile.open(src) as tf:
+        names = tf.getnames()
+    subprocess.run([TAR, "-C", str(d), *options, "-cf", str(dst), *names], check=True)
+
+
+SPARSE_FORMATS = {
+    "gnu": ["--format=gnu"],
+    "pax-0.0": ["--format=posix", "--sparse-version=0.0"],
+    "pax-0.1": ["--format=posix", "--sparse-version=0.1"],
+    "pax-1.0": ["--format=posix", "--sparse-version=1.0"],
+}
+
+
+@needs_tar
+@pytest.mark.parametrize("fmt", sorted(SPARSE_FORMATS))
+def test_bundle_retarred_with_tar_sparse_is_refused(tmp_path: Path, fmt: str) -> None:
+    """`tar --sparse` stores a member as a map plus data: `tar -x; sha256sum -c` say OK,
+    but the stored bytes are not the member's; harborkit refuses it by name (exit 5)."""
+    src = tmp_path / "src.tar"
+    craft_bundle(src, extra=[(HOLEY, b"x" + bytes(1 << 20) + b"y")])
+    bad = tmp_path / f"sparse-{fmt}.tar"
+    _retar(src, bad, tmp_path, "--sparse", *SPARSE_FORMATS[fmt], holes=True)
+    with tarfile.open(bad) as tf:
+        assert tf.getmember(HOLEY).issparse()  # really a sparse member
+    assert plain_check(bad, tmp_path / "plain").returncode == 0
+    msg = verify_fails(bad, ExitCode.BUNDLE_HOSTILE)
+    assert msg == (
+        f"harborkit: error: {bad}: member {HOLEY!r} is a GNU sparse file "
+        "(tar -x expands it from a map; a bundle holds plain files only)"
+    )
+    r = run_cli("bundle", "inspect", str(bad))
+    assert (r.returncode, one_line_error(r.stderr)) == (ExitCode.BUNDLE_HOSTILE, msg)
+
+
+@needs_tar
+@pytest.mark.parametrize("fmt", ["gnu", "posix", "ustar"])
+def test_bundle_retarred_without_sparse_still_verifies(tmp_path: Path, fmt: str) -> None:
+    """The strict header check accepts what GNU tar writes for plain files and folders."""
+    src = tmp_path / "src.tar"
+    craft_bundle(src)
+    again = tmp_path / f"again-{fmt}.tar"
+    _retar(src, again, tmp_path, f"--format={fmt}")
+    r = run_cli("bundle", "verify", str(again))
+    assert r.returncode == ExitCode.OK, r.stderr
+    assert plain_check(again, tmp_path / "plain").returncode == 0
+
+
+def _patch_header(raw: bytearray, offset: int, **fields: bytes) -> None:
+    """Overwrite header fields at ``offset`` and fix its checksum."""
+    where = {"type": 156, "size": 124, "prefix": 345, "sparse": 386, "realsize": 483}
+    for name, value in fields.items():
+        raw[offset + where[name] : offset + where[name] + len(value)] = value
+    raw[offset + 148 : offset + 156] = b" " * 8
+    raw[offset + 148 : offset + 156] = b"%06o\0 " % sum(raw[offset : offset + 512])
+
+
+@needs_tar
+def test_crafted_sparse_member_hashing_its_raw_window_is_refused(tmp_path: Path) -> None:
+    """A sparse header whose raw bytes (read as a plain window) match SHA256SUMS while
+    `tar -x` expands the map to other bytes: `sha256sum -c` fails; harborkit must not say OK."""
+    src = tmp_path / "src.tar"
+    data = b"#!/bin/sh\necho compose\n" * 40
+    craft_bundle(src, extra=[(HOLEY, data)])
+    with tarfile.open(src) as tf:
+        ti = tf.getmember(HOLEY)
+    raw = bytearray(src.read_bytes())
+    # the stored bytes placed after a 4 KiB hole: tar -x writes other bytes than are stored
+    _patch_header(
+        raw,
+        ti.offset,
+        type=b"S",
+        sparse=b"%011o\0%011o\0%011o\0%011o\0" % (4096, len(data), len(data) + 4096, 0),
+        realsize=b"%011o\0" % (len(data) + 4096),
+    )
+    bad = tmp_path / "crafted-sparse.tar"
+    bad.write_bytes(bytes(raw))
+    plain = plain_check(bad, tmp_path / "plain")
+    assert plain.returncode != 0 and f"{HOLEY}: FAILED" in plain.stdout
+    verify_fails(bad, ExitCode.BUNDLE_HOSTILE, f"member {HOLEY!r} is a GNU sparse file")
+
+
+def _raw_member(name: bytes, data: bytes, kind: bytes = b"0", magic: bytes = b"ustar  \0") -> bytes:
+    """One tar header block plus padded data, written by hand."""
+    h = bytearray(512)
+    h[0 : len(name)] = name
+    h[100:108] = b"0000644\0"
+    h[108:116] = h[116:124] = b"0000000\0"
+    h[124:136] = b"%011o\0" % len(data)
+    h[136:148] = b"00000000000\0"
+    h[156:157] = kind
+    h[257:265] = magic
+    h[148:156] = b" " * 8
+    h[148:156] = b"%06o\0 " % sum(h)
+    return bytes(h) + data + bytes(-len(data) % 512)
+
+
+def _pax(*records: tuple[str, str]) -> bytes:
+    body = b""
+    for k, v in records:
+        rec = f" {k}={v}\n".encode()
+        n = len(rec) + len(str(len(rec) + 2))
+        body += str(n).encode() + rec
+    return _raw_member(b"./PaxHeaders/x", body, b"x", b"ustar\x0000")
+
+
+def _longname(*names: bytes) -> bytes:
+    return b"".join(_raw_member(b"././@LongLink", n, b"L") for n in names)
+
+
+# (extension blocks before the member, fields of the member header changed, message)
+ODD_HEADERS: dict[str, tuple[bytes, dict[str, bytes], str]] = {
+    "longlink": (_raw_member(b"././@LongLink", b"target\0", b"K"), {}, "has a GNU long link name"),
+    "global-pax": (
+        _raw_member(b"pax_global_header", b"20 comment=hello wo\n", b"g", b"ustar\x0000"),
+        {},
+        "follows a global extended (pax) header",
+    ),
+    "two-longnames": (
+        _longname(b"images/decoy\0", b"images/odd\0"),
+        {},
+        "has more than one extended header",
+    ),
+    "longname-then-pax": (
+        _longname(b"images/odd\0") + _pax(("path", "images/odd")),
+        {},
+        "has more than one extended header",
+    ),
+    "pax-sparse": (
+        _pax(("GNU.sparse.major", "1")),
+        {},
+        "is a GNU sparse file (pax GNU.sparse.major",
+    ),
+    "pax-linkpath": (_pax(("linkpath", "x")), {}, "has pax keyword 'linkpath'"),
+    "pax-charset": (_pax(("hdrcharset", "BINARY")), {}, "has pax keyword 'hdrcharset'"),
+    "pax-repeated": (_pax(("mtime", "1"), ("mtime", "2")), {}, "repeats pax keyword 'mtime'"),
+    "pax-size-sign": (_pax(("size", "+5")), {}, "has pax size b'+5'"),
+    "pax-size-underscore": (_pax(("size", "0_5")), {}, "has pax size b'0_5'"),
+    "longname-nul": (
+        _longname(b"images/odd\0SHA256SUMS\0"),
+        {},
+        "has a GNU long name that is not one NUL-terminated string",
+    ),
+    "gnu-prefix": (b"", {"prefix": b"images"}, "has data in its GNU header's prefix area"),
+    "v7": (b"", {"magic": bytes(8)}, "has an old-style (v7) tar header"),
+    "size-sign": (b"", {"size": b"+0000000005\0"}, "that is not a plain octal number"),
+    "size-underscore": (b"", {"size": b"0000_000005\0"}, "that is not a plain octal number"),
+    "multivolume": (b"", {"type": b"M"}, "of tar type b'M'"),
+    "volume-label": (b"", {"type": b"V"}, "of tar type b'V'"),
+    "regular-slash": (b"", {"name": b"images/odd/"}, "whose name ends in '/'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ODD_HEADERS))
+def test_headers_tar_reads_otherwise_are_refused(tmp_path: Path, case: str) -> None:
+    """Every header construction GNU tar and Python's tarfile may read apart: exit 5, named."""
+    ext, change, needle = ODD_HEADERS[case]
+    src = tmp_path / "src.tar"
+    craft_bundle(src)
+    raw = src.read_bytes()
+    with tarfile.open(src) as tf:
+        sums = tf.getmember(SUMS_NAME)
+    member = bytearray(_raw_member(b"images/odd", b"hello"))
+    field = {"prefix": 345, "size": 124, "magic": 257, "type": 156, "name": 0}
+    for k, v in change.items():
+        member[field[k] : field[k] + len(v)] = v
+    member[148:156] = b" " * 8
+    member[148:156] = b"%06o\0 " % sum(member[:512])
+    bad = tmp_path / f"{case}.tar"
+    bad.write_bytes(raw[: sums.offset] + ext + bytes(member) + raw[sums.offset :])
+    msg = verify_fails(bad, ExitCode.BUNDLE_HOSTILE, needle)
+    assert msg.startswith(f"harborkit: error: {bad}: "), msg
+
+
+# ------------------------------------------------------------------ bytes no member holds (class 12)
+
+
+def _flip_outside(
+    raw: bytearray, where: str, sums: tarfile.TarInfo, victim: tarfile.TarInfo
+) -> int:
+    if where == "padding":  # the zero bytes after a member's data, up to its block end
+        at = victim.offset_data + victim.size
+    elif where == "second-end-block":  # tar stops at the first zero block: the second is unread
+        at = sums.offset_data + -(-sums.size // 512) * 512 + 512 + 100
+    else:
+        at = len(raw)
+        raw += b"#!/bin/sh\necho appended\n"
+        return at
+    raw[at] = 0x41
+    return at
+
+
+@pytest.mark.parametrize("where", ["padding", "second-end-block", "appended"])
+def test_bytes_outside_members_fail_verify(good: Crafted, tmp_path: Path, where: str) -> None:
+    """`tar -x; sha256sum -c` cannot see them; a signature does not cover them: exit 4, named."""
+    with tarfile.open(good.path) as tf:
+        sums = tf.getmember(SUMS_NAME)
+        victim = next(ti for ti in tf if ti.size % 512)
+    raw = bytearray(good.path.read_bytes())
+    at = _flip_outside(raw, where, sums, victim)
+    bad = tmp_path / f"{where}.tar"
+    bad.write_bytes(bytes(raw))
+    if TAR is not None and SHA256SUM is not None:
+        assert plain_check(bad, tmp_path / "plain").returncode == 0
+    expected = (
+        f"non-zero padding after member {victim.name}"
+        if where == "padding"
+        else f"data after the end of the archive at byte {at}"
+    )
+    msg = verify_fails(bad, ExitCode.BUNDLE_CORRUPT)
+    assert msg == f"harborkit: error: bundle {bad} is corrupt: {expected}"

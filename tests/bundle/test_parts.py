@@ -130,3 +130,43 @@ def test_bad_sizes(text: str) -> None:
     with pytest.raises(InputError) as exc:
         parse_size(text)
     assert exc.value.message.startswith(f"--split-size {text!r}: ")
+
+
+def test_damaged_part_outside_members_fails_verify(tmp_path: Path) -> None:
+    """A part `sha256sum -c NAME.parts.sha256` flags fails verify, even where the damage
+    lies in no member's data (here: a header's owner name, its checksum fixed)."""
+    from harborkit.bundle.verify import verify_bundle
+    from tests.bundle.craft import craft_bundle
+
+    whole = tmp_path / "whole.tar"
+    craft_bundle(whole)
+    raw = bytearray(whole.read_bytes())
+    part_size = 4096
+    final = tmp_path / "b.tar"
+    listing = ""
+    n = -(-len(raw) // part_size)
+    for i in range(n):
+        chunk = bytes(raw[i * part_size : (i + 1) * part_size])
+        (tmp_path / f"b.tar.part-{i:03d}").write_bytes(chunk)
+        listing += f"{hashlib.sha256(chunk).hexdigest()}  b.tar.part-{i:03d}\n"
+    (tmp_path / "b.tar.parts.sha256").write_text(listing)
+    assert verify_bundle(final.with_name("b.tar.parts.sha256")).metadata.images
+    with tarfile.open(whole) as tf:
+        victim = tf.getmembers()[-1]  # SHA256SUMS' header
+    h = victim.offset
+    raw[h + 265 : h + 269] = b"evil"  # uname: neither tar nor harborkit uses it for the bytes
+    raw[h + 148 : h + 156] = b" " * 8
+    raw[h + 148 : h + 156] = b"%06o\0 " % sum(raw[h : h + 512])
+    k = h // part_size
+    (tmp_path / f"b.tar.part-{k:03d}").write_bytes(bytes(raw[k * part_size : (k + 1) * part_size]))
+    r = subprocess.run(
+        ["sha256sum", "-c", "b.tar.parts.sha256"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert r.returncode == 1 and f"b.tar.part-{k:03d}: FAILED" in r.stdout
+    with pytest.raises(BundleCorrupt) as e:
+        verify_bundle(final.with_name("b.tar.part-000"))
+    assert e.value.message == (
+        f"bundle {final}.part-000 is corrupt: damaged part b.tar.part-{k:03d} "
+        "(its sha256 differs from b.tar.parts.sha256)"
+    )
+    assert e.value.exit_code == ExitCode.BUNDLE_CORRUPT
