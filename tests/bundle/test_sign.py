@@ -123,11 +123,20 @@ def test_malformed_files_get_one_line(tmp_path: Path) -> None:
         sign.load_public_key(tmp_path / "bad.pub")
     assert (
         exc.value.message
-        == f"{tmp_path / 'bad.pub'} is not a minisign public key (expected a comment line and a key)"
+        == f"{tmp_path / 'bad.pub'} is not a minisign public key: the key line is not base64"
+    )
+    (tmp_path / "one.pub").write_text("hello\n")
+    with pytest.raises(sign.KeyFileError) as exc:
+        sign.load_public_key(tmp_path / "one.pub")
+    assert (
+        exc.value.message
+        == f"{tmp_path / 'one.pub'} is not a minisign public key (expected a comment line and a key)"
     )
     with pytest.raises(sign.SignatureError) as sexc:
         sign.verify(sign.generate().public, DATA, b"not a signature\n", "sig")
-    assert sexc.value.message == "sig is not a minisign signature (expected 4 lines)"
+    assert sexc.value.message == (
+        "sig is not a minisign signature (its first line does not start with 'untrusted comment: ')"
+    )
 
 
 def test_scrypt_parameters_match_libsodium() -> None:
