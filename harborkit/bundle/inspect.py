@@ -16,8 +16,14 @@ from harborkit.bundle.format import (
 )
 from harborkit.bundle.parts import open_bundle_file
 from harborkit.bundle.sbom import SBOM_NAME
-from harborkit.bundle.sign import SIGNATURE_NAME, SignatureError, signature_key_id
+from harborkit.bundle.sign import (
+    MAX_SIGNATURE_BYTES,
+    SIGNATURE_NAME,
+    SignatureError,
+    signature_key_id,
+)
 from harborkit.bundle.tarsafe import scan_tar_file
+from harborkit.bundle.verify import read_document
 
 
 @dataclass(frozen=True)
@@ -56,18 +62,19 @@ def inspect_bundle(path: Path) -> InspectReport:
         member = members.get(METADATA_NAME)
         if member is None:
             raise BundleCorrupt(f"bundle {path} is corrupt: missing member {METADATA_NAME}")
-        meta = metadata_from_json(
-            source.pread(member.size, member.offset), f"{path}: {METADATA_NAME}"
-        )
+        where = f"{path}: {METADATA_NAME}"
+        meta = metadata_from_json(read_document(source, member, where), where)
         signed_by = None
         sig = members.get(SIGNATURE_NAME)
         if sig is not None:
             try:
+                if sig.size > MAX_SIGNATURE_BYTES:
+                    raise SignatureError("too large to be a signature")
                 signed_by = signature_key_id(source.pread(sig.size, sig.offset), SIGNATURE_NAME)
             except SignatureError:
                 signed_by = "(unreadable signature)"
         sbom_m = members.get(SBOM_NAME)
-        sbom = source.pread(sbom_m.size, sbom_m.offset) if sbom_m else None
+        sbom = read_document(source, sbom_m, f"{path}: {SBOM_NAME}") if sbom_m else None
         parts = tuple(source.parts) if source.parts != [path] else ()
     return InspectReport(path, scan.file_size, len(scan.members), meta, parts, signed_by, sbom)
 

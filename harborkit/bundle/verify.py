@@ -56,6 +56,8 @@ from harborkit.bundle.tarsafe import (
 
 READ_SIZE = 8 << 20
 _MAX_NAMED = 6
+#: harbor-bundle.json, images/manifest.json and the SBOM are read only up to this size
+MAX_DOCUMENT_BYTES = 16 << 20
 #: SHA256SUMS is never read beyond 4 MiB (about 20,000 members) ...
 MAX_SUMS_BYTES = 4 << 20
 #: ... nor beyond one line of this length per member
@@ -90,6 +92,15 @@ def _hash_member(source: BundleFile, member: Member, task: Task) -> str:
         pos += n
         task.advance(n)
     return h.hexdigest()
+
+
+def read_document(source: BundleFile, member: Member, where: str) -> bytes:
+    """A JSON document member, read only when it is at most :data:`MAX_DOCUMENT_BYTES`."""
+    if member.size > MAX_DOCUMENT_BYTES:
+        raise BundleCorrupt(
+            f"{where} has {member.size} bytes, more than the {MAX_DOCUMENT_BYTES} read"
+        )
+    return source.pread(member.size, member.offset)
 
 
 def _read_member(source: BundleFile, member: Member) -> bytes:
@@ -187,12 +198,14 @@ def _verify(
     meta_member = members.get(METADATA_NAME)
     if meta_member is None:
         raise BundleCorrupt(f"bundle {path} is corrupt: missing member {METADATA_NAME}")
-    meta = metadata_from_json(_read_member(source, meta_member), f"{path}: {METADATA_NAME}")
+    where = f"{path}: {METADATA_NAME}"
+    meta = metadata_from_json(read_document(source, meta_member, where), where)
     _check_consistency(path, meta, members, sums)
     entries = check_load_manifest(path, meta, members, sums, source)
     sbom_member = members.get(SBOM_NAME)
     if sbom_member is not None:
-        validate_sbom(_read_member(source, sbom_member), f"{path}: {SBOM_NAME}")
+        where = f"{path}: {SBOM_NAME}"
+        validate_sbom(read_document(source, sbom_member, where), where)
     inst = members[installer_member(meta.installer.name)]
     where = f"{path}: {inst.name}"
     checked = check_installer(SectionReader(source, inst.offset, inst.size), where, size=inst.size)  # type: ignore[arg-type]
@@ -398,7 +411,7 @@ def _read_load_manifest(path: Path, members: Mapping[str, Member], source: Bundl
     if member is None:
         raise BundleCorrupt(f"bundle {path} is corrupt: missing member {IMAGES_MANIFEST}")
     try:
-        doc = json.loads(_read_member(source, member))
+        doc = json.loads(read_document(source, member, where))
     except (ValueError, UnicodeDecodeError) as e:
         raise BundleCorrupt(f"{where} is not valid JSON: {e}") from e
     if not isinstance(doc, list) or any(_entry_shape(e) is None for e in doc):

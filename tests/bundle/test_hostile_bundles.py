@@ -8,10 +8,13 @@ which writes the documented layout with ``tarfile`` alone.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import json
+import os
 import shutil
 import subprocess
+import sys
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
@@ -607,3 +610,186 @@ def test_bytes_outside_members_fail_verify(good: Crafted, tmp_path: Path, where:
     )
     msg = verify_fails(bad, ExitCode.BUNDLE_CORRUPT)
     assert msg == f"harborkit: error: bundle {bad} is corrupt: {expected}"
+
+
+# ------------------------------------------------------------------ signatures in a bundle (classes 3 and 4)
+
+MINISIGN = shutil.which("minisign")
+needs_minisign = pytest.mark.skipif(MINISIGN is None, reason="minisign is not installed")
+
+
+@pytest.fixture(scope="module")
+def minisign_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("mkey")
+    assert MINISIGN is not None
+    subprocess.run(
+        [MINISIGN, "-G", "-W", "-p", str(d / "k.pub"), "-s", str(d / "k.key")],
+        check=True,
+        capture_output=True,
+    )
+    return d
+
+
+def _header(name: str, size: int) -> bytes:
+    from harborkit.bundle.tarsafe import tar_header
+
+    return tar_header(name, size, 0o644, 1_700_000_000)
+
+
+def signed_bundle(
+    path: Path,
+    key_dir: Path,
+    *,
+    comment: str | None = None,
+    edit_sig: Callable[[bytes], bytes] | None = None,
+    sums_after: Callable[[bytes], bytes] | None = None,
+    sums_size: int | None = None,
+    sig_size: int | None = None,
+) -> None:
+    """A crafted bundle whose SHA256SUMS is signed by ``minisign -S`` itself.
+
+    ``sums_after`` alters SHA256SUMS after signing; ``sums_size``/``sig_size`` make
+    the member that large, the rest a hole (a sparse file: light on disk, but read
+    as zero bytes)."""
+    assert MINISIGN is not None
+    members, _ = bundle_members(crafted_images(), installer_tgz())
+    sums = "".join(f"{hashlib.sha256(d).hexdigest()}  {n}\n" for n, d in members).encode()
+    work = path.with_name(path.name + ".d")
+    work.mkdir()
+    (work / SUMS_NAME).write_bytes(sums)
+    args = [MINISIGN, "-S", "-s", str(key_dir / "k.key"), "-m", str(work / SUMS_NAME)]
+    subprocess.run([*args, *(["-t", comment] if comment is not None else [])], check=True)
+    sig = (work / f"{SUMS_NAME}.minisig").read_bytes()
+    sig = edit_sig(sig) if edit_sig else sig
+    sums = sums_after(sums) if sums_after else sums
+    with open(path, "wb") as f:
+        for name, data in [*members, (SUMS_NAME, sums), (f"{SUMS_NAME}.minisig", sig)]:
+            size = {SUMS_NAME: sums_size, f"{SUMS_NAME}.minisig": sig_size}.get(name) or len(data)
+            f.write(_header(name, size))
+            f.write(data)
+            f.seek(size - len(data) + (-size % 512), os.SEEK_CUR)
+        f.write(bytes(1024))
+
+
+def verify_with_key(bundle: Path, key_dir: Path) -> subprocess.CompletedProcess[str]:
+    return run_cli("bundle", "verify", str(bundle), "--key", str(key_dir / "k.pub"))
+
+
+@needs_minisign
+@pytest.mark.parametrize(
+    "comment", ["release 1 ", "release\x0c1", "a\x1cb\x1dc", "tab\tend\t", "line\u2028sep"]
+)
+def test_bundle_signed_by_minisign_with_any_comment_verifies(
+    tmp_path: Path, minisign_key: Path, comment: str
+) -> None:
+    b = tmp_path / "signed.tar"
+    signed_bundle(b, minisign_key, comment=comment)
+    r = verify_with_key(b, minisign_key)
+    assert r.returncode == ExitCode.OK, r.stderr
+    assert "signature by key" in r.stdout and "verified" in r.stdout
+
+
+@needs_minisign
+@pytest.mark.parametrize("added", [b" ", b"\t", b"\x0c", b"\x0b"])
+def test_whitespace_added_to_the_trusted_comment_is_refused(
+    tmp_path: Path, minisign_key: Path, added: bytes
+) -> None:
+    def edit(sig: bytes) -> bytes:
+        lines = sig.split(b"\n")
+        lines[2] += added
+        return b"\n".join(lines)
+
+    b = tmp_path / "edited.tar"
+    signed_bundle(b, minisign_key, edit_sig=edit)
+    r = verify_with_key(b, minisign_key)
+    assert r.returncode == ExitCode.SIGNATURE, r.stderr
+    assert one_line_error(r.stderr) == (
+        f"harborkit: error: bundle {b}: {SUMS_NAME}.minisig: the trusted comment was altered "
+        "after signing"
+    )
+
+
+@needs_minisign
+@pytest.mark.parametrize(
+    "after",
+    [
+        pytest.param(lambda s: s.replace(b"  ", b" x ", 1), id="line-broken"),
+        pytest.param(lambda s: s + b"not a sums line\n", id="line-appended"),
+        pytest.param(lambda s: s[:-1], id="newline-dropped"),
+        pytest.param(lambda s: b"\xff" + s, id="not-utf8"),
+    ],
+)
+def test_sums_broken_after_signing_is_a_signature_failure(
+    tmp_path: Path, minisign_key: Path, after: Callable[[bytes], bytes]
+) -> None:
+    """The signature is checked over the raw bytes before they are parsed: exit 13, not 4."""
+    b = tmp_path / "broken.tar"
+    signed_bundle(b, minisign_key, sums_after=after)
+    r = verify_with_key(b, minisign_key)
+    assert r.returncode == ExitCode.SIGNATURE, r.stderr
+    assert one_line_error(r.stderr) == (
+        f"harborkit: error: bundle {b}: {SUMS_NAME}.minisig does not match the signed data: "
+        "it was altered after signing"
+    )
+
+
+def peak_rss_kib(*args: str) -> tuple[subprocess.CompletedProcess[str], int]:
+    """Run harborkit under /usr/bin/time: its result and peak RSS in KiB."""
+    r = subprocess.run(
+        ["/usr/bin/time", "-f", "HKRSS %M", sys.executable, "-m", "harborkit", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    lines = [x for x in r.stderr.splitlines() if not x.startswith("Command exited with")]
+    rss = int(lines[-1].split()[1])
+    return subprocess.CompletedProcess(r.args, r.returncode, r.stdout, "\n".join(lines[:-1])), rss
+
+
+@needs_minisign
+@pytest.mark.parametrize("command", ["verify-key", "verify", "inspect"])
+def test_huge_signature_member_is_not_read(
+    tmp_path: Path, minisign_key: Path, command: str
+) -> None:
+    """An 800 MB .minisig (its first four lines valid) is refused unread: under 200 MB."""
+    b = tmp_path / "bigsig.tar"
+    signed_bundle(b, minisign_key, sig_size=800_000_000)
+    args = {
+        "verify-key": ("bundle", "verify", str(b), "--key", str(minisign_key / "k.pub")),
+        "verify": ("bundle", "verify", str(b)),
+        "inspect": ("bundle", "inspect", str(b)),
+    }[command]
+    r, rss = peak_rss_kib(*args)
+    assert rss < 200_000, rss
+    if command == "verify-key":
+        assert r.returncode == ExitCode.SIGNATURE, r.stderr
+        assert one_line_error(r.stderr) == (
+            f"harborkit: error: bundle {b}: {SUMS_NAME}.minisig is not a minisign signature "
+            f"(it has 800000000 bytes; at most 65536 are read)"
+        )
+    elif command == "verify":  # unchecked: reported as unreadable, the members still verify
+        assert r.returncode == ExitCode.OK, r.stderr
+        assert "signed by key (unreadable)" in r.stdout
+    else:
+        assert r.returncode == ExitCode.OK, r.stderr
+        assert "signature  key id (unreadable signature)" in r.stdout
+
+
+@needs_minisign
+@pytest.mark.parametrize("with_key", [True, False])
+def test_huge_sums_member_is_bounded(tmp_path: Path, minisign_key: Path, with_key: bool) -> None:
+    """A 300 MB SHA256SUMS: with --key the signature fails (streamed, exit 13); without,
+    it is refused unread for its size (exit 4); under 200 MB either way."""
+    b = tmp_path / "bigsums.tar"
+    signed_bundle(b, minisign_key, sums_size=300_000_000)
+    key = ("--key", str(minisign_key / "k.pub")) if with_key else ()
+    r, rss = peak_rss_kib("bundle", "verify", str(b), *key)
+    assert rss < 200_000, rss
+    if with_key:
+        assert r.returncode == ExitCode.SIGNATURE, r.stderr
+        assert "it was altered after signing" in one_line_error(r.stderr)
+    else:
+        assert r.returncode == ExitCode.BUNDLE_CORRUPT, r.stderr
+        assert one_line_error(r.stderr).startswith(
+            f"harborkit: error: bundle {b} is corrupt: {SUMS_NAME} has 300000000 bytes, more than "
+        )
