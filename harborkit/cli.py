@@ -379,7 +379,9 @@ def main() -> None:
         print("harborkit: interrupted", file=sys.stderr)
         sys.exit(ExitCode.INTERRUPTED)
     except HarborkitError as e:
-        print(f"harborkit: error: {e.message}", file=sys.stderr)
+        # one line, whatever a crafted file name or document put in the message
+        shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in e.message)
+        print(f"harborkit: error: {shown}", file=sys.stderr)
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
         print("harborkit: interrupted", file=sys.stderr)

@@ -362,7 +362,10 @@ def load_secret_key(path: Path, password: str | None = None) -> SecretKey:
                 f"({MAX_KDF[0]}, {MAX_KDF[1]}); not deriving a key with them"
             )
         pw = password if password is not None else read_password(path)
-        stream = _kdf_stream(pw, salt, ops, mem, len(enc))
+        try:
+            stream = _kdf_stream(pw, salt, ops, mem, len(enc))
+        except (ValueError, MemoryError, OverflowError) as e:
+            raise KeyFileError(f"{path}: cannot derive its key with scrypt: {e}") from e
         plain = bytes(a ^ b for a, b in zip(enc, stream, strict=True))
         if _checksum(plain[:8], plain[8:72]) != plain[72:]:
             raise KeyFileError(f"wrong password for secret key {path}")

@@ -40,6 +40,8 @@ def unsafe_name_reason(name: str) -> str | None:
     """Why ``name`` may not be extracted, or ``None`` if it is a safe relative path."""
     if not name or "\x00" in name:
         return "empty or NUL in name"
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in name):
+        return "control character in name"
     if PurePosixPath(name).is_absolute():
         return "absolute path"
     if ".." in PurePosixPath(name).parts:

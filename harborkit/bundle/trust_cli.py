@@ -216,7 +216,8 @@ def echo_loaded(bundle: Path, result: LoadResult, install_dir: Path | None) -> N
 def sbom_text(report: InspectReport) -> str:
     """The bundle's CycloneDX SBOM, as stored."""
     from harborkit.bundle.errors import MetadataError
+    from harborkit.bundle.sbom import SBOM_NAME, sbom_output
 
     if report.sbom is None:
         raise MetadataError(f"bundle {report.path} carries no SBOM (made by an older harborkit)")
-    return report.sbom.decode()
+    return sbom_output(report.sbom, f"{report.path}: {SBOM_NAME}")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import json
 import os
 import threading
 from collections.abc import Iterator, Mapping
@@ -30,10 +29,11 @@ from harborkit.bundle.format import (
     installer_member,
     metadata_from_json,
     parse_sums,
+    strict_json,
 )
 from harborkit.bundle.parts import BundleFile, open_bundle_file
 from harborkit.bundle.progress import NullProgress, Progress, Task
-from harborkit.bundle.sbom import SBOM_NAME, validate_sbom
+from harborkit.bundle.sbom import SBOM_NAME, check_sbom_agrees, validate_sbom
 from harborkit.bundle.sign import (
     MAX_SIGNATURE_BYTES,
     SIGNATURE_NAME,
@@ -205,7 +205,9 @@ def _verify(
     sbom_member = members.get(SBOM_NAME)
     if sbom_member is not None:
         where = f"{path}: {SBOM_NAME}"
-        validate_sbom(read_document(source, sbom_member, where), where)
+        check_sbom_agrees(
+            validate_sbom(read_document(source, sbom_member, where), where), meta, where
+        )
     inst = members[installer_member(meta.installer.name)]
     where = f"{path}: {inst.name}"
     checked = check_installer(SectionReader(source, inst.offset, inst.size), where, size=inst.size)  # type: ignore[arg-type]
@@ -410,10 +412,7 @@ def _read_load_manifest(path: Path, members: Mapping[str, Member], source: Bundl
     member = members.get(IMAGES_MANIFEST)
     if member is None:
         raise BundleCorrupt(f"bundle {path} is corrupt: missing member {IMAGES_MANIFEST}")
-    try:
-        doc = json.loads(read_document(source, member, where))
-    except (ValueError, UnicodeDecodeError) as e:
-        raise BundleCorrupt(f"{where} is not valid JSON: {e}") from e
+    doc = strict_json(read_document(source, member, where), where, BundleCorrupt)
     if not isinstance(doc, list) or any(_entry_shape(e) is None for e in doc):
         raise BundleCorrupt(
             f"{where} is not a docker load manifest (a list of Config/RepoTags/Layers entries)"

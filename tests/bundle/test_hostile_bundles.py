@@ -793,3 +793,195 @@ def test_huge_sums_member_is_bounded(tmp_path: Path, minisign_key: Path, with_ke
         assert one_line_error(r.stderr).startswith(
             f"harborkit: error: bundle {b} is corrupt: {SUMS_NAME} has 300000000 bytes, more than "
         )
+
+
+# ------------------------------------------------------------------ tracebacks become one line (class 6)
+
+
+def _sbom_for(meta: dict) -> bytes:
+    from harborkit.bundle.format import metadata_from_json
+    from harborkit.bundle.sbom import build_sbom
+
+    return build_sbom(metadata_from_json(json.dumps(meta).encode()))
+
+
+def bundle_with(
+    path: Path, *, sbom: bytes | Callable[[dict], bytes] | None = None, **replace: bytes
+) -> Crafted:
+    """A crafted bundle with an SBOM (made from its metadata unless given) and members replaced."""
+    members, meta = bundle_members(crafted_images(), installer_tgz())
+    data = sbom(meta) if callable(sbom) else sbom if sbom is not None else _sbom_for(meta)
+    members.append(("sbom.cdx.json", data))
+    names = {"metadata": METADATA_NAME, "manifest": IMAGES_MANIFEST, "sbom": "sbom.cdx.json"}
+    repl = {names[k]: v for k, v in replace.items()}
+    members = [(n, repl.get(n, d)) for n, d in members]
+    write_members(path, members)
+    return Crafted(path, tuple(members), meta)
+
+
+DEEP = b"[" * 100_000 + b"]" * 100_000
+DEEP_OBJECT = b'{"a":' * 100_000 + b"1" + b"}" * 100_000
+
+
+def test_crafted_bundle_with_sbom_verifies_and_prints_it_as_stored(tmp_path: Path) -> None:
+    c = bundle_with(tmp_path / "ok.tar")
+    r = run_cli("bundle", "verify", str(c.path))
+    assert r.returncode == ExitCode.OK, r.stderr
+    r = run_cli("bundle", "inspect", "-f", "cyclonedx", str(c.path))
+    assert r.returncode == ExitCode.OK, r.stderr
+    assert r.stdout.encode() == c.member("sbom.cdx.json")
+
+
+@pytest.mark.parametrize("deep", [DEEP, DEEP_OBJECT], ids=["arrays", "objects"])
+@pytest.mark.parametrize(
+    ("document", "code", "name"),
+    [
+        ("metadata", ExitCode.USAGE, METADATA_NAME),
+        ("manifest", ExitCode.BUNDLE_CORRUPT, IMAGES_MANIFEST),
+        ("sbom", ExitCode.USAGE, "sbom.cdx.json"),
+    ],
+)
+def test_json_nested_100000_deep_is_one_line(
+    tmp_path: Path, deep: bytes, document: str, code: int, name: str
+) -> None:
+    bad = tmp_path / "deep.tar"
+    bundle_with(bad, **{document: deep})
+    expected = f"{name} nests deeper than 64 levels"
+    msg = verify_fails(bad, code, expected)
+    env = dict(os.environ, DOCKER_HOST="unix:///nonexistent/docker.sock")
+    r = run_cli("bundle", "load", str(bad), env=env)  # verify comes first: no daemon needed
+    assert (r.returncode, one_line_error(r.stderr)) == (code, msg)
+    if document != "manifest":  # inspect reads the metadata, and the SBOM for cyclonedx
+        r = run_cli("bundle", "inspect", "-f", "cyclonedx", str(bad))
+        assert r.returncode == code, r.stderr
+        assert expected in one_line_error(r.stderr)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"\xff\xfe{}", b'{"bomFormat": "CycloneDX\xc3"}', b"\x1b[31m{}"],
+    ids=["utf16-bom", "cut-utf8", "escape"],
+)
+def test_sbom_that_is_not_utf8_json_is_one_line_in_inspect(tmp_path: Path, raw: bytes) -> None:
+    bad = tmp_path / "sbom.tar"
+    bundle_with(bad, sbom=raw)
+    r = run_cli("bundle", "inspect", "-f", "cyclonedx", str(bad))
+    assert r.returncode == ExitCode.USAGE, r.stderr
+    assert one_line_error(r.stderr).startswith(
+        f"harborkit: error: {bad}: sbom.cdx.json is not valid JSON: "
+    )
+    assert r.stdout == ""
+
+
+# ------------------------------------------------------------------ documents read alike (class 12)
+
+
+@pytest.mark.parametrize(
+    ("edit", "key"),
+    [
+        (
+            lambda t: t.replace(
+                b'"harbor_version": "v1.8.0"', b'"harbor_version": "v1.8.0", "harbor_version": "v9"'
+            ),
+            "harbor_version",
+        ),
+        (
+            lambda t: t.replace(
+                b'"name": "harbor-online', b'"name": "x.tgz", "name": "harbor-online', 1
+            ),
+            "name",
+        ),
+    ],
+    ids=["top-level", "installer"],
+)
+def test_duplicate_keys_in_metadata_are_refused(
+    tmp_path: Path, edit: Callable[[bytes], bytes], key: str
+) -> None:
+    """JSON readers differ on a repeated key (first or last wins): refused, exit 2."""
+    _, meta = bundle_members(crafted_images(), installer_tgz())
+    raw = edit(json.dumps(meta, indent=2).encode())
+    assert raw != json.dumps(meta, indent=2).encode()
+    bad = tmp_path / "dup.tar"
+    bundle_with(bad, metadata=raw, sbom=lambda m: _sbom_for(m))
+    msg = verify_fails(bad, ExitCode.USAGE, f"{METADATA_NAME} repeats key {key!r} in one object")
+    r = run_cli("bundle", "inspect", str(bad))
+    assert (r.returncode, one_line_error(r.stderr)) == (ExitCode.USAGE, msg)
+
+
+def _sbom_edited(edit: Callable[[dict], None]) -> Callable[[dict], bytes]:
+    def make(meta: dict) -> bytes:
+        doc = json.loads(_sbom_for(meta))
+        edit(doc)
+        return json.dumps(doc, indent=2).encode()
+
+    return make
+
+
+def _container(doc: dict) -> dict:
+    return next(c for c in doc["components"] if c["type"] == "container")
+
+
+SBOM_EDITS = {
+    "image-id": (
+        lambda d: _container(d)["hashes"][0].update(content="f" * 64),
+        "gives 'goharbor/",
+    ),
+    "layer-swapped": (
+        lambda d: [
+            p.update(value=str(1 - int(p["value"])))
+            for c in _container(d)["components"]
+            for p in c["properties"]
+            if p["name"] == "harborkit:layer_index"
+        ],
+        "other layers",
+    ),
+    "image-dropped": (lambda d: d["components"].remove(_container(d)), "does not list 'goharbor/"),
+    "image-added": (
+        lambda d: d["components"].append(dict(_container(d), **{"bom-ref": "busybox:latest"})),
+        "lists 'busybox:latest', which the metadata does not",
+    ),
+    "installer-sha": (
+        lambda d: next(c for c in d["components"] if c["bom-ref"].startswith("installer/"))[
+            "hashes"
+        ][0].update(content="0" * 64),
+        f"gives 'installer/{INSTALLER_NAME}' another sha256",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SBOM_EDITS))
+def test_sbom_that_disagrees_with_the_metadata_is_refused(tmp_path: Path, case: str) -> None:
+    edit, needle = SBOM_EDITS[case]
+    bad = tmp_path / "sbom.tar"
+    bundle_with(bad, sbom=_sbom_edited(edit))
+    msg = verify_fails(bad, ExitCode.BUNDLE_CORRUPT, needle)
+    assert msg.startswith(
+        f"harborkit: error: {bad}: sbom.cdx.json disagrees with {METADATA_NAME}: "
+    )
+
+
+ESCAPES = {  # raw -> as shown
+    "\x1b[2J\x1b[31m": "\\x1b[2J\\x1b[31m",
+    "\x9b31m": "\\x9b31m",
+    "\u202e": "\\u202e",
+    "\r": "\\x0d",
+    "\x07": "\\x07",
+    "\n": "\\x0a",
+}
+
+
+@pytest.mark.parametrize("esc", list(ESCAPES), ids=["csi", "c1-csi", "bidi", "cr", "bell", "lf"])
+def test_inspect_escapes_terminal_controls(tmp_path: Path, esc: str) -> None:
+    """Free-text metadata fields reach the table escaped, never raw."""
+    members, meta = bundle_members(crafted_images(), installer_tgz())
+    meta["installer"]["source"] = f"http://mirror/{esc}x"
+    meta["harborkit_version"] = f"v{esc}1"
+    bad = tmp_path / "esc.tar"
+    members = [(n, json.dumps(meta).encode() if n == METADATA_NAME else d) for n, d in members]
+    write_members(bad, members)
+    r = run_cli("bundle", "inspect", str(bad))
+    assert r.returncode == ExitCode.OK, r.stderr
+    assert esc == "\n" or esc not in r.stdout
+    assert f"from http://mirror/{ESCAPES[esc]}x\n" in r.stdout
+    assert f"by harborkit v{ESCAPES[esc]}1\n" in r.stdout
+    assert not any(ord(c) < 0x20 and c != "\n" for c in r.stdout)

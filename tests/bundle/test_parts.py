@@ -170,3 +170,46 @@ def test_damaged_part_outside_members_fails_verify(tmp_path: Path) -> None:
         "(its sha256 differs from b.tar.parts.sha256)"
     )
     assert e.value.exit_code == ExitCode.BUNDLE_CORRUPT
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "9" * 400,  # was an OverflowError (through float)
+        "9" * 400 + "G",
+        "1." + "9" * 400 + "G",
+        "\u0664G",  # Arabic-Indic four: was accepted as 4G
+        "\uff14G",  # fullwidth four
+        "\u0664\u0660\u0660\u0660\u0660",
+        "1e9",
+        "inf",
+        "nan",
+        "1_000_000",
+        "99999999999999999999",  # 20 digits
+        "2000T",  # over 1 PiB
+    ],
+)
+def test_sizes_that_are_no_plain_ascii_number_are_one_line(text: str) -> None:
+    with pytest.raises(InputError) as exc:
+        parse_size(text)
+    assert exc.value.message.startswith(f"--split-size {text!r}: ")
+    assert exc.value.exit_code == ExitCode.USAGE
+
+
+def test_fractional_sizes_are_exact() -> None:
+    assert parse_size("1.5G") == 1_500_000_000
+    assert parse_size("0.1GiB") == (1 << 30) // 10
+    assert parse_size("4.7G") == 4_700_000_000
+
+
+@pytest.mark.parametrize("text", ["9" * 400, "\u0664G"])
+def test_split_size_on_the_command_line_is_one_line(tmp_path: Path, text: str) -> None:
+    from tests.support.cli import run_harborkit
+
+    r = run_harborkit(
+        ["bundle", "build", "--no-pull", "--split-size", text, "-o", str(tmp_path / "b")]
+    )
+    assert r.returncode == ExitCode.USAGE, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"harborkit: error: --split-size {text!r}: ")
+    assert list(tmp_path.iterdir()) == []

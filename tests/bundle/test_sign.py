@@ -288,3 +288,42 @@ def test_public_key_files_judged_as_minisign_judges_them(
     key = sign.load_secret_key(mkey / "k.key")
     sig = sign.sign(key, DATA, "SHA256SUMS")
     assert _verdicts(mkey, sig, edit((mkey / "k.pub").read_bytes())) == (accepted, accepted)
+
+
+# ------------------------------------------------------------------ scrypt limits in a secret key (class 6)
+
+
+def _forged_secret_key(path: Path, ops: int, mem: int) -> None:
+    import base64
+    import os
+    import struct
+
+    body = b"EdScB2" + os.urandom(32) + struct.pack("<QQ", ops, mem) + os.urandom(104)
+    path.write_text(f"untrusted comment: forged\n{base64.b64encode(body).decode()}\n")
+
+
+@pytest.mark.parametrize(
+    ("ops", "mem"),
+    [(2**63, 2**63), (2**64 - 1, 16 << 20), (524288, 2**63), (sign.SENSITIVE[0] + 1, 1 << 20)],
+    ids=["both-2^63", "ops-max", "mem-2^63", "ops-just-over"],
+)
+def test_scrypt_limits_beyond_minisigns_are_refused(tmp_path: Path, ops: int, mem: int) -> None:
+    key = tmp_path / "forged.key"
+    _forged_secret_key(key, ops, mem)
+    with pytest.raises(sign.KeyFileError) as exc:
+        sign.load_secret_key(key, "pw")
+    assert exc.value.message == (
+        f"{key}: scrypt limits opslimit={ops} memlimit={mem} exceed minisign's own "
+        f"({sign.SENSITIVE[0]}, {sign.SENSITIVE[1]}); not deriving a key with them"
+    )
+    import os
+    import sys
+
+    env = dict(os.environ, HARBORKIT_KEY_PASSWORD="pw")
+    r = subprocess.run(
+        [sys.executable, "-m", "harborkit", "bundle", "build", "--no-pull", "--sign", str(key),
+         "-o", str(tmp_path / "b.tar")],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert r.returncode == ExitCode.USAGE, r.stderr
+    assert r.stderr.strip() == f"harborkit: error: {exc.value.message}"
