@@ -604,14 +604,25 @@ def remove_created(created: list[Path]) -> list[Path]:
     return removed
 
 
+def dir_mode(mode: int) -> int:
+    """The mode a folder of the installer gets: its permission bits and the sticky bit
+    (``1777`` stays ``1777``, as GNU tar extracts it: a world-writable folder without it
+    would let anyone remove others' files), never setuid/setgid (``tar
+    --no-same-permissions`` drops them; setgid would change the group of all that is
+    made inside), and always owner access (so the extraction can go on)."""
+    return (stat.S_IMODE(mode) & (0o777 | stat.S_ISVTX)) | 0o700
+
+
 def extract_installer(
     fileobj: BinaryIO, dest: Path, where: str, created: list[Path] | None = None
 ) -> list[Path]:
     """Check, then extract the installer archive into ``dest``; returns top-level paths.
 
     Only regular files and directories are created; permission bits are kept
-    (without setuid/setgid/sticky) so ``install.sh`` and ``prepare`` stay
-    executable. Existing files are never overwritten. Everything created is
+    so ``install.sh`` and ``prepare`` stay executable: files without
+    setuid/setgid/sticky, folders (see :func:`dir_mode`) with the sticky bit
+    as GNU tar keeps it, without setuid/setgid as ``tar --no-same-permissions``
+    drops them. Folders that were there already keep their mode. Existing files are never overwritten. Everything created is
     appended to ``created`` as it is made, so a failure can be undone with
     :func:`remove_created`.
     """
@@ -631,7 +642,8 @@ def extract_installer(
             mode = stat.S_IMODE(ti.mode) & 0o777
             if ti.isdir():
                 _make_dirs(target, created)
-                os.chmod(target, mode | 0o700)
+                if target in created:  # a folder that was there keeps its mode
+                    os.chmod(target, dir_mode(ti.mode))
                 continue
             _make_dirs(target.parent, created)
             src = tf.extractfile(ti)

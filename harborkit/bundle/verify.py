@@ -176,7 +176,7 @@ def _verify(
     try:
         with ThreadPoolExecutor(max_workers=(os.cpu_count() or 1) + 1) as ex:
             # a parts list names every byte: a damaged part fails even where no member lies
-            damage = ex.submit(source.damage)
+            parts_damage = ex.submit(source.damage)
             outside = ex.submit(outside_problems, source, scan)
             digests = dict(
                 zip(
@@ -190,8 +190,9 @@ def _verify(
 
     problems += _member_problems(digests, members, sums, scan.truncated, source)
     problems += outside.result()
-    if damage.result():
-        problems.insert(0, damage.result())  # type: ignore[arg-type]
+    damaged_part = parts_damage.result()
+    if damaged_part:
+        problems.insert(0, damaged_part)
     if problems:
         raise BundleCorrupt(f"bundle {path} is corrupt: " + "; ".join(problems))
 

@@ -374,9 +374,11 @@ def test_metadata_references_must_be_tags(tmp_path: Path, reference: str, why: s
 
 # ------------------------------------------------------------------ what plain tar reads (issue 19, class 2)
 
-TAR = shutil.which("tar")
-SHA256SUM = shutil.which("sha256sum")
-needs_tar = pytest.mark.skipif(TAR is None or SHA256SUM is None, reason="GNU tar and coreutils")
+needs_tar = pytest.mark.skipif(
+    shutil.which("tar") is None or shutil.which("sha256sum") is None, reason="GNU tar and coreutils"
+)
+TAR = shutil.which("tar") or "tar"
+SHA256SUM = shutil.which("sha256sum") or "sha256sum"
 HOLEY = "files/holey.bin"
 
 
@@ -591,6 +593,7 @@ def _flip_outside(
     return at
 
 
+@needs_tar
 @pytest.mark.parametrize("where", ["padding", "second-end-block", "appended"])
 def test_bytes_outside_members_fail_verify(good: Crafted, tmp_path: Path, where: str) -> None:
     """`tar -x; sha256sum -c` cannot see them; a signature does not cover them: exit 4, named."""
@@ -601,8 +604,7 @@ def test_bytes_outside_members_fail_verify(good: Crafted, tmp_path: Path, where:
     at = _flip_outside(raw, where, sums, victim)
     bad = tmp_path / f"{where}.tar"
     bad.write_bytes(bytes(raw))
-    if TAR is not None and SHA256SUM is not None:
-        assert plain_check(bad, tmp_path / "plain").returncode == 0
+    assert plain_check(bad, tmp_path / "plain").returncode == 0
     expected = (
         f"non-zero padding after member {victim.name}"
         if where == "padding"
