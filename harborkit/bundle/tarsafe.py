@@ -526,6 +526,8 @@ def check_installer(fileobj: BinaryIO, where: str, *, size: int | None = None) -
         reason = unsafe_member_reason(ti)
         if reason:
             raise BundleHostile(f"{where}: unsafe member {ti.name!r}: {reason}")
+    _check_plain_tar_reading(fileobj, members, where)
+    for ti in members:
         norm = normalize_name(ti.name)
         if norm in seen and not (seen[norm] and ti.isdir()):
             raise BundleHostile(f"{where}: duplicate member {ti.name!r}")
@@ -537,6 +539,29 @@ def check_installer(fileobj: BinaryIO, where: str, *, size: int | None = None) -
             parent = posixpath.dirname(parent)
     files = sum(ti.size for ti in members if ti.isreg())
     return InstallerCheck(tuple(members), unpacked, files)
+
+
+def _check_plain_tar_reading(
+    fileobj: BinaryIO, members: Sequence[tarfile.TarInfo], where: str
+) -> None:
+    """:func:`plain_tar_problem` for every member of a gzip tar: ``tar -xzf`` (the plain
+    path) must unpack the names and bytes harborkit checked. One forward pass."""
+    import gzip
+
+    fileobj.seek(0)
+    with gzip.GzipFile(fileobj=fileobj, mode="rb") as gz:
+
+        def read_at(offset: int, n: int) -> bytes:
+            gz.seek(offset)
+            return gz.read(n)
+
+        expected = 0
+        for ti in members:
+            reason = plain_tar_problem(read_at, ti, expected)
+            if reason:
+                raise BundleHostile(f"{where}: member {ti.name!r} {reason}")
+            expected = ti.offset_data + (_padded(ti.size) if ti.isreg() else 0)
+    fileobj.seek(0)
 
 
 def check_install_target(members: Sequence[tarfile.TarInfo], dest: Path, where: str) -> None:

@@ -268,3 +268,46 @@ def test_installer_leaves_an_existing_folders_mode(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", ["a\nb", "a\x1b[31m", "a\rb", "a\x7f", "a\tb"])
 def test_member_names_with_control_characters_are_unsafe(name: str) -> None:
     assert tarsafe.unsafe_name_reason(name) == "control character in name"
+
+
+def test_installer_members_tar_reads_otherwise_are_hostile(tmp_path: Path) -> None:
+    """The installer is unpacked by harborkit or by `tar -xzf`: both must see the same
+    members. A sparse file (real `tar --sparse`) and a GNU header whose prefix area holds
+    a name (tarfile joins it, GNU tar does not) are refused, exit 5."""
+    import shutil
+    import subprocess
+
+    tar = shutil.which("tar")
+    if tar is None:
+        pytest.skip("GNU tar")
+    src = tmp_path / "src" / "harbor"
+    src.mkdir(parents=True)
+    (src / "install.sh").write_bytes(b"#!/bin/sh\n")
+    with open(src / "holey", "wb") as f:
+        f.write(b"x")
+        f.seek(1 << 20)
+        f.write(b"y")
+    sparse = tmp_path / "sparse.tgz"
+    subprocess.run(
+        [tar, "--sparse", "-czf", str(sparse), "-C", str(src.parent), "harbor"], check=True
+    )
+    with pytest.raises(BundleHostile) as exc:
+        tarsafe.check_installer(open(sparse, "rb"), "inst.tgz")  # noqa: SIM115
+    assert exc.value.message == (
+        "inst.tgz: member 'harbor/holey' is a GNU sparse file "
+        "(tar -x expands it from a map; a bundle holds plain files only)"
+    )
+    assert exc.value.exit_code == ExitCode.BUNDLE_HOSTILE
+
+    plain = tmp_path / "plain.tar"
+    subprocess.run(
+        [tar, "--format=gnu", "-cf", str(plain), "-C", str(src.parent), "harbor/install.sh"],
+        check=True,
+    )
+    raw = bytearray(plain.read_bytes())
+    raw[345:351] = b"opt/x/"  # tarfile reads 'opt/x/' + '/' + name; tar does not
+    raw[148:156] = b" " * 8
+    raw[148:156] = b"%06o\0 " % sum(raw[:512])
+    with pytest.raises(BundleHostile) as exc:
+        tarsafe.check_installer(io.BytesIO(gzip.compress(bytes(raw))), "inst.tgz")  # type: ignore[arg-type]
+    assert "has data in its GNU header's prefix area" in exc.value.message
