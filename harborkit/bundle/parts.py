@@ -283,8 +283,17 @@ def is_parts_path(path: Path) -> bool:
     return path.name.endswith(LIST_SUFFIX) or bool(_PART_RE.match(path.name))
 
 
+#: a parts list is one short line per part: never read beyond this
+MAX_LIST_BYTES = 4 << 20
+
+
 def _parse_list(path: Path) -> list[tuple[str, str]]:
     try:
+        size = path.stat().st_size
+        if size > MAX_LIST_BYTES:
+            raise BundleCorrupt(
+                f"parts list {path} has {size} bytes, more than the {MAX_LIST_BYTES} read"
+            )
         text = path.read_text()
     except (OSError, UnicodeDecodeError) as e:
         reason = e.strerror if isinstance(e, OSError) else "not text"
@@ -353,7 +362,13 @@ class PartsReader(_Positioned):
             pos += s
         self.size = pos
         self._pos = 0
-        self._fds = [os.open(p, os.O_RDONLY) for p in parts]
+        self._fds: list[int] = []
+        try:
+            for p in parts:
+                self._fds.append(os.open(p, os.O_RDONLY))
+        except OSError as e:
+            self.close()
+            raise BundleUnreadable(f"cannot read bundle part {p}: {e.strerror or e}") from e
 
     def close(self) -> None:
         """Close every part."""

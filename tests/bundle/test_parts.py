@@ -213,3 +213,14 @@ def test_split_size_on_the_command_line_is_one_line(tmp_path: Path, text: str) -
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"harborkit: error: --split-size {text!r}: ")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_huge_parts_list_is_refused_unread(tmp_path: Path) -> None:
+    from harborkit.bundle.verify import verify_bundle
+
+    lst = tmp_path / "b.tar.parts.sha256"
+    with open(lst, "wb") as f:
+        f.truncate(1 << 30)  # a sparse GiB
+    with pytest.raises(BundleCorrupt) as e:
+        verify_bundle(lst)
+    assert e.value.message == f"parts list {lst} has {1 << 30} bytes, more than the 4194304 read"
