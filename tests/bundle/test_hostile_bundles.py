@@ -987,3 +987,45 @@ def test_inspect_escapes_terminal_controls(tmp_path: Path, esc: str) -> None:
     assert f"from http://mirror/{ESCAPES[esc]}x\n" in r.stdout
     assert f"by harborkit v{ESCAPES[esc]}1\n" in r.stdout
     assert not any(ord(c) < 0x20 and c != "\n" for c in r.stdout)
+
+
+@needs_tar
+def test_load_install_tools_refuses_a_sparse_tool_and_installs_nothing(tmp_path: Path) -> None:
+    """The crafted sparse docker-compose: `load --install-tools` stops at verify (exit 5)
+    before the daemon is asked anything and before anything is installed."""
+    members, meta = bundle_members(crafted_images(), installer_tgz())
+    tool = b"#!/bin/sh\necho compose\n" * 40
+    meta["files"] = [
+        {
+            "name": "docker-compose",
+            "size": len(tool),
+            "sha256": hashlib.sha256(tool).hexdigest(),
+            "source": "crafted",
+            "install_path": "/usr/local/bin/docker-compose",
+            "mode": 0o755,
+        }
+    ]
+    members = [(n, json.dumps(meta).encode() if n == METADATA_NAME else d) for n, d in members]
+    src = tmp_path / "src.tar"
+    write_members(src, [*members, ("files/docker-compose", tool)])
+    with tarfile.open(src) as tf:
+        ti = tf.getmember("files/docker-compose")
+    raw = bytearray(src.read_bytes())
+    _patch_header(
+        raw,
+        ti.offset,
+        type=b"S",
+        sparse=b"%011o\0%011o\0%011o\0%011o\0" % (4096, len(tool), len(tool) + 4096, 0),
+        realsize=b"%011o\0" % (len(tool) + 4096),
+    )
+    bad = tmp_path / "sparse-tool.tar"
+    bad.write_bytes(bytes(raw))
+    prefix = tmp_path / "prefix"
+    env = dict(os.environ, DOCKER_HOST="unix:///nonexistent/docker.sock")
+    r = run_cli("bundle", "load", str(bad), "--install-tools", "--prefix", str(prefix), env=env)
+    assert r.returncode == ExitCode.BUNDLE_HOSTILE, r.stderr
+    assert one_line_error(r.stderr) == (
+        f"harborkit: error: {bad}: member 'files/docker-compose' is a GNU sparse file "
+        "(tar -x expands it from a map; a bundle holds plain files only)"
+    )
+    assert not prefix.exists()
