@@ -371,7 +371,7 @@ def plain_tar_problem(read_at: ReadAt, ti: tarfile.TarInfo, expected: int) -> st
                 return records
             pax = records
         pos += BLOCK + _padded(size)
-    if kind not in (tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.DIRTYPE):
+    if kind not in (tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE, tarfile.DIRTYPE):
         return None  # unsafe_member_reason names it
     name = block[:100].split(b"\x00", 1)[0]
     if magic == _POSIX_MAGIC:

@@ -551,6 +551,11 @@ ODD_HEADERS: dict[str, tuple[bytes, dict[str, bytes], str]] = {
     "multivolume": (b"", {"type": b"M"}, "of tar type b'M'"),
     "volume-label": (b"", {"type": b"V"}, "of tar type b'V'"),
     "regular-slash": (b"", {"name": b"images/odd/"}, "whose name ends in '/'"),
+    "contiguous-gnu-prefix": (
+        b"",
+        {"type": b"7", "prefix": b"images"},
+        "has data in its GNU header's prefix area",
+    ),
 }
 
 
