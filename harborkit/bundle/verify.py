@@ -203,15 +203,15 @@ def _verify(
     meta = metadata_from_json(read_document(source, meta_member, where), where)
     _check_consistency(path, meta, members, sums)
     entries = check_load_manifest(path, meta, members, sums, source)
+    inst = members[installer_member(meta.installer.name)]
+    where = f"{path}: {inst.name}"
+    checked = check_installer(SectionReader(source, inst.offset, inst.size), where, size=inst.size)  # type: ignore[arg-type]
     sbom_member = members.get(SBOM_NAME)
-    if sbom_member is not None:
+    if sbom_member is not None:  # after the installer: a hostile one is named first (exit 5)
         where = f"{path}: {SBOM_NAME}"
         check_sbom_agrees(
             validate_sbom(read_document(source, sbom_member, where), where), meta, where
         )
-    inst = members[installer_member(meta.installer.name)]
-    where = f"{path}: {inst.name}"
-    checked = check_installer(SectionReader(source, inst.offset, inst.size), where, size=inst.size)  # type: ignore[arg-type]
     return VerifyResult(
         path,
         meta,
