@@ -12,6 +12,7 @@ A bundle is one uncompressed tar::
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -146,6 +147,58 @@ class BundleMetadata:
         return {d: refs for d, refs in users.items() if len(refs) > 1}
 
 
+#: the deepest nesting a bundle's JSON document may have (the SBOM needs about 8)
+MAX_JSON_DEPTH = 64
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKET = re.compile(rb"[^\[\]{}]+")
+
+
+def json_depth_exceeds(raw: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether the arrays and objects of ``raw`` nest deeper than ``limit`` (strings skipped),
+    found without recursion so 100,000 ``[`` are one line, not a ``RecursionError``."""
+    depth = 0
+    for c in _NOT_BRACKET.sub(b"", _JSON_STRING.sub(b"", raw)):
+        depth += 1 if c in b"[{" else -1
+        if depth > limit:
+            return True
+    return False
+
+
+class _Duplicate(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise _Duplicate(k)
+        out[k] = v
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def strict_json(raw: bytes, where: str, error: type[Exception]) -> Any:
+    """Parse a bundle document as every JSON reader reads it alike, or ``error`` in one line:
+    UTF-8 only, no key twice in an object, no NaN/Infinity, at most
+    :data:`MAX_JSON_DEPTH` levels deep."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise error(f"{where} is not valid JSON: it is not UTF-8 (byte {e.start})") from e
+    if json_depth_exceeds(raw):
+        raise error(f"{where} nests deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    except _Duplicate as e:
+        raise error(f"{where} repeats key {str(e)!r} in one object") from e
+    except (ValueError, RecursionError) as e:
+        raise error(f"{where} is not valid JSON: {e}") from e
+
+
 def metadata_to_dict(meta: BundleMetadata) -> dict[str, Any]:
     """The JSON shape of ``harbor-bundle.json`` (the only place it is written)."""
     out: dict[str, Any] = {
@@ -217,10 +270,7 @@ def validate_metadata_dict(data: Any, where: str = METADATA_NAME) -> None:
 
 def metadata_from_json(raw: bytes, where: str = METADATA_NAME) -> BundleMetadata:
     """Parse and validate ``harbor-bundle.json``; :class:`MetadataError` if it is bad."""
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise MetadataError(f"{where} is not valid JSON: {e}") from e
+    data = strict_json(raw, where, MetadataError)
     validate_metadata_dict(data, where)
     inst = data["installer"]
     return BundleMetadata(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,14 @@ from harborkit.bundle.format import (
 )
 from harborkit.bundle.parts import open_bundle_file
 from harborkit.bundle.sbom import SBOM_NAME
-from harborkit.bundle.sign import SIGNATURE_NAME, SignatureError, signature_key_id
+from harborkit.bundle.sign import (
+    MAX_SIGNATURE_BYTES,
+    SIGNATURE_NAME,
+    SignatureError,
+    signature_key_id,
+)
 from harborkit.bundle.tarsafe import scan_tar_file
+from harborkit.bundle.verify import read_document
 
 
 @dataclass(frozen=True)
@@ -56,18 +63,19 @@ def inspect_bundle(path: Path) -> InspectReport:
         member = members.get(METADATA_NAME)
         if member is None:
             raise BundleCorrupt(f"bundle {path} is corrupt: missing member {METADATA_NAME}")
-        meta = metadata_from_json(
-            source.pread(member.size, member.offset), f"{path}: {METADATA_NAME}"
-        )
+        where = f"{path}: {METADATA_NAME}"
+        meta = metadata_from_json(read_document(source, member, where), where)
         signed_by = None
         sig = members.get(SIGNATURE_NAME)
         if sig is not None:
             try:
+                if sig.size > MAX_SIGNATURE_BYTES:
+                    raise SignatureError("too large to be a signature")
                 signed_by = signature_key_id(source.pread(sig.size, sig.offset), SIGNATURE_NAME)
             except SignatureError:
                 signed_by = "(unreadable signature)"
         sbom_m = members.get(SBOM_NAME)
-        sbom = source.pread(sbom_m.size, sbom_m.offset) if sbom_m else None
+        sbom = read_document(source, sbom_m, f"{path}: {SBOM_NAME}") if sbom_m else None
         parts = tuple(source.parts) if source.parts != [path] else ()
     return InspectReport(path, scan.file_size, len(scan.members), meta, parts, signed_by, sbom)
 
@@ -100,37 +108,51 @@ def render_json(report: InspectReport) -> str:
     return json.dumps(report_to_dict(report), indent=2)
 
 
+def _e(value: object) -> str:
+    """``value`` with every control, format or line-separator character escaped (``\\x1b``,
+    ``\\u202e``): a crafted bundle cannot move the cursor, recolour or fake a line."""
+    return "".join(
+        c
+        if unicodedata.category(c) not in _UNSAFE_CATEGORIES
+        else (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
+        for c in str(value)
+    )
+
+
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Co", "Cs", "Cn"})
+
+
 def render_table(report: InspectReport) -> str:
     """``inspect --format table`` text."""
     meta = report.metadata
     shared = meta.shared_layers()
-    width = max(len(i.reference) for i in meta.images)
+    width = max(len(_e(i.reference)) for i in meta.images)
     lines = [
-        f"bundle     {report.path} ({_mb(report.size)}, {report.member_count} members)",
-        f"harbor     {meta.harbor_version}   created {meta.created}   "
-        f"by harborkit {meta.harborkit_version}",
-        f"installer  {meta.installer.name} ({_mb(meta.installer.size)}) sha256 {meta.installer.sha256}",
-        f"           from {meta.installer.source}",
+        f"bundle     {_e(report.path)} ({_mb(report.size)}, {report.member_count} members)",
+        f"harbor     {_e(meta.harbor_version)}   created {_e(meta.created)}   "
+        f"by harborkit {_e(meta.harborkit_version)}",
+        f"installer  {_e(meta.installer.name)} ({_mb(meta.installer.size)}) sha256 {_e(meta.installer.sha256)}",
+        f"           from {_e(meta.installer.source)}",
     ]
     for f in meta.files:
         lines.append(
-            f"file       {f.name} ({_mb(f.size)}) sha256 {f.sha256} -> {f.install_path} "
+            f"file       {_e(f.name)} ({_mb(f.size)}) sha256 {_e(f.sha256)} -> {_e(f.install_path)} "
             f"mode {f.mode:04o}"
         )
     if report.parts:
         lines.append(
-            f"parts      {len(report.parts)}: {report.parts[0].name} ... {report.parts[-1].name}"
+            f"parts      {len(report.parts)}: {_e(report.parts[0].name)} ... {_e(report.parts[-1].name)}"
         )
     lines.append(
-        f"signature  {'key id ' + report.signed_by if report.signed_by else 'none'}"
+        f"signature  {'key id ' + _e(report.signed_by) if report.signed_by else 'none'}"
         + (" (check it with verify --key)" if report.signed_by else "")
     )
     if meta.base is not None:
         lines.append(
-            f"delta      over {meta.base.name} (SHA256SUMS sha256 {meta.base.sums_sha256[:16]}...): "
+            f"delta      over {_e(meta.base.name)} (SHA256SUMS sha256 {_e(meta.base.sums_sha256[:16])}...): "
             f"{len(meta.base.layers)} layers ({_mb(report.base_layer_bytes)}) left to the base, "
             f"{_mb(report.stored_layer_bytes)} of layers carried; needs "
-            + ", ".join(i.reference for i in meta.base.images)
+            + ", ".join(_e(i.reference) for i in meta.base.images)
         )
     lines += [
         "",
@@ -139,7 +161,7 @@ def render_table(report: InspectReport) -> str:
     for img in meta.images:
         n_shared = sum(1 for d in img.layers if d in shared)
         lines.append(
-            f"{img.reference:<{width}}  {img.image_id[:19]:<19}  {_mb(img.size):>11}  "
+            f"{_e(img.reference):<{width}}  {_e(img.image_id[:19]):<19}  {_mb(img.size):>11}  "
             f"{len(img.layers)} ({n_shared})"
         )
     stored = sum(x.size for x in meta.layers)
@@ -151,5 +173,5 @@ def render_table(report: InspectReport) -> str:
         f"shared     {len(shared)} layers used by more than one image:",
     ]
     for d, refs in shared.items():
-        lines.append(f"  {d[:19]}  {_mb(meta.layer(d).size):>11}  {len(refs)} images")
+        lines.append(f"  {_e(d[:19])}  {_mb(meta.layer(d).size):>11}  {len(refs)} images")
     return "\n".join(lines)

@@ -28,10 +28,15 @@ from harborkit.errors import InputError
 PART_INFIX = ".part-"
 LIST_SUFFIX = ".parts.sha256"
 _PART_RE = re.compile(r"^(?P<base>.+)\.part-(?P<n>\d{3,})$")
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(i?B?)\s*$", re.IGNORECASE)
+_SIZE_RE = re.compile(
+    r"\A[ \t]*([0-9]{1,19})(?:\.([0-9]{1,9}))?[ \t]*([KMGT]?)(i?B?)[ \t]*\Z",
+    re.IGNORECASE | re.ASCII,
+)
 _READ = 8 << 20
 #: smallest part: a tar header and some data
 MIN_PART = 4096
+#: largest part: 1 PiB (no medium is larger; a size is never a float or unbounded)
+MAX_PART = 1 << 50
 
 
 def parse_size(text: str) -> int:
@@ -39,18 +44,23 @@ def parse_size(text: str) -> int:
 
     ``K/M/G/T`` (and ``KB`` ...) are powers of 1000, as media are sold: ``4G`` fits
     a FAT32 stick (which stops one byte short of 4 GiB) and ``4700M`` a 4.7 GB DVD.
-    ``KiB/MiB/GiB/TiB`` are powers of 1024.
+    ``KiB/MiB/GiB/TiB`` are powers of 1024. ASCII digits only, computed exactly
+    (no float), at most :data:`MAX_PART` bytes.
     """
+    bad = f"--split-size {text!r}: expected a size such as 4G, 4700M or 4GiB"
     m = _SIZE_RE.match(text)
     if not m:
-        raise InputError(f"--split-size {text!r}: expected a size such as 4G, 4700M or 4GiB")
-    number, unit, suffix = float(m.group(1)), m.group(2).upper(), m.group(3)
+        raise InputError(bad)
+    whole, frac, unit, suffix = m.group(1), m.group(2) or "", m.group(3).upper(), m.group(4)
     if suffix and not unit:
-        raise InputError(f"--split-size {text!r}: expected a size such as 4G, 4700M or 4GiB")
+        raise InputError(bad)
     base = 1024 if suffix.lower().startswith("i") else 1000
-    size = int(number * base ** ("KMGT".index(unit) + 1 if unit else 0))
+    scale = base ** ("KMGT".index(unit) + 1) if unit else 1
+    size = int(whole) * scale + int(frac or "0") * scale // 10 ** len(frac)
     if size < MIN_PART:
         raise InputError(f"--split-size {text!r}: parts must be at least {MIN_PART} bytes")
+    if size > MAX_PART:
+        raise InputError(f"--split-size {text!r}: parts must be at most {MAX_PART} bytes")
     return size
 
 
@@ -273,8 +283,17 @@ def is_parts_path(path: Path) -> bool:
     return path.name.endswith(LIST_SUFFIX) or bool(_PART_RE.match(path.name))
 
 
+#: a parts list is one short line per part: never read beyond this
+MAX_LIST_BYTES = 4 << 20
+
+
 def _parse_list(path: Path) -> list[tuple[str, str]]:
     try:
+        size = path.stat().st_size
+        if size > MAX_LIST_BYTES:
+            raise BundleCorrupt(
+                f"parts list {path} has {size} bytes, more than the {MAX_LIST_BYTES} read"
+            )
         text = path.read_text()
     except (OSError, UnicodeDecodeError) as e:
         reason = e.strerror if isinstance(e, OSError) else "not text"
@@ -343,7 +362,13 @@ class PartsReader(_Positioned):
             pos += s
         self.size = pos
         self._pos = 0
-        self._fds = [os.open(p, os.O_RDONLY) for p in parts]
+        self._fds: list[int] = []
+        try:
+            for p in parts:
+                self._fds.append(os.open(p, os.O_RDONLY))
+        except OSError as e:
+            self.close()
+            raise BundleUnreadable(f"cannot read bundle part {p}: {e.strerror or e}") from e
 
     def close(self) -> None:
         """Close every part."""

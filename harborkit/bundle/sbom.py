@@ -176,11 +176,10 @@ def validate_sbom(raw: bytes, where: str = SBOM_NAME) -> dict[str, Any]:
     from cyclonedx.schema import SchemaVersion
     from cyclonedx.validation.json import JsonStrictValidator
 
-    try:
-        text = raw.decode()
-        data = json.loads(text)
-    except (UnicodeDecodeError, ValueError) as e:
-        raise SbomInvalid(f"{where} is not valid JSON: {e}") from e
+    from harborkit.bundle.format import strict_json
+
+    data = strict_json(raw, where, SbomInvalid)
+    text = raw.decode()
     error = JsonStrictValidator(SchemaVersion.V1_6).validate_str(text)
     if error is not None:
         detail = getattr(error, "data", None)
@@ -188,3 +187,73 @@ def validate_sbom(raw: bytes, where: str = SBOM_NAME) -> dict[str, Any]:
         path = "/".join(str(p) for p in getattr(detail, "absolute_path", []) or []) or "(top)"
         raise SbomInvalid(f"{where} fails the CycloneDX 1.6 schema at {path}: {msg}")
     return data if isinstance(data, dict) else {}
+
+
+def sbom_output(raw: bytes, where: str = SBOM_NAME) -> str:
+    """The SBOM as ``inspect -f cyclonedx`` prints it: parsed strictly and written again as
+    harborkit writes it (byte for byte the stored text for a bundle harborkit made), so a
+    crafted one cannot put raw control characters or terminal escapes on the screen."""
+    from harborkit.bundle.format import strict_json
+
+    return json.dumps(strict_json(raw, where, SbomInvalid), indent=2) + "\n"
+
+
+def _sha256_of(component: Mapping[str, Any]) -> str | None:
+    for h in component.get("hashes") or []:
+        if isinstance(h, dict) and h.get("alg") == "SHA-256":
+            return str(h.get("content"))
+    return None
+
+
+def _layer_index(component: Mapping[str, Any]) -> int:
+    for p in component.get("properties") or []:
+        if isinstance(p, dict) and p.get("name") == "harborkit:layer_index":
+            value = str(p.get("value"))
+            return int(value) if value.isdigit() and len(value) < 7 else -1
+    return -1
+
+
+def sbom_disagreements(data: Mapping[str, Any], meta: BundleMetadata) -> list[str]:
+    """How the SBOM's components differ from ``harbor-bundle.json``: every image (its id
+    and its layers in order), the installer and every file, and nothing else."""
+    want: dict[str, tuple[str, str, list[str] | None]] = {
+        img.reference: ("container", _hex(img.image_id), [_hex(d) for d in img.layers])
+        for img in meta.images
+    }
+    want[f"installer/{meta.installer.name}"] = ("file", meta.installer.sha256, None)
+    for f in meta.files:
+        want[f"files/{f.name}"] = ("file", f.sha256, None)
+    problems: list[str] = []
+    seen: set[str] = set()
+    for comp in data.get("components") or []:
+        if not isinstance(comp, dict):
+            continue
+        ref = str(comp.get("bom-ref"))
+        if ref in seen:
+            problems.append(f"lists {ref!r} twice")
+            continue
+        seen.add(ref)
+        if ref not in want:
+            problems.append(f"lists {ref!r}, which the metadata does not")
+            continue
+        kind, sha, layers = want[ref]
+        if comp.get("type") != kind or _sha256_of(comp) != sha:
+            problems.append(f"gives {ref!r} another sha256 or type")
+        elif layers is not None:
+            children = [c for c in comp.get("components") or [] if isinstance(c, dict)]
+            got = [_sha256_of(c) for c in sorted(children, key=_layer_index)]
+            if got != layers or sorted(map(_layer_index, children)) != list(range(len(layers))):
+                problems.append(f"gives {ref!r} other layers")
+    problems += [f"does not list {ref!r}" for ref in want if ref not in seen]
+    return problems
+
+
+def check_sbom_agrees(data: Mapping[str, Any], meta: BundleMetadata, where: str) -> None:
+    """:class:`BundleCorrupt` (exit 4) naming what the SBOM says otherwise than the metadata."""
+    from harborkit.bundle.errors import BundleCorrupt
+
+    problems = sbom_disagreements(data, meta)
+    if problems:
+        raise BundleCorrupt(
+            f"{where} disagrees with harbor-bundle.json: " + "; ".join(problems[:4])
+        )

@@ -25,6 +25,7 @@ import secrets
 import struct
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +51,18 @@ INTERACTIVE = (524288, 16777216)
 _SECRET_LEN = 2 + 2 + 2 + 32 + 8 + 8 + 8 + 64 + 32
 _PUBLIC_LEN = 2 + 8 + 32
 _SIG_LEN = 2 + 8 + 64
+#: minisign's buffers (minisign.h, base64.h): fgets reads at most size-1 bytes of a line
+_COMMENT_MAX = 1024
+_TRUSTED_MAX = 8192
+_SIG_LINE_MAX = (_SIG_LEN + 2) // 3 * 4 + 1 + 2
+_GLOBAL_LINE_MAX = (64 + 2) // 3 * 4 + 1 + 2
+_PUBLIC_LINE_MAX = (_PUBLIC_LEN + 2) // 3 * 4 + 1 + 2
+#: a signature file is at most its four lines (a few KiB); anything bigger is not read
+MAX_SIGNATURE_BYTES = 64 << 10
+#: a key file: a comment line and a base64 line (minisign reads no more than this)
+MAX_KEY_FILE_BYTES = 64 << 10
+#: the largest scrypt limits accepted in a secret key: minisign -G's own (1 GiB)
+MAX_KDF = SENSITIVE
 
 
 class SignatureError(BundleError):
@@ -191,6 +204,70 @@ def secret_key_to_text(
     return f"{_COMMENT}minisign encrypted secret key\n{base64.b64encode(body).decode()}\n"
 
 
+def _fgets(data: bytes, pos: int, size: int) -> tuple[bytes | None, int]:
+    """C ``fgets(buf, size, fp)`` over ``data`` from ``pos``: the bytes read (or ``None`` at
+    end of file) and the next position."""
+    if pos >= len(data):
+        return None, pos
+    nl = data.find(b"\n", pos, pos + size - 1)
+    end = nl + 1 if nl >= 0 else min(len(data), pos + size - 1)
+    return data[pos:end], end
+
+
+def _trim(line: bytes) -> tuple[bytes, bool]:
+    """minisign 0.11's ``trim()`` of a C string: cut at the first NUL, CR or LF; whether
+    a LF was there (minisign's "line too long" check)."""
+    text = line.split(b"\0", 1)[0]
+    had_newline = b"\n" in text
+    for stop in (b"\r", b"\n"):
+        text = text.split(stop, 1)[0]
+    return text, had_newline
+
+
+def _b64(text: bytes, length: int) -> bytes | None:
+    """minisign's strict ``b64_to_bin``: exactly ``length`` bytes, or ``None``."""
+    if not text or len(text) % 4:
+        return None
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except ValueError:
+        return None
+    return raw if len(raw) == length else None
+
+
+def read_regular_file(path: Path, limit: int, what: str, error: type[InputError]) -> bytes:
+    """At most ``limit`` bytes of ``path``, which must be a regular file.
+
+    A FIFO, a device or a folder is refused without blocking (the file is opened
+    with ``O_NONBLOCK`` and checked with ``fstat`` before any read); a file
+    larger than ``limit`` is refused without being read.
+    """
+    import stat
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    except OSError as e:
+        raise error(f"cannot read {what} {path}: {e.strerror or e}") from e
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise error(f"{what} {path} is not a regular file")
+        if st.st_size > limit:
+            raise error(f"{what} {path} has {st.st_size} bytes, more than {limit} allowed")
+        chunks: list[bytes] = []
+        total = 0
+        while chunk := os.read(fd, min(1 << 16, limit + 1 - total)):
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > limit:
+                raise error(f"{what} {path} has more than {limit} bytes")
+        return b"".join(chunks)
+    except OSError as e:
+        raise error(f"cannot read {what} {path}: {e.strerror or e}") from e
+    finally:
+        os.close(fd)
+
+
 def _key_line(text: str, where: str, what: str) -> bytes:
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     if len(lines) == 1 and not lines[0].startswith(_COMMENT):
@@ -206,9 +283,30 @@ def _key_line(text: str, where: str, what: str) -> bytes:
 
 
 def parse_public_key(text: str, where: str) -> PublicKey:
-    """A public key from a ``.pub`` file's text or the bare base64 line."""
-    raw = _key_line(text, where, "public key")
-    if len(raw) != _PUBLIC_LEN or raw[:2] != _ALG:
+    """A public key from the bare base64 line (what ``minisign -P`` takes)."""
+    raw = _b64(text.encode(), _PUBLIC_LEN)
+    if raw is None or raw[:2] != _ALG:
+        raise KeyFileError(f"{where} is not a minisign public key (wrong length or algorithm)")
+    return PublicKey(raw[2:10], raw[10:])
+
+
+def parse_public_key_file(data: bytes, where: str) -> PublicKey:
+    """A public key from a ``.pub`` file's bytes, read exactly as ``minisign -p`` reads it.
+
+    The first line is a comment minisign does not look at (a UTF-8 BOM or any
+    other text there is accepted, as minisign accepts it); the second line, up
+    to a CR or LF, is the base64 key.
+    """
+    first, pos = _fgets(data, 0, _COMMENT_MAX)
+    line, _ = _fgets(data, pos, _PUBLIC_LINE_MAX)
+    if first is None or line is None:
+        raise KeyFileError(
+            f"{where} is not a minisign public key (expected a comment line and a key)"
+        )
+    raw = _b64(_trim(line)[0], _PUBLIC_LEN)
+    if raw is None:
+        raise KeyFileError(f"{where} is not a minisign public key: the key line is not base64")
+    if raw[:2] != _ALG:
         raise KeyFileError(f"{where} is not a minisign public key (wrong length or algorithm)")
     return PublicKey(raw[2:10], raw[10:])
 
@@ -218,14 +316,10 @@ def load_public_key(spec: str | Path) -> PublicKey:
     path = Path(spec)
     if isinstance(spec, str) and not path.exists() and len(spec) == 56 and "/" not in spec[:3]:
         return parse_public_key(spec, "the public key given")
-    try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as e:
-        reason = e.strerror if isinstance(e, OSError) else "not text"
-        raise KeyFileError(f"cannot read public key {path}: {reason}") from e
-    if "secret key" in text.splitlines()[0] if text else False:
+    data = read_regular_file(path, MAX_KEY_FILE_BYTES, "public key", KeyFileError)
+    if b"secret key" in data.split(b"\n", 1)[0]:
         raise KeyFileError(f"{path} is a secret key; give the public key (.pub) to verify")
-    return parse_public_key(text, str(path))
+    return parse_public_key_file(data, str(path))
 
 
 def read_password(path: Path, *, confirm: bool = False) -> str:
@@ -248,11 +342,11 @@ def load_secret_key(path: Path, password: str | None = None) -> SecretKey:
 
     Without ``password`` it is read with :func:`read_password`.
     """
+    data = read_regular_file(path, MAX_KEY_FILE_BYTES, "secret key", KeyFileError)
     try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as e:
-        reason = e.strerror if isinstance(e, OSError) else "not text"
-        raise KeyFileError(f"cannot read secret key {path}: {reason}") from e
+        text = data.decode()
+    except UnicodeDecodeError as e:
+        raise KeyFileError(f"cannot read secret key {path}: not text") from e
     raw = _key_line(text, str(path), "secret key")
     if len(raw) != _SECRET_LEN or raw[:2] != _ALG or raw[4:6] != _CHK:
         raise KeyFileError(f"{path} is not a minisign secret key (wrong length or algorithm)")
@@ -262,8 +356,16 @@ def load_secret_key(path: Path, password: str | None = None) -> SecretKey:
     if kdf == _KDF_NONE:
         plain = enc
     elif kdf == _KDF:
+        if ops > MAX_KDF[0] or mem > MAX_KDF[1]:
+            raise KeyFileError(
+                f"{path}: scrypt limits opslimit={ops} memlimit={mem} exceed minisign's own "
+                f"({MAX_KDF[0]}, {MAX_KDF[1]}); not deriving a key with them"
+            )
         pw = password if password is not None else read_password(path)
-        stream = _kdf_stream(pw, salt, ops, mem, len(enc))
+        try:
+            stream = _kdf_stream(pw, salt, ops, mem, len(enc))
+        except (ValueError, MemoryError, OverflowError) as e:
+            raise KeyFileError(f"{path}: cannot derive its key with scrypt: {e}") from e
         plain = bytes(a ^ b for a, b in zip(enc, stream, strict=True))
         if _checksum(plain[:8], plain[8:72]) != plain[72:]:
             raise KeyFileError(f"wrong password for secret key {path}")
@@ -324,43 +426,93 @@ def signature_key_id(sig_file: bytes, where: str) -> str:
     return f"{struct.unpack('<Q', _parse_signature(sig_file, where)[1])[0]:016X}"
 
 
-def _parse_signature(sig_file: bytes, where: str) -> tuple[bytes, bytes, bytes, str, bytes]:
-    """(algorithm, key id, signature, trusted comment, global signature)."""
-    try:
-        lines = sig_file.decode().splitlines()
-    except UnicodeDecodeError as e:
-        raise SignatureError(f"{where} is not a minisign signature (not text)") from e
-    if len(lines) < 4 or not lines[0].startswith(_COMMENT) or not lines[2].startswith(_TRUSTED):
-        raise SignatureError(f"{where} is not a minisign signature (expected 4 lines)")
-    try:
-        raw = base64.b64decode(lines[1].strip(), validate=True)
-        global_sig = base64.b64decode(lines[3].strip(), validate=True)
-    except ValueError as e:
-        raise SignatureError(f"{where} is not a minisign signature (bad base64)") from e
-    if len(raw) != _SIG_LEN or raw[:2] not in (_ALG, _ALG_HASHED) or len(global_sig) != 64:
-        raise SignatureError(f"{where} is not a minisign signature (wrong length or algorithm)")
-    return raw[:2], raw[2:10], raw[10:], lines[2][len(_TRUSTED) :].strip(), global_sig
+def _parse_signature(sig_file: bytes, where: str) -> tuple[bytes, bytes, bytes, bytes, bytes]:
+    """(algorithm, key id, signature, trusted comment, global signature), read exactly as
+    ``minisign -V`` (0.11) reads a signature file: four ``fgets`` lines of bounded
+    length, each cut at its first NUL, CR or LF; the trusted comment is every
+    byte after ``trusted comment: `` up to there (spaces, tabs, form feeds
+    included), which is what the global signature covers."""
+    bad = f"{where} is not a minisign signature"
+    if len(sig_file) > MAX_SIGNATURE_BYTES:
+        raise SignatureError(f"{bad} (it has {len(sig_file)} bytes; a signature has a few hundred)")
+    line, pos = _fgets(sig_file, 0, _COMMENT_MAX)
+    comment, newline = _trim(line or b"")
+    if line is None or not newline:
+        raise SignatureError(f"{bad} (its first line is missing or too long)")
+    if not comment.startswith(_COMMENT.encode()):
+        raise SignatureError(f"{bad} (its first line does not start with {_COMMENT!r})")
+    line, pos = _fgets(sig_file, pos, _SIG_LINE_MAX)
+    sig_line, newline = _trim(line or b"")
+    if line is None or not newline:
+        raise SignatureError(f"{bad} (its signature line is missing or too long)")
+    line, pos = _fgets(sig_file, pos, _TRUSTED_MAX)
+    if line is None:
+        raise SignatureError(f"{bad} (no trusted comment)")
+    if not line.split(b"\0", 1)[0].startswith(_TRUSTED.encode()):
+        raise SignatureError(f"{bad} (its third line does not start with {_TRUSTED!r})")
+    trusted, newline = _trim(line[len(_TRUSTED) :])
+    if not newline:
+        raise SignatureError(f"{bad} (its trusted comment is too long)")
+    line, pos = _fgets(sig_file, pos, _GLOBAL_LINE_MAX)
+    if line is None:
+        raise SignatureError(f"{bad} (no global signature line)")
+    raw = _b64(sig_line, _SIG_LEN)
+    global_sig = _b64(_trim(line)[0], 64)
+    if raw is None or global_sig is None:
+        raise SignatureError(f"{bad} (bad base64)")
+    if raw[:2] not in (_ALG, _ALG_HASHED):
+        raise SignatureError(f"{bad} (unsupported signature algorithm)")
+    return raw[:2], raw[2:10], raw[10:], trusted, global_sig
+
+
+def _check_key(key: PublicKey, key_id: bytes, where: str) -> None:
+    if key_id != key.key_id:
+        other = f"{struct.unpack('<Q', key_id)[0]:016X}"
+        raise SignatureError(f"{where} is signed by key {other}, not by the given key {key.id_hex}")
 
 
 def verify(key: PublicKey, data: bytes, sig_file: bytes, where: str) -> Verified:
     """Check ``sig_file`` over ``data`` with ``key``; :class:`SignatureError` names what is wrong."""
+    return verify_stream(key, [data], sig_file, where)
+
+
+def verify_stream(
+    key: PublicKey, chunks: Iterable[bytes], sig_file: bytes, where: str, *, legacy_limit: int = 0
+) -> Verified:
+    """:func:`verify` over data given in ``chunks`` (read as they are hashed).
+
+    A prehashed (``ED``) signature needs only the BLAKE2b-512 of the data, so
+    any size is checked in constant memory; a legacy (``Ed``) one signs the
+    data itself, which is then joined only up to ``legacy_limit`` bytes (when
+    ``legacy_limit`` is not 0) and refused beyond.
+    """
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
     alg, key_id, sig, trusted, global_sig = _parse_signature(sig_file, where)
-    if key_id != key.key_id:
-        other = f"{struct.unpack('<Q', key_id)[0]:016X}"
-        raise SignatureError(f"{where} is signed by key {other}, not by the given key {key.id_hex}")
-    message = hashlib.blake2b(data, digest_size=64).digest() if alg == _ALG_HASHED else data
+    _check_key(key, key_id, where)
+    altered = f"{where} does not match the signed data: it was altered after signing"
+    if alg == _ALG_HASHED:
+        h = hashlib.blake2b(digest_size=64)
+        for chunk in chunks:
+            h.update(chunk)
+        message = h.digest()
+    else:
+        parts: list[bytes] = []
+        size = 0
+        for chunk in chunks:
+            size += len(chunk)
+            if legacy_limit and size > legacy_limit:
+                raise SignatureError(altered)
+            parts.append(chunk)
+        message = b"".join(parts)
     pk = Ed25519PublicKey.from_public_bytes(key.raw)
     try:
         pk.verify(sig, message)
     except InvalidSignature as e:
-        raise SignatureError(
-            f"{where} does not match the signed data: it was altered after signing"
-        ) from e
+        raise SignatureError(altered) from e
     try:
-        pk.verify(global_sig, sig + trusted.encode())
+        pk.verify(global_sig, sig + trusted)
     except InvalidSignature as e:
         raise SignatureError(f"{where}: the trusted comment was altered after signing") from e
-    return Verified(key, trusted)
+    return Verified(key, trusted.decode("utf-8", "replace"))

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 import stat
 import tarfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
@@ -39,6 +40,8 @@ def unsafe_name_reason(name: str) -> str | None:
     """Why ``name`` may not be extracted, or ``None`` if it is a safe relative path."""
     if not name or "\x00" in name:
         return "empty or NUL in name"
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in name):
+        return "control character in name"
     if PurePosixPath(name).is_absolute():
         return "absolute path"
     if ".." in PurePosixPath(name).parts:
@@ -173,6 +176,7 @@ class TarScan:
     file_size: int
     truncated: str | None
     damaged_header_after: str | None = None  # a header that does not parse, after this member
+    archive_end: int = 0  # just past the last member's padded data: end-of-archive blocks follow
 
 
 def scan_tar(path: Path) -> TarScan:
@@ -186,11 +190,19 @@ def scan_tar(path: Path) -> TarScan:
 
 
 def scan_tar_file(f: BinaryIO, file_size: int, path: Path) -> TarScan:
-    """:func:`scan_tar` over an open seekable file (a bundle in parts, say) named ``path``."""
+    """:func:`scan_tar` over an open seekable file (a bundle in parts, say) named ``path``.
+
+    Every member's headers are also read as GNU tar reads them
+    (:func:`plain_tar_problem`): a member ``tar -x`` would see under another
+    name, size or place (a sparse file, chained or global extended headers, an
+    old-style header...) is :class:`BundleHostile`, so harborkit and
+    ``tar -x; sha256sum -c`` always judge the same bytes.
+    """
     members: list[Member] = []
     seen: dict[str, str] = {}  # normalised name -> name as written
     truncated: str | None = None
     damaged: str | None = None
+    expected = 0  # where the next member's headers must start
     try:
         tf = tarfile.open(fileobj=f, mode="r:")  # noqa: SIM115 - the caller closes f
     except tarfile.TarError as e:
@@ -219,6 +231,11 @@ def scan_tar_file(f: BinaryIO, file_size: int, path: Path) -> TarScan:
             same = "" if seen[norm] == ti.name else f" (the same path as {seen[norm]!r})"
             raise BundleHostile(f"{path}: duplicate member {ti.name!r}{same}")
         seen[norm] = ti.name
+        if ti.offset + BLOCK <= file_size:
+            reason = plain_tar_problem(_seek_reader(f), ti, expected)
+            if reason:
+                raise BundleHostile(f"{path}: member {ti.name!r} {reason}")
+        expected = ti.offset_data + (_padded(ti.size) if ti.isreg() else 0)
         if ti.isdir():
             continue
         m = Member(ti.name, ti.offset_data, ti.size)
@@ -226,7 +243,155 @@ def scan_tar_file(f: BinaryIO, file_size: int, path: Path) -> TarScan:
         if m.end > file_size:
             truncated = m.name
             break
-    return TarScan(tuple(members), file_size, truncated, damaged)
+    return TarScan(tuple(members), file_size, truncated, damaged, expected)
+
+
+def _padded(size: int) -> int:
+    return -(-size // BLOCK) * BLOCK
+
+
+def _seek_reader(f: BinaryIO) -> ReadAt:
+    def read_at(offset: int, n: int) -> bytes:
+        f.seek(offset)
+        return f.read(n)
+
+    return read_at
+
+
+ReadAt = Callable[[int, int], bytes]
+
+_POSIX_MAGIC = b"ustar\x0000"
+_GNU_MAGIC = b"ustar  \x00"
+_OCTAL = re.compile(rb"\A *[0-7]+[ \x00]*\Z")
+#: longest name a GNU long-name or pax path may carry (PATH_MAX)
+_MAX_NAME = 4096
+#: the pax keywords GNU tar and Python's tarfile read alike for a regular file or folder
+_PAX_KEYS = frozenset({"path", "size", "mtime", "atime", "ctime", "uid", "gid", "uname", "gname"})
+_PAX_NUMERIC = frozenset({"size", "uid", "gid"})
+_EXT_NAMES = {
+    b"S": "is a GNU sparse file (tar -x expands it from a map; a bundle holds plain files only)",
+    b"K": "has a GNU long link name",
+    b"g": "follows a global extended (pax) header",
+    b"X": "has a Solaris extended header",
+    b"M": "is a GNU multi-volume continuation",
+    b"V": "is a GNU volume label",
+    b"N": "has an old GNU long name",
+    b"D": "is a GNU incremental folder dump",
+}
+
+
+def _octal(field: bytes) -> int | None:
+    """A tar number field as GNU tar reads it (octal, or positive base-256), or ``None``."""
+    if field[:1] == b"\x80":
+        return int.from_bytes(field[1:], "big")
+    if not _OCTAL.match(field):
+        return None
+    return int(field.replace(b"\x00", b" ").strip(), 8)
+
+
+def _pax_records(data: bytes) -> dict[str, bytes] | str:
+    """The records of a pax extended header, or why GNU tar and Python could read it apart."""
+    out: dict[str, bytes] = {}
+    pos = 0
+    while pos < len(data):
+        space = data.find(b" ", pos, pos + 21)
+        length_text = data[pos:space] if space > 0 else b""
+        if not length_text.isdigit() or length_text[:1] == b"0":
+            return "has a malformed pax extended header"
+        end = pos + int(length_text)
+        record = data[space + 1 : end]
+        key, eq, value = record.partition(b"=")
+        if end > len(data) or not eq or record[-1:] != b"\n":
+            return "has a malformed pax extended header"
+        name = key.decode("ascii", "replace")
+        if name.startswith("GNU.sparse."):
+            return f"is a GNU sparse file (pax {name}; a bundle holds plain files only)"
+        if name not in _PAX_KEYS:
+            return f"has pax keyword {name!r}, which tar and harborkit may read apart"
+        if name in out:
+            return f"repeats pax keyword {name!r}"
+        value = value[:-1]
+        if name in _PAX_NUMERIC and not value.isdigit():
+            return f"has pax {name} {value[:40]!r}, which is not a plain decimal number"
+        out[name] = value
+        pos = end
+    return out
+
+
+def plain_tar_problem(read_at: ReadAt, ti: tarfile.TarInfo, expected: int) -> str | None:
+    """Why GNU tar would read member ``ti`` other than ``tarfile`` did, or ``None``.
+
+    Only what harborkit and ``tar`` write is accepted: a POSIX or GNU header of
+    a regular file or folder, at most one extension before it (a GNU long name
+    or a pax header of plain keywords), exactly where the previous member ends.
+    Its name, size and data offset must then be the ones ``tarfile`` found.
+    """
+    if ti.offset != expected:
+        skipped = read_at(expected, BLOCK)[156:157]
+        if skipped in _EXT_NAMES:
+            return _EXT_NAMES[skipped]
+        return f"starts at byte {ti.offset}, not where the member before it ends ({expected})"
+    if ti.sparse is not None:
+        return _EXT_NAMES[b"S"]
+    pos, ext = ti.offset, 0
+    long_name: bytes | None = None
+    pax: dict[str, bytes] = {}
+    while True:
+        block = read_at(pos, BLOCK)
+        if len(block) < BLOCK:
+            return None  # cut short: reported as truncated
+        kind = block[156:157]
+        if kind in _EXT_NAMES:
+            return _EXT_NAMES[kind]
+        magic = block[257:265]
+        if magic not in (_POSIX_MAGIC, _GNU_MAGIC):
+            return "has an old-style (v7) tar header"
+        if magic == _GNU_MAGIC and block[345] != 0:
+            return "has data in its GNU header's prefix area, which tar and harborkit read apart"
+        size = _octal(block[124:136])
+        if size is None:
+            return f"has a size field {block[124:136]!r} that is not a plain octal number"
+        if kind not in (b"L", b"x"):
+            break
+        ext += 1
+        if ext > 1:
+            return "has more than one extended header (tar and harborkit may use different ones)"
+        if size > _MAX_NAME + 1024:
+            return f"has an extended header of {size} bytes"
+        data = read_at(pos + BLOCK, size)
+        if len(data) < size:
+            return None
+        if kind == b"L":
+            if not data.endswith(b"\x00") or b"\x00" in data[:-1]:
+                return "has a GNU long name that is not one NUL-terminated string"
+            long_name = data[:-1]
+        else:
+            records = _pax_records(data)
+            if isinstance(records, str):
+                return records
+            pax = records
+        pos += BLOCK + _padded(size)
+    if kind not in (tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE, tarfile.DIRTYPE):
+        return None  # unsafe_member_reason names it
+    name = block[:100].split(b"\x00", 1)[0]
+    if magic == _POSIX_MAGIC:
+        prefix = block[345:500].split(b"\x00", 1)[0]
+        if prefix:
+            name = prefix + b"/" + name
+    name = pax.get("path", long_name if long_name is not None else name)
+    if "size" in pax:
+        size = int(pax["size"])
+    is_dir = kind == tarfile.DIRTYPE or (kind == tarfile.AREGTYPE and name.endswith(b"/"))
+    if not is_dir and name.endswith(b"/"):
+        return "is a regular file whose name ends in '/'"
+    if is_dir and size:
+        return f"is a folder with {size} bytes of data"
+    shown = name.decode("utf-8", "surrogateescape")
+    if normalize_name(shown) != normalize_name(ti.name):
+        return f"is named {shown!r} by tar"
+    if pos + BLOCK != ti.offset_data or (not is_dir and size != ti.size):
+        return "has its data at another place or of another size for tar"
+    return None
 
 
 class SectionReader:
@@ -361,6 +526,8 @@ def check_installer(fileobj: BinaryIO, where: str, *, size: int | None = None) -
         reason = unsafe_member_reason(ti)
         if reason:
             raise BundleHostile(f"{where}: unsafe member {ti.name!r}: {reason}")
+    _check_plain_tar_reading(fileobj, members, where)
+    for ti in members:
         norm = normalize_name(ti.name)
         if norm in seen and not (seen[norm] and ti.isdir()):
             raise BundleHostile(f"{where}: duplicate member {ti.name!r}")
@@ -372,6 +539,29 @@ def check_installer(fileobj: BinaryIO, where: str, *, size: int | None = None) -
             parent = posixpath.dirname(parent)
     files = sum(ti.size for ti in members if ti.isreg())
     return InstallerCheck(tuple(members), unpacked, files)
+
+
+def _check_plain_tar_reading(
+    fileobj: BinaryIO, members: Sequence[tarfile.TarInfo], where: str
+) -> None:
+    """:func:`plain_tar_problem` for every member of a gzip tar: ``tar -xzf`` (the plain
+    path) must unpack the names and bytes harborkit checked. One forward pass."""
+    import gzip
+
+    fileobj.seek(0)
+    with gzip.GzipFile(fileobj=fileobj, mode="rb") as gz:
+
+        def read_at(offset: int, n: int) -> bytes:
+            gz.seek(offset)
+            return gz.read(n)
+
+        expected = 0
+        for ti in members:
+            reason = plain_tar_problem(read_at, ti, expected)
+            if reason:
+                raise BundleHostile(f"{where}: member {ti.name!r} {reason}")
+            expected = ti.offset_data + (_padded(ti.size) if ti.isreg() else 0)
+    fileobj.seek(0)
 
 
 def check_install_target(members: Sequence[tarfile.TarInfo], dest: Path, where: str) -> None:
@@ -439,14 +629,25 @@ def remove_created(created: list[Path]) -> list[Path]:
     return removed
 
 
+def dir_mode(mode: int) -> int:
+    """The mode a folder of the installer gets: its permission bits and the sticky bit
+    (``1777`` stays ``1777``, as GNU tar extracts it: a world-writable folder without it
+    would let anyone remove others' files), never setuid/setgid (``tar
+    --no-same-permissions`` drops them; setgid would change the group of all that is
+    made inside), and always owner access (so the extraction can go on)."""
+    return (stat.S_IMODE(mode) & (0o777 | stat.S_ISVTX)) | 0o700
+
+
 def extract_installer(
     fileobj: BinaryIO, dest: Path, where: str, created: list[Path] | None = None
 ) -> list[Path]:
     """Check, then extract the installer archive into ``dest``; returns top-level paths.
 
     Only regular files and directories are created; permission bits are kept
-    (without setuid/setgid/sticky) so ``install.sh`` and ``prepare`` stay
-    executable. Existing files are never overwritten. Everything created is
+    so ``install.sh`` and ``prepare`` stay executable: files without
+    setuid/setgid/sticky, folders (see :func:`dir_mode`) with the sticky bit
+    as GNU tar keeps it, without setuid/setgid as ``tar --no-same-permissions``
+    drops them. Folders that were there already keep their mode. Existing files are never overwritten. Everything created is
     appended to ``created`` as it is made, so a failure can be undone with
     :func:`remove_created`.
     """
@@ -466,7 +667,8 @@ def extract_installer(
             mode = stat.S_IMODE(ti.mode) & 0o777
             if ti.isdir():
                 _make_dirs(target, created)
-                os.chmod(target, mode | 0o700)
+                if target in created:  # a folder that was there keeps its mode
+                    os.chmod(target, dir_mode(ti.mode))
                 continue
             _make_dirs(target.parent, created)
             src = tf.extractfile(ti)

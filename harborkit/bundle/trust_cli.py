@@ -129,6 +129,8 @@ def build_extras(
 
     size = parse_size(split_size) if split_size is not None else None
     sources = parse_file_option(files or [])
+    for name, source in sources.items():
+        _refuse_special_file(source, f"--file {name}")
     key = signing.load_secret_key(sign) if sign is not None else None
     base_bundle = read_base(base) if base is not None else None
     return make_extras(
@@ -139,6 +141,24 @@ def build_extras(
         split_size=size,
         base=base_bundle,
     )
+
+
+def _refuse_special_file(source: str, option: str) -> None:
+    """A local path given to ``option`` must be a regular file (a FIFO would block, a device
+    never end): checked with ``stat``, which neither opens nor blocks."""
+    import os
+    import stat
+
+    from harborkit.errors import InputError
+
+    if "://" in source:
+        return
+    try:
+        mode = os.stat(source).st_mode
+    except OSError:
+        return  # a missing file is reported where it is read
+    if not stat.S_ISREG(mode):
+        raise InputError(f"{option}: {source} is not a regular file")
 
 
 def public_key(spec: str | None) -> PublicKey | None:
@@ -216,7 +236,8 @@ def echo_loaded(bundle: Path, result: LoadResult, install_dir: Path | None) -> N
 def sbom_text(report: InspectReport) -> str:
     """The bundle's CycloneDX SBOM, as stored."""
     from harborkit.bundle.errors import MetadataError
+    from harborkit.bundle.sbom import SBOM_NAME, sbom_output
 
     if report.sbom is None:
         raise MetadataError(f"bundle {report.path} carries no SBOM (made by an older harborkit)")
-    return report.sbom.decode()
+    return sbom_output(report.sbom, f"{report.path}: {SBOM_NAME}")

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import json
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,16 +29,25 @@ from harborkit.bundle.format import (
     installer_member,
     metadata_from_json,
     parse_sums,
+    strict_json,
 )
 from harborkit.bundle.parts import BundleFile, open_bundle_file
 from harborkit.bundle.progress import NullProgress, Progress, Task
-from harborkit.bundle.sbom import SBOM_NAME, validate_sbom
-from harborkit.bundle.sign import SIGNATURE_NAME, PublicKey, SignatureError, signature_key_id
-from harborkit.bundle.sign import verify as verify_signature
+from harborkit.bundle.sbom import SBOM_NAME, check_sbom_agrees, validate_sbom
+from harborkit.bundle.sign import (
+    MAX_SIGNATURE_BYTES,
+    SIGNATURE_NAME,
+    PublicKey,
+    SignatureError,
+    signature_key_id,
+    verify_stream,
+)
 from harborkit.bundle.tarsafe import (
+    BLOCK,
     InstallerCheck,
     Member,
     SectionReader,
+    TarScan,
     check_installer,
     installer_name_reason,
     scan_tar_file,
@@ -48,6 +56,12 @@ from harborkit.bundle.tarsafe import (
 
 READ_SIZE = 8 << 20
 _MAX_NAMED = 6
+#: harbor-bundle.json, images/manifest.json and the SBOM are read only up to this size
+MAX_DOCUMENT_BYTES = 16 << 20
+#: SHA256SUMS is never read beyond 4 MiB (about 20,000 members) ...
+MAX_SUMS_BYTES = 4 << 20
+#: ... nor beyond one line of this length per member
+_MAX_SUMS_LINE = 64 + 2 + 4096 + 1
 
 
 @dataclass(frozen=True)
@@ -78,6 +92,15 @@ def _hash_member(source: BundleFile, member: Member, task: Task) -> str:
         pos += n
         task.advance(n)
     return h.hexdigest()
+
+
+def read_document(source: BundleFile, member: Member, where: str) -> bytes:
+    """A JSON document member, read only when it is at most :data:`MAX_DOCUMENT_BYTES`."""
+    if member.size > MAX_DOCUMENT_BYTES:
+        raise BundleCorrupt(
+            f"{where} has {member.size} bytes, more than the {MAX_DOCUMENT_BYTES} read"
+        )
+    return source.pread(member.size, member.offset)
 
 
 def _read_member(source: BundleFile, member: Member) -> bytes:
@@ -129,12 +152,19 @@ def _verify(
         if not problems:
             problems.append(f"missing member {SUMS_NAME}")
         raise BundleCorrupt(f"bundle {path} is corrupt: " + "; ".join(problems))
+    # the signature covers the raw bytes: checked (streamed) before they are parsed or bounded
+    signed_by = _check_signature(path, source, members, sums_member, key)
+    limit = max_sums_bytes(len(scan.members))
+    if sums_member.size > limit:
+        raise BundleCorrupt(
+            f"bundle {path} is corrupt: {SUMS_NAME} has {sums_member.size} bytes, more than "
+            f"{limit} for {len(scan.members)} members"
+        )
     sums_raw = _read_member(source, sums_member)
     try:
         sums = parse_sums(sums_raw)
     except ValueError as e:
         raise BundleCorrupt(f"bundle {path} is corrupt: {SUMS_NAME} {e}") from e
-    signed_by = _check_signature(path, source, members, sums_member, sums_raw, key)
 
     # the schema check needs jsonschema (~40 ms to import): import it while hashing
     threading.Thread(target=importlib.import_module, args=("jsonschema",), daemon=True).start()
@@ -145,6 +175,9 @@ def _verify(
     task = progress.task("verify", total)
     try:
         with ThreadPoolExecutor(max_workers=(os.cpu_count() or 1) + 1) as ex:
+            # a parts list names every byte: a damaged part fails even where no member lies
+            parts_damage = ex.submit(source.damage)
+            outside = ex.submit(outside_problems, source, scan)
             digests = dict(
                 zip(
                     (m.name for m in to_hash),
@@ -156,24 +189,29 @@ def _verify(
         task.done()
 
     problems += _member_problems(digests, members, sums, scan.truncated, source)
+    problems += outside.result()
+    damaged_part = parts_damage.result()
+    if damaged_part:
+        problems.insert(0, damaged_part)
     if problems:
-        damage = source.damage()
-        if damage:
-            problems.insert(0, damage)
         raise BundleCorrupt(f"bundle {path} is corrupt: " + "; ".join(problems))
 
     meta_member = members.get(METADATA_NAME)
     if meta_member is None:
         raise BundleCorrupt(f"bundle {path} is corrupt: missing member {METADATA_NAME}")
-    meta = metadata_from_json(_read_member(source, meta_member), f"{path}: {METADATA_NAME}")
+    where = f"{path}: {METADATA_NAME}"
+    meta = metadata_from_json(read_document(source, meta_member, where), where)
     _check_consistency(path, meta, members, sums)
     entries = check_load_manifest(path, meta, members, sums, source)
-    sbom_member = members.get(SBOM_NAME)
-    if sbom_member is not None:
-        validate_sbom(_read_member(source, sbom_member), f"{path}: {SBOM_NAME}")
     inst = members[installer_member(meta.installer.name)]
     where = f"{path}: {inst.name}"
     checked = check_installer(SectionReader(source, inst.offset, inst.size), where, size=inst.size)  # type: ignore[arg-type]
+    sbom_member = members.get(SBOM_NAME)
+    if sbom_member is not None:  # after the installer: a hostile one is named first (exit 5)
+        where = f"{path}: {SBOM_NAME}"
+        check_sbom_agrees(
+            validate_sbom(read_document(source, sbom_member, where), where), meta, where
+        )
     return VerifyResult(
         path,
         meta,
@@ -187,15 +225,58 @@ def _verify(
     )
 
 
+def max_sums_bytes(member_count: int) -> int:
+    """The most ``SHA256SUMS`` may hold: one line per member (a long name at most), 4 MiB at most."""
+    return min(MAX_SUMS_BYTES, 4096 + member_count * (_MAX_SUMS_LINE))
+
+
+def outside_problems(source: BundleFile, scan: TarScan) -> list[str]:
+    """Bytes no member holds that are not zero: a member's padding, the end-of-archive
+    blocks and anything after them (``tar -x`` ignores them; a signature does not cover them)."""
+    problems: list[str] = []
+    if scan.truncated or scan.damaged_header_after:
+        return problems  # reported already
+    padded = [m for m in scan.members if m.size % BLOCK]
+    dirty = [m.name for m in padded if source.pread(BLOCK - m.size % BLOCK, m.end).strip(b"\0")]
+    if dirty:
+        problems.append(_names("non-zero padding after member", dirty))
+    pos = scan.archive_end  # the end-of-archive blocks (tar reads none after a whole member)
+    while pos < scan.file_size:
+        chunk = source.pread(min(READ_SIZE, scan.file_size - pos), pos)
+        if not chunk:
+            break
+        if chunk.strip(b"\0"):
+            at = pos + len(chunk) - len(chunk.lstrip(b"\0"))
+            problems.append(
+                f"data after the end of the archive at byte {at}{source.where(at, at + 1)}"
+            )
+            break
+        pos += len(chunk)
+    return problems
+
+
+def _sums_chunks(source: BundleFile, member: Member) -> Iterator[bytes]:
+    pos = member.offset
+    while pos < member.end:
+        chunk = source.pread(min(1 << 20, member.end - pos), pos)
+        if not chunk:
+            return
+        yield chunk
+        pos += len(chunk)
+
+
 def _check_signature(
     path: Path,
     source: BundleFile,
     members: Mapping[str, Member],
     sums_member: Member,
-    sums_raw: bytes,
     key: PublicKey | None,
 ) -> str | None:
-    """The key id of ``SHA256SUMS.minisig``; with ``key``, the signature must be valid by it."""
+    """The key id of ``SHA256SUMS.minisig``; with ``key``, the signature must be valid by it.
+
+    The signature is read only up to its bound, and checked over the raw
+    ``SHA256SUMS`` bytes, streamed (before they are parsed or bounded).
+    """
     sig_member = members.get(SIGNATURE_NAME)
     if sig_member is None:
         if key is not None:
@@ -206,10 +287,19 @@ def _check_signature(
         return None
     if sig_member.offset < sums_member.offset:
         raise BundleCorrupt(f"bundle {path} is corrupt: {SIGNATURE_NAME} comes before {SUMS_NAME}")
-    sig_raw = _read_member(source, sig_member)
     where = f"bundle {path}: {SIGNATURE_NAME}"
+    if sig_member.size > MAX_SIGNATURE_BYTES:
+        if key is not None:
+            raise SignatureError(
+                f"{where} is not a minisign signature (it has {sig_member.size} bytes; "
+                f"at most {MAX_SIGNATURE_BYTES} are read)"
+            )
+        return "(unreadable)"
+    sig_raw = _read_member(source, sig_member)
     if key is not None:
-        verify_signature(key, sums_raw, sig_raw, where)
+        verify_stream(
+            key, _sums_chunks(source, sums_member), sig_raw, where, legacy_limit=MAX_SUMS_BYTES
+        )
     try:
         return signature_key_id(sig_raw, where)
     except SignatureError:
@@ -323,10 +413,7 @@ def _read_load_manifest(path: Path, members: Mapping[str, Member], source: Bundl
     member = members.get(IMAGES_MANIFEST)
     if member is None:
         raise BundleCorrupt(f"bundle {path} is corrupt: missing member {IMAGES_MANIFEST}")
-    try:
-        doc = json.loads(_read_member(source, member))
-    except (ValueError, UnicodeDecodeError) as e:
-        raise BundleCorrupt(f"{where} is not valid JSON: {e}") from e
+    doc = strict_json(read_document(source, member, where), where, BundleCorrupt)
     if not isinstance(doc, list) or any(_entry_shape(e) is None for e in doc):
         raise BundleCorrupt(
             f"{where} is not a docker load manifest (a list of Config/RepoTags/Layers entries)"

@@ -9,7 +9,9 @@ import tarfile
 from collections.abc import Callable
 from pathlib import Path
 
+from harborkit.bundle.errors import MetadataError
 from harborkit.bundle.format import METADATA_NAME, SUMS_NAME
+from harborkit.bundle.sbom import SBOM_NAME
 
 
 def read_members(bundle: Path) -> list[tuple[tarfile.TarInfo, bytes]]:
@@ -55,6 +57,14 @@ def rewrite_bundle(
             edit_metadata(meta)
             data = json.dumps(meta).encode()
         out.append((ti, data))
+    if edit_metadata is not None and SBOM_NAME not in replace:  # the SBOM follows the metadata
+        new_meta = next(d for ti, d in out if ti.name == METADATA_NAME)
+        try:
+            sbom = _sbom_of(new_meta)
+        except MetadataError:  # metadata made to fail its schema: the SBOM stays as it was
+            sbom = None
+        if sbom is not None:
+            out = [(ti, sbom if ti.name == SBOM_NAME else d) for ti, d in out]
     out.extend(extra or [])
     sums = "".join(
         f"{hashlib.sha256(d).hexdigest()}  {ti.name}\n" for ti, d in out if ti.isreg()
@@ -62,6 +72,17 @@ def rewrite_bundle(
     sums_ti = tarfile.TarInfo(SUMS_NAME)
     out.append((sums_ti, sums))
     write_tar(dst, out)
+
+
+def _sbom_of(raw_metadata: bytes) -> bytes:
+    """The SBOM harborkit writes for this metadata (verify checks that the two agree)."""
+    from harborkit.bundle.format import metadata_from_json
+    from harborkit.bundle.sbom import SbomFile, build_sbom
+
+    meta = metadata_from_json(raw_metadata)
+    files = [SbomFile(f.name, f.sha256, f.size, f.source, f.install_path) for f in meta.files]
+    omitted = meta.base.layers if meta.base is not None else ()
+    return build_sbom(meta, files=files, omitted_layers=omitted)
 
 
 def member_info(name: str, kind: bytes = tarfile.REGTYPE, linkname: str = "") -> tarfile.TarInfo:

@@ -675,3 +675,68 @@ def test_a_daemon_that_dies_during_load_is_one_line_and_nothing_unpacked(
     )
     assert "\n" not in err.value.message
     assert not (tmp_path / "opt").exists()
+
+
+# ------------------------------------------------------------------ FIFOs and devices as arguments (issue 19, class 5)
+
+
+@pytest.fixture
+def fifo(tmp_path: Path) -> Path:
+    p = tmp_path / "pipe"
+    os.mkfifo(p)
+    return p
+
+
+def _quick(*args: str) -> subprocess.CompletedProcess[str]:
+    """A command that must answer at once (a FIFO nobody writes must not hang it)."""
+    return run_cli(*args, timeout=60)
+
+
+@pytest.mark.parametrize("target", ["fifo", "/dev/zero", "/dev/null", "dir"])
+@pytest.mark.parametrize("command", ["verify", "load"])
+def test_key_that_is_no_regular_file(tmp_path: Path, fifo: Path, target: str, command: str) -> None:
+    bundle = tmp_path / "b.tar"
+    craft_bundle(bundle)
+    key = {"fifo": str(fifo), "dir": str(tmp_path)}.get(target, target)
+    start = time.monotonic()
+    r = _quick("bundle", command, str(bundle), "--key", key)
+    assert time.monotonic() - start < 30
+    assert r.returncode == ExitCode.USAGE, r.stderr
+    assert _one_line_error(r.stderr) == f"public key {key} is not a regular file"
+
+
+def test_key_file_too_large_is_refused_unread(tmp_path: Path) -> None:
+    bundle = tmp_path / "b.tar"
+    craft_bundle(bundle)
+    big = tmp_path / "big.pub"
+    with open(big, "wb") as f:
+        f.truncate(1 << 30)  # a sparse GiB: refused by its size, not read
+    r = _quick("bundle", "verify", str(bundle), "--key", str(big))
+    assert r.returncode == ExitCode.USAGE, r.stderr
+    assert _one_line_error(r.stderr) == (
+        f"public key {big} has {1 << 30} bytes, more than 65536 allowed"
+    )
+
+
+@pytest.mark.parametrize("target", ["fifo", "/dev/zero", "dir"])
+def test_sign_key_that_is_no_regular_file(tmp_path: Path, fifo: Path, target: str) -> None:
+    key = {"fifo": str(fifo), "dir": str(tmp_path)}.get(target, target)
+    out = tmp_path / "out"
+    out.mkdir()
+    r = _quick("bundle", "build", "--no-pull", "--sign", key, "-o", str(out / "b.tar"))
+    assert r.returncode == ExitCode.USAGE, r.stderr
+    assert _one_line_error(r.stderr) == f"secret key {key} is not a regular file"
+    assert _leftovers(out) == []
+
+
+@pytest.mark.parametrize("target", ["fifo", "/dev/zero", "dir"])
+def test_file_option_that_is_no_regular_file(tmp_path: Path, fifo: Path, target: str) -> None:
+    path = {"fifo": str(fifo), "dir": str(tmp_path)}.get(target, target)
+    out = tmp_path / "out"
+    out.mkdir()
+    r = _quick(
+        "bundle", "build", "--no-pull", "--file", f"docker-compose={path}", "-o", str(out / "b.tar")
+    )
+    assert r.returncode == ExitCode.USAGE, r.stderr
+    assert _one_line_error(r.stderr) == f"--file docker-compose: {path} is not a regular file"
+    assert _leftovers(out) == []

@@ -8,8 +8,13 @@ which writes the documented layout with ``tarfile`` alone.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import json
+import os
+import shutil
+import subprocess
+import sys
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
@@ -365,3 +370,667 @@ def test_metadata_references_must_be_tags(tmp_path: Path, reference: str, why: s
     bad = tmp_path / "ref.tar"
     craft_bundle(bad, images=images)
     verify_fails(bad, ExitCode.BUNDLE_CORRUPT, f"reference {reference!r} {why}")
+
+
+# ------------------------------------------------------------------ what plain tar reads (issue 19, class 2)
+
+needs_tar = pytest.mark.skipif(
+    shutil.which("tar") is None or shutil.which("sha256sum") is None, reason="GNU tar and coreutils"
+)
+TAR = shutil.which("tar") or "tar"
+SHA256SUM = shutil.which("sha256sum") or "sha256sum"
+HOLEY = "files/holey.bin"
+
+
+def plain_check(bundle: Path, where: Path) -> subprocess.CompletedProcess[str]:
+    """The documented plain path: ``tar -xf`` then ``sha256sum -c SHA256SUMS``."""
+    where.mkdir()
+    subprocess.run([TAR, "-xf", str(bundle), "-C", str(where)], check=True, capture_output=True)
+    return subprocess.run(
+        [SHA256SUM, "-c", "--quiet", SUMS_NAME], cwd=where, capture_output=True, text=True
+    )
+
+
+def _retar(src: Path, dst: Path, tmp: Path, *options: str, holes: bool = False) -> None:
+    """Extract ``src`` with GNU tar and tar it again (same member order) with ``options``."""
+    d = tmp / f"x-{dst.stem}"
+    d.mkdir()
+    subprocess.run([TAR, "-xf", str(src), "-C", str(d)], check=True)
+    if holes:  # the same bytes, stored with a hole, as a copied file may be
+        with open(d / HOLEY, "r+b") as f:
+            f.truncate(0)
+            f.write(b"x")
+            f.seek((1 << 20) + 1)
+            f.write(b"y")
+    with tarfile.open(src) as tf:
+        names = tf.getnames()
+    subprocess.run([TAR, "-C", str(d), *options, "-cf", str(dst), *names], check=True)
+
+
+SPARSE_FORMATS = {
+    "gnu": ["--format=gnu"],
+    "pax-0.0": ["--format=posix", "--sparse-version=0.0"],
+    "pax-0.1": ["--format=posix", "--sparse-version=0.1"],
+    "pax-1.0": ["--format=posix", "--sparse-version=1.0"],
+}
+
+
+@needs_tar
+@pytest.mark.parametrize("fmt", sorted(SPARSE_FORMATS))
+def test_bundle_retarred_with_tar_sparse_is_refused(tmp_path: Path, fmt: str) -> None:
+    """`tar --sparse` stores a member as a map plus data: `tar -x; sha256sum -c` say OK,
+    but the stored bytes are not the member's; harborkit refuses it by name (exit 5)."""
+    src = tmp_path / "src.tar"
+    craft_bundle(src, extra=[(HOLEY, b"x" + bytes(1 << 20) + b"y")])
+    bad = tmp_path / f"sparse-{fmt}.tar"
+    _retar(src, bad, tmp_path, "--sparse", *SPARSE_FORMATS[fmt], holes=True)
+    with tarfile.open(bad) as tf:
+        assert tf.getmember(HOLEY).issparse()  # really a sparse member
+    assert plain_check(bad, tmp_path / "plain").returncode == 0
+    msg = verify_fails(bad, ExitCode.BUNDLE_HOSTILE)
+    assert msg == (
+        f"harborkit: error: {bad}: member {HOLEY!r} is a GNU sparse file "
+        "(tar -x expands it from a map; a bundle holds plain files only)"
+    )
+    r = run_cli("bundle", "inspect", str(bad))
+    assert (r.returncode, one_line_error(r.stderr)) == (ExitCode.BUNDLE_HOSTILE, msg)
+
+
+@needs_tar
+@pytest.mark.parametrize("fmt", ["gnu", "posix", "ustar"])
+def test_bundle_retarred_without_sparse_still_verifies(tmp_path: Path, fmt: str) -> None:
+    """The strict header check accepts what GNU tar writes for plain files and folders."""
+    src = tmp_path / "src.tar"
+    craft_bundle(src)
+    again = tmp_path / f"again-{fmt}.tar"
+    _retar(src, again, tmp_path, f"--format={fmt}")
+    r = run_cli("bundle", "verify", str(again))
+    assert r.returncode == ExitCode.OK, r.stderr
+    assert plain_check(again, tmp_path / "plain").returncode == 0
+
+
+def _patch_header(raw: bytearray, offset: int, **fields: bytes) -> None:
+    """Overwrite header fields at ``offset`` and fix its checksum."""
+    where = {"type": 156, "size": 124, "prefix": 345, "sparse": 386, "realsize": 483}
+    for name, value in fields.items():
+        raw[offset + where[name] : offset + where[name] + len(value)] = value
+    raw[offset + 148 : offset + 156] = b" " * 8
+    raw[offset + 148 : offset + 156] = b"%06o\0 " % sum(raw[offset : offset + 512])
+
+
+@needs_tar
+def test_crafted_sparse_member_hashing_its_raw_window_is_refused(tmp_path: Path) -> None:
+    """A sparse header whose raw bytes (read as a plain window) match SHA256SUMS while
+    `tar -x` expands the map to other bytes: `sha256sum -c` fails; harborkit must not say OK."""
+    src = tmp_path / "src.tar"
+    data = b"#!/bin/sh\necho compose\n" * 40
+    craft_bundle(src, extra=[(HOLEY, data)])
+    with tarfile.open(src) as tf:
+        ti = tf.getmember(HOLEY)
+    raw = bytearray(src.read_bytes())
+    # the stored bytes placed after a 4 KiB hole: tar -x writes other bytes than are stored
+    _patch_header(
+        raw,
+        ti.offset,
+        type=b"S",
+        sparse=b"%011o\0%011o\0%011o\0%011o\0" % (4096, len(data), len(data) + 4096, 0),
+        realsize=b"%011o\0" % (len(data) + 4096),
+    )
+    bad = tmp_path / "crafted-sparse.tar"
+    bad.write_bytes(bytes(raw))
+    plain = plain_check(bad, tmp_path / "plain")
+    assert plain.returncode != 0 and f"{HOLEY}: FAILED" in plain.stdout
+    verify_fails(bad, ExitCode.BUNDLE_HOSTILE, f"member {HOLEY!r} is a GNU sparse file")
+
+
+def _raw_member(name: bytes, data: bytes, kind: bytes = b"0", magic: bytes = b"ustar  \0") -> bytes:
+    """One tar header block plus padded data, written by hand."""
+    h = bytearray(512)
+    h[0 : len(name)] = name
+    h[100:108] = b"0000644\0"
+    h[108:116] = h[116:124] = b"0000000\0"
+    h[124:136] = b"%011o\0" % len(data)
+    h[136:148] = b"00000000000\0"
+    h[156:157] = kind
+    h[257:265] = magic
+    h[148:156] = b" " * 8
+    h[148:156] = b"%06o\0 " % sum(h)
+    return bytes(h) + data + bytes(-len(data) % 512)
+
+
+def _pax(*records: tuple[str, str]) -> bytes:
+    body = b""
+    for k, v in records:
+        rec = f" {k}={v}\n".encode()
+        n = len(rec) + len(str(len(rec) + 2))
+        body += str(n).encode() + rec
+    return _raw_member(b"./PaxHeaders/x", body, b"x", b"ustar\x0000")
+
+
+def _longname(*names: bytes) -> bytes:
+    return b"".join(_raw_member(b"././@LongLink", n, b"L") for n in names)
+
+
+# (extension blocks before the member, fields of the member header changed, message)
+ODD_HEADERS: dict[str, tuple[bytes, dict[str, bytes], str]] = {
+    "longlink": (_raw_member(b"././@LongLink", b"target\0", b"K"), {}, "has a GNU long link name"),
+    "global-pax": (
+        _raw_member(b"pax_global_header", b"20 comment=hello wo\n", b"g", b"ustar\x0000"),
+        {},
+        "follows a global extended (pax) header",
+    ),
+    "two-longnames": (
+        _longname(b"images/decoy\0", b"images/odd\0"),
+        {},
+        "has more than one extended header",
+    ),
+    "longname-then-pax": (
+        _longname(b"images/odd\0") + _pax(("path", "images/odd")),
+        {},
+        "has more than one extended header",
+    ),
+    "pax-sparse": (
+        _pax(("GNU.sparse.major", "1")),
+        {},
+        "is a GNU sparse file (pax GNU.sparse.major",
+    ),
+    "pax-linkpath": (_pax(("linkpath", "x")), {}, "has pax keyword 'linkpath'"),
+    "pax-charset": (_pax(("hdrcharset", "BINARY")), {}, "has pax keyword 'hdrcharset'"),
+    "pax-repeated": (_pax(("mtime", "1"), ("mtime", "2")), {}, "repeats pax keyword 'mtime'"),
+    "pax-size-sign": (_pax(("size", "+5")), {}, "has pax size b'+5'"),
+    "pax-size-underscore": (_pax(("size", "0_5")), {}, "has pax size b'0_5'"),
+    "longname-nul": (
+        _longname(b"images/odd\0SHA256SUMS\0"),
+        {},
+        "has a GNU long name that is not one NUL-terminated string",
+    ),
+    "gnu-prefix": (b"", {"prefix": b"images"}, "has data in its GNU header's prefix area"),
+    "v7": (b"", {"magic": bytes(8)}, "has an old-style (v7) tar header"),
+    "size-sign": (b"", {"size": b"+0000000005\0"}, "that is not a plain octal number"),
+    "size-underscore": (b"", {"size": b"0000_000005\0"}, "that is not a plain octal number"),
+    "multivolume": (b"", {"type": b"M"}, "of tar type b'M'"),
+    "volume-label": (b"", {"type": b"V"}, "of tar type b'V'"),
+    "regular-slash": (b"", {"name": b"images/odd/"}, "whose name ends in '/'"),
+    "contiguous-gnu-prefix": (
+        b"",
+        {"type": b"7", "prefix": b"images"},
+        "has data in its GNU header's prefix area",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ODD_HEADERS))
+def test_headers_tar_reads_otherwise_are_refused(tmp_path: Path, case: str) -> None:
+    """Every header construction GNU tar and Python's tarfile may read apart: exit 5, named."""
+    ext, change, needle = ODD_HEADERS[case]
+    src = tmp_path / "src.tar"
+    craft_bundle(src)
+    raw = src.read_bytes()
+    with tarfile.open(src) as tf:
+        sums = tf.getmember(SUMS_NAME)
+    member = bytearray(_raw_member(b"images/odd", b"hello"))
+    field = {"prefix": 345, "size": 124, "magic": 257, "type": 156, "name": 0}
+    for k, v in change.items():
+        member[field[k] : field[k] + len(v)] = v
+    member[148:156] = b" " * 8
+    member[148:156] = b"%06o\0 " % sum(member[:512])
+    bad = tmp_path / f"{case}.tar"
+    bad.write_bytes(raw[: sums.offset] + ext + bytes(member) + raw[sums.offset :])
+    msg = verify_fails(bad, ExitCode.BUNDLE_HOSTILE, needle)
+    assert msg.startswith(f"harborkit: error: {bad}: "), msg
+
+
+# ------------------------------------------------------------------ bytes no member holds (class 12)
+
+
+def _flip_outside(
+    raw: bytearray, where: str, sums: tarfile.TarInfo, victim: tarfile.TarInfo
+) -> int:
+    if where == "padding":  # the zero bytes after a member's data, up to its block end
+        at = victim.offset_data + victim.size
+    elif where == "second-end-block":  # tar stops at the first zero block: the second is unread
+        at = sums.offset_data + -(-sums.size // 512) * 512 + 512 + 100
+    else:
+        at = len(raw)
+        raw += b"#!/bin/sh\necho appended\n"
+        return at
+    raw[at] = 0x41
+    return at
+
+
+@needs_tar
+@pytest.mark.parametrize("where", ["padding", "second-end-block", "appended"])
+def test_bytes_outside_members_fail_verify(good: Crafted, tmp_path: Path, where: str) -> None:
+    """`tar -x; sha256sum -c` cannot see them; a signature does not cover them: exit 4, named."""
+    with tarfile.open(good.path) as tf:
+        sums = tf.getmember(SUMS_NAME)
+        victim = next(ti for ti in tf if ti.size % 512)
+    raw = bytearray(good.path.read_bytes())
+    at = _flip_outside(raw, where, sums, victim)
+    bad = tmp_path / f"{where}.tar"
+    bad.write_bytes(bytes(raw))
+    assert plain_check(bad, tmp_path / "plain").returncode == 0
+    expected = (
+        f"non-zero padding after member {victim.name}"
+        if where == "padding"
+        else f"data after the end of the archive at byte {at}"
+    )
+    msg = verify_fails(bad, ExitCode.BUNDLE_CORRUPT)
+    assert msg == f"harborkit: error: bundle {bad} is corrupt: {expected}"
+
+
+# ------------------------------------------------------------------ signatures in a bundle (classes 3 and 4)
+
+MINISIGN = shutil.which("minisign")
+needs_minisign = pytest.mark.skipif(MINISIGN is None, reason="minisign is not installed")
+
+
+@pytest.fixture(scope="module")
+def minisign_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("mkey")
+    assert MINISIGN is not None
+    subprocess.run(
+        [MINISIGN, "-G", "-W", "-p", str(d / "k.pub"), "-s", str(d / "k.key")],
+        check=True,
+        capture_output=True,
+    )
+    return d
+
+
+def _header(name: str, size: int) -> bytes:
+    from harborkit.bundle.tarsafe import tar_header
+
+    return tar_header(name, size, 0o644, 1_700_000_000)
+
+
+def signed_bundle(
+    path: Path,
+    key_dir: Path,
+    *,
+    comment: str | None = None,
+    edit_sig: Callable[[bytes], bytes] | None = None,
+    sums_after: Callable[[bytes], bytes] | None = None,
+    sums_size: int | None = None,
+    sig_size: int | None = None,
+) -> None:
+    """A crafted bundle whose SHA256SUMS is signed by ``minisign -S`` itself.
+
+    ``sums_after`` alters SHA256SUMS after signing; ``sums_size``/``sig_size`` make
+    the member that large, the rest a hole (a sparse file: light on disk, but read
+    as zero bytes)."""
+    assert MINISIGN is not None
+    members, _ = bundle_members(crafted_images(), installer_tgz())
+    sums = "".join(f"{hashlib.sha256(d).hexdigest()}  {n}\n" for n, d in members).encode()
+    work = path.with_name(path.name + ".d")
+    work.mkdir()
+    (work / SUMS_NAME).write_bytes(sums)
+    args = [MINISIGN, "-S", "-s", str(key_dir / "k.key"), "-m", str(work / SUMS_NAME)]
+    subprocess.run([*args, *(["-t", comment] if comment is not None else [])], check=True)
+    sig = (work / f"{SUMS_NAME}.minisig").read_bytes()
+    sig = edit_sig(sig) if edit_sig else sig
+    sums = sums_after(sums) if sums_after else sums
+    with open(path, "wb") as f:
+        for name, data in [*members, (SUMS_NAME, sums), (f"{SUMS_NAME}.minisig", sig)]:
+            size = {SUMS_NAME: sums_size, f"{SUMS_NAME}.minisig": sig_size}.get(name) or len(data)
+            f.write(_header(name, size))
+            f.write(data)
+            f.seek(size - len(data) + (-size % 512), os.SEEK_CUR)
+        f.write(bytes(1024))
+
+
+def verify_with_key(bundle: Path, key_dir: Path) -> subprocess.CompletedProcess[str]:
+    return run_cli("bundle", "verify", str(bundle), "--key", str(key_dir / "k.pub"))
+
+
+@needs_minisign
+@pytest.mark.parametrize(
+    "comment", ["release 1 ", "release\x0c1", "a\x1cb\x1dc", "tab\tend\t", "line\u2028sep"]
+)
+def test_bundle_signed_by_minisign_with_any_comment_verifies(
+    tmp_path: Path, minisign_key: Path, comment: str
+) -> None:
+    b = tmp_path / "signed.tar"
+    signed_bundle(b, minisign_key, comment=comment)
+    r = verify_with_key(b, minisign_key)
+    assert r.returncode == ExitCode.OK, r.stderr
+    assert "signature by key" in r.stdout and "verified" in r.stdout
+
+
+@needs_minisign
+@pytest.mark.parametrize("added", [b" ", b"\t", b"\x0c", b"\x0b"])
+def test_whitespace_added_to_the_trusted_comment_is_refused(
+    tmp_path: Path, minisign_key: Path, added: bytes
+) -> None:
+    def edit(sig: bytes) -> bytes:
+        lines = sig.split(b"\n")
+        lines[2] += added
+        return b"\n".join(lines)
+
+    b = tmp_path / "edited.tar"
+    signed_bundle(b, minisign_key, edit_sig=edit)
+    r = verify_with_key(b, minisign_key)
+    assert r.returncode == ExitCode.SIGNATURE, r.stderr
+    assert one_line_error(r.stderr) == (
+        f"harborkit: error: bundle {b}: {SUMS_NAME}.minisig: the trusted comment was altered "
+        "after signing"
+    )
+
+
+@needs_minisign
+@pytest.mark.parametrize(
+    "after",
+    [
+        pytest.param(lambda s: s.replace(b"  ", b" x ", 1), id="line-broken"),
+        pytest.param(lambda s: s + b"not a sums line\n", id="line-appended"),
+        pytest.param(lambda s: s[:-1], id="newline-dropped"),
+        pytest.param(lambda s: b"\xff" + s, id="not-utf8"),
+    ],
+)
+def test_sums_broken_after_signing_is_a_signature_failure(
+    tmp_path: Path, minisign_key: Path, after: Callable[[bytes], bytes]
+) -> None:
+    """The signature is checked over the raw bytes before they are parsed: exit 13, not 4."""
+    b = tmp_path / "broken.tar"
+    signed_bundle(b, minisign_key, sums_after=after)
+    r = verify_with_key(b, minisign_key)
+    assert r.returncode == ExitCode.SIGNATURE, r.stderr
+    assert one_line_error(r.stderr) == (
+        f"harborkit: error: bundle {b}: {SUMS_NAME}.minisig does not match the signed data: "
+        "it was altered after signing"
+    )
+
+
+def peak_rss_kib(*args: str) -> tuple[subprocess.CompletedProcess[str], int]:
+    """Run harborkit under /usr/bin/time: its result and peak RSS in KiB."""
+    r = subprocess.run(
+        ["/usr/bin/time", "-f", "HKRSS %M", sys.executable, "-m", "harborkit", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    lines = [x for x in r.stderr.splitlines() if not x.startswith("Command exited with")]
+    rss = int(lines[-1].split()[1])
+    return subprocess.CompletedProcess(r.args, r.returncode, r.stdout, "\n".join(lines[:-1])), rss
+
+
+@needs_minisign
+@pytest.mark.parametrize("command", ["verify-key", "verify", "inspect"])
+def test_huge_signature_member_is_not_read(
+    tmp_path: Path, minisign_key: Path, command: str
+) -> None:
+    """An 800 MB .minisig (its first four lines valid) is refused unread: under 200 MB."""
+    b = tmp_path / "bigsig.tar"
+    signed_bundle(b, minisign_key, sig_size=800_000_000)
+    args = {
+        "verify-key": ("bundle", "verify", str(b), "--key", str(minisign_key / "k.pub")),
+        "verify": ("bundle", "verify", str(b)),
+        "inspect": ("bundle", "inspect", str(b)),
+    }[command]
+    r, rss = peak_rss_kib(*args)
+    assert rss < 200_000, rss
+    if command == "verify-key":
+        assert r.returncode == ExitCode.SIGNATURE, r.stderr
+        assert one_line_error(r.stderr) == (
+            f"harborkit: error: bundle {b}: {SUMS_NAME}.minisig is not a minisign signature "
+            f"(it has 800000000 bytes; at most 65536 are read)"
+        )
+    elif command == "verify":  # unchecked: reported as unreadable, the members still verify
+        assert r.returncode == ExitCode.OK, r.stderr
+        assert "signed by key (unreadable)" in r.stdout
+    else:
+        assert r.returncode == ExitCode.OK, r.stderr
+        assert "signature  key id (unreadable signature)" in r.stdout
+
+
+@needs_minisign
+@pytest.mark.parametrize("with_key", [True, False])
+def test_huge_sums_member_is_bounded(tmp_path: Path, minisign_key: Path, with_key: bool) -> None:
+    """A 300 MB SHA256SUMS: with --key the signature fails (streamed, exit 13); without,
+    it is refused unread for its size (exit 4); under 200 MB either way."""
+    b = tmp_path / "bigsums.tar"
+    signed_bundle(b, minisign_key, sums_size=300_000_000)
+    key = ("--key", str(minisign_key / "k.pub")) if with_key else ()
+    r, rss = peak_rss_kib("bundle", "verify", str(b), *key)
+    assert rss < 200_000, rss
+    if with_key:
+        assert r.returncode == ExitCode.SIGNATURE, r.stderr
+        assert "it was altered after signing" in one_line_error(r.stderr)
+    else:
+        assert r.returncode == ExitCode.BUNDLE_CORRUPT, r.stderr
+        assert one_line_error(r.stderr).startswith(
+            f"harborkit: error: bundle {b} is corrupt: {SUMS_NAME} has 300000000 bytes, more than "
+        )
+
+
+# ------------------------------------------------------------------ tracebacks become one line (class 6)
+
+
+def _sbom_for(meta: dict) -> bytes:
+    from harborkit.bundle.format import metadata_from_json
+    from harborkit.bundle.sbom import build_sbom
+
+    return build_sbom(metadata_from_json(json.dumps(meta).encode()))
+
+
+def bundle_with(
+    path: Path, *, sbom: bytes | Callable[[dict], bytes] | None = None, **replace: bytes
+) -> Crafted:
+    """A crafted bundle with an SBOM (made from its metadata unless given) and members replaced."""
+    members, meta = bundle_members(crafted_images(), installer_tgz())
+    data = sbom(meta) if callable(sbom) else sbom if sbom is not None else _sbom_for(meta)
+    members.append(("sbom.cdx.json", data))
+    names = {"metadata": METADATA_NAME, "manifest": IMAGES_MANIFEST, "sbom": "sbom.cdx.json"}
+    repl = {names[k]: v for k, v in replace.items()}
+    members = [(n, repl.get(n, d)) for n, d in members]
+    write_members(path, members)
+    return Crafted(path, tuple(members), meta)
+
+
+DEEP = b"[" * 100_000 + b"]" * 100_000
+DEEP_OBJECT = b'{"a":' * 100_000 + b"1" + b"}" * 100_000
+
+
+def test_crafted_bundle_with_sbom_verifies_and_prints_it_as_stored(tmp_path: Path) -> None:
+    c = bundle_with(tmp_path / "ok.tar")
+    r = run_cli("bundle", "verify", str(c.path))
+    assert r.returncode == ExitCode.OK, r.stderr
+    r = run_cli("bundle", "inspect", "-f", "cyclonedx", str(c.path))
+    assert r.returncode == ExitCode.OK, r.stderr
+    assert r.stdout.encode() == c.member("sbom.cdx.json")
+
+
+@pytest.mark.parametrize("deep", [DEEP, DEEP_OBJECT], ids=["arrays", "objects"])
+@pytest.mark.parametrize(
+    ("document", "code", "name"),
+    [
+        ("metadata", ExitCode.USAGE, METADATA_NAME),
+        ("manifest", ExitCode.BUNDLE_CORRUPT, IMAGES_MANIFEST),
+        ("sbom", ExitCode.USAGE, "sbom.cdx.json"),
+    ],
+)
+def test_json_nested_100000_deep_is_one_line(
+    tmp_path: Path, deep: bytes, document: str, code: int, name: str
+) -> None:
+    bad = tmp_path / "deep.tar"
+    bundle_with(bad, **{document: deep})
+    expected = f"{name} nests deeper than 64 levels"
+    msg = verify_fails(bad, code, expected)
+    env = dict(os.environ, DOCKER_HOST="unix:///nonexistent/docker.sock")
+    r = run_cli("bundle", "load", str(bad), env=env)  # verify comes first: no daemon needed
+    assert (r.returncode, one_line_error(r.stderr)) == (code, msg)
+    if document != "manifest":  # inspect reads the metadata, and the SBOM for cyclonedx
+        r = run_cli("bundle", "inspect", "-f", "cyclonedx", str(bad))
+        assert r.returncode == code, r.stderr
+        assert expected in one_line_error(r.stderr)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"\xff\xfe{}", b'{"bomFormat": "CycloneDX\xc3"}', b"\x1b[31m{}"],
+    ids=["utf16-bom", "cut-utf8", "escape"],
+)
+def test_sbom_that_is_not_utf8_json_is_one_line_in_inspect(tmp_path: Path, raw: bytes) -> None:
+    bad = tmp_path / "sbom.tar"
+    bundle_with(bad, sbom=raw)
+    r = run_cli("bundle", "inspect", "-f", "cyclonedx", str(bad))
+    assert r.returncode == ExitCode.USAGE, r.stderr
+    assert one_line_error(r.stderr).startswith(
+        f"harborkit: error: {bad}: sbom.cdx.json is not valid JSON: "
+    )
+    assert r.stdout == ""
+
+
+# ------------------------------------------------------------------ documents read alike (class 12)
+
+
+@pytest.mark.parametrize(
+    ("edit", "key"),
+    [
+        (
+            lambda t: t.replace(
+                b'"harbor_version": "v1.8.0"', b'"harbor_version": "v1.8.0", "harbor_version": "v9"'
+            ),
+            "harbor_version",
+        ),
+        (
+            lambda t: t.replace(
+                b'"name": "harbor-online', b'"name": "x.tgz", "name": "harbor-online', 1
+            ),
+            "name",
+        ),
+    ],
+    ids=["top-level", "installer"],
+)
+def test_duplicate_keys_in_metadata_are_refused(
+    tmp_path: Path, edit: Callable[[bytes], bytes], key: str
+) -> None:
+    """JSON readers differ on a repeated key (first or last wins): refused, exit 2."""
+    _, meta = bundle_members(crafted_images(), installer_tgz())
+    raw = edit(json.dumps(meta, indent=2).encode())
+    assert raw != json.dumps(meta, indent=2).encode()
+    bad = tmp_path / "dup.tar"
+    bundle_with(bad, metadata=raw, sbom=lambda m: _sbom_for(m))
+    msg = verify_fails(bad, ExitCode.USAGE, f"{METADATA_NAME} repeats key {key!r} in one object")
+    r = run_cli("bundle", "inspect", str(bad))
+    assert (r.returncode, one_line_error(r.stderr)) == (ExitCode.USAGE, msg)
+
+
+def _sbom_edited(edit: Callable[[dict], None]) -> Callable[[dict], bytes]:
+    def make(meta: dict) -> bytes:
+        doc = json.loads(_sbom_for(meta))
+        edit(doc)
+        return json.dumps(doc, indent=2).encode()
+
+    return make
+
+
+def _container(doc: dict) -> dict:
+    return next(c for c in doc["components"] if c["type"] == "container")
+
+
+SBOM_EDITS = {
+    "image-id": (
+        lambda d: _container(d)["hashes"][0].update(content="f" * 64),
+        "gives 'goharbor/",
+    ),
+    "layer-swapped": (
+        lambda d: [
+            p.update(value=str(1 - int(p["value"])))
+            for c in _container(d)["components"]
+            for p in c["properties"]
+            if p["name"] == "harborkit:layer_index"
+        ],
+        "other layers",
+    ),
+    "image-dropped": (lambda d: d["components"].remove(_container(d)), "does not list 'goharbor/"),
+    "image-added": (
+        lambda d: d["components"].append(dict(_container(d), **{"bom-ref": "busybox:latest"})),
+        "lists 'busybox:latest', which the metadata does not",
+    ),
+    "installer-sha": (
+        lambda d: next(c for c in d["components"] if c["bom-ref"].startswith("installer/"))[
+            "hashes"
+        ][0].update(content="0" * 64),
+        f"gives 'installer/{INSTALLER_NAME}' another sha256",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SBOM_EDITS))
+def test_sbom_that_disagrees_with_the_metadata_is_refused(tmp_path: Path, case: str) -> None:
+    edit, needle = SBOM_EDITS[case]
+    bad = tmp_path / "sbom.tar"
+    bundle_with(bad, sbom=_sbom_edited(edit))
+    msg = verify_fails(bad, ExitCode.BUNDLE_CORRUPT, needle)
+    assert msg.startswith(
+        f"harborkit: error: {bad}: sbom.cdx.json disagrees with {METADATA_NAME}: "
+    )
+
+
+ESCAPES = {  # raw -> as shown
+    "\x1b[2J\x1b[31m": "\\x1b[2J\\x1b[31m",
+    "\x9b31m": "\\x9b31m",
+    "\u202e": "\\u202e",
+    "\r": "\\x0d",
+    "\x07": "\\x07",
+    "\n": "\\x0a",
+}
+
+
+@pytest.mark.parametrize("esc", list(ESCAPES), ids=["csi", "c1-csi", "bidi", "cr", "bell", "lf"])
+def test_inspect_escapes_terminal_controls(tmp_path: Path, esc: str) -> None:
+    """Free-text metadata fields reach the table escaped, never raw."""
+    members, meta = bundle_members(crafted_images(), installer_tgz())
+    meta["installer"]["source"] = f"http://mirror/{esc}x"
+    meta["harborkit_version"] = f"v{esc}1"
+    bad = tmp_path / "esc.tar"
+    members = [(n, json.dumps(meta).encode() if n == METADATA_NAME else d) for n, d in members]
+    write_members(bad, members)
+    r = run_cli("bundle", "inspect", str(bad))
+    assert r.returncode == ExitCode.OK, r.stderr
+    assert esc == "\n" or esc not in r.stdout
+    assert f"from http://mirror/{ESCAPES[esc]}x\n" in r.stdout
+    assert f"by harborkit v{ESCAPES[esc]}1\n" in r.stdout
+    assert not any(ord(c) < 0x20 and c != "\n" for c in r.stdout)
+
+
+@needs_tar
+def test_load_install_tools_refuses_a_sparse_tool_and_installs_nothing(tmp_path: Path) -> None:
+    """The crafted sparse docker-compose: `load --install-tools` stops at verify (exit 5)
+    before the daemon is asked anything and before anything is installed."""
+    members, meta = bundle_members(crafted_images(), installer_tgz())
+    tool = b"#!/bin/sh\necho compose\n" * 40
+    meta["files"] = [
+        {
+            "name": "docker-compose",
+            "size": len(tool),
+            "sha256": hashlib.sha256(tool).hexdigest(),
+            "source": "crafted",
+            "install_path": "/usr/local/bin/docker-compose",
+            "mode": 0o755,
+        }
+    ]
+    members = [(n, json.dumps(meta).encode() if n == METADATA_NAME else d) for n, d in members]
+    src = tmp_path / "src.tar"
+    write_members(src, [*members, ("files/docker-compose", tool)])
+    with tarfile.open(src) as tf:
+        ti = tf.getmember("files/docker-compose")
+    raw = bytearray(src.read_bytes())
+    _patch_header(
+        raw,
+        ti.offset,
+        type=b"S",
+        sparse=b"%011o\0%011o\0%011o\0%011o\0" % (4096, len(tool), len(tool) + 4096, 0),
+        realsize=b"%011o\0" % (len(tool) + 4096),
+    )
+    bad = tmp_path / "sparse-tool.tar"
+    bad.write_bytes(bytes(raw))
+    prefix = tmp_path / "prefix"
+    env = dict(os.environ, DOCKER_HOST="unix:///nonexistent/docker.sock")
+    r = run_cli("bundle", "load", str(bad), "--install-tools", "--prefix", str(prefix), env=env)
+    assert r.returncode == ExitCode.BUNDLE_HOSTILE, r.stderr
+    assert one_line_error(r.stderr) == (
+        f"harborkit: error: {bad}: member 'files/docker-compose' is a GNU sparse file "
+        "(tar -x expands it from a map; a bundle holds plain files only)"
+    )
+    assert not prefix.exists()

@@ -130,3 +130,97 @@ def test_bad_sizes(text: str) -> None:
     with pytest.raises(InputError) as exc:
         parse_size(text)
     assert exc.value.message.startswith(f"--split-size {text!r}: ")
+
+
+def test_damaged_part_outside_members_fails_verify(tmp_path: Path) -> None:
+    """A part `sha256sum -c NAME.parts.sha256` flags fails verify, even where the damage
+    lies in no member's data (here: a header's owner name, its checksum fixed)."""
+    from harborkit.bundle.verify import verify_bundle
+    from tests.bundle.craft import craft_bundle
+
+    whole = tmp_path / "whole.tar"
+    craft_bundle(whole)
+    raw = bytearray(whole.read_bytes())
+    part_size = 4096
+    final = tmp_path / "b.tar"
+    listing = ""
+    n = -(-len(raw) // part_size)
+    for i in range(n):
+        chunk = bytes(raw[i * part_size : (i + 1) * part_size])
+        (tmp_path / f"b.tar.part-{i:03d}").write_bytes(chunk)
+        listing += f"{hashlib.sha256(chunk).hexdigest()}  b.tar.part-{i:03d}\n"
+    (tmp_path / "b.tar.parts.sha256").write_text(listing)
+    assert verify_bundle(final.with_name("b.tar.parts.sha256")).metadata.images
+    with tarfile.open(whole) as tf:
+        victim = tf.getmembers()[-1]  # SHA256SUMS' header
+    h = victim.offset
+    raw[h + 265 : h + 269] = b"evil"  # uname: neither tar nor harborkit uses it for the bytes
+    raw[h + 148 : h + 156] = b" " * 8
+    raw[h + 148 : h + 156] = b"%06o\0 " % sum(raw[h : h + 512])
+    k = h // part_size
+    (tmp_path / f"b.tar.part-{k:03d}").write_bytes(bytes(raw[k * part_size : (k + 1) * part_size]))
+    r = subprocess.run(
+        ["sha256sum", "-c", "b.tar.parts.sha256"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert r.returncode == 1 and f"b.tar.part-{k:03d}: FAILED" in r.stdout
+    with pytest.raises(BundleCorrupt) as e:
+        verify_bundle(final.with_name("b.tar.part-000"))
+    assert e.value.message == (
+        f"bundle {final}.part-000 is corrupt: damaged part b.tar.part-{k:03d} "
+        "(its sha256 differs from b.tar.parts.sha256)"
+    )
+    assert e.value.exit_code == ExitCode.BUNDLE_CORRUPT
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "9" * 400,  # was an OverflowError (through float)
+        "9" * 400 + "G",
+        "1." + "9" * 400 + "G",
+        "\u0664G",  # Arabic-Indic four: was accepted as 4G
+        "\uff14G",  # fullwidth four
+        "\u0664\u0660\u0660\u0660\u0660",
+        "1e9",
+        "inf",
+        "nan",
+        "1_000_000",
+        "99999999999999999999",  # 20 digits
+        "2000T",  # over 1 PiB
+    ],
+)
+def test_sizes_that_are_no_plain_ascii_number_are_one_line(text: str) -> None:
+    with pytest.raises(InputError) as exc:
+        parse_size(text)
+    assert exc.value.message.startswith(f"--split-size {text!r}: ")
+    assert exc.value.exit_code == ExitCode.USAGE
+
+
+def test_fractional_sizes_are_exact() -> None:
+    assert parse_size("1.5G") == 1_500_000_000
+    assert parse_size("0.1GiB") == (1 << 30) // 10
+    assert parse_size("4.7G") == 4_700_000_000
+
+
+@pytest.mark.parametrize("text", ["9" * 400, "\u0664G"])
+def test_split_size_on_the_command_line_is_one_line(tmp_path: Path, text: str) -> None:
+    from tests.support.cli import run_harborkit
+
+    r = run_harborkit(
+        ["bundle", "build", "--no-pull", "--split-size", text, "-o", str(tmp_path / "b")]
+    )
+    assert r.returncode == ExitCode.USAGE, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"harborkit: error: --split-size {text!r}: ")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_huge_parts_list_is_refused_unread(tmp_path: Path) -> None:
+    from harborkit.bundle.verify import verify_bundle
+
+    lst = tmp_path / "b.tar.parts.sha256"
+    with open(lst, "wb") as f:
+        f.truncate(1 << 30)  # a sparse GiB
+    with pytest.raises(BundleCorrupt) as e:
+        verify_bundle(lst)
+    assert e.value.message == f"parts list {lst} has {1 << 30} bytes, more than the 4194304 read"

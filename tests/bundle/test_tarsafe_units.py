@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
+import stat
 import tarfile
+from pathlib import Path
 
 import pytest
 
@@ -199,3 +202,112 @@ def test_gzip_size_refuses_a_bomb_without_holding_it_in_memory() -> None:
         tracemalloc.stop()
     assert e.value.message.startswith("x unpacks to more than 6 MB (over ")
     assert peak < 16 << 20, f"peak {peak} bytes"
+
+
+# ------------------------------------------------------------------ installer folder modes (issue 19, class 12)
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        (0o1777, 0o1777),  # sticky kept, as GNU tar keeps it
+        (0o4777, 0o777),  # setuid on a folder dropped (tar --no-same-permissions)
+        (0o2775, 0o775),  # setgid dropped: it would change the group of what is made inside
+        (0o7777, 0o1777),
+        (0o1000, 0o1700),  # owner access always
+        (0o0555, 0o755),
+    ],
+)
+def test_installer_folder_modes(tmp_path: Path, mode: int, expected: int) -> None:
+    import io
+    import shutil
+    import subprocess
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        for name, m in [("harbor", 0o755), ("harbor/d", mode)]:
+            ti = tarfile.TarInfo(name)
+            ti.type, ti.mode = tarfile.DIRTYPE, m
+            tf.addfile(ti)
+        ti = tarfile.TarInfo("harbor/f")
+        ti.mode, ti.size = mode & 0o7777, 1
+        tf.addfile(ti, io.BytesIO(b"x"))
+    dest = tmp_path / "opt"
+    tarsafe.extract_installer(io.BytesIO(buf.getvalue()), dest, "inst.tgz")  # type: ignore[arg-type]
+    assert stat.S_IMODE((dest / "harbor/d").stat().st_mode) == expected
+    assert (
+        stat.S_IMODE((dest / "harbor/f").stat().st_mode) == mode & 0o777
+    )  # files: no special bits
+    tar = shutil.which("tar")
+    if tar and mode & 0o1000 and not mode & 0o6000 and mode & 0o700 == 0o700:
+        # the sticky bit exactly as GNU tar extracts it (as root: its default --same-permissions)
+        (tmp_path / "t.tgz").write_bytes(buf.getvalue())
+        (tmp_path / "gnu").mkdir()
+        subprocess.run(
+            [tar, "-xzf", str(tmp_path / "t.tgz"), "-C", str(tmp_path / "gnu")], check=True
+        )
+        gnu = stat.S_IMODE((tmp_path / "gnu/harbor/d").stat().st_mode)
+        assert gnu & stat.S_ISVTX == expected & stat.S_ISVTX
+
+
+def test_installer_leaves_an_existing_folders_mode(tmp_path: Path) -> None:
+    import io
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        ti = tarfile.TarInfo("shared")
+        ti.type, ti.mode = tarfile.DIRTYPE, 0o1777
+        tf.addfile(ti)
+    dest = tmp_path / "opt"
+    (dest / "shared").mkdir(parents=True)
+    os.chmod(dest / "shared", 0o750)
+    tarsafe.extract_installer(io.BytesIO(buf.getvalue()), dest, "inst.tgz")  # type: ignore[arg-type]
+    assert stat.S_IMODE((dest / "shared").stat().st_mode) == 0o750
+
+
+@pytest.mark.parametrize("name", ["a\nb", "a\x1b[31m", "a\rb", "a\x7f", "a\tb"])
+def test_member_names_with_control_characters_are_unsafe(name: str) -> None:
+    assert tarsafe.unsafe_name_reason(name) == "control character in name"
+
+
+def test_installer_members_tar_reads_otherwise_are_hostile(tmp_path: Path) -> None:
+    """The installer is unpacked by harborkit or by `tar -xzf`: both must see the same
+    members. A sparse file (real `tar --sparse`) and a GNU header whose prefix area holds
+    a name (tarfile joins it, GNU tar does not) are refused, exit 5."""
+    import shutil
+    import subprocess
+
+    tar = shutil.which("tar")
+    if tar is None:
+        pytest.skip("GNU tar")
+    src = tmp_path / "src" / "harbor"
+    src.mkdir(parents=True)
+    (src / "install.sh").write_bytes(b"#!/bin/sh\n")
+    with open(src / "holey", "wb") as f:
+        f.write(b"x")
+        f.seek(1 << 20)
+        f.write(b"y")
+    sparse = tmp_path / "sparse.tgz"
+    subprocess.run(
+        [tar, "--sparse", "-czf", str(sparse), "-C", str(src.parent), "harbor"], check=True
+    )
+    with pytest.raises(BundleHostile) as exc:
+        tarsafe.check_installer(open(sparse, "rb"), "inst.tgz")  # noqa: SIM115
+    assert exc.value.message == (
+        "inst.tgz: member 'harbor/holey' is a GNU sparse file "
+        "(tar -x expands it from a map; a bundle holds plain files only)"
+    )
+    assert exc.value.exit_code == ExitCode.BUNDLE_HOSTILE
+
+    plain = tmp_path / "plain.tar"
+    subprocess.run(
+        [tar, "--format=gnu", "-cf", str(plain), "-C", str(src.parent), "harbor/install.sh"],
+        check=True,
+    )
+    raw = bytearray(plain.read_bytes())
+    raw[345:351] = b"opt/x/"  # tarfile reads 'opt/x/' + '/' + name; tar does not
+    raw[148:156] = b" " * 8
+    raw[148:156] = b"%06o\0 " % sum(raw[:512])
+    with pytest.raises(BundleHostile) as exc:
+        tarsafe.check_installer(io.BytesIO(gzip.compress(bytes(raw))), "inst.tgz")  # type: ignore[arg-type]
+    assert "has data in its GNU header's prefix area" in exc.value.message

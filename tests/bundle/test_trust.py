@@ -207,10 +207,17 @@ def test_tampered_sums_with_a_valid_looking_signature_is_refused(
     doc["files"][0]["size"] = len(evil)
     new_meta = json.dumps(doc).encode()
     out = [(ti, new_meta if ti.name == "harbor-bundle.json" else d) for ti, d in out]
-    sums = next(d for ti, d in out if ti.name == SUMS_NAME)
-    sums = sums.replace(
-        hashlib.sha256(meta).hexdigest().encode(), hashlib.sha256(new_meta).hexdigest().encode()
-    )
+    # the SBOM names the file's sha256 too (verify checks that it agrees with the metadata)
+    old_sha, new_sha = hashlib.sha256(COMPOSE).hexdigest(), hashlib.sha256(evil).hexdigest()
+    out = [
+        (ti, d.replace(old_sha.encode(), new_sha.encode()) if ti.name == SBOM_NAME else d)
+        for ti, d in out
+    ]
+    sums = "".join(
+        f"{hashlib.sha256(d).hexdigest()}  {ti.name}\n"
+        for ti, d in out
+        if ti.isreg() and ti.name not in (SUMS_NAME, SIGNATURE_NAME)
+    ).encode()
     out = [(ti, sums if ti.name == SUMS_NAME else d) for ti, d in out]
     tampered = tmp_path / "tampered.tar"
     with tarfile.open(tampered, "w", format=tarfile.GNU_FORMAT) as tf:
