@@ -57,8 +57,6 @@ from harborkit.bundle.errors import (
 )
 from harborkit.bundle.format import (
     IMAGES_DIR,
-    IMAGES_MANIFEST,
-    METADATA_NAME,
     BundleMetadata,
     FileRecord,
     ImageRecord,
@@ -87,7 +85,6 @@ CHUNK = 1 << 20
 #: checked (``--key``) or ``--allow-install-path`` is given
 TOOL_FOLDERS = ("/usr/local/bin",)
 #: keys of a ``docker load`` manifest entry that the metadata accounts for
-_ENTRY_KEYS = frozenset({"Config", "RepoTags", "Layers"})
 
 
 @dataclass(frozen=True)
@@ -316,28 +313,6 @@ def _load_entries(meta: BundleMetadata, ids: set[str]) -> list[dict[str, Any]]:
     return list(out.values())
 
 
-def _check_load_manifest(verified: VerifyResult) -> None:
-    """Refuse (exit 5) what ``images/manifest.json`` carries beyond the metadata's images.
-
-    The plain-tools path (``tar -cC images . | docker load``) hands the whole file
-    to dockerd: an untagged extra entry loads an image nobody declared, and keys
-    such as ``LayerSources`` change how dockerd reads the layers.
-    """
-    where = f"bundle {verified.path}: {IMAGES_MANIFEST}"
-    for n, entry in enumerate(verified.load_manifest, 1):
-        extra = sorted(str(k) for k in entry if k not in _ENTRY_KEYS)
-        if extra:
-            raise BundleHostile(
-                f"{where}: entry {n} has {', '.join(extra[:4])}, which {METADATA_NAME} does not "
-                "account for (docker load would act on it)"
-            )
-        if not entry["RepoTags"]:
-            raise BundleHostile(
-                f"{where}: entry {n} ({entry['Config']}) has no tag: docker load would add an "
-                f"image {METADATA_NAME} does not declare"
-            )
-
-
 def _plan(
     client: Any, images: Sequence[ImageRecord], undo: _Undo
 ) -> tuple[list[str], list[str], list[str]]:
@@ -502,7 +477,6 @@ def load_bundle(
     progress = progress or NullProgress()
     verified = verify_bundle(path, progress=progress, key=key)
     meta = verified.metadata
-    _check_load_manifest(verified)
     if install_dir is not None:
         _check_install(verified, install_dir)
     plan: list[tuple[FileRecord, Path, bool]] = []

@@ -56,6 +56,8 @@ from harborkit.bundle.tarsafe import (
 
 READ_SIZE = 8 << 20
 _MAX_NAMED = 6
+#: the keys of an images/manifest.json entry that docker load and harborkit both read
+_ENTRY_KEYS = frozenset({"Config", "RepoTags", "Layers"})
 #: harbor-bundle.json, images/manifest.json and the SBOM are read only up to this size
 MAX_DOCUMENT_BYTES = 16 << 20
 #: SHA256SUMS is never read beyond 4 MiB (about 20,000 members) ...
@@ -444,7 +446,20 @@ def check_load_manifest(
     }
     seen: list[str] = []
     problems: list[str] = []
-    for entry in doc:
+    for n, entry in enumerate(doc, 1):
+        # the plain-tools path (tar -cC images . | docker load) hands dockerd the
+        # whole file: what the metadata does not account for must not pass verify
+        extra = sorted(str(k) for k in entry if k not in _ENTRY_KEYS)
+        if extra:
+            raise BundleHostile(
+                f"{where}: entry {n} has {', '.join(extra[:4])}, which {METADATA_NAME} does not "
+                "account for (docker load would act on it)"
+            )
+        if not entry["RepoTags"]:
+            raise BundleHostile(
+                f"{where}: entry {n} ({entry['Config']}) has no tag: docker load would add an "
+                f"image {METADATA_NAME} does not declare"
+            )
         config, tags, layers = entry["Config"], entry["RepoTags"], entry["Layers"]
         for rel in [config, *layers]:
             reason = unsafe_name_reason(rel)

@@ -844,6 +844,9 @@ def test_manifest_entries_beyond_the_metadata_are_refused(
         f"harborkit: error: bundle {path}: images/manifest.json: {why.format(config=config)}\n",
     )
     assert state(docker) == BEFORE
+    # verify refuses it too: the plain-tools path would hand the whole file to dockerd
+    v = hk(daemon, "bundle", "verify", str(path))
+    assert (v.returncode, v.stderr) == (r.returncode, r.stderr)
 
 
 @pytest.mark.parametrize("where", ["/etc/cron.d/tool", "/usr/local/sbin/tool", "/tool"])
