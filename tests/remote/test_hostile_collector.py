@@ -1,0 +1,504 @@
+"""A hostile host, file name, option or snapshot against the collector and the
+snapshot reader (issue 18, classes 1, 2, 4, 5 and 14).
+
+The collector runs for real with dash, bash --posix and BusyBox sh on this
+machine (on folders of a temporary directory), and over SSH on a real sshd host
+of the lab whose files are hostile; snapshots are crafted byte by byte.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import resource
+import shlex
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harborkit.collect import script
+from harborkit.collect.snapshot import MAX_SNAPSHOT_BYTES, parse
+from harborkit.errors import ExitCode
+from harborkit.host import LocalHost, SysrootHost
+from harborkit.host.interface import MAX_FILE_BYTES, UnreadableFile
+from harborkit.host.snapshot import SnapshotHost
+from tests.remote.conftest import HK, hk, host_results
+
+SHELLS = {"dash": ["dash"], "bash": ["bash", "--posix"], "busybox": ["busybox", "sh"]}
+
+#: names that a shell would take for code, a record separator or a pattern
+HOSTILE_NAMES = (
+    "a;touch CANARY",
+    "$(touch CANARY)",
+    "`touch CANARY`",
+    "x${IFS}y;touch${IFS}CANARY",
+    'it\'s "quoted" \\ back',
+    "new\nline\nf /etc/shadow",
+    "new\nc touch CANARY",
+    "HK_WANTS_END\ntouch CANARY\n",
+    "trailing space ",
+    " leading space",
+    "-rf",
+    "--",
+    "*",
+    "[a-z]?",
+    "tab\there",
+    "%s%n%d\\101",
+    "\\012octal",
+    "caf\u00e9 \udcff",  # UTF-8 and a byte that is no UTF-8
+    "T 4 1\nx\n",  # a record header of the snapshot format
+)
+
+
+def collect(shell: str, wants: list[str], cwd: Path) -> bytes:
+    r = subprocess.run(
+        [*SHELLS[shell], "-s"],
+        input=script(wants).encode(),
+        capture_output=True,
+        timeout=120,
+        cwd=cwd,
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == b""
+    return r.stdout
+
+
+@pytest.fixture
+def hostile_tree(tmp_path: Path) -> Iterator[tuple[Path, Path, list[Path]]]:
+    """A folder holding one file and one folder (with a file) per hostile name;
+    the canary is a file that appears only if some name ran as code."""
+    root = tmp_path / "tree"
+    root.mkdir()
+    canary = root / "hk-canary"  # the collector runs in root: "touch hk-canary" lands here
+    made = []
+    for i, name in enumerate(HOSTILE_NAMES):
+        fname = name.replace("CANARY", canary.name).replace("/", "_")
+        p = root / fname
+        p.write_bytes(f"content {i}\n".encode())
+        d = root / ("d" + fname)
+        d.mkdir()
+        (d / "inner.conf").write_bytes(f"inner {i}\n".encode())
+        made.append(p)
+    yield root, canary, made
+    assert not canary.exists()
+
+
+@pytest.mark.parametrize("shell", list(SHELLS))
+def test_hostile_paths_are_data_for_every_kind_of_want(
+    shell: str, hostile_tree: tuple[Path, Path, list[Path]]
+) -> None:
+    root, canary, made = hostile_tree
+    wants = []
+    for p in made:
+        path = os.fsdecode(p)
+        d = os.fsdecode(p.parent / ("d" + p.name))
+        wants += [
+            f"f {path}",
+            f"e {path}",
+            f"l {d}",
+            f"d {d}",
+            f"g {d}/*.conf",
+            f"s {path}/nope",
+            f"y {path}",
+            f"w {p.name}",
+            f"p {p.name}",
+            f"h {p.name}",
+            "c " + shlex.join(["cat", path]),
+            "c " + shlex.join(["test", "-f", path]),
+        ]
+    snap = parse(collect(shell, wants, root), shell)
+    host = SnapshotHost(snap)
+    for i, p in enumerate(made):
+        path = os.fsdecode(p)
+        d = os.fsdecode(p.parent / ("d" + p.name))
+        assert host.read_text(path) == f"content {i}\n", path
+        assert host.listdir(d) == ["inner.conf"], d
+        # a pattern stays a pattern (the name "*" matches every folder), as locally
+        assert host.glob(f"{d}/*.conf") == LocalHost().glob(f"{d}/*.conf")
+        assert host.read_text(f"{d}/inner.conf") == f"inner {i}\n"
+        assert host.run(["cat", path]).stdout == f"content {i}\n"
+        assert host.run(["test", "-f", path]).rc == 0
+        assert host.which(p.name) is None
+        assert host.disk_free(f"{path}/nope")[0] == path
+    # the folder's listing holds every name exactly, and nothing else
+    assert sorted(host.listdir(os.fsdecode(root))) == sorted(
+        [os.fsdecode(p.name) for p in made] + ["d" + os.fsdecode(p.name) for p in made]
+    )
+    assert not canary.exists()
+
+
+@pytest.mark.parametrize("shell", list(SHELLS))
+def test_hostile_harbor_yml_values_are_data(shell: str, tmp_path: Path) -> None:
+    """data_volume and log location read from harbor.yml by the collector itself."""
+    canary = tmp_path / "canary"
+    values = [
+        f"/tmp/a;touch{{IFS}}{canary}".replace("{IFS}", "${IFS}"),
+        f"/tmp/$(touch {canary})",
+        f"/tmp/`touch {canary}`",
+        f"/tmp/x -o -w /; touch {canary}",
+        f"{tmp_path}/*",
+        f"{tmp_path}/it'\"s",
+    ]
+    for i, v in enumerate(values):
+        yml = tmp_path / f"harbor{i}.yml"
+        yml.write_text(f"hostname: h\ndata_volume: {v}\nlog:\n  local:\n    location: {v}/log\n")
+        host = SnapshotHost(parse(collect(shell, [f"y {yml}"], tmp_path), shell))
+        # the nearest existing parent is recorded, and its writability, under the
+        # command line harborkit asks for
+        parent = str(tmp_path) if v.startswith(str(tmp_path)) else "/tmp"
+        assert host.run(["test", "-w", parent]).rc == 0, v
+        assert host.exists(v) is False
+        assert host.disk_free(v)[0] == parent
+    assert not canary.exists()
+
+
+def test_a_want_with_a_nul_byte_or_an_option_as_program_is_dropped(tmp_path: Path) -> None:
+    canary = tmp_path / "canary"
+    text = script(["f /etc/hosts\0x", f"c -c touch {canary}", "c 'unclosed", "Q /etc/hosts"])
+    assert "\0" not in text
+    r = subprocess.run(["dash", "-s"], input=text.encode(), capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    host = SnapshotHost(parse(r.stdout, "x"))
+    assert host.snapshot.files == {}
+    assert host.snapshot.commands == {}
+    assert not canary.exists()
+
+
+def test_the_collector_quotes_test_w_as_shlex_does(tmp_path: Path) -> None:
+    """The writability the collector records is found under harborkit's key."""
+    names = ["plain", "sp ace", "it's", "a'b'c", "'", "dollar$x", "é", "x\ny", "-dash"]
+    ymls = []
+    for i, n in enumerate(names):
+        d = tmp_path / n
+        d.mkdir()
+        yml = tmp_path / f"h{i}.yml"
+        yml.write_bytes(f"data_volume: {d}/data\n".encode())
+        ymls.append(f"y {yml}")
+    for shell in SHELLS:
+        snap = parse(collect(shell, ymls, tmp_path), shell)
+        for n in names:
+            if "\n" in n:  # harbor.yml holds no newline on one line: nothing to find
+                continue
+            key = shlex.join(["test", "-w", f"{tmp_path}/{n}"])
+            assert key in snap.commands, (shell, key, sorted(snap.commands))
+            assert snap.commands[key].rc == 0
+
+
+# ---- class 2: names framed, compared exactly
+
+
+def test_names_cannot_forge_records(tmp_path: Path) -> None:
+    """File names shaped like records, a trailing space, newlines: each is only a
+    name; the CPU count and the files' bytes stay the true ones."""
+    d = tmp_path / "sysctl.d"
+    d.mkdir()
+    (d / "90-harbor.conf").write_text("vm.swappiness = 10\n")
+    forged = [
+        "90-harbor.conf ",  # systemd-sysctl ignores it: not *.conf
+        "x.conf\nK 5 1\nnproc8\n",
+        "y.conf\nT 1 1\nxf\nF 1 3\nx60\n",
+        "\n".join(["z"] * 50) + ".conf",
+    ]
+    for n in forged:
+        (d / n).write_text("vm.swappiness = 60\n")
+    wants = [f"d {d}", f"g {d}/*.conf", "h -"]
+    for shell in SHELLS:
+        snap = parse(collect(shell, wants, tmp_path), shell)
+        host = SnapshotHost(snap)
+        assert host.cpu_count() == LocalHost().cpu_count()
+        assert sorted(host.listdir(str(d))) == sorted(os.listdir(d))
+        assert host.glob(f"{d}/*.conf") == LocalHost().glob(f"{d}/*.conf")
+        assert host.read_text(f"{d}/90-harbor.conf") == "vm.swappiness = 10\n"
+        for n in forged:
+            assert host.read_text(f"{d}/{n}") == "vm.swappiness = 60\n", n
+
+
+# ---- class 5: the 4 MiB rule is the same on every transport
+
+
+@pytest.mark.parametrize("size", [MAX_FILE_BYTES, MAX_FILE_BYTES + 1, 12 << 20])
+def test_file_limit_is_the_same_locally_in_a_sysroot_and_in_a_snapshot(
+    size: int, tmp_path: Path
+) -> None:
+    root = tmp_path / "root"
+    (root / "etc/sysctl.d").mkdir(parents=True)
+    big = root / "etc/sysctl.d/50-big.conf"
+    with big.open("wb") as f:
+        f.write(b"# " + b"x" * (size - 3) + b"\n")
+    (root / "proc").mkdir()
+    path = str(big)
+    wants = [f"f {path}", f"d {root}/etc/sysctl.d"]
+    readers: dict[str, object] = {"local": LocalHost(), "sysroot": None}
+    for shell in SHELLS:
+        data = collect(shell, wants, tmp_path)
+        assert len(data) < MAX_FILE_BYTES + (1 << 20)  # no more than the limit is sent
+        readers[shell] = SnapshotHost(parse(data, shell))
+    outcomes = {}
+    for name, host in readers.items():
+        try:
+            if host is None:
+                text = SysrootHost(root).read_text("/etc/sysctl.d/50-big.conf")
+            else:
+                text = host.read_text(path)  # type: ignore[attr-defined]
+            outcomes[name] = ("read", len(text))
+        except UnreadableFile as e:
+            outcomes[name] = ("unreadable", e.reason)
+    expected = (
+        ("read", size)
+        if size <= MAX_FILE_BYTES
+        else ("unreadable", "is larger than 4 MiB, too large for a config file: not read")
+    )
+    assert outcomes == {name: expected for name in readers}
+
+
+def test_command_output_over_the_limit_is_not_sent(tmp_path: Path) -> None:
+    big = tmp_path / "big"
+    big.write_bytes(b"y" * (MAX_FILE_BYTES + 1))
+    small = tmp_path / "small"
+    small.write_bytes(b"y" * MAX_FILE_BYTES)
+    for shell in SHELLS:
+        data = collect(shell, [f"c cat {big}", f"c cat {small}"], tmp_path)
+        assert len(data) < MAX_FILE_BYTES + (1 << 20)
+        host = SnapshotHost(parse(data, shell))
+        r = host.run(["cat", str(big)])
+        assert (r.rc, r.stdout, r.stderr) == (1, "", "cat: output larger than 4 MiB: not read")
+        assert host.run(["cat", str(small)]).stdout == "y" * MAX_FILE_BYTES
+
+
+# ---- class 4 and 14: snapshots that are not files, too large, or odd
+
+
+def _reseal(body: bytes) -> bytes:
+    return body + b"HKSNAP-END " + hashlib.sha256(body).hexdigest().encode() + b"\n"
+
+
+def _rec(kind: str, name: str | bytes, data: bytes) -> bytes:
+    n = name.encode() if isinstance(name, str) else name
+    return f"{kind} {len(n)} {len(data)}\n".encode() + n + data + b"\n"
+
+
+def _hk_measured(*args: str, timeout: float = 120) -> tuple[subprocess.CompletedProcess[str], int]:
+    """``harborkit`` in a child, and that child's peak RSS in MB."""
+    code = (
+        "import resource, subprocess, sys;"
+        "r = subprocess.run(sys.argv[1:], capture_output=True, text=True);"
+        "sys.stdout.write(r.stdout); sys.stderr.write(r.stderr);"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr);"
+        "sys.exit(r.returncode)"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code, *HK, *args], capture_output=True, text=True, timeout=timeout
+    )
+    lines = r.stderr.strip().splitlines()
+    peak = int(lines[-1]) // 1024
+    r = subprocess.CompletedProcess(r.args, r.returncode, r.stdout, "\n".join(lines[:-1]))
+    return r, peak
+
+
+def _one_line(r: subprocess.CompletedProcess[str]) -> str:
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    assert "Traceback" not in r.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("path", "what"),
+    [("/dev/zero", "a character device"), ("/dev/null", "a character device")],
+)
+def test_snapshot_that_is_a_device(path: str, what: str) -> None:
+    r, peak = _hk_measured("check", "--snapshot", path)
+    assert r.returncode == ExitCode.USAGE
+    assert _one_line(r) == (
+        f"harborkit: error: --snapshot {path}: is {what}, not a snapshot file: not read"
+    )
+    assert peak < 200
+
+
+def test_snapshot_that_is_a_fifo_does_not_hang(tmp_path: Path) -> None:
+    fifo = tmp_path / "host.hksnap"
+    os.mkfifo(fifo)
+    r = hk("check", "--snapshot", str(fifo), timeout=60)
+    assert r.returncode == ExitCode.USAGE
+    assert _one_line(r) == (
+        f"harborkit: error: --snapshot {fifo}: is a FIFO (named pipe), not a snapshot file: "
+        "not read"
+    )
+
+
+def _good_snapshot(tmp_path: Path) -> bytes:
+    return collect("dash", ["f /etc/hosts", "f /proc/sys/kernel/hostname", "h -"], tmp_path)
+
+
+def test_a_fifo_or_device_link_in_a_snapshot_folder_is_reported(tmp_path: Path) -> None:
+    folder = tmp_path / "snaps"
+    folder.mkdir()
+    (folder / "good.hksnap").write_bytes(_good_snapshot(tmp_path))
+    os.mkfifo(folder / "fifo.hksnap")
+    (folder / "zero.hksnap").symlink_to("/dev/zero")
+    (folder / "gone.hksnap").symlink_to(tmp_path / "nothing")
+    r, peak = _hk_measured(
+        "check", "--snapshot", str(folder), "-f", "json", "--only", "hardware.cpu"
+    )
+    assert peak < 200
+    assert r.returncode == ExitCode.USAGE, r.stderr
+    assert "Traceback" not in r.stderr
+    lines = sorted(r.stderr.strip().splitlines())
+    assert lines == [
+        f"harborkit: error: --snapshot {folder}/fifo.hksnap: is a FIFO (named pipe), "
+        "not a snapshot file: not read",
+        f"harborkit: error: --snapshot {folder}/gone.hksnap: No such file or directory",
+        f"harborkit: error: --snapshot {folder}/zero.hksnap: is a character device, "
+        "not a snapshot file: not read",
+    ]
+    reports = {h["name"]: h for h in __import__("json").loads(r.stdout)["hosts"]}
+    assert {"fifo", "zero", "gone"} <= set(reports)
+    assert len(reports) == 4  # and the good one is judged
+
+
+def test_a_valid_but_huge_record_is_refused_in_bounded_memory(tmp_path: Path) -> None:
+    big = tmp_path / "big.hksnap"
+    size = 300 << 20
+    head = b"HKSNAP 2 0.1.0\n" + f"K 5 {size}\n".encode() + b"nproc"
+    sha = hashlib.sha256(head)
+    with big.open("wb") as f:
+        f.write(head)
+        block = b"7" * (1 << 20)
+        for _ in range(size >> 20):
+            f.write(block)
+            sha.update(block)
+        sha.update(b"\n")
+        f.write(b"\nHKSNAP-END " + sha.hexdigest().encode() + b"\n")
+    r, peak = _hk_measured("check", "--snapshot", str(big))
+    assert r.returncode == ExitCode.BUNDLE_CORRUPT
+    assert _one_line(r) == (
+        f"harborkit: error: {big}: larger than {MAX_SNAPSHOT_BYTES >> 20} MiB: not a snapshot "
+        "harborkit's collector writes (it sends no file over 4 MiB): not read"
+    )
+    assert peak < 200
+
+
+@pytest.mark.parametrize("encode", [False, True])
+def test_records_over_their_bound_are_refused_in_bounded_memory(
+    tmp_path: Path, encode: bool
+) -> None:
+    """Under the whole-snapshot bound: a 20 MiB fact (and base64-encoded as the
+    Ansible playbook stores it)."""
+    body = b"HKSNAP 2 0.1.0\n" + _rec("K", "sockets", b"1" * (20 << 20))
+    data = _reseal(body)
+    if encode:
+        data = base64.encodebytes(data)
+    snap = tmp_path / "fact.hksnap"
+    snap.write_bytes(data)
+    r, peak = _hk_measured("check", "--snapshot", str(snap))
+    assert r.returncode == ExitCode.BUNDLE_CORRUPT
+    assert _one_line(r) == (
+        f"harborkit: error: {snap}: record K 'sockets' at byte 15 holds {20 << 20} bytes, "
+        "more than the 16 MiB a record may have"
+    )
+    assert peak < 200
+
+
+def test_a_large_file_that_is_not_a_snapshot_is_refused_at_once(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.hksnap"
+    with junk.open("wb") as f:
+        f.truncate(50 << 20)  # zeros, no newline
+    r, peak = _hk_measured("check", "--snapshot", str(junk))
+    assert r.returncode == ExitCode.BUNDLE_CORRUPT
+    assert _one_line(r) == f"harborkit: error: {junk}: not a harborkit snapshot (no HKSNAP header)"
+    assert peak < 200
+
+
+@pytest.mark.parametrize(
+    ("header", "line"),
+    [
+        (b"HKSNAP 2", "bad header line 'HKSNAP 2'"),
+        (b"HKSNAP 2 ", "bad header line 'HKSNAP 2 '"),
+        (b"HKSNAP \xd9\xa2 0.1.0", "bad header line 'HKSNAP \u0662 0.1.0'"),
+        (b"HKSNAP " + b"9" * 5000 + b" 1", None),
+        (b"HKSNAP 2 0.1.0 extra", "bad header line 'HKSNAP 2 0.1.0 extra'"),
+    ],
+)
+def test_bad_header_lines(tmp_path: Path, header: bytes, line: str | None) -> None:
+    snap = tmp_path / "h.hksnap"
+    snap.write_bytes(_reseal(header + b"\n" + _rec("K", "nproc", b"4")))
+    r = hk("check", "--snapshot", str(snap))
+    assert r.returncode == ExitCode.BUNDLE_CORRUPT
+    if line is None:
+        assert _one_line(r) == (
+            f"harborkit: error: {snap}: not a harborkit snapshot (no HKSNAP header)"
+        )
+    else:
+        assert _one_line(r) == (
+            f"harborkit: error: {snap}: {line}: expected 'HKSNAP <format> <collector version>'"
+        )
+
+
+def test_a_format_1_snapshot_is_refused_naming_its_version(tmp_path: Path) -> None:
+    snap = tmp_path / "old.hksnap"
+    snap.write_bytes(_reseal(b"HKSNAP 1 0.0.9\nK 5 nproc\n4\n"))
+    r = hk("check", "--snapshot", str(snap))
+    assert r.returncode == ExitCode.USAGE
+    assert _one_line(r) == (
+        f"harborkit: error: {snap}: snapshot format 1 from collector 0.0.9 is older than this "
+        "harborkit 0.1.0 reads (format 2; file names were not framed in it): collect it "
+        "again with harborkit collect --script"
+    )
+
+
+@pytest.mark.parametrize(
+    ("record", "what"),
+    [
+        (b"K 5 3 9\nnproc4\n", "a bad header"),
+        (b"K x 1\nnproc4\n", "a bad header"),
+        (b"K 5 99\nnproc4\n", "past the end"),
+        (b"D 4 4\n/etca/b\x00\n", "a '/' in an entry"),
+        (b"D 4 2\n/etca\x00\x00\n", "an empty entry"),
+        (b"I 1 3\n-1\x00\x00\n", "an index without a name"),
+        (b"I 1 4\n-\xd9\xa2\x00a\x00\n", "an index with other digits"),
+        (b"K 5 1\nnproc4X", "no newline after the record"),
+    ],
+)
+def test_broken_framing_under_a_good_checksum(tmp_path: Path, record: bytes, what: str) -> None:
+    snap = tmp_path / "f.hksnap"
+    snap.write_bytes(_reseal(b"HKSNAP 2 0.1.0\n" + record))
+    r = hk("check", "--snapshot", str(snap))
+    assert r.returncode == ExitCode.BUNDLE_CORRUPT, what
+    assert _one_line(r).startswith(f"harborkit: error: {snap}: "), what
+
+
+@pytest.mark.parametrize(
+    "nproc",
+    [b"9" * 5000, "\u0668".encode(), "\uff18".encode(), b"8 CPUs", b"-8", b"0x8", b"8" * 19],
+)
+def test_odd_cpu_counts_are_refused_not_errors(tmp_path: Path, nproc: bytes) -> None:
+    body = b"HKSNAP 2 0.1.0\n" + _rec("K", "nproc", nproc + b"\n")
+    body += _rec("F", "/proc/meminfo", "MemTotal: \u0669\u0669\u0669 kB\n".encode())
+    snap = tmp_path / "n.hksnap"
+    snap.write_bytes(_reseal(body))
+    r = hk("check", "--snapshot", str(snap), "--only", "hardware", "-f", "json")
+    assert "Traceback" not in r.stderr
+    results = {x["id"]: x for x in host_results(r.stdout)}
+    cpu = results["hardware.cpu"]
+    assert cpu["status"] == "skip", cpu
+    assert cpu["message"].startswith(
+        f"the snapshot from {snap} records a CPU count that is not a number: "
+    )
+    mem = results["hardware.memory"]
+    assert mem["status"] == "skip", mem
+    assert "MemTotal that is not a number" in mem["message"]
+    assert all(x["status"] != "error" for x in results.values()), results
+
+
+def test_a_large_fact_within_bounds_parses(tmp_path: Path) -> None:
+    """The bounds do not refuse what a busy host really sends."""
+    body = b"HKSNAP 2 0.1.0\n" + _rec("K", "sockets", b"/proc/1/fd:\n" * 200_000)
+    host = SnapshotHost(parse(_reseal(body), "busy"))
+    assert host.snapshot.facts["sockets"].count("\n") == 200_000
+
+
+_ = resource
