@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import resource
 import shlex
+import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -26,7 +28,8 @@ from harborkit.errors import ExitCode
 from harborkit.host import LocalHost, SysrootHost
 from harborkit.host.interface import MAX_FILE_BYTES, UnreadableFile
 from harborkit.host.snapshot import SnapshotHost
-from tests.remote.conftest import HK, hk, host_results
+from tests.remote.conftest import FIXTURES, HK, Lab, hk, host_results
+from tests.support.sshhost import ADMIN, SshHost, start_host
 
 SHELLS = {"dash": ["dash"], "bash": ["bash", "--posix"], "busybox": ["busybox", "sh"]}
 
@@ -502,3 +505,241 @@ def test_a_large_fact_within_bounds_parses(tmp_path: Path) -> None:
 
 
 _ = resource
+
+
+# ---- over SSH: a real sshd host whose files are hostile
+
+
+@pytest.fixture(scope="module")
+def victim(lab: Lab) -> Iterator[SshHost]:
+    """A host of its own (the shared ones stay clean): the debian12 fixture's
+    files, reached as root and as admin with passwordless sudo."""
+    host = start_host(lab.image, lab.env, "victim", lab.client.public_key)
+    try:
+        host.put_tree(FIXTURES / "debian12")
+        lab.client.trust([host])
+        yield host
+    finally:
+        host.stop()
+
+
+def _canaries(host: SshHost) -> str:
+    """Every canary the hostile values would create (all in /tmp) and files
+    named like a command in the collector's working folders."""
+    return host.exec(
+        "ls -d /tmp/hk-canary* /root/*touch* /home/admin/*touch* 2>/dev/null", check=False
+    )
+
+
+#: harbor.yml values that a shell would run, split or take for a work line
+_HOSTILE_YML = {
+    "h1": (
+        "/srv/a;touch${IFS}/tmp/hk-canary-1",
+        "/srv/$(touch /tmp/hk-canary-2)",
+        '"/etc/c.pem\\nc touch /tmp/hk-canary-3\\n"',
+        '"/etc/k.pem\\nHK_WANTS_END\\ntouch /tmp/hk-canary-4\\n"',
+    ),
+    "h2": (
+        "/srv/`touch /tmp/hk-canary-5`",
+        '"/srv/x\\ny;touch /tmp/hk-canary-6"',
+        "/srv/-rf",
+        "\"/srv/'; touch /tmp/hk-canary-7; '\"",
+    ),
+    "h3": (
+        "'/srv/*'",
+        "/srv/x -o -w / ; touch /tmp/hk-canary-8",
+        '"/opt/c\\ne /etc/shadow\\nc 1\\nptouch\\n"',
+        '"-o\\t/tmp/hk-canary-9"',
+    ),
+}
+
+
+def _hostile_yml(base: str, values: tuple[str, str, str, str]) -> str:
+    data, log, cert, key = values
+    text = base
+    for old, new in (
+        ("data_volume: /srv/harbor/data", f"data_volume: {data}"),
+        ("certificate: /opt/harbor/certs/harbor.example.lan.crt", f"certificate: {cert}"),
+        ("private_key: /opt/harbor/certs/harbor.example.lan.key", f"private_key: {key}"),
+    ):
+        assert old in text
+        text = text.replace(old, new)
+    lines = text.splitlines()
+    i = next(i for i, ln in enumerate(lines) if ln.strip().startswith("location:"))
+    lines[i] = lines[i].split("location:")[0] + f"location: {log}"
+    return "\n".join(lines) + "\n"
+
+
+def _put(host: SshHost, path: str, data: bytes) -> None:
+    host.exec(f'p={shlex.quote(path)}; mkdir -p "${{p%/*}}" && cat > "$p"', input=data)
+
+
+def test_hostile_harbor_yml_and_harbor_config_over_ssh_run_nothing(
+    lab: Lab, victim: SshHost, tmp_path: Path
+) -> None:
+    base = (FIXTURES / "debian12/opt/harbor/harbor.yml").read_text()
+    root = tmp_path / "root"
+    shutil.copytree(FIXTURES / "debian12", root, symlinks=True)
+    configs = []
+    for name, values in _HOSTILE_YML.items():
+        text = _hostile_yml(base, values).encode()
+        path = f"/opt/{name}/harbor.yml"
+        _put(victim, path, text)
+        (root / path[1:]).parent.mkdir(parents=True, exist_ok=True)
+        (root / path[1:]).write_bytes(text)
+        configs.append(path)
+    # a --harbor-config path that is itself hostile: a folder with a newline
+    # and a work line in its name, and one with shell in it
+    odd = "/opt/h4\nc touch /tmp/hk-canary-10\n/harbor.yml"
+    _put(victim, odd, base.encode())
+    (root / odd[1:]).parent.mkdir(parents=True)
+    (root / odd[1:]).write_bytes(base.encode())
+    configs += [odd, "/opt/h5;touch /tmp/hk-canary-11/harbor.yml"]
+    checked = 0
+    for i, cfg in enumerate(configs):
+        target = f"{ADMIN}@{victim.target}" if i % 2 == 0 else victim.target
+        become = ("--become",) if i % 2 == 0 else ()
+        opts = ("--harbor-config", cfg, "--only", "harbor.config,harbor.storage", "-f", "json")
+        ssh = hk("check", "--host", target, *become, *opts, config=lab.client.config)
+        assert ssh.returncode in (ExitCode.OK, ExitCode.FAILED), ssh.stderr
+        assert "Traceback" not in ssh.stderr
+        got = {x["id"]: x["status"] for x in host_results(ssh.stdout)}
+        if "h5" in cfg:  # no such file: on a remote host harbor.config fails (README)
+            assert got["harbor.config"] == "fail", ssh.stdout
+            assert f"{cfg}" in json.dumps(host_results(ssh.stdout))
+        else:
+            by_root = hk("check", "--root", str(root), *opts)
+            assert by_root.returncode == ssh.returncode, (cfg, ssh.stdout, by_root.stdout)
+            want = {x["id"]: x["status"] for x in host_results(by_root.stdout)}
+            assert got == want, cfg
+        assert "error" not in got.values(), ssh.stdout
+        checked += 1
+        assert _canaries(victim) == ""
+    assert checked == len(configs)
+    # the hostile values were judged as the paths they are
+    r = hk(
+        "check",
+        "--host",
+        victim.target,
+        "--harbor-config",
+        "/opt/h1/harbor.yml",
+        "--only",
+        "harbor.storage",
+        "-f",
+        "json",
+        config=lab.client.config,
+    )
+    text = json.dumps(host_results(r.stdout))
+    assert json.dumps("/srv/a;touch${IFS}/tmp/hk-canary-1")[1:-1] in text
+    assert _canaries(victim) == ""
+
+
+def _names_tree(put: Callable[[str, bytes], None]) -> None:
+    """sysctl.d and limits.d files whose names try to end a record, forge one,
+    or pass for another file (a trailing space: systemd-sysctl ignores it)."""
+    put("/etc/sysctl.d/90-harbor.conf", b"vm.swappiness = 60\n")
+    put("/etc/sysctl.d/90-harbor.conf ", b"vm.swappiness = 10\n")
+    put("/etc/sysctl.d/x.conf\nK 5 1\nnproc8\n.conf", b"vm.overcommit_memory = 1\n")
+    put("/etc/sysctl.d/a\nb\n.conf", b"vm.dirty_ratio = 50\n")
+    put("/etc/security/limits.d/90-harbor.conf\n", b"* soft nofile 1\n")
+    put("/etc/security/limits.d/x\nD 22 0\n\x00.conf".replace("\x00", ""), b"* hard nofile 2\n")
+    put("/etc/security/limits.d/y.conf\nT 5 1\nnprocd\n", b"* soft nproc 3\n")
+
+
+def test_names_with_newlines_over_ssh_by_snapshot_and_by_root(
+    lab: Lab, victim: SshHost, tmp_path: Path
+) -> None:
+    root = tmp_path / "root"
+    shutil.copytree(FIXTURES / "debian12", root, symlinks=True)
+
+    def put_root(path: str, data: bytes) -> None:
+        p = root / path[1:]
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(data)
+
+    before = victim.exec("cat /etc/sysctl.d/90-harbor.conf", raw=True)
+    _names_tree(lambda p, d: _put(victim, p, d))
+    _names_tree(put_root)
+    try:
+        opts = ("--only", "sysctl.persisted,limits.pam,hardware.cpu", "-f", "json")
+        ssh = hk("check", "--host", victim.target, *opts, config=lab.client.config)
+        script_text = hk("collect", "--script").stdout
+        snap = tmp_path / "victim.hksnap"
+        snap.write_bytes(victim.exec("exec /bin/sh -s", input=script_text.encode(), raw=True))
+        by_snap = hk("check", "--snapshot", str(snap), *opts)
+        by_root = hk("check", "--root", str(root), *opts)
+    finally:
+        victim.exec(
+            "rm -rf /etc/sysctl.d/*'\n'* '/etc/sysctl.d/90-harbor.conf ' "
+            "/etc/security/limits.d/*'\n'*"
+        )
+        _put(victim, "/etc/sysctl.d/90-harbor.conf", before)
+    results = {
+        name: {
+            x["id"]: {k: v for k, v in x.items() if k != "duration_seconds"}
+            for x in host_results(r.stdout)
+        }
+        for name, r in (("ssh", ssh), ("snapshot", by_snap), ("root", by_root))
+    }
+    for name, res in results.items():
+        assert "error" not in {x["status"] for x in res.values()}, (name, res)
+    # the host is auditable, and every transport judges the same bytes the same way
+    for cid in ("sysctl.persisted", "limits.pam"):
+        assert results["ssh"][cid]["status"] == results["root"][cid]["status"], cid
+        assert results["snapshot"][cid] == results["ssh"][cid], cid
+        assert results["ssh"][cid]["findings"] == results["root"][cid]["findings"], cid
+    # vm.swappiness = 60 in the real 90-harbor.conf: the trailing-space twin is ignored
+    assert "vm.swappiness" in json.dumps(results["ssh"]["sysctl.persisted"]["findings"])
+    assert results["ssh"]["sysctl.persisted"]["status"] == "fail"
+    # the CPU count is the host's own, not the "8" a name spelled
+    cpus = int(victim.exec("nproc").strip())
+    assert f"{cpus} CPUs" in json.dumps(results["ssh"]["hardware.cpu"])
+    assert results["snapshot"]["hardware.cpu"] == results["ssh"]["hardware.cpu"]
+
+
+def test_a_12_mb_sysctl_file_is_judged_the_same_by_every_transport(
+    lab: Lab, victim: SshHost, tmp_path: Path
+) -> None:
+    big = b"# padding\n" * (12 << 20 >> 4) + b"vm.swappiness = 10\n"
+    assert len(big) > 12 << 19
+    root = tmp_path / "root"
+    shutil.copytree(FIXTURES / "debian12", root, symlinks=True)
+    (root / "etc/sysctl.d/50-big.conf").write_bytes(big)
+    _put(victim, "/etc/sysctl.d/50-big.conf", big)
+    try:
+        opts = ("--only", "sysctl.persisted", "-f", "json")
+        ssh = hk("check", "--host", victim.target, *opts, config=lab.client.config)
+        script_text = hk("collect", "--script").stdout
+        data = victim.exec("exec /bin/sh -s", input=script_text.encode(), raw=True)
+        snap = tmp_path / "victim.hksnap"
+        snap.write_bytes(data)
+        by_snap = hk("check", "--snapshot", str(snap), *opts)
+        by_root = hk("check", "--root", str(root), *opts)
+    finally:
+        victim.exec("rm -f /etc/sysctl.d/50-big.conf")
+    assert len(data) < 2 << 20  # the collector did not send the 12 MB
+    found = {}
+    for name, r in (("ssh", ssh), ("snapshot", by_snap), ("root", by_root)):
+        assert r.returncode == ExitCode.FAILED, (name, r.stderr)
+        res = host_results(r.stdout)[0]
+        found[name] = (res["status"], res["findings"])
+    assert found["ssh"] == found["snapshot"] == found["root"]
+    assert found["ssh"] == (
+        "fail",
+        [
+            {
+                "status": "fail",
+                "subject": "file",
+                "message": "is larger than 4 MiB, too large for a config file: not read",
+                "expected": None,
+                "actual": None,
+                "location": "/etc/sysctl.d/50-big.conf",
+            }
+        ],
+    )
+    # and this machine's own reader says the same of the same bytes
+    local = tmp_path / "50-big.conf"
+    local.write_bytes(big)
+    with pytest.raises(UnreadableFile) as e:
+        LocalHost().read_text(str(local))
+    assert e.value.reason == "is larger than 4 MiB, too large for a config file: not read"
