@@ -151,38 +151,42 @@ path() {
 
 # batch FILES...: their sizes (one wc), F/Z records or an index (I: size NUL
 # name NUL per file) and the bytes of the files not over the limit (B, one
-# cat). Names come from this list, never from wc's output (which a name with
-# odd bytes could garble); when wc does not give one line per file, each file
-# is read alone.
+# cat). A size is taken only from the line of wc's output whose name is
+# exactly the file's (the line is read whole: no space trimmed); a file wc
+# gives no such line for (unreadable, or a name it shows otherwise) is read
+# alone, so no line can lend its size to another file.
 batch() {
     [ $# -gt 0 ] || return 0
     wc -c -- "$@" > "$hk_tmpdir/i" 2> /dev/null
-    lines=$(wc -l < "$hk_tmpdir/i")
-    if [ $# -gt 1 ]; then want=$(($# + 1)); else want=1; fi
-    if [ $((lines + 0)) -ne "$want" ]; then
-        for f in "$@"; do copy "$f"; done
-        return 0
-    fi
     : > "$hk_tmpdir/x"
     keep=
     total=0
-    while read -r n rest; do
+    # (bn, not n: copy and rec set n)
+    while IFS= read -r line; do
+        line=${line#"${line%%[! ]*}"}
+        bn=${line%% *}
+        rest=${line#* }
+        while [ $# -gt 0 ] && [ "$rest" != "$1" ]; do
+            copy "$1"
+            shift
+        done
         [ $# -gt 0 ] || break
         f=$1
         shift
-        case "$n" in
+        case "$bn" in
         '' | *[!0-9]*) copy "$f" ;;
         *)
-            if [ "$n" -gt "$HK_MAX" ]; then
-                recs Z "$f" "$n"
+            if [ "$bn" -gt "$HK_MAX" ]; then
+                recs Z "$f" "$bn"
             else
-                printf '%s\0%s\0' "$n" "$f" >> "$hk_tmpdir/x"
+                printf '%s\0%s\0' "$bn" "$f" >> "$hk_tmpdir/x"
                 keep="$keep$f$NL"
-                total=$((total + n))
+                total=$((total + bn))
             fi
             ;;
         esac
     done < "$hk_tmpdir/i"
+    for f in "$@"; do copy "$f"; done
     [ -n "$keep" ] || return 0
     IFS=$NL
     set -- $keep
@@ -226,15 +230,21 @@ list() {
         return 0
     fi
     : > "$hk_tmpdir/l"
+    ln=0
     set +f
     for x in "$1"/* "$1"/.*; do
         set -f
         b=${x##*/}
         case "$b" in . | ..) continue ;; esac
-        if [ -e "$x" ] || [ -L "$x" ]; then printf '%s\0' "$b" >> "$hk_tmpdir/l"; fi
+        if [ -e "$x" ] || [ -L "$x" ]; then
+            printf '%s\0' "$b" >> "$hk_tmpdir/l"
+            ln=$((ln + ${#b} + 1))
+        fi
     done
     set -f
-    rec D "$1" "$hk_tmpdir/l"
+    printf 'D %s %s\n%s' "${#1}" "$ln" "$1" >> "$out"
+    cat "$hk_tmpdir/l" >> "$out"
+    printf '\n' >> "$out"
 }
 
 # walk PREFIX REST: gather what a glob of PREFIX/REST needs
@@ -308,7 +318,13 @@ want_cmd() {
     hk_n=$((hk_n + 1))
     o="$hk_tmpdir/c$hk_n.o"
     x="$hk_tmpdir/c$hk_n.x"
-    if $hk_to "$@" > "$o" 2> "$x" < /dev/null; then rc=0; else rc=$?; fi
+    # timeout runs a program; "command" skips this script's functions
+    if [ -n "$hk_to" ]; then
+        $hk_to "$@" > "$o" 2> "$x" < /dev/null
+    else
+        command "$@" > "$o" 2> "$x" < /dev/null
+    fi
+    rc=$?
     # non-empty outputs are read with the batched files: A names what they are
     if [ -s "$o" ]; then recs A "$o" "O $cmd"; hk_files="$hk_files$o$NL"; else recs O "$cmd" ""; fi
     if [ -s "$x" ]; then recs A "$x" "X $cmd"; hk_files="$hk_files$x$NL"; else recs X "$cmd" ""; fi

@@ -383,11 +383,13 @@ class SnapshotHost:
             text = self.snapshot.facts.get(f"df:{path}")
             if text is None:
                 raise self._miss(f"free space under {path}", f"s {path}")
-            existing, nul, df = text.partition("\0")
+            # the collector writes the folder, a NUL byte (a folder's name may hold a
+            # newline) and df's output; a fact without the NUL has the folder on line 1
+            existing, _, df = text.partition("\0" if "\0" in text else "\n")
             lines = df.splitlines()
-            if not nul or len(lines) < 2:
+            if len(lines) < 2:
                 raise NotAvailable(
-                    f"df on {self.snapshot.source} failed for {path}: {show(text.strip())}"
+                    f"df on {self.snapshot.source} failed for {path}: {text.strip()}"
                 )
             fields = lines[-1].split()
             free = _number(fields[3]) if len(fields) > 3 else None

@@ -220,6 +220,36 @@ def test_names_cannot_forge_records(tmp_path: Path) -> None:
             assert host.read_text(f"{d}/{n}") == "vm.swappiness = 60\n", n
 
 
+def test_a_size_is_never_lent_to_another_file(tmp_path: Path) -> None:
+    """The batch takes each size from the line of wc that names the file
+    exactly: twins with a trailing space, files wc cannot read (drop_caches is
+    write-only) and sizes that would cancel out leave every file its own bytes."""
+    d = tmp_path / "conf.d"
+    d.mkdir()
+    contents = {
+        "a ": b"x" * 7,
+        "a": b"yyy",
+        "b  ": b"z",
+        "b": b"wwwwwwwww",
+        "c\t": b"",
+        "c": b"vv",
+        " 5 a": b"q" * 5,
+    }
+    for name, data in contents.items():
+        (d / name).write_bytes(data)
+    wants = [f"d {d}", "f /proc/sys/vm/drop_caches", "f /proc/sys/vm/swappiness"]
+    for shell in SHELLS:
+        host = SnapshotHost(parse(collect(shell, wants, tmp_path), shell))
+        for name, data in contents.items():
+            assert host.read_text(f"{d}/{name}") == data.decode(), (shell, name)
+        assert host.read_text("/proc/sys/vm/swappiness") == LocalHost().read_text(
+            "/proc/sys/vm/swappiness"
+        )
+        if os.geteuid() == 0:
+            with pytest.raises(OSError):
+                host.read_text("/proc/sys/vm/drop_caches")
+
+
 # ---- class 5: the 4 MiB rule is the same on every transport
 
 
