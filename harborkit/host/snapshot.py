@@ -191,7 +191,7 @@ class SnapshotHost:
             raise UnreadableFile(path, snap.too_large[path])
         if path in snap.errors:
             msg = snap.errors[path] or "Permission denied"
-            user = snap.facts.get("user", "").strip()
+            user = show(snap.facts.get("user", "").strip(), 32)
             who = f" (the collector ran as {user})" if user else ""
             if "ermission" in msg:
                 raise PermissionError(errno.EACCES, f"Permission denied{who}", path)
@@ -447,7 +447,7 @@ class SnapshotHost:
         return _SnapshotDocker(self)
 
     def clock(self) -> ClockSample:
-        when = self.snapshot.facts.get("started", "").strip() or "an unknown time"
+        when = show(self.snapshot.facts.get("started", "").strip(), 32) or "an unknown time"
         raise NotAvailable(
             f"the snapshot from {self.snapshot.source} was taken at {when}: a carried "
             "snapshot's clock cannot be compared with this machine's now"
