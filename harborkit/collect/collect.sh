@@ -407,6 +407,7 @@ want_proc() {
 
 # want_df PATH: the nearest existing folder, a NUL byte, and df -Pk of it
 want_df() {
+    case "$1" in /*) ;; *) return 0 ;; esac  # (a relative path has no nearest folder)
     p=$1
     while [ "$p" != / ] && [ ! -e "$p" ]; do
         p=${p%/*}

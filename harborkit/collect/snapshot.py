@@ -156,7 +156,11 @@ def read_file(path: str | os.PathLike[str], shown: str) -> Snapshot:
             raise _too_big(shown)
 
         def chunks() -> Iterator[bytes]:
+            raw = 0
             while chunk := os.read(fd, _CHUNK):
+                raw += len(chunk)
+                if raw > _MAX_RAW:  # it grows while being read
+                    raise _too_big(shown)
                 yield chunk
 
         return _parse(chunks(), shown)

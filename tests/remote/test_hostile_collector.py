@@ -161,13 +161,23 @@ def test_hostile_harbor_yml_values_are_data(shell: str, tmp_path: Path) -> None:
 
 def test_a_want_with_a_nul_byte_or_an_option_as_program_is_dropped(tmp_path: Path) -> None:
     canary = tmp_path / "canary"
-    text = script(["f /etc/hosts\0x", f"c -c touch {canary}", "c 'unclosed", "Q /etc/hosts"])
+    text = script(
+        [
+            "f /etc/hosts\0x",
+            f"c -c touch {canary}",
+            "c 'unclosed",
+            "Q /etc/hosts",
+            "s relative/never/found",  # no nearest folder: not an endless walk up
+            "s -P",
+        ]
+    )
     assert "\0" not in text
     r = subprocess.run(["dash", "-s"], input=text.encode(), capture_output=True, timeout=60)
     assert r.returncode == 0, r.stderr
     host = SnapshotHost(parse(r.stdout, "x"))
     assert host.snapshot.files == {}
     assert host.snapshot.commands == {}
+    assert host.snapshot.facts.keys() == {"started", "epoch", "clock", "uid", "user", "nproc"}
     assert not canary.exists()
 
 
