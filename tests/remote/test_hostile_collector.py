@@ -446,6 +446,28 @@ def test_records_over_their_bound_are_refused_in_bounded_memory(
     assert peak < 200
 
 
+def test_a_snapshot_just_under_the_bound_is_read_in_bounded_memory(tmp_path: Path) -> None:
+    """Fifteen files of 4 MiB (60 MiB): judged, streamed, under 200 MB."""
+    snap = tmp_path / "full.hksnap"
+    blk = b"# " + b"p" * (MAX_FILE_BYTES - 3) + b"\n"
+    sha = hashlib.sha256()
+    with snap.open("wb") as f:
+        for piece in (b"HKSNAP 2 0.1.0\n", _rec("K", "nproc", b"4\n")):
+            f.write(piece)
+            sha.update(piece)
+        for i in range(15):
+            name = f"/srv/blob{i}".encode()
+            for piece in (f"F {len(name)} {len(blk)}\n".encode() + name, blk, b"\n"):
+                f.write(piece)
+                sha.update(piece)
+        f.write(b"HKSNAP-END " + sha.hexdigest().encode() + b"\n")
+    assert snap.stat().st_size < MAX_SNAPSHOT_BYTES
+    r, peak = _hk_measured("check", "--snapshot", str(snap), "--only", "hardware.cpu", "-f", "json")
+    assert r.returncode == ExitCode.OK, r.stderr
+    assert host_results(r.stdout)[0]["status"] == "pass"
+    assert peak < 200
+
+
 def test_a_large_file_that_is_not_a_snapshot_is_refused_at_once(tmp_path: Path) -> None:
     junk = tmp_path / "junk.hksnap"
     with junk.open("wb") as f:
