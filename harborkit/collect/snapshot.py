@@ -287,17 +287,17 @@ class _Stream:
 
     def line(self, limit: int) -> bytes | None:
         """The next line (without its newline) if one ends within ``limit`` bytes."""
-        start = self._pos
+        scanned = 0  # bytes after the position already searched (a pull moves the position)
         while True:
-            nl = self._buf.find(b"\n", start, self._pos + limit + 1)
+            nl = self._buf.find(b"\n", self._pos + scanned, self._pos + limit + 1)
             if nl >= 0:
                 out = self._buf[self._pos : nl]
                 self.offset += nl + 1 - self._pos
                 self._pos = nl + 1
                 return out
-            if len(self._buf) - self._pos > limit:
+            scanned = len(self._buf) - self._pos
+            if scanned > limit:
                 return None
-            start = len(self._buf)
             if not self._pull():
                 return None
 

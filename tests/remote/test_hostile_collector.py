@@ -559,6 +559,27 @@ def test_odd_cpu_counts_are_refused_not_errors(tmp_path: Path, nproc: bytes) -> 
     assert all(x["status"] != "error" for x in results.values()), results
 
 
+@pytest.mark.parametrize("step", [1, 2, 3, 7, 64, 4099])
+def test_a_snapshot_reads_the_same_in_any_chunking(tmp_path: Path, step: int) -> None:
+    """Records, names and the checksum line split anywhere between reads."""
+    from harborkit.collect.snapshot import _parse
+
+    d = tmp_path / "d"
+    d.mkdir()
+    for i, name in enumerate(["a\nb", "c d ", "e"]):
+        (d / name).write_bytes(b"line\n" * (i + 1))
+    data = collect("dash", [f"d {d}", "c echo hi", "h -", "w sh"], tmp_path)
+    whole = parse(data, "x")
+    chunks = (data[i : i + step] for i in range(0, len(data), step))
+    split = _parse(chunks, "x")
+    assert split == whole
+    assert whole.files[f"{d}/a\nb"] == b"line\n"
+    assert whole.commands["echo hi"].stdout == b"hi\n"
+    b64 = base64.encodebytes(data)
+    chunks = (b64[i : i + step] for i in range(0, len(b64), step))
+    assert _parse(chunks, "x") == whole
+
+
 def test_a_large_fact_within_bounds_parses(tmp_path: Path) -> None:
     """The bounds do not refuse what a busy host really sends."""
     body = b"HKSNAP 2 0.1.0\n" + _rec("K", "sockets", b"/proc/1/fd:\n" * 200_000)
