@@ -125,9 +125,13 @@ def show(raw: bytes | str, limit: int = 60) -> str:
     """Bytes from a snapshot, safe to put in a one-line message (no control
     characters or terminal escapes reach the terminal)."""
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-    cut = text[:limit]
-    out = "".join(c if c.isprintable() else repr(c)[1:-1] for c in cut)
-    return out + ("..." if len(text) > limit else "")
+    return printable(text[:limit]) + ("..." if len(text) > limit else "")
+
+
+def printable(text: str) -> str:
+    """``text`` with every control character (a newline, an escape) written as
+    Python writes it in a string literal: one line, no terminal sequences."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 # ---- reading: a regular file or bytes, as a stream of chunks
@@ -139,6 +143,7 @@ def read_file(path: str | os.PathLike[str], shown: str) -> Snapshot:
     Only a regular file is read (decided from its metadata: a FIFO is never
     opened, a device never read), in chunks, at most the snapshot bound.
     """
+    shown = printable(shown)  # a file name found in a folder is data too
     try:
         st = os.stat(path)
         what = _not_regular(st.st_mode)

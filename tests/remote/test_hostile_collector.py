@@ -403,6 +403,20 @@ def test_a_fifo_or_device_link_in_a_snapshot_folder_is_reported(tmp_path: Path) 
     assert len(reports) == 4  # and the good one is judged
 
 
+def test_a_snapshot_file_name_with_escapes_is_shown_printable(tmp_path: Path) -> None:
+    folder = tmp_path / "snaps"
+    folder.mkdir()
+    (folder / "\x1b[2Jcut\n.hksnap").write_bytes(b"HKSNAP 2 0.1.0\nK 5 1\nnproc")
+    r = hk("check", "--snapshot", str(folder))
+    assert r.returncode == ExitCode.BUNDLE_CORRUPT
+    assert "\x1b" not in r.stderr
+    assert _one_line(r) == (
+        f"harborkit: error: {folder}/\\x1b[2Jcut\\n.hksnap: truncated: the snapshot ends "
+        "after 26 bytes without its HKSNAP-END checksum line (cut short while collecting or "
+        "copying)"
+    )
+
+
 def test_a_valid_but_huge_record_is_refused_in_bounded_memory(tmp_path: Path) -> None:
     big = tmp_path / "big.hksnap"
     size = 300 << 20
