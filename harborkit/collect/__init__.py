@@ -221,13 +221,16 @@ def want_for_run(argv: Sequence[str]) -> str:
 
 #: the work list's kinds (see ``collect.sh``)
 KINDS = frozenset("feglmdchwpsyHkP")
-_PLAIN = re.compile(rb"[A-Za-z0-9/._,:=@+-]+")
+#: bytes a work-list line carries as they are: printable ASCII (the list is a
+#: quoted here-document read with ``IFS= read -r``: nothing in it is expanded)
+_PLAIN = re.compile(rb"[ -~]+")
 
 
 def _arg(value: str) -> str:
     """One argument line of the work list: ``p`` and the bytes when they are
-    plain, else ``o`` and every byte as a ``\\NNN`` octal escape (printf decodes
-    it): no byte of a value can end its line, end the list or reach a shell."""
+    printable ASCII, else ``o`` and every byte as a ``\\NNN`` octal escape
+    (printf decodes it): no byte of a value can end its line, end the list or
+    reach a shell, and the script stays ASCII."""
     raw = value.encode("utf-8", "surrogateescape")
     if _PLAIN.fullmatch(raw):
         return "p" + value
