@@ -172,6 +172,8 @@ def test_a_want_with_a_nul_byte_or_an_option_as_program_is_dropped(tmp_path: Pat
         ]
     )
     assert "\0" not in text
+    # whatever the names hold (a byte that is no UTF-8), the script is ASCII
+    assert script(["f /x\udcff\u00e9\x1b", "c ls /\u00e9"]).isascii()
     r = subprocess.run(["dash", "-s"], input=text.encode(), capture_output=True, timeout=60)
     assert r.returncode == 0, r.stderr
     host = SnapshotHost(parse(r.stdout, "x"))
