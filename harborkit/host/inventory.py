@@ -118,7 +118,7 @@ def load_inventory(path: str) -> Inventory:
         text = None  # a script is code: Ansible runs it, and its output is checked
     else:
         _scan(text, path)
-    parent = str(Path(path).parent)
+    parent = os.path.dirname(path)
     budget = [io.MAX_ENTRIES]
     for sub in ("group_vars", "host_vars"):
         vars_dir = os.path.join(parent, sub)
@@ -219,8 +219,8 @@ def _from_ansible(tool: str, path: str, text: str | None) -> Inventory:
         [tool, "-i", path, "--list"], env, io.inventory_timeout(), f"--inventory {path}"
     )
     if rc != 0:
-        if text is not None:  # our own reader names file:line for a static file
-            _parse(text, path)
+        if text is not None:
+            _explain(text, path)
         raise InputError(f"--inventory {path}: {_ansible_error(err, rc)}")
     from harborkit.yamlfile import JsonRefused, parse_json
 
@@ -231,8 +231,18 @@ def _from_ansible(tool: str, path: str, text: str | None) -> Inventory:
             f"--inventory {path}: ansible-inventory printed no JSON: {clean(str(e))}"
         ) from None
     inv = _from_list(data, path)
+    if not inv.hosts and text is not None:
+        _explain(text, path)  # a group misspelt, vars not a mapping: Ansible only warns
     inv.text = text
     return inv
+
+
+def _explain(text: str, path: str) -> None:
+    """Raise what this reader finds wrong with a static file that ansible-inventory
+    refused (or found no hosts in): its error names ``file:line``."""
+    builtin = _parse(text, path)
+    for h, hv in builtin.hosts.items():
+        target(h, hv, functools.partial(builtin.where, h))
 
 
 def _ansible_error(err: str, rc: int) -> str:
