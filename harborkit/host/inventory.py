@@ -28,7 +28,8 @@ import shlex
 import shutil
 import stat
 import sys
-from collections.abc import Callable, Iterable
+from collections import ChainMap
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,8 @@ MAX_HOSTS = 10_000
 MAX_GROUPS = 1_000
 #: Characters of one line of an INI inventory.
 MAX_LINE = 65_536
+#: Characters of a host or group name (a range in a longer one would multiply it).
+MAX_NAME = 1024
 #: Characters of a value harborkit uses (``ansible_host``, ``ansible_ssh_common_args`` ...).
 MAX_VALUE = 8192
 
@@ -53,10 +56,10 @@ class Inventory:
     """Hosts with their merged variables, and group membership."""
 
     path: str
-    hosts: dict[str, dict[str, Any]] = field(default_factory=dict)  # in file order
-    groups: dict[str, set[str]] = field(default_factory=dict)
+    hosts: dict[str, Mapping[str, Any]] = field(default_factory=dict)  # in file order
+    groups: Mapping[str, set[str]] = field(default_factory=dict)
     #: host -> variable -> line of the file where its value was set (when known)
-    lines: dict[str, dict[str, int]] = field(default_factory=dict)
+    lines: dict[str, Mapping[str, int]] = field(default_factory=dict)
     #: the file's text, to find lines of what ansible-inventory read
     text: str | None = field(default=None, repr=False)
     _builtin: Inventory | None = field(default=None, repr=False)
@@ -151,15 +154,15 @@ def _scan(text: str, path: str, yaml_only: bool = False) -> None:
                     pass
             raise
         return
-    budget = [MAX_HOSTS]
+    budget = _Budget()
     kind = "hosts"
     for n, raw in enumerate(text.splitlines(), 1):
         if len(raw) > MAX_LINE:
             raise InputError(f"{path}:{n}: line longer than {MAX_LINE} characters")
         line = raw.strip()
         if line.startswith("["):
-            m = re.fullmatch(r"\[[^\[\]:\s]+(?::(\w+))?\]", line)
-            kind = (m.group(1) or "hosts") if m else "hosts"
+            m = _SECTION.fullmatch(line)
+            kind = (m.group(2) or "hosts") if m else "hosts"
         elif kind == "hosts" and line and not line.startswith(("#", ";")):
             _expand(line.split()[0], f"{path}:{n}", budget)
 
@@ -240,6 +243,8 @@ def _from_ansible(tool: str, path: str, text: str | None) -> Inventory:
 def _explain(text: str, path: str) -> None:
     """Raise what this reader finds wrong with a static file that ansible-inventory
     refused (or found no hosts in): its error names ``file:line``."""
+    if re.search(r"^plugin\s*:", text, re.M):
+        return  # an inventory plugin's configuration: not an inventory this reader knows
     builtin = _parse(text, path)
     for h, hv in builtin.hosts.items():
         target(h, hv, functools.partial(builtin.where, h))
@@ -271,6 +276,9 @@ def _names(value: Any, path: str, what: str) -> list[str]:
         return []
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise _shape(path, f"{what} that is not a list of names")
+    for v in value:
+        if len(v) > MAX_NAME:
+            raise _shape(path, f"a name longer than {MAX_NAME} characters in {what}")
     return value
 
 
@@ -293,9 +301,11 @@ def _from_list(data: Any, path: str) -> Inventory:
             node = {}
         if not isinstance(node, dict):
             raise _shape(path, f"group {show(g)} that is not a mapping")
+        if len(g) > MAX_NAME:
+            raise _shape(path, f"a group name longer than {MAX_NAME} characters")
         group_hosts[g] = _names(node.get("hosts"), path, f"hosts of group {show(g)}")
         children[g] = _names(node.get("children"), path, f"children of group {show(g)}")
-        if len(group_hosts) > MAX_GROUPS:
+        if len(group_hosts) - ("all" in group_hosts) - ("ungrouped" in group_hosts) > MAX_GROUPS:
             raise InputError(f"--inventory {path}: more than {MAX_GROUPS} groups")
     order: list[str] = []
     seen_h: set[str] = set()
@@ -319,33 +329,65 @@ def _from_list(data: Any, path: str) -> Inventory:
         raise InputError(f"--inventory {path}: more than {MAX_HOSTS} hosts")
     inv = Inventory(path)
     inv.hosts = {h: dict(hostvars.get(h) or {}) for h in order}
-    inv.groups = _closure(group_hosts, children)
-    inv.groups["all"] = set(order)
+    inv.groups = Groups(group_hosts, children, {"all": set(order)})
     return inv
 
 
-def _closure(
-    group_hosts: dict[str, list[str]], children: dict[str, list[str]]
-) -> dict[str, set[str]]:
-    """Every group's hosts, its descendants' included (iterative; cycles end)."""
-    out: dict[str, set[str]] = {}
-    for g in group_hosts:
+class Groups(Mapping[str, set[str]]):
+    """Group name -> its hosts, its descendants' included. Computed when asked
+    (not kept: a chain of 1,000 groups over 10,000 hosts would hold 10**7)."""
+
+    def __init__(
+        self,
+        direct: Mapping[str, Iterable[str]],
+        children: Mapping[str, list[str]],
+        fixed: dict[str, set[str]] | None = None,
+    ) -> None:
+        self._direct, self._children, self._fixed = direct, children, fixed or {}
+
+    def __getitem__(self, group: str) -> set[str]:
+        if group in self._fixed:
+            return set(self._fixed[group])
+        if group not in self._direct:
+            raise KeyError(group)
         found: set[str] = set()
-        seen = {g}
-        stack = [g]
-        while stack:
+        seen = {group}
+        stack = [group]
+        while stack:  # iterative; a cycle ends
             x = stack.pop()
-            found.update(group_hosts.get(x, ()))
-            for c in children.get(x, ()):
+            found.update(self._direct.get(x, ()))
+            for c in self._children.get(x, ()):
                 if c not in seen:
                     seen.add(c)
                     stack.append(c)
-        out[g] = found
-    return out
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._direct
+        yield from (g for g in self._fixed if g not in self._direct)
+
+    def __len__(self) -> int:
+        return len(self._direct) + sum(g not in self._direct for g in self._fixed)
+
+    def __contains__(self, group: object) -> bool:
+        return group in self._direct or group in self._fixed
 
 
 # ---- host ranges
 _RANGE = re.compile(r"\[([0-9a-zA-Z]+):([0-9a-zA-Z]+)(?::([0-9a-zA-Z]+))?\]")
+
+
+class _Budget:
+    """At most :data:`MAX_HOSTS` distinct hosts, and at most :data:`MAX_NAMES`
+    names made by ranges in all (the same range listed again and again)."""
+
+    def __init__(self) -> None:
+        self.hosts: set[str] = set()
+        self.names = 0
+
+
+#: Host names host ranges may make in all, repeats included.
+MAX_NAMES = 10 * MAX_HOSTS
 
 
 def _range_items(m: re.Match[str], where: str, room: int) -> list[str]:
@@ -368,36 +410,41 @@ def _range_items(m: re.Match[str], where: str, room: int) -> list[str]:
     if lo > hi:
         raise InputError(f"{where}: host range {show(text)}: the start is after the end")
     count = (hi - lo) // step + 1
+    if count > MAX_HOSTS:  # its names are distinct: that many hosts
+        raise InputError(f"{where}: host range {show(text)} expands to more than {MAX_HOSTS} hosts")
     if count > room:
-        raise InputError(
-            f"{where}: host range {show(text)} expands to more than {MAX_HOSTS} hosts in all"
-        )
+        raise InputError(f"{where}: host ranges make more than {MAX_NAMES} host names in all")
     if width < 0:
         return [chr(c) for c in range(lo, hi + 1, step)]
     return [str(i).zfill(width) for i in range(lo, hi + 1, step)]
 
 
-def _expand(name: str, where: str, budget: list[int]) -> list[str]:
-    """``name`` with its ranges expanded; ``budget[0]`` hosts may still be made."""
+def _expand(name: str, where: str, budget: _Budget) -> list[str]:
+    """``name`` with its ranges expanded, within ``budget``."""
+    if len(name) > MAX_NAME:
+        raise InputError(f"{where}: host name {show(name)} is longer than {MAX_NAME} characters")
     done: list[str] = []
     todo = [name]
     while todo:
         n = todo.pop()
         m = _RANGE.search(n)
         if not m:
-            if budget[0] <= 0:
-                raise InputError(f"{where}: more than {MAX_HOSTS} hosts")
-            budget[0] -= 1
+            budget.names += 1
+            if n not in budget.hosts:
+                if len(budget.hosts) >= MAX_HOSTS:
+                    raise InputError(f"{where}: more than {MAX_HOSTS} hosts in all")
+                budget.hosts.add(n)
             done.append(n)
             continue
-        # every name still to do makes one host at least: that many are spoken for
-        items = _range_items(m, where, budget[0] - len(todo))
+        # every name still to do makes one name at least: that many are spoken for
+        items = _range_items(m, where, MAX_NAMES - budget.names - len(todo))
         head, tail = n[: m.start()], n[m.end() :]
         todo.extend(head + i + tail for i in reversed(items))
     return done
 
 
 # ---- static INI
+_SECTION = re.compile(r"\[([^\[\]:\s]+)(?::(\w+))?\]\s*(?:[#;].*)?")
 _LITERAL = re.compile(r"[\[\{\(\"'0-9+\-.TFN]")
 
 
@@ -416,16 +463,20 @@ class _Model:
 
     path: str
     hosts: dict[str, dict[str, tuple[Any, int]]] = field(default_factory=dict)
-    group_hosts: dict[str, list[str]] = field(default_factory=dict)
+    group_hosts: dict[str, dict[str, None]] = field(default_factory=dict)  # ordered sets
     group_vars: dict[str, dict[str, tuple[Any, int]]] = field(default_factory=dict)
     children: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
-    budget: list[int] = field(default_factory=lambda: [MAX_HOSTS])
+    budget: _Budget = field(default_factory=lambda: _Budget())
 
-    def group(self, name: str, line: int) -> list[str]:
+    def group(self, name: str, line: int) -> dict[str, None]:
         if name not in self.group_hosts:
+            if len(name) > MAX_NAME:
+                raise InputError(
+                    f"{self.path}:{line}: group name {show(name)} is longer than {MAX_NAME} characters"
+                )
             if len(self.group_hosts) >= MAX_GROUPS + 2:  # all and ungrouped besides
                 raise InputError(f"{self.path}:{line}: more than {MAX_GROUPS} groups")
-            self.group_hosts[name] = []
+            self.group_hosts[name] = {}
         return self.group_hosts[name]
 
     def add_host(
@@ -434,13 +485,12 @@ class _Model:
         members = self.group(group, line)
         for h in _expand(name, where, self.budget):
             self.hosts.setdefault(h, {}).update(hvars)
-            if h not in members:
-                members.append(h)
+            members[h] = None
 
 
 def parse_ini(text: str, path: str) -> Inventory:
     """A static INI inventory; errors say ``path:line``."""
-    model = _Model(path, group_hosts={"all": [], "ungrouped": []})
+    model = _Model(path, group_hosts={"all": {}, "ungrouped": {}})
     section, kind = "ungrouped", "hosts"
     for n, raw in enumerate(text.splitlines(), 1):
         where = f"{path}:{n}"
@@ -450,7 +500,7 @@ def parse_ini(text: str, path: str) -> Inventory:
         if not line or line.startswith(("#", ";")):
             continue
         if line.startswith("["):
-            m = re.fullmatch(r"\[([^\[\]:\s]+)(?::(\w+))?\]", line)
+            m = _SECTION.fullmatch(line)
             if not m:
                 raise InputError(f"{where}: bad section header {show(line)}")
             section, kind = m.group(1), m.group(2) or "hosts"
@@ -530,13 +580,16 @@ def _cycle_check(model: _Model) -> None:
 def _finish(model: _Model) -> Inventory:
     _cycle_check(model)
     kids = {g: [c for c, _ in cs] for g, cs in model.children.items()}
-    members = _closure(model.group_hosts, kids)
     grouped: set[str] = set()
-    for g, m in members.items():
+    for g, hs in model.group_hosts.items():
         if g not in ("all", "ungrouped"):
-            grouped |= m
-    members["ungrouped"] = members["ungrouped"] - grouped
-    members["all"] = set(model.hosts)
+            grouped.update(hs)
+    plain = Groups(model.group_hosts, kids)
+    members = Groups(
+        model.group_hosts,
+        kids,
+        {"all": set(model.hosts), "ungrouped": plain["ungrouped"] - grouped},
+    )
     # depth: the longest chain of parents above a group (Ansible merges shallow first)
     parents: dict[str, list[str]] = {}
     for g, cs in kids.items():
@@ -577,17 +630,26 @@ def _finish(model: _Model) -> Inventory:
         return ancestors[g]
 
     inv = Inventory(model.path)
+    # hosts of the same groups share one layer of group vars (1,000 groups of vars
+    # over 10,000 hosts would otherwise be 10**7 entries); a host's own vars go on top
+    shared: dict[tuple[str, ...], tuple[dict[str, Any], dict[str, int]]] = {}
     for h, hv in model.hosts.items():
-        merged: dict[str, tuple[Any, int]] = dict(model.group_vars.get("all", {}))
-        if with_vars:
-            mine: set[str] = set()
-            for g in direct.get(h, []):
-                mine |= above(g)
-            for g in sorted((g for g in with_vars if g in mine), key=lambda g: (depth[g], g)):
-                merged.update(model.group_vars[g])
-        merged.update(hv)
-        inv.hosts[h] = {k: v for k, (v, _) in merged.items()}
-        inv.lines[h] = {k: line for k, (_, line) in merged.items()}
+        key = tuple(direct.get(h, ()))
+        if key not in shared:
+            from_groups = dict(model.group_vars.get("all", {}))
+            if with_vars:
+                mine: set[str] = set()
+                for g in key:
+                    mine |= above(g)
+                for g in sorted((g for g in with_vars if g in mine), key=lambda g: (depth[g], g)):
+                    from_groups.update(model.group_vars[g])
+            shared[key] = (
+                {k: v for k, (v, _) in from_groups.items()},
+                {k: line for k, (_, line) in from_groups.items()},
+            )
+        values, lines = shared[key]
+        inv.hosts[h] = ChainMap({k: v for k, (v, _) in hv.items()}, values)
+        inv.lines[h] = ChainMap({k: line for k, (_, line) in hv.items()}, lines)
     inv.groups = members
     return inv
 
@@ -608,7 +670,7 @@ def parse_yaml(text: str, path: str) -> Inventory:
         data = {}
     if not isinstance(data, dict):
         raise InputError(f"{doc.where()}: an inventory is a mapping of groups (all: ...)")
-    model = _Model(path, group_hosts={"all": [], "ungrouped": []})
+    model = _Model(path, group_hosts={"all": {}, "ungrouped": {}})
 
     def line(key: tuple[str | int, ...]) -> int:
         return doc.line_of(key) or 0
@@ -720,7 +782,9 @@ def _match(inv: Inventory, term: str, pattern: str) -> set[str]:
                 found |= inv.groups[groups[i - len(hosts)]]
     elif any(c in term for c in "*?["):
         found = {h for h in inv.hosts if fnmatch.fnmatchcase(h, term)}
-        found |= {h for g, m in inv.groups.items() if fnmatch.fnmatchcase(g, term) for h in m}
+        for g in inv.groups:
+            if fnmatch.fnmatchcase(g, term):
+                found |= inv.groups[g]
     else:
         found = set(inv.groups.get(term, set()))
         if term in inv.hosts:
@@ -742,7 +806,7 @@ def _problem(where: Callable[[str], str], name: str, var: str, what: str) -> Inp
     return InputError(f"{where(var)}: host {show(name)}: {var} {what}")
 
 
-def _port(name: str, hv: dict[str, Any], where: Callable[[str], str]) -> int | None:
+def _port(name: str, hv: Mapping[str, Any], where: Callable[[str], str]) -> int | None:
     for var in ("ansible_port", "ansible_ssh_port"):
         v = hv.get(var)
         if v is None or v == "":
@@ -764,7 +828,7 @@ def _port(name: str, hv: dict[str, Any], where: Callable[[str], str]) -> int | N
 
 
 def _text(
-    name: str, hv: dict[str, Any], keys: Iterable[str], where: Callable[[str], str]
+    name: str, hv: Mapping[str, Any], keys: Iterable[str], where: Callable[[str], str]
 ) -> str | None:
     for var in keys:
         v = hv.get(var)
@@ -786,7 +850,7 @@ def _where_unknown(var: str) -> str:
 
 
 def target(
-    name: str, hv: dict[str, Any], where: Callable[[str], str] = _where_unknown
+    name: str, hv: Mapping[str, Any], where: Callable[[str], str] = _where_unknown
 ) -> SshTarget:
     """How Ansible would reach ``name`` (ansible_host, _port, _user, _become ...);
     a value harborkit cannot use is an error naming ``where(var)`` and the host."""

@@ -226,7 +226,9 @@ def scan_yaml(text: str, path: str) -> None:
 def _limit_data() -> str:
     return (
         "import os, resource, sys\n"
-        f"resource.setrlimit(resource.RLIMIT_DATA, ({CHILD_DATA_BYTES}, {CHILD_DATA_BYTES}))\n"
+        "hard = resource.getrlimit(resource.RLIMIT_DATA)[1]\n"
+        f"lim = {CHILD_DATA_BYTES} if hard == resource.RLIM_INFINITY else min({CHILD_DATA_BYTES}, hard)\n"
+        "resource.setrlimit(resource.RLIMIT_DATA, (lim, lim))\n"
     )
 
 
@@ -236,7 +238,7 @@ def run_bounded(
     """Run ``argv`` (in its own session, its memory bounded) with a deadline and
     a bound on stdout; ``(returncode, stdout, stderr)``. The whole process group
     is killed on the deadline, on too much output, and when done."""
-    tramp = _limit_data() + "os.execv(sys.argv[1], sys.argv[1:])\n"
+    tramp = _limit_data() + "os.execvp(sys.argv[1], sys.argv[1:])\n"
     try:
         proc = subprocess.Popen(  # noqa: S603 - argv list
             [sys.executable, "-I", "-S", "-c", tramp, *argv],
@@ -283,6 +285,11 @@ def run_bounded(
                     buf += chunk[: 65536 - len(buf)]
             if problem:
                 break
+        if not problem:  # its output is closed: let it exit on its own (or not)
+            try:
+                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                problem = f"ansible-inventory did not finish within {timeout:g} s"
     finally:
         sel.close()
         with contextlib.suppress(ProcessLookupError, PermissionError):
