@@ -439,3 +439,40 @@ def test_limit_bad_regex(tmp_path: Path, pattern: str, message: str) -> None:
     (tmp_path / "hosts.ini").write_text("[g]\nsrv\n")
     r = check(tmp_path, "builtin", "-i", "hosts.ini", "--limit", pattern)
     assert (r.code, r.line) == (ExitCode.USAGE, err(message))
+
+
+# ---- big but valid: read within the bounds
+def test_ten_thousand_hosts_fit(tmp_path: Path, reader: str) -> None:
+    """The cap itself is usable: 10,000 hosts (a range, and the same range in a
+    second group) are read, and --limit picks from them, in bounded memory."""
+    (tmp_path / "hosts.ini").write_text(
+        "[web]\nsrv[00000:09999] ansible_user=ops\n[db]\nsrv[00000:00099]\n"
+        "[all:vars]\nansible_port=2222\n"
+    )
+    r = check(tmp_path, reader, "-i", "hosts.ini", "--limit", "db:&nothing")
+    assert (r.code, r.line) == (
+        ExitCode.USAGE,
+        err("--limit db:&nothing: nothing is no host or group of hosts.ini"),
+    )
+    assert r.peak_mb < PEAK_MB
+
+
+def test_a_chain_of_a_thousand_groups_over_ten_thousand_hosts(tmp_path: Path) -> None:
+    """Every group's vars reach every host: held once per set of groups, not per host
+    (this took 1 GB and 20 s). ansible-inventory itself takes minutes here: its
+    deadline answers (one line, exit 2)."""
+    text = "".join(f"[g{i}:children]\ng{i + 1}\n[g{i}:vars]\nv{i}={i}\n" for i in range(999))
+    (tmp_path / "hosts.ini").write_text(text + "[g999]\nsrv[0:9999]\n")
+    r = check(tmp_path, "builtin", "-i", "hosts.ini", "--limit", "g*:!g0")
+    assert (r.code, r.line) == (
+        ExitCode.USAGE,
+        err("--limit g*:!g0: no host of hosts.ini is left"),
+    )
+    assert r.peak_mb < PEAK_MB
+    assert r.seconds < 30
+    r = check(tmp_path, "ansible", "-i", "hosts.ini", HARBORKIT_INVENTORY_TIMEOUT="3")
+    assert (r.code, r.line) == (
+        ExitCode.USAGE,
+        err("--inventory hosts.ini: ansible-inventory did not finish within 3 s"),
+    )
+    assert r.peak_mb < PEAK_MB
