@@ -148,11 +148,15 @@ def _scan(text: str, path: str, yaml_only: bool = False) -> None:
                 from harborkit.yamlfile import JsonRefused, parse_json
 
                 try:
-                    parse_json(text)
-                    return
+                    data = parse_json(text)
                 except (JsonRefused, ValueError):
                     pass
+                else:
+                    _scan_json_hosts(data, path)
+                    return
             raise
+        if not yaml_only:
+            _scan_yaml_hosts(text, path)
         return
     budget = _Budget()
     kind = "hosts"
@@ -165,6 +169,55 @@ def _scan(text: str, path: str, yaml_only: bool = False) -> None:
             kind = (m.group(2) or "hosts") if m else "hosts"
         elif kind == "hosts" and line and not line.startswith(("#", ";")):
             _expand(line.split()[0], f"{path}:{n}", budget)
+
+
+def _scan_yaml_hosts(text: str, path: str) -> None:
+    """Host ranges in the keys of every ``hosts:`` mapping (Ansible expands them),
+    counted before ansible-inventory would build them. The tree is composed,
+    not constructed (any tag is fine): :func:`io.scan_yaml` bounded it."""
+    import yaml
+
+    from harborkit.yamlfile import _Loader
+
+    loader = _Loader(text)
+    try:
+        root = loader.get_single_node()
+    except yaml.YAMLError as e:
+        raise io.yaml_problem(path, e) from None
+    finally:
+        loader.dispose()
+    budget = _Budget()
+    stack = [root] if root is not None else []
+    while stack:  # aliases are visited again, as Ansible reads them again
+        node = stack.pop()
+        if isinstance(node, yaml.MappingNode):  # a group's hosts, then its children (as read)
+            for k, v in node.value:
+                if (
+                    isinstance(k, yaml.ScalarNode)
+                    and k.value == "hosts"
+                    and isinstance(v, yaml.MappingNode)
+                ):
+                    for hk, _ in v.value:
+                        if isinstance(hk, yaml.ScalarNode):
+                            _expand(hk.value, f"{path}:{hk.start_mark.line + 1}", budget)
+            stack.extend(reversed([v for _, v in node.value]))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(reversed(node.value))
+
+
+def _scan_json_hosts(data: Any, path: str) -> None:
+    budget = _Budget()
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            hosts = node.get("hosts")
+            if isinstance(hosts, dict):
+                for h in hosts:
+                    _expand(str(h), path, budget)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
 
 
 def _scan_entry(p: str, *, yaml_only: bool, depth: int, budget: list[int]) -> None:

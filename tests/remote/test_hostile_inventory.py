@@ -140,6 +140,12 @@ CASES: list[tuple[str, str, str | bytes, str]] = [
      "hosts.ini:12: host ranges make more than 100000 host names in all"),
     ("range-in-yaml", "hosts.yml", "all:\n  hosts:\n    srv[0:99999999]:\n",
      "hosts.yml:3: host range '[0:99999999]' expands to more than 10000 hosts"),
+    ("range-in-json", "hosts.json", '{"all": {"hosts": {"srv[0:99999999]": null}}}\n',
+     "hosts.json:1: host range '[0:99999999]' expands to more than 10000 hosts"),
+    ("range-through-an-alias", "hosts.yml",
+     "all:\n  children:\n    g:\n      hosts: &h\n        srv[0:5999]:\n    k:\n      hosts: *h\n"
+     "    z:\n      hosts:\n        a[0:9999]:\n",
+     "hosts.yml:10: more than 10000 hosts in all"),
     ("range-after-commented-header", "hosts.ini", "[g] # the web tier\nsrv[0:99999]\n",
      "hosts.ini:2: host range '[0:99999]' expands to more than 10000 hosts"),
     # groups
