@@ -169,6 +169,8 @@ def scan_yaml(text: str, path: str) -> None:
                 ev = loader.get_event()
                 line = ev.start_mark.line + 1 if ev.start_mark else 0
                 add: tuple[int, int] | None = None
+                if isinstance(ev, yaml.DocumentStartEvent):
+                    anchors.clear()  # anchors are per document
                 if isinstance(ev, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
                     if len(stack) >= MAX_DEPTH:
                         raise InputError(f"{path}:{line}: nested deeper than {MAX_DEPTH} levels")
