@@ -286,7 +286,12 @@ def _from_ansible(tool: str, path: str, text: str | None) -> Inventory:
         raise InputError(
             f"--inventory {path}: ansible-inventory printed no JSON: {clean(str(e))}"
         ) from None
-    inv = _from_list(data, path)
+    try:
+        inv = _from_list(data, path)
+    except InputError:
+        if text is not None:
+            _explain(text, path)  # the same problem, at its line
+        raise
     if not inv.hosts and text is not None:
         _explain(text, path)  # a group misspelt, vars not a mapping: Ansible only warns
     inv.text = text
@@ -332,6 +337,8 @@ def _names(value: Any, path: str, what: str) -> list[str]:
     for v in value:
         if len(v) > MAX_NAME:
             raise _shape(path, f"a name longer than {MAX_NAME} characters in {what}")
+        if io.has_control(v):
+            raise _shape(path, f"a name with a control character ({show(v)}) in {what}")
     return value
 
 
@@ -345,6 +352,7 @@ def _from_list(data: Any, path: str) -> Inventory:
         hostvars = {}
     if not isinstance(hostvars, dict) or not all(isinstance(v, dict) for v in hostvars.values()):
         raise _shape(path, "_meta.hostvars that is not a mapping of host variables")
+    _names(list(hostvars), path, "_meta.hostvars")
     group_hosts: dict[str, list[str]] = {}
     children: dict[str, list[str]] = {}
     for g, node in data.items():
@@ -354,8 +362,10 @@ def _from_list(data: Any, path: str) -> Inventory:
             node = {}
         if not isinstance(node, dict):
             raise _shape(path, f"group {show(g)} that is not a mapping")
-        if len(g) > MAX_NAME:
-            raise _shape(path, f"a group name longer than {MAX_NAME} characters")
+        if len(g) > MAX_NAME or io.has_control(g):
+            raise _shape(
+                path, f"a group name {show(g)} that is too long or has a control character"
+            )
         group_hosts[g] = _names(node.get("hosts"), path, f"hosts of group {show(g)}")
         children[g] = _names(node.get("children"), path, f"children of group {show(g)}")
         if len(group_hosts) - ("all" in group_hosts) - ("ungrouped" in group_hosts) > MAX_GROUPS:
@@ -476,6 +486,8 @@ def _expand(name: str, where: str, budget: _Budget) -> list[str]:
     """``name`` with its ranges expanded, within ``budget``."""
     if len(name) > MAX_NAME:
         raise InputError(f"{where}: host name {show(name)} is longer than {MAX_NAME} characters")
+    if io.has_control(name):
+        raise InputError(f"{where}: host name {show(name)} holds a control character")
     done: list[str] = []
     todo = [name]
     while todo:
@@ -526,6 +538,10 @@ class _Model:
             if len(name) > MAX_NAME:
                 raise InputError(
                     f"{self.path}:{line}: group name {show(name)} is longer than {MAX_NAME} characters"
+                )
+            if io.has_control(name):
+                raise InputError(
+                    f"{self.path}:{line}: group name {show(name)} holds a control character"
                 )
             if len(self.group_hosts) >= MAX_GROUPS + 2:  # all and ungrouped besides
                 raise InputError(f"{self.path}:{line}: more than {MAX_GROUPS} groups")
@@ -892,7 +908,7 @@ def _text(
         s = str(v)
         if len(s) > MAX_VALUE:
             raise _problem(where, name, var, f"is longer than {MAX_VALUE} characters")
-        if re.search(r"[\x00-\x1f\x7f]", s):
+        if io.has_control(s):
             raise _problem(where, name, var, f"{show(s)} holds a control character")
         return s
     return None

@@ -64,6 +64,11 @@ def limit_timeout() -> float:
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
+def has_control(text: str) -> bool:
+    """A control character (C0, DEL, C1, a line or paragraph separator) in ``text``."""
+    return _CONTROL.search(text) is not None
+
+
 def show(value: object, limit: int = 80) -> str:
     """``value`` for an error line: quoted, control characters escaped, shortened."""
     text = value if isinstance(value, str) else str(value)

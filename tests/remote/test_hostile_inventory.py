@@ -116,6 +116,10 @@ CASES: list[tuple[str, str, str | bytes, str]] = [
      "hosts.yml:4: host 'srv': ansible_ssh_common_args must be a string, not a list"),
     ("host-with-newline", "hosts.yml", 'all:\n  hosts:\n    srv:\n      ansible_host: "a\\nb"\n',
      "hosts.yml:4: host 'srv': ansible_host 'a\\nb' holds a control character"),
+    ("host-name-with-escape", "hosts.yml", 'all:\n  hosts:\n    "srv\\e[31m":\n',
+     "hosts.yml:3: host name 'srv\\x1b[31m' holds a control character"),
+    ("group-name-with-newline", "hosts.yml", 'all:\n  children:\n    "g\\nx":\n',
+     "hosts.yml:3: group name 'g\\nx' holds a control character"),
     ("invalid-date", "hosts.yml", "all:\n  hosts:\n    srv:\n      ansible_host: !!timestamp 2027-02-30\n",
      "hosts.yml:4: invalid date '2027-02-30': day is out of range for month"),
     # host ranges
@@ -403,6 +407,7 @@ def test_ansible_inventory_memory_bound(tmp_path: Path) -> None:
         ('{"_meta": {"hostvars": {"srv": 1}}}', "ansible-inventory printed _meta.hostvars that is not a mapping of host variables"),
         ('{"all": {"hosts": ["srv"]}, "_meta": {"hostvars": {"srv": {"ansible_port": 1' + "0" * 2000 + "}}}}",
          "ansible-inventory printed no JSON: integer of 2001 digits is out of range: line 1 column 76 (char 75)"),
+        ('{"_meta": {"hostvars": {"a\\u001bb": {}}}}', "ansible-inventory printed a name with a control character ('a\\x1bb') in _meta.hostvars"),
         ("not json", "ansible-inventory printed no JSON: Expecting value: line 1 column 1 (char 0)"),
     ],
 )  # fmt: skip
