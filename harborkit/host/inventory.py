@@ -168,7 +168,8 @@ def _scan(text: str, path: str, yaml_only: bool = False) -> None:
             m = _SECTION.fullmatch(line)
             kind = (m.group(2) or "hosts") if m else "hosts"
         elif kind == "hosts" and line and not line.startswith(("#", ";")):
-            _expand(line.split()[0], f"{path}:{n}", budget)
+            words = line.split("#")[0].split() or [""]
+            _expand(words[0], f"{path}:{n}", budget, sum("=" in w for w in words[1:]))
 
 
 def _scan_yaml_hosts(text: str, path: str) -> None:
@@ -197,9 +198,11 @@ def _scan_yaml_hosts(text: str, path: str) -> None:
                     and k.value == "hosts"
                     and isinstance(v, yaml.MappingNode)
                 ):
-                    for hk, _ in v.value:
+                    for hk, hv in v.value:
                         if isinstance(hk, yaml.ScalarNode):
-                            _expand(hk.value, f"{path}:{hk.start_mark.line + 1}", budget)
+                            nvars = len(hv.value) if isinstance(hv, yaml.MappingNode) else 0
+                            where = f"{path}:{hk.start_mark.line + 1}"
+                            _expand(hk.value, where, budget, nvars)
             stack.extend(reversed([v for _, v in node.value]))
         elif isinstance(node, yaml.SequenceNode):
             stack.extend(reversed(node.value))
@@ -447,10 +450,14 @@ class _Budget:
     def __init__(self) -> None:
         self.hosts: set[str] = set()
         self.names = 0
+        self.host_vars = 0
 
 
 #: Host names host ranges may make in all, repeats included.
 MAX_NAMES = 10 * MAX_HOSTS
+#: Host variables in all, each variable set on a host line counted once per host
+#: its range makes (ansible-inventory copies them into every host).
+MAX_HOST_VARS = 200_000
 
 
 def _range_items(m: re.Match[str], where: str, room: int) -> list[str]:
@@ -482,8 +489,9 @@ def _range_items(m: re.Match[str], where: str, room: int) -> list[str]:
     return [str(i).zfill(width) for i in range(lo, hi + 1, step)]
 
 
-def _expand(name: str, where: str, budget: _Budget) -> list[str]:
-    """``name`` with its ranges expanded, within ``budget``."""
+def _expand(name: str, where: str, budget: _Budget, nvars: int = 0) -> list[str]:
+    """``name`` with its ranges expanded, within ``budget``; ``nvars`` variables
+    are set on each of its hosts."""
     if len(name) > MAX_NAME:
         raise InputError(f"{where}: host name {show(name)} is longer than {MAX_NAME} characters")
     if io.has_control(name):
@@ -505,6 +513,12 @@ def _expand(name: str, where: str, budget: _Budget) -> list[str]:
         items = _range_items(m, where, MAX_NAMES - budget.names - len(todo))
         head, tail = n[: m.start()], n[m.end() :]
         todo.extend(head + i + tail for i in reversed(items))
+    budget.host_vars += nvars * len(done)
+    if budget.host_vars > MAX_HOST_VARS:
+        raise InputError(
+            f"{where}: {nvars} variables on {len(done)} hosts: more than {MAX_HOST_VARS} "
+            "host variables in all"
+        )
     return done
 
 
@@ -527,7 +541,10 @@ class _Model:
     """What a static file says, with the line of everything."""
 
     path: str
-    hosts: dict[str, dict[str, tuple[Any, int]]] = field(default_factory=dict)
+    #: host -> the variable assignments of each line naming it (later ones win); the
+    #: same dict is shared by every host of a range (10,000 hosts x 8,000 vars of one
+    #: line made 6 GB when copied)
+    hosts: dict[str, list[dict[str, tuple[Any, int]]]] = field(default_factory=dict)
     group_hosts: dict[str, dict[str, None]] = field(default_factory=dict)  # ordered sets
     group_vars: dict[str, dict[str, tuple[Any, int]]] = field(default_factory=dict)
     children: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
@@ -552,8 +569,10 @@ class _Model:
         self, group: str, name: str, hvars: dict[str, tuple[Any, int]], where: str, line: int
     ) -> None:
         members = self.group(group, line)
-        for h in _expand(name, where, self.budget):
-            self.hosts.setdefault(h, {}).update(hvars)
+        for h in _expand(name, where, self.budget, len(hvars)):
+            layers = self.hosts.setdefault(h, [])
+            if hvars:
+                layers.append(hvars)
             members[h] = None
 
 
@@ -702,6 +721,16 @@ def _finish(model: _Model) -> Inventory:
     # hosts of the same groups share one layer of group vars (1,000 groups of vars
     # over 10,000 hosts would otherwise be 10**7 entries); a host's own vars go on top
     shared: dict[tuple[str, ...], tuple[dict[str, Any], dict[str, int]]] = {}
+    split_memo: dict[int, tuple[dict[str, Any], dict[str, int]]] = {}
+
+    def split(layer: dict[str, tuple[Any, int]]) -> tuple[dict[str, Any], dict[str, int]]:
+        if id(layer) not in split_memo:  # once per line, however many hosts it names
+            split_memo[id(layer)] = (
+                {k: v for k, (v, _) in layer.items()},
+                {k: n for k, (_, n) in layer.items()},
+            )
+        return split_memo[id(layer)]
+
     for h, hv in model.hosts.items():
         key = tuple(direct.get(h, ()))
         if key not in shared:
@@ -717,8 +746,9 @@ def _finish(model: _Model) -> Inventory:
                 {k: line for k, (_, line) in from_groups.items()},
             )
         values, lines = shared[key]
-        inv.hosts[h] = ChainMap({k: v for k, (v, _) in hv.items()}, values)
-        inv.lines[h] = ChainMap({k: line for k, (_, line) in hv.items()}, lines)
+        own = [split(layer) for layer in reversed(hv)]
+        inv.hosts[h] = ChainMap(*(v for v, _ in own), values)
+        inv.lines[h] = ChainMap(*(n for _, n in own), lines)
     inv.groups = members
     return inv
 

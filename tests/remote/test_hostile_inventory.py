@@ -221,6 +221,14 @@ SIZE_CASES: list[tuple[str, str, str | bytes, str]] = [
     # 60 KB x 10,000: 600 MB of names
     ("long-name-times-range", "hosts.ini", "[g]\n" + "a" * 60_000 + "[0:9999]\n",
      "hosts.ini:2: host name '" + "a" * 80 + "...' is longer than 1024 characters"),
+    # 8,000 variables copied into 10,000 hosts: 6 GB in both readers
+    ("host-vars-times-range", "hosts.ini",
+     "[g]\nsrv[0:9999] " + " ".join(f"k{i}=1" for i in range(8000)) + "\n",
+     "hosts.ini:2: 8000 variables on 10000 hosts: more than 200000 host variables in all"),
+    ("host-vars-times-range-yaml", "hosts.yml",
+     "all:\n  vars:\n    v: &v {" + ", ".join(f"k{i}: 1" for i in range(8000)) + "}\n"
+     "  hosts:\n    srv[0:9999]: *v\n",
+     "hosts.yml:5: 8000 variables on 10000 hosts: more than 200000 host variables in all"),
     ("larger-than-4mib", "hosts.ini", "[g]\n" + "# padding\n" * 500_000,
      "--inventory hosts.ini: larger than 4 MiB"),
 ]  # fmt: skip

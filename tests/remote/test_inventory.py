@@ -3,6 +3,7 @@ whole inventory audited over SSH with one host down."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -272,3 +273,22 @@ def test_limit_regex_matches_groups_and_hosts() -> None:
     inv = parse_ini(INI, "hosts.ini")
     assert [t.name for t in select(inv, "~^work")] == ["node01.lan", "node02.lan", "node03.lan"]
     assert [t.name for t in select(inv, "~^server5[89]$:!server58")] == ["server59"]
+
+
+def test_which_reader(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """ansible-inventory on PATH or beside this Python is used; without it (or with
+    HARBORKIT_ANSIBLE_INVENTORY=none) the built-in reader is."""
+    from harborkit.host import inventory
+
+    monkeypatch.delenv("HARBORKIT_ANSIBLE_INVENTORY", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python3"))
+    assert inventory._ansible_inventory() is None
+    tool = tmp_path / "ansible-inventory"
+    tool.write_text("#!/bin/sh\n")
+    tool.chmod(0o755)
+    assert inventory._ansible_inventory() == str(tool)
+    monkeypatch.setenv("HARBORKIT_ANSIBLE_INVENTORY", "none")
+    assert inventory._ansible_inventory() is None
+    monkeypatch.setenv("HARBORKIT_ANSIBLE_INVENTORY", "/opt/ansible/bin/ansible-inventory")
+    assert inventory._ansible_inventory() == "/opt/ansible/bin/ansible-inventory"
