@@ -167,9 +167,14 @@ def _scan(text: str, path: str, yaml_only: bool = False) -> None:
         if line.startswith("["):
             m = _SECTION.fullmatch(line)
             kind = (m.group(2) or "hosts") if m else "hosts"
-        elif kind == "hosts" and line and not line.startswith(("#", ";")):
-            words = line.split("#")[0].split() or [""]
-            _expand(words[0], f"{path}:{n}", budget, sum("=" in w for w in words[1:]))
+        elif line and not line.startswith(("#", ";")):
+            if kind == "vars":
+                budget.assign(1, f"{path}:{n}")
+            elif kind == "hosts":
+                words = line.split("#")[0].split() or [""]
+                nvars = sum("=" in w for w in words[1:])
+                budget.assign(nvars, f"{path}:{n}")
+                _expand(words[0], f"{path}:{n}", budget, nvars)
 
 
 def _scan_yaml_hosts(text: str, path: str) -> None:
@@ -451,6 +456,13 @@ class _Budget:
         self.hosts: set[str] = set()
         self.names = 0
         self.host_vars = 0
+        self.assignments = 0
+
+    def assign(self, count: int, where: str) -> None:
+        """``count`` more variable assignments (``key=value``) in the file."""
+        self.assignments += count
+        if self.assignments > MAX_ASSIGNMENTS:
+            raise InputError(f"{where}: more than {MAX_ASSIGNMENTS} variable assignments")
 
 
 #: Host names host ranges may make in all, repeats included.
@@ -458,6 +470,8 @@ MAX_NAMES = 10 * MAX_HOSTS
 #: Host variables in all, each variable set on a host line counted once per host
 #: its range makes (ansible-inventory copies them into every host).
 MAX_HOST_VARS = 200_000
+#: ``key=value`` assignments an INI inventory may hold (a YAML one: MAX_VALUES values).
+MAX_ASSIGNMENTS = 100_000
 
 
 def _range_items(m: re.Match[str], where: str, room: int) -> list[str]:
@@ -611,6 +625,7 @@ def parse_ini(text: str, path: str) -> Inventory:
                 raise InputError(
                     f"{where}: expected key=value in [{section}:vars], got {show(line)}"
                 )
+            model.budget.assign(1, where)
             model.group_vars.setdefault(section, {})[name.strip()] = (_value(value.strip()), n)
             continue
         if kind == "children":
@@ -618,6 +633,7 @@ def parse_ini(text: str, path: str) -> Inventory:
             model.children.setdefault(section, []).append((tokens[0], n))
             continue
         spec, *assigns = tokens
+        model.budget.assign(len(assigns), where)
         hvars: dict[str, tuple[Any, int]] = {}
         for a in assigns:
             k, eq, v = a.partition("=")

@@ -229,6 +229,9 @@ SIZE_CASES: list[tuple[str, str, str | bytes, str]] = [
      "all:\n  vars:\n    v: &v {" + ", ".join(f"k{i}: 1" for i in range(8000)) + "}\n"
      "  hosts:\n    srv[0:9999]: *v\n",
      "hosts.yml:5: 8000 variables on 10000 hosts: more than 200000 host variables in all"),
+    ("group-vars-380k", "hosts.ini",
+     "[g]\nsrv\n[all:vars]\n" + "".join(f"k{i}=1\n" for i in range(380_000)),
+     "hosts.ini:100004: more than 100000 variable assignments"),
     ("larger-than-4mib", "hosts.ini", "[g]\n" + "# padding\n" * 500_000,
      "--inventory hosts.ini: larger than 4 MiB"),
 ]  # fmt: skip
@@ -494,4 +497,20 @@ def test_a_chain_of_a_thousand_groups_over_ten_thousand_hosts(tmp_path: Path) ->
         ExitCode.USAGE,
         err("--inventory hosts.ini: ansible-inventory did not finish within 3 s"),
     )
+    assert r.peak_mb < PEAK_MB
+
+
+def test_group_vars_times_hosts(tmp_path: Path, reader: str) -> None:
+    """99,000 group vars over 10,000 hosts: the built-in reader holds them once;
+    ansible-inventory copies them into every host and stops at its memory bound.
+    Either way within 200 MB, and one line."""
+    (tmp_path / "hosts.ini").write_text(
+        "[g]\nsrv[0:9999]\n[all:vars]\n" + "".join(f"k{i}=1\n" for i in range(99_000))
+    )
+    r = check(tmp_path, reader, "-i", "hosts.ini", "--limit", "nothing")
+    assert r.code == ExitCode.USAGE
+    if reader == "builtin":
+        assert r.line == err("--limit nothing: nothing is no host or group of hosts.ini")
+    else:
+        assert r.line.startswith(err("--inventory hosts.ini: ansible-inventory")), r.line
     assert r.peak_mb < PEAK_MB
