@@ -3,6 +3,7 @@ whole inventory audited over SSH with one host down."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -218,3 +219,76 @@ def test_group_vars_through_ansible_inventory(lab: Lab, tmp_path: Path) -> None:
     r = hk("check", "-i", str(inv), "--only", "limits.pam", "-f", "json", config=lab.client.config)
     assert r.returncode == ExitCode.FAILED, r.stderr
     assert verdicts(r.stdout)["server58"]["limits.pam"] == "fail"
+
+
+# ---- bounds (issue 18, class 6; the hostile cases through the CLI are in
+# test_hostile_inventory.py)
+def test_host_ranges_up_to_the_cap() -> None:
+    """10,000 hosts is the cap: reached exactly it passes, one more is refused;
+    the same hosts listed in several groups count once."""
+    inv = parse_ini("[a]\nsrv[00000:09999]\n[b]\nsrv[00000:09999]\n", "hosts.ini")
+    assert len(inv.hosts) == 10_000
+    assert inv.groups["a"] == inv.groups["b"] == set(inv.hosts)
+    with pytest.raises(InputError) as e:
+        parse_ini("[a]\nsrv[00000:09999]\nlast\n", "hosts.ini")
+    assert e.value.message == "hosts.ini:3: more than 10000 hosts in all"
+    with pytest.raises(InputError) as e:
+        parse_ini("[a]\nsrv[0:10000]\n", "hosts.ini")
+    assert e.value.message == "hosts.ini:2: host range '[0:10000]' expands to more than 10000 hosts"
+
+
+def test_host_range_steps_and_letters() -> None:
+    inv = parse_ini("[a]\nsrv[01:09:4]\nx[a:e:2]y\n", "hosts.ini")
+    assert list(inv.hosts) == ["srv01", "srv05", "srv09", "xay", "xcy", "xey"]
+
+
+def test_yaml_host_ranges_and_order() -> None:
+    text = "all:\n  hosts:\n    a[1:2]:\n  children:\n    g:\n      hosts:\n        b:\n    h:\n      hosts:\n        c:\n"
+    inv = parse_yaml(text, "hosts.yml")
+    assert list(inv.hosts) == ["a1", "a2", "b", "c"]
+    assert inv.groups["g"] == {"b"} and inv.groups["all"] == {"a1", "a2", "b", "c"}
+
+
+def test_group_vars_by_depth_then_name() -> None:
+    """Deeper groups win over shallower ones, the host's own vars over all (as Ansible)."""
+    text = (
+        "[top:children]\nmid\n[mid:children]\nleaf\n[leaf]\nsrv\nother ansible_user=own\n"
+        "[top:vars]\nansible_user=top\nansible_port=1\n[mid:vars]\nansible_user=mid\n"
+        "[all:vars]\nansible_user=all\nansible_port=2\n"
+    )
+    inv = parse_ini(text, "hosts.ini")
+    assert inv.hosts["srv"] == {"ansible_user": "mid", "ansible_port": 1}
+    assert inv.hosts["other"]["ansible_user"] == "own"
+    assert inv.where("srv", "ansible_user") == "hosts.ini:12"
+    assert inv.groups["top"] == {"srv", "other"}
+
+
+def test_a_diamond_of_groups_is_not_a_cycle() -> None:
+    text = "[a:children]\nb\nc\n[b:children]\nd\n[c:children]\nd\n[d]\nsrv\n"
+    inv = parse_ini(text, "hosts.ini")
+    assert inv.groups["a"] == {"srv"}
+
+
+def test_limit_regex_matches_groups_and_hosts() -> None:
+    inv = parse_ini(INI, "hosts.ini")
+    assert [t.name for t in select(inv, "~^work")] == ["node01.lan", "node02.lan", "node03.lan"]
+    assert [t.name for t in select(inv, "~^server5[89]$:!server58")] == ["server59"]
+
+
+def test_which_reader(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """ansible-inventory on PATH or beside this Python is used; without it (or with
+    HARBORKIT_ANSIBLE_INVENTORY=none) the built-in reader is."""
+    from harborkit.host import inventory
+
+    monkeypatch.delenv("HARBORKIT_ANSIBLE_INVENTORY", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python3"))
+    assert inventory._ansible_inventory() is None
+    tool = tmp_path / "ansible-inventory"
+    tool.write_text("#!/bin/sh\n")
+    tool.chmod(0o755)
+    assert inventory._ansible_inventory() == str(tool)
+    monkeypatch.setenv("HARBORKIT_ANSIBLE_INVENTORY", "none")
+    assert inventory._ansible_inventory() is None
+    monkeypatch.setenv("HARBORKIT_ANSIBLE_INVENTORY", "/opt/ansible/bin/ansible-inventory")
+    assert inventory._ansible_inventory() == "/opt/ansible/bin/ansible-inventory"
