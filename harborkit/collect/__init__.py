@@ -102,6 +102,7 @@ _PROGRAMS = (
     "ntpstat",
     "ntpq",
     "firewall-cmd",
+    "firewalld",  # firewall.firewalld says whether it is installed without a unit
     "iptables",  # firewall.iptables says whether the command exists beside the service
     "ufw",
     "getenforce",
@@ -154,8 +155,12 @@ def wants_for(
     out += [f"l {d}" for d in (*_UNIT_DIRS, *_INIT_DIRS)]
     out += [f"l {pattern.format(n=n)}" for pattern in _RC_DIRS for n in (2, 3, 4, 5)]
     out += ["m /etc/systemd/system/*.wants", "m /etc/systemd/system/*.requires"]
-    for key in profile.get("sysctl") or {}:
-        out.append("f /proc/sys/" + str(key).replace(".", "/"))
+    # the built-in profile's facts whatever the profile given: a snapshot made
+    # with the site profile answers a run with the built-in one, and back
+    profiles = [profile, _builtin_profile()]
+    for prof in profiles:
+        for key in prof.get("sysctl") or {}:
+            out.append("f /proc/sys/" + str(key).replace(".", "/"))
     out += [f"w {p}" for p in _PROGRAMS]
     compose = (profile.get("compose") or {}).get("binary", "docker-compose")
     out.append(f"w {compose}")
@@ -187,10 +192,16 @@ def wants_for(
         # ports.harbor reads the ports ./prepare's compose file publishes
         out.append(f"f {posixpath.join(options.install_dir, 'docker-compose.yml')}")
     out += ["s /data", "s /var/log/harbor"]
-    for node in profile.get("nodes") or []:
-        node_name = node.get("name") if isinstance(node, Mapping) else None
-        if node_name:
-            out.append(f"h {node_name}")
+    for prof in profiles:
+        for node in prof.get("nodes") or []:
+            node_name = node.get("name") if isinstance(node, Mapping) else None
+            if node_name:
+                out.append(f"h {node_name}")
+        # time.sync resolves the time master and servers to know the host's role
+        time_section = prof.get("time") or {}
+        if isinstance(time_section, Mapping):
+            names = [time_section.get("master"), *(time_section.get("servers") or [])]
+            out += [f"h {n}" for n in names if isinstance(n, str) and n]
     # the host's own name is asked for by name; the collector resolves it too
     out.append("h -")
     out.append("H -")
@@ -275,3 +286,9 @@ def script(wants: Sequence[str]) -> str:
         .replace("@HK_MAX@", str(MAX_FILE_BYTES))
         .replace("@HK_WANTS@", encode_wants(wants))
     )
+
+
+def _builtin_profile() -> Mapping[str, Any]:
+    from harborkit.engine.profile import load_profile
+
+    return load_profile().data

@@ -55,6 +55,15 @@ def _number(text: str) -> int | None:
     return int(text) if _DIGITS.fullmatch(text) else None
 
 
+#: what a skip for a fact the snapshot lacks tells the operator to do: the
+#: collector gathers what the built-in checks read, plus the names, sysctl keys
+#: and harbor.yml of the profile and options it was made with
+_REMAKE = (
+    "; make it again with harborkit collect --script and this run's --profile, --node, "
+    "--install-dir and --harbor-config"
+)
+
+
 class MissingFact(NotAvailable):
     """The snapshot has no answer; ``want`` is the collector line that gathers it."""
 
@@ -99,7 +108,7 @@ class SnapshotHost:
     def _miss(self, what: str, want: str) -> MissingFact:
         return MissingFact(
             f"the snapshot from {self.snapshot.source} has no {what} "
-            "(the collector did not gather it)",
+            f"(the collector did not gather it{_REMAKE})",
             want,
         )
 

@@ -330,7 +330,7 @@ def test_compose_version_not_recorded_is_skipped() -> None:
     assert full(out.findings)[1] == (
         "skip",
         "version",
-        f"the snapshot from harbor01 has no output of {SHORT} (the collector did not gather it)",
+        f"the snapshot from harbor01 has no output of {SHORT} (the collector did not gather it; make it again with harborkit collect --script and this run's --profile, --node, --install-dir and --harbor-config)",
         None,
         None,
         None,

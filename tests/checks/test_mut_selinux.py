@@ -240,7 +240,7 @@ def test_a_fact_the_snapshot_lacks_skips_the_check() -> None:
     out = _run_one(SelinuxMode, CheckContext(SnapshotHost(snap), DISABLED))
     assert (out.status, out.message) == (
         Status.SKIP,
-        f"the snapshot from server58 has no entry for {ENFORCE} (the collector did not gather it)",
+        f"the snapshot from server58 has no entry for {ENFORCE} (the collector did not gather it; make it again with harborkit collect --script and this run's --profile, --node, --install-dir and --harbor-config)",
     )
 
 

@@ -153,7 +153,7 @@ def test_facts_are_remembered_per_host_and_per_name() -> None:
     why = cl._hostname(unnamed)
     assert isinstance(why, NotAvailable)
     assert why.reason == (
-        "the snapshot from unnamed.hksnap has no hostname (the collector did not gather it)"
+        "the snapshot from unnamed.hksnap has no hostname (the collector did not gather it; make it again with harborkit collect --script and this run's --profile, --node, --install-dir and --harbor-config)"
     )
 
 
@@ -390,7 +390,7 @@ def test_hostnames_every_verdict() -> None:
             "skip",
             "unnamed.hksnap",
             "hostname unknown: the snapshot from unnamed.hksnap has no hostname "
-            "(the collector did not gather it)",
+            "(the collector did not gather it; make it again with harborkit collect --script and this run's --profile, --node, --install-dir and --harbor-config)",
             None,
             None,
             None,
@@ -448,7 +448,7 @@ def test_hostnames_all_different_and_too_few_known() -> None:
     assert out.status is S
     assert out.message == (
         "fewer than two hostnames are known (unnamed.hksnap: hostname unknown: the snapshot "
-        "from unnamed.hksnap has no hostname (the collector did not gather it))"
+        "from unnamed.hksnap has no hostname (the collector did not gather it; make it again with harborkit collect --script and this run's --profile, --node, --install-dir and --harbor-config))"
     )
     assert [(f.status, f.subject) for f in out.findings] == [(S, "unnamed.hksnap"), (P, "n1")]
 

@@ -900,5 +900,7 @@ def test_busybox_only_host_with_hostile_names_and_harbor_yml(lab: Lab, tmp_path:
     # fetched: test_hostile_harbor_yml_and_harbor_config_over_ssh_run_nothing)
     config = next(x for x in host_results(by_snap.stdout) if x["id"] == "harbor.config")
     assert config["status"] == "skip"
-    assert config["message"].endswith("(the collector did not gather it)"), config
+    assert config["message"].endswith(
+        "(the collector did not gather it; make it again with harborkit collect --script and this run's --profile, --node, --install-dir and --harbor-config)"
+    ), config
     assert got["harbor.storage"][0] == want["harbor.storage"][0]

@@ -155,7 +155,9 @@ def test_a_fact_the_collector_did_not_gather_is_not_available(tmp_path: Path) ->
     result = host_results(r.stdout)[0]
     assert result["status"] == "skip"
     assert result["message"].startswith(f"the snapshot from {snap} has no ")
-    assert result["message"].endswith("(the collector did not gather it)")
+    assert result["message"].endswith(
+        "(the collector did not gather it; make it again with harborkit collect --script and this run's --profile, --node, --install-dir and --harbor-config)"
+    )
 
 
 # ---- a host with BusyBox only (no coreutils, no getent, no bash, no Python)
