@@ -11,6 +11,7 @@ that list in ``collect.sh``. The same script runs over SSH and by hand
 from __future__ import annotations
 
 import posixpath
+import re
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
@@ -18,6 +19,7 @@ from typing import Any
 
 from harborkit import __version__
 from harborkit.engine.interface import Check, CheckOptions
+from harborkit.host.interface import MAX_FILE_BYTES
 
 # what the built-in checks read, named once here so that a snapshot answers
 # them without a second round trip (a miss costs one more, never a wrong verdict)
@@ -194,7 +196,7 @@ def wants_for(
     out.append("H -")
     for check in checks:
         out += declared_wants(check)
-    return list(dict.fromkeys(w for w in out if "\n" not in w))
+    return list(dict.fromkeys(out))
 
 
 def declared_wants(check: type[Check]) -> list[str]:
@@ -217,7 +219,59 @@ def want_for_run(argv: Sequence[str]) -> str:
     return "c " + shlex.join(argv)
 
 
+#: the work list's kinds (see ``collect.sh``)
+KINDS = frozenset("feglmdchwpsyHkP")
+#: bytes a work-list line carries as they are: printable ASCII (the list is a
+#: quoted here-document read with ``IFS= read -r``: nothing in it is expanded)
+_PLAIN = re.compile(rb"[ -~]+")
+
+
+def _arg(value: str) -> str:
+    """One argument line of the work list: ``p`` and the bytes when they are
+    printable ASCII, else ``o`` and every byte as a ``\\NNN`` octal escape
+    (printf decodes it): no byte of a value can end its line, end the list or
+    reach a shell, and the script stays ASCII."""
+    raw = value.encode("utf-8", "surrogateescape")
+    if _PLAIN.fullmatch(raw):
+        return "p" + value
+    return "o" + "".join(f"\\{b:03o}" for b in raw)
+
+
+def work_item(want: str) -> list[str] | None:
+    """``KIND ARG`` as the collector's arguments: a command's ARG (its
+    ``shlex.join`` key) is split into the key and its argv here, in Python; a
+    want that cannot be passed (a NUL byte, an unknown kind, bad quoting) is None."""
+    kind, sep, arg = want.partition(" ")
+    if not sep or kind not in KINDS or "\0" in want:
+        return None
+    if kind != "c":
+        return [arg]
+    try:
+        argv = shlex.split(arg)
+    except ValueError:
+        return None
+    if not argv or argv[0].startswith("-"):
+        return None
+    return [arg, *argv]
+
+
+def encode_wants(wants: Sequence[str]) -> str:
+    """The work list embedded in the script: ``KIND COUNT`` then COUNT argument lines."""
+    lines: list[str] = []
+    for want in wants:
+        args = work_item(want)
+        if args is None:
+            continue
+        lines.append(f"{want.partition(' ')[0]} {len(args)}")
+        lines += [_arg(a) for a in args]
+    return "\n".join(lines)
+
+
 def script(wants: Sequence[str]) -> str:
-    """``collect.sh`` with this work list embedded."""
+    """``collect.sh`` with this work list embedded (as data: see :func:`encode_wants`)."""
     template = resources.files("harborkit.collect").joinpath("collect.sh").read_text("utf-8")
-    return template.replace("@HK_VERSION@", __version__).replace("@HK_WANTS@", "\n".join(wants))
+    return (
+        template.replace("@HK_VERSION@", __version__)
+        .replace("@HK_MAX@", str(MAX_FILE_BYTES))
+        .replace("@HK_WANTS@", encode_wants(wants))
+    )

@@ -8,17 +8,34 @@
 # Plain POSIX sh (dash, bash --posix, BusyBox ash, CentOS 7's bash); no Python.
 # It only reads: files, /proc, and the commands listed at the end of this file.
 #
-# Snapshot format (version 1): a first line "HKSNAP 1 <collector version>",
-# then records "<type> <length> <name>\n<length bytes>\n", then a last line
-# "HKSNAP-END <sha256 of every byte before it>". Record types: T path type
-# (f file, d directory, o other, n absent, L dangling link), F file content,
-# E read error, D directory entries, R/O/X a command's exit code, stdout and
-# stderr, W a program's path (empty: not found), P the process table, K a fact.
+# Snapshot format (version 2): a first line "HKSNAP 2 <collector version>",
+# then records "<type> <name length> <data length>\n<name bytes><data bytes>\n"
+# (lengths in bytes: no byte of a name or of the data can end a record), then a
+# last line "HKSNAP-END <sha256 of every byte before it>". Record types: T path
+# type (f file, d directory, p FIFO, c/b character/block device, s socket,
+# o other, n absent, L dangling link), F file content, Z a file larger than the
+# limit (not read), E read error, D directory entries (each ended by a NUL
+# byte), R/O/X a command's exit code, stdout and stderr, A the command output a
+# batched file holds, I/B a batch: its files (size NUL name NUL each) and their
+# bytes, W a program's path (empty: not found), P the process table, K a fact.
+#
+# The work list (at the end) is data, never code: each item is a line
+# "<kind> <count>" and <count> argument lines, "p<bytes>" (plain) or
+# "o<\NNN octal escapes>" decoded by printf; commands run as argv, never eval.
 LC_ALL=C
 export LC_ALL
 PATH="$PATH:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 export PATH
 HK_VERSION=@HK_VERSION@
+# files larger than this are not read (reported as too large), as harborkit's own
+# readers do
+HK_MAX=@HK_MAX@
+NL='
+'
+HK_IFS=" 	$NL"
+IFS=$HK_IFS
+# no pathname expansion of data: globbing is switched on only where it is meant
+set -f
 umask 077
 # options: -o FILE writes the snapshot to FILE (complete or not at all) instead
 # of stdout; "clock" reports the clock on stderr first (harborkit over SSH
@@ -42,59 +59,86 @@ trap 'exit 130' 1 2 15
 out="$hk_tmpdir/snap"
 t="$hk_tmpdir/t"
 e="$hk_tmpdir/e"
-printf 'HKSNAP 1 %s\n' "$HK_VERSION" > "$out"
+printf 'HKSNAP 2 %s\n' "$HK_VERSION" > "$out"
 
 hk_to=
 if timeout 5 true 2>/dev/null; then hk_to="timeout 20"; fi
+# head -c reads no more than the limit (BusyBox and coreutils have it)
+hk_head=
+if [ "$(printf abc | head -c 2 2>/dev/null)" = ab ]; then hk_head=1; fi
 
 # rec TYPE NAME FILE: append a record whose content is FILE's bytes
 rec() {
     n=$(wc -c < "$3")
     n=$((n + 0))
-    printf '%s %s %s\n' "$1" "$n" "$2" >> "$out"
-    cat "$3" >> "$out"
+    printf '%s %s %s\n%s' "$1" "${#2}" "$n" "$2" >> "$out"
+    cat -- "$3" >> "$out"
     printf '\n' >> "$out"
 }
 
 # recs TYPE NAME STRING: a record holding STRING (LC_ALL=C: ${#} counts bytes)
 recs() {
-    printf '%s %s %s\n%s\n' "$1" "${#3}" "$2" "$3" >> "$out"
+    printf '%s %s %s\n%s%s\n' "$1" "${#2}" "${#3}" "$2" "$3" >> "$out"
+}
+
+# recf NAME FILE: FILE holds NAME's content (read with the limit): F, or Z when
+# it is larger than the limit (its bytes are not sent)
+recf() {
+    n=$(wc -c < "$2")
+    n=$((n + 0))
+    if [ "$n" -gt "$HK_MAX" ]; then recs Z "$1" "$n"; else rec F "$1" "$2"; fi
 }
 
 # kind PATH: sets k to the type letter of PATH
 kind() {
     if [ -d "$1" ]; then k=d
     elif [ -f "$1" ]; then k=f
+    elif [ -p "$1" ]; then k=p
+    elif [ -c "$1" ]; then k=c
+    elif [ -b "$1" ]; then k=b
+    elif [ -S "$1" ]; then k=s
     elif [ -e "$1" ]; then k=o
     elif [ -L "$1" ]; then k=L
     else k=n
     fi
 }
 
-seen=" "
+# the sets of paths already handled: "/" then each member followed by "//"
+# (a path holding "//" is never taken as a member: it is handled again)
+seen=/
+listed=/
 hk_resolved=" "
-NL='
-'
 hk_files=
 hk_sys=
 hk_n=0
-# copy FILE: its content now (files that change under us: /proc, /sys)
+# copy FILE: its content now, at most the limit and one byte (files that change
+# under us: /proc, /sys; and names the batch index cannot carry)
 copy() {
-    if cat "$1" > "$t" 2> "$e"; then rec F "$1" "$t"; else rec E "$1" "$e"; fi
+    if [ -n "$hk_head" ]; then
+        head -c "$((HK_MAX + 1))" -- "$1" > "$t" 2> "$e"
+    else
+        cat -- "$1" > "$t" 2> "$e"
+    fi
+    if [ $? -eq 0 ]; then recf "$1" "$t"; else rec E "$1" "$e"; fi
 }
 
 # path PATH [nocontent]: its type, and its content when it is a regular file.
 # Ordinary files are read at the end, all with one wc and one cat.
 path() {
-    case "$seen" in *" $1 "*) return 0 ;; esac
-    seen="$seen$1 "
+    case "$1" in
+    *//*) ;;
+    *)
+        case "$seen" in *"/$1//"*) return 0 ;; esac
+        seen="$seen$1//"
+        ;;
+    esac
     kind "$1"
     recs T "$1" "$k"
     [ "$k" = f ] && [ -z "$2" ] || return 0
     case "$1" in
+    *"$NL"*) copy "$1" ;;
     /proc/sys/*) hk_sys="$hk_sys$1$NL" ;;
     /proc/* | /sys/*) copy "$1" ;;
-    *$NL*) ;;
     *)
         if [ -r "$1" ]; then
             hk_files="$hk_files$1$NL"
@@ -105,51 +149,102 @@ path() {
     esac
 }
 
-# batch FILES...: an index (wc -c output) and the files' bytes in that order
-# (one wc and one cat for any number of files)
+# batch FILES...: their sizes (one wc), F/Z records or an index (I: size NUL
+# name NUL per file) and the bytes of the files not over the limit (B, one
+# cat). A size is taken only from the line of wc's output whose name is
+# exactly the file's (the line is read whole: no space trimmed); a file wc
+# gives no such line for (unreadable, or a name it shows otherwise) is read
+# alone, so no line can lend its size to another file.
 batch() {
     [ $# -gt 0 ] || return 0
     wc -c -- "$@" > "$hk_tmpdir/i" 2> /dev/null
-    cat -- "$@" > "$t" 2> /dev/null
-    rec I "$#" "$hk_tmpdir/i"
+    : > "$hk_tmpdir/x"
+    keep=
+    total=0
+    # (bn, not n: copy and rec set n)
+    while IFS= read -r line; do
+        line=${line#"${line%%[! ]*}"}
+        bn=${line%% *}
+        rest=${line#* }
+        while [ $# -gt 0 ] && [ "$rest" != "$1" ]; do
+            copy "$1"
+            shift
+        done
+        [ $# -gt 0 ] || break
+        f=$1
+        shift
+        case "$bn" in
+        '' | *[!0-9]*) copy "$f" ;;
+        *)
+            if [ "$bn" -gt "$HK_MAX" ]; then
+                recs Z "$f" "$bn"
+            else
+                printf '%s\0%s\0' "$bn" "$f" >> "$hk_tmpdir/x"
+                keep="$keep$f$NL"
+                total=$((total + bn))
+            fi
+            ;;
+        esac
+    done < "$hk_tmpdir/i"
+    for f in "$@"; do copy "$f"; done
+    [ -n "$keep" ] || return 0
+    IFS=$NL
+    set -- $keep
+    IFS=$HK_IFS
+    # a file that grew since it was counted makes the batch unusable (its files
+    # are then missing, never wrong): read no more than the counted bytes and one
+    if [ -n "$hk_head" ]; then
+        cat -- "$@" 2> /dev/null | head -c "$((total + 1))" > "$t"
+    else
+        cat -- "$@" > "$t" 2> /dev/null
+    fi
+    rec I "-" "$hk_tmpdir/x"
     rec B "-" "$t"
 }
 
 # the batched files: sysctl values, then ordinary files and command outputs
 read_files() {
-    oldifs=$IFS
     IFS=$NL
-    set -f
     set -- $hk_sys
-    set +f
-    IFS=$oldifs
+    IFS=$HK_IFS
     batch "$@"
     IFS=$NL
-    set -f
     set -- $hk_files
-    set +f
-    IFS=$oldifs
+    IFS=$HK_IFS
     batch "$@"
 }
 
-listed=" "
-# list DIR: its entries, one per line
+# list DIR: its entries, each ended by a NUL byte
 list() {
-    case "$listed" in *" $1 "*) return 0 ;; esac
-    listed="$listed$1 "
+    case "$1" in
+    *//*) ;;
+    *)
+        case "$listed" in *"/$1//"*) return 0 ;; esac
+        listed="$listed$1//"
+        ;;
+    esac
     path "$1"
     [ -d "$1" ] || return 0
     if [ ! -r "$1" ] || [ ! -x "$1" ]; then
         recs E "$1" "Permission denied"
         return 0
     fi
-    l=
+    : > "$hk_tmpdir/l"
+    ln=0
+    set +f
     for x in "$1"/* "$1"/.*; do
+        set -f
         b=${x##*/}
-        case "$b" in .|..) continue ;; esac
-        if [ -e "$x" ] || [ -L "$x" ]; then l="$l$b$NL"; fi
+        case "$b" in . | ..) continue ;; esac
+        if [ -e "$x" ] || [ -L "$x" ]; then
+            printf '%s\0' "$b" >> "$hk_tmpdir/l"
+            ln=$((ln + ${#b} + 1))
+        fi
     done
-    recs D "$1" "$l"
+    set -f
+    printf 'D %s %s\n%s' "${#1}" "$ln" "$1" >> "$out"
+    cat "$hk_tmpdir/l" >> "$out"
+    printf '\n' >> "$out"
 }
 
 # walk PREFIX REST: gather what a glob of PREFIX/REST needs
@@ -162,7 +257,11 @@ walk() {
         path "$dir"
         [ -d "$dir" ] || return 0
         list "$dir"
+        set +f
+        IFS=
         for m in "$1"/$comp; do
+            set -f
+            IFS=$HK_IFS
             [ -e "$m" ] || [ -L "$m" ] || continue
             if [ -z "$rest" ]; then path "$m"
             elif [ -d "$m" ]; then
@@ -171,6 +270,8 @@ walk() {
                 rest=${2#*/}
             fi
         done
+        set -f
+        IFS=$HK_IFS
         ;;
     *)
         if [ -z "$rest" ]; then path "$1/$comp"
@@ -193,17 +294,21 @@ want_dir() {
     path "$1"
     [ -d "$1" ] || return 0
     list "$1"
+    set +f
     for m in "$1"/* "$1"/.*; do
-        case "${m##*/}" in .|..) continue ;; esac
+        set -f
+        case "${m##*/}" in . | ..) continue ;; esac
         [ -f "$m" ] && path "$m"
     done
+    set -f
     return 0
 }
 
-# want_cmd 'shell-quoted argv': rc, stdout and stderr
+# want_cmd KEY ARGV...: rc, stdout and stderr of ARGV (run as it is, no shell
+# in between), recorded under KEY (the command line harborkit asks for)
 want_cmd() {
     cmd=$1
-    eval "set -- $1"
+    shift
     if ! command -v "$1" > /dev/null 2>&1; then
         recs O "$cmd" ""
         recs X "$cmd" "$1: command not found"
@@ -213,22 +318,61 @@ want_cmd() {
     hk_n=$((hk_n + 1))
     o="$hk_tmpdir/c$hk_n.o"
     x="$hk_tmpdir/c$hk_n.x"
-    if $hk_to "$@" > "$o" 2> "$x" < /dev/null; then rc=0; else rc=$?; fi
+    # timeout runs a program; "command" skips this script's functions
+    if [ -n "$hk_to" ]; then
+        $hk_to "$@" > "$o" 2> "$x" < /dev/null
+    else
+        command "$@" > "$o" 2> "$x" < /dev/null
+    fi
+    rc=$?
     # non-empty outputs are read with the batched files: A names what they are
     if [ -s "$o" ]; then recs A "$o" "O $cmd"; hk_files="$hk_files$o$NL"; else recs O "$cmd" ""; fi
     if [ -s "$x" ]; then recs A "$x" "X $cmd"; hk_files="$hk_files$x$NL"; else recs X "$cmd" ""; fi
     recs R "$cmd" "$rc"
 }
 
+# quote WORD: sets qq to WORD quoted for sh exactly as Python's shlex.quote does
+# (the key under which harborkit asks for a command)
+quote() {
+    case "$1" in
+    '') qq="''" ;;
+    *[!A-Za-z0-9_@%+=:,./-]*)
+        qq=
+        r=$1
+        while :; do
+            case "$r" in
+            *\'*)
+                qq="$qq${r%%\'*}'\"'\"'"
+                r=${r#*\'}
+                ;;
+            *)
+                qq="'$qq$r'"
+                break
+                ;;
+            esac
+        done
+        ;;
+    *) qq=$1 ;;
+    esac
+}
+
+# want_writable DIR: whether DIR is writable, as "test -w DIR" would say
+want_writable() {
+    quote "$1"
+    if [ -w "$1" ]; then rc=0; else rc=1; fi
+    recs O "test -w $qq" ""
+    recs X "test -w $qq" ""
+    recs R "test -w $qq" "$rc"
+}
+
 # want_which PROGRAM: the first executable of that name on PATH
 want_which() {
     found=
-    oldifs=$IFS
     IFS=:
     for d in $PATH; do
         if [ -f "$d/$1" ] && [ -x "$d/$1" ]; then found="$d/$1"; break; fi
     done
-    IFS=$oldifs
+    IFS=$HK_IFS
     recs W "$1" "$found"
 }
 
@@ -238,34 +382,39 @@ want_procs() {
     [ -n "$procs_done" ] && return 0
     procs_done=1
     : > "$hk_tmpdir/p"
+    set +f
     for d in /proc/[0-9]*; do
+        set -f
         c=
-        read -r c 2>/dev/null < "$d/comm" || continue
+        IFS= read -r c 2>/dev/null < "$d/comm" || continue
         printf '%s %s\n' "${d#/proc/}" "$c" >> "$hk_tmpdir/p"
     done
+    set -f
     rec P "-" "$hk_tmpdir/p"
 }
 
 # want_proc NAME: exe, cmdline and limits of every process called NAME
 want_proc() {
     want_procs
-    while read -r pid c; do
-        [ "$c" = "$1" ] || continue
+    while IFS= read -r hk_p; do
+        pid=${hk_p%% *}
+        [ "${hk_p#* }" = "$1" ] || continue
         recs K "exe:$pid" "$(readlink "/proc/$pid/exe" 2>/dev/null)"
         path "/proc/$pid/cmdline"
         path "/proc/$pid/limits"
     done < "$hk_tmpdir/p"
 }
 
-# want_df PATH: the nearest existing folder and df -Pk of it
+# want_df PATH: the nearest existing folder, a NUL byte, and df -Pk of it
 want_df() {
+    case "$1" in /*) ;; *) return 0 ;; esac  # (a relative path has no nearest folder)
     p=$1
     while [ "$p" != / ] && [ ! -e "$p" ]; do
         p=${p%/*}
         [ -z "$p" ] && p=/
     done
-    if df -Pk "$p" > "$t" 2> "$e"; then
-        printf '%s\n' "$p" > "$e"
+    if df -Pk -- "$p" > "$t" 2> "$e"; then
+        printf '%s\0' "$p" > "$e"
         cat "$t" >> "$e"
         rec K "df:$1" "$e"
     else
@@ -275,13 +424,16 @@ want_df() {
 
 # want_harbor HARBOR.YML: the file, and for the folders it names (data_volume,
 # log location): their type up to the nearest existing parent, whether that is
-# writable, and its free space
+# writable, and its free space. The values are data: read line by line, never
+# expanded, split or run.
 want_harbor() {
     path "$1"
     [ -f "$1" ] || return 0
-    for v in $(sed -n -e 's/^data_volume:[[:space:]]*//p' \
-        -e 's/^[[:space:]][[:space:]]*location:[[:space:]]*//p' "$1" 2>/dev/null |
-        sed -e 's/[[:space:]]*#.*//' -e "s/[\"']//g"); do
+    sed -n -e 's/^data_volume:[[:space:]]*//p' \
+        -e 's/^[[:space:]][[:space:]]*location:[[:space:]]*//p' -- "$1" 2>/dev/null |
+        sed -e 's/[[:space:]]*#.*//' -e 's/[[:space:]]*$//' -e 's/^"\(.*\)"$/\1/' \
+            -e "s/^'\\(.*\\)'\$/\\1/" > "$hk_tmpdir/y"
+    while read -r v; do
         case "$v" in /*) ;; *) continue ;; esac
         want_df "$v"
         q=$v
@@ -291,15 +443,25 @@ want_harbor() {
             q=${q%/*}
             [ -z "$q" ] && q=/
         done
-        want_cmd "test -w $q"
-    done
+        want_writable "$q"
+    done < "$hk_tmpdir/y"
     return 0
 }
 
 # sockets: which process holds which socket inode
 want_sockets() {
+    set +f
     ls -l /proc/[0-9]*/fd 2>/dev/null | grep -e '^/proc/' -e 'socket:' > "$t"
+    set -f
     rec K sockets "$t"
+}
+
+# want_host NAME: how the host resolves NAME (a plain host name only)
+want_host() {
+    case "$1" in '' | -* | *[!A-Za-z0-9._-]*) return 0 ;; esac
+    case "$hk_resolved" in *" $1 "*) return 0 ;; esac
+    hk_resolved="$hk_resolved$1 "
+    want_cmd "getent ahosts $1" getent ahosts "$1"
 }
 
 recs K started "$(date -u +%Y-%m-%dT%H:%M:%SZ 2>/dev/null)"
@@ -309,40 +471,60 @@ recs K uid "$(id -u 2>/dev/null)"
 recs K user "$(id -un 2>/dev/null)"
 recs K nproc "$(nproc 2>/dev/null || grep -c '^processor' /proc/cpuinfo 2>/dev/null)"
 
-while read -r kind arg; do
-    case "$kind" in
-    f) path "$arg" ;;
-    e) path "$arg" 1 ;;
-    l) list "$arg" ;;
-    m) for dd in $arg; do [ -d "$dd" ] && list "$dd"; done ;;
-    g) want_glob "$arg" ;;
-    d) want_dir "$arg" ;;
-    c) want_cmd "$arg" ;;
-    h)
-        n=$arg
-        [ "$n" = - ] && read -r n < /proc/sys/kernel/hostname
-        case "$n" in ''|*[!A-Za-z0-9._-]*) ;; *)
-            case "$hk_resolved" in *" $n "*) ;; *)
-                hk_resolved="$hk_resolved$n "
-                want_cmd "getent ahosts $n" ;;
-            esac ;;
+# the work list: "<kind> <count>", then <count> arguments, each "p" and its
+# bytes or "o" and octal escapes that printf decodes (a trailing x keeps a
+# trailing newline); the arguments become "$@", never code
+while IFS= read -r hk_line; do
+    hk_kind=${hk_line%% *}
+    hk_c=${hk_line#* }
+    case "$hk_c" in '' | *[!0-9]*) continue ;; esac
+    set --
+    while [ "$hk_c" -gt 0 ] && IFS= read -r hk_a; do
+        case "$hk_a" in
+        p*) set -- "$@" "${hk_a#p}" ;;
+        o*)
+            hk_a=$(printf "${hk_a#o}x")
+            set -- "$@" "${hk_a%x}"
+            ;;
         esac
+        hk_c=$((hk_c - 1))
+    done
+    [ $# -gt 0 ] || continue
+    case "$hk_kind" in
+    f) path "$1" ;;
+    e) path "$1" 1 ;;
+    l) list "$1" ;;
+    m)
+        set +f
+        IFS=
+        for dd in $1; do
+            set -f
+            IFS=$HK_IFS
+            [ -d "$dd" ] && list "$dd"
+        done
+        set -f
+        IFS=$HK_IFS
         ;;
-    w) want_which "$arg" ;;
-    p) want_proc "$arg" ;;
-    s) want_df "$arg" ;;
-    y) want_harbor "$arg" ;;
+    g) want_glob "$1" ;;
+    d) want_dir "$1" ;;
+    c) [ $# -gt 1 ] && want_cmd "$@" ;;
+    h)
+        n=$1
+        [ "$n" = - ] && read -r n < /proc/sys/kernel/hostname
+        want_host "$n"
+        ;;
+    w) want_which "$1" ;;
+    p) want_proc "$1" ;;
+    s) want_df "$1" ;;
+    y) want_harbor "$1" ;;
     H)
         # every name in the hosts file: the names other nodes are known by
         [ -r /etc/hosts ] || continue
         while read -r a names; do
-            case "$a" in ''|\#*) continue ;; esac
+            case "$a" in '' | \#*) continue ;; esac
             for n in $names; do
-                case "$n" in \#*) break ;; localhost*|ip6-*) continue ;; esac
-                case "$n" in *[!A-Za-z0-9._-]*) continue ;; esac
-                case "$hk_resolved" in *" $n "*) continue ;; esac
-                hk_resolved="$hk_resolved$n "
-                want_cmd "getent ahosts $n"
+                case "$n" in \#*) break ;; localhost* | ip6-*) continue ;; esac
+                want_host "$n"
             done
         done < /etc/hosts
         ;;

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from harborkit.collect import wants_for
-from harborkit.collect.snapshot import SnapshotError, parse
+from harborkit.collect.snapshot import SnapshotError, read_file
 from harborkit.engine.cluster import Deferred, Target, Unreachable
 from harborkit.engine.interface import CheckContext, CheckOptions
 from harborkit.engine.plugins import LoadedCheck
@@ -56,11 +56,7 @@ class Failures:
 
 def load_snapshot(path: Path) -> SnapshotHost:
     """A carried snapshot file as a host (its name: the hostname it recorded)."""
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise InputError(f"--snapshot {path}: {e.strerror or e}") from e
-    return SnapshotHost(parse(data, str(path)))
+    return SnapshotHost(read_file(path, str(path)))
 
 
 def snapshot_files(paths: Sequence[str]) -> list[Path]:
@@ -69,7 +65,9 @@ def snapshot_files(paths: Sequence[str]) -> list[Path]:
     for p in paths:
         path = Path(p)
         if path.is_dir():
-            found = sorted(f for f in path.iterdir() if f.name.endswith(SUFFIX) and f.is_file())
+            # every *.hksnap entry: one that is not a regular file (a FIFO, a link
+            # to a device) is reported by read_file, never skipped silently
+            found = sorted(f for f in path.iterdir() if f.name.endswith(SUFFIX))
             if not found:
                 raise InputError(f"--snapshot {p}: no *{SUFFIX} files in this folder")
             out += found

@@ -17,8 +17,16 @@ import shlex
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from harborkit.collect.snapshot import Snapshot
-from harborkit.host.interface import ClockSample, CommandResult, Listener, NotAvailable, ProcessInfo
+from harborkit.collect.snapshot import Snapshot, show
+from harborkit.host.interface import (
+    MAX_FILE_BYTES,
+    ClockSample,
+    CommandResult,
+    Listener,
+    NotAvailable,
+    ProcessInfo,
+    UnreadableFile,
+)
 
 T = TypeVar("T")
 
@@ -26,6 +34,25 @@ _SAFE_NAME = re.compile(r"[A-Za-z0-9._-]+")
 
 # TCP_LISTEN in /proc/net/tcp's "st" column
 _LISTEN = "0A"
+#: a number in a snapshot: ASCII digits only (as the file parsers have it), not too long
+_DIGITS = re.compile(r"[0-9]{1,18}")
+#: what a path that is not a regular file is (the T record's letter), in the
+#: words the sysroot reader uses (:func:`harborkit.host.local.read_limited`)
+_NOT_A_FILE = {
+    "d": "a directory",
+    "p": "a FIFO (named pipe)",
+    "c": "a character device",
+    "b": "a block device",
+    "s": "a socket",
+    "o": "not a regular file",
+}
+_PRESENT = ("f", "d", "p", "c", "b", "s", "o")
+
+
+def _number(text: str) -> int | None:
+    """ASCII digits as an int; anything else (other scripts' digits, 5000 digits) is None."""
+    text = text.strip()
+    return int(text) if _DIGITS.fullmatch(text) else None
 
 
 class MissingFact(NotAvailable):
@@ -114,7 +141,7 @@ class SnapshotHost:
         key = (len(snap.kinds), len(snap.files), len(snap.listings))
         if self._dirs_key != key:
             found: set[str] = set()
-            known = [p for p, k in snap.kinds.items() if k in ("f", "d", "o", "L")]
+            known = [p for p, k in snap.kinds.items() if k in (*_PRESENT, "L")]
             for p in [*known, *snap.files, *snap.listings]:
                 p = posixpath.dirname(p)
                 while p not in found:
@@ -137,7 +164,7 @@ class SnapshotHost:
         parent, base = posixpath.split(path)
         p = parent
         while True:  # an absent ancestor, or a file where a folder would be: absent
-            if snap.kinds.get(p) in ("n", "f", "L", "o"):
+            if snap.kinds.get(p) in ("n", "f", "L", "p", "c", "b", "s", "o"):
                 return "n"
             if p == "/":
                 break
@@ -152,14 +179,19 @@ class SnapshotHost:
             return base in self.snapshot.listings[parent]
         return self._kind(path) != "n"
 
-    def _read(self, path: str) -> str:
+    def _read_bytes(self, path: str) -> bytes:
         path = _norm(path)
         snap = self.snapshot
         if path in snap.files:
-            return snap.files[path].decode("utf-8", "replace")
+            data = snap.files[path]
+            if len(data) > MAX_FILE_BYTES:  # the same rule as every reader
+                raise UnreadableFile(path, snap.too_large.get(path) or _too_large())
+            return data
+        if path in snap.too_large:
+            raise UnreadableFile(path, snap.too_large[path])
         if path in snap.errors:
             msg = snap.errors[path] or "Permission denied"
-            user = snap.facts.get("user", "").strip()
+            user = show(snap.facts.get("user", "").strip(), 32)
             who = f" (the collector ran as {user})" if user else ""
             if "ermission" in msg:
                 raise PermissionError(errno.EACCES, f"Permission denied{who}", path)
@@ -167,15 +199,22 @@ class SnapshotHost:
         kind = self._kind(path)
         if kind in ("n", "L"):
             raise FileNotFoundError(errno.ENOENT, "No such file or directory", path)
-        if kind == "d":
-            raise IsADirectoryError(errno.EISDIR, "Is a directory", path)
+        if kind in _NOT_A_FILE:
+            raise UnreadableFile(path, f"is {_NOT_A_FILE[kind]}, not a regular file: not read")
         raise self._miss(f"content of {path}", f"f {path}")
+
+    def _read(self, path: str) -> str:
+        return self._read_bytes(path).decode("utf-8", "replace")
 
     def read_text(self, path: str) -> str:
         return self._ask(lambda: self._read(path))
 
+    def read_bytes(self, path: str) -> bytes:
+        """The exact bytes the collector recorded (at most the file limit)."""
+        return self._ask(lambda: self._read_bytes(path))
+
     def exists(self, path: str) -> bool:
-        return self._ask(lambda: self._kind(_norm(path)) in ("f", "d", "o"))
+        return self._ask(lambda: self._kind(_norm(path)) in _PRESENT)
 
     def is_dir(self, path: str) -> bool:
         return self._ask(lambda: self._kind(_norm(path)) == "d")
@@ -190,7 +229,7 @@ class SnapshotHost:
         kind = self._kind(path)
         if kind in ("n", "L"):
             raise FileNotFoundError(errno.ENOENT, "No such file or directory", path)
-        if kind in ("f", "o"):
+        if kind in _PRESENT:
             raise NotADirectoryError(errno.ENOTDIR, "Not a directory", path)
         raise self._miss(f"listing of {path}", f"d {path}")
 
@@ -251,6 +290,13 @@ class SnapshotHost:
             out = self.snapshot.commands.get(key)
             if out is None:
                 raise self._miss(f"output of {key}", f"c {key}")
+            if key in self.snapshot.too_much_output:  # not sent: no verdict from a part
+                return CommandResult(
+                    args,
+                    out.rc or 1,
+                    "",
+                    f"{args[0]}: output larger than {MAX_FILE_BYTES >> 20} MiB: not read",
+                )
             return CommandResult(
                 args,
                 out.rc,
@@ -305,10 +351,16 @@ class SnapshotHost:
 
     def cpu_count(self) -> int:
         def look() -> int:
-            text = self.snapshot.facts.get("nproc", "").strip()
-            if not text.isdigit():
+            text = self.snapshot.facts.get("nproc")
+            if text is None or not text.strip():
                 raise self._miss("CPU count", "K nproc")
-            return int(text)
+            n = _number(text)
+            if n is None:
+                raise NotAvailable(
+                    f"the snapshot from {self.snapshot.source} records a CPU count that is "
+                    f"not a number: {show(text.strip(), 24)!r}"
+                )
+            return n
 
         return self._ask(look)
 
@@ -316,7 +368,14 @@ class SnapshotHost:
         text = self.read_text("/proc/meminfo")
         for line in text.splitlines():
             if line.startswith("MemTotal:"):
-                return int(line.split()[1]) * 1024
+                fields = line.split()
+                n = _number(fields[1]) if len(fields) > 1 else None
+                if n is None:
+                    raise NotAvailable(
+                        f"{self.snapshot.source}: /proc/meminfo has a MemTotal that is not a "
+                        f"number: {show(line, 40)!r}"
+                    )
+                return n * 1024
         raise NotAvailable(f"{self.snapshot.source}: /proc/meminfo has no MemTotal line")
 
     def disk_free(self, path: str) -> tuple[str, int]:
@@ -324,14 +383,22 @@ class SnapshotHost:
             text = self.snapshot.facts.get(f"df:{path}")
             if text is None:
                 raise self._miss(f"free space under {path}", f"s {path}")
-            lines = text.splitlines()
-            if len(lines) < 3:
+            # the collector writes the folder, a NUL byte (a folder's name may hold a
+            # newline) and df's output; a fact without the NUL has the folder on line 1
+            existing, _, df = text.partition("\0" if "\0" in text else "\n")
+            lines = df.splitlines()
+            if len(lines) < 2:
                 raise NotAvailable(
                     f"df on {self.snapshot.source} failed for {path}: {text.strip()}"
                 )
-            existing = lines[0]
             fields = lines[-1].split()
-            return existing, int(fields[3]) * 1024
+            free = _number(fields[3]) if len(fields) > 3 else None
+            if free is None:
+                raise NotAvailable(
+                    f"df on {self.snapshot.source} gave no free space for {path}: "
+                    f"{show(lines[-1])!r}"
+                )
+            return existing, free * 1024
 
         return self._ask(look)
 
@@ -380,7 +447,7 @@ class SnapshotHost:
         return _SnapshotDocker(self)
 
     def clock(self) -> ClockSample:
-        when = self.snapshot.facts.get("started", "").strip() or "an unknown time"
+        when = show(self.snapshot.facts.get("started", "").strip(), 32) or "an unknown time"
         raise NotAvailable(
             f"the snapshot from {self.snapshot.source} was taken at {when}: a carried "
             "snapshot's clock cannot be compared with this machine's now"
@@ -425,14 +492,13 @@ def _socket_owners(text: str) -> dict[int, int]:
     pid = None
     for line in text.splitlines():
         if line.startswith("/proc/"):
-            part = line[len("/proc/") :].split("/", 1)[0]
-            pid = int(part) if part.isdigit() else None
+            pid = _number(line[len("/proc/") :].split("/", 1)[0])
             continue
         i = line.find("socket:[")
         if i >= 0 and pid is not None:
-            inode = line[i + 8 :].split("]", 1)[0]
-            if inode.isdigit():
-                owners.setdefault(int(inode), pid)
+            inode = _number(line[i + 8 :].split("]", 1)[0])
+            if inode is not None:
+                owners.setdefault(inode, pid)
     return owners
 
 
@@ -454,5 +520,18 @@ def _listening(text: str, v6: bool) -> list[tuple[str, int, int]]:
         if len(f) < 10 or f[3] != _LISTEN:
             continue
         addr, _, port = f[1].partition(":")
-        out.append((_hex_addr(addr, v6), int(port, 16), int(f[9])))
+        inode = _number(f[9])
+        if inode is None or not _HEX.fullmatch(addr) or not _HEX.fullmatch(port):
+            continue
+        try:
+            out.append((_hex_addr(addr, v6), int(port, 16), inode))
+        except ValueError:  # an address of the wrong length: not a line the kernel writes
+            continue
     return out
+
+
+_HEX = re.compile(r"[0-9A-Fa-f]{1,32}")
+
+
+def _too_large() -> str:
+    return f"is larger than {MAX_FILE_BYTES >> 20} MiB, too large for a config file: not read"

@@ -65,7 +65,7 @@ def test_collect_script_is_the_collector() -> None:
     r = hk("collect", "--script")
     assert r.returncode == 0
     assert r.stdout.startswith("#!/bin/sh\n")
-    assert "f /etc/hosts\n" in r.stdout
+    assert "\nf 1\np/etc/hosts\n" in r.stdout
     assert "@HK_" not in r.stdout
 
 
@@ -103,14 +103,14 @@ def test_edited_snapshot(local_snapshot: Path, tmp_path: Path) -> None:
 def test_snapshot_from_a_newer_harborkit(local_snapshot: Path, tmp_path: Path) -> None:
     data = local_snapshot.read_bytes()
     body = data[: data.rindex(b"HKSNAP-END ")]
-    body = b"HKSNAP 2 9.0.0" + body[body.index(b"\n") :]
+    body = b"HKSNAP 3 9.0.0" + body[body.index(b"\n") :]
     new = tmp_path / "new.hksnap"
     new.write_bytes(_resealed(body))
     r = hk("check", "--snapshot", str(new))
     assert r.returncode == ExitCode.USAGE
     assert r.stderr.strip().splitlines()[-1] == (
-        f"harborkit: error: {new}: snapshot format 2 from collector 9.0.0 is newer than this "
-        "harborkit 0.1.0 reads (format 1): upgrade harborkit"
+        f"harborkit: error: {new}: snapshot format 3 from collector 9.0.0 is newer than this "
+        "harborkit 0.1.0 reads (format 2): upgrade harborkit"
     )
 
 
