@@ -207,8 +207,10 @@ def start_host(
     authorized_key: str,
     *,
     hosts_lines: Sequence[str] = (),
+    volumes: Sequence[str] = (),
 ) -> SshHost:
-    """Run one sshd container on a free loopback address; wait until it answers."""
+    """Run one sshd container on a free loopback address; wait until it answers.
+    ``volumes``: ``docker run -v`` specs (the parity test binds in the checkout)."""
     address = free_loopback()
     cname = f"hk-ssh-{name}-{os.getpid()}-{address.replace('.', '-')}"
     setup = (
@@ -231,6 +233,7 @@ def start_host(
             name,
             "-e",
             f"HK_KEY={authorized_key}",
+            *[arg for v in volumes for arg in ("-v", v)],
             image,
             "/bin/sh",
             "-c",
