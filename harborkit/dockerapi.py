@@ -158,9 +158,17 @@ def open_client(timeout: float | None = None) -> docker.DockerClient:
     seconds = timeout or CALL_TIMEOUT
     # the SDK asks the daemon's API version while it builds the client, before a call can
     # be watched: build it with a fixed version, watch it, then ask (as "auto" would)
-    client = docker.from_env(timeout=max(1, int(seconds)), version=MINIMUM_DOCKER_API_VERSION)
+    probe = docker.from_env(timeout=max(1, int(seconds)), version=MINIMUM_DOCKER_API_VERSION)
+    _watch_calls(probe, seconds)
+    try:
+        version = str(probe.api.version(api_version=False)["ApiVersion"])
+    except (KeyError, TypeError) as e:
+        raise docker.errors.DockerException(f"the daemon reported no API version ({e})") from e
+    finally:
+        probe.close()
+    # a fixed version: building this client asks the daemon nothing more
+    client = docker.from_env(timeout=max(1, int(seconds)), version=version)
     _watch_calls(client, seconds)
-    client.api._version = client.api._retrieve_server_version()
     return client
 
 

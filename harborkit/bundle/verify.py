@@ -446,6 +446,7 @@ def check_load_manifest(
     }
     seen: list[str] = []
     problems: list[str] = []
+    untagged: list[tuple[int, str]] = []
     for n, entry in enumerate(doc, 1):
         # the plain-tools path (tar -cC images . | docker load) hands dockerd the
         # whole file: what the metadata does not account for must not pass verify
@@ -456,10 +457,7 @@ def check_load_manifest(
                 "account for (docker load would act on it)"
             )
         if not entry["RepoTags"]:
-            raise BundleHostile(
-                f"{where}: entry {n} ({entry['Config']}) has no tag: docker load would add an "
-                f"image {METADATA_NAME} does not declare"
-            )
+            untagged.append((n, str(entry["Config"])))
         config, tags, layers = entry["Config"], entry["RepoTags"], entry["Layers"]
         for rel in [config, *layers]:
             reason = unsafe_name_reason(rel)
@@ -485,6 +483,12 @@ def check_load_manifest(
     missing = [r for r in declared if r not in seen]
     if missing:
         problems.append(f"does not tag {', '.join(missing)}")
+    elif untagged:  # every declared image tagged, and one entry more
+        n, config = untagged[0]
+        raise BundleHostile(
+            f"{where}: entry {n} ({config}) has no tag: docker load would add an "
+            f"image {METADATA_NAME} does not declare"
+        )
     repeated = sorted({t for t in seen if seen.count(t) > 1})
     if repeated:
         problems.append(f"tags {', '.join(repeated)} more than once")
