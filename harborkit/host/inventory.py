@@ -244,6 +244,7 @@ def _scan_entry(p: str, *, yaml_only: bool, depth: int, budget: list[int]) -> No
         except OSError as e:
             raise InputError(f"--inventory {p}: cannot read: {e.strerror}") from None
         for name in names:
+            _plain_name(p, name)
             if not name.startswith("."):
                 _scan_entry(
                     os.path.join(p, name), yaml_only=yaml_only, depth=depth + 1, budget=budget
@@ -257,6 +258,14 @@ def _scan_entry(p: str, *, yaml_only: bool, depth: int, budget: list[int]) -> No
     _scan(text, p, yaml_only=yaml_only)
 
 
+def _plain_name(folder: str, name: str) -> None:
+    """A file name read from a folder goes into messages: no control characters."""
+    if io.has_control(name):
+        raise InputError(
+            f"--inventory {os.path.join(folder, show(name))}: a file name with a control character"
+        )
+
+
 def _scan_folder(path: str) -> None:
     """Every file of a folder inventory (``group_vars``/``host_vars`` as YAML)."""
     budget = [io.MAX_ENTRIES]
@@ -265,6 +274,7 @@ def _scan_folder(path: str) -> None:
     except OSError as e:
         raise InputError(f"--inventory {path}: cannot read: {e.strerror}") from None
     for name in names:
+        _plain_name(path, name)
         if not name.startswith("."):
             vars_dir = name in ("group_vars", "host_vars")
             _scan_entry(os.path.join(path, name), yaml_only=vars_dir, depth=1, budget=budget)

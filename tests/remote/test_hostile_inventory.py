@@ -322,6 +322,7 @@ def test_folder_without_ansible_inventory(tmp_path: Path) -> None:
         ("hosts", "inv/hosts:2: host range '[0:99999999]' expands to more than 10000 hosts"),
         ("group_vars/all.yml", "inv/group_vars/all.yml:3: alias *a refers to a node that contains it (a recursive alias)"),
         ("group_vars/all", "--inventory inv/group_vars/all: a FIFO, not a regular file"),
+        ("esc\x1b[31m", "--inventory inv/'esc\\x1b[31m': a file name with a control character"),
     ],
 )  # fmt: skip
 def test_folder_with_a_hostile_entry(tmp_path: Path, entry: str, message: str) -> None:
