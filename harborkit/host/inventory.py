@@ -334,7 +334,8 @@ def _ansible_error(err: str, rc: int) -> str:
             return clean(f"ansible-inventory ({m.group(1)} plugin): {m.group(2)}")
     for ln in lines:
         if ln.startswith(("[ERROR]:", "ERROR!")):
-            return clean("ansible-inventory: " + ln.split(":", 1)[1] if ln[0] == "[" else ln[7:])
+            text = ln.split(":", 1)[1] if ln.startswith("[") else ln.removeprefix("ERROR!")
+            return clean(f"ansible-inventory: {text.strip()}")
     if rc < 0:
         return f"ansible-inventory was killed by signal {-rc} (out of memory?)"
     last = lines[-1] if lines else f"exit status {rc}"
