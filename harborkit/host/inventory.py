@@ -240,7 +240,7 @@ def _scan_entry(p: str, *, yaml_only: bool, depth: int, budget: list[int]) -> No
         if depth >= 10:
             raise InputError(f"--inventory {p}: folders nested deeper than 10 levels")
         try:
-            names = sorted(os.listdir(p))
+            names = _listdir(p)
         except OSError as e:
             raise InputError(f"--inventory {p}: cannot read: {e.strerror}") from None
         for name in names:
@@ -258,6 +258,17 @@ def _scan_entry(p: str, *, yaml_only: bool, depth: int, budget: list[int]) -> No
     _scan(text, p, yaml_only=yaml_only)
 
 
+def _listdir(folder: str) -> list[str]:
+    """A folder's names, sorted; at most :data:`io.MAX_ENTRIES` are listed."""
+    names: list[str] = []
+    with os.scandir(folder) as it:
+        for entry in it:
+            names.append(entry.name)
+            if len(names) > io.MAX_ENTRIES:
+                raise InputError(f"--inventory {folder}: more than {io.MAX_ENTRIES} files to read")
+    return sorted(names)
+
+
 def _plain_name(folder: str, name: str) -> None:
     """A file name read from a folder goes into messages: no control characters."""
     if io.has_control(name):
@@ -270,7 +281,7 @@ def _scan_folder(path: str) -> None:
     """Every file of a folder inventory (``group_vars``/``host_vars`` as YAML)."""
     budget = [io.MAX_ENTRIES]
     try:
-        names = sorted(os.listdir(path))
+        names = _listdir(path)
     except OSError as e:
         raise InputError(f"--inventory {path}: cannot read: {e.strerror}") from None
     for name in names:

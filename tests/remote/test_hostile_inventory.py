@@ -349,18 +349,36 @@ def test_folder_with_a_hostile_entry(tmp_path: Path, entry: str, message: str) -
     [
         ("host_vars", "--inventory host_vars/srv: a FIFO, not a regular file"),
         ("group_vars", "group_vars/g.yml:2: nested deeper than 100 levels"),
+        ("group_vars/many", "--inventory group_vars/many: more than 1000 files to read"),
     ],
 )
 def test_vars_beside_the_inventory_are_checked(tmp_path: Path, entry: str, message: str) -> None:
-    """ansible-inventory reads group_vars/ and host_vars/ beside the file: they are checked first."""
+    """ansible-inventory reads group_vars/ and host_vars/ beside the file: they are checked
+    first, and only so much of them (a folder of 1,001 files)."""
     (tmp_path / "hosts.ini").write_text("[g]\nsrv\n")
-    (tmp_path / entry).mkdir()
+    (tmp_path / entry.split("/")[0]).mkdir()
     if entry == "host_vars":
         os.mkfifo(tmp_path / entry / "srv")
+    elif entry == "group_vars/many":
+        (tmp_path / entry).mkdir()
+        for i in range(1001):
+            (tmp_path / entry / f"f{i}.yml").write_text("")
     else:
         (tmp_path / entry / "g.yml").write_text("x:\n  " + "[" * 200 + "]" * 200 + "\n")
     r = check(tmp_path, "ansible", "-i", "hosts.ini", timeout=60)
     assert (r.code, r.line) == (ExitCode.USAGE, err(message))
+
+
+def test_vars_linked_to_the_root_folder(tmp_path: Path) -> None:
+    """group_vars/ linking to / is not walked whole: one line, exit 2, quickly."""
+    (tmp_path / "hosts.ini").write_text("[g]\nsrv\n")
+    (tmp_path / "group_vars").mkdir()
+    (tmp_path / "group_vars" / "root").symlink_to("/")
+    r = check(tmp_path, "ansible", "-i", "hosts.ini", timeout=60)
+    assert r.code == ExitCode.USAGE
+    assert r.line.startswith(err("--inventory group_vars/root/")), r.line
+    assert r.line.endswith(": more than 1000 files to read") or "not a regular file" in r.line
+    assert r.seconds < 30
 
 
 # ---- ansible-inventory: deadline, output and memory bounds
