@@ -667,7 +667,7 @@ def parse_ini(text: str, path: str) -> Inventory:
         m = re.fullmatch(r"(.+?)(?::(\d+))?", spec)
         assert m is not None
         base, port = m.group(1), m.group(2)
-        if ":" in base and not base.startswith("["):
+        if ":" in _RANGE.sub("", base) and not base.startswith("["):
             base, port = spec, None  # an IPv6 address
         if port:
             hvars.setdefault("ansible_port", (int(port) if len(port) <= 9 else port, n))

@@ -310,3 +310,14 @@ def test_ansible_inventory_failure_is_one_clean_line(stderr: str, rc: int, messa
     from harborkit.host.inventory import _ansible_error
 
     assert _ansible_error(stderr, rc) == message
+
+
+def test_host_range_with_a_port() -> None:
+    """``srv[1:2]:2222`` is two hosts on port 2222 (the range's ':' is no IPv6 address)."""
+    inv = parse_ini("[g]\nsrv[1:2]:2222\n2001:db8::5\n", "hosts.ini")
+    assert {h: dict(v) for h, v in inv.hosts.items()} == {
+        "srv1": {"ansible_port": 2222},
+        "srv2": {"ansible_port": 2222},
+        "2001:db8::5": {},
+    }
+    assert select(inv, "srv2")[0].port == 2222
