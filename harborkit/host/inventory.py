@@ -22,6 +22,7 @@ from __future__ import annotations
 import ast
 import fnmatch
 import functools
+import json
 import os
 import re
 import shlex
@@ -79,7 +80,8 @@ class Inventory:
                     self._builtin = Inventory(self.path)
             src = self._builtin
         line = src.lines.get(host, {}).get(var)
-        if src is not self and src.hosts.get(host, {}).get(var) != self.hosts[host].get(var):
+        mine, theirs = src.hosts.get(host, {}).get(var), self.hosts[host].get(var)
+        if src is not self and mine != theirs and not (mine != mine and theirs != theirs):  # NaN
             line = None
         return f"{self.path}:{line}" if line else self.path
 
@@ -307,11 +309,9 @@ def _from_ansible(tool: str, path: str, text: str | None) -> Inventory:
         if text is not None:
             _explain(text, path)
         raise InputError(f"--inventory {path}: {_ansible_error(err, rc)}")
-    from harborkit.yamlfile import JsonRefused, parse_json
-
     try:
-        data = parse_json(out)
-    except (JsonRefused, ValueError) as e:
+        data = json.loads(out, parse_int=_json_int)  # NaN/Infinity: Ansible prints YAML's .nan
+    except (ValueError, RecursionError) as e:
         raise InputError(
             f"--inventory {path}: ansible-inventory printed no JSON: {clean(str(e))}"
         ) from None
@@ -325,6 +325,13 @@ def _from_ansible(tool: str, path: str, text: str | None) -> Inventory:
         _explain(text, path)  # a group misspelt, vars not a mapping: Ansible only warns
     inv.text = text
     return inv
+
+
+def _json_int(s: str) -> int:
+    digits = len(s.lstrip("-"))
+    if digits > 1000:
+        raise ValueError(f"integer of {digits} digits is out of range")
+    return int(s)
 
 
 def _explain(text: str, path: str) -> None:
