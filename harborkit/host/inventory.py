@@ -22,6 +22,7 @@ from __future__ import annotations
 import ast
 import fnmatch
 import functools
+import json
 import os
 import re
 import shlex
@@ -79,7 +80,8 @@ class Inventory:
                     self._builtin = Inventory(self.path)
             src = self._builtin
         line = src.lines.get(host, {}).get(var)
-        if src is not self and src.hosts.get(host, {}).get(var) != self.hosts[host].get(var):
+        mine, theirs = src.hosts.get(host, {}).get(var), self.hosts[host].get(var)
+        if src is not self and mine != theirs and not (mine != mine and theirs != theirs):  # NaN
             line = None
         return f"{self.path}:{line}" if line else self.path
 
@@ -240,10 +242,11 @@ def _scan_entry(p: str, *, yaml_only: bool, depth: int, budget: list[int]) -> No
         if depth >= 10:
             raise InputError(f"--inventory {p}: folders nested deeper than 10 levels")
         try:
-            names = sorted(os.listdir(p))
+            names = _listdir(p)
         except OSError as e:
             raise InputError(f"--inventory {p}: cannot read: {e.strerror}") from None
         for name in names:
+            _plain_name(p, name)
             if not name.startswith("."):
                 _scan_entry(
                     os.path.join(p, name), yaml_only=yaml_only, depth=depth + 1, budget=budget
@@ -257,14 +260,34 @@ def _scan_entry(p: str, *, yaml_only: bool, depth: int, budget: list[int]) -> No
     _scan(text, p, yaml_only=yaml_only)
 
 
+def _listdir(folder: str) -> list[str]:
+    """A folder's names, sorted; at most :data:`io.MAX_ENTRIES` are listed."""
+    names: list[str] = []
+    with os.scandir(folder) as it:
+        for entry in it:
+            names.append(entry.name)
+            if len(names) > io.MAX_ENTRIES:
+                raise InputError(f"--inventory {folder}: more than {io.MAX_ENTRIES} files to read")
+    return sorted(names)
+
+
+def _plain_name(folder: str, name: str) -> None:
+    """A file name read from a folder goes into messages: no control characters."""
+    if io.has_control(name):
+        raise InputError(
+            f"--inventory {os.path.join(folder, show(name))}: a file name with a control character"
+        )
+
+
 def _scan_folder(path: str) -> None:
     """Every file of a folder inventory (``group_vars``/``host_vars`` as YAML)."""
     budget = [io.MAX_ENTRIES]
     try:
-        names = sorted(os.listdir(path))
+        names = _listdir(path)
     except OSError as e:
         raise InputError(f"--inventory {path}: cannot read: {e.strerror}") from None
     for name in names:
+        _plain_name(path, name)
         if not name.startswith("."):
             vars_dir = name in ("group_vars", "host_vars")
             _scan_entry(os.path.join(path, name), yaml_only=vars_dir, depth=1, budget=budget)
@@ -286,11 +309,9 @@ def _from_ansible(tool: str, path: str, text: str | None) -> Inventory:
         if text is not None:
             _explain(text, path)
         raise InputError(f"--inventory {path}: {_ansible_error(err, rc)}")
-    from harborkit.yamlfile import JsonRefused, parse_json
-
     try:
-        data = parse_json(out)
-    except (JsonRefused, ValueError) as e:
+        data = json.loads(out, parse_int=_json_int)  # NaN/Infinity: Ansible prints YAML's .nan
+    except (ValueError, RecursionError) as e:
         raise InputError(
             f"--inventory {path}: ansible-inventory printed no JSON: {clean(str(e))}"
         ) from None
@@ -304,6 +325,13 @@ def _from_ansible(tool: str, path: str, text: str | None) -> Inventory:
         _explain(text, path)  # a group misspelt, vars not a mapping: Ansible only warns
     inv.text = text
     return inv
+
+
+def _json_int(s: str) -> int:
+    digits = len(s.lstrip("-"))
+    if digits > 1000:
+        raise ValueError(f"integer of {digits} digits is out of range")
+    return int(s)
 
 
 def _explain(text: str, path: str) -> None:
@@ -324,7 +352,8 @@ def _ansible_error(err: str, rc: int) -> str:
             return clean(f"ansible-inventory ({m.group(1)} plugin): {m.group(2)}")
     for ln in lines:
         if ln.startswith(("[ERROR]:", "ERROR!")):
-            return clean("ansible-inventory: " + ln.split(":", 1)[1] if ln[0] == "[" else ln[7:])
+            text = ln.split(":", 1)[1] if ln.startswith("[") else ln.removeprefix("ERROR!")
+            return clean(f"ansible-inventory: {text.strip()}")
     if rc < 0:
         return f"ansible-inventory was killed by signal {-rc} (out of memory?)"
     last = lines[-1] if lines else f"exit status {rc}"
@@ -645,7 +674,7 @@ def parse_ini(text: str, path: str) -> Inventory:
         m = re.fullmatch(r"(.+?)(?::(\d+))?", spec)
         assert m is not None
         base, port = m.group(1), m.group(2)
-        if ":" in base and not base.startswith("["):
+        if ":" in _RANGE.sub("", base) and not base.startswith("["):
             base, port = spec, None  # an IPv6 address
         if port:
             hvars.setdefault("ansible_port", (int(port) if len(port) <= 9 else port, n))

@@ -292,3 +292,32 @@ def test_which_reader(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     assert inventory._ansible_inventory() is None
     monkeypatch.setenv("HARBORKIT_ANSIBLE_INVENTORY", "/opt/ansible/bin/ansible-inventory")
     assert inventory._ansible_inventory() == "/opt/ansible/bin/ansible-inventory"
+
+
+@pytest.mark.parametrize(
+    ("stderr", "rc", "message"),
+    [
+        ("[WARNING]: Failed to parse inventory with 'ini' plugin: bad \x1b[31m thing\nmore\n", 1,
+         "ansible-inventory (ini plugin): bad [31m thing"),
+        ("ERROR! boom\n", 1, "ansible-inventory: boom"),
+        ("[ERROR]: Completely failed: x\n", 1, "ansible-inventory: Completely failed: x"),
+        ("", -9, "ansible-inventory was killed by signal 9 (out of memory?)"),
+        ("Traceback\nMemoryError\n", 1, "ansible-inventory failed: ran out of memory (more than 150 MiB)"),
+        ("", 3, "ansible-inventory failed: exit status 3"),
+    ],
+)  # fmt: skip
+def test_ansible_inventory_failure_is_one_clean_line(stderr: str, rc: int, message: str) -> None:
+    from harborkit.host.inventory import _ansible_error
+
+    assert _ansible_error(stderr, rc) == message
+
+
+def test_host_range_with_a_port() -> None:
+    """``srv[1:2]:2222`` is two hosts on port 2222 (the range's ':' is no IPv6 address)."""
+    inv = parse_ini("[g]\nsrv[1:2]:2222\n2001:db8::5\n", "hosts.ini")
+    assert {h: dict(v) for h, v in inv.hosts.items()} == {
+        "srv1": {"ansible_port": 2222},
+        "srv2": {"ansible_port": 2222},
+        "2001:db8::5": {},
+    }
+    assert select(inv, "srv2")[0].port == 2222
