@@ -162,8 +162,12 @@ def open_client(timeout: float | None = None) -> docker.DockerClient:
     _watch_calls(probe, seconds)
     try:
         version = str(probe.api.version(api_version=False)["ApiVersion"])
-    except (KeyError, TypeError) as e:
-        raise docker.errors.DockerException(f"the daemon reported no API version ({e})") from e
+    except docker.errors.DockerException:
+        raise
+    except Exception as e:  # as the SDK's own probe words it: a DockerException
+        raise docker.errors.DockerException(
+            f"Error while fetching server API version: {e}"
+        ) from e
     finally:
         probe.close()
     # a fixed version: building this client asks the daemon nothing more

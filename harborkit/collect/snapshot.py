@@ -129,9 +129,12 @@ def show(raw: bytes | str, limit: int = 60) -> str:
 
 
 def printable(text: str) -> str:
-    """``text`` with every control character (a newline, an escape) written as
-    Python writes it in a string literal: one line, no terminal sequences."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    """``text`` on one line with no terminal sequences: every control, bidi and
+    separator character (a newline, an escape) shown as ``\\xNN``/``\\uNNNN``, a
+    tab kept, as every ``harborkit: error:`` line shows it."""
+    from harborkit.report.safe import terminal_line
+
+    return terminal_line(text)
 
 
 # ---- reading: a regular file or bytes, as a stream of chunks

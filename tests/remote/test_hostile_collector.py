@@ -413,7 +413,7 @@ def test_a_snapshot_file_name_with_escapes_is_shown_printable(tmp_path: Path) ->
     assert r.returncode == ExitCode.BUNDLE_CORRUPT
     assert "\x1b" not in r.stderr
     assert _one_line(r) == (
-        f"harborkit: error: {folder}/\\x1b[2Jcut\\n.hksnap: truncated: the snapshot ends "
+        f"harborkit: error: {folder}/\\x1b[2Jcut\\x0a.hksnap: truncated: the snapshot ends "
         "after 26 bytes without its HKSNAP-END checksum line (cut short while collecting or "
         "copying)"
     )
