@@ -198,7 +198,7 @@ def close_all(conns: Sequence[SshConnection]) -> None:
     :data:`~harborkit.host.ssh.CLOSE_TIMEOUT`, not one each."""
     for c in conns:
         c.abort()
-    used = [c for c in conns if c.round_trips]
+    used = [c for c in conns if c.round_trips and c.failed is None]  # a failed one is closed
     if not used:
         return
     with ThreadPoolExecutor(max_workers=min(16, len(used))) as pool:

@@ -380,20 +380,27 @@ class SshConnection:
         None when ``ssh`` cannot say (the real call will tell why)."""
         argv = ["ssh", "-G", *self.base_argv()[1:]]
         try:
-            r = subprocess.run(  # noqa: S603
+            proc = subprocess.Popen(  # noqa: S603
                 argv,
                 stdin=subprocess.DEVNULL,
-                capture_output=True,
-                timeout=RESOLVE_TIMEOUT,
-                check=False,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
                 env={**os.environ, "LC_ALL": "C"},
+                start_new_session=True,  # a "Match exec" command goes with it on expiry
             )
-        except (OSError, subprocess.TimeoutExpired):
+        except OSError:
             return None
-        if r.returncode != 0:
+        try:
+            out, _ = proc.communicate(timeout=min(RESOLVE_TIMEOUT, self.options.command_timeout))
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            with contextlib.suppress(OSError, ValueError):
+                proc.communicate(timeout=1)
+            return None
+        if proc.returncode != 0:
             return None
         seen: dict[str, str] = {}
-        for line in r.stdout.decode("utf-8", "replace").splitlines()[:10000]:
+        for line in out[: 1 << 20].decode("utf-8", "replace").splitlines()[:10000]:
             key, _, value = line.partition(" ")
             if key in ("hostname", "user", "port") and key not in seen:
                 seen[key] = value.strip()
@@ -528,7 +535,7 @@ class SshConnection:
         except OSError:
             return
         try:
-            proc.wait(timeout=CLOSE_TIMEOUT)
+            proc.wait(timeout=min(CLOSE_TIMEOUT, self.options.command_timeout))
         except subprocess.TimeoutExpired:
             _kill_group(proc)
 

@@ -1012,3 +1012,22 @@ def test_many_hanging_hosts_take_rounds_of_the_deadline(lab: Lab, hostile: SshHo
         for u in users
     ), r.stderr
     assert 3 * 3 <= elapsed < 3 * 3 + 8, elapsed
+
+
+def test_a_match_exec_that_hangs_is_bounded_and_killed(lab: Lab, tmp_path: Path) -> None:
+    # ssh_config's "Match exec" runs a command in every ssh, even ssh -G (the
+    # duplicate check) and ssh -O exit: each is bounded by --command-timeout and
+    # the command is killed with ssh (it was left running, and cost 10 s + 5 s more)
+    marker = f"{os.getpid() % 9000 + 976000}"
+    config = tmp_path / "ssh_config"
+    config.write_text(f'Match exec "sleep {marker}"\n  User root\n' + lab.client.config.read_text())
+    r, elapsed, _ = hk_measured(
+        "check", "--host", lab.guide.target, "--command-timeout", "2", config=config
+    )
+    assert r.returncode == UNREACHABLE_EXIT, r.stderr
+    assert _errors(r.stderr) == [
+        f"harborkit: error: {lab.guide.address}: the collector did not finish within 2 s "
+        "(--command-timeout)"
+    ]
+    assert elapsed < 2 + 2 + 5, elapsed  # ssh -G, then the call
+    assert _gone(f"sleep {marker}", within=2) == []
