@@ -10,6 +10,7 @@ CLI can say why the run was incomplete.
 from __future__ import annotations
 
 import contextlib
+import signal
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -180,13 +181,36 @@ def ssh_targets(
     return out
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """While inside, SIGTERM and SIGHUP end the run as Ctrl-C does (exit 130),
+    through the cleanup below: killed outright, harborkit left its ssh clients
+    (their own sessions) running against hosts that may never end them."""
+    previous: dict[int, Any] = {}
+    try:
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            previous[sig] = signal.signal(sig, _interrupt)
+    except ValueError:  # not the main thread: signals are not ours to set
+        pass
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 @contextlib.contextmanager
 def ssh_session() -> Iterator[tuple[ControlDir, list[SshConnection]]]:
     """A control folder and the connections opened in it, all closed at the end."""
     control = ControlDir()
     conns: list[SshConnection] = []
     try:
-        yield control, conns
+        with _terminate_as_interrupt():
+            yield control, conns
     finally:
         close_all(conns)
         control.cleanup()  # any master left (one that hung) is killed with it

@@ -337,6 +337,11 @@ HOSTILE = {
     "hk-second": "if mkdir /tmp/hk-second.once 2>/dev/null; then exec /bin/sh -s clock; "
     "else cat >/dev/null; sleep 1000; fi",
     "hk-escape": "cat >/dev/null; printf 'ok\\033]0;owned\\007\\033[2J\\r\\n\\033[31mbad\\n' >&2; exit 3",
+    # output exactly at the caps (64 MiB stdout, 1 MiB stderr) and one byte past them
+    "hk-cap": "cat >/dev/null; head -c 67108864 /dev/zero",
+    "hk-cap-over": "cat >/dev/null; head -c 67108865 /dev/zero",
+    "hk-cap-err": "cat >/dev/null; head -c 1048576 /dev/zero >&2",
+    "hk-cap-err-over": "cat >/dev/null; head -c 1048577 /dev/zero >&2",
 }
 #: a short --command-timeout for the hang tests: long enough for the healthy
 #: host beside them to finish on a loaded 2-core machine (3 s was not)
@@ -938,9 +943,11 @@ def test_a_control_master_that_hangs_is_killed_with_the_host(lab: Lab) -> None:
         control.cleanup()
 
 
-def test_interrupt_leaves_no_ssh_behind(lab: Lab, hostile: SshHost) -> None:
-    # Ctrl-C while hosts hang: harborkit stops at once (not at the 60 s deadline)
-    # and no ssh client or ControlMaster of the run is left running
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM", "SIGHUP"])
+def test_interrupt_leaves_no_ssh_behind(lab: Lab, hostile: SshHost, signame: str) -> None:
+    # Ctrl-C (or a TERM from a CI timeout, a HUP from a closed terminal) while
+    # hosts hang: harborkit stops at once (not at the 60 s deadline) and no ssh
+    # client or ControlMaster of the run is left running
     import signal
 
     argv = [sys.executable, "-m", "harborkit", "check", "--ssh-config", str(lab.client.config)]
@@ -965,7 +972,7 @@ def test_interrupt_leaves_no_ssh_behind(lab: Lab, hostile: SshHost) -> None:
         control = "/".join(path.split("/")[:3])  # /tmp/hk-ssh-XXXX
         assert _procs_with(f"ssh: {control}/"), "the ControlMasters run"
         t0 = time.monotonic()
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(getattr(signal, signame))
         _, err = proc.communicate(timeout=30)
         elapsed = time.monotonic() - t0
     finally:
@@ -1031,3 +1038,34 @@ def test_a_match_exec_that_hangs_is_bounded_and_killed(lab: Lab, tmp_path: Path)
     ]
     assert elapsed < 2 + 2 + 5, elapsed  # ssh -G, then the call
     assert _gone(f"sleep {marker}", within=2) == []
+
+
+@pytest.mark.parametrize(
+    ("user", "over"),
+    [
+        ("hk-cap", False),
+        ("hk-cap-over", True),
+        ("hk-cap-err", False),
+        ("hk-cap-err-over", True),
+    ],
+)
+def test_output_at_the_cap_is_read_and_one_byte_more_is_refused(
+    lab: Lab, hostile: SshHost, user: str, over: bool
+) -> None:
+    # exactly 64 MiB of stdout (1 MiB of stderr) is read whole and judged as a
+    # snapshot (it is none: zeros); one byte more is the "too large" line; both
+    # in bounded memory
+    r, _, peak_kib = hk_measured(
+        "check",
+        "--host",
+        f"{user}@{hostile.target}",
+        "--only",
+        "limits.pam",
+        config=lab.client.config,
+    )
+    assert r.returncode != 0 and "Traceback" not in r.stderr, r.stderr
+    (line,) = _errors(r.stderr)
+    assert line.startswith(f"harborkit: error: {hostile.address}: "), line
+    too_large = "more than 64 MiB" in line or "more than 1 MiB on stderr" in line
+    assert too_large is over, line
+    assert peak_kib < 200 * 1024, f"peak RSS {peak_kib} KiB"
