@@ -141,9 +141,14 @@ def _network(entry: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None
     if len(bits) > 3:
         return None
     try:
-        return ipaddress.ip_network(f"{address}/{bits}", strict=False)
+        net = ipaddress.ip_network(f"{address}/{bits}", strict=False)
     except ValueError:
         return None
+    mapped = getattr(net.network_address, "ipv4_mapped", None)
+    if mapped is not None and net.prefixlen >= 96:
+        # Go keeps an IPv4-mapped network as IPv4: dockerd lists ::ffff:1.2.3.4/104 as 1.0.0.0/8
+        return ipaddress.ip_network(f"{mapped}/{net.prefixlen - 96}")
+    return net
 
 
 def _no_leading_zeros(digits: str) -> str:
@@ -169,8 +174,8 @@ def covers(entry: str, hostname: str, port: int) -> bool:
     net = _network(e)
     if net is None:
         return False
-    try:
-        return ipaddress.ip_address(hostname) in net
+    try:  # an IPv6 Harbor given in brackets ([fd00::5]:5000) is that address
+        return ipaddress.ip_address(hostname.removeprefix("[").removesuffix("]")) in net
     except ValueError:
         return False
 

@@ -358,6 +358,30 @@ def test_fix_never_restarts_docker_with_a_key_dockerd_refuses(tmp_path: Path, te
     assert "systemctl restart docker" not in said, said
 
 
+#: (entry, Harbor's host, port, covered): what a real dockerd 20.10.24 made of each
+#: entry (its /info: InsecureRegistryCIDRs, IndexConfigs), by hand
+COVERS = [
+    ("::ffff:1.2.3.4/104", "1.9.9.9", 80, True),  # listed as 1.0.0.0/8
+    ("::ffff:1.2.3.4/104", "2.0.0.1", 80, False),
+    ("192.168.0.0/016", "192.168.3.60", 8888, True),  # listed as 192.168.0.0/16
+    ("10.9.0.0/0000016", "10.9.1.1", 80, True),
+    ("fd00::/8", "[fd00::5]", 5000, True),  # --harbor [fd00::5]:5000
+    ("fd00::/8", "fd00::5", 5000, True),
+    ("[fd00::5]:5000", "[fd00::5]", 5000, True),
+    ("1.2.3.4:00080", "1.2.3.4", 80, False),  # kept as "1.2.3.4:00080": not Harbor's name
+    ("Http://h2:80", "h2", 80, True),  # listed as h2:80
+]
+
+
+@pytest.mark.parametrize(("entry", "host", "port", "covered"), COVERS)
+def test_covers_harbor_as_dockerd_reads_the_entry(
+    entry: str, host: str, port: int, covered: bool
+) -> None:
+    from harborkit.checks.daemon_json import covers
+
+    assert covers(entry, host, port) is covered
+
+
 def _root(tmp_path: Path, files: dict[str, str]) -> Path:
     root = tmp_path / "root"
     for rel, text in files.items():
@@ -528,6 +552,11 @@ def _check(root: Path, *args: str) -> dict:  # type: ignore[type-arg]
         ),
         ("harbor.lan", ["harbor.lan"], "pass", "lists harbor.lan:80"),
         ("https://harbor.lan", [], "pass", "Harbor serves HTTPS: no entry needed"),
+        # a scheme in capitals is the same scheme (RFC 3986), as dockerd reads entries
+        ("HTTPS://harbor.lan", [], "pass", "Harbor serves HTTPS: no entry needed"),
+        ("Http://harbor.lan:8888", ["harbor.lan:8888"], "pass", "lists harbor.lan:8888"),
+        # an IPv6 Harbor in brackets is inside the range dockerd treats as insecure
+        ("[fd00::5]:5000", ["fd00::/8"], "pass", "lists [fd00::5]:5000"),
     ],
 )
 def test_harbor_address_judges_a_client_node(
@@ -564,7 +593,10 @@ def test_harbor_address_from_the_profile(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", ["x y", "ftp://h", "h:0", "h:65536", "h:port", "http://u@h", "h/path", "", "-h"]
+    "bad",
+    ["x y", "ftp://h", "h:0", "h:65536", "h:port", "http://u@h", "h/path", "", "-h"]
+    # names dockerd refuses as a registry (INSECURE): no docker client can reach them
+    + ["a..b", "a.-b:80", "a-.b", "http://a..b:8888", "h\u00e4rbor.local"],
 )
 def test_a_bad_harbor_address_is_a_usage_error(tmp_path: Path, bad: str) -> None:
     root = _root(tmp_path, {DJ: "{}"})
