@@ -718,3 +718,72 @@ def test_sh_script_writes_a_name_as_long_as_the_system_allows(
     r = run_sh(SHELLS[shell], script, target, work)
     assert (r.returncode, r.stderr) == (0, ""), r.stderr
     assert_written_exactly(target, before, plan)
+
+
+#: check ids and reasons as a hostile plugin or host could shape them
+HOSTILE_IDS = (
+    "a*",
+    "$(touch hk-canary-id-dollar)",
+    "x y",
+    "'q\"",
+    "{{ lookup('pipe','touch hk-canary-id-lookup') }}",
+    "-n",
+    "id\nnl",
+)
+
+
+def ids_plan(folder: Path) -> Plan:
+    """A file outside any sysroot (in the test's folder: the script runs without
+    HK_ROOT, so its commands run too) and a command that runs only when it changed."""
+    from harborkit.fix.plan import Command
+
+    reason = "why $(touch hk-canary-reason) {{ lookup('pipe','touch hk-canary-reason-j') }}\n- x"
+    return Plan(
+        files=(FileChange(HOSTILE_IDS, f"{folder}/a*[b]?", b"new\n", None, reason),),
+        commands=(Command(HOSTILE_IDS, ("printf", "%s|", "ran"), reason),),
+    )
+
+
+@pytest.mark.parametrize("shell", ["dash", "busybox"])
+def test_sh_script_check_ids_and_reasons_are_data(shell: str, work: Path, tmp_path: Path) -> None:
+    from harborkit.fix.export import render_sh
+
+    folder = tmp_path / "live"
+    plan = ids_plan(folder)
+    script = tmp_path / "fix.sh"
+    script.write_text(render_sh(plan, host="h", profile="p", plan_id=_plan_id(plan)))
+    env = {k: v for k, v in os.environ.items() if k != "HK_ROOT"}
+    first = subprocess.run(
+        [*SHELLS[shell], str(script)], capture_output=True, text=True, cwd=work, env=env
+    )
+    assert (first.returncode, first.stderr) == (0, ""), first.stderr
+    assert (folder / "a*[b]?").read_bytes() == b"new\n"
+    assert "ran|" in first.stdout  # its file changed: the command ran
+    again = subprocess.run(
+        [*SHELLS[shell], str(script)], capture_output=True, text=True, cwd=work, env=env
+    )
+    assert (again.returncode, again.stderr) == (0, ""), again.stderr
+    assert "ran|" not in again.stdout and "not run: printf '%s|' ran" in again.stdout
+    assert canaries(tmp_path) == []
+    assert sorted(os.listdir(folder)) == ["a*[b]?"]
+
+
+def test_playbook_check_ids_and_reasons_are_data(work: Path, tmp_path: Path) -> None:
+    from harborkit.fix.export import render_ansible
+
+    folder = tmp_path / "live"
+    plan = ids_plan(folder)
+    book = tmp_path / "fix.yml"
+    book.write_text(render_ansible(plan, host="h", profile="p", plan_id=_plan_id(plan)))
+    argv = [str(ANSIBLE), "-v", "-i", "localhost,", "-c", "local", str(book)]
+    argv += ["-e", f"ansible_python_interpreter={sys.executable}"]
+    env = {**os.environ, "ANSIBLE_NOCOLOR": "1"}
+    first = subprocess.run(argv, capture_output=True, text=True, cwd=work, env=env, timeout=600)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert (folder / "a*[b]?").read_bytes() == b"new\n"
+    assert '"stdout": "ran|"' in first.stdout
+    again = subprocess.run(argv, capture_output=True, text=True, cwd=work, env=env, timeout=600)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert '"stdout": "ran|"' not in again.stdout
+    assert canaries(tmp_path) == []
+    assert sorted(os.listdir(folder)) == ["a*[b]?"]
