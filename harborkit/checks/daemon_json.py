@@ -45,6 +45,8 @@ class DaemonJson:
     exists: bool
     data: Any = None
     error: Finding | None = None
+    #: findings about a file dockerd still starts with (more after its JSON value)
+    notes: tuple[Finding, ...] = ()
 
     @property
     def insecure_registries(self) -> list[str] | None:
@@ -91,10 +93,26 @@ def _read(host: Host, path: str) -> DaemonJson:
             ),
         )
     except json.JSONDecodeError as e:
-        message, location = json_problem(text, e, path)
-        return DaemonJson(
-            path, True, error=Finding(Status.FAIL, "daemon.json", message, location=location)
+        first = _first_value(text, e)
+        if first is None:
+            message, location = json_problem(text, e, path)
+            return DaemonJson(
+                path, True, error=Finding(Status.FAIL, "daemon.json", message, location=location)
+            )
+        data = first
+        notes = (
+            Finding(
+                Status.WARN,
+                "daemon.json",
+                f"line {e.lineno} column {e.colno}: more after the JSON object; dockerd "
+                "reads the first value and ignores the rest (remove it)",
+                location=f"{path}:{e.lineno}:{e.colno}",
+            ),
         )
+        if isinstance(data, dict):
+            return DaemonJson(path, True, data, notes=notes)
+    if data is None:  # "null": dockerd starts as with an empty file of settings
+        data = {}
     if not isinstance(data, dict):
         return DaemonJson(
             path,
@@ -108,6 +126,25 @@ def _read(host: Host, path: str) -> DaemonJson:
             ),
         )
     return DaemonJson(path, True, data)
+
+
+def _first_value(text: str, e: json.JSONDecodeError) -> Any:
+    """The first JSON value of ``text`` when what breaks it is more text after
+    that value (dockerd decodes one value and ignores the rest), else None."""
+    if e.msg != "Extra data":
+        return None
+    try:
+        return parse_json(text[: e.pos])
+    except (json.JSONDecodeError, JsonRefused):
+        return None
+
+
+def _same_json(old: bytes, data: Any) -> bool:
+    """``old`` is exactly one JSON value equal to ``data`` (nothing after it)."""
+    try:
+        return bool(json.loads(old) == data)
+    except ValueError:
+        return False
 
 
 def json_problem(text: str, e: json.JSONDecodeError, path: str) -> tuple[str, str]:
@@ -436,9 +473,13 @@ class DaemonJsonCheck(Check):
         elif not dj.exists:
             findings.append(self._absent(dj.path, cfg, why_no_cfg))
         else:
-            findings.append(
-                Finding(Status.PASS, "daemon.json", f"{dj.path} is valid JSON", location=dj.path)
+            valid = (
+                "starts with a JSON object, as dockerd reads it" if dj.notes else "is valid JSON"
             )
+            findings.append(
+                Finding(Status.PASS, "daemon.json", f"{dj.path} {valid}", location=dj.path)
+            )
+            findings += dj.notes
             findings += self._refused(ctx.host, dj)
             findings.append(self._registries(dj, cfg, why_no_cfg))
         findings += environment_file_lines(ctx.host, dj.path)
@@ -816,7 +857,7 @@ def plan_daemon_json(ctx: CheckContext, check_id: str) -> list[Change]:
         )
     if dj.exists or data:
         old = read_bytes(ctx.host, dj.path)
-        if old is not None and dj.data is not None and json.loads(old) == data:
+        if old is not None and dj.data is not None and _same_json(old, data):
             pass  # same content: keep the file's own formatting
         else:
             new = json.dumps(data, indent=2, ensure_ascii=False) + "\n"

@@ -283,10 +283,22 @@ FILES = [
     ('{"Registry-Mirrors": ["https://m"]}', False),
     ('{"registry-mirrors": null}', True),
     ('{"registry-mirrors": []}', True),
+    # dockerd decodes the first JSON value and ignores whatever follows it
+    ('{"debug": false}\n{}', True),
+    ('{"debug": false} garbage ]]', True),
+    ('{"insecure-registries": ["1.2.3.4:80"]}{"insecure-registries": ["x.x.x.x:port"]}', True),
+    ('{"insecure-registries": ["x.x.x.x:port"]}\n{}', False),
+    ("null", True),
+    ("", False),
+    ("  \n", False),
+    ('\ufeff{"debug": false}', False),  # a byte order mark
+    ('{"debug": false,}', False),
 ]
 #: a repeated key: dockerd takes the last value; harborkit refuses the file as
 #: ambiguous (parse_json), a deliberate stricter verdict (the fix keeps the last)
 STRICTER = ['{"insecure-registries": ["x.x.x.x:port"], "insecure-registries": ["1.2.3.4:80"]}']
+# also refused as unsound data though dockerd starts (by hand): a lone surrogate
+# escape ('{"labels": ["a=\\ud800"]}') and a repeated key inside another object
 
 
 @pytest.mark.parametrize(("entry", "starts"), INSECURE, ids=[repr(e) for e, _ in INSECURE])
@@ -308,6 +320,44 @@ def _entries_pass(out) -> bool:  # type: ignore[no-untyped-def]
 def test_whole_file_as_dockerd(tmp_path: Path, text: str, starts: bool) -> None:
     out = _judge(_root(tmp_path, {DJ: text}))
     assert _entries_pass(out) is (starts and text not in STRICTER), out.message
+
+
+def test_more_after_the_json_object_is_a_warning_and_a_fix_keeps_what_dockerd_reads(
+    tmp_path: Path,
+) -> None:
+    text = '{"insecure-registries": ["192.168.3.60:8888"]}\n{"debug": true}\n'
+    root = _root(tmp_path, {DJ: text, YML: HARBOR_HTTP})
+    out = _judge(root, harbor_config=YML)
+    assert (out.status, [(f.status, f.message) for f in out.findings[:2]]) == (
+        Status.WARN,
+        [
+            (Status.PASS, f"{DJ} starts with a JSON object, as dockerd reads it"),
+            (
+                Status.WARN,
+                "line 2 column 1: more after the JSON object; dockerd reads the first value "
+                "and ignores the rest (remove it)",
+            ),
+        ],
+    )
+    # Harbor missing from the value dockerd reads: the fix adds it to that value
+    # (what followed it, which dockerd never read, is not carried over)
+    text = '{"debug": false}\n{"insecure-registries": ["192.168.3.60:8888"]}\n'
+    root = _root(tmp_path / "b", {DJ: text, YML: HARBOR_HTTP})
+    r = hk(
+        "fix",
+        "--root",
+        str(root),
+        "--only",
+        "docker.daemon_json",
+        "--harbor-config",
+        YML,
+        "--apply",
+    )
+    assert r.returncode in (0, 1) and "Traceback" not in r.stderr, r.stdout + r.stderr
+    assert json.loads((root / DJ.lstrip("/")).read_text()) == {
+        "debug": False,
+        "insecure-registries": ["192.168.3.60:8888"],
+    }
 
 
 @pytest.mark.parametrize(
