@@ -158,8 +158,8 @@ def run_remote(
         )
         report = _stopped_hosts(report, first_ssh, conns, failures)
         report = _name_targets(report, first_ssh, conns, duplicates)
-        trips = {c.target.label: c.round_trips for c in conns}
-        fetched = {c.target.label: list(c.fetched) for c in conns}
+        trips = {c.label: c.round_trips for c in conns}
+        fetched = {c.label: list(c.fetched) for c in conns}
     lines = [msg for _, msg in failures.items.values()]  # each names its host or file
     # hosts that failed in ways the backends did not classify (cluster's own Unreachable)
     known = set(failures.items)
@@ -187,8 +187,8 @@ def _stopped_hosts(report: Any, first: int, conns: Sequence[Any], failures: Any)
         rep = hosts[first + i]
         if conn.failed is None or not report.is_reachable(rep.host):
             continue
-        failures.add(conn.target.label, SshError(conn.failed))
-        u = Unreachable(conn.target.label, conn.failed)
+        failures.add(conn.label, SshError(conn.failed))
+        u = Unreachable(conn.label, conn.failed)
         hosts[first + i] = unreachable_report(u, report.profile, report.profile_path)
         lost.append(u)
     return replace(report, hosts=tuple(hosts), unreachable=tuple(lost))

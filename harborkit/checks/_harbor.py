@@ -211,7 +211,7 @@ class HarborAddress:
 
 
 _ADDRESS = re.compile(
-    r"(?:(?P<scheme>https?)://)?(?P<host>[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])"
+    r"(?:(?P<scheme>(?i:https?))://)?(?P<host>[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])"
     r"(?::(?P<port>[0-9]{1,5}))?/?",
     re.ASCII,
 )
@@ -220,13 +220,20 @@ _ADDRESS = re.compile(
 def parse_address(text: str, source: str = "--harbor") -> HarborAddress:
     """``http[s]://HOST[:PORT]`` or ``HOST[:PORT]`` (plain HTTP, Harbor v1.8.0's
     default); :class:`InputError` (exit 2) naming ``source`` otherwise."""
+    from harborkit.checks.daemon_json import insecure_entry_refused
+
     m = _ADDRESS.fullmatch(text.strip())
     port = int(m.group("port")) if m and m.group("port") else None
-    if m is None or (port is not None and not 1 <= port <= 65535):
+    # a name dockerd cannot list (a..b, a.-b) is no address docker can reach either
+    if (
+        m is None
+        or (port is not None and not 1 <= port <= 65535)
+        or insecure_entry_refused(f"{m.group('host')}:{port or 80}") is not None
+    ):
         raise InputError(
             f"{source} {text!r}: not a Harbor address (http[s]://HOST[:PORT] or HOST[:PORT])"
         )
-    secure = m.group("scheme") == "https"
+    secure = (m.group("scheme") or "").lower() == "https"
     default = DEFAULT_HTTPS_PORT if secure else DEFAULT_HTTP_PORT
     return HarborAddress(m.group("host"), port or default, secure, source)
 

@@ -45,13 +45,17 @@ class DaemonJson:
     exists: bool
     data: Any = None
     error: Finding | None = None
+    #: findings about a file dockerd still starts with (more after its JSON value)
+    notes: tuple[Finding, ...] = ()
 
     @property
     def insecure_registries(self) -> list[str] | None:
         """The list when the file parsed and holds a list of strings, else None."""
         if not isinstance(self.data, dict):
             return None
-        value = self.data.get("insecure-registries", [])
+        value = self.data.get("insecure-registries")
+        if value is None:  # absent or null: dockerd starts with none
+            return []
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
             return value
         return None
@@ -89,10 +93,26 @@ def _read(host: Host, path: str) -> DaemonJson:
             ),
         )
     except json.JSONDecodeError as e:
-        message, location = json_problem(text, e, path)
-        return DaemonJson(
-            path, True, error=Finding(Status.FAIL, "daemon.json", message, location=location)
+        first = _first_value(text, e)
+        if first is None:
+            message, location = json_problem(text, e, path)
+            return DaemonJson(
+                path, True, error=Finding(Status.FAIL, "daemon.json", message, location=location)
+            )
+        data = first
+        notes = (
+            Finding(
+                Status.WARN,
+                "daemon.json",
+                f"line {e.lineno} column {e.colno}: more after the JSON object; dockerd "
+                "reads the first value and ignores the rest (remove it)",
+                location=f"{path}:{e.lineno}:{e.colno}",
+            ),
         )
+        if isinstance(data, dict):
+            return DaemonJson(path, True, data, notes=notes)
+    if data is None:  # "null": dockerd starts as with an empty file of settings
+        data = {}
     if not isinstance(data, dict):
         return DaemonJson(
             path,
@@ -106,6 +126,25 @@ def _read(host: Host, path: str) -> DaemonJson:
             ),
         )
     return DaemonJson(path, True, data)
+
+
+def _first_value(text: str, e: json.JSONDecodeError) -> Any:
+    """The first JSON value of ``text`` when what breaks it is more text after
+    that value (dockerd decodes one value and ignores the rest), else None."""
+    if e.msg != "Extra data":
+        return None
+    try:
+        return parse_json(text[: e.pos])
+    except (json.JSONDecodeError, JsonRefused):
+        return None
+
+
+def _same_json(old: bytes, data: Any) -> bool:
+    """``old`` is exactly one JSON value equal to ``data`` (nothing after it)."""
+    try:
+        return bool(json.loads(old) == data)
+    except ValueError:
+        return False
 
 
 def json_problem(text: str, e: json.JSONDecodeError, path: str) -> tuple[str, str]:
@@ -134,10 +173,26 @@ def _strip_scheme(entry: str) -> str:
 def _network(entry: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
     if "/" not in entry:
         return None
+    address, _, bits = entry.partition("/")
+    bits = _no_leading_zeros(bits)  # Go reads "/0008" as /8
+    if len(bits) > 3:
+        return None
     try:
-        return ipaddress.ip_network(entry, strict=False)
+        net = ipaddress.ip_network(f"{address}/{bits}", strict=False)
     except ValueError:
         return None
+    mapped = getattr(net.network_address, "ipv4_mapped", None)
+    if mapped is not None and net.prefixlen >= 96:
+        # Go keeps an IPv4-mapped network as IPv4: dockerd lists ::ffff:1.2.3.4/104 as 1.0.0.0/8
+        return ipaddress.ip_network(f"{mapped}/{net.prefixlen - 96}")
+    return net
+
+
+def _no_leading_zeros(digits: str) -> str:
+    """ASCII digits without their leading zeros ("0" stays): Go's number
+    parsers take any number of them, and Python's int() refuses past 4300
+    digits."""
+    return digits.lstrip("0") or ("0" if digits else "")
 
 
 def _registry_host(entry: str) -> str:
@@ -156,8 +211,8 @@ def covers(entry: str, hostname: str, port: int) -> bool:
     net = _network(e)
     if net is None:
         return False
-    try:
-        return ipaddress.ip_address(hostname) in net
+    try:  # an IPv6 Harbor given in brackets ([fd00::5]:5000) is that address
+        return ipaddress.ip_address(hostname.removeprefix("[").removesuffix("]")) in net
     except ValueError:
         return False
 
@@ -215,6 +270,7 @@ def insecure_entry_refused(entry: str) -> str | None:
         address, bits = entry.split("/", 1)
         if _go_ip(address):
             limit = 32 if ":" not in address else 128
+            bits = _no_leading_zeros(bits)
             if len(bits) <= 3 and int(bits) <= limit:
                 return None
     split = _go_split_host_port(entry)
@@ -224,12 +280,72 @@ def insecure_entry_refused(entry: str) -> str | None:
     if port:
         if not re.fullmatch(r"[+-]?[0-9]+", port):
             return f'port "{port}" is not a number'
-        if not 0 <= int(port) <= 65535:
+        sign, digits = (port[0], port[1:]) if port[0] in "+-" else ("", port)
+        digits = _no_leading_zeros(digits)
+        if len(digits) > 5 or not 0 <= int(sign + digits) <= 65535:
             return f'invalid port "{port}"'
     return None
 
 
-_HOST_CHARS = re.compile(r"[A-Za-z0-9\-_.~!$&'()*+,;=:\[\]<>\"%\x80-\U0010ffff]*")
+#: the ASCII bytes Go's url package lets stand unescaped in a host or an IPv6 zone
+_HOST_BYTES = frozenset(
+    b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!$&'()*+,;=:[]<>\"-_.~"
+)
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+
+
+def _go_unescape_ok(text: str, *, zone: bool = False) -> bool:
+    """Go's ``unescape`` in host (or zone) mode accepts ``text``: every ``%``
+    starts two hex digits; in a host only a non-ASCII byte or ``%25`` may be
+    escaped, in a zone only a byte that could stand unescaped (or a space);
+    other ASCII bytes must be host bytes."""
+    b = text.encode("utf-8", "surrogateescape")
+    i = 0
+    while i < len(b):
+        c = b[i]
+        if c == 0x25:  # %
+            if i + 2 >= len(b) or b[i + 1] not in _HEX or b[i + 2] not in _HEX:
+                return False
+            triple = b[i : i + 3]
+            value = int(triple[1:], 16)
+            if not zone and value < 0x80 and triple != b"%25":
+                return False
+            if zone and triple != b"%25" and value != 0x20 and value not in _HOST_BYTES:
+                return False
+            i += 3
+            continue
+        if c < 0x80 and c not in _HOST_BYTES:
+            return False
+        i += 1
+    return True
+
+
+def _go_host_ok(host: str) -> str | None:
+    """Go's ``parseHost`` (url.Parse): why it refuses ``host[:port]``, or None."""
+    if host.startswith("["):
+        close = host.rfind("]")
+        if close < 0:
+            return "not a valid URI (missing ']' in host)"
+        port = host[close + 1 :]
+        inner = host[:close]
+        zone = inner.find("%25")
+        if zone >= 0:
+            ok = (
+                _go_unescape_ok(inner[:zone])
+                and _go_unescape_ok(inner[zone:], zone=True)
+                and _go_unescape_ok(host[close:])
+            )
+        else:
+            ok = _go_unescape_ok(host)
+    else:
+        colon = host.rfind(":")
+        port = host[colon:] if colon >= 0 else ""
+        ok = _go_unescape_ok(host)
+    if port and not (port.startswith(":") and (port == ":" or _ASCII_DIGITS.fullmatch(port[1:]))):
+        return f'invalid port "{port}"'
+    if not ok:
+        return "not a valid URI (a character or escape not allowed in a host name)"
+    return None
 
 
 def mirror_refused(entry: str) -> str | None:
@@ -237,38 +353,62 @@ def mirror_refused(entry: str) -> str | None:
     ``url.Parse``, then http or https with nothing after the host), or None."""
     if any(ord(c) < 0x20 or ord(c) == 0x7F for c in entry):
         return "not a valid URI"
-    m = re.match(r"([A-Za-z][A-Za-z0-9+.-]*):", entry)
+    main, _, fragment = entry.partition("#")  # Go splits the fragment off first
+    m = re.match(r"([A-Za-z][A-Za-z0-9+.-]*):", main)
     if m is None or m.group(1).lower() not in ("http", "https"):
         return "not an http:// or https:// URL"
-    rest = entry[m.end() :]
-    if not rest.startswith("/"):
-        # Go reads "https:host" as an opaque URL: no host, no path, accepted as it is
-        query_or_fragment = re.split(r"[?#]", rest, maxsplit=1)[1:]
-        return "path, query, or fragment at end of the URI" if any(query_or_fragment) else None
-    if not rest.startswith("//"):
+    rest, _, query = main[m.end() :].partition("?")
+    if query or fragment:
         return "path, query, or fragment at end of the URI"
-    authority = re.split(r"[/?#]", rest[2:], maxsplit=1)[0]
-    tail = rest[2 + len(authority) :]
+    if not rest.startswith("/"):
+        return None  # Go reads "https:host" as an opaque URL: no host, no path, accepted
+    if not rest.startswith("//"):
+        return None if rest == "/" else "path, query, or fragment at end of the URI"
+    authority, slash, path = rest[2:].partition("/")
     userinfo, at, hostport = authority.rpartition("@")
-    if hostport.startswith("["):
-        close = hostport.find("]")
-        port = hostport[close + 1 :] if close > 0 else "x"
-    else:
-        colon = hostport.rfind(":")
-        port = hostport[colon:] if colon >= 0 else ""
-    if port and not (port.startswith(":") and (port == ":" or _ASCII_DIGITS.fullmatch(port[1:]))):
-        return f'invalid port "{port}"'
-    if not _HOST_CHARS.fullmatch(hostport):
-        return "not a valid URI (a character not allowed in a host name)"
-    path = re.split(r"[?#]", tail, maxsplit=1)[0]
-    after = tail[len(path) :]
-    query = after[1:].split("#", 1)[0] if after.startswith("?") else ""
-    fragment = after.split("#", 1)[1] if "#" in after else ""
-    if path not in ("", "/") or query or fragment:
+    why = _go_host_ok(hostport)
+    if why is not None:
+        return why
+    if slash and path:
         return "path, query, or fragment at end of the URI"
     if at:
         return "username/password not allowed in URI"
     return None
+
+
+#: the registry keys of daemon.json, as dockerd spells them
+_REGISTRY_KEYS = ("insecure-registries", "registry-mirrors")
+
+
+def _meant_key(key: str) -> str | None:
+    """The registry key ``key`` misspells (another case, ``_`` for ``-``,
+    spaces around it), or None. dockerd knows keys exactly as it spells them
+    and refuses to start on any other ("the following directives don't match
+    any configuration option"); the singular (``insecure-registry``) is the
+    name of its command-line option, which it accepts."""
+    if key in _REGISTRY_KEYS:
+        return None
+    near = key.strip().lower().replace("_", "-")
+    return near if near in _REGISTRY_KEYS else None
+
+
+def refused_keys(data: Any) -> list[tuple[str, str]]:
+    """(key, why) for every registry key dockerd refuses to start with: a
+    misspelt one, and ``registry-mirrors`` that is not a list of strings
+    (``insecure-registries`` of the wrong shape is judged with Harbor's entry)."""
+    out: list[tuple[str, str]] = []
+    if not isinstance(data, dict):
+        return out
+    for key in data:
+        meant = _meant_key(str(key))
+        if meant is not None:
+            out.append((key, f'no such key: dockerd reads "{meant}", spelt exactly so'))
+    mirrors = data.get("registry-mirrors")
+    if mirrors is not None and not (
+        isinstance(mirrors, list) and all(isinstance(v, str) for v in mirrors)
+    ):
+        out.append(("registry-mirrors", f"{json.dumps(mirrors)} is not a list of strings"))
+    return out
 
 
 def refused_entries(data: Any) -> list[tuple[str, str, str]]:
@@ -333,9 +473,13 @@ class DaemonJsonCheck(Check):
         elif not dj.exists:
             findings.append(self._absent(dj.path, cfg, why_no_cfg))
         else:
-            findings.append(
-                Finding(Status.PASS, "daemon.json", f"{dj.path} is valid JSON", location=dj.path)
+            valid = (
+                "starts with a JSON object, as dockerd reads it" if dj.notes else "is valid JSON"
             )
+            findings.append(
+                Finding(Status.PASS, "daemon.json", f"{dj.path} {valid}", location=dj.path)
+            )
+            findings += dj.notes
             findings += self._refused(ctx.host, dj)
             findings.append(self._registries(dj, cfg, why_no_cfg))
         findings += environment_file_lines(ctx.host, dj.path)
@@ -361,7 +505,16 @@ class DaemonJsonCheck(Check):
             text = host.read_text(dj.path)
         except OSError:
             text = ""
-        out = []
+        out = [
+            Finding(
+                Status.FAIL,
+                key,
+                f"{json.dumps(key, ensure_ascii=False)}: dockerd refuses it ({why}) and will not "
+                "start with this file",
+                location=f"{dj.path}:{line}" if (line := _entry_line(text, key)) else dj.path,
+            )
+            for key, why in refused_keys(dj.data)
+        ]
         for key, entry, why in refused_entries(dj.data):
             line = _entry_line(text, entry)
             out.append(
@@ -636,7 +789,9 @@ def _repair(ctx: CheckContext) -> tuple[dict[str, Any] | None, str, list[tuple[s
     dropped = _drop_refused(data)
     cfg, _ = _harbor.address_of(ctx)
     if cfg is not None and cfg.https is None and cfg.hostname is not None:
-        entries = data.get("insecure-registries", [])
+        entries = data.get("insecure-registries")
+        if entries is None:  # absent or null
+            entries = []
         if isinstance(entries, str):
             entries = [entries]
         if not isinstance(entries, list) or not all(isinstance(v, str) for v in entries):
@@ -660,6 +815,16 @@ def plan_daemon_json(ctx: CheckContext, check_id: str) -> list[Change]:
     data, why, dropped = _repair(ctx)
     if data is None:
         return [ManualStep((check_id,), why)]
+    bad_keys = refused_keys(data)
+    if bad_keys:  # never restart docker with a file it refuses
+        key, reason = bad_keys[0]
+        shown = json.dumps(key, ensure_ascii=False)
+        return [
+            ManualStep(
+                (check_id,),
+                f"{dj.path}: key {shown} is refused by dockerd ({reason}): correct it by hand",
+            )
+        ]
     still = refused_entries(data)
     if still:  # never restart docker with a file it refuses
         key, entry, reason = still[0]
@@ -692,7 +857,7 @@ def plan_daemon_json(ctx: CheckContext, check_id: str) -> list[Change]:
         )
     if dj.exists or data:
         old = read_bytes(ctx.host, dj.path)
-        if old is not None and dj.data is not None and json.loads(old) == data:
+        if old is not None and dj.data is not None and _same_json(old, data):
             pass  # same content: keep the file's own formatting
         else:
             new = json.dumps(data, indent=2, ensure_ascii=False) + "\n"

@@ -299,8 +299,15 @@ def run_cluster(
     if forks == 1 or len(targets) <= 1:
         done = [audit_and_tell(t) for t in targets]
     else:
-        with ThreadPoolExecutor(max_workers=min(forks, len(targets))) as pool:
+        pool = ThreadPoolExecutor(max_workers=min(forks, len(targets)))
+        try:
             done = list(pool.map(audit_and_tell, targets))
+        except BaseException:
+            # interrupted: not waiting here for the hosts still running (their
+            # owner, e.g. the SSH session, ends them); none not started is begun
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
 
     contexts = [ctx for _, ctx, _ in done if ctx is not None]
     cluster = run_cluster_checks(

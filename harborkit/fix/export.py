@@ -133,7 +133,7 @@ hk_inside() {{
 # FOLDER and NAME are printf formats; LABEL is the name for messages
 hk_put() {{
     hk_str "$1"; hk_d="$hk_s"; d="$HK_ROOT$hk_s"
-    hk_str "$2"; f="$d/$hk_s"; t="$d/.$hk_s.harborkit.$$"
+    hk_str "$2"; f="$d/$hk_s"; t="$d/.harborkit-fix.$$"  # short: any NAME_MAX name fits
     if [ -n "$HK_ROOT" ] && ! hk_inside "$hk_d/$hk_s"; then
         rm -f "$8"; printf 'refused: %s: a symbolic link in HK_ROOT is on its way\n' "$9" >&2
         hk_refused=1; return 0
@@ -354,6 +354,32 @@ def _same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
+_RESOLVER = yaml.resolver.Resolver()
+_STR = "tag:yaml.org,2002:str"
+
+
+def _b64(data: bytes) -> str:
+    # base64 has no character Jinja2 or YAML reads; b64decode gives back
+    # the exact bytes (undecodable ones surrogate-escaped, written as they were)
+    return "{{ '" + base64.b64encode(data).decode("ascii") + "' | b64decode }}"
+
+
+def _tagged(text: str, kind: type[Unsafe] = Unsafe) -> Unsafe | str:
+    """``text`` tagged ``!unsafe`` where that keeps it a string.
+
+    ansible-core 2.19 types a ``!unsafe`` scalar as if it were written plain,
+    quotes or not: ``!unsafe "017"`` is the number 15, ``"yes"`` True, ``""``
+    and ``"~"`` null, ``"2001-01-01"`` a date, and ``"*"``, ``"&"``, ``"!"``,
+    ``"="``, ``"<<"`` stop the playbook from loading. Such a value is written
+    as a quoted YAML string without the tag: none of them holds a character
+    Jinja2 reads (checked: anything else travels base64-encoded)."""
+    if _RESOLVER.resolve(yaml.ScalarNode, text, (True, False)) == _STR:
+        return kind(text)
+    if any(ch in text for ch in "{}%#"):  # pragma: no cover - no YAML type matches these
+        return _b64(text.encode("utf-8", "surrogateescape"))
+    return text
+
+
 def _u(text: str) -> Unsafe | str:
     """A value from the host for Ansible: tagged ``!unsafe``; a name that is
     not UTF-8 cannot be a module argument, so it is refused."""
@@ -364,24 +390,20 @@ def _u(text: str) -> Unsafe | str:
             f"{_ascii(text)}: not UTF-8 text; an Ansible playbook cannot carry it "
             "(use --format sh or --apply)"
         ) from None
-    return Unsafe(text) if text else ""
+    return _tagged(text)
 
 
 def _name(text: str) -> Unsafe | str:
     """A task name: shown by ansible-playbook on a terminal, so escapes shown."""
-    return Unsafe(terminal_line(text)) if text else ""
+    return _tagged(terminal_line(text))
 
 
-def _content(new: bytes) -> _Block | str:
-    if not new:
-        return ""  # ansible-core 2.19 reads an empty !unsafe "" as null: copy would refuse
+def _content(new: bytes) -> _Block | Unsafe | str:
     try:
         text = new.decode("utf-8")
     except UnicodeDecodeError:
-        # base64 has no character Jinja2 or YAML reads; b64decode gives back
-        # the exact bytes (undecodable ones surrogate-escaped, written as they were)
-        return "{{ '" + base64.b64encode(new).decode("ascii") + "' | b64decode }}"
-    return _Block(text)
+        return _b64(new)
+    return _tagged(text, _Block)
 
 
 def render_ansible(plan: Plan, *, host: str, profile: str, plan_id: str) -> str:
@@ -509,9 +531,9 @@ def render_ansible(plan: Plan, *, host: str, profile: str, plan_id: str) -> str:
             tasks.append(
                 {
                     "name": _name(f"is {cmd.argv[0]} installed"),
-                    "ansible.builtin.command": {
-                        "argv": ["sh", "-c", _u("command -v " + shlex.quote(cmd.argv[0]))]
-                    },
+                    "ansible.builtin.command": _command_args(
+                        ["sh", "-c", _u("command -v " + shlex.quote(cmd.argv[0]))]
+                    ),
                     "register": f"hk_has_{n}",
                     "changed_when": False,
                     "failed_when": False,
@@ -570,7 +592,17 @@ def _ansible_command(c: Command) -> dict[str, Any]:
         return {"ansible.builtin.systemd_service": {"name": _u(a[2]), "state": state}}
     if a[0] == "systemctl" and len(a) == 3 and a[1] in ("enable", "disable"):
         return {"ansible.builtin.systemd_service": {"name": _u(a[2]), "enabled": a[1] == "enable"}}
-    return {"ansible.builtin.command": {"argv": [_u(x) for x in a]}}
+    return {"ansible.builtin.command": _command_args([_u(x) for x in a])}
+
+
+def _command_args(argv: list[Any]) -> dict[str, Any]:
+    """``ansible.builtin.command`` arguments running ``argv`` as given: the module
+    expands ``~`` and ``$VAR`` in each word unless told not to (ansible-core
+    2.16+; an older one refuses the task rather than run other words)."""
+    args: dict[str, Any] = {"argv": argv}
+    if any("$" in str(w) or "~" in str(w) for w in argv):
+        args["expand_argument_vars"] = False
+    return args
 
 
 __all__ = ["ExportError", "FileChange", "printf_format", "render_ansible", "render_sh"]

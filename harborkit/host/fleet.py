@@ -10,6 +10,7 @@ CLI can say why the run was incomplete.
 from __future__ import annotations
 
 import contextlib
+import signal
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -153,6 +154,10 @@ def ssh_targets(
             continue
         first[key] = conn
         kept.append(conn)
+    labels = [c.target.label for c in kept]
+    for conn in kept:
+        if labels.count(conn.target.label) > 1:  # another user or port of one address
+            conn.label = f"{conn.target.label} ({conn.target.destination})"
     names = [c.target.label for c in kept]
     wants = wants_for(profile.data, options, [lc.cls for lc in loaded])
     wants += [f"h {n}" for n in names if n.replace("-", "").replace(".", "").isalnum()]
@@ -165,13 +170,35 @@ def ssh_targets(
                 host = SshHost(conn, wants)
                 prime(host, loaded, profile, selection, options)
             except SshError as e:
-                failures.add(conn.target.label, e)
+                failures.add(conn.label, e)
                 raise
             conn.answered = host.answered_name()
             return host
 
-        out.append(Deferred(conn.target.label, open_host))
+        out.append(Deferred(conn.label, open_host))
     return out
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """While inside, SIGTERM and SIGHUP end the run as Ctrl-C does (exit 130),
+    through the cleanup below: killed outright, harborkit left its ssh clients
+    (their own sessions) running against hosts that may never end them."""
+    previous: dict[int, Any] = {}
+    try:
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            previous[sig] = signal.signal(sig, _interrupt)
+    except ValueError:  # not the main thread: signals are not ours to set
+        pass
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 @contextlib.contextmanager
@@ -180,10 +207,22 @@ def ssh_session() -> Iterator[tuple[ControlDir, list[SshConnection]]]:
     control = ControlDir()
     conns: list[SshConnection] = []
     try:
-        yield control, conns
+        with _terminate_as_interrupt():
+            yield control, conns
     finally:
-        for c in conns:
-            if c.round_trips:
-                with contextlib.suppress(Exception):
-                    c.close()
-        control.cleanup()
+        close_all(conns)
+        control.cleanup()  # any master left (one that hung) is killed with it
+
+
+def close_all(conns: Sequence[SshConnection]) -> None:
+    """End every connection: running clients killed (an interrupted run), then
+    the ControlMasters stopped all at once, so a few that hang cost one
+    :data:`~harborkit.host.ssh.CLOSE_TIMEOUT`, not one each."""
+    for c in conns:
+        c.abort()
+    used = [c for c in conns if c.round_trips and c.failed is None]  # a failed one is closed
+    if not used:
+        return
+    with ThreadPoolExecutor(max_workers=min(16, len(used))) as pool:
+        for _ in pool.map(lambda c: c.close(), used):
+            pass

@@ -25,6 +25,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -121,8 +122,47 @@ class ControlDir:
         )
     )
 
+    _count: int = field(default=0, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+
+    def socket_path(self) -> str:
+        """A socket path of its own for one connection: its ControlMaster is
+        then known by its command line (``ssh: PATH [mux]``)."""
+        with self._lock:
+            self._count += 1
+            return f"{self.path}/{self._count}"
+
     def cleanup(self) -> None:
+        """Kill every ControlMaster still serving this folder, then remove it."""
+        kill_masters(f"{self.path}/")
         shutil.rmtree(self.path, ignore_errors=True)
+
+
+def kill_masters(prefix: str) -> int:
+    """SIGKILL every ssh ControlMaster of ours whose socket path starts with
+    ``prefix`` (a backgrounded master renames itself ``ssh: PATH [mux]`` and
+    leaves ssh's process group: killing the client does not reach it, and
+    ``ssh -O exit`` cannot stop one that hangs). How many were killed."""
+    want = f"ssh: {prefix}".encode()
+    killed = 0
+    try:
+        pids = [int(d) for d in os.listdir("/proc") if d.isdigit()]
+    except OSError:  # no /proc: only ssh -O exit stops a master here
+        return 0
+    uid = os.getuid()
+    for pid in pids:
+        try:
+            if os.stat(f"/proc/{pid}").st_uid != uid:
+                continue
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read(4096)
+        except OSError:
+            continue
+        if cmdline.startswith(want):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+    return killed
 
 
 def _classify(stderr: str, target: SshTarget, options: SshOptions) -> str:
@@ -294,6 +334,11 @@ class SshConnection:
         self.failed: str | None = None  # why a call was stopped: later calls fail at once
         self.resolved: tuple[str, str, int] | None = None  # (user, address, port): ssh -G
         self.answered: str | None = None  # the hostname the host reported
+        #: the name of this target in error lines (the fleet makes it unique)
+        self.label = target.label
+        self.control_path = control.socket_path()
+        self._live: set[subprocess.Popen[bytes]] = set()  # ssh clients running now
+        self._live_lock = threading.Lock()
 
     def base_argv(self) -> list[str]:
         o = self.options
@@ -309,7 +354,7 @@ class SshConnection:
             "-o",
             "ControlMaster=auto",
             "-o",
-            f"ControlPath={self.control.path}/%C",
+            f"ControlPath={self.control_path}",
             "-o",
             "ControlPersist=60",
             "-o",
@@ -335,20 +380,27 @@ class SshConnection:
         None when ``ssh`` cannot say (the real call will tell why)."""
         argv = ["ssh", "-G", *self.base_argv()[1:]]
         try:
-            r = subprocess.run(  # noqa: S603
+            proc = subprocess.Popen(  # noqa: S603
                 argv,
                 stdin=subprocess.DEVNULL,
-                capture_output=True,
-                timeout=RESOLVE_TIMEOUT,
-                check=False,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
                 env={**os.environ, "LC_ALL": "C"},
+                start_new_session=True,  # a "Match exec" command goes with it on expiry
             )
-        except (OSError, subprocess.TimeoutExpired):
+        except OSError:
             return None
-        if r.returncode != 0:
+        try:
+            out, _ = proc.communicate(timeout=min(RESOLVE_TIMEOUT, self.options.command_timeout))
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            with contextlib.suppress(OSError, ValueError):
+                proc.communicate(timeout=1)
+            return None
+        if proc.returncode != 0:
             return None
         seen: dict[str, str] = {}
-        for line in r.stdout.decode("utf-8", "replace").splitlines()[:10000]:
+        for line in out[: 1 << 20].decode("utf-8", "replace").splitlines()[:10000]:
             key, _, value = line.partition(" ")
             if key in ("hostname", "user", "port") and key not in seen:
                 seen[key] = value.strip()
@@ -391,6 +443,8 @@ class SshConnection:
             from harborkit.errors import EnvironmentProblem
 
             raise EnvironmentProblem("the OpenSSH client 'ssh' is not installed") from e
+        with self._live_lock:
+            self._live.add(proc)
         problem: _Stopped | None = None
         size, err, clock = 0, b"", None
         with tempfile.TemporaryFile(prefix="hk-ssh-out-") as out:
@@ -409,6 +463,8 @@ class SshConnection:
                     if pipe is not None:
                         with contextlib.suppress(OSError):
                             pipe.close()
+                with self._live_lock:
+                    self._live.discard(proc)
             if problem is not None:
                 _kill_group(proc)
                 if isinstance(problem, _Deadline):
@@ -418,9 +474,10 @@ class SshConnection:
                     )
                 else:
                     why = problem.why
-                reason = f"{self.target.label}: {why}"
+                reason = f"{self.label}: {why}"
                 self.failed = reason
-                self.close()  # its ControlMaster too: nothing of this host lingers
+                # its ControlMaster too, which may be what hangs: killed, not asked
+                self.close(ask=False)
                 raise SshError(reason)
             out.seek(0)
             data = out.read() if size else b""
@@ -435,20 +492,37 @@ class SshConnection:
                 )
             else:
                 reason = _classify(stderr, self.target, self.options)
-            raise SshError(f"{self.target.label}: {reason}")
+            raise SshError(f"{self.label}: {reason}")
         if self.become and "a password is required" in stderr:
             raise SshError(
-                f"{self.target.label}: --become: sudo on {self.target.destination} wants a "
+                f"{self.label}: --become: sudo on {self.target.destination} wants a "
                 "password (harborkit runs sudo -n): allow this user NOPASSWD in sudoers, or "
                 "log in as root"
             )
         if proc.returncode != 0:
             last = _last_line(stderr, f"exit status {proc.returncode}")
-            raise SshError(f"{self.target.label}: the collector failed: {last}")
+            raise SshError(f"{self.label}: the collector failed: {last}")
         return data, clock
 
-    def close(self) -> None:
-        """Stop this target's ControlMaster (if one runs); bounded, never raises."""
+    def abort(self) -> None:
+        """Kill the ssh clients of this connection that are running now (an
+        interrupted run): the calls waiting on them end at once."""
+        with self._live_lock:
+            live = list(self._live)
+        for proc in live:
+            _kill_group(proc)
+
+    def close(self, *, ask: bool = True) -> None:
+        """Stop this target's ControlMaster (if one runs); bounded, never raises.
+
+        ``ssh -O exit`` asks it to stop (``ask``); a master that does not
+        answer within :data:`CLOSE_TIMEOUT`, or any when not asked, is killed
+        by its socket path."""
+        if ask:
+            self._ask_exit()
+        kill_masters(f"{self.control_path} ")
+
+    def _ask_exit(self) -> None:
         argv = [*self.base_argv()[:-2], "-O", "exit", "--", self.target.host]
         try:
             proc = subprocess.Popen(  # noqa: S603
@@ -461,7 +535,7 @@ class SshConnection:
         except OSError:
             return
         try:
-            proc.wait(timeout=CLOSE_TIMEOUT)
+            proc.wait(timeout=min(CLOSE_TIMEOUT, self.options.command_timeout))
         except subprocess.TimeoutExpired:
             _kill_group(proc)
 
@@ -472,7 +546,7 @@ class SshHost(SnapshotHost):
     def __init__(self, conn: SshConnection, wants: Sequence[str]) -> None:
         self.conn = conn
         data, clock = conn.run_script(script(wants))
-        source = conn.target.label
+        source = conn.label
         try:
             snap = parse(data, source)
         except SnapshotError as e:
@@ -484,7 +558,7 @@ class SshHost(SnapshotHost):
         self.conn.fetched += wants
         data, _ = self.conn.run_script(script(wants))
         try:
-            more: Snapshot = parse(data, self.conn.target.label)
+            more: Snapshot = parse(data, self.conn.label)
         except SnapshotError as e:
             raise SshError(e.message) from e
         self.snapshot.merge(more)

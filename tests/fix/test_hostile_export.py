@@ -581,3 +581,209 @@ def test_sh_script_refuses_a_folder_where_it_writes_a_file(work: Path, tmp_path:
     assert r.returncode == 1
     assert r.stderr == "refused: /etc/security/limits.d/90-harbor.conf is a folder here\n"
     assert os.listdir(target / "etc/security/limits.d/90-harbor.conf") == []
+
+
+# -- an adversarial pass over the exports (issue 18, class 9): what the tests
+# above did not try
+
+#: contents and argv words that YAML would read as another type (or refuse) if
+#: written plain; ansible-core 2.19 types a !unsafe scalar exactly so
+YAML_TYPED = [
+    "017\n", "0x1F", "yes", "No", "~", "null", "", "*", "&", "!", "=", "<<",
+    "2001-01-01\n", "1:20", "true\n", ".inf", "1_000", "+1", "0b11\n", "-.5",
+]  # fmt: skip
+
+
+def typed_plan() -> Plan:
+    files = tuple(
+        FileChange((f"t.{i}",), f"/etc/hk/typed-{i}", v.encode(), None, "r")
+        for i, v in enumerate(YAML_TYPED)
+    )
+    return Plan(files=files)
+
+
+def test_playbook_writes_contents_yaml_would_read_as_other_types(
+    work: Path, tmp_path: Path
+) -> None:
+    from harborkit.fix.export import render_ansible
+
+    plan = typed_plan()
+    book = tmp_path / "fix.yml"
+    book.write_text(render_ansible(plan, host="h", profile="p", plan_id=_plan_id(plan)))
+    target = tmp_path / "typed-root"
+    (target / "etc/hk").mkdir(parents=True)
+    before = tree_hashes(target)
+    r = playbook(book, target, work)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert_written_exactly(target, before, plan)  # "017\n" stays "017\n", not "15"
+    assert recap(r.stdout) == (len(plan.files), 0)
+
+
+#: argv words from the host: sh, Jinja2, YAML and option payloads
+ARGV = (
+    "$(touch hk-canary-argv-dollar)",
+    "`touch hk-canary-argv-tick`",
+    "'; touch hk-canary-argv-semi; '",
+    "{{ lookup('pipe','touch hk-canary-argv-lookup') }}",
+    "{% set x = lookup('pipe','touch hk-canary-argv-stmt') %}",
+    "*",
+    "[a]?",
+    "a\nb\n",
+    "cr\rx",
+    "-n",
+    "--",
+    "%s%n",
+    "yes",
+    "017",
+    "~",
+    "~root/x",
+    "$HOME",
+    "${PATH}x",
+    "&anchor",
+    "*alias",
+    "!!python/object/apply:os.system ['touch hk-canary-argv-tag']",
+    "<<",
+    "=",
+    "",
+    "L" * 3000,
+)
+
+
+def argv_plan() -> Plan:
+    from harborkit.fix.plan import Command
+
+    return Plan(commands=(Command(("t.argv",), ("printf", "%s|", *ARGV), "why {{ 7*7 }}"),))
+
+
+@pytest.mark.parametrize("shell", ["dash", "busybox"])
+def test_sh_script_passes_every_argv_word_as_data(shell: str, work: Path, tmp_path: Path) -> None:
+    # the commands of a plan run for real (no HK_ROOT): printf shows each word as received
+    from harborkit.fix.export import render_sh
+
+    plan = argv_plan()
+    script = tmp_path / "fix.sh"
+    script.write_text(render_sh(plan, host="h", profile="p", plan_id=_plan_id(plan)))
+    env = {k: v for k, v in os.environ.items() if k != "HK_ROOT"}
+    r = subprocess.run([*SHELLS[shell], str(script)], capture_output=True, cwd=work, env=env)
+    assert (r.returncode, r.stderr) == (0, b""), r.stderr
+    assert r.stdout == "".join(f"{a}|" for a in ARGV).encode()
+    assert canaries(tmp_path) == []
+
+
+def test_playbook_passes_every_argv_word_as_data(work: Path, tmp_path: Path) -> None:
+    import json
+
+    from harborkit.fix.export import render_ansible
+
+    plan = argv_plan()
+    book = tmp_path / "fix.yml"
+    book.write_text(render_ansible(plan, host="h", profile="p", plan_id=_plan_id(plan)))
+    r = subprocess.run(
+        [str(ANSIBLE), "-v", "-i", "localhost,", "-c", "local", str(book)]
+        + ["-e", f"ansible_python_interpreter={sys.executable}"],
+        capture_output=True,
+        text=True,
+        cwd=work,
+        env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert canaries(tmp_path) == []
+    expected = "".join(f"{a}|" for a in ARGV)
+    said = re.findall(r'"stdout": ("(?:[^"\\]|\\.)*")', r.stdout)
+    assert said, r.stdout
+    assert json.loads(said[-1]) == expected  # the printf task, the last one run
+
+
+@pytest.mark.parametrize("shell", ["dash", "busybox"])
+def test_sh_script_writes_a_name_as_long_as_the_system_allows(
+    shell: str, work: Path, tmp_path: Path
+) -> None:
+    # a 255-byte name (NAME_MAX) read from the host: the script's temporary
+    # file beside it must still fit, and the files after it are still written
+    from harborkit.fix.export import render_sh
+
+    plan = Plan(
+        files=(
+            FileChange(("t.long",), "/etc/hk/" + "L" * 255, b"long\n", None, "r"),
+            FileChange(("t.long",), "/etc/hk/" + "\u00e9" * 127, b"wide\n", None, "r"),
+            FileChange(("t.after",), "/etc/hk/after", b"after\n", None, "r"),
+        )
+    )
+    script = tmp_path / "fix.sh"
+    script.write_text(render_sh(plan, host="h", profile="p", plan_id=_plan_id(plan)))
+    target = tmp_path / "long-root"
+    target.mkdir()
+    before = tree_hashes(target)
+    r = run_sh(SHELLS[shell], script, target, work)
+    assert (r.returncode, r.stderr) == (0, ""), r.stderr
+    assert_written_exactly(target, before, plan)
+
+
+#: check ids and reasons as a hostile plugin or host could shape them
+HOSTILE_IDS = (
+    "a*",
+    "$(touch hk-canary-id-dollar)",
+    "x y",
+    "'q\"",
+    "{{ lookup('pipe','touch hk-canary-id-lookup') }}",
+    "-n",
+    "id\nnl",
+)
+
+
+def ids_plan(folder: Path) -> Plan:
+    """A file outside any sysroot (in the test's folder: the script runs without
+    HK_ROOT, so its commands run too) and a command that runs only when it changed."""
+    from harborkit.fix.plan import Command
+
+    reason = "why $(touch hk-canary-reason) {{ lookup('pipe','touch hk-canary-reason-j') }}\n- x"
+    return Plan(
+        files=(FileChange(HOSTILE_IDS, f"{folder}/a*[b]?", b"new\n", None, reason),),
+        commands=(Command(HOSTILE_IDS, ("printf", "%s|", "ran"), reason),),
+    )
+
+
+@pytest.mark.parametrize("shell", ["dash", "busybox"])
+def test_sh_script_check_ids_and_reasons_are_data(shell: str, work: Path, tmp_path: Path) -> None:
+    from harborkit.fix.export import render_sh
+
+    folder = tmp_path / "live"
+    plan = ids_plan(folder)
+    script = tmp_path / "fix.sh"
+    script.write_text(render_sh(plan, host="h", profile="p", plan_id=_plan_id(plan)))
+    env = {k: v for k, v in os.environ.items() if k != "HK_ROOT"}
+    first = subprocess.run(
+        [*SHELLS[shell], str(script)], capture_output=True, text=True, cwd=work, env=env
+    )
+    assert (first.returncode, first.stderr) == (0, ""), first.stderr
+    assert (folder / "a*[b]?").read_bytes() == b"new\n"
+    assert "ran|" in first.stdout  # its file changed: the command ran
+    again = subprocess.run(
+        [*SHELLS[shell], str(script)], capture_output=True, text=True, cwd=work, env=env
+    )
+    assert (again.returncode, again.stderr) == (0, ""), again.stderr
+    assert "ran|" not in again.stdout and "not run: printf '%s|' ran" in again.stdout
+    assert canaries(tmp_path) == []
+    assert sorted(os.listdir(folder)) == ["a*[b]?"]
+
+
+def test_playbook_check_ids_and_reasons_are_data(work: Path, tmp_path: Path) -> None:
+    from harborkit.fix.export import render_ansible
+
+    folder = tmp_path / "live"
+    plan = ids_plan(folder)
+    book = tmp_path / "fix.yml"
+    book.write_text(render_ansible(plan, host="h", profile="p", plan_id=_plan_id(plan)))
+    argv = [str(ANSIBLE), "-v", "-i", "localhost,", "-c", "local", str(book)]
+    argv += ["-e", f"ansible_python_interpreter={sys.executable}"]
+    env = {**os.environ, "ANSIBLE_NOCOLOR": "1"}
+    first = subprocess.run(argv, capture_output=True, text=True, cwd=work, env=env, timeout=600)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert (folder / "a*[b]?").read_bytes() == b"new\n"
+    assert '"stdout": "ran|"' in first.stdout
+    again = subprocess.run(argv, capture_output=True, text=True, cwd=work, env=env, timeout=600)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert '"stdout": "ran|"' not in again.stdout
+    assert canaries(tmp_path) == []
+    assert sorted(os.listdir(folder)) == ["a*[b]?"]

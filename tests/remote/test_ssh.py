@@ -337,6 +337,11 @@ HOSTILE = {
     "hk-second": "if mkdir /tmp/hk-second.once 2>/dev/null; then exec /bin/sh -s clock; "
     "else cat >/dev/null; sleep 1000; fi",
     "hk-escape": "cat >/dev/null; printf 'ok\\033]0;owned\\007\\033[2J\\r\\n\\033[31mbad\\n' >&2; exit 3",
+    # output exactly at the caps (64 MiB stdout, 1 MiB stderr) and one byte past them
+    "hk-cap": "cat >/dev/null; head -c 67108864 /dev/zero",
+    "hk-cap-over": "cat >/dev/null; head -c 67108865 /dev/zero",
+    "hk-cap-err": "cat >/dev/null; head -c 1048576 /dev/zero >&2",
+    "hk-cap-err-over": "cat >/dev/null; head -c 1048577 /dev/zero >&2",
 }
 #: a short --command-timeout for the hang tests: long enough for the healthy
 #: host beside them to finish on a loaded 2-core machine (3 s was not)
@@ -853,3 +858,214 @@ def test_a_proxy_command_that_hangs_is_killed_at_the_deadline(lab: Lab, tmp_path
     assert verdicts(r.stdout)["server58"] == {"limits.pam": "fail"}
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert [ln for ln in ps.splitlines() if ln == f"sleep {marker}"] == []
+
+
+# ---- an adversarial pass over the deadlines (issue 18, class 3): what the
+# hostile logins above did not cover
+
+
+def _procs_with(text: str) -> list[tuple[int, str]]:
+    """(pid, args) of every process whose command line holds ``text``."""
+    ps = subprocess.run(["ps", "-ww", "-eo", "pid=,args="], capture_output=True, text=True).stdout
+    out = []
+    for line in ps.splitlines():
+        pid, _, args = line.strip().partition(" ")
+        if text in args and "ps -eo" not in args:
+            out.append((int(pid), args))
+    return out
+
+
+def _gone(text: str, within: float = 5.0) -> list[tuple[int, str]]:
+    """The processes holding ``text`` still there after ``within`` seconds (none, hopefully)."""
+    deadline = time.monotonic() + within
+    while (left := _procs_with(text)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return left
+
+
+def test_a_host_that_never_sends_its_banner_ends_at_the_deadline(lab: Lab) -> None:
+    # a TCP peer that accepts and says nothing: ConnectTimeout (30 s here) does not
+    # bound the banner wait under the deadline; --command-timeout does
+    import socket
+
+    with socket.socket() as server:
+        server.bind((lab.down_address, 0))
+        server.listen(8)
+        port = server.getsockname()[1]
+        r, elapsed, _ = hk_measured(
+            "check",
+            "--host",
+            f"{lab.down_address}:{port}",
+            "--connect-timeout",
+            "30",
+            "--command-timeout",
+            "2",
+            config=lab.client.config,
+        )
+    assert r.returncode == UNREACHABLE_EXIT, r.stderr
+    assert _errors(r.stderr) == [
+        f"harborkit: error: {lab.down_address}: the collector did not finish within 2 s "
+        "(--command-timeout)"
+    ]
+    assert elapsed < 2 + 10, elapsed
+
+
+def test_a_control_master_that_hangs_is_killed_with_the_host(lab: Lab) -> None:
+    # the connection's ControlMaster stops answering (SIGSTOP) after a good round
+    # trip: the next call ends at its deadline, and neither the client nor the
+    # hung master outlives it (ssh -O exit cannot stop a master that hangs)
+    import signal
+
+    from harborkit.host.ssh import ControlDir, SshConnection, SshError, SshOptions, parse_target
+
+    control = ControlDir()
+    conn = SshConnection(
+        parse_target(lab.compliant.target),
+        SshOptions(config_file=str(lab.client.config), command_timeout=2),
+        control,
+    )
+    try:
+        assert conn.run_script("echo ok")[0] == b"ok\n"
+        (master,) = _procs_with(f"ssh: {control.path}/")
+        os.kill(master[0], signal.SIGSTOP)
+        t0 = time.monotonic()
+        with pytest.raises(SshError) as e:
+            conn.run_script("echo again")
+        elapsed = time.monotonic() - t0
+        assert e.value.message == (
+            f"{lab.compliant.address}: the collector did not finish within 2 s (--command-timeout)"
+        )
+        assert elapsed < 2 + 2, elapsed  # not 5 s more waiting for ssh -O exit
+        assert _gone(control.path) == []
+    finally:
+        for pid, _ in _procs_with(control.path):
+            os.kill(pid, signal.SIGKILL)
+        control.cleanup()
+
+
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM", "SIGHUP"])
+def test_interrupt_leaves_no_ssh_behind(lab: Lab, hostile: SshHost, signame: str) -> None:
+    # Ctrl-C (or a TERM from a CI timeout, a HUP from a closed terminal) while
+    # hosts hang: harborkit stops at once (not at the 60 s deadline) and no ssh
+    # client or ControlMaster of the run is left running
+    import signal
+
+    argv = [sys.executable, "-m", "harborkit", "check", "--ssh-config", str(lab.client.config)]
+    argv += ["--host", f"hk-sleep@{hostile.target},hk-trickle@{hostile.target}"]
+    argv += ["--command-timeout", "60", "--forks", "2", "--only", "limits.pam"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        clients: list[tuple[int, str]] = []
+        while time.monotonic() < deadline:
+            clients = [
+                (pid, args)
+                for pid, args in _procs_with("ControlPath=/tmp/hk-ssh-")
+                if _parent(pid) == proc.pid
+            ]
+            if len(clients) == 2:
+                break
+            time.sleep(0.1)
+        assert len(clients) == 2, clients
+        time.sleep(1)  # both collectors running on the host
+        path = clients[0][1].split("ControlPath=", 1)[1].split()[0]
+        control = "/".join(path.split("/")[:3])  # /tmp/hk-ssh-XXXX
+        assert _procs_with(f"ssh: {control}/"), "the ControlMasters run"
+        t0 = time.monotonic()
+        proc.send_signal(getattr(signal, signame))
+        _, err = proc.communicate(timeout=30)
+        elapsed = time.monotonic() - t0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == ExitCode.INTERRUPTED, err
+    assert "Traceback" not in err
+    assert elapsed < 10, elapsed
+    assert _gone(control) == []
+    assert not Path(control).exists()
+
+
+def _parent(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return -1
+
+
+def test_many_hanging_hosts_take_rounds_of_the_deadline(lab: Lab, hostile: SshHost) -> None:
+    # six logins that never finish, two at a time: three rounds of the deadline,
+    # not six, and never a wait for each one's ControlMaster in turn
+    users = ["hk-sleep", "hk-trickle", "hk-trickle-err", "hk-background", "hk-closed-stdout"]
+    users.append("hk-closed-both")
+    hosts = ",".join(f"{u}@{hostile.target}" for u in users)
+    r, elapsed, _ = hk_measured(
+        "check",
+        "--host",
+        hosts,
+        "--forks",
+        "2",
+        "--command-timeout",
+        "3",
+        "--only",
+        "limits.pam",
+        config=lab.client.config,
+    )
+    assert r.returncode == UNREACHABLE_EXIT, r.stderr
+    # one line each, told apart by login: six targets, not one address
+    assert sorted(_errors(r.stderr)) == sorted(
+        f"harborkit: error: {hostile.address} ({u}@{hostile.address}): the collector did not "
+        "finish within 3 s (--command-timeout)"
+        for u in users
+    ), r.stderr
+    assert 3 * 3 <= elapsed < 3 * 3 + 8, elapsed
+
+
+def test_a_match_exec_that_hangs_is_bounded_and_killed(lab: Lab, tmp_path: Path) -> None:
+    # ssh_config's "Match exec" runs a command in every ssh, even ssh -G (the
+    # duplicate check) and ssh -O exit: each is bounded by --command-timeout and
+    # the command is killed with ssh (it was left running, and cost 10 s + 5 s more)
+    marker = f"{os.getpid() % 9000 + 976000}"
+    config = tmp_path / "ssh_config"
+    config.write_text(f'Match exec "sleep {marker}"\n  User root\n' + lab.client.config.read_text())
+    r, elapsed, _ = hk_measured(
+        "check", "--host", lab.guide.target, "--command-timeout", "2", config=config
+    )
+    assert r.returncode == UNREACHABLE_EXIT, r.stderr
+    assert _errors(r.stderr) == [
+        f"harborkit: error: {lab.guide.address}: the collector did not finish within 2 s "
+        "(--command-timeout)"
+    ]
+    assert elapsed < 2 + 2 + 5, elapsed  # ssh -G, then the call
+    assert _gone(f"sleep {marker}", within=2) == []
+
+
+@pytest.mark.parametrize(
+    ("user", "over"),
+    [
+        ("hk-cap", False),
+        ("hk-cap-over", True),
+        ("hk-cap-err", False),
+        ("hk-cap-err-over", True),
+    ],
+)
+def test_output_at_the_cap_is_read_and_one_byte_more_is_refused(
+    lab: Lab, hostile: SshHost, user: str, over: bool
+) -> None:
+    # exactly 64 MiB of stdout (1 MiB of stderr) is read whole and judged as a
+    # snapshot (it is none: zeros); one byte more is the "too large" line; both
+    # in bounded memory
+    r, _, peak_kib = hk_measured(
+        "check",
+        "--host",
+        f"{user}@{hostile.target}",
+        "--only",
+        "limits.pam",
+        config=lab.client.config,
+    )
+    assert r.returncode != 0 and "Traceback" not in r.stderr, r.stderr
+    (line,) = _errors(r.stderr)
+    assert line.startswith(f"harborkit: error: {hostile.address}: "), line
+    too_large = "more than 64 MiB" in line or "more than 1 MiB on stderr" in line
+    assert too_large is over, line
+    assert peak_kib < 200 * 1024, f"peak RSS {peak_kib} KiB"
