@@ -16,7 +16,7 @@ import typer
 
 from harborkit import __version__
 from harborkit.bundle.cli import bundle_app
-from harborkit.clihelp import HelpGroup
+from harborkit.clihelp import HarborOption, HelpGroup
 from harborkit.errors import ExitCode, HarborkitError
 from harborkit.fix.cli import fix_command
 from harborkit.report import OutputFormat
@@ -89,14 +89,7 @@ def check(
         list[str] | None,
         typer.Option("--node", help="Cluster node NAME=ADDRESS that must resolve (repeatable)."),
     ] = None,
-    harbor: Annotated[
-        str | None,
-        typer.Option(
-            "--harbor",
-            help="Harbor's address (http[s]://HOST[:PORT] or HOST[:PORT]) for hosts without "
-            "its harbor.yml: judged against their daemon.json.",
-        ),
-    ] = None,
+    harbor: HarborOption = None,
     fmt: Annotated[
         OutputFormat, typer.Option("--format", "-f", help="Report format.")
     ] = OutputFormat.table,

@@ -165,9 +165,7 @@ def open_client(timeout: float | None = None) -> docker.DockerClient:
     except docker.errors.DockerException:
         raise
     except Exception as e:  # as the SDK's own probe words it: a DockerException
-        raise docker.errors.DockerException(
-            f"Error while fetching server API version: {e}"
-        ) from e
+        raise docker.errors.DockerException(f"Error while fetching server API version: {e}") from e
     finally:
         probe.close()
     # a fixed version: building this client asks the daemon nothing more

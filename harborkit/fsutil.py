@@ -234,6 +234,35 @@ def locate_in_root(root: str, path: str, *, create_parents: bool = False) -> tup
     return w, created
 
 
+def not_regular(mode: int) -> str | None:
+    """What a file that is not a regular one is, in words (``a FIFO (named
+    pipe)``); None for a regular file. Decided from metadata, before any open."""
+    for test, what in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return what
+    return None if stat.S_ISREG(mode) else "not a regular file"
+
+
+def read_bounded(fd: int, limit: int) -> bytes:
+    """At most ``limit + 1`` bytes of the open file ``fd``: one byte more than
+    ``limit`` tells the caller the file is too large, without reading it all."""
+    chunks = []
+    left = limit + 1
+    while left > 0:
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
 def read_at(dir_fd: int, name: str, limit: int) -> tuple[bytes, os.stat_result] | None:
     """The bytes and metadata of the regular file ``name`` in ``dir_fd`` (never
     through a link), None when there is none; ``ValueError`` naming what it is
@@ -264,17 +293,9 @@ def read_at(dir_fd: int, name: str, limit: int) -> tuple[bytes, os.stat_result] 
             before.st_ino,
         ):
             raise ValueError("is not a regular file")
-        chunks = []
-        left = limit + 1
-        while left > 0:
-            chunk = os.read(fd, min(left, 1 << 20))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            left -= len(chunk)
+        data = read_bounded(fd, limit)
     finally:
         os.close(fd)
-    data = b"".join(chunks)
     if len(data) > limit:
         raise ValueError(f"is larger than {limit} bytes")
     return data, st

@@ -22,11 +22,11 @@ import binascii
 import hashlib
 import os
 import re
-import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from harborkit.errors import ExitCode, HarborkitError
+from harborkit.fsutil import not_regular
 from harborkit.host.interface import MAX_FILE_BYTES
 
 #: the snapshot format this harborkit reads and its collector writes
@@ -149,7 +149,7 @@ def read_file(path: str | os.PathLike[str], shown: str) -> Snapshot:
     shown = printable(shown)  # a file name found in a folder is data too
     try:
         st = os.stat(path)
-        what = _not_regular(st.st_mode)
+        what = not_regular(st.st_mode)
         if what:
             raise SnapshotNotAFile(f"--snapshot {shown}: is {what}, not a snapshot file: not read")
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -157,7 +157,7 @@ def read_file(path: str | os.PathLike[str], shown: str) -> Snapshot:
         raise SnapshotError(f"--snapshot {shown}: {e.strerror or e}") from e
     try:
         st = os.fstat(fd)  # the file opened is the one judged
-        what = _not_regular(st.st_mode)
+        what = not_regular(st.st_mode)
         if what:
             raise SnapshotNotAFile(f"--snapshot {shown}: is {what}, not a snapshot file: not read")
         if st.st_size > _MAX_RAW:
@@ -188,19 +188,6 @@ def parse(data: bytes, source: str) -> Snapshot:
 
 # base64 (the Ansible playbook's form) is a third larger, and wrapped
 _MAX_RAW = MAX_SNAPSHOT_BYTES * 3 // 2
-
-
-def _not_regular(mode: int) -> str | None:
-    for test, what in (
-        (stat.S_ISDIR, "a directory"),
-        (stat.S_ISFIFO, "a FIFO (named pipe)"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-        (stat.S_ISSOCK, "a socket"),
-    ):
-        if test(mode):
-            return what
-    return None if stat.S_ISREG(mode) else "not a regular file"
 
 
 def _too_big(source: str) -> SnapshotCorrupt:

@@ -9,6 +9,8 @@ from typing import Annotated
 
 import typer
 
+from harborkit.clihelp import HarborOption
+
 
 class FixFormat(enum.StrEnum):
     diff = "diff"
@@ -39,14 +41,7 @@ def fix_command(
         list[str] | None,
         typer.Option("--node", help="Cluster node NAME=ADDRESS for /etc/hosts (repeatable)."),
     ] = None,
-    harbor: Annotated[
-        str | None,
-        typer.Option(
-            "--harbor",
-            help="Harbor's address (http[s]://HOST[:PORT] or HOST[:PORT]) for hosts without "
-            "its harbor.yml: judged against their daemon.json.",
-        ),
-    ] = None,
+    harbor: HarborOption = None,
     only: Annotated[
         list[str] | None,
         typer.Option("--only", help="Fix only these check ids or groups (comma-separated)."),

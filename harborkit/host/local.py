@@ -11,14 +11,13 @@ import os
 import posixpath
 import shutil
 import socket
-import stat
 import subprocess
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harborkit.fsutil import walk_in_root
+from harborkit.fsutil import not_regular, read_bounded, walk_in_root
 from harborkit.host.etc_hosts import addresses_of
 from harborkit.host.interface import (
     MAX_FILE_BYTES,
@@ -49,46 +48,24 @@ def resolve_in_root(root: str, path: str) -> Path:
         return Path(root, *w.done)
 
 
-def _not_a_file(mode: int) -> str | None:
-    """What a non-regular file is, in words; None for a regular file."""
-    for test, what in (
-        (stat.S_ISDIR, "a directory"),
-        (stat.S_ISFIFO, "a FIFO (named pipe)"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-        (stat.S_ISSOCK, "a socket"),
-    ):
-        if test(mode):
-            return what
-    return None if stat.S_ISREG(mode) else "not a regular file"
-
-
 def read_limited(real: Path, shown: str, *, follow: bool = True) -> bytes:
     """The bytes of the regular file ``real`` (named ``shown`` in errors), at most
     :data:`MAX_FILE_BYTES`. Anything else is :class:`UnreadableFile`, decided from
     its metadata: a FIFO or a device is never opened for reading."""
     st = os.stat(real) if follow else os.lstat(real)
-    what = _not_a_file(st.st_mode)
+    what = not_regular(st.st_mode)
     if what:
         raise UnreadableFile(shown, f"is {what}, not a regular file: not read")
     flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow else os.O_NOFOLLOW)
     fd = os.open(real, flags)
     try:
         st = os.fstat(fd)  # the file opened is the one judged (no swap in between)
-        what = _not_a_file(st.st_mode)
+        what = not_regular(st.st_mode)
         if what:
             raise UnreadableFile(shown, f"is {what}, not a regular file: not read")
-        chunks = []
-        left = MAX_FILE_BYTES + 1
-        while left > 0:
-            chunk = os.read(fd, min(left, 1 << 20))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            left -= len(chunk)
+        data = read_bounded(fd, MAX_FILE_BYTES)
     finally:
         os.close(fd)
-    data = b"".join(chunks)
     if len(data) > MAX_FILE_BYTES:
         raise UnreadableFile(
             shown,
