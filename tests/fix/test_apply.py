@@ -122,9 +122,16 @@ def test_apply_makes_fixable_checks_pass_rollback_restores_every_byte(guide: Pat
     st = profile.stat()
     assert (st.st_mode & 0o7777, st.st_uid, st.st_gid) == (0o640, 1234, 2345)
     assert not (guide / "etc/systemd/system/docker.service.d").exists()  # its folder too
+    # a sysroot is left as it was: its journal and the folders made for it are gone
+    assert rb.stdout.endswith(
+        f"removed: journal {jid} (the sysroot holds no trace of the fix)\n"
+    ), rb.stdout
+    assert not (guide / "var").exists()
     again = hk("fix", "--root", str(guide), "--rollback", jid)
-    assert again.returncode == ExitCode.USAGE
-    assert again.stderr.startswith(f"harborkit: error: --rollback {jid}: already rolled back (")
+    assert (again.returncode, again.stderr) == (
+        ExitCode.USAGE,
+        f"harborkit: error: --rollback {jid}: no such journal in {guide}/{JOURNAL}\n",
+    )
 
 
 def test_journal_dir_outside_the_sysroot(guide: Path, tmp_path: Path) -> None:
