@@ -282,7 +282,7 @@ def test_nothing_active_in_the_dom_and_planted_markup_is_text(
     planted = doc.find("section", id="host-0").find("tr", **{"data-check": "site.planted"})
     assert planted.find("div", class_="message").text == hostile["message"]
     assert planted.find("code", class_="loc").text == hostile["location"]
-    assert planted.find("p", class_="fix").text == "fix: " + hostile["remediation"]
+    assert planted.find("div", class_="fix").text == "fix: " + hostile["remediation"]
     assert "planted <b>title</b>" in planted.text
     down = doc.find("section", id="host-2")
     assert down.find("p", class_="unreachable").text == (
@@ -345,7 +345,7 @@ def test_findings_locations_and_remediation_per_host(rendered: Rendered) -> None
         "/etc/selinux/config:6",
     ]
     # the config already says disabled: the hint is the runtime's, not the config's
-    assert selinux.find("p", class_="fix").text == (
+    assert selinux.find("div", class_="fix").text == (
         "fix: run: setenforce 0\n"
         "reboot to make SELINUX=disabled take effect (the running kernel is enforcing)"
     )
