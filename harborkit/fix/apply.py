@@ -566,7 +566,14 @@ def hold_lock(target: Target) -> None:
                         f"the lock {target.journal_dir}/{LOCK} is {what} (nothing was changed)"
                     )
                 if target.cleans_up:
-                    _note_origin(target, base, made, premtime, lock_made)
+                    try:
+                        _note_origin(target, base, made, premtime, lock_made)
+                    except OSError as e:
+                        os.close(fd)
+                        raise EnvironmentProblem(
+                            f"cannot write {target.journal_dir}/{ORIGIN}: {e.strerror} "
+                            "(nothing was changed)"
+                        ) from None
             finally:
                 os.close(base)
         while True:
@@ -1002,6 +1009,7 @@ def apply_plan(
                 kept = f"journal {jid}"
                 if target.cleans_up and _forget(target, jid):
                     kept = "the sysroot is as it was"
+                    release_lock(target)
                 raise EnvironmentProblem(
                     f"cannot write {f.path}: {why}; the {len(restored)} file(s) already "
                     f"written are restored ({kept})"

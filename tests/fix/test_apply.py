@@ -709,11 +709,18 @@ def _journal_folder_there(root: Path) -> None:
     os.utime(fix, ns=(1_600_000_000_000_000_000, 1_600_000_000_000_000_001))
 
 
+def _var_is_a_link(root: Path) -> None:
+    """/var is a link to a folder of its own (the journal folders are made in it)."""
+    (root / "srv/data").mkdir(parents=True)
+    (root / "var").symlink_to("srv/data")
+    os.utime(root / "srv/data", ns=(1_600_000_000_000_000_000, 1_600_000_000_000_000_002))
+
+
 @pytest.mark.parametrize("name", ["guide-as-written", "debian12", "centos7-compliant"])
 @pytest.mark.parametrize(
     "before",
-    [None, _harborkit_there, _journal_folder_there],
-    ids=["no-var", "harborkit-there", "journal-folder-there"],
+    [None, _harborkit_there, _journal_folder_there, _var_is_a_link],
+    ids=["no-var", "harborkit-there", "journal-folder-there", "var-is-a-link"],
 )
 def test_apply_then_rollback_leaves_the_sysroot_as_it_was(
     name: str, before: Any, tmp_path: Path
