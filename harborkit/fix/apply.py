@@ -52,6 +52,7 @@ COMPLETE = "complete"  # marker: the apply finished (whatever its state)
 LOCK = ".lock"
 #: in a sysroot's journal folder: what harborkit made there (see :func:`_note_origin`)
 ORIGIN = ".origin"
+_REMOVED = re.compile(r"\.[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}\.removed")
 
 
 class FixRefused(HarborkitError):
@@ -713,11 +714,14 @@ def _forget(target: Target, jid: str) -> bool:
             return False
         try:
             gone = f".{jid}.removed"
+            _remove_journal(base, gone)  # left by a rollback killed while removing it
             try:
                 os.rename(jid, gone, src_dir_fd=base, dst_dir_fd=base)
             except OSError:
                 return False
-            _remove_journal(base, gone)
+            for n in os.listdir(base):
+                if _REMOVED.fullmatch(n):
+                    _remove_journal(base, n)
             origin = _read_origin(target, base)
             left = {n for n in os.listdir(base) if n not in (LOCK, ORIGIN)}
             if origin is None or not left <= set(origin.journals):

@@ -862,3 +862,46 @@ def test_a_fix_waiting_for_a_rollback_that_removes_the_lock_makes_its_journal_fo
     rb = hk("fix", "--root", str(root), "--rollback")
     assert rb.returncode == ExitCode.OK, rb.stderr
     assert_same_tree(pristine, root)
+
+
+def test_a_journal_half_removed_by_a_killed_rollback_goes_with_the_next(tmp_path: Path) -> None:
+    root, pristine = twins("guide-as-written", tmp_path)
+    r = hk("fix", "--root", str(root), *ROUND_TRIP, "--apply")
+    assert r.returncode == ExitCode.FAILED, r.stderr
+    half = root / JOURNAL / ".20260101T000000Z-abcdef.removed"
+    (half / "files").mkdir(parents=True)
+    (half / "files" / "000").write_bytes(b"saved\n")
+    (half / "journal.json").write_text("{}")
+    rb = hk("fix", "--root", str(root), "--rollback")
+    assert rb.returncode == ExitCode.OK, rb.stderr
+    assert_same_tree(pristine, root)
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "not json",
+        '{"folders": ["/var/lib/harborkit/fix"], "mtime_ns": 1, "lock": true}',
+        '{"folders": ["/etc", "/etc/docker"], "mtime_ns": 1, "lock": true, "journals": []}',
+        '{"folders": ["/var/lib/harborkit/fix"], "mtime_ns": -1, "lock": true, "journals": []}',
+        '{"folders": ["/var", "/var/lib/../lib"], "mtime_ns": 1, "lock": true, "journals": []}',
+    ],
+    ids=["not-json", "a-key-missing", "other-folders", "bad-mtime", "not-normalized"],
+)
+def test_an_origin_record_not_to_be_trusted_unmakes_nothing_but_the_journal(
+    origin: str, tmp_path: Path
+) -> None:
+    """``.origin`` is data from the audited disk: a wrong one leaves the journal
+    folder, its lock and every other folder where they are."""
+    root, pristine = twins("guide-as-written", tmp_path)
+    r = hk("fix", "--root", str(root), *ROUND_TRIP, "--apply")
+    assert r.returncode == ExitCode.FAILED, r.stderr
+    (root / JOURNAL / ".origin").write_text(origin)
+    rb = hk("fix", "--root", str(root), "--rollback")
+    assert rb.returncode == ExitCode.OK, rb.stderr
+    assert sorted(p.name for p in (root / JOURNAL).iterdir()) == [".lock", ".origin"]
+    assert (root / "etc/docker").is_dir()
+    d = subprocess.run(
+        ["diff", "-r", "--no-dereference", str(pristine), str(root)], capture_output=True, text=True
+    )
+    assert (d.returncode, d.stdout) == (1, f"Only in {root}: var\n")
