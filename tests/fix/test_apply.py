@@ -905,3 +905,33 @@ def test_an_origin_record_not_to_be_trusted_unmakes_nothing_but_the_journal(
         ["diff", "-r", "--no-dereference", str(pristine), str(root)], capture_output=True, text=True
     )
     assert (d.returncode, d.stdout) == (1, f"Only in {root}: var\n")
+
+
+def test_the_live_host_keeps_its_journal_after_a_rollback() -> None:
+    """On a live host (a private live root) the journal of a rolled-back fix
+    stays under /var/lib/harborkit/fix, listed as rolled back: the record of
+    what was changed and undone on a running machine."""
+    if os.geteuid() != 0:
+        pytest.skip("a private live root needs root")
+    from tests.support.cli import MAIN, PRELUDE
+    from tests.support.liveroot import LiveRoot
+
+    hosts = "127.0.0.1\tlocalhost\n"
+    script = (
+        "P=$1; C=$2; set -- fix --only network.nodes --node server60=192.168.3.60; "
+        '"$P" -c "$C" "$@" --apply; echo "apply=$?"; '
+        '"$P" -c "$C" fix --rollback; echo "rollback=$?"; '
+        '"$P" -c "$C" fix --list; cat /etc/hosts; '
+        "ls -A /var/lib/harborkit/fix | grep -v '^2' ; ls /var/lib/harborkit/fix | grep -c '^2'"
+    )
+    r = LiveRoot(files={"/etc/hosts": hosts}, remove=("/var/lib/harborkit",)).run(
+        ["/bin/sh", "-c", script, "sh", sys.executable, PRELUDE + MAIN]
+    )
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert "apply=0\n" in out and "rollback=0\n" in out, out + r.stderr
+    m = re.search(r"\nharborkit fix: rolled back journal (\S+): 1 file\(s\) restored\n", out)
+    assert m, out
+    assert "(the sysroot holds no trace of the fix)" not in out
+    assert re.search(rf"\n{m.group(1)} +\S+ +rolled-back +1 +network\.nodes\n", out), out
+    assert out.endswith(f"{hosts}.lock\n1\n"), out
