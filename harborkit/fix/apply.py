@@ -707,7 +707,7 @@ def _forget(target: Target, jid: str) -> bool:
     once only the journals that were there before harborkit remain, the lock
     file, the origin record and the folders harborkit made, each only if it is
     empty, restoring the modification time of the folder that held them.
-    Called holding the lock; whether the journal folder is gone whole."""
+    Called holding the lock; whether the journal is gone."""
     with _guard(target, time.monotonic() + _lock_wait()):
         base = _journal_base(target, create=False)
         if base is None:
@@ -725,7 +725,7 @@ def _forget(target: Target, jid: str) -> bool:
             origin = _read_origin(target, base)
             left = {n for n in os.listdir(base) if n not in (LOCK, ORIGIN)}
             if origin is None or not left <= set(origin.journals):
-                return False
+                return True  # other journals (or a record not to trust): the folder stays
             if origin.lock:
                 with contextlib.suppress(OSError):
                     os.unlink(LOCK, dir_fd=base)
