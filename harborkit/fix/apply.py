@@ -419,12 +419,18 @@ def _writable_fd(fd: int) -> str | None:
 # --- the journal folder ---------------------------------------------------------
 
 
-def _journal_base(target: Target, *, create: bool, made: list[str] | None = None) -> int | None:
-    """A descriptor of the journal folder (created when asked), None when absent.
+@dataclass
+class _Made:
+    """The folders of the journal path one process created (resolved host
+    paths, outermost first) and the mtime the folder above them had before."""
 
-    ``made``, when given, receives the resolved host paths of the folders
-    created (outermost first) followed by nothing else; the mtime of the
-    deepest folder that already existed is kept in :data:`_premtime`."""
+    folders: list[str] = field(default_factory=list)
+    mtime_ns: int | None = None
+
+
+def _journal_base(target: Target, *, create: bool, made: _Made | None = None) -> int | None:
+    """A descriptor of the journal folder (created when asked, what was created
+    told in ``made``), None when absent."""
     jroot, jpath = target.journal_at()
     try:
         w = walk_in_root(jroot, jpath, missing_ok=True)
@@ -449,13 +455,14 @@ def _journal_base(target: Target, *, create: bool, made: list[str] | None = None
                 str(Path(jroot, *w.done)) if not target.journal_in_root else target.shown(w.done)
             )
             raise EnvironmentProblem(f"cannot write {shown}: {why} (nothing was changed)")
-        _premtime[0] = os.fstat(w.fds[-1]).st_mtime_ns
+        if made is not None:
+            made.mtime_ns = os.fstat(w.fds[-1]).st_mtime_ns
         try:
             for name in w.missing:
                 try:
                     os.mkdir(name, 0o755 if name != w.missing[-1] else 0o700, dir_fd=w.fds[-1])
                     if made is not None:
-                        made.append("/" + "/".join([*w.done, name]))
+                        made.folders.append("/" + "/".join([*w.done, name]))
                 except FileExistsError:
                     pass
                 w.fds.append(open_dir(name, w.fds[-1]))
@@ -468,7 +475,6 @@ def _journal_base(target: Target, *, create: bool, made: list[str] | None = None
         return os.dup(w.fds[-1])
 
 
-_premtime: list[int | None] = [None]
 _held: dict[str, int] = {}
 
 
@@ -528,10 +534,10 @@ def hold_lock(target: Target) -> None:
     deadline = time.monotonic() + _lock_wait()
     while True:
         with _guard(target, deadline):
-            made: list[str] = []
+            made = _Made()
             base = _journal_base(target, create=True, made=made)
             assert base is not None
-            premtime = _premtime[0] if made else os.fstat(base).st_mtime_ns
+            premtime = made.mtime_ns if made.folders else os.fstat(base).st_mtime_ns
             try:
                 try:
                     fd = os.open(
@@ -568,7 +574,7 @@ def hold_lock(target: Target) -> None:
                     )
                 if target.cleans_up:
                     try:
-                        _note_origin(target, base, made, premtime, lock_made)
+                        _note_origin(target, base, made.folders, premtime, lock_made)
                     except OSError as e:
                         os.close(fd)
                         raise EnvironmentProblem(
