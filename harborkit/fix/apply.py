@@ -516,7 +516,7 @@ def _guard(target: Target, deadline: float) -> Iterator[None]:
         os.close(fd)  # the only descriptor: the flock goes with it
 
 
-def hold_lock(target: Target) -> None:
+def hold_lock(target: Target, *, create: bool = True) -> bool:
     """Hold the lock of the journal folder until this process ends: a second
     apply or rollback waits for it (``HARBORKIT_FIX_LOCK_WAIT`` seconds, 10 by
     default), then is refused naming the process that holds it.
@@ -525,18 +525,20 @@ def hold_lock(target: Target) -> None:
     harborkit made while holding it: a process that was waiting then holds a
     lock on a file no longer in the tree, so the lock is only held once the
     file locked is still the one at its path; otherwise it starts again (and
-    makes the journal folder anew, recording that it did)."""
+    makes the journal folder anew, recording that it did). A rollback
+    (``create`` false) makes no journal folder: False when there is none."""
     key = "\0".join(target.journal_at())
     if key in _held:
-        return
+        return True
     import fcntl
 
     deadline = time.monotonic() + _lock_wait()
     while True:
         with _guard(target, deadline):
             made = _Made()
-            base = _journal_base(target, create=True, made=made)
-            assert base is not None
+            base = _journal_base(target, create=create, made=made)
+            if base is None:
+                return False
             premtime = made.mtime_ns if made.folders else os.fstat(base).st_mtime_ns
             try:
                 try:
@@ -606,6 +608,7 @@ def hold_lock(target: Target) -> None:
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
     _held[key] = fd
+    return True
 
 
 def _is_the_lock(target: Target, fd: int) -> bool:
@@ -1265,13 +1268,11 @@ def rollback(target: Target, jid: str | None) -> RolledBack:
         raise InputError(f"--rollback {jid}: no such journal in {target.journal_dir}")
     if target.live and os.geteuid() != 0:
         raise EnvironmentProblem("harborkit fix --rollback restores system files: run it as root")
-    base = _journal_base(target, create=False)
-    if base is None:
+    if not hold_lock(target, create=False):
+        # no journal folder, or it went with the rollback this one waited for
         if jid is None:
             raise InputError(f"no fix to roll back in {target.journal_dir}")
         raise InputError(f"--rollback {jid}: no such journal in {target.journal_dir}")
-    os.close(base)
-    hold_lock(target)
     found = scan(target)
     if jid is None:
         candidates = [

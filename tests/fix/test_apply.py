@@ -936,3 +936,45 @@ def test_the_live_host_keeps_its_journal_after_a_rollback() -> None:
     assert "(a sysroot keeps no journal of a fix rolled back)" not in out
     assert re.search(rf"\n{m.group(1)} +\S+ +rolled-back +1 +network\.nodes\n", out), out
     assert out.endswith(f"{hosts}.lock\n1\n"), out
+
+
+def test_a_rollback_waiting_for_the_rollback_that_removes_the_journal_folder_makes_none(
+    tmp_path: Path,
+) -> None:
+    """Two rollbacks of the one journal of a sysroot: the second, waiting on
+    the lock the first removes, finds nothing to roll back and makes no
+    journal folder again: the sysroot stays as it was."""
+    from harborkit.fix.apply import Target, hold_lock, rollback
+
+    root, pristine = twins("guide-as-written", tmp_path)
+    r = hk("fix", "--root", str(root), *ROUND_TRIP, "--apply")
+    assert r.returncode == ExitCode.FAILED, r.stderr
+    target = Target.of(str(root))
+    assert hold_lock(target)
+    waiting = subprocess.Popen(
+        [sys.executable, "-m", "harborkit", "fix", "--root", str(root), "--rollback"],
+        env={**os.environ, "HARBORKIT_FIX_LOCK_WAIT": "60"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+    try:
+        lock = str(root / JOURNAL / ".lock")
+        deadline = time.monotonic() + 60
+        while lock not in _fds_of(waiting.pid):
+            assert waiting.poll() is None, waiting.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        assert rollback(target, None).forgotten
+        out, err = waiting.communicate(timeout=60)
+    finally:
+        if waiting.poll() is None:
+            waiting.kill()
+            waiting.wait()
+    assert (waiting.returncode, out, err) == (
+        ExitCode.USAGE,
+        "",
+        f"harborkit: error: no fix to roll back in {root}/{JOURNAL}\n",
+    )
+    assert_same_tree(pristine, root)
