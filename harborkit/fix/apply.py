@@ -711,23 +711,25 @@ def _note_origin(
     write_at(base, ORIGIN, origin.to_json(), mode=0o600)
 
 
-def _forget(target: Target, jid: str) -> bool:
-    """After a complete rollback of a sysroot: remove journal ``jid``, then,
-    once only the journals that were there before harborkit remain, the lock
-    file, the origin record and the folders harborkit made, each only if it is
-    empty, restoring the modification time of the folder that held them.
-    Called holding the lock; whether the journal is gone."""
+def _forget(target: Target, jid: str | None) -> bool:
+    """After a complete rollback of a sysroot: remove journal ``jid`` (None: an
+    apply refused before it made one), then, once only the journals that were
+    there before harborkit remain, the lock file, the origin record and the
+    folders harborkit made, each only if it is empty, restoring the
+    modification time of the folder that held them. Called holding the lock;
+    whether the journal is gone."""
     with _guard(target, time.monotonic() + _lock_wait()):
         base = _journal_base(target, create=False)
         if base is None:
             return False
         try:
-            gone = f".{jid}.removed"
-            _remove_journal(base, gone)  # left by a rollback killed while removing it
-            try:
-                os.rename(jid, gone, src_dir_fd=base, dst_dir_fd=base)
-            except OSError:
-                return False
+            if jid is not None:
+                gone = f".{jid}.removed"
+                _remove_journal(base, gone)  # left by a rollback killed while removing it
+                try:
+                    os.rename(jid, gone, src_dir_fd=base, dst_dir_fd=base)
+                except OSError:
+                    return False
             for n in os.listdir(base):
                 if _REMOVED.fullmatch(n):
                     _remove_journal(base, n)
@@ -995,9 +997,15 @@ def apply_plan(
             "(nothing was changed)"
         )
     hold_lock(target)
-    check_preconditions(
-        plan, target, running_containers=running_containers, restart_docker=restart_docker
-    )
+    try:
+        check_preconditions(
+            plan, target, running_containers=running_containers, restart_docker=restart_docker
+        )
+    except HarborkitError:
+        if target.cleans_up:  # refused: the journal folder made for it goes too
+            _forget(target, None)
+            release_lock(target)
+        raise
     jid = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
     journal = Journal(
         jid,

@@ -194,6 +194,7 @@ def test_file_edited_after_planning_inside_one_run_is_refused(guide: Path) -> No
     )
     assert e.value.exit_code == ExitCode.FIX_REFUSED
     assert tree_hashes(guide) == edited
+    assert not (guide / "var").exists()  # no journal folder left by the refused apply
 
 
 def test_read_only_file_system_is_refused_before_any_change(tmp_path: Path) -> None:
