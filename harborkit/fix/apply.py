@@ -13,6 +13,13 @@ the sysroot, never one of this machine. A journal inside the sysroot is data
 from the audited disk: it is validated whole (every path absolute, normalized,
 confined; every backup a plain file of the journal folder whose sha256 the
 manifest written at apply time names) before anything is restored.
+
+A complete rollback of a sysroot (default journal folder) leaves it as it
+was: files and their folders get their bytes, modes, owners and mtimes back,
+the journal is removed, and once only the journals that were there before
+harborkit remain, so are the lock file and the folders of the journal path
+harborkit created (the apply records them in ``.origin``). The live host and
+``--journal-dir`` keep their journals as a record of what was done.
 """
 
 from __future__ import annotations
