@@ -583,7 +583,7 @@ def hold_lock(target: Target, *, create: bool = True) -> bool:
                     )
                 if target.cleans_up:
                     try:
-                        _note_origin(target, base, made.folders, premtime, lock_made)
+                        _note_origin(target, base, made.folders, premtime, lock_made, fd)
                     except OSError as e:
                         os.close(fd)
                         raise EnvironmentProblem(
@@ -651,12 +651,16 @@ class Origin:
     the modification time of the folder that held the first of them (or of
     the journal folder itself when it existed) before; ``lock``: harborkit
     created the lock file; ``journals``: the journals already there (left
-    alone: only once these alone remain is the folder unmade)."""
+    alone: only once these alone remain is the folder unmade); ``lock_was``
+    and ``lock_mtime_ns``: the text and mtime of a lock file that was there
+    (an earlier harborkit's), given back when the folder is unmade."""
 
     folders: tuple[str, ...]
     mtime_ns: int | None
     lock: bool
     journals: tuple[str, ...]
+    lock_was: str | None = None
+    lock_mtime_ns: int | None = None
 
     def to_json(self) -> bytes:
         return (json.dumps(asdict(self), indent=2) + "\n").encode()
@@ -671,7 +675,8 @@ def _read_origin(target: Target, base: int) -> Origin | None:
             return None
         d = _loads(got[0].decode("utf-8"))
         _check(
-            isinstance(d, dict) and set(d) == {"folders", "mtime_ns", "lock", "journals"},
+            isinstance(d, dict)
+            and set(d) == {"folders", "mtime_ns", "lock", "journals", "lock_was", "lock_mtime_ns"},
             "keys",
         )
         folders = d["folders"]
@@ -684,8 +689,10 @@ def _read_origin(target: Target, base: int) -> Origin | None:
         if folders:
             with walk_in_root(target.files_root, JOURNAL_DIR) as w:
                 _check(w.host_path() == folders[-1], "the last folder is not the journal folder")
-        m = d["mtime_ns"]
+        m, lm, was = d["mtime_ns"], d["lock_mtime_ns"], d["lock_was"]
         _check(m is None or (type(m) is int and 0 <= m < 2**63), "mtime_ns")
+        _check(lm is None or (type(lm) is int and 0 <= lm < 2**63), "lock_mtime_ns")
+        _check(was is None or (isinstance(was, str) and len(was) <= 64), "lock_was")
         _check(isinstance(d["lock"], bool), "lock")
         js = d["journals"]
         _check(
@@ -693,28 +700,35 @@ def _read_origin(target: Target, base: int) -> Origin | None:
             and all(isinstance(j, str) and JOURNAL_ID.fullmatch(j) for j in js),
             "journals",
         )
-        return Origin(tuple(folders), m, d["lock"], tuple(js))
+        return Origin(tuple(folders), m, d["lock"], tuple(js), was, lm)
     except (ValueError, OSError, UnicodeDecodeError):
         return None
 
 
 def _note_origin(
-    target: Target, base: int, made: list[str], mtime_ns: int | None, lock_made: bool
+    target: Target, base: int, made: list[str], mtime_ns: int | None, lock_made: bool, lock: int
 ) -> None:
     """Record what this process made for the journal folder (under the guard):
-    the whole record when there is none yet, else the lock file it made anew."""
+    the whole record when there is none yet, else the lock file it made anew.
+    ``lock``: the lock file, open (its text and mtime kept when it was there)."""
     try:
         present = os.stat(ORIGIN, dir_fd=base, follow_symlinks=False)
     except FileNotFoundError:
         present = None
     if present is None:
         names = sorted(n for n in os.listdir(base) if JOURNAL_ID.fullmatch(n))
-        origin = Origin(tuple(made), mtime_ns, lock_made, tuple(names))
+        was: str | None = None
+        was_mtime: int | None = None
+        if not lock_made:
+            text = os.pread(lock, 65, 0)
+            if len(text) <= 64 and text.isascii():
+                was, was_mtime = text.decode("ascii"), os.fstat(lock).st_mtime_ns
+        origin = Origin(tuple(made), mtime_ns, lock_made, tuple(names), was, was_mtime)
     else:
-        was = _read_origin(target, base)
-        if was is None or not lock_made or was.lock:
+        had = _read_origin(target, base)
+        if had is None or not lock_made or had.lock:
             return  # nothing new (or a record not to be trusted: left as it is)
-        origin = Origin(was.folders, was.mtime_ns, True, was.journals)
+        origin = Origin(had.folders, had.mtime_ns, True, had.journals)
     write_at(base, ORIGIN, origin.to_json(), mode=0o600)
 
 
@@ -747,6 +761,13 @@ def _forget(target: Target, jid: str | None) -> bool:
             if origin.lock:
                 with contextlib.suppress(OSError):
                     os.unlink(LOCK, dir_fd=base)
+            held = _held.get("\0".join(target.journal_at()))
+            if not origin.lock and origin.lock_was is not None and held is not None:
+                with contextlib.suppress(OSError):  # an earlier harborkit's lock: as it was
+                    os.ftruncate(held, 0)
+                    os.pwrite(held, origin.lock_was.encode("ascii"), 0)
+                    if origin.lock_mtime_ns is not None:
+                        _set_mtime(held, origin.lock_mtime_ns)
             with contextlib.suppress(OSError):
                 os.unlink(ORIGIN, dir_fd=base)
             if not origin.folders:

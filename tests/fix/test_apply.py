@@ -710,6 +710,16 @@ def _journal_folder_there(root: Path) -> None:
     os.utime(fix, ns=(1_600_000_000_000_000_000, 1_600_000_000_000_000_001))
 
 
+def _lock_there(root: Path) -> None:
+    """The journal folder with the lock file an earlier harborkit left (a pid in it)."""
+    _journal_folder_there(root)
+    lock = root / JOURNAL / ".lock"
+    lock.write_text("4242\n")
+    lock.chmod(0o600)
+    os.utime(lock, ns=(1_600_000_000_000_000_000, 1_600_000_000_000_000_003))
+    os.utime(root / JOURNAL, ns=(1_600_000_000_000_000_000, 1_600_000_000_000_000_004))
+
+
 def _var_is_a_link(root: Path) -> None:
     """/var is a link to a folder of its own (the journal folders are made in it)."""
     (root / "srv/data").mkdir(parents=True)
@@ -720,8 +730,8 @@ def _var_is_a_link(root: Path) -> None:
 @pytest.mark.parametrize("name", ["guide-as-written", "debian12", "centos7-compliant"])
 @pytest.mark.parametrize(
     "before",
-    [None, _harborkit_there, _journal_folder_there, _var_is_a_link],
-    ids=["no-var", "harborkit-there", "journal-folder-there", "var-is-a-link"],
+    [None, _harborkit_there, _journal_folder_there, _lock_there, _var_is_a_link],
+    ids=["no-var", "harborkit-there", "journal-folder-there", "lock-there", "var-is-a-link"],
 )
 def test_apply_then_rollback_leaves_the_sysroot_as_it_was(
     name: str, before: Any, tmp_path: Path
@@ -883,11 +893,20 @@ def test_a_journal_half_removed_by_a_killed_rollback_goes_with_the_next(tmp_path
     [
         "not json",
         '{"folders": ["/var/lib/harborkit/fix"], "mtime_ns": 1, "lock": true}',
-        '{"folders": ["/etc", "/etc/docker"], "mtime_ns": 1, "lock": true, "journals": []}',
-        '{"folders": ["/var/lib/harborkit/fix"], "mtime_ns": -1, "lock": true, "journals": []}',
-        '{"folders": ["/var", "/var/lib/../lib"], "mtime_ns": 1, "lock": true, "journals": []}',
+        '{"folders": [], "mtime_ns": 1, "lock": true, "journals": [], "lock_was": 7, '
+        '"lock_mtime_ns": null}',
+        '{"folders": ["/etc", "/etc/docker"], "mtime_ns": 1, "lock": true, "journals": [], "lock_was": null, "lock_mtime_ns": null}',
+        '{"folders": ["/var/lib/harborkit/fix"], "mtime_ns": -1, "lock": true, "journals": [], "lock_was": null, "lock_mtime_ns": null}',
+        '{"folders": ["/var", "/var/lib/../lib"], "mtime_ns": 1, "lock": true, "journals": [], "lock_was": null, "lock_mtime_ns": null}',
     ],
-    ids=["not-json", "a-key-missing", "other-folders", "bad-mtime", "not-normalized"],
+    ids=[
+        "not-json",
+        "a-key-missing",
+        "bad-lock-was",
+        "other-folders",
+        "bad-mtime",
+        "not-normalized",
+    ],
 )
 def test_an_origin_record_not_to_be_trusted_unmakes_nothing_but_the_journal(
     origin: str, tmp_path: Path
