@@ -13,6 +13,13 @@ the sysroot, never one of this machine. A journal inside the sysroot is data
 from the audited disk: it is validated whole (every path absolute, normalized,
 confined; every backup a plain file of the journal folder whose sha256 the
 manifest written at apply time names) before anything is restored.
+
+A complete rollback of a sysroot (default journal folder) leaves it as it
+was: files and their folders get their bytes, modes, owners and mtimes back,
+the journal is removed, and once only the journals that were there before
+harborkit remain, so are the lock file and the folders of the journal path
+harborkit created (the apply records them in ``.origin``). The live host and
+``--journal-dir`` keep their journals as a record of what was done.
 """
 
 from __future__ import annotations
@@ -50,6 +57,9 @@ _BACKUP = re.compile(r"[0-9]{3,6}")
 MANIFEST = "manifest.sha256"
 COMPLETE = "complete"  # marker: the apply finished (whatever its state)
 LOCK = ".lock"
+#: in a sysroot's journal folder: what harborkit made there (see :func:`_note_origin`)
+ORIGIN = ".origin"
+_REMOVED = re.compile(r"\.[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}\.removed")
 
 
 class FixRefused(HarborkitError):
@@ -75,6 +85,8 @@ class Entry:
     new_sha256: str
     backup: str | None  # file name under the journal's files/
     created_dirs: tuple[str, ...] = ()  # folders the apply created (resolved paths on the host)
+    mtime_ns: int | None = None  # of the file that existed
+    dir_mtime_ns: int | None = None  # of the folder holding it (or its first created folder)
 
 
 @dataclass(frozen=True)
@@ -193,11 +205,17 @@ def _validate(d: Any) -> Journal:
     _check(isinstance(d["commands"], list), "commands is not a list")
     entries: list[Entry] = []
     ekeys = {f for f in Entry.__dataclass_fields__}
+    optional = {"mtime_ns", "dir_mtime_ns"}  # not in journals of earlier versions
     seen_paths: set[str] = set()
     seen_backups: set[str] = set()
     for n, e in enumerate(d["entries"]):
         w = f"entry {n + 1}"
-        _check(isinstance(e, dict) and set(e) == ekeys, f"{w}: keys missing or unknown")
+        _check(
+            isinstance(e, dict) and ekeys - optional <= set(e) <= ekeys,
+            f"{w}: keys missing or unknown",
+        )
+        mtime = _int_or_none(e.get("mtime_ns"), 2**63 - 1, f"{w}: mtime_ns")
+        dir_mtime = _int_or_none(e.get("dir_mtime_ns"), 2**63 - 1, f"{w}: dir_mtime_ns")
         path = valid_path(e["path"])
         _check(path not in seen_paths, f"{w}: {path} is journaled twice")
         seen_paths.add(path)
@@ -237,7 +255,11 @@ def _validate(d: Any) -> Journal:
             )
             prev = c
         _check(not (existed and dirs), f"{w}: a file that existed has created folders")
-        entries.append(Entry(path, existed, mode, uid, gid, sha, new_sha, backup, tuple(dirs)))
+        entries.append(
+            Entry(
+                path, existed, mode, uid, gid, sha, new_sha, backup, tuple(dirs), mtime, dir_mtime
+            )
+        )
     commands: list[CommandRun] = []
     for n, c in enumerate(d["commands"]):
         w = f"command {n + 1}"
@@ -305,6 +327,12 @@ class Target:
     @property
     def live(self) -> bool:
         return self.root is None
+
+    @property
+    def cleans_up(self) -> bool:
+        """A complete rollback removes its journal, and what harborkit made for
+        it, from the tree: the default journal folder of a sysroot."""
+        return self.root is not None and self.journal_in_root
 
 
 @dataclass(frozen=True)
@@ -398,8 +426,18 @@ def _writable_fd(fd: int) -> str | None:
 # --- the journal folder ---------------------------------------------------------
 
 
-def _journal_base(target: Target, *, create: bool) -> int | None:
-    """A descriptor of the journal folder (created when asked), None when absent."""
+@dataclass
+class _Made:
+    """The folders of the journal path one process created (resolved host
+    paths, outermost first) and the mtime the folder above them had before."""
+
+    folders: list[str] = field(default_factory=list)
+    mtime_ns: int | None = None
+
+
+def _journal_base(target: Target, *, create: bool, made: _Made | None = None) -> int | None:
+    """A descriptor of the journal folder (created when asked, what was created
+    told in ``made``), None when absent."""
     jroot, jpath = target.journal_at()
     try:
         w = walk_in_root(jroot, jpath, missing_ok=True)
@@ -424,10 +462,16 @@ def _journal_base(target: Target, *, create: bool) -> int | None:
                 str(Path(jroot, *w.done)) if not target.journal_in_root else target.shown(w.done)
             )
             raise EnvironmentProblem(f"cannot write {shown}: {why} (nothing was changed)")
+        if made is not None:
+            made.mtime_ns = os.fstat(w.fds[-1]).st_mtime_ns
         try:
             for name in w.missing:
-                with contextlib.suppress(FileExistsError):
+                try:
                     os.mkdir(name, 0o755 if name != w.missing[-1] else 0o700, dir_fd=w.fds[-1])
+                    if made is not None:
+                        made.folders.append("/" + "/".join([*w.done, name]))
+                except FileExistsError:
+                    pass
                 w.fds.append(open_dir(name, w.fds[-1]))
                 w.done.append(name)
         except OSError as e:
@@ -441,64 +485,342 @@ def _journal_base(target: Target, *, create: bool) -> int | None:
 _held: dict[str, int] = {}
 
 
-def hold_lock(target: Target) -> None:
-    """Hold the lock of the journal folder until this process ends: a second
-    apply or rollback waits for it (``HARBORKIT_FIX_LOCK_WAIT`` seconds, 10 by
-    default), then is refused naming the process that holds it."""
-    key = "\0".join(target.journal_at())
-    if key in _held:
-        return
-    base = _journal_base(target, create=True)
-    assert base is not None
-    try:
-        fd = os.open(
-            LOCK,
-            os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
-            0o600,
-            dir_fd=base,
-        )
-    except OSError as e:
-        raise FixRefused(
-            f"cannot open the lock {target.journal_dir}/{LOCK}: {e.strerror} (nothing was changed)"
-        ) from None
-    finally:
-        os.close(base)
-    import fcntl
-
-    st = os.fstat(fd)
-    if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
-        # a hard link would have this process write the pid into another file
-        os.close(fd)
-        what = "a hard link" if stat.S_ISREG(st.st_mode) else "not a regular file"
-        raise FixRefused(f"the lock {target.journal_dir}/{LOCK} is {what} (nothing was changed)")
+def _lock_wait() -> float:
     try:
         wait = float(os.environ.get(LOCK_WAIT_ENV, "10"))
     except ValueError:
         wait = 10.0
-    deadline = time.monotonic() + max(0.0, min(wait, 3600.0))
+    return max(0.0, min(wait, 3600.0))
+
+
+@contextlib.contextmanager
+def _guard(target: Target, deadline: float) -> Iterator[None]:
+    """While a sysroot's journal folder is made, or unmade, no other harborkit
+    process looks at it: a short lock on the sysroot's own folder (nothing is
+    created for it; a live host or a ``--journal-dir`` never unmakes its
+    journal folder and needs none)."""
+    if not target.cleans_up:
+        yield
+        return
+    import fcntl
+
+    fd = open_dir(target.files_root)
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise FixRefused(
+                        f"another harborkit fix is making or removing the journal folder "
+                        f"{target.journal_dir}: try again when it has finished (nothing was "
+                        "changed)"
+                    ) from None
+                time.sleep(0.02)
+        yield
+    finally:
+        os.close(fd)  # the only descriptor: the flock goes with it
+
+
+def hold_lock(target: Target, *, create: bool = True) -> bool:
+    """Hold the lock of the journal folder until this process ends: a second
+    apply or rollback waits for it (``HARBORKIT_FIX_LOCK_WAIT`` seconds, 10 by
+    default), then is refused naming the process that holds it.
+
+    A complete rollback of a sysroot removes the lock file and the folders
+    harborkit made while holding it: a process that was waiting then holds a
+    lock on a file no longer in the tree, so the lock is only held once the
+    file locked is still the one at its path; otherwise it starts again (and
+    makes the journal folder anew, recording that it did). A rollback
+    (``create`` false) makes no journal folder: False when there is none."""
+    key = "\0".join(target.journal_at())
+    if key in _held:
+        return True
+    import fcntl
+
+    deadline = time.monotonic() + _lock_wait()
     while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            break
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                said = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
-                os.close(fd)
-                pid = said if said.isdecimal() and said.isascii() else "unknown"
+        with _guard(target, deadline):
+            made = _Made()
+            base = _journal_base(target, create=create, made=made)
+            if base is None:
+                return False
+            premtime = made.mtime_ns if made.folders else os.fstat(base).st_mtime_ns
+            try:
+                try:
+                    fd = os.open(
+                        LOCK,
+                        os.O_RDWR
+                        | os.O_CREAT
+                        | os.O_EXCL
+                        | os.O_NOFOLLOW
+                        | os.O_NONBLOCK
+                        | os.O_CLOEXEC,
+                        0o600,
+                        dir_fd=base,
+                    )
+                    lock_made = True
+                except FileExistsError:
+                    fd = os.open(
+                        LOCK, os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=base
+                    )
+                    lock_made = False
+            except OSError as e:
+                os.close(base)
                 raise FixRefused(
-                    f"another harborkit fix is in progress (pid {pid}) with the journal "
-                    f"{target.journal_dir}: try again when it has finished (nothing was changed)"
+                    f"cannot open the lock {target.journal_dir}/{LOCK}: {e.strerror} "
+                    "(nothing was changed)"
                 ) from None
-            time.sleep(0.05)
+            try:
+                st = os.fstat(fd)
+                if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+                    # a hard link would have this process write the pid into another file
+                    os.close(fd)
+                    what = "a hard link" if stat.S_ISREG(st.st_mode) else "not a regular file"
+                    raise FixRefused(
+                        f"the lock {target.journal_dir}/{LOCK} is {what} (nothing was changed)"
+                    )
+                if target.cleans_up:
+                    try:
+                        _note_origin(target, base, made.folders, premtime, lock_made, fd)
+                    except OSError as e:
+                        os.close(fd)
+                        raise EnvironmentProblem(
+                            f"cannot write {target.journal_dir}/{ORIGIN}: {e.strerror} "
+                            "(nothing was changed)"
+                        ) from None
+            finally:
+                os.close(base)
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    said = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+                    os.close(fd)
+                    pid = said if said.isdecimal() and said.isascii() else "unknown"
+                    raise FixRefused(
+                        f"another harborkit fix is in progress (pid {pid}) with the journal "
+                        f"{target.journal_dir}: try again when it has finished (nothing was "
+                        "changed)"
+                    ) from None
+                time.sleep(0.05)
+        with _guard(target, deadline):
+            current = _is_the_lock(target, fd)
+        if current:
+            break
+        os.close(fd)  # the one before removed it with its journal folder: again
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
     _held[key] = fd
+    return True
+
+
+def _is_the_lock(target: Target, fd: int) -> bool:
+    """Whether ``fd`` is the file at the lock's path now."""
+    base = _journal_base(target, create=False)
+    if base is None:
+        return False
+    try:
+        st = os.stat(LOCK, dir_fd=base, follow_symlinks=False)
+    except OSError:
+        return False
+    finally:
+        os.close(base)
+    got = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (got.st_dev, got.st_ino) and got.st_nlink == 1
 
 
 def release_lock(target: Target) -> None:
     fd = _held.pop("\0".join(target.journal_at()), None)
     if fd is not None:
         os.close(fd)  # closing the only descriptor releases the flock
+
+
+# --- what harborkit made for the journal of a sysroot, and unmaking it -----------
+
+
+@dataclass(frozen=True)
+class Origin:
+    """What was in a sysroot before harborkit put its journal folder there.
+
+    ``folders``: the folders of the journal path harborkit created (resolved
+    host paths, outermost first; the last is the journal folder); ``mtime_ns``:
+    the modification time of the folder that held the first of them (or of
+    the journal folder itself when it existed) before; ``lock``: harborkit
+    created the lock file; ``journals``: the journals already there (left
+    alone: only once these alone remain is the folder unmade); ``lock_was``
+    and ``lock_mtime_ns``: the text and mtime of a lock file that was there
+    (an earlier harborkit's), given back when the folder is unmade."""
+
+    folders: tuple[str, ...]
+    mtime_ns: int | None
+    lock: bool
+    journals: tuple[str, ...]
+    lock_was: str | None = None
+    lock_mtime_ns: int | None = None
+
+    def to_json(self) -> bytes:
+        return (json.dumps(asdict(self), indent=2) + "\n").encode()
+
+
+def _read_origin(target: Target, base: int) -> Origin | None:
+    """The origin record of the journal folder, None when absent or not to be
+    trusted (it is data from the audited disk: then nothing is unmade)."""
+    try:
+        got = read_at(base, ORIGIN, 64 << 10)
+        if got is None:
+            return None
+        d = _loads(got[0].decode("utf-8"))
+        _check(
+            isinstance(d, dict)
+            and set(d) == {"folders", "mtime_ns", "lock", "journals", "lock_was", "lock_mtime_ns"},
+            "keys",
+        )
+        folders = d["folders"]
+        _check(isinstance(folders, list), "folders")
+        prev = None
+        for f in folders:
+            valid_path(f)
+            _check(prev is None or posixpath.dirname(f) == prev, "folders are not nested")
+            prev = f
+        if folders:
+            with walk_in_root(target.files_root, JOURNAL_DIR) as w:
+                _check(w.host_path() == folders[-1], "the last folder is not the journal folder")
+        m, lm, was = d["mtime_ns"], d["lock_mtime_ns"], d["lock_was"]
+        _check(m is None or (type(m) is int and 0 <= m < 2**63), "mtime_ns")
+        _check(lm is None or (type(lm) is int and 0 <= lm < 2**63), "lock_mtime_ns")
+        _check(was is None or (isinstance(was, str) and len(was) <= 64), "lock_was")
+        _check(isinstance(d["lock"], bool), "lock")
+        js = d["journals"]
+        _check(
+            isinstance(js, list)
+            and all(isinstance(j, str) and JOURNAL_ID.fullmatch(j) for j in js),
+            "journals",
+        )
+        return Origin(tuple(folders), m, d["lock"], tuple(js), was, lm)
+    except (ValueError, OSError, UnicodeDecodeError):
+        return None
+
+
+def _note_origin(
+    target: Target, base: int, made: list[str], mtime_ns: int | None, lock_made: bool, lock: int
+) -> None:
+    """Record what this process made for the journal folder (under the guard):
+    the whole record when there is none yet, else the lock file it made anew.
+    ``lock``: the lock file, open (its text and mtime kept when it was there)."""
+    try:
+        present = os.stat(ORIGIN, dir_fd=base, follow_symlinks=False)
+    except FileNotFoundError:
+        present = None
+    if present is None:
+        names = sorted(n for n in os.listdir(base) if JOURNAL_ID.fullmatch(n))
+        was: str | None = None
+        was_mtime: int | None = None
+        if not lock_made:
+            text = os.pread(lock, 65, 0)
+            if len(text) <= 64 and text.isascii():
+                was, was_mtime = text.decode("ascii"), os.fstat(lock).st_mtime_ns
+        origin = Origin(tuple(made), mtime_ns, lock_made, tuple(names), was, was_mtime)
+    else:
+        had = _read_origin(target, base)
+        if had is None or not lock_made or had.lock:
+            return  # nothing new (or a record not to be trusted: left as it is)
+        origin = Origin(had.folders, had.mtime_ns, True, had.journals)
+    write_at(base, ORIGIN, origin.to_json(), mode=0o600)
+
+
+def _forget(target: Target, jid: str | None) -> bool:
+    """After a complete rollback of a sysroot: remove journal ``jid`` (None: an
+    apply refused before it made one), then, once only the journals that were
+    there before harborkit remain, the lock file, the origin record and the
+    folders harborkit made, each only if it is empty, restoring the
+    modification time of the folder that held them. Called holding the lock;
+    whether the journal is gone."""
+    with _guard(target, time.monotonic() + _lock_wait()):
+        base = _journal_base(target, create=False)
+        if base is None:
+            return False
+        try:
+            if jid is not None:
+                gone = f".{jid}.removed"
+                _remove_journal(base, gone)  # left by a rollback killed while removing it
+                try:
+                    os.rename(jid, gone, src_dir_fd=base, dst_dir_fd=base)
+                except OSError:
+                    return False
+            for n in os.listdir(base):
+                if _REMOVED.fullmatch(n):
+                    _remove_journal(base, n)
+            origin = _read_origin(target, base)
+            left = {n for n in os.listdir(base) if n not in (LOCK, ORIGIN)}
+            if origin is None or not left <= set(origin.journals):
+                return True  # other journals (or a record not to trust): the folder stays
+            if origin.lock:
+                with contextlib.suppress(OSError):
+                    os.unlink(LOCK, dir_fd=base)
+            held = _held.get("\0".join(target.journal_at()))
+            if not origin.lock and origin.lock_was is not None and held is not None:
+                with contextlib.suppress(OSError):  # an earlier harborkit's lock: as it was
+                    os.ftruncate(held, 0)
+                    os.pwrite(held, origin.lock_was.encode("ascii"), 0)
+                    if origin.lock_mtime_ns is not None:
+                        _set_mtime(held, origin.lock_mtime_ns)
+            with contextlib.suppress(OSError):
+                os.unlink(ORIGIN, dir_fd=base)
+            if not origin.folders:
+                if origin.mtime_ns is not None:
+                    _set_mtime(base, origin.mtime_ns)
+                return True
+        finally:
+            os.close(base)
+        for folder in reversed(origin.folders):
+            if not _rmdir(target, folder):
+                return True
+        if origin.mtime_ns is not None:
+            _set_path_mtime(target, posixpath.dirname(origin.folders[0]), origin.mtime_ns)
+        return True
+
+
+def _set_mtime(fd: int, mtime_ns: int) -> None:
+    """Give the folder (or file) ``fd`` back the modification time it had."""
+    with contextlib.suppress(OSError):
+        os.utime(fd, ns=(os.fstat(fd).st_atime_ns, mtime_ns))
+
+
+def _set_path_mtime(target: Target, folder: str, mtime_ns: int) -> None:
+    """:func:`_set_mtime` on the folder ``folder`` of the host (resolved inside the root)."""
+    with contextlib.suppress(OSError), walk_in_root(target.files_root, folder) as w:
+        fd = open_dir(w.name, w.parent_fd) if w.done else os.dup(w.fds[0])
+        try:
+            _set_mtime(fd, mtime_ns)
+        finally:
+            os.close(fd)
+
+
+def _remove_journal(base: int, name: str) -> None:
+    """Remove the journal folder ``name`` of ``base``: only the names a journal
+    holds (anything else keeps the folder)."""
+    with contextlib.suppress(OSError):
+        d = open_dir(name, base)
+        try:
+            with contextlib.suppress(OSError):
+                f = open_dir("files", d)
+                try:
+                    for n in os.listdir(f):
+                        if _BACKUP.fullmatch(n):
+                            os.unlink(n, dir_fd=f)
+                finally:
+                    os.close(f)
+                os.rmdir("files", dir_fd=d)
+            for n in ("journal.json", MANIFEST, COMPLETE):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(n, dir_fd=d)
+        finally:
+            os.close(d)
+        os.rmdir(name, dir_fd=base)
 
 
 @dataclass(frozen=True)
@@ -703,9 +1025,15 @@ def apply_plan(
             "(nothing was changed)"
         )
     hold_lock(target)
-    check_preconditions(
-        plan, target, running_containers=running_containers, restart_docker=restart_docker
-    )
+    try:
+        check_preconditions(
+            plan, target, running_containers=running_containers, restart_docker=restart_docker
+        )
+    except HarborkitError:
+        if target.cleans_up:  # refused: the journal folder made for it goes too
+            _forget(target, None)
+            release_lock(target)
+        raise
     jid = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
     journal = Journal(
         jid,
@@ -727,9 +1055,13 @@ def apply_plan(
                 with contextlib.suppress(OSError):
                     _save(jo, journal)
                     _mark_complete(jo)
+                kept = f"journal {jid}"
+                if target.cleans_up and _forget(target, jid):
+                    kept = "the sysroot is as it was"
+                    release_lock(target)
                 raise EnvironmentProblem(
                     f"cannot write {f.path}: {why}; the {len(restored)} file(s) already "
-                    f"written are restored (journal {jid})"
+                    f"written are restored ({kept})"
                 ) from e
             _stall(i + 1)
         not_run: list[str] = []
@@ -770,6 +1102,7 @@ def _apply_file(target: Target, jo: _Open, journal: Journal, i: int, f: FileChan
             "/" + "/".join([*w.done, *w.missing[: k + 1]]) for k in range(len(w.missing) - 1)
         ]
         got = None
+        dir_mtime = os.fstat(w.fds[-1]).st_mtime_ns  # the folder holding it, or the last one
         if w.exists:
             try:
                 got = read_at(w.parent_fd, w.name, MAX_FILE)
@@ -792,6 +1125,8 @@ def _apply_file(target: Target, jo: _Open, journal: Journal, i: int, f: FileChan
             f.new_sha256,
             backup,
             tuple(created),
+            st.st_mtime_ns if st else None,
+            dir_mtime,
         )
     )
     _save(jo, journal)  # the journal knows the file before it changes
@@ -879,6 +1214,17 @@ def _restore(
                     now = None  # whatever is there now is replaced
                 if now is None or now[0] != data or (now[1].st_mode & 0o7777) != e.mode:
                     write_at(w.parent_fd, w.name, data, mode=e.mode or 0o644, uid=e.uid, gid=e.gid)
+                if e.mtime_ns is not None:
+                    with contextlib.suppress(OSError):
+                        st = os.stat(w.name, dir_fd=w.parent_fd, follow_symlinks=False)
+                        os.utime(
+                            w.name,
+                            ns=(st.st_atime_ns, e.mtime_ns),
+                            dir_fd=w.parent_fd,
+                            follow_symlinks=False,
+                        )
+                if e.dir_mtime_ns is not None:
+                    _set_mtime(w.parent_fd, e.dir_mtime_ns)
         else:
             try:
                 w = _walk(target, e.path)
@@ -889,25 +1235,32 @@ def _restore(
                 if w.exists:
                     with contextlib.suppress(FileNotFoundError):
                         os.unlink(w.name, dir_fd=w.parent_fd)
-            for d in reversed(e.created_dirs):
-                _rmdir(target, d)
+                folder = posixpath.dirname(e.created_dirs[0] if e.created_dirs else w.host_path())
+            gone = [_rmdir(target, d) for d in reversed(e.created_dirs)]
+            if e.dir_mtime_ns is not None and all(gone):
+                _set_path_mtime(target, folder, e.dir_mtime_ns)
         done.append(e.path)
     return done
 
 
-def _rmdir(target: Target, path: str) -> None:
-    """Remove the empty folder ``path`` of the host (never a link's target)."""
+def _rmdir(target: Target, path: str) -> bool:
+    """Remove the empty folder ``path`` of the host (never a link's target);
+    whether it is gone."""
     parent, name = posixpath.split(path)
     try:
         w = walk_in_root(target.files_root, parent)
     except OSError:
-        return
-    with w, contextlib.suppress(OSError):
-        fd = open_dir(w.name, w.parent_fd) if w.done else os.dup(w.fds[0])
+        return False
+    with w:
         try:
-            os.rmdir(name, dir_fd=fd)
-        finally:
-            os.close(fd)
+            fd = open_dir(w.name, w.parent_fd) if w.done else os.dup(w.fds[0])
+            try:
+                os.rmdir(name, dir_fd=fd)
+            finally:
+                os.close(fd)
+        except OSError:
+            return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -916,6 +1269,7 @@ class RolledBack:
     restored: tuple[str, ...]
     changed_since: tuple[str, ...]  # files edited after the apply (restored anyway)
     cannot_undo: tuple[str, ...]
+    forgotten: bool = False  # the journal is removed (a sysroot left as it was)
 
 
 @contextlib.contextmanager
@@ -950,13 +1304,11 @@ def rollback(target: Target, jid: str | None) -> RolledBack:
         raise InputError(f"--rollback {jid}: no such journal in {target.journal_dir}")
     if target.live and os.geteuid() != 0:
         raise EnvironmentProblem("harborkit fix --rollback restores system files: run it as root")
-    base = _journal_base(target, create=False)
-    if base is None:
+    if not hold_lock(target, create=False):
+        # no journal folder, or it went with the rollback this one waited for
         if jid is None:
             raise InputError(f"no fix to roll back in {target.journal_dir}")
         raise InputError(f"--rollback {jid}: no such journal in {target.journal_dir}")
-    os.close(base)
-    hold_lock(target)
     found = scan(target)
     if jid is None:
         candidates = [
@@ -1004,6 +1356,11 @@ def rollback(target: Target, jid: str | None) -> RolledBack:
         )
         _save(jo, journal)
         _mark_complete(jo)
+    forgotten = False
+    if target.cleans_up:
+        # a sysroot is left as it was: its journal, and what was made for it, go
+        forgotten = _forget(target, journal.id)
+        release_lock(target)
     cannot = list(journal.irreversible)
     ran = [c for c in journal.commands if c.rc == 0]
     if any(c.argv[:2] == ("systemctl", "restart") or c.argv[:1] == ("sysctl",) for c in ran):
@@ -1011,4 +1368,4 @@ def rollback(target: Target, jid: str | None) -> RolledBack:
             "services restarted and kernel values applied keep their new state until "
             "restarted again (systemctl daemon-reload, systemctl restart docker) or reboot"
         )
-    return RolledBack(journal, tuple(restored), tuple(changed), tuple(cannot))
+    return RolledBack(journal, tuple(restored), tuple(changed), tuple(cannot), forgotten)

@@ -264,3 +264,7 @@ def _rollback(target: object, jid: str | None) -> None:
         )
     for c in rb.cannot_undo:
         print(f"cannot undo: {_one(str(c))}")
+    if rb.forgotten:
+        print(
+            f"removed: journal {_one(rb.journal.id)} (a sysroot keeps no journal of a fix rolled back)"
+        )

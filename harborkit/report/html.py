@@ -6,7 +6,8 @@ no image and no link to anything outside the page, and a Content Security
 Policy forbids the browser to fetch anything at all (``default-src 'none'``,
 inline styles only). Every text from a report (messages, paths, plugin
 output, host names) is escaped; control and bidirectional-override
-characters are shown as ``\\xNN``/``\\uNNNN``.
+characters are shown as ``\\xNN``/``\\uNNNN`` (but a fix hint's tabs and
+newlines, shown as they are in a ``<pre>``: the bytes the fix writes).
 """
 
 from __future__ import annotations
@@ -55,8 +56,9 @@ td.st-pass { background: #dafbe1; } td.st-waived { background: #ddf4ff; }
 ul.findings { margin: 4px 0 0; padding-left: 18px; }
 ul.findings li { margin: 2px 0; }
 .loc { background: #f6f8fa; border: 1px solid var(--line); border-radius: 4px; padding: 0 4px; }
-.fix { margin: 6px 0 0; padding: 6px 8px; background: #f6f8fa; border-left: 3px solid var(--waived);
-  white-space: pre-line; }
+.fix { margin: 6px 0 0; padding: 6px 8px; background: #f6f8fa; border-left: 3px solid var(--waived); }
+.fix pre { margin: 2px 0 0; white-space: pre-wrap; tab-size: 8; font-family: ui-monospace,
+  "DejaVu Sans Mono", monospace; font-size: 12.5px; }
 .note { color: var(--warn); }
 details > summary { cursor: pointer; color: #57606a; }
 .unreachable { color: var(--error); font-weight: 600; }
@@ -122,7 +124,9 @@ def _result_row(r: CheckResult, anchor: str) -> str:
         msg += f' <span class="st-warn">[waiver expired {_t(r.waiver.expires)}]</span>'
     fix = ""
     if r.status in (Status.FAIL, Status.WARN, Status.ERROR, Status.WAIVED) and r.check.remediation:
-        fix = f'<p class="fix"><strong>fix:</strong> {_t(r.check.remediation)}</p>'
+        # the bytes the fix writes: a tab is a tab, in a <pre> a browser copies as it is
+        hint = html.escape(terminal_text(r.check.remediation, keep="\t\n"), quote=True)
+        fix = f'<div class="fix"><strong>fix:</strong> <pre class="hint">{hint}</pre></div>'
     return (
         f'<tr id="{anchor}" class="result st-{r.status.value}" data-check="{_t(r.check.id)}">'
         f'<td class="status">{_badge(r.status)}</td>'

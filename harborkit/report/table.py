@@ -90,6 +90,7 @@ def render_table(
     table.add_column("CHECK", no_wrap=True)
     table.add_column("SEVERITY", no_wrap=True)
     table.add_column("RESULT", overflow="fold")
+    below: list[tuple[str, str]] = []
     for r in report.results:
         msg = Text(_v(r.message))
         if r.status is Status.WAIVED and r.waiver:
@@ -103,7 +104,13 @@ def render_table(
         if r.status in (Status.FAIL, Status.WARN, Status.ERROR) and r.check.remediation:
             msg.append("\n  fix: ", style="bold")
             hint = terminal_text(r.check.remediation, keep="\t\n")  # a file's tab stays a tab
-            msg.append(hint.replace("\n", "\n       "))
+            if "\t" in hint:
+                # a cell expands a tab into spaces (and wraps): the hint goes below the
+                # table whole, the bytes it writes as they are, to be pasted
+                msg.append(f"under 'fix for {_v(r.check.id)}' below the table (tabs kept)")
+                below.append((_v(r.check.id), hint))
+            else:
+                msg.append(hint.replace("\n", "\n       "))
         table.add_row(
             Text(_LABEL[r.status], style=STATUS_STYLE[r.status]),
             Text(_v(r.check.id)),
@@ -111,6 +118,11 @@ def render_table(
             msg,
         )
     console.print(table)
+    for check_id, hint in below:
+        # written past rich, which would turn each tab into spaces
+        head = f"fix for {check_id}:"
+        buf.write(f"\x1b[1m{head}\x1b[0m\n" if color else f"{head}\n")
+        buf.write(hint.rstrip("\n") + "\n")
     for note in report.notes:
         console.print(Text(f"note: {_v(note)}", style="yellow"))
     verdict = summary_line(report, strict)

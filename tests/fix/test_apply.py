@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -122,9 +123,16 @@ def test_apply_makes_fixable_checks_pass_rollback_restores_every_byte(guide: Pat
     st = profile.stat()
     assert (st.st_mode & 0o7777, st.st_uid, st.st_gid) == (0o640, 1234, 2345)
     assert not (guide / "etc/systemd/system/docker.service.d").exists()  # its folder too
+    # a sysroot is left as it was: its journal and the folders made for it are gone
+    assert rb.stdout.endswith(
+        f"removed: journal {jid} (a sysroot keeps no journal of a fix rolled back)\n"
+    ), rb.stdout
+    assert not (guide / "var").exists()
     again = hk("fix", "--root", str(guide), "--rollback", jid)
-    assert again.returncode == ExitCode.USAGE
-    assert again.stderr.startswith(f"harborkit: error: --rollback {jid}: already rolled back (")
+    assert (again.returncode, again.stderr) == (
+        ExitCode.USAGE,
+        f"harborkit: error: --rollback {jid}: no such journal in {guide}/{JOURNAL}\n",
+    )
 
 
 def test_journal_dir_outside_the_sysroot(guide: Path, tmp_path: Path) -> None:
@@ -186,6 +194,7 @@ def test_file_edited_after_planning_inside_one_run_is_refused(guide: Path) -> No
     )
     assert e.value.exit_code == ExitCode.FIX_REFUSED
     assert tree_hashes(guide) == edited
+    assert not (guide / "var").exists()  # no journal folder left by the refused apply
 
 
 def test_read_only_file_system_is_refused_before_any_change(tmp_path: Path) -> None:
@@ -619,3 +628,373 @@ def test_a_planned_path_that_is_no_file_is_refused_unopened(
     assert e.value.message == f"cannot write {why}; nothing was changed"
     after = {k: v for k, v in snapshot(root).items() if not k.startswith("var")}
     assert after == before
+
+
+# --- a complete rollback leaves a sysroot exactly as it was ----------------------
+
+#: every fixture sysroot has something to fix with these (centos7-compliant: the node line)
+ROUND_TRIP = (*OPTS, "--node", "server60=192.168.3.60")
+
+
+def tree_listing(root: Path) -> list[tuple[str, str, int, int, int, int, str]]:
+    """Every path below ``root`` (``root`` too, links not followed): its type and
+    mode, owner, group, modification time (ns), size and link target."""
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in [".", *dirnames, *filenames]:
+            p = Path(dirpath, name) if name != "." else Path(dirpath)
+            if name == "." and p != root:
+                continue  # each folder is listed once, by its parent
+            st = p.lstat()
+            link = os.readlink(p) if p.is_symlink() else ""
+            out.append(
+                (
+                    p.relative_to(root).as_posix(),
+                    stat_mode(st.st_mode),
+                    st.st_uid,
+                    st.st_gid,
+                    st.st_mtime_ns,
+                    st.st_size if not p.is_dir() else 0,
+                    link,
+                )
+            )
+    return sorted(out)
+
+
+def stat_mode(mode: int) -> str:
+    import stat
+
+    return stat.filemode(mode)
+
+
+def assert_same_tree(pristine: Path, root: Path) -> None:
+    """``diff -r`` finds nothing, and every path has the same mode, owner and mtime."""
+    d = subprocess.run(
+        ["diff", "-r", "--no-dereference", str(pristine), str(root)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (d.returncode, d.stdout, d.stderr) == (0, "", "")
+    assert tree_listing(root) == tree_listing(pristine)
+
+
+def twins(name: str, tmp_path: Path, prepare: Any = None) -> tuple[Path, Path]:
+    """A sysroot to fix and its pristine twin (same bytes, modes and mtimes)."""
+    root = copy_sysroot(name, tmp_path / "root")
+    if prepare is not None:
+        prepare(root)
+    import shutil
+
+    pristine = tmp_path / "pristine"
+    shutil.copytree(root, pristine, symlinks=True)
+    assert_same_tree(pristine, root)
+    return root, pristine
+
+
+def _harborkit_there(root: Path) -> None:
+    """/var/lib/harborkit exists, with a file of its own and its own mode and mtime."""
+    base = root / "var/lib/harborkit"
+    base.mkdir(parents=True)
+    (base / "README").write_text("kept\n")
+    base.chmod(0o750)
+    os.utime(base, ns=(1_600_000_000_000_000_000, 1_600_000_000_123_456_789))
+
+
+def _journal_folder_there(root: Path) -> None:
+    """The journal folder itself exists (empty, mode 0711)."""
+    _harborkit_there(root)
+    fix = root / JOURNAL
+    fix.mkdir()
+    fix.chmod(0o711)
+    os.utime(fix, ns=(1_600_000_000_000_000_000, 1_600_000_000_000_000_001))
+
+
+def _lock_there(root: Path) -> None:
+    """The journal folder with the lock file an earlier harborkit left (a pid in it)."""
+    _journal_folder_there(root)
+    lock = root / JOURNAL / ".lock"
+    lock.write_text("4242\n")
+    lock.chmod(0o600)
+    os.utime(lock, ns=(1_600_000_000_000_000_000, 1_600_000_000_000_000_003))
+    os.utime(root / JOURNAL, ns=(1_600_000_000_000_000_000, 1_600_000_000_000_000_004))
+
+
+def _var_is_a_link(root: Path) -> None:
+    """/var is a link to a folder of its own (the journal folders are made in it)."""
+    (root / "srv/data").mkdir(parents=True)
+    (root / "var").symlink_to("srv/data")
+    os.utime(root / "srv/data", ns=(1_600_000_000_000_000_000, 1_600_000_000_000_000_002))
+
+
+@pytest.mark.parametrize("name", ["guide-as-written", "debian12", "centos7-compliant"])
+@pytest.mark.parametrize(
+    "before",
+    [None, _harborkit_there, _journal_folder_there, _lock_there, _var_is_a_link],
+    ids=["no-var", "harborkit-there", "journal-folder-there", "lock-there", "var-is-a-link"],
+)
+def test_apply_then_rollback_leaves_the_sysroot_as_it_was(
+    name: str, before: Any, tmp_path: Path
+) -> None:
+    root, pristine = twins(name, tmp_path, before)
+    r = hk("fix", "--root", str(root), *ROUND_TRIP, "--apply")
+    assert r.returncode in (ExitCode.OK, ExitCode.FAILED), r.stderr
+    (jdir,) = (root / JOURNAL).glob("2*")
+    assert (root / JOURNAL / ".lock").is_file()
+    changed = subprocess.run(
+        ["diff", "-r", "-q", "--no-dereference", str(pristine), str(root)], capture_output=True
+    )
+    assert changed.returncode == 1  # the apply changed files (the test can fail)
+
+    rb = hk("fix", "--root", str(root), "--rollback")
+    assert rb.returncode == ExitCode.OK, rb.stderr
+    assert rb.stdout.endswith(
+        f"removed: journal {jdir.name} (a sysroot keeps no journal of a fix rolled back)\n"
+    )
+    assert_same_tree(pristine, root)
+    assert hk("fix", "--root", str(root), "--list").stdout == (
+        f"no fixes journaled in {root}/{JOURNAL}\n"
+    )
+
+
+def test_several_applies_rolled_back_in_reverse_order_leave_the_sysroot_as_it_was(
+    tmp_path: Path,
+) -> None:
+    root, pristine = twins("guide-as-written", tmp_path)
+    steps = (("--only", "limits.pam"), ("--only", "docker.daemon_json"), ("--only", "network"))
+    ids = []
+    for only in steps:
+        r = hk("fix", "--root", str(root), *ROUND_TRIP, *only, "--apply")
+        assert r.returncode in (ExitCode.OK, ExitCode.FAILED), r.stderr
+        m = re.search(r"as journal (\S+):", r.stdout)
+        assert m, r.stdout
+        ids.append(m.group(1))
+    assert sorted(p.name for p in (root / JOURNAL).glob("2*")) == sorted(ids)
+    for n, jid in enumerate(reversed(ids)):
+        rb = hk("fix", "--root", str(root), "--rollback")
+        assert rb.returncode == ExitCode.OK, rb.stderr
+        assert rb.stdout.startswith(f"harborkit fix: rolled back journal {jid}: ")
+        left = sorted(p.name for p in (root / JOURNAL).glob("2*")) if n < 2 else []
+        assert left == sorted(ids[: 2 - n])
+    assert_same_tree(pristine, root)
+
+
+def test_rollbacks_in_any_order_leave_the_sysroot_as_it_was(tmp_path: Path) -> None:
+    root, pristine = twins("guide-as-written", tmp_path)
+    ids = []
+    for only in (("--only", "limits.pam"), ("--only", "network")):
+        r = hk("fix", "--root", str(root), *ROUND_TRIP, *only, "--apply")
+        assert r.returncode in (ExitCode.OK, ExitCode.FAILED), r.stderr
+        ids.append(re.search(r"as journal (\S+):", r.stdout).group(1))  # type: ignore[union-attr]
+    for jid in ids:  # the first (which made the journal folder) first
+        rb = hk("fix", "--root", str(root), "--rollback", jid)
+        assert rb.returncode == ExitCode.OK, rb.stderr
+    assert not (root / "var").exists()
+    d = subprocess.run(["diff", "-r", "--no-dereference", str(pristine), str(root)])
+    assert d.returncode == 0
+
+
+def test_a_rollback_that_cannot_complete_keeps_the_journal(tmp_path: Path) -> None:
+    root, pristine = twins("guide-as-written", tmp_path)
+    r = hk("fix", "--root", str(root), *ROUND_TRIP, "--apply")
+    assert r.returncode == ExitCode.FAILED, r.stderr
+    (jdir,) = (root / JOURNAL).glob("2*")
+    kept = {p.relative_to(root).as_posix() for p in (root / "var").rglob("*")}
+    locked = root / "etc/docker"
+    subprocess.run(["chattr", "+i", str(locked)], check=True)
+    try:
+        rb = hk("fix", "--root", str(root), "--rollback")
+        assert rb.returncode == ExitCode.ENVIRONMENT, rb.stderr
+        assert rb.stderr.startswith(f"harborkit: error: rollback of {jdir.name}: "), rb.stderr
+        # the journal, its lock, its origin record and its folders: all still there
+        assert {p.relative_to(root).as_posix() for p in (root / "var").rglob("*")} == kept
+        assert json.loads((jdir / "journal.json").read_text())["state"] == "applied"
+    finally:
+        subprocess.run(["chattr", "-i", str(locked)], check=True)
+    rb = hk("fix", "--root", str(root), "--rollback")
+    assert rb.returncode == ExitCode.OK, rb.stderr
+    assert_same_tree(pristine, root)
+
+
+def _fds_of(pid: int) -> list[str]:
+    out = []
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            out.append(os.readlink(fd))
+    return out
+
+
+def test_a_fix_waiting_for_a_rollback_that_removes_the_lock_makes_its_journal_folder_anew(
+    tmp_path: Path,
+) -> None:
+    """The rollback removes the lock file and the journal folder while a second
+    apply waits on that lock: the second takes a lock in the tree, never the
+    removed one, and records the folders it made again, so its own rollback
+    leaves the sysroot as it was too."""
+    from harborkit.fix.apply import Target, hold_lock, rollback
+
+    root, pristine = twins("guide-as-written", tmp_path)
+    r = hk("fix", "--root", str(root), *ROUND_TRIP, "--only", "limits.pam", "--apply")
+    assert r.returncode == ExitCode.OK, r.stderr
+    target = Target.of(str(root))
+    hold_lock(target)  # this process is the rollback in progress
+    waiting = subprocess.Popen(
+        [sys.executable, "-m", "harborkit", "fix", "--root", str(root), *ROUND_TRIP, "--apply"],
+        env={**os.environ, "HARBORKIT_FIX_LOCK_WAIT": "60"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+    try:
+        lock = str(root / JOURNAL / ".lock")
+        deadline = time.monotonic() + 60
+        while lock not in _fds_of(waiting.pid):  # it holds the lock file open: it waits
+            assert waiting.poll() is None, waiting.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        done = rollback(target, None)
+        assert done.forgotten
+        assert not (root / "var").exists()
+        out, err = waiting.communicate(timeout=60)
+    finally:
+        if waiting.poll() is None:
+            waiting.kill()
+            waiting.wait()
+    assert waiting.returncode == ExitCode.FAILED, err
+    assert "applied plan" in out
+    (jdir,) = (root / JOURNAL).glob("2*")
+    assert json.loads((root / JOURNAL / ".origin").read_text())["folders"] == [
+        "/var",
+        "/var/lib",
+        "/var/lib/harborkit",
+        "/var/lib/harborkit/fix",
+    ]
+    rb = hk("fix", "--root", str(root), "--rollback")
+    assert rb.returncode == ExitCode.OK, rb.stderr
+    assert_same_tree(pristine, root)
+
+
+def test_a_journal_half_removed_by_a_killed_rollback_goes_with_the_next(tmp_path: Path) -> None:
+    root, pristine = twins("guide-as-written", tmp_path)
+    r = hk("fix", "--root", str(root), *ROUND_TRIP, "--apply")
+    assert r.returncode == ExitCode.FAILED, r.stderr
+    half = root / JOURNAL / ".20260101T000000Z-abcdef.removed"
+    (half / "files").mkdir(parents=True)
+    (half / "files" / "000").write_bytes(b"saved\n")
+    (half / "journal.json").write_text("{}")
+    rb = hk("fix", "--root", str(root), "--rollback")
+    assert rb.returncode == ExitCode.OK, rb.stderr
+    assert_same_tree(pristine, root)
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "not json",
+        '{"folders": ["/var/lib/harborkit/fix"], "mtime_ns": 1, "lock": true}',
+        '{"folders": [], "mtime_ns": 1, "lock": true, "journals": [], "lock_was": 7, '
+        '"lock_mtime_ns": null}',
+        '{"folders": ["/etc", "/etc/docker"], "mtime_ns": 1, "lock": true, "journals": [], "lock_was": null, "lock_mtime_ns": null}',
+        '{"folders": ["/var/lib/harborkit/fix"], "mtime_ns": -1, "lock": true, "journals": [], "lock_was": null, "lock_mtime_ns": null}',
+        '{"folders": ["/var", "/var/lib/../lib"], "mtime_ns": 1, "lock": true, "journals": [], "lock_was": null, "lock_mtime_ns": null}',
+    ],
+    ids=[
+        "not-json",
+        "a-key-missing",
+        "bad-lock-was",
+        "other-folders",
+        "bad-mtime",
+        "not-normalized",
+    ],
+)
+def test_an_origin_record_not_to_be_trusted_unmakes_nothing_but_the_journal(
+    origin: str, tmp_path: Path
+) -> None:
+    """``.origin`` is data from the audited disk: a wrong one leaves the journal
+    folder, its lock and every other folder where they are."""
+    root, pristine = twins("guide-as-written", tmp_path)
+    r = hk("fix", "--root", str(root), *ROUND_TRIP, "--apply")
+    assert r.returncode == ExitCode.FAILED, r.stderr
+    (root / JOURNAL / ".origin").write_text(origin)
+    rb = hk("fix", "--root", str(root), "--rollback")
+    assert rb.returncode == ExitCode.OK, rb.stderr
+    assert "\nremoved: journal " in rb.stdout
+    assert sorted(p.name for p in (root / JOURNAL).iterdir()) == [".lock", ".origin"]
+    assert (root / "etc/docker").is_dir()
+    d = subprocess.run(
+        ["diff", "-r", "--no-dereference", str(pristine), str(root)], capture_output=True, text=True
+    )
+    assert (d.returncode, d.stdout) == (1, f"Only in {root}: var\n")
+
+
+def test_the_live_host_keeps_its_journal_after_a_rollback() -> None:
+    """On a live host (a private live root) the journal of a rolled-back fix
+    stays under /var/lib/harborkit/fix, listed as rolled back: the record of
+    what was changed and undone on a running machine."""
+    if os.geteuid() != 0:
+        pytest.skip("a private live root needs root")
+    from tests.support.cli import MAIN, PRELUDE
+    from tests.support.liveroot import LiveRoot
+
+    hosts = "127.0.0.1\tlocalhost\n"
+    script = (
+        "P=$1; C=$2; set -- fix --only network.nodes --node server60=192.168.3.60; "
+        '"$P" -c "$C" "$@" --apply; echo "apply=$?"; '
+        '"$P" -c "$C" fix --rollback; echo "rollback=$?"; '
+        '"$P" -c "$C" fix --list; cat /etc/hosts; '
+        "ls -A /var/lib/harborkit/fix | grep -v '^2' ; ls /var/lib/harborkit/fix | grep -c '^2'"
+    )
+    r = LiveRoot(files={"/etc/hosts": hosts}, remove=("/var/lib/harborkit",)).run(
+        ["/bin/sh", "-c", script, "sh", sys.executable, PRELUDE + MAIN]
+    )
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert "apply=0\n" in out and "rollback=0\n" in out, out + r.stderr
+    m = re.search(r"\nharborkit fix: rolled back journal (\S+): 1 file\(s\) restored\n", out)
+    assert m, out
+    assert "(a sysroot keeps no journal of a fix rolled back)" not in out
+    assert re.search(rf"\n{m.group(1)} +\S+ +rolled-back +1 +network\.nodes\n", out), out
+    assert out.endswith(f"{hosts}.lock\n1\n"), out
+
+
+def test_a_rollback_waiting_for_the_rollback_that_removes_the_journal_folder_makes_none(
+    tmp_path: Path,
+) -> None:
+    """Two rollbacks of the one journal of a sysroot: the second, waiting on
+    the lock the first removes, finds nothing to roll back and makes no
+    journal folder again: the sysroot stays as it was."""
+    from harborkit.fix.apply import Target, hold_lock, rollback
+
+    root, pristine = twins("guide-as-written", tmp_path)
+    r = hk("fix", "--root", str(root), *ROUND_TRIP, "--apply")
+    assert r.returncode == ExitCode.FAILED, r.stderr
+    target = Target.of(str(root))
+    assert hold_lock(target)
+    waiting = subprocess.Popen(
+        [sys.executable, "-m", "harborkit", "fix", "--root", str(root), "--rollback"],
+        env={**os.environ, "HARBORKIT_FIX_LOCK_WAIT": "60"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+    try:
+        lock = str(root / JOURNAL / ".lock")
+        deadline = time.monotonic() + 60
+        while lock not in _fds_of(waiting.pid):
+            assert waiting.poll() is None, waiting.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        assert rollback(target, None).forgotten
+        out, err = waiting.communicate(timeout=60)
+    finally:
+        if waiting.poll() is None:
+            waiting.kill()
+            waiting.wait()
+    assert (waiting.returncode, out, err) == (
+        ExitCode.USAGE,
+        "",
+        f"harborkit: error: no fix to roll back in {root}/{JOURNAL}\n",
+    )
+    assert_same_tree(pristine, root)

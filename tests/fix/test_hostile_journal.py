@@ -439,7 +439,7 @@ def test_a_second_apply_or_rollback_is_refused_while_one_runs(tmp_path: Path) ->
     rb = hk("fix", "--root", str(root), "--rollback")
     assert rb.returncode == ExitCode.OK, rb.stderr
     assert tree_hashes(root) == tree_hashes(copy_sysroot("guide-as-written", tmp_path / "fresh"))
-    assert (jdir / "complete").exists()
+    assert not (root / "var").exists()  # the journal of the killed apply went with it
     again = hk("fix", "--root", str(root), *OPTS, "--apply")
     assert again.returncode == ExitCode.FAILED, again.stderr
 
@@ -467,6 +467,10 @@ def test_a_second_apply_waits_for_the_first(tmp_path: Path) -> None:
     else:
         assert "nothing to change" in r.stdout
     assert len(list((root / JOURNAL).glob("2*"))) == 1
+    # the journal folder both made for themselves: gone with the one journal
+    assert hk("fix", "--root", str(root), "--rollback").returncode == ExitCode.OK
+    assert not (root / "var").exists()
+    assert tree_hashes(root) == tree_hashes(copy_sysroot("guide-as-written", tmp_path / "fresh"))
 
 
 def test_a_damaged_journal_of_an_interrupted_apply_blocks_apply_and_is_named(

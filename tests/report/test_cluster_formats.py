@@ -278,13 +278,13 @@ def test_html_of_one_host(cluster: ClusterReport) -> None:
     assert 'id="matrix"' not in text  # one host: no matrix
     assert text.count('<tr id="h0-c') == len(one.results)
     # server58 has SELINUX=disabled in its config but enforces until a reboot:
-    # the hint is built from that finding (one step a line, kept by pre-line)
-    assert text.count('<p class="fix">') == 1
+    # the hint is built from that finding (one step a line, in a <pre>)
+    assert text.count('<div class="fix">') == 1
     assert (
-        '<p class="fix"><strong>fix:</strong> run: setenforce 0\n'
-        "reboot to make SELINUX=disabled take effect (the running kernel is enforcing)</p>"
+        '<div class="fix"><strong>fix:</strong> <pre class="hint">run: setenforce 0\n'
+        "reboot to make SELINUX=disabled take effect (the running kernel is enforcing)</pre></div>"
     ) in text
-    assert "white-space: pre-line; }" in text
+    assert "white-space: pre-wrap; tab-size: 8;" in text
 
 
 def test_cli_install_dir_is_checked_in_every_root_before_anything_runs(

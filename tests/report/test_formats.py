@@ -153,3 +153,136 @@ def test_status_worst_order() -> None:
     assert Status.worst([Status.PASS, Status.WARN, Status.SKIP]) is Status.WARN
     assert Status.worst([Status.WAIVED, Status.PASS]) is Status.WAIVED
     assert Status.worst([Status.ERROR, Status.FAIL]) is Status.ERROR
+
+
+# --- a fix hint is shown as the bytes it writes (issue 20, item 2) -----------------
+
+HOSTS_HINT_CASES = {
+    # the guide's host, a node missing from /etc/hosts: the hint adds a tab-separated line
+    "guide-add": (
+        "guide-as-written",
+        ("--node", "server60=192.168.3.60"),
+        None,
+        "in /etc/hosts, add at the end:\n"
+        "    192.168.3.60\tserver60\n"
+        "  (the addresses of the profile's nodes)",
+    ),
+    # tabs in the lines it changes, and in those it adds
+    "debian-change": (
+        "debian12",
+        ("--node", "server59=192.168.3.59", "--node", "harbor01=192.168.3.61"),
+        None,
+        "in /etc/hosts, line 2: change '127.0.1.1\tharbor01.example.lan\tharbor01' to "
+        "'127.0.1.1\tharbor01.example.lan'; line 10: change '192.168.3.60 server59' to "
+        "'# 192.168.3.60 server59  # harborkit: server59 moved below'; add at the end:\n"
+        "    192.168.3.59\tserver59\n"
+        "    192.168.3.61\tharbor01\n"
+        "  (the addresses of the profile's nodes)",
+    ),
+    # a line that holds a terminal escape, a bell and a bidi override: those are escaped
+    "hostile-line": (
+        "debian12",
+        ("--node", "harbor01=192.168.3.61"),
+        ("127.0.1.1\tharbor01.example.lan\tharbor01", "127.0.1.1\tharbor01\t#\x1b[2J\x07\u202e"),
+        "in /etc/hosts, line 2: change '127.0.1.1\tharbor01\t#\x1b[2J\x07\u202e' to "
+        "'# 127.0.1.1\tharbor01\t#\x1b[2J\x07\u202e  # harborkit: harbor01 moved below'; "
+        "add at the end:\n"
+        "    192.168.3.61\tharbor01\n"
+        "  (the addresses of the profile's nodes)",
+    ),
+}
+
+
+def _shown(hint: str) -> str:
+    """The hint as a terminal or a page shows it: tabs and newlines as they are."""
+    return hint.replace("\x1b", "\\x1b").replace("\x07", "\\x07").replace("\u202e", "\\u202e")
+
+
+@pytest.fixture(params=sorted(HOSTS_HINT_CASES))
+def hosts_case(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Path, tuple[str, ...], str]:
+    from tests.fix.helpers import copy_sysroot
+
+    name, nodes, edit, hint = HOSTS_HINT_CASES[request.param]
+    root = copy_sysroot(name, tmp_path / "root")
+    if edit:
+        hosts = root / "etc/hosts"
+        text = hosts.read_text()
+        assert edit[0] in text
+        hosts.write_text(text.replace(edit[0], edit[1]))
+    return root, (*nodes, "--only", "network.nodes"), hint
+
+
+def test_a_fix_hint_is_the_bytes_it_writes_in_every_format(
+    hosts_case: tuple[Path, tuple[str, ...], str],
+) -> None:
+    import html
+
+    from tests.fix.helpers import hk
+
+    root, opts, hint = hosts_case
+    shown = _shown(hint)
+    assert "\t" in shown
+
+    # JSON: the exact text
+    r = hk("check", "--root", str(root), *opts, "-f", "json")
+    assert r.returncode == 1, r.stderr
+    (res,) = json.loads(r.stdout)["results"]
+    assert res["remediation"] == hint
+
+    # the table: the cell points below it, where the hint is whole, its tabs kept
+    r = hk("check", "--root", str(root), *opts)
+    assert r.returncode == 1, r.stderr
+    lines = r.stdout.split("\n")
+    assert lines[-1] == ""
+    cell = "fix: under 'fix for network.nodes' below the table (tabs kept)"
+    assert [ln.strip() for ln in lines if "fix:" in ln] == [cell]
+    assert r.stdout.endswith(f"\nfix for network.nodes:\n{shown}\n{lines[-2]}\n"), r.stdout
+    assert lines[-2].startswith("FAILED: 1 checks on ")
+    assert "\\x09" not in r.stdout and "\x1b" not in r.stdout and "\u202e" not in r.stdout
+
+    # the cluster table: each host's section the same
+    other = root.parent / "other"
+    import shutil
+
+    shutil.copytree(root, other, symlinks=True)
+    r = hk("check", "--root", str(root), "--root", str(other), *opts)
+    assert r.returncode == 1, r.stderr
+    assert r.stdout.count(f"\nfix for network.nodes:\n{shown}\n") == 2, r.stdout
+    assert "\\x09" not in r.stdout and "\x1b" not in r.stdout
+
+    # HTML: in a <pre>, a tab is a tab (escaped for HTML, nothing else)
+    r = hk("check", "--root", str(root), *opts, "-f", "html")
+    assert r.returncode == 1, r.stderr
+    assert (
+        '<div class="fix"><strong>fix:</strong> '
+        f'<pre class="hint">{html.escape(shown, quote=True)}</pre></div>'
+    ) in r.stdout
+    assert "\\x09" not in r.stdout
+
+    # JUnit: the property and the system-out keep the tab (&#09; in an attribute)
+    r = hk("check", "--root", str(root), *opts, "-f", "junit")
+    assert r.returncode == 1, r.stderr
+    doc = ET.fromstring(r.stdout)
+    (prop,) = [p for p in doc.iter("property") if p.get("name") == "network.nodes.remediation"]
+    assert prop.get("value") == hint.replace("\x1b", "\\x1b").replace("\x07", "\\x07")
+    (out,) = [o.text for o in doc.iter("system-out")]
+    assert f"remediation: {prop.get('value')}\n" in (out or "")
+
+
+def test_the_fix_dry_run_shows_the_lines_it_writes(
+    hosts_case: tuple[Path, tuple[str, ...], str],
+) -> None:
+    from tests.fix.helpers import hk
+
+    root, opts, hint = hosts_case
+    r = hk("fix", "--root", str(root), *opts)
+    assert r.returncode == 0, r.stderr
+    added = [ln.strip() for ln in hint.split("\n") if ln.startswith("    ")]
+    for line in added:
+        assert f"\n+{line}\n" in r.stdout, r.stdout
+    assert "\\x09" not in r.stdout and "\x1b" not in r.stdout and "\u202e" not in r.stdout
+    if "\x1b" in hint:
+        assert "\n-127.0.1.1\tharbor01\t#\\x1b[2J\\x07\\u202e\n" in r.stdout
+        assert (
+            "\n+# 127.0.1.1\tharbor01\t#\\x1b[2J\\x07\\u202e  # harborkit: harbor01 moved below\n"
+        ) in r.stdout

@@ -282,7 +282,7 @@ def test_nothing_active_in_the_dom_and_planted_markup_is_text(
     planted = doc.find("section", id="host-0").find("tr", **{"data-check": "site.planted"})
     assert planted.find("div", class_="message").text == hostile["message"]
     assert planted.find("code", class_="loc").text == hostile["location"]
-    assert planted.find("p", class_="fix").text == "fix: " + hostile["remediation"]
+    assert planted.find("div", class_="fix").text == "fix: " + hostile["remediation"]
     assert "planted <b>title</b>" in planted.text
     down = doc.find("section", id="host-2")
     assert down.find("p", class_="unreachable").text == (
@@ -345,7 +345,7 @@ def test_findings_locations_and_remediation_per_host(rendered: Rendered) -> None
         "/etc/selinux/config:6",
     ]
     # the config already says disabled: the hint is the runtime's, not the config's
-    assert selinux.find("p", class_="fix").text == (
+    assert selinux.find("div", class_="fix").text == (
         "fix: run: setenforce 0\n"
         "reboot to make SELINUX=disabled take effect (the running kernel is enforcing)"
     )
@@ -367,3 +367,36 @@ def test_screenshot_is_a_png_of_the_window(rendered: Rendered) -> None:
     width, height = struct.unpack(">II", data[16:24])
     assert (width, height) == (1280, 2400)
     assert len(data) > 50_000  # a rendered page, not a blank one
+
+
+def test_a_fix_hint_keeps_its_tabs_in_the_browser(tmp_path: Path) -> None:
+    """The /etc/hosts hint in a <pre>: the browser's DOM holds the tabs the fix
+    writes (a copy from the page pastes them), and the page's style keeps them."""
+    from harborkit.engine.interface import CheckContext as Ctx
+    from harborkit.engine.profile import with_nodes
+    from harborkit.engine.runner import run_checks
+
+    root = copy_fixture(tmp_path, "debian12")
+    loaded, _ = discover()
+    prof = with_nodes(load_profile(None), ["server59=192.168.3.59", "harbor01=192.168.3.61"])
+    ctx = Ctx(SysrootHost(root), prof.data, CheckOptions(None, "/opt/harbor"))
+    rep = run_checks(
+        loaded, ctx, profile_name="t", profile_path="t", selection=Selection(only=("network",))
+    )
+    page = tmp_path / "hint.html"
+    page.write_text(renderer(OutputFormat.html)(rep, strict=False), encoding="utf-8")
+    r = chromium(page, tmp_path, "--dump-dom")
+    assert r.returncode == 0, r.stderr[-2000:]
+    row = dom(r.stdout).find("tr", **{"data-check": "network.nodes"})
+    pre = row.find("pre", class_="hint")
+    assert "".join(pre.text_parts) == (
+        "in /etc/hosts, line 2: change '127.0.1.1\tharbor01.example.lan\tharbor01' to "
+        "'127.0.1.1\tharbor01.example.lan'; line 10: change '192.168.3.60 server59' to "
+        "'# 192.168.3.60 server59  # harborkit: server59 moved below'; add at the end:\n"
+        "    192.168.3.59\tserver59\n"
+        "    192.168.3.61\tharbor01\n"
+        "  (the addresses of the profile's nodes)"
+    )
+    assert row.find("div", class_="fix").text.startswith("fix: in /etc/hosts, line 2: ")
+    style = dom(r.stdout).find("style").text
+    assert ".fix pre { margin: 2px 0 0; white-space: pre-wrap; tab-size: 8;" in style

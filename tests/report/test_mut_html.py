@@ -57,7 +57,7 @@ def test_one_host_page_exactly() -> None:
         '<td class="msg"><div class="message">two bad</div><ul class="findings">'
         '<li class="finding st-fail"><span class="st-fail">fail</span> <strong>k</strong>: bad '
         '(expected <code>&gt;= 5</code>, found <code>3</code>) <code class="loc">/etc/two:4</code>'
-        '</li></ul><p class="fix"><strong>fix:</strong> fix it</p></td></tr>\n'
+        '</li></ul><div class="fix"><strong>fix:</strong> <pre class="hint">fix it</pre></div></td></tr>\n'
         "</tbody></table>\n</section>\n</main>\n</body></html>\n"
     )
 
@@ -138,13 +138,13 @@ def test_hostile_text_waivers_and_fixes() -> None:
         '<ul class="findings"><li class="finding st-pass"><span class="st-pass">pass</span> '
         '<strong>s1</strong>: ok</li><li class="finding st-skip"><span class="st-skip">skip</span>'
         " <strong>s2</strong>: n/a (found <code>0</code>)</li></ul></details>"
-        '<p class="fix"><strong>fix:</strong> a &amp; b\nc</p></td></tr>\n'
+        '<div class="fix"><strong>fix:</strong> <pre class="hint">a &amp; b\nc</pre></div></td></tr>\n'
         # waived for good: no date
         '<tr id="h0-c1" class="result st-waived" data-check="w.b">'
         '<td class="status"><span class="badge st-waived">WAIVED</span></td>'
         '<td><code class="check-id">w.b</code><br>T2</td><td class="severity">high</td>'
         '<td class="msg"><div class="message">was <span class="st-waived">[waived: forever]'
-        '</span></div><p class="fix"><strong>fix:</strong> fix it</p></td></tr>\n'
+        '</span></div><div class="fix"><strong>fix:</strong> <pre class="hint">fix it</pre></div></td></tr>\n'
         # an expired waiver is shown on a passing check, with no fix
         '<tr id="h0-c2" class="result st-pass" data-check="w.c">'
         '<td class="status"><span class="badge st-pass">PASS</span></td>'
@@ -165,7 +165,7 @@ def test_a_waiver_not_applied_and_not_expired_says_nothing() -> None:
         info("c", "C"), Status.FAIL, "no", (), 0.0, WaiverUse("later", "2027-01-01", False, "w:1")
     )
     page = render_html(host("h", (r,)))
-    assert '<div class="message">no</div><p class="fix">' in page
+    assert '<div class="message">no</div><div class="fix">' in page
 
 
 @pytest.mark.parametrize(
@@ -327,7 +327,7 @@ def _result(
     )
 
 
-FIX = '<p class="fix"><strong>fix:</strong> fix it</p>'
+FIX = '<div class="fix"><strong>fix:</strong> <pre class="hint">fix it</pre></div>'
 
 
 def _li(st: str, subject: str, message: str) -> str:
@@ -411,8 +411,8 @@ HOST_SECTIONS = [
         "Host reachable",
         "critical",
         REFUSED,
-        '<p class="fix"><strong>fix:</strong> Make the host reachable (address, SSH access, '
-        "host key, credentials) or leave it out</p>",
+        '<div class="fix"><strong>fix:</strong> <pre class="hint">Make the host reachable (address, SSH access, '
+        "host key, credentials) or leave it out</pre></div>",
     ),
     "</tbody></table>",
     "</section>",
