@@ -169,11 +169,16 @@ class Deadline:
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self.expired = False
+        self._ends = time.monotonic() + seconds
         self._conns: list[object] = []
         self._lock = threading.Lock()
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="hk-deadline", daemon=True)
         self._thread.start()
+
+    def remaining(self) -> float:
+        """Seconds left (0 once past it)."""
+        return max(0.0, self._ends - time.monotonic())
 
     def add(self, conn: object) -> None:
         """Watch ``conn`` (a socket or an object with a ``sock``) until :meth:`close`."""

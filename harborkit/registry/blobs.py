@@ -264,8 +264,14 @@ class BlobAPI:
             done(r)
         if r.status_code == 404:
             return None
-        length = r.headers.get("Content-Length") or "0"
-        return int(length) if length.isdigit() else 0
+        length = r.headers.get("Content-Length") or ""
+        if not (length.isascii() and length.isdigit() and len(length) <= 19):
+            # as skopeo: a "yes" without a size is no answer
+            raise ProtocolError(
+                f"{t.host}: {what}: the registry answered 200 without a valid Content-Length "
+                f"({show(length[:40])})"
+            )
+        return int(length)
 
     def push_blob(
         self,
@@ -303,10 +309,16 @@ class BlobAPI:
         progress: Progress | None,
     ) -> PushOutcome:
         t = self.transport
-        if self.blob_size(repository, digest) is not None:
+        what = f"push blob {digest} to {repository}"
+        held = self.blob_size(repository, digest)
+        if held is not None:
+            if held != size:  # the same digest, another size: a lie or a broken store
+                raise ProtocolError(
+                    f"{t.host}: {what}: the registry says it holds this blob with {held} bytes, "
+                    f"but it has {size}"
+                )
             return PushOutcome.EXISTS
         scope = f"repository:{repository}:pull,push"
-        what = f"push blob {digest} to {repository}"
         params = ""
         if mount_from and mount_from != repository:
             scope += f" repository:{mount_from}:pull"

@@ -217,6 +217,42 @@ def test_the_same_build_from_an_honest_registry_works(site: Site) -> None:
             "{h}: hostile/app:v1: manifest {hex}: config of 1099511627776 bytes is larger "
             "than 16 MiB",
         ),
+        # JSON that readers would read differently, or that Go's decoders (skopeo) refuse
+        ("manifest-duplicate-key", "{h}: manifest hostile/app:v1 holds the key 'layers' twice"),
+        ("manifest-nan", "{h}: manifest hostile/app:v1 holds NaN, which is not JSON"),
+        (
+            "layer-size-huge",
+            "{h}: manifest hostile/app:v1 holds the number 1000000000000000000000000000000000000"
+            r"\.\.\., out of any 64-bit range",
+        ),
+        (
+            "layer-size-int64",
+            "{h}: manifest hostile/app:v1 holds the number 9223372036854775808, out of any "
+            "64-bit range",
+        ),
+        (
+            "manifest-ambiguous",
+            "{h}: manifest hostile/app:v1 is ambiguous: an image manifest that also has "
+            "'manifests'",
+        ),
+        (
+            "index-ambiguous",
+            "{h}: manifest hostile/app:v1 is ambiguous: an index that also has 'layers'",
+        ),
+        (
+            "manifest-served-as-oci",
+            "{h}: manifest hostile/app:v1 is ambiguous: it says it is "
+            r"'application/vnd\.docker\.distribution\.manifest\.v2\+json' but is served as "
+            r"'application/vnd\.oci\.image\.manifest\.v1\+json'",
+        ),
+        (
+            "manifest-schema-version",
+            r"{h}: manifest hostile/app:v1: schemaVersion 1 is not 2 \(for an image manifest\)",
+        ),
+        (
+            "config-duplicate-key",
+            r"{h}: hostile/app \(hostile/app:v1\): config {hex} holds the key 'rootfs' twice",
+        ),
     ],
 )
 def test_a_malformed_document_is_one_line_exit_10(mode: str, line: str, site: Site) -> None:
@@ -233,6 +269,14 @@ def test_a_malformed_document_is_one_line_exit_10(mode: str, line: str, site: Si
     [
         ("token-expires-nan", "the token response's expires_in is not a number"),
         ("token-endless", "the token response is larger than 256 KiB"),  # a bounded read
+        (
+            "token-expires-huge",  # was an OverflowError traceback
+            "the token response holds the number 1000000000000000000000000000000000000..., "
+            "out of any 64-bit range",
+        ),
+        ("token-conflict", "the token response holds a token and another access_token"),
+        ("token-duplicate", "the token response holds the key 'token' twice"),
+        ("token-nan", "the token response holds NaN, which is not JSON"),
     ],
 )
 def test_a_bad_token_response_is_one_line_and_never_echoed(
@@ -749,3 +793,122 @@ def test_a_trickled_upload_answer_does_not_beat_the_blob_deadline(bundle: Path, 
         r"\(HARBORKIT_REGISTRY_BLOB_DEADLINE\)",
     )
     assert took < 10, took
+
+
+# --------------------------------------------------------------------------- adversarial pass
+
+
+def _tls_run(site: Site, ca: Path, *args: str, password: bool = True) -> Run:
+    return run_measured(site, *args, "--ca", str(ca), "--username", USER, password=password)
+
+
+@pytest.mark.parametrize("command", ["build", "push"])
+def test_an_https_registry_sending_us_to_plain_http_is_refused(
+    command: str, bundle: Path, site: Site, tmp_path: Path
+) -> None:
+    """A blob redirect (build) or an upload Location (push) from https to plain http."""
+    from tests.support.registry import make_pki
+
+    pki = make_pki(tmp_path / "pki")
+    mode = "redirect-elsewhere" if command == "build" else "location-elsewhere"
+    with hostile_registry(mode, auth="basic", tls=(pki.server_cert, pki.server_key)) as reg:
+        if command == "build":
+            run = _tls_run(
+                site, pki.ca_cert,
+                "bundle", "build", "-q", "--from", f"registry://{reg.host}",
+                "-m", str(site.manifest), "--installer", str(site.installer),
+                "-o", str(site.root / "out.tar"),
+            )  # fmt: skip
+            url, what = rf"http://{re.escape(reg.witness_host)}/blobs/{HEX}", rf"fetch blob {HEX}"
+            where = f"{what} of hostile/app: redirect"
+        else:
+            run = _tls_run(
+                site, pki.ca_cert,
+                "bundle", "push", "-q", str(bundle), "--registry", reg.host, "--workers", "1",
+            )  # fmt: skip
+            url = rf"http://{re.escape(reg.witness_host)}/upload/1"
+            where = rf"push blob {HEX} to hostile/app"
+    refused(
+        run,
+        site,
+        rf"{_h(reg)}: {where}: the URL '{url}' is refused: it is plain http while the "
+        "registry is served over https",
+    )
+    assert reg.witness_seen == []  # nothing went in clear, credentials or data
+
+
+def test_no_cookie_goes_back_to_the_registry_or_to_another_port(site: Site) -> None:
+    """Cookies ignore ports: a cookie jar would hand the registry's cookie to any service on
+    its address (here the witness a blob redirect points at). Docker and skopeo keep none."""
+    with hostile_registry("cookie-jar", auth="basic") as reg:
+        run = build(site, reg)
+    assert (run.rc, run.stderr) == (ExitCode.OK, "")
+    assert reg.witness_host.rsplit(":", 1)[0] == reg.host.rsplit(":", 1)[0]
+    assert reg.witness_seen, "the redirect was not followed"
+    assert len(reg.seen) > 3
+    assert [s.cookie for s in reg.seen + reg.witness_seen] == [None] * len(
+        reg.seen + reg.witness_seen
+    )
+    assert [s.authorization for s in reg.witness_seen] == [None] * len(reg.witness_seen)
+
+
+@pytest.mark.parametrize(
+    ("mode", "line"),
+    [
+        (
+            "head-no-length",
+            r"{h}: check blob {hex} in hostile/app: the registry answered 200 without a valid "
+            r"Content-Length \(''\)",
+        ),
+        (
+            "head-wrong-length",
+            r"{h}: push blob {hex} to hostile/app: the registry says it holds this blob with 5 "
+            r"bytes, but it has \d+",
+        ),
+    ],
+)
+def test_a_blob_head_without_its_true_size_is_not_taken_as_there(
+    mode: str, line: str, bundle: Path, site: Site
+) -> None:
+    """skopeo refuses a HEAD 200 without a Content-Length; a size that is not the blob's is
+    a registry that lies or a broken store: nothing is tagged on its word."""
+    with hostile_registry(mode, auth="basic") as reg:
+        run = _push(site, bundle, reg, "--workers", "1")
+    refused(run, site, line.format(h=_h(reg), hex=HEX))
+    assert [s for s in reg.seen if "/manifests/" in s.path] == []
+
+
+def test_a_trickled_tls_handshake_does_not_beat_the_request_deadline(
+    site: Site, tmp_path: Path
+) -> None:
+    """The handshake is the one moment the deadline cannot shut the connection down (the
+    socket is being wrapped): the connect timeout is cut to the time left."""
+    import time
+
+    from tests.support.hostile_registry import trickle_proxy
+    from tests.support.registry import make_pki
+
+    pki = make_pki(tmp_path / "pki")
+    os.environ["HARBORKIT_REGISTRY_DEADLINE"] = "2"
+    try:
+        with (
+            hostile_registry("ok", tls=(pki.server_cert, pki.server_key)) as reg,
+            trickle_proxy(reg.host) as host,
+        ):
+            started = time.monotonic()
+            run = _tls_run(
+                site, pki.ca_cert,
+                "bundle", "build", "-q", "--from", f"registry://{host}",
+                "-m", str(site.manifest), "--installer", str(site.installer),
+                "-o", str(site.root / "out.tar"),
+            )  # fmt: skip
+            took = time.monotonic() - started
+    finally:
+        del os.environ["HARBORKIT_REGISTRY_DEADLINE"]
+    refused(
+        run,
+        site,
+        rf"{re.escape(host)}: get manifest hostile/app:v1: no complete answer within 2 s "
+        r"\(HARBORKIT_REGISTRY_DEADLINE\)",
+    )
+    assert took < 10, took  # was 60 s: the connect timeout bounded the handshake as a whole
