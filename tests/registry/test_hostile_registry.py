@@ -253,6 +253,26 @@ def test_the_same_build_from_an_honest_registry_works(site: Site) -> None:
             "config-duplicate-key",
             r"{h}: hostile/app \(hostile/app:v1\): config {hex} holds the key 'rootfs' twice",
         ),
+        # digests: only sha256 in lower-case hex, and what is received must hash to it
+        (
+            "layer-sha512",
+            r"{h}: hostile/app:v1: manifest {hex}: layer 0 digest 'sha512:[0-9a-f]+\.\.\. is "
+            "not sha256: followed by 64 lowercase hex digits",
+        ),
+        (
+            "layer-uppercase",
+            "{h}: hostile/app:v1: manifest {hex}: layer 0 digest 'sha256:[0-9A-F]{{64}}' is "
+            "not sha256: followed by 64 lowercase hex digits",
+        ),
+        (
+            "header-digest-lie",
+            "{h}: manifest hostile/app:v1 hashes to {hex}, the registry says {hex}",
+        ),
+        (
+            "blob-mismatch",
+            r"{h}: blob {hex} of hostile/app does not match its digest \(received \d+ bytes "
+            r"hashing to {hex}\); the download was removed",
+        ),
     ],
 )
 def test_a_malformed_document_is_one_line_exit_10(mode: str, line: str, site: Site) -> None:

@@ -115,6 +115,10 @@ MODES = (
     "cookie-jar",  # every answer sets a cookie; blobs redirect to a witness on the same address
     "head-no-length",  # a blob HEAD answers 200 without Content-Length
     "head-wrong-length",  # a blob HEAD answers 200 with a size that is not the blob's
+    "layer-sha512",  # a layer named by a sha512 digest (harborkit verifies sha256 only)
+    "layer-uppercase",  # a layer digest in upper-case hex
+    "header-digest-lie",  # a well-formed Docker-Content-Digest that is not the manifest's
+    "blob-mismatch",  # the layer served with one byte changed (same size)
 )
 TRICKLE_DELAY = 0.2
 BOMB_MEMBERS = 200
@@ -207,6 +211,10 @@ def _image(mode: str) -> _Image:
         manifest["layers"] = manifest["layers"] * 1001
     if mode in ("layer-size-huge", "layer-size-int64"):
         manifest["layers"][0]["size"] = 10**400 if mode == "layer-size-huge" else 1 << 63
+    if mode == "layer-sha512":
+        manifest["layers"][0]["digest"] = "sha512:" + hashlib.sha512(b"layer").hexdigest()
+    if mode == "layer-uppercase":
+        manifest["layers"][0]["digest"] = "sha256:" + manifest["layers"][0]["digest"][7:].upper()
     if mode == "manifest-ambiguous":
         manifest["manifests"] = []
     if mode == "manifest-schema-version":
@@ -432,6 +440,8 @@ class HostileRegistry:
         headers["Docker-Content-Digest"] = (
             TRAVERSAL if self.mode == "traversal-header" else _digest(body)
         )
+        if self.mode == "header-digest-lie":
+            headers["Docker-Content-Digest"] = _digest(b"another manifest")
         if self.mode in ("trickle-headers", "trickle-manifest"):
             return _trickle(h, 200, body, headers, headers_too=self.mode == "trickle-headers")
         _send(h, 200, body, headers)
@@ -451,6 +461,8 @@ class HostileRegistry:
             return _send(h, 200, b"", {"Content-Length": str(size)}, head=True)
         if self.mode == "blob-overflow" and digest in self.image.layer_digests:
             return _endless(h, 200, data)
+        if self.mode == "blob-mismatch" and digest in self.image.layer_digests:
+            return _send(h, 200, data[:-1] + bytes([data[-1] ^ 1]))
         if self.mode == "trickle-blob" and digest in self.image.layer_digests:
             return _trickle(h, 200, data, {}, headers_too=False)
         if self.mode == "stall-blob" and digest in self.image.layer_digests:
