@@ -341,6 +341,14 @@ def test_a_blob_past_its_declared_size_is_cut_and_removed(site: Site) -> None:
     ).exists()  # (a cancelled config's may stay)
 
 
+def test_a_blob_is_asked_for_as_it_is_not_compressed_for_the_wire(site: Site) -> None:
+    """requests asks for gzip by default; a server (or proxy) that gzips the answer would
+    have the blob fail its digest: blobs are asked for with ``Accept-Encoding: identity``."""
+    with hostile_registry("blob-gzip-if-asked") as reg:
+        run = build(site, reg)
+    assert (run.rc, run.stderr) == (ExitCode.OK, "")
+
+
 def test_a_resumed_partial_that_does_not_match_restarts_in_the_same_run(site: Site) -> None:
     with hostile_registry("ok") as reg:
         layer = reg.image.layer_digests[0]

@@ -119,6 +119,7 @@ MODES = (
     "layer-uppercase",  # a layer digest in upper-case hex
     "header-digest-lie",  # a well-formed Docker-Content-Digest that is not the manifest's
     "blob-mismatch",  # the layer served with one byte changed (same size)
+    "blob-gzip-if-asked",  # blobs gzipped (Content-Encoding) for a client that accepts gzip
 )
 TRICKLE_DELAY = 0.2
 BOMB_MEMBERS = 200
@@ -461,6 +462,8 @@ class HostileRegistry:
             return _send(h, 200, b"", {"Content-Length": str(size)}, head=True)
         if self.mode == "blob-overflow" and digest in self.image.layer_digests:
             return _endless(h, 200, data)
+        if self.mode == "blob-gzip-if-asked" and "gzip" in h.headers.get("Accept-Encoding", ""):
+            return _send(h, 200, gzip.compress(data), {"Content-Encoding": "gzip"})
         if self.mode == "blob-mismatch" and digest in self.image.layer_digests:
             return _send(h, 200, data[:-1] + bytes([data[-1] ^ 1]))
         if self.mode == "trickle-blob" and digest in self.image.layer_digests:
