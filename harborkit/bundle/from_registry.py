@@ -144,9 +144,14 @@ def _resolve_all(
                     f"({layer.digest}); docker load on the target reads gzip layers only"
                 )
         for b in res.blobs:
-            blobs.setdefault(
+            known = blobs.setdefault(
                 b.digest, _Blob(b.digest, b.size, b.media_type, ref.registry, ref.repository)
             )
+            if known.size != b.size:  # one digest, one content: one of them lies
+                raise ProtocolError(
+                    f"{ref.registry}: {ref.repository}:{ref.ref} names blob {b.digest} with "
+                    f"{b.size} bytes, and {known.repository} with {known.size} bytes"
+                )
         raw[res.manifest.digest] = res.manifest.raw
         if res.index is not None:
             raw[res.index.digest] = res.index.raw

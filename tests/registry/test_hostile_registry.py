@@ -265,6 +265,11 @@ def test_the_same_build_from_an_honest_registry_works(site: Site) -> None:
             "not sha256: followed by 64 lowercase hex digits",
         ),
         (
+            "size-conflict",  # (the first size won; the second was never checked)
+            r"{h}: hostile/app:v1 names blob {hex} with \d+ bytes, and hostile/app with \d+ "
+            "bytes",
+        ),
+        (
             "header-digest-lie",
             "{h}: manifest hostile/app:v1 hashes to {hex}, the registry says {hex}",
         ),

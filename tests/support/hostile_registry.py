@@ -120,6 +120,7 @@ MODES = (
     "header-digest-lie",  # a well-formed Docker-Content-Digest that is not the manifest's
     "blob-mismatch",  # the layer served with one byte changed (same size)
     "blob-gzip-if-asked",  # blobs gzipped (Content-Encoding) for a client that accepts gzip
+    "size-conflict",  # the layer named twice, the second time with one byte more
 )
 TRICKLE_DELAY = 0.2
 BOMB_MEMBERS = 200
@@ -194,6 +195,9 @@ def _image(mode: str) -> _Image:
             {**config, "rootfs": {"type": "layers", "diff_ids": []}}
         ).encode(),
         "config-duplicate-key": b'{"rootfs": {}, ' + json.dumps(config).encode()[1:],
+        "size-conflict": json.dumps(  # the layer twice, as the manifest names it twice
+            {**config, "rootfs": {**config["rootfs"], "diff_ids": config["rootfs"]["diff_ids"] * 2}}
+        ).encode(),
     }
     if mode in lies_in_config:
         raw = lies_in_config[mode]
@@ -216,6 +220,10 @@ def _image(mode: str) -> _Image:
         manifest["layers"][0]["digest"] = "sha512:" + hashlib.sha512(b"layer").hexdigest()
     if mode == "layer-uppercase":
         manifest["layers"][0]["digest"] = "sha256:" + manifest["layers"][0]["digest"][7:].upper()
+    if mode == "size-conflict":
+        manifest["layers"].append(
+            {**manifest["layers"][0], "size": manifest["layers"][0]["size"] + 1}
+        )
     if mode == "manifest-ambiguous":
         manifest["manifests"] = []
     if mode == "manifest-schema-version":
