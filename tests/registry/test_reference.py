@@ -32,7 +32,23 @@ def test_default_registry_has_no_library_rule() -> None:
     assert ref.short() == "busybox:1"
 
 
-@pytest.mark.parametrize("bad", ["UPPER/case", "x@sha256:abc", "a//b", "x:bad tag", ""])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "UPPER/case",
+        "x@sha256:abc",
+        "a//b",
+        "x:bad tag",
+        "",
+        # a newline inside (``$`` matched before it), non-ASCII word characters, controls
+        "127.0.0.1:5000/a/b\n:v1",
+        "127.0.0.1:5000\n/a/b:v1",
+        "a/b:v\u0131",
+        "a/b:\uff56\uff11",
+        "a/b\x00:v1",
+        "a/b@sha256:" + "a" * 64 + "\n:x",
+    ],
+)
 def test_malformed(bad: str) -> None:
     with pytest.raises(InputError):
         parse_reference(bad)
