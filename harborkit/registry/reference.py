@@ -13,7 +13,9 @@ _HUB_ALIASES = {"docker.io", "index.docker.io", "registry-1.docker.io", "registr
 _COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
 _TAG = re.compile(r"^[\w][\w.-]{0,127}$", re.ASCII)  # \w as Docker's (Go's) grammar: ASCII
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
-_HOST = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?")
+_HOST = re.compile(
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?", re.ASCII
+)
 
 
 @dataclass(frozen=True)
@@ -51,8 +53,11 @@ def check_host(host: str) -> str:
             "not accepted (they would be printed and stored); give --username and the password "
             "in HARBORKIT_REGISTRY_PASSWORD (or --password)"
         )
-    if not _HOST.fullmatch(host):
+    if not _HOST.fullmatch(host):  # (ASCII digits: int() reads any, "５０００" too)
         raise InputError(f"registry address {host!r} is not HOST[:PORT]")
+    port = host.rsplit("]", 1)[-1].rpartition(":")[2] if ":" in host.rsplit("]", 1)[-1] else ""
+    if port and not 0 < int(port) < 65536:
+        raise InputError(f"registry address {host!r}: port {port} is not from 1 to 65535")
     if host.startswith("["):  # only an IPv6 address goes in brackets ([127.0.0.1] is refused)
         try:
             ipaddress.IPv6Address(host[1 : host.index("]")])
