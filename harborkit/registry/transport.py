@@ -576,8 +576,6 @@ class _TrackingAdapter(HTTPAdapter):
 
 #: a token response or an error body nested deeper than this is refused before parsing
 MAX_JSON_DEPTH = 64
-_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
-_JSON_NESTING = re.compile(rb"[\[\]{}]")
 
 
 class JSONRefused(ValueError):
@@ -610,21 +608,30 @@ def _integer(text: str) -> int:
 
 def strict_json(raw: bytes) -> object:
     """``raw`` (a bounded body) parsed as JSON as strictly as the strictest reader of it would:
-    :class:`ValueError` if it is not JSON, and :class:`JSONRefused` if it is nested deeper
-    than :data:`MAX_JSON_DEPTH` (``json`` would recurse once per level), holds a key twice
-    in one object (readers differ on which one counts), ``NaN`` or ``Infinity`` (not JSON)
-    or an integer beyond 64 bits (Go's decoders refuse it; Python's ``float()`` raises)."""
-    depth = 0
-    for m in _JSON_NESTING.finditer(_JSON_STRING.sub(b"", raw)):
-        depth += 1 if m.group() in (b"[", b"{") else -1
-        if depth > MAX_JSON_DEPTH:
-            raise JSONRefused(f"is nested deeper than {MAX_JSON_DEPTH} levels")
+    :class:`ValueError` if it is not UTF-8 JSON (Go reads no UTF-16 and no BOM), and
+    :class:`JSONRefused` if it is nested deeper than :data:`MAX_JSON_DEPTH`, holds a key
+    twice in one object (readers differ on which one counts), ``NaN`` or ``Infinity`` (not
+    JSON) or an integer beyond 64 bits (Go's decoders refuse it; Python's ``float()`` raises).
+
+    Linear in the size of ``raw``: ``json`` (in C) stops a deep document at the recursion
+    limit, and the depth of what it returns is measured without recursion. (A regular
+    expression that skipped strings took quadratic time on ``"\\"\\"\\"...``.)"""
+    text = raw.decode("utf-8")  # UnicodeDecodeError is a ValueError
     try:
-        return json.loads(
-            raw, object_pairs_hook=_pairs, parse_constant=_constant, parse_int=_integer
+        doc = json.loads(
+            text, object_pairs_hook=_pairs, parse_constant=_constant, parse_int=_integer
         )
-    except RecursionError as e:  # (not reached after the depth check; kept as a guard)
+    except RecursionError as e:
         raise JSONRefused(f"is nested deeper than {MAX_JSON_DEPTH} levels") from e
+    stack: list[tuple[object, int]] = [(doc, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                raise JSONRefused(f"is nested deeper than {MAX_JSON_DEPTH} levels")
+            items = value.values() if isinstance(value, dict) else value
+            stack.extend((v, depth + 1) for v in items if isinstance(v, dict | list))
+    return doc
 
 
 loads_small = strict_json

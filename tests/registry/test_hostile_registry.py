@@ -945,3 +945,35 @@ def test_a_trickled_tls_handshake_does_not_beat_the_request_deadline(
         r"\(HARBORKIT_REGISTRY_DEADLINE\)",
     )
     assert took < 10, took  # was 60 s: the connect timeout bounded the handshake as a whole
+
+
+@pytest.mark.parametrize(
+    ("mode", "auth", "line"),
+    [
+        (
+            "token-quadratic",
+            "bearer",
+            r"{h}: token service http://{h}/token \(to get manifest hostile/app:v1\): the token "
+            "response is not JSON",
+        ),
+        ("manifest-quadratic", "none", "{h}: manifest hostile/app:v1 is not JSON"),
+        (
+            "error-quadratic",
+            "none",
+            "{h}: get manifest hostile/app:v1 failed: HTTP 500 Internal Server Error",
+        ),
+    ],
+)
+def test_json_that_is_slow_to_skip_is_parsed_in_linear_time(
+    mode: str, auth: str, line: str, site: Site
+) -> None:
+    """64 KiB of escaped quotes took a string-skipping regex ~40 s (quadratic: a 4 MiB
+    manifest would take days, and no deadline covers parsing)."""
+    import time
+
+    with hostile_registry(mode, auth=auth) as reg:
+        started = time.monotonic()
+        run = build(site, reg)
+        took = time.monotonic() - started
+    refused(run, site, line.format(h=_h(reg)))
+    assert took < 10, took

@@ -121,7 +121,12 @@ MODES = (
     "blob-mismatch",  # the layer served with one byte changed (same size)
     "blob-gzip-if-asked",  # blobs gzipped (Content-Encoding) for a client that accepts gzip
     "size-conflict",  # the layer named twice, the second time with one byte more
+    # '"' and 32,768 escaped quotes: a string-skipping regex took quadratic time on it
+    "token-quadratic",
+    "manifest-quadratic",
+    "error-quadratic",
 )
+QUADRATIC = b'"' + b'\\"' * 32768
 TRICKLE_DELAY = 0.2
 BOMB_MEMBERS = 200
 TOKEN_BODIES = {
@@ -419,6 +424,8 @@ class HostileRegistry:
     def _token(self, h: BaseHTTPRequestHandler) -> None:
         if self.mode == "token-endless":
             return _endless(h, 200)
+        if self.mode == "token-quadratic":
+            return _send(h, 200, QUADRATIC, {"Content-Type": "application/json"})
         if self.mode in TOKEN_BODIES:
             return _send(h, 200, TOKEN_BODIES[self.mode], {"Content-Type": "application/json"})
         if self.mode in NESTED_BODIES and self.mode.startswith("token-"):
@@ -434,6 +441,9 @@ class HostileRegistry:
             return _send(h, 201, b"", {"Docker-Content-Digest": _digest(data)})
         if self.mode == "error-endless":
             return _endless(h, 500)
+        if self.mode in ("manifest-quadratic", "error-quadratic"):
+            status = 200 if self.mode == "manifest-quadratic" else 500
+            return _send(h, status, QUADRATIC, {"Content-Type": "application/json"})
         if self.mode == "error-nested":
             return _send(h, 500, NESTED_BODIES[self.mode], {"Content-Type": "application/json"})
         if ref == TAG:
