@@ -41,6 +41,8 @@ if TYPE_CHECKING:
     from harborkit.registry.manifests import Manifest
 
 DEFAULT_WORKERS = 6
+#: images/source-manifests.json is one short entry per image: a larger one is refused unread
+MAX_SOURCE_MANIFESTS = 4 << 20
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
 DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
@@ -112,14 +114,21 @@ def _read(path: Path, m: Member) -> bytes:
 def _plans(
     path: Path, verified: VerifyResult, target_host: str, project: str | None
 ) -> list[_Plan]:
-    from harborkit.registry.manifests import Manifest
+    from harborkit.registry.manifests import MAX_MANIFEST, Manifest
+    from harborkit.registry.transport import JSONRefused, strict_json
 
     meta = verified.metadata
     members: Mapping[str, Member] = verified.members
     source: dict[str, dict[str, dict[str, str]]] = {}
     if SOURCE_MANIFESTS in members:
-        try:
-            doc = json.loads(_read(path, members[SOURCE_MANIFESTS]))
+        if members[SOURCE_MANIFESTS].size > MAX_SOURCE_MANIFESTS:
+            raise BundleCorrupt(
+                f"bundle {path}: {SOURCE_MANIFESTS} is larger than {MAX_SOURCE_MANIFESTS >> 20} MiB"
+            )
+        try:  # (strict: a deep document was a RecursionError traceback)
+            doc = strict_json(_read(path, members[SOURCE_MANIFESTS]))
+        except JSONRefused as e:
+            raise BundleCorrupt(f"bundle {path}: {SOURCE_MANIFESTS} {e}") from e
         except ValueError as e:
             raise BundleCorrupt(f"bundle {path}: {SOURCE_MANIFESTS} is not JSON") from e
         validate_source_manifests(doc, f"bundle {path}")
@@ -135,6 +144,11 @@ def _plans(
             if m is None:
                 raise BundleCorrupt(
                     f"bundle {path}: manifest {digest} of {img.reference} is missing"
+                )
+            if m.size > MAX_MANIFEST:  # (a layer's digest named as the manifest: read whole)
+                raise BundleCorrupt(
+                    f"bundle {path}: manifest {digest} of {img.reference} is larger than "
+                    f"{MAX_MANIFEST >> 20} MiB"
                 )
             raw = _read(path, m)
             if "sha256:" + hashlib.sha256(raw).hexdigest() != digest:

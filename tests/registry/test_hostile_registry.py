@@ -977,3 +977,63 @@ def test_json_that_is_slow_to_skip_is_parsed_in_linear_time(
         took = time.monotonic() - started
     refused(run, site, line.format(h=_h(reg)))
     assert took < 10, took
+
+
+def _crafted_push(site: Site, source: bytes, *, big_layer: bool = False) -> tuple[Run, list[str]]:
+    """``bundle push`` of a crafted (unsigned, checksums right) bundle whose
+    ``images/source-manifests.json`` is ``source`` (``{layer}``: a layer's digest, its
+    member over 4 MiB with ``big_layer``); what the registry saw."""
+    import random
+
+    from tests.bundle.craft import craft_bundle, crafted_images
+    from tests.support.images import make_image, make_layer
+
+    images = crafted_images()
+    if big_layer:
+        data = random.Random(5).randbytes(5 << 20)  # gzip keeps random bytes at their size
+        images = [make_image(images[0].tags, [make_layer([("big.bin", data, 0o644)])])]
+    path = site.root / "crafted.tar"
+    crafted = craft_bundle(path, images=images)
+    layer = crafted.metadata["layers"][0]["digest"]
+    ref = crafted.metadata["images"][0]["reference"]
+    source = source.replace(b"{layer}", layer.encode()).replace(b"{ref}", ref.encode())
+    craft_bundle(path, images=images, extra=[("images/source-manifests.json", source)])
+    with hostile_registry("ok") as reg:
+        run = run_measured(
+            site, "bundle", "push", "-q", str(path), "--registry", reg.host, "--insecure"
+        )
+    return run, [s.path for s in reg.seen]
+
+
+_SOURCE_AS_LAYER = b"""{"version": 1, "registry": "127.0.0.1:5000", "images": [
+ {"reference": "{ref}", "repository": "x/y",
+  "manifest": {"digest": "{layer}",
+               "media_type": "application/vnd.docker.distribution.manifest.v2+json"},
+  "index": null}]}"""
+
+
+@pytest.mark.parametrize(
+    ("source", "big_layer", "why"),
+    [
+        (b"[" * 200_000, False, "images/source-manifests.json is nested deeper than 64 levels"),
+        (b"[" * 100_000 + b"]" * 100_000, False, "images/source-manifests.json is nested "
+         "deeper than 64 levels"),
+        (b'{"version": 1, "version": 1}', False, "images/source-manifests.json holds the key "
+         "'version' twice"),
+        (b" " * (5 << 20) + b"{}", False, "images/source-manifests.json is larger than 4 MiB"),
+        (_SOURCE_AS_LAYER, True, r"manifest {hex} of \S+ is larger than 4 MiB"),
+    ],
+    ids=["nested", "deep-valid", "duplicate-key", "large", "a-layer-as-manifest"],
+)  # fmt: skip
+def test_a_crafted_source_manifests_member_is_one_line_exit_4_before_any_request(
+    source: bytes, big_layer: bool, why: str, site: Site
+) -> None:
+    """push reads images/source-manifests.json and the manifests it names from the bundle:
+    a deep one was a RecursionError traceback, and both were read whole, whatever size."""
+    run, seen = _crafted_push(site, source, big_layer=big_layer)
+    assert run.stderr.count("\n") == 1, run.stderr
+    line = rf"harborkit: error: bundle \S+crafted\.tar: {why.format(hex=HEX)}\n"
+    assert re.fullmatch(line, run.stderr), run.stderr
+    assert run.rc == ExitCode.BUNDLE_CORRUPT, run.stderr
+    assert run.peak_rss_mb < MAX_RSS_MB, run.peak_rss_mb
+    assert seen == []  # refused before anything was sent
