@@ -331,7 +331,9 @@ class BlobAPI:
             f"/v2/{repository}/blobs/uploads/{params}",
             scope=scope,
             what=what,
-            ok=(201, 202),
+            # 201 means "mounted": only when a mount was asked for (as skopeo: a plain
+            # upload's POST must be 202, else nothing would be uploaded on its word)
+            ok=(201, 202) if params else (202,),
         )
         done(r)
         if r.status_code == 201:

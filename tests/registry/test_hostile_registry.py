@@ -1037,3 +1037,14 @@ def test_a_crafted_source_manifests_member_is_one_line_exit_4_before_any_request
     assert run.rc == ExitCode.BUNDLE_CORRUPT, run.stderr
     assert run.peak_rss_mb < MAX_RSS_MB, run.peak_rss_mb
     assert seen == []  # refused before anything was sent
+
+
+def test_an_upload_answered_as_mounted_when_no_mount_was_asked_is_refused(
+    bundle: Path, site: Site
+) -> None:
+    """201 to an upload's POST means "mounted from another repository": without a mount
+    asked for, nothing would be uploaded on the registry's word (skopeo wants 202)."""
+    with hostile_registry("post-created", auth="basic") as reg:
+        run = _push(site, bundle, reg, "--workers", "1")
+    refused(run, site, rf"{_h(reg)}: push blob {HEX} to hostile/app failed: HTTP 201 Created")
+    assert [s for s in reg.seen if s.method in ("PUT", "PATCH")] == []

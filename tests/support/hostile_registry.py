@@ -125,6 +125,7 @@ MODES = (
     "token-quadratic",
     "manifest-quadratic",
     "error-quadratic",
+    "post-created",  # an upload's POST (no mount asked for) answered 201 "mounted"
 )
 QUADRATIC = b'"' + b'\\"' * 32768
 TRICKLE_DELAY = 0.2
@@ -467,7 +468,7 @@ class HostileRegistry:
 
     def _blob(self, h: BaseHTTPRequestHandler, digest: str) -> None:
         data = self.image.blobs.get(digest)
-        empty = ("push-one-fails", "trickle-upload-answer")
+        empty = ("push-one-fails", "trickle-upload-answer", "post-created")
         if data is None or self.mode.startswith("location-") or self.mode in empty:
             # a push target that starts empty
             return _send(h, 404, b'{"errors": [{"code": "BLOB_UNKNOWN"}]}')
@@ -507,6 +508,8 @@ class HostileRegistry:
         if h.command == "POST":
             if self.mode == "location-elsewhere":
                 location = f"http://{self.witness_host}/upload/1"
+            elif self.mode == "post-created":
+                return _send(h, 201, b"", {"Location": f"/v2/{REPOSITORY}/blobs/uploads/1"})
             elif self._variant("location"):
                 location = self.ambiguous_url(self._variant("location") or "", "/upload/1")
             else:
