@@ -20,7 +20,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from harborkit.bundle.errors import BundleCorrupt
 from harborkit.bundle.format import ImageRecord, blob_member
@@ -126,7 +126,7 @@ def _plans(
                 f"bundle {path}: {SOURCE_MANIFESTS} is larger than {MAX_SOURCE_MANIFESTS >> 20} MiB"
             )
         try:  # (strict: a deep document was a RecursionError traceback)
-            doc = strict_json(_read(path, members[SOURCE_MANIFESTS]))
+            doc: Any = strict_json(_read(path, members[SOURCE_MANIFESTS]))  # schema-checked below
         except JSONRefused as e:
             raise BundleCorrupt(f"bundle {path}: {SOURCE_MANIFESTS} {e}") from e
         except ValueError as e:
