@@ -637,6 +637,10 @@ def strict_json(raw: bytes) -> object:
 loads_small = strict_json
 
 
+#: a bearer token as RFC 6750 writes it (token68): what goes in the Authorization header
+_TOKEN68 = re.compile(r"[A-Za-z0-9._~+/-]+=*")
+
+
 def _parse_token(body: bytes, where: str) -> tuple[str, float]:
     """Token text and lifetime from a token response (the token is never echoed)."""
     try:
@@ -654,8 +658,12 @@ def _parse_token(body: bytes, where: str) -> tuple[str, float]:
     token = token or access
     if not token:
         raise ProtocolError(f"{where}: the token response holds no token")
-    if not isinstance(token, str) or not token.isprintable() or len(token) > 64 << 10:
-        raise ProtocolError(f"{where}: the token response holds a token that is not printable text")
+    if not isinstance(token, str) or len(token) > 64 << 10 or not _TOKEN68.fullmatch(token):
+        # (a token is sent as a header: "中文" was a UnicodeEncodeError traceback there)
+        raise ProtocolError(
+            f"{where}: the token response holds a token that is not a bearer token "
+            "(RFC 6750: letters, digits, '-._~+/', then '=')"
+        )
     expires = doc.get("expires_in")
     if expires is None:
         return token, 60.0

@@ -302,6 +302,14 @@ def test_a_malformed_document_is_one_line_exit_10(mode: str, line: str, site: Si
         ("token-conflict", "the token response holds a token and another access_token"),
         ("token-duplicate", "the token response holds the key 'token' twice"),
         ("token-nan", "the token response holds NaN, which is not JSON"),
+        *(
+            (
+                mode,
+                "the token response holds a token that is not a bearer token (RFC 6750: "
+                "letters, digits, '-._~+/', then '=')",
+            )
+            for mode in ("token-not-latin1", "token-space", "token-newline")
+        ),
     ],
 )
 def test_a_bad_token_response_is_one_line_and_never_echoed(

@@ -103,6 +103,9 @@ MODES = (
     "token-conflict",  # a token and another access_token
     "token-duplicate",  # "token" twice
     "token-nan",  # expires_in: NaN
+    "token-not-latin1",  # a token with CJK characters
+    "token-space",  # a token with a space
+    "token-newline",  # a token with CR LF and a header after it
     "manifest-duplicate-key",  # "layers" twice (the first empty)
     "manifest-nan",  # a NaN in the manifest
     "layer-size-huge",  # a layer size of 401 digits
@@ -135,6 +138,10 @@ TOKEN_BODIES = {
     "token-conflict": json.dumps({"token": TOKEN, "access_token": TOKEN + "-other"}).encode(),
     "token-duplicate": b'{"token": "decoy", "token": "%s"}' % TOKEN.encode(),
     "token-nan": b'{"token": "%s", "expires_in": NaN}' % TOKEN.encode(),
+    # not token68: sent as a header, a non-Latin-1 one was a UnicodeEncodeError traceback
+    "token-not-latin1": json.dumps({"token": TOKEN + "\u4e2d\u6587"}).encode(),
+    "token-space": json.dumps({"token": TOKEN + " x"}).encode(),
+    "token-newline": json.dumps({"token": TOKEN + "\r\nX-Evil: 1"}).encode(),
 }
 NESTED_BODIES = {
     "token-nested": b"[" * 200_000,
