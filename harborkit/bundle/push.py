@@ -156,6 +156,7 @@ def _plans(
                     f"bundle {path}: manifest {digest} of {img.reference} is altered"
                 )
             manifest = Manifest(digest, entry["manifest"]["media_type"], raw)
+            _check_media_type(manifest, f"bundle {path}: manifest {digest} of {img.reference}")
             if _named_blobs(manifest) != [img.image_id, *img.layers]:
                 raise BundleCorrupt(
                     f"bundle {path}: manifest {digest} of {img.reference} does not match its metadata"
@@ -175,6 +176,22 @@ def _plans(
             )
         )
     return plans
+
+
+def _check_media_type(manifest: Manifest, where: str) -> None:
+    """The media type a stored manifest is pushed as (its ``Content-Type``): an image
+    manifest's, and the one the manifest itself names, if it names one."""
+    from harborkit.registry.errors import ProtocolError
+    from harborkit.registry.manifests import IMAGE_MANIFESTS
+
+    if manifest.media_type not in IMAGE_MANIFESTS:  # ("中文" was a traceback as a header)
+        raise BundleCorrupt(f"{where}: {manifest.media_type!r:.80} is not an image manifest type")
+    try:
+        named = manifest.parsed().get("mediaType", manifest.media_type)
+    except ProtocolError:
+        return  # (named as not matching the metadata next)
+    if named != manifest.media_type:
+        raise BundleCorrupt(f"{where} is {named!r:.80}, the bundle says {manifest.media_type!r}")
 
 
 def _named_blobs(manifest: Manifest) -> list[str] | None:

@@ -9,6 +9,8 @@ taken with ``wait4``.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import subprocess
@@ -1005,7 +1007,32 @@ def _crafted_push(site: Site, source: bytes, *, big_layer: bool = False) -> tupl
     layer = crafted.metadata["layers"][0]["digest"]
     ref = crafted.metadata["images"][0]["reference"]
     source = source.replace(b"{layer}", layer.encode()).replace(b"{ref}", ref.encode())
-    craft_bundle(path, images=images, extra=[("images/source-manifests.json", source)])
+    extra = [("images/source-manifests.json", source)]
+    if b"{manifest}" in source:  # a true manifest of the first image, stored as a blob
+        img = crafted.metadata["images"][0]
+        sizes = {x["digest"]: x["size"] for x in crafted.metadata["layers"]}
+        doc = {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "size": len(crafted.member(f"images/blobs/sha256/{img['image_id'][7:]}")),
+                "digest": img["image_id"],
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                    "size": sizes[d],
+                    "digest": d,
+                }
+                for d in img["layers"]
+            ],
+        }
+        raw = json.dumps(doc).encode()
+        digest = "sha256:" + hashlib.sha256(raw).hexdigest()
+        extra.append((f"images/blobs/sha256/{digest[7:]}", raw))
+        extra[0] = (extra[0][0], source.replace(b"{manifest}", digest.encode()))
+    craft_bundle(path, images=images, extra=extra)
     with hostile_registry("ok") as reg:
         run = run_measured(
             site, "bundle", "push", "-q", str(path), "--registry", reg.host, "--insecure"
@@ -1020,6 +1047,24 @@ _SOURCE_AS_LAYER = b"""{"version": 1, "registry": "127.0.0.1:5000", "images": [
   "index": null}]}"""
 
 
+def _source_typed(media_type: str) -> bytes:
+    """source-manifests.json naming a true manifest of the first image as ``media_type``."""
+    return json.dumps(
+        {
+            "version": 1,
+            "registry": "127.0.0.1:5000",
+            "images": [
+                {
+                    "reference": "{ref}",
+                    "repository": "x/y",
+                    "manifest": {"digest": "{manifest}", "media_type": media_type},
+                    "index": None,
+                }
+            ],
+        }
+    ).encode()
+
+
 @pytest.mark.parametrize(
     ("source", "big_layer", "why"),
     [
@@ -1030,8 +1075,21 @@ _SOURCE_AS_LAYER = b"""{"version": 1, "registry": "127.0.0.1:5000", "images": [
          "'version' twice"),
         (b" " * (5 << 20) + b"{}", False, "images/source-manifests.json is larger than 4 MiB"),
         (_SOURCE_AS_LAYER, True, r"manifest {hex} of \S+ is larger than 4 MiB"),
+        # the media type it is pushed as (its Content-Type): an image manifest's, its own
+        (_source_typed("\u4e2d\u6587"), False, r"manifest {hex} of \S+: '\u4e2d\u6587' is "
+         "not an image manifest type"),
+        (_source_typed("x\r\nX-Evil: 1"), False, r"manifest {hex} of \S+: 'x\\r\\nX-Evil: 1' "
+         "is not an image manifest type"),
+        (_source_typed("application/vnd.oci.image.index.v1+json"), False, r"manifest {hex} of "
+         r"\S+: 'application/vnd\.oci\.image\.index\.v1\+json' is not an image manifest type"),
+        (_source_typed("application/vnd.oci.image.manifest.v1+json"), False, r"manifest {hex} "
+         r"of \S+ is 'application/vnd\.docker\.distribution\.manifest\.v2\+json', the "
+         r"bundle says 'application/vnd\.oci\.image\.manifest\.v1\+json'"),
     ],
-    ids=["nested", "deep-valid", "duplicate-key", "large", "a-layer-as-manifest"],
+    ids=[
+        "nested", "deep-valid", "duplicate-key", "large", "a-layer-as-manifest",
+        "type-not-latin1", "type-crlf", "type-index", "type-other",
+    ],
 )  # fmt: skip
 def test_a_crafted_source_manifests_member_is_one_line_exit_4_before_any_request(
     source: bytes, big_layer: bool, why: str, site: Site
@@ -1056,3 +1114,14 @@ def test_an_upload_answered_as_mounted_when_no_mount_was_asked_is_refused(
         run = _push(site, bundle, reg, "--workers", "1")
     refused(run, site, rf"{_h(reg)}: push blob {HEX} to hostile/app failed: HTTP 201 Created")
     assert [s for s in reg.seen if s.method in ("PUT", "PATCH")] == []
+
+
+def test_a_crafted_source_manifest_of_the_right_type_is_sent(site: Site) -> None:
+    """The control of the test above: the same crafted bundle with the manifest's own type
+    gets past every check of the bundle and is sent (this registry has no such repository)."""
+    run, seen = _crafted_push(
+        site, _source_typed("application/vnd.docker.distribution.manifest.v2+json")
+    )
+    assert run.rc == ExitCode.REGISTRY, run.stderr
+    assert "NAME_UNKNOWN" in run.stderr and "bundle" not in run.stderr, run.stderr
+    assert seen
