@@ -269,7 +269,7 @@ class BlobAPI:
             return None
         length = r.headers.get("Content-Length") or ""
         if not (length.isascii() and length.isdigit() and len(length) <= 19):
-            # as skopeo: a "yes" without a size is no answer
+            # a "yes" without a size is no answer (stricter than skopeo 1.x, which goes on)
             raise ProtocolError(
                 f"{t.host}: {what}: the registry answered 200 without a valid Content-Length "
                 f"({show(length[:40])})"

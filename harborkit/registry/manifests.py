@@ -234,7 +234,8 @@ class ManifestAPI:
 
 
 def _check_unambiguous(doc: JsonObject, media_type: str, served_type: str, where: str) -> None:
-    """Refuse a manifest that two readers could read as two things (as containers/image does):
+    """Refuse a manifest that two readers could read as two things (containers/image refuses
+    the extra keys; the type and schemaVersion checks are stricter than skopeo):
     its ``mediaType`` against the ``Content-Type`` it was served with, an image manifest that
     also lists ``manifests``, an index that also has ``config`` or ``layers``; and a schema 2
     document whose ``schemaVersion`` is not 2."""

@@ -913,8 +913,9 @@ def test_no_cookie_goes_back_to_the_registry_or_to_another_port(site: Site) -> N
 def test_a_blob_head_without_its_true_size_is_not_taken_as_there(
     mode: str, line: str, bundle: Path, site: Site
 ) -> None:
-    """skopeo refuses a HEAD 200 without a Content-Length; a size that is not the blob's is
-    a registry that lies or a broken store: nothing is tagged on its word."""
+    """A HEAD 200 without a Content-Length or with a size that is not the blob's (skopeo 1.x
+    takes both as "there") is a registry that lies or a broken store: nothing is tagged on
+    its word."""
     with hostile_registry(mode, auth="basic") as reg:
         run = _push(site, bundle, reg, "--workers", "1")
     refused(run, site, line.format(h=_h(reg), hex=HEX))
