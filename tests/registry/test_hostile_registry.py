@@ -1126,3 +1126,37 @@ def test_a_crafted_source_manifest_of_the_right_type_is_sent(site: Site) -> None
     assert run.rc == ExitCode.REGISTRY, run.stderr
     assert "NAME_UNKNOWN" in run.stderr and "bundle" not in run.stderr, run.stderr
     assert seen
+
+
+@pytest.mark.parametrize("plant", ["fifo", "link"])
+def test_a_planted_diffid_in_the_cache_neither_hangs_nor_is_followed(
+    plant: str, site: Site
+) -> None:
+    """The cache keeps a layer's diff id beside it (``<hex>.diffid``): a FIFO there hung the
+    next build's read, and a link there was read through (and the temporary file written
+    before the rename could be a link too)."""
+    with hostile_registry("ok") as reg:
+        assert build(site, reg).rc == ExitCode.OK
+        (site.root / "out.tar").unlink()
+        diffids = list(site.cache.rglob("*.diffid"))
+        assert diffids
+        outside = site.root / "outside"
+        outside.write_text("sha256:" + "0" * 64 + " 1")
+        for d in diffids:
+            d.unlink()
+            if plant == "fifo":
+                os.mkfifo(d)
+            else:
+                d.symlink_to(outside)
+        env = dict(os.environ, HOME=str(site.home))
+        proc = subprocess.run(
+            [
+                sys.executable, "-m", "harborkit", "bundle", "build", "-q",
+                "--from", f"registry://{reg.host}", "--insecure", "-m", str(site.manifest),
+                "--installer", str(site.installer), "-o", str(site.root / "out.tar"),
+            ],
+            capture_output=True, text=True, env=env, cwd=REPO, timeout=60,
+        )  # fmt: skip
+    assert (proc.returncode, proc.stderr) == (ExitCode.OK, "")
+    assert outside.read_text() == "sha256:" + "0" * 64 + " 1"
+    assert all(d.is_file() and not d.is_symlink() for d in diffids)  # worked out again
