@@ -47,7 +47,8 @@ def parse_challenges(header: str) -> list[Challenge]:
     pos = 0
     header = header.strip()
     while pos < len(header):
-        m = re.match(r"\s*([A-Za-z][A-Za-z0-9_-]*)\s*", header[pos:])
+        # (commas between challenges: "Negotiate, Bearer realm=..." lost the Bearer one)
+        m = re.match(r"[\s,]*([A-Za-z][A-Za-z0-9_-]*)\s*", header[pos:])
         if not m:
             break
         scheme = m.group(1).lower()

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypedDict
-from urllib.parse import urlencode, urljoin
+from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
 import urllib3
@@ -306,7 +306,18 @@ class Transport:
             query.append(("service", challenge.params["service"]))
         for s in (scope or challenge.params.get("scope", "")).split():
             query.append(("scope", s))
-        url = realm + ("&" if "?" in realm else "?") + urlencode(query)
+        # the query goes before any fragment (appended after one, it never reached the service)
+        parts = urlsplit(target.url)
+        extra = urlencode(query)
+        url = urlunsplit(
+            (
+                parts.scheme,
+                parts.netloc,
+                parts.path,
+                "&".join(filter(None, (parts.query, extra))),
+                "",
+            )
+        )
         with self._lock:
             self._realms.add(Origin.of(realm))
         headers = {"Authorization": _basic(self._credentials)} if self._credentials else {}
@@ -362,6 +373,12 @@ class Transport:
                 raise self.auth_failure(401, what)  # none to give, or sent and refused
             with self._lock:
                 self._basic = True  # (another thread may have set it meanwhile)
+        elif challenges:  # (was "rejected the credentials": none had been sent)
+            names = ", ".join(sorted({c.scheme for c in challenges})[:4])
+            raise AuthenticationFailed(
+                f"{self.host}: {what}: the registry asks for {_clean(names, 80)} authentication; "
+                "harborkit speaks Basic and Bearer only (401)"
+            )
         else:
             raise self.auth_failure(401, what)
 

@@ -134,3 +134,18 @@ def test_a_bad_docker_config_is_one_clear_error(
     assert str(ei.value) == f"cannot read Docker config {cfg}: {why}"
     assert credential_helper("127.0.0.1:5000", cfg) is None  # (only a hint: never fails)
     assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize(
+    ("header", "schemes"),
+    [
+        ("Negotiate, NTLM", ["negotiate", "ntlm"]),
+        ('Negotiate, Bearer realm="https://r/t"', ["negotiate", "bearer"]),
+        ('NTLM,Basic realm="x"', ["ntlm", "basic"]),
+        (',, Basic realm="x" ,', ["basic"]),
+    ],
+)
+def test_challenges_without_parameters_do_not_hide_the_next(
+    header: str, schemes: list[str]
+) -> None:
+    assert [c.scheme for c in parse_challenges(header)] == schemes

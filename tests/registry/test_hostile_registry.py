@@ -1160,3 +1160,25 @@ def test_a_planted_diffid_in_the_cache_neither_hangs_nor_is_followed(
     assert (proc.returncode, proc.stderr) == (ExitCode.OK, "")
     assert outside.read_text() == "sha256:" + "0" * 64 + " 1"
     assert all(d.is_file() and not d.is_symlink() for d in diffids)  # worked out again
+
+
+def test_a_realm_with_a_query_and_a_fragment_gets_the_scope_in_its_query(site: Site) -> None:
+    """The service and scope were appended after the realm's #fragment: never sent."""
+    with hostile_registry("realm-fragment", auth="bearer") as reg:
+        run = build(site, reg)
+    assert (run.rc, run.stderr) == (ExitCode.OK, "")
+    tokens = [s.path for s in reg.seen if s.path.startswith("/token")]
+    assert tokens and all("#" not in p and "tenant=1&service=hostile&scope=" in p for p in tokens)
+
+
+def test_a_challenge_harborkit_does_not_speak_is_named(site: Site) -> None:
+    """A 401 asking for Negotiate/NTLM said the credentials were rejected: none were sent."""
+    with hostile_registry("challenge-negotiate", auth="basic") as reg:
+        run = build(site, reg)
+    refused(
+        run,
+        site,
+        rf"{_h(reg)}: get manifest hostile/app:v1: the registry asks for negotiate, ntlm "
+        r"authentication; harborkit speaks Basic and Bearer only \(401\)",
+    )
+    assert [s.authorization for s in reg.seen] == [None]

@@ -129,6 +129,8 @@ MODES = (
     "manifest-quadratic",
     "error-quadratic",
     "post-created",  # an upload's POST (no mount asked for) answered 201 "mounted"
+    "realm-fragment",  # a realm with a #fragment; the token service wants the scope
+    "challenge-negotiate",  # a 401 asking for Negotiate/NTLM only
 )
 QUADRATIC = b'"' + b'\\"' * 32768
 TRICKLE_DELAY = 0.2
@@ -394,6 +396,9 @@ class HostileRegistry:
     def _authorized(self, h: BaseHTTPRequestHandler) -> bool:
         got = h.headers.get("Authorization")
         basic = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+        if self.mode == "challenge-negotiate":
+            _send(h, 401, b"{}", {"WWW-Authenticate": "Negotiate, NTLM"})
+            return False
         if self.auth == "basic" and got != basic:
             _send(h, 401, b"{}", {"WWW-Authenticate": 'Basic realm="hostile"'})
             return False
@@ -404,6 +409,8 @@ class HostileRegistry:
                 realm = realm.replace("\\", "\\\\").replace('"', '\\"')  # a quoted-string
             if self.mode == "realm-plain-http":
                 realm = f"http://{self.witness_host}/token"
+            if self.mode == "realm-fragment":
+                realm += "?tenant=1#section"
             challenge = f'Bearer realm="{realm}",service="hostile"'
             _send(h, 401, b"{}", {"WWW-Authenticate": challenge})
             return False
@@ -432,6 +439,10 @@ class HostileRegistry:
     def _token(self, h: BaseHTTPRequestHandler) -> None:
         if self.mode == "token-endless":
             return _endless(h, 200)
+        if self.mode == "realm-fragment" and not (
+            "tenant=1" in h.path and "scope=repository" in h.path
+        ):
+            return _send(h, 400, b'{"errors": [{"code": "NO_SCOPE"}]}')
         if self.mode == "token-quadratic":
             return _send(h, 200, QUADRATIC, {"Content-Type": "application/json"})
         if self.mode in TOKEN_BODIES:
