@@ -169,11 +169,16 @@ class Deadline:
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self.expired = False
+        self._ends = time.monotonic() + seconds
         self._conns: list[object] = []
         self._lock = threading.Lock()
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="hk-deadline", daemon=True)
         self._thread.start()
+
+    def remaining(self) -> float:
+        """Seconds left (0 once past it)."""
+        return max(0.0, self._ends - time.monotonic())
 
     def add(self, conn: object) -> None:
         """Watch ``conn`` (a socket or an object with a ``sock``) until :meth:`close`."""
@@ -255,7 +260,19 @@ class _HTTPConnection(http.client.HTTPConnection):
 
 class _HTTPSConnection(http.client.HTTPSConnection):
     def connect(self) -> None:
-        super().connect()
+        # A TLS handshake is the one moment a Deadline cannot shut the connection down (the
+        # socket being wrapped is not yet ``self.sock``); CPython bounds the whole handshake
+        # by the socket timeout, so that is cut to the time left (then put back for reads).
+        timeout = self.timeout
+        left = [d.remaining() for d in getattr(_LOCAL, "deadlines", ())]
+        if left and isinstance(timeout, int | float):
+            self.timeout = max(0.05, min(timeout, *left))
+        try:
+            super().connect()
+        finally:
+            self.timeout = timeout
+        if self.sock is not None and isinstance(timeout, int | float):
+            self.sock.settimeout(timeout)
         _register(self)
 
 
@@ -369,7 +386,7 @@ def open_url(
         resp = opener.open(url, timeout=timeout, **kwargs)
     except Exception as e:
         d.close()
-        if d.expired:
+        if d.expired or d.remaining() <= 0:  # (a handshake cut to the time left ends as it does)
             raise fail(f"took longer than {deadline:g} s") from e
         raise
     finally:

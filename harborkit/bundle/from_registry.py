@@ -15,8 +15,10 @@ the same manifest digests.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import stat
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -144,9 +146,14 @@ def _resolve_all(
                     f"({layer.digest}); docker load on the target reads gzip layers only"
                 )
         for b in res.blobs:
-            blobs.setdefault(
+            known = blobs.setdefault(
                 b.digest, _Blob(b.digest, b.size, b.media_type, ref.registry, ref.repository)
             )
+            if known.size != b.size:  # one digest, one content: one of them lies
+                raise ProtocolError(
+                    f"{ref.registry}: {ref.repository}:{ref.ref} names blob {b.digest} with "
+                    f"{b.size} bytes, and {known.repository} with {known.size} bytes"
+                )
         raw[res.manifest.digest] = res.manifest.raw
         if res.index is not None:
             raw[res.index.digest] = res.index.raw
@@ -247,7 +254,11 @@ def _layer_digests(
 
 def _keep_diff_id(path: Path, diff_id: str, usize: int) -> None:
     tmp = path.with_name(f"{path.name}.diffid.{os.getpid()}-{threading.get_ident()}")
-    tmp.write_text(f"{diff_id} {usize}")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()  # (a leftover, or a link planted there: never written through)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    with open(fd, "w") as f:
+        f.write(f"{diff_id} {usize}")
     os.replace(tmp, path.with_name(path.name + ".diffid"))
 
 
@@ -255,10 +266,16 @@ def _known_diff_id(path: Path) -> tuple[str, int] | None:
     """The diff id and uncompressed size an earlier build kept beside the cache file, if valid."""
     from harborkit.registry.digest import is_digest
 
-    try:
-        text = path.with_name(path.name + ".diffid").read_text(errors="replace")[:100]
+    try:  # a regular file, a few bytes: a FIFO or a link there is no answer, not a hang
+        fd = os.open(
+            path.with_name(path.name + ".diffid"), os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW
+        )
     except OSError:
         return None
+    with open(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            return None
+        text = f.read(100).decode(errors="replace")
     diff_id, _, usize = text.partition(" ")
     if not is_digest(diff_id) or not usize.isascii() or not usize.isdigit() or len(usize) > 18:
         return None  # (an older build kept the diff id alone: worked out again)

@@ -20,7 +20,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from harborkit.bundle.errors import BundleCorrupt
 from harborkit.bundle.format import ImageRecord, blob_member
@@ -41,6 +41,8 @@ if TYPE_CHECKING:
     from harborkit.registry.manifests import Manifest
 
 DEFAULT_WORKERS = 6
+#: images/source-manifests.json is one short entry per image: a larger one is refused unread
+MAX_SOURCE_MANIFESTS = 4 << 20
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
 DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
@@ -112,14 +114,21 @@ def _read(path: Path, m: Member) -> bytes:
 def _plans(
     path: Path, verified: VerifyResult, target_host: str, project: str | None
 ) -> list[_Plan]:
-    from harborkit.registry.manifests import Manifest
+    from harborkit.registry.manifests import MAX_MANIFEST, Manifest
+    from harborkit.registry.transport import JSONRefused, strict_json
 
     meta = verified.metadata
     members: Mapping[str, Member] = verified.members
     source: dict[str, dict[str, dict[str, str]]] = {}
     if SOURCE_MANIFESTS in members:
-        try:
-            doc = json.loads(_read(path, members[SOURCE_MANIFESTS]))
+        if members[SOURCE_MANIFESTS].size > MAX_SOURCE_MANIFESTS:
+            raise BundleCorrupt(
+                f"bundle {path}: {SOURCE_MANIFESTS} is larger than {MAX_SOURCE_MANIFESTS >> 20} MiB"
+            )
+        try:  # (strict: a deep document was a RecursionError traceback)
+            doc: Any = strict_json(_read(path, members[SOURCE_MANIFESTS]))  # schema-checked below
+        except JSONRefused as e:
+            raise BundleCorrupt(f"bundle {path}: {SOURCE_MANIFESTS} {e}") from e
         except ValueError as e:
             raise BundleCorrupt(f"bundle {path}: {SOURCE_MANIFESTS} is not JSON") from e
         validate_source_manifests(doc, f"bundle {path}")
@@ -136,12 +145,18 @@ def _plans(
                 raise BundleCorrupt(
                     f"bundle {path}: manifest {digest} of {img.reference} is missing"
                 )
+            if m.size > MAX_MANIFEST:  # (a layer's digest named as the manifest: read whole)
+                raise BundleCorrupt(
+                    f"bundle {path}: manifest {digest} of {img.reference} is larger than "
+                    f"{MAX_MANIFEST >> 20} MiB"
+                )
             raw = _read(path, m)
             if "sha256:" + hashlib.sha256(raw).hexdigest() != digest:
                 raise BundleCorrupt(
                     f"bundle {path}: manifest {digest} of {img.reference} is altered"
                 )
             manifest = Manifest(digest, entry["manifest"]["media_type"], raw)
+            _check_media_type(manifest, f"bundle {path}: manifest {digest} of {img.reference}")
             if _named_blobs(manifest) != [img.image_id, *img.layers]:
                 raise BundleCorrupt(
                     f"bundle {path}: manifest {digest} of {img.reference} does not match its metadata"
@@ -161,6 +176,22 @@ def _plans(
             )
         )
     return plans
+
+
+def _check_media_type(manifest: Manifest, where: str) -> None:
+    """The media type a stored manifest is pushed as (its ``Content-Type``): an image
+    manifest's, and the one the manifest itself names, if it names one."""
+    from harborkit.registry.errors import ProtocolError
+    from harborkit.registry.manifests import IMAGE_MANIFESTS
+
+    if manifest.media_type not in IMAGE_MANIFESTS:  # ("中文" was a traceback as a header)
+        raise BundleCorrupt(f"{where}: {manifest.media_type!r:.80} is not an image manifest type")
+    try:
+        named = manifest.parsed().get("mediaType", manifest.media_type)
+    except ProtocolError:
+        return  # (named as not matching the metadata next)
+    if named != manifest.media_type:
+        raise BundleCorrupt(f"{where} is {named!r:.80}, the bundle says {manifest.media_type!r}")
 
 
 def _named_blobs(manifest: Manifest) -> list[str] | None:

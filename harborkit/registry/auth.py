@@ -7,6 +7,7 @@ import binascii
 import json
 import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,7 +47,8 @@ def parse_challenges(header: str) -> list[Challenge]:
     pos = 0
     header = header.strip()
     while pos < len(header):
-        m = re.match(r"\s*([A-Za-z][A-Za-z0-9_-]*)\s*", header[pos:])
+        # (commas between challenges: "Negotiate, Bearer realm=..." lost the Bearer one)
+        m = re.match(r"[\s,]*([A-Za-z][A-Za-z0-9_-]*)\s*", header[pos:])
         if not m:
             break
         scheme = m.group(1).lower()
@@ -71,6 +73,33 @@ def docker_config_path() -> Path:
     return Path(base) / "config.json" if base else Path.home() / ".docker" / "config.json"
 
 
+#: a Docker config file is a few KiB: a larger one is refused unread
+MAX_DOCKER_CONFIG = 4 << 20
+
+
+def _load_docker_config(path: Path) -> object | None:
+    """The Docker config file parsed (``None`` if absent); :class:`InputError` if it is not a
+    regular file (a FIFO would hang the read), is larger than 4 MiB or is not JSON."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise InputError(f"cannot read Docker config {path}: {e.strerror}") from e
+    with open(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise InputError(f"cannot read Docker config {path}: not a regular file")
+        data = f.read(MAX_DOCKER_CONFIG + 1)
+    if len(data) > MAX_DOCKER_CONFIG:
+        raise InputError(f"cannot read Docker config {path}: larger than 4 MiB")
+    try:
+        return json.loads(data)
+    except RecursionError as e:  # (nested 100,000 deep was a traceback)
+        raise InputError(f"cannot read Docker config {path}: nested too deep") from e
+    except ValueError as e:
+        raise InputError(f"cannot read Docker config {path}: {e}") from e
+
+
 def _config_keys(host: str) -> list[str]:
     if is_docker_hub(host):
         return [HUB_CONFIG_KEY, "index.docker.io", "docker.io", "registry-1.docker.io"]
@@ -85,12 +114,7 @@ def credentials_from_docker_config(host: str, path: Path | None = None) -> Crede
     (``credsStore``/``credHelpers``) are not consulted.
     """
     path = path or docker_config_path()
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as e:
-        raise InputError(f"cannot read Docker config {path}: {e}") from e
+    data = _load_docker_config(path)
     auths = data.get("auths") if isinstance(data, dict) else None
     if not isinstance(auths, dict):
         return None
@@ -134,8 +158,8 @@ def credential_helper(host: str, path: Path | None = None) -> str | None:
     """
     path = path or docker_config_path()
     try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
+        data = _load_docker_config(path)
+    except InputError:
         return None
     if not isinstance(data, dict):
         return None

@@ -128,7 +128,10 @@ class _Download:
             f"/v2/{self.repository}/blobs/{self.digest}",
             scope=f"repository:{self.repository}:pull",
             what=what,
-            headers={"Range": f"bytes={self.offset}-"} if self.offset else {},
+            # identity: the bytes hashed are the blob's (requests asks for gzip by default,
+            # and a server or proxy that compresses the answer would fail the digest)
+            headers={"Accept-Encoding": "identity"}
+            | ({"Range": f"bytes={self.offset}-"} if self.offset else {}),
             ok=(200, 206),
             allow=(416,) if self.offset else (),
         )
@@ -264,8 +267,14 @@ class BlobAPI:
             done(r)
         if r.status_code == 404:
             return None
-        length = r.headers.get("Content-Length") or "0"
-        return int(length) if length.isdigit() else 0
+        length = r.headers.get("Content-Length") or ""
+        if not (length.isascii() and length.isdigit() and len(length) <= 19):
+            # a "yes" without a size is no answer (stricter than skopeo 1.x, which goes on)
+            raise ProtocolError(
+                f"{t.host}: {what}: the registry answered 200 without a valid Content-Length "
+                f"({show(length[:40])})"
+            )
+        return int(length)
 
     def push_blob(
         self,
@@ -303,10 +312,16 @@ class BlobAPI:
         progress: Progress | None,
     ) -> PushOutcome:
         t = self.transport
-        if self.blob_size(repository, digest) is not None:
+        what = f"push blob {digest} to {repository}"
+        held = self.blob_size(repository, digest)
+        if held is not None:
+            if held != size:  # the same digest, another size: a lie or a broken store
+                raise ProtocolError(
+                    f"{t.host}: {what}: the registry says it holds this blob with {held} bytes, "
+                    f"but it has {size}"
+                )
             return PushOutcome.EXISTS
         scope = f"repository:{repository}:pull,push"
-        what = f"push blob {digest} to {repository}"
         params = ""
         if mount_from and mount_from != repository:
             scope += f" repository:{mount_from}:pull"
@@ -316,7 +331,9 @@ class BlobAPI:
             f"/v2/{repository}/blobs/uploads/{params}",
             scope=scope,
             what=what,
-            ok=(201, 202),
+            # 201 means "mounted": only when a mount was asked for (as skopeo: a plain
+            # upload's POST must be 202, else nothing would be uploaded on its word)
+            ok=(201, 202) if params else (202,),
         )
         done(r)
         if r.status_code == 201:

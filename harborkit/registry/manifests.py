@@ -11,7 +11,6 @@ and what was wrong.
 from __future__ import annotations
 
 import contextlib
-import json
 from dataclasses import dataclass
 
 from harborkit.registry.digest import check_digest, is_digest, sha256_digest, show
@@ -19,10 +18,12 @@ from harborkit.registry.errors import DigestMismatch, ProtocolError, Unsupported
 from harborkit.registry.reference import ImageReference
 from harborkit.registry.transport import (
     DEADLINE_ENV,
+    JSONRefused,
     Transport,
     done,
     read_limited,
     request_deadline,
+    strict_json,
 )
 
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
@@ -87,10 +88,13 @@ class ResolvedImage:
 
 
 def json_object(raw: bytes, where: str) -> JsonObject:
-    """``raw`` parsed as a JSON object, else :class:`ProtocolError` naming ``where``."""
+    """``raw`` parsed as a JSON object (strictly: :func:`~harborkit.registry.transport.strict_json`),
+    else :class:`ProtocolError` naming ``where``."""
     try:
-        doc = json.loads(raw)
-    except (ValueError, RecursionError) as e:
+        doc = strict_json(raw)
+    except JSONRefused as e:
+        raise ProtocolError(f"{where} {e}") from e
+    except ValueError as e:
         raise ProtocolError(f"{where} is not JSON") from e
     if not isinstance(doc, dict):
         raise ProtocolError(f"{where} is a JSON {type(doc).__name__}, not an object")
@@ -158,11 +162,13 @@ class ManifestAPI:
                 raise DigestMismatch(
                     f"{t.host}: manifest {name} hashes to {digest}, the registry says {served}"
                 )
-        media_type = json_object(raw, f"{t.host}: manifest {name}").get("mediaType") or ""
-        if not media_type:
-            media_type = r.headers.get("Content-Type", "").split(";")[0].strip()
+        where = f"{t.host}: manifest {name}"
+        doc = json_object(raw, where)
+        served_type = r.headers.get("Content-Type", "").split(";")[0].strip()
+        media_type = doc.get("mediaType") or served_type
         if not isinstance(media_type, str):
-            raise ProtocolError(f"{t.host}: manifest {name}: mediaType is not a string")
+            raise ProtocolError(f"{where}: mediaType is not a string")
+        _check_unambiguous(doc, media_type, served_type, where)
         return Manifest(digest=digest, media_type=media_type, raw=raw)
 
     def resolve(
@@ -225,6 +231,33 @@ class ManifestAPI:
                 f"expected {manifest.digest}"
             )
         return manifest.digest
+
+
+def _check_unambiguous(doc: JsonObject, media_type: str, served_type: str, where: str) -> None:
+    """Refuse a manifest that two readers could read as two things (containers/image refuses
+    the extra keys; the type and schemaVersion checks are stricter than skopeo):
+    its ``mediaType`` against the ``Content-Type`` it was served with, an image manifest that
+    also lists ``manifests``, an index that also has ``config`` or ``layers``; and a schema 2
+    document whose ``schemaVersion`` is not 2."""
+    known = (*IMAGE_MANIFESTS, *INDEXES, *SCHEMA1)
+    if served_type in known and media_type in known and served_type != media_type:
+        raise ProtocolError(
+            f"{where} is ambiguous: it says it is {show(media_type)} but is served as "
+            f"{show(served_type)}"
+        )
+    if media_type in IMAGE_MANIFESTS:
+        extra = [k for k in ("manifests",) if k in doc]
+        kind = "an image manifest"
+    elif media_type in INDEXES:
+        extra = [k for k in ("config", "layers") if k in doc]
+        kind = "an index"
+    else:
+        return
+    if extra:
+        raise ProtocolError(f"{where} is ambiguous: {kind} that also has {extra[0]!r}")
+    version = doc.get("schemaVersion")
+    if type(version) is not int or version != 2:
+        raise ProtocolError(f"{where}: schemaVersion {version!r:.40} is not 2 (for {kind})")
 
 
 def _pick(t: Transport, index: Manifest, name: str, os_name: str, arch: str) -> str:

@@ -11,9 +11,11 @@ from harborkit.errors import InputError
 DOCKER_HUB = "registry-1.docker.io"
 _HUB_ALIASES = {"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"}
 _COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
-_TAG = re.compile(r"^[\w][\w.-]{0,127}$")
+_TAG = re.compile(r"^[\w][\w.-]{0,127}$", re.ASCII)  # \w as Docker's (Go's) grammar: ASCII
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
-_HOST = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?")
+_HOST = re.compile(
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?", re.ASCII
+)
 
 
 @dataclass(frozen=True)
@@ -51,8 +53,11 @@ def check_host(host: str) -> str:
             "not accepted (they would be printed and stored); give --username and the password "
             "in HARBORKIT_REGISTRY_PASSWORD (or --password)"
         )
-    if not _HOST.fullmatch(host):
+    if not _HOST.fullmatch(host):  # (ASCII digits: int() reads any, "５０００" too)
         raise InputError(f"registry address {host!r} is not HOST[:PORT]")
+    port = host.rsplit("]", 1)[-1].rpartition(":")[2] if ":" in host.rsplit("]", 1)[-1] else ""
+    if port and not 0 < int(port) < 65536:
+        raise InputError(f"registry address {host!r}: port {port} is not from 1 to 65535")
     if host.startswith("["):  # only an IPv6 address goes in brackets ([127.0.0.1] is refused)
         try:
             ipaddress.IPv6Address(host[1 : host.index("]")])
@@ -94,10 +99,15 @@ def parse_reference(text: str, *, default_registry: str = DOCKER_HUB) -> ImageRe
     """
     original = text
     text = text.strip()
+    if not text.isascii() or any(c.isspace() or not c.isprintable() for c in text):
+        # (``$`` matches before a final newline: "a/b\n:v1" passed as repository "a/b\n")
+        raise InputError(
+            f"image reference {original!r} holds whitespace, a control or a non-ASCII character"
+        )
     digest: str | None = None
     if "@" in text:
         text, digest = text.split("@", 1)
-        if not _DIGEST.match(digest):
+        if not _DIGEST.fullmatch(digest):
             raise InputError(f"image reference {original!r} has a malformed digest")
     first, sep, rest = text.partition("/")
     if sep and _looks_like_host(first):
@@ -109,9 +119,9 @@ def parse_reference(text: str, *, default_registry: str = DOCKER_HUB) -> ImageRe
     colon = path.rfind(":")
     if colon > last_slash:
         path, tag = path[:colon], path[colon + 1 :]
-        if not _TAG.match(tag):
+        if not _TAG.fullmatch(tag):
             raise InputError(f"image reference {original!r} has a malformed tag")
-    if not path or not all(_COMPONENT.match(c) for c in path.split("/")):
+    if not path or not all(_COMPONENT.fullmatch(c) for c in path.split("/")):
         raise InputError(f"image reference {original!r} has a malformed repository name")
     if is_docker_hub(registry) and "/" not in path:
         path = f"library/{path}"

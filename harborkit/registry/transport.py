@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import http.cookiejar
 import ipaddress
 import json
 import math
@@ -30,7 +31,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypedDict
-from urllib.parse import urlencode, urljoin
+from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
 import urllib3
@@ -47,7 +48,7 @@ from harborkit.registry.errors import (
     RegistryUnreachable,
 )
 from harborkit.registry.reference import check_host
-from harborkit.registry.url import AmbiguousURL, join_target, parse_target, shown
+from harborkit.registry.url import AmbiguousURL, Target, join_target, parse_target, shown
 from harborkit.transfer import Deadline, shutdown_socket
 
 if TYPE_CHECKING:
@@ -207,7 +208,9 @@ class Transport:
         try:
             yield d
         except Exception as e:
-            if d.expired:
+            # (a connect timeout cut to the time left ends as it runs out, maybe before
+            # the watch marks it expired)
+            if d.expired or d.remaining() <= 0:
                 raise late from e
             raise
         finally:
@@ -232,10 +235,35 @@ class Transport:
             # environment as Go's ProxyFromEnvironment reads them: never for loopback
             s.trust_env = False
             s.proxies = _environ_proxies(self.host)
+            # no cookie jar (as Docker's and skopeo's clients): a cookie a registry sets would
+            # otherwise go to any port of its host name (cookies ignore ports) and its redirects
+            s.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
             self._local.session = s
             with self._lock:
                 self._sessions.append(s)
         return s
+
+    def _timeouts(self) -> tuple[float, float]:
+        """Connect and read timeouts for one request.
+
+        The connect timeout also bounds a TLS handshake as a whole (CPython keeps one
+        deadline for it), and a handshake is the one moment a :class:`Deadline` cannot cut:
+        the socket being wrapped is not yet the connection's. So it never outlasts the
+        deadlines this thread is under (a handshake trickled a byte at a time).
+        """
+        connect = self.timeout
+        for d in getattr(self._local, "deadlines", ()):
+            connect = min(connect, d.remaining())
+        return max(connect, 0.05), min(self.timeout, stall_window())
+
+    def no_downgrade(self, target: Target, where: str) -> Target:
+        """``target``, unless it is plain http while the registry is https (:class:`ProtocolError`)."""
+        if target.scheme == "http" and self.origin.scheme == "https":
+            raise ProtocolError(
+                f"{where}: the URL {shown(target.url)} is refused: it is plain http while the "
+                "registry is served over https"
+            )
+        return target
 
     def url(self, path: str) -> str:
         """``path`` on this registry (an absolute URL is kept)."""
@@ -278,7 +306,18 @@ class Transport:
             query.append(("service", challenge.params["service"]))
         for s in (scope or challenge.params.get("scope", "")).split():
             query.append(("scope", s))
-        url = realm + ("&" if "?" in realm else "?") + urlencode(query)
+        # the query goes before any fragment (appended after one, it never reached the service)
+        parts = urlsplit(target.url)
+        extra = urlencode(query)
+        url = urlunsplit(
+            (
+                parts.scheme,
+                parts.netloc,
+                parts.path,
+                "&".join(filter(None, (parts.query, extra))),
+                "",
+            )
+        )
         with self._lock:
             self._realms.add(Origin.of(realm))
         headers = {"Authorization": _basic(self._credentials)} if self._credentials else {}
@@ -287,7 +326,7 @@ class Transport:
             r = self.session().get(
                 url,
                 headers=headers,
-                timeout=(self.timeout, min(self.timeout, stall_window())),
+                timeout=self._timeouts(),
                 stream=True,
                 allow_redirects=False,
             )
@@ -334,6 +373,12 @@ class Transport:
                 raise self.auth_failure(401, what)  # none to give, or sent and refused
             with self._lock:
                 self._basic = True  # (another thread may have set it meanwhile)
+        elif challenges:  # (was "rejected the credentials": none had been sent)
+            names = ", ".join(sorted({c.scheme for c in challenges})[:4])
+            raise AuthenticationFailed(
+                f"{self.host}: {what}: the registry asks for {_clean(names, 80)} authentication; "
+                "harborkit speaks Basic and Bearer only (401)"
+            )
         else:
             raise self.auth_failure(401, what)
 
@@ -359,7 +404,8 @@ class Transport:
         """
         url = self.url(path)
         if url is path:  # an absolute URL the registry sent (an upload Location)
-            url = parse_target(url, f"{self.host}: {what}").url
+            where = f"{self.host}: {what}"
+            url = self.no_downgrade(parse_target(url, where), where).url
         # a request that sends a body (a blob upload) may take as long as a blob
         seconds, env = (
             (blob_deadline(), BLOB_DEADLINE_ENV) if body else (request_deadline(), DEADLINE_ENV)
@@ -424,7 +470,7 @@ class Transport:
                     headers=headers,
                     data=body() if body else None,
                     stream=True,
-                    timeout=(self.timeout, min(self.timeout, stall_window())),
+                    timeout=self._timeouts(),
                     allow_redirects=False,
                 )
             except requests.RequestException as e:
@@ -433,7 +479,8 @@ class Transport:
             if r.status_code not in _REDIRECTS or not location:
                 return r
             r.close()  # its body is not read
-            url = join_target(url, location, f"{self.host}: {what}: redirect").url
+            where = f"{self.host}: {what}: redirect"
+            url = self.no_downgrade(join_target(url, location, where), where).url
             if not self.is_mine(url):
                 headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
             if r.status_code == 303 or (r.status_code in (301, 302) and method == "POST"):
@@ -546,43 +593,94 @@ class _TrackingAdapter(HTTPAdapter):
 
 #: a token response or an error body nested deeper than this is refused before parsing
 MAX_JSON_DEPTH = 64
-_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
-_JSON_NESTING = re.compile(rb"[\[\]{}]")
 
 
-class _TooDeep(ValueError):
-    pass
+class JSONRefused(ValueError):
+    """JSON that :func:`strict_json` refuses; its text completes "the document ..."."""
 
 
-def loads_small(raw: bytes) -> object:
-    """``raw`` (a bounded body) parsed as JSON; :class:`ValueError` if it is not JSON or is
-    nested deeper than :data:`MAX_JSON_DEPTH` (``json`` would recurse once per level)."""
-    depth = 0
-    for m in _JSON_NESTING.finditer(_JSON_STRING.sub(b"", raw)):
-        depth += 1 if m.group() in (b"[", b"{") else -1
-        if depth > MAX_JSON_DEPTH:
-            raise _TooDeep(f"nested deeper than {MAX_JSON_DEPTH} levels")
+#: a JSON integer beyond this (Go's int64, what Docker and skopeo decode into) is refused
+MAX_JSON_INT = (1 << 63) - 1
+
+
+def _pairs(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for key, value in pairs:
+        if key in out:  # json keeps the last, as Go does: another reader may keep the first
+            raise JSONRefused(f"holds the key {_clean(repr(key), 60)} twice")
+        out[key] = value
+    return out
+
+
+def _constant(name: str) -> object:
+    raise JSONRefused(f"holds {name}, which is not JSON")
+
+
+def _integer(text: str) -> int:
+    value = int(text)
+    if abs(value) > MAX_JSON_INT:
+        raise JSONRefused(f"holds the number {_clean(text, 40)}, out of any 64-bit range")
+    return value
+
+
+def strict_json(raw: bytes) -> object:
+    """``raw`` (a bounded body) parsed as JSON as strictly as the strictest reader of it would:
+    :class:`ValueError` if it is not UTF-8 JSON (Go reads no UTF-16 and no BOM), and
+    :class:`JSONRefused` if it is nested deeper than :data:`MAX_JSON_DEPTH`, holds a key
+    twice in one object (readers differ on which one counts), ``NaN`` or ``Infinity`` (not
+    JSON) or an integer beyond 64 bits (Go's decoders refuse it; Python's ``float()`` raises).
+
+    Linear in the size of ``raw``: ``json`` (in C) stops a deep document at the recursion
+    limit, and the depth of what it returns is measured without recursion. (A regular
+    expression that skipped strings took quadratic time on ``"\\"\\"\\"...``.)"""
+    text = raw.decode("utf-8")  # UnicodeDecodeError is a ValueError
     try:
-        return json.loads(raw)
-    except RecursionError as e:  # (not reached after the depth check; kept as a guard)
-        raise _TooDeep(f"nested deeper than {MAX_JSON_DEPTH} levels") from e
+        doc = json.loads(
+            text, object_pairs_hook=_pairs, parse_constant=_constant, parse_int=_integer
+        )
+    except RecursionError as e:
+        raise JSONRefused(f"is nested deeper than {MAX_JSON_DEPTH} levels") from e
+    stack: list[tuple[object, int]] = [(doc, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                raise JSONRefused(f"is nested deeper than {MAX_JSON_DEPTH} levels")
+            items = value.values() if isinstance(value, dict) else value
+            stack.extend((v, depth + 1) for v in items if isinstance(v, dict | list))
+    return doc
+
+
+loads_small = strict_json
+
+
+#: a bearer token as RFC 6750 writes it (token68): what goes in the Authorization header
+_TOKEN68 = re.compile(r"[A-Za-z0-9._~+/-]+=*")
 
 
 def _parse_token(body: bytes, where: str) -> tuple[str, float]:
     """Token text and lifetime from a token response (the token is never echoed)."""
     try:
-        doc = loads_small(body)
-    except _TooDeep as e:
-        raise ProtocolError(f"{where}: the token response is {e}") from e
+        doc = strict_json(body)
+    except JSONRefused as e:
+        raise ProtocolError(f"{where}: the token response {e}") from e
     except ValueError as e:
         raise ProtocolError(f"{where}: the token response is not JSON") from e
     if not isinstance(doc, dict):
         raise ProtocolError(f"{where}: the token response is not a JSON object")
-    token = doc.get("token") or doc.get("access_token")
+    token, access = doc.get("token"), doc.get("access_token")
+    if token and access and token != access:
+        # the spec leaves the choice open (Docker takes access_token): two readers, two tokens
+        raise ProtocolError(f"{where}: the token response holds a token and another access_token")
+    token = token or access
     if not token:
         raise ProtocolError(f"{where}: the token response holds no token")
-    if not isinstance(token, str) or not token.isprintable() or len(token) > 64 << 10:
-        raise ProtocolError(f"{where}: the token response holds a token that is not printable text")
+    if not isinstance(token, str) or len(token) > 64 << 10 or not _TOKEN68.fullmatch(token):
+        # (a token is sent as a header: "中文" was a UnicodeEncodeError traceback there)
+        raise ProtocolError(
+            f"{where}: the token response holds a token that is not a bearer token "
+            "(RFC 6750: letters, digits, '-._~+/', then '=')"
+        )
     expires = doc.get("expires_in")
     if expires is None:
         return token, 60.0

@@ -409,3 +409,24 @@ def test_a_trickled_call_after_a_good_ping(trickling_daemon: Callable[[bool], st
     )
     assert e.value.exit_code == ExitCode.ENVIRONMENT
     assert took < 8, took
+
+
+def test_a_trickled_tls_handshake_of_an_installer_download_meets_its_deadline(
+    tmp_path: Path, source_registry: str
+) -> None:
+    """A handshake a byte at a time: the deadline cannot shut down a socket being wrapped, so
+    the handshake's own timeout (the stall window, 60 s here) must not outlast it."""
+    from tests.support.hostile_registry import hostile_registry, trickle_proxy
+    from tests.support.registry import make_pki
+
+    pki = make_pki(tmp_path / "pki")
+    env = {"HARBORKIT_DOWNLOAD_STALL": "60", "HARBORKIT_DOWNLOAD_DEADLINE": "2"}
+    with (
+        hostile_registry("ok", tls=(pki.server_cert, pki.server_key)) as tls_server,
+        trickle_proxy(tls_server.host) as host,
+    ):
+        url = f"https://{host}/harbor-online-installer-v1.8.0.tgz"
+        r, took = _build_from_registry(tmp_path, source_registry, env, "--installer", url)
+    assert r.returncode == ExitCode.DOWNLOAD, r.stderr
+    _exactly_one_line(r.stderr, f"download of installer {url} took longer than 2 s")
+    assert took < 15, took  # was the 60 s stall window

@@ -99,3 +99,53 @@ def test_credential_helper_is_named(tmp_path: Path) -> None:
     assert credential_helper("gcr.io", p) == "docker-credential-gcloud"
     assert credential_helper("127.0.0.1:5000", p) == "docker-credential-desktop"
     assert credentials_from_docker_config("127.0.0.1:5000", p) is None
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        ("[" * 100_000, "nested too deep"),  # was a RecursionError traceback
+        ("[" * 100_000 + "]" * 100_000, "nested too deep"),
+        (" " * (5 << 20), "larger than 4 MiB"),
+        (
+            "{not json",
+            "Expecting property name enclosed in double quotes: line 1 column 2 (char 1)",
+        ),
+        (None, "not a regular file"),  # a FIFO: the read hung
+    ],
+    ids=["nested", "deep-valid", "large", "not-json", "fifo"],
+)
+def test_a_bad_docker_config_is_one_clear_error(
+    content: str | None, why: str, tmp_path: Path
+) -> None:
+    import os
+    import time
+
+    from harborkit.registry.auth import credential_helper
+
+    cfg = tmp_path / "config.json"
+    if content is None:
+        os.mkfifo(cfg)
+    else:
+        cfg.write_text(content)
+    started = time.monotonic()
+    with pytest.raises(InputError) as ei:
+        credentials_from_docker_config("127.0.0.1:5000", cfg)
+    assert str(ei.value) == f"cannot read Docker config {cfg}: {why}"
+    assert credential_helper("127.0.0.1:5000", cfg) is None  # (only a hint: never fails)
+    assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize(
+    ("header", "schemes"),
+    [
+        ("Negotiate, NTLM", ["negotiate", "ntlm"]),
+        ('Negotiate, Bearer realm="https://r/t"', ["negotiate", "bearer"]),
+        ('NTLM,Basic realm="x"', ["ntlm", "basic"]),
+        (',, Basic realm="x" ,', ["basic"]),
+    ],
+)
+def test_challenges_without_parameters_do_not_hide_the_next(
+    header: str, schemes: list[str]
+) -> None:
+    assert [c.scheme for c in parse_challenges(header)] == schemes

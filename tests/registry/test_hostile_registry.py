@@ -9,6 +9,8 @@ taken with ``wait4``.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import subprocess
@@ -217,6 +219,67 @@ def test_the_same_build_from_an_honest_registry_works(site: Site) -> None:
             "{h}: hostile/app:v1: manifest {hex}: config of 1099511627776 bytes is larger "
             "than 16 MiB",
         ),
+        # JSON that readers would read differently, or that Go's decoders (skopeo) refuse
+        ("manifest-duplicate-key", "{h}: manifest hostile/app:v1 holds the key 'layers' twice"),
+        ("manifest-nan", "{h}: manifest hostile/app:v1 holds NaN, which is not JSON"),
+        (
+            "layer-size-huge",
+            "{h}: manifest hostile/app:v1 holds the number 1000000000000000000000000000000000000"
+            r"\.\.\., out of any 64-bit range",
+        ),
+        (
+            "layer-size-int64",
+            "{h}: manifest hostile/app:v1 holds the number 9223372036854775808, out of any "
+            "64-bit range",
+        ),
+        (
+            "manifest-ambiguous",
+            "{h}: manifest hostile/app:v1 is ambiguous: an image manifest that also has "
+            "'manifests'",
+        ),
+        (
+            "index-ambiguous",
+            "{h}: manifest hostile/app:v1 is ambiguous: an index that also has 'layers'",
+        ),
+        (
+            "manifest-served-as-oci",
+            "{h}: manifest hostile/app:v1 is ambiguous: it says it is "
+            r"'application/vnd\.docker\.distribution\.manifest\.v2\+json' but is served as "
+            r"'application/vnd\.oci\.image\.manifest\.v1\+json'",
+        ),
+        (
+            "manifest-schema-version",
+            r"{h}: manifest hostile/app:v1: schemaVersion 1 is not 2 \(for an image manifest\)",
+        ),
+        (
+            "config-duplicate-key",
+            r"{h}: hostile/app \(hostile/app:v1\): config {hex} holds the key 'rootfs' twice",
+        ),
+        # digests: only sha256 in lower-case hex, and what is received must hash to it
+        (
+            "layer-sha512",
+            r"{h}: hostile/app:v1: manifest {hex}: layer 0 digest 'sha512:[0-9a-f]+\.\.\. is "
+            "not sha256: followed by 64 lowercase hex digits",
+        ),
+        (
+            "layer-uppercase",
+            "{h}: hostile/app:v1: manifest {hex}: layer 0 digest 'sha256:[0-9A-F]{{64}}' is "
+            "not sha256: followed by 64 lowercase hex digits",
+        ),
+        (
+            "size-conflict",  # (the first size won; the second was never checked)
+            r"{h}: hostile/app:v1 names blob {hex} with \d+ bytes, and hostile/app with \d+ "
+            "bytes",
+        ),
+        (
+            "header-digest-lie",
+            "{h}: manifest hostile/app:v1 hashes to {hex}, the registry says {hex}",
+        ),
+        (
+            "blob-mismatch",
+            r"{h}: blob {hex} of hostile/app does not match its digest \(received \d+ bytes "
+            r"hashing to {hex}\); the download was removed",
+        ),
     ],
 )
 def test_a_malformed_document_is_one_line_exit_10(mode: str, line: str, site: Site) -> None:
@@ -233,6 +296,22 @@ def test_a_malformed_document_is_one_line_exit_10(mode: str, line: str, site: Si
     [
         ("token-expires-nan", "the token response's expires_in is not a number"),
         ("token-endless", "the token response is larger than 256 KiB"),  # a bounded read
+        (
+            "token-expires-huge",  # was an OverflowError traceback
+            "the token response holds the number 1000000000000000000000000000000000000..., "
+            "out of any 64-bit range",
+        ),
+        ("token-conflict", "the token response holds a token and another access_token"),
+        ("token-duplicate", "the token response holds the key 'token' twice"),
+        ("token-nan", "the token response holds NaN, which is not JSON"),
+        *(
+            (
+                mode,
+                "the token response holds a token that is not a bearer token (RFC 6750: "
+                "letters, digits, '-._~+/', then '=')",
+            )
+            for mode in ("token-not-latin1", "token-space", "token-newline")
+        ),
     ],
 )
 def test_a_bad_token_response_is_one_line_and_never_echoed(
@@ -275,6 +354,14 @@ def test_a_blob_past_its_declared_size_is_cut_and_removed(site: Site) -> None:
     assert not (
         site.cache / "sha256" / f"{layer}.partial"
     ).exists()  # (a cancelled config's may stay)
+
+
+def test_a_blob_is_asked_for_as_it_is_not_compressed_for_the_wire(site: Site) -> None:
+    """requests asks for gzip by default; a server (or proxy) that gzips the answer would
+    have the blob fail its digest: blobs are asked for with ``Accept-Encoding: identity``."""
+    with hostile_registry("blob-gzip-if-asked") as reg:
+        run = build(site, reg)
+    assert (run.rc, run.stderr) == (ExitCode.OK, "")
 
 
 def test_a_resumed_partial_that_does_not_match_restarts_in_the_same_run(site: Site) -> None:
@@ -749,3 +836,349 @@ def test_a_trickled_upload_answer_does_not_beat_the_blob_deadline(bundle: Path, 
         r"\(HARBORKIT_REGISTRY_BLOB_DEADLINE\)",
     )
     assert took < 10, took
+
+
+# --------------------------------------------------------------------------- adversarial pass
+
+
+def _tls_run(site: Site, ca: Path, *args: str, password: bool = True) -> Run:
+    return run_measured(site, *args, "--ca", str(ca), "--username", USER, password=password)
+
+
+@pytest.mark.parametrize("command", ["build", "push"])
+def test_an_https_registry_sending_us_to_plain_http_is_refused(
+    command: str, bundle: Path, site: Site, tmp_path: Path
+) -> None:
+    """A blob redirect (build) or an upload Location (push) from https to plain http."""
+    from tests.support.registry import make_pki
+
+    pki = make_pki(tmp_path / "pki")
+    mode = "redirect-elsewhere" if command == "build" else "location-elsewhere"
+    with hostile_registry(mode, auth="basic", tls=(pki.server_cert, pki.server_key)) as reg:
+        if command == "build":
+            run = _tls_run(
+                site, pki.ca_cert,
+                "bundle", "build", "-q", "--from", f"registry://{reg.host}",
+                "-m", str(site.manifest), "--installer", str(site.installer),
+                "-o", str(site.root / "out.tar"),
+            )  # fmt: skip
+            url, what = rf"http://{re.escape(reg.witness_host)}/blobs/{HEX}", rf"fetch blob {HEX}"
+            where = f"{what} of hostile/app: redirect"
+        else:
+            run = _tls_run(
+                site, pki.ca_cert,
+                "bundle", "push", "-q", str(bundle), "--registry", reg.host, "--workers", "1",
+            )  # fmt: skip
+            url = rf"http://{re.escape(reg.witness_host)}/upload/1"
+            where = rf"push blob {HEX} to hostile/app"
+    refused(
+        run,
+        site,
+        rf"{_h(reg)}: {where}: the URL '{url}' is refused: it is plain http while the "
+        "registry is served over https",
+    )
+    assert reg.witness_seen == []  # nothing went in clear, credentials or data
+
+
+def test_no_cookie_goes_back_to_the_registry_or_to_another_port(site: Site) -> None:
+    """Cookies ignore ports: a cookie jar would hand the registry's cookie to any service on
+    its address (here the witness a blob redirect points at). Docker and skopeo keep none."""
+    with hostile_registry("cookie-jar", auth="basic") as reg:
+        run = build(site, reg)
+    assert (run.rc, run.stderr) == (ExitCode.OK, "")
+    assert reg.witness_host.rsplit(":", 1)[0] == reg.host.rsplit(":", 1)[0]
+    assert reg.witness_seen, "the redirect was not followed"
+    assert len(reg.seen) > 3
+    assert [s.cookie for s in reg.seen + reg.witness_seen] == [None] * len(
+        reg.seen + reg.witness_seen
+    )
+    assert [s.authorization for s in reg.witness_seen] == [None] * len(reg.witness_seen)
+
+
+@pytest.mark.parametrize(
+    ("mode", "line"),
+    [
+        (
+            "head-no-length",
+            r"{h}: check blob {hex} in hostile/app: the registry answered 200 without a valid "
+            r"Content-Length \(''\)",
+        ),
+        (
+            "head-wrong-length",
+            r"{h}: push blob {hex} to hostile/app: the registry says it holds this blob with 5 "
+            r"bytes, but it has \d+",
+        ),
+    ],
+)
+def test_a_blob_head_without_its_true_size_is_not_taken_as_there(
+    mode: str, line: str, bundle: Path, site: Site
+) -> None:
+    """A HEAD 200 without a Content-Length or with a size that is not the blob's (skopeo 1.x
+    takes both as "there") is a registry that lies or a broken store: nothing is tagged on
+    its word."""
+    with hostile_registry(mode, auth="basic") as reg:
+        run = _push(site, bundle, reg, "--workers", "1")
+    refused(run, site, line.format(h=_h(reg), hex=HEX))
+    assert [s for s in reg.seen if "/manifests/" in s.path] == []
+
+
+def test_a_trickled_tls_handshake_does_not_beat_the_request_deadline(
+    site: Site, tmp_path: Path
+) -> None:
+    """The handshake is the one moment the deadline cannot shut the connection down (the
+    socket is being wrapped): the connect timeout is cut to the time left."""
+    import time
+
+    from tests.support.hostile_registry import trickle_proxy
+    from tests.support.registry import make_pki
+
+    pki = make_pki(tmp_path / "pki")
+    os.environ["HARBORKIT_REGISTRY_DEADLINE"] = "2"
+    try:
+        with (
+            hostile_registry("ok", tls=(pki.server_cert, pki.server_key)) as reg,
+            trickle_proxy(reg.host) as host,
+        ):
+            started = time.monotonic()
+            run = _tls_run(
+                site, pki.ca_cert,
+                "bundle", "build", "-q", "--from", f"registry://{host}",
+                "-m", str(site.manifest), "--installer", str(site.installer),
+                "-o", str(site.root / "out.tar"),
+            )  # fmt: skip
+            took = time.monotonic() - started
+    finally:
+        del os.environ["HARBORKIT_REGISTRY_DEADLINE"]
+    refused(
+        run,
+        site,
+        rf"{re.escape(host)}: get manifest hostile/app:v1: no complete answer within 2 s "
+        r"\(HARBORKIT_REGISTRY_DEADLINE\)",
+    )
+    assert took < 10, took  # was 60 s: the connect timeout bounded the handshake as a whole
+
+
+@pytest.mark.parametrize(
+    ("mode", "auth", "line"),
+    [
+        (
+            "token-quadratic",
+            "bearer",
+            r"{h}: token service http://{h}/token \(to get manifest hostile/app:v1\): the token "
+            "response is not JSON",
+        ),
+        ("manifest-quadratic", "none", "{h}: manifest hostile/app:v1 is not JSON"),
+        (
+            "error-quadratic",
+            "none",
+            "{h}: get manifest hostile/app:v1 failed: HTTP 500 Internal Server Error",
+        ),
+    ],
+)
+def test_json_that_is_slow_to_skip_is_parsed_in_linear_time(
+    mode: str, auth: str, line: str, site: Site
+) -> None:
+    """64 KiB of escaped quotes took a string-skipping regex ~40 s (quadratic: a 4 MiB
+    manifest would take days, and no deadline covers parsing)."""
+    import time
+
+    with hostile_registry(mode, auth=auth) as reg:
+        started = time.monotonic()
+        run = build(site, reg)
+        took = time.monotonic() - started
+    refused(run, site, line.format(h=_h(reg)))
+    assert took < 10, took
+
+
+def _crafted_push(site: Site, source: bytes, *, big_layer: bool = False) -> tuple[Run, list[str]]:
+    """``bundle push`` of a crafted (unsigned, checksums right) bundle whose
+    ``images/source-manifests.json`` is ``source`` (``{layer}``: a layer's digest, its
+    member over 4 MiB with ``big_layer``); what the registry saw."""
+    import random
+
+    from tests.bundle.craft import craft_bundle, crafted_images
+    from tests.support.images import make_image, make_layer
+
+    images = crafted_images()
+    if big_layer:
+        data = random.Random(5).randbytes(5 << 20)  # gzip keeps random bytes at their size
+        images = [make_image(images[0].tags, [make_layer([("big.bin", data, 0o644)])])]
+    path = site.root / "crafted.tar"
+    crafted = craft_bundle(path, images=images)
+    layer = crafted.metadata["layers"][0]["digest"]
+    ref = crafted.metadata["images"][0]["reference"]
+    source = source.replace(b"{layer}", layer.encode()).replace(b"{ref}", ref.encode())
+    extra = [("images/source-manifests.json", source)]
+    if b"{manifest}" in source:  # a true manifest of the first image, stored as a blob
+        img = crafted.metadata["images"][0]
+        sizes = {x["digest"]: x["size"] for x in crafted.metadata["layers"]}
+        doc = {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "size": len(crafted.member(f"images/blobs/sha256/{img['image_id'][7:]}")),
+                "digest": img["image_id"],
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                    "size": sizes[d],
+                    "digest": d,
+                }
+                for d in img["layers"]
+            ],
+        }
+        raw = json.dumps(doc).encode()
+        digest = "sha256:" + hashlib.sha256(raw).hexdigest()
+        extra.append((f"images/blobs/sha256/{digest[7:]}", raw))
+        extra[0] = (extra[0][0], source.replace(b"{manifest}", digest.encode()))
+    craft_bundle(path, images=images, extra=extra)
+    with hostile_registry("ok") as reg:
+        run = run_measured(
+            site, "bundle", "push", "-q", str(path), "--registry", reg.host, "--insecure"
+        )
+    return run, [s.path for s in reg.seen]
+
+
+_SOURCE_AS_LAYER = b"""{"version": 1, "registry": "127.0.0.1:5000", "images": [
+ {"reference": "{ref}", "repository": "x/y",
+  "manifest": {"digest": "{layer}",
+               "media_type": "application/vnd.docker.distribution.manifest.v2+json"},
+  "index": null}]}"""
+
+
+def _source_typed(media_type: str) -> bytes:
+    """source-manifests.json naming a true manifest of the first image as ``media_type``."""
+    return json.dumps(
+        {
+            "version": 1,
+            "registry": "127.0.0.1:5000",
+            "images": [
+                {
+                    "reference": "{ref}",
+                    "repository": "x/y",
+                    "manifest": {"digest": "{manifest}", "media_type": media_type},
+                    "index": None,
+                }
+            ],
+        }
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("source", "big_layer", "why"),
+    [
+        (b"[" * 200_000, False, "images/source-manifests.json is nested deeper than 64 levels"),
+        (b"[" * 100_000 + b"]" * 100_000, False, "images/source-manifests.json is nested "
+         "deeper than 64 levels"),
+        (b'{"version": 1, "version": 1}', False, "images/source-manifests.json holds the key "
+         "'version' twice"),
+        (b" " * (5 << 20) + b"{}", False, "images/source-manifests.json is larger than 4 MiB"),
+        (_SOURCE_AS_LAYER, True, r"manifest {hex} of \S+ is larger than 4 MiB"),
+        # the media type it is pushed as (its Content-Type): an image manifest's, its own
+        (_source_typed("\u4e2d\u6587"), False, r"manifest {hex} of \S+: '\u4e2d\u6587' is "
+         "not an image manifest type"),
+        (_source_typed("x\r\nX-Evil: 1"), False, r"manifest {hex} of \S+: 'x\\r\\nX-Evil: 1' "
+         "is not an image manifest type"),
+        (_source_typed("application/vnd.oci.image.index.v1+json"), False, r"manifest {hex} of "
+         r"\S+: 'application/vnd\.oci\.image\.index\.v1\+json' is not an image manifest type"),
+        (_source_typed("application/vnd.oci.image.manifest.v1+json"), False, r"manifest {hex} "
+         r"of \S+ is 'application/vnd\.docker\.distribution\.manifest\.v2\+json', the "
+         r"bundle says 'application/vnd\.oci\.image\.manifest\.v1\+json'"),
+    ],
+    ids=[
+        "nested", "deep-valid", "duplicate-key", "large", "a-layer-as-manifest",
+        "type-not-latin1", "type-crlf", "type-index", "type-other",
+    ],
+)  # fmt: skip
+def test_a_crafted_source_manifests_member_is_one_line_exit_4_before_any_request(
+    source: bytes, big_layer: bool, why: str, site: Site
+) -> None:
+    """push reads images/source-manifests.json and the manifests it names from the bundle:
+    a deep one was a RecursionError traceback, and both were read whole, whatever size."""
+    run, seen = _crafted_push(site, source, big_layer=big_layer)
+    assert run.stderr.count("\n") == 1, run.stderr
+    line = rf"harborkit: error: bundle \S+crafted\.tar: {why.format(hex=HEX)}\n"
+    assert re.fullmatch(line, run.stderr), run.stderr
+    assert run.rc == ExitCode.BUNDLE_CORRUPT, run.stderr
+    assert run.peak_rss_mb < MAX_RSS_MB, run.peak_rss_mb
+    assert seen == []  # refused before anything was sent
+
+
+def test_an_upload_answered_as_mounted_when_no_mount_was_asked_is_refused(
+    bundle: Path, site: Site
+) -> None:
+    """201 to an upload's POST means "mounted from another repository": without a mount
+    asked for, nothing would be uploaded on the registry's word (skopeo wants 202)."""
+    with hostile_registry("post-created", auth="basic") as reg:
+        run = _push(site, bundle, reg, "--workers", "1")
+    refused(run, site, rf"{_h(reg)}: push blob {HEX} to hostile/app failed: HTTP 201 Created")
+    assert [s for s in reg.seen if s.method in ("PUT", "PATCH")] == []
+
+
+def test_a_crafted_source_manifest_of_the_right_type_is_sent(site: Site) -> None:
+    """The control of the test above: the same crafted bundle with the manifest's own type
+    gets past every check of the bundle and is sent (this registry has no such repository)."""
+    run, seen = _crafted_push(
+        site, _source_typed("application/vnd.docker.distribution.manifest.v2+json")
+    )
+    assert run.rc == ExitCode.REGISTRY, run.stderr
+    assert "NAME_UNKNOWN" in run.stderr and "bundle" not in run.stderr, run.stderr
+    assert seen
+
+
+@pytest.mark.parametrize("plant", ["fifo", "link"])
+def test_a_planted_diffid_in_the_cache_neither_hangs_nor_is_followed(
+    plant: str, site: Site
+) -> None:
+    """The cache keeps a layer's diff id beside it (``<hex>.diffid``): a FIFO there hung the
+    next build's read, and a link there was read through (and the temporary file written
+    before the rename could be a link too)."""
+    with hostile_registry("ok") as reg:
+        assert build(site, reg).rc == ExitCode.OK
+        (site.root / "out.tar").unlink()
+        diffids = list(site.cache.rglob("*.diffid"))
+        assert diffids
+        outside = site.root / "outside"
+        outside.write_text("sha256:" + "0" * 64 + " 1")
+        for d in diffids:
+            d.unlink()
+            if plant == "fifo":
+                os.mkfifo(d)
+            else:
+                d.symlink_to(outside)
+        env = dict(os.environ, HOME=str(site.home))
+        proc = subprocess.run(
+            [
+                sys.executable, "-m", "harborkit", "bundle", "build", "-q",
+                "--from", f"registry://{reg.host}", "--insecure", "-m", str(site.manifest),
+                "--installer", str(site.installer), "-o", str(site.root / "out.tar"),
+            ],
+            capture_output=True, text=True, env=env, cwd=REPO, timeout=60,
+        )  # fmt: skip
+    assert (proc.returncode, proc.stderr) == (ExitCode.OK, "")
+    assert outside.read_text() == "sha256:" + "0" * 64 + " 1"
+    assert all(d.is_file() and not d.is_symlink() for d in diffids)  # worked out again
+
+
+def test_a_realm_with_a_query_and_a_fragment_gets_the_scope_in_its_query(site: Site) -> None:
+    """The service and scope were appended after the realm's #fragment: never sent."""
+    with hostile_registry("realm-fragment", auth="bearer") as reg:
+        run = build(site, reg)
+    assert (run.rc, run.stderr) == (ExitCode.OK, "")
+    tokens = [s.path for s in reg.seen if s.path.startswith("/token")]
+    assert tokens and all("#" not in p and "tenant=1&service=hostile&scope=" in p for p in tokens)
+
+
+def test_a_challenge_harborkit_does_not_speak_is_named(site: Site) -> None:
+    """A 401 asking for Negotiate/NTLM said the credentials were rejected: none were sent."""
+    with hostile_registry("challenge-negotiate", auth="basic") as reg:
+        run = build(site, reg)
+    refused(
+        run,
+        site,
+        rf"{_h(reg)}: get manifest hostile/app:v1: the registry asks for negotiate, ntlm "
+        r"authentication; harborkit speaks Basic and Bearer only \(401\)",
+    )
+    assert [s.authorization for s in reg.seen] == [None]

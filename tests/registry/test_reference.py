@@ -32,7 +32,23 @@ def test_default_registry_has_no_library_rule() -> None:
     assert ref.short() == "busybox:1"
 
 
-@pytest.mark.parametrize("bad", ["UPPER/case", "x@sha256:abc", "a//b", "x:bad tag", ""])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "UPPER/case",
+        "x@sha256:abc",
+        "a//b",
+        "x:bad tag",
+        "",
+        # a newline inside (``$`` matched before it), non-ASCII word characters, controls
+        "127.0.0.1:5000/a/b\n:v1",
+        "127.0.0.1:5000\n/a/b:v1",
+        "a/b:v\u0131",
+        "a/b:\uff56\uff11",
+        "a/b\x00:v1",
+        "a/b@sha256:" + "a" * 64 + "\n:x",
+    ],
+)
 def test_malformed(bad: str) -> None:
     with pytest.raises(InputError):
         parse_reference(bad)
@@ -53,3 +69,20 @@ def test_a_plain_registry_address_is_kept(host: str) -> None:
     from harborkit.registry.reference import check_host
 
     assert check_host(host) == host
+
+
+@pytest.mark.parametrize(
+    ("host", "why"),
+    [
+        ("127.0.0.1:\uff15\uff10\uff10\uff10", r"is not HOST\[:PORT\]"),  # int() reads them
+        ("127.0.0.1:\u0665\u0660\u0660\u0660", r"is not HOST\[:PORT\]"),
+        ("127.0.0.1:0", "port 0 is not from 1 to 65535"),
+        ("127.0.0.1:65536", "port 65536 is not from 1 to 65535"),
+        ("[::1]:99999", "port 99999 is not from 1 to 65535"),
+    ],
+)
+def test_a_registry_port_is_ascii_digits_in_range(host: str, why: str) -> None:
+    from harborkit.registry.reference import check_host
+
+    with pytest.raises(InputError, match=why):
+        check_host(host)

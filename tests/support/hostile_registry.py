@@ -13,6 +13,7 @@ Modes (``MODES``) each change one answer; ``ok`` changes none.
 from __future__ import annotations
 
 import base64
+import contextlib
 import gzip
 import hashlib
 import itertools
@@ -97,9 +98,53 @@ MODES = (
     "push-forgets",  # a pushed manifest is answered 201, but is not there when read back
     "push-one-fails",  # the layer's upload fails at once, the config's hangs
     "trickle-upload-answer",  # the answer to an upload's PUT at a byte per 0.2 s
+    # JSON that two readers could read two ways, or that Go's decoders refuse
+    "token-expires-huge",  # expires_in of 401 digits (float() overflows)
+    "token-conflict",  # a token and another access_token
+    "token-duplicate",  # "token" twice
+    "token-nan",  # expires_in: NaN
+    "token-not-latin1",  # a token with CJK characters
+    "token-space",  # a token with a space
+    "token-newline",  # a token with CR LF and a header after it
+    "manifest-duplicate-key",  # "layers" twice (the first empty)
+    "manifest-nan",  # a NaN in the manifest
+    "layer-size-huge",  # a layer size of 401 digits
+    "layer-size-int64",  # a layer size of 2**63
+    "manifest-ambiguous",  # an image manifest that also lists "manifests"
+    "index-ambiguous",  # an index that also has "layers"
+    "manifest-served-as-oci",  # a Docker manifest served as an OCI manifest
+    "manifest-schema-version",  # a schema 2 manifest whose schemaVersion is 1
+    "config-duplicate-key",  # the config with "rootfs" twice (the first empty)
+    "cookie-jar",  # every answer sets a cookie; blobs redirect to a witness on the same address
+    "head-no-length",  # a blob HEAD answers 200 without Content-Length
+    "head-wrong-length",  # a blob HEAD answers 200 with a size that is not the blob's
+    "layer-sha512",  # a layer named by a sha512 digest (harborkit verifies sha256 only)
+    "layer-uppercase",  # a layer digest in upper-case hex
+    "header-digest-lie",  # a well-formed Docker-Content-Digest that is not the manifest's
+    "blob-mismatch",  # the layer served with one byte changed (same size)
+    "blob-gzip-if-asked",  # blobs gzipped (Content-Encoding) for a client that accepts gzip
+    "size-conflict",  # the layer named twice, the second time with one byte more
+    # '"' and 32,768 escaped quotes: a string-skipping regex took quadratic time on it
+    "token-quadratic",
+    "manifest-quadratic",
+    "error-quadratic",
+    "post-created",  # an upload's POST (no mount asked for) answered 201 "mounted"
+    "realm-fragment",  # a realm with a #fragment; the token service wants the scope
+    "challenge-negotiate",  # a 401 asking for Negotiate/NTLM only
 )
+QUADRATIC = b'"' + b'\\"' * 32768
 TRICKLE_DELAY = 0.2
 BOMB_MEMBERS = 200
+TOKEN_BODIES = {
+    "token-expires-huge": b'{"token": "%s", "expires_in": 1%s}' % (TOKEN.encode(), b"0" * 400),
+    "token-conflict": json.dumps({"token": TOKEN, "access_token": TOKEN + "-other"}).encode(),
+    "token-duplicate": b'{"token": "decoy", "token": "%s"}' % TOKEN.encode(),
+    "token-nan": b'{"token": "%s", "expires_in": NaN}' % TOKEN.encode(),
+    # not token68: sent as a header, a non-Latin-1 one was a UnicodeEncodeError traceback
+    "token-not-latin1": json.dumps({"token": TOKEN + "\u4e2d\u6587"}).encode(),
+    "token-space": json.dumps({"token": TOKEN + " x"}).encode(),
+    "token-newline": json.dumps({"token": TOKEN + "\r\nX-Evil: 1"}).encode(),
+}
 NESTED_BODIES = {
     "token-nested": b"[" * 200_000,
     "token-nested-object": b'{"a":' * 50_000,
@@ -115,6 +160,7 @@ class Seen:
     method: str
     path: str
     authorization: str | None
+    cookie: str | None = None
 
 
 @dataclass
@@ -163,6 +209,10 @@ def _image(mode: str) -> _Image:
         "diff-id-count": json.dumps(
             {**config, "rootfs": {"type": "layers", "diff_ids": []}}
         ).encode(),
+        "config-duplicate-key": b'{"rootfs": {}, ' + json.dumps(config).encode()[1:],
+        "size-conflict": json.dumps(  # the layer twice, as the manifest names it twice
+            {**config, "rootfs": {**config["rootfs"], "diff_ids": config["rootfs"]["diff_ids"] * 2}}
+        ).encode(),
     }
     if mode in lies_in_config:
         raw = lies_in_config[mode]
@@ -179,7 +229,25 @@ def _image(mode: str) -> _Image:
         manifest["config"]["size"] = 1 << 40
     if mode == "too-many-layers":
         manifest["layers"] = manifest["layers"] * 1001
+    if mode in ("layer-size-huge", "layer-size-int64"):
+        manifest["layers"][0]["size"] = 10**400 if mode == "layer-size-huge" else 1 << 63
+    if mode == "layer-sha512":
+        manifest["layers"][0]["digest"] = "sha512:" + hashlib.sha512(b"layer").hexdigest()
+    if mode == "layer-uppercase":
+        manifest["layers"][0]["digest"] = "sha256:" + manifest["layers"][0]["digest"][7:].upper()
+    if mode == "size-conflict":
+        manifest["layers"].append(
+            {**manifest["layers"][0], "size": manifest["layers"][0]["size"] + 1}
+        )
+    if mode == "manifest-ambiguous":
+        manifest["manifests"] = []
+    if mode == "manifest-schema-version":
+        manifest["schemaVersion"] = 1
     raw_manifest = json.dumps(manifest, indent=2).encode()
+    if mode == "manifest-duplicate-key":  # (json keeps the last: the real layers)
+        raw_manifest = b'{\n  "layers": [],' + raw_manifest[1:]
+    if mode == "manifest-nan":
+        raw_manifest = b'{\n  "annotation": NaN,' + raw_manifest[1:]
     if mode == "manifest-list":
         raw_manifest = b'["schemaVersion", 2]'
     img = _Image(
@@ -189,7 +257,7 @@ def _image(mode: str) -> _Image:
         blobs,
     )
     img.by_digest[_digest(raw_manifest)] = raw_manifest
-    if mode in ("traversal-index", "index-no-digest", "index-child-mismatch"):
+    if mode in ("traversal-index", "index-no-digest", "index-child-mismatch", "index-ambiguous"):
         entry: dict[str, Any] = {
             "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
             "size": len(raw_manifest),
@@ -202,13 +270,14 @@ def _image(mode: str) -> _Image:
             del entry["digest"]
         if mode == "index-child-mismatch":  # other bytes under the digest the index names
             img.by_digest[_digest(raw_manifest)] = raw_manifest + b"\n"
-        img.index = json.dumps(
-            {
-                "schemaVersion": 2,
-                "mediaType": "application/vnd.docker.distribution.manifest.list.v2+json",
-                "manifests": [entry],
-            }
-        ).encode()
+        index: dict[str, Any] = {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.list.v2+json",
+            "manifests": [entry],
+        }
+        if mode == "index-ambiguous":
+            index["layers"] = []
+        img.index = json.dumps(index).encode()
     return img
 
 
@@ -239,6 +308,8 @@ class HostileRegistry:
         rng = random.Random()
         a = rng.randrange(2, 250)
         b = a + 1 + rng.randrange(0, 3)
+        if mode == "cookie-jar":  # cookies know no ports: the witness shares the address
+            b = 1 if tls else a
         # with TLS (cert, key) the registry is on 127.0.0.1, the address its certificate names
         self.scheme = "https" if tls else "http"
         self._server = _Server((f"127.0.0.{1 if tls else a}", 0), self._handler(witness=False))
@@ -302,8 +373,17 @@ class HostileRegistry:
                 pass
 
             def _record(self) -> None:
-                seen = Seen(self.command, self.path, self.headers.get("Authorization"))
+                seen = Seen(
+                    self.command,
+                    self.path,
+                    self.headers.get("Authorization"),
+                    self.headers.get("Cookie"),
+                )
                 (reg.witness_seen if witness else reg.seen).append(seen)
+                if reg.mode == "cookie-jar":
+                    self.hk_extra_headers = {
+                        "Set-Cookie": f"hk_{witness}=secret-{id(self)}; Path=/"
+                    }
 
             def do_GET(self) -> None:  # noqa: N802 - http.server API
                 self._record()
@@ -316,6 +396,9 @@ class HostileRegistry:
     def _authorized(self, h: BaseHTTPRequestHandler) -> bool:
         got = h.headers.get("Authorization")
         basic = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+        if self.mode == "challenge-negotiate":
+            _send(h, 401, b"{}", {"WWW-Authenticate": "Negotiate, NTLM"})
+            return False
         if self.auth == "basic" and got != basic:
             _send(h, 401, b"{}", {"WWW-Authenticate": 'Basic realm="hostile"'})
             return False
@@ -326,6 +409,8 @@ class HostileRegistry:
                 realm = realm.replace("\\", "\\\\").replace('"', '\\"')  # a quoted-string
             if self.mode == "realm-plain-http":
                 realm = f"http://{self.witness_host}/token"
+            if self.mode == "realm-fragment":
+                realm += "?tenant=1#section"
             challenge = f'Bearer realm="{realm}",service="hostile"'
             _send(h, 401, b"{}", {"WWW-Authenticate": challenge})
             return False
@@ -354,6 +439,14 @@ class HostileRegistry:
     def _token(self, h: BaseHTTPRequestHandler) -> None:
         if self.mode == "token-endless":
             return _endless(h, 200)
+        if self.mode == "realm-fragment" and not (
+            "tenant=1" in h.path and "scope=repository" in h.path
+        ):
+            return _send(h, 400, b'{"errors": [{"code": "NO_SCOPE"}]}')
+        if self.mode == "token-quadratic":
+            return _send(h, 200, QUADRATIC, {"Content-Type": "application/json"})
+        if self.mode in TOKEN_BODIES:
+            return _send(h, 200, TOKEN_BODIES[self.mode], {"Content-Type": "application/json"})
         if self.mode in NESTED_BODIES and self.mode.startswith("token-"):
             return _send(h, 200, NESTED_BODIES[self.mode], {"Content-Type": "application/json"})
         expires: object = "soon" if self.mode == "token-expires-nan" else 300
@@ -367,6 +460,9 @@ class HostileRegistry:
             return _send(h, 201, b"", {"Docker-Content-Digest": _digest(data)})
         if self.mode == "error-endless":
             return _endless(h, 500)
+        if self.mode in ("manifest-quadratic", "error-quadratic"):
+            status = 200 if self.mode == "manifest-quadratic" else 500
+            return _send(h, status, QUADRATIC, {"Content-Type": "application/json"})
         if self.mode == "error-nested":
             return _send(h, 500, NESTED_BODIES[self.mode], {"Content-Type": "application/json"})
         if ref == TAG:
@@ -377,28 +473,41 @@ class HostileRegistry:
             return _send(h, 404, b'{"errors": [{"code": "MANIFEST_UNKNOWN"}]}')
         media = json.loads(body).get("mediaType") if body.startswith(b"{") else None
         headers = {"Content-Type": media or "application/json"}
+        if self.mode == "manifest-served-as-oci":
+            headers["Content-Type"] = "application/vnd.oci.image.manifest.v1+json"
         headers["Docker-Content-Digest"] = (
             TRAVERSAL if self.mode == "traversal-header" else _digest(body)
         )
+        if self.mode == "header-digest-lie":
+            headers["Docker-Content-Digest"] = _digest(b"another manifest")
         if self.mode in ("trickle-headers", "trickle-manifest"):
             return _trickle(h, 200, body, headers, headers_too=self.mode == "trickle-headers")
         _send(h, 200, body, headers)
 
     def _blob(self, h: BaseHTTPRequestHandler, digest: str) -> None:
         data = self.image.blobs.get(digest)
-        empty = ("push-one-fails", "trickle-upload-answer")
+        empty = ("push-one-fails", "trickle-upload-answer", "post-created")
         if data is None or self.mode.startswith("location-") or self.mode in empty:
             # a push target that starts empty
             return _send(h, 404, b'{"errors": [{"code": "BLOB_UNKNOWN"}]}')
         if h.command == "HEAD":
-            return _send(h, 200, b"", {"Content-Length": str(len(data))}, head=True)
+            if self.mode == "head-no-length":
+                h.send_response(200)
+                h.end_headers()
+                return None
+            size = 5 if self.mode == "head-wrong-length" else len(data)
+            return _send(h, 200, b"", {"Content-Length": str(size)}, head=True)
         if self.mode == "blob-overflow" and digest in self.image.layer_digests:
             return _endless(h, 200, data)
+        if self.mode == "blob-gzip-if-asked" and "gzip" in h.headers.get("Accept-Encoding", ""):
+            return _send(h, 200, gzip.compress(data), {"Content-Encoding": "gzip"})
+        if self.mode == "blob-mismatch" and digest in self.image.layer_digests:
+            return _send(h, 200, data[:-1] + bytes([data[-1] ^ 1]))
         if self.mode == "trickle-blob" and digest in self.image.layer_digests:
             return _trickle(h, 200, data, {}, headers_too=False)
         if self.mode == "stall-blob" and digest in self.image.layer_digests:
             return _trickle(h, 200, data, {}, headers_too=False, stall_after=100)
-        if self.mode == "redirect-elsewhere":
+        if self.mode in ("redirect-elsewhere", "cookie-jar"):
             location = f"http://{self.witness_host}/blobs/{digest}"
             return _send(h, 307, b"", {"Location": location})
         if self._variant("redirect"):
@@ -417,6 +526,8 @@ class HostileRegistry:
         if h.command == "POST":
             if self.mode == "location-elsewhere":
                 location = f"http://{self.witness_host}/upload/1"
+            elif self.mode == "post-created":
+                return _send(h, 201, b"", {"Location": f"/v2/{REPOSITORY}/blobs/uploads/1"})
             elif self._variant("location"):
                 location = self.ambiguous_url(self._variant("location") or "", "/upload/1")
             else:
@@ -458,7 +569,7 @@ def _send(
     head: bool = False,
 ) -> None:
     h.send_response(status)
-    headers = dict(headers or {})
+    headers = {**(headers or {}), **getattr(h, "hk_extra_headers", {})}
     headers.setdefault("Content-Length", str(len(body)))
     for k, v in headers.items():
         h.send_header(k, v)
@@ -526,3 +637,46 @@ def hostile_registry(
         yield reg
     finally:
         reg.stop()
+
+
+@contextmanager
+def trickle_proxy(target: str) -> Iterator[str]:
+    """``127.0.0.1:port`` in front of ``target`` (``addr:port``): what the client sends goes on
+    at once, what it gets comes a byte every TRICKLE_DELAY s (a TLS handshake included)."""
+    import socket
+
+    addr, port = target.rsplit(":", 1)
+    listener = socket.create_server(("127.0.0.1", 0))
+    socks: list[socket.socket] = [listener]
+    stop = threading.Event()
+
+    def pump(src: socket.socket, dst: socket.socket, trickle: bool) -> None:
+        try:
+            while not stop.is_set() and (data := src.recv(65536)):
+                for i in range(len(data)) if trickle else (None,):
+                    dst.sendall(data if i is None else data[i : i + 1])
+                    if trickle:
+                        time.sleep(TRICKLE_DELAY)
+        except OSError:
+            pass
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                client, _ = listener.accept()
+                upstream = socket.create_connection((addr, int(port)))
+            except OSError:
+                return
+            socks.extend((client, upstream))
+            for args in ((client, upstream, False), (upstream, client, True)):
+                threading.Thread(target=pump, args=args, daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield f"127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        for s in socks:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            s.close()
