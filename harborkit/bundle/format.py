@@ -314,7 +314,10 @@ def format_sums(entries: list[tuple[str, str]]) -> bytes:
 def parse_sums(raw: bytes) -> dict[str, str]:
     """Parse ``SHA256SUMS``: member -> hex digest. ``ValueError`` names the bad line."""
     out: dict[str, str] = {}
-    for n, line in enumerate(raw.decode("utf-8", "replace").splitlines(), 1):
+    # lines end at LF only (an optional CR before it), as sha256sum -c reads them:
+    # str.splitlines would also split at VT, FF, NEL, U+2028... and see other names
+    for n, line in enumerate(raw.decode("utf-8", "replace").split("\n"), 1):
+        line = line.removesuffix("\r")
         if not line.strip():
             continue
         hexdigest, sep, name = line.partition("  ")

@@ -58,6 +58,8 @@ READ_SIZE = 8 << 20
 _MAX_NAMED = 6
 #: the keys of an images/manifest.json entry that docker load and harborkit both read
 _ENTRY_KEYS = frozenset({"Config", "RepoTags", "Layers"})
+#: the registry build's record of the source manifests (``from_registry.SOURCE_MANIFESTS``)
+SOURCE_MANIFESTS = f"{IMAGES_DIR}/source-manifests.json"
 #: harbor-bundle.json, images/manifest.json and the SBOM are read only up to this size
 MAX_DOCUMENT_BYTES = 16 << 20
 #: SHA256SUMS is never read beyond 4 MiB (about 20,000 members) ...
@@ -167,6 +169,12 @@ def _verify(
         sums = parse_sums(sums_raw)
     except ValueError as e:
         raise BundleCorrupt(f"bundle {path} is corrupt: {SUMS_NAME} {e}") from e
+    for name in (SUMS_NAME, SIGNATURE_NAME):
+        if name in sums:  # it cannot hold its own digest, nor that of its signature
+            raise BundleCorrupt(
+                f"bundle {path} is corrupt: {SUMS_NAME} lists {name}, which sha256sum -c "
+                "cannot find right"
+            )
 
     # the schema check needs jsonschema (~40 ms to import): import it while hashing
     threading.Thread(target=importlib.import_module, args=("jsonschema",), daemon=True).start()
@@ -204,6 +212,7 @@ def _verify(
     where = f"{path}: {METADATA_NAME}"
     meta = metadata_from_json(read_document(source, meta_member, where), where)
     _check_consistency(path, meta, members, sums)
+    _check_accounted(path, meta, members)
     entries = check_load_manifest(path, meta, members, sums, source)
     inst = members[installer_member(meta.installer.name)]
     where = f"{path}: {inst.name}"
@@ -395,6 +404,42 @@ def _check_consistency(
     if problems:
         raise BundleCorrupt(
             f"bundle {path} is inconsistent with {METADATA_NAME}: " + "; ".join(problems[:4])
+        )
+
+
+def _check_accounted(path: Path, meta: BundleMetadata, members: Mapping[str, Member]) -> None:
+    """Every member is one :data:`METADATA_NAME` names (or the bundle's own documents).
+
+    A member under ``images/`` (not a blob) is read by ``docker load`` of that folder
+    (the plain path): an ``index.json``, ``oci-layout`` or ``repositories`` there could
+    load or tag other images than the metadata declares (:class:`BundleHostile`); any
+    other member no one accounts for (a blob no image uses) is :class:`BundleCorrupt`.
+    """
+    named = {
+        SUMS_NAME,
+        SIGNATURE_NAME,
+        METADATA_NAME,
+        IMAGES_MANIFEST,
+        SOURCE_MANIFESTS,
+        SBOM_NAME,
+        installer_member(meta.installer.name),
+        *(blob_member(x.digest) for x in meta.layers),
+        *(blob_member(i.image_id) for i in meta.images),
+        *(f.member for f in meta.files),
+    }
+    extra = sorted(n for n in members if n not in named)
+    in_images = [
+        n for n in extra if n.startswith(IMAGES_DIR + "/") and not n.startswith(BLOB_DIR + "/")
+    ]
+    if in_images:
+        raise BundleHostile(
+            f"bundle {path}: {_names('member', in_images)} is not named by {METADATA_NAME} "
+            f"(docker load of {IMAGES_DIR}/ would read it)"
+        )
+    if extra:
+        raise BundleCorrupt(
+            f"bundle {path} is inconsistent with {METADATA_NAME}: "
+            f"{_names('member', extra)} is not named by it"
         )
 
 

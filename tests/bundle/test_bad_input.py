@@ -416,6 +416,7 @@ def test_daemon_refusal_is_load_failed_and_rolled_back(
         replace={IMAGES_MANIFEST: json.dumps(manifest).encode()},
         edit_metadata=edit,
         extra=[(member_info(blob_member(new_id)), new_config)],
+        drop=(blob_member(last["image_id"]),),  # no member the metadata does not name
     )
     assert run_cli("bundle", "verify", str(bad)).returncode == 0
     r = run_cli("bundle", "load", str(bad), env=fresh_daemon.env())

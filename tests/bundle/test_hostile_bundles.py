@@ -236,7 +236,7 @@ MANIFEST_CASES: dict[str, tuple[Callable[[Crafted], bytes], int, str]] = {
         "tags library/busybox:latest, which harbor-bundle.json does not declare",
     ),
     "drops-a-declared-tag": (
-        lambda g: _edit_manifest(g, lambda d: d[1]["RepoTags"].clear()),
+        lambda g: _edit_manifest(g, lambda d: d.pop(1)),
         ExitCode.BUNDLE_CORRUPT,
         "does not tag goharbor/harbor-core:v1.8.0",
     ),
@@ -1034,3 +1034,72 @@ def test_load_install_tools_refuses_a_sparse_tool_and_installs_nothing(tmp_path:
         "(tar -x expands it from a map; a bundle holds plain files only)"
     )
     assert not prefix.exists()
+
+
+# ------------------------------------------------ members and sums lines the plain path reads apart
+
+
+def _plain_check(bundle: Path, tmp_path: Path) -> int:
+    """``tar -x; sha256sum -c SHA256SUMS``: the exit status of the check."""
+    out = tmp_path / "plain"
+    out.mkdir()
+    subprocess.run(["tar", "-xf", str(bundle), "-C", str(out)], check=True)
+    return subprocess.run(
+        ["sha256sum", "--quiet", "-c", SUMS_NAME], cwd=out, capture_output=True
+    ).returncode
+
+
+@pytest.mark.parametrize(
+    ("name", "code", "needle"),
+    [
+        ("images/index.json", ExitCode.BUNDLE_HOSTILE, "member images/index.json is not named"),
+        ("images/oci-layout", ExitCode.BUNDLE_HOSTILE, "member images/oci-layout is not named"),
+        ("images/repositories", ExitCode.BUNDLE_HOSTILE, "docker load of images/ would read it"),
+        ("images/blobs/sha256/" + hashlib.sha256(b"{}").hexdigest(), ExitCode.BUNDLE_CORRUPT,
+         "is inconsistent with harbor-bundle.json: member images/blobs/sha256/"),
+        ("files/evil", ExitCode.BUNDLE_CORRUPT, "member files/evil is not named by it"),
+        ("notes.txt", ExitCode.BUNDLE_CORRUPT, "member notes.txt is not named by it"),
+    ],
+)  # fmt: skip
+def test_checksummed_member_the_metadata_does_not_name_is_refused(
+    tmp_path: Path, name: str, code: int, needle: str
+) -> None:
+    """A member listed in SHA256SUMS passes ``sha256sum -c``, but nothing accounts for
+    it: under images/ ``docker load`` of the folder reads it (an OCI index.json there
+    loads and tags what it says)."""
+    b = craft_bundle(tmp_path / "b.tar", extra=[(name, b"{}")])
+    assert _plain_check(b.path, tmp_path) == 0
+    verify_fails(b.path, code, needle)
+
+
+@pytest.mark.parametrize("listed", [SUMS_NAME, "SHA256SUMS.minisig"])
+def test_sums_that_lists_itself_or_its_signature_is_refused(tmp_path: Path, listed: str) -> None:
+    """``sha256sum -c`` fails such a list (no file holds its own digest)."""
+    members, _ = bundle_members(crafted_images(), installer_tgz())
+    sums = "".join(f"{hashlib.sha256(d).hexdigest()}  {n}\n" for n, d in members)
+    sums += f"{'0' * 64}  {listed}\n"
+    extra = [(listed, b"x")] if listed != SUMS_NAME else []
+    write_members(tmp_path / "b.tar", [*members, (SUMS_NAME, sums.encode()), *extra], sums=False)
+    assert _plain_check(tmp_path / "b.tar", tmp_path) != 0
+    verify_fails(tmp_path / "b.tar", ExitCode.BUNDLE_CORRUPT, f"{SUMS_NAME} lists {listed}")
+
+
+@pytest.mark.parametrize("sep", ["\x0b", "\x0c", "\x1c", "\x85", "\u2028"])
+def test_sums_lines_end_at_lf_only(tmp_path: Path, sep: str) -> None:
+    """Two lines joined by another line break are one line (one odd name) to
+    ``sha256sum -c``, which fails it: harborkit must not read two names there."""
+    members, _ = bundle_members(crafted_images(), installer_tgz())
+    lines = [f"{hashlib.sha256(d).hexdigest()}  {n}" for n, d in members]
+    sums = sep.join(lines[:2]) + "\n" + "\n".join(lines[2:]) + "\n"
+    write_members(tmp_path / "b.tar", [*members, (SUMS_NAME, sums.encode())], sums=False)
+    assert _plain_check(tmp_path / "b.tar", tmp_path) != 0
+    verify_fails(tmp_path / "b.tar", ExitCode.BUNDLE_CORRUPT, "missing member", "extra member")
+
+
+def test_sums_with_crlf_lines_verifies_as_sha256sum_reads_it(tmp_path: Path) -> None:
+    members, _ = bundle_members(crafted_images(), installer_tgz())
+    sums = "".join(f"{hashlib.sha256(d).hexdigest()}  {n}\r\n" for n, d in members)
+    write_members(tmp_path / "b.tar", [*members, (SUMS_NAME, sums.encode())], sums=False)
+    assert _plain_check(tmp_path / "b.tar", tmp_path) == 0
+    r = run_cli("bundle", "verify", str(tmp_path / "b.tar"))
+    assert r.returncode == ExitCode.OK, r.stderr
