@@ -37,6 +37,16 @@ _READ = 8 << 20
 MIN_PART = 4096
 #: largest part: 1 PiB (no medium is larger; a size is never a float or unbounded)
 MAX_PART = 1 << 50
+#: part names have three digits: ``cat NAME.part-*`` would put ``part-1000`` before
+#: ``part-101`` (the shell sorts names as text), so a bundle has at most 1000 parts
+MAX_PARTS = 1000
+
+
+def _too_many_parts(final: Path) -> str:
+    return (
+        f"bundle {final} would need more than {MAX_PARTS} parts ({part_name(final, 0).name} "
+        f"to {part_name(final, MAX_PARTS - 1).name}; cat NAME.part-* joins more out of order)"
+    )
 
 
 def parse_size(text: str) -> int:
@@ -98,6 +108,8 @@ class PartWriter:
     def _fd(self, index: int) -> int:
         while len(self._fds) <= index:
             n = len(self._fds)
+            if n >= MAX_PARTS:
+                raise InputError(_too_many_parts(self.final) + ": choose a larger --split-size")
             tmp = self.final.with_name(f".{part_name(self.final, n).name}.partial-{os.getpid()}")
             try:
                 fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
@@ -545,6 +557,8 @@ def open_parts(path: Path) -> PartsReader:
             raise BundleUnreadable(f"bundle part {path} does not exist")
     else:
         raise BundleUnreadable(f"parts list {path} does not exist")
+    if len(names) > MAX_PARTS:
+        raise BundleCorrupt(_too_many_parts(base).replace("would need", "has", 1))
     parts = [base.with_name(n) for n in names]
     missing = [p.name for p in parts if not p.is_file()]
     if missing:

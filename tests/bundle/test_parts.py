@@ -224,3 +224,39 @@ def test_huge_parts_list_is_refused_unread(tmp_path: Path) -> None:
     with pytest.raises(BundleCorrupt) as e:
         verify_bundle(lst)
     assert e.value.message == f"parts list {lst} has {1 << 30} bytes, more than the 4194304 read"
+
+
+def test_at_most_1000_parts_so_cat_joins_them_in_order(tmp_path: Path) -> None:
+    """``part-1000`` sorts before ``part-101`` in ``cat NAME.part-*``: the writer stops
+    at 1000 parts (nothing left behind) and the reader refuses a set of more."""
+    from harborkit.bundle.parts import MIN_PART
+
+    sink = PartWriter(tmp_path / "b.tar", MIN_PART)
+    data = os.urandom(1000 * MIN_PART)
+    sink.write(data)  # exactly 1000 parts: fine
+    with pytest.raises(InputError) as e:
+        sink.write(b"x")
+    assert e.value.message == (
+        f"bundle {tmp_path / 'b.tar'} would need more than 1000 parts (b.tar.part-000 to "
+        "b.tar.part-999; cat NAME.part-* joins more out of order): choose a larger --split-size"
+    )
+    sink.abort()
+    assert list(tmp_path.iterdir()) == []
+    # 1000 parts commit and join in order
+    sink = PartWriter(tmp_path / "b.tar", MIN_PART)
+    sink.write(data)
+    written = sink.commit()
+    assert written[-1].name == "b.tar.part-999"
+    joined = subprocess.run(
+        "cat b.tar.part-*", shell=True, cwd=tmp_path, capture_output=True, check=True
+    ).stdout
+    assert joined == data
+    # one more, as another tool (or a longer bundle) might leave it: refused by name
+    (tmp_path / "b.tar.parts.sha256").unlink()
+    (tmp_path / "b.tar.part-1000").write_bytes(b"x")
+    with pytest.raises(BundleCorrupt) as c:
+        open_parts(tmp_path / "b.tar.part-000")
+    assert c.value.message == (
+        f"bundle {tmp_path / 'b.tar'} has more than 1000 parts (b.tar.part-000 to "
+        "b.tar.part-999; cat NAME.part-* joins more out of order)"
+    )
