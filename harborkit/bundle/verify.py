@@ -214,6 +214,7 @@ def _verify(
     _check_consistency(path, meta, members, sums)
     _check_accounted(path, meta, members)
     entries = check_load_manifest(path, meta, members, sums, source)
+    _check_configs(path, meta, members, source)
     inst = members[installer_member(meta.installer.name)]
     where = f"{path}: {inst.name}"
     checked = check_installer(SectionReader(source, inst.offset, inst.size), where, size=inst.size)  # type: ignore[arg-type]
@@ -361,7 +362,28 @@ def _reference_problem(reference: str) -> str | None:
         return f"is not an image reference ({e.message.rsplit(' has ', 1)[-1]})"
     if ref.digest or reference.strip() != reference:
         return "is not a tag (repository:tag)"
+    if ":" not in reference.rsplit("/", 1)[-1]:  # docker load refuses a name without a tag
+        return "has no tag (docker load needs repository:tag)"
     return None
+
+
+def _same_tag_problems(meta: BundleMetadata) -> list[str]:
+    """References spelled apart that name one tag on the target (``busybox:latest`` and
+    ``docker.io/library/busybox:latest``): docker load would tag one image over the other."""
+    from harborkit.errors import InputError
+    from harborkit.registry.reference import parse_reference
+
+    seen: dict[str, str] = {}
+    problems: list[str] = []
+    for img in meta.images:
+        try:
+            key = str(parse_reference(img.reference))
+        except InputError:
+            continue  # named by _reference_problem
+        first = seen.setdefault(key, img.reference)
+        if first != img.reference:
+            problems.append(f"references {first!r} and {img.reference!r} name the same tag")
+    return problems
 
 
 def _check_consistency(
@@ -379,6 +401,7 @@ def _check_consistency(
         elif m.size != layer.size:
             problems.append(f"layer {layer.digest} has {m.size} bytes, metadata says {layer.size}")
     known = {x.digest for x in meta.layers}
+    problems += _same_tag_problems(meta)
     for img in meta.images:
         reason = _reference_problem(img.reference)
         if reason:
@@ -405,6 +428,42 @@ def _check_consistency(
         raise BundleCorrupt(
             f"bundle {path} is inconsistent with {METADATA_NAME}: " + "; ".join(problems[:4])
         )
+
+
+def _check_configs(
+    path: Path, meta: BundleMetadata, members: Mapping[str, Member], source: BundleFile
+) -> None:
+    """Each image config's ``rootfs.diff_ids`` are the diff ids the metadata gives its layers.
+
+    ``docker load`` builds the image from the config; the metadata's diff ids are what
+    ``inspect``, the SBOM and a delta built over this bundle rely on (a delta leaves
+    out the layers whose chains they name): a bundle whose two accounts differ is
+    :class:`BundleCorrupt`, not loaded half-way.
+    """
+    by_digest = {x.digest: x for x in meta.layers}
+    checked: set[str] = set()
+    for img in meta.images:
+        if img.image_id in checked:
+            continue
+        checked.add(img.image_id)
+        name = blob_member(img.image_id)
+        where = f"bundle {path}: {name} (config of {img.reference})"
+        doc = strict_json(read_document(source, members[name], where), where, BundleCorrupt)
+        rootfs = doc.get("rootfs") if isinstance(doc, dict) else None
+        diff_ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
+        if not isinstance(diff_ids, list):
+            raise BundleCorrupt(f"{where} is not an image config (no rootfs.diff_ids list)")
+        want = [by_digest[d].diff_id for d in img.layers]
+        if diff_ids != want:
+            at = next(
+                (i for i, (a, b) in enumerate(zip(diff_ids, want, strict=False)) if a != b),
+                min(len(diff_ids), len(want)),
+            )
+            raise BundleCorrupt(
+                f"{where} disagrees with {METADATA_NAME}: layer {at + 1} has diff id "
+                f"{str(diff_ids[at])[:80] if at < len(diff_ids) else '(none)'} in the config, "
+                f"{want[at] if at < len(want) else '(none)'} in {METADATA_NAME}"
+            )
 
 
 def _check_accounted(path: Path, meta: BundleMetadata, members: Mapping[str, Member]) -> None:

@@ -1103,3 +1103,81 @@ def test_sums_with_crlf_lines_verifies_as_sha256sum_reads_it(tmp_path: Path) -> 
     assert _plain_check(tmp_path / "b.tar", tmp_path) == 0
     r = run_cli("bundle", "verify", str(tmp_path / "b.tar"))
     assert r.returncode == ExitCode.OK, r.stderr
+
+
+# ------------------------------------------------ references docker load reads apart
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("library/busybox:latest", "busybox:latest"),
+        ("docker.io/library/busybox:latest", "busybox:latest"),
+        ("index.docker.io/library/busybox:1", "docker.io/busybox:1"),
+    ],
+)
+def test_two_spellings_of_one_tag_are_refused(tmp_path: Path, first: str, second: str) -> None:
+    """docker load tags both: the second image takes the tag of the first, and the load
+    fails only after both were sent; verify says so first."""
+    images = crafted_images()
+    images[0] = type(images[0])((first,), images[0].config, images[0].layers)
+    images[1] = type(images[1])((second,), images[1].config, images[1].layers)
+    bad = tmp_path / "same.tar"
+    craft_bundle(bad, images=images)
+    verify_fails(
+        bad, ExitCode.BUNDLE_CORRUPT, f"references {first!r} and {second!r} name the same tag"
+    )
+
+
+@pytest.mark.parametrize("reference", ["busybox", "goharbor/harbor-core", "localhost:5000/x"])
+def test_reference_without_a_tag_is_refused(tmp_path: Path, reference: str) -> None:
+    """docker load refuses a RepoTags name with no tag ("invalid tag"), after the send."""
+    images = crafted_images()
+    images[0] = type(images[0])((reference,), images[0].config, images[0].layers)
+    bad = tmp_path / "untagged.tar"
+    craft_bundle(bad, images=images)
+    verify_fails(
+        bad,
+        ExitCode.BUNDLE_CORRUPT,
+        f"reference {reference!r} has no tag (docker load needs repository:tag)",
+    )
+
+
+def _with_diff_ids(edit: Callable[[list], None]) -> list:
+    """The crafted images with the first image's config diff ids edited."""
+    images = crafted_images()
+    config = json.loads(images[0].config)
+    edit(config["rootfs"]["diff_ids"])
+    images[0] = type(images[0])(images[0].tags, json.dumps(config).encode(), images[0].layers)
+    return images
+
+
+@pytest.mark.parametrize(
+    ("edit", "needle"),
+    [
+        (lambda d: d.__setitem__(1, "sha256:" + "e" * 64), f"layer 2 has diff id sha256:{'e' * 64}"),
+        (lambda d: d.reverse(), "layer 1 has diff id"),
+        (lambda d: d.pop(), "layer 2 has diff id (none) in the config"),
+        (lambda d: d.append("sha256:" + "e" * 64), "layer 3 has diff id sha256:"),
+    ],
+    ids=["other", "reordered", "fewer", "more"],
+)  # fmt: skip
+def test_config_diff_ids_must_be_the_metadata_ones(
+    tmp_path: Path, edit: Callable[[list], None], needle: str
+) -> None:
+    """The metadata's diff ids (inspect, the SBOM, a delta built over this bundle) must
+    be the ones docker load builds the image from."""
+    images = _with_diff_ids(edit)
+    bad = tmp_path / "diff.tar"
+    craft_bundle(bad, images=images)
+    msg = verify_fails(bad, ExitCode.BUNDLE_CORRUPT, needle, "disagrees with harbor-bundle.json")
+    assert f"(config of {images[0].tags[0]})" in msg
+
+
+@pytest.mark.parametrize("config", [b"[]", b'{"rootfs": {}}', b'{"rootfs": {"diff_ids": "x"}}'])
+def test_config_that_is_no_image_config_is_refused(tmp_path: Path, config: bytes) -> None:
+    images = crafted_images()
+    images[0] = type(images[0])(images[0].tags, config, images[0].layers)
+    bad = tmp_path / "cfg.tar"
+    craft_bundle(bad, images=images)
+    verify_fails(bad, ExitCode.BUNDLE_CORRUPT, "is not an image config (no rootfs.diff_ids list)")
