@@ -11,7 +11,7 @@ import hashlib
 import importlib
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,13 +98,28 @@ def _hash_member(source: BundleFile, member: Member, task: Task) -> str:
     return h.hexdigest()
 
 
-def read_document(source: BundleFile, member: Member, where: str) -> bytes:
-    """A JSON document member, read only when it is at most :data:`MAX_DOCUMENT_BYTES`."""
+def read_document(
+    source: BundleFile, member: Member, where: str, sha256: str | None = None
+) -> bytes:
+    """A JSON document member, read only when it is at most :data:`MAX_DOCUMENT_BYTES`.
+
+    With ``sha256`` (what the member was hashed to), the bytes read here, the ones
+    then parsed, must still have it: a member rewritten in place after it was hashed
+    is :class:`BundleCorrupt`, never parsed as if verified.
+    """
     if member.size > MAX_DOCUMENT_BYTES:
         raise BundleCorrupt(
             f"{where} has {member.size} bytes, more than the {MAX_DOCUMENT_BYTES} read"
         )
-    return source.pread(member.size, member.offset)
+    raw = source.pread(member.size, member.offset)
+    if sha256 is not None:
+        now = hashlib.sha256(raw).hexdigest()
+        if now != sha256:
+            raise BundleCorrupt(
+                f"{where} changed after it was hashed (sha256 now {now[:16]}...); "
+                "nothing was read from it"
+            )
+    return raw
 
 
 def _read_member(source: BundleFile, member: Member) -> bytes:
@@ -156,15 +171,18 @@ def _verify(
         if not problems:
             problems.append(f"missing member {SUMS_NAME}")
         raise BundleCorrupt(f"bundle {path} is corrupt: " + "; ".join(problems))
-    # the signature covers the raw bytes: checked (streamed) before they are parsed or bounded
-    signed_by = _check_signature(path, source, members, sums_member, key)
+    # the signature covers the raw bytes: checked before they are parsed or bounded, over
+    # the very bytes then parsed (one read: a SHA256SUMS rewritten in between is not used);
+    # one too large is only streamed through the check, then refused
     limit = max_sums_bytes(len(scan.members))
-    if sums_member.size > limit:
+    sums_raw = _read_member(source, sums_member) if sums_member.size <= limit else None
+    chunks = [sums_raw] if sums_raw is not None else _sums_chunks(source, sums_member)
+    signed_by = _check_signature(path, source, members, sums_member, key, chunks)
+    if sums_raw is None:
         raise BundleCorrupt(
             f"bundle {path} is corrupt: {SUMS_NAME} has {sums_member.size} bytes, more than "
             f"{limit} for {len(scan.members)} members"
         )
-    sums_raw = _read_member(source, sums_member)
     try:
         sums = parse_sums(sums_raw)
     except ValueError as e:
@@ -210,7 +228,7 @@ def _verify(
     if meta_member is None:
         raise BundleCorrupt(f"bundle {path} is corrupt: missing member {METADATA_NAME}")
     where = f"{path}: {METADATA_NAME}"
-    meta = metadata_from_json(read_document(source, meta_member, where), where)
+    meta = metadata_from_json(read_document(source, meta_member, where, sums[METADATA_NAME]), where)
     _check_consistency(path, meta, members, sums)
     _check_accounted(path, meta, members)
     entries = check_load_manifest(path, meta, members, sums, source)
@@ -222,7 +240,9 @@ def _verify(
     if sbom_member is not None:  # after the installer: a hostile one is named first (exit 5)
         where = f"{path}: {SBOM_NAME}"
         check_sbom_agrees(
-            validate_sbom(read_document(source, sbom_member, where), where), meta, where
+            validate_sbom(read_document(source, sbom_member, where, sums[SBOM_NAME]), where),
+            meta,
+            where,
         )
     return VerifyResult(
         path,
@@ -283,6 +303,7 @@ def _check_signature(
     members: Mapping[str, Member],
     sums_member: Member,
     key: PublicKey | None,
+    sums_chunks: Iterable[bytes],
 ) -> str | None:
     """The key id of ``SHA256SUMS.minisig``; with ``key``, the signature must be valid by it.
 
@@ -309,9 +330,7 @@ def _check_signature(
         return "(unreadable)"
     sig_raw = _read_member(source, sig_member)
     if key is not None:
-        verify_stream(
-            key, _sums_chunks(source, sums_member), sig_raw, where, legacy_limit=MAX_SUMS_BYTES
-        )
+        verify_stream(key, sums_chunks, sig_raw, where, legacy_limit=MAX_SUMS_BYTES)
     try:
         return signature_key_id(sig_raw, where)
     except SignatureError:
@@ -448,7 +467,8 @@ def _check_configs(
         checked.add(img.image_id)
         name = blob_member(img.image_id)
         where = f"bundle {path}: {name} (config of {img.reference})"
-        doc = strict_json(read_document(source, members[name], where), where, BundleCorrupt)
+        raw = read_document(source, members[name], where, img.image_id.split(":", 1)[1])
+        doc = strict_json(raw, where, BundleCorrupt)
         rootfs = doc.get("rootfs") if isinstance(doc, dict) else None
         diff_ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
         if not isinstance(diff_ids, list):
@@ -514,12 +534,14 @@ def _entry_shape(entry: Any) -> tuple[str, list[str], list[str]] | None:
     return config, tags, layers
 
 
-def _read_load_manifest(path: Path, members: Mapping[str, Member], source: BundleFile) -> list[Any]:
+def _read_load_manifest(
+    path: Path, members: Mapping[str, Member], source: BundleFile, sha256: str | None = None
+) -> list[Any]:
     where = f"bundle {path}: {IMAGES_MANIFEST}"
     member = members.get(IMAGES_MANIFEST)
     if member is None:
         raise BundleCorrupt(f"bundle {path} is corrupt: missing member {IMAGES_MANIFEST}")
-    doc = strict_json(read_document(source, member, where), where, BundleCorrupt)
+    doc = strict_json(read_document(source, member, where, sha256), where, BundleCorrupt)
     if not isinstance(doc, list) or any(_entry_shape(e) is None for e in doc):
         raise BundleCorrupt(
             f"{where} is not a docker load manifest (a list of Config/RepoTags/Layers entries)"
@@ -542,7 +564,7 @@ def check_load_manifest(
     :class:`BundleHostile`. Anything else that disagrees: :class:`BundleCorrupt`.
     """
     where = f"bundle {path}: {IMAGES_MANIFEST}"
-    doc = _read_load_manifest(path, members, source)
+    doc = _read_load_manifest(path, members, source, sums.get(IMAGES_MANIFEST))
     declared = {img.reference: img for img in meta.images}
     # a delta's layers left to its base: named by the manifest, not in the bundle
     in_base = {

@@ -1181,3 +1181,89 @@ def test_config_that_is_no_image_config_is_refused(tmp_path: Path, config: bytes
     bad = tmp_path / "cfg.tar"
     craft_bundle(bad, images=images)
     verify_fails(bad, ExitCode.BUNDLE_CORRUPT, "is not an image config (no rootfs.diff_ids list)")
+
+
+# ------------------------------------------------ what is parsed is what was hashed (one read)
+
+
+def _same_size_edit(data: bytes) -> bytes:
+    """``data`` with one separator changed: still the same JSON, another sha256."""
+    for old, new in ((b"\n ", b"\n\t"), (b": ", b":\t"), (b", ", b",\t")):
+        if old in data:
+            return data.replace(old, new, 1)
+    raise AssertionError("nothing to edit")
+
+
+def _rewrite_in_place(path: Path, name: str, data: bytes) -> None:
+    with tarfile.open(path) as tf:
+        ti = tf.getmember(name)
+    assert len(data) == ti.size
+    with open(path, "r+b") as f:
+        f.seek(ti.offset_data)
+        f.write(data)
+
+
+@needs_minisign
+def test_sums_rewritten_after_the_signature_check_is_not_used(
+    tmp_path: Path, minisign_key: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A signed bundle whose metadata and SHA256SUMS are rewritten in place (same sizes)
+    between the signature check and the parsing of SHA256SUMS: the entries used are the
+    signed ones, so the altered metadata is named, never taken as verified."""
+    from harborkit.bundle import verify as verify_mod
+    from harborkit.bundle.errors import BundleCorrupt
+    from harborkit.bundle.sign import load_public_key
+
+    b = tmp_path / "signed.tar"
+    signed_bundle(b, minisign_key)
+    with tarfile.open(b) as tf:
+        meta = tf.extractfile(METADATA_NAME).read()  # type: ignore[union-attr]
+        sums = tf.extractfile(SUMS_NAME).read()  # type: ignore[union-attr]
+    evil = _same_size_edit(meta)
+    evil_sums = sums.replace(
+        hashlib.sha256(meta).hexdigest().encode(), hashlib.sha256(evil).hexdigest().encode()
+    )
+    real = verify_mod.verify_stream
+
+    def check_then_swap(*args: object, **kw: object) -> object:
+        out = real(*args, **kw)  # type: ignore[arg-type]
+        _rewrite_in_place(b, METADATA_NAME, evil)
+        _rewrite_in_place(b, SUMS_NAME, evil_sums)
+        return out
+
+    monkeypatch.setattr(verify_mod, "verify_stream", check_then_swap)
+    with pytest.raises(BundleCorrupt) as e:
+        verify_mod.verify_bundle(b, key=load_public_key(minisign_key / "k.pub"))
+    assert e.value.message == f"bundle {b} is corrupt: altered member {METADATA_NAME}"
+
+
+@pytest.mark.parametrize("which", [METADATA_NAME, IMAGES_MANIFEST, "config"])
+def test_document_rewritten_after_it_was_hashed_is_not_parsed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, which: str
+) -> None:
+    """harbor-bundle.json, images/manifest.json or a config rewritten in place (same size,
+    still valid) once hashed and before it is read for parsing: refused by name."""
+    from harborkit.bundle import verify as verify_mod
+    from harborkit.bundle.errors import BundleCorrupt
+
+    good = craft_bundle(tmp_path / "b.tar")
+    name = which
+    if which == "config":
+        name = "images/blobs/sha256/" + good.metadata["images"][0]["image_id"][7:]
+    evil = _same_size_edit(good.member(name))
+    real = verify_mod._hash_member
+
+    def hash_then_swap(source: object, member: object, task: object) -> str:
+        out = real(source, member, task)  # type: ignore[arg-type]
+        if member.name == name:  # type: ignore[attr-defined]
+            _rewrite_in_place(good.path, name, evil)
+        return out
+
+    monkeypatch.setattr(verify_mod, "_hash_member", hash_then_swap)
+    with pytest.raises(BundleCorrupt) as e:
+        verify_mod.verify_bundle(good.path)
+    now = hashlib.sha256(evil).hexdigest()[:16]
+    assert e.value.message.endswith(
+        f"changed after it was hashed (sha256 now {now}...); nothing was read from it"
+    ), e.value.message
+    assert name in e.value.message
