@@ -311,11 +311,14 @@ def _parse_list(path: Path) -> list[tuple[str, str]]:
         reason = e.strerror if isinstance(e, OSError) else "not text"
         raise BundleUnreadable(f"cannot read parts list {path}: {reason}") from e
     out: list[tuple[str, str]] = []
-    for n, line in enumerate(text.splitlines(), 1):
+    # lines end at LF only, as sha256sum -c reads them (splitlines also splits at VT, FF...)
+    for n, line in enumerate(text.split("\n"), 1):
+        line = line.removesuffix("\r")
         if not line.strip():
             continue
         digest, sep, name = line.partition("  ")
-        if not sep or len(digest) != 64 or "/" in name or not _PART_RE.match(name):
+        bad_name = "/" in name or not name.isprintable() or not _PART_RE.match(name)
+        if not sep or len(digest) != 64 or bad_name:
             raise BundleCorrupt(f"parts list {path} line {n} is not '<sha256>  NAME.part-NNN'")
         out.append((name, digest))
     if not out:

@@ -438,6 +438,11 @@ def _check_consistency(
         problems.append(f"installer {inst} is not in the bundle")
     elif sums.get(inst) != meta.installer.sha256:
         problems.append(f"installer {inst} sha256 differs from the metadata")
+    for label, key in (("name", lambda f: f.name), ("install path", lambda f: f.install_path)):
+        values = [key(f) for f in meta.files]
+        twice = sorted({v for v in values if values.count(v) > 1})
+        if twice:  # one would be installed over the other
+            problems.append(f"two files have the {label} {twice[0]}")
     for f in meta.files:
         if f.member not in members:
             problems.append(f"file {f.member} is not in the bundle")

@@ -1267,3 +1267,37 @@ def test_document_rewritten_after_it_was_hashed_is_not_parsed(
         f"changed after it was hashed (sha256 now {now}...); nothing was read from it"
     ), e.value.message
     assert name in e.value.message
+
+
+def _tool(name: str, data: bytes, install_path: str) -> dict:
+    return {
+        "name": name,
+        "size": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "source": "crafted",
+        "install_path": install_path,
+        "mode": 0o755,
+    }
+
+
+@pytest.mark.parametrize(
+    ("tools", "needle"),
+    [
+        (
+            [("a", b"one", "/usr/local/bin/tool"), ("b", b"two", "/usr/local/bin/tool")],
+            "two files have the install path /usr/local/bin/tool",
+        ),
+        (
+            [("a", b"one", "/usr/local/bin/a"), ("a", b"one", "/usr/local/bin/b")],
+            "two files have the name a",
+        ),
+    ],
+)
+def test_two_tools_in_one_place_are_refused(tmp_path: Path, tools: list, needle: str) -> None:
+    """--install-tools would install the second over the first (no --force asked)."""
+    members, meta = bundle_members(crafted_images(), installer_tgz())
+    meta["files"] = [_tool(*t) for t in tools]
+    members = [(n, json.dumps(meta).encode() if n == METADATA_NAME else d) for n, d in members]
+    members += list(dict.fromkeys((f"files/{n}", d) for n, d, _ in tools))
+    write_members(tmp_path / "b.tar", members)
+    verify_fails(tmp_path / "b.tar", ExitCode.BUNDLE_CORRUPT, needle)

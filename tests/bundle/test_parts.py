@@ -260,3 +260,22 @@ def test_at_most_1000_parts_so_cat_joins_them_in_order(tmp_path: Path) -> None:
         f"bundle {tmp_path / 'b.tar'} has more than 1000 parts (b.tar.part-000 to "
         "b.tar.part-999; cat NAME.part-* joins more out of order)"
     )
+
+
+@pytest.mark.parametrize("sep", ["\x0b", "\x0c", "\x85", "\u2028"])
+def test_parts_list_lines_end_at_lf_only(split: tuple, sep: str) -> None:
+    """Two entries joined by another line break are one odd line to ``sha256sum -c``
+    (which fails it): harborkit must not read two entries there."""
+    final, _, written = split
+    lst = final.with_name(final.name + ".parts.sha256")
+    lines = lst.read_text().splitlines()
+    lst.write_text(lines[0] + sep + "\n".join(lines[1:]) + "\n")
+    assert (
+        subprocess.run(
+            ["sha256sum", "-c", lst.name], cwd=final.parent, capture_output=True
+        ).returncode
+        != 0
+    )
+    with pytest.raises(BundleCorrupt) as e:
+        open_parts(written[0])
+    assert e.value.message == f"parts list {lst} line 1 is not '<sha256>  NAME.part-NNN'"
