@@ -66,6 +66,29 @@ def unsafe_member_reason(ti: tarfile.TarInfo, *, allow_dirs: bool = True) -> str
     return "is " + _TYPE_NAMES.get(ti.type, f"of tar type {ti.type!r}")
 
 
+def owner_mode_reason(ti: tarfile.TarInfo) -> str | None:
+    """Why ``tar -x`` as root (the plain path) would make member ``ti`` something another
+    user could change between ``sha256sum -c`` and ``docker load``, or ``None``.
+
+    GNU tar run by root restores the owner (by user name first, then number) and the
+    mode: a member owned by another user, writable by its group or by anyone, or with
+    setuid/setgid/sticky bits (a setuid program lying in the unpacked folder) is refused.
+    """
+    if ti.mode & 0o7000:
+        return f"has mode {ti.mode:04o} (setuid, setgid or sticky: tar -x as root keeps it)"
+    if ti.mode & 0o022:
+        return (
+            f"has mode {ti.mode:04o} (tar -x as root would let others change it after sha256sum -c)"
+        )
+    if ti.uid or ti.gid or ti.uname not in ("", "root") or ti.gname not in ("", "root"):
+        owner = f"{ti.uname or ti.uid}:{ti.gname or ti.gid}"
+        return (
+            f"is owned by {owner!r}, not root (tar -x as root would give it to that "
+            "user, who could change it after sha256sum -c)"
+        )
+    return None
+
+
 # --------------------------------------------------------------------------- writing
 
 
@@ -223,7 +246,7 @@ def scan_tar_file(f: BinaryIO, file_size: int, path: Path) -> TarScan:
             if block.strip(b"\0"):
                 damaged = members[-1].name if members else "(start)"
             break
-        reason = unsafe_member_reason(ti)
+        reason = unsafe_member_reason(ti) or owner_mode_reason(ti)
         if reason:
             raise BundleHostile(f"{path}: unsafe member {ti.name!r}: {reason}")
         norm = normalize_name(ti.name)

@@ -230,8 +230,8 @@ def _verify(
     where = f"{path}: {METADATA_NAME}"
     meta = metadata_from_json(read_document(source, meta_member, where, sums[METADATA_NAME]), where)
     _check_consistency(path, meta, members, sums)
+    entries = check_load_manifest(path, meta, members, sums, source)  # names what dockerd would do
     _check_accounted(path, meta, members)
-    entries = check_load_manifest(path, meta, members, sums, source)
     _check_configs(path, meta, members, source)
     inst = members[installer_member(meta.installer.name)]
     where = f"{path}: {inst.name}"

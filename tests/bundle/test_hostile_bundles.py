@@ -1301,3 +1301,55 @@ def test_two_tools_in_one_place_are_refused(tmp_path: Path, tools: list, needle:
     members += list(dict.fromkeys((f"files/{n}", d) for n, d, _ in tools))
     write_members(tmp_path / "b.tar", members)
     verify_fails(tmp_path / "b.tar", ExitCode.BUNDLE_CORRUPT, needle)
+
+
+# ------------------------------------------------ owners and modes tar -x as root restores
+
+
+@pytest.mark.parametrize(
+    ("fields", "why"),
+    [
+        ({"mode": 0o4755}, "has mode 4755 (setuid, setgid or sticky: tar -x as root keeps it)"),
+        ({"mode": 0o2644}, "has mode 2644 (setuid, setgid or sticky"),
+        ({"mode": 0o666}, "has mode 0666 (tar -x as root would let others change it"),
+        ({"mode": 0o664}, "has mode 0664 (tar -x as root would let others change it"),
+        ({"uid": 1000}, "is owned by '1000:0', not root"),
+        ({"gid": 100}, "is owned by '0:100', not root"),
+        ({"uname": "nobody"}, "is owned by 'nobody:0', not root"),
+        ({"gname": "users"}, "is owned by '0:users', not root"),
+    ],
+    ids=["setuid", "setgid", "world-writable", "group-writable", "uid", "gid", "uname", "gname"],
+)
+def test_member_another_user_could_change_after_the_check_is_refused(
+    tmp_path: Path, fields: dict, why: str
+) -> None:
+    """The plain path runs ``tar -x`` as root, which restores owners (by name first)
+    and modes: such a member could be changed between ``sha256sum -c`` and
+    ``docker load``/``install`` by the user it names, or run setuid."""
+    from tests.bundle.helpers import read_members, write_tar
+
+    good = craft_bundle(tmp_path / "good.tar")
+    members = read_members(good.path)
+    for ti, _ in members:
+        if ti.name == INSTALLER:
+            for k, v in fields.items():
+                setattr(ti, k, v)
+    bad = tmp_path / "owner.tar"
+    write_tar(bad, members)
+    msg = verify_fails(bad, ExitCode.BUNDLE_HOSTILE)
+    assert msg.startswith(f"harborkit: error: {bad}: unsafe member {INSTALLER!r}: {why}"), msg
+    r = run_cli("bundle", "inspect", str(bad))
+    assert (r.returncode, one_line_error(r.stderr)) == (ExitCode.BUNDLE_HOSTILE, msg)
+
+
+def test_bundle_retarred_by_root_with_root_owners_still_verifies(tmp_path: Path) -> None:
+    """Not too strict: root:root (by name or number) and 0644/0755 pass."""
+    from tests.bundle.helpers import read_members, write_tar
+
+    good = craft_bundle(tmp_path / "good.tar")
+    members = read_members(good.path)
+    for ti, _ in members:
+        ti.uname, ti.gname, ti.mode = "root", "root", 0o755
+    write_tar(tmp_path / "root.tar", members)
+    r = run_cli("bundle", "verify", str(tmp_path / "root.tar"))
+    assert r.returncode == ExitCode.OK, r.stderr

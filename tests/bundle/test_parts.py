@@ -134,7 +134,7 @@ def test_bad_sizes(text: str) -> None:
 
 def test_damaged_part_outside_members_fails_verify(tmp_path: Path) -> None:
     """A part `sha256sum -c NAME.parts.sha256` flags fails verify, even where the damage
-    lies in no member's data (here: a header's owner name, its checksum fixed)."""
+    lies in no member's data (here: a header's mtime, its checksum fixed)."""
     from harborkit.bundle.verify import verify_bundle
     from tests.bundle.craft import craft_bundle
 
@@ -154,7 +154,7 @@ def test_damaged_part_outside_members_fails_verify(tmp_path: Path) -> None:
     with tarfile.open(whole) as tf:
         victim = tf.getmembers()[-1]  # SHA256SUMS' header
     h = victim.offset
-    raw[h + 265 : h + 269] = b"evil"  # uname: neither tar nor harborkit uses it for the bytes
+    raw[h + 136 : h + 140] = b"1234"  # mtime: neither tar nor harborkit uses it for the bytes
     raw[h + 148 : h + 156] = b" " * 8
     raw[h + 148 : h + 156] = b"%06o\0 " % sum(raw[h : h + 512])
     k = h // part_size
