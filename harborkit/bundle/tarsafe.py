@@ -25,6 +25,11 @@ from harborkit.bundle.errors import BundleCorrupt, BundleHostile, InstallTargetE
 
 BLOCK = 512
 _ZERO_BLOCK = bytes(BLOCK)
+#: a bundle holds at most this many members (folders included): Harbor's images have
+#: a few hundred blobs; a million empty headers cost ~1 GB and minutes before the sums
+MAX_MEMBERS = 50_000
+#: an installer archive holds at most this many (Harbor's has a dozen)
+MAX_INSTALLER_MEMBERS = 10_000
 
 _TYPE_NAMES = {
     tarfile.SYMTYPE: "a symlink",
@@ -230,7 +235,11 @@ def scan_tar_file(f: BinaryIO, file_size: int, path: Path) -> TarScan:
         tf = tarfile.open(fileobj=f, mode="r:")  # noqa: SIM115 - the caller closes f
     except tarfile.TarError as e:
         raise BundleCorrupt(f"{path} is not a tar archive: {e}") from e
+    count = 0
     while True:
+        count += 1
+        if count > MAX_MEMBERS:
+            raise BundleCorrupt(f"{path} has more than {MAX_MEMBERS:,} members; not read further")
         try:
             ti = tf.next()
         except tarfile.TarError as e:
@@ -541,7 +550,13 @@ def check_installer(fileobj: BinaryIO, where: str, *, size: int | None = None) -
     fileobj.seek(0)
     try:
         with tarfile.open(fileobj=fileobj, mode="r:gz") as tf:
-            members = tf.getmembers()
+            members = []
+            while (ti := tf.next()) is not None:
+                members.append(ti)
+                if len(members) > MAX_INSTALLER_MEMBERS:
+                    raise BundleHostile(
+                        f"{where} has more than {MAX_INSTALLER_MEMBERS:,} members; not read further"
+                    )
     except (tarfile.TarError, OSError, EOFError) as e:
         raise BundleCorrupt(f"{where} is not a readable tar archive: {e}") from e
     seen: dict[str, bool] = {}  # normalised path -> is a directory

@@ -1353,3 +1353,38 @@ def test_bundle_retarred_by_root_with_root_owners_still_verifies(tmp_path: Path)
     write_tar(tmp_path / "root.tar", members)
     r = run_cli("bundle", "verify", str(tmp_path / "root.tar"))
     assert r.returncode == ExitCode.OK, r.stderr
+
+
+# ------------------------------------------------ how many members are read
+
+
+def test_bundle_of_too_many_members_is_refused_in_bounded_memory(tmp_path: Path) -> None:
+    """Empty headers cost nothing to write but a TarInfo each to read (a million took
+    ~1 GB and minutes before SHA256SUMS was even looked at): at most 50,000 members."""
+    from harborkit.bundle.tarsafe import MAX_MEMBERS
+
+    bad = tmp_path / "many.tar"
+    with open(bad, "wb") as f:
+        for i in range(MAX_MEMBERS + 1):
+            ti = tarfile.TarInfo(f"files/x{i:07d}")
+            ti.mode = 0o644
+            f.write(ti.tobuf(tarfile.GNU_FORMAT))
+        f.write(bytes(1024))
+    r, peak_kib = peak_rss_kib("bundle", "verify", str(bad))
+    assert (r.returncode, r.stderr) == (
+        ExitCode.BUNDLE_CORRUPT,
+        f"harborkit: error: {bad} has more than 50,000 members; not read further",
+    )
+    assert peak_kib < 200 * 1024
+
+
+def test_installer_of_too_many_members_is_refused(tmp_path: Path) -> None:
+    from harborkit.bundle.tarsafe import MAX_INSTALLER_MEMBERS
+
+    files = [(f"harbor/f{i}", b"", 0o644) for i in range(MAX_INSTALLER_MEMBERS + 1)]
+    bad = craft_bundle(tmp_path / "inst.tar", installer=installer_tgz(files)).path
+    verify_fails(
+        bad,
+        ExitCode.BUNDLE_HOSTILE,
+        f"{bad}: {INSTALLER} has more than 10,000 members; not read further",
+    )
