@@ -1388,3 +1388,24 @@ def test_installer_of_too_many_members_is_refused(tmp_path: Path) -> None:
         ExitCode.BUNDLE_HOSTILE,
         f"{bad}: {INSTALLER} has more than 10,000 members; not read further",
     )
+
+
+def test_layer_lookups_are_not_quadratic_in_the_layers() -> None:
+    """inspect looks up every shared layer by digest: a linear search made 30,000 layers
+    shared by two images take 19 s (and 16 MiB of metadata holds more)."""
+    import time
+
+    from harborkit.bundle.format import BundleMetadata, InstallerRecord, LayerRecord
+
+    n = 20_000
+    digests = [f"sha256:{i:064x}" for i in range(n)]
+    meta = BundleMetadata(
+        1, "v1.8.0", "2026-01-01T00:00:00Z", "t", (),
+        tuple(LayerRecord(d, d, i, i) for i, d in enumerate(digests)),
+        InstallerRecord("h.tgz", 1, "0" * 64, "x"),
+    )  # fmt: skip
+    start = time.monotonic()
+    assert [meta.layer(d).size for d in digests] == list(range(n))
+    assert time.monotonic() - start < 2
+    with pytest.raises(KeyError):
+        meta.layer("sha256:" + "f" * 64)
