@@ -1409,3 +1409,10 @@ def test_layer_lookups_are_not_quadratic_in_the_layers() -> None:
     assert time.monotonic() - start < 2
     with pytest.raises(KeyError):
         meta.layer("sha256:" + "f" * 64)
+
+
+def test_registry_builds_source_manifests_member_is_accounted_for() -> None:
+    """verify names the registry build's extra member without importing the registry code."""
+    from harborkit.bundle import from_registry, verify
+
+    assert verify.SOURCE_MANIFESTS == from_registry.SOURCE_MANIFESTS
