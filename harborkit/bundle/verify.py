@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import os
+import re
 import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
@@ -232,7 +233,7 @@ def _verify(
     meta = metadata_from_json(read_document(source, meta_member, where, sums[METADATA_NAME]), where)
     _check_consistency(path, meta, members, sums)
     entries = check_load_manifest(path, meta, members, sums, source)  # names what dockerd would do
-    _check_accounted(path, meta, members)
+    _check_accounted(path, meta, members, sums, source)
     _check_configs(path, meta, members, source)
     inst = members[installer_member(meta.installer.name)]
     where = f"{path}: {inst.name}"
@@ -492,7 +493,38 @@ def _check_configs(
             )
 
 
-def _check_accounted(path: Path, meta: BundleMetadata, members: Mapping[str, Member]) -> None:
+def _source_manifest_blobs(
+    path: Path, members: Mapping[str, Member], sums: Mapping[str, str], source: BundleFile
+) -> set[str]:
+    """The blobs a registry build's ``images/source-manifests.json`` names (the registry's
+    own manifests and indexes, kept for ``push``); none when there is no such member."""
+    member = members.get(SOURCE_MANIFESTS)
+    if member is None:
+        return set()
+    from harborkit.bundle.from_registry import validate_source_manifests
+
+    where = f"bundle {path}: {SOURCE_MANIFESTS}"
+    raw = read_document(source, member, where, sums.get(SOURCE_MANIFESTS))
+    doc = strict_json(raw, where, BundleCorrupt)
+    validate_source_manifests(doc, f"bundle {path}")
+    digests = [
+        (entry.get(key) or {}).get("digest")
+        for entry in doc["images"]
+        for key in ("manifest", "index")
+    ]
+    return {blob_member(d) for d in digests if isinstance(d, str) and _DIGEST.match(d)}
+
+
+_DIGEST = re.compile(r"\Asha256:[0-9a-f]{64}\Z")
+
+
+def _check_accounted(
+    path: Path,
+    meta: BundleMetadata,
+    members: Mapping[str, Member],
+    sums: Mapping[str, str],
+    source: BundleFile,
+) -> None:
     """Every member is one :data:`METADATA_NAME` names (or the bundle's own documents).
 
     A member under ``images/`` (not a blob) is read by ``docker load`` of that folder
@@ -511,6 +543,7 @@ def _check_accounted(path: Path, meta: BundleMetadata, members: Mapping[str, Mem
         *(blob_member(x.digest) for x in meta.layers),
         *(blob_member(i.image_id) for i in meta.images),
         *(f.member for f in meta.files),
+        *_source_manifest_blobs(path, members, sums, source),
     }
     extra = sorted(n for n in members if n not in named)
     in_images = [

@@ -1416,3 +1416,35 @@ def test_registry_builds_source_manifests_member_is_accounted_for() -> None:
     from harborkit.bundle import from_registry, verify
 
     assert verify.SOURCE_MANIFESTS == from_registry.SOURCE_MANIFESTS
+
+
+def test_blobs_a_registry_build_keeps_for_push_are_accounted_for(tmp_path: Path) -> None:
+    """A registry build keeps each source manifest as a blob that images/source-manifests.json
+    names (push sends them as they were): verify accepts those, and only those."""
+    members, meta = bundle_members(crafted_images(), installer_tgz())
+    manifest = b'{"schemaVersion": 2}'
+    digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
+    doc = {
+        "version": 1,
+        "registry": "127.0.0.1:5000",
+        "images": [
+            {
+                "reference": img["reference"],
+                "repository": img["reference"].split(":")[0],
+                "manifest": {
+                    "digest": digest,
+                    "media_type": "application/vnd.docker.distribution.manifest.v2+json",
+                },
+                "index": None,
+            }
+            for img in meta["images"]
+        ],
+    }
+    source = ("images/source-manifests.json", json.dumps(doc).encode())
+    blob = (f"images/blobs/sha256/{digest[7:]}", manifest)
+    write_members(tmp_path / "ok.tar", [*members, source, blob])
+    r = run_cli("bundle", "verify", str(tmp_path / "ok.tar"))
+    assert r.returncode == ExitCode.OK, r.stderr
+    stray = (f"images/blobs/sha256/{hashlib.sha256(b'x').hexdigest()}", b"x")
+    write_members(tmp_path / "bad.tar", [*members, source, blob, stray])
+    verify_fails(tmp_path / "bad.tar", ExitCode.BUNDLE_CORRUPT, f"member {stray[0]} is not named")
