@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from harborkit.bundle.errors import MetadataError
@@ -131,12 +132,17 @@ class BundleMetadata:
     files: tuple[FileRecord, ...] = ()
     base: BaseRecord | None = None
 
-    def layer(self, digest: str) -> LayerRecord:
-        """The layer record with ``digest``."""
+    @cached_property
+    def _layer_index(self) -> dict[str, LayerRecord]:
+        index: dict[str, LayerRecord] = {}
         for rec in self.layers:
-            if rec.digest == digest:
-                return rec
-        raise KeyError(digest)
+            index.setdefault(rec.digest, rec)
+        return index
+
+    def layer(self, digest: str) -> LayerRecord:
+        """The (first) layer record with ``digest``, found in constant time (``inspect``
+        looks up every shared layer: a linear search made that quadratic)."""
+        return self._layer_index[digest]
 
     def shared_layers(self) -> dict[str, list[str]]:
         """Layers used by more than one image: digest -> references using it."""
@@ -314,7 +320,10 @@ def format_sums(entries: list[tuple[str, str]]) -> bytes:
 def parse_sums(raw: bytes) -> dict[str, str]:
     """Parse ``SHA256SUMS``: member -> hex digest. ``ValueError`` names the bad line."""
     out: dict[str, str] = {}
-    for n, line in enumerate(raw.decode("utf-8", "replace").splitlines(), 1):
+    # lines end at LF only (an optional CR before it), as sha256sum -c reads them:
+    # str.splitlines would also split at VT, FF, NEL, U+2028... and see other names
+    for n, line in enumerate(raw.decode("utf-8", "replace").split("\n"), 1):
+        line = line.removesuffix("\r")
         if not line.strip():
             continue
         hexdigest, sep, name = line.partition("  ")

@@ -37,6 +37,16 @@ _READ = 8 << 20
 MIN_PART = 4096
 #: largest part: 1 PiB (no medium is larger; a size is never a float or unbounded)
 MAX_PART = 1 << 50
+#: part names have three digits: ``cat NAME.part-*`` would put ``part-1000`` before
+#: ``part-101`` (the shell sorts names as text), so a bundle has at most 1000 parts
+MAX_PARTS = 1000
+
+
+def _too_many_parts(final: Path) -> str:
+    return (
+        f"bundle {final} would need more than {MAX_PARTS} parts ({part_name(final, 0).name} "
+        f"to {part_name(final, MAX_PARTS - 1).name}; cat NAME.part-* joins more out of order)"
+    )
 
 
 def parse_size(text: str) -> int:
@@ -98,6 +108,8 @@ class PartWriter:
     def _fd(self, index: int) -> int:
         while len(self._fds) <= index:
             n = len(self._fds)
+            if n >= MAX_PARTS:
+                raise InputError(_too_many_parts(self.final) + ": choose a larger --split-size")
             tmp = self.final.with_name(f".{part_name(self.final, n).name}.partial-{os.getpid()}")
             try:
                 fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
@@ -299,11 +311,14 @@ def _parse_list(path: Path) -> list[tuple[str, str]]:
         reason = e.strerror if isinstance(e, OSError) else "not text"
         raise BundleUnreadable(f"cannot read parts list {path}: {reason}") from e
     out: list[tuple[str, str]] = []
-    for n, line in enumerate(text.splitlines(), 1):
+    # lines end at LF only, as sha256sum -c reads them (splitlines also splits at VT, FF...)
+    for n, line in enumerate(text.split("\n"), 1):
+        line = line.removesuffix("\r")
         if not line.strip():
             continue
         digest, sep, name = line.partition("  ")
-        if not sep or len(digest) != 64 or "/" in name or not _PART_RE.match(name):
+        bad_name = "/" in name or not name.isprintable() or not _PART_RE.match(name)
+        if not sep or len(digest) != 64 or bad_name:
             raise BundleCorrupt(f"parts list {path} line {n} is not '<sha256>  NAME.part-NNN'")
         out.append((name, digest))
     if not out:
@@ -545,6 +560,8 @@ def open_parts(path: Path) -> PartsReader:
             raise BundleUnreadable(f"bundle part {path} does not exist")
     else:
         raise BundleUnreadable(f"parts list {path} does not exist")
+    if len(names) > MAX_PARTS:
+        raise BundleCorrupt(_too_many_parts(base).replace("would need", "has", 1))
     parts = [base.with_name(n) for n in names]
     missing = [p.name for p in parts if not p.is_file()]
     if missing:

@@ -25,6 +25,11 @@ from harborkit.bundle.errors import BundleCorrupt, BundleHostile, InstallTargetE
 
 BLOCK = 512
 _ZERO_BLOCK = bytes(BLOCK)
+#: a bundle holds at most this many members (folders included): Harbor's images have
+#: a few hundred blobs; a million empty headers cost ~1 GB and minutes before the sums
+MAX_MEMBERS = 50_000
+#: an installer archive holds at most this many (Harbor's has a dozen)
+MAX_INSTALLER_MEMBERS = 10_000
 
 _TYPE_NAMES = {
     tarfile.SYMTYPE: "a symlink",
@@ -64,6 +69,29 @@ def unsafe_member_reason(ti: tarfile.TarInfo, *, allow_dirs: bool = True) -> str
     if ti.isdir() and allow_dirs:
         return None
     return "is " + _TYPE_NAMES.get(ti.type, f"of tar type {ti.type!r}")
+
+
+def owner_mode_reason(ti: tarfile.TarInfo) -> str | None:
+    """Why ``tar -x`` as root (the plain path) would make member ``ti`` something another
+    user could change between ``sha256sum -c`` and ``docker load``, or ``None``.
+
+    GNU tar run by root restores the owner (by user name first, then number) and the
+    mode: a member owned by another user, writable by its group or by anyone, or with
+    setuid/setgid/sticky bits (a setuid program lying in the unpacked folder) is refused.
+    """
+    if ti.mode & 0o7000:
+        return f"has mode {ti.mode:04o} (setuid, setgid or sticky: tar -x as root keeps it)"
+    if ti.mode & 0o022:
+        return (
+            f"has mode {ti.mode:04o} (tar -x as root would let others change it after sha256sum -c)"
+        )
+    if ti.uid or ti.gid or ti.uname not in ("", "root") or ti.gname not in ("", "root"):
+        owner = f"{ti.uname or ti.uid}:{ti.gname or ti.gid}"
+        return (
+            f"is owned by {owner!r}, not root (tar -x as root would give it to that "
+            "user, who could change it after sha256sum -c)"
+        )
+    return None
 
 
 # --------------------------------------------------------------------------- writing
@@ -207,7 +235,11 @@ def scan_tar_file(f: BinaryIO, file_size: int, path: Path) -> TarScan:
         tf = tarfile.open(fileobj=f, mode="r:")  # noqa: SIM115 - the caller closes f
     except tarfile.TarError as e:
         raise BundleCorrupt(f"{path} is not a tar archive: {e}") from e
+    count = 0
     while True:
+        count += 1
+        if count > MAX_MEMBERS:
+            raise BundleCorrupt(f"{path} has more than {MAX_MEMBERS:,} members; not read further")
         try:
             ti = tf.next()
         except tarfile.TarError as e:
@@ -223,7 +255,7 @@ def scan_tar_file(f: BinaryIO, file_size: int, path: Path) -> TarScan:
             if block.strip(b"\0"):
                 damaged = members[-1].name if members else "(start)"
             break
-        reason = unsafe_member_reason(ti)
+        reason = unsafe_member_reason(ti) or owner_mode_reason(ti)
         if reason:
             raise BundleHostile(f"{path}: unsafe member {ti.name!r}: {reason}")
         norm = normalize_name(ti.name)
@@ -518,7 +550,13 @@ def check_installer(fileobj: BinaryIO, where: str, *, size: int | None = None) -
     fileobj.seek(0)
     try:
         with tarfile.open(fileobj=fileobj, mode="r:gz") as tf:
-            members = tf.getmembers()
+            members = []
+            while (ti := tf.next()) is not None:
+                members.append(ti)
+                if len(members) > MAX_INSTALLER_MEMBERS:
+                    raise BundleHostile(
+                        f"{where} has more than {MAX_INSTALLER_MEMBERS:,} members; not read further"
+                    )
     except (tarfile.TarError, OSError, EOFError) as e:
         raise BundleCorrupt(f"{where} is not a readable tar archive: {e}") from e
     seen: dict[str, bool] = {}  # normalised path -> is a directory

@@ -10,8 +10,10 @@ from __future__ import annotations
 import hashlib
 import importlib
 import os
+import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +60,8 @@ READ_SIZE = 8 << 20
 _MAX_NAMED = 6
 #: the keys of an images/manifest.json entry that docker load and harborkit both read
 _ENTRY_KEYS = frozenset({"Config", "RepoTags", "Layers"})
+#: the registry build's record of the source manifests (``from_registry.SOURCE_MANIFESTS``)
+SOURCE_MANIFESTS = f"{IMAGES_DIR}/source-manifests.json"
 #: harbor-bundle.json, images/manifest.json and the SBOM are read only up to this size
 MAX_DOCUMENT_BYTES = 16 << 20
 #: SHA256SUMS is never read beyond 4 MiB (about 20,000 members) ...
@@ -96,13 +100,28 @@ def _hash_member(source: BundleFile, member: Member, task: Task) -> str:
     return h.hexdigest()
 
 
-def read_document(source: BundleFile, member: Member, where: str) -> bytes:
-    """A JSON document member, read only when it is at most :data:`MAX_DOCUMENT_BYTES`."""
+def read_document(
+    source: BundleFile, member: Member, where: str, sha256: str | None = None
+) -> bytes:
+    """A JSON document member, read only when it is at most :data:`MAX_DOCUMENT_BYTES`.
+
+    With ``sha256`` (what the member was hashed to), the bytes read here, the ones
+    then parsed, must still have it: a member rewritten in place after it was hashed
+    is :class:`BundleCorrupt`, never parsed as if verified.
+    """
     if member.size > MAX_DOCUMENT_BYTES:
         raise BundleCorrupt(
             f"{where} has {member.size} bytes, more than the {MAX_DOCUMENT_BYTES} read"
         )
-    return source.pread(member.size, member.offset)
+    raw = source.pread(member.size, member.offset)
+    if sha256 is not None:
+        now = hashlib.sha256(raw).hexdigest()
+        if now != sha256:
+            raise BundleCorrupt(
+                f"{where} changed after it was hashed (sha256 now {now[:16]}...); "
+                "nothing was read from it"
+            )
+    return raw
 
 
 def _read_member(source: BundleFile, member: Member) -> bytes:
@@ -154,19 +173,28 @@ def _verify(
         if not problems:
             problems.append(f"missing member {SUMS_NAME}")
         raise BundleCorrupt(f"bundle {path} is corrupt: " + "; ".join(problems))
-    # the signature covers the raw bytes: checked (streamed) before they are parsed or bounded
-    signed_by = _check_signature(path, source, members, sums_member, key)
+    # the signature covers the raw bytes: checked before they are parsed or bounded, over
+    # the very bytes then parsed (one read: a SHA256SUMS rewritten in between is not used);
+    # one too large is only streamed through the check, then refused
     limit = max_sums_bytes(len(scan.members))
-    if sums_member.size > limit:
+    sums_raw = _read_member(source, sums_member) if sums_member.size <= limit else None
+    chunks = [sums_raw] if sums_raw is not None else _sums_chunks(source, sums_member)
+    signed_by = _check_signature(path, source, members, sums_member, key, chunks)
+    if sums_raw is None:
         raise BundleCorrupt(
             f"bundle {path} is corrupt: {SUMS_NAME} has {sums_member.size} bytes, more than "
             f"{limit} for {len(scan.members)} members"
         )
-    sums_raw = _read_member(source, sums_member)
     try:
         sums = parse_sums(sums_raw)
     except ValueError as e:
         raise BundleCorrupt(f"bundle {path} is corrupt: {SUMS_NAME} {e}") from e
+    for name in (SUMS_NAME, SIGNATURE_NAME):
+        if name in sums:  # it cannot hold its own digest, nor that of its signature
+            raise BundleCorrupt(
+                f"bundle {path} is corrupt: {SUMS_NAME} lists {name}, which sha256sum -c "
+                "cannot find right"
+            )
 
     # the schema check needs jsonschema (~40 ms to import): import it while hashing
     threading.Thread(target=importlib.import_module, args=("jsonschema",), daemon=True).start()
@@ -202,9 +230,11 @@ def _verify(
     if meta_member is None:
         raise BundleCorrupt(f"bundle {path} is corrupt: missing member {METADATA_NAME}")
     where = f"{path}: {METADATA_NAME}"
-    meta = metadata_from_json(read_document(source, meta_member, where), where)
+    meta = metadata_from_json(read_document(source, meta_member, where, sums[METADATA_NAME]), where)
     _check_consistency(path, meta, members, sums)
-    entries = check_load_manifest(path, meta, members, sums, source)
+    entries = check_load_manifest(path, meta, members, sums, source)  # names what dockerd would do
+    _check_accounted(path, meta, members, sums, source)
+    _check_configs(path, meta, members, source)
     inst = members[installer_member(meta.installer.name)]
     where = f"{path}: {inst.name}"
     checked = check_installer(SectionReader(source, inst.offset, inst.size), where, size=inst.size)  # type: ignore[arg-type]
@@ -212,7 +242,9 @@ def _verify(
     if sbom_member is not None:  # after the installer: a hostile one is named first (exit 5)
         where = f"{path}: {SBOM_NAME}"
         check_sbom_agrees(
-            validate_sbom(read_document(source, sbom_member, where), where), meta, where
+            validate_sbom(read_document(source, sbom_member, where, sums[SBOM_NAME]), where),
+            meta,
+            where,
         )
     return VerifyResult(
         path,
@@ -273,6 +305,7 @@ def _check_signature(
     members: Mapping[str, Member],
     sums_member: Member,
     key: PublicKey | None,
+    sums_chunks: Iterable[bytes],
 ) -> str | None:
     """The key id of ``SHA256SUMS.minisig``; with ``key``, the signature must be valid by it.
 
@@ -299,9 +332,7 @@ def _check_signature(
         return "(unreadable)"
     sig_raw = _read_member(source, sig_member)
     if key is not None:
-        verify_stream(
-            key, _sums_chunks(source, sums_member), sig_raw, where, legacy_limit=MAX_SUMS_BYTES
-        )
+        verify_stream(key, sums_chunks, sig_raw, where, legacy_limit=MAX_SUMS_BYTES)
     try:
         return signature_key_id(sig_raw, where)
     except SignatureError:
@@ -352,7 +383,28 @@ def _reference_problem(reference: str) -> str | None:
         return f"is not an image reference ({e.message.rsplit(' has ', 1)[-1]})"
     if ref.digest or reference.strip() != reference:
         return "is not a tag (repository:tag)"
+    if ":" not in reference.rsplit("/", 1)[-1]:  # docker load refuses a name without a tag
+        return "has no tag (docker load needs repository:tag)"
     return None
+
+
+def _same_tag_problems(meta: BundleMetadata) -> list[str]:
+    """References spelled apart that name one tag on the target (``busybox:latest`` and
+    ``docker.io/library/busybox:latest``): docker load would tag one image over the other."""
+    from harborkit.errors import InputError
+    from harborkit.registry.reference import parse_reference
+
+    seen: dict[str, str] = {}
+    problems: list[str] = []
+    for img in meta.images:
+        try:
+            key = str(parse_reference(img.reference))
+        except InputError:
+            continue  # named by _reference_problem
+        first = seen.setdefault(key, img.reference)
+        if first != img.reference:
+            problems.append(f"references {first!r} and {img.reference!r} name the same tag")
+    return problems
 
 
 def _check_consistency(
@@ -370,6 +422,7 @@ def _check_consistency(
         elif m.size != layer.size:
             problems.append(f"layer {layer.digest} has {m.size} bytes, metadata says {layer.size}")
     known = {x.digest for x in meta.layers}
+    problems += _same_tag_problems(meta)
     for img in meta.images:
         reason = _reference_problem(img.reference)
         if reason:
@@ -387,6 +440,11 @@ def _check_consistency(
         problems.append(f"installer {inst} is not in the bundle")
     elif sums.get(inst) != meta.installer.sha256:
         problems.append(f"installer {inst} sha256 differs from the metadata")
+    for label, key in (("name", lambda f: f.name), ("install path", lambda f: f.install_path)):
+        counts = Counter(key(f) for f in meta.files)
+        twice = sorted(v for v, n in counts.items() if n > 1)
+        if twice:  # one would be installed over the other
+            problems.append(f"two files have the {label} {twice[0]}")
     for f in meta.files:
         if f.member not in members:
             problems.append(f"file {f.member} is not in the bundle")
@@ -395,6 +453,111 @@ def _check_consistency(
     if problems:
         raise BundleCorrupt(
             f"bundle {path} is inconsistent with {METADATA_NAME}: " + "; ".join(problems[:4])
+        )
+
+
+def _check_configs(
+    path: Path, meta: BundleMetadata, members: Mapping[str, Member], source: BundleFile
+) -> None:
+    """Each image config's ``rootfs.diff_ids`` are the diff ids the metadata gives its layers.
+
+    ``docker load`` builds the image from the config; the metadata's diff ids are what
+    ``inspect``, the SBOM and a delta built over this bundle rely on (a delta leaves
+    out the layers whose chains they name): a bundle whose two accounts differ is
+    :class:`BundleCorrupt`, not loaded half-way.
+    """
+    by_digest = {x.digest: x for x in meta.layers}
+    checked: set[str] = set()
+    for img in meta.images:
+        if img.image_id in checked:
+            continue
+        checked.add(img.image_id)
+        name = blob_member(img.image_id)
+        where = f"bundle {path}: {name} (config of {img.reference})"
+        raw = read_document(source, members[name], where, img.image_id.split(":", 1)[1])
+        doc = strict_json(raw, where, BundleCorrupt)
+        rootfs = doc.get("rootfs") if isinstance(doc, dict) else None
+        diff_ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
+        if not isinstance(diff_ids, list):
+            raise BundleCorrupt(f"{where} is not an image config (no rootfs.diff_ids list)")
+        want = [by_digest[d].diff_id for d in img.layers]
+        if diff_ids != want:
+            at = next(
+                (i for i, (a, b) in enumerate(zip(diff_ids, want, strict=False)) if a != b),
+                min(len(diff_ids), len(want)),
+            )
+            raise BundleCorrupt(
+                f"{where} disagrees with {METADATA_NAME}: layer {at + 1} has diff id "
+                f"{str(diff_ids[at])[:80] if at < len(diff_ids) else '(none)'} in the config, "
+                f"{want[at] if at < len(want) else '(none)'} in {METADATA_NAME}"
+            )
+
+
+def _source_manifest_blobs(
+    path: Path, members: Mapping[str, Member], sums: Mapping[str, str], source: BundleFile
+) -> set[str]:
+    """The blobs a registry build's ``images/source-manifests.json`` names (the registry's
+    own manifests and indexes, kept for ``push``); none when there is no such member."""
+    member = members.get(SOURCE_MANIFESTS)
+    if member is None:
+        return set()
+    from harborkit.bundle.from_registry import validate_source_manifests
+
+    where = f"bundle {path}: {SOURCE_MANIFESTS}"
+    raw = read_document(source, member, where, sums.get(SOURCE_MANIFESTS))
+    doc = strict_json(raw, where, BundleCorrupt)
+    validate_source_manifests(doc, f"bundle {path}")
+    digests = [
+        (entry.get(key) or {}).get("digest")
+        for entry in doc["images"]
+        for key in ("manifest", "index")
+    ]
+    return {blob_member(d) for d in digests if isinstance(d, str) and _DIGEST.match(d)}
+
+
+_DIGEST = re.compile(r"\Asha256:[0-9a-f]{64}\Z")
+
+
+def _check_accounted(
+    path: Path,
+    meta: BundleMetadata,
+    members: Mapping[str, Member],
+    sums: Mapping[str, str],
+    source: BundleFile,
+) -> None:
+    """Every member is one :data:`METADATA_NAME` names (or the bundle's own documents).
+
+    A member under ``images/`` (not a blob) is read by ``docker load`` of that folder
+    (the plain path): an ``index.json``, ``oci-layout`` or ``repositories`` there could
+    load or tag other images than the metadata declares (:class:`BundleHostile`); any
+    other member no one accounts for (a blob no image uses) is :class:`BundleCorrupt`.
+    """
+    named = {
+        SUMS_NAME,
+        SIGNATURE_NAME,
+        METADATA_NAME,
+        IMAGES_MANIFEST,
+        SOURCE_MANIFESTS,
+        SBOM_NAME,
+        installer_member(meta.installer.name),
+        *(blob_member(x.digest) for x in meta.layers),
+        *(blob_member(i.image_id) for i in meta.images),
+        *(f.member for f in meta.files),
+        *_source_manifest_blobs(path, members, sums, source),
+    }
+    extra = sorted(n for n in members if n not in named)
+    in_images = [
+        n for n in extra if n.startswith(IMAGES_DIR + "/") and not n.startswith(BLOB_DIR + "/")
+    ]
+    if in_images:
+        raise BundleHostile(
+            f"bundle {path}: {_names('member', in_images)} is not named by {METADATA_NAME} "
+            f"(docker load of {IMAGES_DIR}/ would read it)"
+        )
+    if extra:
+        raise BundleCorrupt(
+            f"bundle {path} is inconsistent with {METADATA_NAME}: "
+            f"{_names('member', extra)} is not named by it"
         )
 
 
@@ -410,12 +573,14 @@ def _entry_shape(entry: Any) -> tuple[str, list[str], list[str]] | None:
     return config, tags, layers
 
 
-def _read_load_manifest(path: Path, members: Mapping[str, Member], source: BundleFile) -> list[Any]:
+def _read_load_manifest(
+    path: Path, members: Mapping[str, Member], source: BundleFile, sha256: str | None = None
+) -> list[Any]:
     where = f"bundle {path}: {IMAGES_MANIFEST}"
     member = members.get(IMAGES_MANIFEST)
     if member is None:
         raise BundleCorrupt(f"bundle {path} is corrupt: missing member {IMAGES_MANIFEST}")
-    doc = strict_json(read_document(source, member, where), where, BundleCorrupt)
+    doc = strict_json(read_document(source, member, where, sha256), where, BundleCorrupt)
     if not isinstance(doc, list) or any(_entry_shape(e) is None for e in doc):
         raise BundleCorrupt(
             f"{where} is not a docker load manifest (a list of Config/RepoTags/Layers entries)"
@@ -438,7 +603,7 @@ def check_load_manifest(
     :class:`BundleHostile`. Anything else that disagrees: :class:`BundleCorrupt`.
     """
     where = f"bundle {path}: {IMAGES_MANIFEST}"
-    doc = _read_load_manifest(path, members, source)
+    doc = _read_load_manifest(path, members, source, sums.get(IMAGES_MANIFEST))
     declared = {img.reference: img for img in meta.images}
     # a delta's layers left to its base: named by the manifest, not in the bundle
     in_base = {
@@ -480,7 +645,8 @@ def check_load_manifest(
             if config != "blobs/sha256/" + img.image_id.split(":", 1)[1] or layers != want:
                 problems.append(f"gives {tag} another config or layers than {METADATA_NAME}")
         seen += tags
-    missing = [r for r in declared if r not in seen]
+    tagged = Counter(seen)  # a set and counts: 100,000 tags are not 10^10 comparisons
+    missing = [r for r in declared if r not in tagged]
     if missing:
         problems.append(f"does not tag {', '.join(missing)}")
     elif untagged:  # every declared image tagged, and one entry more
@@ -489,7 +655,7 @@ def check_load_manifest(
             f"{where}: entry {n} ({config}) has no tag: docker load would add an "
             f"image {METADATA_NAME} does not declare"
         )
-    repeated = sorted({t for t in seen if seen.count(t) > 1})
+    repeated = sorted(t for t, n in tagged.items() if n > 1)
     if repeated:
         problems.append(f"tags {', '.join(repeated)} more than once")
     if problems:

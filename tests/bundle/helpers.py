@@ -39,8 +39,9 @@ def rewrite_bundle(
     replace: dict[str, bytes] | None = None,
     edit_metadata: Callable[[dict], None] | None = None,
     extra: list[tuple[tarfile.TarInfo, bytes]] | None = None,
+    drop: tuple[str, ...] = (),
 ) -> None:
-    """Copy ``src`` to ``dst`` with members replaced/added and SHA256SUMS recomputed.
+    """Copy ``src`` to ``dst`` with members replaced/added/dropped and SHA256SUMS recomputed.
 
     The result is internally consistent (checksums match), so what a test sees is
     the effect of the change itself, not a checksum failure.
@@ -49,7 +50,7 @@ def rewrite_bundle(
     members = read_members(src)
     out: list[tuple[tarfile.TarInfo, bytes]] = []
     for ti, data in members:
-        if ti.name == SUMS_NAME:
+        if ti.name == SUMS_NAME or ti.name in drop:
             continue
         data = replace.get(ti.name, data)
         if ti.name == METADATA_NAME and edit_metadata is not None:

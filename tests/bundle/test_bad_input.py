@@ -386,7 +386,8 @@ def test_metadata_fails_schema(
 def test_daemon_refusal_is_load_failed_and_rolled_back(
     tmp_path: Path, built_bundle: Path, fresh_daemon: Daemon
 ) -> None:
-    """A config whose diff ids do not match its layers passes verify but docker load refuses it.
+    """A config (and metadata) whose diff id does not match its layer passes verify but docker
+    load refuses it.
 
     The images the daemon accepted before the refusal are removed again.
     """
@@ -408,7 +409,13 @@ def test_daemon_refusal_is_load_failed_and_rolled_back(
 
     def edit(m: dict) -> None:
         m["images"][-1]["image_id"] = new_id
+        # the metadata agrees with the config (verify checks that): only dockerd, which
+        # hashes the layer itself, can tell
+        for layer in m["layers"]:
+            if layer["digest"] == last["layers"][-1]:
+                layer["diff_id"] = "sha256:" + "1" * 64
 
+    assert sum(last["layers"][-1] in i["layers"] for i in meta["images"]) == 1  # not shared
     bad = tmp_path / "refused.tar"
     rewrite_bundle(
         built_bundle,
@@ -416,6 +423,7 @@ def test_daemon_refusal_is_load_failed_and_rolled_back(
         replace={IMAGES_MANIFEST: json.dumps(manifest).encode()},
         edit_metadata=edit,
         extra=[(member_info(blob_member(new_id)), new_config)],
+        drop=(blob_member(last["image_id"]),),  # no member the metadata does not name
     )
     assert run_cli("bundle", "verify", str(bad)).returncode == 0
     r = run_cli("bundle", "load", str(bad), env=fresh_daemon.env())

@@ -296,7 +296,8 @@ def test_a_carried_local_file_is_bounded(tmp_path: Path, source_registry: str) -
     r, took = _build_from_registry(
         tmp_path, source_registry, {}, "--file", f"docker-compose={fifo}", files=True
     )
-    # refused as an option before the build starts (exit 2), and it did not hang
+    # refused as an argument before anything is fetched (exit 2, as --key and --sign on
+    # a FIFO), and it did not hang on the FIFO
     assert r.returncode == ExitCode.USAGE, r.stderr
     _exactly_one_line(r.stderr, f"--file docker-compose: {fifo} is not a regular file")
     assert took < 30, took

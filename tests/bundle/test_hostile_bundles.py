@@ -236,7 +236,7 @@ MANIFEST_CASES: dict[str, tuple[Callable[[Crafted], bytes], int, str]] = {
         "tags library/busybox:latest, which harbor-bundle.json does not declare",
     ),
     "drops-a-declared-tag": (
-        lambda g: _edit_manifest(g, lambda d: d[1]["RepoTags"].clear()),
+        lambda g: _edit_manifest(g, lambda d: d.pop(1)),
         ExitCode.BUNDLE_CORRUPT,
         "does not tag goharbor/harbor-core:v1.8.0",
     ),
@@ -1034,3 +1034,417 @@ def test_load_install_tools_refuses_a_sparse_tool_and_installs_nothing(tmp_path:
         "(tar -x expands it from a map; a bundle holds plain files only)"
     )
     assert not prefix.exists()
+
+
+# ------------------------------------------------ members and sums lines the plain path reads apart
+
+
+def _plain_check(bundle: Path, tmp_path: Path) -> int:
+    """``tar -x; sha256sum -c SHA256SUMS``: the exit status of the check."""
+    out = tmp_path / "plain"
+    out.mkdir()
+    subprocess.run(["tar", "-xf", str(bundle), "-C", str(out)], check=True)
+    return subprocess.run(
+        ["sha256sum", "--quiet", "-c", SUMS_NAME], cwd=out, capture_output=True
+    ).returncode
+
+
+@pytest.mark.parametrize(
+    ("name", "code", "needle"),
+    [
+        ("images/index.json", ExitCode.BUNDLE_HOSTILE, "member images/index.json is not named"),
+        ("images/oci-layout", ExitCode.BUNDLE_HOSTILE, "member images/oci-layout is not named"),
+        ("images/repositories", ExitCode.BUNDLE_HOSTILE, "docker load of images/ would read it"),
+        ("images/blobs/sha256/" + hashlib.sha256(b"{}").hexdigest(), ExitCode.BUNDLE_CORRUPT,
+         "is inconsistent with harbor-bundle.json: member images/blobs/sha256/"),
+        ("files/evil", ExitCode.BUNDLE_CORRUPT, "member files/evil is not named by it"),
+        ("notes.txt", ExitCode.BUNDLE_CORRUPT, "member notes.txt is not named by it"),
+    ],
+)  # fmt: skip
+def test_checksummed_member_the_metadata_does_not_name_is_refused(
+    tmp_path: Path, name: str, code: int, needle: str
+) -> None:
+    """A member listed in SHA256SUMS passes ``sha256sum -c``, but nothing accounts for
+    it: under images/ ``docker load`` of the folder reads it (an OCI index.json there
+    loads and tags what it says)."""
+    b = craft_bundle(tmp_path / "b.tar", extra=[(name, b"{}")])
+    assert _plain_check(b.path, tmp_path) == 0
+    verify_fails(b.path, code, needle)
+
+
+@pytest.mark.parametrize("listed", [SUMS_NAME, "SHA256SUMS.minisig"])
+def test_sums_that_lists_itself_or_its_signature_is_refused(tmp_path: Path, listed: str) -> None:
+    """``sha256sum -c`` fails such a list (no file holds its own digest)."""
+    members, _ = bundle_members(crafted_images(), installer_tgz())
+    sums = "".join(f"{hashlib.sha256(d).hexdigest()}  {n}\n" for n, d in members)
+    sums += f"{'0' * 64}  {listed}\n"
+    extra = [(listed, b"x")] if listed != SUMS_NAME else []
+    write_members(tmp_path / "b.tar", [*members, (SUMS_NAME, sums.encode()), *extra], sums=False)
+    assert _plain_check(tmp_path / "b.tar", tmp_path) != 0
+    verify_fails(tmp_path / "b.tar", ExitCode.BUNDLE_CORRUPT, f"{SUMS_NAME} lists {listed}")
+
+
+@pytest.mark.parametrize("sep", ["\x0b", "\x0c", "\x1c", "\x85", "\u2028"])
+def test_sums_lines_end_at_lf_only(tmp_path: Path, sep: str) -> None:
+    """Two lines joined by another line break are one line (one odd name) to
+    ``sha256sum -c``, which fails it: harborkit must not read two names there."""
+    members, _ = bundle_members(crafted_images(), installer_tgz())
+    lines = [f"{hashlib.sha256(d).hexdigest()}  {n}" for n, d in members]
+    sums = sep.join(lines[:2]) + "\n" + "\n".join(lines[2:]) + "\n"
+    write_members(tmp_path / "b.tar", [*members, (SUMS_NAME, sums.encode())], sums=False)
+    assert _plain_check(tmp_path / "b.tar", tmp_path) != 0
+    verify_fails(tmp_path / "b.tar", ExitCode.BUNDLE_CORRUPT, "missing member", "extra member")
+
+
+def test_sums_with_crlf_lines_verifies_as_sha256sum_reads_it(tmp_path: Path) -> None:
+    members, _ = bundle_members(crafted_images(), installer_tgz())
+    sums = "".join(f"{hashlib.sha256(d).hexdigest()}  {n}\r\n" for n, d in members)
+    write_members(tmp_path / "b.tar", [*members, (SUMS_NAME, sums.encode())], sums=False)
+    assert _plain_check(tmp_path / "b.tar", tmp_path) == 0
+    r = run_cli("bundle", "verify", str(tmp_path / "b.tar"))
+    assert r.returncode == ExitCode.OK, r.stderr
+
+
+# ------------------------------------------------ references docker load reads apart
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("library/busybox:latest", "busybox:latest"),
+        ("docker.io/library/busybox:latest", "busybox:latest"),
+        ("index.docker.io/library/busybox:1", "docker.io/busybox:1"),
+    ],
+)
+def test_two_spellings_of_one_tag_are_refused(tmp_path: Path, first: str, second: str) -> None:
+    """docker load tags both: the second image takes the tag of the first, and the load
+    fails only after both were sent; verify says so first."""
+    images = crafted_images()
+    images[0] = type(images[0])((first,), images[0].config, images[0].layers)
+    images[1] = type(images[1])((second,), images[1].config, images[1].layers)
+    bad = tmp_path / "same.tar"
+    craft_bundle(bad, images=images)
+    verify_fails(
+        bad, ExitCode.BUNDLE_CORRUPT, f"references {first!r} and {second!r} name the same tag"
+    )
+
+
+@pytest.mark.parametrize("reference", ["busybox", "goharbor/harbor-core", "localhost:5000/x"])
+def test_reference_without_a_tag_is_refused(tmp_path: Path, reference: str) -> None:
+    """docker load refuses a RepoTags name with no tag ("invalid tag"), after the send."""
+    images = crafted_images()
+    images[0] = type(images[0])((reference,), images[0].config, images[0].layers)
+    bad = tmp_path / "untagged.tar"
+    craft_bundle(bad, images=images)
+    verify_fails(
+        bad,
+        ExitCode.BUNDLE_CORRUPT,
+        f"reference {reference!r} has no tag (docker load needs repository:tag)",
+    )
+
+
+def _with_diff_ids(edit: Callable[[list], None]) -> list:
+    """The crafted images with the first image's config diff ids edited."""
+    images = crafted_images()
+    config = json.loads(images[0].config)
+    edit(config["rootfs"]["diff_ids"])
+    images[0] = type(images[0])(images[0].tags, json.dumps(config).encode(), images[0].layers)
+    return images
+
+
+@pytest.mark.parametrize(
+    ("edit", "needle"),
+    [
+        (lambda d: d.__setitem__(1, "sha256:" + "e" * 64), f"layer 2 has diff id sha256:{'e' * 64}"),
+        (lambda d: d.reverse(), "layer 1 has diff id"),
+        (lambda d: d.pop(), "layer 2 has diff id (none) in the config"),
+        (lambda d: d.append("sha256:" + "e" * 64), "layer 3 has diff id sha256:"),
+    ],
+    ids=["other", "reordered", "fewer", "more"],
+)  # fmt: skip
+def test_config_diff_ids_must_be_the_metadata_ones(
+    tmp_path: Path, edit: Callable[[list], None], needle: str
+) -> None:
+    """The metadata's diff ids (inspect, the SBOM, a delta built over this bundle) must
+    be the ones docker load builds the image from."""
+    images = _with_diff_ids(edit)
+    bad = tmp_path / "diff.tar"
+    craft_bundle(bad, images=images)
+    msg = verify_fails(bad, ExitCode.BUNDLE_CORRUPT, needle, "disagrees with harbor-bundle.json")
+    assert f"(config of {images[0].tags[0]})" in msg
+
+
+@pytest.mark.parametrize("config", [b"[]", b'{"rootfs": {}}', b'{"rootfs": {"diff_ids": "x"}}'])
+def test_config_that_is_no_image_config_is_refused(tmp_path: Path, config: bytes) -> None:
+    images = crafted_images()
+    images[0] = type(images[0])(images[0].tags, config, images[0].layers)
+    bad = tmp_path / "cfg.tar"
+    craft_bundle(bad, images=images)
+    verify_fails(bad, ExitCode.BUNDLE_CORRUPT, "is not an image config (no rootfs.diff_ids list)")
+
+
+# ------------------------------------------------ what is parsed is what was hashed (one read)
+
+
+def _same_size_edit(data: bytes) -> bytes:
+    """``data`` with one separator changed: still the same JSON, another sha256."""
+    for old, new in ((b"\n ", b"\n\t"), (b": ", b":\t"), (b", ", b",\t")):
+        if old in data:
+            return data.replace(old, new, 1)
+    raise AssertionError("nothing to edit")
+
+
+def _rewrite_in_place(path: Path, name: str, data: bytes) -> None:
+    with tarfile.open(path) as tf:
+        ti = tf.getmember(name)
+    assert len(data) == ti.size
+    with open(path, "r+b") as f:
+        f.seek(ti.offset_data)
+        f.write(data)
+
+
+@needs_minisign
+def test_sums_rewritten_after_the_signature_check_is_not_used(
+    tmp_path: Path, minisign_key: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A signed bundle whose metadata and SHA256SUMS are rewritten in place (same sizes)
+    between the signature check and the parsing of SHA256SUMS: the entries used are the
+    signed ones, so the altered metadata is named, never taken as verified."""
+    from harborkit.bundle import verify as verify_mod
+    from harborkit.bundle.errors import BundleCorrupt
+    from harborkit.bundle.sign import load_public_key
+
+    b = tmp_path / "signed.tar"
+    signed_bundle(b, minisign_key)
+    with tarfile.open(b) as tf:
+        meta = tf.extractfile(METADATA_NAME).read()  # type: ignore[union-attr]
+        sums = tf.extractfile(SUMS_NAME).read()  # type: ignore[union-attr]
+    evil = _same_size_edit(meta)
+    evil_sums = sums.replace(
+        hashlib.sha256(meta).hexdigest().encode(), hashlib.sha256(evil).hexdigest().encode()
+    )
+    real = verify_mod.verify_stream
+
+    def check_then_swap(*args: object, **kw: object) -> object:
+        out = real(*args, **kw)  # type: ignore[arg-type]
+        _rewrite_in_place(b, METADATA_NAME, evil)
+        _rewrite_in_place(b, SUMS_NAME, evil_sums)
+        return out
+
+    monkeypatch.setattr(verify_mod, "verify_stream", check_then_swap)
+    with pytest.raises(BundleCorrupt) as e:
+        verify_mod.verify_bundle(b, key=load_public_key(minisign_key / "k.pub"))
+    assert e.value.message == f"bundle {b} is corrupt: altered member {METADATA_NAME}"
+
+
+@pytest.mark.parametrize("which", [METADATA_NAME, IMAGES_MANIFEST, "config"])
+def test_document_rewritten_after_it_was_hashed_is_not_parsed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, which: str
+) -> None:
+    """harbor-bundle.json, images/manifest.json or a config rewritten in place (same size,
+    still valid) once hashed and before it is read for parsing: refused by name."""
+    from harborkit.bundle import verify as verify_mod
+    from harborkit.bundle.errors import BundleCorrupt
+
+    good = craft_bundle(tmp_path / "b.tar")
+    name = which
+    if which == "config":
+        name = "images/blobs/sha256/" + good.metadata["images"][0]["image_id"][7:]
+    evil = _same_size_edit(good.member(name))
+    real = verify_mod._hash_member
+
+    def hash_then_swap(source: object, member: object, task: object) -> str:
+        out = real(source, member, task)  # type: ignore[arg-type]
+        if member.name == name:  # type: ignore[attr-defined]
+            _rewrite_in_place(good.path, name, evil)
+        return out
+
+    monkeypatch.setattr(verify_mod, "_hash_member", hash_then_swap)
+    with pytest.raises(BundleCorrupt) as e:
+        verify_mod.verify_bundle(good.path)
+    now = hashlib.sha256(evil).hexdigest()[:16]
+    assert e.value.message.endswith(
+        f"changed after it was hashed (sha256 now {now}...); nothing was read from it"
+    ), e.value.message
+    assert name in e.value.message
+
+
+def _tool(name: str, data: bytes, install_path: str) -> dict:
+    return {
+        "name": name,
+        "size": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "source": "crafted",
+        "install_path": install_path,
+        "mode": 0o755,
+    }
+
+
+@pytest.mark.parametrize(
+    ("tools", "needle"),
+    [
+        (
+            [("a", b"one", "/usr/local/bin/tool"), ("b", b"two", "/usr/local/bin/tool")],
+            "two files have the install path /usr/local/bin/tool",
+        ),
+        (
+            [("a", b"one", "/usr/local/bin/a"), ("a", b"one", "/usr/local/bin/b")],
+            "two files have the name a",
+        ),
+    ],
+)
+def test_two_tools_in_one_place_are_refused(tmp_path: Path, tools: list, needle: str) -> None:
+    """--install-tools would install the second over the first (no --force asked)."""
+    members, meta = bundle_members(crafted_images(), installer_tgz())
+    meta["files"] = [_tool(*t) for t in tools]
+    members = [(n, json.dumps(meta).encode() if n == METADATA_NAME else d) for n, d in members]
+    members += list(dict.fromkeys((f"files/{n}", d) for n, d, _ in tools))
+    write_members(tmp_path / "b.tar", members)
+    verify_fails(tmp_path / "b.tar", ExitCode.BUNDLE_CORRUPT, needle)
+
+
+# ------------------------------------------------ owners and modes tar -x as root restores
+
+
+@pytest.mark.parametrize(
+    ("fields", "why"),
+    [
+        ({"mode": 0o4755}, "has mode 4755 (setuid, setgid or sticky: tar -x as root keeps it)"),
+        ({"mode": 0o2644}, "has mode 2644 (setuid, setgid or sticky"),
+        ({"mode": 0o666}, "has mode 0666 (tar -x as root would let others change it"),
+        ({"mode": 0o664}, "has mode 0664 (tar -x as root would let others change it"),
+        ({"uid": 1000}, "is owned by '1000:0', not root"),
+        ({"gid": 100}, "is owned by '0:100', not root"),
+        ({"uname": "nobody"}, "is owned by 'nobody:0', not root"),
+        ({"gname": "users"}, "is owned by '0:users', not root"),
+    ],
+    ids=["setuid", "setgid", "world-writable", "group-writable", "uid", "gid", "uname", "gname"],
+)
+def test_member_another_user_could_change_after_the_check_is_refused(
+    tmp_path: Path, fields: dict, why: str
+) -> None:
+    """The plain path runs ``tar -x`` as root, which restores owners (by name first)
+    and modes: such a member could be changed between ``sha256sum -c`` and
+    ``docker load``/``install`` by the user it names, or run setuid."""
+    from tests.bundle.helpers import read_members, write_tar
+
+    good = craft_bundle(tmp_path / "good.tar")
+    members = read_members(good.path)
+    for ti, _ in members:
+        if ti.name == INSTALLER:
+            for k, v in fields.items():
+                setattr(ti, k, v)
+    bad = tmp_path / "owner.tar"
+    write_tar(bad, members)
+    msg = verify_fails(bad, ExitCode.BUNDLE_HOSTILE)
+    assert msg.startswith(f"harborkit: error: {bad}: unsafe member {INSTALLER!r}: {why}"), msg
+    r = run_cli("bundle", "inspect", str(bad))
+    assert (r.returncode, one_line_error(r.stderr)) == (ExitCode.BUNDLE_HOSTILE, msg)
+
+
+def test_bundle_retarred_by_root_with_root_owners_still_verifies(tmp_path: Path) -> None:
+    """Not too strict: root:root (by name or number) and 0644/0755 pass."""
+    from tests.bundle.helpers import read_members, write_tar
+
+    good = craft_bundle(tmp_path / "good.tar")
+    members = read_members(good.path)
+    for ti, _ in members:
+        ti.uname, ti.gname, ti.mode = "root", "root", 0o755
+    write_tar(tmp_path / "root.tar", members)
+    r = run_cli("bundle", "verify", str(tmp_path / "root.tar"))
+    assert r.returncode == ExitCode.OK, r.stderr
+
+
+# ------------------------------------------------ how many members are read
+
+
+def test_bundle_of_too_many_members_is_refused_in_bounded_memory(tmp_path: Path) -> None:
+    """Empty headers cost nothing to write but a TarInfo each to read (a million took
+    ~1 GB and minutes before SHA256SUMS was even looked at): at most 50,000 members."""
+    from harborkit.bundle.tarsafe import MAX_MEMBERS
+
+    bad = tmp_path / "many.tar"
+    with open(bad, "wb") as f:
+        for i in range(MAX_MEMBERS + 1):
+            ti = tarfile.TarInfo(f"files/x{i:07d}")
+            ti.mode = 0o644
+            f.write(ti.tobuf(tarfile.GNU_FORMAT))
+        f.write(bytes(1024))
+    r, peak_kib = peak_rss_kib("bundle", "verify", str(bad))
+    assert (r.returncode, r.stderr) == (
+        ExitCode.BUNDLE_CORRUPT,
+        f"harborkit: error: {bad} has more than 50,000 members; not read further",
+    )
+    assert peak_kib < 200 * 1024
+
+
+def test_installer_of_too_many_members_is_refused(tmp_path: Path) -> None:
+    from harborkit.bundle.tarsafe import MAX_INSTALLER_MEMBERS
+
+    files = [(f"harbor/f{i}", b"", 0o644) for i in range(MAX_INSTALLER_MEMBERS + 1)]
+    bad = craft_bundle(tmp_path / "inst.tar", installer=installer_tgz(files)).path
+    verify_fails(
+        bad,
+        ExitCode.BUNDLE_HOSTILE,
+        f"{bad}: {INSTALLER} has more than 10,000 members; not read further",
+    )
+
+
+def test_layer_lookups_are_not_quadratic_in_the_layers() -> None:
+    """inspect looks up every shared layer by digest: a linear search made 30,000 layers
+    shared by two images take 19 s (and 16 MiB of metadata holds more)."""
+    import time
+
+    from harborkit.bundle.format import BundleMetadata, InstallerRecord, LayerRecord
+
+    n = 20_000
+    digests = [f"sha256:{i:064x}" for i in range(n)]
+    meta = BundleMetadata(
+        1, "v1.8.0", "2026-01-01T00:00:00Z", "t", (),
+        tuple(LayerRecord(d, d, i, i) for i, d in enumerate(digests)),
+        InstallerRecord("h.tgz", 1, "0" * 64, "x"),
+    )  # fmt: skip
+    start = time.monotonic()
+    assert [meta.layer(d).size for d in digests] == list(range(n))
+    assert time.monotonic() - start < 2
+    with pytest.raises(KeyError):
+        meta.layer("sha256:" + "f" * 64)
+
+
+def test_registry_builds_source_manifests_member_is_accounted_for() -> None:
+    """verify names the registry build's extra member without importing the registry code."""
+    from harborkit.bundle import from_registry, verify
+
+    assert verify.SOURCE_MANIFESTS == from_registry.SOURCE_MANIFESTS
+
+
+def test_blobs_a_registry_build_keeps_for_push_are_accounted_for(tmp_path: Path) -> None:
+    """A registry build keeps each source manifest as a blob that images/source-manifests.json
+    names (push sends them as they were): verify accepts those, and only those."""
+    members, meta = bundle_members(crafted_images(), installer_tgz())
+    manifest = b'{"schemaVersion": 2}'
+    digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
+    doc = {
+        "version": 1,
+        "registry": "127.0.0.1:5000",
+        "images": [
+            {
+                "reference": img["reference"],
+                "repository": img["reference"].split(":")[0],
+                "manifest": {
+                    "digest": digest,
+                    "media_type": "application/vnd.docker.distribution.manifest.v2+json",
+                },
+                "index": None,
+            }
+            for img in meta["images"]
+        ],
+    }
+    source = ("images/source-manifests.json", json.dumps(doc).encode())
+    blob = (f"images/blobs/sha256/{digest[7:]}", manifest)
+    write_members(tmp_path / "ok.tar", [*members, source, blob])
+    r = run_cli("bundle", "verify", str(tmp_path / "ok.tar"))
+    assert r.returncode == ExitCode.OK, r.stderr
+    stray = (f"images/blobs/sha256/{hashlib.sha256(b'x').hexdigest()}", b"x")
+    write_members(tmp_path / "bad.tar", [*members, source, blob, stray])
+    verify_fails(tmp_path / "bad.tar", ExitCode.BUNDLE_CORRUPT, f"member {stray[0]} is not named")

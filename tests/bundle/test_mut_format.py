@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -86,7 +87,7 @@ DICT = {
 
 def test_metadata_to_dict_names_every_field() -> None:
     assert metadata_to_dict(META) == DICT
-    plain = BundleMetadata(**{**META.__dict__, "files": (), "base": None})
+    plain = dataclasses.replace(META, files=(), base=None)
     assert metadata_to_dict(plain) == {
         **{k: v for k, v in DICT.items() if k != "base"},
         "files": [],
@@ -135,7 +136,7 @@ def test_layer_lookup_and_shared_layers() -> None:
     assert e.value.args == (D[9],)
     # b names D[1] twice: one user; a and b share it
     assert META.shared_layers() == {D[1]: ["goharbor/a:v1", "goharbor/b:v1"]}
-    one = BundleMetadata(**{**META.__dict__, "images": META.images[1:]})
+    one = dataclasses.replace(META, images=META.images[1:])
     assert one.shared_layers() == {}
 
 

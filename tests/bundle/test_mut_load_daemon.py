@@ -388,10 +388,12 @@ def test_load_past_its_deadline(
     with pytest.raises(dockerapi.DaemonTimeout) as e:
         load.load_bundle(path)
     head, _, _ = e.value.message.partition("; rolled back: ")
-    assert head == (
-        f"the Docker daemon at {dockerapi.daemon_address()} gave no complete answer within "
-        f"1e-06 s while loading images from {path}"
-    )
+    # the stream's own watch or the call's deadline (class 7) may fire first: either names it
+    assert head in (
+        f"the Docker daemon at {dockerapi.daemon_address()} {why} 1e-06 s "
+        f"while loading images from {path}"
+        for why in ("took longer than", "gave no complete answer within")
+    ), head
     deadline = time.monotonic() + 20
     while REFS[1] not in tags(docker) and f"image {REFS[1]}" not in cleanup.removed():
         assert time.monotonic() < deadline, "the daemon never finished the load"

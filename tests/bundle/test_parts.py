@@ -134,7 +134,7 @@ def test_bad_sizes(text: str) -> None:
 
 def test_damaged_part_outside_members_fails_verify(tmp_path: Path) -> None:
     """A part `sha256sum -c NAME.parts.sha256` flags fails verify, even where the damage
-    lies in no member's data (here: a header's owner name, its checksum fixed)."""
+    lies in no member's data (here: a header's mtime, its checksum fixed)."""
     from harborkit.bundle.verify import verify_bundle
     from tests.bundle.craft import craft_bundle
 
@@ -154,7 +154,7 @@ def test_damaged_part_outside_members_fails_verify(tmp_path: Path) -> None:
     with tarfile.open(whole) as tf:
         victim = tf.getmembers()[-1]  # SHA256SUMS' header
     h = victim.offset
-    raw[h + 265 : h + 269] = b"evil"  # uname: neither tar nor harborkit uses it for the bytes
+    raw[h + 136 : h + 140] = b"1234"  # mtime: neither tar nor harborkit uses it for the bytes
     raw[h + 148 : h + 156] = b" " * 8
     raw[h + 148 : h + 156] = b"%06o\0 " % sum(raw[h : h + 512])
     k = h // part_size
@@ -224,3 +224,58 @@ def test_huge_parts_list_is_refused_unread(tmp_path: Path) -> None:
     with pytest.raises(BundleCorrupt) as e:
         verify_bundle(lst)
     assert e.value.message == f"parts list {lst} has {1 << 30} bytes, more than the 4194304 read"
+
+
+def test_at_most_1000_parts_so_cat_joins_them_in_order(tmp_path: Path) -> None:
+    """``part-1000`` sorts before ``part-101`` in ``cat NAME.part-*``: the writer stops
+    at 1000 parts (nothing left behind) and the reader refuses a set of more."""
+    from harborkit.bundle.parts import MIN_PART
+
+    sink = PartWriter(tmp_path / "b.tar", MIN_PART)
+    data = os.urandom(1000 * MIN_PART)
+    sink.write(data)  # exactly 1000 parts: fine
+    with pytest.raises(InputError) as e:
+        sink.write(b"x")
+    assert e.value.message == (
+        f"bundle {tmp_path / 'b.tar'} would need more than 1000 parts (b.tar.part-000 to "
+        "b.tar.part-999; cat NAME.part-* joins more out of order): choose a larger --split-size"
+    )
+    sink.abort()
+    assert list(tmp_path.iterdir()) == []
+    # 1000 parts commit and join in order
+    sink = PartWriter(tmp_path / "b.tar", MIN_PART)
+    sink.write(data)
+    written = sink.commit()
+    assert written[-1].name == "b.tar.part-999"
+    joined = subprocess.run(
+        "cat b.tar.part-*", shell=True, cwd=tmp_path, capture_output=True, check=True
+    ).stdout
+    assert joined == data
+    # one more, as another tool (or a longer bundle) might leave it: refused by name
+    (tmp_path / "b.tar.parts.sha256").unlink()
+    (tmp_path / "b.tar.part-1000").write_bytes(b"x")
+    with pytest.raises(BundleCorrupt) as c:
+        open_parts(tmp_path / "b.tar.part-000")
+    assert c.value.message == (
+        f"bundle {tmp_path / 'b.tar'} has more than 1000 parts (b.tar.part-000 to "
+        "b.tar.part-999; cat NAME.part-* joins more out of order)"
+    )
+
+
+@pytest.mark.parametrize("sep", ["\x0b", "\x0c", "\x85", "\u2028"])
+def test_parts_list_lines_end_at_lf_only(split: tuple, sep: str) -> None:
+    """Two entries joined by another line break are one odd line to ``sha256sum -c``
+    (which fails it): harborkit must not read two entries there."""
+    final, _, written = split
+    lst = final.with_name(final.name + ".parts.sha256")
+    lines = lst.read_text().splitlines()
+    lst.write_text(lines[0] + sep + "\n".join(lines[1:]) + "\n")
+    assert (
+        subprocess.run(
+            ["sha256sum", "-c", lst.name], cwd=final.parent, capture_output=True
+        ).returncode
+        != 0
+    )
+    with pytest.raises(BundleCorrupt) as e:
+        open_parts(written[0])
+    assert e.value.message == f"parts list {lst} line 1 is not '<sha256>  NAME.part-NNN'"

@@ -56,7 +56,7 @@ def _one_image(writer: BundleWriter, tmp_path: Path) -> tuple[list[ImageRecord],
     blob = tmp_path / "layer.gz"
     blob.write_bytes(layer)
     writer.add_blob_file(digest, blob, len(layer))
-    config = b'{"rootfs": {"diff_ids": []}}'
+    config = b'{"rootfs": {"diff_ids": ["sha256:' + b"1" * 64 + b'"]}}'  # the layer's, below
     image_id = "sha256:" + hashlib.sha256(config).hexdigest()
     writer.add_blob(image_id, config)
     writer.add_blob(image_id, config)  # stored once
