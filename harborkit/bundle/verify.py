@@ -380,7 +380,10 @@ def _reference_problem(reference: str) -> str | None:
     try:
         ref = parse_reference(reference)
     except InputError as e:
-        return f"is not an image reference ({e.message.rsplit(' has ', 1)[-1]})"
+        # the parser's reason follows the quoted reference, whatever the reference holds
+        prefix = f"image reference {reference!r} "
+        reason = e.message[len(prefix) :] if e.message.startswith(prefix) else e.message
+        return f"is not an image reference ({reason.removeprefix('has ')})"
     if ref.digest or reference.strip() != reference:
         return "is not a tag (repository:tag)"
     if ":" not in reference.rsplit("/", 1)[-1]:  # docker load refuses a name without a tag

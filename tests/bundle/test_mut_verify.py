@@ -615,13 +615,20 @@ def test_duplicate_member_is_hostile(tmp_path: Path) -> None:
 
 
 def test_reference_with_has_in_it(tmp_path: Path) -> None:
-    """The parser's reason is the text after the last ' has ', whatever the reference holds."""
+    """The parser's reason is the text after the quoted reference, whatever it holds."""
     parts = make_parts()
     parts.edit_metadata(lambda m: m["images"][1].update(reference="goharbor/x has y:v1"))
     path = parts.write(tmp_path / "b.tar")
     corrupt(
         path,
         f"bundle {path} is inconsistent with {METADATA_NAME}: reference 'goharbor/x has y:v1' "
+        "is not an image reference (holds whitespace, a control or a non-ASCII character)",
+    )
+    parts.edit_metadata(lambda m: m["images"][1].update(reference="goharbor/X:v1"))
+    path = parts.write(tmp_path / "c.tar")
+    corrupt(
+        path,
+        f"bundle {path} is inconsistent with {METADATA_NAME}: reference 'goharbor/X:v1' "
         "is not an image reference (a malformed repository name)",
     )
 
