@@ -603,6 +603,106 @@ def test_a_large_fact_within_bounds_parses(tmp_path: Path) -> None:
     assert host.snapshot.facts["sockets"].count("\n") == 200_000
 
 
+def _many(kind: str) -> Iterator[bytes]:
+    """About 60 MiB of the smallest records or entries of one kind (under the
+    size bounds: only their number is the attack)."""
+    if kind in ("D", "P", "I"):
+        unit = {"D": b"ab\0", "P": b"12 ab\n", "I": b"1\0/ab\0"}[kind]
+        data = unit * ((15 << 20) // len(unit))
+        for i in range(4):
+            yield _rec(kind, f"/e/{i}", data)
+        return
+    payload = {"T": b"f", "O": b"x", "R": b"0", "K": b"1", "E": b"e"}[kind]
+    total = 0
+    batch = []
+    for i in range(6_000_000):
+        batch.append(_rec(kind, b"%x" % i, payload))
+        if len(batch) == 10_000:
+            chunk = b"".join(batch)
+            batch = []
+            total += len(chunk)
+            yield chunk
+            if total > (60 << 20):
+                return
+
+
+@pytest.mark.parametrize("kind", ["D", "P", "I", "T", "O", "R", "K", "E"])
+def test_millions_of_tiny_records_or_entries_are_refused_in_bounded_memory(
+    tmp_path: Path, kind: str
+) -> None:
+    """A 60 MiB snapshot of 2-byte listing entries took 1.9 GB; of tiny records
+    (paths, facts, commands) 250 to 500 MB: their number is bounded too."""
+    snap = tmp_path / "many.hksnap"
+    sha = hashlib.sha256()
+    with snap.open("wb") as f:
+        for piece in (b"HKSNAP 2 0.1.0\n", _rec("K", "nproc", b"4\n"), *_many(kind)):
+            f.write(piece)
+            sha.update(piece)
+        f.write(b"HKSNAP-END " + sha.hexdigest().encode() + b"\n")
+    assert snap.stat().st_size < MAX_SNAPSHOT_BYTES
+    r, peak = _hk_measured("check", "--snapshot", str(snap), "--only", "hardware.cpu")
+    assert r.returncode == ExitCode.BUNDLE_CORRUPT, r.stderr
+    line = _one_line(r)
+    assert line.startswith(f"harborkit: error: {snap}: more than 400,000 records and entries ")
+    assert line.endswith(": not a snapshot harborkit's collector writes")
+    assert peak < 200
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "fact"),
+    [
+        (_rec("F", "/etc/hosts", b"10.0.0.1 a\n"), _rec("F", "/etc/hosts", b"10.9.9.9 a\n"), "f"),
+        (_rec("E", "/etc/hosts", b"Permission denied"), _rec("F", "/etc/hosts", b"1 a\n"), "e"),
+        (_rec("F", "/etc/hosts", b"10.0.0.1 a\n"), _rec("Z", "/etc/hosts", b"99"), "f"),
+        (_rec("T", "/etc/hosts", b"d"), _rec("T", "/etc/hosts", b"f"), "t"),
+        (_rec("D", "/etc", b"hosts\0"), _rec("D", "/etc", b"x\0"), "d"),
+        (_rec("K", "nproc", b"1\n"), _rec("K", "nproc", b"8\n"), "k"),
+        (_rec("W", "docker", b""), _rec("W", "docker", b"/usr/bin/docker"), "w"),
+        (_rec("R", "ufw status", b"3"), _rec("R", "ufw status", b"0"), "r"),
+        (_rec("O", "ufw status", b"inactive\n"), _rec("O", "ufw status", b"active\n"), "o"),
+        (_rec("P", "-", b"1 init\n"), _rec("P", "-", b"1 dockerd\n"), "p"),
+    ],
+    ids=["F-F", "E-F", "F-Z", "T-T", "D-D", "K-K", "W-W", "R-R", "O-O", "P-P"],
+)
+def test_two_records_for_one_thing_the_first_wins(
+    tmp_path: Path, first: bytes, second: bytes, fact: str
+) -> None:
+    """A second record for the same path, fact or command never replaces the
+    first (it was "the last wins"): the same bytes give the same verdict from a
+    file and from SSH, which parse alike."""
+    body = b"HKSNAP 2 0.1.0\n" + first + _rec("K", "user", b"root") + second
+    snap = parse(_reseal(body), "dup")
+    host = SnapshotHost(snap)
+    if fact == "f":
+        assert host.read_bytes("/etc/hosts") == b"10.0.0.1 a\n"
+    elif fact == "e":
+        with pytest.raises(PermissionError):
+            host.read_bytes("/etc/hosts")
+    elif fact == "t":
+        assert host.is_dir("/etc/hosts")
+    elif fact == "d":
+        assert host.listdir("/etc") == ["hosts"]
+    elif fact == "k":
+        assert host.cpu_count() == 1
+    elif fact == "w":
+        assert host.which("docker") is None
+    elif fact in ("r", "o"):
+        out = snap.commands["ufw status"]
+        assert (out.rc, out.stdout) == ((3, b"") if fact == "r" else (-1, b"inactive\n"))
+    else:
+        assert host.processes("dockerd") == []
+
+
+def test_a_second_nproc_record_does_not_turn_a_fail_into_a_pass(tmp_path: Path) -> None:
+    body = b"HKSNAP 2 0.1.0\n" + _rec("K", "nproc", b"1\n") + _rec("K", "nproc", b"64\n")
+    snap = tmp_path / "dup.hksnap"
+    snap.write_bytes(_reseal(body))
+    r = hk("check", "--snapshot", str(snap), "--only", "hardware.cpu", "-f", "json")
+    (cpu,) = host_results(r.stdout)
+    assert cpu["status"] in ("fail", "warn"), cpu
+    assert "1 CPU" in cpu["message"], cpu
+
+
 _ = resource
 
 
