@@ -24,8 +24,6 @@
 # "o<\NNN octal escapes>" decoded by printf; commands run as argv, never eval.
 LC_ALL=C
 export LC_ALL
-PATH="$PATH:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-export PATH
 HK_VERSION=@HK_VERSION@
 # files larger than this are not read (reported as too large), as harborkit's own
 # readers do
@@ -36,6 +34,20 @@ HK_IFS=" 	$NL"
 IFS=$HK_IFS
 # no pathname expansion of data: globbing is switched on only where it is meant
 set -f
+# the host's PATH finds the programs asked about (w) and run (c), without its
+# empty or relative entries (they name the current folder: an empty PATH made
+# ":/usr/local/sbin:..." and a wc there ran); the collector's own tools (wc,
+# cat, head, sed, date, sha256sum...) come from the system's folders first
+hk_upath=
+IFS=:
+for d in $PATH; do
+    case "$d" in /*) hk_upath="$hk_upath$d:" ;; esac
+done
+IFS=$HK_IFS
+hk_upath="${hk_upath}/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+hk_path="/usr/sbin:/usr/bin:/sbin:/bin:$hk_upath"
+PATH=$hk_path
+export PATH
 umask 077
 # options: -o FILE writes the snapshot to FILE (complete or not at all) instead
 # of stdout; "clock" reports the clock on stderr first (harborkit over SSH
@@ -62,7 +74,10 @@ e="$hk_tmpdir/e"
 printf 'HKSNAP 2 %s\n' "$HK_VERSION" > "$out"
 
 hk_to=
-if timeout 5 true 2>/dev/null; then hk_to="timeout 20"; fi
+if timeout 5 true 2>/dev/null; then
+    hk_to=$(command -v timeout)
+    case "$hk_to" in /*) ;; *) hk_to=timeout ;; esac
+fi
 # head -c reads no more than the limit (BusyBox and coreutils have it)
 hk_head=
 if [ "$(printf abc | head -c 2 2>/dev/null)" = ab ]; then hk_head=1; fi
@@ -309,7 +324,10 @@ want_dir() {
 want_cmd() {
     cmd=$1
     shift
+    # the program is found on the host's PATH (as w finds it)
+    PATH=$hk_upath
     if ! command -v "$1" > /dev/null 2>&1; then
+        PATH=$hk_path
         recs O "$cmd" ""
         recs X "$cmd" "$1: command not found"
         recs R "$cmd" 127
@@ -320,11 +338,12 @@ want_cmd() {
     x="$hk_tmpdir/c$hk_n.x"
     # timeout runs a program; "command" skips this script's functions
     if [ -n "$hk_to" ]; then
-        $hk_to "$@" > "$o" 2> "$x" < /dev/null
+        "$hk_to" 20 "$@" > "$o" 2> "$x" < /dev/null
     else
         command "$@" > "$o" 2> "$x" < /dev/null
     fi
     rc=$?
+    PATH=$hk_path
     # non-empty outputs are read with the batched files: A names what they are
     if [ -s "$o" ]; then recs A "$o" "O $cmd"; hk_files="$hk_files$o$NL"; else recs O "$cmd" ""; fi
     if [ -s "$x" ]; then recs A "$x" "X $cmd"; hk_files="$hk_files$x$NL"; else recs X "$cmd" ""; fi
@@ -369,7 +388,7 @@ want_writable() {
 want_which() {
     found=
     IFS=:
-    for d in $PATH; do
+    for d in $hk_upath; do
         if [ -f "$d/$1" ] && [ -x "$d/$1" ]; then found="$d/$1"; break; fi
     done
     IFS=$HK_IFS

@@ -206,6 +206,72 @@ def test_the_collector_quotes_test_w_as_shlex_does(tmp_path: Path) -> None:
 # ---- class 2: names framed, compared exactly
 
 
+#: the tools the collector itself runs (and the few it asks about)
+_TOOLS = [
+    "wc",
+    "cat",
+    "head",
+    "sed",
+    "date",
+    "sha256sum",
+    "openssl",
+    "mktemp",
+    "id",
+    "nproc",
+    "grep",
+    "ls",
+    "df",
+    "readlink",
+    "timeout",
+    "rm",
+    "mv",
+    "mkdir",
+    "getent",
+    "printf",
+    "test",
+    "echo",
+]
+
+
+@pytest.mark.parametrize("shell", list(SHELLS))
+@pytest.mark.parametrize("path", ["", ".", "evil", ":/usr/bin:/bin", "/usr/bin::/bin", "EVIL"])
+def test_hostile_tools_on_path_are_not_the_collectors(
+    tmp_path: Path, shell: str, path: str
+) -> None:
+    """A PATH that is empty or has an empty or relative entry names the current
+    folder (PATH="" became ":/usr/local/sbin:...": a wc there ran); a PATH whose
+    first folder is writable by others (EVIL: its absolute path) holds lying
+    tools. The collector's own tools come from the system's folders; the
+    host's PATH only finds what is asked about (w, c)."""
+    cwd = tmp_path / "cwd"
+    evil = cwd / "evil"
+    evil.mkdir(parents=True)
+    canary = tmp_path / "hk-canary"
+    for d in (cwd, evil):
+        for tool in _TOOLS:
+            t = d / tool
+            t.write_text(f'#!/bin/sh\necho 999999999\necho "$0 $*" >> {canary}\nexit 0\n')
+            t.chmod(0o755)
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "a.conf").write_bytes(b"vm.max_map_count = 262144\n")
+    path = path.replace("EVIL", str(evil))
+    r = subprocess.run(
+        ["env", "-i", f"PATH={path}", *(shutil.which(SHELLS[shell][0]), *SHELLS[shell][1:]), "-s"],
+        input=script([f"d {conf}", "c uname -s", "w uname"]).encode(),
+        capture_output=True,
+        timeout=120,
+        cwd=cwd,
+    )
+    assert not canary.exists(), canary.read_text()
+    assert r.returncode == 0, r.stderr
+    snap = parse(r.stdout, "p")
+    assert snap.files[f"{conf}/a.conf"] == b"vm.max_map_count = 262144\n"
+    assert snap.commands["uname -s"].stdout == b"Linux\n"
+    assert snap.which["uname"] in ("/usr/bin/uname", "/bin/uname")
+    assert snap.facts["nproc"].strip() == str(len(os.sched_getaffinity(0)))
+
+
 def test_names_cannot_forge_records(tmp_path: Path) -> None:
     """File names shaped like records, a trailing space, newlines: each is only a
     name; the CPU count and the files' bytes stay the true ones."""
