@@ -62,9 +62,12 @@ while [ $# -gt 0 ]; do
     shift
 done
 
-hk_tmpdir=$(mktemp -d "${TMPDIR:-/tmp}/hksnap.XXXXXX" 2>/dev/null) || {
-    hk_tmpdir="${TMPDIR:-/tmp}/hksnap.$$"
-    mkdir "$hk_tmpdir" || { echo "harborkit collector: cannot create a temporary folder in ${TMPDIR:-/tmp}" >&2; exit 3; }
+# (a TMPDIR that is relative or holds a newline is not used: the names of the
+# files kept there are listed one a line)
+case "${TMPDIR:-/tmp}" in *"$NL"* | [!/]*) hk_tmp=/tmp ;; *) hk_tmp=${TMPDIR:-/tmp} ;; esac
+hk_tmpdir=$(mktemp -d "$hk_tmp/hksnap.XXXXXX" 2>/dev/null) || {
+    hk_tmpdir="$hk_tmp/hksnap.$$"
+    mkdir "$hk_tmpdir" || { echo "harborkit collector: cannot create a temporary folder in $hk_tmp" >&2; exit 3; }
 }
 trap 'rm -rf "$hk_tmpdir"' 0
 trap 'exit 130' 1 2 15
@@ -121,10 +124,16 @@ kind() {
 # the sets of paths already handled: "/" then each member followed by "//"
 # (a path holding "//" is never taken as a member: it is handled again)
 seen=/
+hk_dirs=/
 listed=/
 hk_resolved=" "
-hk_files=
-hk_sys=
+# the files read at the end in batches: one name a line (a name holding a
+# newline is read alone at once), kept in files: a shell variable grown by one
+# name at a time is copied whole each time (100,000 names took hours)
+hk_files="$hk_tmpdir/files"
+hk_sys="$hk_tmpdir/sys"
+: > "$hk_files"
+: > "$hk_sys"
 hk_n=0
 # copy FILE: its content now, at most the limit and one byte (files that change
 # under us: /proc, /sys; and names the batch index cannot carry)
@@ -138,25 +147,39 @@ copy() {
 }
 
 # path PATH [nocontent]: its type, and its content when it is a regular file.
-# Ordinary files are read at the end, all with one wc and one cat.
+# Ordinary files are read at the end, in batches of one wc and one cat.
 path() {
     case "$1" in
     *//*) ;;
     *)
-        case "$seen" in *"/$1//"*) return 0 ;; esac
+        handled "$1" && return 0
         seen="$seen$1//"
         ;;
     esac
+    entry "$@"
+}
+
+# handled PATH: whether PATH was recorded: asked for by name (seen), or a
+# regular file of a folder read whole (d: its entries are not added to seen,
+# which is searched whole for every path: 100,000 entries took hours)
+handled() {
+    case "$seen" in *"/$1//"*) return 0 ;; esac
+    case "$hk_dirs" in *"/${1%/*}//"*) [ -f "$1" ] && return 0 ;; esac
+    return 1
+}
+
+# entry PATH [nocontent]: path without adding PATH to seen
+entry() {
     kind "$1"
     recs T "$1" "$k"
     [ "$k" = f ] && [ -z "$2" ] || return 0
     case "$1" in
     *"$NL"*) copy "$1" ;;
-    /proc/sys/*) hk_sys="$hk_sys$1$NL" ;;
+    /proc/sys/*) printf '%s\n' "$1" >> "$hk_sys" ;;
     /proc/* | /sys/*) copy "$1" ;;
     *)
         if [ -r "$1" ]; then
-            hk_files="$hk_files$1$NL"
+            printf '%s\n' "$1" >> "$hk_files"
         else
             recs E "$1" "Permission denied"
         fi
@@ -217,16 +240,25 @@ batch() {
     rec B "-" "$t"
 }
 
+# batches FILE: the files FILE names (one a line), in batches of 500 (one wc
+# and one cat each: an argument list of 100,000 names is too long for exec)
+batches() {
+    hk_list=$1
+    set --
+    while IFS= read -r hk_f; do
+        set -- "$@" "$hk_f"
+        if [ $# -ge 500 ]; then
+            batch "$@"
+            set --
+        fi
+    done < "$hk_list"
+    batch "$@"
+}
+
 # the batched files: sysctl values, then ordinary files and command outputs
 read_files() {
-    IFS=$NL
-    set -- $hk_sys
-    IFS=$HK_IFS
-    batch "$@"
-    IFS=$NL
-    set -- $hk_files
-    IFS=$HK_IFS
-    batch "$@"
+    batches "$hk_sys"
+    batches "$hk_files"
 }
 
 # list DIR: its entries, each ended by a NUL byte
@@ -278,7 +310,7 @@ walk() {
             set -f
             IFS=$HK_IFS
             [ -e "$m" ] || [ -L "$m" ] || continue
-            if [ -z "$rest" ]; then path "$m"
+            if [ -z "$rest" ]; then handled "$m" || entry "$m"
             elif [ -d "$m" ]; then
                 walk "$m" "$rest"
                 comp=${2%%/*}
@@ -313,9 +345,11 @@ want_dir() {
     for m in "$1"/* "$1"/.*; do
         set -f
         case "${m##*/}" in . | ..) continue ;; esac
-        [ -f "$m" ] && path "$m"
+        case "$seen" in *"/$m//"*) continue ;; esac
+        [ -f "$m" ] && entry "$m"
     done
     set -f
+    case "$1" in *//*) ;; *) hk_dirs="$hk_dirs$1//" ;; esac
     return 0
 }
 
@@ -345,8 +379,8 @@ want_cmd() {
     rc=$?
     PATH=$hk_path
     # non-empty outputs are read with the batched files: A names what they are
-    if [ -s "$o" ]; then recs A "$o" "O $cmd"; hk_files="$hk_files$o$NL"; else recs O "$cmd" ""; fi
-    if [ -s "$x" ]; then recs A "$x" "X $cmd"; hk_files="$hk_files$x$NL"; else recs X "$cmd" ""; fi
+    if [ -s "$o" ]; then recs A "$o" "O $cmd"; printf '%s\n' "$o" >> "$hk_files"; else recs O "$cmd" ""; fi
+    if [ -s "$x" ]; then recs A "$x" "X $cmd"; printf '%s\n' "$x" >> "$hk_files"; else recs X "$cmd" ""; fi
     recs R "$cmd" "$rc"
 }
 
