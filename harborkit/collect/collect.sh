@@ -602,8 +602,15 @@ else
 fi
 printf 'HKSNAP-END %s\n' "${sum%% *}" >> "$out"
 if [ -n "$hk_dest" ]; then
-    cat "$out" > "$hk_dest.part" && mv -f "$hk_dest.part" "$hk_dest" || {
-        rm -f "$hk_dest.part"
+    # a new file of its own beside FILE (never a file or a link someone left at
+    # FILE.part: it was opened as it was, and root wrote through it), renamed
+    # over FILE
+    if [ -d "$hk_dest" ] || ! hk_part=$(mktemp "$hk_dest.XXXXXX" 2> /dev/null); then
+        echo "harborkit collector: cannot write $hk_dest" >&2
+        exit 3
+    fi
+    cat "$out" > "$hk_part" && mv -f "$hk_part" "$hk_dest" || {
+        rm -f "$hk_part"
         echo "harborkit collector: cannot write $hk_dest" >&2
         exit 3
     }

@@ -298,6 +298,55 @@ def test_a_folder_of_20000_files_is_collected_in_linear_time(tmp_path: Path) -> 
     assert took < 60, took
 
 
+@pytest.mark.parametrize("shell", list(SHELLS))
+@pytest.mark.parametrize("part", ["link", "dangling", "file", "dir"])
+def test_o_file_never_writes_through_what_another_user_left_beside_it(
+    tmp_path: Path, shell: str, part: str
+) -> None:
+    """``sh collect.sh -o /tmp/x.hksnap`` as root wrote FILE.part as it found it:
+    through a link another user left there (to any file of the host), or into
+    their own file (they read harbor.yml's passwords from it)."""
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    drop.chmod(0o777)  # world-writable, no sticky bit (as the kernel protects none here)
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"keep me\n")
+    dest = drop / "host.hksnap"
+    pre = drop / "host.hksnap.part"
+    if part == "link":
+        pre.symlink_to(victim)
+    elif part == "dangling":
+        pre.symlink_to(tmp_path / "made-by-root")
+    elif part == "file":
+        pre.write_bytes(b"")
+        os.chown(pre, 1234, 1234)
+        pre.chmod(0o666)
+    else:
+        dest.mkdir()
+    r = subprocess.run(
+        [*SHELLS[shell], "-s", "--", "-o", str(dest)],
+        input=script([f"f {victim}"]).encode(),
+        capture_output=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert victim.read_bytes() == b"keep me\n"
+    assert not (tmp_path / "made-by-root").exists()
+    if part == "dir":
+        assert (r.returncode, r.stderr) == (
+            3,
+            f"harborkit collector: cannot write {dest}\n".encode(),
+        )
+        assert list(dest.iterdir()) == []
+        return
+    assert (r.returncode, r.stderr, r.stdout) == (0, b"", b"")
+    assert parse(dest.read_bytes(), "o").files[str(victim)] == b"keep me\n"
+    assert dest.stat().st_mode & 0o777 == 0o600
+    if part == "file":
+        assert pre.read_bytes() == b""
+    assert sorted(p.name for p in drop.iterdir()) == ["host.hksnap", "host.hksnap.part"]
+
+
 def test_names_cannot_forge_records(tmp_path: Path) -> None:
     """File names shaped like records, a trailing space, newlines: each is only a
     name; the CPU count and the files' bytes stay the true ones."""
