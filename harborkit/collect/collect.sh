@@ -482,12 +482,22 @@ want_df() {
 want_harbor() {
     path "$1"
     [ -f "$1" ] || return 0
+    # (a file over the limit is not judged: its values are not looked at either)
+    n=$(wc -c < "$1" 2> /dev/null)
+    [ "$((n + 0))" -le "$HK_MAX" ] || return 0
     sed -n -e 's/^data_volume:[[:space:]]*//p' \
         -e 's/^[[:space:]][[:space:]]*location:[[:space:]]*//p' -- "$1" 2>/dev/null |
         sed -e 's/[[:space:]]*#.*//' -e 's/[[:space:]]*$//' -e 's/^"\(.*\)"$/\1/' \
             -e "s/^'\\(.*\\)'\$/\\1/" > "$hk_tmpdir/y"
+    # the first 8 absolute values no longer than a path can be: each costs a df
+    # and a walk up to / (100,000 "location:" lines or one of 1,000,000 parts
+    # held the collector for hours)
+    hk_nv=0
     while read -r v; do
         case "$v" in /*) ;; *) continue ;; esac
+        [ "${#v}" -le 4096 ] || continue
+        hk_nv=$((hk_nv + 1))
+        [ "$hk_nv" -le 8 ] || break
         want_df "$v"
         q=$v
         while :; do

@@ -159,6 +159,36 @@ def test_hostile_harbor_yml_values_are_data(shell: str, tmp_path: Path) -> None:
     assert not canary.exists()
 
 
+@pytest.mark.parametrize("case", ["many", "deep", "huge"])
+def test_a_harbor_yml_cannot_hold_the_collector(tmp_path: Path, case: str) -> None:
+    """Every "location:" line cost a df and a walk up to /, and the walk searched
+    every path handled before: 100,000 lines, one value of 1,000,000 parts, or a
+    file over the limit (which no reader judges) held the collector for hours.
+    The first 8 values are gathered, a file over the limit is not looked into."""
+    import time
+
+    yml = tmp_path / "harbor.yml"
+    head = f"hostname: h\ndata_volume: {tmp_path}/data\n"
+    if case == "many":
+        body = "".join(f"  location: /srv/x{i}/log\n" for i in range(100_000))
+    elif case == "deep":
+        body = "  location: " + "/a" * 1_000_000 + "\n"
+    else:
+        body = "# " + "p" * MAX_FILE_BYTES + "\n  location: /srv/log\n"
+    yml.write_text(head + body)
+    start = time.monotonic()
+    snap = parse(collect("dash", [f"y {yml}"], tmp_path), "yml")
+    assert time.monotonic() - start < 30
+    host = SnapshotHost(snap)
+    if case == "huge":
+        assert str(yml) in snap.too_large
+        assert not [k for k in snap.facts if k.startswith("df:")]
+        return
+    assert host.disk_free(f"{tmp_path}/data")[0] == str(tmp_path)
+    dfs = [k for k in snap.facts if k.startswith("df:")]
+    assert len(dfs) == (8 if case == "many" else 1), dfs
+
+
 def test_a_want_with_a_nul_byte_or_an_option_as_program_is_dropped(tmp_path: Path) -> None:
     canary = tmp_path / "canary"
     text = script(
