@@ -23,7 +23,7 @@ import hashlib
 import os
 import re
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from harborkit.errors import ExitCode, HarborkitError
@@ -544,7 +544,13 @@ def _first(snap: Snapshot, kind: str, name: str) -> bool:
         return True
     if kind == "P":
         return snap.processes is None
-    table = {"T": snap.kinds, "D": snap.listings, "W": snap.which, "K": snap.facts}.get(kind)
+    tables: dict[str, Mapping[str, object]] = {
+        "T": snap.kinds,
+        "D": snap.listings,
+        "W": snap.which,
+        "K": snap.facts,
+    }
+    table = tables.get(kind)
     return table is None or name not in table
 
 
