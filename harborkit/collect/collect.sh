@@ -72,6 +72,9 @@ hk_tmpdir=$(mktemp -d "$hk_tmp/hksnap.XXXXXX" 2>/dev/null) || {
 trap 'rm -rf "$hk_tmpdir"' 0
 trap 'exit 130' 1 2 15
 out="$hk_tmpdir/snap"
+# set when an append to the snapshot failed (a full file system): a record cut
+# short would frame the bytes after it anew, so no snapshot is written then
+hk_wfail=
 t="$hk_tmpdir/t"
 e="$hk_tmpdir/e"
 printf 'HKSNAP 2 %s\n' "$HK_VERSION" > "$out"
@@ -89,14 +92,14 @@ if [ "$(printf abc | head -c 2 2>/dev/null)" = ab ]; then hk_head=1; fi
 rec() {
     n=$(wc -c < "$3")
     n=$((n + 0))
-    printf '%s %s %s\n%s' "$1" "${#2}" "$n" "$2" >> "$out"
-    cat -- "$3" >> "$out"
-    printf '\n' >> "$out"
+    printf '%s %s %s\n%s' "$1" "${#2}" "$n" "$2" >> "$out" 2> /dev/null || hk_wfail=1
+    cat -- "$3" >> "$out" 2> /dev/null || hk_wfail=1
+    printf '\n' >> "$out" 2> /dev/null || hk_wfail=1
 }
 
 # recs TYPE NAME STRING: a record holding STRING (LC_ALL=C: ${#} counts bytes)
 recs() {
-    printf '%s %s %s\n%s%s\n' "$1" "${#2}" "${#3}" "$2" "$3" >> "$out"
+    printf '%s %s %s\n%s%s\n' "$1" "${#2}" "${#3}" "$2" "$3" >> "$out" 2> /dev/null || hk_wfail=1
 }
 
 # recf NAME FILE: FILE holds NAME's content (read with the limit): F, or Z when
@@ -232,7 +235,7 @@ batch() {
     # a file that grew since it was counted makes the batch unusable (its files
     # are then missing, never wrong): read no more than the counted bytes and one
     if [ -n "$hk_head" ]; then
-        cat -- "$@" 2> /dev/null | head -c "$((total + 1))" > "$t"
+        cat -- "$@" 2> /dev/null | head -c "$((total + 1))" > "$t" 2> /dev/null
     else
         cat -- "$@" > "$t" 2> /dev/null
     fi
@@ -277,7 +280,6 @@ list() {
         return 0
     fi
     : > "$hk_tmpdir/l"
-    ln=0
     set +f
     for x in "$1"/* "$1"/.*; do
         set -f
@@ -285,13 +287,11 @@ list() {
         case "$b" in . | ..) continue ;; esac
         if [ -e "$x" ] || [ -L "$x" ]; then
             printf '%s\0' "$b" >> "$hk_tmpdir/l"
-            ln=$((ln + ${#b} + 1))
         fi
     done
     set -f
-    printf 'D %s %s\n%s' "${#1}" "$ln" "$1" >> "$out"
-    cat "$hk_tmpdir/l" >> "$out"
-    printf '\n' >> "$out"
+    # (the length is the bytes the file holds, as for every record)
+    rec D "$1" "$hk_tmpdir/l"
 }
 
 # walk PREFIX REST: gather what a glob of PREFIX/REST needs
@@ -610,7 +610,11 @@ else
     echo "harborkit collector: neither sha256sum nor openssl is installed" >&2
     exit 3
 fi
-printf 'HKSNAP-END %s\n' "${sum%% *}" >> "$out"
+printf 'HKSNAP-END %s\n' "${sum%% *}" >> "$out" 2> /dev/null || hk_wfail=1
+if [ -n "$hk_wfail" ]; then
+    echo "harborkit collector: cannot write the snapshot in $hk_tmpdir (file system full?)" >&2
+    exit 3
+fi
 if [ -n "$hk_dest" ]; then
     # a new file of its own beside FILE (never a file or a link someone left at
     # FILE.part: it was opened as it was, and root wrote through it), renamed

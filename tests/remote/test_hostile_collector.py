@@ -1203,3 +1203,34 @@ def test_busybox_only_host_with_hostile_names_and_harbor_yml(lab: Lab, tmp_path:
         "(the collector did not gather it; make it again with harborkit collect --script and this run's --profile, --node, --install-dir and --harbor-config)"
     ), config
     assert got["harbor.storage"][0] == want["harbor.storage"][0]
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare"), reason="needs root")
+@pytest.mark.parametrize("shell", list(SHELLS))
+def test_a_full_file_system_gives_no_snapshot(tmp_path: Path, shell: str) -> None:
+    """TMPDIR on a full file system: appends failed silently, the collector
+    exited 0 with a cut snapshot (a record cut short frames the bytes after it
+    anew); now it stops with one line and exit 3, and writes nothing."""
+    small = tmp_path / "small"
+    small.mkdir()
+    big = tmp_path / "big.conf"
+    big.write_bytes(b"# " + b"x" * (256 << 10) + b"\n")
+    run = " ".join(shlex.quote(a) for a in [*SHELLS[shell], "-s"])
+    r = subprocess.run(
+        [
+            "unshare",
+            "-m",
+            "sh",
+            "-c",
+            f"mount -t tmpfs -o size=64k tmpfs {shlex.quote(str(small))} && "
+            f"TMPDIR={shlex.quote(str(small))} exec {run}",
+        ],
+        input=script([f"f {big}", "f /etc/hosts", "c echo hi"]).encode(),
+        capture_output=True,
+        timeout=120,
+    )
+    assert r.returncode == 3, r.stderr
+    assert r.stdout == b""
+    (last,) = r.stderr.decode().splitlines()
+    assert last.startswith(f"harborkit collector: cannot write the snapshot in {small}/hksnap.")
+    assert last.endswith(" (file system full?)")
