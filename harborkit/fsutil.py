@@ -327,13 +327,14 @@ def write_at(
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
-            os.fchmod(f.fileno(), mode & 0o7777)
+            # owner first: a chown clears the setuid and setgid bits (root's too)
             if uid is not None and gid is not None:
                 try:
                     os.fchown(f.fileno(), uid, gid)
                 except PermissionError:
                     if (uid, gid) != (os.geteuid(), os.getegid()):
                         raise
+            os.fchmod(f.fileno(), mode & 0o7777)
             os.fsync(f.fileno())
         os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
     except BaseException:

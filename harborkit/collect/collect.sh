@@ -24,8 +24,6 @@
 # "o<\NNN octal escapes>" decoded by printf; commands run as argv, never eval.
 LC_ALL=C
 export LC_ALL
-PATH="$PATH:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-export PATH
 HK_VERSION=@HK_VERSION@
 # files larger than this are not read (reported as too large), as harborkit's own
 # readers do
@@ -36,6 +34,20 @@ HK_IFS=" 	$NL"
 IFS=$HK_IFS
 # no pathname expansion of data: globbing is switched on only where it is meant
 set -f
+# the host's PATH finds the programs asked about (w) and run (c), without its
+# empty or relative entries (they name the current folder: an empty PATH made
+# ":/usr/local/sbin:..." and a wc there ran); the collector's own tools (wc,
+# cat, head, sed, date, sha256sum...) come from the system's folders first
+hk_upath=
+IFS=:
+for d in $PATH; do
+    case "$d" in /*) hk_upath="$hk_upath$d:" ;; esac
+done
+IFS=$HK_IFS
+hk_upath="${hk_upath}/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+hk_path="/usr/sbin:/usr/bin:/sbin:/bin:$hk_upath"
+PATH=$hk_path
+export PATH
 umask 077
 # options: -o FILE writes the snapshot to FILE (complete or not at all) instead
 # of stdout; "clock" reports the clock on stderr first (harborkit over SSH
@@ -50,19 +62,28 @@ while [ $# -gt 0 ]; do
     shift
 done
 
-hk_tmpdir=$(mktemp -d "${TMPDIR:-/tmp}/hksnap.XXXXXX" 2>/dev/null) || {
-    hk_tmpdir="${TMPDIR:-/tmp}/hksnap.$$"
-    mkdir "$hk_tmpdir" || { echo "harborkit collector: cannot create a temporary folder in ${TMPDIR:-/tmp}" >&2; exit 3; }
+# (a TMPDIR that is relative or holds a newline is not used: the names of the
+# files kept there are listed one a line)
+case "${TMPDIR:-/tmp}" in *"$NL"* | [!/]*) hk_tmp=/tmp ;; *) hk_tmp=${TMPDIR:-/tmp} ;; esac
+hk_tmpdir=$(mktemp -d "$hk_tmp/hksnap.XXXXXX" 2>/dev/null) || {
+    hk_tmpdir="$hk_tmp/hksnap.$$"
+    mkdir "$hk_tmpdir" || { echo "harborkit collector: cannot create a temporary folder in $hk_tmp" >&2; exit 3; }
 }
 trap 'rm -rf "$hk_tmpdir"' 0
 trap 'exit 130' 1 2 15
 out="$hk_tmpdir/snap"
+# set when an append to the snapshot failed (a full file system): a record cut
+# short would frame the bytes after it anew, so no snapshot is written then
+hk_wfail=
 t="$hk_tmpdir/t"
 e="$hk_tmpdir/e"
 printf 'HKSNAP 2 %s\n' "$HK_VERSION" > "$out"
 
 hk_to=
-if timeout 5 true 2>/dev/null; then hk_to="timeout 20"; fi
+if timeout 5 true 2>/dev/null; then
+    hk_to=$(command -v timeout)
+    case "$hk_to" in /*) ;; *) hk_to=timeout ;; esac
+fi
 # head -c reads no more than the limit (BusyBox and coreutils have it)
 hk_head=
 if [ "$(printf abc | head -c 2 2>/dev/null)" = ab ]; then hk_head=1; fi
@@ -71,14 +92,14 @@ if [ "$(printf abc | head -c 2 2>/dev/null)" = ab ]; then hk_head=1; fi
 rec() {
     n=$(wc -c < "$3")
     n=$((n + 0))
-    printf '%s %s %s\n%s' "$1" "${#2}" "$n" "$2" >> "$out"
-    cat -- "$3" >> "$out"
-    printf '\n' >> "$out"
+    printf '%s %s %s\n%s' "$1" "${#2}" "$n" "$2" >> "$out" 2> /dev/null || hk_wfail=1
+    cat -- "$3" >> "$out" 2> /dev/null || hk_wfail=1
+    printf '\n' >> "$out" 2> /dev/null || hk_wfail=1
 }
 
 # recs TYPE NAME STRING: a record holding STRING (LC_ALL=C: ${#} counts bytes)
 recs() {
-    printf '%s %s %s\n%s%s\n' "$1" "${#2}" "${#3}" "$2" "$3" >> "$out"
+    printf '%s %s %s\n%s%s\n' "$1" "${#2}" "${#3}" "$2" "$3" >> "$out" 2> /dev/null || hk_wfail=1
 }
 
 # recf NAME FILE: FILE holds NAME's content (read with the limit): F, or Z when
@@ -106,10 +127,16 @@ kind() {
 # the sets of paths already handled: "/" then each member followed by "//"
 # (a path holding "//" is never taken as a member: it is handled again)
 seen=/
+hk_dirs=/
 listed=/
 hk_resolved=" "
-hk_files=
-hk_sys=
+# the files read at the end in batches: one name a line (a name holding a
+# newline is read alone at once), kept in files: a shell variable grown by one
+# name at a time is copied whole each time (100,000 names took hours)
+hk_files="$hk_tmpdir/files"
+hk_sys="$hk_tmpdir/sys"
+: > "$hk_files"
+: > "$hk_sys"
 hk_n=0
 # copy FILE: its content now, at most the limit and one byte (files that change
 # under us: /proc, /sys; and names the batch index cannot carry)
@@ -123,25 +150,39 @@ copy() {
 }
 
 # path PATH [nocontent]: its type, and its content when it is a regular file.
-# Ordinary files are read at the end, all with one wc and one cat.
+# Ordinary files are read at the end, in batches of one wc and one cat.
 path() {
     case "$1" in
     *//*) ;;
     *)
-        case "$seen" in *"/$1//"*) return 0 ;; esac
+        handled "$1" && return 0
         seen="$seen$1//"
         ;;
     esac
+    entry "$@"
+}
+
+# handled PATH: whether PATH was recorded: asked for by name (seen), or a
+# regular file of a folder read whole (d: its entries are not added to seen,
+# which is searched whole for every path: 100,000 entries took hours)
+handled() {
+    case "$seen" in *"/$1//"*) return 0 ;; esac
+    case "$hk_dirs" in *"/${1%/*}//"*) [ -f "$1" ] && return 0 ;; esac
+    return 1
+}
+
+# entry PATH [nocontent]: path without adding PATH to seen
+entry() {
     kind "$1"
     recs T "$1" "$k"
     [ "$k" = f ] && [ -z "$2" ] || return 0
     case "$1" in
     *"$NL"*) copy "$1" ;;
-    /proc/sys/*) hk_sys="$hk_sys$1$NL" ;;
+    /proc/sys/*) printf '%s\n' "$1" >> "$hk_sys" ;;
     /proc/* | /sys/*) copy "$1" ;;
     *)
         if [ -r "$1" ]; then
-            hk_files="$hk_files$1$NL"
+            printf '%s\n' "$1" >> "$hk_files"
         else
             recs E "$1" "Permission denied"
         fi
@@ -194,7 +235,7 @@ batch() {
     # a file that grew since it was counted makes the batch unusable (its files
     # are then missing, never wrong): read no more than the counted bytes and one
     if [ -n "$hk_head" ]; then
-        cat -- "$@" 2> /dev/null | head -c "$((total + 1))" > "$t"
+        cat -- "$@" 2> /dev/null | head -c "$((total + 1))" > "$t" 2> /dev/null
     else
         cat -- "$@" > "$t" 2> /dev/null
     fi
@@ -202,16 +243,25 @@ batch() {
     rec B "-" "$t"
 }
 
+# batches FILE: the files FILE names (one a line), in batches of 500 (one wc
+# and one cat each: an argument list of 100,000 names is too long for exec)
+batches() {
+    hk_list=$1
+    set --
+    while IFS= read -r hk_f; do
+        set -- "$@" "$hk_f"
+        if [ $# -ge 500 ]; then
+            batch "$@"
+            set --
+        fi
+    done < "$hk_list"
+    batch "$@"
+}
+
 # the batched files: sysctl values, then ordinary files and command outputs
 read_files() {
-    IFS=$NL
-    set -- $hk_sys
-    IFS=$HK_IFS
-    batch "$@"
-    IFS=$NL
-    set -- $hk_files
-    IFS=$HK_IFS
-    batch "$@"
+    batches "$hk_sys"
+    batches "$hk_files"
 }
 
 # list DIR: its entries, each ended by a NUL byte
@@ -230,7 +280,6 @@ list() {
         return 0
     fi
     : > "$hk_tmpdir/l"
-    ln=0
     set +f
     for x in "$1"/* "$1"/.*; do
         set -f
@@ -238,13 +287,11 @@ list() {
         case "$b" in . | ..) continue ;; esac
         if [ -e "$x" ] || [ -L "$x" ]; then
             printf '%s\0' "$b" >> "$hk_tmpdir/l"
-            ln=$((ln + ${#b} + 1))
         fi
     done
     set -f
-    printf 'D %s %s\n%s' "${#1}" "$ln" "$1" >> "$out"
-    cat "$hk_tmpdir/l" >> "$out"
-    printf '\n' >> "$out"
+    # (the length is the bytes the file holds, as for every record)
+    rec D "$1" "$hk_tmpdir/l"
 }
 
 # walk PREFIX REST: gather what a glob of PREFIX/REST needs
@@ -263,7 +310,7 @@ walk() {
             set -f
             IFS=$HK_IFS
             [ -e "$m" ] || [ -L "$m" ] || continue
-            if [ -z "$rest" ]; then path "$m"
+            if [ -z "$rest" ]; then handled "$m" || entry "$m"
             elif [ -d "$m" ]; then
                 walk "$m" "$rest"
                 comp=${2%%/*}
@@ -298,9 +345,11 @@ want_dir() {
     for m in "$1"/* "$1"/.*; do
         set -f
         case "${m##*/}" in . | ..) continue ;; esac
-        [ -f "$m" ] && path "$m"
+        case "$seen" in *"/$m//"*) continue ;; esac
+        [ -f "$m" ] && entry "$m"
     done
     set -f
+    case "$1" in *//*) ;; *) hk_dirs="$hk_dirs$1//" ;; esac
     return 0
 }
 
@@ -309,7 +358,10 @@ want_dir() {
 want_cmd() {
     cmd=$1
     shift
+    # the program is found on the host's PATH (as w finds it)
+    PATH=$hk_upath
     if ! command -v "$1" > /dev/null 2>&1; then
+        PATH=$hk_path
         recs O "$cmd" ""
         recs X "$cmd" "$1: command not found"
         recs R "$cmd" 127
@@ -320,14 +372,15 @@ want_cmd() {
     x="$hk_tmpdir/c$hk_n.x"
     # timeout runs a program; "command" skips this script's functions
     if [ -n "$hk_to" ]; then
-        $hk_to "$@" > "$o" 2> "$x" < /dev/null
+        "$hk_to" 20 "$@" > "$o" 2> "$x" < /dev/null
     else
         command "$@" > "$o" 2> "$x" < /dev/null
     fi
     rc=$?
+    PATH=$hk_path
     # non-empty outputs are read with the batched files: A names what they are
-    if [ -s "$o" ]; then recs A "$o" "O $cmd"; hk_files="$hk_files$o$NL"; else recs O "$cmd" ""; fi
-    if [ -s "$x" ]; then recs A "$x" "X $cmd"; hk_files="$hk_files$x$NL"; else recs X "$cmd" ""; fi
+    if [ -s "$o" ]; then recs A "$o" "O $cmd"; printf '%s\n' "$o" >> "$hk_files"; else recs O "$cmd" ""; fi
+    if [ -s "$x" ]; then recs A "$x" "X $cmd"; printf '%s\n' "$x" >> "$hk_files"; else recs X "$cmd" ""; fi
     recs R "$cmd" "$rc"
 }
 
@@ -369,7 +422,7 @@ want_writable() {
 want_which() {
     found=
     IFS=:
-    for d in $PATH; do
+    for d in $hk_upath; do
         if [ -f "$d/$1" ] && [ -x "$d/$1" ]; then found="$d/$1"; break; fi
     done
     IFS=$HK_IFS
@@ -429,12 +482,22 @@ want_df() {
 want_harbor() {
     path "$1"
     [ -f "$1" ] || return 0
+    # (a file over the limit is not judged: its values are not looked at either)
+    n=$(wc -c < "$1" 2> /dev/null)
+    [ "$((n + 0))" -le "$HK_MAX" ] || return 0
     sed -n -e 's/^data_volume:[[:space:]]*//p' \
         -e 's/^[[:space:]][[:space:]]*location:[[:space:]]*//p' -- "$1" 2>/dev/null |
         sed -e 's/[[:space:]]*#.*//' -e 's/[[:space:]]*$//' -e 's/^"\(.*\)"$/\1/' \
             -e "s/^'\\(.*\\)'\$/\\1/" > "$hk_tmpdir/y"
+    # the first 8 absolute values no longer than a path can be: each costs a df
+    # and a walk up to / (100,000 "location:" lines or one of 1,000,000 parts
+    # held the collector for hours)
+    hk_nv=0
     while read -r v; do
         case "$v" in /*) ;; *) continue ;; esac
+        [ "${#v}" -le 4096 ] || continue
+        hk_nv=$((hk_nv + 1))
+        [ "$hk_nv" -le 8 ] || break
         want_df "$v"
         q=$v
         while :; do
@@ -547,10 +610,21 @@ else
     echo "harborkit collector: neither sha256sum nor openssl is installed" >&2
     exit 3
 fi
-printf 'HKSNAP-END %s\n' "${sum%% *}" >> "$out"
+printf 'HKSNAP-END %s\n' "${sum%% *}" >> "$out" 2> /dev/null || hk_wfail=1
+if [ -n "$hk_wfail" ]; then
+    echo "harborkit collector: cannot write the snapshot in $hk_tmpdir (file system full?)" >&2
+    exit 3
+fi
 if [ -n "$hk_dest" ]; then
-    cat "$out" > "$hk_dest.part" && mv -f "$hk_dest.part" "$hk_dest" || {
-        rm -f "$hk_dest.part"
+    # a new file of its own beside FILE (never a file or a link someone left at
+    # FILE.part: it was opened as it was, and root wrote through it), renamed
+    # over FILE
+    if [ -d "$hk_dest" ] || ! hk_part=$(mktemp "$hk_dest.XXXXXX" 2> /dev/null); then
+        echo "harborkit collector: cannot write $hk_dest" >&2
+        exit 3
+    fi
+    cat "$out" > "$hk_part" && mv -f "$hk_part" "$hk_dest" || {
+        rm -f "$hk_part"
         echo "harborkit collector: cannot write $hk_dest" >&2
         exit 3
     }

@@ -22,7 +22,7 @@ import binascii
 import hashlib
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from harborkit.errors import ExitCode, HarborkitError
@@ -39,6 +39,11 @@ MAX_SNAPSHOT_BYTES = 64 << 20
 MAX_RECORD_BYTES = 16 << 20
 #: a record's name (a path, a command line) is at most this long
 MAX_NAME_BYTES = 64 << 10
+#: records, listing entries, process rows and batch index rows in one snapshot:
+#: each costs memory far beyond its bytes (a 2-byte name is a Python object), so
+#: #: their count is bounded, not only their size (a host with 100,000 files in
+#: one folder makes about 300,000; 400,000 of the costliest kind stay under 150 MB)
+MAX_ITEMS = 400_000
 _CHUNK = 1 << 20
 _NUMBER = re.compile(rb"[0-9]{1,12}")
 _HEADER = re.compile(rb"([A-Za-z]) ([0-9]{1,12}) ([0-9]{1,12})")
@@ -100,6 +105,10 @@ class Snapshot:
     which: dict[str, str] = field(default_factory=dict)
     processes: list[tuple[int, str]] | None = None
     facts: dict[str, str] = field(default_factory=dict)
+    #: the commands whose O, X and R records were read (the first of each wins)
+    _parts: dict[str, set[str]] = field(
+        default_factory=lambda: {"O": set(), "X": set(), "R": set()}, repr=False, compare=False
+    )
 
     def merge(self, other: Snapshot) -> None:
         """Add what a later collector run found (it wins where both have a fact)."""
@@ -397,8 +406,12 @@ def _records(stream: _Stream, source: str) -> Snapshot:
     snap = Snapshot(source=source, format=fmt, collector=collector)
     index: list[tuple[str, int]] = []
     aliases: dict[str, tuple[str, str]] = {}  # temp file -> (record type, name)
+    items = 0
     while True:
         at = stream.offset
+        items += 1
+        if items > MAX_ITEMS:
+            raise _Bad(_too_many(at))
         line = stream.line(128)
         if line is None:
             if stream.eof:
@@ -437,17 +450,31 @@ def _records(stream: _Stream, source: str) -> Snapshot:
             content = stream.take(size)
             if content is None:
                 raise _Bad(f"record {show(name)!r} runs past the end")
+            # entries are counted before they are split into objects
+            if kind in ("D", "I"):
+                items += content.count(b"\0") // (2 if kind == "I" else 1)
+            elif kind == "P":
+                items += content.count(b"\n")
+            if items > MAX_ITEMS:
+                raise _Bad(_too_many(at))
             if kind == "I":
                 index = _index(content, at)
             elif kind == "A":
                 what, _, key = content.decode("utf-8", "surrogateescape").partition(" ")
-                aliases[name] = (what, key)
+                aliases.setdefault(name, (what, key))
             elif kind == "Z" and name in aliases:
                 snap.too_much_output.add(aliases[name][1])
             else:
                 _add(snap, kind, name, content)
         if stream.take(1) != b"\n":
             raise _Bad(f"record {show(name)!r} at byte {at} is not followed by a newline")
+
+
+def _too_many(at: int) -> str:
+    return (
+        f"more than {MAX_ITEMS:,} records and entries by byte {at}: not a snapshot "
+        "harborkit's collector writes"
+    )
 
 
 def _index(content: bytes, at: int) -> list[tuple[str, int]]:
@@ -492,7 +519,34 @@ def _text(b: bytes) -> str:
     return b.decode("utf-8", "replace")
 
 
+def _first(snap: Snapshot, kind: str, name: str) -> bool:
+    """Whether this is the first record of its kind for ``name``: a second one
+    (which an honest collector writes only for a path read twice) is ignored, so
+    the first wins, whatever the transport (a snapshot read from a file and one
+    brought back over SSH are parsed alike)."""
+    if kind in ("F", "Z", "E"):  # a path's content, its size over the limit or its error
+        return name not in snap.files and name not in snap.errors and name not in snap.too_large
+    if kind in ("O", "X", "R"):
+        done = snap._parts[kind]
+        if name in done:
+            return False
+        done.add(name)
+        return True
+    if kind == "P":
+        return snap.processes is None
+    tables: dict[str, Mapping[str, object]] = {
+        "T": snap.kinds,
+        "D": snap.listings,
+        "W": snap.which,
+        "K": snap.facts,
+    }
+    table = tables.get(kind)
+    return table is None or name not in table
+
+
 def _add(snap: Snapshot, kind: str, name: str, content: bytes) -> None:
+    if not _first(snap, kind, name):
+        return
     if kind == "T":
         snap.kinds[name] = _text(content).strip() or "n"
     elif kind == "F":

@@ -1109,6 +1109,9 @@ def _apply_file(target: Target, jo: _Open, journal: Journal, i: int, f: FileChan
             except ValueError as e:
                 raise _Unsafe(f"{f.path} {e}") from None
     old, st = got if got is not None else (None, None)
+    if old != f.old:  # changed since the plan was checked: its change is not overwritten
+        said = "absent" if old is None else f"sha256 {_sha(old)[:12]}"
+        raise _Unsafe(f"it changed while the fix was being applied (now {said})")
     backup = None
     if old is not None:
         backup = f"{i:03d}"

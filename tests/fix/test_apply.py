@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -998,3 +999,63 @@ def test_a_rollback_waiting_for_the_rollback_that_removes_the_journal_folder_mak
         f"harborkit: error: no fix to roll back in {root}/{JOURNAL}\n",
     )
     assert_same_tree(pristine, root)
+
+
+@pytest.mark.parametrize("mode", [0o4755, 0o2750, 0o6711, 0o1644])
+def test_setuid_setgid_and_sticky_bits_and_owner_survive_apply_and_rollback(
+    guide: Path, mode: int
+) -> None:
+    """The owner was set after the mode, and a chown clears the setuid and
+    setgid bits (root's too): apply left 4755 as 755 and rollback "restored"
+    the file without them."""
+    profile = guide / "etc/profile"
+    os.chown(profile, 1234, 2345)
+    profile.chmod(mode)
+    before = tree_hashes(guide)
+    r = hk("fix", "--root", str(guide), *OPTS, "--apply")
+    assert r.returncode == ExitCode.FAILED, r.stderr
+    st = profile.stat()
+    assert (st.st_mode & 0o7777, st.st_uid, st.st_gid) == (mode, 1234, 2345)
+    assert "harborkit" in profile.read_text()  # it was rewritten
+    rb = hk("fix", "--root", str(guide), "--rollback")
+    assert rb.returncode == ExitCode.OK, rb.stderr
+    st = profile.stat()
+    assert (st.st_mode & 0o7777, st.st_uid, st.st_gid) == (mode, 1234, 2345)
+    assert tree_hashes(guide) == before
+
+
+def test_a_file_swapped_between_the_check_and_its_write_is_not_overwritten(guide: Path) -> None:
+    """The plan's bytes were checked for every file before the first write, then
+    each file was written without looking again: a file changed in between (here
+    while the first is written) lost that change to bytes planned from the old."""
+    _, out = plan_line(guide)
+    order = re.findall(r"^\+\+\+ b/(\S+)$", out, re.M)
+    second = guide / order[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harborkit", "fix", "--root", str(guide), *OPTS, "--apply"],
+        env={**os.environ, "HARBORKIT_FIX_TEST_STALL": "1:5"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+    deadline = time.monotonic() + 60
+    while not list((guide / JOURNAL).glob("2*/journal.json")):
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.02)
+    swapped = b"# changed by someone else while the fix ran\n" + second.read_bytes()
+    second.write_bytes(swapped)
+    expected = tree_hashes(guide)
+    first_before = tree_hashes(copy_sysroot("guide-as-written", guide.parent / "fresh"))
+    expected[order[0]] = first_before[order[0]]
+    out_, err = proc.communicate(timeout=60)
+    jid = re.search(r"journal (\S+)\)", err)
+    assert proc.returncode == ExitCode.ENVIRONMENT, err
+    assert jid, err
+    assert err == (
+        f"harborkit: error: cannot write /{order[1]}: it changed while the fix was being "
+        f"applied (now sha256 {hashlib.sha256(swapped).hexdigest()[:12]}); the 1 file(s) "
+        f"already written are restored (journal {jid.group(1)})\n"
+    )
+    assert second.read_bytes() == swapped
+    assert tree_hashes(guide) == expected

@@ -26,7 +26,7 @@ from harborkit.collect import script
 from harborkit.collect.snapshot import MAX_SNAPSHOT_BYTES, parse
 from harborkit.errors import ExitCode
 from harborkit.host import LocalHost, SysrootHost
-from harborkit.host.interface import MAX_FILE_BYTES, UnreadableFile
+from harborkit.host.interface import MAX_FILE_BYTES, NotAvailable, UnreadableFile
 from harborkit.host.snapshot import SnapshotHost
 from tests.remote.conftest import FIXTURES, HK, Lab, hk, host_results
 from tests.support.sshhost import ADMIN, SshHost, start_host
@@ -159,6 +159,36 @@ def test_hostile_harbor_yml_values_are_data(shell: str, tmp_path: Path) -> None:
     assert not canary.exists()
 
 
+@pytest.mark.parametrize("case", ["many", "deep", "huge"])
+def test_a_harbor_yml_cannot_hold_the_collector(tmp_path: Path, case: str) -> None:
+    """Every "location:" line cost a df and a walk up to /, and the walk searched
+    every path handled before: 100,000 lines, one value of 1,000,000 parts, or a
+    file over the limit (which no reader judges) held the collector for hours.
+    The first 8 values are gathered, a file over the limit is not looked into."""
+    import time
+
+    yml = tmp_path / "harbor.yml"
+    head = f"hostname: h\ndata_volume: {tmp_path}/data\n"
+    if case == "many":
+        body = "".join(f"  location: /srv/x{i}/log\n" for i in range(100_000))
+    elif case == "deep":
+        body = "  location: " + "/a" * 1_000_000 + "\n"
+    else:
+        body = "# " + "p" * MAX_FILE_BYTES + "\n  location: /srv/log\n"
+    yml.write_text(head + body)
+    start = time.monotonic()
+    snap = parse(collect("dash", [f"y {yml}"], tmp_path), "yml")
+    assert time.monotonic() - start < 30
+    host = SnapshotHost(snap)
+    if case == "huge":
+        assert str(yml) in snap.too_large
+        assert not [k for k in snap.facts if k.startswith("df:")]
+        return
+    assert host.disk_free(f"{tmp_path}/data")[0] == str(tmp_path)
+    dfs = [k for k in snap.facts if k.startswith("df:")]
+    assert len(dfs) == (8 if case == "many" else 1), dfs
+
+
 def test_a_want_with_a_nul_byte_or_an_option_as_program_is_dropped(tmp_path: Path) -> None:
     canary = tmp_path / "canary"
     text = script(
@@ -204,6 +234,147 @@ def test_the_collector_quotes_test_w_as_shlex_does(tmp_path: Path) -> None:
 
 
 # ---- class 2: names framed, compared exactly
+
+
+#: the tools the collector itself runs (and the few it asks about)
+_TOOLS = [
+    "wc",
+    "cat",
+    "head",
+    "sed",
+    "date",
+    "sha256sum",
+    "openssl",
+    "mktemp",
+    "id",
+    "nproc",
+    "grep",
+    "ls",
+    "df",
+    "readlink",
+    "timeout",
+    "rm",
+    "mv",
+    "mkdir",
+    "getent",
+    "printf",
+    "test",
+    "echo",
+]
+
+
+@pytest.mark.parametrize("shell", list(SHELLS))
+@pytest.mark.parametrize("path", ["", ".", "evil", ":/usr/bin:/bin", "/usr/bin::/bin", "EVIL"])
+def test_hostile_tools_on_path_are_not_the_collectors(
+    tmp_path: Path, shell: str, path: str
+) -> None:
+    """A PATH that is empty or has an empty or relative entry names the current
+    folder (PATH="" became ":/usr/local/sbin:...": a wc there ran); a PATH whose
+    first folder is writable by others (EVIL: its absolute path) holds lying
+    tools. The collector's own tools come from the system's folders; the
+    host's PATH only finds what is asked about (w, c)."""
+    cwd = tmp_path / "cwd"
+    evil = cwd / "evil"
+    evil.mkdir(parents=True)
+    canary = tmp_path / "hk-canary"
+    for d in (cwd, evil):
+        for tool in _TOOLS:
+            t = d / tool
+            t.write_text(f'#!/bin/sh\necho 999999999\necho "$0 $*" >> {canary}\nexit 0\n')
+            t.chmod(0o755)
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "a.conf").write_bytes(b"vm.max_map_count = 262144\n")
+    path = path.replace("EVIL", str(evil))
+    r = subprocess.run(
+        ["env", "-i", f"PATH={path}", *(shutil.which(SHELLS[shell][0]), *SHELLS[shell][1:]), "-s"],
+        input=script([f"d {conf}", "c uname -s", "w uname"]).encode(),
+        capture_output=True,
+        timeout=120,
+        cwd=cwd,
+    )
+    assert not canary.exists(), canary.read_text()
+    assert r.returncode == 0, r.stderr
+    snap = parse(r.stdout, "p")
+    assert snap.files[f"{conf}/a.conf"] == b"vm.max_map_count = 262144\n"
+    assert snap.commands["uname -s"].stdout == b"Linux\n"
+    assert snap.which["uname"] in ("/usr/bin/uname", "/bin/uname")
+    assert snap.facts["nproc"].strip() == str(len(os.sched_getaffinity(0)))
+
+
+def test_a_folder_of_20000_files_is_collected_in_linear_time(tmp_path: Path) -> None:
+    """The handled paths and the files to read were shell strings searched and
+    copied whole for every path: 20,000 files in /etc/sysctl.d took 160 s with
+    dash, 100,000 hours (and one wc of them all is too long an argument list).
+    Now about 13 s here; names of 255 bytes and with newlines among them."""
+    import time
+
+    d = tmp_path / "sysctl.d"
+    d.mkdir()
+    for i in range(20_000):
+        (d / f"{i:06d}-some-longer-name.conf").write_bytes(f"k{i} = {i}\n".encode())
+    (d / ("n" * 250 + ".conf")).write_bytes(b"long = 1\n")
+    (d / "new\nline.conf").write_bytes(b"nl = 1\n")
+    start = time.monotonic()
+    data = collect("dash", [f"d {d}", f"f {d}/000007-some-longer-name.conf"], tmp_path)
+    took = time.monotonic() - start
+    snap = parse(data, "many")
+    assert len(snap.listings[str(d)]) == 20_002
+    assert snap.files[f"{d}/{'n' * 250}.conf"] == b"long = 1\n"
+    assert snap.files[f"{d}/new\nline.conf"] == b"nl = 1\n"
+    for i in (0, 7, 499, 500, 501, 12_345, 19_999):
+        assert snap.files[f"{d}/{i:06d}-some-longer-name.conf"] == f"k{i} = {i}\n".encode()
+    assert len(snap.files) == 20_002
+    assert took < 60, took
+
+
+@pytest.mark.parametrize("shell", list(SHELLS))
+@pytest.mark.parametrize("part", ["link", "dangling", "file", "dir"])
+def test_o_file_never_writes_through_what_another_user_left_beside_it(
+    tmp_path: Path, shell: str, part: str
+) -> None:
+    """``sh collect.sh -o /tmp/x.hksnap`` as root wrote FILE.part as it found it:
+    through a link another user left there (to any file of the host), or into
+    their own file (they read harbor.yml's passwords from it)."""
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    drop.chmod(0o777)  # world-writable, no sticky bit (as the kernel protects none here)
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"keep me\n")
+    dest = drop / "host.hksnap"
+    pre = drop / "host.hksnap.part"
+    if part == "link":
+        pre.symlink_to(victim)
+    elif part == "dangling":
+        pre.symlink_to(tmp_path / "made-by-root")
+    elif part == "file":
+        pre.write_bytes(b"")
+        os.chown(pre, 1234, 1234)
+        pre.chmod(0o666)
+    else:
+        dest.mkdir()
+    r = subprocess.run(
+        [*SHELLS[shell], "-s", "--", "-o", str(dest)],
+        input=script([f"f {victim}"]).encode(),
+        capture_output=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert victim.read_bytes() == b"keep me\n"
+    assert not (tmp_path / "made-by-root").exists()
+    if part == "dir":
+        assert (r.returncode, r.stderr) == (
+            3,
+            f"harborkit collector: cannot write {dest}\n".encode(),
+        )
+        assert list(dest.iterdir()) == []
+        return
+    assert (r.returncode, r.stderr, r.stdout) == (0, b"", b"")
+    assert parse(dest.read_bytes(), "o").files[str(victim)] == b"keep me\n"
+    assert dest.stat().st_mode & 0o777 == 0o600
+    if part == "file":
+        assert pre.read_bytes() == b""
+    assert sorted(p.name for p in drop.iterdir()) == ["host.hksnap", "host.hksnap.part"]
 
 
 def test_names_cannot_forge_records(tmp_path: Path) -> None:
@@ -603,6 +774,134 @@ def test_a_large_fact_within_bounds_parses(tmp_path: Path) -> None:
     assert host.snapshot.facts["sockets"].count("\n") == 200_000
 
 
+def _many(kind: str) -> Iterator[bytes]:
+    """About 60 MiB of the smallest records or entries of one kind (under the
+    size bounds: only their number is the attack)."""
+    if kind in ("D", "P", "I"):
+        unit = {"D": b"ab\0", "P": b"12 ab\n", "I": b"1\0/ab\0"}[kind]
+        data = unit * ((15 << 20) // len(unit))
+        for i in range(4):
+            yield _rec(kind, f"/e/{i}", data)
+        return
+    payload = {"T": b"f", "O": b"x", "R": b"0", "K": b"1", "E": b"e"}[kind]
+    total = 0
+    batch = []
+    for i in range(6_000_000):
+        batch.append(_rec(kind, b"%x" % i, payload))
+        if len(batch) == 10_000:
+            chunk = b"".join(batch)
+            batch = []
+            total += len(chunk)
+            yield chunk
+            if total > (60 << 20):
+                return
+
+
+@pytest.mark.parametrize("kind", ["D", "P", "I", "T", "O", "R", "K", "E"])
+def test_millions_of_tiny_records_or_entries_are_refused_in_bounded_memory(
+    tmp_path: Path, kind: str
+) -> None:
+    """A 60 MiB snapshot of 2-byte listing entries took 1.9 GB; of tiny records
+    (paths, facts, commands) 250 to 500 MB: their number is bounded too."""
+    snap = tmp_path / "many.hksnap"
+    sha = hashlib.sha256()
+    with snap.open("wb") as f:
+        for piece in (b"HKSNAP 2 0.1.0\n", _rec("K", "nproc", b"4\n"), *_many(kind)):
+            f.write(piece)
+            sha.update(piece)
+        f.write(b"HKSNAP-END " + sha.hexdigest().encode() + b"\n")
+    assert snap.stat().st_size < MAX_SNAPSHOT_BYTES
+    r, peak = _hk_measured("check", "--snapshot", str(snap), "--only", "hardware.cpu")
+    assert r.returncode == ExitCode.BUNDLE_CORRUPT, r.stderr
+    line = _one_line(r)
+    assert line.startswith(f"harborkit: error: {snap}: more than 400,000 records and entries ")
+    assert line.endswith(": not a snapshot harborkit's collector writes")
+    assert peak < 200
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "fact"),
+    [
+        (_rec("F", "/etc/hosts", b"10.0.0.1 a\n"), _rec("F", "/etc/hosts", b"10.9.9.9 a\n"), "f"),
+        (_rec("E", "/etc/hosts", b"Permission denied"), _rec("F", "/etc/hosts", b"1 a\n"), "e"),
+        (_rec("F", "/etc/hosts", b"10.0.0.1 a\n"), _rec("Z", "/etc/hosts", b"99"), "f"),
+        (_rec("T", "/etc/hosts", b"d"), _rec("T", "/etc/hosts", b"f"), "t"),
+        (_rec("D", "/etc", b"hosts\0"), _rec("D", "/etc", b"x\0"), "d"),
+        (_rec("K", "nproc", b"1\n"), _rec("K", "nproc", b"8\n"), "k"),
+        (_rec("W", "docker", b""), _rec("W", "docker", b"/usr/bin/docker"), "w"),
+        (_rec("R", "ufw status", b"3"), _rec("R", "ufw status", b"0"), "r"),
+        (_rec("O", "ufw status", b"inactive\n"), _rec("O", "ufw status", b"active\n"), "o"),
+        (_rec("P", "-", b"1 init\n"), _rec("P", "-", b"1 dockerd\n"), "p"),
+    ],
+    ids=["F-F", "E-F", "F-Z", "T-T", "D-D", "K-K", "W-W", "R-R", "O-O", "P-P"],
+)
+def test_two_records_for_one_thing_the_first_wins(
+    tmp_path: Path, first: bytes, second: bytes, fact: str
+) -> None:
+    """A second record for the same path, fact or command never replaces the
+    first (it was "the last wins"): the same bytes give the same verdict from a
+    file and from SSH, which parse alike."""
+    body = b"HKSNAP 2 0.1.0\n" + first + _rec("K", "user", b"root") + second
+    snap = parse(_reseal(body), "dup")
+    host = SnapshotHost(snap)
+    if fact == "f":
+        assert host.read_bytes("/etc/hosts") == b"10.0.0.1 a\n"
+    elif fact == "e":
+        with pytest.raises(PermissionError):
+            host.read_bytes("/etc/hosts")
+    elif fact == "t":
+        assert host.is_dir("/etc/hosts")
+    elif fact == "d":
+        assert host.listdir("/etc") == ["hosts"]
+    elif fact == "k":
+        assert host.cpu_count() == 1
+    elif fact == "w":
+        assert host.which("docker") is None
+    elif fact in ("r", "o"):
+        out = snap.commands["ufw status"]
+        assert (out.rc, out.stdout) == ((3, b"") if fact == "r" else (-1, b"inactive\n"))
+    else:
+        assert host.processes("dockerd") == []
+
+
+def test_deep_paths_are_judged_in_bounded_memory(tmp_path: Path) -> None:
+    """Every ancestor of every recorded path was made as a string to know which
+    folders exist: three 64 KiB paths of 32,000 parts (a 200 KB snapshot) took
+    3 GB. Folders are now looked up among the sorted paths."""
+    body = b"HKSNAP 2 0.1.0\n" + _rec("K", "nproc", b"4\n")
+    for i in range(3):
+        body += _rec("T", f"/{i}" + "/a" * 32_000, b"f")
+    snap = tmp_path / "deep.hksnap"
+    snap.write_bytes(_reseal(body))
+    r, peak = _hk_measured("check", "--snapshot", str(snap), "-f", "json")
+    assert r.returncode == ExitCode.OK, r.stderr
+    assert "Traceback" not in r.stderr
+    assert peak < 200
+
+
+def test_folders_implied_by_what_lies_below_them() -> None:
+    body = b"HKSNAP 2 0.1.0\n" + _rec("F", "/etc/a/b.conf", b"x")
+    body += _rec("T", "/srv/link", b"L") + _rec("T", "/opt/none", b"n") + _rec("T", "/", b"d")
+    host = SnapshotHost(parse(_reseal(body), "dirs"))
+    for d in ("/", "/etc", "/etc/a", "/srv"):
+        assert host.is_dir(d), d
+    assert not host.is_dir("/etc/a/b.conf")
+    assert not host.is_dir("/opt/none")
+    for missing in ("/et", "/etc/a/b", "/opt"):
+        with pytest.raises(NotAvailable):
+            host.is_dir(missing)
+
+
+def test_a_second_nproc_record_does_not_turn_a_fail_into_a_pass(tmp_path: Path) -> None:
+    body = b"HKSNAP 2 0.1.0\n" + _rec("K", "nproc", b"1\n") + _rec("K", "nproc", b"64\n")
+    snap = tmp_path / "dup.hksnap"
+    snap.write_bytes(_reseal(body))
+    r = hk("check", "--snapshot", str(snap), "--only", "hardware.cpu", "-f", "json")
+    (cpu,) = host_results(r.stdout)
+    assert cpu["status"] in ("fail", "warn"), cpu
+    assert "1 CPU" in cpu["message"], cpu
+
+
 _ = resource
 
 
@@ -904,3 +1203,34 @@ def test_busybox_only_host_with_hostile_names_and_harbor_yml(lab: Lab, tmp_path:
         "(the collector did not gather it; make it again with harborkit collect --script and this run's --profile, --node, --install-dir and --harbor-config)"
     ), config
     assert got["harbor.storage"][0] == want["harbor.storage"][0]
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare"), reason="needs root")
+@pytest.mark.parametrize("shell", list(SHELLS))
+def test_a_full_file_system_gives_no_snapshot(tmp_path: Path, shell: str) -> None:
+    """TMPDIR on a full file system: appends failed silently, the collector
+    exited 0 with a cut snapshot (a record cut short frames the bytes after it
+    anew); now it stops with one line and exit 3, and writes nothing."""
+    small = tmp_path / "small"
+    small.mkdir()
+    big = tmp_path / "big.conf"
+    big.write_bytes(b"# " + b"x" * (256 << 10) + b"\n")
+    run = " ".join(shlex.quote(a) for a in [*SHELLS[shell], "-s"])
+    r = subprocess.run(
+        [
+            "unshare",
+            "-m",
+            "sh",
+            "-c",
+            f"mount -t tmpfs -o size=64k tmpfs {shlex.quote(str(small))} && "
+            f"TMPDIR={shlex.quote(str(small))} exec {run}",
+        ],
+        input=script([f"f {big}", "f /etc/hosts", "c echo hi"]).encode(),
+        capture_output=True,
+        timeout=120,
+    )
+    assert r.returncode == 3, r.stderr
+    assert r.stdout == b""
+    (last,) = r.stderr.decode().splitlines()
+    assert last.startswith(f"harborkit collector: cannot write the snapshot in {small}/hksnap.")
+    assert last.endswith(" (file system full?)")

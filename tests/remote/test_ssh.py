@@ -177,13 +177,16 @@ def test_down_host_is_an_error_and_the_others_are_kept(lab: Lab) -> None:
 
 def test_connection_dropped_mid_collect(lab: Lab) -> None:
     host = lab.compliant
-    # a stand-in nproc that kills this SSH session while the collector runs
+    # a stand-in getent (a program the collector runs from the host's PATH; its
+    # own tools come from the system's folders) that kills this SSH session
     host.write(
-        "/usr/local/bin/nproc",
-        "#!/bin/sh\nif [ -e /tmp/hk-drop ]; then\n"
-        "  kill -9 $(cut -d' ' -f4 /proc/$PPID/stat)\nfi\nexec /usr/bin/nproc \"$@\"\n",
+        "/usr/local/bin/getent",
+        "#!/bin/sh\nif [ -e /tmp/hk-drop ]; then\n  p=$PPID\n"
+        '  while [ "$p" -gt 1 ]; do\n'
+        "    case $(cat /proc/$p/comm) in sshd*) kill -9 $p; exit 1 ;; esac\n"
+        "    p=$(cut -d' ' -f4 /proc/$p/stat)\n  done\nfi\nexec /usr/bin/getent \"$@\"\n",
     )
-    host.exec("chmod +x /usr/local/bin/nproc && touch /tmp/hk-drop")
+    host.exec("chmod +x /usr/local/bin/getent && touch /tmp/hk-drop")
     try:
         r = hk(
             "check",
@@ -194,7 +197,7 @@ def test_connection_dropped_mid_collect(lab: Lab) -> None:
             config=lab.client.config,
         )
     finally:
-        host.exec("rm -f /tmp/hk-drop /usr/local/bin/nproc")
+        host.exec("rm -f /tmp/hk-drop /usr/local/bin/getent")
     assert r.returncode == UNREACHABLE_EXIT, r.stderr
     line = r.stderr.strip().splitlines()[-1]
     assert line.startswith(
