@@ -1034,7 +1034,7 @@ def apply_plan(
             _forget(target, None)
             release_lock(target)
         raise
-    jid = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+    jid = _new_id(target)
     journal = Journal(
         jid,
         dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
@@ -1299,6 +1299,21 @@ def _opened(target: Target, jid: str) -> Iterator[_Open]:
         yield jo
     finally:
         jo.close()
+
+
+def _new_id(target: Target) -> str:
+    """A journal id that sorts after every journal there (``--rollback`` without an
+    id takes the last by name): two applies within one second get increasing
+    suffixes, not two random ones. Called under the journal folder's lock."""
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    same = [j.id for j in scan(target) if j.id.startswith(stamp)]
+    if not same:
+        return f"{stamp}-{secrets.token_hex(3)}"
+    after = int(max(same).rsplit("-", 1)[1], 16) + 1 + secrets.randbelow(0x100)
+    if after > 0xFFFFFF:  # a second this full: wait for the next one
+        time.sleep(1.0)
+        return _new_id(target)
+    return f"{stamp}-{after:06x}"
 
 
 def rollback(target: Target, jid: str | None) -> RolledBack:

@@ -1058,3 +1058,22 @@ def test_a_file_swapped_between_the_check_and_its_write_is_not_overwritten(guide
     )
     assert second.read_bytes() == swapped
     assert tree_hashes(guide) == expected
+
+
+def test_journal_ids_of_one_second_sort_in_the_order_made(tmp_path: Path) -> None:
+    """``--rollback`` without an id takes the last journal by name: two applies
+    within one second must not get their order from random suffixes."""
+    import datetime as dt
+
+    from harborkit.fix import apply as fix_apply
+
+    root = tmp_path / "root"
+    base = root / JOURNAL
+    base.mkdir(parents=True)
+    target = fix_apply.Target.of(str(root))
+    for suffix in ("fffff0", "000001", "7f0000"):
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+        (base / f"{stamp}-{suffix}").mkdir()
+        made = fix_apply._new_id(target)
+        assert made > max(p.name for p in base.iterdir()), (made, sorted(os.listdir(base)))
+        assert fix_apply.JOURNAL_ID.fullmatch(made)

@@ -1069,12 +1069,14 @@ def _source_typed(media_type: str) -> bytes:
 @pytest.mark.parametrize(
     ("source", "big_layer", "why"),
     [
-        (b"[" * 200_000, False, "images/source-manifests.json is nested deeper than 64 levels"),
-        (b"[" * 100_000 + b"]" * 100_000, False, "images/source-manifests.json is nested "
+        # verify reads the member first, as strictly as every bundle document
+        (b"[" * 200_000, False, "images/source-manifests.json nests deeper than 64 levels"),
+        (b"[" * 100_000 + b"]" * 100_000, False, "images/source-manifests.json nests "
          "deeper than 64 levels"),
-        (b'{"version": 1, "version": 1}', False, "images/source-manifests.json holds the key "
-         "'version' twice"),
-        (b" " * (5 << 20) + b"{}", False, "images/source-manifests.json is larger than 4 MiB"),
+        (b'{"version": 1, "version": 1}', False, "images/source-manifests.json repeats key "
+         "'version' in one object"),
+        (b" " * (5 << 20) + b"{}", False, r"images/source-manifests.json fails its schema at "
+         r"\(top\): 'version' is a required property"),
         (_SOURCE_AS_LAYER, True, r"manifest {hex} of \S+ is larger than 4 MiB"),
         # the media type it is pushed as (its Content-Type): an image manifest's, its own
         (_source_typed("\u4e2d\u6587"), False, r"manifest {hex} of \S+: '\u4e2d\u6587' is "
