@@ -1306,7 +1306,13 @@ def _new_id(target: Target) -> str:
     id takes the last by name): two applies within one second get increasing
     suffixes, not two random ones. Called under the journal folder's lock."""
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    same = [j.id for j in scan(target) if j.id.startswith(stamp)]
+    base = _journal_base(target, create=False)
+    if base is None:
+        return f"{stamp}-{secrets.token_hex(3)}"
+    try:  # the names are enough: no journal needs reading to order them
+        same = [n for n in os.listdir(base) if JOURNAL_ID.fullmatch(n) and n.startswith(stamp)]
+    finally:
+        os.close(base)
     if not same:
         return f"{stamp}-{secrets.token_hex(3)}"
     after = int(max(same).rsplit("-", 1)[1], 16) + 1 + secrets.randbelow(0x100)
