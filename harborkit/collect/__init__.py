@@ -10,6 +10,7 @@ that list in ``collect.sh``. The same script runs over SSH and by hand
 
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
 import shlex
@@ -288,7 +289,9 @@ def script(wants: Sequence[str]) -> str:
     )
 
 
+@functools.cache
 def _builtin_profile() -> Mapping[str, Any]:
+    """The built-in profile, read and validated once per process (read only here)."""
     from harborkit.engine.profile import load_profile
 
     return load_profile().data
