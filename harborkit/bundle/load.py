@@ -55,6 +55,12 @@ from harborkit.bundle.errors import (
     NoSpace,
     OutputError,
 )
+from harborkit.bundle.extract import (
+    check_install_space,
+    check_install_target,
+    extract_installer,
+    remove_created,
+)
 from harborkit.bundle.format import (
     IMAGES_DIR,
     BundleMetadata,
@@ -67,15 +73,8 @@ from harborkit.bundle.format import (
 from harborkit.bundle.parts import open_bundle_file
 from harborkit.bundle.progress import NullProgress, Progress, Task
 from harborkit.bundle.sign import PublicKey
-from harborkit.bundle.tarsafe import (
-    BLOCK,
-    Member,
-    check_install_space,
-    check_install_target,
-    extract_installer,
-    remove_created,
-    tar_header,
-)
+from harborkit.bundle.tarsafe import BLOCK, Member
+from harborkit.bundle.tarwrite import tar_header
 from harborkit.bundle.tools import Installed, install_one, plan_install
 from harborkit.bundle.verify import VerifyResult, verify_bundle
 from harborkit.errors import HarborkitError

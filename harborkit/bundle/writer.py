@@ -70,7 +70,7 @@ from harborkit.bundle.sbom import SBOM_NAME, SbomFile, build_sbom
 from harborkit.bundle.sign import SIGNATURE_NAME
 from harborkit.bundle.sign import sign as sign_data
 from harborkit.bundle.sinks import CHUNK, FileSink, PartSink, Sink
-from harborkit.bundle.tarsafe import OuterTarWriter
+from harborkit.bundle.tarwrite import OuterTarWriter
 from harborkit.bundle.tools import add_file
 
 _BLOB_TEMPLATE = blob_member("sha256:" + "0" * 64)

@@ -103,7 +103,7 @@ def test_empty_member_is_hashed(tmp_path: Path) -> None:
 def split(tmp_path: Path) -> list[Path]:
     """The good bundle in two parts of 8 KiB and the rest (the metadata lies in the second)."""
     from harborkit.bundle.parts import PartWriter
-    from harborkit.bundle.tarsafe import OuterTarWriter
+    from harborkit.bundle.tarwrite import OuterTarWriter
 
     parts = make_parts()
     sink = PartWriter(tmp_path / "b.tar", 8192)
