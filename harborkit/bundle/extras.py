@@ -26,6 +26,8 @@ class BuildExtras:
     sign_key: SecretKey | None = None
     split_size: int | None = None
     base: BaseBundle | None = None
+    #: the manifest the options were checked against, parsed once for the whole build
+    manifest: BundleManifest | None = None
 
 
 def make_extras(
@@ -55,4 +57,5 @@ def make_extras(
         sign_key=sign_key,
         split_size=split_size,
         base=base,
+        manifest=manifest,
     )
