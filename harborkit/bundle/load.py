@@ -71,16 +71,10 @@ from harborkit.bundle.format import (
 from harborkit.bundle.parts import open_bundle_file
 from harborkit.bundle.progress import NullProgress, Progress, Task
 from harborkit.bundle.sign import PublicKey
+from harborkit.bundle.targets import check_folder, check_tool_targets, missing_folders
 from harborkit.bundle.tarsafe import BLOCK, Member
 from harborkit.bundle.tarwrite import tar_header
-from harborkit.bundle.tools import (
-    Installed,
-    check_folder,
-    check_tool_targets,
-    install_one,
-    missing_folders,
-    plan_install,
-)
+from harborkit.bundle.tools import Installed, install_one, plan_install
 from harborkit.bundle.verify import VerifyResult, verify_bundle
 from harborkit.errors import HarborkitError
 
@@ -425,7 +419,7 @@ def load_bundle(
     Everything that can refuse does so before the first image is sent: the
     signature (with ``key``), every member, ``images/manifest.json`` beyond the
     metadata, the installer's target and its private copy, the tools' targets
-    (with ``install_tools``, under ``prefix``; outside :data:`~harborkit.bundle.tools.TOOL_FOLDERS` only
+    (with ``install_tools``, under ``prefix``; outside :data:`~harborkit.bundle.targets.TOOL_FOLDERS` only
     with a checked signature or ``allow_install_path``), a delta's base images
     and the layers it leaves to them.
     """
