@@ -73,4 +73,4 @@ mutation-load: setup
 	rm -rf .work/mutation-load && mkdir -p .work/mutation-load
 	tar -c --exclude=./.venv --exclude=./.work --exclude=./mutants --exclude=./.git . \
 		| tar -x -C .work/mutation-load
-	cd .work/mutation-load && MUTATION_DAEMON=1 $(abspath $(PY)) tests/mutation.py 'harborkit.bundle.load*'
+	cd .work/mutation-load && MUTATION_DAEMON=1 $(abspath $(PY)) tests/mutation.py 'harborkit.bundle.load*' 'harborkit.bundle.targets*'

@@ -81,7 +81,7 @@ def build_cmd(
     from harborkit.bundle.manifest import load_manifest
     from harborkit.bundle.progress import make_progress
 
-    spec = load_manifest(manifest)
+    spec = extras.manifest or load_manifest(manifest)  # parsed once, by build_extras
     with make_progress(quiet) as progress:
         result = build_bundle(
             spec,

@@ -16,14 +16,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harborkit.bundle.errors import BundleError
+from harborkit.bundle.errors import BundleCorrupt, BundleError
 from harborkit.bundle.format import (
+    METADATA_NAME,
+    SUMS_NAME,
     BaseImage,
     BaseRecord,
     BundleMetadata,
     LayerRecord,
+    metadata_from_json,
+    parse_sums,
 )
-from harborkit.errors import ExitCode, InputError
+from harborkit.bundle.parts import open_bundle_file
+from harborkit.bundle.tarsafe import scan_tar_file
+from harborkit.errors import ExitCode, HarborkitError, InputError
 
 
 class DeltaBaseMissing(BundleError):
@@ -50,6 +56,44 @@ class BaseBundle:
                     f"--base {self.name}: its harbor-bundle.json gives {img.reference} layer "
                     f"{unknown[0]}, which it does not list; not a bundle a delta can build on"
                 )
+
+
+def read_base(path: Path) -> BaseBundle:
+    """The base of a delta: its metadata and the sha256 of its ``SHA256SUMS`` (headers only).
+
+    Whatever is wrong with it is bad input to ``build`` (exit 2), named as ``--base``.
+    """
+    try:
+        return _read_base(path)
+    except HarborkitError as e:
+        if e.exit_code == InputError.exit_code:
+            raise
+        raise InputError(f"--base {path}: {e.message}") from e
+
+
+def _read_base(path: Path) -> BaseBundle:
+    with open_bundle_file(path) as source:
+        scan = scan_tar_file(source, source.size, path)  # type: ignore[arg-type]
+        members = {m.name: m for m in scan.members if m.end <= scan.file_size}
+        for name in (SUMS_NAME, METADATA_NAME):
+            if name not in members:
+                raise BundleCorrupt(f"base bundle {path} is corrupt: missing member {name}")
+        sums = source.pread(members[SUMS_NAME].size, members[SUMS_NAME].offset)
+        meta_raw = source.pread(members[METADATA_NAME].size, members[METADATA_NAME].offset)
+    meta = metadata_from_json(meta_raw, f"{path}: {METADATA_NAME}")
+    digest = hashlib.sha256(sums).hexdigest()
+    try:
+        listed = parse_sums(sums)
+    except ValueError as e:
+        raise BundleCorrupt(f"base bundle {path} is corrupt: {SUMS_NAME} {e}") from e
+    if listed.get(METADATA_NAME) != hashlib.sha256(meta_raw).hexdigest():
+        raise BundleCorrupt(
+            f"base bundle {path} is corrupt: {METADATA_NAME} differs from {SUMS_NAME}"
+        )
+    name = path.name.removesuffix(".parts.sha256")
+    if ".part-" in name:
+        name = name.rsplit(".part-", 1)[0]
+    return BaseBundle(name, digest, meta)
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,7 @@ the same manifest digests.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import stat
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,7 +29,14 @@ from harborkit.bundle.installer import installer_source
 from harborkit.bundle.manifest import BundleManifest
 from harborkit.bundle.progress import NullProgress, Progress
 from harborkit.bundle.writer import BundleWriter
-from harborkit.registry.digest import blob_file, layer_digests
+from harborkit.registry.cache import (
+    CachedBlob,
+    Ready,
+    cache_path,
+    default_cache_dir,
+    ensure_blob,
+    fresh_diff_id,
+)
 from harborkit.registry.endpoint import Endpoint
 from harborkit.registry.errors import ProtocolError, UnsupportedManifest
 from harborkit.registry.reference import parse_reference
@@ -51,12 +55,6 @@ _GZIP_LAYER_TYPES = (
     "application/vnd.oci.image.layer.v1.tar",
     "application/vnd.docker.image.rootfs.diff.tar",
 )
-
-
-def default_cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/harborkit/blobs`` or ``~/.cache/harborkit/blobs``."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "harborkit" / "blobs"
 
 
 @dataclass(frozen=True)
@@ -95,40 +93,12 @@ class RegistryBuildResult:
     stats: FetchStats
 
 
-@dataclass(frozen=True)
-class _Blob:
-    digest: str
-    size: int
-    media_type: str
-    host: str
-    repository: str  # one repository that has it
-
-
-@dataclass(frozen=True)
-class _Ready:
-    digest: str
-    path: Path
-    fetched: bool
-    resumed: bool
-    downloaded: int
-    diff_id: str | None  # layers: the digest of the content ungzipped
-    usize: int | None  # layers: the size of the content ungzipped (every gzip member)
-
-
-# --------------------------------------------------------------------------- cache
-
-
-def _cache_path(cache: Path, digest: str) -> Path:
-    """The cache file of ``digest``: only a valid digest, only inside ``cache``."""
-    return blob_file(cache, digest)
-
-
 # --------------------------------------------------------------------------- build
 
 
 def _resolve_all(
     spec: BundleManifest, source: Endpoint, clients: dict[str, RegistryClient], workers: int
-) -> tuple[list[SourceImage], dict[str, _Blob], dict[str, bytes]]:
+) -> tuple[list[SourceImage], dict[str, CachedBlob], dict[str, bytes]]:
     """Resolve every image; return images, distinct blobs and manifest/index bytes by digest."""
     refs = [parse_reference(r, default_registry=source.host) for r in spec.images]
     for ref in refs:
@@ -136,7 +106,7 @@ def _resolve_all(
             clients[ref.registry] = source.client(ref.registry)
     resolved = run_all(lambda r: clients[r.registry].resolve(r), refs, workers, _aborter(clients))
     images: list[SourceImage] = []
-    blobs: dict[str, _Blob] = {}
+    blobs: dict[str, CachedBlob] = {}
     raw: dict[str, bytes] = {}
     for name, ref, res in zip(spec.images, refs, resolved, strict=True):
         for layer in res.layers:
@@ -147,7 +117,7 @@ def _resolve_all(
                 )
         for b in res.blobs:
             known = blobs.setdefault(
-                b.digest, _Blob(b.digest, b.size, b.media_type, ref.registry, ref.repository)
+                b.digest, CachedBlob(b.digest, b.size, b.media_type, ref.registry, ref.repository)
             )
             if known.size != b.size:  # one digest, one content: one of them lies
                 raise ProtocolError(
@@ -180,106 +150,6 @@ def _aborter(clients: dict[str, RegistryClient]) -> Callable[[], None]:
             c.abort()
 
     return abort
-
-
-def _ensure_blob(
-    blob: _Blob,
-    cache: Path,
-    client: RegistryClient,
-    transfers: Transfers[_Ready],
-    advance: Callable[[int], None],
-    is_layer: bool,
-) -> _Ready:
-    """The blob's complete, verified cache file (re-hashed if cached, fetched otherwise).
-
-    A layer's diff id is computed on the way (the config's ``diff_ids`` must match it).
-    """
-    transfers.checkpoint()
-    path = _cache_path(cache, blob.digest)
-    if path.exists():
-        if path.stat().st_size == blob.size:
-            digest, diff_id, usize = _digests(blob, path, is_layer, transfers, compressed=True)
-            if digest == blob.digest:
-                advance(blob.size)
-                return _Ready(blob.digest, path, False, False, 0, diff_id, usize)
-        path.unlink()  # a damaged cache entry is fetched again
-
-    def progress(n: int) -> None:
-        transfers.checkpoint()
-        advance(n)
-
-    out = client.fetch_blob(blob.repository, blob.digest, path, size=blob.size, progress=progress)
-    if out.size != blob.size:
-        path.unlink()
-        raise ProtocolError(
-            f"{blob.host}: blob {blob.digest} of {blob.repository} has {out.size} bytes, "
-            f"the manifest says {blob.size}"
-        )
-    _, diff_id, usize = _digests(blob, path, is_layer, transfers, compressed=False)
-    return _Ready(blob.digest, path, not out.cached, out.resumed, out.downloaded, diff_id, usize)
-
-
-def _digests(
-    blob: _Blob, path: Path, is_layer: bool, transfers: Transfers[_Ready], *, compressed: bool
-) -> tuple[str | None, str | None, int | None]:
-    """The cache file's digest (if ``compressed``) and, for a layer, its diff id and size ungzipped.
-
-    A layer's diff id and size are kept beside it (``<hex>.diffid``): the blob's digest
-    names its content, so a later build that re-hashes the blob need not ungzip it again.
-    """
-    known = _known_diff_id(path) if is_layer else None
-    if not compressed and (known or not is_layer):
-        return None, *(known or (None, None))
-    digest, diff_id, usize = _layer_digests(
-        blob, path, compressed=compressed, uncompressed=is_layer and known is None,
-        checkpoint=transfers.checkpoint,
-    )  # fmt: skip
-    if diff_id is not None and usize is not None and (not compressed or digest == blob.digest):
-        _keep_diff_id(path, diff_id, usize)
-    if known:
-        return digest, *known
-    return digest, diff_id, usize
-
-
-def _layer_digests(
-    blob: _Blob, path: Path, *, compressed: bool, uncompressed: bool, checkpoint: Callable[[], None]
-) -> tuple[str | None, str | None, int | None]:
-    try:
-        return layer_digests(
-            path, compressed=compressed, uncompressed=uncompressed, checkpoint=checkpoint
-        )
-    except ProtocolError as e:
-        raise ProtocolError(f"{blob.host}: {blob.repository}: layer {e.message}") from e
-
-
-def _keep_diff_id(path: Path, diff_id: str, usize: int) -> None:
-    tmp = path.with_name(f"{path.name}.diffid.{os.getpid()}-{threading.get_ident()}")
-    with contextlib.suppress(FileNotFoundError):
-        tmp.unlink()  # (a leftover, or a link planted there: never written through)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-    with open(fd, "w") as f:
-        f.write(f"{diff_id} {usize}")
-    os.replace(tmp, path.with_name(path.name + ".diffid"))
-
-
-def _known_diff_id(path: Path) -> tuple[str, int] | None:
-    """The diff id and uncompressed size an earlier build kept beside the cache file, if valid."""
-    from harborkit.registry.digest import is_digest
-
-    try:  # a regular file, a few bytes: a FIFO or a link there is no answer, not a hang
-        fd = os.open(
-            path.with_name(path.name + ".diffid"), os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW
-        )
-    except OSError:
-        return None
-    with open(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-            return None
-        text = f.read(100).decode(errors="replace")
-    diff_id, _, usize = text.partition(" ")
-    if not is_digest(diff_id) or not usize.isascii() or not usize.isdigit() or len(usize) > 18:
-        return None  # (an older build kept the diff id alone: worked out again)
-    return diff_id, int(usize)
 
 
 def source_manifests_json(host: str, images: list[SourceImage]) -> bytes:
@@ -325,12 +195,12 @@ def _open_cache(cache_dir: Path | None) -> Path:
 def _fetch_into(
     writer: BundleWriter,
     images: list[SourceImage],
-    blobs: dict[str, _Blob],
+    blobs: dict[str, CachedBlob],
     cache: Path,
     clients: dict[str, RegistryClient],
     progress: Progress,
     workers: int,
-) -> list[_Ready]:
+) -> list[Ready]:
     """Fetch every blob into the cache in parallel; each goes into the bundle as it completes."""
     todo = sorted(blobs.values(), key=lambda b: b.size, reverse=True)
     fetch_task = progress.task("fetch blobs", sum(b.size for b in todo))
@@ -344,13 +214,13 @@ def _fetch_into(
         for c in clients.values():
             c.abort()
 
-    ready: list[_Ready] = []
+    ready: list[Ready] = []
     layers = {d for img in images for d in img.layers}
     try:
-        with Transfers[_Ready](workers, abort, name="hk-fetch") as transfers:
+        with Transfers[Ready](workers, abort, name="hk-fetch") as transfers:
             for b in todo:
                 transfers.submit(
-                    _ensure_blob, b, cache, clients[b.host], transfers, advance,
+                    ensure_blob, b, cache, clients[b.host], transfers, advance,
                     b.digest in layers,
                 )  # fmt: skip
             for fut in transfers.as_completed():
@@ -385,7 +255,7 @@ def build_from_registry(
         images, blobs, raw_manifests = _resolve_all(spec, source, clients, workers)
         inst = installer_source(spec, installer)
         total = sum(b.size for b in blobs.values())
-        missing = sum(b.size for b in blobs.values() if not _cache_path(cache, b.digest).exists())
+        missing = sum(b.size for b in blobs.values() if not cache_path(cache, b.digest).exists())
         writer.check_space(total + inst.local_size + (1 << 20), cache=(cache, missing))
         with writer:
             writer.add_installer(inst, progress)
@@ -421,7 +291,7 @@ def build_from_registry(
 
 def _records(
     images: list[SourceImage],
-    blobs: dict[str, _Blob],
+    blobs: dict[str, CachedBlob],
     cache: Path,
     computed: dict[str, tuple[str, int]],
 ) -> tuple[list[ImageRecord], list[LayerRecord]]:
@@ -442,23 +312,22 @@ def _records(
 
 
 def _checked_diff_ids(
-    img: SourceImage, blobs: dict[str, _Blob], cache: Path, computed: dict[str, tuple[str, int]]
+    img: SourceImage,
+    blobs: dict[str, CachedBlob],
+    cache: Path,
+    computed: dict[str, tuple[str, int]],
 ) -> tuple[str, ...]:
     """The config's ``diff_ids``: valid digests, one per layer, each that layer's ungzipped digest."""
     from harborkit.registry.manifests import config_diff_ids
 
     host = blobs[img.config].host
     where = f"{host}: {img.repository} ({img.reference}): config {img.config}"
-    diff_ids = config_diff_ids(_cache_path(cache, img.config).read_bytes(), where)
+    diff_ids = config_diff_ids(cache_path(cache, img.config).read_bytes(), where)
     if len(diff_ids) != len(img.layers):
         raise ProtocolError(f"{where} lists {len(diff_ids)} diff_ids for {len(img.layers)} layers")
     for i, (layer, diff_id) in enumerate(zip(img.layers, diff_ids, strict=True)):
         if computed.get(layer, ("", 0))[0] != diff_id:  # kept beside the cache file? again
-            path = _cache_path(cache, layer)
-            path.with_name(path.name + ".diffid").unlink(missing_ok=True)
-            _, fresh, usize = _layer_digests(
-                blobs[layer], path, compressed=False, uncompressed=True, checkpoint=lambda: None
-            )
+            fresh, usize = fresh_diff_id(blobs[layer], cache_path(cache, layer))
             computed[layer] = (fresh or "", usize or 0)
         if computed[layer][0] != diff_id:
             raise ProtocolError(

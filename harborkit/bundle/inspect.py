@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harborkit.bundle.consistency import read_document
 from harborkit.bundle.errors import BundleCorrupt
 from harborkit.bundle.format import (
     METADATA_NAME,
@@ -24,7 +25,6 @@ from harborkit.bundle.sign import (
     signature_key_id,
 )
 from harborkit.bundle.tarsafe import scan_tar_file
-from harborkit.bundle.verify import read_document
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import posixpath
 import tempfile
 import urllib.error
@@ -24,6 +23,7 @@ from harborkit.bundle.errors import BundleError, DownloadError, InstallerInvalid
 from harborkit.bundle.manifest import BundleManifest
 from harborkit.bundle.progress import Progress
 from harborkit.bundle.tarsafe import check_installer, installer_name_reason
+from harborkit.bundle.tools import DOWNLOAD_DEADLINE, DOWNLOAD_STALL
 from harborkit.dockerapi import short_reason
 from harborkit.transfer import open_url
 from harborkit.watch import StreamWatch
@@ -31,20 +31,6 @@ from harborkit.watch import StreamWatch
 CHUNK = 1 << 20
 #: in memory up to this size, then in an unnamed temporary file
 _SPOOL_MEMORY = 64 << 20
-
-
-def _seconds(env: str, default: float) -> float:
-    try:
-        value = float(os.environ.get(env) or default)
-    except ValueError:
-        return default
-    return value if value > 0 else default
-
-
-#: a download fails when fewer than 64 KiB arrive in this many seconds
-DOWNLOAD_STALL = _seconds("HARBORKIT_DOWNLOAD_STALL", 60.0)
-#: and when it takes longer than this in all
-DOWNLOAD_DEADLINE = _seconds("HARBORKIT_DOWNLOAD_DEADLINE", 3600.0)
 
 
 @dataclass(frozen=True)

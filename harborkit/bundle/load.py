@@ -33,7 +33,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
-import os
 import signal
 import tempfile
 import threading
@@ -49,11 +48,16 @@ from harborkit.bundle import cleanup
 from harborkit.bundle.delta import require_base
 from harborkit.bundle.errors import (
     BundleCorrupt,
-    BundleHostile,
     InstallTargetExists,
     LoadFailed,
     NoSpace,
     OutputError,
+)
+from harborkit.bundle.extract import (
+    check_install_space,
+    check_install_target,
+    extract_installer,
+    remove_created,
 )
 from harborkit.bundle.format import (
     IMAGES_DIR,
@@ -67,23 +71,14 @@ from harborkit.bundle.format import (
 from harborkit.bundle.parts import open_bundle_file
 from harborkit.bundle.progress import NullProgress, Progress, Task
 from harborkit.bundle.sign import PublicKey
-from harborkit.bundle.tarsafe import (
-    BLOCK,
-    Member,
-    check_install_space,
-    check_install_target,
-    extract_installer,
-    remove_created,
-    tar_header,
-)
+from harborkit.bundle.targets import check_folder, check_tool_targets, missing_folders
+from harborkit.bundle.tarsafe import BLOCK, Member
+from harborkit.bundle.tarwrite import tar_header
 from harborkit.bundle.tools import Installed, install_one, plan_install
 from harborkit.bundle.verify import VerifyResult, verify_bundle
 from harborkit.errors import HarborkitError
 
 CHUNK = 1 << 20
-#: folders an extra file may be installed into unless its bundle's signature was
-#: checked (``--key``) or ``--allow-install-path`` is given
-TOOL_FOLDERS = ("/usr/local/bin",)
 #: keys of a ``docker load`` manifest entry that the metadata accounts for
 
 
@@ -332,31 +327,10 @@ def _plan(
     return present, retag, needed
 
 
-def _probe_writable(folder: Path, what: str) -> None:
-    """:class:`OutputError` unless a file can be created in ``folder`` (read-only, no permission)."""
-    try:
-        fd, name = tempfile.mkstemp(prefix=".harborkit-probe-", dir=folder)
-    except OSError as e:
-        raise OutputError(f"cannot write {what} into {folder}: {e.strerror or e}") from e
-    os.close(fd)
-    os.unlink(name)
-
-
-def _check_folder(dest: Path, what: str) -> None:
-    """``dest`` is, or can be made as, a folder harborkit can write into: every part of the
-    path that exists is a folder (exit 2 otherwise) and the deepest one is writable (exit 3)."""
-    d = dest
-    while not (d.exists() or d.is_symlink()) and d != d.parent:
-        d = d.parent
-    if not d.is_dir():
-        raise InstallTargetExists(f"{d} is not a folder; {what} needs a folder at {dest}")
-    _probe_writable(d, what)
-
-
 def _check_install(verified: VerifyResult, install_dir: Path) -> None:
     """Everything about the install folder that can be known before loading."""
     inst = verified.members[installer_member(verified.metadata.installer.name)]
-    _check_folder(install_dir, "the installer")
+    check_folder(install_dir, "the installer")
     try:
         check_install_target(
             verified.installer.members, install_dir, f"{verified.path}: {inst.name}"
@@ -368,31 +342,6 @@ def _check_install(verified: VerifyResult, install_dir: Path) -> None:
             "--install-dir"
         ) from e
     check_install_space(verified.installer, install_dir)
-
-
-def _check_tools(
-    verified: VerifyResult,
-    plan: list[tuple[FileRecord, Path, bool]],
-    prefix: Path,
-    allow_install_path: bool,
-) -> None:
-    """Before anything is sent: where the extra files go is allowed, and a folder that
-    exists or can be made under ``prefix`` (a file in the way: exit 2; read-only: exit 3)."""
-    for rec, target, same in plan:
-        folder = str(Path(rec.install_path).parent)
-        if not (verified.signature_checked or allow_install_path or folder in TOOL_FOLDERS):
-            raise BundleHostile(
-                f"bundle {verified.path}: {rec.name} would be installed as {rec.install_path}, "
-                f"outside {', '.join(TOOL_FOLDERS)}; a bundle whose signature is not checked "
-                "installs tools only there (check it with --key, or pass --allow-install-path)"
-            )
-        if same:
-            continue
-        if target.is_dir() and not target.is_symlink():
-            raise InstallTargetExists(
-                f"{target} is a folder; not replacing it with {rec.name}, even with --force"
-            )
-        _check_folder(target.parent, rec.name)
 
 
 def _spool_installer(verified: VerifyResult) -> IO[bytes]:
@@ -470,7 +419,7 @@ def load_bundle(
     Everything that can refuse does so before the first image is sent: the
     signature (with ``key``), every member, ``images/manifest.json`` beyond the
     metadata, the installer's target and its private copy, the tools' targets
-    (with ``install_tools``, under ``prefix``; outside :data:`TOOL_FOLDERS` only
+    (with ``install_tools``, under ``prefix``; outside :data:`~harborkit.bundle.targets.TOOL_FOLDERS` only
     with a checked signature or ``allow_install_path``), a delta's base images
     and the layers it leaves to them.
     """
@@ -482,7 +431,7 @@ def load_bundle(
     plan: list[tuple[FileRecord, Path, bool]] = []
     if install_tools:
         plan = plan_install(list(meta.files), prefix, force=force)
-        _check_tools(verified, plan, prefix, allow_install_path)
+        check_tool_targets(plan, verified.path, verified.signature_checked, allow_install_path)
     undo = _Undo()
     paths: list[Path] = []
     tools: list[Installed] = []
@@ -536,15 +485,6 @@ def load_bundle(
     )
 
 
-def _missing_folders(folder: Path) -> list[Path]:
-    """The folders ``folder.mkdir(parents=True)`` would make, outermost first."""
-    missing: list[Path] = []
-    while not (folder.exists() or folder.is_symlink()) and folder != folder.parent:
-        missing.append(folder)
-        folder = folder.parent
-    return missing[::-1]
-
-
 def _install_tools(
     verified: VerifyResult, plan: list[tuple[FileRecord, Path, bool]], undo: _Undo | None = None
 ) -> list[Installed]:
@@ -561,7 +501,7 @@ def _install_tools(
             continue
         existed = target.exists()
         if undo is not None:
-            undo.files += _missing_folders(target.parent)
+            undo.files += missing_folders(target.parent)
         m = verified.members[rec.member]
 
         def chunks(m: Member = m) -> Iterator[bytes]:

@@ -115,7 +115,7 @@ def _plans(
     path: Path, verified: VerifyResult, target_host: str, project: str | None
 ) -> list[_Plan]:
     from harborkit.registry.manifests import MAX_MANIFEST, Manifest
-    from harborkit.registry.transport import JSONRefused, strict_json
+    from harborkit.registry.strictjson import JSONRefused, strict_json
 
     meta = verified.metadata
     members: Mapping[str, Member] = verified.members

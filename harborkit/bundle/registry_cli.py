@@ -78,7 +78,7 @@ def run_registry_build(
     endpoint = Endpoint(
         host=parse_from(source), insecure=insecure, ca_file=ca, username=username, password=password
     )
-    spec = load_manifest(manifest)
+    spec = (extras and extras.manifest) or load_manifest(manifest)  # parsed once
     with make_progress(quiet) as progress:
         result = build_from_registry(
             spec,

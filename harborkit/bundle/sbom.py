@@ -13,11 +13,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harborkit.bundle.errors import BundleError
-from harborkit.bundle.format import BundleMetadata
+from harborkit.bundle.format import BundleMetadata, ImageRecord, LayerRecord
 from harborkit.errors import ExitCode
+
+if TYPE_CHECKING:
+    from cyclonedx.model.component import Component
 
 #: the SBOM member in the bundle
 SBOM_NAME = "sbom.cdx.json"
@@ -64,71 +67,99 @@ def build_sbom(
     (known for registry builds); ``omitted_layers`` are layer digests a delta
     bundle leaves to its base.
     """
-    from cyclonedx.model import HashAlgorithm, HashType, Property
     from cyclonedx.model.bom import Bom, BomMetaData
     from cyclonedx.model.component import Component, ComponentType
     from cyclonedx.output import make_outputter
     from cyclonedx.schema import OutputFormat, SchemaVersion
-    from packageurl import PackageURL
 
     from harborkit import __version__
 
     digests = dict(manifest_digests or {})
     omitted = set(omitted_layers)
     layers = {lr.digest: lr for lr in meta.layers}
-    components: list[Component] = []
-    for img in meta.images:
-        repo, tag = _split_ref(img.reference)
-        props = [
-            Property(name="harborkit:image_id", value=img.image_id),
-            Property(name="harborkit:reference", value=img.reference),
-            Property(name="harborkit:size", value=str(img.size)),
-        ]
-        manifest = digests.get(img.reference)
-        purl = None
-        if manifest:
-            props.append(Property(name="harborkit:manifest_digest", value=manifest))
-            purl = PackageURL(
-                type="oci",
-                name=repo.rsplit("/", 1)[-1],
-                version=manifest,
-                qualifiers={"repository_url": repo, "tag": tag},
-            )
-        children = []
-        for n, d in enumerate(img.layers):
-            lr = layers.get(d)
-            lprops = [Property(name="harborkit:layer_index", value=str(n))]
-            if lr is not None:
-                lprops += [
-                    Property(name="harborkit:diff_id", value=lr.diff_id),
-                    Property(name="harborkit:size", value=str(lr.size)),
-                    Property(name="harborkit:uncompressed_size", value=str(lr.uncompressed_size)),
-                ]
-            if d in omitted:
-                lprops.append(Property(name="harborkit:in_base_bundle", value="true"))
-            children.append(
-                Component(
-                    name=d,
-                    type=ComponentType.FILE,
-                    bom_ref=f"{img.reference}#layer-{n}",
-                    hashes=[HashType(alg=HashAlgorithm.SHA_256, content=_hex(d))],
-                    properties=lprops,
-                )
-            )
-        components.append(
+    components = [_image_component(img, layers, digests, omitted) for img in meta.images]
+    components += _file_components(meta, files)
+    top = Component(
+        name="harbor-bundle",
+        version=meta.harbor_version,
+        type=ComponentType.APPLICATION,
+        bom_ref="harbor-bundle",
+        description=f"Harbor {meta.harbor_version} air-gap bundle made by harborkit {__version__}",
+    )
+    bom = Bom(components=components, metadata=BomMetaData(component=top))
+    bom.register_dependency(top, components)
+    outputter = make_outputter(bom, OutputFormat.JSON, SchemaVersion.V1_6)
+    data = json.loads(outputter.output_as_string())
+    return (json.dumps(data, indent=2) + "\n").encode()
+
+
+def _image_component(
+    img: ImageRecord,
+    layers: Mapping[str, LayerRecord],
+    digests: Mapping[str, str],
+    omitted: set[str],
+) -> Component:
+    """An image as a container component, its layers as file components inside it."""
+    from cyclonedx.model import HashAlgorithm, HashType, Property
+    from cyclonedx.model.component import Component, ComponentType
+    from packageurl import PackageURL
+
+    repo, tag = _split_ref(img.reference)
+    props = [
+        Property(name="harborkit:image_id", value=img.image_id),
+        Property(name="harborkit:reference", value=img.reference),
+        Property(name="harborkit:size", value=str(img.size)),
+    ]
+    manifest = digests.get(img.reference)
+    purl = None
+    if manifest:
+        props.append(Property(name="harborkit:manifest_digest", value=manifest))
+        purl = PackageURL(
+            type="oci",
+            name=repo.rsplit("/", 1)[-1],
+            version=manifest,
+            qualifiers={"repository_url": repo, "tag": tag},
+        )
+    children = []
+    for n, d in enumerate(img.layers):
+        lr = layers.get(d)
+        lprops = [Property(name="harborkit:layer_index", value=str(n))]
+        if lr is not None:
+            lprops += [
+                Property(name="harborkit:diff_id", value=lr.diff_id),
+                Property(name="harborkit:size", value=str(lr.size)),
+                Property(name="harborkit:uncompressed_size", value=str(lr.uncompressed_size)),
+            ]
+        if d in omitted:
+            lprops.append(Property(name="harborkit:in_base_bundle", value="true"))
+        children.append(
             Component(
-                name=repo,
-                version=tag,
-                type=ComponentType.CONTAINER,
-                bom_ref=img.reference,
-                hashes=[HashType(alg=HashAlgorithm.SHA_256, content=_hex(img.image_id))],
-                purl=purl,
-                properties=props,
-                components=children,
+                name=d,
+                type=ComponentType.FILE,
+                bom_ref=f"{img.reference}#layer-{n}",
+                hashes=[HashType(alg=HashAlgorithm.SHA_256, content=_hex(d))],
+                properties=lprops,
             )
         )
+    return Component(
+        name=repo,
+        version=tag,
+        type=ComponentType.CONTAINER,
+        bom_ref=img.reference,
+        hashes=[HashType(alg=HashAlgorithm.SHA_256, content=_hex(img.image_id))],
+        purl=purl,
+        properties=props,
+        components=children,
+    )
+
+
+def _file_components(meta: BundleMetadata, files: Iterable[SbomFile]) -> list[Component]:
+    """The installer and the extra files, as file components."""
+    from cyclonedx.model import HashAlgorithm, HashType, Property
+    from cyclonedx.model.component import Component, ComponentType
+
     inst = meta.installer
-    components.append(
+    components = [
         Component(
             name=inst.name,
             version=meta.harbor_version,
@@ -140,7 +171,7 @@ def build_sbom(
                 Property(name="harborkit:source", value=inst.source),
             ],
         )
-    )
+    ]
     for f in files:
         fprops = [
             Property(name="harborkit:size", value=str(f.size)),
@@ -157,18 +188,7 @@ def build_sbom(
                 properties=fprops,
             )
         )
-    top = Component(
-        name="harbor-bundle",
-        version=meta.harbor_version,
-        type=ComponentType.APPLICATION,
-        bom_ref="harbor-bundle",
-        description=f"Harbor {meta.harbor_version} air-gap bundle made by harborkit {__version__}",
-    )
-    bom = Bom(components=components, metadata=BomMetaData(component=top))
-    bom.register_dependency(top, components)
-    outputter = make_outputter(bom, OutputFormat.JSON, SchemaVersion.V1_6)
-    data = json.loads(outputter.output_as_string())
-    return (json.dumps(data, indent=2) + "\n").encode()
+    return components
 
 
 def validate_sbom(raw: bytes, where: str = SBOM_NAME) -> dict[str, Any]:

@@ -1,27 +1,22 @@
-"""Tar handling that never trusts its input, and the bundle's tar writer.
+"""Tar handling that never trusts its input (the writer is :mod:`harborkit.bundle.tarwrite`).
 
-* :class:`OuterTarWriter` writes the bundle: small members from bytes, large ones
-  streamed with their header patched in place afterwards (nothing held in memory).
 * :func:`scan_tar` lists a bundle's members (headers only) and rejects unsafe ones.
-* :func:`check_installer` / :func:`extract_installer` check and unpack the
-  installer ``.tgz``: regular files and directories only, no absolute paths, no
-  ``..``, nothing outside the destination.
+* :func:`check_installer` checks the installer ``.tgz``: regular files and
+  directories only, no absolute paths, no ``..``, no two the same path;
+  :mod:`harborkit.bundle.extract` unpacks it, nothing outside the destination.
 """
 
 from __future__ import annotations
 
-import os
 import posixpath
 import re
-import stat
 import tarfile
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from harborkit.bundle.errors import BundleCorrupt, BundleHostile, InstallTargetExists
+from harborkit.bundle.errors import BundleCorrupt, BundleHostile
 
 BLOCK = 512
 _ZERO_BLOCK = bytes(BLOCK)
@@ -92,91 +87,6 @@ def owner_mode_reason(ti: tarfile.TarInfo) -> str | None:
             "user, who could change it after sha256sum -c)"
         )
     return None
-
-
-# --------------------------------------------------------------------------- writing
-
-
-def tar_header(name: str, size: int, mode: int, mtime: int) -> bytes:
-    """Header block(s) of a regular file member (GNU format)."""
-    ti = tarfile.TarInfo(name)
-    ti.size = size
-    ti.mode = mode
-    ti.mtime = mtime
-    ti.type = tarfile.REGTYPE
-    # GNU format: long names get a LongLink block, huge sizes use base-256 in the
-    # same header, so a header's length depends on the name only (patchable).
-    return ti.tobuf(tarfile.GNU_FORMAT, "utf-8", "surrogateescape")
-
-
-class OuterTarWriter:
-    """Write a bundle tar to a seekable binary file, collecting ``SHA256SUMS`` entries."""
-
-    def __init__(self, f: BinaryIO, *, mtime: int | None = None) -> None:
-        self._f = f
-        self._mtime = int(time.time()) if mtime is None else mtime
-        self.sums: list[tuple[str, str]] = []
-        self._open_at: int | None = None
-        self._open_header_len = 0
-
-    def add_bytes(self, name: str, data: bytes, hexdigest: str) -> None:
-        """Add a member from memory (``hexdigest`` is its sha256)."""
-        self._f.write(tar_header(name, len(data), 0o644, self._mtime))
-        self._f.write(data)
-        self._pad(len(data))
-        self.sums.append((name, hexdigest))
-
-    def begin(self, name_template: str) -> None:
-        """Start a streamed member; its name must have ``name_template``'s length."""
-        if self._open_at is not None:
-            raise RuntimeError("a streamed member is already open")
-        self._open_at = self._f.tell()
-        self._open_header_len = len(tar_header(name_template, 0, 0o644, self._mtime))
-        self._f.write(bytes(self._open_header_len))
-
-    def write(self, data: bytes | memoryview) -> None:
-        """Append data to the open streamed member."""
-        self._f.write(data)
-
-    def end(self, name: str, size: int, hexdigest: str) -> None:
-        """Close the streamed member: patch its header with the final name and size."""
-        if self._open_at is None:
-            raise RuntimeError("no streamed member is open")
-        header = tar_header(name, size, 0o644, self._mtime)
-        if len(header) != self._open_header_len:
-            raise RuntimeError(f"header length changed for {name}")
-        end = self._f.tell()
-        self._f.seek(self._open_at)
-        self._f.write(header)
-        self._f.seek(end)
-        self._pad(size)
-        self._open_at = None
-        self.sums.append((name, hexdigest))
-
-    def abort(self) -> None:
-        """Drop the open streamed member (it must be the last thing written)."""
-        if self._open_at is None:
-            raise RuntimeError("no streamed member is open")
-        self._f.seek(self._open_at)
-        self._f.truncate()
-        self._open_at = None
-
-    def position(self) -> int:
-        """Where the next byte goes."""
-        return self._f.tell()
-
-    def after_external_write(self) -> None:
-        """Data was appended through the file's descriptor (``copy_file_range``): go to its end."""
-        self._f.seek(0, os.SEEK_END)
-
-    def close(self) -> None:
-        """Write the end-of-archive marker (two zero blocks)."""
-        self._f.write(_ZERO_BLOCK * 2)
-
-    def _pad(self, size: int) -> None:
-        rem = size % BLOCK
-        if rem:
-            self._f.write(bytes(BLOCK - rem))
 
 
 # --------------------------------------------------------------------------- reading
@@ -600,122 +510,3 @@ def _check_plain_tar_reading(
                 raise BundleHostile(f"{where}: member {ti.name!r} {reason}")
             expected = ti.offset_data + (_padded(ti.size) if ti.isreg() else 0)
     fileobj.seek(0)
-
-
-def check_install_target(members: Sequence[tarfile.TarInfo], dest: Path, where: str) -> None:
-    """Refuse members that would land outside ``dest``, overwrite a file, or need a folder where a file is."""
-    root = dest.resolve()
-    for ti in members:
-        path = root / ti.name  # what extraction opens: a link on the way is followed, not the last
-        target = path.resolve()
-        if target != root and root not in target.parents:
-            raise BundleHostile(f"{where}: member {ti.name!r} escapes {dest}")
-        # a resolved path is never a link: a dangling link must be seen on the path itself
-        if ti.isreg() and (target.exists() or path.is_symlink()):
-            shown = path if path.is_symlink() else target
-            raise InstallTargetExists(f"{shown} already exists; not overwriting it")
-        d = path if ti.isdir() else path.parent
-        while d != root:
-            if (d.exists() or d.is_symlink()) and not d.is_dir():
-                raise InstallTargetExists(
-                    f"{d} is a file where the installer needs a folder; not replacing it"
-                )
-            d = d.parent
-
-
-def check_install_space(check: InstallerCheck, dest: Path) -> None:
-    """:class:`NoSpace` unless the folder ``dest`` is in has room for the unpacked installer."""
-    import shutil
-
-    from harborkit.bundle.errors import NoSpace
-
-    existing = dest
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    needed = check.files_size + 4096 * len(check.members) + (1 << 20)
-    free = shutil.disk_usage(existing).free
-    if free < needed:
-        raise NoSpace(
-            f"not enough free space in {existing} for the installer: about "
-            f"{needed / 1e6:.1f} MB needed, {free / 1e6:.1f} MB free"
-        )
-
-
-def _make_dirs(path: Path, created: list[Path]) -> None:
-    missing: list[Path] = []
-    while not path.exists() and not path.is_symlink():
-        missing.append(path)
-        path = path.parent
-    for d in reversed(missing):
-        d.mkdir()
-        created.append(d)
-
-
-def remove_created(created: list[Path]) -> list[Path]:
-    """Undo an extraction: remove the files and (then empty) folders it created, newest first."""
-    removed: list[Path] = []
-    for p in reversed(created):
-        try:
-            if p.is_dir() and not p.is_symlink():
-                p.rmdir()
-            else:
-                p.unlink()
-        except OSError:
-            continue
-        removed.append(p)
-    created.clear()
-    return removed
-
-
-def dir_mode(mode: int) -> int:
-    """The mode a folder of the installer gets: its permission bits and the sticky bit
-    (``1777`` stays ``1777``, as GNU tar extracts it: a world-writable folder without it
-    would let anyone remove others' files), never setuid/setgid (``tar
-    --no-same-permissions`` drops them; setgid would change the group of all that is
-    made inside), and always owner access (so the extraction can go on)."""
-    return (stat.S_IMODE(mode) & (0o777 | stat.S_ISVTX)) | 0o700
-
-
-def extract_installer(
-    fileobj: BinaryIO, dest: Path, where: str, created: list[Path] | None = None
-) -> list[Path]:
-    """Check, then extract the installer archive into ``dest``; returns top-level paths.
-
-    Only regular files and directories are created; permission bits are kept
-    so ``install.sh`` and ``prepare`` stay executable: files without
-    setuid/setgid/sticky, folders (see :func:`dir_mode`) with the sticky bit
-    as GNU tar keeps it, without setuid/setgid as ``tar --no-same-permissions``
-    drops them. Folders that were there already keep their mode. Existing files are never overwritten. Everything created is
-    appended to ``created`` as it is made, so a failure can be undone with
-    :func:`remove_created`.
-    """
-    created = [] if created is None else created
-    members = list(check_installer(fileobj, where).members)
-    check_install_target(members, dest, where)
-    _make_dirs(dest, created)
-    root = dest.resolve()
-    fileobj.seek(0)
-    tops: dict[str, Path] = {}
-    with tarfile.open(fileobj=fileobj, mode="r:gz") as tf:
-        for ti in tf:
-            if normalize_name(ti.name) == ".":
-                continue
-            target = root / ti.name
-            tops.setdefault(PurePosixPath(ti.name).parts[0], root / PurePosixPath(ti.name).parts[0])
-            mode = stat.S_IMODE(ti.mode) & 0o777
-            if ti.isdir():
-                _make_dirs(target, created)
-                if target in created:  # a folder that was there keeps its mode
-                    os.chmod(target, dir_mode(ti.mode))
-                continue
-            _make_dirs(target.parent, created)
-            src = tf.extractfile(ti)
-            assert src is not None
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-            fd = os.open(target, flags, 0o600)
-            created.append(target)
-            with os.fdopen(fd, "wb") as out:
-                while chunk := src.read(1 << 20):
-                    out.write(chunk)
-            os.chmod(target, mode)
-    return list(tops.values())

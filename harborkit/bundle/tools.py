@@ -62,10 +62,23 @@ def parse_file_option(values: list[str]) -> dict[str, str]:
 # --------------------------------------------------------------------------- fetching
 
 
+def _seconds(env: str, default: float) -> float:
+    try:
+        value = float(os.environ.get(env) or default)
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+#: a download fails when fewer than 64 KiB arrive in this many seconds
+DOWNLOAD_STALL = _seconds("HARBORKIT_DOWNLOAD_STALL", 60.0)
+#: and when it takes longer than this in all
+DOWNLOAD_DEADLINE = _seconds("HARBORKIT_DOWNLOAD_DEADLINE", 3600.0)
+
+
 @contextlib.contextmanager
 def open_source(source: str, what: str) -> Iterator[tuple[BinaryIO, int | None]]:
     """A local path or http(s) URL as a stream and its length when known."""
-    from harborkit.bundle.installer import DOWNLOAD_DEADLINE, DOWNLOAD_STALL
 
     def fail(why: str) -> DownloadError:
         return DownloadError(f"download of {what} from {source} {why}")

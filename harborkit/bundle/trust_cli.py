@@ -122,7 +122,8 @@ def build_extras(
 ) -> BuildExtras:
     """Check and gather the build options beyond images and installer (before any work)."""
     from harborkit.bundle import sign as signing
-    from harborkit.bundle.extras import make_extras, read_base
+    from harborkit.bundle.delta import read_base
+    from harborkit.bundle.extras import make_extras
     from harborkit.bundle.manifest import load_manifest
     from harborkit.bundle.parts import parse_size
     from harborkit.bundle.tools import parse_file_option

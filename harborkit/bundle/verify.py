@@ -12,13 +12,19 @@ import importlib
 import os
 import re
 import threading
-from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harborkit.bundle.consistency import (
+    check_configs,
+    check_consistency,
+    check_load_manifest,
+    read_document,
+    shown_names,
+)
 from harborkit.bundle.errors import BundleCorrupt, BundleHostile, BundleUnreadable
 from harborkit.bundle.format import (
     BLOB_DIR,
@@ -51,19 +57,12 @@ from harborkit.bundle.tarsafe import (
     SectionReader,
     TarScan,
     check_installer,
-    installer_name_reason,
     scan_tar_file,
-    unsafe_name_reason,
 )
 
 READ_SIZE = 8 << 20
-_MAX_NAMED = 6
-#: the keys of an images/manifest.json entry that docker load and harborkit both read
-_ENTRY_KEYS = frozenset({"Config", "RepoTags", "Layers"})
 #: the registry build's record of the source manifests (``from_registry.SOURCE_MANIFESTS``)
 SOURCE_MANIFESTS = f"{IMAGES_DIR}/source-manifests.json"
-#: harbor-bundle.json, images/manifest.json and the SBOM are read only up to this size
-MAX_DOCUMENT_BYTES = 16 << 20
 #: SHA256SUMS is never read beyond 4 MiB (about 20,000 members) ...
 MAX_SUMS_BYTES = 4 << 20
 #: ... nor beyond one line of this length per member
@@ -100,38 +99,8 @@ def _hash_member(source: BundleFile, member: Member, task: Task) -> str:
     return h.hexdigest()
 
 
-def read_document(
-    source: BundleFile, member: Member, where: str, sha256: str | None = None
-) -> bytes:
-    """A JSON document member, read only when it is at most :data:`MAX_DOCUMENT_BYTES`.
-
-    With ``sha256`` (what the member was hashed to), the bytes read here, the ones
-    then parsed, must still have it: a member rewritten in place after it was hashed
-    is :class:`BundleCorrupt`, never parsed as if verified.
-    """
-    if member.size > MAX_DOCUMENT_BYTES:
-        raise BundleCorrupt(
-            f"{where} has {member.size} bytes, more than the {MAX_DOCUMENT_BYTES} read"
-        )
-    raw = source.pread(member.size, member.offset)
-    if sha256 is not None:
-        now = hashlib.sha256(raw).hexdigest()
-        if now != sha256:
-            raise BundleCorrupt(
-                f"{where} changed after it was hashed (sha256 now {now[:16]}...); "
-                "nothing was read from it"
-            )
-    return raw
-
-
 def _read_member(source: BundleFile, member: Member) -> bytes:
     return source.pread(member.size, member.offset)
-
-
-def _names(label: str, names: list[str]) -> str:
-    shown = ", ".join(names[:_MAX_NAMED])
-    more = f" and {len(names) - _MAX_NAMED} more" if len(names) > _MAX_NAMED else ""
-    return f"{label} {shown}{more}"
 
 
 def verify_bundle(
@@ -165,6 +134,31 @@ def _verify(
         problems.append(f"truncated member {scan.truncated}{where}")
     if scan.damaged_header_after:
         problems.append(f"unreadable tar header after member {scan.damaged_header_after}")
+    sums, signed_by = _read_sums(path, source, scan, members, key, problems)
+    total = _hash_all(path, source, scan, members, sums, progress, problems)
+    meta, entries, checked = _check_documents(path, source, members, sums)
+    return VerifyResult(
+        path,
+        meta,
+        members,
+        total,
+        entries,
+        checked,
+        signed_by=signed_by,
+        signature_checked=key is not None,
+        parts=tuple(source.parts) if source.parts != [path] else (),
+    )
+
+
+def _read_sums(
+    path: Path,
+    source: BundleFile,
+    scan: TarScan,
+    members: Mapping[str, Member],
+    key: PublicKey | None,
+    problems: list[str],
+) -> tuple[dict[str, str], str | None]:
+    """``SHA256SUMS`` parsed (its signature checked first) and the key id that signed it."""
     sums_member = members.get(SUMS_NAME)
     if sums_member is None or sums_member.end > scan.file_size:
         damage = source.damage()
@@ -195,7 +189,20 @@ def _verify(
                 f"bundle {path} is corrupt: {SUMS_NAME} lists {name}, which sha256sum -c "
                 "cannot find right"
             )
+    return sums, signed_by
 
+
+def _hash_all(
+    path: Path,
+    source: BundleFile,
+    scan: TarScan,
+    members: Mapping[str, Member],
+    sums: Mapping[str, str],
+    progress: Progress,
+    problems: list[str],
+) -> int:
+    """Hash every member against ``sums`` (all cores); :class:`BundleCorrupt` naming every
+    problem, those of the scan included. The bytes hashed."""
     # the schema check needs jsonschema (~40 ms to import): import it while hashing
     threading.Thread(target=importlib.import_module, args=("jsonschema",), daemon=True).start()
     unsummed = (SUMS_NAME, SIGNATURE_NAME)
@@ -225,16 +232,22 @@ def _verify(
         problems.insert(0, damaged_part)
     if problems:
         raise BundleCorrupt(f"bundle {path} is corrupt: " + "; ".join(problems))
+    return total
 
+
+def _check_documents(
+    path: Path, source: BundleFile, members: Mapping[str, Member], sums: Mapping[str, str]
+) -> tuple[BundleMetadata, tuple[dict[str, Any], ...], InstallerCheck]:
+    """The metadata, the load manifest and the installer, checked against each other."""
     meta_member = members.get(METADATA_NAME)
     if meta_member is None:
         raise BundleCorrupt(f"bundle {path} is corrupt: missing member {METADATA_NAME}")
     where = f"{path}: {METADATA_NAME}"
     meta = metadata_from_json(read_document(source, meta_member, where, sums[METADATA_NAME]), where)
-    _check_consistency(path, meta, members, sums)
+    check_consistency(path, meta, members, sums)
     entries = check_load_manifest(path, meta, members, sums, source)  # names what dockerd would do
     _check_accounted(path, meta, members, sums, source)
-    _check_configs(path, meta, members, source)
+    check_configs(path, meta, members, source)
     inst = members[installer_member(meta.installer.name)]
     where = f"{path}: {inst.name}"
     checked = check_installer(SectionReader(source, inst.offset, inst.size), where, size=inst.size)  # type: ignore[arg-type]
@@ -246,17 +259,7 @@ def _verify(
             meta,
             where,
         )
-    return VerifyResult(
-        path,
-        meta,
-        members,
-        total,
-        entries,
-        checked,
-        signed_by=signed_by,
-        signature_checked=key is not None,
-        parts=tuple(source.parts) if source.parts != [path] else (),
-    )
+    return meta, entries, checked
 
 
 def max_sums_bytes(member_count: int) -> int:
@@ -273,7 +276,7 @@ def outside_problems(source: BundleFile, scan: TarScan) -> list[str]:
     padded = [m for m in scan.members if m.size % BLOCK]
     dirty = [m.name for m in padded if source.pread(BLOCK - m.size % BLOCK, m.end).strip(b"\0")]
     if dirty:
-        problems.append(_names("non-zero padding after member", dirty))
+        problems.append(shown_names("non-zero padding after member", dirty))
     pos = scan.archive_end  # the end-of-archive blocks (tar reads none after a whole member)
     while pos < scan.file_size:
         chunk = source.pread(min(READ_SIZE, scan.file_size - pos), pos)
@@ -362,7 +365,7 @@ def _member_problems(
     if source is not None:  # name the part an altered member lies in
         altered = [n + source.where(members[n].offset, members[n].end) for n in altered]
     return [
-        _names(label, sorted(names))
+        shown_names(label, sorted(names))
         for label, names in (
             ("altered member", altered),
             ("missing member", missing),
@@ -370,130 +373,6 @@ def _member_problems(
         )
         if names
     ]
-
-
-def _reference_problem(reference: str) -> str | None:
-    """Why ``reference`` cannot be a tag on the target (``docker load`` RepoTags), or ``None``."""
-    from harborkit.errors import InputError
-    from harborkit.registry.reference import parse_reference
-
-    try:
-        ref = parse_reference(reference)
-    except InputError as e:
-        # the parser's reason follows the quoted reference, whatever the reference holds
-        prefix = f"image reference {reference!r} "
-        reason = e.message[len(prefix) :] if e.message.startswith(prefix) else e.message
-        return f"is not an image reference ({reason.removeprefix('has ')})"
-    if ref.digest or reference.strip() != reference:
-        return "is not a tag (repository:tag)"
-    if ":" not in reference.rsplit("/", 1)[-1]:  # docker load refuses a name without a tag
-        return "has no tag (docker load needs repository:tag)"
-    return None
-
-
-def _same_tag_problems(meta: BundleMetadata) -> list[str]:
-    """References spelled apart that name one tag on the target (``busybox:latest`` and
-    ``docker.io/library/busybox:latest``): docker load would tag one image over the other."""
-    from harborkit.errors import InputError
-    from harborkit.registry.reference import parse_reference
-
-    seen: dict[str, str] = {}
-    problems: list[str] = []
-    for img in meta.images:
-        try:
-            key = str(parse_reference(img.reference))
-        except InputError:
-            continue  # named by _reference_problem
-        first = seen.setdefault(key, img.reference)
-        if first != img.reference:
-            problems.append(f"references {first!r} and {img.reference!r} name the same tag")
-    return problems
-
-
-def _check_consistency(
-    path: Path, meta: BundleMetadata, members: Mapping[str, Member], sums: Mapping[str, str]
-) -> None:
-    """Everything the metadata names must be in the bundle, with matching sizes and digests."""
-    problems: list[str] = []
-    in_base = set(meta.base.layers) if meta.base is not None else set()
-    for layer in meta.layers:
-        m = members.get(blob_member(layer.digest))
-        if m is None and layer.digest in in_base:
-            continue  # a delta leaves it to its base bundle
-        if m is None:
-            problems.append(f"layer {layer.digest} is not in the bundle")
-        elif m.size != layer.size:
-            problems.append(f"layer {layer.digest} has {m.size} bytes, metadata says {layer.size}")
-    known = {x.digest for x in meta.layers}
-    problems += _same_tag_problems(meta)
-    for img in meta.images:
-        reason = _reference_problem(img.reference)
-        if reason:
-            problems.append(f"reference {img.reference!r} {reason}")
-        if blob_member(img.image_id) not in members:
-            problems.append(f"config of {img.reference} ({img.image_id}) is not in the bundle")
-        problems += [
-            f"{img.reference} uses unknown layer {d}" for d in img.layers if d not in known
-        ]
-    inst = installer_member(meta.installer.name)
-    reason = installer_name_reason(meta.installer.name)
-    if reason:
-        problems.append(f"installer name {meta.installer.name!r} {reason}")
-    elif inst not in members:
-        problems.append(f"installer {inst} is not in the bundle")
-    elif sums.get(inst) != meta.installer.sha256:
-        problems.append(f"installer {inst} sha256 differs from the metadata")
-    for label, key in (("name", lambda f: f.name), ("install path", lambda f: f.install_path)):
-        counts = Counter(key(f) for f in meta.files)
-        twice = sorted(v for v, n in counts.items() if n > 1)
-        if twice:  # one would be installed over the other
-            problems.append(f"two files have the {label} {twice[0]}")
-    for f in meta.files:
-        if f.member not in members:
-            problems.append(f"file {f.member} is not in the bundle")
-        elif sums.get(f.member) != f.sha256:
-            problems.append(f"file {f.member} sha256 differs from the metadata")
-    if problems:
-        raise BundleCorrupt(
-            f"bundle {path} is inconsistent with {METADATA_NAME}: " + "; ".join(problems[:4])
-        )
-
-
-def _check_configs(
-    path: Path, meta: BundleMetadata, members: Mapping[str, Member], source: BundleFile
-) -> None:
-    """Each image config's ``rootfs.diff_ids`` are the diff ids the metadata gives its layers.
-
-    ``docker load`` builds the image from the config; the metadata's diff ids are what
-    ``inspect``, the SBOM and a delta built over this bundle rely on (a delta leaves
-    out the layers whose chains they name): a bundle whose two accounts differ is
-    :class:`BundleCorrupt`, not loaded half-way.
-    """
-    by_digest = {x.digest: x for x in meta.layers}
-    checked: set[str] = set()
-    for img in meta.images:
-        if img.image_id in checked:
-            continue
-        checked.add(img.image_id)
-        name = blob_member(img.image_id)
-        where = f"bundle {path}: {name} (config of {img.reference})"
-        raw = read_document(source, members[name], where, img.image_id.split(":", 1)[1])
-        doc = strict_json(raw, where, BundleCorrupt)
-        rootfs = doc.get("rootfs") if isinstance(doc, dict) else None
-        diff_ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
-        if not isinstance(diff_ids, list):
-            raise BundleCorrupt(f"{where} is not an image config (no rootfs.diff_ids list)")
-        want = [by_digest[d].diff_id for d in img.layers]
-        if diff_ids != want:
-            at = next(
-                (i for i, (a, b) in enumerate(zip(diff_ids, want, strict=False)) if a != b),
-                min(len(diff_ids), len(want)),
-            )
-            raise BundleCorrupt(
-                f"{where} disagrees with {METADATA_NAME}: layer {at + 1} has diff id "
-                f"{str(diff_ids[at])[:80] if at < len(diff_ids) else '(none)'} in the config, "
-                f"{want[at] if at < len(want) else '(none)'} in {METADATA_NAME}"
-            )
 
 
 def _source_manifest_blobs(
@@ -554,113 +433,11 @@ def _check_accounted(
     ]
     if in_images:
         raise BundleHostile(
-            f"bundle {path}: {_names('member', in_images)} is not named by {METADATA_NAME} "
+            f"bundle {path}: {shown_names('member', in_images)} is not named by {METADATA_NAME} "
             f"(docker load of {IMAGES_DIR}/ would read it)"
         )
     if extra:
         raise BundleCorrupt(
             f"bundle {path} is inconsistent with {METADATA_NAME}: "
-            f"{_names('member', extra)} is not named by it"
+            f"{shown_names('member', extra)} is not named by it"
         )
-
-
-def _entry_shape(entry: Any) -> tuple[str, list[str], list[str]] | None:
-    """``(Config, RepoTags, Layers)`` of a ``docker load`` manifest entry, or ``None`` if malformed."""
-    if not isinstance(entry, dict):
-        return None
-    config, tags, layers = entry.get("Config"), entry.get("RepoTags"), entry.get("Layers")
-    if not isinstance(config, str) or not isinstance(tags, list) or not isinstance(layers, list):
-        return None
-    if not all(isinstance(x, str) for x in [*tags, *layers]):
-        return None
-    return config, tags, layers
-
-
-def _read_load_manifest(
-    path: Path, members: Mapping[str, Member], source: BundleFile, sha256: str | None = None
-) -> list[Any]:
-    where = f"bundle {path}: {IMAGES_MANIFEST}"
-    member = members.get(IMAGES_MANIFEST)
-    if member is None:
-        raise BundleCorrupt(f"bundle {path} is corrupt: missing member {IMAGES_MANIFEST}")
-    doc = strict_json(read_document(source, member, where, sha256), where, BundleCorrupt)
-    if not isinstance(doc, list) or any(_entry_shape(e) is None for e in doc):
-        raise BundleCorrupt(
-            f"{where} is not a docker load manifest (a list of Config/RepoTags/Layers entries)"
-        )
-    return doc
-
-
-def check_load_manifest(
-    path: Path,
-    meta: BundleMetadata,
-    members: Mapping[str, Member],
-    sums: Mapping[str, str],
-    source: BundleFile,
-) -> tuple[dict[str, Any], ...]:
-    """``images/manifest.json`` must agree with ``harbor-bundle.json``: what ``docker load`` reads.
-
-    Every path it names is a checksummed blob of the bundle; its ``RepoTags`` are
-    exactly the metadata's references, each on the config and layers the metadata
-    gives it. A tag the metadata does not declare would retag an image on the target:
-    :class:`BundleHostile`. Anything else that disagrees: :class:`BundleCorrupt`.
-    """
-    where = f"bundle {path}: {IMAGES_MANIFEST}"
-    doc = _read_load_manifest(path, members, source, sums.get(IMAGES_MANIFEST))
-    declared = {img.reference: img for img in meta.images}
-    # a delta's layers left to its base: named by the manifest, not in the bundle
-    in_base = {
-        "blobs/sha256/" + d.split(":", 1)[1] for d in (meta.base.layers if meta.base else ())
-    }
-    seen: list[str] = []
-    problems: list[str] = []
-    untagged: list[tuple[int, str]] = []
-    for n, entry in enumerate(doc, 1):
-        # the plain-tools path (tar -cC images . | docker load) hands dockerd the
-        # whole file: what the metadata does not account for must not pass verify
-        extra = sorted(str(k) for k in entry if k not in _ENTRY_KEYS)
-        if extra:
-            raise BundleHostile(
-                f"{where}: entry {n} has {', '.join(extra[:4])}, which {METADATA_NAME} does not "
-                "account for (docker load would act on it)"
-            )
-        if not entry["RepoTags"]:
-            untagged.append((n, str(entry["Config"])))
-        config, tags, layers = entry["Config"], entry["RepoTags"], entry["Layers"]
-        for rel in [config, *layers]:
-            reason = unsafe_name_reason(rel)
-            if reason:
-                raise BundleHostile(f"{where}: unsafe path {rel!r}: {reason}")
-            name = f"{IMAGES_DIR}/{rel}"
-            if rel in in_base and name not in members:
-                continue
-            if name not in members or name not in sums:
-                problems.append(f"names {rel}, which is not a checksummed member")
-        undeclared = [t for t in tags if t not in declared]
-        if undeclared:
-            raise BundleHostile(
-                f"{where} tags {', '.join(undeclared)}, which {METADATA_NAME} does not declare "
-                "(loading it would retag images on the target)"
-            )
-        for tag in tags:
-            img = declared[tag]
-            want = ["blobs/sha256/" + d.split(":", 1)[1] for d in img.layers]
-            if config != "blobs/sha256/" + img.image_id.split(":", 1)[1] or layers != want:
-                problems.append(f"gives {tag} another config or layers than {METADATA_NAME}")
-        seen += tags
-    tagged = Counter(seen)  # a set and counts: 100,000 tags are not 10^10 comparisons
-    missing = [r for r in declared if r not in tagged]
-    if missing:
-        problems.append(f"does not tag {', '.join(missing)}")
-    elif untagged:  # every declared image tagged, and one entry more
-        n, config = untagged[0]
-        raise BundleHostile(
-            f"{where}: entry {n} ({config}) has no tag: docker load would add an "
-            f"image {METADATA_NAME} does not declare"
-        )
-    repeated = sorted(t for t, n in tagged.items() if n > 1)
-    if repeated:
-        problems.append(f"tags {', '.join(repeated)} more than once")
-    if problems:
-        raise BundleCorrupt(f"{where} disagrees with {METADATA_NAME}: " + "; ".join(problems[:4]))
-    return tuple(doc)

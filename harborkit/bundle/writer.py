@@ -4,10 +4,8 @@
 
 * the free-space estimate (:meth:`BundleWriter.check_space`) before anything is
   written;
-* a :class:`Sink` that holds the bytes: :class:`FileSink` writes
-  ``.<name>.partial-<pid>`` next to the output (removing those of dead
-  processes first), fsyncs it and renames it into place; another sink (parts of
-  a split bundle, say) only has to offer the same few methods;
+* a :class:`~harborkit.bundle.sinks.Sink` that holds the bytes (see
+  :mod:`harborkit.bundle.sinks`: one file, or the parts of a split bundle);
 * the members: blobs (deduplicated by digest), files copied kernel-side, streams
   hashed as they pass, the installer (fetched and checked first), then, in
   :meth:`BundleWriter.finish`, ``images/manifest.json`` derived from the image
@@ -34,7 +32,6 @@ import errno
 import hashlib
 import json
 import os
-import re
 import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -42,12 +39,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, BinaryIO, Protocol
+from typing import Any, BinaryIO
 
 from harborkit import __version__
 from harborkit.bundle import cleanup
 from harborkit.bundle.errors import DownloadError, NoSpace, OutputError
-from harborkit.bundle.extras import BuildExtras, PartSink
+from harborkit.bundle.extras import BuildExtras
 from harborkit.bundle.format import (
     FORMAT_VERSION,
     IMAGES_MANIFEST,
@@ -72,10 +69,10 @@ from harborkit.bundle.progress import Progress
 from harborkit.bundle.sbom import SBOM_NAME, SbomFile, build_sbom
 from harborkit.bundle.sign import SIGNATURE_NAME
 from harborkit.bundle.sign import sign as sign_data
-from harborkit.bundle.tarsafe import OuterTarWriter
+from harborkit.bundle.sinks import CHUNK, FileSink, PartSink, Sink
+from harborkit.bundle.tarwrite import OuterTarWriter
 from harborkit.bundle.tools import add_file
 
-CHUNK = 1 << 20
 _BLOB_TEMPLATE = blob_member("sha256:" + "0" * 64)
 #: a member written after SHA256SUMS (a signature of it): ``sums bytes -> (name, data)``
 TailMember = Callable[[bytes], tuple[str, bytes]]
@@ -88,115 +85,6 @@ class BuildResult:
     path: Path
     size: int
     metadata: BundleMetadata
-
-
-class Sink(Protocol):
-    """Where a bundle's bytes go.
-
-    :meth:`open` returns the file the tar is written to. It must be seekable:
-    a streamed member's header is written as a placeholder and patched in place
-    once its size and digest are known (a sink of split parts maps offsets to its
-    parts). Everything else is appended at the end.
-    """
-
-    def open(self) -> BinaryIO:
-        """Create the temporary output; the file the tar is written to."""
-        ...
-
-    def fileno(self) -> int | None:
-        """A descriptor for kernel-side copies into the current position, or ``None``."""
-        ...
-
-    def commit(self) -> int:
-        """Flush, fsync and move the output into place; its size in bytes."""
-        ...
-
-    def discard(self) -> list[Path]:
-        """Close and remove whatever was written; the paths removed."""
-        ...
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def remove_stale_partials(directory: Path, name: str) -> list[Path]:
-    """Remove ``.<name>*.partial-<pid>`` files in ``directory`` whose process is gone."""
-    pattern = re.compile(re.escape(f".{name}") + r".*\.partial-(\d+)$")
-    removed: list[Path] = []
-    with contextlib.suppress(OSError):
-        for entry in os.scandir(directory):
-            m = pattern.match(entry.name)
-            if m and int(m.group(1)) != os.getpid() and not _pid_alive(int(m.group(1))):
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(entry.path)
-                    removed.append(Path(entry.path))
-    return removed
-
-
-def fsync_directory(directory: Path) -> None:
-    """Make a rename in ``directory`` durable (best effort)."""
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-class FileSink:
-    """One output file, written as ``.<name>.partial-<pid>`` and renamed at the end."""
-
-    def __init__(self, output: Path, *, buffering: int = CHUNK) -> None:
-        self.output = output
-        self.temp = output.parent / f".{output.name}.partial-{os.getpid()}"
-        self._buffering = buffering
-        self._f: BinaryIO | None = None
-        self.stale_removed: list[Path] = []
-
-    def open(self) -> BinaryIO:
-        self.stale_removed = remove_stale_partials(self.output.parent, self.output.name)
-        flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
-        try:
-            fd = os.open(self.temp, flags, 0o644)
-        except FileExistsError:  # left by an earlier process that had our pid (pids repeat)
-            os.unlink(self.temp)
-            fd = os.open(self.temp, flags, 0o644)
-        self._f = os.fdopen(fd, "w+b", buffering=self._buffering)
-        return self._f
-
-    def fileno(self) -> int | None:
-        assert self._f is not None
-        self._f.flush()
-        return self._f.fileno()
-
-    def commit(self) -> int:
-        assert self._f is not None
-        f, self._f = self._f, None
-        with f:
-            f.flush()
-            os.fsync(f.fileno())
-            size = f.tell()
-        os.replace(self.temp, self.output)
-        fsync_directory(self.output.parent)
-        return size
-
-    def discard(self) -> list[Path]:
-        if self._f is not None:
-            with contextlib.suppress(OSError):
-                self._f.close()
-            self._f = None
-        try:
-            os.unlink(self.temp)
-        except FileNotFoundError:
-            return []
-        return [self.temp]
 
 
 def check_space(directory: Path, needed: int) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import os
 import re
 import stat
@@ -12,7 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harborkit.errors import InputError
+from harborkit.registry.errors import ProtocolError
 from harborkit.registry.reference import is_docker_hub
+from harborkit.registry.strictjson import JSONRefused, strict_json
 
 #: the key ``docker login`` uses for Docker Hub in ``auths``
 HUB_CONFIG_KEY = "https://index.docker.io/v1/"
@@ -169,3 +172,42 @@ def credential_helper(host: str, path: Path | None = None) -> str | None:
             return f"docker-credential-{helpers[key]}"
     store = data.get("credsStore")
     return f"docker-credential-{store}" if isinstance(store, str) and store else None
+
+
+#: a bearer token as RFC 6750 writes it (token68): what goes in the Authorization header
+_TOKEN68 = re.compile(r"[A-Za-z0-9._~+/-]+=*")
+
+
+def parse_token(body: bytes, where: str) -> tuple[str, float]:
+    """Token text and lifetime from a token response (the token is never echoed)."""
+    try:
+        doc = strict_json(body)
+    except JSONRefused as e:
+        raise ProtocolError(f"{where}: the token response {e}") from e
+    except ValueError as e:
+        raise ProtocolError(f"{where}: the token response is not JSON") from e
+    if not isinstance(doc, dict):
+        raise ProtocolError(f"{where}: the token response is not a JSON object")
+    token, access = doc.get("token"), doc.get("access_token")
+    if token and access and token != access:
+        # the spec leaves the choice open (Docker takes access_token): two readers, two tokens
+        raise ProtocolError(f"{where}: the token response holds a token and another access_token")
+    token = token or access
+    if not token:
+        raise ProtocolError(f"{where}: the token response holds no token")
+    if not isinstance(token, str) or len(token) > 64 << 10 or not _TOKEN68.fullmatch(token):
+        # (a token is sent as a header: "中文" was a UnicodeEncodeError traceback there)
+        raise ProtocolError(
+            f"{where}: the token response holds a token that is not a bearer token "
+            "(RFC 6750: letters, digits, '-._~+/', then '=')"
+        )
+    expires = doc.get("expires_in")
+    if expires is None:
+        return token, 60.0
+    if (
+        isinstance(expires, bool)
+        or not isinstance(expires, int | float)
+        or not math.isfinite(expires)
+    ):
+        raise ProtocolError(f"{where}: the token response's expires_in is not a number")
+    return token, float(expires)

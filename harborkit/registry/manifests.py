@@ -11,19 +11,18 @@ and what was wrong.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from harborkit.registry.digest import check_digest, is_digest, sha256_digest, show
 from harborkit.registry.errors import DigestMismatch, ProtocolError, UnsupportedManifest
 from harborkit.registry.reference import ImageReference
+from harborkit.registry.strictjson import JSONRefused, strict_json
 from harborkit.registry.transport import (
     DEADLINE_ENV,
-    JSONRefused,
     Transport,
     done,
     read_limited,
     request_deadline,
-    strict_json,
 )
 
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
@@ -56,10 +55,16 @@ class Manifest:
     digest: str
     media_type: str
     raw: bytes
+    #: ``raw`` as parsed where it was read (not part of its identity)
+    doc: JsonObject | None = field(default=None, compare=False, repr=False)
 
     def parsed(self) -> JsonObject:
-        """The manifest as a JSON object (:class:`ProtocolError` if it is not one)."""
-        return json_object(self.raw, f"manifest {self.digest}")
+        """The manifest as a JSON object (:class:`ProtocolError` if it is not one): parsed
+        once, where it was read, or on the first call."""
+        if self.doc is None:
+            object.__setattr__(self, "doc", json_object(self.raw, f"manifest {self.digest}"))
+        assert self.doc is not None
+        return self.doc
 
 
 @dataclass(frozen=True)
@@ -88,7 +93,7 @@ class ResolvedImage:
 
 
 def json_object(raw: bytes, where: str) -> JsonObject:
-    """``raw`` parsed as a JSON object (strictly: :func:`~harborkit.registry.transport.strict_json`),
+    """``raw`` parsed as a JSON object (strictly: :func:`~harborkit.registry.strictjson.strict_json`),
     else :class:`ProtocolError` naming ``where``."""
     try:
         doc = strict_json(raw)
@@ -169,7 +174,7 @@ class ManifestAPI:
         if not isinstance(media_type, str):
             raise ProtocolError(f"{where}: mediaType is not a string")
         _check_unambiguous(doc, media_type, served_type, where)
-        return Manifest(digest=digest, media_type=media_type, raw=raw)
+        return Manifest(digest=digest, media_type=media_type, raw=raw, doc=doc)
 
     def resolve(
         self, ref: ImageReference, *, os_name: str = "linux", arch: str = "amd64"

@@ -20,8 +20,6 @@ import base64
 import contextlib
 import http.cookiejar
 import ipaddress
-import json
-import math
 import os
 import re
 import threading
@@ -35,10 +33,8 @@ from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
 import urllib3
-from requests.adapters import HTTPAdapter
-from urllib3.connectionpool import ConnectionPool, HTTPConnectionPool
 
-from harborkit.registry.auth import Challenge, Credentials, parse_challenges
+from harborkit.registry.auth import Challenge, Credentials, parse_challenges, parse_token
 from harborkit.registry.errors import (
     AccessDenied,
     AuthenticationFailed,
@@ -48,6 +44,8 @@ from harborkit.registry.errors import (
     RegistryUnreachable,
 )
 from harborkit.registry.reference import check_host
+from harborkit.registry.sessions import NoRedirectSession, TrackingAdapter
+from harborkit.registry.strictjson import clean_text, strict_json
 from harborkit.registry.url import AmbiguousURL, Target, join_target, parse_target, shown
 from harborkit.transfer import Deadline, shutdown_socket
 
@@ -223,8 +221,8 @@ class Transport:
         """This thread's session."""
         s: requests.Session | None = getattr(self._local, "session", None)
         if s is None:
-            s = _Session()
-            adapter = _TrackingAdapter(
+            s = NoRedirectSession()
+            adapter = TrackingAdapter(
                 self._track, pool_connections=2, pool_maxsize=self._pool_size, max_retries=0
             )
             s.mount("http://", adapter)
@@ -340,7 +338,7 @@ class Transport:
             if r.status_code != 200:
                 raise ProtocolError(f"{self.host}: {service} answered HTTP {r.status_code}")
             body = read_limited(r, MAX_SMALL_BODY, f"{self.host}: {service}: the token response")
-        token, expires = _parse_token(body, f"{self.host}: {service}")
+        token, expires = parse_token(body, f"{self.host}: {service}")
         with self._lock:
             self._tokens[scope] = (token, time.monotonic() + max(expires, 10))
 
@@ -376,7 +374,7 @@ class Transport:
         elif challenges:  # (was "rejected the credentials": none had been sent)
             names = ", ".join(sorted({c.scheme for c in challenges})[:4])
             raise AuthenticationFailed(
-                f"{self.host}: {what}: the registry asks for {_clean(names, 80)} authentication; "
+                f"{self.host}: {what}: the registry asks for {clean_text(names, 80)} authentication; "
                 "harborkit speaks Basic and Bearer only (401)"
             )
         else:
@@ -509,7 +507,7 @@ class Transport:
             return self.auth_failure(r.status_code, what)
         if r.status_code == 404:
             return NotFound(f"{self.host}: {what}: not found ({code or 'HTTP 404'})")
-        detail = f"{code}: {message}" if code else (message or _clean(r.reason or ""))
+        detail = f"{code}: {message}" if code else (message or clean_text(r.reason or ""))
         return ProtocolError(f"{self.host}: {what} failed: HTTP {r.status_code} {detail}")
 
     def connection_lost(self, e: BaseException, what: str) -> RegistryUnreachable:
@@ -538,159 +536,7 @@ def done(r: requests.Response) -> None:
         read_limited(r, MAX_SMALL_BODY, "")
 
 
-class _Session(requests.Session):
-    """A session that never reads a ``Location`` itself (redirects are followed in ``_send``).
-
-    ``requests`` parses the ``Location`` of every redirect answer, even with
-    ``allow_redirects=False``, with ``urlparse``, which raises on some hostile
-    values (``http://[127.0.0.2]/``) before our own strict check could name them.
-    """
-
-    def get_redirect_target(self, resp: requests.Response) -> str | None:  # noqa: ARG002
-        return None
-
-
-class _TrackingAdapter(HTTPAdapter):
-    """An adapter that reports each connection it hands out (so they can be aborted)."""
-
-    def __init__(
-        self,
-        track: Callable[[HTTPConnection], None],
-        *,
-        pool_connections: int,
-        pool_maxsize: int,
-        max_retries: int,
-    ) -> None:
-        self._hk_track = track
-        super().__init__(
-            pool_connections=pool_connections, pool_maxsize=pool_maxsize, max_retries=max_retries
-        )
-
-    def get_connection_with_tls_context(
-        self,
-        request: requests.PreparedRequest,
-        verify: bool | str | None,
-        proxies: Mapping[str, str] | None = None,
-        cert: tuple[str, str] | str | None = None,
-    ) -> ConnectionPool:
-        pool = super().get_connection_with_tls_context(request, verify, proxies, cert)
-        if isinstance(pool, HTTPConnectionPool) and not getattr(pool, "_hk_tracked", False):
-            get_conn = pool._get_conn
-            track = self._hk_track
-
-            def _get_conn(timeout: float | None = None) -> HTTPConnection:
-                conn = get_conn(timeout=timeout)
-                track(conn)
-                return conn
-
-            pool._get_conn = _get_conn  # type: ignore[method-assign]
-            pool._hk_tracked = True  # type: ignore[attr-defined]
-        return pool
-
-
 # --------------------------------------------------------------------------- helpers
-
-
-#: a token response or an error body nested deeper than this is refused before parsing
-MAX_JSON_DEPTH = 64
-
-
-class JSONRefused(ValueError):
-    """JSON that :func:`strict_json` refuses; its text completes "the document ..."."""
-
-
-#: a JSON integer beyond this (Go's int64, what Docker and skopeo decode into) is refused
-MAX_JSON_INT = (1 << 63) - 1
-
-
-def _pairs(pairs: list[tuple[str, object]]) -> dict[str, object]:
-    out: dict[str, object] = {}
-    for key, value in pairs:
-        if key in out:  # json keeps the last, as Go does: another reader may keep the first
-            raise JSONRefused(f"holds the key {_clean(repr(key), 60)} twice")
-        out[key] = value
-    return out
-
-
-def _constant(name: str) -> object:
-    raise JSONRefused(f"holds {name}, which is not JSON")
-
-
-def _integer(text: str) -> int:
-    value = int(text)
-    if abs(value) > MAX_JSON_INT:
-        raise JSONRefused(f"holds the number {_clean(text, 40)}, out of any 64-bit range")
-    return value
-
-
-def strict_json(raw: bytes) -> object:
-    """``raw`` (a bounded body) parsed as JSON as strictly as the strictest reader of it would:
-    :class:`ValueError` if it is not UTF-8 JSON (Go reads no UTF-16 and no BOM), and
-    :class:`JSONRefused` if it is nested deeper than :data:`MAX_JSON_DEPTH`, holds a key
-    twice in one object (readers differ on which one counts), ``NaN`` or ``Infinity`` (not
-    JSON) or an integer beyond 64 bits (Go's decoders refuse it; Python's ``float()`` raises).
-
-    Linear in the size of ``raw``: ``json`` (in C) stops a deep document at the recursion
-    limit, and the depth of what it returns is measured without recursion. (A regular
-    expression that skipped strings took quadratic time on ``"\\"\\"\\"...``.)"""
-    text = raw.decode("utf-8")  # UnicodeDecodeError is a ValueError
-    try:
-        doc = json.loads(
-            text, object_pairs_hook=_pairs, parse_constant=_constant, parse_int=_integer
-        )
-    except RecursionError as e:
-        raise JSONRefused(f"is nested deeper than {MAX_JSON_DEPTH} levels") from e
-    stack: list[tuple[object, int]] = [(doc, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if isinstance(value, dict | list):
-            if depth > MAX_JSON_DEPTH:
-                raise JSONRefused(f"is nested deeper than {MAX_JSON_DEPTH} levels")
-            items = value.values() if isinstance(value, dict) else value
-            stack.extend((v, depth + 1) for v in items if isinstance(v, dict | list))
-    return doc
-
-
-loads_small = strict_json
-
-
-#: a bearer token as RFC 6750 writes it (token68): what goes in the Authorization header
-_TOKEN68 = re.compile(r"[A-Za-z0-9._~+/-]+=*")
-
-
-def _parse_token(body: bytes, where: str) -> tuple[str, float]:
-    """Token text and lifetime from a token response (the token is never echoed)."""
-    try:
-        doc = strict_json(body)
-    except JSONRefused as e:
-        raise ProtocolError(f"{where}: the token response {e}") from e
-    except ValueError as e:
-        raise ProtocolError(f"{where}: the token response is not JSON") from e
-    if not isinstance(doc, dict):
-        raise ProtocolError(f"{where}: the token response is not a JSON object")
-    token, access = doc.get("token"), doc.get("access_token")
-    if token and access and token != access:
-        # the spec leaves the choice open (Docker takes access_token): two readers, two tokens
-        raise ProtocolError(f"{where}: the token response holds a token and another access_token")
-    token = token or access
-    if not token:
-        raise ProtocolError(f"{where}: the token response holds no token")
-    if not isinstance(token, str) or len(token) > 64 << 10 or not _TOKEN68.fullmatch(token):
-        # (a token is sent as a header: "中文" was a UnicodeEncodeError traceback there)
-        raise ProtocolError(
-            f"{where}: the token response holds a token that is not a bearer token "
-            "(RFC 6750: letters, digits, '-._~+/', then '=')"
-        )
-    expires = doc.get("expires_in")
-    if expires is None:
-        return token, 60.0
-    if (
-        isinstance(expires, bool)
-        or not isinstance(expires, int | float)
-        or not math.isfinite(expires)
-    ):
-        raise ProtocolError(f"{where}: the token response's expires_in is not a number")
-    return token, float(expires)
 
 
 def _environ_proxies(host: str) -> dict[str, str]:
@@ -712,24 +558,18 @@ def _basic(c: Credentials | None) -> str:
 def _error_detail(raw: bytes) -> tuple[str, str]:
     """Code and message of a registry error body (cleaned: one short line each)."""
     try:
-        doc = loads_small(raw)
+        doc = strict_json(raw)
     except ValueError:
         return "", ""
     errs = doc.get("errors") if isinstance(doc, dict) else None
     if isinstance(errs, list) and errs and isinstance(errs[0], dict):
-        return _clean(str(errs[0].get("code", ""))), _clean(str(errs[0].get("message", "")))
+        return clean_text(str(errs[0].get("code", ""))), clean_text(str(errs[0].get("message", "")))
     return "", ""
-
-
-def _clean(text: str, limit: int = 200) -> str:
-    """Text a registry sent, fit for a one-line message: printable, short."""
-    text = "".join(c if c.isprintable() else " " for c in text).strip()
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _clip(url: str | None) -> str:
     """A URL for a message: without its query (which may carry anything), cleaned."""
-    return _clean((url or "").split("?", 1)[0], 120)
+    return clean_text((url or "").split("?", 1)[0], 120)
 
 
 def reason(e: BaseException) -> str:
@@ -740,4 +580,4 @@ def reason(e: BaseException) -> str:
     text = str(inner) or str(e) or type(e).__name__
     text = re.sub(r"<urllib3\.connection\.\w+ object at 0x[0-9a-f]+>: ", "", text)
     text = re.sub(r"HTTPConnectionPool\(.*?\): ", "", text)
-    return _clean(text.splitlines()[0] if text.splitlines() else text)
+    return clean_text(text.splitlines()[0] if text.splitlines() else text)

@@ -638,7 +638,7 @@ def minisign_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _header(name: str, size: int) -> bytes:
-    from harborkit.bundle.tarsafe import tar_header
+    from harborkit.bundle.tarwrite import tar_header
 
     return tar_header(name, size, 0o644, 1_700_000_000)
 

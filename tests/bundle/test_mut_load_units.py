@@ -17,7 +17,8 @@ import pytest
 from harborkit.bundle import load
 from harborkit.bundle.errors import BundleCorrupt, InstallTargetExists, NoSpace, OutputError
 from harborkit.bundle.format import IMAGES_DIR, installer_member
-from harborkit.bundle.tarsafe import BLOCK, InstallerCheck, tar_header
+from harborkit.bundle.tarsafe import BLOCK, InstallerCheck
+from harborkit.bundle.tarwrite import tar_header
 from harborkit.bundle.tools import Installed, plan_install
 from harborkit.bundle.verify import VerifyResult, verify_bundle
 from harborkit.errors import ExitCode

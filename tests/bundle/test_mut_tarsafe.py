@@ -19,17 +19,14 @@ import pytest
 
 from harborkit.bundle import tarsafe
 from harborkit.bundle.errors import BundleHostile, InstallTargetExists, NoSpace
-from harborkit.bundle.tarsafe import (
-    InstallerCheck,
-    OuterTarWriter,
-    SectionReader,
+from harborkit.bundle.extract import (
     check_install_space,
     check_install_target,
     extract_installer,
     remove_created,
-    scan_tar,
-    tar_header,
 )
+from harborkit.bundle.tarsafe import InstallerCheck, SectionReader, scan_tar
+from harborkit.bundle.tarwrite import OuterTarWriter, tar_header
 from harborkit.errors import ExitCode
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from harborkit.bundle import sign
+from harborkit.bundle.consistency import shown_names as _names
 from harborkit.bundle.errors import BundleCorrupt, BundleHostile
 from harborkit.bundle.format import (
     IMAGES_MANIFEST,
@@ -24,7 +25,7 @@ from harborkit.bundle.format import (
 )
 from harborkit.bundle.sbom import SBOM_NAME, SbomInvalid
 from harborkit.bundle.sign import SIGNATURE_NAME, SignatureError
-from harborkit.bundle.verify import _member_problems, _names, verify_bundle
+from harborkit.bundle.verify import _member_problems, verify_bundle
 from harborkit.errors import ExitCode
 from tests.bundle.helpers import Progress, Recorded
 from tests.bundle.test_verify_fast import INSTALLER, INSTALLER_FILES, Parts, make_parts, sha, tgz
@@ -103,7 +104,7 @@ def test_empty_member_is_hashed(tmp_path: Path) -> None:
 def split(tmp_path: Path) -> list[Path]:
     """The good bundle in two parts of 8 KiB and the rest (the metadata lies in the second)."""
     from harborkit.bundle.parts import PartWriter
-    from harborkit.bundle.tarsafe import OuterTarWriter
+    from harborkit.bundle.tarwrite import OuterTarWriter
 
     parts = make_parts()
     sink = PartWriter(tmp_path / "b.tar", 8192)

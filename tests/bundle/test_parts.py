@@ -12,7 +12,7 @@ import pytest
 
 from harborkit.bundle.errors import BundleCorrupt
 from harborkit.bundle.parts import PartWriter, open_parts, parse_size
-from harborkit.bundle.tarsafe import OuterTarWriter
+from harborkit.bundle.tarwrite import OuterTarWriter
 from harborkit.errors import ExitCode, InputError
 
 PART = 8192

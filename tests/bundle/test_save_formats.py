@@ -31,7 +31,7 @@ from harborkit.bundle.format import (
 from harborkit.bundle.installer import InstallerSource
 from harborkit.bundle.manifest import load_manifest
 from harborkit.bundle.progress import NullProgress
-from harborkit.bundle.tarsafe import OuterTarWriter
+from harborkit.bundle.tarwrite import OuterTarWriter
 from harborkit.bundle.verify import verify_bundle
 from harborkit.bundle.writer import BundleWriter
 from tests.bundle.conftest import image_list, run_cli

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from harborkit.bundle import tarsafe
+from harborkit.bundle import extract, tarsafe
 from harborkit.bundle.errors import BundleCorrupt, BundleHostile
 from harborkit.errors import ExitCode
 
@@ -233,7 +233,7 @@ def test_installer_folder_modes(tmp_path: Path, mode: int, expected: int) -> Non
         ti.mode, ti.size = mode & 0o7777, 1
         tf.addfile(ti, io.BytesIO(b"x"))
     dest = tmp_path / "opt"
-    tarsafe.extract_installer(io.BytesIO(buf.getvalue()), dest, "inst.tgz")  # type: ignore[arg-type]
+    extract.extract_installer(io.BytesIO(buf.getvalue()), dest, "inst.tgz")  # type: ignore[arg-type]
     assert stat.S_IMODE((dest / "harbor/d").stat().st_mode) == expected
     assert (
         stat.S_IMODE((dest / "harbor/f").stat().st_mode) == mode & 0o777
@@ -261,7 +261,7 @@ def test_installer_leaves_an_existing_folders_mode(tmp_path: Path) -> None:
     dest = tmp_path / "opt"
     (dest / "shared").mkdir(parents=True)
     os.chmod(dest / "shared", 0o750)
-    tarsafe.extract_installer(io.BytesIO(buf.getvalue()), dest, "inst.tgz")  # type: ignore[arg-type]
+    extract.extract_installer(io.BytesIO(buf.getvalue()), dest, "inst.tgz")  # type: ignore[arg-type]
     assert stat.S_IMODE((dest / "shared").stat().st_mode) == 0o750
 
 

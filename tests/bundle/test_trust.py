@@ -437,3 +437,47 @@ def test_in_a_target_container_compose_check_passes_offline(
     result = report["results"][0]
     assert (result["id"], result["status"]) == ("docker.compose", "pass")
     assert result["message"] == "docker-compose 1.24.0 at /usr/local/bin/docker-compose"
+
+
+_COUNT_LOADS = """
+import atexit, runpy, sys
+import harborkit.bundle.manifest as m
+loads = []
+real = m.load_manifest
+def counted(*a, **k):
+    loads.append(a)
+    return real(*a, **k)
+m.load_manifest = counted
+atexit.register(lambda: print(f"MANIFEST-LOADS {len(loads)}", file=sys.stderr))
+sys.argv = ["harborkit", *sys.argv[1:]]
+runpy.run_module("harborkit", run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize(
+    ("source", "env"),
+    [
+        ([], {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}),  # from the daemon
+        (["--from", "registry://127.0.0.1:9"], {}),  # from a registry (nothing listens)
+    ],
+    ids=["daemon", "registry"],
+)
+@pytest.mark.parametrize("extra", [[], ["--no-tools"], ["--split-size", "64M"]])
+def test_a_build_parses_its_manifest_once(
+    tmp_path: Path, source: list[str], env: dict[str, str], extra: list[str]
+) -> None:
+    """The options are checked against the manifest, and the build uses that same parse
+    (it was read and validated twice): one read, whichever way the build goes."""
+    import os
+    import sys
+
+    r = subprocess.run(
+        [sys.executable, "-c", _COUNT_LOADS, "bundle", "build", "-q",
+         "-o", str(tmp_path / "b.tar"), *source, *extra],
+        capture_output=True, text=True, timeout=120,
+        env={**os.environ, **env, "HARBORKIT_REGISTRY_DEADLINE": "5"},
+    )  # fmt: skip
+    assert r.returncode != 0  # neither a daemon nor a registry is there
+    assert "Traceback" not in r.stderr
+    assert "MANIFEST-LOADS 1" in r.stderr.splitlines()
+    assert not (tmp_path / "b.tar").exists()

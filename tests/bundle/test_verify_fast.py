@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from harborkit.bundle.errors import BundleCorrupt, BundleHostile, BundleUnreadable, MetadataError
+from harborkit.bundle.extract import check_install_target, extract_installer
 from harborkit.bundle.format import (
     METADATA_NAME,
     SUMS_NAME,
@@ -32,13 +33,7 @@ from harborkit.bundle.format import (
     metadata_to_json,
     parse_sums,
 )
-from harborkit.bundle.tarsafe import (
-    check_install_target,
-    check_installer,
-    extract_installer,
-    scan_tar,
-    unsafe_name_reason,
-)
+from harborkit.bundle.tarsafe import check_installer, scan_tar, unsafe_name_reason
 from harborkit.bundle.verify import verify_bundle
 from harborkit.errors import ExitCode
 from tests.support.cli import run_harborkit

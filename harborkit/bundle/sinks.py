@@ -1,0 +1,171 @@
+"""Where a bundle's bytes go: the sinks of :class:`~harborkit.bundle.writer.BundleWriter`.
+
+* :class:`FileSink` writes ``.<name>.partial-<pid>`` next to the output (removing
+  those of dead processes first), fsyncs it and renames it into place;
+* :class:`PartSink` writes a bundle in parts (:class:`~harborkit.bundle.parts.PartWriter`)
+  under temporary names, and the parts list last.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+from harborkit.bundle.parts import PartWriter, list_name, part_name
+
+CHUNK = 1 << 20
+
+
+class Sink(Protocol):
+    """Where a bundle's bytes go.
+
+    :meth:`open` returns the file the tar is written to. It must be seekable:
+    a streamed member's header is written as a placeholder and patched in place
+    once its size and digest are known (a sink of split parts maps offsets to its
+    parts). Everything else is appended at the end.
+    """
+
+    def open(self) -> BinaryIO:
+        """Create the temporary output; the file the tar is written to."""
+        ...
+
+    def fileno(self) -> int | None:
+        """A descriptor for kernel-side copies into the current position, or ``None``."""
+        ...
+
+    def commit(self) -> int:
+        """Flush, fsync and move the output into place; its size in bytes."""
+        ...
+
+    def discard(self) -> list[Path]:
+        """Close and remove whatever was written; the paths removed."""
+        ...
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_partials(directory: Path, name: str) -> list[Path]:
+    """Remove ``.<name>*.partial-<pid>`` files in ``directory`` whose process is gone."""
+    pattern = re.compile(re.escape(f".{name}") + r".*\.partial-(\d+)$")
+    removed: list[Path] = []
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(directory):
+            m = pattern.match(entry.name)
+            if m and int(m.group(1)) != os.getpid() and not _pid_alive(int(m.group(1))):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+                    removed.append(Path(entry.path))
+    return removed
+
+
+def fsync_directory(directory: Path) -> None:
+    """Make a rename in ``directory`` durable (best effort)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+class FileSink:
+    """One output file, written as ``.<name>.partial-<pid>`` and renamed at the end."""
+
+    def __init__(self, output: Path, *, buffering: int = CHUNK) -> None:
+        self.output = output
+        self.temp = output.parent / f".{output.name}.partial-{os.getpid()}"
+        self._buffering = buffering
+        self._f: BinaryIO | None = None
+        self.stale_removed: list[Path] = []
+
+    def open(self) -> BinaryIO:
+        self.stale_removed = remove_stale_partials(self.output.parent, self.output.name)
+        flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+        try:
+            fd = os.open(self.temp, flags, 0o644)
+        except FileExistsError:  # left by an earlier process that had our pid (pids repeat)
+            os.unlink(self.temp)
+            fd = os.open(self.temp, flags, 0o644)
+        self._f = os.fdopen(fd, "w+b", buffering=self._buffering)
+        return self._f
+
+    def fileno(self) -> int | None:
+        assert self._f is not None
+        self._f.flush()
+        return self._f.fileno()
+
+    def commit(self) -> int:
+        assert self._f is not None
+        f, self._f = self._f, None
+        with f:
+            f.flush()
+            os.fsync(f.fileno())
+            size = f.tell()
+        os.replace(self.temp, self.output)
+        fsync_directory(self.output.parent)
+        return size
+
+    def discard(self) -> list[Path]:
+        if self._f is not None:
+            with contextlib.suppress(OSError):
+                self._f.close()
+            self._f = None
+        try:
+            os.unlink(self.temp)
+        except FileNotFoundError:
+            return []
+        return [self.temp]
+
+
+class PartSink:
+    """The writer's sink for a bundle in parts: :class:`PartWriter` under temporary names."""
+
+    def __init__(self, output: Path, part_size: int) -> None:
+        self.output = output
+        self.part_size = part_size
+        self._w: PartWriter | None = None
+        self.parts: list[Path] = []
+
+    def open(self) -> BinaryIO:
+        """Start writing parts."""
+        remove_stale_partials(self.output.parent, self.output.name)
+        self._w = PartWriter(self.output, self.part_size)
+        return self._w  # type: ignore[return-value]
+
+    def fileno(self) -> int | None:
+        """No single descriptor: kernel-side copies are not possible across parts."""
+        return None
+
+    def commit(self) -> int:
+        """Hash the parts, write the parts list, rename everything into place."""
+        assert self._w is not None
+        w, self._w = self._w, None
+        size = w.size
+        self.parts = w.commit()
+        return size
+
+    def discard(self) -> list[Path]:
+        """Remove every temporary part."""
+        if self._w is None:
+            return []
+        w, self._w = self._w, None
+        removed = list(w.temp_paths)
+        with contextlib.suppress(OSError):
+            w.abort()
+        return removed
+
+
+def split_outputs(output: Path) -> tuple[Path, Path]:
+    """The first part and the parts list a split build writes for ``output``."""
+    return part_name(output, 0), list_name(output)
