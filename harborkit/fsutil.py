@@ -385,12 +385,14 @@ class AtomicFile:
         self._done()
 
     def discard(self) -> bool:
-        """Remove the temporary file; whether there was one."""
-        try:
-            os.unlink(self.tmp, dir_fd=self.dir_fd)
-            gone = True
-        except OSError:
-            gone = False
+        """Remove the temporary file (only one this object made); whether there was one."""
+        gone = False
+        if self._lock is not None:  # opened, not yet committed or discarded
+            try:
+                os.unlink(self.tmp, dir_fd=self.dir_fd)
+                gone = True
+            except OSError:
+                pass
         self._done()
         return gone
 

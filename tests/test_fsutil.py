@@ -132,3 +132,20 @@ def test_every_writer_of_harborkit_goes_through_the_one_atomic_write() -> None:
         for m in pattern.finditer(path.read_text()):
             found.add((rel, m.group(0)))
     assert found <= _NOT_FILE_WRITES, sorted(found - _NOT_FILE_WRITES)
+
+
+def test_a_write_refused_at_its_temporary_name_blocks_no_later_write(tmp_path: Path) -> None:
+    planted = tmp_path / temp_name("f")
+    planted.mkdir()  # a folder is never removed to make room
+    (planted / "keep").write_bytes(b"")
+    with pytest.raises(OSError):
+        atomic_write(tmp_path / "f", b"first")
+    assert not (tmp_path / "f").exists() and (planted / "keep").exists()
+    (planted / "keep").unlink()
+    planted.rmdir()
+    done = threading.Event()
+    t = threading.Thread(target=lambda: (atomic_write(tmp_path / "f", b"second"), done.set()))
+    t.start()
+    t.join(10)
+    assert done.is_set(), "the refused write still holds the name"
+    assert (tmp_path / "f").read_bytes() == b"second"

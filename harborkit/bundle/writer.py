@@ -155,9 +155,8 @@ class FileSink:
 
     def open(self) -> BinaryIO:
         self.stale_removed = remove_stale_partials(self.output.parent, self.output.name)
-        af = AtomicFile.at(self.output)
-        self._f = os.fdopen(os.dup(af.open()), "w+b", buffering=self._buffering)
-        self._af = af
+        self._af = AtomicFile.at(self.output)  # discard() ends it whatever fails next
+        self._f = os.fdopen(os.dup(self._af.open()), "w+b", buffering=self._buffering)
         return self._f
 
     def fileno(self) -> int | None:
