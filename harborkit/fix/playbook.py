@@ -324,7 +324,7 @@ def _dump(play: list[dict[str, Any]], *, host: str, profile: str, plan_id: str) 
         allow_unicode=False,  # the playbook is ASCII: no raw control or bidi character
         width=1 << 30,
     )
-    back = yaml.load(body, Loader=_Loader)  # noqa: S506 - our SafeLoader plus !unsafe
+    back = yaml.load(body, Loader=_Loader)  # our SafeLoader plus !unsafe
     if not _same(play, back):  # pragma: no cover - a PyYAML defect would land here
         raise ExportError("the playbook does not read back as the plan (a YAML emitter defect)")
     head = (
