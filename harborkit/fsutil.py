@@ -6,8 +6,10 @@ import contextlib
 import errno
 import os
 import stat
-import tempfile
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, BinaryIO
 
 from harborkit.errors import EnvironmentProblem
 
@@ -63,24 +65,10 @@ def _write_through(target: Path, text: str, fifo: bool) -> None:
 
 
 def _replace(target: Path, text: str, mode: int) -> None:
-    directory = target.parent if str(target.parent) else Path(".")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=directory)
+        atomic_write(target, text.encode("utf-8"), mode=mode)
     except OSError as e:
         raise EnvironmentProblem(f"cannot write {target}: {e.strerror}") from e
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException as e:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(e, OSError):
-            raise EnvironmentProblem(f"cannot write {target}: {e.strerror}") from e
-        raise
 
 
 # --- paths of a machine whose "/" is a folder (a sysroot), for reads and writes ---
@@ -301,6 +289,143 @@ def read_at(dir_fd: int, name: str, limit: int) -> tuple[bytes, os.stat_result] 
     return data, st
 
 
+def temp_name(name: str) -> str:
+    """The one temporary name of harborkit's atomic writes, beside ``name``:
+    ``.<name>.partial-<pid>`` (what :func:`harborkit.bundle.writer.remove_stale_partials`
+    removes once its process is gone)."""
+    return f".{name[:200]}.partial-{os.getpid()}"
+
+
+_writing: dict[tuple[int, int, str], threading.Lock] = {}
+_writing_lock = threading.Lock()
+
+
+def _name_lock(dir_fd: int, name: str) -> threading.Lock:
+    """The lock of ``name`` in the folder ``dir_fd`` within this process: two
+    threads never share one temporary name."""
+    st = os.fstat(dir_fd)
+    with _writing_lock:
+        return _writing.setdefault((st.st_dev, st.st_ino, name), threading.Lock())
+
+
+class AtomicFile:
+    """``name`` in the folder ``dir_fd`` written whole or not at all.
+
+    :meth:`open` creates :func:`temp_name` beside it (exclusively, never
+    through a link; one left by a dead process with this pid is replaced),
+    :meth:`commit` fsyncs it, gives it its owner and mode, renames it over
+    ``name`` (which replaces the name itself, never a link's target) and fsyncs
+    the folder; :meth:`discard` removes it. ``mode`` None: created 0644 less the
+    umask; otherwise exactly ``mode`` (after the owner: a chown clears the
+    setuid and setgid bits). ``folder``: the folder as shown in :attr:`temp`.
+    """
+
+    def __init__(
+        self,
+        dir_fd: int,
+        name: str,
+        *,
+        mode: int | None = None,
+        uid: int | None = None,
+        gid: int | None = None,
+        folder: str | os.PathLike[str] = ".",
+        own_dir_fd: bool = False,
+    ) -> None:
+        self.dir_fd = dir_fd
+        self.name = name
+        self.tmp = temp_name(name)
+        self.temp = Path(folder, self.tmp)
+        self.mode, self.uid, self.gid = mode, uid, gid
+        self.fd = -1
+        self._own_dir_fd = own_dir_fd
+        self._lock: threading.Lock | None = None
+
+    @classmethod
+    def at(cls, path: str | os.PathLike[str], **kw: Any) -> AtomicFile:
+        """The file ``path`` of this machine (its folder looked up as the OS does)."""
+        p = Path(path)
+        folder = p.parent if str(p.parent) else Path(".")
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        return cls(fd, p.name, folder=folder, own_dir_fd=True, **kw)
+
+    def open(self) -> int:
+        lock = _name_lock(self.dir_fd, self.name)
+        lock.acquire()
+        self._lock = lock
+        flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        create = 0o600 if self.mode is not None else 0o644
+        try:
+            try:
+                self.fd = os.open(self.tmp, flags, create, dir_fd=self.dir_fd)
+            except FileExistsError:  # left by a process gone that had this pid (pids repeat)
+                os.unlink(self.tmp, dir_fd=self.dir_fd)
+                self.fd = os.open(self.tmp, flags, create, dir_fd=self.dir_fd)
+        except BaseException:
+            self._done()
+            raise
+        return self.fd
+
+    def commit(self) -> None:
+        try:
+            if self.uid is not None and self.gid is not None:
+                try:
+                    os.fchown(self.fd, self.uid, self.gid)
+                except PermissionError:
+                    if (self.uid, self.gid) != (os.geteuid(), os.getegid()):
+                        raise
+            if self.mode is not None:
+                os.fchmod(self.fd, self.mode & 0o7777)
+            os.fsync(self.fd)
+            os.rename(self.tmp, self.name, src_dir_fd=self.dir_fd, dst_dir_fd=self.dir_fd)
+        except BaseException:
+            self.discard()
+            raise
+        with contextlib.suppress(OSError):
+            os.fsync(self.dir_fd)
+        self._done()
+
+    def discard(self) -> bool:
+        """Remove the temporary file (only one this object made); whether there was one."""
+        gone = False
+        if self._lock is not None:  # opened, not yet committed or discarded
+            try:
+                os.unlink(self.tmp, dir_fd=self.dir_fd)
+                gone = True
+            except OSError:
+                pass
+        self._done()
+        return gone
+
+    def _done(self) -> None:
+        if self.fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+            self.fd = -1
+        if self._own_dir_fd:
+            with contextlib.suppress(OSError):
+                os.close(self.dir_fd)
+            self._own_dir_fd = False
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+
+@contextlib.contextmanager
+def atomic_file(af: AtomicFile) -> Iterator[BinaryIO]:
+    """``af`` open as a binary file: committed when the block ends, discarded
+    when it raises (``af`` is opened unless it is open)."""
+    fd = af.fd if af.fd >= 0 else af.open()
+    try:
+        f = os.fdopen(os.dup(fd), "wb")
+        with f:
+            yield f
+            f.flush()
+    except BaseException:
+        af.discard()
+        raise
+    af.commit()
+
+
 def write_at(
     dir_fd: int,
     name: str,
@@ -310,36 +435,21 @@ def write_at(
     uid: int | None = None,
     gid: int | None = None,
 ) -> None:
-    """Replace ``name`` in the folder ``dir_fd`` atomically: a temporary file
-    beside it (created exclusively, never through a link), fsync, mode and
-    owner, rename (which replaces the name itself, never a link's target),
-    fsync the folder."""
-    import secrets
+    """Replace ``name`` in the folder ``dir_fd`` atomically with ``data`` (see
+    :class:`AtomicFile`)."""
+    with atomic_file(AtomicFile(dir_fd, name, mode=mode, uid=uid, gid=gid)) as f:
+        f.write(data)
 
-    tmp = f".{name[:200]}.{secrets.token_hex(4)}.harborkit"
-    fd = os.open(
-        tmp,
-        os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-        0o600,
-        dir_fd=dir_fd,
-    )
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            # owner first: a chown clears the setuid and setgid bits (root's too)
-            if uid is not None and gid is not None:
-                try:
-                    os.fchown(f.fileno(), uid, gid)
-                except PermissionError:
-                    if (uid, gid) != (os.geteuid(), os.getegid()):
-                        raise
-            os.fchmod(f.fileno(), mode & 0o7777)
-            os.fsync(f.fileno())
-        os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp, dir_fd=dir_fd)
-        raise
-    with contextlib.suppress(OSError):
-        os.fsync(dir_fd)
+
+def atomic_write(
+    path: str | os.PathLike[str],
+    data: bytes,
+    *,
+    mode: int | None = None,
+    uid: int | None = None,
+    gid: int | None = None,
+) -> None:
+    """Replace the file ``path`` of this machine atomically with ``data`` (see
+    :class:`AtomicFile`)."""
+    with atomic_file(AtomicFile.at(path, mode=mode, uid=uid, gid=gid)) as f:
+        f.write(data)

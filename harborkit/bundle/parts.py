@@ -24,6 +24,7 @@ from pathlib import Path
 
 from harborkit.bundle.errors import BundleCorrupt, BundleUnreadable, OutputError
 from harborkit.errors import InputError
+from harborkit.fsutil import AtomicFile, temp_name
 
 PART_INFIX = ".part-"
 LIST_SUFFIX = ".parts.sha256"
@@ -94,7 +95,8 @@ class PartWriter:
         self.final = final
         self.part_size = part_size
         self._fds: list[int] = []
-        self._tmp: list[Path] = []
+        self._files: list[AtomicFile] = []  # each part, under its temporary name
+        self._dir: int | None = None  # the folder of the parts
         self._pos = 0
         self._size = 0
         self._digests: dict[int, str] = {}
@@ -110,14 +112,20 @@ class PartWriter:
             n = len(self._fds)
             if n >= MAX_PARTS:
                 raise InputError(_too_many_parts(self.final) + ": choose a larger --split-size")
-            tmp = self.final.with_name(f".{part_name(self.final, n).name}.partial-{os.getpid()}")
+            tmp = self.final.with_name(temp_name(part_name(self.final, n).name))
             try:
-                fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+                af = self._part_file(part_name(self.final, n).name)
+                fd = af.open()
             except OSError as e:
                 raise OutputError(f"cannot create {tmp}: {e.strerror or e}") from e
             self._fds.append(fd)
-            self._tmp.append(tmp)
+            self._files.append(af)
         return self._fds[index]
+
+    def _part_file(self, name: str) -> AtomicFile:
+        if self._dir is None:
+            self._dir = os.open(self.final.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        return AtomicFile(self._dir, name, folder=self.final.parent)
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
         """Write at the current position, across part boundaries."""
@@ -153,8 +161,8 @@ class PartWriter:
         size = self._pos if size is None else size
         index = size // self.part_size
         for i in range(len(self._fds) - 1, index, -1):
-            os.close(self._fds.pop())
-            self._tmp.pop().unlink(missing_ok=True)
+            self._fds.pop()
+            self._files.pop().discard()  # its descriptor closed, its file removed
             with self._lock:
                 self._digests.pop(i, None)
                 self._dirty.discard(i)
@@ -244,20 +252,21 @@ class PartWriter:
         self.fsync()
         finals = [part_name(self.final, i) for i in range(len(self._fds))]
         listing = "".join(f"{d}  {p.name}\n" for d, p in zip(digests, finals, strict=True))
-        lst = list_name(self.final)
-        tmp_list = lst.with_name(f".{lst.name}.partial-{os.getpid()}")
-        with open(tmp_list, "w") as f:
-            f.write(listing)
-            f.flush()
-            os.fsync(f.fileno())
+        lst = self._part_file(list_name(self.final).name)
+        try:
+            with os.fdopen(os.dup(lst.open()), "wb") as f:
+                f.write(listing.encode())
+        except BaseException:
+            lst.discard()
+            raise
         # stale parts of an earlier, longer bundle of the same name would join `cat NAME.part-*`
         n = len(finals)
         while part_name(self.final, n).exists():
             part_name(self.final, n).unlink()
             n += 1
-        for tmp, final in zip(self._tmp, finals, strict=True):
-            os.replace(tmp, final)
-        os.replace(tmp_list, lst)
+        while self._files:
+            self._files.pop(0).commit()  # fsync, rename to its final name, fsync the folder
+        lst.commit()
         self._close_fds()
         return finals
 
@@ -268,13 +277,16 @@ class PartWriter:
         if self._hasher is not None:
             self._hasher.join()
         self._close_fds()
-        for tmp in self._tmp:
-            tmp.unlink(missing_ok=True)
 
     def _close_fds(self) -> None:
-        while self._fds:
+        """Close every part (removing those not committed) and the folder."""
+        self._fds.clear()  # each owned by its AtomicFile
+        while self._files:
+            self._files.pop().discard()
+        if self._dir is not None:
             with contextlib.suppress(OSError):
-                os.close(self._fds.pop())
+                os.close(self._dir)
+            self._dir = None
 
     @property
     def size(self) -> int:
@@ -284,7 +296,7 @@ class PartWriter:
     @property
     def temp_paths(self) -> list[Path]:
         """The temporary part files written so far."""
-        return list(self._tmp)
+        return [af.temp for af in self._files]
 
 
 # --------------------------------------------------------------------------- reading

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from harborkit.bundle.errors import BundleError
 from harborkit.errors import ExitCode, InputError
+from harborkit.fsutil import atomic_write
 
 #: environment variable holding the secret key's password
 PASSWORD_ENV = "HARBORKIT_KEY_PASSWORD"
@@ -391,14 +392,7 @@ def write_key_pair(
     secret_text = secret_key_to_text(key, password)
     try:
         for target, text, mode in ((path, secret_text, 0o600), (pub, key.public.to_text(), 0o644)):
-            tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-            with os.fdopen(fd, "w") as f:
-                f.write(text)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, mode)
-            os.replace(tmp, target)
+            atomic_write(target, text.encode(), mode=mode)
     except OSError as e:
         raise OutputError(f"cannot write key {path}: {e.strerror or e}") from e
     return path, pub

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from harborkit.bundle.parts import PartWriter, list_name, part_name
+from harborkit.fsutil import AtomicFile, temp_name
 
 CHUNK = 1 << 20
 
@@ -69,35 +70,22 @@ def remove_stale_partials(directory: Path, name: str) -> list[Path]:
     return removed
 
 
-def fsync_directory(directory: Path) -> None:
-    """Make a rename in ``directory`` durable (best effort)."""
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 class FileSink:
-    """One output file, written as ``.<name>.partial-<pid>`` and renamed at the end."""
+    """One output file, written as ``.<name>.partial-<pid>`` and renamed at the end
+    (:class:`harborkit.fsutil.AtomicFile`)."""
 
     def __init__(self, output: Path, *, buffering: int = CHUNK) -> None:
         self.output = output
-        self.temp = output.parent / f".{output.name}.partial-{os.getpid()}"
+        self.temp = output.parent / temp_name(output.name)
         self._buffering = buffering
         self._f: BinaryIO | None = None
+        self._af: AtomicFile | None = None
         self.stale_removed: list[Path] = []
 
     def open(self) -> BinaryIO:
         self.stale_removed = remove_stale_partials(self.output.parent, self.output.name)
-        flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
-        try:
-            fd = os.open(self.temp, flags, 0o644)
-        except FileExistsError:  # left by an earlier process that had our pid (pids repeat)
-            os.unlink(self.temp)
-            fd = os.open(self.temp, flags, 0o644)
-        self._f = os.fdopen(fd, "w+b", buffering=self._buffering)
+        self._af = AtomicFile.at(self.output)  # discard() ends it whatever fails next
+        self._f = os.fdopen(os.dup(self._af.open()), "w+b", buffering=self._buffering)
         return self._f
 
     def fileno(self) -> int | None:
@@ -106,14 +94,13 @@ class FileSink:
         return self._f.fileno()
 
     def commit(self) -> int:
-        assert self._f is not None
+        assert self._f is not None and self._af is not None
         f, self._f = self._f, None
+        af, self._af = self._af, None
         with f:
             f.flush()
-            os.fsync(f.fileno())
             size = f.tell()
-        os.replace(self.temp, self.output)
-        fsync_directory(self.output.parent)
+        af.commit()  # fsync, rename, fsync the folder
         return size
 
     def discard(self) -> list[Path]:
@@ -121,6 +108,9 @@ class FileSink:
             with contextlib.suppress(OSError):
                 self._f.close()
             self._f = None
+        if self._af is not None:
+            af, self._af = self._af, None
+            return [self.temp] if af.discard() else []
         try:
             os.unlink(self.temp)
         except FileNotFoundError:

@@ -25,6 +25,7 @@ from typing import Any, BinaryIO
 from harborkit.bundle.errors import DownloadError, InstallTargetExists, OutputError
 from harborkit.bundle.format import FileRecord, file_member
 from harborkit.errors import InputError
+from harborkit.fsutil import AtomicFile, atomic_file, temp_name
 from harborkit.transfer import WatchedReader, open_url
 
 CHUNK = 1 << 20
@@ -234,33 +235,27 @@ def install_one(rec: FileRecord, target: Path, read_member: Callable[[], Iterato
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise OutputError(f"cannot create {target.parent}: {e.strerror or e}") from e
-    tmp = target.with_name(f".{target.name}.harborkit-{os.getpid()}")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        af = AtomicFile.at(target, mode=rec.mode)
+        af.open()
     except OSError as e:
-        raise OutputError(f"cannot write {tmp}: {e.strerror or e}") from e
+        raise OutputError(
+            f"cannot write {target.with_name(temp_name(target.name))}: {e.strerror or e}"
+        ) from e
     try:
-        h = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out:
+        with atomic_file(af) as out:
+            h = hashlib.sha256()
             for chunk in read_member():
                 h.update(chunk)
                 out.write(chunk)
-            out.flush()
             if h.hexdigest() != rec.sha256:
                 from harborkit.bundle.errors import BundleCorrupt
 
                 raise BundleCorrupt(
                     f"{rec.member} read back with sha256 {h.hexdigest()}, expected {rec.sha256}"
                 )
-            os.fchmod(out.fileno(), rec.mode)
-            os.fsync(out.fileno())
-        os.replace(tmp, target)
     except OSError as e:
-        tmp.unlink(missing_ok=True)
         raise OutputError(f"cannot install {target}: {e.strerror or e}") from e
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 # --------------------------------------------------------------------------- building

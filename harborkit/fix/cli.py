@@ -89,7 +89,7 @@ def fix_command(
     since the plan, a docker restart with running containers).
     """
     from harborkit.errors import InputError
-    from harborkit.fix.apply import Target
+    from harborkit.fix.target import Target
 
     target = Target.of(root, journal_dir)
     if sum([apply, rollback, list_journal]) > 1:
@@ -132,7 +132,8 @@ def fix_command(
     if fmt is not FixFormat.diff:
         if apply:
             raise InputError("--format sh/ansible writes the plan out; it does not go with --apply")
-        from harborkit.fix.export import render_ansible, render_sh
+        from harborkit.fix.export import render_sh
+        from harborkit.fix.playbook import render_ansible
 
         render = render_sh if fmt is FixFormat.sh else render_ansible
         text = render(plan, host=before.host, profile=before.profile, plan_id=pid)
@@ -157,7 +158,7 @@ def fix_command(
             print(f"\napply with: harborkit fix --apply --plan {pid} (same options)")
         return
     if expect_plan is not None and expect_plan != pid:
-        from harborkit.fix.apply import FixRefused
+        from harborkit.fix.target import FixRefused
 
         raise FixRefused(
             f"the plan is now {pid}, not {expect_plan}: the host changed since you reviewed "
@@ -228,7 +229,8 @@ def _before_after(before: object, after: object) -> None:
 
 
 def _list(target: object) -> None:
-    from harborkit.fix.apply import Target, journals
+    from harborkit.fix.journal import journals
+    from harborkit.fix.target import Target
 
     assert isinstance(target, Target)
     js = journals(target)
@@ -245,7 +247,8 @@ def _list(target: object) -> None:
 
 
 def _rollback(target: object, jid: str | None) -> None:
-    from harborkit.fix.apply import Target, rollback
+    from harborkit.fix.rollback import rollback
+    from harborkit.fix.target import Target
 
     assert isinstance(target, Target)
     rb = rollback(target, jid)

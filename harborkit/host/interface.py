@@ -144,3 +144,73 @@ class Host(Protocol):
         """The host's clock now, with the auditing machine's clock as reference
         (:class:`NotAvailable` when the host has no clock to read now)."""
         ...
+
+
+@dataclass(frozen=True)
+class FileState:
+    """A regular file of a host as a change reads it: its bytes and metadata."""
+
+    data: bytes
+    mode: int  # the permission bits (st_mode & 0o7777)
+    uid: int
+    gid: int
+    mtime_ns: int
+
+
+@runtime_checkable
+class WritableHost(Protocol):
+    """What ``harborkit fix --apply`` and ``--rollback`` ask of a machine.
+
+    Every path is resolved exactly as the reads of :class:`Host` resolve it (a
+    sysroot's links inside the sysroot, as under ``chroot``): a write can never
+    reach a file a read could not. Files are replaced atomically (a temporary
+    file beside them, fsync, rename), never written through a link. Methods
+    raise ``OSError`` (``FileNotFoundError``, ``NotADirectoryError``,
+    ``ELOOP``) like the built-ins, and ``ValueError`` for a path that is not
+    absolute or a file that is no regular one.
+    """
+
+    def real_path(self, path: str) -> str:
+        """``path`` with every link resolved on the host (its last component
+        may be missing; ``FileNotFoundError`` for a missing folder reached
+        through a link)."""
+        ...
+
+    def read_file(self, path: str, limit: int) -> FileState | None:
+        """The file at ``path`` (never through a link as its last component),
+        None when absent; ``ValueError`` for no regular file or one larger
+        than ``limit``."""
+        ...
+
+    def write_file(
+        self,
+        path: str,
+        data: bytes,
+        *,
+        mode: int,
+        uid: int | None = None,
+        gid: int | None = None,
+    ) -> list[str]:
+        """Replace the file ``path`` names (a link as its last component
+        followed, inside the root) atomically with ``data``, with exactly
+        ``mode`` (and owner when given); its missing folders are created (mode
+        0755): their resolved paths, outermost first."""
+        ...
+
+    def remove_file(self, path: str) -> bool:
+        """Remove the file ``path`` names (links resolved inside the root); whether it was there."""
+        ...
+
+    def remove_dir(self, path: str) -> bool:
+        """Remove the empty folder ``path`` (never a link's target); whether it is gone."""
+        ...
+
+    def set_mtime(self, path: str, mtime_ns: int) -> None:
+        """Give the file or folder ``path`` names (links resolved inside the
+        root) the modification time ``mtime_ns``, keeping its access time."""
+        ...
+
+    def folder_mtime(self, path: str) -> int:
+        """The modification time of the folder that holds ``path`` (or of the
+        last folder on its way that exists, when it is missing)."""
+        ...

@@ -5,6 +5,7 @@ This module is the only place in harborkit that starts subprocesses for checks.
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import glob as _glob
 import os
@@ -17,12 +18,22 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harborkit.fsutil import not_regular, read_bounded, walk_in_root
+from harborkit.fsutil import (
+    Walk,
+    locate_in_root,
+    not_regular,
+    open_dir,
+    read_at,
+    read_bounded,
+    walk_in_root,
+    write_at,
+)
 from harborkit.host.etc_hosts import addresses_of
 from harborkit.host.interface import (
     MAX_FILE_BYTES,
     ClockSample,
     CommandResult,
+    FileState,
     Listener,
     NotAvailable,
     ProcessInfo,
@@ -159,6 +170,86 @@ class _FileHost:
             if p.is_file() and os.access(p, os.X_OK):
                 return candidate
         return None
+
+    # --- the write side (WritableHost): every path resolved exactly as reads are ---
+
+    def _walk(self, path: str, *, missing_ok: bool = False) -> Walk:
+        if not path.startswith("/"):
+            raise ValueError(f"host paths are absolute: {path!r}")
+        return walk_in_root(self._real_root, path, missing_ok=missing_ok)
+
+    def real_path(self, path: str) -> str:
+        with self._walk(path, missing_ok=True) as w:
+            return w.host_path()
+
+    def read_file(self, path: str, limit: int) -> FileState | None:
+        with self._walk(path, missing_ok=True) as w:
+            if not w.exists:
+                return None
+            if not w.done:
+                raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+            got = read_at(w.parent_fd, w.name, limit)
+        if got is None:
+            return None
+        data, st = got
+        return FileState(data, st.st_mode & 0o7777, st.st_uid, st.st_gid, st.st_mtime_ns)
+
+    def write_file(
+        self,
+        path: str,
+        data: bytes,
+        *,
+        mode: int,
+        uid: int | None = None,
+        gid: int | None = None,
+    ) -> list[str]:
+        if not path.startswith("/"):
+            raise ValueError(f"host paths are absolute: {path!r}")
+        w, created = locate_in_root(self._real_root, path, create_parents=True)
+        with w:
+            write_at(w.parent_fd, w.name, data, mode=mode, uid=uid, gid=gid)
+        return created
+
+    def remove_file(self, path: str) -> bool:
+        with self._walk(path, missing_ok=True) as w:
+            if not w.exists or not w.done:
+                return False
+            try:
+                os.unlink(w.name, dir_fd=w.parent_fd)
+            except FileNotFoundError:
+                return False
+        return True
+
+    def remove_dir(self, path: str) -> bool:
+        parent, name = posixpath.split(path)
+        try:
+            w = self._walk(parent)
+        except (OSError, ValueError):
+            return False
+        with w:
+            try:
+                fd = open_dir(w.name, w.parent_fd) if w.done else os.dup(w.fds[0])
+                try:
+                    os.rmdir(name, dir_fd=fd)
+                finally:
+                    os.close(fd)
+            except OSError:
+                return False
+        return True
+
+    def set_mtime(self, path: str, mtime_ns: int) -> None:
+        with self._walk(path) as w:
+            if not w.done:  # the root folder itself
+                os.utime(w.fds[0], ns=(os.fstat(w.fds[0]).st_atime_ns, mtime_ns))
+                return
+            st = os.stat(w.name, dir_fd=w.parent_fd, follow_symlinks=False)
+            os.utime(
+                w.name, ns=(st.st_atime_ns, mtime_ns), dir_fd=w.parent_fd, follow_symlinks=False
+            )
+
+    def folder_mtime(self, path: str) -> int:
+        with self._walk(path, missing_ok=True) as w:
+            return os.fstat(w.fds[-1]).st_mtime_ns
 
     def _nearest_existing(self, path: str) -> str:
         p = path

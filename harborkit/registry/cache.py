@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from harborkit.fsutil import atomic_write
 from harborkit.registry.digest import blob_file, is_digest, layer_digests
 from harborkit.registry.errors import ProtocolError
 from harborkit.transfer import Transfers
@@ -136,13 +137,8 @@ def _layer_digests(
 
 
 def _keep_diff_id(path: Path, diff_id: str, usize: int) -> None:
-    tmp = path.with_name(f"{path.name}.diffid.{os.getpid()}-{threading.get_ident()}")
-    with contextlib.suppress(FileNotFoundError):
-        tmp.unlink()  # (a leftover, or a link planted there: never written through)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-    with open(fd, "w") as f:
-        f.write(f"{diff_id} {usize}")
-    os.replace(tmp, path.with_name(path.name + ".diffid"))
+    # (a leftover temporary file, or a link planted there, is never written through)
+    atomic_write(path.with_name(path.name + ".diffid"), f"{diff_id} {usize}".encode())
 
 
 def _known_diff_id(path: Path) -> tuple[str, int] | None:

@@ -171,8 +171,9 @@ def test_file_edited_between_plan_and_apply_is_refused(guide: Path) -> None:
 
 def test_file_edited_after_planning_inside_one_run_is_refused(guide: Path) -> None:
     from harborkit.engine.session import prepare
-    from harborkit.fix.apply import FixRefused, Target, apply_plan
+    from harborkit.fix.apply import apply_plan
     from harborkit.fix.build import plan_from_report
+    from harborkit.fix.target import FixRefused, Target
 
     session = prepare(
         profile=None,
@@ -613,8 +614,9 @@ def test_edit_lines_keeps_every_other_byte(
 def test_a_planned_path_that_is_no_file_is_refused_unopened(
     tmp_path: Path, path: str, make: Any, why: str
 ) -> None:
-    from harborkit.fix.apply import FixRefused, Target, apply_plan
+    from harborkit.fix.apply import apply_plan
     from harborkit.fix.plan import FileChange, Plan
+    from harborkit.fix.target import FixRefused, Target
 
     root = tmp_path / "root"
     (root / "etc").mkdir(parents=True)
@@ -832,7 +834,9 @@ def test_a_fix_waiting_for_a_rollback_that_removes_the_lock_makes_its_journal_fo
     apply waits on that lock: the second takes a lock in the tree, never the
     removed one, and records the folders it made again, so its own rollback
     leaves the sysroot as it was too."""
-    from harborkit.fix.apply import Target, hold_lock, rollback
+    from harborkit.fix.lock import hold_lock
+    from harborkit.fix.rollback import rollback
+    from harborkit.fix.target import Target
 
     root, pristine = twins("guide-as-written", tmp_path)
     r = hk("fix", "--root", str(root), *ROUND_TRIP, "--only", "limits.pam", "--apply")
@@ -965,7 +969,9 @@ def test_a_rollback_waiting_for_the_rollback_that_removes_the_journal_folder_mak
     """Two rollbacks of the one journal of a sysroot: the second, waiting on
     the lock the first removes, finds nothing to roll back and makes no
     journal folder again: the sysroot stays as it was."""
-    from harborkit.fix.apply import Target, hold_lock, rollback
+    from harborkit.fix.lock import hold_lock
+    from harborkit.fix.rollback import rollback
+    from harborkit.fix.target import Target
 
     root, pristine = twins("guide-as-written", tmp_path)
     r = hk("fix", "--root", str(root), *ROUND_TRIP, "--apply")
@@ -1065,15 +1071,115 @@ def test_journal_ids_of_one_second_sort_in_the_order_made(tmp_path: Path) -> Non
     within one second must not get their order from random suffixes."""
     import datetime as dt
 
-    from harborkit.fix import apply as fix_apply
+    from harborkit.fix import journal as fix_journal
+    from harborkit.fix import target as fix_target
 
     root = tmp_path / "root"
     base = root / JOURNAL
     base.mkdir(parents=True)
-    target = fix_apply.Target.of(str(root))
+    target = fix_target.Target.of(str(root))
     for suffix in ("fffff0", "000001", "7f0000"):
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
         (base / f"{stamp}-{suffix}").mkdir()
-        made = fix_apply._new_id(target)
+        made = fix_journal.new_id(target)
         assert made > max(p.name for p in base.iterdir()), (made, sorted(os.listdir(base)))
-        assert fix_apply.JOURNAL_ID.fullmatch(made)
+        assert fix_journal.JOURNAL_ID.fullmatch(made)
+
+
+# --- every change to the host's files goes through the host ----------------------
+
+
+class _Through:
+    """A sysroot's write side that records each call (and refuses to write files when told)."""
+
+    def __init__(self, root: Path, *, refuse: bool = False) -> None:
+        from harborkit.host.local import SysrootHost
+
+        self.host = SysrootHost(root)
+        self.refuse = refuse
+        self.calls: list[tuple[str, str]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        inner = getattr(self.host, name)
+
+        def call(path: str, *args: Any, **kw: Any) -> Any:
+            if name in ("write_file", "remove_file", "remove_dir", "set_mtime"):
+                self.calls.append((name, path))
+                if self.refuse and name == "write_file":
+                    raise PermissionError(13, "Permission denied", path)
+            return inner(path, *args, **kw)
+
+        return call
+
+
+def _through_plan(root: Path) -> Any:
+    from harborkit.fix.plan import FileChange, Plan
+
+    (root / "etc").mkdir(parents=True)
+    (root / "etc" / "a").write_bytes(b"old\n")
+    return Plan(
+        files=(
+            FileChange(("x",), "/etc/a", b"new\n", b"old\n", "r"),
+            FileChange(("x",), "/etc/new/dir/b", b"made\n", None, "r"),
+        )
+    )
+
+
+def test_apply_and_rollback_change_the_host_files_only_through_the_host(tmp_path: Path) -> None:
+    from harborkit.fix.apply import apply_plan
+    from harborkit.fix.rollback import rollback
+    from harborkit.fix.target import Target
+
+    root = tmp_path / "root"
+    plan = _through_plan(root)
+    before = snapshot(root)
+    via = _Through(root)
+    applied = apply_plan(plan, Target.of(str(root), via=via), host_name="h", plan_id="p")
+    assert applied.journal is not None
+    assert via.calls == [("write_file", "/etc/a"), ("write_file", "/etc/new/dir/b")]
+    changed = {k for k, v in snapshot(root).items() if before.get(k) != v}
+    assert {k for k in changed if not k.startswith("var")} == {
+        "etc",  # the folder that holds the new folder
+        "etc/a",
+        "etc/new",
+        "etc/new/dir",
+        "etc/new/dir/b",
+    }
+    back = _Through(root)
+    rollback(Target.of(str(root), via=back), applied.journal.id)
+    assert back.calls == [
+        ("remove_file", "/etc/new/dir/b"),
+        ("remove_dir", "/etc/new/dir"),
+        ("remove_dir", "/etc/new"),
+        ("set_mtime", "/etc"),
+        ("write_file", "/etc/a"),
+        ("set_mtime", "/etc/a"),
+        ("set_mtime", "/etc"),
+        # then the journal folder harborkit made in the sysroot, and its folders
+        ("remove_dir", "/var/lib/harborkit/fix"),
+        ("remove_dir", "/var/lib/harborkit"),
+        ("remove_dir", "/var/lib"),
+        ("remove_dir", "/var"),
+        ("set_mtime", "/"),
+    ]
+    assert snapshot(root) == before
+
+
+def test_a_host_that_refuses_every_write_leaves_every_file_of_the_sysroot(tmp_path: Path) -> None:
+    from harborkit.errors import EnvironmentProblem
+    from harborkit.fix.apply import apply_plan
+    from harborkit.fix.target import Target
+
+    root = tmp_path / "root"
+    plan = _through_plan(root)
+    before = snapshot(root)
+    via = _Through(root, refuse=True)
+    with pytest.raises(EnvironmentProblem) as e:
+        apply_plan(plan, Target.of(str(root), via=via), host_name="h", plan_id="p")
+    assert e.value.message == (
+        "cannot write /etc/a: Permission denied; the 1 file(s) already written are "
+        "restored (the sysroot is as it was)"
+    )
+    # the one write tried is the one refused: nothing else wrote a file
+    assert [c for c in via.calls if c[0] == "write_file"] == [("write_file", "/etc/a")]
+    assert snapshot(root) == before

@@ -295,7 +295,7 @@ def test_playbook_of_a_hostile_host_writes_the_planned_bytes_and_templates_nothi
     # one play, as generated: the host name's "- hosts: all" stayed in a comment
     import yaml
 
-    from harborkit.fix.export import _Loader
+    from harborkit.fix.playbook import _Loader
 
     plays = yaml.load(text, Loader=_Loader)  # noqa: S506 - SafeLoader plus !unsafe
     assert [p["name"] for p in plays] == ["harborkit fix"]
@@ -407,7 +407,8 @@ def test_sh_script_writes_a_name_that_is_not_utf8(work: Path, tmp_path: Path) ->
 
 
 def test_playbook_cannot_carry_a_name_that_is_not_utf8() -> None:
-    from harborkit.fix.export import ExportError, render_ansible
+    from harborkit.fix.export import ExportError
+    from harborkit.fix.playbook import render_ansible
 
     name = os.fsdecode(b"/etc/caf\xe9.conf")
     plan = Plan(files=(FileChange(("t",), name, b"x\n", None, "r"),))
@@ -421,7 +422,7 @@ def test_playbook_cannot_carry_a_name_that_is_not_utf8() -> None:
 
 
 def test_playbook_writes_every_byte_value_exactly(work: Path, tmp_path: Path) -> None:
-    from harborkit.fix.export import render_ansible
+    from harborkit.fix.playbook import render_ansible
 
     plan = byte_plan()
     text = render_ansible(
@@ -561,7 +562,8 @@ def test_playbook_writes_nothing_through_a_link_in_the_sysroot(work: Path, tmp_p
     "path", ["etc/x", "/etc/../../x", "/etc/./x", "/etc//x", "/etc/x/", "/", "/etc/x/.."]
 )
 def test_a_path_that_is_not_plain_is_not_exported(fmt: str, path: str) -> None:
-    from harborkit.fix.export import ExportError, render_ansible, render_sh
+    from harborkit.fix.export import ExportError, render_sh
+    from harborkit.fix.playbook import render_ansible
 
     plan = Plan(files=(FileChange(("t",), path, b"x\n", None, "r"),))
     render = render_sh if fmt == "sh" else render_ansible
@@ -605,7 +607,7 @@ def typed_plan() -> Plan:
 def test_playbook_writes_contents_yaml_would_read_as_other_types(
     work: Path, tmp_path: Path
 ) -> None:
-    from harborkit.fix.export import render_ansible
+    from harborkit.fix.playbook import render_ansible
 
     plan = typed_plan()
     book = tmp_path / "fix.yml"
@@ -673,7 +675,7 @@ def test_sh_script_passes_every_argv_word_as_data(shell: str, work: Path, tmp_pa
 def test_playbook_passes_every_argv_word_as_data(work: Path, tmp_path: Path) -> None:
     import json
 
-    from harborkit.fix.export import render_ansible
+    from harborkit.fix.playbook import render_ansible
 
     plan = argv_plan()
     book = tmp_path / "fix.yml"
@@ -769,7 +771,7 @@ def test_sh_script_check_ids_and_reasons_are_data(shell: str, work: Path, tmp_pa
 
 
 def test_playbook_check_ids_and_reasons_are_data(work: Path, tmp_path: Path) -> None:
-    from harborkit.fix.export import render_ansible
+    from harborkit.fix.playbook import render_ansible
 
     folder = tmp_path / "live"
     plan = ids_plan(folder)
