@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_the_one_temporary_name_is_what_stale_partial_clean_up_removes(tmp_path: Path) -> None:
-    from harborkit.bundle.writer import remove_stale_partials
+    from harborkit.bundle.sinks import remove_stale_partials
 
     assert temp_name("b.tar") == f".b.tar.partial-{os.getpid()}"
     dead = 2**22 + 7  # above pid_max's default: no such process
@@ -118,7 +118,7 @@ _NOT_FILE_WRITES = {
     ("harborkit/fix/journal.py", "os.rename("),  # a journal folder made whole, then named
     ("harborkit/fix/lock.py", "os.rename("),  # a journal folder set aside to be removed
     ("harborkit/registry/blobs.py", "os.replace("),  # the resumable .partial of the blob cache
-    ("harborkit/bundle/load.py", "mkstemp("),  # can this folder be written at all?
+    ("harborkit/bundle/targets.py", "mkstemp("),  # can this folder be written at all?
 }
 
 

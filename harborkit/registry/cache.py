@@ -8,10 +8,8 @@ ungzip it again.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import stat
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
