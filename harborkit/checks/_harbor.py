@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from harborkit.checks.dockerd_registry import insecure_entry_refused
 from harborkit.engine.interface import CheckContext, SkipCheck
 from harborkit.errors import InputError
 from harborkit.host.interface import Host, UnreadableFile
@@ -220,8 +221,6 @@ _ADDRESS = re.compile(
 def parse_address(text: str, source: str = "--harbor") -> HarborAddress:
     """``http[s]://HOST[:PORT]`` or ``HOST[:PORT]`` (plain HTTP, Harbor v1.8.0's
     default); :class:`InputError` (exit 2) naming ``source`` otherwise."""
-    from harborkit.checks.daemon_json import insecure_entry_refused
-
     m = _ADDRESS.fullmatch(text.strip())
     port = int(m.group("port")) if m and m.group("port") else None
     # a name dockerd cannot list (a..b, a.-b) is no address docker can reach either

@@ -508,7 +508,7 @@ class DockerdLimits(Check):
 
     def plan(self, ctx: CheckContext, outcome: Outcome) -> Sequence[Change]:
         """A docker.service drop-in setting the failing limits, then a restart of docker."""
-        from harborkit.checks.daemon_json import docker_restart
+        from harborkit.checks.daemon_json_plan import docker_restart
         from harborkit.fix.plan import file_change
 
         wanted = ctx.section("limits").get("dockerd") or {}

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from harborkit.engine.interface import Check, CheckContext, Finding, Outcome, Severity, Status
+from harborkit.host.interface import Host
 
 if TYPE_CHECKING:
     from harborkit.fix.plan import Change
@@ -21,6 +22,100 @@ def _judge(mode: str, allowed: str) -> Status:
     if _RANK[mode] <= _RANK.get(allowed, 0):
         return Status.PASS
     return Status.FAIL if mode == "enforcing" else Status.WARN
+
+
+def _read_config(host: Host) -> tuple[str | None, str | None, int | None]:
+    """The config's text (None when unreadable), its last ``SELINUX=`` mode and that line."""
+    config, line = None, None
+    try:
+        text = host.read_text(CONFIG)
+    except OSError:
+        text = None
+    if text is not None:
+        for n, raw in enumerate(text.splitlines(), 1):
+            m = re.match(r"\s*SELINUX\s*=\s*(\S*)", raw)
+            if m:
+                config, line = m.group(1).strip("\"'").lower(), n
+    return text, config, line
+
+
+def _read_runtime(host: Host) -> str | None:
+    """The running kernel's mode; None when a sysroot cannot tell."""
+    runtime_known = host.live or host.is_dir("/sys/fs")
+    try:
+        return {"1": "enforcing", "0": "permissive"}.get(
+            host.read_text(ENFORCE).strip(), "enforcing"
+        )
+    except FileNotFoundError:
+        return "disabled" if runtime_known else None
+
+
+def _config_finding(
+    text: str | None, config: str | None, line: int | None, allowed: str
+) -> Finding:
+    if text is None:
+        return Finding(Status.WARN, "config", f"no {CONFIG}", expected=allowed)
+    if config is None:
+        return Finding(
+            Status.WARN,
+            "config",
+            f"no SELINUX= line in {CONFIG}",
+            expected=f"SELINUX={allowed}",
+            location=CONFIG,
+        )
+    if config not in _RANK:
+        return Finding(
+            Status.FAIL,
+            "config",
+            f"SELINUX={config} is not a mode (enforcing, permissive, disabled)",
+            expected=f"SELINUX={allowed}",
+            actual=f"SELINUX={config}",
+            location=f"{CONFIG}:{line}",
+        )
+    return Finding(
+        _judge(config, allowed),
+        "config",
+        f"SELINUX={config}",
+        expected=f"SELINUX={allowed}",
+        actual=f"SELINUX={config}",
+        location=f"{CONFIG}:{line}",
+    )
+
+
+def _runtime_finding(
+    runtime: str | None, config: str | None, allowed: str
+) -> tuple[Finding, str | None]:
+    """The runtime mode's finding, and the outcome's summary when config and
+    runtime differ until a reboot."""
+    if runtime is None:
+        return (
+            Finding(
+                Status.SKIP,
+                "runtime",
+                f"the runtime mode needs a running system; no {ENFORCE} in the sysroot",
+            ),
+            None,
+        )
+    summary = None
+    status = _judge(runtime, allowed)
+    msg = {
+        "disabled": "off (no /sys/fs/selinux/enforce)",
+        "permissive": "permissive (enforce = 0)",
+        "enforcing": "enforcing (enforce = 1)",
+    }[runtime]
+    if config in _RANK and _RANK[config] < _RANK[runtime]:
+        msg = f"{runtime} until reboot ({config} in config)"
+        if status is not Status.PASS:
+            summary = f"{config} in config, {runtime} until reboot"
+    finding = Finding(
+        status,
+        "runtime",
+        msg,
+        expected=allowed,
+        actual=runtime,
+        location=ENFORCE if runtime != "disabled" else None,
+    )
+    return finding, summary
 
 
 class SelinuxMode(Check):
@@ -46,94 +141,14 @@ class SelinuxMode(Check):
 
     def run(self, ctx: CheckContext) -> Outcome:
         allowed = str(ctx.profile.get("selinux", {}).get("mode", "disabled"))
-        host = ctx.host
-        config, line = None, None
-        try:
-            text = host.read_text(CONFIG)
-        except OSError:
-            text = None
-        if text is not None:
-            for n, raw in enumerate(text.splitlines(), 1):
-                m = re.match(r"\s*SELINUX\s*=\s*(\S*)", raw)
-                if m:
-                    config, line = m.group(1).strip("\"'").lower(), n
-        runtime: str | None
-        runtime_known = host.live or host.is_dir("/sys/fs")
-        try:
-            runtime = {"1": "enforcing", "0": "permissive"}.get(
-                host.read_text(ENFORCE).strip(), "enforcing"
-            )
-        except FileNotFoundError:
-            runtime = "disabled" if runtime_known else None
+        text, config, line = _read_config(ctx.host)
+        runtime = _read_runtime(ctx.host)
         if text is None and runtime in (None, "disabled"):
             f = Finding(Status.PASS, "SELinux", f"SELinux not present (no {CONFIG})")
             return Outcome.from_findings([f], ok="SELinux not present")
-
-        findings = []
-        if text is None:
-            findings.append(Finding(Status.WARN, "config", f"no {CONFIG}", expected=allowed))
-        elif config is None:
-            findings.append(
-                Finding(
-                    Status.WARN,
-                    "config",
-                    f"no SELINUX= line in {CONFIG}",
-                    expected=f"SELINUX={allowed}",
-                    location=CONFIG,
-                )
-            )
-        elif config not in _RANK:
-            findings.append(
-                Finding(
-                    Status.FAIL,
-                    "config",
-                    f"SELINUX={config} is not a mode (enforcing, permissive, disabled)",
-                    expected=f"SELINUX={allowed}",
-                    actual=f"SELINUX={config}",
-                    location=f"{CONFIG}:{line}",
-                )
-            )
-        else:
-            findings.append(
-                Finding(
-                    _judge(config, allowed),
-                    "config",
-                    f"SELINUX={config}",
-                    expected=f"SELINUX={allowed}",
-                    actual=f"SELINUX={config}",
-                    location=f"{CONFIG}:{line}",
-                )
-            )
-        summary = None
-        if runtime is None:
-            findings.append(
-                Finding(
-                    Status.SKIP,
-                    "runtime",
-                    f"the runtime mode needs a running system; no {ENFORCE} in the sysroot",
-                )
-            )
-        else:
-            status = _judge(runtime, allowed)
-            msg = {
-                "disabled": "off (no /sys/fs/selinux/enforce)",
-                "permissive": "permissive (enforce = 0)",
-                "enforcing": "enforcing (enforce = 1)",
-            }[runtime]
-            if config in _RANK and _RANK[config] < _RANK[runtime]:
-                msg = f"{runtime} until reboot ({config} in config)"
-                if status is not Status.PASS:
-                    summary = f"{config} in config, {runtime} until reboot"
-            findings.append(
-                Finding(
-                    status,
-                    "runtime",
-                    msg,
-                    expected=allowed,
-                    actual=runtime,
-                    location=ENFORCE if runtime != "disabled" else None,
-                )
-            )
+        findings = [_config_finding(text, config, line, allowed)]
+        runtime_finding, summary = _runtime_finding(runtime, config, allowed)
+        findings.append(runtime_finding)
         return Outcome.from_findings(
             findings,
             ok=f"SELinux {config} in config, {runtime or 'unknown'} at runtime",

@@ -451,7 +451,7 @@ def judge_sources(d: Daemon, exp: Expectation) -> Finding:
 def plan_time(ctx: CheckContext, check_id: str, outcome: Outcome) -> list[Change]:
     """Point the time service in use at the expected servers (or make it the
     master), enable it and restart it."""
-    from harborkit.fix.plan import Command, ManualStep, edit_lines, file_change, read_bytes
+    from harborkit.fix.plan import Command, ManualStep
 
     section = ctx.profile.get("time") or {}
     wanted = [s for s in section.get("services", list(DAEMONS)) if s in DAEMONS]
@@ -470,60 +470,10 @@ def plan_time(ctx: CheckContext, check_id: str, outcome: Outcome) -> list[Change
     exp = expectation(ctx)
     changes: list[Change] = []
     if f"{d.name} configured" in bad:
-        if exp.role == "any":
-            what = {
-                "ntpd": "add 'server <site NTP server> iburst' to /etc/ntp.conf",
-                "chronyd": "add 'server <site NTP server> iburst' to /etc/chrony.conf",
-                "systemd-timesyncd": f"set NTP=<site NTP server> in {TIMESYNCD_DROPIN}",
-            }[d.name]
-            return [
-                ManualStep(
-                    (check_id,),
-                    f"{d.name} is the time service here: {what}; name the server in the "
-                    "profile (time.servers, or time.master for the guide's roles) and "
-                    "harborkit fix writes it",
-                )
-            ]
-        if d.name == "systemd-timesyncd":
-            if exp.role == "master":
-                return [
-                    ManualStep(
-                        (check_id,),
-                        "systemd-timesyncd cannot serve time to the other nodes: install "
-                        "chrony or ntp on the time master",
-                    )
-                ]
-            body = (
-                "# Time servers for Harbor (written by harborkit fix)\n[Time]\n"
-                f"NTP={' '.join(exp.servers)}\n"
-            )
-            c = file_change(check_id, ctx.host, TIMESYNCD_DROPIN, body, exp.why, owned=True)
-        else:
-            path = (
-                d.config.files[0]
-                if d.config.files
-                else (NTP_CONFS[0] if d.name == "ntpd" else CHRONY_CONFS[0])
-            )
-            text = (read_bytes(ctx.host, path) or b"").decode("utf-8", "surrogateescape")
-            edits: dict[int, str | None] = {}
-            for src, where in d.config.sources:
-                p, _, n = where.rpartition(":")
-                if p == path and n.isdigit() and _unreachable(src):
-                    raw = text.splitlines()[int(n) - 1]
-                    edits[int(n)] = (
-                        f"# {raw.strip()}  # harborkit: unreachable from an air-gapped site"
-                    )
-            have = {s for s, _ in d.config.sources}
-            if exp.role == "master":
-                add = (
-                    ["server 127.127.1.0", "fudge 127.127.1.0 stratum 10"]
-                    if d.name == "ntpd"
-                    else ["local stratum 10", "allow"]
-                )
-                add = [] if d.config.local else add
-            else:
-                add = [f"server {s} iburst" for s in exp.servers if s not in have]
-            c = file_change(check_id, ctx.host, path, edit_lines(text, edits, add), exp.why)
+        manual = _manual_config(check_id, d, exp)
+        if manual is not None:
+            return [manual]
+        c = _config_change(ctx, check_id, d, exp)
         if c is not None:
             changes.append(c)
     if f"{d.name} enabled" in bad:
@@ -539,6 +489,69 @@ def plan_time(ctx: CheckContext, check_id: str, outcome: Outcome) -> list[Change
             )
         )
     return changes
+
+
+def _manual_config(check_id: str, d: Daemon, exp: Expectation) -> Change | None:
+    """The step left to the operator when harborkit cannot configure ``d``: no
+    server named in the profile, or systemd-timesyncd asked to be the master."""
+    from harborkit.fix.plan import ManualStep
+
+    if exp.role == "any":
+        what = {
+            "ntpd": "add 'server <site NTP server> iburst' to /etc/ntp.conf",
+            "chronyd": "add 'server <site NTP server> iburst' to /etc/chrony.conf",
+            "systemd-timesyncd": f"set NTP=<site NTP server> in {TIMESYNCD_DROPIN}",
+        }[d.name]
+        return ManualStep(
+            (check_id,),
+            f"{d.name} is the time service here: {what}; name the server in the "
+            "profile (time.servers, or time.master for the guide's roles) and "
+            "harborkit fix writes it",
+        )
+    if d.name == "systemd-timesyncd" and exp.role == "master":
+        return ManualStep(
+            (check_id,),
+            "systemd-timesyncd cannot serve time to the other nodes: install "
+            "chrony or ntp on the time master",
+        )
+    return None
+
+
+def _config_change(ctx: CheckContext, check_id: str, d: Daemon, exp: Expectation) -> Change | None:
+    """``d``'s configuration pointed at the expected servers (or made the master):
+    a drop-in for systemd-timesyncd; for ntpd and chronyd, their main file with
+    unreachable sources commented out and the missing lines added."""
+    from harborkit.fix.plan import edit_lines, file_change, read_bytes
+
+    if d.name == "systemd-timesyncd":
+        body = (
+            "# Time servers for Harbor (written by harborkit fix)\n[Time]\n"
+            f"NTP={' '.join(exp.servers)}\n"
+        )
+        return file_change(check_id, ctx.host, TIMESYNCD_DROPIN, body, exp.why, owned=True)
+    path = (
+        d.config.files[0]
+        if d.config.files
+        else (NTP_CONFS[0] if d.name == "ntpd" else CHRONY_CONFS[0])
+    )
+    text = (read_bytes(ctx.host, path) or b"").decode("utf-8", "surrogateescape")
+    edits: dict[int, str | None] = {}
+    for src, where in d.config.sources:
+        p, _, n = where.rpartition(":")
+        if p == path and n.isdigit() and _unreachable(src):
+            raw = text.splitlines()[int(n) - 1]
+            edits[int(n)] = f"# {raw.strip()}  # harborkit: unreachable from an air-gapped site"
+    have = {s for s, _ in d.config.sources}
+    if exp.role == "master":
+        add = (
+            ["server 127.127.1.0", "fudge 127.127.1.0 stratum 10"]
+            if d.name == "ntpd"
+            else ["local stratum 10", "allow"]
+        )
+        add = [] if d.config.local else add
+    else:
+        add = [f"server {s} iburst" for s in exp.servers if s not in have]
+    return file_change(check_id, ctx.host, path, edit_lines(text, edits, add), exp.why)
 
 
 CHECKS: list[type[Check]] = [TimeSync]

@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from harborkit.errors import InputError
+from harborkit.yamlfile import _Loader
 
 #: An inventory file, and each file ansible-inventory reads beside it, is read up to this size.
 MAX_FILE_BYTES = 4 << 20
@@ -81,6 +82,17 @@ def clean(text: str, limit: int = 300) -> str:
     """Free text (a tool's message) as one printable line."""
     one = " ".join(_CONTROL.sub(" ", text).split())
     return one if len(one) <= limit else one[:limit] + "..."
+
+
+def type_name(value: Any) -> str:
+    """How a message names the type of a value read from an inventory."""
+    return {
+        list: "a list",
+        str: "a string",
+        int: "a number",
+        float: "a number",
+        bool: "true/false",
+    }.get(type(value), type(value).__name__)
 
 
 def kind_of(mode: int) -> str:
@@ -162,8 +174,6 @@ def scan_yaml(text: str, path: str) -> None:
     :data:`MAX_VALUES` values or :data:`MAX_EXPANDED_CHARS` characters (a
     "billion laughs"), an alias to an anchor that is still open (recursive)
     and one to no anchor. Each error names ``path:line``."""
-    from harborkit.yamlfile import _Loader
-
     anchors: dict[str, tuple[int, int]] = {}
     stack: list[_Open] = []
     values = chars = 0

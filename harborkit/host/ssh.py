@@ -29,7 +29,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, NoReturn
 
 from harborkit.collect import script
 from harborkit.collect.snapshot import Snapshot, SnapshotError, parse
@@ -236,6 +236,23 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=5)
 
 
+def _spawn(argv: list[str]) -> subprocess.Popen[bytes]:
+    """Start ``ssh`` in its own process group (killed whole on expiry), all pipes ours."""
+    try:
+        return subprocess.Popen(  # noqa: S603 - argv list, never a local shell
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "LC_ALL": "C"},
+            start_new_session=True,  # its own process group: killed whole on expiry
+        )
+    except FileNotFoundError as e:
+        from harborkit.errors import EnvironmentProblem
+
+        raise EnvironmentProblem("the OpenSSH client 'ssh' is not installed") from e
+
+
 def _pump(
     proc: subprocess.Popen[bytes], payload: bytes, out: IO[bytes], deadline: float, t0: float
 ) -> tuple[int, bytes, ClockSample | None]:
@@ -430,19 +447,7 @@ class SshConnection:
         limit = self.options.command_timeout
         t0 = time.time()
         deadline = time.monotonic() + limit
-        try:
-            proc = subprocess.Popen(  # noqa: S603 - argv list, never a local shell
-                argv,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                env={**os.environ, "LC_ALL": "C"},
-                start_new_session=True,  # its own process group: killed whole on expiry
-            )
-        except FileNotFoundError as e:
-            from harborkit.errors import EnvironmentProblem
-
-            raise EnvironmentProblem("the OpenSSH client 'ssh' is not installed") from e
+        proc = _spawn(argv)
         with self._live_lock:
             self._live.add(proc)
         problem: _Stopped | None = None
@@ -466,23 +471,33 @@ class SshConnection:
                 with self._live_lock:
                     self._live.discard(proc)
             if problem is not None:
-                _kill_group(proc)
-                if isinstance(problem, _Deadline):
-                    why = (
-                        f"the collector did not finish within {limit:g} s (--command-timeout)"
-                        + _prompt_hint(problem.stderr)
-                    )
-                else:
-                    why = problem.why
-                reason = f"{self.label}: {why}"
-                self.failed = reason
-                # its ControlMaster too, which may be what hangs: killed, not asked
-                self.close(ask=False)
-                raise SshError(reason)
+                self._give_up(proc, problem, limit)
             out.seek(0)
             data = out.read() if size else b""
-        stderr = err.decode("utf-8", "replace")
-        if proc.returncode == 255:
+        self._check_exit(proc.returncode, err.decode("utf-8", "replace"), clock, size)
+        return data, clock
+
+    def _give_up(self, proc: subprocess.Popen[bytes], problem: _Stopped, limit: float) -> NoReturn:
+        """Kill ``ssh`` past its deadline or bound; the target fails from now on."""
+        _kill_group(proc)
+        if isinstance(problem, _Deadline):
+            why = (
+                f"the collector did not finish within {limit:g} s (--command-timeout)"
+                + _prompt_hint(problem.stderr)
+            )
+        else:
+            why = problem.why
+        reason = f"{self.label}: {why}"
+        self.failed = reason
+        # its ControlMaster too, which may be what hangs: killed, not asked
+        self.close(ask=False)
+        raise SshError(reason)
+
+    def _check_exit(
+        self, returncode: int, stderr: str, clock: ClockSample | None, size: int
+    ) -> None:
+        """Raise :class:`SshError` saying why ``ssh`` (or the collector) failed, if it did."""
+        if returncode == 255:
             if clock or size:  # the collector had started: the connection broke under it
                 got = f", {size} bytes received" if size else ""
                 last = _last_line(stderr, "closed")
@@ -499,10 +514,9 @@ class SshConnection:
                 "password (harborkit runs sudo -n): allow this user NOPASSWD in sudoers, or "
                 "log in as root"
             )
-        if proc.returncode != 0:
-            last = _last_line(stderr, f"exit status {proc.returncode}")
+        if returncode != 0:
+            last = _last_line(stderr, f"exit status {returncode}")
             raise SshError(f"{self.label}: the collector failed: {last}")
-        return data, clock
 
     def abort(self) -> None:
         """Kill the ssh clients of this connection that are running now (an

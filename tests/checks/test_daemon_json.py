@@ -13,7 +13,9 @@ from typing import Any
 
 import pytest
 
-from harborkit.checks.daemon_json import DaemonJsonCheck, DaemonRuntime, covers
+from harborkit.checks.daemon_json import DaemonJsonCheck
+from harborkit.checks.daemon_runtime import DaemonRuntime
+from harborkit.checks.dockerd_registry import covers
 from harborkit.engine.interface import CheckContext, CheckOptions, Finding, Status
 from harborkit.engine.profile import load_profile
 from harborkit.engine.runner import _run_one

@@ -16,11 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from harborkit.checks.daemon_json import (
-    DaemonJsonCheck,
-    insecure_entry_refused,
-    mirror_refused,
-)
+from harborkit.checks.daemon_json import DaemonJsonCheck
+from harborkit.checks.dockerd_registry import insecure_entry_refused, mirror_refused
 from harborkit.engine.interface import CheckContext, CheckOptions, Status
 from harborkit.engine.profile import load_profile
 from harborkit.engine.runner import _run_one
@@ -427,7 +424,7 @@ COVERS = [
 def test_covers_harbor_as_dockerd_reads_the_entry(
     entry: str, host: str, port: int, covered: bool
 ) -> None:
-    from harborkit.checks.daemon_json import covers
+    from harborkit.checks.dockerd_registry import covers
 
     assert covers(entry, host, port) is covered
 
@@ -678,7 +675,7 @@ def test_fix_with_harbor_replaces_the_guides_placeholder(tmp_path: Path) -> None
 
 
 def test_runtime_names_harbor_the_running_daemon_does_not_treat_as_insecure() -> None:
-    from harborkit.checks.daemon_json import DaemonRuntime
+    from harborkit.checks.daemon_runtime import DaemonRuntime
     from tests.checks.test_mut_daemon_json import snapshot_ctx
 
     for address, status, message in [

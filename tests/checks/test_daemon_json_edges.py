@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 
-from harborkit.checks import daemon_json
-from harborkit.checks.daemon_json import DaemonJson, DaemonJsonCheck, covers, json_problem
+from harborkit.checks import daemon_json_file, docker_units
+from harborkit.checks.daemon_json import DaemonJsonCheck
+from harborkit.checks.daemon_json_file import DaemonJson, json_problem
+from harborkit.checks.dockerd_registry import covers
 from harborkit.engine.interface import CheckContext, CheckOptions, Finding, Status
 from harborkit.engine.profile import load_profile
 from harborkit.engine.runner import _run_one
@@ -121,7 +123,7 @@ def test_not_an_object_is_located_on_line_one(tmp_path: Path) -> None:
     assert full(out.findings) == [
         ("fail", "daemon.json", "must be a JSON object, not int", None, None, f"{DJ}:1")
     ]
-    dj = daemon_json.read_daemon_json(ctx(root))
+    dj = daemon_json_file.read_daemon_json(ctx(root))
     assert (dj.exists, dj.data, dj.insecure_registries) == (True, 42, None)
 
 
@@ -263,7 +265,7 @@ def test_unit_files_in_systemd_order(tmp_path: Path) -> None:
         },
     )
     host = SysrootHost(root)
-    assert daemon_json._unit_files(host) == [
+    assert docker_units._unit_files(host) == [
         "/usr/lib/systemd/system/docker.service",
         "/lib/systemd/system/docker.service.d/05-c.conf",
         "/run/systemd/system/docker.service.d/10-a.conf",
@@ -272,10 +274,10 @@ def test_unit_files_in_systemd_order(tmp_path: Path) -> None:
     sysroot(
         root, {"etc/systemd/system/docker.service": "", "run/systemd/system/docker.service": ""}
     )
-    assert daemon_json._unit_files(host)[0] == "/etc/systemd/system/docker.service"
+    assert docker_units._unit_files(host)[0] == "/etc/systemd/system/docker.service"
     (root / "etc/systemd/system/docker.service").unlink()
-    assert daemon_json._unit_files(host)[0] == "/run/systemd/system/docker.service"
-    assert daemon_json._unit_files(SysrootHost(sysroot(tmp_path / "empty", {}))) == []
+    assert docker_units._unit_files(host)[0] == "/run/systemd/system/docker.service"
+    assert docker_units._unit_files(SysrootHost(sysroot(tmp_path / "empty", {}))) == []
 
 
 def test_an_empty_assignment_clears_the_lines_before_it(tmp_path: Path) -> None:
@@ -296,11 +298,11 @@ def test_an_empty_assignment_clears_the_lines_before_it(tmp_path: Path) -> None:
     )
     host = SysrootHost(root)
     unit = "/etc/systemd/system/docker.service.d/20-again.conf"
-    assert daemon_json.environment_files(host) == [
-        daemon_json.EnvFileLine(
+    assert docker_units.environment_files(host) == [
+        docker_units.EnvFileLine(
             unit, 2, "EnvironmentFile = - /srv/conf/daemon.json", "/srv/conf/daemon.json"
         ),
-        daemon_json.EnvFileLine(
+        docker_units.EnvFileLine(
             unit, 4, "EnvironmentFile=/etc/default/docker", "/etc/default/docker"
         ),
     ]

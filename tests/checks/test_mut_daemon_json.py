@@ -12,8 +12,10 @@ from typing import Any
 
 import pytest
 
-from harborkit.checks import daemon_json
-from harborkit.checks.daemon_json import DaemonJsonCheck, DaemonRuntime, covers
+from harborkit.checks import daemon_json_file, daemon_json_plan, docker_units
+from harborkit.checks.daemon_json import DaemonJsonCheck
+from harborkit.checks.daemon_runtime import DaemonRuntime
+from harborkit.checks.dockerd_registry import covers
 from harborkit.collect.snapshot import CommandOutput, Snapshot
 from harborkit.engine.interface import CheckContext, CheckOptions, Finding, Outcome, Status
 from harborkit.engine.profile import load_profile
@@ -346,7 +348,7 @@ def test_runtime_plan_restarts_docker_only_after_a_failure() -> None:
     fail = Outcome(
         Status.FAIL, "f", (Finding(Status.PASS, "a", "p"), Finding(Status.FAIL, "x", "f"))
     )
-    assert check.plan(ctx, fail) == daemon_json.docker_restart(
+    assert check.plan(ctx, fail) == daemon_json_plan.docker_restart(
         "docker.daemon_runtime", reload=False
     )
 
@@ -357,17 +359,17 @@ def test_runtime_plan_restarts_docker_only_after_a_failure() -> None:
 def test_default_path_when_the_profile_names_none() -> None:
     for prof in ({}, {"daemon_json": {}}, {"daemon_json": None}):
         ctx = CheckContext(host=LocalHost(), profile=prof)
-        assert daemon_json.daemon_json_path(ctx) == DJ
+        assert daemon_json_file.daemon_json_path(ctx) == DJ
 
 
 def test_the_file_is_read_once_per_run(tmp_path: Path) -> None:
     ctx = sys_ctx(tmp_path, {DJ: "{}", "/srv/other.json": '{"debug": true}'})
-    first = daemon_json.read_daemon_json(ctx)
+    first = daemon_json_file.read_daemon_json(ctx)
     (tmp_path / "root" / DJ.lstrip("/")).write_text("[]")
-    assert daemon_json.read_daemon_json(ctx) is first
+    assert daemon_json_file.read_daemon_json(ctx) is first
     # once per path: another path is read on its own
     ctx.profile["daemon_json"] = {"path": "/srv/other.json"}
-    assert daemon_json.read_daemon_json(ctx).data == {"debug": True}
+    assert daemon_json_file.read_daemon_json(ctx).data == {"debug": True}
 
 
 def test_lines_after_a_reset_in_the_same_file_count() -> None:
@@ -379,10 +381,10 @@ def test_lines_after_a_reset_in_the_same_file_count() -> None:
         b"[Service]\nEnvironmentFile=/etc/a\nEnvironmentFile=\nEnvironmentFile=/etc/b\n"
         b"EnvironmentFile=-Xconf/env\n"
     )
-    assert daemon_json.environment_files(SnapshotHost(snap)) == [
-        daemon_json.EnvFileLine(unit, 4, "EnvironmentFile=/etc/b", "/etc/b"),
+    assert docker_units.environment_files(SnapshotHost(snap)) == [
+        docker_units.EnvFileLine(unit, 4, "EnvironmentFile=/etc/b", "/etc/b"),
         # a relative path (systemd ignores it) is taken as written, only "-" dropped
-        daemon_json.EnvFileLine(unit, 5, "EnvironmentFile=-Xconf/env", "Xconf/env"),
+        docker_units.EnvFileLine(unit, 5, "EnvironmentFile=-Xconf/env", "Xconf/env"),
     ]
 
 
@@ -406,7 +408,7 @@ def test_unreadable_file_in_a_snapshot() -> None:
             None,
         )
     ]
-    assert daemon_json.repaired_json(ctx) == (
+    assert daemon_json_plan.repaired_json(ctx) == (
         None,
         f"{DJ}: cannot read: Permission denied (the collector ran as deploy)",
     )
@@ -447,8 +449,8 @@ def test_an_unreadable_unit_file_is_passed_over() -> None:
     snap.listings[dropins] = ["10-x.conf", "20-y.conf"]
     snap.errors[f"{dropins}/10-x.conf"] = "Permission denied"
     snap.files[f"{dropins}/20-y.conf"] = b"[Service]\nEnvironmentFile=-/etc/docker/daemon.json\n"
-    assert daemon_json.environment_files(SnapshotHost(snap)) == [
-        daemon_json.EnvFileLine(
+    assert docker_units.environment_files(SnapshotHost(snap)) == [
+        docker_units.EnvFileLine(
             f"{dropins}/20-y.conf", 2, "EnvironmentFile=-/etc/docker/daemon.json", DJ
         )
     ]
@@ -541,6 +543,6 @@ def test_absent_file_with_an_https_harbor(tmp_path: Path) -> None:
     ],
 )
 def test_registry_host(entry: str, host: str) -> None:
-    from harborkit.checks.daemon_json import _registry_host
+    from harborkit.checks.dockerd_registry import _registry_host
 
     assert _registry_host(entry) == host

@@ -10,15 +10,10 @@ from typing import Any
 
 import pytest
 
-from harborkit.checks import daemon_json
-from harborkit.checks.daemon_json import (
-    ENVFILE_DROPIN,
-    DaemonJsonCheck,
-    docker_restart,
-    plan_daemon_json,
-    plan_environment_file,
-    repaired_json,
-)
+from harborkit.checks import daemon_json_file, docker_units
+from harborkit.checks.daemon_json import DaemonJsonCheck
+from harborkit.checks.daemon_json_plan import docker_restart, plan_daemon_json, repaired_json
+from harborkit.checks.docker_units import ENVFILE_DROPIN, plan_environment_file
 from harborkit.engine.interface import CheckContext, CheckOptions, Finding, Outcome, Status
 from harborkit.engine.profile import load_profile
 from harborkit.engine.runner import _run_one
@@ -193,7 +188,7 @@ def test_repair_leaves_the_parsed_file_alone(tmp_path: Path) -> None:
     ctx = make_ctx(tmp_path, {DJ: '{"insecure-registries": []}'}, HARBOR_HTTP)
     data, _ = repaired_json(ctx)
     assert data == {"insecure-registries": [ADDR]}
-    assert daemon_json.read_daemon_json(ctx).data == {"insecure-registries": []}
+    assert daemon_json_file.read_daemon_json(ctx).data == {"insecure-registries": []}
 
 
 # --- plan_daemon_json -------------------------------------------------------------
@@ -348,7 +343,7 @@ def test_the_dropin_already_written_is_not_planned_again(tmp_path: Path) -> None
         },
     )
     # the reset in the drop-in (sorted after 10-env.conf) clears both lines
-    assert daemon_json.environment_files(ctx.host) == []
+    assert docker_units.environment_files(ctx.host) == []
     assert plan_environment_file(ctx, ID) == []
 
 
@@ -448,7 +443,7 @@ def test_a_line_after_the_dropin_is_left_to_the_operator(tmp_path: Path) -> None
             ENVFILE_DROPIN: new.decode(),
         },
     )
-    assert [e.unit for e in daemon_json.environment_files(ctx.host)] == [late]
+    assert [e.unit for e in docker_units.environment_files(ctx.host)] == [late]
     assert plan_environment_file(ctx, ID) == []
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from harborkit.errors import ExitCode, InputError
-from harborkit.host.inventory import parse_ini, parse_yaml, select
+from harborkit.host.inventory import select
+from harborkit.host.inventory_static import parse_ini, parse_yaml
 from harborkit.host.ssh import UNREACHABLE_EXIT, SshTarget
 from tests.remote.conftest import Lab, hk, verdicts
 from tests.support.sshhost import ADMIN
@@ -307,7 +308,7 @@ def test_which_reader(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     ],
 )  # fmt: skip
 def test_ansible_inventory_failure_is_one_clean_line(stderr: str, rc: int, message: str) -> None:
-    from harborkit.host.inventory import _ansible_error
+    from harborkit.host.inventory_ansible import _ansible_error
 
     assert _ansible_error(stderr, rc) == message
 
