@@ -3,13 +3,33 @@
 from __future__ import annotations
 
 import enum
+import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from harborkit.clihelp import HarborOption
+from harborkit.commands.options import (
+    AuditOptions,
+    FixHarborConfigOpt,
+    FixInstallDirOpt,
+    FixNodeOpt,
+    FixOnlyOpt,
+    FixProfileOpt,
+    FixRootOpt,
+    FixSkipOpt,
+    HarborOption,
+)
+from harborkit.commands.output import one as _one
+from harborkit.errors import EnvironmentProblem, InputError
+
+if TYPE_CHECKING:
+    from harborkit.engine.interface import Report
+    from harborkit.engine.session import Session
+    from harborkit.fix.apply import Target
+    from harborkit.fix.plan import Plan
 
 
 class FixFormat(enum.StrEnum):
@@ -19,37 +39,14 @@ class FixFormat(enum.StrEnum):
 
 
 def fix_command(
-    profile: Annotated[
-        Path | None,
-        typer.Option("--profile", "-p", help="Baseline profile (YAML); default: the built-in one."),
-    ] = None,
-    root: Annotated[
-        str | None,
-        typer.Option(
-            "--root", help="Fix a sysroot folder instead of this machine (no commands run)."
-        ),
-    ] = None,
-    harbor_config: Annotated[
-        str | None,
-        typer.Option("--harbor-config", help="harbor.yml to check (a path on the host)."),
-    ] = None,
-    install_dir: Annotated[
-        str | None,
-        typer.Option("--install-dir", help="Harbor installer folder holding harbor.yml."),
-    ] = None,
-    node: Annotated[
-        list[str] | None,
-        typer.Option("--node", help="Cluster node NAME=ADDRESS for /etc/hosts (repeatable)."),
-    ] = None,
+    profile: FixProfileOpt = None,
+    root: FixRootOpt = None,
+    harbor_config: FixHarborConfigOpt = None,
+    install_dir: FixInstallDirOpt = None,
+    node: FixNodeOpt = None,
     harbor: HarborOption = None,
-    only: Annotated[
-        list[str] | None,
-        typer.Option("--only", help="Fix only these check ids or groups (comma-separated)."),
-    ] = None,
-    skip: Annotated[
-        list[str] | None,
-        typer.Option("--skip", help="Leave these check ids or groups alone (comma-separated)."),
-    ] = None,
+    only: FixOnlyOpt = None,
+    skip: FixSkipOpt = None,
     apply: Annotated[
         bool, typer.Option("--apply", help="Make the changes (journaled), then check again.")
     ] = False,
@@ -88,7 +85,6 @@ def fix_command(
     2 usage, 3 environment (not root, read-only), 12 refused (a file changed
     since the plan, a docker restart with running containers).
     """
-    from harborkit.errors import InputError
     from harborkit.fix.apply import Target
 
     target = Target.of(root, journal_dir)
@@ -102,70 +98,101 @@ def fix_command(
     if rollback:
         _rollback(target, journal_id)
         return
-
-    import os
-
-    from harborkit.engine.session import prepare
-    from harborkit.errors import EnvironmentProblem
-    from harborkit.fix.build import plan_from_report, plan_id, render_dry_run
-
     if apply and root is None and os.geteuid() != 0:
         raise EnvironmentProblem(
             "harborkit fix --apply changes system files and services: run it as root "
             "(nothing was changed)"
         )
-
-    session = prepare(
-        profile=profile,
-        root=root,
-        harbor_config=harbor_config,
-        install_dir=install_dir,
-        node=node,
-        only=only,
-        skip=skip,
-        harbor=harbor,
-    )
-    before = session.run()
-    plan = plan_from_report(before)
-    pid = plan_id(plan)
-    where = "live host" if before.live else "sysroot"
+    audit = AuditOptions.of(profile, root, harbor_config, install_dir, node, harbor, only, skip)
+    fixing = _plan(audit)
     if fmt is not FixFormat.diff:
         if apply:
             raise InputError("--format sh/ansible writes the plan out; it does not go with --apply")
-        from harborkit.fix.export import render_ansible, render_sh
+        _export(fixing, fmt, output)
+    elif not apply:
+        _show(fixing)
+    else:
+        _apply(fixing, target, expect_plan=expect_plan, restart_docker=restart_docker)
 
-        render = render_sh if fmt is FixFormat.sh else render_ansible
-        text = render(plan, host=before.host, profile=before.profile, plan_id=pid)
-        if output is not None:
-            from harborkit.fsutil import atomic_write_text
 
-            atomic_write_text(output, text)
-            if fmt is FixFormat.sh:
-                output.chmod(0o755)
-        else:
-            sys.stdout.write(text)
-        return
+@dataclass(frozen=True)
+class _Fixing:
+    """The session, its run before the fix and the plan made from it."""
+
+    session: Session
+    before: Report
+    plan: Plan
+    pid: str
+
+    @property
+    def where(self) -> str:
+        return "live host" if self.before.live else "sysroot"
+
+
+def _plan(audit: AuditOptions) -> _Fixing:
+    from harborkit.engine.session import prepare
+    from harborkit.fix.build import plan_from_report, plan_id
+
+    session = prepare(
+        profile=audit.profile,
+        root=audit.root,
+        harbor_config=audit.harbor_config,
+        install_dir=audit.install_dir,
+        node=audit.nodes,
+        only=audit.only,
+        skip=audit.skip,
+        harbor=audit.harbor,
+    )
+    before = session.run()
+    plan = plan_from_report(before)
+    return _Fixing(session, before, plan, plan_id(plan))
+
+
+def _export(fixing: _Fixing, fmt: FixFormat, output: Path | None) -> None:
+    """``--format sh|ansible``: the plan as a script or a playbook."""
+    from harborkit.fix.export import render_ansible, render_sh
+
+    render = render_sh if fmt is FixFormat.sh else render_ansible
+    before = fixing.before
+    text = render(fixing.plan, host=before.host, profile=before.profile, plan_id=fixing.pid)
+    if output is not None:
+        from harborkit.fsutil import atomic_write_text
+
+        atomic_write_text(output, text)
+        if fmt is FixFormat.sh:
+            output.chmod(0o755)
+    else:
+        sys.stdout.write(text)
+
+
+def _show(fixing: _Fixing) -> None:
+    """Without ``--apply``: the plan as diffs, commands and manual steps."""
+    from harborkit.fix.build import render_dry_run
+
+    plan, pid = fixing.plan, fixing.pid
     summary = (
         f"{len(plan.files)} file(s), {len(plan.commands)} command(s), "
         f"{len(plan.manual)} manual step(s)"
     )
-    host = _one(before.host)
-    if not apply:
-        print(f"harborkit fix: {host} ({where}), plan {pid}: {summary}")
-        sys.stdout.write(render_dry_run(plan, live=before.live))
-        if plan.files or plan.commands:
-            print(f"\napply with: harborkit fix --apply --plan {pid} (same options)")
-        return
-    if expect_plan is not None and expect_plan != pid:
-        from harborkit.fix.apply import FixRefused
+    print(f"harborkit fix: {_one(fixing.before.host)} ({fixing.where}), plan {pid}: {summary}")
+    sys.stdout.write(render_dry_run(plan, live=fixing.before.live))
+    if plan.files or plan.commands:
+        print(f"\napply with: harborkit fix --apply --plan {pid} (same options)")
 
+
+def _apply(
+    fixing: _Fixing, target: Target, *, expect_plan: str | None, restart_docker: bool
+) -> NoReturn:
+    """``--apply``: make the changes (journaled), check again, exit 1 if checks still fail."""
+    from harborkit.fix.apply import FixRefused, apply_plan
+
+    plan, pid, before = fixing.plan, fixing.pid, fixing.before
+    if expect_plan is not None and expect_plan != pid:
         raise FixRefused(
             f"the plan is now {pid}, not {expect_plan}: the host changed since you reviewed "
             "it; review the new plan with 'harborkit fix' (nothing was changed)"
         )
-    from harborkit.fix.apply import apply_plan
-
-    containers = _running_containers(session) if before.live else []
+    containers = _running_containers(fixing.session) if before.live else []
     done = apply_plan(
         plan,
         target,
@@ -174,29 +201,23 @@ def fix_command(
         running_containers=containers,
         restart_docker=restart_docker,
     )
+    said = f"harborkit fix: {_one(before.host)} ({fixing.where})"
     if done.journal is None:
-        print(f"harborkit fix: {host} ({where}): nothing to change")
+        print(f"{said}: nothing to change")
     else:
         j = done.journal
         print(
-            f"harborkit fix: {host} ({where}): applied plan {pid} as journal {_one(j.id)}: "
+            f"{said}: applied plan {pid} as journal {_one(j.id)}: "
             f"{len(j.entries)} file(s) written, {len(j.commands)} command(s) run"
         )
     for c in done.not_run:
         print(f"not run (a sysroot has no running system): {_one(str(c))}")
-    after = session.run(only=plan.check_ids) if plan.check_ids else None
+    after = fixing.session.run(only=plan.check_ids) if plan.check_ids else None
     _before_after(before, after)
     for m in plan.manual:
         print(_one(f"manual step ({', '.join(m.check_ids)}): {m.reason}"))
     still = [r for r in (after.results if after else ()) if r.counts_as_failure]
     raise typer.Exit(1 if still else 0)
-
-
-def _one(text: str) -> str:
-    """A value from the host or its journal as one line for the terminal."""
-    from harborkit.report.safe import terminal_line
-
-    return terminal_line(text)
 
 
 def _running_containers(session: object) -> list[str]:

@@ -1,86 +1,16 @@
-"""``check`` on other machines (``--host``, ``--snapshot``, ``--inventory``) and
-``collect --script``: option handling kept apart from the single-host CLI."""
+"""``check`` on other machines (``--host``, ``--snapshot``, ``--inventory``):
+build the targets, audit them as one cluster, name what could not be audited.
+
+The options themselves are :class:`~harborkit.commands.options.RemoteOptions`."""
 
 from __future__ import annotations
 
-import math
-import os
-import stat
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from harborkit.commands.options import RemoteOptions, host_parts
 from harborkit.errors import InputError
-
-
-@dataclass(frozen=True)
-class RemoteOptions:
-    """What the command line says about the hosts to audit."""
-
-    hosts: tuple[str, ...] = ()
-    snapshots: tuple[str, ...] = ()
-    inventory: str | None = None
-    limit: str | None = None
-    forks: int = 10
-    ssh_config: str | None = None
-    become: bool = False
-    connect_timeout: float = 10.0
-    accept_new_host_keys: bool = False
-    command_timeout: float = 45.0
-
-    @property
-    def used(self) -> bool:
-        return bool(self.hosts or self.snapshots or self.inventory)
-
-
-#: the longest --connect-timeout / --command-timeout accepted (a day)
-MAX_SECONDS = 86400.0
-
-
-def _seconds(option: str, value: float) -> None:
-    if not math.isfinite(value):
-        raise InputError(f"{option} {value:g}: not a number of seconds")
-    if value <= 0:
-        raise InputError(f"{option} {value:g}: must be more than 0")
-    if value > MAX_SECONDS:
-        raise InputError(f"{option} {value:g}: at most {MAX_SECONDS:g} seconds")
-
-
-def host_parts(text: str) -> list[str]:
-    """The comma-separated targets of one --host value; an empty one is a mistake."""
-    parts = text.split(",")
-    if any(not p.strip() for p in parts):
-        what = "no host" if not text.strip(", \t") else "an empty host between commas"
-        raise InputError(f"--host {text!r}: {what} (expected [ssh://][USER@]HOST[:PORT])")
-    return [p.strip() for p in parts]
-
-
-def _regular_file(option: str, path: str) -> None:
-    """``path`` is a regular file (a FIFO would hang ssh, a device is no config)."""
-    try:
-        st = os.stat(path)
-    except OSError as e:
-        raise InputError(f"{option} {path}: {e.strerror or e}") from e
-    if not stat.S_ISREG(st.st_mode):
-        raise InputError(f"{option} {path}: not a regular file")
-
-
-def validate(opts: RemoteOptions, root: str | None) -> None:
-    if opts.forks < 1:
-        raise InputError(f"--forks {opts.forks}: must be at least 1")
-    _seconds("--connect-timeout", opts.connect_timeout)
-    _seconds("--command-timeout", opts.command_timeout)
-    for text in opts.hosts:
-        host_parts(text)
-    if opts.ssh_config is not None:
-        _regular_file("--ssh-config", opts.ssh_config)
-    if opts.limit and not opts.inventory:
-        raise InputError("--limit needs --inventory")
-    if root and opts.used:
-        raise InputError(
-            "--root audits a folder on this machine: not with --host/--snapshot/--inventory"
-        )
 
 
 @dataclass
@@ -251,10 +181,3 @@ def _name_targets(report: Any, first: int, conns: Sequence[Any], dups: Sequence[
             name = f"{name} ({_where(conn)})"
         hosts[first + i] = replace(rep, host=name, notes=(*notes, *rep.notes))
     return replace(report, hosts=tuple(hosts))
-
-
-def print_failures(run: RemoteRun) -> None:
-    from harborkit.report.safe import terminal_line
-
-    for line in run.failure_lines:  # each names a host or a file: data, one line each
-        print(f"harborkit: error: {terminal_line(line)}", file=sys.stderr)
