@@ -6,7 +6,7 @@ Heavy libraries are imported inside the functions that need them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from harborkit.commands.options import (
     AcceptNewHostKeysOpt,
@@ -43,6 +43,7 @@ from harborkit.commands.output import emit
 from harborkit.report import OutputFormat
 
 if TYPE_CHECKING:
+    from harborkit.engine.cluster import ClusterCheck
     from harborkit.engine.plugins import LoadedCheck, PluginFailure
     from harborkit.engine.profile import Profile
     from harborkit.engine.runner import Selection
@@ -121,7 +122,7 @@ class _Run:
     profile: Profile
     selection: Selection
     waivers: list[Waiver]
-    cross: list[Any]  # the cluster checks, judged across nodes
+    cross: list[type[ClusterCheck]]  # judged across nodes
 
 
 def _list_checks() -> None:

@@ -3,31 +3,22 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
-from typing import Annotated
 
-import typer
+from harborkit.commands.options import (
+    CollectHarborConfigOpt,
+    CollectInstallDirOpt,
+    CollectNodeOpt,
+    CollectProfileOpt,
+    ScriptOpt,
+)
 
 
 def collect(
-    script_: Annotated[
-        bool,
-        typer.Option("--script", help="Print the collector (POSIX sh) to run on a host."),
-    ] = False,
-    profile: Annotated[
-        Path | None,
-        typer.Option("--profile", "-p", help="Profile whose facts to gather (default: built-in)."),
-    ] = None,
-    harbor_config: Annotated[
-        str | None, typer.Option("--harbor-config", help="harbor.yml path on the host.")
-    ] = None,
-    install_dir: Annotated[
-        str | None, typer.Option("--install-dir", help="Harbor installer folder on the host.")
-    ] = None,
-    node: Annotated[
-        list[str] | None,
-        typer.Option("--node", help="Cluster node NAME=ADDRESS whose name to resolve."),
-    ] = None,
+    script_: ScriptOpt = False,
+    profile: CollectProfileOpt = None,
+    harbor_config: CollectHarborConfigOpt = None,
+    install_dir: CollectInstallDirOpt = None,
+    node: CollectNodeOpt = None,
 ) -> None:
     """Print the snapshot collector: sh collect.sh > HOST.hksnap on the target,
     then harborkit check --snapshot HOST.hksnap here."""

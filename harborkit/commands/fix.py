@@ -2,25 +2,34 @@
 
 from __future__ import annotations
 
-import enum
 import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
 from harborkit.commands.options import (
+    ApplyOpt,
     AuditOptions,
+    FixFormat,
+    FixFormatOpt,
     FixHarborConfigOpt,
     FixInstallDirOpt,
     FixNodeOpt,
     FixOnlyOpt,
+    FixOutputOpt,
     FixProfileOpt,
     FixRootOpt,
     FixSkipOpt,
     HarborOption,
+    JournalDirOpt,
+    JournalIdArg,
+    ListJournalOpt,
+    PlanIdOpt,
+    RestartDockerOpt,
+    RollbackOpt,
 )
 from harborkit.commands.output import one as _one
 from harborkit.errors import EnvironmentProblem, InputError
@@ -32,12 +41,6 @@ if TYPE_CHECKING:
     from harborkit.fix.plan import Plan
 
 
-class FixFormat(enum.StrEnum):
-    diff = "diff"
-    sh = "sh"
-    ansible = "ansible"
-
-
 def fix_command(
     profile: FixProfileOpt = None,
     root: FixRootOpt = None,
@@ -47,36 +50,15 @@ def fix_command(
     harbor: HarborOption = None,
     only: FixOnlyOpt = None,
     skip: FixSkipOpt = None,
-    apply: Annotated[
-        bool, typer.Option("--apply", help="Make the changes (journaled), then check again.")
-    ] = False,
-    expect_plan: Annotated[
-        str | None,
-        typer.Option("--plan", help="With --apply: refuse unless the plan is still this id."),
-    ] = None,
-    restart_docker: Annotated[
-        bool,
-        typer.Option("--restart-docker", help="Allow restarting docker while containers run."),
-    ] = False,
-    rollback: Annotated[
-        bool,
-        typer.Option("--rollback", help="Restore the files of journal ID (default: the last)."),
-    ] = False,
-    list_journal: Annotated[bool, typer.Option("--list", help="List the journal.")] = False,
-    journal_dir: Annotated[
-        Path | None,
-        typer.Option("--journal-dir", help="Journal folder (default /var/lib/harborkit/fix)."),
-    ] = None,
-    fmt: Annotated[
-        FixFormat,
-        typer.Option("--format", "-f", help="diff (default), sh script or ansible playbook."),
-    ] = FixFormat.diff,
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write the sh/ansible output to FILE.")
-    ] = None,
-    journal_id: Annotated[
-        str | None, typer.Argument(metavar="ID", help="Journal id for --rollback.")
-    ] = None,
+    apply: ApplyOpt = False,
+    expect_plan: PlanIdOpt = None,
+    restart_docker: RestartDockerOpt = False,
+    rollback: RollbackOpt = False,
+    list_journal: ListJournalOpt = False,
+    journal_dir: JournalDirOpt = None,
+    fmt: FixFormatOpt = FixFormat.diff,
+    output: FixOutputOpt = None,
+    journal_id: JournalIdArg = None,
 ) -> None:
     """Turn failed checks into reviewed changes; apply and roll them back.
 
@@ -220,7 +202,7 @@ def _apply(
     raise typer.Exit(1 if still else 0)
 
 
-def _running_containers(session: object) -> list[str]:
+def _running_containers(session: Session | None) -> list[str]:
     from harborkit.checks.docker import DaemonUnreachable, connect
     from harborkit.host.local import LocalHost
 
@@ -236,11 +218,8 @@ def _running_containers(session: object) -> list[str]:
         client.close()
 
 
-def _before_after(before: object, after: object) -> None:
-    from harborkit.engine.interface import Report
-
-    assert isinstance(before, Report)
-    if not isinstance(after, Report):
+def _before_after(before: Report, after: Report | None) -> None:
+    if after is None:
         return
     was = {r.check.id: r.status.value for r in before.results}
     print(f"{'CHECK':24} {'BEFORE':7} AFTER")
@@ -248,10 +227,9 @@ def _before_after(before: object, after: object) -> None:
         print(_one(f"{r.check.id:24} {was.get(r.check.id, '-'):7} {r.status.value}"))
 
 
-def _list(target: object) -> None:
-    from harborkit.fix.apply import Target, journals
+def _list(target: Target) -> None:
+    from harborkit.fix.apply import journals
 
-    assert isinstance(target, Target)
     js = journals(target)
     if not js:
         print(_one(f"no fixes journaled in {target.journal_dir}"))
@@ -265,10 +243,9 @@ def _list(target: object) -> None:
         )
 
 
-def _rollback(target: object, jid: str | None) -> None:
-    from harborkit.fix.apply import Target, rollback
+def _rollback(target: Target, jid: str | None) -> None:
+    from harborkit.fix.apply import rollback
 
-    assert isinstance(target, Target)
     rb = rollback(target, jid)
     print(
         f"harborkit fix: rolled back journal {_one(rb.journal.id)}: "

@@ -1,7 +1,7 @@
 """The options of ``check``, ``fix`` and the remote audit, declared once.
 
-Each option is an ``Annotated`` type below (``check`` and ``fix`` word some
-of them differently, so those come in two spellings side by side); a command
+Each option is an ``Annotated`` type below (``check``, ``fix`` and ``collect``
+word some of them differently, so those come in spellings side by side); a command
 takes them as parameters and gathers them into the frozen dataclasses here
 (:class:`AuditOptions`, :class:`ReportOptions`, :class:`RemoteOptions`),
 which is what the rest of the command receives.
@@ -9,6 +9,7 @@ which is what the rest of the command receives.
 
 from __future__ import annotations
 
+import enum
 import math
 import os
 import stat
@@ -160,6 +161,67 @@ AcceptNewHostKeysOpt = Annotated[
         "--accept-new-host-keys",
         help="Add unknown host keys to known_hosts (never changed ones).",
     ),
+]
+
+
+# --------------------------------------------------------------- fix: plan, apply, journal
+class FixFormat(enum.StrEnum):
+    """What ``fix --format`` writes."""
+
+    diff = "diff"
+    sh = "sh"
+    ansible = "ansible"
+
+
+ApplyOpt = Annotated[
+    bool, typer.Option("--apply", help="Make the changes (journaled), then check again.")
+]
+PlanIdOpt = Annotated[
+    str | None,
+    typer.Option("--plan", help="With --apply: refuse unless the plan is still this id."),
+]
+RestartDockerOpt = Annotated[
+    bool,
+    typer.Option("--restart-docker", help="Allow restarting docker while containers run."),
+]
+RollbackOpt = Annotated[
+    bool,
+    typer.Option("--rollback", help="Restore the files of journal ID (default: the last)."),
+]
+ListJournalOpt = Annotated[bool, typer.Option("--list", help="List the journal.")]
+JournalDirOpt = Annotated[
+    Path | None,
+    typer.Option("--journal-dir", help="Journal folder (default /var/lib/harborkit/fix)."),
+]
+FixFormatOpt = Annotated[
+    FixFormat,
+    typer.Option("--format", "-f", help="diff (default), sh script or ansible playbook."),
+]
+FixOutputOpt = Annotated[
+    Path | None, typer.Option("--output", "-o", help="Write the sh/ansible output to FILE.")
+]
+JournalIdArg = Annotated[
+    str | None, typer.Argument(metavar="ID", help="Journal id for --rollback.")
+]
+
+# --------------------------------------------------------------- collect: the snapshot collector
+ScriptOpt = Annotated[
+    bool,
+    typer.Option("--script", help="Print the collector (POSIX sh) to run on a host."),
+]
+CollectProfileOpt = Annotated[
+    Path | None,
+    typer.Option("--profile", "-p", help="Profile whose facts to gather (default: built-in)."),
+]
+CollectHarborConfigOpt = Annotated[
+    str | None, typer.Option("--harbor-config", help="harbor.yml path on the host.")
+]
+CollectInstallDirOpt = Annotated[
+    str | None, typer.Option("--install-dir", help="Harbor installer folder on the host.")
+]
+CollectNodeOpt = Annotated[
+    list[str] | None,
+    typer.Option("--node", help="Cluster node NAME=ADDRESS whose name to resolve."),
 ]
 
 

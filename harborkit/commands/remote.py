@@ -7,17 +7,27 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from harborkit.commands.options import RemoteOptions, host_parts
 from harborkit.errors import InputError
+
+if TYPE_CHECKING:
+    from harborkit.engine.cluster import ClusterReport
+    from harborkit.engine.interface import CheckOptions, Report
+    from harborkit.engine.plugins import LoadedCheck, PluginFailure
+    from harborkit.engine.profile import Profile
+    from harborkit.engine.runner import Selection
+    from harborkit.engine.waivers import Waiver
+    from harborkit.host.fleet import Failures
+    from harborkit.host.ssh import SshConnection, SshTarget
 
 
 @dataclass
 class RemoteRun:
     """The audit of many hosts: the cluster report and why hosts were left out."""
 
-    report: Any  # ClusterReport
+    report: ClusterReport
     failure_exit: int
     failure_lines: list[str]
     round_trips: dict[str, int]
@@ -27,18 +37,18 @@ class RemoteRun:
 def run_remote(
     opts: RemoteOptions,
     *,
-    loaded: Sequence[Any],
-    profile: Any,
-    selection: Any,
-    waivers: Sequence[Any],
-    plugin_failures: Sequence[Any],
-    options: Any,
-    on_host_done: Callable[[Any], None] | None = None,
+    loaded: Sequence[LoadedCheck],
+    profile: Profile,
+    selection: Selection,
+    waivers: Sequence[Waiver],
+    plugin_failures: Sequence[PluginFailure],
+    options: CheckOptions,
+    on_host_done: Callable[[Report], None] | None = None,
 ) -> RemoteRun:
     """Build the targets, audit them (``forks`` at a time) and the cluster."""
     from harborkit.engine.cluster import Target, run_cluster
     from harborkit.host.fleet import Failures, snapshot_targets, ssh_session, ssh_targets
-    from harborkit.host.ssh import SshOptions, SshTarget, parse_target
+    from harborkit.host.ssh import SshOptions, parse_target
 
     failures = Failures()
     ssh_list: list[SshTarget] = []
@@ -103,7 +113,9 @@ def run_remote(
     return RemoteRun(report, code, lines, trips, fetched)
 
 
-def _stopped_hosts(report: Any, first: int, conns: Sequence[Any], failures: Any) -> Any:
+def _stopped_hosts(
+    report: ClusterReport, first: int, conns: Sequence[SshConnection], failures: Failures
+) -> ClusterReport:
     """A host whose later round trip (a fact fetched by a check) missed its
     deadline or overflowed is one error line, as if its collector had."""
     from dataclasses import replace
@@ -128,7 +140,7 @@ def _short(name: str) -> str:
     return name.lower().split(".", 1)[0]
 
 
-def _meant_name(target: Any) -> str | None:
+def _meant_name(target: SshTarget) -> str | None:
     """The name a target was given by (inventory name, or a host name given
     to --host), or None for an address."""
     import ipaddress
@@ -142,7 +154,7 @@ def _meant_name(target: Any) -> str | None:
     return None
 
 
-def _where(conn: Any) -> str:
+def _where(conn: SshConnection) -> str:
     """``user@address port N`` as ssh_config resolved the target (or as given)."""
     if conn.resolved is None:
         return str(conn.target.destination)
@@ -150,7 +162,12 @@ def _where(conn: Any) -> str:
     return f"{user + '@' if user else ''}{address} port {port}"
 
 
-def _name_targets(report: Any, first: int, conns: Sequence[Any], dups: Sequence[Any]) -> Any:
+def _name_targets(
+    report: ClusterReport,
+    first: int,
+    conns: Sequence[SshConnection],
+    dups: Sequence[tuple[str, str]],
+) -> ClusterReport:
     """Say in each SSH host's section which target it came from, which other
     targets were the same one, and when the host answered with a name other
     than the one it was audited as; two sections of one name are told apart
