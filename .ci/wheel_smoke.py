@@ -199,7 +199,7 @@ def smoke(venv: Path, work: Path) -> None:
         [
             py,
             "-c",
-            "import typer.main, harborkit.cli as c\n"
+            "import typer.main, harborkit.commands.app as c\n"
             "def walk(cmd, path):\n"
             "    print(' '.join(path))\n"
             "    for name, sub in sorted(getattr(cmd, 'commands', {}).items()):\n"

@@ -1,3 +1,3 @@
-from harborkit.cli import main
+from harborkit.commands import main
 
 main()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import shutil
@@ -373,3 +374,165 @@ def test_duplicate_waivers_are_a_usage_error_naming_both_lines(
         f"harborkit: error: {w}:4: waivers[1].id: a second waiver for limits.pam "
         f"(the first is at {w}:2): keep one waiver per check\n"
     )
+
+
+# --------------------------------------------------------------- the command layer (issue 21)
+
+PACKAGE = REPO / "harborkit"
+COMMANDS = PACKAGE / "commands"
+CLI_LIBRARIES = ("typer", "click")
+
+
+def _imported_names(tree: ast.AST) -> list[str]:
+    """Every module a file imports: statements at any depth, ``__import__`` and
+    ``importlib.import_module`` with a literal name."""
+    names: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+        elif (
+            isinstance(node, ast.Call)
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+            and (
+                (isinstance(node.func, ast.Name) and node.func.id == "__import__")
+                or (isinstance(node.func, ast.Attribute) and node.func.attr == "import_module")
+            )
+        ):
+            names.append(node.args[0].value)
+    return names
+
+
+def test_only_the_commands_package_imports_typer() -> None:
+    outside = [p for p in PACKAGE.rglob("*.py") if COMMANDS not in p.parents]
+    assert len(outside) > 50  # the walk found the package
+    found = {
+        f"{p.relative_to(REPO)}: {name}"
+        for p in outside
+        for name in _imported_names(ast.parse(p.read_text(), str(p)))
+        if name.split(".")[0] in CLI_LIBRARIES
+    }
+    assert found == set()
+    # ... and the commands do (the walk sees imports at all)
+    assert "typer" in _imported_names(ast.parse((COMMANDS / "app.py").read_text()))
+
+
+def test_importing_every_other_module_loads_no_typer() -> None:
+    code = (
+        "import importlib, pkgutil, sys, harborkit\n"
+        "names = [m.name for m in pkgutil.walk_packages(harborkit.__path__, 'harborkit.')\n"
+        "         if not m.name.startswith(('harborkit.commands', 'harborkit.__main__'))]\n"
+        "for n in names: importlib.import_module(n)\n"
+        "print(len(names), sorted({m.split('.')[0] for m in sys.modules} & {'typer', 'click'}))\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert r.returncode == 0, r.stderr
+    count, loaded = r.stdout.split(" ", 1)
+    assert int(count) > 50 and loaded.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("where", "banned"),
+    [
+        ("harborkit/engine/x.py", True),
+        ("harborkit/fix/x.py", True),
+        ("harborkit/x.py", True),
+        ("harborkit/commands/x.py", False),
+        ("harborkit/commands/bundle/x.py", False),
+    ],
+)
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import typer\n\nprint(typer)\n",
+        "import typer.core\n\nprint(typer.core)\n",
+        "from typer.main import get_command\n\nprint(get_command)\n",
+        "import click\n\nprint(click)\n",
+        "def f() -> None:\n    from click.exceptions import UsageError\n\n    print(UsageError)\n",
+    ],
+)
+def test_lint_refuses_typer_outside_the_commands(where: str, banned: bool, source: str) -> None:
+    r = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "--stdin-filename", where, "-"],
+        input=source,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    if banned:
+        assert r.returncode == 1 and "TID251" in r.stdout, r.stdout + r.stderr
+    else:
+        assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_fix_is_registered_once() -> None:
+    from harborkit.commands.app import app
+
+    names = [c.name or c.callback.__name__ for c in app.registered_commands if c.callback]
+    assert sorted(names) == ["check", "collect", "fix"]
+    assert [g.name for g in app.registered_groups] == ["bundle"]
+
+
+def _long_functions(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(), str(path))
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            body = node.body[0].lineno, node.body[-1].end_lineno or node.body[-1].lineno
+            if body[1] - body[0] + 1 > 80:
+                out.append(f"{path.relative_to(REPO)}:{node.lineno} {node.name}")
+    return out
+
+
+def test_command_modules_are_short() -> None:
+    modules = list(COMMANDS.rglob("*.py"))
+    assert len(modules) >= 10
+    assert [p for p in modules if len(p.read_text().splitlines()) > 600] == []
+    assert [f for p in modules for f in _long_functions(p)] == []
+
+
+HEAVY = ("docker", "jsonschema", "requests", "cryptography", "cyclonedx", "isal", "yaml")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--help",),
+        ("check", "--help"),
+        ("fix", "--help"),
+        ("collect", "--help"),
+        ("bundle", "build", "--help"),
+        ("bundle", "push", "--help"),
+        ("bundle", "keygen", "--help"),
+    ],
+)
+def test_help_loads_no_heavy_library(args: tuple[str, ...]) -> None:
+    code = (
+        "import sys\n"
+        "sys.argv = ['harborkit', *sys.argv[1:]]\n"
+        "from harborkit.commands import main\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as e:\n"
+        "    code = e.code\n"
+        f"heavy = sorted({{m.split('.')[0] for m in sys.modules}} & {set(HEAVY)!r})\n"
+        "print(code, heavy, file=sys.stderr)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
+    assert r.stderr == "0 []\n"
+    assert "Usage: harborkit" in r.stdout
+
+
+def test_python_dash_m_harborkit_runs_the_same_main(tmp_path: Path) -> None:
+    r = subprocess.run(
+        [sys.executable, "-m", "harborkit", "--version"], capture_output=True, text=True
+    )
+    assert (r.returncode, r.stdout) == (ExitCode.OK, "harborkit 0.1.0\n")
+    r = subprocess.run(
+        [sys.executable, "-m", "harborkit", "check", "--forks", "0"], capture_output=True, text=True
+    )
+    assert (r.returncode, r.stdout) == (ExitCode.USAGE, "")
+    assert r.stderr == "harborkit: error: --forks 0: must be at least 1\n"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer.main
 
-from harborkit.cli import app
+from harborkit.commands.app import app
 from harborkit.resources import KINDS, data_dir, default_manifest, default_profile, load_schema
 from tests.test_cli import hk
 

@@ -86,7 +86,7 @@ def stream(*args, **kwargs):
 
 load.verify_bundle, load._tar_stream = verify, stream
 sys.argv = ["harborkit", *sys.argv[1:]]
-from harborkit.cli import main
+from harborkit.commands import main
 main()
 """
 

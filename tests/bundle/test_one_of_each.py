@@ -64,6 +64,9 @@ def test_no_private_docker_sdk_calls_and_one_connection_helper() -> None:
 
 
 def test_registry_cli_does_not_import_cli() -> None:
-    code = "import sys, harborkit.bundle.registry_cli; print('harborkit.bundle.cli' in sys.modules)"
+    code = (
+        "import sys, harborkit.commands.bundle.registry;"
+        " print('harborkit.commands.bundle.core' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -199,7 +199,7 @@ def test_writer_patches_long_names_and_sizes(tmp_path: Path) -> None:
 
 
 def test_inspect_format_enum_maps_every_member() -> None:
-    from harborkit.bundle.cli import InspectFormat
+    from harborkit.commands.bundle.core import InspectFormat
 
     assert {f.value for f in InspectFormat} == {"table", "json", "cyclonedx"}
 

@@ -368,7 +368,7 @@ def test_an_sbom_that_fails_its_schema_is_refused(built_bundle: Path, tmp_path: 
 
 
 def test_push_explains_a_new_manifest_once(built_bundle: Path) -> None:
-    from harborkit.bundle.registry_cli import NEW_MANIFEST_NOTE
+    from harborkit.commands.bundle.registry import NEW_MANIFEST_NOTE
     from tests.support.registry import start_registry
 
     with start_registry() as reg:

@@ -56,8 +56,8 @@ def test_restarted_dockerd_uses_the_fixed_daemon_json(guide: Path) -> None:
 def test_no_docker_restart_while_containers_run(
     busybox_daemon: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from harborkit.commands.fix import _running_containers
     from harborkit.fix.apply import check_preconditions
-    from harborkit.fix.cli import _running_containers
     from harborkit.fix.plan import Command, Plan
     from harborkit.fix.target import FixRefused, Target
 

@@ -53,11 +53,12 @@ def test_same_verdicts_over_ssh_by_snapshot_and_by_root(lab: Lab, tmp_path: Path
 
 
 def test_one_round_trip_in_the_common_case(lab: Lab) -> None:
+    from harborkit.commands.options import RemoteOptions
+    from harborkit.commands.remote import run_remote
     from harborkit.engine.interface import CheckOptions
     from harborkit.engine.plugins import discover
     from harborkit.engine.profile import load_profile
     from harborkit.engine.runner import Selection
-    from harborkit.remote_cli import RemoteOptions, run_remote
 
     loaded, failures = discover()
     prof = load_profile(None)
@@ -528,11 +529,12 @@ def test_500_mb_of_remote_output_is_one_error_in_bounded_memory(
 
 def test_a_stopped_host_is_not_asked_again(lab: Lab, hostile: SshHost) -> None:
     # the run-level API: one round trip, then the host is an error; no second try
+    from harborkit.commands.options import RemoteOptions
+    from harborkit.commands.remote import run_remote
     from harborkit.engine.interface import CheckOptions
     from harborkit.engine.plugins import discover
     from harborkit.engine.profile import load_profile
     from harborkit.engine.runner import Selection
-    from harborkit.remote_cli import RemoteOptions, run_remote
 
     loaded, failures = discover()
     prof = load_profile(None)

@@ -46,7 +46,7 @@ if (
     atexit.register(_hk_dump_hits)
 """
 
-MAIN = "from harborkit.cli import main\nsys.argv = ['harborkit', *sys.argv[1:]]\nmain()\n"
+MAIN = "from harborkit.commands import main\nsys.argv = ['harborkit', *sys.argv[1:]]\nmain()\n"
 
 
 def collecting() -> bool:

@@ -8,9 +8,8 @@ declared it, into the classes here, so all help reads the same.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-import typer
 import typer.core
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
@@ -66,14 +65,3 @@ def _adopt(group: TyperGroup) -> None:
             _adopt(cmd)
         elif type(cmd) is typer.core.TyperCommand:
             cmd.__class__ = HelpCommand
-
-
-#: ``--harbor``, declared once for ``check`` and ``fix``
-HarborOption = Annotated[
-    str | None,
-    typer.Option(
-        "--harbor",
-        help="Harbor's address (http(s)://HOST[:PORT] or HOST[:PORT]) for hosts without "
-        "its harbor.yml: judged against their daemon.json.",
-    ),
-]

@@ -1,93 +1,33 @@
-"""``check`` on other machines (``--host``, ``--snapshot``, ``--inventory``) and
-``collect --script``: option handling kept apart from the single-host CLI."""
+"""``check`` on other machines (``--host``, ``--snapshot``, ``--inventory``):
+build the targets, audit them as one cluster, name what could not be audited.
+
+The options themselves are :class:`~harborkit.commands.options.RemoteOptions`."""
 
 from __future__ import annotations
 
-import math
-import os
-import stat
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
+from harborkit.commands.options import RemoteOptions, host_parts
 from harborkit.errors import InputError
 
-
-@dataclass(frozen=True)
-class RemoteOptions:
-    """What the command line says about the hosts to audit."""
-
-    hosts: tuple[str, ...] = ()
-    snapshots: tuple[str, ...] = ()
-    inventory: str | None = None
-    limit: str | None = None
-    forks: int = 10
-    ssh_config: str | None = None
-    become: bool = False
-    connect_timeout: float = 10.0
-    accept_new_host_keys: bool = False
-    command_timeout: float = 45.0
-
-    @property
-    def used(self) -> bool:
-        return bool(self.hosts or self.snapshots or self.inventory)
-
-
-#: the longest --connect-timeout / --command-timeout accepted (a day)
-MAX_SECONDS = 86400.0
-
-
-def _seconds(option: str, value: float) -> None:
-    if not math.isfinite(value):
-        raise InputError(f"{option} {value:g}: not a number of seconds")
-    if value <= 0:
-        raise InputError(f"{option} {value:g}: must be more than 0")
-    if value > MAX_SECONDS:
-        raise InputError(f"{option} {value:g}: at most {MAX_SECONDS:g} seconds")
-
-
-def host_parts(text: str) -> list[str]:
-    """The comma-separated targets of one --host value; an empty one is a mistake."""
-    parts = text.split(",")
-    if any(not p.strip() for p in parts):
-        what = "no host" if not text.strip(", \t") else "an empty host between commas"
-        raise InputError(f"--host {text!r}: {what} (expected [ssh://][USER@]HOST[:PORT])")
-    return [p.strip() for p in parts]
-
-
-def _regular_file(option: str, path: str) -> None:
-    """``path`` is a regular file (a FIFO would hang ssh, a device is no config)."""
-    try:
-        st = os.stat(path)
-    except OSError as e:
-        raise InputError(f"{option} {path}: {e.strerror or e}") from e
-    if not stat.S_ISREG(st.st_mode):
-        raise InputError(f"{option} {path}: not a regular file")
-
-
-def validate(opts: RemoteOptions, root: str | None) -> None:
-    if opts.forks < 1:
-        raise InputError(f"--forks {opts.forks}: must be at least 1")
-    _seconds("--connect-timeout", opts.connect_timeout)
-    _seconds("--command-timeout", opts.command_timeout)
-    for text in opts.hosts:
-        host_parts(text)
-    if opts.ssh_config is not None:
-        _regular_file("--ssh-config", opts.ssh_config)
-    if opts.limit and not opts.inventory:
-        raise InputError("--limit needs --inventory")
-    if root and opts.used:
-        raise InputError(
-            "--root audits a folder on this machine: not with --host/--snapshot/--inventory"
-        )
+if TYPE_CHECKING:
+    from harborkit.engine.cluster import ClusterReport
+    from harborkit.engine.interface import CheckOptions, Report
+    from harborkit.engine.plugins import LoadedCheck, PluginFailure
+    from harborkit.engine.profile import Profile
+    from harborkit.engine.runner import Selection
+    from harborkit.engine.waivers import Waiver
+    from harborkit.host.fleet import Failures
+    from harborkit.host.ssh import SshConnection, SshTarget
 
 
 @dataclass
 class RemoteRun:
     """The audit of many hosts: the cluster report and why hosts were left out."""
 
-    report: Any  # ClusterReport
+    report: ClusterReport
     failure_exit: int
     failure_lines: list[str]
     round_trips: dict[str, int]
@@ -97,18 +37,18 @@ class RemoteRun:
 def run_remote(
     opts: RemoteOptions,
     *,
-    loaded: Sequence[Any],
-    profile: Any,
-    selection: Any,
-    waivers: Sequence[Any],
-    plugin_failures: Sequence[Any],
-    options: Any,
-    on_host_done: Callable[[Any], None] | None = None,
+    loaded: Sequence[LoadedCheck],
+    profile: Profile,
+    selection: Selection,
+    waivers: Sequence[Waiver],
+    plugin_failures: Sequence[PluginFailure],
+    options: CheckOptions,
+    on_host_done: Callable[[Report], None] | None = None,
 ) -> RemoteRun:
     """Build the targets, audit them (``forks`` at a time) and the cluster."""
     from harborkit.engine.cluster import Target, run_cluster
     from harborkit.host.fleet import Failures, snapshot_targets, ssh_session, ssh_targets
-    from harborkit.host.ssh import SshOptions, SshTarget, parse_target
+    from harborkit.host.ssh import SshOptions, parse_target
 
     failures = Failures()
     ssh_list: list[SshTarget] = []
@@ -173,7 +113,9 @@ def run_remote(
     return RemoteRun(report, code, lines, trips, fetched)
 
 
-def _stopped_hosts(report: Any, first: int, conns: Sequence[Any], failures: Any) -> Any:
+def _stopped_hosts(
+    report: ClusterReport, first: int, conns: Sequence[SshConnection], failures: Failures
+) -> ClusterReport:
     """A host whose later round trip (a fact fetched by a check) missed its
     deadline or overflowed is one error line, as if its collector had."""
     from dataclasses import replace
@@ -198,7 +140,7 @@ def _short(name: str) -> str:
     return name.lower().split(".", 1)[0]
 
 
-def _meant_name(target: Any) -> str | None:
+def _meant_name(target: SshTarget) -> str | None:
     """The name a target was given by (inventory name, or a host name given
     to --host), or None for an address."""
     import ipaddress
@@ -212,7 +154,7 @@ def _meant_name(target: Any) -> str | None:
     return None
 
 
-def _where(conn: Any) -> str:
+def _where(conn: SshConnection) -> str:
     """``user@address port N`` as ssh_config resolved the target (or as given)."""
     if conn.resolved is None:
         return str(conn.target.destination)
@@ -220,7 +162,12 @@ def _where(conn: Any) -> str:
     return f"{user + '@' if user else ''}{address} port {port}"
 
 
-def _name_targets(report: Any, first: int, conns: Sequence[Any], dups: Sequence[Any]) -> Any:
+def _name_targets(
+    report: ClusterReport,
+    first: int,
+    conns: Sequence[SshConnection],
+    dups: Sequence[tuple[str, str]],
+) -> ClusterReport:
     """Say in each SSH host's section which target it came from, which other
     targets were the same one, and when the host answered with a name other
     than the one it was audited as; two sections of one name are told apart
@@ -251,10 +198,3 @@ def _name_targets(report: Any, first: int, conns: Sequence[Any], dups: Sequence[
             name = f"{name} ({_where(conn)})"
         hosts[first + i] = replace(rep, host=name, notes=(*notes, *rep.notes))
     return replace(report, hosts=tuple(hosts))
-
-
-def print_failures(run: RemoteRun) -> None:
-    from harborkit.report.safe import terminal_line
-
-    for line in run.failure_lines:  # each names a host or a file: data, one line each
-        print(f"harborkit: error: {terminal_line(line)}", file=sys.stderr)

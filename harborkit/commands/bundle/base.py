@@ -1,15 +1,15 @@
-"""What every ``harborkit bundle`` command module shares: the app, options, interrupts.
+"""What every ``harborkit bundle`` command module shares: the app, sizes, interrupts.
 
-``cli.py`` (build, verify, load, inspect) and ``registry_cli.py`` (``--from
-registry``, push) both import from here and never from each other, so there
-is no import cycle between them.
+``core`` (build, verify, load, inspect), ``registry`` (push) and ``trust``
+(keygen) register on :data:`bundle_app`; they import from here, from
+``options`` and ``helpers``, and never from each other.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Annotated, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 
 import typer
 
@@ -19,13 +19,11 @@ bundle_app = typer.Typer(
     help="Build, verify, inspect and load air-gap bundles.", no_args_is_help=True
 )
 
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars and no summary.")]
-
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def _mb(n: int) -> str:
+def mb(n: int) -> str:
     return f"{n / 1e6:,.1f} MB"
 
 

@@ -1,17 +1,18 @@
-"""CLI glue for signatures, parts, SBOM, deltas and tools: ``bundle keygen`` and shared options.
+"""The steps of the ``bundle`` commands around the core calls: build options
+checked and gathered, keys read, registry builds, and what is printed after.
 
-Kept apart from ``cli.py`` (which imports this module to register ``keygen`` and
-uses the option types below); only ``typer`` is imported at module level.
+Registers no command (``core``, ``registry`` and ``trust`` do), so any of them
+can import it; only ``typer`` is imported at module level.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
 import typer
 
-from harborkit.bundle.cli_base import bundle_app
+from harborkit.commands.bundle.base import mb
 
 if TYPE_CHECKING:
     from harborkit.bundle.extras import BuildExtras
@@ -20,95 +21,6 @@ if TYPE_CHECKING:
     from harborkit.bundle.sign import PublicKey
     from harborkit.bundle.verify import VerifyResult
     from harborkit.bundle.writer import BuildResult
-
-SignOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--sign",
-        help="Sign SHA256SUMS with this minisign secret key (password from "
-        "HARBORKIT_KEY_PASSWORD or a prompt).",
-    ),
-]
-SplitOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--split-size",
-        help="Write NAME.part-000 ... of at most SIZE bytes (4G = 4e9 fits FAT32, 4700M a DVD; "
-        "4GiB = 2^32) and NAME.parts.sha256.",
-    ),
-]
-FileOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--file",
-        help="A local copy (path or http(s) URL) of a manifest file, as NAME=PATH|URL (repeatable).",
-    ),
-]
-NoToolsOpt = Annotated[
-    bool, typer.Option("--no-tools", help="Carry none of the manifest's extra files.")
-]
-BaseOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--base",
-        help="Older bundle the target has loaded: leave out the layers its images hold (a delta).",
-    ),
-]
-KeyOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--key",
-        help="Require a valid signature by this minisign public key (file or base64 line).",
-    ),
-]
-InstallToolsOpt = Annotated[
-    bool,
-    typer.Option(
-        "--install-tools", help="Install the bundle's extra files (docker-compose) with their mode."
-    ),
-]
-PrefixOpt = Annotated[
-    Path,
-    typer.Option("--prefix", help="Install the extra files under this folder (default: /)."),
-]
-ForceOpt = Annotated[
-    bool,
-    typer.Option("--force", help="With --install-tools: replace a different existing file."),
-]
-
-AllowInstallPathOpt = Annotated[
-    bool,
-    typer.Option(
-        "--allow-install-path",
-        help="With --install-tools: install a bundle's tools where its metadata says, even "
-        "outside /usr/local/bin when its signature is not checked with --key.",
-    ),
-]
-
-
-@bundle_app.command("keygen")
-def keygen_cmd(
-    output: Annotated[
-        Path, typer.Option("--output", "-o", help="Secret key file; the public key is KEY.pub.")
-    ],
-    no_password: Annotated[
-        bool, typer.Option("--no-password", help="Store the secret key unencrypted.")
-    ] = False,
-    force: Annotated[bool, typer.Option("--force", help="Replace existing key files.")] = False,
-) -> None:
-    """Make an Ed25519 key pair in minisign's format for `bundle build --sign`."""
-    from harborkit.bundle import sign
-
-    password = None if no_password else sign.read_password(output, confirm=True)
-    key = sign.generate()
-    secret, public = sign.write_key_pair(output, key, password, force=force)
-    typer.echo(f"secret key {secret} ({'unencrypted' if no_password else 'password-protected'})")
-    typer.echo(f"public key {public} (key id {key.public.id_hex}); on the target:")
-    typer.echo(f"  harborkit bundle verify BUNDLE --key {public.name}")
-    typer.echo(f"  minisign -Vm SHA256SUMS -P {key.public.base64}")
-
-
-# --------------------------------------------------------------------------- helpers for cli.py
 
 
 def build_extras(
@@ -242,3 +154,48 @@ def sbom_text(report: InspectReport) -> str:
     if report.sbom is None:
         raise MetadataError(f"bundle {report.path} carries no SBOM (made by an older harborkit)")
     return sbom_output(report.sbom, f"{report.path}: {SBOM_NAME}")
+
+
+def run_registry_build(
+    *,
+    output: Path,
+    manifest: Path | None,
+    installer: str | None,
+    source: str,
+    cache: Path | None,
+    insecure: bool,
+    ca: Path | None,
+    username: str | None,
+    password: str | None,
+    workers: int,
+    quiet: bool,
+    extras: BuildExtras | None = None,
+) -> None:
+    """``bundle build --from registry[://HOST[:PORT]]``."""
+    from harborkit.bundle.from_registry import build_from_registry
+    from harborkit.bundle.manifest import load_manifest
+    from harborkit.bundle.progress import make_progress
+    from harborkit.registry.endpoint import Endpoint, parse_from
+
+    endpoint = Endpoint(
+        host=parse_from(source), insecure=insecure, ca_file=ca, username=username, password=password
+    )
+    spec = (extras and extras.manifest) or load_manifest(manifest)  # parsed once
+    with make_progress(quiet) as progress:
+        result = build_from_registry(
+            spec,
+            output,
+            source=endpoint,
+            cache_dir=cache,
+            installer=installer,
+            progress=progress,
+            workers=workers,
+            extras=extras,
+        )
+    if not quiet:
+        s = result.stats
+        typer.echo(
+            f"wrote {result.path} ({mb(result.size)}): {len(result.metadata.images)} images, "
+            f"{len(result.metadata.layers)} layers from {endpoint.host}; blobs: {s.fetched} "
+            f"fetched ({mb(s.bytes_fetched)}, {s.resumed} resumed), {s.cached} from the cache"
+        )

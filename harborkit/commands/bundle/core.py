@@ -1,9 +1,9 @@
-"""`harborkit bundle ...` commands: parse options, call the core, print results.
+"""``harborkit bundle build|verify|load|inspect``: parse options, call the core, print results.
 
 Heavy modules (docker, jsonschema, isal) are imported by the core when a command
 runs, so ``harborkit --help`` stays fast. Errors propagate as
-:class:`~harborkit.errors.HarborkitError`; ``harborkit.cli.main`` turns them into
-a one-line message and the exit code.
+:class:`~harborkit.errors.HarborkitError`; :func:`harborkit.commands.main` turns
+them into a one-line message and the exit code.
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ from typing import Annotated
 
 import typer
 
-from harborkit.bundle.cli_base import QuietOpt, _mb, bundle_app, interruptible
+from harborkit.commands.bundle import helpers
+from harborkit.commands.bundle import options as _opt
+from harborkit.commands.bundle.base import bundle_app, interruptible, mb
 
 
 class InspectFormat(enum.StrEnum):
@@ -39,22 +41,22 @@ def build_cmd(
     no_pull: Annotated[
         bool, typer.Option("--no-pull", help="Fail instead of pulling missing images.")
     ] = False,
-    quiet: QuietOpt = False,
-    from_: _reg.FromOpt = None,
-    cache: _reg.CacheOpt = None,
-    insecure: _reg.InsecureOpt = False,
-    ca: _reg.CaOpt = None,
-    username: _reg.UserOpt = None,
-    password: _reg.PasswordOpt = None,
-    workers: _reg.WorkersOpt = 6,
-    sign: _trust.SignOpt = None,
-    split_size: _trust.SplitOpt = None,
-    file: _trust.FileOpt = None,
-    no_tools: _trust.NoToolsOpt = False,
-    base: _trust.BaseOpt = None,
+    quiet: _opt.QuietOpt = False,
+    from_: _opt.FromOpt = None,
+    cache: _opt.CacheOpt = None,
+    insecure: _opt.InsecureOpt = False,
+    ca: _opt.CaOpt = None,
+    username: _opt.UserOpt = None,
+    password: _opt.PasswordOpt = None,
+    workers: _opt.WorkersOpt = 6,
+    sign: _opt.SignOpt = None,
+    split_size: _opt.SplitOpt = None,
+    file: _opt.FileOpt = None,
+    no_tools: _opt.NoToolsOpt = False,
+    base: _opt.BaseOpt = None,
 ) -> None:
     """Save the manifest's images from the Docker daemon (DOCKER_HOST) and the installer into one file."""
-    extras = _trust.build_extras(
+    extras = helpers.build_extras(
         manifest, sign=sign, split_size=split_size, files=file, no_tools=no_tools, base=base
     )
     if from_ is not None:  # issue 4: straight from a registry, no daemon
@@ -62,7 +64,7 @@ def build_cmd(
             from harborkit.errors import InputError
 
             raise InputError("--base works with builds from the daemon only (not with --from)")
-        _reg.run_registry_build(
+        helpers.run_registry_build(
             output=output,
             manifest=manifest,
             installer=installer,
@@ -92,27 +94,27 @@ def build_cmd(
             extras=extras,
         )
     if not quiet:
-        _trust.echo_built(result, extras)
+        helpers.echo_built(result, extras)
 
 
 @bundle_app.command("verify")
 @interruptible
 def verify_cmd(
     bundle: Annotated[Path, typer.Argument(help="Bundle file, its first part or its parts list.")],
-    key: _trust.KeyOpt = None,
-    quiet: QuietOpt = False,
+    key: _opt.KeyOpt = None,
+    quiet: _opt.QuietOpt = False,
 ) -> None:
     """Check every member of the bundle against SHA256SUMS and the metadata against its schema."""
     from harborkit.bundle.progress import make_progress
     from harborkit.bundle.verify import verify_bundle
 
-    public = _trust.public_key(key)
+    public = helpers.public_key(key)
     with make_progress(quiet) as progress:
         result = verify_bundle(bundle, progress=progress, key=public)
     if not quiet:
         typer.echo(
-            f"{bundle}: OK ({len(result.members)} members, {_mb(result.bytes_hashed)}, "
-            f"{len(result.metadata.images)} images{_trust.signature_note(result)})"
+            f"{bundle}: OK ({len(result.members)} members, {mb(result.bytes_hashed)}, "
+            f"{len(result.metadata.images)} images{helpers.signature_note(result)})"
         )
 
 
@@ -126,18 +128,18 @@ def load_cmd(
             "--install-dir", help="Unpack the installer here (nothing is unpacked without it)."
         ),
     ] = None,
-    key: _trust.KeyOpt = None,
-    install_tools: _trust.InstallToolsOpt = False,
-    prefix: _trust.PrefixOpt = Path("/"),
-    force: _trust.ForceOpt = False,
-    allow_install_path: _trust.AllowInstallPathOpt = False,
-    quiet: QuietOpt = False,
+    key: _opt.KeyOpt = None,
+    install_tools: _opt.InstallToolsOpt = False,
+    prefix: _opt.PrefixOpt = Path("/"),
+    force: _opt.ForceOpt = False,
+    allow_install_path: _opt.AllowInstallPathOpt = False,
+    quiet: _opt.QuietOpt = False,
 ) -> None:
     """Verify the bundle, load its images into the Docker daemon (DOCKER_HOST), unpack the installer."""
     from harborkit.bundle.load import load_bundle
     from harborkit.bundle.progress import make_progress
 
-    public = _trust.public_key(key)
+    public = helpers.public_key(key)
     with make_progress(quiet) as progress:
         result = load_bundle(
             bundle,
@@ -149,10 +151,10 @@ def load_cmd(
             force=force,
             allow_install_path=allow_install_path,
         )
-    _trust.warn_loaded(bundle, result)
+    helpers.warn_loaded(bundle, result)
     if not quiet:
         typer.echo(f"loaded {len(result.loaded)} images, {len(result.skipped)} already present")
-        _trust.echo_loaded(bundle, result, install_dir)
+        helpers.echo_loaded(bundle, result, install_dir)
 
 
 @bundle_app.command("inspect")
@@ -168,11 +170,6 @@ def inspect_cmd(
 
     report = inspect_bundle(bundle)
     if fmt is InspectFormat.cyclonedx:
-        typer.echo(_trust.sbom_text(report), nl=False)
+        typer.echo(helpers.sbom_text(report), nl=False)
     else:
         typer.echo(render_json(report) if fmt is InspectFormat.json else render_table(report))
-
-
-# after the commands above, so `push` and `keygen` are listed last; they import only cli_base
-from harborkit.bundle import registry_cli as _reg  # noqa: E402
-from harborkit.bundle import trust_cli as _trust  # noqa: E402

@@ -1,0 +1,17 @@
+"""The command line: every typer app of harborkit, and nothing else imports typer.
+
+``app`` assembles the commands (``check``, ``collect``, ``fix``, ``bundle ...``);
+``options`` declares the check/fix/remote options once; ``output`` prints
+results and turns errors into exit codes. Importing this package imports no
+command: ``main`` loads them when it runs.
+"""
+
+from __future__ import annotations
+
+
+def main() -> None:
+    """Console-script entry point (``harborkit``, ``python -m harborkit``)."""
+    from harborkit.commands.app import app
+    from harborkit.commands.output import run_app
+
+    run_app(app)

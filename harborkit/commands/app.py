@@ -1,0 +1,51 @@
+"""The ``harborkit`` typer app: every command registered once, in help order."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from harborkit import __version__
+from harborkit.commands.bundle import core as _bundle_core  # build, verify, load, inspect
+from harborkit.commands.bundle import registry as _bundle_registry  # push (listed after)
+from harborkit.commands.bundle import trust as _bundle_trust  # keygen (listed last)
+from harborkit.commands.bundle.base import bundle_app
+from harborkit.commands.check import check
+from harborkit.commands.collect import collect
+from harborkit.commands.fix import fix_command
+from harborkit.commands.help import HelpGroup
+
+# imported for the commands they register on bundle_app, in this order
+_ = (_bundle_core, _bundle_registry, _bundle_trust)
+
+app = typer.Typer(
+    name="harborkit",
+    cls=HelpGroup,
+    help="Preflight audits and air-gap bundles for Harbor container registry installs.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(bundle_app, name="bundle")
+app.command(name="fix")(fix_command)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"harborkit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """Preflight audits and air-gap bundles for Harbor container registry installs."""
+
+
+app.command()(check)
+app.command()(collect)

@@ -1,0 +1,106 @@
+"""The options of the ``bundle`` commands, declared once (``build`` shares the
+registry options with ``push`` and the trust options with ``verify`` and ``load``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars and no summary.")]
+
+# --------------------------------------------------------------- registries (build --from, push)
+FromOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--from",
+        help="Take the images from a registry instead of the daemon: 'registry' (Docker Hub) "
+        "or 'registry://HOST[:PORT]'.",
+    ),
+]
+CacheOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--cache", help="Blob cache for registry builds (default ~/.cache/harborkit/blobs)."
+    ),
+]
+InsecureOpt = Annotated[bool, typer.Option("--insecure", help="Talk plain HTTP to the registry.")]
+CaOpt = Annotated[
+    Path | None, typer.Option("--ca", help="CA certificate file for the registry's TLS.")
+]
+UserOpt = Annotated[
+    str | None,
+    typer.Option("--username", "-u", help="Registry user (default: the Docker config file)."),
+]
+PasswordOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--password", envvar="HARBORKIT_REGISTRY_PASSWORD", help="Registry password or token."
+    ),
+]
+WorkersOpt = Annotated[int, typer.Option("--workers", min=1, max=64, help="Parallel transfers.")]
+
+# --------------------------------------------------------------- signatures, parts, deltas, tools
+SignOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--sign",
+        help="Sign SHA256SUMS with this minisign secret key (password from "
+        "HARBORKIT_KEY_PASSWORD or a prompt).",
+    ),
+]
+SplitOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--split-size",
+        help="Write NAME.part-000 ... of at most SIZE bytes (4G = 4e9 fits FAT32, 4700M a DVD; "
+        "4GiB = 2^32) and NAME.parts.sha256.",
+    ),
+]
+FileOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--file",
+        help="A local copy (path or http(s) URL) of a manifest file, as NAME=PATH|URL (repeatable).",
+    ),
+]
+NoToolsOpt = Annotated[
+    bool, typer.Option("--no-tools", help="Carry none of the manifest's extra files.")
+]
+BaseOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--base",
+        help="Older bundle the target has loaded: leave out the layers its images hold (a delta).",
+    ),
+]
+KeyOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--key",
+        help="Require a valid signature by this minisign public key (file or base64 line).",
+    ),
+]
+InstallToolsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--install-tools", help="Install the bundle's extra files (docker-compose) with their mode."
+    ),
+]
+PrefixOpt = Annotated[
+    Path,
+    typer.Option("--prefix", help="Install the extra files under this folder (default: /)."),
+]
+ForceOpt = Annotated[
+    bool,
+    typer.Option("--force", help="With --install-tools: replace a different existing file."),
+]
+AllowInstallPathOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-install-path",
+        help="With --install-tools: install a bundle's tools where its metadata says, even "
+        "outside /usr/local/bin when its signature is not checked with --key.",
+    ),
+]

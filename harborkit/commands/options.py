@@ -1,0 +1,356 @@
+"""The options of ``check``, ``fix`` and the remote audit, declared once.
+
+Each option is an ``Annotated`` type below (``check``, ``fix`` and ``collect``
+word some of them differently, so those come in spellings side by side); a command
+takes them as parameters and gathers them into the frozen dataclasses here
+(:class:`AuditOptions`, :class:`ReportOptions`, :class:`RemoteOptions`),
+which is what the rest of the command receives.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import os
+import stat
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from harborkit.errors import InputError
+from harborkit.report import OutputFormat
+
+# --------------------------------------------------------------- check and fix: what to audit
+#: ``--harbor``, one wording for ``check`` and ``fix``
+HarborOption = Annotated[
+    str | None,
+    typer.Option(
+        "--harbor",
+        help="Harbor's address (http(s)://HOST[:PORT] or HOST[:PORT]) for hosts without "
+        "its harbor.yml: judged against their daemon.json.",
+    ),
+]
+CheckProfileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--profile",
+        "-p",
+        help="Baseline profile (YAML); default: the built-in Harbor v1.8.0 baseline.",
+    ),
+]
+FixProfileOpt = Annotated[
+    Path | None,
+    typer.Option("--profile", "-p", help="Baseline profile (YAML); default: the built-in one."),
+]
+CheckRootsOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--root",
+        help="Audit a sysroot folder (etc/, proc/sys/ ...) instead of this machine; "
+        "repeat to audit several as one cluster.",
+    ),
+]
+FixRootOpt = Annotated[
+    str | None,
+    typer.Option("--root", help="Fix a sysroot folder instead of this machine (no commands run)."),
+]
+CheckHarborConfigOpt = Annotated[
+    str | None,
+    typer.Option("--harbor-config", help="harbor.yml to check (a path on the audited host)."),
+]
+FixHarborConfigOpt = Annotated[
+    str | None,
+    typer.Option("--harbor-config", help="harbor.yml to check (a path on the host)."),
+]
+CheckInstallDirOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--install-dir",
+        help="Harbor folder holding harbor.yml, or the folder 'bundle load --install-dir' "
+        "unpacked into (its harbor/ is used).",
+    ),
+]
+FixInstallDirOpt = Annotated[
+    str | None,
+    typer.Option("--install-dir", help="Harbor installer folder holding harbor.yml."),
+]
+CheckNodeOpt = Annotated[
+    list[str] | None,
+    typer.Option("--node", help="Cluster node NAME=ADDRESS that must resolve (repeatable)."),
+]
+FixNodeOpt = Annotated[
+    list[str] | None,
+    typer.Option("--node", help="Cluster node NAME=ADDRESS for /etc/hosts (repeatable)."),
+]
+CheckOnlyOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--only", help="Run only these check ids or groups (repeatable, comma-separated)."
+    ),
+]
+FixOnlyOpt = Annotated[
+    list[str] | None,
+    typer.Option("--only", help="Fix only these check ids or groups (comma-separated)."),
+]
+CheckSkipOpt = Annotated[
+    list[str] | None,
+    typer.Option("--skip", help="Skip these check ids or groups (repeatable, comma-separated)."),
+]
+FixSkipOpt = Annotated[
+    list[str] | None,
+    typer.Option("--skip", help="Leave these check ids or groups alone (comma-separated)."),
+]
+WaiversOpt = Annotated[
+    Path | None,
+    typer.Option("--waivers", help="YAML file of accepted failures: id, reason, optional expires."),
+]
+
+# --------------------------------------------------------------- check: the report
+ListChecksOpt = Annotated[bool, typer.Option("--list", help="List the installed checks and exit.")]
+FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="Report format.")]
+OutputOpt = Annotated[
+    Path | None,
+    typer.Option("--output", "-o", help="Write the report to FILE (atomically) instead of stdout."),
+]
+StrictOpt = Annotated[bool, typer.Option("--strict", help="Count warnings as failures.")]
+VerboseOpt = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Table: show passing findings too.")
+]
+NoColorOpt = Annotated[bool, typer.Option("--no-color", help="No colours in the table.")]
+
+# --------------------------------------------------------------- check: other machines
+HostsOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--host",
+        help="Audit [ssh://][USER@]HOST[:PORT] over SSH (repeatable, comma-separated).",
+    ),
+]
+SnapshotOpt = Annotated[
+    list[str] | None,
+    typer.Option("--snapshot", help="Judge a snapshot FILE, or a DIR of *.hksnap files."),
+]
+InventoryOpt = Annotated[
+    str | None,
+    typer.Option("--inventory", "-i", help="Audit the hosts of an Ansible inventory (INI/YAML)."),
+]
+LimitOpt = Annotated[
+    str | None,
+    typer.Option("--limit", "-l", help="Inventory hosts or groups to audit (Ansible pattern)."),
+]
+ForksOpt = Annotated[int, typer.Option("--forks", help="Hosts audited in parallel.")]
+SshConfigOpt = Annotated[str | None, typer.Option("--ssh-config", help="ssh_config file (ssh -F).")]
+BecomeOpt = Annotated[bool, typer.Option("--become", help="Collect as root through sudo -n.")]
+ConnectTimeoutOpt = Annotated[
+    float, typer.Option("--connect-timeout", help="SSH connect timeout in seconds.")
+]
+CommandTimeoutOpt = Annotated[
+    float,
+    typer.Option(
+        "--command-timeout",
+        help="Deadline of each remote call in seconds, connecting included "
+        "(a host that misses it is an error, the others are still judged).",
+    ),
+]
+AcceptNewHostKeysOpt = Annotated[
+    bool,
+    typer.Option(
+        "--accept-new-host-keys",
+        help="Add unknown host keys to known_hosts (never changed ones).",
+    ),
+]
+
+
+# --------------------------------------------------------------- fix: plan, apply, journal
+class FixFormat(enum.StrEnum):
+    """What ``fix --format`` writes."""
+
+    diff = "diff"
+    sh = "sh"
+    ansible = "ansible"
+
+
+ApplyOpt = Annotated[
+    bool, typer.Option("--apply", help="Make the changes (journaled), then check again.")
+]
+PlanIdOpt = Annotated[
+    str | None,
+    typer.Option("--plan", help="With --apply: refuse unless the plan is still this id."),
+]
+RestartDockerOpt = Annotated[
+    bool,
+    typer.Option("--restart-docker", help="Allow restarting docker while containers run."),
+]
+RollbackOpt = Annotated[
+    bool,
+    typer.Option("--rollback", help="Restore the files of journal ID (default: the last)."),
+]
+ListJournalOpt = Annotated[bool, typer.Option("--list", help="List the journal.")]
+JournalDirOpt = Annotated[
+    Path | None,
+    typer.Option("--journal-dir", help="Journal folder (default /var/lib/harborkit/fix)."),
+]
+FixFormatOpt = Annotated[
+    FixFormat,
+    typer.Option("--format", "-f", help="diff (default), sh script or ansible playbook."),
+]
+FixOutputOpt = Annotated[
+    Path | None, typer.Option("--output", "-o", help="Write the sh/ansible output to FILE.")
+]
+JournalIdArg = Annotated[
+    str | None, typer.Argument(metavar="ID", help="Journal id for --rollback.")
+]
+
+# --------------------------------------------------------------- collect: the snapshot collector
+ScriptOpt = Annotated[
+    bool,
+    typer.Option("--script", help="Print the collector (POSIX sh) to run on a host."),
+]
+CollectProfileOpt = Annotated[
+    Path | None,
+    typer.Option("--profile", "-p", help="Profile whose facts to gather (default: built-in)."),
+]
+CollectHarborConfigOpt = Annotated[
+    str | None, typer.Option("--harbor-config", help="harbor.yml path on the host.")
+]
+CollectInstallDirOpt = Annotated[
+    str | None, typer.Option("--install-dir", help="Harbor installer folder on the host.")
+]
+CollectNodeOpt = Annotated[
+    list[str] | None,
+    typer.Option("--node", help="Cluster node NAME=ADDRESS whose name to resolve."),
+]
+
+
+def _tuple(values: Sequence[str] | None) -> tuple[str, ...]:
+    return tuple(values or ())
+
+
+@dataclass(frozen=True)
+class AuditOptions:
+    """What ``check`` and ``fix`` share: the profile, the audited place, the selection."""
+
+    profile: Path | None = None
+    roots: tuple[str, ...] = ()
+    harbor_config: str | None = None
+    install_dir: str | None = None
+    nodes: tuple[str, ...] = ()
+    harbor: str | None = None
+    only: tuple[str, ...] = ()
+    skip: tuple[str, ...] = ()
+    waivers: Path | None = None
+
+    @classmethod
+    def of(
+        cls,
+        profile: Path | None,
+        roots: Sequence[str] | str | None,
+        harbor_config: str | None,
+        install_dir: str | None,
+        nodes: Sequence[str] | None,
+        harbor: str | None,
+        only: Sequence[str] | None,
+        skip: Sequence[str] | None,
+        waivers: Path | None = None,
+    ) -> AuditOptions:
+        """From the command's parameters (typer gives ``None`` for an unused list)."""
+        root_list = (roots,) if isinstance(roots, str) else _tuple(roots)
+        return cls(
+            profile,
+            root_list,
+            harbor_config,
+            install_dir,
+            _tuple(nodes),
+            harbor,
+            _tuple(only),
+            _tuple(skip),
+            waivers,
+        )
+
+    @property
+    def root(self) -> str | None:
+        """The (first) sysroot, or ``None`` for this machine."""
+        return self.roots[0] if self.roots else None
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    """How ``check`` prints its report."""
+
+    fmt: OutputFormat = OutputFormat.table
+    output: Path | None = None
+    strict: bool = False
+    verbose: bool = False
+    no_color: bool = False
+
+
+@dataclass(frozen=True)
+class RemoteOptions:
+    """What the command line says about the hosts to audit."""
+
+    hosts: tuple[str, ...] = ()
+    snapshots: tuple[str, ...] = ()
+    inventory: str | None = None
+    limit: str | None = None
+    forks: int = 10
+    ssh_config: str | None = None
+    become: bool = False
+    connect_timeout: float = 10.0
+    accept_new_host_keys: bool = False
+    command_timeout: float = 45.0
+
+    @property
+    def used(self) -> bool:
+        return bool(self.hosts or self.snapshots or self.inventory)
+
+
+#: the longest --connect-timeout / --command-timeout accepted (a day)
+MAX_SECONDS = 86400.0
+
+
+def _seconds(option: str, value: float) -> None:
+    if not math.isfinite(value):
+        raise InputError(f"{option} {value:g}: not a number of seconds")
+    if value <= 0:
+        raise InputError(f"{option} {value:g}: must be more than 0")
+    if value > MAX_SECONDS:
+        raise InputError(f"{option} {value:g}: at most {MAX_SECONDS:g} seconds")
+
+
+def host_parts(text: str) -> list[str]:
+    """The comma-separated targets of one --host value; an empty one is a mistake."""
+    parts = text.split(",")
+    if any(not p.strip() for p in parts):
+        what = "no host" if not text.strip(", \t") else "an empty host between commas"
+        raise InputError(f"--host {text!r}: {what} (expected [ssh://][USER@]HOST[:PORT])")
+    return [p.strip() for p in parts]
+
+
+def _regular_file(option: str, path: str) -> None:
+    """``path`` is a regular file (a FIFO would hang ssh, a device is no config)."""
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise InputError(f"{option} {path}: {e.strerror or e}") from e
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError(f"{option} {path}: not a regular file")
+
+
+def validate(opts: RemoteOptions, root: str | None) -> None:
+    if opts.forks < 1:
+        raise InputError(f"--forks {opts.forks}: must be at least 1")
+    _seconds("--connect-timeout", opts.connect_timeout)
+    _seconds("--command-timeout", opts.command_timeout)
+    for text in opts.hosts:
+        host_parts(text)
+    if opts.ssh_config is not None:
+        _regular_file("--ssh-config", opts.ssh_config)
+    if opts.limit and not opts.inventory:
+        raise InputError("--limit needs --inventory")
+    if root and opts.used:
+        raise InputError(
+            "--root audits a folder on this machine: not with --host/--snapshot/--inventory"
+        )
