@@ -37,8 +37,8 @@ from harborkit.errors import EnvironmentProblem, InputError
 if TYPE_CHECKING:
     from harborkit.engine.interface import Report
     from harborkit.engine.session import Session
-    from harborkit.fix.target import Target
     from harborkit.fix.plan import Plan
+    from harborkit.fix.target import Target
 
 
 def fix_command(
