@@ -23,8 +23,8 @@ from harborkit.report import OutputFormat
 
 if TYPE_CHECKING:
     from harborkit.engine.cluster import ClusterReport
-    from harborkit.engine.interface import Report
     from harborkit.host.interface import Host
+    from harborkit.model.result import Report
 
 app = typer.Typer(
     name="harborkit",
@@ -193,13 +193,13 @@ def check(
         command_timeout=command_timeout,
     )
     validate(remote, roots[0] if roots else None)
-    from harborkit.engine.interface import CheckContext, CheckOptions
     from harborkit.engine.plugins import discover
     from harborkit.engine.profile import load_profile, with_harbor, with_nodes
     from harborkit.engine.runner import Selection, run_checks
     from harborkit.engine.session import check_options, host_path, root_options, split_names
     from harborkit.engine.waivers import load_waivers
     from harborkit.host import LocalHost, SysrootHost
+    from harborkit.model.check import CheckContext, CheckOptions
 
     loaded, failures = discover()
     if list_checks:
@@ -349,9 +349,9 @@ def collect(
     """Print the snapshot collector: sh collect.sh > HOST.hksnap on the target,
     then harborkit check --snapshot HOST.hksnap here."""
     from harborkit.collect import script, wants_for
-    from harborkit.engine.interface import CheckOptions
     from harborkit.engine.plugins import discover
     from harborkit.engine.profile import load_profile, with_nodes
+    from harborkit.model.check import CheckOptions
 
     if not script_:
         from harborkit.errors import InputError

@@ -107,7 +107,7 @@ def run_remote(
 ) -> RemoteRun:
     """Build the targets, audit them (``forks`` at a time) and the cluster."""
     from harborkit.engine.cluster import Target, run_cluster
-    from harborkit.host.fleet import Failures, snapshot_targets, ssh_session, ssh_targets
+    from harborkit.engine.fleet import Failures, snapshot_targets, ssh_session, ssh_targets
     from harborkit.host.ssh import SshOptions, SshTarget, parse_target
 
     failures = Failures()

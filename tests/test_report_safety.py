@@ -183,10 +183,10 @@ def test_stderr_summary_for_every_format(hostile_root: Path, tmp_path: Path, fmt
 def test_every_format_survives_a_plugin_message_with_any_characters(tmp_path: Path) -> None:
     import datetime as dt
 
-    from harborkit.engine.interface import Check, CheckContext, Finding, Outcome, Severity, Status
     from harborkit.engine.plugins import LoadedCheck
     from harborkit.engine.runner import Selection, run_checks
     from harborkit.host.local import SysrootHost
+    from harborkit.model.check import Check, CheckContext, Finding, Outcome, Severity, Status
     from harborkit.report import OutputFormat, renderer
 
     nasty = "lone \ud800 surrogate, \x1b[2J escape, \x00 nul, \ufffe nonchar, \u202e bidi"

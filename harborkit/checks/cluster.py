@@ -21,9 +21,9 @@ from typing import TypeVar
 from harborkit.checks import timesync
 from harborkit.checks.docker import DockerCompose, parse_compose_version
 from harborkit.checks.names import hosts_entries
-from harborkit.engine.cluster import ClusterCheck, ClusterContext
-from harborkit.engine.interface import CheckContext, Finding, Outcome, Severity, SkipCheck, Status
 from harborkit.host.interface import NotAvailable
+from harborkit.model.check import CheckContext, Finding, Outcome, Severity, SkipCheck, Status
+from harborkit.model.cluster import ClusterCheck, ClusterContext
 
 T = TypeVar("T")
 

@@ -10,21 +10,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from harborkit.checks import _harbor
-from harborkit.checks.docker import DaemonUnreachable, connect, docker_address, docker_error
-from harborkit.engine.interface import (
-    Check,
-    CheckContext,
-    Finding,
-    Outcome,
-    Severity,
-    SkipCheck,
-    Status,
-)
+from harborkit.checks.docker import DaemonUnreachable, docker_address, docker_error
+from harborkit.dockerapi import host_client
 from harborkit.host.interface import Host
+from harborkit.model.check import Check, CheckContext, Finding, Outcome, Severity, SkipCheck, Status
 from harborkit.yamlfile import JsonRefused, parse_json
 
 if TYPE_CHECKING:
-    from harborkit.fix.plan import Change
+    from harborkit.model.change import Change
 
 DEFAULT_PATH = "/etc/docker/daemon.json"
 #: the drop-in that clears daemon.json from docker.service's EnvironmentFile= list
@@ -530,7 +523,7 @@ class DaemonJsonCheck(Check):
         return out
 
     def plan(self, ctx: CheckContext, outcome: Outcome) -> Sequence[Change]:
-        from harborkit.fix.plan import FileChange
+        from harborkit.model.change import FileChange
 
         json_bad = any(
             f.status is Status.FAIL and f.subject != "EnvironmentFile" for f in outcome.findings
@@ -692,7 +685,7 @@ def plan_environment_file(ctx: CheckContext, check_id: str) -> list[Change]:
     drop-in under /etc is commented out there; a line in a vendor unit (never
     edited) is cleared by a drop-in that resets the list and names the other
     environment files again."""
-    from harborkit.fix.plan import edit_lines, file_change, read_bytes
+    from harborkit.model.change import edit_lines, file_change, read_bytes
 
     path = daemon_json_path(ctx)
     lines = environment_files(ctx.host)
@@ -809,7 +802,7 @@ def _repair(ctx: CheckContext) -> tuple[dict[str, Any] | None, str, list[tuple[s
 
 def plan_daemon_json(ctx: CheckContext, check_id: str) -> list[Change]:
     """daemon.json rewritten as valid JSON keeping every other key, then a restart of docker."""
-    from harborkit.fix.plan import ManualStep, file_change, read_bytes
+    from harborkit.model.change import ManualStep, file_change, read_bytes
 
     dj = read_daemon_json(ctx)
     data, why, dropped = _repair(ctx)
@@ -870,7 +863,7 @@ def plan_daemon_json(ctx: CheckContext, check_id: str) -> list[Change]:
 
 
 def docker_restart(check_id: str, *, reload: bool) -> list[Change]:
-    from harborkit.fix.plan import Command
+    from harborkit.model.change import Command
 
     out: list[Change] = []
     if reload:
@@ -925,7 +918,7 @@ class DaemonRuntime(Check):
         if entries is None:
             raise SkipCheck(f"{dj.path}: insecure-registries is not a list of strings")
         try:
-            client = connect(ctx.host)
+            client = host_client(ctx.host)
         except DaemonUnreachable as e:
             return Outcome(Status.FAIL, str(e))
         import docker

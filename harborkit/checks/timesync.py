@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from harborkit.checks import _services
-from harborkit.engine.interface import Check, CheckContext, Finding, Outcome, Severity, Status
+from harborkit.model.check import Check, CheckContext, Finding, Outcome, Severity, Status
 
 if TYPE_CHECKING:
-    from harborkit.fix.plan import Change
+    from harborkit.model.change import Change
 
 #: profile service name -> (unit names, process names, binaries)
 DAEMONS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
@@ -451,7 +451,7 @@ def judge_sources(d: Daemon, exp: Expectation) -> Finding:
 def plan_time(ctx: CheckContext, check_id: str, outcome: Outcome) -> list[Change]:
     """Point the time service in use at the expected servers (or make it the
     master), enable it and restart it."""
-    from harborkit.fix.plan import Command, ManualStep, edit_lines, file_change, read_bytes
+    from harborkit.model.change import Command, ManualStep, edit_lines, file_change, read_bytes
 
     section = ctx.profile.get("time") or {}
     wanted = [s for s in section.get("services", list(DAEMONS)) if s in DAEMONS]

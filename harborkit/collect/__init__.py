@@ -19,8 +19,8 @@ from importlib import resources
 from typing import Any
 
 from harborkit import __version__
-from harborkit.engine.interface import Check, CheckOptions
 from harborkit.host.interface import MAX_FILE_BYTES
+from harborkit.model.check import Check, CheckOptions
 
 # what the built-in checks read, named once here so that a snapshot answers
 # them without a second round trip (a miss costs one more, never a wrong verdict)

@@ -57,30 +57,20 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, ClassVar
 
 from harborkit import __version__
-from harborkit.engine.interface import (
-    CheckContext,
-    CheckInfo,
-    CheckOptions,
-    CheckResult,
-    Outcome,
-    Report,
-    Severity,
-    SkipCheck,
-    Status,
-)
 from harborkit.engine.plugins import LoadedCheck, PluginFailure
 from harborkit.engine.profile import Profile
 from harborkit.engine.runner import Selection, _apply_waiver, guarded, run_checks
 from harborkit.engine.waivers import Waiver
 from harborkit.errors import HarborkitError
 from harborkit.host.interface import Host, NotAvailable
+from harborkit.model.check import CheckContext, CheckOptions, Outcome, Severity, Status
+from harborkit.model.cluster import ClusterCheck, ClusterContext
+from harborkit.model.result import CheckInfo, CheckResult, Report
 
 #: the id under which an unreachable host's error is reported
 REACHABLE_ID = "host.reachable"
@@ -115,53 +105,6 @@ class Deferred:
 
 
 Target = Host | Unreachable | Deferred
-
-
-@dataclass
-class ClusterContext:
-    """What a cross-node check may use: every reachable host (each with the
-    per-host context its checks used, options included) and the profile."""
-
-    contexts: Sequence[CheckContext]
-    profile: Mapping[str, Any]
-
-    @property
-    def hosts(self) -> list[Host]:
-        return [c.host for c in self.contexts]
-
-    def section(self, name: str) -> Any:
-        try:
-            return self.profile[name]
-        except KeyError:
-            raise SkipCheck(f"the profile has no '{name}' section") from None
-
-
-class ClusterCheck(ABC):
-    """Base class of a check judged once over all reachable hosts.
-
-    Same identity as :class:`~harborkit.engine.interface.Check` (stable
-    ``id``, ``title``, ``group``, ``severity``, ``remediation``; the
-    docstring is the documentation). ``run`` returns an Outcome whose
-    findings name the host they are about in ``subject`` (the host's name as
-    reports show it), so reports can place them in the host x check matrix.
-    Fewer than ``min_hosts`` reachable hosts: skipped with the reason.
-    """
-
-    id: ClassVar[str]
-    title: ClassVar[str]
-    group: ClassVar[str] = "cluster"
-    severity: ClassVar[Severity] = Severity.HIGH
-    remediation: ClassVar[str] = ""
-    requires: ClassVar[tuple[str, ...]] = ()
-    min_hosts: ClassVar[int] = 2
-
-    @abstractmethod
-    def run(self, ctx: ClusterContext) -> Outcome:
-        """Judge the hosts together and return an outcome."""
-
-    @classmethod
-    def doc(cls) -> str:
-        return (cls.__doc__ or "").strip()
 
 
 def builtin_cluster_checks() -> list[type[ClusterCheck]]:
@@ -393,8 +336,6 @@ def run_cluster_checks(
 __all__ = [
     "CLUSTER_HOST",
     "REACHABLE_ID",
-    "ClusterCheck",
-    "ClusterContext",
     "ClusterReport",
     "Deferred",
     "Target",

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 
-from harborkit.engine.interface import Check
+from harborkit.model.check import Check
 
 GROUP = "harborkit.checks"
 

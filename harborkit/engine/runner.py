@@ -10,26 +10,15 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from harborkit import __version__
-from harborkit.engine.interface import (
-    Check,
-    CheckContext,
-    CheckInfo,
-    CheckResult,
-    Finding,
-    Outcome,
-    Report,
-    Severity,
-    SkipCheck,
-    Status,
-    WaiverUse,
-)
 from harborkit.engine.plugins import LoadedCheck, PluginFailure
 from harborkit.engine.waivers import Waiver
 from harborkit.errors import InputError
 from harborkit.host.interface import NotAvailable, UnreadableFile
+from harborkit.model.check import Check, CheckContext, Finding, Outcome, Severity, SkipCheck, Status
+from harborkit.model.result import CheckInfo, CheckResult, Report, WaiverUse
 
 if TYPE_CHECKING:
-    from harborkit.fix.plan import Change
+    from harborkit.model.change import Change
 
 PLUGIN_GROUP = "plugins"
 
@@ -134,7 +123,7 @@ def _plan_one(cls: type[Check], ctx: CheckContext, outcome: Outcome) -> tuple[Ch
 def _remediation(cls: type[Check], outcome: Outcome, changes: tuple[Change, ...] | None) -> str:
     """Speak about this host: the planned changes, or nothing where nothing is wrong."""
     if changes:
-        from harborkit.fix.plan import hint
+        from harborkit.model.change import hint
 
         return hint(changes)
     if cls.plans() and outcome.status not in (Status.FAIL, Status.WARN, Status.ERROR):

@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harborkit.engine.interface import CheckContext, CheckOptions, Report
 from harborkit.engine.plugins import LoadedCheck, PluginFailure
 from harborkit.engine.profile import Profile
 from harborkit.engine.runner import Selection
 from harborkit.engine.waivers import Waiver
 from harborkit.errors import InputError
+from harborkit.model.check import CheckContext, CheckOptions
+from harborkit.model.result import Report
 
 if TYPE_CHECKING:
     from harborkit.host.interface import Host
@@ -77,7 +78,7 @@ def check_options(
     """--harbor-config and --install-dir as paths on the audited host; one that
     names nothing there is a usage error, not a failed check."""
     from harborkit.checks._harbor import find_install_dir
-    from harborkit.engine.interface import CheckOptions
+    from harborkit.model.check import CheckOptions
 
     where = f" in the sysroot {root}" if root else ""
     config = host_path(harbor_config, root)

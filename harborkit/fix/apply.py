@@ -41,8 +41,8 @@ from pathlib import Path
 from typing import Any
 
 from harborkit.errors import EnvironmentProblem, ExitCode, HarborkitError, InputError
-from harborkit.fix.plan import FileChange, Plan
 from harborkit.fsutil import Walk, locate_in_root, open_dir, read_at, walk_in_root, write_at
+from harborkit.model.change import FileChange, Plan
 
 JOURNAL_DIR = "/var/lib/harborkit/fix"
 #: test hook: stall this many seconds after writing the first N files ("N:SECONDS")

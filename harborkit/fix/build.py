@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 
-from harborkit.engine.interface import Report, Status
-from harborkit.fix.plan import Change, Command, FileChange, ManualStep, Plan, merge
+from harborkit.model.change import Change, Command, FileChange, ManualStep, Plan, merge
+from harborkit.model.check import Status
+from harborkit.model.result import Report
 
 FIXABLE = (Status.FAIL, Status.WARN)
 

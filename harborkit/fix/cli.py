@@ -200,11 +200,11 @@ def _one(text: str) -> str:
 
 
 def _running_containers(session: object) -> list[str]:
-    from harborkit.checks.docker import DaemonUnreachable, connect
+    from harborkit.dockerapi import DaemonUnreachable, host_client
     from harborkit.host.local import LocalHost
 
     try:
-        client = connect(LocalHost())
+        client = host_client(LocalHost())
     except DaemonUnreachable:
         return []
     try:
@@ -216,7 +216,7 @@ def _running_containers(session: object) -> list[str]:
 
 
 def _before_after(before: object, after: object) -> None:
-    from harborkit.engine.interface import Report
+    from harborkit.model.result import Report
 
     assert isinstance(before, Report)
     if not isinstance(after, Report):

@@ -16,7 +16,8 @@ import html
 from collections.abc import Iterable, Sequence
 
 from harborkit.engine.cluster import ClusterReport
-from harborkit.engine.interface import CheckResult, Finding, Report, Status
+from harborkit.model.check import Finding, Status
+from harborkit.model.result import CheckResult, Report
 from harborkit.report.safe import terminal_text
 
 CSP = (

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import io
 
-from harborkit.engine.interface import CheckResult, Report, Status
+from harborkit.model.check import Status
+from harborkit.model.result import CheckResult, Report
 from harborkit.report.safe import TABLE_VALUE_LIMIT, terminal_text
 
 STATUS_STYLE = {

@@ -12,10 +12,10 @@ import pytest
 
 from harborkit.checks import daemon_json
 from harborkit.checks.daemon_json import DaemonJson, DaemonJsonCheck, covers, json_problem
-from harborkit.engine.interface import CheckContext, CheckOptions, Finding, Status
 from harborkit.engine.profile import load_profile
 from harborkit.engine.runner import _run_one
 from harborkit.host.local import SysrootHost
+from harborkit.model.check import CheckContext, CheckOptions, Finding, Status
 
 SYSROOTS = Path(__file__).resolve().parents[1] / "fixtures" / "sysroots"
 YML = "/opt/harbor/harbor.yml"

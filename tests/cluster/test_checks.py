@@ -16,11 +16,12 @@ from harborkit.checks.cluster import (
     NamesAgree,
     NtpMaster,
 )
-from harborkit.engine.cluster import ClusterCheck, ClusterContext, _run_one
-from harborkit.engine.interface import CheckContext, Outcome, Status
+from harborkit.engine.cluster import _run_one
 from harborkit.engine.profile import load_profile
 from harborkit.host import LocalHost, SysrootHost
 from harborkit.host.interface import Host
+from harborkit.model.check import CheckContext, Outcome, Status
+from harborkit.model.cluster import ClusterCheck, ClusterContext
 from tests.cluster.hosts import (
     RunnableSysroot,
     compose_cli,

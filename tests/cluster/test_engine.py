@@ -10,21 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from harborkit.engine.cluster import (
-    REACHABLE_ID,
-    ClusterCheck,
-    ClusterContext,
-    Deferred,
-    Unreachable,
-    run_cluster,
-)
-from harborkit.engine.interface import CheckContext, CheckResult, Outcome, Report, Status, passed
+from harborkit.engine.cluster import REACHABLE_ID, Deferred, Unreachable, run_cluster
 from harborkit.engine.plugins import LoadedCheck, discover
 from harborkit.engine.profile import Profile, load_profile
 from harborkit.engine.runner import Selection, run_checks
 from harborkit.engine.waivers import Waiver
 from harborkit.host import SysrootHost
 from harborkit.host.interface import Host, HostError
+from harborkit.model.check import CheckContext, Outcome, Status, passed
+from harborkit.model.cluster import ClusterCheck, ClusterContext
+from harborkit.model.result import CheckResult, Report
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sysroots"
 

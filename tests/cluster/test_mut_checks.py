@@ -20,11 +20,12 @@ from harborkit.checks.cluster import (
     NtpMaster,
 )
 from harborkit.collect.snapshot import CommandOutput
-from harborkit.engine.cluster import ClusterCheck, ClusterContext, _run_one
-from harborkit.engine.interface import CheckContext, Finding, Outcome, SkipCheck, Status
+from harborkit.engine.cluster import _run_one
 from harborkit.host import LocalHost
 from harborkit.host.interface import Host, NotAvailable
 from harborkit.host.snapshot import SnapshotHost
+from harborkit.model.check import CheckContext, Finding, Outcome, SkipCheck, Status
+from harborkit.model.cluster import ClusterCheck, ClusterContext
 from tests.cluster.hosts import RunnableSysroot, copy_fixture, write_program
 from tests.cluster.nodes import (
     DOCKER_VERSION,

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from harborkit.engine.interface import Check, CheckContext, CheckOptions, Outcome, Status
 from harborkit.engine.plugins import LoadedCheck, PluginFailure
 from harborkit.engine.profile import load_profile
 from harborkit.engine.runner import Selection
@@ -22,6 +21,7 @@ from harborkit.engine.session import (
 )
 from harborkit.errors import InputError
 from harborkit.host import LocalHost, SysrootHost
+from harborkit.model.check import Check, CheckContext, CheckOptions, Outcome, Status
 from tests.support.sysroot import write
 
 

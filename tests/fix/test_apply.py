@@ -584,7 +584,7 @@ EDITS = [
 def test_edit_lines_keeps_every_other_byte(
     text: bytes, edits: dict[int, str | None], append: tuple[str, ...], expected: bytes
 ) -> None:
-    from harborkit.fix.plan import edit_lines, encode_exact
+    from harborkit.model.change import edit_lines, encode_exact
 
     got = encode_exact(edit_lines(text.decode("utf-8", "surrogateescape"), edits, append))
     assert got == expected
@@ -614,7 +614,7 @@ def test_a_planned_path_that_is_no_file_is_refused_unopened(
     tmp_path: Path, path: str, make: Any, why: str
 ) -> None:
     from harborkit.fix.apply import FixRefused, Target, apply_plan
-    from harborkit.fix.plan import FileChange, Plan
+    from harborkit.model.change import FileChange, Plan
 
     root = tmp_path / "root"
     (root / "etc").mkdir(parents=True)

@@ -58,7 +58,7 @@ def test_no_docker_restart_while_containers_run(
 ) -> None:
     from harborkit.fix.apply import FixRefused, Target, check_preconditions
     from harborkit.fix.cli import _running_containers
-    from harborkit.fix.plan import Command, Plan
+    from harborkit.model.change import Command, Plan
 
     client = busybox_daemon.client()
     c = client.containers.run(

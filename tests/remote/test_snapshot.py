@@ -255,7 +255,7 @@ def test_snapshot_folder_keeps_the_good_ones(lab: Lab, tmp_path: Path) -> None:
 
 
 def test_plugin_declared_reads_are_collected(tmp_path: Path) -> None:
-    from harborkit.engine.interface import Check, CheckContext, Outcome, passed
+    from harborkit.model.check import Check, CheckContext, Outcome, passed
 
     (tmp_path / "motd.d").mkdir()
     (tmp_path / "motd.d" / "10-harbor").write_text("Harbor lives here\n")

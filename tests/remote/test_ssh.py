@@ -53,10 +53,10 @@ def test_same_verdicts_over_ssh_by_snapshot_and_by_root(lab: Lab, tmp_path: Path
 
 
 def test_one_round_trip_in_the_common_case(lab: Lab) -> None:
-    from harborkit.engine.interface import CheckOptions
     from harborkit.engine.plugins import discover
     from harborkit.engine.profile import load_profile
     from harborkit.engine.runner import Selection
+    from harborkit.model.check import CheckOptions
     from harborkit.remote_cli import RemoteOptions, run_remote
 
     loaded, failures = discover()
@@ -528,10 +528,10 @@ def test_500_mb_of_remote_output_is_one_error_in_bounded_memory(
 
 def test_a_stopped_host_is_not_asked_again(lab: Lab, hostile: SshHost) -> None:
     # the run-level API: one round trip, then the host is an error; no second try
-    from harborkit.engine.interface import CheckOptions
     from harborkit.engine.plugins import discover
     from harborkit.engine.profile import load_profile
     from harborkit.engine.runner import Selection
+    from harborkit.model.check import CheckOptions
     from harborkit.remote_cli import RemoteOptions, run_remote
 
     loaded, failures = discover()
@@ -747,7 +747,6 @@ def test_inventory_names_of_one_machine_are_audited_once(lab: Lab, tmp_path: Pat
 
 def test_a_later_round_trip_has_the_deadline_too(lab: Lab, hostile: SshHost) -> None:
     from harborkit.collect import wants_for
-    from harborkit.engine.interface import CheckOptions
     from harborkit.engine.plugins import discover
     from harborkit.engine.profile import load_profile
     from harborkit.host.ssh import (
@@ -760,6 +759,7 @@ def test_a_later_round_trip_has_the_deadline_too(lab: Lab, hostile: SshHost) -> 
     from harborkit.host.ssh import (
         SshHost as RemoteHost,
     )
+    from harborkit.model.check import CheckOptions
 
     loaded, _ = discover()
     wants = wants_for(load_profile(None).data, CheckOptions(), [lc.cls for lc in loaded])

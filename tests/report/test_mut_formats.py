@@ -9,7 +9,8 @@ from dataclasses import replace
 
 import pytest
 
-from harborkit.engine.interface import CheckResult, Status
+from harborkit.model.check import Status
+from harborkit.model.result import CheckResult
 from harborkit.report import OutputFormat, renderer, summary
 from harborkit.report.cluster import render_cluster_json, render_cluster_table
 from harborkit.report.html import render_html

@@ -20,7 +20,6 @@ from typing import Any
 from harborkit.collect import wants_for
 from harborkit.collect.snapshot import SnapshotError, read_file
 from harborkit.engine.cluster import Deferred, Target, Unreachable
-from harborkit.engine.interface import CheckContext, CheckOptions
 from harborkit.engine.plugins import LoadedCheck
 from harborkit.engine.runner import Selection, run_checks
 from harborkit.errors import HarborkitError, InputError
@@ -33,6 +32,7 @@ from harborkit.host.ssh import (
     SshOptions,
     SshTarget,
 )
+from harborkit.model.check import CheckContext, CheckOptions
 
 #: the suffix ``collect`` and the Ansible playbook give snapshots
 SUFFIX = ".hksnap"
