@@ -348,9 +348,10 @@ def collect(
 ) -> None:
     """Print the snapshot collector: sh collect.sh > HOST.hksnap on the target,
     then harborkit check --snapshot HOST.hksnap here."""
-    from harborkit.collect import script, wants_for
+    from harborkit.collect import script
     from harborkit.engine.plugins import discover
     from harborkit.engine.profile import load_profile, with_nodes
+    from harborkit.engine.wants import wants_for
     from harborkit.model.check import CheckOptions
 
     if not script_:
@@ -380,7 +381,7 @@ def main() -> None:
         from typer._click.exceptions import NoArgsIsHelpError, UsageError
     except ImportError:  # pragma: no cover - typer versions that use click itself
         from click.exceptions import NoArgsIsHelpError, UsageError  # type: ignore[no-redef,assignment]
-    from harborkit.report.safe import terminal_line  # names in errors come from hosts and files
+    from harborkit.textsafe import terminal_line  # names in errors come from hosts and files
 
     try:
         code = app(prog_name="harborkit", standalone_mode=False)

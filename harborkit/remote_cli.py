@@ -254,7 +254,7 @@ def _name_targets(report: Any, first: int, conns: Sequence[Any], dups: Sequence[
 
 
 def print_failures(run: RemoteRun) -> None:
-    from harborkit.report.safe import terminal_line
+    from harborkit.textsafe import terminal_line
 
     for line in run.failure_lines:  # each names a host or a file: data, one line each
         print(f"harborkit: error: {terminal_line(line)}", file=sys.stderr)

@@ -141,7 +141,7 @@ def printable(text: str) -> str:
     """``text`` on one line with no terminal sequences: every control, bidi and
     separator character (a newline, an escape) shown as ``\\xNN``/``\\uNNNN``, a
     tab kept, as every ``harborkit: error:`` line shows it."""
-    from harborkit.report.safe import terminal_line
+    from harborkit.textsafe import terminal_line
 
     return terminal_line(text)
 

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harborkit.collect import wants_for
 from harborkit.collect.snapshot import SnapshotError, read_file
 from harborkit.engine.cluster import Deferred, Target, Unreachable
 from harborkit.engine.plugins import LoadedCheck
 from harborkit.engine.runner import Selection, run_checks
+from harborkit.engine.wants import wants_for
 from harborkit.errors import HarborkitError, InputError
 from harborkit.host.snapshot import SnapshotHost
 from harborkit.host.ssh import (

@@ -194,7 +194,7 @@ def fix_command(
 
 def _one(text: str) -> str:
     """A value from the host or its journal as one line for the terminal."""
-    from harborkit.report.safe import terminal_line
+    from harborkit.textsafe import terminal_line
 
     return terminal_line(text)
 

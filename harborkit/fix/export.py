@@ -32,7 +32,7 @@ import yaml
 
 from harborkit.errors import ExitCode, HarborkitError
 from harborkit.model.change import Command, FileChange, Plan
-from harborkit.report.safe import terminal_line
+from harborkit.textsafe import terminal_line
 
 
 class ExportError(HarborkitError):

@@ -36,7 +36,7 @@ from harborkit.collect.snapshot import Snapshot, SnapshotError, parse
 from harborkit.errors import ExitCode, HarborkitError, InputError
 from harborkit.host.interface import ClockSample, NotAvailable
 from harborkit.host.snapshot import SnapshotHost
-from harborkit.report.safe import terminal_text
+from harborkit.textsafe import terminal_text
 
 #: exit code of a run in which some host could not be audited
 UNREACHABLE_EXIT = ExitCode.UNREACHABLE

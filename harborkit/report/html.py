@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from harborkit.engine.cluster import ClusterReport
 from harborkit.model.check import Finding, Status
 from harborkit.model.result import CheckResult, Report
-from harborkit.report.safe import terminal_text
+from harborkit.textsafe import terminal_text
 
 CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; font-src 'none'; "

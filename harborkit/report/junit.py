@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from harborkit.model.check import Status
 from harborkit.model.result import CheckResult, Report
-from harborkit.report.safe import xml_text
+from harborkit.textsafe import xml_text
 
 
 def _time(seconds: float) -> str:

@@ -6,7 +6,7 @@ import io
 
 from harborkit.model.check import Status
 from harborkit.model.result import CheckResult, Report
-from harborkit.report.safe import TABLE_VALUE_LIMIT, terminal_text
+from harborkit.textsafe import TABLE_VALUE_LIMIT, terminal_text
 
 STATUS_STYLE = {
     Status.PASS: "green",

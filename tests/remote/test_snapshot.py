@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from harborkit.collect import script, wants_for
+from harborkit.collect import script
 from harborkit.collect.snapshot import parse
 from harborkit.engine.profile import load_profile
+from harborkit.engine.wants import wants_for
 from harborkit.errors import ExitCode
 from harborkit.host import LocalHost
 from harborkit.host.snapshot import SnapshotHost

@@ -746,9 +746,9 @@ def test_inventory_names_of_one_machine_are_audited_once(lab: Lab, tmp_path: Pat
 
 
 def test_a_later_round_trip_has_the_deadline_too(lab: Lab, hostile: SshHost) -> None:
-    from harborkit.collect import wants_for
     from harborkit.engine.plugins import discover
     from harborkit.engine.profile import load_profile
+    from harborkit.engine.wants import wants_for
     from harborkit.host.ssh import (
         ControlDir,
         SshConnection,
