@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from importlib import resources
 
 from harborkit import __version__
-from harborkit.host.interface import MAX_FILE_BYTES
+from harborkit.fsutil import MAX_FILE_BYTES
 
 
 def want_for_run(argv: Sequence[str]) -> str:

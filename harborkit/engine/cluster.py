@@ -62,9 +62,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from harborkit import __version__
-from harborkit.engine.plugins import LoadedCheck, PluginFailure
+from harborkit.engine.plugins import LoadedCheck, PluginFailure, discover_cluster
 from harborkit.engine.profile import Profile
-from harborkit.engine.runner import Selection, _apply_waiver, guarded, run_checks
+from harborkit.engine.runner import Selection, _apply_waiver, guarded, plugin_results, run_checks
 from harborkit.engine.waivers import Waiver
 from harborkit.errors import HarborkitError
 from harborkit.host.interface import Host, NotAvailable
@@ -108,9 +108,9 @@ Target = Host | Unreachable | Deferred
 
 
 def builtin_cluster_checks() -> list[type[ClusterCheck]]:
-    from harborkit.checks.cluster import CHECKS
-
-    return list(CHECKS)
+    """The installed cross-node checks (entry-point group ``harborkit.cluster_checks``),
+    harborkit's own first."""
+    return discover_cluster()[0]
 
 
 @dataclass(frozen=True)
@@ -205,7 +205,10 @@ def run_cluster(
             return CheckOptions()
         return options if isinstance(options, CheckOptions) else options(host)
 
-    cross = builtin_cluster_checks() if cluster_checks is None else list(cluster_checks)
+    if cluster_checks is None:
+        cross, cross_failures = discover_cluster()
+    else:
+        cross, cross_failures = list(cluster_checks), []
     cross_ids = [c.id for c in cross]
     started = _now()
     t0 = time.perf_counter()
@@ -261,6 +264,7 @@ def run_cluster(
         selection=selection,
         waivers=waivers,
         today=today,
+        plugin_failures=cross_failures,
     )
     return ClusterReport(
         hosts=tuple(r for r, _, _ in done),
@@ -293,12 +297,14 @@ def run_cluster_checks(
     selection: Selection,
     waivers: Sequence[Waiver] = (),
     today: dt.date | None = None,
+    plugin_failures: Sequence[PluginFailure] = (),
 ) -> Report:
-    """Run the selected cross-node checks (in order, ``requires`` honoured)."""
+    """Run the selected cross-node checks (in order, ``requires`` honoured);
+    ``plugin_failures``: cross-node plugins that failed to load, as errors."""
     today = today or dt.date.today()
     started = _now()
     t0 = time.perf_counter()
-    results: list[CheckResult] = []
+    results: list[CheckResult] = plugin_results(plugin_failures, selection)
     status_of: dict[str, Status] = {}
     for cls in checks:
         if not selection.picks_name(cls.id, cls.group):

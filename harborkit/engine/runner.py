@@ -146,6 +146,24 @@ def _apply_waiver(result: CheckResult, waivers: Sequence[Waiver], today: dt.date
     return replace(result, waiver=use)
 
 
+def plugin_results(failures: Sequence[PluginFailure], selection: Selection) -> list[CheckResult]:
+    """Each plugin that failed to load, as one ``error`` result (when selected)."""
+    results = []
+    for pf in failures:
+        if not selection.picks_name(plugin_id(pf), PLUGIN_GROUP):
+            continue
+        info = CheckInfo(
+            plugin_id(pf),
+            f"load checks from {pf.entry_point}",
+            PLUGIN_GROUP,
+            Severity.HIGH,
+            "fix or uninstall the plugin",
+            pf.source,
+        )
+        results.append(CheckResult(info, Status.ERROR, pf.error, (), 0.0))
+    return results
+
+
 def run_checks(
     loaded: Sequence[LoadedCheck],
     ctx: CheckContext,
@@ -170,19 +188,7 @@ def run_checks(
     results: list[CheckResult] = []
     status_of: dict[str, Status] = {}
 
-    for pf in plugin_failures:
-        if not selection.picks_name(plugin_id(pf), PLUGIN_GROUP):
-            continue
-        info = CheckInfo(
-            plugin_id(pf),
-            f"load checks from {pf.entry_point}",
-            PLUGIN_GROUP,
-            Severity.HIGH,
-            "fix or uninstall the plugin",
-            pf.source,
-        )
-        results.append(CheckResult(info, Status.ERROR, pf.error, (), 0.0))
-
+    results += plugin_results(plugin_failures, selection)
     for cls in chosen:
         info = CheckInfo.of(cls, source[cls.id])
         blocked = [

@@ -17,10 +17,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harborkit.fsutil import not_regular, read_bounded, walk_in_root
+from harborkit.fsutil import MAX_FILE_BYTES, not_regular, read_bounded, walk_in_root
 from harborkit.host.etc_hosts import addresses_of
 from harborkit.host.interface import (
-    MAX_FILE_BYTES,
     ClockSample,
     CommandResult,
     Listener,

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from harborkit.host.interface import MAX_FILE_BYTES, UnreadableFile
+from harborkit.fsutil import MAX_FILE_BYTES
+from harborkit.host.interface import UnreadableFile
 from harborkit.host.local import LocalHost, SysrootHost, resolve_in_root
 from harborkit.model.check import Status
 from tests.test_cli import hk
