@@ -193,13 +193,15 @@ def check(
         command_timeout=command_timeout,
     )
     validate(remote, roots[0] if roots else None)
+    from harborkit.engine import audit
+    from harborkit.engine.audit import Session
     from harborkit.engine.plugins import discover
     from harborkit.engine.profile import load_profile, with_harbor, with_nodes
-    from harborkit.engine.runner import Selection, run_checks
+    from harborkit.engine.runner import Selection
     from harborkit.engine.session import check_options, host_path, root_options, split_names
     from harborkit.engine.waivers import load_waivers
     from harborkit.host import LocalHost, SysrootHost
-    from harborkit.model.check import CheckContext, CheckOptions
+    from harborkit.model.check import CheckOptions
 
     loaded, failures = discover()
     if list_checks:
@@ -249,7 +251,7 @@ def check(
             exit_code=run.failure_exit or None,
         )
     if roots and len(roots) > 1:
-        from harborkit.engine.cluster import run_cluster
+        from harborkit.engine.cluster import run_fleet
 
         sysroots = [SysrootHost(r) for r in roots]
         # each sysroot's own --harbor-config/--install-dir, checked before anything runs
@@ -257,32 +259,22 @@ def check(
             id(h): root_options(h, prof.data, harbor_config, install_dir, r)
             for h, r in zip(sysroots, roots, strict=True)
         }
-        cluster = run_cluster(
-            sysroots,
-            loaded,
+        fleet = Session(
+            tuple(loaded),
+            tuple(failures),
             prof,
-            selection=selection,
-            waivers=waiver_list,
-            plugin_failures=failures,
-            options=lambda h: per_root[id(h)],
+            selection,
+            None,
+            CheckOptions(),
+            tuple(waiver_list),
         )
+        cluster = run_fleet(fleet, sysroots, options=lambda h: per_root[id(h)])
         _emit(cluster, fmt, output, strict=strict, verbose=verbose, no_color=no_color)
     host: Host = SysrootHost(root) if root else LocalHost()
-    ctx = CheckContext(
-        host=host,
-        profile=prof.data,
-        options=check_options(host, prof.data, harbor_config, install_dir, root),
-    )
-    report = run_checks(
-        loaded,
-        ctx,
-        profile_name=prof.name,
-        profile_path=prof.path,
-        selection=selection,
-        waivers=waiver_list,
-        plugin_failures=failures,
-        also_known=[c.id for c in cross],
-    )
+    options = check_options(host, prof.data, harbor_config, install_dir, root)
+    waived, known = tuple(waiver_list), tuple(c.id for c in cross)
+    session = Session(tuple(loaded), tuple(failures), prof, selection, root, options, waived, known)
+    report = audit.run(session, session.context(host))
     _emit(report, fmt, output, strict=strict, verbose=verbose, no_color=no_color)
 
 

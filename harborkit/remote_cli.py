@@ -9,9 +9,20 @@ import stat
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from harborkit.errors import InputError
+
+if TYPE_CHECKING:
+    from harborkit.engine.cluster import ClusterReport
+    from harborkit.engine.fleet import Failures
+    from harborkit.engine.plugins import LoadedCheck, PluginFailure
+    from harborkit.engine.profile import Profile
+    from harborkit.engine.runner import Selection
+    from harborkit.engine.waivers import Waiver
+    from harborkit.host.ssh import SshConnection, SshTarget
+    from harborkit.model.check import CheckOptions
+    from harborkit.model.result import Report
 
 
 @dataclass(frozen=True)
@@ -87,7 +98,7 @@ def validate(opts: RemoteOptions, root: str | None) -> None:
 class RemoteRun:
     """The audit of many hosts: the cluster report and why hosts were left out."""
 
-    report: Any  # ClusterReport
+    report: ClusterReport
     failure_exit: int
     failure_lines: list[str]
     round_trips: dict[str, int]
@@ -97,19 +108,23 @@ class RemoteRun:
 def run_remote(
     opts: RemoteOptions,
     *,
-    loaded: Sequence[Any],
-    profile: Any,
-    selection: Any,
-    waivers: Sequence[Any],
-    plugin_failures: Sequence[Any],
-    options: Any,
-    on_host_done: Callable[[Any], None] | None = None,
+    loaded: Sequence[LoadedCheck],
+    profile: Profile,
+    selection: Selection,
+    waivers: Sequence[Waiver],
+    plugin_failures: Sequence[PluginFailure],
+    options: CheckOptions,
+    on_host_done: Callable[[Report], None] | None = None,
 ) -> RemoteRun:
     """Build the targets, audit them (``forks`` at a time) and the cluster."""
-    from harborkit.engine.cluster import Target, run_cluster
+    from harborkit.engine.audit import Session
+    from harborkit.engine.cluster import Target, run_fleet
     from harborkit.engine.fleet import Failures, snapshot_targets, ssh_session, ssh_targets
-    from harborkit.host.ssh import SshOptions, SshTarget, parse_target
+    from harborkit.host.ssh import SshOptions, parse_target
 
+    session = Session(
+        tuple(loaded), tuple(plugin_failures), profile, selection, None, options, tuple(waivers)
+    )
     failures = Failures()
     ssh_list: list[SshTarget] = []
     for text in opts.hosts:
@@ -134,9 +149,7 @@ def run_remote(
             ssh_list,
             ssh,
             control,
-            loaded=loaded,
-            profile=profile,
-            selection=selection,
+            session=session,
             options=options,
             connections=conns,
             failures=failures,
@@ -145,16 +158,8 @@ def run_remote(
         )
         if not targets:
             raise InputError("no host to audit: the --host/--snapshot/--inventory list is empty")
-        report = run_cluster(
-            targets,
-            loaded,
-            profile,
-            selection=selection,
-            waivers=waivers,
-            plugin_failures=plugin_failures,
-            options=options,
-            forks=opts.forks,
-            on_host_done=on_host_done,
+        report = run_fleet(
+            session, targets, options=options, forks=opts.forks, on_host_done=on_host_done
         )
         report = _stopped_hosts(report, first_ssh, conns, failures)
         report = _name_targets(report, first_ssh, conns, duplicates)
@@ -173,7 +178,9 @@ def run_remote(
     return RemoteRun(report, code, lines, trips, fetched)
 
 
-def _stopped_hosts(report: Any, first: int, conns: Sequence[Any], failures: Any) -> Any:
+def _stopped_hosts(
+    report: ClusterReport, first: int, conns: Sequence[SshConnection], failures: Failures
+) -> ClusterReport:
     """A host whose later round trip (a fact fetched by a check) missed its
     deadline or overflowed is one error line, as if its collector had."""
     from dataclasses import replace
@@ -198,7 +205,7 @@ def _short(name: str) -> str:
     return name.lower().split(".", 1)[0]
 
 
-def _meant_name(target: Any) -> str | None:
+def _meant_name(target: SshTarget) -> str | None:
     """The name a target was given by (inventory name, or a host name given
     to --host), or None for an address."""
     import ipaddress
@@ -212,7 +219,7 @@ def _meant_name(target: Any) -> str | None:
     return None
 
 
-def _where(conn: Any) -> str:
+def _where(conn: SshConnection) -> str:
     """``user@address port N`` as ssh_config resolved the target (or as given)."""
     if conn.resolved is None:
         return str(conn.target.destination)
@@ -220,7 +227,12 @@ def _where(conn: Any) -> str:
     return f"{user + '@' if user else ''}{address} port {port}"
 
 
-def _name_targets(report: Any, first: int, conns: Sequence[Any], dups: Sequence[Any]) -> Any:
+def _name_targets(
+    report: ClusterReport,
+    first: int,
+    conns: Sequence[SshConnection],
+    dups: Sequence[tuple[str, str]],
+) -> ClusterReport:
     """Say in each SSH host's section which target it came from, which other
     targets were the same one, and when the host answered with a name other
     than the one it was audited as; two sections of one name are told apart

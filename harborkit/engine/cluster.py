@@ -59,12 +59,14 @@ import datetime as dt
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from harborkit import __version__
+from harborkit.engine import audit
+from harborkit.engine.audit import Session
 from harborkit.engine.plugins import LoadedCheck, PluginFailure, discover_cluster
 from harborkit.engine.profile import Profile
-from harborkit.engine.runner import Selection, _apply_waiver, guarded, plugin_results, run_checks
+from harborkit.engine.runner import Selection, _apply_waiver, guarded, plugin_results
 from harborkit.engine.waivers import Waiver
 from harborkit.errors import HarborkitError
 from harborkit.host.interface import Host, NotAvailable
@@ -195,49 +197,71 @@ def run_cluster(
     on_host_done: Callable[[Report], None] | None = None,
     today: dt.date | None = None,
 ) -> ClusterReport:
-    """Audit every target (``forks`` at a time), then run the cross-node
-    checks over the reachable ones."""
+    """:func:`run_fleet` with the session's parts given one by one."""
+    session = Session(
+        tuple(loaded),
+        tuple(plugin_failures),
+        profile,
+        selection,
+        None,
+        CheckOptions(),
+        tuple(waivers),
+    )
+    return run_fleet(
+        session,
+        targets,
+        options=options,
+        forks=forks,
+        cluster_checks=cluster_checks,
+        on_host_done=on_host_done,
+        today=today,
+    )
+
+
+def run_fleet(
+    session: Session,
+    targets: Sequence[Target],
+    *,
+    options: CheckOptions | Callable[[Host], CheckOptions] | None = None,
+    forks: int = 10,
+    cluster_checks: Sequence[type[ClusterCheck]] | None = None,
+    on_host_done: Callable[[Report], None] | None = None,
+    today: dt.date | None = None,
+) -> ClusterReport:
+    """Audit every target (``forks`` at a time) through :func:`harborkit.engine.audit.run`,
+    then run the cross-node checks over the reachable ones."""
     if forks < 1:
         raise ValueError("forks must be at least 1")
+    profile = session.profile
 
     def options_for(host: Host) -> CheckOptions:
         if options is None:
-            return CheckOptions()
+            return session.options
         return options if isinstance(options, CheckOptions) else options(host)
 
     if cluster_checks is None:
         cross, cross_failures = discover_cluster()
     else:
         cross, cross_failures = list(cluster_checks), []
-    cross_ids = [c.id for c in cross]
+    session = replace(session, also_known=tuple(c.id for c in cross))
     started = _now()
     t0 = time.perf_counter()
 
-    def audit(target: Target) -> tuple[Report, CheckContext | None, Unreachable | None]:
+    def audit_one(target: Target) -> tuple[Report, CheckContext | None, Unreachable | None]:
         name = _target_name(target)
         if isinstance(target, Unreachable):
             return unreachable_report(target, profile.name, profile.path), None, target
         try:
             host = target.open() if isinstance(target, Deferred) else target
-            ctx = CheckContext(host=host, profile=profile.data, options=options_for(host))
-            report = run_checks(
-                loaded,
-                ctx,
-                profile_name=profile.name,
-                profile_path=profile.path,
-                selection=selection,
-                waivers=waivers,
-                plugin_failures=plugin_failures,
-                today=today,
-                also_known=cross_ids,
-            )
+            ctx = session.context(host, options_for(host))
+            report = audit.run(session, ctx, today=today)
         except (HarborkitError, OSError, NotAvailable) as e:
             u = Unreachable(name, _one_line(e))
             return unreachable_report(u, profile.name, profile.path), None, u
         return report, ctx, None
 
     def audit_and_tell(target: Target) -> tuple[Report, CheckContext | None, Unreachable | None]:
-        out = audit(target)
+        out = audit_one(target)
         if on_host_done is not None:
             on_host_done(out[0])
         return out
@@ -261,8 +285,8 @@ def run_cluster(
         ClusterContext(contexts, profile.data),
         profile_name=profile.name,
         profile_path=profile.path,
-        selection=selection,
-        waivers=waivers,
+        selection=session.selection,
+        waivers=session.waivers,
         today=today,
         plugin_failures=cross_failures,
     )
@@ -348,6 +372,7 @@ __all__ = [
     "Unreachable",
     "builtin_cluster_checks",
     "run_cluster",
+    "run_fleet",
     "run_cluster_checks",
     "unreachable_report",
 ]

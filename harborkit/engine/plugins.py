@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
+from typing import Any
 
 from harborkit.model.check import Check
 from harborkit.model.cluster import ClusterCheck
@@ -62,19 +63,19 @@ def discover_cluster() -> tuple[list[type[ClusterCheck]], list[PluginFailure]]:
     return [cls for cls, _ in found], failures
 
 
-def _load(group: str, base: type) -> tuple[list[tuple[type, str]], list[PluginFailure]]:
+def _load(group: str, base: type) -> tuple[list[tuple[Any, str]], list[PluginFailure]]:
     """The classes of an entry-point group with the distribution of each."""
     eps = sorted(
         entry_points(group=group),
         key=lambda e: (_dist_name(e) != "harborkit", _dist_name(e), e.name),
     )
-    checks: list[tuple[type, str]] = []
+    checks: list[tuple[Any, str]] = []
     failures: list[PluginFailure] = []
     seen: dict[str, str] = {}
     for ep in eps:
         source = _dist_name(ep)
         try:
-            classes = _as_checks(ep.load(), base)
+            classes: list[Any] = _as_checks(ep.load(), base)
         except Exception as e:  # noqa: BLE001 - a broken plugin must not stop the run
             failures.append(
                 PluginFailure(f"{ep.name} = {ep.value}", source, f"{type(e).__name__}: {e}")
