@@ -88,10 +88,10 @@ def _collector_seconds(host: SshHost, script: str) -> float:
 def _round_trips(inv: Path, config: Path) -> dict[str, int]:
     from harborkit.commands.options import RemoteOptions
     from harborkit.commands.remote import run_remote
-    from harborkit.engine.interface import CheckOptions
     from harborkit.engine.plugins import discover
     from harborkit.engine.profile import load_profile
     from harborkit.engine.runner import Selection
+    from harborkit.model.check import CheckOptions
 
     loaded, failures = discover()
     prof = load_profile(None)

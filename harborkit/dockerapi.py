@@ -19,7 +19,7 @@ import os
 import re
 import socket
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from harborkit.errors import EnvironmentProblem, HarborkitError
 from harborkit.watch import StreamWatch
@@ -211,6 +211,23 @@ def connect(timeout: float | None = None) -> docker.DockerClient:
         )
         raise DaemonUnreachable(f"cannot reach the Docker daemon at {address}: {why}") from e
     return client
+
+
+class _DockerHost(Protocol):
+    def docker_client(self) -> Any: ...
+
+
+def host_client(host: _DockerHost) -> Any:
+    """A Docker SDK client for a host (``host.docker_client()``), or
+    :class:`DaemonUnreachable` naming the address and the cause."""
+    import docker
+
+    try:
+        return host.docker_client()
+    except docker.errors.DockerException as e:
+        raise DaemonUnreachable(
+            f"cannot reach the Docker daemon at {daemon_address()}: {docker_error(e)}"
+        ) from e
 
 
 @contextlib.contextmanager

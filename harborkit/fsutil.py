@@ -73,6 +73,8 @@ def _replace(target: Path, text: str, mode: int) -> None:
 
 # --- paths of a machine whose "/" is a folder (a sysroot), for reads and writes ---
 
+#: the project's bound on a host file: read up to this size, a larger one is refused
+MAX_FILE_BYTES = 4 << 20
 MAX_LINKS = 40  # as the kernel's ELOOP limit
 _DIR_FLAGS = os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 

@@ -14,11 +14,11 @@ import pytest
 
 from harborkit.checks.daemon_json import DaemonJsonCheck
 from harborkit.checks.harbor_config import HarborConfigCheck
-from harborkit.engine.interface import CheckContext, CheckOptions, Status
 from harborkit.engine.profile import load_profile
 from harborkit.engine.runner import _run_one
 from harborkit.errors import ExitCode, InputError
 from harborkit.host.local import SysrootHost
+from harborkit.model.check import CheckContext, CheckOptions, Status
 from harborkit.yamlfile import JsonRefused, parse_json, parse_yaml
 from tests.test_cli import hk
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import xmlschema
 
-from harborkit.report.safe import terminal_text, xml_text
+from harborkit.textsafe import terminal_text, xml_text
 from tests.test_cli import hk
 
 JUNIT_XSD = Path(__file__).resolve().parent / "report" / "junit" / "jenkins-junit-10.xsd"
@@ -183,10 +183,10 @@ def test_stderr_summary_for_every_format(hostile_root: Path, tmp_path: Path, fmt
 def test_every_format_survives_a_plugin_message_with_any_characters(tmp_path: Path) -> None:
     import datetime as dt
 
-    from harborkit.engine.interface import Check, CheckContext, Finding, Outcome, Severity, Status
     from harborkit.engine.plugins import LoadedCheck
     from harborkit.engine.runner import Selection, run_checks
     from harborkit.host.local import SysrootHost
+    from harborkit.model.check import Check, CheckContext, Finding, Outcome, Severity, Status
     from harborkit.report import OutputFormat, renderer
 
     nasty = "lone \ud800 surrogate, \x1b[2J escape, \x00 nul, \ufffe nonchar, \u202e bidi"
@@ -225,7 +225,7 @@ def test_every_format_survives_a_plugin_message_with_any_characters(tmp_path: Pa
 
 
 def test_terminal_line_escapes_line_breaks_and_keeps_tabs() -> None:
-    from harborkit.report.safe import terminal_line
+    from harborkit.textsafe import terminal_line
 
     assert terminal_line(f"a\tb\nc{HOSTILE}") == (
         "a\tb\\x0ac\\x1b[2J\\x1b]0;pwned\\x07\\x1b]8;;http://x\\x1b\\\\x00\\x0c\\x9b31m"

@@ -19,7 +19,7 @@ from harborkit.checks import (
     sysctl,
     timesync,
 )
-from harborkit.engine.interface import Check
+from harborkit.model.check import Check
 
 BUILTIN_CHECKS: list[type[Check]] = [
     *names.CHECKS,

@@ -16,9 +16,9 @@ from typing import Any
 import yaml
 
 from harborkit.checks.dockerd_registry import insecure_entry_refused
-from harborkit.engine.interface import CheckContext, SkipCheck
 from harborkit.errors import InputError
 from harborkit.host.interface import Host, UnreadableFile
+from harborkit.model.check import CheckContext, SkipCheck
 from harborkit.yamlfile import Located, parse_yaml
 
 NO_CONFIG = "no harbor.yml given (--harbor-config or --install-dir)"

@@ -18,8 +18,8 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
-from harborkit.engine.interface import CheckContext
 from harborkit.host.interface import Host
+from harborkit.model.check import CheckContext
 
 UNIT_DIRS = (
     "/etc/systemd/system",

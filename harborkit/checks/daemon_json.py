@@ -17,18 +17,11 @@ from harborkit.checks.dockerd_registry import (
     refused_entries,
     refused_keys,
 )
-from harborkit.engine.interface import (
-    Check,
-    CheckContext,
-    Finding,
-    Outcome,
-    Severity,
-    Status,
-)
 from harborkit.host.interface import Host
+from harborkit.model.check import Check, CheckContext, Finding, Outcome, Severity, Status
 
 if TYPE_CHECKING:
-    from harborkit.fix.plan import Change
+    from harborkit.model.change import Change
 
 #: findings whose skip means Harbor's entry was not judged
 _JUDGED_SUBJECTS = ("daemon.json", "insecure-registries")
@@ -133,7 +126,7 @@ class DaemonJsonCheck(Check):
         return out
 
     def plan(self, ctx: CheckContext, outcome: Outcome) -> Sequence[Change]:
-        from harborkit.fix.plan import FileChange
+        from harborkit.model.change import FileChange
 
         json_bad = any(
             f.status is Status.FAIL and f.subject != "EnvironmentFile" for f in outcome.findings

@@ -6,8 +6,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from harborkit.engine.interface import CheckContext, Finding, Status
 from harborkit.host.interface import Host
+from harborkit.model.check import CheckContext, Finding, Status
 from harborkit.yamlfile import JsonRefused, parse_json
 
 DEFAULT_PATH = "/etc/docker/daemon.json"

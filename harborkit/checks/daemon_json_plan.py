@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any
 from harborkit.checks import _harbor
 from harborkit.checks.daemon_json_file import read_daemon_json
 from harborkit.checks.dockerd_registry import covers, refused_entries, refused_keys
-from harborkit.engine.interface import CheckContext
+from harborkit.model.check import CheckContext
 from harborkit.yamlfile import parse_json
 
 if TYPE_CHECKING:
-    from harborkit.fix.plan import Change
+    from harborkit.model.change import Change
 
 
 def _same_json(old: bytes, data: Any) -> bool:
@@ -95,7 +95,7 @@ def _repair(ctx: CheckContext) -> tuple[dict[str, Any] | None, str, list[tuple[s
 
 def plan_daemon_json(ctx: CheckContext, check_id: str) -> list[Change]:
     """daemon.json rewritten as valid JSON keeping every other key, then a restart of docker."""
-    from harborkit.fix.plan import ManualStep, file_change, read_bytes
+    from harborkit.model.change import ManualStep, file_change, read_bytes
 
     dj = read_daemon_json(ctx)
     data, why, dropped = _repair(ctx)
@@ -156,7 +156,7 @@ def plan_daemon_json(ctx: CheckContext, check_id: str) -> list[Change]:
 
 
 def docker_restart(check_id: str, *, reload: bool) -> list[Change]:
-    from harborkit.fix.plan import Command
+    from harborkit.model.change import Command
 
     out: list[Change] = []
     if reload:

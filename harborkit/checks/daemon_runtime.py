@@ -9,20 +9,13 @@ from typing import TYPE_CHECKING
 from harborkit.checks import _harbor
 from harborkit.checks.daemon_json_file import read_daemon_json
 from harborkit.checks.daemon_json_plan import docker_restart
-from harborkit.checks.docker import DaemonUnreachable, connect, docker_address, docker_error
+from harborkit.checks.docker import DaemonUnreachable, docker_address, docker_error
 from harborkit.checks.dockerd_registry import _network, _registry_host, _strip_scheme, covers
-from harborkit.engine.interface import (
-    Check,
-    CheckContext,
-    Finding,
-    Outcome,
-    Severity,
-    SkipCheck,
-    Status,
-)
+from harborkit.dockerapi import host_client
+from harborkit.model.check import Check, CheckContext, Finding, Outcome, Severity, SkipCheck, Status
 
 if TYPE_CHECKING:
-    from harborkit.fix.plan import Change
+    from harborkit.model.change import Change
 
 #: insecure ranges every dockerd has without being told
 DOCKER_DEFAULT_CIDRS = frozenset({"127.0.0.0/8", "::1/128"})
@@ -61,7 +54,7 @@ class DaemonRuntime(Check):
         if entries is None:
             raise SkipCheck(f"{dj.path}: insecure-registries is not a list of strings")
         try:
-            client = connect(ctx.host)
+            client = host_client(ctx.host)
         except DaemonUnreachable as e:
             return Outcome(Status.FAIL, str(e))
         import docker

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from harborkit.checks._compare import version_at_least
-from harborkit.dockerapi import DaemonUnreachable, docker_error
+from harborkit.dockerapi import DaemonUnreachable, docker_error, host_client
 from harborkit.dockerapi import daemon_address as docker_address
-from harborkit.engine.interface import (
+from harborkit.host.interface import Host
+from harborkit.model.check import (
     Check,
     CheckContext,
     Finding,
@@ -17,7 +17,6 @@ from harborkit.engine.interface import (
     Severity,
     Status,
 )
-from harborkit.host.interface import Host
 
 #: where the docker CLI looks for plugins (docker/cli: cli-plugins/manager)
 PLUGIN_DIRS = (
@@ -29,18 +28,6 @@ PLUGIN_DIRS = (
 )
 
 _VERSION = re.compile(r"v?(\d+\.\d+(?:\.\d+)?)")
-
-
-def connect(host: Host) -> Any:
-    """A Docker SDK client, or :class:`DaemonUnreachable` naming the address and the cause."""
-    import docker
-
-    try:
-        return host.docker_client()
-    except docker.errors.DockerException as e:
-        raise DaemonUnreachable(
-            f"cannot reach the Docker daemon at {docker_address()}: {docker_error(e)}"
-        ) from e
 
 
 class DockerEngine(Check):
@@ -93,7 +80,7 @@ class DockerDaemon(Check):
         minimum = str(ctx.section("docker").get("min_version", "17.06.0"))
         ctx.require_live("the Docker daemon")
         try:
-            client = connect(ctx.host)
+            client = host_client(ctx.host)
         except DaemonUnreachable as e:
             return Outcome(Status.FAIL, str(e), (Finding(Status.FAIL, docker_address(), str(e)),))
         import docker

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from harborkit.checks.daemon_json_file import daemon_json_path
-from harborkit.engine.interface import CheckContext, Finding, Status
 from harborkit.host.interface import Host
+from harborkit.model.check import CheckContext, Finding, Status
 
 if TYPE_CHECKING:
-    from harborkit.fix.plan import Change
+    from harborkit.model.change import Change
 
 #: the drop-in that clears daemon.json from docker.service's EnvironmentFile= list
 ENVFILE_DROPIN = "/etc/systemd/system/docker.service.d/90-harbor-environmentfile.conf"
@@ -99,7 +99,7 @@ def plan_environment_file(ctx: CheckContext, check_id: str) -> list[Change]:
     drop-in under /etc is commented out there; a line in a vendor unit (never
     edited) is cleared by a drop-in that resets the list and names the other
     environment files again."""
-    from harborkit.fix.plan import edit_lines, file_change, read_bytes
+    from harborkit.model.change import edit_lines, file_change, read_bytes
 
     path = daemon_json_path(ctx)
     lines = environment_files(ctx.host)

@@ -7,24 +7,16 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from harborkit.checks import _services
-from harborkit.engine.interface import (
-    Check,
-    CheckContext,
-    Finding,
-    Outcome,
-    Severity,
-    SkipCheck,
-    Status,
-)
+from harborkit.model.check import Check, CheckContext, Finding, Outcome, Severity, SkipCheck, Status
 
 if TYPE_CHECKING:
-    from harborkit.fix.plan import Change
+    from harborkit.model.change import Change
 
 UFW_CONF = "/etc/ufw/ufw.conf"
 
 
 def _plan_service_off(check_id: str, unit: str, outcome: Outcome) -> list[Change]:
-    from harborkit.fix.plan import Command
+    from harborkit.model.change import Command
 
     bad = {f.subject for f in outcome.findings if f.status is Status.FAIL}
     out: list[Change] = []
@@ -195,7 +187,7 @@ class UfwOff(Check):
     def plan(self, ctx: CheckContext, outcome: Outcome) -> Sequence[Change]:
         """ENABLED=no in ufw.conf (what ``ufw disable`` writes), and ``ufw
         disable`` to unload the rules where ufw runs now."""
-        from harborkit.fix.plan import Command, edit_lines, file_change, read_bytes
+        from harborkit.model.change import Command, edit_lines, file_change, read_bytes
 
         by = {f.subject: f for f in outcome.findings}
         out: list[Change] = []

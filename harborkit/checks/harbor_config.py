@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from harborkit.checks import _harbor
-from harborkit.engine.interface import (
+from harborkit.host.interface import Host
+from harborkit.model.check import (
     Check,
     CheckContext,
     Finding,
@@ -12,7 +13,6 @@ from harborkit.engine.interface import (
     Severity,
     Status,
 )
-from harborkit.host.interface import Host
 from harborkit.yamlfile import dotted, schema_errors
 
 SCHEMA = "harbor-v1.8.0.schema.json"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from harborkit.checks import _harbor
-from harborkit.engine.interface import Check, CheckContext, Finding, Outcome, Severity, Status
+from harborkit.model.check import Check, CheckContext, Finding, Outcome, Severity, Status
 
 GIB = 1024**3
 #: "4 GB" machines report a MemTotal a little under 4 GiB (kernel and firmware

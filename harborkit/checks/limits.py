@@ -12,18 +12,10 @@ from typing import TYPE_CHECKING, Any
 from harborkit.checks import _services
 from harborkit.checks._compare import describe, parse_scalar, satisfies, show
 from harborkit.checks._parse import ULLONG_MAX, strtol, strtoul
-from harborkit.engine.interface import (
-    Check,
-    CheckContext,
-    Finding,
-    Outcome,
-    Severity,
-    SkipCheck,
-    Status,
-)
+from harborkit.model.check import Check, CheckContext, Finding, Outcome, Severity, SkipCheck, Status
 
 if TYPE_CHECKING:
-    from harborkit.fix.plan import Change
+    from harborkit.model.change import Change
 
 LIMITS_CONF = "/etc/security/limits.conf"
 LIMITS_DROPIN = "/etc/security/limits.d/90-harbor.conf"
@@ -256,7 +248,7 @@ class PamLimitsCheck(Check):
         limits.d/90-harbor.conf (read after the other files, so it wins among
         lines of its rank); ``ulimit`` lines of shell profiles are commented
         out, since limits.d now gives login sessions the limits."""
-        from harborkit.fix.plan import edit_lines, file_change, read_bytes
+        from harborkit.model.change import edit_lines, file_change, read_bytes
 
         pam = parse_limits(ctx)
         edits: dict[str, dict[int, str | None]] = {}
@@ -509,7 +501,7 @@ class DockerdLimits(Check):
     def plan(self, ctx: CheckContext, outcome: Outcome) -> Sequence[Change]:
         """A docker.service drop-in setting the failing limits, then a restart of docker."""
         from harborkit.checks.daemon_json_plan import docker_restart
-        from harborkit.fix.plan import file_change
+        from harborkit.model.change import file_change
 
         wanted = ctx.section("limits").get("dockerd") or {}
         items = sorted(

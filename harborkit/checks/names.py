@@ -6,19 +6,11 @@ import ipaddress
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from harborkit.engine.interface import (
-    Check,
-    CheckContext,
-    Finding,
-    Outcome,
-    Severity,
-    SkipCheck,
-    Status,
-)
 from harborkit.host.etc_hosts import parse_hosts
+from harborkit.model.check import Check, CheckContext, Finding, Outcome, Severity, SkipCheck, Status
 
 if TYPE_CHECKING:
-    from harborkit.fix.plan import Change
+    from harborkit.model.change import Change
 
 HOSTS = "/etc/hosts"
 
@@ -46,7 +38,7 @@ def plan_hosts(ctx: CheckContext, check_id: str) -> list[Change]:
     """/etc/hosts giving each name of :func:`hosts_wanted` its address: the
     name is taken off lines that give it another address (a line left with no
     name is commented out), and ``address name`` lines are added."""
-    from harborkit.fix.plan import edit_lines, file_change, read_bytes
+    from harborkit.model.change import edit_lines, file_change, read_bytes
 
     wanted = hosts_wanted(ctx)
     if not wanted:
@@ -146,7 +138,7 @@ class HostnameResolves(Check):
         return Outcome.from_findings([f], ok=f"{name}: {f.message}")
 
     def plan(self, ctx: CheckContext, outcome: Outcome) -> Sequence[Change]:
-        from harborkit.fix.plan import ManualStep
+        from harborkit.model.change import ManualStep
 
         name = ctx.host.hostname()
         if name not in hosts_wanted(ctx):

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from harborkit.checks import _harbor
-from harborkit.engine.interface import Check, CheckContext, Finding, Outcome, Severity, Status
 from harborkit.errors import InputError
 from harborkit.host.interface import Host, Listener, UnreadableFile
+from harborkit.model.check import Check, CheckContext, Finding, Outcome, Severity, Status
 from harborkit.yamlfile import Located, parse_yaml
 
 COMPOSE_FILE = "docker-compose.yml"

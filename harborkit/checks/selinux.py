@@ -6,11 +6,11 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from harborkit.engine.interface import Check, CheckContext, Finding, Outcome, Severity, Status
 from harborkit.host.interface import Host
+from harborkit.model.check import Check, CheckContext, Finding, Outcome, Severity, Status
 
 if TYPE_CHECKING:
-    from harborkit.fix.plan import Change
+    from harborkit.model.change import Change
 
 CONFIG = "/etc/selinux/config"
 ENFORCE = "/sys/fs/selinux/enforce"
@@ -159,7 +159,7 @@ class SelinuxMode(Check):
         """SELINUX= set in the config; a runtime mode stricter than allowed
         is relaxed with setenforce 0 where the profile allows permissive or
         less, and a reboot is left as a manual step."""
-        from harborkit.fix.plan import Command, ManualStep, edit_lines, file_change, read_bytes
+        from harborkit.model.change import Command, ManualStep, edit_lines, file_change, read_bytes
 
         allowed = str(ctx.profile.get("selinux", {}).get("mode", "disabled"))
         by = {f.subject: f for f in outcome.findings}

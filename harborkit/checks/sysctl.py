@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from harborkit.checks._compare import describe, satisfies
 from harborkit.checks._parse import kernel_numbers
-from harborkit.engine.interface import (
+from harborkit.model.check import (
     Check,
     CheckContext,
     Finding,
@@ -30,7 +30,7 @@ SYSCTL_CONF = "/etc/sysctl.conf"
 DROPIN = "/etc/sysctl.d/90-harbor.conf"
 
 if TYPE_CHECKING:
-    from harborkit.fix.plan import Change
+    from harborkit.model.change import Change
 
 
 def proc_path(key: str) -> str:
@@ -178,7 +178,7 @@ def plan_persist(ctx: CheckContext) -> dict[str, tuple[str, str]]:
     """
 
     def compute() -> dict[str, tuple[str, str]]:
-        from harborkit.fix.plan import edit_lines, read_bytes
+        from harborkit.model.change import edit_lines, read_bytes
 
         saved = persisted(ctx)
         know_kernel = has_proc_sys(ctx)
@@ -252,7 +252,7 @@ def plan_persist(ctx: CheckContext) -> dict[str, tuple[str, str]]:
 
 
 def _plan_files(ctx: CheckContext, check_id: str) -> list[Change]:
-    from harborkit.fix.plan import file_change
+    from harborkit.model.change import file_change
 
     out: list[Change] = []
     for path, (text, reason) in plan_persist(ctx).items():
@@ -308,7 +308,7 @@ class SysctlRuntime(Check):
         return Outcome.from_findings(findings, ok=f"{judged} keys as expected")
 
     def plan(self, ctx: CheckContext, outcome: Outcome) -> Sequence[Change]:
-        from harborkit.fix.plan import Command
+        from harborkit.model.change import Command
 
         if not any(f.status is Status.FAIL for f in outcome.findings):
             return ()

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from harborkit.checks import _services
-from harborkit.engine.interface import Check, CheckContext, Finding, Outcome, Severity, Status
+from harborkit.model.check import Check, CheckContext, Finding, Outcome, Severity, Status
 
 if TYPE_CHECKING:
-    from harborkit.fix.plan import Change
+    from harborkit.model.change import Change
 
 #: profile service name -> (unit names, process names, binaries)
 DAEMONS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
@@ -451,7 +451,7 @@ def judge_sources(d: Daemon, exp: Expectation) -> Finding:
 def plan_time(ctx: CheckContext, check_id: str, outcome: Outcome) -> list[Change]:
     """Point the time service in use at the expected servers (or make it the
     master), enable it and restart it."""
-    from harborkit.fix.plan import Command, ManualStep
+    from harborkit.model.change import Command, ManualStep
 
     section = ctx.profile.get("time") or {}
     wanted = [s for s in section.get("services", list(DAEMONS)) if s in DAEMONS]
@@ -494,7 +494,7 @@ def plan_time(ctx: CheckContext, check_id: str, outcome: Outcome) -> list[Change
 def _manual_config(check_id: str, d: Daemon, exp: Expectation) -> Change | None:
     """The step left to the operator when harborkit cannot configure ``d``: no
     server named in the profile, or systemd-timesyncd asked to be the master."""
-    from harborkit.fix.plan import ManualStep
+    from harborkit.model.change import ManualStep
 
     if exp.role == "any":
         what = {
@@ -521,7 +521,7 @@ def _config_change(ctx: CheckContext, check_id: str, d: Daemon, exp: Expectation
     """``d``'s configuration pointed at the expected servers (or made the master):
     a drop-in for systemd-timesyncd; for ntpd and chronyd, their main file with
     unreachable sources commented out and the missing lines added."""
-    from harborkit.fix.plan import edit_lines, file_change, read_bytes
+    from harborkit.model.change import edit_lines, file_change, read_bytes
 
     if d.name == "systemd-timesyncd":
         body = (

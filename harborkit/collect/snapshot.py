@@ -10,7 +10,7 @@ whole.
 
 A snapshot is data from the audited host: it is read as a stream with bounds
 (:data:`MAX_SNAPSHOT_BYTES` in all, no file's content above
-:data:`~harborkit.host.interface.MAX_FILE_BYTES`, names and headers short), and
+:data:`~harborkit.fsutil.MAX_FILE_BYTES`, names and headers short), and
 only from a regular file (:func:`read_file`): a FIFO or a device is refused from
 its metadata, never opened for reading.
 """
@@ -26,8 +26,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from harborkit.errors import ExitCode, HarborkitError
-from harborkit.fsutil import not_regular
-from harborkit.host.interface import MAX_FILE_BYTES
+from harborkit.fsutil import MAX_FILE_BYTES, not_regular
 
 #: the snapshot format this harborkit reads and its collector writes
 FORMAT_VERSION = 2
@@ -141,7 +140,7 @@ def printable(text: str) -> str:
     """``text`` on one line with no terminal sequences: every control, bidi and
     separator character (a newline, an escape) shown as ``\\xNN``/``\\uNNNN``, a
     tab kept, as every ``harborkit: error:`` line shows it."""
-    from harborkit.report.safe import terminal_line
+    from harborkit.textsafe import terminal_line
 
     return terminal_line(text)
 

@@ -5,7 +5,7 @@ Heavy libraries are imported inside the functions that need them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, NoReturn
 
 from harborkit.commands.options import (
@@ -43,12 +43,13 @@ from harborkit.commands.output import emit
 from harborkit.report import OutputFormat
 
 if TYPE_CHECKING:
-    from harborkit.engine.cluster import ClusterCheck
+    from harborkit.engine.audit import Session
     from harborkit.engine.plugins import LoadedCheck, PluginFailure
     from harborkit.engine.profile import Profile
     from harborkit.engine.runner import Selection
     from harborkit.engine.waivers import Waiver
-    from harborkit.host.interface import Host
+    from harborkit.model.check import CheckOptions
+    from harborkit.model.cluster import ClusterCheck
 
 
 def check(
@@ -124,6 +125,20 @@ class _Run:
     waivers: list[Waiver]
     cross: list[type[ClusterCheck]]  # judged across nodes
 
+    def session(self, root: str | None, options: CheckOptions) -> Session:
+        """The engine's session of this run (one host, or the fleet's template)."""
+        known = tuple(c.id for c in self.cross)
+        return Session(
+            tuple(self.loaded),
+            tuple(self.failures),
+            self.profile,
+            self.selection,
+            root,
+            options,
+            tuple(self.waivers),
+            known,
+        )
+
 
 def _list_checks() -> None:
     from harborkit.engine.cluster import builtin_cluster_checks
@@ -164,8 +179,8 @@ def _audit_remote(run: _Run, remote: RemoteOptions, out: ReportOptions) -> NoRet
     """``--host``/``--snapshot``/``--inventory``: the hosts as one cluster."""
     from harborkit.commands.output import print_errors
     from harborkit.commands.remote import run_remote
-    from harborkit.engine.interface import CheckOptions
     from harborkit.engine.session import host_path
+    from harborkit.model.check import CheckOptions
 
     audit = run.audit
     done = run_remote(
@@ -189,9 +204,10 @@ def _audit_remote(run: _Run, remote: RemoteOptions, out: ReportOptions) -> NoRet
 
 def _audit_sysroots(run: _Run, out: ReportOptions) -> NoReturn:
     """``--root`` given more than once: the sysroots as one cluster."""
-    from harborkit.engine.cluster import run_cluster
+    from harborkit.engine.cluster import run_fleet
     from harborkit.engine.session import root_options
     from harborkit.host import SysrootHost
+    from harborkit.model.check import CheckOptions
 
     audit = run.audit
     sysroots = [SysrootHost(r) for r in audit.roots]
@@ -200,40 +216,20 @@ def _audit_sysroots(run: _Run, out: ReportOptions) -> NoReturn:
         id(h): root_options(h, run.profile.data, audit.harbor_config, audit.install_dir, r)
         for h, r in zip(sysroots, audit.roots, strict=True)
     }
-    cluster = run_cluster(
-        sysroots,
-        run.loaded,
-        run.profile,
-        selection=run.selection,
-        waivers=run.waivers,
-        plugin_failures=run.failures,
-        options=lambda h: per_root[id(h)],
-    )
-    emit(cluster, out)
+    fleet = run.session(None, CheckOptions())
+    emit(run_fleet(fleet, sysroots, options=lambda h: per_root[id(h)]), out)
 
 
 def _audit_here(run: _Run, out: ReportOptions) -> NoReturn:
     """This machine, or one sysroot."""
-    from harborkit.engine.interface import CheckContext
-    from harborkit.engine.runner import run_checks
+    from harborkit.engine import audit as engine_audit
     from harborkit.engine.session import check_options
-    from harborkit.host import LocalHost, SysrootHost
+    from harborkit.model.check import CheckOptions
 
-    audit, root = run.audit, run.audit.root
-    host: Host = SysrootHost(root) if root else LocalHost()
-    ctx = CheckContext(
-        host=host,
-        profile=run.profile.data,
-        options=check_options(host, run.profile.data, audit.harbor_config, audit.install_dir, root),
-    )
-    report = run_checks(
-        run.loaded,
-        ctx,
-        profile_name=run.profile.name,
-        profile_path=run.profile.path,
-        selection=run.selection,
-        waivers=run.waivers,
-        plugin_failures=run.failures,
-        also_known=[c.id for c in run.cross],
-    )
-    emit(report, out)
+    root = run.audit.root
+    opts = run.audit
+    session = run.session(root, CheckOptions())
+    host = session.host()
+    options = check_options(host, run.profile.data, opts.harbor_config, opts.install_dir, root)
+    session = replace(session, options=options)
+    emit(engine_audit.run(session, session.context(host)), out)

@@ -22,10 +22,11 @@ def collect(
 ) -> None:
     """Print the snapshot collector: sh collect.sh > HOST.hksnap on the target,
     then harborkit check --snapshot HOST.hksnap here."""
-    from harborkit.collect import script, wants_for
-    from harborkit.engine.interface import CheckOptions
+    from harborkit.collect import script
     from harborkit.engine.plugins import discover
     from harborkit.engine.profile import load_profile, with_nodes
+    from harborkit.engine.wants import wants_for
+    from harborkit.model.check import CheckOptions
 
     if not script_:
         from harborkit.errors import InputError

@@ -35,10 +35,10 @@ from harborkit.commands.output import one as _one
 from harborkit.errors import EnvironmentProblem, InputError
 
 if TYPE_CHECKING:
-    from harborkit.engine.interface import Report
-    from harborkit.engine.session import Session
-    from harborkit.fix.plan import Plan
+    from harborkit.engine.audit import Session
     from harborkit.fix.target import Target
+    from harborkit.model.change import Plan
+    from harborkit.model.result import Report
 
 
 def fix_command(
@@ -205,11 +205,12 @@ def _apply(
 
 
 def _running_containers(session: Session | None) -> list[str]:
-    from harborkit.checks.docker import DaemonUnreachable, connect
+    from harborkit.checks.docker import DaemonUnreachable
+    from harborkit.dockerapi import host_client
     from harborkit.host.local import LocalHost
 
     try:
-        client = connect(LocalHost())
+        client = host_client(LocalHost())
     except DaemonUnreachable:
         return []
     try:

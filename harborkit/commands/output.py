@@ -18,12 +18,12 @@ from harborkit.report import OutputFormat
 
 if TYPE_CHECKING:
     from harborkit.engine.cluster import ClusterReport
-    from harborkit.engine.interface import Report
+    from harborkit.model.result import Report
 
 
 def one(text: str) -> str:
     """A value from a host, a file or a journal as one line for the terminal."""
-    from harborkit.report.safe import terminal_line
+    from harborkit.textsafe import terminal_line
 
     return terminal_line(text)
 

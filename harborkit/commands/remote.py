@@ -14,13 +14,14 @@ from harborkit.errors import InputError
 
 if TYPE_CHECKING:
     from harborkit.engine.cluster import ClusterReport
-    from harborkit.engine.interface import CheckOptions, Report
+    from harborkit.engine.fleet import Failures
     from harborkit.engine.plugins import LoadedCheck, PluginFailure
     from harborkit.engine.profile import Profile
     from harborkit.engine.runner import Selection
     from harborkit.engine.waivers import Waiver
-    from harborkit.host.fleet import Failures
     from harborkit.host.ssh import SshConnection, SshTarget
+    from harborkit.model.check import CheckOptions
+    from harborkit.model.result import Report
 
 
 @dataclass
@@ -46,10 +47,14 @@ def run_remote(
     on_host_done: Callable[[Report], None] | None = None,
 ) -> RemoteRun:
     """Build the targets, audit them (``forks`` at a time) and the cluster."""
-    from harborkit.engine.cluster import Target, run_cluster
-    from harborkit.host.fleet import Failures, snapshot_targets, ssh_session, ssh_targets
+    from harborkit.engine.audit import Session
+    from harborkit.engine.cluster import Target, run_fleet
+    from harborkit.engine.fleet import Failures, snapshot_targets, ssh_session, ssh_targets
     from harborkit.host.ssh import SshOptions, parse_target
 
+    session = Session(
+        tuple(loaded), tuple(plugin_failures), profile, selection, None, options, tuple(waivers)
+    )
     failures = Failures()
     ssh_list: list[SshTarget] = []
     for text in opts.hosts:
@@ -74,9 +79,7 @@ def run_remote(
             ssh_list,
             ssh,
             control,
-            loaded=loaded,
-            profile=profile,
-            selection=selection,
+            session=session,
             options=options,
             connections=conns,
             failures=failures,
@@ -85,16 +88,8 @@ def run_remote(
         )
         if not targets:
             raise InputError("no host to audit: the --host/--snapshot/--inventory list is empty")
-        report = run_cluster(
-            targets,
-            loaded,
-            profile,
-            selection=selection,
-            waivers=waivers,
-            plugin_failures=plugin_failures,
-            options=options,
-            forks=opts.forks,
-            on_host_done=on_host_done,
+        report = run_fleet(
+            session, targets, options=options, forks=opts.forks, on_host_done=on_host_done
         )
         report = _stopped_hosts(report, first_ssh, conns, failures)
         report = _name_targets(report, first_ssh, conns, duplicates)

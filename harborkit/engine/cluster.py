@@ -57,30 +57,22 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from dataclasses import dataclass, replace
 
 from harborkit import __version__
-from harborkit.engine.interface import (
-    CheckContext,
-    CheckInfo,
-    CheckOptions,
-    CheckResult,
-    Outcome,
-    Report,
-    Severity,
-    SkipCheck,
-    Status,
-)
-from harborkit.engine.plugins import LoadedCheck, PluginFailure
+from harborkit.engine import audit
+from harborkit.engine.audit import Session
+from harborkit.engine.plugins import LoadedCheck, PluginFailure, discover_cluster
 from harborkit.engine.profile import Profile
-from harborkit.engine.runner import Selection, _apply_waiver, guarded, run_checks
+from harborkit.engine.runner import Selection, _apply_waiver, guarded, plugin_results
 from harborkit.engine.waivers import Waiver
 from harborkit.errors import HarborkitError
 from harborkit.host.interface import Host, NotAvailable
+from harborkit.model.check import CheckContext, CheckOptions, Outcome, Severity, Status
+from harborkit.model.cluster import ClusterCheck, ClusterContext
+from harborkit.model.result import CheckInfo, CheckResult, Report
 
 #: the id under which an unreachable host's error is reported
 REACHABLE_ID = "host.reachable"
@@ -117,57 +109,10 @@ class Deferred:
 Target = Host | Unreachable | Deferred
 
 
-@dataclass
-class ClusterContext:
-    """What a cross-node check may use: every reachable host (each with the
-    per-host context its checks used, options included) and the profile."""
-
-    contexts: Sequence[CheckContext]
-    profile: Mapping[str, Any]
-
-    @property
-    def hosts(self) -> list[Host]:
-        return [c.host for c in self.contexts]
-
-    def section(self, name: str) -> Any:
-        try:
-            return self.profile[name]
-        except KeyError:
-            raise SkipCheck(f"the profile has no '{name}' section") from None
-
-
-class ClusterCheck(ABC):
-    """Base class of a check judged once over all reachable hosts.
-
-    Same identity as :class:`~harborkit.engine.interface.Check` (stable
-    ``id``, ``title``, ``group``, ``severity``, ``remediation``; the
-    docstring is the documentation). ``run`` returns an Outcome whose
-    findings name the host they are about in ``subject`` (the host's name as
-    reports show it), so reports can place them in the host x check matrix.
-    Fewer than ``min_hosts`` reachable hosts: skipped with the reason.
-    """
-
-    id: ClassVar[str]
-    title: ClassVar[str]
-    group: ClassVar[str] = "cluster"
-    severity: ClassVar[Severity] = Severity.HIGH
-    remediation: ClassVar[str] = ""
-    requires: ClassVar[tuple[str, ...]] = ()
-    min_hosts: ClassVar[int] = 2
-
-    @abstractmethod
-    def run(self, ctx: ClusterContext) -> Outcome:
-        """Judge the hosts together and return an outcome."""
-
-    @classmethod
-    def doc(cls) -> str:
-        return (cls.__doc__ or "").strip()
-
-
 def builtin_cluster_checks() -> list[type[ClusterCheck]]:
-    from harborkit.checks.cluster import CHECKS
-
-    return list(CHECKS)
+    """The installed cross-node checks (entry-point group ``harborkit.cluster_checks``),
+    harborkit's own first."""
+    return discover_cluster()[0]
 
 
 @dataclass(frozen=True)
@@ -252,46 +197,71 @@ def run_cluster(
     on_host_done: Callable[[Report], None] | None = None,
     today: dt.date | None = None,
 ) -> ClusterReport:
-    """Audit every target (``forks`` at a time), then run the cross-node
-    checks over the reachable ones."""
+    """:func:`run_fleet` with the session's parts given one by one."""
+    session = Session(
+        tuple(loaded),
+        tuple(plugin_failures),
+        profile,
+        selection,
+        None,
+        CheckOptions(),
+        tuple(waivers),
+    )
+    return run_fleet(
+        session,
+        targets,
+        options=options,
+        forks=forks,
+        cluster_checks=cluster_checks,
+        on_host_done=on_host_done,
+        today=today,
+    )
+
+
+def run_fleet(
+    session: Session,
+    targets: Sequence[Target],
+    *,
+    options: CheckOptions | Callable[[Host], CheckOptions] | None = None,
+    forks: int = 10,
+    cluster_checks: Sequence[type[ClusterCheck]] | None = None,
+    on_host_done: Callable[[Report], None] | None = None,
+    today: dt.date | None = None,
+) -> ClusterReport:
+    """Audit every target (``forks`` at a time) through :func:`harborkit.engine.audit.run`,
+    then run the cross-node checks over the reachable ones."""
     if forks < 1:
         raise ValueError("forks must be at least 1")
+    profile = session.profile
 
     def options_for(host: Host) -> CheckOptions:
         if options is None:
-            return CheckOptions()
+            return session.options
         return options if isinstance(options, CheckOptions) else options(host)
 
-    cross = builtin_cluster_checks() if cluster_checks is None else list(cluster_checks)
-    cross_ids = [c.id for c in cross]
+    if cluster_checks is None:
+        cross, cross_failures = discover_cluster()
+    else:
+        cross, cross_failures = list(cluster_checks), []
+    session = replace(session, also_known=tuple(c.id for c in cross))
     started = _now()
     t0 = time.perf_counter()
 
-    def audit(target: Target) -> tuple[Report, CheckContext | None, Unreachable | None]:
+    def audit_one(target: Target) -> tuple[Report, CheckContext | None, Unreachable | None]:
         name = _target_name(target)
         if isinstance(target, Unreachable):
             return unreachable_report(target, profile.name, profile.path), None, target
         try:
             host = target.open() if isinstance(target, Deferred) else target
-            ctx = CheckContext(host=host, profile=profile.data, options=options_for(host))
-            report = run_checks(
-                loaded,
-                ctx,
-                profile_name=profile.name,
-                profile_path=profile.path,
-                selection=selection,
-                waivers=waivers,
-                plugin_failures=plugin_failures,
-                today=today,
-                also_known=cross_ids,
-            )
+            ctx = session.context(host, options_for(host))
+            report = audit.run(session, ctx, today=today)
         except (HarborkitError, OSError, NotAvailable) as e:
             u = Unreachable(name, _one_line(e))
             return unreachable_report(u, profile.name, profile.path), None, u
         return report, ctx, None
 
     def audit_and_tell(target: Target) -> tuple[Report, CheckContext | None, Unreachable | None]:
-        out = audit(target)
+        out = audit_one(target)
         if on_host_done is not None:
             on_host_done(out[0])
         return out
@@ -315,9 +285,10 @@ def run_cluster(
         ClusterContext(contexts, profile.data),
         profile_name=profile.name,
         profile_path=profile.path,
-        selection=selection,
-        waivers=waivers,
+        selection=session.selection,
+        waivers=session.waivers,
         today=today,
+        plugin_failures=cross_failures,
     )
     return ClusterReport(
         hosts=tuple(r for r, _, _ in done),
@@ -350,12 +321,14 @@ def run_cluster_checks(
     selection: Selection,
     waivers: Sequence[Waiver] = (),
     today: dt.date | None = None,
+    plugin_failures: Sequence[PluginFailure] = (),
 ) -> Report:
-    """Run the selected cross-node checks (in order, ``requires`` honoured)."""
+    """Run the selected cross-node checks (in order, ``requires`` honoured);
+    ``plugin_failures``: cross-node plugins that failed to load, as errors."""
     today = today or dt.date.today()
     started = _now()
     t0 = time.perf_counter()
-    results: list[CheckResult] = []
+    results: list[CheckResult] = plugin_results(plugin_failures, selection)
     status_of: dict[str, Status] = {}
     for cls in checks:
         if not selection.picks_name(cls.id, cls.group):
@@ -393,14 +366,13 @@ def run_cluster_checks(
 __all__ = [
     "CLUSTER_HOST",
     "REACHABLE_ID",
-    "ClusterCheck",
-    "ClusterContext",
     "ClusterReport",
     "Deferred",
     "Target",
     "Unreachable",
     "builtin_cluster_checks",
     "run_cluster",
+    "run_fleet",
     "run_cluster_checks",
     "unreachable_report",
 ]

@@ -1,9 +1,10 @@
-"""Plugin discovery: the checks installed in the ``harborkit.checks`` entry-point group.
+"""Plugin discovery: the checks installed in the ``harborkit.checks`` entry-point
+group, and the cross-node checks in ``harborkit.cluster_checks``.
 
-Built-in checks register through the same group as third-party plugins (see
+Built-in checks register through the same groups as third-party plugins (see
 ``pyproject.toml``), so there is one discovery path. An entry point may name a
-:class:`Check` subclass or an iterable of them. A plugin that fails to load
-does not stop the run: it becomes a broken-plugin result.
+:class:`Check` (:class:`ClusterCheck`) subclass or an iterable of them. A
+plugin that fails to load does not stop the run: it becomes a broken-plugin result.
 """
 
 from __future__ import annotations
@@ -11,10 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
+from typing import Any
 
-from harborkit.engine.interface import Check
+from harborkit.model.check import Check
+from harborkit.model.cluster import ClusterCheck
 
 GROUP = "harborkit.checks"
+CLUSTER_GROUP = "harborkit.cluster_checks"
 
 
 @dataclass(frozen=True)
@@ -35,29 +39,43 @@ def _dist_name(ep: EntryPoint) -> str:
     return dist.name if dist is not None else ep.module
 
 
-def _as_checks(obj: object) -> list[type[Check]]:
-    if isinstance(obj, type) and issubclass(obj, Check):
+def _as_checks(obj: object, base: type = Check) -> list[type]:
+    if isinstance(obj, type) and issubclass(obj, base):
         return [obj]
     if isinstance(obj, Iterable) and not isinstance(obj, (str, bytes)):
         items = list(obj)
-        if all(isinstance(i, type) and issubclass(i, Check) for i in items):
+        if all(isinstance(i, type) and issubclass(i, base) for i in items):
             return items
-    raise TypeError(f"expected a Check subclass or a list of them, got {type(obj).__name__}")
+    raise TypeError(
+        f"expected a {base.__name__} subclass or a list of them, got {type(obj).__name__}"
+    )
 
 
 def discover() -> tuple[list[LoadedCheck], list[PluginFailure]]:
     """All installed checks, built-ins first, then plugins by name."""
+    found, failures = _load(GROUP, Check)
+    return [LoadedCheck(cls, source) for cls, source in found], failures
+
+
+def discover_cluster() -> tuple[list[type[ClusterCheck]], list[PluginFailure]]:
+    """All installed cross-node checks, built-ins first, then plugins by name."""
+    found, failures = _load(CLUSTER_GROUP, ClusterCheck)
+    return [cls for cls, _ in found], failures
+
+
+def _load(group: str, base: type) -> tuple[list[tuple[Any, str]], list[PluginFailure]]:
+    """The classes of an entry-point group with the distribution of each."""
     eps = sorted(
-        entry_points(group=GROUP),
+        entry_points(group=group),
         key=lambda e: (_dist_name(e) != "harborkit", _dist_name(e), e.name),
     )
-    checks: list[LoadedCheck] = []
+    checks: list[tuple[Any, str]] = []
     failures: list[PluginFailure] = []
     seen: dict[str, str] = {}
     for ep in eps:
         source = _dist_name(ep)
         try:
-            classes = _as_checks(ep.load())
+            classes: list[Any] = _as_checks(ep.load(), base)
         except Exception as e:  # noqa: BLE001 - a broken plugin must not stop the run
             failures.append(
                 PluginFailure(f"{ep.name} = {ep.value}", source, f"{type(e).__name__}: {e}")
@@ -77,5 +95,5 @@ def discover() -> tuple[list[LoadedCheck], list[PluginFailure]]:
                 )
             else:
                 seen[cls.id] = source
-                checks.append(LoadedCheck(cls, source))
+                checks.append((cls, source))
     return checks, failures

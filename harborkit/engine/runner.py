@@ -10,26 +10,15 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from harborkit import __version__
-from harborkit.engine.interface import (
-    Check,
-    CheckContext,
-    CheckInfo,
-    CheckResult,
-    Finding,
-    Outcome,
-    Report,
-    Severity,
-    SkipCheck,
-    Status,
-    WaiverUse,
-)
 from harborkit.engine.plugins import LoadedCheck, PluginFailure
 from harborkit.engine.waivers import Waiver
 from harborkit.errors import InputError
 from harborkit.host.interface import NotAvailable, UnreadableFile
+from harborkit.model.check import Check, CheckContext, Finding, Outcome, Severity, SkipCheck, Status
+from harborkit.model.result import CheckInfo, CheckResult, Report, WaiverUse
 
 if TYPE_CHECKING:
-    from harborkit.fix.plan import Change
+    from harborkit.model.change import Change
 
 PLUGIN_GROUP = "plugins"
 
@@ -134,7 +123,7 @@ def _plan_one(cls: type[Check], ctx: CheckContext, outcome: Outcome) -> tuple[Ch
 def _remediation(cls: type[Check], outcome: Outcome, changes: tuple[Change, ...] | None) -> str:
     """Speak about this host: the planned changes, or nothing where nothing is wrong."""
     if changes:
-        from harborkit.fix.plan import hint
+        from harborkit.model.change import hint
 
         return hint(changes)
     if cls.plans() and outcome.status not in (Status.FAIL, Status.WARN, Status.ERROR):
@@ -155,6 +144,24 @@ def _apply_waiver(result: CheckResult, waivers: Sequence[Waiver], today: dt.date
     if result.status in (Status.FAIL, Status.WARN):
         return replace(result, status=Status.WAIVED, original_status=result.status, waiver=use)
     return replace(result, waiver=use)
+
+
+def plugin_results(failures: Sequence[PluginFailure], selection: Selection) -> list[CheckResult]:
+    """Each plugin that failed to load, as one ``error`` result (when selected)."""
+    results = []
+    for pf in failures:
+        if not selection.picks_name(plugin_id(pf), PLUGIN_GROUP):
+            continue
+        info = CheckInfo(
+            plugin_id(pf),
+            f"load checks from {pf.entry_point}",
+            PLUGIN_GROUP,
+            Severity.HIGH,
+            "fix or uninstall the plugin",
+            pf.source,
+        )
+        results.append(CheckResult(info, Status.ERROR, pf.error, (), 0.0))
+    return results
 
 
 def run_checks(
@@ -181,19 +188,7 @@ def run_checks(
     results: list[CheckResult] = []
     status_of: dict[str, Status] = {}
 
-    for pf in plugin_failures:
-        if not selection.picks_name(plugin_id(pf), PLUGIN_GROUP):
-            continue
-        info = CheckInfo(
-            plugin_id(pf),
-            f"load checks from {pf.entry_point}",
-            PLUGIN_GROUP,
-            Severity.HIGH,
-            "fix or uninstall the plugin",
-            pf.source,
-        )
-        results.append(CheckResult(info, Status.ERROR, pf.error, (), 0.0))
-
+    results += plugin_results(plugin_failures, selection)
     for cls in chosen:
         info = CheckInfo.of(cls, source[cls.id])
         blocked = [

@@ -1,23 +1,20 @@
-"""What ``check`` and ``fix`` share: from command-line options to a run of checks.
-
-Options are gathered once into a :class:`Session` (the installed checks, the
-profile, the selection and the check context) and passed down.
+"""What ``check`` and ``fix`` share: from command-line options to a
+:class:`~harborkit.engine.audit.Session` (the installed checks, the profile,
+the selection and the check options), which :mod:`harborkit.engine.audit` runs.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harborkit.engine.interface import CheckContext, CheckOptions, Report
+from harborkit.engine.audit import Session
 from harborkit.engine.plugins import LoadedCheck, PluginFailure
-from harborkit.engine.profile import Profile
 from harborkit.engine.runner import Selection
-from harborkit.engine.waivers import Waiver
 from harborkit.errors import InputError
+from harborkit.model.check import CheckOptions
 
 if TYPE_CHECKING:
     from harborkit.host.interface import Host
@@ -77,7 +74,7 @@ def check_options(
     """--harbor-config and --install-dir as paths on the audited host; one that
     names nothing there is a usage error, not a failed check."""
     from harborkit.checks._harbor import find_install_dir
-    from harborkit.engine.interface import CheckOptions
+    from harborkit.model.check import CheckOptions
 
     where = f" in the sysroot {root}" if root else ""
     config = host_path(harbor_config, root)
@@ -104,44 +101,6 @@ def root_options(
         if root in e.message:
             raise
         raise InputError(f"{e.message} (in the sysroot {root})") from e
-
-
-@dataclass(frozen=True)
-class Session:
-    """Everything needed to run the selected checks on one host."""
-
-    loaded: tuple[LoadedCheck, ...]
-    failures: tuple[PluginFailure, ...]
-    profile: Profile
-    selection: Selection
-    root: str | None
-    options: CheckOptions
-
-    def context(self) -> CheckContext:
-        """A fresh context (nothing remembered from an earlier run)."""
-        from harborkit.host import LocalHost, SysrootHost
-
-        host: Host = SysrootHost(self.root) if self.root else LocalHost()
-        return CheckContext(host=host, profile=self.profile.data, options=self.options)
-
-    def run(self, waivers: Sequence[Waiver] = (), *, only: Sequence[str] = ()) -> Report:
-        """Run the selection (narrowed to the check ids ``only`` when given)."""
-        from harborkit.engine.runner import run_checks
-
-        selection = self.selection
-        if only:
-            from dataclasses import replace
-
-            selection = replace(selection, only=tuple(only))
-        return run_checks(
-            self.loaded,
-            self.context(),
-            profile_name=self.profile.name,
-            profile_path=self.profile.path,
-            selection=selection,
-            waivers=waivers,
-            plugin_failures=self.failures,
-        )
 
 
 def prepare(

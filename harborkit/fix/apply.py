@@ -28,7 +28,6 @@ from harborkit.fix.journal import (
     scan,
 )
 from harborkit.fix.lock import forget, hold_lock, release_lock
-from harborkit.fix.plan import FileChange, Plan
 from harborkit.fix.rollback import restore
 from harborkit.fix.target import (
     FixRefused,
@@ -42,6 +41,7 @@ from harborkit.fix.target import (
     write_host,
 )
 from harborkit.fsutil import write_at
+from harborkit.model.change import FileChange, Plan
 
 _STALL_ENV = "HARBORKIT_FIX_TEST_STALL"
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 
-from harborkit.engine.interface import Report, Status
-from harborkit.fix.plan import Change, Command, FileChange, ManualStep, Plan, merge
+from harborkit.model.change import Change, Command, FileChange, ManualStep, Plan, merge
+from harborkit.model.check import Status
+from harborkit.model.result import Report
 
 FIXABLE = (Status.FAIL, Status.WARN)
 
@@ -44,7 +45,7 @@ def render_dry_run(plan: Plan, *, live: bool) -> str:
     """Unified diffs, then the commands, then the manual steps; what came from
     the host is shown with its terminal escapes and line breaks escaped (a tab
     of a file stays a tab), so no file can move the cursor or forge a line."""
-    from harborkit.report.safe import terminal_line
+    from harborkit.textsafe import terminal_line
 
     out: list[str] = []
     for f in plan.files:
@@ -68,7 +69,7 @@ def render_dry_run(plan: Plan, *, live: bool) -> str:
 def _shown_diff(f: FileChange) -> str:
     """``f.diff()`` for a terminal: the file name in the two header lines shown
     on one line each, every line of the diff with its escapes shown."""
-    from harborkit.report.safe import terminal_line
+    from harborkit.textsafe import terminal_line
 
     diff = f.diff()
     head = ("--- /dev/null\n" if f.old is None else f"--- a{f.path}\n") + f"+++ b{f.path}\n"

@@ -1,6 +1,6 @@
 """The plan as a standalone POSIX shell script or an Ansible playbook.
 
-Both are rendered from the same :class:`~harborkit.fix.plan.Plan` that
+Both are rendered from the same :class:`~harborkit.model.change.Plan` that
 ``--apply`` uses, never from a list of their own. Files harborkit owns (its
 drop-ins) are written whole; any other file is replaced only where it still
 holds the content the plan was made from (or already holds the new one), so a
@@ -27,7 +27,7 @@ from __future__ import annotations
 import shlex
 
 from harborkit.errors import ExitCode, HarborkitError
-from harborkit.fix.plan import Command, FileChange, Plan
+from harborkit.model.change import Command, FileChange, Plan
 
 
 class ExportError(HarborkitError):

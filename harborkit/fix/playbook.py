@@ -21,8 +21,8 @@ from harborkit.fix.export import (
     plain_path,
     split_path,
 )
-from harborkit.fix.plan import Command, FileChange, Plan
-from harborkit.report.safe import terminal_line
+from harborkit.model.change import Command, FileChange, Plan
+from harborkit.textsafe import terminal_line
 
 # -- ansible ----------------------------------------------------------------
 

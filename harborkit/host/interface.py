@@ -42,10 +42,6 @@ class UnreadableFile(Exception):  # noqa: N818 - reads better at the raise site
         self.reason = reason
 
 
-#: Files are read up to this size; a larger one is :class:`UnreadableFile`.
-MAX_FILE_BYTES = 4 << 20
-
-
 @dataclass(frozen=True)
 class CommandResult:
     """Outcome of one command run on a host."""
@@ -109,7 +105,7 @@ class Host(Protocol):
     resolve inside the sysroot, as under ``chroot``). File methods raise
     ``FileNotFoundError``/``PermissionError`` like the built-ins do;
     ``read_text`` raises :class:`UnreadableFile` for anything but a regular
-    file of at most :data:`MAX_FILE_BYTES`. Methods that a backend cannot
+    file of at most :data:`~harborkit.fsutil.MAX_FILE_BYTES`. Methods that a backend cannot
     answer raise :class:`NotAvailable`.
     """
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harborkit.fsutil import (
+    MAX_FILE_BYTES,
     Walk,
     locate_in_root,
     not_regular,
@@ -30,7 +31,6 @@ from harborkit.fsutil import (
 )
 from harborkit.host.etc_hosts import addresses_of
 from harborkit.host.interface import (
-    MAX_FILE_BYTES,
     ClockSample,
     CommandResult,
     FileState,

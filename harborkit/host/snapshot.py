@@ -19,8 +19,8 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from harborkit.collect.snapshot import Snapshot, show
+from harborkit.fsutil import MAX_FILE_BYTES
 from harborkit.host.interface import (
-    MAX_FILE_BYTES,
     ClockSample,
     CommandResult,
     Listener,

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import selectors
 import shutil
 import signal
 import subprocess
@@ -29,24 +28,20 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import IO, NoReturn
+from typing import NoReturn
 
 from harborkit.collect import script
 from harborkit.collect.snapshot import Snapshot, SnapshotError, parse
 from harborkit.errors import ExitCode, HarborkitError, InputError
 from harborkit.host.interface import ClockSample, NotAvailable
 from harborkit.host.snapshot import SnapshotHost
-from harborkit.report.safe import terminal_text
+from harborkit.host.sshpipe import Deadline, Stopped, kill_group, pump, spawn
+from harborkit.textsafe import terminal_text
 
 #: exit code of a run in which some host could not be audited
 UNREACHABLE_EXIT = ExitCode.UNREACHABLE
-#: the collector's stdout (a whole snapshot) is read up to this size
-MAX_STDOUT = 64 << 20
-#: a remote call's stderr (ssh's messages, the clock line, a few warnings) up to this size
-MAX_STDERR = 1 << 20
 #: default overall deadline of one remote call, connecting included (--command-timeout)
 COMMAND_TIMEOUT = 45.0
-_CHUNK = 1 << 16
 #: how long stopping a ControlMaster (ssh -O exit) may take
 CLOSE_TIMEOUT = 5.0
 #: how long ``ssh -G`` (ssh_config applied, no connection) may take
@@ -194,20 +189,6 @@ def _classify(stderr: str, target: SshTarget, options: SshOptions) -> str:
     return f"ssh to {dest} failed: {lines[-1] if lines else 'no error message'}"
 
 
-class _Stopped(Exception):  # noqa: N818 - internal signal
-    """A remote call stopped before its end: its one-line reason."""
-
-    def __init__(self, why: str, stderr: bytes = b"") -> None:
-        super().__init__(why)
-        self.why = why
-        self.stderr = stderr
-
-
-class _Deadline(_Stopped):
-    def __init__(self, stderr: bytes) -> None:
-        super().__init__("deadline", stderr)
-
-
 def _safe(text: str, limit: int = 200) -> str:
     """Remote text in a one-line error: controls shown escaped, abridged."""
     return terminal_text(" ".join(text.split()), limit)
@@ -224,118 +205,6 @@ def _prompt_hint(stderr: bytes) -> str:
     if re.search(r"(?i)(password|passphrase|passcode|pin)[^\n]{0,40}:\s*$", tail + " "):
         return f"; it stopped at a prompt: {_safe(tail, 80)!r}"
     return ""
-
-
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    """Kill ``ssh`` and everything it started (ProxyJump, ProxyCommand)."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(ProcessLookupError):
-        proc.kill()
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=5)
-
-
-def _spawn(argv: list[str]) -> subprocess.Popen[bytes]:
-    """Start ``ssh`` in its own process group (killed whole on expiry), all pipes ours."""
-    try:
-        return subprocess.Popen(  # noqa: S603 - argv list, never a local shell
-            argv,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env={**os.environ, "LC_ALL": "C"},
-            start_new_session=True,  # its own process group: killed whole on expiry
-        )
-    except FileNotFoundError as e:
-        from harborkit.errors import EnvironmentProblem
-
-        raise EnvironmentProblem("the OpenSSH client 'ssh' is not installed") from e
-
-
-def _pump(
-    proc: subprocess.Popen[bytes], payload: bytes, out: IO[bytes], deadline: float, t0: float
-) -> tuple[int, bytes, ClockSample | None]:
-    """Write ``payload`` to the process and read its stdout (into ``out``) and
-    stderr at once, until both end: the size of stdout, stderr (without the
-    clock line) and the clock the collector reported first on stderr.
-
-    Raises :class:`_Deadline` at ``deadline`` (monotonic) and :class:`_Stopped`
-    when stdout passes :data:`MAX_STDOUT` or stderr :data:`MAX_STDERR`."""
-    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
-    sel = selectors.DefaultSelector()
-    todo = memoryview(payload)
-    for pipe in (proc.stdin, proc.stdout, proc.stderr):
-        os.set_blocking(pipe.fileno(), False)
-    if todo:
-        sel.register(proc.stdin, selectors.EVENT_WRITE, "in")
-    else:
-        proc.stdin.close()
-    sel.register(proc.stdout, selectors.EVENT_READ, "out")
-    sel.register(proc.stderr, selectors.EVENT_READ, "err")
-    size = 0
-    err = bytearray()
-    scanned = 0  # stderr before this offset has been searched for the clock line
-    clock: ClockSample | None = None
-    clock_line: tuple[int, int] | None = None
-    try:
-        while sel.get_map():
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise _Deadline(bytes(err))
-            for key, _ in sel.select(min(left, 1.0)):
-                fd = key.fileobj
-                if key.data == "in":
-                    try:
-                        n = os.write(proc.stdin.fileno(), todo[:_CHUNK])
-                    except BlockingIOError:
-                        continue
-                    except OSError:  # the connection failed: stderr says why
-                        n = len(todo)
-                    todo = todo[n:]
-                    if not todo:
-                        sel.unregister(fd)
-                        with contextlib.suppress(OSError):
-                            proc.stdin.close()
-                    continue
-                try:
-                    chunk = os.read(key.fd, _CHUNK)
-                except BlockingIOError:
-                    continue
-                if not chunk:
-                    sel.unregister(fd)
-                    continue
-                if key.data == "out":
-                    size += len(chunk)
-                    if size > MAX_STDOUT:
-                        raise _Stopped(
-                            f"the collector sent more than {MAX_STDOUT >> 20} MiB: too large "
-                            "for a snapshot (stopped reading)"
-                        )
-                    out.write(chunk)
-                    continue
-                err += chunk
-                if len(err) > MAX_STDERR:
-                    raise _Stopped(
-                        f"the remote side wrote more than {MAX_STDERR >> 20} MiB on stderr "
-                        "(stopped reading)"
-                    )
-                while clock is None and (nl := err.find(b"\n", scanned)) >= 0:
-                    line = bytes(err[scanned:nl])
-                    m = re.match(rb"HKCLOCK (\d{1,12})(\.\d{1,12})?", line)
-                    if m:
-                        now = time.time()
-                        whole = m.group(2) is None
-                        host_time = float(m.group(1) + (m.group(2) or b""))
-                        spread = (now - t0) / 2 + (1.0 if whole else 0.0)
-                        clock = ClockSample(host_time, (t0 + now) / 2, spread)
-                        clock_line = (scanned, nl + 1)
-                    scanned = nl + 1
-    finally:
-        sel.close()
-    if clock_line is not None:
-        del err[clock_line[0] : clock_line[1]]
-    return size, bytes(err), clock
 
 
 class SshConnection:
@@ -410,7 +279,7 @@ class SshConnection:
         try:
             out, _ = proc.communicate(timeout=min(RESOLVE_TIMEOUT, self.options.command_timeout))
         except subprocess.TimeoutExpired:
-            _kill_group(proc)
+            kill_group(proc)
             with contextlib.suppress(OSError, ValueError):
                 proc.communicate(timeout=1)
             return None
@@ -447,21 +316,21 @@ class SshConnection:
         limit = self.options.command_timeout
         t0 = time.time()
         deadline = time.monotonic() + limit
-        proc = _spawn(argv)
+        proc = spawn(argv)
         with self._live_lock:
             self._live.add(proc)
-        problem: _Stopped | None = None
+        problem: Stopped | None = None
         size, err, clock = 0, b"", None
         with tempfile.TemporaryFile(prefix="hk-ssh-out-") as out:
             try:
-                size, err, clock = _pump(proc, text.encode(), out, deadline, t0)
+                size, err, clock = pump(proc, text.encode(), out, deadline, t0)
                 proc.wait(timeout=max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                problem = _Deadline(err)
-            except _Stopped as e:
+                problem = Deadline(err)
+            except Stopped as e:
                 problem = e
             except BaseException:
-                _kill_group(proc)
+                kill_group(proc)
                 raise
             finally:
                 for pipe in (proc.stdin, proc.stdout, proc.stderr):
@@ -477,10 +346,10 @@ class SshConnection:
         self._check_exit(proc.returncode, err.decode("utf-8", "replace"), clock, size)
         return data, clock
 
-    def _give_up(self, proc: subprocess.Popen[bytes], problem: _Stopped, limit: float) -> NoReturn:
+    def _give_up(self, proc: subprocess.Popen[bytes], problem: Stopped, limit: float) -> NoReturn:
         """Kill ``ssh`` past its deadline or bound; the target fails from now on."""
-        _kill_group(proc)
-        if isinstance(problem, _Deadline):
+        kill_group(proc)
+        if isinstance(problem, Deadline):
             why = (
                 f"the collector did not finish within {limit:g} s (--command-timeout)"
                 + _prompt_hint(problem.stderr)
@@ -524,7 +393,7 @@ class SshConnection:
         with self._live_lock:
             live = list(self._live)
         for proc in live:
-            _kill_group(proc)
+            kill_group(proc)
 
     def close(self, *, ask: bool = True) -> None:
         """Stop this target's ControlMaster (if one runs); bounded, never raises.
@@ -551,7 +420,7 @@ class SshConnection:
         try:
             proc.wait(timeout=min(CLOSE_TIMEOUT, self.options.command_timeout))
         except subprocess.TimeoutExpired:
-            _kill_group(proc)
+            kill_group(proc)
 
 
 class SshHost(SnapshotHost):

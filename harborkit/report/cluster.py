@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from harborkit.engine.cluster import ClusterReport
-from harborkit.engine.interface import CheckResult, Report, Status
-from harborkit.report.safe import TABLE_VALUE_LIMIT, terminal_text
+from harborkit.model.check import Status
+from harborkit.model.result import CheckResult, Report
 from harborkit.report.table import STATUS_STYLE
+from harborkit.textsafe import TABLE_VALUE_LIMIT, terminal_text
 
 CLUSTER_SCHEMA_ID = "harborkit/cluster-report/v1"
 

@@ -16,8 +16,9 @@ import html
 from collections.abc import Iterable, Sequence
 
 from harborkit.engine.cluster import ClusterReport
-from harborkit.engine.interface import CheckResult, Finding, Report, Status
-from harborkit.report.safe import terminal_text
+from harborkit.model.check import Finding, Status
+from harborkit.model.result import CheckResult, Report
+from harborkit.textsafe import terminal_text
 
 CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; font-src 'none'; "

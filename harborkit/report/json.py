@@ -7,7 +7,8 @@ import json
 import re
 from typing import Any
 
-from harborkit.engine.interface import CheckResult, Finding, Report
+from harborkit.model.check import Finding
+from harborkit.model.result import CheckResult, Report
 
 SCHEMA_ID = "harborkit/report/v1"
 

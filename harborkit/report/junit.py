@@ -13,8 +13,9 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
-from harborkit.engine.interface import CheckResult, Report, Status
-from harborkit.report.safe import xml_text
+from harborkit.model.check import Status
+from harborkit.model.result import CheckResult, Report
+from harborkit.textsafe import xml_text
 
 
 def _time(seconds: float) -> str:

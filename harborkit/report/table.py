@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import io
 
-from harborkit.engine.interface import CheckResult, Report, Status
-from harborkit.report.safe import TABLE_VALUE_LIMIT, terminal_text
+from harborkit.model.check import Status
+from harborkit.model.result import CheckResult, Report
+from harborkit.textsafe import TABLE_VALUE_LIMIT, terminal_text
 
 STATUS_STYLE = {
     Status.PASS: "green",

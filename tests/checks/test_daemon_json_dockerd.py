@@ -18,10 +18,10 @@ import pytest
 
 from harborkit.checks.daemon_json import DaemonJsonCheck
 from harborkit.checks.dockerd_registry import insecure_entry_refused, mirror_refused
-from harborkit.engine.interface import CheckContext, CheckOptions, Status
 from harborkit.engine.profile import load_profile
 from harborkit.engine.runner import _run_one
 from harborkit.host.local import SysrootHost
+from harborkit.model.check import CheckContext, CheckOptions, Status
 from tests.fix.helpers import hk
 from tests.support.dockerd import dockerd_accepts_config
 

@@ -14,10 +14,10 @@ from harborkit.checks import daemon_json_file, docker_units
 from harborkit.checks.daemon_json import DaemonJsonCheck
 from harborkit.checks.daemon_json_file import DaemonJson, json_problem
 from harborkit.checks.dockerd_registry import covers
-from harborkit.engine.interface import CheckContext, CheckOptions, Finding, Status
 from harborkit.engine.profile import load_profile
 from harborkit.engine.runner import _run_one
 from harborkit.host.local import SysrootHost
+from harborkit.model.check import CheckContext, CheckOptions, Finding, Status
 
 SYSROOTS = Path(__file__).resolve().parents[1] / "fixtures" / "sysroots"
 YML = "/opt/harbor/harbor.yml"

@@ -12,16 +12,11 @@ from typing import Any
 import pytest
 
 from harborkit.checks._compare import version_tuple
-from harborkit.checks.docker import (
-    DockerCompose,
-    DockerDaemon,
-    DockerEngine,
-    parse_compose_version,
-)
-from harborkit.engine.interface import CheckContext, Finding, Status
+from harborkit.checks.docker import DockerCompose, DockerDaemon, DockerEngine, parse_compose_version
 from harborkit.engine.profile import load_profile
 from harborkit.engine.runner import _run_one
 from harborkit.host.local import LocalHost, SysrootHost
+from harborkit.model.check import CheckContext, Finding, Status
 from tests.support.dockerd import Daemon, start_dockerd
 
 SYSROOTS = Path(__file__).resolve().parents[1] / "fixtures" / "sysroots"

@@ -11,10 +11,10 @@ import pytest
 
 from harborkit.checks import docker
 from harborkit.checks.docker import DockerCompose, DockerEngine
-from harborkit.engine.interface import CheckContext, Finding, Status
 from harborkit.engine.profile import load_profile
 from harborkit.engine.runner import _run_one
 from harborkit.host.local import LocalHost, SysrootHost
+from harborkit.model.check import CheckContext, Finding, Status
 
 
 def profile(**compose: Any) -> dict[str, Any]:

@@ -32,10 +32,10 @@ from harborkit.checks.harbor_config import HarborConfigCheck
 from harborkit.checks.limits import PamLimitsCheck, effective, parse_limits
 from harborkit.checks.ports import HarborPorts
 from harborkit.checks.sysctl import SysctlPersisted, SysctlRuntime
-from harborkit.engine.interface import CheckContext, CheckOptions, Finding, Status
 from harborkit.engine.profile import load_profile
 from harborkit.engine.runner import _run_one
 from harborkit.host.local import LocalHost, SysrootHost
+from harborkit.model.check import CheckContext, CheckOptions, Finding, Status
 from tests.support.sysroot import rows, write
 
 SYSROOTS = Path(__file__).resolve().parents[1] / "fixtures" / "sysroots"

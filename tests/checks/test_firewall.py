@@ -6,10 +6,10 @@ import os
 from pathlib import Path
 
 from harborkit.checks.firewall import FirewalldOff, IptablesOff, UfwOff
-from harborkit.engine.interface import CheckContext, Status
 from harborkit.engine.profile import load_profile
 from harborkit.engine.runner import _run_one
 from harborkit.host.local import LocalHost, SysrootHost
+from harborkit.model.check import CheckContext, Status
 from tests.support.sysroot import rows
 
 SYSROOTS = Path(__file__).resolve().parents[1] / "fixtures" / "sysroots"

@@ -11,10 +11,10 @@ import pytest
 from harborkit.checks import firewall
 from harborkit.checks._services import Fact
 from harborkit.checks.firewall import FirewalldOff, IptablesOff, UfwOff
-from harborkit.engine.interface import CheckContext, Finding, Outcome, Status
 from harborkit.engine.profile import load_profile
 from harborkit.engine.runner import _run_one
 from harborkit.host.local import SysrootHost
+from harborkit.model.check import CheckContext, Finding, Outcome, Status
 from tests.support.sysroot import write
 
 PROFILE = load_profile().data
@@ -114,7 +114,7 @@ def test_firewalld_sysv_script_enabled(tmp_path: Path) -> None:
 
 
 def test_plan_service_off_follows_the_failed_findings() -> None:
-    from harborkit.fix.plan import Command
+    from harborkit.model.change import Command
 
     out = Outcome.from_findings(
         [

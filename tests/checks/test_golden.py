@@ -20,11 +20,12 @@ from typing import Any
 import pytest
 
 from harborkit.checks import BUILTIN_CHECKS
-from harborkit.engine.interface import CheckContext, CheckOptions, Report
 from harborkit.engine.profile import load_profile
 from harborkit.engine.registry import LoadedCheck
 from harborkit.engine.runner import Selection, run_checks
 from harborkit.host.local import SysrootHost
+from harborkit.model.check import CheckContext, CheckOptions
+from harborkit.model.result import Report
 
 SYSROOTS = Path(__file__).resolve().parents[1] / "fixtures" / "sysroots"
 GOLDEN = Path(__file__).resolve().parent / "golden"

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from harborkit.checks.harbor_config import HarborConfigCheck, HarborStorage
-from harborkit.engine.interface import CheckContext, CheckOptions, Finding, Status
 from harborkit.engine.profile import load_profile
 from harborkit.engine.runner import _run_one
 from harborkit.host.local import LocalHost, SysrootHost
+from harborkit.model.check import CheckContext, CheckOptions, Finding, Status
 
 SYSROOTS = Path(__file__).resolve().parents[1] / "fixtures" / "sysroots"
 COMPLIANT = (SYSROOTS / "centos7-compliant" / "opt/harbor/harbor.yml").read_text()

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from harborkit.checks.harbor_config import HarborConfigCheck, HarborStorage, _nearest_existing
-from harborkit.engine.interface import CheckContext, CheckOptions, Finding, Status
 from harborkit.engine.profile import load_profile
 from harborkit.engine.runner import _run_one
 from harborkit.host.local import SysrootHost
+from harborkit.model.check import CheckContext, CheckOptions, Finding, Status
 
 SYSROOTS = Path(__file__).resolve().parents[1] / "fixtures" / "sysroots"
 COMPLIANT = (SYSROOTS / "centos7-compliant" / "opt/harbor/harbor.yml").read_text()

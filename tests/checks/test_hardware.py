@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from harborkit.checks.hardware import HardwareCpu, HardwareDisk, HardwareMemory
-from harborkit.engine.interface import Check, CheckContext, CheckOptions, Status
 from harborkit.engine.profile import load_profile
 from harborkit.engine.runner import _run_one
 from harborkit.host.local import LocalHost, SysrootHost
+from harborkit.model.check import Check, CheckContext, CheckOptions, Status
 
 SYSROOTS = Path(__file__).resolve().parents[1] / "fixtures" / "sysroots"
 GIB = 1024**3

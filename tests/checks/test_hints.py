@@ -1,6 +1,6 @@
 """Remediation hints speak about the host in front of them (issue 12, item 3).
 
-Each hint is rendered from the check's planned changes (harborkit.fix.plan),
+Each hint is rendered from the check's planned changes (harborkit.model.change),
 so the text names this host's files, lines and values; a hint never names a
 problem its host does not have.
 """
@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from harborkit.engine.interface import CheckContext, CheckOptions, Report
 from harborkit.engine.profile import load_profile, with_nodes
 from harborkit.engine.registry import discover
 from harborkit.engine.runner import Selection, run_checks
 from harborkit.host.local import SysrootHost
+from harborkit.model.check import CheckContext, CheckOptions
+from harborkit.model.result import Report
 
 SYSROOTS = Path(__file__).resolve().parents[1] / "fixtures" / "sysroots"
 

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from harborkit.checks.limits import DockerdLimits, PamLimitsCheck, limits_files, parse_proc_limits
-from harborkit.engine.interface import CheckContext, Finding, Status
 from harborkit.engine.profile import load_profile
 from harborkit.engine.runner import _run_one
 from harborkit.host.local import LocalHost, SysrootHost
+from harborkit.model.check import CheckContext, Finding, Status
 from tests.support.sysroot import rows, write
 
 SYSROOTS = Path(__file__).resolve().parents[1] / "fixtures" / "sysroots"
@@ -257,7 +257,7 @@ def test_dockerd_not_running_skips() -> None:
     /proc), where certainly no dockerd runs, whatever else this machine runs."""
     code = (
         "from harborkit.checks.limits import DockerdLimits\n"
-        "from harborkit.engine.interface import CheckContext\n"
+        "from harborkit.model.check import CheckContext\n"
         "from harborkit.engine.profile import load_profile\n"
         "from harborkit.engine.runner import _run_one\n"
         "from harborkit.host import LocalHost\n"
@@ -344,7 +344,7 @@ def test_dockerd_low_limits_fail_like_prlimit_says() -> None:
             ("fail", f"dockerd[{pid}] hard nproc", f"2000, {nproc}", where),
         ]
         # the fix hint: a docker.service drop-in with exactly the failing limits
-        from harborkit.fix.plan import hint
+        from harborkit.model.change import hint
 
         c = ctx(None)
         assert hint(DockerdLimits().plan(c, _run_one(DockerdLimits, c))) == (

@@ -17,11 +17,11 @@ from harborkit.checks.daemon_json import DaemonJsonCheck
 from harborkit.checks.daemon_runtime import DaemonRuntime
 from harborkit.checks.dockerd_registry import covers
 from harborkit.collect.snapshot import CommandOutput, Snapshot
-from harborkit.engine.interface import CheckContext, CheckOptions, Finding, Outcome, Status
 from harborkit.engine.profile import load_profile
 from harborkit.engine.runner import _run_one
 from harborkit.host.local import LocalHost, SysrootHost
 from harborkit.host.snapshot import SnapshotHost
+from harborkit.model.check import CheckContext, CheckOptions, Finding, Outcome, Status
 from tests.support.sysroot import write
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

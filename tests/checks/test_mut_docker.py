@@ -20,11 +20,11 @@ import pytest
 
 from harborkit.checks.docker import DockerCompose, DockerDaemon
 from harborkit.collect.snapshot import CommandOutput, Snapshot
-from harborkit.engine.interface import CheckContext, Finding, Status
 from harborkit.engine.profile import load_profile
 from harborkit.engine.runner import _run_one
 from harborkit.host.local import LocalHost
 from harborkit.host.snapshot import SnapshotHost
+from harborkit.model.check import CheckContext, Finding, Status
 
 SERVER = (
     '{"Platform":{"Name":""},"Components":[{"Name":"Engine","Version":"20.10.24+dfsg1",'

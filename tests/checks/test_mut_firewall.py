@@ -20,12 +20,12 @@ import pytest
 
 from harborkit.checks.firewall import FirewalldOff, IptablesOff, UfwOff
 from harborkit.collect.snapshot import CommandOutput, Snapshot
-from harborkit.engine.interface import CheckContext, Finding, Outcome, Status
 from harborkit.engine.profile import load_profile
 from harborkit.engine.runner import _run_one
-from harborkit.fix.plan import Command, FileChange
 from harborkit.host.local import SysrootHost
 from harborkit.host.snapshot import SnapshotHost
+from harborkit.model.change import Command, FileChange
+from harborkit.model.check import CheckContext, Finding, Outcome, Status
 
 PROFILE = load_profile().data
 DEBIAN = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nID=debian\n'

@@ -11,11 +11,11 @@ import pytest
 
 from harborkit.checks import _harbor
 from harborkit.collect.snapshot import Snapshot
-from harborkit.engine.interface import CheckContext, CheckOptions, SkipCheck
 from harborkit.engine.profile import load_profile
 from harborkit.errors import InputError
 from harborkit.host.local import SysrootHost
 from harborkit.host.snapshot import SnapshotHost
+from harborkit.model.check import CheckContext, CheckOptions, SkipCheck
 from tests.support.sysroot import write
 
 YML = "/opt/harbor/harbor.yml"

@@ -13,11 +13,11 @@ import pytest
 
 from harborkit.checks.harbor_config import HarborConfigCheck, HarborStorage
 from harborkit.collect.snapshot import CommandOutput, Snapshot
-from harborkit.engine.interface import CheckContext, CheckOptions, Finding, Status
 from harborkit.engine.profile import load_profile
 from harborkit.engine.runner import _run_one
 from harborkit.host.local import SysrootHost
 from harborkit.host.snapshot import SnapshotHost
+from harborkit.model.check import CheckContext, CheckOptions, Finding, Status
 from tests.support.sysroot import write
 
 SYSROOTS = Path(__file__).resolve().parents[1] / "fixtures" / "sysroots"

@@ -13,10 +13,10 @@ import pytest
 
 from harborkit.checks.hardware import HardwareCpu, HardwareDisk, HardwareMemory
 from harborkit.collect.snapshot import Snapshot
-from harborkit.engine.interface import CheckContext, CheckOptions, Finding, Outcome, Status
 from harborkit.engine.profile import load_profile
 from harborkit.engine.runner import _run_one
 from harborkit.host.snapshot import SnapshotHost
+from harborkit.model.check import CheckContext, CheckOptions, Finding, Outcome, Status
 
 KIB_PER_GIB = 1024 * 1024
 PROFILE = load_profile().data  # cpu 2/4, memory_gib 4/8, disk_gib 40/160

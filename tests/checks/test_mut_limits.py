@@ -25,11 +25,11 @@ from harborkit.checks.limits import (
     parse_proc_limits,
 )
 from harborkit.collect.snapshot import Snapshot
-from harborkit.engine.interface import CheckContext, Finding, Status
 from harborkit.engine.runner import _run_one
-from harborkit.fix.plan import Command, FileChange
 from harborkit.host.local import SysrootHost
 from harborkit.host.snapshot import SnapshotHost
+from harborkit.model.change import Command, FileChange
+from harborkit.model.check import CheckContext, Finding, Status
 from tests.support.sysroot import rows, write
 
 NOT_SET = "not set by any line pam_limits accepts (the inherited default applies)"

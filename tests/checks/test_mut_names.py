@@ -19,11 +19,11 @@ from harborkit.checks.names import (
     plan_hosts,
 )
 from harborkit.collect.snapshot import CommandOutput, Snapshot
-from harborkit.engine.interface import CheckContext, Finding, Status
 from harborkit.engine.runner import _run_one
-from harborkit.fix.plan import FileChange, ManualStep
 from harborkit.host.local import SysrootHost
 from harborkit.host.snapshot import SnapshotHost
+from harborkit.model.change import FileChange, ManualStep
+from harborkit.model.check import CheckContext, Finding, Status
 from tests.support.sysroot import rows, write
 
 REASON = "the addresses of the profile's nodes"

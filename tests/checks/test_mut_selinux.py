@@ -11,11 +11,11 @@ import pytest
 
 from harborkit.checks.selinux import CONFIG, ENFORCE, SelinuxMode
 from harborkit.collect.snapshot import Snapshot
-from harborkit.engine.interface import CheckContext, Finding, Outcome, Status
 from harborkit.engine.runner import _run_one
-from harborkit.fix.plan import Command, FileChange, ManualStep
 from harborkit.host.local import SysrootHost
 from harborkit.host.snapshot import SnapshotHost
+from harborkit.model.change import Command, FileChange, ManualStep
+from harborkit.model.check import CheckContext, Finding, Outcome, Status
 from tests.support.sysroot import write
 
 # CentOS 7's /etc/selinux/config as the selinux-policy package installs it

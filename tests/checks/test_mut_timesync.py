@@ -25,11 +25,11 @@ import pytest
 
 from harborkit.checks import timesync
 from harborkit.checks.timesync import TimeSync, plan_time
-from harborkit.engine.interface import CheckContext, Finding, Outcome, Status
 from harborkit.engine.profile import load_profile
-from harborkit.fix.plan import Command, FileChange, ManualStep
 from harborkit.host.local import SysrootHost
 from harborkit.host.snapshot import SnapshotHost
+from harborkit.model.change import Command, FileChange, ManualStep
+from harborkit.model.check import CheckContext, Finding, Outcome, Status
 from tests.support.recorded_host import recorded_host
 from tests.support.sysroot import rows, write
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from harborkit.checks.names import HostnameResolves, NodesResolve
-from harborkit.engine.interface import CheckContext, Status
 from harborkit.engine.profile import load_profile, with_nodes
 from harborkit.engine.runner import _run_one
 from harborkit.host.local import LocalHost, SysrootHost
+from harborkit.model.check import CheckContext, Status
 from tests.support.sysroot import rows
 
 SYSROOTS = Path(__file__).resolve().parents[1] / "fixtures" / "sysroots"

@@ -13,10 +13,10 @@ from harborkit.checks._compare import parse_scalar
 from harborkit.checks._parse import ULLONG_MAX, kernel_number, strtol, strtoul
 from harborkit.checks.limits import PamLimitsCheck
 from harborkit.checks.sysctl import SysctlPersisted
-from harborkit.engine.interface import CheckContext, Status
 from harborkit.engine.profile import load_profile
 from harborkit.engine.runner import _run_one
 from harborkit.host.local import SysrootHost
+from harborkit.model.check import CheckContext, Status
 
 
 @pytest.mark.parametrize(

@@ -8,9 +8,9 @@ import pytest
 
 from harborkit.checks import _services
 from harborkit.checks.limits import PamLimitsCheck, limits_files
-from harborkit.engine.interface import CheckContext, Status
 from harborkit.engine.runner import _run_one
 from harborkit.host.local import SysrootHost
+from harborkit.model.check import CheckContext, Status
 from tests.support.sysroot import write
 
 LIMITS = """# comment

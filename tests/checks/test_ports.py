@@ -13,10 +13,10 @@ import psutil
 import pytest
 
 from harborkit.checks.ports import HarborPorts
-from harborkit.engine.interface import CheckContext, CheckOptions, Status
 from harborkit.engine.profile import load_profile
 from harborkit.engine.runner import _run_one
 from harborkit.host.local import LocalHost, SysrootHost
+from harborkit.model.check import CheckContext, CheckOptions, Status
 
 SYSROOTS = Path(__file__).resolve().parents[1] / "fixtures" / "sysroots"
 HARBOR_YML = (SYSROOTS / "centos7-compliant" / "opt/harbor/harbor.yml").read_text()

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from harborkit.checks import _services
 from harborkit.checks._services import Fact
-from harborkit.engine.interface import CheckContext
 from harborkit.host.local import SysrootHost
+from harborkit.model.check import CheckContext
 
 NOT_LIVE = "whether it runs needs a running system; auditing a sysroot"
 

@@ -6,10 +6,10 @@ import subprocess
 from pathlib import Path
 
 from harborkit.checks.sysctl import SysctlPersisted, SysctlRuntime, proc_path, sysctl_files
-from harborkit.engine.interface import CheckContext, Finding, Status
 from harborkit.engine.profile import load_profile
 from harborkit.engine.runner import _run_one
 from harborkit.host.local import LocalHost, SysrootHost
+from harborkit.model.check import CheckContext, Finding, Status
 from tests.support.sysroot import write
 
 SYSROOTS = Path(__file__).resolve().parents[1] / "fixtures" / "sysroots"

@@ -10,10 +10,10 @@ from typing import Any
 
 from harborkit.checks import timesync
 from harborkit.checks.timesync import BUILTIN_FALLBACK, TimeConfig, TimeSync
-from harborkit.engine.interface import CheckContext, Status
 from harborkit.engine.profile import load_profile
 from harborkit.engine.runner import _run_one
 from harborkit.host.local import SysrootHost
+from harborkit.model.check import CheckContext, Status
 from tests.support.sysroot import rows, write
 
 PROFILE = load_profile().data

@@ -9,18 +9,18 @@ from typing import Any
 import pytest
 
 from harborkit.checks.cluster import (
-    ClocksAgree,
     ComposeVersionsMatch,
     DockerVersionsMatch,
     HostnamesUnique,
     NamesAgree,
-    NtpMaster,
 )
-from harborkit.engine.cluster import ClusterCheck, ClusterContext, _run_one
-from harborkit.engine.interface import CheckContext, Outcome, Status
+from harborkit.checks.cluster_time import ClocksAgree, NtpMaster
+from harborkit.engine.cluster import _run_one
 from harborkit.engine.profile import load_profile
 from harborkit.host import LocalHost, SysrootHost
 from harborkit.host.interface import Host
+from harborkit.model.check import CheckContext, Outcome, Status
+from harborkit.model.cluster import ClusterCheck, ClusterContext
 from tests.cluster.hosts import (
     RunnableSysroot,
     compose_cli,

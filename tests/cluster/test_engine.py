@@ -3,28 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import inspect
 import shutil
+import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from harborkit.engine.cluster import (
-    REACHABLE_ID,
-    ClusterCheck,
-    ClusterContext,
-    Deferred,
-    Unreachable,
-    run_cluster,
-)
-from harborkit.engine.interface import CheckContext, CheckResult, Outcome, Report, Status, passed
-from harborkit.engine.plugins import LoadedCheck, discover
+from harborkit.engine.cluster import REACHABLE_ID, Deferred, Unreachable, run_cluster
+from harborkit.engine.plugins import LoadedCheck, discover, discover_cluster
 from harborkit.engine.profile import Profile, load_profile
 from harborkit.engine.runner import Selection, run_checks
 from harborkit.engine.waivers import Waiver
 from harborkit.host import SysrootHost
 from harborkit.host.interface import Host, HostError
+from harborkit.model.check import CheckContext, Outcome, Status, passed
+from harborkit.model.cluster import ClusterCheck, ClusterContext
+from harborkit.model.result import CheckResult, Report
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sysroots"
 
@@ -225,3 +223,109 @@ def test_cross_checks_see_reachable_hosts_only_and_follow_selection_and_waivers(
         [targets[0], targets[2]], [], profile, selection=Selection(), cluster_checks=[AlwaysWarns]
     )
     assert (warns.exit_code(), warns.exit_code(strict=True)) == (0, 1)
+
+
+CLUSTER_PLUGIN = """
+from harborkit.model.check import Check, Finding, Outcome, Status, passed
+from harborkit.model.cluster import ClusterCheck
+
+
+class Count(ClusterCheck):
+    id = "zz.count"
+    title = "count the hosts"
+    group = "zz"
+
+    def run(self, ctx):
+        return passed(f"{len(ctx.hosts)} hosts")
+
+
+class HostCheck(Check):
+    id = "zz.host"
+    title = "a host check in the cluster group"
+    group = "zz"
+
+    def run(self, ctx):
+        return passed("ok")
+
+
+class Twin(ClusterCheck):
+    id = "cluster.ntp"
+    title = "twin"
+
+    def run(self, ctx):
+        return passed("ok")
+"""
+
+CLUSTER_ENTRY_POINTS = """[harborkit.cluster_checks]
+a-count = hkzzc_plugin:Count
+b-host = hkzzc_plugin:HostCheck
+c-twin = hkzzc_plugin:Twin
+d-missing = hkzzc_plugin.nowhere:X
+"""
+
+
+@pytest.fixture
+def cluster_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A distribution with cross-node checks, laid out as pip lays one out."""
+    (tmp_path / "hkzzc_plugin").mkdir()
+    (tmp_path / "hkzzc_plugin/__init__.py").write_text(CLUSTER_PLUGIN)
+    info = tmp_path / "hkzzc_plugin-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: hkzzc-plugin\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(CLUSTER_ENTRY_POINTS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.invalidate_caches()
+    yield tmp_path
+    sys.modules.pop("hkzzc_plugin", None)
+
+
+def test_cross_node_checks_are_found_through_their_entry_point_group() -> None:
+    from harborkit.checks import cluster as builtin
+
+    found, failures = discover_cluster()
+    assert (found, failures) == (builtin.CHECKS, [])
+    assert found is not builtin.CHECKS
+    # the per-host group does not hold them, nor the cross-node group the host checks
+    assert not {lc.cls for lc in discover()[0]} & set(found)
+
+
+def test_a_cross_node_plugin_runs_after_the_builtins_and_a_broken_one_is_an_error(
+    cluster_plugin: Path, profile: Profile
+) -> None:
+    from harborkit.checks import cluster as builtin
+
+    found, failures = discover_cluster()
+    assert [c.id for c in found] == [*(c.id for c in builtin.CHECKS), "zz.count"]
+    assert [(f.entry_point, f.source, f.error) for f in failures] == [
+        (
+            "b-host = hkzzc_plugin:HostCheck",
+            "hkzzc-plugin",
+            "TypeError: expected a ClusterCheck subclass or a list of them, got ABCMeta",
+        ),
+        (
+            "hkzzc_plugin:Twin",
+            "hkzzc-plugin",
+            "check id cluster.ntp is already provided by harborkit",
+        ),
+        (
+            "d-missing = hkzzc_plugin.nowhere:X",
+            "hkzzc-plugin",
+            "ModuleNotFoundError: No module named 'hkzzc_plugin.nowhere'",
+        ),
+    ]
+    hosts = [
+        SysrootHost(FIXTURES / "guide-as-written"),
+        SysrootHost(FIXTURES / "centos7-compliant"),
+    ]
+    report = run_cluster(hosts, [], profile, selection=Selection(only=("zz", "plugins")))
+    assert [(r.check.id, r.status, r.message) for r in report.cluster.results] == [
+        ("plugin:hkzzc-plugin", Status.ERROR, failures[0].error),
+        ("plugin:hkzzc-plugin", Status.ERROR, failures[1].error),
+        ("plugin:hkzzc-plugin", Status.ERROR, failures[2].error),
+        ("zz.count", Status.PASS, "2 hosts"),
+    ]
+    assert report.exit_code() == 1
+    # deselected, a broken plugin does not fail the run
+    quiet = run_cluster(hosts, [], profile, selection=Selection(only=("zz.count",)))
+    assert [(r.check.id, r.status) for r in quiet.cluster.results] == [("zz.count", Status.PASS)]
+    assert quiet.exit_code() == 0

@@ -10,21 +10,23 @@ from typing import Any
 
 import pytest
 
+from harborkit.checks import _cluster as clh
 from harborkit.checks import cluster as cl
+from harborkit.checks import cluster_time as clt
 from harborkit.checks.cluster import (
-    ClocksAgree,
     ComposeVersionsMatch,
     DockerVersionsMatch,
     HostnamesUnique,
     NamesAgree,
-    NtpMaster,
 )
+from harborkit.checks.cluster_time import ClocksAgree, NtpMaster
 from harborkit.collect.snapshot import CommandOutput
-from harborkit.engine.cluster import ClusterCheck, ClusterContext, _run_one
-from harborkit.engine.interface import CheckContext, Finding, Outcome, SkipCheck, Status
+from harborkit.engine.cluster import _run_one
 from harborkit.host import LocalHost
 from harborkit.host.interface import Host, NotAvailable
 from harborkit.host.snapshot import SnapshotHost
+from harborkit.model.check import CheckContext, Finding, Outcome, SkipCheck, Status
+from harborkit.model.cluster import ClusterCheck, ClusterContext
 from tests.cluster.hosts import RunnableSysroot, copy_fixture, write_program
 from tests.cluster.nodes import (
     DOCKER_VERSION,
@@ -74,7 +76,7 @@ def full(out: Outcome) -> list[tuple[str, str, str, str | None, str | None, str 
     ],
 )
 def test_is_loopback(addr: str, loopback: bool) -> None:
-    assert cl._is_loopback(addr) is loopback
+    assert clh._is_loopback(addr) is loopback
 
 
 def test_first_routable_majority_and_plural() -> None:
@@ -95,10 +97,10 @@ def test_first_routable_majority_and_plural() -> None:
 
 
 def test_serves_local_clock() -> None:
-    assert cl._serves_local_clock([("local clock 127.127.1.0", "/etc/ntp.conf:3")])
-    assert cl._serves_local_clock([("a", "x:1"), ("local clock (stratum 10)", "y:2")])
-    assert not cl._serves_local_clock([("10.0.0.1", "x:1"), ("the local clock", "x:2")])
-    assert not cl._serves_local_clock([])
+    assert clt._serves_local_clock([("local clock 127.127.1.0", "/etc/ntp.conf:3")])
+    assert clt._serves_local_clock([("a", "x:1"), ("local clock (stratum 10)", "y:2")])
+    assert not clt._serves_local_clock([("10.0.0.1", "x:1"), ("the local clock", "x:2")])
+    assert not clt._serves_local_clock([])
 
 
 def test_summary_names_the_hosts_with_the_worst_status() -> None:
@@ -631,7 +633,7 @@ def time_node(
 
 
 def sources(host: Host, profile: Mapping[str, Any] | None = None) -> tuple[str, list]:
-    return cl._time_sources(CheckContext(host=host, profile=dict(profile or {})))
+    return clt._time_sources(CheckContext(host=host, profile=dict(profile or {})))
 
 
 def test_time_sources_prefers_the_running_then_the_enabled_daemon() -> None:

@@ -16,8 +16,6 @@ from harborkit.engine.cluster import (
     CLUSTER_HOST,
     REACHABLE_ID,
     REACHABLE_INFO,
-    ClusterCheck,
-    ClusterContext,
     ClusterReport,
     Deferred,
     Target,
@@ -31,20 +29,6 @@ from harborkit.engine.cluster import (
     run_cluster_checks,
     unreachable_report,
 )
-from harborkit.engine.interface import (
-    Check,
-    CheckContext,
-    CheckInfo,
-    CheckOptions,
-    CheckResult,
-    Outcome,
-    Report,
-    Severity,
-    SkipCheck,
-    Status,
-    WaiverUse,
-    passed,
-)
 from harborkit.engine.plugins import LoadedCheck, PluginFailure
 from harborkit.engine.profile import load_profile
 from harborkit.engine.runner import Selection
@@ -53,6 +37,18 @@ from harborkit.errors import HarborkitError, InputError
 from harborkit.host import SysrootHost
 from harborkit.host.interface import Host, HostError, NotAvailable
 from harborkit.host.snapshot import SnapshotHost
+from harborkit.model.check import (
+    Check,
+    CheckContext,
+    CheckOptions,
+    Outcome,
+    Severity,
+    SkipCheck,
+    Status,
+    passed,
+)
+from harborkit.model.cluster import ClusterCheck, ClusterContext
+from harborkit.model.result import CheckInfo, CheckResult, Report, WaiverUse
 from tests.cluster.hosts import FIXTURES
 from tests.cluster.nodes import node, snapshot
 

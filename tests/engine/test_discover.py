@@ -16,7 +16,7 @@ from harborkit.engine.runner import Selection, plugin_id
 from harborkit.errors import ExitCode, InputError
 
 PLUGIN = """
-from harborkit.engine.interface import Check, passed
+from harborkit.model.check import Check, passed
 
 
 class Good(Check):

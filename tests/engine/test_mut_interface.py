@@ -8,15 +8,14 @@ from pathlib import Path
 import pytest
 
 from harborkit.collect.snapshot import Snapshot
-from harborkit.engine.interface import (
+from harborkit.host import NotAvailable, SysrootHost
+from harborkit.host.snapshot import SnapshotHost
+from harborkit.model.check import (
     Check,
     CheckContext,
-    CheckInfo,
     CheckOptions,
-    CheckResult,
     Finding,
     Outcome,
-    Report,
     Severity,
     SkipCheck,
     Status,
@@ -25,8 +24,7 @@ from harborkit.engine.interface import (
     skipped,
     warned,
 )
-from harborkit.host import NotAvailable, SysrootHost
-from harborkit.host.snapshot import SnapshotHost
+from harborkit.model.result import CheckInfo, CheckResult, Report
 
 
 def f(status: Status, subject: str, message: str = "m") -> Finding:

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from harborkit.checks import BUILTIN_CHECKS
-from harborkit.engine.interface import Check, CheckContext, Outcome, passed
 from harborkit.engine.plugins import (
     GROUP,
     LoadedCheck,
@@ -23,9 +22,10 @@ from harborkit.engine.plugins import (
     _dist_name,
     discover,
 )
+from harborkit.model.check import Check, CheckContext, Outcome, passed
 
 AA = """
-from harborkit.engine.interface import Check, passed
+from harborkit.model.check import Check, passed
 
 
 def _make(cid, title="t", group="g"):
@@ -58,7 +58,7 @@ Text = "aa.alpha"
 """
 
 ZZ = """
-from harborkit.engine.interface import Check, passed
+from harborkit.model.check import Check, passed
 
 
 class Late(Check):

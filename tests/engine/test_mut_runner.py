@@ -13,22 +13,6 @@ import pytest
 
 from harborkit import __version__
 from harborkit.collect.snapshot import Snapshot
-from harborkit.engine.interface import (
-    Check,
-    CheckContext,
-    CheckInfo,
-    CheckResult,
-    Finding,
-    Outcome,
-    Report,
-    Severity,
-    SkipCheck,
-    Status,
-    WaiverUse,
-    failed,
-    passed,
-    warned,
-)
 from harborkit.engine.plugins import LoadedCheck, PluginFailure
 from harborkit.engine.runner import (
     Selection,
@@ -40,10 +24,23 @@ from harborkit.engine.runner import (
 )
 from harborkit.engine.waivers import Waiver
 from harborkit.errors import InputError
-from harborkit.fix.plan import Command, ManualStep
 from harborkit.host import NotAvailable, SysrootHost
 from harborkit.host.interface import UnreadableFile
 from harborkit.host.snapshot import SnapshotHost
+from harborkit.model.change import Command, ManualStep
+from harborkit.model.check import (
+    Check,
+    CheckContext,
+    Finding,
+    Outcome,
+    Severity,
+    SkipCheck,
+    Status,
+    failed,
+    passed,
+    warned,
+)
+from harborkit.model.result import CheckInfo, CheckResult, Report, WaiverUse
 
 DAY = dt.date(2026, 11, 26)
 

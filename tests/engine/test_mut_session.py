@@ -8,20 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from harborkit.engine.interface import Check, CheckContext, CheckOptions, Outcome, Status
+from harborkit.engine.audit import Session
 from harborkit.engine.plugins import LoadedCheck, PluginFailure
 from harborkit.engine.profile import load_profile
 from harborkit.engine.runner import Selection
-from harborkit.engine.session import (
-    Session,
-    check_options,
-    host_path,
-    prepare,
-    root_options,
-    split_names,
-)
+from harborkit.engine.session import check_options, host_path, prepare, root_options, split_names
 from harborkit.errors import InputError
 from harborkit.host import LocalHost, SysrootHost
+from harborkit.model.check import Check, CheckContext, CheckOptions, Outcome, Status
 from tests.support.sysroot import write
 
 

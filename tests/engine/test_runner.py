@@ -7,7 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from harborkit.engine.interface import (
+from harborkit.engine.plugins import LoadedCheck, PluginFailure
+from harborkit.engine.runner import Selection, run_checks
+from harborkit.engine.waivers import Waiver
+from harborkit.errors import InputError
+from harborkit.host import NotAvailable, SysrootHost
+from harborkit.model.check import (
     Check,
     CheckContext,
     Finding,
@@ -19,11 +24,6 @@ from harborkit.engine.interface import (
     passed,
     warned,
 )
-from harborkit.engine.plugins import LoadedCheck, PluginFailure
-from harborkit.engine.runner import Selection, run_checks
-from harborkit.engine.waivers import Waiver
-from harborkit.errors import InputError
-from harborkit.host import NotAvailable, SysrootHost
 
 
 class FileExists(Check):

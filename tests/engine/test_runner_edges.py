@@ -6,19 +6,12 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from harborkit.engine.interface import (
-    Check,
-    CheckContext,
-    Finding,
-    Outcome,
-    Report,
-    Status,
-    passed,
-)
 from harborkit.engine.registry import LoadedCheck
 from harborkit.engine.runner import Selection, _order, run_checks
 from harborkit.engine.waivers import Waiver
 from harborkit.host import SysrootHost
+from harborkit.model.check import Check, CheckContext, Finding, Outcome, Status, passed
+from harborkit.model.result import Report
 from tests.engine.test_runner import ALL, FileExists, LiveOnly, NeedsMarker
 
 

@@ -585,7 +585,7 @@ EDITS = [
 def test_edit_lines_keeps_every_other_byte(
     text: bytes, edits: dict[int, str | None], append: tuple[str, ...], expected: bytes
 ) -> None:
-    from harborkit.fix.plan import edit_lines, encode_exact
+    from harborkit.model.change import edit_lines, encode_exact
 
     got = encode_exact(edit_lines(text.decode("utf-8", "surrogateescape"), edits, append))
     assert got == expected
@@ -615,8 +615,8 @@ def test_a_planned_path_that_is_no_file_is_refused_unopened(
     tmp_path: Path, path: str, make: Any, why: str
 ) -> None:
     from harborkit.fix.apply import apply_plan
-    from harborkit.fix.plan import FileChange, Plan
     from harborkit.fix.target import FixRefused, Target
+    from harborkit.model.change import FileChange, Plan
 
     root = tmp_path / "root"
     (root / "etc").mkdir(parents=True)
@@ -1113,7 +1113,7 @@ class _Through:
 
 
 def _through_plan(root: Path) -> Any:
-    from harborkit.fix.plan import FileChange, Plan
+    from harborkit.model.change import FileChange, Plan
 
     (root / "etc").mkdir(parents=True)
     (root / "etc" / "a").write_bytes(b"old\n")

@@ -58,8 +58,8 @@ def test_no_docker_restart_while_containers_run(
 ) -> None:
     from harborkit.commands.fix import _running_containers
     from harborkit.fix.apply import check_preconditions
-    from harborkit.fix.plan import Command, Plan
     from harborkit.fix.target import FixRefused, Target
+    from harborkit.model.change import Command, Plan
 
     client = busybox_daemon.client()
     c = client.containers.run(

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from harborkit.errors import ExitCode
-from harborkit.fix.plan import FileChange, ManualStep, Plan
+from harborkit.model.change import FileChange, ManualStep, Plan
 from tests.fix.helpers import REPO, copy_sysroot, hk, tree_hashes
 
 BUSYBOX = Path("/usr/bin/busybox")
@@ -652,7 +652,7 @@ ARGV = (
 
 
 def argv_plan() -> Plan:
-    from harborkit.fix.plan import Command
+    from harborkit.model.change import Command
 
     return Plan(commands=(Command(("t.argv",), ("printf", "%s|", *ARGV), "why {{ 7*7 }}"),))
 
@@ -737,7 +737,7 @@ HOSTILE_IDS = (
 def ids_plan(folder: Path) -> Plan:
     """A file outside any sysroot (in the test's folder: the script runs without
     HK_ROOT, so its commands run too) and a command that runs only when it changed."""
-    from harborkit.fix.plan import Command
+    from harborkit.model.change import Command
 
     reason = "why $(touch hk-canary-reason) {{ lookup('pipe','touch hk-canary-reason-j') }}\n- x"
     return Plan(

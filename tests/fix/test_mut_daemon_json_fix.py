@@ -14,11 +14,11 @@ from harborkit.checks import daemon_json_file, docker_units
 from harborkit.checks.daemon_json import DaemonJsonCheck
 from harborkit.checks.daemon_json_plan import docker_restart, plan_daemon_json, repaired_json
 from harborkit.checks.docker_units import ENVFILE_DROPIN, plan_environment_file
-from harborkit.engine.interface import CheckContext, CheckOptions, Finding, Outcome, Status
 from harborkit.engine.profile import load_profile
 from harborkit.engine.runner import _run_one
-from harborkit.fix.plan import Command, FileChange, ManualStep
 from harborkit.host.local import SysrootHost
+from harborkit.model.change import Command, FileChange, ManualStep
+from harborkit.model.check import CheckContext, CheckOptions, Finding, Outcome, Status
 from tests.support.sysroot import write
 
 SYSROOTS = Path(__file__).resolve().parents[1] / "fixtures" / "sysroots"

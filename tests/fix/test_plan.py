@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from harborkit.errors import ExitCode
-from harborkit.fix.plan import (
+from harborkit.model.change import (
     Command,
     FileChange,
     ManualStep,

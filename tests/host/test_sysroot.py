@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from harborkit.engine.interface import Status
-from harborkit.host.interface import MAX_FILE_BYTES, UnreadableFile
+from harborkit.fsutil import MAX_FILE_BYTES
+from harborkit.host.interface import UnreadableFile
 from harborkit.host.local import LocalHost, SysrootHost, resolve_in_root
+from harborkit.model.check import Status
 from tests.test_cli import hk
 
 SECRET = "10.66.66.66 server58 leaked-secret"
@@ -214,9 +215,9 @@ def test_huge_and_endless_files_are_cut_at_the_limit(world: tuple[Path, Path]) -
 
 def test_runner_reports_unreadable_file_as_fail_finding(world: tuple[Path, Path]) -> None:
     from harborkit.checks.names import HostnameResolves
-    from harborkit.engine.interface import CheckContext
     from harborkit.engine.profile import load_profile
     from harborkit.engine.runner import _run_one
+    from harborkit.model.check import CheckContext
 
     root, _ = world
     (root / "etc/hosts").mkdir()

@@ -25,8 +25,9 @@ import pytest
 from harborkit.collect import script
 from harborkit.collect.snapshot import MAX_SNAPSHOT_BYTES, parse
 from harborkit.errors import ExitCode
+from harborkit.fsutil import MAX_FILE_BYTES
 from harborkit.host import LocalHost, SysrootHost
-from harborkit.host.interface import MAX_FILE_BYTES, NotAvailable, UnreadableFile
+from harborkit.host.interface import NotAvailable, UnreadableFile
 from harborkit.host.snapshot import SnapshotHost
 from tests.remote.conftest import FIXTURES, HK, Lab, hk, host_results
 from tests.support.sshhost import ADMIN, SshHost, start_host

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from harborkit.collect import script, wants_for
+from harborkit.collect import script
 from harborkit.collect.snapshot import parse
 from harborkit.engine.profile import load_profile
+from harborkit.engine.wants import wants_for
 from harborkit.errors import ExitCode
 from harborkit.host import LocalHost
 from harborkit.host.snapshot import SnapshotHost
@@ -255,7 +256,7 @@ def test_snapshot_folder_keeps_the_good_ones(lab: Lab, tmp_path: Path) -> None:
 
 
 def test_plugin_declared_reads_are_collected(tmp_path: Path) -> None:
-    from harborkit.engine.interface import Check, CheckContext, Outcome, passed
+    from harborkit.model.check import Check, CheckContext, Outcome, passed
 
     (tmp_path / "motd.d").mkdir()
     (tmp_path / "motd.d" / "10-harbor").write_text("Harbor lives here\n")

@@ -55,10 +55,10 @@ def test_same_verdicts_over_ssh_by_snapshot_and_by_root(lab: Lab, tmp_path: Path
 def test_one_round_trip_in_the_common_case(lab: Lab) -> None:
     from harborkit.commands.options import RemoteOptions
     from harborkit.commands.remote import run_remote
-    from harborkit.engine.interface import CheckOptions
     from harborkit.engine.plugins import discover
     from harborkit.engine.profile import load_profile
     from harborkit.engine.runner import Selection
+    from harborkit.model.check import CheckOptions
 
     loaded, failures = discover()
     prof = load_profile(None)
@@ -531,10 +531,10 @@ def test_a_stopped_host_is_not_asked_again(lab: Lab, hostile: SshHost) -> None:
     # the run-level API: one round trip, then the host is an error; no second try
     from harborkit.commands.options import RemoteOptions
     from harborkit.commands.remote import run_remote
-    from harborkit.engine.interface import CheckOptions
     from harborkit.engine.plugins import discover
     from harborkit.engine.profile import load_profile
     from harborkit.engine.runner import Selection
+    from harborkit.model.check import CheckOptions
 
     loaded, failures = discover()
     prof = load_profile(None)
@@ -748,10 +748,9 @@ def test_inventory_names_of_one_machine_are_audited_once(lab: Lab, tmp_path: Pat
 
 
 def test_a_later_round_trip_has_the_deadline_too(lab: Lab, hostile: SshHost) -> None:
-    from harborkit.collect import wants_for
-    from harborkit.engine.interface import CheckOptions
     from harborkit.engine.plugins import discover
     from harborkit.engine.profile import load_profile
+    from harborkit.engine.wants import wants_for
     from harborkit.host.ssh import (
         ControlDir,
         SshConnection,
@@ -762,6 +761,7 @@ def test_a_later_round_trip_has_the_deadline_too(lab: Lab, hostile: SshHost) -> 
     from harborkit.host.ssh import (
         SshHost as RemoteHost,
     )
+    from harborkit.model.check import CheckOptions
 
     loaded, _ = discover()
     wants = wants_for(load_profile(None).data, CheckOptions(), [lc.cls for lc in loaded])

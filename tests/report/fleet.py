@@ -5,14 +5,8 @@ which nothing ran, and cross-node checks of every kind of cell."""
 from __future__ import annotations
 
 from harborkit.engine.cluster import REACHABLE_INFO, ClusterReport, Unreachable
-from harborkit.engine.interface import (
-    CheckInfo,
-    CheckResult,
-    Finding,
-    Report,
-    Severity,
-    Status,
-)
+from harborkit.model.check import Finding, Severity, Status
+from harborkit.model.result import CheckInfo, CheckResult, Report
 
 STARTED = "2026-11-26T00:00:00Z"
 REFUSED = "ssh: connect to host c3 port 22: Connection refused"

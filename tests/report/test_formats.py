@@ -11,11 +11,12 @@ import jsonschema
 import pytest
 import xmlschema
 
-from harborkit.engine.interface import CheckContext, Report, Status
 from harborkit.engine.plugins import LoadedCheck
 from harborkit.engine.runner import Selection, run_checks
 from harborkit.engine.waivers import Waiver
 from harborkit.host import SysrootHost
+from harborkit.model.check import CheckContext, Status
+from harborkit.model.result import Report
 from harborkit.report import OutputFormat, renderer
 from harborkit.report.json import report_to_dict
 from harborkit.report.table import render_table

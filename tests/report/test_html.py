@@ -23,7 +23,11 @@ from pathlib import Path
 import pytest
 
 from harborkit.engine.cluster import ClusterReport, Unreachable, run_cluster
-from harborkit.engine.interface import (
+from harborkit.engine.plugins import LoadedCheck, discover
+from harborkit.engine.profile import load_profile
+from harborkit.engine.runner import Selection
+from harborkit.host import SysrootHost
+from harborkit.model.check import (
     Check,
     CheckContext,
     CheckOptions,
@@ -32,10 +36,6 @@ from harborkit.engine.interface import (
     Severity,
     Status,
 )
-from harborkit.engine.plugins import LoadedCheck, discover
-from harborkit.engine.profile import load_profile
-from harborkit.engine.runner import Selection
-from harborkit.host import SysrootHost
 from harborkit.report import OutputFormat, renderer
 from harborkit.report.html import CSP
 from tests.cluster.hosts import copy_fixture
@@ -372,9 +372,9 @@ def test_screenshot_is_a_png_of_the_window(rendered: Rendered) -> None:
 def test_a_fix_hint_keeps_its_tabs_in_the_browser(tmp_path: Path) -> None:
     """The /etc/hosts hint in a <pre>: the browser's DOM holds the tabs the fix
     writes (a copy from the page pastes them), and the page's style keeps them."""
-    from harborkit.engine.interface import CheckContext as Ctx
     from harborkit.engine.profile import with_nodes
     from harborkit.engine.runner import run_checks
+    from harborkit.model.check import CheckContext as Ctx
 
     root = copy_fixture(tmp_path, "debian12")
     loaded, _ = discover()

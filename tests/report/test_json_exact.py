@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from harborkit.engine.interface import Report
+from harborkit.model.result import Report
 from harborkit.report.json import render_json, report_to_dict
 from tests.report.test_table_exact import REPORT
 

@@ -11,7 +11,8 @@ import jsonschema
 import pytest
 
 from harborkit.engine.cluster import ClusterReport, Unreachable
-from harborkit.engine.interface import CheckResult, Finding, Status
+from harborkit.model.check import Finding, Status
+from harborkit.model.result import CheckResult
 from harborkit.report.cluster import (
     Matrix,
     MatrixRow,

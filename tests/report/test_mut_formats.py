@@ -9,14 +9,15 @@ from dataclasses import replace
 
 import pytest
 
-from harborkit.engine.interface import CheckResult, Status
+from harborkit.model.check import Status
+from harborkit.model.result import CheckResult
 from harborkit.report import OutputFormat, renderer, summary
 from harborkit.report.cluster import render_cluster_json, render_cluster_table
 from harborkit.report.html import render_html
 from harborkit.report.json import render_json, report_to_dict
 from harborkit.report.junit import render_junit
-from harborkit.report.safe import terminal_text, xml_text
 from harborkit.report.table import render_table
+from harborkit.textsafe import terminal_text, xml_text
 from tests.report.fleet import A1, B2, FLEET, host, info
 
 # -- renderer() and summary() -----------------------------------------------------

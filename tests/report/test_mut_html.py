@@ -9,7 +9,8 @@ from dataclasses import replace
 
 import pytest
 
-from harborkit.engine.interface import CheckResult, Finding, Status, WaiverUse
+from harborkit.model.check import Finding, Status
+from harborkit.model.result import CheckResult, WaiverUse
 from harborkit.report.html import _CSS, CSP, _finding, _findings, _t, render_html
 from tests.report.fleet import A1, B2, FLEET, REFUSED, host, info
 

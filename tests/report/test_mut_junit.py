@@ -9,7 +9,8 @@ from pathlib import Path
 
 import xmlschema
 
-from harborkit.engine.interface import CheckResult, Finding, Report, Status, WaiverUse
+from harborkit.model.check import Finding, Status
+from harborkit.model.result import CheckResult, Report, WaiverUse
 from harborkit.report.junit import render_junit
 from tests.report.fleet import B2, C3, host, info
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from harborkit.engine.interface import CheckResult, Finding, Status, WaiverUse
+from harborkit.model.check import Finding, Status
+from harborkit.model.result import CheckResult, WaiverUse
 from harborkit.report.table import render_table, summary_line
 from tests.report.fleet import host, info
 

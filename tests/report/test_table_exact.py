@@ -3,15 +3,8 @@ waiver notes, fix lines, notes, the verdict, and the colours."""
 
 from __future__ import annotations
 
-from harborkit.engine.interface import (
-    CheckInfo,
-    CheckResult,
-    Finding,
-    Report,
-    Severity,
-    Status,
-    WaiverUse,
-)
+from harborkit.model.check import Finding, Severity, Status
+from harborkit.model.result import CheckInfo, CheckResult, Report, WaiverUse
 from harborkit.report.table import render_table, summary_line
 
 

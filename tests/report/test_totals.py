@@ -14,11 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from harborkit.engine.interface import CheckContext, Report
 from harborkit.engine.registry import LoadedCheck
 from harborkit.engine.runner import Selection, run_checks
 from harborkit.errors import ExitCode
 from harborkit.host import SysrootHost
+from harborkit.model.check import CheckContext
+from harborkit.model.result import Report
 from harborkit.report.json import report_to_dict
 from harborkit.report.junit import render_junit
 from harborkit.report.table import summary_line

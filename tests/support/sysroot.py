@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harborkit.engine.interface import Finding
+from harborkit.model.check import Finding
 
 
 def rows(findings: tuple[Finding, ...]) -> list[tuple[str, str, str, str | None]]:

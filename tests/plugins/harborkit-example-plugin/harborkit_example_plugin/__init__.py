@@ -1,6 +1,6 @@
 """An example site-specific check, shipped as its own distribution."""
 
-from harborkit.engine.interface import Check, CheckContext, Outcome, Severity, failed, passed
+from harborkit.model.check import Check, CheckContext, Outcome, Severity, failed, passed
 
 
 class MotdMentionsHarbor(Check):
@@ -24,7 +24,7 @@ class MotdMentionsHarbor(Check):
     def plan(self, ctx: CheckContext, outcome: Outcome):  # noqa: ANN201 - Sequence[Change]
         """The fix, as planned changes: the same hint, diff, apply and rollback
         as the built-in checks get."""
-        from harborkit.fix.plan import file_change, read_bytes
+        from harborkit.model.change import file_change, read_bytes
 
         text = (read_bytes(ctx.host, "/etc/motd") or b"").decode()
         change = file_change(

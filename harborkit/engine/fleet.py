@@ -1,7 +1,7 @@
 """The hosts of one ``check`` run: SSH targets, carried snapshots, inventories.
 
 Turns the command line (``--host``, ``--snapshot``, ``--inventory``) into the
-targets that :func:`harborkit.engine.cluster.run_cluster` audits: a Host, a
+targets that :func:`harborkit.engine.cluster.run_fleet` audits: a Host, a
 Deferred one (an SSH host is connected inside the worker pool) or an
 Unreachable record with the reason. Each failure remembers its exit code so the
 CLI can say why the run was incomplete.
@@ -17,12 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harborkit.collect import wants_for
 from harborkit.collect.snapshot import SnapshotError, read_file
+from harborkit.engine import audit
+from harborkit.engine.audit import Session
 from harborkit.engine.cluster import Deferred, Target, Unreachable
-from harborkit.engine.interface import CheckContext, CheckOptions
-from harborkit.engine.plugins import LoadedCheck
-from harborkit.engine.runner import Selection, run_checks
+from harborkit.engine.wants import wants_for
 from harborkit.errors import HarborkitError, InputError
 from harborkit.host.snapshot import SnapshotHost
 from harborkit.host.ssh import (
@@ -33,6 +32,7 @@ from harborkit.host.ssh import (
     SshOptions,
     SshTarget,
 )
+from harborkit.model.check import CheckOptions
 
 #: the suffix ``collect`` and the Ansible playbook give snapshots
 SUFFIX = ".hksnap"
@@ -90,26 +90,14 @@ def snapshot_targets(paths: Sequence[str], failures: Failures) -> list[Target]:
     return targets
 
 
-def prime(
-    host: SshHost,
-    loaded: Sequence[LoadedCheck],
-    profile: Any,
-    selection: Selection,
-    options: CheckOptions,
-) -> None:
+def prime(host: SshHost, session: Session, options: CheckOptions) -> None:
     """Dry-run the checks on the snapshot and gather every fact they missed in
     one more round trip (repeated while new misses appear, at most a few times)."""
     for _ in range(PRIME_PASSES):
         host.record_misses = True
         host.misses = []
         try:
-            run_checks(
-                loaded,
-                CheckContext(host=host, profile=profile.data, options=options),
-                profile_name=profile.name,
-                profile_path=profile.path,
-                selection=selection,
-            )
+            audit.run(session, session.context(host, options), waivers=())
         finally:
             host.record_misses = False
         if not host.misses:
@@ -122,9 +110,7 @@ def ssh_targets(
     ssh: SshOptions,
     control: ControlDir,
     *,
-    loaded: Sequence[LoadedCheck],
-    profile: Any,
-    selection: Selection,
+    session: Session,
     options: CheckOptions,
     connections: list[SshConnection],
     failures: Failures,
@@ -159,7 +145,7 @@ def ssh_targets(
         if labels.count(conn.target.label) > 1:  # another user or port of one address
             conn.label = f"{conn.target.label} ({conn.target.destination})"
     names = [c.target.label for c in kept]
-    wants = wants_for(profile.data, options, [lc.cls for lc in loaded])
+    wants = wants_for(session.profile.data, options, [lc.cls for lc in session.loaded])
     wants += [f"h {n}" for n in names if n.replace("-", "").replace(".", "").isalnum()]
     out: list[Target] = []
     for conn in kept:
@@ -168,7 +154,7 @@ def ssh_targets(
         def open_host(conn: SshConnection = conn) -> SshHost:
             try:
                 host = SshHost(conn, wants)
-                prime(host, loaded, profile, selection, options)
+                prime(host, session, options)
             except SshError as e:
                 failures.add(conn.label, e)
                 raise
