@@ -16,7 +16,7 @@ import pytest
 from harborkit.checks.daemon_json import DaemonJsonCheck, DaemonRuntime, covers
 from harborkit.engine.interface import CheckContext, CheckOptions, Finding, Status
 from harborkit.engine.profile import load_profile
-from harborkit.engine.runner import _run_one
+from harborkit.engine.runner import run_check
 from harborkit.host.local import LocalHost, SysrootHost
 
 SYSROOTS = Path(__file__).resolve().parents[1] / "fixtures" / "sysroots"
@@ -56,7 +56,7 @@ def profile_for(path: Path) -> dict[str, Any]:
 
 
 def test_guide_curly_quotes_and_environment_file() -> None:
-    out = _run_one(DaemonJsonCheck, ctx(SYSROOTS / "guide-as-written", harbor_config=YML))
+    out = run_check(DaemonJsonCheck, ctx(SYSROOTS / "guide-as-written", harbor_config=YML))
     assert out.status is Status.FAIL
     curly = (
         'line 2 column 3: typographic quote \u201c (U+201C) where JSON needs a plain " '
@@ -80,14 +80,14 @@ def test_guide_curly_quotes_and_environment_file() -> None:
 
 def test_one_line_curly_daemon_json(tmp_path: Path) -> None:
     root = sysroot(tmp_path, {"/etc/docker/daemon.json": '{\u201cinsecure-registries": []}'})
-    out = _run_one(DaemonJsonCheck, ctx(root))
+    out = run_check(DaemonJsonCheck, ctx(root))
     assert out.status is Status.FAIL
     assert out.findings[0].message.startswith("line 1 column 2: typographic quote \u201c")
     assert out.findings[0].location == "/etc/docker/daemon.json:1:2"
 
 
 def test_compliant_lists_harbor() -> None:
-    out = _run_one(DaemonJsonCheck, ctx(SYSROOTS / "centos7-compliant", install_dir="/opt/harbor"))
+    out = run_check(DaemonJsonCheck, ctx(SYSROOTS / "centos7-compliant", install_dir="/opt/harbor"))
     assert (out.status, out.message) == (Status.PASS, "/etc/docker/daemon.json is valid JSON")
     assert rows(out.findings) == [
         ("pass", "daemon.json", "/etc/docker/daemon.json is valid JSON"),
@@ -96,7 +96,7 @@ def test_compliant_lists_harbor() -> None:
 
 
 def test_debian_https_needs_no_entry() -> None:
-    out = _run_one(DaemonJsonCheck, ctx(SYSROOTS / "debian12", harbor_config=YML))
+    out = run_check(DaemonJsonCheck, ctx(SYSROOTS / "debian12", harbor_config=YML))
     assert out.status is Status.PASS
     assert rows(out.findings)[1] == (
         "pass",
@@ -106,7 +106,7 @@ def test_debian_https_needs_no_entry() -> None:
 
 
 def test_without_harbor_yml_the_entry_is_not_judged() -> None:
-    out = _run_one(DaemonJsonCheck, ctx(SYSROOTS / "centos7-compliant"))
+    out = run_check(DaemonJsonCheck, ctx(SYSROOTS / "centos7-compliant"))
     # "unknown" is never a pass: the check's title promises Harbor's entry
     assert (out.status, out.message) == (
         Status.SKIP,
@@ -125,7 +125,7 @@ def test_without_harbor_yml_the_entry_is_not_judged() -> None:
 
 def test_missing_daemon_json_with_http_harbor_fails(tmp_path: Path) -> None:
     root = sysroot(tmp_path, {YML: HARBOR_HTTP})
-    out = _run_one(DaemonJsonCheck, ctx(root, harbor_config=YML))
+    out = run_check(DaemonJsonCheck, ctx(root, harbor_config=YML))
     assert (out.status, out.message) == (
         Status.FAIL,
         "daemon.json: /etc/docker/daemon.json missing: Harbor serves plain HTTP at "
@@ -135,7 +135,7 @@ def test_missing_daemon_json_with_http_harbor_fails(tmp_path: Path) -> None:
 
 def test_missing_daemon_json_with_https_harbor_passes(tmp_path: Path) -> None:
     root = sysroot(tmp_path, {YML: HARBOR_HTTPS})
-    out = _run_one(DaemonJsonCheck, ctx(root, harbor_config=YML))
+    out = run_check(DaemonJsonCheck, ctx(root, harbor_config=YML))
     assert (out.status, out.message) == (
         Status.PASS,
         "/etc/docker/daemon.json absent: not needed, Harbor serves HTTPS",
@@ -153,7 +153,7 @@ def test_wrong_entry_fails_and_drop_in_environment_file_warns(tmp_path: Path) ->
             ),
         },
     )
-    out = _run_one(DaemonJsonCheck, ctx(root, harbor_config=YML))
+    out = run_check(DaemonJsonCheck, ctx(root, harbor_config=YML))
     assert out.status is Status.FAIL
     assert rows(out.findings)[1:] == [
         (
@@ -173,19 +173,19 @@ def test_wrong_entry_fails_and_drop_in_environment_file_warns(tmp_path: Path) ->
 
 def test_not_an_object_and_bad_list(tmp_path: Path) -> None:
     root = sysroot(tmp_path, {"/etc/docker/daemon.json": '["insecure-registries"]'})
-    out = _run_one(DaemonJsonCheck, ctx(root))
+    out = run_check(DaemonJsonCheck, ctx(root))
     assert out.message == "daemon.json: must be a JSON object, not list"
     root2 = sysroot(
         tmp_path / "b",
         {YML: HARBOR_HTTP, "/etc/docker/daemon.json": '{"insecure-registries": "10.0.0.1:80"}'},
     )
-    out = _run_one(DaemonJsonCheck, ctx(root2, harbor_config=YML))
+    out = run_check(DaemonJsonCheck, ctx(root2, harbor_config=YML))
     assert out.message == "insecure-registries: must be a list of strings"
 
 
 def test_plain_syntax_error(tmp_path: Path) -> None:
     root = sysroot(tmp_path, {"/etc/docker/daemon.json": '{\n  "debug": true,\n}\n'})
-    out = _run_one(DaemonJsonCheck, ctx(root))
+    out = run_check(DaemonJsonCheck, ctx(root))
     assert out.findings[0].message == (
         "line 3 column 1: Expecting property name enclosed in double quotes; "
         "dockerd will not start with this file"
@@ -246,7 +246,7 @@ def test_runtime_agrees_with_the_file(
     configured_dockerd.config.write_text(json.dumps({"insecure-registries": ["10.11.12.13:5999"]}))
     real = _docker_info_registries(configured_dockerd.url)
     assert real["IndexConfigs"]["10.11.12.13:5999"]["Secure"] is False
-    out = _run_one(DaemonRuntime, ctx(None, profile_for(configured_dockerd.config)))
+    out = run_check(DaemonRuntime, ctx(None, profile_for(configured_dockerd.config)))
     assert out.status is Status.PASS
     assert out.message == "running daemon's insecure registries: 10.11.12.13:5999"
     assert rows(out.findings) == [("pass", "10.11.12.13:5999", "in effect")]
@@ -262,7 +262,7 @@ def test_runtime_file_edited_but_not_restarted(
         )
     )
     try:
-        out = _run_one(DaemonRuntime, ctx(None, profile_for(configured_dockerd.config)))
+        out = run_check(DaemonRuntime, ctx(None, profile_for(configured_dockerd.config)))
     finally:
         configured_dockerd.config.write_text(
             json.dumps({"insecure-registries": ["10.11.12.13:5999"]})
@@ -289,7 +289,7 @@ def test_runtime_entry_the_file_no_longer_lists_warns(
 ) -> None:
     monkeypatch.setenv("DOCKER_HOST", configured_dockerd.url)
     missing = tmp_path / "daemon.json"  # absent: the daemon still has its entry
-    out = _run_one(DaemonRuntime, ctx(None, profile_for(missing)))
+    out = run_check(DaemonRuntime, ctx(None, profile_for(missing)))
     assert out.status is Status.WARN
     assert rows(out.findings) == [
         (
@@ -307,7 +307,7 @@ def test_runtime_skips_when_the_file_is_broken(
     monkeypatch.setenv("DOCKER_HOST", configured_dockerd.url)
     bad = tmp_path / "daemon.json"
     bad.write_text('{\u201cinsecure-registries": []}')
-    out = _run_one(DaemonRuntime, ctx(None, profile_for(bad)))
+    out = run_check(DaemonRuntime, ctx(None, profile_for(bad)))
     assert (out.status, out.message) == (
         Status.SKIP,
         f"{bad} is not usable (see docker.daemon_json)",
@@ -315,7 +315,7 @@ def test_runtime_skips_when_the_file_is_broken(
 
 
 def test_runtime_skips_on_sysroot() -> None:
-    out = _run_one(DaemonRuntime, ctx(SYSROOTS / "centos7-compliant"))
+    out = run_check(DaemonRuntime, ctx(SYSROOTS / "centos7-compliant"))
     assert (out.status, out.message) == (
         Status.SKIP,
         "the running Docker daemon needs a running system; auditing a sysroot",

@@ -23,7 +23,7 @@ from harborkit.checks.daemon_json import (
 )
 from harborkit.engine.interface import CheckContext, CheckOptions, Status
 from harborkit.engine.profile import load_profile
-from harborkit.engine.runner import _run_one
+from harborkit.engine.runner import run_check
 from harborkit.host.local import SysrootHost
 from tests.fix.helpers import hk
 from tests.support.dockerd import dockerd_accepts_config
@@ -446,7 +446,7 @@ def _judge(root: Path, **options: str):  # type: ignore[no-untyped-def]
     ctx = CheckContext(
         host=SysrootHost(root), profile=load_profile().data, options=CheckOptions(**options)
     )
-    return _run_one(DaemonJsonCheck, ctx)
+    return run_check(DaemonJsonCheck, ctx)
 
 
 def test_the_guides_placeholder_fails_with_its_line(tmp_path: Path) -> None:
@@ -697,6 +697,6 @@ def test_runtime_names_harbor_the_running_daemon_does_not_treat_as_insecure() ->
     ]:
         ctx = snapshot_ctx(json.dumps({"insecure-registries": ["192.168.3.60:8888", "harbor.lan"]}))
         ctx.profile = {**ctx.profile, "harbor": {**ctx.profile["harbor"], "address": address}}
-        out = _run_one(DaemonRuntime, ctx)
+        out = run_check(DaemonRuntime, ctx)
         harbor = [f for f in out.findings if f.subject == "Harbor"]
         assert [(f.status, f.message) for f in harbor] == [(status, message)]

@@ -20,7 +20,7 @@ from harborkit.checks.docker import (
 )
 from harborkit.engine.interface import CheckContext, Finding, Status
 from harborkit.engine.profile import load_profile
-from harborkit.engine.runner import _run_one
+from harborkit.engine.runner import run_check
 from harborkit.host.local import LocalHost, SysrootHost
 from tests.support.dockerd import Daemon, start_dockerd
 
@@ -55,13 +55,13 @@ def dockerd() -> Iterator[Daemon]:
 
 @pytest.mark.parametrize("name", ["centos7-compliant", "guide-as-written", "debian12"])
 def test_engine_on_sysroots_judged_by_files(name: str) -> None:
-    out = _run_one(DockerEngine, ctx(SYSROOTS / name))
+    out = run_check(DockerEngine, ctx(SYSROOTS / name))
     assert (out.status, out.message) == (Status.PASS, "docker at /usr/bin/docker")
     assert rows(out.findings) == [("pass", "docker", "found at /usr/bin/docker")]
 
 
 def test_engine_missing_fails(tmp_path: Path) -> None:
-    out = _run_one(DockerEngine, ctx(tmp_path))
+    out = run_check(DockerEngine, ctx(tmp_path))
     assert (out.status, out.message) == (
         Status.FAIL,
         "Docker is not installed: neither dockerd nor docker found",
@@ -75,7 +75,7 @@ def test_engine_missing_fails(tmp_path: Path) -> None:
 
 
 def test_daemon_skips_on_sysroot() -> None:
-    out = _run_one(DockerDaemon, ctx(SYSROOTS / "centos7-compliant"))
+    out = run_check(DockerDaemon, ctx(SYSROOTS / "centos7-compliant"))
     assert (out.status, out.message) == (
         Status.SKIP,
         "the Docker daemon needs a running system; auditing a sysroot",
@@ -86,7 +86,7 @@ def test_daemon_reachable_reports_the_real_version(
     dockerd: Daemon, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DOCKER_HOST", dockerd.url)
-    out = _run_one(DockerDaemon, ctx(None))
+    out = run_check(DockerDaemon, ctx(None))
     real = subprocess.run(
         [
             "docker",
@@ -117,7 +117,7 @@ def test_daemon_older_than_the_minimum_fails(
     monkeypatch.setenv("DOCKER_HOST", dockerd.url)
     version = dockerd.client().version()["Version"]
     bar = f"{version_tuple(version)[0] + 1}.0.0"
-    out = _run_one(DockerDaemon, ctx(None, profile_with("docker", min_version=bar)))
+    out = run_check(DockerDaemon, ctx(None, profile_with("docker", min_version=bar)))
     assert out.status is Status.FAIL
     assert out.message.startswith(f"server version: Docker {version} (API ")
     assert out.message.endswith(f"): older than {bar}, which install.sh refuses")
@@ -128,7 +128,7 @@ def test_daemon_unreachable_names_the_address(
 ) -> None:
     url = f"unix://{tmp_path}/nothing.sock"
     monkeypatch.setenv("DOCKER_HOST", url)
-    out = _run_one(DockerDaemon, ctx(None))
+    out = run_check(DockerDaemon, ctx(None))
     assert out.status is Status.FAIL
     assert out.message.startswith(f"cannot reach the Docker daemon at {url}: ")
     assert out.message.endswith(": no Docker socket there (is dockerd running?)")
@@ -155,7 +155,7 @@ def test_compose_version_parser(output: str, version: str | None) -> None:
 
 def test_compose_binary_on_sysroot_version_skipped() -> None:
     root = SYSROOTS / "centos7-compliant"
-    out = _run_one(DockerCompose, ctx(root))
+    out = run_check(DockerCompose, ctx(root))
     assert (out.status, out.message) == (
         Status.PASS,
         "docker-compose at /usr/local/bin/docker-compose",
@@ -172,7 +172,7 @@ def test_compose_binary_on_sysroot_version_skipped() -> None:
 
 
 def test_compose_v2_plugin_alone_fails() -> None:
-    out = _run_one(DockerCompose, ctx(SYSROOTS / "debian12"))
+    out = run_check(DockerCompose, ctx(SYSROOTS / "debian12"))
     assert out.status is Status.FAIL
     assert out.message == (
         "only the Compose v2 plugin is installed "
@@ -183,7 +183,7 @@ def test_compose_v2_plugin_alone_fails() -> None:
 
 
 def test_compose_absent_everywhere_fails(tmp_path: Path) -> None:
-    out = _run_one(DockerCompose, ctx(tmp_path))
+    out = run_check(DockerCompose, ctx(tmp_path))
     assert (out.status, out.message) == (Status.FAIL, "docker-compose not found")
 
 
@@ -199,10 +199,10 @@ def test_compose_live_version_through_a_real_binary() -> None:
     real = subprocess.run([docker, "--version"], capture_output=True, text=True).stdout
     version = parse_compose_version(real)
     assert version is not None and real.startswith(f"Docker version {version},")
-    out = _run_one(DockerCompose, ctx(None, profile_with("compose", binary="docker")))
+    out = run_check(DockerCompose, ctx(None, profile_with("compose", binary="docker")))
     assert (out.status, out.message) == (Status.PASS, f"docker {version} at {docker}")
     bar = f"{version_tuple(version)[0] + 1}.0"
-    out = _run_one(
+    out = run_check(
         DockerCompose, ctx(None, profile_with("compose", binary="docker", min_version=bar))
     )
     assert out.status is Status.FAIL

@@ -8,7 +8,7 @@ from pathlib import Path
 from harborkit.checks.firewall import FirewalldOff, IptablesOff, UfwOff
 from harborkit.engine.interface import CheckContext, Status
 from harborkit.engine.profile import load_profile
-from harborkit.engine.runner import _run_one
+from harborkit.engine.runner import run_check
 from harborkit.host.local import LocalHost, SysrootHost
 from tests.support.sysroot import rows
 
@@ -22,7 +22,7 @@ def ctx(root: Path | None) -> CheckContext:
 
 
 def test_centos_firewalld_installed_but_disabled() -> None:
-    out = _run_one(FirewalldOff, ctx(SYSROOTS / "guide-as-written"))
+    out = run_check(FirewalldOff, ctx(SYSROOTS / "guide-as-written"))
     # a sysroot cannot show whether it runs: the summary must not claim "stopped"
     assert (out.status, out.message) == (
         Status.PASS,
@@ -41,7 +41,7 @@ def test_centos_firewalld_installed_but_disabled() -> None:
 
 
 def test_iptables_not_installed_passes() -> None:
-    out = _run_one(IptablesOff, ctx(SYSROOTS / "centos7-compliant"))
+    out = run_check(IptablesOff, ctx(SYSROOTS / "centos7-compliant"))
     assert (out.status, out.message) == (
         Status.PASS,
         "the iptables service is not installed (no iptables.service unit or init script)",
@@ -56,7 +56,7 @@ def test_iptables_command_without_the_service_says_what_is_judged(tmp_path: Path
     binary.parent.mkdir(parents=True)
     binary.write_text("#!/bin/sh\n")
     binary.chmod(0o755)
-    out = _run_one(IptablesOff, ctx(tmp_path))
+    out = run_check(IptablesOff, ctx(tmp_path))
     detail = (
         "no iptables.service unit or init script; the iptables command (/usr/sbin/iptables) "
         "is not a service, not judged"
@@ -83,7 +83,7 @@ def test_enabled_by_wants_link_and_by_sysv_link(tmp_path: Path) -> None:
     rc3.mkdir(parents=True)
     os.symlink("../init.d/iptables", rc3 / "S08iptables")
 
-    out = _run_one(FirewalldOff, ctx(tmp_path))
+    out = run_check(FirewalldOff, ctx(tmp_path))
     link = "/etc/systemd/system/multi-user.target.wants/firewalld.service"
     assert (out.status, out.message) == (
         Status.FAIL,
@@ -95,7 +95,7 @@ def test_enabled_by_wants_link_and_by_sysv_link(tmp_path: Path) -> None:
         f"starts at boot (enabled: {link})",
         link,
     )
-    out = _run_one(IptablesOff, ctx(tmp_path))
+    out = run_check(IptablesOff, ctx(tmp_path))
     assert rows(out.findings)[1] == (
         "fail",
         "iptables disabled",
@@ -105,7 +105,7 @@ def test_enabled_by_wants_link_and_by_sysv_link(tmp_path: Path) -> None:
 
 
 def test_ufw_enabled_on_debian() -> None:
-    out = _run_one(UfwOff, ctx(SYSROOTS / "debian12"))
+    out = run_check(UfwOff, ctx(SYSROOTS / "debian12"))
     assert (out.status, out.message) == (
         Status.FAIL,
         "ufw disabled: ENABLED=yes: ufw loads its rules at boot",
@@ -117,13 +117,13 @@ def test_ufw_enabled_on_debian() -> None:
 
 
 def test_ufw_skips_off_debian_and_rhel_services_absent_on_debian() -> None:
-    out = _run_one(UfwOff, ctx(SYSROOTS / "centos7-compliant"))
+    out = run_check(UfwOff, ctx(SYSROOTS / "centos7-compliant"))
     assert (out.status, out.message) == (
         Status.SKIP,
         "ufw is the Debian/Ubuntu firewall; this host is CentOS Linux 7 (Core)",
     )
     for check in (FirewalldOff, IptablesOff):
-        out = _run_one(check, ctx(SYSROOTS / "debian12"))
+        out = run_check(check, ctx(SYSROOTS / "debian12"))
         assert out.status is Status.PASS
         assert " is not installed (no " in out.message
 
@@ -132,7 +132,7 @@ def test_ufw_disabled_in_conf(tmp_path: Path) -> None:
     (tmp_path / "etc/ufw").mkdir(parents=True)
     (tmp_path / "etc/ufw/ufw.conf").write_text("# ufw\nENABLED=no\nLOGLEVEL=low\n")
     (tmp_path / "etc/os-release").write_text('ID=ubuntu\nID_LIKE=debian\nPRETTY_NAME="Ubuntu"\n')
-    out = _run_one(UfwOff, ctx(tmp_path))
+    out = run_check(UfwOff, ctx(tmp_path))
     assert out.status is Status.PASS
     assert rows(out.findings)[1] == (
         "pass",

@@ -11,7 +11,7 @@ import pytest
 from harborkit.checks.harbor_config import HarborConfigCheck, HarborStorage
 from harborkit.engine.interface import CheckContext, CheckOptions, Finding, Status
 from harborkit.engine.profile import load_profile
-from harborkit.engine.runner import _run_one
+from harborkit.engine.runner import run_check
 from harborkit.host.local import LocalHost, SysrootHost
 
 SYSROOTS = Path(__file__).resolve().parents[1] / "fixtures" / "sysroots"
@@ -47,7 +47,7 @@ def sysroot_with(tmp_path: Path, text: str, extra: dict[str, str] | None = None)
 
 
 def test_compliant_host_passes() -> None:
-    out = _run_one(
+    out = run_check(
         HarborConfigCheck, ctx(SYSROOTS / "centos7-compliant", install_dir="/opt/harbor")
     )
     assert out.status is Status.PASS
@@ -60,7 +60,7 @@ def test_compliant_host_passes() -> None:
 
 
 def test_guide_as_written_keeps_the_shipped_passwords() -> None:
-    out = _run_one(HarborConfigCheck, ctx(SYSROOTS / "guide-as-written", harbor_config=YML))
+    out = run_check(HarborConfigCheck, ctx(SYSROOTS / "guide-as-written", harbor_config=YML))
     assert out.status is Status.WARN
     assert out.message == "2 of 4 warn: harbor_admin_password, database.password"
     assert rows(out.findings)[2:] == [
@@ -79,7 +79,7 @@ def test_guide_as_written_keeps_the_shipped_passwords() -> None:
 
 
 def test_debian_https_certificate_and_key_present() -> None:
-    out = _run_one(HarborConfigCheck, ctx(SYSROOTS / "debian12", harbor_config=YML))
+    out = run_check(HarborConfigCheck, ctx(SYSROOTS / "debian12", harbor_config=YML))
     assert out.status is Status.PASS
     assert rows(out.findings) == [
         ("pass", "hostname", "harbor.example.lan"),
@@ -90,7 +90,7 @@ def test_debian_https_certificate_and_key_present() -> None:
 
 def test_storage_on_sysroot_is_judged_by_files_and_skips_free_space() -> None:
     root = SYSROOTS / "guide-as-written"
-    out = _run_one(HarborStorage, ctx(root, harbor_config=YML))
+    out = run_check(HarborStorage, ctx(root, harbor_config=YML))
     assert out.status is Status.PASS
     why = f"free disk space: auditing the sysroot {root}, not a running system"
     assert rows(out.findings) == [
@@ -116,7 +116,7 @@ def test_storage_on_sysroot_is_judged_by_files_and_skips_free_space() -> None:
 
 def test_no_harbor_yml_given_skips() -> None:
     for check in (HarborConfigCheck, HarborStorage):
-        out = _run_one(check, ctx(SYSROOTS / "centos7-compliant"))
+        out = run_check(check, ctx(SYSROOTS / "centos7-compliant"))
         assert (out.status, out.message) == (
             Status.SKIP,
             "no harbor.yml given (--harbor-config or --install-dir)",
@@ -124,9 +124,9 @@ def test_no_harbor_yml_given_skips() -> None:
 
 
 def test_install_dir_without_harbor_yml_fails(tmp_path: Path) -> None:
-    out = _run_one(HarborConfigCheck, ctx(tmp_path, install_dir="/opt/harbor"))
+    out = run_check(HarborConfigCheck, ctx(tmp_path, install_dir="/opt/harbor"))
     assert (out.status, out.message) == (Status.FAIL, "/opt/harbor/harbor.yml: no such file")
-    storage = _run_one(HarborStorage, ctx(tmp_path, install_dir="/opt/harbor"))
+    storage = run_check(HarborStorage, ctx(tmp_path, install_dir="/opt/harbor"))
     assert (storage.status, storage.message) == (
         Status.SKIP,
         "harbor.yml unusable: /opt/harbor/harbor.yml: no such file",
@@ -140,7 +140,7 @@ def test_default_hostname_fails(tmp_path: Path) -> None:
     root = sysroot_with(
         tmp_path, COMPLIANT.replace("hostname: 192.168.3.60", "hostname: reg.mydomain.com")
     )
-    out = _run_one(HarborConfigCheck, ctx(root, harbor_config=YML))
+    out = run_check(HarborConfigCheck, ctx(root, harbor_config=YML))
     assert out.status is Status.FAIL
     assert out.message == (
         "hostname: reg.mydomain.com: unchanged from the shipped default: install.sh refuses to run"
@@ -151,7 +151,7 @@ def test_default_hostname_fails(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", ["localhost", "127.0.0.1"])
 def test_loopback_hostname_fails(tmp_path: Path, name: str) -> None:
     root = sysroot_with(tmp_path, COMPLIANT.replace("hostname: 192.168.3.60", f"hostname: {name}"))
-    out = _run_one(HarborConfigCheck, ctx(root, harbor_config=YML))
+    out = run_check(HarborConfigCheck, ctx(root, harbor_config=YML))
     assert out.status is Status.FAIL
     assert out.message == (
         f"hostname: {name}: clients outside this host cannot reach Harbor at {name}"
@@ -167,7 +167,7 @@ def test_https_without_certificate_files_fails(tmp_path: Path) -> None:
     )
     assert "https:\n  port: 443" in text
     root = sysroot_with(tmp_path, text, {"/etc/harbor/tls.crt": "cert"})
-    out = _run_one(HarborConfigCheck, ctx(root, harbor_config=YML))
+    out = run_check(HarborConfigCheck, ctx(root, harbor_config=YML))
     assert out.status is Status.FAIL
     assert out.message == (
         "https.private_key: /etc/harbor/tls.key: no such file (prepare fails with HTTPS on)"
@@ -179,7 +179,7 @@ def test_https_without_certificate_files_fails(tmp_path: Path) -> None:
 def test_https_missing_key_setting_is_a_schema_error(tmp_path: Path) -> None:
     text = COMPLIANT.replace("# https:\n", "https:\n  certificate: /etc/harbor/tls.crt\n", 1)
     root = sysroot_with(tmp_path, text, {"/etc/harbor/tls.crt": "cert"})
-    out = _run_one(HarborConfigCheck, ctx(root, harbor_config=YML))
+    out = run_check(HarborConfigCheck, ctx(root, harbor_config=YML))
     assert out.status is Status.FAIL
     assert out.message == "https.private_key: 'private_key' is a required property"
     assert out.findings[0].location == f"{YML}:13"
@@ -192,7 +192,7 @@ def test_log_level_and_missing_keys_are_reported_with_lines(tmp_path: Path) -> N
         .replace("data_volume: /data\n", "data_volume: data\n")
     )
     root = sysroot_with(tmp_path, text)
-    out = _run_one(HarborConfigCheck, ctx(root, harbor_config=YML))
+    out = run_check(HarborConfigCheck, ctx(root, harbor_config=YML))
     assert out.status is Status.FAIL
     assert out.message == "3 of 5 fail: data_volume, log.location, log.level"
     assert [(f.subject, f.message, f.location) for f in out.findings[:3]] == [
@@ -209,7 +209,7 @@ def test_log_level_and_missing_keys_are_reported_with_lines(tmp_path: Path) -> N
 def test_unknown_key_and_old_version_warn(tmp_path: Path) -> None:
     text = COMPLIANT.replace("_version: 1.8.0", "_version: 1.7.0") + "hostnmae: 10.0.0.5\n"
     root = sysroot_with(tmp_path, text)
-    out = _run_one(HarborConfigCheck, ctx(root, harbor_config=YML))
+    out = run_check(HarborConfigCheck, ctx(root, harbor_config=YML))
     assert out.status is Status.WARN
     assert rows(out.findings)[:2] == [
         ("warn", "hostnmae", "not a Harbor v1.8.0 setting: prepare ignores it (a typo?)"),
@@ -223,7 +223,7 @@ def test_unknown_key_and_old_version_warn(tmp_path: Path) -> None:
 
 def test_yaml_syntax_error_names_line_and_column(tmp_path: Path) -> None:
     root = sysroot_with(tmp_path, "hostname: 10.0.0.5\nhttp:\n  port: 80\n bad: [\n")
-    out = _run_one(HarborConfigCheck, ctx(root, harbor_config=YML))
+    out = run_check(HarborConfigCheck, ctx(root, harbor_config=YML))
     assert out.status is Status.FAIL
     assert out.message.startswith(f"{YML}:4:2: invalid YAML: ")
     assert out.findings[0].location == f"{YML}:4:2"
@@ -231,7 +231,7 @@ def test_yaml_syntax_error_names_line_and_column(tmp_path: Path) -> None:
 
 def test_not_a_mapping_fails(tmp_path: Path) -> None:
     root = sysroot_with(tmp_path, "- just\n- a list\n")
-    out = _run_one(HarborConfigCheck, ctx(root, harbor_config=YML))
+    out = run_check(HarborConfigCheck, ctx(root, harbor_config=YML))
     assert (out.status, out.message) == (Status.FAIL, f"{YML}: not a mapping of settings")
 
 
@@ -247,7 +247,7 @@ def test_live_storage_reports_free_space_and_creatable_folders(tmp_path: Path) -
     )
     cfg = tmp_path / "harbor.yml"
     cfg.write_text(text)
-    out = _run_one(HarborStorage, ctx(None, harbor_config=str(cfg)))
+    out = run_check(HarborStorage, ctx(None, harbor_config=str(cfg)))
     assert out.status is Status.PASS, out
     f = out.findings
     assert (f[0].status, f[0].message) == (Status.PASS, f"{data} exists")
@@ -272,7 +272,7 @@ def test_live_storage_under_a_file_fails(tmp_path: Path) -> None:
     )
     cfg = tmp_path / "harbor.yml"
     cfg.write_text(text)
-    out = _run_one(HarborStorage, ctx(None, harbor_config=str(cfg)))
+    out = run_check(HarborStorage, ctx(None, harbor_config=str(cfg)))
     assert out.status is Status.FAIL
     assert rows(out.findings) == [
         ("fail", "data_volume", f"{blocker}/data cannot be created: {blocker} is not a directory"),
@@ -285,5 +285,5 @@ def test_relative_harbor_config_is_taken_from_the_working_directory(
 ) -> None:
     (tmp_path / "harbor.yml").write_text(COMPLIANT)
     monkeypatch.chdir(tmp_path)
-    out = _run_one(HarborConfigCheck, ctx(None, harbor_config="harbor.yml"))
+    out = run_check(HarborConfigCheck, ctx(None, harbor_config="harbor.yml"))
     assert out.message == f"{os.path.join(tmp_path, 'harbor.yml')} is valid for Harbor v1.8.0"

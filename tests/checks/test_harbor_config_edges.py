@@ -12,7 +12,7 @@ import pytest
 from harborkit.checks.harbor_config import HarborConfigCheck, HarborStorage, _nearest_existing
 from harborkit.engine.interface import CheckContext, CheckOptions, Finding, Status
 from harborkit.engine.profile import load_profile
-from harborkit.engine.runner import _run_one
+from harborkit.engine.runner import run_check
 from harborkit.host.local import SysrootHost
 
 SYSROOTS = Path(__file__).resolve().parents[1] / "fixtures" / "sysroots"
@@ -59,7 +59,7 @@ def hostname(name: str) -> str:
 )
 def test_forbidden_hostnames_in_other_case(tmp_path: Path, name: str, why: str) -> None:
     root = sysroot(tmp_path, hostname(name))
-    out = _run_one(HarborConfigCheck, ctx(root))
+    out = run_check(HarborConfigCheck, ctx(root))
     assert (out.status, out.message) == (Status.FAIL, f"hostname: {name}: {why}")
     assert [f for f in full(out.findings) if f[1] == "hostname"] == [
         ("fail", "hostname", f"{name}: {why}", HOST_EXPECTED, name, f"{YML}:5")
@@ -68,7 +68,7 @@ def test_forbidden_hostnames_in_other_case(tmp_path: Path, name: str, why: str) 
 
 def test_profile_forbidden_hostname_and_a_good_one(tmp_path: Path) -> None:
     root = sysroot(tmp_path, hostname("harbor.test"))
-    out = _run_one(HarborConfigCheck, ctx(root, forbidden_hostnames=["Harbor.TEST"]))
+    out = run_check(HarborConfigCheck, ctx(root, forbidden_hostnames=["Harbor.TEST"]))
     assert [f for f in full(out.findings) if f[1] == "hostname"] == [
         (
             "fail",
@@ -79,19 +79,19 @@ def test_profile_forbidden_hostname_and_a_good_one(tmp_path: Path) -> None:
             f"{YML}:5",
         )
     ]
-    out = _run_one(HarborConfigCheck, ctx(root, forbidden_hostnames=[]))
+    out = run_check(HarborConfigCheck, ctx(root, forbidden_hostnames=[]))
     assert out.status is Status.PASS
     assert [f for f in full(out.findings) if f[1] == "hostname"] == [
         ("pass", "hostname", "harbor.test", None, "harbor.test", f"{YML}:5")
     ]
     # the shipped default passes when the profile forbids nothing
     root = sysroot(tmp_path / "b", hostname("reg.mydomain.com"))
-    assert _run_one(HarborConfigCheck, ctx(root, forbidden_hostnames=[])).status is Status.PASS
+    assert run_check(HarborConfigCheck, ctx(root, forbidden_hostnames=[])).status is Status.PASS
 
 
 def test_compliant_findings_in_full(tmp_path: Path) -> None:
     root = sysroot(tmp_path, COMPLIANT)
-    out = _run_one(HarborConfigCheck, ctx(root))
+    out = run_check(HarborConfigCheck, ctx(root))
     assert (out.status, out.message) == (Status.PASS, f"{YML} is valid for Harbor v1.8.0")
     assert full(out.findings) == [
         ("pass", "hostname", "192.168.3.60", None, "192.168.3.60", f"{YML}:5"),
@@ -109,7 +109,7 @@ def test_compliant_findings_in_full(tmp_path: Path) -> None:
 
 def test_log_level_against_the_profile_list(tmp_path: Path) -> None:
     root = sysroot(tmp_path, COMPLIANT.replace("  level: info", "  level: fatal"))
-    out = _run_one(HarborConfigCheck, ctx(root, log_levels=["info", "debug"]))
+    out = run_check(HarborConfigCheck, ctx(root, log_levels=["info", "debug"]))
     assert [f for f in full(out.findings) if f[1] == "log.level"] == [
         (
             "fail",
@@ -122,7 +122,7 @@ def test_log_level_against_the_profile_list(tmp_path: Path) -> None:
     ]
     # the schema's own list is checked first and reported once
     root2 = sysroot(tmp_path / "b", COMPLIANT.replace("  level: info", "  level: info2"))
-    out = _run_one(HarborConfigCheck, ctx(root2, log_levels=["info", "debug"]))
+    out = run_check(HarborConfigCheck, ctx(root2, log_levels=["info", "debug"]))
     assert [f[:3] for f in full(out.findings) if f[1] == "log.level"] == [
         (
             "fail",
@@ -131,7 +131,7 @@ def test_log_level_against_the_profile_list(tmp_path: Path) -> None:
         )
     ]
     # without a list in the profile the level is not judged
-    out = _run_one(HarborConfigCheck, ctx(root, log_levels=[]))
+    out = run_check(HarborConfigCheck, ctx(root, log_levels=[]))
     assert [f for f in out.findings if f.subject == "log.level"] == []
 
 
@@ -141,7 +141,7 @@ def test_version_and_passwords_in_full(tmp_path: Path) -> None:
         .replace("harbor_admin_password: Xq7-harbor-Admin", "harbor_admin_password: Harbor12345")
         .replace("  password: Vk3-harbor-Db", "  password: root123")
     )
-    out = _run_one(HarborConfigCheck, ctx(sysroot(tmp_path, text)))
+    out = run_check(HarborConfigCheck, ctx(sysroot(tmp_path, text)))
     assert out.status is Status.WARN
     got = [f for f in full(out.findings) if f[0] == "warn"]
     assert got == [
@@ -171,7 +171,7 @@ def test_version_and_passwords_in_full(tmp_path: Path) -> None:
         ),
     ]
     # the profile's version is the one compared
-    out = _run_one(HarborConfigCheck, ctx(sysroot(tmp_path, text), version="1.7.0"))
+    out = run_check(HarborConfigCheck, ctx(sysroot(tmp_path, text), version="1.7.0"))
     assert [f.subject for f in out.findings if f.status is Status.WARN] == [
         "harbor_admin_password",
         "database.password",
@@ -186,7 +186,7 @@ def storage(tmp_path: Path, data: str, log: str, extra: dict[str, str]) -> list[
         "  location: /var/log/harbor", f"  location: {log}"
     )
     root = sysroot(tmp_path, text, extra)
-    return full(_run_one(HarborStorage, ctx(root)).findings)
+    return full(run_check(HarborStorage, ctx(root)).findings)
 
 
 def test_storage_branches_on_a_sysroot(tmp_path: Path) -> None:

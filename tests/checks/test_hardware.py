@@ -12,7 +12,7 @@ import pytest
 from harborkit.checks.hardware import HardwareCpu, HardwareDisk, HardwareMemory
 from harborkit.engine.interface import Check, CheckContext, CheckOptions, Status
 from harborkit.engine.profile import load_profile
-from harborkit.engine.runner import _run_one
+from harborkit.engine.runner import run_check
 from harborkit.host.local import LocalHost, SysrootHost
 
 SYSROOTS = Path(__file__).resolve().parents[1] / "fixtures" / "sysroots"
@@ -53,14 +53,14 @@ def df_avail(path: str) -> int:
 def test_sysroot_skips(check: type[Check]) -> None:
     root = SYSROOTS / "centos7-compliant"
     c = CheckContext(host=SysrootHost(root), profile=load_profile().data)
-    out = _run_one(check, c)
+    out = run_check(check, c)
     assert out.status is Status.SKIP
     assert out.message.endswith(f": auditing the sysroot {root}, not a running system")
 
 
 def test_cpu_matches_nproc() -> None:
     n = nproc()
-    out = _run_one(HardwareCpu, ctx())
+    out = run_check(HardwareCpu, ctx())
     expected = Status.FAIL if n < 2 else Status.WARN if n < 4 else Status.PASS
     assert out.status is expected
     assert out.findings[0].actual == f"{n} CPUs"
@@ -69,23 +69,23 @@ def test_cpu_matches_nproc() -> None:
 
 def test_cpu_thresholds() -> None:
     n = nproc()
-    out = _run_one(HardwareCpu, ctx(hardware(cpu={"min": n + 1, "preferred": n + 2})))
+    out = run_check(HardwareCpu, ctx(hardware(cpu={"min": n + 1, "preferred": n + 2})))
     assert (out.status, out.message) == (
         Status.FAIL,
         f"{n} CPUs: below Harbor's minimum of {n + 1}",
     )
-    out = _run_one(HardwareCpu, ctx(hardware(cpu={"min": n, "preferred": n + 1})))
+    out = run_check(HardwareCpu, ctx(hardware(cpu={"min": n, "preferred": n + 1})))
     assert (out.status, out.message) == (
         Status.WARN,
         f"{n} CPUs: meets the minimum, below the preferred {n + 1}",
     )
-    out = _run_one(HardwareCpu, ctx(hardware(cpu={"min": n, "preferred": n})))
+    out = run_check(HardwareCpu, ctx(hardware(cpu={"min": n, "preferred": n})))
     assert (out.status, out.message) == (Status.PASS, f"{n} CPUs")
 
 
 def test_memory_matches_meminfo() -> None:
     gib = mem_total() / GIB
-    out = _run_one(HardwareMemory, ctx())
+    out = run_check(HardwareMemory, ctx())
     assert out.findings[0].actual == f"{gib:.1f} GiB"
     expected = Status.FAIL if gib < 3.8 else Status.WARN if gib < 7.6 else Status.PASS
     assert out.status is expected
@@ -94,16 +94,16 @@ def test_memory_matches_meminfo() -> None:
 def test_memory_within_five_percent_counts_as_the_figure() -> None:
     gib = mem_total() / GIB
     figure = round(gib / 0.97, 3)  # actual is 3% below the figure
-    out = _run_one(HardwareMemory, ctx(hardware(memory_gib={"min": figure, "preferred": figure})))
+    out = run_check(HardwareMemory, ctx(hardware(memory_gib={"min": figure, "preferred": figure})))
     assert out.status is Status.PASS
     assert out.message == f"{gib:.1f} GiB (counted as {figure:g} GiB: within 5% of it)"
     figure = round(gib / 0.9, 3)  # 10% below: not enough
-    out = _run_one(HardwareMemory, ctx(hardware(memory_gib={"min": figure, "preferred": figure})))
+    out = run_check(HardwareMemory, ctx(hardware(memory_gib={"min": figure, "preferred": figure})))
     assert (out.status, out.message) == (
         Status.FAIL,
         f"{gib:.1f} GiB: below Harbor's minimum of {figure:g} GiB",
     )
-    out = _run_one(
+    out = run_check(
         HardwareMemory, ctx(hardware(memory_gib={"min": 1, "preferred": round(gib / 0.9, 3)}))
     )
     assert out.status is Status.WARN
@@ -114,7 +114,7 @@ def test_disk_matches_df_for_the_data_volume(tmp_path: Path) -> None:
     data.mkdir()
     cfg = tmp_path / "harbor.yml"
     cfg.write_text(f"hostname: 10.0.0.5\ndata_volume: {data}\n")
-    out = _run_one(HardwareDisk, ctx(harbor_config=str(cfg)))
+    out = run_check(HardwareDisk, ctx(harbor_config=str(cfg)))
     free = df_avail(str(data)) / GIB
     shown = float(out.findings[0].actual.split()[0])
     assert abs(shown - free) < 0.2
@@ -131,7 +131,7 @@ def test_disk_thresholds(tmp_path: Path) -> None:
     cfg = tmp_path / "harbor.yml"
     cfg.write_text(f"data_volume: {tmp_path}\n")
     big = round(free * 2 + 1)
-    out = _run_one(
+    out = run_check(
         HardwareDisk,
         ctx(hardware(disk_gib={"min": big, "preferred": big}), harbor_config=str(cfg)),
     )

@@ -17,7 +17,7 @@ import pytest
 from harborkit.checks.limits import DockerdLimits, PamLimitsCheck, limits_files, parse_proc_limits
 from harborkit.engine.interface import CheckContext, Finding, Status
 from harborkit.engine.profile import load_profile
-from harborkit.engine.runner import _run_one
+from harborkit.engine.runner import run_check
 from harborkit.host.local import LocalHost, SysrootHost
 from tests.support.sysroot import rows, write
 
@@ -48,7 +48,7 @@ def expect(*entries: tuple[str, str, str, str, object]) -> dict:
 
 
 def test_compliant_passes() -> None:
-    out = _run_one(PamLimitsCheck, ctx(SYSROOTS / "centos7-compliant"))
+    out = run_check(PamLimitsCheck, ctx(SYSROOTS / "centos7-compliant"))
     assert (out.status, out.message) == (Status.PASS, "7 limits as expected")
     assert rows(out.findings) == [
         ("pass", "* soft nofile", "655350 (expected >= 655350)", "/etc/security/limits.conf:12"),
@@ -83,7 +83,7 @@ def test_compliant_passes() -> None:
 
 
 def test_guide_as_written_stact_typo_and_profile_ulimit() -> None:
-    out = _run_one(PamLimitsCheck, ctx(SYSROOTS / "guide-as-written"))
+    out = run_check(PamLimitsCheck, ctx(SYSROOTS / "guide-as-written"))
     assert out.status is Status.FAIL
     assert out.message == (
         "* soft stack: "
@@ -115,7 +115,7 @@ def test_guide_as_written_stact_typo_and_profile_ulimit() -> None:
 
 
 def test_debian12_wildcard_not_for_root_and_bad_lines() -> None:
-    out = _run_one(PamLimitsCheck, ctx(SYSROOTS / "debian12"))
+    out = run_check(PamLimitsCheck, ctx(SYSROOTS / "debian12"))
     assert out.status is Status.FAIL
     r = rows(out.findings)
     assert r[:2] == [
@@ -186,7 +186,7 @@ def test_precedence_and_order(tmp_path: Path) -> None:
         "/etc/security/limits.d/9-b.conf",
         "/etc/security/limits.d/a.conf",
     ]
-    out = _run_one(PamLimitsCheck, c)
+    out = run_check(PamLimitsCheck, c)
     assert rows(out.findings) == [
         (
             "warn",
@@ -214,13 +214,13 @@ def test_precedence_and_order(tmp_path: Path) -> None:
     ]
     # the same files on Debian: '*' no longer covers root
     write(root, {"etc/os-release": DEBIAN})
-    out = _run_one(PamLimitsCheck, ctx(root, expect(("root", "soft", "nofile", "eq", 3000))))
+    out = run_check(PamLimitsCheck, ctx(root, expect(("root", "soft", "nofile", "eq", 3000))))
     assert out.findings[-1].status is Status.FAIL
 
 
 def test_no_limits_files(tmp_path: Path) -> None:
     write(tmp_path, {"etc/os-release": DEBIAN})
-    out = _run_one(PamLimitsCheck, ctx(tmp_path, expect(("*", "-", "nofile", "ge", 1024))))
+    out = run_check(PamLimitsCheck, ctx(tmp_path, expect(("*", "-", "nofile", "ge", 1024))))
     assert rows(out.findings) == [
         ("fail", "* soft nofile", NOT_SET, None),
         ("fail", "* hard nofile", NOT_SET, None),
@@ -247,7 +247,7 @@ def test_parse_proc_limits() -> None:
 
 
 def test_dockerd_skips_on_sysroot() -> None:
-    out = _run_one(DockerdLimits, ctx(SYSROOTS / "centos7-compliant"))
+    out = run_check(DockerdLimits, ctx(SYSROOTS / "centos7-compliant"))
     assert out.status is Status.SKIP
     assert out.message.startswith("processes: auditing the sysroot")
 
@@ -259,9 +259,9 @@ def test_dockerd_not_running_skips() -> None:
         "from harborkit.checks.limits import DockerdLimits\n"
         "from harborkit.engine.interface import CheckContext\n"
         "from harborkit.engine.profile import load_profile\n"
-        "from harborkit.engine.runner import _run_one\n"
+        "from harborkit.engine.runner import run_check\n"
         "from harborkit.host import LocalHost\n"
-        "o = _run_one(DockerdLimits, CheckContext(LocalHost(), load_profile().data))\n"
+        "o = run_check(DockerdLimits, CheckContext(LocalHost(), load_profile().data))\n"
         "print(o.status.value, o.message, sep='|')\n"
     )
     r = subprocess.run(
@@ -323,7 +323,7 @@ def dockerd_with_limits(nofile: str, nproc: str) -> Iterator[int]:
 
 
 def _mine(pid: int, profile: dict | None = None) -> tuple[Finding, ...]:
-    out = _run_one(DockerdLimits, ctx(None, profile))
+    out = run_check(DockerdLimits, ctx(None, profile))
     assert out.status in (Status.PASS, Status.FAIL), out.message
     return tuple(f for f in out.findings if f.subject.startswith(f"dockerd[{pid}] "))
 
@@ -347,7 +347,7 @@ def test_dockerd_low_limits_fail_like_prlimit_says() -> None:
         from harborkit.fix.plan import hint
 
         c = ctx(None)
-        assert hint(DockerdLimits().plan(c, _run_one(DockerdLimits, c))) == (
+        assert hint(DockerdLimits().plan(c, run_check(DockerdLimits, c))) == (
             "create /etc/systemd/system/docker.service.d/90-harbor-limits.conf as:\n"
             "    # Limits for dockerd and its containers (written by harborkit fix)\n"
             "    [Service]\n"

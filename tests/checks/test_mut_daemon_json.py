@@ -17,7 +17,7 @@ from harborkit.checks.daemon_json import DaemonJsonCheck, DaemonRuntime, covers
 from harborkit.collect.snapshot import CommandOutput, Snapshot
 from harborkit.engine.interface import CheckContext, CheckOptions, Finding, Outcome, Status
 from harborkit.engine.profile import load_profile
-from harborkit.engine.runner import _run_one
+from harborkit.engine.runner import run_check
 from harborkit.host.local import LocalHost, SysrootHost
 from harborkit.host.snapshot import SnapshotHost
 from tests.support.sysroot import write
@@ -85,7 +85,7 @@ def dj_text(entries: Any) -> str:
 
 
 def runtime(ctx: CheckContext) -> Outcome:
-    return _run_one(DaemonRuntime, ctx)
+    return run_check(DaemonRuntime, ctx)
 
 
 def with_info(mutate: Any, name: str = "insecure-registries.json") -> CommandOutput:
@@ -391,7 +391,7 @@ def test_unreadable_file_in_a_snapshot() -> None:
     snap.errors[DJ] = "cat: /etc/docker/daemon.json: Permission denied"
     snap.kinds.update(NO_SYSTEMD)
     ctx = CheckContext(host=SnapshotHost(snap), profile=profile())
-    out = _run_one(DaemonJsonCheck, ctx)
+    out = run_check(DaemonJsonCheck, ctx)
     assert (out.status, out.message) == (
         Status.FAIL,
         "daemon.json: cannot read: Permission denied (the collector ran as deploy)",
@@ -416,7 +416,7 @@ def test_http_harbor_without_a_hostname_is_not_judged(tmp_path: Path) -> None:
     ctx = sys_ctx(
         tmp_path, {DJ: dj_text(["a:80"]), YML: "http:\n  port: 8080\n"}, harbor_config=YML
     )
-    out = _run_one(DaemonJsonCheck, ctx)
+    out = run_check(DaemonJsonCheck, ctx)
     assert full(out.findings)[1:] == [
         ("skip", "insecure-registries", "harbor.yml has no hostname", None, None, None)
     ]
@@ -428,7 +428,7 @@ def test_http_harbor_without_a_hostname_is_not_judged(tmp_path: Path) -> None:
 
 def test_unusable_harbor_yml_is_named(tmp_path: Path) -> None:
     ctx = sys_ctx(tmp_path, {DJ: "{}"}, harbor_config=YML)
-    out = _run_one(DaemonJsonCheck, ctx)
+    out = run_check(DaemonJsonCheck, ctx)
     assert full(out.findings)[1] == (
         "skip",
         "insecure-registries",
@@ -522,7 +522,7 @@ def test_runtime_ipv6(entries: list[str], findings: list[tuple[Any, ...]]) -> No
 
 
 def test_absent_file_with_an_https_harbor(tmp_path: Path) -> None:
-    out = _run_one(DaemonJsonCheck, sys_ctx(tmp_path, {YML: HARBOR_HTTPS}, harbor_config=YML))
+    out = run_check(DaemonJsonCheck, sys_ctx(tmp_path, {YML: HARBOR_HTTPS}, harbor_config=YML))
     assert full(out.findings) == [
         ("pass", "daemon.json", f"{DJ} absent: not needed, Harbor serves HTTPS", None, None, None)
     ]

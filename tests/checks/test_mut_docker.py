@@ -22,7 +22,7 @@ from harborkit.checks.docker import DockerCompose, DockerDaemon
 from harborkit.collect.snapshot import CommandOutput, Snapshot
 from harborkit.engine.interface import CheckContext, Finding, Status
 from harborkit.engine.profile import load_profile
-from harborkit.engine.runner import _run_one
+from harborkit.engine.runner import run_check
 from harborkit.host.local import LocalHost
 from harborkit.host.snapshot import SnapshotHost
 
@@ -183,7 +183,7 @@ def test_daemon_version_judged(
     host = snapshot_host({VERSION: (0, answer, "")})
     # no min_version in the profile: the check's own default, 17.06.0
     section = {} if minimum is None else {"min_version": minimum}
-    out = _run_one(DockerDaemon, ctx(host, docker=section))
+    out = run_check(DockerDaemon, ctx(host, docker=section))
     assert (out.status, out.message) == (status, message)
     assert full(out.findings) == [
         (finding[0], "server version", finding[1], finding[2], finding[3], None)
@@ -191,7 +191,7 @@ def test_daemon_version_judged(
 
 
 def test_daemon_reporting_no_version_is_an_error_naming_it() -> None:
-    out = _run_one(DockerDaemon, ctx(snapshot_host({VERSION: (0, server(Version=None), "")})))
+    out = run_check(DockerDaemon, ctx(snapshot_host({VERSION: (0, server(Version=None), "")})))
     assert out.status is Status.ERROR
     assert out.message.startswith("check raised ValueError: no version number in '?' (at ")
 
@@ -212,7 +212,7 @@ def test_daemon_not_reporting_its_version(
     answer: tuple[int, str, str], why: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DOCKER_HOST", "tcp://10.0.0.5:2375")
-    out = _run_one(DockerDaemon, ctx(snapshot_host({VERSION: answer})))
+    out = run_check(DockerDaemon, ctx(snapshot_host({VERSION: answer})))
     message = (
         f"the Docker daemon at tcp://10.0.0.5:2375 did not report its version: "
         f"DockerException: {why}"
@@ -226,7 +226,7 @@ def test_daemon_unreachable_finding_names_the_address(
 ) -> None:
     url = f"unix://{tmp_path}/nothing.sock"
     monkeypatch.setenv("DOCKER_HOST", url)
-    out = _run_one(DockerDaemon, ctx(LocalHost()))
+    out = run_check(DockerDaemon, ctx(LocalHost()))
     message = (
         f"cannot reach the Docker daemon at {url}: no Docker socket there (is dockerd running?)"
     )
@@ -315,7 +315,7 @@ def test_compose_version_judged(
     version: tuple[object, ...],
 ) -> None:
     host = snapshot_host(commands, which={"docker-compose": COMPOSE})
-    out = _run_one(DockerCompose, ctx(host, compose={}))
+    out = run_check(DockerCompose, ctx(host, compose={}))
     assert (out.status, out.message) == (status, message)
     assert full(out.findings) == [
         ("pass", "docker-compose", f"found at {COMPOSE}", None, COMPOSE, None),
@@ -325,7 +325,7 @@ def test_compose_version_judged(
 
 def test_compose_version_not_recorded_is_skipped() -> None:
     host = snapshot_host({}, which={"docker-compose": COMPOSE})
-    out = _run_one(DockerCompose, ctx(host))
+    out = run_check(DockerCompose, ctx(host))
     assert (out.status, out.message) == (Status.PASS, f"docker-compose at {COMPOSE}")
     assert full(out.findings)[1] == (
         "skip",
@@ -342,7 +342,7 @@ def test_compose_binary_and_minimum_from_the_profile() -> None:
     host = snapshot_host(
         {shlex.join([path, "version", "--short"]): (0, "2.20.2\n", "")}, which={"compose": path}
     )
-    out = _run_one(DockerCompose, ctx(host, compose={"binary": "compose", "min_version": "2.24"}))
+    out = run_check(DockerCompose, ctx(host, compose={"binary": "compose", "min_version": "2.24"}))
     assert (out.status, out.message) == (
         Status.FAIL,
         "version: 2.20.2 is older than 2.24, which install.sh refuses",
@@ -374,7 +374,7 @@ def test_compose_plugin_alone_fails(
     probe: tuple[int, str, str] | None, plugins: tuple[str, ...], plugin: str
 ) -> None:
     host = snapshot_host({PROBE: probe} if probe else {}, plugins=plugins)
-    out = _run_one(DockerCompose, ctx(host, compose={}))
+    out = run_check(DockerCompose, ctx(host, compose={}))
     message = PLUGIN_MESSAGE.format(plugin=plugin)
     assert (out.status, out.message) == (Status.FAIL, message)
     assert full(out.findings) == [
@@ -398,7 +398,7 @@ def test_compose_plugin_alone_fails(
     ],
 )
 def test_compose_absent_when_the_probe_finds_no_plugin(probe: tuple[int, str, str]) -> None:
-    out = _run_one(DockerCompose, ctx(snapshot_host({PROBE: probe})))
+    out = run_check(DockerCompose, ctx(snapshot_host({PROBE: probe})))
     assert (out.status, out.message) == (Status.FAIL, "docker-compose not found")
     assert full(out.findings) == [
         ("fail", "docker-compose", "docker-compose not found", "a binary on PATH", None, None)

@@ -15,7 +15,7 @@ from harborkit.checks.harbor_config import HarborConfigCheck, HarborStorage
 from harborkit.collect.snapshot import CommandOutput, Snapshot
 from harborkit.engine.interface import CheckContext, CheckOptions, Finding, Status
 from harborkit.engine.profile import load_profile
-from harborkit.engine.runner import _run_one
+from harborkit.engine.runner import run_check
 from harborkit.host.local import SysrootHost
 from harborkit.host.snapshot import SnapshotHost
 from tests.support.sysroot import write
@@ -78,7 +78,7 @@ def test_storage_free_space_at_the_one_gib_boundary() -> None:
     ctx = storage_ctx(
         facts={"df:/data": df("/data", GIB_KIB), "df:/var/log/harbor": df("/", GIB_KIB - 1)}
     )
-    out = _run_one(HarborStorage, ctx)
+    out = run_check(HarborStorage, ctx)
     assert full(out.findings) == [
         ("pass", "data_volume", "/data exists", None, "/data", f"{YML}:35"),
         (
@@ -108,7 +108,7 @@ def test_storage_free_space_at_the_one_gib_boundary() -> None:
 def test_storage_plenty_of_space_passes() -> None:
     kib = 79397624  # the Available column of the recorded df -Pk line
     ctx = storage_ctx(facts={"df:/data": df("/data", kib), "df:/var/log/harbor": df("/", kib)})
-    out = _run_one(HarborStorage, ctx)
+    out = run_check(HarborStorage, ctx)
     assert (out.status, out.message) == (Status.PASS, "data and log folders usable")
     assert full(out.findings)[1] == _free("data_volume", kib, "/data")
     assert out.findings[1].message == "75.7 GiB free on /data"
@@ -122,7 +122,7 @@ def test_storage_creatable_and_writable_on_a_live_host() -> None:
         facts={"df:/data": df("/data", 2 * GIB_KIB), "df:/var/log/harbor": df("/var/log", 0)},
     )
     ctx.host.snapshot.listings["/var/log"] = ["messages"]  # type: ignore[attr-defined]
-    out = _run_one(HarborStorage, ctx)
+    out = run_check(HarborStorage, ctx)
     assert full(out.findings)[2:] == [
         (
             "pass",
@@ -141,7 +141,7 @@ def test_storage_parent_not_writable_fails() -> None:
     ctx = storage_ctx(dirs=("/data", "/var/log"), commands={"/var/log": 1})
     ctx.host.snapshot.listings["/var/log"] = []  # type: ignore[attr-defined]
     ctx.host.snapshot.facts["df:/data"] = df("/data", 2 * GIB_KIB)  # type: ignore[attr-defined]
-    out = _run_one(HarborStorage, ctx)
+    out = run_check(HarborStorage, ctx)
     assert full(out.findings)[2:] == [
         (
             "fail",
@@ -161,7 +161,7 @@ def test_storage_parent_not_writable_fails() -> None:
 def test_storage_without_the_writability_answer_notes_it() -> None:
     ctx = storage_ctx(dirs=("/data", "/var/log"), facts={"df:/data": df("/data", GIB_KIB)})
     ctx.host.snapshot.listings["/var/log"] = []  # type: ignore[attr-defined]
-    out = _run_one(HarborStorage, ctx)
+    out = run_check(HarborStorage, ctx)
     got = full(out.findings)
     assert got[2] == (
         "pass",
@@ -178,7 +178,7 @@ def test_storage_without_the_writability_answer_notes_it() -> None:
 def test_storage_df_failed() -> None:
     failed = "/data\ndf: /data: Input/output error\n"
     ctx = storage_ctx(facts={"df:/data": failed, "df:/var/log/harbor": df("/", GIB_KIB)})
-    out = _run_one(HarborStorage, ctx)
+    out = run_check(HarborStorage, ctx)
     assert full(out.findings)[1] == (
         "skip",
         "data_volume free space",
@@ -196,7 +196,7 @@ def test_storage_with_an_unusable_harbor_yml_skips(tmp_path: Path) -> None:
         profile=copy.deepcopy(dict(load_profile().data)),
         options=CheckOptions(harbor_config=YML),
     )
-    out = _run_one(HarborStorage, ctx)
+    out = run_check(HarborStorage, ctx)
     assert (out.status, out.message, out.findings) == (
         Status.SKIP,
         f"harbor.yml unusable: {YML}: not a mapping of settings",
@@ -218,7 +218,7 @@ def config_ctx(tmp_path: Path, text: str, harbor: dict[str, Any]) -> CheckContex
 
 def test_a_profile_without_lists_uses_the_defaults(tmp_path: Path) -> None:
     text = COMPLIANT.replace("hostname: 192.168.3.60", "hostname: localhost")
-    out = _run_one(HarborConfigCheck, config_ctx(tmp_path, text, {}))
+    out = run_check(HarborConfigCheck, config_ctx(tmp_path, text, {}))
     # no forbidden hostnames, no log levels: both pass; _version 1.8.0 is the default
     assert [f for f in full(out.findings) if f[1] in ("hostname", "log.level", "_version")] == [
         ("pass", "hostname", "localhost", None, "localhost", f"{YML}:5")
@@ -250,7 +250,7 @@ def test_a_profile_without_lists_uses_the_defaults(tmp_path: Path) -> None:
 def test_log_level_against_the_profile(
     tmp_path: Path, harbor: dict[str, Any], found: list[tuple[Any, ...]]
 ) -> None:
-    out = _run_one(HarborConfigCheck, config_ctx(tmp_path, COMPLIANT, harbor))
+    out = run_check(HarborConfigCheck, config_ctx(tmp_path, COMPLIANT, harbor))
     assert [f for f in full(out.findings) if f[1] == "log.level"] == found
 
 
@@ -277,7 +277,7 @@ def test_log_level_against_the_profile(
 def test_version_against_the_profile(
     tmp_path: Path, version: str, found: list[tuple[Any, ...]]
 ) -> None:
-    out = _run_one(HarborConfigCheck, config_ctx(tmp_path, COMPLIANT, {"version": version}))
+    out = run_check(HarborConfigCheck, config_ctx(tmp_path, COMPLIANT, {"version": version}))
     assert [f for f in full(out.findings) if f[1] == "_version"] == found
 
 
@@ -292,7 +292,7 @@ def test_https_certificate_that_is_a_folder_fails(tmp_path: Path) -> None:
         profile=copy.deepcopy(dict(load_profile().data)),
         options=CheckOptions(harbor_config=YML),
     )
-    out = _run_one(HarborConfigCheck, ctx)
+    out = run_check(HarborConfigCheck, ctx)
     assert [f for f in full(out.findings) if f[1].startswith("https")] == [
         (
             "fail",
@@ -313,7 +313,7 @@ def test_unusable_harbor_yml_is_one_located_failure(tmp_path: Path) -> None:
         profile=copy.deepcopy(dict(load_profile().data)),
         options=CheckOptions(harbor_config=YML),
     )
-    out = _run_one(HarborConfigCheck, ctx)
+    out = run_check(HarborConfigCheck, ctx)
     assert out.status is Status.FAIL
     assert [(f.status.value, f.subject, f.location) for f in out.findings] == [
         ("fail", "harbor.yml", f"{YML}:2:1")
@@ -323,7 +323,7 @@ def test_unusable_harbor_yml_is_one_located_failure(tmp_path: Path) -> None:
 
 def test_unknown_key_is_located_and_a_bad_hostname_judged_once(tmp_path: Path) -> None:
     text = COMPLIANT.replace("hostname: 192.168.3.60", "hostname: [a]") + "\nhostnme: x\n"
-    out = _run_one(HarborConfigCheck, config_ctx(tmp_path, text, {}))
+    out = run_check(HarborConfigCheck, config_ctx(tmp_path, text, {}))
     got = full(out.findings)
     assert [f for f in got if f[1] == "hostnme"] == [
         (
@@ -343,7 +343,7 @@ def test_hostname_is_located_on_its_own_line_not_the_first_key(tmp_path: Path) -
     # still point at its own line (a lookup of another key falls back to the first key)
     lines = [ln for ln in COMPLIANT.splitlines() if not ln.startswith("hostname:")]
     text = "\n".join([*lines, "hostname: reg.example.com"]) + "\n"
-    out = _run_one(HarborConfigCheck, config_ctx(tmp_path, text, {}))
+    out = run_check(HarborConfigCheck, config_ctx(tmp_path, text, {}))
     assert [f for f in full(out.findings) if f[1] == "hostname"] == [
         ("pass", "hostname", "reg.example.com", None, "reg.example.com", f"{YML}:{len(lines) + 1}")
     ]
@@ -364,7 +364,7 @@ def https_findings(out: Any) -> list[tuple[Any, ...]]:
 
 def test_https_private_key_judged_after_a_certificate_the_schema_refused(tmp_path: Path) -> None:
     https = "https:\n  port: 443\n  certificate: [1]\n  private_key: /etc/harbor/tls.key\n"
-    out = _run_one(HarborConfigCheck, https_ctx(tmp_path, https, {}))
+    out = run_check(HarborConfigCheck, https_ctx(tmp_path, https, {}))
     found = https_findings(out)
     assert found[0][:2] == ("fail", "https.certificate")  # the schema's finding, judged once
     assert found[1:] == [
@@ -378,7 +378,7 @@ def test_https_private_key_judged_after_a_certificate_the_schema_refused(tmp_pat
 
 def test_https_private_key_judged_when_the_certificate_is_not_set(tmp_path: Path) -> None:
     https = "https:\n  port: 443\n  private_key: /etc/harbor/tls.key\n"
-    out = _run_one(HarborConfigCheck, https_ctx(tmp_path, https, {"/etc/harbor/tls.key": "k"}))
+    out = run_check(HarborConfigCheck, https_ctx(tmp_path, https, {"/etc/harbor/tls.key": "k"}))
     assert [f for f in https_findings(out) if f[1] == "https.private_key"] == [
         ("pass", "https.private_key", "/etc/harbor/tls.key present")
     ]
@@ -398,7 +398,7 @@ def test_https_certificate_behind_a_folder_it_cannot_read_is_missing() -> None:
         (root / "etc" / "harbor").chmod(0o700)
         os.seteuid(65534)
         try:
-            out = _run_one(HarborConfigCheck, ctx)
+            out = run_check(HarborConfigCheck, ctx)
         finally:
             os.seteuid(0)
     assert https_findings(out) == [
@@ -417,7 +417,7 @@ def test_storage_judges_the_log_folder_after_a_data_volume_it_cannot_use() -> No
         yml=COMPLIANT.replace("data_volume: /data", "data_volume: data"),
         facts={"df:/var/log/harbor": df("/", kib)},
     )
-    out = _run_one(HarborStorage, ctx)
+    out = run_check(HarborStorage, ctx)
     assert [(f.status.value, f.subject, f.message) for f in out.findings] == [
         ("skip", "data_volume", "not set to an absolute path (see harbor.config)"),
         ("pass", "log.location", "/var/log/harbor exists"),

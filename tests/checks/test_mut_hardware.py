@@ -15,7 +15,7 @@ from harborkit.checks.hardware import HardwareCpu, HardwareDisk, HardwareMemory
 from harborkit.collect.snapshot import Snapshot
 from harborkit.engine.interface import CheckContext, CheckOptions, Finding, Outcome, Status
 from harborkit.engine.profile import load_profile
-from harborkit.engine.runner import _run_one
+from harborkit.engine.runner import run_check
 from harborkit.host.snapshot import SnapshotHost
 
 KIB_PER_GIB = 1024 * 1024
@@ -70,7 +70,7 @@ def one(out: Outcome) -> Finding:
     ],
 )
 def test_cpu_boundaries(n: int, status: Status, message: str) -> None:
-    f = one(_run_one(HardwareCpu, CheckContext(host(nproc=n), PROFILE)))
+    f = one(run_check(HardwareCpu, CheckContext(host(nproc=n), PROFILE)))
     assert (f.status, f.subject, f.message, f.expected, f.actual, f.location) == (
         status,
         "cpu",
@@ -83,7 +83,7 @@ def test_cpu_boundaries(n: int, status: Status, message: str) -> None:
 
 def test_cpu_figures_with_fractions() -> None:
     ctx = CheckContext(host(nproc=3), profile(cpu={"min": 3.5, "preferred": 6}))
-    f = one(_run_one(HardwareCpu, ctx))
+    f = one(run_check(HardwareCpu, ctx))
     assert (f.status, f.message, f.expected) == (
         Status.FAIL,
         "3 CPUs: below Harbor's minimum of 3.5",
@@ -132,7 +132,7 @@ WARN = "meets the minimum, below the preferred 20 GiB"
     ],
 )
 def test_memory_boundaries(kb: int, status: Status, message: str) -> None:
-    f = one(_run_one(HardwareMemory, CheckContext(host(mem_kb=kb), TEN_TWENTY)))
+    f = one(run_check(HardwareMemory, CheckContext(host(mem_kb=kb), TEN_TWENTY)))
     assert (f.status, f.subject, f.message, f.expected, f.location) == (
         status,
         "memory",
@@ -155,7 +155,7 @@ def test_memory_boundaries(kb: int, status: Status, message: str) -> None:
     ],
 )  # fmt: skip
 def test_memory_default_profile(kb: int, status: Status, message: str) -> None:
-    f = one(_run_one(HardwareMemory, CheckContext(host(mem_kb=kb), PROFILE)))
+    f = one(run_check(HardwareMemory, CheckContext(host(mem_kb=kb), PROFILE)))
     assert (f.status, f.message, f.expected) == (status, message, ">= 4 GiB (preferred 8 GiB)")
 
 
@@ -163,7 +163,7 @@ def test_memory_within_both_figures_is_said_once() -> None:
     ctx = CheckContext(
         host(mem_kb=int(9.75 * KIB_PER_GIB)), profile(memory_gib={"min": 10, "preferred": 10})
     )
-    f = one(_run_one(HardwareMemory, ctx))
+    f = one(run_check(HardwareMemory, ctx))
     assert (f.status, f.message, f.expected) == (
         Status.PASS,
         "9.8 GiB (counted as 10 GiB: within 5% of it)",
@@ -175,7 +175,7 @@ def test_memory_fractional_figures() -> None:
     ctx = CheckContext(
         host(mem_kb=3 * KIB_PER_GIB), profile(memory_gib={"min": 3.5, "preferred": 7.5})
     )
-    f = one(_run_one(HardwareMemory, ctx))
+    f = one(run_check(HardwareMemory, ctx))
     assert (f.status, f.message, f.expected) == (
         Status.FAIL,
         "3.0 GiB: below Harbor's minimum of 3.5 GiB",
@@ -198,7 +198,7 @@ def test_memory_fractional_figures() -> None:
 )  # fmt: skip
 def test_disk_boundaries(avail: int, status: Status, message: str) -> None:
     ctx = CheckContext(host(df={"/data": ("/data", avail)}), PROFILE)
-    f = one(_run_one(HardwareDisk, ctx))
+    f = one(run_check(HardwareDisk, ctx))
     assert (f.status, f.subject, f.message, f.expected, f.location) == (
         status,
         "disk",
@@ -211,7 +211,7 @@ def test_disk_boundaries(avail: int, status: Status, message: str) -> None:
 
 def test_disk_data_missing_is_judged_on_its_nearest_existing_folder() -> None:
     ctx = CheckContext(host(df={"/data": ("/", 200 * KIB_PER_GIB)}), PROFILE)
-    f = one(_run_one(HardwareDisk, ctx))
+    f = one(run_check(HardwareDisk, ctx))
     assert (f.status, f.message) == (
         Status.PASS,
         "200.0 GiB free under /data (nearest existing folder: /)",
@@ -235,7 +235,7 @@ HARBOR_YML = "/opt/harbor/harbor.yml"
 def test_disk_follows_harbor_yml_data_volume(harbor_yml: str, path: str, folder: str) -> None:
     h = host(files={HARBOR_YML: harbor_yml}, df={path: (folder, 50 * KIB_PER_GIB)})
     ctx = CheckContext(h, PROFILE, CheckOptions(harbor_config=HARBOR_YML))
-    f = one(_run_one(HardwareDisk, ctx))
+    f = one(run_check(HardwareDisk, ctx))
     where = path if folder == path else f"{path} (nearest existing folder: {folder})"
     assert (f.status, f.message) == (
         Status.WARN,
@@ -246,5 +246,5 @@ def test_disk_follows_harbor_yml_data_volume(harbor_yml: str, path: str, folder:
 @pytest.mark.parametrize("check", [HardwareCpu, HardwareMemory, HardwareDisk])
 def test_no_hardware_section_skips(check: type) -> None:
     h = host(nproc=4, mem_kb=16 * KIB_PER_GIB, df={"/data": ("/data", 1)})
-    out = _run_one(check, CheckContext(h, {}))
+    out = run_check(check, CheckContext(h, {}))
     assert (out.status, out.message) == (Status.SKIP, "the profile has no 'hardware' section")

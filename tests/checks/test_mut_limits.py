@@ -26,7 +26,7 @@ from harborkit.checks.limits import (
 )
 from harborkit.collect.snapshot import Snapshot
 from harborkit.engine.interface import CheckContext, Finding, Status
-from harborkit.engine.runner import _run_one
+from harborkit.engine.runner import run_check
 from harborkit.fix.plan import Command, FileChange
 from harborkit.host.local import SysrootHost
 from harborkit.host.snapshot import SnapshotHost
@@ -83,7 +83,7 @@ PROFILE = expect(
 
 
 def test_findings_of_dropped_lines_profile_ulimits_and_unset_limits(tmp_path: Path) -> None:
-    out = _run_one(PamLimitsCheck, ctx(write(tmp_path, FILES), PROFILE))
+    out = run_check(PamLimitsCheck, ctx(write(tmp_path, FILES), PROFILE))
     zzzz = f"{NOT_SET}; the line at {CONF}:4 ('* hard zzzz 5') is dropped: unknown item 'zzzz'"
     assert rows(out.findings) == [
         ("warn", "* soft nofiel 1024", f"unknown item 'nofiel'{IGNORED}", f"{CONF}:2"),
@@ -119,7 +119,7 @@ def test_findings_of_dropped_lines_profile_ulimits_and_unset_limits(tmp_path: Pa
 
 def test_plan_marks_dropped_lines_and_ulimits_and_writes_the_drop_in(tmp_path: Path) -> None:
     c = ctx(write(tmp_path, FILES), PROFILE)
-    changes = PamLimitsCheck().plan(c, _run_one(PamLimitsCheck, c))
+    changes = PamLimitsCheck().plan(c, run_check(PamLimitsCheck, c))
     assert all(isinstance(ch, FileChange) for ch in changes)
     got = [
         (ch.path, ch.new.decode(), ch.reason, ch.owned, ch.check_ids)
@@ -177,7 +177,7 @@ def test_plan_edits_a_dropped_line_of_its_own_drop_in(tmp_path: Path) -> None:
         },
     )
     c = ctx(root, expect(("*", "soft", "stack", "eq", "unlimited")))
-    changes = PamLimitsCheck().plan(c, _run_one(PamLimitsCheck, c))
+    changes = PamLimitsCheck().plan(c, run_check(PamLimitsCheck, c))
     assert [(ch.path, ch.new.decode(), ch.reason, ch.owned) for ch in changes] == [  # type: ignore[union-attr]
         (
             LIMITS_DROPIN,
@@ -190,7 +190,7 @@ def test_plan_edits_a_dropped_line_of_its_own_drop_in(tmp_path: Path) -> None:
     ]
     # a dropped line alone (nothing expected): only the line is marked
     c = ctx(root, expect())
-    changes = PamLimitsCheck().plan(c, _run_one(PamLimitsCheck, c))
+    changes = PamLimitsCheck().plan(c, run_check(PamLimitsCheck, c))
     assert [ch.new.decode() for ch in changes] == [  # type: ignore[union-attr]
         "# ours\n# * soft stact unlimited  # harborkit: unknown item 'stact' (a typo of 'stack'?)\n"
     ]
@@ -199,7 +199,7 @@ def test_plan_edits_a_dropped_line_of_its_own_drop_in(tmp_path: Path) -> None:
 def test_plan_is_empty_when_all_is_well(tmp_path: Path) -> None:
     root = write(tmp_path, {"etc/security/limits.conf": "* - nofile 655350\n"})
     c = ctx(root, expect(("*", "-", "nofile", "ge", 655350)))
-    out = _run_one(PamLimitsCheck, c)
+    out = run_check(PamLimitsCheck, c)
     assert (out.status, out.message) == (Status.PASS, "1 limits as expected")
     assert PamLimitsCheck().plan(c, out) == []
 
@@ -223,7 +223,7 @@ def test_unreadable_limits_file_fails_and_is_not_edited() -> None:
         {CONF: "cat: /etc/security/limits.conf: Permission denied"},
     )
     c = CheckContext(host=host, profile=expect(("*", "soft", "nofile", "eq", 1)))
-    out = _run_one(PamLimitsCheck, c)
+    out = run_check(PamLimitsCheck, c)
     assert rows(out.findings) == [
         ("fail", CONF, f"cannot read: Permission denied{IGNORED}", CONF),
         ("pass", "* soft nofile", "1 (expected = 1)", f"{X_CONF}:1"),  # read on after it
@@ -235,7 +235,7 @@ def test_unreadable_limits_file_fails_and_is_not_edited() -> None:
         {"/etc/profile": "cat: /etc/profile: Permission denied"},
     )
     c = CheckContext(host=host, profile=expect())
-    assert rows(_run_one(PamLimitsCheck, c).findings) == [
+    assert rows(run_check(PamLimitsCheck, c).findings) == [
         ("warn", "ulimit -n 1", ULIMIT, "/etc/profile.d/a.sh:1")
     ]
 
@@ -485,7 +485,7 @@ DOCKERD = {
 
 def test_dockerd_limits_from_a_snapshot() -> None:
     c = CheckContext(host=_dockerd_host({812: PROC_LIMITS, 913: None}), profile=DOCKERD)
-    out = _run_one(DockerdLimits, c)
+    out = run_check(DockerdLimits, c)
     where = "/proc/812/limits"
     hint = "in a docker.service drop-in"
     assert rows(out.findings) == [
@@ -545,7 +545,7 @@ def test_dockerd_limits_from_a_snapshot() -> None:
 def test_dockerd_limits_pass_and_plan_nothing() -> None:
     profile = {"limits": {"dockerd": {"nofile": {"op": "ge", "value": 1024}}}}
     c = CheckContext(host=_dockerd_host({812: PROC_LIMITS}), profile=profile)
-    out = _run_one(DockerdLimits, c)
+    out = run_check(DockerdLimits, c)
     assert (out.status, out.message) == (Status.PASS, "dockerd limits as expected")
     assert DockerdLimits().plan(c, out) == ()
     # a failing item that has no systemd directive cannot be planned either
@@ -553,7 +553,7 @@ def test_dockerd_limits_pass_and_plan_nothing() -> None:
     c = CheckContext(
         host=_dockerd_host({812: "Limit\nMax cpu time  0  0  seconds\n"}), profile=profile
     )
-    out = _run_one(DockerdLimits, c)
+    out = run_check(DockerdLimits, c)
     assert rows(out.findings) == [
         ("warn", "dockerd[812] cpu", "no 'cpu' limit known in /proc/812/limits", None)
     ]
@@ -562,10 +562,10 @@ def test_dockerd_limits_pass_and_plan_nothing() -> None:
 
 def test_dockerd_not_running_in_the_snapshot_skips() -> None:
     c = CheckContext(host=_dockerd_host({}), profile=DOCKERD)
-    out = _run_one(DockerdLimits, c)
+    out = run_check(DockerdLimits, c)
     assert (out.status, out.message) == (Status.SKIP, "dockerd is not running")
     c = CheckContext(host=_dockerd_host({}), profile={"limits": {}})
-    out = _run_one(DockerdLimits, c)
+    out = run_check(DockerdLimits, c)
     assert (out.status, out.message) == (Status.SKIP, "the profile sets no limits.dockerd items")
 
 
@@ -579,7 +579,7 @@ def test_dockerd_plan_rewrites_its_own_drop_in_or_leaves_it() -> None:
     h = _dockerd_host({812: PROC_LIMITS})
     h.snapshot.files[DOCKER_LIMITS_DROPIN] = b"[Service]\nLimitNOFILE=1024\n"
     c = CheckContext(host=h, profile=profile)
-    changes = DockerdLimits().plan(c, _run_one(DockerdLimits, c))
+    changes = DockerdLimits().plan(c, run_check(DockerdLimits, c))
     assert changes[0] == FileChange(
         ("limits.dockerd",),
         DOCKER_LIMITS_DROPIN,
@@ -591,7 +591,7 @@ def test_dockerd_plan_rewrites_its_own_drop_in_or_leaves_it() -> None:
     assert len(changes) == 3
     # the drop-in already says so (dockerd not restarted since): no change, no restart
     h.snapshot.files[DOCKER_LIMITS_DROPIN] = want
-    assert DockerdLimits().plan(c, _run_one(DockerdLimits, c)) == []
+    assert DockerdLimits().plan(c, run_check(DockerdLimits, c)) == []
 
 
 def _text(new: bytes) -> str:
@@ -607,7 +607,7 @@ def test_plan_of_files_with_colons_latin1_and_distant_typos(tmp_path: Path) -> N
     (d / "a:b.conf").write_bytes(b"# r\xe9glages\n* soft msgq 1\n* soft corr 0\n")
     write(tmp_path, {"etc/os-release": "ID=centos\n", "etc/profile.d/x:y.sh": "ulimit -n 9\n"})
     c = ctx(tmp_path, expect())
-    changes = PamLimitsCheck().plan(c, _run_one(PamLimitsCheck, c))
+    changes = PamLimitsCheck().plan(c, run_check(PamLimitsCheck, c))
     assert [(ch.path, _text(ch.new)) for ch in changes if isinstance(ch, FileChange)] == [
         (
             "/etc/security/limits.d/a:b.conf",
@@ -639,7 +639,7 @@ def test_dockerd_unreadable_first_and_a_row_the_kernel_does_not_print() -> None:
         }
     }
     c = CheckContext(host=_dockerd_host({700: None, 812: text}), profile=profile)
-    assert rows(_run_one(DockerdLimits, c).findings) == [
+    assert rows(run_check(DockerdLimits, c).findings) == [
         ("warn", "dockerd[700]",
          "cannot read /proc/700/limits: [Errno 13] Permission denied: '/proc/700/limits'", None),
         ("pass", "dockerd[812] soft nofile", "1024 (expected >= 1024)", "/proc/812/limits"),
@@ -656,7 +656,7 @@ def test_plan_appends_each_failing_type_once_to_a_latin1_drop_in(tmp_path: Path)
     write(tmp_path, {"etc/os-release": "ID=centos\n"})
     profile = expect(("*", "soft", "nofile", "ge", 4096), ("*", "hard", "nofile", "ge", 8192))
     c = ctx(tmp_path, profile)
-    changes = PamLimitsCheck().plan(c, _run_one(PamLimitsCheck, c))
+    changes = PamLimitsCheck().plan(c, run_check(PamLimitsCheck, c))
     assert [(ch.path, _text(ch.new)) for ch in changes if isinstance(ch, FileChange)] == [
         (
             LIMITS_DROPIN,
@@ -675,7 +675,7 @@ def test_root_line_then_a_dash_wildcard_leaves_root_hard_unset(tmp_path: Path) -
             "etc/security/limits.conf": "root soft nofile 1\n* - nofile 2\n",
         },
     )
-    out = _run_one(PamLimitsCheck, ctx(root, expect(("root", "hard", "nofile", "ge", 1))))
+    out = run_check(PamLimitsCheck, ctx(root, expect(("root", "hard", "nofile", "ge", 1))))
     assert rows(out.findings) == [("fail", "root hard nofile", NOT_SET, None)]
 
 
@@ -690,7 +690,7 @@ def test_files_sorted_by_whole_name_and_unreadable_profiles_passed_over(tmp_path
         {"/etc/profile.d/a.sh": "cat: /etc/profile.d/a.sh: Permission denied"},
     )
     c = CheckContext(host=host, profile=expect(("*", "soft", "nofile", "eq", 2)))
-    out = _run_one(PamLimitsCheck, c)
+    out = run_check(PamLimitsCheck, c)
     assert rows(out.findings) == [
         ("pass", "* soft nofile", "2 (expected = 2)", "/etc/security/limits.d/b.conf:1"),
         # the first '#' starts the comment; the unreadable a.sh before it is passed over

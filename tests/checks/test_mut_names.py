@@ -20,7 +20,7 @@ from harborkit.checks.names import (
 )
 from harborkit.collect.snapshot import CommandOutput, Snapshot
 from harborkit.engine.interface import CheckContext, Finding, Status
-from harborkit.engine.runner import _run_one
+from harborkit.engine.runner import run_check
 from harborkit.fix.plan import FileChange, ManualStep
 from harborkit.host.local import SysrootHost
 from harborkit.host.snapshot import SnapshotHost
@@ -98,7 +98,7 @@ def test_hosts_wanted_and_the_plan_that_writes_them() -> None:
         "10.0.0.5\tharbor01.example.com\n"
     )
     for check in (HostnameResolves, NodesResolve):
-        changes = check().plan(c, _run_one(check, c))
+        changes = check().plan(c, run_check(check, c))
         assert changes == [
             FileChange((check.id,), "/etc/hosts", new.encode(), HOSTS.encode(), REASON)
         ]
@@ -106,7 +106,7 @@ def test_hosts_wanted_and_the_plan_that_writes_them() -> None:
 
 def test_nodes_on_a_snapshot() -> None:
     c = CheckContext(host=host("harbor01.example.com", HOSTS, ANSWERS), profile=NODES)
-    out = _run_one(NodesResolve, c)
+    out = run_check(NodesResolve, c)
     assert out.message == "4 of 6 fail: harbor01, n3, n4 and 1 more"
     assert rows(out.findings) == [
         ("fail", "harbor01", "resolves to 127.0.1.1, not 10.0.0.5", "/etc/hosts:2"),
@@ -137,7 +137,7 @@ def test_nodes_ok_message_counts(count: int, message: str) -> None:
     answers = {"n1": ("10.0.0.1",), "n2": ("10.0.0.2",)}
     profile = nodes(**dict(list({"n1": "10.0.0.1", "n2": "10.0.0.2"}.items())[:count]))
     c = CheckContext(host=host("n1", None, answers), profile=profile)
-    out = _run_one(NodesResolve, c)
+    out = run_check(NodesResolve, c)
     assert (out.status, out.message) == (Status.PASS, message)
     assert out.findings[0].actual == "10.0.0.1"
     assert NodesResolve().plan(c, out) == []
@@ -157,7 +157,7 @@ def test_own_name_on_a_snapshot(
     answer: tuple[str, ...], row: tuple[str, str, str, None], actual: str | None
 ) -> None:
     c = CheckContext(host=host("h1", None, {"h1": answer}), profile={})
-    out = _run_one(HostnameResolves, c)
+    out = run_check(HostnameResolves, c)
     assert rows(out.findings) == [row]
     assert out.findings[0].actual == actual
     assert out.findings[0].expected == (None if answer else "an address")
@@ -176,7 +176,7 @@ def test_own_name_on_a_snapshot(
 
 def test_manual_step_names_the_short_name() -> None:
     c = CheckContext(host=host("h1.example.com", None, {"h1.example.com": ()}), profile={})
-    assert HostnameResolves().plan(c, _run_one(HostnameResolves, c)) == [
+    assert HostnameResolves().plan(c, run_check(HostnameResolves, c)) == [
         ManualStep(
             ("network.hostname",),
             "give h1.example.com this host's cluster address in /etc/hosts (name it in the "
@@ -319,7 +319,7 @@ def test_nodes_with_several_addresses() -> None:
         "n7": ("10.0.0.77", "10.0.0.78"),
     }
     c = CheckContext(host=host("h", hosts, answers), profile=nodes(n6="10.0.0.6", n7="10.0.0.7"))
-    out = _run_one(NodesResolve, c)
+    out = run_check(NodesResolve, c)
     assert out.findings == (
         # the line giving the node's own address, not the first line naming it
         Finding(

@@ -12,7 +12,7 @@ import pytest
 from harborkit.checks.selinux import CONFIG, ENFORCE, SelinuxMode
 from harborkit.collect.snapshot import Snapshot
 from harborkit.engine.interface import CheckContext, Finding, Outcome, Status
-from harborkit.engine.runner import _run_one
+from harborkit.engine.runner import run_check
 from harborkit.fix.plan import Command, FileChange, ManualStep
 from harborkit.host.local import SysrootHost
 from harborkit.host.snapshot import SnapshotHost
@@ -104,7 +104,7 @@ ENFORCING = {"selinux": {"mode": "enforcing"}}
     ],
 )  # fmt: skip
 def test_config_line(tmp_path: Path, config: str, status: str, finding: tuple[Any, ...]) -> None:
-    out = _run_one(SelinuxMode, sysroot(tmp_path, config, None, **DISABLED))
+    out = run_check(SelinuxMode, sysroot(tmp_path, config, None, **DISABLED))
     f = out.findings[0]
     assert (f.status.value, f.subject, f.message, f.actual, f.location) == (
         finding[0],
@@ -221,14 +221,14 @@ def test_live_config_and_runtime(
     message: str,
     findings: list[tuple[Any, ...]],
 ) -> None:
-    out = _run_one(SelinuxMode, live(config, enforce, **profile))
+    out = run_check(SelinuxMode, live(config, enforce, **profile))
     assert (out.status.value, out.message) == (status, message)
     assert rows(out) == findings
 
 
 @pytest.mark.parametrize("profile", [{}, {"selinux": {}}], ids=["no-section", "no-mode"])
 def test_profile_without_a_mode_asks_for_disabled(profile: dict[str, Any]) -> None:
-    out = _run_one(SelinuxMode, live("SELINUX=permissive\n", None, **profile))
+    out = run_check(SelinuxMode, live("SELINUX=permissive\n", None, **profile))
     assert (out.status, out.message) == (Status.WARN, "config: SELINUX=permissive")
     assert out.findings[0].expected == "SELINUX=disabled"
     assert out.findings[1].expected == "disabled"
@@ -237,7 +237,7 @@ def test_profile_without_a_mode_asks_for_disabled(profile: dict[str, Any]) -> No
 def test_a_fact_the_snapshot_lacks_skips_the_check() -> None:
     snap = Snapshot("server58")
     snap.files[CONFIG] = b"SELINUX=disabled\n"
-    out = _run_one(SelinuxMode, CheckContext(SnapshotHost(snap), DISABLED))
+    out = run_check(SelinuxMode, CheckContext(SnapshotHost(snap), DISABLED))
     assert (out.status, out.message) == (
         Status.SKIP,
         f"the snapshot from server58 has no entry for {ENFORCE} (the collector did not gather it; make it again with harborkit collect --script and this run's --profile, --node, --install-dir and --harbor-config)",
@@ -246,7 +246,7 @@ def test_a_fact_the_snapshot_lacks_skips_the_check() -> None:
 
 def test_sysroot_with_sys_fs_but_no_enforce_file_is_off(tmp_path: Path) -> None:
     (tmp_path / "sys/fs").mkdir(parents=True)
-    out = _run_one(SelinuxMode, sysroot(tmp_path, CENTOS7, None, **DISABLED))
+    out = run_check(SelinuxMode, sysroot(tmp_path, CENTOS7, None, **DISABLED))
     assert rows(out)[1] == (
         "pass",
         "runtime",
@@ -257,7 +257,7 @@ def test_sysroot_with_sys_fs_but_no_enforce_file_is_off(tmp_path: Path) -> None:
     )
     empty = tmp_path / "empty"
     empty.mkdir()
-    out = _run_one(SelinuxMode, sysroot(empty, None, None, **DISABLED))
+    out = run_check(SelinuxMode, sysroot(empty, None, None, **DISABLED))
     assert (out.status, out.message) == (Status.PASS, "SELinux not present")
 
 
@@ -265,7 +265,7 @@ def test_unreadable_config_counts_as_absent(tmp_path: Path) -> None:
     snap = Snapshot("server58")
     snap.errors[CONFIG] = "cat: /etc/selinux/config: Permission denied"
     snap.files[ENFORCE] = b"1\n"
-    out = _run_one(SelinuxMode, CheckContext(SnapshotHost(snap), DISABLED))
+    out = run_check(SelinuxMode, CheckContext(SnapshotHost(snap), DISABLED))
     assert (out.status, out.message) == (Status.FAIL, "runtime: enforcing (enforce = 1)")
     assert rows(out)[0] == ("warn", "config", f"no {CONFIG}", "disabled", None, None)
 
@@ -276,7 +276,7 @@ REBOOT = "reboot to make SELINUX={mode} take effect (the running kernel is {now}
 
 
 def _plan(ctx: CheckContext) -> list[object]:
-    out = _run_one(SelinuxMode, ctx)
+    out = run_check(SelinuxMode, ctx)
     return list(SelinuxMode().plan(ctx, out))
 
 
@@ -365,9 +365,9 @@ def test_plan_of_passing_findings_is_empty() -> None:
 def test_a_mode_the_check_does_not_know_asks_for_disabled() -> None:
     # profiles are validated against an enum; an in-process profile may say anything
     ctx = live("SELINUX=permissive\n", None, selinux={"mode": "strict"})
-    out = _run_one(SelinuxMode, ctx)
+    out = run_check(SelinuxMode, ctx)
     assert (out.status, out.message) == (Status.WARN, "config: SELINUX=permissive")
-    out = _run_one(SelinuxMode, live("SELINUX=disabled\n", None, selinux={"mode": "strict"}))
+    out = run_check(SelinuxMode, live("SELINUX=disabled\n", None, selinux={"mode": "strict"}))
     assert (out.status, out.message) == (
         Status.PASS,
         "SELinux disabled in config, disabled at runtime",

@@ -23,7 +23,7 @@ from harborkit.checks.sysctl import (
 )
 from harborkit.collect.snapshot import Snapshot
 from harborkit.engine.interface import CheckContext, Finding, Status
-from harborkit.engine.runner import _run_one
+from harborkit.engine.runner import run_check
 from harborkit.fix.plan import Command, FileChange
 from harborkit.host.local import SysrootHost
 from harborkit.host.snapshot import SnapshotHost
@@ -85,7 +85,7 @@ def test_plan_edits_late_files_and_appends_the_rest(tmp_path: Path) -> None:
         ),
     }
     # the same plan as changes of each check; only the drop-in is harborkit's own
-    changes = SysctlPersisted().plan(c, _run_one(SysctlPersisted, c))
+    changes = SysctlPersisted().plan(c, run_check(SysctlPersisted, c))
     assert [
         (ch.path, ch.owned, ch.check_ids, ch.reason) for ch in changes if isinstance(ch, FileChange)
     ] == [
@@ -98,7 +98,7 @@ def test_plan_edits_late_files_and_appends_the_rest(tmp_path: Path) -> None:
 
 def test_runtime_plan_adds_sysctl_system_only_when_a_value_fails(tmp_path: Path) -> None:
     c = ctx(write(tmp_path, FILES))
-    out = _run_one(SysctlRuntime, c)
+    out = run_check(SysctlRuntime, c)
     changes = list(SysctlRuntime().plan(c, out))
     assert {ch.check_ids for ch in changes} == {("sysctl.runtime",)}
     assert [ch.path for ch in changes[:-1] if isinstance(ch, FileChange)] == [
@@ -115,8 +115,8 @@ def test_runtime_plan_adds_sysctl_system_only_when_a_value_fails(tmp_path: Path)
     profile = {"sysctl": {"vm.swappiness": {"op": "le", "value": 10}}}
     ok = {"proc/sys/kernel/ostype": "Linux\n", "proc/sys/vm/swappiness": "5\n"}
     c2 = ctx(write(tmp_path / "ok", ok), profile)
-    assert _run_one(SysctlRuntime, c2).status is Status.PASS
-    assert tuple(SysctlRuntime().plan(c2, _run_one(SysctlRuntime, c2))) == ()
+    assert run_check(SysctlRuntime, c2).status is Status.PASS
+    assert tuple(SysctlRuntime().plan(c2, run_check(SysctlRuntime, c2))) == ()
 
 
 def test_plan_writes_a_new_drop_in_and_does_not_repeat_notes(tmp_path: Path) -> None:
@@ -306,7 +306,7 @@ def test_runtime_value_the_collector_could_not_read_warns() -> None:
         }
     }
     c = CheckContext(host=host, profile=profile)
-    out = _run_one(SysctlRuntime, c)
+    out = run_check(SysctlRuntime, c)
     assert rows(out.findings) == [
         (
             "warn",
@@ -351,14 +351,14 @@ def test_ok_messages_count_judged_keys_only(tmp_path: Path) -> None:
         }
     }
     c = ctx(root, profile)
-    rt = _run_one(SysctlRuntime, c)
+    rt = run_check(SysctlRuntime, c)
     assert (rt.status, rt.message) == (Status.PASS, "1 keys as expected")
     assert rows(rt.findings)[1:] == [
         ("skip", "vm.drop_caches", "ignored", None),
         ("skip", "net.ipv4.tcp_tw_recycle", "not applicable: this kernel has no "
          "net.ipv4.tcp_tw_recycle", None),
     ]  # fmt: skip
-    pe = _run_one(SysctlPersisted, c)
+    pe = run_check(SysctlPersisted, c)
     assert (pe.status, pe.message) == (Status.PASS, "1 keys persisted as expected")
     assert rows(pe.findings)[1] == (
         "skip",

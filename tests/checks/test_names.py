@@ -7,7 +7,7 @@ from pathlib import Path
 from harborkit.checks.names import HostnameResolves, NodesResolve
 from harborkit.engine.interface import CheckContext, Status
 from harborkit.engine.profile import load_profile, with_nodes
-from harborkit.engine.runner import _run_one
+from harborkit.engine.runner import run_check
 from harborkit.host.local import LocalHost, SysrootHost
 from tests.support.sysroot import rows
 
@@ -21,7 +21,7 @@ def ctx(root: Path | None, nodes: list[str] | None = None) -> CheckContext:
 
 
 def test_hostname_resolves_on_centos() -> None:
-    out = _run_one(HostnameResolves, ctx(SYSROOTS / "centos7-compliant"))
+    out = run_check(HostnameResolves, ctx(SYSROOTS / "centos7-compliant"))
     assert (out.status, out.message) == (Status.PASS, "server58: resolves to 192.168.3.58")
     assert rows(out.findings) == [
         ("pass", "server58", "resolves to 192.168.3.58", "/etc/hosts:3"),
@@ -29,7 +29,7 @@ def test_hostname_resolves_on_centos() -> None:
 
 
 def test_hostname_loopback_only_on_debian() -> None:
-    out = _run_one(HostnameResolves, ctx(SYSROOTS / "debian12"))
+    out = run_check(HostnameResolves, ctx(SYSROOTS / "debian12"))
     assert out.status is Status.WARN
     assert rows(out.findings) == [
         (
@@ -45,13 +45,13 @@ def test_hostname_does_not_resolve(tmp_path: Path) -> None:
     (tmp_path / "etc").mkdir()
     (tmp_path / "etc/hostname").write_text("lonely\n")
     (tmp_path / "etc/hosts").write_text("127.0.0.1 localhost\n# 10.0.0.5 lonely\n")
-    out = _run_one(HostnameResolves, ctx(tmp_path))
+    out = run_check(HostnameResolves, ctx(tmp_path))
     assert rows(out.findings) == [("fail", "lonely", "does not resolve", None)]
     assert out.status is Status.FAIL
 
 
 def test_nodes_skip_without_nodes() -> None:
-    out = _run_one(NodesResolve, ctx(SYSROOTS / "centos7-compliant"))
+    out = run_check(NodesResolve, ctx(SYSROOTS / "centos7-compliant"))
     assert (out.status, out.message) == (
         Status.SKIP,
         "no cluster nodes in the profile (add with --node NAME=ADDRESS)",
@@ -59,7 +59,7 @@ def test_nodes_skip_without_nodes() -> None:
 
 
 def test_nodes_resolve_in_guide_hosts() -> None:
-    out = _run_one(NodesResolve, ctx(SYSROOTS / "guide-as-written", GUIDE_NODES))
+    out = run_check(NodesResolve, ctx(SYSROOTS / "guide-as-written", GUIDE_NODES))
     assert (out.status, out.message) == (Status.PASS, "2 nodes resolve")
     assert rows(out.findings) == [
         ("pass", "server58", "resolves to 192.168.3.58", "/etc/hosts:3"),
@@ -69,7 +69,7 @@ def test_nodes_resolve_in_guide_hosts() -> None:
 
 def test_nodes_wrong_address_and_unresolvable_differ() -> None:
     nodes = [*GUIDE_NODES, "server60=192.168.3.60"]
-    out = _run_one(NodesResolve, ctx(SYSROOTS / "debian12", nodes))
+    out = run_check(NodesResolve, ctx(SYSROOTS / "debian12", nodes))
     assert out.status is Status.FAIL
     assert out.message == "2 of 3 fail: server59, server60"
     assert rows(out.findings) == [
@@ -91,7 +91,7 @@ def test_nodes_wrong_address_and_unresolvable_differ() -> None:
 def test_sysroot_without_hostname_skips(tmp_path: Path) -> None:
     (tmp_path / "etc").mkdir()
     (tmp_path / "etc/hosts").write_text("127.0.0.1 localhost\n")
-    out = _run_one(HostnameResolves, ctx(tmp_path))
+    out = run_check(HostnameResolves, ctx(tmp_path))
     assert (out.status, out.message) == (
         Status.SKIP,
         "the sysroot has no /etc/hostname: its host name is unknown",

@@ -15,7 +15,7 @@ from harborkit.checks.limits import PamLimitsCheck
 from harborkit.checks.sysctl import SysctlPersisted
 from harborkit.engine.interface import CheckContext, Status
 from harborkit.engine.profile import load_profile
-from harborkit.engine.runner import _run_one
+from harborkit.engine.runner import run_check
 from harborkit.host.local import SysrootHost
 
 
@@ -92,7 +92,7 @@ def test_limits_lines_read_as_pam_limits_reads_them(root: Path) -> None:
         "* soft stack unlimited\n"
         "* hard stack unlimited\n"
     )
-    out = _run_one(PamLimitsCheck, _ctx(root))
+    out = run_check(PamLimitsCheck, _ctx(root))
     assert (out.status, out.message) == (
         Status.FAIL,
         "2 of 11 fail: * soft nofile, root soft nproc",
@@ -142,7 +142,7 @@ def test_sysctl_values_read_as_the_kernel_reads_them(root: Path) -> None:
         "net.core.somaxconn = +2048\n"
         "kernel.sem = 250 32000 100 0200\n"
     )
-    out = _run_one(SysctlPersisted, _ctx(root))
+    out = run_check(SysctlPersisted, _ctx(root))
     conf = "/etc/sysctl.d/90-harbor.conf"
     got = {f.subject: (f.status.value, f.message, f.location) for f in out.findings if f.location}
     assert got == {

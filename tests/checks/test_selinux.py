@@ -9,7 +9,7 @@ import pytest
 from harborkit.checks.selinux import SelinuxMode
 from harborkit.engine.interface import CheckContext, Status
 from harborkit.engine.profile import load_profile
-from harborkit.engine.runner import _run_one
+from harborkit.engine.runner import run_check
 from harborkit.host.local import LocalHost, SysrootHost
 from tests.support.sysroot import rows
 
@@ -34,7 +34,7 @@ def sysroot(tmp_path: Path, config: str | None, enforce: str | None, sys_fs: boo
 
 
 def test_guide_disabled_in_config_enforcing_until_reboot() -> None:
-    out = _run_one(SelinuxMode, ctx(SYSROOTS / "guide-as-written"))
+    out = run_check(SelinuxMode, ctx(SYSROOTS / "guide-as-written"))
     assert (out.status, out.message) == (Status.FAIL, "disabled in config, enforcing until reboot")
     assert rows(out.findings) == [
         ("pass", "config", "SELINUX=disabled", "/etc/selinux/config:6"),
@@ -48,7 +48,7 @@ def test_guide_disabled_in_config_enforcing_until_reboot() -> None:
 
 
 def test_compliant_config_runtime_unknown_on_sysroot() -> None:
-    out = _run_one(SelinuxMode, ctx(SYSROOTS / "centos7-compliant"))
+    out = run_check(SelinuxMode, ctx(SYSROOTS / "centos7-compliant"))
     assert (out.status, out.message) == (
         Status.PASS,
         "SELinux disabled in config, unknown at runtime",
@@ -62,7 +62,7 @@ def test_compliant_config_runtime_unknown_on_sysroot() -> None:
 
 
 def test_debian_has_no_selinux() -> None:
-    out = _run_one(SelinuxMode, ctx(SYSROOTS / "debian12"))
+    out = run_check(SelinuxMode, ctx(SYSROOTS / "debian12"))
     assert (out.status, out.message) == (Status.PASS, "SELinux not present")
 
 
@@ -84,13 +84,13 @@ def test_debian_has_no_selinux() -> None:
 def test_config_and_runtime_combinations(
     tmp_path: Path, config: str, enforce: str | None, status: str, message: str, runtime: str
 ) -> None:
-    out = _run_one(SelinuxMode, ctx(sysroot(tmp_path, config, enforce)))
+    out = run_check(SelinuxMode, ctx(sysroot(tmp_path, config, enforce)))
     assert (out.status.value, out.message) == (status, message)
     assert out.findings[1].message == runtime
 
 
 def test_bad_config_value(tmp_path: Path) -> None:
-    out = _run_one(SelinuxMode, ctx(sysroot(tmp_path, "SELINUX=disable\n", None)))
+    out = run_check(SelinuxMode, ctx(sysroot(tmp_path, "SELINUX=disable\n", None)))
     assert rows(out.findings)[0] == (
         "fail",
         "config",

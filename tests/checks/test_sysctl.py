@@ -8,7 +8,7 @@ from pathlib import Path
 from harborkit.checks.sysctl import SysctlPersisted, SysctlRuntime, proc_path, sysctl_files
 from harborkit.engine.interface import CheckContext, Finding, Status
 from harborkit.engine.profile import load_profile
-from harborkit.engine.runner import _run_one
+from harborkit.engine.runner import run_check
 from harborkit.host.local import LocalHost, SysrootHost
 from tests.support.sysroot import write
 
@@ -32,7 +32,7 @@ def by_subject(findings: tuple[Finding, ...]) -> dict[str, Finding]:
 
 def test_compliant_runtime_and_persisted_pass() -> None:
     c = ctx(SYSROOTS / "centos7-compliant")
-    rt = _run_one(SysctlRuntime, c)
+    rt = run_check(SysctlRuntime, c)
     assert (rt.status, rt.message) == (Status.PASS, "26 keys as expected")
     f = by_subject(rt.findings)
     assert len(f) == 27
@@ -48,7 +48,7 @@ def test_compliant_runtime_and_persisted_pass() -> None:
     assert f["net.ipv4.tcp_tw_recycle"].status is Status.PASS
     assert (f["vm.drop_caches"].status, f["vm.drop_caches"].message) == (Status.SKIP, DROP_CACHES)
 
-    pe = _run_one(SysctlPersisted, c)
+    pe = run_check(SysctlPersisted, c)
     assert (pe.status, pe.message) == (Status.PASS, "26 keys persisted as expected")
     p = by_subject(pe.findings)
     # /etc/sysctl.d/90-harbor.conf hides /usr/lib/sysctl.d/90-harbor.conf (swappiness 60)
@@ -58,7 +58,7 @@ def test_compliant_runtime_and_persisted_pass() -> None:
 
 
 def test_guide_as_written_persisted_in_sysctl_conf() -> None:
-    pe = _run_one(SysctlPersisted, ctx(SYSROOTS / "guide-as-written"))
+    pe = run_check(SysctlPersisted, ctx(SYSROOTS / "guide-as-written"))
     assert pe.status is Status.PASS
     p = by_subject(pe.findings)
     assert p["fs.aio-max-nr"].location == "/etc/sysctl.conf:12"
@@ -72,7 +72,7 @@ def test_guide_as_written_persisted_in_sysctl_conf() -> None:
 
 
 def test_debian12_runtime_not_applicable_and_failures() -> None:
-    rt = _run_one(SysctlRuntime, ctx(SYSROOTS / "debian12"))
+    rt = run_check(SysctlRuntime, ctx(SYSROOTS / "debian12"))
     assert rt.status is Status.FAIL
     assert rt.message == "2 of 27 fail: vm.max_map_count, vm.swappiness"
     f = by_subject(rt.findings)
@@ -85,7 +85,7 @@ def test_debian12_runtime_not_applicable_and_failures() -> None:
 
 
 def test_debian12_persisted_not_persisted_and_not_applicable() -> None:
-    pe = _run_one(SysctlPersisted, ctx(SYSROOTS / "debian12"))
+    pe = run_check(SysctlPersisted, ctx(SYSROOTS / "debian12"))
     assert (pe.status, pe.message) == (
         Status.FAIL,
         "vm.max_map_count: not persisted (lost at reboot)",
@@ -136,7 +136,7 @@ def test_order_override_and_syntax(tmp_path: Path) -> None:
         "/etc/sysctl.d/20-b.conf",
         "/etc/sysctl.conf",
     ]
-    pe = _run_one(SysctlPersisted, c)
+    pe = run_check(SysctlPersisted, c)
     p = by_subject(pe.findings)
     assert p["vm.swappiness"] == Finding(
         Status.PASS,
@@ -150,20 +150,20 @@ def test_order_override_and_syntax(tmp_path: Path) -> None:
     assert p["kernel.sem"].status is Status.FAIL
     assert p["net.core.somaxconn"].location == "/etc/sysctl.conf:1"
     assert p["net.core.somaxconn"].status is Status.FAIL
-    rt = _run_one(SysctlRuntime, c)
+    rt = run_check(SysctlRuntime, c)
     assert [f.status for f in rt.findings] == [Status.PASS, Status.PASS, Status.PASS]
     assert by_subject(rt.findings)["kernel.sem"].actual == "250 32000 100 128"
 
 
 def test_sysroot_without_proc_sys_skips_runtime(tmp_path: Path) -> None:
     write(tmp_path, {"etc/sysctl.conf": "vm.swappiness = 10\n"})
-    out = _run_one(SysctlRuntime, ctx(tmp_path))
+    out = run_check(SysctlRuntime, ctx(tmp_path))
     assert (out.status, out.message) == (
         Status.SKIP,
         "kernel parameters need /proc/sys; the sysroot has none",
     )
     # without /proc/sys the kernel's keys are unknown: every key is judged
-    pe = _run_one(SysctlPersisted, ctx(tmp_path))
+    pe = run_check(SysctlPersisted, ctx(tmp_path))
     p = by_subject(pe.findings)
     assert p["vm.swappiness"].status is Status.PASS
     assert p["net.ipv4.tcp_tw_recycle"].message == "not persisted (lost at reboot)"
@@ -175,7 +175,7 @@ def _sysctl_n(key: str) -> str | None:
 
 
 def test_live_runtime_matches_sysctl_n() -> None:
-    out = _run_one(SysctlRuntime, ctx(None))
+    out = run_check(SysctlRuntime, ctx(None))
     assert out.status in (Status.PASS, Status.FAIL)
     for f in out.findings:
         spec = PROFILE["sysctl"][f.subject]

@@ -12,7 +12,7 @@ from harborkit.checks import timesync
 from harborkit.checks.timesync import BUILTIN_FALLBACK, TimeConfig, TimeSync
 from harborkit.engine.interface import CheckContext, Status
 from harborkit.engine.profile import load_profile
-from harborkit.engine.runner import _run_one
+from harborkit.engine.runner import run_check
 from harborkit.host.local import SysrootHost
 from tests.support.sysroot import rows, write
 
@@ -36,7 +36,7 @@ def enable(root: Path, unit: str, target: str = "multi-user.target") -> str:
 
 
 def first(root: Path, **time: Any) -> tuple[str, str, str, str | None]:
-    return rows(_run_one(TimeSync, ctx(root, **time)).findings)[0]
+    return rows(run_check(TimeSync, ctx(root, **time)).findings)[0]
 
 
 # --- ntp.conf ---------------------------------------------------------------
@@ -81,7 +81,7 @@ def test_ntpsec_configuration_is_read_when_ntp_conf_is_absent(tmp_path: Path) ->
     assert cfg.files == ["/etc/ntpsec/ntp.conf"]
     assert cfg.sources == [("10.1.1.1", "/etc/ntpsec/ntp.conf:1")]
     # no unit, no binary: the configuration alone says ntpd is installed
-    out = _run_one(TimeSync, ctx(tmp_path))
+    out = run_check(TimeSync, ctx(tmp_path))
     assert rows(out.findings)[0] == (
         "pass",
         "ntpd configured",
@@ -305,7 +305,7 @@ def test_master_must_serve_its_local_clock(tmp_path: Path) -> None:
         tmp_path,
         {"etc/hostname": "tm\n", "etc/ntp.conf": "server 10.0.0.1\n", NTPD_UNIT: "[Service]\n"},
     )
-    out = _run_one(TimeSync, ctx(tmp_path, master="tm"))
+    out = run_check(TimeSync, ctx(tmp_path, master="tm"))
     f = out.findings[0]
     assert (f.status, f.message, f.expected, f.actual, f.location) == (
         Status.FAIL,
@@ -328,14 +328,14 @@ def test_client_must_use_the_master_and_servers_one_of_them(tmp_path: Path) -> N
         tmp_path,
         {"etc/hostname": "n1\n", "etc/ntp.conf": "server 10.0.0.1\n", NTPD_UNIT: "[Service]\n"},
     )
-    f = _run_one(TimeSync, ctx(tmp_path, master="tm.lan")).findings[0]
+    f = run_check(TimeSync, ctx(tmp_path, master="tm.lan")).findings[0]
     assert (f.status, f.message, f.expected, f.actual) == (
         Status.FAIL,
         "does not use tm.lan (the time master tm.lan); sources: 10.0.0.1",
         "tm.lan",
         "10.0.0.1",
     )
-    f = _run_one(TimeSync, ctx(tmp_path, servers=["10.0.0.8", "10.0.0.9"])).findings[0]
+    f = run_check(TimeSync, ctx(tmp_path, servers=["10.0.0.8", "10.0.0.9"])).findings[0]
     assert (f.status, f.message, f.expected) == (
         Status.FAIL,
         "does not use 10.0.0.8 or 10.0.0.9 (the profile's time.servers); sources: 10.0.0.1",
@@ -351,20 +351,20 @@ def test_client_must_use_the_master_and_servers_one_of_them(tmp_path: Path) -> N
 
 def test_no_server_names_the_expected_ones(tmp_path: Path) -> None:
     write(tmp_path, {"etc/ntp.conf": "driftfile /x\n", NTPD_UNIT: "[Service]\n"})
-    f = _run_one(TimeSync, ctx(tmp_path, servers=["10.0.0.8", "10.0.0.9"])).findings[0]
+    f = run_check(TimeSync, ctx(tmp_path, servers=["10.0.0.8", "10.0.0.9"])).findings[0]
     assert (f.status, f.message, f.expected, f.location) == (
         Status.FAIL,
         "no server configured (/etc/ntp.conf)",
         "10.0.0.8, 10.0.0.9",
         "/etc/ntp.conf",
     )
-    f = _run_one(TimeSync, ctx(tmp_path)).findings[0]
+    f = run_check(TimeSync, ctx(tmp_path)).findings[0]
     assert f.expected == "a server"
 
 
 def test_air_gap_failure_expects_a_reachable_server(tmp_path: Path) -> None:
     write(tmp_path, {"etc/ntp.conf": "server 0.pool.ntp.org\n", NTPD_UNIT: "[Service]\n"})
-    f = _run_one(TimeSync, ctx(tmp_path)).findings[0]
+    f = run_check(TimeSync, ctx(tmp_path)).findings[0]
     assert (f.status, f.expected, f.actual, f.location) == (
         Status.FAIL,
         "a server the site can reach",
@@ -390,7 +390,7 @@ def test_enabled_and_configured_daemon_is_judged_over_the_first_configured(
         },
     )
     # nothing enabled: the first configured (ntpd)
-    out = _run_one(TimeSync, ctx(tmp_path))
+    out = run_check(TimeSync, ctx(tmp_path))
     assert rows(out.findings)[0] == (
         "pass",
         "ntpd configured",
@@ -400,7 +400,7 @@ def test_enabled_and_configured_daemon_is_judged_over_the_first_configured(
     assert out.status is Status.WARN
     link = enable(tmp_path, "systemd-timesyncd.service", "sysinit.target")
     # timesyncd is enabled and has (built-in) sources: judged, though ntpd comes first
-    out = _run_one(TimeSync, ctx(tmp_path))
+    out = run_check(TimeSync, ctx(tmp_path))
     assert rows(out.findings)[1] == (
         "pass",
         "systemd-timesyncd enabled",
@@ -408,7 +408,7 @@ def test_enabled_and_configured_daemon_is_judged_over_the_first_configured(
         link,
     )
     # only the listed services count
-    out = _run_one(TimeSync, ctx(tmp_path, services=["chronyd", "openntpd"]))
+    out = run_check(TimeSync, ctx(tmp_path, services=["chronyd", "openntpd"]))
     assert rows(out.findings)[0] == (
         "pass",
         "chronyd configured",
@@ -427,7 +427,7 @@ def test_enabled_daemon_without_source_is_not_judged(tmp_path: Path) -> None:
         },
     )
     enable(tmp_path, "ntpd.service")
-    out = _run_one(TimeSync, ctx(tmp_path, services=["ntpd", "chronyd"]))
+    out = run_check(TimeSync, ctx(tmp_path, services=["ntpd", "chronyd"]))
     assert rows(out.findings)[0] == (
         "pass",
         "chronyd configured",
@@ -436,7 +436,7 @@ def test_enabled_daemon_without_source_is_not_judged(tmp_path: Path) -> None:
     )
     # no daemon with a source: the first installed, failing
     write(tmp_path, {"etc/chrony.conf": "# none\n"})
-    out = _run_one(TimeSync, ctx(tmp_path, services=["ntpd", "chronyd"]))
+    out = run_check(TimeSync, ctx(tmp_path, services=["ntpd", "chronyd"]))
     assert (out.status, rows(out.findings)[:2]) == (
         Status.FAIL,
         [
@@ -462,7 +462,7 @@ def test_second_unit_name_enables_the_daemon(tmp_path: Path) -> None:
         },
     )
     link = enable(tmp_path, "chrony.service")
-    out = _run_one(TimeSync, ctx(tmp_path, services=["chronyd"]))
+    out = run_check(TimeSync, ctx(tmp_path, services=["chronyd"]))
     assert rows(out.findings)[1] == ("pass", "chronyd enabled", f"enabled: {link}", link)
     d = timesync._daemon(ctx(tmp_path), "chronyd")
     assert (d.unit, d.installed) == ("chrony", True)
@@ -476,5 +476,5 @@ def test_installed_by_binary_only(tmp_path: Path) -> None:
     # a timesyncd configuration without unit or binary is not an installation
     write(tmp_path, {"etc/systemd/timesyncd.conf": "[Time]\nNTP=10.0.0.1\n"})
     assert timesync._daemon(ctx(tmp_path), "systemd-timesyncd").installed is False
-    out = _run_one(TimeSync, ctx(tmp_path, services=["systemd-timesyncd"]))
+    out = run_check(TimeSync, ctx(tmp_path, services=["systemd-timesyncd"]))
     assert out.message == "time service: none of systemd-timesyncd is installed"

@@ -21,7 +21,7 @@ from harborkit.checks.daemon_json import (
 )
 from harborkit.engine.interface import CheckContext, CheckOptions, Finding, Outcome, Status
 from harborkit.engine.profile import load_profile
-from harborkit.engine.runner import _run_one
+from harborkit.engine.runner import run_check
 from harborkit.fix.plan import Command, FileChange, ManualStep
 from harborkit.host.local import SysrootHost
 from tests.support.sysroot import write
@@ -383,7 +383,7 @@ def test_docker_restart() -> None:
 
 
 def _plan(ctx: CheckContext) -> list[Any]:
-    return list(DaemonJsonCheck().plan(ctx, _run_one(DaemonJsonCheck, ctx)))
+    return list(DaemonJsonCheck().plan(ctx, run_check(DaemonJsonCheck, ctx)))
 
 
 def test_check_plan_for_the_file_alone_restarts_without_reload(tmp_path: Path) -> None:

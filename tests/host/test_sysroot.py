@@ -216,11 +216,11 @@ def test_runner_reports_unreadable_file_as_fail_finding(world: tuple[Path, Path]
     from harborkit.checks.names import HostnameResolves
     from harborkit.engine.interface import CheckContext
     from harborkit.engine.profile import load_profile
-    from harborkit.engine.runner import _run_one
+    from harborkit.engine.runner import run_check
 
     root, _ = world
     (root / "etc/hosts").mkdir()
-    out = _run_one(HostnameResolves, CheckContext(SysrootHost(root), load_profile().data))
+    out = run_check(HostnameResolves, CheckContext(SysrootHost(root), load_profile().data))
     assert out.status is Status.FAIL
     assert out.message == "/etc/hosts: is a directory, not a regular file: not read"
     assert [(f.status, f.location) for f in out.findings] == [(Status.FAIL, "/etc/hosts")]
