@@ -679,7 +679,7 @@ def test_fix_with_harbor_replaces_the_guides_placeholder(tmp_path: Path) -> None
 
 def test_runtime_names_harbor_the_running_daemon_does_not_treat_as_insecure() -> None:
     from harborkit.checks.daemon_json import DaemonRuntime
-    from tests.checks.test_mut_daemon_json import snapshot_ctx
+    from tests.checks.test_daemon_json import snapshot_ctx
 
     for address, status, message in [
         (

@@ -168,7 +168,7 @@ def test_failure_after_the_load_rolls_back_loads_and_retags(docker: object, tmp_
     import subprocess
 
     from harborkit.bundle.errors import OutputError
-    from tests.bundle.test_mut_verify import _file
+    from tests.bundle.test_verify import _file
 
     images = crafted_images(REFS)
     tool = b"#!/bin/sh\n" + bytes(256 << 10)
@@ -202,14 +202,14 @@ def test_failure_after_the_load_rolls_back_loads_and_retags(docker: object, tmp_
 def tool_meta(raw: bytes, meta: dict, tool: bytes) -> bytes:
     import json
 
-    from tests.bundle.test_mut_verify import _file
+    from tests.bundle.test_verify import _file
 
     return json.dumps({**meta, "files": [_file("tool", tool)]}).encode()
 
 
 def test_delta_without_its_base_is_refused_before_loading(docker: object, tmp_path: Path) -> None:
     from harborkit.bundle.delta import DeltaBaseMissing
-    from tests.bundle.test_mut_verify import delta
+    from tests.bundle.test_verify import delta
     from tests.bundle.test_verify_fast import make_parts
 
     parts = make_parts()
