@@ -26,6 +26,7 @@ from harborkit.engine.profile import load_profile
 from harborkit.engine.runner import run_check
 from harborkit.host.local import LocalHost, SysrootHost
 from harborkit.host.snapshot import SnapshotHost
+from tests.support.checks import ctx
 from tests.support.sysroot import write
 
 SYSROOTS = Path(__file__).resolve().parents[1] / "fixtures" / "sysroots"
@@ -38,13 +39,6 @@ HARBOR_HTTP = (SYSROOTS / "centos7-compliant" / "opt/harbor/harbor.yml").read_te
 
 
 HARBOR_HTTPS = (SYSROOTS / "debian12" / "opt/harbor/harbor.yml").read_text()
-
-
-def ctx(root: Path | None, profile: dict[str, Any] | None = None, **options: str) -> CheckContext:
-    host = LocalHost() if root is None else SysrootHost(root)
-    return CheckContext(
-        host=host, profile=profile or load_profile().data, options=CheckOptions(**options)
-    )
 
 
 def rows(findings: tuple[Finding, ...]) -> list[tuple[str, str, str]]:

@@ -11,7 +11,6 @@ Compose plugin installed."""
 
 from __future__ import annotations
 
-import copy
 import json
 import shlex
 import shutil
@@ -33,26 +32,17 @@ from harborkit.collect.snapshot import CommandOutput, Snapshot
 from harborkit.engine.interface import CheckContext, Finding, Status
 from harborkit.engine.profile import load_profile
 from harborkit.engine.runner import run_check
-from harborkit.host.local import LocalHost, SysrootHost
+from harborkit.host.interface import Host
+from harborkit.host.local import LocalHost
 from harborkit.host.snapshot import SnapshotHost
+from tests.support.checks import ctx, profile_with
 from tests.support.dockerd import Daemon, start_dockerd
 
 SYSROOTS = Path(__file__).resolve().parents[1] / "fixtures" / "sysroots"
 
 
-def ctx(root: Path | None, profile: dict[str, Any] | None = None) -> CheckContext:
-    host = LocalHost() if root is None else SysrootHost(root)
-    return CheckContext(host=host, profile=profile or load_profile().data)
-
-
 def rows(findings: tuple[Finding, ...]) -> list[tuple[str, str, str]]:
     return [(f.status.value, f.subject, f.message) for f in findings]
-
-
-def profile_with(section: str, **values: Any) -> dict[str, Any]:
-    data = copy.deepcopy(dict(load_profile().data))
-    data[section] = {**data[section], **values}
-    return data
 
 
 @pytest.fixture(scope="module")
@@ -271,10 +261,8 @@ def snapshot_host(
     return SnapshotHost(snap)
 
 
-def ctx_docker(host: object, **sections: dict[str, Any]) -> CheckContext:
-    profile = copy.deepcopy(dict(load_profile().data))
-    profile.update(sections)
-    return CheckContext(host=host, profile=profile)  # type: ignore[arg-type]
+def sections_ctx(host: Host, **sections: dict[str, Any]) -> CheckContext:
+    return ctx(host, {**load_profile().data, **sections})
 
 
 def full(findings: tuple[Finding, ...]) -> list[tuple[object, ...]]:
@@ -369,7 +357,7 @@ def test_daemon_version_judged(
     host = snapshot_host({VERSION: (0, answer, "")})
     # no min_version in the profile: the check's own default, 17.06.0
     section = {} if minimum is None else {"min_version": minimum}
-    out = run_check(DockerDaemon, ctx_docker(host, docker=section))
+    out = run_check(DockerDaemon, sections_ctx(host, docker=section))
     assert (out.status, out.message) == (status, message)
     assert full(out.findings) == [
         (finding[0], "server version", finding[1], finding[2], finding[3], None)
@@ -378,7 +366,7 @@ def test_daemon_version_judged(
 
 def test_daemon_reporting_no_version_is_an_error_naming_it() -> None:
     out = run_check(
-        DockerDaemon, ctx_docker(snapshot_host({VERSION: (0, server(Version=None), "")}))
+        DockerDaemon, sections_ctx(snapshot_host({VERSION: (0, server(Version=None), "")}))
     )
     assert out.status is Status.ERROR
     assert out.message.startswith("check raised ValueError: no version number in '?' (at ")
@@ -400,7 +388,7 @@ def test_daemon_not_reporting_its_version(
     answer: tuple[int, str, str], why: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DOCKER_HOST", "tcp://10.0.0.5:2375")
-    out = run_check(DockerDaemon, ctx_docker(snapshot_host({VERSION: answer})))
+    out = run_check(DockerDaemon, sections_ctx(snapshot_host({VERSION: answer})))
     message = (
         f"the Docker daemon at tcp://10.0.0.5:2375 did not report its version: "
         f"DockerException: {why}"
@@ -414,7 +402,7 @@ def test_daemon_unreachable_finding_names_the_address(
 ) -> None:
     url = f"unix://{tmp_path}/nothing.sock"
     monkeypatch.setenv("DOCKER_HOST", url)
-    out = run_check(DockerDaemon, ctx_docker(LocalHost()))
+    out = run_check(DockerDaemon, sections_ctx(LocalHost()))
     message = (
         f"cannot reach the Docker daemon at {url}: no Docker socket there (is dockerd running?)"
     )
@@ -505,7 +493,7 @@ def test_compose_version_judged(
     version: tuple[object, ...],
 ) -> None:
     host = snapshot_host(commands, which={"docker-compose": COMPOSE})
-    out = run_check(DockerCompose, ctx_docker(host, compose={}))
+    out = run_check(DockerCompose, sections_ctx(host, compose={}))
     assert (out.status, out.message) == (status, message)
     assert full(out.findings) == [
         ("pass", "docker-compose", f"found at {COMPOSE}", None, COMPOSE, None),
@@ -515,7 +503,7 @@ def test_compose_version_judged(
 
 def test_compose_version_not_recorded_is_skipped() -> None:
     host = snapshot_host({}, which={"docker-compose": COMPOSE})
-    out = run_check(DockerCompose, ctx_docker(host))
+    out = run_check(DockerCompose, sections_ctx(host))
     assert (out.status, out.message) == (Status.PASS, f"docker-compose at {COMPOSE}")
     assert full(out.findings)[1] == (
         "skip",
@@ -533,7 +521,7 @@ def test_compose_binary_and_minimum_from_the_profile() -> None:
         {shlex.join([path, "version", "--short"]): (0, "2.20.2\n", "")}, which={"compose": path}
     )
     out = run_check(
-        DockerCompose, ctx_docker(host, compose={"binary": "compose", "min_version": "2.24"})
+        DockerCompose, sections_ctx(host, compose={"binary": "compose", "min_version": "2.24"})
     )
     assert (out.status, out.message) == (
         Status.FAIL,
@@ -568,7 +556,7 @@ def test_compose_plugin_alone_fails(
     probe: tuple[int, str, str] | None, plugins: tuple[str, ...], plugin: str
 ) -> None:
     host = snapshot_host({PROBE: probe} if probe else {}, plugins=plugins)
-    out = run_check(DockerCompose, ctx_docker(host, compose={}))
+    out = run_check(DockerCompose, sections_ctx(host, compose={}))
     message = PLUGIN_MESSAGE.format(plugin=plugin)
     assert (out.status, out.message) == (Status.FAIL, message)
     assert full(out.findings) == [
@@ -592,7 +580,7 @@ def test_compose_plugin_alone_fails(
     ],
 )
 def test_compose_absent_when_the_probe_finds_no_plugin(probe: tuple[int, str, str]) -> None:
-    out = run_check(DockerCompose, ctx_docker(snapshot_host({PROBE: probe})))
+    out = run_check(DockerCompose, sections_ctx(snapshot_host({PROBE: probe})))
     assert (out.status, out.message) == (Status.FAIL, "docker-compose not found")
     assert full(out.findings) == [
         ("fail", "docker-compose", "docker-compose not found", "a binary on PATH", None, None)

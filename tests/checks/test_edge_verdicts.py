@@ -13,7 +13,6 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import psutil
 import pytest
@@ -32,20 +31,15 @@ from harborkit.checks.harbor_config import HarborConfigCheck
 from harborkit.checks.limits import PamLimitsCheck, effective, parse_limits
 from harborkit.checks.ports import HarborPorts
 from harborkit.checks.sysctl import SysctlPersisted, SysctlRuntime
-from harborkit.engine.interface import CheckContext, CheckOptions, Finding, Status
+from harborkit.engine.interface import Finding, Status
 from harborkit.engine.profile import load_profile
 from harborkit.engine.runner import run_check
-from harborkit.host.local import LocalHost, SysrootHost
+from tests.support.checks import ctx
 from tests.support.sysroot import rows, write
 
 SYSROOTS = Path(__file__).resolve().parents[1] / "fixtures" / "sysroots"
 PROFILE = load_profile().data
 COMPLIANT_YML = (SYSROOTS / "centos7-compliant" / "opt/harbor/harbor.yml").read_text()
-
-
-def ctx(root: Path | None, profile: Any = None, **options: str) -> CheckContext:
-    host = LocalHost() if root is None else SysrootHost(root)
-    return CheckContext(host=host, profile=profile or PROFILE, options=CheckOptions(**options))
 
 
 # --- _compare: list values (kernel.sem) ----------------------------------------

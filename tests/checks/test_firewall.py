@@ -22,12 +22,13 @@ import pytest
 
 from harborkit.checks.firewall import FirewalldOff, IptablesOff, UfwOff
 from harborkit.collect.snapshot import CommandOutput, Snapshot
-from harborkit.engine.interface import CheckContext, Finding, Outcome, Status
+from harborkit.engine.interface import Finding, Outcome, Status
 from harborkit.engine.profile import load_profile
 from harborkit.engine.runner import run_check
 from harborkit.fix.plan import Command, FileChange
-from harborkit.host.local import LocalHost, SysrootHost
+from harborkit.host.local import SysrootHost
 from harborkit.host.snapshot import SnapshotHost
+from tests.support.checks import ctx
 from tests.support.sysroot import rows
 
 SYSROOTS = Path(__file__).resolve().parents[1] / "fixtures" / "sysroots"
@@ -37,10 +38,6 @@ PROFILE = load_profile().data
 
 
 SYSROOT_ACTIVE = "whether it runs needs a running system; auditing a sysroot"
-
-
-def ctx(root: Path | None) -> CheckContext:
-    return CheckContext(host=LocalHost() if root is None else SysrootHost(root), profile=PROFILE)
 
 
 def test_centos_firewalld_installed_but_disabled() -> None:
@@ -247,10 +244,6 @@ def snapshot_host(
     return SnapshotHost(snap)
 
 
-def ctx_firewall(host: SnapshotHost | SysrootHost) -> CheckContext:
-    return CheckContext(host=host, profile=PROFILE)
-
-
 def full(findings: tuple[Finding, ...] | list[Finding]) -> list[tuple[object, ...]]:
     return [
         (f.status.value, f.subject, f.message, f.expected, f.actual, f.location) for f in findings
@@ -343,7 +336,7 @@ def test_firewalld_state_from_firewall_cmd_without_systemd(
         which={"firewall-cmd": "/usr/bin/firewall-cmd", "systemctl": ""},
         commands={cmd("firewall-cmd", "--state"): state},
     )
-    out = run_check(FirewalldOff, ctx_firewall(host))
+    out = run_check(FirewalldOff, ctx(host))
     assert (out.status, out.message) == (status, message)
     assert full(out.findings) == [(*stopped, None, None), disabled]
 
@@ -359,7 +352,7 @@ def test_firewalld_where_systemd_runs_asks_systemctl_not_firewall_cmd() -> None:
             cmd("systemctl", "is-enabled", "firewalld.service"): (0, "enabled\n", ""),
         },
     )
-    out = run_check(FirewalldOff, ctx_firewall(host))
+    out = run_check(FirewalldOff, ctx(host))
     assert (out.status, out.message) == (
         Status.FAIL,
         "2 of 2 fail: firewalld stopped, firewalld disabled",
@@ -382,7 +375,7 @@ def test_firewalld_where_systemd_runs_asks_systemctl_not_firewall_cmd() -> None:
             None,
         ),
     ]
-    assert FirewalldOff().plan(ctx_firewall(host), out) == [
+    assert FirewalldOff().plan(ctx(host), out) == [
         Command(
             ("firewall.firewalld",),
             ("systemctl", "stop", "firewalld"),
@@ -404,7 +397,7 @@ def test_firewalld_without_firewall_cmd_or_systemd_reads_the_process_table() -> 
         which={"firewall-cmd": "", "systemctl": ""},
         processes=[(1, "sh"), (812, "firewalld")],
     )
-    out = run_check(FirewalldOff, ctx_firewall(host))
+    out = run_check(FirewalldOff, ctx(host))
     assert (out.status, out.message) == (
         Status.FAIL,
         "firewalld stopped: running (process firewalld running (pid 812))",
@@ -414,7 +407,7 @@ def test_firewalld_without_firewall_cmd_or_systemd_reads_the_process_table() -> 
 def test_firewalld_not_installed_with_firewall_cmd_on_path_stays_not_installed() -> None:
     # the firewall-cmd client alone (no unit, no init script) is no service
     host = snapshot_host(which={"firewall-cmd": "/usr/bin/firewall-cmd", "systemctl": ""})
-    out = run_check(FirewalldOff, ctx_firewall(host))
+    out = run_check(FirewalldOff, ctx(host))
     detail = "no firewalld.service unit or init script"
     assert (out.status, out.message) == (Status.PASS, f"firewalld is not installed ({detail})")
     assert full(out.findings) == [
@@ -455,9 +448,9 @@ def test_iptables_service_judged_by_systemctl(
             ),
         },
     )
-    out = run_check(IptablesOff, ctx_firewall(host))
+    out = run_check(IptablesOff, ctx(host))
     assert (out.status, out.message) == (status, message)
-    plan = IptablesOff().plan(ctx_firewall(host), out)
+    plan = IptablesOff().plan(ctx(host), out)
     assert [(c.check_ids, c.argv) for c in plan] == [  # type: ignore[union-attr]
         (("firewall.iptables",), ("systemctl", verb, "iptables"))
         for verb, bad in (("stop", active != "inactive"), ("disable", enabled == "enabled"))
@@ -542,14 +535,14 @@ CONF_FAIL = (
 def test_ufw_stopped_from_ufw_status(
     status: tuple[int, str, str], is_active: str, stopped: tuple[object, ...]
 ) -> None:
-    out = run_check(UfwOff, ctx_firewall(ufw_host(status, is_active=is_active)))
+    out = run_check(UfwOff, ctx(ufw_host(status, is_active=is_active)))
     assert full(out.findings) == [(*stopped, None, None), CONF_FAIL]
 
 
 def test_ufw_not_on_path_asks_systemctl() -> None:
     # ufw status is not recorded: running it would skip the check
     host = ufw_host(None, ufw="", is_active="active")
-    out = run_check(UfwOff, ctx_firewall(host))
+    out = run_check(UfwOff, ctx(host))
     assert (out.status, out.message) == (Status.FAIL, "2 of 2 fail: ufw stopped, ufw disabled")
     assert full(out.findings)[0] == (
         "fail",
@@ -563,13 +556,13 @@ def test_ufw_not_on_path_asks_systemctl() -> None:
 
 def test_ufw_inactive_and_disabled_passes() -> None:
     conf = UFW_CONF.replace("ENABLED=yes", "ENABLED=no")
-    out = run_check(UfwOff, ctx_firewall(ufw_host((0, "Status: inactive\n", ""), conf=conf)))
+    out = run_check(UfwOff, ctx(ufw_host((0, "Status: inactive\n", ""), conf=conf)))
     assert (out.status, out.message) == (Status.PASS, "ufw is stopped and disabled")
-    assert UfwOff().plan(ctx_firewall(ufw_host(None, conf=conf)), out) == []
+    assert UfwOff().plan(ctx(ufw_host(None, conf=conf)), out) == []
 
 
 def test_ufw_off_debian_is_skipped_before_anything_is_asked() -> None:
-    out = run_check(UfwOff, ctx_firewall(snapshot_host(os_release=CENTOS)))
+    out = run_check(UfwOff, ctx(snapshot_host(os_release=CENTOS)))
     assert (out.status, out.message) == (
         Status.SKIP,
         "ufw is the Debian/Ubuntu firewall; this host is CentOS Linux 7",
@@ -578,9 +571,9 @@ def test_ufw_off_debian_is_skipped_before_anything_is_asked() -> None:
 
 def test_ufw_plan_edits_the_enabled_line_and_disables_now() -> None:
     host = ufw_host((0, UFW_ACTIVE, ""))
-    out = run_check(UfwOff, ctx_firewall(host))
+    out = run_check(UfwOff, ctx(host))
     assert out.status is Status.FAIL
-    assert UfwOff().plan(ctx_firewall(host), out) == [
+    assert UfwOff().plan(ctx(host), out) == [
         FileChange(
             ("firewall.ufw",),
             "/etc/ufw/ufw.conf",
@@ -600,9 +593,9 @@ def test_ufw_plan_edits_the_enabled_line_and_disables_now() -> None:
 def test_ufw_plan_only_unloads_when_only_running() -> None:
     conf = UFW_CONF.replace("ENABLED=yes", "ENABLED=no")
     host = ufw_host((0, UFW_ACTIVE, ""), conf=conf)
-    out = run_check(UfwOff, ctx_firewall(host))
+    out = run_check(UfwOff, ctx(host))
     assert out.message == "ufw stopped: running (ufw status: active)"
-    assert UfwOff().plan(ctx_firewall(host), out) == [
+    assert UfwOff().plan(ctx(host), out) == [
         Command(
             ("firewall.ufw",),
             ("ufw", "disable"),
@@ -614,8 +607,8 @@ def test_ufw_plan_only_unloads_when_only_running() -> None:
 
 def test_ufw_plan_only_edits_when_only_enabled_at_boot() -> None:
     host = ufw_host((0, "Status: inactive\n", ""))
-    out = run_check(UfwOff, ctx_firewall(host))
-    plan = UfwOff().plan(ctx_firewall(host), out)
+    out = run_check(UfwOff, ctx(host))
+    plan = UfwOff().plan(ctx(host), out)
     assert [type(c).__name__ for c in plan] == ["FileChange"]
     assert plan[0].new == UFW_CONF.replace("ENABLED=yes", "ENABLED=no").encode()  # type: ignore[union-attr]
 
@@ -648,7 +641,7 @@ def test_ufw_plan_only_edits_when_only_enabled_at_boot() -> None:
 )
 def test_ufw_plan_follows_the_finding(finding: Finding, expected: str | None) -> None:
     host = ufw_host(None)
-    plan = UfwOff().plan(ctx_firewall(host), Outcome.from_findings([finding]))
+    plan = UfwOff().plan(ctx(host), Outcome.from_findings([finding]))
     assert [c.new for c in plan] == ([] if expected is None else [expected.encode()])  # type: ignore[union-attr]
 
 
@@ -656,7 +649,7 @@ def test_ufw_plan_without_the_conf_writes_it() -> None:
     # the conf went away since the audit: the change creates it with the one line
     host = ufw_host(None, conf=None)
     finding = Finding(Status.FAIL, "ufw disabled", "x", location="/etc/ufw/ufw.conf:6")
-    (change,) = UfwOff().plan(ctx_firewall(host), Outcome.from_findings([finding]))
+    (change,) = UfwOff().plan(ctx(host), Outcome.from_findings([finding]))
     assert change == FileChange(
         ("firewall.ufw",),
         "/etc/ufw/ufw.conf",
@@ -677,7 +670,7 @@ def test_ufw_plan_without_the_conf_writes_it() -> None:
 )
 def test_ufw_enabled_only_when_the_value_is_yes(line: str, status: str, actual: str) -> None:
     host = ufw_host((0, "Status: inactive\n", ""), conf=UFW_CONF.replace("ENABLED=yes", line))
-    finding = run_check(UfwOff, ctx_firewall(host)).findings[1]
+    finding = run_check(UfwOff, ctx(host)).findings[1]
     assert (finding.status.value, finding.actual, finding.location) == (
         status,
         actual,
@@ -691,7 +684,7 @@ def test_iptables_state_unknown_without_systemd_names_the_service_once() -> None
         units={"/usr/lib/systemd/system": ["iptables.service"]},
         which={"systemctl": ""},
     )
-    out = run_check(IptablesOff, ctx_firewall(host))
+    out = run_check(IptablesOff, ctx(host))
     unknown = "systemd is not the init here, so the state of iptables.service is unknown"
     assert (out.status, out.message) == (
         Status.PASS,
@@ -708,8 +701,8 @@ def test_ufw_plan_on_a_conf_with_a_latin1_comment(tmp_path: Path) -> None:
     (tmp_path / "etc/ufw/ufw.conf").write_bytes(conf.encode("latin-1"))
     (tmp_path / "etc/os-release").write_text(DEBIAN)
     host = SysrootHost(tmp_path)
-    out = run_check(UfwOff, ctx_firewall(host))
-    (change,) = UfwOff().plan(ctx_firewall(host), out)
+    out = run_check(UfwOff, ctx(host))
+    (change,) = UfwOff().plan(ctx(host), out)
     assert (change.old, change.new) == (  # type: ignore[union-attr]
         conf.encode("latin-1"),
         conf.replace("ENABLED=yes", "ENABLED=no").encode("latin-1"),

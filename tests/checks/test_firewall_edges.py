@@ -11,20 +11,16 @@ import pytest
 from harborkit.checks import firewall
 from harborkit.checks._services import Fact
 from harborkit.checks.firewall import FirewalldOff, IptablesOff, UfwOff
-from harborkit.engine.interface import CheckContext, Finding, Outcome, Status
+from harborkit.engine.interface import Finding, Outcome, Status
 from harborkit.engine.profile import load_profile
 from harborkit.engine.runner import run_check
-from harborkit.host.local import SysrootHost
+from tests.support.checks import ctx
 from tests.support.sysroot import write
 
 PROFILE = load_profile().data
 NOT_LIVE = "whether it runs needs a running system; auditing a sysroot"
 DEBIAN = 'ID=debian\nPRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\n'
 UFW = "/etc/ufw/ufw.conf"
-
-
-def ctx(root: Path) -> CheckContext:
-    return CheckContext(host=SysrootHost(root), profile=PROFILE)
 
 
 def full(findings: tuple[Finding, ...] | list[Finding]) -> list[tuple[object, ...]]:

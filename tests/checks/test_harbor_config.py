@@ -20,8 +20,9 @@ from harborkit.collect.snapshot import CommandOutput, Snapshot
 from harborkit.engine.interface import CheckContext, CheckOptions, Finding, Status
 from harborkit.engine.profile import load_profile
 from harborkit.engine.runner import run_check
-from harborkit.host.local import LocalHost, SysrootHost
+from harborkit.host.local import SysrootHost
 from harborkit.host.snapshot import SnapshotHost
+from tests.support.checks import ctx
 from tests.support.sysroot import write
 
 SYSROOTS = Path(__file__).resolve().parents[1] / "fixtures" / "sysroots"
@@ -37,11 +38,6 @@ NOTE_HTTP = (
     "off: Harbor serves plain HTTP (docker clients need it in insecure-registries; "
     "Notary, --with-notary, needs HTTPS)"
 )
-
-
-def ctx(root: Path | str | None, **options: str) -> CheckContext:
-    host = LocalHost() if root is None else SysrootHost(root)
-    return CheckContext(host=host, profile=load_profile().data, options=CheckOptions(**options))
 
 
 def rows(findings: tuple[Finding, ...]) -> list[tuple[str, str, str]]:

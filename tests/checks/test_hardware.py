@@ -20,19 +20,14 @@ from harborkit.collect.snapshot import Snapshot
 from harborkit.engine.interface import Check, CheckContext, CheckOptions, Finding, Outcome, Status
 from harborkit.engine.profile import load_profile
 from harborkit.engine.runner import run_check
-from harborkit.host.local import LocalHost, SysrootHost
+from harborkit.host.local import SysrootHost
 from harborkit.host.snapshot import SnapshotHost
+from tests.support.checks import ctx
 
 SYSROOTS = Path(__file__).resolve().parents[1] / "fixtures" / "sysroots"
 
 
 GIB = 1024**3
-
-
-def ctx(profile: dict[str, Any] | None = None, **options: str) -> CheckContext:
-    return CheckContext(
-        host=LocalHost(), profile=profile or load_profile().data, options=CheckOptions(**options)
-    )
 
 
 def hardware(**figures: dict[str, float]) -> dict[str, Any]:
@@ -79,17 +74,17 @@ def test_cpu_matches_nproc() -> None:
 
 def test_cpu_thresholds() -> None:
     n = nproc()
-    out = run_check(HardwareCpu, ctx(hardware(cpu={"min": n + 1, "preferred": n + 2})))
+    out = run_check(HardwareCpu, ctx(profile=hardware(cpu={"min": n + 1, "preferred": n + 2})))
     assert (out.status, out.message) == (
         Status.FAIL,
         f"{n} CPUs: below Harbor's minimum of {n + 1}",
     )
-    out = run_check(HardwareCpu, ctx(hardware(cpu={"min": n, "preferred": n + 1})))
+    out = run_check(HardwareCpu, ctx(profile=hardware(cpu={"min": n, "preferred": n + 1})))
     assert (out.status, out.message) == (
         Status.WARN,
         f"{n} CPUs: meets the minimum, below the preferred {n + 1}",
     )
-    out = run_check(HardwareCpu, ctx(hardware(cpu={"min": n, "preferred": n})))
+    out = run_check(HardwareCpu, ctx(profile=hardware(cpu={"min": n, "preferred": n})))
     assert (out.status, out.message) == (Status.PASS, f"{n} CPUs")
 
 
@@ -104,17 +99,22 @@ def test_memory_matches_meminfo() -> None:
 def test_memory_within_five_percent_counts_as_the_figure() -> None:
     gib = mem_total() / GIB
     figure = round(gib / 0.97, 3)  # actual is 3% below the figure
-    out = run_check(HardwareMemory, ctx(hardware(memory_gib={"min": figure, "preferred": figure})))
+    out = run_check(
+        HardwareMemory, ctx(profile=hardware(memory_gib={"min": figure, "preferred": figure}))
+    )
     assert out.status is Status.PASS
     assert out.message == f"{gib:.1f} GiB (counted as {figure:g} GiB: within 5% of it)"
     figure = round(gib / 0.9, 3)  # 10% below: not enough
-    out = run_check(HardwareMemory, ctx(hardware(memory_gib={"min": figure, "preferred": figure})))
+    out = run_check(
+        HardwareMemory, ctx(profile=hardware(memory_gib={"min": figure, "preferred": figure}))
+    )
     assert (out.status, out.message) == (
         Status.FAIL,
         f"{gib:.1f} GiB: below Harbor's minimum of {figure:g} GiB",
     )
     out = run_check(
-        HardwareMemory, ctx(hardware(memory_gib={"min": 1, "preferred": round(gib / 0.9, 3)}))
+        HardwareMemory,
+        ctx(profile=hardware(memory_gib={"min": 1, "preferred": round(gib / 0.9, 3)})),
     )
     assert out.status is Status.WARN
 
@@ -140,7 +140,7 @@ def test_disk_thresholds(tmp_path: Path) -> None:
     big = round(free * 2 + 1)
     out = run_check(
         HardwareDisk,
-        ctx(hardware(disk_gib={"min": big, "preferred": big}), harbor_config=str(cfg)),
+        ctx(profile=hardware(disk_gib={"min": big, "preferred": big}), harbor_config=str(cfg)),
     )
     assert out.status is Status.FAIL
     assert out.message.endswith(f"GiB free under {tmp_path}: below Harbor's minimum of {big} GiB")

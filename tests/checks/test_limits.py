@@ -20,7 +20,6 @@ from typing import Any
 import pytest
 
 from harborkit.checks.limits import (
-    DOCKER_LIMITS_DROPIN,
     LIMITS_DROPIN,
     DockerdLimits,
     Entry,
@@ -39,9 +38,9 @@ from harborkit.collect.snapshot import Snapshot
 from harborkit.engine.interface import CheckContext, Finding, Status
 from harborkit.engine.profile import load_profile
 from harborkit.engine.runner import run_check
-from harborkit.fix.plan import Command, FileChange
-from harborkit.host.local import LocalHost, SysrootHost
+from harborkit.fix.plan import FileChange
 from harborkit.host.snapshot import SnapshotHost
+from tests.support.checks import ctx
 from tests.support.sysroot import rows, write
 
 SYSROOTS = Path(__file__).resolve().parents[1] / "fixtures" / "sysroots"
@@ -62,11 +61,6 @@ CENTOS = 'ID="centos"\nID_LIKE="rhel fedora"\n'
 
 
 DEBIAN = "ID=debian\n"
-
-
-def ctx(root: Path | str | None, profile: dict | None = None) -> CheckContext:
-    host = LocalHost() if root is None else SysrootHost(root)
-    return CheckContext(host=host, profile=profile or PROFILE)
 
 
 def expect(*entries: tuple[str, str, str, str, object]) -> dict:
@@ -429,21 +423,6 @@ DROPIN_REASON = "pam_limits reads it after limits.conf and the files sorted befo
 SEE = "# harborkit: services never see this; see /etc/security/limits.d/90-harbor.conf"
 
 
-def expect_limits(*entries: tuple[str, str, str, str, object]) -> dict[str, Any]:
-    return {
-        "limits": {
-            "expected": [
-                {"domain": d, "type": t, "item": i, "op": o, "value": v}
-                for d, t, i, o, v in entries
-            ]
-        }
-    }
-
-
-def ctx_limits(root: Path, profile: dict[str, Any]) -> CheckContext:
-    return CheckContext(host=SysrootHost(root), profile=profile)
-
-
 FILES = {
     "etc/os-release": 'ID="centos"\n',
     "etc/security/limits.conf": (
@@ -463,7 +442,7 @@ FILES = {
 }
 
 
-PROFILE_limits = expect_limits(
+PROFILE_limits = expect(
     ("*", "-", "nofile", "ge", 655350),
     ("*", "soft", "nproc", "ge", 655350),
     ("*", "hard", "stack", "eq", "unlimited"),
@@ -472,7 +451,7 @@ PROFILE_limits = expect_limits(
 
 
 def test_findings_of_dropped_lines_profile_ulimits_and_unset_limits(tmp_path: Path) -> None:
-    out = run_check(PamLimitsCheck, ctx_limits(write(tmp_path, FILES), PROFILE_limits))
+    out = run_check(PamLimitsCheck, ctx(write(tmp_path, FILES), PROFILE_limits))
     zzzz = f"{NOT_SET}; the line at {CONF}:4 ('* hard zzzz 5') is dropped: unknown item 'zzzz'"
     assert rows(out.findings) == [
         ("warn", "* soft nofiel 1024", f"unknown item 'nofiel'{IGNORED}", f"{CONF}:2"),
@@ -507,7 +486,7 @@ def test_findings_of_dropped_lines_profile_ulimits_and_unset_limits(tmp_path: Pa
 
 
 def test_plan_marks_dropped_lines_and_ulimits_and_writes_the_drop_in(tmp_path: Path) -> None:
-    c = ctx_limits(write(tmp_path, FILES), PROFILE_limits)
+    c = ctx(write(tmp_path, FILES), PROFILE_limits)
     changes = PamLimitsCheck().plan(c, run_check(PamLimitsCheck, c))
     assert all(isinstance(ch, FileChange) for ch in changes)
     got = [
@@ -565,7 +544,7 @@ def test_plan_edits_a_dropped_line_of_its_own_drop_in(tmp_path: Path) -> None:
             "etc/security/limits.d/90-harbor.conf": "# ours\n* soft stact unlimited\n",
         },
     )
-    c = ctx_limits(root, expect_limits(("*", "soft", "stack", "eq", "unlimited")))
+    c = ctx(root, expect(("*", "soft", "stack", "eq", "unlimited")))
     changes = PamLimitsCheck().plan(c, run_check(PamLimitsCheck, c))
     assert [(ch.path, ch.new.decode(), ch.reason, ch.owned) for ch in changes] == [  # type: ignore[union-attr]
         (
@@ -578,7 +557,7 @@ def test_plan_edits_a_dropped_line_of_its_own_drop_in(tmp_path: Path) -> None:
         )
     ]
     # a dropped line alone (nothing expected): only the line is marked
-    c = ctx_limits(root, expect_limits())
+    c = ctx(root, expect())
     changes = PamLimitsCheck().plan(c, run_check(PamLimitsCheck, c))
     assert [ch.new.decode() for ch in changes] == [  # type: ignore[union-attr]
         "# ours\n# * soft stact unlimited  # harborkit: unknown item 'stact' (a typo of 'stack'?)\n"
@@ -587,7 +566,7 @@ def test_plan_edits_a_dropped_line_of_its_own_drop_in(tmp_path: Path) -> None:
 
 def test_plan_is_empty_when_all_is_well(tmp_path: Path) -> None:
     root = write(tmp_path, {"etc/security/limits.conf": "* - nofile 655350\n"})
-    c = ctx_limits(root, expect_limits(("*", "-", "nofile", "ge", 655350)))
+    c = ctx(root, expect(("*", "-", "nofile", "ge", 655350)))
     out = run_check(PamLimitsCheck, c)
     assert (out.status, out.message) == (Status.PASS, "1 limits as expected")
     assert PamLimitsCheck().plan(c, out) == []
@@ -611,7 +590,7 @@ def test_unreadable_limits_file_fails_and_is_not_edited() -> None:
         {"/etc/os-release": b"ID=centos\n", X_CONF: b"* soft nofile 1\n"},
         {CONF: "cat: /etc/security/limits.conf: Permission denied"},
     )
-    c = CheckContext(host=host, profile=expect_limits(("*", "soft", "nofile", "eq", 1)))
+    c = CheckContext(host=host, profile=expect(("*", "soft", "nofile", "eq", 1)))
     out = run_check(PamLimitsCheck, c)
     assert rows(out.findings) == [
         ("fail", CONF, f"cannot read: Permission denied{IGNORED}", CONF),
@@ -623,7 +602,7 @@ def test_unreadable_limits_file_fails_and_is_not_edited() -> None:
         {"/etc/os-release": b"ID=centos\n", "/etc/profile.d/a.sh": b"ulimit -n 1\n"},
         {"/etc/profile": "cat: /etc/profile: Permission denied"},
     )
-    c = CheckContext(host=host, profile=expect_limits())
+    c = CheckContext(host=host, profile=expect())
     assert rows(run_check(PamLimitsCheck, c).findings) == [
         ("warn", "ulimit -n 1", ULIMIT, "/etc/profile.d/a.sh:1")
     ]
@@ -690,7 +669,7 @@ def test_lines_pam_limits_parses(tmp_path: Path) -> None:
             )
         },
     )
-    pam = parse_limits(ctx_limits(root, expect_limits()))
+    pam = parse_limits(ctx(root, expect()))
     assert pam.files == (CONF,)
     assert [(e.domain, e.type, e.item, e.value, e.location) for e in pam.entries] == [
         ("1000:2000", "soft", "nofile", 10, f"{CONF}:1"),
@@ -814,173 +793,6 @@ def test_limit_values_as_written(value: object, systemd: str, pam: str) -> None:
 
 
 # /proc/<pid>/limits as Linux 6.x prints it (cat /proc/self/limits), trailing blanks kept
-PROC_LIMITS_limits = (
-    "Limit                     Soft Limit           Hard Limit           Units     \n"
-    "Max cpu time              unlimited            unlimited            seconds   \n"
-    "Max stack size            8388608              unlimited            bytes     \n"
-    "Max core file size        0                    unlimited            bytes     \n"
-    "Max processes             96365                96365                processes \n"
-    "Max open files            20000                20000                files     \n"
-    "Max locked memory         8388608              8388608              bytes     \n"
-    "Max pending signals       96365                96365                signals   \n"
-    "Max nice priority         0                    0                    \n"
-)
-
-
-def test_parse_proc_limits_rows() -> None:
-    inf = math.inf
-    assert parse_proc_limits(PROC_LIMITS_limits) == {
-        "Max cpu time": (inf, inf),
-        "Max stack size": (8388608, inf),
-        "Max core file size": (0, inf),
-        "Max processes": (96365, 96365),
-        "Max open files": (20000, 20000),
-        "Max locked memory": (8388608, 8388608),
-        "Max pending signals": (96365, 96365),
-        "Max nice priority": (0, 0),
-    }
-    # the header is never a row, even without its usual words; odd rows are left out
-    assert parse_proc_limits("Max open files  1  2\nMax open files  3  4\n") == {
-        "Max open files": (3, 4)
-    }
-    assert parse_proc_limits("h\n Max x  1  2\nMax y  a  2\nMax z  1  b\nMax w 1 2\n") == {}
-
-
-def _dockerd_host(limits: dict[int, str | None]) -> SnapshotHost:
-    snap = Snapshot(source="h1")
-    snap.processes = [(1, "systemd"), *((pid, "dockerd") for pid in limits)]
-    snap.kinds["/etc/systemd/system/docker.service.d/90-harbor-limits.conf"] = "n"
-    for pid, text in limits.items():
-        snap.facts[f"exe:{pid}"] = "/usr/bin/dockerd\n"
-        if text is None:
-            snap.errors[f"/proc/{pid}/limits"] = f"cat: /proc/{pid}/limits: Permission denied"
-        else:
-            snap.files[f"/proc/{pid}/limits"] = text.encode()
-    return SnapshotHost(snap)
-
-
-DOCKERD = {
-    "limits": {
-        "dockerd": {
-            "nofile": {"op": "ge", "value": 655350},
-            "nproc": {"op": "ge", "value": "unlimited"},
-            "stack": {"op": "le", "value": "unlimited"},
-            "core": {"op": "eq", "value": 0},
-            "cpu": {"op": "ge", "value": 1},  # no directive / row known for it
-        }
-    }
-}
-
-
-def test_dockerd_limits_from_a_snapshot() -> None:
-    c = CheckContext(host=_dockerd_host({812: PROC_LIMITS_limits, 913: None}), profile=DOCKERD)
-    out = run_check(DockerdLimits, c)
-    where = "/proc/812/limits"
-    hint = "in a docker.service drop-in"
-    assert rows(out.findings) == [
-        ("fail", "dockerd[812] soft nofile", f"20000, expected >= 655350: set LimitNOFILE= {hint}",
-         where),
-        ("fail", "dockerd[812] hard nofile", f"20000, expected >= 655350: set LimitNOFILE= {hint}",
-         where),
-        ("fail", "dockerd[812] soft nproc",
-         f"96365, expected >= unlimited: set LimitNPROC= {hint}", where),
-        ("fail", "dockerd[812] hard nproc",
-         f"96365, expected >= unlimited: set LimitNPROC= {hint}", where),
-        ("pass", "dockerd[812] soft stack", "8388608 (expected <= unlimited)", where),
-        ("pass", "dockerd[812] hard stack", "unlimited (expected <= unlimited)", where),
-        ("pass", "dockerd[812] soft core", "0 (expected = 0)", where),
-        ("fail", "dockerd[812] hard core", f"unlimited, expected = 0: set LimitCORE= {hint}",
-         where),
-        ("warn", "dockerd[812] cpu", "no 'cpu' limit known in /proc/812/limits", None),
-        ("warn", "dockerd[913]",
-         "cannot read /proc/913/limits: [Errno 13] Permission denied: '/proc/913/limits'", None),
-    ]  # fmt: skip
-    assert out.findings[5] == Finding(
-        Status.PASS,
-        "dockerd[812] hard stack",
-        "unlimited (expected <= unlimited)",
-        expected="<= unlimited",
-        actual="unlimited",
-        location=where,
-    )
-    changes = DockerdLimits().plan(c, out)
-    assert changes == [
-        FileChange(
-            ("limits.dockerd",),
-            DOCKER_LIMITS_DROPIN,
-            b"# Limits for dockerd and its containers (written by harborkit fix)\n"
-            b"[Service]\n"
-            b"LimitCORE=0\n"
-            b"LimitNOFILE=655350\n"
-            b"LimitNPROC=infinity\n",
-            None,
-            "containers inherit dockerd's limits from its unit, not from limits.conf",
-            owned=True,
-        ),
-        Command(
-            ("limits.dockerd",),
-            ("systemctl", "daemon-reload"),
-            "read the changed docker.service drop-ins",
-        ),
-        Command(
-            ("limits.dockerd",),
-            ("systemctl", "restart", "docker"),
-            "dockerd reads daemon.json and its unit only at start",
-            restarts_docker=True,
-        ),
-    ]
-
-
-def test_dockerd_limits_pass_and_plan_nothing() -> None:
-    profile = {"limits": {"dockerd": {"nofile": {"op": "ge", "value": 1024}}}}
-    c = CheckContext(host=_dockerd_host({812: PROC_LIMITS_limits}), profile=profile)
-    out = run_check(DockerdLimits, c)
-    assert (out.status, out.message) == (Status.PASS, "dockerd limits as expected")
-    assert DockerdLimits().plan(c, out) == ()
-    # a failing item that has no systemd directive cannot be planned either
-    profile = {"limits": {"dockerd": {"cpu": {"op": "ge", "value": 1}}}}
-    c = CheckContext(
-        host=_dockerd_host({812: "Limit\nMax cpu time  0  0  seconds\n"}), profile=profile
-    )
-    out = run_check(DockerdLimits, c)
-    assert rows(out.findings) == [
-        ("warn", "dockerd[812] cpu", "no 'cpu' limit known in /proc/812/limits", None)
-    ]
-    assert DockerdLimits().plan(c, out) == ()
-
-
-def test_dockerd_not_running_in_the_snapshot_skips() -> None:
-    c = CheckContext(host=_dockerd_host({}), profile=DOCKERD)
-    out = run_check(DockerdLimits, c)
-    assert (out.status, out.message) == (Status.SKIP, "dockerd is not running")
-    c = CheckContext(host=_dockerd_host({}), profile={"limits": {}})
-    out = run_check(DockerdLimits, c)
-    assert (out.status, out.message) == (Status.SKIP, "the profile sets no limits.dockerd items")
-
-
-def test_dockerd_plan_rewrites_its_own_drop_in_or_leaves_it() -> None:
-    profile = {"limits": {"dockerd": {"nofile": {"op": "ge", "value": 655350}}}}
-    want = (
-        b"# Limits for dockerd and its containers (written by harborkit fix)\n"
-        b"[Service]\n"
-        b"LimitNOFILE=655350\n"
-    )
-    h = _dockerd_host({812: PROC_LIMITS_limits})
-    h.snapshot.files[DOCKER_LIMITS_DROPIN] = b"[Service]\nLimitNOFILE=1024\n"
-    c = CheckContext(host=h, profile=profile)
-    changes = DockerdLimits().plan(c, run_check(DockerdLimits, c))
-    assert changes[0] == FileChange(
-        ("limits.dockerd",),
-        DOCKER_LIMITS_DROPIN,
-        want,
-        b"[Service]\nLimitNOFILE=1024\n",
-        "containers inherit dockerd's limits from its unit, not from limits.conf",
-        owned=True,  # harborkit's own file: rewritten whole
-    )
-    assert len(changes) == 3
-    # the drop-in already says so (dockerd not restarted since): no change, no restart
-    h.snapshot.files[DOCKER_LIMITS_DROPIN] = want
-    assert DockerdLimits().plan(c, run_check(DockerdLimits, c)) == []
 
 
 def _text(new: bytes) -> str:
@@ -995,7 +807,7 @@ def test_plan_of_files_with_colons_latin1_and_distant_typos(tmp_path: Path) -> N
     # a Latin-1 comment is kept byte for byte, not refused
     (d / "a:b.conf").write_bytes(b"# r\xe9glages\n* soft msgq 1\n* soft corr 0\n")
     write(tmp_path, {"etc/os-release": "ID=centos\n", "etc/profile.d/x:y.sh": "ulimit -n 9\n"})
-    c = ctx_limits(tmp_path, expect_limits())
+    c = ctx(tmp_path, expect())
     changes = PamLimitsCheck().plan(c, run_check(PamLimitsCheck, c))
     assert [(ch.path, _text(ch.new)) for ch in changes if isinstance(ch, FileChange)] == [
         (
@@ -1009,44 +821,13 @@ def test_plan_of_files_with_colons_latin1_and_distant_typos(tmp_path: Path) -> N
     ]
 
 
-def test_every_limit_read_from_proc_has_its_systemd_directive() -> None:
-    from harborkit.checks.limits import PROC_LIMIT_NAMES, SYSTEMD_DIRECTIVE
-
-    assert PROC_LIMIT_NAMES.keys() == SYSTEMD_DIRECTIVE.keys()
-
-
-def test_dockerd_unreadable_first_and_a_row_the_kernel_does_not_print() -> None:
-    # the first dockerd's limits cannot be read: the next one is still judged;
-    # a kernel without the "Max pending signals" row leaves that item unknown
-    text = "Limit  Soft Limit  Hard Limit  Units\nMax open files  1024  4096  files\n"
-    profile = {
-        "limits": {
-            "dockerd": {
-                "nofile": {"op": "ge", "value": 1024},
-                "sigpending": {"op": "ge", "value": 1},
-            }
-        }
-    }
-    c = CheckContext(host=_dockerd_host({700: None, 812: text}), profile=profile)
-    assert rows(run_check(DockerdLimits, c).findings) == [
-        ("warn", "dockerd[700]",
-         "cannot read /proc/700/limits: [Errno 13] Permission denied: '/proc/700/limits'", None),
-        ("pass", "dockerd[812] soft nofile", "1024 (expected >= 1024)", "/proc/812/limits"),
-        ("pass", "dockerd[812] hard nofile", "4096 (expected >= 1024)", "/proc/812/limits"),
-        ("warn", "dockerd[812] sigpending", "no 'sigpending' limit known in /proc/812/limits",
-         None),
-    ]  # fmt: skip
-
-
 def test_plan_appends_each_failing_type_once_to_a_latin1_drop_in(tmp_path: Path) -> None:
     d = tmp_path / "etc/security/limits.d"
     d.mkdir(parents=True)
     (d / "90-harbor.conf").write_bytes(b"# r\xe9glages\n* soft nofile 1024\n")
     write(tmp_path, {"etc/os-release": "ID=centos\n"})
-    profile = expect_limits(
-        ("*", "soft", "nofile", "ge", 4096), ("*", "hard", "nofile", "ge", 8192)
-    )
-    c = ctx_limits(tmp_path, profile)
+    profile = expect(("*", "soft", "nofile", "ge", 4096), ("*", "hard", "nofile", "ge", 8192))
+    c = ctx(tmp_path, profile)
     changes = PamLimitsCheck().plan(c, run_check(PamLimitsCheck, c))
     assert [(ch.path, _text(ch.new)) for ch in changes if isinstance(ch, FileChange)] == [
         (
@@ -1066,9 +847,7 @@ def test_root_line_then_a_dash_wildcard_leaves_root_hard_unset(tmp_path: Path) -
             "etc/security/limits.conf": "root soft nofile 1\n* - nofile 2\n",
         },
     )
-    out = run_check(
-        PamLimitsCheck, ctx_limits(root, expect_limits(("root", "hard", "nofile", "ge", 1)))
-    )
+    out = run_check(PamLimitsCheck, ctx(root, expect(("root", "hard", "nofile", "ge", 1))))
     assert rows(out.findings) == [("fail", "root hard nofile", NOT_SET, None)]
 
 
@@ -1082,7 +861,7 @@ def test_files_sorted_by_whole_name_and_unreadable_profiles_passed_over(tmp_path
         },
         {"/etc/profile.d/a.sh": "cat: /etc/profile.d/a.sh: Permission denied"},
     )
-    c = CheckContext(host=host, profile=expect_limits(("*", "soft", "nofile", "eq", 2)))
+    c = CheckContext(host=host, profile=expect(("*", "soft", "nofile", "eq", 2)))
     out = run_check(PamLimitsCheck, c)
     assert rows(out.findings) == [
         ("pass", "* soft nofile", "2 (expected = 2)", "/etc/security/limits.d/b.conf:1"),

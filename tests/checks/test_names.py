@@ -25,8 +25,9 @@ from harborkit.engine.interface import CheckContext, Finding, Status
 from harborkit.engine.profile import load_profile, with_nodes
 from harborkit.engine.runner import run_check
 from harborkit.fix.plan import FileChange, ManualStep
-from harborkit.host.local import LocalHost, SysrootHost
+from harborkit.host.local import SysrootHost
 from harborkit.host.snapshot import SnapshotHost
+from tests.support.checks import ctx
 from tests.support.sysroot import rows, write
 
 SYSROOTS = Path(__file__).resolve().parents[1] / "fixtures" / "sysroots"
@@ -35,13 +36,12 @@ SYSROOTS = Path(__file__).resolve().parents[1] / "fixtures" / "sysroots"
 GUIDE_NODES = ["server58=192.168.3.58", "server59=192.168.3.59"]
 
 
-def ctx(root: Path | None, nodes: list[str] | None = None) -> CheckContext:
-    host = LocalHost() if root is None else SysrootHost(root)
-    return CheckContext(host=host, profile=with_nodes(load_profile(), nodes or []).data)
+def nodes_ctx(root: Path | None, nodes: list[str] | None = None) -> CheckContext:
+    return ctx(root, with_nodes(load_profile(), nodes or []).data)
 
 
 def test_hostname_resolves_on_centos() -> None:
-    out = run_check(HostnameResolves, ctx(SYSROOTS / "centos7-compliant"))
+    out = run_check(HostnameResolves, nodes_ctx(SYSROOTS / "centos7-compliant"))
     assert (out.status, out.message) == (Status.PASS, "server58: resolves to 192.168.3.58")
     assert rows(out.findings) == [
         ("pass", "server58", "resolves to 192.168.3.58", "/etc/hosts:3"),
@@ -49,7 +49,7 @@ def test_hostname_resolves_on_centos() -> None:
 
 
 def test_hostname_loopback_only_on_debian() -> None:
-    out = run_check(HostnameResolves, ctx(SYSROOTS / "debian12"))
+    out = run_check(HostnameResolves, nodes_ctx(SYSROOTS / "debian12"))
     assert out.status is Status.WARN
     assert rows(out.findings) == [
         (
@@ -65,13 +65,13 @@ def test_hostname_does_not_resolve(tmp_path: Path) -> None:
     (tmp_path / "etc").mkdir()
     (tmp_path / "etc/hostname").write_text("lonely\n")
     (tmp_path / "etc/hosts").write_text("127.0.0.1 localhost\n# 10.0.0.5 lonely\n")
-    out = run_check(HostnameResolves, ctx(tmp_path))
+    out = run_check(HostnameResolves, nodes_ctx(tmp_path))
     assert rows(out.findings) == [("fail", "lonely", "does not resolve", None)]
     assert out.status is Status.FAIL
 
 
 def test_nodes_skip_without_nodes() -> None:
-    out = run_check(NodesResolve, ctx(SYSROOTS / "centos7-compliant"))
+    out = run_check(NodesResolve, nodes_ctx(SYSROOTS / "centos7-compliant"))
     assert (out.status, out.message) == (
         Status.SKIP,
         "no cluster nodes in the profile (add with --node NAME=ADDRESS)",
@@ -79,7 +79,7 @@ def test_nodes_skip_without_nodes() -> None:
 
 
 def test_nodes_resolve_in_guide_hosts() -> None:
-    out = run_check(NodesResolve, ctx(SYSROOTS / "guide-as-written", GUIDE_NODES))
+    out = run_check(NodesResolve, nodes_ctx(SYSROOTS / "guide-as-written", GUIDE_NODES))
     assert (out.status, out.message) == (Status.PASS, "2 nodes resolve")
     assert rows(out.findings) == [
         ("pass", "server58", "resolves to 192.168.3.58", "/etc/hosts:3"),
@@ -89,7 +89,7 @@ def test_nodes_resolve_in_guide_hosts() -> None:
 
 def test_nodes_wrong_address_and_unresolvable_differ() -> None:
     nodes = [*GUIDE_NODES, "server60=192.168.3.60"]
-    out = run_check(NodesResolve, ctx(SYSROOTS / "debian12", nodes))
+    out = run_check(NodesResolve, nodes_ctx(SYSROOTS / "debian12", nodes))
     assert out.status is Status.FAIL
     assert out.message == "2 of 3 fail: server59, server60"
     assert rows(out.findings) == [
@@ -107,7 +107,7 @@ def test_nodes_wrong_address_and_unresolvable_differ() -> None:
 def test_sysroot_without_hostname_skips(tmp_path: Path) -> None:
     (tmp_path / "etc").mkdir()
     (tmp_path / "etc/hosts").write_text("127.0.0.1 localhost\n")
-    out = run_check(HostnameResolves, ctx(tmp_path))
+    out = run_check(HostnameResolves, nodes_ctx(tmp_path))
     assert (out.status, out.message) == (
         Status.SKIP,
         "the sysroot has no /etc/hostname: its host name is unknown",

@@ -23,11 +23,12 @@ from harborkit.checks.ports import (
     _container_only,
     _port_range,
 )
-from harborkit.engine.interface import CheckContext, CheckOptions, Status
+from harborkit.engine.interface import CheckContext, Status
 from harborkit.engine.profile import load_profile
 from harborkit.engine.runner import run_check
-from harborkit.host.local import LocalHost, SysrootHost
+from harborkit.host.local import SysrootHost
 from harborkit.yamlfile import parse_yaml
+from tests.support.checks import ctx
 
 SYSROOTS = Path(__file__).resolve().parents[1] / "fixtures" / "sysroots"
 
@@ -46,10 +47,8 @@ def no_fixed_ports() -> dict[str, Any]:
     return data
 
 
-def ctx(profile: dict[str, Any] | None = None, **options: str) -> CheckContext:
-    return CheckContext(
-        host=LocalHost(), profile=profile or no_fixed_ports(), options=CheckOptions(**options)
-    )
+def ports_ctx(profile: dict[str, Any] | None = None, **options: str) -> CheckContext:
+    return ctx(None, profile or no_fixed_ports(), **options)
 
 
 @pytest.fixture
@@ -74,13 +73,13 @@ def test_port_held_by_another_process_fails_then_passes_when_closed(
 ) -> None:
     port = listener.getsockname()[1]
     cfg = harbor_on(tmp_path, port)
-    out = run_check(HarborPorts, ctx(harbor_config=cfg))
+    out = run_check(HarborPorts, ports_ctx(harbor_config=cfg))
     me = psutil.Process().name()
     assert "python" in me
     assert out.status is Status.FAIL
     assert out.message == f"port {port}: in use by {me} (pid {os.getpid()}) on 127.0.0.1"
     listener.close()
-    out = run_check(HarborPorts, ctx(harbor_config=cfg))
+    out = run_check(HarborPorts, ports_ctx(harbor_config=cfg))
     assert out.status is Status.PASS
     assert out.message == (
         f"ports {port} free ({cfg}; docker-compose.yml not generated yet (./prepare writes it))"
@@ -92,7 +91,7 @@ def test_port_held_by_harbor_itself_passes(tmp_path: Path, listener: socket.sock
     me = psutil.Process().name()
     data = no_fixed_ports()
     data["ports"] = {**data["ports"], "harbor_processes": ["docker-proxy", "nginx", me]}
-    out = run_check(HarborPorts, ctx(data, harbor_config=harbor_on(tmp_path, port)))
+    out = run_check(HarborPorts, ports_ctx(data, harbor_config=harbor_on(tmp_path, port)))
     assert out.status is Status.PASS
     assert [(f.subject, f.message) for f in out.findings] == [
         (
@@ -106,7 +105,7 @@ def test_port_held_by_harbor_itself_passes(tmp_path: Path, listener: socket.sock
 def test_https_adds_its_port_and_notary(tmp_path: Path) -> None:
     cfg = tmp_path / "harbor.yml"
     cfg.write_text(HARBOR_HTTPS)
-    out = run_check(HarborPorts, ctx(harbor_config=str(cfg)))
+    out = run_check(HarborPorts, ports_ctx(harbor_config=str(cfg)))
     assert [f.subject for f in out.findings] == ["port 80", "port 443", "port 4443"]
 
 
@@ -128,7 +127,7 @@ def free_port() -> int:
 
 def test_profile_names_harbor_log_on_loopback() -> None:
     assert load_profile().data["ports"]["always"] == ["127.0.0.1:1514"]
-    out = run_check(HarborPorts, ctx(load_profile().data))
+    out = run_check(HarborPorts, ports_ctx(load_profile().data))
     assert [f.subject for f in out.findings] == [
         "port 80",
         "port 443",
@@ -142,13 +141,13 @@ def test_loopback_port_is_taken_on_its_address_not_on_another(listener: socket.s
     me = psutil.Process().name()
     data = no_fixed_ports()
     data["ports"] = {**data["ports"], "default": [], "always": [f"127.0.0.1:{port}"]}
-    out = run_check(HarborPorts, ctx(data))
+    out = run_check(HarborPorts, ports_ctx(data))
     assert (out.status, out.message) == (
         Status.FAIL,
         f"127.0.0.1:{port}: in use by {me} (pid {os.getpid()}) on 127.0.0.1",
     )
     data["ports"]["always"] = [f"127.0.0.2:{port}"]  # the same port on another address
-    out = run_check(HarborPorts, ctx(data))
+    out = run_check(HarborPorts, ports_ctx(data))
     assert (out.status, out.message) == (
         Status.PASS,
         f"ports 127.0.0.2:{port} free (profile defaults: no harbor.yml given "
@@ -211,7 +210,7 @@ def test_compose_file_published_ports_are_judged(tmp_path: Path) -> None:
     with socket.socket() as held:
         held.bind(("127.0.0.1", extra))
         held.listen()
-        out = run_check(HarborPorts, ctx(harbor_config=cfg))
+        out = run_check(HarborPorts, ports_ctx(harbor_config=cfg))
     compose = str(tmp_path / "docker-compose.yml")
     assert out.status is Status.FAIL
     assert out.message == f"port {extra}: in use by {me} (pid {os.getpid()}) on 127.0.0.1"
@@ -221,7 +220,7 @@ def test_compose_file_published_ports_are_judged(tmp_path: Path) -> None:
         ("fail", f"port {extra}", f"{compose}:18"),
         ("pass", f"port {long_}", f"{compose}:19"),
     ]
-    out = run_check(HarborPorts, ctx(harbor_config=cfg))
+    out = run_check(HarborPorts, ports_ctx(harbor_config=cfg))
     assert out.status is Status.PASS
     assert out.message == (
         f"ports {http}, 127.0.0.1:{log}, {extra}, {long_} free ({cfg}, {compose})"
@@ -231,7 +230,7 @@ def test_compose_file_published_ports_are_judged(tmp_path: Path) -> None:
 def test_unreadable_compose_file_is_a_warning(tmp_path: Path) -> None:
     cfg = harbor_on(tmp_path, free_port())
     (tmp_path / "docker-compose.yml").write_text("services: [\n")
-    out = run_check(HarborPorts, ctx(harbor_config=cfg))
+    out = run_check(HarborPorts, ports_ctx(harbor_config=cfg))
     compose = str(tmp_path / "docker-compose.yml")
     assert out.status is Status.WARN
     assert out.message == (

@@ -17,18 +17,15 @@ from harborkit.engine.interface import CheckContext, Finding, Outcome, Status
 from harborkit.engine.profile import load_profile
 from harborkit.engine.runner import run_check
 from harborkit.fix.plan import Command, FileChange, ManualStep
-from harborkit.host.local import LocalHost, SysrootHost
+from harborkit.host.local import SysrootHost
 from harborkit.host.snapshot import SnapshotHost
+from tests.support.checks import ctx
 from tests.support.sysroot import rows, write
 
 SYSROOTS = Path(__file__).resolve().parents[1] / "fixtures" / "sysroots"
 
 
 PROFILE = load_profile().data
-
-
-def ctx(root: Path | None) -> CheckContext:
-    return CheckContext(host=LocalHost() if root is None else SysrootHost(root), profile=PROFILE)
 
 
 def sysroot(tmp_path: Path, config: str | None, enforce: str | None, sys_fs: bool = True) -> Path:

@@ -31,8 +31,8 @@ from harborkit.engine.interface import CheckContext, Finding, Status
 from harborkit.engine.profile import load_profile
 from harborkit.engine.runner import run_check
 from harborkit.fix.plan import Command, FileChange
-from harborkit.host.local import LocalHost, SysrootHost
 from harborkit.host.snapshot import SnapshotHost
+from tests.support.checks import ctx
 from tests.support.sysroot import rows, write
 
 SYSROOTS = Path(__file__).resolve().parents[1] / "fixtures" / "sysroots"
@@ -48,11 +48,6 @@ TW_RECYCLE_NA = (
 
 
 DROP_CACHES = "a one-shot trigger that drops the page cache, not a setting"
-
-
-def ctx(root: Path | str | None, profile: dict | None = None) -> CheckContext:
-    host = LocalHost() if root is None else SysrootHost(root)
-    return CheckContext(host=host, profile=profile or PROFILE)
 
 
 def by_subject(findings: tuple[Finding, ...]) -> dict[str, Finding]:
@@ -227,7 +222,7 @@ LATE = "/etc/sysctl.d/99-late:b.conf"  # a colon in the name, before the line nu
 
 
 # every way a key can need persisting, on a kernel with /proc/sys
-PROFILE_sysctl: dict[str, Any] = {
+SYSCTL_PROFILE: dict[str, Any] = {
     "sysctl": {
         "vm.drop_caches": {"op": "ignore", "note": "trigger"},
         "vm.overcommit_memory": {"op": "eq", "value": 1},  # persisted as wanted
@@ -259,12 +254,12 @@ FILES = {
 }
 
 
-def ctx_sysctl(root: Path, profile: dict[str, Any] | None = None) -> CheckContext:
-    return CheckContext(host=SysrootHost(root), profile=profile or PROFILE_sysctl)
+def sysctl_ctx(root: Path, profile: dict[str, Any] | None = None) -> CheckContext:
+    return ctx(root, profile or SYSCTL_PROFILE)
 
 
 def test_plan_edits_late_files_and_appends_the_rest(tmp_path: Path) -> None:
-    c = ctx_sysctl(write(tmp_path, FILES))
+    c = sysctl_ctx(write(tmp_path, FILES))
     applied_after = " is applied after /etc/sysctl.d/90-harbor.conf"
     assert plan_persist(c) == {
         "/etc/sysctl.conf": ("vm.max_map_count = 655360\n", "/etc/sysctl.conf" + applied_after),
@@ -293,7 +288,7 @@ def test_plan_edits_late_files_and_appends_the_rest(tmp_path: Path) -> None:
 
 
 def test_runtime_plan_adds_sysctl_system_only_when_a_value_fails(tmp_path: Path) -> None:
-    c = ctx_sysctl(write(tmp_path, FILES))
+    c = sysctl_ctx(write(tmp_path, FILES))
     out = run_check(SysctlRuntime, c)
     changes = list(SysctlRuntime().plan(c, out))
     assert {ch.check_ids for ch in changes} == {("sysctl.runtime",)}
@@ -310,7 +305,7 @@ def test_runtime_plan_adds_sysctl_system_only_when_a_value_fails(tmp_path: Path)
     )
     profile = {"sysctl": {"vm.swappiness": {"op": "le", "value": 10}}}
     ok = {"proc/sys/kernel/ostype": "Linux\n", "proc/sys/vm/swappiness": "5\n"}
-    c2 = ctx_sysctl(write(tmp_path / "ok", ok), profile)
+    c2 = sysctl_ctx(write(tmp_path / "ok", ok), profile)
     assert run_check(SysctlRuntime, c2).status is Status.PASS
     assert tuple(SysctlRuntime().plan(c2, run_check(SysctlRuntime, c2))) == ()
 
@@ -327,7 +322,7 @@ def test_plan_writes_a_new_drop_in_and_does_not_repeat_notes(tmp_path: Path) -> 
             "net.ipv4.tcp_tw_recycle": {"op": "eq", "value": 0},
         }
     }
-    c = ctx_sysctl(write(tmp_path, files), profile)
+    c = sysctl_ctx(write(tmp_path, files), profile)
     assert plan_persist(c) == {
         DROPIN: (
             HEADER
@@ -340,7 +335,7 @@ def test_plan_writes_a_new_drop_in_and_does_not_repeat_notes(tmp_path: Path) -> 
     again = tmp_path / "again"
     write(again, {**files, "etc/sysctl.d/90-harbor.conf": HEADER + "# net.ipv4.tcp_tw_recycle "
                   "left out: this kernel has no such key\n"})  # fmt: skip
-    c = ctx_sysctl(again, profile)
+    c = sysctl_ctx(again, profile)
     assert plan_persist(c)[DROPIN][0] == (
         HEADER
         + "# net.ipv4.tcp_tw_recycle left out: this kernel has no such key\n"
@@ -357,7 +352,7 @@ def test_plan_without_proc_sys_persists_the_profile_values(tmp_path: Path) -> No
             "vm.drop_caches": {"op": "ignore"},
         }
     }
-    c = ctx_sysctl(write(tmp_path, {"etc/sysctl.conf": "vm.swappiness = 60\n"}), profile)
+    c = sysctl_ctx(write(tmp_path, {"etc/sysctl.conf": "vm.swappiness = 60\n"}), profile)
     assert plan_persist(c) == {
         "/etc/sysctl.conf": (
             "vm.swappiness = 10\n",
@@ -463,7 +458,7 @@ def test_persisted_lines_the_parser_skips_or_reads(tmp_path: Path) -> None:
             )
         },
     )
-    saved = persisted(ctx_sysctl(root))
+    saved = persisted(sysctl_ctx(root))
     assert {k: (a.key, a.value, a.location) for k, a in saved.items()} == {
         "vm.d": ("vm.d", "1 2", "/etc/sysctl.conf:6"),
         "vm.e": ("vm.e", "3", "/etc/sysctl.conf:7"),
@@ -546,7 +541,7 @@ def test_ok_messages_count_judged_keys_only(tmp_path: Path) -> None:
             "net.ipv4.tcp_tw_recycle": {"op": "eq", "value": 0},
         }
     }
-    c = ctx_sysctl(root, profile)
+    c = sysctl_ctx(root, profile)
     rt = run_check(SysctlRuntime, c)
     assert (rt.status, rt.message) == (Status.PASS, "1 keys as expected")
     assert rows(rt.findings)[1:] == [
@@ -592,7 +587,7 @@ def test_plan_keeps_bytes_that_are_not_utf8(tmp_path: Path) -> None:
     }
     # only a line of the drop-in changes: it is still the drop-in's own plan
     # (its notes kept, its own reason), not "applied after" itself
-    assert plan_persist(ctx_sysctl(tmp_path, profile)) == {
+    assert plan_persist(sysctl_ctx(tmp_path, profile)) == {
         "/etc/sysctl.conf": (
             "# caf\udce9\nvm.max_map_count = 655360\n",
             "/etc/sysctl.conf is applied after /etc/sysctl.d/90-harbor.conf",
@@ -612,7 +607,7 @@ def test_plan_with_proc_sys_values_but_no_kernel_folder(tmp_path: Path) -> None:
     # it no runtime value is read, even one that is there
     root = write(tmp_path, {"proc/sys/vm/swappiness": "5\n"})
     profile = {"sysctl": {"vm.swappiness": {"op": "le", "value": 10}}}
-    assert plan_persist(ctx_sysctl(root, profile)) == {
+    assert plan_persist(sysctl_ctx(root, profile)) == {
         DROPIN: (HEADER + "vm.swappiness = 10\n", "sysctl --system and every boot apply it")
     }
 
@@ -634,7 +629,7 @@ def test_plan_copies_a_vendor_file_the_new_drop_in_would_hide(tmp_path: Path) ->
             "net.ipv4.tcp_tw_recycle": {"op": "eq", "value": 0},
         }
     }
-    c = ctx_sysctl(write(tmp_path, files), profile)
+    c = sysctl_ctx(write(tmp_path, files), profile)
     assert plan_persist(c) == {
         DROPIN: (
             "# vendor\nkernel.pid_max = 65536\nvm.swappiness = 10\n"

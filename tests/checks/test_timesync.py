@@ -6,10 +6,10 @@ import os
 from pathlib import Path
 
 from harborkit.checks.timesync import TimeSync
-from harborkit.engine.interface import CheckContext, Status
+from harborkit.engine.interface import Status
 from harborkit.engine.profile import load_profile
 from harborkit.engine.runner import run_check
-from harborkit.host.local import LocalHost, SysrootHost
+from tests.support.checks import ctx
 from tests.support.sysroot import rows, write
 
 SYSROOTS = Path(__file__).resolve().parents[1] / "fixtures" / "sysroots"
@@ -17,10 +17,6 @@ PROFILE = load_profile().data
 RUNNING_SKIP = "whether it runs needs a running system; auditing a sysroot"
 SYNC_SKIP = "synchronisation needs a running system; auditing a sysroot"
 NTPD_LINK = "/etc/systemd/system/multi-user.target.wants/ntpd.service"
-
-
-def ctx(root: Path | None) -> CheckContext:
-    return CheckContext(host=LocalHost() if root is None else SysrootHost(root), profile=PROFILE)
 
 
 def test_ntp_client_of_the_guide() -> None:
