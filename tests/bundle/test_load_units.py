@@ -27,9 +27,7 @@ from harborkit.bundle.tarsafe import BLOCK, InstallerCheck, tar_header
 from harborkit.bundle.tools import Installed, plan_install
 from harborkit.bundle.verify import VerifyResult, verify_bundle
 from harborkit.errors import ExitCode
-from tests.bundle.craft import craft_bundle, installer_tgz
-from tests.bundle.test_verify import _file
-from tests.bundle.test_verify_fast import INSTALLER, make_parts
+from tests.support.bundles import INSTALLER, craft_bundle, file_record, installer_tgz, make_parts
 from tests.support.images import make_image, make_layer
 
 
@@ -149,7 +147,7 @@ def test_installer_spool_in_a_full_tmpdir_is_one_line(
     import tempfile
 
     from harborkit.bundle.errors import NoSpace
-    from tests.bundle.craft import installer_tgz
+    from tests.support.bundles import installer_tgz
 
     big = installer_tgz([("harbor/big.bin", os.urandom(256 << 10), 0o644)])
     path = make_parts(installer=big).write(tmp_path / "b.tar")
@@ -248,7 +246,7 @@ def test_install_space_is_checked_before_loading(tmp_path: Path) -> None:
 def with_tool(tmp_path: Path, data: bytes = b"#!/bin/sh\necho tool\n") -> Path:
     parts = make_parts()
     parts.members.append(("files/tool", data))
-    parts.edit_metadata(lambda m: m.update(files=[_file("tool", data)]))
+    parts.edit_metadata(lambda m: m.update(files=[file_record("tool", data)]))
     return parts.write(tmp_path / "t.tar")
 
 
@@ -399,7 +397,9 @@ def test_extract_names_the_path_that_failed(tmp_path: Path) -> None:
 def test_install_tools_goes_on_after_one_in_place(tmp_path: Path) -> None:
     parts = make_parts()
     parts.members += [("files/a", b"a\n"), ("files/b", b"b\n")]
-    parts.edit_metadata(lambda m: m.update(files=[_file("a", b"a\n"), _file("b", b"b\n")]))
+    parts.edit_metadata(
+        lambda m: m.update(files=[file_record("a", b"a\n"), file_record("b", b"b\n")])
+    )
     verified = verify_bundle(parts.write(tmp_path / "t.tar"))
     prefix = tmp_path / "root"
     (prefix / "usr/local/bin").mkdir(parents=True)
