@@ -475,7 +475,8 @@ def _time_sync(host, profile):  # type: ignore[no-untyped-def]
 def test_ntp_master_refused_by_time_sync_fails_cluster_ntp(
     master_conf: str, profile: dict, why: str
 ) -> None:
-    from tests.cluster.test_checks_verdicts import ON, client, judge, time_node
+    from tests.cluster.nodes import judge
+    from tests.cluster.test_checks_verdicts import ON, client, time_node
 
     n1 = time_node("n1", ntp=(master_conf, *ON))
     n2 = client("n2", "n1")
