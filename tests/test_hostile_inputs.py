@@ -15,7 +15,7 @@ import pytest
 from harborkit.checks.daemon_json import DaemonJsonCheck
 from harborkit.checks.harbor_config import HarborConfigCheck
 from harborkit.engine.profile import load_profile
-from harborkit.engine.runner import _run_one
+from harborkit.engine.runner import run_check
 from harborkit.errors import ExitCode, InputError
 from harborkit.host.local import SysrootHost
 from harborkit.model.check import CheckContext, CheckOptions, Status
@@ -203,7 +203,7 @@ def test_hostile_harbor_yml_is_a_fail_finding(
 ) -> None:
     (tmp_path / "opt/harbor").mkdir(parents=True)
     (tmp_path / "opt/harbor/harbor.yml").write_text(text, encoding="utf-8", errors="surrogatepass")
-    out = _run_one(HarborConfigCheck, _ctx(tmp_path, harbor_config="/opt/harbor/harbor.yml"))
+    out = run_check(HarborConfigCheck, _ctx(tmp_path, harbor_config="/opt/harbor/harbor.yml"))
     path = "/opt/harbor/harbor.yml"
     assert out.status is Status.FAIL
     assert out.message == f"{path}{error}"
@@ -239,7 +239,7 @@ def test_hostile_daemon_json_is_a_fail_finding(
 ) -> None:
     (tmp_path / "etc/docker").mkdir(parents=True)
     (tmp_path / "etc/docker/daemon.json").write_text(text)
-    out = _run_one(DaemonJsonCheck, _ctx(tmp_path))
+    out = run_check(DaemonJsonCheck, _ctx(tmp_path))
     assert out.status is Status.FAIL
     first = out.findings[0]
     assert (first.status, first.message, first.location) == (

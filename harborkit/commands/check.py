@@ -127,8 +127,10 @@ class _Run:
 
     def session(self, root: str | None, options: CheckOptions) -> Session:
         """The engine's session of this run (one host, or the fleet's template)."""
+        from harborkit.engine import audit as engine_audit
+
         known = tuple(c.id for c in self.cross)
-        return Session(
+        return engine_audit.Session(
             tuple(self.loaded),
             tuple(self.failures),
             self.profile,

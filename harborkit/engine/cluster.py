@@ -302,7 +302,9 @@ def run_fleet(
     )
 
 
-def _run_one(cls: type[ClusterCheck], ctx: ClusterContext) -> Outcome:
+def run_cluster_check(cls: type[ClusterCheck], ctx: ClusterContext) -> Outcome:
+    """One cross-node check on the reachable hosts: a skip when fewer than its
+    ``min_hosts`` were audited, else its outcome (the entry point tests use)."""
     if len(ctx.contexts) < cls.min_hosts:
         n = len(ctx.contexts)
         return Outcome(
@@ -344,7 +346,7 @@ def run_cluster_checks(
                 f"requires {blocked[0]}, which did not pass ({status_of[blocked[0]].value})",
             )
         else:
-            outcome = _run_one(cls, ctx)
+            outcome = run_cluster_check(cls, ctx)
         result = CheckResult(
             info, outcome.status, outcome.message, outcome.findings, time.perf_counter() - t
         )

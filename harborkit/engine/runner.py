@@ -83,7 +83,10 @@ def _order(checks: list[type[Check]]) -> list[type[Check]]:
     return done
 
 
-def _run_one(cls: type[Check], ctx: CheckContext) -> Outcome:
+def run_check(cls: type[Check], ctx: CheckContext) -> Outcome:
+    """Run one check on ``ctx`` exactly as a run does, guarded (a skip, a missing
+    fact, an unreadable file or a crash become an outcome); no waivers, no plan.
+    The public entry point for callers and tests that need one check's outcome."""
     return guarded(lambda: cls().run(ctx))
 
 
@@ -201,7 +204,7 @@ def run_checks(
                 Status.SKIP, f"requires {r}, which did not pass ({status_of[r].value})"
             )
         else:
-            outcome = _run_one(cls, ctx)
+            outcome = run_check(cls, ctx)
         changes = _plan_one(cls, ctx, outcome)
         info = replace(info, remediation=_remediation(cls, outcome, changes))
         result = CheckResult(

@@ -39,7 +39,7 @@ RANDOM_IMAGE = "hk-test/random:1"
 
 def make_installer_tgz() -> bytes:
     """A small stand-in for Harbor's online installer."""
-    from tests.bundle.craft import installer_tgz
+    from tests.support.bundles import installer_tgz
 
     return installer_tgz(
         [

@@ -25,15 +25,17 @@ from tests.bundle.conftest import (
     image_list,
     run_cli,
 )
-from tests.bundle.craft import (
+from tests.bundle.test_hostile_bundles import HOSTILE_MEMBERS, SCHEMA_EDITS
+from tests.support.bundles import (
     CRAFTED_REFS,
     bundle_members,
     craft_bundle,
+    hostile_tgz,
     installer_tgz,
+    member_info,
+    rewrite_bundle,
     write_members,
 )
-from tests.bundle.helpers import hostile_tgz, member_info, rewrite_bundle
-from tests.bundle.test_hostile_bundles import HOSTILE_MEMBERS, SCHEMA_EDITS
 from tests.support.dockerd import Daemon
 from tests.support.images import busybox_layer, harbor_test_images, load_images, make_image
 

@@ -22,8 +22,8 @@ import pytest
 
 from harborkit.errors import ExitCode
 from tests.bundle.conftest import HttpServer, run_cli
-from tests.bundle.craft import craft_bundle
 from tests.bundle.test_hostile_bundles import one_line_error
+from tests.support.bundles import craft_bundle
 
 
 @pytest.fixture

@@ -24,16 +24,17 @@ import pytest
 from harborkit.bundle.format import IMAGES_MANIFEST, METADATA_NAME, SUMS_NAME
 from harborkit.errors import ExitCode
 from tests.bundle.conftest import run_cli
-from tests.bundle.craft import (
+from tests.support.bundles import (
     INSTALLER_NAME,
     Crafted,
     bundle_members,
     craft_bundle,
     crafted_images,
+    hostile_tgz,
     installer_tgz,
+    member_info,
     write_members,
 )
-from tests.bundle.helpers import hostile_tgz, member_info
 
 INSTALLER = f"installer/{INSTALLER_NAME}"
 
@@ -1326,7 +1327,7 @@ def test_member_another_user_could_change_after_the_check_is_refused(
     """The plain path runs ``tar -x`` as root, which restores owners (by name first)
     and modes: such a member could be changed between ``sha256sum -c`` and
     ``docker load``/``install`` by the user it names, or run setuid."""
-    from tests.bundle.helpers import read_members, write_tar
+    from tests.support.bundles import read_members, write_tar
 
     good = craft_bundle(tmp_path / "good.tar")
     members = read_members(good.path)
@@ -1344,7 +1345,7 @@ def test_member_another_user_could_change_after_the_check_is_refused(
 
 def test_bundle_retarred_by_root_with_root_owners_still_verifies(tmp_path: Path) -> None:
     """Not too strict: root:root (by name or number) and 0644/0755 pass."""
-    from tests.bundle.helpers import read_members, write_tar
+    from tests.support.bundles import read_members, write_tar
 
     good = craft_bundle(tmp_path / "good.tar")
     members = read_members(good.path)

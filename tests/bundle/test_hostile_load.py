@@ -40,7 +40,7 @@ from harborkit.bundle import cleanup, load, sign
 from harborkit.bundle.format import ImageRecord
 from harborkit.errors import ExitCode
 from tests.bundle.conftest import REPO
-from tests.bundle.craft import bundle_members, crafted_images, installer_tgz, write_members
+from tests.support.bundles import bundle_members, crafted_images, installer_tgz, write_members
 from tests.support.dockerd import Daemon, start_dockerd
 from tests.support.images import Image, load_images, make_image, make_layer
 

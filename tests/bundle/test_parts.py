@@ -136,7 +136,7 @@ def test_damaged_part_outside_members_fails_verify(tmp_path: Path) -> None:
     """A part `sha256sum -c NAME.parts.sha256` flags fails verify, even where the damage
     lies in no member's data (here: a header's mtime, its checksum fixed)."""
     from harborkit.bundle.verify import verify_bundle
-    from tests.bundle.craft import craft_bundle
+    from tests.support.bundles import craft_bundle
 
     whole = tmp_path / "whole.tar"
     craft_bundle(whole)

@@ -24,7 +24,7 @@ from harborkit.bundle.sbom import SBOM_NAME, validate_sbom
 from harborkit.bundle.sign import SIGNATURE_NAME
 from harborkit.errors import ExitCode
 from tests.bundle.conftest import INSTALLER_NAME, REPO, BuildHost, HttpServer, image_list, run_cli
-from tests.bundle.helpers import rewrite_bundle
+from tests.support.bundles import rewrite_bundle
 from tests.support.dockerd import Daemon
 
 IMAGES = ("goharbor/prepare:v1.8.0", "goharbor/harbor-core:v1.8.0", "goharbor/harbor-log:v1.8.0")

@@ -3,15 +3,11 @@ every way a bundle can be altered, each with its exit code and its one line."""
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import io
 import json
 import os
 import subprocess
 import tarfile
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -21,10 +17,6 @@ from harborkit.bundle.extract import check_install_target, extract_installer
 from harborkit.bundle.format import (
     METADATA_NAME,
     SUMS_NAME,
-    BundleMetadata,
-    ImageRecord,
-    InstallerRecord,
-    LayerRecord,
     blob_member,
     blob_path_in_images,
     format_sums,
@@ -36,115 +28,8 @@ from harborkit.bundle.format import (
 from harborkit.bundle.tarsafe import check_installer, scan_tar, unsafe_name_reason
 from harborkit.bundle.verify import verify_bundle
 from harborkit.errors import ExitCode
+from tests.support.bundles import INSTALLER, INSTALLER_FILES, MANIFEST, make_parts, tgz
 from tests.support.cli import run_harborkit
-from tests.support.images import make_image, make_layer
-
-INSTALLER = "harbor-online-installer-v1.8.0.tgz"
-MANIFEST = "images/manifest.json"
-
-
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def tgz(members: list[tuple[str, bytes, int]], dirs: tuple[str, ...] = ("harbor",)) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
-        for d in dirs:
-            ti = tarfile.TarInfo(d)
-            ti.type, ti.mode = tarfile.DIRTYPE, 0o755
-            tf.addfile(ti)
-        for name, data, mode in members:
-            ti = tarfile.TarInfo(name)
-            ti.size, ti.mode = len(data), mode
-            tf.addfile(ti, io.BytesIO(data))
-    return buf.getvalue()
-
-
-INSTALLER_FILES = [
-    ("harbor/install.sh", b"#!/bin/sh\necho installing harbor\n", 0o4755),
-    ("harbor/prepare", b"#!/bin/sh\necho preparing\n", 0o755),
-    ("harbor/harbor.yml", b"hostname: reg.mydomain.com\n", 0o644),
-]
-
-
-@dataclass
-class Parts:
-    """The members of a bundle, in order; ``sums`` overrides SHA256SUMS."""
-
-    members: list[tuple[str, bytes]]
-    sums: bytes | None = None
-
-    def get(self, name: str) -> bytes:
-        return dict(self.members)[name]
-
-    def put(self, name: str, data: bytes) -> None:
-        self.members = [(n, data if n == name else d) for n, d in self.members]
-
-    def edit_metadata(self, edit: Callable[[dict], None]) -> None:
-        meta = json.loads(self.get(METADATA_NAME))
-        edit(meta)
-        self.put(METADATA_NAME, json.dumps(meta).encode())
-
-    def write(self, path: Path, *, sums_from: Parts | None = None) -> Path:
-        """Write the bundle; SHA256SUMS over these members (or ``sums_from``'s: stale)."""
-        sums = self.sums
-        if sums is None:
-            src = sums_from or self
-            sums = format_sums([(n, sha(d)) for n, d in src.members])
-        with tarfile.open(path, "w", format=tarfile.GNU_FORMAT) as tf:
-            for name, data in [*self.members, (SUMS_NAME, sums)]:
-                ti = tarfile.TarInfo(name)
-                ti.size, ti.mode, ti.mtime = len(data), 0o644, 1_700_000_000
-                tf.addfile(ti, io.BytesIO(data))
-        return path
-
-
-def make_parts(installer: bytes | None = None) -> Parts:
-    """Two images sharing a base layer, an installer, metadata (as the writer lays them out)."""
-    base = make_layer([("etc/os-release", b"ID=photon\n", 0o644)])
-    images = [
-        make_image(["goharbor/harbor-core:v1.8.0"], [base, make_layer([("core", b"c", 0o755)])]),
-        make_image(["goharbor/harbor-db:v1.8.0"], [base, make_layer([("db", b"d", 0o755)])]),
-    ]
-    members: list[tuple[str, bytes]] = []
-    inst = installer if installer is not None else tgz(INSTALLER_FILES)
-    members.append((installer_member(INSTALLER), inst))
-    layers: dict[str, LayerRecord] = {}
-    records = []
-    manifest = []
-    for img in images:
-        digests = []
-        for layer in img.layers:
-            gz = gzip.compress(layer.data, mtime=0)
-            digest = "sha256:" + sha(gz)
-            if digest not in layers:
-                layers[digest] = LayerRecord(digest, layer.diff_id, len(gz), len(layer.data))
-                members.append((blob_member(digest), gz))
-            digests.append(digest)
-        members.append((blob_member(img.id), img.config))
-        records.append(
-            ImageRecord(img.tags[0], img.id, sum(len(x.data) for x in img.layers), tuple(digests))
-        )
-        manifest.append(
-            {
-                "Config": blob_path_in_images(img.id),
-                "RepoTags": list(img.tags),
-                "Layers": [blob_path_in_images(d) for d in digests],
-            }
-        )
-    members.append((MANIFEST, json.dumps(manifest).encode()))
-    meta = BundleMetadata(
-        format_version=1,
-        harbor_version="v1.8.0",
-        created="2026-11-26T00:00:00Z",
-        harborkit_version="0.1.0",
-        images=tuple(records),
-        layers=tuple(layers.values()),
-        installer=InstallerRecord(INSTALLER, len(inst), sha(inst), "https://example.invalid/x.tgz"),
-    )
-    members.append((METADATA_NAME, metadata_to_json(meta)))
-    return Parts(members)
 
 
 def hk(*args: str) -> subprocess.CompletedProcess[str]:

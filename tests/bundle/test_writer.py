@@ -18,7 +18,7 @@ from harborkit.bundle.installer import InstallerSource
 from harborkit.bundle.progress import NullProgress
 from harborkit.bundle.verify import verify_bundle
 from harborkit.bundle.writer import BundleWriter
-from tests.bundle.craft import INSTALLER_NAME, installer_tgz
+from tests.support.bundles import INSTALLER_NAME, installer_tgz
 
 
 class MemorySink:

@@ -19,7 +19,7 @@ import pytest
 from harborkit.checks.daemon_json import DaemonJsonCheck
 from harborkit.checks.dockerd_registry import insecure_entry_refused, mirror_refused
 from harborkit.engine.profile import load_profile
-from harborkit.engine.runner import _run_one
+from harborkit.engine.runner import run_check
 from harborkit.host.local import SysrootHost
 from harborkit.model.check import CheckContext, CheckOptions, Status
 from tests.fix.helpers import hk
@@ -443,7 +443,7 @@ def _judge(root: Path, **options: str):  # type: ignore[no-untyped-def]
     ctx = CheckContext(
         host=SysrootHost(root), profile=load_profile().data, options=CheckOptions(**options)
     )
-    return _run_one(DaemonJsonCheck, ctx)
+    return run_check(DaemonJsonCheck, ctx)
 
 
 def test_the_guides_placeholder_fails_with_its_line(tmp_path: Path) -> None:
@@ -676,7 +676,7 @@ def test_fix_with_harbor_replaces_the_guides_placeholder(tmp_path: Path) -> None
 
 def test_runtime_names_harbor_the_running_daemon_does_not_treat_as_insecure() -> None:
     from harborkit.checks.daemon_runtime import DaemonRuntime
-    from tests.checks.test_mut_daemon_json import snapshot_ctx
+    from tests.checks.test_daemon_json import snapshot_ctx
 
     for address, status, message in [
         (
@@ -694,6 +694,6 @@ def test_runtime_names_harbor_the_running_daemon_does_not_treat_as_insecure() ->
     ]:
         ctx = snapshot_ctx(json.dumps({"insecure-registries": ["192.168.3.60:8888", "harbor.lan"]}))
         ctx.profile = {**ctx.profile, "harbor": {**ctx.profile["harbor"], "address": address}}
-        out = _run_one(DaemonRuntime, ctx)
+        out = run_check(DaemonRuntime, ctx)
         harbor = [f for f in out.findings if f.subject == "Harbor"]
         assert [(f.status, f.message) for f in harbor] == [(status, message)]

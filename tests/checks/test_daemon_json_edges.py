@@ -10,14 +10,15 @@ from typing import Any
 
 import pytest
 
-from harborkit.checks import daemon_json_file, docker_units
+from harborkit.checks import daemon_json, daemon_json_file, docker_units
 from harborkit.checks.daemon_json import DaemonJsonCheck
 from harborkit.checks.daemon_json_file import DaemonJson, json_problem
 from harborkit.checks.dockerd_registry import covers
 from harborkit.engine.profile import load_profile
-from harborkit.engine.runner import _run_one
+from harborkit.engine.runner import run_check
 from harborkit.host.local import SysrootHost
-from harborkit.model.check import CheckContext, CheckOptions, Finding, Status
+from harborkit.model.check import CheckContext, Finding, Status
+from tests.support.checks import ctx
 
 SYSROOTS = Path(__file__).resolve().parents[1] / "fixtures" / "sysroots"
 YML = "/opt/harbor/harbor.yml"
@@ -37,11 +38,11 @@ def sysroot(root: Path, files: dict[str, str]) -> Path:
     return root
 
 
-def ctx(root: Path, path: str | None = None, **options: str) -> CheckContext:
+def dj_ctx(root: Path, path: str | None = None, **options: str) -> CheckContext:
     profile: dict[str, Any] = copy.deepcopy(dict(load_profile().data))
     if path is not None:
         profile["daemon_json"] = {"path": path}
-    return CheckContext(host=SysrootHost(root), profile=profile, options=CheckOptions(**options))
+    return ctx(root, profile, **options)
 
 
 def full(findings: tuple[Finding, ...]) -> list[tuple[Any, ...]]:
@@ -68,7 +69,7 @@ def test_one_single_curly_quote_is_named_without_a_count() -> None:
 
 def test_right_single_quotes_are_counted(tmp_path: Path) -> None:
     root = sysroot(tmp_path, {DJ: '{\n  \u2019debug\u2019: true,\n  "x": "\u201d"}\n'})
-    out = _run_one(DaemonJsonCheck, ctx(root))
+    out = run_check(DaemonJsonCheck, dj_ctx(root))
     assert full(out.findings) == [
         (
             "fail",
@@ -85,7 +86,7 @@ def test_right_single_quotes_are_counted(tmp_path: Path) -> None:
 
 def test_a_quote_after_the_error_is_not_the_cause(tmp_path: Path) -> None:
     root = sysroot(tmp_path, {DJ: '{"a": tru, "b": "\u201c"}'})
-    out = _run_one(DaemonJsonCheck, ctx(root))
+    out = run_check(DaemonJsonCheck, dj_ctx(root))
     assert full(out.findings) == [
         ("fail", "daemon.json", f"line 1 column 7: Expecting value{TAIL}", None, None, f"{DJ}:1:7")
     ]
@@ -93,7 +94,7 @@ def test_a_quote_after_the_error_is_not_the_cause(tmp_path: Path) -> None:
 
 def test_duplicate_key_is_refused_with_its_place(tmp_path: Path) -> None:
     root = sysroot(tmp_path, {DJ: '{"insecure-registries": [],\n "insecure-registries": []}'})
-    out = _run_one(DaemonJsonCheck, ctx(root))
+    out = run_check(DaemonJsonCheck, dj_ctx(root))
     assert full(out.findings) == [
         (
             "fail",
@@ -110,7 +111,7 @@ def test_daemon_json_that_is_not_a_file(tmp_path: Path) -> None:
     # the host refuses to read a non-regular file; the runner reports it
     root = sysroot(tmp_path, {})
     (root / "etc/docker/daemon.json").mkdir(parents=True)
-    out = _run_one(DaemonJsonCheck, ctx(root))
+    out = run_check(DaemonJsonCheck, dj_ctx(root))
     assert full(out.findings) == [
         ("fail", "file", "is a directory, not a regular file: not read", None, None, DJ)
     ]
@@ -119,11 +120,12 @@ def test_daemon_json_that_is_not_a_file(tmp_path: Path) -> None:
 
 def test_not_an_object_is_located_on_line_one(tmp_path: Path) -> None:
     root = sysroot(tmp_path, {DJ: "42"})
-    out = _run_one(DaemonJsonCheck, ctx(root))
+    out = run_check(DaemonJsonCheck, dj_ctx(root))
     assert full(out.findings) == [
         ("fail", "daemon.json", "must be a JSON object, not int", None, None, f"{DJ}:1")
     ]
     dj = daemon_json_file.read_daemon_json(ctx(root))
+    dj = daemon_json.read_daemon_json(dj_ctx(root))
     assert (dj.exists, dj.data, dj.insecure_registries) == (True, 42, None)
 
 
@@ -143,7 +145,7 @@ def test_insecure_registries_property() -> None:
 
 def test_absent_without_harbor_yml(tmp_path: Path) -> None:
     root = sysroot(tmp_path, {"etc/hostname": "h\n"})
-    out = _run_one(DaemonJsonCheck, ctx(root))
+    out = run_check(DaemonJsonCheck, dj_ctx(root))
     assert full(out.findings) == [
         (
             "skip",
@@ -159,14 +161,14 @@ def test_absent_without_harbor_yml(tmp_path: Path) -> None:
 
 def test_absent_with_http_harbor_expects_the_entry(tmp_path: Path) -> None:
     root = sysroot(tmp_path, {YML: HARBOR_HTTP})
-    out = _run_one(DaemonJsonCheck, ctx(root, harbor_config=YML))
+    out = run_check(DaemonJsonCheck, dj_ctx(root, harbor_config=YML))
     assert out.findings[0].expected == '{"insecure-registries": ["192.168.3.60:8888"]}'
     assert out.findings[0].location is None
 
 
 def test_custom_path_from_the_profile(tmp_path: Path) -> None:
     root = sysroot(tmp_path, {"srv/dj.json": '{"insecure-registries": []}', YML: HARBOR_HTTP})
-    out = _run_one(DaemonJsonCheck, ctx(root, "/srv/dj.json", harbor_config=YML))
+    out = run_check(DaemonJsonCheck, dj_ctx(root, "/srv/dj.json", harbor_config=YML))
     assert full(out.findings) == [
         ("pass", "daemon.json", "/srv/dj.json is valid JSON", None, None, "/srv/dj.json"),
         (
@@ -185,7 +187,7 @@ def test_entries_shown_and_https(tmp_path: Path) -> None:
         tmp_path,
         {DJ: '{"insecure-registries": ["10.0.0.0/8", "192.168.3.60:8888"]}', YML: HARBOR_HTTP},
     )
-    out = _run_one(DaemonJsonCheck, ctx(root, harbor_config=YML))
+    out = run_check(DaemonJsonCheck, dj_ctx(root, harbor_config=YML))
     assert full(out.findings)[1] == (
         "pass",
         "insecure-registries",
@@ -195,7 +197,7 @@ def test_entries_shown_and_https(tmp_path: Path) -> None:
         None,
     )
     sysroot(root, {YML: HARBOR_HTTPS})
-    out = _run_one(DaemonJsonCheck, ctx(root, harbor_config=YML))
+    out = run_check(DaemonJsonCheck, dj_ctx(root, harbor_config=YML))
     assert full(out.findings)[1] == (
         "pass",
         "insecure-registries",
@@ -204,7 +206,7 @@ def test_entries_shown_and_https(tmp_path: Path) -> None:
         "10.0.0.0/8, 192.168.3.60:8888",
         None,
     )
-    out = _run_one(DaemonJsonCheck, ctx(root))
+    out = run_check(DaemonJsonCheck, dj_ctx(root))
     assert full(out.findings)[1] == (
         "skip",
         "insecure-registries",
@@ -217,7 +219,7 @@ def test_entries_shown_and_https(tmp_path: Path) -> None:
 
 def test_bad_list_shows_the_value(tmp_path: Path) -> None:
     root = sysroot(tmp_path, {DJ: '{"insecure-registries": ["a", 3]}'})
-    out = _run_one(DaemonJsonCheck, ctx(root))
+    out = run_check(DaemonJsonCheck, dj_ctx(root))
     assert full(out.findings)[1] == (
         "fail",
         "insecure-registries",
@@ -306,7 +308,7 @@ def test_an_empty_assignment_clears_the_lines_before_it(tmp_path: Path) -> None:
             unit, 4, "EnvironmentFile=/etc/default/docker", "/etc/default/docker"
         ),
     ]
-    out = _run_one(DaemonJsonCheck, ctx(root))
+    out = run_check(DaemonJsonCheck, dj_ctx(root))
     assert full(out.findings) == [
         (
             "skip",
@@ -339,11 +341,11 @@ def test_the_configured_path_is_recognised_by_its_own_name(tmp_path: Path) -> No
             ),
         },
     )
-    out = _run_one(DaemonJsonCheck, ctx(root, "/srv/dockerd.json"))
+    out = run_check(DaemonJsonCheck, dj_ctx(root, "/srv/dockerd.json"))
     assert [(f.status.value, f.location) for f in out.findings] == [
         ("pass", "/srv/dockerd.json"),
         ("skip", None),
         ("warn", "/usr/lib/systemd/system/docker.service:2"),
     ]
-    out = _run_one(DaemonJsonCheck, ctx(root))
+    out = run_check(DaemonJsonCheck, dj_ctx(root))
     assert [f.subject for f in out.findings] == ["daemon.json"]

@@ -12,9 +12,10 @@ import pytest
 from harborkit.checks import docker
 from harborkit.checks.docker import DockerCompose, DockerEngine
 from harborkit.engine.profile import load_profile
-from harborkit.engine.runner import _run_one
-from harborkit.host.local import LocalHost, SysrootHost
+from harborkit.engine.runner import run_check
+from harborkit.host.local import SysrootHost
 from harborkit.model.check import CheckContext, Finding, Status
+from tests.support.checks import ctx
 
 
 def profile(**compose: Any) -> dict[str, Any]:
@@ -23,9 +24,8 @@ def profile(**compose: Any) -> dict[str, Any]:
     return data
 
 
-def ctx(root: Path | None, **compose: Any) -> CheckContext:
-    host = LocalHost() if root is None else SysrootHost(root)
-    return CheckContext(host=host, profile=profile(**compose))
+def compose_ctx(root: Path | None, **compose: Any) -> CheckContext:
+    return ctx(root, profile(**compose))
 
 
 def full(findings: tuple[Finding, ...]) -> list[tuple[object, ...]]:
@@ -46,13 +46,13 @@ def executable(path: Path, text: str = "#!/bin/sh\n") -> Path:
 
 def test_engine_reports_each_binary(tmp_path: Path) -> None:
     executable(tmp_path / "usr/sbin/dockerd")
-    out = _run_one(DockerEngine, ctx(tmp_path))
+    out = run_check(DockerEngine, compose_ctx(tmp_path))
     assert (out.status, out.message) == (Status.PASS, "dockerd at /usr/sbin/dockerd")
     assert full(out.findings) == [
         ("pass", "dockerd", "found at /usr/sbin/dockerd", None, None, None)
     ]
     executable(tmp_path / "usr/local/bin/docker")
-    out = _run_one(DockerEngine, ctx(tmp_path))
+    out = run_check(DockerEngine, compose_ctx(tmp_path))
     assert (out.status, out.message) == (
         Status.PASS,
         "dockerd at /usr/sbin/dockerd; docker at /usr/local/bin/docker",
@@ -61,7 +61,7 @@ def test_engine_reports_each_binary(tmp_path: Path) -> None:
 
 
 def test_engine_missing_finding(tmp_path: Path) -> None:
-    out = _run_one(DockerEngine, ctx(tmp_path))
+    out = run_check(DockerEngine, compose_ctx(tmp_path))
     assert full(out.findings) == [("fail", "dockerd", "not found", "installed", None, None)]
 
 
@@ -96,7 +96,7 @@ def test_compose_plugin_first_folder_wins_and_a_folder_is_no_plugin(tmp_path: Pa
 
 def test_plugin_alone_fails_naming_the_profile_binary(tmp_path: Path) -> None:
     executable(tmp_path / "usr/lib/docker/cli-plugins/docker-compose")
-    out = _run_one(DockerCompose, ctx(tmp_path, binary="compose-one"))
+    out = run_check(DockerCompose, compose_ctx(tmp_path, binary="compose-one"))
     message = (
         "only the Compose v2 plugin is installed (/usr/lib/docker/cli-plugins/docker-compose); "
         "Harbor v1.8.0's install.sh looks only for the compose-one binary: link the plugin "
@@ -116,14 +116,14 @@ def test_plugin_alone_fails_naming_the_profile_binary(tmp_path: Path) -> None:
 
 
 def test_absent_finding(tmp_path: Path) -> None:
-    out = _run_one(DockerCompose, ctx(tmp_path, binary="dc"))
+    out = run_check(DockerCompose, compose_ctx(tmp_path, binary="dc"))
     assert (out.status, out.message) == (Status.FAIL, "dc not found")
     assert full(out.findings) == [("fail", "dc", "dc not found", "a binary on PATH", None, None)]
 
 
 def test_binary_found_on_a_sysroot(tmp_path: Path) -> None:
     executable(tmp_path / "usr/bin/docker-compose")
-    out = _run_one(DockerCompose, ctx(tmp_path))
+    out = run_check(DockerCompose, compose_ctx(tmp_path))
     assert full(out.findings) == [
         (
             "pass",
@@ -160,7 +160,7 @@ def script(tmp_path: Path, short: str, long: str) -> str:
 
 def test_short_version_passes(tmp_path: Path) -> None:
     path = script(tmp_path, "echo 1.24.1", "echo docker-compose version 9.9.9; exit 0")
-    out = _run_one(DockerCompose, ctx(None, binary=path))
+    out = run_check(DockerCompose, compose_ctx(None, binary=path))
     assert (out.status, out.message) == (Status.PASS, f"{path} 1.24.1 at {path}")
     assert full(out.findings) == [
         ("pass", path, f"found at {path}", None, path, None),
@@ -174,7 +174,7 @@ def test_falls_back_to_dash_dash_version(tmp_path: Path) -> None:
         "echo 'unknown command' >&2; exit 1",
         "echo 'docker-compose version 1.17.1, build x'",
     )
-    out = _run_one(DockerCompose, ctx(None, binary=path))
+    out = run_check(DockerCompose, compose_ctx(None, binary=path))
     assert (out.status, out.message) == (
         Status.FAIL,
         "version: 1.17.1 is older than 1.18.0, which install.sh refuses",
@@ -189,7 +189,7 @@ def test_falls_back_to_dash_dash_version(tmp_path: Path) -> None:
     )
     # an empty answer to --short is no answer either
     path = script(tmp_path, "exit 0", "echo 2.24.1")
-    out = _run_one(DockerCompose, ctx(None, binary=path, min_version="2.24.1"))
+    out = run_check(DockerCompose, compose_ctx(None, binary=path, min_version="2.24.1"))
     assert full(out.findings)[1] == ("pass", "version", "2.24.1", ">= 2.24.1", "2.24.1", None)
 
 
@@ -197,7 +197,7 @@ def test_no_version_in_the_output(tmp_path: Path) -> None:
     path = script(
         tmp_path, "echo usage >&2; exit 2", "echo 'Usage: compose' ; echo oops >&2; exit 3"
     )
-    out = _run_one(DockerCompose, ctx(None, binary=path))
+    out = run_check(DockerCompose, compose_ctx(None, binary=path))
     assert full(out.findings)[1] == (
         "fail",
         "version",
@@ -207,7 +207,7 @@ def test_no_version_in_the_output(tmp_path: Path) -> None:
         None,
     )
     path = script(tmp_path, "exit 1", "exit 1")
-    out = _run_one(DockerCompose, ctx(None, binary=path))
+    out = run_check(DockerCompose, compose_ctx(None, binary=path))
     assert full(out.findings)[1] == (
         "fail",
         "version",
@@ -221,5 +221,5 @@ def test_no_version_in_the_output(tmp_path: Path) -> None:
 
 def test_long_garbage_is_cut(tmp_path: Path) -> None:
     path = script(tmp_path, "exit 1", "printf 'x%.0s' $(seq 200); exit 1")
-    out = _run_one(DockerCompose, ctx(None, binary=path))
+    out = run_check(DockerCompose, compose_ctx(None, binary=path))
     assert out.findings[1].message == f"{path} does not report a version: " + "x" * 120

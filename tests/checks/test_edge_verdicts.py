@@ -13,7 +13,6 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import psutil
 import pytest
@@ -33,19 +32,14 @@ from harborkit.checks.limits import PamLimitsCheck, effective, parse_limits
 from harborkit.checks.ports import HarborPorts
 from harborkit.checks.sysctl import SysctlPersisted, SysctlRuntime
 from harborkit.engine.profile import load_profile
-from harborkit.engine.runner import _run_one
-from harborkit.host.local import LocalHost, SysrootHost
-from harborkit.model.check import CheckContext, CheckOptions, Finding, Status
+from harborkit.engine.runner import run_check
+from harborkit.model.check import Finding, Status
+from tests.support.checks import ctx
 from tests.support.sysroot import rows, write
 
 SYSROOTS = Path(__file__).resolve().parents[1] / "fixtures" / "sysroots"
 PROFILE = load_profile().data
 COMPLIANT_YML = (SYSROOTS / "centos7-compliant" / "opt/harbor/harbor.yml").read_text()
-
-
-def ctx(root: Path | None, profile: Any = None, **options: str) -> CheckContext:
-    host = LocalHost() if root is None else SysrootHost(root)
-    return CheckContext(host=host, profile=profile or PROFILE, options=CheckOptions(**options))
 
 
 # --- _compare: list values (kernel.sem) ----------------------------------------
@@ -78,19 +72,19 @@ def test_kernel_sem_with_too_few_or_too_many_fields_fails(tmp_path: Path) -> Non
                 "etc/sysctl.d/90-harbor.conf": f"kernel.sem = {actual}\n",
             },
         )
-        out = _run_one(SysctlRuntime, ctx(root, profile))
+        out = run_check(SysctlRuntime, ctx(root, profile))
         assert (out.status, out.message) == (
             Status.FAIL,
             f"kernel.sem: {actual}, expected >= 250 32000 100 128",
         )
-        out = _run_one(SysctlPersisted, ctx(root, profile))
+        out = run_check(SysctlPersisted, ctx(root, profile))
         assert (out.status, out.message) == (
             Status.FAIL,
             f"kernel.sem: {actual}, expected >= 250 32000 100 128",
         )
         assert out.findings[0].location == "/etc/sysctl.d/90-harbor.conf:1"
     root = write(tmp_path / "ok", {"proc/sys/kernel/sem": "250\t32000\t100\t128\n"})
-    out = _run_one(SysctlRuntime, ctx(root, profile))
+    out = run_check(SysctlRuntime, ctx(root, profile))
     assert (out.status, out.message) == (Status.PASS, "1 keys as expected")
     assert out.findings[0].message == "250 32000 100 128 (expected >= 250 32000 100 128)"
 
@@ -152,7 +146,7 @@ def test_percent_group_lines_maxlogins_only(tmp_path: Path) -> None:
             ),
         },
     )
-    out = _run_one(PamLimitsCheck, ctx(root, {"limits": {"expected": []}}))
+    out = run_check(PamLimitsCheck, ctx(root, {"limits": {"expected": []}}))
     assert (out.status, out.message) == (
         Status.WARN,
         "2 of 2 warn: %admins hard nofile 1024, %admins - maxsyslogins 9",
@@ -213,7 +207,7 @@ def test_group_lines_rank_between_user_and_wildcard(tmp_path: Path) -> None:
             ]
         }
     }
-    out = _run_one(PamLimitsCheck, ctx(root, profile))
+    out = run_check(PamLimitsCheck, ctx(root, profile))
     assert (out.status, out.message) == (Status.FAIL, "root soft nproc: 100, expected >= 150")
     assert rows(out.findings) == [
         ("fail", "root soft nproc", "100, expected >= 150", "/etc/security/limits.conf:1"),
@@ -226,7 +220,7 @@ def test_group_lines_rank_between_user_and_wildcard(tmp_path: Path) -> None:
 
 def test_single_curly_quotes_are_named_and_counted(tmp_path: Path) -> None:
     root = write(tmp_path, {"etc/docker/daemon.json": "{\u2018insecure-registries\u2019: []}\n"})
-    out = _run_one(DaemonJsonCheck, ctx(root))
+    out = run_check(DaemonJsonCheck, ctx(root))
     msg = (
         'line 1 column 2: typographic quote \u2018 (U+2018) where JSON needs a plain " '
         "(2 typographic quotes in the file); dockerd will not start with this file"
@@ -239,7 +233,7 @@ def test_one_curly_quote_has_no_count(tmp_path: Path) -> None:
     root = write(
         tmp_path, {"etc/docker/daemon.json": '{"insecure-registries": [\u201d10.0.0.5:80"]}\n'}
     )
-    out = _run_one(DaemonJsonCheck, ctx(root))
+    out = run_check(DaemonJsonCheck, ctx(root))
     msg = (
         'line 1 column 26: typographic quote \u201d (U+201D) where JSON needs a plain "; '
         "dockerd will not start with this file"
@@ -250,7 +244,7 @@ def test_one_curly_quote_has_no_count(tmp_path: Path) -> None:
 
 def test_other_syntax_error_is_reported_as_json_says(tmp_path: Path) -> None:
     root = write(tmp_path, {"etc/docker/daemon.json": '{\n  "debug": true,\n}\n'})
-    out = _run_one(DaemonJsonCheck, ctx(root))
+    out = run_check(DaemonJsonCheck, ctx(root))
     msg = (
         "line 3 column 1: Expecting property name enclosed in double quotes; "
         "dockerd will not start with this file"
@@ -278,7 +272,7 @@ def test_forbidden_hostname_in_other_case_fails(tmp_path: Path, name: str, why: 
             )
         },
     )
-    out = _run_one(HarborConfigCheck, ctx(root, harbor_config="/opt/harbor/harbor.yml"))
+    out = run_check(HarborConfigCheck, ctx(root, harbor_config="/opt/harbor/harbor.yml"))
     assert (out.status, out.message) == (Status.FAIL, f"hostname: {name}: {why}")
     f = out.findings[0]
     assert (f.actual, f.location) == (name, "/opt/harbor/harbor.yml:5")
@@ -295,7 +289,7 @@ def test_hostname_forbidden_by_a_profile_only(tmp_path: Path) -> None:
             )
         },
     )
-    out = _run_one(HarborConfigCheck, ctx(root, profile, harbor_config="/opt/harbor/harbor.yml"))
+    out = run_check(HarborConfigCheck, ctx(root, profile, harbor_config="/opt/harbor/harbor.yml"))
     assert (out.status, out.message) == (
         Status.FAIL,
         "hostname: harbor.example: not allowed by the profile",
@@ -354,7 +348,7 @@ def test_port_held_by_nginx_and_a_foreign_process_fails(
     # the test's to judge (the default ports are judged in tests/checks/test_live_state.py)
     mine = copy.deepcopy(dict(PROFILE))
     mine["ports"] = {**mine["ports"], "always": []}
-    out = _run_one(HarborPorts, ctx(None, mine, harbor_config=str(cfg)))
+    out = run_check(HarborPorts, ctx(None, mine, harbor_config=str(cfg)))
     me = psutil.Process().name()
     holder = f"nginx (pid {nginx_pid}) on 127.0.0.1; {me} (pid {os.getpid()}) on 127.0.0.2"
     holders = {
@@ -374,7 +368,7 @@ def test_port_held_by_nginx_and_a_foreign_process_fails(
     # nginx alone is Harbor itself
     profile = copy.deepcopy(mine)
     profile["ports"] = {**profile["ports"], "harbor_processes": ["nginx", me]}
-    out = _run_one(HarborPorts, ctx(None, profile, harbor_config=str(cfg)))
+    out = run_check(HarborPorts, ctx(None, profile, harbor_config=str(cfg)))
     assert out.status is Status.PASS
     assert out.findings[0].message.endswith(": counted as Harbor itself (ports.harbor_processes)")
 
@@ -423,7 +417,7 @@ def test_dockerd_limits_of_a_running_dockerd(standin_dockerd: int) -> None:
             "stack": {"op": "ge", "value": 1},
         }
     }
-    out = _run_one(DockerdLimits, ctx(None, profile))
+    out = run_check(DockerdLimits, ctx(None, profile))
     assert out.status is Status.FAIL
     assert _mine(out.findings, pid) == [
         (
@@ -468,5 +462,5 @@ def test_dockerd_limits_skip_without_settings() -> None:
 
     profile = copy.deepcopy(dict(PROFILE))
     profile["limits"] = {"expected": []}
-    out = _run_one(DockerdLimits, ctx(None, profile))
+    out = run_check(DockerdLimits, ctx(None, profile))
     assert (out.status, out.message) == (Status.SKIP, "the profile sets no limits.dockerd items")

@@ -12,19 +12,15 @@ from harborkit.checks import firewall
 from harborkit.checks._services import Fact
 from harborkit.checks.firewall import FirewalldOff, IptablesOff, UfwOff
 from harborkit.engine.profile import load_profile
-from harborkit.engine.runner import _run_one
-from harborkit.host.local import SysrootHost
-from harborkit.model.check import CheckContext, Finding, Outcome, Status
+from harborkit.engine.runner import run_check
+from harborkit.model.check import Finding, Outcome, Status
+from tests.support.checks import ctx
 from tests.support.sysroot import write
 
 PROFILE = load_profile().data
 NOT_LIVE = "whether it runs needs a running system; auditing a sysroot"
 DEBIAN = 'ID=debian\nPRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\n'
 UFW = "/etc/ufw/ufw.conf"
-
-
-def ctx(root: Path) -> CheckContext:
-    return CheckContext(host=SysrootHost(root), profile=PROFILE)
 
 
 def full(findings: tuple[Finding, ...] | list[Finding]) -> list[tuple[object, ...]]:
@@ -69,7 +65,7 @@ def test_ok_message_claims_only_what_was_judged() -> None:
 
 def test_iptables_installed_disabled_names_the_service(tmp_path: Path) -> None:
     write(tmp_path, {"usr/lib/systemd/system/iptables.service": "[Service]\n"})
-    out = _run_one(IptablesOff, ctx(tmp_path))
+    out = run_check(IptablesOff, ctx(tmp_path))
     assert (out.status, out.message) == (
         Status.PASS,
         f"the iptables service is disabled; stopped not judged ({NOT_LIVE})",
@@ -91,7 +87,7 @@ def test_iptables_installed_disabled_names_the_service(tmp_path: Path) -> None:
 def test_firewalld_not_installed_with_its_command(tmp_path: Path) -> None:
     write(tmp_path, {"usr/bin/firewalld": "#!/bin/sh\n"})
     (tmp_path / "usr/bin/firewalld").chmod(0o755)
-    out = _run_one(FirewalldOff, ctx(tmp_path))
+    out = run_check(FirewalldOff, ctx(tmp_path))
     detail = (
         "no firewalld.service unit or init script; the firewalld command (/usr/bin/firewalld) "
         "is not a service, not judged"
@@ -106,7 +102,7 @@ def test_firewalld_sysv_script_enabled(tmp_path: Path) -> None:
     write(tmp_path, {"etc/init.d/firewalld": "#!/bin/sh\n"})
     (tmp_path / "etc/rc2.d").mkdir(parents=True)
     os.symlink("../init.d/firewalld", tmp_path / "etc/rc2.d/S20firewalld")
-    out = _run_one(FirewalldOff, ctx(tmp_path))
+    out = run_check(FirewalldOff, ctx(tmp_path))
     assert (out.status, out.message) == (
         Status.FAIL,
         "firewalld disabled: starts at boot (enabled (SysV): /etc/rc2.d/S20firewalld)",
@@ -180,7 +176,7 @@ def test_ufw_conf_forms(
     tmp_path: Path, conf: str, status: str, message: str, actual: str, location: int | None
 ) -> None:
     write(tmp_path, {"etc/os-release": DEBIAN, "etc/ufw/ufw.conf": conf})
-    out = _run_one(UfwOff, ctx(tmp_path))
+    out = run_check(UfwOff, ctx(tmp_path))
     where = f"{UFW}:{location}" if location else UFW
     expected = "ENABLED=no" if status == "fail" else None
     assert full(out.findings) == [
@@ -196,7 +192,7 @@ def test_ufw_conf_forms(
 
 def test_ufw_installed_without_its_conf(tmp_path: Path) -> None:
     write(tmp_path, {"etc/os-release": DEBIAN, "lib/systemd/system/ufw.service": "[Unit]\n"})
-    out = _run_one(UfwOff, ctx(tmp_path))
+    out = run_check(UfwOff, ctx(tmp_path))
     assert full(out.findings) == [
         ("skip", "ufw stopped", NOT_LIVE, None, None, None),
         ("pass", "ufw disabled", f"no {UFW}: ufw loads no rules at boot", None, None, None),
@@ -204,21 +200,21 @@ def test_ufw_installed_without_its_conf(tmp_path: Path) -> None:
     (tmp_path / "lib/systemd/system/ufw.service").unlink()
     write(tmp_path, {"usr/sbin/ufw": "#!/bin/sh\n"})
     (tmp_path / "usr/sbin/ufw").chmod(0o755)
-    assert _run_one(UfwOff, ctx(tmp_path)).findings[1].message == (
+    assert run_check(UfwOff, ctx(tmp_path)).findings[1].message == (
         f"no {UFW}: ufw loads no rules at boot"
     )
 
 
 def test_ufw_not_installed_on_debian(tmp_path: Path) -> None:
     write(tmp_path, {"etc/os-release": "ID=ubuntu\n"})
-    out = _run_one(UfwOff, ctx(tmp_path))
+    out = run_check(UfwOff, ctx(tmp_path))
     assert (out.status, out.message) == (Status.PASS, "ufw is not installed")
     assert full(out.findings) == [("pass", "ufw", "not installed", None, None, None)]
 
 
 def test_ufw_skips_without_os_release(tmp_path: Path) -> None:
     write(tmp_path, {"etc/ufw/ufw.conf": "ENABLED=yes\n"})
-    out = _run_one(UfwOff, ctx(tmp_path))
+    out = run_check(UfwOff, ctx(tmp_path))
     assert (out.status, out.message) == (
         Status.SKIP,
         "ufw is the Debian/Ubuntu firewall; this host is an unknown OS (no /etc/os-release)",

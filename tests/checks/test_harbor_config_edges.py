@@ -3,17 +3,16 @@ any case, the profile's own lists, and every storage branch judged from files.""
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from harborkit.checks.harbor_config import HarborConfigCheck, HarborStorage, _nearest_existing
-from harborkit.engine.profile import load_profile
-from harborkit.engine.runner import _run_one
+from harborkit.engine.runner import run_check
 from harborkit.host.local import SysrootHost
-from harborkit.model.check import CheckContext, CheckOptions, Finding, Status
+from harborkit.model.check import CheckContext, Finding, Status
+from tests.support.checks import ctx, profile_with
 
 SYSROOTS = Path(__file__).resolve().parents[1] / "fixtures" / "sysroots"
 COMPLIANT = (SYSROOTS / "centos7-compliant" / "opt/harbor/harbor.yml").read_text()
@@ -21,12 +20,8 @@ YML = "/opt/harbor/harbor.yml"
 HOST_EXPECTED = "this host's IP address or DNS name"
 
 
-def ctx(root: Path, **harbor: Any) -> CheckContext:
-    profile = copy.deepcopy(dict(load_profile().data))
-    profile["harbor"] = {**profile["harbor"], **harbor}
-    return CheckContext(
-        host=SysrootHost(root), profile=profile, options=CheckOptions(harbor_config=YML)
-    )
+def harbor_ctx(root: Path, **harbor: Any) -> CheckContext:
+    return ctx(root, profile_with("harbor", **harbor), harbor_config=YML)
 
 
 def full(findings: tuple[Finding, ...]) -> list[tuple[object, ...]]:
@@ -59,7 +54,7 @@ def hostname(name: str) -> str:
 )
 def test_forbidden_hostnames_in_other_case(tmp_path: Path, name: str, why: str) -> None:
     root = sysroot(tmp_path, hostname(name))
-    out = _run_one(HarborConfigCheck, ctx(root))
+    out = run_check(HarborConfigCheck, harbor_ctx(root))
     assert (out.status, out.message) == (Status.FAIL, f"hostname: {name}: {why}")
     assert [f for f in full(out.findings) if f[1] == "hostname"] == [
         ("fail", "hostname", f"{name}: {why}", HOST_EXPECTED, name, f"{YML}:5")
@@ -68,7 +63,7 @@ def test_forbidden_hostnames_in_other_case(tmp_path: Path, name: str, why: str) 
 
 def test_profile_forbidden_hostname_and_a_good_one(tmp_path: Path) -> None:
     root = sysroot(tmp_path, hostname("harbor.test"))
-    out = _run_one(HarborConfigCheck, ctx(root, forbidden_hostnames=["Harbor.TEST"]))
+    out = run_check(HarborConfigCheck, harbor_ctx(root, forbidden_hostnames=["Harbor.TEST"]))
     assert [f for f in full(out.findings) if f[1] == "hostname"] == [
         (
             "fail",
@@ -79,19 +74,21 @@ def test_profile_forbidden_hostname_and_a_good_one(tmp_path: Path) -> None:
             f"{YML}:5",
         )
     ]
-    out = _run_one(HarborConfigCheck, ctx(root, forbidden_hostnames=[]))
+    out = run_check(HarborConfigCheck, harbor_ctx(root, forbidden_hostnames=[]))
     assert out.status is Status.PASS
     assert [f for f in full(out.findings) if f[1] == "hostname"] == [
         ("pass", "hostname", "harbor.test", None, "harbor.test", f"{YML}:5")
     ]
     # the shipped default passes when the profile forbids nothing
     root = sysroot(tmp_path / "b", hostname("reg.mydomain.com"))
-    assert _run_one(HarborConfigCheck, ctx(root, forbidden_hostnames=[])).status is Status.PASS
+    assert (
+        run_check(HarborConfigCheck, harbor_ctx(root, forbidden_hostnames=[])).status is Status.PASS
+    )
 
 
 def test_compliant_findings_in_full(tmp_path: Path) -> None:
     root = sysroot(tmp_path, COMPLIANT)
-    out = _run_one(HarborConfigCheck, ctx(root))
+    out = run_check(HarborConfigCheck, harbor_ctx(root))
     assert (out.status, out.message) == (Status.PASS, f"{YML} is valid for Harbor v1.8.0")
     assert full(out.findings) == [
         ("pass", "hostname", "192.168.3.60", None, "192.168.3.60", f"{YML}:5"),
@@ -109,7 +106,7 @@ def test_compliant_findings_in_full(tmp_path: Path) -> None:
 
 def test_log_level_against_the_profile_list(tmp_path: Path) -> None:
     root = sysroot(tmp_path, COMPLIANT.replace("  level: info", "  level: fatal"))
-    out = _run_one(HarborConfigCheck, ctx(root, log_levels=["info", "debug"]))
+    out = run_check(HarborConfigCheck, harbor_ctx(root, log_levels=["info", "debug"]))
     assert [f for f in full(out.findings) if f[1] == "log.level"] == [
         (
             "fail",
@@ -122,7 +119,7 @@ def test_log_level_against_the_profile_list(tmp_path: Path) -> None:
     ]
     # the schema's own list is checked first and reported once
     root2 = sysroot(tmp_path / "b", COMPLIANT.replace("  level: info", "  level: info2"))
-    out = _run_one(HarborConfigCheck, ctx(root2, log_levels=["info", "debug"]))
+    out = run_check(HarborConfigCheck, harbor_ctx(root2, log_levels=["info", "debug"]))
     assert [f[:3] for f in full(out.findings) if f[1] == "log.level"] == [
         (
             "fail",
@@ -131,7 +128,7 @@ def test_log_level_against_the_profile_list(tmp_path: Path) -> None:
         )
     ]
     # without a list in the profile the level is not judged
-    out = _run_one(HarborConfigCheck, ctx(root, log_levels=[]))
+    out = run_check(HarborConfigCheck, harbor_ctx(root, log_levels=[]))
     assert [f for f in out.findings if f.subject == "log.level"] == []
 
 
@@ -141,7 +138,7 @@ def test_version_and_passwords_in_full(tmp_path: Path) -> None:
         .replace("harbor_admin_password: Xq7-harbor-Admin", "harbor_admin_password: Harbor12345")
         .replace("  password: Vk3-harbor-Db", "  password: root123")
     )
-    out = _run_one(HarborConfigCheck, ctx(sysroot(tmp_path, text)))
+    out = run_check(HarborConfigCheck, harbor_ctx(sysroot(tmp_path, text)))
     assert out.status is Status.WARN
     got = [f for f in full(out.findings) if f[0] == "warn"]
     assert got == [
@@ -171,7 +168,7 @@ def test_version_and_passwords_in_full(tmp_path: Path) -> None:
         ),
     ]
     # the profile's version is the one compared
-    out = _run_one(HarborConfigCheck, ctx(sysroot(tmp_path, text), version="1.7.0"))
+    out = run_check(HarborConfigCheck, harbor_ctx(sysroot(tmp_path, text), version="1.7.0"))
     assert [f.subject for f in out.findings if f.status is Status.WARN] == [
         "harbor_admin_password",
         "database.password",
@@ -186,7 +183,7 @@ def storage(tmp_path: Path, data: str, log: str, extra: dict[str, str]) -> list[
         "  location: /var/log/harbor", f"  location: {log}"
     )
     root = sysroot(tmp_path, text, extra)
-    return full(_run_one(HarborStorage, ctx(root)).findings)
+    return full(run_check(HarborStorage, harbor_ctx(root)).findings)
 
 
 def test_storage_branches_on_a_sysroot(tmp_path: Path) -> None:

@@ -1,20 +1,24 @@
 """Numbers as the kernel and pam_limits read them: ASCII digits only, C's rules.
 
 A value only Python's int() would read (fullwidth digits, underscores, a plus
-sign for the kernel) is judged as rejected, never passed."""
+sign for the kernel) is judged as rejected, never passed.
+
+Numbers at their exact limits: the kernel's 21-character token, C's
+saturation of strtoull/strtol, and the profile's ASCII digit run."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
 
-from harborkit.checks._compare import parse_scalar
-from harborkit.checks._parse import ULLONG_MAX, kernel_number, strtol, strtoul
+from harborkit.checks._compare import parse_scalar, parse_value, show
+from harborkit.checks._parse import ULLONG_MAX, kernel_number, kernel_numbers, strtol, strtoul
 from harborkit.checks.limits import PamLimitsCheck
 from harborkit.checks.sysctl import SysctlPersisted
 from harborkit.engine.profile import load_profile
-from harborkit.engine.runner import _run_one
+from harborkit.engine.runner import run_check
 from harborkit.host.local import SysrootHost
 from harborkit.model.check import CheckContext, Status
 
@@ -92,7 +96,7 @@ def test_limits_lines_read_as_pam_limits_reads_them(root: Path) -> None:
         "* soft stack unlimited\n"
         "* hard stack unlimited\n"
     )
-    out = _run_one(PamLimitsCheck, _ctx(root))
+    out = run_check(PamLimitsCheck, _ctx(root))
     assert (out.status, out.message) == (
         Status.FAIL,
         "2 of 11 fail: * soft nofile, root soft nproc",
@@ -142,7 +146,7 @@ def test_sysctl_values_read_as_the_kernel_reads_them(root: Path) -> None:
         "net.core.somaxconn = +2048\n"
         "kernel.sem = 250 32000 100 0200\n"
     )
-    out = _run_one(SysctlPersisted, _ctx(root))
+    out = run_check(SysctlPersisted, _ctx(root))
     conf = "/etc/sysctl.d/90-harbor.conf"
     got = {f.subject: (f.status.value, f.message, f.location) for f in out.findings if f.location}
     assert got == {
@@ -164,3 +168,96 @@ def test_sysctl_values_read_as_the_kernel_reads_them(root: Path) -> None:
             f"{conf}:4",
         ),
     }
+
+
+@pytest.mark.parametrize(
+    ("token", "value"),
+    [
+        ("-18446744073709551615", -ULLONG_MAX),  # 21 characters: still read
+        ("0" * 20 + "7", 7),  # 21 characters, octal
+        ("0" * 21 + "7", None),  # 22 characters: refused
+        ("0X1f", 31),
+        ("0x", None),
+        ("-0x10", -16),
+        ("-017", -15),
+        ("7", 7),
+        ("-", None),
+        ("00", 0),
+    ],
+)
+def test_kernel_number_limits(token: str, value: int | None) -> None:
+    assert kernel_number(token) == value
+
+
+@pytest.mark.parametrize(
+    ("text", "numbers"),
+    [
+        ("", None),
+        ("   ", None),
+        ("1 x", None),
+        ("0", [0]),  # a zero is a number, not a refusal
+        ("0 0", [0, 0]),
+        ("250\t32000 100  128", [250, 32000, 100, 128]),
+    ],
+)
+def test_kernel_numbers(text: str, numbers: list[int] | None) -> None:
+    assert kernel_numbers(text) == numbers
+
+
+@pytest.mark.parametrize(
+    ("text", "result"),
+    [
+        (" \t+7x", (7, "x")),
+        ("-0", (0, "")),
+        ("18446744073709551615", (ULLONG_MAX, "")),
+        ("18446744073709551616", (ULLONG_MAX, "")),  # ERANGE saturates
+        ("-18446744073709551616", (ULLONG_MAX, "")),  # whatever the sign
+        ("-18446744073709551615", (1, "")),  # wraps: -(2**64-1) mod 2**64
+        ("9" * 41 + "z", (ULLONG_MAX, "z")),
+        ("9" * 5000, (ULLONG_MAX, "")),  # past int()'s digit limit: not converted
+        ("", None),
+        ("-", None),
+    ],
+)
+def test_strtoul_limits(text: str, result: tuple[int, str] | None) -> None:
+    assert strtoul(text) == result
+
+
+@pytest.mark.parametrize(
+    ("text", "result"),
+    [
+        ("9223372036854775807", (2**63 - 1, "")),
+        ("9223372036854775808", (2**63 - 1, "")),  # saturates at LONG_MAX
+        ("-9223372036854775808", (-(2**63), "")),  # LONG_MIN itself
+        ("-9223372036854775809", (-(2**63), "")),
+        ("9" * 41, (2**63 - 1, "")),
+        ("9" * 5000, (2**63 - 1, "")),  # past int()'s digit limit: not converted
+        ("-" + "9" * 41 + "x", (-(2**63), "x")),
+        (" +5 rest", (5, " rest")),
+        ("x5", None),
+    ],
+)
+def test_strtol_limits(text: str, result: tuple[int, str] | None) -> None:
+    assert strtol(text) == result
+
+
+def test_profile_digit_run_limit() -> None:
+    assert parse_scalar("7" * 1000) == int("7" * 1000)
+    assert parse_scalar("7" * 1001) == "7" * 1001
+    assert parse_scalar("-1") == -1
+    assert parse_scalar("+1") == "+1"
+    assert parse_scalar(False) == 0
+    assert parse_scalar(" INFINITY ") == math.inf
+    assert parse_value("") == ""
+    assert parse_value(" 5 ") == 5
+    assert show(-math.inf) == "unlimited"
+    assert show((1, "a")) == "1 a"
+    assert show(2.5) == "2.5"
+
+
+def test_a_one_element_list_against_a_scalar() -> None:
+    from harborkit.checks._compare import satisfies
+
+    assert satisfies("eq", [5], 5)
+    assert satisfies("ge", 5, [6])
+    assert not satisfies("le", [5], "6")

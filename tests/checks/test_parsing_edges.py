@@ -8,7 +8,7 @@ import pytest
 
 from harborkit.checks import _services
 from harborkit.checks.limits import PamLimitsCheck, limits_files
-from harborkit.engine.runner import _run_one
+from harborkit.engine.runner import run_check
 from harborkit.host.local import SysrootHost
 from harborkit.model.check import CheckContext, Status
 from tests.support.sysroot import write
@@ -56,7 +56,7 @@ def test_limits_lines_pam_limits_drops_or_keeps(tmp_path: Path) -> None:
         "/etc/security/limits.d/10-a.conf",
         "/etc/security/limits.d/9-b.conf",
     ]
-    out = _run_one(PamLimitsCheck, ctx)
+    out = run_check(PamLimitsCheck, ctx)
     assert (out.status, out.message) == (Status.FAIL, "2 of 11 fail: * soft nproc, * hard nproc")
     conf = "/etc/security/limits.conf"
     ignored = ": pam_limits ignores this line"
@@ -89,7 +89,7 @@ def test_unreadable_limits_file_fails(tmp_path: Path) -> None:
     root = write(tmp_path, {"etc/os-release": "ID=debian\n"})
     (root / "etc/security/limits.d").mkdir(parents=True)
     (root / "etc/security/limits.d/x.conf").mkdir()  # a folder where a file should be
-    out = _run_one(PamLimitsCheck, CheckContext(SysrootHost(root), {"limits": {"expected": []}}))
+    out = run_check(PamLimitsCheck, CheckContext(SysrootHost(root), {"limits": {"expected": []}}))
     assert out.status is Status.FAIL
     # the host refuses a non-regular file (UnreadableFile); the engine makes
     # it one fail finding at the file, so the check cannot read it as absent
@@ -190,7 +190,7 @@ def test_ufw_enabled_line(
     files = {"etc/os-release": "ID=debian\n", "usr/lib/systemd/system/ufw.service": "[Unit]\n"}
     if conf is not None:
         files["etc/ufw/ufw.conf"] = conf
-    out = _run_one(UfwOff, CheckContext(SysrootHost(write(tmp_path, files)), {}))
+    out = run_check(UfwOff, CheckContext(SysrootHost(write(tmp_path, files)), {}))
     stopped, disabled = out.findings
     assert (stopped.status, stopped.subject, stopped.message) == (
         Status.SKIP,
@@ -409,7 +409,7 @@ def test_selinux_config_runtime_and_mode(
     if enforce:
         files["sys/fs/selinux/enforce"] = enforce
     root = write(tmp_path, files)
-    out = _run_one(SelinuxMode, CheckContext(SysrootHost(root), {"selinux": {"mode": mode}}))
+    out = run_check(SelinuxMode, CheckContext(SysrootHost(root), {"selinux": {"mode": mode}}))
     assert (out.status.value, out.message) == (status, message)
     assert [
         (f.status.value, f.subject, f.message, f.expected, f.actual, f.location)

@@ -1,4 +1,7 @@
-"""ports.harbor: a real listening socket held by this test process."""
+"""ports.harbor: a real listening socket held by this test process.
+
+The ports a docker-compose.yml publishes, entry by entry, as harborkit reads them
+(the compose file reference's short and long ``ports:`` syntax)."""
 
 from __future__ import annotations
 
@@ -12,14 +15,27 @@ from typing import Any
 import psutil
 import pytest
 
-from harborkit.checks.ports import HarborPorts
+from harborkit.checks.ports import (
+    HarborPorts,
+    Published,
+    _compose_entry,
+    _compose_ports,
+    _container_only,
+    _port_range,
+)
 from harborkit.engine.profile import load_profile
-from harborkit.engine.runner import _run_one
-from harborkit.host.local import LocalHost, SysrootHost
-from harborkit.model.check import CheckContext, CheckOptions, Status
+from harborkit.engine.runner import run_check
+from harborkit.host.local import SysrootHost
+from harborkit.model.check import CheckContext, Status
+from harborkit.yamlfile import parse_yaml
+from tests.support.checks import ctx
 
 SYSROOTS = Path(__file__).resolve().parents[1] / "fixtures" / "sysroots"
+
+
 HARBOR_YML = (SYSROOTS / "centos7-compliant" / "opt/harbor/harbor.yml").read_text()
+
+
 HARBOR_HTTPS = (SYSROOTS / "debian12" / "opt/harbor/harbor.yml").read_text()
 
 
@@ -31,10 +47,8 @@ def no_fixed_ports() -> dict[str, Any]:
     return data
 
 
-def ctx(profile: dict[str, Any] | None = None, **options: str) -> CheckContext:
-    return CheckContext(
-        host=LocalHost(), profile=profile or no_fixed_ports(), options=CheckOptions(**options)
-    )
+def ports_ctx(profile: dict[str, Any] | None = None, **options: str) -> CheckContext:
+    return ctx(None, profile or no_fixed_ports(), **options)
 
 
 @pytest.fixture
@@ -59,13 +73,13 @@ def test_port_held_by_another_process_fails_then_passes_when_closed(
 ) -> None:
     port = listener.getsockname()[1]
     cfg = harbor_on(tmp_path, port)
-    out = _run_one(HarborPorts, ctx(harbor_config=cfg))
+    out = run_check(HarborPorts, ports_ctx(harbor_config=cfg))
     me = psutil.Process().name()
     assert "python" in me
     assert out.status is Status.FAIL
     assert out.message == f"port {port}: in use by {me} (pid {os.getpid()}) on 127.0.0.1"
     listener.close()
-    out = _run_one(HarborPorts, ctx(harbor_config=cfg))
+    out = run_check(HarborPorts, ports_ctx(harbor_config=cfg))
     assert out.status is Status.PASS
     assert out.message == (
         f"ports {port} free ({cfg}; docker-compose.yml not generated yet (./prepare writes it))"
@@ -77,7 +91,7 @@ def test_port_held_by_harbor_itself_passes(tmp_path: Path, listener: socket.sock
     me = psutil.Process().name()
     data = no_fixed_ports()
     data["ports"] = {**data["ports"], "harbor_processes": ["docker-proxy", "nginx", me]}
-    out = _run_one(HarborPorts, ctx(data, harbor_config=harbor_on(tmp_path, port)))
+    out = run_check(HarborPorts, ports_ctx(data, harbor_config=harbor_on(tmp_path, port)))
     assert out.status is Status.PASS
     assert [(f.subject, f.message) for f in out.findings] == [
         (
@@ -91,17 +105,14 @@ def test_port_held_by_harbor_itself_passes(tmp_path: Path, listener: socket.sock
 def test_https_adds_its_port_and_notary(tmp_path: Path) -> None:
     cfg = tmp_path / "harbor.yml"
     cfg.write_text(HARBOR_HTTPS)
-    out = _run_one(HarborPorts, ctx(harbor_config=str(cfg)))
+    out = run_check(HarborPorts, ports_ctx(harbor_config=str(cfg)))
     assert [f.subject for f in out.findings] == ["port 80", "port 443", "port 4443"]
-
-
-# The defaults in an empty network: tests/checks/test_live_state.py.
 
 
 def test_sysroot_skips() -> None:
     root = SYSROOTS / "centos7-compliant"
     c = CheckContext(host=SysrootHost(root), profile=load_profile().data)
-    out = _run_one(HarborPorts, c)
+    out = run_check(HarborPorts, c)
     assert (out.status, out.message) == (
         Status.SKIP,
         f"listening sockets: auditing the sysroot {root}, not a running system",
@@ -116,7 +127,7 @@ def free_port() -> int:
 
 def test_profile_names_harbor_log_on_loopback() -> None:
     assert load_profile().data["ports"]["always"] == ["127.0.0.1:1514"]
-    out = _run_one(HarborPorts, ctx(load_profile().data))
+    out = run_check(HarborPorts, ports_ctx(load_profile().data))
     assert [f.subject for f in out.findings] == [
         "port 80",
         "port 443",
@@ -130,13 +141,13 @@ def test_loopback_port_is_taken_on_its_address_not_on_another(listener: socket.s
     me = psutil.Process().name()
     data = no_fixed_ports()
     data["ports"] = {**data["ports"], "default": [], "always": [f"127.0.0.1:{port}"]}
-    out = _run_one(HarborPorts, ctx(data))
+    out = run_check(HarborPorts, ports_ctx(data))
     assert (out.status, out.message) == (
         Status.FAIL,
         f"127.0.0.1:{port}: in use by {me} (pid {os.getpid()}) on 127.0.0.1",
     )
     data["ports"]["always"] = [f"127.0.0.2:{port}"]  # the same port on another address
-    out = _run_one(HarborPorts, ctx(data))
+    out = run_check(HarborPorts, ports_ctx(data))
     assert (out.status, out.message) == (
         Status.PASS,
         f"ports 127.0.0.2:{port} free (profile defaults: no harbor.yml given "
@@ -199,7 +210,7 @@ def test_compose_file_published_ports_are_judged(tmp_path: Path) -> None:
     with socket.socket() as held:
         held.bind(("127.0.0.1", extra))
         held.listen()
-        out = _run_one(HarborPorts, ctx(harbor_config=cfg))
+        out = run_check(HarborPorts, ports_ctx(harbor_config=cfg))
     compose = str(tmp_path / "docker-compose.yml")
     assert out.status is Status.FAIL
     assert out.message == f"port {extra}: in use by {me} (pid {os.getpid()}) on 127.0.0.1"
@@ -209,7 +220,7 @@ def test_compose_file_published_ports_are_judged(tmp_path: Path) -> None:
         ("fail", f"port {extra}", f"{compose}:18"),
         ("pass", f"port {long_}", f"{compose}:19"),
     ]
-    out = _run_one(HarborPorts, ctx(harbor_config=cfg))
+    out = run_check(HarborPorts, ports_ctx(harbor_config=cfg))
     assert out.status is Status.PASS
     assert out.message == (
         f"ports {http}, 127.0.0.1:{log}, {extra}, {long_} free ({cfg}, {compose})"
@@ -219,9 +230,128 @@ def test_compose_file_published_ports_are_judged(tmp_path: Path) -> None:
 def test_unreadable_compose_file_is_a_warning(tmp_path: Path) -> None:
     cfg = harbor_on(tmp_path, free_port())
     (tmp_path / "docker-compose.yml").write_text("services: [\n")
-    out = _run_one(HarborPorts, ctx(harbor_config=cfg))
+    out = run_check(HarborPorts, ports_ctx(harbor_config=cfg))
     compose = str(tmp_path / "docker-compose.yml")
     assert out.status is Status.WARN
     assert out.message == (
         f"docker-compose.yml: {compose}:2:1: invalid YAML: did not find expected node content"
     )
+
+
+TCP = "tcp"
+
+
+@pytest.mark.parametrize(
+    ("entry", "read"),
+    [
+        ({"published": 8080, "target": 80}, ([8080], "", TCP)),
+        ({"published": "8080-8081", "host_ip": "127.0.0.1", "protocol": "udp"},
+         ([8080, 8081], "127.0.0.1", "udp")),
+        ({"published": 8080, "host_ip": None, "protocol": None}, ([8080], "", TCP)),
+        ({"target": 80}, (None, "", TCP)),  # no host port
+        ({"published": "x"}, (None, "", TCP)),
+        (80, (None, "", TCP)),
+        (None, (None, "", TCP)),
+        ("8080:80", ([8080], "", TCP)),
+        (" 8080:80 ", ([8080], "", TCP)),
+        ("127.0.0.1:1514:10514", ([1514], "127.0.0.1", TCP)),
+        ("[::1]:8080:80/udp", ([8080], "::1", "udp")),
+        ("8080-8081:80-81/sctp", ([8080, 8081], "", "sctp")),
+        ("80", (None, "", TCP)),  # container port only
+        ("8080:80/icmp", (None, "", TCP)),
+        ("host:8080:80", (None, "", TCP)),
+    ],
+)  # fmt: skip
+def test_compose_entry(entry: Any, read: tuple[Any, str, str]) -> None:
+    assert _compose_entry(entry) == read
+
+
+@pytest.mark.parametrize(
+    ("text", "ports"),
+    [
+        ("80", [80]),
+        ("1", [1]),
+        ("0", None),
+        ("65535", [65535]),
+        ("65536", None),
+        ("80-82", [80, 81, 82]),
+        ("80-80", [80]),
+        ("82-80", None),
+        ("1-1001", list(range(1, 1002))),  # a range of 1000 more ports: read
+        ("1-1002", None),  # larger: not a range harborkit checks port by port
+        ("８０", None),  # fullwidth digits
+        ("80-８１", None),
+        ("80-x", None),
+        ("x-80", None),
+        ("", None),
+        ("80-", [80]),  # an empty end is the start
+    ],
+)
+def test_port_range(text: str, ports: list[int] | None) -> None:
+    assert _port_range(text) == ports
+
+
+@pytest.mark.parametrize(
+    ("entry", "only"),
+    [(80, True), ("80", True), ("80:80", False), ("x", False), (None, False), (8.0, False)],
+)
+def test_container_only(entry: Any, only: bool) -> None:
+    assert _container_only(entry) is only
+
+
+COMPOSE_ports = """\
+services:
+  proxy:
+    ports:
+      - 8080:80
+      - "9000"
+      - "53:53/udp"
+      - 8443:443
+      - {published: 4443, target: 4443}
+      - "bogus"
+      - null
+      - [1, 2]
+  log:
+    ports:
+      - "127.0.0.1:1514:10514"
+  db: {}
+  redis:
+    ports: "6379:6379"
+  core: [not, a, mapping]
+"""
+
+
+def test_compose_ports_of_a_file() -> None:
+    doc = parse_yaml(COMPOSE_ports, "/opt/harbor/docker-compose.yml")
+    found, odd = _compose_ports(doc)
+    f = "/opt/harbor/docker-compose.yml"
+    assert found == [
+        Published(8080, "", f"{f}:4"),
+        Published(8443, "", f"{f}:7"),
+        Published(4443, "", f"{f}:8"),
+        Published(1514, "127.0.0.1", f"{f}:14"),
+    ]
+    assert odd == [
+        f"{f}:9: 'bogus' is not a port mapping harborkit reads",
+        f"{f}:11: [1, 2] is not a port mapping harborkit reads",
+    ]
+
+
+@pytest.mark.parametrize("text", ["[1, 2]\n", "services: [a]\n", "services:\n", "x: 1\n"])
+def test_compose_ports_of_odd_documents(text: str) -> None:
+    assert _compose_ports(parse_yaml(text, "/c.yml")) == ([], [])
+
+
+@pytest.mark.parametrize(
+    ("spec", "published"),
+    [
+        ("127.0.0.1:1514", Published(1514, "127.0.0.1")),
+        ("[::1]:8080", Published(8080, "::1")),
+        ("8080", Published(8080, "")),
+        (443, Published(443, "")),
+    ],
+)
+def test_parse_address(spec: object, published: Published) -> None:
+    from harborkit.checks.ports import parse_address
+
+    assert parse_address(spec) == published  # type: ignore[arg-type]

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from harborkit.checks.timesync import TimeSync
 from harborkit.engine.profile import load_profile
-from harborkit.engine.runner import _run_one
-from harborkit.host.local import LocalHost, SysrootHost
-from harborkit.model.check import CheckContext, Status
+from harborkit.engine.runner import run_check
+from harborkit.model.check import Status
+from tests.support.checks import ctx
 from tests.support.sysroot import rows, write
 
 SYSROOTS = Path(__file__).resolve().parents[1] / "fixtures" / "sysroots"
@@ -19,12 +19,8 @@ SYNC_SKIP = "synchronisation needs a running system; auditing a sysroot"
 NTPD_LINK = "/etc/systemd/system/multi-user.target.wants/ntpd.service"
 
 
-def ctx(root: Path | None) -> CheckContext:
-    return CheckContext(host=LocalHost() if root is None else SysrootHost(root), profile=PROFILE)
-
-
 def test_ntp_client_of_the_guide() -> None:
-    out = _run_one(TimeSync, ctx(SYSROOTS / "centos7-compliant"))
+    out = run_check(TimeSync, ctx(SYSROOTS / "centos7-compliant"))
     assert (out.status, out.message) == (Status.PASS, "ntpd: time source 192.168.3.58")
     assert rows(out.findings) == [
         ("pass", "ntpd configured", "time source 192.168.3.58", "/etc/ntp.conf:18"),
@@ -35,7 +31,7 @@ def test_ntp_client_of_the_guide() -> None:
 
 
 def test_ntp_local_clock_master_of_the_guide() -> None:
-    out = _run_one(TimeSync, ctx(SYSROOTS / "guide-as-written"))
+    out = run_check(TimeSync, ctx(SYSROOTS / "guide-as-written"))
     assert out.status is Status.PASS
     assert rows(out.findings)[0] == (
         "pass",
@@ -46,7 +42,7 @@ def test_ntp_local_clock_master_of_the_guide() -> None:
 
 
 def test_timesyncd_distribution_defaults_are_not_configured_for_an_air_gap() -> None:
-    out = _run_one(TimeSync, ctx(SYSROOTS / "debian12"))
+    out = run_check(TimeSync, ctx(SYSROOTS / "debian12"))
     assert out.status is Status.FAIL
     link = "/etc/systemd/system/sysinit.target.wants/systemd-timesyncd.service"
     assert rows(out.findings) == [
@@ -71,7 +67,7 @@ def test_all_servers_commented_out_fails(tmp_path: Path) -> None:
             "usr/lib/systemd/system/ntpd.service": "[Service]\n",
         },
     )
-    out = _run_one(TimeSync, ctx(tmp_path))
+    out = run_check(TimeSync, ctx(tmp_path))
     assert out.status is Status.FAIL
     assert rows(out.findings)[:2] == [
         ("fail", "ntpd configured", "no server configured (/etc/ntp.conf)", "/etc/ntp.conf"),
@@ -99,7 +95,7 @@ def test_enabled_chrony_is_chosen_over_installed_ntpd(tmp_path: Path) -> None:
     wants = tmp_path / "etc/systemd/system/multi-user.target.wants"
     wants.mkdir(parents=True)
     os.symlink("/usr/lib/systemd/system/chronyd.service", wants / "chronyd.service")
-    out = _run_one(TimeSync, ctx(tmp_path))
+    out = run_check(TimeSync, ctx(tmp_path))
     assert rows(out.findings)[:2] == [
         (
             "pass",
@@ -124,7 +120,7 @@ def test_timesyncd_dropin_and_empty_fallback(tmp_path: Path) -> None:
             "etc/systemd/timesyncd.conf": "[Time]\nNTP=\nFallbackNTP=\n",
         },
     )
-    out = _run_one(TimeSync, ctx(tmp_path))
+    out = run_check(TimeSync, ctx(tmp_path))
     assert rows(out.findings)[0] == (
         "fail",
         "systemd-timesyncd configured",
@@ -132,7 +128,7 @@ def test_timesyncd_dropin_and_empty_fallback(tmp_path: Path) -> None:
         "/etc/systemd/timesyncd.conf",
     )
     write(tmp_path, {"etc/systemd/timesyncd.conf.d/50-site.conf": "[Time]\nNTP=192.168.3.58\n"})
-    out = _run_one(TimeSync, ctx(tmp_path))
+    out = run_check(TimeSync, ctx(tmp_path))
     assert rows(out.findings)[0] == (
         "pass",
         "systemd-timesyncd configured",
@@ -143,7 +139,7 @@ def test_timesyncd_dropin_and_empty_fallback(tmp_path: Path) -> None:
 
 def test_nothing_installed_fails(tmp_path: Path) -> None:
     write(tmp_path, {"etc/hostname": "bare\n"})
-    out = _run_one(TimeSync, ctx(tmp_path))
+    out = run_check(TimeSync, ctx(tmp_path))
     assert (out.status, out.message) == (
         Status.FAIL,
         "time service: none of ntpd, chronyd, systemd-timesyncd is installed",

@@ -3,7 +3,6 @@ the guide's roles (time master, clients, time.servers) and which daemon is judge
 
 from __future__ import annotations
 
-import copy
 import os
 from pathlib import Path
 from typing import Any
@@ -11,9 +10,9 @@ from typing import Any
 from harborkit.checks import timesync
 from harborkit.checks.timesync import BUILTIN_FALLBACK, TimeConfig, TimeSync
 from harborkit.engine.profile import load_profile
-from harborkit.engine.runner import _run_one
-from harborkit.host.local import SysrootHost
+from harborkit.engine.runner import run_check
 from harborkit.model.check import CheckContext, Status
+from tests.support.checks import ctx, profile_with
 from tests.support.sysroot import rows, write
 
 PROFILE = load_profile().data
@@ -22,10 +21,8 @@ CHRONY_UNIT = "/usr/lib/systemd/system/chronyd.service"
 TIMESYNCD_UNIT = "/usr/lib/systemd/system/systemd-timesyncd.service"
 
 
-def ctx(root: Path, **time: Any) -> CheckContext:
-    profile = copy.deepcopy(PROFILE)
-    profile["time"].update(time)
-    return CheckContext(host=SysrootHost(root), profile=profile)
+def time_ctx(root: Path, **time: Any) -> CheckContext:
+    return ctx(root, profile_with("time", **time))
 
 
 def enable(root: Path, unit: str, target: str = "multi-user.target") -> str:
@@ -36,7 +33,7 @@ def enable(root: Path, unit: str, target: str = "multi-user.target") -> str:
 
 
 def first(root: Path, **time: Any) -> tuple[str, str, str, str | None]:
-    return rows(_run_one(TimeSync, ctx(root, **time)).findings)[0]
+    return rows(run_check(TimeSync, time_ctx(root, **time)).findings)[0]
 
 
 # --- ntp.conf ---------------------------------------------------------------
@@ -58,7 +55,7 @@ def test_ntp_pool_peer_and_comments(tmp_path: Path) -> None:
             NTPD_UNIT: "[Service]\n",
         },
     )
-    cfg = timesync.ntp_config(ctx(tmp_path))
+    cfg = timesync.ntp_config(time_ctx(tmp_path))
     assert cfg.sources == [
         ("10.0.0.1", "/etc/ntp.conf:3"),
         ("ntp.example.lan", "/etc/ntp.conf:5"),
@@ -77,11 +74,11 @@ def test_ntp_pool_peer_and_comments(tmp_path: Path) -> None:
 
 def test_ntpsec_configuration_is_read_when_ntp_conf_is_absent(tmp_path: Path) -> None:
     write(tmp_path, {"etc/ntpsec/ntp.conf": "server 10.1.1.1\n"})
-    cfg = timesync.ntp_config(ctx(tmp_path))
+    cfg = timesync.ntp_config(time_ctx(tmp_path))
     assert cfg.files == ["/etc/ntpsec/ntp.conf"]
     assert cfg.sources == [("10.1.1.1", "/etc/ntpsec/ntp.conf:1")]
     # no unit, no binary: the configuration alone says ntpd is installed
-    out = _run_one(TimeSync, ctx(tmp_path))
+    out = run_check(TimeSync, time_ctx(tmp_path))
     assert rows(out.findings)[0] == (
         "pass",
         "ntpd configured",
@@ -104,7 +101,7 @@ def test_ntp_local_clock_without_fudge_or_stratum_value(tmp_path: Path) -> None:
             )
         },
     )
-    cfg = timesync.ntp_config(ctx(tmp_path))
+    cfg = timesync.ntp_config(time_ctx(tmp_path))
     assert cfg.sources == [
         ("local clock 127.127.1.0", "/etc/ntp.conf:1"),
         ("local clock 127.127.1.1", "/etc/ntp.conf:2"),
@@ -139,7 +136,7 @@ def test_chrony_local_stratum_sourcedir_and_debian_path(tmp_path: Path) -> None:
             "run/chrony-dhcp/dhcp.sources": "server 10.0.0.9\n",
         },
     )
-    cfg = timesync.chrony_config(ctx(tmp_path))
+    cfg = timesync.chrony_config(time_ctx(tmp_path))
     assert cfg.files == ["/etc/chrony/chrony.conf"]
     assert cfg.sources == [
         ("local clock (stratum 10 orphan)", "/etc/chrony/chrony.conf:2"),
@@ -160,7 +157,7 @@ def test_chrony_conf_first_and_pools_of_the_main_file(tmp_path: Path) -> None:
             "etc/chrony/chrony.conf": "server 10.9.9.9\n",
         },
     )
-    cfg = timesync.chrony_config(ctx(tmp_path))
+    cfg = timesync.chrony_config(time_ctx(tmp_path))
     assert cfg.files == ["/etc/chrony.conf"]
     assert cfg.sources == [
         ("2.rocky.pool.ntp.org", "/etc/chrony.conf:1"),
@@ -182,7 +179,7 @@ def test_timesyncd_dropins_sorted_by_name_across_folders(tmp_path: Path) -> None
             "run/systemd/timesyncd.conf.d/10-x.conf": "[Time]\nFallbackNTP=10.7.7.7\n",
         },
     )
-    cfg = timesync.timesyncd_config(ctx(tmp_path))
+    cfg = timesync.timesyncd_config(time_ctx(tmp_path))
     assert cfg.files == [
         "/etc/systemd/timesyncd.conf",
         "/run/systemd/timesyncd.conf.d/10-x.conf",
@@ -203,7 +200,7 @@ def test_timesyncd_fallback_only(tmp_path: Path) -> None:
             "etc/systemd/timesyncd.conf": "[Time]\nNTP=\nFallbackNTP=10.5.5.5 10.5.5.6\n",
         },
     )
-    cfg = timesync.timesyncd_config(ctx(tmp_path))
+    cfg = timesync.timesyncd_config(time_ctx(tmp_path))
     assert cfg.sources == [
         ("10.5.5.5", "/etc/systemd/timesyncd.conf:3"),
         ("10.5.5.6", "/etc/systemd/timesyncd.conf:3"),
@@ -219,7 +216,7 @@ def test_timesyncd_fallback_only(tmp_path: Path) -> None:
 
 def test_timesyncd_without_any_file_uses_builtin_fallback(tmp_path: Path) -> None:
     write(tmp_path, {"lib/systemd/systemd-timesyncd": "#!/bin/sh\n"})
-    cfg = timesync.timesyncd_config(ctx(tmp_path))
+    cfg = timesync.timesyncd_config(time_ctx(tmp_path))
     assert cfg.files == []
     assert cfg.sources == [(BUILTIN_FALLBACK, "/etc/systemd/timesyncd.conf")]
     assert cfg.fallback == {BUILTIN_FALLBACK}
@@ -286,18 +283,18 @@ def test_unreachable_reasons() -> None:
 
 def test_expectation_roles(tmp_path: Path) -> None:
     write(tmp_path, {"etc/hostname": "node1\n", "etc/hosts": "10.0.0.5 master1\n10.0.0.6 node1\n"})
-    assert timesync.expectation(ctx(tmp_path)) == timesync.Expectation("any", (), True, "")
-    assert timesync.expectation(ctx(tmp_path, air_gapped=False, servers=["a", 1])) == (
+    assert timesync.expectation(time_ctx(tmp_path)) == timesync.Expectation("any", (), True, "")
+    assert timesync.expectation(time_ctx(tmp_path, air_gapped=False, servers=["a", 1])) == (
         timesync.Expectation("servers", ("a", "1"), False, "the profile's time.servers")
     )
-    assert timesync.expectation(ctx(tmp_path, master="master1", servers=["a"])) == (
+    assert timesync.expectation(time_ctx(tmp_path, master="master1", servers=["a"])) == (
         timesync.Expectation("client", ("master1",), True, "the time master master1")
     )
     # the master named by address, this host by name: /etc/hosts joins them
-    assert timesync.expectation(ctx(tmp_path, master="10.0.0.6")) == (
+    assert timesync.expectation(time_ctx(tmp_path, master="10.0.0.6")) == (
         timesync.Expectation("master", (), True, "this host is the time master (10.0.0.6)")
     )
-    assert timesync.expectation(ctx(tmp_path, master="node1")).role == "master"
+    assert timesync.expectation(time_ctx(tmp_path, master="node1")).role == "master"
 
 
 def test_master_must_serve_its_local_clock(tmp_path: Path) -> None:
@@ -305,7 +302,7 @@ def test_master_must_serve_its_local_clock(tmp_path: Path) -> None:
         tmp_path,
         {"etc/hostname": "tm\n", "etc/ntp.conf": "server 10.0.0.1\n", NTPD_UNIT: "[Service]\n"},
     )
-    out = _run_one(TimeSync, ctx(tmp_path, master="tm"))
+    out = run_check(TimeSync, time_ctx(tmp_path, master="tm"))
     f = out.findings[0]
     assert (f.status, f.message, f.expected, f.actual, f.location) == (
         Status.FAIL,
@@ -328,14 +325,14 @@ def test_client_must_use_the_master_and_servers_one_of_them(tmp_path: Path) -> N
         tmp_path,
         {"etc/hostname": "n1\n", "etc/ntp.conf": "server 10.0.0.1\n", NTPD_UNIT: "[Service]\n"},
     )
-    f = _run_one(TimeSync, ctx(tmp_path, master="tm.lan")).findings[0]
+    f = run_check(TimeSync, time_ctx(tmp_path, master="tm.lan")).findings[0]
     assert (f.status, f.message, f.expected, f.actual) == (
         Status.FAIL,
         "does not use tm.lan (the time master tm.lan); sources: 10.0.0.1",
         "tm.lan",
         "10.0.0.1",
     )
-    f = _run_one(TimeSync, ctx(tmp_path, servers=["10.0.0.8", "10.0.0.9"])).findings[0]
+    f = run_check(TimeSync, time_ctx(tmp_path, servers=["10.0.0.8", "10.0.0.9"])).findings[0]
     assert (f.status, f.message, f.expected) == (
         Status.FAIL,
         "does not use 10.0.0.8 or 10.0.0.9 (the profile's time.servers); sources: 10.0.0.1",
@@ -351,20 +348,20 @@ def test_client_must_use_the_master_and_servers_one_of_them(tmp_path: Path) -> N
 
 def test_no_server_names_the_expected_ones(tmp_path: Path) -> None:
     write(tmp_path, {"etc/ntp.conf": "driftfile /x\n", NTPD_UNIT: "[Service]\n"})
-    f = _run_one(TimeSync, ctx(tmp_path, servers=["10.0.0.8", "10.0.0.9"])).findings[0]
+    f = run_check(TimeSync, time_ctx(tmp_path, servers=["10.0.0.8", "10.0.0.9"])).findings[0]
     assert (f.status, f.message, f.expected, f.location) == (
         Status.FAIL,
         "no server configured (/etc/ntp.conf)",
         "10.0.0.8, 10.0.0.9",
         "/etc/ntp.conf",
     )
-    f = _run_one(TimeSync, ctx(tmp_path)).findings[0]
+    f = run_check(TimeSync, time_ctx(tmp_path)).findings[0]
     assert f.expected == "a server"
 
 
 def test_air_gap_failure_expects_a_reachable_server(tmp_path: Path) -> None:
     write(tmp_path, {"etc/ntp.conf": "server 0.pool.ntp.org\n", NTPD_UNIT: "[Service]\n"})
-    f = _run_one(TimeSync, ctx(tmp_path)).findings[0]
+    f = run_check(TimeSync, time_ctx(tmp_path)).findings[0]
     assert (f.status, f.expected, f.actual, f.location) == (
         Status.FAIL,
         "a server the site can reach",
@@ -390,7 +387,7 @@ def test_enabled_and_configured_daemon_is_judged_over_the_first_configured(
         },
     )
     # nothing enabled: the first configured (ntpd)
-    out = _run_one(TimeSync, ctx(tmp_path))
+    out = run_check(TimeSync, time_ctx(tmp_path))
     assert rows(out.findings)[0] == (
         "pass",
         "ntpd configured",
@@ -400,7 +397,7 @@ def test_enabled_and_configured_daemon_is_judged_over_the_first_configured(
     assert out.status is Status.WARN
     link = enable(tmp_path, "systemd-timesyncd.service", "sysinit.target")
     # timesyncd is enabled and has (built-in) sources: judged, though ntpd comes first
-    out = _run_one(TimeSync, ctx(tmp_path))
+    out = run_check(TimeSync, time_ctx(tmp_path))
     assert rows(out.findings)[1] == (
         "pass",
         "systemd-timesyncd enabled",
@@ -408,7 +405,7 @@ def test_enabled_and_configured_daemon_is_judged_over_the_first_configured(
         link,
     )
     # only the listed services count
-    out = _run_one(TimeSync, ctx(tmp_path, services=["chronyd", "openntpd"]))
+    out = run_check(TimeSync, time_ctx(tmp_path, services=["chronyd", "openntpd"]))
     assert rows(out.findings)[0] == (
         "pass",
         "chronyd configured",
@@ -427,7 +424,7 @@ def test_enabled_daemon_without_source_is_not_judged(tmp_path: Path) -> None:
         },
     )
     enable(tmp_path, "ntpd.service")
-    out = _run_one(TimeSync, ctx(tmp_path, services=["ntpd", "chronyd"]))
+    out = run_check(TimeSync, time_ctx(tmp_path, services=["ntpd", "chronyd"]))
     assert rows(out.findings)[0] == (
         "pass",
         "chronyd configured",
@@ -436,7 +433,7 @@ def test_enabled_daemon_without_source_is_not_judged(tmp_path: Path) -> None:
     )
     # no daemon with a source: the first installed, failing
     write(tmp_path, {"etc/chrony.conf": "# none\n"})
-    out = _run_one(TimeSync, ctx(tmp_path, services=["ntpd", "chronyd"]))
+    out = run_check(TimeSync, time_ctx(tmp_path, services=["ntpd", "chronyd"]))
     assert (out.status, rows(out.findings)[:2]) == (
         Status.FAIL,
         [
@@ -462,19 +459,19 @@ def test_second_unit_name_enables_the_daemon(tmp_path: Path) -> None:
         },
     )
     link = enable(tmp_path, "chrony.service")
-    out = _run_one(TimeSync, ctx(tmp_path, services=["chronyd"]))
+    out = run_check(TimeSync, time_ctx(tmp_path, services=["chronyd"]))
     assert rows(out.findings)[1] == ("pass", "chronyd enabled", f"enabled: {link}", link)
-    d = timesync._daemon(ctx(tmp_path), "chronyd")
+    d = timesync._daemon(time_ctx(tmp_path), "chronyd")
     assert (d.unit, d.installed) == ("chrony", True)
 
 
 def test_installed_by_binary_only(tmp_path: Path) -> None:
     write(tmp_path, {"usr/sbin/ntpd": "#!/bin/sh\n"})
     (tmp_path / "usr/sbin/ntpd").chmod(0o755)
-    d = timesync._daemon(ctx(tmp_path), "ntpd")
+    d = timesync._daemon(time_ctx(tmp_path), "ntpd")
     assert (d.installed, d.unit, d.config.files) == (True, "ntpd", [])
     # a timesyncd configuration without unit or binary is not an installation
     write(tmp_path, {"etc/systemd/timesyncd.conf": "[Time]\nNTP=10.0.0.1\n"})
-    assert timesync._daemon(ctx(tmp_path), "systemd-timesyncd").installed is False
-    out = _run_one(TimeSync, ctx(tmp_path, services=["systemd-timesyncd"]))
+    assert timesync._daemon(time_ctx(tmp_path), "systemd-timesyncd").installed is False
+    out = run_check(TimeSync, time_ctx(tmp_path, services=["systemd-timesyncd"]))
     assert out.message == "time service: none of systemd-timesyncd is installed"

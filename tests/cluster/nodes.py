@@ -11,10 +11,15 @@ real tools' form: ``getent ahosts`` as captured on Debian 12, systemd 252's
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from harborkit.collect.snapshot import CommandOutput, Snapshot
-from harborkit.host.interface import ClockSample
+from harborkit.engine.cluster import run_cluster_check
+from harborkit.host.interface import ClockSample, Host
 from harborkit.host.snapshot import SnapshotHost
+from harborkit.model.check import CheckContext, Outcome
+from harborkit.model.cluster import ClusterCheck, ClusterContext
 
 #: folders and files a node in these tests does not have (so a lookup is an
 #: answer, "not there", rather than a fact the collector did not gather)
@@ -122,3 +127,21 @@ def clocked(hostname: str, offset: float, uncertainty: float = 0.0) -> ClockedNo
     """A node whose clock is ``offset`` s ahead of the auditing machine's."""
     local = 1_700_000_000.0
     return ClockedNode(snapshot(hostname), ClockSample(local + offset, local, uncertainty))
+
+
+def contexts(hosts: Sequence[Host], profile: Mapping[str, Any]) -> ClusterContext:
+    data = dict(profile)
+    return ClusterContext([CheckContext(host=h, profile=data) for h in hosts], data)
+
+
+def judge(
+    check: type[ClusterCheck], hosts: Sequence[Host], profile: Mapping[str, Any] | None = None
+) -> Outcome:
+    return run_cluster_check(check, contexts(hosts, profile or {}))
+
+
+def full(out: Outcome) -> list[tuple[str, str, str, str | None, str | None, str | None]]:
+    return [
+        (f.status.value, f.subject, f.message, f.expected, f.actual, f.location)
+        for f in out.findings
+    ]

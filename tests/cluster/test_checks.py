@@ -15,7 +15,7 @@ from harborkit.checks.cluster import (
     NamesAgree,
 )
 from harborkit.checks.cluster_time import ClocksAgree, NtpMaster
-from harborkit.engine.cluster import _run_one
+from harborkit.engine.cluster import run_cluster_check
 from harborkit.engine.profile import load_profile
 from harborkit.host import LocalHost, SysrootHost
 from harborkit.host.interface import Host
@@ -37,7 +37,7 @@ def judge(
 ) -> Outcome:
     data = dict(PROFILE if profile is None else profile)
     ctx = ClusterContext([CheckContext(host=h, profile=data) for h in hosts], data)
-    return _run_one(check, ctx)
+    return run_cluster_check(check, ctx)
 
 
 def rows(outcome: Outcome) -> list[tuple[str, str, str]]:
@@ -475,7 +475,8 @@ def _time_sync(host, profile):  # type: ignore[no-untyped-def]
 def test_ntp_master_refused_by_time_sync_fails_cluster_ntp(
     master_conf: str, profile: dict, why: str
 ) -> None:
-    from tests.cluster.test_mut_checks import ON, client, judge, time_node
+    from tests.cluster.nodes import judge
+    from tests.cluster.test_checks_verdicts import ON, client, time_node
 
     n1 = time_node("n1", ntp=(master_conf, *ON))
     n2 = client("n2", "n1")

@@ -216,12 +216,12 @@ def test_huge_and_endless_files_are_cut_at_the_limit(world: tuple[Path, Path]) -
 def test_runner_reports_unreadable_file_as_fail_finding(world: tuple[Path, Path]) -> None:
     from harborkit.checks.names import HostnameResolves
     from harborkit.engine.profile import load_profile
-    from harborkit.engine.runner import _run_one
+    from harborkit.engine.runner import run_check
     from harborkit.model.check import CheckContext
 
     root, _ = world
     (root / "etc/hosts").mkdir()
-    out = _run_one(HostnameResolves, CheckContext(SysrootHost(root), load_profile().data))
+    out = run_check(HostnameResolves, CheckContext(SysrootHost(root), load_profile().data))
     assert out.status is Status.FAIL
     assert out.message == "/etc/hosts: is a directory, not a regular file: not read"
     assert [(f.status, f.location) for f in out.findings] == [(Status.FAIL, "/etc/hosts")]

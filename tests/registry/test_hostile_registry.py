@@ -996,7 +996,7 @@ def _crafted_push(site: Site, source: bytes, *, big_layer: bool = False) -> tupl
     member over 4 MiB with ``big_layer``); what the registry saw."""
     import random
 
-    from tests.bundle.craft import craft_bundle, crafted_images
+    from tests.support.bundles import craft_bundle, crafted_images
     from tests.support.images import make_image, make_layer
 
     images = crafted_images()

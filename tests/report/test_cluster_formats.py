@@ -1,4 +1,8 @@
-"""Reports of several hosts: table sections and matrix, cluster JSON, JUnit suites."""
+"""Reports of several hosts: table sections and matrix, cluster JSON, JUnit suites.
+
+The multi-host reports of a hand-built fleet, exactly: the matrix model,
+the summary line, the cluster JSON document and the sectioned table with its
+host x check matrix (plain and coloured)."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from pathlib import Path
 
 import jsonschema
@@ -19,15 +24,32 @@ from harborkit.engine.plugins import discover
 from harborkit.engine.profile import load_profile
 from harborkit.engine.runner import Selection
 from harborkit.host import SysrootHost
+from harborkit.model.check import Finding, Status
+from harborkit.model.result import CheckResult
 from harborkit.report import OutputFormat, renderer, summary
-from harborkit.report.cluster import build_matrix, cluster_to_dict
+from harborkit.report.cluster import (
+    Matrix,
+    MatrixRow,
+    _host_blocks,
+    _matrix_table,
+    build_matrix,
+    cluster_summary_line,
+    cluster_to_dict,
+    render_cluster_json,
+    render_cluster_table,
+)
 from harborkit.report.json import report_to_dict
 from harborkit.resources import schema_path
 from tests.cluster.hosts import copy_fixture
+from tests.report.fleet import A1, B2, C3, CROSS, D4, FLEET, REFUSED, STARTED, host, info
 from tests.report.test_formats import JUNIT_XSD
 
 REPO = Path(__file__).resolve().parents[2]
+
+
 ONLY = ("selinux", "network", "time", "docker.compose", "cluster")
+
+
 DOWN = "ssh: connect to host 127.0.0.60 port 22: Connection refused"
 
 
@@ -328,3 +350,506 @@ def test_host_names_with_terminal_escapes_are_shown_not_obeyed(tmp_path: Path) -
     page = renderer(OutputFormat.html)(rep, strict=False)
     assert "\x1b" not in page and "\u202e" not in page
     assert "evil\\x1b[2J\\u202e" in page
+
+
+P, S, W, F, E = Status.PASS, Status.SKIP, Status.WARN, Status.FAIL, Status.ERROR
+
+
+def fleet(
+    *hosts_: object, cross: tuple[CheckResult, ...] = (), down: tuple[str, ...] = ()
+) -> ClusterReport:
+    return ClusterReport(
+        tuple(hosts_),  # type: ignore[arg-type]
+        host("cluster", cross),
+        tuple(Unreachable(n, REFUSED) for n in down),
+        "prof",
+        "p.yaml",
+        "0.1.0",
+        STARTED,
+        0.0,
+    )
+
+
+def test_matrix_rows_cells_and_verdicts() -> None:
+    m = build_matrix(FLEET)
+    assert m.hosts == ("a1", "b2", "c3", "d4")
+    assert m.reachable == (True, True, False, True)
+    assert m.verdicts == (1, 0, 1, 0)
+    assert m.rows == (
+        MatrixRow("chk.one", "One", False, None, (P, W, None, None)),
+        MatrixRow("chk.two", "Two", False, None, (F, None, None, None)),
+        MatrixRow("chk.three", "Three", False, None, (None, S, None, None)),
+        MatrixRow("host.reachable", "Host reachable", False, None, (None, None, E, None)),
+        # a1: its own finding; b2: the worst of its two; c3: unreachable, never
+        # judged; d4: no finding about it
+        MatrixRow("cluster.x", "Cross", True, F, (P, F, None, None)),
+        # skipped / broken for every reachable host alike
+        MatrixRow("cluster.s", "Skipped", True, S, (S, S, None, S)),
+        MatrixRow("cluster.e", "Broken", True, E, (E, E, None, E)),
+        MatrixRow("cluster.p", "Passed", True, P, (P, None, None, None)),
+    )
+
+
+def test_matrix_verdicts_follow_strict() -> None:
+    assert build_matrix(FLEET, strict=True).verdicts == (1, 1, 1, 0)
+
+
+def test_cross_cell_of_a_host_with_only_skipped_findings() -> None:
+    skipped = CheckResult(
+        info("cluster.k", "K", "cluster"), P, "ok", (Finding(S, "a1", "n/a"),), 0.0
+    )
+    m = build_matrix(fleet(A1, cross=(skipped,)))
+    assert m.rows[-1] == MatrixRow("cluster.k", "K", True, P, (S,))
+
+
+@pytest.mark.parametrize(
+    ("report", "strict", "line"),
+    [
+        pytest.param(
+            FLEET,
+            False,
+            "FAILED: 4 hosts, 1 unreachable, 9 checks: 2 pass, 2 skip, 1 warn, 2 fail, 2 error; "
+            "failing: a1, c3, cluster",
+            id="fleet",
+        ),
+        pytest.param(
+            FLEET,
+            True,
+            "FAILED: 4 hosts, 1 unreachable, 9 checks: 2 pass, 2 skip, 1 warn, 2 fail, 2 error; "
+            "failing: a1, b2, c3, cluster",
+            id="strict-warning-fails",
+        ),
+        pytest.param(fleet(B2), False, "OK: 1 host, 2 checks: 1 skip, 1 warn", id="one-host"),
+        pytest.param(
+            fleet(B2),
+            True,
+            "FAILED: 1 host, 2 checks: 1 skip, 1 warn; failing: b2",
+            id="one-strict",
+        ),
+        pytest.param(fleet(D4, D4), False, "OK: 2 hosts, 0 checks: ", id="nothing-ran"),
+        pytest.param(
+            fleet(host("x\x1b[2J", (CheckResult(info("c", "C"), F, "no", (), 0.0),))),
+            False,
+            "FAILED: 1 host, 1 checks: 1 fail; failing: x\\x1b[2J",
+            id="escaped-host-name",
+        ),
+    ],
+)
+def test_cluster_summary_line(report: ClusterReport, strict: bool, line: str) -> None:
+    assert cluster_summary_line(report, strict) == line
+
+
+def test_summary_line_is_not_strict_by_default() -> None:
+    assert cluster_summary_line(fleet(B2)) == "OK: 1 host, 2 checks: 1 skip, 1 warn"
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_cluster_document(strict: bool) -> None:
+    data = cluster_to_dict(FLEET, strict=strict)
+    validator().validate(data)
+    assert data == {
+        "schema": "harborkit/cluster-report/v1",
+        "harborkit_version": "0.1.0",
+        "profile": {"name": "prof", "path": "p.yaml"},
+        "started": STARTED,
+        "duration_seconds": 2.25,
+        "strict": strict,
+        "exit_code": 1,
+        "summary": {
+            "pass": 2,
+            "skip": 2,
+            "waived": 0,
+            "warn": 1,
+            "fail": 2,
+            "error": 2,
+            "total": 9,
+            "hosts": 4,
+            "unreachable": 1,
+        },
+        "hosts": [
+            {
+                "name": "a1",
+                "reachable": True,
+                "reason": None,
+                "report": report_to_dict(A1, strict=strict),
+            },
+            {
+                "name": "b2",
+                "reachable": True,
+                "reason": None,
+                "report": report_to_dict(B2, strict=strict),
+            },
+            {
+                "name": "c3",
+                "reachable": False,
+                "reason": REFUSED,
+                "report": report_to_dict(C3, strict=strict),
+            },
+            {
+                "name": "d4",
+                "reachable": True,
+                "reason": None,
+                "report": report_to_dict(D4, strict=strict),
+            },
+        ],
+        "cluster": report_to_dict(CROSS, strict=strict),
+    }
+    # strict reaches each host's own document: b2 only warns
+    assert data["hosts"][1]["report"]["exit_code"] == int(strict)
+
+
+def test_cluster_document_rounds_the_duration_and_defaults_to_not_strict() -> None:
+    data = cluster_to_dict(replace(fleet(B2), duration=1.23456789))
+    assert (data["duration_seconds"], data["strict"], data["exit_code"]) == (1.234568, False, 0)
+
+
+def test_cluster_json_text() -> None:
+    text = render_cluster_json(fleet(replace(B2, host="b\u00f6")))
+    assert text.endswith("\n}\n")
+    assert text.startswith('{\n  "schema": "harborkit/cluster-report/v1",\n')
+    assert '\n      "name": "b\u00f6",\n' in text  # UTF-8, not \u escapes
+    data = json.loads(text)
+    validator().validate(data)
+    assert (data["strict"], data["exit_code"]) == (False, 0)
+    strict = json.loads(render_cluster_json(fleet(B2), strict=True))
+    assert (strict["strict"], strict["exit_code"]) == (True, 1)
+
+
+SECTIONS = """\
+harborkit check: a1 (sysroot), profile prof
+STATUS  CHECK    SEVERITY  RESULT
+PASS    chk.one  high      one ok
+FAIL    chk.two  critical  two bad
+                             fail k: bad (expected >= 5, found 3) [/etc/two:4]
+                             fix: fix it
+FAILED: 2 checks on a1: 1 pass, 1 fail
+
+harborkit check: b2 (live host), profile prof
+STATUS  CHECK      SEVERITY  RESULT
+WARN    chk.one    high      one odd
+                               fix: fix it
+SKIP    chk.three  high      not here
+note: b2 note
+OK: 2 checks on b2: 1 skip, 1 warn
+
+harborkit check: c3 (unreachable), profile prof
+STATUS  CHECK           SEVERITY  RESULT
+ERROR   host.reachable  critical  ssh: connect to host c3 port 22: Connection refused
+                                    fix: Make the host reachable (address, SSH access, host key, credentials) or leave it out
+FAILED: 1 checks on c3: 1 error
+
+harborkit check: cross-node checks over 3 reachable hosts, profile prof
+STATUS  CHECK      SEVERITY  RESULT
+FAIL    cluster.x  high      b2 differs
+                               warn b2: odd
+                               fail b2: differs
+                               fix: fix it
+SKIP    cluster.s  high      too few
+ERROR   cluster.e  high      it broke
+                               fix: fix it
+PASS    cluster.p  high      all agree
+FAILED: 4 checks on cluster: 1 pass, 1 skip, 1 fail, 1 error
+
+"""
+
+
+MATRIX = """\
+harborkit check: 4 hosts x 8 checks
+CHECK           a1      b2     c3           d4
+chk.one         PASS    WARN   -            -
+chk.two         FAIL    -      -            -
+chk.three       -       skip   -            -
+host.reachable  -       -      ERROR        -
+cluster.x       PASS    FAIL   -            -
+cluster.s       skip    skip   -            skip
+cluster.e       ERROR   ERROR  -            ERROR
+cluster.p       PASS    -      -            -
+host verdict    FAILED  OK     UNREACHABLE  OK
+"""
+
+
+def _plain(text: str) -> str:
+    return "".join(line.rstrip() + "\n" for line in text.splitlines())
+
+
+def test_table_sections_then_matrix_then_verdict() -> None:
+    text = _plain(render_cluster_table(FLEET, width=130))
+    # d4 ran nothing: no section of its own, only a matrix column
+    assert text == (
+        SECTIONS
+        + MATRIX
+        + "FAILED: 4 hosts, 1 unreachable, 9 checks: 2 pass, 2 skip, 1 warn, 2 fail, 2 error; "
+        "failing: a1, c3, cluster\n"
+    )
+
+
+def test_strict_table_fails_the_warning_host() -> None:
+    lines = _plain(render_cluster_table(FLEET, strict=True, width=130)).splitlines()
+    assert "FAILED: 2 checks on b2: 1 skip, 1 warn" in lines
+    assert lines[-2:] == [
+        "host verdict    FAILED  FAILED  UNREACHABLE  OK",
+        "FAILED: 4 hosts, 1 unreachable, 9 checks: 2 pass, 2 skip, 1 warn, 2 fail, 2 error; "
+        "failing: a1, b2, c3, cluster",
+    ]
+
+
+def test_verbose_reaches_every_section() -> None:
+    text = _plain(render_cluster_table(FLEET, width=130, verbose=True))
+    assert "                               pass a1: same\n" in text
+    assert "pass a1: agrees" in text
+    assert "pass a1: same" not in _plain(render_cluster_table(FLEET, width=130))
+
+
+def test_a_host_with_only_notes_keeps_its_section() -> None:
+    noted = replace(D4, notes=("nothing selected",))
+    text = _plain(render_cluster_table(fleet(noted), width=80))
+    assert text == (
+        "harborkit check: d4 (sysroot), profile prof\n"
+        "STATUS  CHECK  SEVERITY  RESULT\n"
+        "note: nothing selected\n"
+        "OK: 0 checks on d4:\n"
+        "\n"
+        "harborkit check: cross-node checks over 1 reachable hosts, profile prof\n"
+        "STATUS  CHECK  SEVERITY  RESULT\n"
+        "OK: 0 checks on cluster:\n"
+        "\n"
+        "harborkit check: 1 hosts x 0 checks\n"
+        "CHECK         d4\n"
+        "host verdict  OK\n"
+        "OK: 1 host, 0 checks:\n"
+    )
+
+
+def test_cross_section_counts_reachable_hosts_and_names_the_profile() -> None:
+    rep = replace(fleet(A1, C3, down=("c3",)), hosts=(A1, replace(C3, profile="other")))
+    heads = [ln for ln in render_cluster_table(rep).splitlines() if ln.startswith("harborkit")]
+    assert heads == [
+        "harborkit check: a1 (sysroot), profile prof",
+        "harborkit check: c3 (unreachable), profile other",
+        "harborkit check: cross-node checks over 1 reachable hosts, profile prof",
+        "harborkit check: 2 hosts x 3 checks",
+    ]
+
+
+COLOR_MATRIX = [
+    "\x1b[1mharborkit check: 4 hosts x 8 checks\x1b[0m",
+    "\x1b[1mCHECK         \x1b[0m\x1b[1m \x1b[0m\x1b[1m \x1b[0m\x1b[1ma1    \x1b[0m\x1b[1m \x1b[0m"
+    "\x1b[1m \x1b[0m\x1b[1mb2   \x1b[0m\x1b[1m \x1b[0m\x1b[1m \x1b[0m\x1b[1mc3         \x1b[0m"
+    "\x1b[1m \x1b[0m\x1b[1m \x1b[0m\x1b[1md4   \x1b[0m",
+    "chk.one         \x1b[32mPASS  \x1b[0m  \x1b[33mWARN \x1b[0m  \x1b[2m-          \x1b[0m  \x1b[2m-    \x1b[0m",
+    "chk.two         \x1b[1;31mFAIL  \x1b[0m  \x1b[2m-    \x1b[0m  \x1b[2m-          \x1b[0m  \x1b[2m-    \x1b[0m",
+    "chk.three       \x1b[2m-     \x1b[0m  \x1b[2mskip \x1b[0m  \x1b[2m-          \x1b[0m  \x1b[2m-    \x1b[0m",
+    "host.reachable  \x1b[2m-     \x1b[0m  \x1b[2m-    \x1b[0m  \x1b[1;35mERROR      \x1b[0m  \x1b[2m-    \x1b[0m",
+    "cluster.x       \x1b[32mPASS  \x1b[0m  \x1b[1;31mFAIL \x1b[0m  \x1b[2m-          \x1b[0m  \x1b[2m-    \x1b[0m",
+    "cluster.s       \x1b[2mskip  \x1b[0m  \x1b[2mskip \x1b[0m  \x1b[2m-          \x1b[0m  \x1b[2mskip \x1b[0m",
+    "cluster.e       \x1b[1;35mERROR \x1b[0m  \x1b[1;35mERROR\x1b[0m  \x1b[2m-          \x1b[0m  \x1b[1;35mERROR\x1b[0m",
+    "cluster.p       \x1b[32mPASS  \x1b[0m  \x1b[2m-    \x1b[0m  \x1b[2m-          \x1b[0m  \x1b[2m-    \x1b[0m",
+    "\x1b[1mhost verdict  \x1b[0m  \x1b[1;31mFAILED\x1b[0m  \x1b[1;32mOK   \x1b[0m  \x1b[1;31mUNREACHABLE\x1b[0m  \x1b[1;32mOK   \x1b[0m",
+    "\x1b[1;31mFAILED: 4 hosts, 1 unreachable, 9 checks: 2 pass, 2 skip, 1 warn, 2 fail, 2 error; "
+    "failing: a1, c3, cluster\x1b[0m",
+]
+
+
+def test_colours_of_headers_cells_and_verdicts() -> None:
+    lines = render_cluster_table(FLEET, color=True, width=130).splitlines()
+    assert lines[lines.index(COLOR_MATRIX[0]) :] == COLOR_MATRIX
+    # the replaced section headers are bold like the single-host one
+    assert "\x1b[1mharborkit check: c3 (unreachable), profile prof\x1b[0m" in lines
+    assert (
+        "\x1b[1mharborkit check: cross-node checks over 3 reachable hosts, profile prof\x1b[0m"
+        in lines
+    )
+    assert "\x1b[1;32mOK: 2 checks on b2: 1 skip, 1 warn\x1b[0m" in lines  # a section's own
+    # the cross-node section's own rows are coloured too
+    assert any(
+        ln.startswith("\x1b[1;31mFAIL  \x1b[0m  cluster.x  high      b2 differs") for ln in lines
+    )
+    ok = render_cluster_table(fleet(B2), color=True).splitlines()
+    assert ok[-1] == "\x1b[1;32mOK: 1 host, 2 checks: 1 skip, 1 warn\x1b[0m"
+    strict = render_cluster_table(fleet(B2), color=True, strict=True).splitlines()
+    assert strict[-1] == "\x1b[1;31mFAILED: 1 host, 2 checks: 1 skip, 1 warn; failing: b2\x1b[0m"
+
+
+def test_defaults_plain_not_strict_not_verbose() -> None:
+    text = render_cluster_table(fleet(B2))
+    assert "\x1b" not in text
+    assert text.splitlines()[-1] == "OK: 1 host, 2 checks: 1 skip, 1 warn"
+
+
+def test_matrix_sections_separate_cross_node_rows_and_verdicts() -> None:
+    m = build_matrix(FLEET)
+    table = _matrix_table(m, range(4))
+    ends = [row.end_section for row in table.rows]
+    # a section ends before the first cross-node row and before the verdicts
+    assert ends == [False, False, False, True, False, False, False, True, False]
+    assert [str(c.header) for c in table.columns] == ["CHECK", "a1", "b2", "c3", "d4"]
+
+
+def _matrix(*names: str, check: str = "chk") -> Matrix:
+    n = len(names)
+    row = MatrixRow(check, "t", False, None, (None,) * n)
+    return Matrix(names, (True,) * n, (0,) * n, (row,))
+
+
+@pytest.mark.parametrize(
+    ("m", "width", "blocks"),
+    [
+        # CHECK column: "host verdict" + 2 = 14; a host: max(name, "UNREACHABLE") + 2 = 13
+        pytest.param(_matrix("a", "b"), 40, [range(0, 2)], id="fits-exactly"),
+        pytest.param(_matrix("a", "b"), 39, [range(0, 1), range(1, 2)], id="one-short"),
+        pytest.param(
+            _matrix("a", "b", "c"), 27, [range(0, 1), range(1, 2), range(2, 3)], id="one-each"
+        ),
+        pytest.param(_matrix("a", "b"), 5, [range(0, 1), range(1, 2)], id="narrower-than-one"),
+        pytest.param(_matrix(check="x" * 20), 80, [range(0, 0)], id="no-hosts"),
+        # a long check id widens the first column: 20 + 2 + 13 + 13 = 48
+        pytest.param(_matrix("a", "b", check="x" * 20), 48, [range(0, 2)], id="long-check"),
+        pytest.param(
+            _matrix("a", "b", check="x" * 20), 47, [range(0, 1), range(1, 2)], id="long-check-short"
+        ),
+        # a long host name widens its column, measured as shown (escapes visible):
+        # "host\x1b12345" is 13 characters on screen, its column 15
+        pytest.param(_matrix("host\x1b12345", "b"), 42, [range(0, 2)], id="escaped-name"),
+        pytest.param(
+            _matrix("host\x1b12345", "b"), 41, [range(0, 1), range(1, 2)], id="escaped-name-short"
+        ),
+    ],
+)
+def test_host_blocks(m: Matrix, width: int, blocks: list[range]) -> None:
+    assert _host_blocks(m, width) == blocks
+
+
+def test_a_split_matrix_repeats_the_check_column_after_a_blank_line() -> None:
+    text = _plain(render_cluster_table(FLEET, width=42))
+    assert text.split("harborkit check: 4 hosts x 8 checks\n", 1)[1] == (
+        "CHECK           a1      b2\n"
+        "chk.one         PASS    WARN\n"
+        "chk.two         FAIL    -\n"
+        "chk.three       -       skip\n"
+        "host.reachable  -       -\n"
+        "cluster.x       PASS    FAIL\n"
+        "cluster.s       skip    skip\n"
+        "cluster.e       ERROR   ERROR\n"
+        "cluster.p       PASS    -\n"
+        "host verdict    FAILED  OK\n"
+        "\n"
+        "CHECK           c3           d4\n"
+        "chk.one         -            -\n"
+        "chk.two         -            -\n"
+        "chk.three       -            -\n"
+        "host.reachable  ERROR        -\n"
+        "cluster.x       -            -\n"
+        "cluster.s       -            skip\n"
+        "cluster.e       -            ERROR\n"
+        "cluster.p       -            -\n"
+        "host verdict    UNREACHABLE  OK\n"
+        "FAILED: 4 hosts, 1 unreachable, 9 checks:\n"
+        "2 pass, 2 skip, 1 warn, 2 fail, 2 error;\n"
+        "failing: a1, c3, cluster\n"
+    )
+
+
+def test_default_width_is_120_columns() -> None:
+    # CHECK column 14, then seven hosts of 13 and one of 16: 121 columns
+    names = [f"host-{i:06d}" for i in range(7)] + ["host-000000007"]
+    rep = fleet(*(replace(D4, host=n) for n in names))
+    heads = [ln.split() for ln in render_cluster_table(rep).splitlines() if ln.startswith("CHECK")]
+    assert heads == [["CHECK", *names[:7]], ["CHECK", names[7]]]
+    wide = render_cluster_table(rep, width=121).splitlines()
+    assert [ln.split() for ln in wide if ln.startswith("CHECK")] == [["CHECK", *names]]
+
+
+def test_colour_and_width_do_not_depend_on_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The caller chose colour and width: a dumb terminal (which rich would size
+    at 80 columns), NO_COLOR or FORCE_COLOR in the environment change nothing."""
+    plain = render_cluster_table(FLEET, width=130)
+    coloured = render_cluster_table(FLEET, color=True, width=130)
+    monkeypatch.setenv("TERM", "dumb")
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert render_cluster_table(FLEET, color=True, width=130) == coloured
+    monkeypatch.delenv("NO_COLOR")
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    assert render_cluster_table(FLEET, width=130) == plain
+
+
+LONG = "the clocks of a1 and b2 differ by 2.5 s, more than the 1.0 s the profile allows; "
+
+
+def test_cross_section_takes_strict_width_and_verbose() -> None:
+    warn = CheckResult(
+        info("cluster.w", "W", "cluster"),
+        W,
+        LONG + "see the findings for each host",
+        (Finding(P, "a1", "in step"),),
+        0.0,
+    )
+    rep = fleet(D4, cross=(warn,))
+    cross = [
+        "harborkit check: cross-node checks over 1 reachable hosts, profile prof",
+        "STATUS  CHECK      SEVERITY  RESULT",
+        "WARN    cluster.w  high      the clocks of a1 and b2 differ by 2.5 s, more than the 1.0 s the profile "
+        "allows; see the findings for each host",
+        "                               fix: fix it",
+    ]
+    lines = _plain(render_cluster_table(rep, width=140)).splitlines()
+    assert lines[:5] == [*cross, "OK: 1 checks on cluster: 1 warn"]
+    lines = _plain(render_cluster_table(rep, strict=True, width=140, verbose=True)).splitlines()
+    assert lines[:6] == [
+        *cross[:3],
+        "                               pass a1: in step",
+        cross[3],
+        "FAILED: 1 checks on cluster: 1 warn",
+    ]
+
+
+def test_a_host_that_ran_nothing_does_not_hide_the_next() -> None:
+    heads = [
+        ln
+        for ln in render_cluster_table(fleet(D4, A1)).splitlines()
+        if ln.startswith("harborkit check:")
+    ]
+    assert heads == [
+        "harborkit check: a1 (sysroot), profile prof",
+        "harborkit check: cross-node checks over 2 reachable hosts, profile prof",
+        "harborkit check: 2 hosts x 2 checks",
+    ]
+
+
+def test_verbose_reaches_each_host_section() -> None:
+    ok = host(
+        "e5",
+        (CheckResult(info("chk.ok", "OK"), P, "fine", (Finding(P, "k", "good"),), 0.0),),
+    )
+    assert "  pass k: good" not in render_cluster_table(fleet(ok))
+    assert _plain(render_cluster_table(fleet(ok), verbose=True)).startswith(
+        "harborkit check: e5 (sysroot), profile prof\n"
+        "STATUS  CHECK   SEVERITY  RESULT\n"
+        "PASS    chk.ok  high      fine\n"
+        "                            pass k: good\n"
+    )
+
+
+def test_a_matrix_narrower_than_one_host_cuts_cells_instead_of_wrapping() -> None:
+    text = _plain(render_cluster_table(fleet(A1), width=14))
+    assert "CHECK" + text.split("\nCHECK", 1)[1] == (
+        "CHECK      a1\n"
+        "chk.one    PA…\n"
+        "chk.two    FA…\n"
+        "host ver…  FA…\n"
+        "FAILED: 1\n"
+        "host, 2\n"
+        "checks: 1\n"
+        "pass, 1 fail;\n"
+        "failing: a1\n"
+    )
+
+
+def test_long_host_names_are_abridged_in_the_table() -> None:
+    name = "h" * 301
+    shown = "h" * 300 + "... (1 more characters)"
+    rep = fleet(host(name, (CheckResult(info("c", "C"), F, "no", (), 0.0),)))
+    assert cluster_summary_line(rep) == f"FAILED: 1 host, 1 checks: 1 fail; failing: {shown}"
+    lines = render_cluster_table(rep, width=400).splitlines()
+    assert f"CHECK         {shown}" in [ln.rstrip() for ln in lines]

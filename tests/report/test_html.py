@@ -6,7 +6,11 @@ paths, host names and remediation text; the count must stay 0, and the DOM
 must hold that markup as text. A control page that does reference the server
 proves the counter would see a fetch. The screenshot and the page are kept
 under ``.work/artifacts/report-html/`` (listed at the end of the pytest run).
-"""
+
+The HTML page, fragment for fragment: the matrix cells (status class,
+link, hover text), each host's section (verdict, counts, findings, fixes,
+waivers, notes) and the escaping of hostile text. The browser test
+(test_html.py) proves the page loads nothing; this one pins what it says."""
 
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ import struct
 import subprocess
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -36,16 +40,19 @@ from harborkit.model.check import (
     Severity,
     Status,
 )
+from harborkit.model.result import CheckResult, WaiverUse
 from harborkit.report import OutputFormat, renderer
-from harborkit.report.html import CSP
+from harborkit.report.html import _CSS, CSP, _finding, _findings, _t, render_html
 from tests.cluster.hosts import copy_fixture
+from tests.report.fleet import A1, B2, FLEET, REFUSED, host, info
 
 REPO = Path(__file__).resolve().parents[2]
+
+
 ARTIFACTS = REPO / ".work" / "artifacts" / "report-html"
+
+
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
-
-
-# -- a real browser and a request counter ------------------------------------------
 
 
 class Counter(http.server.ThreadingHTTPServer):
@@ -99,9 +106,6 @@ def chromium(page: Path, work: Path, *extra: str) -> subprocess.CompletedProcess
         timeout=180,
         cwd=work,
     )
-
-
-# -- a small DOM from the browser's serialisation ------------------------------------
 
 
 @dataclass
@@ -165,9 +169,6 @@ def dom(serialised: str) -> Node:
     b.feed(serialised)
     b.close()
     return b.root
-
-
-# -- the report ------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -400,3 +401,503 @@ def test_a_fix_hint_keeps_its_tabs_in_the_browser(tmp_path: Path) -> None:
     assert row.find("div", class_="fix").text.startswith("fix: in /etc/hosts, line 2: ")
     style = dom(r.stdout).find("style").text
     assert ".fix pre { margin: 2px 0 0; white-space: pre-wrap; tab-size: 8;" in style
+
+
+HEAD = (
+    "<!DOCTYPE html>\n"
+    '<html lang="en"><head><meta charset="utf-8">\n'
+    f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
+    '<meta name="referrer" content="no-referrer">\n'
+    '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+)
+
+
+RESULTS_HEAD = (
+    '<table class="results"><thead><tr><th>status</th><th>check</th><th>severity</th>'
+    "<th>result</th></tr></thead><tbody>"
+)
+
+
+NONE = '<span class="badge st-none">–</span>'
+
+
+def _body(page: str) -> str:
+    head, body = page.split(f"<style>{_CSS}</style></head>\n", 1)
+    assert head.startswith(HEAD)
+    return body
+
+
+def test_one_host_page_exactly() -> None:
+    page = render_html(A1)
+    assert page.startswith(HEAD + "<title>harborkit check: a1</title>\n<style>")
+    assert _body(page) == (
+        "<body>\n<header>\n"
+        "<h1>harborkit check: a1</h1>\n"
+        '<p id="verdict" class="verdict st-fail">FAILED: 2 checks on a1: 1 pass, 1 fail</p>\n'
+        '<p class="meta">profile prof (p.yaml), started 2026-11-26T00:00:00Z, harborkit 0.1.0</p>\n'
+        "</header>\n<main>\n"
+        '<section class="host" id="host-0" data-host="a1">\n'
+        '<h2>a1 <span class="verdict st-fail">FAILED</span></h2>\n'
+        '<p class="meta">sysroot or snapshot, 2 checks: 1 pass, 1 fail; '
+        "started 2026-11-26T00:00:00Z, 1.50 s</p>\n"
+        f"{RESULTS_HEAD}\n"
+        '<tr id="h0-c0" class="result st-pass" data-check="chk.one">'
+        '<td class="status"><span class="badge st-pass">PASS</span></td>'
+        '<td><code class="check-id">chk.one</code><br>One</td><td class="severity">high</td>'
+        '<td class="msg"><div class="message">one ok</div></td></tr>\n'
+        '<tr id="h0-c1" class="result st-fail" data-check="chk.two">'
+        '<td class="status"><span class="badge st-fail">FAIL</span></td>'
+        '<td><code class="check-id">chk.two</code><br>Two</td><td class="severity">critical</td>'
+        '<td class="msg"><div class="message">two bad</div><ul class="findings">'
+        '<li class="finding st-fail"><span class="st-fail">fail</span> <strong>k</strong>: bad '
+        '(expected <code>&gt;= 5</code>, found <code>3</code>) <code class="loc">/etc/two:4</code>'
+        '</li></ul><div class="fix"><strong>fix:</strong> <pre class="hint">fix it</pre></div></td></tr>\n'
+        "</tbody></table>\n</section>\n</main>\n</body></html>\n"
+    )
+
+
+def test_one_host_verdict_follows_strict() -> None:
+    assert '<p id="verdict" class="verdict st-pass">OK: 2 checks on b2: 1 skip, 1 warn</p>' in (
+        render_html(B2)
+    )
+    strict = render_html(B2, strict=True)
+    assert '<p id="verdict" class="verdict st-fail">FAILED: 2 checks on b2: 1 skip, 1 warn</p>' in (
+        strict
+    )
+    assert '<h2>b2 <span class="verdict st-fail">FAILED</span></h2>' in strict
+    assert '<p class="meta">live host, 2 checks: 1 skip, 1 warn; ' in strict
+    assert '<p class="note">note: b2 note</p>\n</section>' in strict
+
+
+HOSTILE = host(
+    "<h\"x'>\x1b",
+    (
+        CheckResult(
+            info("w.a", "T<1>", rem="a & b\nc"),
+            Status.WAIVED,
+            "was <b>",
+            (Finding(Status.PASS, "s1", "ok"), Finding(Status.SKIP, "s2", "n/a", None, "0")),
+            0.0,
+            WaiverUse('ok\'d "by" ops', "2027-01-31", False, "w.yaml:2"),
+            Status.FAIL,
+        ),
+        CheckResult(
+            info("w.b", "T2"),
+            Status.WAIVED,
+            "was",
+            (),
+            0.0,
+            WaiverUse("forever", None, False, "w.yaml:3"),
+            Status.WARN,
+        ),
+        CheckResult(
+            info("w.c", "T3"),
+            Status.PASS,
+            "fine",
+            (),
+            0.0,
+            WaiverUse("old", "2026-01-01", True, "w.yaml:4"),
+        ),
+        CheckResult(info("w.d", "T4", rem=""), Status.FAIL, "bad", (), 0.0),
+    ),
+    live=True,
+    duration=0.125,
+)
+
+
+H = "&lt;h&quot;x&#x27;&gt;\\x1b"  # the host name, escaped and made visible
+
+
+def test_hostile_text_waivers_and_fixes() -> None:
+    page = render_html(HOSTILE)
+    assert page.startswith(HEAD + f"<title>harborkit check: {H}</title>\n")
+    assert _body(page) == (
+        "<body>\n<header>\n"
+        f"<h1>harborkit check: {H}</h1>\n"
+        f'<p id="verdict" class="verdict st-fail">FAILED: 4 checks on {H}: '
+        "1 pass, 2 waived, 1 fail</p>\n"
+        '<p class="meta">profile prof (p.yaml), started 2026-11-26T00:00:00Z, harborkit 0.1.0</p>\n'
+        "</header>\n<main>\n"
+        f'<section class="host" id="host-0" data-host="{H}">\n'
+        f'<h2>{H} <span class="verdict st-fail">FAILED</span></h2>\n'
+        '<p class="meta">live host, 4 checks: 1 pass, 2 waived, 1 fail; '
+        "started 2026-11-26T00:00:00Z, 0.12 s</p>\n"
+        f"{RESULTS_HEAD}\n"
+        # waived until a date: the reason and the date; passing findings folded;
+        # a waived check keeps its fix (one step a line)
+        '<tr id="h0-c0" class="result st-waived" data-check="w.a">'
+        '<td class="status"><span class="badge st-waived">WAIVED</span></td>'
+        '<td><code class="check-id">w.a</code><br>T&lt;1&gt;</td><td class="severity">high</td>'
+        '<td class="msg"><div class="message">was &lt;b&gt; <span class="st-waived">'
+        "[waived: ok&#x27;d &quot;by&quot; ops (until 2027-01-31)]</span></div>"
+        "<details><summary>2 passing or not-judged findings</summary>"
+        '<ul class="findings"><li class="finding st-pass"><span class="st-pass">pass</span> '
+        '<strong>s1</strong>: ok</li><li class="finding st-skip"><span class="st-skip">skip</span>'
+        " <strong>s2</strong>: n/a (found <code>0</code>)</li></ul></details>"
+        '<div class="fix"><strong>fix:</strong> <pre class="hint">a &amp; b\nc</pre></div></td></tr>\n'
+        # waived for good: no date
+        '<tr id="h0-c1" class="result st-waived" data-check="w.b">'
+        '<td class="status"><span class="badge st-waived">WAIVED</span></td>'
+        '<td><code class="check-id">w.b</code><br>T2</td><td class="severity">high</td>'
+        '<td class="msg"><div class="message">was <span class="st-waived">[waived: forever]'
+        '</span></div><div class="fix"><strong>fix:</strong> <pre class="hint">fix it</pre></div></td></tr>\n'
+        # an expired waiver is shown on a passing check, with no fix
+        '<tr id="h0-c2" class="result st-pass" data-check="w.c">'
+        '<td class="status"><span class="badge st-pass">PASS</span></td>'
+        '<td><code class="check-id">w.c</code><br>T3</td><td class="severity">high</td>'
+        '<td class="msg"><div class="message">fine <span class="st-warn">'
+        "[waiver expired 2026-01-01]</span></div></td></tr>\n"
+        # a failure without remediation: no fix paragraph
+        '<tr id="h0-c3" class="result st-fail" data-check="w.d">'
+        '<td class="status"><span class="badge st-fail">FAIL</span></td>'
+        '<td><code class="check-id">w.d</code><br>T4</td><td class="severity">high</td>'
+        '<td class="msg"><div class="message">bad</div></td></tr>\n'
+        "</tbody></table>\n</section>\n</main>\n</body></html>\n"
+    )
+
+
+def test_a_waiver_not_applied_and_not_expired_says_nothing() -> None:
+    r = CheckResult(
+        info("c", "C"), Status.FAIL, "no", (), 0.0, WaiverUse("later", "2027-01-01", False, "w:1")
+    )
+    page = render_html(host("h", (r,)))
+    assert '<div class="message">no</div><div class="fix">' in page
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("<a href='x'>&", "&lt;a href=&#x27;x&#x27;&gt;&amp;"),
+        ('"q"', "&quot;q&quot;"),
+        ("bidi\u202eevil\u2066", "bidi\\u202eevil\\u2066"),
+        ("bell\x07 nul\x00 line\nkept", "bell\\x07 nul\\x00 line\nkept"),
+        (3, "3"),
+    ],
+)
+def test_text_is_escaped_and_controls_made_visible(text: object, shown: str) -> None:
+    assert _t(text) == shown
+
+
+def test_finding_parts() -> None:
+    assert _finding(Finding(Status.WARN, "s<", "m>", "e&", None, "/etc/f:1")) == (
+        '<li class="finding st-warn"><span class="st-warn">warn</span> <strong>s&lt;</strong>: '
+        'm&gt; (expected <code>e&amp;</code>) <code class="loc">/etc/f:1</code></li>'
+    )
+    # an empty expected value is still a value
+    assert _finding(Finding(Status.ERROR, "s", "m", "", "")) == (
+        '<li class="finding st-error"><span class="st-error">error</span> <strong>s</strong>: m'
+        " (expected <code></code>, found <code></code>)</li>"
+    )
+
+
+def test_findings_split_attention_from_the_rest() -> None:
+    fail = Finding(Status.FAIL, "f", "x")
+    waived = Finding(Status.WAIVED, "w", "y")
+    skip = Finding(Status.SKIP, "s", "z")
+    assert _findings(()) == ""
+    assert _findings((fail, waived)) == (
+        f'<ul class="findings">{_finding(fail)}{_finding(waived)}</ul>'
+    )
+    assert _findings((skip,)) == (
+        "<details><summary>1 passing or not-judged finding</summary>"
+        f'<ul class="findings">{_finding(skip)}</ul></details>'
+    )
+
+
+def _cell(
+    st: str, host_: str, inner: str, title: str | None = None, href: str | None = None
+) -> str:
+    tip = f' title="{title}"' if title else ""
+    badge = f'<span class="badge st-{st}">{inner}</span>'
+    if href:
+        badge = f'<a href="#{href}">{badge}</a>'
+    return f'<td class="st-{st}" data-host="{host_}"{tip}>{badge}</td>'
+
+
+def _none(host_: str) -> str:
+    return f'<td class="st-none" data-host="{host_}">{NONE}</td>'
+
+
+def _row(cid: str, title: str, cells: list[str], cross: bool = False) -> str:
+    kind = ' class="cross"' if cross else ""
+    return (
+        f'<tr{kind} data-check="{cid}"><th scope="row" title="{title}"><code>{cid}</code></th>'
+        + "".join(cells)
+        + "</tr>"
+    )
+
+
+MATRIX = (
+    '<section id="matrix"><h2>Hosts × checks</h2>'
+    '<p class="meta">A cell links to the host\'s result; cross-node checks (italic) show '
+    "what they found about each host.</p>"
+    '<div class="scroll"><table class="matrix"><thead><tr><th scope="col">check</th>'
+    '<th scope="col" class="host-col"><a href="#host-0">a1</a></th>'
+    '<th scope="col" class="host-col"><a href="#host-1">b2</a></th>'
+    '<th scope="col" class="host-col"><a href="#host-2">c3</a></th>'
+    '<th scope="col" class="host-col"><a href="#host-3">d4</a></th>'
+    "</tr></thead><tbody>"
+    + _row(
+        "chk.one",
+        "One",
+        [
+            _cell("pass", "a1", "PASS", "one ok", "h0-c0"),
+            _cell("warn", "b2", "WARN", "one odd", "h1-c0"),
+            _none("c3"),
+            _none("d4"),
+        ],
+    )
+    + _row(
+        "chk.two",
+        "Two",
+        [_cell("fail", "a1", "FAIL", "two bad", "h0-c1"), _none("b2"), _none("c3"), _none("d4")],
+    )
+    + _row(
+        "chk.three",
+        "Three",
+        [_none("a1"), _cell("skip", "b2", "SKIP", "not here", "h1-c1"), _none("c3"), _none("d4")],
+    )
+    + _row(
+        "host.reachable",
+        "Host reachable",
+        [_none("a1"), _none("b2"), _cell("error", "c3", "ERROR", REFUSED, "h2-c0"), _none("d4")],
+    )
+    # cross-node cells link to the one cross-node result; their hover text is
+    # what the check found about that host
+    + _row(
+        "cluster.x",
+        "Cross",
+        [
+            _cell("pass", "a1", "PASS", "same", "x-c0"),
+            _cell("fail", "b2", "FAIL", "odd; differs", "x-c0"),
+            _none("c3"),
+            _none("d4"),
+        ],
+        cross=True,
+    )
+    + _row(
+        "cluster.s",
+        "Skipped",
+        [
+            _cell("skip", "a1", "SKIP", href="x-c1"),
+            _cell("skip", "b2", "SKIP", href="x-c1"),
+            _none("c3"),
+            _cell("skip", "d4", "SKIP", href="x-c1"),
+        ],
+        cross=True,
+    )
+    + _row(
+        "cluster.e",
+        "Broken",
+        [
+            _cell("error", "a1", "ERROR", href="x-c2"),
+            _cell("error", "b2", "ERROR", href="x-c2"),
+            _none("c3"),
+            _cell("error", "d4", "ERROR", href="x-c2"),
+        ],
+        cross=True,
+    )
+    + _row(
+        "cluster.p",
+        "Passed",
+        [_cell("pass", "a1", "PASS", "agrees", "x-c3"), _none("b2"), _none("c3"), _none("d4")],
+        cross=True,
+    )
+    + '<tr class="verdicts"><th scope="row">host verdict</th><td class="st-fail">FAILED</td>'
+    '<td class="st-pass">OK</td><td class="st-fail">UNREACHABLE</td><td class="st-pass">OK</td>'
+    "</tr></tbody></table></div></section>"
+)
+
+
+def _result(
+    anchor: str, st: str, cid: str, title: str, sev: str, message: str, rest: str = ""
+) -> str:
+    return (
+        f'<tr id="{anchor}" class="result st-{st}" data-check="{cid}">'
+        f'<td class="status"><span class="badge st-{st}">{st.upper()}</span></td>'
+        f'<td><code class="check-id">{cid}</code><br>{title}</td><td class="severity">{sev}</td>'
+        f'<td class="msg"><div class="message">{message}</div>{rest}</td></tr>'
+    )
+
+
+FIX = '<div class="fix"><strong>fix:</strong> <pre class="hint">fix it</pre></div>'
+
+
+def _li(st: str, subject: str, message: str) -> str:
+    return (
+        f'<li class="finding st-{st}"><span class="st-{st}">{st}</span> '
+        f"<strong>{subject}</strong>: {message}</li>"
+    )
+
+
+CROSS_SECTION = [
+    '<section class="host" id="cluster" data-host="cluster">',
+    '<h2>Cross-node checks (3 reachable hosts) <span class="verdict st-fail">FAILED</span></h2>',
+    '<p class="meta">4 checks: 1 pass, 1 skip, 1 fail, 1 error; '
+    "started 2026-11-26T00:00:00Z, 0.25 s</p>",
+    RESULTS_HEAD,
+    _result(
+        "x-c0",
+        "fail",
+        "cluster.x",
+        "Cross",
+        "high",
+        "b2 differs",
+        f'<ul class="findings">{_li("warn", "b2", "odd")}{_li("fail", "b2", "differs")}</ul>'
+        "<details><summary>1 passing or not-judged finding</summary>"
+        f'<ul class="findings">{_li("pass", "a1", "same")}</ul></details>{FIX}',
+    ),
+    _result("x-c1", "skip", "cluster.s", "Skipped", "high", "too few"),
+    _result("x-c2", "error", "cluster.e", "Broken", "high", "it broke", FIX),
+    _result(
+        "x-c3",
+        "pass",
+        "cluster.p",
+        "Passed",
+        "high",
+        "all agree",
+        "<details><summary>1 passing or not-judged finding</summary>"
+        f'<ul class="findings">{_li("pass", "a1", "agrees")}</ul></details>',
+    ),
+    "</tbody></table>",
+    "</section>",
+]
+
+
+HOST_SECTIONS = [
+    '<section class="host" id="host-0" data-host="a1">',
+    '<h2>a1 <span class="verdict st-fail">FAILED</span></h2>',
+    '<p class="meta">sysroot or snapshot, 2 checks: 1 pass, 1 fail; '
+    "started 2026-11-26T00:00:00Z, 1.50 s</p>",
+    RESULTS_HEAD,
+    _result("h0-c0", "pass", "chk.one", "One", "high", "one ok"),
+    _result(
+        "h0-c1",
+        "fail",
+        "chk.two",
+        "Two",
+        "critical",
+        "two bad",
+        '<ul class="findings"><li class="finding st-fail"><span class="st-fail">fail</span> '
+        "<strong>k</strong>: bad (expected <code>&gt;= 5</code>, found <code>3</code>) "
+        f'<code class="loc">/etc/two:4</code></li></ul>{FIX}',
+    ),
+    "</tbody></table>",
+    "</section>",
+    '<section class="host" id="host-1" data-host="b2">',
+    '<h2>b2 <span class="verdict st-pass">OK</span></h2>',
+    '<p class="meta">live host, 2 checks: 1 skip, 1 warn; started 2026-11-26T00:00:00Z, 0.50 s</p>',
+    RESULTS_HEAD,
+    _result("h1-c0", "warn", "chk.one", "One again", "high", "one odd", FIX),
+    _result("h1-c1", "skip", "chk.three", "Three", "high", "not here"),
+    "</tbody></table>",
+    '<p class="note">note: b2 note</p>',
+    "</section>",
+    # an unreachable host: the reason instead of the counts
+    '<section class="host" id="host-2" data-host="c3">',
+    '<h2>c3 <span class="verdict st-fail">UNREACHABLE</span></h2>',
+    f'<p class="unreachable">not audited: {REFUSED}</p>',
+    RESULTS_HEAD,
+    _result(
+        "h2-c0",
+        "error",
+        "host.reachable",
+        "Host reachable",
+        "critical",
+        REFUSED,
+        '<div class="fix"><strong>fix:</strong> <pre class="hint">Make the host reachable (address, SSH access, '
+        "host key, credentials) or leave it out</pre></div>",
+    ),
+    "</tbody></table>",
+    "</section>",
+    '<section class="host" id="host-3" data-host="d4">',
+    '<h2>d4 <span class="verdict st-pass">OK</span></h2>',
+    '<p class="meta">sysroot or snapshot, 0 checks: no checks; '
+    "started 2026-11-26T00:00:00Z, 0.00 s</p>",
+    RESULTS_HEAD,
+    "</tbody></table>",
+    "</section>",
+]
+
+
+def test_cluster_page_exactly() -> None:
+    page = render_html(FLEET)
+    assert page.startswith(HEAD + "<title>harborkit check: 4 hosts</title>\n<style>")
+    assert _body(page).split("\n") == [
+        "<body>",
+        "<header>",
+        "<h1>harborkit check: 4 hosts</h1>",
+        '<p id="verdict" class="verdict st-fail">FAILED: 4 hosts, 1 unreachable, 9 checks: '
+        "2 pass, 2 skip, 1 warn, 2 fail, 2 error; failing: a1, c3, cluster</p>",
+        '<p class="meta">profile prof (p.yaml), started 2026-11-26T00:00:00Z, 2.25 s, '
+        "harborkit 0.1.0</p>",
+        "</header>",
+        "<main>",
+        MATRIX,
+        *CROSS_SECTION,
+        *HOST_SECTIONS,
+        "</main>",
+        "</body></html>",
+        "",
+    ]
+
+
+def test_cluster_page_of_one_passing_host() -> None:
+    from tests.report.test_cluster_formats import fleet
+
+    page = render_html(fleet(replace(B2, notes=())))
+    body = _body(page)
+    assert page.startswith(HEAD + "<title>harborkit check: 1 hosts</title>\n")
+    assert body.startswith(
+        "<body>\n<header>\n<h1>harborkit check: 1 host</h1>\n"
+        '<p id="verdict" class="verdict st-pass">OK: 1 host, 2 checks: 1 skip, 1 warn</p>\n'
+        '<p class="meta">profile prof (p.yaml), started 2026-11-26T00:00:00Z, 0.00 s, '
+        "harborkit 0.1.0</p>\n"
+    )
+    assert (
+        '<section class="host" id="cluster" data-host="cluster">\n'
+        '<h2>Cross-node checks (1 reachable hosts) <span class="verdict st-pass">OK</span></h2>\n'
+        '<p class="meta">0 checks: no checks; started 2026-11-26T00:00:00Z, 0.00 s</p>\n'
+    ) in body
+    assert (
+        '<tr class="verdicts"><th scope="row">host verdict</th><td class="st-pass">OK</td>' in body
+    )
+    strict = _body(render_html(fleet(B2), strict=True))
+    assert '<p id="verdict" class="verdict st-fail">FAILED: 1 host, 2 checks: 1 skip, 1 warn; ' in (
+        strict
+    )
+    assert '<h2>b2 <span class="verdict st-fail">FAILED</span></h2>' in strict
+    assert '<th scope="row">host verdict</th><td class="st-fail">FAILED</td>' in strict
+
+
+def test_cluster_page_escapes_host_names_everywhere() -> None:
+    from tests.report.test_cluster_formats import fleet
+
+    evil = replace(A1, host="<b>\u202e")
+    cross = CheckResult(
+        info("cluster.n", "N<", "cluster"),
+        Status.FAIL,
+        "bad",
+        (Finding(Status.FAIL, "<b>\u202e", "<i>"),),
+        0.0,
+    )
+    body = _body(render_html(fleet(evil, cross=(cross,))))
+    shown = "&lt;b&gt;\\u202e"
+    assert f'<th scope="col" class="host-col"><a href="#host-0">{shown}</a></th>' in body
+    assert (
+        f'<tr class="cross" data-check="cluster.n"><th scope="row" title="N&lt;">'
+        f'<code>cluster.n</code></th><td class="st-fail" data-host="{shown}" title="&lt;i&gt;">'
+        '<a href="#x-c0"><span class="badge st-fail">FAIL</span></a></td></tr>'
+    ) in body
+    assert f'<section class="host" id="host-0" data-host="{shown}">\n<h2>{shown} <span' in body
+    assert "\u202e" not in body and "<b>" not in body
+
+
+def test_cross_node_section_follows_strict() -> None:
+    from tests.report.test_cluster_formats import fleet
+
+    warn = CheckResult(info("cluster.w", "W", "cluster"), Status.WARN, "odd", (), 0.0)
+    rep = fleet(replace(B2, notes=()), cross=(warn,))
+    head = '<h2>Cross-node checks (1 reachable hosts) <span class="verdict st-{}">{}</span></h2>'
+    assert head.format("pass", "OK") in render_html(rep)
+    assert head.format("fail", "FAILED") in render_html(rep, strict=True)

@@ -17,7 +17,6 @@ Where the outputs come from:
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from harborkit.host.local import SysrootHost
 from harborkit.host.snapshot import SnapshotHost
 from harborkit.model.change import Command, FileChange, ManualStep
 from harborkit.model.check import CheckContext, Finding, Outcome, Status
+from tests.support.checks import ctx, profile_with
 from tests.support.recorded_host import recorded_host
 from tests.support.sysroot import rows, write
 
@@ -99,10 +99,8 @@ NTPQ_NO_NTPD = "***Socket error; probably ntpd is not running\n"
 NTPQ_NO_ANSWER = "***Request timed out\n"
 
 
-def ctx(host: SnapshotHost, **time: Any) -> CheckContext:
-    profile = copy.deepcopy(PROFILE)
-    profile["time"].update(time)
-    return CheckContext(host=host, profile=profile)
+def time_ctx(host: SnapshotHost, **time: Any) -> CheckContext:
+    return ctx(host, profile_with("time", **time))
 
 
 # --- _synchronised ------------------------------------------------------------
@@ -219,7 +217,7 @@ def test_synchronised(case: str) -> None:
     # the tools installed are those with recorded output
     which = {k: v for k, v in TOOLS.items() if any(c.split()[0] == k for c in commands)}
     host = recorded_host(commands=commands, which=which)
-    assert timesync._synchronised(ctx(host), daemon) == expected
+    assert timesync._synchronised(time_ctx(host), daemon) == expected
 
 
 @pytest.mark.parametrize(
@@ -252,7 +250,7 @@ def test_synchronised(case: str) -> None:
 )
 def test_no_tool_to_ask(daemon: str, which: dict[str, str], commands: dict[str, Any]) -> None:
     host = recorded_host(commands=commands, which=which)
-    assert timesync._synchronised(ctx(host), daemon) == (
+    assert timesync._synchronised(time_ctx(host), daemon) == (
         None,
         "no tool to ask (timedatectl, chronyc, ntpstat, ntpq)",
     )
@@ -288,7 +286,7 @@ def live_host(
 
 
 def run(host: SnapshotHost, **time: Any) -> Outcome:
-    return TimeSync().run(ctx(host, **time))
+    return TimeSync().run(time_ctx(host, **time))
 
 
 BOTH = {
@@ -465,7 +463,7 @@ UNREACHABLE = "  # harborkit: unreachable from an air-gapped site"
 
 
 def plan(host: SnapshotHost, outcome: Outcome | None = None, **time: Any) -> list[Any]:
-    c = ctx(host, **time)
+    c = time_ctx(host, **time)
     return list(TimeSync().plan(c, outcome if outcome is not None else TimeSync().run(c)))
 
 
@@ -681,7 +679,7 @@ def test_plan_from_a_given_outcome() -> None:
     assert plan(only_ntpd, warn) == [enable("ntpd", "ntpd"), restart("ntpd", "ntpd")]
     skip = Outcome(Status.SKIP, "x", (Finding(Status.SKIP, "ntpd running", "x"),))
     assert plan(only_ntpd, skip) == []
-    assert plan_time(ctx(only_ntpd), "other.id", outcome("ntpd running")) == [
+    assert plan_time(time_ctx(only_ntpd), "other.id", outcome("ntpd running")) == [
         Command(
             ("other.id",), ("systemctl", "restart", "ntpd"), "ntpd reads its configuration at start"
         )
@@ -752,7 +750,7 @@ def test_chrony_debian12_configuration_and_its_folders() -> None:
             "/etc/chrony/sources.d/old.sources.bak": "server 10.9.9.9\n",
         }
     )
-    cfg = timesync.chrony_config(ctx(host))
+    cfg = timesync.chrony_config(time_ctx(host))
     assert cfg.files == ["/etc/chrony/chrony.conf"]
     assert cfg.sources == [
         ("2.debian.pool.ntp.org", "/etc/chrony/chrony.conf:8"),
@@ -765,7 +763,7 @@ def test_chrony_debian12_configuration_and_its_folders() -> None:
 
 def test_lines_drop_comments_and_blank_lines() -> None:
     text = "server 10.0.0.1 iburst # the site # server\n#server x\n\n  \t\ndriftfile /x#y\n"
-    c = ctx(recorded_host({"/etc/ntp.conf": text}))
+    c = time_ctx(recorded_host({"/etc/ntp.conf": text}))
     assert timesync._lines(c, "/etc/ntp.conf") == [
         (1, ["server", "10.0.0.1", "iburst"]),
         (5, ["driftfile", "/x"]),
@@ -783,7 +781,7 @@ def test_ntp_fudge_lines_without_a_stratum_keep_it() -> None:
         "fudge 127.127.1.1 stratum 8\n"
         "fudge 127.127.1.1 stratum 9 refid X\n"
     )
-    cfg = timesync.ntp_config(ctx(recorded_host({"/etc/ntp.conf": text})))
+    cfg = timesync.ntp_config(time_ctx(recorded_host({"/etc/ntp.conf": text})))
     assert cfg.sources == [
         ("local clock 127.127.1.0, fudge stratum 10", "/etc/ntp.conf:4"),
         ("local clock 127.127.1.1, fudge stratum 9", "/etc/ntp.conf:5"),
@@ -794,13 +792,13 @@ TIMESYNCD_DIR = "/etc/systemd/timesyncd.conf.d"
 
 
 def test_timesyncd_dropins_without_the_main_file() -> None:
-    c = ctx(recorded_host({f"{TIMESYNCD_DIR}/10-a.conf": "[Time]\nPollIntervalMaxSec=2048\n"}))
+    c = time_ctx(recorded_host({f"{TIMESYNCD_DIR}/10-a.conf": "[Time]\nPollIntervalMaxSec=2048\n"}))
     cfg = timesync.timesyncd_config(c)
     assert (cfg.files, cfg.sources) == (
         [f"{TIMESYNCD_DIR}/10-a.conf"],
         [(timesync.BUILTIN_FALLBACK, f"{TIMESYNCD_DIR}/10-a.conf")],
     )
-    c = ctx(
+    c = time_ctx(
         recorded_host(
             {
                 f"{TIMESYNCD_DIR}/10-a.conf": "[Time]\nPollIntervalMaxSec=2048\n",
@@ -900,7 +898,7 @@ def test_plan_reads_a_configuration_that_is_not_utf8(tmp_path: Path) -> None:
     )
     (tmp_path / "etc/ntp.conf").write_bytes(b"# Zeitserver f\xfcr Harbor\nserver 0.pool.ntp.org\n")
     c = CheckContext(
-        host=SysrootHost(tmp_path), profile=ctx(recorded_host(), servers=["10.0.0.1"]).profile
+        host=SysrootHost(tmp_path), profile=time_ctx(recorded_host(), servers=["10.0.0.1"]).profile
     )
     change = TimeSync().plan(c, TimeSync().run(c))[0]
     assert isinstance(change, FileChange)
@@ -919,7 +917,7 @@ def test_chrony_confdir_after_a_sourcedir_adds_to_it() -> None:
             "/etc/chrony/conf.d/b.conf": "server 10.0.0.1\n",
         }
     )
-    assert timesync.chrony_config(ctx(host)).sources == [
+    assert timesync.chrony_config(time_ctx(host)).sources == [
         ("10.0.0.3", "/etc/chrony/sources.d/a.sources:1"),
         ("10.0.0.1", "/etc/chrony/conf.d/b.conf:1"),
     ]

@@ -21,14 +21,16 @@ from harborkit.bundle.format import IMAGES_DIR, METADATA_NAME, ImageRecord
 from harborkit.bundle.tools import Installed
 from harborkit.bundle.verify import verify_bundle
 from harborkit.errors import ExitCode
-from tests.bundle.craft import (
+from tests.support.bundles import (
+    Progress,
+    Recorded,
     bundle_members,
     craft_bundle,
     crafted_images,
+    file_record,
     installer_tgz,
     write_members,
 )
-from tests.bundle.helpers import Progress, Recorded
 from tests.support.dockerd import Daemon, start_dockerd
 from tests.support.images import Image, Layer, load_images, make_image, make_layer
 
@@ -168,7 +170,6 @@ def test_failure_after_the_load_rolls_back_loads_and_retags(docker: object, tmp_
     import subprocess
 
     from harborkit.bundle.errors import OutputError
-    from tests.bundle.test_mut_verify import _file
 
     images = crafted_images(REFS)
     tool = b"#!/bin/sh\n" + bytes(256 << 10)
@@ -196,21 +197,20 @@ def test_failure_after_the_load_rolls_back_loads_and_retags(docker: object, tmp_
     )
     assert cleanup.removed()[-1] == f"image {REFS[0]}"
     assert tags(docker) == {"keep/one:1": images[0].id}
-    assert _file  # the record shape shared with the verify tests
+    assert file_record  # the record shape shared with the verify tests
 
 
 def tool_meta(raw: bytes, meta: dict, tool: bytes) -> bytes:
     import json
 
-    from tests.bundle.test_mut_verify import _file
+    from tests.support.bundles import file_record
 
-    return json.dumps({**meta, "files": [_file("tool", tool)]}).encode()
+    return json.dumps({**meta, "files": [file_record("tool", tool)]}).encode()
 
 
 def test_delta_without_its_base_is_refused_before_loading(docker: object, tmp_path: Path) -> None:
     from harborkit.bundle.delta import DeltaBaseMissing
-    from tests.bundle.test_mut_verify import delta
-    from tests.bundle.test_verify_fast import make_parts
+    from tests.support.bundles import delta, make_parts
 
     parts = make_parts()
     delta(parts)

@@ -15,7 +15,7 @@ from harborkit.checks.daemon_json import DaemonJsonCheck
 from harborkit.checks.daemon_json_plan import docker_restart, plan_daemon_json, repaired_json
 from harborkit.checks.docker_units import ENVFILE_DROPIN, plan_environment_file
 from harborkit.engine.profile import load_profile
-from harborkit.engine.runner import _run_one
+from harborkit.engine.runner import run_check
 from harborkit.host.local import SysrootHost
 from harborkit.model.change import Command, FileChange, ManualStep
 from harborkit.model.check import CheckContext, CheckOptions, Finding, Outcome, Status
@@ -378,7 +378,7 @@ def test_docker_restart() -> None:
 
 
 def _plan(ctx: CheckContext) -> list[Any]:
-    return list(DaemonJsonCheck().plan(ctx, _run_one(DaemonJsonCheck, ctx)))
+    return list(DaemonJsonCheck().plan(ctx, run_check(DaemonJsonCheck, ctx)))
 
 
 def test_check_plan_for_the_file_alone_restarts_without_reload(tmp_path: Path) -> None:

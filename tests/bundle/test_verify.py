@@ -27,8 +27,18 @@ from harborkit.bundle.sbom import SBOM_NAME, SbomInvalid
 from harborkit.bundle.sign import SIGNATURE_NAME, SignatureError
 from harborkit.bundle.verify import _member_problems, verify_bundle
 from harborkit.errors import ExitCode
-from tests.bundle.helpers import Progress, Recorded
-from tests.bundle.test_verify_fast import INSTALLER, INSTALLER_FILES, Parts, make_parts, sha, tgz
+from tests.support.bundles import (
+    INSTALLER,
+    INSTALLER_FILES,
+    Parts,
+    Progress,
+    Recorded,
+    delta,
+    file_record,
+    make_parts,
+    sha,
+    tgz,
+)
 
 INST = installer_member(INSTALLER)
 CORE, DB = "goharbor/harbor-core:v1.8.0", "goharbor/harbor-db:v1.8.0"
@@ -96,7 +106,7 @@ def test_result_of_a_good_bundle(tmp_path: Path) -> None:
 def test_empty_member_is_hashed(tmp_path: Path) -> None:
     parts = make_parts()
     parts.members.append(("files/empty", b""))
-    parts.edit_metadata(lambda m: m.update(files=[_file("empty", b"")]))
+    parts.edit_metadata(lambda m: m.update(files=[file_record("empty", b"")]))
     path = parts.write(tmp_path / "b.tar")
     assert verify_bundle(path).members["files/empty"].size == 0
 
@@ -384,23 +394,16 @@ def test_installer_sha256_differs(tmp_path: Path) -> None:
     )
 
 
-def _file(name: str, data: bytes) -> dict[str, Any]:
-    return {
-        "name": name,
-        "size": len(data),
-        "sha256": sha(data),
-        "source": "https://example.invalid/" + name,
-        "install_path": "/usr/local/bin/" + name,
-        "mode": 0o755,
-    }
-
-
 def test_files_must_be_members_with_their_sha256(tmp_path: Path) -> None:
     parts = make_parts()
     parts.members.append(("files/tool", b"tool\n"))
     parts.edit_metadata(
         lambda m: m.update(
-            files=[_file("tool", b"tool\n"), _file("gone", b"x"), _file("tool2", b"y")]
+            files=[
+                file_record("tool", b"tool\n"),
+                file_record("gone", b"x"),
+                file_record("tool2", b"y"),
+            ]
         )
     )
     parts.members.append(("files/tool2", b"z"))
@@ -410,24 +413,9 @@ def test_files_must_be_members_with_their_sha256(tmp_path: Path) -> None:
         f"bundle {path} is inconsistent with {METADATA_NAME}: "
         "file files/gone is not in the bundle; file files/tool2 sha256 differs from the metadata",
     )
-    parts.edit_metadata(lambda m: m.update(files=[_file("tool", b"tool\n")]))
+    parts.edit_metadata(lambda m: m.update(files=[file_record("tool", b"tool\n")]))
     parts.members = [(n, d) for n, d in parts.members if n != "files/tool2"]
     assert verify_bundle(parts.write(tmp_path / "c.tar")).metadata.files[0].member == "files/tool"
-
-
-def delta(parts: Parts) -> str:
-    """Leave the shared base layer to a base bundle; its digest."""
-    meta = json.loads(parts.get(METADATA_NAME))
-    base = meta["images"][0]["layers"][0]
-    parts.members = [(n, d) for n, d in parts.members if n != "images/blobs/sha256/" + base[7:]]
-    meta["base"] = {
-        "name": "base.tar",
-        "sums_sha256": "0" * 64,
-        "images": [{"reference": "goharbor/base:v1", "image_id": "sha256:" + "1" * 64}],
-        "layers": [base],
-    }
-    parts.put(METADATA_NAME, json.dumps(meta).encode())
-    return str(base)
 
 
 def test_delta_leaves_layers_to_its_base(tmp_path: Path) -> None:

@@ -3,19 +3,17 @@ looked for, and each way it cannot be used."""
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from harborkit.checks import _harbor
 from harborkit.collect.snapshot import Snapshot
-from harborkit.engine.profile import load_profile
 from harborkit.errors import InputError
 from harborkit.host.local import SysrootHost
 from harborkit.host.snapshot import SnapshotHost
-from harborkit.model.check import CheckContext, CheckOptions, SkipCheck
+from harborkit.model.check import SkipCheck
+from tests.support.checks import ctx
 from tests.support.sysroot import write
 
 YML = "/opt/harbor/harbor.yml"
@@ -72,11 +70,6 @@ def test_get_and_path_setting(tmp_path: Path) -> None:
     assert cfg.path_setting("log", "location") is None
     assert cfg.path_setting("x") is None
     assert cfg.where("log", "level") == f"{YML}:4"
-
-
-def ctx(host: Any, **options: str) -> CheckContext:
-    prof: dict[str, Any] = copy.deepcopy(dict(load_profile().data))
-    return CheckContext(host=host, profile=prof, options=CheckOptions(**options))
 
 
 def test_config_path(tmp_path: Path) -> None:
