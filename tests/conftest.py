@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 #: calls that start a daemon; a test or fixture whose source names one needs daemons
-_STARTERS = ("start_dockerd(", "start_registry(", "dockerd_with_limits(")
+_STARTERS = ("start_dockerd(", "start_registry(", "dockerd_with_limits(", "SpareDaemons(")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.dockerd import Daemon, start_dockerd
+from tests.support.dockerd import Daemon, SpareDaemons, start_dockerd
 from tests.support.images import (
     HARBOR_V180_IMAGES,
     Image,
@@ -143,10 +143,20 @@ def target_daemon() -> Iterator[Daemon]:
         yield daemon
 
 
-@pytest.fixture
-def fresh_daemon() -> Iterator[Daemon]:
+@pytest.fixture(scope="session")
+def spare_daemons() -> Iterator[SpareDaemons]:
     _need_root()
-    with start_dockerd() as daemon:
+    spares = SpareDaemons()
+    try:
+        yield spares
+    finally:
+        spares.close()
+
+
+@pytest.fixture
+def fresh_daemon(spare_daemons: SpareDaemons) -> Iterator[Daemon]:
+    """A new, empty private dockerd of this test's own (started ahead, see SpareDaemons)."""
+    with spare_daemons.fresh() as daemon:
         yield daemon
 
 

@@ -18,7 +18,8 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -202,3 +203,44 @@ def dockerd_accepts_configs(
         return []
     with ThreadPoolExecutor(max_workers=len(configs)) as pool:
         return list(pool.map(lambda c: dockerd_accepts_config(c, timeout=timeout), configs))
+
+
+class SpareDaemons:
+    """Fresh private daemons for tests that each need their own, one started
+    ahead: while a test uses its daemon, the next test's starts in the
+    background, and a used one is stopped (and its directory removed) in the
+    background too. Every daemon is new and empty, as :func:`start_dockerd`
+    makes it; only the waiting moves out of the tests."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hk-spare-dockerd")
+        self._spare: Future[tuple[AbstractContextManager[Daemon], Daemon]] | None = None
+        self._stops: list[Future[object]] = []
+
+    @staticmethod
+    def _start() -> tuple[AbstractContextManager[Daemon], Daemon]:
+        cm = start_dockerd()
+        return cm, cm.__enter__()
+
+    @contextlib.contextmanager
+    def fresh(self) -> Iterator[Daemon]:
+        """A new daemon of its own for the ``with`` block; stopped after it."""
+        ahead = self._spare if self._spare is not None else self._pool.submit(self._start)
+        self._spare = None
+        cm, daemon = ahead.result()
+        self._spare = self._pool.submit(self._start)  # the next one, while this one is used
+        try:
+            yield daemon
+        finally:
+            self._stops.append(self._pool.submit(cm.__exit__, None, None, None))
+
+    def close(self) -> None:
+        """Stop the spare and wait for every stop."""
+        if self._spare is not None:
+            spare, self._spare = self._spare, None
+            with contextlib.suppress(Exception):
+                cm, _ = spare.result()
+                self._stops.append(self._pool.submit(cm.__exit__, None, None, None))
+        for stop in self._stops:
+            stop.result()
+        self._pool.shutdown()
