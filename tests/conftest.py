@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.dockerd import wait_for_background_stops
+
 #: calls that start a daemon; a test or fixture whose source names one needs daemons
 _STARTERS = ("start_dockerd(", "start_registry(", "dockerd_with_limits(", "SpareDaemons(")
 
@@ -51,6 +53,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             funcs += [d.func for d in defs]
         if any(_starts_daemon(f) for f in funcs):
             item.add_marker(pytest.mark.daemon)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Daemons of fixtures stop in the background (start_dockerd(stop_in_background=
+    True)): the session ends when every one of them is gone."""
+    wait_for_background_stops()
 
 
 @pytest.hookimpl(hookwrapper=True)

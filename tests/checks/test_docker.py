@@ -46,7 +46,7 @@ def profile_with(section: str, **values: Any) -> dict[str, Any]:
 def dockerd() -> Iterator[Daemon]:
     if shutil.which("dockerd") is None:
         pytest.fail("dockerd is not installed: make test installs docker.io")
-    with start_dockerd() as daemon:
+    with start_dockerd(stop_in_background=True) as daemon:
         yield daemon
 
 

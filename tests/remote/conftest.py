@@ -66,7 +66,7 @@ def _need() -> None:
 @pytest.fixture(scope="session")
 def lab() -> Iterator[Lab]:
     _need()
-    with start_dockerd() as daemon, make_client() as client:
+    with start_dockerd(stop_in_background=True) as daemon, make_client() as client:
         env = daemon.env()
         image = import_image(env)
         started: list[SshHost] = []

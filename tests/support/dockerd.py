@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -135,16 +136,40 @@ def _remove_tree(root: Path) -> None:
     shutil.rmtree(root, ignore_errors=True)
 
 
+#: daemons being stopped in the background (start_dockerd(stop_in_background=True))
+_STOPPING: list[threading.Thread] = []
+
+
+def _stop_and_remove(proc: subprocess.Popen[bytes] | None, root: Path) -> None:
+    if proc is not None:
+        _stop(proc)
+    _remove_tree(root)
+
+
+def wait_for_background_stops() -> None:
+    """Wait until every daemon stopped in the background is gone (its directory
+    removed): the end of a test session calls it."""
+    while _STOPPING:
+        _STOPPING.pop().join()
+
+
 @contextlib.contextmanager
 def start_dockerd(
-    parent: Path | None = None, *, timeout: float = 60, extra_args: Sequence[str] = ()
+    parent: Path | None = None,
+    *,
+    timeout: float = 60,
+    extra_args: Sequence[str] = (),
+    stop_in_background: bool = False,
 ) -> Iterator[Daemon]:
     """Run a private dockerd for the duration of the ``with`` block.
 
     ``parent`` is where the short-named state directory goes (default ``/tmp``);
     the unix socket path must stay under ~108 characters. ``extra_args`` are
     added to the dockerd command line (e.g. ``["--insecure-registry", "127.0.0.1:5000"]``). The daemon is stopped
-    with SIGTERM and its directory removed on exit.
+    with SIGTERM and its directory removed on exit; with ``stop_in_background``
+    (a fixture's daemon that nothing looks at after its block) that happens in
+    a thread, which :func:`wait_for_background_stops` waits for: a daemon's
+    shutdown takes seconds that the next tests need not wait.
     """
     root = Path(tempfile.mkdtemp(prefix="hk-", dir=str(parent) if parent else "/tmp"))
     proc: subprocess.Popen[bytes] | None = None
@@ -165,9 +190,14 @@ def start_dockerd(
         logs = b"".join(p.read_bytes()[-2000:] for p in sorted(root.glob("dockerd-*.log")))
         raise DaemonStartError(f"dockerd did not start: {logs.decode(errors='replace')}")
     finally:
-        if proc is not None:
-            _stop(proc)
-        _remove_tree(root)
+        if stop_in_background:
+            reaper = threading.Thread(
+                target=_stop_and_remove, args=(proc, root), name=f"hk-stop-{root.name}"
+            )
+            reaper.start()
+            _STOPPING.append(reaper)
+        else:
+            _stop_and_remove(proc, root)
 
 
 def dockerd_accepts_config(config: Path, *, timeout: float = 60) -> tuple[bool, str]:
