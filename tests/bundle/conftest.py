@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.dockerd import Daemon, SpareDaemons, start_dockerd
+from tests.support.dockerd import Daemon, start_dockerd
 from tests.support.images import (
     HARBOR_V180_IMAGES,
     Image,
@@ -140,23 +140,6 @@ def build_host() -> Iterator[BuildHost]:
 def target_daemon() -> Iterator[Daemon]:
     _need_root()
     with start_dockerd(stop_in_background=True) as daemon:
-        yield daemon
-
-
-@pytest.fixture(scope="session")
-def spare_daemons() -> Iterator[SpareDaemons]:
-    _need_root()
-    spares = SpareDaemons()
-    try:
-        yield spares
-    finally:
-        spares.close()
-
-
-@pytest.fixture
-def fresh_daemon(spare_daemons: SpareDaemons) -> Iterator[Daemon]:
-    """A new, empty private dockerd of this test's own (started ahead, see SpareDaemons)."""
-    with spare_daemons.fresh() as daemon:
         yield daemon
 
 
