@@ -438,11 +438,12 @@ def hang_runs(
     lab: Lab, hostile: SshHost, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, Any]:
     """The runs that wait out the deadline, each its own ``harborkit check`` process
-    as the tests below assert it, started side by side: together they take one
+    as the tests below assert it, HANG_FORKS at a time: together they take one
     deadline per HANG_FORKS runs, not one each (the waiting is for a host that
-    never answers, and the healthy host beside each is judged well within it). Keys: the login of
-    NEVER_FINISH, ``"hk-prompt"`` (with --become), ``"stuck-proxy"`` (with its
-    ssh_config and the ``sleep`` marker its ProxyCommand runs)."""
+    never answers; the healthy host beside each is judged well within it).
+    Keys: each login of NEVER_FINISH, ``"hk-prompt"`` (with --become),
+    ``"stuck-proxy"`` (its own ssh_config), and ``"proxy-marker"``: the
+    ``sleep`` argument that ProxyCommand runs, which must not outlive its run."""
     runs: dict[str, tuple[str, ...]] = {
         user: ("--host", f"{user}@{hostile.target},{lab.guide.target}") for user in NEVER_FINISH
     }
