@@ -11,13 +11,15 @@ from __future__ import annotations
 import functools
 import inspect
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
+from tests.support.dockerd import Daemon, SpareDaemons, wait_for_background_stops
+
 #: calls that start a daemon; a test or fixture whose source names one needs daemons
-_STARTERS = ("start_dockerd(", "start_registry(", "dockerd_with_limits(")
+_STARTERS = ("start_dockerd(", "start_registry(", "dockerd_with_limits(", "SpareDaemons(")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -51,6 +53,32 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             funcs += [d.func for d in defs]
         if any(_starts_daemon(f) for f in funcs):
             item.add_marker(pytest.mark.daemon)
+
+
+@pytest.fixture(scope="session")
+def spare_daemons() -> Iterator[SpareDaemons]:
+    """New private dockerds, one started ahead (see SpareDaemons): for tests that
+    each need an empty daemon of their own (``fresh_daemon``, ``spare_daemons.fresh()``)."""
+    if os.geteuid() != 0:
+        pytest.skip("a private dockerd needs root")
+    spares = SpareDaemons()
+    try:
+        yield spares
+    finally:
+        spares.close()
+
+
+@pytest.fixture
+def fresh_daemon(spare_daemons: SpareDaemons) -> Iterator[Daemon]:
+    """A new, empty private dockerd of this test's own."""
+    with spare_daemons.fresh() as daemon:
+        yield daemon
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Daemons of fixtures stop in the background (start_dockerd(stop_in_background=
+    True)): the session ends when every one of them is gone."""
+    wait_for_background_stops()
 
 
 @pytest.hookimpl(hookwrapper=True)

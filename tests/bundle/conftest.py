@@ -129,7 +129,7 @@ def build_host() -> Iterator[BuildHost]:
         [busybox_layer(), make_layer([("data/random.bin", os.urandom(8 << 20), 0o644)])],
     )
     _need_root()
-    with start_dockerd() as daemon:
+    with start_dockerd(stop_in_background=True) as daemon:
         client = daemon.client()
         load_images(client, [*images, random_image])
         client.close()
@@ -139,14 +139,7 @@ def build_host() -> Iterator[BuildHost]:
 @pytest.fixture(scope="session")
 def target_daemon() -> Iterator[Daemon]:
     _need_root()
-    with start_dockerd() as daemon:
-        yield daemon
-
-
-@pytest.fixture
-def fresh_daemon() -> Iterator[Daemon]:
-    _need_root()
-    with start_dockerd() as daemon:
+    with start_dockerd(stop_in_background=True) as daemon:
         yield daemon
 
 

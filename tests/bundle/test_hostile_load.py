@@ -110,7 +110,7 @@ def hk(
 def daemon() -> Iterator[Daemon]:
     if os.geteuid() != 0:
         pytest.skip("a private dockerd needs root")
-    with start_dockerd() as d:
+    with start_dockerd(stop_in_background=True) as d:
         yield d
 
 

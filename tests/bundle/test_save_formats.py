@@ -35,7 +35,7 @@ from harborkit.bundle.tarwrite import OuterTarWriter
 from harborkit.bundle.verify import verify_bundle
 from harborkit.bundle.writer import BundleWriter
 from tests.bundle.conftest import image_list, run_cli
-from tests.support.dockerd import Daemon
+from tests.support.dockerd import Daemon, SpareDaemons
 from tests.support.images import (
     Image,
     harbor_test_images,
@@ -205,11 +205,10 @@ def test_inspect_format_enum_maps_every_member() -> None:
 
 
 def test_repeated_layer_saved_as_symlink_is_stored_once(
-    tmp_path: Path, fresh_daemon: Daemon, installer_bytes: bytes
+    tmp_path: Path, fresh_daemon: Daemon, installer_bytes: bytes, spare_daemons: SpareDaemons
 ) -> None:
     """dockerd 20.10 saves a layer that repeats inside one image as a symlink; follow it."""
     from tests.bundle.conftest import run_cli as cli
-    from tests.support.dockerd import start_dockerd
     from tests.support.images import busybox_layer, load_images
 
     empty = make_layer([])
@@ -242,7 +241,7 @@ def test_repeated_layer_saved_as_symlink_is_stored_once(
     meta = verify_bundle(out).metadata
     assert len(meta.images[0].layers) == 4 and len(meta.layers) == 3
     assert meta.images[0].layers[1] == meta.images[0].layers[3]
-    with start_dockerd() as target:
+    with spare_daemons.fresh() as target:
         r = cli("bundle", "load", str(out), env=target.env())
         assert r.returncode == 0, r.stderr
         assert image_list(target) == {"goharbor/prepare:v1.8.0": img.id}

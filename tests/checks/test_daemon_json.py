@@ -227,7 +227,9 @@ def configured_dockerd() -> Iterator[ConfiguredDaemon]:
     with tempfile.TemporaryDirectory(prefix="hkdj-", dir="/tmp") as tmp:
         config = Path(tmp) / "daemon.json"
         config.write_text(json.dumps({"insecure-registries": ["10.11.12.13:5999"]}))
-        with start_dockerd(extra_args=["--config-file", str(config)]) as daemon:
+        with start_dockerd(
+            extra_args=["--config-file", str(config)], stop_in_background=True
+        ) as daemon:
             yield ConfiguredDaemon(daemon.url, config)
 
 

@@ -23,7 +23,7 @@ from harborkit.engine.runner import run_check
 from harborkit.host.local import SysrootHost
 from harborkit.model.check import CheckContext, CheckOptions, Status
 from tests.fix.helpers import hk
-from tests.support.dockerd import dockerd_accepts_config
+from tests.support.dockerd import dockerd_accepts_config, dockerd_accepts_configs
 
 DJ = "/etc/docker/daemon.json"
 YML = "/opt/harbor/harbor.yml"
@@ -533,13 +533,14 @@ LIVE_REFUSED = [
 def test_live_dockerd_agrees(tmp_path: Path) -> None:
     """The check passes a file exactly when a real dockerd starts with it."""
     cases = [LIVE_ACCEPTED] + [{key: [entry]} for key, entry in LIVE_REFUSED]
-    for n, data in enumerate(cases):
-        root = _root(tmp_path / str(n), {DJ: json.dumps(data)})
+    roots = [_root(tmp_path / str(n), {DJ: json.dumps(data)}) for n, data in enumerate(cases)]
+    # one private dockerd per file, all started side by side
+    answers = dockerd_accepts_configs([root / DJ.lstrip("/") for root in roots])
+    for data, root, (started, why) in zip(cases, roots, answers, strict=True):
         verdict = _judge(root)
         entries_pass = not any(
             f.status is Status.FAIL for f in verdict.findings if f.subject != "EnvironmentFile"
         )
-        started, why = dockerd_accepts_config(root / DJ.lstrip("/"))
         assert entries_pass is started, (data, verdict.message, why)
         if not started:
             assert "failed to start daemon" in why, why

@@ -44,7 +44,7 @@ def rows(findings: tuple[Finding, ...]) -> list[tuple[str, str, str]]:
 def dockerd() -> Iterator[Daemon]:
     if shutil.which("dockerd") is None:
         pytest.fail("dockerd is not installed: make test installs docker.io")
-    with start_dockerd() as daemon:
+    with start_dockerd(stop_in_background=True) as daemon:
         yield daemon
 
 

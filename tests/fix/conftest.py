@@ -37,7 +37,7 @@ def busybox_daemon() -> Iterator[Any]:
         [("bin/busybox", BUSYBOX.read_bytes(), 0o755), ("tmp/.keep", b"", 0o644)],
         symlinks=[(f"bin/{a}", "busybox") for a in applets],
     )
-    with start_dockerd() as daemon:
+    with start_dockerd(stop_in_background=True) as daemon:
         client = daemon.client()
         load_images(client, [make_image(["hk-test/busybox-fix:1"], [layer])])
         client.close()

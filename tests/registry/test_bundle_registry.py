@@ -27,6 +27,7 @@ from harborkit.registry.errors import RegistryError
 from tests.registry.conftest import INSTALLER, REPO, client_for, push_image
 from tests.registry.conftest import write_installer as _installer
 from tests.registry.conftest import write_manifest as _manifest_yaml
+from tests.support.dockerd import SpareDaemons
 from tests.support.registry import (
     PASSWORD,
     USER,
@@ -308,10 +309,11 @@ def test_push_refuses_a_corrupt_bundle(source: Registry, tmp_path: Path) -> None
             c.get_manifest("goharbor/harbor-db", "v1.8.0")
 
 
-def test_push_then_docker_pull(source: Registry, tmp_path: Path) -> None:
+def test_push_then_docker_pull(
+    source: Registry, tmp_path: Path, spare_daemons: SpareDaemons
+) -> None:
     if os.geteuid() != 0:
         pytest.skip("needs root for dockerd")
-    from tests.support.dockerd import start_dockerd
 
     refs = ["goharbor/harbor-core:v1.8.0", "goharbor/prepare:v1.8.0"]
     out = tmp_path / "b.tar"
@@ -319,7 +321,7 @@ def test_push_then_docker_pull(source: Registry, tmp_path: Path) -> None:
         _spec(refs), out, source=Endpoint(source.host, insecure=True),
         cache_dir=tmp_path / "c", installer=str(_installer(tmp_path)),
     )  # fmt: skip
-    with start_registry("plain") as target, start_dockerd() as daemon:
+    with start_registry("plain") as target, spare_daemons.fresh() as daemon:
         # the registry-built bundle loads with the daemon path's `bundle load`
         r = run_cli("bundle", "load", "-q", str(out), env=daemon.env())
         assert r.returncode == 0, r.stderr
@@ -346,17 +348,18 @@ def res_meta(bundle: Path):  # noqa: ANN201 - tuple[ImageRecord, ...]
 
 
 @pytest.mark.parametrize("mode", ["htpasswd", "token"])
-def test_daemon_built_bundle_pushes_and_pulls_with_docker_cli(mode: str, tmp_path: Path) -> None:
+def test_daemon_built_bundle_pushes_and_pulls_with_docker_cli(
+    mode: str, tmp_path: Path, spare_daemons: SpareDaemons
+) -> None:
     """A bundle from the daemon path has no source manifests: push writes schema 2 ones."""
     if os.geteuid() != 0:
         pytest.skip("needs root for dockerd")
-    from tests.support.dockerd import start_dockerd
     from tests.support.images import HARBOR_V180_IMAGES, harbor_test_images, load_images
 
     names = list(HARBOR_V180_IMAGES[:3])
     images = harbor_test_images(names)
     out = tmp_path / "daemon.tar"
-    with start_dockerd() as build:
+    with spare_daemons.fresh() as build:
         client = build.client()
         try:
             load_images(client, images)
@@ -367,7 +370,7 @@ def test_daemon_built_bundle_pushes_and_pulls_with_docker_cli(mode: str, tmp_pat
             "--installer", str(_installer(tmp_path)), "-o", str(out), env=build.env(),
         )  # fmt: skip
         assert r.returncode == 0, r.stderr
-    with start_registry(mode) as target, start_dockerd() as puller:
+    with start_registry(mode) as target, spare_daemons.fresh() as puller:
         r = run_cli(
             "bundle", "push", str(out), "--registry", target.host, "--insecure",
             "--username", USER, "--password", PASSWORD,

@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,31 +66,35 @@ def _need() -> None:
 @pytest.fixture(scope="session")
 def lab() -> Iterator[Lab]:
     _need()
-    with start_dockerd() as daemon, make_client() as client:
+    with start_dockerd(stop_in_background=True) as daemon, make_client() as client:
         env = daemon.env()
         image = import_image(env)
         started: list[SshHost] = []
+        key = client.public_key
+        trees = {"server58": "guide-as-written", "server59": "centos7-compliant"}
+        trees["harbor01"] = "debian12"
+
+        def start(name: str) -> SshHost:
+            host = start_host(image, env, name, key)
+            started.append(host)
+            if name in trees:
+                host.put_tree(FIXTURES / trees[name])
+            return host
+
         try:
-            key = client.public_key
-            guide = start_host(image, env, "server58", key)
-            started.append(guide)
-            guide.put_tree(FIXTURES / "guide-as-written")
-            compliant = start_host(image, env, "server59", key)
-            started.append(compliant)
-            compliant.put_tree(FIXTURES / "centos7-compliant")
-            sudo = start_host(image, env, "harbor01", key)
-            started.append(sudo)
-            sudo.put_tree(FIXTURES / "debian12")
-            rekeyed = start_host(image, env, "server60", key)
-            started.append(rekeyed)
+            # the four hosts start side by side: each start is mostly waiting for sshd
+            with ThreadPoolExecutor(max_workers=4) as pool:
+                futures = [pool.submit(start, n) for n in ("server58", "server59", "harbor01")]
+                futures.append(pool.submit(start, "server60"))
+                guide, compliant, sudo, rekeyed = (f.result() for f in futures)
             client.trust([guide, compliant, sudo])
             # known_hosts holds another host's key for this address: "changed"
             with open(client.known_hosts, "a") as f:
                 f.write(f"{rekeyed.address} {guide.host_key}\n")
             yield Lab(daemon, image, client, guide, compliant, sudo, rekeyed, free_loopback())
         finally:
-            for h in started:
-                h.stop()
+            with ThreadPoolExecutor(max_workers=4) as pool:
+                list(pool.map(SshHost.stop, started))
 
 
 HK = [sys.executable, "-m", "harborkit"]

@@ -16,8 +16,11 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,16 +136,40 @@ def _remove_tree(root: Path) -> None:
     shutil.rmtree(root, ignore_errors=True)
 
 
+#: daemons being stopped in the background (start_dockerd(stop_in_background=True))
+_STOPPING: list[threading.Thread] = []
+
+
+def _stop_and_remove(proc: subprocess.Popen[bytes] | None, root: Path) -> None:
+    if proc is not None:
+        _stop(proc)
+    _remove_tree(root)
+
+
+def wait_for_background_stops() -> None:
+    """Wait until every daemon stopped in the background is gone (its directory
+    removed): the end of a test session calls it."""
+    while _STOPPING:
+        _STOPPING.pop().join()
+
+
 @contextlib.contextmanager
 def start_dockerd(
-    parent: Path | None = None, *, timeout: float = 60, extra_args: Sequence[str] = ()
+    parent: Path | None = None,
+    *,
+    timeout: float = 60,
+    extra_args: Sequence[str] = (),
+    stop_in_background: bool = False,
 ) -> Iterator[Daemon]:
     """Run a private dockerd for the duration of the ``with`` block.
 
     ``parent`` is where the short-named state directory goes (default ``/tmp``);
     the unix socket path must stay under ~108 characters. ``extra_args`` are
     added to the dockerd command line (e.g. ``["--insecure-registry", "127.0.0.1:5000"]``). The daemon is stopped
-    with SIGTERM and its directory removed on exit.
+    with SIGTERM and its directory removed on exit; with ``stop_in_background``
+    (a fixture's daemon that nothing looks at after its block) that happens in
+    a thread, which :func:`wait_for_background_stops` waits for: a daemon's
+    shutdown takes seconds that the next tests need not wait.
     """
     root = Path(tempfile.mkdtemp(prefix="hk-", dir=str(parent) if parent else "/tmp"))
     proc: subprocess.Popen[bytes] | None = None
@@ -163,9 +190,14 @@ def start_dockerd(
         logs = b"".join(p.read_bytes()[-2000:] for p in sorted(root.glob("dockerd-*.log")))
         raise DaemonStartError(f"dockerd did not start: {logs.decode(errors='replace')}")
     finally:
-        if proc is not None:
-            _stop(proc)
-        _remove_tree(root)
+        if stop_in_background:
+            reaper = threading.Thread(
+                target=_stop_and_remove, args=(proc, root), name=f"hk-stop-{root.name}"
+            )
+            reaper.start()
+            _STOPPING.append(reaper)
+        else:
+            _stop_and_remove(proc, root)
 
 
 def dockerd_accepts_config(config: Path, *, timeout: float = 60) -> tuple[bool, str]:
@@ -189,3 +221,56 @@ def dockerd_accepts_config(config: Path, *, timeout: float = 60) -> tuple[bool, 
         if proc is not None:
             _stop(proc)
         _remove_tree(root)
+
+
+def dockerd_accepts_configs(
+    configs: Sequence[Path], *, timeout: float = 60
+) -> list[tuple[bool, str]]:
+    """:func:`dockerd_accepts_config` for each file, the daemons started side by
+    side (each its own private root and socket): the answers in ``configs`` order.
+    A start is mostly waiting on the daemon, so N files take about one start."""
+    if not configs:
+        return []
+    with ThreadPoolExecutor(max_workers=len(configs)) as pool:
+        return list(pool.map(lambda c: dockerd_accepts_config(c, timeout=timeout), configs))
+
+
+class SpareDaemons:
+    """Fresh private daemons for tests that each need their own, one started
+    ahead: while a test uses its daemon, the next test's starts in the
+    background, and a used one is stopped (and its directory removed) in the
+    background too. Every daemon is new and empty, as :func:`start_dockerd`
+    makes it; only the waiting moves out of the tests."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hk-spare-dockerd")
+        self._spare: Future[tuple[AbstractContextManager[Daemon], Daemon]] | None = None
+        self._stops: list[Future[object]] = []
+
+    @staticmethod
+    def _start() -> tuple[AbstractContextManager[Daemon], Daemon]:
+        cm = start_dockerd()
+        return cm, cm.__enter__()
+
+    @contextlib.contextmanager
+    def fresh(self) -> Iterator[Daemon]:
+        """A new daemon of its own for the ``with`` block; stopped after it."""
+        ahead = self._spare if self._spare is not None else self._pool.submit(self._start)
+        self._spare = None
+        cm, daemon = ahead.result()
+        self._spare = self._pool.submit(self._start)  # the next one, while this one is used
+        try:
+            yield daemon
+        finally:
+            self._stops.append(self._pool.submit(cm.__exit__, None, None, None))
+
+    def close(self) -> None:
+        """Stop the spare and wait for every stop."""
+        if self._spare is not None:
+            spare, self._spare = self._spare, None
+            with contextlib.suppress(Exception):
+                cm, _ = spare.result()
+                self._stops.append(self._pool.submit(cm.__exit__, None, None, None))
+        for stop in self._stops:
+            stop.result()
+        self._pool.shutdown()
