@@ -171,6 +171,29 @@ def check(
             help="Add unknown host keys to known_hosts (never changed ones).",
         ),
     ] = False,
+    phase: Annotated[
+        str, typer.Option("--phase", help="pre: before the install; post: the running Harbor; all.")
+    ] = "pre",
+    smoke: Annotated[
+        str | None, typer.Option("--smoke", help="post: push/pull round trip in PROJECT.")
+    ] = None,
+    harbor_user: Annotated[
+        str | None,
+        typer.Option(
+            "--harbor-user", help="post: Harbor user (password: HARBORKIT_HARBOR_PASSWORD)."
+        ),
+    ] = None,
+    ca: Annotated[
+        str | None, typer.Option("--ca", help="post: CA file for Harbor's https.")
+    ] = None,
+    replication_target: Annotated[
+        list[str] | None,
+        typer.Option("--replication-target", help="post: replication registry URL (repeatable)."),
+    ] = None,
+    replication_user: Annotated[
+        str | None,
+        typer.Option("--replication-user", help="post: user at the replication targets."),
+    ] = None,
 ) -> None:
     """Audit a host against the Harbor baseline.
 
@@ -217,12 +240,18 @@ def check(
 
     root = roots[0] if roots else None
     prof = with_harbor(with_nodes(load_profile(profile), node or []), harbor)
+    from harborkit.checks import post
+
+    prof = post.with_options(
+        prof, phase, smoke, harbor_user, ca, replication_target, replication_user
+    )
     waiver_list = load_waivers(waivers) if waivers else []
     selection = Selection(prof.select, prof.skip, split_names(only), split_names(skip))
     from harborkit.engine.cluster import builtin_cluster_checks
 
     cross = builtin_cluster_checks()
     selection.validate_names([*(lc.cls for lc in loaded), *cross], failures)  # type: ignore[list-item]
+    loaded = [lc for lc in loaded if post.in_phase(lc.cls.group, phase)]
     from harborkit.engine.session import require_some
 
     require_some(selection, loaded, cross if remote.used or len(roots or ()) > 1 else [], failures)

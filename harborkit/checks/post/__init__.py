@@ -1,0 +1,63 @@
+"""Post-install checks (group ``post``, ``harborkit check --phase post``): is the
+installed Harbor up, reachable, and safe?"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
+
+from harborkit.checks.post import api_checks, stack_checks
+from harborkit.engine.interface import Check
+from harborkit.errors import InputError
+
+P = TypeVar("P")
+
+GROUP = "post"
+PHASES = ("pre", "post", "all")
+
+CHECKS: list[type[Check]] = [
+    stack_checks.PostContainers,
+    stack_checks.PostPorts,
+    stack_checks.PostNetwork,
+    api_checks.PostRegistry,
+    api_checks.PostVersion,
+    api_checks.PostDefaultPassword,
+    api_checks.PostLogin,
+]
+
+
+def in_phase(group: str, phase: str) -> bool:
+    """``pre``: today's checks; ``post``: the post group; ``all``: both."""
+    return phase == "all" or (group == GROUP) == (phase == "post")
+
+
+def with_options(
+    profile: P,
+    phase: str,
+    smoke: str | None,
+    user: str | None,
+    ca: str | None,
+    targets: Sequence[str] | None,
+    target_user: str | None,
+) -> P:
+    """The profile with the run's post options as its ``post_run`` section;
+    :class:`InputError` (exit 2) for a bad ``--phase`` or ``--ca``."""
+    if phase not in PHASES:
+        raise InputError(f"--phase {phase!r}: expected one of {', '.join(PHASES)}")
+    if ca is not None and not os.path.isfile(ca):
+        raise InputError(f"--ca {ca}: no such file")
+    given = {
+        "smoke": smoke,
+        "user": user,
+        "ca": os.path.abspath(ca) if ca else None,
+        "replication": list(targets or ()),
+        "replication_user": target_user,
+    }
+    data: Mapping[str, Any] = profile.data  # type: ignore[attr-defined]
+    merged = {**data, "post_run": {k: v for k, v in given.items() if v}}
+    return dataclasses.replace(profile, data=merged)  # type: ignore[type-var]
+
+
+__all__: Sequence[str] = ["CHECKS", "GROUP", "PHASES", "in_phase", "with_options"]
