@@ -100,8 +100,13 @@ def request(
     watchdog.daemon = True
     watchdog.start()
     try:
-        return _exchange(sock, parts, port, method, headers, body, ca, end, max_body, what)
+        answer = _exchange(sock, parts, port, method, headers, body, ca, end, max_body, what)
+        if fired.is_set():  # the watchdog's shutdown reads as an early end of the body
+            raise TimeoutError
+        return answer
     except HttpError:
+        if fired.is_set():
+            raise HttpError(f"{what}: no complete answer within {limit:g}s") from None
         raise
     except ssl.SSLCertVerificationError as e:
         raise HttpError(f"{what}: certificate not valid: {e.verify_message or e.reason}") from None
@@ -164,4 +169,8 @@ def _exchange(
         data += chunk
         if len(data) > max_body:
             raise HttpError(f"{what}: answer larger than {max_body} bytes")
+    if resp.length:  # Content-Length promised more than came
+        raise HttpError(
+            f"{what}: answer cut short ({len(data)} bytes of {len(data) + resp.length})"
+        )
     return Answer(resp.status, {k.lower(): v for k, v in resp.getheaders()}, bytes(data))
