@@ -244,3 +244,49 @@ def test_login_with_user_and_password_from_the_environment(stack: st.HarborStack
     )
     for text in (str(report), err, err2):
         assert secret not in text and "wrong" not in text
+
+
+def test_smoke_round_trip_is_byte_exact_and_cleaned_up(stack: st.HarborStack) -> None:
+    secret = "hk-Smoke-Secret-3"
+    stack.tokens.users["ci-bot"] = secret
+    rc, report, err = run_post(
+        stack,
+        "--only",
+        "post.smoke,post.login",
+        "--smoke",
+        "test",
+        "--harbor-user",
+        "ci-bot",
+        env={"HARBORKIT_HARBOR_PASSWORD": secret},
+    )
+    r = result(report, "post.smoke")
+    assert (rc, r["status"], err) == (0, "pass", ""), r["message"]
+    assert r["message"].startswith(
+        "pushed, pulled back byte-exact and deleted test/harborkit-smoke:hk-"
+    )
+    tags = "/storage/docker/registry/v2/repositories/test/harborkit-smoke/_manifests/tags"
+    assert stack.docker("exec", "registry", "ls", "-A", tags).stdout == ""  # the tag is gone
+    revs = tags.replace("tags", "revisions")
+    links = stack.docker("exec", "registry", "find", revs, "-name", "link").stdout
+    assert links == ""  # and its manifest: distribution deleted the revision's link
+    assert secret not in str(report)
+
+
+def test_smoke_refused_or_not_asked(stack: st.HarborStack) -> None:
+    stack.tokens.users["ci-bot"] = "right"
+    rc, report, _ = run_post(
+        stack,
+        "--only",
+        "post.smoke",
+        "--smoke",
+        "test",
+        "--harbor-user",
+        "ci-bot",
+        env={"HARBORKIT_HARBOR_PASSWORD": "not-right"},
+    )
+    assert (rc, result(report, "post.smoke")["message"]) == (
+        1,
+        "ci-bot: no token for test/harborkit-smoke (HTTP 401)",
+    )
+    rc, report, _ = run_post(stack, "--only", "post.smoke")
+    assert (rc, result(report, "post.smoke")["message"]) == (0, "opt-in: --smoke PROJECT")

@@ -8,7 +8,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
-from harborkit.checks.post import api_checks, stack_checks
+from harborkit.checks.post import api_checks, smoke, stack_checks
 from harborkit.engine.interface import Check
 from harborkit.errors import InputError
 
@@ -25,6 +25,7 @@ CHECKS: list[type[Check]] = [
     api_checks.PostVersion,
     api_checks.PostDefaultPassword,
     api_checks.PostLogin,
+    smoke.PostSmoke,
 ]
 
 
