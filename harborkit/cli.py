@@ -251,7 +251,7 @@ def check(
 
     cross = builtin_cluster_checks()
     selection.validate_names([*(lc.cls for lc in loaded), *cross], failures)  # type: ignore[list-item]
-    loaded = [lc for lc in loaded if post.in_phase(lc.cls.group, phase)]
+    loaded = post.of_phase(loaded, phase, selection)
     from harborkit.engine.session import require_some
 
     require_some(selection, loaded, cross if remote.used or len(roots or ()) > 1 else [], failures)

@@ -13,6 +13,7 @@ from harborkit.engine.interface import Check
 from harborkit.errors import InputError
 
 P = TypeVar("P")
+L = TypeVar("L")
 
 GROUP = "post"
 PHASES = ("pre", "post", "all")
@@ -33,6 +34,20 @@ CHECKS: list[type[Check]] = [
 def in_phase(group: str, phase: str) -> bool:
     """``pre``: today's checks; ``post``: the post group; ``all``: both."""
     return phase == "all" or (group == GROUP) == (phase == "post")
+
+
+def of_phase(loaded: Sequence[L], phase: str, selection: Any) -> list[L]:
+    """The loaded checks of ``phase``; :class:`InputError` (exit 2) when the
+    selection picks checks, but only of another phase."""
+    kept = [lc for lc in loaded if in_phase(lc.cls.group, phase)]  # type: ignore[attr-defined]
+    picks = selection.picks
+    if not any(picks(lc.cls) for lc in kept) and any(picks(lc.cls) for lc in loaded):  # type: ignore[attr-defined]
+        other = "post" if phase == "pre" else "pre"
+        raise InputError(
+            f"--phase {phase}: the selected checks are all of phase {other} "
+            f"(add --phase {other} or --phase all)"
+        )
+    return kept
 
 
 def with_options(
@@ -62,4 +77,4 @@ def with_options(
     return dataclasses.replace(profile, data=merged)  # type: ignore[type-var]
 
 
-__all__: Sequence[str] = ["CHECKS", "GROUP", "PHASES", "in_phase", "with_options"]
+__all__: Sequence[str] = ["CHECKS", "GROUP", "PHASES", "in_phase", "of_phase", "with_options"]
