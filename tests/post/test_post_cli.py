@@ -20,6 +20,7 @@ POST_IDS = [
     "post.default_password",
     "post.login",
     "post.smoke",
+    "post.clients",
     "post.replication",
 ]
 

@@ -4,6 +4,7 @@ docker-compose, real nginx, the real distribution registry with token auth."""
 from __future__ import annotations
 
 import contextlib
+import subprocess
 from collections.abc import Iterator
 
 from tests.post import stack as st
@@ -290,3 +291,33 @@ def test_smoke_refused_or_not_asked(stack: st.HarborStack) -> None:
     )
     rc, report, _ = run_post(stack, "--only", "post.smoke")
     assert (rc, result(report, "post.smoke")["message"]) == (0, "opt-in: --smoke PROJECT")
+
+
+def test_clients_insecure_entry_and_reach(stack: st.HarborStack, tmp_path) -> None:  # noqa: ANN001
+    # an address that exists only in the stack's network namespace: not 127/8,
+    # so dockerd does not treat it as insecure by default
+    subprocess.run(
+        st.in_netns(stack.daemon, ["ip", "addr", "replace", "10.231.0.1/32", "dev", "lo"]),
+        check=True,
+    )
+    rc, report, err = run_post(stack, "--only", "post.clients")
+    r = result(report, "post.clients")
+    assert (rc, r["status"], err) == (0, "pass", ""), r
+    assert [f["message"] for f in r["findings"]] == [
+        f"the running daemon treats 127.0.0.1:{stack.http_port} as insecure",
+        f"{stack.url}/v2/ answers (HTTP 401)",
+    ]
+    for host, reach in [("10.231.0.1", "answers (HTTP 401)"), ("10.231.0.2", "cannot connect")]:
+        folder = tmp_path / host / "harbor"
+        folder.mkdir(parents=True)
+        (folder / "harbor.yml").write_text(f"hostname: {host}\nhttp:\n  port: {stack.http_port}\n")
+        rc, report, err = run_post(
+            stack, "--only", "post.clients", install_dir=folder, env={"HARBORKIT_POST_TIMEOUT": "3"}
+        )
+        r = result(report, "post.clients")
+        msgs = [f["message"] for f in r["findings"]]
+        assert (rc, r["status"]) == (1, "fail")
+        assert msgs[0].startswith(
+            f"the running daemon does not treat Harbor's {host}:{stack.http_port} as insecure"
+        )
+        assert reach in msgs[1], msgs

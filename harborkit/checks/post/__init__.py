@@ -8,7 +8,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
-from harborkit.checks.post import api_checks, replication, smoke, stack_checks
+from harborkit.checks.post import api_checks, clients, replication, smoke, stack_checks
 from harborkit.engine.interface import Check
 from harborkit.errors import InputError
 
@@ -27,6 +27,7 @@ CHECKS: list[type[Check]] = [
     api_checks.PostDefaultPassword,
     api_checks.PostLogin,
     smoke.PostSmoke,
+    clients.PostClients,
     replication.PostReplication,
 ]
 
