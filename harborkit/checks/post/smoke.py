@@ -152,8 +152,8 @@ def _round_trip(ctx: CheckContext, base: str, repo: str, tag: str, bearer: str) 
         )
         if got.body != manifest:
             raise SmokeFailed("the manifest pulled back by digest differs from the one pushed")
-        blob = call("GET", f"{base}/v2/{repo}/blobs/{_sha(layer)}", (200,))
-        if blob.body != layer:
+        pulled = call("GET", f"{base}/v2/{repo}/blobs/{_sha(layer)}", (200,))
+        if pulled.body != layer:
             raise SmokeFailed("the layer pulled back differs from the one pushed")
     finally:
         call("DELETE", f"{base}/v2/{repo}/manifests/{digest}", (202,))
