@@ -4,6 +4,7 @@ never a traceback; no HTTP call outlives HARBORKIT_POST_TIMEOUT."""
 
 from __future__ import annotations
 
+import contextlib
 import resource
 import socket
 import threading
@@ -197,3 +198,41 @@ def test_registry_without_auth_passes_and_nothing_listening_fails(fake_harbor) -
     rc, report, _ = run_post(None, "--only", "post.registry", install_dir=folder)
     r = result(report, "post.registry")
     assert (rc, r["message"]) == (1, f"http://127.0.0.1:{port}: cannot connect: Connection refused")
+
+
+def test_credentials_never_go_to_a_realm_off_harbors_origin(fake_harbor) -> None:
+    """A /v2/ that points its realm elsewhere gets no password sent there."""
+    hits: list[bytes] = []
+    elsewhere = socket.socket()
+    elsewhere.bind(("127.0.0.1", 0))
+    elsewhere.listen(4)
+    elsewhere.settimeout(0.1)
+    realm = f"http://127.0.0.1:{elsewhere.getsockname()[1]}/service/token"
+    folder = fake_harbor(
+        _answers("401 Unauthorized", f'WWW-Authenticate: Bearer realm="{realm}",service="h"\r\n')
+    )
+    try:
+        rc, report, err = run_post(
+            None,
+            "--only",
+            "post.default_password,post.login",
+            "--harbor-user",
+            "ci-bot",
+            install_dir=folder,
+            env={"HARBORKIT_HARBOR_PASSWORD": "never-sent-pw"},
+        )
+        with contextlib.suppress(OSError):
+            conn, _ = elsewhere.accept()
+            hits.append(conn.recv(4096))
+    finally:
+        elsewhere.close()
+    assert hits == []
+    for check in ("post.default_password", "post.login"):
+        r = result(report, check)
+        assert (r["status"], r["message"]) == (
+            "fail",
+            f"token realm {realm!r} is not on Harbor's origin http://127.0.0.1:"
+            f"{folder.joinpath('harbor.yml').read_text().split()[-1]}: no credentials sent there "
+            "(see post.registry)",
+        )
+    assert rc == 1 and "never-sent-pw" not in err + str(report)

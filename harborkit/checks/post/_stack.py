@@ -75,7 +75,10 @@ def _load(ctx: CheckContext) -> Stack:
     for name, spec in services.items():
         if not isinstance(spec, dict):
             raise StackError(f"{doc.where(('services', name))}: service {name!r} is not a mapping")
-        container = spec.get("container_name", "")
+        # docker-compose 1.x names a container without container_name PROJECT_SERVICE_1
+        container = (
+            spec.get("container_name") or f"{project_name(posixpath.dirname(path))}_{name}_1"
+        )
         if not isinstance(container, str) or not _NAME.fullmatch(container):
             raise StackError(
                 f"{doc.where(('services', name))}: service {name!r} has no usable container_name"

@@ -134,6 +134,11 @@ def token(
     ch = challenge(ctx)
     if ch.status != 401 or not ch.realm:
         raise SkipCheck(f"no token service: /v2/ answered HTTP {ch.status} (see post.registry)")
+    if _origin(ch.realm) != _origin(harbor_url(ctx)):
+        raise HttpError(
+            f"token realm {shown(ch.realm, 120)} is not on Harbor's origin "
+            f"{harbor_url(ctx)}: no credentials sent there (see post.registry)"
+        )
     query = {"service": ch.service} if ch.service else {}
     if scope:
         query["scope"] = scope
