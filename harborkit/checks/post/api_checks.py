@@ -41,7 +41,9 @@ def options(ctx: CheckContext) -> dict[str, Any]:
 
 
 def harbor_url(ctx: CheckContext) -> str:
-    """``http[s]://host:port`` of Harbor, from harbor.yml or ``--harbor``."""
+    """``http[s]://host:port`` of Harbor, from harbor.yml or ``--harbor``; a
+    sysroot or a carried snapshot is no running Harbor to call (skip)."""
+    ctx.require_live("Harbor's API")
     where, why = _harbor.address_of(ctx)
     if where is None:
         raise SkipCheck(
