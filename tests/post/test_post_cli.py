@@ -68,6 +68,10 @@ def test_post_without_harbor_skips_every_check_saying_why(tmp_path: Path) -> Non
     [
         (["--phase", "later"], "harborkit: error: --phase 'later': expected one of pre, post, all"),
         (
+            ["--phase", "post", "--smoke", "../v2/x"],
+            "harborkit: error: --smoke '../v2/x': not a Harbor project name (a-z, 0-9, . _ -)",
+        ),
+        (
             ["--phase", "post", "--ca", "/nonexistent/ca.pem"],
             "harborkit: error: --ca /nonexistent/ca.pem: no such file",
         ),
@@ -80,7 +84,7 @@ def test_post_without_harbor_skips_every_check_saying_why(tmp_path: Path) -> Non
             "harborkit: error: --phase post: the selected checks are all of phase pre (add --phase pre or --phase all)",
         ),
     ],
-    ids=["bad-phase", "missing-ca", "post-check-in-pre", "pre-check-in-post"],
+    ids=["bad-phase", "bad-smoke-project", "missing-ca", "post-check-in-pre", "pre-check-in-post"],
 )
 def test_usage_errors_are_one_line_exit_2(args: list[str], line: str) -> None:
     rc, out, err = _check(*args)

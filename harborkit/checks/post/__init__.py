@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -13,6 +14,7 @@ from harborkit.engine.interface import Check
 from harborkit.errors import InputError
 
 P = TypeVar("P")
+_PROJECT = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*", re.ASCII)
 L = TypeVar("L")
 
 GROUP = "post"
@@ -64,6 +66,8 @@ def with_options(
     :class:`InputError` (exit 2) for a bad ``--phase`` or ``--ca``."""
     if phase not in PHASES:
         raise InputError(f"--phase {phase!r}: expected one of {', '.join(PHASES)}")
+    if smoke is not None and not _PROJECT.fullmatch(smoke):
+        raise InputError(f"--smoke {smoke!r}: not a Harbor project name (a-z, 0-9, . _ -)")
     if ca is not None and not os.path.isfile(ca):
         raise InputError(f"--ca {ca}: no such file")
     given = {

@@ -31,6 +31,7 @@ GROUP = "post"
 DEFAULT_USER = "admin"
 DEFAULT_PASSWORD = "Harbor12345"  # printed by the guide, Harbor v1.8.0's default
 PASSWORD_ENV = "HARBORKIT_HARBOR_PASSWORD"
+_HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[?[0-9A-Fa-f:.]+\]?", re.ASCII)
 _CHALLENGE = re.compile(r'([A-Za-z_]+)="([^"]*)"')
 
 
@@ -52,6 +53,8 @@ def harbor_url(ctx: CheckContext) -> str:
     host = where.hostname
     if not host:
         raise SkipCheck(f"{where.path}: no hostname")
+    if not _HOST.fullmatch(host):
+        raise SkipCheck(f"{where.path}: hostname {shown(host, 60)} is not a host name or address")
     host = f"[{host}]" if ":" in host and not host.startswith("[") else host
     if where.https is not None:
         port = where.https_port if isinstance(where, _harbor.HarborConfig) else where.port
