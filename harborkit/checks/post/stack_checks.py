@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from harborkit.checks import _harbor
 from harborkit.checks.post import _stack
 from harborkit.checks.post._stack import Stack, StackError, get
 from harborkit.engine.interface import Check, CheckContext, Finding, Outcome, Severity, Status
@@ -193,7 +194,8 @@ def _ports(
             ports = {int(b.rpartition(":")[2]) for b in have}
             narrow = [b for b in have if not _all_addresses(b)]
             missing = [p for p in want if p not in ports]
-            extra = sorted(ports - set(want))
+            optional = {_harbor.NOTARY_PORT} if cfg.https_port is not None else set()
+            extra = sorted(ports - set(want) - optional)  # 4443: Notary, with https only
             problems = []
             if missing:
                 problems.append(f"port {', '.join(map(str, missing))} not published")
