@@ -246,7 +246,9 @@ def check(
         prof, phase, smoke, harbor_user, ca, replication_target, replication_user
     )
     waiver_list = load_waivers(waivers) if waivers else []
-    selection = Selection(prof.select, prof.skip, split_names(only), split_names(skip))
+    selection = Selection(
+        prof.select, prof.skip, split_names(only), split_names(skip) + post.cross_skips(phase)
+    )
     from harborkit.engine.cluster import builtin_cluster_checks
 
     cross = builtin_cluster_checks()

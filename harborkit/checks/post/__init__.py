@@ -39,6 +39,12 @@ def in_phase(group: str, phase: str) -> bool:
     return phase == "all" or (group == GROUP) == (phase == "post")
 
 
+def cross_skips(phase: str) -> tuple[str, ...]:
+    """The cross-node checks (group ``cluster``) compare hosts before the install:
+    skipped when only the post checks run."""
+    return ("cluster",) if phase == "post" else ()
+
+
 def of_phase(loaded: Sequence[L], phase: str, selection: Any) -> list[L]:
     """The loaded checks of ``phase``; :class:`InputError` (exit 2) when the
     selection picks checks, but only of another phase."""
@@ -82,4 +88,12 @@ def with_options(
     return dataclasses.replace(profile, data=merged)  # type: ignore[type-var]
 
 
-__all__: Sequence[str] = ["CHECKS", "GROUP", "PHASES", "in_phase", "of_phase", "with_options"]
+__all__: Sequence[str] = [
+    "CHECKS",
+    "GROUP",
+    "PHASES",
+    "cross_skips",
+    "in_phase",
+    "of_phase",
+    "with_options",
+]
