@@ -50,85 +50,54 @@ def _containers(
 ) -> list[Finding]:
     out = []
     for svc in stack.services:
-        subject = f"{svc.name} ({svc.container})"
         now = second.get(svc.container)
-        before = first.get(svc.container)
         if now is None:
-            out.append(
-                Finding(
-                    Status.FAIL,
-                    subject,
-                    "no such container",
-                    expected="running",
-                    actual="missing",
-                    location=svc.where,
-                )
-            )
-            continue
-        state = get(now, "State") or {}
-        status = str(state.get("Status", "?"))
-        image = str(get(now, "Config", "Image") or "")
-        health = str(get(state, "Health", "Status") or "")
-        counts = (get(before, "RestartCount"), get(now, "RestartCount"))
-        if status != "running" or state.get("Restarting"):
-            if state.get("Restarting") or status == "restarting":
-                msg = f"restarting (restart count {counts[1]})"
-            else:
-                code = state.get("ExitCode")
-                msg = f"{status} (exit code {code})" if status == "exited" else status
-            last = _stack.last_log_line(ctx, svc.container)
-            if last:
-                msg += f"; last log line: {last}"
-            out.append(
-                Finding(
-                    Status.FAIL, subject, msg, expected="running", actual=status, location=svc.where
-                )
-            )
-        elif counts[0] != counts[1] or (
-            before is not None and get(before, "State", "StartedAt") != state.get("StartedAt")
-        ):
-            out.append(
-                Finding(
-                    Status.FAIL,
-                    subject,
-                    f"restarting: restart count went {counts[0]} -> {counts[1]}",
-                    expected="steady",
-                    actual=f"{counts[0]} -> {counts[1]}",
-                    location=svc.where,
-                )
-            )
-        elif (svc.healthcheck or health) and health != "healthy":
-            out.append(
-                Finding(
-                    Status.FAIL,
-                    subject,
-                    f"running but {health or 'without health status'}",
-                    expected="healthy",
-                    actual=health or "none",
-                    location=svc.where,
-                )
-            )
-        elif svc.image and image != svc.image:
-            out.append(
-                Finding(
-                    Status.FAIL,
-                    subject,
-                    f"runs image {image}, the compose file names {svc.image}",
-                    expected=svc.image,
-                    actual=image,
-                    location=svc.where,
-                )
-            )
+            out.append(_bad(svc, "no such container", "running", "missing"))
         else:
-            out.append(
-                Finding(
-                    Status.PASS,
-                    subject,
-                    "running" + (", healthy" if health else ""),
-                    location=svc.where,
-                )
-            )
+            out.append(_container(ctx, svc, first.get(svc.container), now))
     return out
+
+
+def _bad(svc: _stack.Service, message: str, expected: str, actual: str) -> Finding:
+    subject = f"{svc.name} ({svc.container})"
+    return Finding(Status.FAIL, subject, message, expected, actual, location=svc.where)
+
+
+def _container(
+    ctx: CheckContext, svc: _stack.Service, before: dict[str, Any] | None, now: dict[str, Any]
+) -> Finding:
+    """One service's container, read twice: running, steady, healthy, on its image."""
+    state = get(now, "State") or {}
+    status = str(state.get("Status", "?"))
+    image = str(get(now, "Config", "Image") or "")
+    health = str(get(state, "Health", "Status") or "")
+    counts = (get(before, "RestartCount"), get(now, "RestartCount"))
+    if status != "running" or state.get("Restarting"):
+        if state.get("Restarting") or status == "restarting":
+            msg = f"restarting (restart count {counts[1]})"
+        else:
+            code = state.get("ExitCode")
+            msg = f"{status} (exit code {code})" if status == "exited" else status
+        last = _stack.last_log_line(ctx, svc.container)
+        if last:
+            msg += f"; last log line: {last}"
+        return _bad(svc, msg, "running", status)
+    started = get(before, "State", "StartedAt") if before is not None else state.get("StartedAt")
+    if counts[0] != counts[1] or started != state.get("StartedAt"):
+        went = f"{counts[0]} -> {counts[1]}"
+        return _bad(svc, f"restarting: restart count went {went}", "steady", went)
+    if (svc.healthcheck or health) and health != "healthy":
+        return _bad(
+            svc, f"running but {health or 'without health status'}", "healthy", health or "none"
+        )
+    if svc.image and image != svc.image:
+        return _bad(
+            svc, f"runs image {image}, the compose file names {svc.image}", svc.image, image
+        )
+    subject = f"{svc.name} ({svc.container})"
+    return Finding(
+        Status.PASS, subject, "running" + (", healthy" if health else ""), location=svc.where
+    )
 
 
 class PostPorts(Check):
