@@ -62,3 +62,29 @@ def test_no_target_skips() -> None:
         0,
         "no --replication-target given",
     )
+
+
+def test_registry_over_https_checks_chain_and_name(tmp_path: Path) -> None:
+    """post.registry against the real registry on TLS: valid with --ca, refused without."""
+    with start_registry("tls") as reg:
+        assert reg.pki is not None
+        folder = tmp_path / "harbor"
+        folder.mkdir()
+        (folder / "harbor.yml").write_text(
+            f"hostname: 127.0.0.1\nhttp:\n  port: 80\nhttps:\n  port: {reg.port}\n"
+            "  certificate: /c.pem\n  private_key: /k.pem\n"
+        )
+        ca = str(reg.pki.ca_cert)
+        rc, report, err = run_post(None, "--only", "post.registry", "--ca", ca, install_dir=folder)
+        r = result(report, "post.registry")
+        assert (rc, r["message"], err) == (
+            0,
+            f"https://127.0.0.1:{reg.port}/v2/ answers 200 (no authentication)",
+            "",
+        )
+        rc, report, _ = run_post(None, "--only", "post.registry", install_dir=folder)
+        r = result(report, "post.registry")
+        assert (rc, r["message"]) == (
+            1,
+            f"https://127.0.0.1:{reg.port}: certificate not valid: unable to get local issuer certificate",
+        )
