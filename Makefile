@@ -8,7 +8,7 @@ PY      = $(VENV)/bin/python
 # uses it to unpack gzip layers), xmllint, debootstrap for the benchmark images
 # and the sshd test hosts, the OpenSSH client for check --host, chromium to open
 # the HTML report headless, minisign to check bundle signatures as a target would.
-DEBS    = docker.io docker-registry skopeo busybox-static pigz libxml2-utils debootstrap iproute2 procps ca-certificates chromium openssh-client minisign
+DEBS    = docker.io docker-compose nginx-light docker-registry skopeo busybox-static pigz libxml2-utils debootstrap iproute2 procps ca-certificates chromium openssh-client minisign
 
 .PHONY: setup system-deps run test smoke lint bench clean mutation mutation-load
 

@@ -15,6 +15,7 @@ from harborkit.checks import (
     limits,
     names,
     ports,
+    post,
     selinux,
     sysctl,
     timesync,
@@ -33,4 +34,5 @@ BUILTIN_CHECKS: list[type[Check]] = [
     *harbor_config.CHECKS,
     *hardware.CHECKS,
     *ports.CHECKS,
+    *post.CHECKS,
 ]

@@ -12,6 +12,7 @@ from harborkit.commands.options import (
     AcceptNewHostKeysOpt,
     AuditOptions,
     BecomeOpt,
+    CaOpt,
     CheckHarborConfigOpt,
     CheckInstallDirOpt,
     CheckNodeOpt,
@@ -24,14 +25,20 @@ from harborkit.commands.options import (
     ForksOpt,
     FormatOpt,
     HarborOption,
+    HarborUserOpt,
     HostsOpt,
     InventoryOpt,
     LimitOpt,
     ListChecksOpt,
     NoColorOpt,
     OutputOpt,
+    PhaseOpt,
+    PostOptions,
     RemoteOptions,
+    ReplicationTargetOpt,
+    ReplicationUserOpt,
     ReportOptions,
+    SmokeOpt,
     SnapshotOpt,
     SshConfigOpt,
     StrictOpt,
@@ -78,6 +85,12 @@ def check(
     connect_timeout: ConnectTimeoutOpt = 10.0,
     command_timeout: CommandTimeoutOpt = 45.0,
     accept_new_host_keys: AcceptNewHostKeysOpt = False,
+    phase: PhaseOpt = "pre",
+    smoke: SmokeOpt = None,
+    harbor_user: HarborUserOpt = None,
+    ca: CaOpt = None,
+    replication_target: ReplicationTargetOpt = None,
+    replication_user: ReplicationUserOpt = None,
 ) -> None:
     """Audit a host against the Harbor baseline.
 
@@ -104,7 +117,10 @@ def check(
     if list_checks:
         _list_checks()
         return
-    run = _prepare(audit, remote)
+    post = PostOptions(
+        phase, smoke, harbor_user, ca, tuple(replication_target or ()), replication_user
+    )
+    run = _prepare(audit, remote, post)
     out = ReportOptions(fmt, output, strict, verbose, no_color)
     if remote.used:
         _audit_remote(run, remote, out)
@@ -157,8 +173,9 @@ def _list_checks() -> None:
         print(f"(broken plugin {pf.source}: {pf.error})")
 
 
-def _prepare(audit: AuditOptions, remote: RemoteOptions) -> _Run:
+def _prepare(audit: AuditOptions, remote: RemoteOptions, post: PostOptions) -> _Run:
     """Load the checks, the profile and the waivers; check the selection (usage errors)."""
+    from harborkit.checks import post as phases
     from harborkit.engine.cluster import builtin_cluster_checks
     from harborkit.engine.plugins import discover
     from harborkit.engine.profile import load_profile, with_harbor, with_nodes
@@ -168,10 +185,21 @@ def _prepare(audit: AuditOptions, remote: RemoteOptions) -> _Run:
 
     loaded, failures = discover()
     prof = with_harbor(with_nodes(load_profile(audit.profile), list(audit.nodes)), audit.harbor)
+    prof = phases.with_options(
+        prof,
+        post.phase,
+        post.smoke,
+        post.harbor_user,
+        post.ca,
+        post.replication_targets,
+        post.replication_user,
+    )
     waiver_list = load_waivers(audit.waivers) if audit.waivers else []
-    selection = Selection(prof.select, prof.skip, split_names(audit.only), split_names(audit.skip))
+    skip = split_names(audit.skip) + phases.cross_skips(post.phase)
+    selection = Selection(prof.select, prof.skip, split_names(audit.only), skip)
     cross = builtin_cluster_checks()
     selection.validate_names([*(lc.cls for lc in loaded), *cross], failures)  # type: ignore[list-item]
+    loaded = phases.of_phase(loaded, post.phase, selection)
     many = remote.used or len(audit.roots) > 1
     require_some(selection, loaded, cross if many else [], failures)
     return _Run(audit, loaded, failures, prof, selection, waiver_list, cross)

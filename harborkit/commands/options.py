@@ -163,6 +163,39 @@ AcceptNewHostKeysOpt = Annotated[
     ),
 ]
 
+# --- check's post-install options (issue 23): the running Harbor ---
+PhaseOpt = Annotated[
+    str, typer.Option("--phase", help="pre: before the install; post: the running Harbor; all.")
+]
+SmokeOpt = Annotated[
+    str | None, typer.Option("--smoke", help="post: push/pull round trip in PROJECT.")
+]
+HarborUserOpt = Annotated[
+    str | None,
+    typer.Option("--harbor-user", help="post: Harbor user (password: HARBORKIT_HARBOR_PASSWORD)."),
+]
+CaOpt = Annotated[str | None, typer.Option("--ca", help="post: CA file for Harbor's https.")]
+ReplicationTargetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--replication-target", help="post: replication registry URL (repeatable)."),
+]
+ReplicationUserOpt = Annotated[
+    str | None,
+    typer.Option("--replication-user", help="post: user at the replication targets."),
+]
+
+
+@dataclass(frozen=True)
+class PostOptions:
+    """check's phase and what the post-install checks need beyond the profile."""
+
+    phase: str = "pre"
+    smoke: str | None = None
+    harbor_user: str | None = None
+    ca: str | None = None
+    replication_targets: tuple[str, ...] = ()
+    replication_user: str | None = None
+
 
 # --------------------------------------------------------------- fix: plan, apply, journal
 class FixFormat(enum.StrEnum):

@@ -1,0 +1,99 @@
+"""Post-install checks (group ``post``, ``harborkit check --phase post``): is the
+installed Harbor up, reachable, and safe?"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
+
+from harborkit.checks.post import api_checks, clients, replication, smoke, stack_checks
+from harborkit.errors import InputError
+from harborkit.model.check import Check
+
+P = TypeVar("P")
+_PROJECT = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*", re.ASCII)
+L = TypeVar("L")
+
+GROUP = "post"
+PHASES = ("pre", "post", "all")
+
+CHECKS: list[type[Check]] = [
+    stack_checks.PostContainers,
+    stack_checks.PostPorts,
+    stack_checks.PostNetwork,
+    api_checks.PostRegistry,
+    api_checks.PostVersion,
+    api_checks.PostDefaultPassword,
+    api_checks.PostLogin,
+    smoke.PostSmoke,
+    clients.PostClients,
+    replication.PostReplication,
+]
+
+
+def in_phase(group: str, phase: str) -> bool:
+    """``pre``: today's checks; ``post``: the post group; ``all``: both."""
+    return phase == "all" or (group == GROUP) == (phase == "post")
+
+
+def cross_skips(phase: str) -> tuple[str, ...]:
+    """The cross-node checks (group ``cluster``) compare hosts before the install:
+    skipped when only the post checks run."""
+    return ("cluster",) if phase == "post" else ()
+
+
+def of_phase(loaded: Sequence[L], phase: str, selection: Any) -> list[L]:
+    """The loaded checks of ``phase``; :class:`InputError` (exit 2) when the
+    selection picks checks, but only of another phase."""
+    kept = [lc for lc in loaded if in_phase(lc.cls.group, phase)]  # type: ignore[attr-defined]
+    picks = selection.picks
+    if not any(picks(lc.cls) for lc in kept) and any(picks(lc.cls) for lc in loaded):  # type: ignore[attr-defined]
+        other = "post" if phase == "pre" else "pre"
+        raise InputError(
+            f"--phase {phase}: the selected checks are all of phase {other} "
+            f"(add --phase {other} or --phase all)"
+        )
+    return kept
+
+
+def with_options(
+    profile: P,
+    phase: str,
+    smoke: str | None,
+    user: str | None,
+    ca: str | None,
+    targets: Sequence[str] | None,
+    target_user: str | None,
+) -> P:
+    """The profile with the run's post options as its ``post_run`` section;
+    :class:`InputError` (exit 2) for a bad ``--phase`` or ``--ca``."""
+    if phase not in PHASES:
+        raise InputError(f"--phase {phase!r}: expected one of {', '.join(PHASES)}")
+    if smoke is not None and not _PROJECT.fullmatch(smoke):
+        raise InputError(f"--smoke {smoke!r}: not a Harbor project name (a-z, 0-9, . _ -)")
+    if ca is not None and not os.path.isfile(ca):
+        raise InputError(f"--ca {ca}: no such file")
+    given = {
+        "smoke": smoke,
+        "user": user,
+        "ca": os.path.abspath(ca) if ca else None,
+        "replication": list(targets or ()),
+        "replication_user": target_user,
+    }
+    data: Mapping[str, Any] = profile.data  # type: ignore[attr-defined]
+    merged = {**data, "post_run": {k: v for k, v in given.items() if v}}
+    return dataclasses.replace(profile, data=merged)  # type: ignore[type-var]
+
+
+__all__: Sequence[str] = [
+    "CHECKS",
+    "GROUP",
+    "PHASES",
+    "cross_skips",
+    "in_phase",
+    "of_phase",
+    "with_options",
+]
