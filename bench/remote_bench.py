@@ -26,8 +26,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.dockerd import start_dockerd  # noqa: E402
-from tests.support.sshhost import SshHost, import_image, make_client, start_host  # noqa: E402
+from tests.support.dockerd import start_dockerd
+from tests.support.sshhost import SshHost, import_image, make_client, start_host
 
 SIZES = (10, 30)
 FORKS = 10

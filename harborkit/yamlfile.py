@@ -266,7 +266,7 @@ class JsonRefused(json.JSONDecodeError):
     ``lineno``/``colno`` of a syntax error."""
 
 
-class _Refuse(Exception):  # noqa: N818 - internal signal, carries what to search for
+class _Refuse(Exception):
     def __init__(self, message: str, needle: str, nth: int = 1) -> None:
         super().__init__(message)
         self.needle, self.nth = needle, nth

@@ -133,7 +133,7 @@ class LayerPipeline:
                     with self._diff_ready:
                         self._diff[msg[1]] = ("sha256:" + h.hexdigest(), size)
                         self._diff_ready.notify_all()
-            except BaseException as e:  # noqa: BLE001 - handed to the reader thread
+            except BaseException as e:
                 self.error = e
 
     def _write_loop(self) -> None:
@@ -170,7 +170,7 @@ class LayerPipeline:
                         continue
                     new = self._out.end_blob(digest, sink.size)
                     self._compressed[msg[1]] = (digest, sink.size if new else -1)
-            except BaseException as e:  # noqa: BLE001 - handed to the reader thread
+            except BaseException as e:
                 self.error = e
         if gz is not None:
             with contextlib.suppress(Exception):

@@ -76,7 +76,7 @@ def _load(group: str, base: type) -> tuple[list[tuple[Any, str]], list[PluginFai
         source = _dist_name(ep)
         try:
             classes: list[Any] = _as_checks(ep.load(), base)
-        except Exception as e:  # noqa: BLE001 - a broken plugin must not stop the run
+        except Exception as e:
             failures.append(
                 PluginFailure(f"{ep.name} = {ep.value}", source, f"{type(e).__name__}: {e}")
             )

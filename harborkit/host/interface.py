@@ -18,7 +18,7 @@ class HostError(HarborkitError):
     exit_code = 3
 
 
-class NotAvailable(Exception):  # noqa: N818 - reads better at the raise site
+class NotAvailable(Exception):
     """A fact that this host cannot provide (for example: a sysroot has no
     running processes). The engine turns it into a ``skip`` with the reason."""
 
@@ -27,7 +27,7 @@ class NotAvailable(Exception):  # noqa: N818 - reads better at the raise site
         self.reason = reason
 
 
-class UnreadableFile(Exception):  # noqa: N818 - reads better at the raise site
+class UnreadableFile(Exception):
     """A file a check asked for that harborkit will not read: a FIFO, a device,
     a socket or a folder where a file should be, or a file past the size limit.
 

@@ -257,7 +257,7 @@ def run_bounded(
     is killed on the deadline, on too much output, and when done."""
     tramp = _limit_data() + "os.execvp(sys.argv[1], sys.argv[1:])\n"
     try:
-        proc = subprocess.Popen(  # noqa: S603 - argv list
+        proc = subprocess.Popen(
             [sys.executable, "-I", "-S", "-c", tramp, *argv],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -338,7 +338,7 @@ def regex_search(pattern: str, names: list[str], what: str) -> list[int]:
     timeout = limit_timeout()
     payload = json.dumps({"pattern": pattern, "names": names})
     try:
-        r = subprocess.run(  # noqa: S603 - argv list
+        r = subprocess.run(
             [sys.executable, "-I", "-S", "-c", _limit_data() + _MATCHER],
             input=payload,
             capture_output=True,

@@ -281,7 +281,7 @@ class LocalHost(_FileHost):
     def run(self, argv: Sequence[str], *, timeout: float = 10.0) -> CommandResult:
         args = tuple(argv)
         try:
-            proc = subprocess.run(  # noqa: S603 - argv list, never a shell
+            proc = subprocess.run(
                 args,
                 capture_output=True,
                 text=True,

@@ -266,7 +266,7 @@ class SshConnection:
         None when ``ssh`` cannot say (the real call will tell why)."""
         argv = ["ssh", "-G", *self.base_argv()[1:]]
         try:
-            proc = subprocess.Popen(  # noqa: S603
+            proc = subprocess.Popen(
                 argv,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
@@ -408,7 +408,7 @@ class SshConnection:
     def _ask_exit(self) -> None:
         argv = [*self.base_argv()[:-2], "-O", "exit", "--", self.target.host]
         try:
-            proc = subprocess.Popen(  # noqa: S603
+            proc = subprocess.Popen(
                 argv,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,

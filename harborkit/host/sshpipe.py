@@ -23,7 +23,7 @@ MAX_STDERR = 1 << 20
 _CHUNK = 1 << 16
 
 
-class Stopped(Exception):  # noqa: N818 - a signal between pump and its caller
+class Stopped(Exception):
     """A remote call stopped before its end: its one-line reason."""
 
     def __init__(self, why: str, stderr: bytes = b"") -> None:
@@ -50,7 +50,7 @@ def kill_group(proc: subprocess.Popen[bytes]) -> None:
 def spawn(argv: list[str]) -> subprocess.Popen[bytes]:
     """Start ``ssh`` in its own process group (killed whole on expiry), all pipes ours."""
     try:
-        return subprocess.Popen(  # noqa: S603 - argv list, never a local shell
+        return subprocess.Popen(
             argv,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

@@ -126,7 +126,7 @@ def skipped(reason: str) -> Outcome:
     return Outcome(Status.SKIP, reason)
 
 
-class SkipCheck(Exception):  # noqa: N818
+class SkipCheck(Exception):
     """Raised by a check that does not apply here; the message is the reason."""
 
 
@@ -160,7 +160,7 @@ class CheckContext:
         if key not in self._memo:
             try:
                 self._memo[key] = (True, compute())
-            except Exception as e:  # noqa: BLE001 - re-raised for every caller
+            except Exception as e:
                 self._memo[key] = (False, e)
         ok, value = self._memo[key]
         if not ok:

@@ -23,7 +23,7 @@ class NoRedirectSession(requests.Session):
     values (``http://[127.0.0.2]/``) before our own strict check could name them.
     """
 
-    def get_redirect_target(self, resp: requests.Response) -> str | None:  # noqa: ARG002
+    def get_redirect_target(self, resp: requests.Response) -> str | None:
         return None
 
 

@@ -93,7 +93,7 @@ def stall_window() -> float:
 class BodySource(Protocol):
     """A streamed request body of known length."""
 
-    def read(self, n: int = -1) -> bytes: ...  # noqa: D102
+    def read(self, n: int = -1) -> bytes: ...
 
     def __len__(self) -> int: ...
 

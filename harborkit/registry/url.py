@@ -124,7 +124,7 @@ def parse_target(url: str, where: str) -> Target:
     if why is None:
         try:
             readings = _readings(url)
-        except Exception:  # noqa: BLE001 - any parser refusing it is a refusal
+        except Exception:
             why = "a URL parser refuses it"
         else:
             if len(readings) != 1:

@@ -70,7 +70,7 @@ def http_server(installer_bytes: bytes) -> Iterator[HttpServer]:
     files = {f"/{INSTALLER_NAME}": installer_bytes}
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server API
+        def do_GET(self) -> None:
             if self.path.startswith("/stall/"):  # headers, a few bytes, then nothing
                 self.send_response(200)
                 self.send_header("Content-Length", str(1 << 20))

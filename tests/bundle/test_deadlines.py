@@ -138,7 +138,7 @@ def trickler() -> Iterator[Trickler]:
     hits: list[str] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server API
+        def do_GET(self) -> None:
             hits.append(self.path)
             body = b"\x1f\x8b" + b"x" * 4096
             head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n\r\n".encode()

@@ -76,7 +76,7 @@ def pair(
     return Pair(base, delta, ids, top.diff_id)
 
 
-def _meta(path: Path):  # noqa: ANN202 - BundleMetadata
+def _meta(path: Path):
     with tarfile.open(path) as tf:
         return metadata_from_json(tf.extractfile(METADATA_NAME).read()), tf.getnames()  # type: ignore[union-attr]
 

@@ -46,7 +46,7 @@ def broken_daemon() -> Iterator[str]:
     """An HTTP server on loopback that answers every request with a 500."""
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server API
+        def do_GET(self) -> None:
             body = b'{"message": "daemon is shutting down"}'
             self.send_response(500)
             self.send_header("Content-Type", "application/json")

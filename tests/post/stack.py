@@ -80,7 +80,7 @@ class TokenService:
             def address_string(self) -> str:
                 return "unix"
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server API
+            def do_GET(self) -> None:
                 service.requests += 1
                 self._answer()
 

@@ -33,7 +33,7 @@ def _in_stack_netns(daemon_pid: int, fn: Callable[[], T]) -> T:
                 return
         try:
             out.append(fn())
-        except BaseException as e:  # noqa: BLE001 - re-raised on the caller's thread
+        except BaseException as e:
             errors.append(e)
 
     t = threading.Thread(target=work)
@@ -71,7 +71,7 @@ def harbor_host(harbor_stack: st.HarborStack) -> Iterator[tuple[sshhost.SshHost,
             host.stop()
 
 
-def test_post_over_ssh_judges_the_stack(stack: st.HarborStack, harbor_host) -> None:  # noqa: ANN001
+def test_post_over_ssh_judges_the_stack(stack: st.HarborStack, harbor_host) -> None:
     host, client = harbor_host
     stack.tokens.users["admin"] = "changed-pw"
     stack.docker("stop", "-t", "1", "harbor-portal")

@@ -296,7 +296,7 @@ def test_smoke_refused_or_not_asked(stack: st.HarborStack) -> None:
     assert (rc, result(report, "post.smoke")["message"]) == (0, "opt-in: --smoke PROJECT")
 
 
-def test_clients_insecure_entry_and_reach(stack: st.HarborStack, tmp_path) -> None:  # noqa: ANN001
+def test_clients_insecure_entry_and_reach(stack: st.HarborStack, tmp_path) -> None:
     # an address that exists only in the stack's network namespace: not 127/8,
     # so dockerd does not treat it as insecure by default
     subprocess.run(

@@ -40,7 +40,7 @@ from tests.support.registry import (
 )
 
 
-def _spec(refs: list[str]):  # noqa: ANN202 - BundleManifest
+def _spec(refs: list[str]):
     return manifest_from_dict(
         {
             "harbor_version": "v1.8.0",
@@ -239,7 +239,7 @@ class _KillingProgress:
     def __init__(self, reg: Registry, after: int) -> None:
         self.reg, self.after, self.seen, self.killed = reg, after, 0, False
 
-    def task(self, description: str, total: int | None = None):  # noqa: ANN201
+    def task(self, description: str, total: int | None = None):
         outer = self
 
         class T:
@@ -340,7 +340,7 @@ def test_push_then_docker_pull(
             client.close()
 
 
-def res_meta(bundle: Path):  # noqa: ANN201 - tuple[ImageRecord, ...]
+def res_meta(bundle: Path):
     """The image records of a verified bundle."""
     from harborkit.bundle.verify import verify_bundle
 
@@ -432,7 +432,7 @@ def test_damaged_cache_entry_is_fetched_again_and_inspect_works(
 class _FreezingProgress(_KillingProgress):
     """Once ``after`` bytes arrived: SIGSTOP the registry, then SIGINT this process."""
 
-    def task(self, description: str, total: int | None = None):  # noqa: ANN201
+    def task(self, description: str, total: int | None = None):
         outer = self
 
         class T:
@@ -586,7 +586,7 @@ def test_interrupted_push_to_a_stalled_registry_is_prompt_and_rerunnable(
         fp = _FreezingProgress(target, 4 << 20)
         fp_task = fp.task
 
-        def task(description: str, total: int | None = None):  # noqa: ANN202
+        def task(description: str, total: int | None = None):
             return fp_task("fetch blobs" if description == "push" else "-", total)
 
         fp.task = task  # type: ignore[method-assign]

@@ -231,7 +231,7 @@ def test_docker_config_credentials(
         assert push_image(c, img) == img.digest
 
 
-def _bio(b: bytes):  # noqa: ANN202
+def _bio(b: bytes):
     import io
 
     return io.BytesIO(b)

@@ -56,7 +56,7 @@ class Daemon:
         env["DOCKER_HOST"] = self.url
         return env
 
-    def client(self):  # noqa: ANN201 - docker.DockerClient, imported lazily
+    def client(self):
         """A Docker SDK client for this daemon."""
         import docker
 

@@ -385,11 +385,11 @@ class HostileRegistry:
                         "Set-Cookie": f"hk_{witness}=secret-{id(self)}; Path=/"
                     }
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server API
+            def do_GET(self) -> None:
                 self._record()
                 reg._witness_answer(self) if witness else reg._answer(self)
 
-            do_HEAD = do_PUT = do_POST = do_PATCH = do_GET  # noqa: N815
+            do_HEAD = do_PUT = do_POST = do_PATCH = do_GET
 
         return Handler
 

@@ -202,7 +202,7 @@ def write_docker_archive(images: Sequence[Image], out: Path | io.BufferedIOBase)
             fileobj.close()
 
 
-def load_images(client, images: Sequence[Image]) -> None:  # noqa: ANN001 - docker.DockerClient
+def load_images(client, images: Sequence[Image]) -> None:
     """``docker load`` ``images`` into the daemon behind ``client``."""
     buf = io.BytesIO()
     write_docker_archive(images, buf)

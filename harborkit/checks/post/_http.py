@@ -110,7 +110,7 @@ def request(
         raise
     except ssl.SSLCertVerificationError as e:
         raise HttpError(f"{what}: certificate not valid: {e.verify_message or e.reason}") from None
-    except Exception as e:  # noqa: BLE001 - whatever the peer did, one line
+    except Exception as e:
         if fired.is_set() or time.monotonic() >= end:
             raise HttpError(f"{what}: no complete answer within {limit:g}s") from None
         if isinstance(e, http.client.BadStatusLine):

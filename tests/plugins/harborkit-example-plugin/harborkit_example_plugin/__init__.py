@@ -21,7 +21,7 @@ class MotdMentionsHarbor(Check):
             return passed("/etc/motd mentions Harbor")
         return failed("/etc/motd does not mention Harbor")
 
-    def plan(self, ctx: CheckContext, outcome: Outcome):  # noqa: ANN201 - Sequence[Change]
+    def plan(self, ctx: CheckContext, outcome: Outcome):
         """The fix, as planned changes: the same hint, diff, apply and rollback
         as the built-in checks get."""
         from harborkit.model.change import file_change, read_bytes
