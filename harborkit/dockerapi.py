@@ -230,6 +230,20 @@ def host_client(host: _DockerHost) -> Any:
         ) from e
 
 
+def insecure_registries(info: Any) -> tuple[set[str], list[str]]:
+    """What a running dockerd treats as insecure, from its ``docker info``: the
+    registries it names (index names) and the networks (CIDRs), as it reports them."""
+    registry = (info.get("RegistryConfig") if isinstance(info, dict) else None) or {}
+    configs = registry.get("IndexConfigs") if isinstance(registry, dict) else None
+    index = {
+        str(name)
+        for name, conf in (configs.items() if isinstance(configs, dict) else ())
+        if isinstance(conf, dict) and not conf.get("Secure", True)
+    }
+    cidrs = registry.get("InsecureRegistryCIDRs") if isinstance(registry, dict) else None
+    return index, [str(c) for c in cidrs or []]
+
+
 @contextlib.contextmanager
 def session(timeout: float | None = None) -> Iterator[docker.DockerClient]:
     """:func:`connect`, closed afterwards."""

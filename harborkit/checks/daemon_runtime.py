@@ -11,7 +11,7 @@ from harborkit.checks.daemon_json_file import read_daemon_json
 from harborkit.checks.daemon_json_plan import docker_restart
 from harborkit.checks.docker import DaemonUnreachable, docker_address, docker_error
 from harborkit.checks.dockerd_registry import _network, _registry_host, _strip_scheme, covers
-from harborkit.dockerapi import host_client
+from harborkit.dockerapi import host_client, insecure_registries
 from harborkit.model.check import Check, CheckContext, Finding, Outcome, Severity, SkipCheck, Status
 
 if TYPE_CHECKING:
@@ -67,13 +67,7 @@ class DaemonRuntime(Check):
             )
         finally:
             client.close()
-        registry = info.get("RegistryConfig") or {}
-        index = {
-            name
-            for name, conf in (registry.get("IndexConfigs") or {}).items()
-            if conf and not conf.get("Secure", True)
-        }
-        cidrs = [str(c) for c in registry.get("InsecureRegistryCIDRs") or []]
+        index, cidrs = insecure_registries(info)
         findings = [self._entry(e, index, cidrs) for e in entries]
         findings += self._extra(entries, index, cidrs)
         harbor, _ = _harbor.address_of(ctx)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from harborkit.checks.daemon_json import DaemonRuntime
 from harborkit.checks.post import api_checks
 from harborkit.checks.post._http import HttpError, deadline_seconds
-from harborkit.dockerapi import DaemonUnreachable, docker_error, host_client
+from harborkit.dockerapi import DaemonUnreachable, docker_error, host_client, insecure_registries
 from harborkit.host.local import LocalHost
 from harborkit.model.check import Check, CheckContext, Finding, Outcome, Severity, Status
 
@@ -27,13 +27,7 @@ def insecure_finding(ctx: CheckContext) -> Finding:
         return Finding(Status.FAIL, "dockerd", f"docker info failed: {docker_error(e)}")
     finally:
         client.close()
-    registry = info.get("RegistryConfig") or {}
-    index = {
-        name
-        for name, conf in (registry.get("IndexConfigs") or {}).items()
-        if isinstance(conf, dict) and not conf.get("Secure", True)
-    }
-    cidrs = [str(c) for c in registry.get("InsecureRegistryCIDRs") or []]
+    index, cidrs = insecure_registries(info)
     found = DaemonRuntime._harbor(where.hostname, where.http_port, index, cidrs)
     return Finding(found.status, "insecure-registries", found.message, found.expected, found.actual)
 
