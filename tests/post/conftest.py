@@ -20,7 +20,7 @@ from tests.post import stack as st
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def harbor_stack() -> Iterator[st.HarborStack]:
     if os.geteuid() != 0 or not Path(st.COMPOSE).exists():
         pytest.skip("needs root and Debian's docker-compose (make test installs it)")
