@@ -7,8 +7,10 @@ PY      = $(VENV)/bin/python
 # as an independent cross-check, busybox for tiny image rootfs, pigz (dockerd
 # uses it to unpack gzip layers), xmllint, debootstrap for the benchmark images
 # and the sshd test hosts, the OpenSSH client for check --host, chromium to open
-# the HTML report headless, minisign to check bundle signatures as a target would.
-DEBS    = docker.io docker-compose nginx-light docker-registry skopeo busybox-static pigz libxml2-utils debootstrap iproute2 procps ca-certificates chromium openssh-client minisign
+# the HTML report headless, minisign to check bundle signatures as a target would,
+# docker-compose and nginx-light for the Harbor-shaped stack of the post-install
+# tests, GNU time to measure a run's own peak memory.
+DEBS    = docker.io docker-compose nginx-light docker-registry skopeo busybox-static pigz libxml2-utils debootstrap iproute2 procps ca-certificates chromium openssh-client minisign time
 
 .PHONY: setup system-deps run test smoke lint bench clean mutation mutation-load
 

@@ -196,7 +196,7 @@ def _prepare(audit: AuditOptions, remote: RemoteOptions, post: PostOptions) -> _
     )
     waiver_list = load_waivers(audit.waivers) if audit.waivers else []
     skip = split_names(audit.skip) + phases.cross_skips(post.phase)
-    selection = Selection(prof.select, prof.skip, split_names(audit.only), skip)
+    selection = Selection(prof.select, prof.skip, split_names(audit.only), skip, post.phase)
     cross = builtin_cluster_checks()
     selection.validate_names([*(lc.cls for lc in loaded), *cross], failures)  # type: ignore[list-item]
     loaded = phases.of_phase(loaded, post.phase, selection)

@@ -14,7 +14,16 @@ from harborkit.engine.plugins import LoadedCheck, PluginFailure
 from harborkit.engine.waivers import Waiver
 from harborkit.errors import InputError
 from harborkit.host.interface import NotAvailable, UnreadableFile
-from harborkit.model.check import Check, CheckContext, Finding, Outcome, Severity, SkipCheck, Status
+from harborkit.model.check import (
+    Check,
+    CheckContext,
+    Finding,
+    Outcome,
+    Severity,
+    SkipCheck,
+    Status,
+    in_phase,
+)
 from harborkit.model.result import CheckInfo, CheckResult, Report, WaiverUse
 
 if TYPE_CHECKING:
@@ -36,6 +45,8 @@ class Selection:
     skip: tuple[str, ...] = ()
     only: tuple[str, ...] = ()
     cli_skip: tuple[str, ...] = ()
+    #: ``pre`` (before the install), ``post`` (the running Harbor) or ``all``
+    phase: str = "pre"
 
     def picks(self, cls: type[Check]) -> bool:
         return self.picks_name(cls.id, cls.group)
@@ -44,7 +55,12 @@ class Selection:
         def hit(names: Iterable[str]) -> bool:
             return any(n in ("all", check_id, group) for n in names)
 
-        if not hit(self.select) or hit(self.skip) or hit(self.cli_skip):
+        if (
+            not in_phase(group, self.phase)
+            or not hit(self.select)
+            or hit(self.skip)
+            or hit(self.cli_skip)
+        ):
             return False
         return not self.only or hit(self.only)
 

@@ -125,10 +125,6 @@ def prepare(
     prof = with_harbor(with_nodes(load_profile(profile), node or []), harbor)
     selection = Selection(prof.select, prof.skip, split_names(only), split_names(skip))
     selection.validate_names([lc.cls for lc in loaded], failures)
-    from harborkit.checks.post import in_phase
-
-    # fix plans before the install: the post-install checks (a running Harbor) are not its own
-    loaded = [lc for lc in loaded if in_phase(lc.cls.group, "pre")]
     from harborkit.host import LocalHost, SysrootHost
 
     host: Host = SysrootHost(root) if root else LocalHost()

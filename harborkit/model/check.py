@@ -211,7 +211,21 @@ class Check(ABC):
         return (cls.__doc__ or "").strip()
 
 
+#: the group of the post-install checks: judged only with ``--phase post`` or ``all``
+POST_GROUP = "post"
+#: ``pre``: before the install (every other group); ``post``: the running Harbor; ``all``: both
+PHASES = ("pre", "post", "all")
+
+
+def in_phase(group: str, phase: str) -> bool:
+    """Whether a check of ``group`` belongs to ``phase``."""
+    return phase == "all" or (group == POST_GROUP) == (phase == "post")
+
+
 __all__ = [
+    "PHASES",
+    "POST_GROUP",
+    "in_phase",
     "Check",
     "CheckContext",
     "CheckOptions",

@@ -49,10 +49,14 @@ def run_post(
     env: dict[str, str] | None = None,
     install_dir: Path | None = None,
     timeout: float = 120,
+    rss_file: Path | None = None,
 ) -> tuple[int, dict[str, Any], str]:
     """``harborkit check --phase post -f json`` (in the stack's network namespace
-    when a stack is given); ``(exit code, report, stderr)``."""
+    when a stack is given); ``(exit code, report, stderr)``. With ``rss_file``,
+    GNU time writes harborkit's own peak RSS (KiB) there."""
     argv = [sys.executable, "-m", "harborkit", "check", "--phase", "post", "-f", "json"]
+    if rss_file is not None:
+        argv = ["/usr/bin/time", "-f", "%M", "-o", str(rss_file), *argv]
     folder = install_dir or (stack.install_dir if stack else None)
     if folder is not None:
         argv += ["--install-dir", str(folder)]

@@ -11,14 +11,12 @@ from typing import Any, TypeVar
 
 from harborkit.checks.post import api_checks, clients, replication, smoke, stack_checks
 from harborkit.errors import InputError
-from harborkit.model.check import Check
+from harborkit.model.check import PHASES, Check, in_phase
+from harborkit.model.check import POST_GROUP as GROUP
 
 P = TypeVar("P")
 _PROJECT = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*", re.ASCII)
 L = TypeVar("L")
-
-GROUP = "post"
-PHASES = ("pre", "post", "all")
 
 CHECKS: list[type[Check]] = [
     stack_checks.PostContainers,
@@ -34,11 +32,6 @@ CHECKS: list[type[Check]] = [
 ]
 
 
-def in_phase(group: str, phase: str) -> bool:
-    """``pre``: today's checks; ``post``: the post group; ``all``: both."""
-    return phase == "all" or (group == GROUP) == (phase == "post")
-
-
 def cross_skips(phase: str) -> tuple[str, ...]:
     """The cross-node checks (group ``cluster``) compare hosts before the install:
     skipped when only the post checks run."""
@@ -49,7 +42,7 @@ def of_phase(loaded: Sequence[L], phase: str, selection: Any) -> list[L]:
     """The loaded checks of ``phase``; :class:`InputError` (exit 2) when the
     selection picks checks, but only of another phase."""
     kept = [lc for lc in loaded if in_phase(lc.cls.group, phase)]  # type: ignore[attr-defined]
-    picks = selection.picks
+    picks = dataclasses.replace(selection, phase="all").picks  # what it names, any phase
     if not any(picks(lc.cls) for lc in kept) and any(picks(lc.cls) for lc in loaded):  # type: ignore[attr-defined]
         other = "post" if phase == "pre" else "pre"
         raise InputError(

@@ -17,9 +17,18 @@ from urllib.parse import urlencode, urlsplit
 
 from harborkit.checks import _harbor
 from harborkit.checks.post._http import Answer, HttpError, basic, request, shown
-from harborkit.model.check import Check, CheckContext, Finding, Outcome, Severity, SkipCheck, Status
+from harborkit.model.check import (
+    POST_GROUP,
+    Check,
+    CheckContext,
+    Finding,
+    Outcome,
+    Severity,
+    SkipCheck,
+    Status,
+)
 
-GROUP = "post"
+GROUP = POST_GROUP
 DEFAULT_USER = "admin"
 DEFAULT_PASSWORD = "Harbor12345"  # printed by the guide, Harbor v1.8.0's default
 PASSWORD_ENV = "HARBORKIT_HARBOR_PASSWORD"

@@ -7,9 +7,17 @@ from typing import Any
 from harborkit.checks import _harbor
 from harborkit.checks.post import _stack
 from harborkit.checks.post._stack import Stack, StackError, get
-from harborkit.model.check import Check, CheckContext, Finding, Outcome, Severity, Status
+from harborkit.model.check import (
+    POST_GROUP,
+    Check,
+    CheckContext,
+    Finding,
+    Outcome,
+    Severity,
+    Status,
+)
 
-GROUP = "post"
+GROUP = POST_GROUP
 LOG_SERVICE = "log"
 PROXY_SERVICE = "proxy"
 LOG_PORT = "127.0.0.1:1514"
