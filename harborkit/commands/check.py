@@ -195,11 +195,11 @@ def _prepare(audit: AuditOptions, remote: RemoteOptions, post: PostOptions) -> _
         post.replication_user,
     )
     waiver_list = load_waivers(audit.waivers) if audit.waivers else []
-    skip = split_names(audit.skip) + phases.cross_skips(post.phase)
-    selection = Selection(prof.select, prof.skip, split_names(audit.only), skip, post.phase)
+    selection = Selection(
+        prof.select, prof.skip, split_names(audit.only), split_names(audit.skip), post.phase
+    )
     cross = builtin_cluster_checks()
     selection.validate_names([*(lc.cls for lc in loaded), *cross], failures)  # type: ignore[list-item]
-    loaded = phases.of_phase(loaded, post.phase, selection)
     many = remote.used or len(audit.roots) > 1
     require_some(selection, loaded, cross if many else [], failures)
     return _Run(audit, loaded, failures, prof, selection, waiver_list, cross)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import ipaddress
 import math
 import re
@@ -32,8 +34,21 @@ class Profile:
 
 
 def load_profile(path: str | Path | None = None) -> Profile:
-    """Load and validate a profile (the built-in Harbor v1.8.0 one by default)."""
-    p = Path(path) if path is not None else default_profile()
+    """Load and validate a profile (the built-in Harbor v1.8.0 one by default).
+
+    The built-in profile is read and validated once per process; each call
+    gets its own copy, so a caller that edits one changes no other."""
+    if path is None:
+        return copy.deepcopy(_builtin())
+    return _load(Path(path))
+
+
+@functools.cache
+def _builtin() -> Profile:
+    return _load(default_profile())
+
+
+def _load(p: Path) -> Profile:
     doc = load_yaml(p, "profile")
     if not isinstance(doc.data, dict):
         raise InputError(f"{doc.where()}: a profile is a mapping of settings")

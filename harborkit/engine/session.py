@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +47,16 @@ def require_some(
         return
     if any(selection.picks_name(plugin_id(f), PLUGIN_GROUP) for f in failures):
         return
+    if selection.phase != "all":  # the names pick checks, but of the other phase
+        named = replace(selection, phase="all")
+        if any(named.picks(lc.cls) for lc in loaded) or any(
+            named.picks_name(c.id, c.group) for c in cross
+        ):
+            other = "post" if selection.phase == "pre" else "pre"
+            raise InputError(
+                f"--phase {selection.phase}: the selected checks are all of phase {other} "
+                f"(add --phase {other} or --phase all)"
+            )
     said = [f"--only {','.join(selection.only)}"] if selection.only else []
     said += [f"--skip {','.join(selection.cli_skip)}"] if selection.cli_skip else []
     by = " ".join(said) if said else "the profile's select/skip"

@@ -9,7 +9,6 @@ nothing from the engine or the checks.
 
 from __future__ import annotations
 
-import functools
 import posixpath
 import shlex
 from collections.abc import Iterable, Mapping
@@ -223,7 +222,6 @@ def declared_wants(check: type[Check]) -> list[str]:
     return out
 
 
-@functools.cache
 def _builtin_profile() -> Mapping[str, Any]:
-    """The built-in profile, read and validated once per process (read only here)."""
+    """The built-in profile (read and validated once per process by load_profile)."""
     return load_profile().data

@@ -59,6 +59,7 @@ from harborkit.model.cluster import ClusterCheck, ClusterContext
 from harborkit.model.result import CheckInfo, CheckResult, Report, WaiverUse
 from tests.cluster.hosts import FIXTURES as FIXTURES_engine
 from tests.cluster.nodes import node, snapshot
+from tests.support.plugins import lay_out_dist
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sysroots"
 
@@ -303,12 +304,9 @@ d-missing = hkzzc_plugin.nowhere:X
 @pytest.fixture
 def cluster_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A distribution with cross-node checks, laid out as pip lays one out."""
-    (tmp_path / "hkzzc_plugin").mkdir()
-    (tmp_path / "hkzzc_plugin/__init__.py").write_text(CLUSTER_PLUGIN)
-    info = tmp_path / "hkzzc_plugin-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: hkzzc-plugin\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(CLUSTER_ENTRY_POINTS)
+    lay_out_dist(
+        tmp_path, "hkzzc_plugin", "hkzzc-plugin", CLUSTER_PLUGIN, CLUSTER_ENTRY_POINTS, package=True
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     importlib.invalidate_caches()
     yield tmp_path

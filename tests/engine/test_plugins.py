@@ -29,6 +29,7 @@ from harborkit.engine.profile import load_profile, with_nodes
 from harborkit.engine.runner import Selection, plugin_id
 from harborkit.errors import ExitCode, InputError
 from harborkit.model.check import Check, CheckContext, Outcome, passed
+from tests.support.plugins import lay_out_dist
 
 PLUGIN = """
 from harborkit.model.check import Check, passed
@@ -78,12 +79,7 @@ f-missing = hkzz_plugin.nowhere:X
 
 @pytest.fixture
 def plugin_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    (tmp_path / "hkzz_plugin").mkdir()
-    (tmp_path / "hkzz_plugin/__init__.py").write_text(PLUGIN)
-    info = tmp_path / "hkzz_plugin-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: hkzz-plugin\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(ENTRY_POINTS)
+    lay_out_dist(tmp_path, "hkzz_plugin", "hkzz-plugin", PLUGIN, ENTRY_POINTS, package=True)
     monkeypatch.syspath_prepend(str(tmp_path))
     importlib.invalidate_caches()
     yield tmp_path
@@ -217,11 +213,7 @@ BROKEN = "raise RuntimeError('plugin failed at import')\n"
 
 
 def _dist(root: Path, module: str, dist: str, source: str, entry_points: str) -> None:
-    (root / f"{module}.py").write_text(source)
-    info = root / f"{module}-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(f"[{GROUP}]\n{entry_points}")
+    lay_out_dist(root, module, dist, source, f"[{GROUP}]\n{entry_points}")
 
 
 @pytest.fixture

@@ -32,26 +32,6 @@ CHECKS: list[type[Check]] = [
 ]
 
 
-def cross_skips(phase: str) -> tuple[str, ...]:
-    """The cross-node checks (group ``cluster``) compare hosts before the install:
-    skipped when only the post checks run."""
-    return ("cluster",) if phase == "post" else ()
-
-
-def of_phase(loaded: Sequence[L], phase: str, selection: Any) -> list[L]:
-    """The loaded checks of ``phase``; :class:`InputError` (exit 2) when the
-    selection picks checks, but only of another phase."""
-    kept = [lc for lc in loaded if in_phase(lc.cls.group, phase)]  # type: ignore[attr-defined]
-    picks = dataclasses.replace(selection, phase="all").picks  # what it names, any phase
-    if not any(picks(lc.cls) for lc in kept) and any(picks(lc.cls) for lc in loaded):  # type: ignore[attr-defined]
-        other = "post" if phase == "pre" else "pre"
-        raise InputError(
-            f"--phase {phase}: the selected checks are all of phase {other} "
-            f"(add --phase {other} or --phase all)"
-        )
-    return kept
-
-
 def with_options(
     profile: P,
     phase: str,
@@ -85,8 +65,6 @@ __all__: Sequence[str] = [
     "CHECKS",
     "GROUP",
     "PHASES",
-    "cross_skips",
     "in_phase",
-    "of_phase",
     "with_options",
 ]
