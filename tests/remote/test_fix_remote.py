@@ -1,0 +1,170 @@
+"""``harborkit fix`` over SSH against real sshd hosts (issue 22 items 1-3, 5).
+
+Two hosts of the lab's image, started for this module, hold the
+guide-as-written files; ``node-b``'s limits.conf differs from ``node-a``'s,
+so each has its own plan (another id, another diff). Nothing here touches the
+lab's shared hosts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import subprocess
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from harborkit.errors import ExitCode
+from tests.remote.conftest import FIXTURES, Lab, hk
+from tests.support.sshhost import SshHost, start_host
+
+LIMITS = "/etc/security/limits.conf"
+FILES = (
+    LIMITS,
+    "/etc/security/limits.d/20-nproc.conf",
+    "/etc/profile",
+    "/etc/docker/daemon.json",
+    "/etc/sysctl.d/99-harborkit.conf",
+)
+#: checks whose plan is files only (no command needs systemd or docker here)
+ONLY = ("--only", "limits.pam,sysctl.persisted")
+B_LINE = "# node-b: a line node-a does not have\n"
+
+
+@pytest.fixture(scope="module")
+def pair(lab: Lab) -> Iterator[tuple[SshHost, SshHost]]:
+    names = ("node-a", "node-b")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        hosts = list(
+            pool.map(lambda n: start_host(lab.image, lab.env, n, lab.client.public_key), names)
+        )
+    try:
+        for h in hosts:
+            h.put_tree(FIXTURES / "guide-as-written")
+        hosts[1].exec(f"printf '%s' '{B_LINE}' >> {LIMITS}")
+        lab.client.trust(hosts)
+        yield hosts[0], hosts[1]
+    finally:
+        for h in hosts:
+            h.stop()
+
+
+def state(host: SshHost) -> str:
+    """sha256, mode, owner of every planned file (or 'absent')."""
+    out = []
+    for f in FILES:
+        out.append(
+            host.exec(
+                f"if [ -e {f} ]; then printf '%s %s ' \"$(stat -c '%a %u:%g' {f})\" {f}; "
+                f"sha256sum < {f}; else echo absent {f}; fi"
+            )
+        )
+    return "".join(out)
+
+
+def plan_ids(out: str) -> dict[str, str]:
+    return dict(re.findall(r"^harborkit fix: (\S+) \(remote\), plan ([0-9a-f]{12}):", out, re.M))
+
+
+def fix(lab: Lab, *args: str) -> subprocess.CompletedProcess[str]:
+    return hk("fix", *args, config=lab.client.config)
+
+
+def test_dry_run_plans_each_host_from_its_own_files(
+    lab: Lab, pair: tuple[SshHost, SshHost]
+) -> None:
+    a, b = pair
+    before = state(a), state(b)
+    r = fix(lab, "--host", f"{a.target},{b.target}", *ONLY)
+    assert r.returncode == 0, r.stderr
+    ids = plan_ids(r.stdout)
+    assert set(ids) == {"node-a", "node-b"} and ids["node-a"] != ids["node-b"], r.stdout
+    # each host's own diff: node-b's extra line is only in node-b's section
+    part_a, part_b = r.stdout.split("harborkit fix: node-b (remote)")
+    assert B_LINE.strip() not in part_a and B_LINE.strip() in part_b
+    assert f"+++ b{LIMITS}" in part_a and f"+++ b{LIMITS}" in part_b
+    assert f"--plan {ids['node-a']},{ids['node-b']}" in r.stdout
+    # the same plan ids as a dry run of each host alone
+    for h in pair:
+        one = fix(lab, "--host", h.target, *ONLY)
+        assert plan_ids(one.stdout) == {h.name: ids[h.name]}, one.stderr
+    assert (state(a), state(b)) == before  # a dry run changes nothing
+
+
+def test_a_down_host_does_not_stop_the_others(lab: Lab, pair: tuple[SshHost, SshHost]) -> None:
+    a, _ = pair
+    r = fix(lab, "--host", f"{a.target},{lab.down_address}", "--connect-timeout", "2", *ONLY)
+    assert r.returncode == ExitCode.UNREACHABLE, r.stderr
+    assert set(plan_ids(r.stdout)) == {"node-a"}
+    errors = r.stderr.strip().splitlines()
+    assert len(errors) == 1 and errors[0].startswith(f"harborkit: error: {lab.down_address}")
+
+
+def test_format_sh_and_ansible_write_one_file_per_host(
+    lab: Lab, pair: tuple[SshHost, SshHost], tmp_path: Path
+) -> None:
+    a, b = pair
+    ids = plan_ids(fix(lab, "--host", f"{a.target},{b.target}", *ONLY).stdout)
+    for fmt, suffix in (("sh", ".sh"), ("ansible", ".yml")):
+        out = tmp_path / fmt
+        r = fix(lab, "--host", f"{a.target},{b.target}", *ONLY, "-f", fmt, "-o", str(out))
+        assert r.returncode == 0, r.stderr
+        assert sorted(p.name for p in out.iterdir()) == [f"node-a{suffix}", f"node-b{suffix}"]
+        for h in pair:
+            text = (out / f"{h.name}{suffix}").read_text()
+            assert ids[h.name] in text
+            assert (B_LINE.strip() in text) == (h is b) or fmt == "ansible"
+        if fmt == "sh":
+            assert (out / "node-a.sh").stat().st_mode & 0o777 == 0o755
+
+
+def test_format_needs_an_output_folder(
+    lab: Lab, pair: tuple[SshHost, SshHost], tmp_path: Path
+) -> None:
+    a, _ = pair
+    r = fix(lab, "--host", a.target, *ONLY, "-f", "sh")
+    assert (r.returncode, r.stderr.strip()) == (
+        ExitCode.USAGE,
+        "harborkit: error: --format sh/ansible with several hosts needs -o DIR",
+    )
+    f = tmp_path / "file"
+    f.write_text("x")
+    r = fix(lab, "--host", a.target, *ONLY, "-f", "sh", "-o", str(f))
+    assert r.returncode == ExitCode.USAGE and "not a folder" in r.stderr
+    assert f.read_text() == "x"
+
+
+def test_snapshot_dir_plans_like_ssh(
+    lab: Lab, pair: tuple[SshHost, SshHost], tmp_path: Path
+) -> None:
+    a, b = pair
+    ids = plan_ids(fix(lab, "--host", f"{a.target},{b.target}", *ONLY).stdout)
+    script = hk("collect", "--script")
+    assert script.returncode == 0, script.stderr
+    snaps = tmp_path / "snaps"
+    snaps.mkdir()
+    for h in pair:
+        data = h.exec("exec /bin/sh -s", input=script.stdout.encode(), raw=True)
+        (snaps / f"{h.name}.hksnap").write_bytes(data)
+    r = hk("fix", "--snapshot", str(snaps), *ONLY)
+    assert r.returncode == 0, r.stderr
+    assert plan_ids(r.stdout) == ids
+    r = hk("fix", "--snapshot", str(snaps), *ONLY, "--apply")
+    assert r.returncode == ExitCode.USAGE and "--snapshot" in r.stderr
+
+
+def test_host_names_become_safe_file_names() -> None:
+    from harborkit.commands.fix_remote import safe_name
+
+    assert safe_name("server58") == "server58"
+    assert safe_name("../../etc/passwd") == "_.._etc_passwd"
+    assert safe_name("a b\nc\x1b[31m") == "a_b_c__31m"
+    assert safe_name("...") == "host"
+    assert safe_name("root@10.0.0.1 (root@10.0.0.1:2222)") == "root_10.0.0.1__root_10.0.0.1_2222_"
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
