@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
+from harborkit.commands.fix_apply import HostPlan, RemoteFix
 from harborkit.commands.options import AuditOptions, FixFormat, RemoteOptions
 from harborkit.commands.output import one as _one
 from harborkit.errors import InputError
@@ -23,29 +23,6 @@ if TYPE_CHECKING:
     from harborkit.commands.remote import RemoteRun
     from harborkit.engine.audit import Session
     from harborkit.model.change import Plan
-    from harborkit.model.result import Report
-
-
-@dataclass(frozen=True)
-class RemoteFix:
-    """What ``fix`` was asked to do on the hosts."""
-
-    apply: bool = False
-    expect_plan: str | None = None
-    restart_docker: bool = False
-    rollback: bool = False
-    list_journal: bool = False
-    journal_id: str | None = None
-
-
-@dataclass(frozen=True)
-class HostPlan:
-    """One host's report before the fix and the plan made from it."""
-
-    name: str
-    before: Report
-    plan: Plan
-    pid: str
 
 
 def fix_remote(
@@ -70,8 +47,10 @@ def fix_remote(
             raise InputError("--format sh/ansible writes the plans out; not with --apply")
         if output is None:
             raise InputError("--format sh/ansible with several hosts needs -o DIR")
-    if what.rollback or what.list_journal or what.apply:
-        raise InputError("--apply, --rollback and --list over SSH: not yet")
+    if what.rollback or what.list_journal:
+        from harborkit.commands.fix_apply import journal_remote
+
+        journal_remote(remote, what)
     session = _session(audit)
     run = collect(remote, session)
     plans = host_plans(run)
@@ -79,6 +58,10 @@ def fix_remote(
     if fmt is not FixFormat.diff:
         assert output is not None
         export_all(plans, fmt, output)
+    elif what.apply:
+        from harborkit.commands.fix_apply import apply_all
+
+        code = max(code, apply_all(remote, plans, what, run, lambda: collect(remote, session)))
     else:
         show_all(plans)
     _errors(run.failure_lines)

@@ -27,10 +27,11 @@ FILES = (
     "/etc/security/limits.d/20-nproc.conf",
     "/etc/profile",
     "/etc/docker/daemon.json",
-    "/etc/sysctl.d/99-harborkit.conf",
+    "/etc/security/limits.d/90-harbor.conf",
 )
 #: checks whose plan is files only (no command needs systemd or docker here)
 ONLY = ("--only", "limits.pam,sysctl.persisted")
+BUSYBOX = Path("/usr/bin/busybox")
 B_LINE = "# node-b: a line node-a does not have\n"
 
 
@@ -168,3 +169,87 @@ def test_host_names_become_safe_file_names() -> None:
 
 def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def reset(host: SshHost, extra: str = "") -> None:
+    """The host as the fixture made it: the guide's files, no journal."""
+    created = " ".join(f for f in FILES if f != LIMITS)
+    host.exec(f"rm -rf /var/lib/harborkit {created}")
+    host.put_tree(FIXTURES / "guide-as-written")
+    if extra:
+        host.exec(f"printf '%s' '{extra}' >> {LIMITS}")
+
+
+@pytest.fixture
+def fresh(pair: tuple[SshHost, SshHost]) -> Iterator[tuple[SshHost, SshHost]]:
+    reset(pair[0])
+    reset(pair[1], B_LINE)
+    # a mode and an owner of its own: kept by the fix, restored by the rollback
+    pair[0].exec(f"chmod 0640 {LIMITS} && chown 1234:5678 {LIMITS}")
+    yield pair
+
+
+def journals(host: SshHost) -> str:
+    return str(host.exec("ls /var/lib/harborkit/fix 2>/dev/null || true"))
+
+
+@pytest.fixture(params=["dash", "busybox"])
+def shell(request: pytest.FixtureRequest, pair: tuple[SshHost, SshHost]) -> Iterator[str]:
+    """/bin/sh on node-b is dash, or BusyBox's ash (node-a keeps dash)."""
+    b = pair[1]
+    if request.param == "busybox":
+        b.exec("cat > /bin/busybox && chmod 755 /bin/busybox", input=BUSYBOX.read_bytes())
+        b.exec("ln -sf /bin/busybox /bin/sh")
+        assert "BusyBox" in b.exec("/bin/sh --help 2>&1 || true")
+    try:
+        yield request.param
+    finally:
+        b.exec("ln -sf dash /bin/sh")
+
+
+def test_apply_both_hosts_then_nothing_then_rollback_byte_exact(
+    lab: Lab, fresh: tuple[SshHost, SshHost], shell: str
+) -> None:
+    a, b = fresh
+    hosts = f"{a.target},{b.target}"
+    before = state(a), state(b)
+    assert " 640 1234:5678 " in " " + before[0]
+    ids = plan_ids(fix(lab, "--host", hosts, *ONLY).stdout)
+    r = fix(lab, "--host", hosts, *ONLY, "--apply", "--plan", f"{ids['node-a']},{ids['node-b']}")
+    assert r.returncode == 0, r.stdout + r.stderr
+    for h in fresh:
+        assert f"harborkit fix: {h.name}: applied plan {ids[h.name]} as journal " in r.stdout
+    assert r.stdout.count("limits.pam               fail    pass") == 2, r.stdout
+    assert r.stdout.rstrip().endswith("summary: node-a fixed, node-b fixed")
+    fixed = state(a), state(b)
+    assert fixed[0] != before[0] and fixed[1] != before[1]
+    assert f"640 1234:5678 {LIMITS}" in fixed[0]  # mode and owner kept
+    assert "absent" not in fixed[0] + fixed[1]  # the drop-in was made
+    assert fixed[0].split(LIMITS)[1][:66] != fixed[1].split(LIMITS)[1][:66]  # each its own bytes
+    for h in fresh:  # the journal: 0700, a manifest with sha256, mode, owner
+        jid = journals(h).split()
+        assert len(jid) == 1
+        j = f"/var/lib/harborkit/fix/{jid[0]}"
+        assert h.exec(f"stat -c %a /var/lib/harborkit/fix {j}").split() == ["700", "700"]
+        assert h.exec(f"cat {j}/state") == "applied"
+    man = a.exec("cat /var/lib/harborkit/fix/*/manifest")
+    assert f"0 1 {before[0].split(LIMITS)[1].split()[0]} 640 1234 5678 {LIMITS}\n" in man + "\n"
+    # the second apply: nothing to change, no second journal
+    r = fix(lab, "--host", hosts, *ONLY, "--apply")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [
+        "harborkit fix: node-a: nothing to change",
+        "harborkit fix: node-b: nothing to change",
+        "summary: node-a unchanged, node-b unchanged",
+    ]
+    assert all(len(journals(h).split()) == 1 for h in fresh)
+    r = fix(lab, "--host", hosts, "--list")
+    assert r.returncode == 0 and r.stdout.count(" applied ") == 2, r.stdout
+    r = fix(lab, "--host", hosts, "--rollback")
+    assert r.returncode == 0, r.stderr
+    assert (
+        r.stdout.count("removed: /etc/security/limits.d/90-harbor.conf (the fix created it)") == 2
+    )
+    assert (state(a), state(b)) == before  # byte-exact: sha256, mode, owner; created ones gone
+    r = fix(lab, "--host", hosts, "--rollback")
+    assert r.returncode == ExitCode.USAGE and r.stdout.count("no journal to roll back") == 2
