@@ -126,7 +126,7 @@ def _judge_apply(pid: str) -> Callable[[str, list[list[str]]], Outcome]:
                 name,
                 ExitCode.FIX_REFUSED,
                 f"refused: journal {rest} was cut off halfway; complete it with "
-                f"'harborkit fix --host {name} --rollback {rest}' (nothing was changed)",
+                f"'harborkit fix --rollback {rest}' and the same --host (nothing was changed)",
             )
         if word == "docker":
             return Outcome(

@@ -253,3 +253,110 @@ def test_apply_both_hosts_then_nothing_then_rollback_byte_exact(
     assert (state(a), state(b)) == before  # byte-exact: sha256, mode, owner; created ones gone
     r = fix(lab, "--host", hosts, "--rollback")
     assert r.returncode == ExitCode.USAGE and r.stdout.count("no journal to roll back") == 2
+
+
+def test_a_host_changed_since_the_plan_is_refused_and_untouched(
+    lab: Lab, fresh: tuple[SshHost, SshHost]
+) -> None:
+    a, b = fresh
+    hosts = f"{a.target},{b.target}"
+    ids = plan_ids(fix(lab, "--host", hosts, *ONLY).stdout)
+    b.exec(f"printf '# edited after the review\\n' >> {LIMITS}")
+    edited = state(b)
+    r = fix(lab, "--host", hosts, *ONLY, "--apply", "--plan", f"{ids['node-a']},{ids['node-b']}")
+    assert r.returncode == ExitCode.FIX_REFUSED, r.stdout + r.stderr
+    assert f"harborkit fix: node-a: applied plan {ids['node-a']} as journal " in r.stdout
+    assert re.search(
+        r"^harborkit fix: node-b: refused: the plan is now [0-9a-f]{12}, not one of --plan "
+        rf"{ids['node-a']},{ids['node-b']}: the host changed since you reviewed it "
+        r"\(nothing was changed\)$",
+        r.stdout,
+        re.M,
+    ), r.stdout
+    assert r.stdout.rstrip().endswith("summary: node-a fixed, node-b refused")
+    assert state(b) == edited and journals(b) == ""
+
+
+def _hand_plan(old: bytes | None, path: str = LIMITS) -> object:
+    from harborkit.model.change import FileChange, Plan
+
+    other = FileChange(("limits.pam",), "/etc/profile", b"# profile\n", None, "t", owned=True)
+    mine = FileChange(("limits.pam",), path, b"* soft nofile 65536\n", old, "t")
+    return Plan(files=(mine, other))
+
+
+@pytest.mark.parametrize("case", ["edited", "removed", "a link", "created"])
+def test_the_applier_itself_refuses_a_file_that_is_not_as_planned(
+    fresh: tuple[SshHost, SshHost], shell: str, case: str
+) -> None:
+    # between harborkit's collect and its applier the file changes (a race, an
+    # admin): the applier's own sha256 check refuses, and nothing changes
+    from harborkit.fix.remote import render_applier
+
+    _, b = fresh
+    planned = b.exec(f"cat {LIMITS}", raw=True)
+    plan = _hand_plan(None if case == "created" else planned)
+    if case == "edited":
+        b.exec(f"echo '# one more line' >> {LIMITS}")
+    elif case == "removed":
+        b.exec(f"rm {LIMITS}")
+    elif case == "a link":
+        b.exec(f"cp {LIMITS} /root/l && ln -sf /root/l {LIMITS}")
+    before = state(b)
+    text = render_applier(plan, journal_id="20990101T000000Z-abc", plan_id="abc", created="now")  # type: ignore[arg-type]
+    out = b.exec("exec /bin/sh -s", input=text.encode())
+    why = {"edited": "changed", "removed": "changed", "a link": "not-a-file", "created": "exists"}
+    assert out.strip().splitlines()[-1] == f"HK refused {LIMITS} {why[case]}"
+    assert state(b) == before and journals(b) == ""
+
+
+def test_an_apply_cut_off_halfway_is_refused_then_rolled_back(
+    lab: Lab, fresh: tuple[SshHost, SshHost], shell: str
+) -> None:
+    from harborkit.fix.remote import render_applier
+
+    a, b = fresh
+    before = state(b)
+    plan = _hand_plan(b.exec(f"cat {LIMITS}", raw=True))
+    text = render_applier(plan, journal_id="20260101T000000Z-cut", plan_id="cut", created="x")  # type: ignore[arg-type]
+    # the connection drops after the first file was written: sh reads no more
+    start = text.index("  hk_put ")
+    cut = text[: text.index("esac\n", start) + 5]
+    b.exec("exec /bin/sh -s", input=cut.encode())
+    assert b.exec("cat /var/lib/harborkit/fix/20260101T000000Z-cut/state") == "applying"
+    halfway = state(b)
+    assert halfway != before
+    hosts = f"{a.target},{b.target}"
+    r = fix(lab, "--host", hosts, *ONLY, "--apply")
+    assert r.returncode == ExitCode.FIX_REFUSED, r.stdout + r.stderr
+    assert (
+        "harborkit fix: node-b: refused: journal 20260101T000000Z-cut was cut off halfway; "
+        "complete it with 'harborkit fix --rollback 20260101T000000Z-cut' "
+        "and the same --host (nothing was changed)"
+    ) in r.stdout
+    assert state(b) == halfway
+    assert "node-a fixed, node-b refused" in r.stdout
+    r = fix(lab, "--host", b.target, "--rollback", "20260101T000000Z-cut")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert state(b) == before
+    r = fix(lab, "--host", b.target, *ONLY, "--apply")
+    assert r.returncode == 0 and "node-b: applied plan" in r.stdout, r.stdout + r.stderr
+
+
+def test_become_with_nopasswd_sudo_and_a_password_only_user(
+    lab: Lab, fresh: tuple[SshHost, SshHost]
+) -> None:
+    a, _ = fresh
+    before = state(a)
+    r = fix(lab, "--host", f"admin@{a.address}", "--become", *ONLY, "--apply")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "applied plan" in r.stdout and state(a) != before
+    r = fix(lab, "--host", f"admin@{a.address}", "--become", "--rollback")
+    assert r.returncode == 0 and state(a) == before, r.stdout + r.stderr
+    kept = journals(a)  # the rolled-back journal stays, listed as such
+    assert len(kept.split()) == 1
+    r = fix(lab, "--host", f"clerk@{a.address}", "--become", *ONLY, "--apply")
+    assert r.returncode == ExitCode.UNREACHABLE
+    errors = r.stderr.strip().splitlines()
+    assert len(errors) == 1 and "wants a password (harborkit runs sudo -n)" in errors[0], errors
+    assert state(a) == before and journals(a) == kept
