@@ -45,6 +45,7 @@ from harborkit.commands.options import (
 )
 from harborkit.commands.output import one as _one
 from harborkit.errors import EnvironmentProblem, InputError
+from harborkit.fix.remote import JOURNAL
 
 if TYPE_CHECKING:
     from harborkit.engine.audit import Session
@@ -105,6 +106,8 @@ def fix_command(
         command_timeout,
     )
     validate(remote, root)
+    if remote.used and journal_dir is not None:
+        raise InputError(f"--journal-dir: on hosts reached over SSH the journal is {JOURNAL}")
     if remote.used:
         from harborkit.commands.fix_remote import RemoteFix, fix_remote
 

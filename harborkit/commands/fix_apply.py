@@ -89,7 +89,7 @@ def run_each(
         try:
             data, _ = conn.run_script(script)
         except SshError as e:
-            return Outcome(name, ExitCode.UNREACHABLE, e.message)
+            return Outcome(name, ExitCode.UNREACHABLE, cut_note(e.message))
         return judge(name, outcome(data))
 
     with ssh_session() as (control, conns):
@@ -98,6 +98,14 @@ def run_each(
         work = [(c, name) for c, (name, _) in zip(conns, targets, strict=True)]
         with ThreadPoolExecutor(max_workers=max(1, min(remote.forks, len(work)))) as pool:
             return list(pool.map(lambda w: one(*w), work))
+
+
+def cut_note(message: str) -> str:
+    """An SSH failure while a program ran: it may have been cut off."""
+    return (
+        f"{message}; the program may have been cut off: see --list (a journal left "
+        "'applying' is completed by --rollback)"
+    )
 
 
 def _judge_apply(pid: str) -> Callable[[str, list[list[str]]], Outcome]:

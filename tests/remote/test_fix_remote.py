@@ -360,3 +360,34 @@ def test_become_with_nopasswd_sudo_and_a_password_only_user(
     errors = r.stderr.strip().splitlines()
     assert len(errors) == 1 and "wants a password (harborkit runs sudo -n)" in errors[0], errors
     assert state(a) == before and journals(a) == kept
+
+
+def test_the_applier_killed_mid_way_leaves_a_journal_rollback_completes(
+    lab: Lab, fresh: tuple[SshHost, SshHost]
+) -> None:
+    a, b = fresh
+    before = state(b)
+    # the applier's first file put in place is its last act: its shell is killed
+    wrapper = (
+        '#!/bin/sh\n/bin/mv "$@"\ncase "$3" in /var/lib/*) ;; *)\n'
+        "  rm -f /usr/local/bin/mv; kill -KILL $PPID;;\nesac\n"
+    )
+    b.exec("cat > /usr/local/bin/mv && chmod 755 /usr/local/bin/mv", input=wrapper.encode())
+    try:
+        r = fix(lab, "--host", f"{a.target},{b.target}", *ONLY, "--apply")
+    finally:
+        b.exec("rm -f /usr/local/bin/mv")
+    assert r.returncode == ExitCode.UNREACHABLE, r.stdout + r.stderr
+    assert "summary: node-a fixed, node-b failed" in r.stdout
+    line = next(x for x in r.stdout.splitlines() if x.startswith("harborkit fix: node-b: "))
+    assert "cut off" in line and "--list" in line, line
+    halfway = state(b)
+    assert halfway != before
+    listed = fix(lab, "--host", b.target, "--list")
+    assert re.search(r"^  \S+ +applying ", listed.stdout, re.M), listed.stdout
+    r = fix(lab, "--host", b.target, *ONLY, "--apply")
+    assert r.returncode == ExitCode.FIX_REFUSED and "was cut off halfway" in r.stdout
+    assert state(b) == halfway
+    r = fix(lab, "--host", b.target, "--rollback")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert state(b) == before
