@@ -295,10 +295,14 @@ def _judge_rollback(name: str, out: list[list[str]]) -> Outcome:
         for w in out
         if w[:1] in (["restored"], ["removed"])
     )
+    lines += tuple(f"cannot undo: {' '.join(w[1:])}" for w in out if w[:1] == ["cannotundo"])
     last = out[-1] if out else ["failed", "the rollback said nothing (was it cut off?)"]
     word, rest = last[0], " ".join(last[1:])
+    n = sum(1 for w in out if w[:1] in (["restored"], ["removed"]))
     if word == "rolledback":
-        return Outcome(name, 0, f"rolled back journal {rest}: {len(lines)} file(s) restored", lines)
+        return Outcome(
+            name, 0, f"rolled back journal {rest}: {n} file(s) restored or removed", lines
+        )
     if word == "nojournal":
         return Outcome(name, ExitCode.USAGE, "no journal to roll back")
     if word == "already":

@@ -29,12 +29,13 @@ import shlex
 from harborkit.fix.export import (
     _PRINTF_CHUNK,
     ExportError,
-    _sh_command,
+    _sh_say,
+    _sh_word,
     ascii_shown,
     plain_path,
     printf_format,
 )
-from harborkit.model.change import Plan
+from harborkit.model.change import Command, Plan
 
 #: the journal folder on every host
 JOURNAL = "/var/lib/harborkit/fix"
@@ -134,6 +135,23 @@ def _docker_guard(plan: Plan, restart_docker: bool) -> str:
     )
 
 
+def _command(n: int, c: Command, file_checks: set[str]) -> str:
+    """Run ``c`` (only when its files changed, if it has files; ``systemctl``
+    only under systemd); one that ran is recorded in the journal's ``commands``
+    with what rollback cannot undo."""
+    setup: list[str] = []
+    words = [_sh_word(a, setup, f"hk_a{n}_{k}") for k, a in enumerate(c.argv)]
+    cond = "hk_systemd" if c.argv[0] == "systemctl" else f"command -v {words[0]} >/dev/null 2>&1"
+    if set(c.check_ids) & file_checks:
+        checks = " ".join(shlex.quote(ascii_shown(i)) for i in c.check_ids)
+        cond = f"hk_touched {checks} && {cond}"
+    said = c.shell + (f" ({c.irreversible})" if c.irreversible else "")
+    record = f"printf '%s\\n' {shlex.quote(ascii_shown(said))} >> \"$D/commands\""
+    return "".join(setup) + (
+        f"if {cond}; then {record}; {' '.join(words)}; else {_sh_say('not run: ' + c.shell)}; fi\n"
+    )
+
+
 def render_applier(
     plan: Plan, *, journal_id: str, plan_id: str, created: str, restart_docker: bool = False
 ) -> str:
@@ -178,7 +196,7 @@ def render_applier(
     if plan.commands:
         file_checks = {c for f in plan.files for c in f.check_ids}
         out.append("{\n")
-        out.extend(_sh_command(n, c, file_checks) for n, c in enumerate(plan.commands))
+        out.extend(_command(n, c, file_checks) for n, c in enumerate(plan.commands))
         out.append("} >&2\n")
     out.append(f"printf 'HK applied %s\\n' {shlex.quote(journal_id)}\n")
     return "".join(out)
@@ -215,6 +233,9 @@ while read -r n ex sha mode uid gid p; do
         printf 'HK removed %s\n' "$p"
     fi
 done < "$D/manifest"
+if [ -f "$D/commands" ]; then
+    while read -r c; do printf 'HK cannotundo %s\n' "$c"; done < "$D/commands"
+fi
 printf rolled-back > "$D/state"
 printf 'HK rolledback %s\n' "$hk_id"
 """

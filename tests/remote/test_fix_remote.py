@@ -391,3 +391,28 @@ def test_the_applier_killed_mid_way_leaves_a_journal_rollback_completes(
     r = fix(lab, "--host", b.target, "--rollback")
     assert r.returncode == 0, r.stdout + r.stderr
     assert state(b) == before
+
+
+def test_a_command_runs_only_when_its_files_changed_and_rollback_names_it(
+    lab: Lab, fresh: tuple[SshHost, SshHost]
+) -> None:
+    from dataclasses import replace
+
+    from harborkit.fix.remote import render_applier
+    from harborkit.model.change import Command
+
+    _, b = fresh
+    before = state(b)
+    plan = _hand_plan(b.exec(f"cat {LIMITS}", raw=True))
+    cmd = Command(("limits.pam",), ("touch", "/tmp/hk ran"), "t", irreversible="a file made")
+    plan = replace(plan, commands=(cmd,))  # type: ignore[type-var]
+    for n in (1, 2):
+        text = render_applier(plan, journal_id=f"2026010{n}T000000Z-c", plan_id="c", created="x")  # type: ignore[arg-type]
+        out = b.exec("exec /bin/sh -s", input=text.encode())
+        assert out.strip().splitlines()[-1] == f"HK applied 2026010{n}T000000Z-c"
+        ran = b.exec("ls /tmp/hk\\ ran 2>/dev/null; rm -f '/tmp/hk ran'")
+        assert ran.strip() == ("/tmp/hk ran" if n == 1 else ""), n  # files unchanged: not run
+    r = fix(lab, "--host", b.target, "--rollback", "20260101T000000Z-c")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "  cannot undo: touch '/tmp/hk ran' (a file made)" in r.stdout.splitlines()
+    assert state(b) == before
