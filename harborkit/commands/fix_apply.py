@@ -156,7 +156,7 @@ def apply_all(
     again: Callable[[], RemoteRun],
 ) -> int:
     """Apply each host's plan; collect again; BEFORE/AFTER per host; the worst exit code."""
-    from harborkit.fix.remote import render_applier
+    from harborkit.fix.export import ExportError
 
     wanted = set((what.expect_plan or "").split(",")) - {""}
     by_name = {hp.name: hp for hp in plans}
@@ -174,13 +174,12 @@ def apply_all(
             )
         if not (hp.plan.files or hp.plan.commands):
             return Outcome(name, 0, "nothing to change")
-        return render_applier(
-            hp.plan,
-            journal_id=f"{stamp}-{hp.pid}",
-            plan_id=hp.pid,
-            created=created,
-            restart_docker=what.restart_docker,
-        )
+        try:
+            return _applier(hp, stamp, created, what.restart_docker)
+        except ExportError as e:  # a name no program can carry: this host only
+            return Outcome(
+                name, ExitCode.FIX_REFUSED, f"refused: {e.message} (nothing was changed)"
+            )
 
     targets = [(hp.name, run.ssh_targets[hp.name]) for hp in plans if hp.name in run.ssh_targets]
     done = {o.name: o for o in run_each(remote, targets, program, _judge_apply_by(by_name))}
@@ -200,6 +199,18 @@ def apply_all(
         code = max(code, o.code, 1 if still else 0)
     print("summary: " + ", ".join(f"{_one(n)} {_short(o)}" for n, o in done.items()))
     return code
+
+
+def _applier(hp: HostPlan, stamp: str, created: str, restart_docker: bool) -> str:
+    from harborkit.fix.remote import render_applier
+
+    return render_applier(
+        hp.plan,
+        journal_id=f"{stamp}-{hp.pid}",
+        plan_id=hp.pid,
+        created=created,
+        restart_docker=restart_docker,
+    )
 
 
 def _judge_apply_by(by_name: dict[str, HostPlan]) -> Callable[[str, list[list[str]]], Outcome]:

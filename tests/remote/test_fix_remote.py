@@ -416,3 +416,41 @@ def test_a_command_runs_only_when_its_files_changed_and_rollback_names_it(
     assert r.returncode == 0, r.stdout + r.stderr
     assert "  cannot undo: touch '/tmp/hk ran' (a file made)" in r.stdout.splitlines()
     assert state(b) == before
+
+
+HOSTILE_NAME = "/etc/hk dir/it's $(touch canary) `id` %s\\n\t.conf"
+HOSTILE_BYTES = b"\x00\xff'$(touch /tmp/canary)`touch /tmp/canary`\n%s%n\\x41\\\n\r\nHK applied x\n"
+
+
+def test_hostile_names_and_bytes_are_data_written_and_removed_exactly(
+    lab: Lab, fresh: tuple[SshHost, SshHost], shell: str
+) -> None:
+    from harborkit.fix.remote import render_applier
+    from harborkit.model.change import FileChange, Plan
+
+    _, b = fresh
+    b.exec("rm -rf '/etc/hk dir' /tmp/canary /canary /root/canary")
+    plan = Plan(files=(FileChange(("limits.pam",), HOSTILE_NAME, HOSTILE_BYTES, None, "t"),))
+    text = render_applier(plan, journal_id="20260101T000000Z-h", plan_id="h", created="x")
+    assert text.isascii()
+    out = b.exec("exec /bin/sh -s", input=text.encode())
+    assert out.strip().splitlines()[-1] == "HK applied 20260101T000000Z-h"
+    got = b.exec("cat /etc/hk\\ dir/*", raw=True)
+    assert got == HOSTILE_BYTES
+    assert b.exec("printf '%s' '/etc/hk dir'/*", raw=True) == HOSTILE_NAME.encode()
+    assert b.exec("ls /tmp/canary /canary /root/canary 2>/dev/null || true") == ""
+    r = fix(lab, "--host", b.target, "--rollback")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert b.exec("ls -A '/etc/hk dir'") == ""  # the file the fix made is gone
+    assert b.exec("ls /tmp/canary /canary /root/canary 2>/dev/null || true") == ""
+
+
+@pytest.mark.parametrize("path", ["etc/rel", "/etc/../passwd", "/etc//x", "/etc/./x", "/a\x00b"])
+def test_a_path_no_applier_can_carry_is_refused(path: str) -> None:
+    from harborkit.fix.export import ExportError
+    from harborkit.fix.remote import render_applier
+    from harborkit.model.change import FileChange, Plan
+
+    plan = Plan(files=(FileChange(("x",), path, b"y", None, "t"),))
+    with pytest.raises(ExportError, match="not a plain absolute path"):
+        render_applier(plan, journal_id="1-a", plan_id="a", created="x")
