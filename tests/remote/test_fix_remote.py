@@ -454,3 +454,22 @@ def test_a_path_no_applier_can_carry_is_refused(path: str) -> None:
     plan = Plan(files=(FileChange(("x",), path, b"y", None, "t"),))
     with pytest.raises(ExportError, match="not a plain absolute path"):
         render_applier(plan, journal_id="1-a", plan_id="a", created="x")
+
+
+def test_inventory_and_limit_apply_and_list_only_the_hosts_chosen(
+    lab: Lab, fresh: tuple[SshHost, SshHost], tmp_path: Path
+) -> None:
+    a, b = fresh
+    inv = tmp_path / "hosts.ini"
+    inv.write_text(f"[nodes]\nnode-a ansible_host={a.address}\nnode-b ansible_host={b.address}\n")
+    before_a = state(a)
+    r = fix(lab, "-i", str(inv), "--limit", "node-b", *ONLY, "--apply")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.rstrip().endswith("summary: node-b fixed")
+    assert state(a) == before_a and journals(a) == ""
+    r = fix(lab, "-i", str(inv), "--list")
+    assert r.returncode == 0, r.stderr
+    assert "harborkit fix: node-a: no fixes journaled in /var/lib/harborkit/fix" in r.stdout
+    assert re.search(r"^  \S+-[0-9a-f]{12} +applied ", r.stdout, re.M), r.stdout
+    r = fix(lab, "-i", str(inv), "--limit", "node-b", "--rollback")
+    assert r.returncode == 0 and "harborkit fix: node-b: rolled back journal" in r.stdout
