@@ -11,8 +11,12 @@ from typing import TYPE_CHECKING, NoReturn
 import typer
 
 from harborkit.commands.options import (
+    AcceptNewHostKeysOpt,
     ApplyOpt,
     AuditOptions,
+    BecomeOpt,
+    CommandTimeoutOpt,
+    ConnectTimeoutOpt,
     FixFormat,
     FixFormatOpt,
     FixHarborConfigOpt,
@@ -23,16 +27,25 @@ from harborkit.commands.options import (
     FixProfileOpt,
     FixRootOpt,
     FixSkipOpt,
+    ForksOpt,
     HarborOption,
+    HostsOpt,
+    InventoryOpt,
     JournalDirOpt,
     JournalIdArg,
+    LimitOpt,
     ListJournalOpt,
     PlanIdOpt,
+    RemoteOptions,
     RestartDockerOpt,
     RollbackOpt,
+    SnapshotOpt,
+    SshConfigOpt,
+    validate,
 )
 from harborkit.commands.output import one as _one
 from harborkit.errors import EnvironmentProblem, InputError
+from harborkit.fix.remote import JOURNAL
 
 if TYPE_CHECKING:
     from harborkit.engine.audit import Session
@@ -59,15 +72,48 @@ def fix_command(
     fmt: FixFormatOpt = FixFormat.diff,
     output: FixOutputOpt = None,
     journal_id: JournalIdArg = None,
+    hosts: HostsOpt = None,
+    snapshot: SnapshotOpt = None,
+    inventory: InventoryOpt = None,
+    limit: LimitOpt = None,
+    forks: ForksOpt = 10,
+    ssh_config: SshConfigOpt = None,
+    become: BecomeOpt = False,
+    connect_timeout: ConnectTimeoutOpt = 10.0,
+    command_timeout: CommandTimeoutOpt = 45.0,
+    accept_new_host_keys: AcceptNewHostKeysOpt = False,
 ) -> None:
     """Turn failed checks into reviewed changes; apply and roll them back.
 
     Without --apply prints the plan (unified diffs, commands, manual steps).
     Exit codes: 0 done (nothing fails), 1 checks still fail (manual steps),
     2 usage, 3 environment (not root, read-only), 12 refused (a file changed
-    since the plan, a docker restart with running containers).
+    since the plan, a docker restart with running containers), 11 a host
+    could not be reached (--host/--inventory: the others are still fixed).
     """
     from harborkit.fix.target import Target
+
+    remote = RemoteOptions(
+        tuple(hosts or ()),
+        tuple(snapshot or ()),
+        inventory,
+        limit,
+        forks,
+        ssh_config,
+        become,
+        connect_timeout,
+        accept_new_host_keys,
+        command_timeout,
+    )
+    validate(remote, root)
+    if remote.used and journal_dir is not None:
+        raise InputError(f"--journal-dir: on hosts reached over SSH the journal is {JOURNAL}")
+    if remote.used:
+        from harborkit.commands.fix_remote import RemoteFix, fix_remote
+
+        audit = AuditOptions.of(profile, root, harbor_config, install_dir, node, harbor, only, skip)
+        what = RemoteFix(apply, expect_plan, restart_docker, rollback, list_journal, journal_id)
+        fix_remote(remote, audit, what, fmt, output)
 
     target = Target.of(root, journal_dir)
     if sum([apply, rollback, list_journal]) > 1:

@@ -6,7 +6,7 @@ The options themselves are :class:`~harborkit.commands.options.RemoteOptions`.""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from harborkit.commands.options import RemoteOptions, host_parts
@@ -33,6 +33,8 @@ class RemoteRun:
     failure_lines: list[str]
     round_trips: dict[str, int]
     fetched: dict[str, list[str]]  # facts each host was asked for after its snapshot
+    #: the SSH target of each host report, by its name in the report (for fix --host)
+    ssh_targets: dict[str, SshTarget] = field(default_factory=dict)
 
 
 def run_remote(
@@ -95,6 +97,8 @@ def run_remote(
         report = _name_targets(report, first_ssh, conns, duplicates)
         trips = {c.label: c.round_trips for c in conns}
         fetched = {c.label: list(c.fetched) for c in conns}
+        ssh_reports = report.hosts[first_ssh : first_ssh + len(conns)]
+        by_name = {r.host: c.target for r, c in zip(ssh_reports, conns, strict=False)}
     lines = [msg for _, msg in failures.items.values()]  # each names its host or file
     # hosts that failed in ways the backends did not classify (cluster's own Unreachable)
     known = set(failures.items)
@@ -105,7 +109,7 @@ def run_remote(
         from harborkit.host.ssh import UNREACHABLE_EXIT
 
         code = max(code, UNREACHABLE_EXIT)
-    return RemoteRun(report, code, lines, trips, fetched)
+    return RemoteRun(report, code, lines, trips, fetched, by_name)
 
 
 def _stopped_hosts(

@@ -1,0 +1,261 @@
+"""The POSIX-sh programs ``fix --host`` runs on a host over SSH: the applier,
+the rollback and the journal listing. Nothing is installed on the host; it
+needs ``sh`` (dash, bash --posix or BusyBox), ``sha256sum``, ``stat``, ``cp``,
+``mv``, ``mkdir`` and ``cut``.
+
+Everything from the host is data: file names and contents travel as printf
+formats made by :func:`~harborkit.fix.export.printf_format` (printable ASCII,
+no quote), other words are quoted with :func:`shlex.quote`. The programs print
+their outcome on stdout as ``HK WORD ...`` lines, which :func:`outcome` reads;
+what the commands of a plan print goes to stderr.
+
+The journal of a fix on the host, ``/var/lib/harborkit/fix/<id>/`` (0700):
+
+- ``state``: ``applying`` from before the first write until the last one,
+  then ``applied``; ``rolled-back`` once restored. A journal left
+  ``applying`` (the connection dropped, the applier killed) makes the next
+  apply refuse, and ``--rollback`` completes it;
+- ``manifest``: one line per file the fix changes, complete before the first
+  write: ``N EXISTED SHA256 MODE UID GID PATH`` (PATH a printf format with no
+  space; ``0 - - - -`` for a file the fix creates);
+- ``orig.N``: the original bytes of file N;
+- ``plan``, ``created``, ``checks``: for ``--list``.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from harborkit.fix.export import (
+    _PRINTF_CHUNK,
+    ExportError,
+    _sh_say,
+    _sh_word,
+    ascii_shown,
+    plain_path,
+    printf_format,
+)
+from harborkit.model.change import Command, Plan
+
+#: the journal folder on every host
+JOURNAL = "/var/lib/harborkit/fix"
+
+_LIB = r"""set -u
+umask 077
+HK_J=/var/lib/harborkit/fix
+hk_sha() { sha256sum < "$1" | cut -d ' ' -f 1; }
+hk_str() { hk_s="$(printf "$1"; printf x)"; hk_s="${hk_s%x}"; }
+hk_die() { printf 'HK failed %s\n' "$1"; exit 0; }
+"""
+
+_APPLY_LIB = r"""hk_changed=""
+hk_todo=""
+hk_refuse() { printf 'HK refused %s %s\n' "$1" "$2"; exit 0; }
+for hk_st in "$HK_J"/*/state; do
+    [ -f "$hk_st" ] || continue
+    case "$(cat "$hk_st")" in applied|rolled-back) ;; *)
+        hk_d="${hk_st%/state}"; printf 'HK unfinished %s\n' "${hk_d##*/}"; exit 0;;
+    esac
+done
+# hk_put FILE MODE NEW_SHA CHECKS COPY SHOWN: FILE atomically replaced by COPY
+hk_put() {
+    d="${1%/*}"; [ -n "$d" ] || d=/
+    t="$d/.harborkit-fix.$$"
+    mkdir -p "$d" || hk_die "$6: cannot make its folder"
+    rm -f "$t"
+    if [ -f "$1" ]; then
+        { cp -p "$1" "$t" && cat "$5" > "$t"; } || hk_die "$6: cannot write"
+    else
+        { cat "$5" > "$t" && chmod "$2" "$t"; } || hk_die "$6: cannot write"
+    fi
+    [ "$(hk_sha "$t")" = "$3" ] || { rm -f "$t"; hk_die "$6: the written copy is damaged"; }
+    mv -f "$t" "$1" || hk_die "$6: cannot rename"
+    rm -f "$5"
+    printf 'HK changed %s\n' "$6"
+    hk_changed="$hk_changed $4"
+}
+hk_touched() {
+    for c in "$@"; do
+        case " $hk_changed " in *" $c "*) return 0;; esac
+    done
+    return 1
+}
+hk_systemd() { [ -d /run/systemd/system ]; }
+"""
+
+
+def _fmt(path: str) -> str:
+    """``path`` as a printf format with no space (one manifest field)."""
+    data = plain_path(path).encode("utf-8", "surrogateescape")
+    return printf_format(data).replace(" ", "\\040")
+
+
+def _content(data: bytes, dest: str) -> list[str]:
+    if not data:
+        return [f": > {dest}\n"]
+    out = ["{\n"]
+    for line in data.splitlines(keepends=True):
+        for i in range(0, len(line), _PRINTF_CHUNK):
+            out.append(f"printf '{printf_format(line[i : i + _PRINTF_CHUNK])}'\n")
+    return [*out, f"}} > {dest} || hk_die 'cannot write the journal'\n"]
+
+
+def _checks(ids: tuple[str, ...]) -> str:
+    return shlex.quote(ascii_shown(" ".join(ids)))
+
+
+def _preflight(plan: Plan) -> list[str]:
+    """Every file still as planned (or already fixed): else refuse, changing nothing."""
+    out = []
+    for i, f in enumerate(plan.files):
+        p = _fmt(f.path)
+        out.append(f"hk_str '{p}'; f{i}=$hk_s\n")
+        out.append(
+            f'if [ -h "$f{i}" ] || [ -d "$f{i}" ]; then hk_refuse \'{p}\' not-a-file\n'
+            f'elif [ -f "$f{i}" ] && [ "$(hk_sha "$f{i}")" = {f.new_sha256} ]; then :\n'
+        )
+        if not f.owned and f.old_sha256 is None:
+            out.append(f"elif [ -e \"$f{i}\" ]; then hk_refuse '{p}' exists\n")
+        elif not f.owned:
+            out.append(
+                f'elif [ ! -f "$f{i}" ] || [ "$(hk_sha "$f{i}")" != {f.old_sha256} ]; then '
+                f"hk_refuse '{p}' changed\n"
+            )
+        out.append(f'else hk_todo="$hk_todo {i}"; fi\n')
+    return out
+
+
+def _docker_guard(plan: Plan, restart_docker: bool) -> str:
+    if restart_docker or not any(c.restarts_docker for c in plan.commands):
+        return ""
+    return (
+        "if hk_systemd && command -v docker >/dev/null 2>&1 "
+        '&& [ -n "$(docker ps -q 2>/dev/null)" ]; then '
+        "printf 'HK docker\\n'; exit 0; fi\n"
+    )
+
+
+def _command(n: int, c: Command, file_checks: set[str]) -> str:
+    """Run ``c`` (only when its files changed, if it has files; ``systemctl``
+    only under systemd); one that ran is recorded in the journal's ``commands``
+    with what rollback cannot undo."""
+    setup: list[str] = []
+    words = [_sh_word(a, setup, f"hk_a{n}_{k}") for k, a in enumerate(c.argv)]
+    cond = "hk_systemd" if c.argv[0] == "systemctl" else f"command -v {words[0]} >/dev/null 2>&1"
+    if set(c.check_ids) & file_checks:
+        checks = " ".join(shlex.quote(ascii_shown(i)) for i in c.check_ids)
+        cond = f"hk_touched {checks} && {cond}"
+    said = c.shell + (f" ({c.irreversible})" if c.irreversible else "")
+    record = f"printf '%s\\n' {shlex.quote(ascii_shown(said))} >> \"$D/commands\""
+    return "".join(setup) + (
+        f"if {cond}; then {record}; {' '.join(words)}; else {_sh_say('not run: ' + c.shell)}; fi\n"
+    )
+
+
+def render_applier(
+    plan: Plan, *, journal_id: str, plan_id: str, created: str, restart_docker: bool = False
+) -> str:
+    """The applier of ``plan``: refuses (changing nothing) unless every file
+    holds the planned bytes; journals the originals; writes each file
+    atomically keeping mode and owner; runs a command only when its files
+    changed (one that restarts docker while containers run only when allowed)."""
+    if not journal_id.replace("-", "").isalnum():
+        raise ExportError(f"{ascii_shown(journal_id)}: not a journal id")
+    out = [_LIB, _APPLY_LIB, *_preflight(plan), _docker_guard(plan, restart_docker)]
+    if not plan.commands:
+        out.append("[ -n \"$hk_todo\" ] || { printf 'HK nothing\\n'; exit 0; }\n")
+    out.append(
+        'mkdir -p "$HK_J" && chmod 700 "$HK_J" || hk_die "cannot make the journal folder"\n'
+        f'D="$HK_J"/{shlex.quote(journal_id)}\n'
+        'mkdir -m 700 "$D" || hk_die "cannot make the journal"\n'
+        'printf applying > "$D/state"\n'
+        f"printf '%s\\n' {shlex.quote(plan_id)} > \"$D/plan\"\n"
+        f"printf '%s\\n' {shlex.quote(created)} > \"$D/created\"\n"
+        f"printf '%s\\n' {_checks(plan.check_ids)} > \"$D/checks\"\n"
+        ': > "$D/manifest.tmp"\n'
+    )
+    for i, f in enumerate(plan.files):  # the originals and the manifest first
+        p = _fmt(f.path)
+        out.append(
+            f'case " $hk_todo " in *" {i} "*)\n'
+            f'  if [ -f "$f{i}" ]; then cp "$f{i}" "$D/orig.{i}" || hk_die copy\n'
+            f'    printf \'%s 1 %s %s %s\\n\' {i} "$(hk_sha "$D/orig.{i}")" '
+            f'"$(stat -c \'%a %u %g\' "$f{i}")" \'{p}\' >> "$D/manifest.tmp"\n'
+            f"  else printf '%s 0 - - - - %s\\n' {i} '{p}' >> \"$D/manifest.tmp\"; fi;;\n"
+            "esac\n"
+        )
+    out.append('mv -f "$D/manifest.tmp" "$D/manifest" || hk_die manifest\n')
+    for i, f in enumerate(plan.files):
+        out.append(f'case " $hk_todo " in *" {i} "*)\n')
+        out.extend(_content(f.new, f'"$D/new.{i}"'))
+        out.append(
+            f'  hk_put "$f{i}" {f.mode:04o} {f.new_sha256} {_checks(f.check_ids)} '
+            f"\"$D/new.{i}\" '{_fmt(f.path)}';;\nesac\n"
+        )
+    out.append('printf applied > "$D/state"\n')
+    if plan.commands:
+        file_checks = {c for f in plan.files for c in f.check_ids}
+        out.append("{\n")
+        out.extend(_command(n, c, file_checks) for n, c in enumerate(plan.commands))
+        out.append("} >&2\n")
+    out.append(f"printf 'HK applied %s\\n' {shlex.quote(journal_id)}\n")
+    return "".join(out)
+
+
+def render_rollback(journal_id: str | None) -> str:
+    """Restore the files of journal ``journal_id`` (default: the newest not
+    rolled back) byte for byte with their mode and owner; remove the files
+    the fix created. Completes an apply that was cut off."""
+    pick = (
+        f'D="$HK_J"/{shlex.quote(journal_id)}\n'
+        "[ -f \"$D/state\" ] || { printf 'HK nojournal\\n'; exit 0; }\n"
+        if journal_id is not None
+        else 'D=""\nfor hk_d in "$HK_J"/*/; do [ -f "$hk_d/state" ] || continue\n'
+        '  [ "$(cat "$hk_d/state")" = rolled-back ] || D="${hk_d%/}"; done\n'
+        "[ -n \"$D\" ] || { printf 'HK nojournal\\n'; exit 0; }\n"
+    )
+    return (
+        _LIB
+        + pick
+        + r"""hk_id="${D##*/}"
+[ "$(cat "$D/state")" = rolled-back ] && { printf 'HK already %s\n' "$hk_id"; exit 0; }
+[ -f "$D/manifest" ] || mv -f "$D/manifest.tmp" "$D/manifest" 2>/dev/null || : > "$D/manifest"
+while read -r n ex sha mode uid gid p; do
+    hk_str "$p"; f="$hk_s"
+    if [ "$ex" = 1 ]; then
+        t="${f%/*}/.harborkit-rb.$$"; rm -f "$t"
+        { cp "$D/orig.$n" "$t" && chown "$uid:$gid" "$t" && chmod "$mode" "$t"; } || hk_die "$p"
+        [ "$(hk_sha "$t")" = "$sha" ] || { rm -f "$t"; hk_die "$p: the saved copy is damaged"; }
+        mv -f "$t" "$f" || hk_die "$p"
+        printf 'HK restored %s\n' "$p"
+    elif [ "$ex" = 0 ]; then
+        rm -f "$f" || hk_die "$p"
+        printf 'HK removed %s\n' "$p"
+    fi
+done < "$D/manifest"
+if [ -f "$D/commands" ]; then
+    while read -r c; do printf 'HK cannotundo %s\n' "$c"; done < "$D/commands"
+fi
+printf rolled-back > "$D/state"
+printf 'HK rolledback %s\n' "$hk_id"
+"""
+    )
+
+
+LIST = (
+    _LIB
+    + r"""for hk_d in "$HK_J"/*/; do
+    [ -f "$hk_d/state" ] || continue
+    n=0; [ -f "$hk_d/manifest" ] && n=$(wc -l < "$hk_d/manifest")
+    printf 'HK journal %s %s %s %s %s\n' "$(basename "$hk_d")" "$(cat "$hk_d/state")" \
+        "$(head -n 1 "$hk_d/created" 2>/dev/null)" $n "$(head -n 1 "$hk_d/checks" 2>/dev/null)"
+done
+printf 'HK listed\n'
+"""
+)
+
+
+def outcome(data: bytes) -> list[list[str]]:
+    """The ``HK WORD ...`` lines a program printed, each split in words."""
+    text = data[: 1 << 20].decode("utf-8", "replace")
+    return [line.split(" ")[1:] for line in text.splitlines() if line.startswith("HK ")][:10000]
