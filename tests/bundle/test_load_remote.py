@@ -1,0 +1,365 @@
+"""``bundle load --host``: a real sshd host whose docker CLI talks to a private dockerd
+(its socket bind-mounted), a crafted bundle verified here and streamed to ``docker load``
+on the host through ssh. Every case checks the daemon's tags and ids before and after."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.bundle.conftest import REPO
+from tests.support import sshhost
+from tests.support.bundles import craft_bundle, crafted_images, installer_tgz
+from tests.support.dockerd import Daemon, start_dockerd
+
+REFS = ("hk-remote/prepare:v1", "hk-remote/core:v1", "hk-remote/nginx:v1")
+
+
+@dataclass
+class Lab:
+    daemon: Daemon
+    host: sshhost.SshHost
+    client: sshhost.Client
+
+    def tags(self) -> dict[str, str]:
+        """tag -> image id in the host's daemon."""
+        out = subprocess.run(
+            ["docker", "images", "--no-trunc", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"],
+            env=self.daemon.env(),
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        return dict(line.split(" ", 1) for line in out.splitlines() if "<none>" not in line)
+
+    def ids(self) -> set[str]:
+        out = subprocess.run(
+            ["docker", "images", "-aq", "--no-trunc"],
+            env=self.daemon.env(),
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        return set(out.split())
+
+    def forget(self) -> None:
+        """Remove the bundle's images (each test starts without them)."""
+        for ref in REFS:
+            subprocess.run(
+                ["docker", "rmi", "-f", ref],
+                env=self.daemon.env(),
+                capture_output=True,
+                check=False,
+            )
+
+    def argv(self, bundle: Path, *args: str, quiet: bool = True) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "harborkit",
+            "bundle",
+            "load",
+            str(bundle),
+            "--host",
+            f"root@{self.host.address}",
+            "--ssh-config",
+            str(self.client.config),
+            *(["-q"] if quiet else []),
+            *args,
+        ]
+
+    def load(
+        self, bundle: Path, *args: str, quiet: bool = True, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            self.argv(bundle, *args, quiet=quiet),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=REPO,
+        )
+
+    def shim(self, name: str, script: str) -> None:
+        """A test-only ``name`` first on the host's PATH (the host's own tool, as far as
+        harborkit can tell)."""
+        self.host.exec(
+            f"cat > /usr/local/bin/{name} && chmod 755 /usr/local/bin/{name}", input=script.encode()
+        )
+
+    def unshim(self, name: str) -> None:
+        self.host.exec(f"rm -f /usr/local/bin/{name}")
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[Lab]:
+    if os.geteuid() != 0:
+        pytest.skip("the sshd test host needs root (a private dockerd)")
+    docker_cli = shutil.which("docker") or "/usr/bin/docker"
+    with start_dockerd(stop_in_background=True) as daemon, sshhost.make_client() as client:
+        image = sshhost.import_image(daemon.env())
+        host = sshhost.start_host(
+            image,
+            daemon.env(),
+            "harbor60",
+            client.public_key,
+            volumes=[
+                f"{docker_cli}:/usr/bin/docker:ro",
+                f"{daemon.socket_path}:/var/run/docker.sock",
+            ],
+        )
+        try:
+            client.trust([host])
+            # the daemon runs beside the host here: its data root, as the host's df sees it
+            root = subprocess.run(
+                ["docker", "info", "--format", "{{.DockerRootDir}}"],
+                env=daemon.env(),
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
+            host.exec(f"mkdir -p {root}")
+            yield Lab(daemon, host, client)
+        finally:
+            host.stop()
+
+
+@pytest.fixture
+def fresh(lab: Lab) -> Iterator[Lab]:
+    lab.forget()
+    yield lab
+    lab.forget()
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("remote") / "b.tar"
+    craft_bundle(path, images=crafted_images(REFS), installer=installer_tgz())
+    return path
+
+
+def _metadata(bundle: Path) -> dict:
+    import json
+    import tarfile
+
+    with tarfile.open(bundle) as tf:
+        f = tf.extractfile("harbor-bundle.json")
+        assert f is not None
+        return json.load(f)
+
+
+def _expected(bundle: Path) -> dict[str, str]:
+    return {i["reference"]: i["image_id"] for i in _metadata(bundle)["images"]}
+
+
+def test_images_arrive_with_their_ids_and_tags(fresh: Lab, bundle: Path) -> None:
+    before = fresh.tags()
+    r = fresh.load(bundle)
+    assert r.returncode == 0, r.stderr
+    after = fresh.tags()
+    want = _expected(bundle)
+    assert {ref: after.get(ref) for ref in want} == want
+    # nothing else changed
+    assert {k: v for k, v in after.items() if k not in want} == before
+    # a second load sends nothing and says so
+    r = fresh.load(bundle, quiet=False)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == f"{fresh.host.address}: loaded 0 images, 3 already present"
+
+
+def test_a_tag_on_another_image_is_moved_and_an_image_there_is_only_tagged(
+    fresh: Lab, bundle: Path
+) -> None:
+    want = _expected(bundle)
+    r = fresh.load(bundle)
+    assert r.returncode == 0, r.stderr
+    # the first reference now names another image; the second's tag is gone, its image stays
+    other = next(v for k, v in want.items() if k != REFS[0])
+    env = fresh.daemon.env()
+    subprocess.run(["docker", "tag", other, REFS[0]], env=env, check=True)
+    subprocess.run(["docker", "tag", want[REFS[2]], "hk-remote/keep:v1"], env=env, check=True)
+    subprocess.run(["docker", "rmi", REFS[2]], env=env, check=True, capture_output=True)
+    r = fresh.load(bundle)
+    assert r.returncode == 0, r.stderr
+    after = fresh.tags()
+    assert {ref: after.get(ref) for ref in want} == want
+    subprocess.run(["docker", "rmi", "hk-remote/keep:v1"], env=env, capture_output=True)
+
+
+@pytest.mark.parametrize("where", ["layer", "config", "installer", "sums"])
+def test_a_tampered_bundle_is_refused_before_anything_is_sent(
+    fresh: Lab, bundle: Path, tmp_path: Path, where: str
+) -> None:
+    data = bytearray(bundle.read_bytes())
+    import tarfile
+
+    with tarfile.open(bundle) as tf:
+        members = tf.getmembers()
+    meta = _metadata(bundle)
+    layers = {f"images/blobs/sha256/{lr['digest'][7:]}" for lr in meta["layers"]}
+    configs = {f"images/blobs/sha256/{i['image_id'][7:]}" for i in meta["images"]}
+    pick = {
+        "layer": lambda m: m.name in layers,
+        "config": lambda m: m.name in configs,
+        "installer": lambda m: m.name.startswith("installer/"),
+        "sums": lambda m: m.name == "SHA256SUMS",
+    }[where]
+    m = next(m for m in members if pick(m))
+    data[m.offset_data + m.size // 2] ^= 0x01
+    bad = tmp_path / "bad.tar"
+    bad.write_bytes(bytes(data))
+    before = fresh.tags()
+    r = fresh.load(bad, "--install-dir", "/opt/hk-tampered")
+    assert r.returncode == 4, r.stderr
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+    assert str(bad) in r.stderr
+    assert fresh.tags() == before
+    assert fresh.host.exec("test -e /opt/hk-tampered && echo yes || echo no").strip() == "no"
+
+
+def test_a_bundle_signed_by_another_key_is_refused_before_anything_is_sent(
+    fresh: Lab, bundle: Path, tmp_path: Path
+) -> None:
+    from harborkit.bundle import sign
+
+    key = sign.generate()
+    sign.write_key_pair(tmp_path / "k", key, None)
+    before = fresh.tags()
+    r = fresh.load(bundle, "--key", str(tmp_path / "k.pub"))
+    assert r.returncode == 13, r.stderr
+    assert fresh.tags() == before
+
+
+@pytest.mark.parametrize("avail", ["10", "0"])
+def test_not_enough_space_on_the_host_refused_before_anything_is_sent(
+    fresh: Lab, bundle: Path, avail: str
+) -> None:
+    fresh.shim(
+        "df",
+        "#!/bin/sh\n"
+        "echo 'Filesystem 1024-blocks Used Available Capacity Mounted on'\n"
+        f"echo 'fake 100000 99990 {avail} 100% /'\n",
+    )
+    try:
+        before = fresh.tags()
+        r = fresh.load(bundle)
+    finally:
+        fresh.unshim("df")
+    assert r.returncode == 8, r.stderr
+    line = r.stderr.strip()
+    assert line.startswith(f"harborkit: {fresh.host.address}: not enough free space in /")
+    assert line.endswith("; nothing sent") and "\n" not in line
+    assert fresh.tags() == before
+
+
+@pytest.mark.parametrize(
+    "setup,message",
+    [
+        ("mkdir -p D/harbor && echo old > D/harbor/install.sh", "already exists"),
+        ("mkdir -p D && echo file > D/harbor", "is a file where the installer needs a folder"),
+        ("mkdir -p D/harbor && ln -s /nowhere D/harbor/prepare", "already exists"),
+        ("mkdir -p $(dirname D) && echo file > D", "is a file where the installer needs a folder"),
+    ],
+)
+def test_an_install_folder_that_would_be_overwritten_is_refused_before_any_image(
+    fresh: Lab, bundle: Path, setup: str, message: str
+) -> None:
+    d = f"/opt/hk-{uuid.uuid4().hex[:8]}"
+    fresh.host.exec(setup.replace("D", d))
+    listing = fresh.host.exec(
+        f"ls -lR {d} 2>/dev/null; cat {d}/harbor/install.sh 2>/dev/null; true"
+    )
+    before = fresh.tags()
+    r = fresh.load(bundle, "--install-dir", d)
+    assert r.returncode == 2, r.stderr
+    assert message in r.stderr and r.stderr.strip().endswith("nothing sent")
+    assert r.stderr.count("\n") == 1
+    assert fresh.tags() == before
+    assert (
+        fresh.host.exec(f"ls -lR {d} 2>/dev/null; cat {d}/harbor/install.sh 2>/dev/null; true")
+        == listing
+    )
+
+
+def test_installer_lands_where_asked(fresh: Lab, bundle: Path) -> None:
+    d = f"/opt/hk-{uuid.uuid4().hex[:8]}/deep"
+    r = fresh.load(bundle, "--install-dir", d)
+    assert r.returncode == 0, r.stderr
+    got = fresh.host.exec(
+        f"cd {d} && find . -type f | sort | while read f; do stat -c '%a %n' \"$f\"; done"
+    )
+    assert got.split("\n")[:-1] == [
+        "644 ./harbor/harbor.yml",
+        "755 ./harbor/install.sh",
+        "755 ./harbor/prepare",
+    ]
+    assert fresh.host.exec(f"cat {d}/harbor/install.sh") == "#!/bin/sh\necho installing harbor\n"
+
+
+def _ssh_children(pid: int, needle: bytes) -> list[int]:
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat", "rb") as f:
+                ppid = int(f.read().rsplit(b")", 1)[1].split()[1])
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                cmd = f.read()
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == pid and cmd.startswith(b"ssh\0") and needle in cmd:
+            out.append(int(d))
+    return out
+
+
+@pytest.mark.parametrize("when", ["after-load", "mid-stream"])
+def test_a_connection_cut_mid_stream_leaves_no_new_tag(fresh: Lab, bundle: Path, when: str) -> None:
+    """The host's docker load (through a shim) loads the images, or reads part of them,
+    then hangs; the ssh client is killed: nothing is left tagged that was not before,
+    and what was undone is said."""
+    if when == "after-load":
+        body = "/usr/bin/docker load; touch /tmp/hk-cut; sleep 60"
+    else:
+        body = "head -c 3000 >/dev/null; touch /tmp/hk-cut; sleep 60"
+    fresh.host.exec("rm -f /tmp/hk-cut")
+    fresh.shim(
+        "docker",
+        f'#!/bin/sh\nif [ "$1" = load ]; then {body}; exit 1; fi\nexec /usr/bin/docker "$@"\n',
+    )
+    before, ids = fresh.tags(), fresh.ids()
+    argv = fresh.argv(bundle)
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while fresh.host.exec("test -e /tmp/hk-cut && echo y || echo n").strip() != "y":
+            assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+            time.sleep(0.1)
+        # the harborkit process's ssh client that carries "docker load"
+        kids = _ssh_children(proc.pid, b"docker load")
+        assert kids
+        for k in kids:
+            os.kill(k, 9)
+        fresh.unshim("docker")
+        out, err = proc.communicate(timeout=60)
+    finally:
+        fresh.unshim("docker")
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 11, err
+    line = err.strip()
+    assert "\n" not in line and line.startswith(f"harborkit: {fresh.host.address}: ")
+    if when == "after-load":
+        assert "; rolled back: " in line and "image hk-remote/" in line
+    assert fresh.tags() == before
+    assert fresh.ids() == ids
