@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import IO, Protocol
 
+from harborkit.bundle import cleanup
 from harborkit.bundle.errors import (
     BundleCorrupt,
     InstallTargetExists,
@@ -293,17 +294,20 @@ def _unpack(
     """Stream the checked installer to ``tar -x`` in ``install_dir`` on the host."""
     base = install_dir.rstrip("/") or "/"
     made = [f"{base}/{n.rstrip('/')}" for n in probe_names]
-    # folders the unpacking makes, found before: removed on roll-back only if they are new
-    reply = remote.run(
-        "sh -c "
-        + q(
-            f'd={q(base)}; while [ ! -e "$d" ]; do printf \'%s\\n\' "$d"; '
-            'd=$(dirname -- "$d"); done'
-        ),
-        timeout=CALL_TIMEOUT,
+    # what the unpacking will make, found before: only that is removed on roll-back
+    # (folders that are there already stay; the folders above the install folder it makes go)
+    script = (
+        f'd={q(base)}; while [ ! -e "$d" ]; do printf \'new %s\\n\' "$d"; '
+        'd=$(dirname -- "$d"); done; for p in '
+        + " ".join(q(p) for p in made)
+        + '; do if [ -e "$p" ] || [ -L "$p" ]; then printf \'have %s\\n\' "$p"; fi; done'
     )
-    new_parents = [ln for ln in reply.out.decode("utf-8", "replace").splitlines() if ln]
+    reply = _check(remote, remote.run(f"sh -c {q(script)}", timeout=CALL_TIMEOUT), "looking")
+    seen = reply.out.decode("utf-8", "replace").splitlines()
+    have = {ln[5:] for ln in seen if ln.startswith("have ")}
+    new_parents = [ln[4:] for ln in seen if ln.startswith("new ")]
     # the deepest first: files, then their folders, then the folders above the install folder
+    made = [p for p in made if p not in have]
     undo.files += sorted(made, key=lambda p: p.count("/"), reverse=True) + new_parents
     with _spool_installer(verified) as spool:
         cmd = f"mkdir -p -- {q(base)} && tar -x -z -o -f - -C {q(base)}"
@@ -401,6 +405,8 @@ def load_on_host(
             installed = _unpack(remote, verified, install_dir, _names(verified), undo)
     except BaseException as e:
         _roll_back(remote, probe, meta.images, undo)
+        for what in undo.removed:  # an interrupted load says so too
+            cleanup.note_removed(f"{remote.label}: {what}")
         said = f"; rolled back: {_summary(undo.removed)}" if undo.removed else ""
         if isinstance(e, HarborkitError):
             raise type(e)(f"{e.message}{said}", exit_code=e.exit_code) from e

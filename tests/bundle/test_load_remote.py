@@ -363,3 +363,72 @@ def test_a_connection_cut_mid_stream_leaves_no_new_tag(fresh: Lab, bundle: Path,
         assert "; rolled back: " in line and "image hk-remote/" in line
     assert fresh.tags() == before
     assert fresh.ids() == ids
+
+
+@pytest.mark.parametrize("fail", ["after", "midway"])
+def test_a_failed_unpack_rolls_back_the_files_and_the_images(
+    fresh: Lab, bundle: Path, fail: str
+) -> None:
+    """The host's tar (a shim) unpacks all or part of the installer, then fails: the
+    files it made and the images this load added go, and the line says so; a folder
+    that was there before stays."""
+    top = f"/opt/hk-{uuid.uuid4().hex[:8]}"
+    fresh.host.exec(f"mkdir -p {top}/keep && echo mine > {top}/keep/file")
+    d = f"{top}/keep/new/deeper"
+    if fail == "after":
+        body = '/bin/tar "$@"; echo "tar: disk trouble" >&2; exit 2'
+    else:
+        body = 'head -c 100 >/dev/null; echo "tar: Unexpected EOF" >&2; exit 2'
+    fresh.shim("tar", f"#!/bin/sh\n{body}\n")
+    before, ids = fresh.tags(), fresh.ids()
+    try:
+        r = fresh.load(bundle, "--install-dir", d)
+    finally:
+        fresh.unshim("tar")
+    assert r.returncode == 3, r.stderr
+    line = r.stderr.strip()
+    assert "\n" not in line
+    assert line.startswith(f"harborkit: {fresh.host.address}: unpacking the installer into {d}")
+    assert f"; rolled back: {d}" in line
+    assert fresh.tags() == before and fresh.ids() == ids
+    assert fresh.host.exec(f"cd {top} && find . | sort") == ".\n./keep\n./keep/file\n"
+
+
+def test_become_loads_as_root_and_a_password_user_is_refused_in_one_line(
+    fresh: Lab, bundle: Path
+) -> None:
+    argv = fresh.argv(bundle)
+    at = argv.index(f"root@{fresh.host.address}")
+    # admin cannot reach the daemon's socket; with --become (sudo -n) it can
+    fresh.host.exec("chmod 600 /var/run/docker.sock", check=False)
+    for user, extra, code, text in [
+        ("admin", [], 9, "docker info failed"),
+        ("clerk", ["--become"], 11, "wants a password"),
+        ("admin", ["--become"], 0, ""),
+    ]:
+        argv[at] = f"{user}@{fresh.host.address}"
+        r = subprocess.run([*argv, *extra], capture_output=True, text=True, cwd=REPO, timeout=120)
+        assert r.returncode == code, (user, extra, r.stderr)
+        assert text in r.stderr and r.stderr.count("\n") == (1 if code else 0)
+    want = _expected(bundle)
+    after = fresh.tags()
+    assert {ref: after.get(ref) for ref in want} == want
+
+
+def test_one_failing_host_does_not_stop_the_others(fresh: Lab, bundle: Path) -> None:
+    down = sshhost.free_loopback()
+    argv = fresh.argv(bundle, quiet=False)
+    at = argv.index(f"root@{fresh.host.address}")
+    argv[at] = f"root@{down},root@{fresh.host.address}"
+    r = subprocess.run(
+        [*argv, "--forks", "2"], capture_output=True, text=True, cwd=REPO, timeout=120
+    )
+    assert r.returncode == 11, r.stderr
+    assert r.stdout == f"{fresh.host.address}: loaded 3 images, 0 already present\n"
+    assert (
+        r.stderr.startswith(f"harborkit: {down}: connection to root@{down}")
+        and r.stderr.count("\n") == 1
+    )
+    want = _expected(bundle)
+    after = fresh.tags()
+    assert {ref: after.get(ref) for ref in want} == want
