@@ -27,13 +27,11 @@ Everything the host says is data: parsed line by line, ids matched against
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import shlex
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import IO, Protocol
+from typing import IO
 
 from harborkit.bundle import cleanup
 from harborkit.bundle.errors import (
@@ -46,39 +44,14 @@ from harborkit.bundle.errors import (
 from harborkit.bundle.format import ImageRecord
 from harborkit.bundle.load import _load_entries, _spool_installer, _tar_stream
 from harborkit.bundle.progress import NullProgress, Progress
+from harborkit.bundle.remote_base import CALL_TIMEOUT, MIN_RATE, Remote, Reply, q
+from harborkit.bundle.remote_tools import ToolPlan, install_tools, plan_tools
 from harborkit.bundle.verify import VerifyResult
 from harborkit.errors import HarborkitError, InputError
 
-#: a remote call that is not a stream (inspect, tag, df ...) ends within this many seconds
-CALL_TIMEOUT = float(os.environ.get("HARBORKIT_REMOTE_TIMEOUT", "60"))
-#: a stream's deadline: CALL_TIMEOUT plus its size at this rate (bytes/s): a trickle loses
-MIN_RATE = float(os.environ.get("HARBORKIT_REMOTE_MIN_RATE", str(1 << 20)))
 #: room kept free on the host beyond the images' unpacked size
 SPACE_MARGIN = 64 << 20
 _ID = re.compile(r"sha256:[0-9a-f]{64}")
-
-
-class Reply(Protocol):
-    """A remote command's exit status, stdout and stderr."""
-
-    @property
-    def status(self) -> int: ...
-    @property
-    def out(self) -> bytes: ...
-    @property
-    def err(self) -> bytes: ...
-
-    def last_line(self, default: str = "") -> str: ...
-
-
-class Remote(Protocol):
-    """One host's commands: ``command`` is a shell line with every argument quoted."""
-
-    label: str
-
-    def run(
-        self, command: str, *, stdin: Iterable[bytes] | None = None, timeout: float
-    ) -> Reply: ...
 
 
 @dataclass(frozen=True)
@@ -89,6 +62,16 @@ class RemoteLoadResult:
     loaded: tuple[str, ...]
     skipped: tuple[str, ...]
     installed: tuple[str, ...] = ()  # top-level paths of the unpacked installer
+    tools: tuple[str, ...] = ()  # one line per extra file: installed, replaced, already in place
+
+
+@dataclass(frozen=True)
+class ToolOptions:
+    """``--install-tools`` with its ``--prefix``, ``--force``, ``--allow-install-path``."""
+
+    prefix: str = "/"
+    force: bool = False
+    allow: bool = False
 
 
 @dataclass
@@ -108,10 +91,6 @@ class _Undo:
     tags: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)  # files, then folders, to remove (host paths)
     removed: list[str] = field(default_factory=list)  # what the roll-back undid
-
-
-def q(text: str) -> str:
-    return shlex.quote(text)
 
 
 def _df_kib(line: str) -> int | None:
@@ -326,9 +305,9 @@ def _roll_back(remote: Remote, probe: _Probe, images: Sequence[ImageRecord], und
     if undo.files:
         paths = " ".join(q(p) for p in undo.files)
         script = (
-            f'for p in {paths}; do if [ -d "$p" ] && [ ! -L "$p" ]; then rmdir -- "$p" '
+            f'for pass in 1 2; do for p in {paths}; do if [ -d "$p" ] && [ ! -L "$p" ]; then rmdir -- "$p" '
             '2>/dev/null && printf "%s\\n" "$p"; elif [ -e "$p" ] || [ -L "$p" ]; then '
-            'rm -f -- "$p" && printf "%s\\n" "$p"; fi; done'
+            'rm -f -- "$p" && printf "%s\\n" "$p"; fi; done; done'
         )
         with contextlib.suppress(HarborkitError):
             reply = remote.run(f"sh -c {q(script)}", timeout=CALL_TIMEOUT)
@@ -368,6 +347,7 @@ def load_on_host(
     *,
     install_dir: str | None = None,
     progress: Progress | None = None,
+    tools: ToolOptions | None = None,
 ) -> RemoteLoadResult:
     """Load the verified bundle on one host; see the module's docstring."""
     progress = progress or NullProgress()
@@ -386,8 +366,14 @@ def load_on_host(
     inst = verified.installer
     inst_need = inst.files_size + 4096 * len(inst.members) + (1 << 20) if install_dir else 0
     _space(remote, probe, _needed_bytes(verified, needed) if needed else 0, inst_need)
+    plan: list[ToolPlan] = []
+    if tools is not None:
+        plan = plan_tools(
+            remote, verified, tools.prefix, force=tools.force, allow_install_path=tools.allow
+        )
     undo = _Undo()
     installed: list[str] = []
+    tool_lines: list[str] = []
     try:
         if needed:
             ids = {i.image_id for i in meta.images if i.reference in needed}
@@ -401,6 +387,7 @@ def load_on_host(
                 f"docker tag {ref}",
             )
         _confirm(remote, meta.images)
+        tool_lines = install_tools(remote, verified, plan, undo.files)
         if install_dir is not None:
             installed = _unpack(remote, verified, install_dir, _names(verified), undo)
     except BaseException as e:
@@ -413,7 +400,9 @@ def load_on_host(
         if isinstance(e, KeyboardInterrupt):
             raise
         raise LoadFailed(f"{remote.label}: loading {verified.path} failed: {e}{said}") from e
-    return RemoteLoadResult(remote.label, tuple(needed), tuple(present + retag), tuple(installed))
+    return RemoteLoadResult(
+        remote.label, tuple(needed), tuple(present + retag), tuple(installed), tuple(tool_lines)
+    )
 
 
 def _summary(removed: list[str], limit: int = 4) -> str:

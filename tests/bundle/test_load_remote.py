@@ -432,3 +432,78 @@ def test_one_failing_host_does_not_stop_the_others(fresh: Lab, bundle: Path) -> 
     want = _expected(bundle)
     after = fresh.tags()
     assert {ref: after.get(ref) for ref in want} == want
+
+
+@pytest.fixture(scope="module")
+def tool_bundle(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bytes]:
+    """The crafted bundle carrying a docker-compose stand-in for /usr/local/bin."""
+    import json
+
+    from tests.support.bundles import bundle_members, file_record, write_members
+
+    tool = b"#!/bin/sh\necho docker-compose version 1.24.0\n" + os.urandom(3000)
+    members, meta = bundle_members(crafted_images(REFS), installer_tgz())
+    meta = {**meta, "files": [file_record("docker-compose", tool)]}
+    members = [
+        (n, json.dumps(meta).encode() if n == "harbor-bundle.json" else d) for n, d in members
+    ]
+    path = tmp_path_factory.mktemp("tools") / "t.tar"
+    write_members(path, [*members, ("files/docker-compose", tool)])
+    return path, tool
+
+
+def test_tools_are_installed_refused_and_replaced_as_locally(
+    fresh: Lab, tool_bundle: tuple[Path, bytes]
+) -> None:
+    path, tool = tool_bundle
+    prefix = f"/srv/hk-{uuid.uuid4().hex[:8]}"
+    target = f"{prefix}/usr/local/bin/docker-compose"
+    r = fresh.load(path, "--install-tools", "--prefix", prefix, quiet=False)
+    assert r.returncode == 0, r.stderr
+    assert f"docker-compose installed: {target} (mode 0755)" in r.stdout
+    assert fresh.host.exec(f"stat -c %a {target}").strip() == "755"
+    assert fresh.host.exec(f"cat {target}", raw=True) == tool
+    assert fresh.host.exec(f"ls -A {prefix}/usr/local/bin").split() == ["docker-compose"]
+    # again: left alone
+    r = fresh.load(path, "--install-tools", "--prefix", prefix, quiet=False)
+    assert r.returncode == 0 and f"docker-compose already in place: {target}" in r.stdout
+    # another file there: refused before any image is sent, then replaced with --force
+    fresh.host.exec(f"echo other > {target}")
+    fresh.forget()
+    before = fresh.tags()
+    r = fresh.load(path, "--install-tools", "--prefix", prefix)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr == (
+        f"harborkit: {fresh.host.address}: {target} exists and differs from the bundle's "
+        "docker-compose; not replacing it (--force replaces it)\n"
+    )
+    assert fresh.tags() == before
+    assert fresh.host.exec(f"cat {target}") == "other\n"
+    r = fresh.load(path, "--install-tools", "--prefix", prefix, "--force", quiet=False)
+    assert r.returncode == 0, r.stderr
+    assert f"docker-compose replaced: {target}" in r.stdout
+    assert fresh.host.exec(f"cat {target}", raw=True) == tool
+    # a folder in its place: refused even with --force
+    fresh.host.exec(f"rm -f {target} && mkdir {target}")
+    r = fresh.load(path, "--install-tools", "--prefix", prefix, "--force")
+    assert r.returncode == 2 and "is a folder; not replacing it" in r.stderr, r.stderr
+
+
+def test_a_failure_after_the_tools_removes_them_and_their_new_folders(
+    fresh: Lab, tool_bundle: tuple[Path, bytes]
+) -> None:
+    path, _ = tool_bundle
+    prefix = f"/srv/hk-{uuid.uuid4().hex[:8]}"
+    fresh.host.exec(f"mkdir -p {prefix}")
+    fresh.shim("tar", '#!/bin/sh\necho "tar: broken" >&2\nexit 2\n')
+    before = fresh.tags()
+    try:
+        r = fresh.load(
+            path, "--install-tools", "--prefix", prefix, "--install-dir", f"{prefix}/opt"
+        )
+    finally:
+        fresh.unshim("tar")
+    assert r.returncode == 3, r.stderr
+    assert "; rolled back: " in r.stderr and r.stderr.count("\n") == 1
+    assert fresh.host.exec(f"cd {prefix} && find . | sort") == ".\n"
+    assert fresh.tags() == before

@@ -164,6 +164,9 @@ def load_cmd(
             key=public,
             install_dir=install_dir,
             install_tools=install_tools,
+            prefix=prefix,
+            force=force,
+            allow_install_path=allow_install_path,
             quiet=quiet,
         )
         return

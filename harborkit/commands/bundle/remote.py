@@ -39,18 +39,22 @@ def load_remote(
     key: object,
     install_dir: Path | None,
     install_tools: bool,
+    prefix: Path,
+    force: bool,
+    allow_install_path: bool,
     quiet: bool,
 ) -> None:
     """Verify ``bundle`` here, then load it on every host; raises typer.Exit with the worst code."""
     from harborkit.bundle.progress import make_progress
-    from harborkit.bundle.remote_load import load_on_host
+    from harborkit.bundle.remote_load import ToolOptions, load_on_host
     from harborkit.bundle.verify import verify_bundle
     from harborkit.engine.fleet import ssh_session
     from harborkit.host.ssh import SshConnection, SshOptions, parse_target
     from harborkit.host.sshstream import Stream
 
-    if install_tools:
-        raise InputError("--install-tools does not work with --host yet: install the tools locally")
+    if not prefix.is_absolute():
+        raise InputError(f"--prefix {prefix}: give an absolute path with --host")
+    tools = ToolOptions(str(prefix), force, allow_install_path) if install_tools else None
     if install_dir is not None and not install_dir.is_absolute():
         raise InputError(f"--install-dir {install_dir}: give an absolute path with --host")
     if opts.forks < 1:
@@ -73,11 +77,15 @@ def load_remote(
         def one(conn: SshConnection) -> tuple[str, int, str]:
             try:
                 r = load_on_host(
-                    Stream(conn), verified, install_dir=str(install_dir) if install_dir else None
+                    Stream(conn),
+                    verified,
+                    install_dir=str(install_dir) if install_dir else None,
+                    tools=tools,
                 )
             except HarborkitError as e:
                 return conn.label, int(e.exit_code), e.message
-            inst = "".join(f"; installer unpacked: {p}" for p in r.installed)
+            inst = "".join(f"; {t}" for t in r.tools)
+            inst += "".join(f"; installer unpacked: {p}" for p in r.installed)
             return (
                 conn.label,
                 0,
