@@ -507,3 +507,98 @@ def test_a_failure_after_the_tools_removes_them_and_their_new_folders(
     assert "; rolled back: " in r.stderr and r.stderr.count("\n") == 1
     assert fresh.host.exec(f"cd {prefix} && find . | sort") == ".\n"
     assert fresh.tags() == before
+
+
+@pytest.mark.parametrize("start", ["part-000", "parts.sha256"])
+def test_a_bundle_in_parts_loads_and_a_damaged_part_is_refused_first(
+    fresh: Lab, bundle: Path, tmp_path: Path, start: str
+) -> None:
+    import hashlib
+
+    raw = bundle.read_bytes()
+    size = 2048
+    listing = ""
+    for i in range(-(-len(raw) // size)):
+        chunk = raw[i * size : (i + 1) * size]
+        (tmp_path / f"p.tar.part-{i:03d}").write_bytes(chunk)
+        listing += f"{hashlib.sha256(chunk).hexdigest()}  p.tar.part-{i:03d}\n"
+    (tmp_path / "p.tar.parts.sha256").write_text(listing)
+    r = fresh.load(tmp_path / f"p.tar.{start}")
+    assert r.returncode == 0, r.stderr
+    want = _expected(bundle)
+    after = fresh.tags()
+    assert {ref: after.get(ref) for ref in want} == want
+    fresh.forget()
+    before = fresh.tags()
+    part = tmp_path / "p.tar.part-002"
+    data = bytearray(part.read_bytes())
+    data[100] ^= 1
+    part.write_bytes(bytes(data))
+    r = fresh.load(tmp_path / f"p.tar.{start}")
+    assert r.returncode == 4, r.stderr
+    assert "p.tar.part-002" in r.stderr and r.stderr.count("\n") == 1
+    assert fresh.tags() == before
+
+
+def test_an_inventory_and_its_limit_pick_the_hosts(
+    fresh: Lab, bundle: Path, tmp_path: Path
+) -> None:
+    down = sshhost.free_loopback()
+    inv = tmp_path / "hosts.ini"
+    inv.write_text(
+        "[harbor]\n"
+        f"harbor60 ansible_host={fresh.host.address} ansible_user=root\n"
+        "[nodes]\n"
+        f"server58 ansible_host={down} ansible_user=root\n"
+    )
+    argv = fresh.argv(bundle, quiet=False)
+    at = argv.index("--host")
+    del argv[at : at + 2]
+    r = subprocess.run(
+        [*argv, "-i", str(inv), "--limit", "harbor"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "harbor60: loaded 3 images, 0 already present\n"
+    r = subprocess.run(
+        [*argv, "-i", str(inv)], capture_output=True, text=True, cwd=REPO, timeout=120
+    )
+    assert r.returncode == 11, r.stderr
+    assert r.stdout == "harbor60: loaded 0 images, 3 already present\n"
+    assert r.stderr.startswith("harborkit: server58: ") and r.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_an_interrupted_load_rolls_back_and_says_so(fresh: Lab, bundle: Path, sig: str) -> None:
+    import signal
+
+    fresh.host.exec("rm -f /tmp/hk-cut")
+    fresh.shim(
+        "docker",
+        '#!/bin/sh\nif [ "$1" = load ]; then /usr/bin/docker load; touch /tmp/hk-cut; sleep 60; '
+        'exit 1; fi\nexec /usr/bin/docker "$@"\n',
+    )
+    before, ids = fresh.tags(), fresh.ids()
+    proc = subprocess.Popen(
+        fresh.argv(bundle), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while fresh.host.exec("test -e /tmp/hk-cut && echo y || echo n").strip() != "y":
+            assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+            time.sleep(0.1)
+        fresh.unshim("docker")
+        proc.send_signal(getattr(signal, sig))
+        _, err = proc.communicate(timeout=60)
+    finally:
+        fresh.unshim("docker")
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    line = err.strip()
+    assert line.startswith("harborkit: interrupted; ") and "\n" not in line
+    assert f"{fresh.host.address}: image hk-remote/" in line
+    assert fresh.tags() == before and fresh.ids() == ids

@@ -94,8 +94,11 @@ def load_remote(
                 ),
             )
 
-        with ThreadPoolExecutor(max_workers=min(opts.forks, len(conns))) as pool:
-            outcomes = list(pool.map(one, conns))
+        if len(conns) == 1:  # here, in the main thread: an interrupt stops it and rolls back
+            outcomes = [one(conns[0])]
+        else:
+            with ThreadPoolExecutor(max_workers=min(opts.forks, len(conns))) as pool:
+                outcomes = list(pool.map(one, conns))
     worst = 0
     for _label, code, line in outcomes:
         if code:
