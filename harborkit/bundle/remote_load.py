@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import IO
@@ -109,11 +109,7 @@ def _probe_script(images: Sequence[ImageRecord], install_dir: str | None, names:
         'printf \'df %s\\n\' "$(df -Pk -- "$root" | tail -n 1)"',
         "docker images -aq --no-trunc | sed 's/^/id /' || exit 98",
     ]
-    for ref in dict.fromkeys(i.reference for i in images):
-        lines.append(
-            f"printf 'ref %s %s\\n' {q(ref)} "
-            f"\"$(docker image inspect --format '{{{{.Id}}}}' {q(ref)} 2>/dev/null)\""
-        )
+    lines += _ref_lines(i.reference for i in images)
     if install_dir is not None:
         lines += _install_probe(install_dir, names)
     return "\n".join(lines) + "\n"
@@ -250,9 +246,26 @@ def _send_images(
         raise LoadFailed(f"{remote.label}: docker load refused the images: {reply.last_line()}")
 
 
+def _ref_lines(refs: Iterable[str]) -> list[str]:
+    """Shell lines printing ``ref REFERENCE ID`` (ID empty when it names no image)."""
+    return [
+        f"printf 'ref %s %s\\n' {q(ref)} "
+        f"\"$(docker image inspect --format '{{{{.Id}}}}' {q(ref)} 2>/dev/null)\""
+        for ref in dict.fromkeys(refs)
+    ]
+
+
 def _confirm(remote: Remote, images: Sequence[ImageRecord]) -> None:
+    """Every reference names its image now (one round trip)."""
+    script = "\n".join(_ref_lines(i.reference for i in images)) + "\n"
+    said = _parse_probe(
+        _check(
+            remote, remote.run(f"sh -c {q(script)}", timeout=CALL_TIMEOUT), "docker image inspect"
+        ).out,
+        remote.label,
+    ).refs
     for img in images:
-        now = _image_id(remote, img.reference)
+        now = said.get(img.reference)
         if now is None:
             raise LoadFailed(f"{remote.label}: image {img.reference} is not there after the load")
         if now != img.image_id:
