@@ -13,6 +13,7 @@ then sees its stdin end early).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import selectors
 import shlex
@@ -25,6 +26,8 @@ from harborkit.host.ssh import SshConnection, SshError, _classify, _last_line, _
 from harborkit.host.sshpipe import kill_group, spawn
 
 _CHUNK = 1 << 16
+#: the stdin pipe of a stream is made this large (Linux), and written in pieces this large
+_PIPE = 1 << 20
 #: how long the pipes are still read after the ssh client has ended
 _GRACE = 0.5
 
@@ -59,6 +62,9 @@ class Stream:
         remote = f"sudo -n sh -c {shlex.quote(command)}" if conn.become else command
         conn.round_trips += 1
         proc = spawn([*conn.base_argv(), remote])
+        if stdin is not None and proc.stdin is not None:  # fewer, larger writes for a stream
+            with contextlib.suppress(OSError, AttributeError):
+                fcntl.fcntl(proc.stdin.fileno(), fcntl.F_SETPIPE_SZ, _PIPE)
         deadline = time.monotonic() + timeout
         try:
             out, err = self._pump(proc, iter(stdin or ()), deadline, timeout)
@@ -131,7 +137,7 @@ class Stream:
                                 continue
                             todo = memoryview(nxt)
                         try:
-                            n = os.write(proc.stdin.fileno(), todo[:_CHUNK])
+                            n = os.write(proc.stdin.fileno(), todo[:_PIPE])
                         except BlockingIOError:
                             continue
                         except OSError:  # the far end went away: stderr and the status say why
