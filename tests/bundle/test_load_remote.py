@@ -78,10 +78,16 @@ class Lab:
         ]
 
     def load(
-        self, bundle: Path, *args: str, quiet: bool = True, timeout: float = 120
+        self,
+        bundle: Path,
+        *args: str,
+        quiet: bool = True,
+        timeout: float = 120,
+        env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             self.argv(bundle, *args, quiet=quiet),
+            env={**os.environ, **(env or {})},
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -602,3 +608,37 @@ def test_an_interrupted_load_rolls_back_and_says_so(fresh: Lab, bundle: Path, si
     assert line.startswith("harborkit: interrupted; ") and "\n" not in line
     assert f"{fresh.host.address}: image hk-remote/" in line
     assert fresh.tags() == before and fresh.ids() == ids
+
+
+@pytest.mark.parametrize(
+    "cmd,body,why",
+    [
+        ("info", "while :; do printf x; sleep 1; done", "did not finish within 3 s"),
+        ("info", "sleep 60", "did not finish within 3 s"),
+        ("images", "while :; do echo x; sleep 1; done", "did not finish within 3 s"),
+        ("images", "head -c 6000000 /dev/zero", "wrote more than 4 MiB on stdout"),
+        ("images", "head -c 6000000 /dev/zero >&2", "wrote more than 4 MiB on stderr"),
+        # a docker load that stops reading: the stream's deadline (3 s + its size at 1 MiB/s)
+        ("load", "head -c 1000 >/dev/null; sleep 60", "a remote call did not finish within 3"),
+    ],
+)
+def test_a_slow_or_flooding_host_is_stopped_by_the_deadline_and_bounds(
+    fresh: Lab, bundle: Path, cmd: str, body: str, why: str
+) -> None:
+    """``docker info`` or ``docker images`` on the host trickles, hangs or floods: one
+    line, exit 11, in time, nothing sent."""
+    fresh.shim(
+        "docker",
+        f'#!/bin/sh\nif [ "$1" = {cmd} ]; then {body}; exit 0; fi\nexec /usr/bin/docker "$@"\n',
+    )
+    before = fresh.tags()
+    t0 = time.monotonic()
+    try:
+        r = fresh.load(bundle, env={"HARBORKIT_REMOTE_TIMEOUT": "3"}, timeout=60)
+    finally:
+        fresh.unshim("docker")
+    assert time.monotonic() - t0 < 20
+    assert r.returncode == 11, r.stderr
+    assert r.stderr.startswith(f"harborkit: {fresh.host.address}: ") and why in r.stderr
+    assert r.stderr.count("\n") == 1
+    assert fresh.tags() == before
