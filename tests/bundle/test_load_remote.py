@@ -642,3 +642,48 @@ def test_a_slow_or_flooding_host_is_stopped_by_the_deadline_and_bounds(
     assert r.stderr.startswith(f"harborkit: {fresh.host.address}: ") and why in r.stderr
     assert r.stderr.count("\n") == 1
     assert fresh.tags() == before
+
+
+def test_a_bundle_changed_after_verify_never_reaches_the_host_whole(
+    fresh: Lab, bundle: Path, tmp_path: Path
+) -> None:
+    """Verified here, then a layer changes on disk: the stream breaks off before that
+    member is complete (and before manifest.json), docker load on the host loads nothing,
+    exit 4 naming the member."""
+    import tarfile
+
+    from harborkit.bundle.errors import BundleCorrupt
+    from harborkit.bundle.remote_load import load_on_host
+    from harborkit.bundle.verify import verify_bundle
+    from harborkit.host.ssh import ControlDir, SshConnection, SshOptions, parse_target
+    from harborkit.host.sshstream import Stream
+
+    copy = tmp_path / "c.tar"
+    shutil.copy(bundle, copy)
+    verified = verify_bundle(copy)
+    layers = {f"images/blobs/sha256/{lr['digest'][7:]}" for lr in _metadata(bundle)["layers"]}
+    with tarfile.open(copy) as tf:
+        m = next(m for m in tf.getmembers() if m.name in layers)
+    with open(copy, "r+b") as f:
+        f.seek(m.offset_data + 10)
+        byte = f.read(1)
+        f.seek(m.offset_data + 10)
+        f.write(bytes([byte[0] ^ 1]))
+    before, ids = fresh.tags(), fresh.ids()
+    control = ControlDir()
+    conn = SshConnection(
+        parse_target(f"root@{fresh.host.address}"),
+        SshOptions(config_file=str(fresh.client.config)),
+        control,
+    )
+    try:
+        with pytest.raises(BundleCorrupt) as e:
+            load_on_host(Stream(conn), verified)
+    finally:
+        conn.close()
+        control.cleanup()
+    assert e.value.exit_code == 4
+    assert (
+        f"member {m.name}" in e.value.message and "changed after it was verified" in e.value.message
+    )
+    assert fresh.tags() == before and fresh.ids() == ids
