@@ -49,6 +49,13 @@ def bench_remote() -> str:
     return report(run_remote_bench())
 
 
+def bench_loadssh() -> str:
+    """bundle load --host of a 1.1 GB bundle against tar | ssh docker load (issue 22)."""
+    from bench.loadssh_bench import report, run_loadssh_bench
+
+    return report(run_loadssh_bench())
+
+
 def bench_trust() -> str:
     """Signed + split build against a plain build; verify with and without --key (issue 11)."""
     from bench.trust_bench import report, run_trust_bench
@@ -63,6 +70,7 @@ BENCHES: list[tuple[str, Callable[[], str]]] = [
     ("registry", bench_registry),
     ("remote", bench_remote),
     ("trust", bench_trust),
+    ("loadssh", bench_loadssh),
 ]
 
 

@@ -17,6 +17,15 @@ import typer
 from harborkit.commands.bundle import helpers
 from harborkit.commands.bundle import options as _opt
 from harborkit.commands.bundle.base import bundle_app, interruptible, mb
+from harborkit.commands.bundle.remote import RemoteLoadOptions, load_remote, wanted
+from harborkit.commands.options import (
+    BecomeOpt,
+    ForksOpt,
+    HostsOpt,
+    InventoryOpt,
+    LimitOpt,
+    SshConfigOpt,
+)
 
 
 class InspectFormat(enum.StrEnum):
@@ -134,12 +143,33 @@ def load_cmd(
     force: _opt.ForceOpt = False,
     allow_install_path: _opt.AllowInstallPathOpt = False,
     quiet: _opt.QuietOpt = False,
+    hosts: HostsOpt = None,
+    inventory: InventoryOpt = None,
+    limit: LimitOpt = None,
+    forks: ForksOpt = 10,
+    ssh_config: SshConfigOpt = None,
+    become: BecomeOpt = False,
 ) -> None:
-    """Verify the bundle, load its images into the Docker daemon (DOCKER_HOST), unpack the installer."""
+    """Verify the bundle, load its images into the Docker daemon (DOCKER_HOST, or each --host
+    over SSH), unpack the installer."""
     from harborkit.bundle.load import load_bundle
     from harborkit.bundle.progress import make_progress
 
     public = helpers.public_key(key)
+    remote = RemoteLoadOptions(hosts or [], inventory, limit, forks, ssh_config, become)
+    if wanted(remote):
+        load_remote(
+            bundle,
+            remote,
+            key=public,
+            install_dir=install_dir,
+            install_tools=install_tools,
+            prefix=prefix,
+            force=force,
+            allow_install_path=allow_install_path,
+            quiet=quiet,
+        )
+        return
     with make_progress(quiet) as progress:
         result = load_bundle(
             bundle,

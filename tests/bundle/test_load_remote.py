@@ -1,0 +1,689 @@
+"""``bundle load --host``: a real sshd host whose docker CLI talks to a private dockerd
+(its socket bind-mounted), a crafted bundle verified here and streamed to ``docker load``
+on the host through ssh. Every case checks the daemon's tags and ids before and after."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.bundle.conftest import REPO
+from tests.support import sshhost
+from tests.support.bundles import craft_bundle, crafted_images, installer_tgz
+from tests.support.dockerd import Daemon, start_dockerd
+
+REFS = ("hk-remote/prepare:v1", "hk-remote/core:v1", "hk-remote/nginx:v1")
+
+
+@dataclass
+class Lab:
+    daemon: Daemon
+    host: sshhost.SshHost
+    client: sshhost.Client
+
+    def tags(self) -> dict[str, str]:
+        """tag -> image id in the host's daemon."""
+        out = subprocess.run(
+            ["docker", "images", "--no-trunc", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"],
+            env=self.daemon.env(),
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        return dict(line.split(" ", 1) for line in out.splitlines() if "<none>" not in line)
+
+    def ids(self) -> set[str]:
+        out = subprocess.run(
+            ["docker", "images", "-aq", "--no-trunc"],
+            env=self.daemon.env(),
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        return set(out.split())
+
+    def forget(self) -> None:
+        """Remove the bundle's images (each test starts without them)."""
+        for ref in REFS:
+            subprocess.run(
+                ["docker", "rmi", "-f", ref],
+                env=self.daemon.env(),
+                capture_output=True,
+                check=False,
+            )
+
+    def argv(self, bundle: Path, *args: str, quiet: bool = True) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "harborkit",
+            "bundle",
+            "load",
+            str(bundle),
+            "--host",
+            f"root@{self.host.address}",
+            "--ssh-config",
+            str(self.client.config),
+            *(["-q"] if quiet else []),
+            *args,
+        ]
+
+    def load(
+        self,
+        bundle: Path,
+        *args: str,
+        quiet: bool = True,
+        timeout: float = 120,
+        env: dict[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            self.argv(bundle, *args, quiet=quiet),
+            env={**os.environ, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=REPO,
+        )
+
+    def shim(self, name: str, script: str) -> None:
+        """A test-only ``name`` first on the host's PATH (the host's own tool, as far as
+        harborkit can tell)."""
+        self.host.exec(
+            f"cat > /usr/local/bin/{name} && chmod 755 /usr/local/bin/{name}", input=script.encode()
+        )
+
+    def unshim(self, name: str) -> None:
+        self.host.exec(f"rm -f /usr/local/bin/{name}")
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[Lab]:
+    if os.geteuid() != 0:
+        pytest.skip("the sshd test host needs root (a private dockerd)")
+    docker_cli = shutil.which("docker") or "/usr/bin/docker"
+    with start_dockerd(stop_in_background=True) as daemon, sshhost.make_client() as client:
+        image = sshhost.import_image(daemon.env())
+        host = sshhost.start_host(
+            image,
+            daemon.env(),
+            "harbor60",
+            client.public_key,
+            volumes=[
+                f"{docker_cli}:/usr/bin/docker:ro",
+                f"{daemon.socket_path}:/var/run/docker.sock",
+            ],
+        )
+        try:
+            client.trust([host])
+            # the daemon runs beside the host here: its data root, as the host's df sees it
+            root = subprocess.run(
+                ["docker", "info", "--format", "{{.DockerRootDir}}"],
+                env=daemon.env(),
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
+            host.exec(f"mkdir -p {root}")
+            yield Lab(daemon, host, client)
+        finally:
+            host.stop()
+
+
+@pytest.fixture
+def fresh(lab: Lab) -> Iterator[Lab]:
+    lab.forget()
+    yield lab
+    lab.forget()
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("remote") / "b.tar"
+    craft_bundle(path, images=crafted_images(REFS), installer=installer_tgz())
+    return path
+
+
+def _metadata(bundle: Path) -> dict:
+    import json
+    import tarfile
+
+    with tarfile.open(bundle) as tf:
+        f = tf.extractfile("harbor-bundle.json")
+        assert f is not None
+        return json.load(f)
+
+
+def _expected(bundle: Path) -> dict[str, str]:
+    return {i["reference"]: i["image_id"] for i in _metadata(bundle)["images"]}
+
+
+def test_images_arrive_with_their_ids_and_tags(fresh: Lab, bundle: Path) -> None:
+    before = fresh.tags()
+    r = fresh.load(bundle)
+    assert r.returncode == 0, r.stderr
+    after = fresh.tags()
+    want = _expected(bundle)
+    assert {ref: after.get(ref) for ref in want} == want
+    # nothing else changed
+    assert {k: v for k, v in after.items() if k not in want} == before
+    # a second load sends nothing and says so
+    r = fresh.load(bundle, quiet=False)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == f"{fresh.host.address}: loaded 0 images, 3 already present"
+
+
+def test_a_tag_on_another_image_is_moved_and_an_image_there_is_only_tagged(
+    fresh: Lab, bundle: Path
+) -> None:
+    want = _expected(bundle)
+    r = fresh.load(bundle)
+    assert r.returncode == 0, r.stderr
+    # the first reference now names another image; the second's tag is gone, its image stays
+    other = next(v for k, v in want.items() if k != REFS[0])
+    env = fresh.daemon.env()
+    subprocess.run(["docker", "tag", other, REFS[0]], env=env, check=True)
+    subprocess.run(["docker", "tag", want[REFS[2]], "hk-remote/keep:v1"], env=env, check=True)
+    subprocess.run(["docker", "rmi", REFS[2]], env=env, check=True, capture_output=True)
+    r = fresh.load(bundle)
+    assert r.returncode == 0, r.stderr
+    after = fresh.tags()
+    assert {ref: after.get(ref) for ref in want} == want
+    subprocess.run(["docker", "rmi", "hk-remote/keep:v1"], env=env, capture_output=True)
+
+
+@pytest.mark.parametrize("where", ["layer", "config", "installer", "sums"])
+def test_a_tampered_bundle_is_refused_before_anything_is_sent(
+    fresh: Lab, bundle: Path, tmp_path: Path, where: str
+) -> None:
+    data = bytearray(bundle.read_bytes())
+    import tarfile
+
+    with tarfile.open(bundle) as tf:
+        members = tf.getmembers()
+    meta = _metadata(bundle)
+    layers = {f"images/blobs/sha256/{lr['digest'][7:]}" for lr in meta["layers"]}
+    configs = {f"images/blobs/sha256/{i['image_id'][7:]}" for i in meta["images"]}
+    pick = {
+        "layer": lambda m: m.name in layers,
+        "config": lambda m: m.name in configs,
+        "installer": lambda m: m.name.startswith("installer/"),
+        "sums": lambda m: m.name == "SHA256SUMS",
+    }[where]
+    m = next(m for m in members if pick(m))
+    data[m.offset_data + m.size // 2] ^= 0x01
+    bad = tmp_path / "bad.tar"
+    bad.write_bytes(bytes(data))
+    before = fresh.tags()
+    r = fresh.load(bad, "--install-dir", "/opt/hk-tampered")
+    assert r.returncode == 4, r.stderr
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+    assert str(bad) in r.stderr
+    assert fresh.tags() == before
+    assert fresh.host.exec("test -e /opt/hk-tampered && echo yes || echo no").strip() == "no"
+
+
+def test_a_bundle_signed_by_another_key_is_refused_before_anything_is_sent(
+    fresh: Lab, bundle: Path, tmp_path: Path
+) -> None:
+    from harborkit.bundle import sign
+
+    key = sign.generate()
+    sign.write_key_pair(tmp_path / "k", key, None)
+    before = fresh.tags()
+    r = fresh.load(bundle, "--key", str(tmp_path / "k.pub"))
+    assert r.returncode == 13, r.stderr
+    assert fresh.tags() == before
+
+
+@pytest.mark.parametrize("avail", ["10", "0"])
+def test_not_enough_space_on_the_host_refused_before_anything_is_sent(
+    fresh: Lab, bundle: Path, avail: str
+) -> None:
+    fresh.shim(
+        "df",
+        "#!/bin/sh\n"
+        "echo 'Filesystem 1024-blocks Used Available Capacity Mounted on'\n"
+        f"echo 'fake 100000 99990 {avail} 100% /'\n",
+    )
+    try:
+        before = fresh.tags()
+        r = fresh.load(bundle)
+    finally:
+        fresh.unshim("df")
+    assert r.returncode == 8, r.stderr
+    line = r.stderr.strip()
+    assert line.startswith(f"harborkit: {fresh.host.address}: not enough free space in /")
+    assert line.endswith("; nothing sent") and "\n" not in line
+    assert fresh.tags() == before
+
+
+@pytest.mark.parametrize(
+    "setup,message",
+    [
+        ("mkdir -p D/harbor && echo old > D/harbor/install.sh", "already exists"),
+        ("mkdir -p D && echo file > D/harbor", "is a file where the installer needs a folder"),
+        ("mkdir -p D/harbor && ln -s /nowhere D/harbor/prepare", "already exists"),
+        ("mkdir -p $(dirname D) && echo file > D", "is a file where the installer needs a folder"),
+    ],
+)
+def test_an_install_folder_that_would_be_overwritten_is_refused_before_any_image(
+    fresh: Lab, bundle: Path, setup: str, message: str
+) -> None:
+    d = f"/opt/hk-{uuid.uuid4().hex[:8]}"
+    fresh.host.exec(setup.replace("D", d))
+    listing = fresh.host.exec(
+        f"ls -lR {d} 2>/dev/null; cat {d}/harbor/install.sh 2>/dev/null; true"
+    )
+    before = fresh.tags()
+    r = fresh.load(bundle, "--install-dir", d)
+    assert r.returncode == 2, r.stderr
+    assert message in r.stderr and r.stderr.strip().endswith("nothing sent")
+    assert r.stderr.count("\n") == 1
+    assert fresh.tags() == before
+    assert (
+        fresh.host.exec(f"ls -lR {d} 2>/dev/null; cat {d}/harbor/install.sh 2>/dev/null; true")
+        == listing
+    )
+
+
+def test_installer_lands_where_asked(fresh: Lab, bundle: Path) -> None:
+    d = f"/opt/hk-{uuid.uuid4().hex[:8]}/deep"
+    r = fresh.load(bundle, "--install-dir", d)
+    assert r.returncode == 0, r.stderr
+    got = fresh.host.exec(
+        f"cd {d} && find . -type f | sort | while read f; do stat -c '%a %n' \"$f\"; done"
+    )
+    assert got.split("\n")[:-1] == [
+        "644 ./harbor/harbor.yml",
+        "755 ./harbor/install.sh",
+        "755 ./harbor/prepare",
+    ]
+    assert fresh.host.exec(f"cat {d}/harbor/install.sh") == "#!/bin/sh\necho installing harbor\n"
+
+
+def _ssh_children(pid: int, needle: bytes) -> list[int]:
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat", "rb") as f:
+                ppid = int(f.read().rsplit(b")", 1)[1].split()[1])
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                cmd = f.read()
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == pid and cmd.startswith(b"ssh\0") and needle in cmd:
+            out.append(int(d))
+    return out
+
+
+@pytest.mark.parametrize("when", ["after-load", "mid-stream"])
+def test_a_connection_cut_mid_stream_leaves_no_new_tag(fresh: Lab, bundle: Path, when: str) -> None:
+    """The host's docker load (through a shim) loads the images, or reads part of them,
+    then hangs; the ssh client is killed: nothing is left tagged that was not before,
+    and what was undone is said."""
+    if when == "after-load":
+        body = "/usr/bin/docker load; touch /tmp/hk-cut; sleep 60"
+    else:
+        body = "head -c 3000 >/dev/null; touch /tmp/hk-cut; sleep 60"
+    fresh.host.exec("rm -f /tmp/hk-cut")
+    fresh.shim(
+        "docker",
+        f'#!/bin/sh\nif [ "$1" = load ]; then {body}; exit 1; fi\nexec /usr/bin/docker "$@"\n',
+    )
+    before, ids = fresh.tags(), fresh.ids()
+    argv = fresh.argv(bundle)
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while fresh.host.exec("test -e /tmp/hk-cut && echo y || echo n").strip() != "y":
+            assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+            time.sleep(0.1)
+        # the harborkit process's ssh client that carries "docker load"
+        kids = _ssh_children(proc.pid, b"docker load")
+        assert kids
+        for k in kids:
+            os.kill(k, 9)
+        fresh.unshim("docker")
+        out, err = proc.communicate(timeout=60)
+    finally:
+        fresh.unshim("docker")
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 11, err
+    line = err.strip()
+    assert "\n" not in line and line.startswith(f"harborkit: {fresh.host.address}: ")
+    if when == "after-load":
+        assert "; rolled back: " in line and "image hk-remote/" in line
+    assert fresh.tags() == before
+    assert fresh.ids() == ids
+
+
+@pytest.mark.parametrize("fail", ["after", "midway"])
+def test_a_failed_unpack_rolls_back_the_files_and_the_images(
+    fresh: Lab, bundle: Path, fail: str
+) -> None:
+    """The host's tar (a shim) unpacks all or part of the installer, then fails: the
+    files it made and the images this load added go, and the line says so; a folder
+    that was there before stays."""
+    top = f"/opt/hk-{uuid.uuid4().hex[:8]}"
+    fresh.host.exec(f"mkdir -p {top}/keep && echo mine > {top}/keep/file")
+    d = f"{top}/keep/new/deeper"
+    if fail == "after":
+        body = '/bin/tar "$@"; echo "tar: disk trouble" >&2; exit 2'
+    else:
+        body = 'head -c 100 >/dev/null; echo "tar: Unexpected EOF" >&2; exit 2'
+    fresh.shim("tar", f"#!/bin/sh\n{body}\n")
+    before, ids = fresh.tags(), fresh.ids()
+    try:
+        r = fresh.load(bundle, "--install-dir", d)
+    finally:
+        fresh.unshim("tar")
+    assert r.returncode == 3, r.stderr
+    line = r.stderr.strip()
+    assert "\n" not in line
+    assert line.startswith(f"harborkit: {fresh.host.address}: unpacking the installer into {d}")
+    assert f"; rolled back: {d}" in line
+    assert fresh.tags() == before and fresh.ids() == ids
+    assert fresh.host.exec(f"cd {top} && find . | sort") == ".\n./keep\n./keep/file\n"
+
+
+def test_become_loads_as_root_and_a_password_user_is_refused_in_one_line(
+    fresh: Lab, bundle: Path
+) -> None:
+    argv = fresh.argv(bundle)
+    at = argv.index(f"root@{fresh.host.address}")
+    # admin cannot reach the daemon's socket; with --become (sudo -n) it can
+    fresh.host.exec("chmod 600 /var/run/docker.sock", check=False)
+    for user, extra, code, text in [
+        ("admin", [], 9, "docker info failed"),
+        ("clerk", ["--become"], 11, "wants a password"),
+        ("admin", ["--become"], 0, ""),
+    ]:
+        argv[at] = f"{user}@{fresh.host.address}"
+        r = subprocess.run([*argv, *extra], capture_output=True, text=True, cwd=REPO, timeout=120)
+        assert r.returncode == code, (user, extra, r.stderr)
+        assert text in r.stderr and r.stderr.count("\n") == (1 if code else 0)
+    want = _expected(bundle)
+    after = fresh.tags()
+    assert {ref: after.get(ref) for ref in want} == want
+
+
+def test_one_failing_host_does_not_stop_the_others(fresh: Lab, bundle: Path) -> None:
+    down = sshhost.free_loopback()
+    argv = fresh.argv(bundle, quiet=False)
+    at = argv.index(f"root@{fresh.host.address}")
+    argv[at] = f"root@{down},root@{fresh.host.address}"
+    r = subprocess.run(
+        [*argv, "--forks", "2"], capture_output=True, text=True, cwd=REPO, timeout=120
+    )
+    assert r.returncode == 11, r.stderr
+    assert r.stdout == f"{fresh.host.address}: loaded 3 images, 0 already present\n"
+    assert (
+        r.stderr.startswith(f"harborkit: {down}: connection to root@{down}")
+        and r.stderr.count("\n") == 1
+    )
+    want = _expected(bundle)
+    after = fresh.tags()
+    assert {ref: after.get(ref) for ref in want} == want
+
+
+@pytest.fixture(scope="module")
+def tool_bundle(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bytes]:
+    """The crafted bundle carrying a docker-compose stand-in for /usr/local/bin."""
+    import json
+
+    from tests.support.bundles import bundle_members, file_record, write_members
+
+    tool = b"#!/bin/sh\necho docker-compose version 1.24.0\n" + os.urandom(3000)
+    members, meta = bundle_members(crafted_images(REFS), installer_tgz())
+    meta = {**meta, "files": [file_record("docker-compose", tool)]}
+    members = [
+        (n, json.dumps(meta).encode() if n == "harbor-bundle.json" else d) for n, d in members
+    ]
+    path = tmp_path_factory.mktemp("tools") / "t.tar"
+    write_members(path, [*members, ("files/docker-compose", tool)])
+    return path, tool
+
+
+def test_tools_are_installed_refused_and_replaced_as_locally(
+    fresh: Lab, tool_bundle: tuple[Path, bytes]
+) -> None:
+    path, tool = tool_bundle
+    prefix = f"/srv/hk-{uuid.uuid4().hex[:8]}"
+    target = f"{prefix}/usr/local/bin/docker-compose"
+    r = fresh.load(path, "--install-tools", "--prefix", prefix, quiet=False)
+    assert r.returncode == 0, r.stderr
+    assert f"docker-compose installed: {target} (mode 0755)" in r.stdout
+    assert fresh.host.exec(f"stat -c %a {target}").strip() == "755"
+    assert fresh.host.exec(f"cat {target}", raw=True) == tool
+    assert fresh.host.exec(f"ls -A {prefix}/usr/local/bin").split() == ["docker-compose"]
+    # again: left alone
+    r = fresh.load(path, "--install-tools", "--prefix", prefix, quiet=False)
+    assert r.returncode == 0 and f"docker-compose already in place: {target}" in r.stdout
+    # another file there: refused before any image is sent, then replaced with --force
+    fresh.host.exec(f"echo other > {target}")
+    fresh.forget()
+    before = fresh.tags()
+    r = fresh.load(path, "--install-tools", "--prefix", prefix)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr == (
+        f"harborkit: {fresh.host.address}: {target} exists and differs from the bundle's "
+        "docker-compose; not replacing it (--force replaces it)\n"
+    )
+    assert fresh.tags() == before
+    assert fresh.host.exec(f"cat {target}") == "other\n"
+    r = fresh.load(path, "--install-tools", "--prefix", prefix, "--force", quiet=False)
+    assert r.returncode == 0, r.stderr
+    assert f"docker-compose replaced: {target}" in r.stdout
+    assert fresh.host.exec(f"cat {target}", raw=True) == tool
+    # a folder in its place: refused even with --force
+    fresh.host.exec(f"rm -f {target} && mkdir {target}")
+    r = fresh.load(path, "--install-tools", "--prefix", prefix, "--force")
+    assert r.returncode == 2 and "is a folder; not replacing it" in r.stderr, r.stderr
+
+
+def test_a_failure_after_the_tools_removes_them_and_their_new_folders(
+    fresh: Lab, tool_bundle: tuple[Path, bytes]
+) -> None:
+    path, _ = tool_bundle
+    prefix = f"/srv/hk-{uuid.uuid4().hex[:8]}"
+    fresh.host.exec(f"mkdir -p {prefix}")
+    fresh.shim("tar", '#!/bin/sh\necho "tar: broken" >&2\nexit 2\n')
+    before = fresh.tags()
+    try:
+        r = fresh.load(
+            path, "--install-tools", "--prefix", prefix, "--install-dir", f"{prefix}/opt"
+        )
+    finally:
+        fresh.unshim("tar")
+    assert r.returncode == 3, r.stderr
+    assert "; rolled back: " in r.stderr and r.stderr.count("\n") == 1
+    assert fresh.host.exec(f"cd {prefix} && find . | sort") == ".\n"
+    assert fresh.tags() == before
+
+
+@pytest.mark.parametrize("start", ["part-000", "parts.sha256"])
+def test_a_bundle_in_parts_loads_and_a_damaged_part_is_refused_first(
+    fresh: Lab, bundle: Path, tmp_path: Path, start: str
+) -> None:
+    import hashlib
+
+    raw = bundle.read_bytes()
+    size = 2048
+    listing = ""
+    for i in range(-(-len(raw) // size)):
+        chunk = raw[i * size : (i + 1) * size]
+        (tmp_path / f"p.tar.part-{i:03d}").write_bytes(chunk)
+        listing += f"{hashlib.sha256(chunk).hexdigest()}  p.tar.part-{i:03d}\n"
+    (tmp_path / "p.tar.parts.sha256").write_text(listing)
+    r = fresh.load(tmp_path / f"p.tar.{start}")
+    assert r.returncode == 0, r.stderr
+    want = _expected(bundle)
+    after = fresh.tags()
+    assert {ref: after.get(ref) for ref in want} == want
+    fresh.forget()
+    before = fresh.tags()
+    part = tmp_path / "p.tar.part-002"
+    data = bytearray(part.read_bytes())
+    data[100] ^= 1
+    part.write_bytes(bytes(data))
+    r = fresh.load(tmp_path / f"p.tar.{start}")
+    assert r.returncode == 4, r.stderr
+    assert "p.tar.part-002" in r.stderr and r.stderr.count("\n") == 1
+    assert fresh.tags() == before
+
+
+def test_an_inventory_and_its_limit_pick_the_hosts(
+    fresh: Lab, bundle: Path, tmp_path: Path
+) -> None:
+    down = sshhost.free_loopback()
+    inv = tmp_path / "hosts.ini"
+    inv.write_text(
+        "[harbor]\n"
+        f"harbor60 ansible_host={fresh.host.address} ansible_user=root\n"
+        "[nodes]\n"
+        f"server58 ansible_host={down} ansible_user=root\n"
+    )
+    argv = fresh.argv(bundle, quiet=False)
+    at = argv.index("--host")
+    del argv[at : at + 2]
+    r = subprocess.run(
+        [*argv, "-i", str(inv), "--limit", "harbor"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "harbor60: loaded 3 images, 0 already present\n"
+    r = subprocess.run(
+        [*argv, "-i", str(inv)], capture_output=True, text=True, cwd=REPO, timeout=120
+    )
+    assert r.returncode == 11, r.stderr
+    assert r.stdout == "harbor60: loaded 0 images, 3 already present\n"
+    assert r.stderr.startswith("harborkit: server58: ") and r.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_an_interrupted_load_rolls_back_and_says_so(fresh: Lab, bundle: Path, sig: str) -> None:
+    import signal
+
+    fresh.host.exec("rm -f /tmp/hk-cut")
+    fresh.shim(
+        "docker",
+        '#!/bin/sh\nif [ "$1" = load ]; then /usr/bin/docker load; touch /tmp/hk-cut; sleep 60; '
+        'exit 1; fi\nexec /usr/bin/docker "$@"\n',
+    )
+    before, ids = fresh.tags(), fresh.ids()
+    proc = subprocess.Popen(
+        fresh.argv(bundle), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while fresh.host.exec("test -e /tmp/hk-cut && echo y || echo n").strip() != "y":
+            assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+            time.sleep(0.1)
+        fresh.unshim("docker")
+        proc.send_signal(getattr(signal, sig))
+        _, err = proc.communicate(timeout=60)
+    finally:
+        fresh.unshim("docker")
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    line = err.strip()
+    assert line.startswith("harborkit: interrupted; ") and "\n" not in line
+    assert f"{fresh.host.address}: image hk-remote/" in line
+    assert fresh.tags() == before and fresh.ids() == ids
+
+
+@pytest.mark.parametrize(
+    "cmd,body,why",
+    [
+        ("info", "while :; do printf x; sleep 1; done", "did not finish within 3 s"),
+        ("info", "sleep 60", "did not finish within 3 s"),
+        ("images", "while :; do echo x; sleep 1; done", "did not finish within 3 s"),
+        ("images", "head -c 6000000 /dev/zero", "wrote more than 4 MiB on stdout"),
+        ("images", "head -c 6000000 /dev/zero >&2", "wrote more than 4 MiB on stderr"),
+        # a docker load that stops reading: the stream's deadline (3 s + its size at 1 MiB/s)
+        ("load", "head -c 1000 >/dev/null; sleep 60", "a remote call did not finish within 3"),
+    ],
+)
+def test_a_slow_or_flooding_host_is_stopped_by_the_deadline_and_bounds(
+    fresh: Lab, bundle: Path, cmd: str, body: str, why: str
+) -> None:
+    """``docker info`` or ``docker images`` on the host trickles, hangs or floods: one
+    line, exit 11, in time, nothing sent."""
+    fresh.shim(
+        "docker",
+        f'#!/bin/sh\nif [ "$1" = {cmd} ]; then {body}; exit 0; fi\nexec /usr/bin/docker "$@"\n',
+    )
+    before = fresh.tags()
+    t0 = time.monotonic()
+    try:
+        r = fresh.load(bundle, env={"HARBORKIT_REMOTE_TIMEOUT": "3"}, timeout=60)
+    finally:
+        fresh.unshim("docker")
+    assert time.monotonic() - t0 < 20
+    assert r.returncode == 11, r.stderr
+    assert r.stderr.startswith(f"harborkit: {fresh.host.address}: ") and why in r.stderr
+    assert r.stderr.count("\n") == 1
+    assert fresh.tags() == before
+
+
+def test_a_bundle_changed_after_verify_never_reaches_the_host_whole(
+    fresh: Lab, bundle: Path, tmp_path: Path
+) -> None:
+    """Verified here, then a layer changes on disk: the stream breaks off before that
+    member is complete (and before manifest.json), docker load on the host loads nothing,
+    exit 4 naming the member."""
+    import tarfile
+
+    from harborkit.bundle.errors import BundleCorrupt
+    from harborkit.bundle.remote_load import load_on_host
+    from harborkit.bundle.verify import verify_bundle
+    from harborkit.host.ssh import ControlDir, SshConnection, SshOptions, parse_target
+    from harborkit.host.sshstream import Stream
+
+    copy = tmp_path / "c.tar"
+    shutil.copy(bundle, copy)
+    verified = verify_bundle(copy)
+    layers = {f"images/blobs/sha256/{lr['digest'][7:]}" for lr in _metadata(bundle)["layers"]}
+    with tarfile.open(copy) as tf:
+        m = next(m for m in tf.getmembers() if m.name in layers)
+    with open(copy, "r+b") as f:
+        f.seek(m.offset_data + 10)
+        byte = f.read(1)
+        f.seek(m.offset_data + 10)
+        f.write(bytes([byte[0] ^ 1]))
+    before, ids = fresh.tags(), fresh.ids()
+    control = ControlDir()
+    conn = SshConnection(
+        parse_target(f"root@{fresh.host.address}"),
+        SshOptions(config_file=str(fresh.client.config)),
+        control,
+    )
+    try:
+        with pytest.raises(BundleCorrupt) as e:
+            load_on_host(Stream(conn), verified)
+    finally:
+        conn.close()
+        control.cleanup()
+    assert e.value.exit_code == 4
+    assert (
+        f"member {m.name}" in e.value.message and "changed after it was verified" in e.value.message
+    )
+    assert fresh.tags() == before and fresh.ids() == ids
