@@ -652,3 +652,28 @@ def test_bad_values_are_typers_usage_lines(args: tuple[str, ...], line: str) -> 
     r = hk(*args)
     assert (r.returncode, r.stdout) == (ExitCode.USAGE, "")
     assert r.stderr == f"harborkit: error: {line} (see 'harborkit check -h')\n"
+
+
+@pytest.mark.parametrize("args", [("--help",), ("check", "--help"), ("bundle", "push", "--help")])
+def test_help_reads_the_same_without_the_markdown_renderer(args: tuple[str, ...]) -> None:
+    """The stand-ins of harborkit/commands/lean.py change no byte of the help:
+    the same help with rich.markdown and rich.traceback really loaded first."""
+    code = (
+        "import sys\n"
+        "if sys.argv[1] == 'real':\n"
+        "    import rich.markdown, rich.traceback\n"
+        "sys.argv = ['harborkit', *sys.argv[2:]]\n"
+        "from harborkit.commands import main\n"
+        "main()\n"
+    )
+    env = {**os.environ, "COLUMNS": "100", "TERM": "xterm-256color"}
+    env.pop("NO_COLOR", None)
+    out = {}
+    for mode in ("lean", "real"):
+        r = subprocess.run(
+            [sys.executable, "-c", code, mode, *args], capture_output=True, text=True, env=env
+        )
+        assert (r.returncode, r.stderr) == (0, ""), mode
+        out[mode] = r.stdout
+    assert "Usage: harborkit" in out["lean"]
+    assert out["lean"] == out["real"]
