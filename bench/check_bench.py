@@ -14,10 +14,18 @@ import sys
 import time
 from pathlib import Path
 
-RUNS = 9
+SYSROOT = (
+    Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "sysroots" / "guide-as-written"
+)
+RUNS = 5  # issue 24: median of 5
 HK = [sys.executable, "-m", "harborkit"]
 TARGET_HELP = 0.15
 TARGET_CHECK = 0.5
+#: the issue's targets were set where a bare ``python -c pass`` took 0.05 s: as
+#: ratios to it they hold on any machine (3x and 10x the bare interpreter)
+BARE_AT_TARGET = 0.05
+RATIO_HELP = TARGET_HELP / BARE_AT_TARGET
+RATIO_CHECK = TARGET_CHECK / BARE_AT_TARGET
 
 
 def _median_seconds(argv: list[str], runs: int = RUNS) -> float:
@@ -36,20 +44,30 @@ def run() -> list[tuple[str, str]]:
     """Return (label, figure) rows."""
     exe = Path(sys.executable).parent / "harborkit"
     script = [str(exe)] if exe.exists() else HK
+    # byte-compiled as an installed wheel is (an editable checkout run with
+    # PYTHONDONTWRITEBYTECODE=1 would compile every module at every start)
+    package = Path(__file__).resolve().parents[1] / "harborkit"
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(package)], check=False)
     bare = _median_seconds([sys.executable, "-c", "pass"])
     help_t = _median_seconds([*script, "--help"])
     check_t = _median_seconds([*script, "check", "-f", "json"])
+    root_t = _median_seconds([*script, "check", "--root", str(SYSROOT), "-f", "json"])
     return [
         ("python -c pass (baseline)", f"{bare:.3f} s"),
-        (
-            "harborkit --help",
-            f"{help_t:.3f} s ({help_t / bare:.1f}x bare python; target < {TARGET_HELP} s: {'ok' if help_t < TARGET_HELP else 'MISSED'})",
-        ),
-        (
-            "harborkit check (full, this host)",
-            f"{check_t:.3f} s ({check_t / bare:.1f}x bare python; target < {TARGET_CHECK} s: {'ok' if check_t < TARGET_CHECK else 'MISSED'})",
-        ),
+        _row("harborkit --help", help_t, bare, TARGET_HELP, RATIO_HELP),
+        _row("harborkit check (full, this host)", check_t, bare, TARGET_CHECK, RATIO_CHECK),
+        _row("harborkit check --root (a sysroot)", root_t, bare, TARGET_CHECK, RATIO_CHECK),
     ]
+
+
+def _row(label: str, t: float, bare: float, target: float, ratio: float) -> tuple[str, str]:
+    """The time, its ratio to bare python, and both goals (seconds; ratio)."""
+    secs = "ok" if t <= target else "MISSED"
+    rel = "ok" if t / bare <= ratio else "MISSED"
+    return (
+        label,
+        f"{t:.3f} s <= {target} s: {secs}; {t / bare:.1f}x bare python <= {ratio:.0f}x: {rel}",
+    )
 
 
 def main() -> None:

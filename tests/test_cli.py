@@ -495,6 +495,9 @@ def test_command_modules_are_short() -> None:
 
 
 HEAVY = ("docker", "jsonschema", "requests", "cryptography", "cyclonedx", "isal", "yaml")
+#: what typer and rich would load for help that harborkit never shows (issue 24):
+#: pydantic (typer's value coercion), the markdown renderer, the pretty traceback
+HELP_NEVER = (*HEAVY, "pydantic", "markdown_it", "rich.markdown", "rich.traceback", "pygments")
 
 
 @pytest.mark.parametrize(
@@ -518,7 +521,8 @@ def test_help_loads_no_heavy_library(args: tuple[str, ...]) -> None:
         "    main()\n"
         "except SystemExit as e:\n"
         "    code = e.code\n"
-        f"heavy = sorted({{m.split('.')[0] for m in sys.modules}} & {set(HEAVY)!r})\n"
+        f"names = {{m for m in sys.modules}} | {{m.split('.')[0] for m in sys.modules}}\n"
+        f"heavy = sorted(names & {set(HELP_NEVER)!r})\n"
         "print(code, heavy, file=sys.stderr)\n"
     )
     r = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
@@ -536,3 +540,140 @@ def test_python_dash_m_harborkit_runs_the_same_main(tmp_path: Path) -> None:
     )
     assert (r.returncode, r.stdout) == (ExitCode.USAGE, "")
     assert r.stderr == "harborkit: error: --forks 0: must be at least 1\n"
+
+
+def test_sysroot_audit_loads_no_docker_sdk_nor_pydantic(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "sys.argv = ['harborkit', *sys.argv[1:]]\n"
+        "from harborkit.commands import main\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as e:\n"
+        "    code = e.code\n"
+        "names = {m.split('.')[0] for m in sys.modules} | set(sys.modules)\n"
+        "never = {'docker', 'pydantic', 'markdown_it', 'rich.markdown', 'typer.rich_utils'}\n"
+        "print(code, sorted(names & never), file=sys.stderr)\n"
+    )
+    root = Path(__file__).parent / "fixtures" / "sysroots" / "guide-as-written"
+    out = tmp_path / "r.json"
+    args = ["check", "--root", str(root), "-f", "json", "-o", str(out), "--forks", "3"]
+    r = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
+    assert r.stderr.splitlines()[-1] == f"{ExitCode.FAILED} []"
+    assert json.loads(out.read_text())  # the audit ran and wrote its report
+
+
+SAMPLES: tuple[object, ...] = (
+    None,
+    "x",
+    "",
+    "-",
+    "5",
+    "0",
+    "65",
+    "-3",
+    "1.5",
+    "1e3",
+    " 7",
+    "abc",
+    "json",
+    "JSON",
+    "table",
+    "/tmp",
+    "a\x00b",
+    True,
+    False,
+    3,
+    2.5,
+    ["a", "b"],
+    ("c",),
+    [],
+    Path("/p"),
+)
+
+
+def test_lean_value_conversion_matches_typers_own() -> None:
+    """Every parameter of every command converts every sample exactly as typer's
+    own (pydantic) conversion does: same value and type, or the same error."""
+    # typer itself is what this compares against
+    import typer.main  # noqa: TID251
+    from typer import _click  # noqa: TID251
+    from typer._coercion import build_runtime_param  # noqa: TID251
+
+    from harborkit.commands import lean
+    from harborkit.commands.app import app
+
+    root = typer.main.get_command(app)
+    todo, compared = [root], 0
+    while todo:
+        cmd = todo.pop()
+        todo += list(getattr(cmd, "commands", {}).values())
+        ctx = _click.Context(cmd)
+        for param in cmd.params:
+            ours = lean._LeanRuntimeParam(param, build_runtime_param)
+            theirs = build_runtime_param(param.type_descriptor)
+            for value in SAMPLES:
+                got: object
+                want: object
+                try:
+                    got = ours.coerce(value, param=param, ctx=ctx)
+                except Exception as e:
+                    got = ("error", type(e).__name__, str(e))
+                try:
+                    want = theirs.coerce(value, param=param, ctx=ctx)
+                except Exception as e:
+                    want = ("error", type(e).__name__, str(e))
+                assert (type(got), got) == (type(want), want), (cmd.name, param.name, value)
+                compared += 1
+    assert compared > 2000
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ("check", "--forks", "abc"),
+            "Invalid value for '--forks': Input should be a valid integer, unable to parse "
+            "string as an integer",
+        ),
+        (
+            ("check", "-f", "xml"),
+            "Invalid value for '--format' / '-f': 'xml' is not one of 'table', 'json', "
+            "'junit', 'html'.",
+        ),
+        (
+            ("check", "--command-timeout", "soon"),
+            "Invalid value for '--command-timeout': Input should be a valid number, unable "
+            "to parse string as a number",
+        ),
+    ],
+)
+def test_bad_values_are_typers_usage_lines(args: tuple[str, ...], line: str) -> None:
+    r = hk(*args)
+    assert (r.returncode, r.stdout) == (ExitCode.USAGE, "")
+    assert r.stderr == f"harborkit: error: {line} (see 'harborkit check -h')\n"
+
+
+@pytest.mark.parametrize("args", [("--help",), ("check", "--help"), ("bundle", "push", "--help")])
+def test_help_reads_the_same_without_the_markdown_renderer(args: tuple[str, ...]) -> None:
+    """The stand-ins of harborkit/commands/lean.py change no byte of the help:
+    the same help with rich.markdown and rich.traceback really loaded first."""
+    code = (
+        "import sys\n"
+        "if sys.argv[1] == 'real':\n"
+        "    import rich.markdown, rich.traceback\n"
+        "sys.argv = ['harborkit', *sys.argv[2:]]\n"
+        "from harborkit.commands import main\n"
+        "main()\n"
+    )
+    env = {**os.environ, "COLUMNS": "100", "TERM": "xterm-256color"}
+    env.pop("NO_COLOR", None)
+    out = {}
+    for mode in ("lean", "real"):
+        r = subprocess.run(
+            [sys.executable, "-c", code, mode, *args], capture_output=True, text=True, env=env
+        )
+        assert (r.returncode, r.stderr) == (0, ""), mode
+        out[mode] = r.stdout
+    assert "Usage: harborkit" in out["lean"]
+    assert out["lean"] == out["real"]

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 def main() -> None:
     """Console-script entry point (``harborkit``, ``python -m harborkit``)."""
+    from harborkit.commands import lean
+
+    lean.install()  # --help without rich.markdown and rich.traceback (lean.py says why)
     from harborkit.commands.app import app
     from harborkit.commands.output import run_app
 

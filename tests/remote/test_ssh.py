@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 from pathlib import Path
 
@@ -1080,3 +1081,48 @@ def test_output_at_the_cap_is_read_and_one_byte_more_is_refused(
     too_large = "more than 64 MiB" in line or "more than 1 MiB on stderr" in line
     assert too_large is over, line
     assert peak_kib < 200 * 1024, f"peak RSS {peak_kib} KiB"
+
+
+def test_a_process_that_outlives_ssh_holding_its_pipes_is_not_waited_for(
+    lab: Lab, tmp_path: Path
+) -> None:
+    """Issue 24: a call ends when ``ssh`` has exited, not when every copy of its
+    pipes is closed. A process ssh leaves running with a copy of its stdout and
+    stderr (here a LocalCommand's background child; in the field the
+    ControlMaster persisted by ControlPersist=60 on OpenSSH versions that keep
+    stderr, or a ProxyCommand helper) made each call wait until that process
+    ended: up to 60 s per host behind a persisted master, or the whole deadline.
+    No wall time is measured: the holders are still alive after harborkit
+    finished, so harborkit cannot have waited for them."""
+    held = tmp_path / "holder.pid"
+    config = tmp_path / "ssh_config"
+    config.write_text(
+        "PermitLocalCommand yes\n"
+        f"LocalCommand sleep 300 </dev/null & echo $! >> {held}\n" + lab.client.config.read_text()
+    )
+    targets = f"{lab.compliant.target},{lab.guide.target}"
+    try:
+        r = hk(
+            "check",
+            "--host",
+            targets,
+            "--only",
+            "limits.pam",
+            "-f",
+            "json",
+            "--command-timeout",
+            "100",
+            config=config,
+            timeout=250,
+        )
+        holders = [int(p) for p in held.read_text().split()]
+        alive = [p for p in holders if Path(f"/proc/{p}").exists()]
+        assert r.returncode in (ExitCode.OK, ExitCode.FAILED), r.stderr
+        assert "error" not in r.stderr, r.stderr
+        assert verdicts(r.stdout)["server59"]["limits.pam"] == "pass"
+        assert set(verdicts(r.stdout)) >= {"server58", "server59"}
+        assert len(holders) == 2 and alive == holders  # both holders outlived the run
+    finally:
+        for pid in [int(p) for p in held.read_text().split()] if held.exists() else []:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, 9)
