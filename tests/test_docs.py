@@ -31,6 +31,8 @@ REFERENCE = DOCS / "reference"
 #: commands issue 25 item 2 adds in parallel: their pages are written from the
 #: spec; a docs line may name them before they are in this harborkit
 PENDING = (("profile",), ("bundle", "manifest"))
+#: and the shell completion options of the root command (issue 25 item 6)
+PENDING_ROOT_OPTIONS = ("--install-completion", "--show-completion")
 
 HELP_OPTION = re.compile(r"^[│|]\s+(?:\*\s+)?(--[a-z][a-z0-9-]*)(?:\s+(-[A-Za-z]))?\s")
 
@@ -218,6 +220,8 @@ def _check_line(where: str, line: str) -> list[str]:
             return []  # issue 25 item 2, not in this harborkit yet
         return [f"{where}: no command `harborkit {' '.join([*path, rest[0]])}`: {line}"]
     known = _options(cmd) | {"--help", "-h"}
+    if not path:
+        known |= set(PENDING_ROOT_OPTIONS)
     problems: list[str] = []
     for tok in rest:
         if tok in {"|", "||", "&&", ";", ">", ">>", "<", "&"}:
