@@ -1,7 +1,7 @@
 """The documentation cannot drift from the command line (issue 25 item 1).
 
 Every option that ``harborkit COMMAND --help`` lists is on that command's
-reference page (in its own section for a subcommand), every exit code
+reference page (or its section of its group's page), every exit code
 harborkit defines is in the exit code table, every ``harborkit ...`` line in a
 docs code block names commands and options that exist, the README stays a
 quick start whose links lead into docs/, and ``mkdocs build --strict`` passes
@@ -86,13 +86,24 @@ def _help_options(path: list[str]) -> set[str]:
     return found - {"--help", "-h"}
 
 
+def _page(path: list[str]) -> Path:
+    """The reference page of the command PATH: reference/bundle-load.md for
+    `bundle load` when there is one, else the page of its group
+    (reference/profile.md for `profile init`)."""
+    for k in range(len(path), 0, -1):
+        page = REFERENCE / ("-".join(path[:k]) + ".md")
+        if page.is_file():
+            return page
+    raise AssertionError(f"`harborkit {' '.join(path)}` has no page under {REFERENCE}")
+
+
 def _section(page: Path, path: list[str]) -> str:
-    """The part of PAGE about the command PATH: the whole page of a top-level
-    command; for a subcommand the section whose heading names it
-    (`harborkit bundle build`, or `harborkit profile show|init|check`), up to
-    the next heading of the same or a higher level."""
+    """The part of PAGE about the command PATH: the whole page when the page
+    is the command's own; else the section whose heading names it
+    (`harborkit bundle manifest init`, or `harborkit profile show|init|check`),
+    up to the next heading of the same or a higher level."""
     text = page.read_text(encoding="utf-8")
-    if len(path) == 1:
+    if page.stem == "-".join(path):
         return text
     parent, leaf = " ".join(path[:-1]), re.escape(path[-1])
     heading = re.compile(
@@ -124,8 +135,7 @@ def test_every_option_of_every_command_is_on_its_reference_page() -> None:
     assert ["check"] in [p for p, _ in leaves] and ["bundle", "load"] in [p for p, _ in leaves]
     missing: list[str] = []
     for path, cmd in leaves:
-        page = REFERENCE / f"{path[0]}.md"
-        assert page.is_file(), f"`harborkit {' '.join(path)}` has no reference page {page}"
+        page = _page(path)
         section = _section(page, path)
         for option in sorted(_options(cmd)):
             if not _mentions(section, option):
@@ -137,7 +147,7 @@ def test_every_option_of_check_is_in_its_help_and_on_the_page_as_listed() -> Non
     """The same from the user's side, for the commands with the most options:
     what `--help` prints (parsed) is on the page."""
     for path in (["check"], ["fix"], ["bundle", "build"], ["bundle", "load"]):
-        section = _section(REFERENCE / f"{path[0]}.md", path)
+        section = _section(_page(path), path)
         absent = [o for o in sorted(_help_options(path)) if not _mentions(section, o)]
         assert not absent, (path, absent)
 
