@@ -10,6 +10,7 @@ with nothing fetched from outside the site.
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 import subprocess
@@ -37,6 +38,7 @@ PENDING_ROOT_OPTIONS = ("--install-completion", "--show-completion")
 HELP_OPTION = re.compile(r"^[│|]\s+(?:\*\s+)?(--[a-z][a-z0-9-]*)(?:\s+(-[A-Za-z]))?\s")
 
 
+@functools.cache
 def _root() -> Any:
     """The harborkit command tree (typer's click objects, read by duck typing)."""
     cmd = typer.main.get_command(app)
@@ -76,6 +78,11 @@ def _options(cmd: Any) -> set[str]:
 
 def _help_options(path: list[str]) -> set[str]:
     """The options as the user sees them: parsed from `harborkit PATH --help`."""
+    return set(_help_options_of(tuple(path)))
+
+
+@functools.cache
+def _help_options_of(path: tuple[str, ...]) -> frozenset[str]:
     r = hk(*path, "--help", env={"COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"})
     assert r.returncode == 0, (path, r.stderr)
     found: set[str] = set()
@@ -83,7 +90,7 @@ def _help_options(path: list[str]) -> set[str]:
         m = HELP_OPTION.match(line)
         if m:
             found.update(o for o in m.groups() if o)
-    return found - {"--help", "-h"}
+    return frozenset(found - {"--help", "-h"})
 
 
 def _page(path: list[str]) -> Path:
