@@ -12,7 +12,7 @@ PY      = $(VENV)/bin/python
 # tests, GNU time to measure a run's own peak memory.
 DEBS    = docker.io docker-compose nginx-light docker-registry skopeo busybox-static pigz libxml2-utils debootstrap iproute2 procps ca-certificates chromium openssh-client minisign time
 
-.PHONY: setup system-deps run test smoke lint bench clean mutation mutation-load
+.PHONY: setup system-deps run test smoke lint bench clean docs mutation mutation-load
 
 # pip's and setuptools' chatter goes to $(VENV)/setup.log, shown only on failure.
 $(VENV)/.installed: pyproject.toml setup.py
@@ -53,6 +53,17 @@ lint: setup
 	$(VENV)/bin/ruff check harborkit tests bench setup.py .ci/wheel_smoke.py
 	$(VENV)/bin/ruff format --check harborkit tests bench setup.py .ci/wheel_smoke.py
 	$(VENV)/bin/mypy
+
+# The documentation site (docs/, mkdocs.yml) into .work/site. --strict: a broken
+# link or anchor, or a page left out of the nav, fails the build. The built-in
+# theme with highlight.js off: nothing is fetched at build or view time.
+$(VENV)/.docs-installed: $(VENV)/.installed pyproject.toml
+	@$(PY) -m pip install -e '.[docs]' >>$(VENV)/setup.log 2>&1 || { tail -n 40 $(VENV)/setup.log; \
+	  echo "installing the docs extra failed (full log: $(VENV)/setup.log)"; exit 1; }
+	@touch $@
+
+docs: $(VENV)/.docs-installed
+	$(VENV)/bin/mkdocs build --strict --clean --site-dir .work/site
 
 bench: setup system-deps
 	$(PY) bench/run.py
