@@ -15,6 +15,7 @@ from harborkit.commands.check import check
 from harborkit.commands.collect import collect
 from harborkit.commands.fix import fix_command
 from harborkit.commands.help import HelpGroup
+from harborkit.commands.profile import profile_app
 
 # imported for the commands they register on bundle_app, in this order
 _ = (_bundle_core, _bundle_registry, _bundle_trust)
@@ -30,6 +31,7 @@ app = typer.Typer(
 )
 app.add_typer(bundle_app, name="bundle")
 app.command(name="fix")(fix_command)
+app.add_typer(profile_app, name="profile")
 
 
 def _version(value: bool) -> None:
