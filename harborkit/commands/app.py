@@ -8,6 +8,7 @@ import typer
 
 from harborkit import __version__
 from harborkit.commands.bundle import core as _bundle_core  # build, verify, load, inspect
+from harborkit.commands.bundle import manifest as _bundle_manifest  # manifest show, init
 from harborkit.commands.bundle import registry as _bundle_registry  # push (listed after)
 from harborkit.commands.bundle import trust as _bundle_trust  # keygen (listed last)
 from harborkit.commands.bundle.base import bundle_app
@@ -18,7 +19,7 @@ from harborkit.commands.help import HelpGroup
 from harborkit.commands.profile import profile_app
 
 # imported for the commands they register on bundle_app, in this order
-_ = (_bundle_core, _bundle_registry, _bundle_trust)
+_ = (_bundle_core, _bundle_registry, _bundle_trust, _bundle_manifest)
 
 app = typer.Typer(
     name="harborkit",
