@@ -27,7 +27,7 @@ app = typer.Typer(
     help="Preflight audits and air-gap bundles for Harbor container registry installs.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(bundle_app, name="bundle")
