@@ -232,6 +232,18 @@ def test_a_mismatched_file_says_how_to_pin_another_then_the_pin_builds(
     r = run_cli("bundle", "inspect", str(tmp_path / "out" / "b.tar"), "-f", "json")
     assert r.returncode == 0, r.stderr
     assert digest in r.stdout
+    # the SBOM of a registry build: schema-valid, the image's purl names the registry and digest
+    r = run_cli("bundle", "inspect", str(tmp_path / "out" / "b.tar"), "-f", "cyclonedx")
+    assert r.returncode == 0, r.stderr
+    from harborkit.bundle.sbom import validate_sbom
+
+    sbom = validate_sbom(r.stdout.encode())
+    [image] = [c for c in sbom["components"] if c["type"] == "container"]
+    props = {p["name"]: p["value"] for p in image["properties"]}
+    assert image["purl"] == (
+        f"pkg:docker/hostile/app@v1?digest={props['harborkit:manifest_digest']}"
+        f"&repository_url={registry}"
+    )
 
 
 def test_a_pinned_size_refuses_another_file_before_reading_it(
