@@ -289,8 +289,9 @@ def add_file(writer: Any, spec: FileSpec, override: str | None, progress: Any) -
     source = override or spec.url
     try:
         expected = expected_sha256(spec)
-    except DownloadError as e:
-        raise DownloadError(e.message + _ways_out(spec)) from e
+    except DownloadError as e:  # the pin's own checksum file: a local copy needs a pin too
+        hint = _pin_hint(spec, source, override) if override else _ways_out(spec)
+        raise DownloadError(e.message + hint) from e
     what = f"file {spec.name}"
     try:
         with open_source(source, what) as (src, length):

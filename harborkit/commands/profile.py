@@ -31,7 +31,8 @@ def write_text(text: str, output: Optional[Path]) -> None:
 
 
 OutputOpt = Annotated[
-    Optional[Path], typer.Option("--output", "-o", help="Write to FILE (default: stdout).")
+    Optional[Path],
+    typer.Option("--output", "-o", metavar="FILE", help="Write to FILE (default: stdout)."),
 ]
 
 
@@ -64,7 +65,7 @@ def init_cmd(
         typer.Option(
             "--harbor",
             metavar="HOST[:PORT]",
-            help="Harbor's address (http[s]://HOST[:PORT] or HOST[:PORT]).",
+            help="Harbor's address: HOST[:PORT] (plain HTTP) or an http(s):// URL.",
         ),
     ] = None,
     air_gapped: Annotated[
@@ -75,7 +76,9 @@ def init_cmd(
             show_default=False,
         ),
     ] = None,
-    name: Annotated[str, typer.Option("--name", help="The site profile's name.")] = "site",
+    name: Annotated[
+        str, typer.Option("--name", metavar="NAME", help="The site profile's name.")
+    ] = "site",
     output: OutputOpt = None,
 ) -> None:
     """Write a site profile: the built-in one, commented, with your nodes, NTP master and Harbor."""

@@ -264,3 +264,23 @@ def test_a_pinned_size_refuses_another_file_before_reading_it(
         f"harborkit: error: file docker-compose from {other} is {len(COMPOSE) + 1} bytes, "
         f"expected {len(COMPOSE)}" + pin_hint(str(other))
     )
+
+
+def test_an_unreachable_checksum_file_names_the_way_out(tmp_path: Path, registry: str) -> None:
+    """A manifest that pins by ``sha256_url``: offline, the checksum file fails first."""
+    sums = f"http://127.0.0.1:{closed_port()}/docker-compose.sha256"
+    m = write_manifest(tmp_path, f"http://127.0.0.1:{closed_port()}/docker-compose")
+    m.write_text(m.read_text().replace(f"sha256: '{'0' * 64}'", f"sha256_url: {sums}"))
+    assert "sha256_url" in m.read_text()
+    why = (
+        f"harborkit: error: cannot download checksum file of docker-compose from {sums}: "
+        "[Errno 111] Connection refused"
+    )
+    assert only_line(build(tmp_path, registry, m), ExitCode.DOWNLOAD) == why + WAYS_OUT
+    local = tmp_path / "dc"
+    local.write_bytes(COMPOSE)
+    r = build(tmp_path, registry, m, "--file", f"docker-compose={local}")  # a copy needs a pin
+    assert only_line(r, ExitCode.DOWNLOAD) == why + pin_hint(str(local))
+    site = _written(tmp_path, site_manifest({"docker-compose": str(local)}, m))
+    r = build(tmp_path, registry, site, "--file", f"docker-compose={local}")
+    assert r.returncode == 0, r.stderr

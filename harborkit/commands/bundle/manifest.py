@@ -39,7 +39,12 @@ def init_cmd(
     ],
     manifest: Annotated[
         Optional[Path],
-        typer.Option("--manifest", "-m", help="The manifest to start from (default: built-in)."),
+        typer.Option(
+            "--manifest",
+            "-m",
+            metavar="FILE",
+            help="The manifest to start from (default: built-in).",
+        ),
     ] = None,
     output: OutputOpt = None,
 ) -> None:
