@@ -56,8 +56,9 @@ def _master(site: Site, nodes: list[dict[str, str]]) -> str:
         if is_host_name(master) or _is_ip(master):
             return master
         raise InputError(f"--ntp-master {master!r}: not a host name or IP address")
-    if any(master in (n["name"], n["address"]) for n in nodes):
-        return master
+    for n in nodes:  # host names are case-insensitive: the node's own spelling is kept
+        if master.lower() == n["name"].lower() or master == n["address"]:
+            return n["name"] if master.lower() == n["name"].lower() else master
     names = ", ".join(n["name"] for n in nodes)
     raise InputError(f"--ntp-master {master!r}: not one of the nodes ({names})")
 

@@ -106,6 +106,12 @@ def test_init_without_site_values_is_the_builtin_profile_renamed() -> None:
     assert data == base
 
 
+def test_the_ntp_master_is_a_node_by_name_in_any_case_or_by_address() -> None:
+    nodes = ("server58=192.168.3.58", "server59=192.168.3.59")
+    for given, kept in [("SERVER59", "server59"), ("192.168.3.59", "192.168.3.59")]:
+        assert yaml.safe_load(site_profile(Site(nodes, given)))["time"]["master"] == kept
+
+
 def test_init_online_turns_air_gapped_off() -> None:
     assert yaml.safe_load(site_profile(Site(air_gapped=False)))["time"]["air_gapped"] is False
 
