@@ -92,9 +92,16 @@ def init_cmd(
 def check_cmd(
     file: Annotated[Path, typer.Argument(metavar="FILE", help="The profile to validate.")],
 ) -> None:
-    """Validate a profile as `check --profile` reads it; a mistake is one file:line error."""
-    from harborkit.engine.site import check_profile
+    """Validate a profile as `check --profile` reads it: each mistake one file:line line."""
+    from harborkit.commands.output import one
+    from harborkit.engine.site import check_profile, profile_problems
+    from harborkit.errors import ExitCode
 
+    problems = profile_problems(file)
+    if problems:
+        for line in problems:
+            typer.echo(f"harborkit: error: {one(line)}", err=True)
+        raise typer.Exit(ExitCode.USAGE)
     prof = check_profile(file)
     nodes = len(prof.data.get("nodes") or [])
     typer.echo(f"{file}: valid profile {prof.name} ({nodes} node{'s' if nodes != 1 else ''})")

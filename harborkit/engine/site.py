@@ -28,7 +28,7 @@ from harborkit.engine.profile import (
 )
 from harborkit.errors import InputError
 from harborkit.resources import default_profile
-from harborkit.yamlfile import Key, Located, parse_yaml, read_input
+from harborkit.yamlfile import Key, Located, dotted, parse_yaml, read_input, schema_errors
 
 _SITE_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]{0,62}[A-Za-z0-9])?", re.ASCII)
 _ONE_LINE = re.compile(r"^(?P<indent> *)(?P<key>[A-Za-z_][A-Za-z0-9_]*):(?P<rest>.*)$")
@@ -205,6 +205,29 @@ def check_profile(path: str | Path) -> Profile:
     """Load ``path`` as ``check --profile`` does, plus the checks ``check`` makes
     later (``harbor.address``), each error one line ``file:line: key: problem``."""
     return _semantic(load_profile(path))
+
+
+def profile_problems(path: str | Path) -> list[str]:
+    """Every mistake of the profile at ``path``, one ``file:line: key: problem``
+    line each, in file order: every schema error when there are some, else the
+    first error :func:`check_profile` finds. Empty: ``check --profile`` takes it."""
+    try:
+        check_profile(path)
+    except InputError as e:
+        first = e.message
+    else:
+        return []
+    try:
+        doc = parse_yaml(read_input(path, "profile"), str(path))
+    except InputError:
+        return [first]
+    if not isinstance(doc.data, dict):
+        return [first]
+    found = [f"{doc.where(k)}: {dotted(k)}: {m}" for k, m in schema_errors(doc, SCHEMA)]
+    return found or [first]
+
+
+SCHEMA = "profile.schema.json"
 
 
 def _semantic(prof: Profile) -> Profile:

@@ -266,5 +266,20 @@ def test_profile_check_command_exit_code_and_one_line(tmp_path: Path) -> None:
     assert one_line_error(r) == f"harborkit: error: {tmp_path / 'missing.yaml'}: no such file"
 
 
+def test_profile_check_lists_every_schema_mistake_in_file_order(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    text = BUILTIN.read_text().replace("  mode: disabled", "  mode: off")
+    text = text.replace("  air_gapped: true", "  air_gapped: maybe")
+    bad.write_text(text.replace("  cpu: {min: 2, preferred: 4}", "  cpu: {min: -2}"))
+    r = hk("profile", "check", str(bad))
+    assert r.returncode == ExitCode.USAGE and r.stdout == "" and "Traceback" not in r.stderr
+    assert r.stderr.splitlines() == [
+        f"harborkit: error: {bad}:32: time.air_gapped: 'maybe' is not of type 'boolean'",
+        f"harborkit: error: {bad}:43: selinux.mode: False is not one of "
+        "['disabled', 'permissive', 'enforcing']",
+        f"harborkit: error: {bad}:108: hardware.cpu.min: -2 is less than the minimum of 0",
+    ]
+
+
 def test_the_builtin_profile_passes_profile_check() -> None:
     assert check_profile(BUILTIN).name == load_profile().name
