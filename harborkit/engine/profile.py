@@ -62,7 +62,34 @@ def profile_from_doc(doc: Located) -> Profile:
         problem = _address_problem(str(node["address"]))
         if problem:
             raise doc.error(("nodes", i, "address"), problem)
+    _host_names(doc)
     return Profile(doc.data["name"], doc.path, doc.data, doc)
+
+
+_SERVER_NAME = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?", re.ASCII)
+
+
+def _host_names(doc: Located) -> None:
+    """Names that fix writes into /etc/hosts and ntp/chrony lines: a host name or an
+    address, nothing more (the schema's ``$`` lets a trailing newline through)."""
+    time = doc.data.get("time") or {}
+    named: list[tuple[tuple[str | int, ...], Any]] = [
+        *((("nodes", i, "name"), n.get("name")) for i, n in enumerate(doc.data.get("nodes") or [])),
+        *((("time", "servers", i), s) for i, s in enumerate(time.get("servers") or [])),
+    ]
+    if time.get("master"):
+        named.append((("time", "master"), time["master"]))
+    for key, value in named:
+        text = str(value)
+        if key[0] == "nodes":
+            ok = is_host_name(text)
+        else:
+            ok = _SERVER_NAME.fullmatch(text) is not None or _address_problem(text) is None
+        if not ok:
+            raise doc.error(
+                key,
+                f"{text!r} is not a host name" + ("" if key[0] == "nodes" else " or IP address"),
+            )
 
 
 def _finite_numbers(doc: Located) -> None:

@@ -254,6 +254,50 @@ def test_profile_check_names_file_line_and_key(
     assert e.value.message == message.format(f=bad)
 
 
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (  # the schema's "$" matches before a trailing newline: /etc/hosts would get two lines
+            ("nodes: []", 'nodes:\n  - {name: "server58\\n", address: 192.168.3.58}'),
+            "{f}:18: nodes[0].name: 'server58\\n' is not a host name",
+        ),
+        (
+            ('  master: ""', '  master: "server58\\nserver evil.example iburst"'),
+            "{f}:29: time.master: 'server58\\nserver evil.example iburst' is not a host name "
+            "or IP address",
+        ),
+        (
+            ("  servers: []", '  servers: [ntp1.site, "ntp2 iburst\\nserver evil"]'),
+            "{f}:24: time.servers[1]: 'ntp2 iburst\\nserver evil' is not a host name or IP address",
+        ),
+        (
+            ("  servers: []", '  servers: ["# x"]'),
+            "{f}:24: time.servers[0]: '# x' is not a host name or IP address",
+        ),
+    ],
+)
+def test_names_written_into_config_lines_are_names_only(
+    tmp_path: Path, edit: tuple[str, str], message: str
+) -> None:
+    """fix writes node names into /etc/hosts and NTP servers into ntp.conf/chrony.conf."""
+    text = BUILTIN.read_text()
+    assert text.count(edit[0] + "\n") == 1
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text.replace(edit[0] + "\n", edit[1] + "\n"))
+    with pytest.raises(InputError) as e:
+        load_profile(bad)  # as check --profile and fix --profile read it
+    assert e.value.message == message.format(f=bad)
+
+
+def test_ntp_servers_and_master_may_be_names_or_addresses(tmp_path: Path) -> None:
+    text = BUILTIN.read_text().replace(
+        "  servers: []", "  servers: [ntp1.site.example, 10.0.0.1, 'fd00::1', ntp_2]"
+    )
+    ok = tmp_path / "ok.yaml"
+    ok.write_text(text.replace('  master: ""', "  master: 'fd00::1'"))
+    assert load_profile(ok).data["time"]["servers"][3] == "ntp_2"
+
+
 def test_profile_check_command_exit_code_and_one_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(BUILTIN.read_text().replace("  mode: disabled", "  mode: off"))
