@@ -286,6 +286,7 @@ def smoke(venv: Path, work: Path) -> None:
     r = run([hk, "check", "--profile", str(bad)], cwd)
     one_error_line(r, 2, "check --profile with a YAML syntax error")
     print("ok: check (table, json, junit -o, --list, a bad profile)")
+    smoke_site_files(hk, cwd)
 
     bundle = work / "tiny.bundle.tar"
     tiny_bundle(bundle)
@@ -338,6 +339,26 @@ def smoke(venv: Path, work: Path) -> None:
         r,
     )
     print("ok: bundle verify, inspect, load, build, push")
+
+
+def smoke_site_files(hk: str, cwd: Path) -> None:
+    """A pipx user's profile and manifest: printed, made and checked with no checkout."""
+    r = run([hk, "profile", "show"], cwd)
+    expect(r.returncode == 0 and r.stdout == (REPO / "checks/harbor-v1.8.0.yaml").read_text(),
+           "profile show prints the packaged profile", r)  # fmt: skip
+    site = cwd / "site.yaml"
+    r = run([hk, "profile", "init", "--node", "server58=192.168.3.58", "--node",
+             "server59=192.168.3.59", "--ntp-master", "server58", "--harbor",
+             "192.168.3.60:8888", "-o", str(site)], cwd)  # fmt: skip
+    expect(r.returncode == 0 and site.is_file(), "profile init -o site.yaml", r)
+    r = run([hk, "profile", "check", str(site)], cwd)
+    expect(r.returncode == 0 and "valid profile site (2 nodes)" in r.stdout, "profile check", r)
+    r = run([hk, "check", "--profile", str(site), "--root", str(SYSROOT), "-f", "json"], cwd)
+    expect(r.returncode in (0, 1) and '"name": "site"' in r.stdout, "check --profile site", r)
+    r = run([hk, "bundle", "manifest", "show"], cwd)
+    expect(r.returncode == 0 and r.stdout == (REPO / "bundles/harbor-v1.8.0.yaml").read_text(),
+           "bundle manifest show prints the packaged manifest", r)  # fmt: skip
+    print("ok: profile show, init, check; check --profile site.yaml; bundle manifest show")
 
 
 def main() -> int:

@@ -473,7 +473,7 @@ def test_fix_is_registered_once() -> None:
 
     names = [c.name or c.callback.__name__ for c in app.registered_commands if c.callback]
     assert sorted(names) == ["check", "collect", "fix"]
-    assert [g.name for g in app.registered_groups] == ["bundle"]
+    assert [g.name for g in app.registered_groups] == ["bundle", "profile"]
 
 
 def _long_functions(path: Path) -> list[str]:

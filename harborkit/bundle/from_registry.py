@@ -273,6 +273,7 @@ def build_from_registry(
                     records,
                     layers,
                     manifest_digests={i.reference: i.manifest_digest for i in images},
+                    registries={i.reference: blobs[i.config].host for i in images},
                 )
             except MetadataError as e:  # what the registry described fails the schema
                 raise ProtocolError(f"{blobs[images[0].config].host}: {e.message}") from e

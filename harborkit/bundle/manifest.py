@@ -59,6 +59,7 @@ def manifest_from_dict(data: Any, source: Path, doc: Located | None = None) -> B
                 mode=int(f["mode"], 8),
                 sha256=f.get("sha256"),
                 sha256_url=f.get("sha256_url"),
+                size=f.get("size"),
             )
             for f in data.get("files", [])
         ),

@@ -1,8 +1,8 @@
 """The bundle's inventory: a CycloneDX 1.6 SBOM (JSON), made with ``cyclonedx-python-lib``.
 
 One ``container`` component per image (repository as name, tag as version,
-image id and manifest digest as hashes/properties, a purl when the manifest
-digest is known), its layers as nested ``file`` components with digest and
+image id and manifest digest as hashes/properties, a ``pkg:docker`` purl: see
+:func:`image_purl`), its layers as nested ``file`` components with digest and
 sizes, the installer and every extra file as ``file`` components with their
 sha256. The library serialises and validates against the CycloneDX schema, so
 the document is what security tools expect.
@@ -50,6 +50,50 @@ def _split_ref(ref: str) -> tuple[str, str]:
     return repo, tag
 
 
+#: registry names that mean Docker Hub, the docker purl type's default repository
+_DOCKER_HUB = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
+
+
+def image_purl(
+    reference: str,
+    image_id: str,
+    *,
+    manifest_digest: str | None = None,
+    registry: str | None = None,
+) -> str:
+    """The purl of an image per the purl spec's ``docker`` type.
+
+    ``pkg:docker/NAMESPACE/NAME@TAG?digest=MANIFEST_DIGEST&repository_url=REGISTRY``:
+    the namespace is the repository path before the name (``goharbor``), the
+    version the tag; ``repository_url`` names the registry the image came from
+    (``registry``, else the one the reference names; left out for Docker Hub,
+    the type's default); ``digest`` is the registry manifest digest when known
+    (registry builds), else ``image_id`` gives the image id (config digest).
+    """
+    from packageurl import PackageURL
+
+    repo, tag = _split_ref(reference)
+    parts = repo.split("/")
+    if len(parts) > 1 and ("." in parts[0] or ":" in parts[0] or parts[0] == "localhost"):
+        registry = registry or parts[0]
+        parts = parts[1:]
+    qualifiers: dict[str, str] = {}
+    if registry and registry.lower() not in _DOCKER_HUB:
+        qualifiers["repository_url"] = registry
+    if manifest_digest:
+        qualifiers["digest"] = manifest_digest
+    else:
+        qualifiers["image_id"] = image_id
+    purl = PackageURL(
+        type="docker",
+        namespace="/".join(parts[:-1]) or None,
+        name=parts[-1],
+        version=tag,
+        qualifiers=qualifiers,
+    )
+    return str(purl.to_string())
+
+
 def _hex(digest: str) -> str:
     return digest.split(":", 1)[1] if ":" in digest else digest
 
@@ -60,12 +104,14 @@ def build_sbom(
     manifest_digests: Mapping[str, str] | None = None,
     files: Iterable[SbomFile] = (),
     omitted_layers: Iterable[str] = (),
+    registries: Mapping[str, str] | None = None,
 ) -> bytes:
     """The SBOM JSON for a bundle described by ``meta``.
 
     ``manifest_digests`` maps an image reference to its registry manifest digest
-    (known for registry builds); ``omitted_layers`` are layer digests a delta
-    bundle leaves to its base.
+    and ``registries`` to the registry it was fetched from (both known for
+    registry builds); ``omitted_layers`` are layer digests a delta bundle leaves
+    to its base.
     """
     from cyclonedx.model.bom import Bom, BomMetaData
     from cyclonedx.model.component import Component, ComponentType
@@ -77,7 +123,11 @@ def build_sbom(
     digests = dict(manifest_digests or {})
     omitted = set(omitted_layers)
     layers = {lr.digest: lr for lr in meta.layers}
-    components = [_image_component(img, layers, digests, omitted) for img in meta.images]
+    sources = dict(registries or {})
+    components = [
+        _image_component(img, layers, digests, omitted, sources.get(img.reference))
+        for img in meta.images
+    ]
     components += _file_components(meta, files)
     top = Component(
         name="harbor-bundle",
@@ -98,6 +148,7 @@ def _image_component(
     layers: Mapping[str, LayerRecord],
     digests: Mapping[str, str],
     omitted: set[str],
+    registry: str | None = None,
 ) -> Component:
     """An image as a container component, its layers as file components inside it."""
     from cyclonedx.model import HashAlgorithm, HashType, Property
@@ -111,15 +162,11 @@ def _image_component(
         Property(name="harborkit:size", value=str(img.size)),
     ]
     manifest = digests.get(img.reference)
-    purl = None
     if manifest:
         props.append(Property(name="harborkit:manifest_digest", value=manifest))
-        purl = PackageURL(
-            type="oci",
-            name=repo.rsplit("/", 1)[-1],
-            version=manifest,
-            qualifiers={"repository_url": repo, "tag": tag},
-        )
+    purl = PackageURL.from_string(
+        image_purl(img.reference, img.image_id, manifest_digest=manifest, registry=registry)
+    )
     children = []
     for n, d in enumerate(img.layers):
         lr = layers.get(d)

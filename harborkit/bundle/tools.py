@@ -45,6 +45,7 @@ class FileSpec:
     mode: int
     sha256: str | None = None
     sha256_url: str | None = None
+    size: int | None = None  # bytes, when the manifest pins them
 
 
 def parse_file_option(values: list[str]) -> dict[str, str]:
@@ -261,25 +262,66 @@ def install_one(rec: FileRecord, target: Path, read_member: Callable[[], Iterato
 # --------------------------------------------------------------------------- building
 
 
+def _ways_out(spec: FileSpec) -> str:
+    return (
+        f" (offline: --file {spec.name}=PATH carries a local copy, "
+        "--no-tools carries none of the manifest's files)"
+    )
+
+
+def _pin_hint(spec: FileSpec, source: str, override: str | None) -> str:
+    path = override if override and "://" not in override else "PATH"
+    return (
+        f" (to carry another {spec.name}, pin it: harborkit bundle manifest init "
+        f"--file {spec.name}={path} -o site.yaml, then bundle build --manifest site.yaml)"
+    )
+
+
 def add_file(writer: Any, spec: FileSpec, override: str | None, progress: Any) -> FileRecord:
     """Stream ``spec`` (or the local copy ``override``) into ``writer`` as ``files/<name>``.
 
-    The bytes must match the manifest's sha256, or the one its upstream checksum
-    file gives; a mismatch fails the build (the partial bundle is removed).
+    The bytes must match the manifest's sha256 (and size, when pinned), or the
+    sha256 its upstream checksum file gives; a mismatch fails the build (the
+    partial bundle is removed). A failed download of the manifest's own URL
+    names the two ways out (``--file NAME=PATH``, ``--no-tools``); a mismatch
+    says how to pin another file (``bundle manifest init``).
     """
     source = override or spec.url
-    expected = expected_sha256(spec)
+    try:
+        expected = expected_sha256(spec)
+    except DownloadError as e:  # the pin's own checksum file: a local copy needs a pin too
+        hint = _pin_hint(spec, source, override) if override else _ways_out(spec)
+        raise DownloadError(e.message + hint) from e
     what = f"file {spec.name}"
-    with open_source(source, what) as (src, length):
-        task = progress.task(spec.name[:28], length)
-        try:
-            size, digest = writer.add_stream(file_member(spec.name), src, task=task)
-        except (urllib.error.URLError, ConnectionError, TimeoutError) as e:
-            raise DownloadError(f"download of {what} from {source} failed: {e}") from e
-        finally:
-            task.done()
+    try:
+        with open_source(source, what) as (src, length):
+            if spec.size is not None and length is not None and length != spec.size:
+                raise _Mismatch(f"{what} from {source} is {length} bytes, expected {spec.size}")
+            task = progress.task(spec.name[:28], length)
+            try:
+                size, digest = writer.add_stream(file_member(spec.name), src, task=task)
+            except (urllib.error.URLError, ConnectionError, TimeoutError) as e:
+                raise DownloadError(f"download of {what} from {source} failed: {e}") from e
+            finally:
+                task.done()
+    except _Mismatch as e:
+        raise DownloadError(e.message + _pin_hint(spec, source, override)) from e
+    except DownloadError as e:
+        raise DownloadError(e.message + ("" if override else _ways_out(spec))) from e
     if length is not None and size != length:
         raise DownloadError(f"{what} from {source} is truncated: got {size} of {length} bytes")
+    if spec.size is not None and size != spec.size:
+        raise DownloadError(
+            f"{what} from {source} is {size} bytes, expected {spec.size}"
+            + _pin_hint(spec, source, override)
+        )
     if expected and digest != expected:
-        raise DownloadError(f"{what} from {source} has sha256 {digest}, expected {expected}")
+        raise DownloadError(
+            f"{what} from {source} has sha256 {digest}, expected {expected}"
+            + _pin_hint(spec, source, override)
+        )
     return FileRecord(spec.name, size, digest, source, spec.install_path, spec.mode)
+
+
+class _Mismatch(DownloadError):
+    """The file's size differs from the manifest's pin (before a byte is read)."""

@@ -302,6 +302,7 @@ class BundleWriter:
         after_sums: Sequence[TailMember] = (),
         base: BaseRecord | None = None,
         manifest_digests: Mapping[str, str] | None = None,
+        registries: Mapping[str, str] | None = None,
     ) -> BuildResult:
         """Write ``images/manifest.json``, the SBOM, the metadata, ``SHA256SUMS`` (then its
         signature with :attr:`extras` ``sign_key``, and ``after_sums``), commit.
@@ -329,6 +330,7 @@ class BundleWriter:
             build_sbom(
                 meta,
                 manifest_digests=manifest_digests,
+                registries=registries,
                 files=[
                     SbomFile(f.name, f.sha256, f.size, f.source, f.install_path) for f in self.files
                 ],

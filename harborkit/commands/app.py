@@ -8,6 +8,7 @@ import typer
 
 from harborkit import __version__
 from harborkit.commands.bundle import core as _bundle_core  # build, verify, load, inspect
+from harborkit.commands.bundle import manifest as _bundle_manifest  # manifest show, init
 from harborkit.commands.bundle import registry as _bundle_registry  # push (listed after)
 from harborkit.commands.bundle import trust as _bundle_trust  # keygen (listed last)
 from harborkit.commands.bundle.base import bundle_app
@@ -15,9 +16,10 @@ from harborkit.commands.check import check
 from harborkit.commands.collect import collect
 from harborkit.commands.fix import fix_command
 from harborkit.commands.help import HelpGroup
+from harborkit.commands.profile import profile_app
 
 # imported for the commands they register on bundle_app, in this order
-_ = (_bundle_core, _bundle_registry, _bundle_trust)
+_ = (_bundle_core, _bundle_registry, _bundle_trust, _bundle_manifest)
 
 app = typer.Typer(
     name="harborkit",
@@ -25,11 +27,12 @@ app = typer.Typer(
     help="Preflight audits and air-gap bundles for Harbor container registry installs.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(bundle_app, name="bundle")
 app.command(name="fix")(fix_command)
+app.add_typer(profile_app, name="profile")
 
 
 def _version(value: bool) -> None:

@@ -49,7 +49,11 @@ def _builtin() -> Profile:
 
 
 def _load(p: Path) -> Profile:
-    doc = load_yaml(p, "profile")
+    return profile_from_doc(load_yaml(p, "profile"))
+
+
+def profile_from_doc(doc: Located) -> Profile:
+    """A parsed profile document validated (schema, finite numbers, node addresses)."""
     if not isinstance(doc.data, dict):
         raise InputError(f"{doc.where()}: a profile is a mapping of settings")
     _finite_numbers(doc)
@@ -58,7 +62,34 @@ def _load(p: Path) -> Profile:
         problem = _address_problem(str(node["address"]))
         if problem:
             raise doc.error(("nodes", i, "address"), problem)
-    return Profile(doc.data["name"], str(p), doc.data, doc)
+    _host_names(doc)
+    return Profile(doc.data["name"], doc.path, doc.data, doc)
+
+
+_SERVER_NAME = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?", re.ASCII)
+
+
+def _host_names(doc: Located) -> None:
+    """Names that fix writes into /etc/hosts and ntp/chrony lines: a host name or an
+    address, nothing more (the schema's ``$`` lets a trailing newline through)."""
+    time = doc.data.get("time") or {}
+    named: list[tuple[tuple[str | int, ...], Any]] = [
+        *((("nodes", i, "name"), n.get("name")) for i, n in enumerate(doc.data.get("nodes") or [])),
+        *((("time", "servers", i), s) for i, s in enumerate(time.get("servers") or [])),
+    ]
+    if time.get("master"):
+        named.append((("time", "master"), time["master"]))
+    for key, value in named:
+        text = str(value)
+        if key[0] == "nodes":
+            ok = is_host_name(text)
+        else:
+            ok = _SERVER_NAME.fullmatch(text) is not None or _address_problem(text) is None
+        if not ok:
+            raise doc.error(
+                key,
+                f"{text!r} is not a host name" + ("" if key[0] == "nodes" else " or IP address"),
+            )
 
 
 def _finite_numbers(doc: Located) -> None:
@@ -82,28 +113,41 @@ def _finite_numbers(doc: Located) -> None:
 _NODE_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?", re.ASCII)
 
 
+_ADDRESS_CHARS = re.compile(r"[0-9A-Fa-f:.]+(%[A-Za-z0-9_.-]+)?", re.ASCII)
+
+
 def _address_problem(address: str) -> str | None:
     """Why ``address`` is not a node address (an IPv4 or IPv6 address), or None."""
     try:
+        if not _ADDRESS_CHARS.fullmatch(address):  # a scope id takes any text, "\n" too
+            raise ValueError(address)
         ipaddress.ip_address(address)
     except ValueError:
         return f"{address!r} is not an IP address (nodes resolve to addresses, e.g. 192.168.3.58)"
     return None
 
 
+def parse_node(spec: str) -> dict[str, str]:
+    """``--node NAME=ADDRESS`` as a ``nodes`` item; :class:`InputError` (exit 2) if malformed."""
+    name, sep, address = spec.partition("=")
+    if not sep or not name or not address:
+        raise InputError(f"--node {spec!r}: expected NAME=ADDRESS, e.g. server58=192.168.3.58")
+    if not is_host_name(name):
+        raise InputError(f"--node {spec!r}: {name!r} is not a host name")
+    problem = _address_problem(address)
+    if problem:
+        raise InputError(f"--node {spec!r}: {problem}")
+    return {"name": name, "address": address}
+
+
+def is_host_name(name: str) -> bool:
+    """A node name as ``nodes[].name`` allows (letters, digits, dots, dashes)."""
+    return _NODE_NAME.fullmatch(name) is not None
+
+
 def with_nodes(profile: Profile, nodes: Sequence[str]) -> Profile:
     """Add ``NAME=ADDRESS`` nodes from the command line to the profile's list."""
-    extra = []
-    for spec in nodes:
-        name, sep, address = spec.partition("=")
-        if not sep or not name or not address:
-            raise InputError(f"--node {spec!r}: expected NAME=ADDRESS, e.g. server58=192.168.3.58")
-        if not _NODE_NAME.fullmatch(name):
-            raise InputError(f"--node {spec!r}: {name!r} is not a host name")
-        problem = _address_problem(address)
-        if problem:
-            raise InputError(f"--node {spec!r}: {problem}")
-        extra.append({"name": name, "address": address})
+    extra = [parse_node(spec) for spec in nodes]
     if not extra:
         return profile
     data = dict(profile.data)
