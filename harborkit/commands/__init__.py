@@ -17,4 +17,6 @@ def main() -> None:
     from harborkit.commands.app import app
     from harborkit.commands.output import run_app
 
+    lean.resolve_annotations(app)  # typer evaluates none of them twice (lean.py says why)
+
     run_app(app)
