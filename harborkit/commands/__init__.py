@@ -11,7 +11,11 @@ from __future__ import annotations
 
 def main() -> None:
     """Console-script entry point (``harborkit``, ``python -m harborkit``)."""
-    from harborkit.commands import lean
+    import sys
+
+    from harborkit.commands import early, lean
+
+    early.start(sys.argv[1:])  # a local check's slow probes, before typer loads (early.py)
 
     lean.install()  # --help without rich.markdown and rich.traceback (lean.py says why)
     from harborkit.commands.app import app

@@ -255,8 +255,11 @@ def _audit_sysroots(run: _Run, out: ReportOptions) -> NoReturn:
 def _warm_here(audit: AuditOptions) -> WarmLocalHost:
     """This machine, its slow facts (the daemon, the process table, the Compose
     version) asked in the background now, before the checks are loaded."""
-    from harborkit.host.warm import WarmLocalHost
+    from harborkit.host.warm import WarmLocalHost, take_early
 
+    early = take_early()  # made before the options were parsed (commands/early.py)
+    if early is not None and audit.profile is None:
+        return early
     host = WarmLocalHost()
     if audit.profile is None:  # the built-in profile names the Compose binary
         from harborkit.engine.profile import builtin_data

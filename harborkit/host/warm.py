@@ -116,6 +116,19 @@ class WarmLocalHost(LocalHost):
         return _Answers(answers)
 
 
+_EARLY: list[WarmLocalHost] = []
+
+
+def keep_early(host: WarmLocalHost) -> None:
+    """Keep a host warmed before the command line was parsed, for :func:`take_early`."""
+    _EARLY.append(host)
+
+
+def take_early() -> WarmLocalHost | None:
+    """The host :func:`warm_early` made, once; None when there is none."""
+    return _EARLY.pop() if _EARLY else None
+
+
 def _ask_daemon(socket_path: str) -> dict[str, Any]:
     """The daemon's /version, then its /info (or the error of /info, kept for info())."""
     from harborkit.dockerapi import CALL_TIMEOUT, DaemonCallError, get_json

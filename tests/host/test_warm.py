@@ -304,3 +304,58 @@ def test_real_daemon_judged_as_through_the_sdk(fresh_daemon: object) -> None:
     assert loaded == []
     assert results["docker.daemon"]["status"] == "pass"
     assert results["docker.daemon"]["message"] == outcomes[0][0].message
+
+
+def _fake_compose(folder: Path, name: str, log: Path) -> None:
+    folder.mkdir(exist_ok=True)
+    exe = folder / name
+    exe.write_text(f'#!/bin/sh\necho "$0 $*" >> {log}\necho 1.24.0\n')
+    exe.chmod(0o755)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [(), ("-f", "json"), ("--only", "docker.compose", "-f", "json"), ("-v", "-f", "json")],
+)
+def test_compose_asked_once_whether_warmed_early_or_not(
+    tmp_path: Path, extra: tuple[str, ...]
+) -> None:
+    """The early head start (commands/early.py) and check's own warming never
+    both run docker-compose: it runs once, and its answer is judged."""
+    log = tmp_path / "log"
+    _fake_compose(tmp_path / "bin", "docker-compose", log)
+    env = {**os.environ, "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}"}
+    out = tmp_path / "r.json"
+    r = subprocess.run(
+        [sys.executable, "-m", "harborkit", "check", *extra, "-o", str(out), "-f", "json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+    )
+    assert r.returncode in (ExitCode.OK, ExitCode.FAILED), r.stderr
+    (compose,) = [x for x in json.loads(out.read_text())["results"] if x["id"] == "docker.compose"]
+    assert compose["message"].startswith("docker-compose 1.24.0 at " + str(tmp_path / "bin"))
+    assert log.read_text().splitlines() == [
+        f"{tmp_path / 'bin' / 'docker-compose'} version --short"
+    ]
+
+
+def test_a_given_profiles_compose_is_the_one_asked(tmp_path: Path) -> None:
+    from harborkit.resources import default_profile
+
+    log = tmp_path / "log"
+    _fake_compose(tmp_path / "bin", "docker-compose", log)
+    _fake_compose(tmp_path / "bin", "my-compose", log)
+    prof = tmp_path / "p.yaml"
+    text = default_profile().read_text()
+    assert text.count("binary: docker-compose") == 1
+    prof.write_text(text.replace("binary: docker-compose", "binary: my-compose"))
+    env = {**os.environ, "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}"}
+    out = tmp_path / "r.json"
+    args = ["check", "-p", str(prof), "--only", "docker.compose", "-f", "json", "-o", str(out)]
+    r = subprocess.run(
+        [sys.executable, "-m", "harborkit", *args], capture_output=True, text=True, env=env
+    )
+    assert r.returncode == ExitCode.OK, r.stderr
+    assert log.read_text().splitlines() == [f"{tmp_path / 'bin' / 'my-compose'} version --short"]
