@@ -26,6 +26,10 @@ from harborkit.host.local import LocalHost
 
 T = TypeVar("T")
 
+#: read-only queries asked more than once in an audit (a check, then its fix
+#: plan, then the next check of the same unit): run once, the answer shared
+SHARED_QUERIES = (("systemctl", "is-enabled"), ("systemctl", "is-active"))
+
 #: the deadline of each request to the daemon: LocalHost's SDK client's 10 s, or
 #: HARBORKIT_DOCKER_TIMEOUT when that is shorter
 DAEMON_TIMEOUT = 10.0
@@ -64,6 +68,7 @@ class WarmLocalHost(LocalHost):
         from harborkit.dockerapi import unix_socket
 
         self._runs: dict[tuple[str, ...], _Later[CommandResult]] = {}
+        self._lock = threading.Lock()
         self._table = _Later(self._scan)
         path = unix_socket()
         self._daemon: _Later[dict[str, Any]] | None = None
@@ -81,10 +86,13 @@ class WarmLocalHost(LocalHost):
     def warm_run(self, argv: Sequence[str]) -> None:
         """Run ``argv`` now in the background; :meth:`run` of the same argv takes its result."""
         key = tuple(argv)
-        if key not in self._runs:
-            self._runs[key] = _Later(lambda: LocalHost.run(self, key))
+        with self._lock:
+            if key not in self._runs:
+                self._runs[key] = _Later(lambda: LocalHost.run(self, key))
 
     def run(self, argv: Sequence[str], *, timeout: float = 10.0) -> CommandResult:
+        if tuple(argv[:2]) in SHARED_QUERIES and timeout == 10.0:
+            self.warm_run(argv)  # the first asker runs it, the others share its answer
         warmed = self._runs.get(tuple(argv))
         if warmed is not None and timeout == 10.0:  # warmed with the default deadline
             return warmed.get()

@@ -359,3 +359,32 @@ def test_a_given_profiles_compose_is_the_one_asked(tmp_path: Path) -> None:
     )
     assert r.returncode == ExitCode.OK, r.stderr
     assert log.read_text().splitlines() == [f"{tmp_path / 'bin' / 'my-compose'} version --short"]
+
+
+def test_repeated_unit_queries_run_once_other_commands_each_time(tmp_path: Path) -> None:
+    log = tmp_path / "log"
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    for name in ("systemctl", "other"):
+        (fake / name).write_text(f'#!/bin/sh\necho "{name} $*" >> {log}\necho enabled\n')
+        (fake / name).chmod(0o755)
+    old = os.environ["PATH"]
+    os.environ["PATH"] = f"{fake}:{old}"
+    try:
+        host = WarmLocalHost()
+        answers = [host.run(["systemctl", "is-enabled", "chronyd.service"]) for _ in range(3)]
+        answers += [host.run(["systemctl", "is-active", "chronyd.service"]) for _ in range(2)]
+        for _ in range(2):
+            host.run(["systemctl", "restart", "x"])  # not a query: each time
+            host.run(["other", "is-enabled"])
+    finally:
+        os.environ["PATH"] = old
+    assert {a.stdout for a in answers} == {"enabled\n"}
+    assert log.read_text().splitlines() == [
+        "systemctl is-enabled chronyd.service",
+        "systemctl is-active chronyd.service",
+        "systemctl restart x",
+        "other is-enabled",
+        "systemctl restart x",
+        "other is-enabled",
+    ]
