@@ -265,6 +265,7 @@ def _warm_here(audit: AuditOptions) -> WarmLocalHost:
         from harborkit.engine.profile import builtin_data
 
         host.warm_profile(builtin_data())
+    host.warm_processes()
     return host
 
 

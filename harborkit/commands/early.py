@@ -42,4 +42,5 @@ def start(args: Sequence[str]) -> None:
 
         host = WarmLocalHost()  # the daemon and the process table, asked now
         host.warm_profile(builtin_data())  # the built-in profile's Compose binary
+        host.warm_processes()  # after Compose: the slowest first
         keep_early(host)

@@ -4,9 +4,11 @@ A local audit used to wait, one after the other, on the Docker daemon (through
 the SDK: its imports and three connections), on ``docker-compose version``
 (itself a Python program that starts slowly) and on a scan of the whole process
 table for every process name a check asks about. :class:`WarmLocalHost` is a
-:class:`~harborkit.host.local.LocalHost` that starts those in threads as soon
-as it is made (before the checks are even loaded), so they overlap with each
-other and with the rest of the run; each check then takes the answer, waiting
+:class:`~harborkit.host.local.LocalHost` that starts those in threads as
+soon as it is made and warmed (the daemon at once, then
+:meth:`~WarmLocalHost.warm_profile` and :meth:`~WarmLocalHost.warm_processes`),
+before the checks are even loaded, so they overlap with each other and with
+the rest of the run; each check then takes the answer, waiting
 only for what is not there yet.
 
 Only what was warmed is shared: a command not warmed runs when asked, as on
@@ -69,7 +71,7 @@ class WarmLocalHost(LocalHost):
 
         self._runs: dict[tuple[str, ...], _Later[CommandResult]] = {}
         self._lock = threading.Lock()
-        self._table = _Later(self._scan)
+        self._table: _Later[list[ProcessInfo]] | None = None
         path = unix_socket()
         self._daemon: _Later[dict[str, Any]] | None = None
         if path is not None:
@@ -98,6 +100,12 @@ class WarmLocalHost(LocalHost):
             return warmed.get()
         return super().run(argv, timeout=timeout)
 
+    def warm_processes(self) -> None:
+        """Scan the process table now, in the background (once)."""
+        with self._lock:
+            if self._table is None:
+                self._table = _Later(self._scan)
+
     def _scan(self) -> list[ProcessInfo]:
         import psutil
 
@@ -115,6 +123,8 @@ class WarmLocalHost(LocalHost):
         return out
 
     def processes(self, name: str) -> list[ProcessInfo]:
+        self.warm_processes()
+        assert self._table is not None
         return [p for p in self._table.get() if p.name == name]
 
     def docker_client(self) -> Any:
