@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def bench_check() -> str:
-    """``harborkit --help`` and a full ``harborkit check`` on this host, as processes."""
+    """``harborkit --help``, a full ``check`` on this host, judging per snapshot (issue 24)."""
     from bench.check_bench import run
 
     return "\n".join(f"{label:40} {figure}" for label, figure in run())

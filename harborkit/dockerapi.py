@@ -220,11 +220,9 @@ class _DockerHost(Protocol):
 def host_client(host: _DockerHost) -> Any:
     """A Docker SDK client for a host (``host.docker_client()``), or
     :class:`DaemonUnreachable` naming the address and the cause."""
-    import docker
-
     try:
         return host.docker_client()
-    except docker.errors.DockerException as e:
+    except call_errors() as e:
         raise DaemonUnreachable(
             f"cannot reach the Docker daemon at {daemon_address()}: {docker_error(e)}"
         ) from e
@@ -447,3 +445,125 @@ def pull(client: docker.DockerClient, reference: str) -> Iterator[dict[str, Any]
     )
     with resp:
         yield from json_events(resp, f"pulling {reference}")
+
+
+# -- the daemon asked directly (checks of this machine) ------------------------
+#
+# The checks of a local audit need two answers of the daemon (``docker
+# version`` and ``docker info``). Through the SDK that is ~0.1 s of imports
+# (docker, requests, urllib3) and three connections; here it is two plain
+# HTTP/1.0 requests on the unix socket, each whole within its deadline (a
+# daemon answering a byte at a time does not outlast it) and bounded in size.
+
+#: the largest answer read from the daemon for version/info
+MAX_ANSWER = 4 * 1024 * 1024
+
+
+class DaemonCallError(Exception):
+    """A version/info request to the daemon failed (the cause is chained, or
+    ``status_code``/``explanation`` say what the daemon answered)."""
+
+    def __init__(self, message: str, status_code: int | None = None, text: str = "") -> None:
+        super().__init__(message)
+        self.explanation = text
+        self.response = None if status_code is None else _Answered(status_code, text)
+
+
+class DockerException(DaemonCallError):
+    """A daemon answer that was not usable, worded as the SDK's own error (the
+    answers of a snapshot: ``docker_error`` shows the class name)."""
+
+
+class _Answered:
+    def __init__(self, status_code: int, text: str) -> None:
+        self.status_code = status_code
+        self.text = text
+
+
+def call_errors() -> tuple[type[BaseException], ...]:
+    """What a daemon client's ``version()``/``info()`` raises: :class:`DaemonCallError`,
+    and the SDK's ``DockerException`` when the SDK is loaded (else none can occur)."""
+    import sys
+
+    sdk = sys.modules.get("docker.errors")
+    return (DaemonCallError,) if sdk is None else (DaemonCallError, sdk.DockerException)
+
+
+def unix_socket() -> str | None:
+    """The daemon's unix socket path when ``DOCKER_HOST`` names one (or is unset);
+    None for tcp://, ssh:// ... (those go through the SDK)."""
+    address = daemon_address()
+    if not address.startswith("unix://"):
+        return None
+    path = address[len("unix://") :]
+    return path or None
+
+
+def get_json(socket_path: str, path: str, timeout: float) -> dict[str, Any]:
+    """``GET path`` on the daemon's unix socket: the JSON object answered, whole
+    within ``timeout`` seconds, or :class:`DaemonCallError`."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(timeout)
+        sock.connect(socket_path)
+        sock.sendall(f"GET {path} HTTP/1.0\r\nHost: docker\r\n\r\n".encode("ascii"))
+        raw = bytearray()
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise CallDeadline(f"no complete answer within {timeout:g} s")
+            sock.settimeout(left)
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            raw += chunk
+            if len(raw) > MAX_ANSWER:
+                raise DaemonCallError(f"GET {path}: answer larger than {MAX_ANSWER} bytes")
+    except OSError as e:  # no socket, refused, permission, timeout (a TimeoutError)
+        raise DaemonCallError(f"GET {path}: {e}") from e
+    finally:
+        sock.close()
+    return _answer(bytes(raw), path)
+
+
+def _answer(raw: bytes, path: str) -> dict[str, Any]:
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ", 2)
+    if not sep or len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+        raise DaemonCallError(f"GET {path}: not an HTTP answer")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:])}
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        body = _unchunk(body, path)
+    status = int(parts[1])
+    text = body.decode("utf-8", "replace")
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if status >= 400:
+        message = data.get("message") if isinstance(data, dict) else None
+        explanation = str(message) if message else text.strip()
+        raise DaemonCallError(f"GET {path}: HTTP {status}", status, explanation)
+    if not isinstance(data, dict):
+        raise DaemonCallError(f"GET {path}: the answer is not a JSON object")
+    return data
+
+
+def _unchunk(body: bytes, path: str) -> bytes:
+    out = bytearray()
+    while True:
+        size_line, sep, rest = body.partition(b"\r\n")
+        try:
+            size = int(size_line.split(b";")[0], 16)
+        except ValueError:
+            raise DaemonCallError(f"GET {path}: a bad chunk in the answer") from None
+        if not sep or size < 0:
+            raise DaemonCallError(f"GET {path}: a bad chunk in the answer")
+        if size == 0:
+            return bytes(out)
+        out += rest[:size]
+        body = rest[size + 2 :]

@@ -552,7 +552,8 @@ def test_sysroot_audit_loads_no_docker_sdk_nor_pydantic(tmp_path: Path) -> None:
         "except SystemExit as e:\n"
         "    code = e.code\n"
         "names = {m.split('.')[0] for m in sys.modules} | set(sys.modules)\n"
-        "never = {'docker', 'pydantic', 'markdown_it', 'rich.markdown', 'typer.rich_utils'}\n"
+        "never = {'docker', 'pydantic', 'markdown_it', 'rich.markdown', 'typer.rich_utils',\n"
+        "         'jsonschema', 'requests'}\n"
         "print(code, sorted(names & never), file=sys.stderr)\n"
     )
     root = Path(__file__).parent / "fixtures" / "sysroots" / "guide-as-written"
@@ -677,3 +678,63 @@ def test_help_reads_the_same_without_the_markdown_renderer(args: tuple[str, ...]
         out[mode] = r.stdout
     assert "Usage: harborkit" in out["lean"]
     assert out["lean"] == out["real"]
+
+
+_TREE = (
+    "import sys, json\n"
+    "from harborkit.commands import lean\n"
+    "lean.install()\n"
+    "from harborkit.commands.app import app\n"
+    "if sys.argv[1] == 'resolved':\n"
+    "    lean.resolve_annotations(app)\n"
+    "import typer.main\n"
+    "import re\n"
+    "def walk(cmd, path):\n"
+    "    out = []\n"
+    "    for p in cmd.params:\n"
+    "        attrs = sorted((k, re.sub(' at 0x[0-9a-f]+', '', repr(v))) for k, v in vars(p).items())\n"
+    "        out.append([path, attrs, repr(p.type_descriptor.annotation)])\n"
+    "    for name, sub in sorted(getattr(cmd, 'commands', {}).items()):\n"
+    "        out += walk(sub, path + ' ' + name)\n"
+    "    return out\n"
+    "print(json.dumps(walk(typer.main.get_command(app), 'harborkit')))\n"
+)
+
+
+def test_annotations_resolved_once_build_the_same_command_line() -> None:
+    """lean.resolve_annotations (annotations evaluated once, not by typer twice)
+    gives typer the very same parameters: names, types, defaults, help."""
+    out = {}
+    for mode in ("strings", "resolved"):
+        r = subprocess.run(
+            [sys.executable, "-c", _TREE, mode], capture_output=True, text=True, cwd=REPO
+        )
+        assert r.returncode == 0, r.stderr
+        out[mode] = json.loads(r.stdout)
+    assert len(out["strings"]) > 100  # every parameter of every command
+    assert out["resolved"] == out["strings"]
+
+
+def test_resolve_annotations_reaches_every_command_and_wrapper() -> None:
+    code = (
+        "import inspect\n"
+        "from harborkit.commands import lean\n"
+        "from harborkit.commands.app import app\n"
+        "lean.resolve_annotations(app)\n"
+        "todo, left, seen = [app], [], 0\n"
+        "while todo:\n"
+        "    a = todo.pop()\n"
+        "    infos = list(a.registered_commands) + ([a.registered_callback] if a.registered_callback else [])\n"
+        "    for i in infos:\n"
+        "        f = i.callback\n"
+        "        while f is not None:\n"
+        "            seen += 1\n"
+        "            left += [(f.__name__, k) for k, v in f.__annotations__.items() if isinstance(v, str)]\n"
+        "            f = getattr(f, '__wrapped__', None)\n"
+        "    todo += [g.typer_instance for g in a.registered_groups]\n"
+        "print(seen, left)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert r.returncode == 0, r.stderr
+    seen, left = r.stdout.split(" ", 1)
+    assert int(seen) >= 10 and left.strip() == "[]"

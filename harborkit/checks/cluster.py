@@ -283,7 +283,7 @@ def docker_version(c: CheckContext) -> str | None:
     SDK, which a snapshot or SSH backend answers from its collected ``docker
     version``), else ``docker version --format '{{json .Server}}'``.
     None: the docker CLI is not installed."""
-    import docker
+    from harborkit.dockerapi import call_errors
 
     host = c.host
     why = ""
@@ -293,10 +293,12 @@ def docker_version(c: CheckContext) -> str | None:
             return str(client.version()["Version"])
         finally:
             client.close()
-    except (docker.errors.DockerException, KeyError) as e:
-        why = str(e)
     except NotAvailable:
         pass
+    except Exception as e:  # the client's errors (the SDK's, once it is loaded)
+        if not isinstance(e, (*call_errors(), KeyError)):
+            raise
+        why = str(e)
     r = host.run(["docker", "version", "--format", "{{json .Server}}"])
     text = r.stdout.strip()
     if r.ok and text.startswith("{"):

@@ -11,7 +11,7 @@ from harborkit.checks.daemon_json_file import read_daemon_json
 from harborkit.checks.daemon_json_plan import docker_restart
 from harborkit.checks.docker import DaemonUnreachable, docker_address, docker_error
 from harborkit.checks.dockerd_registry import _network, _registry_host, _strip_scheme, covers
-from harborkit.dockerapi import host_client, insecure_registries
+from harborkit.dockerapi import call_errors, host_client, insecure_registries
 from harborkit.model.check import Check, CheckContext, Finding, Outcome, Severity, SkipCheck, Status
 
 if TYPE_CHECKING:
@@ -57,11 +57,9 @@ class DaemonRuntime(Check):
             client = host_client(ctx.host)
         except DaemonUnreachable as e:
             return Outcome(Status.FAIL, str(e))
-        import docker
-
         try:
             info = client.info()
-        except docker.errors.DockerException as e:
+        except call_errors() as e:
             return Outcome(
                 Status.FAIL, f"docker info failed at {docker_address()}: {docker_error(e)}"
             )

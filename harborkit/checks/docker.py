@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from harborkit.checks._compare import version_at_least
-from harborkit.dockerapi import DaemonUnreachable, docker_error, host_client
+from harborkit.dockerapi import DaemonUnreachable, call_errors, docker_error, host_client
 from harborkit.dockerapi import daemon_address as docker_address
 from harborkit.host.interface import Host
 from harborkit.model.check import (
@@ -83,11 +83,9 @@ class DockerDaemon(Check):
             client = host_client(ctx.host)
         except DaemonUnreachable as e:
             return Outcome(Status.FAIL, str(e), (Finding(Status.FAIL, docker_address(), str(e)),))
-        import docker
-
         try:
             info = client.version()
-        except docker.errors.DockerException as e:
+        except call_errors() as e:
             message = (
                 f"the Docker daemon at {docker_address()} did not report its version: "
                 f"{docker_error(e)}"

@@ -11,10 +11,16 @@ from __future__ import annotations
 
 def main() -> None:
     """Console-script entry point (``harborkit``, ``python -m harborkit``)."""
-    from harborkit.commands import lean
+    import sys
+
+    from harborkit.commands import early, lean
+
+    early.start(sys.argv[1:])  # a local check's slow probes, before typer loads (early.py)
 
     lean.install()  # --help without rich.markdown and rich.traceback (lean.py says why)
     from harborkit.commands.app import app
     from harborkit.commands.output import run_app
+
+    lean.resolve_annotations(app)  # typer evaluates none of them twice (lean.py says why)
 
     run_app(app)

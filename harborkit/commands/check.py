@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from harborkit.engine.profile import Profile
     from harborkit.engine.runner import Selection
     from harborkit.engine.waivers import Waiver
+    from harborkit.host.warm import WarmLocalHost
     from harborkit.model.check import CheckOptions
     from harborkit.model.cluster import ClusterCheck
 
@@ -120,13 +121,14 @@ def check(
     post = PostOptions(
         phase, smoke, harbor_user, ca, tuple(replication_target or ()), replication_user
     )
+    here = None if remote.used or audit.roots else _warm_here(audit)
     run = _prepare(audit, remote, post)
     out = ReportOptions(fmt, output, strict, verbose, no_color)
     if remote.used:
         _audit_remote(run, remote, out)
     if len(audit.roots) > 1:
         _audit_sysroots(run, out)
-    _audit_here(run, out)
+    _audit_here(run, out, here)
 
 
 @dataclass(frozen=True)
@@ -250,8 +252,25 @@ def _audit_sysroots(run: _Run, out: ReportOptions) -> NoReturn:
     emit(run_fleet(fleet, sysroots, options=lambda h: per_root[id(h)]), out)
 
 
-def _audit_here(run: _Run, out: ReportOptions) -> NoReturn:
-    """This machine, or one sysroot."""
+def _warm_here(audit: AuditOptions) -> WarmLocalHost:
+    """This machine, its slow facts (the daemon, the process table, the Compose
+    version) asked in the background now, before the checks are loaded."""
+    from harborkit.host.warm import WarmLocalHost, take_early
+
+    early = take_early()  # made before the options were parsed (commands/early.py)
+    if early is not None and audit.profile is None:
+        return early
+    host = WarmLocalHost()
+    if audit.profile is None:  # the built-in profile names the Compose binary
+        from harborkit.engine.profile import builtin_data
+
+        host.warm_profile(builtin_data())
+    host.warm_processes()
+    return host
+
+
+def _audit_here(run: _Run, out: ReportOptions, here: WarmLocalHost | None = None) -> NoReturn:
+    """This machine (``here``, warmed), or one sysroot."""
     from harborkit.engine import audit as engine_audit
     from harborkit.engine.session import check_options
     from harborkit.model.check import CheckOptions
@@ -259,7 +278,9 @@ def _audit_here(run: _Run, out: ReportOptions) -> NoReturn:
     root = run.audit.root
     opts = run.audit
     session = run.session(root, CheckOptions())
-    host = session.host()
+    host = session.host() if here is None else here
+    if here is not None:
+        here.warm_profile(run.profile.data)  # a --profile's Compose (a no-op when warmed)
     options = check_options(host, run.profile.data, opts.harbor_config, opts.install_dir, root)
     session = replace(session, options=options)
     emit(engine_audit.run(session, session.context(host)), out)

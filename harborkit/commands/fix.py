@@ -45,7 +45,6 @@ from harborkit.commands.options import (
 )
 from harborkit.commands.output import one as _one
 from harborkit.errors import EnvironmentProblem, InputError
-from harborkit.fix.remote import JOURNAL
 
 if TYPE_CHECKING:
     from harborkit.engine.audit import Session
@@ -107,6 +106,8 @@ def fix_command(
     )
     validate(remote, root)
     if remote.used and journal_dir is not None:
+        from harborkit.fix.remote import JOURNAL
+
         raise InputError(f"--journal-dir: on hosts reached over SSH the journal is {JOURNAL}")
     if remote.used:
         from harborkit.commands.fix_remote import RemoteFix, fix_remote

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NoReturn
 
@@ -91,6 +90,8 @@ def run_each(
         except SshError as e:
             return Outcome(name, ExitCode.UNREACHABLE, cut_note(e.message))
         return judge(name, outcome(data))
+
+    from concurrent.futures import ThreadPoolExecutor
 
     with ssh_session() as (control, conns):
         for _name, t in targets:

@@ -17,7 +17,6 @@ time they are called, and any other importer of ``rich.markdown`` or
 from __future__ import annotations
 
 import importlib
-import importlib.abc
 import importlib.machinery
 import sys
 import types
@@ -48,8 +47,13 @@ def _deferred(module: str, name: str) -> type:
     return Deferred
 
 
-class _Loader(importlib.abc.Loader):
-    def __init__(self, inner: importlib.abc.Loader) -> None:
+# The finder and the loader are plain classes (the import system calls them by
+# their methods): importlib.abc would import importlib.resources, and with it
+# tempfile, shutil, zlib, bz2, lzma and random, for nothing.
+
+
+class _Loader:
+    def __init__(self, inner: Any) -> None:
         self.inner = inner
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType | None:
@@ -75,7 +79,7 @@ class _Loader(importlib.abc.Loader):
                     delattr(parent, name.rpartition(".")[2])
 
 
-class _Finder(importlib.abc.MetaPathFinder):
+class _Finder:
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: types.ModuleType | None = None
     ) -> importlib.machinery.ModuleSpec | None:
@@ -84,7 +88,7 @@ class _Finder(importlib.abc.MetaPathFinder):
         spec = importlib.machinery.PathFinder.find_spec(fullname, path)
         if spec is None or spec.loader is None:
             return spec
-        spec.loader = _Loader(spec.loader)  # type: ignore[arg-type]
+        spec.loader = _Loader(spec.loader)  # type: ignore[assignment]
         return spec
 
 
@@ -95,7 +99,7 @@ def install() -> None:
     """Put the hook first on ``sys.meta_path`` (once; a no-op when typer.rich_utils
     is loaded) and convert plain values without pydantic (see below)."""
     if TARGET not in sys.modules and _FINDER not in sys.meta_path:
-        sys.meta_path.insert(0, _FINDER)
+        sys.meta_path.insert(0, _FINDER)  # type: ignore[arg-type]
     _patch_coercion()
 
 
@@ -219,3 +223,42 @@ def _patch_coercion() -> None:
 
     cls.get_runtime_param = get_runtime_param
     cls._harborkit_lean = True
+
+
+# -- annotations evaluated once ------------------------------------------------
+#
+# Every module says ``from __future__ import annotations``, so a command's
+# parameters are annotated with strings. To build the command line typer
+# evaluates each of them twice (``inspect.signature(eval_str=True)``, then
+# ``typing.get_type_hints``, which compiles every string again), for every
+# command, at every start, ``--help`` included. :func:`resolve_annotations`
+# evaluates them once, in the command's own module, before typer looks: typer
+# then reads the same objects it would have evaluated itself.
+
+
+def resolve_annotations(*apps: Any) -> None:
+    """Turn the string annotations of every command (and group callback) of
+    ``apps`` and their sub-apps into the objects they name."""
+    import inspect
+
+    if not hasattr(inspect, "get_annotations"):  # Python 3.9: typer evaluates them
+        return
+    todo = list(apps)
+    while todo:
+        app = todo.pop()
+        infos = [*app.registered_commands]
+        if app.registered_callback is not None:
+            infos.append(app.registered_callback)
+        for info in infos:
+            if info.callback is not None:
+                _resolve(info.callback, inspect)
+        todo += [group.typer_instance for group in app.registered_groups]
+
+
+def _resolve(fn: Any, inspect: Any) -> None:
+    chain = [fn]
+    while hasattr(chain[-1], "__wrapped__"):
+        chain.append(chain[-1].__wrapped__)
+    resolved = inspect.get_annotations(chain[-1], eval_str=True)
+    for f in chain:
+        f.__annotations__ = resolved

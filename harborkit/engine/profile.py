@@ -43,21 +43,33 @@ def load_profile(path: str | Path | None = None) -> Profile:
     return _load(Path(path))
 
 
+def builtin_data() -> Mapping[str, Any]:
+    """The built-in profile's settings, shared and read once per process: for
+    readers only (no copy is made; :func:`load_profile` gives one to edit)."""
+    return _builtin().data
+
+
 @functools.cache
 def _builtin() -> Profile:
-    return _load(default_profile())
+    # Shipped with harborkit and proved valid against the schema by the tests
+    # (tests/engine/test_profile_startup.py): not validated again at every run,
+    # which would import jsonschema (~0.1 s) for nothing. --profile FILE,
+    # the built-in file's path included, is always validated.
+    return _load(default_profile(), schema=False)
 
 
-def _load(p: Path) -> Profile:
-    return profile_from_doc(load_yaml(p, "profile"))
+def _load(p: Path, *, schema: bool = True) -> Profile:
+    return profile_from_doc(load_yaml(p, "profile"), schema=schema)
 
 
-def profile_from_doc(doc: Located) -> Profile:
-    """A parsed profile document validated (schema, finite numbers, node addresses)."""
+def profile_from_doc(doc: Located, *, schema: bool = True) -> Profile:
+    """A parsed profile document validated (schema unless told, finite numbers,
+    node addresses, names)."""
     if not isinstance(doc.data, dict):
         raise InputError(f"{doc.where()}: a profile is a mapping of settings")
     _finite_numbers(doc)
-    validate(doc, "profile.schema.json")
+    if schema:
+        validate(doc, "profile.schema.json")
     for i, node in enumerate(doc.data.get("nodes") or []):
         problem = _address_problem(str(node["address"]))
         if problem:

@@ -14,7 +14,7 @@ import shlex
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from harborkit.engine.profile import load_profile
+from harborkit.engine.profile import builtin_data
 from harborkit.model.check import Check, CheckOptions
 
 # what the built-in checks read, named once here so that a snapshot answers
@@ -223,5 +223,5 @@ def declared_wants(check: type[Check]) -> list[str]:
 
 
 def _builtin_profile() -> Mapping[str, Any]:
-    """The built-in profile (read and validated once per process by load_profile)."""
-    return load_profile().data
+    """The built-in profile, read once per process and not copied (only read here)."""
+    return builtin_data()

@@ -473,19 +473,19 @@ class _SnapshotDocker:
         self._host = host
 
     def _json(self, argv: list[str]) -> dict[str, Any]:
-        import docker.errors
+        from harborkit.dockerapi import DockerException
 
         r = self._host.run(argv)
         text = r.stdout.strip()
         if r.rc == 127:
-            raise docker.errors.DockerException("the docker CLI is not installed on the host")
+            raise DockerException("the docker CLI is not installed on the host")
         if not r.ok or not text or text == "null":
             why = (r.stderr.strip().splitlines() or [f"docker exited with {r.rc}"])[-1]
-            raise docker.errors.DockerException(why)
+            raise DockerException(why)
         try:
             data = json.loads(text)
         except ValueError as e:
-            raise docker.errors.DockerException(f"unreadable output of {argv[1]}: {e}") from e
+            raise DockerException(f"unreadable output of {argv[1]}: {e}") from e
         return data if isinstance(data, dict) else {}
 
     def version(self) -> dict[str, Any]:

@@ -5,7 +5,13 @@ from __future__ import annotations
 from harborkit.checks.daemon_json import DaemonRuntime
 from harborkit.checks.post import api_checks
 from harborkit.checks.post._http import HttpError, deadline_seconds
-from harborkit.dockerapi import DaemonUnreachable, docker_error, host_client, insecure_registries
+from harborkit.dockerapi import (
+    DaemonUnreachable,
+    call_errors,
+    docker_error,
+    host_client,
+    insecure_registries,
+)
 from harborkit.host.local import LocalHost
 from harborkit.model.check import Check, CheckContext, Finding, Outcome, Severity, Status
 
@@ -19,11 +25,9 @@ def insecure_finding(ctx: CheckContext) -> Finding:
         client = host_client(ctx.host)
     except DaemonUnreachable as e:
         return Finding(Status.FAIL, "dockerd", str(e))
-    import docker
-
     try:
         info = client.info()
-    except docker.errors.DockerException as e:
+    except call_errors() as e:
         return Finding(Status.FAIL, "dockerd", f"docker info failed: {docker_error(e)}")
     finally:
         client.close()

@@ -8,7 +8,6 @@ before any host is reached).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,6 +96,8 @@ def load_remote(
         if len(conns) == 1:  # here, in the main thread: an interrupt stops it and rolls back
             outcomes = [one(conns[0])]
         else:
+            from concurrent.futures import ThreadPoolExecutor
+
             with ThreadPoolExecutor(max_workers=min(opts.forks, len(conns))) as pool:
                 outcomes = list(pool.map(one, conns))
     worst = 0
