@@ -138,6 +138,9 @@ def test_plugin_checks_run_and_broken_plugin_is_reported(
     (motd_root / "etc/motd").write_text("Welcome to the Harbor registry host\n")
     r = hk("check", "--root", str(motd_root), "--only", "site", "--skip", "plugins", env=env)
     assert r.returncode == ExitCode.OK
+    assert "not shown: 1 passing check (-v shows them)" in r.stdout
+    r = hk("check", "--root", str(motd_root), "--only", "site", "--skip", "plugins", "-v", env=env)
+    assert r.returncode == ExitCode.OK
     assert "PASS" in r.stdout and "/etc/motd mentions Harbor" in r.stdout
     assert "plugin:" not in r.stdout
 
@@ -190,7 +193,7 @@ def test_output_file_is_replaced_atomically(motd_root: Path, tmp_path: Path) -> 
     out.write_text("old")
     r = hk("check", "--root", str(motd_root), "--only", "selinux", "-f", "junit", "-o", str(out))
     assert (r.returncode, r.stdout) == (ExitCode.OK, "")
-    assert r.stderr == "OK: 1 checks on harbor01: 1 pass\n"
+    assert r.stderr == "OK: 1 check on harbor01: 1 pass\n"
     assert out.read_text().startswith('<?xml version="1.0" encoding="UTF-8"?>\n<testsuites')
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".r.xml")] == []
 
