@@ -680,3 +680,48 @@ def test_help_reads_the_same_without_the_markdown_renderer(args: tuple[str, ...]
         out[mode] = r.stdout
     assert "Usage: harborkit" in out["lean"]
     assert out["lean"] == out["real"]
+
+
+def _all_commands() -> list[tuple[str, ...]]:
+    import typer.main  # noqa: TID251 - the help of every command the app declares
+
+    from harborkit.commands.app import app
+
+    out: list[tuple[str, ...]] = []
+
+    def walk(cmd: object, path: tuple[str, ...]) -> None:
+        out.append(path)
+        for name, sub in (getattr(cmd, "commands", None) or {}).items():
+            walk(sub, (*path, name))
+
+    walk(typer.main.get_command(app), ())
+    return out
+
+
+def test_help_names_values_in_words_not_python_types() -> None:
+    """Every command's help: an option's value is a word (HOST, FILE, N...),
+    never typer's ``<list[str]>``/``<str>``/``<path>``/``<int>``; an argument
+    shows its name only; a choice still lists its choices."""
+    import re
+
+    env = {**os.environ, "COLUMNS": "200"}
+    types = re.compile(r"<(list\[\w+\]|str|path|int|float|bool)>")
+    commands = _all_commands()
+    assert ("check",) in commands and ("bundle", "build") in commands
+    for path in commands:
+        r = hk(*path, "--help", env=env)
+        assert r.returncode == 0, (path, r.stderr)
+        assert not types.findall(r.stdout), (path, types.findall(r.stdout))
+    r = hk("check", "--help", env=env)
+    rows = [ln.split() for ln in r.stdout.splitlines() if ln.startswith("│ --")]
+    words = {
+        row[1]: row[3] if row[2].startswith("-") and len(row[2]) == 2 else row[2] for row in rows
+    }
+    assert words["--host"] == "HOST"
+    assert words["--snapshot"] == "FILE|DIR"
+    assert words["--node"] == "NAME=ADDRESS"
+    assert words["--only"] == "IDS"
+    assert words["--forks"] == "N"
+    assert words["--connect-timeout"] == "SECONDS"
+    assert words["--output"] == "FILE"
+    assert words["--format"] == "<table|json|junit|html>"
