@@ -206,7 +206,8 @@ def host_label(report: ClusterReport, rep: Report) -> str:
     """A host's name and what its report was made from: ``a1 (sysroot)``."""
     from harborkit.report.table import where
 
-    return f"{_v(rep.host)} ({where(rep) if report.is_reachable(rep.host) else 'unreachable'})"
+    label = where(rep) if rep.origin or report.is_reachable(rep.host) else "unreachable"
+    return f"{_v(rep.host)} ({_v(label)})"
 
 
 def host_line(report: ClusterReport, rep: Report, strict: bool) -> str:

@@ -191,9 +191,11 @@ def _host_section(
     collapsed: bool = False,
 ) -> str:
     code = report.exit_code(strict=strict)
-    verdict = "UNREACHABLE" if reason is not None else ("FAILED" if code else "OK")
+    verdict = "FAILED" if code else "OK"
+    if reason is not None:
+        verdict = "NOT AUDITED" if report.origin else "UNREACHABLE"  # a bad snapshot: no network
     cls = "fail" if code else "pass"
-    where = "live host, " if report.live else "sysroot or snapshot, "
+    where = f"{report.origin or ('live host' if report.live else 'sysroot')}, "
     if anchor_prefix is not None:  # the cross-node checks: no host of their own
         where = ""
     out = [

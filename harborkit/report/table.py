@@ -250,7 +250,7 @@ def write_below(buf: io.StringIO, below: list[tuple[str, str]], color: bool) -> 
 
 def where(report: Report) -> str:
     """What the report was made from, for its header."""
-    return "live host" if report.live else "sysroot"
+    return report.origin or ("live host" if report.live else "sysroot")
 
 
 def render_table(

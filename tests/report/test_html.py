@@ -440,7 +440,7 @@ def test_one_host_page_exactly() -> None:
         # one host: its section open; what needs attention first, the rest folded
         '<details class="host-details" open><summary>\n'
         '<h2>a1 <span class="verdict st-fail">FAILED</span></h2>\n'
-        '<p class="meta">sysroot or snapshot, 2 checks: 1 pass, 1 fail; '
+        '<p class="meta">sysroot, 2 checks: 1 pass, 1 fail; '
         "started 2026-11-26T00:00:00Z, 1.50 s</p></summary>\n"
         f"{RESULTS_HEAD}\n"
         '<tr id="h0-c1" class="result st-fail" data-check="chk.two">'
@@ -800,7 +800,7 @@ HOST_SECTIONS = [
         "host-0",
         "a1",
         '<h2>a1 <span class="verdict st-fail">FAILED</span></h2>',
-        '<p class="meta">sysroot or snapshot, 2 checks: 1 pass, 1 fail; '
+        '<p class="meta">sysroot, 2 checks: 1 pass, 1 fail; '
         "started 2026-11-26T00:00:00Z, 1.50 s</p></summary>",
     ),
     RESULTS_HEAD,
@@ -855,7 +855,7 @@ HOST_SECTIONS = [
         "host-3",
         "d4",
         '<h2>d4 <span class="verdict st-pass">OK</span></h2>',
-        '<p class="meta">sysroot or snapshot, 0 checks: no checks; '
+        '<p class="meta">sysroot, 0 checks: no checks; '
         "started 2026-11-26T00:00:00Z, 0.00 s</p></summary>",
     ),
     "</details></section>",
