@@ -725,3 +725,23 @@ def test_help_names_values_in_words_not_python_types() -> None:
     assert words["--connect-timeout"] == "SECONDS"
     assert words["--output"] == "FILE"
     assert words["--format"] == "<table|json|junit|html>"
+
+
+@pytest.mark.parametrize(
+    ("n", "text"),
+    [
+        (0, "0 bytes"),
+        (1, "1 byte"),
+        (999, "999 bytes"),
+        (1000, "1.0 kB"),
+        (30_200, "30.2 kB"),
+        (999_949, "999.9 kB"),
+        (1_000_000, "1.0 MB"),
+        (1_204_500_000, "1,204.5 MB"),
+    ],
+)
+def test_sizes_read_at_a_glance(n: int, text: str) -> None:
+    from harborkit.commands.bundle.base import mb
+    from harborkit.textsafe import size_text
+
+    assert size_text(n) == text == mb(n)
