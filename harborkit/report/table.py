@@ -40,17 +40,50 @@ def plural(n: int, word: str, many: str | None = None) -> str:
     return f"{n} {word if n == 1 else (many or word + 's')}"
 
 
-def _details(f: Finding) -> str:
-    """A finding's expected/found (unless its message quotes them) and location."""
+def _details(f: Finding, verbose: bool = True) -> str:
+    """A finding's expected/found (unless its message quotes them) and location
+    (without ``verbose``, not a location that only spells the subject again:
+    ``/proc/sys/vm/swappiness`` for ``vm.swappiness``)."""
     shown = [
         f"{label} {_v(value)}"
         for label, value in (("expected", f.expected), ("found", f.actual))
         if value is not None and value not in f.message
     ]
     text = f" ({', '.join(shown)})" if shown else ""
-    if f.location:
+    if f.location and (verbose or f.location != "/proc/sys/" + f.subject.replace(".", "/")):
         text += f" [{_v(f.location)}]"
     return text
+
+
+#: a file body in a fix longer than this is abridged in the table without ``verbose``
+BODY_LINES = 12
+#: ... to its first lines
+BODY_SHOWN = 8
+
+
+def _abridged(hint: str) -> str:
+    """``hint`` with each long file body (its lines indented by four spaces)
+    cut to its first lines and a count of the rest."""
+    out: list[str] = []
+    run: list[str] = []
+
+    def flush() -> None:
+        if len(run) > BODY_LINES:
+            rest = len(run) - BODY_SHOWN
+            out.extend(run[:BODY_SHOWN])
+            out.append(f"    ... {plural(rest, 'more line')} (-v shows the whole file)")
+        else:
+            out.extend(run)
+        run.clear()
+
+    for line in hint.split("\n"):
+        if line.startswith("    "):
+            run.append(line)
+            continue
+        flush()
+        out.append(line)
+    flush()
+    return "\n".join(out)
 
 
 def _finding_lines(r: CheckResult, verbose: bool) -> list[tuple[Status, str]]:
@@ -69,9 +102,9 @@ def _finding_lines(r: CheckResult, verbose: bool) -> list[tuple[Status, str]]:
             continue
         group = same[(f.status, f.message)]
         if len(group) < GROUPED:
-            lines.append((f.status, f"{_v(f.subject)}: {_v(f.message)}{_details(f)}"))
+            lines.append((f.status, f"{_v(f.subject)}: {_v(f.message)}{_details(f, verbose)}"))
         elif group[0] is f:
-            subjects = ", ".join(f"{_v(g.subject)}{_details(g)}" for g in group)
+            subjects = ", ".join(f"{_v(g.subject)}{_details(g, verbose)}" for g in group)
             lines.append((f.status, f"{_v(f.message)}: {subjects}"))
     return lines
 
@@ -199,6 +232,7 @@ def result_rows(results: tuple[CheckResult, ...], verbose: bool) -> list[Row]:
                 msg.append(f"under 'fix for {_v(r.check.id)}' below the table (tabs kept)")
                 row.below.append((_v(r.check.id), hint))
             else:
+                hint = hint if verbose else _abridged(hint)
                 msg.append(hint.replace("\n", "\n       "))
         rows.append(row)
     return rows

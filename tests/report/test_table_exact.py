@@ -483,3 +483,70 @@ def test_the_table_counts_what_it_leaves_out(
     verbose = _lines(render_table(rep, width=160, verbose=True))
     assert not any(ln.startswith("not shown:") for ln in verbose)
     assert len([ln for ln in verbose if ln.split()[0] in {s.name for s in Status}]) == len(results)
+
+
+def test_a_long_file_body_is_abridged_and_v_shows_it_whole() -> None:
+    """A fix that writes a long file shows its first lines and counts the rest
+    (-v: every line); a body of exactly twelve lines is shown whole."""
+    from harborkit.model.change import hint
+
+    def body(n: int) -> bytes:
+        return "".join(f"k{i} = {i}\n" for i in range(n)).encode()
+
+    long = _planned("s.long", (_file(("s.long",), new=body(13)),))
+    edge = _planned("s.edge", (_file(("s.edge",), path="/etc/e", new=body(12)),))
+    lines = _lines(render_table(host("h", (long, edge)), width=160))
+    assert lines[2:13] == [
+        "FAIL    s.long  high      s.long bad",
+        "                            fix: create /etc/sysctl.d/90-harbor.conf as:",
+        *[f"                                     k{i} = {i}" for i in range(8)],
+        "                                     ... 5 more lines (-v shows the whole file)",
+    ]
+    assert lines[13] == "                                   (every boot applies it)"
+    assert sum(ln.strip().startswith("k") for ln in lines) == 8 + 12
+    verbose = render_table(host("h", (long, edge)), width=160, verbose=True)
+    assert "more lines" not in verbose
+    assert verbose.count("k12 = 12") == 1 and hint(long.changes) == long.check.remediation  # type: ignore[arg-type]
+
+
+def test_a_location_that_spells_the_key_again_is_left_out() -> None:
+    f = Finding
+    r = CheckResult(
+        info("s.run"),
+        Status.FAIL,
+        "2 of 3 fail",
+        (
+            f(
+                Status.FAIL,
+                "vm.swappiness",
+                "60, expected <= 10",
+                "<= 10",
+                "60",
+                "/proc/sys/vm/swappiness",
+            ),
+            f(
+                Status.FAIL,
+                "vm.max_map_count",
+                "1, expected >= 2",
+                ">= 2",
+                "1",
+                "/etc/sysctl.conf:3",
+            ),
+            f(
+                Status.FAIL,
+                "net.ipv4.tcp_syn_retries",
+                "6, expected <= 2",
+                "<= 2",
+                "6",
+                "/proc/sys/net/ipv4/tcp_syn_retriez",
+            ),
+        ),
+        0.0,
+    )
+    assert [ln.strip() for ln in _lines(render_table(host("h", (r,)), width=200))[3:6]] == [
+        "fail vm.swappiness: 60, expected <= 10",
+        "fail vm.max_map_count: 1, expected >= 2 [/etc/sysctl.conf:3]",
+        "fail net.ipv4.tcp_syn_retries: 6, expected <= 2 [/proc/sys/net/ipv4/tcp_syn_retriez]",
+    ]
+    verbose = _lines(render_table(host("h", (r,)), width=200, verbose=True))
+    assert "fail vm.swappiness: 60, expected <= 10 [/proc/sys/vm/swappiness]" in verbose[3]
