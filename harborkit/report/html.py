@@ -81,6 +81,10 @@ details.quiet { margin: 6px 0; }
 """
 
 
+#: a fix hint longer than this many lines is folded (its first line shown)
+LONG_FIX = 12
+
+
 def _t(text: object) -> str:
     """Text for HTML: escaped; control, bidirectional-override and separator
     characters made visible (as the table shows them)."""
@@ -126,7 +130,7 @@ def _findings(findings: Sequence[Finding]) -> str:
     return out
 
 
-def _result_row(r: CheckResult, anchor: str) -> str:
+def _result_row(r: CheckResult, anchor: str, remediation: str | None = None) -> str:
     msg = _t(r.message)
     if r.status is Status.WAIVED and r.waiver:
         expires = f" (until {_t(r.waiver.expires)})" if r.waiver.expires else ""
@@ -136,8 +140,14 @@ def _result_row(r: CheckResult, anchor: str) -> str:
     fix = ""
     if r.status in (Status.FAIL, Status.WARN, Status.ERROR, Status.WAIVED) and r.check.remediation:
         # the bytes the fix writes: a tab is a tab, in a <pre> a browser copies as it is
-        hint = html.escape(terminal_text(r.check.remediation, keep="\t\n"), quote=True)
-        fix = f'<div class="fix"><strong>fix:</strong> <pre class="hint">{hint}</pre></div>'
+        said = r.check.remediation if remediation is None else remediation
+        hint = html.escape(terminal_text(said, keep="\t\n"), quote=True)
+        pre = f'<pre class="hint">{hint}</pre>'
+        lines = said.count("\n") + 1
+        if lines > LONG_FIX:  # a whole file: folded, its first line says what it is
+            first = html.escape(terminal_text(said.split("\n", 1)[0]), quote=True)
+            pre = f"<details><summary>{first} ({lines} lines)</summary>{pre}</details>"
+        fix = f'<div class="fix"><strong>fix:</strong> {pre}</div>'
     return (
         f'<tr id="{anchor}" class="result st-{r.status.value}" data-check="{_t(r.check.id)}">'
         f'<td class="status">{_badge(r.status)}</td>'
@@ -162,10 +172,15 @@ def _results(report: Report, prefix: str) -> list[str]:
     """The results table: what needs attention shown, the passing and skipped
     checks in a closed ``<details>`` (the browser opens it when a link points
     into it)."""
-    from harborkit.report.table import QUIET, hidden_line
+    from harborkit.report.table import QUIET, Shown, hidden_line
 
     rows = [(j, r) for j, r in enumerate(report.results)]
-    loud = [_result_row(r, f"{prefix}c{j}") for j, r in rows if r.status not in QUIET]
+    shown = Shown()  # a change two checks plan: its block under the first, named by the second
+    loud = [
+        _result_row(r, f"{prefix}c{j}", shown.fix_text(r) if r.check.remediation else None)
+        for j, r in rows
+        if r.status not in QUIET
+    ]
     quiet = [_result_row(r, f"{prefix}c{j}") for j, r in rows if r.status in QUIET]
     out = [_RESULTS_HEAD, *loud, "</tbody></table>"] if loud else []
     if quiet:

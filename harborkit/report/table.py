@@ -170,7 +170,7 @@ def _change_name(c: Change) -> str:
     return c.reason
 
 
-class _Shown:
+class Shown:
     """The changes (and hints) one host's table has shown so far, and under which check."""
 
     def __init__(self) -> None:
@@ -208,7 +208,7 @@ def result_rows(results: tuple[CheckResult, ...], verbose: bool) -> list[Row]:
     check with ``verbose``), each change of a fix shown once."""
     from rich.text import Text
 
-    shown = _Shown()
+    shown = Shown()
     rows = []
     for r in results:
         if not verbose and r.status in QUIET:

@@ -388,7 +388,13 @@ def test_a_fix_hint_keeps_its_tabs_in_the_browser(tmp_path: Path) -> None:
     page.write_text(renderer(OutputFormat.html)(rep, strict=False), encoding="utf-8")
     r = chromium(page, tmp_path, "--dump-dom")
     assert r.returncode == 0, r.stderr[-2000:]
-    row = dom(r.stdout).find("tr", **{"data-check": "network.nodes"})
+    # network.hostname plans the same /etc/hosts change: the hint is under it,
+    # network.nodes names it
+    nodes = dom(r.stdout).find("tr", **{"data-check": "network.nodes"})
+    assert nodes.find("div", class_="fix").text == (
+        "fix: the same change as network.hostname above (/etc/hosts)"
+    )
+    row = dom(r.stdout).find("tr", **{"data-check": "network.hostname"})
     pre = row.find("pre", class_="hint")
     assert "".join(pre.text_parts) == (
         "in /etc/hosts, line 2: change '127.0.1.1\tharbor01.example.lan\tharbor01' to "
@@ -773,7 +779,16 @@ CROSS_SECTION = [
         "<details><summary>1 passing or not-judged finding</summary>"
         f'<ul class="findings">{_li("pass", "a1", "same")}</ul></details>{FIX}',
     ),
-    _result("x-c2", "error", "cluster.e", "Broken", "high", "it broke", FIX),
+    # the same advice as the row above: named, not repeated
+    _result(
+        "x-c2",
+        "error",
+        "cluster.e",
+        "Broken",
+        "high",
+        "it broke",
+        FIX.replace("fix it", "as for cluster.x above"),
+    ),
     "</tbody></table>",
     *_quiet(
         "1 passing check and 1 skipped check",
@@ -1001,3 +1016,47 @@ def test_two_hosts_fit_in_two_screens_until_opened(tmp_path: Path) -> None:
         assert section.find("details").attrs.get("open") is None  # several hosts: folded
         ids = [tr.attrs["data-check"] for tr in section.find_all("tr") if "data-check" in tr.attrs]
         assert sorted(ids) == sorted(r.check.id for r in host_rep.results)
+
+
+def test_a_change_is_shown_once_and_a_long_fix_is_folded() -> None:
+    """As in the table: the drop-in two checks plan is under the first only
+    (the second names it); a hint over twelve lines is in a closed <details>
+    whose summary is its first line; a short one stays open."""
+    from harborkit.model.change import Command, FileChange, hint
+
+    body = "".join(f"k{i} = {i}\n" for i in range(20)).encode()
+    drop_in = FileChange(("s.a",), "/etc/sysctl.d/90-harbor.conf", body, None, "every boot")
+    short = FileChange(("s.c",), "/etc/x", b"x = 1\n", None, "now")
+
+    def planned(cid: str, *changes: object) -> CheckResult:
+        rem = hint(changes)  # type: ignore[arg-type]
+        return CheckResult(
+            info(cid, cid, rem=rem),
+            Status.FAIL,
+            "bad",
+            (),
+            0.0,
+            changes=changes,  # type: ignore[arg-type]
+        )
+
+    rep = host(
+        "h",
+        (
+            planned("s.a", drop_in, Command(("s.a",), ("sysctl", "--system"), "now")),
+            planned("s.b", drop_in),
+            planned("s.c", short),
+        ),
+    )
+    doc = dom(render_html(rep))
+    a, b, c = (doc.find("tr", **{"data-check": i}) for i in ("s.a", "s.b", "s.c"))
+    folded = a.find("div", class_="fix").find("details")
+    assert "open" not in folded.attrs
+    assert folded.find("summary").text == "create /etc/sysctl.d/90-harbor.conf as: (23 lines)"
+    assert (
+        "k19 = 19" in folded.find("pre").text and "run: sysctl --system" in folded.find("pre").text
+    )
+    assert b.find("div", class_="fix").text == (
+        "fix: the same change as s.a above (/etc/sysctl.d/90-harbor.conf)"
+    )
+    assert c.find("div", class_="fix").find_all("details") == []
+    assert c.find("pre", class_="hint").text.startswith("create /etc/x as:")
