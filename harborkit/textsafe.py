@@ -49,3 +49,13 @@ def terminal_line(text: str) -> str:
 def xml_text(text: str) -> str:
     """``text`` with the characters XML 1.0 cannot carry shown as ``\\xNN``/``\\uNNNN``."""
     return _XML_UNSAFE.sub(_visible, text)
+
+
+def size_text(n: int) -> str:
+    """A size in words a person reads at a glance: ``512 bytes``, ``1 byte``,
+    ``30.2 kB``, ``1.3 MB``, ``1,204.5 MB`` (decimal units; never ``0.0 MB``)."""
+    if n < 1000:
+        return f"{n} byte{'s' if n != 1 else ''}"
+    if n < 1_000_000:
+        return f"{n / 1e3:.1f} kB"
+    return f"{n / 1e6:,.1f} MB"

@@ -138,6 +138,9 @@ def test_plugin_checks_run_and_broken_plugin_is_reported(
     (motd_root / "etc/motd").write_text("Welcome to the Harbor registry host\n")
     r = hk("check", "--root", str(motd_root), "--only", "site", "--skip", "plugins", env=env)
     assert r.returncode == ExitCode.OK
+    assert "not shown: 1 passing check (-v shows them)" in r.stdout
+    r = hk("check", "--root", str(motd_root), "--only", "site", "--skip", "plugins", "-v", env=env)
+    assert r.returncode == ExitCode.OK
     assert "PASS" in r.stdout and "/etc/motd mentions Harbor" in r.stdout
     assert "plugin:" not in r.stdout
 
@@ -190,7 +193,7 @@ def test_output_file_is_replaced_atomically(motd_root: Path, tmp_path: Path) -> 
     out.write_text("old")
     r = hk("check", "--root", str(motd_root), "--only", "selinux", "-f", "junit", "-o", str(out))
     assert (r.returncode, r.stdout) == (ExitCode.OK, "")
-    assert r.stderr == "OK: 1 checks on harbor01: 1 pass\n"
+    assert r.stderr == "OK: 1 check on harbor01: 1 pass\n"
     assert out.read_text().startswith('<?xml version="1.0" encoding="UTF-8"?>\n<testsuites')
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".r.xml")] == []
 
@@ -738,3 +741,68 @@ def test_resolve_annotations_reaches_every_command_and_wrapper() -> None:
     assert r.returncode == 0, r.stderr
     seen, left = r.stdout.split(" ", 1)
     assert int(seen) >= 10 and left.strip() == "[]"
+
+
+def _all_commands() -> list[tuple[str, ...]]:
+    import typer.main  # noqa: TID251 - the help of every command the app declares
+
+    from harborkit.commands.app import app
+
+    out: list[tuple[str, ...]] = []
+
+    def walk(cmd: object, path: tuple[str, ...]) -> None:
+        out.append(path)
+        for name, sub in (getattr(cmd, "commands", None) or {}).items():
+            walk(sub, (*path, name))
+
+    walk(typer.main.get_command(app), ())
+    return out
+
+
+def test_help_names_values_in_words_not_python_types() -> None:
+    """Every command's help: an option's value is a word (HOST, FILE, N...),
+    never typer's ``<list[str]>``/``<str>``/``<path>``/``<int>``; an argument
+    shows its name only; a choice still lists its choices."""
+    import re
+
+    env = {**os.environ, "COLUMNS": "200"}
+    types = re.compile(r"<(list\[\w+\]|str|path|int|float|bool)>")
+    commands = _all_commands()
+    assert ("check",) in commands and ("bundle", "build") in commands
+    for path in commands:
+        r = hk(*path, "--help", env=env)
+        assert r.returncode == 0, (path, r.stderr)
+        assert not types.findall(r.stdout), (path, types.findall(r.stdout))
+    r = hk("check", "--help", env=env)
+    rows = [ln.split() for ln in r.stdout.splitlines() if ln.startswith("│ --")]
+    words = {
+        row[1]: row[3] if row[2].startswith("-") and len(row[2]) == 2 else row[2] for row in rows
+    }
+    assert words["--host"] == "HOST"
+    assert words["--snapshot"] == "FILE|DIR"
+    assert words["--node"] == "NAME=ADDRESS"
+    assert words["--only"] == "IDS"
+    assert words["--forks"] == "N"
+    assert words["--connect-timeout"] == "SECONDS"
+    assert words["--output"] == "FILE"
+    assert words["--format"] == "<table|json|junit|html>"
+
+
+@pytest.mark.parametrize(
+    ("n", "text"),
+    [
+        (0, "0 bytes"),
+        (1, "1 byte"),
+        (999, "999 bytes"),
+        (1000, "1.0 kB"),
+        (30_200, "30.2 kB"),
+        (999_949, "999.9 kB"),
+        (1_000_000, "1.0 MB"),
+        (1_204_500_000, "1,204.5 MB"),
+    ],
+)
+def test_sizes_read_at_a_glance(n: int, text: str) -> None:
+    from harborkit.commands.bundle.base import mb
+    from harborkit.textsafe import size_text
+
+    assert size_text(n) == text == mb(n)

@@ -177,7 +177,7 @@ def test_stderr_summary_for_every_format(hostile_root: Path, tmp_path: Path, fmt
     assert r.returncode == 1  # type: ignore[attr-defined]
     assert r.stdout == ""  # type: ignore[attr-defined]
     host = terminal_text(f"srv{HOSTILE}58")
-    assert r.stderr == f"FAILED: 1 checks on {host}: 1 fail\n"  # type: ignore[attr-defined]
+    assert r.stderr == f"FAILED: 1 check on {host}: 1 fail\n"  # type: ignore[attr-defined]
 
 
 def test_every_format_survives_a_plugin_message_with_any_characters(tmp_path: Path) -> None:
@@ -284,7 +284,7 @@ def test_stderr_summary_names_a_host_on_one_line(tmp_path: Path) -> None:
     r = _report(root, tmp_path / "r.json", "-f", "json")
     assert r.returncode == 1  # type: ignore[attr-defined]
     assert r.stderr == (  # type: ignore[attr-defined]
-        "FAILED: 1 checks on srv58\\x0aOK: 0 checks on forged\\x1b[2K: 1 fail\n"
+        "FAILED: 1 check on srv58\\x0aOK: 0 checks on forged\\x1b[2K: 1 fail\n"
     )
 
 

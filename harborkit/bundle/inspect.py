@@ -100,7 +100,9 @@ def report_to_dict(report: InspectReport) -> dict[str, Any]:
 
 
 def _mb(n: int) -> str:
-    return f"{n / 1e6:,.1f} MB"
+    from harborkit.textsafe import size_text
+
+    return size_text(n)
 
 
 def render_json(report: InspectReport) -> str:

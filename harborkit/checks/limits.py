@@ -435,10 +435,13 @@ class DockerdLimits(Check):
 
     Containers inherit dockerd's limits, which come from its systemd unit
     (``LimitNOFILE=``, ``LimitNPROC=``), not from limits.conf or
-    /etc/profile. Read from ``/proc/<pid>/limits`` of every running
-    ``dockerd``; soft and hard are judged against the profile's
-    ``limits.dockerd`` items. Skipped when dockerd is not running or on a
-    sysroot.
+    /etc/profile. Read from ``/proc/<pid>/limits`` of the dockerd that serves
+    the Docker socket (the one ``DOCKER_HOST`` names here; the one holding
+    /var/run/docker.sock over SSH or in a snapshot), and only that one: other
+    dockerd processes (rootless, test or CI daemons) are not Harbor's. Soft and
+    hard are judged against the profile's ``limits.dockerd`` items. Skipped,
+    with the reason, when dockerd is not running, on a sysroot, or when which
+    dockerd serves the socket cannot be told.
     """
 
     id = "limits.dockerd"
@@ -450,16 +453,24 @@ class DockerdLimits(Check):
         "LimitNOFILE=655350 and LimitNPROC=655350 (or infinity), then "
         "'systemctl daemon-reload && systemctl restart docker'"
     )
+    #: the listening unix sockets: which dockerd holds the Docker socket
+    reads = ("/proc/net/unix",)
 
     def run(self, ctx: CheckContext) -> Outcome:
+        from harborkit.checks._dockerd import Unknown, serving_dockerd
+
         wanted = ctx.section("limits").get("dockerd") or {}
         if not wanted:
             raise SkipCheck("the profile sets no limits.dockerd items")
         procs = ctx.host.processes("dockerd")
         if not procs:
             raise SkipCheck("dockerd is not running")
+        try:
+            pid = serving_dockerd(ctx.host, {p.pid for p in procs})
+        except Unknown as e:
+            raise SkipCheck(str(e)) from None
         findings = []
-        for p in procs:
+        for p in [p for p in procs if p.pid == pid]:
             path = f"/proc/{p.pid}/limits"
             try:
                 rows = parse_proc_limits(ctx.host.read_text(path))

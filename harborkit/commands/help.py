@@ -1,7 +1,9 @@
-"""``--help`` in plain words: flags without a ``<bool>`` type, arguments as ``BUNDLE``.
+"""``--help`` in plain words: flags without a ``<bool>`` type, arguments as ``BUNDLE``,
+an option's value as a word (``HOST``, ``FILE``, ``NAME=ADDRESS``), not ``<list[str]>``.
 
-Typer's own help writes ``<bool>`` beside every flag and ``{bundle}`` for a
-required argument in the usage line, which reads like a template. The root
+Typer's own help writes ``<bool>`` beside every flag, the Python type of every
+other value (``<list[str]>``, ``<path>``) and ``{bundle}`` for a required
+argument in the usage line, which reads like a template. The root
 group (``typer.Typer(cls=HelpGroup)``) turns every command below it, whoever
 declared it, into the classes here, so all help reads the same.
 """
@@ -13,11 +15,71 @@ from typing import Any
 import typer.core
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
+#: what an option's value is, by its long name (else by its type, else its name)
+_METAVARS = {
+    "--host": "HOST",
+    "--node": "NAME=ADDRESS",
+    "--only": "IDS",
+    "--skip": "IDS",
+    "--harbor": "ADDRESS",
+    "--harbor-config": "PATH",
+    "--install-dir": "DIR",
+    "--root": "DIR",
+    "--limit": "PATTERN",
+    "--file": "NAME=PATH",
+    "--replication-target": "URL",
+    "--ca": "FILE",
+    "--snapshot": "FILE|DIR",
+    "--inventory": "FILE",
+    "--ssh-config": "FILE",
+    "--smoke": "PROJECT",
+    "--phase": "pre|post|all",
+    "--harbor-user": "USER",
+    "--replication-user": "USER",
+}
+
+
+def _metavar(p: TyperOption) -> str | None:
+    """A word for the value of an option that declares none (typer would show
+    its Python type: ``<list[str]>``), or None for a choice (shown as its choices)."""
+    longs = [o for o in p.opts if o.startswith("--")]
+    name = longs[0] if longs else (p.name or "value")
+    if name in _METAVARS:
+        return _METAVARS[name]
+    import enum
+    import typing
+    from pathlib import Path
+
+    kind = getattr(getattr(p, "type_descriptor", None), "annotation", None)
+    kind = (typing.get_args(kind) or (kind,))[0]  # list[X]: X
+    if isinstance(kind, type) and issubclass(kind, enum.Enum):
+        return None  # its choices are shown
+    if kind is Path:
+        return "FILE"
+    if kind is int:
+        return "N"
+    if kind is float:
+        return "SECONDS" if "timeout" in name else "NUMBER"
+    return name.lstrip("-").replace("-", "_").upper()
+
+
+class _Argument(TyperArgument):
+    """An argument whose help row names it (``BUNDLE``) without its Python type."""
+
+    def display_type_rich(self, ctx: Any) -> str | None:
+        return None
+
 
 def _tidy(params: list[Any]) -> list[Any]:
     for p in params:
-        if isinstance(p, TyperOption) and p.is_flag and p.metavar is None:
+        if type(p) is TyperArgument:
+            p.__class__ = _Argument  # same layout: re-classing is safe for this exact type
+        if not isinstance(p, TyperOption) or p.metavar is not None:
+            continue
+        if p.is_flag:
             p.metavar = ""  # a flag takes no value: show no type
+        else:
+            p.metavar = _metavar(p)
     return params
 
 

@@ -95,6 +95,7 @@ def run_remote(
         )
         report = _stopped_hosts(report, first_ssh, conns, failures)
         report = _name_targets(report, first_ssh, conns, duplicates)
+        report = _label_snapshots(report, targets[:first_ssh])
         trips = {c.label: c.round_trips for c in conns}
         fetched = {c.label: list(c.fetched) for c in conns}
         ssh_reports = report.hosts[first_ssh : first_ssh + len(conns)]
@@ -133,6 +134,35 @@ def _stopped_hosts(
         hosts[first + i] = unreachable_report(u, report.profile, report.profile_path)
         lost.append(u)
     return replace(report, hosts=tuple(hosts), unreachable=tuple(lost))
+
+
+#: what to do about a snapshot that cannot be judged (not SSH access: none was used)
+SNAPSHOT_ADVICE = (
+    "Make a new snapshot on the host (harborkit collect --script, run with sh) and carry "
+    "it unchanged: an edited, truncated or damaged snapshot is never judged"
+)
+
+
+def _label_snapshots(report: ClusterReport, targets: Sequence[object]) -> ClusterReport:
+    """Each snapshot's report says it is one (its file and collection time); one
+    that could not be read says so, with what to do about it (not SSH advice)."""
+    from dataclasses import replace
+    from pathlib import PurePath
+
+    hosts = list(report.hosts)
+    for i, target in enumerate(targets):
+        snap = getattr(target, "snapshot", None)
+        rep = hosts[i]
+        if snap is not None:
+            when = str(snap.facts.get("started") or "").strip()
+            origin = f"snapshot {PurePath(snap.source).name}"
+            hosts[i] = replace(rep, origin=origin + (f", collected {when}" if when else ""))
+            continue
+        results = tuple(
+            replace(r, check=replace(r.check, remediation=SNAPSHOT_ADVICE)) for r in rep.results
+        )
+        hosts[i] = replace(rep, origin="unusable snapshot", results=results)
+    return replace(report, hosts=tuple(hosts))
 
 
 def _short(name: str) -> str:

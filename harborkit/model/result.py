@@ -69,6 +69,10 @@ class Report:
     duration: float
     results: tuple[CheckResult, ...]
     notes: tuple[str, ...] = ()
+    #: what the report was made from when not this machine or a sysroot, for
+    #: the human reports' labels ("snapshot server58.hksnap, collected ...",
+    #: "over SSH"); "" for the live host or a sysroot (``live`` tells which)
+    origin: str = ""
 
     def counts(self) -> dict[str, int]:
         """How many results of each status (every status present, maybe 0)."""

@@ -14,7 +14,7 @@ from typing import Any
 from harborkit.engine.cluster import ClusterReport
 from harborkit.model.check import Status
 from harborkit.model.result import CheckResult, Report
-from harborkit.report.table import STATUS_STYLE
+from harborkit.report.table import STATUS_STYLE, plural
 from harborkit.textsafe import TABLE_VALUE_LIMIT, terminal_text
 
 CLUSTER_SCHEMA_ID = "harborkit/cluster-report/v1"
@@ -78,9 +78,8 @@ def cluster_summary_line(report: ClusterReport, strict: bool = False) -> str:
     verdict = "FAILED" if report.exit_code(strict=strict) else "OK"
     n = len(report.hosts)
     down = f", {len(report.unreachable)} unreachable" if report.unreachable else ""
-    line = (
-        f"{verdict}: {n} host{'s' if n != 1 else ''}{down}, {report.total()} checks: "
-        + ", ".join(parts)
+    line = f"{verdict}: {plural(n, 'host')}{down}, {plural(report.total(), 'check')}: " + ", ".join(
+        parts
     )
     failing = [_v(r.host) for r in report.reports if r.exit_code(strict=strict)]
     if failing:
@@ -144,55 +143,127 @@ def render_cluster_table(
     width: int = 120,
     verbose: bool = False,
 ) -> str:
-    """One section per host (its single-host table), the cross-node checks,
-    then the host x check matrix and the overall verdict."""
-    from rich.console import Console
+    """One table for every host: a check whose result reads the same on
+    several hosts is one row naming them ("a1, b2: ..."), each host's fixes
+    shown once; the cross-node checks below; then a line per host, the
+    host x check matrix (``verbose``) and the overall verdict."""
     from rich.text import Text
 
-    from harborkit.report.table import render_table
+    from harborkit.report.table import console, hidden_line, write_below
 
     out = io.StringIO()
-    for rep in report.hosts:
-        if not rep.results and not rep.notes:
-            continue  # nothing selected ran on it (--only cluster): its matrix column says so
-        text = render_table(rep, strict=strict, color=color, width=width, verbose=verbose)
-        if not report.is_reachable(rep.host):
-            header = f"harborkit check: {_v(rep.host)} (unreachable), profile {_v(rep.profile)}"
-            text = _with_header(text, header, color)
-        out.write(text)
-        out.write("\n")
-    out.write(
-        _cross_section(
-            report.cluster,
-            len(report.hosts) - len(report.unreachable),
-            strict,
-            color,
-            width,
-            verbose,
-        )
-    )
-    out.write("\n")
+    con: Any = console(out, color, width)
+    n = len(report.hosts)
+    down = f", {len(report.unreachable)} unreachable" if report.unreachable else ""
+    what = f"{plural(n, 'host')}{down}"
+    if n == 1:
+        what = host_label(report, report.hosts[0])
+    con.print(Text(f"harborkit check: {what}, profile {_v(report.profile)}", style="bold"))
+    rows, below = _grouped_rows(report, verbose)
+    if rows:
+        from harborkit.report.table import add_row, new_table
 
-    console = Console(
-        file=out,
-        force_terminal=False,  # a buffer: rich would size a "dumb" TERM at 80 columns
-        no_color=not color,
-        color_system="standard" if color else None,
-        width=width,
-        highlight=False,
-        soft_wrap=False,
-    )
-    m = build_matrix(report, strict=strict)
-    console.print(
-        Text(f"harborkit check: {len(m.hosts)} hosts x {len(m.rows)} checks", style="bold")
-    )
-    for n, block in enumerate(_host_blocks(m, width)):
-        if n:
-            console.print()
-        console.print(_matrix_table(m, block))
+        table: Any = new_table()
+        cross_started = False
+        for r, cell, cross in rows:
+            if cross and not cross_started and len(table.rows):
+                table.add_section()
+            cross_started = cross_started or cross
+            add_row(table, r, cell)
+        con.print(table)
+    write_below(out, below, color)
+    for rep in (*report.hosts, report.cluster):
+        who = "cross-node" if rep is report.cluster else _v(rep.host)
+        for note in rep.notes:
+            con.print(Text(f"note: {who}: {_v(note)}", style="yellow"))
+    if not verbose:
+        hidden = hidden_line([r for rep in report.reports for r in rep.results])
+        if hidden:
+            con.print(Text(hidden, style="dim"))
+    if n > 1:
+        for rep in report.hosts:
+            bad = rep.exit_code(strict=strict) or not report.is_reachable(rep.host)
+            con.print(Text(f"  {host_line(report, rep, strict)}", style="red" if bad else ""))
+    if verbose:
+        m = build_matrix(report, strict=strict)
+        con.print()
+        con.print(
+            Text(
+                f"harborkit check: {plural(len(m.hosts), 'host')} x {plural(len(m.rows), 'check')}",
+                style="bold",
+            )
+        )
+        for i, block in enumerate(_host_blocks(m, width)):
+            if i:
+                con.print()
+            con.print(_matrix_table(m, block))
     line = cluster_summary_line(report, strict)
-    console.print(Text(line, style="bold red" if report.exit_code(strict=strict) else "bold green"))
+    con.print(Text(line, style="bold red" if report.exit_code(strict=strict) else "bold green"))
     return out.getvalue()
+
+
+def host_label(report: ClusterReport, rep: Report) -> str:
+    """A host's name and what its report was made from: ``a1 (sysroot)``."""
+    from harborkit.report.table import where
+
+    label = where(rep) if rep.origin or report.is_reachable(rep.host) else "unreachable"
+    return f"{_v(rep.host)} ({_v(label)})"
+
+
+def host_line(report: ClusterReport, rep: Report, strict: bool) -> str:
+    """One host's verdict and counts: ``a1 (sysroot): FAILED: 2 checks: 1 pass, 1 fail``."""
+    from harborkit.report.table import counts_text
+
+    verdict = "FAILED" if rep.exit_code(strict=strict) else "OK"
+    counts = counts_text(rep.counts())
+    return f"{host_label(report, rep)}: {verdict}: {plural(len(rep.results), 'check')}" + (
+        f": {counts}" if counts else ""
+    )
+
+
+def _hosts_text(names: list[str], of: int) -> str:
+    """The hosts a row speaks for: their names, or "all N hosts"."""
+    if len(names) == of and of > 3:
+        return f"all {of} hosts"
+    return ", ".join(_v(h) for h in names)
+
+
+def _grouped_rows(
+    report: ClusterReport, verbose: bool
+) -> tuple[list[tuple[CheckResult, Any, bool]], list[tuple[str, str]]]:
+    """The rows of the cluster table, in check order: one per distinct cell
+    of a check, naming the hosts that share it; the cross-node rows last."""
+    from rich.text import Text
+
+    from harborkit.report.table import result_rows
+
+    # check id -> row key -> (the first row, the hosts that have it)
+    by_check: dict[str, dict[tuple[Any, ...], tuple[Any, list[str]]]] = {}
+    ran: dict[str, int] = {}
+    for rep in report.hosts:
+        for r in rep.results:
+            ran[r.check.id] = ran.get(r.check.id, 0) + 1
+            by_check.setdefault(r.check.id, {})
+        for row in result_rows(rep.results, verbose):
+            groups = by_check[row.result.check.id]
+            groups.setdefault(row.key, (row, []))[1].append(rep.host)
+    one = len(report.hosts) == 1
+    rows: list[tuple[CheckResult, Any, bool]] = []
+    below: list[tuple[str, str]] = []
+    for cid, groups in by_check.items():
+        for row, names in groups.values():
+            cell = row.text
+            if not one:
+                cell = Text(f"{_hosts_text(names, ran[cid])}: ").append_text(row.text)
+            rows.append((row.result, cell, False))
+            label = row.below[0][0] if row.below else ""
+            if row.below and not one:
+                label += f" ({_hosts_text(names, ran[cid])})"
+            below += [(label, hint) for _, hint in row.below]
+    for row in result_rows(report.cluster.results, verbose):
+        rows.append((row.result, row.text, True))
+        below += row.below
+    return rows, below
 
 
 def _v(text: str) -> str:
@@ -247,25 +318,3 @@ def _matrix_table(m: Matrix, hosts: range) -> Any:
         ],
     )
     return table
-
-
-def _cross_section(
-    cluster: Report, reachable: int, strict: bool, color: bool, width: int, verbose: bool
-) -> str:
-    """The cross-node checks as a table section of their own."""
-    from harborkit.report.table import render_table
-
-    text = render_table(cluster, strict=strict, color=color, width=width, verbose=verbose)
-    header = (
-        f"harborkit check: cross-node checks over {reachable} reachable hosts, "
-        f"profile {_v(cluster.profile)}"
-    )
-    return _with_header(text, header, color)
-
-
-def _with_header(text: str, header: str, color: bool) -> str:
-    """A single-host table whose first line (which names a host and whether it
-    is live) says ``header`` instead."""
-    if color:
-        header = f"\x1b[1m{header}\x1b[0m"
-    return header + "\n" + text.split("\n", 1)[1]

@@ -1,6 +1,11 @@
 """One self-contained HTML page: the host x check matrix, then each host's
 checks with findings, file:line locations and remediation.
 
+Short by default: each host's section of a cluster page is a closed
+``<details>`` (its verdict and counts on the one line shown), and in every
+section the passing and skipped checks are in a closed ``<details>`` of their
+own; a link from the matrix opens the one it points into. No script needed.
+
 Usable offline at the site: the CSS is inline, there is no script, no font,
 no image and no link to anything outside the page, and a Content Security
 Policy forbids the browser to fetch anything at all (``default-src 'none'``,
@@ -34,7 +39,8 @@ body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin:
 header, main { padding: 0 24px; }
 header { border-bottom: 1px solid var(--line); padding-bottom: 8px; }
 h1 { font-size: 22px; margin: 16px 0 4px; }
-h2 { font-size: 18px; margin: 28px 0 8px; padding-top: 8px; border-top: 2px solid var(--line); }
+h2 { font-size: 18px; margin: 12px 0 4px; }
+section.host { border-top: 2px solid var(--line); margin-top: 12px; }
 h3 { font-size: 15px; margin: 16px 0 6px; }
 .meta { color: #57606a; margin: 2px 0; }
 .verdict { font-weight: 700; font-size: 16px; }
@@ -62,6 +68,10 @@ ul.findings li { margin: 2px 0; }
   "DejaVu Sans Mono", monospace; font-size: 12.5px; }
 .note { color: var(--warn); }
 details > summary { cursor: pointer; color: #57606a; }
+details.host-details > summary { color: #1f2328; }
+details.host-details > summary h2, details.host-details > summary p { display: inline-block; }
+details.host-details > summary p { margin: 0 0 0 12px; }
+details.quiet { margin: 6px 0; }
 .unreachable { color: var(--error); font-weight: 600; }
 @media print {
   thead th, table.matrix th[scope=row] { position: static; }
@@ -69,6 +79,10 @@ details > summary { cursor: pointer; color: #57606a; }
   section.host { break-before: page; }
 }
 """
+
+
+#: a fix hint longer than this many lines is folded (its first line shown)
+LONG_FIX = 12
 
 
 def _t(text: object) -> str:
@@ -116,7 +130,7 @@ def _findings(findings: Sequence[Finding]) -> str:
     return out
 
 
-def _result_row(r: CheckResult, anchor: str) -> str:
+def _result_row(r: CheckResult, anchor: str, remediation: str | None = None) -> str:
     msg = _t(r.message)
     if r.status is Status.WAIVED and r.waiver:
         expires = f" (until {_t(r.waiver.expires)})" if r.waiver.expires else ""
@@ -126,8 +140,14 @@ def _result_row(r: CheckResult, anchor: str) -> str:
     fix = ""
     if r.status in (Status.FAIL, Status.WARN, Status.ERROR, Status.WAIVED) and r.check.remediation:
         # the bytes the fix writes: a tab is a tab, in a <pre> a browser copies as it is
-        hint = html.escape(terminal_text(r.check.remediation, keep="\t\n"), quote=True)
-        fix = f'<div class="fix"><strong>fix:</strong> <pre class="hint">{hint}</pre></div>'
+        said = r.check.remediation if remediation is None else remediation
+        hint = html.escape(terminal_text(said, keep="\t\n"), quote=True)
+        pre = f'<pre class="hint">{hint}</pre>'
+        lines = said.count("\n") + 1
+        if lines > LONG_FIX:  # a whole file: folded, its first line says what it is
+            first = html.escape(terminal_text(said.split("\n", 1)[0]), quote=True)
+            pre = f"<details><summary>{first} ({lines} lines)</summary>{pre}</details>"
+        fix = f'<div class="fix"><strong>fix:</strong> {pre}</div>'
     return (
         f'<tr id="{anchor}" class="result st-{r.status.value}" data-check="{_t(r.check.id)}">'
         f'<td class="status">{_badge(r.status)}</td>'
@@ -142,6 +162,38 @@ def _counts(report: Report) -> str:
     return ", ".join(f"{c[s.value]} {s.value}" for s in Status if c[s.value]) or "no checks"
 
 
+_RESULTS_HEAD = (
+    '<table class="results"><thead><tr><th>status</th><th>check</th><th>severity</th>'
+    "<th>result</th></tr></thead><tbody>"
+)
+
+
+def _results(report: Report, prefix: str) -> list[str]:
+    """The results table: what needs attention shown, the passing and skipped
+    checks in a closed ``<details>`` (the browser opens it when a link points
+    into it)."""
+    from harborkit.report.table import QUIET, Shown, hidden_line
+
+    rows = [(j, r) for j, r in enumerate(report.results)]
+    shown = Shown()  # a change two checks plan: its block under the first, named by the second
+    loud = [
+        _result_row(r, f"{prefix}c{j}", shown.fix_text(r) if r.check.remediation else None)
+        for j, r in rows
+        if r.status not in QUIET
+    ]
+    quiet = [_result_row(r, f"{prefix}c{j}") for j, r in rows if r.status in QUIET]
+    out = [_RESULTS_HEAD, *loud, "</tbody></table>"] if loud else []
+    if quiet:
+        label = hidden_line(report.results).removeprefix("not shown: ").split(" (-v")[0]
+        out += [
+            f'<details class="quiet"><summary>{_t(label)}</summary>',
+            _RESULTS_HEAD,
+            *quiet,
+            "</tbody></table></details>",
+        ]
+    return out
+
+
 def _host_section(
     report: Report,
     index: int,
@@ -151,34 +203,34 @@ def _host_section(
     reason: str | None = None,
     section_id: str | None = None,
     anchor_prefix: str | None = None,
+    collapsed: bool = False,
 ) -> str:
     code = report.exit_code(strict=strict)
-    verdict = "UNREACHABLE" if reason is not None else ("FAILED" if code else "OK")
+    verdict = "FAILED" if code else "OK"
+    if reason is not None:
+        verdict = "NOT AUDITED" if report.origin else "UNREACHABLE"  # a bad snapshot: no network
     cls = "fail" if code else "pass"
-    where = "live host, " if report.live else "sysroot or snapshot, "
+    where = f"{report.origin or ('live host' if report.live else 'sysroot')}, "
     if anchor_prefix is not None:  # the cross-node checks: no host of their own
         where = ""
     out = [
         f'<section class="host" id="{section_id or f"host-{index}"}" data-host="{_t(report.host)}">',
+        f'<details class="host-details"{"" if collapsed else " open"}><summary>',
         f'<h2>{title} <span class="verdict st-{cls}">{verdict}</span></h2>',
     ]
     if reason is not None:
-        out.append(f'<p class="unreachable">not audited: {_t(reason)}</p>')
+        out.append(f'</summary><p class="unreachable">not audited: {_t(reason)}</p>')
     else:
+        n = len(report.results)
         out.append(
-            f'<p class="meta">{_t(where)}{len(report.results)} checks: {_t(_counts(report))}; '
-            f"started {_t(report.started)}, {report.duration:.2f} s</p>"
+            f'<p class="meta">{_t(where)}{n} check{"s" if n != 1 else ""}: '
+            f"{_t(_counts(report))}; started {_t(report.started)}, {report.duration:.2f} s</p>"
+            "</summary>"
         )
-    out.append(
-        '<table class="results"><thead><tr><th>status</th><th>check</th><th>severity</th>'
-        "<th>result</th></tr></thead><tbody>"
-    )
-    for j, r in enumerate(report.results):
-        out.append(_result_row(r, f"{anchor_prefix or f'h{index}-'}c{j}"))
-    out.append("</tbody></table>")
+    out += _results(report, anchor_prefix or f"h{index}-")
     for note in report.notes:
         out.append(f'<p class="note">note: {_t(note)}</p>')
-    out.append("</section>")
+    out.append("</details></section>")
     return "\n".join(out)
 
 
@@ -287,6 +339,8 @@ def render_html(
     ]
     body = [_matrix(report, strict)]
     cluster = report.cluster
+    from harborkit.report.table import QUIET
+
     cross = _host_section(
         cluster,
         -1,
@@ -294,8 +348,19 @@ def render_html(
         title=f"Cross-node checks ({n - len(report.unreachable)} reachable hosts)",
         section_id="cluster",
         anchor_prefix="x-",
+        collapsed=all(r.status in QUIET for r in cluster.results),  # nothing to see: folded
     )
     body.append(cross)
     for i, rep in enumerate(report.hosts):
-        body.append(_host_section(rep, i, strict, title=_t(rep.host), reason=reasons.get(rep.host)))
+        reason = reasons.get(rep.host)
+        body.append(
+            _host_section(
+                rep,
+                i,
+                strict,
+                title=_t(rep.host),
+                reason=reason,
+                collapsed=reason is None and n > 1,
+            )
+        )
     return _page(f"harborkit check: {n} hosts", header, body)

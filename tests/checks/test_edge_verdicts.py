@@ -7,9 +7,11 @@ from __future__ import annotations
 import copy
 import math
 import os
+import re
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -376,20 +378,40 @@ def test_port_held_by_nginx_and_a_foreign_process_fails(
 # --- limits.dockerd: a process named dockerd started under prlimit ------------------
 
 
-@pytest.fixture
-def standin_dockerd(tmp_path: Path) -> Iterator[int]:
-    """A process named ``dockerd`` (a copy of sleep) with nofile 1024:4096 and
-    nproc 1000:2000, as a docker.service without LimitNOFILE= may get."""
-    exe = tmp_path / "dockerd"
-    shutil.copy2(shutil.which("sleep") or "/bin/sleep", exe)
+#: a stand-in daemon: listens on the unix socket argv[1], then waits
+LISTEN = (
+    "import socket, sys, time\n"
+    "s = socket.socket(socket.AF_UNIX)\n"
+    "s.bind(sys.argv[1]); s.listen(8)\n"
+    "print('ready', flush=True)\n"
+    "time.sleep(600)\n"
+)
+
+
+def standin(tmp_path: Path, name: str, sock: Path, *limits: str) -> subprocess.Popen[str]:
+    """A process called ``name`` (a copy of Python) listening on ``sock``."""
+    import os
+
+    exe = tmp_path / name
+    shutil.copy2(os.path.realpath(sys.executable), exe)
     proc = subprocess.Popen(
-        ["prlimit", "--nofile=1024:4096", "--nproc=1000:2000", "--", str(exe), "600"]
+        ["prlimit", *limits, "--", str(exe), "-c", LISTEN, str(sock)],
+        stdout=subprocess.PIPE,
+        text=True,
     )
+    assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+    assert psutil.Process(proc.pid).name() == name
+    return proc
+
+
+@pytest.fixture
+def standin_dockerd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
+    """A process named ``dockerd`` with nofile 1024:4096 and nproc 1000:2000, as a
+    docker.service without LimitNOFILE= may get, serving the socket DOCKER_HOST names."""
+    sock = tmp_path / "d.sock"
+    proc = standin(tmp_path, "dockerd", sock, "--nofile=1024:4096", "--nproc=1000:2000")
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{sock}")
     try:
-        deadline = time.monotonic() + 10
-        while psutil.Process(proc.pid).name() != "dockerd":
-            assert time.monotonic() < deadline, "prlimit did not exec the stand-in"
-            time.sleep(0.02)
         yield proc.pid
     finally:
         proc.kill()
@@ -444,6 +466,56 @@ def test_dockerd_limits_of_a_running_dockerd(standin_dockerd: int) -> None:
         if f.subject.startswith(f"dockerd[{pid}] ") and f.status is not Status.WARN
     }
     assert locations == {f"/proc/{pid}/limits"}
+    # only the daemon DOCKER_HOST names, whatever other dockerd processes run here
+    assert {f.subject.split()[0] for f in out.findings} == {f"dockerd[{pid}]"}
+
+
+def test_dockerd_limits_judges_only_the_daemon_docker_host_names(
+    standin_dockerd: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second dockerd with other limits on a socket of its own: each is judged
+    alone when DOCKER_HOST names it; a name that is no daemon, a socket served by
+    another program or a TCP address judges no dockerd at all, and says why."""
+    from harborkit.checks.limits import DockerdLimits
+
+    profile = copy.deepcopy(dict(PROFILE))
+    profile["limits"] = {"dockerd": {"nofile": {"op": "ge", "value": 2048}}}
+    first = os.environ["DOCKER_HOST"]
+    other_sock = tmp_path / "other" / "d.sock"
+    other_sock.parent.mkdir()
+    other = standin(other_sock.parent, "dockerd", other_sock, "--nofile=4096:4096")
+    imposter_sock = tmp_path / "i.sock"
+    imposter = standin(tmp_path, "registry", imposter_sock)
+    try:
+        for address, pid, soft in (
+            (first, standin_dockerd, "1024"),
+            (f"unix://{other_sock}", other.pid, "4096"),
+        ):
+            monkeypatch.setenv("DOCKER_HOST", address)
+            out = run_check(DockerdLimits, ctx(None, profile))
+            assert [(f.subject, f.actual) for f in out.findings] == [
+                (f"dockerd[{pid}] soft nofile", soft),
+                (f"dockerd[{pid}] hard nofile", "4096"),
+            ]
+        n = "N"  # two stand-ins at least; other dockerd processes come and go here
+        cases = {
+            f"unix://{imposter_sock}": f"unix://{imposter_sock} is served by pid {imposter.pid} "
+            f"(registry), not by a dockerd; the {n} dockerd processes running not judged",
+            f"unix://{tmp_path}/none.sock": f"no daemon answers at unix://{tmp_path}/none.sock: "
+            f"No such file or directory; the {n} dockerd processes running not judged",
+            "tcp://127.0.0.1:2375": "DOCKER_HOST is tcp://127.0.0.1:2375: which process serves "
+            f"it cannot be told (only for a unix socket); the {n} dockerd processes running "
+            "not judged",
+        }
+        for address, why in cases.items():
+            monkeypatch.setenv("DOCKER_HOST", address)
+            out = run_check(DockerdLimits, ctx(None, profile))
+            said = re.sub(r"the \d+ dockerd processes", "the N dockerd processes", out.message)
+            assert (out.status, said, out.findings) == (Status.SKIP, why, ())
+    finally:
+        for p in (other, imposter):
+            p.kill()
+            p.wait()
 
 
 def mine_stack(pid: int, column: int) -> str:

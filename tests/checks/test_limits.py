@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import shutil
 import signal
 import subprocess
@@ -314,7 +315,7 @@ def _prlimit(pid: int) -> dict[str, tuple[str, str]]:
 @contextlib.contextmanager
 def dockerd_with_limits(nofile: str, nproc: str) -> Iterator[int]:
     """A private dockerd started under ``prlimit`` (as systemd's LimitNOFILE=
-    would start it); yields its pid."""
+    would start it), named by DOCKER_HOST while it runs; yields its pid."""
     from tests.support.dockerd import ping
 
     root = Path(tempfile.mkdtemp(prefix="hkl-", dir="/tmp"))
@@ -335,7 +336,15 @@ def dockerd_with_limits(nofile: str, nproc: str) -> Iterator[int]:
             time.sleep(0.1)
         if not ping(sock):
             pytest.fail(f"dockerd did not start: {(root / 'log').read_text()[-2000:]}")
-        yield proc.pid  # prlimit execs dockerd: same pid
+        before = os.environ.get("DOCKER_HOST")
+        os.environ["DOCKER_HOST"] = f"unix://{sock}"
+        try:
+            yield proc.pid  # prlimit execs dockerd: same pid
+        finally:
+            if before is None:
+                del os.environ["DOCKER_HOST"]
+            else:
+                os.environ["DOCKER_HOST"] = before
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -349,7 +358,9 @@ def dockerd_with_limits(nofile: str, nproc: str) -> Iterator[int]:
 def _mine(pid: int, profile: dict | None = None) -> tuple[Finding, ...]:
     out = run_check(DockerdLimits, ctx(None, profile))
     assert out.status in (Status.PASS, Status.FAIL), out.message
-    return tuple(f for f in out.findings if f.subject.startswith(f"dockerd[{pid}] "))
+    # the daemon DOCKER_HOST names and no other (this machine runs more)
+    assert all(f.subject.startswith(f"dockerd[{pid}] ") for f in out.findings), out.findings
+    return out.findings
 
 
 def test_dockerd_low_limits_fail_like_prlimit_says() -> None:

@@ -276,3 +276,58 @@ def test_plugin_declared_reads_are_collected(tmp_path: Path) -> None:
     assert host.glob(f"{tmp_path}/motd.d/*") == [f"{tmp_path}/motd.d/10-harbor"]
     assert host.read_text(f"{tmp_path}/motd.d/10-harbor") == "Harbor lives here\n"
     assert host.run(["uname", "-s"]).stdout == "Linux\n"
+
+
+# --- labels (issue #25 item 5) -----------------------------------------------------
+
+
+def _started(path: Path) -> str:
+    from harborkit.engine.fleet import load_snapshot
+
+    return str(load_snapshot(path).snapshot.facts["started"]).strip()
+
+
+def test_a_snapshot_is_labelled_as_one(local_snapshot: Path, tmp_path: Path) -> None:
+    """Its file and collection time, in the table and the HTML; never "live
+    host"; one snapshot alone prints no cross-node rows (nothing to compare)."""
+    import json
+
+    name = json.loads(hk("check", "--snapshot", str(local_snapshot), "-f", "json").stdout)
+    host = name["hosts"][0]["name"]
+    label = f"snapshot local.hksnap, collected {_started(local_snapshot)}"
+    r = hk("check", "--snapshot", str(local_snapshot))
+    lines = r.stdout.splitlines()
+    assert lines[0] == f"harborkit check: {host} ({label}), profile harbor-v1.8.0"
+    assert "live host" not in r.stdout and "(unreachable)" not in r.stdout
+    assert not any(ln.split()[1:2] and ln.split()[1].startswith("cluster.") for ln in lines[1:])
+    v = hk("check", "--snapshot", str(local_snapshot), "-v")
+    assert "live host" not in v.stdout
+    page = hk("check", "--snapshot", str(local_snapshot), "-f", "html").stdout
+    assert f'<p class="meta">{label}, ' in page and "live host" not in page
+    # the JSON is the same document as before: "live" as the snapshot recorded it
+    assert name["hosts"][0]["report"]["live"] is True
+
+
+@pytest.mark.parametrize("damage", ["truncated", "edited"])
+def test_an_unusable_snapshot_says_what_is_wrong_not_ssh(
+    local_snapshot: Path, tmp_path: Path, damage: str
+) -> None:
+    data = local_snapshot.read_bytes()
+    (tmp_path / "good.hksnap").write_bytes(data)
+    bad = tmp_path / "zbad.hksnap"
+    if damage == "truncated":
+        bad.write_bytes(data[: len(data) // 2])
+    else:
+        i = data.index(b"F ")
+        bad.write_bytes(data[:i] + b"G" + data[i + 1 :])
+    r = hk("check", "--snapshot", str(tmp_path))
+    assert r.returncode == ExitCode.BUNDLE_CORRUPT
+    why = {"truncated": "truncated: ", "edited": "checksum mismatch: "}[damage]
+    assert r.stderr.strip().splitlines()[-1].startswith(f"harborkit: error: {bad}: {why}")
+    flat = " ".join(r.stdout.split())
+    assert "  zbad (unusable snapshot): FAILED: 1 check: 1 error" in r.stdout
+    assert "(unreachable)" not in r.stdout
+    assert "SSH access" not in r.stdout
+    assert "fix: Make a new snapshot on the host (harborkit collect --script, run with sh)" in flat
+    page = hk("check", "--snapshot", str(tmp_path), "-f", "html").stdout
+    assert "NOT AUDITED" in page and "SSH access" not in page

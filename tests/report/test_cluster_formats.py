@@ -176,26 +176,56 @@ def test_junit_one_suite_per_host_valid_for_jenkins(cluster: ClusterReport) -> N
     assert ntp.find("failure").get("message").startswith("harbor01: systemd-timesyncd uses")
 
 
-def test_table_sections_matrix_and_verdict(cluster: ClusterReport) -> None:
+def _rows_naming(lines: list[str], status: str, check_id: str) -> list[str]:
+    """The table lines of one check's rows with this status."""
+    return [ln.rstrip() for ln in lines if ln.split()[:2] == [status.upper(), check_id]]
+
+
+def assert_nothing_lost(report: ClusterReport, text: str, verbose: bool) -> None:
+    """Every host's result that needs attention (every result with verbose)
+    has a row naming the host; what is left out is counted."""
+    from harborkit.report.table import QUIET, hidden_line
+
+    lines = text.splitlines()
+    every = [(rep.host, r) for rep in report.hosts for r in rep.results]
+    for name, r in every:
+        if r.status in QUIET and not verbose:
+            continue
+        rows = _rows_naming(lines, r.status.value, r.check.id)
+        assert any(
+            f" {name}: " in ln or f" {name}, " in ln or f", {name}: " in ln for ln in rows
+        ), (name, r.check.id)
+    for r in report.cluster.results:
+        assert bool(_rows_naming(lines, r.status.value, r.check.id)) == (
+            verbose or r.status not in QUIET
+        ), r.check.id
+    hidden = hidden_line([r for rep in report.reports for r in rep.results])
+    assert (hidden in lines) == (not verbose and bool(hidden))
+
+
+def test_table_rows_host_lines_matrix_and_verdict(cluster: ClusterReport) -> None:
     text = renderer(OutputFormat.table)(cluster, strict=False, color=False, width=140)
     lines = text.splitlines()
     headers = [ln for ln in lines if ln.startswith("harborkit check: ")]
-    assert headers == [
-        "harborkit check: server58 (sysroot), profile harbor-v1.8.0",
-        "harborkit check: server59 (sysroot), profile harbor-v1.8.0",
-        "harborkit check: server60 (unreachable), profile harbor-v1.8.0",
-        "harborkit check: harbor01 (sysroot), profile harbor-v1.8.0",
-        "harborkit check: cross-node checks over 3 reachable hosts, profile harbor-v1.8.0",
-        "harborkit check: 4 hosts x 12 checks",
+    assert headers == ["harborkit check: 4 hosts, 1 unreachable, profile harbor-v1.8.0"]
+    assert_nothing_lost(cluster, text, verbose=False)
+    down = "ERROR host.reachable critical server60: " + DOWN
+    assert any(" ".join(ln.split()) == down for ln in lines)
+    # one line per host, the verdict last
+    assert [ln.split(":")[0].strip() for ln in lines[-5:-1]] == [
+        "server58 (sysroot)",
+        "server59 (sysroot)",
+        "server60 (unreachable)",
+        "harbor01 (sysroot)",
     ]
-    # each host's section is exactly its single-host table
-    for rep in cluster.hosts:
-        alone = renderer(OutputFormat.table)(rep, strict=False, color=False, width=140)
-        if rep.host == "server60":
-            alone = alone.split("\n", 1)[1]
-        assert alone in text
-    assert any(ln.startswith("ERROR   host.reachable  critical  " + DOWN) for ln in lines)
-    matrix = lines[lines.index(headers[-1]) + 1 :]
+    assert not any(ln.startswith("CHECK ") for ln in lines)  # no matrix without -v
+    verbose = renderer(OutputFormat.table)(
+        cluster, strict=False, color=False, width=140, verbose=True
+    )
+    assert_nothing_lost(cluster, verbose, verbose=True)
+    lines = verbose.splitlines()
+    head = "harborkit check: 4 hosts x 12 checks"
+    matrix = lines[lines.index(head) + 1 :]
     assert matrix[0].split() == ["CHECK", "server58", "server59", "server60", "harbor01"]
     rows = {ln.split()[0]: ln.split()[1:] for ln in matrix[1:-1] if ln.strip()}
     assert rows["selinux.mode"] == ["FAIL", "PASS", "-", "PASS"]
@@ -204,13 +234,52 @@ def test_table_sections_matrix_and_verdict(cluster: ClusterReport) -> None:
     # host check and the cross-node check agree that it is not configured
     assert rows["time.sync"] == ["PASS", "PASS", "-", "FAIL"]
     assert rows["host"] == ["verdict", "FAILED", "OK", "UNREACHABLE", "FAILED"]
-    assert lines[-1] == summary(cluster)
+    for out in (text, verbose):
+        assert out.splitlines()[-1] == summary(cluster)
     assert lines[-1] == (
         "FAILED: 4 hosts, 1 unreachable, 22 checks: 9 pass, 6 skip, 1 warn, 5 fail, 1 error; "
         "failing: server58, server60, harbor01, cluster"
     )
     assert "\x1b[" not in text
     assert "\x1b[" in renderer(OutputFormat.table)(cluster, strict=False, color=True)
+
+
+def test_hosts_with_the_same_result_share_a_row(tmp_path: Path) -> None:
+    """Two copies of one fixture: each failing check is one row naming both,
+    its fix block printed once; a third host that differs gets its own row."""
+    roots = [copy_fixture(tmp_path, "debian12", n) for n in ("server58", "server59")]
+    roots.append(copy_fixture(tmp_path, "centos7-compliant", "server60"))
+    prof = load_profile()
+    loaded, _ = discover()
+    rep = run_cluster(
+        [SysrootHost(r) for r in roots],
+        loaded,
+        prof,
+        selection=Selection(
+            prof.select, prof.skip, only=("sysctl.runtime", "sysctl.persisted", "limits.pam")
+        ),
+    )
+    text = renderer(OutputFormat.table)(rep, strict=False, color=False, width=200)
+    lines = text.splitlines()
+    assert_nothing_lost(rep, text, verbose=False)
+    runtime = _rows_naming(lines, "fail", "sysctl.runtime")
+    assert [ln.split("  ")[-1].split(":")[0].strip() for ln in runtime] == ["server58, server59"]
+    assert text.count("vm.max_map_count = 655360") == 1  # one fix block, not one per host or check
+    assert text.count("the same change as sysctl.runtime above") == 1
+    # the compliant host differs: its own row (verbose), or only counted
+    assert "server60" not in " ".join(runtime)
+    v = renderer(OutputFormat.table)(rep, strict=False, color=False, width=200, verbose=True)
+    assert (
+        _rows_naming(v.splitlines(), "pass", "sysctl.runtime")[0]
+        .split("  ")[-1]
+        .startswith("server60: ")
+    )
+    assert len(lines) * 2 <= len(
+        "".join(
+            renderer(OutputFormat.table)(h, strict=False, color=False, width=200, verbose=True)
+            for h in rep.hosts
+        ).splitlines()
+    )
 
 
 def hk(*args: str) -> subprocess.CompletedProcess[str]:
@@ -253,11 +322,10 @@ def test_cli_audits_several_roots_as_one_cluster(roots: list[Path], tmp_path: Pa
     r = hk("check", *args, "--only", "cluster", "--skip", "cluster.names,cluster.ntp")
     assert r.returncode == 0, r.stdout
     lines = r.stdout.splitlines()
-    # hosts with no check selected have no section of their own, only matrix columns
     assert [ln for ln in lines if ln.startswith("harborkit check:")] == [
-        "harborkit check: cross-node checks over 3 reachable hosts, profile harbor-v1.8.0",
-        "harborkit check: 3 hosts x 4 checks",
+        "harborkit check: 3 hosts, profile harbor-v1.8.0"
     ]
+    assert "not shown: 1 passing check and 3 skipped checks (-v shows them)" in lines
     assert lines[-1] == "OK: 3 hosts, 4 checks: 1 pass, 3 skip"
     # a single --root keeps the single-host report
     r = hk("check", "--root", str(roots[1]), "--only", "selinux", "-f", "json")
@@ -280,7 +348,7 @@ def test_list_shows_the_cross_node_checks() -> None:
 
 
 def test_a_wide_matrix_is_split_into_blocks_of_hosts(cluster: ClusterReport) -> None:
-    text = renderer(OutputFormat.table)(cluster, strict=False, color=False, width=60)
+    text = renderer(OutputFormat.table)(cluster, strict=False, color=False, width=60, verbose=True)
     lines = text.splitlines()
     heads = [ln.split() for ln in lines if ln.startswith("CHECK ") and "server" in ln]
     # "cluster.compose_version" + 2 hosts of 13 columns each fit in 60
@@ -342,7 +410,7 @@ def test_host_names_with_terminal_escapes_are_shown_not_obeyed(tmp_path: Path) -
         prof,
         selection=Selection(),
     )
-    text = renderer(OutputFormat.table)(rep, strict=False, color=False, width=200)
+    text = renderer(OutputFormat.table)(rep, strict=False, color=False, width=200, verbose=True)
     assert "\x1b" not in text and "\u202e" not in text and "\x07" not in text
     header = [ln.split() for ln in text.splitlines() if ln.startswith("CHECK ") and "evil" in ln]
     assert header == [["CHECK", "evil\\x1b[2J\\u202e", "down\\x1b]0;owned\\x07"]]
@@ -430,7 +498,7 @@ def test_cross_cell_of_a_host_with_only_skipped_findings() -> None:
         pytest.param(
             fleet(host("x\x1b[2J", (CheckResult(info("c", "C"), F, "no", (), 0.0),))),
             False,
-            "FAILED: 1 host, 1 checks: 1 fail; failing: x\\x1b[2J",
+            "FAILED: 1 host, 1 check: 1 fail; failing: x\\x1b[2J",
             id="escaped-host-name",
         ),
     ],
@@ -515,45 +583,60 @@ def test_cluster_json_text() -> None:
     assert (strict["strict"], strict["exit_code"]) == (True, 1)
 
 
-SECTIONS = """\
-harborkit check: a1 (sysroot), profile prof
-STATUS  CHECK    SEVERITY  RESULT
-PASS    chk.one  high      one ok
-FAIL    chk.two  critical  two bad
-                             fail k: bad (expected >= 5, found 3) [/etc/two:4]
-                             fix: fix it
-FAILED: 2 checks on a1: 1 pass, 1 fail
-
-harborkit check: b2 (live host), profile prof
-STATUS  CHECK      SEVERITY  RESULT
-WARN    chk.one    high      one odd
-                               fix: fix it
-SKIP    chk.three  high      not here
-note: b2 note
-OK: 2 checks on b2: 1 skip, 1 warn
-
-harborkit check: c3 (unreachable), profile prof
+ROWS = """\
+harborkit check: 4 hosts, 1 unreachable, profile prof
 STATUS  CHECK           SEVERITY  RESULT
-ERROR   host.reachable  critical  ssh: connect to host c3 port 22: Connection refused
+WARN    chk.one         high      b2: one odd
+                                    fix: fix it
+FAIL    chk.two         critical  a1: two bad
+                                    fail k: bad (expected >= 5, found 3) [/etc/two:4]
+                                    fix: fix it
+ERROR   host.reachable  critical  c3: ssh: connect to host c3 port 22: Connection refused
                                     fix: Make the host reachable (address, SSH access, host key, credentials) or leave it out
-FAILED: 1 checks on c3: 1 error
-
-harborkit check: cross-node checks over 3 reachable hosts, profile prof
-STATUS  CHECK      SEVERITY  RESULT
-FAIL    cluster.x  high      b2 differs
-                               warn b2: odd
-                               fail b2: differs
-                               fix: fix it
-SKIP    cluster.s  high      too few
-ERROR   cluster.e  high      it broke
-                               fix: fix it
-PASS    cluster.p  high      all agree
-FAILED: 4 checks on cluster: 1 pass, 1 skip, 1 fail, 1 error
-
+FAIL    cluster.x       high      b2 differs
+                                    warn b2: odd
+                                    fail b2: differs
+                                    fix: fix it
+ERROR   cluster.e       high      it broke
+                                    fix: as for cluster.x above
+note: b2: b2 note
+not shown: 2 passing checks and 2 skipped checks (-v shows them)
 """
 
+HOSTS = """\
+  a1 (sysroot): FAILED: 2 checks: 1 pass, 1 fail
+  b2 (live host): OK: 2 checks: 1 skip, 1 warn
+  c3 (unreachable): FAILED: 1 check: 1 error
+  d4 (sysroot): OK: 0 checks
+"""
+
+VERBOSE_ROWS = """\
+harborkit check: 4 hosts, 1 unreachable, profile prof
+STATUS  CHECK           SEVERITY  RESULT
+PASS    chk.one         high      a1: one ok
+WARN    chk.one         high      b2: one odd
+                                    fix: fix it
+FAIL    chk.two         critical  a1: two bad
+                                    fail k: bad (expected >= 5, found 3) [/etc/two:4]
+                                    fix: fix it
+SKIP    chk.three       high      b2: not here
+ERROR   host.reachable  critical  c3: ssh: connect to host c3 port 22: Connection refused
+                                    fix: Make the host reachable (address, SSH access, host key, credentials) or leave it out
+FAIL    cluster.x       high      b2 differs
+                                    pass a1: same
+                                    warn b2: odd
+                                    fail b2: differs
+                                    fix: fix it
+SKIP    cluster.s       high      too few
+ERROR   cluster.e       high      it broke
+                                    fix: as for cluster.x above
+PASS    cluster.p       high      all agree
+                                    pass a1: agrees
+note: b2: b2 note
+"""
 
 MATRIX = """\
+
 harborkit check: 4 hosts x 8 checks
 CHECK           a1      b2     c3           d4
 chk.one         PASS    WARN   -            -
@@ -572,20 +655,25 @@ def _plain(text: str) -> str:
     return "".join(line.rstrip() + "\n" for line in text.splitlines())
 
 
-def test_table_sections_then_matrix_then_verdict() -> None:
-    text = _plain(render_cluster_table(FLEET, width=130))
-    # d4 ran nothing: no section of its own, only a matrix column
-    assert text == (
-        SECTIONS
-        + MATRIX
-        + "FAILED: 4 hosts, 1 unreachable, 9 checks: 2 pass, 2 skip, 1 warn, 2 fail, 2 error; "
-        "failing: a1, c3, cluster\n"
-    )
+VERDICT = (
+    "FAILED: 4 hosts, 1 unreachable, 9 checks: 2 pass, 2 skip, 1 warn, 2 fail, 2 error; "
+    "failing: a1, c3, cluster\n"
+)
+
+
+def test_table_rows_then_hosts_then_verdict() -> None:
+    assert _plain(render_cluster_table(FLEET, width=130)) == ROWS + HOSTS + VERDICT
+
+
+def test_verbose_table_adds_the_rest_and_the_matrix() -> None:
+    text = _plain(render_cluster_table(FLEET, width=130, verbose=True))
+    assert text == VERBOSE_ROWS + HOSTS + MATRIX + VERDICT
 
 
 def test_strict_table_fails_the_warning_host() -> None:
     lines = _plain(render_cluster_table(FLEET, strict=True, width=130)).splitlines()
-    assert "FAILED: 2 checks on b2: 1 skip, 1 warn" in lines
+    assert "  b2 (live host): FAILED: 2 checks: 1 skip, 1 warn" in lines
+    lines = _plain(render_cluster_table(FLEET, strict=True, width=130, verbose=True)).splitlines()
     assert lines[-2:] == [
         "host verdict    FAILED  FAILED  UNREACHABLE  OK",
         "FAILED: 4 hosts, 1 unreachable, 9 checks: 2 pass, 2 skip, 1 warn, 2 fail, 2 error; "
@@ -605,33 +693,19 @@ def test_a_host_with_only_notes_keeps_its_section() -> None:
     text = _plain(render_cluster_table(fleet(noted), width=80))
     assert text == (
         "harborkit check: d4 (sysroot), profile prof\n"
-        "STATUS  CHECK  SEVERITY  RESULT\n"
-        "note: nothing selected\n"
-        "OK: 0 checks on d4:\n"
-        "\n"
-        "harborkit check: cross-node checks over 1 reachable hosts, profile prof\n"
-        "STATUS  CHECK  SEVERITY  RESULT\n"
-        "OK: 0 checks on cluster:\n"
-        "\n"
-        "harborkit check: 1 hosts x 0 checks\n"
-        "CHECK         d4\n"
-        "host verdict  OK\n"
+        "note: d4: nothing selected\n"
         "OK: 1 host, 0 checks:\n"
     )
 
 
-def test_cross_section_counts_reachable_hosts_and_names_the_profile() -> None:
+def test_header_counts_hosts_and_unreachable_and_names_the_profile() -> None:
     rep = replace(fleet(A1, C3, down=("c3",)), hosts=(A1, replace(C3, profile="other")))
     heads = [ln for ln in render_cluster_table(rep).splitlines() if ln.startswith("harborkit")]
-    assert heads == [
-        "harborkit check: a1 (sysroot), profile prof",
-        "harborkit check: c3 (unreachable), profile other",
-        "harborkit check: cross-node checks over 1 reachable hosts, profile prof",
-        "harborkit check: 2 hosts x 3 checks",
-    ]
+    assert heads == ["harborkit check: 2 hosts, 1 unreachable, profile prof"]
 
 
 COLOR_MATRIX = [
+    "",
     "\x1b[1mharborkit check: 4 hosts x 8 checks\x1b[0m",
     "\x1b[1mCHECK         \x1b[0m\x1b[1m \x1b[0m\x1b[1m \x1b[0m\x1b[1ma1    \x1b[0m\x1b[1m \x1b[0m"
     "\x1b[1m \x1b[0m\x1b[1mb2   \x1b[0m\x1b[1m \x1b[0m\x1b[1m \x1b[0m\x1b[1mc3         \x1b[0m"
@@ -651,18 +725,20 @@ COLOR_MATRIX = [
 
 
 def test_colours_of_headers_cells_and_verdicts() -> None:
-    lines = render_cluster_table(FLEET, color=True, width=130).splitlines()
-    assert lines[lines.index(COLOR_MATRIX[0]) :] == COLOR_MATRIX
-    # the replaced section headers are bold like the single-host one
-    assert "\x1b[1mharborkit check: c3 (unreachable), profile prof\x1b[0m" in lines
-    assert (
-        "\x1b[1mharborkit check: cross-node checks over 3 reachable hosts, profile prof\x1b[0m"
-        in lines
+    lines = render_cluster_table(FLEET, color=True, width=130, verbose=True).splitlines()
+    assert lines[lines.index(COLOR_MATRIX[1]) - 1 :] == COLOR_MATRIX
+    assert lines[0] == "\x1b[1mharborkit check: 4 hosts, 1 unreachable, profile prof\x1b[0m"
+    # a host line is red when the host failed or was not reached
+    assert "  b2 (live host): OK: 2 checks: 1 skip, 1 warn" in lines
+    assert "\x1b[31m  a1 (sysroot): FAILED: 2 checks: 1 pass, 1 fail\x1b[0m" in lines
+    assert "\x1b[31m  c3 (unreachable): FAILED: 1 check: 1 error\x1b[0m" in lines
+    assert "\x1b[2mnot shown: 2 passing checks and 2 skipped checks (-v shows them)\x1b[0m" in (
+        render_cluster_table(FLEET, color=True, width=130).splitlines()
     )
-    assert "\x1b[1;32mOK: 2 checks on b2: 1 skip, 1 warn\x1b[0m" in lines  # a section's own
-    # the cross-node section's own rows are coloured too
+    # the cross-node rows are coloured too
     assert any(
-        ln.startswith("\x1b[1;31mFAIL  \x1b[0m  cluster.x  high      b2 differs") for ln in lines
+        ln.startswith("\x1b[1;31mFAIL  \x1b[0m  cluster.x       high      b2 differs")
+        for ln in lines
     )
     ok = render_cluster_table(fleet(B2), color=True).splitlines()
     assert ok[-1] == "\x1b[1;32mOK: 1 host, 2 checks: 1 skip, 1 warn\x1b[0m"
@@ -720,7 +796,7 @@ def test_host_blocks(m: Matrix, width: int, blocks: list[range]) -> None:
 
 
 def test_a_split_matrix_repeats_the_check_column_after_a_blank_line() -> None:
-    text = _plain(render_cluster_table(FLEET, width=42))
+    text = _plain(render_cluster_table(FLEET, width=42, verbose=True))
     assert text.split("harborkit check: 4 hosts x 8 checks\n", 1)[1] == (
         "CHECK           a1      b2\n"
         "chk.one         PASS    WARN\n"
@@ -753,9 +829,10 @@ def test_default_width_is_120_columns() -> None:
     # CHECK column 14, then seven hosts of 13 and one of 16: 121 columns
     names = [f"host-{i:06d}" for i in range(7)] + ["host-000000007"]
     rep = fleet(*(replace(D4, host=n) for n in names))
-    heads = [ln.split() for ln in render_cluster_table(rep).splitlines() if ln.startswith("CHECK")]
+    text = render_cluster_table(rep, verbose=True)
+    heads = [ln.split() for ln in text.splitlines() if ln.startswith("CHECK")]
     assert heads == [["CHECK", *names[:7]], ["CHECK", names[7]]]
-    wide = render_cluster_table(rep, width=121).splitlines()
+    wide = render_cluster_table(rep, width=121, verbose=True).splitlines()
     assert [ln.split() for ln in wide if ln.startswith("CHECK")] == [["CHECK", *names]]
 
 
@@ -785,36 +862,32 @@ def test_cross_section_takes_strict_width_and_verbose() -> None:
         (Finding(P, "a1", "in step"),),
         0.0,
     )
-    rep = fleet(D4, cross=(warn,))
+    rep = fleet(D4, replace(D4, host="e5"), cross=(warn,))
     cross = [
-        "harborkit check: cross-node checks over 1 reachable hosts, profile prof",
+        "harborkit check: 2 hosts, profile prof",
         "STATUS  CHECK      SEVERITY  RESULT",
         "WARN    cluster.w  high      the clocks of a1 and b2 differ by 2.5 s, more than the 1.0 s the profile "
         "allows; see the findings for each host",
         "                               fix: fix it",
     ]
     lines = _plain(render_cluster_table(rep, width=140)).splitlines()
-    assert lines[:5] == [*cross, "OK: 1 checks on cluster: 1 warn"]
-    lines = _plain(render_cluster_table(rep, strict=True, width=140, verbose=True)).splitlines()
-    assert lines[:6] == [
-        *cross[:3],
-        "                               pass a1: in step",
-        cross[3],
-        "FAILED: 1 checks on cluster: 1 warn",
+    assert lines == [
+        *cross,
+        "  d4 (sysroot): OK: 0 checks",
+        "  e5 (sysroot): OK: 0 checks",
+        "OK: 2 hosts, 1 check: 1 warn",
     ]
+    lines = _plain(render_cluster_table(rep, strict=True, width=140, verbose=True)).splitlines()
+    assert lines[:5] == [*cross[:3], "                               pass a1: in step", cross[3]]
+    assert lines[-1] == "FAILED: 2 hosts, 1 check: 1 warn; failing: cluster"
 
 
 def test_a_host_that_ran_nothing_does_not_hide_the_next() -> None:
-    heads = [
-        ln
-        for ln in render_cluster_table(fleet(D4, A1)).splitlines()
-        if ln.startswith("harborkit check:")
+    lines = render_cluster_table(fleet(D4, A1)).splitlines()
+    assert [ln for ln in lines if ln.startswith("harborkit check:")] == [
+        "harborkit check: 2 hosts, profile prof"
     ]
-    assert heads == [
-        "harborkit check: a1 (sysroot), profile prof",
-        "harborkit check: cross-node checks over 2 reachable hosts, profile prof",
-        "harborkit check: 2 hosts x 2 checks",
-    ]
+    assert lines[2].startswith("FAIL    chk.two  critical  a1: two bad")
 
 
 def test_verbose_reaches_each_host_section() -> None:
@@ -832,7 +905,7 @@ def test_verbose_reaches_each_host_section() -> None:
 
 
 def test_a_matrix_narrower_than_one_host_cuts_cells_instead_of_wrapping() -> None:
-    text = _plain(render_cluster_table(fleet(A1), width=14))
+    text = _plain(render_cluster_table(fleet(A1), width=14, verbose=True))
     assert "CHECK" + text.split("\nCHECK", 1)[1] == (
         "CHECK      a1\n"
         "chk.one    PA…\n"
@@ -850,6 +923,6 @@ def test_long_host_names_are_abridged_in_the_table() -> None:
     name = "h" * 301
     shown = "h" * 300 + "... (1 more characters)"
     rep = fleet(host(name, (CheckResult(info("c", "C"), F, "no", (), 0.0),)))
-    assert cluster_summary_line(rep) == f"FAILED: 1 host, 1 checks: 1 fail; failing: {shown}"
-    lines = render_cluster_table(rep, width=400).splitlines()
+    assert cluster_summary_line(rep) == f"FAILED: 1 host, 1 check: 1 fail; failing: {shown}"
+    lines = render_cluster_table(rep, width=400, verbose=True).splitlines()
     assert f"CHECK         {shown}" in [ln.rstrip() for ln in lines]

@@ -246,17 +246,20 @@ def test_a_fix_hint_is_the_bytes_it_writes_in_every_format(
     cell = "fix: under 'fix for network.nodes' below the table (tabs kept)"
     assert [ln.strip() for ln in lines if "fix:" in ln] == [cell]
     assert r.stdout.endswith(f"\nfix for network.nodes:\n{shown}\n{lines[-2]}\n"), r.stdout
-    assert lines[-2].startswith("FAILED: 1 checks on ")
+    assert lines[-2].startswith("FAILED: 1 check on ")
     assert "\\x09" not in r.stdout and "\x1b" not in r.stdout and "\u202e" not in r.stdout
 
-    # the cluster table: each host's section the same
+    # the cluster table: the two hosts share the row, and the block, shown once
     other = root.parent / "other"
     import shutil
 
     shutil.copytree(root, other, symlinks=True)
     r = hk("check", "--root", str(root), "--root", str(other), *opts)
     assert r.returncode == 1, r.stderr
-    assert r.stdout.count(f"\nfix for network.nodes:\n{shown}\n") == 2, r.stdout
+    name = r.stdout.split("\n  ")[-1].split(" ")[0]  # the first host line
+    head = f"\nfix for network.nodes ({name}, {name}):\n"
+    assert r.stdout.count(f"{head}{shown}\n") == 1, r.stdout
+    assert r.stdout.count("fix for network.nodes") == 2, r.stdout  # the row points to it
     assert "\\x09" not in r.stdout and "\x1b" not in r.stdout
 
     # HTML: in a <pre>, a tab is a tab (escaped for HTML, nothing else)

@@ -388,7 +388,13 @@ def test_a_fix_hint_keeps_its_tabs_in_the_browser(tmp_path: Path) -> None:
     page.write_text(renderer(OutputFormat.html)(rep, strict=False), encoding="utf-8")
     r = chromium(page, tmp_path, "--dump-dom")
     assert r.returncode == 0, r.stderr[-2000:]
-    row = dom(r.stdout).find("tr", **{"data-check": "network.nodes"})
+    # network.hostname plans the same /etc/hosts change: the hint is under it,
+    # network.nodes names it
+    nodes = dom(r.stdout).find("tr", **{"data-check": "network.nodes"})
+    assert nodes.find("div", class_="fix").text == (
+        "fix: the same change as network.hostname above (/etc/hosts)"
+    )
+    row = dom(r.stdout).find("tr", **{"data-check": "network.hostname"})
     pre = row.find("pre", class_="hint")
     assert "".join(pre.text_parts) == (
         "in /etc/hosts, line 2: change '127.0.1.1\tharbor01.example.lan\tharbor01' to "
@@ -437,14 +443,12 @@ def test_one_host_page_exactly() -> None:
         '<p class="meta">profile prof (p.yaml), started 2026-11-26T00:00:00Z, harborkit 0.1.0</p>\n'
         "</header>\n<main>\n"
         '<section class="host" id="host-0" data-host="a1">\n'
+        # one host: its section open; what needs attention first, the rest folded
+        '<details class="host-details" open><summary>\n'
         '<h2>a1 <span class="verdict st-fail">FAILED</span></h2>\n'
-        '<p class="meta">sysroot or snapshot, 2 checks: 1 pass, 1 fail; '
-        "started 2026-11-26T00:00:00Z, 1.50 s</p>\n"
+        '<p class="meta">sysroot, 2 checks: 1 pass, 1 fail; '
+        "started 2026-11-26T00:00:00Z, 1.50 s</p></summary>\n"
         f"{RESULTS_HEAD}\n"
-        '<tr id="h0-c0" class="result st-pass" data-check="chk.one">'
-        '<td class="status"><span class="badge st-pass">PASS</span></td>'
-        '<td><code class="check-id">chk.one</code><br>One</td><td class="severity">high</td>'
-        '<td class="msg"><div class="message">one ok</div></td></tr>\n'
         '<tr id="h0-c1" class="result st-fail" data-check="chk.two">'
         '<td class="status"><span class="badge st-fail">FAIL</span></td>'
         '<td><code class="check-id">chk.two</code><br>Two</td><td class="severity">critical</td>'
@@ -452,7 +456,14 @@ def test_one_host_page_exactly() -> None:
         '<li class="finding st-fail"><span class="st-fail">fail</span> <strong>k</strong>: bad '
         '(expected <code>&gt;= 5</code>, found <code>3</code>) <code class="loc">/etc/two:4</code>'
         '</li></ul><div class="fix"><strong>fix:</strong> <pre class="hint">fix it</pre></div></td></tr>\n'
-        "</tbody></table>\n</section>\n</main>\n</body></html>\n"
+        "</tbody></table>\n"
+        '<details class="quiet"><summary>1 passing check</summary>\n'
+        f"{RESULTS_HEAD}\n"
+        '<tr id="h0-c0" class="result st-pass" data-check="chk.one">'
+        '<td class="status"><span class="badge st-pass">PASS</span></td>'
+        '<td><code class="check-id">chk.one</code><br>One</td><td class="severity">high</td>'
+        '<td class="msg"><div class="message">one ok</div></td></tr>\n'
+        "</tbody></table></details>\n</details></section>\n</main>\n</body></html>\n"
     )
 
 
@@ -466,7 +477,7 @@ def test_one_host_verdict_follows_strict() -> None:
     )
     assert '<h2>b2 <span class="verdict st-fail">FAILED</span></h2>' in strict
     assert '<p class="meta">live host, 2 checks: 1 skip, 1 warn; ' in strict
-    assert '<p class="note">note: b2 note</p>\n</section>' in strict
+    assert '<p class="note">note: b2 note</p>\n</details></section>' in strict
 
 
 HOSTILE = host(
@@ -519,9 +530,10 @@ def test_hostile_text_waivers_and_fixes() -> None:
         '<p class="meta">profile prof (p.yaml), started 2026-11-26T00:00:00Z, harborkit 0.1.0</p>\n'
         "</header>\n<main>\n"
         f'<section class="host" id="host-0" data-host="{H}">\n'
+        '<details class="host-details" open><summary>\n'
         f'<h2>{H} <span class="verdict st-fail">FAILED</span></h2>\n'
         '<p class="meta">live host, 4 checks: 1 pass, 2 waived, 1 fail; '
-        "started 2026-11-26T00:00:00Z, 0.12 s</p>\n"
+        "started 2026-11-26T00:00:00Z, 0.12 s</p></summary>\n"
         f"{RESULTS_HEAD}\n"
         # waived until a date: the reason and the date; passing findings folded;
         # a waived check keeps its fix (one step a line)
@@ -541,18 +553,21 @@ def test_hostile_text_waivers_and_fixes() -> None:
         '<td><code class="check-id">w.b</code><br>T2</td><td class="severity">high</td>'
         '<td class="msg"><div class="message">was <span class="st-waived">[waived: forever]'
         '</span></div><div class="fix"><strong>fix:</strong> <pre class="hint">fix it</pre></div></td></tr>\n'
+        # a failure without remediation: no fix paragraph
+        '<tr id="h0-c3" class="result st-fail" data-check="w.d">'
+        '<td class="status"><span class="badge st-fail">FAIL</span></td>'
+        '<td><code class="check-id">w.d</code><br>T4</td><td class="severity">high</td>'
+        '<td class="msg"><div class="message">bad</div></td></tr>\n'
+        "</tbody></table>\n"
+        '<details class="quiet"><summary>1 passing check</summary>\n'
+        f"{RESULTS_HEAD}\n"
         # an expired waiver is shown on a passing check, with no fix
         '<tr id="h0-c2" class="result st-pass" data-check="w.c">'
         '<td class="status"><span class="badge st-pass">PASS</span></td>'
         '<td><code class="check-id">w.c</code><br>T3</td><td class="severity">high</td>'
         '<td class="msg"><div class="message">fine <span class="st-warn">'
         "[waiver expired 2026-01-01]</span></div></td></tr>\n"
-        # a failure without remediation: no fix paragraph
-        '<tr id="h0-c3" class="result st-fail" data-check="w.d">'
-        '<td class="status"><span class="badge st-fail">FAIL</span></td>'
-        '<td><code class="check-id">w.d</code><br>T4</td><td class="severity">high</td>'
-        '<td class="msg"><div class="message">bad</div></td></tr>\n'
-        "</tbody></table>\n</section>\n</main>\n</body></html>\n"
+        "</tbody></table></details>\n</details></section>\n</main>\n</body></html>\n"
     )
 
 
@@ -730,11 +745,28 @@ def _li(st: str, subject: str, message: str) -> str:
     )
 
 
+def _opening(section: str, host_: str, h2: str, meta: str, collapsed: bool = True) -> list[str]:
+    return [
+        f'<section class="host" id="{section}" data-host="{host_}">',
+        f'<details class="host-details"{"" if collapsed else " open"}><summary>',
+        h2,
+        meta,
+    ]
+
+
+def _quiet(label: str, *rows: str) -> list[str]:
+    return [f'<details class="quiet"><summary>{label}</summary>', RESULTS_HEAD, *rows]
+
+
 CROSS_SECTION = [
-    '<section class="host" id="cluster" data-host="cluster">',
-    '<h2>Cross-node checks (3 reachable hosts) <span class="verdict st-fail">FAILED</span></h2>',
-    '<p class="meta">4 checks: 1 pass, 1 skip, 1 fail, 1 error; '
-    "started 2026-11-26T00:00:00Z, 0.25 s</p>",
+    *_opening(
+        "cluster",
+        "cluster",
+        '<h2>Cross-node checks (3 reachable hosts) <span class="verdict st-fail">FAILED</span></h2>',
+        '<p class="meta">4 checks: 1 pass, 1 skip, 1 fail, 1 error; '
+        "started 2026-11-26T00:00:00Z, 0.25 s</p></summary>",
+        collapsed=False,
+    ),
     RESULTS_HEAD,
     _result(
         "x-c0",
@@ -747,30 +779,46 @@ CROSS_SECTION = [
         "<details><summary>1 passing or not-judged finding</summary>"
         f'<ul class="findings">{_li("pass", "a1", "same")}</ul></details>{FIX}',
     ),
-    _result("x-c1", "skip", "cluster.s", "Skipped", "high", "too few"),
-    _result("x-c2", "error", "cluster.e", "Broken", "high", "it broke", FIX),
+    # the same advice as the row above: named, not repeated
     _result(
-        "x-c3",
-        "pass",
-        "cluster.p",
-        "Passed",
+        "x-c2",
+        "error",
+        "cluster.e",
+        "Broken",
         "high",
-        "all agree",
-        "<details><summary>1 passing or not-judged finding</summary>"
-        f'<ul class="findings">{_li("pass", "a1", "agrees")}</ul></details>',
+        "it broke",
+        FIX.replace("fix it", "as for cluster.x above"),
     ),
     "</tbody></table>",
-    "</section>",
+    *_quiet(
+        "1 passing check and 1 skipped check",
+        _result("x-c1", "skip", "cluster.s", "Skipped", "high", "too few"),
+        _result(
+            "x-c3",
+            "pass",
+            "cluster.p",
+            "Passed",
+            "high",
+            "all agree",
+            "<details><summary>1 passing or not-judged finding</summary>"
+            f'<ul class="findings">{_li("pass", "a1", "agrees")}</ul></details>',
+        ),
+    ),
+    "</tbody></table></details>",
+    "</details></section>",
 ]
 
 
 HOST_SECTIONS = [
-    '<section class="host" id="host-0" data-host="a1">',
-    '<h2>a1 <span class="verdict st-fail">FAILED</span></h2>',
-    '<p class="meta">sysroot or snapshot, 2 checks: 1 pass, 1 fail; '
-    "started 2026-11-26T00:00:00Z, 1.50 s</p>",
+    # each host folded to its verdict and counts
+    *_opening(
+        "host-0",
+        "a1",
+        '<h2>a1 <span class="verdict st-fail">FAILED</span></h2>',
+        '<p class="meta">sysroot, 2 checks: 1 pass, 1 fail; '
+        "started 2026-11-26T00:00:00Z, 1.50 s</p></summary>",
+    ),
     RESULTS_HEAD,
-    _result("h0-c0", "pass", "chk.one", "One", "high", "one ok"),
     _result(
         "h0-c1",
         "fail",
@@ -783,20 +831,28 @@ HOST_SECTIONS = [
         f'<code class="loc">/etc/two:4</code></li></ul>{FIX}',
     ),
     "</tbody></table>",
-    "</section>",
-    '<section class="host" id="host-1" data-host="b2">',
-    '<h2>b2 <span class="verdict st-pass">OK</span></h2>',
-    '<p class="meta">live host, 2 checks: 1 skip, 1 warn; started 2026-11-26T00:00:00Z, 0.50 s</p>',
+    *_quiet("1 passing check", _result("h0-c0", "pass", "chk.one", "One", "high", "one ok")),
+    "</tbody></table></details>",
+    "</details></section>",
+    *_opening(
+        "host-1",
+        "b2",
+        '<h2>b2 <span class="verdict st-pass">OK</span></h2>',
+        '<p class="meta">live host, 2 checks: 1 skip, 1 warn; '
+        "started 2026-11-26T00:00:00Z, 0.50 s</p></summary>",
+    ),
     RESULTS_HEAD,
     _result("h1-c0", "warn", "chk.one", "One again", "high", "one odd", FIX),
-    _result("h1-c1", "skip", "chk.three", "Three", "high", "not here"),
     "</tbody></table>",
+    *_quiet("1 skipped check", _result("h1-c1", "skip", "chk.three", "Three", "high", "not here")),
+    "</tbody></table></details>",
     '<p class="note">note: b2 note</p>',
-    "</section>",
-    # an unreachable host: the reason instead of the counts
+    "</details></section>",
+    # an unreachable host: the reason instead of the counts, shown open
     '<section class="host" id="host-2" data-host="c3">',
+    '<details class="host-details" open><summary>',
     '<h2>c3 <span class="verdict st-fail">UNREACHABLE</span></h2>',
-    f'<p class="unreachable">not audited: {REFUSED}</p>',
+    f'</summary><p class="unreachable">not audited: {REFUSED}</p>',
     RESULTS_HEAD,
     _result(
         "h2-c0",
@@ -809,14 +865,15 @@ HOST_SECTIONS = [
         "host key, credentials) or leave it out</pre></div>",
     ),
     "</tbody></table>",
-    "</section>",
-    '<section class="host" id="host-3" data-host="d4">',
-    '<h2>d4 <span class="verdict st-pass">OK</span></h2>',
-    '<p class="meta">sysroot or snapshot, 0 checks: no checks; '
-    "started 2026-11-26T00:00:00Z, 0.00 s</p>",
-    RESULTS_HEAD,
-    "</tbody></table>",
-    "</section>",
+    "</details></section>",
+    *_opening(
+        "host-3",
+        "d4",
+        '<h2>d4 <span class="verdict st-pass">OK</span></h2>',
+        '<p class="meta">sysroot, 0 checks: no checks; '
+        "started 2026-11-26T00:00:00Z, 0.00 s</p></summary>",
+    ),
+    "</details></section>",
 ]
 
 
@@ -856,8 +913,9 @@ def test_cluster_page_of_one_passing_host() -> None:
     )
     assert (
         '<section class="host" id="cluster" data-host="cluster">\n'
+        '<details class="host-details"><summary>\n'  # nothing to see there: folded
         '<h2>Cross-node checks (1 reachable hosts) <span class="verdict st-pass">OK</span></h2>\n'
-        '<p class="meta">0 checks: no checks; started 2026-11-26T00:00:00Z, 0.00 s</p>\n'
+        '<p class="meta">0 checks: no checks; started 2026-11-26T00:00:00Z, 0.00 s</p></summary>\n'
     ) in body
     assert (
         '<tr class="verdicts"><th scope="row">host verdict</th><td class="st-pass">OK</td>' in body
@@ -889,7 +947,10 @@ def test_cluster_page_escapes_host_names_everywhere() -> None:
         f'<code>cluster.n</code></th><td class="st-fail" data-host="{shown}" title="&lt;i&gt;">'
         '<a href="#x-c0"><span class="badge st-fail">FAIL</span></a></td></tr>'
     ) in body
-    assert f'<section class="host" id="host-0" data-host="{shown}">\n<h2>{shown} <span' in body
+    assert (
+        f'<section class="host" id="host-0" data-host="{shown}">\n'
+        f'<details class="host-details" open><summary>\n<h2>{shown} <span'  # the only host: open
+    ) in body
     assert "\u202e" not in body and "<b>" not in body
 
 
@@ -901,3 +962,101 @@ def test_cross_node_section_follows_strict() -> None:
     head = '<h2>Cross-node checks (1 reachable hosts) <span class="verdict st-{}">{}</span></h2>'
     assert head.format("pass", "OK") in render_html(rep)
     assert head.format("fail", "FAILED") in render_html(rep, strict=True)
+
+
+# --- less noise, same truth (issue #25 item 5) ---------------------------------
+
+#: measures the laid-out page (a copy without the policy, for this script only)
+_MEASURE = (
+    "<script>addEventListener('load', () => { const d = document.createElement('div');"
+    " d.id = 'hk-height'; d.textContent = document.documentElement.scrollHeight;"
+    " document.body.appendChild(d); });</script>"
+)
+
+
+def page_height(page: str, work: Path) -> int:
+    """The page's height in px, laid out 1280 px wide by Chromium."""
+    import re
+
+    measured = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", page)
+    path = work / f"measure-{len(list(work.glob('measure-*')))}.html"
+    path.write_text(measured.replace("</body>", _MEASURE + "</body>"), encoding="utf-8")
+    r = chromium(path, work, "--window-size=1280,1000", "--virtual-time-budget=5000", "--dump-dom")
+    assert r.returncode == 0, r.stderr[-2000:]
+    return int(dom(r.stdout).find("div", id="hk-height").text)
+
+
+def test_two_hosts_fit_in_two_screens_until_opened(tmp_path: Path) -> None:
+    """The guide's two nodes as written and a Debian host: folded, about two
+    screens; every <details> opened, the whole report (nothing was left out)."""
+    roots = [
+        copy_fixture(tmp_path, "guide-as-written"),
+        copy_fixture(tmp_path, "debian12", "server59"),
+    ]
+    loaded, _ = discover()
+    prof = load_profile()
+    rep = run_cluster(
+        [SysrootHost(r) for r in roots],
+        loaded,
+        prof,
+        selection=Selection(prof.select, prof.skip),
+        options=CheckOptions(install_dir="/opt/harbor"),
+    )
+    page = renderer(OutputFormat.html)(rep, strict=False)
+    folded = page_height(page, tmp_path)
+    opened = page_height(
+        page.replace("<details ", "<details open ").replace("<details>", "<details open>"), tmp_path
+    )
+    assert folded <= 2000, folded
+    assert opened >= 2 * folded, (folded, opened)
+    # folded, not dropped: every result of every host is in the page
+    doc = dom(page)
+    for i, host_rep in enumerate(rep.hosts):
+        section = doc.find("section", id=f"host-{i}")
+        assert section.find("details").attrs.get("open") is None  # several hosts: folded
+        ids = [tr.attrs["data-check"] for tr in section.find_all("tr") if "data-check" in tr.attrs]
+        assert sorted(ids) == sorted(r.check.id for r in host_rep.results)
+
+
+def test_a_change_is_shown_once_and_a_long_fix_is_folded() -> None:
+    """As in the table: the drop-in two checks plan is under the first only
+    (the second names it); a hint over twelve lines is in a closed <details>
+    whose summary is its first line; a short one stays open."""
+    from harborkit.model.change import Command, FileChange, hint
+
+    body = "".join(f"k{i} = {i}\n" for i in range(20)).encode()
+    drop_in = FileChange(("s.a",), "/etc/sysctl.d/90-harbor.conf", body, None, "every boot")
+    short = FileChange(("s.c",), "/etc/x", b"x = 1\n", None, "now")
+
+    def planned(cid: str, *changes: object) -> CheckResult:
+        rem = hint(changes)  # type: ignore[arg-type]
+        return CheckResult(
+            info(cid, cid, rem=rem),
+            Status.FAIL,
+            "bad",
+            (),
+            0.0,
+            changes=changes,  # type: ignore[arg-type]
+        )
+
+    rep = host(
+        "h",
+        (
+            planned("s.a", drop_in, Command(("s.a",), ("sysctl", "--system"), "now")),
+            planned("s.b", drop_in),
+            planned("s.c", short),
+        ),
+    )
+    doc = dom(render_html(rep))
+    a, b, c = (doc.find("tr", **{"data-check": i}) for i in ("s.a", "s.b", "s.c"))
+    folded = a.find("div", class_="fix").find("details")
+    assert "open" not in folded.attrs
+    assert folded.find("summary").text == "create /etc/sysctl.d/90-harbor.conf as: (23 lines)"
+    assert (
+        "k19 = 19" in folded.find("pre").text and "run: sysctl --system" in folded.find("pre").text
+    )
+    assert b.find("div", class_="fix").text == (
+        "fix: the same change as s.a above (/etc/sysctl.d/90-harbor.conf)"
+    )
+    assert c.find("div", class_="fix").find_all("details") == []
+    assert c.find("pre", class_="hint").text.startswith("create /etc/x as:")

@@ -94,8 +94,8 @@ def test_json_exit_code_and_summary_follow_strict(tmp_path: Path) -> None:
         "error": 0,
         "total": 1,
     }
-    assert summary_line(rep) == f"OK: 1 checks on {rep.host}: 1 warn"
-    assert summary_line(rep, strict=True) == f"FAILED: 1 checks on {rep.host}: 1 warn"
+    assert summary_line(rep) == f"OK: 1 check on {rep.host}: 1 warn"
+    assert summary_line(rep, strict=True) == f"FAILED: 1 check on {rep.host}: 1 warn"
 
 
 # --- the real command line ------------------------------------------------------
@@ -158,6 +158,6 @@ def test_cli_junit_strict_output_file_and_summary_line(
         str(out),
     )
     assert (r.returncode, r.stdout) == (ExitCode.FAILED, "")
-    assert r.stderr == "FAILED: 1 checks on harbor01: 1 warn\n"
+    assert r.stderr == "FAILED: 1 check on harbor01: 1 warn\n"
     root = ET.fromstring(out.read_text())
     assert (root.get("tests"), root.get("failures"), root.get("errors")) == ("1", "1", "0")

@@ -24,7 +24,9 @@ R = TypeVar("R")
 
 
 def mb(n: int) -> str:
-    return f"{n / 1e6:,.1f} MB"
+    from harborkit.textsafe import size_text
+
+    return size_text(n)
 
 
 def interruptible(fn: Callable[P, R]) -> Callable[P, R]:

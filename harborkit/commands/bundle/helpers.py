@@ -107,10 +107,10 @@ def echo_built(result: BuildResult, extras: BuildExtras) -> None:
         n = -(-result.size // extras.split_size)
         typer.echo(
             f"wrote {n} parts {part_name(result.path, 0).name} ... {part_name(result.path, n - 1).name} "
-            f"and {list_name(result.path).name} ({result.size / 1e6:,.1f} MB): {what}"
+            f"and {list_name(result.path).name} ({mb(result.size)}): {what}"
         )
     else:
-        typer.echo(f"wrote {result.path} ({result.size / 1e6:,.1f} MB): {what}")
+        typer.echo(f"wrote {result.path} ({mb(result.size)}): {what}")
     if extras.sign_key is not None:
         typer.echo(f"signed SHA256SUMS with key {extras.sign_key.public.id_hex}")
 
