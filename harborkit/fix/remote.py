@@ -85,7 +85,7 @@ hk_made=""
 hk_lock() {
     hk_me="$$ $(hk_start $$) $1 $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     for hk_try in 1 2 3; do
-        if ln -s "$hk_me" "$HK_L" 2>/dev/null; then
+        if ln -sn "$hk_me" "$HK_L" 2>/dev/null; then
             trap hk_unlock EXIT
             trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 141' PIPE; trap 'exit 143' TERM
             return 0

@@ -784,3 +784,25 @@ def test_the_connection_dropped_mid_apply_then_refused_then_rolled_back(
     r = fix(lab, "--host", b.target, "--rollback")
     assert r.returncode == 0, r.stdout + r.stderr
     assert state(b) == before and tree(b) == before_tree
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("--break-lock", "12"), "--break-lock clears a lock on hosts: it goes with --host or -i"),
+        (("--host", "127.0.0.1", "--break-lock", "0"), "--break-lock 0: not a process id"),
+        (
+            ("--host", "127.0.0.1", "--break-lock", "12", "--apply"),
+            "--apply, --rollback, --list and --break-lock exclude each other",
+        ),
+        (
+            ("--host", "127.0.0.1", "--break-lock", "12", "--rollback"),
+            "--apply, --rollback, --list and --break-lock exclude each other",
+        ),
+    ],
+)
+def test_break_lock_misuse_is_one_usage_line(args: tuple[str, ...], said: str) -> None:
+    r = hk("fix", *args)  # refused before any host is reached
+    assert r.returncode == ExitCode.USAGE, r.stdout + r.stderr
+    assert r.stderr.strip().splitlines() == [f"harborkit: error: {said}"], r.stderr
+    assert r.stdout == ""
