@@ -138,7 +138,7 @@ def _judge_apply(pid: str) -> Callable[[str, list[list[str]]], Outcome]:
                 f"refused: journal {rest} was cut off halfway; complete it with "
                 f"'harborkit fix --rollback {rest}' and the same --host (nothing was changed)",
             )
-        if word in ("locked", "stale"):
+        if word in ("locked", "stale", "local"):
             return lock_outcome(name, word, last[1:])
         if word == "docker":
             return Outcome(
@@ -163,7 +163,12 @@ def lock_outcome(name: str, word: str, words: list[str]) -> Outcome:
     """The host's lock is held by another fix (``locked``) or was left by one
     that is gone (``stale``): refused, exit 15, nothing changed."""
     lock = f"{JOURNAL}/.applier.lock"
-    if word == "locked":
+    if word == "local":
+        said = (
+            f"refused: a harborkit fix run on the host holds {JOURNAL}/.lock (pid "
+            f"{' '.join(words) or 'unknown'}): try again when it has finished (nothing was changed)"
+        )
+    elif word == "locked":
         said = (
             f"refused: another harborkit fix holds {lock} ({_holder(words)}): "
             "try again when it has finished (nothing was changed)"
@@ -378,7 +383,7 @@ def _judge_rollback(name: str, out: list[list[str]]) -> Outcome:
         )
     if word == "nojournal":
         return Outcome(name, ExitCode.USAGE, "no journal to roll back")
-    if word in ("locked", "stale"):
+    if word in ("locked", "stale", "local"):
         return lock_outcome(name, word, last[1:])
     if word == "already":
         return Outcome(name, 0, f"journal {rest} is already rolled back")

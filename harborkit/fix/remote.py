@@ -77,7 +77,21 @@ hk_holder() {
 }
 hk_unlock() {
     if [ "$(readlink "$HK_L" 2>/dev/null)" = "$hk_me" ]; then rm -f "$HK_L"; fi
+    case " $hk_made " in *" $HK_J "*)  # made by this program: nothing of it stays
+        [ "$(ls -A "$HK_J")" = .lock ] && rm -f "$HK_J/.lock";;
+    esac
     for hk_p in $hk_made; do rmdir "$hk_p" 2>/dev/null || break; done
+}
+# hk_local: where flock(1) is, also the lock a harborkit run on the host takes
+# (flock on $HK_J/.lock, which holds its pid), held on descriptor 9 until the end
+hk_local() {
+    command -v flock >/dev/null 2>&1 || return 0
+    exec 9>>"$HK_J/.lock" || hk_die "$HK_J/.lock: cannot open"
+    if ! flock -n 9; then
+        hk_o=$(head -c 20 "$HK_J/.lock" 2>/dev/null | tr -cd 0-9)
+        printf 'HK local %s\n' "${hk_o:-unknown}"; exit 0
+    fi
+    : > "$HK_J/.lock"; printf '%s\n' $$ >&9
 }
 # hk_lock WHAT: this program holds the host's lock until it ends (one symbolic
 # link made atomically, naming its pid), or it says who does and stops
@@ -88,6 +102,7 @@ hk_lock() {
         if ln -sn "$hk_me" "$HK_L" 2>/dev/null; then
             trap hk_unlock EXIT
             trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 141' PIPE; trap 'exit 143' TERM
+            hk_local
             return 0
         fi
         hk_holder || continue
@@ -209,7 +224,7 @@ def _command(n: int, c: Command, file_checks: set[str]) -> str:
     said = c.shell + (f" ({c.irreversible})" if c.irreversible else "")
     record = f"printf '%s\\n' {shlex.quote(ascii_shown(said))} >> \"$D/commands\""
     return "".join(setup) + (
-        f"if {cond}; then {record}; {' '.join(words)}; else {_sh_say('not run: ' + c.shell)}; fi\n"
+        f"if {cond}; then {record}; {' '.join(words)} 9>&-; else {_sh_say('not run: ' + c.shell)}; fi\n"
     )
 
 

@@ -311,6 +311,8 @@ def test_the_applier_itself_refuses_a_file_that_is_not_as_planned(
     why = {"edited": "changed", "removed": "changed", "a link": "not-a-file", "created": "exists"}
     assert out.strip().splitlines()[-1] == f"HK refused {LIMITS} {why[case]}"
     assert state(b) == before and journals(b) == ""
+    # the journal folder (and its lock) it made for the apply are gone again
+    assert b.exec("[ -e /var/lib/harborkit ] || echo none") == "none\n"
 
 
 def test_an_apply_cut_off_halfway_is_refused_then_rolled_back(
@@ -575,9 +577,8 @@ def test_a_second_fix_while_one_applies_is_refused_naming_the_holder(
             first.wait()
     assert first.returncode == 0, out + err
     assert f"harborkit fix: node-b: applied plan {plan} as journal " in out
-    assert b.exec(
-        f"ls -A /var/lib/harborkit/fix; [ ! -e {STALE} ] && [ ! -h {STALE} ]"
-    ).split() == [journals(b).strip()]
+    assert b.exec(f"[ -e {STALE} ] || [ -h {STALE} ] || echo free").strip() == "free"
+    assert len(journals(b).split()) == 1
     r = fix(lab, "--host", b.target, *ONLY, "--apply")
     assert r.stdout.splitlines()[0] == "harborkit fix: node-b: nothing to change", r.stdout
 
@@ -806,3 +807,42 @@ def test_break_lock_misuse_is_one_usage_line(args: tuple[str, ...], said: str) -
     assert r.returncode == ExitCode.USAGE, r.stdout + r.stderr
     assert r.stderr.strip().splitlines() == [f"harborkit: error: {said}"], r.stderr
     assert r.stdout == ""
+
+
+def test_a_fix_run_on_the_host_itself_holds_the_remote_applier_off(
+    lab: Lab, fresh: tuple[SshHost, SshHost]
+) -> None:
+    # harborkit run on the host locks /var/lib/harborkit/fix/.lock with flock and writes its pid
+    _, b = fresh
+    before = state(b)
+    b.exec("command -v flock && mkdir -p -m 700 /var/lib/harborkit/fix && rm -f /tmp/hk-held")
+    hold = (
+        "exec 9>>/var/lib/harborkit/fix/.lock; flock 9; echo $$ > /var/lib/harborkit/fix/.lock; "
+        ": > /tmp/hk-held; exec sleep 120"
+    )
+    holder = subprocess.Popen(
+        ["docker", "exec", b.container, "/bin/sh", "-c", hold], env=b.docker_env
+    )
+    pid = ""
+    try:
+        wait_for(b, "/tmp/hk-held")
+        pid = b.exec("cat /var/lib/harborkit/fix/.lock").strip()  # the sleep: exec kept it
+        r = fix(lab, "--host", b.target, *ONLY, "--apply")
+        assert r.returncode == ExitCode.FIX_LOCKED, r.stdout + r.stderr
+        assert r.stdout.splitlines() == [
+            "harborkit fix: node-b: refused: a harborkit fix run on the host holds "
+            f"/var/lib/harborkit/fix/.lock (pid {pid}): try again when it has finished "
+            "(nothing was changed)",
+            "summary: node-b locked",
+        ], r.stdout
+        assert state(b) == before and journals(b) == ""
+        assert b.exec(f"[ -h {STALE} ] || echo free").strip() == "free"
+    finally:
+        if pid:
+            b.exec(f"kill {pid} || true")
+        else:
+            holder.kill()
+        holder.wait(timeout=60)
+    r = fix(lab, "--host", b.target, *ONLY, "--apply")
+    assert r.returncode == 0 and "node-b: applied plan" in r.stdout, r.stdout + r.stderr
+    assert b.exec("cat /var/lib/harborkit/fix/.lock").strip() != pid  # the applier's pid now
