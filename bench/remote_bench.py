@@ -31,7 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.support.dockerd import start_dockerd
-from tests.support.sshhost import SshHost, import_image, make_client, start_host
+from tests.support.sshhost import Client, SshHost, import_image, make_client, start_host
 
 SIZES = tuple(int(n) for n in os.environ.get("HK_BENCH_HOSTS", "10,30,60").split(","))
 FORKS = 10
@@ -178,6 +178,19 @@ def _linear_row(per_host: dict[int, float]) -> tuple[str, str]:
     )
 
 
+def start_fleet(
+    hosts: list[SshHost], size: int, image: str, denv: dict[str, str], client: Client
+) -> None:
+    """Start sshd hosts ``node01``... with the guide-as-written files until
+    ``hosts`` holds ``size`` (each appended as it is up: the caller stops them)."""
+    while len(hosts) < size:
+        n = len(hosts) + 1
+        h = start_host(image, denv, f"node{n:02d}", client.public_key)
+        h.put_tree(FIXTURE)
+        hosts.append(h)
+        client.trust([h])
+
+
 def run_remote_bench() -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = []
     venv_bin = Path(sys.executable).parent
@@ -206,12 +219,7 @@ def run_remote_bench() -> list[tuple[str, str]]:
                 check=True,
             ).stdout
             for size in SIZES:
-                while len(hosts) < size:
-                    n = len(hosts) + 1
-                    h = start_host(image, denv, f"node{n:02d}", client.public_key)
-                    h.put_tree(FIXTURE)
-                    hosts.append(h)
-                    client.trust([h])
+                start_fleet(hosts, size, image, denv, client)
                 _log(f"{size} hosts up")
                 inv = _inventory(
                     hosts, client.key, client.known_hosts, Path(tmp) / f"inv{size}.ini"

@@ -56,6 +56,13 @@ def bench_loadssh() -> str:
     return report(run_loadssh_bench())
 
 
+def bench_fixssh() -> str:
+    """fix --apply over 30 sshd hosts against ansible-playbook of the same plan (issue 22)."""
+    from bench.fixssh_bench import report, run_fixssh_bench
+
+    return report(run_fixssh_bench())
+
+
 def bench_trust() -> str:
     """Signed + split build against a plain build; verify with and without --key (issue 11)."""
     from bench.trust_bench import report, run_trust_bench
@@ -71,6 +78,7 @@ BENCHES: list[tuple[str, Callable[[], str]]] = [
     ("remote", bench_remote),
     ("trust", bench_trust),
     ("loadssh", bench_loadssh),
+    ("fixssh", bench_fixssh),
 ]
 
 

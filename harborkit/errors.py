@@ -27,6 +27,7 @@ class ExitCode:
     FIX_REFUSED = 12  # fix: a file changed since the plan, or a restart needs --restart-docker
     SIGNATURE = 13  # bundle unsigned, signed by another key, or its signature does not match
     DELTA_BASE = 14  # a delta bundle's base images are not on the target
+    FIX_LOCKED = 15  # fix --host: another fix holds the host's lock, or left it (stale)
     INTERRUPTED = 130
 
 

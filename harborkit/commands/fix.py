@@ -15,6 +15,7 @@ from harborkit.commands.options import (
     ApplyOpt,
     AuditOptions,
     BecomeOpt,
+    BreakLockOpt,
     CommandTimeoutOpt,
     ConnectTimeoutOpt,
     FixFormat,
@@ -67,6 +68,7 @@ def fix_command(
     restart_docker: RestartDockerOpt = False,
     rollback: RollbackOpt = False,
     list_journal: ListJournalOpt = False,
+    break_lock: BreakLockOpt = None,
     journal_dir: JournalDirOpt = None,
     fmt: FixFormatOpt = FixFormat.diff,
     output: FixOutputOpt = None,
@@ -88,7 +90,8 @@ def fix_command(
     Exit codes: 0 done (nothing fails), 1 checks still fail (manual steps),
     2 usage, 3 environment (not root, read-only), 12 refused (a file changed
     since the plan, a docker restart with running containers), 11 a host
-    could not be reached (--host/--inventory: the others are still fixed).
+    could not be reached (--host/--inventory: the others are still fixed),
+    15 another fix holds a host's lock, or left it (--break-lock PID clears it).
     """
     from harborkit.fix.target import Target
 
@@ -113,9 +116,13 @@ def fix_command(
         from harborkit.commands.fix_remote import RemoteFix, fix_remote
 
         audit = AuditOptions.of(profile, root, harbor_config, install_dir, node, harbor, only, skip)
-        what = RemoteFix(apply, expect_plan, restart_docker, rollback, list_journal, journal_id)
+        what = RemoteFix(
+            apply, expect_plan, restart_docker, rollback, list_journal, journal_id, break_lock
+        )
         fix_remote(remote, audit, what, fmt, output)
 
+    if break_lock is not None:
+        raise InputError("--break-lock clears a lock on hosts: it goes with --host or -i")
     target = Target.of(root, journal_dir)
     if sum([apply, rollback, list_journal]) > 1:
         raise InputError("--apply, --rollback and --list exclude each other")

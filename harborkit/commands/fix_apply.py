@@ -15,6 +15,7 @@ import typer
 from harborkit.commands.options import RemoteOptions
 from harborkit.commands.output import one as _one
 from harborkit.errors import ExitCode
+from harborkit.fix.remote import JOURNAL
 
 if TYPE_CHECKING:
     from harborkit.commands.remote import RemoteRun
@@ -33,6 +34,7 @@ class RemoteFix:
     rollback: bool = False
     list_journal: bool = False
     journal_id: str | None = None
+    break_lock: int | None = None
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,8 @@ def _judge_apply(pid: str) -> Callable[[str, list[list[str]]], Outcome]:
                 f"refused: journal {rest} was cut off halfway; complete it with "
                 f"'harborkit fix --rollback {rest}' and the same --host (nothing was changed)",
             )
+        if word in ("locked", "stale", "local"):
+            return lock_outcome(name, word, last[1:])
         if word == "docker":
             return Outcome(
                 name,
@@ -147,6 +151,37 @@ def _judge_apply(pid: str) -> Callable[[str, list[list[str]]], Outcome]:
         return Outcome(name, ExitCode.ENVIRONMENT, f"failed: {rest}", changed)
 
     return judge
+
+
+def _holder(words: list[str]) -> str:
+    """The lock's text (PID START WHAT SINCE) as the words of a refusal."""
+    pid, _, what, since = (*words, "?", "?", "?", "?")[:4]
+    doing = "a rollback" if what == "rollback" else f"plan {what}"
+    return f"pid {pid}, {doing}, since {since}"
+
+
+def lock_outcome(name: str, word: str, words: list[str]) -> Outcome:
+    """The host's lock is held by another fix (``locked``) or was left by one
+    that is gone (``stale``): refused, exit 15, nothing changed."""
+    lock = f"{JOURNAL}/.applier.lock"
+    if word == "local":
+        said = (
+            f"refused: a harborkit fix run on the host holds {JOURNAL}/.lock (pid "
+            f"{' '.join(words) or 'unknown'}): try again when it has finished (nothing was changed)"
+        )
+    elif word == "locked":
+        said = (
+            f"refused: another harborkit fix holds {lock} ({_holder(words)}): "
+            "try again when it has finished (nothing was changed)"
+        )
+    else:
+        pid = words[0] if words and words[0].isdigit() else "PID"
+        said = (
+            f"refused: stale lock {lock}: its holder ({_holder(words)}) is gone; if no "
+            f"harborkit fix runs on this host, clear it with 'harborkit fix --break-lock {pid}' "
+            "and the same --host, then see --list (nothing was changed)"
+        )
+    return Outcome(name, ExitCode.FIX_LOCKED, said)
 
 
 def apply_all(
@@ -228,6 +263,8 @@ def _short(o: Outcome) -> str:
         return "unchanged"
     if o.code == ExitCode.FIX_REFUSED:
         return "refused"
+    if o.code == ExitCode.FIX_LOCKED:
+        return "locked"
     return "failed"
 
 
@@ -278,8 +315,14 @@ def journal_remote(remote: RemoteOptions, what: RemoteFix) -> NoReturn:
             from harborkit.errors import InputError
 
             raise InputError(f"{jid!r}: not a journal id")
-    script = LIST if what.list_journal else render_rollback(what.journal_id)
-    judge = _judge_list if what.list_journal else _judge_rollback
+    if what.break_lock is not None:
+        from harborkit.fix.remote import render_break_lock
+
+        script, judge = render_break_lock(what.break_lock), _judge_break
+    elif what.list_journal:
+        script, judge = LIST, _judge_list
+    else:
+        script, judge = render_rollback(what.journal_id), _judge_rollback
     done = run_each(remote, run_targets, lambda _n: script, judge)
     code = 0
     for o in done:
@@ -294,19 +337,43 @@ def _judge_list(name: str, out: list[list[str]]) -> Outcome:
     rows = [w for w in out if w[:1] == ["journal"] and len(w) >= 5]
     if not out or out[-1] != ["listed"]:
         return Outcome(name, ExitCode.ENVIRONMENT, "failed: the listing was cut off")
+    locks = [lock_outcome(name, w[0], w[1:]).said for w in out if w[:1] in (["locked"], ["stale"])]
+    notes = tuple(f"lock: {s.removeprefix('refused: ')}" for s in locks)
+    notes = tuple(n.replace(" (nothing was changed)", "") for n in notes)
     if not rows:
-        return Outcome(name, 0, "no fixes journaled in /var/lib/harborkit/fix")
+        return Outcome(name, 0, f"no fixes journaled in {JOURNAL}", notes)
     lines = [f"{'ID':32} {'STATE':12} {'CREATED':21} {'FILES':5} CHECKS"]
     lines += [f"{w[1]:32} {w[2]:12} {w[3]:21} {w[4]:5} {' '.join(w[5:])}" for w in rows]
-    return Outcome(name, 0, f"{len(rows)} journal(s)", tuple(lines))
+    return Outcome(name, 0, f"{len(rows)} journal(s)", (*lines, *notes))
+
+
+def _judge_break(name: str, out: list[list[str]]) -> Outcome:
+    last = out[-1] if out else ["failed", "the program said nothing (was it cut off?)"]
+    word, rest = last[0], last[1:]
+    if word == "unlocked":
+        return Outcome(name, 0, f"removed the stale lock ({_holder(rest)})")
+    if word == "nolock":
+        return Outcome(name, 0, f"no lock in {JOURNAL}: nothing to clear")
+    if word == "locked":
+        return lock_outcome(name, word, rest)
+    if word == "otherlock":
+        return Outcome(
+            name,
+            ExitCode.FIX_LOCKED,
+            f"refused: the lock is held by another process ({_holder(rest)}), not the one "
+            "--break-lock names (nothing was changed)",
+        )
+    return Outcome(name, ExitCode.ENVIRONMENT, f"failed: {' '.join(rest)}")
 
 
 def _judge_rollback(name: str, out: list[list[str]]) -> Outcome:
-    lines = tuple(
-        f"{w[0]}: {' '.join(w[1:])}" + (" (the fix created it)" if w[0] == "removed" else "")
-        for w in out
-        if w[:1] in (["restored"], ["removed"])
-    )
+    said = {
+        "restored": "restored: {}",
+        "removed": "removed: {} (the fix created it)",
+        "rmdir": "removed folder: {} (the fix created it)",
+        "keptdir": "kept folder: {} (the fix created it, but it is not empty now)",
+    }
+    lines = tuple(said[w[0]].format(" ".join(w[1:])) for w in out if w[:1] and w[0] in said)
     lines += tuple(f"cannot undo: {' '.join(w[1:])}" for w in out if w[:1] == ["cannotundo"])
     last = out[-1] if out else ["failed", "the rollback said nothing (was it cut off?)"]
     word, rest = last[0], " ".join(last[1:])
@@ -317,6 +384,8 @@ def _judge_rollback(name: str, out: list[list[str]]) -> Outcome:
         )
     if word == "nojournal":
         return Outcome(name, ExitCode.USAGE, "no journal to roll back")
+    if word in ("locked", "stale", "local"):
+        return lock_outcome(name, word, last[1:])
     if word == "already":
         return Outcome(name, 0, f"journal {rest} is already rolled back")
     return Outcome(name, ExitCode.ENVIRONMENT, f"failed: {rest}", lines)

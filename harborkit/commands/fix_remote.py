@@ -32,11 +32,13 @@ def fix_remote(
     fmt: FixFormat,
     output: Path | None,
 ) -> NoReturn:
-    if sum([what.apply, what.rollback, what.list_journal]) > 1:
-        raise InputError("--apply, --rollback and --list exclude each other")
+    if sum([what.apply, what.rollback, what.list_journal, what.break_lock is not None]) > 1:
+        raise InputError("--apply, --rollback, --list and --break-lock exclude each other")
+    if what.break_lock is not None and not 0 < what.break_lock < 1 << 31:
+        raise InputError(f"--break-lock {what.break_lock}: not a process id")
     if what.journal_id is not None and not what.rollback:
         raise InputError(f"unexpected argument {what.journal_id!r} (an ID goes with --rollback)")
-    changing = what.apply or what.rollback or what.list_journal
+    changing = what.apply or what.rollback or what.list_journal or what.break_lock is not None
     if remote.snapshots and changing:
         raise InputError(
             "--snapshot plans from a carried snapshot: dry run and --format only "
@@ -47,7 +49,7 @@ def fix_remote(
             raise InputError("--format sh/ansible writes the plans out; not with --apply")
         if output is None:
             raise InputError("--format sh/ansible with several hosts needs -o DIR")
-    if what.rollback or what.list_journal:
+    if what.rollback or what.list_journal or what.break_lock is not None:
         from harborkit.commands.fix_apply import journal_remote
 
         journal_remote(remote, what)

@@ -16,7 +16,7 @@ import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -222,6 +222,14 @@ RollbackOpt = Annotated[
     typer.Option("--rollback", help="Restore the files of journal ID (default: the last)."),
 ]
 ListJournalOpt = Annotated[bool, typer.Option("--list", help="List the journal.")]
+BreakLockOpt = Annotated[
+    Optional[int],  # noqa: UP045 (runs on Python 3.9)
+    typer.Option(
+        "--break-lock",
+        metavar="PID",
+        help="--host: remove the host's stale fix lock left by process PID (gone).",
+    ),
+]
 JournalDirOpt = Annotated[
     Path | None,
     typer.Option("--journal-dir", help="Journal folder (default /var/lib/harborkit/fix)."),

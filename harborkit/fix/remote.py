@@ -19,7 +19,18 @@ The journal of a fix on the host, ``/var/lib/harborkit/fix/<id>/`` (0700):
   write: ``N EXISTED SHA256 MODE UID GID PATH`` (PATH a printf format with no
   space; ``0 - - - -`` for a file the fix creates);
 - ``orig.N``: the original bytes of file N;
+- ``dirs``: each folder the apply made on the way to a file (a printf format
+  per line, written before the folder is made); the rollback removes the
+  empty ones, deepest first, and names those it keeps;
 - ``plan``, ``created``, ``checks``: for ``--list``.
+
+One fix at a time per host: the applier and the rollback hold
+``/var/lib/harborkit/fix/.applier.lock``, a symbolic link made atomically
+whose text is ``PID START WHAT SINCE`` (START from ``/proc/PID/stat``, so a
+reused pid is not taken for the holder), from before their first check to
+their end (released on exit, on HUP, INT, PIPE and TERM). Another program
+finding it says ``HK locked ...``, or ``HK stale ...`` when that process is
+gone; only :func:`render_break_lock` removes a stale one.
 """
 
 from __future__ import annotations
@@ -43,25 +54,90 @@ JOURNAL = "/var/lib/harborkit/fix"
 _LIB = r"""set -u
 umask 077
 HK_J=/var/lib/harborkit/fix
+HK_L="$HK_J/.applier.lock"
 hk_sha() { sha256sum < "$1" | cut -d ' ' -f 1; }
 hk_str() { hk_s="$(printf "$1"; printf x)"; hk_s="${hk_s%x}"; }
 hk_die() { printf 'HK failed %s\n' "$1"; exit 0; }
+# hk_start PID: when process PID started (field 22 of its stat), - when unknown
+hk_start() {
+    hk_t=""
+    [ -r "/proc/$1/stat" ] && hk_t=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d ' ' -f 20)
+    printf '%s' "${hk_t:--}"
+}
+# hk_alive PID START: that very process still runs (a reused pid is not it)
+hk_alive() {
+    if [ -d /proc/self ]; then [ -d "/proc/$1" ] && [ "$(hk_start "$1")" = "$2" ]
+    else kill -0 "$1" 2>/dev/null; fi
+}
+# hk_holder: hk_o is what the lock says (PID START WHAT SINCE); false when there is none
+hk_holder() {
+    hk_o=$(readlink "$HK_L" 2>/dev/null) && return 0
+    if [ -e "$HK_L" ] || [ -h "$HK_L" ]; then hk_die "$HK_L is in the way: not a lock harborkit made"; fi
+    return 1
+}
+hk_unlock() {
+    if [ "$(readlink "$HK_L" 2>/dev/null)" = "$hk_me" ]; then rm -f "$HK_L"; fi
+    case " $hk_made " in *" $HK_J "*)  # made by this program: nothing of it stays
+        [ "$(ls -A "$HK_J")" = .lock ] && rm -f "$HK_J/.lock";;
+    esac
+    for hk_p in $hk_made; do rmdir "$hk_p" 2>/dev/null || break; done
+}
+# hk_local: where flock(1) is, also the lock a harborkit run on the host takes
+# (flock on $HK_J/.lock, which holds its pid), held on descriptor 9 until the end
+hk_local() {
+    command -v flock >/dev/null 2>&1 || return 0
+    exec 9>>"$HK_J/.lock" || hk_die "$HK_J/.lock: cannot open"
+    if ! flock -n 9; then
+        hk_o=$(head -c 20 "$HK_J/.lock" 2>/dev/null | tr -cd 0-9)
+        printf 'HK local %s\n' "${hk_o:-unknown}"; exit 0
+    fi
+    : > "$HK_J/.lock"; printf '%s\n' $$ >&9
+}
+# hk_lock WHAT: this program holds the host's lock until it ends (one symbolic
+# link made atomically, naming its pid), or it says who does and stops
+hk_made=""
+hk_lock() {
+    hk_me="$$ $(hk_start $$) $1 $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    for hk_try in 1 2 3; do
+        if ln -sn "$hk_me" "$HK_L" 2>/dev/null; then
+            trap hk_unlock EXIT
+            trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 141' PIPE; trap 'exit 143' TERM
+            hk_local
+            return 0
+        fi
+        hk_holder || continue
+        set -f; set -- $hk_o; set +f
+        if [ $# -ge 4 ] && hk_alive "$1" "$2"; then printf 'HK locked %s\n' "$hk_o"
+        else printf 'HK stale %s\n' "$hk_o"; fi
+        exit 0
+    done
+    hk_die "cannot take the lock $HK_L"
+}
 """
 
 _APPLY_LIB = r"""hk_changed=""
 hk_todo=""
 hk_refuse() { printf 'HK refused %s %s\n' "$1" "$2"; exit 0; }
-for hk_st in "$HK_J"/*/state; do
+for hk_p in /var /var/lib /var/lib/harborkit "$HK_J"; do
+    [ -d "$hk_p" ] && continue
+    mkdir -m 755 "$hk_p" || hk_die "cannot make the journal folder"; hk_made="$hk_p $hk_made"
+done
+chmod 700 "$HK_J" || hk_die "cannot make the journal folder"
+"""
+
+#: after the lock is held: an apply cut off earlier stops this one
+_APPLY_SCAN = r"""for hk_st in "$HK_J"/*/state; do
     [ -f "$hk_st" ] || continue
     case "$(cat "$hk_st")" in applied|rolled-back) ;; *)
         hk_d="${hk_st%/state}"; printf 'HK unfinished %s\n' "${hk_d##*/}"; exit 0;;
     esac
 done
-# hk_put FILE MODE NEW_SHA CHECKS COPY SHOWN: FILE atomically replaced by COPY
+"""
+
+_APPLY_FUNCS = r"""# hk_put FILE MODE NEW_SHA CHECKS COPY SHOWN: FILE atomically replaced by COPY
 hk_put() {
     d="${1%/*}"; [ -n "$d" ] || d=/
     t="$d/.harborkit-fix.$$"
-    mkdir -p "$d" || hk_die "$6: cannot make its folder"
     rm -f "$t"
     if [ -f "$1" ]; then
         { cp -p "$1" "$t" && cat "$5" > "$t"; } || hk_die "$6: cannot write"
@@ -148,8 +224,23 @@ def _command(n: int, c: Command, file_checks: set[str]) -> str:
     said = c.shell + (f" ({c.irreversible})" if c.irreversible else "")
     record = f"printf '%s\\n' {shlex.quote(ascii_shown(said))} >> \"$D/commands\""
     return "".join(setup) + (
-        f"if {cond}; then {record}; {' '.join(words)}; else {_sh_say('not run: ' + c.shell)}; fi\n"
+        f"if {cond}; then {record}; {' '.join(words)} 9>&-; else {_sh_say('not run: ' + c.shell)}; fi\n"
     )
+
+
+def _folders(path: str) -> list[str]:
+    """Make the missing folders on the way to ``path`` (0755, as ``mkdir -p``
+    as root would), each recorded in the journal's ``dirs`` before it is made:
+    the rollback removes them when empty."""
+    parts = plain_path(path).split("/")[1:-1]
+    out = []
+    for n in range(1, len(parts) + 1):
+        p = _fmt("/" + "/".join(parts[:n]))
+        out.append(
+            f"  hk_str '{p}'; [ -d \"$hk_s\" ] || {{ printf '%s\\n' '{p}' >> \"$D/dirs\" "
+            f"&& mkdir -m 755 \"$hk_s\"; }} || hk_die '{p}: cannot make this folder'\n"
+        )
+    return out
 
 
 def render_applier(
@@ -161,11 +252,11 @@ def render_applier(
     changed (one that restarts docker while containers run only when allowed)."""
     if not journal_id.replace("-", "").isalnum():
         raise ExportError(f"{ascii_shown(journal_id)}: not a journal id")
-    out = [_LIB, _APPLY_LIB, *_preflight(plan), _docker_guard(plan, restart_docker)]
+    out = [_LIB, _APPLY_LIB, f"hk_lock {shlex.quote(plan_id)}\n", _APPLY_SCAN, _APPLY_FUNCS]
+    out += [*_preflight(plan), _docker_guard(plan, restart_docker)]
     if not plan.commands:
         out.append("[ -n \"$hk_todo\" ] || { printf 'HK nothing\\n'; exit 0; }\n")
     out.append(
-        'mkdir -p "$HK_J" && chmod 700 "$HK_J" || hk_die "cannot make the journal folder"\n'
         f'D="$HK_J"/{shlex.quote(journal_id)}\n'
         'mkdir -m 700 "$D" || hk_die "cannot make the journal"\n'
         'printf applying > "$D/state"\n'
@@ -187,6 +278,7 @@ def render_applier(
     out.append('mv -f "$D/manifest.tmp" "$D/manifest" || hk_die manifest\n')
     for i, f in enumerate(plan.files):
         out.append(f'case " $hk_todo " in *" {i} "*)\n')
+        out.extend(_folders(f.path))
         out.extend(_content(f.new, f'"$D/new.{i}"'))
         out.append(
             f'  hk_put "$f{i}" {f.mode:04o} {f.new_sha256} {_checks(f.check_ids)} '
@@ -216,6 +308,7 @@ def render_rollback(journal_id: str | None) -> str:
     )
     return (
         _LIB
+        + "[ -d \"$HK_J\" ] || { printf 'HK nojournal\\n'; exit 0; }\nhk_lock rollback\n"
         + pick
         + r"""hk_id="${D##*/}"
 [ "$(cat "$D/state")" = rolled-back ] && { printf 'HK already %s\n' "$hk_id"; exit 0; }
@@ -233,6 +326,17 @@ while read -r n ex sha mode uid gid p; do
         printf 'HK removed %s\n' "$p"
     fi
 done < "$D/manifest"
+if [ -f "$D/dirs" ]; then  # the folders the fix made, deepest first
+    LC_ALL=C sort -r "$D/dirs" > "$D/dirs.rb" || hk_die "$D/dirs: cannot read"
+    while read -r p; do
+        hk_str "$p"
+        if [ -d "$hk_s" ] && [ ! -h "$hk_s" ]; then
+            if rmdir "$hk_s" 2>/dev/null; then printf 'HK rmdir %s\n' "$p"
+            else printf 'HK keptdir %s\n' "$p"; fi
+        fi
+    done < "$D/dirs.rb"
+    rm -f "$D/dirs.rb"
+fi
 if [ -f "$D/commands" ]; then
     while read -r c; do printf 'HK cannotundo %s\n' "$c"; done < "$D/commands"
 fi
@@ -250,9 +354,30 @@ LIST = (
     printf 'HK journal %s %s %s %s %s\n' "$(basename "$hk_d")" "$(cat "$hk_d/state")" \
         "$(head -n 1 "$hk_d/created" 2>/dev/null)" $n "$(head -n 1 "$hk_d/checks" 2>/dev/null)"
 done
+if hk_holder; then
+    set -f; set -- $hk_o; set +f
+    if [ $# -ge 4 ] && hk_alive "$1" "$2"; then printf 'HK locked %s\n' "$hk_o"
+    else printf 'HK stale %s\n' "$hk_o"; fi
+fi
 printf 'HK listed\n'
 """
 )
+
+
+def render_break_lock(pid: int) -> str:
+    """Remove the host's lock when it is held by ``pid`` and that process is
+    gone (a stale lock, named by the refusal that found it)."""
+    return (
+        _LIB
+        + f"hk_want={int(pid)}\n"
+        + r"""hk_holder || { printf 'HK nolock\n'; exit 0; }
+set -f; set -- $hk_o; set +f
+[ "$1" = "$hk_want" ] || { printf 'HK otherlock %s\n' "$hk_o"; exit 0; }
+if [ $# -ge 4 ] && hk_alive "$1" "$2"; then printf 'HK locked %s\n' "$hk_o"; exit 0; fi
+[ "$(readlink "$HK_L")" = "$hk_o" ] && rm -f "$HK_L" || hk_die "cannot remove $HK_L"
+printf 'HK unlocked %s\n' "$hk_o"
+"""
+    )
 
 
 def outcome(data: bytes) -> list[list[str]]:

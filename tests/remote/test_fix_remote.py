@@ -32,6 +32,7 @@ FILES = (
 #: checks whose plan is files only (no command needs systemd or docker here)
 ONLY = ("--only", "limits.pam,sysctl.persisted")
 BUSYBOX = Path("/usr/bin/busybox")
+STALE = "/var/lib/harborkit/fix/.applier.lock"
 B_LINE = "# node-b: a line node-a does not have\n"
 
 
@@ -213,6 +214,7 @@ def test_apply_both_hosts_then_nothing_then_rollback_byte_exact(
     a, b = fresh
     hosts = f"{a.target},{b.target}"
     before = state(a), state(b)
+    trees = tree(a), tree(b)
     assert " 640 1234:5678 " in " " + before[0]
     ids = plan_ids(fix(lab, "--host", hosts, *ONLY).stdout)
     r = fix(lab, "--host", hosts, *ONLY, "--apply", "--plan", f"{ids['node-a']},{ids['node-b']}")
@@ -251,6 +253,7 @@ def test_apply_both_hosts_then_nothing_then_rollback_byte_exact(
         r.stdout.count("removed: /etc/security/limits.d/90-harbor.conf (the fix created it)") == 2
     )
     assert (state(a), state(b)) == before  # byte-exact: sha256, mode, owner; created ones gone
+    assert (tree(a), tree(b)) == trees  # and every other file and folder of /etc
     r = fix(lab, "--host", hosts, "--rollback")
     assert r.returncode == ExitCode.USAGE and r.stdout.count("no journal to roll back") == 2
 
@@ -308,6 +311,8 @@ def test_the_applier_itself_refuses_a_file_that_is_not_as_planned(
     why = {"edited": "changed", "removed": "changed", "a link": "not-a-file", "created": "exists"}
     assert out.strip().splitlines()[-1] == f"HK refused {LIMITS} {why[case]}"
     assert state(b) == before and journals(b) == ""
+    # the journal folder (and its lock) it made for the apply are gone again
+    assert b.exec("[ -e /var/lib/harborkit ] || echo none") == "none\n"
 
 
 def test_an_apply_cut_off_halfway_is_refused_then_rolled_back(
@@ -385,6 +390,28 @@ def test_the_applier_killed_mid_way_leaves_a_journal_rollback_completes(
     assert halfway != before
     listed = fix(lab, "--host", b.target, "--list")
     assert re.search(r"^  \S+ +applying ", listed.stdout, re.M), listed.stdout
+    # killed, it could not let go of the host's lock: named, never broken silently
+    pid = re.search(r"^  lock: stale lock \S+: its holder \(pid (\d+), plan ", listed.stdout, re.M)
+    assert pid is not None, listed.stdout
+    for args in ((*ONLY, "--apply"), ("--rollback",)):
+        r = fix(lab, "--host", b.target, *args)
+        assert r.returncode == ExitCode.FIX_LOCKED, r.stdout + r.stderr
+        assert re.search(
+            rf"^harborkit fix: (node-b|{re.escape(b.address)}): refused: stale lock {STALE}: its holder \(pid "
+            rf"{pid[1]}, plan [0-9a-f]{{12}}, since \S+Z\) is gone; if no harborkit fix runs on "
+            rf"this host, clear it with 'harborkit fix --break-lock {pid[1]}' and the same "
+            r"--host, then see --list \(nothing was changed\)$",
+            r.stdout,
+            re.M,
+        ), r.stdout
+        assert state(b) == halfway
+    r = fix(lab, "--host", b.target, "--break-lock", str(int(pid[1]) + 1))
+    assert r.returncode == ExitCode.FIX_LOCKED and "not the one --break-lock names" in r.stdout
+    r = fix(lab, "--host", b.target, "--break-lock", pid[1])
+    assert r.returncode == 0, r.stdout
+    assert f"{b.address}: removed the stale lock (pid {pid[1]}, plan " in r.stdout, r.stdout
+    r = fix(lab, "--host", b.target, "--break-lock", pid[1])
+    assert r.returncode == 0 and "nothing to clear" in r.stdout, r.stdout
     r = fix(lab, "--host", b.target, *ONLY, "--apply")
     assert r.returncode == ExitCode.FIX_REFUSED and "was cut off halfway" in r.stdout
     assert state(b) == halfway
@@ -441,7 +468,9 @@ def test_hostile_names_and_bytes_are_data_written_and_removed_exactly(
     assert b.exec("ls /tmp/canary /canary /root/canary 2>/dev/null || true") == ""
     r = fix(lab, "--host", b.target, "--rollback")
     assert r.returncode == 0, r.stdout + r.stderr
-    assert b.exec("ls -A '/etc/hk dir'") == ""  # the file the fix made is gone
+    # the file the fix made is gone, and so is the folder it made for it
+    assert b.exec("[ -e '/etc/hk dir' ] || echo gone") == "gone\n"
+    assert "  removed folder: /etc/hk\\040dir (the fix created it)" in r.stdout.splitlines()
     assert b.exec("ls /tmp/canary /canary /root/canary 2>/dev/null || true") == ""
 
 
@@ -473,3 +502,347 @@ def test_inventory_and_limit_apply_and_list_only_the_hosts_chosen(
     assert re.search(r"^  \S+-[0-9a-f]{12} +applied ", r.stdout, re.M), r.stdout
     r = fix(lab, "-i", str(inv), "--limit", "node-b", "--rollback")
     assert r.returncode == 0 and "harborkit fix: node-b: rolled back journal" in r.stdout
+
+
+# -- one fix at a time per host: the lock --------------------------------------
+
+#: mv that, the first time it would put a file of the fix in place, waits for /tmp/hk-go
+HOLD = (
+    "#!/bin/sh\n"
+    'case "$3" in /var/lib/*) ;; *) if [ ! -e /tmp/hk-inside ]; then : > /tmp/hk-inside\n'
+    "  n=0; while [ ! -e /tmp/hk-go ] && [ $n -lt 1200 ]; do sleep 0.1; n=$((n+1)); done; fi;;\n"
+    'esac\nexec /bin/mv "$@"\n'
+)
+
+
+def fix_popen(lab: Lab, *args: str) -> subprocess.Popen[str]:
+    import os
+    import sys
+
+    from tests.remote.conftest import HK
+
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
+    argv = [*HK, "fix", "--ssh-config", str(lab.client.config), *args]
+    return subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+
+
+def wait_for(host: SshHost, path: str, seconds: float = 120) -> None:
+    import time
+
+    end = time.monotonic() + seconds
+    while host.exec(f"[ -e {path} ] && echo y || true").strip() != "y":
+        assert time.monotonic() < end, f"{path} never appeared on {host.name}"
+        time.sleep(0.2)
+
+
+def test_a_second_fix_while_one_applies_is_refused_naming_the_holder(
+    lab: Lab, fresh: tuple[SshHost, SshHost]
+) -> None:
+    _, b = fresh
+    before = state(b)
+    b.exec(
+        "rm -f /tmp/hk-inside /tmp/hk-go; cat > /usr/local/bin/mv; chmod 755 /usr/local/bin/mv",
+        input=HOLD.encode(),
+    )
+    first = fix_popen(lab, "--host", b.target, *ONLY, "--apply")
+    try:
+        wait_for(b, "/tmp/hk-inside")  # the first holds the lock, its journal made, no file yet
+        pid, start, plan, since = b.exec(f"readlink {STALE}").split()
+        assert re.fullmatch(r"[0-9a-f]{12}", plan) and b.exec(f"cat /proc/{pid}/comm").strip()
+        held = (
+            f"harborkit fix: node-b: refused: another harborkit fix holds {STALE} (pid {pid}, "
+            f"plan {plan}, since {since}): try again when it has finished (nothing was changed)"
+        )
+        r = fix(lab, "--host", b.target, *ONLY, "--apply")
+        assert r.returncode == ExitCode.FIX_LOCKED, r.stdout + r.stderr
+        assert r.stdout.splitlines() == [held, "summary: node-b locked"], r.stdout
+        for args in (("--rollback",), ("--break-lock", pid)):  # the same lock; alive: kept
+            r = fix(lab, "--host", b.target, *args)
+            assert r.returncode == ExitCode.FIX_LOCKED, r.stdout + r.stderr
+            # named by its address: a rollback audits nothing
+            assert r.stdout.splitlines() == [held.replace("node-b", b.address)], r.stdout
+        r = fix(lab, "--host", b.target, "--list")
+        assert r.returncode == 0 and f"  lock: {held.split('refused: ')[1][:-24]}" in r.stdout
+        assert state(b) == before and len(journals(b).split()) == 1
+        assert b.exec(f"readlink {STALE}").split() == [pid, start, plan, since]
+        b.exec(": > /tmp/hk-go")
+        out, err = first.communicate(timeout=300)
+    finally:
+        b.exec(": > /tmp/hk-go; rm -f /usr/local/bin/mv")
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+    assert first.returncode == 0, out + err
+    assert f"harborkit fix: node-b: applied plan {plan} as journal " in out
+    assert b.exec(f"[ -e {STALE} ] || [ -h {STALE} ] || echo free").strip() == "free"
+    assert len(journals(b).split()) == 1
+    r = fix(lab, "--host", b.target, *ONLY, "--apply")
+    assert r.stdout.splitlines()[0] == "harborkit fix: node-b: nothing to change", r.stdout
+
+
+#: sha256sum slowed down: two appliers started together overlap in their checks
+SLOW_SHA = '#!/bin/sh\nsleep 0.3\nexec /usr/bin/sha256sum "$@"\n'
+
+
+@pytest.mark.parametrize("round_", [1, 2])
+def test_applies_started_together_on_one_host_never_interleave(
+    lab: Lab, fresh: tuple[SshHost, SshHost], round_: int
+) -> None:
+    a, b = fresh
+    b.exec(
+        "cat > /usr/local/bin/sha256sum; chmod 755 /usr/local/bin/sha256sum",
+        input=SLOW_SHA.encode(),
+    )
+    try:
+        both = [fix_popen(lab, "--host", b.target, *ONLY, "--apply") for _ in range(2)]
+        done = [p.communicate(timeout=300) for p in both]
+    finally:
+        b.exec("rm -f /usr/local/bin/sha256sum")
+    words = sorted(
+        next(x for x in out.splitlines() if x.startswith("harborkit fix: node-b: "))
+        .split(": ", 2)[2]
+        .split(" ")[0]
+        for out, _ in done
+    )
+    codes = sorted(p.returncode for p in both)
+    # one applies; the other is refused by the lock, or comes after and finds nothing to do
+    assert (words, codes) in (
+        (["applied", "refused:"], [0, ExitCode.FIX_LOCKED]),
+        (["applied", "nothing"], [0, 0]),
+    ), done
+    assert len(journals(b).split()) == 1
+    assert b.exec("cat /var/lib/harborkit/fix/*/state") == "applied"
+    assert b.exec(f"[ -e {STALE} ] || [ -h {STALE} ] || echo free").strip() == "free"
+    # exactly the state one apply makes
+    reset(a, B_LINE)
+    r = fix(lab, "--host", a.target, *ONLY, "--apply")
+    assert r.returncode == 0, r.stdout
+    assert state(a).replace("640 1234:5678", "644 0:0") == state(b)
+
+
+# -- folders the fix made -------------------------------------------------------
+
+
+def tree(host: SshHost, top: str = "/etc") -> str:
+    """Every name below ``top`` with its mode, owner and type, and every file's sha256."""
+    return str(
+        host.exec(
+            f"find {top} -xdev -exec stat -c '%n %a %u:%g %F' {{}} + | LC_ALL=C sort; "
+            f"find {top} -xdev -type f -exec sha256sum {{}} + | LC_ALL=C sort"
+        )
+    )
+
+
+def _made_folders_plan() -> object:
+    from harborkit.model.change import FileChange, Plan
+
+    return Plan(
+        files=(
+            FileChange(("x",), "/etc/hk new/a/b/one.conf", b"1\n", None, "t"),
+            FileChange(("x",), "/etc/hk new/a/two.conf", b"2\n", None, "t"),
+            FileChange(("x",), "/etc/docker/daemon.json", b"{}\n", None, "t"),
+        )
+    )
+
+
+MADE = ("/etc/hk\\040new/a/b", "/etc/hk\\040new/a", "/etc/hk\\040new", "/etc/docker")
+
+
+def test_a_rollback_removes_the_folders_the_apply_made(
+    lab: Lab, fresh: tuple[SshHost, SshHost], shell: str
+) -> None:
+    from harborkit.fix.remote import render_applier
+
+    _, b = fresh
+    b.exec("rm -rf '/etc/hk new' /etc/docker")
+    before = tree(b)
+    text = render_applier(
+        _made_folders_plan(), journal_id="20260101T000000Z-d", plan_id="d", created="x"
+    )  # type: ignore[arg-type]
+    out = b.exec("exec /bin/sh -s", input=text.encode())
+    assert out.strip().splitlines()[-1] == "HK applied 20260101T000000Z-d"
+    made = b.exec("stat -c '%a %u:%g' '/etc/hk new' '/etc/hk new/a' '/etc/hk new/a/b' /etc/docker")
+    assert made.split("\n")[:4] == ["755 0:0"] * 4  # as mkdir -p makes them, not umask 077
+    r = fix(lab, "--host", b.target, "--rollback")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert [x for x in r.stdout.splitlines() if "folder" in x] == [
+        f"  removed folder: {m} (the fix created it)" for m in MADE
+    ]
+    assert tree(b) == before  # no new folder remains; every mode, owner and byte as it was
+
+
+def test_a_folder_the_apply_made_that_is_not_empty_is_kept_and_said(
+    lab: Lab, fresh: tuple[SshHost, SshHost]
+) -> None:
+    from harborkit.fix.remote import render_applier
+
+    _, b = fresh
+    b.exec("rm -rf '/etc/hk new' /etc/docker")
+    text = render_applier(
+        _made_folders_plan(), journal_id="20260101T000000Z-e", plan_id="e", created="x"
+    )  # type: ignore[arg-type]
+    assert (
+        b.exec("exec /bin/sh -s", input=text.encode())
+        .strip()
+        .endswith("HK applied 20260101T000000Z-e")
+    )
+    b.exec("echo mine > '/etc/hk new/a/admin.conf'")
+    r = fix(lab, "--host", b.target, "--rollback")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert [x for x in r.stdout.splitlines() if "folder" in x] == [
+        f"  removed folder: {MADE[0]} (the fix created it)",
+        f"  kept folder: {MADE[1]} (the fix created it, but it is not empty now)",
+        f"  kept folder: {MADE[2]} (the fix created it, but it is not empty now)",
+        f"  removed folder: {MADE[3]} (the fix created it)",
+    ]
+    assert b.exec("find '/etc/hk new' | LC_ALL=C sort").split("\n")[:3] == [
+        "/etc/hk new",
+        "/etc/hk new/a",
+        "/etc/hk new/a/admin.conf",
+    ]
+    assert b.exec("cat '/etc/hk new/a/admin.conf'") == "mine\n"
+    b.exec("rm -rf '/etc/hk new'")
+
+
+def test_folders_of_an_apply_cut_off_are_removed_by_the_rollback(
+    lab: Lab, fresh: tuple[SshHost, SshHost]
+) -> None:
+    from harborkit.fix.remote import render_applier
+
+    _, b = fresh
+    b.exec("rm -rf '/etc/hk new' /etc/docker")
+    before = tree(b)
+    text = render_applier(
+        _made_folders_plan(), journal_id="20260101T000000Z-f", plan_id="f", created="x"
+    )  # type: ignore[arg-type]
+    cut = text[: text.index("esac\n", text.index("  hk_put ")) + 5]  # cut after one file
+    b.exec("exec /bin/sh -s", input=cut.encode())
+    assert b.exec("cat /var/lib/harborkit/fix/20260101T000000Z-f/state") == "applying"
+    assert b.exec("cat '/etc/hk new/a/b/one.conf'") == "1\n"
+    r = fix(lab, "--host", b.target, "--rollback")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert tree(b) == before
+
+
+def test_a_cli_apply_into_a_missing_folder_rolls_back_to_the_same_tree(
+    lab: Lab, fresh: tuple[SshHost, SshHost]
+) -> None:
+    _, b = fresh
+    b.exec("rm -rf /etc/security/limits.d")
+    before = tree(b)
+    r = fix(lab, "--host", b.target, *ONLY, "--apply")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert b.exec("stat -c '%a %u:%g' /etc/security/limits.d").strip() == "755 0:0"
+    r = fix(lab, "--host", b.target, "--rollback")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "  removed folder: /etc/security/limits.d (the fix created it)" in r.stdout.splitlines()
+    assert tree(b) == before
+
+
+def test_the_connection_dropped_mid_apply_then_refused_then_rolled_back(
+    lab: Lab, fresh: tuple[SshHost, SshHost]
+) -> None:
+    # dash only: BusyBox's sh runs its own mv applet, not the one that holds the applier
+    import time
+
+    _, b = fresh
+    before, before_tree = state(b), tree(b)
+    b.exec(
+        "rm -f /tmp/hk-inside /tmp/hk-go; cat > /usr/local/bin/mv; chmod 755 /usr/local/bin/mv",
+        input=HOLD.encode(),
+    )
+    first = fix_popen(lab, "--host", b.target, *ONLY, "--apply")
+    try:
+        wait_for(b, "/tmp/hk-inside")  # the applier is about to put its first file in place
+        pid = b.exec(f"readlink {STALE}").split()[0]
+        sshd = b.exec(f"sed 's/^.*) //' /proc/{pid}/stat | cut -d ' ' -f 2").strip()
+        assert b.exec(f"cat /proc/{sshd}/comm").strip() == "sshd"
+        b.exec(f"kill -KILL {sshd}")  # the sshd child of the session: the connection drops
+        out, err = first.communicate(timeout=300)
+        b.exec(": > /tmp/hk-go")  # the applier goes on alone: it stops at its next word
+        end = time.monotonic() + 60
+        while b.exec(f"[ -h {STALE} ] && echo held || true").strip() == "held":
+            assert time.monotonic() < end, "the applier cut off kept the host's lock"
+            time.sleep(0.2)
+    finally:
+        b.exec(": > /tmp/hk-go; rm -f /usr/local/bin/mv")
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+    assert first.returncode == ExitCode.UNREACHABLE, out + err
+    assert out.rstrip().endswith("summary: node-b failed"), out
+    line = next(x for x in out.splitlines() if x.startswith("harborkit fix: node-b: "))
+    assert "cut off" in line and "--list" in line, line
+    assert b.exec("cat /var/lib/harborkit/fix/*/state") == "applying"
+    halfway = state(b)
+    assert halfway != before
+    r = fix(lab, "--host", b.target, *ONLY, "--apply")
+    assert r.returncode == ExitCode.FIX_REFUSED and "was cut off halfway" in r.stdout, r.stdout
+    assert state(b) == halfway
+    r = fix(lab, "--host", b.target, "--rollback")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert state(b) == before and tree(b) == before_tree
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("--break-lock", "12"), "--break-lock clears a lock on hosts: it goes with --host or -i"),
+        (("--host", "127.0.0.1", "--break-lock", "0"), "--break-lock 0: not a process id"),
+        (
+            ("--host", "127.0.0.1", "--break-lock", "12", "--apply"),
+            "--apply, --rollback, --list and --break-lock exclude each other",
+        ),
+        (
+            ("--host", "127.0.0.1", "--break-lock", "12", "--rollback"),
+            "--apply, --rollback, --list and --break-lock exclude each other",
+        ),
+    ],
+)
+def test_break_lock_misuse_is_one_usage_line(args: tuple[str, ...], said: str) -> None:
+    r = hk("fix", *args)  # refused before any host is reached
+    assert r.returncode == ExitCode.USAGE, r.stdout + r.stderr
+    assert r.stderr.strip().splitlines() == [f"harborkit: error: {said}"], r.stderr
+    assert r.stdout == ""
+
+
+def test_a_fix_run_on_the_host_itself_holds_the_remote_applier_off(
+    lab: Lab, fresh: tuple[SshHost, SshHost]
+) -> None:
+    # harborkit run on the host locks /var/lib/harborkit/fix/.lock with flock and writes its pid
+    _, b = fresh
+    before = state(b)
+    b.exec("command -v flock && mkdir -p -m 700 /var/lib/harborkit/fix && rm -f /tmp/hk-held")
+    hold = (
+        "exec 9>>/var/lib/harborkit/fix/.lock; flock 9; echo $$ > /var/lib/harborkit/fix/.lock; "
+        ": > /tmp/hk-held; exec sleep 120"
+    )
+    holder = subprocess.Popen(
+        ["docker", "exec", b.container, "/bin/sh", "-c", hold], env=b.docker_env
+    )
+    pid = ""
+    try:
+        wait_for(b, "/tmp/hk-held")
+        pid = b.exec("cat /var/lib/harborkit/fix/.lock").strip()  # the sleep: exec kept it
+        r = fix(lab, "--host", b.target, *ONLY, "--apply")
+        assert r.returncode == ExitCode.FIX_LOCKED, r.stdout + r.stderr
+        assert r.stdout.splitlines() == [
+            "harborkit fix: node-b: refused: a harborkit fix run on the host holds "
+            f"/var/lib/harborkit/fix/.lock (pid {pid}): try again when it has finished "
+            "(nothing was changed)",
+            "summary: node-b locked",
+        ], r.stdout
+        assert state(b) == before and journals(b) == ""
+        assert b.exec(f"[ -h {STALE} ] || echo free").strip() == "free"
+    finally:
+        if pid:
+            b.exec(f"kill {pid} || true")
+        else:
+            holder.kill()
+        holder.wait(timeout=60)
+    r = fix(lab, "--host", b.target, *ONLY, "--apply")
+    assert r.returncode == 0 and "node-b: applied plan" in r.stdout, r.stdout + r.stderr
+    assert b.exec("cat /var/lib/harborkit/fix/.lock").strip() != pid  # the applier's pid now
