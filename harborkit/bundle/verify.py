@@ -8,7 +8,6 @@ then every member's bytes are hashed once, members spread over all cores
 from __future__ import annotations
 
 import hashlib
-import importlib
 import os
 import re
 import threading
@@ -60,7 +59,9 @@ from harborkit.bundle.tarsafe import (
     scan_tar_file,
 )
 
-READ_SIZE = 8 << 20
+#: bytes per read while hashing (hashlib lets go of the GIL for the whole buffer); one
+#: buffer per hashing thread
+READ_SIZE = 4 << 20
 #: the registry build's record of the source manifests (``from_registry.SOURCE_MANIFESTS``)
 SOURCE_MANIFESTS = f"{IMAGES_DIR}/source-manifests.json"
 #: SHA256SUMS is never read beyond 4 MiB (about 20,000 members) ...
@@ -84,13 +85,23 @@ class VerifyResult:
     parts: tuple[Path, ...] = ()  # the part files read, for a bundle in parts
 
 
+_BUFFERS = threading.local()
+
+
+def _buffer() -> memoryview:
+    """This thread's read buffer (one per hashing thread, reused for every member)."""
+    view: memoryview | None = getattr(_BUFFERS, "view", None)
+    if view is None:
+        view = _BUFFERS.view = memoryview(bytearray(READ_SIZE))
+    return view
+
+
 def _hash_member(source: BundleFile, member: Member, task: Task) -> str:
     h = hashlib.sha256()
-    buf = bytearray(min(READ_SIZE, max(member.size, 1)))
-    view = memoryview(buf)
+    view = _buffer()
     pos, end = member.offset, member.end
     while pos < end:
-        n = source.preadinto(view[: min(len(buf), end - pos)], pos)
+        n = source.preadinto(view[: min(len(view), end - pos)], pos)
         if n <= 0:
             raise BundleCorrupt(f"{source.display}: member {member.name} is truncated")
         h.update(view[:n])
@@ -135,8 +146,16 @@ def _verify(
     if scan.damaged_header_after:
         problems.append(f"unreadable tar header after member {scan.damaged_header_after}")
     sums, signed_by = _read_sums(path, source, scan, members, key, problems)
-    total = _hash_all(path, source, scan, members, sums, progress, problems)
-    meta, entries, checked = _check_documents(path, source, members, sums)
+    # the documents (schema checks: pure Python) are checked while the members are
+    # hashed (hashlib lets go of the GIL): a damaged member is still named first
+    with ThreadPoolExecutor(max_workers=1) as ex:
+        documents = ex.submit(_check_documents, path, source, members, sums)
+        try:
+            total = _hash_all(path, source, scan, members, sums, progress, problems)
+        except BaseException:
+            documents.cancel()
+            raise
+        meta, entries, checked = documents.result()
     return VerifyResult(
         path,
         meta,
@@ -202,9 +221,10 @@ def _hash_all(
     problems: list[str],
 ) -> int:
     """Hash every member against ``sums`` (all cores); :class:`BundleCorrupt` naming every
-    problem, those of the scan included. The bytes hashed."""
-    # the schema check needs jsonschema (~40 ms to import): import it while hashing
-    threading.Thread(target=importlib.import_module, args=("jsonschema",), daemon=True).start()
+    problem, those of the scan included. The bytes hashed.
+
+    The documents read for parsing are hashed again as read (what is parsed is what
+    was hashed), so checking them at the same time changes no outcome."""
     unsummed = (SUMS_NAME, SIGNATURE_NAME)
     to_hash = [m for m in scan.members if m.name not in unsummed and m.end <= scan.file_size]
     to_hash.sort(key=lambda m: m.size, reverse=True)

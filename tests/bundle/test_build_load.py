@@ -79,6 +79,24 @@ def test_each_layer_stored_once(built_bundle: Path, build_host: BuildHost) -> No
         assert data[f"{BLOB_DIR}/{lr.digest[7:]}"][:2] == b"\x1f\x8b"
 
 
+def test_every_layer_is_plain_gzip_of_its_diff_id(built_bundle: Path, tmp_path: Path) -> None:
+    """What the build's pipeline wrote (the save stream read in large pieces, blocks
+    compressed on every core): each layer blob is a gzip file GNU gzip reads whole, whose
+    bytes are the layer the image's diff id names, and whose name is its own sha256."""
+    meta = metadata_from_json(_members(built_bundle)[METADATA_NAME])
+    subprocess.run(["tar", "-xf", str(built_bundle), "-C", str(tmp_path)], check=True)
+    assert len(meta.layers) == 17
+    for lr in meta.layers:
+        blob = tmp_path / BLOB_DIR / lr.digest[7:]
+        assert hashlib.sha256(blob.read_bytes()).hexdigest() == lr.digest[7:]
+        out = subprocess.run(["gzip", "-dc", str(blob)], capture_output=True, check=True).stdout
+        assert (len(out), "sha256:" + hashlib.sha256(out).hexdigest()) == (
+            lr.uncompressed_size,
+            lr.diff_id,
+        ), lr.digest
+        assert subprocess.run(["gzip", "-t", str(blob)]).returncode == 0
+
+
 def test_verify_ok(built_bundle: Path) -> None:
     r = run_cli("bundle", "verify", str(built_bundle))
     assert r.returncode == 0, r.stderr

@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -1253,14 +1254,24 @@ def test_document_rewritten_after_it_was_hashed_is_not_parsed(
         name = "images/blobs/sha256/" + good.metadata["images"][0]["image_id"][7:]
     evil = _same_size_edit(good.member(name))
     real = verify_mod._hash_member
+    real_documents = verify_mod._check_documents
+    swapped = threading.Event()
 
     def hash_then_swap(source: object, member: object, task: object) -> str:
         out = real(source, member, task)  # type: ignore[arg-type]
         if member.name == name:  # type: ignore[attr-defined]
             _rewrite_in_place(good.path, name, evil)
+            swapped.set()
         return out
 
+    def documents_after_swap(*args: object) -> object:
+        # the documents are checked while the members are hashed: here only once the
+        # document was hashed and rewritten
+        assert swapped.wait(60)
+        return real_documents(*args)  # type: ignore[arg-type]
+
     monkeypatch.setattr(verify_mod, "_hash_member", hash_then_swap)
+    monkeypatch.setattr(verify_mod, "_check_documents", documents_after_swap)
     with pytest.raises(BundleCorrupt) as e:
         verify_mod.verify_bundle(good.path)
     now = hashlib.sha256(evil).hexdigest()[:16]

@@ -28,8 +28,18 @@ from harborkit.bundle.format import (
 from harborkit.bundle.tarsafe import check_installer, scan_tar, unsafe_name_reason
 from harborkit.bundle.verify import verify_bundle
 from harborkit.errors import ExitCode
-from tests.support.bundles import INSTALLER, INSTALLER_FILES, MANIFEST, make_parts, tgz
+from tests.support.bundles import (
+    INSTALLER,
+    INSTALLER_FILES,
+    MANIFEST,
+    Crafted,
+    craft_bundle,
+    crafted_images,
+    make_parts,
+    tgz,
+)
 from tests.support.cli import run_harborkit
+from tests.support.images import make_image, make_layer
 
 
 def hk(*args: str) -> subprocess.CompletedProcess[str]:
@@ -476,3 +486,106 @@ def test_load_refuses_an_existing_installer_file_before_the_daemon(tmp_path: Pat
         "without --install-dir\n",
     )
     assert (install / "harbor/prepare").read_text() == "mine\n"
+
+
+# --- one pass, all cores: every member is hashed whole -------------------------------
+
+
+@pytest.fixture(scope="module")
+def big_member_bundle(tmp_path_factory: pytest.TempPathFactory) -> Crafted:
+    """A bundle whose largest layer spans several of verify's read buffers."""
+    from harborkit.bundle import verify as verify_mod
+
+    big = make_layer([("big.bin", os.urandom(2 * verify_mod.READ_SIZE + 12345), 0o644)])
+    images = crafted_images()
+    images[0] = make_image(list(images[0].tags), [*images[0].layers, big])
+    return craft_bundle(tmp_path_factory.mktemp("big") / "big.tar", images=images)
+
+
+def _flip(src: Path, dst: Path, at: int) -> None:
+    raw = bytearray(src.read_bytes())
+    raw[at] ^= 0x01
+    dst.write_bytes(bytes(raw))
+
+
+def test_a_flipped_byte_anywhere_in_any_member_is_named(
+    big_member_bundle: Crafted, tmp_path: Path
+) -> None:
+    """Each member but SHA256SUMS (which names the others), flipped at its first, middle
+    and last byte and, in a member larger than a read buffer, on both sides of each
+    buffer's end: verify names exactly that member (the documents, checked while the
+    members are hashed, never speak first)."""
+    from harborkit.bundle import verify as verify_mod
+
+    good = big_member_bundle.path
+    assert verify_bundle(good).metadata.harbor_version == "v1.8.0"
+    step = verify_mod.READ_SIZE
+    with tarfile.open(good) as tf:
+        infos = [ti for ti in tf if ti.isreg() and ti.name != SUMS_NAME]
+    assert max(ti.size for ti in infos) > 2 * step
+    assert len(infos) == len(big_member_bundle.members) == 11
+    bad = tmp_path / "bad.tar"
+    for ti in infos:
+        spots = {0, ti.size // 2, ti.size - 1}
+        spots |= {k * step + d for k in (1, 2) for d in (-1, 0) if k * step + d < ti.size}
+        for spot in sorted(spots):
+            _flip(good, bad, ti.offset_data + spot)
+            with pytest.raises(BundleCorrupt) as e:
+                verify_bundle(bad)
+            assert e.value.message == f"bundle {bad} is corrupt: altered member {ti.name}", (
+                ti.name,
+                spot,
+            )
+
+
+def test_a_flipped_byte_in_a_large_member_fails_the_cli(
+    big_member_bundle: Crafted, tmp_path: Path
+) -> None:
+    good = big_member_bundle.path
+    with tarfile.open(good) as tf:
+        victim = max((ti for ti in tf if ti.isreg()), key=lambda ti: ti.size)
+    bad = tmp_path / "bad.tar"
+    _flip(good, bad, victim.offset_data + victim.size - 1)
+    refused(bad, ExitCode.BUNDLE_CORRUPT, f"bundle {bad} is corrupt: altered member {victim.name}")
+    r = hk("bundle", "verify", "-q", str(good))
+    assert (r.returncode, r.stderr) == (ExitCode.OK, "")
+
+
+@pytest.mark.parametrize("name", [METADATA_NAME, MANIFEST])
+def test_a_document_rewritten_after_it_was_checked_is_named_by_the_hash(
+    big_member_bundle: Crafted, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """The documents are checked while the members are hashed: a document rewritten in
+    place (same size) after its check and before its hash is still refused, as an
+    altered member (the other order is in test_hostile_bundles)."""
+    import threading
+
+    from harborkit.bundle import verify as verify_mod
+
+    b = tmp_path / "b.tar"
+    b.write_bytes(big_member_bundle.path.read_bytes())
+    data = big_member_bundle.member(name)
+    evil = data[:-1] + (b" " if data[-1:] != b" " else b"\n")
+    with tarfile.open(b) as tf:
+        at = tf.getmember(name).offset_data
+    checked = threading.Event()
+    real_documents, real_hash = verify_mod._check_documents, verify_mod._hash_member
+
+    def documents_then_rewrite(*args: object) -> object:
+        try:
+            return real_documents(*args)  # type: ignore[arg-type]
+        finally:
+            with open(b, "r+b") as f:
+                f.seek(at)
+                f.write(evil)
+            checked.set()
+
+    def hash_after(*args: object) -> str:
+        assert checked.wait(60)
+        return real_hash(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(verify_mod, "_check_documents", documents_then_rewrite)
+    monkeypatch.setattr(verify_mod, "_hash_member", hash_after)
+    with pytest.raises(BundleCorrupt) as e:
+        verify_bundle(b)
+    assert e.value.message == f"bundle {b} is corrupt: altered member {name}"
