@@ -480,7 +480,7 @@ def _long_functions(path: Path) -> list[str]:
     tree = ast.parse(path.read_text(), str(path))
     out = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             body = node.body[0].lineno, node.body[-1].end_lineno or node.body[-1].lineno
             if body[1] - body[0] + 1 > 80:
                 out.append(f"{path.relative_to(REPO)}:{node.lineno} {node.name}")

@@ -59,6 +59,7 @@ from harborkit.bundle.tarsafe import (
     check_installer,
     scan_tar_file,
 )
+from harborkit.compat import zip_strict
 
 READ_SIZE = 8 << 20
 #: the registry build's record of the source manifests (``from_registry.SOURCE_MANIFESTS``)
@@ -216,10 +217,9 @@ def _hash_all(
             parts_damage = ex.submit(source.damage)
             outside = ex.submit(outside_problems, source, scan)
             digests = dict(
-                zip(
+                zip_strict(
                     (m.name for m in to_hash),
                     ex.map(lambda m: _hash_member(source, m, task), to_hash),
-                    strict=True,
                 )
             )
     finally:
