@@ -311,3 +311,138 @@ def test_strenum_is_its_value() -> None:
     assert f"{_Fmt.table}" == "table"
     assert _Fmt("json") is _Fmt.json
     assert re.fullmatch(r"\w+", str(_Fmt.table))
+
+
+# --------------------------------------------------------------- typer and click of 3.9
+def _declared_names(fn: object) -> dict[str, set[str]]:
+    """Per parameter, the option names its ``Annotated[..., typer.Option(...)]`` declares."""
+    import inspect
+    import typing
+
+    from typer.models import OptionInfo
+
+    hints = typing.get_type_hints(inspect.unwrap(fn), include_extras=True)  # type: ignore[arg-type]
+    out: dict[str, set[str]] = {}
+    for name, hint in hints.items():
+        for info in getattr(hint, "__metadata__", ()):
+            if isinstance(info, OptionInfo):
+                decls = (info.default, *(info.param_decls or ()))
+                out[name] = {d for d in decls if isinstance(d, str) and d.startswith("-")}
+    return out
+
+
+def _commands(cmd: object, path: str = "harborkit") -> Iterator[tuple[str, object]]:
+    yield path, cmd
+    for name, sub in sorted(getattr(cmd, "commands", {}).items()):
+        yield from _commands(sub, f"{path} {name}")
+
+
+def test_typer_keeps_every_declared_option_name() -> None:
+    """On 3.9, typer 0.23 dropped Annotated from string annotations (every option lost
+    the names it declares); commands/annotations.py gives typer evaluated ones."""
+    import typer
+
+    from harborkit.commands.app import app
+
+    checked = 0
+    for path, cmd in _commands(typer.main.get_command(app)):
+        callback = getattr(cmd, "callback", None)
+        if callback is None:
+            continue
+        declared = _declared_names(inspect_unwrap(callback))
+        got = {p.name: set(p.opts) | set(p.secondary_opts) for p in cmd.params}  # type: ignore[attr-defined]
+        for name, names in declared.items():
+            assert names <= got.get(name, set()), f"{path}: {name} declares {names}"
+            checked += 1
+    assert checked > 40  # every command was looked at
+
+
+def inspect_unwrap(fn: object) -> object:
+    """typer wraps each callback; the function the command module wrote."""
+    import inspect
+
+    return inspect.unwrap(fn)  # type: ignore[arg-type]
+
+
+COMMAND_MODULE = """
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+app = typer.Typer()
+
+
+@app.command()
+def cmd(
+    name: Annotated[Optional[str], typer.Option("--name", "-n")] = None,
+    out: Annotated[Path, typer.Option("--output", "-o")] = Path("x"),
+    flag: bool = False,
+) -> Optional[int]:
+    return None
+"""
+
+
+def test_resolved_signature_is_evaluated_and_keeps_annotated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import inspect
+    import typing
+
+    import typer
+
+    from harborkit.commands.annotations import resolve
+
+    (tmp_path / "hk_cmd_mod.py").write_text(COMMAND_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import hk_cmd_mod  # type: ignore[import-not-found]
+
+    fn = hk_cmd_mod.cmd
+    assert isinstance(inspect.signature(fn).parameters["name"].annotation, str)
+    resolve(hk_cmd_mod.app)
+    params = inspect.signature(fn).parameters
+    assert typing.get_origin(params["name"].annotation) is typing.Annotated
+    assert typing.get_args(params["out"].annotation)[0] is Path
+    assert params["flag"].annotation is bool
+    assert params["out"].default == Path("x")
+    cmd = typer.main.get_command(hk_cmd_mod.app)
+    opts = {o for p in cmd.params for o in p.opts}
+    assert {"--name", "-n", "--output", "-o", "--flag"} <= opts
+
+
+@pytest.mark.parametrize(
+    ("argv", "shown"),
+    [
+        (["harborkit"], True),
+        (["harborkit", "bundle"], True),
+        (["harborkit", "check"], False),
+        (["harborkit", "bundle", "verify"], False),
+        (["harborkit", "--no-color"], False),
+        (["harborkit", "nosuch"], False),
+    ],
+)
+def test_help_for_no_args_of_old_click(
+    monkeypatch: pytest.MonkeyPatch, argv: list[str], shown: bool
+) -> None:
+    """click 8.1 prints the help of a bare group and returns 0: run_app exits 2 there."""
+    import sys
+
+    from harborkit.commands.app import app
+    from harborkit.commands.output import _help_for_no_args
+
+    monkeypatch.setattr(sys, "argv", argv)
+    assert _help_for_no_args(app) is shown
+
+
+@pytest.mark.parametrize("args", [[], ["bundle"]])
+def test_bare_group_shows_help_and_exits_2(args: list[str]) -> None:
+    import subprocess
+    import sys
+
+    r = subprocess.run(
+        [sys.executable, "-m", "harborkit", *args], capture_output=True, text=True, check=False
+    )
+    assert (r.returncode, r.stderr) == (2, "")
+    assert "Usage: harborkit" in r.stdout
