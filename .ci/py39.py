@@ -1,0 +1,163 @@
+"""`make test-py39`: the fast tests on a real Python 3.9 (issue 25 item 4).
+
+A Debian 11 (bullseye, python3 3.9) root made with ``debootstrap
+--variant=minbase`` is built once and cached as a tar under
+/var/cache/harborkit-tests by the same code that builds the sshd test hosts'
+image (tests/support/sshhost.py: one build at a time, under a lock, keyed by
+the recipe). Each run unpacks it into a fresh directory, copies this checkout
+in (without .venv, .work, .git), and in a chroot (resolv.conf copied, /proc
+mounted, pip's cache bind-mounted from the cache folder so later runs download
+nothing) makes a venv, ``pip install -e '.[test]'`` and runs the tests that need
+no dockerd, registry or sshd host. The unpacked root is removed afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tests.support.sshhost import CACHE, cached_root_tar  # noqa: E402
+
+SUITE = "bullseye"  # Debian 11: python3 is 3.9
+#: python3 and its venv, and the tools the fast tests run for real (as make system-deps
+#: installs them on the machine): static busybox for image layers, ssh, GNU time (bullseye
+#: has no minisign: the tests that run it skip)
+PACKAGES = (
+    "python3",
+    "python3-venv",
+    "ca-certificates",
+    "busybox-static",
+    "openssh-client",
+    "time",
+    "procps",
+    "iproute2",
+    "libxml2-utils",
+    "pigz",
+)
+#: commands run in the chroot after debootstrap; part of the cache key
+SETUP = (
+    "apt-get clean",
+    "rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /usr/share/doc/* /usr/share/man/*",
+)
+#: what runs without a daemon, an sshd host or the Debian tools of the host machine
+#: (the chroot has none of them): the fast selection of the suite
+PYTEST_ARGS = ("-m", "not daemon", "-p", "no:cacheprovider", "-q", "-rs")
+#: tests that hold the machine's Debian 12 tools to their behaviour, which bullseye's
+#: differ from (what they judge, harborkit, is the same on 3.9 and runs in make test)
+DESELECT = (
+    # coreutils 8.32's sha256sum -c does not take CRLF lines (9.1's does)
+    "tests/bundle/test_hostile_bundles.py::test_sums_with_crlf_lines_verifies_as_sha256sum_reads_it",
+)
+#: the proxy and index settings of the caller reach pip; nothing else of its environment does
+PASS_ENV = (
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "PIP_INDEX_URL",
+    "PIP_DEFAULT_TIMEOUT",
+    "PIP_TRUSTED_HOST",
+)
+#: the CA certificates this machine trusts (a TLS-inspecting proxy's CA among them) are
+#: copied over the root's own, and pip is told to use them rather than its certifi copy
+CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+
+
+def root_tar() -> Path:
+    return cached_root_tar("py39root", SUITE, PACKAGES, SETUP)
+
+
+def copy_tree(dest: Path) -> None:
+    """This checkout, as git sees the work tree, without the local state."""
+    dest.mkdir(parents=True)
+    excludes = [f"--exclude=./{d}" for d in (".venv", ".work", ".git", "mutants", "build", "dist")]
+    pack = subprocess.Popen(["tar", "-c", *excludes, "-C", str(REPO), "."], stdout=subprocess.PIPE)
+    subprocess.run(["tar", "-x", "-C", str(dest)], stdin=pack.stdout, check=True)
+    assert pack.stdout is not None
+    pack.stdout.close()
+    if pack.wait() != 0:
+        raise SystemExit("py39: copying the checkout failed")
+
+
+def run_in_root(root: Path, script: str) -> int:
+    env = ["HOME=/root", "PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "LANG=C.UTF-8"]
+    env += [f"PIP_CERT={CA_BUNDLE}", f"SSL_CERT_FILE={CA_BUNDLE}"]
+    env += [f"{k}={os.environ[k]}" for k in PASS_ENV if k in os.environ]
+    argv = ["chroot", str(root), "/usr/bin/env", "-i", *env, "/bin/sh", "-ec", script]
+    return subprocess.run(argv, check=False).returncode
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--build-only", action="store_true", help="build the cached root only")
+    parser.add_argument("pytest_args", nargs="*", help="test paths/options (default: the suite)")
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        raise SystemExit("py39: debootstrap and chroot need root")
+    started = time.monotonic()
+    try:
+        tar = root_tar()
+    except subprocess.CalledProcessError as e:
+        said = (e.stderr or b"").decode(errors="replace").strip().splitlines()
+        raise SystemExit(
+            f"py39: building the {SUITE} root failed: {said[-1] if said else e}"
+        ) from None
+    print(f"py39: root {tar} ({time.monotonic() - started:.0f} s)", flush=True)
+    if args.build_only:
+        return 0
+    pip_cache = CACHE / "py39-pip-cache"
+    pip_cache.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="hk-py39-"))
+    root = work / "root"
+    mounts: list[Path] = []
+    try:
+        root.mkdir()
+        subprocess.run(
+            ["tar", "--numeric-owner", "-x", "-C", str(root), "-f", str(tar)], check=True
+        )
+        copy_tree(root / "src")
+        shutil.copyfile("/etc/resolv.conf", root / "etc" / "resolv.conf")
+        if os.path.isfile(CA_BUNDLE):
+            shutil.copyfile(CA_BUNDLE, root / CA_BUNDLE.lstrip("/"))
+        subprocess.run(["mount", "-t", "proc", "proc", str(root / "proc")], check=True)
+        mounts.append(root / "proc")
+        (root / "root" / ".cache" / "pip").mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            ["mount", "--bind", str(pip_cache), str(root / "root/.cache/pip")], check=True
+        )
+        mounts.append(root / "root/.cache/pip")
+        deselect = [f"--deselect={t}" for t in DESELECT]
+        tests = " ".join(shlex.quote(a) for a in (*PYTEST_ARGS, *deselect, *args.pytest_args))
+        script = (
+            "python3 --version\n"
+            "python3 -m venv /venv\n"
+            "/venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip\n"
+            "/venv/bin/python -m pip install -q --disable-pip-version-check -e '/src[test]'\n"
+            f"cd /src && exec /venv/bin/python -m pytest {tests}\n"
+        )
+        rc = run_in_root(root, script)
+    finally:
+        for m in reversed(mounts):
+            subprocess.run(["umount", "-l", str(m)], check=False)
+        if any(os.path.ismount(m) for m in mounts):  # never delete through a mount
+            print(f"py39: left {work} in place: a mount under it is still there", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    print(f"py39: exit {rc} after {time.monotonic() - started:.0f} s", flush=True)
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
