@@ -1,14 +1,18 @@
 """What Python 3.10 and 3.11 added that harborkit uses, for Python 3.9 (issue 25).
 
 ``zip_strict`` is ``zip(..., strict=True)`` (3.10); ``StrEnum`` is ``enum.StrEnum``
-(3.11): members are str, and ``str()``/``format()`` give the value.
+(3.11): members are str, and ``str()``/``format()`` give the value; ``entry_points``
+is ``importlib.metadata.entry_points(group=...)`` (3.10), each with its ``.dist``.
 """
 
 from __future__ import annotations
 
 import enum
+import importlib.metadata
 import itertools
+import re
 import sys
+import types
 from collections.abc import Iterable, Iterator
 from typing import Any, TypeVar, overload
 
@@ -47,3 +51,23 @@ def _zip_strict(iterables: tuple[Iterable[Any], ...]) -> Iterator[tuple[Any, ...
         if any(v is end for v in row):
             raise ValueError("zip_strict(): arguments have different lengths")
         yield row
+
+
+def entry_points(group: str) -> list[importlib.metadata.EntryPoint]:
+    """The entry points of ``group``, one distribution of a name (the first on sys.path)
+    each, as 3.10's ``entry_points(group=)``; on 3.9 ``.dist.name`` is set on each too."""
+    if sys.version_info >= (3, 10):
+        return list(importlib.metadata.entry_points(group=group))
+    out: list[importlib.metadata.EntryPoint] = []
+    seen: set[str] = set()
+    for dist in importlib.metadata.distributions():
+        name = dist.metadata["Name"] or ""
+        key = re.sub(r"[-_.]+", "-", name).lower()
+        if key in seen:
+            continue
+        seen.add(key)
+        for ep in dist.entry_points:
+            if ep.group == group:
+                ep.dist = types.SimpleNamespace(name=name)  # 3.9's EntryPoint has no dist
+                out.append(ep)
+    return out

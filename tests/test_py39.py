@@ -157,8 +157,13 @@ def newer_api(tree: ast.AST) -> Iterator[tuple[int, str]]:
             kws = {k.arg for k in node.keywords}
             if node.func.id == "zip" and "strict" in kws:
                 yield node.lineno, "zip(strict=): use harborkit.compat.zip_strict"
+            if node.func.id == "entry_points" and kws:
+                yield node.lineno, "entry_points(group=): use harborkit.compat.entry_points"
             if node.func.id == "dataclass" and kws & {"slots", "kw_only", "match_args"}:
                 yield node.lineno, f"dataclass({', '.join(sorted(kws))})"
+        elif isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "entry_points":
+            if node.keywords:
+                yield node.lineno, "entry_points(group=): use harborkit.compat.entry_points"
         elif isinstance(node, (ast.Try,)) and type(node).__name__ == "TryStar":
             yield node.lineno, "except*"
 
@@ -252,6 +257,8 @@ def test_typer_union_is_found(code: str) -> None:
         "for a, b in zip(x, y, strict=True): pass\n",
         "@dataclass(frozen=True, slots=True)\nclass C: pass\n",
         "raise ExceptionGroup('x', [])\n",
+        "eps = importlib.metadata.entry_points(group='harborkit.checks')\n",
+        "eps = entry_points(group='harborkit.checks')\n",
     ],
 )
 def test_newer_api_is_found(code: str) -> None:
@@ -446,3 +453,13 @@ def test_bare_group_shows_help_and_exits_2(args: list[str]) -> None:
     )
     assert (r.returncode, r.stderr) == (2, "")
     assert "Usage: harborkit" in r.stdout
+
+
+def test_entry_points_name_their_distribution() -> None:
+    from harborkit.compat import entry_points
+
+    builtin = [e for e in entry_points("harborkit.checks") if e.name == "builtin"]
+    assert [(e.value, e.dist.name if e.dist else None) for e in builtin] == [
+        ("harborkit.checks:BUILTIN_CHECKS", "harborkit")
+    ]
+    assert entry_points("harborkit.no-such-group") == []
