@@ -60,6 +60,9 @@ KEYWORDS = ("-k", "not playbook and not ansible")
 DESELECT = (
     # coreutils 8.32's sha256sum -c does not take CRLF lines (9.1's does)
     "tests/bundle/test_hostile_bundles.py::test_sums_with_crlf_lines_verifies_as_sha256sum_reads_it",
+    # run /usr/sbin/dockerd itself (unmarked: they start no private daemon of the suite)
+    "tests/checks/test_daemon_json_dockerd.py::test_live_dockerd_agrees",
+    "tests/checks/test_daemon_json_dockerd.py::test_fix_of_the_guides_file_starts_dockerd",
     # chromium is not in the root (too big to install for six tests); the page's text is
     # checked by the other tests of the file, which run
     *(

@@ -463,3 +463,28 @@ def test_entry_points_name_their_distribution() -> None:
         ("harborkit.checks:BUILTIN_CHECKS", "harborkit")
     ]
     assert entry_points("harborkit.no-such-group") == []
+
+
+@pytest.mark.parametrize(
+    ("entry", "host", "covered"),
+    [
+        ("01.02.03.04/8", "1.2.3.4", False),  # 3.9.2 would read 1.0.0.0/8
+        ("1.2.3.04/8", "1.2.3.4", False),
+        ("::ffff:1.2.3.04/104", "1.2.3.4", False),
+        ("10.0.0.0/8", "10.0.0.01", False),  # the Harbor address itself
+        ("10.0.0.0/08", "10.1.2.3", True),  # Go reads /08 as /8
+        ("10.0.0.0/8", "10.1.2.3", True),
+        ("10.0.0.0/8", "10.0.0.10", True),  # a 0 that ends a part is no leading zero
+        ("fd00::0db8/64", "fd00::1", True),  # IPv6 hextets may have leading zeros
+    ],
+)
+def test_ipv4_leading_zeros_are_refused_on_every_python(
+    entry: str, host: str, covered: bool
+) -> None:
+    """Python 3.9.0-3.9.4 (Debian 11: 3.9.2) reads 01.2.3.4 as 1.2.3.4; dockerd (Go)
+    and later Pythons refuse it: harborkit judges as dockerd does on every Python."""
+    from harborkit.checks.dockerd_registry import _go_ip, covers
+
+    assert covers(entry, host, 5000) is covered
+    assert _go_ip("01.2.3.4") is False
+    assert _go_ip("1.2.3.4") is True
