@@ -160,6 +160,9 @@ def main() -> int:
         root.chmod(0o755)  # the tar's "." is debootstrap's mkdtemp (0700): nobody could run a thing
         copy_tree(root / "src")
         shutil.copyfile("/etc/resolv.conf", root / "etc" / "resolv.conf")
+        hosts = root / "etc" / "hosts"  # debootstrap writes none; the collector reads it
+        if not hosts.exists():
+            hosts.write_text("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
         if os.path.isfile(CA_BUNDLE):
             shutil.copyfile(CA_BUNDLE, root / CA_BUNDLE.lstrip("/"))
         subprocess.run(["mount", "-t", "proc", "proc", str(root / "proc")], check=True)
