@@ -132,7 +132,7 @@ def _prepare_images(n: int) -> list[tuple[str, bytes, dict[str, bytes]]]:
     base_raw, tops = _layer_sources(n)
     base_gz = igzip.compress(base_raw, 1)
     out = []
-    for ref, top_raw in zip(HARBOR_V180_IMAGES[:n], tops, strict=False):
+    for ref, top_raw in zip(HARBOR_V180_IMAGES[:n], tops):
         top_gz = igzip.compress(top_raw, 1)
         layers = [(base_raw, base_gz), (top_raw, top_gz)]
         config = json.dumps(

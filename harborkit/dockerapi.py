@@ -121,7 +121,7 @@ def is_timeout(e: BaseException) -> bool:
     seen = 0
     cur: BaseException | None = e
     while cur is not None and seen < 6:
-        if isinstance(cur, TimeoutError | socket.timeout):
+        if isinstance(cur, (TimeoutError, socket.timeout)):
             return True
         if type(cur).__name__ in {
             "ReadTimeoutError",
@@ -315,7 +315,7 @@ def daemon_errors(what: str) -> Iterator[None]:
     except Exception as e:
         import docker.errors
 
-        if isinstance(e, docker.errors.APIError | HarborkitError):
+        if isinstance(e, (docker.errors.APIError, HarborkitError)):
             raise
         raise _transport_error(e, what, CALL_TIMEOUT) from e
 

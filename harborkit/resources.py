@@ -40,7 +40,7 @@ def data_dir(kind: str) -> Path:
     found = _checkout(kind)
     if found is not None:
         return found
-    packaged = files("harborkit").joinpath("data", kind)
+    packaged = files("harborkit").joinpath("data").joinpath(kind)
     if isinstance(packaged, Path) and packaged.is_dir():
         return packaged
     raise EnvironmentProblem(

@@ -265,13 +265,13 @@ class _HTTPSConnection(http.client.HTTPSConnection):
         # by the socket timeout, so that is cut to the time left (then put back for reads).
         timeout = self.timeout
         left = [d.remaining() for d in getattr(_LOCAL, "deadlines", ())]
-        if left and isinstance(timeout, int | float):
+        if left and isinstance(timeout, (int, float)):
             self.timeout = max(0.05, min(timeout, *left))
         try:
             super().connect()
         finally:
             self.timeout = timeout
-        if self.sock is not None and isinstance(timeout, int | float):
+        if self.sock is not None and isinstance(timeout, (int, float)):
             self.sock.settimeout(timeout)
         _register(self)
 

@@ -18,14 +18,14 @@ import stat
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
 import yaml
 
 from harborkit.errors import HarborkitError, InputError
 from harborkit.resources import load_schema
 
-Key = tuple[str | int, ...]
+Key = tuple[Union[str, int], ...]
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,7 @@ LAYERS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             "harborkit.transfer",
             "harborkit.watch",
             "harborkit.textsafe",
+            "harborkit.compat",
         ),
     ),
 )
@@ -145,7 +146,7 @@ def import_edges(root: Path) -> list[Edge]:
         tree = ast.parse(path.read_text("utf-8"), str(path))
         rel = str(path.relative_to(root))
         for node in ast.walk(tree):
-            if not isinstance(node, ast.Import | ast.ImportFrom):
+            if not isinstance(node, (ast.Import, ast.ImportFrom)):
                 continue
             for name in _targets(node, module, path.name == "__init__.py"):
                 target = _resolve(name, modules)
@@ -284,7 +285,7 @@ def too_long(
         if rel in functions_ok:
             continue
         for node in ast.walk(ast.parse(text, str(path))):
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 body = _body_lines(node)
                 if body > max_function:
                     out.append(

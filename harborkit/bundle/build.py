@@ -40,6 +40,7 @@ from harborkit.bundle.progress import NullProgress, Progress, Task
 from harborkit.bundle.savestream import SaveReader
 from harborkit.bundle.tarstream import Readable, TarStreamReader
 from harborkit.bundle.writer import BuildResult, BundleWriter
+from harborkit.compat import zip_strict
 from harborkit.errors import HarborkitError
 
 #: members of the save stream up to this size (and not named */layer.tar) are kept in memory.
@@ -72,7 +73,7 @@ def _estimate_layers(api: Any, image_id: str, attrs: dict[str, Any]) -> tuple[tu
         hist = []
     sizes = [int(h.get("Size") or 0) for h in hist if int(h.get("Size") or 0) > 0]
     if diff_ids and len(sizes) == len(diff_ids):
-        return tuple(zip(diff_ids, sizes, strict=True))
+        return tuple(zip_strict(diff_ids, sizes))
     # fall back: the whole image size on its top layer (over-estimates shared bases)
     return tuple(
         (d, int(attrs.get("Size") or 0) if i == len(diff_ids) - 1 else 0)

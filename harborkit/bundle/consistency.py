@@ -177,7 +177,7 @@ def check_configs(
         want = [by_digest[d].diff_id for d in img.layers]
         if diff_ids != want:
             at = next(
-                (i for i, (a, b) in enumerate(zip(diff_ids, want, strict=False)) if a != b),
+                (i for i, (a, b) in enumerate(zip(diff_ids, want)) if a != b),
                 min(len(diff_ids), len(want)),
             )
             raise BundleCorrupt(

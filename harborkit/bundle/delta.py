@@ -29,6 +29,7 @@ from harborkit.bundle.format import (
 )
 from harborkit.bundle.parts import open_bundle_file
 from harborkit.bundle.tarsafe import scan_tar_file
+from harborkit.compat import zip_strict
 from harborkit.errors import ExitCode, HarborkitError, InputError
 
 
@@ -136,7 +137,7 @@ def plan_delta(base: BaseBundle, images: Iterable[tuple[str, Sequence[str]]]) ->
     keep: set[str] = set()
     used: dict[str, set[BaseImage]] = {}
     for _ref, diff_ids in images:
-        for d, c in zip(diff_ids, chain_ids(diff_ids), strict=True):
+        for d, c in zip_strict(diff_ids, chain_ids(diff_ids)):
             holder = chains.get(c)
             if holder is None:
                 keep.add(d)
@@ -217,7 +218,7 @@ def require_base(
     by_digest = {lr.digest: lr for lr in meta.layers}
     for img in meta.images:
         diff_ids = [by_digest[d].diff_id for d in img.layers]
-        for d, c in zip(img.layers, chain_ids(diff_ids), strict=True):
+        for d, c in zip_strict(img.layers, chain_ids(diff_ids)):
             if d in left_out and c not in held:
                 raise DeltaBaseMissing(
                     f"{head}: its base claims are inconsistent: layer {d[:19]} of "

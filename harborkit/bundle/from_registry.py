@@ -29,6 +29,7 @@ from harborkit.bundle.installer import installer_source
 from harborkit.bundle.manifest import BundleManifest
 from harborkit.bundle.progress import NullProgress, Progress
 from harborkit.bundle.writer import BundleWriter
+from harborkit.compat import zip_strict
 from harborkit.registry.cache import (
     CachedBlob,
     Ready,
@@ -108,7 +109,7 @@ def _resolve_all(
     images: list[SourceImage] = []
     blobs: dict[str, CachedBlob] = {}
     raw: dict[str, bytes] = {}
-    for name, ref, res in zip(spec.images, refs, resolved, strict=True):
+    for name, ref, res in zip_strict(spec.images, refs, resolved):
         for layer in res.layers:
             if layer.media_type and layer.media_type not in _GZIP_LAYER_TYPES:
                 raise UnsupportedManifest(
@@ -302,7 +303,7 @@ def _records(
     for img in images:
         diff_ids = _checked_diff_ids(img, blobs, cache, computed)
         usize = 0
-        for digest, diff_id in zip(img.layers, diff_ids, strict=True):
+        for digest, diff_id in zip_strict(img.layers, diff_ids):
             rec = layer_records.get(digest)
             if rec is None:
                 rec = LayerRecord(digest, diff_id, blobs[digest].size, computed[digest][1])
@@ -326,7 +327,7 @@ def _checked_diff_ids(
     diff_ids = config_diff_ids(cache_path(cache, img.config).read_bytes(), where)
     if len(diff_ids) != len(img.layers):
         raise ProtocolError(f"{where} lists {len(diff_ids)} diff_ids for {len(img.layers)} layers")
-    for i, (layer, diff_id) in enumerate(zip(img.layers, diff_ids, strict=True)):
+    for i, (layer, diff_id) in enumerate(zip_strict(img.layers, diff_ids)):
         if computed.get(layer, ("", 0))[0] != diff_id:  # kept beside the cache file? again
             fresh, usize = fresh_diff_id(blobs[layer], cache_path(cache, layer))
             computed[layer] = (fresh or "", usize or 0)

@@ -465,7 +465,7 @@ def load_bundle(
             if isinstance(e, HarborkitError) and cleanup.removed():
                 summary = f"{e.message}; rolled back: {cleanup.summary()}"
                 raise type(e)(summary, exit_code=e.exit_code) from e
-            if isinstance(e, HarborkitError | KeyboardInterrupt):
+            if isinstance(e, (HarborkitError, KeyboardInterrupt)):
                 raise
             raise LoadFailed(f"loading {path} failed: {dockerapi.short_reason(e)}") from e
     ids_now = {i.reference: i.image_id for i in meta.images}

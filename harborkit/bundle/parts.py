@@ -1,14 +1,13 @@
 """A bundle split into parts for removable media, written and read in one pass.
 
-``NAME.part-000``, ``NAME.part-001`` ... are consecutive byte ranges of the one
-bundle (``cat NAME.part-* > NAME`` gives it back exactly); ``NAME.parts.sha256``
-lists each part's sha256 in coreutils format (``sha256sum -c NAME.parts.sha256``).
+``NAME.part-000``, ``NAME.part-001`` ... are consecutive byte ranges of the one bundle
+(``cat NAME.part-* > NAME`` gives it back exactly); ``NAME.parts.sha256`` lists each
+part's sha256 in coreutils format (``sha256sum -c NAME.parts.sha256``).
 
-:class:`PartWriter` is a seekable binary sink the bundle writer writes into as
-into one file (it patches member headers in place); parts that are complete are
-hashed in the background while the build goes on. :class:`PartsReader` is a
-read-only seekable file over the parts, so verify, inspect and load read across
-them directly, and it names the part a problem lies in.
+:class:`PartWriter` is a seekable binary sink the bundle writer writes into as into one file
+(it patches member headers in place); parts that are complete are hashed in the background
+while the build goes on. :class:`PartsReader` is a read-only seekable file over the parts, so
+verify, inspect and load read across them directly, and it names the part a problem lies in.
 """
 
 from __future__ import annotations
@@ -21,8 +20,10 @@ import threading
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Union
 
 from harborkit.bundle.errors import BundleCorrupt, BundleUnreadable, OutputError
+from harborkit.compat import zip_strict
 from harborkit.errors import InputError
 from harborkit.fsutil import AtomicFile, temp_name
 
@@ -53,10 +54,9 @@ def _too_many_parts(final: Path) -> str:
 def parse_size(text: str) -> int:
     """``4G``, ``4700M``, ``4GiB``, ``1048576`` -> bytes.
 
-    ``K/M/G/T`` (and ``KB`` ...) are powers of 1000, as media are sold: ``4G`` fits
-    a FAT32 stick (which stops one byte short of 4 GiB) and ``4700M`` a 4.7 GB DVD.
-    ``KiB/MiB/GiB/TiB`` are powers of 1024. ASCII digits only, computed exactly
-    (no float), at most :data:`MAX_PART` bytes.
+    ``K/M/G/T`` (and ``KB`` ...) are powers of 1000, as media are sold: ``4G`` fits a FAT32 stick
+    (which stops one byte short of 4 GiB) and ``4700M`` a 4.7 GB DVD. ``KiB/MiB/GiB/TiB`` are powers
+    of 1024. ASCII digits only, computed exactly (no float), at most :data:`MAX_PART` bytes.
     """
     bad = f"--split-size {text!r}: expected a size such as 4G, 4700M or 4GiB"
     m = _SIZE_RE.match(text)
@@ -241,7 +241,7 @@ class PartWriter:
             todo = [i for i in range(len(self._fds)) if i not in self._digests or i in self._dirty]
         # what is left (the last parts, any a header patch touched) on all cores
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as ex:
-            for i, digest in zip(todo, ex.map(self._hash_part, todo), strict=True):
+            for i, digest in zip_strict(todo, ex.map(self._hash_part, todo)):
                 self._digests[i] = digest
         return [self._digests[i] for i in range(len(self._fds))]
 
@@ -251,7 +251,7 @@ class PartWriter:
         digests = self._finish_hashes()
         self.fsync()
         finals = [part_name(self.final, i) for i in range(len(self._fds))]
-        listing = "".join(f"{d}  {p.name}\n" for d, p in zip(digests, finals, strict=True))
+        listing = "".join(f"{d}  {p.name}\n" for d, p in zip_strict(digests, finals))
         lst = self._part_file(list_name(self.final).name)
         try:
             with os.fdopen(os.dup(lst.open()), "wb") as f:
@@ -419,7 +419,7 @@ class PartsReader(_Positioned):
         """Parts holding any of the bytes ``[start, end)``."""
         return [
             p
-            for p, s, n in zip(self.parts, self.starts, self.sizes, strict=True)
+            for p, s, n in zip_strict(self.parts, self.starts, self.sizes)
             if s < max(end, start + 1) and start < s + n
         ]
 
@@ -509,7 +509,7 @@ class PlainFile(_Positioned):
         return None
 
 
-BundleFile = PlainFile | PartsReader
+BundleFile = Union[PlainFile, PartsReader]
 
 
 def open_bundle_file(path: Path) -> BundleFile:
@@ -581,7 +581,7 @@ def open_parts(path: Path) -> PartsReader:
     sizes = [p.stat().st_size for p in parts]
     if len(sizes) > 1:
         full = max(sizes[:-1])
-        short = [p.name for p, s in zip(parts[:-1], sizes[:-1], strict=True) if s != full]
+        short = [p.name for p, s in zip_strict(parts[:-1], sizes[:-1]) if s != full]
         if short:
             raise BundleCorrupt(
                 f"bundle {base}: truncated part "

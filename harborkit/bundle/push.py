@@ -27,6 +27,7 @@ from harborkit.bundle.format import ImageRecord, blob_member
 from harborkit.bundle.from_registry import SOURCE_MANIFESTS, validate_source_manifests
 from harborkit.bundle.progress import NullProgress, Progress
 from harborkit.bundle.tarsafe import Member
+from harborkit.compat import zip_strict
 from harborkit.errors import InputError
 from harborkit.registry.endpoint import Endpoint
 from harborkit.registry.errors import NotFound
@@ -339,7 +340,7 @@ class _Pusher:
             self._task.done()
         outcomes = first + second
         uploaded = [
-            d for d, how in zip(self.first_repo, first, strict=True) if how is PushOutcome.UPLOADED
+            d for d, how in zip_strict(self.first_repo, first) if how is PushOutcome.UPLOADED
         ]
         return PushResult(
             images=tuple(pushed),

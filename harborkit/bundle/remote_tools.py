@@ -25,6 +25,7 @@ from harborkit.bundle.remote_base import CALL_TIMEOUT, MIN_RATE, Remote, q
 from harborkit.bundle.targets import TOOL_FOLDERS
 from harborkit.bundle.tools import target_path
 from harborkit.bundle.verify import VerifyResult
+from harborkit.compat import zip_strict
 
 _SHA = re.compile(r"[0-9a-f]{64}")
 
@@ -85,7 +86,7 @@ def plan_tools(
             seen.setdefault(int(idx), []).append((kind, value))
     return [
         _decide(remote, rec, t, seen.get(i, []), force)
-        for i, (rec, t) in enumerate(zip(records, targets, strict=True))
+        for i, (rec, t) in enumerate(zip_strict(records, targets))
     ]
 
 

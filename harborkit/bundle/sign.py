@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harborkit.bundle.errors import BundleError
+from harborkit.compat import zip_strict
 from harborkit.errors import ExitCode, InputError
 from harborkit.fsutil import atomic_write
 
@@ -200,7 +201,7 @@ def secret_key_to_text(
     ops, mem = limits
     plain = key.key_id + sk64 + _checksum(key.key_id, sk64)
     stream = _kdf_stream(password, salt, ops, mem, len(plain))
-    enc = bytes(a ^ b for a, b in zip(plain, stream, strict=True))
+    enc = bytes(a ^ b for a, b in zip_strict(plain, stream))
     body = _ALG + _KDF + _CHK + salt + struct.pack("<QQ", ops, mem) + enc
     return f"{_COMMENT}minisign encrypted secret key\n{base64.b64encode(body).decode()}\n"
 
@@ -367,7 +368,7 @@ def load_secret_key(path: Path, password: str | None = None) -> SecretKey:
             stream = _kdf_stream(pw, salt, ops, mem, len(enc))
         except (ValueError, MemoryError, OverflowError) as e:
             raise KeyFileError(f"{path}: cannot derive its key with scrypt: {e}") from e
-        plain = bytes(a ^ b for a, b in zip(enc, stream, strict=True))
+        plain = bytes(a ^ b for a, b in zip_strict(enc, stream))
         if _checksum(plain[:8], plain[8:72]) != plain[72:]:
             raise KeyFileError(f"wrong password for secret key {path}")
     else:

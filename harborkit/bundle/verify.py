@@ -58,6 +58,7 @@ from harborkit.bundle.tarsafe import (
     check_installer,
     scan_tar_file,
 )
+from harborkit.compat import zip_strict
 
 #: bytes per read while hashing (hashlib lets go of the GIL for the whole buffer); one
 #: buffer per hashing thread
@@ -236,10 +237,9 @@ def _hash_all(
             parts_damage = ex.submit(source.damage)
             outside = ex.submit(outside_problems, source, scan)
             digests = dict(
-                zip(
+                zip_strict(
                     (m.name for m in to_hash),
                     ex.map(lambda m: _hash_member(source, m, task), to_hash),
-                    strict=True,
                 )
             )
     finally:

@@ -10,10 +10,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Union
 
-Number = int | float
-Value = Number | str | list[Number | str]
+from harborkit.compat import zip_strict
+
+Number = Union[int, float]
+Value = Union[Number, str, list[Union[Number, str]]]
 
 _SYMBOL = {"eq": "=", "ge": ">=", "le": "<=", "in": "one of", "ignore": "(ignored)"}
 
@@ -22,7 +24,7 @@ def parse_scalar(text: Any) -> Number | str:
     """``"65536"`` -> 65536, ``"unlimited"``/``"infinity"``/``-1`` stay meaningful."""
     if isinstance(text, bool):
         return int(text)
-    if isinstance(text, int | float):
+    if isinstance(text, (int, float)):
         return text
     s = str(text).strip()
     if s.lower() in ("unlimited", "infinity"):
@@ -65,14 +67,14 @@ def satisfies(op: str, expected: Any, actual: Any) -> bool:
     if isinstance(exp, list) or isinstance(act, list):
         el = exp if isinstance(exp, list) else [exp]
         al = act if isinstance(act, list) else [act]
-        return len(el) == len(al) and all(_cmp(op, e, a) for e, a in zip(el, al, strict=True))
+        return len(el) == len(al) and all(_cmp(op, e, a) for e, a in zip_strict(el, al))
     return _cmp(op, exp, act)
 
 
 def show(value: Any) -> str:
     if isinstance(value, float) and math.isinf(value):
         return "unlimited"
-    if isinstance(value, list | tuple):
+    if isinstance(value, (list, tuple)):
         return " ".join(show(v) for v in value)
     return str(value)
 

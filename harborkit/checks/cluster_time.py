@@ -72,7 +72,9 @@ class ClocksAgree(ClusterCheck):
         for host, k in clocks:
             delta = k.offset - median
             off = abs(delta) - k.uncertainty > tolerance / 2 and not in_tolerance
-            when = dt.datetime.fromtimestamp(k.host_time, dt.UTC).isoformat(timespec="milliseconds")
+            when = dt.datetime.fromtimestamp(k.host_time, dt.timezone.utc).isoformat(
+                timespec="milliseconds"
+            )
             doubt = f" (± {k.uncertainty:.3f} s)" if k.uncertainty else ""
             findings.append(
                 Finding(

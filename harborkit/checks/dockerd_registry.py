@@ -21,7 +21,7 @@ def _network(entry: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None
         return None
     address, _, bits = entry.partition("/")
     bits = _no_leading_zeros(bits)  # Go reads "/0008" as /8
-    if len(bits) > 3:
+    if len(bits) > 3 or _leading_zero_octet(address):
         return None
     try:
         net = ipaddress.ip_network(f"{address}/{bits}", strict=False)
@@ -32,6 +32,13 @@ def _network(entry: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None
         # Go keeps an IPv4-mapped network as IPv4: dockerd lists ::ffff:1.2.3.4/104 as 1.0.0.0/8
         return ipaddress.ip_network(f"{mapped}/{net.prefixlen - 96}")
     return net
+
+
+def _leading_zero_octet(address: str) -> bool:
+    """An IPv4 part with a leading zero (``01.2.3.4``, ``::ffff:1.2.3.04``): Go and Python
+    3.9.5+ refuse the address, Python 3.9.0-3.9.4 (Debian 11's 3.9.2) reads 01 as 1."""
+    tail = address.rsplit(":", 1)[-1]
+    return "." in tail and any(len(p) > 1 and p.startswith("0") for p in tail.split("."))
 
 
 def _no_leading_zeros(digits: str) -> str:
@@ -57,8 +64,11 @@ def covers(entry: str, hostname: str, port: int) -> bool:
     net = _network(e)
     if net is None:
         return False
+    host = hostname.removeprefix("[").removesuffix("]")
+    if _leading_zero_octet(host):
+        return False
     try:  # an IPv6 Harbor given in brackets ([fd00::5]:5000) is that address
-        return ipaddress.ip_address(hostname.removeprefix("[").removesuffix("]")) in net
+        return ipaddress.ip_address(host) in net
     except ValueError:
         return False
 
@@ -76,7 +86,7 @@ _ASCII_DIGITS = re.compile(r"[0-9]+")
 
 def _go_ip(text: str) -> bool:
     """Go's ``net.ParseIP``: a dotted IPv4 (no leading zeros) or an IPv6 address, no zone."""
-    if "%" in text or not text.isascii():
+    if "%" in text or not text.isascii() or _leading_zero_octet(text):
         return False
     try:
         ipaddress.ip_address(text)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from harborkit.checks import _services
 from harborkit.checks._compare import describe, parse_scalar, satisfies, show
 from harborkit.checks._parse import ULLONG_MAX, strtol, strtoul
+from harborkit.compat import zip_strict
 from harborkit.model.check import Check, CheckContext, Finding, Outcome, Severity, SkipCheck, Status
 
 if TYPE_CHECKING:
@@ -425,7 +426,7 @@ def parse_proc_limits(text: str) -> dict[str, tuple[float | int, float | int]]:
         m = re.match(r"^(\S.*?)\s{2,}(\S+)\s+(\S+)", line)
         if m:
             soft, hard = (parse_scalar(v) for v in m.group(2, 3))
-            if isinstance(soft, int | float) and isinstance(hard, int | float):
+            if isinstance(soft, (int, float)) and isinstance(hard, (int, float)):
                 out[m.group(1)] = (soft, hard)
     return out
 
@@ -490,7 +491,7 @@ class DockerdLimits(Check):
                         )
                     )
                     continue
-                for label, actual in zip(("soft", "hard"), rows[row], strict=True):
+                for label, actual in zip_strict(("soft", "hard"), rows[row]):
                     op, value = spec["op"], spec["value"]
                     ok = satisfies(op, parse_scalar(value), actual)
                     want = describe(op, value)

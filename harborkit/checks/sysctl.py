@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from harborkit.checks._compare import describe, satisfies
 from harborkit.checks._parse import kernel_numbers
+from harborkit.compat import zip_strict
 from harborkit.model.check import (
     Check,
     CheckContext,
@@ -161,7 +162,7 @@ def _wanted_value(spec: dict[str, Any], current: str | None) -> str:
             cur = current.split()
             if len(cur) == len(value) and all(c.lstrip("-").isdigit() for c in cur):
                 pick = max if op == "ge" else min
-                return " ".join(str(pick(int(c), int(v))) for c, v in zip(cur, value, strict=True))
+                return " ".join(str(pick(int(c), int(v))) for c, v in zip_strict(cur, value))
         return " ".join(str(v) for v in value)
     return str(value)
 

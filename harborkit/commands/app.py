@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -52,3 +53,8 @@ def _root(
 
 app.command()(check)
 app.command()(collect)
+
+if sys.version_info < (3, 10):  # typer evaluates the annotations itself on 3.10+ only
+    from harborkit.commands.annotations import resolve
+
+    resolve(app)

@@ -47,6 +47,7 @@ from harborkit.commands.options import (
     validate,
 )
 from harborkit.commands.output import emit
+from harborkit.compat import zip_strict
 from harborkit.report import OutputFormat
 
 if TYPE_CHECKING:
@@ -246,7 +247,7 @@ def _audit_sysroots(run: _Run, out: ReportOptions) -> NoReturn:
     # each sysroot's own --harbor-config/--install-dir, checked before anything runs
     per_root = {
         id(h): root_options(h, run.profile.data, audit.harbor_config, audit.install_dir, r)
-        for h, r in zip(sysroots, audit.roots, strict=True)
+        for h, r in zip_strict(sysroots, audit.roots)
     }
     fleet = run.session(None, CheckOptions())
     emit(run_fleet(fleet, sysroots, options=lambda h: per_root[id(h)]), out)

@@ -14,6 +14,7 @@ import typer
 
 from harborkit.commands.options import RemoteOptions
 from harborkit.commands.output import one as _one
+from harborkit.compat import zip_strict
 from harborkit.errors import ExitCode
 from harborkit.fix.remote import JOURNAL
 
@@ -98,7 +99,7 @@ def run_each(
     with ssh_session() as (control, conns):
         for _name, t in targets:
             conns.append(_connection(remote, t, control))
-        work = [(c, name) for c, (name, _) in zip(conns, targets, strict=True)]
+        work = [(c, name) for c, (name, _) in zip_strict(conns, targets)]
         with ThreadPoolExecutor(max_workers=max(1, min(remote.forks, len(work)))) as pool:
             return list(pool.map(lambda w: one(*w), work))
 

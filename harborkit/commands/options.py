@@ -9,7 +9,6 @@ which is what the rest of the command receives.
 
 from __future__ import annotations
 
-import enum
 import math
 import os
 import stat
@@ -20,13 +19,14 @@ from typing import Annotated, Optional
 
 import typer
 
+from harborkit.compat import StrEnum
 from harborkit.errors import InputError
 from harborkit.report import OutputFormat
 
 # --------------------------------------------------------------- check and fix: what to audit
 #: ``--harbor``, one wording for ``check`` and ``fix``
 HarborOption = Annotated[
-    str | None,
+    Optional[str],
     typer.Option(
         "--harbor",
         help="Harbor's address (http(s)://HOST[:PORT] or HOST[:PORT]) for hosts without "
@@ -34,7 +34,7 @@ HarborOption = Annotated[
     ),
 ]
 CheckProfileOpt = Annotated[
-    Path | None,
+    Optional[Path],
     typer.Option(
         "--profile",
         "-p",
@@ -42,11 +42,11 @@ CheckProfileOpt = Annotated[
     ),
 ]
 FixProfileOpt = Annotated[
-    Path | None,
+    Optional[Path],
     typer.Option("--profile", "-p", help="Baseline profile (YAML); default: the built-in one."),
 ]
 CheckRootsOpt = Annotated[
-    list[str] | None,
+    Optional[list[str]],
     typer.Option(
         "--root",
         help="Audit a sysroot folder (etc/, proc/sys/ ...) instead of this machine; "
@@ -54,19 +54,19 @@ CheckRootsOpt = Annotated[
     ),
 ]
 FixRootOpt = Annotated[
-    str | None,
+    Optional[str],
     typer.Option("--root", help="Fix a sysroot folder instead of this machine (no commands run)."),
 ]
 CheckHarborConfigOpt = Annotated[
-    str | None,
+    Optional[str],
     typer.Option("--harbor-config", help="harbor.yml to check (a path on the audited host)."),
 ]
 FixHarborConfigOpt = Annotated[
-    str | None,
+    Optional[str],
     typer.Option("--harbor-config", help="harbor.yml to check (a path on the host)."),
 ]
 CheckInstallDirOpt = Annotated[
-    str | None,
+    Optional[str],
     typer.Option(
         "--install-dir",
         help="Harbor folder holding harbor.yml, or the folder 'bundle load --install-dir' "
@@ -74,37 +74,37 @@ CheckInstallDirOpt = Annotated[
     ),
 ]
 FixInstallDirOpt = Annotated[
-    str | None,
+    Optional[str],
     typer.Option("--install-dir", help="Harbor installer folder holding harbor.yml."),
 ]
 CheckNodeOpt = Annotated[
-    list[str] | None,
+    Optional[list[str]],
     typer.Option("--node", help="Cluster node NAME=ADDRESS that must resolve (repeatable)."),
 ]
 FixNodeOpt = Annotated[
-    list[str] | None,
+    Optional[list[str]],
     typer.Option("--node", help="Cluster node NAME=ADDRESS for /etc/hosts (repeatable)."),
 ]
 CheckOnlyOpt = Annotated[
-    list[str] | None,
+    Optional[list[str]],
     typer.Option(
         "--only", help="Run only these check ids or groups (repeatable, comma-separated)."
     ),
 ]
 FixOnlyOpt = Annotated[
-    list[str] | None,
+    Optional[list[str]],
     typer.Option("--only", help="Fix only these check ids or groups (comma-separated)."),
 ]
 CheckSkipOpt = Annotated[
-    list[str] | None,
+    Optional[list[str]],
     typer.Option("--skip", help="Skip these check ids or groups (repeatable, comma-separated)."),
 ]
 FixSkipOpt = Annotated[
-    list[str] | None,
+    Optional[list[str]],
     typer.Option("--skip", help="Leave these check ids or groups alone (comma-separated)."),
 ]
 WaiversOpt = Annotated[
-    Path | None,
+    Optional[Path],
     typer.Option("--waivers", help="YAML file of accepted failures: id, reason, optional expires."),
 ]
 
@@ -112,7 +112,7 @@ WaiversOpt = Annotated[
 ListChecksOpt = Annotated[bool, typer.Option("--list", help="List the installed checks and exit.")]
 FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="Report format.")]
 OutputOpt = Annotated[
-    Path | None,
+    Optional[Path],
     typer.Option("--output", "-o", help="Write the report to FILE (atomically) instead of stdout."),
 ]
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Count warnings as failures.")]
@@ -123,26 +123,28 @@ NoColorOpt = Annotated[bool, typer.Option("--no-color", help="No colours in the 
 
 # --------------------------------------------------------------- check: other machines
 HostsOpt = Annotated[
-    list[str] | None,
+    Optional[list[str]],
     typer.Option(
         "--host",
         help="Audit [ssh://][USER@]HOST[:PORT] over SSH (repeatable, comma-separated).",
     ),
 ]
 SnapshotOpt = Annotated[
-    list[str] | None,
+    Optional[list[str]],
     typer.Option("--snapshot", help="Judge a snapshot FILE, or a DIR of *.hksnap files."),
 ]
 InventoryOpt = Annotated[
-    str | None,
+    Optional[str],
     typer.Option("--inventory", "-i", help="Audit the hosts of an Ansible inventory (INI/YAML)."),
 ]
 LimitOpt = Annotated[
-    str | None,
+    Optional[str],
     typer.Option("--limit", "-l", help="Inventory hosts or groups to audit (Ansible pattern)."),
 ]
 ForksOpt = Annotated[int, typer.Option("--forks", help="Hosts audited in parallel.")]
-SshConfigOpt = Annotated[str | None, typer.Option("--ssh-config", help="ssh_config file (ssh -F).")]
+SshConfigOpt = Annotated[
+    Optional[str], typer.Option("--ssh-config", help="ssh_config file (ssh -F).")
+]
 BecomeOpt = Annotated[bool, typer.Option("--become", help="Collect as root through sudo -n.")]
 ConnectTimeoutOpt = Annotated[
     float, typer.Option("--connect-timeout", help="SSH connect timeout in seconds.")
@@ -168,19 +170,19 @@ PhaseOpt = Annotated[
     str, typer.Option("--phase", help="pre: before the install; post: the running Harbor; all.")
 ]
 SmokeOpt = Annotated[
-    str | None, typer.Option("--smoke", help="post: push/pull round trip in PROJECT.")
+    Optional[str], typer.Option("--smoke", help="post: push/pull round trip in PROJECT.")
 ]
 HarborUserOpt = Annotated[
-    str | None,
+    Optional[str],
     typer.Option("--harbor-user", help="post: Harbor user (password: HARBORKIT_HARBOR_PASSWORD)."),
 ]
-CaOpt = Annotated[str | None, typer.Option("--ca", help="post: CA file for Harbor's https.")]
+CaOpt = Annotated[Optional[str], typer.Option("--ca", help="post: CA file for Harbor's https.")]
 ReplicationTargetOpt = Annotated[
-    list[str] | None,
+    Optional[list[str]],
     typer.Option("--replication-target", help="post: replication registry URL (repeatable)."),
 ]
 ReplicationUserOpt = Annotated[
-    str | None,
+    Optional[str],
     typer.Option("--replication-user", help="post: user at the replication targets."),
 ]
 
@@ -198,7 +200,7 @@ class PostOptions:
 
 
 # --------------------------------------------------------------- fix: plan, apply, journal
-class FixFormat(enum.StrEnum):
+class FixFormat(StrEnum):
     """What ``fix --format`` writes."""
 
     diff = "diff"
@@ -210,7 +212,7 @@ ApplyOpt = Annotated[
     bool, typer.Option("--apply", help="Make the changes (journaled), then check again.")
 ]
 PlanIdOpt = Annotated[
-    str | None,
+    Optional[str],
     typer.Option("--plan", help="With --apply: refuse unless the plan is still this id."),
 ]
 RestartDockerOpt = Annotated[
@@ -231,7 +233,7 @@ BreakLockOpt = Annotated[
     ),
 ]
 JournalDirOpt = Annotated[
-    Path | None,
+    Optional[Path],
     typer.Option("--journal-dir", help="Journal folder (default /var/lib/harborkit/fix)."),
 ]
 FixFormatOpt = Annotated[
@@ -239,10 +241,10 @@ FixFormatOpt = Annotated[
     typer.Option("--format", "-f", help="diff (default), sh script or ansible playbook."),
 ]
 FixOutputOpt = Annotated[
-    Path | None, typer.Option("--output", "-o", help="Write the sh/ansible output to FILE.")
+    Optional[Path], typer.Option("--output", "-o", help="Write the sh/ansible output to FILE.")
 ]
 JournalIdArg = Annotated[
-    str | None, typer.Argument(metavar="ID", help="Journal id for --rollback.")
+    Optional[str], typer.Argument(metavar="ID", help="Journal id for --rollback.")
 ]
 
 # --------------------------------------------------------------- collect: the snapshot collector
@@ -251,17 +253,17 @@ ScriptOpt = Annotated[
     typer.Option("--script", help="Print the collector (POSIX sh) to run on a host."),
 ]
 CollectProfileOpt = Annotated[
-    Path | None,
+    Optional[Path],
     typer.Option("--profile", "-p", help="Profile whose facts to gather (default: built-in)."),
 ]
 CollectHarborConfigOpt = Annotated[
-    str | None, typer.Option("--harbor-config", help="harbor.yml path on the host.")
+    Optional[str], typer.Option("--harbor-config", help="harbor.yml path on the host.")
 ]
 CollectInstallDirOpt = Annotated[
-    str | None, typer.Option("--install-dir", help="Harbor installer folder on the host.")
+    Optional[str], typer.Option("--install-dir", help="Harbor installer folder on the host.")
 ]
 CollectNodeOpt = Annotated[
-    list[str] | None,
+    Optional[list[str]],
     typer.Option("--node", help="Cluster node NAME=ADDRESS whose name to resolve."),
 ]
 

@@ -84,10 +84,14 @@ def run_app(app: typer.Typer) -> NoReturn:
     try:
         from typer._click.exceptions import NoArgsIsHelpError, UsageError
     except ImportError:  # pragma: no cover - typer versions that use click itself
-        from click.exceptions import NoArgsIsHelpError, UsageError  # type: ignore[no-redef,assignment]
+        from click.exceptions import UsageError  # type: ignore[assignment,no-redef]
+
+        NoArgsIsHelpError = _old_click_no_args_error()  # type: ignore[assignment,misc]
 
     try:
         code = app(prog_name="harborkit", standalone_mode=False)
+        if code in (0, None) and NoArgsIsHelpError is _ShownHelp and _help_for_no_args(app):
+            sys.exit(ExitCode.USAGE)  # click < 8.2 (Python 3.9) showed the help and said 0
         sys.exit(code if isinstance(code, int) else 0)
     except NoArgsIsHelpError:
         sys.exit(ExitCode.USAGE)  # the help was shown
@@ -103,3 +107,28 @@ def run_app(app: typer.Typer) -> NoReturn:
     except KeyboardInterrupt:
         print("harborkit: interrupted", file=sys.stderr)
         sys.exit(ExitCode.INTERRUPTED)
+
+
+class _ShownHelp(Exception):
+    """Stands in for click 8.2's NoArgsIsHelpError, which click 8.1 (Python 3.9) lacks."""
+
+
+def _old_click_no_args_error() -> type[Exception]:
+    try:
+        from click.exceptions import NoArgsIsHelpError
+
+        return NoArgsIsHelpError  # type: ignore[no-any-return]
+    except ImportError:
+        return _ShownHelp
+
+
+def _help_for_no_args(app: typer.Typer) -> bool:
+    """Whether the command line names only commands whose help shows without arguments:
+    click 8.1 prints that help and returns 0, click 8.2 raises NoArgsIsHelpError."""
+    cmd: object = typer.main.get_command(app)
+    for arg in sys.argv[1:]:
+        sub = getattr(cmd, "commands", {}).get(arg)
+        if sub is None:
+            return False
+        cmd = sub
+    return bool(getattr(cmd, "no_args_is_help", False))

@@ -99,7 +99,7 @@ def run_remote(
         trips = {c.label: c.round_trips for c in conns}
         fetched = {c.label: list(c.fetched) for c in conns}
         ssh_reports = report.hosts[first_ssh : first_ssh + len(conns)]
-        by_name = {r.host: c.target for r, c in zip(ssh_reports, conns, strict=False)}
+        by_name = {r.host: c.target for r, c in zip(ssh_reports, conns)}
     lines = [msg for _, msg in failures.items.values()]  # each names its host or file
     # hosts that failed in ways the backends did not classify (cluster's own Unreachable)
     known = set(failures.items)
@@ -208,7 +208,7 @@ def _name_targets(
     counts: dict[str, int] = {}
     for rep in hosts:
         counts[rep.host.lower()] = counts.get(rep.host.lower(), 0) + 1
-    for i, (rep, conn) in enumerate(zip(ssh_reports, conns, strict=False)):
+    for i, (rep, conn) in enumerate(zip(ssh_reports, conns)):
         notes = [f"target: {_where(conn)} over SSH (given as {conn.target.destination})"]
         notes += [
             f"also given as {d}: the same target, audited once"

@@ -60,6 +60,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from typing import Union
 
 from harborkit import __version__
 from harborkit.engine import audit
@@ -106,7 +107,7 @@ class Deferred:
     open: Callable[[], Host]
 
 
-Target = Host | Unreachable | Deferred
+Target = Union[Host, Unreachable, Deferred]
 
 
 def builtin_cluster_checks() -> list[type[ClusterCheck]]:
@@ -152,7 +153,7 @@ class ClusterReport:
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def unreachable_report(u: Unreachable, profile_name: str, profile_path: str) -> Report:
@@ -170,7 +171,7 @@ def unreachable_report(u: Unreachable, profile_name: str, profile_path: str) -> 
 
 
 def _target_name(t: Target) -> str:
-    if isinstance(t, Unreachable | Deferred):
+    if isinstance(t, (Unreachable, Deferred)):
         return t.name
     try:
         return t.name

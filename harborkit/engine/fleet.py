@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from harborkit.collect.snapshot import SnapshotError, read_file
+from harborkit.compat import zip_strict
 from harborkit.engine import audit
 from harborkit.engine.audit import Session
 from harborkit.engine.cluster import Deferred, Target, Unreachable
@@ -126,7 +127,7 @@ def ssh_targets(
     target audited, in order."""
     conns = [SshConnection(t, ssh, control) for t in targets]
     with ThreadPoolExecutor(max_workers=max(1, min(forks, len(conns)))) as pool:
-        for conn, where in zip(conns, pool.map(SshConnection.resolve, conns), strict=True):
+        for conn, where in zip_strict(conns, pool.map(SshConnection.resolve, conns)):
             conn.resolved = where
     kept: list[SshConnection] = []
     first: dict[object, SshConnection] = {}

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import EntryPoint
 from typing import Any
 
+from harborkit.compat import entry_points
 from harborkit.model.check import Check
 from harborkit.model.cluster import ClusterCheck
 
@@ -66,7 +67,7 @@ def discover_cluster() -> tuple[list[type[ClusterCheck]], list[PluginFailure]]:
 def _load(group: str, base: type) -> tuple[list[tuple[Any, str]], list[PluginFailure]]:
     """The classes of an entry-point group with the distribution of each."""
     eps = sorted(
-        entry_points(group=group),
+        entry_points(group),
         key=lambda e: (_dist_name(e) != "harborkit", _dist_name(e), e.name),
     )
     checks: list[tuple[Any, str]] = []

@@ -200,7 +200,7 @@ def run_checks(
     ``also_known``: ids of checks run elsewhere (the cross-node checks of a
     cluster run) that a waiver may name without being "no installed check"."""
     today = today or dt.date.today()
-    started = dt.datetime.now(dt.UTC)
+    started = dt.datetime.now(dt.timezone.utc)
     t0 = time.perf_counter()
     source = {lc.cls.id: lc.source for lc in loaded}
     chosen = _order([lc.cls for lc in loaded if selection.picks(lc.cls)])

@@ -145,7 +145,7 @@ def apply_plan(
     jid = new_id(target)
     journal = Journal(
         jid,
-        dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
         host_name,
         target.root,
         plan_id,

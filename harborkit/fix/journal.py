@@ -471,7 +471,7 @@ def new_id(target: Target) -> str:
     """A journal id that sorts after every journal there (``--rollback`` without an
     id takes the last by name): two applies within one second get increasing
     suffixes, not two random ones. Called under the journal folder's lock."""
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     base = journal_base(target, create=False)
     if base is None:
         return f"{stamp}-{secrets.token_hex(3)}"

@@ -205,7 +205,7 @@ def rollback(target: Target, jid: str | None) -> RolledBack:
             ) from e
         journal.state = "rolled-back"
         journal.rolled_back = (
-            dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+            dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
         )
         save(jo, journal)
         mark_complete(jo)

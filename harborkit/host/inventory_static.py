@@ -9,7 +9,7 @@ import shlex
 from collections import ChainMap
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
 from harborkit.errors import InputError
 from harborkit.host import inventory_io as io
@@ -298,7 +298,7 @@ class _Merge:
 
 
 # ---- static YAML
-_Key = tuple[str | int, ...]
+_Key = tuple[Union[str, int], ...]
 #: a group still to read: its name, its node, where it is
 _Todo = tuple[str, Any, _Key]
 

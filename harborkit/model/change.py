@@ -14,6 +14,7 @@ import hashlib
 import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Union
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ class ManualStep:
     reason: str
 
 
-Change = FileChange | Command | ManualStep
+Change = Union[FileChange, Command, ManualStep]
 
 
 @dataclass(frozen=True)

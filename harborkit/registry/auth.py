@@ -206,7 +206,7 @@ def parse_token(body: bytes, where: str) -> tuple[str, float]:
         return token, 60.0
     if (
         isinstance(expires, bool)
-        or not isinstance(expires, int | float)
+        or not isinstance(expires, (int, float))
         or not math.isfinite(expires)
     ):
         raise ProtocolError(f"{where}: the token response's expires_in is not a number")

@@ -24,7 +24,7 @@ Why not a library (evaluated for issue 4):
 
 from __future__ import annotations
 
-from typing import Unpack
+from typing import TYPE_CHECKING
 
 from harborkit.registry.blobs import BlobAPI, FetchResult, PushOutcome
 from harborkit.registry.digest import sha256_digest
@@ -43,6 +43,9 @@ from harborkit.registry.manifests import (
     ResolvedImage,
 )
 from harborkit.registry.transport import Transport, TransportOptions
+
+if TYPE_CHECKING:  # typing.Unpack is Python 3.11's
+    from typing_extensions import Unpack
 
 __all__ = [
     "ACCEPT",

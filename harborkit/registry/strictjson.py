@@ -67,9 +67,9 @@ def strict_json(raw: bytes) -> object:
     stack: list[tuple[object, int]] = [(doc, 1)]
     while stack:
         value, depth = stack.pop()
-        if isinstance(value, dict | list):
+        if isinstance(value, (dict, list)):
             if depth > MAX_JSON_DEPTH:
                 raise JSONRefused(f"is nested deeper than {MAX_JSON_DEPTH} levels")
             items = value.values() if isinstance(value, dict) else value
-            stack.extend((v, depth + 1) for v in items if isinstance(v, dict | list))
+            stack.extend((v, depth + 1) for v in items if isinstance(v, (dict, list)))
     return doc

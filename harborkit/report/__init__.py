@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable
 from typing import Any
 
+from harborkit.compat import StrEnum
 
-class OutputFormat(enum.StrEnum):
+
+class OutputFormat(StrEnum):
     """The ``--format`` choices of ``harborkit check``."""
 
     table = "table"

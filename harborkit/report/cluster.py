@@ -11,6 +11,7 @@ import io
 from dataclasses import dataclass
 from typing import Any
 
+from harborkit.compat import zip_strict
 from harborkit.engine.cluster import ClusterReport
 from harborkit.model.check import Status
 from harborkit.model.result import CheckResult, Report
@@ -64,7 +65,7 @@ def build_matrix(report: ClusterReport, *, strict: bool = False) -> Matrix:
         for cid, title in order.items()
     ]
     for r in report.cluster.results:
-        cells = tuple(_cross_cell(r, h, ok) for h, ok in zip(hosts, reachable, strict=True))
+        cells = tuple(_cross_cell(r, h, ok) for h, ok in zip_strict(hosts, reachable))
         rows.append(MatrixRow(r.check.id, r.check.title, True, r.status, cells))
     return Matrix(
         hosts, reachable, tuple(rep.exit_code(strict=strict) for rep in report.hosts), tuple(rows)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable, Sequence
 
+from harborkit.compat import zip_strict
 from harborkit.engine.cluster import ClusterReport
 from harborkit.model.check import Finding, Status
 from harborkit.model.result import CheckResult, Report
@@ -276,7 +277,7 @@ def _matrix(report: ClusterReport, strict: bool) -> str:
     verdicts = "".join(
         f'<td class="st-{"fail" if code or not ok else "pass"}">'
         f"{'UNREACHABLE' if not ok else ('FAILED' if code else 'OK')}</td>"
-        for ok, code in zip(m.reachable, m.verdicts, strict=True)
+        for ok, code in zip_strict(m.reachable, m.verdicts)
     )
     return (
         '<section id="matrix"><h2>Hosts × checks</h2>'

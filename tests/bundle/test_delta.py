@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from harborkit.bundle.format import BLOB_DIR, METADATA_NAME, metadata_from_json
+from harborkit.compat import zip_strict
 from harborkit.errors import ExitCode
 from tests.bundle.conftest import INSTALLER_NAME, BuildHost, HttpServer, image_list, run_cli
 from tests.support.dockerd import Daemon
@@ -48,7 +49,7 @@ def pair(
     by_tag = {img.tags[0]: img for img in build_host.images}
     client = build_host.daemon.client()
     try:
-        for old, new in zip(OLD[:2], NEW[:2], strict=True):  # retagged, unchanged
+        for old, new in zip_strict(OLD[:2], NEW[:2]):  # retagged, unchanged
             repo, tag = new.rsplit(":", 1)
             client.api.tag(by_tag[old].id, repo, tag)
         log = by_tag[OLD[2]]

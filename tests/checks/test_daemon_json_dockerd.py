@@ -18,6 +18,7 @@ import pytest
 
 from harborkit.checks.daemon_json import DaemonJsonCheck
 from harborkit.checks.dockerd_registry import insecure_entry_refused, mirror_refused
+from harborkit.compat import zip_strict
 from harborkit.engine.profile import load_profile
 from harborkit.engine.runner import run_check
 from harborkit.host.local import SysrootHost
@@ -536,7 +537,7 @@ def test_live_dockerd_agrees(tmp_path: Path) -> None:
     roots = [_root(tmp_path / str(n), {DJ: json.dumps(data)}) for n, data in enumerate(cases)]
     # one private dockerd per file, all started side by side
     answers = dockerd_accepts_configs([root / DJ.lstrip("/") for root in roots])
-    for data, root, (started, why) in zip(cases, roots, answers, strict=True):
+    for data, root, (started, why) in zip_strict(cases, roots, answers):
         verdict = _judge(root)
         entries_pass = not any(
             f.status is Status.FAIL for f in verdict.findings if f.subject != "EnvironmentFile"

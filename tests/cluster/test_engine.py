@@ -466,11 +466,11 @@ def test_unreachable_report_and_its_identity() -> None:
 
 
 def test_now_is_utc_to_the_second() -> None:
-    before = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    before = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     stamp = _now()
     assert STAMP.fullmatch(stamp)
     got = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    assert before <= got <= dt.datetime.now(dt.UTC)
+    assert before <= got <= dt.datetime.now(dt.timezone.utc)
 
 
 def test_one_line_and_target_names() -> None:

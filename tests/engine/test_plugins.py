@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from harborkit.checks import BUILTIN_CHECKS
+from harborkit.compat import entry_points
 from harborkit.engine.plugins import (
     GROUP,
     LoadedCheck,
@@ -345,7 +346,7 @@ def test_as_checks_refuses(obj: object, name: str) -> None:
 def test_dist_name_falls_back_to_the_module() -> None:
     ep = EntryPoint("x", "some.module:Thing", GROUP)
     assert _dist_name(ep) == "some.module"
-    builtin = [e for e in importlib.metadata.entry_points(group=GROUP) if e.name == "builtin"]
+    builtin = [e for e in entry_points(GROUP) if e.name == "builtin"]
     assert [_dist_name(e) for e in builtin] == ["harborkit"]
 
 

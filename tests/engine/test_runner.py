@@ -635,9 +635,9 @@ def test_validate_names_knows_all_ids_groups_and_failed_plugins() -> None:
 
 
 def test_report_fields(tmp_path: Path) -> None:
-    before = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    before = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     report = run([_check("a.x", passed("ok"))])
-    after = dt.datetime.now(dt.UTC)
+    after = dt.datetime.now(dt.timezone.utc)
     assert (report.host, report.live, report.profile, report.profile_path) == (
         "node-a",
         True,

@@ -1079,7 +1079,7 @@ def test_journal_ids_of_one_second_sort_in_the_order_made(tmp_path: Path) -> Non
     base.mkdir(parents=True)
     target = fix_target.Target.of(str(root))
     for suffix in ("fffff0", "000001", "7f0000"):
-        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         (base / f"{stamp}-{suffix}").mkdir()
         made = fix_journal.new_id(target)
         assert made > max(p.name for p in base.iterdir()), (made, sorted(os.listdir(base)))

@@ -6,6 +6,7 @@ import contextlib
 import subprocess
 from pathlib import Path
 
+from harborkit.compat import zip_strict
 from harborkit.errors import ExitCode
 from harborkit.host.ssh import UNREACHABLE_EXIT
 from tests.remote.conftest import FIXTURES, Lab, hk, host_results, verdicts
@@ -464,7 +465,7 @@ def hang_runs(
         return hk_measured("check", *runs[key], *args, config=config)
 
     with ThreadPoolExecutor(max_workers=HANG_FORKS) as pool:
-        done = dict(zip(runs, pool.map(run, runs), strict=True))
+        done = dict(zip_strict(runs, pool.map(run, runs)))
     return {**done, "proxy-marker": marker}
 
 
@@ -663,7 +664,7 @@ def test_a_host_answering_with_another_hosts_name_is_named_by_its_target(
         f"server58 (root@{lab.guide.address} port 22)",
         f"server58 (root@{hostile.address} port 22)",
     ]
-    for h, addr in zip(hosts, (lab.guide.address, hostile.address), strict=True):
+    for h, addr in zip_strict(hosts, (lab.guide.address, hostile.address)):
         notes = h["report"]["notes"]  # type: ignore[index]
         assert notes[0] == f"target: root@{addr} port 22 over SSH (given as {addr})"
         assert notes[1] == f"another section has the name server58: this one is root@{addr} port 22"

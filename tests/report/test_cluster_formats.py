@@ -19,6 +19,7 @@ import jsonschema
 import pytest
 import xmlschema
 
+from harborkit.compat import zip_strict
 from harborkit.engine.cluster import ClusterReport, Unreachable, run_cluster
 from harborkit.engine.plugins import discover
 from harborkit.engine.profile import load_profile
@@ -121,7 +122,7 @@ def test_json_is_versioned_and_keeps_each_hosts_document(cluster: ClusterReport)
         ("server60", False, DOWN),
         ("harbor01", True, None),
     ]
-    for entry, rep in zip(data["hosts"], cluster.hosts, strict=True):
+    for entry, rep in zip_strict(data["hosts"], cluster.hosts):
         assert entry["report"] == report_to_dict(rep)
         assert entry["report"]["schema"] == "harborkit/report/v1"
         validator().validate(entry["report"])  # each host's document stands alone

@@ -16,7 +16,6 @@ import base64
 import contextlib
 import gzip
 import hashlib
-import itertools
 import json
 import random
 import ssl
@@ -188,7 +187,7 @@ def _image(mode: str) -> _Image:
         raw, _ = make_layer({"data/multi.bin": random.Random(3).randbytes(300_000)})
         cuts = (0, 100_000, 250_000, len(raw))
         gz = b"".join(
-            gzip.compress(raw[a:b], compresslevel=1, mtime=0) for a, b in itertools.pairwise(cuts)
+            gzip.compress(raw[a:b], compresslevel=1, mtime=0) for a, b in zip(cuts, cuts[1:])
         )
         base = make_image(REPOSITORY, TAG, seed=7, layer_sizes=(), base=((raw, gz),))
     else:

@@ -56,17 +56,29 @@ SETUP = (
 
 def recipe_key() -> str:
     """A short hash of everything that goes into the image."""
-    text = "\n".join([MIRROR, SUITE, ",".join(PACKAGES), *SETUP, "v1"])
+    return root_key(SUITE, PACKAGES, SETUP)
+
+
+def root_key(suite: str, packages: Sequence[str], setup: Sequence[str]) -> str:
+    """A short hash of a debootstrap recipe (mirror, suite, packages, setup commands)."""
+    text = "\n".join([MIRROR, suite, ",".join(packages), *setup, "v1"])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def image_tar() -> Path:
     """The image's root filesystem as a tar, built once and cached on disk."""
+    return cached_root_tar("sshhost", SUITE, PACKAGES, SETUP)
+
+
+def cached_root_tar(name: str, suite: str, packages: Sequence[str], setup: Sequence[str]) -> Path:
+    """A ``debootstrap --variant=minbase`` root of ``suite`` with ``packages``, then
+    ``setup`` run in it, as a tar under CACHE: built once (under a lock: another
+    test run may be building it), keyed by the recipe."""
     CACHE.mkdir(parents=True, exist_ok=True)
-    tar = CACHE / f"sshhost-{recipe_key()}.tar"
+    tar = CACHE / f"{name}-{root_key(suite, packages, setup)}.tar"
     if tar.exists():
         return tar
-    with open(CACHE / ".sshhost.lock", "w") as lock:
+    with open(CACHE / f".{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another test run may be building it
         if tar.exists():
             return tar
@@ -76,8 +88,8 @@ def image_tar() -> Path:
                 [
                     "debootstrap",
                     "--variant=minbase",
-                    "--include=" + ",".join(PACKAGES),
-                    SUITE,
+                    "--include=" + ",".join(packages),
+                    suite,
                     str(root),
                     MIRROR,
                 ],
@@ -85,7 +97,7 @@ def image_tar() -> Path:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
             )
-            for cmd in SETUP:
+            for cmd in setup:
                 subprocess.run(["chroot", str(root), "/bin/sh", "-c", cmd], check=True)
             part = tar.with_suffix(".part")
             subprocess.run(

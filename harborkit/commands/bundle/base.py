@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
 
@@ -19,7 +19,10 @@ bundle_app = typer.Typer(
     help="Build, verify, inspect and load air-gap bundles.", no_args_is_help=True
 )
 
-P = ParamSpec("P")
+if TYPE_CHECKING:  # typing.ParamSpec is Python 3.10's; P is read in annotations only
+    from typing_extensions import ParamSpec
+
+    P = ParamSpec("P")
 R = TypeVar("R")
 
 

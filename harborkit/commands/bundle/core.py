@@ -8,9 +8,8 @@ them into a one-line message and the exit code.
 
 from __future__ import annotations
 
-import enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -26,9 +25,10 @@ from harborkit.commands.options import (
     LimitOpt,
     SshConfigOpt,
 )
+from harborkit.compat import StrEnum
 
 
-class InspectFormat(enum.StrEnum):
+class InspectFormat(StrEnum):
     """Output formats of ``bundle inspect``."""
 
     table = "table"
@@ -41,11 +41,11 @@ class InspectFormat(enum.StrEnum):
 def build_cmd(
     output: Annotated[Path, typer.Option("--output", "-o", help="Bundle file to write.")],
     manifest: Annotated[
-        Path | None,
+        Optional[Path],
         typer.Option("--manifest", "-m", help="Bundle manifest (default: Harbor v1.8.0)."),
     ] = None,
     installer: Annotated[
-        str | None, typer.Option("--installer", help="Installer as a local file or http(s) URL.")
+        Optional[str], typer.Option("--installer", help="Installer as a local file or http(s) URL.")
     ] = None,
     no_pull: Annotated[
         bool, typer.Option("--no-pull", help="Fail instead of pulling missing images.")
@@ -132,7 +132,7 @@ def verify_cmd(
 def load_cmd(
     bundle: Annotated[Path, typer.Argument(help="Bundle file, its first part or its parts list.")],
     install_dir: Annotated[
-        Path | None,
+        Optional[Path],
         typer.Option(
             "--install-dir", help="Unpack the installer here (nothing is unpacked without it)."
         ),

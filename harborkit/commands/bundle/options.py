@@ -4,7 +4,7 @@ registry options with ``push`` and the trust options with ``verify`` and ``load`
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -12,7 +12,7 @@ QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars 
 
 # --------------------------------------------------------------- registries (build --from, push)
 FromOpt = Annotated[
-    str | None,
+    Optional[str],
     typer.Option(
         "--from",
         help="Take the images from a registry instead of the daemon: 'registry' (Docker Hub) "
@@ -20,21 +20,21 @@ FromOpt = Annotated[
     ),
 ]
 CacheOpt = Annotated[
-    Path | None,
+    Optional[Path],
     typer.Option(
         "--cache", help="Blob cache for registry builds (default ~/.cache/harborkit/blobs)."
     ),
 ]
 InsecureOpt = Annotated[bool, typer.Option("--insecure", help="Talk plain HTTP to the registry.")]
 CaOpt = Annotated[
-    Path | None, typer.Option("--ca", help="CA certificate file for the registry's TLS.")
+    Optional[Path], typer.Option("--ca", help="CA certificate file for the registry's TLS.")
 ]
 UserOpt = Annotated[
-    str | None,
+    Optional[str],
     typer.Option("--username", "-u", help="Registry user (default: the Docker config file)."),
 ]
 PasswordOpt = Annotated[
-    str | None,
+    Optional[str],
     typer.Option(
         "--password", envvar="HARBORKIT_REGISTRY_PASSWORD", help="Registry password or token."
     ),
@@ -43,7 +43,7 @@ WorkersOpt = Annotated[int, typer.Option("--workers", min=1, max=64, help="Paral
 
 # --------------------------------------------------------------- signatures, parts, deltas, tools
 SignOpt = Annotated[
-    Path | None,
+    Optional[Path],
     typer.Option(
         "--sign",
         help="Sign SHA256SUMS with this minisign secret key (password from "
@@ -51,7 +51,7 @@ SignOpt = Annotated[
     ),
 ]
 SplitOpt = Annotated[
-    str | None,
+    Optional[str],
     typer.Option(
         "--split-size",
         help="Write NAME.part-000 ... of at most SIZE bytes (4G = 4e9 fits FAT32, 4700M a DVD; "
@@ -59,7 +59,7 @@ SplitOpt = Annotated[
     ),
 ]
 FileOpt = Annotated[
-    list[str] | None,
+    Optional[list[str]],
     typer.Option(
         "--file",
         help="A local copy (path or http(s) URL) of a manifest file, as NAME=PATH|URL (repeatable).",
@@ -69,14 +69,14 @@ NoToolsOpt = Annotated[
     bool, typer.Option("--no-tools", help="Carry none of the manifest's extra files.")
 ]
 BaseOpt = Annotated[
-    Path | None,
+    Optional[Path],
     typer.Option(
         "--base",
         help="Older bundle the target has loaded: leave out the layers its images hold (a delta).",
     ),
 ]
 KeyOpt = Annotated[
-    str | None,
+    Optional[str],
     typer.Option(
         "--key",
         help="Require a valid signature by this minisign public key (file or base64 line).",

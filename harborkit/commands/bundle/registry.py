@@ -7,7 +7,7 @@ this module imports neither.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -35,7 +35,7 @@ def push_cmd(
     bundle: Annotated[Path, typer.Argument(help="Bundle file.")],
     registry: Annotated[str, typer.Option("--registry", help="Target registry HOST[:PORT].")],
     project: Annotated[
-        str | None,
+        Optional[str],
         typer.Option("--project", help="Harbor project (replaces each image's namespace)."),
     ] = None,
     insecure: InsecureOpt = False,
