@@ -334,7 +334,13 @@ def _declared_names(fn: object) -> dict[str, set[str]]:
         for info in getattr(hint, "__metadata__", ()):
             if isinstance(info, OptionInfo):
                 decls = (info.default, *(info.param_decls or ()))
-                out[name] = {d for d in decls if isinstance(d, str) and d.startswith("-")}
+                # a flag pair "--on/--off" is two names
+                out[name] = {
+                    n
+                    for d in decls
+                    if isinstance(d, str) and d.startswith("-")
+                    for n in d.split("/")
+                }
     return out
 
 

@@ -225,7 +225,7 @@ RollbackOpt = Annotated[
 ]
 ListJournalOpt = Annotated[bool, typer.Option("--list", help="List the journal.")]
 BreakLockOpt = Annotated[
-    Optional[int],  # noqa: UP045 (runs on Python 3.9)
+    Optional[int],
     typer.Option(
         "--break-lock",
         metavar="PID",

@@ -1,7 +1,7 @@
 """``harborkit profile show|init|check``: the built-in profile, a site profile, validation."""
 
 # typer evaluates these annotations at run time: Optional and List keep them valid on 3.9
-# ruff: noqa: UP006, UP035, UP045
+# ruff: noqa: UP006, UP035
 
 from __future__ import annotations
 
