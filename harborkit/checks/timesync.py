@@ -279,11 +279,22 @@ def expectation(ctx: CheckContext) -> Expectation:
                 them.update(x for x in (name, address) if x)
         if me & them:
             return Expectation("master", (), air, f"this host is the time master ({master})")
-        return Expectation("client", (master,), air, f"the time master {master}")
+        # a client may name the master by its profile name or address, as
+        # cluster.ntp accepts it; the master as written comes first (the fix adds it)
+        aliases = sorted(x for x in them if x != master and _is_node_name(ctx, x))
+        return Expectation("client", (master, *aliases), air, f"the time master {master}")
     servers = tuple(str(x) for x in section.get("servers") or ())
     if servers:
         return Expectation("servers", servers, air, "the profile's time.servers")
     return Expectation("any", (), air, "")
+
+
+def _is_node_name(ctx: CheckContext, x: str) -> bool:
+    """``x`` is a name or address the profile's nodes list (not one DNS gave)."""
+    return any(
+        isinstance(n, dict) and x in (str(n.get("name", "")), str(n.get("address", "")))
+        for n in ctx.profile.get("nodes") or []
+    )
 
 
 def _unreachable(src: str) -> str | None:
@@ -549,6 +560,8 @@ def _config_change(ctx: CheckContext, check_id: str, d: Daemon, exp: Expectation
             else ["local stratum 10", "allow"]
         )
         add = [] if d.config.local else add
+    elif exp.role == "client":  # the master under one of its names is enough
+        add = [] if set(exp.servers) & have else [f"server {exp.servers[0]} iburst"]
     else:
         add = [f"server {s} iburst" for s in exp.servers if s not in have]
     return file_change(check_id, ctx.host, path, edit_lines(text, edits, add), exp.why)

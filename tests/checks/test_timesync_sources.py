@@ -475,3 +475,38 @@ def test_installed_by_binary_only(tmp_path: Path) -> None:
     assert timesync._daemon(time_ctx(tmp_path), "systemd-timesyncd").installed is False
     out = run_check(TimeSync, time_ctx(tmp_path, services=["systemd-timesyncd"]))
     assert out.message == "time service: none of systemd-timesyncd is installed"
+
+
+def test_a_client_may_name_the_master_by_its_profile_address(tmp_path: Path) -> None:
+    """The guide's server59 writes ``server 192.168.3.58`` for the master server58:
+    time.sync accepts the master under the name or the address the profile's nodes
+    give it (as cluster.ntp does), and only those; its fix adds the master once."""
+    write(
+        tmp_path,
+        {"etc/hostname": "server59\n", "etc/ntp.conf": "server 192.168.3.58 iburst\n"},
+    )
+    write(tmp_path, {NTPD_UNIT: "[Service]\n"})
+    nodes = [
+        {"name": "server58", "address": "192.168.3.58"},
+        {"name": "server59", "address": "192.168.3.59"},
+    ]
+    profile = profile_with("time", master="server58")
+    profile["nodes"] = nodes
+    c = ctx(tmp_path, profile)
+    assert timesync.expectation(c) == timesync.Expectation(
+        "client", ("server58", "192.168.3.58"), True, "the time master server58"
+    )
+    f = run_check(TimeSync, c).findings[0]
+    assert (f.status, f.message) == (Status.PASS, "time source 192.168.3.58")
+    # another address is not the master, whatever it resolves to
+    write(tmp_path, {"etc/ntp.conf": "server 192.168.3.59 iburst\n"})
+    out = run_check(TimeSync, c)
+    assert (out.findings[0].status, out.findings[0].message) == (
+        Status.FAIL,
+        "does not use server58 or 192.168.3.58 (the time master server58); sources: 192.168.3.59",
+    )
+    (change,) = [x for x in timesync.plan_time(c, "time.sync", out) if hasattr(x, "new")]
+    assert change.new.decode().splitlines() == [
+        "server 192.168.3.59 iburst",
+        "server server58 iburst",
+    ]
