@@ -687,3 +687,29 @@ def test_a_bundle_changed_after_verify_never_reaches_the_host_whole(
         f"member {m.name}" in e.value.message and "changed after it was verified" in e.value.message
     )
     assert fresh.tags() == before and fresh.ids() == ids
+
+
+def test_the_remote_options_help_says_what_they_do_for_a_load() -> None:
+    """check's remote options are reused by load: none of their help may say "Audit"."""
+    r = subprocess.run(
+        [sys.executable, "-m", "harborkit", "bundle", "load", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "COLUMNS": "300", "NO_COLOR": "1", "TERM": "dumb"},
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+    rows = {}
+    for line in r.stdout.splitlines():
+        words = line.strip("│ ").split()
+        if words and words[0].startswith("--"):
+            rows[words[0]] = " ".join(words)
+    for word in ("audit", "collect", "judge"):
+        assert word not in r.stdout.lower(), r.stdout
+    assert "Load on [ssh://][USER@]HOST[:PORT] over SSH" in rows["--host"]
+    assert "Load on the hosts of an Ansible inventory" in rows["--inventory"]
+    assert "hosts or groups to load on" in rows["--limit"]
+    assert "Hosts loaded on in parallel" in rows["--forks"]
+    assert "as root through sudo -n" in rows["--become"]
+    assert "ssh_config file" in rows["--ssh-config"]
