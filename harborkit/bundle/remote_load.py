@@ -41,13 +41,14 @@ from harborkit.bundle.errors import (
     NoSpace,
     OutputError,
 )
-from harborkit.bundle.format import ImageRecord
+from harborkit.bundle.format import ImageRecord, blob_member
 from harborkit.bundle.load import _load_entries, _spool_installer, _tar_stream
 from harborkit.bundle.progress import NullProgress, Progress
 from harborkit.bundle.remote_base import CALL_TIMEOUT, MIN_RATE, Remote, Reply, q
+from harborkit.bundle.remote_delta import require_base_on_host
 from harborkit.bundle.remote_tools import ToolPlan, install_tools, plan_tools
 from harborkit.bundle.verify import VerifyResult
-from harborkit.errors import HarborkitError, InputError
+from harborkit.errors import HarborkitError
 
 #: room kept free on the host beyond the images' unpacked size
 SPACE_MARGIN = 64 << 20
@@ -174,7 +175,12 @@ def _names(verified: VerifyResult) -> list[str]:
 
 def _needed_bytes(verified: VerifyResult, refs: Sequence[str]) -> int:
     meta = verified.metadata
-    layers = {lr.digest: lr.uncompressed_size for lr in meta.layers}
+    # the layers carried (a delta leaves some to its base, already on the host)
+    layers = {
+        lr.digest: lr.uncompressed_size
+        for lr in meta.layers
+        if blob_member(lr.digest) in verified.members
+    }
     digests = {d for i in meta.images if i.reference in refs for d in i.layers}
     return sum(layers.get(d, 0) for d in digests) + SPACE_MARGIN
 
@@ -365,12 +371,10 @@ def load_on_host(
     """Load the verified bundle on one host; see the module's docstring."""
     progress = progress or NullProgress()
     meta = verified.metadata
-    if meta.base is not None:
-        raise InputError(
-            f"{verified.path} is a delta bundle: load it on the host with harborkit, "
-            "or load a full bundle with --host"
-        )
     probe = probe_host(remote, verified, install_dir)
+    if meta.base is not None:  # its base images must be on the host: asked before anything goes
+        carried = frozenset(d for d in meta.base.layers if blob_member(d) in verified.members)
+        require_base_on_host(remote, meta, verified.path, carried)
     present = [i.reference for i in meta.images if probe.refs.get(i.reference) == i.image_id]
     retag = [
         i.reference for i in meta.images if i.reference not in present and i.image_id in probe.ids

@@ -85,7 +85,7 @@ def plan_tools(
             seen.setdefault(int(idx), []).append((kind, value))
     return [
         _decide(remote, rec, t, seen.get(i, []), force)
-        for i, (rec, t) in enumerate(zip(records, targets, strict=True))
+        for i, (rec, t) in enumerate(zip(records, targets))  # noqa: B905 (3.9: no strict=)
     ]
 
 

@@ -4,6 +4,7 @@ on the host through ssh. Every case checks the daemon's tags and ids before and 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -22,6 +23,9 @@ from tests.support.bundles import craft_bundle, crafted_images, installer_tgz
 from tests.support.dockerd import Daemon, start_dockerd
 
 REFS = ("hk-remote/prepare:v1", "hk-remote/core:v1", "hk-remote/nginx:v1")
+DELTA_REF = "hk-remote/delta:v2"
+#: what the host's docker shim of :meth:`Lab.record` logs: one subcommand a line
+DOCKER_LOG = "/tmp/hk-docker-calls"
 
 
 @dataclass
@@ -53,7 +57,7 @@ class Lab:
 
     def forget(self) -> None:
         """Remove the bundle's images (each test starts without them)."""
-        for ref in REFS:
+        for ref in (*REFS, DELTA_REF):
             subprocess.run(
                 ["docker", "rmi", "-f", ref],
                 env=self.daemon.env(),
@@ -103,6 +107,19 @@ class Lab:
 
     def unshim(self, name: str) -> None:
         self.host.exec(f"rm -f /usr/local/bin/{name}")
+
+    @contextlib.contextmanager
+    def record(self) -> Iterator[list[str]]:
+        """The host's docker CLI logs each subcommand it runs (then runs it); the list
+        is filled when the block ends."""
+        self.host.exec(f"rm -f {DOCKER_LOG}")
+        self.shim("docker", f'#!/bin/sh\necho "$1" >> {DOCKER_LOG}\nexec /usr/bin/docker "$@"\n')
+        calls: list[str] = []
+        try:
+            yield calls
+        finally:
+            self.unshim("docker")
+            calls += self.host.exec(f"cat {DOCKER_LOG} 2>/dev/null; true").split()
 
 
 @pytest.fixture(scope="module")
@@ -713,3 +730,153 @@ def test_the_remote_options_help_says_what_they_do_for_a_load() -> None:
     assert "Hosts loaded on in parallel" in rows["--forks"]
     assert "as root through sudo -n" in rows["--become"]
     assert "ssh_config file" in rows["--ssh-config"]
+
+
+# ------------------------------------------------------------------ delta bundles over SSH
+
+
+@pytest.fixture(scope="module")
+def delta_bundle(bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A delta over ``bundle``: one new image on REFS[0]'s bottom layer, which it leaves
+    to the base (REFS[0] holds it)."""
+    import hashlib
+    import json
+    import tarfile
+
+    from tests.support.bundles import bundle_members, write_members
+    from tests.support.images import make_image, make_layer
+
+    base_images = crafted_images(REFS)
+    bottom = base_images[0].layers[0]
+    top = make_layer([("delta.bin", b"hk-remote delta v2\n" * 100, 0o644)])
+    members, meta = bundle_members([make_image([DELTA_REF], [bottom, top])], installer_tgz())
+    left = meta["images"][0]["layers"][0]
+    assert left in {lr["digest"] for lr in _metadata(bundle)["layers"]}
+    with tarfile.open(bundle) as tf:
+        sums = tf.extractfile("SHA256SUMS").read()  # type: ignore[union-attr]
+    meta["base"] = {
+        "name": bundle.name,
+        "sums_sha256": hashlib.sha256(sums).hexdigest(),
+        "images": [{"reference": REFS[0], "image_id": base_images[0].id}],
+        "layers": [left],
+    }
+    members = [
+        (n, json.dumps(meta).encode() if n == "harbor-bundle.json" else d)
+        for n, d in members
+        if n != f"images/blobs/sha256/{left[7:]}"
+    ]
+    path = tmp_path_factory.mktemp("delta") / "d.tar"
+    write_members(path, members)
+    return path
+
+
+def test_a_delta_loads_on_a_host_that_holds_its_base(
+    fresh: Lab, bundle: Path, delta_bundle: Path
+) -> None:
+    r = fresh.load(bundle)
+    assert r.returncode == 0, r.stderr
+    before = fresh.tags()
+    with fresh.record() as calls:
+        r = fresh.load(delta_bundle, quiet=False)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == f"{fresh.host.address}: loaded 1 images, 0 already present\n"
+    assert calls.count("load") == 1
+    want = _expected(delta_bundle)
+    after = fresh.tags()
+    assert {ref: after.get(ref) for ref in want} == want
+    assert {k: v for k, v in after.items() if k not in want} == before
+
+
+@pytest.mark.parametrize("case", ["base-absent", "base-another-image", "parts"])
+def test_a_delta_whose_base_is_not_on_the_host_is_refused_before_anything_is_sent(
+    fresh: Lab, bundle: Path, delta_bundle: Path, tmp_path: Path, case: str
+) -> None:
+    """exit 14, one line naming the host, the base and what to do; no docker load ran."""
+    want_id = _expected(bundle)[REFS[0]]
+    path = delta_bundle
+    if case == "base-another-image":
+        # REFS[0] names another image on the host; the base's image (by id) is not there
+        r = fresh.load(bundle)
+        assert r.returncode == 0, r.stderr
+        env = fresh.daemon.env()
+        other = _expected(bundle)[REFS[1]]
+        subprocess.run(["docker", "tag", other, REFS[0]], env=env, check=True)
+        for ref in REFS[1:]:
+            subprocess.run(["docker", "rmi", ref], env=env, check=True, capture_output=True)
+        subprocess.run(["docker", "tag", other, REFS[1]], env=env, check=True)
+        subprocess.run(["docker", "rmi", "-f", want_id], env=env, capture_output=True)
+        assert want_id not in fresh.ids()
+    if case == "parts":  # the same refusal for a delta in parts
+        raw = delta_bundle.read_bytes()
+        for i in range(-(-len(raw) // 4096)):
+            (tmp_path / f"d.tar.part-{i:03d}").write_bytes(raw[i * 4096 : (i + 1) * 4096])
+        path = tmp_path / "d.tar.part-000"
+    before, ids = fresh.tags(), fresh.ids()
+    with fresh.record() as calls:
+        r = fresh.load(path, "--install-dir", "/opt/hk-delta")
+    assert r.returncode == 14, r.stderr
+    assert r.stderr == (
+        f"harborkit: {fresh.host.address}: {path} is a delta over {bundle.name} (SHA256SUMS "
+        f"sha256 {_sums_sha(bundle)[:16]}...): the host lacks its base images "
+        f"{REFS[0]} ({want_id[:19]}); load {bundle.name} on it first (bundle load --host); "
+        "nothing sent\n"
+    )
+    assert "load" not in calls and "tag" not in calls and "rmi" not in calls, calls
+    assert fresh.tags() == before and fresh.ids() == ids
+    assert fresh.host.exec("test -e /opt/hk-delta && echo yes || echo no").strip() == "no"
+
+
+def test_a_delta_whose_left_out_layer_no_base_image_holds_is_refused(
+    fresh: Lab, bundle: Path, delta_bundle: Path, tmp_path: Path
+) -> None:
+    """The delta names a base image that is on the host but does not hold the layer it
+    leaves out: refused before sending (docker load would fail half-way)."""
+    import json
+
+    from tests.support.bundles import read_members, write_members
+
+    r = fresh.load(bundle)
+    assert r.returncode == 0, r.stderr
+    members = [(ti.name, data) for ti, data in read_members(delta_bundle)]
+    meta = json.loads(dict(members)["harbor-bundle.json"])
+    # a base image that is on the host but holds another chain
+    from tests.support.images import load_images, make_image, make_layer
+
+    lone = make_image(["hk-remote/unrelated:v1"], [make_layer([("x", b"x", 0o644)])])
+    client = fresh.daemon.client()
+    try:
+        load_images(client, [lone])
+    finally:
+        client.close()
+    try:
+        meta["base"]["images"] = [{"reference": "hk-remote/unrelated:v1", "image_id": lone.id}]
+        members = [
+            (n, json.dumps(meta).encode() if n == "harbor-bundle.json" else d)
+            for n, d in members
+            if n != "SHA256SUMS"
+        ]
+        path = tmp_path / "claims.tar"
+        write_members(path, members)
+        before = fresh.tags()
+        with fresh.record() as calls:
+            r = fresh.load(path)
+        assert r.returncode == 14, r.stderr
+        line = r.stderr.strip()
+        assert "\n" not in line and line.startswith(f"harborkit: {fresh.host.address}: {path}")
+        assert "is left to the base, but none of its base images on the host holds it" in line
+        assert line.endswith("; nothing sent")
+        assert "load" not in calls and fresh.tags() == before
+    finally:
+        subprocess.run(
+            ["docker", "rmi", "-f", "hk-remote/unrelated:v1"],
+            env=fresh.daemon.env(),
+            capture_output=True,
+        )
+
+
+def _sums_sha(bundle: Path) -> str:
+    import hashlib
+    import tarfile
+
+    with tarfile.open(bundle) as tf:
+        return hashlib.sha256(tf.extractfile("SHA256SUMS").read()).hexdigest()  # type: ignore[union-attr]
