@@ -144,6 +144,43 @@ def _timed(argv: list[str] | str, **kw: object) -> float:
     return time.monotonic() - t0
 
 
+def _profile(bundle: Path, dest: str, config: Path, env: dict[str, str]) -> dict[str, float]:
+    """One load in this process, each phase timed: verify here, then every remote call
+    (the probe, docker load's stream, the id check) by the first words of its command."""
+    from harborkit.bundle.remote_load import load_on_host
+    from harborkit.bundle.verify import verify_bundle
+    from harborkit.host.ssh import ControlDir, SshConnection, SshOptions, parse_target
+    from harborkit.host.sshstream import Stream
+
+    subprocess.run(["docker", "rmi", "-f", REF], env=env, capture_output=True)
+    subprocess.run(["docker", "image", "prune", "-af"], env=env, capture_output=True)
+    phases: dict[str, float] = {}
+    t0 = time.monotonic()
+    verified = verify_bundle(bundle)
+    phases["verify here"] = time.monotonic() - t0
+
+    class Timed(Stream):
+        def run(self, command: str, **kw: object):  # type: ignore[no-untyped-def, override]
+            t = time.monotonic()
+            try:
+                return super().run(command, **kw)  # type: ignore[arg-type]
+            finally:
+                name = "docker load stream" if command == "docker load" else command[:24]
+                phases[name] = phases.get(name, 0.0) + time.monotonic() - t
+
+    control = ControlDir()
+    conn = SshConnection(parse_target(dest), SshOptions(config_file=str(config)), control)
+    try:
+        t1 = time.monotonic()
+        load_on_host(Timed(conn), verified)
+        phases["on the host (all)"] = time.monotonic() - t1
+    finally:
+        conn.close()
+        control.cleanup()
+    phases["total"] = time.monotonic() - t0
+    return phases
+
+
 def run_loadssh_bench() -> dict[str, float]:
     bundle = ensure_bundle()
     tree = WORK / "tree"
@@ -187,8 +224,12 @@ def run_loadssh_bench() -> dict[str, float]:
                     )
                     _log(f"{name} (round {n + 1})")
                     out.append(_timed(argv, shell=isinstance(argv, str), cwd=REPO))
+            if os.environ.get("HK_BENCH_LOAD_PROFILE"):
+                for name, secs in _profile(bundle, dest, client.config, env).items():
+                    _log(f"profile: {name:<28} {secs:6.2f} s")
         finally:
             host.stop()
+    _log(f"harborkit rounds {[round(t, 1) for t in ours]}, pipe {[round(t, 1) for t in theirs]}")
     t_hk, t_pipe = min(ours), min(theirs)
     return {"bytes": bundle.stat().st_size, "hk_s": t_hk, "pipe_s": t_pipe, "ratio": t_hk / t_pipe}
 

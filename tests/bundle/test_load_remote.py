@@ -162,6 +162,28 @@ def fresh(lab: Lab) -> Iterator[Lab]:
     lab.forget()
 
 
+@dataclass
+class SshLog:
+    """A PATH whose ``ssh`` logs each start (then runs the real client)."""
+
+    env: dict[str, str]
+    log: Path
+
+    def starts(self) -> list[str]:
+        return self.log.read_text().splitlines() if self.log.exists() else []
+
+
+@pytest.fixture
+def ssh_log(tmp_path: Path) -> SshLog:
+    real = shutil.which("ssh") or "/usr/bin/ssh"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "ssh-starts"
+    (bin_dir / "ssh").write_text(f'#!/bin/sh\necho "$*" >> {log}\nexec {real} "$@"\n')
+    (bin_dir / "ssh").chmod(0o755)
+    return SshLog({"PATH": f"{bin_dir}:{os.environ['PATH']}"}, log)
+
+
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("remote") / "b.tar"
@@ -219,8 +241,9 @@ def test_a_tag_on_another_image_is_moved_and_an_image_there_is_only_tagged(
 
 @pytest.mark.parametrize("where", ["layer", "config", "installer", "sums"])
 def test_a_tampered_bundle_is_refused_before_anything_is_sent(
-    fresh: Lab, bundle: Path, tmp_path: Path, where: str
+    fresh: Lab, bundle: Path, tmp_path: Path, where: str, ssh_log: SshLog
 ) -> None:
+    """Verified here first: no ssh client is even started, nothing changes on the host."""
     data = bytearray(bundle.read_bytes())
     import tarfile
 
@@ -240,24 +263,27 @@ def test_a_tampered_bundle_is_refused_before_anything_is_sent(
     bad = tmp_path / "bad.tar"
     bad.write_bytes(bytes(data))
     before = fresh.tags()
-    r = fresh.load(bad, "--install-dir", "/opt/hk-tampered")
+    r = fresh.load(bad, "--install-dir", "/opt/hk-tampered", env=ssh_log.env)
     assert r.returncode == 4, r.stderr
     assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
-    assert str(bad) in r.stderr
+    assert r.stderr.startswith(f"harborkit: error: bundle {bad} is corrupt: "), r.stderr
+    assert ssh_log.starts() == []
     assert fresh.tags() == before
     assert fresh.host.exec("test -e /opt/hk-tampered && echo yes || echo no").strip() == "no"
 
 
 def test_a_bundle_signed_by_another_key_is_refused_before_anything_is_sent(
-    fresh: Lab, bundle: Path, tmp_path: Path
+    fresh: Lab, bundle: Path, tmp_path: Path, ssh_log: SshLog
 ) -> None:
     from harborkit.bundle import sign
 
     key = sign.generate()
     sign.write_key_pair(tmp_path / "k", key, None)
     before = fresh.tags()
-    r = fresh.load(bundle, "--key", str(tmp_path / "k.pub"))
+    r = fresh.load(bundle, "--key", str(tmp_path / "k.pub"), env=ssh_log.env)
     assert r.returncode == 13, r.stderr
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+    assert ssh_log.starts() == []
     assert fresh.tags() == before
 
 
@@ -273,10 +299,14 @@ def test_not_enough_space_on_the_host_refused_before_anything_is_sent(
     )
     try:
         before = fresh.tags()
-        r = fresh.load(bundle)
+        with fresh.record() as calls:
+            r = fresh.load(bundle, "--install-dir", "/opt/hk-nospace")
     finally:
         fresh.unshim("df")
     assert r.returncode == 8, r.stderr
+    # asked (info, images, inspect), nothing sent, nothing unpacked
+    assert set(calls) == {"info", "images", "image"}, calls
+    assert fresh.host.exec("test -e /opt/hk-nospace && echo yes || echo no").strip() == "no"
     line = r.stderr.strip()
     assert line.startswith(f"harborkit: {fresh.host.address}: not enough free space in /")
     assert line.endswith("; nothing sent") and "\n" not in line
@@ -301,8 +331,10 @@ def test_an_install_folder_that_would_be_overwritten_is_refused_before_any_image
         f"ls -lR {d} 2>/dev/null; cat {d}/harbor/install.sh 2>/dev/null; true"
     )
     before = fresh.tags()
-    r = fresh.load(bundle, "--install-dir", d)
+    with fresh.record() as calls:
+        r = fresh.load(bundle, "--install-dir", d)
     assert r.returncode == 2, r.stderr
+    assert set(calls) == {"info", "images", "image"}, calls
     assert message in r.stderr and r.stderr.strip().endswith("nothing sent")
     assert r.stderr.count("\n") == 1
     assert fresh.tags() == before
@@ -534,7 +566,7 @@ def test_a_failure_after_the_tools_removes_them_and_their_new_folders(
 
 @pytest.mark.parametrize("start", ["part-000", "parts.sha256"])
 def test_a_bundle_in_parts_loads_and_a_damaged_part_is_refused_first(
-    fresh: Lab, bundle: Path, tmp_path: Path, start: str
+    fresh: Lab, bundle: Path, tmp_path: Path, start: str, ssh_log: SshLog
 ) -> None:
     import hashlib
 
@@ -546,8 +578,11 @@ def test_a_bundle_in_parts_loads_and_a_damaged_part_is_refused_first(
         (tmp_path / f"p.tar.part-{i:03d}").write_bytes(chunk)
         listing += f"{hashlib.sha256(chunk).hexdigest()}  p.tar.part-{i:03d}\n"
     (tmp_path / "p.tar.parts.sha256").write_text(listing)
-    r = fresh.load(tmp_path / f"p.tar.{start}")
+    with fresh.record() as calls:
+        r = fresh.load(tmp_path / f"p.tar.{start}", env=ssh_log.env)
     assert r.returncode == 0, r.stderr
+    assert calls.count("load") == 1 and ssh_log.starts()  # the recorders see a load
+    ssh_log.log.unlink()
     want = _expected(bundle)
     after = fresh.tags()
     assert {ref: after.get(ref) for ref in want} == want
@@ -557,9 +592,10 @@ def test_a_bundle_in_parts_loads_and_a_damaged_part_is_refused_first(
     data = bytearray(part.read_bytes())
     data[100] ^= 1
     part.write_bytes(bytes(data))
-    r = fresh.load(tmp_path / f"p.tar.{start}")
+    r = fresh.load(tmp_path / f"p.tar.{start}", env=ssh_log.env)
     assert r.returncode == 4, r.stderr
     assert "p.tar.part-002" in r.stderr and r.stderr.count("\n") == 1
+    assert ssh_log.starts() == []
     assert fresh.tags() == before
 
 
@@ -880,3 +916,90 @@ def _sums_sha(bundle: Path) -> str:
 
     with tarfile.open(bundle) as tf:
         return hashlib.sha256(tf.extractfile("SHA256SUMS").read()).hexdigest()  # type: ignore[union-attr]
+
+
+#: BusyBox applets that stand in for coreutils and tar on the "busybox-tools" host
+APPLETS = (
+    "tar", "df", "sha256sum", "mktemp", "cut", "dirname", "tail", "sed", "cat", "chmod", "mv",
+    "rm", "rmdir", "mkdir", "head",
+)  # fmt: skip
+
+
+@pytest.fixture(params=["dash", "busybox", "busybox-tools", "bash-posix"])
+def odd_shell(fresh: Lab, request: pytest.FixtureRequest) -> Iterator[str]:
+    """/bin/sh and root's login shell are dash, BusyBox ash (with BusyBox's tar and
+    coreutils too), or bash as sh (posix mode)."""
+    host = fresh.host
+    kind = request.param
+    passwd = host.exec("cat /etc/passwd")
+    if kind.startswith("busybox"):
+        host.exec(
+            "cat > /bin/busybox && chmod 755 /bin/busybox",
+            input=Path("/usr/bin/busybox").read_bytes(),
+        )
+        host.exec("ln -sf /bin/busybox /bin/sh")
+        assert "BusyBox" in host.exec("/bin/sh --help 2>&1 || true")
+    elif kind == "bash-posix":
+        host.exec("ln -sf bash /bin/sh")
+    if kind == "busybox-tools":
+        host.exec(" && ".join(f"ln -sf /bin/busybox /usr/local/bin/{a}" for a in APPLETS))
+    host.exec("sed -i 's#^root:\\(.*\\):[^:]*$#root:\\1:/bin/sh#' /etc/passwd")
+    assert host.exec("grep ^root: /etc/passwd").strip().endswith(":/bin/sh")
+    try:
+        yield kind
+    finally:
+        host.exec(" ; ".join(f"rm -f /usr/local/bin/{a}" for a in APPLETS), check=False)
+        # /bin/sh may be busybox: replace the link whole, then the password file
+        host.exec("ln -sf dash /bin/sh.hk && mv -f /bin/sh.hk /bin/sh")
+        host.exec("cat > /etc/passwd", input=passwd.encode())
+        assert host.exec("readlink /bin/sh").strip() == "dash"
+
+
+def test_a_host_whose_sh_is_dash_busybox_or_bash_posix(
+    odd_shell: str, fresh: Lab, tool_bundle: tuple[Path, bytes]
+) -> None:
+    """The whole load (probe, images, ids, tools, installer) and a roll-back, with the
+    host's /bin/sh and login shell each of them."""
+    path, tool = tool_bundle
+    top = f"/srv/hk-{uuid.uuid4().hex[:8]}"
+    d = f"{top}/opt"
+    before = fresh.tags()
+    r = fresh.load(path, "--install-tools", "--prefix", top, "--install-dir", d, quiet=False)
+    assert r.returncode == 0, (odd_shell, r.stderr)
+    assert r.stdout.splitlines() == [
+        f"{fresh.host.address}: loaded 3 images, 0 already present; docker-compose installed: "
+        f"{top}/usr/local/bin/docker-compose (mode 0755); installer unpacked: {d}/harbor"
+    ]
+    want = _expected(path)
+    after = fresh.tags()
+    assert {ref: after.get(ref) for ref in want} == want
+    assert fresh.host.exec(f"cat {top}/usr/local/bin/docker-compose", raw=True) == tool
+    got = fresh.host.exec(f"cd {d} && find . -type f | sort")
+    assert got == "./harbor/harbor.yml\n./harbor/install.sh\n./harbor/prepare\n"
+    # the installer's unpacking fails after the images and the tool (a file appears where
+    # the install folder goes, once the images are in: BusyBox's sh runs its own tar and
+    # mkdir whatever PATH says, so the failure comes through docker): all of it is rolled
+    # back under this shell too, and the file this load did not make stays
+    fresh.forget()
+    fresh.host.exec(f"rm -rf {top} && mkdir -p {top} && rm -f /tmp/hk-loaded")
+    ids = fresh.ids()
+    fresh.shim(
+        "docker",
+        '#!/bin/sh\n[ "$1" = load ] && touch /tmp/hk-loaded\n'
+        f'[ "$1" = image ] && [ -e /tmp/hk-loaded ] && echo in-the-way > {d}\n'
+        'exec /usr/bin/docker "$@"\n',
+    )
+    try:
+        r = fresh.load(path, "--install-tools", "--prefix", top, "--install-dir", d)
+    finally:
+        fresh.unshim("docker")
+    assert r.returncode == 3, r.stderr
+    line = r.stderr.strip()
+    assert "\n" not in line
+    assert line.startswith(
+        f"harborkit: {fresh.host.address}: unpacking the installer into {d} failed: "
+    )
+    assert "; rolled back: " in line and f"{top}/usr/local/bin/docker-compose" in line
+    assert fresh.host.exec(f"cd {top} && find . | sort") == ".\n./opt\n"
+    assert fresh.host.exec(f"cat {d}") == "in-the-way\n"
+    assert fresh.tags() == before and fresh.ids() == ids
