@@ -376,12 +376,13 @@ def _ssh_children(pid: int, needle: bytes) -> list[int]:
     return out
 
 
-@pytest.mark.parametrize("when", ["after-load", "mid-stream"])
+@pytest.mark.parametrize("when", ["after-load", "mid-stream", "host-side", "host-side-mid"])
 def test_a_connection_cut_mid_stream_leaves_no_new_tag(fresh: Lab, bundle: Path, when: str) -> None:
     """The host's docker load (through a shim) loads the images, or reads part of them,
-    then hangs; the ssh client is killed: nothing is left tagged that was not before,
+    then hangs; the ssh client here is killed, or the host's sshd processes of the
+    connection (the whole connection drops): nothing is left tagged that was not before,
     and what was undone is said."""
-    if when == "after-load":
+    if when in ("after-load", "host-side"):
         body = "/usr/bin/docker load; touch /tmp/hk-cut; sleep 60"
     else:
         body = "head -c 3000 >/dev/null; touch /tmp/hk-cut; sleep 60"
@@ -400,11 +401,17 @@ def test_a_connection_cut_mid_stream_leaves_no_new_tag(fresh: Lab, bundle: Path,
         while fresh.host.exec("test -e /tmp/hk-cut && echo y || echo n").strip() != "y":
             assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
             time.sleep(0.1)
-        # the harborkit process's ssh client that carries "docker load"
-        kids = _ssh_children(proc.pid, b"docker load")
-        assert kids
-        for k in kids:
-            os.kill(k, 9)
+        if when.startswith("host-side"):  # every sshd of a connection (not the listener)
+            killed = fresh.host.exec(
+                'for p in /proc/[0-9]*; do c=$(tr "\\0" " " < $p/cmdline 2>/dev/null); '
+                'case "$c" in "sshd: "*) kill -9 "${p#/proc/}" && echo "$c";; esac; done'
+            )
+            assert "sshd: root" in killed, killed
+        else:  # the harborkit process's ssh client that carries "docker load"
+            kids = _ssh_children(proc.pid, b"docker load")
+            assert kids
+            for k in kids:
+                os.kill(k, 9)
         fresh.unshim("docker")
         out, err = proc.communicate(timeout=60)
     finally:
@@ -414,7 +421,7 @@ def test_a_connection_cut_mid_stream_leaves_no_new_tag(fresh: Lab, bundle: Path,
     assert proc.returncode == 11, err
     line = err.strip()
     assert "\n" not in line and line.startswith(f"harborkit: {fresh.host.address}: ")
-    if when == "after-load":
+    if when in ("after-load", "host-side"):
         assert "; rolled back: " in line and "image hk-remote/" in line
     assert fresh.tags() == before
     assert fresh.ids() == ids
