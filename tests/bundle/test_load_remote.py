@@ -693,11 +693,14 @@ def test_a_slow_or_flooding_host_is_stopped_by_the_deadline_and_bounds(
     )
     before = fresh.tags()
     t0 = time.monotonic()
+    # a flood is stopped by the bound, long before a deadline that a loaded machine's
+    # ssh connect and docker info cannot miss
+    flood = "wrote more than" in why
     try:
-        r = fresh.load(bundle, env={"HARBORKIT_REMOTE_TIMEOUT": "3"}, timeout=60)
+        r = fresh.load(bundle, env={"HARBORKIT_REMOTE_TIMEOUT": "30" if flood else "3"}, timeout=90)
     finally:
         fresh.unshim("docker")
-    assert time.monotonic() - t0 < 20
+    assert time.monotonic() - t0 < (28 if flood else 20)
     assert r.returncode == 11, r.stderr
     assert r.stderr.startswith(f"harborkit: {fresh.host.address}: ") and why in r.stderr
     assert r.stderr.count("\n") == 1
