@@ -26,6 +26,7 @@ import sys
 import tarfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -65,7 +66,8 @@ def ensure_bundle() -> Path:
     WORK.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".partial")
     sums: list[str] = []
-    layers, diff_ids = [], []
+    layers: list[dict[str, Any]] = []
+    diff_ids: list[str] = []
     with tarfile.open(tmp, "w", format=tarfile.GNU_FORMAT) as tf:
 
         def add(name: str, data: bytes) -> None:
@@ -216,7 +218,8 @@ def run_loadssh_bench() -> dict[str, float]:
             hk = [sys.executable, "-m", "harborkit", "bundle", "load", str(bundle), "-q"]
             hk += ["--host", dest, "--ssh-config", str(client.config)]
             pipe = f"tar -cC {tree / 'images'} . | ssh -F {client.config} {dest} docker load -q"
-            ours, theirs = [], []
+            ours: list[float] = []
+            theirs: list[float] = []
             for n in range(ROUNDS):
                 for name, argv, out in (("harborkit", hk, ours), ("pipe", pipe, theirs)):
                     subprocess.run(["docker", "rmi", "-f", REF], env=env, capture_output=True)

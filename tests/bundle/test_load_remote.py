@@ -1013,3 +1013,66 @@ def test_a_host_whose_sh_is_dash_busybox_or_bash_posix(
     assert fresh.host.exec(f"cd {top} && find . | sort") == ".\n./opt\n"
     assert fresh.host.exec(f"cat {d}") == "in-the-way\n"
     assert fresh.tags() == before and fresh.ids() == ids
+
+
+def test_many_references_are_looked_up_at_once_and_each_answer_kept_apart(
+    fresh: Lab, tmp_path: Path
+) -> None:
+    """Eleven references (more than one batch of parallel docker calls on the host): each
+    arrives with its id, then each is found present; one moved tag is put back."""
+    refs = tuple(f"hk-remote/many-{n:02d}:v1" for n in range(11))
+    path = tmp_path / "many.tar"
+    craft_bundle(path, images=crafted_images(refs), installer=installer_tgz())
+    env = fresh.daemon.env()
+    try:
+        r = fresh.load(path, quiet=False)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == f"{fresh.host.address}: loaded 11 images, 0 already present\n"
+        want = _expected(path)
+        after = fresh.tags()
+        assert {ref: after.get(ref) for ref in want} == want
+        subprocess.run(["docker", "tag", want[refs[0]], refs[9]], env=env, check=True)
+        r = fresh.load(path, quiet=False)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == f"{fresh.host.address}: loaded 0 images, 11 already present\n"
+        after = fresh.tags()
+        assert {ref: after.get(ref) for ref in want} == want
+    finally:
+        for ref in refs:
+            subprocess.run(["docker", "rmi", "-f", ref], env=env, capture_output=True)
+
+
+@pytest.mark.parametrize("fails", ["inspect", "rmi"])
+def test_a_roll_back_step_the_host_fails_once_is_tried_again(
+    fresh: Lab, bundle: Path, fails: str
+) -> None:
+    """docker load loads the images then fails; the roll-back's first docker call (the
+    inspect of a tag, or its rmi) fails once as a daemon that does not answer would:
+    it is tried again, and nothing is left tagged (it once left hk-remote/prepare:v1)."""
+    cmd = "image" if fails == "inspect" else "rmi"
+    fresh.host.exec("rm -f /tmp/hk-loaded /tmp/hk-failed-once")
+    fresh.shim(
+        "docker",
+        "#!/bin/sh\n"
+        'if [ "$1" = load ]; then /usr/bin/docker load >/dev/null; touch /tmp/hk-loaded; '
+        'echo "docker load: broken pipe" >&2; exit 1; fi\n'
+        f'if [ "$1" = {cmd} ] && [ -e /tmp/hk-loaded ] && [ ! -e /tmp/hk-failed-once ]; then '
+        "touch /tmp/hk-failed-once; "
+        'echo "Cannot connect to the Docker daemon. Is the docker daemon running?" >&2; exit 1; fi\n'
+        'exec /usr/bin/docker "$@"\n',
+    )
+    before, ids = fresh.tags(), fresh.ids()
+    try:
+        r = fresh.load(bundle)
+    finally:
+        fresh.unshim("docker")
+    assert fresh.host.exec("test -e /tmp/hk-failed-once && echo y || echo n").strip() == "y"
+    assert r.returncode == 9, r.stderr
+    line = r.stderr.strip()
+    assert "\n" not in line
+    assert line.startswith(
+        f"harborkit: {fresh.host.address}: docker load refused the images: "
+        "docker load: broken pipe; rolled back: "
+    )
+    assert all(f"image {ref}" in line for ref in REFS), line
+    assert fresh.tags() == before and fresh.ids() == ids
