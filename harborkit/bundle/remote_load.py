@@ -26,12 +26,11 @@ Everything the host says is data: parsed line by line, ids matched against
 
 from __future__ import annotations
 
-import contextlib
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import IO
+from typing import IO, Any
 
 from harborkit.bundle import cleanup
 from harborkit.bundle.errors import (
@@ -41,17 +40,20 @@ from harborkit.bundle.errors import (
     NoSpace,
     OutputError,
 )
-from harborkit.bundle.format import ImageRecord
+from harborkit.bundle.format import ImageRecord, blob_member
 from harborkit.bundle.load import _load_entries, _spool_installer, _tar_stream
 from harborkit.bundle.progress import NullProgress, Progress
 from harborkit.bundle.remote_base import CALL_TIMEOUT, MIN_RATE, Remote, Reply, q
+from harborkit.bundle.remote_delta import require_base_on_host
 from harborkit.bundle.remote_tools import ToolPlan, install_tools, plan_tools
 from harborkit.bundle.verify import VerifyResult
-from harborkit.errors import HarborkitError, InputError
+from harborkit.errors import HarborkitError
 
 #: room kept free on the host beyond the images' unpacked size
 SPACE_MARGIN = 64 << 20
 _ID = re.compile(r"sha256:[0-9a-f]{64}")
+#: docker CLI calls run at once on the host when references are looked up
+_AT_ONCE = 8
 
 
 @dataclass(frozen=True)
@@ -174,7 +176,12 @@ def _names(verified: VerifyResult) -> list[str]:
 
 def _needed_bytes(verified: VerifyResult, refs: Sequence[str]) -> int:
     meta = verified.metadata
-    layers = {lr.digest: lr.uncompressed_size for lr in meta.layers}
+    # the layers carried (a delta leaves some to its base, already on the host)
+    layers = {
+        lr.digest: lr.uncompressed_size
+        for lr in meta.layers
+        if blob_member(lr.digest) in verified.members
+    }
     digests = {d for i in meta.images if i.reference in refs for d in i.layers}
     return sum(layers.get(d, 0) for d in digests) + SPACE_MARGIN
 
@@ -225,7 +232,9 @@ def _image_id(remote: Remote, ref: str) -> str | None:
         f"docker image inspect --format '{{{{.Id}}}}' {q(ref)}", timeout=CALL_TIMEOUT
     )
     text = reply.out.decode("ascii", "replace").strip()
-    return text if reply.status == 0 and _ID.fullmatch(text) else None
+    if reply.status == 0 or b"No such image" in reply.err:
+        return text if reply.status == 0 and _ID.fullmatch(text) else None
+    raise LoadFailed(f"{remote.label}: docker image inspect {ref} failed: {reply.last_line()}")
 
 
 def _send_images(
@@ -247,12 +256,18 @@ def _send_images(
 
 
 def _ref_lines(refs: Iterable[str]) -> list[str]:
-    """Shell lines printing ``ref REFERENCE ID`` (ID empty when it names no image)."""
-    return [
-        f"printf 'ref %s %s\\n' {q(ref)} "
-        f"\"$(docker image inspect --format '{{{{.Id}}}}' {q(ref)} 2>/dev/null)\""
-        for ref in dict.fromkeys(refs)
-    ]
+    """Shell lines printing ``ref REFERENCE ID`` (ID empty when it names no image), the
+    references asked all at once (Harbor's thirteen docker CLI starts cost seconds one
+    after another); each answer is one short printf, so the lines do not mix."""
+    lines = []
+    for n, ref in enumerate(dict.fromkeys(refs), 1):
+        lines.append(
+            f"printf 'ref %s %s\\n' {q(ref)} "
+            f"\"$(docker image inspect --format '{{{{.Id}}}}' {q(ref)} 2>/dev/null)\" &"
+        )
+        if n % _AT_ONCE == 0:
+            lines.append("wait")
+    return [*lines, "wait"]
 
 
 def _confirm(remote: Remote, images: Sequence[ImageRecord]) -> None:
@@ -322,36 +337,62 @@ def _roll_back(remote: Remote, probe: _Probe, images: Sequence[ImageRecord], und
             '2>/dev/null && printf "%s\\n" "$p"; elif [ -e "$p" ] || [ -L "$p" ]; then '
             'rm -f -- "$p" && printf "%s\\n" "$p"; fi; done; done'
         )
-        with contextlib.suppress(HarborkitError):
-            reply = remote.run(f"sh -c {q(script)}", timeout=CALL_TIMEOUT)
-            undo.removed += reply.out.decode("utf-8", "replace").splitlines()[:1000]
+        _twice(_remove_files, remote, script, undo.removed)
     seen = [i.image_id for i in images]
     for ref in dict.fromkeys(undo.tags):
-        with contextlib.suppress(HarborkitError):
-            now = _image_id(remote, ref)
-            previous = probe.refs.get(ref)
-            if now == previous:
-                continue
-            if now is not None:
-                seen.append(now)
-            if previous:
-                remote.run(f"docker tag {q(previous)} {q(ref)}", timeout=CALL_TIMEOUT)
-                undo.removed.append(f"tag {ref} (back on {previous[:19]})")
-            else:
-                remote.run(f"docker rmi {q(ref)}", timeout=CALL_TIMEOUT)
-                undo.removed.append(f"image {ref}")
+        _twice(_undo_ref, remote, probe, ref, seen, undo.removed)
     before = probe.ids | {i for i in probe.refs.values() if i}
     for image_id in dict.fromkeys(seen):
-        if image_id in before:
-            continue
-        with contextlib.suppress(HarborkitError):
-            tags = remote.run(
-                f"docker image inspect --format '{{{{len .RepoTags}}}}' {q(image_id)}",
-                timeout=CALL_TIMEOUT,
-            )
-            if tags.status == 0 and tags.out.strip() == b"0":
-                remote.run(f"docker rmi {q(image_id)}", timeout=CALL_TIMEOUT)
-                undo.removed.append(f"image {image_id[:19]}")
+        if image_id not in before:
+            _twice(_drop_untagged, remote, image_id, undo.removed)
+
+
+def _twice(step: Callable[..., None], *args: Any) -> None:
+    """A roll-back step, tried once more when the host's answer did not come (the
+    connection just cut is made anew by the next call); a second failure is let go."""
+    for attempt in (1, 2):
+        try:
+            step(*args)
+            return
+        except HarborkitError:
+            if attempt == 2:
+                return
+
+
+def _remove_files(remote: Remote, script: str, removed: list[str]) -> None:
+    reply = remote.run(f"sh -c {q(script)}", timeout=CALL_TIMEOUT)
+    removed += reply.out.decode("utf-8", "replace").splitlines()[:1000]
+
+
+def _undo_ref(remote: Remote, probe: _Probe, ref: str, seen: list[str], removed: list[str]) -> None:
+    """``ref`` back on the image it named before this load, or removed."""
+    now = _image_id(remote, ref)
+    previous = probe.refs.get(ref)
+    if now == previous:
+        return
+    if now is not None:
+        seen.append(now)
+    if previous:
+        _check(
+            remote,
+            remote.run(f"docker tag {q(previous)} {q(ref)}", timeout=CALL_TIMEOUT),
+            "docker tag",
+        )
+        removed.append(f"tag {ref} (back on {previous[:19]})")
+    else:
+        _check(remote, remote.run(f"docker rmi {q(ref)}", timeout=CALL_TIMEOUT), "docker rmi")
+        removed.append(f"image {ref}")
+
+
+def _drop_untagged(remote: Remote, image_id: str, removed: list[str]) -> None:
+    """Remove ``image_id`` (added by this load) when no tag names it any more."""
+    tags = remote.run(
+        f"docker image inspect --format '{{{{len .RepoTags}}}}' {q(image_id)}",
+        timeout=CALL_TIMEOUT,
+    )
+    if tags.status == 0 and tags.out.strip() == b"0":
+        _check(remote, remote.run(f"docker rmi {q(image_id)}", timeout=CALL_TIMEOUT), "docker rmi")
+        removed.append(f"image {image_id[:19]}")
 
 
 def load_on_host(
@@ -365,12 +406,10 @@ def load_on_host(
     """Load the verified bundle on one host; see the module's docstring."""
     progress = progress or NullProgress()
     meta = verified.metadata
-    if meta.base is not None:
-        raise InputError(
-            f"{verified.path} is a delta bundle: load it on the host with harborkit, "
-            "or load a full bundle with --host"
-        )
     probe = probe_host(remote, verified, install_dir)
+    if meta.base is not None:  # its base images must be on the host: asked before anything goes
+        carried = frozenset(d for d in meta.base.layers if blob_member(d) in verified.members)
+        require_base_on_host(remote, meta, verified.path, carried)
     present = [i.reference for i in meta.images if probe.refs.get(i.reference) == i.image_id]
     retag = [
         i.reference for i in meta.images if i.reference not in present and i.image_id in probe.ids

@@ -17,14 +17,7 @@ from harborkit.commands.bundle import helpers
 from harborkit.commands.bundle import options as _opt
 from harborkit.commands.bundle.base import bundle_app, interruptible, mb
 from harborkit.commands.bundle.remote import RemoteLoadOptions, load_remote, wanted
-from harborkit.commands.options import (
-    BecomeOpt,
-    ForksOpt,
-    HostsOpt,
-    InventoryOpt,
-    LimitOpt,
-    SshConfigOpt,
-)
+from harborkit.commands.options import SshConfigOpt
 from harborkit.compat import StrEnum
 
 
@@ -143,12 +136,12 @@ def load_cmd(
     force: _opt.ForceOpt = False,
     allow_install_path: _opt.AllowInstallPathOpt = False,
     quiet: _opt.QuietOpt = False,
-    hosts: HostsOpt = None,
-    inventory: InventoryOpt = None,
-    limit: LimitOpt = None,
-    forks: ForksOpt = 10,
+    hosts: _opt.LoadHostsOpt = None,
+    inventory: _opt.LoadInventoryOpt = None,
+    limit: _opt.LoadLimitOpt = None,
+    forks: _opt.LoadForksOpt = 10,
     ssh_config: SshConfigOpt = None,
-    become: BecomeOpt = False,
+    become: _opt.LoadBecomeOpt = False,
 ) -> None:
     """Verify the bundle, load its images into the Docker daemon (DOCKER_HOST, or each --host
     over SSH), unpack the installer."""

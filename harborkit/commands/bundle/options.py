@@ -4,7 +4,7 @@ registry options with ``push`` and the trust options with ``verify`` and ``load`
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, List, Optional  # noqa: UP035 (typer: Python 3.9)
 
 import typer
 
@@ -102,5 +102,35 @@ AllowInstallPathOpt = Annotated[
         "--allow-install-path",
         help="With --install-tools: install a bundle's tools where its metadata says, even "
         "outside /usr/local/bin when its signature is not checked with --key.",
+    ),
+]
+
+# --------------------------------------------------------------- load on other machines (--host)
+# check's remote options, with help that says what they do for a load
+LoadHostsOpt = Annotated[
+    Optional[List[str]],  # noqa: UP006, UP045 (typer evaluates it: Python 3.9)
+    typer.Option(
+        "--host",
+        help="Load on \\[ssh://][USER@]HOST[:PORT] over SSH instead of this machine's daemon "
+        "(repeatable, comma-separated); the host needs sh, tar, coreutils and the docker CLI.",
+    ),
+]
+LoadInventoryOpt = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option(
+        "--inventory", "-i", help="Load on the hosts of an Ansible inventory (INI/YAML) over SSH."
+    ),
+]
+LoadLimitOpt = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option("--limit", "-l", help="Inventory hosts or groups to load on (Ansible pattern)."),
+]
+LoadForksOpt = Annotated[int, typer.Option("--forks", help="Hosts loaded on in parallel.")]
+LoadBecomeOpt = Annotated[
+    bool,
+    typer.Option(
+        "--become",
+        help="Run docker, tar and the installs on the host as root through sudo -n "
+        "(never a password prompt).",
     ),
 ]

@@ -7,14 +7,52 @@ before any host is reached).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import signal
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from harborkit.commands.options import host_parts
 from harborkit.errors import HarborkitError, InputError
+
+if TYPE_CHECKING:
+    from harborkit.host.ssh import ControlDir, SshConnection
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _ssh_session() -> Iterator[tuple[ControlDir, list[SshConnection]]]:
+    """The connections of one load, their ControlMasters stopped at the end; SIGTERM and
+    SIGHUP end it as Ctrl-C does (a roll-back, exit 130). The same as
+    :func:`harborkit.engine.fleet.ssh_session`, without importing the audit engine
+    (start-up time is load time here)."""
+    from harborkit.host.ssh import ControlDir
+
+    control = ControlDir()
+    conns: list[SshConnection] = []
+    previous: dict[int, Any] = {}
+    with contextlib.suppress(ValueError):  # not the main thread: signals are not ours
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            previous[sig] = signal.signal(sig, _interrupt)
+    try:
+        yield control, conns
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        used = [c for c in conns if c.round_trips and c.failed is None]
+        if used:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=min(16, len(used))) as pool:
+                list(pool.map(lambda c: c.close(), used))
+        control.cleanup()  # any master left (one that hung) is killed with it
 
 
 @dataclass(frozen=True)
@@ -47,7 +85,6 @@ def load_remote(
     from harborkit.bundle.progress import make_progress
     from harborkit.bundle.remote_load import ToolOptions, load_on_host
     from harborkit.bundle.verify import verify_bundle
-    from harborkit.engine.fleet import ssh_session
     from harborkit.host.ssh import SshConnection, SshOptions, parse_target
     from harborkit.host.sshstream import Stream
 
@@ -69,7 +106,7 @@ def load_remote(
         verified = verify_bundle(bundle, progress=progress, key=key)  # type: ignore[arg-type]
     ssh = SshOptions(config_file=opts.ssh_config, become=opts.become)
     outcomes: list[tuple[str, int, str]] = []
-    with ssh_session() as (control, conns):
+    with _ssh_session() as (control, conns):
         for t in targets:
             conns.append(SshConnection(t, ssh, control))
 
