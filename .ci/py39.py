@@ -75,6 +75,10 @@ DESELECT = (
     "tests/bundle/test_tarsafe.py::test_scan_of_a_folder_then_a_broken_long_name",
     # walks the root's own / through a link: what it meets first differs from the machine's
     "tests/remote/test_hostile_inventory.py::test_vars_linked_to_the_root_folder",
+    # typer 0.23 and click 8.1 (the last for 3.9) word these themselves: help names an
+    # option's value after the parameter (FORKS, not N), a missing argument is 'BUNDLE'
+    "tests/test_cli.py::test_help_names_values_in_words_not_python_types",
+    "tests/test_packaging.py::test_command_line_mistakes_are_one_line_exit_2",
     # chromium is not in the root (too big to install for six tests); the page's text is
     # checked by the other tests of the file, which run
     *(
@@ -86,6 +90,7 @@ DESELECT = (
             "test_findings_locations_and_remediation_per_host",
             "test_screenshot_is_a_png_of_the_window",
             "test_a_fix_hint_keeps_its_tabs_in_the_browser",
+            "test_two_hosts_fit_in_two_screens_until_opened",
         )
     ),
 )

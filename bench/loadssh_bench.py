@@ -237,7 +237,7 @@ def run_loadssh_bench() -> dict[str, float]:
     t_hk, t_pipe = min(ours), min(theirs)
     # each round's pair ran back to back: under a shared machine's load, their ratio's
     # median says more than either minimum
-    paired = sorted(a / b for a, b in zip(ours, theirs))  # noqa: B905 (3.9)
+    paired = sorted(a / b for a, b in zip(ours, theirs))
     return {
         "bytes": bundle.stat().st_size,
         "hk_s": t_hk,

@@ -97,7 +97,10 @@ def docker_error(e: BaseException) -> str:
             return "connection refused (is dockerd running and listening there?)"
         if isinstance(x, PermissionError):
             return "permission denied on the socket (run as root or in the docker group)"
-        if isinstance(x, TimeoutError) or type(x).__name__ in ("ReadTimeout", "ConnectTimeout"):
+        if isinstance(x, (TimeoutError, socket.timeout)) or type(x).__name__ in (
+            "ReadTimeout",
+            "ConnectTimeout",
+        ):
             return "no answer in time (the daemon is busy or hung)"
         code = getattr(getattr(x, "response", None), "status_code", None)
         if status is None and isinstance(code, int):

@@ -58,7 +58,7 @@ def require_base_on_host(
     if problem:
         raise DeltaBaseMissing(f"{head}: its base claims are inconsistent: {problem}; nothing sent")
     found = base_layers(remote, base.images)
-    missing = [img for img, layers in zip(base.images, found) if layers is None]  # noqa: B905 (3.9)
+    missing = [img for img, layers in zip(base.images, found) if layers is None]
     if missing:
         shown = ", ".join(f"{m.reference} ({m.image_id[:19]})" for m in missing[:4])
         more = f" and {len(missing) - 4} more" if len(missing) > 4 else ""
@@ -71,7 +71,7 @@ def require_base_on_host(
     by_digest = {lr.digest: lr for lr in meta.layers}
     for img in meta.images:
         diff_ids = [by_digest[d].diff_id for d in img.layers]
-        for d, c in zip(img.layers, chain_ids(diff_ids)):  # noqa: B905 (3.9: no strict=)
+        for d, c in zip(img.layers, chain_ids(diff_ids)):
             if d in left_out and c not in held:
                 raise DeltaBaseMissing(
                     f"{head}: its base claims are inconsistent: layer {d[:19]} of "

@@ -108,7 +108,7 @@ AllowInstallPathOpt = Annotated[
 # --------------------------------------------------------------- load on other machines (--host)
 # check's remote options, with help that says what they do for a load
 LoadHostsOpt = Annotated[
-    Optional[List[str]],  # noqa: UP006, UP045 (typer evaluates it: Python 3.9)
+    Optional[List[str]],  # noqa: UP006 (typer evaluates it: Python 3.9)
     typer.Option(
         "--host",
         help="Load on \\[ssh://][USER@]HOST[:PORT] over SSH instead of this machine's daemon "
@@ -116,13 +116,13 @@ LoadHostsOpt = Annotated[
     ),
 ]
 LoadInventoryOpt = Annotated[
-    Optional[str],  # noqa: UP045
+    Optional[str],
     typer.Option(
         "--inventory", "-i", help="Load on the hosts of an Ansible inventory (INI/YAML) over SSH."
     ),
 ]
 LoadLimitOpt = Annotated[
-    Optional[str],  # noqa: UP045
+    Optional[str],
     typer.Option("--limit", "-l", help="Inventory hosts or groups to load on (Ansible pattern)."),
 ]
 LoadForksOpt = Annotated[int, typer.Option("--forks", help="Hosts loaded on in parallel.")]
