@@ -214,8 +214,19 @@ def require_base(
         inspected = client.api.inspect_image(held_image.image_id)
         layers = (inspected.get("RootFS") or {}).get("Layers") or []
         held.update(chain_ids([str(d) for d in layers]))
-    left_out = set(base.layers) - (carried or frozenset())
+    require_left_out_held(meta, carried, held, head, "target")
+
+
+def require_left_out_held(
+    meta: BundleMetadata, carried: frozenset[str] | None, held: set[str], head: str, where: str
+) -> None:
+    """Refuse (exit 14) a layer the delta leaves to its base (in ``meta.base.layers``,
+    not ``carried``) whose chain id none of the base images on ``where`` holds
+    (``held``): ``docker load`` there would fail half-way."""
+    assert meta.base is not None
+    left_out = set(meta.base.layers) - (carried or frozenset())
     by_digest = {lr.digest: lr for lr in meta.layers}
+    tail = "" if where == "target" else "; nothing sent"
     for img in meta.images:
         diff_ids = [by_digest[d].diff_id for d in img.layers]
         for d, c in zip_strict(img.layers, chain_ids(diff_ids)):
@@ -223,5 +234,5 @@ def require_base(
                 raise DeltaBaseMissing(
                     f"{head}: its base claims are inconsistent: layer {d[:19]} of "
                     f"{img.reference} is left to the base, but none of its base images on the "
-                    "target holds it there"
+                    f"{where} holds it there{tail}"
                 )

@@ -13,9 +13,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from harborkit.bundle.delta import DeltaBaseMissing, _claims_problem, chain_ids
+from harborkit.bundle.delta import (
+    DeltaBaseMissing,
+    _claims_problem,
+    chain_ids,
+    require_left_out_held,
+)
 from harborkit.bundle.format import BaseImage, BundleMetadata
 from harborkit.bundle.remote_base import CALL_TIMEOUT, Remote, q
+from harborkit.compat import zip_strict
 
 _ID = re.compile(r"sha256:[0-9a-f]{64}")
 
@@ -58,7 +64,7 @@ def require_base_on_host(
     if problem:
         raise DeltaBaseMissing(f"{head}: its base claims are inconsistent: {problem}; nothing sent")
     found = base_layers(remote, base.images)
-    missing = [img for img, layers in zip(base.images, found) if layers is None]
+    missing = [img for img, layers in zip_strict(base.images, found) if layers is None]
     if missing:
         shown = ", ".join(f"{m.reference} ({m.image_id[:19]})" for m in missing[:4])
         more = f" and {len(missing) - 4} more" if len(missing) > 4 else ""
@@ -67,17 +73,7 @@ def require_base_on_host(
             "first (bundle load --host); nothing sent"
         )
     held = {c for layers in found for c in chain_ids(layers or [])}
-    left_out = set(base.layers) - carried
-    by_digest = {lr.digest: lr for lr in meta.layers}
-    for img in meta.images:
-        diff_ids = [by_digest[d].diff_id for d in img.layers]
-        for d, c in zip(img.layers, chain_ids(diff_ids)):
-            if d in left_out and c not in held:
-                raise DeltaBaseMissing(
-                    f"{head}: its base claims are inconsistent: layer {d[:19]} of "
-                    f"{img.reference} is left to the base, but none of its base images on the "
-                    "host holds it there; nothing sent"
-                )
+    require_left_out_held(meta, carried, held, head, "host")
 
 
 __all__ = ["base_layers", "require_base_on_host"]
