@@ -120,7 +120,9 @@ hk_todo=""
 hk_refuse() { printf 'HK refused %s %s\n' "$1" "$2"; exit 0; }
 for hk_p in /var /var/lib /var/lib/harborkit "$HK_J"; do
     [ -d "$hk_p" ] && continue
-    mkdir -m 755 "$hk_p" || hk_die "cannot make the journal folder"; hk_made="$hk_p $hk_made"
+    # another applier may make it between the test and mkdir: then it is there, not ours
+    if mkdir -m 755 "$hk_p" 2>/dev/null; then hk_made="$hk_p $hk_made"
+    elif [ ! -d "$hk_p" ]; then hk_die "cannot make the journal folder"; fi
 done
 chmod 700 "$HK_J" || hk_die "cannot make the journal folder"
 """
