@@ -19,7 +19,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import http.cookiejar
-import ipaddress
 import os
 import re
 import threading
@@ -34,6 +33,7 @@ from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 import requests
 import urllib3
 
+from harborkit.ipaddr import parse_ip
 from harborkit.registry.auth import Challenge, Credentials, parse_challenges, parse_token
 from harborkit.registry.errors import (
     AccessDenied,
@@ -545,7 +545,7 @@ def _environ_proxies(host: str) -> dict[str, str]:
     if name == "localhost" or name.endswith(".localhost"):
         return {}
     with contextlib.suppress(ValueError):
-        if ipaddress.ip_address(name).is_loopback:
+        if parse_ip(name).is_loopback:
             return {}
     return dict(requests.utils.get_environ_proxies(f"https://{host}"))
 
