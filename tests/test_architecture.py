@@ -71,6 +71,7 @@ LAYERS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             "harborkit.textsafe",
             "harborkit.compat",
             "harborkit.ipaddr",
+            "harborkit.netutil",
         ),
     ),
 )
