@@ -11,11 +11,12 @@ bounded in time and memory whatever the bytes.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 import stat
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Union
@@ -368,8 +369,7 @@ def validate(doc: Located, schema_name: str, kind: type[HarborkitError] = InputE
     """
     import jsonschema
 
-    schema = load_schema(schema_name)
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = _validator(schema_name)
     error = jsonschema.exceptions.best_match(validator.iter_errors(doc.data))
     if error is None:
         return
@@ -381,9 +381,7 @@ def first_schema_error(data: Any, schema_name: str) -> tuple[str, str] | None:
     """The first error (in document order) of ``data`` against ``schemas/<schema_name>``,
     as ``("a/0/b", message)``, or ``None``. For documents with no lines to name
     (JSON members inside a bundle); files on disk go through :func:`validate`."""
-    import jsonschema
-
-    validator = jsonschema.Draft202012Validator(load_schema(schema_name))
+    validator = _validator(schema_name)
     errors = sorted(
         validator.iter_errors(data),
         key=lambda e: [(isinstance(p, str), p) for p in e.absolute_path],
@@ -392,6 +390,40 @@ def first_schema_error(data: Any, schema_name: str) -> tuple[str, str] | None:
         return None
     e = errors[0]
     return "/".join(str(p) for p in e.absolute_path) or "(top)", e.message
+
+
+#: C0 and C1 controls and DEL: no value a schema's ``pattern`` guards holds one
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _validator(schema_name: str) -> Any:
+    """A Draft 2020-12 validator of ``schemas/<schema_name>`` whose ``pattern`` means
+    what the schema says (ECMA-262): Python's ``re.search`` lets ``$`` match before a
+    trailing newline, so ``"server58\\n"`` passed ``^[a-z0-9-]+$``. A string that a
+    pattern guards (a name, a path, a URL, a digest: harborkit writes them into
+    files, commands, tar member names, HTTP paths and reports) takes no control
+    character at all, a trailing newline included."""
+    return _strict_class()(load_schema(schema_name))
+
+
+@functools.lru_cache(maxsize=1)
+def _strict_class() -> Any:
+    import jsonschema
+
+    base = jsonschema.Draft202012Validator
+    pattern = base.VALIDATORS["pattern"]
+
+    def strict_pattern(validator: Any, patrn: str, instance: Any, schema: Any) -> Iterator[Any]:
+        if validator.is_type(instance, "string"):
+            bad = _CONTROL.search(instance)
+            if bad is not None:
+                yield jsonschema.ValidationError(
+                    f"{instance!r} holds a control character (U+{ord(bad.group()):04X})"
+                )
+                return
+        yield from pattern(validator, patrn, instance, schema)
+
+    return jsonschema.validators.extend(base, {"pattern": strict_pattern})
 
 
 def _short(error: Any) -> str:
@@ -407,9 +439,7 @@ def schema_errors(doc: Located, schema_name: str) -> list[tuple[Key, str]]:
     Each is ``(key, message)``; for a missing required key the key names the
     missing entry itself (``log.location``), whose line is its parent's.
     """
-    import jsonschema
-
-    validator = jsonschema.Draft202012Validator(load_schema(schema_name))
+    validator = _validator(schema_name)
     found: list[tuple[Key, str]] = []
     for error in validator.iter_errors(doc.data):
         key: Key = tuple(error.absolute_path)

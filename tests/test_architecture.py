@@ -70,6 +70,8 @@ LAYERS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             "harborkit.watch",
             "harborkit.textsafe",
             "harborkit.compat",
+            "harborkit.ipaddr",
+            "harborkit.netutil",
         ),
     ),
 )

@@ -37,7 +37,7 @@ import signal
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -71,6 +71,7 @@ from harborkit.bundle.format import (
 from harborkit.bundle.parts import open_bundle_file
 from harborkit.bundle.progress import NullProgress, Progress, Task
 from harborkit.bundle.sign import PublicKey
+from harborkit.bundle.tag_rollback import roll_back_images
 from harborkit.bundle.targets import check_folder, check_tool_targets, missing_folders
 from harborkit.bundle.tarsafe import BLOCK, Member
 from harborkit.bundle.tarwrite import tar_header
@@ -532,42 +533,42 @@ def _confirm(client: Any, images: Sequence[ImageRecord]) -> None:
             )
 
 
-def _untagged(client: Any, image_id: str) -> bool:
-    tags = client.api.inspect_image(image_id).get("RepoTags") or []
-    return not [t for t in tags if t != "<none>:<none>"]
+class _DaemonImages:
+    """The roll-back's operations on images, through the daemon's API."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def image_id(self, ref: str) -> str | None:
+        return _image_id(self.client, ref)
+
+    def tag(self, image_id: str, ref: str) -> None:
+        self.client.api.tag(image_id, *dockerapi.repo_and_tag(ref), force=True)
+
+    def remove(self, ref: str) -> None:
+        self.client.api.remove_image(ref)
+
+    def untagged(self, image_id: str) -> bool:
+        tags = self.client.api.inspect_image(image_id).get("RepoTags") or []
+        return not [t for t in tags if t != "<none>:<none>"]
+
+
+def _quietly(step: Callable[[], None]) -> None:
+    with contextlib.suppress(Exception):
+        step()
 
 
 def _roll_back(client: Any, images: Sequence[ImageRecord], undo: _Undo) -> None:
-    """Undo this load: unpacked files, then every reference it touched.
-
-    A reference that named another image before points at it again, one that did
-    not exist is removed, whatever image it names now (the daemon may have loaded
-    something else than was verified); then every image this load added that is
-    left with no tag goes.
-    """
+    """Undo this load: unpacked files, then every reference it touched
+    (:func:`~harborkit.bundle.tag_rollback.roll_back_images`)."""
     for p in remove_created(undo.files):
         cleanup.note_removed(str(p))
-    seen: list[str] = [i.image_id for i in images]
-    for ref in dict.fromkeys(undo.tags):
-        with contextlib.suppress(Exception):
-            now = _image_id(client, ref)
-            previous = undo.before.get(ref)
-            if now == previous:
-                continue
-            if now is not None:
-                seen.append(now)
-            if previous:
-                client.api.tag(previous, *dockerapi.repo_and_tag(ref), force=True)
-                cleanup.note_removed(f"tag {ref} (back on {previous[:19]})")
-            else:
-                client.api.remove_image(ref)
-                cleanup.note_removed(f"image {ref}")
-    # an image this load added that is left with no tag (its reference went back) goes too
-    there_before = undo.ids_before | {i for i in undo.before.values() if i}
-    for image_id in dict.fromkeys(seen):
-        if image_id in there_before:
-            continue
-        with contextlib.suppress(Exception):
-            if _untagged(client, image_id):
-                client.api.remove_image(image_id)
-                cleanup.note_removed(f"image {image_id[:19]}")
+    roll_back_images(
+        _DaemonImages(client),
+        loaded=[i.image_id for i in images],
+        tags=undo.tags,
+        before=undo.before,
+        ids_before=undo.ids_before,
+        note=cleanup.note_removed,
+        attempt=_quietly,
+    )

@@ -46,6 +46,7 @@ from harborkit.bundle.progress import NullProgress, Progress
 from harborkit.bundle.remote_base import CALL_TIMEOUT, MIN_RATE, Remote, Reply, q
 from harborkit.bundle.remote_delta import require_base_on_host
 from harborkit.bundle.remote_tools import ToolPlan, install_tools, plan_tools
+from harborkit.bundle.tag_rollback import roll_back_images
 from harborkit.bundle.verify import VerifyResult
 from harborkit.errors import HarborkitError
 
@@ -338,13 +339,15 @@ def _roll_back(remote: Remote, probe: _Probe, images: Sequence[ImageRecord], und
             'rm -f -- "$p" && printf "%s\\n" "$p"; fi; done; done'
         )
         _twice(_remove_files, remote, script, undo.removed)
-    seen = [i.image_id for i in images]
-    for ref in dict.fromkeys(undo.tags):
-        _twice(_undo_ref, remote, probe, ref, seen, undo.removed)
-    before = probe.ids | {i for i in probe.refs.values() if i}
-    for image_id in dict.fromkeys(seen):
-        if image_id not in before:
-            _twice(_drop_untagged, remote, image_id, undo.removed)
+    roll_back_images(
+        _HostImages(remote),
+        loaded=[i.image_id for i in images],
+        tags=undo.tags,
+        before=probe.refs,
+        ids_before=probe.ids,
+        note=undo.removed.append,
+        attempt=_twice,
+    )
 
 
 def _twice(step: Callable[..., None], *args: Any) -> None:
@@ -364,35 +367,29 @@ def _remove_files(remote: Remote, script: str, removed: list[str]) -> None:
     removed += reply.out.decode("utf-8", "replace").splitlines()[:1000]
 
 
-def _undo_ref(remote: Remote, probe: _Probe, ref: str, seen: list[str], removed: list[str]) -> None:
-    """``ref`` back on the image it named before this load, or removed."""
-    now = _image_id(remote, ref)
-    previous = probe.refs.get(ref)
-    if now == previous:
-        return
-    if now is not None:
-        seen.append(now)
-    if previous:
-        _check(
-            remote,
-            remote.run(f"docker tag {q(previous)} {q(ref)}", timeout=CALL_TIMEOUT),
-            "docker tag",
+class _HostImages:
+    """The roll-back's operations on images, through ``docker`` on the host."""
+
+    def __init__(self, remote: Remote) -> None:
+        self.remote = remote
+
+    def image_id(self, ref: str) -> str | None:
+        return _image_id(self.remote, ref)
+
+    def tag(self, image_id: str, ref: str) -> None:
+        cmd = f"docker tag {q(image_id)} {q(ref)}"
+        _check(self.remote, self.remote.run(cmd, timeout=CALL_TIMEOUT), "docker tag")
+
+    def remove(self, ref: str) -> None:
+        cmd = f"docker rmi {q(ref)}"
+        _check(self.remote, self.remote.run(cmd, timeout=CALL_TIMEOUT), "docker rmi")
+
+    def untagged(self, image_id: str) -> bool:
+        tags = self.remote.run(
+            f"docker image inspect --format '{{{{len .RepoTags}}}}' {q(image_id)}",
+            timeout=CALL_TIMEOUT,
         )
-        removed.append(f"tag {ref} (back on {previous[:19]})")
-    else:
-        _check(remote, remote.run(f"docker rmi {q(ref)}", timeout=CALL_TIMEOUT), "docker rmi")
-        removed.append(f"image {ref}")
-
-
-def _drop_untagged(remote: Remote, image_id: str, removed: list[str]) -> None:
-    """Remove ``image_id`` (added by this load) when no tag names it any more."""
-    tags = remote.run(
-        f"docker image inspect --format '{{{{len .RepoTags}}}}' {q(image_id)}",
-        timeout=CALL_TIMEOUT,
-    )
-    if tags.status == 0 and tags.out.strip() == b"0":
-        _check(remote, remote.run(f"docker rmi {q(image_id)}", timeout=CALL_TIMEOUT), "docker rmi")
-        removed.append(f"image {image_id[:19]}")
+        return tags.status == 0 and tags.out.strip() == b"0"
 
 
 def load_on_host(

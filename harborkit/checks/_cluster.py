@@ -3,12 +3,12 @@ context, and the summary of findings that name their hosts."""
 
 from __future__ import annotations
 
-import ipaddress
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
 
 from harborkit.host.interface import NotAvailable
+from harborkit.ipaddr import is_loopback as _is_loopback
 from harborkit.model.check import CheckContext, Finding, Outcome, Status
 
 T = TypeVar("T")
@@ -32,13 +32,6 @@ def _hostname(ctx: CheckContext) -> str | NotAvailable:
 def _resolve(ctx: CheckContext, name: str) -> list[str]:
     value = _fact(ctx, f"cluster:resolve:{name}", lambda: ctx.host.resolve(name))
     return [] if isinstance(value, NotAvailable) else value
-
-
-def _is_loopback(addr: str) -> bool:
-    try:
-        return ipaddress.ip_address(addr.split("%", 1)[0]).is_loopback
-    except ValueError:
-        return False
 
 
 def _first_routable(addrs: Sequence[str]) -> str | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -12,6 +11,7 @@ from harborkit.checks.daemon_json_plan import docker_restart
 from harborkit.checks.docker import DaemonUnreachable, docker_address, docker_error
 from harborkit.checks.dockerd_registry import _network, _registry_host, _strip_scheme, covers
 from harborkit.dockerapi import call_errors, host_client, insecure_registries
+from harborkit.ipaddr import parse_ip
 from harborkit.model.check import Check, CheckContext, Finding, Outcome, Severity, SkipCheck, Status
 
 if TYPE_CHECKING:
@@ -88,7 +88,7 @@ class DaemonRuntime(Check):
         for c in cidrs:
             cn = _network(c)
             try:
-                if cn is not None and host and ipaddress.ip_address(host) in cn:
+                if cn is not None and host and parse_ip(host) in cn:
                     return Finding(
                         Status.PASS, entry, f"in effect through the daemon's insecure range {c}"
                     )

@@ -8,6 +8,8 @@ import json
 import re
 from typing import Any
 
+from harborkit.ipaddr import is_ip, parse_ip, parse_network
+
 
 def _strip_scheme(entry: str) -> str:
     entry = entry.strip()
@@ -21,10 +23,10 @@ def _network(entry: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None
         return None
     address, _, bits = entry.partition("/")
     bits = _no_leading_zeros(bits)  # Go reads "/0008" as /8
-    if len(bits) > 3 or _leading_zero_octet(address):
+    if len(bits) > 3:
         return None
     try:
-        net = ipaddress.ip_network(f"{address}/{bits}", strict=False)
+        net = parse_network(address, bits)
     except ValueError:
         return None
     mapped = getattr(net.network_address, "ipv4_mapped", None)
@@ -32,13 +34,6 @@ def _network(entry: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None
         # Go keeps an IPv4-mapped network as IPv4: dockerd lists ::ffff:1.2.3.4/104 as 1.0.0.0/8
         return ipaddress.ip_network(f"{mapped}/{net.prefixlen - 96}")
     return net
-
-
-def _leading_zero_octet(address: str) -> bool:
-    """An IPv4 part with a leading zero (``01.2.3.4``, ``::ffff:1.2.3.04``): Go and Python
-    3.9.5+ refuse the address, Python 3.9.0-3.9.4 (Debian 11's 3.9.2) reads 01 as 1."""
-    tail = address.rsplit(":", 1)[-1]
-    return "." in tail and any(len(p) > 1 and p.startswith("0") for p in tail.split("."))
 
 
 def _no_leading_zeros(digits: str) -> str:
@@ -65,10 +60,8 @@ def covers(entry: str, hostname: str, port: int) -> bool:
     if net is None:
         return False
     host = hostname.removeprefix("[").removesuffix("]")
-    if _leading_zero_octet(host):
-        return False
     try:  # an IPv6 Harbor given in brackets ([fd00::5]:5000) is that address
-        return ipaddress.ip_address(host) in net
+        return parse_ip(host) in net
     except ValueError:
         return False
 
@@ -86,13 +79,7 @@ _ASCII_DIGITS = re.compile(r"[0-9]+")
 
 def _go_ip(text: str) -> bool:
     """Go's ``net.ParseIP``: a dotted IPv4 (no leading zeros) or an IPv6 address, no zone."""
-    if "%" in text or not text.isascii() or _leading_zero_octet(text):
-        return False
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
+    return is_ip(text, scope=False)
 
 
 def _go_split_host_port(text: str) -> tuple[str, str] | None:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from harborkit.host.etc_hosts import parse_hosts
+from harborkit.ipaddr import is_loopback as _is_loopback
 from harborkit.model.check import Check, CheckContext, Finding, Outcome, Severity, SkipCheck, Status
 
 if TYPE_CHECKING:
@@ -86,13 +86,6 @@ def _hosts_line(ctx: CheckContext, name: str, address: str | None = None) -> str
         if name in names and (address is None or addr == address):
             return f"{HOSTS}:{n}"
     return None
-
-
-def _is_loopback(addr: str) -> bool:
-    try:
-        return ipaddress.ip_address(addr.split("%", 1)[0]).is_loopback
-    except ValueError:
-        return False
 
 
 class HostnameResolves(Check):

@@ -172,15 +172,11 @@ def _short(name: str) -> str:
 def _meant_name(target: SshTarget) -> str | None:
     """The name a target was given by (inventory name, or a host name given
     to --host), or None for an address."""
-    import ipaddress
+    from harborkit.ipaddr import is_ip
 
     if target.name:
         return str(target.name)
-    try:
-        ipaddress.ip_address(target.host)
-    except ValueError:
-        return str(target.host)
-    return None
+    return None if is_ip(target.host) else str(target.host)
 
 
 def _where(conn: SshConnection) -> str:

@@ -11,7 +11,6 @@ meant: a value that would change anything else is an error, not a profile.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from harborkit.engine.profile import (
     profile_from_doc,
 )
 from harborkit.errors import InputError
+from harborkit.ipaddr import is_ip
 from harborkit.resources import default_profile
 from harborkit.yamlfile import Key, Located, dotted, parse_yaml, read_input, schema_errors
 
@@ -53,7 +53,7 @@ def builtin_text() -> str:
 def _master(site: Site, nodes: list[dict[str, str]]) -> str:
     master = site.ntp_master or ""
     if not nodes:
-        if is_host_name(master) or _is_ip(master):
+        if is_host_name(master) or is_ip(master):
             return master
         raise InputError(f"--ntp-master {master!r}: not a host name or IP address")
     for n in nodes:  # host names are case-insensitive: the node's own spelling is kept
@@ -61,14 +61,6 @@ def _master(site: Site, nodes: list[dict[str, str]]) -> str:
             return n["name"] if master.lower() == n["name"].lower() else master
     names = ", ".join(n["name"] for n in nodes)
     raise InputError(f"--ntp-master {master!r}: not one of the nodes ({names})")
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return text.isascii() and text.isprintable()
 
 
 def _site_values(site: Site) -> dict[Key, Any]:

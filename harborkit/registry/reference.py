@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass
 
 from harborkit.errors import InputError
+from harborkit.ipaddr import parse_ip
 
 DOCKER_HUB = "registry-1.docker.io"
 _HUB_ALIASES = {"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"}
@@ -60,7 +60,7 @@ def check_host(host: str) -> str:
         raise InputError(f"registry address {host!r}: port {port} is not from 1 to 65535")
     if host.startswith("["):  # only an IPv6 address goes in brackets ([127.0.0.1] is refused)
         try:
-            ipaddress.IPv6Address(host[1 : host.index("]")])
+            parse_ip(host[1 : host.index("]")], version=6)
         except ValueError:
             raise InputError(
                 f"registry address {host!r} is not HOST[:PORT] (brackets hold an IPv6 address)"

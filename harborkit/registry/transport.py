@@ -16,11 +16,8 @@ by ``requests`` itself.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import http.cookiejar
-import ipaddress
-import os
 import re
 import threading
 import time
@@ -34,6 +31,8 @@ from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 import requests
 import urllib3
 
+from harborkit.ipaddr import parse_ip
+from harborkit.netutil import basic_auth, env_seconds
 from harborkit.registry.auth import Challenge, Credentials, parse_challenges, parse_token
 from harborkit.registry.errors import (
     AccessDenied,
@@ -59,14 +58,6 @@ MAX_REDIRECTS = 10
 _REDIRECTS = (301, 302, 303, 307, 308)
 
 
-def _env_seconds(name: str, default: float) -> float:
-    try:
-        value = float(os.environ.get(name) or default)
-    except ValueError:
-        return default
-    return value if 0 < value < 1e9 else default
-
-
 #: one request (its answer and any small body: token, error, manifest) ends by this deadline
 DEADLINE_ENV = "HARBORKIT_REGISTRY_DEADLINE"
 #: one blob, fetched or uploaded, ends by this deadline
@@ -77,17 +68,17 @@ STALL_ENV = "HARBORKIT_REGISTRY_STALL"
 
 def request_deadline() -> float:
     """Seconds one request may take in all (``HARBORKIT_REGISTRY_DEADLINE``, default 300)."""
-    return _env_seconds(DEADLINE_ENV, 300.0)
+    return env_seconds(DEADLINE_ENV, 300.0)
 
 
 def blob_deadline() -> float:
     """Seconds one blob may take in all (``HARBORKIT_REGISTRY_BLOB_DEADLINE``, default 3600)."""
-    return _env_seconds(BLOB_DEADLINE_ENV, 3600.0)
+    return env_seconds(BLOB_DEADLINE_ENV, 3600.0)
 
 
 def stall_window() -> float:
     """Seconds without progress that fail a read (``HARBORKIT_REGISTRY_STALL``, default 60)."""
-    return _env_seconds(STALL_ENV, 60.0)
+    return env_seconds(STALL_ENV, 60.0)
 
 
 class BodySource(Protocol):
@@ -545,14 +536,14 @@ def _environ_proxies(host: str) -> dict[str, str]:
     if name == "localhost" or name.endswith(".localhost"):
         return {}
     with contextlib.suppress(ValueError):
-        if ipaddress.ip_address(name).is_loopback:
+        if parse_ip(name).is_loopback:
             return {}
     return dict(requests.utils.get_environ_proxies(f"https://{host}"))
 
 
 def _basic(c: Credentials | None) -> str:
     assert c is not None
-    return "Basic " + base64.b64encode(f"{c.username}:{c.password}".encode()).decode()
+    return basic_auth(c.username, c.password)
 
 
 def _error_detail(raw: bytes) -> tuple[str, str]:

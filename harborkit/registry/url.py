@@ -15,11 +15,11 @@ connected to exactly as checked.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
+from harborkit.ipaddr import parse_ip
 from harborkit.registry.errors import ProtocolError
 
 #: longer URLs are refused (a Location is a path and a short query)
@@ -82,7 +82,7 @@ def _why(url: str) -> str | None:
         if not m:
             return "its bracketed host is malformed"
         try:
-            ipaddress.IPv6Address(m.group(1))
+            parse_ip(m.group(1), version=6)
         except ValueError:
             return "its bracketed host is not an IPv6 address"
         port = m.group(2)

@@ -257,9 +257,9 @@ def test_profile_check_names_file_line_and_key(
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (  # the schema's "$" matches before a trailing newline: /etc/hosts would get two lines
+        (  # Python's "$" matches before a trailing newline: /etc/hosts would get two lines
             ("nodes: []", 'nodes:\n  - {name: "server58\\n", address: 192.168.3.58}'),
-            "{f}:18: nodes[0].name: 'server58\\n' is not a host name",
+            "{f}:18: nodes[0].name: 'server58\\n' holds a control character (U+000A)",
         ),
         (
             ('  master: ""', '  master: "server58\\nserver evil.example iburst"'),

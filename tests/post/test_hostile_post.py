@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -257,3 +259,77 @@ def test_hostname_that_is_no_host_is_not_called(tmp_path: Path, hostname: str) -
         r = result(report, check)
         assert r["status"] == "skip" and "is not a host name or address" in r["message"], r
     assert not Path("/tmp/hk-canary").exists()
+
+
+# --------------------------------------------------------------------------- over TLS
+
+
+@pytest.fixture(scope="module")
+def tls_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (real openssl) and its key."""
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]
+        + ["-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"]
+        + ["-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+def _tls_server(cert: tuple[Path, Path], stage: str) -> tuple[int, threading.Event]:
+    """A loopback HTTPS server that trickles a byte every 0.2 s for 10 s at ``stage``."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    stop = threading.Event()
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(cert[0]), str(cert[1]))
+
+    def trickle(conn: socket.socket, data: bytes) -> None:
+        for i in range(50):
+            if stop.is_set():
+                return
+            conn.sendall(data[i % len(data) : i % len(data) + 1])
+            time.sleep(0.2)
+
+    def serve() -> None:
+        conn, _ = srv.accept()
+        with contextlib.suppress(OSError), conn:
+            if stage == "handshake":  # a TLS record header promising 16 KiB, then a trickle
+                conn.recv(65536)
+                conn.sendall(b"\x16\x03\x03\x40\x00")
+                trickle(conn, b"\x00")
+                return
+            tls = ctx.wrap_socket(conn, server_side=True)
+            tls.recv(65536)
+            if stage == "headers":
+                tls.sendall(b"HTTP/1.1 200 OK\r\n")
+                trickle(tls, b"X")
+            else:
+                tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n")
+                trickle(tls, b"{")
+        srv.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return srv.getsockname()[1], stop
+
+
+@pytest.mark.parametrize("stage", ["handshake", "headers", "body"])
+def test_https_trickle_is_cut_at_the_deadline(tls_cert: tuple[Path, Path], stage: str) -> None:
+    """The deadline holds over TLS too: wrap_socket detaches the plain socket, so the
+    deadline must watch the TLS one (it once shut down the detached one: nothing)."""
+    from harborkit.checks.post._http import HttpError, request
+
+    port, stop = _tls_server(tls_cert, stage)
+    began = time.monotonic()
+    try:
+        with pytest.raises(HttpError) as e:
+            request(f"https://127.0.0.1:{port}/api/systeminfo", ca=str(tls_cert[0]), deadline=1.5)
+    finally:
+        stop.set()
+    elapsed = time.monotonic() - began
+    assert e.value.message == f"https://127.0.0.1:{port}: no complete answer within 1.5s"
+    assert elapsed < 4, elapsed  # the trickle goes on for 10 s

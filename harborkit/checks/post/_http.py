@@ -1,24 +1,27 @@
 """A small HTTP client for the post-install checks: every call has a deadline.
 
-``http.client`` on a socket that a watchdog shuts down when the overall deadline
-passes, so neither a peer that never answers nor one that trickles a byte a
-second (headers or body) can hold a check past it. Answers are read up to a
+``http.client`` on a socket that :class:`~harborkit.transfer.Deadline` (the
+registry transport's deadline too) shuts down when the overall deadline passes,
+so neither a peer that never answers nor one that trickles a byte a second
+(TLS handshake, headers or body) can hold a check past it. Answers are read up to a
 bound; credentials go in headers only and never into a message.
 """
 
 from __future__ import annotations
 
-import base64
-import contextlib
 import http.client
-import os
 import socket
 import ssl
-import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+from harborkit.netutil import basic_auth, env_seconds
+
+if TYPE_CHECKING:
+    from harborkit.transfer import Deadline
 
 #: overall deadline of one HTTP call in seconds (HARBORKIT_POST_TIMEOUT overrides)
 DEFAULT_DEADLINE = 10.0
@@ -44,16 +47,11 @@ class Answer:
 
 
 def deadline_seconds() -> float:
-    text = os.environ.get("HARBORKIT_POST_TIMEOUT", "")
-    try:
-        value = float(text) if text else DEFAULT_DEADLINE
-    except ValueError:
-        return DEFAULT_DEADLINE
-    return value if 0 < value <= 600 else DEFAULT_DEADLINE
+    """``HARBORKIT_POST_TIMEOUT`` (up to 600 s), else :data:`DEFAULT_DEADLINE`."""
+    return env_seconds("HARBORKIT_POST_TIMEOUT", DEFAULT_DEADLINE, most=600)
 
 
-def basic(user: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+basic = basic_auth
 
 
 def shown(data: bytes | str, limit: int = 60) -> str:
@@ -89,29 +87,23 @@ def request(
         raise HttpError(f"{what}: no connection within {limit:g}s") from None
     except OSError as e:
         raise HttpError(f"{what}: cannot connect: {e.strerror or e}") from None
-    fired = threading.Event()
+    from harborkit.transfer import Deadline  # (urllib.request and threads: only when called)
 
-    def _cut() -> None:
-        fired.set()
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
-
-    watchdog = threading.Timer(max(0.0, end - time.monotonic()), _cut)
-    watchdog.daemon = True
-    watchdog.start()
+    watch = Deadline(max(0.0, end - time.monotonic()))
+    watch.add(sock)
     try:
-        answer = _exchange(sock, parts, port, method, headers, body, ca, end, max_body, what)
-        if fired.is_set():  # the watchdog's shutdown reads as an early end of the body
+        answer = _exchange(sock, parts, port, method, headers, body, ca, end, max_body, what, watch)
+        if watch.expired:  # the watch's shutdown reads as an early end of the body
             raise TimeoutError
         return answer
     except HttpError:
-        if fired.is_set():
+        if watch.expired:
             raise HttpError(f"{what}: no complete answer within {limit:g}s") from None
         raise
     except ssl.SSLCertVerificationError as e:
         raise HttpError(f"{what}: certificate not valid: {e.verify_message or e.reason}") from None
     except Exception as e:
-        if fired.is_set() or time.monotonic() >= end:
+        if watch.expired or time.monotonic() >= end:
             raise HttpError(f"{what}: no complete answer within {limit:g}s") from None
         if isinstance(e, http.client.BadStatusLine):
             raise HttpError(
@@ -125,7 +117,7 @@ def request(
             raise HttpError(f"{what}: connection failed: {e.strerror or e}") from None
         raise HttpError(f"{what}: failed: {type(e).__name__}") from None
     finally:
-        watchdog.cancel()
+        watch.close()
         sock.close()
 
 
@@ -140,6 +132,7 @@ def _exchange(
     end: float,
     max_body: int,
     what: str,
+    watch: Deadline,
 ) -> Answer:
     from urllib.parse import SplitResult
 
@@ -148,7 +141,9 @@ def _exchange(
     conn: http.client.HTTPConnection
     if parts.scheme == "https":
         context = ssl.create_default_context(cafile=ca)
-        tls = context.wrap_socket(sock, server_hostname=host)
+        tls = context.wrap_socket(sock, server_hostname=host, do_handshake_on_connect=False)
+        watch.add(tls)  # (wrap_socket detached ``sock``: shutting that down cuts nothing)
+        tls.do_handshake()
         conn = http.client.HTTPSConnection(host, port, context=context)
         conn.sock = tls
     else:
