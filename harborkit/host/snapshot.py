@@ -484,8 +484,11 @@ class _SnapshotDocker:
             raise DockerException(why)
         try:
             data = json.loads(text)
-        except ValueError as e:
-            raise DockerException(f"unreadable output of {argv[1]}: {e}") from e
+        except ValueError as e:  # an old or stand-in CLI that ignores --format
+            first = text.splitlines()[0]
+            raise DockerException(
+                f"'docker {argv[1]} --format' printed no JSON: '{show(first, 80)}'"
+            ) from e
         return data if isinstance(data, dict) else {}
 
     def version(self) -> dict[str, Any]:

@@ -377,6 +377,16 @@ def test_daemon_reporting_no_version_is_an_error_naming_it() -> None:
             id="no-cli",
         ),
         pytest.param((0, "null\n", ""), "docker exited with 0", id="null-answer"),
+        pytest.param(
+            (0, "Docker version 18.09.9, build 039a7df\nsecond line\n", ""),
+            "'docker version --format' printed no JSON: 'Docker version 18.09.9, build 039a7df'",
+            id="cli-ignoring-format",
+        ),
+        pytest.param(
+            (0, "\x1b[2J" + "x" * 200 + "\n", ""),
+            "'docker version --format' printed no JSON: '\\x1b[2J" + "x" * 76 + "...'",
+            id="terminal-escape-and-long-line",
+        ),
     ],
 )
 def test_daemon_not_reporting_its_version(
