@@ -17,7 +17,7 @@ def main() -> None:
 
     early.start(sys.argv[1:])  # a local check's slow probes, before typer loads (early.py)
 
-    lean.install()  # --help without rich.markdown and rich.traceback (lean.py says why)
+    lean.install()  # values converted without pydantic (lean.py says why)
     from harborkit.commands.app import app
     from harborkit.commands.output import run_app
 
