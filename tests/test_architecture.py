@@ -70,6 +70,7 @@ LAYERS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             "harborkit.watch",
             "harborkit.textsafe",
             "harborkit.compat",
+            "harborkit.childproc",
         ),
     ),
 )

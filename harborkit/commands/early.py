@@ -1,12 +1,15 @@
 """A check of this machine starts its slow probes before the command line is parsed.
 
-``docker-compose version`` alone takes ~0.4 s of CPU (it is a Python program),
-the daemon and the process table more: started here, before typer and the
-commands are imported, they run while those load. This is only a head start:
-``check`` decides from its parsed options whether this machine is audited and
-takes the warmed host (:func:`harborkit.host.warm.take_early`) only then; a
-command line read wrongly here costs a probe nobody waits for (daemon threads),
-never a different result.
+``docker-compose version`` alone takes ~0.4 s of CPU (it is a Python program):
+it is started first thing, before typer, the commands, the profile or even the
+rest of harborkit is imported (only :mod:`harborkit.childproc`, the standard
+library's subprocess), so it runs while all that loads. The daemon and the
+process table are asked next, in threads. This is only a head start: ``check``
+decides from its parsed options whether this machine is audited and takes the
+warmed host (:func:`harborkit.host.warm.take_early`) only then, and the
+profile's own ``compose.binary`` decides which Compose is asked (the one started
+here is taken only when it is that one). A command line read wrongly here costs
+a probe nobody waits for (killed at exit), never a different result.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from collections.abc import Sequence
 _ELSEWHERE = ("--root", "--host", "--snapshot", "--inventory", "--profile", "--list", "--help")
 #: their short spellings (-i, -p, -h), alone or in a cluster such as -vp
 _SHORT = frozenset("iph")
+#: the built-in profile's compose.binary (tests/host/test_warm.py holds them equal)
+BUILTIN_COMPOSE = "docker-compose"
 
 
 def local_check(args: Sequence[str]) -> bool:
@@ -34,13 +39,29 @@ def local_check(args: Sequence[str]) -> bool:
     return True
 
 
+def compose_argv() -> list[str] | None:
+    """The built-in profile's Compose version probe, as the docker.compose check
+    asks it (``LocalHost.which`` finds shutil.which's answer first); None when
+    shutil.which finds none (the check then looks further itself)."""
+    import shutil
+
+    path = shutil.which(BUILTIN_COMPOSE)
+    return None if path is None else [path, "version", "--short"]
+
+
 def start(args: Sequence[str]) -> None:
     """Warm this machine's slow facts now when ``args`` is a local check."""
-    if local_check(args):
-        from harborkit.engine.profile import builtin_data
-        from harborkit.host.warm import WarmLocalHost, keep_early
+    if not local_check(args):
+        return
+    argv = compose_argv()
+    if argv is not None:
+        from harborkit import childproc
 
-        host = WarmLocalHost()  # the daemon and the process table, asked now
-        host.warm_profile(builtin_data())  # the built-in profile's Compose binary
-        host.warm_processes()  # after Compose: the slowest first
-        keep_early(host)
+        childproc.prestart(argv)  # before any other import: the slowest first
+    from harborkit.engine.profile import builtin_data
+    from harborkit.host.warm import WarmLocalHost, keep_early
+
+    host = WarmLocalHost()  # the daemon, asked now
+    host.warm_profile(builtin_data())  # takes the Compose started above when it is the one
+    host.warm_processes()
+    keep_early(host)
