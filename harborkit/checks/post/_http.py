@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import http.client
 import os
 import socket
-import ssl
 import threading
 import time
 from collections.abc import Mapping
@@ -76,6 +74,9 @@ def request(
 ) -> Answer:
     """One HTTP(S) call, no redirects followed; :class:`HttpError` when there is
     no complete answer within ``deadline`` seconds (the whole call)."""
+    import http.client  # here: a pre-install audit loads this module, never calls it
+    import ssl
+
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise HttpError(f"{url}: not an http(s) URL")
@@ -141,6 +142,8 @@ def _exchange(
     max_body: int,
     what: str,
 ) -> Answer:
+    import http.client
+    import ssl
     from urllib.parse import SplitResult
 
     assert isinstance(parts, SplitResult)
