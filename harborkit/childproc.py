@@ -9,8 +9,8 @@ environment (``LC_ALL=C``), its output read the same way, within the same
 deadline counted from its start, at most :data:`MAX_OUTPUT` bytes of each
 stream (a command that prints more is stopped: its output is not judged).
 
-Only the standard library is imported here: :func:`prestart` runs first thing
-in the process. A child nobody collected (an early start the run did not
+Only the standard library's subprocess is imported here (not even dataclasses,
+which imports inspect): :func:`prestart` runs first thing in the process. A child nobody collected (an early start the run did not
 need, a collection cut short by the exit) is killed when the process exits.
 """
 
@@ -23,32 +23,47 @@ import selectors
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (early: see above)
+if TYPE_CHECKING:  # annotations only
+    from collections.abc import Sequence
 
 #: the most of each stream of a command read (the project's bound for a host's files)
 MAX_OUTPUT = 4 * 1024 * 1024
 
 
-@dataclass(frozen=True)
 class Child:
     """A started command: its argv, its process, when it started (``time.monotonic``)."""
 
-    argv: tuple[str, ...]
-    proc: subprocess.Popen[bytes]
-    started: float
-    owner: int  # the pid that started it: a forked copy of this process kills none
+    __slots__ = ("argv", "owner", "proc", "started")
+
+    def __init__(
+        self, argv: tuple[str, ...], proc: subprocess.Popen[bytes], started: float
+    ) -> None:
+        self.argv = argv
+        self.proc = proc
+        self.started = started
+        self.owner = os.getpid()  # a forked copy of this process kills none of them
 
 
-@dataclass(frozen=True)
 class Output:
     """What a command said, or that it was stopped (``timed_out``, ``too_large``)."""
 
-    rc: int
-    stdout: str
-    stderr: str
-    timed_out: bool = False
-    too_large: bool = False
+    __slots__ = ("rc", "stderr", "stdout", "timed_out", "too_large")
+
+    def __init__(
+        self,
+        rc: int,
+        stdout: str,
+        stderr: str,
+        timed_out: bool = False,
+        too_large: bool = False,
+    ) -> None:
+        self.rc = rc
+        self.stdout = stdout
+        self.stderr = stderr
+        self.timed_out = timed_out
+        self.too_large = too_large
 
 
 #: children started and not collected yet (killed at exit), by id
@@ -68,7 +83,7 @@ def spawn(argv: Sequence[str]) -> Child:
         stderr=subprocess.PIPE,
         env={**os.environ, "LC_ALL": "C"},
     )
-    child = Child(args, proc, started, os.getpid())
+    child = Child(args, proc, started)
     _LIVE[id(child)] = child
     return child
 

@@ -13,9 +13,11 @@ def main() -> None:
     """Console-script entry point (``harborkit``, ``python -m harborkit``)."""
     import sys
 
-    from harborkit.commands import early, lean
+    from harborkit.commands import early
 
-    early.start(sys.argv[1:])  # a local check's slow probes, before typer loads (early.py)
+    early.start(sys.argv[1:])  # a local check's slow probes, before anything loads (early.py)
+
+    from harborkit.commands import lean
 
     lean.install()  # values converted without pydantic (lean.py says why)
     from harborkit.commands.app import app

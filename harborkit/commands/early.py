@@ -14,7 +14,9 @@ a probe nobody waits for (killed at exit), never a different result.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (early: see above)
+if TYPE_CHECKING:  # annotations only
+    from collections.abc import Sequence
 
 #: options after which the run is not a check of this machine with the built-in
 #: profile (another machine, a sysroot, a listing, help, another profile)
@@ -41,12 +43,18 @@ def local_check(args: Sequence[str]) -> bool:
 
 def compose_argv() -> list[str] | None:
     """The built-in profile's Compose version probe, as the docker.compose check
-    asks it (``LocalHost.which`` finds shutil.which's answer first); None when
-    shutil.which finds none (the check then looks further itself)."""
-    import shutil
+    asks it: the first executable ``docker-compose`` on PATH, as shutil.which
+    (``LocalHost.which``) finds it, without importing shutil (and with it zlib,
+    bz2, lzma); None when there is none (the check then looks further itself).
+    Should this ever differ from LocalHost.which, the probe started is not the
+    one the check asks for: it runs the right one itself."""
+    import os
 
-    path = shutil.which(BUILTIN_COMPOSE)
-    return None if path is None else [path, "version", "--short"]
+    for folder in os.environ.get("PATH", os.defpath).split(os.pathsep):
+        path = os.path.join(folder, BUILTIN_COMPOSE)
+        if os.access(path, os.X_OK) and not os.path.isdir(path):
+            return [path, "version", "--short"]
+    return None
 
 
 def start(args: Sequence[str]) -> None:

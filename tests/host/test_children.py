@@ -219,6 +219,32 @@ def test_the_early_compose_is_the_built_in_profiles() -> None:
     assert load_profile().data["compose"]["binary"] == early.BUILTIN_COMPOSE
 
 
+def test_the_early_compose_is_the_one_localhost_finds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """early.compose_argv's PATH scan (no shutil imported) finds what
+    LocalHost.which does: not a file without x, not a folder, the first one."""
+    from harborkit.commands import early
+
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "docker-compose").write_text("#!/bin/sh\n")  # not executable
+    (tmp_path / "folder" / "docker-compose").mkdir(parents=True)
+    _script(tmp_path / "one", "docker-compose", "echo 1")
+    _script(tmp_path / "two", "docker-compose", "echo 2")
+    dirs = [plain, tmp_path / "folder", tmp_path / "missing", tmp_path / "one", tmp_path / "two"]
+    monkeypatch.setenv("PATH", os.pathsep.join(map(str, dirs)))
+    want = LocalHost().which("docker-compose")
+    assert want == str(tmp_path / "one" / "docker-compose")
+    assert early.compose_argv() == [want, "version", "--short"]
+    monkeypatch.setenv("PATH", str(plain))
+    assert early.compose_argv() is None and LocalHost().which("docker-compose") in (
+        None,
+        "/usr/local/bin/docker-compose",
+        "/usr/bin/docker-compose",
+    )  # LocalHost.which looks in the usual folders too: the check asks for that one
+
+
 _PEAK = (
     "import sys\n"
     "sys.argv = ['harborkit', *sys.argv[1:]]\n"
