@@ -136,10 +136,12 @@ def collect(child: Child, timeout: float, limit: int = MAX_OUTPUT) -> Output:
         except subprocess.TimeoutExpired:
             return _stop(child, timed_out=True)
     finally:
+        if proc.returncode is None:  # interrupted (Ctrl-C ...): killed, as subprocess.run does
+            proc.kill()
+            proc.wait()
         proc.stdout.close()
         proc.stderr.close()
-        if proc.returncode is not None:  # else (interrupted) it is killed at exit
-            _LIVE.pop(id(child), None)
+        _LIVE.pop(id(child), None)
     return Output(rc, _text(bytes(out)), _text(bytes(err)))
 
 

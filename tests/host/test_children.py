@@ -125,6 +125,28 @@ def test_exactly_the_bound_is_read() -> None:
     assert (r.rc, len(r.stdout), set(r.stdout)) == (0, childproc.MAX_OUTPUT, {"v"})
 
 
+def test_an_interrupted_read_kills_the_command(tmp_path: Path) -> None:
+    """Ctrl-C while a command runs: the command is killed (as subprocess.run did),
+    not left running."""
+    import signal
+
+    child = childproc.spawn(["sleep", "60"])
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 0.3)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            finish(child, 30.0)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    assert child.proc.returncode == -signal.SIGKILL
+    assert id(child) not in childproc._LIVE
+
+
 # -- started early, collected later: the same command, the deadline from its start ----------
 
 
