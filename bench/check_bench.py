@@ -124,7 +124,7 @@ def run(baseline: Path | None = None, runs: int = RUNS) -> list[tuple[str, str]]
     before = []
     if baseline is not None:
         before = [
-            _row(f"  baseline {label}", t[f"{key}@baseline"], bare, goal, ratio)
+            _row(f"  --baseline checkout: {label}", t[f"{key}@baseline"], bare, goal, ratio)
             for key, label, goal, ratio in (
                 ("help", "--help", TARGET_HELP, RATIO_HELP),
                 ("check", "check (full)", TARGET_CHECK, RATIO_CHECK),
