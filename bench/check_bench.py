@@ -10,10 +10,16 @@ time, its baseline, the ratio and the goal (in seconds and as a ratio).
 * judging per host: ``check --snapshot`` of N copies of this machine's snapshot
   (taken with ``harborkit collect --script | sh``) against the same of one,
   divided by N - 1 (start-up and profile cancel out).
+
+``python bench/check_bench.py --baseline DIR`` also times ``--help``, ``check``
+and ``check --root`` of another checkout (``git archive REV | tar -x -C DIR``)
+in the same rounds (run with ``PYTHONPATH=DIR``), so a change is measured
+against what it changes under the same load. The load average is printed.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import statistics
@@ -39,21 +45,39 @@ RATIO_HELP = TARGET_HELP / BARE_AT_TARGET
 RATIO_CHECK = TARGET_CHECK / BARE_AT_TARGET
 
 
-def _seconds(argv: list[str]) -> float:
+def _seconds(argv: list[str], pythonpath: str | None = None) -> float:
     env = {**os.environ, "NO_COLOR": "1"}
+    if pythonpath is not None:  # another checkout's harborkit, found before the installed one
+        env["PYTHONPATH"] = pythonpath
     t = time.perf_counter()
-    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False)
+    subprocess.run(
+        argv,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        check=False,
+        cwd=pythonpath or REPO,  # python -c/-m put the folder they run in first on sys.path
+    )
     return time.perf_counter() - t
 
 
-def _medians(commands: dict[str, list[str]], runs: int = RUNS) -> dict[str, float]:
+def _medians(
+    commands: dict[str, list[str]], runs: int = RUNS, baseline: Path | None = None
+) -> dict[str, float]:
     """Median seconds of each command, the commands interleaved round by round
-    (a burst of load hits all of them alike)."""
+    (a burst of load hits all of them alike); with ``baseline``, each command
+    named in :data:`COMPARED` also run from that checkout as ``NAME@baseline``."""
     times: dict[str, list[float]] = {k: [] for k in commands}
     for _ in range(runs):
         for key, argv in commands.items():
             times[key].append(_seconds(argv))
+            if baseline is not None and key in COMPARED:
+                times.setdefault(f"{key}@baseline", []).append(_seconds(argv, str(baseline)))
     return {k: statistics.median(v) for k, v in times.items()}
+
+
+#: the figures compared with a baseline checkout
+COMPARED = ("help", "check", "root")
 
 
 def _snapshots(hk: list[str], folder: Path) -> tuple[Path, Path]:
@@ -69,13 +93,16 @@ def _snapshots(hk: list[str], folder: Path) -> tuple[Path, Path]:
     return one / "h0.hksnap", many
 
 
-def run() -> list[tuple[str, str]]:
-    """Return (label, figure) rows."""
+def run(baseline: Path | None = None, runs: int = RUNS) -> list[tuple[str, str]]:
+    """Return (label, figure) rows (and the baseline's, when one is given)."""
     exe = Path(sys.executable).parent / "harborkit"
     hk = [str(exe)] if exe.exists() else HK
     # byte-compiled as an installed wheel is (an editable checkout run with
     # PYTHONDONTWRITEBYTECODE=1 would compile every module at every start)
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "harborkit")], check=False)
+    for tree in (REPO, *([baseline] if baseline else [])):
+        subprocess.run(
+            [sys.executable, "-m", "compileall", "-q", str(tree / "harborkit")], check=False
+        )
     judged = [*hk, "check", "--install-dir", "/opt/harbor", "-f", "json", "-o", os.devnull]
     with tempfile.TemporaryDirectory() as tmp:
         one, many = _snapshots(hk, Path(tmp))
@@ -87,11 +114,25 @@ def run() -> list[tuple[str, str]]:
                 "root": [*hk, "check", "--root", str(SYSROOT), "-f", "json"],
                 "one": [*judged, "--snapshot", str(one)],
                 "many": [*judged, "--snapshot", str(many)],
-            }
+            },
+            runs=runs,
+            baseline=baseline,
         )
     bare = t["bare"]
     per_host_ms = max(0.0, t["many"] - t["one"]) / (SNAPSHOTS - 1) * 1000
     judge_ok = "ok" if per_host_ms < TARGET_JUDGE_MS else "MISSED"
+    before = []
+    if baseline is not None:
+        before = [
+            _row(f"  --baseline checkout: {label}", t[f"{key}@baseline"], bare, goal, ratio)
+            for key, label, goal, ratio in (
+                ("help", "--help", TARGET_HELP, RATIO_HELP),
+                ("check", "check (full)", TARGET_CHECK, RATIO_CHECK),
+                ("root", "check --root", TARGET_CHECK, RATIO_CHECK),
+            )
+        ]
+    with open("/proc/loadavg") as f:
+        load = " ".join(f.read().split()[:3])
     return [
         ("python -c pass (baseline)", f"{bare:.3f} s"),
         _row("harborkit --help", t["help"], bare, TARGET_HELP, RATIO_HELP),
@@ -102,6 +143,8 @@ def run() -> list[tuple[str, str]]:
             f"{per_host_ms:.1f} ms < {TARGET_JUDGE_MS:g} ms: {judge_ok} "
             f"(baseline: 1 snapshot {t['one']:.3f} s; {SNAPSHOTS} snapshots {t['many']:.3f} s)",
         ),
+        *before,
+        ("load average (1, 5, 15 min)", load),
     ]
 
 
@@ -116,7 +159,11 @@ def _row(label: str, t: float, bare: float, target: float, ratio: float) -> tupl
 
 
 def main() -> None:
-    for label, figure in run():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--baseline", type=Path, help="another checkout, timed in the same rounds")
+    parser.add_argument("--runs", type=int, default=RUNS, help="rounds (median of them)")
+    args = parser.parse_args()
+    for label, figure in run(args.baseline, args.runs):
         print(f"{label:40} {figure}")
 
 

@@ -72,6 +72,7 @@ LAYERS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             "harborkit.compat",
             "harborkit.ipaddr",
             "harborkit.netutil",
+            "harborkit.childproc",
         ),
     ),
 )

@@ -499,24 +499,43 @@ def test_command_modules_are_short() -> None:
 
 
 HEAVY = ("docker", "jsonschema", "requests", "cryptography", "cyclonedx", "isal", "yaml")
-#: what typer and rich would load for help that harborkit never shows (issue 24):
-#: pydantic (typer's value coercion), the markdown renderer, the pretty traceback
-HELP_NEVER = (*HEAVY, "pydantic", "markdown_it", "rich.markdown", "rich.traceback", "pygments")
+#: what typer would load for help and usage errors that harborkit never needs (issue 24):
+#: pydantic (typer's value coercion), rich (help is plain text) and its markdown renderer
+HELP_NEVER = (*HEAVY, "pydantic", "rich", "markdown_it", "pygments")
+#: nor for a usage error (a bad value is worded by typer's own conversion, pydantic;
+#: a local check's head start may have read the built-in profile, yaml)
+USAGE_NEVER = ("docker", "jsonschema", "requests", "cryptography", "rich", "markdown_it")
 
 
 @pytest.mark.parametrize(
-    "args",
+    ("args", "exit_code", "error"),
     [
-        ("--help",),
-        ("check", "--help"),
-        ("fix", "--help"),
-        ("collect", "--help"),
-        ("bundle", "build", "--help"),
-        ("bundle", "push", "--help"),
-        ("bundle", "keygen", "--help"),
+        (("--help",), 0, None),
+        (("check", "--help"), 0, None),
+        (("fix", "--help"), 0, None),
+        (("collect", "--help"), 0, None),
+        (("bundle", "build", "--help"), 0, None),
+        (("bundle", "load", "--help"), 0, None),
+        (("bundle", "push", "--help"), 0, None),
+        (("bundle", "keygen", "--help"), 0, None),
+        (("profile", "init", "--help"), 0, None),
+        ((), ExitCode.USAGE, None),  # the help, shown for no command
+        (("bundle",), ExitCode.USAGE, None),
+        (
+            ("check", "--forks", "abc"),
+            ExitCode.USAGE,
+            "Invalid value for '--forks': ",
+        ),
+        (("check", "--frobnicate"), ExitCode.USAGE, "No such option: --frobnicate"),
+        (("bundle", "verify"), ExitCode.USAGE, "Missing argument "),  # 'BUNDLE' on click 8.1
+        (("frobnicate",), ExitCode.USAGE, "No such command 'frobnicate'."),
     ],
 )
-def test_help_loads_no_heavy_library(args: tuple[str, ...]) -> None:
+def test_help_and_usage_errors_load_no_heavy_library(
+    args: tuple[str, ...], exit_code: int, error: str | None
+) -> None:
+    """--help and a usage error import none of rich, pydantic, the Docker SDK ...:
+    the help is plain text, the error one line of ours."""
     code = (
         "import sys\n"
         "sys.argv = ['harborkit', *sys.argv[1:]]\n"
@@ -526,12 +545,19 @@ def test_help_loads_no_heavy_library(args: tuple[str, ...]) -> None:
         "except SystemExit as e:\n"
         "    code = e.code\n"
         f"names = {{m for m in sys.modules}} | {{m.split('.')[0] for m in sys.modules}}\n"
-        f"heavy = sorted(names & {set(HELP_NEVER)!r})\n"
+        f"heavy = sorted(names & {set(HELP_NEVER if error is None else USAGE_NEVER)!r})\n"
         "print(code, heavy, file=sys.stderr)\n"
     )
     r = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
-    assert r.stderr == "0 []\n"
-    assert "Usage: harborkit" in r.stdout
+    *said, probe = r.stderr.splitlines()
+    assert probe == f"{exit_code} []"
+    if error is None:
+        assert said == []
+        assert r.stdout.startswith("Usage: harborkit")
+    else:
+        assert r.stdout == ""
+        (line,) = said
+        assert line.startswith(f"harborkit: error: {error}"), line
 
 
 def test_python_dash_m_harborkit_runs_the_same_main(tmp_path: Path) -> None:
@@ -672,29 +698,128 @@ def test_bad_values_are_typers_usage_lines(
     assert r.stderr == f"harborkit: error: {want} (see 'harborkit check -h')\n"
 
 
-@pytest.mark.parametrize("args", [("--help",), ("check", "--help"), ("bundle", "push", "--help")])
-def test_help_reads_the_same_without_the_markdown_renderer(args: tuple[str, ...]) -> None:
-    """The stand-ins of harborkit/commands/lean.py change no byte of the help:
-    the same help with rich.markdown and rich.traceback really loaded first."""
-    code = (
-        "import sys\n"
-        "if sys.argv[1] == 'real':\n"
-        "    import rich.markdown, rich.traceback\n"
-        "sys.argv = ['harborkit', *sys.argv[2:]]\n"
-        "from harborkit.commands import main\n"
-        "main()\n"
-    )
-    env = {**os.environ, "COLUMNS": "100", "TERM": "xterm-256color"}
-    env.pop("NO_COLOR", None)
+@pytest.mark.parametrize(
+    "args",
+    [("--help",), ("check", "--help"), ("fix", "--help"), ("bundle", "load", "--help"), ()],
+)
+def test_help_is_plain_text_in_a_terminal_and_in_a_log(args: tuple[str, ...]) -> None:
+    """Help is click's plain layout (as git or docker print theirs): the same
+    bytes on a colour terminal as with rich switched off in typer, no box, no
+    escape sequence, no markup left in (``\\[``), nothing wider than COLUMNS."""
     out = {}
-    for mode in ("lean", "real"):
+    for mode, extra in (
+        ("terminal", {"TERM": "xterm-256color", "FORCE_COLOR": "1", "COLUMNS": "100"}),
+        ("no rich", {"TERM": "dumb", "TYPER_USE_RICH": "0", "COLUMNS": "100"}),
+    ):
+        env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
         r = subprocess.run(
-            [sys.executable, "-c", code, mode, *args], capture_output=True, text=True, env=env
+            [sys.executable, "-m", "harborkit", *args],
+            capture_output=True,
+            text=True,
+            env={**env, **extra},
+            cwd=REPO,
         )
-        assert (r.returncode, r.stderr) == (0, ""), mode
+        assert (r.returncode, r.stderr) == ((0 if args else ExitCode.USAGE), ""), mode
         out[mode] = r.stdout
-    assert "Usage: harborkit" in out["lean"]
-    assert out["lean"] == out["real"]
+    text = out["terminal"]
+    assert text == out["no rich"]
+    assert text.startswith("Usage: harborkit ")
+    assert "\x1b" not in text and "\\[" not in text
+    assert not set(text) & set("╭╮╰╯│─━┃")
+    assert max(len(line) for line in text.splitlines()) <= 100
+
+
+def _help_rows(*path: str) -> dict[str, str]:
+    """Each option of ``harborkit PATH --help`` -> its row, wrapped lines joined."""
+    r = hk(*path, "--help", env={"COLUMNS": "200"})
+    assert r.returncode == 0, r.stderr
+    rows: dict[str, str] = {}
+    last = ""
+    for line in r.stdout.splitlines():
+        words = line.split()
+        if line.startswith("  -"):
+            last = words[1] if words[0].endswith(",") else words[0]  # "-i, --inventory"
+            rows[last] = " ".join(words)
+        elif line.startswith("    ") and last:
+            rows[last] += " " + " ".join(words)
+        else:
+            last = ""
+    return rows
+
+
+REMOTE_OPTIONS = (
+    "--host",
+    "--snapshot",
+    "--inventory",
+    "--limit",
+    "--forks",
+    "--ssh-config",
+    "--become",
+    "--connect-timeout",
+    "--command-timeout",
+    "--accept-new-host-keys",
+)
+
+
+def test_fix_remote_options_say_what_they_do_for_a_fix() -> None:
+    """check and fix share the remote options, not their words: none of fix's says
+    it audits, judges or collects; check's still say so."""
+    fix, check = _help_rows("fix"), _help_rows("check")
+    assert set(REMOTE_OPTIONS) <= set(fix) and set(REMOTE_OPTIONS) <= set(check)
+    for option in REMOTE_OPTIONS:
+        for word in ("audit", "judge", "collect"):
+            assert word not in fix[option].lower(), fix[option]
+    assert "Fix [ssh://][USER@]HOST[:PORT] over SSH" in fix["--host"]
+    assert "Fix the hosts of an Ansible inventory" in fix["--inventory"]
+    assert "hosts or groups to fix" in fix["--limit"]
+    assert "Hosts fixed in parallel" in fix["--forks"]
+    assert "apply and roll back as root on the host through sudo -n" in fix["--become"]
+    assert "the others are still fixed" in fix["--command-timeout"]
+    assert "Plan from a snapshot FILE" in fix["--snapshot"]
+    assert "Audit [ssh://][USER@]HOST[:PORT] over SSH" in check["--host"]
+    assert "Hosts audited in parallel" in check["--forks"]
+    assert "the others are still judged" in check["--command-timeout"]
+    assert "Collect as root through sudo -n" in check["--become"]
+
+
+def test_long_option_lists_read_in_sections() -> None:
+    """check, fix and bundle load list their options under headings, each option
+    once, under the heading that says what it is for."""
+    want = {
+        ("check",): {
+            "Options": ("--profile", "--root", "--only", "--waivers", "--list", "--help"),
+            "Report": ("--format", "--output", "--strict", "--verbose", "--no-color"),
+            "Other machines": ("--host", "--snapshot", "--inventory", "--forks", "--become"),
+            "After the install": ("--phase", "--smoke", "--ca", "--replication-target"),
+        },
+        ("fix",): {
+            "Arguments": (),
+            "Options": ("--profile", "--root", "--only", "--skip", "--help"),
+            "Plan, apply, roll back": ("--apply", "--plan", "--rollback", "--journal-dir"),
+            "Other machines": ("--host", "--inventory", "--limit", "--command-timeout"),
+        },
+        ("bundle", "load"): {
+            "Arguments": (),
+            "Options": ("--install-dir", "--key", "--quiet", "--help"),
+            "Other machines": ("--host", "--inventory", "--forks", "--ssh-config", "--become"),
+        },
+    }
+    for path, sections in want.items():
+        r = hk(*path, "--help", env={"COLUMNS": "200"})
+        assert r.returncode == 0, r.stderr
+        found: dict[str, list[str]] = {}
+        for line in r.stdout.splitlines():
+            if line and not line.startswith(" ") and line.endswith(":"):
+                heading = found.setdefault(line[:-1], [])
+            elif line.startswith("  -") and found:
+                heading.append(
+                    line.split()[1] if line.split()[0].endswith(",") else line.split()[0]
+                )
+        assert list(found) == list(sections), path
+        for title, names in sections.items():
+            assert set(names) <= set(found[title]), (path, title, found[title])
+        every = [n for names in found.values() for n in names]
+        assert len(every) == len(set(every)), path  # each option once
 
 
 # lean.resolve_annotations is for typer on 3.10+; on 3.9 commands/annotations.py does it
@@ -795,10 +920,10 @@ def test_help_names_values_in_words_not_python_types() -> None:
         assert r.returncode == 0, (path, r.stderr)
         assert not types.findall(r.stdout), (path, types.findall(r.stdout))
     r = hk("check", "--help", env=env)
-    rows = [ln.split() for ln in r.stdout.splitlines() if ln.startswith("│ --")]
-    words = {
-        row[1]: row[3] if row[2].startswith("-") and len(row[2]) == 2 else row[2] for row in rows
-    }
+    rows = [ln.split() for ln in r.stdout.splitlines() if ln.startswith("  -")]
+    # "  --host HOST  help..." or "  -f, --format <table|...>  help..."
+    words = {row[1]: row[2] for row in rows if row[0].endswith(",")}
+    words.update({row[0]: row[1] for row in rows if row[0].startswith("--")})
     assert words["--host"] == "HOST"
     assert words["--snapshot"] == "FILE|DIR"
     assert words["--node"] == "NAME=ADDRESS"

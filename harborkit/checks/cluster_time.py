@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -64,6 +63,8 @@ class ClocksAgree(ClusterCheck):
                 )
         if len(clocks) < 2:
             return _not_judged("fewer than two clocks could be read", findings)
+        import statistics  # here: it imports fractions and decimal, for a fleet's clocks only
+
         offsets = [k.offset for _, k in clocks]
         median = statistics.median(offsets)
         spread = max(offsets) - min(offsets)

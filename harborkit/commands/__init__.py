@@ -13,11 +13,13 @@ def main() -> None:
     """Console-script entry point (``harborkit``, ``python -m harborkit``)."""
     import sys
 
-    from harborkit.commands import early, lean
+    from harborkit.commands import early
 
-    early.start(sys.argv[1:])  # a local check's slow probes, before typer loads (early.py)
+    early.start(sys.argv[1:])  # a local check's slow probes, before anything loads (early.py)
 
-    lean.install()  # --help without rich.markdown and rich.traceback (lean.py says why)
+    from harborkit.commands import lean
+
+    lean.install()  # values converted without pydantic (lean.py says why)
     from harborkit.commands.app import app
     from harborkit.commands.output import run_app
 

@@ -27,6 +27,7 @@ app = typer.Typer(
     cls=HelpGroup,
     help="Preflight audits and air-gap bundles for Harbor container registry installs.",
     no_args_is_help=True,
+    rich_markup_mode=None,  # plain help: no rich imported (help.py says why)
     pretty_exceptions_enable=False,
     add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},

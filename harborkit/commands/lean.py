@@ -1,105 +1,19 @@
-"""Start-up: ``--help`` without the two rich modules it never uses.
+"""Start-up: typer without pydantic, and each annotation evaluated once.
 
-Typer renders help with ``typer.rich_utils``, which imports ``rich.markdown``
-(and through it ``markdown_it``: used only in ``rich_markup_mode="markdown"``,
-not ours) and ``rich.traceback`` (and through it ``pygments``, ``rich.pretty``
-and ``attr``: used only for pretty exceptions, which harborkit turns off).
-Together they were about half of the start-up of ``harborkit --help``.
-
-:func:`install` adds an import hook that runs ``typer.rich_utils`` with
-stand-ins for those two modules, so the help reads exactly as before. The
-stand-ins exist only while ``typer.rich_utils`` itself is being imported: the
-names it binds (``Markdown``, ``Traceback``) import the real module the first
-time they are called, and any other importer of ``rich.markdown`` or
-``rich.traceback`` gets the real module.
+Help and usage errors are plain text (every ``typer.Typer`` says
+``rich_markup_mode=None``, :mod:`harborkit.commands.help`), so typer imports
+no rich for them. Two more costs of typer at every start are cut here:
+:func:`install` converts the plain values of the command line without
+pydantic, :func:`resolve_annotations` evaluates the commands' annotations once.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.machinery
-import sys
-import types
-from collections.abc import Sequence
 from typing import Any
-
-TARGET = "typer.rich_utils"
-#: module -> the names typer.rich_utils imports from it
-DEFERRED: dict[str, tuple[str, ...]] = {
-    "rich.markdown": ("Markdown",),
-    "rich.traceback": ("Traceback",),
-}
-
-
-def _real(module: str, name: str) -> Any:
-    return getattr(importlib.import_module(module), name)
-
-
-def _deferred(module: str, name: str) -> type:
-    """A callable class standing for ``module.name``: calling it imports the module."""
-
-    class Deferred:
-        def __new__(cls, *args: Any, **kwargs: Any) -> Any:
-            return _real(module, name)(*args, **kwargs)
-
-    Deferred.__name__ = Deferred.__qualname__ = name
-    Deferred.__module__ = module
-    return Deferred
-
-
-# The finder and the loader are plain classes (the import system calls them by
-# their methods): importlib.abc would import importlib.resources, and with it
-# tempfile, shutil, zlib, bz2, lzma and random, for nothing.
-
-
-class _Loader:
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-
-    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType | None:
-        return self.inner.create_module(spec)
-
-    def exec_module(self, module: types.ModuleType) -> None:
-        placed = {}
-        for name, attrs in DEFERRED.items():
-            if name in sys.modules:  # already loaded by someone: nothing to save
-                continue
-            stub = types.ModuleType(name)
-            for attr in attrs:
-                setattr(stub, attr, _deferred(name, attr))
-            placed[name] = sys.modules[name] = stub
-        try:
-            self.inner.exec_module(module)
-        finally:
-            for name, stub in placed.items():
-                if sys.modules.get(name) is stub:
-                    del sys.modules[name]
-                parent = sys.modules.get(name.rpartition(".")[0])
-                if parent is not None and getattr(parent, name.rpartition(".")[2], None) is stub:
-                    delattr(parent, name.rpartition(".")[2])
-
-
-class _Finder:
-    def find_spec(
-        self, fullname: str, path: Sequence[str] | None, target: types.ModuleType | None = None
-    ) -> importlib.machinery.ModuleSpec | None:
-        if fullname != TARGET:
-            return None
-        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
-        if spec is None or spec.loader is None:
-            return spec
-        spec.loader = _Loader(spec.loader)  # type: ignore[assignment]
-        return spec
-
-
-_FINDER = _Finder()
 
 
 def install() -> None:
-    """Put the hook first on ``sys.meta_path`` (once; a no-op when typer.rich_utils
-    is loaded) and convert plain values without pydantic (see below)."""
-    if TARGET not in sys.modules and _FINDER not in sys.meta_path:
-        sys.meta_path.insert(0, _FINDER)  # type: ignore[arg-type]
+    """Convert plain command-line values without pydantic (see below); idempotent."""
     _patch_coercion()
 
 

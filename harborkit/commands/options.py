@@ -23,6 +23,12 @@ from harborkit.compat import StrEnum
 from harborkit.errors import InputError
 from harborkit.report import OutputFormat
 
+#: the headings --help lists options under (commands/help.py), after the plain "Options"
+REPORT = "Report"
+REMOTE = "Other machines"
+POST = "After the install"
+PLAN = "Plan, apply, roll back"
+
 # --------------------------------------------------------------- check and fix: what to audit
 #: ``--harbor``, one wording for ``check`` and ``fix``
 HarborOption = Annotated[
@@ -110,44 +116,134 @@ WaiversOpt = Annotated[
 
 # --------------------------------------------------------------- check: the report
 ListChecksOpt = Annotated[bool, typer.Option("--list", help="List the installed checks and exit.")]
-FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="Report format.")]
+FormatOpt = Annotated[
+    OutputFormat, typer.Option("--format", "-f", help="Report format.", rich_help_panel=REPORT)
+]
 OutputOpt = Annotated[
     Optional[Path],
-    typer.Option("--output", "-o", help="Write the report to FILE (atomically) instead of stdout."),
+    typer.Option(
+        "--output",
+        "-o",
+        help="Write the report to FILE (atomically) instead of stdout.",
+        rich_help_panel=REPORT,
+    ),
 ]
-StrictOpt = Annotated[bool, typer.Option("--strict", help="Count warnings as failures.")]
+StrictOpt = Annotated[
+    bool, typer.Option("--strict", help="Count warnings as failures.", rich_help_panel=REPORT)
+]
 VerboseOpt = Annotated[
-    bool, typer.Option("--verbose", "-v", help="Table: show passing findings too.")
+    bool,
+    typer.Option(
+        "--verbose", "-v", help="Table: show passing findings too.", rich_help_panel=REPORT
+    ),
 ]
-NoColorOpt = Annotated[bool, typer.Option("--no-color", help="No colours in the table.")]
+NoColorOpt = Annotated[
+    bool, typer.Option("--no-color", help="No colours in the table.", rich_help_panel=REPORT)
+]
 
-# --------------------------------------------------------------- check: other machines
+# --------------------------------------------------------------- check and fix: other machines
+# check's wording first, then fix's (FixHostsOpt ...): the same option, what it does for each
 HostsOpt = Annotated[
     Optional[list[str]],
     typer.Option(
         "--host",
         help="Audit [ssh://][USER@]HOST[:PORT] over SSH (repeatable, comma-separated).",
+        rich_help_panel=REMOTE,
+    ),
+]
+FixHostsOpt = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--host",
+        help="Fix [ssh://][USER@]HOST[:PORT] over SSH (repeatable, comma-separated).",
+        rich_help_panel=REMOTE,
     ),
 ]
 SnapshotOpt = Annotated[
     Optional[list[str]],
-    typer.Option("--snapshot", help="Judge a snapshot FILE, or a DIR of *.hksnap files."),
+    typer.Option(
+        "--snapshot",
+        help="Judge a snapshot FILE, or a DIR of *.hksnap files.",
+        rich_help_panel=REMOTE,
+    ),
+]
+FixSnapshotOpt = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--snapshot",
+        help="Plan from a snapshot FILE, or a DIR of *.hksnap files (the plan and --format "
+        "only: nothing is applied).",
+        rich_help_panel=REMOTE,
+    ),
 ]
 InventoryOpt = Annotated[
     Optional[str],
-    typer.Option("--inventory", "-i", help="Audit the hosts of an Ansible inventory (INI/YAML)."),
+    typer.Option(
+        "--inventory",
+        "-i",
+        help="Audit the hosts of an Ansible inventory (INI/YAML).",
+        rich_help_panel=REMOTE,
+    ),
+]
+FixInventoryOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--inventory",
+        "-i",
+        help="Fix the hosts of an Ansible inventory (INI/YAML) over SSH.",
+        rich_help_panel=REMOTE,
+    ),
 ]
 LimitOpt = Annotated[
     Optional[str],
-    typer.Option("--limit", "-l", help="Inventory hosts or groups to audit (Ansible pattern)."),
+    typer.Option(
+        "--limit",
+        "-l",
+        help="Inventory hosts or groups to audit (Ansible pattern).",
+        rich_help_panel=REMOTE,
+    ),
 ]
-ForksOpt = Annotated[int, typer.Option("--forks", help="Hosts audited in parallel.")]
+FixLimitOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--limit",
+        "-l",
+        help="Inventory hosts or groups to fix (Ansible pattern).",
+        rich_help_panel=REMOTE,
+    ),
+]
+ForksOpt = Annotated[
+    int, typer.Option("--forks", help="Hosts audited in parallel.", rich_help_panel=REMOTE)
+]
+FixForksOpt = Annotated[
+    int, typer.Option("--forks", help="Hosts fixed in parallel.", rich_help_panel=REMOTE)
+]
 SshConfigOpt = Annotated[
-    Optional[str], typer.Option("--ssh-config", help="ssh_config file (ssh -F).")
+    Optional[str],
+    typer.Option("--ssh-config", help="ssh_config file (ssh -F).", rich_help_panel=REMOTE),
 ]
-BecomeOpt = Annotated[bool, typer.Option("--become", help="Collect as root through sudo -n.")]
+BecomeOpt = Annotated[
+    bool,
+    typer.Option(
+        "--become",
+        help="Collect as root through sudo -n (never a password prompt).",
+        rich_help_panel=REMOTE,
+    ),
+]
+FixBecomeOpt = Annotated[
+    bool,
+    typer.Option(
+        "--become",
+        help="Plan, apply and roll back as root on the host through sudo -n (never a "
+        "password prompt).",
+        rich_help_panel=REMOTE,
+    ),
+]
 ConnectTimeoutOpt = Annotated[
-    float, typer.Option("--connect-timeout", help="SSH connect timeout in seconds.")
+    float,
+    typer.Option(
+        "--connect-timeout", help="SSH connect timeout in seconds.", rich_help_panel=REMOTE
+    ),
 ]
 CommandTimeoutOpt = Annotated[
     float,
@@ -155,6 +251,16 @@ CommandTimeoutOpt = Annotated[
         "--command-timeout",
         help="Deadline of each remote call in seconds, connecting included "
         "(a host that misses it is an error, the others are still judged).",
+        rich_help_panel=REMOTE,
+    ),
+]
+FixCommandTimeoutOpt = Annotated[
+    float,
+    typer.Option(
+        "--command-timeout",
+        help="Deadline of each remote call in seconds, connecting included "
+        "(a host that misses it is an error, the others are still fixed).",
+        rich_help_panel=REMOTE,
     ),
 ]
 AcceptNewHostKeysOpt = Annotated[
@@ -162,28 +268,48 @@ AcceptNewHostKeysOpt = Annotated[
     typer.Option(
         "--accept-new-host-keys",
         help="Add unknown host keys to known_hosts (never changed ones).",
+        rich_help_panel=REMOTE,
     ),
 ]
 
 # --- check's post-install options (issue 23): the running Harbor ---
 PhaseOpt = Annotated[
-    str, typer.Option("--phase", help="pre: before the install; post: the running Harbor; all.")
+    str,
+    typer.Option(
+        "--phase",
+        help="pre: before the install; post: the running Harbor; all.",
+        rich_help_panel=POST,
+    ),
 ]
 SmokeOpt = Annotated[
-    Optional[str], typer.Option("--smoke", help="post: push/pull round trip in PROJECT.")
+    Optional[str],
+    typer.Option("--smoke", help="post: push/pull round trip in PROJECT.", rich_help_panel=POST),
 ]
 HarborUserOpt = Annotated[
     Optional[str],
-    typer.Option("--harbor-user", help="post: Harbor user (password: HARBORKIT_HARBOR_PASSWORD)."),
+    typer.Option(
+        "--harbor-user",
+        help="post: Harbor user (password: HARBORKIT_HARBOR_PASSWORD).",
+        rich_help_panel=POST,
+    ),
 ]
-CaOpt = Annotated[Optional[str], typer.Option("--ca", help="post: CA file for Harbor's https.")]
+CaOpt = Annotated[
+    Optional[str],
+    typer.Option("--ca", help="post: CA file for Harbor's https.", rich_help_panel=POST),
+]
 ReplicationTargetOpt = Annotated[
     Optional[list[str]],
-    typer.Option("--replication-target", help="post: replication registry URL (repeatable)."),
+    typer.Option(
+        "--replication-target",
+        help="post: replication registry URL (repeatable).",
+        rich_help_panel=POST,
+    ),
 ]
 ReplicationUserOpt = Annotated[
     Optional[str],
-    typer.Option("--replication-user", help="post: user at the replication targets."),
+    typer.Option(
+        "--replication-user", help="post: user at the replication targets.", rich_help_panel=POST
+    ),
 ]
 
 
@@ -209,39 +335,69 @@ class FixFormat(StrEnum):
 
 
 ApplyOpt = Annotated[
-    bool, typer.Option("--apply", help="Make the changes (journaled), then check again.")
+    bool,
+    typer.Option(
+        "--apply", help="Make the changes (journaled), then check again.", rich_help_panel=PLAN
+    ),
 ]
 PlanIdOpt = Annotated[
     Optional[str],
-    typer.Option("--plan", help="With --apply: refuse unless the plan is still this id."),
+    typer.Option(
+        "--plan",
+        help="With --apply: refuse unless the plan is still this id.",
+        rich_help_panel=PLAN,
+    ),
 ]
 RestartDockerOpt = Annotated[
     bool,
-    typer.Option("--restart-docker", help="Allow restarting docker while containers run."),
+    typer.Option(
+        "--restart-docker",
+        help="Allow restarting docker while containers run.",
+        rich_help_panel=PLAN,
+    ),
 ]
 RollbackOpt = Annotated[
     bool,
-    typer.Option("--rollback", help="Restore the files of journal ID (default: the last)."),
+    typer.Option(
+        "--rollback",
+        help="Restore the files of journal ID (default: the last).",
+        rich_help_panel=PLAN,
+    ),
 ]
-ListJournalOpt = Annotated[bool, typer.Option("--list", help="List the journal.")]
+ListJournalOpt = Annotated[
+    bool, typer.Option("--list", help="List the journal.", rich_help_panel=PLAN)
+]
 BreakLockOpt = Annotated[
     Optional[int],
     typer.Option(
         "--break-lock",
         metavar="PID",
         help="--host: remove the host's stale fix lock left by process PID (gone).",
+        rich_help_panel=PLAN,
     ),
 ]
 JournalDirOpt = Annotated[
     Optional[Path],
-    typer.Option("--journal-dir", help="Journal folder (default /var/lib/harborkit/fix)."),
+    typer.Option(
+        "--journal-dir",
+        help="Journal folder (default /var/lib/harborkit/fix).",
+        rich_help_panel=PLAN,
+    ),
 ]
 FixFormatOpt = Annotated[
     FixFormat,
-    typer.Option("--format", "-f", help="diff (default), sh script or ansible playbook."),
+    typer.Option(
+        "--format",
+        "-f",
+        help="diff (default), sh script or ansible playbook.",
+        rich_help_panel=PLAN,
+    ),
 ]
 FixOutputOpt = Annotated[
-    Optional[Path], typer.Option("--output", "-o", help="Write the sh/ansible output to FILE.")
+    Optional[Path],
+    typer.Option(
+        "--output", "-o", help="Write the sh/ansible output to FILE.", rich_help_panel=PLAN
+    ),
 ]
 JournalIdArg = Annotated[
     Optional[str], typer.Argument(metavar="ID", help="Journal id for --rollback.")

@@ -93,8 +93,9 @@ def run_app(app: typer.Typer) -> NoReturn:
         if code in (0, None) and NoArgsIsHelpError is _ShownHelp and _help_for_no_args(app):
             sys.exit(ExitCode.USAGE)  # click < 8.2 (Python 3.9) showed the help and said 0
         sys.exit(code if isinstance(code, int) else 0)
-    except NoArgsIsHelpError:
-        sys.exit(ExitCode.USAGE)  # the help was shown
+    except NoArgsIsHelpError as e:
+        _print_help(e.format_message())  # plain text: click leaves it to its caller
+        sys.exit(ExitCode.USAGE)
     except UsageError as e:
         print(one(usage_line(e)), file=sys.stderr)
         sys.exit(ExitCode.USAGE)
@@ -107,6 +108,16 @@ def run_app(app: typer.Typer) -> NoReturn:
     except KeyboardInterrupt:
         print("harborkit: interrupted", file=sys.stderr)
         sys.exit(ExitCode.INTERRUPTED)
+
+
+def _print_help(text: str) -> None:
+    """The help on stdout; a reader that went away (``harborkit | head``) is no error."""
+    try:
+        print(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # nothing more reaches the reader: the interpreter's last flush must not fail either
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 class _ShownHelp(Exception):

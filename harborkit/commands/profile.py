@@ -16,6 +16,7 @@ profile_app = typer.Typer(
     cls=HelpGroup,
     help="Print the built-in profile, make a site profile, validate one.",
     no_args_is_help=True,
+    rich_markup_mode=None,  # plain help (commands/help.py)
 )
 
 

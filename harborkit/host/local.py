@@ -1,6 +1,7 @@
 """The live machine (:class:`LocalHost`) and a sysroot folder (:class:`SysrootHost`).
 
-This module is the only place in harborkit that starts subprocesses for checks.
+This module is the only place in harborkit that runs commands for checks (each
+through :mod:`harborkit.childproc`: a deadline and a bounded read).
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ import os
 import posixpath
 import shutil
 import socket
-import subprocess
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from harborkit import childproc
 from harborkit.fsutil import (
     MAX_FILE_BYTES,
     Walk,
@@ -281,19 +282,10 @@ class LocalHost(_FileHost):
     def run(self, argv: Sequence[str], *, timeout: float = 10.0) -> CommandResult:
         args = tuple(argv)
         try:
-            proc = subprocess.run(
-                args,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                check=False,
-                env={**os.environ, "LC_ALL": "C"},
-            )
+            child = childproc.spawn(args)
         except FileNotFoundError:
             return CommandResult(args, 127, "", f"{args[0]}: command not found")
-        except subprocess.TimeoutExpired:
-            return CommandResult(args, 124, "", f"{args[0]}: timed out after {timeout:g}s")
-        return CommandResult(args, proc.returncode, proc.stdout, proc.stderr)
+        return finish(child, timeout)
 
     def hostname(self) -> str:
         return socket.gethostname()
@@ -375,6 +367,21 @@ class LocalHost(_FileHost):
         """This machine is the reference: its offset is 0 by definition."""
         now = time.time()
         return ClockSample(now, now, 0.0)
+
+
+def finish(child: childproc.Child, timeout: float) -> CommandResult:
+    """A started command's result (:meth:`LocalHost.run`'s): its output and exit
+    status, or 124 past ``timeout`` seconds from its start, or stopped past
+    :data:`~harborkit.childproc.MAX_OUTPUT` bytes of output."""
+    args = child.argv
+    out = childproc.collect(child, timeout)
+    if out.timed_out:
+        return CommandResult(args, 124, "", f"{args[0]}: timed out after {timeout:g}s")
+    if out.too_large:
+        limit = childproc.MAX_OUTPUT >> 20
+        why = f"{args[0]}: printed more than {limit} MiB: stopped, its output not read"
+        return CommandResult(args, out.rc, "", why)
+    return CommandResult(args, out.rc, out.stdout, out.stderr)
 
 
 class SysrootHost(_FileHost):

@@ -23,14 +23,18 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
+from harborkit import childproc
 from harborkit.host.interface import CommandResult, ProcessInfo
-from harborkit.host.local import LocalHost
+from harborkit.host.local import LocalHost, finish
 
 T = TypeVar("T")
 
 #: read-only queries asked more than once in an audit (a check, then its fix
 #: plan, then the next check of the same unit): run once, the answer shared
 SHARED_QUERIES = (("systemctl", "is-enabled"), ("systemctl", "is-active"))
+
+#: the deadline of a warmed command: LocalHost.run's default, which the checks use
+RUN_TIMEOUT = 10.0
 
 #: the deadline of each request to the daemon: LocalHost's SDK client's 10 s, or
 #: HARBORKIT_DOCKER_TIMEOUT when that is shorter
@@ -86,17 +90,23 @@ class WarmLocalHost(LocalHost):
             self.warm_run([path, "version", "--short"])
 
     def warm_run(self, argv: Sequence[str]) -> None:
-        """Run ``argv`` now in the background; :meth:`run` of the same argv takes its result."""
+        """Run ``argv`` now in the background (or take it, when it was started
+        before harborkit loaded: :func:`harborkit.childproc.prestart`); :meth:`run`
+        of the same argv takes its result."""
         key = tuple(argv)
         with self._lock:
             if key not in self._runs:
-                self._runs[key] = _Later(lambda: LocalHost.run(self, key))
+                child = childproc.adopt(key)
+                if child is None:
+                    self._runs[key] = _Later(lambda: LocalHost.run(self, key))
+                else:  # the same command, its deadline counted from its start
+                    self._runs[key] = _Later(lambda: finish(child, RUN_TIMEOUT))
 
     def run(self, argv: Sequence[str], *, timeout: float = 10.0) -> CommandResult:
-        if tuple(argv[:2]) in SHARED_QUERIES and timeout == 10.0:
+        if tuple(argv[:2]) in SHARED_QUERIES and timeout == RUN_TIMEOUT:
             self.warm_run(argv)  # the first asker runs it, the others share its answer
         warmed = self._runs.get(tuple(argv))
-        if warmed is not None and timeout == 10.0:  # warmed with the default deadline
+        if warmed is not None and timeout == RUN_TIMEOUT:  # warmed with the default deadline
             return warmed.get()
         return super().run(argv, timeout=timeout)
 

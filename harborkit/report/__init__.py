@@ -18,34 +18,49 @@ class OutputFormat(StrEnum):
     html = "html"
 
 
-def _either(single: Callable[..., str], cluster: Callable[..., str]) -> Callable[..., str]:
-    """Render a single-host report with ``single``, a cluster report with ``cluster``."""
+def _either(
+    single: Callable[..., str], cluster: Callable[[], Callable[..., str]]
+) -> Callable[..., str]:
+    """Render a single-host report with ``single``, a cluster report with the
+    renderer ``cluster()`` returns (imported only for a cluster)."""
 
     def render(report: Any, **kwargs: Any) -> str:
         from harborkit.engine.cluster import ClusterReport
 
-        return (cluster if isinstance(report, ClusterReport) else single)(report, **kwargs)
+        if isinstance(report, ClusterReport):
+            return cluster()(report, **kwargs)
+        return single(report, **kwargs)
 
     return render
+
+
+def _cluster_table() -> Callable[..., str]:
+    from harborkit.report.cluster import render_cluster_table
+
+    return render_cluster_table
+
+
+def _cluster_json() -> Callable[..., str]:
+    from harborkit.report.cluster import render_cluster_json
+
+    return render_cluster_json
 
 
 def renderer(fmt: OutputFormat) -> Callable[..., str]:
     """The render function of a format (imported lazily: only the one used).
     It takes a single-host ``Report`` or a ``ClusterReport``."""
     if fmt is OutputFormat.table:
-        from harborkit.report.cluster import render_cluster_table
         from harborkit.report.table import render_table
 
-        return _either(render_table, render_cluster_table)
+        return _either(render_table, _cluster_table)
     if fmt is OutputFormat.json:
-        from harborkit.report.cluster import render_cluster_json
         from harborkit.report.json import render_json
 
-        return _either(render_json, render_cluster_json)
+        return _either(render_json, _cluster_json)
     if fmt is OutputFormat.junit:
         from harborkit.report.junit import render_junit
 
-        return _either(render_junit, lambda r, **kw: render_junit(r.reports, **kw))
+        return _either(render_junit, lambda: lambda r, **kw: render_junit(r.reports, **kw))
     if fmt is OutputFormat.html:
         from harborkit.report.html import render_html
 

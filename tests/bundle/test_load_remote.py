@@ -763,11 +763,19 @@ def test_the_remote_options_help_says_what_they_do_for_a_load() -> None:
         timeout=60,
     )
     assert r.returncode == 0, r.stderr
-    rows = {}
+    rows: dict[str, str] = {}
+    last = ""
     for line in r.stdout.splitlines():
-        words = line.strip("│ ").split()
-        if words and words[0].startswith("--"):
-            rows[words[0]] = " ".join(words)
+        words = line.split()
+        if words and words[0].startswith("-") and words[0].endswith(","):  # "-i, --inventory"
+            words = words[1:]
+        if line.startswith("  -") and words[0].startswith("--"):
+            last = words[0]
+            rows[last] = " ".join(words)
+        elif line.startswith("    ") and last:  # the row's help, wrapped
+            rows[last] += " " + " ".join(words)
+        else:
+            last = ""
     for word in ("audit", "collect", "judge"):
         assert word not in r.stdout.lower(), r.stdout
     assert "Load on [ssh://][USER@]HOST[:PORT] over SSH" in rows["--host"]

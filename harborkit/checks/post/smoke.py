@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import io
 import json
 import os
-import secrets
-import tarfile
 from urllib.parse import urljoin, urlsplit
 
 from harborkit.checks.post import api_checks
@@ -24,11 +20,16 @@ class SmokeFailed(Exception):
 
 
 def _sha(data: bytes) -> str:
+    import hashlib  # here (and gzip, tarfile, secrets): only --smoke uses them
+
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def tiny_image(tag: str) -> tuple[bytes, bytes, bytes]:
     """(layer, config, manifest) of a one-layer image made in memory."""
+    import gzip
+    import tarfile
+
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w") as t:
         data = f"harborkit smoke test {tag}\n".encode()
@@ -93,6 +94,8 @@ class PostSmoke(Check):
         if not user or not password:
             raise SkipCheck(f"--smoke needs --harbor-user and {api_checks.PASSWORD_ENV}")
         repo = f"{project}/{REPOSITORY}"
+        import secrets
+
         tag = f"hk-{secrets.token_hex(6)}"
         try:
             answer, _claims = api_checks.token(

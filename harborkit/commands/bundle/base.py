@@ -16,7 +16,9 @@ import typer
 from harborkit.errors import ExitCode
 
 bundle_app = typer.Typer(
-    help="Build, verify, inspect and load air-gap bundles.", no_args_is_help=True
+    help="Build, verify, inspect and load air-gap bundles.",
+    no_args_is_help=True,
+    rich_markup_mode=None,  # plain help (commands/help.py)
 )
 
 if TYPE_CHECKING:  # typing.ParamSpec is Python 3.10's; P is read in annotations only

@@ -14,7 +14,9 @@ from harborkit.commands.bundle.base import bundle_app
 from harborkit.commands.profile import OutputOpt, write_text
 
 manifest_app = typer.Typer(
-    help="Print the built-in bundle manifest, make a site manifest.", no_args_is_help=True
+    help="Print the built-in bundle manifest, make a site manifest.",
+    no_args_is_help=True,
+    rich_markup_mode=None,  # plain help (commands/help.py)
 )
 bundle_app.add_typer(manifest_app, name="manifest")
 

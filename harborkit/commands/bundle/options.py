@@ -8,6 +8,8 @@ from typing import Annotated, List, Optional  # noqa: UP035 (typer: Python 3.9)
 
 import typer
 
+from harborkit.commands.options import REMOTE
+
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars and no summary.")]
 
 # --------------------------------------------------------------- registries (build --from, push)
@@ -111,26 +113,38 @@ LoadHostsOpt = Annotated[
     Optional[List[str]],  # noqa: UP006 (typer evaluates it: Python 3.9)
     typer.Option(
         "--host",
-        help="Load on \\[ssh://][USER@]HOST[:PORT] over SSH instead of this machine's daemon "
+        help="Load on [ssh://][USER@]HOST[:PORT] over SSH instead of this machine's daemon "
         "(repeatable, comma-separated); the host needs sh, tar, coreutils and the docker CLI.",
+        rich_help_panel=REMOTE,
     ),
 ]
 LoadInventoryOpt = Annotated[
     Optional[str],
     typer.Option(
-        "--inventory", "-i", help="Load on the hosts of an Ansible inventory (INI/YAML) over SSH."
+        "--inventory",
+        "-i",
+        help="Load on the hosts of an Ansible inventory (INI/YAML) over SSH.",
+        rich_help_panel=REMOTE,
     ),
 ]
 LoadLimitOpt = Annotated[
     Optional[str],
-    typer.Option("--limit", "-l", help="Inventory hosts or groups to load on (Ansible pattern)."),
+    typer.Option(
+        "--limit",
+        "-l",
+        help="Inventory hosts or groups to load on (Ansible pattern).",
+        rich_help_panel=REMOTE,
+    ),
 ]
-LoadForksOpt = Annotated[int, typer.Option("--forks", help="Hosts loaded on in parallel.")]
+LoadForksOpt = Annotated[
+    int, typer.Option("--forks", help="Hosts loaded on in parallel.", rich_help_panel=REMOTE)
+]
 LoadBecomeOpt = Annotated[
     bool,
     typer.Option(
         "--become",
         help="Run docker, tar and the installs on the host as root through sudo -n "
         "(never a password prompt).",
+        rich_help_panel=REMOTE,
     ),
 ]
