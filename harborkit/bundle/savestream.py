@@ -19,15 +19,20 @@ from harborkit.bundle.errors import SaveFailed
 from harborkit.dockerapi import _transport_error
 from harborkit.watch import StreamWatch
 
-#: the most one receive asks for
-RECV_SIZE = 1 << 20
+#: the receive buffer: chunk framing and data received ahead; a read's answer is joined
+#: from views of it (one copy of each byte), so it is never moved while a read holds them
+SCRATCH_SIZE = 4 << 20
 #: a chunk-size line (hex size and extensions) or trailer line longer than this is refused
 MAX_LINE = 4096
 _HEX = b"0123456789abcdefABCDEF"
 
 
 class SaveReader:
-    """``read(n)`` over a streamed, chunked daemon answer."""
+    """``read(n)`` over a streamed, chunked daemon answer.
+
+    Each byte is copied once in user space: received into one buffer, then joined
+    into the answer of :meth:`read` (the framing cut out by slicing views of it).
+    """
 
     def __init__(self, resp: Any, what: str) -> None:
         self._what = what
@@ -44,8 +49,12 @@ class SaveReader:
                 f"the Docker daemon at {dockerapi.daemon_address()} {why} while {what}"
             ),
         )
-        self._scratch = memoryview(bytearray(RECV_SIZE))
-        self._buf = bytearray()  # received, not yet handed out
+        self._scratch = bytearray(SCRATCH_SIZE)
+        self._view = memoryview(self._scratch)
+        self._pos = 0  # received, not yet handed out: self._scratch[_pos:_end]
+        self._end = 0
+        self._segments: list[memoryview] = []  # the current read's data, views of _scratch
+        self._pieces: list[bytes] = []  # ... joined early when the buffer had to move
         self._left = 0  # data bytes left in the current chunk
         self._need_crlf = False  # the CRLF after a chunk's data is still to come
         self._done = False  # the last chunk and the trailer were read
@@ -54,42 +63,73 @@ class SaveReader:
         """Up to ``n`` bytes of the body (fewer only at its end)."""
         if self._fallback is not None:
             return self._fallback.read(n)
-        out = bytearray()
-        while len(out) < n and not self._done:
-            if self._left:
-                if not self._buf and not self._fill():
+        if SCRATCH_SIZE - self._end < n + MAX_LINE:
+            self._compact()
+        got = 0
+        try:
+            while got < n and not self._done:
+                if self._left:
+                    if self._pos == self._end and not self._fill():
+                        break
+                    take = min(self._left, n - got, self._end - self._pos)
+                    self._segments.append(self._view[self._pos : self._pos + take])
+                    self._pos += take
+                    got += take
+                    self._left -= take
+                    self._need_crlf = self._left == 0
+                elif not self._frame():
                     break
-                take = min(self._left, n - len(out), len(self._buf))
-                out += self._buf[:take]
-                del self._buf[:take]
-                self._left -= take
-                self._need_crlf = self._left == 0
-            elif not self._frame():
-                break
-        return bytes(out)
+            data = b"".join(self._segments)
+            return b"".join([*self._pieces, data]) if self._pieces else data
+        finally:
+            for view in self._segments:
+                view.release()
+            self._segments.clear()
+            self._pieces.clear()
+
+    def _compact(self) -> None:
+        """Move the bytes received ahead to the front of the buffer (the views of the
+        current read are joined first: they would be overwritten)."""
+        if self._segments:
+            self._pieces.append(b"".join(self._segments))
+            for view in self._segments:
+                view.release()
+            self._segments.clear()
+        ahead = self._end - self._pos
+        if self._pos:
+            self._scratch[:ahead] = bytes(self._view[self._pos : self._end])
+        self._pos, self._end = 0, ahead
 
     def _fill(self) -> bool:
-        """Receive once more into the buffer; ``False`` at the end of the connection."""
+        """Receive once more after the bytes held; ``False`` at the end of the connection."""
+        if self._end == SCRATCH_SIZE:
+            self._compact()
+            if self._end == SCRATCH_SIZE:  # pragma: no cover - a line is bounded far below
+                raise SaveFailed(f"the daemon's answer has a bad chunk header while {self._what}")
         self._watch.tick(0)
         try:
-            got = self._fp.readinto1(self._scratch)
+            got = self._fp.readinto1(self._view[self._end :])
         except Exception as e:
             raise _transport_error(e, self._what) from e
         if not got:
             return False
         self._watch.tick(got)
-        self._buf += self._scratch[:got]
+        self._end += got
         return True
 
     def _line(self) -> bytes | None:
         """The next CRLF-ended line (without it), or ``None`` if the connection ended."""
-        while (end := self._buf.find(b"\r\n", 0, MAX_LINE + 2)) < 0:
-            if len(self._buf) > MAX_LINE:
+        while True:
+            limit = min(self._end, self._pos + MAX_LINE + 2)
+            end = self._scratch.find(b"\r\n", self._pos, limit)
+            if end >= 0:
+                break
+            if self._end - self._pos > MAX_LINE:
                 raise SaveFailed(f"the daemon's answer has a bad chunk header while {self._what}")
             if not self._fill():
                 return None
-        line = bytes(self._buf[:end])
-        del self._buf[: end + 2]
+        line = bytes(self._view[self._pos : end])
+        self._pos = end + 2
         return line
 
     def _frame(self) -> bool:

@@ -7,12 +7,13 @@ then every member's bytes are hashed once, members spread over all cores
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 import threading
-from collections.abc import Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ from harborkit.bundle.format import (
     parse_sums,
     strict_json,
 )
-from harborkit.bundle.parts import BundleFile, open_bundle_file
+from harborkit.bundle.parts import BundleFile, PlainFile, open_bundle_file
 from harborkit.bundle.progress import NullProgress, Progress, Task
 from harborkit.bundle.sbom import SBOM_NAME, check_sbom_agrees, validate_sbom
 from harborkit.bundle.sign import (
@@ -128,7 +129,15 @@ def verify_bundle(
     """
     progress = progress or NullProgress()
     with open_bundle_file(path) as source:
+        _read_ahead(source)
         return _verify(path, source, progress, key)
+
+
+def _read_ahead(source: BundleFile) -> None:
+    """Tell the kernel a whole bundle file is read front to back (it reads further ahead)."""
+    if isinstance(source, PlainFile) and hasattr(os, "posix_fadvise"):
+        with contextlib.suppress(OSError):
+            os.posix_fadvise(source._fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
 
 
 def _verify(
@@ -148,15 +157,23 @@ def _verify(
         problems.append(f"unreadable tar header after member {scan.damaged_header_after}")
     sums, signed_by = _read_sums(path, source, scan, members, key, problems)
     # the documents (schema checks: pure Python) are checked while the members are
-    # hashed (hashlib lets go of the GIL): a damaged member is still named first
+    # hashed (hashlib lets go of the GIL), begun once every hashing thread has its
+    # member: a damaged member is still named first
     with ThreadPoolExecutor(max_workers=1) as ex:
-        documents = ex.submit(_check_documents, path, source, members, sums)
+        documents: list[Future[Any]] = []
+
+        def check_documents() -> None:
+            documents.append(ex.submit(_check_documents, path, source, members, sums))
+
         try:
-            total = _hash_all(path, source, scan, members, sums, progress, problems)
+            total = _hash_all(
+                path, source, scan, members, sums, progress, problems, then=check_documents
+            )
         except BaseException:
-            documents.cancel()
+            for f in documents:
+                f.cancel()
             raise
-        meta, entries, checked = documents.result()
+        meta, entries, checked = documents[0].result()
     return VerifyResult(
         path,
         meta,
@@ -220,9 +237,11 @@ def _hash_all(
     sums: Mapping[str, str],
     progress: Progress,
     problems: list[str],
+    then: Callable[[], None] | None = None,
 ) -> int:
     """Hash every member against ``sums`` (all cores); :class:`BundleCorrupt` naming every
-    problem, those of the scan included. The bytes hashed.
+    problem, those of the scan included. The bytes hashed. ``then`` is called once the
+    hashing threads are given their work.
 
     The documents read for parsing are hashed again as read (what is parsed is what
     was hashed), so checking them at the same time changes no outcome."""
@@ -236,12 +255,10 @@ def _hash_all(
             # a parts list names every byte: a damaged part fails even where no member lies
             parts_damage = ex.submit(source.damage)
             outside = ex.submit(outside_problems, source, scan)
-            digests = dict(
-                zip_strict(
-                    (m.name for m in to_hash),
-                    ex.map(lambda m: _hash_member(source, m, task), to_hash),
-                )
-            )
+            hashed = ex.map(lambda m: _hash_member(source, m, task), to_hash)
+            if then is not None:
+                then()
+            digests = dict(zip_strict((m.name for m in to_hash), hashed))
     finally:
         task.done()
 

@@ -97,6 +97,31 @@ def test_every_framing_gives_the_same_bytes(
         assert reader._fallback is None  # the fast path read it
 
 
+@pytest.mark.parametrize(
+    ("sizes", "cuts", "read_size"),
+    [
+        ([700, 1, 9000], [65536], 1 << 20),  # framing on every few bytes: many moves per read
+        ([40000], [3, 70000], 100000),  # a chunk larger than the buffer
+        ([1, 2, 3], [4096], 5000),
+    ],
+)
+def test_a_read_longer_than_the_buffer_gives_the_same_bytes(
+    monkeypatch: pytest.MonkeyPatch, sizes: list[int], cuts: list[int], read_size: int
+) -> None:
+    """The receive buffer is moved (its bytes received ahead brought to its front) while
+    a read still holds views of it: the answer is joined first, every byte in order."""
+    from harborkit.bundle import savestream
+
+    monkeypatch.setattr(savestream, "SCRATCH_SIZE", 32768)
+    body = os.urandom(300000) + b"\r\n0\r\n\r\n" + os.urandom(5000)
+    raw = HEAD + _chunked(body, sizes)
+    for url in _serve(_split(raw, cuts)):
+        data, reader = _read_all(url, read_size)
+        assert data == body
+        assert reader._fallback is None
+        assert len(reader._scratch) == 32768
+
+
 def test_a_trailer_and_upper_case_hex_are_read() -> None:
     raw = HEAD + b"A\r\n0123456789\r\n3;x=1\r\nabc\r\n0\r\nX-Trailer: 1\r\n\r\n"
     for url in _serve([raw]):

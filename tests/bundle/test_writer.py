@@ -143,3 +143,81 @@ def test_a_partial_with_our_own_pid_is_from_an_earlier_process(tmp_path: Path) -
         w.finish("v1.8.0", images, layers)
     assert not old.exists()
     assert verify_bundle(tmp_path / "b.tar").metadata.images == tuple(images)
+
+
+# --- write-behind: the output's pages go to the disk as the build goes ----------------
+
+
+def _streamed_bundle(
+    tmp_path: Path, name: str, blobs: list[bytes], installer: InstallerSource
+) -> bytes:
+    """A bundle whose blobs are streamed (as the build's compressor writes them), with
+    an abort in between (a delta's dropped blob): its bytes."""
+    out = tmp_path / name
+    with BundleWriter(out, mtime=1) as w:
+        w.add_installer(installer, NullProgress())
+        images, layers = _one_image(w, tmp_path)
+        w.begin_blob()
+        w.write(os.urandom(3 << 20))
+        w.drop_blob()
+        for blob in blobs:
+            w.begin_blob()
+            for i in range(0, len(blob), 1 << 20):
+                w.write(blob[i : i + (1 << 20)])
+            w.end_blob("sha256:" + hashlib.sha256(blob).hexdigest(), len(blob))
+        w.finish("v1.8.0", images, layers)
+    return out.read_bytes()
+
+
+def _layout(data: bytes) -> list[tuple[str, int, int, bytes]]:
+    """Each member's name, place, size and bytes (the SBOM, the metadata and the sums
+    carry the build's time: their bytes are left out)."""
+    dated = ("sbom.cdx.json", "harbor-bundle.json", "SHA256SUMS")
+    with tarfile.open(fileobj=io.BytesIO(data)) as tf:
+        return [
+            (
+                ti.name,
+                ti.offset_data,
+                ti.size,
+                b"" if ti.name in dated else data[ti.offset_data :][: ti.size],
+            )
+            for ti in tf
+        ]
+
+
+def test_write_behind_hands_whole_steps_to_the_disk_and_changes_no_byte(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every WRITEBACK_STEP bytes written, sync_file_range(WRITE) is asked for the bytes
+    up to one step behind the end, on a MiB boundary (never a page still being written
+    or patched), each range once, in order; every member is the same, at the same place,
+    as in a bundle written without it."""
+    from harborkit.bundle import sinks
+
+    if sinks._start_writeout() is None:
+        pytest.skip("no sync_file_range here")
+    blobs = [os.urandom((5 << 20) + 123), os.urandom(7 << 20)]
+    installer = _installer(tmp_path)
+    monkeypatch.setattr(sinks, "WRITEBACK_STEP", 1 << 60)
+    plain = _streamed_bundle(tmp_path, "plain.tar", blobs, installer)
+
+    calls: list[tuple[int, int, int]] = []
+    real = sinks._start_writeout()
+
+    def record(fd: int, offset: int, length: int, flags: int) -> int:
+        calls.append((offset, length, flags))
+        return int(real(fd, offset, length, flags))
+
+    monkeypatch.setattr(sinks, "WRITEBACK_STEP", 2 << 20)
+    monkeypatch.setattr(sinks, "_WRITEOUT", [record])
+    behind = _streamed_bundle(tmp_path, "behind.tar", blobs, installer)
+    assert len(behind) == len(plain)
+    assert _layout(behind) == _layout(plain)
+    assert len(_layout(plain)) == 9
+    assert len(calls) >= 4
+    ends = [0]
+    for offset, length, flags in calls:
+        assert (offset, flags) == (ends[-1], 2)  # from where the last one ended
+        assert length > 0 and (offset + length) % (1 << 20) == 0
+        ends.append(offset + length)
+    assert ends[-1] <= len(plain) - (2 << 20)
