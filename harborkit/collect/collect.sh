@@ -88,10 +88,15 @@ fi
 hk_head=
 if [ "$(printf abc | head -c 2 2>/dev/null)" = ab ]; then hk_head=1; fi
 
-# rec TYPE NAME FILE: append a record whose content is FILE's bytes
+# rec TYPE NAME FILE [SIZE]: append a record whose content is FILE's bytes
+# (SIZE: FILE's size, when the caller has just counted it: no second wc)
 rec() {
-    n=$(wc -c < "$3")
-    n=$((n + 0))
+    if [ -n "$4" ]; then
+        n=$4
+    else
+        n=$(wc -c < "$3")
+        n=$((n + 0))
+    fi
     printf '%s %s %s\n%s' "$1" "${#2}" "$n" "$2" >> "$out" 2> /dev/null || hk_wfail=1
     cat -- "$3" >> "$out" 2> /dev/null || hk_wfail=1
     printf '\n' >> "$out" 2> /dev/null || hk_wfail=1
@@ -107,7 +112,7 @@ recs() {
 recf() {
     n=$(wc -c < "$2")
     n=$((n + 0))
-    if [ "$n" -gt "$HK_MAX" ]; then recs Z "$1" "$n"; else rec F "$1" "$2"; fi
+    if [ "$n" -gt "$HK_MAX" ]; then recs Z "$1" "$n"; else rec F "$1" "$2" "$n"; fi
 }
 
 # kind PATH: sets k to the type letter of PATH

@@ -35,6 +35,7 @@ from harborkit.collect.snapshot import Snapshot, SnapshotError, parse
 from harborkit.errors import ExitCode, HarborkitError, InputError
 from harborkit.host.interface import ClockSample, NotAvailable
 from harborkit.host.snapshot import SnapshotHost
+from harborkit.host.sshmux import terminate
 from harborkit.host.sshpipe import Deadline, Stopped, kill_group, pump, spawn
 from harborkit.textsafe import terminal_text
 
@@ -398,29 +399,19 @@ class SshConnection:
     def close(self, *, ask: bool = True) -> None:
         """Stop this target's ControlMaster (if one runs); bounded, never raises.
 
-        ``ssh -O exit`` asks it to stop (``ask``); a master that does not
-        answer within :data:`CLOSE_TIMEOUT`, or any when not asked, is killed
-        by its socket path."""
-        if ask:
-            self._ask_exit()
+        It is asked to stop over its control socket (``ask``: the request
+        ``ssh -O exit`` makes, without starting another ``ssh``); a master that
+        does not answer within :data:`CLOSE_TIMEOUT`, or any when not asked, is
+        killed by its socket path."""
+        limit = min(CLOSE_TIMEOUT, self.options.command_timeout)
+        deadline = time.monotonic() + limit
+        if ask and terminate(self.control_path, limit):
+            # it removes its socket as it exits: wait for that (bounded)
+            while os.path.exists(self.control_path) and time.monotonic() < deadline:
+                time.sleep(0.005)
+            if not os.path.exists(self.control_path):
+                return
         kill_masters(f"{self.control_path} ")
-
-    def _ask_exit(self) -> None:
-        argv = [*self.base_argv()[:-2], "-O", "exit", "--", self.target.host]
-        try:
-            proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        except OSError:
-            return
-        try:
-            proc.wait(timeout=min(CLOSE_TIMEOUT, self.options.command_timeout))
-        except subprocess.TimeoutExpired:
-            kill_group(proc)
 
 
 class SshHost(SnapshotHost):
