@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.support.dockerd import Daemon, SpareDaemons, wait_for_background_stops
+from tests.support.parallel import assign_groups, compile_harborkit
 
 #: calls that start a daemon; a test or fixture whose source names one needs daemons
 _STARTERS = ("start_dockerd(", "start_registry(", "dockerd_with_limits(", "SpareDaemons(")
@@ -33,6 +34,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "mutation: a daemon test that make mutation runs too (one daemon per pytest run, "
         "a few seconds: -m 'not daemon or mutation')",
     )
+    if not hasattr(config, "workerinput"):  # once per run: not again in each xdist worker
+        compile_harborkit()
 
 
 @functools.cache
@@ -44,7 +47,10 @@ def _starts_daemon(func: Callable[..., Any]) -> bool:
     return any(s in source for s in _STARTERS)
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups (--dist loadgroup)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.pluginmanager.hasplugin("xdist"):
+        assign_groups(items)  # see tests/support/parallel.py
     for item in items:
         if not isinstance(item, pytest.Function):
             continue
