@@ -34,6 +34,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "mutation: a daemon test that make mutation runs too (one daemon per pytest run, "
         "a few seconds: -m 'not daemon or mutation')",
     )
+    if not config.pluginmanager.hasplugin("xdist"):  # tests/test_parallel.py sets it
+        config.addinivalue_line("markers", "xdist_group(name): pytest-xdist's --dist loadgroup")
     if not hasattr(config, "workerinput"):  # once per run: not again in each xdist worker
         compile_harborkit()
 
