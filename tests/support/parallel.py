@@ -39,6 +39,10 @@ HEAVY_CALLS = (
     "dockerd_with_limits(",
     "run_cli(",
     "start_hostile",
+    # a headless chromium run (seconds), and a fixture writing the fixed artefacts
+    # folder (.work/artifacts): two workers would overwrite each other's page
+    "chromium(",
+    "ARTIFACTS",
 )
 
 #: shared fixtures that are slow but meant to be made once per process: each test
