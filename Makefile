@@ -46,8 +46,13 @@ run: setup
 smoke: setup system-deps
 	$(PY) .ci/wheel_smoke.py --python $(PY)
 
+# Two pytest-xdist workers (this machine has 2 cores). --dist loadgroup with the
+# groups of tests/support/parallel.py: the tests of each slow shared fixture (the
+# sshd lab, the build daemon, the Harbor stack, a module's daemon, ...) run on one
+# worker, so it still starts once; the other tests are spread one by one.
+PYTEST_WORKERS ?= 2
 test: setup system-deps
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
 # The fast tests (-m "not daemon") on a real Python 3.9: a Debian 11 root made
 # with debootstrap (built once, cached under /var/cache/harborkit-tests), a venv

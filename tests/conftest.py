@@ -11,12 +11,21 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from tests.support.dockerd import Daemon, SpareDaemons, wait_for_background_stops
+from tests.support.parallel import (
+    GROUPS_ENV,
+    assign_groups,
+    compile_harborkit,
+    make_scheduler,
+    write_groups,
+)
 
 #: calls that start a daemon; a test or fixture whose source names one needs daemons
 _STARTERS = ("start_dockerd(", "start_registry(", "dockerd_with_limits(", "SpareDaemons(")
@@ -33,6 +42,27 @@ def pytest_configure(config: pytest.Config) -> None:
         "mutation: a daemon test that make mutation runs too (one daemon per pytest run, "
         "a few seconds: -m 'not daemon or mutation')",
     )
+    if not config.pluginmanager.hasplugin("xdist"):  # tests/test_parallel.py sets it
+        config.addinivalue_line("markers", "xdist_group(name): pytest-xdist's --dist loadgroup")
+    if not hasattr(config, "workerinput"):  # once per run: not again in each xdist worker
+        compile_harborkit()
+        if config.getoption("dist", "no") == "loadgroup":  # the workers write the groups here
+            os.environ[GROUPS_ENV] = os.path.join(
+                tempfile.mkdtemp(prefix="hk-xdist-"), "groups.json"
+            )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput") and GROUPS_ENV in os.environ:
+        shutil.rmtree(os.path.dirname(os.environ.pop(GROUPS_ENV)), ignore_errors=True)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """--dist loadgroup with the groups of tests/support/parallel.py."""
+    if config.getoption("dist", "no") == "loadgroup" and GROUPS_ENV in os.environ:
+        return make_scheduler(config, log)
+    return None
 
 
 @functools.cache
@@ -44,7 +74,12 @@ def _starts_daemon(func: Callable[..., Any]) -> bool:
     return any(s in source for s in _STARTERS)
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups (--dist loadgroup)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.pluginmanager.hasplugin("xdist"):
+        assign_groups(items)  # see tests/support/parallel.py
+        if hasattr(config, "workerinput") and GROUPS_ENV in os.environ:
+            write_groups(items, os.environ[GROUPS_ENV])
     for item in items:
         if not isinstance(item, pytest.Function):
             continue
