@@ -1195,14 +1195,17 @@ def test_busybox_only_host_with_hostile_names_and_harbor_yml(lab: Lab, tmp_path:
     want = {x["id"]: (x["status"], x["findings"]) for x in host_results(by_root.stdout)}
     for cid in ("sysctl.persisted", "limits.pam"):
         assert got[cid] == want[cid], cid
-    # the certificate paths hold newlines the collector's quick look at harbor.yml
-    # cannot see: a carried snapshot lacks them and says so (over SSH they are
-    # fetched: test_hostile_harbor_yml_and_harbor_config_over_ssh_run_nothing)
+    # the certificate paths hold newlines: the profile's schema refuses them (a
+    # control character in a path Harbor's compose template mounts) before any
+    # file is needed, so the snapshot, which lacks those files, judges as the root
     config = next(x for x in host_results(by_snap.stdout) if x["id"] == "harbor.config")
-    assert config["status"] == "skip"
-    assert config["message"].endswith(
-        "(the collector did not gather it; make it again with harborkit collect --script and this run's --profile, --node, --install-dir and --harbor-config)"
-    ), config
+    assert config["status"] == "fail"
+    bad = {f["subject"]: f["message"] for f in config["findings"] if f["status"] == "fail"}
+    assert sorted(bad) == ["https.certificate", "https.private_key"]
+    for message in bad.values():
+        assert message.endswith("' holds a control character (U+000A)"), message
+        assert "\n" not in message
+    assert got["harbor.config"] == want["harbor.config"]
     assert got["harbor.storage"][0] == want["harbor.storage"][0]
 
 
