@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 from harborkit.errors import EnvironmentProblem, HarborkitError
+from harborkit.netutil import env_seconds
 from harborkit.watch import StreamWatch
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -31,21 +32,12 @@ if TYPE_CHECKING:  # pragma: no cover
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 
 
-def _seconds(env: str, default: float) -> float:
-    raw = os.environ.get(env, "")
-    try:
-        value = float(raw) if raw else default
-    except ValueError:
-        return default
-    return value if value > 0 else default
-
-
 #: a short call (ping, inspect, tag, remove, version, info) must be answered within this
-CALL_TIMEOUT = _seconds("HARBORKIT_DOCKER_TIMEOUT", 60.0)
+CALL_TIMEOUT = env_seconds("HARBORKIT_DOCKER_TIMEOUT", 60.0)
 #: a streaming call fails when no byte moves for this long
-STALL_TIMEOUT = _seconds("HARBORKIT_DOCKER_STALL", 300.0)
+STALL_TIMEOUT = env_seconds("HARBORKIT_DOCKER_STALL", 300.0)
 #: a streaming call (pull, save, load of the whole Harbor image set) ends by this deadline
-STREAM_DEADLINE = _seconds("HARBORKIT_DOCKER_DEADLINE", 4 * 3600.0)
+STREAM_DEADLINE = env_seconds("HARBORKIT_DOCKER_DEADLINE", 4 * 3600.0)
 
 
 class DaemonUnreachable(EnvironmentProblem):

@@ -26,6 +26,7 @@ from harborkit.bundle.errors import DownloadError, InstallTargetExists, OutputEr
 from harborkit.bundle.format import FileRecord, file_member
 from harborkit.errors import InputError
 from harborkit.fsutil import AtomicFile, atomic_file, temp_name
+from harborkit.netutil import env_seconds
 from harborkit.transfer import WatchedReader, open_url
 
 CHUNK = 1 << 20
@@ -64,18 +65,10 @@ def parse_file_option(values: list[str]) -> dict[str, str]:
 # --------------------------------------------------------------------------- fetching
 
 
-def _seconds(env: str, default: float) -> float:
-    try:
-        value = float(os.environ.get(env) or default)
-    except ValueError:
-        return default
-    return value if value > 0 else default
-
-
 #: a download fails when fewer than 64 KiB arrive in this many seconds
-DOWNLOAD_STALL = _seconds("HARBORKIT_DOWNLOAD_STALL", 60.0)
+DOWNLOAD_STALL = env_seconds("HARBORKIT_DOWNLOAD_STALL", 60.0)
 #: and when it takes longer than this in all
-DOWNLOAD_DEADLINE = _seconds("HARBORKIT_DOWNLOAD_DEADLINE", 3600.0)
+DOWNLOAD_DEADLINE = env_seconds("HARBORKIT_DOWNLOAD_DEADLINE", 3600.0)
 
 
 @contextlib.contextmanager

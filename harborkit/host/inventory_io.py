@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from harborkit.errors import InputError
+from harborkit.netutil import env_seconds
 from harborkit.yamlfile import _Loader
 
 #: An inventory file, and each file ansible-inventory reads beside it, is read up to this size.
@@ -43,23 +44,14 @@ CHILD_DATA_BYTES = 150 << 20
 MAX_ENTRIES = 1000
 
 
-def _seconds(env: str, default: float) -> float:
-    raw = os.environ.get(env, "")
-    try:
-        value = float(raw) if raw else default
-    except ValueError:
-        return default
-    return value if 0 < value < 86400 else default
-
-
 def inventory_timeout() -> float:
     """Seconds ansible-inventory may run (``HARBORKIT_INVENTORY_TIMEOUT``, default 60)."""
-    return _seconds("HARBORKIT_INVENTORY_TIMEOUT", 60.0)
+    return env_seconds("HARBORKIT_INVENTORY_TIMEOUT", 60.0, most=86400)
 
 
 def limit_timeout() -> float:
     """Seconds a ``--limit ~regex`` may take (``HARBORKIT_LIMIT_TIMEOUT``, default 5)."""
-    return _seconds("HARBORKIT_LIMIT_TIMEOUT", 5.0)
+    return env_seconds("HARBORKIT_LIMIT_TIMEOUT", 5.0, most=86400)
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
