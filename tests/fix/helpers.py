@@ -56,3 +56,21 @@ def statuses(root: Path, *extra: str) -> dict[str, str]:
 
 def failing(st: dict[str, str]) -> set[str]:
     return {k for k, v in st.items() if v in ("fail", "error")}
+
+
+def nth_written(root: Path, original: dict[str, str], n: int) -> bool:
+    """The ``n``th journaled file of an apply is in place (a stalled apply waits
+    right after it): its bytes differ from ``original`` (:func:`tree_hashes`
+    before the apply) and no temporary file of a write is left in the tree."""
+    import json
+
+    found = list((root / JOURNAL).glob("2*/journal.json"))
+    try:
+        entries = json.loads(found[0].read_text())["entries"] if found else []
+    except ValueError:  # caught between its write and its rename
+        return False
+    if len(entries) < n:
+        return False
+    now = tree_hashes(root)
+    path = entries[n - 1]["path"].lstrip("/")
+    return now.get(path) != original.get(path) and not any(".partial-" in p for p in now)

@@ -24,6 +24,7 @@ from tests.fix.helpers import (
     copy_sysroot,
     failing,
     hk,
+    nth_written,
     statuses,
     tree_hashes,
 )
@@ -252,10 +253,9 @@ def test_kill_9_in_the_middle_then_rollback_restores(guide: Path) -> None:
     )
     try:
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and len(_journal(guide).get("entries", ())) < 3:
+        while time.monotonic() < deadline and not nth_written(guide, original, 3):
             assert proc.poll() is None, "apply ended before it was killed"
             time.sleep(0.05)
-        time.sleep(0.2)  # the third file is written right after its journal entry
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
@@ -1037,6 +1037,8 @@ def test_a_file_swapped_between_the_check_and_its_write_is_not_overwritten(guide
     _, out = plan_line(guide)
     order = re.findall(r"^\+\+\+ b/(\S+)$", out, re.M)
     second = guide / order[1]
+    first = guide / order[0]
+    first_planned_from = first.read_bytes()
     proc = subprocess.Popen(
         [sys.executable, "-m", "harborkit", "fix", "--root", str(guide), *OPTS, "--apply"],
         env={**os.environ, "HARBORKIT_FIX_TEST_STALL": "1:5"},
@@ -1046,7 +1048,9 @@ def test_a_file_swapped_between_the_check_and_its_write_is_not_overwritten(guide
         cwd=REPO,
     )
     deadline = time.monotonic() + 60
-    while not list((guide / JOURNAL).glob("2*/journal.json")):
+    # the first file is in place (renamed over, no temporary beside it) and the
+    # apply stalls 5 s before the second: the journal alone appears before that
+    while first.read_bytes() == first_planned_from:
         assert proc.poll() is None and time.monotonic() < deadline
         time.sleep(0.02)
     swapped = b"# changed by someone else while the fix ran\n" + second.read_bytes()

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from harborkit.errors import ExitCode
-from tests.fix.helpers import JOURNAL, REPO, copy_sysroot, hk, tree_hashes
+from tests.fix.helpers import JOURNAL, REPO, copy_sysroot, hk, nth_written, tree_hashes
 from tests.fix.test_apply import snapshot as _snapshot
 
 OPTS = ("--install-dir", "/opt/harbor")
@@ -386,6 +386,7 @@ def test_an_intact_journal_still_rolls_back_every_byte(world: World) -> None:
 
 
 def _start_stalled(root: Path, after: int = 1) -> subprocess.Popen[bytes]:
+    original = tree_hashes(root)
     proc = subprocess.Popen(
         [sys.executable, "-m", "harborkit", "fix", "--root", str(root), *OPTS, "--apply"],
         env={**os.environ, "HARBORKIT_FIX_TEST_STALL": f"{after}:120"},
@@ -396,14 +397,8 @@ def _start_stalled(root: Path, after: int = 1) -> subprocess.Popen[bytes]:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         assert proc.poll() is None, "apply ended before it stalled"
-        found = list((root / JOURNAL).glob("2*/journal.json"))
-        if found:
-            try:
-                if len(json.loads(found[0].read_text())["entries"]) >= after:
-                    time.sleep(0.2)  # the file is written right after its entry
-                    return proc
-            except ValueError:
-                pass
+        if nth_written(root, original, after):
+            return proc
         time.sleep(0.05)
     proc.kill()
     raise AssertionError("the apply never stalled")
