@@ -291,11 +291,11 @@ def read_at(dir_fd: int, name: str, limit: int) -> tuple[bytes, os.stat_result] 
     return data, st
 
 
-def temp_name(name: str) -> str:
+def temp_name(name: str, pid: int | None = None) -> str:
     """The one temporary name of harborkit's atomic writes, beside ``name``:
     ``.<name>.partial-<pid>`` (what :func:`harborkit.bundle.writer.remove_stale_partials`
-    removes once its process is gone)."""
-    return f".{name[:200]}.partial-{os.getpid()}"
+    removes once its process is gone); ``pid`` default: this process."""
+    return f".{name[:200]}.partial-{os.getpid() if pid is None else pid}"
 
 
 _writing: dict[tuple[int, int, str], threading.Lock] = {}

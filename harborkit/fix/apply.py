@@ -150,6 +150,7 @@ def apply_plan(
         target.root,
         plan_id,
         list(plan.check_ids),
+        pid=os.getpid(),
     )
     jo = new_journal(target, journal)
     try:

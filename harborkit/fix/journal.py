@@ -82,6 +82,9 @@ class Journal:
     commands: list[CommandRun] = field(default_factory=list)
     irreversible: list[str] = field(default_factory=list)
     rolled_back: str | None = None
+    #: the applying process: its temporary copies are ``fsutil.temp_name(name, pid)``
+    #: (None: a journal of an earlier version)
+    pid: int | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2) + "\n"
@@ -139,13 +142,18 @@ _KEYS = frozenset(
         "rolled_back",
     }
 )
+_OPTIONAL = frozenset({"pid"})  # not in journals of earlier versions
+_PID_MAX = 4194304  # the kernel's highest pid_max
 _ENTRY_KEYS = frozenset(Entry.__dataclass_fields__)
 _ENTRY_OPTIONAL = frozenset({"mtime_ns", "dir_mtime_ns"})  # not in journals of earlier versions
 
 
 def _validate(d: Any) -> Journal:
     require(isinstance(d, dict), "not a JSON object")
-    require(set(d) == _KEYS, f"keys {sorted(set(d) ^ _KEYS)} missing or unknown")
+    require(
+        _KEYS <= set(d) <= _KEYS | _OPTIONAL,
+        f"keys {sorted((set(d) - _OPTIONAL) ^ _KEYS)} missing or unknown",
+    )
     require(isinstance(d["id"], str) and bool(JOURNAL_ID.fullmatch(d["id"])), "id is malformed")
     for k in ("created", "host", "plan_id"):
         _str(d[k], k)
@@ -177,6 +185,7 @@ def _validate(d: Any) -> Journal:
         commands,
         list(d["irreversible"]),
         d["rolled_back"],
+        _int_or_none(d.get("pid"), _PID_MAX, "pid"),
     )
 
 

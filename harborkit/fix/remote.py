@@ -317,6 +317,8 @@ def render_rollback(journal_id: str | None) -> str:
 [ -f "$D/manifest" ] || mv -f "$D/manifest.tmp" "$D/manifest" 2>/dev/null || : > "$D/manifest"
 while read -r n ex sha mode uid gid p; do
     hk_str "$p"; f="$hk_s"
+    # copies an applier or rollback killed mid-write left (the lock keeps others away)
+    rm -f "${f%/*}"/.harborkit-fix.* "${f%/*}"/.harborkit-rb.*
     if [ "$ex" = 1 ]; then
         t="${f%/*}/.harborkit-rb.$$"; rm -f "$t"
         { cp "$D/orig.$n" "$t" && chown "$uid:$gid" "$t" && chmod "$mode" "$t"; } || hk_die "$p"

@@ -7,6 +7,7 @@ for the journal folder itself).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import posixpath
@@ -40,7 +41,7 @@ from harborkit.fix.target import (
     walk_host,
     write_host,
 )
-from harborkit.fsutil import read_at
+from harborkit.fsutil import read_at, temp_name
 
 
 def _below(path: str, folder: str) -> bool:
@@ -108,6 +109,7 @@ def restore(
         saved = verify(target, jo, journal)
     done = []
     for e in reversed(journal.entries):
+        _remove_left_copy(target, journal, e.path)
         if e.existed and e.backup is not None:
             _put_back(target, e, saved[e.backup])
         else:
@@ -126,6 +128,23 @@ def restore(
                 set_path_mtime(target, folder, e.dir_mtime_ns)
         done.append(e.path)
     return done
+
+
+def _remove_left_copy(target: Target, journal: Journal, path: str) -> None:
+    """The temporary copy of ``path`` an apply killed mid-write left beside it
+    (the journal's lock kept any other apply away, so it is that apply's)."""
+    if journal.pid is None:
+        return
+    folder, name = posixpath.split(path)
+    left = posixpath.join(folder, temp_name(name, journal.pid))
+    try:
+        with walk_host(target, left) as w:
+            exists = w.exists
+    except (Unsafe, OSError):
+        return
+    if exists:
+        with contextlib.suppress(OSError, ValueError):
+            target.host.remove_file(left)
 
 
 def _put_back(target: Target, e: Entry, data: bytes) -> None:

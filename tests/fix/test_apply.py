@@ -262,6 +262,11 @@ def test_kill_9_in_the_middle_then_rollback_restores(guide: Path) -> None:
     j = _journal(guide)
     assert j["state"] == "applying" and len(j["entries"]) == 3
     assert tree_hashes(guide) != original
+    # the copy a kill in the middle of the third write would have left beside it
+    assert j["pid"] == proc.pid
+    third = guide / j["entries"][2]["path"].lstrip("/")
+    left = third.with_name(f".{third.name}.partial-{proc.pid}")
+    left.write_bytes(b"half a file\n")
 
     r = hk("fix", "--root", str(guide), *OPTS, "--apply")
     assert r.returncode == ExitCode.FIX_REFUSED
@@ -272,6 +277,7 @@ def test_kill_9_in_the_middle_then_rollback_restores(guide: Path) -> None:
     rb = hk("fix", "--root", str(guide), "--rollback", j["id"])
     assert rb.returncode == ExitCode.OK, rb.stderr
     assert tree_hashes(guide) == original
+    assert not left.exists()
 
 
 def test_not_root_on_the_live_host_is_refused() -> None:

@@ -329,6 +329,9 @@ def test_an_apply_cut_off_halfway_is_refused_then_rolled_back(
     cut = text[: text.index("esac\n", start) + 5]
     b.exec("exec /bin/sh -s", input=cut.encode())
     assert b.exec("cat /var/lib/harborkit/fix/20260101T000000Z-cut/state") == "applying"
+    # the copies an applier and a rollback killed mid-write would have left beside it
+    left = [f"{LIMITS.rsplit('/', 1)[0]}/.harborkit-{k}.{n}" for k, n in (("fix", 7), ("rb", 8))]
+    b.exec(f"touch {' '.join(left)}")
     halfway = state(b)
     assert halfway != before
     hosts = f"{a.target},{b.target}"
@@ -344,6 +347,7 @@ def test_an_apply_cut_off_halfway_is_refused_then_rolled_back(
     r = fix(lab, "--host", b.target, "--rollback", "20260101T000000Z-cut")
     assert r.returncode == 0, r.stdout + r.stderr
     assert state(b) == before
+    assert b.exec(f"ls -a {LIMITS.rsplit('/', 1)[0]} | grep -c harborkit || :").strip() == "0"
     r = fix(lab, "--host", b.target, *ONLY, "--apply")
     assert r.returncode == 0 and "node-b: applied plan" in r.stdout, r.stdout + r.stderr
 
