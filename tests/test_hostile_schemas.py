@@ -105,7 +105,7 @@ EXPECTED = {
         "files/0/install_path",
         "files/0/name",
     },
-    "waivers.schema.json": {"waivers/0/expires"},
+    "waivers.schema.json": {"waivers/0/id", "waivers/0/expires"},
     "bundle-source-manifests.schema.json": {"images/0/manifest/digest", "images/0/index/digest"},
     "harbor-v1.8.0.schema.json": {"data_volume"},
 }
@@ -233,6 +233,32 @@ def test_waivers_file_expires(tmp_path: Path, bad: str) -> None:
         2,
         f"{p}:4: waivers[0].expires: {'2027-01-01' + char!r} holds a control character "
         f"(U+{ord(char):04X})",
+    )
+
+
+@pytest.mark.parametrize("bad", ["\\n", "\\r", "\\0", "\\e[31m"])
+def test_waivers_file_id(tmp_path: Path, bad: str) -> None:
+    """A waiver's id is printed in a note when it names no check: a newline in it
+    forged a line of the table."""
+    p = tmp_path / "w.yaml"
+    p.write_text(f'waivers:\n  - id: "sysctl.runtime{bad}FORGED"\n    reason: r\n')
+    with pytest.raises(HarborkitError) as e:
+        load_waivers(p)
+    value = yaml.safe_load(f'"sysctl.runtime{bad}FORGED"')
+    assert (e.value.exit_code, e.value.message) == (
+        2,
+        f"{p}:2: waivers[0].id: {value!r} holds a control character (U+{ord(_control(value)):04X})",
+    )
+
+
+def test_waivers_file_id_with_a_space_is_no_check_id(tmp_path: Path) -> None:
+    p = tmp_path / "w.yaml"
+    p.write_text('waivers:\n  - id: "sysctl runtime"\n    reason: r\n')
+    with pytest.raises(HarborkitError) as e:
+        load_waivers(p)
+    assert (e.value.exit_code, e.value.message) == (
+        2,
+        f"{p}:2: waivers[0].id: 'sysctl runtime' does not match '^[^\\\\x00-\\\\x20\\\\x7f]+$'",
     )
 
 

@@ -114,6 +114,12 @@ def _v(text: str) -> str:
     return terminal_text(text, TABLE_VALUE_LIMIT)
 
 
+def _line(text: str) -> str:
+    """A value of one line (a waiver's reason, a note): like :func:`_v`, its
+    newlines shown too, so it can start no line of its own."""
+    return terminal_text(text, TABLE_VALUE_LIMIT, keep="")
+
+
 def counts_text(counts: dict[str, int]) -> str:
     return ", ".join(f"{counts[s.value]} {s.value}" for s in Status if counts[s.value])
 
@@ -215,7 +221,7 @@ def result_rows(results: tuple[CheckResult, ...], verbose: bool) -> list[Row]:
             continue
         msg = Text(_v(r.message))
         if r.status is Status.WAIVED and r.waiver:
-            msg.append(f"  [waived: {_v(r.waiver.reason)}]", style="cyan")
+            msg.append(f"  [waived: {_line(r.waiver.reason)}]", style="cyan")
         elif r.waiver and r.waiver.expired:
             msg.append(f"  [waiver expired {r.waiver.expires}]", style="yellow")
         for st, line in _finding_lines(r, verbose):
@@ -313,7 +319,7 @@ def render_table(
         out.print(table)  # type: ignore[attr-defined]
     write_below(buf, [b for row in rows for b in row.below], color)
     for note in report.notes:
-        out.print(Text(f"note: {_v(note)}", style="yellow"))  # type: ignore[attr-defined]
+        out.print(Text(f"note: {_line(note)}", style="yellow"))  # type: ignore[attr-defined]
     hidden = "" if verbose else hidden_line(report.results)
     if hidden:
         out.print(Text(hidden, style="dim"))  # type: ignore[attr-defined]

@@ -207,11 +207,12 @@ def test_text_from_the_host_is_shown_escaped() -> None:
             "w",
             (),
             0.0,
-            WaiverUse("why\x1b", None, False, "w:1"),
+            WaiverUse("why\x1b\nOK    forged.row  low  pass", None, False, "w:1"),
             Status.FAIL,
         ),
     )
-    text = render_table(host("h\x1b", results, notes=("n\x1b",)), width=100)
+    notes = ("n\x1b", "waiver for x\nFORGED (w:3) names no installed check")
+    text = render_table(host("h\x1b", results, notes=notes), width=120)
     assert _lines(text) == [
         "harborkit check: h\\x1b (sysroot), profile prof",
         "STATUS  CHECK     SEVERITY  RESULT",
@@ -220,8 +221,10 @@ def test_text_from_the_host_is_shown_escaped() -> None:
         # a fix of several steps: one a line, under the first
         "                              fix: step one",
         "                                   step \\x1b two",
-        "WAIVED  c.w       high      w  [waived: why\\x1b]",
+        # a waiver's reason and a note are one line each: their newlines shown
+        "WAIVED  c.w       high      w  [waived: why\\x1b\\x0aOK    forged.row  low  pass]",
         "note: n\\x1b",
+        "note: waiver for x\\x0aFORGED (w:3) names no installed check",
         "OK: 2 checks on h\\x1b: 1 waived, 1 warn",
     ]
     assert "\x1b" not in text and "\x07" not in text
