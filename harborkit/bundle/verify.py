@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import os
 import re
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -64,6 +65,10 @@ from harborkit.compat import zip_strict
 #: bytes per read while hashing (hashlib lets go of the GIL for the whole buffer); one
 #: buffer per hashing thread
 READ_SIZE = 4 << 20
+#: the longest (seconds) another thread may hold the GIL while hashing threads wait for
+#: it: Python's default (5 ms) is longer than one buffer's sha256 (~2.5 ms), so while
+#: the documents are checked (pure Python) each buffer could cost a core 5 ms of waiting
+GIL_SWITCH = 0.0005
 #: the registry build's record of the source manifests (``from_registry.SOURCE_MANIFESTS``)
 SOURCE_MANIFESTS = f"{IMAGES_DIR}/source-manifests.json"
 #: SHA256SUMS is never read beyond 4 MiB (about 20,000 members) ...
@@ -250,6 +255,8 @@ def _hash_all(
     to_hash.sort(key=lambda m: m.size, reverse=True)
     total = sum(m.size for m in to_hash)
     task = progress.task("verify", total)
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(min(switch, GIL_SWITCH))
     try:
         with ThreadPoolExecutor(max_workers=(os.cpu_count() or 1) + 1) as ex:
             # a parts list names every byte: a damaged part fails even where no member lies
@@ -260,6 +267,7 @@ def _hash_all(
                 then()
             digests = dict(zip_strict((m.name for m in to_hash), hashed))
     finally:
+        sys.setswitchinterval(switch)
         task.done()
 
     problems += _member_problems(digests, members, sums, scan.truncated, source)

@@ -755,3 +755,49 @@ def test_installer_bomb_is_judged_by_its_stored_size(tmp_path: Path) -> None:
 def info(path: Path, name: str) -> tarfile.TarInfo:
     with tarfile.open(path) as tf:
         return tf.getmember(name)
+
+
+@pytest.mark.parametrize("outcome", ["intact", "altered member", "bad metadata", "interrupted"])
+def test_hashing_takes_the_gil_back_quickly_and_gives_the_setting_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, outcome: str
+) -> None:
+    """While members are hashed (the documents checked beside them in pure Python), a
+    hashing thread waits at most ``GIL_SWITCH`` for the GIL after each buffer, not
+    Python's 5 ms; the process's own setting is given back however verify ends."""
+    import sys
+
+    from harborkit.bundle import verify as verify_mod
+    from harborkit.bundle.errors import MetadataError
+
+    parts = make_parts()
+    if outcome == "altered member":
+        parts.put(INST, tgz([("harbor/other.txt", b"x", 0o644)]))
+    if outcome == "bad metadata":
+        parts.put(METADATA_NAME, b"{not json")
+    stale = make_parts() if outcome == "altered member" else None
+    path = parts.write(tmp_path / "b.tar", sums_from=stale)
+    seen: list[float] = []
+    real = verify_mod._hash_member
+
+    def hash_member(*args: Any) -> str:
+        seen.append(sys.getswitchinterval())
+        if outcome == "interrupted":
+            raise KeyboardInterrupt
+        return real(*args)
+
+    monkeypatch.setattr(verify_mod, "_hash_member", hash_member)
+    before = sys.getswitchinterval()
+    raised: type[BaseException] = {
+        "intact": type(None),
+        "altered member": BundleCorrupt,
+        "bad metadata": MetadataError,
+        "interrupted": KeyboardInterrupt,
+    }[outcome]
+    try:
+        verify_bundle(path)
+    except BaseException as e:
+        assert type(e) is raised, e
+    else:
+        assert raised is type(None)
+    assert seen and set(seen) == {verify_mod.GIL_SWITCH} and before > verify_mod.GIL_SWITCH
+    assert sys.getswitchinterval() == before

@@ -107,12 +107,21 @@ def verify_cmd(
     quiet: _opt.QuietOpt = False,
 ) -> None:
     """Check every member of the bundle against SHA256SUMS and the metadata against its schema."""
+    import gc
+
     from harborkit.bundle.progress import make_progress
     from harborkit.bundle.verify import verify_bundle
 
+    # the objects made so far (typer's, the modules') live until the process ends: no
+    # collection walks them again (the documents' checks import and allocate much), nor
+    # the one at exit (~15 ms of a 0.4 s verify for the modules of the checks, frozen below)
+    gc.freeze()
     public = helpers.public_key(key)
-    with make_progress(quiet) as progress:
-        result = verify_bundle(bundle, progress=progress, key=public)
+    try:
+        with make_progress(quiet) as progress:
+            result = verify_bundle(bundle, progress=progress, key=public)
+    finally:
+        gc.freeze()
     if not quiet:
         typer.echo(
             f"{bundle}: OK ({len(result.members)} members, {mb(result.bytes_hashed)}, "
