@@ -21,6 +21,8 @@ import socket
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
+from harborkit.errors import DaemonTimeout as DaemonTimeout
+from harborkit.errors import DaemonUnreachable as DaemonUnreachable
 from harborkit.errors import EnvironmentProblem, HarborkitError
 from harborkit.netutil import env_seconds
 from harborkit.watch import StreamWatch
@@ -38,14 +40,6 @@ CALL_TIMEOUT = env_seconds("HARBORKIT_DOCKER_TIMEOUT", 60.0)
 STALL_TIMEOUT = env_seconds("HARBORKIT_DOCKER_STALL", 300.0)
 #: a streaming call (pull, save, load of the whole Harbor image set) ends by this deadline
 STREAM_DEADLINE = env_seconds("HARBORKIT_DOCKER_DEADLINE", 4 * 3600.0)
-
-
-class DaemonUnreachable(EnvironmentProblem):
-    """The Docker daemon does not answer (exit 3)."""
-
-
-class DaemonTimeout(EnvironmentProblem):
-    """The Docker daemon stopped answering in the middle of a call (exit 3)."""
 
 
 class DaemonRefused(Exception):

@@ -56,3 +56,12 @@ class EnvironmentProblem(HarborkitError):
     """The machine lacks something harborkit needs to do its job (exit 3)."""
 
     exit_code = ExitCode.ENVIRONMENT
+
+
+class DaemonUnreachable(EnvironmentProblem):
+    """The Docker daemon does not answer (exit 3). Here, not in :mod:`harborkit.dockerapi`
+    (which re-exports it), so that the bundle layer names it without the daemon client."""
+
+
+class DaemonTimeout(EnvironmentProblem):
+    """The Docker daemon stopped answering in the middle of a call (exit 3)."""

@@ -11,12 +11,11 @@ bounded in time and memory whatever the bytes.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
 import stat
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Union
@@ -24,7 +23,8 @@ from typing import Any, Union
 import yaml
 
 from harborkit.errors import HarborkitError, InputError
-from harborkit.resources import load_schema
+from harborkit.schemacheck import first_schema_error as first_schema_error
+from harborkit.schemacheck import short_message, validator_of
 
 Key = tuple[Union[str, int], ...]
 
@@ -369,68 +369,12 @@ def validate(doc: Located, schema_name: str, kind: type[HarborkitError] = InputE
     """
     import jsonschema
 
-    validator = _validator(schema_name)
+    validator = validator_of(schema_name)
     error = jsonschema.exceptions.best_match(validator.iter_errors(doc.data))
     if error is None:
         return
     key = tuple(error.absolute_path)
-    raise doc.error(key, _short(error), kind)
-
-
-def first_schema_error(data: Any, schema_name: str) -> tuple[str, str] | None:
-    """The first error (in document order) of ``data`` against ``schemas/<schema_name>``,
-    as ``("a/0/b", message)``, or ``None``. For documents with no lines to name
-    (JSON members inside a bundle); files on disk go through :func:`validate`."""
-    validator = _validator(schema_name)
-    errors = sorted(
-        validator.iter_errors(data),
-        key=lambda e: [(isinstance(p, str), p) for p in e.absolute_path],
-    )
-    if not errors:
-        return None
-    e = errors[0]
-    return "/".join(str(p) for p in e.absolute_path) or "(top)", e.message
-
-
-#: C0 and C1 controls and DEL: no value a schema's ``pattern`` guards holds one
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def _validator(schema_name: str) -> Any:
-    """A Draft 2020-12 validator of ``schemas/<schema_name>`` whose ``pattern`` means
-    what the schema says (ECMA-262): Python's ``re.search`` lets ``$`` match before a
-    trailing newline, so ``"server58\\n"`` passed ``^[a-z0-9-]+$``. A string that a
-    pattern guards (a name, a path, a URL, a digest: harborkit writes them into
-    files, commands, tar member names, HTTP paths and reports) takes no control
-    character at all, a trailing newline included."""
-    return _strict_class()(load_schema(schema_name))
-
-
-@functools.lru_cache(maxsize=1)
-def _strict_class() -> Any:
-    import jsonschema
-
-    base = jsonschema.Draft202012Validator
-    pattern = base.VALIDATORS["pattern"]
-
-    def strict_pattern(validator: Any, patrn: str, instance: Any, schema: Any) -> Iterator[Any]:
-        if validator.is_type(instance, "string"):
-            bad = _CONTROL.search(instance)
-            if bad is not None:
-                yield jsonschema.ValidationError(
-                    f"{instance!r} holds a control character (U+{ord(bad.group()):04X})"
-                )
-                return
-        yield from pattern(validator, patrn, instance, schema)
-
-    return jsonschema.validators.extend(base, {"pattern": strict_pattern})
-
-
-def _short(error: Any) -> str:
-    msg: str = error.message
-    if len(msg) > 160:
-        msg = msg[:157] + "..."
-    return msg
+    raise doc.error(key, short_message(error), kind)
 
 
 def schema_errors(doc: Located, schema_name: str) -> list[tuple[Key, str]]:
@@ -439,7 +383,7 @@ def schema_errors(doc: Located, schema_name: str) -> list[tuple[Key, str]]:
     Each is ``(key, message)``; for a missing required key the key names the
     missing entry itself (``log.location``), whose line is its parent's.
     """
-    validator = _validator(schema_name)
+    validator = validator_of(schema_name)
     found: list[tuple[Key, str]] = []
     for error in validator.iter_errors(doc.data):
         key: Key = tuple(error.absolute_path)
@@ -447,6 +391,6 @@ def schema_errors(doc: Located, schema_name: str) -> list[tuple[Key, str]]:
             missing = [k for k in error.validator_value if repr(k) in error.message]
             if missing:
                 key = (*key, missing[0])
-        found.append((key, _short(error)))
+        found.append((key, short_message(error)))
     found.sort(key=lambda e: (doc.line_of(e[0]) or 0, dotted(e[0])))
     return found

@@ -65,6 +65,7 @@ LAYERS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             "harborkit.errors",
             "harborkit.fsutil",
             "harborkit.yamlfile",
+            "harborkit.schemacheck",
             "harborkit.resources",
             "harborkit.transfer",
             "harborkit.watch",

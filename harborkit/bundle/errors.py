@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 # the Docker daemon does not answer / stops answering (exit 3): one class, shared with the checks
-from harborkit.dockerapi import DaemonTimeout as DaemonTimeout
-from harborkit.dockerapi import DaemonUnreachable as DaemonUnreachable
+from harborkit.errors import DaemonTimeout as DaemonTimeout
+from harborkit.errors import DaemonUnreachable as DaemonUnreachable
 from harborkit.errors import ExitCode, HarborkitError
 
 

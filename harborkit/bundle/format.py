@@ -267,7 +267,7 @@ def metadata_to_json(meta: BundleMetadata) -> bytes:
 
 def validate_metadata_dict(data: Any, where: str = METADATA_NAME) -> None:
     """Validate ``data`` against ``schemas/bundle-metadata.schema.json``."""
-    from harborkit.yamlfile import first_schema_error
+    from harborkit.schemacheck import first_schema_error
 
     error = first_schema_error(data, METADATA_SCHEMA.name)
     if error is not None:

@@ -176,7 +176,7 @@ def source_manifests_json(host: str, images: list[SourceImage]) -> bytes:
 def validate_source_manifests(data: object, where: str) -> None:
     """Validate ``images/source-manifests.json`` against its schema; :class:`BundleCorrupt` if bad."""
     from harborkit.bundle.errors import BundleCorrupt
-    from harborkit.yamlfile import first_schema_error
+    from harborkit.schemacheck import first_schema_error
 
     error = first_schema_error(data, "bundle-source-manifests.schema.json")
     if error is not None:

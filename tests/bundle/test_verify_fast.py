@@ -72,6 +72,32 @@ def test_intact_bundle_verifies(tmp_path: Path) -> None:
     assert r.stdout.endswith(", 2 images, not signed)\n")
 
 
+def test_verify_loads_no_daemon_client_nor_yaml(tmp_path: Path) -> None:
+    """verify reads a file: the Docker SDK, our daemon client (and through it the
+    logging of its watch), requests and PyYAML cost its start-up and serve nothing."""
+    import sys
+
+    path = make_parts().write(tmp_path / "b.tar")
+    code = (
+        "import sys\n"
+        "sys.argv = ['harborkit', *sys.argv[1:]]\n"
+        "from harborkit.commands import main\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as e:\n"
+        "    code = e.code\n"
+        "names = {m.split('.')[0] for m in sys.modules} | set(sys.modules)\n"
+        "never = {'docker', 'harborkit.dockerapi', 'requests', 'pydantic', 'yaml'}\n"
+        "print(code, sorted(names & never), file=sys.stderr)\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code, "bundle", "verify", "-q", str(path)],
+        capture_output=True,
+        text=True,
+    )
+    assert r.stderr.splitlines() == [f"{ExitCode.OK} []"]
+
+
 # --- altered members with a stale SHA256SUMS -----------------------------------------
 
 
