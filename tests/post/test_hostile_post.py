@@ -130,9 +130,9 @@ def test_broken_proxy_is_a_fail_within_the_deadline(fake_harbor, serve: Serve, s
         r = result(report, check)
         assert r["status"] == "fail", (check, r["status"], r["message"])
         assert said in r["message"] and "\n" not in r["message"], r["message"]
-    # two calls (the challenge is asked once per run), 2 s each, plus start-up;
-    # the trickles would take 20 s each
-    assert elapsed < startup * 1.5 + 2 * 2 + 2, (elapsed, startup)
+    # two calls (the challenge is asked once per run), 2 s each, plus start-up, with
+    # room for a loaded machine; the trickles would take 20 s each
+    assert elapsed < startup * 2 + 2 * 2 + 6, (elapsed, startup)
 
 
 def test_default_password_fails_naming_the_broken_challenge(fake_harbor) -> None:
