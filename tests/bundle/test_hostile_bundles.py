@@ -1416,9 +1416,9 @@ def test_layer_lookups_are_not_quadratic_in_the_layers() -> None:
         tuple(LayerRecord(d, d, i, i) for i, d in enumerate(digests)),
         InstallerRecord("h.tgz", 1, "0" * 64, "x"),
     )  # fmt: skip
-    start = time.monotonic()
+    start = time.process_time()  # CPU: a loaded machine stretches wall time, not this
     assert [meta.layer(d).size for d in digests] == list(range(n))
-    assert time.monotonic() - start < 2
+    assert time.process_time() - start < 2
     with pytest.raises(KeyError):
         meta.layer("sha256:" + "f" * 64)
 

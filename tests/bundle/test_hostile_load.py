@@ -50,7 +50,7 @@ REFS = ("hk-hostile/one:1", "hk-hostile/two:1")
 
 #: the child's ``python -c``: wrap verify and the stream as HK_TEST_HOOK says, then run the CLI
 RUNNER = r"""
-import json, os, sys, time
+import contextlib, json, os, sys, time
 from pathlib import Path
 import harborkit.bundle.load as load
 
@@ -84,7 +84,16 @@ def stream(*args, **kwargs):
         Path(marker).write_text("sent")
         time.sleep(60)
 
-load.verify_bundle, load._tar_stream = verify, stream
+real_held = load._signals_held
+
+@contextlib.contextmanager
+def held():
+    with real_held() as again:  # a signal now only sets the event: say so
+        if spec.get("held"):
+            Path(spec["held"]).touch()
+        yield again
+
+load.verify_bundle, load._tar_stream, load._signals_held = verify, stream, held
 sys.argv = ["harborkit", *sys.argv[1:]]
 from harborkit.commands import main
 main()
@@ -457,9 +466,9 @@ def test_second_interrupt_stops_waiting_for_the_daemon_and_says_so(
     """The daemon has every image byte but gives no answer: the first SIGINT waits for
     it, the second stops waiting; the one line says the daemon may still add images."""
     path, _ = big_bundle
-    marker = tmp_path / "marker"
+    marker, held = tmp_path / "marker", tmp_path / "held"
     env = daemon.env()
-    env["HK_TEST_HOOK"] = json.dumps({"marker": str(marker), "at": "stuck"})
+    env["HK_TEST_HOOK"] = json.dumps({"marker": str(marker), "at": "stuck", "held": str(held)})
     proc = subprocess.Popen(
         [sys.executable, "-c", RUNNER, "bundle", "load", str(path)],
         env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -470,8 +479,14 @@ def test_second_interrupt_stops_waiting_for_the_daemon_and_says_so(
         assert time.monotonic() < deadline, "the load never reached the point"
         time.sleep(0.01)
     proc.send_signal(signal.SIGINT)
+    # waiting for the daemon, a second signal caught (not sooner: a loaded machine
+    # may take a while to get there, and SIGTERM before it would end the load itself)
+    while not held.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the load never waited for the daemon"
+        time.sleep(0.01)
     time.sleep(0.5)
-    assert proc.poll() is None  # waiting for the daemon
+    assert proc.poll() is None  # still waiting for the daemon
     t0 = time.monotonic()
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=30)

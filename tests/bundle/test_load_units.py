@@ -130,7 +130,7 @@ def test_wait_for_the_daemon_is_bounded_and_says_what_it_left(
     state = load._SendState(committed=True)
     t0 = time.monotonic()
     load._wait_for_daemon(state)
-    assert 0.2 <= time.monotonic() - t0 < 2
+    assert 0.2 <= time.monotonic() - t0 < 10  # the 0.2 s window, not the default 300 s
     assert cleanup.summary() == (
         "the daemon was still loading the images when harborkit stopped waiting; it may add "
         "them after this; nothing was left to remove"

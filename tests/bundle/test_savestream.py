@@ -184,5 +184,5 @@ def test_a_stalled_answer_meets_the_stall_window(monkeypatch: pytest.MonkeyPatch
         t0 = time.monotonic()
         with pytest.raises(dockerapi.DaemonTimeout) as e:
             _read_all(url)
-        assert time.monotonic() - t0 < 3
+        assert time.monotonic() - t0 < 10  # the whole trickle would take a minute
         assert "took longer than 1 s while exporting the images" in str(e.value)

@@ -448,8 +448,9 @@ def test_a_second_apply_waits_for_the_first(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         cwd=REPO,
     )
+    deadline = time.monotonic() + 60  # the first holds the lock once its journal is made
     while not list((root / JOURNAL).glob("2*/journal.json")):
-        assert proc.poll() is None
+        assert proc.poll() is None and time.monotonic() < deadline, "no journal was made"
         time.sleep(0.05)
     r = hk("fix", "--root", str(root), *OPTS, "--apply", env={"HARBORKIT_FIX_LOCK_WAIT": "60"})
     out, err = proc.communicate(timeout=60)

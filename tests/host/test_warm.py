@@ -145,11 +145,11 @@ def test_a_trickle_does_not_outlast_the_deadline(fake_daemon: Callable[[Serve], 
 def test_a_silent_daemon_does_not_outlast_the_deadline(
     fake_daemon: Callable[[Serve], str],
 ) -> None:
-    path = fake_daemon(lambda c: time.sleep(5))
+    path = fake_daemon(lambda c: time.sleep(30))
     t = time.monotonic()
     with pytest.raises(DaemonCallError) as e:
         get_json(path, "/info", 0.5)
-    assert time.monotonic() - t < 2.5
+    assert time.monotonic() - t < 10  # the deadline, not the daemon's 30 s
     assert docker_error(e.value) == "no answer in time (the daemon is busy or hung)"
 
 

@@ -130,9 +130,9 @@ def test_broken_proxy_is_a_fail_within_the_deadline(fake_harbor, serve: Serve, s
         r = result(report, check)
         assert r["status"] == "fail", (check, r["status"], r["message"])
         assert said in r["message"] and "\n" not in r["message"], r["message"]
-    # two calls (the challenge is asked once per run), 2 s each, plus start-up;
-    # the trickles would take 20 s each
-    assert elapsed < startup * 1.5 + 2 * 2 + 2, (elapsed, startup)
+    # two calls (the challenge is asked once per run), 2 s each, plus start-up, with
+    # room for a loaded machine; the trickles would take 20 s each
+    assert elapsed < startup * 2 + 2 * 2 + 6, (elapsed, startup)
 
 
 def test_default_password_fails_naming_the_broken_challenge(fake_harbor) -> None:
@@ -289,7 +289,7 @@ def _tls_server(cert: tuple[Path, Path], stage: str) -> tuple[int, threading.Eve
     ctx.load_cert_chain(str(cert[0]), str(cert[1]))
 
     def trickle(conn: socket.socket, data: bytes) -> None:
-        for i in range(50):
+        for i in range(150):  # 30 s unless stopped
             if stop.is_set():
                 return
             conn.sendall(data[i % len(data) : i % len(data) + 1])
@@ -332,4 +332,4 @@ def test_https_trickle_is_cut_at_the_deadline(tls_cert: tuple[Path, Path], stage
         stop.set()
     elapsed = time.monotonic() - began
     assert e.value.message == f"https://127.0.0.1:{port}: no complete answer within 1.5s"
-    assert elapsed < 4, elapsed  # the trickle goes on for 10 s
+    assert elapsed < 10, elapsed  # the trickle goes on for 30 s

@@ -706,7 +706,7 @@ def test_a_trickled_answer_does_not_beat_the_request_deadline(mode: str, site: S
         rf"{_h(reg)}: get manifest hostile/app:v1: no complete answer within 2 s "
         r"\(HARBORKIT_REGISTRY_DEADLINE\)",
     )
-    assert took < 10, took  # a byte every 0.2 s: the whole answer would take minutes
+    assert took < 25, took  # a byte every 0.2 s: the whole answer would take minutes
 
 
 def test_a_trickled_blob_does_not_beat_the_blob_deadline(site: Site) -> None:
@@ -722,7 +722,7 @@ def test_a_trickled_blob_does_not_beat_the_blob_deadline(site: Site) -> None:
         rf"{_h(reg)}: fetch blob {HEX} of hostile/app: no complete answer within 2 s "
         r"\(HARBORKIT_REGISTRY_BLOB_DEADLINE\)",
     )
-    assert took < 10, took
+    assert took < 25, took  # a whole run with room for a loaded CI; not the stall or trickle
 
 
 def test_a_trickled_blob_fails_the_speed_floor(site: Site) -> None:
@@ -734,7 +734,7 @@ def test_a_trickled_blob_fails_the_speed_floor(site: Site) -> None:
         rf"{_h(reg)}: blob {HEX} \(hostile/app\) stalled: less than 64 KiB in 1 s after \d+ "
         r"bytes \(HARBORKIT_REGISTRY_STALL\); rerun to resume",
     )
-    assert took < 10, took
+    assert took < 25, took  # a whole run with room for a loaded CI; not the stall or trickle
 
 
 def test_a_blob_that_goes_silent_fails_at_the_stall_window(site: Site) -> None:
@@ -746,7 +746,7 @@ def test_a_blob_that_goes_silent_fails_at_the_stall_window(site: Site) -> None:
         rf"{_h(reg)}: connection lost after \d+ of \d+ bytes of blob {HEX} \(hostile/app\): "
         r".*timed out.*; rerun to resume",
     )
-    assert took < 10, took
+    assert took < 25, took  # a whole run with room for a loaded CI; not the stall or trickle
 
 
 # --------------------------------------------------------------------------- push
@@ -835,7 +835,7 @@ def test_a_trickled_upload_answer_does_not_beat_the_blob_deadline(bundle: Path, 
         rf"{_h(reg)}: push blob {HEX} to hostile/app: no complete answer within 2 s "
         r"\(HARBORKIT_REGISTRY_BLOB_DEADLINE\)",
     )
-    assert took < 10, took
+    assert took < 25, took  # a whole run with room for a loaded CI; not the stall or trickle
 
 
 # --------------------------------------------------------------------------- adversarial pass
@@ -955,7 +955,7 @@ def test_a_trickled_tls_handshake_does_not_beat_the_request_deadline(
         rf"{re.escape(host)}: get manifest hostile/app:v1: no complete answer within 2 s "
         r"\(HARBORKIT_REGISTRY_DEADLINE\)",
     )
-    assert took < 10, took  # was 60 s: the connect timeout bounded the handshake as a whole
+    assert took < 25, took  # was 60 s: the connect timeout bounded the handshake as a whole
 
 
 @pytest.mark.parametrize(
@@ -987,7 +987,7 @@ def test_json_that_is_slow_to_skip_is_parsed_in_linear_time(
         run = build(site, reg)
         took = time.monotonic() - started
     refused(run, site, line.format(h=_h(reg)))
-    assert took < 10, took
+    assert took < 25, took  # a whole run with room for a loaded CI; not the stall or trickle
 
 
 def _crafted_push(site: Site, source: bytes, *, big_layer: bool = False) -> tuple[Run, list[str]]:

@@ -102,17 +102,17 @@ def test_terminate_is_false_when_the_master_does_not_agree(
         conn.sendall(reply)
 
     t0 = time.monotonic()
-    assert terminate(fake_master(master), 2.0) is False
-    assert time.monotonic() - t0 < 1.5
+    assert terminate(fake_master(master), 10.0) is False
+    assert time.monotonic() - t0 < 5  # at the answer, not at the deadline
 
 
 def test_terminate_with_no_master_is_false_at_once(tmp_path: Path) -> None:
     t0 = time.monotonic()
-    assert terminate(str(tmp_path / "none"), 2.0) is False
+    assert terminate(str(tmp_path / "none"), 10.0) is False
     plain = tmp_path / "file"
     plain.write_text("not a socket")
-    assert terminate(str(plain), 2.0) is False
-    assert time.monotonic() - t0 < 0.5
+    assert terminate(str(plain), 10.0) is False
+    assert time.monotonic() - t0 < 5  # not at either deadline
 
 
 @pytest.mark.parametrize("how", ["silent", "trickle", "hello-then-silent"])
@@ -138,7 +138,8 @@ def test_terminate_holds_its_deadline(fake_master: Callable[..., str], how: str)
         elapsed = time.monotonic() - t0
     finally:
         stop.set()
-    assert 1.0 <= elapsed < 1.5, elapsed
+    # the deadline, with room for a loaded machine: the master would hold it 10 s
+    assert 1.0 <= elapsed < 1.0 + 4, elapsed
 
 
 def _ssh_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -184,7 +185,7 @@ def test_close_stops_the_master_without_another_ssh(
         assert len(_masters(control.path)) == 1
         t0 = time.monotonic()
         conn.close()
-        assert time.monotonic() - t0 < 2
+        assert time.monotonic() - t0 < 4  # not CLOSE_TIMEOUT (5 s) and a kill
         assert not os.path.exists(conn.control_path)
         deadline = time.monotonic() + 2
         while _masters(control.path) and time.monotonic() < deadline:
@@ -214,7 +215,8 @@ def test_close_kills_a_master_that_hangs_within_the_deadline(lab: Lab) -> None:
         t0 = time.monotonic()
         conn.close()
         elapsed = time.monotonic() - t0
-        assert 1 <= elapsed < 1 + 1, elapsed  # min(CLOSE_TIMEOUT, --command-timeout)
+        # min(CLOSE_TIMEOUT, --command-timeout), with room for a loaded machine: not 5 s
+        assert 1 <= elapsed < 1 + 3, elapsed
         deadline = time.monotonic() + 2
         while _masters(control.path) and time.monotonic() < deadline:
             time.sleep(0.02)
