@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from harborkit.errors import ExitCode
-from tests.support.cli import run_harborkit
+from tests.support.cli import run_harborkit, run_listing_modules
 
 REPO = Path(__file__).resolve().parents[1]
 PLUGIN_SRC = REPO / "tests" / "plugins" / "harborkit-example-plugin"
@@ -536,21 +536,10 @@ def test_help_and_usage_errors_load_no_heavy_library(
 ) -> None:
     """--help and a usage error import none of rich, pydantic, the Docker SDK ...:
     the help is plain text, the error one line of ours."""
-    code = (
-        "import sys\n"
-        "sys.argv = ['harborkit', *sys.argv[1:]]\n"
-        "from harborkit.commands import main\n"
-        "try:\n"
-        "    main()\n"
-        "except SystemExit as e:\n"
-        "    code = e.code\n"
-        f"names = {{m for m in sys.modules}} | {{m.split('.')[0] for m in sys.modules}}\n"
-        f"heavy = sorted(names & {set(HELP_NEVER if error is None else USAGE_NEVER)!r})\n"
-        "print(code, heavy, file=sys.stderr)\n"
-    )
-    r = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
-    *said, probe = r.stderr.splitlines()
-    assert probe == f"{exit_code} []"
+    never = HELP_NEVER if error is None else USAGE_NEVER
+    r, code, loaded = run_listing_modules(args, never)
+    assert (code, loaded) == (exit_code, [])
+    said = r.stderr.splitlines()
     if error is None:
         assert said == []
         assert r.stdout.startswith("Usage: harborkit")
@@ -573,24 +562,12 @@ def test_python_dash_m_harborkit_runs_the_same_main(tmp_path: Path) -> None:
 
 
 def test_sysroot_audit_loads_no_docker_sdk_nor_pydantic(tmp_path: Path) -> None:
-    code = (
-        "import sys\n"
-        "sys.argv = ['harborkit', *sys.argv[1:]]\n"
-        "from harborkit.commands import main\n"
-        "try:\n"
-        "    main()\n"
-        "except SystemExit as e:\n"
-        "    code = e.code\n"
-        "names = {m.split('.')[0] for m in sys.modules} | set(sys.modules)\n"
-        "never = {'docker', 'pydantic', 'markdown_it', 'rich.markdown', 'typer.rich_utils',\n"
-        "         'jsonschema', 'requests'}\n"
-        "print(code, sorted(names & never), file=sys.stderr)\n"
-    )
+    never = {"docker", "pydantic", "markdown_it", "rich.markdown", "typer.rich_utils"}
     root = Path(__file__).parent / "fixtures" / "sysroots" / "guide-as-written"
     out = tmp_path / "r.json"
     args = ["check", "--root", str(root), "-f", "json", "-o", str(out), "--forks", "3"]
-    r = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
-    assert r.stderr.splitlines()[-1] == f"{ExitCode.FAILED} []"
+    _, code, loaded = run_listing_modules(args, never | {"jsonschema", "requests"})
+    assert (code, loaded) == (ExitCode.FAILED, [])
     assert json.loads(out.read_text())  # the audit ran and wrote its report
 
 

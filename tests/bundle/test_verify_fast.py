@@ -38,7 +38,7 @@ from tests.support.bundles import (
     make_parts,
     tgz,
 )
-from tests.support.cli import run_harborkit
+from tests.support.cli import run_harborkit, run_listing_modules
 from tests.support.images import make_image, make_layer
 
 
@@ -75,27 +75,10 @@ def test_intact_bundle_verifies(tmp_path: Path) -> None:
 def test_verify_loads_no_daemon_client_nor_yaml(tmp_path: Path) -> None:
     """verify reads a file: the Docker SDK, our daemon client (and through it the
     logging of its watch), requests and PyYAML cost its start-up and serve nothing."""
-    import sys
-
     path = make_parts().write(tmp_path / "b.tar")
-    code = (
-        "import sys\n"
-        "sys.argv = ['harborkit', *sys.argv[1:]]\n"
-        "from harborkit.commands import main\n"
-        "try:\n"
-        "    main()\n"
-        "except SystemExit as e:\n"
-        "    code = e.code\n"
-        "names = {m.split('.')[0] for m in sys.modules} | set(sys.modules)\n"
-        "never = {'docker', 'harborkit.dockerapi', 'requests', 'pydantic', 'yaml'}\n"
-        "print(code, sorted(names & never), file=sys.stderr)\n"
-    )
-    r = subprocess.run(
-        [sys.executable, "-c", code, "bundle", "verify", "-q", str(path)],
-        capture_output=True,
-        text=True,
-    )
-    assert r.stderr.splitlines() == [f"{ExitCode.OK} []"]
+    never = {"docker", "harborkit.dockerapi", "requests", "pydantic", "yaml"}
+    r, code, loaded = run_listing_modules(("bundle", "verify", "-q", str(path)), never)
+    assert (code, loaded, r.stderr) == (ExitCode.OK, [], "")
 
 
 # --- altered members with a stale SHA256SUMS -----------------------------------------

@@ -22,6 +22,7 @@ from harborkit.dockerapi import DaemonCallError, docker_error, get_json
 from harborkit.errors import ExitCode
 from harborkit.host.local import LocalHost
 from harborkit.host.warm import WarmLocalHost
+from tests.support.cli import run_listing_modules
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -223,31 +224,14 @@ def test_tcp_daemon_goes_through_the_sdk(monkeypatch: pytest.MonkeyPatch) -> Non
 
 # -- the command line: same report, no SDK -----------------------------------------
 
-_MODULES = (
-    "import sys, json\n"
-    "sys.argv = ['harborkit', *sys.argv[1:]]\n"
-    "from harborkit.commands import main\n"
-    "try:\n"
-    "    main()\n"
-    "except SystemExit as e:\n"
-    "    code = e.code\n"
-    "names = {m.split('.')[0] for m in sys.modules} | set(sys.modules)\n"
-    "never = {'docker', 'requests', 'urllib3', 'pydantic', 'markdown_it', 'jsonschema'}\n"
-    "print(json.dumps([code, sorted(names & never)]), file=sys.stderr)\n"
-)
+_NEVER = {"docker", "requests", "urllib3", "pydantic", "markdown_it", "jsonschema"}
 
 
 def _check(env: dict[str, str], *only: str) -> tuple[dict[str, Any], list[Any]]:
     args = ["check", "-f", "json", *(a for o in only for a in ("--only", o))]
-    r = subprocess.run(
-        [sys.executable, "-c", _MODULES, *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env={**os.environ, **env},
-    )
+    r, code, loaded = run_listing_modules(args, _NEVER, cwd=REPO, env={**os.environ, **env})
     results = {x["id"]: x for x in json.loads(r.stdout)["results"]}
-    return results, json.loads(r.stderr.splitlines()[-1])
+    return results, [code, loaded]
 
 
 def test_unix_daemon_500_in_the_sdks_words(fake_daemon: Callable[[Serve], str]) -> None:

@@ -11,11 +11,12 @@ Outside a mutation run this is a plain subprocess.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -92,3 +93,40 @@ def run_harborkit(
         )
         merge_hits(hits)
     return r
+
+
+def run_listing_modules(
+    args: Sequence[str],
+    never: Iterable[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 300,
+) -> tuple[subprocess.CompletedProcess[str], object, list[str]]:
+    """``harborkit ARGS`` in a child that then says which of ``never`` (packages
+    or modules) it imported: the run (its stderr without that line), its exit
+    code, and those names, sorted."""
+    probe = (
+        "import json, sys\n"
+        "sys.argv = ['harborkit', *sys.argv[1:]]\n"
+        "from harborkit.commands import main\n"
+        "code = None\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as e:\n"
+        "    code = e.code\n"
+        "names = {m.split('.')[0] for m in sys.modules} | set(sys.modules)\n"
+        f"print(json.dumps([code, sorted(names & {set(never)!r})]), file=sys.stderr)\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", probe, *args],
+        capture_output=True,
+        text=True,
+        env=None if env is None else dict(env),
+        cwd=cwd,
+        timeout=timeout,
+    )
+    *said, last = r.stderr.splitlines() or [""]
+    code, loaded = json.loads(last)
+    r.stderr = "".join(f"{line}\n" for line in said)
+    return r, code, loaded
