@@ -472,6 +472,32 @@ def test_file_limit_is_the_same_locally_in_a_sysroot_and_in_a_snapshot(
     assert outcomes == {name: expected for name in readers}
 
 
+@pytest.mark.parametrize("shell", list(SHELLS))
+def test_files_read_on_the_spot_keep_the_limit(shell: str, tmp_path: Path) -> None:
+    """A file the collector copies as it goes (a name holding a newline, /proc,
+    /sys: read with the batch of its own files at the end) keeps the 4 MiB
+    limit: the limit is read, one byte more is not sent and says so."""
+    root = tmp_path / "root"
+    root.mkdir()
+    at = root / "at\nlimit"
+    at.write_bytes(b"a" * MAX_FILE_BYTES)
+    over = root / "over\nlimit"
+    over.write_bytes(b"o" * (MAX_FILE_BYTES + 1))
+    small = root / "small\nfile"
+    small.write_bytes(b"s\n")
+    wants = [f"f {at}", f"f {over}", f"f {small}", "f /proc/version", f"l {root}"]
+    data = collect(shell, wants, tmp_path)
+    assert len(data) < 2 * MAX_FILE_BYTES + (1 << 20)  # the file over the limit is not sent
+    host = SnapshotHost(parse(data, shell))
+    assert host.read_bytes(str(at)) == b"a" * MAX_FILE_BYTES
+    assert host.read_bytes(str(small)) == b"s\n"
+    assert host.read_bytes("/proc/version") == Path("/proc/version").read_bytes()
+    with pytest.raises(UnreadableFile) as e:
+        host.read_bytes(str(over))
+    assert e.value.reason == "is larger than 4 MiB, too large for a config file: not read"
+    assert sorted(host.listdir(str(root))) == sorted(p.name for p in (at, over, small))
+
+
 def test_command_output_over_the_limit_is_not_sent(tmp_path: Path) -> None:
     big = tmp_path / "big"
     big.write_bytes(b"y" * (MAX_FILE_BYTES + 1))
