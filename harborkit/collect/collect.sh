@@ -579,12 +579,55 @@ want_sockets() {
     rec K sockets "$t"
 }
 
-# want_host NAME: how the host resolves NAME (a plain host name only)
+# want_host NAME: how the host resolves NAME (a plain host name only): getent
+# ahosts NAME, run with the others at the end (hosts_lookup)
 want_host() {
     case "$1" in '' | -* | *[!A-Za-z0-9._-]*) return 0 ;; esac
     case "$hk_resolved" in *" $1 "*) return 0 ;; esac
     hk_resolved="$hk_resolved$1 "
-    want_cmd "getent ahosts $1" getent ahosts "$1"
+}
+
+# hosts_lookup: "getent ahosts NAME" for every name asked about, recorded as
+# want_cmd records it. A fleet asks every host about every other host's name,
+# so the lookups run in one shell under one timeout (one getent each, not a
+# timeout and a getent: half the processes); a name whose lookup did not end
+# there (the shared deadline passed) is looked up again alone, with its own
+# deadline, exactly as before.
+hosts_lookup() {
+    set -- $hk_resolved
+    [ $# -gt 0 ] || return 0
+    PATH=$hk_path
+    hk_sh=$(command -v sh)
+    PATH=$hk_upath
+    if [ -n "$hk_to" ] && [ $# -gt 1 ] && command -v getent > /dev/null 2>&1 &&
+        case "$hk_sh" in /*) true ;; *) false ;; esac; then
+        newtmp
+        hk_hl=$o
+        # (the names are plain: letters, digits, dots, dashes; passed as
+        # arguments, never as code)
+        "$hk_to" 20 "$hk_sh" -c 'd=$1; shift; i=0; for n in "$@"; do i=$((i + 1));
+            getent ahosts "$n" > "$d.$i.o" 2> "$d.$i.x" < /dev/null; echo $? > "$d.$i.r"; done' \
+            sh "$hk_hl" "$@" > /dev/null 2>&1 < /dev/null
+        PATH=$hk_path
+        i=0
+        for n in "$@"; do
+            i=$((i + 1))
+            rc=
+            [ -s "$hk_hl.$i.r" ] && read -r rc < "$hk_hl.$i.r"
+            case "$rc" in
+            '' | *[!0-9]*) want_cmd "getent ahosts $n" getent ahosts "$n" ;;
+            *)
+                cmd="getent ahosts $n"
+                if [ -s "$hk_hl.$i.o" ]; then own "$hk_hl.$i.o" O "$cmd"; else recs O "$cmd" ""; fi
+                if [ -s "$hk_hl.$i.x" ]; then own "$hk_hl.$i.x" X "$cmd"; else recs X "$cmd" ""; fi
+                recs R "$cmd" "$rc"
+                ;;
+            esac
+        done
+    else
+        PATH=$hk_path
+        for n in "$@"; do want_cmd "getent ahosts $n" getent ahosts "$n"; done
+    fi
 }
 
 recs K started "$hk_started"
@@ -664,6 +707,7 @@ done <<'HK_WANTS_END'
 @HK_WANTS@
 HK_WANTS_END
 
+hosts_lookup
 read_files
 
 # the checksum covers every byte before the last line, the header included

@@ -498,6 +498,52 @@ def test_files_read_on_the_spot_keep_the_limit(shell: str, tmp_path: Path) -> No
     assert sorted(host.listdir(str(root))) == sorted(p.name for p in (at, over, small))
 
 
+_FAKE_GETENT = """#!/bin/sh
+case "$2" in hang*) sleep 4 ;; esac
+case "$2" in err*) echo "getent: $2 is odd" >&2 ;; esac
+case "$2" in miss*) exit 2 ;; esac
+printf '10.0.0.%s STREAM %s\\n' "${#2}" "$2"
+"""
+
+
+@pytest.mark.parametrize("shell", list(SHELLS))
+def test_name_lookups_in_one_shell_read_as_one_by_one(shell: str, tmp_path: Path) -> None:
+    """Every host of a fleet resolves every other host's name: the lookups run
+    in one shell under one deadline (a getent each, no timeout each), and each
+    reads exactly as a lookup of its own: output, errors, exit code; a lookup
+    the shared deadline cut (and each after it) is made again alone, with its
+    own deadline."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "getent").write_text(_FAKE_GETENT)
+    (bin_dir / "getent").chmod(0o755)
+    names = ["a1", "miss1", "err1", "b-2.x", "hang1", "c3", "miss2"]
+    text = script([f"h {n}" for n in names])
+    if shell != "dash":  # the deadline is shown once (it costs seconds)
+        names.remove("hang1")
+        text = script([f"h {n}" for n in names])
+    assert '"$hk_to" 20 "$hk_sh"' in text
+    text = text.replace('"$hk_to" 20', '"$hk_to" 2')  # both deadlines: 2 s
+    r = subprocess.run(
+        [*SHELLS[shell], "-s"],
+        input=text.encode(),
+        capture_output=True,
+        timeout=120,
+        cwd=tmp_path,
+        env={**os.environ, "PATH": f"{bin_dir}:/usr/bin:/bin"},
+    )
+    assert r.returncode == 0, r.stderr
+    snap = parse(r.stdout, shell)
+    got = {k: (v.rc, v.stdout, v.stderr) for k, v in snap.commands.items()}
+    want = {}
+    for n in names:
+        out = b"" if n.startswith(("miss", "hang")) else f"10.0.0.{len(n)} STREAM {n}\n".encode()
+        err = f"getent: {n} is odd\n".encode() if n.startswith("err") else b""
+        rc = 2 if n.startswith("miss") else 124 if n.startswith("hang") else 0
+        want[f"getent ahosts {n}"] = (rc, out, err)
+    assert got == want
+
+
 def test_command_output_over_the_limit_is_not_sent(tmp_path: Path) -> None:
     big = tmp_path / "big"
     big.write_bytes(b"y" * (MAX_FILE_BYTES + 1))

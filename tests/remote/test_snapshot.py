@@ -106,6 +106,21 @@ def test_the_collector_starts_no_process_per_listing(shell: str, tmp_path: Path)
     assert 0 <= counts[40] - counts[2] <= 38, counts
 
 
+@pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace")
+def test_a_name_lookup_costs_one_process(tmp_path: Path) -> None:
+    """Each host of a fleet resolves every host's name: 60 names cost 58
+    processes more than 2 do (one getent each, not a timeout and a getent)."""
+    counts = {}
+    for n in (2, 60):
+        wants = [f"h node{i:02d}" for i in range(n)]
+        data, started = _execs(["dash"], script(wants), tmp_path)
+        snap = parse(data, "dash")
+        assert sorted(snap.commands) == sorted(f"getent ahosts node{i:02d}" for i in range(n))
+        assert {c.rc for c in snap.commands.values()} == {2}
+        counts[n] = len(started)
+    assert counts[60] - counts[2] == 58, counts
+
+
 def test_collector_uses_no_bash_isms() -> None:
     text = (Path(__file__).resolve().parents[2] / "harborkit/collect/collect.sh").read_text()
     r = subprocess.run(["dash", "-n"], input=text.encode(), capture_output=True)
