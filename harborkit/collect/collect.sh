@@ -152,6 +152,7 @@ kind() {
 # the sets of paths already handled: "/" then each member followed by "//"
 # (a path holding "//" is never taken as a member: it is handled again)
 seen=/
+hk_dfp=
 hk_dirs=/
 listed=/
 hk_resolved=" "
@@ -255,8 +256,8 @@ entry() {
 batch() {
     [ $# -gt 0 ] || return 0
     wc -c -- "$@" > "$hk_tmpdir/i" 2> /dev/null
-    : > "$hk_tmpdir/x"
     keep=
+    keepi=
     total=0
     xn=0
     # (bn, not n: copy and rec set n)
@@ -277,9 +278,9 @@ batch() {
             if [ "$bn" -gt "$HK_MAX" ]; then
                 recs Z "$f" "$bn"
             else
-                printf '%s\0%s\0' "$bn" "$f" >> "$hk_tmpdir/x"
                 xn=$((xn + ${#bn} + ${#f} + 2))
                 keep="$keep$f$NL"
+                keepi="$keepi$bn $f$NL"
                 total=$((total + bn))
             fi
             ;;
@@ -297,7 +298,16 @@ batch() {
     else
         cat -- "$@" > "$t" 2> /dev/null
     fi
-    rec I "-" "$hk_tmpdir/x" "$xn"
+    # the index (I): "size NUL name NUL" per file, written by the shell itself
+    {
+        printf 'I 1 %s\n-' "$xn" || hk_wfail=1
+        IFS=$NL
+        for l in $keepi; do
+            printf '%s\0%s\0' "${l%% *}" "${l#* }" || hk_wfail=1
+        done
+        IFS=$HK_IFS
+        printf '\n' || hk_wfail=1
+    } >> "$out" 2> /dev/null || hk_wfail=1
     rec B "-" "$t"
 }
 
@@ -530,9 +540,22 @@ want_df() {
         p=${p%/*}
         [ -z "$p" ] && p=/
     done
-    newtmp
-    printf '%s\0' "$p" > "$o"
-    if df -Pk -- "$p" >> "$o" 2> "$o.e"; then own "$o" K "df:$1"; else own "$o.e" K "df:$1"; fi
+    # (several folders often have one nearest folder, /: one df answers them;
+    # its output ends with "/" and df's exit status: no newline is lost)
+    if [ "$p" != "$hk_dfp" ]; then
+        hk_dfv=$(df -Pk -- "$p" 2> "$e"; echo "/$?")
+        hk_dfp=$p
+        case "${hk_dfv##*/}" in
+        0) hk_dfv=${hk_dfv%/*} ;;
+        *)
+            hk_dfp=
+            rec K "df:$1" "$e"
+            return 0
+            ;;
+        esac
+    fi
+    printf 'K %s %s\n%s%s\0%s\n' "$((${#1} + 3))" "$((${#p} + 1 + ${#hk_dfv}))" "df:$1" "$p" \
+        "$hk_dfv" >> "$out" 2> /dev/null || hk_wfail=1
 }
 
 # want_harbor HARBOR.YML: the file, and for the folders it names (data_volume,

@@ -90,19 +90,24 @@ def test_the_collector_starts_no_process_per_listing(shell: str, tmp_path: Path)
         wants = [f"l {root}/d{i}" for i in range(n)]
         wants += [f"f {p}" for p in procs]
         wants += [f"s {root}/d{i}/absent" for i in range(n)]
+        # folders with one nearest existing folder: one df answers them all
+        wants += [f"s {root}/d0/absent{i}/x" for i in range(n)]
         wants += ["c echo hi", "k -", "P -"]
         data, started = _execs(SHELLS[shell], script(wants), tmp_path)
         snap = parse(data, shell)
         for i in range(n):
             assert snap.listings[f"{root}/d{i}"] == [f"f{i}.conf"]
             assert snap.facts[f"df:{root}/d{i}/absent"].startswith(f"{root}/d{i}\0Filesystem")
+            one = snap.facts[f"df:{root}/d0/absent0/x"]
+            assert one.startswith(f"{root}/d0\0Filesystem") and one.endswith("\n")
+            assert snap.facts[f"df:{root}/d0/absent{i}/x"] == one
         assert all(snap.files[p] for p in procs)
         assert snap.files["/proc/version"] == Path("/proc/version").read_bytes()
         assert snap.commands["echo hi"].stdout == b"hi\n"
         assert snap.processes and "sockets" in snap.facts
         counts[n] = len(started)
-    # one df per folder asked about is all that grows (BusyBox runs its own df
-    # without an exec)
+    # one df per nearest folder asked about is all that grows (BusyBox runs
+    # its own df without an exec)
     assert 0 <= counts[40] - counts[2] <= 38, counts
 
 
