@@ -15,9 +15,12 @@
 # type (f file, d directory, p FIFO, c/b character/block device, s socket,
 # o other, n absent, L dangling link), F file content, Z a file larger than the
 # limit (not read), E read error, D directory entries (each ended by a NUL
-# byte), R/O/X a command's exit code, stdout and stderr, A the command output a
-# batched file holds, I/B a batch: its files (size NUL name NUL each) and their
-# bytes, W a program's path (empty: not found), P the process table, K a fact.
+# byte), R/O/X a command's exit code, stdout and stderr, A "<type> <name>": the
+# record a batched file of the collector's own holds (a command's output, a
+# listing, a /proc copy, a fact: its bytes come with the batch; a Z for it is a
+# copy or an output over the limit), I/B a batch: its files (size NUL name NUL
+# each) and their bytes, W a program's path (empty: not found), P the process
+# table, K a fact.
 #
 # The work list (at the end) is data, never code: each item is a line
 # "<kind> <count>" and <count> argument lines, "p<bytes>" (plain) or
@@ -49,13 +52,29 @@ hk_path="/usr/sbin:/usr/bin:/sbin:/bin:$hk_upath"
 PATH=$hk_path
 export PATH
 umask 077
+# the time, once: the clock harborkit compares with its own (option "clock"),
+# and the facts started, epoch and clock (one date, not four)
+hk_now=$(date -u '+%Y-%m-%dT%H:%M:%SZ %s %s.%N' 2>/dev/null)
+case "$hk_now" in
+*Z\ [0-9]*\ [0-9]*)
+    hk_started=${hk_now%% *}
+    hk_now=${hk_now#* }
+    hk_epoch=${hk_now%% *}
+    hk_clock=${hk_now#* }
+    ;;
+*)
+    hk_started=$(date -u +%Y-%m-%dT%H:%M:%SZ 2>/dev/null)
+    hk_epoch=$(date +%s 2>/dev/null)
+    hk_clock=$(date +%s.%N 2>/dev/null)
+    ;;
+esac
 # options: -o FILE writes the snapshot to FILE (complete or not at all) instead
 # of stdout; "clock" reports the clock on stderr first (harborkit over SSH
 # compares it with its own)
 hk_dest=
 while [ $# -gt 0 ]; do
     case "$1" in
-    clock) printf 'HKCLOCK %s\n' "$(date +%s.%N 2>/dev/null || date +%s)" >&2 ;;
+    clock) printf 'HKCLOCK %s\n' "${hk_clock:-$(date +%s)}" >&2 ;;
     -o) hk_dest=$2; shift ;;
     *) echo "harborkit collector: unknown option $1 (use: sh collect.sh [-o FILE])" >&2; exit 2 ;;
     esac
@@ -86,7 +105,8 @@ if timeout 5 true 2>/dev/null; then
 fi
 # head -c reads no more than the limit (BusyBox and coreutils have it)
 hk_head=
-if [ "$(printf abc | head -c 2 2>/dev/null)" = ab ]; then hk_head=1; fi
+printf abc > "$t" 2> /dev/null
+if [ "$(head -c 2 -- "$t" 2>/dev/null)" = ab ]; then hk_head=1; fi
 
 # rec TYPE NAME FILE [SIZE]: append a record whose content is FILE's bytes
 # (SIZE: FILE's size, when the caller has just counted it: no second wc)
@@ -132,6 +152,7 @@ kind() {
 # the sets of paths already handled: "/" then each member followed by "//"
 # (a path holding "//" is never taken as a member: it is handled again)
 seen=/
+hk_dfp=
 hk_dirs=/
 listed=/
 hk_resolved=" "
@@ -140,9 +161,28 @@ hk_resolved=" "
 # name at a time is copied whole each time (100,000 names took hours)
 hk_files="$hk_tmpdir/files"
 hk_sys="$hk_tmpdir/sys"
+# the collector's own files (a listing, a copy of a /proc file, a command's
+# output, df's answer), each named by an A record: read at the end in batches
+# of their own (a host's file that changes while it is read spoils only the
+# batch it is in), no wc and cat for each
+hk_own="$hk_tmpdir/own"
 : > "$hk_files"
 : > "$hk_sys"
+: > "$hk_own"
 hk_n=0
+# own FILE TYPE NAME: FILE (one of ours) holds the content of record TYPE NAME
+own() {
+    recs A "$1" "$2 $3"
+    printf '%s\n' "$1" >> "$hk_own"
+}
+# newtmp: sets o to the name of a new file of ours
+newtmp() {
+    hk_n=$((hk_n + 1))
+    o="$hk_tmpdir/c$hk_n"
+}
+# a listing or a process table is read with the batch when it is under the
+# limit (counted as it is written: LC_ALL=C, ${#} counts bytes), else at once
+hk_small=$HK_MAX
 # copy FILE: its content now, at most the limit and one byte (files that change
 # under us: /proc, /sys; and names the batch index cannot carry)
 copy() {
@@ -152,6 +192,18 @@ copy() {
         cat -- "$1" > "$t" 2> "$e"
     fi
     if [ $? -eq 0 ]; then recf "$1" "$t"; else rec E "$1" "$e"; fi
+}
+
+# snap1 FILE: as copy, its bytes read with the collector's own files at the end
+# (a copy over the limit is reported as such there: it holds the limit and one)
+snap1() {
+    newtmp
+    if [ -n "$hk_head" ]; then
+        head -c "$((HK_MAX + 1))" -- "$1" > "$o" 2> "$e"
+    else
+        cat -- "$1" > "$o" 2> "$e"
+    fi
+    if [ $? -eq 0 ]; then own "$o" F "$1"; else rec E "$1" "$e"; fi
 }
 
 # path PATH [nocontent]: its type, and its content when it is a regular file.
@@ -182,9 +234,9 @@ entry() {
     recs T "$1" "$k"
     [ "$k" = f ] && [ -z "$2" ] || return 0
     case "$1" in
-    *"$NL"*) copy "$1" ;;
+    *"$NL"*) snap1 "$1" ;;
     /proc/sys/*) printf '%s\n' "$1" >> "$hk_sys" ;;
-    /proc/* | /sys/*) copy "$1" ;;
+    /proc/* | /sys/*) snap1 "$1" ;;
     *)
         if [ -r "$1" ]; then
             printf '%s\n' "$1" >> "$hk_files"
@@ -204,9 +256,10 @@ entry() {
 batch() {
     [ $# -gt 0 ] || return 0
     wc -c -- "$@" > "$hk_tmpdir/i" 2> /dev/null
-    : > "$hk_tmpdir/x"
     keep=
+    keepi=
     total=0
+    xn=0
     # (bn, not n: copy and rec set n)
     while IFS= read -r line; do
         line=${line#"${line%%[! ]*}"}
@@ -225,8 +278,9 @@ batch() {
             if [ "$bn" -gt "$HK_MAX" ]; then
                 recs Z "$f" "$bn"
             else
-                printf '%s\0%s\0' "$bn" "$f" >> "$hk_tmpdir/x"
+                xn=$((xn + ${#bn} + ${#f} + 2))
                 keep="$keep$f$NL"
+                keepi="$keepi$bn $f$NL"
                 total=$((total + bn))
             fi
             ;;
@@ -244,7 +298,16 @@ batch() {
     else
         cat -- "$@" > "$t" 2> /dev/null
     fi
-    rec I "-" "$hk_tmpdir/x"
+    # the index (I): "size NUL name NUL" per file, written by the shell itself
+    {
+        printf 'I 1 %s\n-' "$xn" || hk_wfail=1
+        IFS=$NL
+        for l in $keepi; do
+            printf '%s\0%s\0' "${l%% *}" "${l#* }" || hk_wfail=1
+        done
+        IFS=$HK_IFS
+        printf '\n' || hk_wfail=1
+    } >> "$out" 2> /dev/null || hk_wfail=1
     rec B "-" "$t"
 }
 
@@ -267,6 +330,7 @@ batches() {
 read_files() {
     batches "$hk_sys"
     batches "$hk_files"
+    batches "$hk_own"
 }
 
 # list DIR: its entries, each ended by a NUL byte
@@ -284,19 +348,22 @@ list() {
         recs E "$1" "Permission denied"
         return 0
     fi
-    : > "$hk_tmpdir/l"
+    newtmp
+    : > "$o"
+    ln=0
     set +f
     for x in "$1"/* "$1"/.*; do
         set -f
         b=${x##*/}
         case "$b" in . | ..) continue ;; esac
         if [ -e "$x" ] || [ -L "$x" ]; then
-            printf '%s\0' "$b" >> "$hk_tmpdir/l"
+            printf '%s\0' "$b" >> "$o"
+            ln=$((ln + ${#b} + 1))
         fi
     done
     set -f
     # (the length is the bytes the file holds, as for every record)
-    rec D "$1" "$hk_tmpdir/l"
+    if [ "$ln" -le "$hk_small" ]; then own "$o" D "$1"; else rec D "$1" "$o"; fi
 }
 
 # walk PREFIX REST: gather what a glob of PREFIX/REST needs
@@ -372,9 +439,9 @@ want_cmd() {
         recs R "$cmd" 127
         return 0
     fi
-    hk_n=$((hk_n + 1))
-    o="$hk_tmpdir/c$hk_n.o"
-    x="$hk_tmpdir/c$hk_n.x"
+    newtmp
+    x="$o.x"
+    o="$o.o"
     # timeout runs a program; "command" skips this script's functions
     if [ -n "$hk_to" ]; then
         "$hk_to" 20 "$@" > "$o" 2> "$x" < /dev/null
@@ -384,8 +451,8 @@ want_cmd() {
     rc=$?
     PATH=$hk_path
     # non-empty outputs are read with the batched files: A names what they are
-    if [ -s "$o" ]; then recs A "$o" "O $cmd"; printf '%s\n' "$o" >> "$hk_files"; else recs O "$cmd" ""; fi
-    if [ -s "$x" ]; then recs A "$x" "X $cmd"; printf '%s\n' "$x" >> "$hk_files"; else recs X "$cmd" ""; fi
+    if [ -s "$o" ]; then own "$o" O "$cmd"; else recs O "$cmd" ""; fi
+    if [ -s "$x" ]; then own "$x" X "$cmd"; else recs X "$cmd" ""; fi
     recs R "$cmd" "$rc"
 }
 
@@ -440,15 +507,17 @@ want_procs() {
     [ -n "$procs_done" ] && return 0
     procs_done=1
     : > "$hk_tmpdir/p"
+    ln=0
     set +f
     for d in /proc/[0-9]*; do
         set -f
         c=
         IFS= read -r c 2>/dev/null < "$d/comm" || continue
         printf '%s %s\n' "${d#/proc/}" "$c" >> "$hk_tmpdir/p"
+        ln=$((ln + ${#d} + ${#c}))
     done
     set -f
-    rec P "-" "$hk_tmpdir/p"
+    if [ "$ln" -le "$hk_small" ]; then own "$hk_tmpdir/p" P -; else rec P "-" "$hk_tmpdir/p"; fi
 }
 
 # want_proc NAME: exe, cmdline and limits of every process called NAME
@@ -471,13 +540,22 @@ want_df() {
         p=${p%/*}
         [ -z "$p" ] && p=/
     done
-    if df -Pk -- "$p" > "$t" 2> "$e"; then
-        printf '%s\0' "$p" > "$e"
-        cat "$t" >> "$e"
-        rec K "df:$1" "$e"
-    else
-        rec K "df:$1" "$e"
+    # (several folders often have one nearest folder, /: one df answers them;
+    # its output ends with "/" and df's exit status: no newline is lost)
+    if [ "$p" != "$hk_dfp" ]; then
+        hk_dfv=$(df -Pk -- "$p" 2> "$e"; echo "/$?")
+        hk_dfp=$p
+        case "${hk_dfv##*/}" in
+        0) hk_dfv=${hk_dfv%/*} ;;
+        *)
+            hk_dfp=
+            rec K "df:$1" "$e"
+            return 0
+            ;;
+        esac
     fi
+    printf 'K %s %s\n%s%s\0%s\n' "$((${#1} + 3))" "$((${#p} + 1 + ${#hk_dfv}))" "df:$1" "$p" \
+        "$hk_dfv" >> "$out" 2> /dev/null || hk_wfail=1
 }
 
 # want_harbor HARBOR.YML: the file, and for the folders it names (data_volume,
@@ -524,18 +602,67 @@ want_sockets() {
     rec K sockets "$t"
 }
 
-# want_host NAME: how the host resolves NAME (a plain host name only)
+# want_host NAME: how the host resolves NAME (a plain host name only): getent
+# ahosts NAME, run with the others at the end (hosts_lookup)
 want_host() {
     case "$1" in '' | -* | *[!A-Za-z0-9._-]*) return 0 ;; esac
     case "$hk_resolved" in *" $1 "*) return 0 ;; esac
     hk_resolved="$hk_resolved$1 "
-    want_cmd "getent ahosts $1" getent ahosts "$1"
 }
 
-recs K started "$(date -u +%Y-%m-%dT%H:%M:%SZ 2>/dev/null)"
-recs K epoch "$(date +%s 2>/dev/null)"
-recs K clock "$(date +%s.%N 2>/dev/null)"
-recs K uid "$(id -u 2>/dev/null)"
+# hosts_lookup: "getent ahosts NAME" for every name asked about, recorded as
+# want_cmd records it. A fleet asks every host about every other host's name,
+# so the lookups run in one shell under one timeout (one getent each, not a
+# timeout and a getent: half the processes); a name whose lookup did not end
+# there (the shared deadline passed) is looked up again alone, with its own
+# deadline, exactly as before.
+hosts_lookup() {
+    set -- $hk_resolved
+    [ $# -gt 0 ] || return 0
+    PATH=$hk_path
+    hk_sh=$(command -v sh)
+    PATH=$hk_upath
+    if [ -n "$hk_to" ] && [ $# -gt 1 ] && command -v getent > /dev/null 2>&1 &&
+        case "$hk_sh" in /*) true ;; *) false ;; esac; then
+        newtmp
+        hk_hl=$o
+        # (the names are plain: letters, digits, dots, dashes; passed as
+        # arguments, never as code)
+        "$hk_to" 20 "$hk_sh" -c 'd=$1; shift; i=0; for n in "$@"; do i=$((i + 1));
+            getent ahosts "$n" > "$d.$i.o" 2> "$d.$i.x" < /dev/null; echo $? > "$d.$i.r"; done' \
+            sh "$hk_hl" "$@" > /dev/null 2>&1 < /dev/null
+        PATH=$hk_path
+        i=0
+        for n in "$@"; do
+            i=$((i + 1))
+            rc=
+            [ -s "$hk_hl.$i.r" ] && read -r rc < "$hk_hl.$i.r"
+            case "$rc" in
+            '' | *[!0-9]*) want_cmd "getent ahosts $n" getent ahosts "$n" ;;
+            *)
+                cmd="getent ahosts $n"
+                if [ -s "$hk_hl.$i.o" ]; then own "$hk_hl.$i.o" O "$cmd"; else recs O "$cmd" ""; fi
+                if [ -s "$hk_hl.$i.x" ]; then own "$hk_hl.$i.x" X "$cmd"; else recs X "$cmd" ""; fi
+                recs R "$cmd" "$rc"
+                ;;
+            esac
+        done
+    else
+        PATH=$hk_path
+        for n in "$@"; do want_cmd "getent ahosts $n" getent ahosts "$n"; done
+    fi
+}
+
+recs K started "$hk_started"
+recs K epoch "$hk_epoch"
+recs K clock "$hk_clock"
+# the effective uid (what id -u prints), read by the shell itself from its status
+hk_uid=
+while read -r hk_k hk_r hk_e hk_rest; do
+    case "$hk_k" in Uid:) hk_uid=$hk_e; break ;; esac
+done 2> /dev/null < /proc/self/status
+case "$hk_uid" in '' | *[!0-9]*) hk_uid=$(id -u 2>/dev/null) ;; esac
+recs K uid "$hk_uid"
 recs K user "$(id -un 2>/dev/null)"
 recs K nproc "$(nproc 2>/dev/null || grep -c '^processor' /proc/cpuinfo 2>/dev/null)"
 
@@ -603,6 +730,7 @@ done <<'HK_WANTS_END'
 @HK_WANTS@
 HK_WANTS_END
 
+hosts_lookup
 read_files
 
 # the checksum covers every byte before the last line, the header included

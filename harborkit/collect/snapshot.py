@@ -462,7 +462,11 @@ def _records(stream: _Stream, source: str) -> Snapshot:
                 what, _, key = content.decode("utf-8", "surrogateescape").partition(" ")
                 aliases.setdefault(name, (what, key))
             elif kind == "Z" and name in aliases:
-                snap.too_much_output.add(aliases[name][1])
+                what, key = aliases[name]
+                if what == "F":  # a copy of a /proc or /sys file over the limit
+                    _add(snap, "Z", key, content)
+                else:  # a command's output
+                    snap.too_much_output.add(key)
             else:
                 _add(snap, kind, name, content)
         if stream.take(1) != b"\n":

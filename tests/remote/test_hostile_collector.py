@@ -472,6 +472,78 @@ def test_file_limit_is_the_same_locally_in_a_sysroot_and_in_a_snapshot(
     assert outcomes == {name: expected for name in readers}
 
 
+@pytest.mark.parametrize("shell", list(SHELLS))
+def test_files_read_on_the_spot_keep_the_limit(shell: str, tmp_path: Path) -> None:
+    """A file the collector copies as it goes (a name holding a newline, /proc,
+    /sys: read with the batch of its own files at the end) keeps the 4 MiB
+    limit: the limit is read, one byte more is not sent and says so."""
+    root = tmp_path / "root"
+    root.mkdir()
+    at = root / "at\nlimit"
+    at.write_bytes(b"a" * MAX_FILE_BYTES)
+    over = root / "over\nlimit"
+    over.write_bytes(b"o" * (MAX_FILE_BYTES + 1))
+    small = root / "small\nfile"
+    small.write_bytes(b"s\n")
+    wants = [f"f {at}", f"f {over}", f"f {small}", "f /proc/version", f"l {root}"]
+    data = collect(shell, wants, tmp_path)
+    assert len(data) < 2 * MAX_FILE_BYTES + (1 << 20)  # the file over the limit is not sent
+    host = SnapshotHost(parse(data, shell))
+    assert host.read_bytes(str(at)) == b"a" * MAX_FILE_BYTES
+    assert host.read_bytes(str(small)) == b"s\n"
+    assert host.read_bytes("/proc/version") == Path("/proc/version").read_bytes()
+    with pytest.raises(UnreadableFile) as e:
+        host.read_bytes(str(over))
+    assert e.value.reason == "is larger than 4 MiB, too large for a config file: not read"
+    assert sorted(host.listdir(str(root))) == sorted(p.name for p in (at, over, small))
+
+
+_FAKE_GETENT = """#!/bin/sh
+case "$2" in hang*) sleep 4 ;; esac
+case "$2" in err*) echo "getent: $2 is odd" >&2 ;; esac
+case "$2" in miss*) exit 2 ;; esac
+printf '10.0.0.%s STREAM %s\\n' "${#2}" "$2"
+"""
+
+
+@pytest.mark.parametrize("shell", list(SHELLS))
+def test_name_lookups_in_one_shell_read_as_one_by_one(shell: str, tmp_path: Path) -> None:
+    """Every host of a fleet resolves every other host's name: the lookups run
+    in one shell under one deadline (a getent each, no timeout each), and each
+    reads exactly as a lookup of its own: output, errors, exit code; a lookup
+    the shared deadline cut (and each after it) is made again alone, with its
+    own deadline."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "getent").write_text(_FAKE_GETENT)
+    (bin_dir / "getent").chmod(0o755)
+    names = ["a1", "miss1", "err1", "b-2.x", "hang1", "c3", "miss2"]
+    text = script([f"h {n}" for n in names])
+    if shell != "dash":  # the deadline is shown once (it costs seconds)
+        names.remove("hang1")
+        text = script([f"h {n}" for n in names])
+    assert '"$hk_to" 20 "$hk_sh"' in text
+    text = text.replace('"$hk_to" 20', '"$hk_to" 2')  # both deadlines: 2 s
+    r = subprocess.run(
+        [*SHELLS[shell], "-s"],
+        input=text.encode(),
+        capture_output=True,
+        timeout=120,
+        cwd=tmp_path,
+        env={**os.environ, "PATH": f"{bin_dir}:/usr/bin:/bin"},
+    )
+    assert r.returncode == 0, r.stderr
+    snap = parse(r.stdout, shell)
+    got = {k: (v.rc, v.stdout, v.stderr) for k, v in snap.commands.items()}
+    want = {}
+    for n in names:
+        out = b"" if n.startswith(("miss", "hang")) else f"10.0.0.{len(n)} STREAM {n}\n".encode()
+        err = f"getent: {n} is odd\n".encode() if n.startswith("err") else b""
+        rc = 2 if n.startswith("miss") else 124 if n.startswith("hang") else 0
+        want[f"getent ahosts {n}"] = (rc, out, err)
+    assert got == want
+
+
 def test_command_output_over_the_limit_is_not_sent(tmp_path: Path) -> None:
     big = tmp_path / "big"
     big.write_bytes(b"y" * (MAX_FILE_BYTES + 1))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import shutil
 import subprocess
 import tarfile
 from pathlib import Path
@@ -52,6 +53,77 @@ def test_collector_runs_on_each_posix_shell(shell: str) -> None:
     assert host.which("docker") == local.which("docker")
     assert host.resolve(local.hostname()) == local.resolve(local.hostname())
     assert host.exists("/etc/security/limits.conf") == local.exists("/etc/security/limits.conf")
+
+
+def _execs(shell: list[str], text: str, cwd: Path) -> tuple[bytes, list[str]]:
+    """The snapshot and the programs the collector started (strace -f of execve)."""
+    trace = cwd / "trace.txt"
+    r = subprocess.run(
+        ["strace", "-f", "-qq", "-e", "trace=execve", "-o", str(trace), *shell, "-s"],
+        input=text.encode(),
+        capture_output=True,
+        timeout=120,
+        cwd=cwd,
+    )
+    assert r.returncode == 0, r.stderr
+    # (a call another process interrupted ends on a "<... execve resumed>" line)
+    lines = trace.read_text().splitlines()
+    started = [ln for ln in lines if "execve" in ln and ln.rstrip().endswith("= 0")]
+    return r.stdout, started
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace")
+@pytest.mark.parametrize("shell", list(SHELLS))
+def test_the_collector_starts_no_process_per_listing(shell: str, tmp_path: Path) -> None:
+    """A listing, a df's answer, a /proc copy or a command's output costs no wc
+    and cat of its own (each fork and exec is about 1 ms of a host's CPU): they
+    are read in batches at the end, so 40 listings start no more processes than
+    2, 40 df's 38 more than 2 (the df itself), and every one is in the
+    snapshot, exact."""
+    counts = {}
+    for n in (2, 40):
+        root = tmp_path / f"r{n}"
+        for i in range(n):
+            (root / f"d{i}").mkdir(parents=True)
+            (root / f"d{i}" / f"f{i}.conf").write_text(f"x{i}\n")
+        procs = ["/proc/meminfo", "/proc/cpuinfo", "/proc/self/status", "/proc/version"]
+        wants = [f"l {root}/d{i}" for i in range(n)]
+        wants += [f"f {p}" for p in procs]
+        wants += [f"s {root}/d{i}/absent" for i in range(n)]
+        # folders with one nearest existing folder: one df answers them all
+        wants += [f"s {root}/d0/absent{i}/x" for i in range(n)]
+        wants += ["c echo hi", "k -", "P -"]
+        data, started = _execs(SHELLS[shell], script(wants), tmp_path)
+        snap = parse(data, shell)
+        for i in range(n):
+            assert snap.listings[f"{root}/d{i}"] == [f"f{i}.conf"]
+            assert snap.facts[f"df:{root}/d{i}/absent"].startswith(f"{root}/d{i}\0Filesystem")
+            one = snap.facts[f"df:{root}/d0/absent0/x"]
+            assert one.startswith(f"{root}/d0\0Filesystem") and one.endswith("\n")
+            assert snap.facts[f"df:{root}/d0/absent{i}/x"] == one
+        assert all(snap.files[p] for p in procs)
+        assert snap.files["/proc/version"] == Path("/proc/version").read_bytes()
+        assert snap.commands["echo hi"].stdout == b"hi\n"
+        assert snap.processes and "sockets" in snap.facts
+        counts[n] = len(started)
+    # one df per nearest folder asked about is all that grows (BusyBox runs
+    # its own df without an exec)
+    assert 0 <= counts[40] - counts[2] <= 38, counts
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace")
+def test_a_name_lookup_costs_one_process(tmp_path: Path) -> None:
+    """Each host of a fleet resolves every host's name: 60 names cost 58
+    processes more than 2 do (one getent each, not a timeout and a getent)."""
+    counts = {}
+    for n in (2, 60):
+        wants = [f"h node{i:02d}" for i in range(n)]
+        data, started = _execs(["dash"], script(wants), tmp_path)
+        snap = parse(data, "dash")
+        assert sorted(snap.commands) == sorted(f"getent ahosts node{i:02d}" for i in range(n))
+        assert {c.rc for c in snap.commands.values()} == {2}
+        counts[n] = len(started)
+    assert counts[60] - counts[2] == 58, counts
 
 
 def test_collector_uses_no_bash_isms() -> None:
