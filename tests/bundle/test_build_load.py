@@ -361,3 +361,22 @@ def test_a_missing_image_with_no_pull_leaves_nothing(build_host: BuildHost, tmp_
         "harborkit: error: images not in the daemon (--no-pull given): example.invalid/nope:v1\n"
     )
     assert list(tmp_path.iterdir()) == [manifest]
+
+
+def test_the_sbom_names_the_bundled_images_only(built_bundle: Path) -> None:
+    """The build warms the SBOM library up on a sample image while dockerd prepares its
+    export: nothing of that sample reaches the bundle; the SBOM lists each bundled image
+    and layer, and its digests are the metadata's."""
+    from harborkit.bundle.sbom import SBOM_NAME
+
+    data = _members(built_bundle)
+    sbom = data[SBOM_NAME].decode()
+    meta = metadata_from_json(data[METADATA_NAME])
+    assert "sample" not in sbom
+    assert "0" * 64 not in sbom
+    doc = json.loads(sbom)
+    text = json.dumps(doc["components"])
+    for img in meta.images:
+        assert img.image_id[7:] in text, img.reference
+    for lr in meta.layers:
+        assert lr.digest[7:] in text, lr.digest
