@@ -105,9 +105,15 @@ def _pull(client: Any, ref: str, progress: Progress) -> None:
 
 
 def resolve_images(
-    client: Any, refs: tuple[str, ...], *, pull: bool, progress: Progress
+    client: Any,
+    refs: tuple[str, ...],
+    *,
+    pull: bool,
+    progress: Progress,
+    pulls: list[str] | None = None,
 ) -> list[DaemonImage]:
-    """Find every image in the daemon (pulling missing ones unless ``pull`` is False)."""
+    """Find every image in the daemon (pulling missing ones unless ``pull`` is False);
+    the references pulled are added to ``pulls``."""
     import docker.errors
 
     missing: list[str] = []
@@ -120,6 +126,8 @@ def resolve_images(
                 missing.append(ref)
                 continue
             _pull(client, ref, progress)
+            if pulls is not None:
+                pulls.append(ref)
             try:
                 attrs = client.api.inspect_image(ref)
             except docker.errors.ImageNotFound as e:
@@ -298,6 +306,65 @@ def _save_stream(client: Any, refs: list[str]) -> Any:
         raise SaveFailed(f"the daemon refused to export the images: {e}") from e
 
 
+class _EarlySave:
+    """The export requested before the images are looked at, answered on another thread.
+
+    dockerd answers ``GET /images/get`` only once it has copied every layer to a
+    directory of its own (about half of a ``docker save``'s time): asked first, it
+    does that while the images are inspected and the installer is fetched, which a
+    user would otherwise wait for in series (``docker save`` asks at once).
+    """
+
+    def __init__(self, client: Any, refs: list[str]) -> None:
+        self.refs = refs
+        self._client = client
+        self._done = threading.Event()
+        self._lock = threading.Lock()
+        self._abandoned = False
+        self._res: Any = None
+        self._error: BaseException | None = None
+        threading.Thread(target=self._run, name="hk-save", daemon=True).start()
+
+    def _run(self) -> None:
+        try:
+            res = _save_stream(self._client, self.refs)
+        except BaseException as e:
+            self._error = e
+        else:
+            with self._lock:
+                if self._abandoned:
+                    res.close()
+                else:
+                    self._res = res
+        self._done.set()
+
+    def take(self) -> Any:
+        """The answer (waiting for it), or the request's error."""
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        res, self._res = self._res, None
+        return res
+
+    def abandon(self) -> None:
+        """Not wanted after all: the answer is closed as soon as it comes."""
+        with self._lock:
+            self._abandoned = True
+            res, self._res = self._res, None
+        if res is not None:
+            res.close()
+
+
+def _open_save(client: Any, early: _EarlySave, images: list[DaemonImage], pulled: bool) -> Any:
+    """The export of ``images``: the early request's answer, unless an image had to be
+    pulled (the early request named an image the daemon did not have then)."""
+    refs = [i.reference for i in images]
+    if pulled or refs != early.refs:
+        early.abandon()
+        return _save_stream(client, refs)
+    return early.take()
+
+
 # --------------------------------------------------------------------------- build
 
 #: what :meth:`BundleWriter.finish` imports (the schema check, the SBOM): about 0.15 s
@@ -313,15 +380,46 @@ _FINISH_MODULES = (
 )
 
 
-def _import_in_background(modules: tuple[str, ...]) -> None:
-    """Import ``modules`` in a daemon thread (a failure here is met again where they are used)."""
+def _warm_up_finish() -> threading.Thread:
+    """Import what :meth:`BundleWriter.finish` uses and run it once on a one-image sample,
+    on a daemon thread, while dockerd prepares its export: the schema validator and the
+    SBOM library's first call cost 40-70 ms more than the next ones, which the user
+    would wait for after the last layer (a failure here is met again where they are used).
+    """
 
     def work() -> None:
-        for name in modules:
+        for name in _FINISH_MODULES:
             with contextlib.suppress(Exception):
                 importlib.import_module(name)
+        with contextlib.suppress(Exception):
+            from harborkit.bundle.format import (
+                FORMAT_VERSION,
+                BundleMetadata,
+                InstallerRecord,
+                metadata_to_dict,
+                validate_metadata_dict,
+            )
+            from harborkit.bundle.sbom import build_sbom
 
-    threading.Thread(target=work, name="hk-imports", daemon=True).start()
+            digest = "sha256:" + "0" * 64
+            layer = LayerRecord(digest, digest, 1, 1)
+            sample = BundleMetadata(
+                format_version=FORMAT_VERSION,
+                harbor_version="v1.8.0",
+                created="2019-05-21T00:00:00Z",
+                harborkit_version="0",
+                images=(ImageRecord("goharbor/sample:v1.8.0", digest, 1, (digest,)),),
+                layers=(layer,),
+                installer=InstallerRecord("harbor-offline-installer-v1.8.0.tgz", 1, "0" * 64, "x"),
+                files=(),
+                base=None,
+            )
+            validate_metadata_dict(metadata_to_dict(sample))
+            build_sbom(sample)
+
+    thread = threading.Thread(target=work, name="hk-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def build_bundle(
@@ -343,22 +441,42 @@ def build_bundle(
     writer = BundleWriter(output, extras=extras)
     inst = installer_source(manifest, installer)
     with dockerapi.session() as client, dockerapi.daemon_errors("building the bundle"):
-        images = resolve_images(client, manifest.images, pull=pull, progress=progress)
-        delta = None
-        if extras.base is not None:
-            delta = plan_delta(
-                extras.base, [(i.reference, [d for d, _ in i.layer_estimate]) for i in images]
+        early = _EarlySave(client, list(manifest.images))
+        try:
+            return _build(client, early, manifest, writer, inst, pull, progress, level, extras)
+        finally:
+            early.abandon()  # whatever failed first: no export is left open
+
+
+def _build(
+    client: Any,
+    early: _EarlySave,
+    manifest: BundleManifest,
+    writer: BundleWriter,
+    inst: Any,
+    pull: bool,
+    progress: Progress,
+    level: int,
+    extras: BuildExtras,
+) -> BuildResult:
+    warm = _warm_up_finish()
+    pulls: list[str] = []
+    images = resolve_images(client, manifest.images, pull=pull, progress=progress, pulls=pulls)
+    delta = None
+    if extras.base is not None:
+        delta = plan_delta(
+            extras.base, [(i.reference, [d for d, _ in i.layer_estimate]) for i in images]
+        )
+    estimate = sum(dict(e for i in images for e in i.layer_estimate).values())
+    writer.check_space(int(estimate * SPACE_FACTOR) + inst.local_size + (1 << 20))
+    with writer:
+        writer.add_installer(inst, progress)
+        with _open_save(client, early, images, bool(pulls)) as res:
+            what = "exporting the images"
+            records, layers = write_images(
+                SaveReader(res, what), images, writer, progress, level, delta
             )
-        estimate = sum(dict(e for i in images for e in i.layer_estimate).values())
-        writer.check_space(int(estimate * SPACE_FACTOR) + inst.local_size + (1 << 20))
-        with writer:
-            writer.add_installer(inst, progress)
-            _import_in_background(_FINISH_MODULES)
-            with _save_stream(client, [i.reference for i in images]) as res:
-                what = "exporting the images"
-                records, layers = write_images(
-                    SaveReader(res, what), images, writer, progress, level, delta
-                )
-            return writer.finish(
-                manifest.harbor_version, records, layers, base=delta.base if delta else None
-            )
+        warm.join()  # long done after a real export; never two SBOMs built at once
+        return writer.finish(
+            manifest.harbor_version, records, layers, base=delta.base if delta else None
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -248,3 +250,133 @@ def test_progress_bars_only_on_a_terminal(built_bundle: Path) -> None:
     )
     assert quiet.returncode == 0
     assert "━" not in quiet.stdout and "OK" not in quiet.stdout
+
+
+class _LoggingProxy:
+    """A unix socket in front of a daemon's, noting the request line of every request a
+    client sends (in the order they arrive), passing all bytes through unchanged."""
+
+    def __init__(self, target: Path, path: Path) -> None:
+        import socket
+        import threading
+
+        self.requests: list[str] = []
+        self._target = str(target)
+        self._lock = threading.Lock()
+        self._srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._srv.bind(str(path))
+        self._srv.listen(16)
+        self.url = f"unix://{path}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+
+        while True:
+            try:
+                conn, _ = self._srv.accept()
+            except OSError:
+                return
+            up = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            up.connect(self._target)
+            threading.Thread(target=self._pipe, args=(conn, up, True), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(up, conn, False), daemon=True).start()
+
+    def _pipe(self, src: Any, dst: Any, note: bool) -> None:
+        try:
+            while data := src.recv(1 << 16):
+                if note:
+                    for method in (b"GET ", b"POST ", b"HEAD ", b"DELETE "):
+                        at = data.find(method)
+                        if at == 0 or (at > 0 and data[at - 2 : at] == b"\r\n"):
+                            with self._lock:
+                                self.requests.append(data[at:].split(b"\r\n", 1)[0].decode())
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                with contextlib.suppress(OSError):
+                    s.shutdown(2)
+
+    def close(self) -> None:
+        self._srv.close()
+
+
+def test_the_export_is_asked_for_before_the_images_are_inspected(
+    build_host: BuildHost, http_server, tmp_path: Path
+) -> None:
+    """dockerd answers an export only once it has copied every layer aside: the build
+    asks for it first and inspects the images (and fetches the installer) meanwhile, as
+    ``docker save`` asks at once. The bundle is the same in meaning: verify passes."""
+    proxy = _LoggingProxy(build_host.daemon.socket_path, tmp_path / "proxy.sock")
+    out = tmp_path / "early.tar"
+    try:
+        r = run_cli(
+            "bundle",
+            "build",
+            "--no-pull",
+            "--installer",
+            f"{http_server.url}/{INSTALLER_NAME}",
+            "-o",
+            str(out),
+            env={**os.environ, "DOCKER_HOST": proxy.url},
+        )
+    finally:
+        proxy.close()
+    assert r.returncode == 0, r.stderr
+    paths = [line.split()[1] for line in proxy.requests]
+    save = [n for n, p in enumerate(paths) if "/images/get?" in p]
+    looks = [n for n, p in enumerate(paths) if p.endswith(("/json", "/history"))]
+    assert len(save) == 1, paths
+    assert len(looks) == 2 * len(HARBOR_V180_IMAGES), paths
+    assert save[0] < looks[-1], paths
+    r = run_cli("bundle", "verify", str(out))
+    assert r.returncode == 0, r.stderr
+
+
+def test_a_missing_image_with_no_pull_leaves_nothing(build_host: BuildHost, tmp_path: Path) -> None:
+    """The export asked for early names an image the daemon lacks: the build still fails
+    with the one-line message naming it, exit code IMAGE_MISSING, and writes nothing."""
+    manifest = tmp_path / "m.yaml"
+    manifest.write_text(
+        "harbor_version: v1.8.0\n"
+        f"images: [{HARBOR_V180_IMAGES[0]}, example.invalid/nope:v1]\n"
+        f"installer: {{name: {INSTALLER_NAME}, url: 'http://127.0.0.1:9/{INSTALLER_NAME}'}}\n"
+    )
+    out = tmp_path / "none.tar"
+    r = run_cli(
+        "bundle",
+        "build",
+        "--no-pull",
+        "-m",
+        str(manifest),
+        "-o",
+        str(out),
+        env=build_host.daemon.env(),
+    )
+    assert r.returncode == ExitCode.IMAGE_MISSING, r.stderr
+    assert r.stderr == (
+        "harborkit: error: images not in the daemon (--no-pull given): example.invalid/nope:v1\n"
+    )
+    assert list(tmp_path.iterdir()) == [manifest]
+
+
+def test_the_sbom_names_the_bundled_images_only(built_bundle: Path) -> None:
+    """The build warms the SBOM library up on a sample image while dockerd prepares its
+    export: nothing of that sample reaches the bundle; the SBOM lists each bundled image
+    and layer, and its digests are the metadata's."""
+    from harborkit.bundle.sbom import SBOM_NAME
+
+    data = _members(built_bundle)
+    sbom = data[SBOM_NAME].decode()
+    meta = metadata_from_json(data[METADATA_NAME])
+    assert "sample" not in sbom
+    assert "0" * 64 not in sbom
+    doc = json.loads(sbom)
+    text = json.dumps(doc["components"])
+    for img in meta.images:
+        assert img.image_id[7:] in text, img.reference
+    for lr in meta.layers:
+        assert lr.digest[7:] in text, lr.digest
