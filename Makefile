@@ -10,7 +10,7 @@ PY      = $(VENV)/bin/python
 # the HTML report headless, minisign to check bundle signatures as a target would,
 # docker-compose and nginx-light for the Harbor-shaped stack of the post-install
 # tests, GNU time to measure a run's own peak memory.
-DEBS    = docker.io docker-compose nginx-light docker-registry skopeo busybox-static pigz libxml2-utils debootstrap iproute2 procps ca-certificates chromium openssh-client minisign time
+DEBS    = docker.io docker-compose nginx-light docker-registry skopeo busybox-static pigz libxml2-utils debootstrap iproute2 procps ca-certificates chromium openssh-client minisign time strace
 
 .PHONY: setup system-deps run test test-py39 smoke lint bench clean docs mutation mutation-load
 

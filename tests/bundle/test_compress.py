@@ -58,23 +58,29 @@ class BlobStore:
 
 
 def _real_tar(size: int, skip: int = 0) -> bytes:
-    """A tar of about ``size`` bytes of real files under /usr/lib (text, code, libraries)."""
+    """A tar of about ``size`` bytes of real files under /usr/lib (text, code, libraries),
+    from the ``skip``-th on; where /usr/lib holds fewer (a minimal root), its files again
+    under another folder name, until ``size``."""
     buf = io.BytesIO()
     total = seen = 0
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
-        for dirpath, dirnames, filenames in os.walk("/usr/lib"):
-            dirnames.sort()
-            for name in sorted(filenames):
-                p = os.path.join(dirpath, name)
-                if not os.path.isfile(p) or os.path.islink(p) or os.path.getsize(p) > 4 << 20:
-                    continue
-                seen += 1
-                if seen <= skip:
-                    continue
-                tf.add(p, arcname="opt/app" + p)
-                total += os.path.getsize(p)
-                if total >= size:
-                    return buf.getvalue()
+        for turn in range(1000):
+            before = seen
+            for dirpath, dirnames, filenames in os.walk("/usr/lib"):
+                dirnames.sort()
+                for name in sorted(filenames):
+                    p = os.path.join(dirpath, name)
+                    if not os.path.isfile(p) or os.path.islink(p) or os.path.getsize(p) > 4 << 20:
+                        continue
+                    seen += 1
+                    if seen <= skip:
+                        continue
+                    tf.add(p, arcname=f"opt/app{turn}" + p)
+                    total += os.path.getsize(p)
+                    if total >= size:
+                        return buf.getvalue()
+            if seen == before:  # /usr/lib holds no file to take
+                break
     return buf.getvalue()
 
 
