@@ -610,24 +610,68 @@ want_host() {
     hk_resolved="$hk_resolved$1 "
 }
 
+# hosts_split PREFIX COUNT: splits PREFIX.a, the output of one "getent ahosts"
+# given COUNT names that all resolved, into PREFIX.1.o ... PREFIX.COUNT.o, the
+# outputs each name's own getent prints: getent prints the canonical name (a
+# third field) on the first line of each name's answer only, so each answer
+# starts at a line of three fields. False (nothing to take) unless there are
+# exactly COUNT answers and the first line starts one.
+hosts_split() {
+    hk_sp=$1
+    hk_sn=$2
+    hk_g=0
+    while IFS= read -r hk_l; do
+        set -- $hk_l
+        if [ $# -ge 3 ]; then
+            hk_g=$((hk_g + 1))
+            [ "$hk_g" -le "$hk_sn" ] || return 1
+        elif [ "$hk_g" -eq 0 ]; then
+            return 1
+        fi
+        printf '%s\n' "$hk_l" >> "$hk_sp.$hk_g.o" 2> /dev/null || return 1
+    done < "$hk_sp.a"
+    [ -z "$hk_l" ] && [ "$hk_g" -eq "$hk_sn" ]
+}
+
 # hosts_lookup: "getent ahosts NAME" for every name asked about, recorded as
-# want_cmd records it. A fleet asks every host about every other host's name,
-# so the lookups run in one shell under one timeout (one getent each, not a
-# timeout and a getent: half the processes); a name whose lookup did not end
-# there (the shared deadline passed) is looked up again alone, with its own
-# deadline, exactly as before.
+# want_cmd records it. A fleet asks every host about every other host's name:
+# first one getent asks about all of them (one process, not one a name); when
+# each name resolved (exit 0, nothing on stderr) and the output splits into
+# exactly one answer a name, each name gets its answer. Otherwise (a name that
+# does not resolve, an error, a getent that prints otherwise, the deadline)
+# the lookups run one by one in one shell under one timeout (one getent each,
+# not a timeout and a getent: half the processes); a name whose lookup did not
+# end there (the shared deadline passed) is looked up again alone, with its
+# own deadline, exactly as before.
 hosts_lookup() {
     set -- $hk_resolved
     [ $# -gt 0 ] || return 0
     PATH=$hk_path
     hk_sh=$(command -v sh)
     PATH=$hk_upath
+    # (the names are plain: letters, digits, dots, dashes; passed as arguments,
+    # never as code)
+    if [ -n "$hk_to" ] && [ $# -gt 1 ] && command -v getent > /dev/null 2>&1; then
+        newtmp
+        hk_hl=$o
+        "$hk_to" 10 getent ahosts "$@" > "$hk_hl.a" 2> "$hk_hl.x" < /dev/null
+        if [ $? -eq 0 ] && [ ! -s "$hk_hl.x" ] && hosts_split "$hk_hl" $#; then
+            PATH=$hk_path
+            i=0
+            for n in "$@"; do
+                i=$((i + 1))
+                cmd="getent ahosts $n"
+                own "$hk_hl.$i.o" O "$cmd"
+                recs X "$cmd" ""
+                recs R "$cmd" 0
+            done
+            return 0
+        fi
+    fi
     if [ -n "$hk_to" ] && [ $# -gt 1 ] && command -v getent > /dev/null 2>&1 &&
         case "$hk_sh" in /*) true ;; *) false ;; esac; then
         newtmp
         hk_hl=$o
-        # (the names are plain: letters, digits, dots, dashes; passed as
-        # arguments, never as code)
         "$hk_to" 20 "$hk_sh" -c 'd=$1; shift; i=0; for n in "$@"; do i=$((i + 1));
             getent ahosts "$n" > "$d.$i.o" 2> "$d.$i.x" < /dev/null; echo $? > "$d.$i.r"; done' \
             sh "$hk_hl" "$@" > /dev/null 2>&1 < /dev/null

@@ -498,18 +498,59 @@ def test_files_read_on_the_spot_keep_the_limit(shell: str, tmp_path: Path) -> No
     assert sorted(host.listdir(str(root))) == sorted(p.name for p in (at, over, small))
 
 
+#: a getent that answers as glibc's does: each name's answer is its lines, the
+#: canonical name on the first only; exit 2 when a name does not resolve. Each
+#: call's names are logged (one line a call) to the file "calls" beside it.
 _FAKE_GETENT = """#!/bin/sh
-case "$2" in hang*) sleep 4 ;; esac
-case "$2" in err*) echo "getent: $2 is odd" >&2 ;; esac
-case "$2" in miss*) exit 2 ;; esac
-printf '10.0.0.%s STREAM %s\\n' "${#2}" "$2"
+shift
+echo "$*" >> "${0%/*}/calls"
+rc=0
+for n in "$@"; do
+    case "$n" in hang*) sleep 4 ;; esac
+    case "$n" in err*) echo "getent: $n is odd" >&2 ;; esac
+    case "$n" in miss*) rc=2; continue ;; esac
+    printf '10.0.0.%s      STREAM %s\\n' "${#n}" "$n"
+    case "$n" in
+    multi*) printf '10.0.0.%s      DGRAM  \\n10.0.0.%s      RAW    \\n' "${#n}" "${#n}" ;;
+    esac
+done
+exit $rc
 """
 
 
+def _fake_answer(n: str) -> tuple[int, bytes, bytes]:
+    """What the fake getent prints about ``n`` alone: (exit code, stdout, stderr)."""
+    if n.startswith("hang"):
+        return 124, b"", b""
+    err = f"getent: {n} is odd\n".encode() if n.startswith("err") else b""
+    if n.startswith("miss"):
+        return 2, b"", err
+    out = f"10.0.0.{len(n)}      STREAM {n}\n".encode()
+    if n.startswith("multi"):
+        out += f"10.0.0.{len(n)}      DGRAM  \n10.0.0.{len(n)}      RAW    \n".encode()
+    return 0, out, err
+
+
+@pytest.mark.parametrize(
+    ("names", "calls"),
+    [
+        # every name resolves: one getent for all, its answer split by name
+        (["a1", "multi-x", "b-2.x", "multi2", "c3"], 1),
+        # a name that does not resolve, one that hangs, one with an error: one
+        # getent for all, then one each in one shell, then the cut ones alone
+        (["a1", "miss1", "err1", "b-2.x", "hang1", "c3", "miss2"], None),
+        # every name resolves but one prints an error: one by one
+        (["multi1", "err1"], 3),
+    ],
+    ids=["all-resolve", "mixed", "stderr"],
+)
 @pytest.mark.parametrize("shell", list(SHELLS))
-def test_name_lookups_in_one_shell_read_as_one_by_one(shell: str, tmp_path: Path) -> None:
-    """Every host of a fleet resolves every other host's name: the lookups run
-    in one shell under one deadline (a getent each, no timeout each), and each
+def test_name_lookups_read_as_one_by_one(
+    shell: str, names: list[str], calls: int | None, tmp_path: Path
+) -> None:
+    """Every host of a fleet resolves every other host's name: one getent asks
+    about all the names; when that cannot be split exactly by name the lookups
+    run in one shell under one deadline (a getent each, no timeout each). Each
     reads exactly as a lookup of its own: output, errors, exit code; a lookup
     the shared deadline cut (and each after it) is made again alone, with its
     own deadline."""
@@ -517,13 +558,13 @@ def test_name_lookups_in_one_shell_read_as_one_by_one(shell: str, tmp_path: Path
     bin_dir.mkdir()
     (bin_dir / "getent").write_text(_FAKE_GETENT)
     (bin_dir / "getent").chmod(0o755)
-    names = ["a1", "miss1", "err1", "b-2.x", "hang1", "c3", "miss2"]
+    if "hang1" in names and shell != "dash":  # the deadline is shown once (it costs seconds)
+        names = [n for n in names if n != "hang1"]
     text = script([f"h {n}" for n in names])
-    if shell != "dash":  # the deadline is shown once (it costs seconds)
-        names.remove("hang1")
-        text = script([f"h {n}" for n in names])
+    assert '"$hk_to" 10 getent ahosts "$@"' in text
     assert '"$hk_to" 20 "$hk_sh"' in text
-    text = text.replace('"$hk_to" 20', '"$hk_to" 2')  # both deadlines: 2 s
+    # every deadline: 2 s
+    text = text.replace('"$hk_to" 20', '"$hk_to" 2').replace('"$hk_to" 10', '"$hk_to" 2')
     r = subprocess.run(
         [*SHELLS[shell], "-s"],
         input=text.encode(),
@@ -535,13 +576,31 @@ def test_name_lookups_in_one_shell_read_as_one_by_one(shell: str, tmp_path: Path
     assert r.returncode == 0, r.stderr
     snap = parse(r.stdout, shell)
     got = {k: (v.rc, v.stdout, v.stderr) for k, v in snap.commands.items()}
-    want = {}
-    for n in names:
-        out = b"" if n.startswith(("miss", "hang")) else f"10.0.0.{len(n)} STREAM {n}\n".encode()
-        err = f"getent: {n} is odd\n".encode() if n.startswith("err") else b""
-        rc = 2 if n.startswith("miss") else 124 if n.startswith("hang") else 0
-        want[f"getent ahosts {n}"] = (rc, out, err)
-    assert got == want
+    assert got == {f"getent ahosts {n}": _fake_answer(n) for n in names}
+    logged = (bin_dir / "calls").read_text().splitlines()
+    assert logged[0] == " ".join(names)  # all of them first, in one call
+    if calls is not None:
+        assert len(logged) == calls
+    elif "hang1" in names:  # each in the shared shell up to the cut, then the cut ones alone
+        cut = names.index("hang1")
+        assert logged[1:] == names[: cut + 1] + names[cut:]
+    else:  # then each in the shared shell
+        assert logged[1:] == names
+
+
+def test_name_lookups_of_glibc_getent_read_as_one_by_one(tmp_path: Path) -> None:
+    """The real getent (glibc): the answers split from one call for all the
+    names are byte for byte those of a call for each name; with a name that
+    does not resolve too, each still reads as its own call."""
+    names = ["localhost", "127.0.0.1", "127.0.0.2", "127.0.1.9", "0.0.0.0", "ip6-localhost"]
+    for asked in (names, [*names, "nosuch.invalid"]):
+        for shell in SHELLS:
+            snap = parse(collect(shell, [f"h {n}" for n in asked], tmp_path), shell)
+            for n in asked:
+                alone = subprocess.run(["getent", "ahosts", n], capture_output=True)
+                c = snap.commands[f"getent ahosts {n}"]
+                assert (c.rc, c.stdout, c.stderr) == (alone.returncode, alone.stdout, alone.stderr)
+            assert snap.commands["getent ahosts localhost"].stdout.count(b"\n") >= 2
 
 
 def test_command_output_over_the_limit_is_not_sent(tmp_path: Path) -> None:
