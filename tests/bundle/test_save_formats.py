@@ -18,7 +18,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from harborkit.bundle.build import DaemonImage, write_images
+from harborkit.bundle.build import DaemonImage, split_refs, write_images
+from harborkit.bundle.compress import LayerPipeline
+from harborkit.bundle.errors import SaveFailed
 from harborkit.bundle.format import (
     METADATA_SCHEMA,
     SCHEMA_DIR,
@@ -100,7 +102,7 @@ def oci_save_archive(images: list[Image]) -> bytes:
 
 
 def _bundle_from_save(
-    save: bytes, images: list[Image], out: Path, installer: bytes
+    save: bytes | list[bytes], images: list[Image], out: Path, installer: bytes
 ) -> BundleMetadata:
     daemon_images = [
         DaemonImage(img.tags[0], img.id, sum(len(x.data) for x in img.layers), ()) for img in images
@@ -110,7 +112,9 @@ def _bundle_from_save(
     source = InstallerSource(str(inst), inst.name, None)
     with BundleWriter(out) as writer:
         writer.add_installer(source, NullProgress())
-        records, layers = write_images(io.BytesIO(save), daemon_images, writer, NullProgress(), 1)
+        saves = save if isinstance(save, list) else [save]
+        streams = [io.BytesIO(x) for x in saves]
+        records, layers = write_images(streams, daemon_images, writer, NullProgress(), 1)
         return writer.finish("v1.8.0", records, layers).metadata
 
 
@@ -148,6 +152,85 @@ def test_both_save_layouts_make_loadable_bundles(
     r = run_cli("bundle", "load", str(out), env=fresh_daemon.env())
     assert r.returncode == 0, r.stderr
     assert image_list(fresh_daemon) == {img.tags[0]: img.id for img in oci_images}
+
+
+def _members(path: Path) -> dict[str, bytes]:
+    with tarfile.open(path) as tf:
+        return {ti.name: tf.extractfile(ti).read() for ti in tf if ti.isfile()}  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("layout", ["oci", "legacy"])
+def test_images_in_two_exports_make_the_bundle_of_one(
+    tmp_path: Path,
+    oci_images: list[Image],
+    installer_bytes: bytes,
+    layout: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The build asks for its images in two exports (dockerd prepares each on a core of
+    its own): a layer both hold (the first image's base is also the last one's) is
+    read from the first and passed over in the second, and the bundle holds the same
+    members with the same bytes as a bundle made from one export of them all."""
+
+    def save_of(images: list[Image]) -> bytes:
+        if layout == "oci":
+            return oci_save_archive(images)
+        buf = io.BytesIO()
+        write_docker_archive(images, buf)
+        return buf.getvalue()
+
+    shared = oci_images[0].layers[0].diff_id
+    assert shared in {x.diff_id for x in oci_images[-1].layers}
+    one = _bundle_from_save(save_of(oci_images), oci_images, tmp_path / "one.tar", installer_bytes)
+    (tmp_path / "two").mkdir()
+    fed: list[str] = []  # the layers compressed (each streamed member's name)
+    layer = LayerPipeline.layer
+    monkeypatch.setattr(
+        LayerPipeline, "layer", lambda self, key, *a: (fed.append(key), layer(self, key, *a))
+    )
+    two = _bundle_from_save(
+        [save_of(oci_images[:2]), save_of(oci_images[2:])],
+        oci_images,
+        tmp_path / "two" / "two.tar",
+        installer_bytes,
+    )
+    assert (two.images, two.layers) == (one.images, one.layers)
+    assert sorted(x.diff_id for x in two.layers).count(shared) == 1
+    assert len(fed) == len(set(fed)) == (1 if layout == "oci" else 6), fed
+    a, b = _members(tmp_path / "one.tar"), _members(tmp_path / "two" / "two.tar")
+    assert sorted(a) == sorted(b)
+    assert {n: d for n, d in a.items() if "/blobs/" in n} == {
+        n: d for n, d in b.items() if "/blobs/" in n
+    }
+    verify_bundle(tmp_path / "two" / "two.tar")
+
+
+def test_an_image_in_neither_export_is_named(tmp_path: Path) -> None:
+    """Two exports that together lack an image: the build names it, as with one, and
+    leaves nothing behind."""
+    images = harbor_test_images()[:3]
+    saves = []
+    for part in (images[:1], images[2:]):
+        buf = io.BytesIO()
+        write_docker_archive(part, buf)
+        saves.append(io.BytesIO(buf.getvalue()))
+    daemon_images = [DaemonImage(img.tags[0], img.id, 0, ()) for img in images]
+    out = tmp_path / "b.tar"
+    with pytest.raises(SaveFailed) as e, BundleWriter(out) as writer:
+        write_images(saves, daemon_images, writer, NullProgress(), 1)
+    assert e.value.message == (
+        f"image {images[1].tags[0]} ({images[1].id}) is missing from the daemon's export"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_split_refs_keeps_order_and_halves() -> None:
+    refs = [f"r{i}" for i in range(15)]
+    assert split_refs(refs, 2) == [refs[:8], refs[8:]]
+    assert split_refs(refs[:1], 2) == [refs[:1]]
+    assert split_refs(refs[:2], 2) == [refs[:1], refs[1:2]]
+    assert split_refs(refs, 1) == [refs]
+    assert split_refs(refs, 3) == [refs[:5], refs[5:10], refs[10:]]
 
 
 def test_metadata_round_trip_and_schema(
