@@ -365,13 +365,24 @@ def start_fleet(
     hosts: list[SshHost], size: int, image: str, denv: dict[str, str], client: Client
 ) -> None:
     """Start sshd hosts ``node01``... with the guide-as-written files until
-    ``hosts`` holds ``size`` (each appended as it is up: the caller stops them)."""
+    ``hosts`` holds ``size`` (each appended as it is up: the caller stops them).
+
+    Every host's /etc/hosts then names every host of the fleet, as the guide has an
+    operator write it: each host resolves the others from the file, and the fleet's
+    name-resolution check passes. (Without it, every name failed on every host: the
+    hosts have no name server, so each lookup ended at loopback's port 53, and the
+    bench measured a fleet no operator would install on.)
+    """
     while len(hosts) < size:
         n = len(hosts) + 1
         h = start_host(image, denv, f"node{n:02d}", client.public_key)
         h.put_tree(FIXTURE)
         hosts.append(h)
         client.trust([h])
+    names = "".join(f"{h.address} {h.name}\n" for h in hosts)
+    text = (FIXTURE / "etc" / "hosts").read_text() + names
+    for h in hosts:
+        h.write("/etc/hosts", text)
 
 
 def run_remote_bench() -> list[tuple[str, str]]:
