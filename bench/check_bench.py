@@ -104,10 +104,15 @@ def run(baseline: Path | None = None, runs: int = RUNS) -> list[tuple[str, str]]
             [sys.executable, "-m", "compileall", "-q", str(tree / "harborkit")], check=False
         )
     judged = [*hk, "check", "--install-dir", "/opt/harbor", "-f", "json", "-o", os.devnull]
+    # the slowest probe of a full check, alone: docker-compose 1.x is a Python program
+    # that imports for ~0.4 s; the check starts it first thing and waits for it
+    compose = shutil.which("docker-compose")
+    probes = {"compose": [compose, "version", "--short"]} if compose else {}
     with tempfile.TemporaryDirectory() as tmp:
         one, many = _snapshots(hk, Path(tmp))
         t = _medians(
             {
+                **probes,
                 "bare": [sys.executable, "-c", "pass"],
                 "help": [*hk, "--help"],
                 "check": [*hk, "check", "-f", "json"],
@@ -137,6 +142,17 @@ def run(baseline: Path | None = None, runs: int = RUNS) -> list[tuple[str, str]]
         ("python -c pass (baseline)", f"{bare:.3f} s"),
         _row("harborkit --help", t["help"], bare, TARGET_HELP, RATIO_HELP),
         _row("harborkit check (full, this host)", t["check"], bare, TARGET_CHECK, RATIO_CHECK),
+        *(
+            [
+                (
+                    "  docker-compose version --short alone",
+                    f"{t['compose']:.3f} s (the full check waits for it: "
+                    f"{t['check'] - t['compose']:.3f} s beyond it)",
+                )
+            ]
+            if "compose" in t
+            else []
+        ),
         _row("harborkit check --root (a sysroot)", t["root"], bare, TARGET_CHECK, RATIO_CHECK),
         (
             "judging per host (check --snapshot)",
