@@ -655,7 +655,12 @@ hosts_lookup() {
         newtmp
         hk_hl=$o
         "$hk_to" 10 getent ahosts "$@" > "$hk_hl.a" 2> "$hk_hl.x" < /dev/null
-        if [ $? -eq 0 ] && [ ! -s "$hk_hl.x" ] && hosts_split "$hk_hl" $#; then
+        rc=$?
+        # (an answer over the limit is not split line by line: one by one, each
+        # answer is held to the limit as any command's output is)
+        n=$(wc -c < "$hk_hl.a")
+        if [ "$rc" -eq 0 ] && [ ! -s "$hk_hl.x" ] && [ "$((n + 0))" -le "$HK_MAX" ] &&
+            hosts_split "$hk_hl" $#; then
             PATH=$hk_path
             i=0
             for n in "$@"; do

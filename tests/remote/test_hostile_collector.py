@@ -509,6 +509,7 @@ for n in "$@"; do
     case "$n" in hang*) sleep 4 ;; esac
     case "$n" in err*) echo "getent: $n is odd" >&2 ;; esac
     case "$n" in miss*) rc=2; continue ;; esac
+    case "$n" in flood*) echo "10.0.0.9      STREAM $n"; yes '10.0.0.9      RAW    ' | head -n 200000; continue ;; esac
     printf '10.0.0.%s      STREAM %s\\n' "${#n}" "$n"
     case "$n" in
     multi*) printf '10.0.0.%s      DGRAM  \\n10.0.0.%s      RAW    \\n' "${#n}" "${#n}" ;;
@@ -529,6 +530,35 @@ def _fake_answer(n: str) -> tuple[int, bytes, bytes]:
     if n.startswith("multi"):
         out += f"10.0.0.{len(n)}      DGRAM  \n10.0.0.{len(n)}      RAW    \n".encode()
     return 0, out, err
+
+
+def _lookups(
+    shell: str, names: list[str], tmp_path: Path
+) -> tuple[dict[str, tuple[int, bytes, bytes]], list[str], SnapshotHost]:
+    """The collector asked about ``names`` under the fake getent (every deadline 2 s):
+    each lookup's (exit code, stdout, stderr), the getent calls' names, and the host
+    read from the snapshot."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "getent").write_text(_FAKE_GETENT)
+    (bin_dir / "getent").chmod(0o755)
+    (bin_dir / "calls").unlink(missing_ok=True)
+    text = script([f"h {n}" for n in names])
+    assert '"$hk_to" 10 getent ahosts "$@"' in text
+    assert '"$hk_to" 20 "$hk_sh"' in text
+    text = text.replace('"$hk_to" 20', '"$hk_to" 2').replace('"$hk_to" 10', '"$hk_to" 2')
+    r = subprocess.run(
+        [*SHELLS[shell], "-s"],
+        input=text.encode(),
+        capture_output=True,
+        timeout=120,
+        cwd=tmp_path,
+        env={**os.environ, "PATH": f"{bin_dir}:/usr/bin:/bin"},
+    )
+    assert r.returncode == 0, r.stderr
+    snap = parse(r.stdout, shell)
+    got = {k: (v.rc, v.stdout, v.stderr) for k, v in snap.commands.items()}
+    return got, (bin_dir / "calls").read_text().splitlines(), SnapshotHost(snap)
 
 
 @pytest.mark.parametrize(
@@ -554,30 +584,10 @@ def test_name_lookups_read_as_one_by_one(
     reads exactly as a lookup of its own: output, errors, exit code; a lookup
     the shared deadline cut (and each after it) is made again alone, with its
     own deadline."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "getent").write_text(_FAKE_GETENT)
-    (bin_dir / "getent").chmod(0o755)
     if "hang1" in names and shell != "dash":  # the deadline is shown once (it costs seconds)
         names = [n for n in names if n != "hang1"]
-    text = script([f"h {n}" for n in names])
-    assert '"$hk_to" 10 getent ahosts "$@"' in text
-    assert '"$hk_to" 20 "$hk_sh"' in text
-    # every deadline: 2 s
-    text = text.replace('"$hk_to" 20', '"$hk_to" 2').replace('"$hk_to" 10', '"$hk_to" 2')
-    r = subprocess.run(
-        [*SHELLS[shell], "-s"],
-        input=text.encode(),
-        capture_output=True,
-        timeout=120,
-        cwd=tmp_path,
-        env={**os.environ, "PATH": f"{bin_dir}:/usr/bin:/bin"},
-    )
-    assert r.returncode == 0, r.stderr
-    snap = parse(r.stdout, shell)
-    got = {k: (v.rc, v.stdout, v.stderr) for k, v in snap.commands.items()}
+    got, logged, _ = _lookups(shell, names, tmp_path)
     assert got == {f"getent ahosts {n}": _fake_answer(n) for n in names}
-    logged = (bin_dir / "calls").read_text().splitlines()
     assert logged[0] == " ".join(names)  # all of them first, in one call
     if calls is not None:
         assert len(logged) == calls
@@ -586,6 +596,19 @@ def test_name_lookups_read_as_one_by_one(
         assert logged[1:] == names[: cut + 1] + names[cut:]
     else:  # then each in the shared shell
         assert logged[1:] == names
+
+
+@pytest.mark.parametrize("shell", list(SHELLS))
+def test_an_answer_over_the_limit_is_held_to_it(shell: str, tmp_path: Path) -> None:
+    """A getent that answers with more than the limit (a hostile host's): the
+    answer about all the names is not split line by line; the names are asked one
+    by one, and each answer is held to the limit exactly as when it is asked alone."""
+    both, logged, host = _lookups(shell, ["flood1", "a1"], tmp_path)
+    alone, _, _ = _lookups(shell, ["flood1"], tmp_path)
+    assert logged == ["flood1 a1", "flood1", "a1"]
+    assert both == {**alone, "getent ahosts a1": _fake_answer("a1")}
+    r = host.run(["getent", "ahosts", "flood1"])
+    assert (r.rc, r.stdout, r.stderr) == (1, "", "getent: output larger than 4 MiB: not read")
 
 
 def test_name_lookups_of_glibc_getent_read_as_one_by_one(tmp_path: Path) -> None:
