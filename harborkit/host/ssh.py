@@ -412,6 +412,10 @@ class SshConnection:
             if not os.path.exists(self.control_path):
                 return
         kill_masters(f"{self.control_path} ")
+        # a killed master cannot remove its socket: the path is ours, so it goes
+        # (a later ssh must not meet a socket nothing listens on)
+        with contextlib.suppress(OSError):
+            os.unlink(self.control_path)
 
 
 class SshHost(SnapshotHost):

@@ -217,6 +217,8 @@ def test_close_kills_a_master_that_hangs_within_the_deadline(lab: Lab) -> None:
         elapsed = time.monotonic() - t0
         # min(CLOSE_TIMEOUT, --command-timeout), with room for a loaded machine: not 5 s
         assert 1 <= elapsed < 1 + 3, elapsed
+        # the killed master could not remove its socket: close did
+        assert not os.path.exists(conn.control_path)
         deadline = time.monotonic() + 2
         while _masters(control.path) and time.monotonic() < deadline:
             time.sleep(0.02)
