@@ -651,7 +651,9 @@ hosts_lookup() {
     PATH=$hk_upath
     # (the names are plain: letters, digits, dots, dashes; passed as arguments,
     # never as code)
+    hk_many=
     if [ -n "$hk_to" ] && [ $# -gt 1 ] && command -v getent > /dev/null 2>&1; then
+        hk_many=1
         newtmp
         hk_hl=$o
         "$hk_to" 10 getent ahosts "$@" > "$hk_hl.a" 2> "$hk_hl.x" < /dev/null
@@ -673,8 +675,7 @@ hosts_lookup() {
             return 0
         fi
     fi
-    if [ -n "$hk_to" ] && [ $# -gt 1 ] && command -v getent > /dev/null 2>&1 &&
-        case "$hk_sh" in /*) true ;; *) false ;; esac; then
+    if [ -n "$hk_many" ] && case "$hk_sh" in /*) true ;; *) false ;; esac; then
         newtmp
         hk_hl=$o
         "$hk_to" 20 "$hk_sh" -c 'd=$1; shift; i=0; for n in "$@"; do i=$((i + 1));
